@@ -1,0 +1,40 @@
+import { DomainError } from '../errors.js';
+import type { Auth } from '../runtime.js';
+import { signBytes, signingBytes, verifyBytes, type KeyPair } from './keys.js';
+
+/** The `auth` field every command message carries (proto `ewx.v1.Auth`). */
+export interface WireAuth {
+  signer: string;
+  nonce: bigint;
+  signature: Uint8Array;
+}
+
+export interface Signed {
+  auth?: WireAuth | undefined;
+}
+
+export type Encode<T> = (message: T) => Uint8Array;
+
+/** Verifies a command's signature; the nonce is checked against the log by the runtime. */
+export function authenticate<T extends Signed>(method: string, message: T, encode: Encode<T>): Auth {
+  const a = message.auth;
+  if (!a || !a.signer) throw new DomainError('UNAUTHENTICATED', 'auth: a signed command needs auth.signer, auth.nonce and auth.signature');
+  if (a.nonce <= 0n) throw new DomainError('INVALID_ARGUMENT', 'auth.nonce: must be a positive integer');
+  const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
+  if (!verifyBytes(a.signer, bytes, a.signature)) {
+    throw new DomainError('UNAUTHENTICATED', `auth.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
+  }
+  return { signer: a.signer, nonce: a.nonce };
+}
+
+/** The client side: sign a command for `method` with the next nonce. */
+export function signCommand<T extends Signed>(key: KeyPair, method: string, message: T, nonce: bigint, encode: Encode<T>): T {
+  const bytes = signingBytes(method, key.address, nonce, encode({ ...message, auth: undefined }));
+  return { ...message, auth: { signer: key.address, nonce, signature: signBytes(key, bytes) } };
+}
+
+/** A client-side nonce source: one increasing counter per key works for every service. */
+export function nonceCounter(start = 0n): () => bigint {
+  let n = start;
+  return () => ++n;
+}

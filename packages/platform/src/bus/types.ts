@@ -1,0 +1,30 @@
+/** The bus port: topics of keyed messages, consumer groups, at-least-once delivery. */
+export interface OutgoingMessage {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface IncomingMessage extends OutgoingMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Resolves when handled; the offset is committed only then. A throw redelivers. */
+  readonly handler: (message: IncomingMessage) => Promise<void>;
+}
+
+export interface Consumer {
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  consume(options: ConsumerOptions): Promise<Consumer>;
+  close(): Promise<void>;
+}
+
+export const topicOf = (service: string): string => `ewx.${service}.events.v1`;

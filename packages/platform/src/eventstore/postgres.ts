@@ -1,0 +1,36 @@
+import pg from 'pg';
+import type { EventStore } from './types.js';
+import { migrate, schemaFor, sqlEventStore, type SqlClient } from './sql.js';
+
+// bigint columns come back as strings; positions are converted with BigInt where read.
+export function pgClient(pool: pg.Pool): SqlClient {
+  return {
+    query: async (text, params) => pool.query(text, params as unknown[]) as never,
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn({ query: async (t, p) => client.query(t, p as unknown[]) as never });
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** The production adapter: PostgreSQL through `pg`, one schema per service log. */
+export async function postgresEventStore(url: string, category: string, poolSize = 5): Promise<EventStore> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const sql = pgClient(pool);
+  const schema = schemaFor(category);
+  await migrate(sql, schema);
+  return sqlEventStore(sql, schema);
+}

@@ -1,0 +1,122 @@
+import { WrongExpectedVersionError } from '../errors.js';
+import type { AppendResult, EventData, EventStore, ExpectedVersion, Json, RecordedEvent } from './types.js';
+
+/** What the PostgreSQL and PGlite adapters have in common: the same SQL over two drivers. */
+export interface SqlClient {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+export interface SqlExecutor {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+interface Row {
+  position: string | number | bigint;
+  stream_id: string;
+  version: number;
+  type: string;
+  data: Json;
+  metadata: Json | null;
+}
+
+const toEvent = (r: Row): RecordedEvent => ({
+  streamId: r.stream_id,
+  version: Number(r.version),
+  position: BigInt(r.position),
+  type: r.type,
+  data: r.data,
+  ...(r.metadata === null || r.metadata === undefined ? {} : { metadata: r.metadata }),
+});
+
+/** A stable 32-bit key for the log's advisory lock, so appends commit in position order. */
+const lockKey = (schema: string): number => {
+  let h = 0x811c9dc5;
+  for (const c of schema) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  return h | 0;
+};
+
+export const schemaFor = (category: string): string => {
+  if (!/^[a-z][a-z0-9_]{0,40}$/.test(category)) {
+    throw new Error(`event store category ${JSON.stringify(category)}: expected [a-z][a-z0-9_]*`);
+  }
+  return `ewx_${category}`;
+};
+
+export async function migrate(sql: SqlClient, schema: string): Promise<void> {
+  // One statement at a time: PGlite's extended protocol takes one per call.
+  await sql.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await sql.query(`CREATE TABLE IF NOT EXISTS ${schema}.events (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id text NOT NULL,
+    version integer NOT NULL,
+    type text NOT NULL,
+    data json NOT NULL,
+    metadata json,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (stream_id, version))`);
+  await sql.query(`CREATE TABLE IF NOT EXISTS ${schema}.checkpoints (
+    name text PRIMARY KEY, position bigint NOT NULL)`);
+}
+
+/**
+ * Appends hold a transaction-scoped advisory lock per log: positions are then committed in
+ * order, so a reader never skips a position that a slower transaction commits later.
+ */
+export function sqlEventStore(sql: SqlClient, schema: string): EventStore {
+  const waiters = new Set<() => void>();
+  const key = lockKey(schema);
+  return {
+    async append(streamId: string, events: readonly EventData[], expected: ExpectedVersion): Promise<AppendResult> {
+      if (events.length === 0) throw new Error('append: no events');
+      const result = await sql.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
+        const cur = await tx.query<{ v: number | null }>(
+          `SELECT max(version) AS v FROM ${schema}.events WHERE stream_id = $1`, [streamId]);
+        const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
+        if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
+        const params: unknown[] = [];
+        const values = events.map((e, i) => {
+          params.push(streamId, actual + 1 + i, e.type, JSON.stringify(e.data), e.metadata === undefined ? null : JSON.stringify(e.metadata));
+          const b = i * 5;
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::json, $${b + 5}::json)`;
+        });
+        const ins = await tx.query<{ position: string }>(
+          `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${values.join(',')} RETURNING position`,
+          params);
+        return { nextVersion: actual + events.length, lastPosition: BigInt(ins.rows[ins.rows.length - 1]!.position) };
+      });
+      for (const w of [...waiters]) w();
+      return result;
+    },
+    async readStream(streamId: string, fromVersion = 0): Promise<RecordedEvent[]> {
+      const r = await sql.query<Row>(
+        `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
+         WHERE stream_id = $1 AND version >= $2 ORDER BY version`, [streamId, fromVersion]);
+      return r.rows.map(toEvent);
+    },
+    async readAll(after: bigint, limit: number): Promise<RecordedEvent[]> {
+      const r = await sql.query<Row>(
+        `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
+         WHERE position > $1 ORDER BY position LIMIT $2`, [after.toString(), limit]);
+      return r.rows.map(toEvent);
+    },
+    async getCheckpoint(name: string): Promise<bigint> {
+      const r = await sql.query<{ position: string }>(`SELECT position FROM ${schema}.checkpoints WHERE name = $1`, [name]);
+      return r.rows.length === 0 ? 0n : BigInt(r.rows[0]!.position);
+    },
+    async saveCheckpoint(name: string, position: bigint): Promise<void> {
+      await sql.query(
+        `INSERT INTO ${schema}.checkpoints (name, position) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, [name, position.toString()]);
+    },
+    waitForAppend(ms: number): Promise<void> {
+      return new Promise((resolve) => {
+        const done = (): void => { clearTimeout(t); waiters.delete(done); resolve(); };
+        const t = setTimeout(done, ms);
+        waiters.add(done);
+      });
+    },
+    close: () => sql.close(),
+  };
+}

@@ -1,0 +1,65 @@
+import type { Logger } from '../log.js';
+import { backoff, sleep } from '../retry.js';
+import type { EventStore, RecordedEvent } from './types.js';
+
+export interface Subscription {
+  /** Resolves once the subscription has read to the end of the log at least once. */
+  readonly caughtUp: Promise<void>;
+  position(): bigint;
+  stop(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Durable checkpoint name; without one the subscription starts at `from` and keeps its place in memory. */
+  readonly checkpoint?: string;
+  readonly from?: bigint;
+  readonly batchSize?: number;
+  readonly pollMs?: number;
+  readonly log: Logger;
+  /** Handles one batch; the checkpoint is saved only after it resolves (at-least-once delivery). */
+  readonly handler: (events: RecordedEvent[]) => Promise<void>;
+}
+
+/** A catch-up subscription over one service's log: reads from its checkpoint, then follows. */
+export function subscribe(store: EventStore, o: SubscribeOptions): Subscription {
+  let stopped = false;
+  let pos = o.from ?? 0n;
+  let markCaughtUp!: () => void;
+  const caughtUp = new Promise<void>((r) => (markCaughtUp = r));
+  const loop = (async () => {
+    let failures = 0;
+    if (o.checkpoint) {
+      for (;;) {
+        try { pos = await store.getCheckpoint(o.checkpoint); break; } catch (e) {
+          if (stopped) return;
+          o.log.warn('subscription: reading checkpoint failed', { checkpoint: o.checkpoint, error: (e as Error).message });
+          await sleep(backoff(failures++));
+        }
+      }
+    }
+    while (!stopped) {
+      try {
+        const batch = await store.readAll(pos, o.batchSize ?? 1000);
+        if (batch.length === 0) {
+          markCaughtUp();
+          await store.waitForAppend(o.pollMs ?? 100);
+          continue;
+        }
+        await o.handler(batch);
+        pos = batch[batch.length - 1]!.position;
+        if (o.checkpoint) await store.saveCheckpoint(o.checkpoint, pos);
+        failures = 0;
+      } catch (e) {
+        if (stopped) break;
+        const wait = backoff(failures++);
+        o.log.warn('subscription: batch failed, retrying', { checkpoint: o.checkpoint, position: pos, retryInMs: wait, error: (e as Error).message });
+        await sleep(wait);
+      }
+    }
+  })();
+  return {
+    caughtUp,
+    position: () => pos,
+    async stop() { stopped = true; await loop; },
+  };
+}

@@ -1,0 +1,78 @@
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import * as protoLoader from '@grpc/proto-loader';
+import { HealthImplementation } from 'grpc-health-check';
+import { isDomainError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface GrpcService {
+  readonly name: string;
+  readonly definition: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
+}
+
+const statusOf: Record<ErrorCode, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  ABORTED: grpc.status.ABORTED,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+};
+
+/** Maps a thrown error to a status: domain errors keep their code and message; others are UNAVAILABLE and logged. */
+export function toServiceError(e: unknown, log: Logger, method: string): Partial<grpc.StatusObject> {
+  if (isDomainError(e)) return { code: statusOf[e.code], details: e.message };
+  log.error('request failed', { method, error: (e as Error)?.message ?? String(e) });
+  return { code: grpc.status.UNAVAILABLE, details: `${method}: temporarily unavailable (${(e as Error)?.message ?? 'internal error'}); retry with a new nonce` };
+}
+
+/** Adapts an async handler to grpc-js's callback style with the error mapping above. */
+export function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    fn(call.request).then((res) => callback(null, res), (e) => callback(toServiceError(e, log, method) as grpc.ServiceError));
+  };
+}
+
+export interface StartedServer {
+  readonly server: grpc.Server;
+  readonly port: number;
+  readonly health: HealthImplementation;
+  stop(): Promise<void>;
+}
+
+/**
+ * One gRPC server for one or more services, with the standard health service (grpc.health.v1)
+ * and server reflection (from the .proto files, since ts-proto emits no descriptors for it).
+ */
+export async function startGrpcServer(services: readonly GrpcService[], host: string, port: number, protoFiles: readonly string[], protoRoot: string): Promise<StartedServer> {
+  const server = new grpc.Server();
+  for (const s of services) server.addService(s.definition, s.implementation);
+  const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING' };
+  for (const s of services) statuses[s.name] = 'NOT_SERVING';
+  const health = new HealthImplementation(statuses);
+  health.addToServer(server);
+  if (protoFiles.length > 0) {
+    const pkg = protoLoader.loadSync([...protoFiles], { includeDirs: [protoRoot], keepCase: false, longs: String });
+    new ReflectionService(pkg).addToServer(server);
+  }
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return {
+    server,
+    port: bound,
+    health,
+    stop: () => new Promise<void>((resolve) => {
+      const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 3000);
+      server.tryShutdown(() => { clearTimeout(t); resolve(); });
+    }),
+  };
+}
+
+export function setServing(s: StartedServer, names: readonly string[]): void {
+  s.health.setStatus('', 'SERVING');
+  for (const n of names) s.health.setStatus(n, 'SERVING');
+}

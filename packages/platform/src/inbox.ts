@@ -1,0 +1,25 @@
+import type { Bus, Consumer } from './bus/types.js';
+import { topicOf } from './bus/types.js';
+import { parseEnvelope } from './envelope.js';
+import type { Logger } from './log.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * A service's reaction to other services: one consumer group per service reads their topics and
+ * records the wanted events in its own log (deduplicated by source stream and version), so a
+ * replay of its log alone sees the same inputs in the same order.
+ */
+export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger): Promise<Consumer> {
+  const topics = Object.keys(wanted).map(topicOf);
+  const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
+  return bus.consume({
+    groupId: `ewx-${runtime.service}`,
+    topics,
+    handler: async (m) => {
+      const env = parseEnvelope(m.value);
+      if (!types.get(env.source)?.has(env.type)) return;
+      const recorded = await runtime.ingest(env);
+      if (!recorded) log.info('inbox: duplicate delivery ignored', { source: env.source, stream: env.streamId, version: env.version });
+    },
+  });
+}

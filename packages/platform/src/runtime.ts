@@ -1,0 +1,156 @@
+import { denied, isWrongExpectedVersion } from './errors.js';
+import { INBOX_PREFIX, type Envelope } from './envelope.js';
+import type { EventData, EventStore, Json, RecordedEvent } from './eventstore/types.js';
+import type { Logger } from './log.js';
+
+/** The pure half of a service: its whole state folded from its own log. */
+export interface Decider<S> {
+  initialState(): S;
+  /** May update `state` in place and return it: the runtime owns the state and applies each event once. */
+  evolve(state: S, event: RecordedEvent): S;
+}
+
+/** Who signed a command, already verified by the API layer. */
+export interface Auth {
+  readonly signer: string;
+  readonly nonce: bigint;
+}
+
+export interface Runtime<S> {
+  readonly service: string;
+  readonly store: EventStore;
+  state(): S;
+  position(): bigint;
+  /** Replays the whole log, then follows appends by other processes sharing the store. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Load → decide → append with the expected version → apply. `decide` is pure and may throw a
+   * DomainError, which changes nothing. A concurrent writer's conflict is retried on fresh state.
+   */
+  execute(streamId: string, decide: (state: S) => readonly EventData[], auth?: Auth): Promise<RecordedEvent[]>;
+  /** Records another service's event in this log once, whatever the number of deliveries. */
+  ingest(envelope: Envelope): Promise<boolean>;
+  /** Applied events after start-up (live), for reactions; replays at start do not call it. */
+  onEvent(listener: (event: RecordedEvent, state: S) => void): () => void;
+  lastNonce(signer: string): bigint;
+  catchUp(): Promise<void>;
+}
+
+const MAX_CONFLICT_RETRIES = 20;
+
+export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger): Runtime<S> {
+  let state = decider.initialState();
+  let pos = 0n;
+  let live = false;
+  let stopped = false;
+  let follower: Promise<void> | undefined;
+  const versions = new Map<string, number>();
+  const nonces = new Map<string, bigint>();
+  const inboxSeen = new Map<string, number>();
+  const listeners = new Set<(e: RecordedEvent, s: S) => void>();
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
+  const apply = (e: RecordedEvent): void => {
+    versions.set(e.streamId, e.version);
+    const m = e.metadata as { signer?: string; nonce?: string; source?: string; sourceStream?: string; sourceVersion?: number } | undefined;
+    if (m?.signer !== undefined && m.nonce !== undefined) nonces.set(m.signer, BigInt(m.nonce));
+    if (m?.source !== undefined && m.sourceStream !== undefined && m.sourceVersion !== undefined) {
+      inboxSeen.set(`${m.source}|${m.sourceStream}`, m.sourceVersion);
+    }
+    state = decider.evolve(state, e);
+    pos = e.position;
+    if (live) for (const l of listeners) l(e, state);
+  };
+
+  const catchUpUnlocked = async (): Promise<void> => {
+    for (;;) {
+      const batch = await store.readAll(pos, 5000);
+      for (const e of batch) apply(e);
+      if (batch.length < 5000) return;
+    }
+  };
+
+  const appendAndApply = async (streamId: string, events: readonly EventData[]): Promise<RecordedEvent[]> => {
+    const expected = versions.get(streamId) ?? -1;
+    const before = pos;
+    const r = await store.append(streamId, events, expected);
+    if (r.lastPosition === before + BigInt(events.length)) {
+      // Nobody appended in between: apply our own events without reading them back.
+      const recorded = events.map((e, i): RecordedEvent => ({
+        ...e, streamId, version: expected + 1 + i, position: before + 1n + BigInt(i),
+      }));
+      for (const e of recorded) apply(e);
+      return recorded;
+    }
+    await catchUpUnlocked();
+    return (await store.readStream(streamId, expected + 1)).slice(0, events.length);
+  };
+
+  const runtime: Runtime<S> = {
+    service,
+    store,
+    state: () => state,
+    position: () => pos,
+    lastNonce: (signer) => nonces.get(signer) ?? 0n,
+    catchUp: () => exclusive(catchUpUnlocked),
+    async start() {
+      await exclusive(catchUpUnlocked);
+      live = true;
+      log.info('state rebuilt from the log', { service, position: pos });
+      follower = (async () => {
+        while (!stopped) {
+          await store.waitForAppend(250);
+          if (stopped) break;
+          await exclusive(catchUpUnlocked).catch((e: Error) => log.warn('follow: catch-up failed', { error: e.message }));
+        }
+      })();
+    },
+    async stop() { stopped = true; await follower; await chain; },
+    execute(streamId, decide, auth) {
+      return exclusive(async () => {
+        for (let attempt = 0; ; attempt++) {
+          await catchUpUnlocked();
+          if (auth && auth.nonce <= (nonces.get(auth.signer) ?? 0n)) {
+            throw denied(`nonce: ${auth.nonce} was already used by ${auth.signer} (last accepted ${nonces.get(auth.signer)}); use a larger one`);
+          }
+          const decided = decide(state);
+          if (decided.length === 0) return [];
+          const events = auth
+            ? decided.map((e) => ({ ...e, metadata: { ...((e.metadata as object) ?? {}), signer: auth.signer, nonce: auth.nonce.toString() } as Json }))
+            : decided;
+          try {
+            return await appendAndApply(streamId, events);
+          } catch (e) {
+            if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+          }
+        }
+      });
+    },
+    ingest(env) {
+      return exclusive(async () => {
+        for (let attempt = 0; ; attempt++) {
+          await catchUpUnlocked();
+          if ((inboxSeen.get(`${env.source}|${env.streamId}`) ?? -1) >= env.version) return false;
+          try {
+            await appendAndApply(`${INBOX_PREFIX}${env.source}:${env.streamId}`, [{
+              type: env.type, data: env.data,
+              metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position },
+            }]);
+            return true;
+          } catch (e) {
+            if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+          }
+        }
+      });
+    },
+    onEvent(l) { listeners.add(l); return () => listeners.delete(l); },
+  };
+  return runtime;
+}
