@@ -34,6 +34,8 @@ export interface ServiceContext {
   /** The admin account (deposits, reward period length, validator set, manual blocks). */
   readonly admin: string;
   readonly mode: 'embedded' | 'standalone';
+  /** Prefixes topics, consumer groups and store schemas (EWX_NAMESPACE); empty in production. */
+  readonly namespace: string;
 }
 
 export interface ServiceInstance {
@@ -70,8 +72,8 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
     grpc: o.grpc(runtime),
     async start() {
       await runtime.start();
-      relay = startRelay(ctx.store, ctx.bus, name, log);
-      if (Object.keys(o.inbox).length > 0) inbox = await startInbox(ctx.bus, runtime, o.inbox, log);
+      relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
+      if (Object.keys(o.inbox).length > 0) inbox = await startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace);
       reactions = o.reactions?.(runtime);
     },
     async stop() {
@@ -108,17 +110,25 @@ function brokersFrom(env: Env): string[] {
   return brokers;
 }
 
-async function storeFrom(env: Env, name: ServiceName): Promise<EventStore> {
+function namespaceFrom(env: Env): string {
+  const ns = env.optional('EWX_NAMESPACE') ?? '';
+  if (!/^([a-z][a-z0-9_]{0,23})?$/.test(ns)) throw new ConfigError('EWX_NAMESPACE', 'empty or [a-z][a-z0-9_]{0,23}', ns);
+  return ns;
+}
+
+const categoryOf = (namespace: string, name: ServiceName): string => (namespace ? `${namespace}_${name}` : name);
+
+async function storeFrom(env: Env, category: string): Promise<EventStore> {
   const url = env.optional('DATABASE_URL');
   const kurrent = env.optional('KURRENTDB_URL');
   if (url !== undefined && kurrent !== undefined) throw new ConfigError('DATABASE_URL', 'unset when KURRENTDB_URL is set (one event store)', url);
   if (kurrent !== undefined) {
     if (!/^(kurrentdb|esdb|kdb)(\+discover)?:\/\//.test(kurrent)) throw new ConfigError('KURRENTDB_URL', 'a kurrentdb:// or esdb:// connection string', kurrent);
-    return kurrentEventStore(kurrent, name);
+    return kurrentEventStore(kurrent, category);
   }
   if (url === undefined) throw new ConfigError('DATABASE_URL', 'postgres://user@host:port/db (or set KURRENTDB_URL)', undefined);
   if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL', 'a postgres:// connection string', url);
-  return postgresEventStore(url, name);
+  return postgresEventStore(url, category);
 }
 
 const onSignals = (stop: () => Promise<void>): void => {
@@ -140,9 +150,10 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const host = env.str('GRPC_HOST', '0.0.0.0');
   const brokers = brokersFrom(env);
   const admin = adminFrom(env);
-  const store = await storeFrom(env, module.name);
+  const namespace = namespaceFrom(env);
+  const store = await storeFrom(env, categoryOf(namespace, module.name));
   const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions: env.int('KAFKA_PARTITIONS', 3, 1, 1000), log });
-  const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone' });
+  const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   await instance.start();
   const server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT);
   setServing(server, instance.grpc.map((g) => g.name));
@@ -179,10 +190,11 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const admin = adminFrom(env, dataDir ?? '.', log);
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const bus = inProcessBus(log);
+  const namespace = namespaceFrom(env);
   const instances: ServiceInstance[] = [];
   for (const m of modules) {
-    const store = await pgliteEventStore(m.name, db);
-    instances.push(await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded' }));
+    const store = await pgliteEventStore(categoryOf(namespace, m.name), db);
+    instances.push(await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace }));
   }
   for (const i of instances) await i.start();
   const grpcServices = instances.flatMap((i) => i.grpc);
@@ -197,4 +209,12 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   };
   if (opts.signals !== false) onSignals(stop);
   return { server, admin, dataDir, stop };
+}
+
+/** The body of every service's main.ts: start it alone, or exit 1 with the configuration error. */
+export function main(module: ServiceModule): void {
+  runStandalone(module).catch((e: Error) => {
+    process.stderr.write(`${module.name}: ${e.message}\n`);
+    process.exit(1);
+  });
 }

@@ -9,11 +9,11 @@ import type { Runtime } from './runtime.js';
  * records the wanted events in its own log (deduplicated by source stream and version), so a
  * replay of its log alone sees the same inputs in the same order.
  */
-export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger): Promise<Consumer> {
-  const topics = Object.keys(wanted).map(topicOf);
+export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger, namespace = ''): Promise<Consumer> {
+  const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
   return bus.consume({
-    groupId: `ewx-${runtime.service}`,
+    groupId: `${namespace ? `${namespace}.` : ''}ewx-${runtime.service}`,
     topics,
     handler: async (m) => {
       const env = parseEnvelope(m.value);

@@ -20,3 +20,5 @@ export * from './auth/keys.js';
 export * from './auth/command.js';
 export * from './grpc/server.js';
 export * from './host.js';
+export * from './blocks.js';
+export * from './grpc/status.js';

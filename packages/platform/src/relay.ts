@@ -10,8 +10,8 @@ import type { Logger } from './log.js';
  * service's own streams to `ewx.<service>.events.v1`, keyed by stream id, and saves its
  * checkpoint after the broker acknowledged. A crash in between republishes; consumers dedupe.
  */
-export function startRelay(store: EventStore, bus: Bus, service: string, log: Logger): Subscription {
-  const topic = topicOf(service);
+export function startRelay(store: EventStore, bus: Bus, service: string, log: Logger, namespace = ''): Subscription {
+  const topic = topicOf(service, namespace);
   return subscribe(store, {
     checkpoint: 'relay',
     batchSize: 500,

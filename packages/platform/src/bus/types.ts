@@ -27,4 +27,5 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-export const topicOf = (service: string): string => `ewx.${service}.events.v1`;
+/** `ewx.<service>.events.v1`; a namespace (tests, several systems on one cluster) prefixes it. */
+export const topicOf = (service: string, namespace = ''): string => `${namespace ? `${namespace}.` : ''}ewx.${service}.events.v1`;

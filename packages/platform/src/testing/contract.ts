@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isWrongExpectedVersion } from '../errors.js';
+import { subscribe } from '../eventstore/subscription.js';
+import type { EventStore } from '../eventstore/types.js';
+import { silentLogger } from '../log.js';
+
+/**
+ * The one contract every event store adapter passes. `open(category)` returns a store over a fresh,
+ * empty log; opening the same category twice must see the same log (a restart).
+ */
+export function eventStoreContract(adapter: string, open: (category: string) => Promise<EventStore>, options: { skip?: string } = {}): void {
+  let n = 0;
+  const fresh = (): string => `c${Date.now().toString(36)}${process.pid.toString(36)}${n++}`;
+  describe(`event store contract: ${adapter}`, { skip: options.skip }, () => {
+    test('append to a new stream at NO_STREAM, read it back in version order', async () => {
+      const s = await open(fresh());
+      const r = await s.append('a-1', [{ type: 'One', data: { x: 1 } }, { type: 'Two', data: { y: 'z' }, metadata: { signer: 'k' } }], -1);
+      assert.equal(r.nextVersion, 1);
+      const ev = await s.readStream('a-1');
+      assert.deepEqual(ev.map((e) => [e.type, e.version]), [['One', 0], ['Two', 1]]);
+      assert.deepEqual(ev[0]!.data, { x: 1 });
+      assert.deepEqual(ev[1]!.metadata, { signer: 'k' });
+      assert.equal(ev[1]!.position, r.lastPosition);
+      await s.close();
+    });
+
+    test('a wrong expected version is a typed conflict and appends nothing', async () => {
+      const s = await open(fresh());
+      await s.append('a', [{ type: 'E', data: {} }], -1);
+      await assert.rejects(s.append('a', [{ type: 'E', data: {} }], -1), (e) => isWrongExpectedVersion(e) && e.actual === 0);
+      await assert.rejects(s.append('a', [{ type: 'E', data: {} }], 5), (e) => isWrongExpectedVersion(e));
+      await assert.rejects(s.append('b', [{ type: 'E', data: {} }], 0), (e) => isWrongExpectedVersion(e) && e.actual === -1);
+      assert.equal((await s.readStream('a')).length, 1);
+      assert.equal((await s.readStream('b')).length, 0);
+      await s.append('a', [{ type: 'E', data: {} }], 0);
+      assert.equal((await s.readStream('a')).length, 2);
+      await s.close();
+    });
+
+    test('concurrent appends at the same version: exactly one wins', async () => {
+      const s = await open(fresh());
+      const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => s.append('race', [{ type: 'E', data: { i } }], -1)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok(results.filter((r) => r.status === 'rejected').every((r) => isWrongExpectedVersion((r as PromiseRejectedResult).reason)));
+      await s.close();
+    });
+
+    test('readAll gives every stream in global order from a position, and pages', async () => {
+      const s = await open(fresh());
+      await s.append('x', [{ type: 'X1', data: {} }], -1);
+      await s.append('y', [{ type: 'Y1', data: {} }], -1);
+      await s.append('x', [{ type: 'X2', data: {} }, { type: 'X3', data: {} }], 0);
+      const all = await s.readAll(0n, 100);
+      assert.deepEqual(all.map((e) => e.type), ['X1', 'Y1', 'X2', 'X3']);
+      for (let i = 1; i < all.length; i++) assert.ok(all[i]!.position > all[i - 1]!.position);
+      const rest = await s.readAll(all[1]!.position, 100);
+      assert.deepEqual(rest.map((e) => e.type), ['X2', 'X3']);
+      assert.deepEqual((await s.readAll(0n, 2)).map((e) => e.type), ['X1', 'Y1']);
+      assert.deepEqual(await s.readAll(all[3]!.position, 10), []);
+      await s.close();
+    });
+
+    test('readStream from a version; an unknown stream is empty', async () => {
+      const s = await open(fresh());
+      await s.append('s', [0, 1, 2].map((i) => ({ type: 'E', data: { i } })), -1);
+      assert.deepEqual((await s.readStream('s', 1)).map((e) => (e.data as { i: number }).i), [1, 2]);
+      assert.deepEqual(await s.readStream('nope'), []);
+      await s.close();
+    });
+
+    test('data round-trips exactly: key order, unicode, big decimal strings', async () => {
+      const s = await open(fresh());
+      const data = { z: 1, a: 'Ğ1 ✓', amount: '123456789012345678901234567890', nested: { b: [1, 2, { c: null }], a: true } };
+      await s.append('d', [{ type: 'D', data }], -1);
+      const [e] = await s.readStream('d');
+      assert.equal(JSON.stringify(e!.data), JSON.stringify(data));
+      await s.close();
+    });
+
+    test('checkpoints are durable across reopening the store', async () => {
+      const cat = fresh();
+      const s = await open(cat);
+      assert.equal(await s.getCheckpoint('relay'), 0n);
+      const r = await s.append('c', [{ type: 'E', data: {} }], -1);
+      await s.saveCheckpoint('relay', r.lastPosition);
+      await s.saveCheckpoint('relay', r.lastPosition);
+      await s.close();
+      const again = await open(cat);
+      assert.equal(await again.getCheckpoint('relay'), r.lastPosition);
+      assert.equal(await again.getCheckpoint('other'), 0n);
+      assert.equal((await again.readStream('c')).length, 1);
+      await again.close();
+    });
+
+    test('a catch-up subscription resumes from its checkpoint: nothing lost, nothing twice', async () => {
+      const cat = fresh();
+      const s = await open(cat);
+      for (let i = 0; i < 5; i++) await s.append(`s${i}`, [{ type: 'E', data: { i } }], -1);
+      const seen: number[] = [];
+      const sub1 = subscribe(s, { checkpoint: 'p', batchSize: 2, pollMs: 20, log: silentLogger, handler: async (b) => { for (const e of b) seen.push((e.data as { i: number }).i); } });
+      await sub1.caughtUp;
+      await sub1.stop();
+      for (let i = 5; i < 8; i++) await s.append(`s${i}`, [{ type: 'E', data: { i } }], -1);
+      const sub2 = subscribe(s, { checkpoint: 'p', pollMs: 20, log: silentLogger, handler: async (b) => { for (const e of b) seen.push((e.data as { i: number }).i); } });
+      await sub2.caughtUp;
+      await s.append('live', [{ type: 'E', data: { i: 8 } }], -1);
+      for (let t = 0; t < 100 && seen.length < 9; t++) await new Promise((r) => setTimeout(r, 20));
+      await sub2.stop();
+      assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      await s.close();
+    });
+
+    test('a handler failure is retried with the same batch', async () => {
+      const s = await open(fresh());
+      await s.append('f', [{ type: 'E', data: {} }], -1);
+      let calls = 0;
+      const sub = subscribe(s, { checkpoint: 'f', pollMs: 10, log: silentLogger, handler: async () => { if (++calls === 1) throw new Error('boom'); } });
+      await sub.caughtUp;
+      await sub.stop();
+      assert.equal(calls, 2);
+      assert.ok((await s.getCheckpoint('f')) > 0n);
+      await s.close();
+    });
+  });
+}

@@ -1,0 +1,26 @@
+import * as grpc from '@grpc/grpc-js';
+
+type Unary<Req, Res> = (req: Req, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown;
+
+/** Promisified unary call on a ts-proto grpc-js client: `await call(client.getAccount, client, req)`. */
+export function call<Req, Res>(method: Unary<Req, Res>, client: grpc.Client, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(client, req, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Expects a call to fail with `code`; returns the error's details for further checks. */
+export async function expectStatus(p: Promise<unknown>, code: grpc.status): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as grpc.ServiceError;
+    if (err.code !== code) throw new Error(`expected gRPC status ${grpc.status[code]}, got ${grpc.status[err.code] ?? err.code}: ${err.details ?? err.message}`);
+    return err.details;
+  }
+  throw new Error(`expected gRPC status ${grpc.status[code]}, but the call succeeded`);
+}
+
+export type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C;
+
+export const insecureClient = <C>(Ctor: ClientCtor<C>, address: string): C => new Ctor(address, grpc.credentials.createInsecure());

@@ -1,0 +1,5 @@
+export * from './infra.js';
+export * from './wait.js';
+export * from './grpc.js';
+export * from './process.js';
+export { eventStoreContract } from './contract.js';

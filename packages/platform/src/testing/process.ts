@@ -1,0 +1,53 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { waitFor } from './wait.js';
+
+const HealthCtor = grpc.makeGenericClientConstructor(healthService, 'Health');
+interface Health { check(req: { service: string }, cb: (e: Error | null, r: { status: string | number }) => void): void; close(): void }
+/** A grpc.health.v1 client; status arrives as a name or a number depending on the loader. */
+export const healthClient = (address: string): Health => new HealthCtor(address, grpc.credentials.createInsecure()) as unknown as Health;
+export const isServing = (status: string | number): boolean => status === 'SERVING' || status === 1;
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
+
+export interface ServiceProcess {
+  readonly name: string;
+  readonly address: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGKILL: no shutdown hooks, the crash the tests are about. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node services/<name>/dist/main.js` and waits until its health service says SERVING. */
+export async function startServiceProcess(name: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [resolve(REPO_ROOT, `services/${name}/dist/main.js`)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, GRPC_PORT: String(port), GRPC_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const address = `127.0.0.1:${port}`;
+  const health = healthClient(address);
+  try {
+    await waitFor(`${name} SERVING on ${address}`, () => new Promise<true | undefined>((res, rej) => {
+      if (child.exitCode !== null) { rej(new Error(`${name} exited with ${child.exitCode}: ${out.slice(-2000)}`)); return; }
+      health.check({ service: '' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+    }), 60_000, 100);
+  } finally {
+    health.close();
+  }
+  const kill = async (): Promise<void> => { if (child.exitCode === null) { child.kill('SIGKILL'); await exited; } };
+  return {
+    name, address, child,
+    output: () => out,
+    kill,
+    async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]); } await kill(); },
+  };
+}

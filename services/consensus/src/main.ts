@@ -1,0 +1,4 @@
+import { main } from '@ewx/platform';
+import { consensusModule } from './index.js';
+
+main(consensusModule);

@@ -1,0 +1,4 @@
+import { main } from '@ewx/platform';
+import { distanceModule } from './index.js';
+
+main(distanceModule);

@@ -1,0 +1,4 @@
+import { main } from '@ewx/platform';
+import { registryModule } from './index.js';
+
+main(registryModule);

@@ -1,0 +1,4 @@
+import { main } from '@ewx/platform';
+import { rewardsModule } from './index.js';
+
+main(rewardsModule);

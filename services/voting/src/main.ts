@@ -1,0 +1,4 @@
+import { main } from '@ewx/platform';
+import { votingModule } from './index.js';
+
+main(votingModule);
