@@ -22,3 +22,5 @@ export * from './grpc/server.js';
 export * from './host.js';
 export * from './blocks.js';
 export * from './grpc/status.js';
+export * from './contracts/periods.js';
+export * from './contracts/events.js';
