@@ -35,25 +35,23 @@ test('a referee at distance exactly 5 counts, at 6 it does not', () => {
   assert.equal(perbillOf(chain, 7), 333_333_333, 'node 7: 0 at 5 counts, 1 and 2 at 6 do not');
   assert.equal(perbillOf(chain, 8), 0, 'node 8: 0 at 6');
   assert.equal(perbillOf(chain, 7, 6), 1_000_000_000, 'with max distance 6 all three count');
-  assert.equal(perbillOf(chain, 4, 1), 0, 'max distance 1: node 4 only has node 3 as certifier');
-  assert.equal(perbillOf(chain, 3, 1), 333_333_333, 'max distance 1: referee 0 certifies node 3');
+  // R depends on the distance too: at max distance 1, R = 3 and nobody qualifies.
+  assert.equal(perbillOf(chain, 4, 1), NO_REFEREES_PERBILL);
 });
 
 test('a referee being evaluated leaves itself out of both counts', () => {
-  // Members 0..3, R = 2. Referees 1, 2, 3 certify each other; referee 0 certifies
-  // 1 and 2 but is certified only by non-members 4 and 5, whom nobody certifies.
+  // Members 0..4, R = 2. Referees 1, 2, 3 certify each other. Referee 0 certifies
+  // 1 and 2 and is certified by referee 4 and non-member 5; referee 4 certifies 0
+  // and 1 and is certified by non-members 5 and 6, whom nobody certifies.
   const graph = wotOf(
-    6,
-    [[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2], [0, 1], [0, 2], [4, 0], [5, 0]],
-    [0, 1, 2, 3],
+    7,
+    [[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2], [0, 1], [0, 2], [4, 0], [4, 1], [5, 0], [5, 4], [6, 4]],
+    [0, 1, 2, 3, 4],
   );
-  assert.deepEqual(Array.from(referees(graph).indices), [0, 1, 2, 3]);
-  // 0 reaches itself, yet scores 0/3, not 1/4.
-  assert.equal(perbillOf(graph, 0), 0);
-  // 1 is reached by 0, 2 and 3: 3/3, not 4/4 — same value, so also check a share:
-  assert.equal(perbillOf(graph, 1), 1_000_000_000);
-  // with max distance 1, node 3 is reached by referees 1 and 2 only: 2/3 (not 3/4).
-  assert.equal(perbillOf(graph, 3, 1), 666_666_666);
+  assert.deepEqual(Array.from(referees(graph).indices), [0, 1, 2, 3, 4]);
+  assert.equal(perbillOf(graph, 0), 250_000_000, '0: reached by 4 of {1, 2, 3, 4} — not 2/5 with itself');
+  assert.equal(perbillOf(graph, 4), 0, '4: reached by none of {0, 1, 2, 3} — not 1/5');
+  assert.equal(perbillOf(graph, 1), 1_000_000_000, '1: reached by all of {0, 2, 3, 4}');
 });
 
 test('an identity nobody certifies gets 0', () => {
@@ -63,15 +61,18 @@ test('an identity nobody certifies gets 0', () => {
 });
 
 test('a member below the referee threshold is not counted', () => {
-  // Members 0..3, R = 2. 3 certifies 0 and 1 but is certified once only (by 0).
-  const graph = wotOf(5, [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 3], [3, 0], [3, 1], [2, 4]], [0, 1, 2, 3]);
-  assert.equal(referees(graph).isReferee[3], 0);
-  // 4 is certified by referee 2, reached by 0, 1, 2 — and the denominator is 3, not 4.
-  assert.equal(perbillOf(graph, 4), 1_000_000_000);
-  // At max distance 1, 1 is reached by 0 and 2 of referees {0, 2} (itself excluded); 3 doesn't count.
-  assert.equal(perbillOf(graph, 1, 1), 1_000_000_000);
-  // At max distance 1 only referee 0 certifies 3: 1 of 3.
-  assert.equal(perbillOf(graph, 3, 1), 333_333_333);
+  // Members 0..3, R = 2. Referees 0, 1, 2 certify each other; 0 → 4 → 5 → 6 → 7 → 8
+  // is a chain of non-members. Member 3 certifies 0 and 8 but is certified only by
+  // non-member 9, whom nobody certifies: 1 received, not a referee.
+  const graph = wotOf(
+    10,
+    [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 4], [4, 5], [5, 6], [6, 7], [7, 8], [9, 3], [3, 8], [3, 0]],
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(Array.from(referees(graph).indices), [0, 1, 2]);
+  // 8: referee 0 at distance 5, 1 and 2 at 6; member 3 at distance 1 is no referee: 1/3, not 2/4.
+  assert.equal(perbillOf(graph, 8), 333_333_333);
+  assert.equal(perbillOf(graph, 3), 0);
 });
 
 test('with no referee to count, the result is NO_REFEREES_PERBILL (one, as in Duniter)', () => {
