@@ -1,17 +1,45 @@
-import { BLOCK_PRODUCED, eventSourcedService, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { rewardsGrpc } from './api/grpc.js';
+import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
 import { rewardsDecider } from './domain/decider.js';
 
 export { rewardsDecider } from './domain/decider.js';
+
+/**
+ * REWARD_PERIOD_BLOCKS: length of the first reward periods (default 100; EWX uses about 7200, a day
+ * of 12-second blocks); the admin changes it later with SetRewardPeriodLength.
+ * REWARDS_SETTLEMENT_DELAY: blocks after a period's last block before it is closed (default 2), so
+ * rounds that expire at the period's last block are settled and counted.
+ */
+export function periodSettingsFrom(env: Env): PeriodSettings {
+  return {
+    periodBlocks: env.int('REWARD_PERIOD_BLOCKS', 100, 1, 1_000_000),
+    settlementDelay: env.int('REWARDS_SETTLEMENT_DELAY', 2, 0, 100_000),
+  };
+}
+
+const R = PUBLISHED.registry;
+
+/** What rewards records from other services: the clock, vote metadata, and the registry's stakes, groups and claims. */
+export const REWARDS_INBOX = {
+  consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.VoteMetadata],
+  registry: [
+    R.Deposited, R.GroupRegistered, R.GroupRewardsChanged, R.GroupBudgetChanged, R.GroupStatusChanged,
+    R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.RewardsCredited, R.RewardsClaimed,
+  ],
+} as const;
 
 export const rewardsModule: ServiceModule = {
   name: 'rewards',
   protoFile: 'ewx/v1/rewards.proto',
   async create(ctx) {
+    const settings = periodSettingsFrom(ctx.env);
+    const log = ctx.log.child({ service: 'rewards' });
     return eventSourcedService(ctx, 'rewards', {
       decider: rewardsDecider,
-      inbox: { consensus: [BLOCK_PRODUCED], registry: ['Deposited'] },
-      grpc: (runtime) => [rewardsGrpc(runtime, ctx.log)],
+      inbox: REWARDS_INBOX,
+      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log)],
+      reactions: (runtime) => startPeriodReactions(runtime, settings, log),
     });
   },
 };

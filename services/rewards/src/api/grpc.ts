@@ -1,18 +1,95 @@
-import { serviceStatus, unary, type GrpcService, type Logger, type Runtime } from '@ewx/platform';
-import { RewardsService, type GetAccountViewRequest } from '@ewx/proto/rewards';
-import type { RewardsState } from '../domain/decider.js';
+import {
+  authenticate, invalid, notFound, periodAt, serviceStatus, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+} from '@ewx/platform';
+import {
+  RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
+  type GetOperatorRewardsRequest, type GetUnclaimedRewardsRequest, type PeriodPayout,
+} from '@ewx/proto/rewards';
+import { CALENDAR_STREAM, type PeriodSettings } from '../app/periods.js';
+import { meetsSla } from '../domain/compute.js';
+import { decide } from '../domain/decide.js';
+import type { RewardsState } from '../domain/state.js';
 
 const M = '/ewx.v1.Rewards/';
 
-export function rewardsGrpc(runtime: Runtime<RewardsState>, log: Logger): GrpcService {
+const required = (field: string, v: string): string => {
+  if (!v) throw invalid(field, 'required');
+  return v;
+};
+
+export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, settings: PeriodSettings, log: Logger): GrpcService {
+  const st = (): RewardsState => runtime.state();
   return {
     name: 'ewx.v1.Rewards',
     definition: RewardsService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
       getAccountView: unary(M + 'GetAccountView', log, async (req: GetAccountViewRequest) => {
-        const a = runtime.state().accounts.get(req.address);
+        const a = st().accounts.get(req.address);
         return { address: req.address, deposited: (a?.deposited ?? 0n).toString(), deposits: a?.deposits ?? 0 };
+      }),
+      getCurrentPeriod: unary(M + 'GetCurrentPeriod', log, async () => {
+        const s = st();
+        const p = periodAt(s.schedule, Math.max(s.height, 1));
+        if (!p) throw notFound('reward period calendar (not started yet)');
+        return {
+          period: { index: p.index, firstBlock: BigInt(p.firstBlock), lastBlock: BigInt(p.lastBlock), length: p.length },
+          height: BigInt(s.height),
+          schedule: s.schedule.map((e) => ({ fromPeriod: e.fromPeriod, firstBlock: BigInt(e.firstBlock), length: e.length })),
+          settlementDelay: settings.settlementDelay,
+        };
+      }),
+      setRewardPeriodLength: unary(M + 'SetRewardPeriodLength', log, async (req: SetRewardPeriodLengthRequest) => {
+        const auth = authenticate(M + 'SetRewardPeriodLength', req, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
+        const [e] = await runtime.execute(CALENDAR_STREAM,
+          (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s), auth);
+        const d = e!.data as { fromPeriod: number; firstBlock: number; length: number };
+        return { entry: { fromPeriod: d.fromPeriod, firstBlock: BigInt(d.firstBlock), length: d.length } };
+      }),
+      getOperatorRewards: unary(M + 'GetOperatorRewards', log, async (req: GetOperatorRewardsRequest) => {
+        const operator = required('operator', req.operator);
+        const group = required('group', req.group);
+        const g = st().groups.get(group);
+        if (!g) throw notFound(`group ${group}`);
+        const c = g.closed.get(req.period);
+        if (!c || c.payoutChunks === 0) throw notFound(`closed reward period ${req.period} of group ${group} (last closed: ${g.lastClosed})`);
+        const r = c.rows.get(operator);
+        const total = (r?.base ?? 0n) + (r?.active ?? 0n);
+        return {
+          operator, group, period: req.period,
+          stake: (r?.stake ?? 0n).toString(), eligibleRounds: r?.eligible ?? 0, correctVotes: r?.correct ?? 0,
+          slaMet: r !== undefined && !r.inFinalPeriod && r.stake > 0n && meetsSla(r.correct, r.eligible, c.slaVotingThreshold),
+          slaVotingThreshold: c.slaVotingThreshold, inFinalPeriod: r?.inFinalPeriod ?? false,
+          base: (r?.base ?? 0n).toString(), active: (r?.active ?? 0n).toString(), total: total.toString(),
+          totalWholeTokens: wholeTokens(total).toString(),
+        };
+      }),
+      getUnclaimedRewards: unary(M + 'GetUnclaimedRewards', log, async (req: GetUnclaimedRewardsRequest) => {
+        const operator = required('operator', req.operator);
+        const s = st();
+        const earned = s.earned.get(operator) ?? new Map<string, bigint>();
+        const claimed = s.claimed.get(operator) ?? new Map<string, bigint>();
+        const groups = [...new Set([...earned.keys(), ...claimed.keys()])].sort().map((group) => {
+          const e = earned.get(group) ?? 0n;
+          const c = claimed.get(group) ?? 0n;
+          return { group, earned: e.toString(), claimed: c.toString(), unclaimed: (e - c).toString() };
+        });
+        return { operator, groups, total: groups.reduce((a, g) => a + BigInt(g.unclaimed), 0n).toString() };
+      }),
+      getGroupPayouts: unary(M + 'GetGroupPayouts', log, async (req: GetGroupPayoutsRequest) => {
+        const group = required('group', req.group);
+        if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
+        const g = st().groups.get(group);
+        if (!g) throw notFound(`group ${group}`);
+        const periods = [...g.closed.values()].filter((c) => c.payoutChunks > 0).sort((a, b) => b.period - a.period)
+          .slice(0, req.limit || 50)
+          .map((c): PeriodPayout => ({
+            period: c.period, firstBlock: BigInt(c.firstBlock), lastBlock: BigInt(c.lastBlock), activeBlocks: c.activeBlocks,
+            basePool: c.basePool.toString(), activePool: c.activePool.toString(), budgetBefore: c.budgetBefore.toString(),
+            due: c.due.toString(), paid: c.paid.toString(), budgetExhausted: c.budgetExhausted, operators: c.operators,
+            qualifying: c.qualifying, payoutChunks: c.payoutChunks, creditedChunks: c.credited, lateRounds: c.lateRounds,
+          }));
+        return { group, budgetAvailable: g.available.toString(), periods };
       }),
     },
   };

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, ServiceStatus } from "./common.js";
 
 export interface GetAccountViewRequest {
   address: string;
@@ -29,6 +29,123 @@ export interface AccountView {
   /** Sum of admin deposits the rewards service has consumed for this account, base units. */
   deposited: string;
   deposits: number;
+}
+
+export interface RewardPeriod {
+  index: number;
+  firstBlock: bigint;
+  lastBlock: bigint;
+  length: number;
+}
+
+export interface ScheduleEntry {
+  /** First period this entry governs. */
+  fromPeriod: number;
+  firstBlock: bigint;
+  length: number;
+}
+
+export interface GetCurrentPeriodRequest {
+}
+
+export interface CurrentPeriod {
+  /** The period of the recorded height (period 0 before the first block). */
+  period: RewardPeriod | undefined;
+  height: bigint;
+  schedule: ScheduleEntry[];
+  /** Blocks after a period's last block before it is closed. */
+  settlementDelay: number;
+}
+
+export interface SetRewardPeriodLengthRequest {
+  auth:
+    | Auth
+    | undefined;
+  /** Blocks per period, 1..1000000. */
+  length: number;
+}
+
+export interface SetRewardPeriodLengthResponse {
+  entry: ScheduleEntry | undefined;
+}
+
+export interface GetOperatorRewardsRequest {
+  operator: string;
+  group: string;
+  period: number;
+}
+
+export interface OperatorRewards {
+  operator: string;
+  group: string;
+  period: number;
+  /** Stake active in the group for the period, base units. */
+  stake: string;
+  eligibleRounds: number;
+  correctVotes: number;
+  slaMet: boolean;
+  slaVotingThreshold: number;
+  /** The operator's final withdrawal period: it earns nothing. */
+  inFinalPeriod: boolean;
+  /** Base units, after any budget scaling. */
+  base: string;
+  active: string;
+  total: string;
+  /** `total` in whole tokens, rounded down, for display. */
+  totalWholeTokens: string;
+}
+
+export interface GetUnclaimedRewardsRequest {
+  operator: string;
+}
+
+export interface GroupUnclaimed {
+  group: string;
+  /** Base units: computed for the operator, claimed (Registry.ClaimRewards), and the difference. */
+  earned: string;
+  claimed: string;
+  unclaimed: string;
+}
+
+export interface UnclaimedRewards {
+  operator: string;
+  groups: GroupUnclaimed[];
+  total: string;
+}
+
+export interface GetGroupPayoutsRequest {
+  group: string;
+  /** 0 means 50; at most 500. */
+  limit: number;
+}
+
+export interface PeriodPayout {
+  period: number;
+  firstBlock: bigint;
+  lastBlock: bigint;
+  activeBlocks: number;
+  basePool: string;
+  activePool: string;
+  /** What was left of the budget when the period closed. */
+  budgetBefore: string;
+  /** Before and after budget scaling. */
+  due: string;
+  paid: string;
+  budgetExhausted: boolean;
+  operators: number;
+  qualifying: number;
+  payoutChunks: number;
+  /** Chunks the registry confirmed with RewardsCredited. */
+  creditedChunks: number;
+  /** Settled rounds whose metadata arrived after the period closed: recorded, not paid. */
+  lateRounds: number;
+}
+
+export interface GroupPayouts {
+  group: string;
+  /** What rewards may still pay from the group's budget, base units. */
+  budgetAvailable: string;
+  periods: PeriodPayout[];
 }
 
 function createBaseGetAccountViewRequest(): GetAccountViewRequest {
@@ -199,7 +316,1827 @@ export const AccountView: MessageFns<AccountView> = {
   },
 };
 
-/** Rewards closes reward periods: base and SLA-weighted active rewards, claims, withdrawals. */
+function createBaseRewardPeriod(): RewardPeriod {
+  return { index: 0, firstBlock: 0n, lastBlock: 0n, length: 0 };
+}
+
+export const RewardPeriod: MessageFns<RewardPeriod> = {
+  encode(message: RewardPeriod, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.firstBlock !== 0n) {
+      if (BigInt.asUintN(64, message.firstBlock) !== message.firstBlock) {
+        throw new globalThis.Error("value provided for field message.firstBlock of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.firstBlock);
+    }
+    if (message.lastBlock !== 0n) {
+      if (BigInt.asUintN(64, message.lastBlock) !== message.lastBlock) {
+        throw new globalThis.Error("value provided for field message.lastBlock of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.lastBlock);
+    }
+    if (message.length !== 0) {
+      writer.uint32(32).uint32(message.length);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewardPeriod {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewardPeriod();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.length = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewardPeriod {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      firstBlock: isSet(object.firstBlock)
+        ? BigInt(object.firstBlock)
+        : isSet(object.first_block)
+        ? BigInt(object.first_block)
+        : 0n,
+      lastBlock: isSet(object.lastBlock)
+        ? BigInt(object.lastBlock)
+        : isSet(object.last_block)
+        ? BigInt(object.last_block)
+        : 0n,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+    };
+  },
+
+  toJSON(message: RewardPeriod): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.firstBlock !== 0n) {
+      obj.firstBlock = message.firstBlock.toString();
+    }
+    if (message.lastBlock !== 0n) {
+      obj.lastBlock = message.lastBlock.toString();
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewardPeriod>): RewardPeriod {
+    return RewardPeriod.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewardPeriod>): RewardPeriod {
+    const message = createBaseRewardPeriod();
+    message.index = object.index ?? 0;
+    message.firstBlock = (object.firstBlock !== undefined && object.firstBlock !== null)
+      ? BigInt(object.firstBlock)
+      : 0n;
+    message.lastBlock = (object.lastBlock !== undefined && object.lastBlock !== null) ? BigInt(object.lastBlock) : 0n;
+    message.length = object.length ?? 0;
+    return message;
+  },
+};
+
+function createBaseScheduleEntry(): ScheduleEntry {
+  return { fromPeriod: 0, firstBlock: 0n, length: 0 };
+}
+
+export const ScheduleEntry: MessageFns<ScheduleEntry> = {
+  encode(message: ScheduleEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromPeriod !== 0) {
+      writer.uint32(8).uint32(message.fromPeriod);
+    }
+    if (message.firstBlock !== 0n) {
+      if (BigInt.asUintN(64, message.firstBlock) !== message.firstBlock) {
+        throw new globalThis.Error("value provided for field message.firstBlock of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.firstBlock);
+    }
+    if (message.length !== 0) {
+      writer.uint32(24).uint32(message.length);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromPeriod = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.length = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScheduleEntry {
+    return {
+      fromPeriod: isSet(object.fromPeriod)
+        ? globalThis.Number(object.fromPeriod)
+        : isSet(object.from_period)
+        ? globalThis.Number(object.from_period)
+        : 0,
+      firstBlock: isSet(object.firstBlock)
+        ? BigInt(object.firstBlock)
+        : isSet(object.first_block)
+        ? BigInt(object.first_block)
+        : 0n,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+    };
+  },
+
+  toJSON(message: ScheduleEntry): unknown {
+    const obj: any = {};
+    if (message.fromPeriod !== 0) {
+      obj.fromPeriod = Math.round(message.fromPeriod);
+    }
+    if (message.firstBlock !== 0n) {
+      obj.firstBlock = message.firstBlock.toString();
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScheduleEntry>): ScheduleEntry {
+    return ScheduleEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScheduleEntry>): ScheduleEntry {
+    const message = createBaseScheduleEntry();
+    message.fromPeriod = object.fromPeriod ?? 0;
+    message.firstBlock = (object.firstBlock !== undefined && object.firstBlock !== null)
+      ? BigInt(object.firstBlock)
+      : 0n;
+    message.length = object.length ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetCurrentPeriodRequest(): GetCurrentPeriodRequest {
+  return {};
+}
+
+export const GetCurrentPeriodRequest: MessageFns<GetCurrentPeriodRequest> = {
+  encode(_: GetCurrentPeriodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCurrentPeriodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCurrentPeriodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetCurrentPeriodRequest {
+    return {};
+  },
+
+  toJSON(_: GetCurrentPeriodRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCurrentPeriodRequest>): GetCurrentPeriodRequest {
+    return GetCurrentPeriodRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetCurrentPeriodRequest>): GetCurrentPeriodRequest {
+    const message = createBaseGetCurrentPeriodRequest();
+    return message;
+  },
+};
+
+function createBaseCurrentPeriod(): CurrentPeriod {
+  return { period: undefined, height: 0n, schedule: [], settlementDelay: 0 };
+}
+
+export const CurrentPeriod: MessageFns<CurrentPeriod> = {
+  encode(message: CurrentPeriod, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== undefined) {
+      RewardPeriod.encode(message.period, writer.uint32(10).fork()).join();
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.height);
+    }
+    for (const v of message.schedule) {
+      ScheduleEntry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.settlementDelay !== 0) {
+      writer.uint32(32).uint32(message.settlementDelay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CurrentPeriod {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCurrentPeriod();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.period = RewardPeriod.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.schedule.push(ScheduleEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.settlementDelay = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CurrentPeriod {
+    return {
+      period: isSet(object.period) ? RewardPeriod.fromJSON(object.period) : undefined,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+      schedule: globalThis.Array.isArray(object?.schedule)
+        ? object.schedule.map((e: any) => ScheduleEntry.fromJSON(e))
+        : [],
+      settlementDelay: isSet(object.settlementDelay)
+        ? globalThis.Number(object.settlementDelay)
+        : isSet(object.settlement_delay)
+        ? globalThis.Number(object.settlement_delay)
+        : 0,
+    };
+  },
+
+  toJSON(message: CurrentPeriod): unknown {
+    const obj: any = {};
+    if (message.period !== undefined) {
+      obj.period = RewardPeriod.toJSON(message.period);
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    if (message.schedule?.length) {
+      obj.schedule = message.schedule.map((e) => ScheduleEntry.toJSON(e));
+    }
+    if (message.settlementDelay !== 0) {
+      obj.settlementDelay = Math.round(message.settlementDelay);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CurrentPeriod>): CurrentPeriod {
+    return CurrentPeriod.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CurrentPeriod>): CurrentPeriod {
+    const message = createBaseCurrentPeriod();
+    message.period = (object.period !== undefined && object.period !== null)
+      ? RewardPeriod.fromPartial(object.period)
+      : undefined;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.schedule = object.schedule?.map((e) => ScheduleEntry.fromPartial(e)) || [];
+    message.settlementDelay = object.settlementDelay ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetRewardPeriodLengthRequest(): SetRewardPeriodLengthRequest {
+  return { auth: undefined, length: 0 };
+}
+
+export const SetRewardPeriodLengthRequest: MessageFns<SetRewardPeriodLengthRequest> = {
+  encode(message: SetRewardPeriodLengthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.length !== 0) {
+      writer.uint32(16).uint32(message.length);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRewardPeriodLengthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRewardPeriodLengthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.length = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRewardPeriodLengthRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+    };
+  },
+
+  toJSON(message: SetRewardPeriodLengthRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRewardPeriodLengthRequest>): SetRewardPeriodLengthRequest {
+    return SetRewardPeriodLengthRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRewardPeriodLengthRequest>): SetRewardPeriodLengthRequest {
+    const message = createBaseSetRewardPeriodLengthRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.length = object.length ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetRewardPeriodLengthResponse(): SetRewardPeriodLengthResponse {
+  return { entry: undefined };
+}
+
+export const SetRewardPeriodLengthResponse: MessageFns<SetRewardPeriodLengthResponse> = {
+  encode(message: SetRewardPeriodLengthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entry !== undefined) {
+      ScheduleEntry.encode(message.entry, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRewardPeriodLengthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRewardPeriodLengthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entry = ScheduleEntry.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRewardPeriodLengthResponse {
+    return { entry: isSet(object.entry) ? ScheduleEntry.fromJSON(object.entry) : undefined };
+  },
+
+  toJSON(message: SetRewardPeriodLengthResponse): unknown {
+    const obj: any = {};
+    if (message.entry !== undefined) {
+      obj.entry = ScheduleEntry.toJSON(message.entry);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRewardPeriodLengthResponse>): SetRewardPeriodLengthResponse {
+    return SetRewardPeriodLengthResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRewardPeriodLengthResponse>): SetRewardPeriodLengthResponse {
+    const message = createBaseSetRewardPeriodLengthResponse();
+    message.entry = (object.entry !== undefined && object.entry !== null)
+      ? ScheduleEntry.fromPartial(object.entry)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetOperatorRewardsRequest(): GetOperatorRewardsRequest {
+  return { operator: "", group: "", period: 0 };
+}
+
+export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = {
+  encode(message: GetOperatorRewardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operator !== "") {
+      writer.uint32(10).string(message.operator);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.period !== 0) {
+      writer.uint32(24).uint32(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOperatorRewardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOperatorRewardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOperatorRewardsRequest {
+    return {
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+    };
+  },
+
+  toJSON(message: GetOperatorRewardsRequest): unknown {
+    const obj: any = {};
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetOperatorRewardsRequest>): GetOperatorRewardsRequest {
+    return GetOperatorRewardsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetOperatorRewardsRequest>): GetOperatorRewardsRequest {
+    const message = createBaseGetOperatorRewardsRequest();
+    message.operator = object.operator ?? "";
+    message.group = object.group ?? "";
+    message.period = object.period ?? 0;
+    return message;
+  },
+};
+
+function createBaseOperatorRewards(): OperatorRewards {
+  return {
+    operator: "",
+    group: "",
+    period: 0,
+    stake: "",
+    eligibleRounds: 0,
+    correctVotes: 0,
+    slaMet: false,
+    slaVotingThreshold: 0,
+    inFinalPeriod: false,
+    base: "",
+    active: "",
+    total: "",
+    totalWholeTokens: "",
+  };
+}
+
+export const OperatorRewards: MessageFns<OperatorRewards> = {
+  encode(message: OperatorRewards, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operator !== "") {
+      writer.uint32(10).string(message.operator);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.period !== 0) {
+      writer.uint32(24).uint32(message.period);
+    }
+    if (message.stake !== "") {
+      writer.uint32(34).string(message.stake);
+    }
+    if (message.eligibleRounds !== 0) {
+      writer.uint32(40).uint32(message.eligibleRounds);
+    }
+    if (message.correctVotes !== 0) {
+      writer.uint32(48).uint32(message.correctVotes);
+    }
+    if (message.slaMet !== false) {
+      writer.uint32(56).bool(message.slaMet);
+    }
+    if (message.slaVotingThreshold !== 0) {
+      writer.uint32(64).uint32(message.slaVotingThreshold);
+    }
+    if (message.inFinalPeriod !== false) {
+      writer.uint32(72).bool(message.inFinalPeriod);
+    }
+    if (message.base !== "") {
+      writer.uint32(82).string(message.base);
+    }
+    if (message.active !== "") {
+      writer.uint32(90).string(message.active);
+    }
+    if (message.total !== "") {
+      writer.uint32(98).string(message.total);
+    }
+    if (message.totalWholeTokens !== "") {
+      writer.uint32(106).string(message.totalWholeTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorRewards {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorRewards();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stake = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.eligibleRounds = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.correctVotes = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.slaMet = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.slaVotingThreshold = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.inFinalPeriod = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.base = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.active = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.total = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.totalWholeTokens = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorRewards {
+    return {
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      stake: isSet(object.stake) ? globalThis.String(object.stake) : "",
+      eligibleRounds: isSet(object.eligibleRounds)
+        ? globalThis.Number(object.eligibleRounds)
+        : isSet(object.eligible_rounds)
+        ? globalThis.Number(object.eligible_rounds)
+        : 0,
+      correctVotes: isSet(object.correctVotes)
+        ? globalThis.Number(object.correctVotes)
+        : isSet(object.correct_votes)
+        ? globalThis.Number(object.correct_votes)
+        : 0,
+      slaMet: isSet(object.slaMet)
+        ? globalThis.Boolean(object.slaMet)
+        : isSet(object.sla_met)
+        ? globalThis.Boolean(object.sla_met)
+        : false,
+      slaVotingThreshold: isSet(object.slaVotingThreshold)
+        ? globalThis.Number(object.slaVotingThreshold)
+        : isSet(object.sla_voting_threshold)
+        ? globalThis.Number(object.sla_voting_threshold)
+        : 0,
+      inFinalPeriod: isSet(object.inFinalPeriod)
+        ? globalThis.Boolean(object.inFinalPeriod)
+        : isSet(object.in_final_period)
+        ? globalThis.Boolean(object.in_final_period)
+        : false,
+      base: isSet(object.base) ? globalThis.String(object.base) : "",
+      active: isSet(object.active) ? globalThis.String(object.active) : "",
+      total: isSet(object.total) ? globalThis.String(object.total) : "",
+      totalWholeTokens: isSet(object.totalWholeTokens)
+        ? globalThis.String(object.totalWholeTokens)
+        : isSet(object.total_whole_tokens)
+        ? globalThis.String(object.total_whole_tokens)
+        : "",
+    };
+  },
+
+  toJSON(message: OperatorRewards): unknown {
+    const obj: any = {};
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.stake !== "") {
+      obj.stake = message.stake;
+    }
+    if (message.eligibleRounds !== 0) {
+      obj.eligibleRounds = Math.round(message.eligibleRounds);
+    }
+    if (message.correctVotes !== 0) {
+      obj.correctVotes = Math.round(message.correctVotes);
+    }
+    if (message.slaMet !== false) {
+      obj.slaMet = message.slaMet;
+    }
+    if (message.slaVotingThreshold !== 0) {
+      obj.slaVotingThreshold = Math.round(message.slaVotingThreshold);
+    }
+    if (message.inFinalPeriod !== false) {
+      obj.inFinalPeriod = message.inFinalPeriod;
+    }
+    if (message.base !== "") {
+      obj.base = message.base;
+    }
+    if (message.active !== "") {
+      obj.active = message.active;
+    }
+    if (message.total !== "") {
+      obj.total = message.total;
+    }
+    if (message.totalWholeTokens !== "") {
+      obj.totalWholeTokens = message.totalWholeTokens;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorRewards>): OperatorRewards {
+    return OperatorRewards.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorRewards>): OperatorRewards {
+    const message = createBaseOperatorRewards();
+    message.operator = object.operator ?? "";
+    message.group = object.group ?? "";
+    message.period = object.period ?? 0;
+    message.stake = object.stake ?? "";
+    message.eligibleRounds = object.eligibleRounds ?? 0;
+    message.correctVotes = object.correctVotes ?? 0;
+    message.slaMet = object.slaMet ?? false;
+    message.slaVotingThreshold = object.slaVotingThreshold ?? 0;
+    message.inFinalPeriod = object.inFinalPeriod ?? false;
+    message.base = object.base ?? "";
+    message.active = object.active ?? "";
+    message.total = object.total ?? "";
+    message.totalWholeTokens = object.totalWholeTokens ?? "";
+    return message;
+  },
+};
+
+function createBaseGetUnclaimedRewardsRequest(): GetUnclaimedRewardsRequest {
+  return { operator: "" };
+}
+
+export const GetUnclaimedRewardsRequest: MessageFns<GetUnclaimedRewardsRequest> = {
+  encode(message: GetUnclaimedRewardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operator !== "") {
+      writer.uint32(10).string(message.operator);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUnclaimedRewardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUnclaimedRewardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUnclaimedRewardsRequest {
+    return { operator: isSet(object.operator) ? globalThis.String(object.operator) : "" };
+  },
+
+  toJSON(message: GetUnclaimedRewardsRequest): unknown {
+    const obj: any = {};
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUnclaimedRewardsRequest>): GetUnclaimedRewardsRequest {
+    return GetUnclaimedRewardsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUnclaimedRewardsRequest>): GetUnclaimedRewardsRequest {
+    const message = createBaseGetUnclaimedRewardsRequest();
+    message.operator = object.operator ?? "";
+    return message;
+  },
+};
+
+function createBaseGroupUnclaimed(): GroupUnclaimed {
+  return { group: "", earned: "", claimed: "", unclaimed: "" };
+}
+
+export const GroupUnclaimed: MessageFns<GroupUnclaimed> = {
+  encode(message: GroupUnclaimed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.earned !== "") {
+      writer.uint32(18).string(message.earned);
+    }
+    if (message.claimed !== "") {
+      writer.uint32(26).string(message.claimed);
+    }
+    if (message.unclaimed !== "") {
+      writer.uint32(34).string(message.unclaimed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupUnclaimed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupUnclaimed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.earned = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.claimed = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.unclaimed = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupUnclaimed {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      earned: isSet(object.earned) ? globalThis.String(object.earned) : "",
+      claimed: isSet(object.claimed) ? globalThis.String(object.claimed) : "",
+      unclaimed: isSet(object.unclaimed) ? globalThis.String(object.unclaimed) : "",
+    };
+  },
+
+  toJSON(message: GroupUnclaimed): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.earned !== "") {
+      obj.earned = message.earned;
+    }
+    if (message.claimed !== "") {
+      obj.claimed = message.claimed;
+    }
+    if (message.unclaimed !== "") {
+      obj.unclaimed = message.unclaimed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GroupUnclaimed>): GroupUnclaimed {
+    return GroupUnclaimed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupUnclaimed>): GroupUnclaimed {
+    const message = createBaseGroupUnclaimed();
+    message.group = object.group ?? "";
+    message.earned = object.earned ?? "";
+    message.claimed = object.claimed ?? "";
+    message.unclaimed = object.unclaimed ?? "";
+    return message;
+  },
+};
+
+function createBaseUnclaimedRewards(): UnclaimedRewards {
+  return { operator: "", groups: [], total: "" };
+}
+
+export const UnclaimedRewards: MessageFns<UnclaimedRewards> = {
+  encode(message: UnclaimedRewards, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operator !== "") {
+      writer.uint32(10).string(message.operator);
+    }
+    for (const v of message.groups) {
+      GroupUnclaimed.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.total !== "") {
+      writer.uint32(26).string(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnclaimedRewards {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnclaimedRewards();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groups.push(GroupUnclaimed.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.total = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnclaimedRewards {
+    return {
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => GroupUnclaimed.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.String(object.total) : "",
+    };
+  },
+
+  toJSON(message: UnclaimedRewards): unknown {
+    const obj: any = {};
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => GroupUnclaimed.toJSON(e));
+    }
+    if (message.total !== "") {
+      obj.total = message.total;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnclaimedRewards>): UnclaimedRewards {
+    return UnclaimedRewards.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnclaimedRewards>): UnclaimedRewards {
+    const message = createBaseUnclaimedRewards();
+    message.operator = object.operator ?? "";
+    message.groups = object.groups?.map((e) => GroupUnclaimed.fromPartial(e)) || [];
+    message.total = object.total ?? "";
+    return message;
+  },
+};
+
+function createBaseGetGroupPayoutsRequest(): GetGroupPayoutsRequest {
+  return { group: "", limit: 0 };
+}
+
+export const GetGroupPayoutsRequest: MessageFns<GetGroupPayoutsRequest> = {
+  encode(message: GetGroupPayoutsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGroupPayoutsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGroupPayoutsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetGroupPayoutsRequest {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: GetGroupPayoutsRequest): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetGroupPayoutsRequest>): GetGroupPayoutsRequest {
+    return GetGroupPayoutsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetGroupPayoutsRequest>): GetGroupPayoutsRequest {
+    const message = createBaseGetGroupPayoutsRequest();
+    message.group = object.group ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBasePeriodPayout(): PeriodPayout {
+  return {
+    period: 0,
+    firstBlock: 0n,
+    lastBlock: 0n,
+    activeBlocks: 0,
+    basePool: "",
+    activePool: "",
+    budgetBefore: "",
+    due: "",
+    paid: "",
+    budgetExhausted: false,
+    operators: 0,
+    qualifying: 0,
+    payoutChunks: 0,
+    creditedChunks: 0,
+    lateRounds: 0,
+  };
+}
+
+export const PeriodPayout: MessageFns<PeriodPayout> = {
+  encode(message: PeriodPayout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).uint32(message.period);
+    }
+    if (message.firstBlock !== 0n) {
+      if (BigInt.asUintN(64, message.firstBlock) !== message.firstBlock) {
+        throw new globalThis.Error("value provided for field message.firstBlock of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.firstBlock);
+    }
+    if (message.lastBlock !== 0n) {
+      if (BigInt.asUintN(64, message.lastBlock) !== message.lastBlock) {
+        throw new globalThis.Error("value provided for field message.lastBlock of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.lastBlock);
+    }
+    if (message.activeBlocks !== 0) {
+      writer.uint32(32).uint32(message.activeBlocks);
+    }
+    if (message.basePool !== "") {
+      writer.uint32(42).string(message.basePool);
+    }
+    if (message.activePool !== "") {
+      writer.uint32(50).string(message.activePool);
+    }
+    if (message.budgetBefore !== "") {
+      writer.uint32(58).string(message.budgetBefore);
+    }
+    if (message.due !== "") {
+      writer.uint32(66).string(message.due);
+    }
+    if (message.paid !== "") {
+      writer.uint32(74).string(message.paid);
+    }
+    if (message.budgetExhausted !== false) {
+      writer.uint32(80).bool(message.budgetExhausted);
+    }
+    if (message.operators !== 0) {
+      writer.uint32(88).uint32(message.operators);
+    }
+    if (message.qualifying !== 0) {
+      writer.uint32(96).uint32(message.qualifying);
+    }
+    if (message.payoutChunks !== 0) {
+      writer.uint32(104).uint32(message.payoutChunks);
+    }
+    if (message.creditedChunks !== 0) {
+      writer.uint32(112).uint32(message.creditedChunks);
+    }
+    if (message.lateRounds !== 0) {
+      writer.uint32(120).uint32(message.lateRounds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PeriodPayout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePeriodPayout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.activeBlocks = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.basePool = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.activePool = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.budgetBefore = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.due = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.paid = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.budgetExhausted = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.operators = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.qualifying = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.payoutChunks = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.creditedChunks = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.lateRounds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PeriodPayout {
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      firstBlock: isSet(object.firstBlock)
+        ? BigInt(object.firstBlock)
+        : isSet(object.first_block)
+        ? BigInt(object.first_block)
+        : 0n,
+      lastBlock: isSet(object.lastBlock)
+        ? BigInt(object.lastBlock)
+        : isSet(object.last_block)
+        ? BigInt(object.last_block)
+        : 0n,
+      activeBlocks: isSet(object.activeBlocks)
+        ? globalThis.Number(object.activeBlocks)
+        : isSet(object.active_blocks)
+        ? globalThis.Number(object.active_blocks)
+        : 0,
+      basePool: isSet(object.basePool)
+        ? globalThis.String(object.basePool)
+        : isSet(object.base_pool)
+        ? globalThis.String(object.base_pool)
+        : "",
+      activePool: isSet(object.activePool)
+        ? globalThis.String(object.activePool)
+        : isSet(object.active_pool)
+        ? globalThis.String(object.active_pool)
+        : "",
+      budgetBefore: isSet(object.budgetBefore)
+        ? globalThis.String(object.budgetBefore)
+        : isSet(object.budget_before)
+        ? globalThis.String(object.budget_before)
+        : "",
+      due: isSet(object.due) ? globalThis.String(object.due) : "",
+      paid: isSet(object.paid) ? globalThis.String(object.paid) : "",
+      budgetExhausted: isSet(object.budgetExhausted)
+        ? globalThis.Boolean(object.budgetExhausted)
+        : isSet(object.budget_exhausted)
+        ? globalThis.Boolean(object.budget_exhausted)
+        : false,
+      operators: isSet(object.operators) ? globalThis.Number(object.operators) : 0,
+      qualifying: isSet(object.qualifying) ? globalThis.Number(object.qualifying) : 0,
+      payoutChunks: isSet(object.payoutChunks)
+        ? globalThis.Number(object.payoutChunks)
+        : isSet(object.payout_chunks)
+        ? globalThis.Number(object.payout_chunks)
+        : 0,
+      creditedChunks: isSet(object.creditedChunks)
+        ? globalThis.Number(object.creditedChunks)
+        : isSet(object.credited_chunks)
+        ? globalThis.Number(object.credited_chunks)
+        : 0,
+      lateRounds: isSet(object.lateRounds)
+        ? globalThis.Number(object.lateRounds)
+        : isSet(object.late_rounds)
+        ? globalThis.Number(object.late_rounds)
+        : 0,
+    };
+  },
+
+  toJSON(message: PeriodPayout): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.firstBlock !== 0n) {
+      obj.firstBlock = message.firstBlock.toString();
+    }
+    if (message.lastBlock !== 0n) {
+      obj.lastBlock = message.lastBlock.toString();
+    }
+    if (message.activeBlocks !== 0) {
+      obj.activeBlocks = Math.round(message.activeBlocks);
+    }
+    if (message.basePool !== "") {
+      obj.basePool = message.basePool;
+    }
+    if (message.activePool !== "") {
+      obj.activePool = message.activePool;
+    }
+    if (message.budgetBefore !== "") {
+      obj.budgetBefore = message.budgetBefore;
+    }
+    if (message.due !== "") {
+      obj.due = message.due;
+    }
+    if (message.paid !== "") {
+      obj.paid = message.paid;
+    }
+    if (message.budgetExhausted !== false) {
+      obj.budgetExhausted = message.budgetExhausted;
+    }
+    if (message.operators !== 0) {
+      obj.operators = Math.round(message.operators);
+    }
+    if (message.qualifying !== 0) {
+      obj.qualifying = Math.round(message.qualifying);
+    }
+    if (message.payoutChunks !== 0) {
+      obj.payoutChunks = Math.round(message.payoutChunks);
+    }
+    if (message.creditedChunks !== 0) {
+      obj.creditedChunks = Math.round(message.creditedChunks);
+    }
+    if (message.lateRounds !== 0) {
+      obj.lateRounds = Math.round(message.lateRounds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PeriodPayout>): PeriodPayout {
+    return PeriodPayout.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PeriodPayout>): PeriodPayout {
+    const message = createBasePeriodPayout();
+    message.period = object.period ?? 0;
+    message.firstBlock = (object.firstBlock !== undefined && object.firstBlock !== null)
+      ? BigInt(object.firstBlock)
+      : 0n;
+    message.lastBlock = (object.lastBlock !== undefined && object.lastBlock !== null) ? BigInt(object.lastBlock) : 0n;
+    message.activeBlocks = object.activeBlocks ?? 0;
+    message.basePool = object.basePool ?? "";
+    message.activePool = object.activePool ?? "";
+    message.budgetBefore = object.budgetBefore ?? "";
+    message.due = object.due ?? "";
+    message.paid = object.paid ?? "";
+    message.budgetExhausted = object.budgetExhausted ?? false;
+    message.operators = object.operators ?? 0;
+    message.qualifying = object.qualifying ?? 0;
+    message.payoutChunks = object.payoutChunks ?? 0;
+    message.creditedChunks = object.creditedChunks ?? 0;
+    message.lateRounds = object.lateRounds ?? 0;
+    return message;
+  },
+};
+
+function createBaseGroupPayouts(): GroupPayouts {
+  return { group: "", budgetAvailable: "", periods: [] };
+}
+
+export const GroupPayouts: MessageFns<GroupPayouts> = {
+  encode(message: GroupPayouts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.budgetAvailable !== "") {
+      writer.uint32(18).string(message.budgetAvailable);
+    }
+    for (const v of message.periods) {
+      PeriodPayout.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupPayouts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupPayouts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.budgetAvailable = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.periods.push(PeriodPayout.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupPayouts {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      budgetAvailable: isSet(object.budgetAvailable)
+        ? globalThis.String(object.budgetAvailable)
+        : isSet(object.budget_available)
+        ? globalThis.String(object.budget_available)
+        : "",
+      periods: globalThis.Array.isArray(object?.periods)
+        ? object.periods.map((e: any) => PeriodPayout.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GroupPayouts): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.budgetAvailable !== "") {
+      obj.budgetAvailable = message.budgetAvailable;
+    }
+    if (message.periods?.length) {
+      obj.periods = message.periods.map((e) => PeriodPayout.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GroupPayouts>): GroupPayouts {
+    return GroupPayouts.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupPayouts>): GroupPayouts {
+    const message = createBaseGroupPayouts();
+    message.group = object.group ?? "";
+    message.budgetAvailable = object.budgetAvailable ?? "";
+    message.periods = object.periods?.map((e) => PeriodPayout.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+/**
+ * Rewards owns the reward period calendar and closes reward periods: once per group and period it
+ * computes base and SLA-weighted active rewards and publishes them (RewardsComputed) for the
+ * registry's ledger, which pays them out of the group's budget into unclaimed rewards. Claims are
+ * a registry command (Registry.ClaimRewards); this service answers read-only queries.
+ */
 export type RewardsService = typeof RewardsService;
 export const RewardsService = {
   getStatus: {
@@ -222,12 +2159,78 @@ export const RewardsService = {
     responseSerialize: (value: AccountView): Buffer => Buffer.from(AccountView.encode(value).finish()),
     responseDeserialize: (value: Buffer): AccountView => AccountView.decode(value),
   },
+  /** The reward period containing the recorded height, and the calendar. */
+  getCurrentPeriod: {
+    path: "/ewx.v1.Rewards/GetCurrentPeriod" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCurrentPeriodRequest): Buffer =>
+      Buffer.from(GetCurrentPeriodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCurrentPeriodRequest => GetCurrentPeriodRequest.decode(value),
+    responseSerialize: (value: CurrentPeriod): Buffer => Buffer.from(CurrentPeriod.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CurrentPeriod => CurrentPeriod.decode(value),
+  },
+  /** Admin only: the reward period length from the next period on. */
+  setRewardPeriodLength: {
+    path: "/ewx.v1.Rewards/SetRewardPeriodLength" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRewardPeriodLengthRequest): Buffer =>
+      Buffer.from(SetRewardPeriodLengthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRewardPeriodLengthRequest => SetRewardPeriodLengthRequest.decode(value),
+    responseSerialize: (value: SetRewardPeriodLengthResponse): Buffer =>
+      Buffer.from(SetRewardPeriodLengthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRewardPeriodLengthResponse => SetRewardPeriodLengthResponse.decode(value),
+  },
+  /** An operator's rewards in one group for one closed period, with the inputs they came from. */
+  getOperatorRewards: {
+    path: "/ewx.v1.Rewards/GetOperatorRewards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOperatorRewardsRequest): Buffer =>
+      Buffer.from(GetOperatorRewardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOperatorRewardsRequest => GetOperatorRewardsRequest.decode(value),
+    responseSerialize: (value: OperatorRewards): Buffer => Buffer.from(OperatorRewards.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OperatorRewards => OperatorRewards.decode(value),
+  },
+  /** Rewards computed for an operator minus those it claimed, per group. */
+  getUnclaimedRewards: {
+    path: "/ewx.v1.Rewards/GetUnclaimedRewards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUnclaimedRewardsRequest): Buffer =>
+      Buffer.from(GetUnclaimedRewardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUnclaimedRewardsRequest => GetUnclaimedRewardsRequest.decode(value),
+    responseSerialize: (value: UnclaimedRewards): Buffer => Buffer.from(UnclaimedRewards.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnclaimedRewards => UnclaimedRewards.decode(value),
+  },
+  /** A group's closed periods, newest first. */
+  getGroupPayouts: {
+    path: "/ewx.v1.Rewards/GetGroupPayouts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetGroupPayoutsRequest): Buffer =>
+      Buffer.from(GetGroupPayoutsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetGroupPayoutsRequest => GetGroupPayoutsRequest.decode(value),
+    responseSerialize: (value: GroupPayouts): Buffer => Buffer.from(GroupPayouts.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GroupPayouts => GroupPayouts.decode(value),
+  },
 } as const;
 
 export interface RewardsServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
   /** What the rewards service has recorded of an account's ledger movements (from registry events). */
   getAccountView: handleUnaryCall<GetAccountViewRequest, AccountView>;
+  /** The reward period containing the recorded height, and the calendar. */
+  getCurrentPeriod: handleUnaryCall<GetCurrentPeriodRequest, CurrentPeriod>;
+  /** Admin only: the reward period length from the next period on. */
+  setRewardPeriodLength: handleUnaryCall<SetRewardPeriodLengthRequest, SetRewardPeriodLengthResponse>;
+  /** An operator's rewards in one group for one closed period, with the inputs they came from. */
+  getOperatorRewards: handleUnaryCall<GetOperatorRewardsRequest, OperatorRewards>;
+  /** Rewards computed for an operator minus those it claimed, per group. */
+  getUnclaimedRewards: handleUnaryCall<GetUnclaimedRewardsRequest, UnclaimedRewards>;
+  /** A group's closed periods, newest first. */
+  getGroupPayouts: handleUnaryCall<GetGroupPayoutsRequest, GroupPayouts>;
 }
 
 export interface RewardsClient extends Client {
@@ -261,6 +2264,86 @@ export interface RewardsClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AccountView) => void,
+  ): ClientUnaryCall;
+  /** The reward period containing the recorded height, and the calendar. */
+  getCurrentPeriod(
+    request: GetCurrentPeriodRequest,
+    callback: (error: ServiceError | null, response: CurrentPeriod) => void,
+  ): ClientUnaryCall;
+  getCurrentPeriod(
+    request: GetCurrentPeriodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CurrentPeriod) => void,
+  ): ClientUnaryCall;
+  getCurrentPeriod(
+    request: GetCurrentPeriodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CurrentPeriod) => void,
+  ): ClientUnaryCall;
+  /** Admin only: the reward period length from the next period on. */
+  setRewardPeriodLength(
+    request: SetRewardPeriodLengthRequest,
+    callback: (error: ServiceError | null, response: SetRewardPeriodLengthResponse) => void,
+  ): ClientUnaryCall;
+  setRewardPeriodLength(
+    request: SetRewardPeriodLengthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRewardPeriodLengthResponse) => void,
+  ): ClientUnaryCall;
+  setRewardPeriodLength(
+    request: SetRewardPeriodLengthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRewardPeriodLengthResponse) => void,
+  ): ClientUnaryCall;
+  /** An operator's rewards in one group for one closed period, with the inputs they came from. */
+  getOperatorRewards(
+    request: GetOperatorRewardsRequest,
+    callback: (error: ServiceError | null, response: OperatorRewards) => void,
+  ): ClientUnaryCall;
+  getOperatorRewards(
+    request: GetOperatorRewardsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OperatorRewards) => void,
+  ): ClientUnaryCall;
+  getOperatorRewards(
+    request: GetOperatorRewardsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OperatorRewards) => void,
+  ): ClientUnaryCall;
+  /** Rewards computed for an operator minus those it claimed, per group. */
+  getUnclaimedRewards(
+    request: GetUnclaimedRewardsRequest,
+    callback: (error: ServiceError | null, response: UnclaimedRewards) => void,
+  ): ClientUnaryCall;
+  getUnclaimedRewards(
+    request: GetUnclaimedRewardsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnclaimedRewards) => void,
+  ): ClientUnaryCall;
+  getUnclaimedRewards(
+    request: GetUnclaimedRewardsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnclaimedRewards) => void,
+  ): ClientUnaryCall;
+  /** A group's closed periods, newest first. */
+  getGroupPayouts(
+    request: GetGroupPayoutsRequest,
+    callback: (error: ServiceError | null, response: GroupPayouts) => void,
+  ): ClientUnaryCall;
+  getGroupPayouts(
+    request: GetGroupPayoutsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GroupPayouts) => void,
+  ): ClientUnaryCall;
+  getGroupPayouts(
+    request: GetGroupPayoutsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GroupPayouts) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,108 @@
+import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform';
+import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
+import { decisionEvents, event } from './events.js';
+import { ratesAt, stakeAt, type RewardsState } from './state.js';
+
+/** Longest reward period accepted: about 4 months of 12-second blocks. */
+export const MAX_PERIOD_LENGTH = 1_000_000;
+
+export type RewardsCommand =
+  /** First start: the calendar begins at block 1 with the configured length; nothing if it exists. */
+  | { readonly type: 'StartCalendar'; readonly length: number }
+  /** Admin: a new period length, effective from the next period. */
+  | { readonly type: 'SetRewardPeriodLength'; readonly signer: string; readonly admin: string; readonly length: number }
+  /** Record the start of each period the recorded height has entered. */
+  | { readonly type: 'MarkPeriodsStarted' }
+  /** Close `period` for `group` once the height reached its last block + `settlementDelay`. */
+  | { readonly type: 'ClosePeriod'; readonly group: string; readonly period: number; readonly settlementDelay: number };
+
+export function decide(c: RewardsCommand, s: RewardsState): EventData[] {
+  switch (c.type) {
+    case 'StartCalendar':
+      if (s.schedule.length > 0) return [];
+      return [event({ type: 'RewardPeriodScheduleChanged', data: { fromPeriod: 0, firstBlock: 1, length: periodLength(c.length) } })];
+    case 'SetRewardPeriodLength': {
+      if (c.signer !== c.admin) throw denied('SetRewardPeriodLength: only the admin account may change the reward period length');
+      const length = periodLength(c.length);
+      if (s.schedule.length === 0) throw precondition('SetRewardPeriodLength: the reward period calendar has not started yet');
+      return [event({ type: 'RewardPeriodScheduleChanged', data: scheduleChange(s.schedule, Math.max(s.height, 1), length) })];
+    }
+    case 'MarkPeriodsStarted': {
+      const current = periodAt(s.schedule, s.height);
+      if (!current) return [];
+      const out: EventData[] = [];
+      for (let i = Math.max(s.lastStartedPeriod + 1, 0); i <= current.index; i++) {
+        const p = periodByIndex(s.schedule, i)!;
+        out.push(event({ type: 'RewardPeriodStarted', data: { index: p.index, firstBlock: p.firstBlock, lastBlock: p.lastBlock } }));
+      }
+      return out;
+    }
+    case 'ClosePeriod': {
+      const inputs = closingInputs(s, c.group, c.period, c.settlementDelay);
+      return inputs ? decisionEvents(inputs, computePeriodRewards(inputs)) : [];
+    }
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function periodLength(length: number): number {
+  if (!Number.isInteger(length) || length < 1 || length > MAX_PERIOD_LENGTH) {
+    throw invalid('length', `expected a reward period length of 1 to ${MAX_PERIOD_LENGTH} blocks, got ${length}`);
+  }
+  return length;
+}
+
+/**
+ * The inputs of `group`'s decision for `period`, or undefined when there is nothing to decide:
+ * already closed (idempotent), or not the next period due.
+ */
+export function closingInputs(s: RewardsState, group: string, period: number, settlementDelay: number): PeriodInputs | undefined {
+  const g = s.groups.get(group);
+  if (!g) throw precondition(`ClosePeriod: group ${group} is not known to rewards`);
+  if (period <= g.lastClosed || g.status === 'REMOVED') return undefined;
+  if (period !== g.lastClosed + 1) throw precondition(`ClosePeriod: group ${group} closes period ${g.lastClosed + 1} first`);
+  const p = periodByIndex(s.schedule, period);
+  if (!p) throw precondition('ClosePeriod: the reward period calendar has not started yet');
+  if (s.height < p.lastBlock + settlementDelay) {
+    throw precondition(`ClosePeriod: period ${period} ends at block ${p.lastBlock}; it closes at block ${p.lastBlock + settlementDelay}, height is ${s.height}`);
+  }
+  const rates = ratesAt(g, period);
+  const stakes = s.stakes.get(group) ?? new Map();
+  const votes = s.votes.get(group)?.get(period)?.operators ?? new Map();
+  const operators: OperatorInput[] = [];
+  for (const op of new Set([...stakes.keys(), ...votes.keys()])) {
+    const st = stakes.get(op);
+    const finalPeriod = st?.finalPeriod;
+    const stake = st && (finalPeriod === undefined || period <= finalPeriod) ? stakeAt(st, period) : 0n;
+    const counts = votes.get(op) ?? { eligible: 0, correct: 0 };
+    const inFinalPeriod = finalPeriod === period;
+    if (stake === 0n && counts.eligible === 0 && counts.correct === 0 && !inFinalPeriod) continue;
+    operators.push({ operator: op, stake: stake.toString(), eligible: counts.eligible, correct: counts.correct, inFinalPeriod });
+  }
+  operators.sort((a, b) => (a.operator < b.operator ? -1 : a.operator > b.operator ? 1 : 0));
+  return {
+    group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,
+    config: {
+      subscriptionRewardPerBlock: rates.subscription.toString(), votingRewardPerBlock: rates.voting.toString(),
+      slaVotingThreshold: g.config.slaVotingThreshold,
+      operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
+    },
+    budget: (g.available > 0n ? g.available : 0n).toString(),
+    operators,
+  };
+}
+
+/** Periods of `group` due for closing at the recorded height, in order. */
+export function periodsDue(s: RewardsState, group: string, settlementDelay: number): number[] {
+  const g = s.groups.get(group);
+  if (!g || g.status === 'REMOVED') return [];
+  const out: number[] = [];
+  for (let i = g.lastClosed + 1; ; i++) {
+    const p = periodByIndex(s.schedule, i);
+    if (!p || s.height < p.lastBlock + settlementDelay) return out;
+    out.push(i);
+  }
+}

@@ -1,0 +1,197 @@
+import {
+  blockHeightOf, periodAt, withEntry,
+  type GroupBudgetChangedEvent, type GroupRegisteredEvent, type GroupRewardsChangedEvent, type GroupStatusChangedEvent,
+  type OperatorSubscribedEvent, type OperatorUnsubscribedEvent, type RecordedEvent, type RewardsClaimedEvent,
+  type RewardsCreditedEvent, type StakeReleasedEvent, type StakeToppedUpEvent, type VoteMetadataEvent,
+} from '@ewx/platform';
+import type { RewardsEvent } from './events.js';
+import { inMap, type OperatorStake, type RewardsState } from './state.js';
+
+/** Folds one recorded event (rewards' own or one recorded from the inbox) into the state, in place. */
+export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
+  const h = blockHeightOf(e);
+  if (h !== undefined) { s.height = h; return s; }
+  const data = e.data as never;
+  switch (e.type) {
+    case 'Deposited': {
+      const d = data as { account: string; amount: string };
+      const a = inMap(s.accounts, d.account, () => ({ deposited: 0n, deposits: 0 }));
+      a.deposited += BigInt(d.amount);
+      a.deposits += 1;
+      return s;
+    }
+    case 'GroupRegistered': return groupRegistered(s, data);
+    case 'GroupRewardsChanged': {
+      const d = data as GroupRewardsChangedEvent;
+      const g = s.groups.get(d.group);
+      if (g) {
+        const kept = g.rates.filter((r) => r.fromPeriod < d.fromPeriod);
+        g.rates.splice(0, g.rates.length, ...kept, { fromPeriod: d.fromPeriod, subscription: BigInt(d.subscriptionRewardPerBlock), voting: BigInt(d.votingRewardPerBlock) });
+      }
+      return s;
+    }
+    case 'GroupBudgetChanged': {
+      const d = data as GroupBudgetChangedEvent;
+      const g = s.groups.get(d.group);
+      if (!g) return s;
+      const now = BigInt(d.budget);
+      // PAID follows our own payouts, already taken off `available` when decided.
+      if (d.reason !== 'PAID') g.available += now - g.registryBudget;
+      if (g.available < 0n) g.available = 0n;
+      g.registryBudget = now;
+      return s;
+    }
+    case 'GroupStatusChanged': {
+      const d = data as GroupStatusChangedEvent;
+      const g = s.groups.get(d.group);
+      if (g) g.status = d.status;
+      return s;
+    }
+    case 'OperatorSubscribed': {
+      const d = data as OperatorSubscribedEvent;
+      const o = operatorStake(s, d.group, d.operator);
+      if (o.finalPeriod !== undefined && d.activeFromPeriod > o.finalPeriod) {
+        // A new subscription after a withdrawal: nothing in between.
+        setStake(o, o.finalPeriod + 1, 0n);
+        o.finalPeriod = undefined;
+      }
+      setStake(o, d.activeFromPeriod, BigInt(d.stake));
+      return s;
+    }
+    case 'StakeToppedUp': {
+      const d = data as StakeToppedUpEvent;
+      setStake(operatorStake(s, d.group, d.operator), d.activeFromPeriod, BigInt(d.stake));
+      return s;
+    }
+    case 'OperatorUnsubscribed': {
+      const d = data as OperatorUnsubscribedEvent;
+      operatorStake(s, d.group, d.operator).finalPeriod = d.finalPeriod;
+      return s;
+    }
+    case 'StakeReleased': {
+      const d = data as StakeReleasedEvent;
+      const o = operatorStake(s, d.group, d.operator);
+      setStake(o, (o.finalPeriod ?? d.period) + 1, 0n);
+      return s;
+    }
+    case 'VoteMetadata': return voteMetadata(s, data);
+    case 'RewardsCredited': {
+      const d = data as RewardsCreditedEvent;
+      const c = s.groups.get(d.group)?.closed.get(d.period);
+      if (c) c.credited += 1;
+      return s;
+    }
+    case 'RewardsClaimed': {
+      const d = data as RewardsClaimedEvent;
+      const byGroup = inMap(s.claimed, d.operator, () => new Map<string, bigint>());
+      for (const x of d.groups) byGroup.set(x.group, (byGroup.get(x.group) ?? 0n) + BigInt(x.amount));
+      return s;
+    }
+    default: return own(s, e);
+  }
+}
+
+function groupRegistered(s: RewardsState, d: GroupRegisteredEvent): RewardsState {
+  if (s.groups.has(d.group)) return s;
+  const firstPeriod = periodAt(s.schedule, Math.max(d.height, 1))?.index ?? 0;
+  const budget = BigInt(d.budget);
+  s.groups.set(d.group, {
+    group: d.group, config: d.config, status: 'ACTIVE', firstPeriod,
+    rates: [{ fromPeriod: -1, subscription: BigInt(d.config.subscriptionRewardPerBlock), voting: BigInt(d.config.votingRewardPerBlock) }],
+    registryBudget: budget, available: budget, lastClosed: firstPeriod - 1, closed: new Map(),
+  });
+  return s;
+}
+
+function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
+  const g = s.groups.get(d.group);
+  if (g && d.period <= g.lastClosed) {
+    // Settled after its period closed: recorded (this event), reported, never paid.
+    const c = g.closed.get(d.period);
+    if (c && d.chunk === 0) c.lateRounds += 1;
+    return s;
+  }
+  const v = inMap(inMap(s.votes, d.group, () => new Map()), d.period, () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }));
+  const key = `${d.solution}|${d.roundId}|${d.chunk}`;
+  if (v.seen.has(key)) return s;
+  v.seen.add(key);
+  if (d.chunk === 0) v.rounds += 1;
+  for (const op of d.eligibleOperators) {
+    const c = v.operators.get(op);
+    if (c) c.eligible += 1; else v.operators.set(op, { eligible: 1, correct: 0 });
+  }
+  for (const op of d.correctOperators) {
+    const c = v.operators.get(op);
+    if (c) c.correct += 1; else v.operators.set(op, { eligible: 0, correct: 1 });
+  }
+  return s;
+}
+
+function own(s: RewardsState, e: RecordedEvent): RewardsState {
+  const ev = { type: e.type, data: e.data } as unknown as RewardsEvent;
+  switch (ev.type) {
+    case 'RewardPeriodScheduleChanged': s.schedule = withEntry(s.schedule, ev.data); return s;
+    case 'RewardPeriodStarted': s.lastStartedPeriod = Math.max(s.lastStartedPeriod, ev.data.index); return s;
+    case 'RewardInputsRecorded': {
+      const g = s.groups.get(ev.data.group);
+      if (!g) return s;
+      // The period is being closed: open its record now, rows filled by RewardsComputed.
+      let c = g.closed.get(ev.data.period);
+      if (!c) {
+        c = {
+          period: ev.data.period, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
+          due: 0n, paid: 0n, budgetExhausted: false, operators: 0, qualifying: 0, slaVotingThreshold: 0, payoutChunks: 0,
+          credited: 0, lateRounds: 0, rows: new Map(),
+        };
+        g.closed.set(ev.data.period, c);
+      }
+      for (const o of ev.data.operators) {
+        c.rows.set(o.operator, { stake: BigInt(o.stake), eligible: o.eligible, correct: o.correct, inFinalPeriod: o.inFinalPeriod, base: 0n, active: 0n });
+      }
+      return s;
+    }
+    case 'RewardsDecided': {
+      const d = ev.data;
+      const g = s.groups.get(d.group);
+      const prev = g?.closed.get(d.period);
+      if (!g || !prev) return s;
+      g.closed.set(d.period, {
+        ...prev,
+        firstBlock: d.inputs.firstBlock, lastBlock: d.inputs.lastBlock, activeBlocks: d.outcome.activeBlocks,
+        basePool: BigInt(d.outcome.basePool), activePool: BigInt(d.outcome.activePool), budgetBefore: BigInt(d.inputs.budget),
+        due: BigInt(d.outcome.due), paid: BigInt(d.outcome.paid), budgetExhausted: d.outcome.budgetExhausted,
+        operators: d.inputs.operators, qualifying: d.outcome.qualifying, slaVotingThreshold: d.inputs.config.slaVotingThreshold,
+        payoutChunks: d.outcome.payoutChunks,
+      });
+      g.lastClosed = Math.max(g.lastClosed, d.period);
+      s.votes.get(d.group)?.delete(d.period);
+      return s;
+    }
+    case 'BudgetExhausted': return s;
+    case 'RewardsComputed': {
+      const d = ev.data;
+      const g = s.groups.get(d.group);
+      if (g) g.available -= BigInt(d.subtotal);
+      const c = g?.closed.get(d.period);
+      for (const p of d.payouts) {
+        const byGroup = inMap(s.earned, p.operator, () => new Map<string, bigint>());
+        byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) + BigInt(p.amount));
+        const row = c?.rows.get(p.operator);
+        if (row) { row.base = BigInt(p.base ?? p.amount); row.active = BigInt(p.active ?? '0'); }
+      }
+      return s;
+    }
+    default: return s;
+  }
+}
+
+function operatorStake(s: RewardsState, group: string, operator: string): OperatorStake {
+  return inMap(inMap(s.stakes, group, () => new Map()), operator, () => ({ changes: [], finalPeriod: undefined }));
+}
+
+function setStake(o: OperatorStake, fromPeriod: number, stake: bigint): void {
+  const i = o.changes.findIndex((c) => c.fromPeriod >= fromPeriod);
+  if (i < 0) o.changes.push({ fromPeriod, stake });
+  else if (o.changes[i]!.fromPeriod === fromPeriod) o.changes[i] = { fromPeriod, stake };
+  else o.changes.splice(i, 0, { fromPeriod, stake });
+}

@@ -1,0 +1,117 @@
+import type { GroupConfig, Schedule } from '@ewx/platform';
+
+/** A change of stake taking effect from a period; the last one at or before a period applies. */
+export interface StakeChange { readonly fromPeriod: number; readonly stake: bigint }
+
+export interface OperatorStake {
+  /** Sorted by fromPeriod. */
+  readonly changes: StakeChange[];
+  /** Set while a withdrawal is pending or done: the operator earns nothing from this period on. */
+  finalPeriod: number | undefined;
+}
+
+export interface Rates { readonly fromPeriod: number; readonly subscription: bigint; readonly voting: bigint }
+
+export interface Counts { eligible: number; correct: number }
+
+/** What one period's settled rounds said about a group's operators. */
+export interface PeriodVotes {
+  readonly operators: Map<string, Counts>;
+  /** `solution|roundId|chunk` of each VoteMetadata counted, so a repeat counts once. */
+  readonly seen: Set<string>;
+  rounds: number;
+}
+
+/** A closed period as decided: inputs and outcome per operator, for queries. */
+export interface ClosedPeriod {
+  readonly period: number;
+  readonly firstBlock: number;
+  readonly lastBlock: number;
+  readonly activeBlocks: number;
+  readonly basePool: bigint;
+  readonly activePool: bigint;
+  readonly budgetBefore: bigint;
+  readonly due: bigint;
+  readonly paid: bigint;
+  readonly budgetExhausted: boolean;
+  readonly operators: number;
+  readonly qualifying: number;
+  readonly slaVotingThreshold: number;
+  readonly payoutChunks: number;
+  /** Chunks the registry confirmed with RewardsCredited. */
+  credited: number;
+  /** Settled rounds of this period whose metadata arrived after it closed: recorded, not paid. */
+  lateRounds: number;
+  /** operator → [stake, eligible, correct, inFinalPeriod, base, active]. */
+  readonly rows: Map<string, OperatorRow>;
+}
+
+export interface OperatorRow {
+  stake: bigint;
+  eligible: number;
+  correct: number;
+  inFinalPeriod: boolean;
+  base: bigint;
+  active: bigint;
+}
+
+export interface GroupView {
+  readonly group: string;
+  config: GroupConfig;
+  status: 'ACTIVE' | 'RETIRING' | 'REMOVED';
+  /** The period the group was registered in: the first one it is closed for. */
+  readonly firstPeriod: number;
+  /** Sorted by fromPeriod; the first entry (from the registration) has fromPeriod -1. */
+  readonly rates: Rates[];
+  /** The last absolute budget the registry reported. */
+  registryBudget: bigint;
+  /** What rewards may still pay: registrations and raises minus its own payouts and returns. */
+  available: bigint;
+  /** The last period closed, or firstPeriod - 1. */
+  lastClosed: number;
+  readonly closed: Map<number, ClosedPeriod>;
+}
+
+export interface AccountView { deposited: bigint; deposits: number }
+
+export interface RewardsState {
+  height: number;
+  schedule: Schedule;
+  /** The last period a RewardPeriodStarted was recorded for (-1: none). */
+  lastStartedPeriod: number;
+  readonly groups: Map<string, GroupView>;
+  /** group → operator → stake history; kept apart from groups since events may arrive before the group's. */
+  readonly stakes: Map<string, Map<string, OperatorStake>>;
+  /** group → period → votes, until the period is closed. */
+  readonly votes: Map<string, Map<number, PeriodVotes>>;
+  /** operator → group → rewards computed for it (sum of payouts). */
+  readonly earned: Map<string, Map<string, bigint>>;
+  /** operator → group → rewards claimed (RewardsClaimed from the registry). */
+  readonly claimed: Map<string, Map<string, bigint>>;
+  /** The foundation's thin slice: deposits seen per account. */
+  readonly accounts: Map<string, AccountView>;
+}
+
+export const initialState = (): RewardsState => ({
+  height: 0, schedule: [], lastStartedPeriod: -1, groups: new Map(), stakes: new Map(), votes: new Map(),
+  earned: new Map(), claimed: new Map(), accounts: new Map(),
+});
+
+export const ratesAt = (g: GroupView, period: number): Rates => {
+  let r = g.rates[0]!;
+  for (const x of g.rates) if (x.fromPeriod <= period) r = x;
+  return r;
+};
+
+/** Stake active in `period`: 0 before the first change and from the final period on. */
+export function stakeAt(s: OperatorStake, period: number): bigint {
+  let stake = 0n;
+  for (const c of s.changes) if (c.fromPeriod <= period) stake = c.stake;
+  return stake;
+}
+
+export const inMap = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
+  let v = m.get(k);
+  if (v === undefined) m.set(k, (v = make()));
+  return v;
+};
