@@ -25,12 +25,12 @@ export function wotOf(
 /**
  * Path of a file of the shared data set (g1-wot.json, g1-genesis-wot.json), or
  * undefined when this checkout does not have it. Looked for in $EWX_WOT_DATA_DIR,
- * then shared/data/ at the repository root, then /work/shared/data/.
+ * then shared/data/ in or beside the repository root, then /work/shared/data/.
  */
 export function wotDataFile(name: string): string | undefined {
   // This file sits at services/distance/{src,dist}/oracle/, four levels below the root.
   const root = fileURLToPath(new URL('../../../../', import.meta.url));
-  const dirs = [process.env.EWX_WOT_DATA_DIR, `${root}shared/data`, '/work/shared/data'];
+  const dirs = [process.env.EWX_WOT_DATA_DIR, `${root}shared/data`, `${root}../shared/data`, '/work/shared/data'];
   for (const dir of dirs) {
     if (dir !== undefined && dir !== '' && existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
   }
