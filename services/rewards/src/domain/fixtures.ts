@@ -1,0 +1,72 @@
+/** Test fixtures: events as the inbox records them, and given/when helpers over evolve and decide. */
+import { TOKEN, type EventData, type GroupConfig, type RecordedEvent } from '@ewx/platform';
+import { decide, type RewardsCommand } from './decide.js';
+import { evolve } from './evolve.js';
+import { initialState, type RewardsState } from './state.js';
+
+export const tokens = (n: number | bigint): string => (BigInt(n) * TOKEN).toString();
+export const addr = (i: number): string => `ed25519:${i.toString(16).padStart(64, '0')}`;
+
+export const groupConfig = (over: Partial<GroupConfig> = {}): GroupConfig => ({
+  namespace: 'g', info: '', minStake: '1', maxStake: tokens(1_000_000), maxOperators: 1_000_000, allowListEnabled: false,
+  startBlock: 0, subscriptionRewardPerBlock: '0', votingRewardPerBlock: '0', slaVotingThreshold: 0,
+  operationStartBlock: 1, operationEndBlock: 0, withdrawalDelay: 1, ...over,
+});
+
+export const ev = {
+  schedule: (length: number, fromPeriod = 0, firstBlock = 1): EventData => ({ type: 'RewardPeriodScheduleChanged', data: { fromPeriod, firstBlock, length } }),
+  block: (height: number): EventData => ({ type: 'BlockProduced', data: { height } }),
+  group: (group: string, config: Partial<GroupConfig>, budget: string, height = 1): EventData =>
+    ({ type: 'GroupRegistered', data: { group, owner: addr(999_999), config: { ...groupConfig(config), namespace: group } as never, budget, height } }),
+  rates: (group: string, subscription: string, voting: string, fromPeriod: number): EventData =>
+    ({ type: 'GroupRewardsChanged', data: { group, subscriptionRewardPerBlock: subscription, votingRewardPerBlock: voting, fromPeriod } }),
+  budget: (group: string, budget: string, reason: 'RAISED' | 'PAID' | 'RETURNED'): EventData => ({ type: 'GroupBudgetChanged', data: { group, budget, reason } }),
+  subscribed: (group: string, operator: string, stake: string, activeFromPeriod: number): EventData =>
+    ({ type: 'OperatorSubscribed', data: { group, operator, stake, activeFromPeriod, height: 1 } }),
+  toppedUp: (group: string, operator: string, amount: string, stake: string, activeFromPeriod: number): EventData =>
+    ({ type: 'StakeToppedUp', data: { group, operator, amount, stake, activeFromPeriod, height: 1 } }),
+  unsubscribed: (group: string, operator: string, period: number, finalPeriod: number): EventData =>
+    ({ type: 'OperatorUnsubscribed', data: { group, operator, period, finalPeriod, height: 1 } }),
+  released: (group: string, operator: string, amount: string, period: number): EventData =>
+    ({ type: 'StakeReleased', data: { group, operator, amount, period } }),
+  round: (group: string, period: number, roundId: string, eligible: readonly string[], correct: readonly string[], chunk = 0, chunks = 1): EventData =>
+    ({ type: 'VoteMetadata', data: { group, period, solution: `${group}-sol`, roundId, chunk, chunks, eligibleOperators: [...eligible], correctOperators: [...correct] } }),
+  claimed: (operator: string, group: string, amount: string): EventData => ({ type: 'RewardsClaimed', data: { operator, groups: [{ group, amount }] } }),
+};
+
+/** `rounds` settled rounds of one period in which `correct` of them were voted right by `operator`. */
+export const rounds = (group: string, period: number, operators: readonly { op: string; eligible: number; correct: number }[]): EventData[] => {
+  const n = Math.max(0, ...operators.map((o) => o.eligible));
+  return Array.from({ length: n }, (_, r) => ev.round(group, period, `r${period}-${r}`,
+    operators.filter((o) => r < o.eligible).map((o) => o.op), operators.filter((o) => r < o.correct).map((o) => o.op)));
+};
+
+/** An in-memory log: what the runtime would do, without I/O. */
+export class Log {
+  readonly events: RecordedEvent[] = [];
+  state: RewardsState = initialState();
+  append(streamId: string, events: readonly EventData[]): RecordedEvent[] {
+    const out = events.map((e): RecordedEvent => {
+      const r = { ...e, streamId, version: this.events.filter((x) => x.streamId === streamId).length, position: BigInt(this.events.length + 1) } as RecordedEvent;
+      this.events.push(r);
+      this.state = evolve(this.state, r);
+      return r;
+    });
+    return out;
+  }
+  given(...events: (EventData | EventData[])[]): this {
+    for (const e of events.flat()) this.append('inbox:test', [e]);
+    return this;
+  }
+  when(c: RewardsCommand, stream = 'cmd'): RecordedEvent[] {
+    return this.append(stream, decide(c, this.state));
+  }
+  close(group: string, period: number, settlementDelay = 0): RecordedEvent[] {
+    return this.when({ type: 'ClosePeriod', group, period, settlementDelay }, `group:${group}`);
+  }
+  of<T>(type: string): T[] {
+    return this.events.filter((e) => e.type === type).map((e) => e.data as unknown as T);
+  }
+}
+
+export const given = (...events: (EventData | EventData[])[]): Log => new Log().given(...events);
