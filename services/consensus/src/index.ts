@@ -1,6 +1,7 @@
-import { ConfigError, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { ConfigError, PUBLISHED, eventSourcedService, generateKeyPair, isAddress, keyPairFromSeed, type Env, type KeyPair, type ServiceModule } from '@ewx/platform';
 import { consensusGrpc } from './api/grpc.js';
 import { startBlockClock } from './app/clock.js';
+import { startValidator } from './app/validator.js';
 import { consensusDecider } from './domain/decider.js';
 
 export { consensusDecider } from './domain/decider.js';
@@ -13,17 +14,49 @@ export function blockTimeFrom(env: Env): number | 'manual' {
   return Number(v);
 }
 
+export interface ValidatorConfig {
+  /** This process's validator key (absent: it observes and attests nothing). */
+  readonly key: KeyPair | undefined;
+  readonly validators: readonly string[];
+  /** Whether this process runs the block timer: the first validator of the set. */
+  readonly producer: boolean;
+}
+
+/**
+ * VALIDATORS: comma-separated validator addresses (the set, the same in every consensus process);
+ * VALIDATOR_KEY: this process's ed25519 seed (64 hex). Neither set: one key generated at start-up
+ * and a set of one (the embedded demo). Only the first validator of the set produces blocks, so
+ * several consensus processes do not multiply them.
+ */
+export function validatorsFrom(env: Env): ValidatorConfig {
+  const seed = env.optional('VALIDATOR_KEY');
+  if (seed !== undefined && !/^[0-9a-fA-F]{64}$/.test(seed)) throw new ConfigError('VALIDATOR_KEY', 'an ed25519 seed of 64 hex characters', '(hidden)');
+  const listed = env.list('VALIDATORS');
+  for (const v of listed) if (!isAddress(v)) throw new ConfigError('VALIDATORS', 'comma-separated ed25519:<64 hex> addresses', v);
+  if (new Set(listed).size !== listed.length) throw new ConfigError('VALIDATORS', 'distinct addresses', listed.join(','));
+  const key = seed !== undefined ? keyPairFromSeed(seed.toLowerCase()) : listed.length === 0 ? generateKeyPair() : undefined;
+  const validators = listed.length > 0 ? listed : [key!.address];
+  return { key, validators, producer: key !== undefined && validators[0] === key.address };
+}
+
 export const consensusModule: ServiceModule = {
   name: 'consensus',
   protoFile: 'ewx/v1/consensus.proto',
   async create(ctx) {
     const blockTime = blockTimeFrom(ctx.env);
+    const v = validatorsFrom(ctx.env);
     const log = ctx.log.child({ service: 'consensus' });
+    log.info('validator configuration', { validator: v.key?.address ?? '(none: observer)', validators: v.validators.length, producer: v.producer });
+    const V = PUBLISHED.voting;
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
-      inbox: {},
+      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.RoundClosed] },
       grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
-      reactions: (runtime) => (blockTime === 'manual' ? undefined : startBlockClock(runtime, blockTime, log)),
+      reactions: (runtime) => {
+        const clock = blockTime === 'manual' || !v.producer ? undefined : startBlockClock(runtime, blockTime, log);
+        const validator = startValidator(runtime, v.key, v.validators, log);
+        return { async stop() { await clock?.stop(); await validator.stop(); } };
+      },
     });
   },
 };

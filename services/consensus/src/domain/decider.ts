@@ -1,14 +1,23 @@
-import { BLOCK_PRODUCED, denied, invalid, precondition, type BlockProduced, type Decider, type EventData, type RecordedEvent } from '@ewx/platform';
+import { BLOCK_PRODUCED, denied, invalid, isAddress, precondition, type BlockProduced, type Decider, type EventData, type ValidatorSetConfiguredEvent } from '@ewx/platform';
+import { evolve } from './evolve.js';
+import { decideAttestation, type AttestCommand } from './settle.js';
+import { initialConsensusState, type ConsensusState } from './state.js';
 
-export interface ConsensusState {
-  height: number;
-}
+export * from './state.js';
+export * from './tally.js';
+export * from './merkle.js';
+export * from './chain.js';
+export * from './settle.js';
+export { evolve } from './evolve.js';
 
 export type ConsensusCommand =
   /** An admin asks for `count` blocks at once; only with a manual block time. */
   | { readonly type: 'ProduceBlocks'; readonly signer: string; readonly admin: string; readonly manual: boolean; readonly count: number }
   /** The block timer's tick: produce the block after `after`, unless someone already did. */
-  | { readonly type: 'ProduceNextBlock'; readonly after: number };
+  | { readonly type: 'ProduceNextBlock'; readonly after: number }
+  /** The configured validator set, recorded so that settlement reads it from the log. */
+  | { readonly type: 'ConfigureValidators'; readonly validators: readonly string[] }
+  | ({ readonly type: 'Attest' } & AttestCommand);
 
 export const MAX_BLOCKS_PER_CALL = 10_000;
 
@@ -27,6 +36,15 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
     case 'ProduceNextBlock':
       // Two producers racing for the same height: the loser's retry sees the block and adds none.
       return s.height === c.after ? [block(c.after + 1)] : [];
+    case 'ConfigureValidators': {
+      if (c.validators.length === 0) throw invalid('VALIDATORS', 'at least one validator address');
+      for (const v of c.validators) if (!isAddress(v)) throw invalid('VALIDATORS', `expected ed25519:<64 hex>, got ${JSON.stringify(v)}`);
+      if (new Set(c.validators).size !== c.validators.length) throw invalid('VALIDATORS', 'addresses must be distinct');
+      const same = c.validators.length === s.validators.length && c.validators.every((v, i) => s.validators[i] === v);
+      return same ? [] : [{ type: 'ValidatorSetConfigured', data: { validators: [...c.validators] } satisfies ValidatorSetConfiguredEvent as never }];
+    }
+    case 'Attest':
+      return decideAttestation(s, c);
     default: {
       const never: never = c;
       throw new Error(`unknown command ${JSON.stringify(never)}`);
@@ -34,9 +52,4 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   }
 }
 
-export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
-  if (e.type === BLOCK_PRODUCED) s.height = (e.data as unknown as BlockProduced).height;
-  return s;
-}
-
-export const consensusDecider: Decider<ConsensusState> = { initialState: () => ({ height: 0 }), evolve };
+export const consensusDecider: Decider<ConsensusState> = { initialState: initialConsensusState, evolve };

@@ -1,15 +1,93 @@
-import { serviceStatus, unary, type GrpcService, type Logger, type Runtime } from '@ewx/platform';
-import { VotingService } from '@ewx/proto/voting';
-import type { VotingState } from '../domain/decider.js';
+import {
+  authenticate, invalid, isDomainError, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime,
+} from '@ewx/platform';
+import {
+  RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
+  type SubmitVotesRequest, type VoteStatus,
+} from '@ewx/proto/voting';
+import { voteBatcher } from '../app/batcher.js';
+import { roundKey, roundStream, startRound, validateRoundId, type Round, type VotingState } from '../domain/decider.js';
 
 const M = '/ewx.v1.Voting/';
+const STATE: Record<Round['status'], RoundState> = {
+  ACTIVE: RoundState.ROUND_STATE_ACTIVE, OFF_CHAIN_VOTE: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
+  SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
+};
+
+function toMessage(r: Round): RoundMsg {
+  const closed = r.status !== 'ACTIVE';
+  let top = r.top ?? 0;
+  if (closed && r.top === undefined) {
+    const counts = new Map<string, number>();
+    for (const v of r.votes.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
+    top = Math.max(0, ...counts.values());
+  }
+  return {
+    solution: r.solution, roundId: r.roundId, group: r.group, state: STATE[r.status], starter: r.starter,
+    startBlock: BigInt(r.startBlock), endBlock: BigInt(r.endBlock), period: r.period, quorumPercent: r.quorumPercent,
+    voteThresholdPercent: r.voteThresholdPercent, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf ?? '',
+    tally: closed ? { eligible: r.eligible, submitted: r.votes.size, top } : undefined,
+    result: Buffer.from(r.result ?? '', 'hex'), unresolvedReason: r.reason ?? '', merkleRoot: r.merkleRoot ?? '', alerted: r.alerted,
+  };
+}
+
+const pageOf = (page: { pageSize: number; pageToken: string } | undefined): { offset: number; size: number } => {
+  const size = page?.pageSize ? page.pageSize : 50;
+  if (size > 500) throw invalid('page.page_size', 'at most 500');
+  const token = page?.pageToken ?? '';
+  if (token !== '' && !/^\d{1,9}$/.test(token)) throw invalid('page.page_token', 'expected a token from a previous response');
+  return { offset: token === '' ? 0 : Number(token), size };
+};
+
+/** gRPC status numbers of the domain error codes (google.rpc.Code). */
+const CODE: Record<string, number> = {
+  INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9,
+  ABORTED: 10, UNAVAILABLE: 14, UNAUTHENTICATED: 16,
+};
+const codeOf = (e: unknown): number => (isDomainError(e) ? CODE[e.code] ?? 14 : 14);
 
 export function votingGrpc(runtime: Runtime<VotingState>, log: Logger): GrpcService {
+  const batcher = voteBatcher(runtime, log);
+  const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
+    const auth = authenticate(M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
+    if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
+    validateRoundId(req.roundId);
+    return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce });
+  };
+  const get = (solution: string, roundId: string): Round => {
+    const r = runtime.state().rounds.get(roundKey(solution, roundId));
+    if (!r) throw notFound(`round ${roundId} of solution ${solution}`);
+    return r;
+  };
   return {
     name: 'ewx.v1.Voting',
     definition: VotingService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      startRound: unary(M + 'StartRound', log, async (req: StartRoundRequest) => {
+        const auth = authenticate(M + 'StartRound', req, (m) => StartRoundRequest.encode(m).finish());
+        validateRoundId(req.roundId);
+        await runtime.execute(roundStream(req.solution, req.roundId),
+          (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events, auth);
+        return toMessage(get(req.solution, req.roundId));
+      }),
+      submitVote: unary(M + 'SubmitVote', log, async (req: SubmitVoteRequest) => ({ accepted: await vote(req) })),
+      submitVotes: unary(M + 'SubmitVotes', log, async (req: SubmitVotesRequest) => {
+        if (req.votes.length > 10_000) throw invalid('votes', 'at most 10000 per call');
+        const results = await Promise.all(req.votes.map((v) => vote(v).then(
+          (accepted): VoteStatus => ({ code: 0, message: '', accepted }),
+          (e): VoteStatus => ({ code: codeOf(e), message: (e as Error).message, accepted: false }))));
+        return { results };
+      }),
+      getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
+      listRounds: unary(M + 'ListRounds', log, async (req: ListRoundsRequest) => {
+        const { offset, size } = pageOf(req.page);
+        const s = runtime.state();
+        const all = (s.bySolution.get(req.solution) ?? []).map((k) => s.rounds.get(k)!)
+          .filter((r) => req.state === RoundState.ROUND_STATE_UNSPECIFIED || STATE[r.status] === req.state);
+        const page = all.slice(offset, offset + size);
+        return { rounds: page.map(toMessage), page: { nextPageToken: offset + size < all.length ? String(offset + size) : '' } };
+      }),
     },
   };
 }

@@ -1,13 +1,12 @@
-import { blockHeightOf, type Decider, type RecordedEvent } from '@ewx/platform';
+import type { Decider } from '@ewx/platform';
+import { evolve } from './evolve.js';
+import { initialVotingState, type VotingState } from './state.js';
 
-export interface VotingState {
-  height: number;
-}
+export * from './state.js';
+export * from './start.js';
+export * from './votes.js';
+export * from './retry.js';
+export { eligibleWorkers } from './eligibility.js';
+export { evolve } from './evolve.js';
 
-export function evolve(s: VotingState, e: RecordedEvent): VotingState {
-  const h = blockHeightOf(e);
-  if (h !== undefined) s.height = h;
-  return s;
-}
-
-export const votingDecider: Decider<VotingState> = { initialState: () => ({ height: 0 }), evolve };
+export const votingDecider: Decider<VotingState> = { initialState: initialVotingState, evolve };

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus } from "./common.js";
 
 export interface ProduceBlocksRequest {
   auth:
@@ -30,6 +30,104 @@ export interface ProduceBlocksRequest {
 
 export interface ProduceBlocksResponse {
   height: bigint;
+}
+
+export interface GetVoteMetadataRequest {
+  group: string;
+  period: number;
+  /** Empty: every operator of the group in the period. */
+  operator: string;
+  page: PageRequest | undefined;
+}
+
+export interface OperatorVoteMetadata {
+  operator: string;
+  eligibleRounds: number;
+  correctVotes: number;
+}
+
+export interface GetVoteMetadataResponse {
+  operators: OperatorVoteMetadata[];
+  page: PageInfo | undefined;
+}
+
+export interface Tally {
+  eligible: number;
+  submitted: number;
+  top: number;
+  /** SETTLED or UNRESOLVED. */
+  outcome: string;
+  result: Buffer;
+  /** NO_QUORUM, NO_MAJORITY or TIE. */
+  reason: string;
+}
+
+export interface GetResultChainRequest {
+  solution: string;
+  page: PageRequest | undefined;
+}
+
+export interface ResultChainEntry {
+  index: number;
+  roundId: string;
+  result: Buffer;
+  tally:
+    | Tally
+    | undefined;
+  /** hex sha256 of the previous entry (64 zeros for the first). */
+  prevHash: string;
+  /** hex sha256("ewx/v1/result-chain\n" + prev_hash + "\n" + round_id + "\n" + hex(result) + "\n" + tally text). */
+  hash: string;
+}
+
+export interface GetResultChainResponse {
+  entries: ResultChainEntry[];
+  page: PageInfo | undefined;
+}
+
+export interface GetVoteProofRequest {
+  solution: string;
+  roundId: string;
+  worker: string;
+}
+
+/** One level of a 16-ary Merkle path: the hashes of the node's group and where the proven hash sits. */
+export interface ProofStep {
+  position: number;
+  group: string[];
+}
+
+export interface VoteProof {
+  worker: string;
+  result: Buffer;
+  /** hex sha256(0x00 ‖ worker ‖ 0x0a ‖ result). */
+  leaf: string;
+  steps: ProofStep[];
+  /** hex; the root recorded in the round's settlement. */
+  merkleRoot: string;
+}
+
+export interface GetSettlementRequest {
+  solution: string;
+  roundId: string;
+}
+
+export interface Attestation {
+  validator: string;
+  tally: Tally | undefined;
+  merkleRoot: string;
+  dissent: boolean;
+  /** hex ed25519 signature. */
+  signature: string;
+}
+
+export interface Settlement {
+  /** OPEN, CLOSED (attesting), SETTLED or UNRESOLVED. */
+  state: string;
+  tally: Tally | undefined;
+  merkleRoot: string;
+  attestations: Attestation[];
+  validators: string[];
 }
 
 function createBaseProduceBlocksRequest(): ProduceBlocksRequest {
@@ -187,6 +285,1495 @@ export const ProduceBlocksResponse: MessageFns<ProduceBlocksResponse> = {
   },
 };
 
+function createBaseGetVoteMetadataRequest(): GetVoteMetadataRequest {
+  return { group: "", period: 0, operator: "", page: undefined };
+}
+
+export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
+  encode(message: GetVoteMetadataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.period !== 0) {
+      writer.uint32(16).uint32(message.period);
+    }
+    if (message.operator !== "") {
+      writer.uint32(26).string(message.operator);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetVoteMetadataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetVoteMetadataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetVoteMetadataRequest {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetVoteMetadataRequest): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetVoteMetadataRequest>): GetVoteMetadataRequest {
+    return GetVoteMetadataRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetVoteMetadataRequest>): GetVoteMetadataRequest {
+    const message = createBaseGetVoteMetadataRequest();
+    message.group = object.group ?? "";
+    message.period = object.period ?? 0;
+    message.operator = object.operator ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOperatorVoteMetadata(): OperatorVoteMetadata {
+  return { operator: "", eligibleRounds: 0, correctVotes: 0 };
+}
+
+export const OperatorVoteMetadata: MessageFns<OperatorVoteMetadata> = {
+  encode(message: OperatorVoteMetadata, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operator !== "") {
+      writer.uint32(10).string(message.operator);
+    }
+    if (message.eligibleRounds !== 0) {
+      writer.uint32(16).uint32(message.eligibleRounds);
+    }
+    if (message.correctVotes !== 0) {
+      writer.uint32(24).uint32(message.correctVotes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorVoteMetadata {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorVoteMetadata();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.eligibleRounds = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.correctVotes = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorVoteMetadata {
+    return {
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      eligibleRounds: isSet(object.eligibleRounds)
+        ? globalThis.Number(object.eligibleRounds)
+        : isSet(object.eligible_rounds)
+        ? globalThis.Number(object.eligible_rounds)
+        : 0,
+      correctVotes: isSet(object.correctVotes)
+        ? globalThis.Number(object.correctVotes)
+        : isSet(object.correct_votes)
+        ? globalThis.Number(object.correct_votes)
+        : 0,
+    };
+  },
+
+  toJSON(message: OperatorVoteMetadata): unknown {
+    const obj: any = {};
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.eligibleRounds !== 0) {
+      obj.eligibleRounds = Math.round(message.eligibleRounds);
+    }
+    if (message.correctVotes !== 0) {
+      obj.correctVotes = Math.round(message.correctVotes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorVoteMetadata>): OperatorVoteMetadata {
+    return OperatorVoteMetadata.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorVoteMetadata>): OperatorVoteMetadata {
+    const message = createBaseOperatorVoteMetadata();
+    message.operator = object.operator ?? "";
+    message.eligibleRounds = object.eligibleRounds ?? 0;
+    message.correctVotes = object.correctVotes ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetVoteMetadataResponse(): GetVoteMetadataResponse {
+  return { operators: [], page: undefined };
+}
+
+export const GetVoteMetadataResponse: MessageFns<GetVoteMetadataResponse> = {
+  encode(message: GetVoteMetadataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.operators) {
+      OperatorVoteMetadata.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetVoteMetadataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetVoteMetadataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operators.push(OperatorVoteMetadata.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetVoteMetadataResponse {
+    return {
+      operators: globalThis.Array.isArray(object?.operators)
+        ? object.operators.map((e: any) => OperatorVoteMetadata.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetVoteMetadataResponse): unknown {
+    const obj: any = {};
+    if (message.operators?.length) {
+      obj.operators = message.operators.map((e) => OperatorVoteMetadata.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetVoteMetadataResponse>): GetVoteMetadataResponse {
+    return GetVoteMetadataResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetVoteMetadataResponse>): GetVoteMetadataResponse {
+    const message = createBaseGetVoteMetadataResponse();
+    message.operators = object.operators?.map((e) => OperatorVoteMetadata.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
+    return message;
+  },
+};
+
+function createBaseTally(): Tally {
+  return { eligible: 0, submitted: 0, top: 0, outcome: "", result: Buffer.alloc(0), reason: "" };
+}
+
+export const Tally: MessageFns<Tally> = {
+  encode(message: Tally, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eligible !== 0) {
+      writer.uint32(8).uint32(message.eligible);
+    }
+    if (message.submitted !== 0) {
+      writer.uint32(16).uint32(message.submitted);
+    }
+    if (message.top !== 0) {
+      writer.uint32(24).uint32(message.top);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(34).string(message.outcome);
+    }
+    if (message.result.length !== 0) {
+      writer.uint32(42).bytes(message.result);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tally {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTally();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eligible = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.submitted = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.top = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tally {
+    return {
+      eligible: isSet(object.eligible) ? globalThis.Number(object.eligible) : 0,
+      submitted: isSet(object.submitted) ? globalThis.Number(object.submitted) : 0,
+      top: isSet(object.top) ? globalThis.Number(object.top) : 0,
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: Tally): unknown {
+    const obj: any = {};
+    if (message.eligible !== 0) {
+      obj.eligible = Math.round(message.eligible);
+    }
+    if (message.submitted !== 0) {
+      obj.submitted = Math.round(message.submitted);
+    }
+    if (message.top !== 0) {
+      obj.top = Math.round(message.top);
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Tally>): Tally {
+    return Tally.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Tally>): Tally {
+    const message = createBaseTally();
+    message.eligible = object.eligible ?? 0;
+    message.submitted = object.submitted ?? 0;
+    message.top = object.top ?? 0;
+    message.outcome = object.outcome ?? "";
+    message.result = object.result ?? Buffer.alloc(0);
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseGetResultChainRequest(): GetResultChainRequest {
+  return { solution: "", page: undefined };
+}
+
+export const GetResultChainRequest: MessageFns<GetResultChainRequest> = {
+  encode(message: GetResultChainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetResultChainRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetResultChainRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetResultChainRequest {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetResultChainRequest): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetResultChainRequest>): GetResultChainRequest {
+    return GetResultChainRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetResultChainRequest>): GetResultChainRequest {
+    const message = createBaseGetResultChainRequest();
+    message.solution = object.solution ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResultChainEntry(): ResultChainEntry {
+  return { index: 0, roundId: "", result: Buffer.alloc(0), tally: undefined, prevHash: "", hash: "" };
+}
+
+export const ResultChainEntry: MessageFns<ResultChainEntry> = {
+  encode(message: ResultChainEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    if (message.result.length !== 0) {
+      writer.uint32(26).bytes(message.result);
+    }
+    if (message.tally !== undefined) {
+      Tally.encode(message.tally, writer.uint32(34).fork()).join();
+    }
+    if (message.prevHash !== "") {
+      writer.uint32(42).string(message.prevHash);
+    }
+    if (message.hash !== "") {
+      writer.uint32(50).string(message.hash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResultChainEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResultChainEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tally = Tally.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.prevHash = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.hash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResultChainEntry {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      tally: isSet(object.tally) ? Tally.fromJSON(object.tally) : undefined,
+      prevHash: isSet(object.prevHash)
+        ? globalThis.String(object.prevHash)
+        : isSet(object.prev_hash)
+        ? globalThis.String(object.prev_hash)
+        : "",
+      hash: isSet(object.hash) ? globalThis.String(object.hash) : "",
+    };
+  },
+
+  toJSON(message: ResultChainEntry): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    if (message.tally !== undefined) {
+      obj.tally = Tally.toJSON(message.tally);
+    }
+    if (message.prevHash !== "") {
+      obj.prevHash = message.prevHash;
+    }
+    if (message.hash !== "") {
+      obj.hash = message.hash;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResultChainEntry>): ResultChainEntry {
+    return ResultChainEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResultChainEntry>): ResultChainEntry {
+    const message = createBaseResultChainEntry();
+    message.index = object.index ?? 0;
+    message.roundId = object.roundId ?? "";
+    message.result = object.result ?? Buffer.alloc(0);
+    message.tally = (object.tally !== undefined && object.tally !== null) ? Tally.fromPartial(object.tally) : undefined;
+    message.prevHash = object.prevHash ?? "";
+    message.hash = object.hash ?? "";
+    return message;
+  },
+};
+
+function createBaseGetResultChainResponse(): GetResultChainResponse {
+  return { entries: [], page: undefined };
+}
+
+export const GetResultChainResponse: MessageFns<GetResultChainResponse> = {
+  encode(message: GetResultChainResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      ResultChainEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetResultChainResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetResultChainResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(ResultChainEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetResultChainResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => ResultChainEntry.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetResultChainResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => ResultChainEntry.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetResultChainResponse>): GetResultChainResponse {
+    return GetResultChainResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetResultChainResponse>): GetResultChainResponse {
+    const message = createBaseGetResultChainResponse();
+    message.entries = object.entries?.map((e) => ResultChainEntry.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetVoteProofRequest(): GetVoteProofRequest {
+  return { solution: "", roundId: "", worker: "" };
+}
+
+export const GetVoteProofRequest: MessageFns<GetVoteProofRequest> = {
+  encode(message: GetVoteProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    if (message.worker !== "") {
+      writer.uint32(26).string(message.worker);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetVoteProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetVoteProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetVoteProofRequest {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+    };
+  },
+
+  toJSON(message: GetVoteProofRequest): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetVoteProofRequest>): GetVoteProofRequest {
+    return GetVoteProofRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetVoteProofRequest>): GetVoteProofRequest {
+    const message = createBaseGetVoteProofRequest();
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    message.worker = object.worker ?? "";
+    return message;
+  },
+};
+
+function createBaseProofStep(): ProofStep {
+  return { position: 0, group: [] };
+}
+
+export const ProofStep: MessageFns<ProofStep> = {
+  encode(message: ProofStep, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== 0) {
+      writer.uint32(8).uint32(message.position);
+    }
+    for (const v of message.group) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProofStep {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProofStep();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.position = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProofStep {
+    return {
+      position: isSet(object.position) ? globalThis.Number(object.position) : 0,
+      group: globalThis.Array.isArray(object?.group) ? object.group.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ProofStep): unknown {
+    const obj: any = {};
+    if (message.position !== 0) {
+      obj.position = Math.round(message.position);
+    }
+    if (message.group?.length) {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ProofStep>): ProofStep {
+    return ProofStep.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ProofStep>): ProofStep {
+    const message = createBaseProofStep();
+    message.position = object.position ?? 0;
+    message.group = object.group?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseVoteProof(): VoteProof {
+  return { worker: "", result: Buffer.alloc(0), leaf: "", steps: [], merkleRoot: "" };
+}
+
+export const VoteProof: MessageFns<VoteProof> = {
+  encode(message: VoteProof, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.worker !== "") {
+      writer.uint32(10).string(message.worker);
+    }
+    if (message.result.length !== 0) {
+      writer.uint32(18).bytes(message.result);
+    }
+    if (message.leaf !== "") {
+      writer.uint32(26).string(message.leaf);
+    }
+    for (const v of message.steps) {
+      ProofStep.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.merkleRoot !== "") {
+      writer.uint32(42).string(message.merkleRoot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoteProof {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoteProof();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leaf = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.steps.push(ProofStep.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.merkleRoot = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VoteProof {
+    return {
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      leaf: isSet(object.leaf) ? globalThis.String(object.leaf) : "",
+      steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => ProofStep.fromJSON(e)) : [],
+      merkleRoot: isSet(object.merkleRoot)
+        ? globalThis.String(object.merkleRoot)
+        : isSet(object.merkle_root)
+        ? globalThis.String(object.merkle_root)
+        : "",
+    };
+  },
+
+  toJSON(message: VoteProof): unknown {
+    const obj: any = {};
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    if (message.leaf !== "") {
+      obj.leaf = message.leaf;
+    }
+    if (message.steps?.length) {
+      obj.steps = message.steps.map((e) => ProofStep.toJSON(e));
+    }
+    if (message.merkleRoot !== "") {
+      obj.merkleRoot = message.merkleRoot;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VoteProof>): VoteProof {
+    return VoteProof.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoteProof>): VoteProof {
+    const message = createBaseVoteProof();
+    message.worker = object.worker ?? "";
+    message.result = object.result ?? Buffer.alloc(0);
+    message.leaf = object.leaf ?? "";
+    message.steps = object.steps?.map((e) => ProofStep.fromPartial(e)) || [];
+    message.merkleRoot = object.merkleRoot ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSettlementRequest(): GetSettlementRequest {
+  return { solution: "", roundId: "" };
+}
+
+export const GetSettlementRequest: MessageFns<GetSettlementRequest> = {
+  encode(message: GetSettlementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSettlementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSettlementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSettlementRequest {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSettlementRequest): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSettlementRequest>): GetSettlementRequest {
+    return GetSettlementRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSettlementRequest>): GetSettlementRequest {
+    const message = createBaseGetSettlementRequest();
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    return message;
+  },
+};
+
+function createBaseAttestation(): Attestation {
+  return { validator: "", tally: undefined, merkleRoot: "", dissent: false, signature: "" };
+}
+
+export const Attestation: MessageFns<Attestation> = {
+  encode(message: Attestation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.validator !== "") {
+      writer.uint32(10).string(message.validator);
+    }
+    if (message.tally !== undefined) {
+      Tally.encode(message.tally, writer.uint32(18).fork()).join();
+    }
+    if (message.merkleRoot !== "") {
+      writer.uint32(26).string(message.merkleRoot);
+    }
+    if (message.dissent !== false) {
+      writer.uint32(32).bool(message.dissent);
+    }
+    if (message.signature !== "") {
+      writer.uint32(42).string(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Attestation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttestation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.validator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tally = Tally.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merkleRoot = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dissent = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.signature = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Attestation {
+    return {
+      validator: isSet(object.validator) ? globalThis.String(object.validator) : "",
+      tally: isSet(object.tally) ? Tally.fromJSON(object.tally) : undefined,
+      merkleRoot: isSet(object.merkleRoot)
+        ? globalThis.String(object.merkleRoot)
+        : isSet(object.merkle_root)
+        ? globalThis.String(object.merkle_root)
+        : "",
+      dissent: isSet(object.dissent) ? globalThis.Boolean(object.dissent) : false,
+      signature: isSet(object.signature) ? globalThis.String(object.signature) : "",
+    };
+  },
+
+  toJSON(message: Attestation): unknown {
+    const obj: any = {};
+    if (message.validator !== "") {
+      obj.validator = message.validator;
+    }
+    if (message.tally !== undefined) {
+      obj.tally = Tally.toJSON(message.tally);
+    }
+    if (message.merkleRoot !== "") {
+      obj.merkleRoot = message.merkleRoot;
+    }
+    if (message.dissent !== false) {
+      obj.dissent = message.dissent;
+    }
+    if (message.signature !== "") {
+      obj.signature = message.signature;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Attestation>): Attestation {
+    return Attestation.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Attestation>): Attestation {
+    const message = createBaseAttestation();
+    message.validator = object.validator ?? "";
+    message.tally = (object.tally !== undefined && object.tally !== null) ? Tally.fromPartial(object.tally) : undefined;
+    message.merkleRoot = object.merkleRoot ?? "";
+    message.dissent = object.dissent ?? false;
+    message.signature = object.signature ?? "";
+    return message;
+  },
+};
+
+function createBaseSettlement(): Settlement {
+  return { state: "", tally: undefined, merkleRoot: "", attestations: [], validators: [] };
+}
+
+export const Settlement: MessageFns<Settlement> = {
+  encode(message: Settlement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
+    if (message.tally !== undefined) {
+      Tally.encode(message.tally, writer.uint32(18).fork()).join();
+    }
+    if (message.merkleRoot !== "") {
+      writer.uint32(26).string(message.merkleRoot);
+    }
+    for (const v of message.attestations) {
+      Attestation.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.validators) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Settlement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSettlement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tally = Tally.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merkleRoot = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.attestations.push(Attestation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.validators.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Settlement {
+    return {
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      tally: isSet(object.tally) ? Tally.fromJSON(object.tally) : undefined,
+      merkleRoot: isSet(object.merkleRoot)
+        ? globalThis.String(object.merkleRoot)
+        : isSet(object.merkle_root)
+        ? globalThis.String(object.merkle_root)
+        : "",
+      attestations: globalThis.Array.isArray(object?.attestations)
+        ? object.attestations.map((e: any) => Attestation.fromJSON(e))
+        : [],
+      validators: globalThis.Array.isArray(object?.validators)
+        ? object.validators.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Settlement): unknown {
+    const obj: any = {};
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.tally !== undefined) {
+      obj.tally = Tally.toJSON(message.tally);
+    }
+    if (message.merkleRoot !== "") {
+      obj.merkleRoot = message.merkleRoot;
+    }
+    if (message.attestations?.length) {
+      obj.attestations = message.attestations.map((e) => Attestation.toJSON(e));
+    }
+    if (message.validators?.length) {
+      obj.validators = message.validators;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Settlement>): Settlement {
+    return Settlement.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Settlement>): Settlement {
+    const message = createBaseSettlement();
+    message.state = object.state ?? "";
+    message.tally = (object.tally !== undefined && object.tally !== null) ? Tally.fromPartial(object.tally) : undefined;
+    message.merkleRoot = object.merkleRoot ?? "";
+    message.attestations = object.attestations?.map((e) => Attestation.fromPartial(e)) || [];
+    message.validators = object.validators?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * Consensus produces blocks (the clock every rule reads), settles rounds through validator
  * attestations and keeps the result chain.
@@ -213,12 +1800,64 @@ export const ConsensusService = {
       Buffer.from(ProduceBlocksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ProduceBlocksResponse => ProduceBlocksResponse.decode(value),
   },
+  /** Per operator of a group: eligible rounds and correct votes in a reward period (settled rounds only). */
+  getVoteMetadata: {
+    path: "/ewx.v1.Consensus/GetVoteMetadata" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetVoteMetadataRequest): Buffer =>
+      Buffer.from(GetVoteMetadataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetVoteMetadataRequest => GetVoteMetadataRequest.decode(value),
+    responseSerialize: (value: GetVoteMetadataResponse): Buffer =>
+      Buffer.from(GetVoteMetadataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetVoteMetadataResponse => GetVoteMetadataResponse.decode(value),
+  },
+  /** A solution's hash chain of settled results. */
+  getResultChain: {
+    path: "/ewx.v1.Consensus/GetResultChain" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetResultChainRequest): Buffer =>
+      Buffer.from(GetResultChainRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetResultChainRequest => GetResultChainRequest.decode(value),
+    responseSerialize: (value: GetResultChainResponse): Buffer =>
+      Buffer.from(GetResultChainResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetResultChainResponse => GetResultChainResponse.decode(value),
+  },
+  /** The Merkle inclusion proof of one worker's vote in a closed round. */
+  getVoteProof: {
+    path: "/ewx.v1.Consensus/GetVoteProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetVoteProofRequest): Buffer => Buffer.from(GetVoteProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetVoteProofRequest => GetVoteProofRequest.decode(value),
+    responseSerialize: (value: VoteProof): Buffer => Buffer.from(VoteProof.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VoteProof => VoteProof.decode(value),
+  },
+  /** The validators' attestations of a round and its settlement. */
+  getSettlement: {
+    path: "/ewx.v1.Consensus/GetSettlement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSettlementRequest): Buffer => Buffer.from(GetSettlementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSettlementRequest => GetSettlementRequest.decode(value),
+    responseSerialize: (value: Settlement): Buffer => Buffer.from(Settlement.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Settlement => Settlement.decode(value),
+  },
 } as const;
 
 export interface ConsensusServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
   /** Admin only, and only when the block time is manual: produce `count` blocks at once. */
   produceBlocks: handleUnaryCall<ProduceBlocksRequest, ProduceBlocksResponse>;
+  /** Per operator of a group: eligible rounds and correct votes in a reward period (settled rounds only). */
+  getVoteMetadata: handleUnaryCall<GetVoteMetadataRequest, GetVoteMetadataResponse>;
+  /** A solution's hash chain of settled results. */
+  getResultChain: handleUnaryCall<GetResultChainRequest, GetResultChainResponse>;
+  /** The Merkle inclusion proof of one worker's vote in a closed round. */
+  getVoteProof: handleUnaryCall<GetVoteProofRequest, VoteProof>;
+  /** The validators' attestations of a round and its settlement. */
+  getSettlement: handleUnaryCall<GetSettlementRequest, Settlement>;
 }
 
 export interface ConsensusClient extends Client {
@@ -253,6 +1892,70 @@ export interface ConsensusClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ProduceBlocksResponse) => void,
   ): ClientUnaryCall;
+  /** Per operator of a group: eligible rounds and correct votes in a reward period (settled rounds only). */
+  getVoteMetadata(
+    request: GetVoteMetadataRequest,
+    callback: (error: ServiceError | null, response: GetVoteMetadataResponse) => void,
+  ): ClientUnaryCall;
+  getVoteMetadata(
+    request: GetVoteMetadataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetVoteMetadataResponse) => void,
+  ): ClientUnaryCall;
+  getVoteMetadata(
+    request: GetVoteMetadataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetVoteMetadataResponse) => void,
+  ): ClientUnaryCall;
+  /** A solution's hash chain of settled results. */
+  getResultChain(
+    request: GetResultChainRequest,
+    callback: (error: ServiceError | null, response: GetResultChainResponse) => void,
+  ): ClientUnaryCall;
+  getResultChain(
+    request: GetResultChainRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetResultChainResponse) => void,
+  ): ClientUnaryCall;
+  getResultChain(
+    request: GetResultChainRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetResultChainResponse) => void,
+  ): ClientUnaryCall;
+  /** The Merkle inclusion proof of one worker's vote in a closed round. */
+  getVoteProof(
+    request: GetVoteProofRequest,
+    callback: (error: ServiceError | null, response: VoteProof) => void,
+  ): ClientUnaryCall;
+  getVoteProof(
+    request: GetVoteProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VoteProof) => void,
+  ): ClientUnaryCall;
+  getVoteProof(
+    request: GetVoteProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VoteProof) => void,
+  ): ClientUnaryCall;
+  /** The validators' attestations of a round and its settlement. */
+  getSettlement(
+    request: GetSettlementRequest,
+    callback: (error: ServiceError | null, response: Settlement) => void,
+  ): ClientUnaryCall;
+  getSettlement(
+    request: GetSettlementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Settlement) => void,
+  ): ClientUnaryCall;
+  getSettlement(
+    request: GetSettlementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Settlement) => void,
+  ): ClientUnaryCall;
 }
 
 export const ConsensusClient = makeGenericClientConstructor(ConsensusService, "ewx.v1.Consensus") as unknown as {
@@ -260,6 +1963,14 @@ export const ConsensusClient = makeGenericClientConstructor(ConsensusService, "e
   service: typeof ConsensusService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -5,6 +5,7 @@
 // source: ewx/v1/voting.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -17,7 +18,1446 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus } from "./common.js";
+
+export enum RoundState {
+  ROUND_STATE_UNSPECIFIED = 0,
+  ROUND_STATE_ACTIVE = 1,
+  ROUND_STATE_OFF_CHAIN_VOTE = 2,
+  ROUND_STATE_SETTLED = 3,
+  ROUND_STATE_UNRESOLVED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function roundStateFromJSON(object: any): RoundState {
+  switch (object) {
+    case 0:
+    case "ROUND_STATE_UNSPECIFIED":
+      return RoundState.ROUND_STATE_UNSPECIFIED;
+    case 1:
+    case "ROUND_STATE_ACTIVE":
+      return RoundState.ROUND_STATE_ACTIVE;
+    case 2:
+    case "ROUND_STATE_OFF_CHAIN_VOTE":
+      return RoundState.ROUND_STATE_OFF_CHAIN_VOTE;
+    case 3:
+    case "ROUND_STATE_SETTLED":
+      return RoundState.ROUND_STATE_SETTLED;
+    case 4:
+    case "ROUND_STATE_UNRESOLVED":
+      return RoundState.ROUND_STATE_UNRESOLVED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RoundState.UNRECOGNIZED;
+  }
+}
+
+export function roundStateToJSON(object: RoundState): string {
+  switch (object) {
+    case RoundState.ROUND_STATE_UNSPECIFIED:
+      return "ROUND_STATE_UNSPECIFIED";
+    case RoundState.ROUND_STATE_ACTIVE:
+      return "ROUND_STATE_ACTIVE";
+    case RoundState.ROUND_STATE_OFF_CHAIN_VOTE:
+      return "ROUND_STATE_OFF_CHAIN_VOTE";
+    case RoundState.ROUND_STATE_SETTLED:
+      return "ROUND_STATE_SETTLED";
+    case RoundState.ROUND_STATE_UNRESOLVED:
+      return "ROUND_STATE_UNRESOLVED";
+    case RoundState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface StartRoundRequest {
+  auth: Auth | undefined;
+  solution: string;
+  /** 1..128 characters, chosen by the starter, unique within the solution. */
+  roundId: string;
+}
+
+export interface SubmitVoteRequest {
+  auth: Auth | undefined;
+  solution: string;
+  roundId: string;
+  /** 1..64 bytes, compared byte for byte. */
+  result: Buffer;
+}
+
+export interface SubmitVoteResponse {
+  /** False when the same vote had already been recorded. */
+  accepted: boolean;
+}
+
+export interface SubmitVotesRequest {
+  votes: SubmitVoteRequest[];
+}
+
+export interface VoteStatus {
+  /** A gRPC status code: 0 (OK) or the refusal's code. */
+  code: number;
+  message: string;
+  accepted: boolean;
+}
+
+export interface SubmitVotesResponse {
+  results: VoteStatus[];
+}
+
+export interface GetRoundRequest {
+  solution: string;
+  roundId: string;
+}
+
+export interface RoundTally {
+  /** E: the snapshot's size. */
+  eligible: number;
+  /** S: votes recorded. */
+  submitted: number;
+  /** Votes for the most frequent result. */
+  top: number;
+}
+
+export interface Round {
+  solution: string;
+  roundId: string;
+  group: string;
+  state: RoundState;
+  starter: string;
+  startBlock: bigint;
+  endBlock: bigint;
+  period: number;
+  quorumPercent: number;
+  voteThresholdPercent: number;
+  unresolvedPolicy: string;
+  /** The round this one retries (RETRY_ONCE), if any. */
+  retryOf: string;
+  /** Set once the round is closed (OffChainVote and after). */
+  tally:
+    | RoundTally
+    | undefined;
+  /** The settled result. */
+  result: Buffer;
+  /** NO_QUORUM, NO_MAJORITY or TIE when unresolved. */
+  unresolvedReason: string;
+  /** hex; once settled or unresolved. */
+  merkleRoot: string;
+  /** A RETRY_ONCE alert was raised for this round. */
+  alerted: boolean;
+}
+
+export interface ListRoundsRequest {
+  solution: string;
+  /** UNSPECIFIED: every state. */
+  state: RoundState;
+  page: PageRequest | undefined;
+}
+
+export interface ListRoundsResponse {
+  rounds: Round[];
+  page: PageInfo | undefined;
+}
+
+function createBaseStartRoundRequest(): StartRoundRequest {
+  return { auth: undefined, solution: "", roundId: "" };
+}
+
+export const StartRoundRequest: MessageFns<StartRoundRequest> = {
+  encode(message: StartRoundRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.solution !== "") {
+      writer.uint32(18).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(26).string(message.roundId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartRoundRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartRoundRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartRoundRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StartRoundRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartRoundRequest>): StartRoundRequest {
+    return StartRoundRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartRoundRequest>): StartRoundRequest {
+    const message = createBaseStartRoundRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    return message;
+  },
+};
+
+function createBaseSubmitVoteRequest(): SubmitVoteRequest {
+  return { auth: undefined, solution: "", roundId: "", result: Buffer.alloc(0) };
+}
+
+export const SubmitVoteRequest: MessageFns<SubmitVoteRequest> = {
+  encode(message: SubmitVoteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.solution !== "") {
+      writer.uint32(18).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(26).string(message.roundId);
+    }
+    if (message.result.length !== 0) {
+      writer.uint32(34).bytes(message.result);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitVoteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitVoteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitVoteRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: SubmitVoteRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitVoteRequest>): SubmitVoteRequest {
+    return SubmitVoteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitVoteRequest>): SubmitVoteRequest {
+    const message = createBaseSubmitVoteRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    message.result = object.result ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSubmitVoteResponse(): SubmitVoteResponse {
+  return { accepted: false };
+}
+
+export const SubmitVoteResponse: MessageFns<SubmitVoteResponse> = {
+  encode(message: SubmitVoteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accepted !== false) {
+      writer.uint32(8).bool(message.accepted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitVoteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitVoteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitVoteResponse {
+    return { accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false };
+  },
+
+  toJSON(message: SubmitVoteResponse): unknown {
+    const obj: any = {};
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitVoteResponse>): SubmitVoteResponse {
+    return SubmitVoteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitVoteResponse>): SubmitVoteResponse {
+    const message = createBaseSubmitVoteResponse();
+    message.accepted = object.accepted ?? false;
+    return message;
+  },
+};
+
+function createBaseSubmitVotesRequest(): SubmitVotesRequest {
+  return { votes: [] };
+}
+
+export const SubmitVotesRequest: MessageFns<SubmitVotesRequest> = {
+  encode(message: SubmitVotesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.votes) {
+      SubmitVoteRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitVotesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitVotesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.votes.push(SubmitVoteRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitVotesRequest {
+    return {
+      votes: globalThis.Array.isArray(object?.votes) ? object.votes.map((e: any) => SubmitVoteRequest.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SubmitVotesRequest): unknown {
+    const obj: any = {};
+    if (message.votes?.length) {
+      obj.votes = message.votes.map((e) => SubmitVoteRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitVotesRequest>): SubmitVotesRequest {
+    return SubmitVotesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitVotesRequest>): SubmitVotesRequest {
+    const message = createBaseSubmitVotesRequest();
+    message.votes = object.votes?.map((e) => SubmitVoteRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVoteStatus(): VoteStatus {
+  return { code: 0, message: "", accepted: false };
+}
+
+export const VoteStatus: MessageFns<VoteStatus> = {
+  encode(message: VoteStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.accepted !== false) {
+      writer.uint32(24).bool(message.accepted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoteStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoteStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VoteStatus {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
+    };
+  },
+
+  toJSON(message: VoteStatus): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VoteStatus>): VoteStatus {
+    return VoteStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoteStatus>): VoteStatus {
+    const message = createBaseVoteStatus();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    message.accepted = object.accepted ?? false;
+    return message;
+  },
+};
+
+function createBaseSubmitVotesResponse(): SubmitVotesResponse {
+  return { results: [] };
+}
+
+export const SubmitVotesResponse: MessageFns<SubmitVotesResponse> = {
+  encode(message: SubmitVotesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      VoteStatus.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitVotesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitVotesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(VoteStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitVotesResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => VoteStatus.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SubmitVotesResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => VoteStatus.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitVotesResponse>): SubmitVotesResponse {
+    return SubmitVotesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitVotesResponse>): SubmitVotesResponse {
+    const message = createBaseSubmitVotesResponse();
+    message.results = object.results?.map((e) => VoteStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetRoundRequest(): GetRoundRequest {
+  return { solution: "", roundId: "" };
+}
+
+export const GetRoundRequest: MessageFns<GetRoundRequest> = {
+  encode(message: GetRoundRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoundRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoundRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoundRequest {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoundRequest): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoundRequest>): GetRoundRequest {
+    return GetRoundRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoundRequest>): GetRoundRequest {
+    const message = createBaseGetRoundRequest();
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    return message;
+  },
+};
+
+function createBaseRoundTally(): RoundTally {
+  return { eligible: 0, submitted: 0, top: 0 };
+}
+
+export const RoundTally: MessageFns<RoundTally> = {
+  encode(message: RoundTally, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eligible !== 0) {
+      writer.uint32(8).uint32(message.eligible);
+    }
+    if (message.submitted !== 0) {
+      writer.uint32(16).uint32(message.submitted);
+    }
+    if (message.top !== 0) {
+      writer.uint32(24).uint32(message.top);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundTally {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundTally();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eligible = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.submitted = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.top = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundTally {
+    return {
+      eligible: isSet(object.eligible) ? globalThis.Number(object.eligible) : 0,
+      submitted: isSet(object.submitted) ? globalThis.Number(object.submitted) : 0,
+      top: isSet(object.top) ? globalThis.Number(object.top) : 0,
+    };
+  },
+
+  toJSON(message: RoundTally): unknown {
+    const obj: any = {};
+    if (message.eligible !== 0) {
+      obj.eligible = Math.round(message.eligible);
+    }
+    if (message.submitted !== 0) {
+      obj.submitted = Math.round(message.submitted);
+    }
+    if (message.top !== 0) {
+      obj.top = Math.round(message.top);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoundTally>): RoundTally {
+    return RoundTally.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoundTally>): RoundTally {
+    const message = createBaseRoundTally();
+    message.eligible = object.eligible ?? 0;
+    message.submitted = object.submitted ?? 0;
+    message.top = object.top ?? 0;
+    return message;
+  },
+};
+
+function createBaseRound(): Round {
+  return {
+    solution: "",
+    roundId: "",
+    group: "",
+    state: 0,
+    starter: "",
+    startBlock: 0n,
+    endBlock: 0n,
+    period: 0,
+    quorumPercent: 0,
+    voteThresholdPercent: 0,
+    unresolvedPolicy: "",
+    retryOf: "",
+    tally: undefined,
+    result: Buffer.alloc(0),
+    unresolvedReason: "",
+    merkleRoot: "",
+    alerted: false,
+  };
+}
+
+export const Round: MessageFns<Round> = {
+  encode(message: Round, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    if (message.group !== "") {
+      writer.uint32(26).string(message.group);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.starter !== "") {
+      writer.uint32(42).string(message.starter);
+    }
+    if (message.startBlock !== 0n) {
+      if (BigInt.asUintN(64, message.startBlock) !== message.startBlock) {
+        throw new globalThis.Error("value provided for field message.startBlock of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.startBlock);
+    }
+    if (message.endBlock !== 0n) {
+      if (BigInt.asUintN(64, message.endBlock) !== message.endBlock) {
+        throw new globalThis.Error("value provided for field message.endBlock of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.endBlock);
+    }
+    if (message.period !== 0) {
+      writer.uint32(64).uint32(message.period);
+    }
+    if (message.quorumPercent !== 0) {
+      writer.uint32(72).uint32(message.quorumPercent);
+    }
+    if (message.voteThresholdPercent !== 0) {
+      writer.uint32(80).uint32(message.voteThresholdPercent);
+    }
+    if (message.unresolvedPolicy !== "") {
+      writer.uint32(90).string(message.unresolvedPolicy);
+    }
+    if (message.retryOf !== "") {
+      writer.uint32(98).string(message.retryOf);
+    }
+    if (message.tally !== undefined) {
+      RoundTally.encode(message.tally, writer.uint32(106).fork()).join();
+    }
+    if (message.result.length !== 0) {
+      writer.uint32(114).bytes(message.result);
+    }
+    if (message.unresolvedReason !== "") {
+      writer.uint32(122).string(message.unresolvedReason);
+    }
+    if (message.merkleRoot !== "") {
+      writer.uint32(130).string(message.merkleRoot);
+    }
+    if (message.alerted !== false) {
+      writer.uint32(136).bool(message.alerted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Round {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRound();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.starter = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.startBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.endBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.quorumPercent = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.voteThresholdPercent = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.unresolvedPolicy = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.retryOf = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.tally = RoundTally.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.unresolvedReason = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.merkleRoot = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.alerted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Round {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      state: isSet(object.state) ? roundStateFromJSON(object.state) : 0,
+      starter: isSet(object.starter) ? globalThis.String(object.starter) : "",
+      startBlock: isSet(object.startBlock)
+        ? BigInt(object.startBlock)
+        : isSet(object.start_block)
+        ? BigInt(object.start_block)
+        : 0n,
+      endBlock: isSet(object.endBlock)
+        ? BigInt(object.endBlock)
+        : isSet(object.end_block)
+        ? BigInt(object.end_block)
+        : 0n,
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      quorumPercent: isSet(object.quorumPercent)
+        ? globalThis.Number(object.quorumPercent)
+        : isSet(object.quorum_percent)
+        ? globalThis.Number(object.quorum_percent)
+        : 0,
+      voteThresholdPercent: isSet(object.voteThresholdPercent)
+        ? globalThis.Number(object.voteThresholdPercent)
+        : isSet(object.vote_threshold_percent)
+        ? globalThis.Number(object.vote_threshold_percent)
+        : 0,
+      unresolvedPolicy: isSet(object.unresolvedPolicy)
+        ? globalThis.String(object.unresolvedPolicy)
+        : isSet(object.unresolved_policy)
+        ? globalThis.String(object.unresolved_policy)
+        : "",
+      retryOf: isSet(object.retryOf)
+        ? globalThis.String(object.retryOf)
+        : isSet(object.retry_of)
+        ? globalThis.String(object.retry_of)
+        : "",
+      tally: isSet(object.tally) ? RoundTally.fromJSON(object.tally) : undefined,
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      unresolvedReason: isSet(object.unresolvedReason)
+        ? globalThis.String(object.unresolvedReason)
+        : isSet(object.unresolved_reason)
+        ? globalThis.String(object.unresolved_reason)
+        : "",
+      merkleRoot: isSet(object.merkleRoot)
+        ? globalThis.String(object.merkleRoot)
+        : isSet(object.merkle_root)
+        ? globalThis.String(object.merkle_root)
+        : "",
+      alerted: isSet(object.alerted) ? globalThis.Boolean(object.alerted) : false,
+    };
+  },
+
+  toJSON(message: Round): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.state !== 0) {
+      obj.state = roundStateToJSON(message.state);
+    }
+    if (message.starter !== "") {
+      obj.starter = message.starter;
+    }
+    if (message.startBlock !== 0n) {
+      obj.startBlock = message.startBlock.toString();
+    }
+    if (message.endBlock !== 0n) {
+      obj.endBlock = message.endBlock.toString();
+    }
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.quorumPercent !== 0) {
+      obj.quorumPercent = Math.round(message.quorumPercent);
+    }
+    if (message.voteThresholdPercent !== 0) {
+      obj.voteThresholdPercent = Math.round(message.voteThresholdPercent);
+    }
+    if (message.unresolvedPolicy !== "") {
+      obj.unresolvedPolicy = message.unresolvedPolicy;
+    }
+    if (message.retryOf !== "") {
+      obj.retryOf = message.retryOf;
+    }
+    if (message.tally !== undefined) {
+      obj.tally = RoundTally.toJSON(message.tally);
+    }
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    if (message.unresolvedReason !== "") {
+      obj.unresolvedReason = message.unresolvedReason;
+    }
+    if (message.merkleRoot !== "") {
+      obj.merkleRoot = message.merkleRoot;
+    }
+    if (message.alerted !== false) {
+      obj.alerted = message.alerted;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Round>): Round {
+    return Round.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Round>): Round {
+    const message = createBaseRound();
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    message.group = object.group ?? "";
+    message.state = object.state ?? 0;
+    message.starter = object.starter ?? "";
+    message.startBlock = (object.startBlock !== undefined && object.startBlock !== null)
+      ? BigInt(object.startBlock)
+      : 0n;
+    message.endBlock = (object.endBlock !== undefined && object.endBlock !== null) ? BigInt(object.endBlock) : 0n;
+    message.period = object.period ?? 0;
+    message.quorumPercent = object.quorumPercent ?? 0;
+    message.voteThresholdPercent = object.voteThresholdPercent ?? 0;
+    message.unresolvedPolicy = object.unresolvedPolicy ?? "";
+    message.retryOf = object.retryOf ?? "";
+    message.tally = (object.tally !== undefined && object.tally !== null)
+      ? RoundTally.fromPartial(object.tally)
+      : undefined;
+    message.result = object.result ?? Buffer.alloc(0);
+    message.unresolvedReason = object.unresolvedReason ?? "";
+    message.merkleRoot = object.merkleRoot ?? "";
+    message.alerted = object.alerted ?? false;
+    return message;
+  },
+};
+
+function createBaseListRoundsRequest(): ListRoundsRequest {
+  return { solution: "", state: 0, page: undefined };
+}
+
+export const ListRoundsRequest: MessageFns<ListRoundsRequest> = {
+  encode(message: ListRoundsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoundsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoundsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoundsRequest {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      state: isSet(object.state) ? roundStateFromJSON(object.state) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListRoundsRequest): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.state !== 0) {
+      obj.state = roundStateToJSON(message.state);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoundsRequest>): ListRoundsRequest {
+    return ListRoundsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoundsRequest>): ListRoundsRequest {
+    const message = createBaseListRoundsRequest();
+    message.solution = object.solution ?? "";
+    message.state = object.state ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListRoundsResponse(): ListRoundsResponse {
+  return { rounds: [], page: undefined };
+}
+
+export const ListRoundsResponse: MessageFns<ListRoundsResponse> = {
+  encode(message: ListRoundsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rounds) {
+      Round.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoundsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoundsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rounds.push(Round.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoundsResponse {
+    return {
+      rounds: globalThis.Array.isArray(object?.rounds) ? object.rounds.map((e: any) => Round.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListRoundsResponse): unknown {
+    const obj: any = {};
+    if (message.rounds?.length) {
+      obj.rounds = message.rounds.map((e) => Round.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoundsResponse>): ListRoundsResponse {
+    return ListRoundsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoundsResponse>): ListRoundsResponse {
+    const message = createBaseListRoundsResponse();
+    message.rounds = object.rounds?.map((e) => Round.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
+    return message;
+  },
+};
 
 /** Voting runs rounds: eligibility snapshots, one vote per worker, expiry by block height. */
 export type VotingService = typeof VotingService;
@@ -31,10 +1471,76 @@ export const VotingService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /** Signed by the solution's registrar (or, for WORKER-started solutions, an eligible worker). */
+  startRound: {
+    path: "/ewx.v1.Voting/StartRound" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartRoundRequest): Buffer => Buffer.from(StartRoundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartRoundRequest => StartRoundRequest.decode(value),
+    responseSerialize: (value: Round): Buffer => Buffer.from(Round.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Round => Round.decode(value),
+  },
+  /**
+   * Signed by the worker. The same result again is accepted and changes nothing (accepted = false);
+   * a different result is ALREADY_EXISTS; not in the snapshot is PERMISSION_DENIED; after expiry
+   * FAILED_PRECONDITION. For a WORKER-started solution the first vote for an unknown round starts it.
+   */
+  submitVote: {
+    path: "/ewx.v1.Voting/SubmitVote" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitVoteRequest): Buffer => Buffer.from(SubmitVoteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitVoteRequest => SubmitVoteRequest.decode(value),
+    responseSerialize: (value: SubmitVoteResponse): Buffer => Buffer.from(SubmitVoteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitVoteResponse => SubmitVoteResponse.decode(value),
+  },
+  /** Many votes, each signed by its own worker (a gateway's batch): each is judged on its own. */
+  submitVotes: {
+    path: "/ewx.v1.Voting/SubmitVotes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitVotesRequest): Buffer => Buffer.from(SubmitVotesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitVotesRequest => SubmitVotesRequest.decode(value),
+    responseSerialize: (value: SubmitVotesResponse): Buffer => Buffer.from(SubmitVotesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitVotesResponse => SubmitVotesResponse.decode(value),
+  },
+  getRound: {
+    path: "/ewx.v1.Voting/GetRound" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoundRequest): Buffer => Buffer.from(GetRoundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoundRequest => GetRoundRequest.decode(value),
+    responseSerialize: (value: Round): Buffer => Buffer.from(Round.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Round => Round.decode(value),
+  },
+  /** Rounds of one solution in starting order, optionally of one state. */
+  listRounds: {
+    path: "/ewx.v1.Voting/ListRounds" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRoundsRequest): Buffer => Buffer.from(ListRoundsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRoundsRequest => ListRoundsRequest.decode(value),
+    responseSerialize: (value: ListRoundsResponse): Buffer => Buffer.from(ListRoundsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRoundsResponse => ListRoundsResponse.decode(value),
+  },
 } as const;
 
 export interface VotingServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /** Signed by the solution's registrar (or, for WORKER-started solutions, an eligible worker). */
+  startRound: handleUnaryCall<StartRoundRequest, Round>;
+  /**
+   * Signed by the worker. The same result again is accepted and changes nothing (accepted = false);
+   * a different result is ALREADY_EXISTS; not in the snapshot is PERMISSION_DENIED; after expiry
+   * FAILED_PRECONDITION. For a WORKER-started solution the first vote for an unknown round starts it.
+   */
+  submitVote: handleUnaryCall<SubmitVoteRequest, SubmitVoteResponse>;
+  /** Many votes, each signed by its own worker (a gateway's batch): each is judged on its own. */
+  submitVotes: handleUnaryCall<SubmitVotesRequest, SubmitVotesResponse>;
+  getRound: handleUnaryCall<GetRoundRequest, Round>;
+  /** Rounds of one solution in starting order, optionally of one state. */
+  listRounds: handleUnaryCall<ListRoundsRequest, ListRoundsResponse>;
 }
 
 export interface VotingClient extends Client {
@@ -53,6 +1559,86 @@ export interface VotingClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /** Signed by the solution's registrar (or, for WORKER-started solutions, an eligible worker). */
+  startRound(
+    request: StartRoundRequest,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  startRound(
+    request: StartRoundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  startRound(
+    request: StartRoundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  /**
+   * Signed by the worker. The same result again is accepted and changes nothing (accepted = false);
+   * a different result is ALREADY_EXISTS; not in the snapshot is PERMISSION_DENIED; after expiry
+   * FAILED_PRECONDITION. For a WORKER-started solution the first vote for an unknown round starts it.
+   */
+  submitVote(
+    request: SubmitVoteRequest,
+    callback: (error: ServiceError | null, response: SubmitVoteResponse) => void,
+  ): ClientUnaryCall;
+  submitVote(
+    request: SubmitVoteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitVoteResponse) => void,
+  ): ClientUnaryCall;
+  submitVote(
+    request: SubmitVoteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitVoteResponse) => void,
+  ): ClientUnaryCall;
+  /** Many votes, each signed by its own worker (a gateway's batch): each is judged on its own. */
+  submitVotes(
+    request: SubmitVotesRequest,
+    callback: (error: ServiceError | null, response: SubmitVotesResponse) => void,
+  ): ClientUnaryCall;
+  submitVotes(
+    request: SubmitVotesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitVotesResponse) => void,
+  ): ClientUnaryCall;
+  submitVotes(
+    request: SubmitVotesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitVotesResponse) => void,
+  ): ClientUnaryCall;
+  getRound(request: GetRoundRequest, callback: (error: ServiceError | null, response: Round) => void): ClientUnaryCall;
+  getRound(
+    request: GetRoundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  getRound(
+    request: GetRoundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Round) => void,
+  ): ClientUnaryCall;
+  /** Rounds of one solution in starting order, optionally of one state. */
+  listRounds(
+    request: ListRoundsRequest,
+    callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
+  listRounds(
+    request: ListRoundsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
+  listRounds(
+    request: ListRoundsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const VotingClient = makeGenericClientConstructor(VotingService, "ewx.v1.Voting") as unknown as {
@@ -60,3 +1646,32 @@ export const VotingClient = makeGenericClientConstructor(VotingService, "ewx.v1.
   service: typeof VotingService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
+
+type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
+}

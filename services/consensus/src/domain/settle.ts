@@ -1,0 +1,99 @@
+import {
+  denied, precondition, verifyBytes, type AttestationRecordedEvent, type EventData, type ResultChainedEvent, type RoundSettledEvent,
+  type RoundUnresolvedEvent, type Tally, type VoteMetadataEvent,
+} from '@ewx/platform';
+import { GENESIS_HASH, chainHash } from './chain.js';
+import { leafHash, merkleRoot } from './merkle.js';
+import { isClosed, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
+import { tally, tallyText } from './tally.js';
+
+/** Operators per VoteMetadata chunk: two lists of ≤ 2000 addresses stay below 512 KiB. */
+export const METADATA_CHUNK = 2000;
+
+/** What one validator computes, from the recorded snapshot and votes alone. */
+export function evaluateRound(r: ValidatedRound): { tally: Tally; merkleRoot: string } {
+  return {
+    tally: tally({ eligible: r.eligible, results: r.votes.map((v) => v[1]), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
+    merkleRoot: merkleRoot(r.votes.map(([w, res]) => leafHash(w, res))),
+  };
+}
+
+/** The bytes a validator signs: its statement of a round's outcome. */
+export const attestationBytes = (solution: string, roundId: string, t: Tally, root: string): Buffer =>
+  Buffer.from(`ewx/v1/attestation\n${solution}\n${roundId}\n${tallyText(t)}\n${root}`, 'utf8');
+
+const agreement = (t: Tally, root: string): string => `${tallyText(t)}|${root}`;
+
+/** More than two thirds of the set: n × 3 > 2 × size. */
+export const isSupermajority = (n: number, setSize: number): boolean => n * 3 > setSize * 2;
+
+export interface AttestCommand {
+  readonly validator: string;
+  readonly solution: string;
+  readonly roundId: string;
+  readonly tally: Tally;
+  readonly merkleRoot: string;
+  /** hex ed25519 signature over attestationBytes. */
+  readonly signature: string;
+}
+
+/**
+ * SPEC §5 validators: a validator of the recorded set attests once per round; the attestation is
+ * recorded even when it disagrees. When more than two thirds of the set attest the same outcome
+ * (tally and Merkle root), the round is settled or marked unresolved, in the same append as the
+ * attestation that tipped it: with its result chain entry and vote metadata when settled.
+ */
+export function decideAttestation(s: ConsensusState, c: AttestCommand): EventData[] {
+  if (!s.validators.includes(c.validator)) throw denied(`attestation: ${c.validator} is not in the validator set`);
+  const r = s.rounds.get(roundKey(c.solution, c.roundId));
+  if (!r || !isClosed(r)) throw precondition(`round ${c.roundId} of solution ${c.solution} is not closed yet (or not recorded by consensus)`);
+  if (r.attestations.has(c.validator)) return [];
+  if (!verifyBytes(c.validator, attestationBytes(c.solution, c.roundId, c.tally, c.merkleRoot), Buffer.from(c.signature, 'hex'))) {
+    throw denied(`attestation: signature is not ${c.validator}'s over this outcome`);
+  }
+  const key = agreement(c.tally, c.merkleRoot);
+  const settled = r.outcome !== undefined;
+  const att: AttestationRecordedEvent = {
+    solution: c.solution, roundId: c.roundId, validator: c.validator, tally: c.tally, merkleRoot: c.merkleRoot, signature: c.signature,
+    dissent: settled && key !== agreement(r.outcome!.tally, r.outcome!.merkleRoot),
+  };
+  const events: EventData[] = [{ type: 'AttestationRecorded', data: att as never }];
+  if (settled) return events;
+  const all = [...r.attestations.values(), att];
+  const attestors = all.filter((a) => agreement(a.tally, a.merkleRoot) === key).map((a) => a.validator).sort();
+  if (!isSupermajority(attestors.length, s.validators.length)) return events;
+  const dissenters = all.filter((a) => agreement(a.tally, a.merkleRoot) !== key).map((a) => a.validator).sort();
+  const t = c.tally;
+  if (t.outcome !== 'SETTLED' || t.result === undefined) {
+    const u: RoundUnresolvedEvent = {
+      solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, reason: t.reason ?? 'NO_QUORUM', tally: t,
+      merkleRoot: c.merkleRoot, attestors, dissenters,
+    };
+    return [...events, { type: 'RoundUnresolved', data: u as never }];
+  }
+  const settledEvent: RoundSettledEvent = {
+    solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, result: t.result, tally: t, merkleRoot: c.merkleRoot, attestors, dissenters,
+  };
+  const chain = s.chains.get(r.solution) ?? [];
+  const prevHash = chain.length > 0 ? chain[chain.length - 1]!.hash : GENESIS_HASH;
+  const entry: ResultChainedEvent = {
+    solution: r.solution, index: chain.length, roundId: r.roundId, result: t.result, tally: t, prevHash, hash: chainHash(prevHash, r.roundId, t.result, t),
+  };
+  return [...events, { type: 'RoundSettled', data: settledEvent as never }, { type: 'ResultChained', data: entry as never }, ...voteMetadata(r, t.result)];
+}
+
+/** SPEC §5: eligible +1 per operator in the snapshot, correct +1 per operator whose worker voted the result. */
+export function voteMetadata(r: ValidatedRound, result: string): EventData[] {
+  const operators = [...r.snapshot.values()].sort();
+  const votes = new Map(r.votes);
+  const correct = new Set([...r.snapshot].filter(([w]) => votes.get(w) === result).map(([, o]) => o));
+  const chunks = Math.max(1, Math.ceil(operators.length / METADATA_CHUNK));
+  return Array.from({ length: chunks }, (_, c): EventData => {
+    const eligibleOperators = operators.slice(c * METADATA_CHUNK, (c + 1) * METADATA_CHUNK);
+    const data: VoteMetadataEvent = {
+      group: r.group, period: r.period, solution: r.solution, roundId: r.roundId, chunk: c, chunks,
+      eligibleOperators, correctOperators: eligibleOperators.filter((o) => correct.has(o)),
+    };
+    return { type: 'VoteMetadata', data: data as never };
+  });
+}

@@ -1,0 +1,55 @@
+import type { Tally } from '@ewx/platform';
+
+export interface Attestation {
+  readonly validator: string;
+  readonly tally: Tally;
+  readonly merkleRoot: string;
+  readonly signature: string;
+  readonly dissent: boolean;
+}
+
+/** A round as the validators see it: copied from voting's events in consensus' inbox. */
+export interface ValidatedRound {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly group: string;
+  readonly period: number;
+  readonly quorumPercent: number;
+  readonly voteThresholdPercent: number;
+  readonly eligible: number;
+  readonly snapshotChunks: number;
+  snapshotReceived: number;
+  /** worker → operator. */
+  readonly snapshot: Map<string, string>;
+  voteChunks: number;
+  voteChunksReceived: number;
+  /** [worker, result], sorted by worker as voting recorded them. */
+  readonly votes: [string, string][];
+  readonly attestations: Map<string, Attestation>;
+  status: 'OPEN' | 'CLOSED' | 'SETTLED' | 'UNRESOLVED';
+  outcome?: { tally: Tally; merkleRoot: string };
+}
+
+export interface ChainEntry { readonly index: number; readonly roundId: string; readonly result: string; readonly tally: Tally; readonly prevHash: string; readonly hash: string }
+
+export interface OperatorCounts { eligible: number; correct: number }
+
+export interface ConsensusState {
+  height: number;
+  validators: readonly string[];
+  readonly rounds: Map<string, ValidatedRound>;
+  /** solution → its result chain. */
+  readonly chains: Map<string, ChainEntry[]>;
+  /** `group|period` → operator → eligible rounds and correct votes (settled rounds only). */
+  readonly metadata: Map<string, Map<string, OperatorCounts>>;
+}
+
+export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
+export const solutionStream = (solution: string): string => `solution:${solution}`;
+export const metadataKey = (group: string, period: number): string => `${group}|${period}`;
+
+/** Both the snapshot and the votes arrived completely: validators can compute the outcome. */
+export const isClosed = (r: ValidatedRound): boolean =>
+  r.status !== 'OPEN' && r.snapshotReceived >= r.snapshotChunks && r.voteChunksReceived >= r.voteChunks;
+
+export const initialConsensusState = (): ConsensusState => ({ height: 0, validators: [], rounds: new Map(), chains: new Map(), metadata: new Map() });

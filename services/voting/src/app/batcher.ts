@@ -1,0 +1,65 @@
+import type { Logger, Runtime } from '@ewx/platform';
+import { decideVotes, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
+
+/** Votes per append at most: one append of ≤ 2000 rows stays well inside a transaction's comfort. */
+export const MAX_BATCH = 2000;
+
+interface Pending { readonly cmd: VoteCommand; resolve(accepted: boolean): void; reject(e: unknown): void }
+
+/**
+ * Group commit: votes that arrive while an append is in flight are decided together, per round,
+ * in one `execute` (one transaction, one fsync). Each vote still gets its own answer; a refused
+ * vote refuses only itself. The order of votes within a round is the order of arrival.
+ */
+export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submit(cmd: VoteCommand): Promise<boolean> } {
+  const pending = new Map<string, Pending[]>();
+  let flushing = false;
+
+  const runBatch = async (stream: string, items: Pending[]): Promise<void> => {
+    let outcomes: ReturnType<typeof decideVotes>['outcomes'] = [];
+    try {
+      await runtime.execute(stream, (s) => {
+        const r = decideVotes(s, items.map((i) => i.cmd), runtime.lastNonce);
+        outcomes = r.outcomes;
+        return r.events;
+      });
+    } catch (e) {
+      log.warn('vote batch failed', { stream, votes: items.length, error: (e as Error).message });
+      for (const i of items) i.reject(e);
+      return;
+    }
+    items.forEach((item, n) => {
+      const o = outcomes[n];
+      if (o === 'accepted') item.resolve(true);
+      else if (o === 'repeated') item.resolve(false);
+      else item.reject(o);
+    });
+  };
+
+  const flush = async (): Promise<void> => {
+    while (pending.size > 0) {
+      const batches: [string, Pending[]][] = [];
+      for (const [stream, items] of pending) {
+        batches.push([stream, items.splice(0, MAX_BATCH)]);
+        if (items.length === 0) pending.delete(stream);
+      }
+      await Promise.all(batches.map(([s, i]) => runBatch(s, i)));
+    }
+    flushing = false;
+  };
+
+  return {
+    submit(cmd) {
+      return new Promise<boolean>((resolve, reject) => {
+        const stream = roundStream(cmd.solution, cmd.roundId);
+        let q = pending.get(stream);
+        if (!q) pending.set(stream, (q = []));
+        q.push({ cmd, resolve, reject });
+        if (!flushing) {
+          flushing = true;
+          setImmediate(() => void flush());
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import type { Schedule, SolutionConfig } from '@ewx/platform';
+
+/** The parts of the registry voting needs, rebuilt from the registry's events in voting's inbox. */
+export interface SolutionView {
+  readonly solution: string;
+  readonly owner: string;
+  readonly group: string;
+  config: SolutionConfig;
+  status: 'ACTIVE' | 'PAUSED' | 'ENDED';
+}
+
+export interface SubscriptionView {
+  /** First period in which the stake is active (the period after subscribing). */
+  activeFromPeriod: number;
+  /** Unsubscribed: the period from which the operator no longer votes (p + d). */
+  finalPeriod?: number;
+}
+
+export type RoundStatus = 'ACTIVE' | 'OFF_CHAIN_VOTE' | 'SETTLED' | 'UNRESOLVED';
+
+export interface Round {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly group: string;
+  readonly starter: string;
+  readonly startBlock: number;
+  readonly endBlock: number;
+  readonly period: number;
+  readonly quorumPercent: number;
+  readonly voteThresholdPercent: number;
+  readonly unresolvedPolicy: 'NONE' | 'RETRY_ONCE';
+  readonly retryOf?: string;
+  readonly eligible: number;
+  /** worker → operator, as taken at start. */
+  readonly snapshot: Map<string, string>;
+  /** worker → result hex. */
+  readonly votes: Map<string, string>;
+  status: RoundStatus;
+  result?: string;
+  reason?: string;
+  top?: number;
+  merkleRoot?: string;
+  alerted: boolean;
+  /** Order of starting, for stable listing. */
+  readonly seq: number;
+}
+
+export interface VotingState {
+  height: number;
+  schedule: Schedule;
+  readonly groups: Map<string, { owner: string; status: 'ACTIVE' | 'RETIRING' | 'REMOVED' }>;
+  readonly solutions: Map<string, SolutionView>;
+  readonly nominations: Map<string, Set<string>>;
+  /** group → operator → subscription. */
+  readonly subscriptions: Map<string, Map<string, SubscriptionView>>;
+  readonly workerOf: Map<string, string>;
+  readonly operatorOf: Map<string, string>;
+  /** key `solution\u0000roundId`. */
+  readonly rounds: Map<string, Round>;
+  /** Rounds still Active, for expiry on each block. */
+  readonly active: Set<string>;
+  /** Rounds in starting order per solution. */
+  readonly bySolution: Map<string, string[]>;
+}
+
+export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
+export const roundStream = (solution: string, roundId: string): string => `round:${solution}:${roundId}`;
+
+export const initialVotingState = (): VotingState => ({
+  height: 0, schedule: [], groups: new Map(), solutions: new Map(), nominations: new Map(), subscriptions: new Map(),
+  workerOf: new Map(), operatorOf: new Map(), rounds: new Map(), active: new Set(), bySolution: new Map(),
+});

@@ -1,0 +1,91 @@
+import {
+  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, type EventData, type RoundClosedEvent, type VoteCastEvent,
+} from '@ewx/platform';
+import { startRound } from './start.js';
+import { roundKey, type VotingState } from './state.js';
+
+export const MAX_RESULT_BYTES = 64;
+/** [worker, result] pairs per RoundClosed chunk: at most ~210 bytes each. */
+export const VOTES_CHUNK = 2000;
+
+export interface VoteCommand {
+  readonly solution: string;
+  readonly roundId: string;
+  /** The signing worker. */
+  readonly worker: string;
+  /** Lowercase hex, 1..64 bytes. */
+  readonly result: string;
+  readonly nonce: bigint;
+}
+
+export function validateResult(result: string): void {
+  if (!/^([0-9a-f]{2})+$/.test(result)) throw invalid('result', 'expected 1 to 64 bytes');
+  if (result.length / 2 > MAX_RESULT_BYTES) throw invalid('result', `expected 1 to ${MAX_RESULT_BYTES} bytes, got ${result.length / 2}`);
+}
+
+/** Per vote: `accepted` (a new vote), `repeated` (the same result again, nothing changed) or the refusal. */
+export type VoteOutcome = 'accepted' | 'repeated' | DomainError;
+
+/**
+ * Votes of one round, decided together (group commit). Each vote is judged on its own, in order, as
+ * if the earlier ones of the batch had been applied: a refused vote refuses only itself. A worker's
+ * first vote for an unknown round of a WORKER-started solution starts the round (same append).
+ * `lastNonce` is the runtime's record of each signer's last accepted nonce.
+ */
+export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastNonce: (signer: string) => bigint): { events: EventData[]; outcomes: VoteOutcome[] } {
+  const events: EventData[] = [];
+  const outcomes: VoteOutcome[] = [];
+  const nonces = new Map<string, bigint>();
+  let round = votes.length > 0 ? s.rounds.get(roundKey(votes[0]!.solution, votes[0]!.roundId)) : undefined;
+  let snapshot = round?.snapshot;
+  let endBlock = round?.endBlock ?? 0;
+  let open = round?.status === 'ACTIVE';
+  const cast = new Map<string, string>();
+  for (const v of votes) {
+    try {
+      validateResult(v.result);
+      const last = nonces.get(v.worker) ?? lastNonce(v.worker);
+      if (v.nonce <= last) throw denied(`nonce: ${v.nonce} was already used by ${v.worker} (last accepted ${last}); use a larger one`);
+      if (!snapshot) {
+        const sol = s.solutions.get(v.solution);
+        if (!sol) throw notFound(`solution ${v.solution}`);
+        if (sol.config.votingStartMethod !== 'WORKER') throw notFound(`round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
+        const started = startRound(s, v.solution, v.roundId, { kind: 'account', address: v.worker });
+        events.push(...started.events);
+        snapshot = started.snapshot;
+        endBlock = started.started.endBlock;
+        open = true;
+      }
+      if (!open || s.height >= endBlock) throw precondition(`round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
+      if (!snapshot.has(v.worker)) throw denied(`vote: ${v.worker} is not in the eligibility snapshot of round ${v.roundId}`);
+      const previous = cast.get(v.worker) ?? round?.votes.get(v.worker);
+      if (previous === v.result) { outcomes.push('repeated'); continue; }
+      if (previous !== undefined) throw alreadyExists(`a vote by ${v.worker} in round ${v.roundId} with a different result (one vote per worker; it cannot change)`);
+      cast.set(v.worker, v.result);
+      nonces.set(v.worker, v.nonce);
+      const data: VoteCastEvent = { solution: v.solution, roundId: v.roundId, worker: v.worker, result: v.result, height: s.height };
+      events.push({ type: 'VoteCast', data: data as never, metadata: { signer: v.worker, nonce: v.nonce.toString() } });
+      outcomes.push('accepted');
+    } catch (e) {
+      if (!isDomainError(e)) throw e;
+      outcomes.push(e);
+    }
+  }
+  return { events, outcomes };
+}
+
+/** SPEC §4: at start + maxWaitingThreshold the round expires and the recorded votes go to the validators. */
+export function closeRound(s: VotingState, solution: string, roundId: string): EventData[] {
+  const r = s.rounds.get(roundKey(solution, roundId));
+  if (!r || r.status !== 'ACTIVE' || s.height < r.endBlock) return [];
+  const votes = [...r.votes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const chunks = Math.max(1, Math.ceil(votes.length / VOTES_CHUNK));
+  return Array.from({ length: chunks }, (_, c): EventData => {
+    const data: RoundClosedEvent = { solution, roundId, height: s.height, submitted: votes.length, chunk: c, chunks, votes: votes.slice(c * VOTES_CHUNK, (c + 1) * VOTES_CHUNK) };
+    return { type: 'RoundClosed', data: data as never };
+  });
+}
+
+/** Rounds whose end block has been recorded and that are still Active. */
+export const dueRounds = (s: VotingState): { solution: string; roundId: string }[] =>
+  [...s.active].map((k) => s.rounds.get(k)!).filter((r) => r.endBlock <= s.height).map((r) => ({ solution: r.solution, roundId: r.roundId }));
