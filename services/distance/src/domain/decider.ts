@@ -1,13 +1,53 @@
-import { blockHeightOf, type Decider, type RecordedEvent } from '@ewx/platform';
+import { ConfigError, type Decider, type EventData } from '@ewx/platform';
+import type { DistanceEvent } from './events.js';
+import type { DistanceParams } from './params.js';
+import { decideRequest, type RequestCommand } from './requests.js';
+import { decidePublish, type PublishResult } from './results.js';
+import { decideSettle } from './settlement.js';
+import { evolve, initialState, type DistanceState } from './state.js';
+import { decideWot, type WotCommand } from './wot.js';
 
-export interface DistanceState {
-  height: number;
+export type { DistanceState } from './state.js';
+
+export type DistanceCommand =
+  | WotCommand
+  | RequestCommand
+  | PublishResult
+  /** The reaction to blocks: settle the next period that is due, if any. */
+  | { readonly type: 'SettleDuePeriod' }
+  /** At start-up: records the period length once, refuses a different one later. */
+  | { readonly type: 'Configure' };
+
+const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
+
+/** decide(command, state) → events: the distance rules, pure. */
+export function decide(c: DistanceCommand, s: DistanceState, p: DistanceParams): EventData[] {
+  switch (c.type) {
+    case 'AddIdentity':
+    case 'SetMembership':
+    case 'AddCertification':
+    case 'RemoveCertification':
+    case 'ImportWot':
+      return decideWot(c, s, p.wotAdmin);
+    case 'RequestEvaluation':
+    case 'ConfirmHold':
+    case 'FailHold':
+      return decideRequest(c, s, p);
+    case 'PublishResult':
+      return decidePublish(c, s, p);
+    case 'SettleDuePeriod':
+      return decideSettle(s, p);
+    case 'Configure':
+      if (s.periodBlocks === undefined) return [ev({ type: 'DistanceConfigured', data: { periodBlocks: p.periodBlocks } })];
+      if (s.periodBlocks !== p.periodBlocks) {
+        throw new ConfigError('DISTANCE_PERIOD_BLOCKS', `${s.periodBlocks} (the length recorded in this log; periods cannot be renumbered)`, String(p.periodBlocks));
+      }
+      return [];
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
 }
 
-export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
-  const h = blockHeightOf(e);
-  if (h !== undefined) s.height = h;
-  return s;
-}
-
-export const distanceDecider: Decider<DistanceState> = { initialState: () => ({ height: 0 }), evolve };
+export const distanceDecider: Decider<DistanceState> = { initialState, evolve };

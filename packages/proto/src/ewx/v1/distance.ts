@@ -5,6 +5,7 @@
 // source: ewx/v1/distance.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -17,9 +18,2608 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, ServiceStatus } from "./common.js";
 
-/** Distance evaluates identities of a web of trust against its referees. */
+export enum DistanceStatus {
+  DISTANCE_STATUS_UNSPECIFIED = 0,
+  DISTANCE_STATUS_NON_EXISTENT = 1,
+  DISTANCE_STATUS_PENDING = 2,
+  DISTANCE_STATUS_VALID = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function distanceStatusFromJSON(object: any): DistanceStatus {
+  switch (object) {
+    case 0:
+    case "DISTANCE_STATUS_UNSPECIFIED":
+      return DistanceStatus.DISTANCE_STATUS_UNSPECIFIED;
+    case 1:
+    case "DISTANCE_STATUS_NON_EXISTENT":
+      return DistanceStatus.DISTANCE_STATUS_NON_EXISTENT;
+    case 2:
+    case "DISTANCE_STATUS_PENDING":
+      return DistanceStatus.DISTANCE_STATUS_PENDING;
+    case 3:
+    case "DISTANCE_STATUS_VALID":
+      return DistanceStatus.DISTANCE_STATUS_VALID;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DistanceStatus.UNRECOGNIZED;
+  }
+}
+
+export function distanceStatusToJSON(object: DistanceStatus): string {
+  switch (object) {
+    case DistanceStatus.DISTANCE_STATUS_UNSPECIFIED:
+      return "DISTANCE_STATUS_UNSPECIFIED";
+    case DistanceStatus.DISTANCE_STATUS_NON_EXISTENT:
+      return "DISTANCE_STATUS_NON_EXISTENT";
+    case DistanceStatus.DISTANCE_STATUS_PENDING:
+      return "DISTANCE_STATUS_PENDING";
+    case DistanceStatus.DISTANCE_STATUS_VALID:
+      return "DISTANCE_STATUS_VALID";
+    case DistanceStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface RequestEvaluationRequest {
+  auth: Auth | undefined;
+  identity: number;
+}
+
+export interface RequestEvaluationResponse {
+  /** Registry hold id: "distance:<identity>:<request sequence>". */
+  holdId: string;
+  /** The period the request was made in; it is evaluated during period + 1. */
+  period: number;
+  evaluationPeriod: number;
+  /** (period + 1) mod 3. */
+  pool: number;
+  /** Base units, decimal. */
+  price: string;
+}
+
+export interface PublishResultRequest {
+  auth:
+    | Auth
+    | undefined;
+  /** The period the result is for: must be the current one. */
+  period: number;
+  /** Perbill (0..1,000,000,000), one per identity of the pool, in pool order. */
+  values: number[];
+}
+
+export interface PublishResultResponse {
+  period: number;
+  height: bigint;
+  /** Results accepted for this period so far, this one included. */
+  results: number;
+}
+
+export interface GetIdentityStatusRequest {
+  identity: number;
+}
+
+export interface IdentityStatus {
+  identity: number;
+  /** PENDING while a request is in flight or in a pool (an earlier validity is still reported below). */
+  status: DistanceStatus;
+  /** Whether the identity exists in the web of trust. */
+  inWot: boolean;
+  valid: boolean;
+  /** When valid: the last evaluation period of validity and its last block. */
+  validUntilPeriod: number;
+  validUntilHeight: bigint;
+  /** When pending: the period it will be evaluated in, and its hold id. */
+  pendingEvaluationPeriod: number;
+  pendingHoldId: string;
+  /** The last median recorded for the identity (Perbill), if any. */
+  lastMedian: number;
+}
+
+export interface GetPoolRequest {
+  /** The evaluation period; unset means the current period. */
+  period?: number | undefined;
+}
+
+export interface PoolEntry {
+  identity: number;
+  requester: string;
+  holdId: string;
+}
+
+export interface Pool {
+  period: number;
+  /** period mod 3. */
+  pool: number;
+  entries: PoolEntry[];
+  /** Evaluators whose result was accepted for this period. */
+  publishedBy: string[];
+  settled: boolean;
+}
+
+export interface GetWotStatsRequest {
+}
+
+export interface WotStats {
+  identities: number;
+  members: number;
+  certifications: number;
+  /** R = ceil(members^(1/max_distance)). */
+  refereeThreshold: number;
+  referees: number;
+  maxDistance: number;
+  wotVersion: bigint;
+}
+
+export interface AddIdentityRequest {
+  auth: Auth | undefined;
+  identity: number;
+  member: boolean;
+}
+
+export interface SetMembershipRequest {
+  auth: Auth | undefined;
+  identity: number;
+  member: boolean;
+}
+
+export interface CertificationRequest {
+  auth: Auth | undefined;
+  issuer: number;
+  receiver: number;
+}
+
+export interface ImportWotRequest {
+  auth:
+    | Auth
+    | undefined;
+  /** The text of an ewx-wot/1 JSON file. */
+  json: string;
+}
+
+export interface WotChangeResponse {
+  wotVersion: bigint;
+  identities: number;
+  /** Events appended (an import of a large file is chunked). */
+  events: number;
+}
+
+export interface GetEvaluationWorkRequest {
+  /** The evaluator asking; `published` says whether its result for the period is already in. */
+  evaluator: string;
+}
+
+export interface EvaluationWork {
+  period: number;
+  pool: number;
+  height: bigint;
+  identities: number[];
+  published: boolean;
+  /** The web of trust version the pool is evaluated against (fetch it with GetWotSnapshot). */
+  wotVersion: bigint;
+  maxDistance: number;
+  /** The block of the last accepted result (one per block across evaluators). */
+  lastResultHeight: bigint;
+}
+
+export interface GetWotSnapshotRequest {
+  /** Must be the current period (the snapshot taken when it began). */
+  period: number;
+}
+
+export interface WotIdentity {
+  id: number;
+  member: boolean;
+  certifiedBy: number[];
+}
+
+export interface WotSnapshot {
+  period: number;
+  wotVersion: bigint;
+  identities: WotIdentity[];
+}
+
+function createBaseRequestEvaluationRequest(): RequestEvaluationRequest {
+  return { auth: undefined, identity: 0 };
+}
+
+export const RequestEvaluationRequest: MessageFns<RequestEvaluationRequest> = {
+  encode(message: RequestEvaluationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.identity !== 0) {
+      writer.uint32(16).uint32(message.identity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestEvaluationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestEvaluationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.identity = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestEvaluationRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      identity: isSet(object.identity) ? globalThis.Number(object.identity) : 0,
+    };
+  },
+
+  toJSON(message: RequestEvaluationRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.identity !== 0) {
+      obj.identity = Math.round(message.identity);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestEvaluationRequest>): RequestEvaluationRequest {
+    return RequestEvaluationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestEvaluationRequest>): RequestEvaluationRequest {
+    const message = createBaseRequestEvaluationRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.identity = object.identity ?? 0;
+    return message;
+  },
+};
+
+function createBaseRequestEvaluationResponse(): RequestEvaluationResponse {
+  return { holdId: "", period: 0, evaluationPeriod: 0, pool: 0, price: "" };
+}
+
+export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = {
+  encode(message: RequestEvaluationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.holdId !== "") {
+      writer.uint32(10).string(message.holdId);
+    }
+    if (message.period !== 0) {
+      writer.uint32(16).uint32(message.period);
+    }
+    if (message.evaluationPeriod !== 0) {
+      writer.uint32(24).uint32(message.evaluationPeriod);
+    }
+    if (message.pool !== 0) {
+      writer.uint32(32).uint32(message.pool);
+    }
+    if (message.price !== "") {
+      writer.uint32(42).string(message.price);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestEvaluationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestEvaluationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pool = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.price = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestEvaluationResponse {
+    return {
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : 0,
+      pool: isSet(object.pool) ? globalThis.Number(object.pool) : 0,
+      price: isSet(object.price) ? globalThis.String(object.price) : "",
+    };
+  },
+
+  toJSON(message: RequestEvaluationResponse): unknown {
+    const obj: any = {};
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.evaluationPeriod !== 0) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
+    }
+    if (message.pool !== 0) {
+      obj.pool = Math.round(message.pool);
+    }
+    if (message.price !== "") {
+      obj.price = message.price;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestEvaluationResponse>): RequestEvaluationResponse {
+    return RequestEvaluationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestEvaluationResponse>): RequestEvaluationResponse {
+    const message = createBaseRequestEvaluationResponse();
+    message.holdId = object.holdId ?? "";
+    message.period = object.period ?? 0;
+    message.evaluationPeriod = object.evaluationPeriod ?? 0;
+    message.pool = object.pool ?? 0;
+    message.price = object.price ?? "";
+    return message;
+  },
+};
+
+function createBasePublishResultRequest(): PublishResultRequest {
+  return { auth: undefined, period: 0, values: [] };
+}
+
+export const PublishResultRequest: MessageFns<PublishResultRequest> = {
+  encode(message: PublishResultRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.period !== 0) {
+      writer.uint32(16).uint32(message.period);
+    }
+    if (message.values.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.values) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishResultRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishResultRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.values.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishResultRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: PublishResultRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishResultRequest>): PublishResultRequest {
+    return PublishResultRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishResultRequest>): PublishResultRequest {
+    const message = createBasePublishResultRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.period = object.period ?? 0;
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePublishResultResponse(): PublishResultResponse {
+  return { period: 0, height: 0n, results: 0 };
+}
+
+export const PublishResultResponse: MessageFns<PublishResultResponse> = {
+  encode(message: PublishResultResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).uint32(message.period);
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.height);
+    }
+    if (message.results !== 0) {
+      writer.uint32(24).uint32(message.results);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishResultResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishResultResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.results = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishResultResponse {
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+      results: isSet(object.results) ? globalThis.Number(object.results) : 0,
+    };
+  },
+
+  toJSON(message: PublishResultResponse): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    if (message.results !== 0) {
+      obj.results = Math.round(message.results);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishResultResponse>): PublishResultResponse {
+    return PublishResultResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishResultResponse>): PublishResultResponse {
+    const message = createBasePublishResultResponse();
+    message.period = object.period ?? 0;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.results = object.results ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetIdentityStatusRequest(): GetIdentityStatusRequest {
+  return { identity: 0 };
+}
+
+export const GetIdentityStatusRequest: MessageFns<GetIdentityStatusRequest> = {
+  encode(message: GetIdentityStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.identity !== 0) {
+      writer.uint32(8).uint32(message.identity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIdentityStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIdentityStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.identity = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetIdentityStatusRequest {
+    return { identity: isSet(object.identity) ? globalThis.Number(object.identity) : 0 };
+  },
+
+  toJSON(message: GetIdentityStatusRequest): unknown {
+    const obj: any = {};
+    if (message.identity !== 0) {
+      obj.identity = Math.round(message.identity);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetIdentityStatusRequest>): GetIdentityStatusRequest {
+    return GetIdentityStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetIdentityStatusRequest>): GetIdentityStatusRequest {
+    const message = createBaseGetIdentityStatusRequest();
+    message.identity = object.identity ?? 0;
+    return message;
+  },
+};
+
+function createBaseIdentityStatus(): IdentityStatus {
+  return {
+    identity: 0,
+    status: 0,
+    inWot: false,
+    valid: false,
+    validUntilPeriod: 0,
+    validUntilHeight: 0n,
+    pendingEvaluationPeriod: 0,
+    pendingHoldId: "",
+    lastMedian: 0,
+  };
+}
+
+export const IdentityStatus: MessageFns<IdentityStatus> = {
+  encode(message: IdentityStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.identity !== 0) {
+      writer.uint32(8).uint32(message.identity);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.inWot !== false) {
+      writer.uint32(24).bool(message.inWot);
+    }
+    if (message.valid !== false) {
+      writer.uint32(32).bool(message.valid);
+    }
+    if (message.validUntilPeriod !== 0) {
+      writer.uint32(40).uint32(message.validUntilPeriod);
+    }
+    if (message.validUntilHeight !== 0n) {
+      if (BigInt.asUintN(64, message.validUntilHeight) !== message.validUntilHeight) {
+        throw new globalThis.Error("value provided for field message.validUntilHeight of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.validUntilHeight);
+    }
+    if (message.pendingEvaluationPeriod !== 0) {
+      writer.uint32(56).uint32(message.pendingEvaluationPeriod);
+    }
+    if (message.pendingHoldId !== "") {
+      writer.uint32(66).string(message.pendingHoldId);
+    }
+    if (message.lastMedian !== 0) {
+      writer.uint32(72).uint32(message.lastMedian);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentityStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentityStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.identity = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.inWot = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.valid = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.validUntilPeriod = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.validUntilHeight = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pendingEvaluationPeriod = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pendingHoldId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.lastMedian = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentityStatus {
+    return {
+      identity: isSet(object.identity) ? globalThis.Number(object.identity) : 0,
+      status: isSet(object.status) ? distanceStatusFromJSON(object.status) : 0,
+      inWot: isSet(object.inWot)
+        ? globalThis.Boolean(object.inWot)
+        : isSet(object.in_wot)
+        ? globalThis.Boolean(object.in_wot)
+        : false,
+      valid: isSet(object.valid) ? globalThis.Boolean(object.valid) : false,
+      validUntilPeriod: isSet(object.validUntilPeriod)
+        ? globalThis.Number(object.validUntilPeriod)
+        : isSet(object.valid_until_period)
+        ? globalThis.Number(object.valid_until_period)
+        : 0,
+      validUntilHeight: isSet(object.validUntilHeight)
+        ? BigInt(object.validUntilHeight)
+        : isSet(object.valid_until_height)
+        ? BigInt(object.valid_until_height)
+        : 0n,
+      pendingEvaluationPeriod: isSet(object.pendingEvaluationPeriod)
+        ? globalThis.Number(object.pendingEvaluationPeriod)
+        : isSet(object.pending_evaluation_period)
+        ? globalThis.Number(object.pending_evaluation_period)
+        : 0,
+      pendingHoldId: isSet(object.pendingHoldId)
+        ? globalThis.String(object.pendingHoldId)
+        : isSet(object.pending_hold_id)
+        ? globalThis.String(object.pending_hold_id)
+        : "",
+      lastMedian: isSet(object.lastMedian)
+        ? globalThis.Number(object.lastMedian)
+        : isSet(object.last_median)
+        ? globalThis.Number(object.last_median)
+        : 0,
+    };
+  },
+
+  toJSON(message: IdentityStatus): unknown {
+    const obj: any = {};
+    if (message.identity !== 0) {
+      obj.identity = Math.round(message.identity);
+    }
+    if (message.status !== 0) {
+      obj.status = distanceStatusToJSON(message.status);
+    }
+    if (message.inWot !== false) {
+      obj.inWot = message.inWot;
+    }
+    if (message.valid !== false) {
+      obj.valid = message.valid;
+    }
+    if (message.validUntilPeriod !== 0) {
+      obj.validUntilPeriod = Math.round(message.validUntilPeriod);
+    }
+    if (message.validUntilHeight !== 0n) {
+      obj.validUntilHeight = message.validUntilHeight.toString();
+    }
+    if (message.pendingEvaluationPeriod !== 0) {
+      obj.pendingEvaluationPeriod = Math.round(message.pendingEvaluationPeriod);
+    }
+    if (message.pendingHoldId !== "") {
+      obj.pendingHoldId = message.pendingHoldId;
+    }
+    if (message.lastMedian !== 0) {
+      obj.lastMedian = Math.round(message.lastMedian);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IdentityStatus>): IdentityStatus {
+    return IdentityStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IdentityStatus>): IdentityStatus {
+    const message = createBaseIdentityStatus();
+    message.identity = object.identity ?? 0;
+    message.status = object.status ?? 0;
+    message.inWot = object.inWot ?? false;
+    message.valid = object.valid ?? false;
+    message.validUntilPeriod = object.validUntilPeriod ?? 0;
+    message.validUntilHeight = (object.validUntilHeight !== undefined && object.validUntilHeight !== null)
+      ? BigInt(object.validUntilHeight)
+      : 0n;
+    message.pendingEvaluationPeriod = object.pendingEvaluationPeriod ?? 0;
+    message.pendingHoldId = object.pendingHoldId ?? "";
+    message.lastMedian = object.lastMedian ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPoolRequest(): GetPoolRequest {
+  return { period: undefined };
+}
+
+export const GetPoolRequest: MessageFns<GetPoolRequest> = {
+  encode(message: GetPoolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== undefined) {
+      writer.uint32(8).uint32(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPoolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPoolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPoolRequest {
+    return { period: isSet(object.period) ? globalThis.Number(object.period) : undefined };
+  },
+
+  toJSON(message: GetPoolRequest): unknown {
+    const obj: any = {};
+    if (message.period !== undefined) {
+      obj.period = Math.round(message.period);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPoolRequest>): GetPoolRequest {
+    return GetPoolRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPoolRequest>): GetPoolRequest {
+    const message = createBaseGetPoolRequest();
+    message.period = object.period ?? undefined;
+    return message;
+  },
+};
+
+function createBasePoolEntry(): PoolEntry {
+  return { identity: 0, requester: "", holdId: "" };
+}
+
+export const PoolEntry: MessageFns<PoolEntry> = {
+  encode(message: PoolEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.identity !== 0) {
+      writer.uint32(8).uint32(message.identity);
+    }
+    if (message.requester !== "") {
+      writer.uint32(18).string(message.requester);
+    }
+    if (message.holdId !== "") {
+      writer.uint32(26).string(message.holdId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PoolEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePoolEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.identity = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requester = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PoolEntry {
+    return {
+      identity: isSet(object.identity) ? globalThis.Number(object.identity) : 0,
+      requester: isSet(object.requester) ? globalThis.String(object.requester) : "",
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PoolEntry): unknown {
+    const obj: any = {};
+    if (message.identity !== 0) {
+      obj.identity = Math.round(message.identity);
+    }
+    if (message.requester !== "") {
+      obj.requester = message.requester;
+    }
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PoolEntry>): PoolEntry {
+    return PoolEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PoolEntry>): PoolEntry {
+    const message = createBasePoolEntry();
+    message.identity = object.identity ?? 0;
+    message.requester = object.requester ?? "";
+    message.holdId = object.holdId ?? "";
+    return message;
+  },
+};
+
+function createBasePool(): Pool {
+  return { period: 0, pool: 0, entries: [], publishedBy: [], settled: false };
+}
+
+export const Pool: MessageFns<Pool> = {
+  encode(message: Pool, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).uint32(message.period);
+    }
+    if (message.pool !== 0) {
+      writer.uint32(16).uint32(message.pool);
+    }
+    for (const v of message.entries) {
+      PoolEntry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.publishedBy) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.settled !== false) {
+      writer.uint32(40).bool(message.settled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Pool {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePool();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pool = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.entries.push(PoolEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.publishedBy.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.settled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Pool {
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      pool: isSet(object.pool) ? globalThis.Number(object.pool) : 0,
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => PoolEntry.fromJSON(e)) : [],
+      publishedBy: globalThis.Array.isArray(object?.publishedBy)
+        ? object.publishedBy.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.published_by)
+        ? object.published_by.map((e: any) => globalThis.String(e))
+        : [],
+      settled: isSet(object.settled) ? globalThis.Boolean(object.settled) : false,
+    };
+  },
+
+  toJSON(message: Pool): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.pool !== 0) {
+      obj.pool = Math.round(message.pool);
+    }
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => PoolEntry.toJSON(e));
+    }
+    if (message.publishedBy?.length) {
+      obj.publishedBy = message.publishedBy;
+    }
+    if (message.settled !== false) {
+      obj.settled = message.settled;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Pool>): Pool {
+    return Pool.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Pool>): Pool {
+    const message = createBasePool();
+    message.period = object.period ?? 0;
+    message.pool = object.pool ?? 0;
+    message.entries = object.entries?.map((e) => PoolEntry.fromPartial(e)) || [];
+    message.publishedBy = object.publishedBy?.map((e) => e) || [];
+    message.settled = object.settled ?? false;
+    return message;
+  },
+};
+
+function createBaseGetWotStatsRequest(): GetWotStatsRequest {
+  return {};
+}
+
+export const GetWotStatsRequest: MessageFns<GetWotStatsRequest> = {
+  encode(_: GetWotStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetWotStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetWotStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetWotStatsRequest {
+    return {};
+  },
+
+  toJSON(_: GetWotStatsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetWotStatsRequest>): GetWotStatsRequest {
+    return GetWotStatsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetWotStatsRequest>): GetWotStatsRequest {
+    const message = createBaseGetWotStatsRequest();
+    return message;
+  },
+};
+
+function createBaseWotStats(): WotStats {
+  return {
+    identities: 0,
+    members: 0,
+    certifications: 0,
+    refereeThreshold: 0,
+    referees: 0,
+    maxDistance: 0,
+    wotVersion: 0n,
+  };
+}
+
+export const WotStats: MessageFns<WotStats> = {
+  encode(message: WotStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.identities !== 0) {
+      writer.uint32(8).uint32(message.identities);
+    }
+    if (message.members !== 0) {
+      writer.uint32(16).uint32(message.members);
+    }
+    if (message.certifications !== 0) {
+      writer.uint32(24).uint32(message.certifications);
+    }
+    if (message.refereeThreshold !== 0) {
+      writer.uint32(32).uint32(message.refereeThreshold);
+    }
+    if (message.referees !== 0) {
+      writer.uint32(40).uint32(message.referees);
+    }
+    if (message.maxDistance !== 0) {
+      writer.uint32(48).uint32(message.maxDistance);
+    }
+    if (message.wotVersion !== 0n) {
+      if (BigInt.asUintN(64, message.wotVersion) !== message.wotVersion) {
+        throw new globalThis.Error("value provided for field message.wotVersion of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.wotVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WotStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWotStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.identities = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.members = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.certifications = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.refereeThreshold = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.referees = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxDistance = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.wotVersion = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WotStats {
+    return {
+      identities: isSet(object.identities) ? globalThis.Number(object.identities) : 0,
+      members: isSet(object.members) ? globalThis.Number(object.members) : 0,
+      certifications: isSet(object.certifications) ? globalThis.Number(object.certifications) : 0,
+      refereeThreshold: isSet(object.refereeThreshold)
+        ? globalThis.Number(object.refereeThreshold)
+        : isSet(object.referee_threshold)
+        ? globalThis.Number(object.referee_threshold)
+        : 0,
+      referees: isSet(object.referees) ? globalThis.Number(object.referees) : 0,
+      maxDistance: isSet(object.maxDistance)
+        ? globalThis.Number(object.maxDistance)
+        : isSet(object.max_distance)
+        ? globalThis.Number(object.max_distance)
+        : 0,
+      wotVersion: isSet(object.wotVersion)
+        ? BigInt(object.wotVersion)
+        : isSet(object.wot_version)
+        ? BigInt(object.wot_version)
+        : 0n,
+    };
+  },
+
+  toJSON(message: WotStats): unknown {
+    const obj: any = {};
+    if (message.identities !== 0) {
+      obj.identities = Math.round(message.identities);
+    }
+    if (message.members !== 0) {
+      obj.members = Math.round(message.members);
+    }
+    if (message.certifications !== 0) {
+      obj.certifications = Math.round(message.certifications);
+    }
+    if (message.refereeThreshold !== 0) {
+      obj.refereeThreshold = Math.round(message.refereeThreshold);
+    }
+    if (message.referees !== 0) {
+      obj.referees = Math.round(message.referees);
+    }
+    if (message.maxDistance !== 0) {
+      obj.maxDistance = Math.round(message.maxDistance);
+    }
+    if (message.wotVersion !== 0n) {
+      obj.wotVersion = message.wotVersion.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WotStats>): WotStats {
+    return WotStats.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WotStats>): WotStats {
+    const message = createBaseWotStats();
+    message.identities = object.identities ?? 0;
+    message.members = object.members ?? 0;
+    message.certifications = object.certifications ?? 0;
+    message.refereeThreshold = object.refereeThreshold ?? 0;
+    message.referees = object.referees ?? 0;
+    message.maxDistance = object.maxDistance ?? 0;
+    message.wotVersion = (object.wotVersion !== undefined && object.wotVersion !== null)
+      ? BigInt(object.wotVersion)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseAddIdentityRequest(): AddIdentityRequest {
+  return { auth: undefined, identity: 0, member: false };
+}
+
+export const AddIdentityRequest: MessageFns<AddIdentityRequest> = {
+  encode(message: AddIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.identity !== 0) {
+      writer.uint32(16).uint32(message.identity);
+    }
+    if (message.member !== false) {
+      writer.uint32(24).bool(message.member);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.identity = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.member = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddIdentityRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      identity: isSet(object.identity) ? globalThis.Number(object.identity) : 0,
+      member: isSet(object.member) ? globalThis.Boolean(object.member) : false,
+    };
+  },
+
+  toJSON(message: AddIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.identity !== 0) {
+      obj.identity = Math.round(message.identity);
+    }
+    if (message.member !== false) {
+      obj.member = message.member;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddIdentityRequest>): AddIdentityRequest {
+    return AddIdentityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddIdentityRequest>): AddIdentityRequest {
+    const message = createBaseAddIdentityRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.identity = object.identity ?? 0;
+    message.member = object.member ?? false;
+    return message;
+  },
+};
+
+function createBaseSetMembershipRequest(): SetMembershipRequest {
+  return { auth: undefined, identity: 0, member: false };
+}
+
+export const SetMembershipRequest: MessageFns<SetMembershipRequest> = {
+  encode(message: SetMembershipRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.identity !== 0) {
+      writer.uint32(16).uint32(message.identity);
+    }
+    if (message.member !== false) {
+      writer.uint32(24).bool(message.member);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetMembershipRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetMembershipRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.identity = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.member = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetMembershipRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      identity: isSet(object.identity) ? globalThis.Number(object.identity) : 0,
+      member: isSet(object.member) ? globalThis.Boolean(object.member) : false,
+    };
+  },
+
+  toJSON(message: SetMembershipRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.identity !== 0) {
+      obj.identity = Math.round(message.identity);
+    }
+    if (message.member !== false) {
+      obj.member = message.member;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetMembershipRequest>): SetMembershipRequest {
+    return SetMembershipRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetMembershipRequest>): SetMembershipRequest {
+    const message = createBaseSetMembershipRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.identity = object.identity ?? 0;
+    message.member = object.member ?? false;
+    return message;
+  },
+};
+
+function createBaseCertificationRequest(): CertificationRequest {
+  return { auth: undefined, issuer: 0, receiver: 0 };
+}
+
+export const CertificationRequest: MessageFns<CertificationRequest> = {
+  encode(message: CertificationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.issuer !== 0) {
+      writer.uint32(16).uint32(message.issuer);
+    }
+    if (message.receiver !== 0) {
+      writer.uint32(24).uint32(message.receiver);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.issuer = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.receiver = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificationRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      issuer: isSet(object.issuer) ? globalThis.Number(object.issuer) : 0,
+      receiver: isSet(object.receiver) ? globalThis.Number(object.receiver) : 0,
+    };
+  },
+
+  toJSON(message: CertificationRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.issuer !== 0) {
+      obj.issuer = Math.round(message.issuer);
+    }
+    if (message.receiver !== 0) {
+      obj.receiver = Math.round(message.receiver);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CertificationRequest>): CertificationRequest {
+    return CertificationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CertificationRequest>): CertificationRequest {
+    const message = createBaseCertificationRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.issuer = object.issuer ?? 0;
+    message.receiver = object.receiver ?? 0;
+    return message;
+  },
+};
+
+function createBaseImportWotRequest(): ImportWotRequest {
+  return { auth: undefined, json: "" };
+}
+
+export const ImportWotRequest: MessageFns<ImportWotRequest> = {
+  encode(message: ImportWotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.json !== "") {
+      writer.uint32(18).string(message.json);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportWotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportWotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.json = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportWotRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      json: isSet(object.json) ? globalThis.String(object.json) : "",
+    };
+  },
+
+  toJSON(message: ImportWotRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.json !== "") {
+      obj.json = message.json;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ImportWotRequest>): ImportWotRequest {
+    return ImportWotRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ImportWotRequest>): ImportWotRequest {
+    const message = createBaseImportWotRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.json = object.json ?? "";
+    return message;
+  },
+};
+
+function createBaseWotChangeResponse(): WotChangeResponse {
+  return { wotVersion: 0n, identities: 0, events: 0 };
+}
+
+export const WotChangeResponse: MessageFns<WotChangeResponse> = {
+  encode(message: WotChangeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.wotVersion !== 0n) {
+      if (BigInt.asUintN(64, message.wotVersion) !== message.wotVersion) {
+        throw new globalThis.Error("value provided for field message.wotVersion of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.wotVersion);
+    }
+    if (message.identities !== 0) {
+      writer.uint32(16).uint32(message.identities);
+    }
+    if (message.events !== 0) {
+      writer.uint32(24).uint32(message.events);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WotChangeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWotChangeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.wotVersion = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.identities = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.events = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WotChangeResponse {
+    return {
+      wotVersion: isSet(object.wotVersion)
+        ? BigInt(object.wotVersion)
+        : isSet(object.wot_version)
+        ? BigInt(object.wot_version)
+        : 0n,
+      identities: isSet(object.identities) ? globalThis.Number(object.identities) : 0,
+      events: isSet(object.events) ? globalThis.Number(object.events) : 0,
+    };
+  },
+
+  toJSON(message: WotChangeResponse): unknown {
+    const obj: any = {};
+    if (message.wotVersion !== 0n) {
+      obj.wotVersion = message.wotVersion.toString();
+    }
+    if (message.identities !== 0) {
+      obj.identities = Math.round(message.identities);
+    }
+    if (message.events !== 0) {
+      obj.events = Math.round(message.events);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WotChangeResponse>): WotChangeResponse {
+    return WotChangeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WotChangeResponse>): WotChangeResponse {
+    const message = createBaseWotChangeResponse();
+    message.wotVersion = (object.wotVersion !== undefined && object.wotVersion !== null)
+      ? BigInt(object.wotVersion)
+      : 0n;
+    message.identities = object.identities ?? 0;
+    message.events = object.events ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetEvaluationWorkRequest(): GetEvaluationWorkRequest {
+  return { evaluator: "" };
+}
+
+export const GetEvaluationWorkRequest: MessageFns<GetEvaluationWorkRequest> = {
+  encode(message: GetEvaluationWorkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.evaluator !== "") {
+      writer.uint32(10).string(message.evaluator);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEvaluationWorkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEvaluationWorkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.evaluator = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEvaluationWorkRequest {
+    return { evaluator: isSet(object.evaluator) ? globalThis.String(object.evaluator) : "" };
+  },
+
+  toJSON(message: GetEvaluationWorkRequest): unknown {
+    const obj: any = {};
+    if (message.evaluator !== "") {
+      obj.evaluator = message.evaluator;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetEvaluationWorkRequest>): GetEvaluationWorkRequest {
+    return GetEvaluationWorkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetEvaluationWorkRequest>): GetEvaluationWorkRequest {
+    const message = createBaseGetEvaluationWorkRequest();
+    message.evaluator = object.evaluator ?? "";
+    return message;
+  },
+};
+
+function createBaseEvaluationWork(): EvaluationWork {
+  return {
+    period: 0,
+    pool: 0,
+    height: 0n,
+    identities: [],
+    published: false,
+    wotVersion: 0n,
+    maxDistance: 0,
+    lastResultHeight: 0n,
+  };
+}
+
+export const EvaluationWork: MessageFns<EvaluationWork> = {
+  encode(message: EvaluationWork, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).uint32(message.period);
+    }
+    if (message.pool !== 0) {
+      writer.uint32(16).uint32(message.pool);
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.height);
+    }
+    if (message.identities.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.identities) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.published !== false) {
+      writer.uint32(40).bool(message.published);
+    }
+    if (message.wotVersion !== 0n) {
+      if (BigInt.asUintN(64, message.wotVersion) !== message.wotVersion) {
+        throw new globalThis.Error("value provided for field message.wotVersion of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.wotVersion);
+    }
+    if (message.maxDistance !== 0) {
+      writer.uint32(56).uint32(message.maxDistance);
+    }
+    if (message.lastResultHeight !== 0n) {
+      if (BigInt.asUintN(64, message.lastResultHeight) !== message.lastResultHeight) {
+        throw new globalThis.Error("value provided for field message.lastResultHeight of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.lastResultHeight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationWork {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationWork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pool = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.identities.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.identities.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.published = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.wotVersion = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxDistance = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lastResultHeight = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationWork {
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      pool: isSet(object.pool) ? globalThis.Number(object.pool) : 0,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+      identities: globalThis.Array.isArray(object?.identities)
+        ? object.identities.map((e: any) => globalThis.Number(e))
+        : [],
+      published: isSet(object.published) ? globalThis.Boolean(object.published) : false,
+      wotVersion: isSet(object.wotVersion)
+        ? BigInt(object.wotVersion)
+        : isSet(object.wot_version)
+        ? BigInt(object.wot_version)
+        : 0n,
+      maxDistance: isSet(object.maxDistance)
+        ? globalThis.Number(object.maxDistance)
+        : isSet(object.max_distance)
+        ? globalThis.Number(object.max_distance)
+        : 0,
+      lastResultHeight: isSet(object.lastResultHeight)
+        ? BigInt(object.lastResultHeight)
+        : isSet(object.last_result_height)
+        ? BigInt(object.last_result_height)
+        : 0n,
+    };
+  },
+
+  toJSON(message: EvaluationWork): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.pool !== 0) {
+      obj.pool = Math.round(message.pool);
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    if (message.identities?.length) {
+      obj.identities = message.identities.map((e) => Math.round(e));
+    }
+    if (message.published !== false) {
+      obj.published = message.published;
+    }
+    if (message.wotVersion !== 0n) {
+      obj.wotVersion = message.wotVersion.toString();
+    }
+    if (message.maxDistance !== 0) {
+      obj.maxDistance = Math.round(message.maxDistance);
+    }
+    if (message.lastResultHeight !== 0n) {
+      obj.lastResultHeight = message.lastResultHeight.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EvaluationWork>): EvaluationWork {
+    return EvaluationWork.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EvaluationWork>): EvaluationWork {
+    const message = createBaseEvaluationWork();
+    message.period = object.period ?? 0;
+    message.pool = object.pool ?? 0;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.identities = object.identities?.map((e) => e) || [];
+    message.published = object.published ?? false;
+    message.wotVersion = (object.wotVersion !== undefined && object.wotVersion !== null)
+      ? BigInt(object.wotVersion)
+      : 0n;
+    message.maxDistance = object.maxDistance ?? 0;
+    message.lastResultHeight = (object.lastResultHeight !== undefined && object.lastResultHeight !== null)
+      ? BigInt(object.lastResultHeight)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetWotSnapshotRequest(): GetWotSnapshotRequest {
+  return { period: 0 };
+}
+
+export const GetWotSnapshotRequest: MessageFns<GetWotSnapshotRequest> = {
+  encode(message: GetWotSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).uint32(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetWotSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetWotSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetWotSnapshotRequest {
+    return { period: isSet(object.period) ? globalThis.Number(object.period) : 0 };
+  },
+
+  toJSON(message: GetWotSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetWotSnapshotRequest>): GetWotSnapshotRequest {
+    return GetWotSnapshotRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetWotSnapshotRequest>): GetWotSnapshotRequest {
+    const message = createBaseGetWotSnapshotRequest();
+    message.period = object.period ?? 0;
+    return message;
+  },
+};
+
+function createBaseWotIdentity(): WotIdentity {
+  return { id: 0, member: false, certifiedBy: [] };
+}
+
+export const WotIdentity: MessageFns<WotIdentity> = {
+  encode(message: WotIdentity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.member !== false) {
+      writer.uint32(16).bool(message.member);
+    }
+    if (message.certifiedBy.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.certifiedBy) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WotIdentity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWotIdentity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.member = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.certifiedBy.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.certifiedBy.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WotIdentity {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      member: isSet(object.member) ? globalThis.Boolean(object.member) : false,
+      certifiedBy: globalThis.Array.isArray(object?.certifiedBy)
+        ? object.certifiedBy.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.certified_by)
+        ? object.certified_by.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: WotIdentity): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.member !== false) {
+      obj.member = message.member;
+    }
+    if (message.certifiedBy?.length) {
+      obj.certifiedBy = message.certifiedBy.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WotIdentity>): WotIdentity {
+    return WotIdentity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WotIdentity>): WotIdentity {
+    const message = createBaseWotIdentity();
+    message.id = object.id ?? 0;
+    message.member = object.member ?? false;
+    message.certifiedBy = object.certifiedBy?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseWotSnapshot(): WotSnapshot {
+  return { period: 0, wotVersion: 0n, identities: [] };
+}
+
+export const WotSnapshot: MessageFns<WotSnapshot> = {
+  encode(message: WotSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).uint32(message.period);
+    }
+    if (message.wotVersion !== 0n) {
+      if (BigInt.asUintN(64, message.wotVersion) !== message.wotVersion) {
+        throw new globalThis.Error("value provided for field message.wotVersion of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.wotVersion);
+    }
+    for (const v of message.identities) {
+      WotIdentity.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WotSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWotSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.wotVersion = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.identities.push(WotIdentity.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WotSnapshot {
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      wotVersion: isSet(object.wotVersion)
+        ? BigInt(object.wotVersion)
+        : isSet(object.wot_version)
+        ? BigInt(object.wot_version)
+        : 0n,
+      identities: globalThis.Array.isArray(object?.identities)
+        ? object.identities.map((e: any) => WotIdentity.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: WotSnapshot): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = Math.round(message.period);
+    }
+    if (message.wotVersion !== 0n) {
+      obj.wotVersion = message.wotVersion.toString();
+    }
+    if (message.identities?.length) {
+      obj.identities = message.identities.map((e) => WotIdentity.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WotSnapshot>): WotSnapshot {
+    return WotSnapshot.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WotSnapshot>): WotSnapshot {
+    const message = createBaseWotSnapshot();
+    message.period = object.period ?? 0;
+    message.wotVersion = (object.wotVersion !== undefined && object.wotVersion !== null)
+      ? BigInt(object.wotVersion)
+      : 0n;
+    message.identities = object.identities?.map((e) => WotIdentity.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+/**
+ * Distance holds a web of trust and evaluates identities against its referees (Duniter's distance
+ * rule): requests reserve a price, evaluators publish results per period, the median settles.
+ */
 export type DistanceService = typeof DistanceService;
 export const DistanceService = {
   getStatus: {
@@ -31,10 +2631,154 @@ export const DistanceService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /**
+   * Any account: asks for an identity to be evaluated; the price is held on the signer's account
+   * (Registry.PlaceHold) before the request joins a pool.
+   */
+  requestEvaluation: {
+    path: "/ewx.v1.Distance/RequestEvaluation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestEvaluationRequest): Buffer =>
+      Buffer.from(RequestEvaluationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestEvaluationRequest => RequestEvaluationRequest.decode(value),
+    responseSerialize: (value: RequestEvaluationResponse): Buffer =>
+      Buffer.from(RequestEvaluationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RequestEvaluationResponse => RequestEvaluationResponse.decode(value),
+  },
+  /** A configured evaluator: one Perbill per identity of the current period's pool, in pool order. */
+  publishResult: {
+    path: "/ewx.v1.Distance/PublishResult" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishResultRequest): Buffer => Buffer.from(PublishResultRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishResultRequest => PublishResultRequest.decode(value),
+    responseSerialize: (value: PublishResultResponse): Buffer =>
+      Buffer.from(PublishResultResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishResultResponse => PublishResultResponse.decode(value),
+  },
+  getIdentityStatus: {
+    path: "/ewx.v1.Distance/GetIdentityStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetIdentityStatusRequest): Buffer =>
+      Buffer.from(GetIdentityStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetIdentityStatusRequest => GetIdentityStatusRequest.decode(value),
+    responseSerialize: (value: IdentityStatus): Buffer => Buffer.from(IdentityStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IdentityStatus => IdentityStatus.decode(value),
+  },
+  /** The pool evaluated during a period (the requests of the period before). */
+  getPool: {
+    path: "/ewx.v1.Distance/GetPool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPoolRequest): Buffer => Buffer.from(GetPoolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPoolRequest => GetPoolRequest.decode(value),
+    responseSerialize: (value: Pool): Buffer => Buffer.from(Pool.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Pool => Pool.decode(value),
+  },
+  getWotStats: {
+    path: "/ewx.v1.Distance/GetWotStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetWotStatsRequest): Buffer => Buffer.from(GetWotStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetWotStatsRequest => GetWotStatsRequest.decode(value),
+    responseSerialize: (value: WotStats): Buffer => Buffer.from(WotStats.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotStats => WotStats.decode(value),
+  },
+  /** Web of trust changes, signed by the identity-registry admin (WOT_ADMIN, else the admin). */
+  addIdentity: {
+    path: "/ewx.v1.Distance/AddIdentity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddIdentityRequest): Buffer => Buffer.from(AddIdentityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddIdentityRequest => AddIdentityRequest.decode(value),
+    responseSerialize: (value: WotChangeResponse): Buffer => Buffer.from(WotChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotChangeResponse => WotChangeResponse.decode(value),
+  },
+  setMembership: {
+    path: "/ewx.v1.Distance/SetMembership" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetMembershipRequest): Buffer => Buffer.from(SetMembershipRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetMembershipRequest => SetMembershipRequest.decode(value),
+    responseSerialize: (value: WotChangeResponse): Buffer => Buffer.from(WotChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotChangeResponse => WotChangeResponse.decode(value),
+  },
+  addCertification: {
+    path: "/ewx.v1.Distance/AddCertification" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CertificationRequest): Buffer => Buffer.from(CertificationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CertificationRequest => CertificationRequest.decode(value),
+    responseSerialize: (value: WotChangeResponse): Buffer => Buffer.from(WotChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotChangeResponse => WotChangeResponse.decode(value),
+  },
+  removeCertification: {
+    path: "/ewx.v1.Distance/RemoveCertification" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CertificationRequest): Buffer => Buffer.from(CertificationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CertificationRequest => CertificationRequest.decode(value),
+    responseSerialize: (value: WotChangeResponse): Buffer => Buffer.from(WotChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotChangeResponse => WotChangeResponse.decode(value),
+  },
+  /** Creates or replaces the identities of an ewx-wot/1 file (membership and received certifications). */
+  importWot: {
+    path: "/ewx.v1.Distance/ImportWot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportWotRequest): Buffer => Buffer.from(ImportWotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportWotRequest => ImportWotRequest.decode(value),
+    responseSerialize: (value: WotChangeResponse): Buffer => Buffer.from(WotChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotChangeResponse => WotChangeResponse.decode(value),
+  },
+  /** For the evaluator worker: what to evaluate now, and the web of trust it must use. */
+  getEvaluationWork: {
+    path: "/ewx.v1.Distance/GetEvaluationWork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEvaluationWorkRequest): Buffer =>
+      Buffer.from(GetEvaluationWorkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEvaluationWorkRequest => GetEvaluationWorkRequest.decode(value),
+    responseSerialize: (value: EvaluationWork): Buffer => Buffer.from(EvaluationWork.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvaluationWork => EvaluationWork.decode(value),
+  },
+  getWotSnapshot: {
+    path: "/ewx.v1.Distance/GetWotSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetWotSnapshotRequest): Buffer =>
+      Buffer.from(GetWotSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetWotSnapshotRequest => GetWotSnapshotRequest.decode(value),
+    responseSerialize: (value: WotSnapshot): Buffer => Buffer.from(WotSnapshot.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WotSnapshot => WotSnapshot.decode(value),
+  },
 } as const;
 
 export interface DistanceServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /**
+   * Any account: asks for an identity to be evaluated; the price is held on the signer's account
+   * (Registry.PlaceHold) before the request joins a pool.
+   */
+  requestEvaluation: handleUnaryCall<RequestEvaluationRequest, RequestEvaluationResponse>;
+  /** A configured evaluator: one Perbill per identity of the current period's pool, in pool order. */
+  publishResult: handleUnaryCall<PublishResultRequest, PublishResultResponse>;
+  getIdentityStatus: handleUnaryCall<GetIdentityStatusRequest, IdentityStatus>;
+  /** The pool evaluated during a period (the requests of the period before). */
+  getPool: handleUnaryCall<GetPoolRequest, Pool>;
+  getWotStats: handleUnaryCall<GetWotStatsRequest, WotStats>;
+  /** Web of trust changes, signed by the identity-registry admin (WOT_ADMIN, else the admin). */
+  addIdentity: handleUnaryCall<AddIdentityRequest, WotChangeResponse>;
+  setMembership: handleUnaryCall<SetMembershipRequest, WotChangeResponse>;
+  addCertification: handleUnaryCall<CertificationRequest, WotChangeResponse>;
+  removeCertification: handleUnaryCall<CertificationRequest, WotChangeResponse>;
+  /** Creates or replaces the identities of an ewx-wot/1 file (membership and received certifications). */
+  importWot: handleUnaryCall<ImportWotRequest, WotChangeResponse>;
+  /** For the evaluator worker: what to evaluate now, and the web of trust it must use. */
+  getEvaluationWork: handleUnaryCall<GetEvaluationWorkRequest, EvaluationWork>;
+  getWotSnapshot: handleUnaryCall<GetWotSnapshotRequest, WotSnapshot>;
 }
 
 export interface DistanceClient extends Client {
@@ -53,6 +2797,192 @@ export interface DistanceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /**
+   * Any account: asks for an identity to be evaluated; the price is held on the signer's account
+   * (Registry.PlaceHold) before the request joins a pool.
+   */
+  requestEvaluation(
+    request: RequestEvaluationRequest,
+    callback: (error: ServiceError | null, response: RequestEvaluationResponse) => void,
+  ): ClientUnaryCall;
+  requestEvaluation(
+    request: RequestEvaluationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RequestEvaluationResponse) => void,
+  ): ClientUnaryCall;
+  requestEvaluation(
+    request: RequestEvaluationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RequestEvaluationResponse) => void,
+  ): ClientUnaryCall;
+  /** A configured evaluator: one Perbill per identity of the current period's pool, in pool order. */
+  publishResult(
+    request: PublishResultRequest,
+    callback: (error: ServiceError | null, response: PublishResultResponse) => void,
+  ): ClientUnaryCall;
+  publishResult(
+    request: PublishResultRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishResultResponse) => void,
+  ): ClientUnaryCall;
+  publishResult(
+    request: PublishResultRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishResultResponse) => void,
+  ): ClientUnaryCall;
+  getIdentityStatus(
+    request: GetIdentityStatusRequest,
+    callback: (error: ServiceError | null, response: IdentityStatus) => void,
+  ): ClientUnaryCall;
+  getIdentityStatus(
+    request: GetIdentityStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IdentityStatus) => void,
+  ): ClientUnaryCall;
+  getIdentityStatus(
+    request: GetIdentityStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IdentityStatus) => void,
+  ): ClientUnaryCall;
+  /** The pool evaluated during a period (the requests of the period before). */
+  getPool(request: GetPoolRequest, callback: (error: ServiceError | null, response: Pool) => void): ClientUnaryCall;
+  getPool(
+    request: GetPoolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Pool) => void,
+  ): ClientUnaryCall;
+  getPool(
+    request: GetPoolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Pool) => void,
+  ): ClientUnaryCall;
+  getWotStats(
+    request: GetWotStatsRequest,
+    callback: (error: ServiceError | null, response: WotStats) => void,
+  ): ClientUnaryCall;
+  getWotStats(
+    request: GetWotStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotStats) => void,
+  ): ClientUnaryCall;
+  getWotStats(
+    request: GetWotStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotStats) => void,
+  ): ClientUnaryCall;
+  /** Web of trust changes, signed by the identity-registry admin (WOT_ADMIN, else the admin). */
+  addIdentity(
+    request: AddIdentityRequest,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  addIdentity(
+    request: AddIdentityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  addIdentity(
+    request: AddIdentityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  setMembership(
+    request: SetMembershipRequest,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  setMembership(
+    request: SetMembershipRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  setMembership(
+    request: SetMembershipRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  addCertification(
+    request: CertificationRequest,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  addCertification(
+    request: CertificationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  addCertification(
+    request: CertificationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  removeCertification(
+    request: CertificationRequest,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  removeCertification(
+    request: CertificationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  removeCertification(
+    request: CertificationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates or replaces the identities of an ewx-wot/1 file (membership and received certifications). */
+  importWot(
+    request: ImportWotRequest,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  importWot(
+    request: ImportWotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  importWot(
+    request: ImportWotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotChangeResponse) => void,
+  ): ClientUnaryCall;
+  /** For the evaluator worker: what to evaluate now, and the web of trust it must use. */
+  getEvaluationWork(
+    request: GetEvaluationWorkRequest,
+    callback: (error: ServiceError | null, response: EvaluationWork) => void,
+  ): ClientUnaryCall;
+  getEvaluationWork(
+    request: GetEvaluationWorkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvaluationWork) => void,
+  ): ClientUnaryCall;
+  getEvaluationWork(
+    request: GetEvaluationWorkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvaluationWork) => void,
+  ): ClientUnaryCall;
+  getWotSnapshot(
+    request: GetWotSnapshotRequest,
+    callback: (error: ServiceError | null, response: WotSnapshot) => void,
+  ): ClientUnaryCall;
+  getWotSnapshot(
+    request: GetWotSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WotSnapshot) => void,
+  ): ClientUnaryCall;
+  getWotSnapshot(
+    request: GetWotSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WotSnapshot) => void,
+  ): ClientUnaryCall;
 }
 
 export const DistanceClient = makeGenericClientConstructor(DistanceService, "ewx.v1.Distance") as unknown as {
@@ -60,3 +2990,24 @@ export const DistanceClient = makeGenericClientConstructor(DistanceService, "ewx
   service: typeof DistanceService;
   serviceName: string;
 };
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
+
+type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
+}

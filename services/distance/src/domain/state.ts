@@ -1,0 +1,220 @@
+import { blockHeightOf, type RecordedEvent } from '@ewx/platform';
+import type * as E from './events.js';
+import { periodOf } from './periods.js';
+
+/** A request from its hold until it is settled (or its hold fails). */
+export interface RequestRecord {
+  readonly holdId: string;
+  readonly identity: number;
+  readonly requester: string;
+  readonly amount: string;
+  /** HOLDING: the hold is being placed; POOLED: it sits in the pool of `evaluationPeriod`. */
+  stage: 'HOLDING' | 'POOLED';
+  period: number;
+  evaluationPeriod?: number;
+}
+
+export interface PoolEntry { readonly holdId: string; readonly identity: number; readonly requester: string; readonly amount: string }
+
+export interface PoolState {
+  /** The evaluation period (pool index = period mod 3). */
+  readonly period: number;
+  readonly entries: PoolEntry[];
+  /** Accepted results by evaluator, in acceptance order. */
+  readonly results: Map<string, readonly number[]>;
+  settled: boolean;
+  /** The snapshot the pool is evaluated against: web-of-trust version and log position when the period began. */
+  wotVersion: number;
+  snapshotPosition: string;
+}
+
+/** The web of trust as it stood when a period began; entries are immutable and shared. */
+export interface WotSnapshot {
+  readonly period: number;
+  readonly wotVersion: number;
+  readonly height: number;
+  readonly position: string;
+  readonly wot: ReadonlyMap<number, E.WotIdentityData>;
+}
+
+export interface DistanceState {
+  height: number;
+  periodBlocks: number | undefined;
+  /** Current web of trust. Identities are never removed; entries are replaced, never mutated. */
+  wot: Map<number, E.WotIdentityData>;
+  /** +1 per web-of-trust event. */
+  wotVersion: number;
+  snapshot: WotSnapshot;
+  requestSeq: number;
+  /** Requests not yet settled, by hold id. */
+  readonly requests: Map<string, RequestRecord>;
+  readonly pendingByIdentity: Map<number, string>;
+  /** Holds being placed, by the period they were requested in (they count against its pool). */
+  readonly holding: Map<number, number>;
+  /** Pools by evaluation period; settled pools are kept for the last few periods. */
+  readonly pools: Map<number, PoolState>;
+  /** The last evaluation period whose pool was settled (0: nothing to settle yet). */
+  settledThrough: number;
+  lastResultHeight: number;
+  /** Valid identities: the last evaluation period of their validity. */
+  readonly validUntil: Map<number, number>;
+  readonly lastMedian: Map<number, number>;
+}
+
+/** Settled pools kept for queries; older ones live only in the log. */
+export const KEPT_SETTLED_POOLS = 3;
+
+export const initialState = (): DistanceState => ({
+  height: 0,
+  periodBlocks: undefined,
+  wot: new Map(),
+  wotVersion: 0,
+  snapshot: { period: 0, wotVersion: 0, height: 0, position: '0', wot: new Map() },
+  requestSeq: 0,
+  requests: new Map(),
+  pendingByIdentity: new Map(),
+  holding: new Map(),
+  pools: new Map(),
+  settledThrough: 0,
+  lastResultHeight: 0,
+  validUntil: new Map(),
+  lastMedian: new Map(),
+});
+
+export const DEFAULT_PERIOD_BLOCKS = 40;
+export const currentPeriod = (s: DistanceState): number => periodOf(s.height, s.periodBlocks ?? DEFAULT_PERIOD_BLOCKS);
+
+export function poolFor(s: DistanceState, period: number): PoolState {
+  let p = s.pools.get(period);
+  if (!p) s.pools.set(period, (p = { period, entries: [], results: new Map(), settled: false, wotVersion: -1, snapshotPosition: '' }));
+  return p;
+}
+
+const addHolding = (s: DistanceState, period: number, d: number): void => {
+  const n = (s.holding.get(period) ?? 0) + d;
+  if (n <= 0) s.holding.delete(period);
+  else s.holding.set(period, n);
+};
+
+function onBlock(s: DistanceState, height: number, position: bigint): void {
+  s.height = height;
+  const p = currentPeriod(s);
+  if (p <= s.snapshot.period) return;
+  // The web of trust as it stands when period p begins is what its pool is evaluated against.
+  const wot = s.wotVersion === s.snapshot.wotVersion ? s.snapshot.wot : new Map(s.wot);
+  s.snapshot = { period: p, wotVersion: s.wotVersion, height, position: position.toString(), wot };
+  const pool = s.pools.get(p);
+  if (pool) { pool.wotVersion = s.wotVersion; pool.snapshotPosition = s.snapshot.position; }
+}
+
+function setIdentity(s: DistanceState, idty: E.WotIdentityData): void {
+  s.wot.set(idty.id, idty);
+}
+
+function evolveWot(s: DistanceState, e: RecordedEvent): boolean {
+  switch (e.type) {
+    case 'IdentityAdded': {
+      const d = e.data as unknown as E.IdentityAdded;
+      setIdentity(s, { id: d.id, member: d.member, certifiedBy: [] });
+      break;
+    }
+    case 'MembershipChanged': {
+      const d = e.data as unknown as E.MembershipChanged;
+      setIdentity(s, { ...s.wot.get(d.id)!, member: d.member });
+      break;
+    }
+    case 'CertificationAdded': {
+      const d = e.data as unknown as E.CertificationAdded;
+      const r = s.wot.get(d.receiver)!;
+      setIdentity(s, { ...r, certifiedBy: [...r.certifiedBy, d.issuer] });
+      break;
+    }
+    case 'CertificationRemoved': {
+      const d = e.data as unknown as E.CertificationRemoved;
+      const r = s.wot.get(d.receiver)!;
+      setIdentity(s, { ...r, certifiedBy: r.certifiedBy.filter((i) => i !== d.issuer) });
+      break;
+    }
+    case 'WotImported':
+      for (const idty of (e.data as unknown as E.WotImported).identities) setIdentity(s, { id: idty.id, member: idty.member, certifiedBy: [...idty.certifiedBy] });
+      break;
+    default:
+      return false;
+  }
+  s.wotVersion++;
+  return true;
+}
+
+function settle(s: DistanceState, d: E.EvaluationSettled): void {
+  const r = s.requests.get(d.holdId);
+  if (r?.stage === 'HOLDING') addHolding(s, r.period, -1);
+  s.requests.delete(d.holdId);
+  if (s.pendingByIdentity.get(d.identity) === d.holdId) s.pendingByIdentity.delete(d.identity);
+  if (d.median !== undefined) s.lastMedian.set(d.identity, d.median);
+  if (d.outcome === 'VALID' && d.validUntilPeriod !== undefined) s.validUntil.set(d.identity, d.validUntilPeriod);
+  // A newer evaluation below the minimum ends an earlier validity; no result changes nothing.
+  if (d.outcome === 'INVALID') s.validUntil.delete(d.identity);
+}
+
+export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
+  const h = blockHeightOf(e);
+  if (h !== undefined) { onBlock(s, h, e.position); return s; }
+  if (evolveWot(s, e)) return s;
+  switch (e.type) {
+    case 'DistanceConfigured':
+      s.periodBlocks = (e.data as unknown as E.DistanceConfigured).periodBlocks;
+      return s;
+    case 'HoldRequested': {
+      const d = e.data as unknown as E.HoldRequested;
+      s.requestSeq++;
+      s.requests.set(d.holdId, { holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount, stage: 'HOLDING', period: d.period });
+      s.pendingByIdentity.set(d.identity, d.holdId);
+      addHolding(s, d.period, 1);
+      return s;
+    }
+    case 'HoldFailed': {
+      const d = e.data as unknown as E.HoldFailed;
+      const r = s.requests.get(d.holdId);
+      if (r) addHolding(s, r.period, -1);
+      s.requests.delete(d.holdId);
+      if (s.pendingByIdentity.get(d.identity) === d.holdId) s.pendingByIdentity.delete(d.identity);
+      return s;
+    }
+    case 'EvaluationRequested': {
+      const d = e.data as unknown as E.EvaluationRequested;
+      const r = s.requests.get(d.holdId);
+      if (r) {
+        addHolding(s, r.period, -1);
+        r.stage = 'POOLED';
+        r.period = d.period;
+        r.evaluationPeriod = d.evaluationPeriod;
+      }
+      poolFor(s, d.evaluationPeriod).entries.push({ holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount });
+      return s;
+    }
+    case 'ResultPublished': {
+      const d = e.data as unknown as E.ResultPublished;
+      poolFor(s, d.period).results.set(d.evaluator, d.values);
+      s.lastResultHeight = d.height;
+      return s;
+    }
+    case 'ValidityExpired': {
+      const d = e.data as unknown as E.ValidityExpired;
+      if (s.validUntil.get(d.identity) === d.validUntilPeriod) s.validUntil.delete(d.identity);
+      return s;
+    }
+    case 'EvaluationSettled':
+      settle(s, e.data as unknown as E.EvaluationSettled);
+      return s;
+    case 'PoolSettled': {
+      const d = e.data as unknown as E.PoolSettled;
+      s.settledThrough = Math.max(s.settledThrough, d.period);
+      const pool = s.pools.get(d.period);
+      if (pool) pool.settled = true;
+      s.pools.delete(d.period - KEPT_SETTLED_POOLS);
+      return s;
+    }
+    default:
+      return s;
+  }
+}
