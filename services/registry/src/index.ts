@@ -1,17 +1,34 @@
-import { BLOCK_PRODUCED, eventSourcedService, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, ConfigError, eventSourcedService, isAddress, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
-import { registryDecider } from './domain/decider.js';
+import { startReactions } from './app/reactions.js';
+import { registryDecider, type RegistryPolicy } from './domain/decider.js';
 
-export { registryDecider } from './domain/decider.js';
+export { registryDecider, decide, streamOf } from './domain/decider.js';
+export type { RegistryCommand, RegistryPolicy, RegistryState } from './domain/decider.js';
+export { TREASURY } from './domain/ledger.js';
+
+/** LEDGER_SERVICE_ACCOUNTS: comma-separated addresses of services allowed to place holds. */
+export function policyFrom(env: Env, admin: string): RegistryPolicy {
+  const accounts = env.list('LEDGER_SERVICE_ACCOUNTS');
+  for (const a of accounts) if (!isAddress(a)) throw new ConfigError('LEDGER_SERVICE_ACCOUNTS', 'comma-separated ed25519:<64 hex> addresses', a);
+  return { admin, ledgerServiceAccounts: accounts };
+}
 
 export const registryModule: ServiceModule = {
   name: 'registry',
   protoFile: 'ewx/v1/registry.proto',
   async create(ctx) {
+    const policy = policyFrom(ctx.env, ctx.admin);
+    const log = ctx.log.child({ service: 'registry' });
     return eventSourcedService(ctx, 'registry', {
       decider: registryDecider,
-      inbox: { consensus: [BLOCK_PRODUCED] },
-      grpc: (runtime) => [registryGrpc(runtime, ctx.admin, ctx.log)],
+      inbox: {
+        consensus: [BLOCK_PRODUCED],
+        rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged, PUBLISHED.rewards.RewardsComputed],
+        distance: [PUBLISHED.distance.EvaluationSettled],
+      },
+      grpc: (runtime) => [registryGrpc(runtime, policy, log)],
+      reactions: (runtime) => startReactions(runtime, policy, log),
     });
   },
 };

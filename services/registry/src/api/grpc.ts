@@ -1,27 +1,98 @@
-import { authenticate, serviceStatus, unary, type GrpcService, type Logger, type Runtime } from '@ewx/platform';
-import { DepositRequest, RegistryService, type Account, type GetAccountRequest } from '@ewx/proto/registry';
-import { balanceOf } from '../domain/ledger.js';
-import { decide, type RegistryState } from '../domain/decider.js';
+import type { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { authenticate, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
+import * as R from '@ewx/proto/registry';
+import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
+import * as V from './views.js';
 
 const M = '/ewx.v1.Registry/';
 
-export function registryGrpc(runtime: Runtime<RegistryState>, admin: string, log: Logger): GrpcService {
-  const account = (address: string): Account => {
-    const b = balanceOf(runtime.state().ledger, address);
-    return { address, free: b.free.toString(), reserved: b.reserved.toString(), unclaimed: b.unclaimed.toString() };
+interface Codec<T> { encode(m: T): BinaryWriter }
+
+export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger): GrpcService {
+  const state = (): RegistryState => runtime.state();
+  const reply = (): R.CommandReply => ({ logPosition: runtime.position(), height: BigInt(state().height) });
+
+  /** Authenticate, map to a command, decide on fresh state in the command's stream. */
+  const run = async <T extends Signed>(name: string, codec: Codec<T>, req: T, toCommand: (req: T, signer: string) => RegistryCommand): Promise<void> => {
+    const auth = authenticate(M + name, req, (m) => codec.encode(m).finish());
+    const cmd = toCommand(req, auth.signer);
+    await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), auth);
   };
+  const command = <T extends Signed>(name: string, codec: Codec<T>, toCommand: (req: T, signer: string) => RegistryCommand) =>
+    unary(M + name, log, async (req: T) => { await run(name, codec, req, toCommand); return reply(); });
+  const found = <T>(v: T | undefined, what: string): T => { if (v === undefined) throw notFound(what); return v; };
+
   return {
     name: 'ewx.v1.Registry',
-    definition: RegistryService,
+    definition: R.RegistryService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
-      deposit: unary(M + 'Deposit', log, async (req: DepositRequest) => {
-        const auth = authenticate(M + 'Deposit', req, (m) => DepositRequest.encode(m).finish());
-        await runtime.execute(`ledger:${req.account}`,
-          (s) => decide({ type: 'Deposit', signer: auth.signer, admin, account: req.account, amount: req.amount }, s), auth);
-        return { account: account(req.account) };
+      // ledger
+      deposit: unary(M + 'Deposit', log, async (req: R.DepositRequest) => {
+        await run('Deposit', R.DepositRequest, req, (r, signer) => ({ type: 'Deposit', signer, account: r.account, amount: r.amount }));
+        return { account: V.accountView(state(), req.account) };
       }),
-      getAccount: unary(M + 'GetAccount', log, async (req: GetAccountRequest) => account(req.address)),
+      withdraw: command('Withdraw', R.WithdrawRequest, (r, signer) => ({ type: 'Withdraw', signer, account: r.account, amount: r.amount })),
+      transfer: command('Transfer', R.TransferRequest, (r, signer) => ({ type: 'Transfer', signer, to: r.to, amount: r.amount })),
+      placeHold: command('PlaceHold', R.PlaceHoldRequest, (r, signer) => ({ type: 'PlaceHold', signer, holdId: r.holdId, account: r.account, amount: r.amount, purpose: r.purpose })),
+      getAccount: unary(M + 'GetAccount', log, async (req: R.GetAccountRequest) => V.accountView(state(), req.address)),
+      getHold: unary(M + 'GetHold', log, async (req: R.GetHoldRequest) => found(V.holdView(state(), req.holdId), `hold ${JSON.stringify(req.holdId)}`)),
+      // registrars
+      signUpRegistrar: command('SignUpRegistrar', R.SignUpRegistrarRequest, (r, signer) => ({ type: 'SignUpRegistrar', signer, friendlyName: r.friendlyName, legalLocation: r.legalLocation })),
+      deleteRegistrar: command('DeleteRegistrar', R.DeleteRegistrarRequest, (_r, signer) => ({ type: 'DeleteRegistrar', signer })),
+      getRegistrar: unary(M + 'GetRegistrar', log, async (req: R.GetRegistrarRequest) => found(V.registrarView(state(), req.address), `registrar ${req.address}`)),
+      // groups
+      registerGroup: command('RegisterGroup', R.RegisterGroupRequest, (r, signer) => ({ type: 'RegisterGroup', signer, config: V.groupConfigIn(r.config), budget: r.budget, allowList: r.allowList })),
+      raiseGroupBudget: command('RaiseGroupBudget', R.RaiseGroupBudgetRequest, (r, signer) => ({ type: 'RaiseGroupBudget', signer, group: r.group, amount: r.amount })),
+      changeGroupRewards: command('ChangeGroupRewards', R.ChangeGroupRewardsRequest, (r, signer) => ({
+        type: 'ChangeGroupRewards', signer, group: r.group, subscriptionRewardPerBlock: r.subscriptionRewardPerBlock, votingRewardPerBlock: r.votingRewardPerBlock,
+      })),
+      updateAllowList: command('UpdateAllowList', R.UpdateAllowListRequest, (r, signer) => ({
+        type: 'UpdateAllowList', signer, group: r.group, ...(r.enabled === undefined ? {} : { enabled: r.enabled }), add: r.add, remove: r.remove,
+      })),
+      deregisterGroup: command('DeregisterGroup', R.DeregisterGroupRequest, (r, signer) => ({ type: 'DeregisterGroup', signer, group: r.group })),
+      getGroup: unary(M + 'GetGroup', log, async (req: R.GetGroupRequest) => found(V.groupView(state(), req.namespace), `solution group ${JSON.stringify(req.namespace)}`)),
+      listGroups: unary(M + 'ListGroups', log, async (req: R.ListGroupsRequest): Promise<R.ListGroupsResponse> => {
+        const s = state();
+        const p = V.page(s.groups.keys(), req.page);
+        return { groups: p.keys.map((k) => V.groupView(s, k)!), page: p.info };
+      }),
+      // solutions
+      registerSolution: command('RegisterSolution', R.RegisterSolutionRequest, (r, signer) => ({ type: 'RegisterSolution', signer, config: V.solutionConfigIn(r.config) })),
+      pauseSolution: command('PauseSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'PauseSolution', signer, solution: r.solution })),
+      activateSolution: command('ActivateSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'ActivateSolution', signer, solution: r.solution })),
+      endSolution: command('EndSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'EndSolution', signer, solution: r.solution })),
+      nominateWorker: command('NominateWorker', R.NominationRequest, (r, signer) => ({ type: 'NominateWorker', signer, solution: r.solution, worker: r.worker })),
+      unnominateWorker: command('UnnominateWorker', R.NominationRequest, (r, signer) => ({ type: 'UnnominateWorker', signer, solution: r.solution, worker: r.worker })),
+      getSolution: unary(M + 'GetSolution', log, async (req: R.GetSolutionRequest) => found(V.solutionView(state(), req.namespace), `solution ${JSON.stringify(req.namespace)}`)),
+      listSolutions: unary(M + 'ListSolutions', log, async (req: R.ListSolutionsRequest): Promise<R.ListSolutionsResponse> => {
+        const s = state();
+        const keys = req.group ? [...(s.groups.get(req.group)?.solutions ?? [])] : [...s.solutions.keys()];
+        const p = V.page(keys, req.page);
+        return { solutions: p.keys.map((k) => V.solutionView(s, k)!), page: p.info };
+      }),
+      // operators
+      subscribe: command('Subscribe', R.SubscribeRequest, (r, signer) => ({ type: 'Subscribe', signer, group: r.group, stake: r.stake })),
+      topUpStake: command('TopUpStake', R.TopUpStakeRequest, (r, signer) => ({ type: 'TopUpStake', signer, group: r.group, amount: r.amount })),
+      unsubscribe: command('Unsubscribe', R.UnsubscribeRequest, (r, signer) => ({ type: 'Unsubscribe', signer, group: r.group })),
+      connectWorker: command('ConnectWorker', R.ConnectWorkerRequest, (r, signer) => ({ type: 'ConnectWorker', signer, worker: r.worker })),
+      disconnectWorker: command('DisconnectWorker', R.DisconnectWorkerRequest, (_r, signer) => ({ type: 'DisconnectWorker', signer })),
+      claimRewards: unary(M + 'ClaimRewards', log, async (req: R.ClaimRewardsRequest): Promise<R.ClaimRewardsResponse> => {
+        const auth = authenticate(M + 'ClaimRewards', req, (m) => R.ClaimRewardsRequest.encode(m).finish());
+        const cmd: RegistryCommand = { type: 'ClaimRewards', signer: auth.signer, groups: req.groups };
+        const events = await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), auth);
+        const claimed = (events[0]?.data as { groups?: { group: string; amount: string }[] } | undefined)?.groups ?? [];
+        return { claimed, total: claimed.reduce((t, x) => t + BigInt(x.amount), 0n).toString() };
+      }),
+      getOperator: unary(M + 'GetOperator', log, async (req: R.GetOperatorRequest) => V.operatorView(state(), req.address)),
+      listOperators: unary(M + 'ListOperators', log, async (req: R.ListOperatorsRequest): Promise<R.ListOperatorsResponse> => {
+        const s = state();
+        const keys = req.group
+          ? [...(s.groups.get(req.group)?.subscriptions.keys() ?? [])]
+          : [...s.operators].filter(([, o]) => o.groups.size > 0 || o.worker !== undefined).map(([k]) => k);
+        const p = V.page(keys, req.page);
+        return { operators: p.keys.map((k) => V.operatorView(s, k)), page: p.info };
+      }),
     },
   };
 }

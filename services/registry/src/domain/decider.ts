@@ -1,51 +1,68 @@
-import { blockHeightOf, parseAmount, type Decider, type EventData, type RecordedEvent } from '@ewx/platform';
-import type { Deposited, RegistryEvent } from './events.js';
-import { emptyLedger, mutableBalance, requireAddress, requireAdmin, type LedgerState } from './ledger.js';
+import type { Decider, EventData } from '@ewx/platform';
+import type { RegistryCommand } from './commands.js';
+import { evolve } from './evolve.js';
+import * as G from './groups.js';
+import * as LR from './ledger-rules.js';
+import * as O from './operators.js';
+import * as P from './payouts.js';
+import * as S from './solutions.js';
+import { initialState, type RegistryPolicy, type RegistryState } from './state.js';
 
-export interface RegistryState {
-  height: number;
-  readonly ledger: LedgerState;
-}
+export type { RegistryCommand } from './commands.js';
+export type { RegistryPolicy, RegistryState } from './state.js';
 
-export type RegistryCommand =
-  | { readonly type: 'Deposit'; readonly signer: string; readonly admin: string; readonly account: string; readonly amount: string };
-
-const event = (e: RegistryEvent): EventData => e as unknown as EventData;
-
-/** decide(command, state) → events: the registry's rules, pure. */
-export function decide(command: RegistryCommand, _state: RegistryState): EventData[] {
-  switch (command.type) {
-    case 'Deposit': {
-      const refused = requireAdmin(command.admin, command.signer, 'Deposit');
-      if (refused) throw refused;
-      const account = requireAddress('account', command.account);
-      const amount = parseAmount('amount', command.amount, { positive: true });
-      return [event({ type: 'Deposited', data: { account, amount: amount.toString() } })];
-    }
+/** decide(command, state) → events: the registry's rules, pure. A refusal throws a DomainError. */
+export function decide(c: RegistryCommand, s: RegistryState, policy: RegistryPolicy): EventData[] {
+  switch (c.type) {
+    case 'Deposit': return LR.deposit(c, s, policy);
+    case 'Withdraw': return LR.withdraw(c, s, policy);
+    case 'Transfer': return LR.transfer(c, s);
+    case 'PlaceHold': return LR.placeHold(c, s, policy);
+    case 'SignUpRegistrar': return G.signUpRegistrar(c, s);
+    case 'DeleteRegistrar': return G.deleteRegistrar(c, s);
+    case 'RegisterGroup': return G.registerGroup(c, s);
+    case 'RaiseGroupBudget': return G.raiseGroupBudget(c, s);
+    case 'ChangeGroupRewards': return G.changeGroupRewards(c, s);
+    case 'UpdateAllowList': return G.updateAllowList(c, s);
+    case 'DeregisterGroup': return G.deregisterGroup(c, s);
+    case 'RegisterSolution': return S.registerSolution(c, s);
+    case 'PauseSolution': case 'ActivateSolution': case 'EndSolution': return S.changeSolutionStatus(c, s);
+    case 'NominateWorker': case 'UnnominateWorker': return S.nomination(c, s);
+    case 'Subscribe': return O.subscribe(c, s);
+    case 'TopUpStake': return O.topUpStake(c, s);
+    case 'Unsubscribe': return O.unsubscribe(c, s);
+    case 'ConnectWorker': return O.connectWorker(c, s);
+    case 'DisconnectWorker': return O.disconnectWorker(c, s);
+    case 'ClaimRewards': return P.claimRewards(c, s);
+    case 'ApplyCredit': return P.applyCredit(c, s);
+    case 'ApplySettlement': return LR.applySettlement(c, s);
+    case 'SettleGroup': return P.settleGroup(c, s);
     default: {
-      const never: never = command.type;
-      throw new Error(`unknown command ${String(never)}`);
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
     }
   }
 }
 
-export function evolve(state: RegistryState, e: RecordedEvent): RegistryState {
-  const h = blockHeightOf(e);
-  if (h !== undefined) { state.height = h; return state; }
-  switch (e.type) {
-    case 'Deposited': {
-      const d = e.data as unknown as Deposited;
-      const amount = BigInt(d.amount);
-      mutableBalance(state.ledger, d.account).free += amount;
-      state.ledger.deposits += amount;
-      return state;
-    }
-    default:
-      return state;
+/**
+ * The stream a command appends to (the Kafka key of its events): facts about a group, its
+ * solutions and its subscriptions share `group:<ns>` so consumers see them in order; worker
+ * connections go to `operator:<address>`, ledger movements to `ledger:<account>`.
+ */
+export function streamOf(c: RegistryCommand, s: RegistryState): string {
+  switch (c.type) {
+    case 'Deposit': case 'Withdraw': case 'PlaceHold': return `ledger:${c.account}`;
+    case 'Transfer': case 'ClaimRewards': return `ledger:${c.signer}`;
+    case 'ApplySettlement': return `ledger:${s.holds.get(c.holdId)?.account ?? 'unknown'}`;
+    case 'SignUpRegistrar': case 'DeleteRegistrar': return `registrar:${c.signer}`;
+    case 'RegisterGroup': return `group:${c.config.namespace}`;
+    case 'RegisterSolution': return `group:${c.config.group}`;
+    case 'PauseSolution': case 'ActivateSolution': case 'EndSolution': case 'NominateWorker': case 'UnnominateWorker':
+      return `group:${s.solutions.get(c.solution)?.config.group ?? ''}`;
+    case 'ApplyCredit': return `group:${s.pendingCredits.get(c.key)?.group ?? ''}`;
+    case 'ConnectWorker': case 'DisconnectWorker': return `operator:${c.signer}`;
+    default: return `group:${c.group}`;
   }
 }
 
-export const registryDecider: Decider<RegistryState> = {
-  initialState: () => ({ height: 0, ledger: emptyLedger() }),
-  evolve,
-};
+export const registryDecider: Decider<RegistryState> = { initialState, evolve };

@@ -18,7 +18,16 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus } from "./common.js";
+
+/**
+ * What an accepted command left behind: the registry's log position after it and the height it
+ * had recorded. A command that changed nothing (an idempotent repeat) returns the same.
+ */
+export interface CommandReply {
+  logPosition: bigint;
+  height: bigint;
+}
 
 export interface DepositRequest {
   auth: Auth | undefined;
@@ -31,6 +40,30 @@ export interface DepositResponse {
   account: Account | undefined;
 }
 
+export interface WithdrawRequest {
+  auth: Auth | undefined;
+  account: string;
+  amount: string;
+}
+
+export interface TransferRequest {
+  auth: Auth | undefined;
+  to: string;
+  amount: string;
+}
+
+export interface PlaceHoldRequest {
+  auth:
+    | Auth
+    | undefined;
+  /** 1..128 characters of [A-Za-z0-9._:-], chosen by the calling service. */
+  holdId: string;
+  account: string;
+  amount: string;
+  /** Free text up to 128 characters, e.g. "distance-evaluation". */
+  purpose: string;
+}
+
 export interface GetAccountRequest {
   address: string;
 }
@@ -38,9 +71,391 @@ export interface GetAccountRequest {
 export interface Account {
   address: string;
   free: string;
+  /** Stakes, reward budgets and holds of this account, summed. */
   reserved: string;
+  /** Unclaimed rewards over all groups. */
   unclaimed: string;
+  unclaimedByGroup: GroupAmount[];
 }
+
+export interface GroupAmount {
+  group: string;
+  amount: string;
+}
+
+export interface GetHoldRequest {
+  holdId: string;
+}
+
+export interface Hold {
+  holdId: string;
+  account: string;
+  amount: string;
+  purpose: string;
+  /** HELD, RELEASED or SLASHED. */
+  status: string;
+  placedBy: string;
+}
+
+export interface SignUpRegistrarRequest {
+  auth:
+    | Auth
+    | undefined;
+  /** 1..64 characters. */
+  friendlyName: string;
+  /** 2..64 characters, e.g. an ISO 3166 country code or a city and country. */
+  legalLocation: string;
+}
+
+export interface DeleteRegistrarRequest {
+  auth: Auth | undefined;
+}
+
+export interface GetRegistrarRequest {
+  address: string;
+}
+
+export interface Registrar {
+  address: string;
+  friendlyName: string;
+  legalLocation: string;
+  groups: string[];
+}
+
+export interface GroupConfig {
+  /** 3..64 characters of [a-z0-9._-], starting with a letter or digit; unique for ever. */
+  namespace: string;
+  /** Up to 1024 characters. */
+  info: string;
+  /** 0 < min_stake <= max_stake. */
+  minStake: string;
+  maxStake: string;
+  /** 1..10000. */
+  maxOperators: number;
+  allowListEnabled: boolean;
+  /** Subscriptions are accepted from this height on. */
+  startBlock: bigint;
+  subscriptionRewardPerBlock: string;
+  votingRewardPerBlock: string;
+  /** 0..100. */
+  slaVotingThreshold: number;
+  /** operation_start_block <= operation_end_block; the end lies after the current height. */
+  operationStartBlock: bigint;
+  operationEndBlock: bigint;
+  /** In reward periods, 1..1000. */
+  withdrawalDelay: number;
+}
+
+export interface RegisterGroupRequest {
+  auth: Auth | undefined;
+  config:
+    | GroupConfig
+    | undefined;
+  /** Reserved from the registrar's free balance. */
+  budget: string;
+  /** Initial allow list (operator addresses), at most 10000. */
+  allowList: string[];
+}
+
+export interface RaiseGroupBudgetRequest {
+  auth: Auth | undefined;
+  group: string;
+  amount: string;
+}
+
+export interface ChangeGroupRewardsRequest {
+  auth: Auth | undefined;
+  group: string;
+  /** Each at least the current value (rewards are only raised). */
+  subscriptionRewardPerBlock: string;
+  votingRewardPerBlock: string;
+}
+
+export interface UpdateAllowListRequest {
+  auth: Auth | undefined;
+  group: string;
+  /** Unset: keep the flag as it is. */
+  enabled?: boolean | undefined;
+  add: string[];
+  remove: string[];
+}
+
+export interface DeregisterGroupRequest {
+  auth: Auth | undefined;
+  group: string;
+}
+
+export interface GetGroupRequest {
+  namespace: string;
+}
+
+export interface RewardsChange {
+  fromPeriod: bigint;
+  subscriptionRewardPerBlock: string;
+  votingRewardPerBlock: string;
+}
+
+export interface Group {
+  config: GroupConfig | undefined;
+  owner: string;
+  /** ACTIVE, RETIRING or REMOVED. */
+  status: string;
+  /** Reward budget still reserved. */
+  budget: string;
+  allowList: string[];
+  operators: number;
+  totalStake: string;
+  solutions: string[];
+  /** Per-block rewards changes, in order (the config shows the values at registration). */
+  rewardsChanges: RewardsChange[];
+  registeredAt: bigint;
+}
+
+export interface ListGroupsRequest {
+  page: PageRequest | undefined;
+}
+
+export interface ListGroupsResponse {
+  groups: Group[];
+  page: PageInfo | undefined;
+}
+
+export interface SolutionConfig {
+  /** 3..64 characters of [a-z0-9._-]; unique for ever. */
+  namespace: string;
+  group: string;
+  /** 1..128 characters. */
+  name: string;
+  /** Up to 1024 characters. */
+  description: string;
+  /** A content id, 1..256 characters without spaces. */
+  logicRef: string;
+  /** Must lie after the current height; no round starts after it. */
+  expirationBlock: bigint;
+  /** 0 < value <= the current reward period length. */
+  maxWaitingThreshold: bigint;
+  /** 0..100. */
+  voteThresholdPercent: number;
+  quorumPercent: number;
+  /** REGISTRAR or WORKER. */
+  votingStartMethod: string;
+  nominationsEnabled: boolean;
+  /** NONE or RETRY_ONCE. */
+  unresolvedPolicy: string;
+}
+
+export interface RegisterSolutionRequest {
+  auth: Auth | undefined;
+  config: SolutionConfig | undefined;
+}
+
+export interface SolutionCommandRequest {
+  auth: Auth | undefined;
+  solution: string;
+}
+
+export interface NominationRequest {
+  auth: Auth | undefined;
+  solution: string;
+  worker: string;
+}
+
+export interface GetSolutionRequest {
+  namespace: string;
+}
+
+export interface Solution {
+  config: SolutionConfig | undefined;
+  owner: string;
+  /** ACTIVE, PAUSED, ENDED, or EXPIRED (past expiration_block and not ended). */
+  status: string;
+  nominatedWorkers: string[];
+  registeredAt: bigint;
+}
+
+export interface ListSolutionsRequest {
+  page:
+    | PageRequest
+    | undefined;
+  /** Only the solutions of this group, when set. */
+  group: string;
+}
+
+export interface ListSolutionsResponse {
+  solutions: Solution[];
+  page: PageInfo | undefined;
+}
+
+export interface SubscribeRequest {
+  auth: Auth | undefined;
+  group: string;
+  stake: string;
+}
+
+export interface TopUpStakeRequest {
+  auth: Auth | undefined;
+  group: string;
+  amount: string;
+}
+
+export interface UnsubscribeRequest {
+  auth: Auth | undefined;
+  group: string;
+}
+
+export interface ConnectWorkerRequest {
+  auth: Auth | undefined;
+  worker: string;
+}
+
+export interface DisconnectWorkerRequest {
+  auth: Auth | undefined;
+}
+
+export interface ClaimRewardsRequest {
+  auth: Auth | undefined;
+  groups: string[];
+}
+
+export interface ClaimRewardsResponse {
+  claimed: GroupAmount[];
+  total: string;
+}
+
+export interface GetOperatorRequest {
+  address: string;
+}
+
+export interface Subscription {
+  group: string;
+  /** Total stake locked in the group. */
+  stake: string;
+  /** The period from which `stake` counts. */
+  activeFromPeriod: bigint;
+  /** Set while a withdrawal is pending. */
+  unsubscribing: boolean;
+  unsubscribedInPeriod: bigint;
+  /** The stake is released when this period closes. */
+  finalPeriod: bigint;
+}
+
+export interface Operator {
+  address: string;
+  /** Empty when none is connected. */
+  worker: string;
+  subscriptions: Subscription[];
+  account: Account | undefined;
+}
+
+export interface ListOperatorsRequest {
+  page:
+    | PageRequest
+    | undefined;
+  /** Only the operators subscribed to this group, when set. */
+  group: string;
+}
+
+export interface ListOperatorsResponse {
+  operators: Operator[];
+  page: PageInfo | undefined;
+}
+
+function createBaseCommandReply(): CommandReply {
+  return { logPosition: 0n, height: 0n };
+}
+
+export const CommandReply: MessageFns<CommandReply> = {
+  encode(message: CommandReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.logPosition !== 0n) {
+      if (BigInt.asUintN(64, message.logPosition) !== message.logPosition) {
+        throw new globalThis.Error("value provided for field message.logPosition of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.logPosition);
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.height);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.logPosition = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandReply {
+    return {
+      logPosition: isSet(object.logPosition)
+        ? BigInt(object.logPosition)
+        : isSet(object.log_position)
+        ? BigInt(object.log_position)
+        : 0n,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+    };
+  },
+
+  toJSON(message: CommandReply): unknown {
+    const obj: any = {};
+    if (message.logPosition !== 0n) {
+      obj.logPosition = message.logPosition.toString();
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CommandReply>): CommandReply {
+    return CommandReply.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CommandReply>): CommandReply {
+    const message = createBaseCommandReply();
+    message.logPosition = (object.logPosition !== undefined && object.logPosition !== null)
+      ? BigInt(object.logPosition)
+      : 0n;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    return message;
+  },
+};
 
 function createBaseDepositRequest(): DepositRequest {
   return { auth: undefined, account: "", amount: "" };
@@ -212,6 +627,345 @@ export const DepositResponse: MessageFns<DepositResponse> = {
   },
 };
 
+function createBaseWithdrawRequest(): WithdrawRequest {
+  return { auth: undefined, account: "", amount: "" };
+}
+
+export const WithdrawRequest: MessageFns<WithdrawRequest> = {
+  encode(message: WithdrawRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.account !== "") {
+      writer.uint32(18).string(message.account);
+    }
+    if (message.amount !== "") {
+      writer.uint32(26).string(message.amount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+    };
+  },
+
+  toJSON(message: WithdrawRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WithdrawRequest>): WithdrawRequest {
+    return WithdrawRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WithdrawRequest>): WithdrawRequest {
+    const message = createBaseWithdrawRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.account = object.account ?? "";
+    message.amount = object.amount ?? "";
+    return message;
+  },
+};
+
+function createBaseTransferRequest(): TransferRequest {
+  return { auth: undefined, to: "", amount: "" };
+}
+
+export const TransferRequest: MessageFns<TransferRequest> = {
+  encode(message: TransferRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.amount !== "") {
+      writer.uint32(26).string(message.amount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+    };
+  },
+
+  toJSON(message: TransferRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferRequest>): TransferRequest {
+    return TransferRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferRequest>): TransferRequest {
+    const message = createBaseTransferRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.to = object.to ?? "";
+    message.amount = object.amount ?? "";
+    return message;
+  },
+};
+
+function createBasePlaceHoldRequest(): PlaceHoldRequest {
+  return { auth: undefined, holdId: "", account: "", amount: "", purpose: "" };
+}
+
+export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
+  encode(message: PlaceHoldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.holdId !== "") {
+      writer.uint32(18).string(message.holdId);
+    }
+    if (message.account !== "") {
+      writer.uint32(26).string(message.account);
+    }
+    if (message.amount !== "") {
+      writer.uint32(34).string(message.amount);
+    }
+    if (message.purpose !== "") {
+      writer.uint32(42).string(message.purpose);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaceHoldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaceHoldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlaceHoldRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+    };
+  },
+
+  toJSON(message: PlaceHoldRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PlaceHoldRequest>): PlaceHoldRequest {
+    return PlaceHoldRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PlaceHoldRequest>): PlaceHoldRequest {
+    const message = createBasePlaceHoldRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.holdId = object.holdId ?? "";
+    message.account = object.account ?? "";
+    message.amount = object.amount ?? "";
+    message.purpose = object.purpose ?? "";
+    return message;
+  },
+};
+
 function createBaseGetAccountRequest(): GetAccountRequest {
   return { address: "" };
 }
@@ -280,7 +1034,7 @@ export const GetAccountRequest: MessageFns<GetAccountRequest> = {
 };
 
 function createBaseAccount(): Account {
-  return { address: "", free: "", reserved: "", unclaimed: "" };
+  return { address: "", free: "", reserved: "", unclaimed: "", unclaimedByGroup: [] };
 }
 
 export const Account: MessageFns<Account> = {
@@ -296,6 +1050,9 @@ export const Account: MessageFns<Account> = {
     }
     if (message.unclaimed !== "") {
       writer.uint32(34).string(message.unclaimed);
+    }
+    for (const v of message.unclaimedByGroup) {
+      GroupAmount.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -345,6 +1102,14 @@ export const Account: MessageFns<Account> = {
             message.unclaimed = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.unclaimedByGroup.push(GroupAmount.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -363,6 +1128,11 @@ export const Account: MessageFns<Account> = {
       free: isSet(object.free) ? globalThis.String(object.free) : "",
       reserved: isSet(object.reserved) ? globalThis.String(object.reserved) : "",
       unclaimed: isSet(object.unclaimed) ? globalThis.String(object.unclaimed) : "",
+      unclaimedByGroup: globalThis.Array.isArray(object?.unclaimedByGroup)
+        ? object.unclaimedByGroup.map((e: any) => GroupAmount.fromJSON(e))
+        : globalThis.Array.isArray(object?.unclaimed_by_group)
+        ? object.unclaimed_by_group.map((e: any) => GroupAmount.fromJSON(e))
+        : [],
     };
   },
 
@@ -380,6 +1150,9 @@ export const Account: MessageFns<Account> = {
     if (message.unclaimed !== "") {
       obj.unclaimed = message.unclaimed;
     }
+    if (message.unclaimedByGroup?.length) {
+      obj.unclaimedByGroup = message.unclaimedByGroup.map((e) => GroupAmount.toJSON(e));
+    }
     return obj;
   },
 
@@ -392,13 +1165,4306 @@ export const Account: MessageFns<Account> = {
     message.free = object.free ?? "";
     message.reserved = object.reserved ?? "";
     message.unclaimed = object.unclaimed ?? "";
+    message.unclaimedByGroup = object.unclaimedByGroup?.map((e) => GroupAmount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGroupAmount(): GroupAmount {
+  return { group: "", amount: "" };
+}
+
+export const GroupAmount: MessageFns<GroupAmount> = {
+  encode(message: GroupAmount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.amount !== "") {
+      writer.uint32(18).string(message.amount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupAmount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupAmount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupAmount {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+    };
+  },
+
+  toJSON(message: GroupAmount): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GroupAmount>): GroupAmount {
+    return GroupAmount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupAmount>): GroupAmount {
+    const message = createBaseGroupAmount();
+    message.group = object.group ?? "";
+    message.amount = object.amount ?? "";
+    return message;
+  },
+};
+
+function createBaseGetHoldRequest(): GetHoldRequest {
+  return { holdId: "" };
+}
+
+export const GetHoldRequest: MessageFns<GetHoldRequest> = {
+  encode(message: GetHoldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.holdId !== "") {
+      writer.uint32(10).string(message.holdId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetHoldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetHoldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetHoldRequest {
+    return {
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetHoldRequest): unknown {
+    const obj: any = {};
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetHoldRequest>): GetHoldRequest {
+    return GetHoldRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetHoldRequest>): GetHoldRequest {
+    const message = createBaseGetHoldRequest();
+    message.holdId = object.holdId ?? "";
+    return message;
+  },
+};
+
+function createBaseHold(): Hold {
+  return { holdId: "", account: "", amount: "", purpose: "", status: "", placedBy: "" };
+}
+
+export const Hold: MessageFns<Hold> = {
+  encode(message: Hold, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.holdId !== "") {
+      writer.uint32(10).string(message.holdId);
+    }
+    if (message.account !== "") {
+      writer.uint32(18).string(message.account);
+    }
+    if (message.amount !== "") {
+      writer.uint32(26).string(message.amount);
+    }
+    if (message.purpose !== "") {
+      writer.uint32(34).string(message.purpose);
+    }
+    if (message.status !== "") {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.placedBy !== "") {
+      writer.uint32(50).string(message.placedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Hold {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHold();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.placedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Hold {
+    return {
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      placedBy: isSet(object.placedBy)
+        ? globalThis.String(object.placedBy)
+        : isSet(object.placed_by)
+        ? globalThis.String(object.placed_by)
+        : "",
+    };
+  },
+
+  toJSON(message: Hold): unknown {
+    const obj: any = {};
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.placedBy !== "") {
+      obj.placedBy = message.placedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Hold>): Hold {
+    return Hold.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Hold>): Hold {
+    const message = createBaseHold();
+    message.holdId = object.holdId ?? "";
+    message.account = object.account ?? "";
+    message.amount = object.amount ?? "";
+    message.purpose = object.purpose ?? "";
+    message.status = object.status ?? "";
+    message.placedBy = object.placedBy ?? "";
+    return message;
+  },
+};
+
+function createBaseSignUpRegistrarRequest(): SignUpRegistrarRequest {
+  return { auth: undefined, friendlyName: "", legalLocation: "" };
+}
+
+export const SignUpRegistrarRequest: MessageFns<SignUpRegistrarRequest> = {
+  encode(message: SignUpRegistrarRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.friendlyName !== "") {
+      writer.uint32(18).string(message.friendlyName);
+    }
+    if (message.legalLocation !== "") {
+      writer.uint32(26).string(message.legalLocation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignUpRegistrarRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignUpRegistrarRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.friendlyName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.legalLocation = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignUpRegistrarRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      friendlyName: isSet(object.friendlyName)
+        ? globalThis.String(object.friendlyName)
+        : isSet(object.friendly_name)
+        ? globalThis.String(object.friendly_name)
+        : "",
+      legalLocation: isSet(object.legalLocation)
+        ? globalThis.String(object.legalLocation)
+        : isSet(object.legal_location)
+        ? globalThis.String(object.legal_location)
+        : "",
+    };
+  },
+
+  toJSON(message: SignUpRegistrarRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.friendlyName !== "") {
+      obj.friendlyName = message.friendlyName;
+    }
+    if (message.legalLocation !== "") {
+      obj.legalLocation = message.legalLocation;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignUpRegistrarRequest>): SignUpRegistrarRequest {
+    return SignUpRegistrarRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignUpRegistrarRequest>): SignUpRegistrarRequest {
+    const message = createBaseSignUpRegistrarRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.friendlyName = object.friendlyName ?? "";
+    message.legalLocation = object.legalLocation ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteRegistrarRequest(): DeleteRegistrarRequest {
+  return { auth: undefined };
+}
+
+export const DeleteRegistrarRequest: MessageFns<DeleteRegistrarRequest> = {
+  encode(message: DeleteRegistrarRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRegistrarRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRegistrarRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRegistrarRequest {
+    return { auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined };
+  },
+
+  toJSON(message: DeleteRegistrarRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRegistrarRequest>): DeleteRegistrarRequest {
+    return DeleteRegistrarRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteRegistrarRequest>): DeleteRegistrarRequest {
+    const message = createBaseDeleteRegistrarRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetRegistrarRequest(): GetRegistrarRequest {
+  return { address: "" };
+}
+
+export const GetRegistrarRequest: MessageFns<GetRegistrarRequest> = {
+  encode(message: GetRegistrarRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRegistrarRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRegistrarRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRegistrarRequest {
+    return { address: isSet(object.address) ? globalThis.String(object.address) : "" };
+  },
+
+  toJSON(message: GetRegistrarRequest): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRegistrarRequest>): GetRegistrarRequest {
+    return GetRegistrarRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRegistrarRequest>): GetRegistrarRequest {
+    const message = createBaseGetRegistrarRequest();
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseRegistrar(): Registrar {
+  return { address: "", friendlyName: "", legalLocation: "", groups: [] };
+}
+
+export const Registrar: MessageFns<Registrar> = {
+  encode(message: Registrar, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.friendlyName !== "") {
+      writer.uint32(18).string(message.friendlyName);
+    }
+    if (message.legalLocation !== "") {
+      writer.uint32(26).string(message.legalLocation);
+    }
+    for (const v of message.groups) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Registrar {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegistrar();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.friendlyName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.legalLocation = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.groups.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Registrar {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      friendlyName: isSet(object.friendlyName)
+        ? globalThis.String(object.friendlyName)
+        : isSet(object.friendly_name)
+        ? globalThis.String(object.friendly_name)
+        : "",
+      legalLocation: isSet(object.legalLocation)
+        ? globalThis.String(object.legalLocation)
+        : isSet(object.legal_location)
+        ? globalThis.String(object.legal_location)
+        : "",
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Registrar): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.friendlyName !== "") {
+      obj.friendlyName = message.friendlyName;
+    }
+    if (message.legalLocation !== "") {
+      obj.legalLocation = message.legalLocation;
+    }
+    if (message.groups?.length) {
+      obj.groups = message.groups;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Registrar>): Registrar {
+    return Registrar.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Registrar>): Registrar {
+    const message = createBaseRegistrar();
+    message.address = object.address ?? "";
+    message.friendlyName = object.friendlyName ?? "";
+    message.legalLocation = object.legalLocation ?? "";
+    message.groups = object.groups?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGroupConfig(): GroupConfig {
+  return {
+    namespace: "",
+    info: "",
+    minStake: "",
+    maxStake: "",
+    maxOperators: 0,
+    allowListEnabled: false,
+    startBlock: 0n,
+    subscriptionRewardPerBlock: "",
+    votingRewardPerBlock: "",
+    slaVotingThreshold: 0,
+    operationStartBlock: 0n,
+    operationEndBlock: 0n,
+    withdrawalDelay: 0,
+  };
+}
+
+export const GroupConfig: MessageFns<GroupConfig> = {
+  encode(message: GroupConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.info !== "") {
+      writer.uint32(18).string(message.info);
+    }
+    if (message.minStake !== "") {
+      writer.uint32(26).string(message.minStake);
+    }
+    if (message.maxStake !== "") {
+      writer.uint32(34).string(message.maxStake);
+    }
+    if (message.maxOperators !== 0) {
+      writer.uint32(40).uint32(message.maxOperators);
+    }
+    if (message.allowListEnabled !== false) {
+      writer.uint32(48).bool(message.allowListEnabled);
+    }
+    if (message.startBlock !== 0n) {
+      if (BigInt.asUintN(64, message.startBlock) !== message.startBlock) {
+        throw new globalThis.Error("value provided for field message.startBlock of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.startBlock);
+    }
+    if (message.subscriptionRewardPerBlock !== "") {
+      writer.uint32(66).string(message.subscriptionRewardPerBlock);
+    }
+    if (message.votingRewardPerBlock !== "") {
+      writer.uint32(74).string(message.votingRewardPerBlock);
+    }
+    if (message.slaVotingThreshold !== 0) {
+      writer.uint32(80).uint32(message.slaVotingThreshold);
+    }
+    if (message.operationStartBlock !== 0n) {
+      if (BigInt.asUintN(64, message.operationStartBlock) !== message.operationStartBlock) {
+        throw new globalThis.Error("value provided for field message.operationStartBlock of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.operationStartBlock);
+    }
+    if (message.operationEndBlock !== 0n) {
+      if (BigInt.asUintN(64, message.operationEndBlock) !== message.operationEndBlock) {
+        throw new globalThis.Error("value provided for field message.operationEndBlock of type uint64 too large");
+      }
+      writer.uint32(96).uint64(message.operationEndBlock);
+    }
+    if (message.withdrawalDelay !== 0) {
+      writer.uint32(104).uint32(message.withdrawalDelay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.info = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.minStake = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.maxStake = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxOperators = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.allowListEnabled = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.startBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.subscriptionRewardPerBlock = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.votingRewardPerBlock = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.slaVotingThreshold = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.operationStartBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.operationEndBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.withdrawalDelay = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupConfig {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      info: isSet(object.info) ? globalThis.String(object.info) : "",
+      minStake: isSet(object.minStake)
+        ? globalThis.String(object.minStake)
+        : isSet(object.min_stake)
+        ? globalThis.String(object.min_stake)
+        : "",
+      maxStake: isSet(object.maxStake)
+        ? globalThis.String(object.maxStake)
+        : isSet(object.max_stake)
+        ? globalThis.String(object.max_stake)
+        : "",
+      maxOperators: isSet(object.maxOperators)
+        ? globalThis.Number(object.maxOperators)
+        : isSet(object.max_operators)
+        ? globalThis.Number(object.max_operators)
+        : 0,
+      allowListEnabled: isSet(object.allowListEnabled)
+        ? globalThis.Boolean(object.allowListEnabled)
+        : isSet(object.allow_list_enabled)
+        ? globalThis.Boolean(object.allow_list_enabled)
+        : false,
+      startBlock: isSet(object.startBlock)
+        ? BigInt(object.startBlock)
+        : isSet(object.start_block)
+        ? BigInt(object.start_block)
+        : 0n,
+      subscriptionRewardPerBlock: isSet(object.subscriptionRewardPerBlock)
+        ? globalThis.String(object.subscriptionRewardPerBlock)
+        : isSet(object.subscription_reward_per_block)
+        ? globalThis.String(object.subscription_reward_per_block)
+        : "",
+      votingRewardPerBlock: isSet(object.votingRewardPerBlock)
+        ? globalThis.String(object.votingRewardPerBlock)
+        : isSet(object.voting_reward_per_block)
+        ? globalThis.String(object.voting_reward_per_block)
+        : "",
+      slaVotingThreshold: isSet(object.slaVotingThreshold)
+        ? globalThis.Number(object.slaVotingThreshold)
+        : isSet(object.sla_voting_threshold)
+        ? globalThis.Number(object.sla_voting_threshold)
+        : 0,
+      operationStartBlock: isSet(object.operationStartBlock)
+        ? BigInt(object.operationStartBlock)
+        : isSet(object.operation_start_block)
+        ? BigInt(object.operation_start_block)
+        : 0n,
+      operationEndBlock: isSet(object.operationEndBlock)
+        ? BigInt(object.operationEndBlock)
+        : isSet(object.operation_end_block)
+        ? BigInt(object.operation_end_block)
+        : 0n,
+      withdrawalDelay: isSet(object.withdrawalDelay)
+        ? globalThis.Number(object.withdrawalDelay)
+        : isSet(object.withdrawal_delay)
+        ? globalThis.Number(object.withdrawal_delay)
+        : 0,
+    };
+  },
+
+  toJSON(message: GroupConfig): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.info !== "") {
+      obj.info = message.info;
+    }
+    if (message.minStake !== "") {
+      obj.minStake = message.minStake;
+    }
+    if (message.maxStake !== "") {
+      obj.maxStake = message.maxStake;
+    }
+    if (message.maxOperators !== 0) {
+      obj.maxOperators = Math.round(message.maxOperators);
+    }
+    if (message.allowListEnabled !== false) {
+      obj.allowListEnabled = message.allowListEnabled;
+    }
+    if (message.startBlock !== 0n) {
+      obj.startBlock = message.startBlock.toString();
+    }
+    if (message.subscriptionRewardPerBlock !== "") {
+      obj.subscriptionRewardPerBlock = message.subscriptionRewardPerBlock;
+    }
+    if (message.votingRewardPerBlock !== "") {
+      obj.votingRewardPerBlock = message.votingRewardPerBlock;
+    }
+    if (message.slaVotingThreshold !== 0) {
+      obj.slaVotingThreshold = Math.round(message.slaVotingThreshold);
+    }
+    if (message.operationStartBlock !== 0n) {
+      obj.operationStartBlock = message.operationStartBlock.toString();
+    }
+    if (message.operationEndBlock !== 0n) {
+      obj.operationEndBlock = message.operationEndBlock.toString();
+    }
+    if (message.withdrawalDelay !== 0) {
+      obj.withdrawalDelay = Math.round(message.withdrawalDelay);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GroupConfig>): GroupConfig {
+    return GroupConfig.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupConfig>): GroupConfig {
+    const message = createBaseGroupConfig();
+    message.namespace = object.namespace ?? "";
+    message.info = object.info ?? "";
+    message.minStake = object.minStake ?? "";
+    message.maxStake = object.maxStake ?? "";
+    message.maxOperators = object.maxOperators ?? 0;
+    message.allowListEnabled = object.allowListEnabled ?? false;
+    message.startBlock = (object.startBlock !== undefined && object.startBlock !== null)
+      ? BigInt(object.startBlock)
+      : 0n;
+    message.subscriptionRewardPerBlock = object.subscriptionRewardPerBlock ?? "";
+    message.votingRewardPerBlock = object.votingRewardPerBlock ?? "";
+    message.slaVotingThreshold = object.slaVotingThreshold ?? 0;
+    message.operationStartBlock = (object.operationStartBlock !== undefined && object.operationStartBlock !== null)
+      ? BigInt(object.operationStartBlock)
+      : 0n;
+    message.operationEndBlock = (object.operationEndBlock !== undefined && object.operationEndBlock !== null)
+      ? BigInt(object.operationEndBlock)
+      : 0n;
+    message.withdrawalDelay = object.withdrawalDelay ?? 0;
+    return message;
+  },
+};
+
+function createBaseRegisterGroupRequest(): RegisterGroupRequest {
+  return { auth: undefined, config: undefined, budget: "", allowList: [] };
+}
+
+export const RegisterGroupRequest: MessageFns<RegisterGroupRequest> = {
+  encode(message: RegisterGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.config !== undefined) {
+      GroupConfig.encode(message.config, writer.uint32(18).fork()).join();
+    }
+    if (message.budget !== "") {
+      writer.uint32(26).string(message.budget);
+    }
+    for (const v of message.allowList) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.config = GroupConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.budget = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.allowList.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterGroupRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      config: isSet(object.config) ? GroupConfig.fromJSON(object.config) : undefined,
+      budget: isSet(object.budget) ? globalThis.String(object.budget) : "",
+      allowList: globalThis.Array.isArray(object?.allowList)
+        ? object.allowList.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allow_list)
+        ? object.allow_list.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RegisterGroupRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.config !== undefined) {
+      obj.config = GroupConfig.toJSON(message.config);
+    }
+    if (message.budget !== "") {
+      obj.budget = message.budget;
+    }
+    if (message.allowList?.length) {
+      obj.allowList = message.allowList;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterGroupRequest>): RegisterGroupRequest {
+    return RegisterGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterGroupRequest>): RegisterGroupRequest {
+    const message = createBaseRegisterGroupRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.config = (object.config !== undefined && object.config !== null)
+      ? GroupConfig.fromPartial(object.config)
+      : undefined;
+    message.budget = object.budget ?? "";
+    message.allowList = object.allowList?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRaiseGroupBudgetRequest(): RaiseGroupBudgetRequest {
+  return { auth: undefined, group: "", amount: "" };
+}
+
+export const RaiseGroupBudgetRequest: MessageFns<RaiseGroupBudgetRequest> = {
+  encode(message: RaiseGroupBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.amount !== "") {
+      writer.uint32(26).string(message.amount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RaiseGroupBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRaiseGroupBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RaiseGroupBudgetRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+    };
+  },
+
+  toJSON(message: RaiseGroupBudgetRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RaiseGroupBudgetRequest>): RaiseGroupBudgetRequest {
+    return RaiseGroupBudgetRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RaiseGroupBudgetRequest>): RaiseGroupBudgetRequest {
+    const message = createBaseRaiseGroupBudgetRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    message.amount = object.amount ?? "";
+    return message;
+  },
+};
+
+function createBaseChangeGroupRewardsRequest(): ChangeGroupRewardsRequest {
+  return { auth: undefined, group: "", subscriptionRewardPerBlock: "", votingRewardPerBlock: "" };
+}
+
+export const ChangeGroupRewardsRequest: MessageFns<ChangeGroupRewardsRequest> = {
+  encode(message: ChangeGroupRewardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.subscriptionRewardPerBlock !== "") {
+      writer.uint32(26).string(message.subscriptionRewardPerBlock);
+    }
+    if (message.votingRewardPerBlock !== "") {
+      writer.uint32(34).string(message.votingRewardPerBlock);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeGroupRewardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeGroupRewardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subscriptionRewardPerBlock = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.votingRewardPerBlock = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeGroupRewardsRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      subscriptionRewardPerBlock: isSet(object.subscriptionRewardPerBlock)
+        ? globalThis.String(object.subscriptionRewardPerBlock)
+        : isSet(object.subscription_reward_per_block)
+        ? globalThis.String(object.subscription_reward_per_block)
+        : "",
+      votingRewardPerBlock: isSet(object.votingRewardPerBlock)
+        ? globalThis.String(object.votingRewardPerBlock)
+        : isSet(object.voting_reward_per_block)
+        ? globalThis.String(object.voting_reward_per_block)
+        : "",
+    };
+  },
+
+  toJSON(message: ChangeGroupRewardsRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.subscriptionRewardPerBlock !== "") {
+      obj.subscriptionRewardPerBlock = message.subscriptionRewardPerBlock;
+    }
+    if (message.votingRewardPerBlock !== "") {
+      obj.votingRewardPerBlock = message.votingRewardPerBlock;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChangeGroupRewardsRequest>): ChangeGroupRewardsRequest {
+    return ChangeGroupRewardsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChangeGroupRewardsRequest>): ChangeGroupRewardsRequest {
+    const message = createBaseChangeGroupRewardsRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    message.subscriptionRewardPerBlock = object.subscriptionRewardPerBlock ?? "";
+    message.votingRewardPerBlock = object.votingRewardPerBlock ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateAllowListRequest(): UpdateAllowListRequest {
+  return { auth: undefined, group: "", enabled: undefined, add: [], remove: [] };
+}
+
+export const UpdateAllowListRequest: MessageFns<UpdateAllowListRequest> = {
+  encode(message: UpdateAllowListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.enabled !== undefined) {
+      writer.uint32(24).bool(message.enabled);
+    }
+    for (const v of message.add) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.remove) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAllowListRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAllowListRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.add.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.remove.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAllowListRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : undefined,
+      add: globalThis.Array.isArray(object?.add) ? object.add.map((e: any) => globalThis.String(e)) : [],
+      remove: globalThis.Array.isArray(object?.remove) ? object.remove.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: UpdateAllowListRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.enabled !== undefined) {
+      obj.enabled = message.enabled;
+    }
+    if (message.add?.length) {
+      obj.add = message.add;
+    }
+    if (message.remove?.length) {
+      obj.remove = message.remove;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateAllowListRequest>): UpdateAllowListRequest {
+    return UpdateAllowListRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateAllowListRequest>): UpdateAllowListRequest {
+    const message = createBaseUpdateAllowListRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    message.enabled = object.enabled ?? undefined;
+    message.add = object.add?.map((e) => e) || [];
+    message.remove = object.remove?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDeregisterGroupRequest(): DeregisterGroupRequest {
+  return { auth: undefined, group: "" };
+}
+
+export const DeregisterGroupRequest: MessageFns<DeregisterGroupRequest> = {
+  encode(message: DeregisterGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeregisterGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeregisterGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeregisterGroupRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+    };
+  },
+
+  toJSON(message: DeregisterGroupRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeregisterGroupRequest>): DeregisterGroupRequest {
+    return DeregisterGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeregisterGroupRequest>): DeregisterGroupRequest {
+    const message = createBaseDeregisterGroupRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBaseGetGroupRequest(): GetGroupRequest {
+  return { namespace: "" };
+}
+
+export const GetGroupRequest: MessageFns<GetGroupRequest> = {
+  encode(message: GetGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetGroupRequest {
+    return { namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "" };
+  },
+
+  toJSON(message: GetGroupRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetGroupRequest>): GetGroupRequest {
+    return GetGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetGroupRequest>): GetGroupRequest {
+    const message = createBaseGetGroupRequest();
+    message.namespace = object.namespace ?? "";
+    return message;
+  },
+};
+
+function createBaseRewardsChange(): RewardsChange {
+  return { fromPeriod: 0n, subscriptionRewardPerBlock: "", votingRewardPerBlock: "" };
+}
+
+export const RewardsChange: MessageFns<RewardsChange> = {
+  encode(message: RewardsChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromPeriod !== 0n) {
+      if (BigInt.asUintN(64, message.fromPeriod) !== message.fromPeriod) {
+        throw new globalThis.Error("value provided for field message.fromPeriod of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.fromPeriod);
+    }
+    if (message.subscriptionRewardPerBlock !== "") {
+      writer.uint32(18).string(message.subscriptionRewardPerBlock);
+    }
+    if (message.votingRewardPerBlock !== "") {
+      writer.uint32(26).string(message.votingRewardPerBlock);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RewardsChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRewardsChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromPeriod = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subscriptionRewardPerBlock = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.votingRewardPerBlock = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RewardsChange {
+    return {
+      fromPeriod: isSet(object.fromPeriod)
+        ? BigInt(object.fromPeriod)
+        : isSet(object.from_period)
+        ? BigInt(object.from_period)
+        : 0n,
+      subscriptionRewardPerBlock: isSet(object.subscriptionRewardPerBlock)
+        ? globalThis.String(object.subscriptionRewardPerBlock)
+        : isSet(object.subscription_reward_per_block)
+        ? globalThis.String(object.subscription_reward_per_block)
+        : "",
+      votingRewardPerBlock: isSet(object.votingRewardPerBlock)
+        ? globalThis.String(object.votingRewardPerBlock)
+        : isSet(object.voting_reward_per_block)
+        ? globalThis.String(object.voting_reward_per_block)
+        : "",
+    };
+  },
+
+  toJSON(message: RewardsChange): unknown {
+    const obj: any = {};
+    if (message.fromPeriod !== 0n) {
+      obj.fromPeriod = message.fromPeriod.toString();
+    }
+    if (message.subscriptionRewardPerBlock !== "") {
+      obj.subscriptionRewardPerBlock = message.subscriptionRewardPerBlock;
+    }
+    if (message.votingRewardPerBlock !== "") {
+      obj.votingRewardPerBlock = message.votingRewardPerBlock;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RewardsChange>): RewardsChange {
+    return RewardsChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RewardsChange>): RewardsChange {
+    const message = createBaseRewardsChange();
+    message.fromPeriod = (object.fromPeriod !== undefined && object.fromPeriod !== null)
+      ? BigInt(object.fromPeriod)
+      : 0n;
+    message.subscriptionRewardPerBlock = object.subscriptionRewardPerBlock ?? "";
+    message.votingRewardPerBlock = object.votingRewardPerBlock ?? "";
+    return message;
+  },
+};
+
+function createBaseGroup(): Group {
+  return {
+    config: undefined,
+    owner: "",
+    status: "",
+    budget: "",
+    allowList: [],
+    operators: 0,
+    totalStake: "",
+    solutions: [],
+    rewardsChanges: [],
+    registeredAt: 0n,
+  };
+}
+
+export const Group: MessageFns<Group> = {
+  encode(message: Group, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      GroupConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.budget !== "") {
+      writer.uint32(34).string(message.budget);
+    }
+    for (const v of message.allowList) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.operators !== 0) {
+      writer.uint32(48).uint32(message.operators);
+    }
+    if (message.totalStake !== "") {
+      writer.uint32(58).string(message.totalStake);
+    }
+    for (const v of message.solutions) {
+      writer.uint32(66).string(v!);
+    }
+    for (const v of message.rewardsChanges) {
+      RewardsChange.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.registeredAt !== 0n) {
+      if (BigInt.asUintN(64, message.registeredAt) !== message.registeredAt) {
+        throw new globalThis.Error("value provided for field message.registeredAt of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.registeredAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Group {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = GroupConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.budget = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.allowList.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.operators = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.totalStake = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.solutions.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rewardsChanges.push(RewardsChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.registeredAt = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Group {
+    return {
+      config: isSet(object.config) ? GroupConfig.fromJSON(object.config) : undefined,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      budget: isSet(object.budget) ? globalThis.String(object.budget) : "",
+      allowList: globalThis.Array.isArray(object?.allowList)
+        ? object.allowList.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allow_list)
+        ? object.allow_list.map((e: any) => globalThis.String(e))
+        : [],
+      operators: isSet(object.operators) ? globalThis.Number(object.operators) : 0,
+      totalStake: isSet(object.totalStake)
+        ? globalThis.String(object.totalStake)
+        : isSet(object.total_stake)
+        ? globalThis.String(object.total_stake)
+        : "",
+      solutions: globalThis.Array.isArray(object?.solutions)
+        ? object.solutions.map((e: any) => globalThis.String(e))
+        : [],
+      rewardsChanges: globalThis.Array.isArray(object?.rewardsChanges)
+        ? object.rewardsChanges.map((e: any) => RewardsChange.fromJSON(e))
+        : globalThis.Array.isArray(object?.rewards_changes)
+        ? object.rewards_changes.map((e: any) => RewardsChange.fromJSON(e))
+        : [],
+      registeredAt: isSet(object.registeredAt)
+        ? BigInt(object.registeredAt)
+        : isSet(object.registered_at)
+        ? BigInt(object.registered_at)
+        : 0n,
+    };
+  },
+
+  toJSON(message: Group): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = GroupConfig.toJSON(message.config);
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.budget !== "") {
+      obj.budget = message.budget;
+    }
+    if (message.allowList?.length) {
+      obj.allowList = message.allowList;
+    }
+    if (message.operators !== 0) {
+      obj.operators = Math.round(message.operators);
+    }
+    if (message.totalStake !== "") {
+      obj.totalStake = message.totalStake;
+    }
+    if (message.solutions?.length) {
+      obj.solutions = message.solutions;
+    }
+    if (message.rewardsChanges?.length) {
+      obj.rewardsChanges = message.rewardsChanges.map((e) => RewardsChange.toJSON(e));
+    }
+    if (message.registeredAt !== 0n) {
+      obj.registeredAt = message.registeredAt.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Group>): Group {
+    return Group.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Group>): Group {
+    const message = createBaseGroup();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? GroupConfig.fromPartial(object.config)
+      : undefined;
+    message.owner = object.owner ?? "";
+    message.status = object.status ?? "";
+    message.budget = object.budget ?? "";
+    message.allowList = object.allowList?.map((e) => e) || [];
+    message.operators = object.operators ?? 0;
+    message.totalStake = object.totalStake ?? "";
+    message.solutions = object.solutions?.map((e) => e) || [];
+    message.rewardsChanges = object.rewardsChanges?.map((e) => RewardsChange.fromPartial(e)) || [];
+    message.registeredAt = (object.registeredAt !== undefined && object.registeredAt !== null)
+      ? BigInt(object.registeredAt)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseListGroupsRequest(): ListGroupsRequest {
+  return { page: undefined };
+}
+
+export const ListGroupsRequest: MessageFns<ListGroupsRequest> = {
+  encode(message: ListGroupsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGroupsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGroupsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGroupsRequest {
+    return { page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined };
+  },
+
+  toJSON(message: ListGroupsRequest): unknown {
+    const obj: any = {};
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListGroupsRequest>): ListGroupsRequest {
+    return ListGroupsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGroupsRequest>): ListGroupsRequest {
+    const message = createBaseListGroupsRequest();
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListGroupsResponse(): ListGroupsResponse {
+  return { groups: [], page: undefined };
+}
+
+export const ListGroupsResponse: MessageFns<ListGroupsResponse> = {
+  encode(message: ListGroupsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.groups) {
+      Group.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGroupsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGroupsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.groups.push(Group.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGroupsResponse {
+    return {
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => Group.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListGroupsResponse): unknown {
+    const obj: any = {};
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => Group.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListGroupsResponse>): ListGroupsResponse {
+    return ListGroupsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGroupsResponse>): ListGroupsResponse {
+    const message = createBaseListGroupsResponse();
+    message.groups = object.groups?.map((e) => Group.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
+    return message;
+  },
+};
+
+function createBaseSolutionConfig(): SolutionConfig {
+  return {
+    namespace: "",
+    group: "",
+    name: "",
+    description: "",
+    logicRef: "",
+    expirationBlock: 0n,
+    maxWaitingThreshold: 0n,
+    voteThresholdPercent: 0,
+    quorumPercent: 0,
+    votingStartMethod: "",
+    nominationsEnabled: false,
+    unresolvedPolicy: "",
+  };
+}
+
+export const SolutionConfig: MessageFns<SolutionConfig> = {
+  encode(message: SolutionConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.logicRef !== "") {
+      writer.uint32(42).string(message.logicRef);
+    }
+    if (message.expirationBlock !== 0n) {
+      if (BigInt.asUintN(64, message.expirationBlock) !== message.expirationBlock) {
+        throw new globalThis.Error("value provided for field message.expirationBlock of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.expirationBlock);
+    }
+    if (message.maxWaitingThreshold !== 0n) {
+      if (BigInt.asUintN(64, message.maxWaitingThreshold) !== message.maxWaitingThreshold) {
+        throw new globalThis.Error("value provided for field message.maxWaitingThreshold of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.maxWaitingThreshold);
+    }
+    if (message.voteThresholdPercent !== 0) {
+      writer.uint32(64).uint32(message.voteThresholdPercent);
+    }
+    if (message.quorumPercent !== 0) {
+      writer.uint32(72).uint32(message.quorumPercent);
+    }
+    if (message.votingStartMethod !== "") {
+      writer.uint32(82).string(message.votingStartMethod);
+    }
+    if (message.nominationsEnabled !== false) {
+      writer.uint32(88).bool(message.nominationsEnabled);
+    }
+    if (message.unresolvedPolicy !== "") {
+      writer.uint32(98).string(message.unresolvedPolicy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SolutionConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSolutionConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.logicRef = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expirationBlock = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxWaitingThreshold = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.voteThresholdPercent = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.quorumPercent = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.votingStartMethod = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.nominationsEnabled = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.unresolvedPolicy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SolutionConfig {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      logicRef: isSet(object.logicRef)
+        ? globalThis.String(object.logicRef)
+        : isSet(object.logic_ref)
+        ? globalThis.String(object.logic_ref)
+        : "",
+      expirationBlock: isSet(object.expirationBlock)
+        ? BigInt(object.expirationBlock)
+        : isSet(object.expiration_block)
+        ? BigInt(object.expiration_block)
+        : 0n,
+      maxWaitingThreshold: isSet(object.maxWaitingThreshold)
+        ? BigInt(object.maxWaitingThreshold)
+        : isSet(object.max_waiting_threshold)
+        ? BigInt(object.max_waiting_threshold)
+        : 0n,
+      voteThresholdPercent: isSet(object.voteThresholdPercent)
+        ? globalThis.Number(object.voteThresholdPercent)
+        : isSet(object.vote_threshold_percent)
+        ? globalThis.Number(object.vote_threshold_percent)
+        : 0,
+      quorumPercent: isSet(object.quorumPercent)
+        ? globalThis.Number(object.quorumPercent)
+        : isSet(object.quorum_percent)
+        ? globalThis.Number(object.quorum_percent)
+        : 0,
+      votingStartMethod: isSet(object.votingStartMethod)
+        ? globalThis.String(object.votingStartMethod)
+        : isSet(object.voting_start_method)
+        ? globalThis.String(object.voting_start_method)
+        : "",
+      nominationsEnabled: isSet(object.nominationsEnabled)
+        ? globalThis.Boolean(object.nominationsEnabled)
+        : isSet(object.nominations_enabled)
+        ? globalThis.Boolean(object.nominations_enabled)
+        : false,
+      unresolvedPolicy: isSet(object.unresolvedPolicy)
+        ? globalThis.String(object.unresolvedPolicy)
+        : isSet(object.unresolved_policy)
+        ? globalThis.String(object.unresolved_policy)
+        : "",
+    };
+  },
+
+  toJSON(message: SolutionConfig): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.logicRef !== "") {
+      obj.logicRef = message.logicRef;
+    }
+    if (message.expirationBlock !== 0n) {
+      obj.expirationBlock = message.expirationBlock.toString();
+    }
+    if (message.maxWaitingThreshold !== 0n) {
+      obj.maxWaitingThreshold = message.maxWaitingThreshold.toString();
+    }
+    if (message.voteThresholdPercent !== 0) {
+      obj.voteThresholdPercent = Math.round(message.voteThresholdPercent);
+    }
+    if (message.quorumPercent !== 0) {
+      obj.quorumPercent = Math.round(message.quorumPercent);
+    }
+    if (message.votingStartMethod !== "") {
+      obj.votingStartMethod = message.votingStartMethod;
+    }
+    if (message.nominationsEnabled !== false) {
+      obj.nominationsEnabled = message.nominationsEnabled;
+    }
+    if (message.unresolvedPolicy !== "") {
+      obj.unresolvedPolicy = message.unresolvedPolicy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SolutionConfig>): SolutionConfig {
+    return SolutionConfig.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SolutionConfig>): SolutionConfig {
+    const message = createBaseSolutionConfig();
+    message.namespace = object.namespace ?? "";
+    message.group = object.group ?? "";
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.logicRef = object.logicRef ?? "";
+    message.expirationBlock = (object.expirationBlock !== undefined && object.expirationBlock !== null)
+      ? BigInt(object.expirationBlock)
+      : 0n;
+    message.maxWaitingThreshold = (object.maxWaitingThreshold !== undefined && object.maxWaitingThreshold !== null)
+      ? BigInt(object.maxWaitingThreshold)
+      : 0n;
+    message.voteThresholdPercent = object.voteThresholdPercent ?? 0;
+    message.quorumPercent = object.quorumPercent ?? 0;
+    message.votingStartMethod = object.votingStartMethod ?? "";
+    message.nominationsEnabled = object.nominationsEnabled ?? false;
+    message.unresolvedPolicy = object.unresolvedPolicy ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterSolutionRequest(): RegisterSolutionRequest {
+  return { auth: undefined, config: undefined };
+}
+
+export const RegisterSolutionRequest: MessageFns<RegisterSolutionRequest> = {
+  encode(message: RegisterSolutionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.config !== undefined) {
+      SolutionConfig.encode(message.config, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterSolutionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterSolutionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.config = SolutionConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterSolutionRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      config: isSet(object.config) ? SolutionConfig.fromJSON(object.config) : undefined,
+    };
+  },
+
+  toJSON(message: RegisterSolutionRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.config !== undefined) {
+      obj.config = SolutionConfig.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterSolutionRequest>): RegisterSolutionRequest {
+    return RegisterSolutionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterSolutionRequest>): RegisterSolutionRequest {
+    const message = createBaseRegisterSolutionRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.config = (object.config !== undefined && object.config !== null)
+      ? SolutionConfig.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSolutionCommandRequest(): SolutionCommandRequest {
+  return { auth: undefined, solution: "" };
+}
+
+export const SolutionCommandRequest: MessageFns<SolutionCommandRequest> = {
+  encode(message: SolutionCommandRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.solution !== "") {
+      writer.uint32(18).string(message.solution);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SolutionCommandRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSolutionCommandRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SolutionCommandRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+    };
+  },
+
+  toJSON(message: SolutionCommandRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SolutionCommandRequest>): SolutionCommandRequest {
+    return SolutionCommandRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SolutionCommandRequest>): SolutionCommandRequest {
+    const message = createBaseSolutionCommandRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.solution = object.solution ?? "";
+    return message;
+  },
+};
+
+function createBaseNominationRequest(): NominationRequest {
+  return { auth: undefined, solution: "", worker: "" };
+}
+
+export const NominationRequest: MessageFns<NominationRequest> = {
+  encode(message: NominationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.solution !== "") {
+      writer.uint32(18).string(message.solution);
+    }
+    if (message.worker !== "") {
+      writer.uint32(26).string(message.worker);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NominationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNominationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NominationRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+    };
+  },
+
+  toJSON(message: NominationRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NominationRequest>): NominationRequest {
+    return NominationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NominationRequest>): NominationRequest {
+    const message = createBaseNominationRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.solution = object.solution ?? "";
+    message.worker = object.worker ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSolutionRequest(): GetSolutionRequest {
+  return { namespace: "" };
+}
+
+export const GetSolutionRequest: MessageFns<GetSolutionRequest> = {
+  encode(message: GetSolutionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSolutionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSolutionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSolutionRequest {
+    return { namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "" };
+  },
+
+  toJSON(message: GetSolutionRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSolutionRequest>): GetSolutionRequest {
+    return GetSolutionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSolutionRequest>): GetSolutionRequest {
+    const message = createBaseGetSolutionRequest();
+    message.namespace = object.namespace ?? "";
+    return message;
+  },
+};
+
+function createBaseSolution(): Solution {
+  return { config: undefined, owner: "", status: "", nominatedWorkers: [], registeredAt: 0n };
+}
+
+export const Solution: MessageFns<Solution> = {
+  encode(message: Solution, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      SolutionConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    for (const v of message.nominatedWorkers) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.registeredAt !== 0n) {
+      if (BigInt.asUintN(64, message.registeredAt) !== message.registeredAt) {
+        throw new globalThis.Error("value provided for field message.registeredAt of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.registeredAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Solution {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSolution();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = SolutionConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nominatedWorkers.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.registeredAt = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Solution {
+    return {
+      config: isSet(object.config) ? SolutionConfig.fromJSON(object.config) : undefined,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      nominatedWorkers: globalThis.Array.isArray(object?.nominatedWorkers)
+        ? object.nominatedWorkers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.nominated_workers)
+        ? object.nominated_workers.map((e: any) => globalThis.String(e))
+        : [],
+      registeredAt: isSet(object.registeredAt)
+        ? BigInt(object.registeredAt)
+        : isSet(object.registered_at)
+        ? BigInt(object.registered_at)
+        : 0n,
+    };
+  },
+
+  toJSON(message: Solution): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = SolutionConfig.toJSON(message.config);
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.nominatedWorkers?.length) {
+      obj.nominatedWorkers = message.nominatedWorkers;
+    }
+    if (message.registeredAt !== 0n) {
+      obj.registeredAt = message.registeredAt.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Solution>): Solution {
+    return Solution.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Solution>): Solution {
+    const message = createBaseSolution();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? SolutionConfig.fromPartial(object.config)
+      : undefined;
+    message.owner = object.owner ?? "";
+    message.status = object.status ?? "";
+    message.nominatedWorkers = object.nominatedWorkers?.map((e) => e) || [];
+    message.registeredAt = (object.registeredAt !== undefined && object.registeredAt !== null)
+      ? BigInt(object.registeredAt)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseListSolutionsRequest(): ListSolutionsRequest {
+  return { page: undefined, group: "" };
+}
+
+export const ListSolutionsRequest: MessageFns<ListSolutionsRequest> = {
+  encode(message: ListSolutionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSolutionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSolutionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSolutionsRequest {
+    return {
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+    };
+  },
+
+  toJSON(message: ListSolutionsRequest): unknown {
+    const obj: any = {};
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSolutionsRequest>): ListSolutionsRequest {
+    return ListSolutionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSolutionsRequest>): ListSolutionsRequest {
+    const message = createBaseListSolutionsRequest();
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBaseListSolutionsResponse(): ListSolutionsResponse {
+  return { solutions: [], page: undefined };
+}
+
+export const ListSolutionsResponse: MessageFns<ListSolutionsResponse> = {
+  encode(message: ListSolutionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.solutions) {
+      Solution.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSolutionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSolutionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solutions.push(Solution.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSolutionsResponse {
+    return {
+      solutions: globalThis.Array.isArray(object?.solutions)
+        ? object.solutions.map((e: any) => Solution.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListSolutionsResponse): unknown {
+    const obj: any = {};
+    if (message.solutions?.length) {
+      obj.solutions = message.solutions.map((e) => Solution.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSolutionsResponse>): ListSolutionsResponse {
+    return ListSolutionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSolutionsResponse>): ListSolutionsResponse {
+    const message = createBaseListSolutionsResponse();
+    message.solutions = object.solutions?.map((e) => Solution.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeRequest(): SubscribeRequest {
+  return { auth: undefined, group: "", stake: "" };
+}
+
+export const SubscribeRequest: MessageFns<SubscribeRequest> = {
+  encode(message: SubscribeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.stake !== "") {
+      writer.uint32(26).string(message.stake);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stake = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      stake: isSet(object.stake) ? globalThis.String(object.stake) : "",
+    };
+  },
+
+  toJSON(message: SubscribeRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.stake !== "") {
+      obj.stake = message.stake;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeRequest>): SubscribeRequest {
+    return SubscribeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeRequest>): SubscribeRequest {
+    const message = createBaseSubscribeRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    message.stake = object.stake ?? "";
+    return message;
+  },
+};
+
+function createBaseTopUpStakeRequest(): TopUpStakeRequest {
+  return { auth: undefined, group: "", amount: "" };
+}
+
+export const TopUpStakeRequest: MessageFns<TopUpStakeRequest> = {
+  encode(message: TopUpStakeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.amount !== "") {
+      writer.uint32(26).string(message.amount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUpStakeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUpStakeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUpStakeRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      amount: isSet(object.amount) ? globalThis.String(object.amount) : "",
+    };
+  },
+
+  toJSON(message: TopUpStakeRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.amount !== "") {
+      obj.amount = message.amount;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TopUpStakeRequest>): TopUpStakeRequest {
+    return TopUpStakeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopUpStakeRequest>): TopUpStakeRequest {
+    const message = createBaseTopUpStakeRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    message.amount = object.amount ?? "";
+    return message;
+  },
+};
+
+function createBaseUnsubscribeRequest(): UnsubscribeRequest {
+  return { auth: undefined, group: "" };
+}
+
+export const UnsubscribeRequest: MessageFns<UnsubscribeRequest> = {
+  encode(message: UnsubscribeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnsubscribeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnsubscribeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnsubscribeRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+    };
+  },
+
+  toJSON(message: UnsubscribeRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnsubscribeRequest>): UnsubscribeRequest {
+    return UnsubscribeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnsubscribeRequest>): UnsubscribeRequest {
+    const message = createBaseUnsubscribeRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBaseConnectWorkerRequest(): ConnectWorkerRequest {
+  return { auth: undefined, worker: "" };
+}
+
+export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
+  encode(message: ConnectWorkerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    if (message.worker !== "") {
+      writer.uint32(18).string(message.worker);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectWorkerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectWorkerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectWorkerRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+    };
+  },
+
+  toJSON(message: ConnectWorkerRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConnectWorkerRequest>): ConnectWorkerRequest {
+    return ConnectWorkerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConnectWorkerRequest>): ConnectWorkerRequest {
+    const message = createBaseConnectWorkerRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.worker = object.worker ?? "";
+    return message;
+  },
+};
+
+function createBaseDisconnectWorkerRequest(): DisconnectWorkerRequest {
+  return { auth: undefined };
+}
+
+export const DisconnectWorkerRequest: MessageFns<DisconnectWorkerRequest> = {
+  encode(message: DisconnectWorkerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectWorkerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectWorkerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisconnectWorkerRequest {
+    return { auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined };
+  },
+
+  toJSON(message: DisconnectWorkerRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisconnectWorkerRequest>): DisconnectWorkerRequest {
+    return DisconnectWorkerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisconnectWorkerRequest>): DisconnectWorkerRequest {
+    const message = createBaseDisconnectWorkerRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    return message;
+  },
+};
+
+function createBaseClaimRewardsRequest(): ClaimRewardsRequest {
+  return { auth: undefined, groups: [] };
+}
+
+export const ClaimRewardsRequest: MessageFns<ClaimRewardsRequest> = {
+  encode(message: ClaimRewardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.groups) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimRewardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimRewardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groups.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimRewardsRequest {
+    return {
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ClaimRewardsRequest): unknown {
+    const obj: any = {};
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.groups?.length) {
+      obj.groups = message.groups;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClaimRewardsRequest>): ClaimRewardsRequest {
+    return ClaimRewardsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClaimRewardsRequest>): ClaimRewardsRequest {
+    const message = createBaseClaimRewardsRequest();
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.groups = object.groups?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseClaimRewardsResponse(): ClaimRewardsResponse {
+  return { claimed: [], total: "" };
+}
+
+export const ClaimRewardsResponse: MessageFns<ClaimRewardsResponse> = {
+  encode(message: ClaimRewardsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.claimed) {
+      GroupAmount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== "") {
+      writer.uint32(18).string(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimRewardsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimRewardsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.claimed.push(GroupAmount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimRewardsResponse {
+    return {
+      claimed: globalThis.Array.isArray(object?.claimed) ? object.claimed.map((e: any) => GroupAmount.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.String(object.total) : "",
+    };
+  },
+
+  toJSON(message: ClaimRewardsResponse): unknown {
+    const obj: any = {};
+    if (message.claimed?.length) {
+      obj.claimed = message.claimed.map((e) => GroupAmount.toJSON(e));
+    }
+    if (message.total !== "") {
+      obj.total = message.total;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClaimRewardsResponse>): ClaimRewardsResponse {
+    return ClaimRewardsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClaimRewardsResponse>): ClaimRewardsResponse {
+    const message = createBaseClaimRewardsResponse();
+    message.claimed = object.claimed?.map((e) => GroupAmount.fromPartial(e)) || [];
+    message.total = object.total ?? "";
+    return message;
+  },
+};
+
+function createBaseGetOperatorRequest(): GetOperatorRequest {
+  return { address: "" };
+}
+
+export const GetOperatorRequest: MessageFns<GetOperatorRequest> = {
+  encode(message: GetOperatorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOperatorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOperatorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOperatorRequest {
+    return { address: isSet(object.address) ? globalThis.String(object.address) : "" };
+  },
+
+  toJSON(message: GetOperatorRequest): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetOperatorRequest>): GetOperatorRequest {
+    return GetOperatorRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetOperatorRequest>): GetOperatorRequest {
+    const message = createBaseGetOperatorRequest();
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseSubscription(): Subscription {
+  return {
+    group: "",
+    stake: "",
+    activeFromPeriod: 0n,
+    unsubscribing: false,
+    unsubscribedInPeriod: 0n,
+    finalPeriod: 0n,
+  };
+}
+
+export const Subscription: MessageFns<Subscription> = {
+  encode(message: Subscription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.stake !== "") {
+      writer.uint32(18).string(message.stake);
+    }
+    if (message.activeFromPeriod !== 0n) {
+      if (BigInt.asUintN(64, message.activeFromPeriod) !== message.activeFromPeriod) {
+        throw new globalThis.Error("value provided for field message.activeFromPeriod of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.activeFromPeriod);
+    }
+    if (message.unsubscribing !== false) {
+      writer.uint32(32).bool(message.unsubscribing);
+    }
+    if (message.unsubscribedInPeriod !== 0n) {
+      if (BigInt.asUintN(64, message.unsubscribedInPeriod) !== message.unsubscribedInPeriod) {
+        throw new globalThis.Error("value provided for field message.unsubscribedInPeriod of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.unsubscribedInPeriod);
+    }
+    if (message.finalPeriod !== 0n) {
+      if (BigInt.asUintN(64, message.finalPeriod) !== message.finalPeriod) {
+        throw new globalThis.Error("value provided for field message.finalPeriod of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.finalPeriod);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Subscription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stake = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.activeFromPeriod = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unsubscribing = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unsubscribedInPeriod = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.finalPeriod = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Subscription {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      stake: isSet(object.stake) ? globalThis.String(object.stake) : "",
+      activeFromPeriod: isSet(object.activeFromPeriod)
+        ? BigInt(object.activeFromPeriod)
+        : isSet(object.active_from_period)
+        ? BigInt(object.active_from_period)
+        : 0n,
+      unsubscribing: isSet(object.unsubscribing) ? globalThis.Boolean(object.unsubscribing) : false,
+      unsubscribedInPeriod: isSet(object.unsubscribedInPeriod)
+        ? BigInt(object.unsubscribedInPeriod)
+        : isSet(object.unsubscribed_in_period)
+        ? BigInt(object.unsubscribed_in_period)
+        : 0n,
+      finalPeriod: isSet(object.finalPeriod)
+        ? BigInt(object.finalPeriod)
+        : isSet(object.final_period)
+        ? BigInt(object.final_period)
+        : 0n,
+    };
+  },
+
+  toJSON(message: Subscription): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.stake !== "") {
+      obj.stake = message.stake;
+    }
+    if (message.activeFromPeriod !== 0n) {
+      obj.activeFromPeriod = message.activeFromPeriod.toString();
+    }
+    if (message.unsubscribing !== false) {
+      obj.unsubscribing = message.unsubscribing;
+    }
+    if (message.unsubscribedInPeriod !== 0n) {
+      obj.unsubscribedInPeriod = message.unsubscribedInPeriod.toString();
+    }
+    if (message.finalPeriod !== 0n) {
+      obj.finalPeriod = message.finalPeriod.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Subscription>): Subscription {
+    return Subscription.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Subscription>): Subscription {
+    const message = createBaseSubscription();
+    message.group = object.group ?? "";
+    message.stake = object.stake ?? "";
+    message.activeFromPeriod = (object.activeFromPeriod !== undefined && object.activeFromPeriod !== null)
+      ? BigInt(object.activeFromPeriod)
+      : 0n;
+    message.unsubscribing = object.unsubscribing ?? false;
+    message.unsubscribedInPeriod = (object.unsubscribedInPeriod !== undefined && object.unsubscribedInPeriod !== null)
+      ? BigInt(object.unsubscribedInPeriod)
+      : 0n;
+    message.finalPeriod = (object.finalPeriod !== undefined && object.finalPeriod !== null)
+      ? BigInt(object.finalPeriod)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseOperator(): Operator {
+  return { address: "", worker: "", subscriptions: [], account: undefined };
+}
+
+export const Operator: MessageFns<Operator> = {
+  encode(message: Operator, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.worker !== "") {
+      writer.uint32(18).string(message.worker);
+    }
+    for (const v of message.subscriptions) {
+      Subscription.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.account !== undefined) {
+      Account.encode(message.account, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Operator {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperator();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subscriptions.push(Subscription.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.account = Account.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Operator {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      subscriptions: globalThis.Array.isArray(object?.subscriptions)
+        ? object.subscriptions.map((e: any) => Subscription.fromJSON(e))
+        : [],
+      account: isSet(object.account) ? Account.fromJSON(object.account) : undefined,
+    };
+  },
+
+  toJSON(message: Operator): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    if (message.subscriptions?.length) {
+      obj.subscriptions = message.subscriptions.map((e) => Subscription.toJSON(e));
+    }
+    if (message.account !== undefined) {
+      obj.account = Account.toJSON(message.account);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Operator>): Operator {
+    return Operator.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Operator>): Operator {
+    const message = createBaseOperator();
+    message.address = object.address ?? "";
+    message.worker = object.worker ?? "";
+    message.subscriptions = object.subscriptions?.map((e) => Subscription.fromPartial(e)) || [];
+    message.account = (object.account !== undefined && object.account !== null)
+      ? Account.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListOperatorsRequest(): ListOperatorsRequest {
+  return { page: undefined, group: "" };
+}
+
+export const ListOperatorsRequest: MessageFns<ListOperatorsRequest> = {
+  encode(message: ListOperatorsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOperatorsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOperatorsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOperatorsRequest {
+    return {
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+    };
+  },
+
+  toJSON(message: ListOperatorsRequest): unknown {
+    const obj: any = {};
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListOperatorsRequest>): ListOperatorsRequest {
+    return ListOperatorsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListOperatorsRequest>): ListOperatorsRequest {
+    const message = createBaseListOperatorsRequest();
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBaseListOperatorsResponse(): ListOperatorsResponse {
+  return { operators: [], page: undefined };
+}
+
+export const ListOperatorsResponse: MessageFns<ListOperatorsResponse> = {
+  encode(message: ListOperatorsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.operators) {
+      Operator.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOperatorsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOperatorsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operators.push(Operator.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOperatorsResponse {
+    return {
+      operators: globalThis.Array.isArray(object?.operators)
+        ? object.operators.map((e: any) => Operator.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListOperatorsResponse): unknown {
+    const obj: any = {};
+    if (message.operators?.length) {
+      obj.operators = message.operators.map((e) => Operator.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListOperatorsResponse>): ListOperatorsResponse {
+    return ListOperatorsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListOperatorsResponse>): ListOperatorsResponse {
+    const message = createBaseListOperatorsResponse();
+    message.operators = object.operators?.map((e) => Operator.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
     return message;
   },
 };
 
 /**
  * Registry owns registrars, solution groups, solutions, operators, workers, subscriptions and the
- * ledger (free and reserved balances, unclaimed rewards, the treasury).
+ * ledger (free and reserved balances, unclaimed rewards, holds, the treasury).
+ *
+ * Every command is signed by the account it acts for (see Auth). Amounts are decimal strings in
+ * base units (1 token = 10^18); heights are block heights. Errors: INVALID_ARGUMENT names the field
+ * and the bound, FAILED_PRECONDITION the state that refuses it, PERMISSION_DENIED the role needed.
  */
 export type RegistryService = typeof RegistryService;
 export const RegistryService = {
@@ -411,7 +5477,10 @@ export const RegistryService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
-  /** Admin only: tokens lifted onto the network. */
+  /**
+   * ---- ledger ----
+   * Admin only: tokens lifted onto the network.
+   */
   deposit: {
     path: "/ewx.v1.Registry/Deposit" as const,
     requestStream: false as const,
@@ -420,6 +5489,39 @@ export const RegistryService = {
     requestDeserialize: (value: Buffer): DepositRequest => DepositRequest.decode(value),
     responseSerialize: (value: DepositResponse): Buffer => Buffer.from(DepositResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DepositResponse => DepositResponse.decode(value),
+  },
+  /** Admin only: tokens lowered off the network, from the account's free balance. */
+  withdraw: {
+    path: "/ewx.v1.Registry/Withdraw" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WithdrawRequest): Buffer => Buffer.from(WithdrawRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WithdrawRequest => WithdrawRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  /** Signed by the sender: free balance to another account's free balance. */
+  transfer: {
+    path: "/ewx.v1.Registry/Transfer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferRequest): Buffer => Buffer.from(TransferRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferRequest => TransferRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  /**
+   * Signed by a ledger service account (LEDGER_SERVICE_ACCOUNTS) or the admin: reserves `amount` of
+   * `account`'s free balance under `hold_id`. Idempotent by hold id.
+   */
+  placeHold: {
+    path: "/ewx.v1.Registry/PlaceHold" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PlaceHoldRequest): Buffer => Buffer.from(PlaceHoldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PlaceHoldRequest => PlaceHoldRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
   },
   getAccount: {
     path: "/ewx.v1.Registry/GetAccount" as const,
@@ -430,13 +5532,321 @@ export const RegistryService = {
     responseSerialize: (value: Account): Buffer => Buffer.from(Account.encode(value).finish()),
     responseDeserialize: (value: Buffer): Account => Account.decode(value),
   },
+  getHold: {
+    path: "/ewx.v1.Registry/GetHold" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetHoldRequest): Buffer => Buffer.from(GetHoldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetHoldRequest => GetHoldRequest.decode(value),
+    responseSerialize: (value: Hold): Buffer => Buffer.from(Hold.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Hold => Hold.decode(value),
+  },
+  /** ---- registrars ---- */
+  signUpRegistrar: {
+    path: "/ewx.v1.Registry/SignUpRegistrar" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SignUpRegistrarRequest): Buffer =>
+      Buffer.from(SignUpRegistrarRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignUpRegistrarRequest => SignUpRegistrarRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  deleteRegistrar: {
+    path: "/ewx.v1.Registry/DeleteRegistrar" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteRegistrarRequest): Buffer =>
+      Buffer.from(DeleteRegistrarRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteRegistrarRequest => DeleteRegistrarRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  getRegistrar: {
+    path: "/ewx.v1.Registry/GetRegistrar" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRegistrarRequest): Buffer => Buffer.from(GetRegistrarRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRegistrarRequest => GetRegistrarRequest.decode(value),
+    responseSerialize: (value: Registrar): Buffer => Buffer.from(Registrar.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Registrar => Registrar.decode(value),
+  },
+  /** ---- solution groups (signed by the owning registrar) ---- */
+  registerGroup: {
+    path: "/ewx.v1.Registry/RegisterGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterGroupRequest): Buffer => Buffer.from(RegisterGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterGroupRequest => RegisterGroupRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  raiseGroupBudget: {
+    path: "/ewx.v1.Registry/RaiseGroupBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RaiseGroupBudgetRequest): Buffer =>
+      Buffer.from(RaiseGroupBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RaiseGroupBudgetRequest => RaiseGroupBudgetRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  /** Raises the per-block rewards from the next reward period. */
+  changeGroupRewards: {
+    path: "/ewx.v1.Registry/ChangeGroupRewards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangeGroupRewardsRequest): Buffer =>
+      Buffer.from(ChangeGroupRewardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangeGroupRewardsRequest => ChangeGroupRewardsRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  updateAllowList: {
+    path: "/ewx.v1.Registry/UpdateAllowList" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateAllowListRequest): Buffer =>
+      Buffer.from(UpdateAllowListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateAllowListRequest => UpdateAllowListRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  deregisterGroup: {
+    path: "/ewx.v1.Registry/DeregisterGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeregisterGroupRequest): Buffer =>
+      Buffer.from(DeregisterGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeregisterGroupRequest => DeregisterGroupRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  getGroup: {
+    path: "/ewx.v1.Registry/GetGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetGroupRequest): Buffer => Buffer.from(GetGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetGroupRequest => GetGroupRequest.decode(value),
+    responseSerialize: (value: Group): Buffer => Buffer.from(Group.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Group => Group.decode(value),
+  },
+  listGroups: {
+    path: "/ewx.v1.Registry/ListGroups" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListGroupsRequest): Buffer => Buffer.from(ListGroupsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListGroupsRequest => ListGroupsRequest.decode(value),
+    responseSerialize: (value: ListGroupsResponse): Buffer => Buffer.from(ListGroupsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListGroupsResponse => ListGroupsResponse.decode(value),
+  },
+  /** ---- solutions (signed by the group's registrar) ---- */
+  registerSolution: {
+    path: "/ewx.v1.Registry/RegisterSolution" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterSolutionRequest): Buffer =>
+      Buffer.from(RegisterSolutionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterSolutionRequest => RegisterSolutionRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  pauseSolution: {
+    path: "/ewx.v1.Registry/PauseSolution" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SolutionCommandRequest): Buffer =>
+      Buffer.from(SolutionCommandRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SolutionCommandRequest => SolutionCommandRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  activateSolution: {
+    path: "/ewx.v1.Registry/ActivateSolution" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SolutionCommandRequest): Buffer =>
+      Buffer.from(SolutionCommandRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SolutionCommandRequest => SolutionCommandRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  endSolution: {
+    path: "/ewx.v1.Registry/EndSolution" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SolutionCommandRequest): Buffer =>
+      Buffer.from(SolutionCommandRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SolutionCommandRequest => SolutionCommandRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  nominateWorker: {
+    path: "/ewx.v1.Registry/NominateWorker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NominationRequest): Buffer => Buffer.from(NominationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NominationRequest => NominationRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  unnominateWorker: {
+    path: "/ewx.v1.Registry/UnnominateWorker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NominationRequest): Buffer => Buffer.from(NominationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NominationRequest => NominationRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  getSolution: {
+    path: "/ewx.v1.Registry/GetSolution" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSolutionRequest): Buffer => Buffer.from(GetSolutionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSolutionRequest => GetSolutionRequest.decode(value),
+    responseSerialize: (value: Solution): Buffer => Buffer.from(Solution.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Solution => Solution.decode(value),
+  },
+  listSolutions: {
+    path: "/ewx.v1.Registry/ListSolutions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSolutionsRequest): Buffer => Buffer.from(ListSolutionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSolutionsRequest => ListSolutionsRequest.decode(value),
+    responseSerialize: (value: ListSolutionsResponse): Buffer =>
+      Buffer.from(ListSolutionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSolutionsResponse => ListSolutionsResponse.decode(value),
+  },
+  /** ---- operators (signed by the operator) ---- */
+  subscribe: {
+    path: "/ewx.v1.Registry/Subscribe" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubscribeRequest): Buffer => Buffer.from(SubscribeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubscribeRequest => SubscribeRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  topUpStake: {
+    path: "/ewx.v1.Registry/TopUpStake" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TopUpStakeRequest): Buffer => Buffer.from(TopUpStakeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TopUpStakeRequest => TopUpStakeRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  unsubscribe: {
+    path: "/ewx.v1.Registry/Unsubscribe" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnsubscribeRequest): Buffer => Buffer.from(UnsubscribeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnsubscribeRequest => UnsubscribeRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  connectWorker: {
+    path: "/ewx.v1.Registry/ConnectWorker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConnectWorkerRequest): Buffer => Buffer.from(ConnectWorkerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectWorkerRequest => ConnectWorkerRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  disconnectWorker: {
+    path: "/ewx.v1.Registry/DisconnectWorker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisconnectWorkerRequest): Buffer =>
+      Buffer.from(DisconnectWorkerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisconnectWorkerRequest => DisconnectWorkerRequest.decode(value),
+    responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
+  },
+  /** Moves unclaimed rewards of the listed groups (all groups when empty) to the free balance. */
+  claimRewards: {
+    path: "/ewx.v1.Registry/ClaimRewards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClaimRewardsRequest): Buffer => Buffer.from(ClaimRewardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClaimRewardsRequest => ClaimRewardsRequest.decode(value),
+    responseSerialize: (value: ClaimRewardsResponse): Buffer =>
+      Buffer.from(ClaimRewardsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClaimRewardsResponse => ClaimRewardsResponse.decode(value),
+  },
+  getOperator: {
+    path: "/ewx.v1.Registry/GetOperator" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOperatorRequest): Buffer => Buffer.from(GetOperatorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOperatorRequest => GetOperatorRequest.decode(value),
+    responseSerialize: (value: Operator): Buffer => Buffer.from(Operator.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Operator => Operator.decode(value),
+  },
+  listOperators: {
+    path: "/ewx.v1.Registry/ListOperators" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOperatorsRequest): Buffer => Buffer.from(ListOperatorsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOperatorsRequest => ListOperatorsRequest.decode(value),
+    responseSerialize: (value: ListOperatorsResponse): Buffer =>
+      Buffer.from(ListOperatorsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOperatorsResponse => ListOperatorsResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
-  /** Admin only: tokens lifted onto the network. */
+  /**
+   * ---- ledger ----
+   * Admin only: tokens lifted onto the network.
+   */
   deposit: handleUnaryCall<DepositRequest, DepositResponse>;
+  /** Admin only: tokens lowered off the network, from the account's free balance. */
+  withdraw: handleUnaryCall<WithdrawRequest, CommandReply>;
+  /** Signed by the sender: free balance to another account's free balance. */
+  transfer: handleUnaryCall<TransferRequest, CommandReply>;
+  /**
+   * Signed by a ledger service account (LEDGER_SERVICE_ACCOUNTS) or the admin: reserves `amount` of
+   * `account`'s free balance under `hold_id`. Idempotent by hold id.
+   */
+  placeHold: handleUnaryCall<PlaceHoldRequest, CommandReply>;
   getAccount: handleUnaryCall<GetAccountRequest, Account>;
+  getHold: handleUnaryCall<GetHoldRequest, Hold>;
+  /** ---- registrars ---- */
+  signUpRegistrar: handleUnaryCall<SignUpRegistrarRequest, CommandReply>;
+  deleteRegistrar: handleUnaryCall<DeleteRegistrarRequest, CommandReply>;
+  getRegistrar: handleUnaryCall<GetRegistrarRequest, Registrar>;
+  /** ---- solution groups (signed by the owning registrar) ---- */
+  registerGroup: handleUnaryCall<RegisterGroupRequest, CommandReply>;
+  raiseGroupBudget: handleUnaryCall<RaiseGroupBudgetRequest, CommandReply>;
+  /** Raises the per-block rewards from the next reward period. */
+  changeGroupRewards: handleUnaryCall<ChangeGroupRewardsRequest, CommandReply>;
+  updateAllowList: handleUnaryCall<UpdateAllowListRequest, CommandReply>;
+  deregisterGroup: handleUnaryCall<DeregisterGroupRequest, CommandReply>;
+  getGroup: handleUnaryCall<GetGroupRequest, Group>;
+  listGroups: handleUnaryCall<ListGroupsRequest, ListGroupsResponse>;
+  /** ---- solutions (signed by the group's registrar) ---- */
+  registerSolution: handleUnaryCall<RegisterSolutionRequest, CommandReply>;
+  pauseSolution: handleUnaryCall<SolutionCommandRequest, CommandReply>;
+  activateSolution: handleUnaryCall<SolutionCommandRequest, CommandReply>;
+  endSolution: handleUnaryCall<SolutionCommandRequest, CommandReply>;
+  nominateWorker: handleUnaryCall<NominationRequest, CommandReply>;
+  unnominateWorker: handleUnaryCall<NominationRequest, CommandReply>;
+  getSolution: handleUnaryCall<GetSolutionRequest, Solution>;
+  listSolutions: handleUnaryCall<ListSolutionsRequest, ListSolutionsResponse>;
+  /** ---- operators (signed by the operator) ---- */
+  subscribe: handleUnaryCall<SubscribeRequest, CommandReply>;
+  topUpStake: handleUnaryCall<TopUpStakeRequest, CommandReply>;
+  unsubscribe: handleUnaryCall<UnsubscribeRequest, CommandReply>;
+  connectWorker: handleUnaryCall<ConnectWorkerRequest, CommandReply>;
+  disconnectWorker: handleUnaryCall<DisconnectWorkerRequest, CommandReply>;
+  /** Moves unclaimed rewards of the listed groups (all groups when empty) to the free balance. */
+  claimRewards: handleUnaryCall<ClaimRewardsRequest, ClaimRewardsResponse>;
+  getOperator: handleUnaryCall<GetOperatorRequest, Operator>;
+  listOperators: handleUnaryCall<ListOperatorsRequest, ListOperatorsResponse>;
 }
 
 export interface RegistryClient extends Client {
@@ -455,7 +5865,10 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
-  /** Admin only: tokens lifted onto the network. */
+  /**
+   * ---- ledger ----
+   * Admin only: tokens lifted onto the network.
+   */
   deposit(
     request: DepositRequest,
     callback: (error: ServiceError | null, response: DepositResponse) => void,
@@ -471,6 +5884,57 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DepositResponse) => void,
   ): ClientUnaryCall;
+  /** Admin only: tokens lowered off the network, from the account's free balance. */
+  withdraw(
+    request: WithdrawRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  withdraw(
+    request: WithdrawRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  withdraw(
+    request: WithdrawRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  /** Signed by the sender: free balance to another account's free balance. */
+  transfer(
+    request: TransferRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  transfer(
+    request: TransferRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  transfer(
+    request: TransferRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Signed by a ledger service account (LEDGER_SERVICE_ACCOUNTS) or the admin: reserves `amount` of
+   * `account`'s free balance under `hold_id`. Idempotent by hold id.
+   */
+  placeHold(
+    request: PlaceHoldRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  placeHold(
+    request: PlaceHoldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  placeHold(
+    request: PlaceHoldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
   getAccount(
     request: GetAccountRequest,
     callback: (error: ServiceError | null, response: Account) => void,
@@ -485,6 +5949,411 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Account) => void,
+  ): ClientUnaryCall;
+  getHold(request: GetHoldRequest, callback: (error: ServiceError | null, response: Hold) => void): ClientUnaryCall;
+  getHold(
+    request: GetHoldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Hold) => void,
+  ): ClientUnaryCall;
+  getHold(
+    request: GetHoldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Hold) => void,
+  ): ClientUnaryCall;
+  /** ---- registrars ---- */
+  signUpRegistrar(
+    request: SignUpRegistrarRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  signUpRegistrar(
+    request: SignUpRegistrarRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  signUpRegistrar(
+    request: SignUpRegistrarRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  deleteRegistrar(
+    request: DeleteRegistrarRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  deleteRegistrar(
+    request: DeleteRegistrarRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  deleteRegistrar(
+    request: DeleteRegistrarRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  getRegistrar(
+    request: GetRegistrarRequest,
+    callback: (error: ServiceError | null, response: Registrar) => void,
+  ): ClientUnaryCall;
+  getRegistrar(
+    request: GetRegistrarRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Registrar) => void,
+  ): ClientUnaryCall;
+  getRegistrar(
+    request: GetRegistrarRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Registrar) => void,
+  ): ClientUnaryCall;
+  /** ---- solution groups (signed by the owning registrar) ---- */
+  registerGroup(
+    request: RegisterGroupRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  registerGroup(
+    request: RegisterGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  registerGroup(
+    request: RegisterGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  raiseGroupBudget(
+    request: RaiseGroupBudgetRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  raiseGroupBudget(
+    request: RaiseGroupBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  raiseGroupBudget(
+    request: RaiseGroupBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  /** Raises the per-block rewards from the next reward period. */
+  changeGroupRewards(
+    request: ChangeGroupRewardsRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  changeGroupRewards(
+    request: ChangeGroupRewardsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  changeGroupRewards(
+    request: ChangeGroupRewardsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  updateAllowList(
+    request: UpdateAllowListRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  updateAllowList(
+    request: UpdateAllowListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  updateAllowList(
+    request: UpdateAllowListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  deregisterGroup(
+    request: DeregisterGroupRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  deregisterGroup(
+    request: DeregisterGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  deregisterGroup(
+    request: DeregisterGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  getGroup(request: GetGroupRequest, callback: (error: ServiceError | null, response: Group) => void): ClientUnaryCall;
+  getGroup(
+    request: GetGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Group) => void,
+  ): ClientUnaryCall;
+  getGroup(
+    request: GetGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Group) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  /** ---- solutions (signed by the group's registrar) ---- */
+  registerSolution(
+    request: RegisterSolutionRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  registerSolution(
+    request: RegisterSolutionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  registerSolution(
+    request: RegisterSolutionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  pauseSolution(
+    request: SolutionCommandRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  pauseSolution(
+    request: SolutionCommandRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  pauseSolution(
+    request: SolutionCommandRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  activateSolution(
+    request: SolutionCommandRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  activateSolution(
+    request: SolutionCommandRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  activateSolution(
+    request: SolutionCommandRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  endSolution(
+    request: SolutionCommandRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  endSolution(
+    request: SolutionCommandRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  endSolution(
+    request: SolutionCommandRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  nominateWorker(
+    request: NominationRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  nominateWorker(
+    request: NominationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  nominateWorker(
+    request: NominationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  unnominateWorker(
+    request: NominationRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  unnominateWorker(
+    request: NominationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  unnominateWorker(
+    request: NominationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  getSolution(
+    request: GetSolutionRequest,
+    callback: (error: ServiceError | null, response: Solution) => void,
+  ): ClientUnaryCall;
+  getSolution(
+    request: GetSolutionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Solution) => void,
+  ): ClientUnaryCall;
+  getSolution(
+    request: GetSolutionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Solution) => void,
+  ): ClientUnaryCall;
+  listSolutions(
+    request: ListSolutionsRequest,
+    callback: (error: ServiceError | null, response: ListSolutionsResponse) => void,
+  ): ClientUnaryCall;
+  listSolutions(
+    request: ListSolutionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSolutionsResponse) => void,
+  ): ClientUnaryCall;
+  listSolutions(
+    request: ListSolutionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSolutionsResponse) => void,
+  ): ClientUnaryCall;
+  /** ---- operators (signed by the operator) ---- */
+  subscribe(
+    request: SubscribeRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  subscribe(
+    request: SubscribeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  subscribe(
+    request: SubscribeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  topUpStake(
+    request: TopUpStakeRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  topUpStake(
+    request: TopUpStakeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  topUpStake(
+    request: TopUpStakeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  unsubscribe(
+    request: UnsubscribeRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  unsubscribe(
+    request: UnsubscribeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  unsubscribe(
+    request: UnsubscribeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  connectWorker(
+    request: ConnectWorkerRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  connectWorker(
+    request: ConnectWorkerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  connectWorker(
+    request: ConnectWorkerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  disconnectWorker(
+    request: DisconnectWorkerRequest,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  disconnectWorker(
+    request: DisconnectWorkerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  disconnectWorker(
+    request: DisconnectWorkerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  /** Moves unclaimed rewards of the listed groups (all groups when empty) to the free balance. */
+  claimRewards(
+    request: ClaimRewardsRequest,
+    callback: (error: ServiceError | null, response: ClaimRewardsResponse) => void,
+  ): ClientUnaryCall;
+  claimRewards(
+    request: ClaimRewardsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClaimRewardsResponse) => void,
+  ): ClientUnaryCall;
+  claimRewards(
+    request: ClaimRewardsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClaimRewardsResponse) => void,
+  ): ClientUnaryCall;
+  getOperator(
+    request: GetOperatorRequest,
+    callback: (error: ServiceError | null, response: Operator) => void,
+  ): ClientUnaryCall;
+  getOperator(
+    request: GetOperatorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Operator) => void,
+  ): ClientUnaryCall;
+  getOperator(
+    request: GetOperatorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Operator) => void,
+  ): ClientUnaryCall;
+  listOperators(
+    request: ListOperatorsRequest,
+    callback: (error: ServiceError | null, response: ListOperatorsResponse) => void,
+  ): ClientUnaryCall;
+  listOperators(
+    request: ListOperatorsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOperatorsResponse) => void,
+  ): ClientUnaryCall;
+  listOperators(
+    request: ListOperatorsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOperatorsResponse) => void,
   ): ClientUnaryCall;
 }
 

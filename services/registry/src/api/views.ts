@@ -1,0 +1,110 @@
+import { invalid, type GroupConfig as GroupConfigData, type SolutionConfig as SolutionConfigData } from '@ewx/platform';
+import type {
+  Account, Group, GroupConfig, Hold, Operator, Registrar, Solution, SolutionConfig, Subscription,
+} from '@ewx/proto/registry';
+import type { PageInfo, PageRequest } from '@ewx/proto/common';
+import { balanceOf } from '../domain/ledger.js';
+import { solutionStatusAt, type RegistryState } from '../domain/state.js';
+
+/** Wire ↔ domain mapping for the registry's gRPC API; no rules here. */
+
+/** A uint64 from the wire as a number; beyond 2^53 it cannot be a height and is refused. */
+export function heightOf(field: string, v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid(field, `expected at most ${Number.MAX_SAFE_INTEGER}, got ${v}`);
+  return Number(v);
+}
+
+export const groupConfigIn = (c: GroupConfig | undefined): GroupConfigData => {
+  if (!c) throw invalid('config', 'required');
+  return {
+    namespace: c.namespace, info: c.info, minStake: c.minStake, maxStake: c.maxStake, maxOperators: c.maxOperators,
+    allowListEnabled: c.allowListEnabled, startBlock: heightOf('config.start_block', c.startBlock),
+    subscriptionRewardPerBlock: c.subscriptionRewardPerBlock, votingRewardPerBlock: c.votingRewardPerBlock,
+    slaVotingThreshold: c.slaVotingThreshold, operationStartBlock: heightOf('config.operation_start_block', c.operationStartBlock),
+    operationEndBlock: heightOf('config.operation_end_block', c.operationEndBlock), withdrawalDelay: c.withdrawalDelay,
+  };
+};
+
+const groupConfigOut = (c: GroupConfigData): GroupConfig => ({
+  ...c, startBlock: BigInt(c.startBlock), operationStartBlock: BigInt(c.operationStartBlock), operationEndBlock: BigInt(c.operationEndBlock),
+});
+
+export const solutionConfigIn = (c: SolutionConfig | undefined): SolutionConfigData => {
+  if (!c) throw invalid('config', 'required');
+  return {
+    namespace: c.namespace, group: c.group, name: c.name, description: c.description, logicRef: c.logicRef,
+    expirationBlock: heightOf('config.expiration_block', c.expirationBlock),
+    maxWaitingThreshold: heightOf('config.max_waiting_threshold', c.maxWaitingThreshold),
+    voteThresholdPercent: c.voteThresholdPercent, quorumPercent: c.quorumPercent,
+    votingStartMethod: c.votingStartMethod as SolutionConfigData['votingStartMethod'], nominationsEnabled: c.nominationsEnabled,
+    unresolvedPolicy: c.unresolvedPolicy as SolutionConfigData['unresolvedPolicy'],
+  };
+};
+
+export function accountView(s: RegistryState, address: string): Account {
+  const b = balanceOf(s.ledger, address);
+  const byGroup = [...(s.ledger.unclaimed.get(address) ?? new Map<string, bigint>())].sort(([a], [b2]) => (a < b2 ? -1 : 1));
+  return {
+    address, free: b.free.toString(), reserved: b.reserved.toString(), unclaimed: b.unclaimed.toString(),
+    unclaimedByGroup: byGroup.map(([group, amount]) => ({ group, amount: amount.toString() })),
+  };
+}
+
+export function holdView(s: RegistryState, holdId: string): Hold | undefined {
+  const h = s.holds.get(holdId);
+  return h && { holdId, account: h.account, amount: h.amount.toString(), purpose: h.purpose, status: h.status, placedBy: h.placedBy };
+}
+
+export function registrarView(s: RegistryState, address: string): Registrar | undefined {
+  const r = s.registrars.get(address);
+  return r && { address, friendlyName: r.friendlyName, legalLocation: r.legalLocation, groups: [...r.groups].sort() };
+}
+
+export function groupView(s: RegistryState, namespace: string): Group | undefined {
+  const g = s.groups.get(namespace);
+  if (!g) return undefined;
+  let total = 0n;
+  for (const sub of g.subscriptions.values()) total += sub.stake;
+  return {
+    config: groupConfigOut({ ...g.config, allowListEnabled: g.allowListEnabled }), owner: g.owner, status: g.status, budget: g.budget.toString(),
+    allowList: [...g.allowList].sort(), operators: g.subscriptions.size, totalStake: total.toString(), solutions: [...g.solutions].sort(),
+    rewardsChanges: g.rewardsChanges.map((c) => ({
+      fromPeriod: BigInt(c.fromPeriod), subscriptionRewardPerBlock: c.subscriptionRewardPerBlock.toString(), votingRewardPerBlock: c.votingRewardPerBlock.toString(),
+    })),
+    registeredAt: BigInt(g.registeredAt),
+  };
+}
+
+export function solutionView(s: RegistryState, namespace: string): Solution | undefined {
+  const sol = s.solutions.get(namespace);
+  if (!sol) return undefined;
+  const c = sol.config;
+  return {
+    config: { ...c, expirationBlock: BigInt(c.expirationBlock), maxWaitingThreshold: BigInt(c.maxWaitingThreshold) },
+    owner: sol.owner, status: solutionStatusAt(sol, s.height), nominatedWorkers: [...sol.nominated].sort(), registeredAt: BigInt(sol.registeredAt),
+  };
+}
+
+export function operatorView(s: RegistryState, address: string): Operator {
+  const o = s.operators.get(address);
+  const subscriptions: Subscription[] = [...(o?.groups ?? [])].sort().map((group) => {
+    const sub = s.groups.get(group)!.subscriptions.get(address)!;
+    return {
+      group, stake: sub.stake.toString(), activeFromPeriod: BigInt(sub.activeFromPeriod), unsubscribing: sub.finalPeriod !== undefined,
+      unsubscribedInPeriod: BigInt(sub.unsubscribedIn ?? 0), finalPeriod: BigInt(sub.finalPeriod ?? 0),
+    };
+  });
+  return { address, worker: o?.worker ?? '', subscriptions, account: accountView(s, address) };
+}
+
+/** Pages over sorted keys; the token is the last key of the previous page (base64url). */
+export function page(keys: Iterable<string>, req: PageRequest | undefined): { keys: string[]; info: PageInfo } {
+  const size = req?.pageSize ?? 0;
+  if (size > 500) throw invalid('page.page_size', `at most 500, got ${size}`);
+  const n = size === 0 ? 50 : size;
+  const after = req?.pageToken ? Buffer.from(req.pageToken, 'base64url').toString('utf8') : undefined;
+  const sorted = [...keys].sort().filter((k) => after === undefined || k > after);
+  const out = sorted.slice(0, n);
+  const more = sorted.length > n;
+  return { keys: out, info: { nextPageToken: more ? Buffer.from(out[out.length - 1]!, 'utf8').toString('base64url') : '' } };
+}

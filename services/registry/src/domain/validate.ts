@@ -1,0 +1,54 @@
+import { invalid, parseAmount, percentField } from '@ewx/platform';
+
+/** Field validation: every refusal is INVALID_ARGUMENT naming the field and the bound. */
+
+const NAMESPACE_RE = /^[a-z0-9][a-z0-9._-]{2,63}$/;
+
+export function namespaceField(field: string, v: string): string {
+  if (!NAMESPACE_RE.test(v)) throw invalid(field, `expected 3 to 64 characters of [a-z0-9._-] starting with a letter or digit, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function textField(field: string, v: string, min: number, max: number): string {
+  const n = [...v].length;
+  if (n < min || n > max) throw invalid(field, `expected ${min} to ${max} characters, got ${n}`);
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw invalid(field, 'must not contain control characters');
+  return v;
+}
+
+export function intField(field: string, v: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw invalid(field, `expected a whole number from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+export const amountField = (field: string, v: string): bigint => parseAmount(field, v);
+export const positiveAmount = (field: string, v: string): bigint => parseAmount(field, v, { positive: true });
+export const percent = (field: string, v: number): number => percentField(field, v);
+
+/** Highest block height a command may name (heights are JSON numbers on the bus). */
+export const MAX_HEIGHT = Number.MAX_SAFE_INTEGER;
+
+/** Bounds of this registry (documented in services/registry/README.md). */
+export const BOUNDS = {
+  maxOperators: 10_000,
+  withdrawalDelay: 1_000,
+  allowListEntries: 10_000,
+  infoChars: 1_024,
+  nameChars: 128,
+  logicRefChars: 256,
+  holdIdChars: 128,
+  purposeChars: 128,
+  registrarNameChars: 64,
+  locationChars: 64,
+  listChange: 1_000,
+} as const;
+
+export function holdIdField(v: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v)) throw invalid('hold_id', `expected 1 to ${BOUNDS.holdIdChars} characters of [A-Za-z0-9._:-], got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function logicRefField(v: string): string {
+  if (!/^\S{1,256}$/.test(v)) throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${JSON.stringify(v)}`);
+  return v;
+}
