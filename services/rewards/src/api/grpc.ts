@@ -3,12 +3,12 @@ import {
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
-  type GetOperatorRewardsRequest, type GetUnclaimedRewardsRequest, type PeriodPayout,
+  type GetOperatorRewardsRequest, type GetUnclaimedRewardsRequest, type OperatorRewards, type PeriodPayout,
 } from '@ewx/proto/rewards';
 import { CALENDAR_STREAM, type PeriodSettings } from '../app/periods.js';
 import { meetsSla } from '../domain/compute.js';
 import { decide } from '../domain/decide.js';
-import type { RewardsState } from '../domain/state.js';
+import { periodStake, type RewardsState } from '../domain/state.js';
 
 const M = '/ewx.v1.Rewards/';
 
@@ -16,6 +16,19 @@ const required = (field: string, v: string): string => {
   if (!v) throw invalid(field, 'required');
   return v;
 };
+
+/** A period not closed yet: what has been recorded so far, no amounts. */
+function openPeriodView(s: RewardsState, operator: string, group: string, period: number): OperatorRewards {
+  const g = s.groups.get(group)!;
+  const { stake, inFinalPeriod } = periodStake(s.stakes.get(group)?.get(operator), period);
+  const counts = s.votes.get(group)?.get(period)?.operators.get(operator) ?? { eligible: 0, correct: 0 };
+  return {
+    operator, group, period, stake: stake.toString(), eligibleRounds: counts.eligible, correctVotes: counts.correct,
+    slaMet: !inFinalPeriod && stake > 0n && meetsSla(counts.correct, counts.eligible, g.config.slaVotingThreshold),
+    slaVotingThreshold: g.config.slaVotingThreshold, inFinalPeriod,
+    base: '0', active: '0', total: '0', totalWholeTokens: '0', closed: false,
+  };
+}
 
 export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, settings: PeriodSettings, log: Logger): GrpcService {
   const st = (): RewardsState => runtime.state();
@@ -52,7 +65,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const g = st().groups.get(group);
         if (!g) throw notFound(`group ${group}`);
         const c = g.closed.get(req.period);
-        if (!c || c.payoutChunks === 0) throw notFound(`closed reward period ${req.period} of group ${group} (last closed: ${g.lastClosed})`);
+        if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, req.period);
         const r = c.rows.get(operator);
         const total = (r?.base ?? 0n) + (r?.active ?? 0n);
         return {
@@ -61,7 +74,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
           slaMet: r !== undefined && !r.inFinalPeriod && r.stake > 0n && meetsSla(r.correct, r.eligible, c.slaVotingThreshold),
           slaVotingThreshold: c.slaVotingThreshold, inFinalPeriod: r?.inFinalPeriod ?? false,
           base: (r?.base ?? 0n).toString(), active: (r?.active ?? 0n).toString(), total: total.toString(),
-          totalWholeTokens: wholeTokens(total).toString(),
+          totalWholeTokens: wholeTokens(total).toString(), closed: true,
         };
       }),
       getUnclaimedRewards: unary(M + 'GetUnclaimedRewards', log, async (req: GetUnclaimedRewardsRequest) => {

@@ -1,7 +1,7 @@
 import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
 import { decisionEvents, event } from './events.js';
-import { ratesAt, stakeAt, type RewardsState } from './state.js';
+import { periodStake, ratesAt, type RewardsState } from './state.js';
 
 /** Longest reward period accepted: about 4 months of 12-second blocks. */
 export const MAX_PERIOD_LENGTH = 1_000_000;
@@ -74,11 +74,8 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
   const votes = s.votes.get(group)?.get(period)?.operators ?? new Map();
   const operators: OperatorInput[] = [];
   for (const op of new Set([...stakes.keys(), ...votes.keys()])) {
-    const st = stakes.get(op);
-    const finalPeriod = st?.finalPeriod;
-    const stake = st && (finalPeriod === undefined || period <= finalPeriod) ? stakeAt(st, period) : 0n;
+    const { stake, inFinalPeriod } = periodStake(stakes.get(op), period);
     const counts = votes.get(op) ?? { eligible: 0, correct: 0 };
-    const inFinalPeriod = finalPeriod === period;
     if (stake === 0n && counts.eligible === 0 && counts.correct === 0 && !inFinalPeriod) continue;
     operators.push({ operator: op, stake: stake.toString(), eligible: counts.eligible, correct: counts.correct, inFinalPeriod });
   }

@@ -110,6 +110,13 @@ export function stakeAt(s: OperatorStake, period: number): bigint {
   return stake;
 }
 
+/** An operator's stake in `period` and whether it is its final withdrawal period (stake 0 after it). */
+export function periodStake(o: OperatorStake | undefined, period: number): { stake: bigint; inFinalPeriod: boolean } {
+  if (!o) return { stake: 0n, inFinalPeriod: false };
+  const f = o.finalPeriod;
+  return { stake: f === undefined || period <= f ? stakeAt(o, period) : 0n, inFinalPeriod: f === period };
+}
+
 export const inMap = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
   let v = m.get(k);
   if (v === undefined) m.set(k, (v = make()));

@@ -93,6 +93,8 @@ export interface OperatorRewards {
   total: string;
   /** `total` in whole tokens, rounded down, for display. */
   totalWholeTokens: string;
+  /** The period was closed and the amounts are final. */
+  closed: boolean;
 }
 
 export interface GetUnclaimedRewardsRequest {
@@ -1013,6 +1015,7 @@ function createBaseOperatorRewards(): OperatorRewards {
     active: "",
     total: "",
     totalWholeTokens: "",
+    closed: false,
   };
 }
 
@@ -1056,6 +1059,9 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
     }
     if (message.totalWholeTokens !== "") {
       writer.uint32(106).string(message.totalWholeTokens);
+    }
+    if (message.closed !== false) {
+      writer.uint32(112).bool(message.closed);
     }
     return writer;
   },
@@ -1177,6 +1183,14 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
             message.totalWholeTokens = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.closed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1228,6 +1242,7 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
         : isSet(object.total_whole_tokens)
         ? globalThis.String(object.total_whole_tokens)
         : "",
+      closed: isSet(object.closed) ? globalThis.Boolean(object.closed) : false,
     };
   },
 
@@ -1272,6 +1287,9 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
     if (message.totalWholeTokens !== "") {
       obj.totalWholeTokens = message.totalWholeTokens;
     }
+    if (message.closed !== false) {
+      obj.closed = message.closed;
+    }
     return obj;
   },
 
@@ -1293,6 +1311,7 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
     message.active = object.active ?? "";
     message.total = object.total ?? "";
     message.totalWholeTokens = object.totalWholeTokens ?? "";
+    message.closed = object.closed ?? false;
     return message;
   },
 };
@@ -2182,7 +2201,10 @@ export const RewardsService = {
       Buffer.from(SetRewardPeriodLengthResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetRewardPeriodLengthResponse => SetRewardPeriodLengthResponse.decode(value),
   },
-  /** An operator's rewards in one group for one closed period, with the inputs they came from. */
+  /**
+   * An operator's rewards in one group for one period, with the inputs they came from; for a period
+   * not closed yet, the stake and counts recorded so far (closed = false, no amounts).
+   */
   getOperatorRewards: {
     path: "/ewx.v1.Rewards/GetOperatorRewards" as const,
     requestStream: false as const,
@@ -2225,7 +2247,10 @@ export interface RewardsServer extends UntypedServiceImplementation {
   getCurrentPeriod: handleUnaryCall<GetCurrentPeriodRequest, CurrentPeriod>;
   /** Admin only: the reward period length from the next period on. */
   setRewardPeriodLength: handleUnaryCall<SetRewardPeriodLengthRequest, SetRewardPeriodLengthResponse>;
-  /** An operator's rewards in one group for one closed period, with the inputs they came from. */
+  /**
+   * An operator's rewards in one group for one period, with the inputs they came from; for a period
+   * not closed yet, the stake and counts recorded so far (closed = false, no amounts).
+   */
   getOperatorRewards: handleUnaryCall<GetOperatorRewardsRequest, OperatorRewards>;
   /** Rewards computed for an operator minus those it claimed, per group. */
   getUnclaimedRewards: handleUnaryCall<GetUnclaimedRewardsRequest, UnclaimedRewards>;
@@ -2297,7 +2322,10 @@ export interface RewardsClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetRewardPeriodLengthResponse) => void,
   ): ClientUnaryCall;
-  /** An operator's rewards in one group for one closed period, with the inputs they came from. */
+  /**
+   * An operator's rewards in one group for one period, with the inputs they came from; for a period
+   * not closed yet, the stake and counts recorded so far (closed = false, no amounts).
+   */
   getOperatorRewards(
     request: GetOperatorRewardsRequest,
     callback: (error: ServiceError | null, response: OperatorRewards) => void,
