@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { GroupConfig } from '@ewx/platform';
+import { ADMIN, funded, groupConfig, OPERATORS, REGISTRAR, solutionConfig, subscribeCmd, TOKEN, types, withGroup, world } from './test-support.js';
+
+const [alice, bob] = OPERATORS as [string, string];
+const register = (over: Partial<GroupConfig> = {}, budget = 100n * TOKEN) =>
+  ({ type: 'RegisterGroup' as const, signer: REGISTRAR, config: groupConfig(over), budget: budget.toString(), allowList: [] });
+
+describe('registrars', () => {
+  test('given an account, when it signs up with a friendly name and a legal location, then it is a registrar', () => {
+    const w = world();
+    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'Berlin, DE' });
+    assert.equal(w.state.registrars.get(REGISTRAR)?.legalLocation, 'Berlin, DE');
+  });
+  test('signing up twice is ALREADY_EXISTS; an empty name or a one-letter location is refused', () => {
+    const w = funded();
+    w.refuses({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' }, 'ALREADY_EXISTS');
+    w.refuses({ type: 'SignUpRegistrar', signer: alice, friendlyName: ' ', legalLocation: 'DE' }, 'INVALID_ARGUMENT', /^friendly_name: /);
+    w.refuses({ type: 'SignUpRegistrar', signer: alice, friendlyName: 'A', legalLocation: 'D' }, 'INVALID_ARGUMENT', /^legal_location: /);
+  });
+  test('a registrar that owns nothing may delete itself; one that owns a group may not', () => {
+    const w = withGroup();
+    w.refuses({ type: 'DeleteRegistrar', signer: REGISTRAR }, 'FAILED_PRECONDITION', /grp\.one/);
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    assert.deepEqual(types(w.when({ type: 'DeleteRegistrar', signer: REGISTRAR })), ['RegistrarDeleted']);
+    assert.equal(w.state.registrars.has(REGISTRAR), false);
+  });
+  test('deleting an unknown registrar is NOT_FOUND', () => world().refuses({ type: 'DeleteRegistrar', signer: alice }, 'NOT_FOUND'));
+});
+
+describe('solution groups: registration and bounds', () => {
+  test('given a registrar with 1000 tokens, when it registers a group with a budget of 100, then 100 is reserved', () => {
+    const w = funded();
+    const events = w.when(register());
+    assert.deepEqual(types(events), ['GroupRegistered']);
+    assert.equal(w.free(REGISTRAR), 900n * TOKEN);
+    assert.equal(w.reserved(REGISTRAR), 100n * TOKEN);
+    assert.equal(w.state.groups.get('grp.one')?.budget, 100n * TOKEN);
+  });
+  test('only a signed-up registrar registers groups', () => funded().refuses({ ...register(), signer: alice }, 'FAILED_PRECONDITION', /registrar/));
+  test('a budget above the free balance is refused', () => funded().refuses(register({}, 1001n * TOKEN), 'FAILED_PRECONDITION', /^budget: /));
+  test('a namespace is unique', () => withGroup().refuses(register(), 'ALREADY_EXISTS', /grp\.one/));
+  const bounds: [Partial<GroupConfig>, RegExp][] = [
+    [{ namespace: 'A' }, /^config\.namespace: /],
+    [{ namespace: 'ab' }, /^config\.namespace: /],
+    [{ minStake: '0' }, /^config\.min_stake: must be greater than 0/],
+    [{ minStake: '10', maxStake: '9' }, /^config\.max_stake: must be at least config\.min_stake/],
+    [{ maxOperators: 0 }, /^config\.max_operators: expected a whole number from 1 to 10000/],
+    [{ maxOperators: 10_001 }, /^config\.max_operators: /],
+    [{ slaVotingThreshold: 101 }, /^config\.sla_voting_threshold: /],
+    [{ operationStartBlock: 50, operationEndBlock: 40 }, /^config\.operation_end_block: must be at least config\.operation_start_block/],
+    [{ operationStartBlock: 0, operationEndBlock: 1 }, /^config\.operation_end_block: must lie after the current height/],
+    [{ withdrawalDelay: 0 }, /^config\.withdrawal_delay: expected a whole number from 1 to 1000/],
+    [{ subscriptionRewardPerBlock: '-1' }, /^config\.subscription_reward_per_block: /],
+    [{ votingRewardPerBlock: 'x' }, /^config\.voting_reward_per_block: /],
+    [{ info: 'x'.repeat(1025) }, /^config\.info: /],
+  ];
+  for (const [over, message] of bounds) {
+    test(`a group with ${JSON.stringify(over).slice(0, 60)} is refused naming the field and bound`, () => funded().refuses(register(over), 'INVALID_ARGUMENT', message));
+  }
+});
+
+describe('solution groups: budget, rewards and allow list', () => {
+  test('the registrar raises the budget from its free balance', () => {
+    const w = withGroup();
+    const [e] = w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (50n * TOKEN).toString() });
+    assert.deepEqual(e!.data, { group: 'grp.one', budget: (150n * TOKEN).toString(), reason: 'RAISED', amount: (50n * TOKEN).toString() });
+    assert.equal(w.reserved(REGISTRAR), 150n * TOKEN);
+    w.refuses({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (851n * TOKEN).toString() }, 'FAILED_PRECONDITION');
+    w.refuses({ type: 'RaiseGroupBudget', signer: alice, group: 'grp.one', amount: '1' }, 'PERMISSION_DENIED');
+  });
+  test('given period 0, when the registrar raises the per-block rewards, then they count from period 1', () => {
+    const w = withGroup();
+    const [e] = w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' });
+    assert.deepEqual(e!.data, { group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000', fromPeriod: 1 });
+  });
+  test('lowering per-block rewards, or no change, is refused', () => {
+    const w = withGroup();
+    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '999', votingRewardPerBlock: '3000' }, 'INVALID_ARGUMENT', /^subscription_reward_per_block: may only be raised/);
+    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '2000' }, 'INVALID_ARGUMENT', /no change/);
+  });
+  test('a command needing the reward period before the schedule is known is FAILED_PRECONDITION', () => {
+    const w = world();
+    w.when({ type: 'Deposit', signer: ADMIN, account: REGISTRAR, amount: '1' });
+    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
+    w.when({ ...register({ minStake: '1', maxStake: '1' }, 0n) });
+    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }, 'FAILED_PRECONDITION', /schedule is not known/);
+    w.refuses({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }, 'FAILED_PRECONDITION', /schedule is not known/);
+  });
+  test('the allow list is switched on and off and its entries added and removed by the registrar only', () => {
+    const w = withGroup();
+    w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', enabled: true, add: [alice, bob], remove: [] });
+    assert.deepEqual([...w.state.groups.get('grp.one')!.allowList].sort(), [alice, bob].sort());
+    w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: [], remove: [bob] });
+    assert.equal(w.state.groups.get('grp.one')!.allowListEnabled, true);
+    assert.deepEqual([...w.state.groups.get('grp.one')!.allowList], [alice]);
+    assert.deepEqual(w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: [alice], remove: [] }), []);
+    w.refuses({ type: 'UpdateAllowList', signer: alice, group: 'grp.one', enabled: false, add: [], remove: [] }, 'PERMISSION_DENIED');
+    w.refuses({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: ['nope'], remove: [] }, 'INVALID_ARGUMENT', /^add\[0\]: /);
+  });
+});
+
+describe('solution groups: deregistration', () => {
+  test('only the owner deregisters', () => withGroup().refuses({ type: 'DeregisterGroup', signer: alice, group: 'grp.one' }, 'PERMISSION_DENIED'));
+  test('refused while the group has an active (or paused) solution; allowed once it ended', () => {
+    const w = withGroup();
+    w.when({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() });
+    w.refuses({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }, 'FAILED_PRECONDITION', /active solutions sol\.one/);
+    w.when({ type: 'PauseSolution', signer: REGISTRAR, solution: 'sol.one' });
+    w.refuses({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }, 'FAILED_PRECONDITION');
+    w.when({ type: 'EndSolution', signer: REGISTRAR, solution: 'sol.one' });
+    assert.deepEqual(types(w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' })), ['GroupBudgetChanged', 'GroupStatusChanged']);
+  });
+  test('given nothing owed, when deregistered, then the group is removed and the budget returns to the registrar', () => {
+    const w = withGroup();
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    assert.equal(w.state.groups.get('grp.one')?.status, 'REMOVED');
+    assert.equal(w.free(REGISTRAR), 1000n * TOKEN);
+    assert.equal(w.reserved(REGISTRAR), 0n);
+    w.refuses({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }, 'FAILED_PRECONDITION', /already REMOVED/);
+  });
+  test('given a subscriber, when deregistered, then the group retires, the subscriber is unsubscribed, and it is removed after release, grace and claims', () => {
+    const w = withGroup();
+    w.when(subscribeCmd(alice));
+    w.toPeriod(1);
+    w.inbox('RewardsComputed', { group: 'grp.one', period: 0, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '700' }], subtotal: '700' });
+    w.when({ type: 'ApplyCredit', key: 'grp.one|0|0' });
+    const events = w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    assert.deepEqual(types(events), ['OperatorUnsubscribed', 'GroupStatusChanged']);
+    assert.deepEqual(events[0]!.data, { group: 'grp.one', operator: alice, period: 1, finalPeriod: 3, height: 11 });
+    // Retiring: no new subscriptions or solutions; claims and withdrawals go on.
+    w.refuses(subscribeCmd(bob), 'FAILED_PRECONDITION', /RETIRING/);
+    w.refuses({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }, 'FAILED_PRECONDITION', /RETIRING/);
+    w.toPeriod(4);
+    assert.equal(w.reserved(alice), 0n, 'stake released when period 3 closed');
+    w.toPeriod(6);
+    assert.equal(w.state.groups.get('grp.one')?.status, 'RETIRING', 'unclaimed rewards are still owed');
+    w.when({ type: 'ClaimRewards', signer: alice, groups: ['grp.one'] });
+    assert.deepEqual(types(w.when({ type: 'SettleGroup', group: 'grp.one' })), ['GroupBudgetChanged', 'GroupStatusChanged']);
+    assert.equal(w.state.groups.get('grp.one')?.status, 'REMOVED');
+    assert.equal(w.free(REGISTRAR), 1000n * TOKEN - 700n);
+    assert.equal(w.free(alice), 1000n * TOKEN + 700n);
+  });
+});
