@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ADMIN, funded, groupConfig, OPERATORS, REGISTRAR, subscribeCmd, TOKEN, types, withGroup, world, WORKERS } from './test-support.js';
+
+const [alice, bob, carol] = OPERATORS as [string, string, string];
+const [w1, w2] = WORKERS as [string, string];
+
+describe('operators: subscribing', () => {
+  test('given a group, when an operator subscribes in period 0 with a stake in bounds, then it is locked and active from period 1', () => {
+    const w = withGroup();
+    const [e] = w.when(subscribeCmd(alice, 20n * TOKEN));
+    assert.deepEqual(e!.data, { group: 'grp.one', operator: alice, stake: (20n * TOKEN).toString(), activeFromPeriod: 1, height: 1 });
+    assert.equal(w.free(alice), 980n * TOKEN);
+    assert.equal(w.reserved(alice), 20n * TOKEN);
+  });
+  test('a stake below min_stake or above max_stake is refused naming the bounds', () => {
+    const w = withGroup();
+    w.refuses(subscribeCmd(alice, 10n * TOKEN - 1n), 'INVALID_ARGUMENT', /^stake: must lie within the group's bounds/);
+    w.refuses(subscribeCmd(alice, 100n * TOKEN + 1n), 'INVALID_ARGUMENT', /^stake: /);
+  });
+  test('a stake above the free balance is refused', () => {
+    const w = withGroup({ maxStake: (2000n * TOKEN).toString() });
+    w.refuses(subscribeCmd(alice, 1001n * TOKEN), 'FAILED_PRECONDITION', /free balance/);
+  });
+  test('a full group refuses the next operator', () => {
+    const w = withGroup({ maxOperators: 2 });
+    w.when(subscribeCmd(alice));
+    w.when(subscribeCmd(bob));
+    w.refuses(subscribeCmd(carol), 'FAILED_PRECONDITION', /full \(2 operators\)/);
+  });
+  test('with the allow list on, only listed operators subscribe', () => {
+    const w = withGroup({ allowListEnabled: true }, [alice]);
+    w.when(subscribeCmd(alice));
+    w.refuses(subscribeCmd(bob), 'PERMISSION_DENIED', /allow list/);
+  });
+  test('before the group start block subscriptions are refused', () => {
+    const w = withGroup({ startBlock: 5 });
+    w.refuses(subscribeCmd(alice), 'FAILED_PRECONDITION', /from block 5/);
+    w.blockTo(5);
+    w.when(subscribeCmd(alice));
+  });
+  test('subscribing twice is ALREADY_EXISTS; an unknown group is NOT_FOUND', () => {
+    const w = withGroup();
+    w.when(subscribeCmd(alice));
+    w.refuses(subscribeCmd(alice), 'ALREADY_EXISTS');
+    w.refuses(subscribeCmd(bob, 10n * TOKEN, 'nope.grp'), 'NOT_FOUND');
+  });
+  test('before the reward period schedule is known, subscribing is FAILED_PRECONDITION', () => {
+    const w = world();
+    w.when({ type: 'Deposit', signer: ADMIN, account: REGISTRAR, amount: '100' });
+    w.when({ type: 'Deposit', signer: ADMIN, account: alice, amount: '100' });
+    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
+    w.when({ type: 'RegisterGroup', signer: REGISTRAR, config: groupConfig({ minStake: '1', maxStake: '10' }), budget: '1', allowList: [] });
+    w.refuses(subscribeCmd(alice, 5n), 'FAILED_PRECONDITION', /schedule is not known/);
+  });
+  test('an operator subscribes to several groups', () => {
+    const w = withGroup();
+    w.when({ type: 'RegisterGroup', signer: REGISTRAR, config: groupConfig({ namespace: 'grp.two' }), budget: '0', allowList: [] });
+    w.when(subscribeCmd(alice, 10n * TOKEN));
+    w.when(subscribeCmd(alice, 30n * TOKEN, 'grp.two'));
+    assert.deepEqual([...w.state.operators.get(alice)!.groups].sort(), ['grp.one', 'grp.two']);
+    assert.equal(w.reserved(alice), 40n * TOKEN);
+  });
+  test('a top-up adds to the stake from the next period and respects max_stake', () => {
+    const w = withGroup();
+    w.when(subscribeCmd(alice, 50n * TOKEN));
+    w.toPeriod(2);
+    const [e] = w.when({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (40n * TOKEN).toString() });
+    assert.deepEqual(e!.data, { group: 'grp.one', operator: alice, amount: (40n * TOKEN).toString(), stake: (90n * TOKEN).toString(), activeFromPeriod: 3, height: 21 });
+    w.refuses({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (10n * TOKEN + 1n).toString() }, 'INVALID_ARGUMENT', /max_stake/);
+    w.refuses({ type: 'TopUpStake', signer: bob, group: 'grp.one', amount: '1' }, 'NOT_FOUND');
+  });
+});
+
+describe('operators: unsubscribing and withdrawal delay', () => {
+  test('unsubscribing in period p with delay d: final period p+d, stake released only when p+d closes, once', () => {
+    const w = withGroup({ withdrawalDelay: 2 });
+    w.when(subscribeCmd(alice, 10n * TOKEN));
+    w.toPeriod(1);
+    const [e] = w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' });
+    assert.deepEqual(e!.data, { group: 'grp.one', operator: alice, period: 1, finalPeriod: 3, height: 11 });
+    w.toPeriod(3);
+    w.blockTo(40); // the last block of period 3
+    assert.deepEqual(w.when({ type: 'SettleGroup', group: 'grp.one' }), [], 'period 3 has not closed');
+    assert.equal(w.reserved(alice), 10n * TOKEN);
+    w.blockTo(41);
+    const released = w.when({ type: 'SettleGroup', group: 'grp.one' });
+    assert.deepEqual(released.map((x) => x.data), [{ group: 'grp.one', operator: alice, amount: (10n * TOKEN).toString(), period: 3 }]);
+    assert.deepEqual(w.when({ type: 'SettleGroup', group: 'grp.one' }), [], 'idempotent');
+    assert.equal(w.reserved(alice), 0n);
+    assert.equal(w.free(alice), 1000n * TOKEN);
+  });
+  test('a second unsubscribe while one is pending is refused; so is a top-up', () => {
+    const w = withGroup();
+    w.when(subscribeCmd(alice));
+    w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' });
+    w.refuses({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }, 'FAILED_PRECONDITION', /already unsubscribed/);
+    w.refuses({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: '1' }, 'FAILED_PRECONDITION', /withdrawal/);
+    w.refuses(subscribeCmd(alice), 'FAILED_PRECONDITION', /withdrawal/);
+  });
+  test('after release the operator may subscribe again', () => {
+    const w = withGroup({ withdrawalDelay: 1 });
+    w.when(subscribeCmd(alice));
+    w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' });
+    w.toPeriod(2);
+    assert.deepEqual(types(w.when(subscribeCmd(alice))), ['OperatorSubscribed']);
+  });
+  test('unsubscribing without a subscription is NOT_FOUND', () => withGroup().refuses({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }, 'NOT_FOUND'));
+});
+
+describe('operators: workers', () => {
+  test('an operator connects exactly one worker; disconnecting frees both', () => {
+    const w = funded();
+    const [e] = w.when({ type: 'ConnectWorker', signer: alice, worker: w1 });
+    assert.deepEqual(e!.data, { operator: alice, worker: w1, height: 1 });
+    w.refuses({ type: 'ConnectWorker', signer: alice, worker: w2 }, 'FAILED_PRECONDITION', /already has worker/);
+    w.refuses({ type: 'ConnectWorker', signer: alice, worker: w1 }, 'ALREADY_EXISTS');
+    w.when({ type: 'DisconnectWorker', signer: alice });
+    w.when({ type: 'ConnectWorker', signer: alice, worker: w2 });
+    assert.equal(w.state.operators.get(alice)?.worker, w2);
+    assert.equal(w.state.workers.has(w1), false);
+  });
+  test('a worker serves one operator', () => {
+    const w = funded();
+    w.when({ type: 'ConnectWorker', signer: alice, worker: w1 });
+    w.refuses({ type: 'ConnectWorker', signer: bob, worker: w1 }, 'FAILED_PRECONDITION', /already serves operator/);
+  });
+  test('an operator cannot be its own worker, nor a worker an operator', () => {
+    const w = withGroup();
+    w.refuses({ type: 'ConnectWorker', signer: alice, worker: alice }, 'INVALID_ARGUMENT', /^worker: /);
+    w.when(subscribeCmd(bob));
+    w.refuses({ type: 'ConnectWorker', signer: alice, worker: bob }, 'FAILED_PRECONDITION', /is an operator/);
+    w.when({ type: 'ConnectWorker', signer: alice, worker: w1 });
+    w.refuses(subscribeCmd(w1), 'FAILED_PRECONDITION', /worker account cannot be an operator/);
+  });
+  test('disconnecting without a worker is NOT_FOUND', () => funded().refuses({ type: 'DisconnectWorker', signer: alice }, 'NOT_FOUND'));
+});
