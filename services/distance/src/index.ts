@@ -1,17 +1,46 @@
 import { BLOCK_PRODUCED, eventSourcedService, type ServiceModule } from '@ewx/platform';
 import { distanceGrpc } from './api/grpc.js';
-import { distanceDecider } from './domain/decider.js';
+import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './app/config.js';
+import { grpcLedger, type Ledger } from './app/ledger.js';
+import { startReactions } from './app/reactions.js';
+import { requests } from './app/requests.js';
+import { decide, distanceDecider } from './domain/decider.js';
 
 export { distanceDecider } from './domain/decider.js';
+export type { Ledger } from './app/ledger.js';
 
-export const distanceModule: ServiceModule = {
+/** Builds the service; tests pass their own ledger instead of the registry over gRPC. */
+export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
   name: 'distance',
   protoFile: 'ewx/v1/distance.proto',
   async create(ctx) {
-    return eventSourcedService(ctx, 'distance', {
+    const log = ctx.log.child({ service: 'distance' });
+    const params = paramsFrom(ctx.env, ctx.admin);
+    const key = serviceKeyFrom(ctx.env);
+    const registry = registryAddressFrom(ctx.env, ctx.mode);
+    const remote = ledgerOverride === undefined && key !== undefined && registry !== undefined ? grpcLedger(registry, key) : undefined;
+    const ledger: Ledger | string = ledgerOverride ?? remote
+      ?? (key === undefined ? 'set DISTANCE_SERVICE_KEY (and list its address in the registry\'s LEDGER_SERVICE_ACCOUNTS)' : 'set REGISTRY_ADDRESS');
+    let reqs: ReturnType<typeof requests> | undefined;
+    const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,
       inbox: { consensus: [BLOCK_PRODUCED] },
-      grpc: (runtime) => [distanceGrpc(runtime, ctx.log)],
+      grpc: (runtime) => [distanceGrpc(runtime, params, (reqs = requests(runtime, params, ledger, log)), log)],
+      reactions: (runtime) => startReactions(runtime, params, reqs!, log),
     });
+    return {
+      grpc: service.grpc,
+      async start() {
+        // Before any block is recorded: the period length is part of the log.
+        await service.runtime.execute('config', (s) => decide({ type: 'Configure' }, s, params));
+        await service.start();
+      },
+      async stop() {
+        await service.stop();
+        remote?.close();
+      },
+    };
   },
-};
+});
+
+export const distanceModule: ServiceModule = distanceModuleWith();

@@ -1,0 +1,60 @@
+import * as grpc from '@grpc/grpc-js';
+import { DomainError, signCommand, type KeyPair } from '@ewx/platform';
+import { PlaceHoldRequest, RegistryClient } from '@ewx/proto/registry';
+
+/**
+ * Money lives in the registry's ledger. A hold is placed synchronously and idempotently by hold id;
+ * it is released or slashed later by the registry when it consumes EvaluationSettled.
+ * placeHold resolves when the hold is in place, rejects with a DomainError when the registry
+ * refused it (a final answer, e.g. short of free balance) and with any other error when the
+ * outcome is unknown (the caller retries later with the same hold id).
+ */
+export interface Ledger {
+  placeHold(holdId: string, account: string, amount: bigint): Promise<void>;
+}
+
+/** Statuses that are the registry's final answer; anything else may be retried. */
+const REFUSALS: ReadonlyMap<number, DomainError['code']> = new Map([
+  [grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT'],
+  [grpc.status.FAILED_PRECONDITION, 'FAILED_PRECONDITION'],
+  [grpc.status.NOT_FOUND, 'NOT_FOUND'],
+  [grpc.status.PERMISSION_DENIED, 'PERMISSION_DENIED'],
+  [grpc.status.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED'],
+]);
+
+export const PURPOSE = 'distance-evaluation';
+
+/**
+ * The registry over gRPC, signed with the distance service's own key. Nonces only need to grow per
+ * signer, so they come from the clock (microseconds) and never repeat within the process.
+ */
+export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000): Ledger & { close(): void } {
+  const client = new RegistryClient(address, grpc.credentials.createInsecure());
+  let last = 0n;
+  const nextNonce = (): bigint => {
+    const now = BigInt(Date.now()) * 1000n;
+    last = now > last ? now : last + 1n;
+    return last;
+  };
+  return {
+    placeHold(holdId, account, amount) {
+      const req = signCommand(key, '/ewx.v1.Registry/PlaceHold', { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },
+        nextNonce(), (m) => PlaceHoldRequest.encode(m).finish());
+      return new Promise<void>((resolve, reject) => {
+        client.placeHold(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => {
+          if (!err) { resolve(); return; }
+          // The same hold id placed before (a retry after a crash) is the hold we want.
+          if (err.code === grpc.status.ALREADY_EXISTS) { resolve(); return; }
+          const code = REFUSALS.get(err.code);
+          reject(code ? new DomainError(code, `registry refused the hold: ${err.details}`) : new Error(`registry unreachable at ${address}: ${err.details || err.message}`));
+        });
+      });
+    },
+    close: () => client.close(),
+  };
+}
+
+/** No key or no registry configured: every request is refused, saying what to configure. */
+export const unconfiguredLedger = (what: string): Ledger => ({
+  placeHold: () => Promise.reject(new DomainError('FAILED_PRECONDITION', `distance requests are disabled: ${what}`)),
+});

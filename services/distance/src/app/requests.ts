@@ -1,0 +1,82 @@
+import { isDomainError, precondition, type Auth, type Logger, type Runtime } from '@ewx/platform';
+import { decide } from '../domain/decider.js';
+import type { EvaluationRequested, EvaluationSettled, HoldRequested } from '../domain/events.js';
+import type { DistanceParams } from '../domain/params.js';
+import type { DistanceState } from '../domain/state.js';
+import type { Ledger } from './ledger.js';
+
+export const requestStream = (identity: number): string => `request:${identity}`;
+
+export type RequestOutcome =
+  | { readonly joined: Pick<EvaluationRequested, 'period' | 'evaluationPeriod'> }
+  | { readonly returned: EvaluationSettled };
+
+/**
+ * A request in three steps, each recorded before the next starts:
+ *   1. HoldRequested (checks passed; the signed nonce is used up here, so a replay is refused),
+ *   2. Registry.PlaceHold with the deterministic hold id (idempotent at the registry),
+ *   3. EvaluationRequested (joins the pool) or HoldFailed (the registry refused).
+ * A crash or an unreachable registry between 1 and 3 leaves the request HOLDING; the re-drive
+ * (at start-up and every few seconds) repeats 2 and 3 until one of them is recorded.
+ */
+export interface Requests {
+  request(auth: Auth, identity: number): Promise<{ held: HoldRequested; outcome: RequestOutcome }>;
+  /** Drives every HOLDING request to its outcome; returns how many were settled one way or the other. */
+  redrive(): Promise<number>;
+}
+
+export function requests(runtime: Runtime<DistanceState>, params: DistanceParams, ledger: Ledger | string, log: Logger): Requests {
+  const inFlight = new Set<string>();
+
+  /** Steps 2 and 3 for one hold; a final refusal is recorded and rethrown, an unknown outcome rethrown. */
+  const drive = async (held: HoldRequested): Promise<RequestOutcome> => {
+    if (typeof ledger === 'string') throw precondition(ledger);
+    inFlight.add(held.holdId);
+    try {
+      try {
+        await ledger.placeHold(held.holdId, held.requester, BigInt(held.amount));
+      } catch (e) {
+        if (!isDomainError(e)) throw e;
+        await runtime.execute(requestStream(held.identity), (s) => decide({ type: 'FailHold', holdId: held.holdId, reason: e.message }, s, params));
+        throw e;
+      }
+      const [recorded] = await runtime.execute(requestStream(held.identity), (s) => decide({ type: 'ConfirmHold', holdId: held.holdId }, s, params));
+      if (!recorded) {
+        // Confirmed meanwhile by the re-drive: report what it recorded.
+        const r = runtime.state().requests.get(held.holdId);
+        if (r?.evaluationPeriod === undefined) throw precondition(`hold ${held.holdId}: no longer pending`);
+        return { joined: { period: r.period, evaluationPeriod: r.evaluationPeriod } };
+      }
+      return recorded.type === 'EvaluationRequested'
+        ? { joined: recorded.data as unknown as EvaluationRequested }
+        : { returned: recorded.data as unknown as EvaluationSettled };
+    } finally {
+      inFlight.delete(held.holdId);
+    }
+  };
+
+  return {
+    async request(auth, identity) {
+      if (typeof ledger === 'string') throw precondition(ledger);
+      const [e] = await runtime.execute(requestStream(identity),
+        (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params), auth);
+      const held = e!.data as unknown as HoldRequested;
+      return { held, outcome: await drive(held) };
+    },
+    async redrive() {
+      if (typeof ledger === 'string') return 0;
+      let done = 0;
+      const holding = [...runtime.state().requests.values()].filter((r) => r.stage === 'HOLDING' && !inFlight.has(r.holdId));
+      for (const r of holding) {
+        try {
+          await drive({ holdId: r.holdId, identity: r.identity, requester: r.requester, amount: r.amount, period: r.period, height: 0 });
+          done++;
+        } catch (err) {
+          if (isDomainError(err)) done++;
+          else log.warn('re-drive: hold outcome still unknown, will retry', { holdId: r.holdId, error: (err as Error).message });
+        }
+      }
+      return done;
+    },
+  };
+}
