@@ -1,0 +1,92 @@
+/**
+ * Benchmark: closing one reward period for a group of 100,000 operators whose period holds 1,000
+ * settled rounds of vote metadata. Prints, separately:
+ *   - folding the 1,000 rounds of metadata into per-operator counts (done as the events arrive),
+ *   - closing the period: gathering inputs, computing every share, building the chunked decision
+ *     events (inputs, decision, payouts) and applying them to the state — target < 2 s,
+ *   - serializing those events and appending them to an event store in one transaction
+ *     (PGlite in memory; PostgreSQL too when DATABASE_URL is set).
+ * Run: npm run bench -w @ewx/rewards   (after `npx tsc -b services/rewards`)
+ */
+import { performance } from 'node:perf_hooks';
+import { TOKEN, pgliteEventStore, postgresEventStore, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
+import { decide } from '../src/domain/decide.js';
+import { evolve } from '../src/domain/evolve.js';
+import { initialState, type RewardsState } from '../src/domain/state.js';
+
+const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1_000);
+const METADATA_CHUNK = 5_000;
+const G = 'bench-group';
+
+let position = 0n;
+const apply = (s: RewardsState, e: EventData, streamId = 'inbox:bench'): RewardsState =>
+  evolve(s, { ...e, streamId, version: 0, position: ++position } as RecordedEvent);
+
+// A deterministic generator, so every run sees the same stakes and accuracies.
+let seed = 42;
+const next = (): number => { seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648; return seed / 2_147_483_648; };
+
+const ms = (t0: number): string => `${(performance.now() - t0).toFixed(0)} ms`;
+
+async function main(): Promise<void> {
+  const ops = Array.from({ length: OPERATORS }, (_, i) => `ed25519:${i.toString(16).padStart(64, '0')}`);
+  const accuracy = ops.map(() => 0.5 + next() / 2);
+  let s = initialState();
+  s = apply(s, { type: 'RewardPeriodScheduleChanged', data: { fromPeriod: 0, firstBlock: 1, length: 7200 } });
+  s = apply(s, {
+    type: 'GroupRegistered',
+    data: {
+      group: G, owner: 'ed25519:' + 'f'.repeat(64), height: 1, budget: (10n ** 12n * TOKEN).toString(),
+      config: {
+        namespace: G, info: '', minStake: '1', maxStake: (10n ** 9n * TOKEN).toString(), maxOperators: OPERATORS, allowListEnabled: false, startBlock: 0,
+        subscriptionRewardPerBlock: TOKEN.toString(), votingRewardPerBlock: TOKEN.toString(), slaVotingThreshold: 80,
+        operationStartBlock: 1, operationEndBlock: 0, withdrawalDelay: 1,
+      },
+    },
+  });
+  for (const [i, op] of ops.entries()) {
+    s = apply(s, { type: 'OperatorSubscribed', data: { group: G, operator: op, stake: (BigInt(1 + Math.floor(next() * 10_000)) * TOKEN).toString(), activeFromPeriod: 0, height: 1 } });
+    if (i % 1000 === 0) s = apply(s, { type: 'OperatorUnsubscribed', data: { group: G, operator: op, period: 0, finalPeriod: 0, height: 1 } });
+  }
+
+  let fold = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const chunks = Math.ceil(OPERATORS / METADATA_CHUNK);
+    for (let c = 0; c < chunks; c++) {
+      const eligible = ops.slice(c * METADATA_CHUNK, (c + 1) * METADATA_CHUNK);
+      const correct = eligible.filter((_, i) => ((r * 7919 + i * 104_729) % 1000) / 1000 < accuracy[c * METADATA_CHUNK + i]!);
+      const t = performance.now();
+      s = apply(s, { type: 'VoteMetadata', data: { group: G, period: 0, solution: 'sol', roundId: `r${r}`, chunk: c, chunks, eligibleOperators: eligible, correctOperators: correct } });
+      fold += performance.now() - t;
+    }
+  }
+  console.log(`fold ${ROUNDS} settled rounds × ${OPERATORS} operators of vote metadata: ${fold.toFixed(0)} ms (as events arrive, not part of closing)`);
+  s = apply(s, { type: 'BlockProduced', data: { height: 7202 } });
+
+  let t0 = performance.now();
+  const events = decide({ type: 'ClosePeriod', group: G, period: 0, settlementDelay: 2 }, s);
+  const decided = performance.now() - t0;
+  for (const e of events) s = apply(s, e, `group:${G}`);
+  const closeMs = performance.now() - t0;
+  const c = s.groups.get(G)!.closed.get(0)!;
+  console.log(`close period: decide ${decided.toFixed(0)} ms + apply ${(closeMs - decided).toFixed(0)} ms = ${closeMs.toFixed(0)} ms ` +
+    `(${OPERATORS} operators, ${c.qualifying} meeting the SLA, ${events.length} events, paid ${c.paid / TOKEN} tokens) — target < 2000 ms: ${closeMs < 2000 ? 'MET' : 'MISSED'}`);
+
+  t0 = performance.now();
+  const bytes = events.reduce((a, e) => a + Buffer.byteLength(JSON.stringify(e.data)), 0);
+  const largest = Math.max(...events.map((e) => Buffer.byteLength(JSON.stringify(e.data))));
+  console.log(`serialize: ${ms(t0)}; ${(bytes / 1024 / 1024).toFixed(1)} MiB in ${events.length} events, largest ${(largest / 1024).toFixed(0)} KiB`);
+
+  const stores: [string, () => Promise<EventStore>][] = [['PGlite (memory)', () => pgliteEventStore(`bench${Date.now().toString(36)}`)]];
+  if (process.env.DATABASE_URL) stores.push(['PostgreSQL', () => postgresEventStore(process.env.DATABASE_URL!, `bench${Date.now().toString(36)}`)]);
+  for (const [name, open] of stores) {
+    const store = await open();
+    t0 = performance.now();
+    await store.append(`group:${G}`, events, -1);
+    console.log(`append the decision to ${name} in one transaction: ${ms(t0)}`);
+    await store.close();
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
