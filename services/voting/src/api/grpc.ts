@@ -27,7 +27,7 @@ function toMessage(r: Round): RoundMsg {
     startBlock: BigInt(r.startBlock), endBlock: BigInt(r.endBlock), period: r.period, quorumPercent: r.quorumPercent,
     voteThresholdPercent: r.voteThresholdPercent, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf ?? '',
     tally: closed ? { eligible: r.eligible, submitted: r.votes.size, top } : undefined,
-    result: Buffer.from(r.result ?? '', 'hex'), unresolvedReason: r.reason ?? '', merkleRoot: r.merkleRoot ?? '', alerted: r.alerted,
+    result: Buffer.from(r.result ?? '', 'hex'), unresolvedReason: r.reason ?? '', merkleRoot: r.merkleRoot ?? '', alerted: r.alerted, eligible: r.eligible,
   };
 }
 
@@ -51,7 +51,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger): GrpcServ
   const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
     const auth = authenticate(M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
     if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
-    validateRoundId(req.roundId);
+    validateRoundId(req.roundId, false);
     return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce });
   };
   const get = (solution: string, roundId: string): Round => {

@@ -51,6 +51,13 @@ describe('SPEC §4 round start', () => {
     assert.throws(() => startRound(s, 'nope', 'r', byRegistrar), code('NOT_FOUND'));
   });
 
+  test('a round id is 1 to 128 characters and may not take the retry suffix', () => {
+    const s = given(...world(), block(5));
+    assert.throws(() => startRound(s, 's1', '', byRegistrar), code('INVALID_ARGUMENT'));
+    assert.throws(() => startRound(s, 's1', 'x'.repeat(129), byRegistrar), code('INVALID_ARGUMENT'));
+    assert.throws(() => startRound(s, 's1', 'a#retry', byRegistrar), code('INVALID_ARGUMENT'));
+  });
+
   test('without a reward period schedule no round starts', () => {
     const s = given(...world().slice(1), block(5));
     assert.throws(() => startRound(s, 's1', 'r', byRegistrar), code('FAILED_PRECONDITION'));

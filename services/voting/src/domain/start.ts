@@ -10,10 +10,12 @@ export const SYSTEM_STARTER = 'system';
 /** Who asks for the round: the registrar's command, a worker (command or first vote), or the retry policy. */
 export type Starter = { readonly kind: 'account'; readonly address: string } | { readonly kind: 'retry'; readonly retryOf: string };
 
-export function validateRoundId(roundId: string): void {
-  if (roundId.length < 1 || roundId.length > 128) throw invalid('round_id', `expected 1 to 128 characters, got ${roundId.length}`);
+/** A round id chosen by a starter: 1..128 printable characters, not ending in the retry suffix. */
+export function validateRoundId(roundId: string, chosen = true): void {
+  const max = chosen ? 128 : 128 + RETRY_SUFFIX.length;
+  if (roundId.length < 1 || roundId.length > max) throw invalid('round_id', `expected 1 to ${max} characters, got ${roundId.length}`);
   if (/[\u0000-\u001f\u007f]/.test(roundId)) throw invalid('round_id', 'control characters are not allowed');
-  if (roundId.endsWith(RETRY_SUFFIX)) throw invalid('round_id', `the suffix ${RETRY_SUFFIX} is reserved for automatic retries`);
+  if (chosen && roundId.endsWith(RETRY_SUFFIX)) throw invalid('round_id', `the suffix ${RETRY_SUFFIX} is reserved for automatic retries`);
 }
 
 export interface StartedRound {
@@ -28,6 +30,7 @@ export interface StartedRound {
  * reward period. The snapshot is taken now and travels in the round's events.
  */
 export function startRound(s: VotingState, solution: string, roundId: string, starter: Starter): StartedRound {
+  if (starter.kind === 'account') validateRoundId(roundId);
   const sol = s.solutions.get(solution);
   if (!sol) throw notFound(`solution ${solution}`);
   if (s.rounds.has(roundKey(solution, roundId))) throw alreadyExists(`round ${roundId} of solution ${solution}`);

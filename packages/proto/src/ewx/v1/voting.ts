@@ -146,6 +146,8 @@ export interface Round {
   merkleRoot: string;
   /** A RETRY_ONCE alert was raised for this round. */
   alerted: boolean;
+  /** E: the size of the eligibility snapshot taken at start. */
+  eligible: number;
 }
 
 export interface ListRoundsRequest {
@@ -901,6 +903,7 @@ function createBaseRound(): Round {
     unresolvedReason: "",
     merkleRoot: "",
     alerted: false,
+    eligible: 0,
   };
 }
 
@@ -962,6 +965,9 @@ export const Round: MessageFns<Round> = {
     }
     if (message.alerted !== false) {
       writer.uint32(136).bool(message.alerted);
+    }
+    if (message.eligible !== 0) {
+      writer.uint32(144).uint32(message.eligible);
     }
     return writer;
   },
@@ -1115,6 +1121,14 @@ export const Round: MessageFns<Round> = {
             message.alerted = reader.bool();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.eligible = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1182,6 +1196,7 @@ export const Round: MessageFns<Round> = {
         ? globalThis.String(object.merkle_root)
         : "",
       alerted: isSet(object.alerted) ? globalThis.Boolean(object.alerted) : false,
+      eligible: isSet(object.eligible) ? globalThis.Number(object.eligible) : 0,
     };
   },
 
@@ -1238,6 +1253,9 @@ export const Round: MessageFns<Round> = {
     if (message.alerted !== false) {
       obj.alerted = message.alerted;
     }
+    if (message.eligible !== 0) {
+      obj.eligible = Math.round(message.eligible);
+    }
     return obj;
   },
 
@@ -1267,6 +1285,7 @@ export const Round: MessageFns<Round> = {
     message.unresolvedReason = object.unresolvedReason ?? "";
     message.merkleRoot = object.merkleRoot ?? "";
     message.alerted = object.alerted ?? false;
+    message.eligible = object.eligible ?? 0;
     return message;
   },
 };
