@@ -26,7 +26,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
       decider: distanceDecider,
       inbox: { consensus: [BLOCK_PRODUCED] },
       grpc: (runtime) => [distanceGrpc(runtime, params, (reqs = requests(runtime, params, ledger, log)), log)],
-      reactions: (runtime) => startReactions(runtime, params, reqs!, log),
+      reactions: (runtime) => startReactions(runtime, params, reqs!, log, ctx.env.int('DISTANCE_REDRIVE_MS', 5000, 10, 3_600_000)),
     });
     return {
       grpc: service.grpc,
