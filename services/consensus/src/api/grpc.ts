@@ -4,7 +4,7 @@ import {
   type GetVoteProofRequest, type Tally as TallyMsg,
 } from '@ewx/proto/consensus';
 import { CHAIN_STREAM } from '../app/clock.js';
-import { decide, leafHash, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
+import { decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
 
@@ -25,23 +25,7 @@ const paged = <T>(all: readonly T[], page: { pageSize: number; pageToken: string
   return { items: all.slice(offset, offset + size), next: offset + size < all.length ? String(offset + size) : '' };
 };
 
-/** Leaves of a round's votes, cached: a proof query on a 100,000-vote round should not rehash it each time. */
-function leavesCache(): (r: ValidatedRound) => Buffer[] {
-  const cache = new Map<string, Buffer[]>();
-  return (r) => {
-    const k = roundKey(r.solution, r.roundId);
-    let l = cache.get(k);
-    if (!l || l.length !== r.votes.length) {
-      l = r.votes.map(([w, res]) => leafHash(w, res));
-      if (cache.size > 64) cache.clear();
-      cache.set(k, l);
-    }
-    return l;
-  };
-}
-
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger): GrpcService {
-  const leaves = leavesCache();
   const round = (solution: string, roundId: string): ValidatedRound => {
     const r = runtime.state().rounds.get(roundKey(solution, roundId));
     if (!r) throw notFound(`round ${roundId} of solution ${solution}`);
@@ -75,7 +59,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         if (!r.outcome) throw notFound(`settlement of round ${req.roundId} (the proof is given once the round is settled or unresolved)`);
         const index = r.votes.findIndex(([w]) => w === req.worker);
         if (index < 0) throw notFound(`vote of ${req.worker} in round ${req.roundId}`);
-        const l = leaves(r);
+        const l = r.leaves;
         return {
           worker: req.worker, result: Buffer.from(r.votes[index]![1], 'hex'), leaf: l[index]!.toString('hex'),
           steps: merkleProof(l, index).map((s) => ({ position: s.position, group: [...s.group] })), merkleRoot: r.outcome.merkleRoot,

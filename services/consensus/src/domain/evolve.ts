@@ -3,6 +3,7 @@ import {
   type RoundSettledEvent, type RoundSnapshotEvent, type RoundStartedEvent, type RoundUnresolvedEvent, type ValidatorSetConfiguredEvent,
   type VoteMetadataEvent,
 } from '@ewx/platform';
+import { leafHash } from './merkle.js';
 import { metadataKey, roundKey, type ConsensusState } from './state.js';
 
 type Handler = (s: ConsensusState, data: never) => void;
@@ -16,7 +17,7 @@ const handlers: Record<string, Handler> = {
     s.rounds.set(key, {
       solution: d.solution, roundId: d.roundId, group: d.group, period: d.period, quorumPercent: d.quorumPercent,
       voteThresholdPercent: d.voteThresholdPercent, eligible: d.eligible, snapshotChunks: d.snapshotChunks, snapshotReceived: 0,
-      snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votes: [], attestations: new Map(), status: 'OPEN',
+      snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
     });
   },
   RoundSnapshot: (s, d: RoundSnapshotEvent) => {
@@ -28,7 +29,7 @@ const handlers: Record<string, Handler> = {
   RoundClosed: (s, d: RoundClosedEvent) => {
     const r = s.rounds.get(roundKey(d.solution, d.roundId));
     if (!r) return;
-    for (const v of d.votes) r.votes.push([v[0], v[1]]);
+    for (const v of d.votes) { r.votes.push([v[0], v[1]]); r.leaves.push(leafHash(v[0], v[1])); }
     r.voteChunks = d.chunks;
     r.voteChunksReceived++;
     if (r.status === 'OPEN') r.status = 'CLOSED';

@@ -18,8 +18,17 @@ const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 const SEP = Buffer.from([0x0a]);
 
-export const leafHash = (worker: string, resultHex: string): Buffer =>
-  sha256(Buffer.concat([LEAF, Buffer.from(worker, 'utf8'), SEP, Buffer.from(resultHex, 'hex')]));
+let scratch = Buffer.alloc(256);
+/** Written into one reused buffer: allocation, not hashing, dominated the cost of a leaf. */
+export function leafHash(worker: string, resultHex: string): Buffer {
+  const need = 2 + Buffer.byteLength(worker, 'utf8') + resultHex.length / 2;
+  if (need > scratch.length) scratch = Buffer.alloc(need * 2);
+  scratch[0] = LEAF[0]!;
+  let o = 1 + scratch.write(worker, 1, 'utf8');
+  scratch[o++] = SEP[0]!;
+  o += scratch.write(resultHex, o, 'hex');
+  return sha256(scratch.subarray(0, o));
+}
 
 const nodeHash = (children: readonly Buffer[]): Buffer => sha256(Buffer.concat([NODE, ...children]));
 

@@ -3,7 +3,7 @@ import {
   type RoundUnresolvedEvent, type Tally, type VoteMetadataEvent,
 } from '@ewx/platform';
 import { GENESIS_HASH, chainHash } from './chain.js';
-import { leafHash, merkleRoot } from './merkle.js';
+import { merkleRoot } from './merkle.js';
 import { isClosed, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
 import { tally, tallyText } from './tally.js';
 
@@ -14,7 +14,7 @@ export const METADATA_CHUNK = 2000;
 export function evaluateRound(r: ValidatedRound): { tally: Tally; merkleRoot: string } {
   return {
     tally: tally({ eligible: r.eligible, results: r.votes.map((v) => v[1]), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
-    merkleRoot: merkleRoot(r.votes.map(([w, res]) => leafHash(w, res))),
+    merkleRoot: merkleRoot(r.leaves),
   };
 }
 

@@ -25,6 +25,8 @@ export interface ValidatedRound {
   voteChunksReceived: number;
   /** [worker, result], sorted by worker as voting recorded them. */
   readonly votes: [string, string][];
+  /** Merkle leaves of `votes`, hashed as the votes are recorded (so settling only builds the tree). */
+  readonly leaves: Buffer[];
   readonly attestations: Map<string, Attestation>;
   status: 'OPEN' | 'CLOSED' | 'SETTLED' | 'UNRESOLVED';
   outcome?: { tally: Tally; merkleRoot: string };
