@@ -40,6 +40,15 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
         await admin.createTopics({ waitForLeaders: true, topics: create.map((topic) => ({ topic, numPartitions: o.partitions ?? 3 })) })
           .catch((e: Error) => { if (!/already exists/i.test(e.message)) throw e; });
       }
+      // Another process may have created a topic a moment ago ("already exists" above, without
+      // waiting for leaders): subscribing before its partitions have leaders fails with
+      // UNKNOWN_TOPIC_OR_PARTITION, so wait until the metadata shows them (bounded).
+      for (let attempt = 0; ; attempt++) {
+        const ready = await admin.fetchTopicMetadata({ topics: missing })
+          .then((m) => m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)), () => false);
+        if (ready || attempt >= 50) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       for (const n of missing) knownTopics.add(n);
     } finally {
       await admin.disconnect();
