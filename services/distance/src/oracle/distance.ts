@@ -48,8 +48,7 @@ export function evaluate(graph: WotGraph, targets: readonly number[], options: E
   const { unique, slotOf } = dedupe(requested, graph.size);
   const strategy = options.strategy ?? 'auto';
   const reverse =
-    strategy === 'reverse' ||
-    (strategy === 'auto' && batches(unique.length) < batches(refs.indices.length));
+    strategy === 'reverse' || (strategy === 'auto' && pickStrategy(unique.length, refs.indices.length) === 'reverse');
   const reachedBy = reverse
     ? countReverse(graph, unique, refs, maxDistance)
     : countForward(graph, unique, refs, maxDistance);
@@ -58,6 +57,14 @@ export function evaluate(graph: WotGraph, targets: readonly number[], options: E
     result[i] = shareOfReferees(reachedBy[slotOf[requested[i]]], requested[i], refs);
   }
   return result;
+}
+
+/**
+ * The cheaper exact strategy: both cost about one graph sweep per batch of 256
+ * seeds, the seeds being the referees (forward) or the distinct targets (reverse).
+ */
+export function pickStrategy(distinctTargets: number, refereeCount: number): 'forward' | 'reverse' {
+  return batches(distinctTargets) < batches(refereeCount) ? 'reverse' : 'forward';
 }
 
 /** Perbill for every identity of the graph, in graph (file) order. */

@@ -23,6 +23,7 @@ export {
   NO_REFEREES_PERBILL,
   PERBILL_ONE,
   perbill,
+  pickStrategy,
   referees,
   refereeThreshold,
   shareOfReferees,

@@ -44,7 +44,7 @@ test('Perbill rounds down, exactly, and is one with no referee to count', () => 
   assert.equal(perbill(0, 0), NO_REFEREES_PERBILL);
   assert.equal(NO_REFEREES_PERBILL, 1_000_000_000);
   for (const total of [3, 7, 3806, 3807, 999_999_937, 4_294_967_295]) {
-    for (const reached of [0, 1, 2, total >> 1, total - 2, total - 1, total]) {
+    for (const reached of [0, 1, 2, Math.floor(total / 2), total - 2, total - 1, total]) {
       const exact = Number((BigInt(reached) * 1_000_000_000n) / BigInt(total));
       assert.equal(perbill(reached, total), exact, `${reached}/${total}`);
     }
