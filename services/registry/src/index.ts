@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, ConfigError, eventSourcedService, isAddress, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, ConfigError, eventSourcedService, isAddress, keyPairFromSeed, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
 import { startReactions } from './app/reactions.js';
 import { registryDecider, type RegistryPolicy } from './domain/decider.js';
@@ -7,10 +7,16 @@ export { registryDecider, decide, streamOf } from './domain/decider.js';
 export type { RegistryCommand, RegistryPolicy, RegistryState } from './domain/decider.js';
 export { TREASURY } from './domain/ledger.js';
 
-/** LEDGER_SERVICE_ACCOUNTS: comma-separated addresses of services allowed to place holds. */
-export function policyFrom(env: Env, admin: string): RegistryPolicy {
+/**
+ * LEDGER_SERVICE_ACCOUNTS: comma-separated addresses of services allowed to place holds (the admin
+ * always may). In the embedded mode every service reads one environment, so the distance service's
+ * own key (DISTANCE_SERVICE_KEY) is trusted as well without listing it.
+ */
+export function policyFrom(env: Env, admin: string, mode: 'embedded' | 'standalone' = 'standalone'): RegistryPolicy {
   const accounts = env.list('LEDGER_SERVICE_ACCOUNTS');
   for (const a of accounts) if (!isAddress(a)) throw new ConfigError('LEDGER_SERVICE_ACCOUNTS', 'comma-separated ed25519:<64 hex> addresses', a);
+  const distanceSeed = mode === 'embedded' ? env.optional('DISTANCE_SERVICE_KEY') : undefined;
+  if (distanceSeed !== undefined && /^[0-9a-f]{64}$/i.test(distanceSeed)) accounts.push(keyPairFromSeed(distanceSeed).address);
   return { admin, ledgerServiceAccounts: accounts };
 }
 
@@ -18,7 +24,7 @@ export const registryModule: ServiceModule = {
   name: 'registry',
   protoFile: 'ewx/v1/registry.proto',
   async create(ctx) {
-    const policy = policyFrom(ctx.env, ctx.admin);
+    const policy = policyFrom(ctx.env, ctx.admin, ctx.mode);
     const log = ctx.log.child({ service: 'registry' });
     return eventSourcedService(ctx, 'registry', {
       decider: registryDecider,

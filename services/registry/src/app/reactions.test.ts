@@ -100,3 +100,15 @@ describe('registry reactions on the runtime', () => {
     assert.equal(state().height, 13);
   });
 });
+
+describe('hold policy from configuration', () => {
+  test('LEDGER_SERVICE_ACCOUNTS is validated; the embedded mode trusts DISTANCE_SERVICE_KEY too', async () => {
+    const { policyFrom } = await import('../index.js');
+    const { keyPairFromSeed } = await import('@ewx/platform');
+    assert.throws(() => policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: 'nope' }), ADMIN), /LEDGER_SERVICE_ACCOUNTS/);
+    const seed = 'ab'.repeat(32);
+    const distance = keyPairFromSeed(seed).address;
+    assert.deepEqual(policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: SERVICE, DISTANCE_SERVICE_KEY: seed }), ADMIN, 'embedded').ledgerServiceAccounts, [SERVICE, distance]);
+    assert.deepEqual(policyFrom(readEnv({ DISTANCE_SERVICE_KEY: seed }), ADMIN, 'standalone').ledgerServiceAccounts, []);
+  });
+});
