@@ -17,6 +17,7 @@ import { setServing, startGrpcServer, type GrpcService, type StartedServer } fro
 import { startInbox } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
 import { startRelay } from './relay.js';
+import { retryForever } from './retry.js';
 import { createRuntime, type Decider, type Runtime } from './runtime.js';
 
 export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
@@ -73,7 +74,10 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
     async start() {
       await runtime.start();
       relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
-      if (Object.keys(o.inbox).length > 0) inbox = await startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace);
+      if (Object.keys(o.inbox).length > 0) {
+        // A broker that is down at start is waited for (with backoff, logged), not a crash loop.
+        inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
+      }
       reactions = o.reactions?.(runtime);
     },
     async stop() {
@@ -151,7 +155,8 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const brokers = brokersFrom(env);
   const admin = adminFrom(env);
   const namespace = namespaceFrom(env);
-  const store = await storeFrom(env, categoryOf(namespace, module.name));
+  const category = categoryOf(namespace, module.name);
+  const store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!;
   const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions: env.int('KAFKA_PARTITIONS', 3, 1, 1000), log });
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   await instance.start();

@@ -1,18 +1,21 @@
+import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Exponential backoff with a cap, for lost brokers and databases: logged, never given up on. */
+/** Exponential backoff with a cap. */
 export function backoff(attempt: number, baseMs = 100, capMs = 5000): number {
   return Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
 }
 
+/** Retries a lost broker or database with backoff, logging each failure; never gives up. */
 export async function retryForever<T>(what: string, log: Logger, fn: () => Promise<T>, stopped: () => boolean = () => false): Promise<T | undefined> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      if (stopped()) return undefined;
+      // A configuration error will not heal by waiting: fail start-up with it.
+      if (e instanceof ConfigError || stopped()) throw e;
       const wait = backoff(attempt);
       log.warn(`${what} failed, retrying`, { attempt, retryInMs: wait, error: (e as Error).message });
       await sleep(wait);
