@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type * as grpc from '@grpc/grpc-js';
+import {
+  createRuntime, generateKeyPair, pgliteEventStore, signCommand, silentLogger, type EventData, type EventStore, type Runtime,
+} from '@ewx/platform';
+import { SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
+import { startPeriodReactions } from '../app/periods.js';
+import { rewardsDecider } from '../domain/decider.js';
+import { addr, ev, tokens } from '../domain/fixtures.js';
+import type { RewardsState } from '../domain/state.js';
+import { rewardsGrpc } from './grpc.js';
+
+/**
+ * The service in process over PGlite: inbox events in, the period reactions closing periods, and
+ * the gRPC handlers' answers and status codes, without a network.
+ */
+const settings = { periodBlocks: 10, settlementDelay: 2 };
+const admin = generateKeyPair();
+const G = 'grp';
+const [A, B] = [addr(1), addr(2)];
+
+type Handler = (call: { request: unknown }, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void;
+const call = <R>(impl: Record<string, unknown>, method: string, request: unknown): Promise<R> =>
+  new Promise((resolve, reject) => (impl[method] as Handler)({ request }, (e, r) => (e ? reject(e) : resolve(r as R))));
+const status = async (p: Promise<unknown>): Promise<{ code: number; details: string }> => {
+  try { await p; } catch (e) { return e as { code: number; details: string }; }
+  throw new Error('expected the call to fail');
+};
+const waitUntil = async (check: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(check(), 'condition not reached');
+};
+
+describe('rewards in process: inbox → reactions → gRPC', () => {
+  let store: EventStore;
+  let runtime: Runtime<RewardsState>;
+  let reactions: { stop(): Promise<void> };
+  let impl: Record<string, unknown>;
+  let version = 0;
+  const ingest = async (source: string, e: EventData): Promise<void> => {
+    await runtime.ingest({ source, streamId: `${source}-stream`, version: version++, position: String(version), type: e.type, data: e.data });
+  };
+  const boot = async (): Promise<void> => {
+    runtime = createRuntime('rewards', store, rewardsDecider, silentLogger);
+    await runtime.start();
+    reactions = startPeriodReactions(runtime, settings, silentLogger);
+    impl = rewardsGrpc(runtime, admin.address, settings, silentLogger).implementation as Record<string, unknown>;
+  };
+  const shutdown = async (): Promise<void> => { await reactions.stop(); await runtime.stop(); };
+
+  before(async () => {
+    store = await pgliteEventStore('rewards_api');
+    await boot();
+  });
+  after(async () => { await shutdown(); await store.close(); });
+
+  test('the calendar starts at first start; period 0 closes at block 12 and is answered', async () => {
+    await waitUntil(() => runtime.state().schedule.length === 1);
+    const cur = await call<{ period: { index: number; lastBlock: bigint }; settlementDelay: number }>(impl, 'getCurrentPeriod', {});
+    assert.deepEqual([cur.period.index, cur.period.lastBlock, cur.settlementDelay], [0, 10n, 2]);
+    await ingest('registry', ev.group(G, { subscriptionRewardPerBlock: tokens(1), votingRewardPerBlock: tokens(1), slaVotingThreshold: 50 }, tokens(1000)));
+    await ingest('registry', ev.subscribed(G, A, tokens(1), 0));
+    await ingest('registry', ev.subscribed(G, B, tokens(3), 0));
+    await ingest('consensus', ev.round(G, 0, 'r1', [A, B], [A]));
+    for (let h = 1; h <= 11; h++) await ingest('consensus', ev.block(h));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(runtime.state().groups.get(G)!.lastClosed, -1, 'not closed before last block + delay');
+    const open = await call<{ closed: boolean; eligibleRounds: number; slaMet: boolean }>(impl, 'getOperatorRewards', { operator: A, group: G, period: 0 });
+    assert.deepEqual([open.closed, open.eligibleRounds, open.slaMet], [false, 1, true]);
+    await ingest('consensus', ev.block(12));
+    await waitUntil(() => runtime.state().groups.get(G)!.lastClosed === 0);
+    const a = await call<{ base: string; active: string; total: string; totalWholeTokens: string; slaMet: boolean; closed: boolean }>(
+      impl, 'getOperatorRewards', { operator: A, group: G, period: 0 });
+    assert.deepEqual([a.base, a.active, a.total, a.totalWholeTokens, a.slaMet, a.closed], ['2500000000000000000', tokens(10), '12500000000000000000', '12', true, true]);
+    const b = await call<{ total: string; slaMet: boolean }>(impl, 'getOperatorRewards', { operator: B, group: G, period: 0 });
+    assert.deepEqual([b.total, b.slaMet], ['7500000000000000000', false]);
+    const payouts = await call<{ periods: { period: number; paid: string }[]; budgetAvailable: string }>(impl, 'getGroupPayouts', { group: G, limit: 0 });
+    assert.deepEqual(payouts.periods.map((p) => [p.period, p.paid]), [[0, tokens(20)]]);
+    assert.equal(payouts.budgetAvailable, tokens(980));
+  });
+
+  test('bad requests are refused with the field and the rule', async () => {
+    const e1 = await status(call(impl, 'getOperatorRewards', { operator: '', group: G, period: 0 }));
+    assert.deepEqual([e1.code, e1.details], [3, 'operator: required']);
+    const e2 = await status(call(impl, 'getOperatorRewards', { operator: A, group: 'nope', period: 0 }));
+    assert.equal(e2.code, 5);
+    const e3 = await status(call(impl, 'getGroupPayouts', { group: G, limit: 501 }));
+    assert.deepEqual([e3.code, e3.details], [3, 'limit: at most 500, got 501']);
+  });
+
+  test('SetRewardPeriodLength: signed by the admin, once per nonce; a forged or foreign signature is refused', async () => {
+    const sign = (key = admin, length = 5, nonce = 1n) =>
+      signCommand(key, '/ewx.v1.Rewards/SetRewardPeriodLength', { auth: undefined, length }, nonce, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
+    const forged = { ...sign(), length: 6 };
+    assert.equal((await status(call(impl, 'setRewardPeriodLength', forged))).code, 16);
+    assert.equal((await status(call(impl, 'setRewardPeriodLength', sign(generateKeyPair())))).code, 7);
+    const ok = await call<{ entry: { fromPeriod: number; firstBlock: bigint; length: number } }>(impl, 'setRewardPeriodLength', sign());
+    assert.deepEqual(ok.entry, { fromPeriod: 2, firstBlock: 21n, length: 5 });
+    assert.equal((await status(call(impl, 'setRewardPeriodLength', sign(admin, 7, 1n)))).code, 7);
+    assert.equal(runtime.state().schedule.at(-1)!.length, 5);
+  });
+
+  test('a restart replays the log to the same answers and closes nothing twice', async () => {
+    const before = await call(impl, 'getOperatorRewards', { operator: A, group: G, period: 0 });
+    const position = runtime.position();
+    await shutdown();
+    await boot();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(await call(impl, 'getOperatorRewards', { operator: A, group: G, period: 0 }), before);
+    assert.equal(runtime.position(), position);
+    const decided = (await store.readAll(0n, 10_000)).filter((e) => e.type === 'RewardsDecided');
+    assert.equal(decided.length, 1);
+  });
+});
