@@ -25,7 +25,7 @@ export const REWARDS_INBOX = {
   consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.VoteMetadata],
   registry: [
     R.Deposited, R.GroupRegistered, R.GroupRewardsChanged, R.GroupBudgetChanged, R.GroupStatusChanged,
-    R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.RewardsCredited, R.RewardsClaimed,
+    R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.RewardsCredited, R.RewardsCreditRefused, R.RewardsClaimed,
   ],
 } as const;
 

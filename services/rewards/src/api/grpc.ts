@@ -100,7 +100,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
             period: c.period, firstBlock: BigInt(c.firstBlock), lastBlock: BigInt(c.lastBlock), activeBlocks: c.activeBlocks,
             basePool: c.basePool.toString(), activePool: c.activePool.toString(), budgetBefore: c.budgetBefore.toString(),
             due: c.due.toString(), paid: c.paid.toString(), budgetExhausted: c.budgetExhausted, operators: c.operators,
-            qualifying: c.qualifying, payoutChunks: c.payoutChunks, creditedChunks: c.credited, lateRounds: c.lateRounds,
+            qualifying: c.qualifying, payoutChunks: c.payoutChunks, creditedChunks: c.credited, lateRounds: c.lateRounds, refusedChunks: c.refused,
           }));
         return { group, budgetAvailable: g.available.toString(), periods };
       }),

@@ -205,3 +205,18 @@ describe('large groups', () => {
     assert.equal(log.of<RewardInputsRecordedEvent>('RewardInputsRecorded').flatMap((c) => c.operators).length, 4000);
   });
 });
+
+describe('registry confirmations', () => {
+  test('given a chunk the registry refused to credit, then its payouts leave the operators\' computed rewards, and a credited one is counted', () => {
+    const log = setup().given(ev.subscribed(G, A, '100', 0), ev.subscribed(G, B, '300', 0), ev.block(20));
+    log.close(G, 0);
+    log.close(G, 1);
+    log.given({ type: 'RewardsCredited', data: { group: G, period: 0, chunk: 0, total: '100', payouts: [] } });
+    log.given({ type: 'RewardsCreditRefused', data: { group: G, period: 1, chunk: 0, subtotal: '100', budget: '0', reason: 'test' } });
+    const c0 = log.state.groups.get(G)!.closed.get(0)!;
+    const c1 = log.state.groups.get(G)!.closed.get(1)!;
+    assert.deepEqual([c0.credited, c0.refused, c1.credited, c1.refused], [1, 0, 0, 1]);
+    assert.equal(log.state.earned.get(A)!.get(G), 25n);
+    assert.equal(log.state.earned.get(B)!.get(G), 75n);
+  });
+});

@@ -2,9 +2,9 @@ import {
   blockHeightOf, periodAt, withEntry,
   type GroupBudgetChangedEvent, type GroupRegisteredEvent, type GroupRewardsChangedEvent, type GroupStatusChangedEvent,
   type OperatorSubscribedEvent, type OperatorUnsubscribedEvent, type RecordedEvent, type RewardsClaimedEvent,
-  type RewardsCreditedEvent, type StakeReleasedEvent, type StakeToppedUpEvent, type VoteMetadataEvent,
+  type RewardsCreditedEvent, type RewardsCreditRefusedEvent, type StakeReleasedEvent, type StakeToppedUpEvent, type VoteMetadataEvent,
 } from '@ewx/platform';
-import type { RewardsEvent } from './events.js';
+import { CHUNK_ROWS, type RewardsEvent } from './events.js';
 import { inMap, type OperatorStake, type RewardsState } from './state.js';
 
 /** Folds one recorded event (rewards' own or one recorded from the inbox) into the state, in place. */
@@ -81,6 +81,7 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       if (c) c.credited += 1;
       return s;
     }
+    case 'RewardsCreditRefused': return creditRefused(s, data);
     case 'RewardsClaimed': {
       const d = data as RewardsClaimedEvent;
       const byGroup = inMap(s.claimed, d.operator, () => new Map<string, bigint>());
@@ -141,7 +142,7 @@ function own(s: RewardsState, e: RecordedEvent): RewardsState {
         c = {
           period: ev.data.period, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
           due: 0n, paid: 0n, budgetExhausted: false, operators: 0, qualifying: 0, slaVotingThreshold: 0, payoutChunks: 0,
-          credited: 0, lateRounds: 0, rows: new Map(),
+          credited: 0, refused: 0, lateRounds: 0, rows: new Map(),
         };
         g.closed.set(ev.data.period, c);
       }
@@ -183,6 +184,25 @@ function own(s: RewardsState, e: RecordedEvent): RewardsState {
     }
     default: return s;
   }
+}
+
+/**
+ * The registry did not credit a payout chunk (an alert; nothing moved): its payouts leave the
+ * operators' computed rewards. What rewards may still pay is not raised again: after a refusal its
+ * view of the budget stays conservative (it never pays more than the registry holds).
+ */
+function creditRefused(s: RewardsState, d: RewardsCreditRefusedEvent): RewardsState {
+  const g = s.groups.get(d.group);
+  const c = g?.closed.get(d.period);
+  if (!g || !c) return s;
+  c.refused += 1;
+  // The chunk's payouts, rebuilt in the order decisionEvents chunked them.
+  const paid = [...c.rows].filter(([, r]) => r.base + r.active > 0n);
+  for (const [operator, r] of paid.slice(d.chunk * CHUNK_ROWS, (d.chunk + 1) * CHUNK_ROWS)) {
+    const byGroup = s.earned.get(operator);
+    if (byGroup) byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) - r.base - r.active);
+  }
+  return s;
 }
 
 function operatorStake(s: RewardsState, group: string, operator: string): OperatorStake {

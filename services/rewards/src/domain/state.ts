@@ -40,6 +40,8 @@ export interface ClosedPeriod {
   readonly payoutChunks: number;
   /** Chunks the registry confirmed with RewardsCredited. */
   credited: number;
+  /** Chunks the registry refused to credit (RewardsCreditRefused): not in anyone's unclaimed rewards. */
+  refused: number;
   /** Settled rounds of this period whose metadata arrived after it closed: recorded, not paid. */
   lateRounds: number;
   /** operator → [stake, eligible, correct, inFinalPeriod, base, active]. */

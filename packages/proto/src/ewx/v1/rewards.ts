@@ -141,6 +141,8 @@ export interface PeriodPayout {
   creditedChunks: number;
   /** Settled rounds whose metadata arrived after the period closed: recorded, not paid. */
   lateRounds: number;
+  /** Chunks the registry refused to credit (an alert for the registrar): not paid to anyone. */
+  refusedChunks: number;
 }
 
 export interface GroupPayouts {
@@ -1703,6 +1705,7 @@ function createBasePeriodPayout(): PeriodPayout {
     payoutChunks: 0,
     creditedChunks: 0,
     lateRounds: 0,
+    refusedChunks: 0,
   };
 }
 
@@ -1758,6 +1761,9 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
     }
     if (message.lateRounds !== 0) {
       writer.uint32(120).uint32(message.lateRounds);
+    }
+    if (message.refusedChunks !== 0) {
+      writer.uint32(128).uint32(message.refusedChunks);
     }
     return writer;
   },
@@ -1895,6 +1901,14 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
             message.lateRounds = reader.uint32();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.refusedChunks = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1964,6 +1978,11 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
         : isSet(object.late_rounds)
         ? globalThis.Number(object.late_rounds)
         : 0,
+      refusedChunks: isSet(object.refusedChunks)
+        ? globalThis.Number(object.refusedChunks)
+        : isSet(object.refused_chunks)
+        ? globalThis.Number(object.refused_chunks)
+        : 0,
     };
   },
 
@@ -2014,6 +2033,9 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
     if (message.lateRounds !== 0) {
       obj.lateRounds = Math.round(message.lateRounds);
     }
+    if (message.refusedChunks !== 0) {
+      obj.refusedChunks = Math.round(message.refusedChunks);
+    }
     return obj;
   },
 
@@ -2039,6 +2061,7 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
     message.payoutChunks = object.payoutChunks ?? 0;
     message.creditedChunks = object.creditedChunks ?? 0;
     message.lateRounds = object.lateRounds ?? 0;
+    message.refusedChunks = object.refusedChunks ?? 0;
     return message;
   },
 };
