@@ -1,0 +1,115 @@
+/**
+ * Signed votes through gRPC into the store, every service a separate process on PostgreSQL and
+ * Kafka (consensus for the block clock, voting for the votes). Compares votes/s with a plain
+ * batched PostgreSQL insert of the same rows measured in the same run. Prints figures only.
+ * Run: npm run bench -w @ewx/voting   (needs Kafka on 127.0.0.1:9092 and PostgreSQL; see DEVELOPING.md)
+ */
+import pg from 'pg';
+import { generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type KeyPair } from '@ewx/platform';
+import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor } from '@ewx/platform/testing';
+import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 5000);
+const ROUNDS_PER_MODE = 2;
+const CONCURRENCY = 256;
+const BATCH = 500;
+
+const { infra, skip } = await realInfra();
+if (!infra) { console.log(JSON.stringify({ bench: 'vote ingestion', skipped: skip })); process.exit(0); }
+const ns = uniqueNamespace('bench');
+const admin = generateKeyPair();
+const registrar = generateKeyPair();
+const env = { DATABASE_URL: infra.databaseUrl, KAFKA_BROKERS: infra.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'error' };
+const ports = { consensus: await freePort(), voting: await freePort() };
+const procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, { ...env, ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}) })];
+const consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
+const voting = insecureClient(VotingClient, `127.0.0.1:${ports.voting}`);
+const bus = kafkaBus({ brokers: infra.brokers, clientId: `${ns}-bench`, log: silentLogger });
+const adminNonce = nonceCounter();
+const regNonce = nonceCounter();
+
+try {
+  const workers: KeyPair[] = Array.from({ length: WORKERS }, () => generateKeyPair());
+  let pos = 0n;
+  const env_ = (source: string, streamId: string, version: number, type: string, data: object) =>
+    ({ key: streamId, value: JSON.stringify(toEnvelope(source, { streamId, version, position: ++pos, type, data: data as never })) });
+  const config = { namespace: 'sol', group: 'grp', name: 'bench', description: '', logicRef: 'x', expirationBlock: 1_000_000, maxWaitingThreshold: 900,
+    voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE' };
+  await bus.publish(topicOf('rewards', ns), [env_('rewards', 'schedule', 0, 'RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 1000 })]);
+  await bus.publish(topicOf('registry', ns), [
+    env_('registry', 'group:grp', 0, 'GroupRegistered', { group: 'grp', owner: registrar.address, config: {}, budget: '0', height: 0 }),
+    env_('registry', 'solution:sol', 0, 'SolutionRegistered', { solution: 'sol', owner: registrar.address, config, height: 0 }),
+  ]);
+  for (let i = 0; i < WORKERS; i += 1000) {
+    await bus.publish(topicOf('registry', ns), workers.slice(i, i + 1000).flatMap((w, k) => {
+      const op = `ed25519:${(i + k).toString(16).padStart(64, '0')}`;
+      return [
+        env_('registry', `operator:${op}`, 0, 'OperatorSubscribed', { group: 'grp', operator: op, stake: '1', activeFromPeriod: 0, height: 0 }),
+        env_('registry', `operator:${op}`, 1, 'WorkerConnected', { operator: op, worker: w.address, height: 0 }),
+      ];
+    }));
+  }
+  await rpc(consensus, 'produceBlocks', signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: 1 }, adminNonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
+  const rounds = Array.from({ length: 2 * ROUNDS_PER_MODE }, (_, i) => `r${i}`);
+  let probe = 0;
+  await waitFor(`voting to record ${WORKERS} workers`, async () => {
+    const r = await rpc(voting, 'startRound', signCommand(registrar, '/ewx.v1.Voting/StartRound', { auth: undefined, solution: 'sol', roundId: `probe${++probe}` }, regNonce(), (m) => StartRoundRequest.encode(m).finish())).catch(() => undefined);
+    return r && r.eligible === WORKERS ? true : undefined;
+  }, 120_000, 500);
+  for (const id of rounds) {
+    await rpc(voting, 'startRound', signCommand(registrar, '/ewx.v1.Voting/StartRound', { auth: undefined, solution: 'sol', roundId: id }, regNonce(), (m) => StartRoundRequest.encode(m).finish()));
+  }
+
+  // Signed before the clock starts: signing is the workers' cost, not the service's.
+  const signed = rounds.map((roundId) => workers.map((w, i) => signCommand(w, '/ewx.v1.Voting/SubmitVote',
+    { auth: undefined, solution: 'sol', roundId, result: Buffer.from([i % 10 < 7 ? 1 : 2, roundId.length]) }, 1n + BigInt(rounds.indexOf(roundId)), (m) => SubmitVoteRequest.encode(m).finish())));
+
+  const pool = async <T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> => {
+    let next = 0;
+    await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++]!); }));
+  };
+  // Mode 1: one SubmitVote call per vote, many in flight (what independent workers do).
+  const single = signed.slice(0, ROUNDS_PER_MODE).flat();
+  let t = performance.now();
+  let refused = 0;
+  await pool(single, CONCURRENCY, (req) => rpc(voting, 'submitVote', req).catch(() => { refused++; }));
+  const singleSec = (performance.now() - t) / 1000;
+  // Mode 2: SubmitVotes, a gateway forwarding batches of individually signed votes.
+  const batched = signed.slice(ROUNDS_PER_MODE).flat();
+  const batches = Array.from({ length: Math.ceil(batched.length / BATCH) }, (_, i) => batched.slice(i * BATCH, (i + 1) * BATCH));
+  t = performance.now();
+  await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
+  const batchSec = (performance.now() - t) / 1000;
+
+  const db = new pg.Client({ connectionString: infra.databaseUrl });
+  await db.connect();
+  const stored = (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast'`)).rows[0].n as number;
+  // Baseline: the same rows, batched multi-row INSERTs into a table of the event store's shape.
+  const rows = (await db.query(`SELECT stream_id, version, type, data, metadata FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' ORDER BY position`)).rows;
+  const table = `ewx_${ns}_voting.baseline`;
+  await db.query(`CREATE TABLE ${table} (position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, stream_id text NOT NULL, version integer NOT NULL, type text NOT NULL, data json NOT NULL, metadata json, recorded_at timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))`);
+  t = performance.now();
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const chunk = rows.slice(i, i + BATCH);
+    const params: unknown[] = [];
+    const values = chunk.map((r, k) => { params.push(r.stream_id, r.version, r.type, JSON.stringify(r.data), JSON.stringify(r.metadata)); const b = k * 5; return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::json, $${b + 5}::json)`; });
+    await db.query(`INSERT INTO ${table} (stream_id, version, type, data, metadata) VALUES ${values.join(',')}`, params);
+  }
+  const baseSec = (performance.now() - t) / 1000;
+  await db.end();
+  const single_vps = Math.round(single.length / singleSec);
+  const batch_vps = Math.round(batched.length / batchSec);
+  const base_rps = Math.round(rows.length / baseSec);
+  console.log(JSON.stringify({
+    bench: 'signed votes through gRPC into PostgreSQL (voting and consensus as separate processes, Kafka relay running)',
+    workers: WORKERS, votes: single.length + batched.length, stored, refused,
+    submitVote: { votes: single.length, seconds: +singleSec.toFixed(2), votesPerSecond: single_vps, ratioToPlainInsert: +(single_vps / base_rps).toFixed(3) },
+    submitVotes: { votes: batched.length, batch: BATCH, seconds: +batchSec.toFixed(2), votesPerSecond: batch_vps, ratioToPlainInsert: +(batch_vps / base_rps).toFixed(3) },
+    plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
+    targetVotesPerSecond: 5000,
+  }, null, 1));
+} finally {
+  await bus.close();
+  for (const p of procs) await p.stop();
+}
