@@ -143,3 +143,27 @@ describe('solution groups: deregistration', () => {
     assert.equal(w.free(alice), 1000n * TOKEN + 700n);
   });
 });
+
+describe('solution groups: more refusals', () => {
+  test('only the owner changes rewards or raises the budget; unknown groups are NOT_FOUND', () => {
+    const w = withGroup();
+    w.refuses({ type: 'ChangeGroupRewards', signer: alice, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }, 'PERMISSION_DENIED');
+    w.refuses({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'nope.grp', amount: '1' }, 'NOT_FOUND');
+  });
+  test('an allow list longer than 10000 entries or with a malformed address is refused', () => {
+    const w = funded();
+    w.refuses({ ...register(), allowList: Array.from({ length: 10_001 }, (_, i) => 'ed25519:' + i.toString(16).padStart(64, '0')) }, 'INVALID_ARGUMENT', /^allow_list: at most 10000/);
+    w.refuses({ ...register(), allowList: ['x'] }, 'INVALID_ARGUMENT', /^allow_list\[0\]: /);
+  });
+  test('a removed group takes no budget raise and no rewards change', () => {
+    const w = withGroup();
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    w.refuses({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: '1' }, 'FAILED_PRECONDITION', /REMOVED/);
+    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }, 'FAILED_PRECONDITION', /REMOVED/);
+  });
+  test('a deleted registrar may sign up again', () => {
+    const w = funded();
+    w.when({ type: 'DeleteRegistrar', signer: REGISTRAR });
+    assert.deepEqual(types(w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme 2', legalLocation: 'FR' })), ['RegistrarSignedUp']);
+  });
+});

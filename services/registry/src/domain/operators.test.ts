@@ -135,3 +135,21 @@ describe('operators: workers', () => {
   });
   test('disconnecting without a worker is NOT_FOUND', () => funded().refuses({ type: 'DisconnectWorker', signer: alice }, 'NOT_FOUND'));
 });
+
+describe('operators: the group window and retiring groups', () => {
+  test('after the operation end block subscriptions are refused', () => {
+    const w = withGroup({ operationEndBlock: 30 });
+    w.blockTo(31);
+    w.refuses(subscribeCmd(alice), 'FAILED_PRECONDITION', /operation window .* ended at block 30/);
+  });
+  test('in a retiring group top-ups are refused but unsubscribed operators keep their pending withdrawal', () => {
+    const w = withGroup();
+    w.when(subscribeCmd(alice));
+    w.when(subscribeCmd(bob));
+    w.when({ type: 'Unsubscribe', signer: bob, group: 'grp.one' });
+    const events = w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    assert.deepEqual(events.filter((e) => e.type === 'OperatorUnsubscribed').map((e) => (e.data as { operator: string }).operator), [alice], 'bob was already leaving');
+    w.refuses({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: '1' }, 'FAILED_PRECONDITION', /RETIRING/);
+    w.refuses({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }, 'FAILED_PRECONDITION', /already unsubscribed/);
+  });
+});

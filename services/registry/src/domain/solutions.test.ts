@@ -103,3 +103,16 @@ describe('solutions: nominations', () => {
     w.refuses(nominate('NominateWorker', REGISTRAR, 'w1'), 'INVALID_ARGUMENT', /^worker: /);
   });
 });
+
+describe('solutions: in a retiring group', () => {
+  test('an expired paused solution no longer blocks deregistration and cannot be activated again', () => {
+    const w = withGroup();
+    w.when(register({ expirationBlock: 15 }));
+    w.when(sol('PauseSolution'));
+    w.when({ type: 'Subscribe', signer: alice, group: 'grp.one', stake: (10n ** 19n).toString() });
+    w.blockTo(16); // expired: no longer blocks deregistration
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    assert.equal(w.state.groups.get('grp.one')?.status, 'RETIRING');
+    w.refuses(sol('ActivateSolution'), 'FAILED_PRECONDITION', /is EXPIRED/);
+  });
+});
