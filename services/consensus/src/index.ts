@@ -18,15 +18,15 @@ export interface ValidatorConfig {
   /** This process's validator key (absent: it observes and attests nothing). */
   readonly key: KeyPair | undefined;
   readonly validators: readonly string[];
-  /** Whether this process runs the block timer: the first validator of the set. */
-  readonly producer: boolean;
+  /** Place of this process's validator in the set (0 = the block producer; others stand by), or -1. */
+  readonly rank: number;
 }
 
 /**
  * VALIDATORS: comma-separated validator addresses (the set, the same in every consensus process);
  * VALIDATOR_KEY: this process's ed25519 seed (64 hex). Neither set: one key generated at start-up
  * and a set of one (the embedded demo). Only the first validator of the set produces blocks, so
- * several consensus processes do not multiply them.
+ * several consensus processes do not multiply them; the others take over when blocks stop.
  */
 export function validatorsFrom(env: Env): ValidatorConfig {
   const seed = env.optional('VALIDATOR_KEY');
@@ -36,7 +36,7 @@ export function validatorsFrom(env: Env): ValidatorConfig {
   if (new Set(listed).size !== listed.length) throw new ConfigError('VALIDATORS', 'distinct addresses', listed.join(','));
   const key = seed !== undefined ? keyPairFromSeed(seed.toLowerCase()) : listed.length === 0 ? generateKeyPair() : undefined;
   const validators = listed.length > 0 ? listed : [key!.address];
-  return { key, validators, producer: key !== undefined && validators[0] === key.address };
+  return { key, validators, rank: key === undefined ? -1 : validators.indexOf(key.address) };
 }
 
 export const consensusModule: ServiceModule = {
@@ -46,14 +46,14 @@ export const consensusModule: ServiceModule = {
     const blockTime = blockTimeFrom(ctx.env);
     const v = validatorsFrom(ctx.env);
     const log = ctx.log.child({ service: 'consensus' });
-    log.info('validator configuration', { validator: v.key?.address ?? '(none: observer)', validators: v.validators.length, producer: v.producer });
+    log.info('validator configuration', { validator: v.key?.address ?? '(none: observer)', validators: v.validators.length, rank: v.rank });
     const V = PUBLISHED.voting;
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
       inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.RoundClosed] },
       grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
       reactions: (runtime) => {
-        const clock = blockTime === 'manual' || !v.producer ? undefined : startBlockClock(runtime, blockTime, log);
+        const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank);
         const validator = startValidator(runtime, v.key, v.validators, log);
         return { async stop() { await clock?.stop(); await validator.stop(); } };
       },

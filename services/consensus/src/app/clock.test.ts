@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger } from '@ewx/platform';
+import { consensusDecider } from '../domain/decider.js';
+import { validatorsFrom } from '../index.js';
+import { startBlockClock } from './clock.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('block production with several consensus processes', () => {
+  test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
+    const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const set = keys.map((k) => k.address).join(',');
+    assert.equal(validatorsFrom(readEnv({ VALIDATORS: set, VALIDATOR_KEY: keys[0]!.seed })).rank, 0);
+    assert.equal(validatorsFrom(readEnv({ VALIDATORS: set, VALIDATOR_KEY: keys[2]!.seed })).rank, 2);
+    assert.equal(validatorsFrom(readEnv({ VALIDATORS: set, VALIDATOR_KEY: generateKeyPair().seed })).rank, -1);
+    const alone = validatorsFrom(readEnv({}));
+    assert.deepEqual([alone.rank, alone.validators.length, alone.validators[0]], [0, 1, alone.key!.address]);
+    assert.throws(() => validatorsFrom(readEnv({ VALIDATORS: 'nope' })), /VALIDATORS/);
+    assert.throws(() => validatorsFrom(readEnv({ VALIDATOR_KEY: 'abc' })), /VALIDATOR_KEY/);
+  });
+
+  test('two processes on one store: blocks are not multiplied, and the standby takes over when the producer stops', async () => {
+    const db = await PGlite.create();
+    const open = async () => createRuntime('consensus', await pgliteEventStore('clock', db), consensusDecider, silentLogger);
+    const [a, b] = [await open(), await open()];
+    await a.start();
+    await b.start();
+    const tick = 40;
+    const primary = startBlockClock(a, tick, silentLogger, 0);
+    const standby = startBlockClock(b, tick, silentLogger, 1);
+    const t0 = Date.now();
+    await sleep(800);
+    await primary.stop();
+    const elapsed = Date.now() - t0;
+    await a.catchUp();
+    const h1 = a.state().height;
+    assert.ok(h1 >= 1, 'the producer produced');
+    assert.ok(h1 <= Math.ceil(elapsed / tick) + 2, `at most one block per tick: ${h1} blocks in ${elapsed} ms`);
+    await sleep(1200); // > (1 + 1) × 2 ticks without blocks: the standby produces
+    await standby.stop();
+    await b.catchUp();
+    assert.ok(b.state().height > h1, `the standby took over (${h1} → ${b.state().height})`);
+    await a.stop();
+    await b.stop();
+    await db.close();
+  });
+});
