@@ -17,6 +17,7 @@ export interface Ledger {
 const REFUSALS: ReadonlyMap<number, DomainError['code']> = new Map([
   [grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT'],
   [grpc.status.FAILED_PRECONDITION, 'FAILED_PRECONDITION'],
+  [grpc.status.ALREADY_EXISTS, 'ALREADY_EXISTS'],
   [grpc.status.NOT_FOUND, 'NOT_FOUND'],
   [grpc.status.PERMISSION_DENIED, 'PERMISSION_DENIED'],
   [grpc.status.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED'],
@@ -43,8 +44,8 @@ export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000): 
       return new Promise<void>((resolve, reject) => {
         client.placeHold(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => {
           if (!err) { resolve(); return; }
-          // The same hold id placed before (a retry after a crash) is the hold we want.
-          if (err.code === grpc.status.ALREADY_EXISTS) { resolve(); return; }
+          // The registry answers a repeated hold (same id, account, amount, purpose) with OK; ALREADY_EXISTS
+          // means the id is taken by a different hold, a refusal like the others.
           const code = REFUSALS.get(err.code);
           reject(code ? new DomainError(code, `registry refused the hold: ${err.details}`) : new Error(`registry unreachable at ${address}: ${err.details || err.message}`));
         });
