@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import {
   inProcessBus, pgliteEventStore, readEnv, silentLogger, topicOf, type Bus, type EventStore, type Json, type Runtime, type ServiceInstance,
 } from '@ewx/platform';
@@ -18,7 +17,6 @@ import { registryModule } from '../index.js';
 const [alice, bob] = OPERATORS as [string, string];
 
 describe('registry reactions on the runtime', () => {
-  let db: PGlite;
   let store: EventStore;
   let bus: Bus;
   let instance: ServiceInstance & { runtime: Runtime<RegistryState> };
@@ -37,8 +35,7 @@ describe('registry reactions on the runtime', () => {
   const state = (): RegistryState => instance.runtime.state();
 
   before(async () => {
-    db = await PGlite.create();
-    store = await pgliteEventStore('registry', db);
+    store = await pgliteEventStore('registry'); // in memory
     bus = inProcessBus(silentLogger);
     instance = await create();
     await publish('rewards', 'schedule', 'RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 5 });
@@ -48,7 +45,7 @@ describe('registry reactions on the runtime', () => {
     await run({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
     await run({ type: 'RegisterGroup', signer: REGISTRAR, config: groupConfig({ minStake: '10', maxStake: '100', withdrawalDelay: 1 }), budget: '500', allowList: [] });
   });
-  after(async () => { await instance.stop(); await bus.close(); await db.close(); });
+  after(async () => { await instance.stop(); await bus.close(); await store.close(); });
 
   test('when the final period closes, the stake is released by the block reaction, once', async () => {
     await run({ type: 'Subscribe', signer: alice, group: 'grp.one', stake: '50' });
