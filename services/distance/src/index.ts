@@ -16,7 +16,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
   async create(ctx) {
     const log = ctx.log.child({ service: 'distance' });
     const params = paramsFrom(ctx.env, ctx.admin);
-    const key = serviceKeyFrom(ctx.env);
+    const key = serviceKeyFrom(ctx.env, ctx.mode);
     const registry = registryAddressFrom(ctx.env, ctx.mode);
     const remote = ledgerOverride === undefined && key !== undefined && registry !== undefined ? grpcLedger(registry, key) : undefined;
     const ledger: Ledger | string = ledgerOverride ?? remote

@@ -242,7 +242,16 @@ export interface EvaluationSettledEvent {
   readonly identity: number;
   readonly requester: string;
   readonly outcome: 'VALID' | 'INVALID' | 'NOT_EVALUATED';
+  /** The evaluation period whose pool was settled (when period + 1 began). */
   readonly period: number;
+  /** The price held, base units (what the registry releases or slashes). */
+  readonly amount?: string;
+  /** The median of the accepted values (Perbill); absent when no result arrived. */
+  readonly median?: number;
+  /** When VALID: the last evaluation period of validity. */
+  readonly validUntilPeriod?: number;
+  /** Set when the request never reached a pool (it filled while the hold was placed). */
+  readonly reason?: 'POOL_FULL';
 }
 
 export const PUBLISHED = {

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, isAddress, keyPairFromSeed, PERBILL, TOKEN, type Env, type KeyPair } from '@ewx/platform';
 import { DEFAULT_VALIDITY_PERIODS, MAX_EVALUATORS, type DistanceParams } from '../domain/params.js';
 
@@ -28,10 +30,19 @@ export function paramsFrom(env: Env, admin: string): DistanceParams {
   };
 }
 
-/** The key the distance service signs Registry.PlaceHold with (DISTANCE_SERVICE_KEY, an ed25519 seed). */
-export function serviceKeyFrom(env: Env): KeyPair | undefined {
+/**
+ * The key the distance service signs Registry.PlaceHold with (DISTANCE_SERVICE_KEY, an ed25519 seed).
+ * In the embedded mode without one, the embedded admin key (DATA_DIR/admin.key), which the
+ * registry accepts for holds too, so `npm start` works out of the box.
+ */
+export function serviceKeyFrom(env: Env, mode: 'embedded' | 'standalone' = 'standalone'): KeyPair | undefined {
   const seed = env.optional('DISTANCE_SERVICE_KEY');
-  if (seed === undefined) return undefined;
+  if (seed === undefined) {
+    const dir = env.str('DATA_DIR', '.data/embedded');
+    const file = join(resolve(dir), 'admin.key');
+    if (mode !== 'embedded' || dir === 'memory' || !existsSync(file)) return undefined;
+    return keyPairFromSeed(readFileSync(file, 'utf8').trim());
+  }
   if (!/^[0-9a-f]{64}$/i.test(seed)) throw new ConfigError('DISTANCE_SERVICE_KEY', 'an ed25519 seed, 64 hex characters', '(hidden)');
   return keyPairFromSeed(seed);
 }

@@ -34,17 +34,14 @@ export interface EvaluationRequested {
 export interface ResultPublished { readonly evaluator: string; readonly period: number; readonly pool: number; readonly height: number; readonly values: readonly number[] }
 export interface ValidityExpired { readonly identity: number; readonly validUntilPeriod: number; readonly period: number }
 /**
- * The published contract plus the decision's inputs: every accepted value for the identity (in
- * acceptance order), the median, the minimum it was compared with and, when valid, the last period
- * of validity. `reason` is set when a request never reached a pool (POOL_FULL).
+ * The published contract (its optional fields always set here where they apply) plus the
+ * decision's inputs: every accepted value for the identity, in acceptance order, and the minimum
+ * the median was compared with.
  */
 export interface EvaluationSettled extends EvaluationSettledEvent {
   readonly amount: string;
   readonly values: readonly number[];
-  readonly median?: number;
   readonly minimum: number;
-  readonly validUntilPeriod?: number;
-  readonly reason?: 'POOL_FULL';
 }
 /** Closes evaluation period `period`: its pool was settled when period + 1 began. */
 export interface PoolSettled {
