@@ -1,9 +1,12 @@
-import type { Bus } from './bus/types.js';
+import type { Bus, OutgoingMessage } from './bus/types.js';
 import { topicOf } from './bus/types.js';
 import { INBOX_PREFIX, toEnvelope } from './envelope.js';
 import type { EventStore } from './eventstore/types.js';
 import { subscribe, type Subscription } from './eventstore/subscription.js';
 import type { Logger } from './log.js';
+
+/** Below Kafka's default 1 MiB record batch limit, with room for the envelope's overhead. */
+const MAX_SEND_BYTES = 512 * 1024;
 
 /**
  * The outbox relay: the event store is the outbox. It publishes each committed event of the
@@ -18,7 +21,18 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
     log: log.child({ component: 'relay' }),
     handler: async (events) => {
       const own = events.filter((e) => !e.streamId.startsWith(INBOX_PREFIX));
-      if (own.length > 0) await bus.publish(topic, own.map((e) => ({ key: e.streamId, value: JSON.stringify(toEnvelope(service, e)) })));
+      // Kafka limits a record batch (one send's messages for one partition) to ~1 MiB: a few large
+      // chunk events of one stream would be refused together, so sends are split by size, in order.
+      let send: OutgoingMessage[] = [];
+      let bytes = 0;
+      for (const e of own) {
+        const m = { key: e.streamId, value: JSON.stringify(toEnvelope(service, e)) };
+        const n = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
+        if (send.length > 0 && bytes + n > MAX_SEND_BYTES) { await bus.publish(topic, send); send = []; bytes = 0; }
+        send.push(m);
+        bytes += n;
+      }
+      if (send.length > 0) await bus.publish(topic, send);
     },
   });
 }
