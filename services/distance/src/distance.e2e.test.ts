@@ -41,6 +41,8 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
   let consensus: ConsensusClient;
   let registry: RegistryClient;
   let distance: DistanceClient;
+  let distanceEnv: Record<string, string>;
+  let distancePort: number;
 
   const sign = <T extends { auth?: unknown }>(k: KeyPair, method: string, req: T, encode: (m: T) => Uint8Array): T =>
     signCommand(k, method, req as never, nonce(k), encode as never) as T;
@@ -49,7 +51,7 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     if (height > now) {
       await rpc(consensus, 'produceBlocks', sign(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: height - now }, (m) => ProduceBlocksRequest.encode(m).finish()));
     }
-    await waitFor(`distance at height ${height}`, async () => ((await rpc(distance, 'getStatus', {})).height === BigInt(height) ? true : undefined), 30_000);
+    await waitFor(`distance at height ${height}`, async () => ((await rpc(distance, 'getStatus', {})).height === BigInt(height) ? true : undefined), 90_000);
   };
   const request = (k: KeyPair, identity: number) =>
     rpc(distance, 'requestEvaluation', sign(k, '/ewx.v1.Distance/RequestEvaluation', { auth: undefined, identity }, (m) => RequestEvaluationRequest.encode(m).finish()));
@@ -66,10 +68,12 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     // One after the other, each recorded at once so `after` stops whatever did start.
     procs.push(await startServiceProcess('consensus', ports.consensus, common));
     procs.push(await startServiceProcess('registry', ports.registry, { ...common, LEDGER_SERVICE_ACCOUNTS: service.address }));
-    procs.push(await startServiceProcess('distance', ports.distance, {
+    distanceEnv = {
       ...common, DISTANCE_PERIOD_BLOCKS: String(L), DISTANCE_VALIDITY_PERIODS: '2', DISTANCE_SERVICE_KEY: service.seed,
       REGISTRY_ADDRESS: `127.0.0.1:${ports.registry}`, EVALUATORS: [A, B, C].map((k) => k.address).join(','), DISTANCE_REDRIVE_MS: '500',
-    }));
+    };
+    distancePort = ports.distance;
+    procs.push(await startServiceProcess('distance', ports.distance, distanceEnv));
     consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
     registry = insecureClient(RegistryClient, `127.0.0.1:${ports.registry}`);
     distance = insecureClient(DistanceClient, `127.0.0.1:${ports.distance}`);
@@ -135,6 +139,13 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     assert.deepEqual([r7.period, r7.evaluationPeriod, r7.pool], [1, 2, 2]);
     // Nobody will evaluate pool 2: A stops before period 2 begins.
     evaluatorA!.kill('SIGKILL');
+
+    // kill -9 the distance service mid-period; it rebuilds everything from PostgreSQL (its Kafka
+    // consumer group then waits out the dead member's session, hence the long wait for blocks below).
+    const before = await Promise.all([rpc(distance, 'getPool', { period: 1 }), rpc(distance, 'getPool', { period: 2 }), status(100), status(7)]);
+    await procs[2]!.kill();
+    procs[2] = await startServiceProcess('distance', distancePort, distanceEnv);
+    assert.deepEqual(await Promise.all([rpc(distance, 'getPool', { period: 1 }), rpc(distance, 'getPool', { period: 2 }), status(100), status(7)]), before);
 
     // Period 2 (block 9): pool 1 settles. Median of two values = lower + half the difference.
     await blocksTo(9);
