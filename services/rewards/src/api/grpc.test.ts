@@ -75,6 +75,8 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     assert.deepEqual([a.base, a.active, a.total, a.totalWholeTokens, a.slaMet, a.closed], ['2500000000000000000', tokens(10), '12500000000000000000', '12', true, true]);
     const b = await call<{ total: string; slaMet: boolean }>(impl, 'getOperatorRewards', { operator: B, group: G, period: 0 });
     assert.deepEqual([b.total, b.slaMet], ['7500000000000000000', false]);
+    const history = await call<{ rewards: { period: number; total: string }[] }>(impl, 'listOperatorRewards', { operator: A, group: G, limit: 0 });
+    assert.deepEqual(history.rewards.map((r) => [r.period, r.total]), [[0, '12500000000000000000']]);
     const payouts = await call<{ periods: { period: number; paid: string }[]; budgetAvailable: string }>(impl, 'getGroupPayouts', { group: G, limit: 0 });
     assert.deepEqual(payouts.periods.map((p) => [p.period, p.paid]), [[0, tokens(20)]]);
     assert.equal(payouts.budgetAvailable, tokens(980));

@@ -3,12 +3,12 @@ import {
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
-  type GetOperatorRewardsRequest, type GetUnclaimedRewardsRequest, type OperatorRewards, type PeriodPayout,
+  type GetOperatorRewardsRequest, type GetUnclaimedRewardsRequest, type ListOperatorRewardsRequest, type OperatorRewards, type PeriodPayout,
 } from '@ewx/proto/rewards';
 import { CALENDAR_STREAM, type PeriodSettings } from '../app/periods.js';
 import { meetsSla } from '../domain/compute.js';
 import { decide } from '../domain/decide.js';
-import { periodStake, type RewardsState } from '../domain/state.js';
+import { periodStake, type ClosedPeriod, type RewardsState } from '../domain/state.js';
 
 const M = '/ewx.v1.Rewards/';
 
@@ -27,6 +27,20 @@ function openPeriodView(s: RewardsState, operator: string, group: string, period
     slaMet: !inFinalPeriod && stake > 0n && meetsSla(counts.correct, counts.eligible, g.config.slaVotingThreshold),
     slaVotingThreshold: g.config.slaVotingThreshold, inFinalPeriod,
     base: '0', active: '0', total: '0', totalWholeTokens: '0', closed: false,
+  };
+}
+
+/** A closed period: the operator's recorded inputs and amounts (zeros when it was not in the decision). */
+function closedPeriodView(operator: string, group: string, c: ClosedPeriod): OperatorRewards {
+  const r = c.rows.get(operator);
+  const total = (r?.base ?? 0n) + (r?.active ?? 0n);
+  return {
+    operator, group, period: c.period,
+    stake: (r?.stake ?? 0n).toString(), eligibleRounds: r?.eligible ?? 0, correctVotes: r?.correct ?? 0,
+    slaMet: r !== undefined && !r.inFinalPeriod && r.stake > 0n && meetsSla(r.correct, r.eligible, c.slaVotingThreshold),
+    slaVotingThreshold: c.slaVotingThreshold, inFinalPeriod: r?.inFinalPeriod ?? false,
+    base: (r?.base ?? 0n).toString(), active: (r?.active ?? 0n).toString(), total: total.toString(),
+    totalWholeTokens: wholeTokens(total).toString(), closed: true,
   };
 }
 
@@ -66,16 +80,16 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         if (!g) throw notFound(`group ${group}`);
         const c = g.closed.get(req.period);
         if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, req.period);
-        const r = c.rows.get(operator);
-        const total = (r?.base ?? 0n) + (r?.active ?? 0n);
-        return {
-          operator, group, period: req.period,
-          stake: (r?.stake ?? 0n).toString(), eligibleRounds: r?.eligible ?? 0, correctVotes: r?.correct ?? 0,
-          slaMet: r !== undefined && !r.inFinalPeriod && r.stake > 0n && meetsSla(r.correct, r.eligible, c.slaVotingThreshold),
-          slaVotingThreshold: c.slaVotingThreshold, inFinalPeriod: r?.inFinalPeriod ?? false,
-          base: (r?.base ?? 0n).toString(), active: (r?.active ?? 0n).toString(), total: total.toString(),
-          totalWholeTokens: wholeTokens(total).toString(), closed: true,
-        };
+        return closedPeriodView(operator, group, c);
+      }),
+      listOperatorRewards: unary(M + 'ListOperatorRewards', log, async (req: ListOperatorRewardsRequest) => {
+        const operator = required('operator', req.operator);
+        const group = required('group', req.group);
+        if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
+        const g = st().groups.get(group);
+        if (!g) throw notFound(`group ${group}`);
+        const closed = [...g.closed.values()].filter((c) => c.payoutChunks > 0 && c.rows.has(operator)).sort((a, b) => b.period - a.period);
+        return { rewards: closed.slice(0, req.limit || 50).map((c) => closedPeriodView(operator, group, c)) };
       }),
       getUnclaimedRewards: unary(M + 'GetUnclaimedRewards', log, async (req: GetUnclaimedRewardsRequest) => {
         const operator = required('operator', req.operator);

@@ -97,6 +97,17 @@ export interface OperatorRewards {
   closed: boolean;
 }
 
+export interface ListOperatorRewardsRequest {
+  operator: string;
+  group: string;
+  /** 0 means 50; at most 500. */
+  limit: number;
+}
+
+export interface ListOperatorRewardsResponse {
+  rewards: OperatorRewards[];
+}
+
 export interface GetUnclaimedRewardsRequest {
   operator: string;
 }
@@ -1318,6 +1329,178 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
   },
 };
 
+function createBaseListOperatorRewardsRequest(): ListOperatorRewardsRequest {
+  return { operator: "", group: "", limit: 0 };
+}
+
+export const ListOperatorRewardsRequest: MessageFns<ListOperatorRewardsRequest> = {
+  encode(message: ListOperatorRewardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operator !== "") {
+      writer.uint32(10).string(message.operator);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOperatorRewardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOperatorRewardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOperatorRewardsRequest {
+    return {
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListOperatorRewardsRequest): unknown {
+    const obj: any = {};
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListOperatorRewardsRequest>): ListOperatorRewardsRequest {
+    return ListOperatorRewardsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListOperatorRewardsRequest>): ListOperatorRewardsRequest {
+    const message = createBaseListOperatorRewardsRequest();
+    message.operator = object.operator ?? "";
+    message.group = object.group ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListOperatorRewardsResponse(): ListOperatorRewardsResponse {
+  return { rewards: [] };
+}
+
+export const ListOperatorRewardsResponse: MessageFns<ListOperatorRewardsResponse> = {
+  encode(message: ListOperatorRewardsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rewards) {
+      OperatorRewards.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOperatorRewardsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOperatorRewardsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rewards.push(OperatorRewards.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOperatorRewardsResponse {
+    return {
+      rewards: globalThis.Array.isArray(object?.rewards)
+        ? object.rewards.map((e: any) => OperatorRewards.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListOperatorRewardsResponse): unknown {
+    const obj: any = {};
+    if (message.rewards?.length) {
+      obj.rewards = message.rewards.map((e) => OperatorRewards.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListOperatorRewardsResponse>): ListOperatorRewardsResponse {
+    return ListOperatorRewardsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListOperatorRewardsResponse>): ListOperatorRewardsResponse {
+    const message = createBaseListOperatorRewardsResponse();
+    message.rewards = object.rewards?.map((e) => OperatorRewards.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGetUnclaimedRewardsRequest(): GetUnclaimedRewardsRequest {
   return { operator: "" };
 }
@@ -2238,6 +2421,18 @@ export const RewardsService = {
     responseSerialize: (value: OperatorRewards): Buffer => Buffer.from(OperatorRewards.encode(value).finish()),
     responseDeserialize: (value: Buffer): OperatorRewards => OperatorRewards.decode(value),
   },
+  /** An operator's payout history in a group: its closed periods, newest first. */
+  listOperatorRewards: {
+    path: "/ewx.v1.Rewards/ListOperatorRewards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOperatorRewardsRequest): Buffer =>
+      Buffer.from(ListOperatorRewardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOperatorRewardsRequest => ListOperatorRewardsRequest.decode(value),
+    responseSerialize: (value: ListOperatorRewardsResponse): Buffer =>
+      Buffer.from(ListOperatorRewardsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOperatorRewardsResponse => ListOperatorRewardsResponse.decode(value),
+  },
   /** Rewards computed for an operator minus those it claimed, per group. */
   getUnclaimedRewards: {
     path: "/ewx.v1.Rewards/GetUnclaimedRewards" as const,
@@ -2275,6 +2470,8 @@ export interface RewardsServer extends UntypedServiceImplementation {
    * not closed yet, the stake and counts recorded so far (closed = false, no amounts).
    */
   getOperatorRewards: handleUnaryCall<GetOperatorRewardsRequest, OperatorRewards>;
+  /** An operator's payout history in a group: its closed periods, newest first. */
+  listOperatorRewards: handleUnaryCall<ListOperatorRewardsRequest, ListOperatorRewardsResponse>;
   /** Rewards computed for an operator minus those it claimed, per group. */
   getUnclaimedRewards: handleUnaryCall<GetUnclaimedRewardsRequest, UnclaimedRewards>;
   /** A group's closed periods, newest first. */
@@ -2363,6 +2560,22 @@ export interface RewardsClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: OperatorRewards) => void,
+  ): ClientUnaryCall;
+  /** An operator's payout history in a group: its closed periods, newest first. */
+  listOperatorRewards(
+    request: ListOperatorRewardsRequest,
+    callback: (error: ServiceError | null, response: ListOperatorRewardsResponse) => void,
+  ): ClientUnaryCall;
+  listOperatorRewards(
+    request: ListOperatorRewardsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOperatorRewardsResponse) => void,
+  ): ClientUnaryCall;
+  listOperatorRewards(
+    request: ListOperatorRewardsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOperatorRewardsResponse) => void,
   ): ClientUnaryCall;
   /** Rewards computed for an operator minus those it claimed, per group. */
   getUnclaimedRewards(
