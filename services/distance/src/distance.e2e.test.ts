@@ -52,6 +52,9 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
       await rpc(consensus, 'produceBlocks', sign(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: height - now }, (m) => ProduceBlocksRequest.encode(m).finish()));
     }
     await waitFor(`distance at height ${height}`, async () => ((await rpc(distance, 'getStatus', {})).height === BigInt(height) ? true : undefined), 90_000);
+    // The settlement is a reaction to the block: wait until the period before this one is settled.
+    const period = Math.floor((height - 1) / L);
+    if (period >= 2) await waitFor(`pool of period ${period - 1} settled`, async () => ((await rpc(distance, 'getPool', { period: period - 1 })).settled ? true : undefined), 30_000);
   };
   const request = (k: KeyPair, identity: number) =>
     rpc(distance, 'requestEvaluation', sign(k, '/ewx.v1.Distance/RequestEvaluation', { auth: undefined, identity }, (m) => RequestEvaluationRequest.encode(m).finish()));
