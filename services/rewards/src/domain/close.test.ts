@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { BudgetExhaustedEvent, RewardsComputedEvent } from '@ewx/platform';
 import { addr, ev, given, rounds, type Log } from './fixtures.js';
 import type { RewardInputsRecordedEvent, RewardsDecidedEvent } from './events.js';
@@ -218,5 +219,25 @@ describe('registry confirmations', () => {
     assert.deepEqual([c0.credited, c0.refused, c1.credited, c1.refused], [1, 0, 0, 1]);
     assert.equal(log.state.earned.get(A)!.get(G), 25n);
     assert.equal(log.state.earned.get(B)!.get(G), 75n);
+  });
+});
+
+describe('budget across periods (property)', () => {
+  test('whatever the stakes, rates and budget, the periods together never pay more than the budget, and what is left is tracked exactly', () => {
+    fc.assert(fc.property(
+      fc.array(fc.bigInt({ min: 1n, max: 10n ** 21n }), { minLength: 1, maxLength: 6 }),
+      fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.bigInt({ min: 0n, max: 10n ** 20n }),
+      fc.integer({ min: 1, max: 5 }),
+      (stakes, sub, vote, budget, periods) => {
+        const log = given(ev.schedule(10), ev.group(G, { subscriptionRewardPerBlock: sub.toString(), votingRewardPerBlock: vote.toString(), slaVotingThreshold: 50 }, budget.toString()),
+          stakes.map((st, i) => ev.subscribed(G, addr(i + 1), st.toString(), 0)),
+          rounds(G, 0, stakes.map((_, i) => ({ op: addr(i + 1), eligible: 4, correct: i % 5 }))), ev.block(periods * 10));
+        for (let p = 0; p < periods; p++) log.close(G, p);
+        const paid = log.of<RewardsComputedEvent>('RewardsComputed').reduce((a, c) => a + BigInt(c.subtotal), 0n);
+        assert.ok(paid <= budget);
+        assert.equal(log.state.groups.get(G)!.available, budget - paid);
+        const exhausted = log.of<BudgetExhaustedEvent>('BudgetExhausted');
+        for (const e of exhausted) assert.ok(BigInt(e.paid) <= BigInt(e.budget) && BigInt(e.due) > BigInt(e.budget));
+      }), { numRuns: 100 });
   });
 });
