@@ -170,6 +170,28 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     assert.equal((await rpc(h.client, 'getPool', { period: 1 })).settled, true);
   });
 
+  test('API edges: a malformed import names the identity and field; non-admin refused; snapshot of the current period only; old pools pruned', async () => {
+    const h = await make(fakeLedger());
+    const bad = JSON.stringify({ format: 'ewx-wot/1', identities: [{ id: 1, member: true, certifiedBy: [] }, { id: 2, member: true, certifiedBy: [1, 1] }] });
+    const details = await expectStatus(rpc(h.client, 'importWot', signed(admin, 'ImportWot', { auth: undefined, json: bad }, (m) => ImportWotRequest.encode(m).finish())), grpc.status.INVALID_ARGUMENT);
+    assert.match(details, /identities\[1\]\.certifiedBy\[1\]: duplicate certification from 1 \(id 2\)/);
+    await expectStatus(rpc(h.client, 'importWot', signed(user, 'ImportWot', { auth: undefined, json: genesisText() }, (m) => ImportWotRequest.encode(m).finish())), grpc.status.PERMISSION_DENIED);
+    await importGenesis(h);
+    const unknown = await status(h, 4242);
+    assert.deepEqual([unknown.status, unknown.inWot], [DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, false]);
+    await expectStatus(request(h, 4242), grpc.status.NOT_FOUND);
+    const snap0 = await rpc(h.client, 'getWotSnapshot', { period: 0 });
+    assert.equal(snap0.identities.length, 0, 'period 0 began before the import');
+    await h.blocksTo(4);
+    const snap1 = await rpc(h.client, 'getWotSnapshot', { period: 1 });
+    assert.equal(snap1.identities.length, 59);
+    await expectStatus(rpc(h.client, 'getWotSnapshot', { period: 0 }), grpc.status.FAILED_PRECONDITION);
+    await h.blocksTo(19); // period 6: periods up to 5 settled, pools older than 3 periods dropped
+    await expectStatus(rpc(h.client, 'getPool', { period: 1 }), grpc.status.NOT_FOUND);
+    const current = await rpc(h.client, 'getPool', {});
+    assert.deepEqual([current.period, current.pool, current.settled], [6, 0, false]);
+  });
+
   test('the period length is recorded in the log: a restart with another one refuses to start, naming the variable', async () => {
     const h = await make(fakeLedger());
     await assert.rejects(h.restart(fakeLedger(), { DISTANCE_PERIOD_BLOCKS: '5' }), /DISTANCE_PERIOD_BLOCKS/);
