@@ -37,19 +37,33 @@ export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000): 
     last = now > last ? now : last + 1n;
     return last;
   };
-  return {
-    placeHold(holdId, account, amount) {
-      const req = signCommand(key, '/ewx.v1.Registry/PlaceHold', { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },
-        nextNonce(), (m) => PlaceHoldRequest.encode(m).finish());
-      return new Promise<void>((resolve, reject) => {
-        client.placeHold(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => {
-          if (!err) { resolve(); return; }
-          // The registry answers a repeated hold (same id, account, amount, purpose) with OK; ALREADY_EXISTS
-          // means the id is taken by a different hold, a refusal like the others.
-          const code = REFUSALS.get(err.code);
-          reject(code ? new DomainError(code, `registry refused the hold: ${err.details}`) : new Error(`registry unreachable at ${address}: ${err.details || err.message}`));
-        });
+  const attempt = (holdId: string, account: string, amount: bigint): Promise<void> => {
+    const req = signCommand(key, '/ewx.v1.Registry/PlaceHold', { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },
+      nextNonce(), (m) => PlaceHoldRequest.encode(m).finish());
+    return new Promise<void>((resolve, reject) => {
+      client.placeHold(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => {
+        if (!err) { resolve(); return; }
+        // The registry answers a repeated hold (same id, account, amount, purpose) with OK; ALREADY_EXISTS
+        // means the id is taken by a different hold, a refusal like the others.
+        const code = REFUSALS.get(err.code);
+        reject(code ? new DomainError(code, `registry refused the hold: ${err.details}`) : new Error(`registry unreachable at ${address}: ${err.details || err.message}`));
       });
+    });
+  };
+  return {
+    async placeHold(holdId, account, amount) {
+      for (let tries = 0; ; tries++) {
+        try {
+          return await attempt(holdId, account, amount);
+        } catch (e) {
+          // Our nonce was behind the registry's record for this key (a clock step back, or the key
+          // shared with another client): not the registry's answer to the hold; go above it and retry.
+          const behind = /nonce: .*last accepted (\d+)/.exec((e as Error).message);
+          if (!behind || tries >= 3) throw e;
+          const accepted = BigInt(behind[1]!);
+          if (accepted > last) last = accepted;
+        }
+      }
     },
     close: () => client.close(),
   };
