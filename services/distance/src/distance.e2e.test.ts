@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { generateKeyPair, nonceCounter, REGISTRY_TREASURY, signCommand, TOKEN, type KeyPair } from '@ewx/platform';
+import { generateKeyPair, nonceCounter, postgresEventStore, REGISTRY_TREASURY, signCommand, TOKEN, type KeyPair } from '@ewx/platform';
 import {
   expectStatus, freePort, insecureClient, realInfra, REPO_ROOT, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess,
 } from '@ewx/platform/testing';
@@ -13,6 +13,7 @@ import {
   AddIdentityRequest, CertificationRequest, DistanceClient, DistanceStatus, ImportWotRequest, PublishResultRequest, RequestEvaluationRequest,
 } from '@ewx/proto/distance';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
+import { auditLog } from './app/audit.js';
 import { buildGraph, evaluate } from './oracle/index.js';
 import { wotDataFile } from './oracle/testing.js';
 
@@ -183,5 +184,15 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     const [free, reserved] = await account(alice.address);
     const [treasury] = await account(REGISTRY_TREASURY);
     assert.equal(free + reserved + treasury, tokens(100));
+
+    // The audit, from the distance log in PostgreSQL alone: every settlement recomputes, and the
+    // oracle on each period's snapshot agrees with A and finds B's one value that was off.
+    const store = await postgresEventStore(infra!.databaseUrl, `${ns}_distance`);
+    const log = [];
+    for (let batch = await store.readAll(0n, 5000); batch.length > 0; batch = await store.readAll(batch.at(-1)!.position, 5000)) log.push(...batch);
+    await store.close();
+    const report = auditLog(log, 5);
+    assert.deepEqual([report.mismatches, report.settlementsChecked, report.resultsChecked], [[], 3, 2]);
+    assert.deepEqual([report.deviations.get(A.address), report.deviations.get(B.address)], [0, honest.filter((v) => v > 0).length]);
   });
 });
