@@ -12,6 +12,8 @@ import { freePort, healthClient, insecureClient, isServing, REPO_ROOT, rpc, wait
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
+import { DistanceClient, ImportWotRequest, RequestEvaluationRequest } from '@ewx/proto/distance';
+import { generateKeyPair } from '@ewx/platform';
 
 /** `npm start`'s process: all five services, PGlite and the in-process bus, one gRPC port. */
 describe('embedded mode (the npm start process)', () => {
@@ -58,6 +60,23 @@ describe('embedded mode (the npm start process)', () => {
       return v.deposited === '42' && s.height === 5n ? true : undefined;
     });
 
+    // Across services in one process: a distance request reserves its price in the registry's ledger.
+    const distance = insecureClient(DistanceClient, address);
+    const wot = JSON.stringify({ format: 'ewx-wot/1', identities: [
+      { id: 0, member: true, certifiedBy: [1, 2] }, { id: 1, member: true, certifiedBy: [0, 2] },
+      { id: 2, member: true, certifiedBy: [0, 1] }, { id: 3, member: false, certifiedBy: [0] }] });
+    await rpc(distance, 'importWot', signCommand(admin, '/ewx.v1.Distance/ImportWot', { auth: undefined, json: wot }, nonce(), (m) => ImportWotRequest.encode(m).finish()));
+    const dave = generateKeyPair();
+    const tenTokens = 10n * 10n ** 18n;
+    await rpc(registry, 'deposit', signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account: dave.address, amount: String(3n * tenTokens) }, nonce(), (m) => DepositRequest.encode(m).finish()));
+    const requested = await rpc(distance, 'requestEvaluation', signCommand(dave, '/ewx.v1.Distance/RequestEvaluation', { auth: undefined, identity: 3 }, 1n, (m) => RequestEvaluationRequest.encode(m).finish()));
+    assert.match(requested.holdId, /^distance:3:/);
+    const daveAccount = await rpc(registry, 'getAccount', { address: dave.address });
+    assert.equal(daveAccount.reserved, String(tenTokens));
+    assert.equal(daveAccount.free, String(2n * tenTokens));
+    // The admin's own nonce sequence is untouched by the distance service's holds.
+    await rpc(registry, 'deposit', signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account: carol, amount: '1' }, nonce(), (m) => DepositRequest.encode(m).finish()));
+
     for (const service of ['ewx.v1.Registry', 'ewx.v1.Voting', 'ewx.v1.Consensus', 'ewx.v1.Rewards', 'ewx.v1.Distance']) {
       const health = healthClient(address);
       const status = await new Promise<string | number>((res, rej) => health.check({ service }, (e, r) => (e ? rej(e) : res(r.status))));
@@ -85,7 +104,7 @@ describe('embedded mode (the npm start process)', () => {
     const second = await startEmbedded(port);
     try {
       const r2 = insecureClient(RegistryClient, address);
-      assert.equal((await rpc(r2, 'getAccount', { address: carol })).free, '42');
+      assert.equal((await rpc(r2, 'getAccount', { address: carol })).free, '43');
       assert.equal((await rpc(insecureClient(ConsensusClient, address), 'getStatus', {})).height, 5n);
     } finally {
       second.child.kill('SIGTERM');
