@@ -89,6 +89,8 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   };
 }
 
+const MEMORY = ':memory:';
+
 function adminFrom(env: Env, dataDir?: string, log?: Logger): string {
   const a = env.optional('ADMIN_ADDRESS');
   if (a !== undefined) {
@@ -96,6 +98,12 @@ function adminFrom(env: Env, dataDir?: string, log?: Logger): string {
     return a;
   }
   if (dataDir === undefined) throw new ConfigError('ADMIN_ADDRESS', 'ed25519:<64 hex characters> (the admin account)', undefined);
+  if (dataDir === MEMORY) {
+    // Nothing is kept in memory mode, so neither is the key: a throwaway one, shown once.
+    const key = generateKeyPair();
+    log?.info('embedded admin account (memory mode, throwaway key)', { address: key.address, seed: key.seed });
+    return key.address;
+  }
   const file = join(dataDir, 'admin.key');
   let key: KeyPair;
   if (existsSync(file)) key = keyPairFromSeed(readFileSync(file, 'utf8').trim());
@@ -192,7 +200,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const port = env.int('GRPC_PORT', 50051, 0, 65535);
   const host = env.str('GRPC_HOST', '127.0.0.1');
-  const admin = adminFrom(env, dataDir ?? '.', log);
+  const admin = adminFrom(env, dataDir ?? MEMORY, log);
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const bus = inProcessBus(log);
   const namespace = namespaceFrom(env);
