@@ -6,11 +6,24 @@
  */
 import pg from 'pg';
 import { generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type KeyPair } from '@ewx/platform';
-import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor } from '@ewx/platform/testing';
+import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 5000);
+const t0 = Date.now();
+let watchdog: NodeJS.Timeout | undefined;
+let procs: ServiceProcess[] = [];
+/** Prints progress; a stage that takes more than 3 minutes ends the run with the processes' last output. */
+const stage = (what: string): void => {
+  process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`);
+  clearTimeout(watchdog);
+  watchdog = setTimeout(() => {
+    process.stderr.write(`# stuck after "${what}"\n${procs.map((p) => `--- ${p.name}\n${p.output().slice(-3000)}`).join('\n')}\n`);
+    process.exit(1);
+  }, 180_000);
+  watchdog.unref();
+};
 const ROUNDS_PER_MODE = 2;
 const CONCURRENCY = 256;
 const BATCH = 500;
@@ -22,7 +35,8 @@ const admin = generateKeyPair();
 const registrar = generateKeyPair();
 const env = { DATABASE_URL: infra.databaseUrl, KAFKA_BROKERS: infra.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'error' };
 const ports = { consensus: await freePort(), voting: await freePort() };
-const procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, { ...env, ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}) })];
+stage('starting consensus and voting');
+procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, { ...env, ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}) })];
 const consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
 const voting = insecureClient(VotingClient, `127.0.0.1:${ports.voting}`);
 const bus = kafkaBus({ brokers: infra.brokers, clientId: `${ns}-bench`, log: silentLogger });
@@ -51,12 +65,15 @@ try {
     }));
   }
   await rpc(consensus, 'produceBlocks', signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: 1 }, adminNonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
+  stage('inputs published, block 1 produced');
   const rounds = Array.from({ length: 2 * ROUNDS_PER_MODE }, (_, i) => `r${i}`);
   let probe = 0;
   await waitFor(`voting to record ${WORKERS} workers`, async () => {
     const r = await rpc(voting, 'startRound', signCommand(registrar, '/ewx.v1.Voting/StartRound', { auth: undefined, solution: 'sol', roundId: `probe${++probe}` }, regNonce(), (m) => StartRoundRequest.encode(m).finish())).catch(() => undefined);
+    if (r) stage(`probe ${probe}: ${r.eligible} eligible`);
     return r && r.eligible === WORKERS ? true : undefined;
   }, 120_000, 500);
+  stage(`voting knows the ${WORKERS} workers (${probe} probes)`);
   for (const id of rounds) {
     await rpc(voting, 'startRound', signCommand(registrar, '/ewx.v1.Voting/StartRound', { auth: undefined, solution: 'sol', roundId: id }, regNonce(), (m) => StartRoundRequest.encode(m).finish()));
   }
@@ -69,12 +86,14 @@ try {
     let next = 0;
     await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++]!); }));
   };
+  stage('votes signed');
   // Mode 1: one SubmitVote call per vote, many in flight (what independent workers do).
   const single = signed.slice(0, ROUNDS_PER_MODE).flat();
   let t = performance.now();
   let refused = 0;
   await pool(single, CONCURRENCY, (req) => rpc(voting, 'submitVote', req).catch(() => { refused++; }));
   const singleSec = (performance.now() - t) / 1000;
+  stage('single calls done');
   // Mode 2: SubmitVotes, a gateway forwarding batches of individually signed votes.
   const batched = signed.slice(ROUNDS_PER_MODE).flat();
   const batches = Array.from({ length: Math.ceil(batched.length / BATCH) }, (_, i) => batched.slice(i * BATCH, (i + 1) * BATCH));

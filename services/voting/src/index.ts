@@ -1,6 +1,8 @@
 import { BLOCK_PRODUCED, PUBLISHED, eventSourcedService, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { startVotingReactions } from './app/reactions.js';
+import { inlineVerifier, threadVerifier } from './app/verifier.js';
+import { availableParallelism } from 'node:os';
 import { votingDecider } from './domain/decider.js';
 
 export { votingDecider } from './domain/decider.js';
@@ -12,7 +14,11 @@ export const votingModule: ServiceModule = {
   protoFile: 'ewx/v1/voting.proto',
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
-    return eventSourcedService(ctx, 'voting', {
+    // VOTE_VERIFY_THREADS: threads that check vote signatures (0: on the gRPC thread). Default: one
+    // when the machine has more than one core, in standalone mode.
+    const threads = ctx.env.int('VOTE_VERIFY_THREADS', ctx.mode === 'standalone' && availableParallelism() > 1 ? 1 : 0, 0, 64);
+    const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
+    const service = eventSourcedService(ctx, 'voting', {
       decider: votingDecider,
       inbox: {
         consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.RoundSettled, PUBLISHED.consensus.RoundUnresolved],
@@ -22,8 +28,9 @@ export const votingModule: ServiceModule = {
         ],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
-      grpc: (runtime) => [votingGrpc(runtime, log)],
+      grpc: (runtime) => [votingGrpc(runtime, log, verifier)],
       reactions: (runtime) => startVotingReactions(runtime, log),
     });
+    return { ...service, async stop() { await service.stop(); await verifier.close(); } };
   },
 };

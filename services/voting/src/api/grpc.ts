@@ -6,6 +6,7 @@ import {
   type SubmitVotesRequest, type VoteStatus,
 } from '@ewx/proto/voting';
 import { voteBatcher } from '../app/batcher.js';
+import { authenticateWith, type Verifier } from '../app/verifier.js';
 import { roundKey, roundStream, startRound, validateRoundId, type Round, type VotingState } from '../domain/decider.js';
 
 const M = '/ewx.v1.Voting/';
@@ -46,10 +47,10 @@ const CODE: Record<string, number> = {
 };
 const codeOf = (e: unknown): number => (isDomainError(e) ? CODE[e.code] ?? 14 : 14);
 
-export function votingGrpc(runtime: Runtime<VotingState>, log: Logger): GrpcService {
+export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier): GrpcService {
   const batcher = voteBatcher(runtime, log);
   const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
-    const auth = authenticate(M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
+    const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
     if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
     validateRoundId(req.roundId, false);
     return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce });
