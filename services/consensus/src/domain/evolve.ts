@@ -29,7 +29,13 @@ const handlers: Record<string, Handler> = {
   RoundClosed: (s, d: RoundClosedEvent) => {
     const r = s.rounds.get(roundKey(d.solution, d.roundId));
     if (!r) return;
-    for (const v of d.votes) { r.votes.push([v[0], v[1]]); r.leaves.push(leafHash(v[0], v[1])); }
+    // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
+    // this keeps the count independent of that check).
+    for (const v of d.votes) {
+      if (!r.snapshot.has(v[0])) continue;
+      r.votes.push([v[0], v[1]]);
+      r.leaves.push(leafHash(v[0], v[1]));
+    }
     r.voteChunks = d.chunks;
     r.voteChunksReceived++;
     if (r.status === 'OPEN') r.status = 'CLOSED';

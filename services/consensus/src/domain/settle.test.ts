@@ -107,6 +107,18 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
     assert.deepEqual(attest(s, keys[0]!), []);
   });
 
+  test('the validators count only votes of workers in the recorded snapshot, and E is the snapshot size', () => {
+    const { s } = setup(1);
+    closedRound(s);
+    apply(s, [
+      ev('RoundStarted', { solution: 's1', roundId: 'x', group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 50, unresolvedPolicy: 'NONE', eligible: 2, snapshotChunks: 1 }),
+      ev('RoundSnapshot', { solution: 's1', roundId: 'x', chunk: 0, chunks: 1, workers: [[w(1), op(1)], [w(2), op(2)]] }),
+      ev('RoundClosed', { solution: 's1', roundId: 'x', height: 11, submitted: 3, chunk: 0, chunks: 1, votes: [[w(1), 'aa'], [w(2), 'bb'], [w(77), 'bb']] }),
+    ]);
+    const t = evaluateRound(s.rounds.get(roundKey('s1', 'x'))!).tally;
+    assert.deepEqual([t.eligible, t.submitted, t.reason], [2, 2, 'TIE']);
+  });
+
   test('an unresolved outcome: RoundUnresolved, no chain entry, no vote metadata', () => {
     const { s, keys } = setup(3);
     closedRound(s, 'r1', ['aa', 'bb', undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);

@@ -13,7 +13,7 @@ export const METADATA_CHUNK = 2000;
 /** What one validator computes, from the recorded snapshot and votes alone. */
 export function evaluateRound(r: ValidatedRound): { tally: Tally; merkleRoot: string } {
   return {
-    tally: tally({ eligible: r.eligible, results: r.votes.map((v) => v[1]), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
+    tally: tally({ eligible: r.snapshot.size, results: r.votes.map((v) => v[1]), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
     merkleRoot: merkleRoot(r.leaves),
   };
 }
