@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { RoundClosedEvent } from '@ewx/platform';
 import { closeRound, decideVotes, dueRounds, type VoteCommand } from './votes.js';
 import { startRound } from './start.js';
@@ -87,6 +88,25 @@ describe('SPEC §4 votes', () => {
     const outsider = decideVotes(given(...world({ votingStartMethod: 'WORKER' }), block(20)), [v(77, 'ab', { roundId: 'x' })], noNonces);
     assert.equal(code(outsider.outcomes[0]), 'PERMISSION_DENIED');
     assert.equal(outsider.events.length, 0);
+  });
+});
+
+describe('SPEC §4 one vote per worker (property)', () => {
+  test('whatever the sequence and batching, each worker keeps its first valid result, and only snapshot workers are recorded', () => {
+    const vote = fc.record({ w: fc.integer({ min: 1, max: 14 }), r: fc.constantFrom('aa', 'bb', 'cc'), cut: fc.boolean() });
+    fc.assert(fc.property(fc.array(vote, { maxLength: 40 }), (seq) => {
+      const s = withRound({}, 10);
+      let batch: VoteCommand[] = [];
+      const flush = (): void => { apply(s, decideVotes(s, batch, noNonces).events); batch = []; };
+      for (const x of seq) {
+        batch.push(v(x.w, x.r));
+        if (x.cut) flush();
+      }
+      flush();
+      const expected = new Map<string, string>();
+      for (const x of seq) if (x.w <= 10 && !expected.has(worker(x.w))) expected.set(worker(x.w), x.r);
+      assert.deepEqual(new Map(s.rounds.get(roundKey('s1', 'r'))!.votes), expected);
+    }), { numRuns: 200 });
   });
 });
 
