@@ -188,11 +188,17 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     }, 90_000, 200);
     assert.equal((await roundState('r5')).state, RoundState.ROUND_STATE_OFF_CHAIN_VOTE);
     assert.equal((await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' })).state, 'CLOSED');
+    // A new port: the killed process's port may have been taken by another process meanwhile.
+    ports.consensus[2] = await freePort();
     await startConsensus(2);
+    consensus[2] = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus[2]}`);
     assert.equal((await settled('r5', 60_000)).state, RoundState.ROUND_STATE_SETTLED);
 
     // The result chain links every settled result, and a worker's vote has an inclusion proof.
-    const chain = (await rpc(consensus[1]!, 'getResultChain', { solution: 'sol', page: undefined })).entries;
+    const chain = await waitFor('consensus 1 to follow the settlement of r5', async () => {
+      const c = (await rpc(consensus[1]!, 'getResultChain', { solution: 'sol', page: undefined })).entries;
+      return c.length === 5 ? c : undefined;
+    });
     assert.deepEqual(chain.map((e) => e.roundId), ['r1', 'r2', 'r3', 'r4#retry', 'r5']);
     for (let i = 1; i < chain.length; i++) assert.equal(chain[i]!.prevHash, chain[i - 1]!.hash);
     const proof = await rpc(consensus[0]!, 'getVoteProof', { solution: 'sol', roundId: 'r3', worker: wrong[0]!.address });
