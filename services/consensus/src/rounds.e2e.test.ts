@@ -44,9 +44,11 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     BLOCK_TIME_MS: 'manual', VALIDATORS: validatorKeys.map((k) => k.address).join(','),
     ...(i === undefined ? {} : { VALIDATOR_KEY: validatorKeys[i]!.seed }),
   });
-  const startConsensus = async (i: number): Promise<ServiceProcess> => {
-    const p = await startServiceProcess('consensus', ports.consensus[i]!, env(i));
+  const validatorProcs: ServiceProcess[] = [];
+  const startConsensus = async (i: number, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
+    const p = await startServiceProcess('consensus', ports.consensus[i]!, { ...env(i), ...extra });
     procs.push(p);
+    validatorProcs[i] = p;
     return p;
   };
 
@@ -180,19 +182,30 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
 
     // Kill a validator: 2 of 3 is not more than two thirds, so r5 waits in OffChainVote with two
     // attestations; the restarted validator catches up from the log, attests, and r5 settles.
-    await procs[2]!.kill();
+    await validatorProcs[2]!.kill();
     await runRound('r5');
     await waitFor('two attestations of r5', async () => {
       const x = await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' });
       return x.attestations.length === 2 ? x : undefined;
     }, 90_000, 200);
     assert.equal((await roundState('r5')).state, RoundState.ROUND_STATE_OFF_CHAIN_VOTE);
-    assert.equal((await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' })).state, 'CLOSED');
+    const waiting = await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' });
+    assert.equal(waiting.state, 'CLOSED');
+    assert.deepEqual(waiting.attestations.map((a) => a.validator).sort(), [validatorKeys[0]!.address, validatorKeys[1]!.address].sort());
     // A new port: the killed process's port may have been taken by another process meanwhile.
     ports.consensus[2] = await freePort();
     await startConsensus(2);
     consensus[2] = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus[2]}`);
-    assert.equal((await settled('r5', 60_000)).state, RoundState.ROUND_STATE_SETTLED);
+    try {
+      assert.equal((await settled('r5', 60_000)).state, RoundState.ROUND_STATE_SETTLED);
+    } catch (e) {
+      for (const [i, c] of consensus.entries()) {
+        const x = await rpc(c, 'getSettlement', { solution: 'sol', roundId: 'r5' }).then((r) => ({ state: r.state, attestations: r.attestations.length }), (err: Error) => err.message);
+        process.stderr.write(`# diagnostic consensus ${i}: ${JSON.stringify(x)}\n`);
+      }
+      for (const p of procs) process.stderr.write(`# diagnostic --- ${p.name}\n${p.output().slice(-3000)}\n`);
+      throw e;
+    }
 
     // The result chain links every settled result, and a worker's vote has an inclusion proof.
     const chain = await waitFor('consensus 1 to follow the settlement of r5', async () => {

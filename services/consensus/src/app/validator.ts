@@ -20,12 +20,14 @@ export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | 
       queued.delete(k);
       const s = runtime.state();
       const r = s.rounds.get(k);
-      if (!r || !isClosed(r) || r.attestations.has(key.address) || !s.validators.includes(key.address)) return;
+      if (!r || !isClosed(r) || r.attestations.has(key.address)) return;
+      if (!s.validators.includes(key.address)) { log.warn('validator: not in the recorded set, not attesting', { round: k }); return; }
       const { tally, merkleRoot } = evaluateRound(r);
       const signature = signBytes(key, attestationBytes(r.solution, r.roundId, tally, merkleRoot)).toString('hex');
       await runtime.execute(solutionStream(r.solution), (st) => decide({
         type: 'Attest', validator: key.address, solution: r.solution, roundId: r.roundId, tally, merkleRoot, signature,
       }, st));
+      log.info('validator: attested', { solution: r.solution, round: r.roundId, outcome: tally.outcome });
     });
   };
   const all = (): void => { for (const k of runtime.state().rounds.keys()) attest(k); };
