@@ -21,16 +21,18 @@ describe('kill -9 in the middle of a stream: nothing lost, nothing applied twice
     const nonce = nonceCounter();
     const ns = uniqueNamespace('crash');
     const env = { DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual' };
-    const port = { registry: await freePort(), rewards: await freePort() };
+    let registry!: RegistryClient;
+    let rewards!: RewardsClient;
+    // Every (re)start takes a fresh port: a freed port may meanwhile belong to someone else.
     const start = async (name: 'registry' | 'rewards'): Promise<ServiceProcess> => {
-      const p = await startServiceProcess(name, port[name], env);
+      const p = await startServiceProcess(name, await freePort(), env);
       procs.push(p);
+      if (name === 'registry') registry = insecureClient(RegistryClient, p.address);
+      else rewards = insecureClient(RewardsClient, p.address);
       return p;
     };
     let registryProc = await start('registry');
     let rewardsProc = await start('rewards');
-    const registry = insecureClient(RegistryClient, `127.0.0.1:${port.registry}`);
-    const rewards = insecureClient(RewardsClient, `127.0.0.1:${port.rewards}`);
     const account = generateKeyPair().address;
 
     /** The same signed request is re-sent after a failure: a reused nonce means it was applied. */

@@ -27,7 +27,11 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
     DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns,
     ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual',
   });
-  const start = async (name: string): Promise<void> => { procs.set(name, await startServiceProcess(name, ports[name]!, env())); };
+  // Every (re)start takes a fresh port: a freed port may meanwhile belong to someone else.
+  const start = async (name: string): Promise<void> => {
+    ports[name] = await freePort();
+    procs.set(name, await startServiceProcess(name, ports[name]!, env()));
+  };
   const clients = () => ({
     registry: insecureClient(RegistryClient, `127.0.0.1:${ports.registry}`),
     rewards: insecureClient(RewardsClient, `127.0.0.1:${ports.rewards}`),
@@ -37,7 +41,7 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
     rpc(c, 'deposit', signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount }, n, (m) => DepositRequest.encode(m).finish()));
 
   before(async () => {
-    ports = { consensus: await freePort(), registry: await freePort(), rewards: await freePort() };
+    ports = {};
     await Promise.all(['consensus', 'registry', 'rewards'].map(start));
   });
   after(async () => { for (const p of procs.values()) await p.stop(); });
