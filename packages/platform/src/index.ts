@@ -24,3 +24,4 @@ export * from './blocks.js';
 export * from './grpc/status.js';
 export * from './contracts/periods.js';
 export * from './contracts/events.js';
+export * from './grpc/paging.js';

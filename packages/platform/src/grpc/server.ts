@@ -23,6 +23,9 @@ const statusOf: Record<ErrorCode, grpc.status> = {
   UNAVAILABLE: grpc.status.UNAVAILABLE,
 };
 
+/** The gRPC status a thrown error answers with: a domain error's own code, anything else UNAVAILABLE. */
+export const grpcStatusOf = (e: unknown): grpc.status => (isDomainError(e) ? statusOf[e.code] : grpc.status.UNAVAILABLE);
+
 /** Maps a thrown error to a status: domain errors keep their code and message; others are UNAVAILABLE and logged. */
 export function toServiceError(e: unknown, log: Logger, method: string): Partial<grpc.StatusObject> {
   if (isDomainError(e)) return { code: statusOf[e.code], details: e.message };

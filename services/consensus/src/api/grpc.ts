@@ -1,4 +1,4 @@
-import { authenticate, invalid, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
+import { authenticate, notFound, paged, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
 import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
   type GetVoteProofRequest, type Tally as TallyMsg,
@@ -11,19 +11,6 @@ const M = '/ewx.v1.Consensus/';
 const tallyMsg = (t: Tally): TallyMsg => ({
   eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
 });
-
-const pageOf = (page: { pageSize: number; pageToken: string } | undefined): { offset: number; size: number } => {
-  const size = page?.pageSize ? page.pageSize : 50;
-  if (size > 500) throw invalid('page.page_size', 'at most 500');
-  const token = page?.pageToken ?? '';
-  if (token !== '' && !/^\d{1,9}$/.test(token)) throw invalid('page.page_token', 'expected a token from a previous response');
-  return { offset: token === '' ? 0 : Number(token), size };
-};
-
-const paged = <T>(all: readonly T[], page: { pageSize: number; pageToken: string } | undefined): { items: T[]; next: string } => {
-  const { offset, size } = pageOf(page);
-  return { items: all.slice(offset, offset + size), next: offset + size < all.length ? String(offset + size) : '' };
-};
 
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger): GrpcService {
   const round = (solution: string, roundId: string): ValidatedRound => {

@@ -1,5 +1,5 @@
 import {
-  authenticate, invalid, isDomainError, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, grpcStatusOf, invalid, notFound, pageOf, serviceStatus, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
@@ -32,21 +32,6 @@ function toMessage(r: Round): RoundMsg {
   };
 }
 
-const pageOf = (page: { pageSize: number; pageToken: string } | undefined): { offset: number; size: number } => {
-  const size = page?.pageSize ? page.pageSize : 50;
-  if (size > 500) throw invalid('page.page_size', 'at most 500');
-  const token = page?.pageToken ?? '';
-  if (token !== '' && !/^\d{1,9}$/.test(token)) throw invalid('page.page_token', 'expected a token from a previous response');
-  return { offset: token === '' ? 0 : Number(token), size };
-};
-
-/** gRPC status numbers of the domain error codes (google.rpc.Code). */
-const CODE: Record<string, number> = {
-  INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9,
-  ABORTED: 10, UNAVAILABLE: 14, UNAUTHENTICATED: 16,
-};
-const codeOf = (e: unknown): number => (isDomainError(e) ? CODE[e.code] ?? 14 : 14);
-
 export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier): GrpcService {
   const batcher = voteBatcher(runtime, log);
   const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
@@ -77,7 +62,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         if (req.votes.length > 10_000) throw invalid('votes', 'at most 10000 per call');
         const results = await Promise.all(req.votes.map((v) => vote(v).then(
           (accepted): VoteStatus => ({ code: 0, message: '', accepted }),
-          (e): VoteStatus => ({ code: codeOf(e), message: (e as Error).message, accepted: false }))));
+          (e): VoteStatus => ({ code: grpcStatusOf(e), message: (e as Error).message, accepted: false }))));
         return { results };
       }),
       getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
