@@ -5,7 +5,7 @@
  * EVALUATOR_POLL_MS (default 1000).
  */
 import * as grpc from '@grpc/grpc-js';
-import { createLogger, keyPairFromSeed, readEnv } from '@ewx/platform';
+import { clockNonces, createLogger, keyPairFromSeed, readEnv } from '@ewx/platform';
 import { DistanceClient } from '@ewx/proto/distance';
 import { evaluatorWorker } from './evaluator/worker.js';
 
@@ -21,8 +21,7 @@ const address = env.str('DISTANCE_ADDRESS', '127.0.0.1:50065');
 const pollMs = env.int('EVALUATOR_POLL_MS', 1000, 10, 600_000);
 const client = new DistanceClient(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
 // Nonces only need to grow per signer: microseconds of the clock, never repeated in the process.
-let last = 0n;
-const nonce = (): bigint => { const now = BigInt(Date.now()) * 1000n; last = now > last ? now : last + 1n; return last; };
+const nonce = clockNonces();
 const worker = evaluatorWorker(client, key, log, nonce);
 log.info('evaluator started', { evaluator: key.address, distance: address, pollMs });
 

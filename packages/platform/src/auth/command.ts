@@ -38,3 +38,18 @@ export function nonceCounter(start = 0n): () => bigint {
   let n = start;
   return () => ++n;
 }
+
+/**
+ * A nonce source for long-lived signers (services, workers) that restart without keeping a counter:
+ * microseconds of the wall clock, strictly increasing within the process. Client side only.
+ * `atLeast(n)` moves it past a nonce the server says it already accepted.
+ */
+export function clockNonces(): (() => bigint) & { atLeast(n: bigint): void } {
+  let last = 0n;
+  const next = (): bigint => {
+    const now = BigInt(Date.now()) * 1000n;
+    last = now > last ? now : last + 1n;
+    return last;
+  };
+  return Object.assign(next, { atLeast(n: bigint) { if (n > last) last = n; } });
+}

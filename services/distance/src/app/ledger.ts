@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { DomainError, signCommand, type KeyPair } from '@ewx/platform';
+import { clockNonces, DomainError, signCommand, type KeyPair } from '@ewx/platform';
 import { PlaceHoldRequest, RegistryClient } from '@ewx/proto/registry';
 
 /**
@@ -31,12 +31,7 @@ export const PURPOSE = 'distance-evaluation';
  */
 export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000): Ledger & { close(): void } {
   const client = new RegistryClient(address, grpc.credentials.createInsecure());
-  let last = 0n;
-  const nextNonce = (): bigint => {
-    const now = BigInt(Date.now()) * 1000n;
-    last = now > last ? now : last + 1n;
-    return last;
-  };
+  const nextNonce = clockNonces();
   const attempt = (holdId: string, account: string, amount: bigint): Promise<void> => {
     const req = signCommand(key, '/ewx.v1.Registry/PlaceHold', { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },
       nextNonce(), (m) => PlaceHoldRequest.encode(m).finish());
@@ -61,7 +56,7 @@ export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000): 
           const behind = /nonce: .*last accepted (\d+)/.exec((e as Error).message);
           if (!behind || tries >= 3) throw e;
           const accepted = BigInt(behind[1]!);
-          if (accepted > last) last = accepted;
+          nextNonce.atLeast(accepted);
         }
       }
     },
