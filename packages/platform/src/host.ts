@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { generateKeyPair, isAddress, keyPairFromSeed, type KeyPair } from './auth/keys.js';
-import { inProcessBus } from './bus/inprocess.js';
+import { logTailBus } from './bus/logtail.js';
 import { kafkaBus } from './bus/kafka.js';
 import type { Bus, Consumer } from './bus/types.js';
 import { readEnv, type Env } from './config.js';
@@ -73,7 +73,8 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
     grpc: o.grpc(runtime),
     async start() {
       await runtime.start();
-      relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
+      // A bus that tails the logs themselves (embedded) needs no outbox relay.
+      if (!(ctx.bus as { tailsLogs?: boolean }).tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
       if (Object.keys(o.inbox).length > 0) {
         // A broker that is down at start is waited for (with backoff, logged), not a crash loop.
         inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
@@ -189,8 +190,9 @@ export interface Embedded {
 }
 
 /**
- * All five services in one process: one PGlite database (a schema per service), the in-process
- * bus and one gRPC server. `DATA_DIR` names the folder; `memory` keeps nothing.
+ * All five services in one process: one PGlite database (a schema per service), a bus whose
+ * consumers tail the producers' logs with durable checkpoints (nothing in memory to lose on a
+ * kill), and one gRPC server. `DATA_DIR` names the folder; `memory` keeps nothing.
  */
 export async function runEmbedded(modules: readonly ServiceModule[], source: Record<string, string | undefined> = process.env, opts: { signals?: boolean } = {}): Promise<Embedded> {
   const env = readEnv(source);
@@ -202,11 +204,12 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const host = env.str('GRPC_HOST', '127.0.0.1');
   const admin = adminFrom(env, dataDir ?? MEMORY, log);
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
-  const bus = inProcessBus(log);
   const namespace = namespaceFrom(env);
+  const bus = logTailBus(log, namespace);
   const instances: ServiceInstance[] = [];
   for (const m of modules) {
     const store = await pgliteEventStore(categoryOf(namespace, m.name), db);
+    bus.register(m.name, store);
     instances.push(await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace }));
   }
   for (const i of instances) await i.start();

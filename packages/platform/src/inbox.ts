@@ -2,7 +2,7 @@ import type { Bus, Consumer } from './bus/types.js';
 import { topicOf } from './bus/types.js';
 import { parseEnvelope } from './envelope.js';
 import type { Logger } from './log.js';
-import type { Runtime } from './runtime.js';
+import { isInboxGap, type Runtime } from './runtime.js';
 
 /**
  * A service's reaction to other services: one consumer group per service reads their topics and
@@ -18,7 +18,14 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
     handler: async (m) => {
       const env = parseEnvelope(m.value);
       if (!types.get(env.source)?.has(env.type)) return;
-      const recorded = await runtime.ingest(env);
+      let recorded: boolean;
+      try {
+        recorded = await runtime.ingest(env);
+      } catch (e) {
+        // Redelivered with backoff by the bus, never skipped: the service stays behind, loudly.
+        if (isInboxGap(e)) log.error(e.message, { source: env.source, stream: env.streamId, version: env.version, gaps: 1 });
+        throw e;
+      }
       if (!recorded) log.info('inbox: duplicate delivery ignored', { source: env.source, stream: env.streamId, version: env.version });
     },
   });

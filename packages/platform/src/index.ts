@@ -12,6 +12,7 @@ export { pgliteEventStore } from './eventstore/pglite.js';
 export { kurrentEventStore } from './eventstore/kurrentdb.js';
 export * from './bus/types.js';
 export { inProcessBus } from './bus/inprocess.js';
+export { logTailBus, type LogTailBus } from './bus/logtail.js';
 export { kafkaBus } from './bus/kafka.js';
 export { startRelay } from './relay.js';
 export { startInbox } from './inbox.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { DomainError, invalid } from './errors.js';
 import { pgliteEventStore } from './eventstore/pglite.js';
-import type { RecordedEvent } from './eventstore/types.js';
+import type { EventData, RecordedEvent } from './eventstore/types.js';
 import { silentLogger } from './log.js';
 import { createRuntime, type Decider } from './runtime.js';
 
@@ -91,5 +91,43 @@ test('runtime: an inbox delivery recorded once whatever the number of deliveries
   assert.equal(await rt.ingest(env), false);
   assert.equal(rt.state().total, 5);
   await rt.stop();
+  await db.close();
+});
+
+test('runtime: each own event records the previous version of its type in its stream; inbox refuses a gap', async () => {
+  const db = await PGlite.create();
+  const src = createRuntime('src', await pgliteEventStore('gsrc', db), decider, silentLogger);
+  await src.start();
+  await src.execute('s', (): EventData[] => [{ type: 'Added', data: { n: 1 } }, { type: 'Noted', data: {} }, { type: 'Added', data: { n: 2 } }]);
+  await src.execute('s', (): EventData[] => [{ type: 'Noted', data: {} }, { type: 'Added', data: { n: 3 } }]);
+  const own = await src.store.readStream('s');
+  assert.deepEqual(own.map((e) => [e.type, (e.metadata as { prevOfType: number }).prevOfType]), [['Added', -1], ['Noted', -1], ['Added', 0], ['Noted', 1], ['Added', 2]]);
+
+  // A consumer that records only `Added` accepts filtered-out types in between, refuses a lost `Added`.
+  const { toEnvelope } = await import('./envelope.js');
+  const dst = createRuntime('dst', await pgliteEventStore('gdst', db), decider, silentLogger);
+  await dst.start();
+  const added = own.filter((e) => e.type === 'Added').map((e) => toEnvelope('src', e));
+  assert.equal(await dst.ingest(added[0]!), true);
+  await assert.rejects(dst.ingest(added[2]!), (e: Error) => e.name === 'InboxGapError' && /gap in src stream s: Added v4 follows Added v2/.test(e.message));
+  assert.equal(dst.state().total, 1, 'nothing recorded past the gap');
+  assert.equal(await dst.ingest(added[1]!), true);
+  assert.equal(await dst.ingest(added[2]!), true);
+  assert.equal(await dst.ingest(added[1]!), false, 'a duplicate is still ignored');
+  assert.equal(dst.state().total, 6);
+  await dst.stop();
+
+  // After a restart the consumer knows what it recorded: the next gap is still refused.
+  await src.execute('s', () => [{ type: 'Added', data: { n: 4 } }]);
+  await src.execute('s', () => [{ type: 'Added', data: { n: 5 } }]);
+  const more = (await src.store.readStream('s', 5)).map((e) => toEnvelope('src', e));
+  const again = createRuntime('dst', dst.store, decider, silentLogger);
+  await again.start();
+  await assert.rejects(again.ingest(more[1]!), /gap in src stream s/);
+  assert.equal(await again.ingest(more[0]!), true);
+  assert.equal(await again.ingest(more[1]!), true);
+  assert.equal(again.state().total, 15);
+  await again.stop();
+  await src.stop();
   await db.close();
 });

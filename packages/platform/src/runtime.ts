@@ -39,6 +39,24 @@ export interface Runtime<S> {
 
 const MAX_CONFLICT_RETRIES = 20;
 
+/**
+ * An inbox delivery that would skip events of a source stream: the transport lost something. The
+ * consumer stops there (the delivery is retried, never recorded) instead of moving on.
+ */
+export class InboxGapError extends Error {
+  readonly isInboxGap = true;
+  constructor(readonly source: string, readonly sourceStream: string, readonly type: string, readonly expectedPrev: number, readonly gotPrev: number, readonly version: number) {
+    super(`inbox: gap in ${source} stream ${sourceStream}: ${type} v${version} follows ${type} v${gotPrev}, but the last recorded ${type} of that stream is ${expectedPrev < 0 ? 'none' : `v${expectedPrev}`}; events were lost in transport — consumption stopped here (restore the source topic or rebuild this service's inbox; see docs/DEVELOPING.md)`);
+    this.name = 'InboxGapError';
+  }
+}
+export const isInboxGap = (e: unknown): e is InboxGapError =>
+  typeof e === 'object' && e !== null && (e as { isInboxGap?: unknown }).isInboxGap === true;
+
+/** Process-wide count of refused deliveries (gaps), for health and metrics. */
+let inboxGapCount = 0;
+export const inboxGaps = (): number => inboxGapCount;
+
 export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger): Runtime<S> {
   let state = decider.initialState();
   let pos = 0n;
@@ -48,6 +66,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   const versions = new Map<string, number>();
   const nonces = new Map<string, bigint>();
   const inboxSeen = new Map<string, number>();
+  /** Last recorded source version per source stream and type (gap check of filtered inboxes). */
+  const inboxTypeSeen = new Map<string, number>();
+  /** Last version per own stream and type: each appended event records the previous one's. */
+  const typeVersions = new Map<string, number>();
   const listeners = new Set<(e: RecordedEvent, s: S) => void>();
   let chain: Promise<unknown> = Promise.resolve();
 
@@ -63,6 +85,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     if (m?.signer !== undefined && m.nonce !== undefined) nonces.set(m.signer, BigInt(m.nonce));
     if (m?.source !== undefined && m.sourceStream !== undefined && m.sourceVersion !== undefined) {
       inboxSeen.set(`${m.source}|${m.sourceStream}`, m.sourceVersion);
+      inboxTypeSeen.set(`${m.source}|${m.sourceStream}|${e.type}`, m.sourceVersion);
+    } else {
+      typeVersions.set(`${e.streamId}|${e.type}`, e.version);
     }
     state = decider.evolve(state, e);
     pos = e.position;
@@ -77,8 +102,20 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     }
   };
 
-  const appendAndApply = async (streamId: string, events: readonly EventData[]): Promise<RecordedEvent[]> => {
+  /** Own streams: each event carries the version of the previous event of its type (see Envelope). */
+  const withTypeChain = (streamId: string, expected: number, events: readonly EventData[]): readonly EventData[] => {
+    if (streamId.startsWith(INBOX_PREFIX)) return events;
+    const last = new Map<string, number>();
+    return events.map((e, i) => {
+      const prevOfType = last.get(e.type) ?? typeVersions.get(`${streamId}|${e.type}`) ?? -1;
+      last.set(e.type, expected + 1 + i);
+      return { ...e, metadata: { ...((e.metadata as object | null) ?? {}), prevOfType } as Json };
+    });
+  };
+
+  const appendAndApply = async (streamId: string, decided: readonly EventData[]): Promise<RecordedEvent[]> => {
     const expected = versions.get(streamId) ?? -1;
+    const events = withTypeChain(streamId, expected, decided);
     const before = pos;
     const r = await store.append(streamId, events, expected);
     if (r.lastPosition === before + BigInt(events.length)) {
@@ -138,6 +175,13 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();
           if ((inboxSeen.get(`${env.source}|${env.streamId}`) ?? -1) >= env.version) return false;
+          if (env.prevOfType !== undefined) {
+            const last = inboxTypeSeen.get(`${env.source}|${env.streamId}|${env.type}`) ?? -1;
+            if (env.prevOfType !== last) {
+              inboxGapCount++;
+              throw new InboxGapError(env.source, env.streamId, env.type, last, env.prevOfType, env.version);
+            }
+          }
           try {
             await appendAndApply(`${INBOX_PREFIX}${env.source}:${env.streamId}`, [{
               type: env.type, data: env.data,

@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import { backoff, sleep } from '../retry.js';
 
 /**
- * The embedded bus: topics are arrays kept for the life of the process, each consumer group has
+ * A memory bus for unit tests (the embedded mode uses `logTailBus`, which survives a kill): topics
+ * are arrays kept for the life of the process, each consumer group has
  * one offset per topic, and delivery is in order. Like Kafka it redelivers a message whose handler
  * threw, so the same idempotent consumers run on both.
  */

@@ -1,0 +1,55 @@
+import { INBOX_PREFIX, toEnvelope } from '../envelope.js';
+import type { EventStore } from '../eventstore/types.js';
+import { subscribe, type Subscription } from '../eventstore/subscription.js';
+import type { Logger } from '../log.js';
+import type { Bus, Consumer, ConsumerOptions } from './types.js';
+import { topicOf } from './types.js';
+
+/**
+ * The embedded bus: no queue of its own. A topic is the producing service's log, and a consumer
+ * group tails that log with a durable checkpoint (`consumer:<group>`) saved in the same database
+ * only after its handler has recorded the events. So, like Kafka, an event is delivered until its
+ * consumer has recorded it, across any kill; there is nothing in memory to lose, and producers
+ * publish nothing (no relay runs: `tailsLogs`).
+ */
+export interface LogTailBus extends Bus {
+  readonly tailsLogs: true;
+  /** Makes `service`'s log the source of its topic. */
+  register(service: string, store: EventStore): void;
+}
+
+export function logTailBus(log: Logger, namespace = ''): LogTailBus {
+  const sources = new Map<string, { service: string; store: EventStore }>();
+  const consumers = new Set<Consumer>();
+  return {
+    tailsLogs: true,
+    register(service, store) { sources.set(topicOf(service, namespace), { service, store }); },
+    async publish() { /* the log is the topic */ },
+    async consume(o: ConsumerOptions): Promise<Consumer> {
+      const subs: Subscription[] = o.topics.map((topic) => {
+        const src = sources.get(topic);
+        if (!src) throw new Error(`bus: no log registered for topic ${topic}`);
+        return subscribe(src.store, {
+          checkpoint: `consumer:${o.groupId}`,
+          batchSize: 500,
+          log: log.child({ component: 'bus', group: o.groupId, topic }),
+          handler: async (events) => {
+            for (const e of events) {
+              if (e.streamId.startsWith(INBOX_PREFIX)) continue;
+              await o.handler({ topic, partition: 0, offset: e.position.toString(), key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)) });
+            }
+          },
+        });
+      });
+      const handle: Consumer = {
+        async stop() {
+          consumers.delete(handle);
+          await Promise.all(subs.map((s) => s.stop()));
+        },
+      };
+      consumers.add(handle);
+      return handle;
+    },
+    async close() { for (const c of [...consumers]) await c.stop(); },
+  };
+}
