@@ -304,10 +304,19 @@ export interface UnsubscribeRequest {
 }
 
 export interface ConnectWorkerRequest {
+  /** The operator's signature. */
   auth: Auth | undefined;
   worker: string;
+  /**
+   * The worker's consent: signer = `worker`, the worker's own nonce (checked and recorded like any
+   * signer's), and an ed25519 signature over the same canonical bytes as `auth` (see Auth) with the
+   * request encoded with both `auth` and `worker_auth` unset. The two signatures cover the same
+   * payload, so operator and worker can sign independently.
+   */
+  workerAuth: Auth | undefined;
 }
 
+/** Signed by the operator or by its worker. */
 export interface DisconnectWorkerRequest {
   auth: Auth | undefined;
 }
@@ -4592,7 +4601,7 @@ export const UnsubscribeRequest: MessageFns<UnsubscribeRequest> = {
 };
 
 function createBaseConnectWorkerRequest(): ConnectWorkerRequest {
-  return { auth: undefined, worker: "" };
+  return { auth: undefined, worker: "", workerAuth: undefined };
 }
 
 export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
@@ -4602,6 +4611,9 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     }
     if (message.worker !== "") {
       writer.uint32(18).string(message.worker);
+    }
+    if (message.workerAuth !== undefined) {
+      Auth.encode(message.workerAuth, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -4635,6 +4647,14 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
             message.worker = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workerAuth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4651,6 +4671,11 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     return {
       auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
       worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      workerAuth: isSet(object.workerAuth)
+        ? Auth.fromJSON(object.workerAuth)
+        : isSet(object.worker_auth)
+        ? Auth.fromJSON(object.worker_auth)
+        : undefined,
     };
   },
 
@@ -4662,6 +4687,9 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     if (message.worker !== "") {
       obj.worker = message.worker;
     }
+    if (message.workerAuth !== undefined) {
+      obj.workerAuth = Auth.toJSON(message.workerAuth);
+    }
     return obj;
   },
 
@@ -4672,6 +4700,9 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     const message = createBaseConnectWorkerRequest();
     message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
     message.worker = object.worker ?? "";
+    message.workerAuth = (object.workerAuth !== undefined && object.workerAuth !== null)
+      ? Auth.fromPartial(object.workerAuth)
+      : undefined;
     return message;
   },
 };
@@ -5746,6 +5777,10 @@ export const RegistryService = {
     responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
   },
+  /**
+   * Signed by the operator (`auth`) and by the worker (`worker_auth`): an account becomes a worker
+   * only with its own consent.
+   */
   connectWorker: {
     path: "/ewx.v1.Registry/ConnectWorker" as const,
     requestStream: false as const,
@@ -5755,6 +5790,10 @@ export const RegistryService = {
     responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
   },
+  /**
+   * Signed by the operator (lets its worker go) or by the worker (leaves its operator); both sides
+   * are free afterwards.
+   */
   disconnectWorker: {
     path: "/ewx.v1.Registry/DisconnectWorker" as const,
     requestStream: false as const,
@@ -5841,7 +5880,15 @@ export interface RegistryServer extends UntypedServiceImplementation {
   subscribe: handleUnaryCall<SubscribeRequest, CommandReply>;
   topUpStake: handleUnaryCall<TopUpStakeRequest, CommandReply>;
   unsubscribe: handleUnaryCall<UnsubscribeRequest, CommandReply>;
+  /**
+   * Signed by the operator (`auth`) and by the worker (`worker_auth`): an account becomes a worker
+   * only with its own consent.
+   */
   connectWorker: handleUnaryCall<ConnectWorkerRequest, CommandReply>;
+  /**
+   * Signed by the operator (lets its worker go) or by the worker (leaves its operator); both sides
+   * are free afterwards.
+   */
   disconnectWorker: handleUnaryCall<DisconnectWorkerRequest, CommandReply>;
   /** Moves unclaimed rewards of the listed groups (all groups when empty) to the free balance. */
   claimRewards: handleUnaryCall<ClaimRewardsRequest, ClaimRewardsResponse>;
@@ -6279,6 +6326,10 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandReply) => void,
   ): ClientUnaryCall;
+  /**
+   * Signed by the operator (`auth`) and by the worker (`worker_auth`): an account becomes a worker
+   * only with its own consent.
+   */
   connectWorker(
     request: ConnectWorkerRequest,
     callback: (error: ServiceError | null, response: CommandReply) => void,
@@ -6294,6 +6345,10 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandReply) => void,
   ): ClientUnaryCall;
+  /**
+   * Signed by the operator (lets its worker go) or by the worker (leaves its operator); both sides
+   * are free afterwards.
+   */
   disconnectWorker(
     request: DisconnectWorkerRequest,
     callback: (error: ServiceError | null, response: CommandReply) => void,
