@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
-  generateKeyPair, kafkaBus, nonceCounter, parseEnvelope, signCommand, silentLogger, TOKEN, topicOf,
+  cosignCommand, generateKeyPair, kafkaBus, nonceCounter, parseEnvelope, signCommand, silentLogger, TOKEN, topicOf,
   type Bus, type Consumer, type Envelope, type KeyPair, type Signed,
 } from '@ewx/platform';
 import { expectStatus, freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
@@ -43,6 +43,13 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
   });
   const signed = <T extends Signed>(key: KeyPair, method: string, req: T, codec: Encodable<T>): T =>
     signCommand(key, `/ewx.v1.Registry/${method}`, req, nonce(), (m) => codec.encode(m).finish());
+  /** ConnectWorker signed by the operator and, over the same payload with its own nonce, by the consenting worker (`by`). */
+  const connectEncode = (m: R.ConnectWorkerRequest): Uint8Array => R.ConnectWorkerRequest.encode({ ...m, workerAuth: undefined }).finish();
+  const connect = (op: KeyPair, worker: KeyPair, by: KeyPair | undefined = worker, workerNonce = nonce()): R.ConnectWorkerRequest => {
+    const req: R.ConnectWorkerRequest = { auth: undefined, worker: worker.address, operator: op.address, workerAuth: undefined };
+    const m = '/ewx.v1.Registry/ConnectWorker';
+    return { ...signCommand(op, m, req, nonce(), connectEncode), workerAuth: by && cosignCommand(by, m, req, workerNonce, connectEncode) };
+  };
   const blocks = (count: number) => rpc(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), 'produceBlocks',
     signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
   const ofType = (type: string): Record<string, unknown>[] => seen.filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
@@ -90,7 +97,7 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
     const stakes = operators.map((_, i) => BigInt(10 + 10 * i) * TOKEN);
     for (const [i, op] of operators.entries()) {
       await rpc(registry, 'subscribe', signed(op, 'Subscribe', { auth: undefined, group: 'e2e.group', stake: stakes[i]!.toString() }, R.SubscribeRequest));
-      await rpc(registry, 'connectWorker', signed(op, 'ConnectWorker', { auth: undefined, worker: workers[i]!.address }, R.ConnectWorkerRequest));
+      await rpc(registry, 'connectWorker', connect(op, workers[i]!));
     }
     const notOwner = signed(operators[0]!, 'NominateWorker', { auth: undefined, solution: 'e2e.solution', worker: workers[0]!.address }, R.NominationRequest);
     await expectStatus(rpc(registry, 'nominateWorker', notOwner), grpc.status.PERMISSION_DENIED);

@@ -313,7 +313,14 @@ export interface ConnectWorkerRequest {
    * request encoded with both `auth` and `worker_auth` unset. The two signatures cover the same
    * payload, so operator and worker can sign independently.
    */
-  workerAuth: Auth | undefined;
+  workerAuth:
+    | Auth
+    | undefined;
+  /**
+   * The operator the worker consents to serve; must be auth.signer. Both signatures cover it, so a
+   * consent given to one operator cannot be used by another.
+   */
+  operator: string;
 }
 
 /** Signed by the operator or by its worker. */
@@ -4601,7 +4608,7 @@ export const UnsubscribeRequest: MessageFns<UnsubscribeRequest> = {
 };
 
 function createBaseConnectWorkerRequest(): ConnectWorkerRequest {
-  return { auth: undefined, worker: "", workerAuth: undefined };
+  return { auth: undefined, worker: "", workerAuth: undefined, operator: "" };
 }
 
 export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
@@ -4614,6 +4621,9 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     }
     if (message.workerAuth !== undefined) {
       Auth.encode(message.workerAuth, writer.uint32(26).fork()).join();
+    }
+    if (message.operator !== "") {
+      writer.uint32(34).string(message.operator);
     }
     return writer;
   },
@@ -4655,6 +4665,14 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
             message.workerAuth = Auth.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4676,6 +4694,7 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
         : isSet(object.worker_auth)
         ? Auth.fromJSON(object.worker_auth)
         : undefined,
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
     };
   },
 
@@ -4690,6 +4709,9 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     if (message.workerAuth !== undefined) {
       obj.workerAuth = Auth.toJSON(message.workerAuth);
     }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
     return obj;
   },
 
@@ -4703,6 +4725,7 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     message.workerAuth = (object.workerAuth !== undefined && object.workerAuth !== null)
       ? Auth.fromPartial(object.workerAuth)
       : undefined;
+    message.operator = object.operator ?? "";
     return message;
   },
 };
