@@ -61,6 +61,30 @@ test('runtime: nonces must increase per signer; a refused command changes nothin
   await db.close();
 });
 
+test('runtime: a co-signer\'s nonce is checked and recorded like the signer\'s, also after a restart', async () => {
+  const db = await PGlite.create();
+  const store = await pgliteEventStore('rt2c', db);
+  const rt = createRuntime('rt2c', store, decider, silentLogger);
+  await rt.start();
+  const consent = (nonce: bigint) => [{ field: 'worker_auth', signer: 'wendy', nonce }];
+  const reused = (e: unknown) => e instanceof DomainError && e.code === 'PERMISSION_DENIED' && /^worker_auth\.nonce: 7 was already used by wendy/.test(e.message);
+  await rt.execute('a', add(1), { signer: 'alice', nonce: 1n, cosigners: consent(7n) });
+  assert.equal(rt.lastNonce('wendy'), 7n);
+  assert.deepEqual((await store.readStream('a'))[0]!.metadata, { signer: 'alice', nonce: '1', cosigners: [{ signer: 'wendy', nonce: '7' }] });
+  await assert.rejects(rt.execute('a', add(1), { signer: 'alice', nonce: 2n, cosigners: consent(7n) }), reused);
+  // The co-signer's own commands continue after the nonce it co-signed with.
+  await assert.rejects(rt.execute('a', add(1), { signer: 'wendy', nonce: 7n }), (e) => e instanceof DomainError && /^nonce: 7 was already used/.test(e.message));
+  await rt.stop();
+  const again = createRuntime('rt2c', store, decider, silentLogger);
+  await again.start();
+  await assert.rejects(again.execute('a', add(1), { signer: 'alice', nonce: 2n, cosigners: consent(7n) }), reused);
+  assert.equal(again.state().total, 1);
+  await again.execute('a', add(1), { signer: 'alice', nonce: 2n, cosigners: consent(8n) });
+  assert.deepEqual([again.lastNonce('alice'), again.lastNonce('wendy'), again.state().total], [2n, 8n, 2]);
+  await again.stop();
+  await db.close();
+});
+
 test('runtime: two processes writing one log stay consistent (conflicts are retried on fresh state)', async () => {
   const db = await PGlite.create();
   const a = createRuntime('rt3', await pgliteEventStore('rt3', db), decider, silentLogger);

@@ -14,7 +14,12 @@ export interface Decider<S> {
 export interface Auth {
   readonly signer: string;
   readonly nonce: bigint;
+  /** Further accounts that signed the same command (a worker's consent); their nonces are checked and recorded too. */
+  readonly cosigners?: readonly CoSigner[];
 }
+
+/** `field` names the request field that carries the co-signature, for error messages. */
+export interface CoSigner { readonly field: string; readonly signer: string; readonly nonce: bigint }
 
 export interface Runtime<S> {
   readonly service: string;
@@ -81,8 +86,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
 
   const apply = (e: RecordedEvent): void => {
     versions.set(e.streamId, e.version);
-    const m = e.metadata as { signer?: string; nonce?: string; source?: string; sourceStream?: string; sourceVersion?: number } | undefined;
+    const m = e.metadata as { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number } | undefined;
     if (m?.signer !== undefined && m.nonce !== undefined) nonces.set(m.signer, BigInt(m.nonce));
+    for (const c of m?.cosigners ?? []) if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce));
     if (m?.source !== undefined && m.sourceStream !== undefined && m.sourceVersion !== undefined) {
       inboxSeen.set(`${m.source}|${m.sourceStream}`, m.sourceVersion);
       inboxTypeSeen.set(`${m.source}|${m.sourceStream}|${e.type}`, m.sourceVersion);
@@ -154,13 +160,18 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       return exclusive(async () => {
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();
-          if (auth && auth.nonce <= (nonces.get(auth.signer) ?? 0n)) {
-            throw denied(`nonce: ${auth.nonce} was already used by ${auth.signer} (last accepted ${nonces.get(auth.signer)}); use a larger one`);
+          for (const a of auth ? [auth, ...(auth.cosigners ?? [])] : []) {
+            if (a.nonce <= (nonces.get(a.signer) ?? 0n)) {
+              throw denied(`${'field' in a ? `${a.field}.` : ''}nonce: ${a.nonce} was already used by ${a.signer} (last accepted ${nonces.get(a.signer)}); use a larger one`);
+            }
           }
           const decided = decide(state);
           if (decided.length === 0) return [];
           const events = auth
-            ? decided.map((e) => ({ ...e, metadata: { ...((e.metadata as object) ?? {}), signer: auth.signer, nonce: auth.nonce.toString() } as Json }))
+            ? decided.map((e) => ({ ...e, metadata: {
+              ...((e.metadata as object) ?? {}), signer: auth.signer, nonce: auth.nonce.toString(),
+              ...(auth.cosigners?.length ? { cosigners: auth.cosigners.map((c) => ({ signer: c.signer, nonce: c.nonce.toString() })) } : {}),
+            } as Json }))
             : decided;
           try {
             return await appendAndApply(streamId, events);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { TOKEN, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
+import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
 import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
@@ -74,7 +74,13 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
     await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
     for (let i = 0; i < 3; i++) {
       await rpc(registry, 'subscribe', signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode));
-      await rpc(registry, 'connectWorker', signed(ops[i]!, 'Registry/ConnectWorker', { auth: undefined, worker: workers[i]!.address }, ConnectWorkerRequest.encode));
+      // The worker consents: it signs the same request (without either signature) with its own nonce.
+      const connect = { auth: undefined, worker: workers[i]!.address, operator: ops[i]!.address, workerAuth: undefined };
+      const encodeConnect = (m: ConnectWorkerRequest) => ConnectWorkerRequest.encode({ ...m, workerAuth: undefined });
+      await rpc(registry, 'connectWorker', {
+        ...signed(ops[i]!, 'Registry/ConnectWorker', connect, encodeConnect),
+        workerAuth: cosignCommand(workers[i]!, '/ewx.v1.Registry/ConnectWorker', connect, nonce(), (m) => encodeConnect(m).finish()),
+      });
     }
     // Subscribed in period 0 (blocks 1..10): eligible from period 1.
     await atHeight(await blocks(10));

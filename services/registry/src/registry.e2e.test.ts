@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
-  generateKeyPair, kafkaBus, nonceCounter, parseEnvelope, signCommand, silentLogger, TOKEN, topicOf,
+  cosignCommand, generateKeyPair, kafkaBus, nonceCounter, parseEnvelope, signCommand, silentLogger, TOKEN, topicOf,
   type Bus, type Consumer, type Envelope, type KeyPair, type Signed,
 } from '@ewx/platform';
 import { expectStatus, freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
@@ -43,6 +43,13 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
   });
   const signed = <T extends Signed>(key: KeyPair, method: string, req: T, codec: Encodable<T>): T =>
     signCommand(key, `/ewx.v1.Registry/${method}`, req, nonce(), (m) => codec.encode(m).finish());
+  /** ConnectWorker signed by the operator and, over the same payload with its own nonce, by the consenting worker (`by`; null: none). */
+  const connectEncode = (m: R.ConnectWorkerRequest): Uint8Array => R.ConnectWorkerRequest.encode({ ...m, workerAuth: undefined }).finish();
+  const connect = (op: KeyPair, worker: KeyPair, by: KeyPair | null = worker, workerNonce = nonce()): R.ConnectWorkerRequest => {
+    const req: R.ConnectWorkerRequest = { auth: undefined, worker: worker.address, operator: op.address, workerAuth: undefined };
+    const m = '/ewx.v1.Registry/ConnectWorker';
+    return { ...signCommand(op, m, req, nonce(), connectEncode), workerAuth: by === null ? undefined : cosignCommand(by, m, req, workerNonce, connectEncode) };
+  };
   const blocks = (count: number) => rpc(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), 'produceBlocks',
     signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
   const ofType = (type: string): Record<string, unknown>[] => seen.filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
@@ -87,10 +94,24 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
     const forged = { ...signed(operators[0]!, 'Subscribe', { auth: undefined, group: 'e2e.group', stake: (10n * TOKEN).toString() }, R.SubscribeRequest), stake: (99n * TOKEN).toString() };
     await expectStatus(rpc(registry, 'subscribe', forged), grpc.status.UNAUTHENTICATED);
 
+    // Nobody becomes a worker without its own consent (worker_auth); the refusals change nothing.
+    const stranger = generateKeyPair();
+    assert.match(await expectStatus(rpc(registry, 'connectWorker', connect(operators[0]!, stranger, null)), grpc.status.UNAUTHENTICATED), /^worker_auth: /);
+    assert.match(await expectStatus(rpc(registry, 'connectWorker', connect(operators[0]!, stranger, operators[1]!)), grpc.status.PERMISSION_DENIED), /^worker_auth: signed by/);
+    const badSignature = connect(operators[0]!, stranger);
+    badSignature.workerAuth = { ...badSignature.workerAuth!, signature: Buffer.alloc(64, 7) };
+    assert.match(await expectStatus(rpc(registry, 'connectWorker', badSignature), grpc.status.UNAUTHENTICATED), /^worker_auth\.signature: /);
+    // A consent given to operator 1 is no use to operator 0: it names its operator.
+    const forOne = connect(operators[1]!, stranger);
+    const taken = { ...signCommand(operators[0]!, '/ewx.v1.Registry/ConnectWorker', { ...forOne, auth: undefined }, nonce(), connectEncode), workerAuth: forOne.workerAuth };
+    assert.match(await expectStatus(rpc(registry, 'connectWorker', taken), grpc.status.PERMISSION_DENIED), /^operator: /);
+    assert.equal((await rpc(registry, 'getOperator', { address: operators[0]!.address })).worker, '');
+    assert.equal((await rpc(registry, 'getOperator', { address: operators[1]!.address })).worker, '');
+
     const stakes = operators.map((_, i) => BigInt(10 + 10 * i) * TOKEN);
     for (const [i, op] of operators.entries()) {
       await rpc(registry, 'subscribe', signed(op, 'Subscribe', { auth: undefined, group: 'e2e.group', stake: stakes[i]!.toString() }, R.SubscribeRequest));
-      await rpc(registry, 'connectWorker', signed(op, 'ConnectWorker', { auth: undefined, worker: workers[i]!.address }, R.ConnectWorkerRequest));
+      await rpc(registry, 'connectWorker', connect(op, workers[i]!));
     }
     const notOwner = signed(operators[0]!, 'NominateWorker', { auth: undefined, solution: 'e2e.solution', worker: workers[0]!.address }, R.NominationRequest);
     await expectStatus(rpc(registry, 'nominateWorker', notOwner), grpc.status.PERMISSION_DENIED);
@@ -155,6 +176,24 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
       return v.deposits === 1 ? v : undefined;
     }, 30_000);
     assert.equal(view.deposited, (1000n * TOKEN).toString());
+  });
+
+  test('a worker leaves its operator (WorkerDisconnected on Kafka); its consent cannot be replayed', async () => {
+    const [op, wk] = [generateKeyPair(), generateKeyPair()];
+    const first = connect(op, wk);
+    await rpc(registry, 'connectWorker', first);
+    assert.equal((await rpc(registry, 'getOperator', { address: op.address })).worker, wk.address);
+    await rpc(registry, 'disconnectWorker', signed(wk, 'DisconnectWorker', { auth: undefined }, R.DisconnectWorkerRequest));
+    assert.equal((await rpc(registry, 'getOperator', { address: op.address })).worker, '');
+    await waitFor('WorkerDisconnected on Kafka', () => ofType('WorkerDisconnected').find((x) => x.operator === op.address && x.worker === wk.address), 30_000);
+    // Replays: the whole request (the operator's nonce is spent), then the worker's consent under a fresh operator signature.
+    assert.match(await expectStatus(rpc(registry, 'connectWorker', first), grpc.status.PERMISSION_DENIED), /^nonce: /);
+    const replayed = { ...signCommand(op, '/ewx.v1.Registry/ConnectWorker', { ...first, auth: undefined }, nonce(), connectEncode), workerAuth: first.workerAuth };
+    assert.match(await expectStatus(rpc(registry, 'connectWorker', replayed), grpc.status.PERMISSION_DENIED), /^worker_auth\.nonce: /);
+    assert.equal((await rpc(registry, 'getOperator', { address: op.address })).worker, '');
+    // A new consent connects it again.
+    await rpc(registry, 'connectWorker', connect(op, wk));
+    assert.equal((await rpc(registry, 'getOperator', { address: op.address })).worker, wk.address);
   });
 
   test('holds for other services: placed by the service account, idempotent, refused for others', async () => {

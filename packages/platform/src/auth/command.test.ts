@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from '../errors.js';
-import { authenticate, signCommand, type Signed, type WireAuth } from './command.js';
+import { authenticate, authenticateCosigner, cosignCommand, signCommand, type Signed, type WireAuth } from './command.js';
 import { generateKeyPair, isAddress, keyPairFromSeed } from './keys.js';
 
 interface Req extends Signed { account: string; amount: string }
@@ -29,4 +29,26 @@ test('signed commands: verify; tampering, another method or another signer is UN
   assert.throws(() => authenticate(M, { ...signed, auth: undefined }, encode), unauth);
   assert.throws(() => authenticate(M, { ...signed, auth: { ...auth, signer: 'nobody' } }, encode), unauth);
   assert.throws(() => authenticate(M, { ...signed, auth: { ...auth, nonce: 0n } }, encode), (e) => e instanceof DomainError && e.code === 'INVALID_ARGUMENT');
+});
+
+test('co-signatures: a second account signs the same payload with its own nonce; verified per field', () => {
+  interface Pair extends Signed { worker: string; workerAuth?: WireAuth | undefined }
+  const enc = (m: Pair): Uint8Array => Buffer.from(JSON.stringify([m.worker]));
+  const W = '/ewx.v1.Registry/ConnectWorker';
+  const [op, wk] = [generateKeyPair(), generateKeyPair()];
+  const req: Pair = { auth: undefined, worker: wk.address, workerAuth: undefined };
+  const signed = { ...signCommand(op, W, req, 3n, enc), workerAuth: cosignCommand(wk, W, req, 9n, enc) };
+  assert.deepEqual(authenticate(W, signed, enc), { signer: op.address, nonce: 3n });
+  assert.deepEqual(authenticateCosigner(W, 'worker_auth', signed.workerAuth, signed, enc), { field: 'worker_auth', signer: wk.address, nonce: 9n });
+  assert.equal(authenticateCosigner(W, 'worker_auth', undefined, signed, enc), undefined);
+  const unauth = (field: string) => (e: unknown) => e instanceof DomainError && e.code === 'UNAUTHENTICATED' && e.message.startsWith(`worker_auth.${field}: `);
+  const wa = signed.workerAuth;
+  assert.throws(() => authenticateCosigner(W, 'worker_auth', wa, { ...signed, worker: op.address }, enc), unauth('signature'));
+  assert.throws(() => authenticateCosigner('/ewx.v1.Registry/Transfer', 'worker_auth', wa, signed, enc), unauth('signature'));
+  assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...wa, nonce: 10n }, signed, enc), unauth('signature'));
+  assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...wa, signer: op.address }, signed, enc), unauth('signature'));
+  assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...wa, signer: 'nobody' }, signed, enc), unauth('signer'));
+  assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...wa, nonce: 0n }, signed, enc), (e) => e instanceof DomainError && e.code === 'INVALID_ARGUMENT' && /^worker_auth\.nonce: /.test(e.message));
+  // The operator's own signature is not a consent: its signing bytes name the operator.
+  assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...signed.auth!, signer: wk.address }, signed, enc), unauth('signature'));
 });

@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js';
-import type { Auth } from '../runtime.js';
-import { signBytes, signingBytes, verifyBytes, type KeyPair } from './keys.js';
+import type { Auth, CoSigner } from '../runtime.js';
+import { isAddress, signBytes, signingBytes, verifyBytes, type KeyPair } from './keys.js';
 
 /** The `auth` field every command message carries (proto `ewx.v1.Auth`). */
 export interface WireAuth {
@@ -52,4 +52,29 @@ export function clockNonces(): (() => bigint) & { atLeast(n: bigint): void } {
     return last;
   };
   return Object.assign(next, { atLeast(n: bigint) { if (n > last) last = n; } });
+}
+
+/**
+ * A second signature on one command (ConnectWorker's `worker_auth`: the worker's consent): another
+ * account signs the same canonical bytes as `auth`, with its own nonce. `encode` must also leave out
+ * the co-signature field, so both parties sign the same payload and either may sign first.
+ */
+export function cosignCommand<T extends Signed>(key: KeyPair, method: string, message: T, nonce: bigint, encode: Encode<T>): WireAuth & { signature: Buffer } {
+  const bytes = signingBytes(method, key.address, nonce, encode({ ...message, auth: undefined }));
+  return { signer: key.address, nonce, signature: signBytes(key, bytes) };
+}
+
+/**
+ * Verifies the co-signature carried in `field` (see cosignCommand); undefined when absent, for the
+ * rules to refuse. The runtime checks and records the returned nonce (Auth.cosigners).
+ */
+export function authenticateCosigner<T extends Signed>(method: string, field: string, a: WireAuth | undefined, message: T, encode: Encode<T>): CoSigner | undefined {
+  if (!a) return undefined;
+  if (!isAddress(a.signer)) throw new DomainError('UNAUTHENTICATED', `${field}.signer: expected ed25519:<64 hex>, got ${JSON.stringify(a.signer)}`);
+  if (a.nonce <= 0n) throw new DomainError('INVALID_ARGUMENT', `${field}.nonce: must be a positive integer`);
+  const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
+  if (!verifyBytes(a.signer, bytes, a.signature)) {
+    throw new DomainError('UNAUTHENTICATED', `${field}.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
+  }
+  return { field, signer: a.signer, nonce: a.nonce };
 }

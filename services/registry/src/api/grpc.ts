@@ -1,5 +1,5 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { authenticate, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
+import { authenticate, authenticateCosigner, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
 import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import * as V from './views.js';
@@ -75,7 +75,15 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       subscribe: command('Subscribe', R.SubscribeRequest, (r, signer) => ({ type: 'Subscribe', signer, group: r.group, stake: r.stake })),
       topUpStake: command('TopUpStake', R.TopUpStakeRequest, (r, signer) => ({ type: 'TopUpStake', signer, group: r.group, amount: r.amount })),
       unsubscribe: command('Unsubscribe', R.UnsubscribeRequest, (r, signer) => ({ type: 'Unsubscribe', signer, group: r.group })),
-      connectWorker: command('ConnectWorker', R.ConnectWorkerRequest, (r, signer) => ({ type: 'ConnectWorker', signer, worker: r.worker })),
+      // Two signatures over the same payload (the request without either): the operator's and the worker's consent.
+      connectWorker: unary(M + 'ConnectWorker', log, async (req: R.ConnectWorkerRequest) => {
+        const encode = (m: R.ConnectWorkerRequest): Uint8Array => R.ConnectWorkerRequest.encode({ ...m, workerAuth: undefined }).finish();
+        const auth = authenticate(M + 'ConnectWorker', req, encode);
+        const consent = authenticateCosigner(M + 'ConnectWorker', 'worker_auth', req.workerAuth, req, encode);
+        const cmd: RegistryCommand = { type: 'ConnectWorker', signer: auth.signer, worker: req.worker, operator: req.operator, consentBy: consent?.signer };
+        await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), consent ? { ...auth, cosigners: [consent] } : auth);
+        return reply();
+      }),
       disconnectWorker: command('DisconnectWorker', R.DisconnectWorkerRequest, (_r, signer) => ({ type: 'DisconnectWorker', signer })),
       claimRewards: unary(M + 'ClaimRewards', log, async (req: R.ClaimRewardsRequest): Promise<R.ClaimRewardsResponse> => {
         const auth = authenticate(M + 'ClaimRewards', req, (m) => R.ClaimRewardsRequest.encode(m).finish());

@@ -27,7 +27,12 @@ export type RegistryCommand =
   | { readonly type: 'Subscribe'; readonly signer: string; readonly group: string; readonly stake: string }
   | { readonly type: 'TopUpStake'; readonly signer: string; readonly group: string; readonly amount: string }
   | { readonly type: 'Unsubscribe'; readonly signer: string; readonly group: string }
-  | { readonly type: 'ConnectWorker'; readonly signer: string; readonly worker: string }
+  /**
+   * `operator`: the operator named in the request (both signatures cover it); `consentBy`: the
+   * account whose consent (worker_auth) was verified, undefined when none came.
+   */
+  | { readonly type: 'ConnectWorker'; readonly signer: string; readonly worker: string; readonly operator: string; readonly consentBy: string | undefined }
+  /** Signed by the operator or by its worker. */
   | { readonly type: 'DisconnectWorker'; readonly signer: string }
   | { readonly type: 'ClaimRewards'; readonly signer: string; readonly groups: readonly string[] }
   // reactions

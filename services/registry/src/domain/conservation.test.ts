@@ -59,7 +59,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   w(1, cmd(fc.record({ type: fc.constant('Subscribe' as const), signer: pick(OPS), group: pick(GROUPS), stake: fc.bigInt({ min: 0n, max: 120n }).map(String) }))),
   w(1, cmd(fc.record({ type: fc.constant('TopUpStake' as const), signer: pick(OPS), group: pick(GROUPS), amount: fc.bigInt({ min: 0n, max: 50n }).map(String) }))),
   w(1, cmd(fc.record({ type: fc.constant('Unsubscribe' as const), signer: pick(OPS), group: pick(GROUPS) }))),
-  w(1, cmd(fc.record({ type: fc.constant('ConnectWorker' as const), signer: pick(OPS), worker: pick(WORKERS) }))),
+  w(1, cmd(fc.record({ type: fc.constant('ConnectWorker' as const), signer: pick(OPS), worker: pick(WORKERS), consent: fc.constantFrom('worker', 'worker', 'none', 'other') })
+    .map(({ consent, ...c }) => ({ ...c, operator: c.signer, consentBy: consent === 'worker' ? c.worker : consent === 'other' ? OPS[0] : undefined })))),
+  w(1, cmd(fc.record({ type: fc.constant('DisconnectWorker' as const), signer: pick([...OPS, ...WORKERS]) }))),
   w(1, cmd(fc.record({ type: fc.constant('ClaimRewards' as const), signer: pick(OPS), groups: fc.subarray(GROUPS) }))),
   w(1, cmd(fc.record({ type: fc.constant('PlaceHold' as const), signer: fc.constantFrom(SERVICE, ADMIN, OPS[1]!), holdId: pick(HOLDS), account: pick(ACCOUNTS), amount: fc.bigInt({ min: 1n, max: 60n }).map(String), purpose: fc.constant('distance') }))),
   w(1, fc.record({ kind: fc.constant('blocks' as const), n: fc.integer({ min: 1, max: 8 }), keep })),

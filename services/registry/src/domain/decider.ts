@@ -47,7 +47,7 @@ export function decide(c: RegistryCommand, s: RegistryState, policy: RegistryPol
 /**
  * The stream a command appends to (the Kafka key of its events): facts about a group, its
  * solutions and its subscriptions share `group:<ns>` so consumers see them in order; worker
- * connections go to `operator:<address>`, ledger movements to `ledger:<account>`.
+ * connections go to `operator:<operator address>` (whichever side signs), ledger movements to `ledger:<account>`.
  */
 export function streamOf(c: RegistryCommand, s: RegistryState): string {
   switch (c.type) {
@@ -60,7 +60,8 @@ export function streamOf(c: RegistryCommand, s: RegistryState): string {
     case 'PauseSolution': case 'ActivateSolution': case 'EndSolution': case 'NominateWorker': case 'UnnominateWorker':
       return `group:${s.solutions.get(c.solution)?.config.group ?? ''}`;
     case 'ApplyCredit': return `group:${s.pendingCredits.get(c.key)?.group ?? ''}`;
-    case 'ConnectWorker': case 'DisconnectWorker': return `operator:${c.signer}`;
+    case 'ConnectWorker': return `operator:${c.signer}`;
+    case 'DisconnectWorker': return `operator:${s.workers.get(c.signer) ?? c.signer}`;
     default: return `group:${c.group}`;
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ADMIN, funded, groupConfig, OPERATORS, REGISTRAR, subscribeCmd, TOKEN, types, withGroup, world, WORKERS } from './test-support.js';
+import { streamOf } from './decider.js';
+import { ADMIN, connectCmd, funded, groupConfig, OPERATORS, REGISTRAR, subscribeCmd, TOKEN, types, withGroup, world, WORKERS } from './test-support.js';
 
 const [alice, bob, carol] = OPERATORS as [string, string, string];
 const [w1, w2] = WORKERS as [string, string];
@@ -111,29 +112,68 @@ describe('operators: unsubscribing and withdrawal delay', () => {
 describe('operators: workers', () => {
   test('an operator connects exactly one worker; disconnecting frees both', () => {
     const w = funded();
-    const [e] = w.when({ type: 'ConnectWorker', signer: alice, worker: w1 });
+    const [e] = w.when(connectCmd(alice, w1));
     assert.deepEqual(e!.data, { operator: alice, worker: w1, height: 1 });
-    w.refuses({ type: 'ConnectWorker', signer: alice, worker: w2 }, 'FAILED_PRECONDITION', /already has worker/);
-    w.refuses({ type: 'ConnectWorker', signer: alice, worker: w1 }, 'ALREADY_EXISTS');
+    w.refuses(connectCmd(alice, w2), 'FAILED_PRECONDITION', /already has worker/);
+    w.refuses(connectCmd(alice, w1), 'ALREADY_EXISTS');
     w.when({ type: 'DisconnectWorker', signer: alice });
-    w.when({ type: 'ConnectWorker', signer: alice, worker: w2 });
+    w.when(connectCmd(alice, w2));
     assert.equal(w.state.operators.get(alice)?.worker, w2);
     assert.equal(w.state.workers.has(w1), false);
   });
   test('a worker serves one operator', () => {
     const w = funded();
-    w.when({ type: 'ConnectWorker', signer: alice, worker: w1 });
-    w.refuses({ type: 'ConnectWorker', signer: bob, worker: w1 }, 'FAILED_PRECONDITION', /already serves operator/);
+    w.when(connectCmd(alice, w1));
+    w.refuses(connectCmd(bob, w1), 'FAILED_PRECONDITION', /already serves operator/);
   });
   test('an operator cannot be its own worker, nor a worker an operator', () => {
     const w = withGroup();
-    w.refuses({ type: 'ConnectWorker', signer: alice, worker: alice }, 'INVALID_ARGUMENT', /^worker: /);
+    w.refuses(connectCmd(alice, alice), 'INVALID_ARGUMENT', /^worker: /);
     w.when(subscribeCmd(bob));
-    w.refuses({ type: 'ConnectWorker', signer: alice, worker: bob }, 'FAILED_PRECONDITION', /is an operator/);
-    w.when({ type: 'ConnectWorker', signer: alice, worker: w1 });
+    w.refuses(connectCmd(alice, bob), 'FAILED_PRECONDITION', /is an operator/);
+    w.when(connectCmd(alice, w1));
     w.refuses(subscribeCmd(w1), 'FAILED_PRECONDITION', /worker account cannot be an operator/);
   });
   test('disconnecting without a worker is NOT_FOUND', () => funded().refuses({ type: 'DisconnectWorker', signer: alice }, 'NOT_FOUND'));
+});
+
+describe('operators: the worker consents and may leave', () => {
+  test('given a stranger, when an operator connects it without its consent, then UNAUTHENTICATED naming worker_auth, and the account may still subscribe', () => {
+    const w = withGroup();
+    w.refuses({ ...connectCmd(alice, carol), consentBy: undefined }, 'UNAUTHENTICATED', /^worker_auth: the worker .* must consent/);
+    assert.equal(w.state.workers.has(carol), false);
+    assert.deepEqual(types(w.when(subscribeCmd(carol))), ['OperatorSubscribed']);
+  });
+  test('a consent signed by another account than the worker is PERMISSION_DENIED naming worker_auth', () => {
+    const w = funded();
+    w.refuses(connectCmd(alice, w1, w2), 'PERMISSION_DENIED', new RegExp(`^worker_auth: signed by ${w2}, but only the worker ${w1} can consent`));
+    w.refuses(connectCmd(alice, w1, alice), 'PERMISSION_DENIED', /^worker_auth: /);
+    assert.equal(w.state.operators.get(alice)?.worker, undefined);
+  });
+  test('a consent names its operator: another operator cannot use it, and the operator must be named', () => {
+    const w = funded();
+    w.refuses({ ...connectCmd(alice, w1), signer: bob }, 'PERMISSION_DENIED', new RegExp(`^operator: the request names ${alice}, but ${bob} signed it`));
+    w.refuses({ ...connectCmd(alice, w1), operator: '' }, 'INVALID_ARGUMENT', /^operator: must name the operator/);
+    assert.equal(w.state.workers.has(w1), false);
+  });
+  test('given a connected worker, when the worker signs DisconnectWorker, then WorkerDisconnected on the operator\'s stream and both are free', () => {
+    const w = withGroup();
+    w.when(subscribeCmd(alice));
+    w.when(connectCmd(alice, w1));
+    w.refuses(subscribeCmd(w1), 'FAILED_PRECONDITION', /serves operator/);
+    const leave = { type: 'DisconnectWorker' as const, signer: w1 };
+    assert.equal(streamOf(leave, w.state), `operator:${alice}`);
+    const events = w.when(leave);
+    assert.deepEqual(events.map((e) => [e.type, e.data]), [['WorkerDisconnected', { operator: alice, worker: w1, height: 1 }]]);
+    assert.equal(w.state.operators.get(alice)?.worker, undefined);
+    assert.equal(w.state.workers.has(w1), false);
+    w.refuses(leave, 'NOT_FOUND');
+    // The former worker is an ordinary account again: it subscribes as an operator; its old operator connects another worker.
+    w.when({ type: 'Deposit', signer: ADMIN, account: w1, amount: (100n * TOKEN).toString() });
+    assert.deepEqual(types(w.when(subscribeCmd(w1))), ['OperatorSubscribed']);
+    w.when(connectCmd(alice, w2));
+    w.refuses(connectCmd(bob, w1), 'FAILED_PRECONDITION', /is an operator/);
+  });
 });
 
 describe('operators: the group window and retiring groups', () => {

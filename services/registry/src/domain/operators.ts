@@ -1,10 +1,12 @@
-import { alreadyExists, denied, invalid, notFound, precondition, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, DomainError, invalid, notFound, precondition, type EventData } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { requireAddress, TREASURY } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
 import { requirePeriod, type Group, type RegistryState } from './state.js';
 import { positiveAmount } from './validate.js';
+
+const unauthenticated = (message: string): DomainError => new DomainError('UNAUTHENTICATED', message);
 
 function openGroup(s: RegistryState, group: string, action: string): Group {
   const g = s.groups.get(group);
@@ -64,11 +66,19 @@ export function unsubscribe(c: CommandOf<'Unsubscribe'>, s: RegistryState): Even
   return [ev('OperatorUnsubscribed', { group: c.group, operator: c.signer, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height })];
 }
 
-/** An operator has one worker; a worker serves one operator; neither is the other role too. */
+/**
+ * An operator has one worker; a worker serves one operator; neither is the other role too. The
+ * worker account consents by co-signing the command (worker_auth) that names the operator: nobody is
+ * made a worker, and so barred from subscribing, by a stranger.
+ */
 export function connectWorker(c: CommandOf<'ConnectWorker'>, s: RegistryState): EventData[] {
   const worker = requireAddress('worker', c.worker);
   if (worker === c.signer) throw invalid('worker', 'must differ from the operator account');
   if (worker === TREASURY) throw invalid('worker', 'the treasury cannot be a worker');
+  if (c.operator === '') throw invalid('operator', `must name the operator the worker consents to serve (${c.signer}, the signer of auth)`);
+  if (c.operator !== c.signer) throw denied(`operator: the request names ${c.operator}, but ${c.signer} signed it; a consent serves only the operator it names`);
+  if (c.consentBy === undefined) throw unauthenticated(`worker_auth: the worker ${worker} must consent by signing this ConnectWorker command too`);
+  if (c.consentBy !== worker) throw denied(`worker_auth: signed by ${c.consentBy}, but only the worker ${worker} can consent to serve ${c.signer}`);
   const current = s.operators.get(c.signer)?.worker;
   if (current === worker) throw alreadyExists(`connection of worker ${worker} to ${c.signer}`);
   if (current !== undefined) throw precondition(`ConnectWorker: ${c.signer} already has worker ${current}; disconnect it first`);
@@ -79,8 +89,11 @@ export function connectWorker(c: CommandOf<'ConnectWorker'>, s: RegistryState): 
   return [ev('WorkerConnected', { operator: c.signer, worker, height: s.height })];
 }
 
+/** Either side ends the connection: the operator lets its worker go, or the worker leaves its operator. */
 export function disconnectWorker(c: CommandOf<'DisconnectWorker'>, s: RegistryState): EventData[] {
+  const operator = s.workers.get(c.signer);
+  if (operator !== undefined) return [ev('WorkerDisconnected', { operator, worker: c.signer, height: s.height })];
   const worker = s.operators.get(c.signer)?.worker;
-  if (worker === undefined) throw notFound(`worker of operator ${c.signer}`);
+  if (worker === undefined) throw notFound(`worker of operator ${c.signer} (nor does ${c.signer} serve an operator)`);
   return [ev('WorkerDisconnected', { operator: c.signer, worker, height: s.height })];
 }

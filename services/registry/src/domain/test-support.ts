@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { isDomainError, type EventData, type GroupConfig, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
-import type { RegistryCommand } from './commands.js';
+import type { CommandOf, RegistryCommand } from './commands.js';
 import { decide } from './decider.js';
 import { evolve } from './evolve.js';
 import { balanceOf, totalHeld } from './ledger.js';
@@ -107,5 +107,9 @@ export function withGroup(over: Partial<GroupConfig> = {}, allowList: string[] =
 
 export const subscribeCmd = (operator: string, stake = 10n * TOKEN, group = 'grp.one'): RegistryCommand =>
   ({ type: 'Subscribe', signer: operator, group, stake: stake.toString() });
+
+/** ConnectWorker signed by the operator, with the worker's consent (worker_auth) by `consentBy` (the worker by default; spread `consentBy: undefined` for none). */
+export const connectCmd = (operator: string, worker: string, consentBy: string = worker): CommandOf<'ConnectWorker'> =>
+  ({ type: 'ConnectWorker', signer: operator, worker, operator, consentBy });
 
 export const types = (events: readonly EventData[]): string[] => events.map((e) => e.type);

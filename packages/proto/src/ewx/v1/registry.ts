@@ -304,10 +304,26 @@ export interface UnsubscribeRequest {
 }
 
 export interface ConnectWorkerRequest {
+  /** The operator's signature. */
   auth: Auth | undefined;
   worker: string;
+  /**
+   * The worker's consent: signer = `worker`, the worker's own nonce (checked and recorded like any
+   * signer's), and an ed25519 signature over the same canonical bytes as `auth` (see Auth) with the
+   * request encoded with both `auth` and `worker_auth` unset. The two signatures cover the same
+   * payload, so operator and worker can sign independently.
+   */
+  workerAuth:
+    | Auth
+    | undefined;
+  /**
+   * The operator the worker consents to serve; must be auth.signer. Both signatures cover it, so a
+   * consent given to one operator cannot be used by another.
+   */
+  operator: string;
 }
 
+/** Signed by the operator or by its worker. */
 export interface DisconnectWorkerRequest {
   auth: Auth | undefined;
 }
@@ -4592,7 +4608,7 @@ export const UnsubscribeRequest: MessageFns<UnsubscribeRequest> = {
 };
 
 function createBaseConnectWorkerRequest(): ConnectWorkerRequest {
-  return { auth: undefined, worker: "" };
+  return { auth: undefined, worker: "", workerAuth: undefined, operator: "" };
 }
 
 export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
@@ -4602,6 +4618,12 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     }
     if (message.worker !== "") {
       writer.uint32(18).string(message.worker);
+    }
+    if (message.workerAuth !== undefined) {
+      Auth.encode(message.workerAuth, writer.uint32(26).fork()).join();
+    }
+    if (message.operator !== "") {
+      writer.uint32(34).string(message.operator);
     }
     return writer;
   },
@@ -4635,6 +4657,22 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
             message.worker = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workerAuth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4651,6 +4689,12 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     return {
       auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
       worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      workerAuth: isSet(object.workerAuth)
+        ? Auth.fromJSON(object.workerAuth)
+        : isSet(object.worker_auth)
+        ? Auth.fromJSON(object.worker_auth)
+        : undefined,
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
     };
   },
 
@@ -4662,6 +4706,12 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     if (message.worker !== "") {
       obj.worker = message.worker;
     }
+    if (message.workerAuth !== undefined) {
+      obj.workerAuth = Auth.toJSON(message.workerAuth);
+    }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
     return obj;
   },
 
@@ -4672,6 +4722,10 @@ export const ConnectWorkerRequest: MessageFns<ConnectWorkerRequest> = {
     const message = createBaseConnectWorkerRequest();
     message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
     message.worker = object.worker ?? "";
+    message.workerAuth = (object.workerAuth !== undefined && object.workerAuth !== null)
+      ? Auth.fromPartial(object.workerAuth)
+      : undefined;
+    message.operator = object.operator ?? "";
     return message;
   },
 };
@@ -5746,6 +5800,10 @@ export const RegistryService = {
     responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
   },
+  /**
+   * Signed by the operator (`auth`) and by the worker (`worker_auth`): an account becomes a worker
+   * only with its own consent.
+   */
   connectWorker: {
     path: "/ewx.v1.Registry/ConnectWorker" as const,
     requestStream: false as const,
@@ -5755,6 +5813,10 @@ export const RegistryService = {
     responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
   },
+  /**
+   * Signed by the operator (lets its worker go) or by the worker (leaves its operator); both sides
+   * are free afterwards.
+   */
   disconnectWorker: {
     path: "/ewx.v1.Registry/DisconnectWorker" as const,
     requestStream: false as const,
@@ -5841,7 +5903,15 @@ export interface RegistryServer extends UntypedServiceImplementation {
   subscribe: handleUnaryCall<SubscribeRequest, CommandReply>;
   topUpStake: handleUnaryCall<TopUpStakeRequest, CommandReply>;
   unsubscribe: handleUnaryCall<UnsubscribeRequest, CommandReply>;
+  /**
+   * Signed by the operator (`auth`) and by the worker (`worker_auth`): an account becomes a worker
+   * only with its own consent.
+   */
   connectWorker: handleUnaryCall<ConnectWorkerRequest, CommandReply>;
+  /**
+   * Signed by the operator (lets its worker go) or by the worker (leaves its operator); both sides
+   * are free afterwards.
+   */
   disconnectWorker: handleUnaryCall<DisconnectWorkerRequest, CommandReply>;
   /** Moves unclaimed rewards of the listed groups (all groups when empty) to the free balance. */
   claimRewards: handleUnaryCall<ClaimRewardsRequest, ClaimRewardsResponse>;
@@ -6279,6 +6349,10 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandReply) => void,
   ): ClientUnaryCall;
+  /**
+   * Signed by the operator (`auth`) and by the worker (`worker_auth`): an account becomes a worker
+   * only with its own consent.
+   */
   connectWorker(
     request: ConnectWorkerRequest,
     callback: (error: ServiceError | null, response: CommandReply) => void,
@@ -6294,6 +6368,10 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandReply) => void,
   ): ClientUnaryCall;
+  /**
+   * Signed by the operator (lets its worker go) or by the worker (leaves its operator); both sides
+   * are free afterwards.
+   */
   disconnectWorker(
     request: DisconnectWorkerRequest,
     callback: (error: ServiceError | null, response: CommandReply) => void,
