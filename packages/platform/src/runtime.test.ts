@@ -70,7 +70,7 @@ test('runtime: a co-signer\'s nonce is checked and recorded like the signer\'s, 
   const reused = (e: unknown) => e instanceof DomainError && e.code === 'PERMISSION_DENIED' && /^worker_auth\.nonce: 7 was already used by wendy/.test(e.message);
   await rt.execute('a', add(1), { signer: 'alice', nonce: 1n, cosigners: consent(7n) });
   assert.equal(rt.lastNonce('wendy'), 7n);
-  assert.deepEqual((await store.readStream('a'))[0]!.metadata, { signer: 'alice', nonce: '1', cosigners: [{ signer: 'wendy', nonce: '7' }] });
+  assert.deepEqual((await store.readStream('a'))[0]!.metadata, { signer: 'alice', nonce: '1', cosigners: [{ signer: 'wendy', nonce: '7' }], prevOfType: -1 });
   await assert.rejects(rt.execute('a', add(1), { signer: 'alice', nonce: 2n, cosigners: consent(7n) }), reused);
   // The co-signer's own commands continue after the nonce it co-signed with.
   await assert.rejects(rt.execute('a', add(1), { signer: 'wendy', nonce: 7n }), (e) => e instanceof DomainError && /^nonce: 7 was already used/.test(e.message));
