@@ -1,4 +1,4 @@
-import { ConfigError, PUBLISHED, eventSourcedService, generateKeyPair, isAddress, keyPairFromSeed, type Env, type KeyPair, type ServiceModule } from '@ewx/platform';
+import { ConfigError, PUBLISHED, eventSourcedService, generateKeyPair, isSignerAddress, keyPairFromSeed, type Env, type KeyPair, type ServiceModule } from '@ewx/platform';
 import { consensusGrpc } from './api/grpc.js';
 import { startBlockClock } from './app/clock.js';
 import { startValidator } from './app/validator.js';
@@ -32,7 +32,7 @@ export function validatorsFrom(env: Env): ValidatorConfig {
   const seed = env.optional('VALIDATOR_KEY');
   if (seed !== undefined && !/^[0-9a-fA-F]{64}$/.test(seed)) throw new ConfigError('VALIDATOR_KEY', 'an ed25519 seed of 64 hex characters', '(hidden)');
   const listed = env.list('VALIDATORS');
-  for (const v of listed) if (!isAddress(v)) throw new ConfigError('VALIDATORS', 'comma-separated ed25519:<64 hex> addresses', v);
+  for (const v of listed) if (!isSignerAddress(v)) throw new ConfigError('VALIDATORS', 'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)', v);
   if (new Set(listed).size !== listed.length) throw new ConfigError('VALIDATORS', 'distinct addresses', listed.join(','));
   const key = seed !== undefined ? keyPairFromSeed(seed.toLowerCase()) : listed.length === 0 ? generateKeyPair() : undefined;
   const validators = listed.length > 0 ? listed : [key!.address];

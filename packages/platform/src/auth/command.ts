@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { Auth, CoSigner } from '../runtime.js';
-import { isAddress, signBytes, signingBytes, verifyBytes, type KeyPair } from './keys.js';
+import { signBytes, signerKeyProblem, signingBytes, verifyBytes, type KeyPair } from './keys.js';
 
 /** The `auth` field every command message carries (proto `ewx.v1.Auth`). */
 export interface WireAuth {
@@ -15,11 +15,35 @@ export interface Signed {
 
 export type Encode<T> = (message: T) => Uint8Array;
 
+/**
+ * The largest nonce accepted: 2^53 − 1 (Number.MAX_SAFE_INTEGER). Nonces only grow per account, so
+ * one at the top of uint64 would lock its account out for good; this bound leaves every client a
+ * way forward and is exact in every JSON/JavaScript client. Clock nonces (microseconds, ~1.8e15
+ * today) stay below it until the year 2255.
+ */
+export const MAX_NONCE = 2n ** 53n - 1n;
+
+/**
+ * The checks of `auth` that need no signature work: present, nonce in 1..MAX_NONCE, and a signer
+ * that can sign (a strict ed25519 key: not the treasury, not small order, canonical).
+ */
+export function checkAuth(message: Signed, field = 'auth'): WireAuth {
+  const a = message.auth;
+  if (!a || !a.signer) throw new DomainError('UNAUTHENTICATED', `${field}: a signed command needs ${field}.signer, ${field}.nonce and ${field}.signature`);
+  checkWireAuth(a, field);
+  return a;
+}
+
+function checkWireAuth(a: WireAuth, field: string): void {
+  if (a.nonce <= 0n) throw new DomainError('INVALID_ARGUMENT', `${field}.nonce: must be a positive integer`);
+  if (a.nonce > MAX_NONCE) throw new DomainError('INVALID_ARGUMENT', `${field}.nonce: must be at most ${MAX_NONCE} (2^53 − 1), got ${a.nonce}`);
+  const problem = signerKeyProblem(a.signer);
+  if (problem) throw new DomainError('UNAUTHENTICATED', `${field}.signer: ${problem}`);
+}
+
 /** Verifies a command's signature; the nonce is checked against the log by the runtime. */
 export function authenticate<T extends Signed>(method: string, message: T, encode: Encode<T>): Auth {
-  const a = message.auth;
-  if (!a || !a.signer) throw new DomainError('UNAUTHENTICATED', 'auth: a signed command needs auth.signer, auth.nonce and auth.signature');
-  if (a.nonce <= 0n) throw new DomainError('INVALID_ARGUMENT', 'auth.nonce: must be a positive integer');
+  const a = checkAuth(message);
   const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
   if (!verifyBytes(a.signer, bytes, a.signature)) {
     throw new DomainError('UNAUTHENTICATED', `auth.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
@@ -70,8 +94,7 @@ export function cosignCommand<T extends Signed>(key: KeyPair, method: string, me
  */
 export function authenticateCosigner<T extends Signed>(method: string, field: string, a: WireAuth | undefined, message: T, encode: Encode<T>): CoSigner | undefined {
   if (!a) return undefined;
-  if (!isAddress(a.signer)) throw new DomainError('UNAUTHENTICATED', `${field}.signer: expected ed25519:<64 hex>, got ${JSON.stringify(a.signer)}`);
-  if (a.nonce <= 0n) throw new DomainError('INVALID_ARGUMENT', `${field}.nonce: must be a positive integer`);
+  checkWireAuth(a, field);
   const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
   if (!verifyBytes(a.signer, bytes, a.signature)) {
     throw new DomainError('UNAUTHENTICATED', `${field}.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);

@@ -18,6 +18,7 @@ describe('block production with several consensus processes', () => {
     const alone = validatorsFrom(readEnv({}));
     assert.deepEqual([alone.rank, alone.validators.length, alone.validators[0]], [0, 1, alone.key!.address]);
     assert.throws(() => validatorsFrom(readEnv({ VALIDATORS: 'nope' })), /VALIDATORS/);
+    assert.throws(() => validatorsFrom(readEnv({ VALIDATORS: `${set},ed25519:${'0'.repeat(64)}` })), /VALIDATORS: expected .*keys that can sign/);
     assert.throws(() => validatorsFrom(readEnv({ VALIDATOR_KEY: 'abc' })), /VALIDATOR_KEY/);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { generateKeyPair, isDomainError, readEnv, TOKEN } from '@ewx/platform';
+import { generateKeyPair, isDomainError, readEnv, REGISTRY_TREASURY, TOKEN } from '@ewx/platform';
 import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './config.js';
 import { grpcLedger } from './ledger.js';
 
@@ -22,6 +22,9 @@ test('at most 100 evaluators; bad or repeated addresses refuse to start, naming 
   assert.throws(() => paramsFrom(readEnv({ DISTANCE_PRICE: '0' }), admin), /DISTANCE_PRICE/);
   assert.throws(() => paramsFrom(readEnv({ DISTANCE_PERIOD_BLOCKS: '0' }), admin), /DISTANCE_PERIOD_BLOCKS/);
   assert.throws(() => paramsFrom(readEnv({ WOT_ADMIN: 'root' }), admin), /WOT_ADMIN/);
+  // The treasury (a small-order point) is a well-formed address, but no one can sign for it.
+  assert.throws(() => paramsFrom(readEnv({ WOT_ADMIN: REGISTRY_TREASURY }), admin), /WOT_ADMIN: expected .*a key that can sign/);
+  assert.throws(() => paramsFrom(readEnv({ EVALUATORS: REGISTRY_TREASURY }), admin), /EVALUATORS: expected .*keys that can sign/);
 });
 
 test('service key and registry address: standalone needs both; embedded defaults to its own server', () => {

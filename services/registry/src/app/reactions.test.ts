@@ -103,6 +103,7 @@ describe('hold policy from configuration', () => {
     const { policyFrom } = await import('../index.js');
     const { keyPairFromSeed } = await import('@ewx/platform');
     assert.throws(() => policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: 'nope' }), ADMIN), /LEDGER_SERVICE_ACCOUNTS/);
+    assert.throws(() => policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: TREASURY }), ADMIN), /LEDGER_SERVICE_ACCOUNTS: expected .*keys that can sign/);
     const seed = 'ab'.repeat(32);
     const distance = keyPairFromSeed(seed).address;
     assert.deepEqual(policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: SERVICE, DISTANCE_SERVICE_KEY: seed }), ADMIN, 'embedded').ledgerServiceAccounts, [SERVICE, distance]);
