@@ -51,7 +51,7 @@ describe('first reward with the CLI: the README\'s commands against the embedded
     rmSync(keysDir, { recursive: true, force: true });
   });
 
-  test('from nothing to a claimed reward; bad input exits non-zero with one line and changes nothing', async () => {
+  test('from nothing to a claimed reward; bad input exits non-zero with one line and changes nothing', async (t) => {
     env = { EWX_KEYS_DIR: keysDir, EWX_ADDRESS: `127.0.0.1:${await freePort()}` };
     const outputs = new Map<string, Run>();
     const timings: string[] = [];
@@ -75,7 +75,7 @@ describe('first reward with the CLI: the README\'s commands against the embedded
       outputs.set(words(line).slice(1).join(' '), run);
     }
 
-    console.error(timings.join('\n'));
+    t.diagnostic(`step timings:\n${timings.join('\n')}`);
     // Key files: 0600, addresses printed.
     assert.equal(statSync(join(keysDir, 'operator.key')).mode & 0o777, 0o600);
     assert.match(outputs.get('keys new operator')!.stdout, /address\s+ed25519:[0-9a-f]{64}/);
