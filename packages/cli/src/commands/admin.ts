@@ -1,0 +1,69 @@
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { untilHeight } from '@ewx/client';
+import { contextOf, withEwx } from '../context.js';
+import { formatTokens, parseAmount, parseInteger } from '../parse.js';
+
+/** `-k, --key` with the role's key name as default. */
+export const keyOption = (cmd: Command, role: string): Command =>
+  cmd.option('-k, --key <name|file>', `signing key: a name in the keys directory or a key file`, role);
+
+export function adminCommand(): Command {
+  const admin = new Command('admin').description('admin account: deposits, manual blocks, reward period length');
+
+  keyOption(admin.command('deposit <account> <amount>'), 'admin')
+    .description('lift <amount> tokens onto the network into <account> (an address or a key name)')
+    .action(async function (this: Command, account: string, amount: string, o: { key: string }) {
+      const ctx = contextOf(this);
+      const to = ctx.account('account', account);
+      const value = parseAmount('amount', amount);
+      const signer = ctx.signer(o.key);
+      const res = await withEwx(ctx, signer, (ewx) => ewx.registry.deposit({ account: to, amount: value.toString() }));
+      const a = res.account!;
+      ctx.print(res, { account: a.address, deposited: formatTokens(value), free: formatTokens(a.free), reserved: formatTokens(a.reserved) });
+    });
+
+  keyOption(admin.command('produce-blocks <count>'), 'admin')
+    .description('produce <count> blocks at once (block time manual only) and wait until every service has recorded them')
+    .option('--no-wait', 'return once consensus has produced them')
+    .action(async function (this: Command, count: string, o: { key: string; wait: boolean }) {
+      const ctx = contextOf(this);
+      const n = parseInteger('count', count, 1, 1_000_000);
+      const signer = ctx.signer(o.key);
+      await withEwx(ctx, signer, async (ewx) => {
+        const from = (await ewx.consensus.getStatus({})).height;
+        const bar = ctx.json || !process.stderr.isTTY ? undefined
+          : new cliProgress.SingleBar({ format: 'blocks {bar} {value}/{total} produced, every service at {reached}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar?.start(n, 0, { reached: from.toString() });
+        // Chunks keep the bar moving and stay under ProduceBlocks' limit of 10000 per call.
+        const chunk = Math.min(10_000, Math.max(1, Math.ceil(n / 20)));
+        let height = from;
+        for (let done = 0; done < n;) {
+          const c = Math.min(chunk, n - done);
+          height = (await ewx.consensus.produceBlocks({ count: c })).height;
+          done += c;
+          bar?.update(done);
+        }
+        if (o.wait) {
+          await untilHeight(ewx, height, {
+            timeoutMs: 120_000,
+            onProgress: (s) => bar?.update(n, { reached: Object.values(s).reduce((m, x) => (x.height < m ? x.height : m), height).toString() }),
+          });
+        }
+        bar?.stop();
+        ctx.print({ produced: n, height }, `produced ${n} blocks; height ${height}${o.wait ? ' (recorded by every service)' : ''}`);
+      });
+    });
+
+  keyOption(admin.command('set-period-length <blocks>'), 'admin')
+    .description('the reward period length in blocks, from the next period on')
+    .action(async function (this: Command, blocks: string, o: { key: string }) {
+      const ctx = contextOf(this);
+      const length = parseInteger('blocks', blocks, 1, 1_000_000);
+      const signer = ctx.signer(o.key);
+      const res = await withEwx(ctx, signer, (ewx) => ewx.rewards.setRewardPeriodLength({ length }));
+      const e = res.entry!;
+      ctx.print(res, { fromPeriod: e.fromPeriod, firstBlock: e.firstBlock, length: e.length });
+    });
+  return admin;
+}

@@ -1,0 +1,22 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+
+/**
+ * A refused or failed call: `code` is the gRPC status (INVALID_ARGUMENT, NOT_FOUND, …), `details`
+ * the service's message, which names the field and the rule.
+ */
+export class EwxCallError extends Error {
+  override readonly name = 'EwxCallError';
+  constructor(readonly method: string, readonly code: status, readonly details: string) {
+    super(`${method}: ${status[code] ?? code}: ${details}`);
+  }
+  get codeName(): string {
+    return status[this.code] ?? String(this.code);
+  }
+  /** Survives copies of this module (instanceof does not). */
+  static is(e: unknown): e is EwxCallError {
+    return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'EwxCallError';
+  }
+}
+
+export const fromServiceError = (method: string, e: ServiceError): EwxCallError =>
+  new EwxCallError(method, e.code, e.details || e.message);
