@@ -30,9 +30,22 @@ export function signingBytes(method: string, signer: string, nonce: bigint, payl
   return Buffer.concat([head, payload]);
 }
 
+/**
+ * Fields that carry a second signature over the same bytes (ConnectWorker's `worker_auth`, the
+ * worker's consent): unset, like `auth`, in the payload every party signs.
+ */
+export const COSIGNATURE_FIELDS = ['workerAuth'] as const;
+
+/** The message as every signature of it covers it: `auth` and co-signature fields unset. */
+export function unsigned<T extends Signed>(message: T): T {
+  const out = { ...message, auth: undefined } as unknown as Record<string, unknown>;
+  for (const f of COSIGNATURE_FIELDS) if (f in out) out[f] = undefined;
+  return out as T;
+}
+
 /** Signs `message` for `method` with `nonce`: returns the message with `auth` filled in. */
 export function signCommand<T extends Signed>(key: KeyPair, method: string, message: T, nonce: bigint, encode: Encode<T>): T {
-  const bytes = signingBytes(method, key.address, nonce, encode({ ...message, auth: undefined }));
+  const bytes = signingBytes(method, key.address, nonce, encode(unsigned(message)));
   return { ...message, auth: { signer: key.address, nonce, signature: signBytes(key, bytes) } };
 }
 
@@ -48,9 +61,17 @@ export interface Signer {
 
 /** Signs with the signer's next nonce. */
 export async function signWith<T extends Signed>(signer: Signer, method: string, message: T, encode: Encode<T>): Promise<T> {
+  return { ...message, auth: await cosignWith(signer, method, message, encode) };
+}
+
+/**
+ * A signature of `message` by `signer` for a co-signature field (e.g. `workerAuth`): the same
+ * canonical bytes as `auth`, with the co-signer's own nonce.
+ */
+export async function cosignWith<T extends Signed>(signer: Signer, method: string, message: T, encode: Encode<T>): Promise<WireAuth> {
   const nonce = await signer.nextNonce();
-  const bytes = signingBytes(method, signer.address, nonce, encode({ ...message, auth: undefined }));
-  return { ...message, auth: { signer: signer.address, nonce, signature: await signer.sign(bytes) } };
+  const bytes = signingBytes(method, signer.address, nonce, encode(unsigned(message)));
+  return { signer: signer.address, nonce, signature: await signer.sign(bytes) };
 }
 
 /** A signer over a key pair in memory and a nonce source. */

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import { cosignWith } from '@ewx/client';
 import { contextOf, withEwx } from '../context.js';
 import { formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
 import { keyOption } from './admin.js';
@@ -16,16 +18,17 @@ export function operatorCommand(): Command {
       ctx.print({ operator: signer.address, group, stake: value.toString(), ...res }, `${signer.address} subscribed to ${group} with ${formatTokens(value)} tokens`);
     });
 
-  // TODO(worker co-signature): when ConnectWorkerRequest gains `worker_auth`, sign it here with the
-  // worker key over the same bytes as the operator's (both auth fields unset).
   keyOption(operator.command('connect-worker'), 'operator')
-    .description('connect the worker whose key file is given to this operator')
+    .description('connect the worker whose key file is given to this operator (the worker co-signs its consent)')
     .requiredOption('--worker-key <name|file>', 'the worker\'s key (name in the keys directory or a key file)')
     .action(async function (this: Command, o: { key: string; workerKey: string }) {
       const ctx = contextOf(this);
       const worker = ctx.signer(o.workerKey);
       const signer = ctx.signer(o.key);
-      const res = await withEwx(ctx, signer, (ewx) => ewx.registry.connectWorker({ worker: worker.address }));
+      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: signer.address, worker: worker.address };
+      const consent = await cosignWith(worker, '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
+      const workerAuth = { ...consent, signature: Buffer.from(consent.signature) };
+      const res = await withEwx(ctx, signer, (ewx) => ewx.registry.connectWorker({ ...request, workerAuth }));
       ctx.print({ operator: signer.address, worker: worker.address, ...res }, `worker ${worker.address} connected to operator ${signer.address}`);
     });
 
