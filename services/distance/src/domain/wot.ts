@@ -30,7 +30,7 @@ function existing(s: DistanceState, field: string, id: number): WotIdentityData 
 }
 
 export function decideWot(c: WotCommand, s: DistanceState, wotAdmin: string): EventData[] {
-  if (c.signer !== wotAdmin) throw denied(`${c.type}: only the identity-registry admin (${wotAdmin}) may change the web of trust`);
+  if (c.signer !== wotAdmin) throw denied(`auth.signer: only the identity-registry admin (${wotAdmin}) may change the web of trust (${c.type})`);
   switch (c.type) {
     case 'AddIdentity':
       if (s.wot.has(identityId('identity', c.identity))) throw alreadyExists(`identity: identity ${c.identity}`);
