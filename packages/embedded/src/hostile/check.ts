@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { KeyPair } from '@ewx/platform';
 import { setAt, type MethodInfo } from './schema.js';
 import type { Code } from './values.js';
-import type { Outcome, Positions, World } from './world.js';
+import type { Outcome, World } from './world.js';
 
 /**
  * One hostile call and what must hold of its answer: a status of the right kind (never UNKNOWN,
@@ -61,14 +61,15 @@ export function buildRequest(w: World, c: Case): unknown {
 }
 
 /** Runs the case; returns what went wrong, or undefined. */
-export async function check(w: World, label: string, c: Case, e: Expectation, before: Positions): Promise<string | undefined> {
-  const t0 = Date.now();
-  const raw = await w.call(c.method, buildRequest(w, c));
-  if (process.env.HOSTILE_TIMING && Date.now() - t0 > 100) process.stderr.write(`slow ${Date.now() - t0} ms: ${label}\n`);
-  const o = effective(c.method, raw);
+export async function check(w: World, label: string, c: Case, e: Expectation): Promise<string | undefined> {
   // A refused command could only have appended to its own service's log (a distance request also to
-  // the registry's, through PlaceHold) before answering; later effects show in the final check.
-  const after = await w.positions(c.method.service === 'Distance' ? ['Distance', 'Registry'] : [c.method.service]);
+  // the registry's, through PlaceHold) before answering; later effects show in the suite's final check.
+  const services = c.method.service === 'Distance' ? ['Distance', 'Registry'] : [c.method.service];
+  const request = buildRequest(w, c);
+  const before = await w.positions(services);
+  const raw = await w.call(c.method, request);
+  const o = effective(c.method, raw);
+  const after = await w.positions(services);
   const changed = Object.keys(after).filter((k) => before[k] !== after[k]);
   const said = `${grpc.status[o.code] ?? o.code} ${show(o.details.length > 200 ? `${o.details.slice(0, 200)}…` : o.details)}`;
   if (!ALLOWED.has(o.code)) return `${label}: answered ${said}`;

@@ -143,16 +143,19 @@ async function produce(w: World, count: number): Promise<number> {
   return height;
 }
 
-/** Every service's log position unchanged over a few reads: the propagation of the setup is over. */
+/**
+ * Every service's log position unchanged over half a second: the propagation of the setup (relays,
+ * inboxes, reactions) is over. A precondition of the suite, which then compares positions.
+ */
 export async function settle(w: World): Promise<Positions> {
   let last = await w.positions();
   let same = 0;
   return waitFor('the services to go quiet', async () => {
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
     const now = await w.positions();
     same = Object.keys(now).every((k) => now[k] === last[k]) ? same + 1 : 0;
     last = now;
-    return same >= 4 ? now : undefined;
+    return same >= 5 ? now : undefined;
   }, 30_000, 0);
 }
 
