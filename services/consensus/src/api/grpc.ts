@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, nameField, noControlChars, notFound, optionalAddressField, paged, serviceStatus, shown, textField, unary,
+  addressField, authenticate, nameField, notFound, optionalAddressField, paged, serviceStatus, shown, textField, unary,
   type GrpcService, type Logger, type Runtime, type Tally,
 } from '@ewx/platform';
 import {
@@ -20,7 +20,7 @@ const tallyMsg = (t: Tally): TallyMsg => ({
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger): GrpcService {
   const round = (solution: string, roundId: string): ValidatedRound => {
     nameField('solution', solution);
-    noControlChars('round_id', textField('round_id', roundId, 1, MAX_ROUND_ID));
+    textField('round_id', roundId, 1, MAX_ROUND_ID);
     const r = runtime.state().rounds.get(roundKey(solution, roundId));
     // Consensus knows rounds, not solutions: the pair names no round it has seen.
     if (!r) throw notFound(`solution, round_id: round ${shown(roundId)} of solution ${solution}`);
