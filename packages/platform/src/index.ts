@@ -26,3 +26,4 @@ export * from './grpc/status.js';
 export * from './contracts/periods.js';
 export * from './contracts/events.js';
 export * from './grpc/paging.js';
+export * from './fields.js';

@@ -1,4 +1,7 @@
-import { authenticate, notFound, paged, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
+import {
+  addressField, authenticate, nameField, notFound, optionalAddressField, paged, serviceStatus, shown, textField, unary,
+  type GrpcService, type Logger, type Runtime, type Tally,
+} from '@ewx/platform';
 import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
   type GetVoteProofRequest, type Tally as TallyMsg,
@@ -7,6 +10,8 @@ import { CHAIN_STREAM } from '../app/clock.js';
 import { decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
+/** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
+const MAX_ROUND_ID = 128 + '#retry'.length;
 
 const tallyMsg = (t: Tally): TallyMsg => ({
   eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
@@ -14,8 +19,11 @@ const tallyMsg = (t: Tally): TallyMsg => ({
 
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger): GrpcService {
   const round = (solution: string, roundId: string): ValidatedRound => {
+    nameField('solution', solution);
+    textField('round_id', roundId, 1, MAX_ROUND_ID);
     const r = runtime.state().rounds.get(roundKey(solution, roundId));
-    if (!r) throw notFound(`round ${roundId} of solution ${solution}`);
+    // Consensus knows rounds, not solutions: the pair names no round it has seen.
+    if (!r) throw notFound(`solution, round_id: round ${shown(roundId)} of solution ${solution}`);
     return r;
   };
   return {
@@ -29,13 +37,15 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         return { height: BigInt(runtime.state().height) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
+        nameField('group', req.group);
+        optionalAddressField('operator', req.operator);
         const m = runtime.state().metadata.get(metadataKey(req.group, req.period)) ?? new Map();
         const rows = [...m].filter(([op]) => req.operator === '' || op === req.operator).sort((a, b) => (a[0] < b[0] ? -1 : 1));
         const { items, next } = paged(rows, req.page);
         return { operators: items.map(([operator, c]) => ({ operator, eligibleRounds: c.eligible, correctVotes: c.correct })), page: { nextPageToken: next } };
       }),
       getResultChain: unary(M + 'GetResultChain', log, async (req: GetResultChainRequest) => {
-        const { items, next } = paged(runtime.state().chains.get(req.solution) ?? [], req.page);
+        const { items, next } = paged(runtime.state().chains.get(nameField('solution', req.solution)) ?? [], req.page);
         return {
           entries: items.map((e) => ({ index: e.index, roundId: e.roundId, result: Buffer.from(e.result, 'hex'), tally: tallyMsg(e.tally), prevHash: e.prevHash, hash: e.hash })),
           page: { nextPageToken: next },
@@ -43,9 +53,10 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       }),
       getVoteProof: unary(M + 'GetVoteProof', log, async (req: GetVoteProofRequest) => {
         const r = round(req.solution, req.roundId);
-        if (!r.outcome) throw notFound(`settlement of round ${req.roundId} (the proof is given once the round is settled or unresolved)`);
+        addressField('worker', req.worker);
+        if (!r.outcome) throw notFound(`round_id: settlement of round ${req.roundId} (the proof is given once the round is settled or unresolved)`);
         const index = r.votes.findIndex(([w]) => w === req.worker);
-        if (index < 0) throw notFound(`vote of ${req.worker} in round ${req.roundId}`);
+        if (index < 0) throw notFound(`worker: vote of ${req.worker} in round ${req.roundId}`);
         const l = r.leaves;
         return {
           worker: req.worker, result: Buffer.from(r.votes[index]![1], 'hex'), leaf: l[index]!.toString('hex'),

@@ -26,7 +26,7 @@ const block = (height: number): EventData => ({ type: BLOCK_PRODUCED, data: { he
 export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   switch (c.type) {
     case 'ProduceBlocks': {
-      if (c.signer !== c.admin) throw denied('ProduceBlocks: only the admin account may produce blocks');
+      if (c.signer !== c.admin) throw denied('auth.signer: only the admin account may produce blocks');
       if (!c.manual) throw precondition('ProduceBlocks: the block time is automatic (set BLOCK_TIME_MS=manual to produce blocks by hand)');
       if (!Number.isInteger(c.count) || c.count < 1 || c.count > MAX_BLOCKS_PER_CALL) {
         throw invalid('count', `expected 1 to ${MAX_BLOCKS_PER_CALL} blocks, got ${c.count}`);

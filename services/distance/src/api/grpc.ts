@@ -1,5 +1,5 @@
 import {
-  authenticate, DomainError, notFound, precondition, serviceStatus, unary,
+  addressField, authenticate, DomainError, notFound, precondition, serviceStatus, unary,
   type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
@@ -93,6 +93,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
         (signer, r) => ({ type: 'ImportWot', signer, json: r.json })),
 
       getEvaluationWork: unary(M + 'GetEvaluationWork', log, async (req: GetEvaluationWorkRequest): Promise<EvaluationWork> => {
+        addressField('evaluator', req.evaluator);
         const s = runtime.state();
         const period = currentPeriod(s);
         const pool = s.pools.get(period);

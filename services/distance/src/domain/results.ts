@@ -11,13 +11,13 @@ const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
 const MAX = Number(PERBILL);
 
 export function decidePublish(c: PublishResult, s: DistanceState, p: DistanceParams): EventData[] {
-  if (!p.evaluators.has(c.evaluator)) throw denied(`PublishResult: ${c.evaluator} is not one of the ${p.evaluators.size} configured evaluators`);
+  if (!p.evaluators.has(c.evaluator)) throw denied(`auth.signer: ${c.evaluator} is not one of the ${p.evaluators.size} configured evaluators; only they publish results`);
   const period = currentPeriod(s);
   if (c.period !== period) throw precondition(`period: results are accepted for the current period ${period} only, got ${c.period}`);
   const pool = s.pools.get(period);
   const size = pool?.entries.length ?? 0;
   if (!pool || size === 0) throw precondition(`period: pool ${poolOf(period)} of period ${period} is empty; there is nothing to evaluate`);
-  if (pool.results.has(c.evaluator)) throw alreadyExists(`a result of ${c.evaluator} for period ${period}`);
+  if (pool.results.has(c.evaluator)) throw alreadyExists(`period: a result of ${c.evaluator} for period ${period}`);
   if (c.values.length !== size) throw invalid('values', `expected ${size} values (one per identity of pool ${poolOf(period)} of period ${period}, in pool order), got ${c.values.length}`);
   c.values.forEach((v, i) => {
     if (!Number.isInteger(v) || v < 0 || v > MAX) throw invalid(`values[${i}]`, `expected a Perbill from 0 to ${MAX}, got ${v}`);

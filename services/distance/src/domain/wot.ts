@@ -30,7 +30,7 @@ function existing(s: DistanceState, field: string, id: number): WotIdentityData 
 }
 
 export function decideWot(c: WotCommand, s: DistanceState, wotAdmin: string): EventData[] {
-  if (c.signer !== wotAdmin) throw denied(`${c.type}: only the identity-registry admin (${wotAdmin}) may change the web of trust`);
+  if (c.signer !== wotAdmin) throw denied(`auth.signer: only the identity-registry admin (${wotAdmin}) may change the web of trust (${c.type})`);
   switch (c.type) {
     case 'AddIdentity':
       if (s.wot.has(identityId('identity', c.identity))) throw alreadyExists(`identity: identity ${c.identity}`);
@@ -42,13 +42,13 @@ export function decideWot(c: WotCommand, s: DistanceState, wotAdmin: string): Ev
       existing(s, 'issuer', c.issuer);
       const r = existing(s, 'receiver', c.receiver);
       if (c.issuer === c.receiver) throw invalid('issuer', `identity ${c.issuer} cannot certify itself`);
-      if (r.certifiedBy.includes(c.issuer)) throw alreadyExists(`certification ${c.issuer} → ${c.receiver}`);
+      if (r.certifiedBy.includes(c.issuer)) throw alreadyExists(`issuer, receiver: certification ${c.issuer} → ${c.receiver}`);
       return [ev({ type: 'CertificationAdded', data: { issuer: c.issuer, receiver: c.receiver } })];
     }
     case 'RemoveCertification': {
       existing(s, 'issuer', c.issuer);
       const r = existing(s, 'receiver', c.receiver);
-      if (!r.certifiedBy.includes(c.issuer)) throw notFound(`certification ${c.issuer} → ${c.receiver}`);
+      if (!r.certifiedBy.includes(c.issuer)) throw notFound(`issuer, receiver: certification ${c.issuer} → ${c.receiver}`);
       return [ev({ type: 'CertificationRemoved', data: { issuer: c.issuer, receiver: c.receiver } })];
     }
     case 'ImportWot':

@@ -1,7 +1,11 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { authenticate, authenticateCosigner, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
+import {
+  addressField, authenticate, authenticateCosigner, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, shown, unary,
+  type GrpcService, type Logger, type Runtime, type Signed,
+} from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
 import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
+import { holdIdField } from '../domain/validate.js';
 import * as V from './views.js';
 
 const M = '/ewx.v1.Registry/';
@@ -35,12 +39,12 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       withdraw: command('Withdraw', R.WithdrawRequest, (r, signer) => ({ type: 'Withdraw', signer, account: r.account, amount: r.amount })),
       transfer: command('Transfer', R.TransferRequest, (r, signer) => ({ type: 'Transfer', signer, to: r.to, amount: r.amount })),
       placeHold: command('PlaceHold', R.PlaceHoldRequest, (r, signer) => ({ type: 'PlaceHold', signer, holdId: r.holdId, account: r.account, amount: r.amount, purpose: r.purpose })),
-      getAccount: unary(M + 'GetAccount', log, async (req: R.GetAccountRequest) => V.accountView(state(), req.address)),
-      getHold: unary(M + 'GetHold', log, async (req: R.GetHoldRequest) => found(V.holdView(state(), req.holdId), `hold ${JSON.stringify(req.holdId)}`)),
+      getAccount: unary(M + 'GetAccount', log, async (req: R.GetAccountRequest) => V.accountView(state(), addressField('address', req.address))),
+      getHold: unary(M + 'GetHold', log, async (req: R.GetHoldRequest) => found(V.holdView(state(), holdIdField(req.holdId)), `hold_id: hold ${shown(req.holdId)}`)),
       // registrars
       signUpRegistrar: command('SignUpRegistrar', R.SignUpRegistrarRequest, (r, signer) => ({ type: 'SignUpRegistrar', signer, friendlyName: r.friendlyName, legalLocation: r.legalLocation })),
       deleteRegistrar: command('DeleteRegistrar', R.DeleteRegistrarRequest, (_r, signer) => ({ type: 'DeleteRegistrar', signer })),
-      getRegistrar: unary(M + 'GetRegistrar', log, async (req: R.GetRegistrarRequest) => found(V.registrarView(state(), req.address), `registrar ${req.address}`)),
+      getRegistrar: unary(M + 'GetRegistrar', log, async (req: R.GetRegistrarRequest) => found(V.registrarView(state(), addressField('address', req.address)), `address: registrar ${req.address}`)),
       // groups
       registerGroup: command('RegisterGroup', R.RegisterGroupRequest, (r, signer) => ({ type: 'RegisterGroup', signer, config: V.groupConfigIn(r.config), budget: r.budget, allowList: r.allowList })),
       raiseGroupBudget: command('RaiseGroupBudget', R.RaiseGroupBudgetRequest, (r, signer) => ({ type: 'RaiseGroupBudget', signer, group: r.group, amount: r.amount })),
@@ -51,10 +55,10 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
         type: 'UpdateAllowList', signer, group: r.group, ...(r.enabled === undefined ? {} : { enabled: r.enabled }), add: r.add, remove: r.remove,
       })),
       deregisterGroup: command('DeregisterGroup', R.DeregisterGroupRequest, (r, signer) => ({ type: 'DeregisterGroup', signer, group: r.group })),
-      getGroup: unary(M + 'GetGroup', log, async (req: R.GetGroupRequest) => found(V.groupView(state(), req.namespace), `solution group ${JSON.stringify(req.namespace)}`)),
+      getGroup: unary(M + 'GetGroup', log, async (req: R.GetGroupRequest) => found(V.groupView(state(), nameField('namespace', req.namespace)), `namespace: solution group ${shown(req.namespace)}`)),
       listGroups: unary(M + 'ListGroups', log, async (req: R.ListGroupsRequest): Promise<R.ListGroupsResponse> => {
         const s = state();
-        const p = V.page(s.groups.keys(), req.page);
+        const p = V.page(s.groups.keys(), req.page, isName);
         return { groups: p.keys.map((k) => V.groupView(s, k)!), page: p.info };
       }),
       // solutions
@@ -64,11 +68,11 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       endSolution: command('EndSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'EndSolution', signer, solution: r.solution })),
       nominateWorker: command('NominateWorker', R.NominationRequest, (r, signer) => ({ type: 'NominateWorker', signer, solution: r.solution, worker: r.worker })),
       unnominateWorker: command('UnnominateWorker', R.NominationRequest, (r, signer) => ({ type: 'UnnominateWorker', signer, solution: r.solution, worker: r.worker })),
-      getSolution: unary(M + 'GetSolution', log, async (req: R.GetSolutionRequest) => found(V.solutionView(state(), req.namespace), `solution ${JSON.stringify(req.namespace)}`)),
+      getSolution: unary(M + 'GetSolution', log, async (req: R.GetSolutionRequest) => found(V.solutionView(state(), nameField('namespace', req.namespace)), `namespace: solution ${shown(req.namespace)}`)),
       listSolutions: unary(M + 'ListSolutions', log, async (req: R.ListSolutionsRequest): Promise<R.ListSolutionsResponse> => {
         const s = state();
-        const keys = req.group ? [...(s.groups.get(req.group)?.solutions ?? [])] : [...s.solutions.keys()];
-        const p = V.page(keys, req.page);
+        const keys = optionalNameField('group', req.group) ? [...(s.groups.get(req.group)?.solutions ?? [])] : [...s.solutions.keys()];
+        const p = V.page(keys, req.page, isName);
         return { solutions: p.keys.map((k) => V.solutionView(s, k)!), page: p.info };
       }),
       // operators
@@ -79,6 +83,9 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       connectWorker: unary(M + 'ConnectWorker', log, async (req: R.ConnectWorkerRequest) => {
         const encode = (m: R.ConnectWorkerRequest): Uint8Array => R.ConnectWorkerRequest.encode({ ...m, workerAuth: undefined }).finish();
         const auth = authenticate(M + 'ConnectWorker', req, encode);
+        // Malformed names are refused as such before the consent over them is checked.
+        addressField('worker', req.worker);
+        addressField('operator', req.operator);
         const consent = authenticateCosigner(M + 'ConnectWorker', 'worker_auth', req.workerAuth, req, encode);
         const cmd: RegistryCommand = { type: 'ConnectWorker', signer: auth.signer, worker: req.worker, operator: req.operator, consentBy: consent?.signer };
         await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), consent ? { ...auth, cosigners: [consent] } : auth);
@@ -92,13 +99,13 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
         const claimed = (events[0]?.data as { groups?: { group: string; amount: string }[] } | undefined)?.groups ?? [];
         return { claimed, total: claimed.reduce((t, x) => t + BigInt(x.amount), 0n).toString() };
       }),
-      getOperator: unary(M + 'GetOperator', log, async (req: R.GetOperatorRequest) => V.operatorView(state(), req.address)),
+      getOperator: unary(M + 'GetOperator', log, async (req: R.GetOperatorRequest) => V.operatorView(state(), addressField('address', req.address))),
       listOperators: unary(M + 'ListOperators', log, async (req: R.ListOperatorsRequest): Promise<R.ListOperatorsResponse> => {
         const s = state();
-        const keys = req.group
+        const keys = optionalNameField('group', req.group)
           ? [...(s.groups.get(req.group)?.subscriptions.keys() ?? [])]
           : [...s.operators].filter(([, o]) => o.groups.size > 0 || o.worker !== undefined).map(([k]) => k);
-        const p = V.page(keys, req.page);
+        const p = V.page(keys, req.page, isAddress);
         return { operators: p.keys.map((k) => V.operatorView(s, k)), page: p.info };
       }),
     },

@@ -1,4 +1,4 @@
-import { invalid, type GroupConfig as GroupConfigData, type SolutionConfig as SolutionConfigData } from '@ewx/platform';
+import { invalid, pagedByKey, type GroupConfig as GroupConfigData, type SolutionConfig as SolutionConfigData } from '@ewx/platform';
 import type {
   Account, Group, GroupConfig, Hold, Operator, Registrar, Solution, SolutionConfig, Subscription,
 } from '@ewx/proto/registry';
@@ -97,14 +97,8 @@ export function operatorView(s: RegistryState, address: string): Operator {
   return { address, worker: o?.worker ?? '', subscriptions, account: accountView(s, address) };
 }
 
-/** Pages over sorted keys; the token is the last key of the previous page (base64url). */
-export function page(keys: Iterable<string>, req: PageRequest | undefined): { keys: string[]; info: PageInfo } {
-  const size = req?.pageSize ?? 0;
-  if (size > 500) throw invalid('page.page_size', `at most 500, got ${size}`);
-  const n = size === 0 ? 50 : size;
-  const after = req?.pageToken ? Buffer.from(req.pageToken, 'base64url').toString('utf8') : undefined;
-  const sorted = [...keys].sort().filter((k) => after === undefined || k > after);
-  const out = sorted.slice(0, n);
-  const more = sorted.length > n;
-  return { keys: out, info: { nextPageToken: more ? Buffer.from(out[out.length - 1]!, 'utf8').toString('base64url') : '' } };
+/** Pages over sorted keys (the platform's key paging: the token is the last key of the previous page). */
+export function page(keys: Iterable<string>, req: PageRequest | undefined, isKey: (k: string) => boolean): { keys: string[]; info: PageInfo } {
+  const p = pagedByKey(keys, req, isKey);
+  return { keys: p.items, info: { nextPageToken: p.next } };
 }

@@ -26,7 +26,8 @@ describe('registrars', () => {
     assert.deepEqual(types(w.when({ type: 'DeleteRegistrar', signer: REGISTRAR })), ['RegistrarDeleted']);
     assert.equal(w.state.registrars.has(REGISTRAR), false);
   });
-  test('deleting an unknown registrar is NOT_FOUND', () => world().refuses({ type: 'DeleteRegistrar', signer: alice }, 'NOT_FOUND'));
+  test('an account that is no registrar cannot delete itself as one (PERMISSION_DENIED naming the role)', () =>
+    world().refuses({ type: 'DeleteRegistrar', signer: alice }, 'PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/));
 });
 
 describe('solution groups: registration and bounds', () => {
@@ -38,7 +39,7 @@ describe('solution groups: registration and bounds', () => {
     assert.equal(w.reserved(REGISTRAR), 100n * TOKEN);
     assert.equal(w.state.groups.get('grp.one')?.budget, 100n * TOKEN);
   });
-  test('only a signed-up registrar registers groups', () => funded().refuses({ ...register(), signer: alice }, 'FAILED_PRECONDITION', /registrar/));
+  test('only a signed-up registrar registers groups', () => funded().refuses({ ...register(), signer: alice }, 'PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/));
   test('a budget above the free balance is refused', () => funded().refuses(register({}, 1001n * TOKEN), 'FAILED_PRECONDITION', /^budget: /));
   test('a namespace is unique', () => withGroup().refuses(register(), 'ALREADY_EXISTS', /grp\.one/));
   const bounds: [Partial<GroupConfig>, RegExp][] = [

@@ -1,24 +1,24 @@
-import { alreadyExists, denied, invalid, notFound, precondition, type EventData, type GroupConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, nameField, noControlChars, notFound, precondition, shown, type EventData, type GroupConfig } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { requireAddress, unclaimedInGroup } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
-import { latestRewards, requirePeriod, solutionBlocks, type Group, type RegistryState } from './state.js';
+import { latestRewards, requirePeriod, solutionBlocks, type Group, type Registrar, type RegistryState } from './state.js';
 import { amountField, BOUNDS, intField, MAX_HEIGHT, namespaceField, percent, positiveAmount, textField } from './validate.js';
 
 export function signUpRegistrar(c: CommandOf<'SignUpRegistrar'>, s: RegistryState): EventData[] {
-  const friendlyName = textField('friendly_name', c.friendlyName.trim(), 1, BOUNDS.registrarNameChars);
-  const legalLocation = textField('legal_location', c.legalLocation.trim(), 2, BOUNDS.locationChars);
-  if (s.registrars.has(c.signer)) throw alreadyExists(`registrar ${c.signer}`);
+  // Control characters are refused before trimming, which would hide leading and trailing ones.
+  const friendlyName = textField('friendly_name', noControlChars('friendly_name', c.friendlyName).trim(), 1, BOUNDS.registrarNameChars);
+  const legalLocation = textField('legal_location', noControlChars('legal_location', c.legalLocation).trim(), 2, BOUNDS.locationChars);
+  if (s.registrars.has(c.signer)) throw alreadyExists(`auth.signer: registrar ${c.signer}`);
   return [ev('RegistrarSignedUp', { registrar: c.signer, friendlyName, legalLocation })];
 }
 
 /** A registrar may leave when every group it registered is removed (nothing it owns is left). */
 export function deleteRegistrar(c: CommandOf<'DeleteRegistrar'>, s: RegistryState): EventData[] {
-  const r = s.registrars.get(c.signer);
-  if (!r) throw notFound(`registrar ${c.signer}`);
+  const r = requireRegistrar(s, c.signer, 'DeleteRegistrar');
   const owned = [...r.groups].filter((g) => s.groups.get(g)?.status !== 'REMOVED');
-  if (owned.length > 0) throw precondition(`DeleteRegistrar: the registrar still owns groups ${owned.join(', ')}; deregister them first`);
+  if (owned.length > 0) throw precondition(`auth.signer: the registrar still owns groups ${owned.join(', ')}; deregister them first`);
   return [ev('RegistrarDeleted', { registrar: c.signer })];
 }
 
@@ -54,28 +54,39 @@ function addressList(field: string, list: readonly string[], max: number): strin
   return [...new Set(list)];
 }
 
+/** The signer's registrar record: the role every group and solution command needs first. */
+export function requireRegistrar(s: RegistryState, signer: string, action: string): Registrar {
+  const r = s.registrars.get(signer);
+  if (!r) throw denied(`auth.signer: only a signed-up registrar may ${action}; ${signer} is none (SignUpRegistrar first)`);
+  return r;
+}
+
 export function registerGroup(c: CommandOf<'RegisterGroup'>, s: RegistryState): EventData[] {
-  if (!s.registrars.has(c.signer)) throw precondition(`RegisterGroup: ${c.signer} is not a signed-up registrar (SignUpRegistrar first)`);
+  requireRegistrar(s, c.signer, 'RegisterGroup');
   const config = validateGroupConfig(c.config, s.height);
   const budget = amountField('budget', c.budget);
   const allowList = addressList('allow_list', c.allowList, BOUNDS.allowListEntries);
-  if (s.groups.has(config.namespace)) throw alreadyExists(`solution group ${config.namespace}`);
+  if (s.groups.has(config.namespace)) throw alreadyExists(`config.namespace: solution group ${config.namespace}`);
   requireFree(s, c.signer, budget, 'budget');
   const events = [ev('GroupRegistered', { group: config.namespace, owner: c.signer, config, budget: budget.toString(), height: s.height })];
   if (allowList.length > 0) events.push(ev('AllowListChanged', { group: config.namespace, enabled: config.allowListEnabled, added: allowList, removed: [] }));
   return events;
 }
 
-/** The group, owned by the signer; `action` names the refused command. */
-export function ownedGroup(s: RegistryState, group: string, signer: string, action: string): Group {
-  const g = s.groups.get(group);
-  if (!g) throw notFound(`solution group ${JSON.stringify(group)}`);
-  if (g.owner !== signer) throw denied(`${action}: only the group's registrar ${g.owner} may do this`);
+/**
+ * The group named in `field`, owned by the signer; `action` names the refused command. The role
+ * comes first: an account that is no registrar learns nothing about which groups exist.
+ */
+export function ownedGroup(s: RegistryState, group: string, signer: string, action: string, field = 'group'): Group {
+  requireRegistrar(s, signer, action);
+  const g = s.groups.get(nameField(field, group));
+  if (!g) throw notFound(`${field}: solution group ${shown(group)}`);
+  if (g.owner !== signer) throw denied(`auth.signer: only the group's registrar ${g.owner} may ${action}`);
   return g;
 }
 
 const requireActive = (g: Group, group: string, action: string): void => {
-  if (g.status !== 'ACTIVE') throw precondition(`${action}: solution group ${group} is ${g.status}`);
+  if (g.status !== 'ACTIVE') throw precondition(`group: solution group ${group} is ${g.status}; ${action} needs it ACTIVE`);
 };
 
 export function raiseGroupBudget(c: CommandOf<'RaiseGroupBudget'>, s: RegistryState): EventData[] {
@@ -105,7 +116,7 @@ export function updateAllowList(c: CommandOf<'UpdateAllowList'>, s: RegistryStat
   const g = ownedGroup(s, c.group, c.signer, 'UpdateAllowList');
   const add = addressList('add', c.add, BOUNDS.listChange).filter((a) => !g.allowList.has(a));
   const remove = addressList('remove', c.remove, BOUNDS.listChange).filter((a) => g.allowList.has(a));
-  if (g.status === 'REMOVED') throw precondition(`UpdateAllowList: solution group ${c.group} is REMOVED`);
+  if (g.status === 'REMOVED') throw precondition(`group: solution group ${c.group} is REMOVED`);
   if (g.allowList.size + add.length - remove.length > BOUNDS.allowListEntries) throw invalid('add', `the allow list holds at most ${BOUNDS.allowListEntries} entries`);
   const enabled = c.enabled ?? g.allowListEnabled;
   if (add.length === 0 && remove.length === 0 && enabled === g.allowListEnabled) return [];
@@ -124,9 +135,9 @@ export const nothingOwed = (s: RegistryState, group: string, g: Group): boolean 
  */
 export function deregisterGroup(c: CommandOf<'DeregisterGroup'>, s: RegistryState): EventData[] {
   const g = ownedGroup(s, c.group, c.signer, 'DeregisterGroup');
-  if (g.status !== 'ACTIVE') throw precondition(`DeregisterGroup: solution group ${c.group} is already ${g.status}`);
+  if (g.status !== 'ACTIVE') throw precondition(`group: solution group ${c.group} is already ${g.status}`);
   const active = [...g.solutions].filter((n) => solutionBlocks(s.solutions.get(n)!, s.height));
-  if (active.length > 0) throw precondition(`DeregisterGroup: solution group ${c.group} has active solutions ${active.join(', ')}; end them first`);
+  if (active.length > 0) throw precondition(`group: solution group ${c.group} has active solutions ${active.join(', ')}; end them first`);
   if (nothingOwed(s, c.group, g)) return removal(c.group, g);
   const p = requirePeriod(s, 'DeregisterGroup');
   const events: EventData[] = [];

@@ -12,7 +12,7 @@ export function requireFree(s: RegistryState, account: string, amount: bigint, f
 }
 
 export function deposit(c: CommandOf<'Deposit'>, _s: RegistryState, p: RegistryPolicy): EventData[] {
-  const refused = requireAdmin(p.admin, c.signer, 'Deposit');
+  const refused = requireAdmin(p.admin, c.signer, 'deposit');
   if (refused) throw refused;
   const account = requireAddress('account', c.account);
   const amount = positiveAmount('amount', c.amount);
@@ -20,7 +20,7 @@ export function deposit(c: CommandOf<'Deposit'>, _s: RegistryState, p: RegistryP
 }
 
 export function withdraw(c: CommandOf<'Withdraw'>, s: RegistryState, p: RegistryPolicy): EventData[] {
-  const refused = requireAdmin(p.admin, c.signer, 'Withdraw');
+  const refused = requireAdmin(p.admin, c.signer, 'withdraw');
   if (refused) throw refused;
   const account = requireAddress('account', c.account);
   const amount = positiveAmount('amount', c.amount);
@@ -43,7 +43,7 @@ export function transfer(c: CommandOf<'Transfer'>, s: RegistryState): EventData[
  */
 export function placeHold(c: CommandOf<'PlaceHold'>, s: RegistryState, p: RegistryPolicy): EventData[] {
   if (c.signer !== p.admin && !p.ledgerServiceAccounts.includes(c.signer)) {
-    throw denied('PlaceHold: only a ledger service account (LEDGER_SERVICE_ACCOUNTS) or the admin may place holds');
+    throw denied('auth.signer: only a ledger service account (LEDGER_SERVICE_ACCOUNTS) or the admin may place holds');
   }
   const holdId = holdIdField(c.holdId);
   const account = requireAddress('account', c.account);
@@ -52,7 +52,7 @@ export function placeHold(c: CommandOf<'PlaceHold'>, s: RegistryState, p: Regist
   const existing = s.holds.get(holdId);
   if (existing) {
     if (existing.account === account && existing.amount === amount && existing.purpose === purpose) return [];
-    throw alreadyExists(`hold ${holdId} (for ${existing.account}, amount ${existing.amount}, purpose ${JSON.stringify(existing.purpose)})`);
+    throw alreadyExists(`hold_id: hold ${holdId} (for ${existing.account}, amount ${existing.amount}, purpose ${JSON.stringify(existing.purpose)})`);
   }
   requireFree(s, account, amount, 'amount');
   return [ev('HoldPlaced', { holdId, account, amount: amount.toString(), purpose, placedBy: c.signer })];

@@ -1,4 +1,4 @@
-import { denied, invalid, isAddress, REGISTRY_TREASURY, type DomainError } from '@ewx/platform';
+import { addressField, denied, REGISTRY_TREASURY, type DomainError } from '@ewx/platform';
 
 /**
  * The ledger: free and reserved balances per account plus unclaimed rewards per (operator, group).
@@ -99,11 +99,8 @@ export function totalHeld(l: LedgerState): bigint {
 
 // ---- validation ----
 
-export function requireAddress(field: string, v: string): string {
-  if (!isAddress(v)) throw invalid(field, `expected an address ed25519:<64 lowercase hex>, got ${JSON.stringify(v)}`);
-  return v;
-}
+export const requireAddress = addressField;
 
 export function requireAdmin(admin: string, signer: string, action: string): DomainError | undefined {
-  return signer === admin ? undefined : denied(`${action}: only the admin account may do this`);
+  return signer === admin ? undefined : denied(`auth.signer: only the admin account may ${action}`);
 }

@@ -69,7 +69,7 @@ describe('operators: subscribing', () => {
     const [e] = w.when({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (40n * TOKEN).toString() });
     assert.deepEqual(e!.data, { group: 'grp.one', operator: alice, amount: (40n * TOKEN).toString(), stake: (90n * TOKEN).toString(), activeFromPeriod: 3, height: 21 });
     w.refuses({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (10n * TOKEN + 1n).toString() }, 'INVALID_ARGUMENT', /max_stake/);
-    w.refuses({ type: 'TopUpStake', signer: bob, group: 'grp.one', amount: '1' }, 'NOT_FOUND');
+    w.refuses({ type: 'TopUpStake', signer: bob, group: 'grp.one', amount: '1' }, 'PERMISSION_DENIED', /^auth\.signer: only an operator subscribed/);
   });
 });
 
@@ -106,7 +106,8 @@ describe('operators: unsubscribing and withdrawal delay', () => {
     w.toPeriod(2);
     assert.deepEqual(types(w.when(subscribeCmd(alice))), ['OperatorSubscribed']);
   });
-  test('unsubscribing without a subscription is NOT_FOUND', () => withGroup().refuses({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }, 'NOT_FOUND'));
+  test('unsubscribing without a subscription is PERMISSION_DENIED naming the role', () =>
+    withGroup().refuses({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }, 'PERMISSION_DENIED', /^auth\.signer: only an operator subscribed/));
 });
 
 describe('operators: workers', () => {
@@ -134,7 +135,8 @@ describe('operators: workers', () => {
     w.when(connectCmd(alice, w1));
     w.refuses(subscribeCmd(w1), 'FAILED_PRECONDITION', /worker account cannot be an operator/);
   });
-  test('disconnecting without a worker is NOT_FOUND', () => funded().refuses({ type: 'DisconnectWorker', signer: alice }, 'NOT_FOUND'));
+  test('disconnecting without a worker is PERMISSION_DENIED naming the role', () =>
+    funded().refuses({ type: 'DisconnectWorker', signer: alice }, 'PERMISSION_DENIED', /^auth\.signer: only an operator with a connected worker/));
 });
 
 describe('operators: the worker consents and may leave', () => {

@@ -1,18 +1,36 @@
-import { alreadyExists, denied, DomainError, invalid, notFound, precondition, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, DomainError, invalid, nameField, notFound, precondition, shown, type EventData } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { requireAddress, TREASURY } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
-import { requirePeriod, type Group, type RegistryState } from './state.js';
+import { requirePeriod, type Group, type RegistryState, type Subscription } from './state.js';
 import { positiveAmount } from './validate.js';
 
 const unauthenticated = (message: string): DomainError => new DomainError('UNAUTHENTICATED', message);
 
-function openGroup(s: RegistryState, group: string, action: string): Group {
-  const g = s.groups.get(group);
-  if (!g) throw notFound(`solution group ${JSON.stringify(group)}`);
-  if (g.status !== 'ACTIVE') throw precondition(`${action}: solution group ${group} is ${g.status}; it takes no new stake`);
+function existingGroup(s: RegistryState, group: string): Group {
+  const g = s.groups.get(nameField('group', group));
+  if (!g) throw notFound(`group: solution group ${shown(group)}`);
   return g;
+}
+
+function openGroup(s: RegistryState, group: string): Group {
+  const g = existingGroup(s, group);
+  if (g.status !== 'ACTIVE') throw precondition(`group: solution group ${group} is ${g.status}; it takes no new stake`);
+  return g;
+}
+
+/**
+ * The signer's subscription to `group`: the operator role these commands need. An account with no
+ * subscription at all is refused before the group is looked up.
+ */
+function ownSubscription(s: RegistryState, signer: string, group: string, action: string, g: () => Group): { g: Group; sub: Subscription } {
+  const role = `auth.signer: only an operator subscribed to the group may ${action}`;
+  if (!s.operators.get(signer)?.groups.size) throw denied(`${role}; ${signer} has no subscription`);
+  const found = g();
+  const sub = found.subscriptions.get(signer);
+  if (!sub) throw denied(`${role}; ${signer} is not subscribed to ${group}`);
+  return { g: found, sub };
 }
 
 /**
@@ -21,18 +39,18 @@ function openGroup(s: RegistryState, group: string, action: string): Group {
  */
 export function subscribe(c: CommandOf<'Subscribe'>, s: RegistryState): EventData[] {
   const stake = positiveAmount('stake', c.stake);
-  const g = openGroup(s, c.group, 'Subscribe');
+  const g = openGroup(s, c.group);
   const min = BigInt(g.config.minStake);
   const max = BigInt(g.config.maxStake);
   if (stake < min || stake > max) throw invalid('stake', `must lie within the group's bounds ${min}..${max}, got ${stake}`);
-  if (s.workers.has(c.signer)) throw precondition(`Subscribe: ${c.signer} serves operator ${s.workers.get(c.signer)} as a worker; a worker account cannot be an operator`);
+  if (s.workers.has(c.signer)) throw precondition(`auth.signer: ${c.signer} serves operator ${s.workers.get(c.signer)} as a worker; a worker account cannot be an operator`);
   const existing = g.subscriptions.get(c.signer);
-  if (existing?.finalPeriod !== undefined) throw precondition(`Subscribe: the stake in ${c.group} is still in withdrawal until period ${existing.finalPeriod} closes`);
-  if (existing) throw alreadyExists(`subscription of ${c.signer} to ${c.group} (use TopUpStake)`);
-  if (s.height < g.config.startBlock) throw precondition(`Subscribe: solution group ${c.group} takes subscriptions from block ${g.config.startBlock}; now ${s.height}`);
-  if (s.height > g.config.operationEndBlock) throw precondition(`Subscribe: the operation window of ${c.group} ended at block ${g.config.operationEndBlock}`);
-  if (g.allowListEnabled && !g.allowList.has(c.signer)) throw denied(`Subscribe: the allow list of ${c.group} is on and does not hold ${c.signer}`);
-  if (g.subscriptions.size >= g.config.maxOperators) throw precondition(`Subscribe: solution group ${c.group} is full (${g.config.maxOperators} operators)`);
+  if (existing?.finalPeriod !== undefined) throw precondition(`group: the stake in ${c.group} is still in withdrawal until period ${existing.finalPeriod} closes`);
+  if (existing) throw alreadyExists(`group: subscription of ${c.signer} to ${c.group} (use TopUpStake)`);
+  if (s.height < g.config.startBlock) throw precondition(`group: solution group ${c.group} takes subscriptions from block ${g.config.startBlock}; now ${s.height}`);
+  if (s.height > g.config.operationEndBlock) throw precondition(`group: the operation window of ${c.group} ended at block ${g.config.operationEndBlock}`);
+  if (g.allowListEnabled && !g.allowList.has(c.signer)) throw denied(`auth.signer: the allow list of ${c.group} is on and does not hold ${c.signer}`);
+  if (g.subscriptions.size >= g.config.maxOperators) throw precondition(`group: solution group ${c.group} is full (${g.config.maxOperators} operators)`);
   const p = requirePeriod(s, 'Subscribe');
   requireFree(s, c.signer, stake, 'stake');
   return [ev('OperatorSubscribed', { group: c.group, operator: c.signer, stake: stake.toString(), activeFromPeriod: p.index + 1, height: s.height })];
@@ -40,10 +58,8 @@ export function subscribe(c: CommandOf<'Subscribe'>, s: RegistryState): EventDat
 
 export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventData[] {
   const amount = positiveAmount('amount', c.amount);
-  const g = openGroup(s, c.group, 'TopUpStake');
-  const sub = g.subscriptions.get(c.signer);
-  if (!sub) throw notFound(`subscription of ${c.signer} to ${c.group}`);
-  if (sub.finalPeriod !== undefined) throw precondition(`TopUpStake: the stake in ${c.group} is in withdrawal`);
+  const { g, sub } = ownSubscription(s, c.signer, c.group, 'TopUpStake', () => openGroup(s, c.group));
+  if (sub.finalPeriod !== undefined) throw precondition(`group: the stake in ${c.group} is in withdrawal`);
   const total = sub.stake + amount;
   const max = BigInt(g.config.maxStake);
   if (total > max) throw invalid('amount', `the stake would be ${total}, above the group's max_stake ${max}`);
@@ -57,11 +73,8 @@ export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventD
  * when period p+d closes. Works in a retiring group; a second one while pending is refused.
  */
 export function unsubscribe(c: CommandOf<'Unsubscribe'>, s: RegistryState): EventData[] {
-  const g = s.groups.get(c.group);
-  if (!g) throw notFound(`solution group ${JSON.stringify(c.group)}`);
-  const sub = g.subscriptions.get(c.signer);
-  if (!sub) throw notFound(`subscription of ${c.signer} to ${c.group}`);
-  if (sub.finalPeriod !== undefined) throw precondition(`Unsubscribe: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`);
+  const { g, sub } = ownSubscription(s, c.signer, c.group, 'Unsubscribe', () => existingGroup(s, c.group));
+  if (sub.finalPeriod !== undefined) throw precondition(`group: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`);
   const p = requirePeriod(s, 'Unsubscribe');
   return [ev('OperatorUnsubscribed', { group: c.group, operator: c.signer, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height })];
 }
@@ -94,6 +107,6 @@ export function disconnectWorker(c: CommandOf<'DisconnectWorker'>, s: RegistrySt
   const operator = s.workers.get(c.signer);
   if (operator !== undefined) return [ev('WorkerDisconnected', { operator, worker: c.signer, height: s.height })];
   const worker = s.operators.get(c.signer)?.worker;
-  if (worker === undefined) throw notFound(`worker of operator ${c.signer} (nor does ${c.signer} serve an operator)`);
+  if (worker === undefined) throw denied(`auth.signer: only an operator with a connected worker, or a worker serving an operator, may DisconnectWorker; ${c.signer} is neither`);
   return [ev('WorkerDisconnected', { operator: c.signer, worker, height: s.height })];
 }

@@ -1,7 +1,7 @@
-import { alreadyExists, denied, invalid, notFound, precondition, type EventData, type SolutionConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, nameField, notFound, oneOfField, precondition, shown, type EventData, type SolutionConfig } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
-import { ownedGroup } from './groups.js';
+import { ownedGroup, requireRegistrar } from './groups.js';
 import { requireAddress } from './ledger.js';
 import { requirePeriod, solutionStatusAt, type RegistryState, type Solution } from './state.js';
 import { BOUNDS, intField, logicRefField, MAX_HEIGHT, namespaceField, percent, textField } from './validate.js';
@@ -9,10 +9,7 @@ import { BOUNDS, intField, logicRefField, MAX_HEIGHT, namespaceField, percent, t
 const START_METHODS = ['REGISTRAR', 'WORKER'] as const;
 const POLICIES = ['NONE', 'RETRY_ONCE'] as const;
 
-function oneOf<T extends string>(field: string, v: string, values: readonly T[]): T {
-  if (!values.includes(v as T)) throw invalid(field, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
-  return v as T;
-}
+const oneOf = oneOfField;
 
 export function validateSolutionConfig(c: SolutionConfig, height: number, periodLength: number): SolutionConfig {
   const expirationBlock = intField('config.expiration_block', c.expirationBlock, 0, MAX_HEIGHT);
@@ -35,18 +32,20 @@ export function validateSolutionConfig(c: SolutionConfig, height: number, period
 
 /** Only the group's registrar registers solutions, and only in an active group. */
 export function registerSolution(c: CommandOf<'RegisterSolution'>, s: RegistryState): EventData[] {
-  const g = ownedGroup(s, c.config.group, c.signer, 'RegisterSolution');
+  const g = ownedGroup(s, c.config.group, c.signer, 'RegisterSolution', 'config.group');
   const period = requirePeriod(s, 'RegisterSolution');
   const config = validateSolutionConfig(c.config, s.height, period.length);
-  if (g.status !== 'ACTIVE') throw precondition(`RegisterSolution: solution group ${c.config.group} is ${g.status}`);
-  if (s.solutions.has(config.namespace)) throw alreadyExists(`solution ${config.namespace}`);
+  if (g.status !== 'ACTIVE') throw precondition(`config.group: solution group ${c.config.group} is ${g.status}`);
+  if (s.solutions.has(config.namespace)) throw alreadyExists(`config.namespace: solution ${config.namespace}`);
   return [ev('SolutionRegistered', { solution: config.namespace, owner: c.signer, config, height: s.height })];
 }
 
+/** The solution, owned by the signer; as for groups, the registrar role is checked first. */
 function ownedSolution(s: RegistryState, solution: string, signer: string, action: string): Solution {
-  const sol = s.solutions.get(solution);
-  if (!sol) throw notFound(`solution ${JSON.stringify(solution)}`);
-  if (sol.owner !== signer) throw denied(`${action}: only the solution's registrar ${sol.owner} may do this`);
+  requireRegistrar(s, signer, action);
+  const sol = s.solutions.get(nameField('solution', solution));
+  if (!sol) throw notFound(`solution: solution ${shown(solution)}`);
+  if (sol.owner !== signer) throw denied(`auth.signer: only the solution's registrar ${sol.owner} may ${action}`);
   return sol;
 }
 
@@ -56,20 +55,20 @@ export function changeSolutionStatus(c: CommandOf<'PauseSolution' | 'ActivateSol
   const now = solutionStatusAt(sol, s.height);
   const to = c.type === 'PauseSolution' ? 'PAUSED' : c.type === 'ActivateSolution' ? 'ACTIVE' : 'ENDED';
   const allowedFrom: Record<typeof to, readonly string[]> = { PAUSED: ['ACTIVE'], ACTIVE: ['PAUSED'], ENDED: ['ACTIVE', 'PAUSED', 'EXPIRED'] };
-  if (!allowedFrom[to].includes(now)) throw precondition(`${c.type}: solution ${c.solution} is ${now}; ${to} is reachable from ${allowedFrom[to].join(' or ')} only`);
-  if (to === 'ACTIVE' && s.groups.get(sol.config.group)?.status !== 'ACTIVE') throw precondition(`ActivateSolution: solution group ${sol.config.group} is not ACTIVE`);
+  if (!allowedFrom[to].includes(now)) throw precondition(`solution: solution ${c.solution} is ${now}; ${to} is reachable from ${allowedFrom[to].join(' or ')} only`);
+  if (to === 'ACTIVE' && s.groups.get(sol.config.group)?.status !== 'ACTIVE') throw precondition(`solution: the group ${sol.config.group} of solution ${c.solution} is not ACTIVE`);
   return [ev('SolutionStatusChanged', { solution: c.solution, status: to })];
 }
 
 export function nomination(c: CommandOf<'NominateWorker' | 'UnnominateWorker'>, s: RegistryState): EventData[] {
   const sol = ownedSolution(s, c.solution, c.signer, c.type);
   const worker = requireAddress('worker', c.worker);
-  if (!sol.config.nominationsEnabled) throw precondition(`${c.type}: nominations are off for solution ${c.solution}`);
-  if (sol.status === 'ENDED') throw precondition(`${c.type}: solution ${c.solution} is ENDED`);
+  if (!sol.config.nominationsEnabled) throw precondition(`solution: nominations are off for solution ${c.solution}`);
+  if (sol.status === 'ENDED') throw precondition(`solution: solution ${c.solution} is ENDED`);
   if (c.type === 'NominateWorker') {
-    if (sol.nominated.has(worker)) throw alreadyExists(`nomination of ${worker} in solution ${c.solution}`);
+    if (sol.nominated.has(worker)) throw alreadyExists(`worker: nomination of ${worker} in solution ${c.solution}`);
     return [ev('WorkerNominated', { solution: c.solution, worker })];
   }
-  if (!sol.nominated.has(worker)) throw notFound(`nomination of ${worker} in solution ${c.solution}`);
+  if (!sol.nominated.has(worker)) throw notFound(`worker: nomination of ${worker} in solution ${c.solution}`);
   return [ev('WorkerUnnominated', { solution: c.solution, worker })];
 }

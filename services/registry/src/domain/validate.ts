@@ -1,20 +1,11 @@
-import { invalid, parseAmount, percentField } from '@ewx/platform';
+import { invalid, nameField, noControlChars, parseAmount, percentField, shown } from '@ewx/platform';
 
 /** Field validation: every refusal is INVALID_ARGUMENT naming the field and the bound. */
 
-const NAMESPACE_RE = /^[a-z0-9][a-z0-9._-]{2,63}$/;
+export { textField } from '@ewx/platform';
 
-export function namespaceField(field: string, v: string): string {
-  if (!NAMESPACE_RE.test(v)) throw invalid(field, `expected 3 to 64 characters of [a-z0-9._-] starting with a letter or digit, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-export function textField(field: string, v: string, min: number, max: number): string {
-  const n = [...v].length;
-  if (n < min || n > max) throw invalid(field, `expected ${min} to ${max} characters, got ${n}`);
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw invalid(field, 'must not contain control characters');
-  return v;
-}
+/** A group's or solution's namespace: 3..64 characters of [a-z0-9._-], starting with a letter or digit. */
+export const namespaceField = nameField;
 
 export function intField(field: string, v: number, min: number, max: number): number {
   if (!Number.isSafeInteger(v) || v < min || v > max) throw invalid(field, `expected a whole number from ${min} to ${max}, got ${v}`);
@@ -44,11 +35,13 @@ export const BOUNDS = {
 } as const;
 
 export function holdIdField(v: string): string {
-  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v)) throw invalid('hold_id', `expected 1 to ${BOUNDS.holdIdChars} characters of [A-Za-z0-9._:-], got ${JSON.stringify(v)}`);
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v)) throw invalid('hold_id', `expected 1 to ${BOUNDS.holdIdChars} characters of [A-Za-z0-9._:-], got ${shown(v)}`);
   return v;
 }
 
+/** A content id: 1..256 characters, no spaces and, like every text field, no control characters. */
 export function logicRefField(v: string): string {
-  if (!/^\S{1,256}$/.test(v)) throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${JSON.stringify(v)}`);
+  noControlChars('config.logic_ref', v);
+  if (!/^\S{1,256}$/u.test(v)) throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${shown(v)}`);
   return v;
 }

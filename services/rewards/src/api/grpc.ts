@@ -1,5 +1,5 @@
 import {
-  authenticate, invalid, notFound, periodAt, serviceStatus, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+  addressField, authenticate, invalid, nameField, notFound, periodAt, serviceStatus, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
@@ -12,10 +12,6 @@ import { periodStake, type ClosedPeriod, type RewardsState } from '../domain/sta
 
 const M = '/ewx.v1.Rewards/';
 
-const required = (field: string, v: string): string => {
-  if (!v) throw invalid(field, 'required');
-  return v;
-};
 
 /** A period not closed yet: what has been recorded so far, no amounts. */
 function openPeriodView(s: RewardsState, operator: string, group: string, period: number): OperatorRewards {
@@ -52,13 +48,13 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
       getAccountView: unary(M + 'GetAccountView', log, async (req: GetAccountViewRequest) => {
-        const a = st().accounts.get(req.address);
+        const a = st().accounts.get(addressField('address', req.address));
         return { address: req.address, deposited: (a?.deposited ?? 0n).toString(), deposits: a?.deposits ?? 0 };
       }),
       getCurrentPeriod: unary(M + 'GetCurrentPeriod', log, async () => {
         const s = st();
         const p = periodAt(s.schedule, Math.max(s.height, 1));
-        if (!p) throw notFound('reward period calendar (not started yet)');
+        if (!p) throw notFound('the reward period calendar (not started yet)');
         return {
           period: { index: p.index, firstBlock: BigInt(p.firstBlock), lastBlock: BigInt(p.lastBlock), length: p.length },
           height: BigInt(s.height),
@@ -74,25 +70,25 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         return { entry: { fromPeriod: d.fromPeriod, firstBlock: BigInt(d.firstBlock), length: d.length } };
       }),
       getOperatorRewards: unary(M + 'GetOperatorRewards', log, async (req: GetOperatorRewardsRequest) => {
-        const operator = required('operator', req.operator);
-        const group = required('group', req.group);
+        const operator = addressField('operator', req.operator);
+        const group = nameField('group', req.group);
         const g = st().groups.get(group);
-        if (!g) throw notFound(`group ${group}`);
+        if (!g) throw notFound(`group: solution group ${shown(group)}`);
         const c = g.closed.get(req.period);
         if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, req.period);
         return closedPeriodView(operator, group, c);
       }),
       listOperatorRewards: unary(M + 'ListOperatorRewards', log, async (req: ListOperatorRewardsRequest) => {
-        const operator = required('operator', req.operator);
-        const group = required('group', req.group);
+        const operator = addressField('operator', req.operator);
+        const group = nameField('group', req.group);
         if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
         const g = st().groups.get(group);
-        if (!g) throw notFound(`group ${group}`);
+        if (!g) throw notFound(`group: solution group ${shown(group)}`);
         const closed = [...g.closed.values()].filter((c) => c.payoutChunks > 0 && c.rows.has(operator)).sort((a, b) => b.period - a.period);
         return { rewards: closed.slice(0, req.limit || 50).map((c) => closedPeriodView(operator, group, c)) };
       }),
       getUnclaimedRewards: unary(M + 'GetUnclaimedRewards', log, async (req: GetUnclaimedRewardsRequest) => {
-        const operator = required('operator', req.operator);
+        const operator = addressField('operator', req.operator);
         const s = st();
         const earned = s.earned.get(operator) ?? new Map<string, bigint>();
         const claimed = s.claimed.get(operator) ?? new Map<string, bigint>();
@@ -104,10 +100,10 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         return { operator, groups, total: groups.reduce((a, g) => a + BigInt(g.unclaimed), 0n).toString() };
       }),
       getGroupPayouts: unary(M + 'GetGroupPayouts', log, async (req: GetGroupPayoutsRequest) => {
-        const group = required('group', req.group);
+        const group = nameField('group', req.group);
         if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
         const g = st().groups.get(group);
-        if (!g) throw notFound(`group ${group}`);
+        if (!g) throw notFound(`group: solution group ${shown(group)}`);
         const periods = [...g.closed.values()].filter((c) => c.payoutChunks > 0).sort((a, b) => b.period - a.period)
           .slice(0, req.limit || 50)
           .map((c): PeriodPayout => ({

@@ -22,9 +22,9 @@ export function decide(c: RewardsCommand, s: RewardsState): EventData[] {
       if (s.schedule.length > 0) return [];
       return [event({ type: 'RewardPeriodScheduleChanged', data: { fromPeriod: 0, firstBlock: 1, length: periodLength(c.length) } })];
     case 'SetRewardPeriodLength': {
-      if (c.signer !== c.admin) throw denied('SetRewardPeriodLength: only the admin account may change the reward period length');
+      if (c.signer !== c.admin) throw denied('auth.signer: only the admin account may change the reward period length');
       const length = periodLength(c.length);
-      if (s.schedule.length === 0) throw precondition('SetRewardPeriodLength: the reward period calendar has not started yet');
+      if (s.schedule.length === 0) throw precondition('length: the reward period calendar has not started yet');
       return [event({ type: 'RewardPeriodScheduleChanged', data: scheduleChange(s.schedule, Math.max(s.height, 1), length) })];
     }
     case 'MarkPeriodsStarted': {

@@ -1,5 +1,5 @@
 import {
-  authenticate, grpcStatusOf, invalid, notFound, pageOf, serviceStatus, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, serviceStatus, shown, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
@@ -14,6 +14,8 @@ const STATE: Record<Round['status'], RoundState> = {
   ACTIVE: RoundState.ROUND_STATE_ACTIVE, OFF_CHAIN_VOTE: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
   SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
 };
+
+const ROUND_STATES = Object.values(RoundState).filter((v): v is number => typeof v === 'number' && v >= 0);
 
 function toMessage(r: Round): RoundMsg {
   const closed = r.status !== 'ACTIVE';
@@ -36,13 +38,18 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
   const batcher = voteBatcher(runtime, log);
   const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
     const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
-    if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
+    nameField('solution', req.solution);
     validateRoundId(req.roundId, false);
+    if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
     return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce });
   };
   const get = (solution: string, roundId: string): Round => {
-    const r = runtime.state().rounds.get(roundKey(solution, roundId));
-    if (!r) throw notFound(`round ${roundId} of solution ${solution}`);
+    nameField('solution', solution);
+    validateRoundId(roundId, false);
+    const s = runtime.state();
+    if (!s.solutions.has(solution)) throw notFound(`solution: solution ${solution}`);
+    const r = s.rounds.get(roundKey(solution, roundId));
+    if (!r) throw notFound(`round_id: round ${shown(roundId)} of solution ${solution}`);
     return r;
   };
   return {
@@ -52,6 +59,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
       startRound: unary(M + 'StartRound', log, async (req: StartRoundRequest) => {
         const auth = authenticate(M + 'StartRound', req, (m) => StartRoundRequest.encode(m).finish());
+        nameField('solution', req.solution);
         validateRoundId(req.roundId);
         await runtime.execute(roundStream(req.solution, req.roundId),
           (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events, auth);
@@ -67,6 +75,8 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
       }),
       getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
       listRounds: unary(M + 'ListRounds', log, async (req: ListRoundsRequest) => {
+        nameField('solution', req.solution);
+        enumField('state', req.state, ROUND_STATES);
         const { offset, size } = pageOf(req.page);
         const s = runtime.state();
         const all = (s.bySolution.get(req.solution) ?? []).map((k) => s.rounds.get(k)!)

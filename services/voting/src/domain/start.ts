@@ -1,4 +1,6 @@
-import { alreadyExists, denied, invalid, notFound, periodAt, precondition, type EventData, type RoundSnapshotEvent, type RoundStartedEvent } from '@ewx/platform';
+import {
+  alreadyExists, denied, invalid, noControlChars, notFound, periodAt, precondition, type EventData, type RoundSnapshotEvent, type RoundStartedEvent,
+} from '@ewx/platform';
 import { eligibleWorkers } from './eligibility.js';
 import { roundKey, type VotingState } from './state.js';
 
@@ -14,7 +16,7 @@ export type Starter = { readonly kind: 'account'; readonly address: string } | {
 export function validateRoundId(roundId: string, chosen = true): void {
   const max = chosen ? 128 : 128 + RETRY_SUFFIX.length;
   if (roundId.length < 1 || roundId.length > max) throw invalid('round_id', `expected 1 to ${max} characters, got ${roundId.length}`);
-  if (/[\u0000-\u001f\u007f]/.test(roundId)) throw invalid('round_id', 'control characters are not allowed');
+  noControlChars('round_id', roundId);
   if (chosen && roundId.endsWith(RETRY_SUFFIX)) throw invalid('round_id', `the suffix ${RETRY_SUFFIX} is reserved for automatic retries`);
 }
 
@@ -30,26 +32,35 @@ export interface StartedRound {
  * reward period. The snapshot is taken now and travels in the round's events.
  */
 export function startRound(s: VotingState, solution: string, roundId: string, starter: Starter): StartedRound {
-  if (starter.kind === 'account') validateRoundId(roundId);
+  const account = starter.kind === 'account' ? starter.address : undefined;
+  if (account !== undefined) {
+    validateRoundId(roundId);
+    // The role first: an account that is neither a registrar nor a worker learns nothing about what exists.
+    if (![...s.groups.values()].some((g) => g.owner === account) && !s.operatorOf.has(account)) {
+      throw denied(`auth.signer: only a solution's registrar or an eligible worker may start rounds; ${account} is neither a registrar nor a connected worker`);
+    }
+  }
   const sol = s.solutions.get(solution);
-  if (!sol) throw notFound(`solution ${solution}`);
-  if (s.rounds.has(roundKey(solution, roundId))) throw alreadyExists(`round ${roundId} of solution ${solution}`);
-  if (sol.status !== 'ACTIVE') throw precondition(`solution ${solution} is ${sol.status.toLowerCase()}: rounds start only while it is active`);
+  if (!sol) throw notFound(`solution: solution ${solution}`);
+  if (account !== undefined && account !== sol.owner && sol.config.votingStartMethod !== 'WORKER') {
+    throw denied(`auth.signer: solution ${solution} starts rounds by REGISTRAR only; ${account} is not its registrar`);
+  }
+  if (s.rounds.has(roundKey(solution, roundId))) throw alreadyExists(`round_id: round ${roundId} of solution ${solution}`);
+  if (sol.status !== 'ACTIVE') throw precondition(`solution: solution ${solution} is ${sol.status.toLowerCase()}: rounds start only while it is active`);
   const group = s.groups.get(sol.group);
-  if (group && group.status !== 'ACTIVE') throw precondition(`group ${sol.group} is ${group.status.toLowerCase()}: no new rounds`);
+  if (group && group.status !== 'ACTIVE') throw precondition(`solution: the group ${sol.group} of solution ${solution} is ${group.status.toLowerCase()}: no new rounds`);
   if (s.height > sol.config.expirationBlock) {
-    throw precondition(`solution ${solution} expired at block ${sol.config.expirationBlock} (now ${s.height}): no round starts after it`);
+    throw precondition(`solution: solution ${solution} expired at block ${sol.config.expirationBlock} (now ${s.height}): no round starts after it`);
   }
   const period = periodAt(s.schedule, s.height);
-  if (!period) throw precondition(`no reward period contains block ${s.height} yet: rounds start once the period schedule is known`);
+  if (!period) throw precondition(`solution: no reward period contains block ${s.height} yet: rounds start once the period schedule is known`);
   const endBlock = s.height + sol.config.maxWaitingThreshold;
   if (endBlock > period.lastBlock) {
-    throw precondition(`round would end at block ${endBlock} (start ${s.height} + maxWaitingThreshold ${sol.config.maxWaitingThreshold}), after the last block ${period.lastBlock} of reward period ${period.index}`);
+    throw precondition(`solution: a round would end at block ${endBlock} (start ${s.height} + maxWaitingThreshold ${sol.config.maxWaitingThreshold}), after the last block ${period.lastBlock} of reward period ${period.index}`);
   }
   const snapshot = eligibleWorkers(s, solution, sol.group, period.index, sol.config.nominationsEnabled);
-  if (starter.kind === 'account' && starter.address !== sol.owner) {
-    if (sol.config.votingStartMethod !== 'WORKER') throw denied(`round start: solution ${solution} starts rounds by REGISTRAR only, ${starter.address} is not its registrar`);
-    if (!snapshot.has(starter.address)) throw denied(`round start: ${starter.address} is neither the registrar nor an eligible worker of solution ${solution}`);
+  if (account !== undefined && account !== sol.owner && !snapshot.has(account)) {
+    throw denied(`auth.signer: ${account} is neither the registrar nor an eligible worker of solution ${solution}`);
   }
   const entries = [...snapshot];
   const chunks = Math.max(1, Math.ceil(entries.length / SNAPSHOT_CHUNK));

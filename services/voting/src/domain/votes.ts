@@ -46,21 +46,23 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
       validateResult(v.result);
       const last = nonces.get(v.worker) ?? lastNonce(v.worker);
       if (v.nonce <= last) throw denied(`nonce: ${v.nonce} was already used by ${v.worker} (last accepted ${last}); use a larger one`);
+      // The role first: an account that is no connected worker learns nothing about what exists.
+      if (!s.operatorOf.has(v.worker) && !snapshot?.has(v.worker)) throw denied(`auth.signer: only a worker in a round's eligibility snapshot may vote; ${v.worker} is not a connected worker`);
       if (!snapshot) {
         const sol = s.solutions.get(v.solution);
-        if (!sol) throw notFound(`solution ${v.solution}`);
-        if (sol.config.votingStartMethod !== 'WORKER') throw notFound(`round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
+        if (!sol) throw notFound(`solution: solution ${v.solution}`);
+        if (sol.config.votingStartMethod !== 'WORKER') throw notFound(`round_id: round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
         const started = startRound(s, v.solution, v.roundId, { kind: 'account', address: v.worker });
         events.push(...started.events);
         snapshot = started.snapshot;
         endBlock = started.started.endBlock;
         open = true;
       }
-      if (!open || s.height >= endBlock) throw precondition(`round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
-      if (!snapshot.has(v.worker)) throw denied(`vote: ${v.worker} is not in the eligibility snapshot of round ${v.roundId}`);
+      if (!open || s.height >= endBlock) throw precondition(`round_id: round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
+      if (!snapshot.has(v.worker)) throw denied(`auth.signer: only a worker in the eligibility snapshot of round ${v.roundId} may vote; ${v.worker} is not in it`);
       const previous = cast.get(v.worker) ?? round?.votes.get(v.worker);
       if (previous === v.result) { outcomes.push('repeated'); continue; }
-      if (previous !== undefined) throw alreadyExists(`a vote by ${v.worker} in round ${v.roundId} with a different result (one vote per worker; it cannot change)`);
+      if (previous !== undefined) throw alreadyExists(`result: a vote by ${v.worker} in round ${v.roundId} with a different result (one vote per worker; it cannot change)`);
       cast.set(v.worker, v.result);
       nonces.set(v.worker, v.nonce);
       const data: VoteCastEvent = { solution: v.solution, roundId: v.roundId, worker: v.worker, result: v.result, height: s.height };
