@@ -1,10 +1,10 @@
-import { authenticate, notFound, paged, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
+import { authenticate, notFound, paged, quote, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
 import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
   type GetVoteProofRequest, type Tally as TallyMsg,
 } from '@ewx/proto/consensus';
 import { CHAIN_STREAM } from '../app/clock.js';
-import { decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
+import { BLOCKS_PER_CHUNK, checkProduceBlocks, decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
 
@@ -15,7 +15,7 @@ const tallyMsg = (t: Tally): TallyMsg => ({
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger): GrpcService {
   const round = (solution: string, roundId: string): ValidatedRound => {
     const r = runtime.state().rounds.get(roundKey(solution, roundId));
-    if (!r) throw notFound(`round ${roundId} of solution ${solution}`);
+    if (!r) throw notFound(`round ${quote(roundId)} of solution ${quote(solution)}`);
     return r;
   };
   return {
@@ -25,7 +25,17 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
       produceBlocks: unary(M + 'ProduceBlocks', log, async (req: ProduceBlocksRequest) => {
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());
-        await runtime.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count: req.count }, s), auth);
+        const command = (count: number) => ({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count }) as const;
+        checkProduceBlocks(command(req.count));
+        // In chunks, yielding to the event loop in between: in the embedded process each block is
+        // recorded by four other services on the same thread, and one long append of thousands of
+        // blocks kept every other call waiting until all of them were done. The first chunk carries
+        // the signature and nonce; the request was checked as a whole above.
+        for (let done = 0; done < req.count; done += BLOCKS_PER_CHUNK) {
+          if (done > 0) await new Promise((r) => setImmediate(r));
+          const n = Math.min(BLOCKS_PER_CHUNK, req.count - done);
+          await runtime.execute(CHAIN_STREAM, (s) => decide(command(n), s), done === 0 ? auth : undefined);
+        }
         return { height: BigInt(runtime.state().height) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
@@ -43,9 +53,9 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       }),
       getVoteProof: unary(M + 'GetVoteProof', log, async (req: GetVoteProofRequest) => {
         const r = round(req.solution, req.roundId);
-        if (!r.outcome) throw notFound(`settlement of round ${req.roundId} (the proof is given once the round is settled or unresolved)`);
+        if (!r.outcome) throw notFound(`settlement of round ${quote(req.roundId)} (the proof is given once the round is settled or unresolved)`);
         const index = r.votes.findIndex(([w]) => w === req.worker);
-        if (index < 0) throw notFound(`vote of ${req.worker} in round ${req.roundId}`);
+        if (index < 0) throw notFound(`vote of ${quote(req.worker, 80)} in round ${quote(req.roundId)}`);
         const l = r.leaves;
         return {
           worker: req.worker, result: Buffer.from(r.votes[index]![1], 'hex'), leaf: l[index]!.toString('hex'),

@@ -1,5 +1,5 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { authenticate, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
+import { authenticate, notFound, quote, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
 import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import * as V from './views.js';
@@ -36,11 +36,11 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       transfer: command('Transfer', R.TransferRequest, (r, signer) => ({ type: 'Transfer', signer, to: r.to, amount: r.amount })),
       placeHold: command('PlaceHold', R.PlaceHoldRequest, (r, signer) => ({ type: 'PlaceHold', signer, holdId: r.holdId, account: r.account, amount: r.amount, purpose: r.purpose })),
       getAccount: unary(M + 'GetAccount', log, async (req: R.GetAccountRequest) => V.accountView(state(), req.address)),
-      getHold: unary(M + 'GetHold', log, async (req: R.GetHoldRequest) => found(V.holdView(state(), req.holdId), `hold ${JSON.stringify(req.holdId)}`)),
+      getHold: unary(M + 'GetHold', log, async (req: R.GetHoldRequest) => found(V.holdView(state(), req.holdId), `hold ${quote(req.holdId)}`)),
       // registrars
       signUpRegistrar: command('SignUpRegistrar', R.SignUpRegistrarRequest, (r, signer) => ({ type: 'SignUpRegistrar', signer, friendlyName: r.friendlyName, legalLocation: r.legalLocation })),
       deleteRegistrar: command('DeleteRegistrar', R.DeleteRegistrarRequest, (_r, signer) => ({ type: 'DeleteRegistrar', signer })),
-      getRegistrar: unary(M + 'GetRegistrar', log, async (req: R.GetRegistrarRequest) => found(V.registrarView(state(), req.address), `registrar ${req.address}`)),
+      getRegistrar: unary(M + 'GetRegistrar', log, async (req: R.GetRegistrarRequest) => found(V.registrarView(state(), req.address), `registrar ${quote(req.address, 80)}`)),
       // groups
       registerGroup: command('RegisterGroup', R.RegisterGroupRequest, (r, signer) => ({ type: 'RegisterGroup', signer, config: V.groupConfigIn(r.config), budget: r.budget, allowList: r.allowList })),
       raiseGroupBudget: command('RaiseGroupBudget', R.RaiseGroupBudgetRequest, (r, signer) => ({ type: 'RaiseGroupBudget', signer, group: r.group, amount: r.amount })),
@@ -51,7 +51,7 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
         type: 'UpdateAllowList', signer, group: r.group, ...(r.enabled === undefined ? {} : { enabled: r.enabled }), add: r.add, remove: r.remove,
       })),
       deregisterGroup: command('DeregisterGroup', R.DeregisterGroupRequest, (r, signer) => ({ type: 'DeregisterGroup', signer, group: r.group })),
-      getGroup: unary(M + 'GetGroup', log, async (req: R.GetGroupRequest) => found(V.groupView(state(), req.namespace), `solution group ${JSON.stringify(req.namespace)}`)),
+      getGroup: unary(M + 'GetGroup', log, async (req: R.GetGroupRequest) => found(V.groupView(state(), req.namespace), `solution group ${quote(req.namespace)}`)),
       listGroups: unary(M + 'ListGroups', log, async (req: R.ListGroupsRequest): Promise<R.ListGroupsResponse> => {
         const s = state();
         const p = V.page(s.groups.keys(), req.page);
@@ -64,7 +64,7 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       endSolution: command('EndSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'EndSolution', signer, solution: r.solution })),
       nominateWorker: command('NominateWorker', R.NominationRequest, (r, signer) => ({ type: 'NominateWorker', signer, solution: r.solution, worker: r.worker })),
       unnominateWorker: command('UnnominateWorker', R.NominationRequest, (r, signer) => ({ type: 'UnnominateWorker', signer, solution: r.solution, worker: r.worker })),
-      getSolution: unary(M + 'GetSolution', log, async (req: R.GetSolutionRequest) => found(V.solutionView(state(), req.namespace), `solution ${JSON.stringify(req.namespace)}`)),
+      getSolution: unary(M + 'GetSolution', log, async (req: R.GetSolutionRequest) => found(V.solutionView(state(), req.namespace), `solution ${quote(req.namespace)}`)),
       listSolutions: unary(M + 'ListSolutions', log, async (req: R.ListSolutionsRequest): Promise<R.ListSolutionsResponse> => {
         const s = state();
         const keys = req.group ? [...(s.groups.get(req.group)?.solutions ?? [])] : [...s.solutions.keys()];

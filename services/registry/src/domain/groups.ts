@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, notFound, precondition, type EventData, type GroupConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type GroupConfig } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { requireAddress, unclaimedInGroup } from './ledger.js';
@@ -69,7 +69,7 @@ export function registerGroup(c: CommandOf<'RegisterGroup'>, s: RegistryState): 
 /** The group, owned by the signer; `action` names the refused command. */
 export function ownedGroup(s: RegistryState, group: string, signer: string, action: string): Group {
   const g = s.groups.get(group);
-  if (!g) throw notFound(`solution group ${JSON.stringify(group)}`);
+  if (!g) throw notFound(`solution group ${quote(group)}`);
   if (g.owner !== signer) throw denied(`${action}: only the group's registrar ${g.owner} may do this`);
   return g;
 }

@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, precondition, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, invalid, precondition, quote, type EventData } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { balanceOf, requireAddress, requireAdmin, TREASURY } from './ledger.js';
@@ -52,7 +52,7 @@ export function placeHold(c: CommandOf<'PlaceHold'>, s: RegistryState, p: Regist
   const existing = s.holds.get(holdId);
   if (existing) {
     if (existing.account === account && existing.amount === amount && existing.purpose === purpose) return [];
-    throw alreadyExists(`hold ${holdId} (for ${existing.account}, amount ${existing.amount}, purpose ${JSON.stringify(existing.purpose)})`);
+    throw alreadyExists(`hold ${holdId} (for ${existing.account}, amount ${existing.amount}, purpose ${quote(existing.purpose)})`);
   }
   requireFree(s, account, amount, 'amount');
   return [ev('HoldPlaced', { holdId, account, amount: amount.toString(), purpose, placedBy: c.signer })];

@@ -1,4 +1,4 @@
-import { denied, invalid, isAddress, REGISTRY_TREASURY, type DomainError } from '@ewx/platform';
+import { denied, invalid, isAddress, quote, REGISTRY_TREASURY, type DomainError } from '@ewx/platform';
 
 /**
  * The ledger: free and reserved balances per account plus unclaimed rewards per (operator, group).
@@ -100,7 +100,7 @@ export function totalHeld(l: LedgerState): bigint {
 // ---- validation ----
 
 export function requireAddress(field: string, v: string): string {
-  if (!isAddress(v)) throw invalid(field, `expected an address ed25519:<64 lowercase hex>, got ${JSON.stringify(v)}`);
+  if (!isAddress(v)) throw invalid(field, `expected an address ed25519:<64 lowercase hex>, got ${quote(v, 80)}`);
   return v;
 }
 

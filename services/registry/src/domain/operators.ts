@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, notFound, precondition, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, invalid, notFound, precondition, quote, type EventData } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { requireAddress, TREASURY } from './ledger.js';
@@ -8,7 +8,7 @@ import { positiveAmount } from './validate.js';
 
 function openGroup(s: RegistryState, group: string, action: string): Group {
   const g = s.groups.get(group);
-  if (!g) throw notFound(`solution group ${JSON.stringify(group)}`);
+  if (!g) throw notFound(`solution group ${quote(group)}`);
   if (g.status !== 'ACTIVE') throw precondition(`${action}: solution group ${group} is ${g.status}; it takes no new stake`);
   return g;
 }
@@ -56,7 +56,7 @@ export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventD
  */
 export function unsubscribe(c: CommandOf<'Unsubscribe'>, s: RegistryState): EventData[] {
   const g = s.groups.get(c.group);
-  if (!g) throw notFound(`solution group ${JSON.stringify(c.group)}`);
+  if (!g) throw notFound(`solution group ${quote(c.group)}`);
   const sub = g.subscriptions.get(c.signer);
   if (!sub) throw notFound(`subscription of ${c.signer} to ${c.group}`);
   if (sub.finalPeriod !== undefined) throw precondition(`Unsubscribe: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`);

@@ -1,4 +1,4 @@
-import { invalid, isAddress, precondition, type EventData } from '@ewx/platform';
+import { invalid, isAddress, precondition, quote, type EventData } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { nothingOwed, removal } from './groups.js';
@@ -46,7 +46,7 @@ export function claimRewards(c: CommandOf<'ClaimRewards'>, s: RegistryState): Ev
   if (c.groups.length > 1000) throw invalid('groups', `at most 1000 groups per claim, got ${c.groups.length}`);
   const groups = c.groups.length > 0 ? [...new Set(c.groups)] : [...(s.ledger.unclaimed.get(c.signer)?.keys() ?? [])].sort();
   const claimed = groups.map((group) => ({ group, amount: unclaimedOf(s.ledger, c.signer, group) })).filter((x) => x.amount > 0n);
-  if (claimed.length === 0) throw precondition(`ClaimRewards: ${c.signer} has no unclaimed rewards${c.groups.length > 0 ? ` in ${groups.join(', ')}` : ''}`);
+  if (claimed.length === 0) throw precondition(`ClaimRewards: ${c.signer} has no unclaimed rewards${c.groups.length > 0 ? ` in ${groups.slice(0, 5).map((g) => quote(g)).join(', ')}${groups.length > 5 ? ` and ${groups.length - 5} more` : ''}` : ''}`);
   return [ev('RewardsClaimed', { operator: c.signer, groups: claimed.map((x) => ({ group: x.group, amount: x.amount.toString() })) })];
 }
 

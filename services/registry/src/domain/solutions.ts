@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, notFound, precondition, type EventData, type SolutionConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type SolutionConfig } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { ownedGroup } from './groups.js';
@@ -10,7 +10,7 @@ const START_METHODS = ['REGISTRAR', 'WORKER'] as const;
 const POLICIES = ['NONE', 'RETRY_ONCE'] as const;
 
 function oneOf<T extends string>(field: string, v: string, values: readonly T[]): T {
-  if (!values.includes(v as T)) throw invalid(field, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+  if (!values.includes(v as T)) throw invalid(field, `expected one of ${values.join(', ')}, got ${quote(v)}`);
   return v as T;
 }
 
@@ -45,7 +45,7 @@ export function registerSolution(c: CommandOf<'RegisterSolution'>, s: RegistrySt
 
 function ownedSolution(s: RegistryState, solution: string, signer: string, action: string): Solution {
   const sol = s.solutions.get(solution);
-  if (!sol) throw notFound(`solution ${JSON.stringify(solution)}`);
+  if (!sol) throw notFound(`solution ${quote(solution)}`);
   if (sol.owner !== signer) throw denied(`${action}: only the solution's registrar ${sol.owner} may do this`);
   return sol;
 }

@@ -1,11 +1,11 @@
-import { invalid, parseAmount, percentField } from '@ewx/platform';
+import { invalid, parseAmount, percentField, quote } from '@ewx/platform';
 
 /** Field validation: every refusal is INVALID_ARGUMENT naming the field and the bound. */
 
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9._-]{2,63}$/;
 
 export function namespaceField(field: string, v: string): string {
-  if (!NAMESPACE_RE.test(v)) throw invalid(field, `expected 3 to 64 characters of [a-z0-9._-] starting with a letter or digit, got ${JSON.stringify(v)}`);
+  if (!NAMESPACE_RE.test(v)) throw invalid(field, `expected 3 to 64 characters of [a-z0-9._-] starting with a letter or digit, got ${quote(v)}`);
   return v;
 }
 
@@ -44,11 +44,11 @@ export const BOUNDS = {
 } as const;
 
 export function holdIdField(v: string): string {
-  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v)) throw invalid('hold_id', `expected 1 to ${BOUNDS.holdIdChars} characters of [A-Za-z0-9._:-], got ${JSON.stringify(v)}`);
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v)) throw invalid('hold_id', `expected 1 to ${BOUNDS.holdIdChars} characters of [A-Za-z0-9._:-], got ${quote(v)}`);
   return v;
 }
 
 export function logicRefField(v: string): string {
-  if (!/^\S{1,256}$/.test(v)) throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${JSON.stringify(v)}`);
+  if (!/^\S{1,256}$/.test(v)) throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${quote(v)}`);
   return v;
 }

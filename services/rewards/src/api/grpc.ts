@@ -1,5 +1,5 @@
 import {
-  authenticate, invalid, notFound, periodAt, serviceStatus, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+  authenticate, invalid, notFound, periodAt, quote, serviceStatus, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
@@ -77,7 +77,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const operator = required('operator', req.operator);
         const group = required('group', req.group);
         const g = st().groups.get(group);
-        if (!g) throw notFound(`group ${group}`);
+        if (!g) throw notFound(`group ${quote(group)}`);
         const c = g.closed.get(req.period);
         if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, req.period);
         return closedPeriodView(operator, group, c);
@@ -87,7 +87,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const group = required('group', req.group);
         if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
         const g = st().groups.get(group);
-        if (!g) throw notFound(`group ${group}`);
+        if (!g) throw notFound(`group ${quote(group)}`);
         const closed = [...g.closed.values()].filter((c) => c.payoutChunks > 0 && c.rows.has(operator)).sort((a, b) => b.period - a.period);
         return { rewards: closed.slice(0, req.limit || 50).map((c) => closedPeriodView(operator, group, c)) };
       }),
@@ -107,7 +107,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const group = required('group', req.group);
         if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
         const g = st().groups.get(group);
-        if (!g) throw notFound(`group ${group}`);
+        if (!g) throw notFound(`group ${quote(group)}`);
         const periods = [...g.closed.values()].filter((c) => c.payoutChunks > 0).sort((a, b) => b.period - a.period)
           .slice(0, req.limit || 50)
           .map((c): PeriodPayout => ({

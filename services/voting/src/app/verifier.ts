@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { DomainError, isAddress, signingBytes, verifyBytes, type Auth, type Encode, type Signed } from '@ewx/platform';
+import { DomainError, isAddress, quote, signingBytes, verifyBytes, type Auth, type Encode, type Signed } from '@ewx/platform';
 import type { VerifyJob } from './verify-worker.js';
 
 /**
@@ -52,7 +52,7 @@ export async function authenticateWith<T extends Signed>(verifier: Verifier, met
   const a = message.auth;
   if (!a || !a.signer) throw new DomainError('UNAUTHENTICATED', 'auth: a signed command needs auth.signer, auth.nonce and auth.signature');
   if (a.nonce <= 0n) throw new DomainError('INVALID_ARGUMENT', 'auth.nonce: must be a positive integer');
-  if (!isAddress(a.signer)) throw new DomainError('UNAUTHENTICATED', `auth.signer: expected ed25519:<64 hex>, got ${JSON.stringify(a.signer)}`);
+  if (!isAddress(a.signer)) throw new DomainError('UNAUTHENTICATED', `auth.signer: expected ed25519:<64 hex>, got ${quote(a.signer, 80)}`);
   const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
   if (a.signature.length !== 64 || !(await verifier.verify(a.signer, bytes, a.signature))) {
     throw new DomainError('UNAUTHENTICATED', `auth.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);

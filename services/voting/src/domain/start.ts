@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, notFound, periodAt, precondition, type EventData, type RoundSnapshotEvent, type RoundStartedEvent } from '@ewx/platform';
+import { alreadyExists, denied, invalid, notFound, periodAt, precondition, quote, type EventData, type RoundSnapshotEvent, type RoundStartedEvent } from '@ewx/platform';
 import { eligibleWorkers } from './eligibility.js';
 import { roundKey, type VotingState } from './state.js';
 
@@ -32,7 +32,7 @@ export interface StartedRound {
 export function startRound(s: VotingState, solution: string, roundId: string, starter: Starter): StartedRound {
   if (starter.kind === 'account') validateRoundId(roundId);
   const sol = s.solutions.get(solution);
-  if (!sol) throw notFound(`solution ${solution}`);
+  if (!sol) throw notFound(`solution ${quote(solution)}`);
   if (s.rounds.has(roundKey(solution, roundId))) throw alreadyExists(`round ${roundId} of solution ${solution}`);
   if (sol.status !== 'ACTIVE') throw precondition(`solution ${solution} is ${sol.status.toLowerCase()}: rounds start only while it is active`);
   const group = s.groups.get(sol.group);

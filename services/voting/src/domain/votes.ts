@@ -1,5 +1,5 @@
 import {
-  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, type EventData, type RoundClosedEvent, type VoteCastEvent,
+  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type RoundClosedEvent, type VoteCastEvent,
 } from '@ewx/platform';
 import { startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
@@ -48,8 +48,8 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
       if (v.nonce <= last) throw denied(`nonce: ${v.nonce} was already used by ${v.worker} (last accepted ${last}); use a larger one`);
       if (!snapshot) {
         const sol = s.solutions.get(v.solution);
-        if (!sol) throw notFound(`solution ${v.solution}`);
-        if (sol.config.votingStartMethod !== 'WORKER') throw notFound(`round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
+        if (!sol) throw notFound(`solution ${quote(v.solution)}`);
+        if (sol.config.votingStartMethod !== 'WORKER') throw notFound(`round ${quote(v.roundId)} of solution ${quote(v.solution)} (rounds of this solution are started by its registrar)`);
         const started = startRound(s, v.solution, v.roundId, { kind: 'account', address: v.worker });
         events.push(...started.events);
         snapshot = started.snapshot;
