@@ -25,6 +25,29 @@ export class DomainError extends Error {
 export const isDomainError = (e: unknown): e is DomainError =>
   typeof e === 'object' && e !== null && (e as { isDomainError?: unknown }).isDomainError === true;
 
+/**
+ * A value for an error message: JSON-quoted, and past `max` characters cut with an ellipsis and its
+ * full length. Messages travel in the gRPC trailers, where a quoted megabyte never arrives.
+ */
+export function quote(value: unknown, max = 64): string {
+  const s = typeof value === 'string' ? value : String(value);
+  return s.length <= max ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)`;
+}
+
+/** Longest status message sent, in UTF-8 bytes: the last line of defence after `quote`. */
+export const MAX_MESSAGE_BYTES = 1024;
+
+/** Cuts a message to at most `maxBytes` UTF-8 bytes, saying how long it was. */
+export function capMessage(message: string, maxBytes = MAX_MESSAGE_BYTES): string {
+  if (message.length <= maxBytes / 3 || Buffer.byteLength(message) <= maxBytes) return message;
+  const tail = `… (message cut, ${message.length} characters)`;
+  let head = message.slice(0, maxBytes - tail.length);
+  while (Buffer.byteLength(head) + Buffer.byteLength(tail) > maxBytes) head = head.slice(0, Math.floor(head.length * 0.9));
+  // Never end on half a surrogate pair.
+  if (/[\ud800-\udbff]$/.test(head)) head = head.slice(0, -1);
+  return head + tail;
+}
+
 export const invalid = (field: string, rule: string): DomainError =>
   new DomainError('INVALID_ARGUMENT', `${field}: ${rule}`);
 export const precondition = (message: string): DomainError => new DomainError('FAILED_PRECONDITION', message);
@@ -46,7 +69,7 @@ export const isWrongExpectedVersion = (e: unknown): e is WrongExpectedVersionErr
 /** Configuration that cannot start the process: names the variable and what it expects. */
 export class ConfigError extends Error {
   constructor(readonly variable: string, expected: string, got: string | undefined) {
-    super(`configuration ${variable}: expected ${expected}, got ${got === undefined ? '(unset)' : JSON.stringify(got)}`);
+    super(`configuration ${variable}: expected ${expected}, got ${got === undefined ? '(unset)' : quote(got, 200)}`);
     this.name = 'ConfigError';
   }
 }

@@ -1,4 +1,4 @@
-import { invalid } from './errors.js';
+import { invalid, quote } from './errors.js';
 
 /** 1 token = 10^18 base units. Money is bigint in code and a decimal string on the wire. */
 export const TOKEN = 10n ** 18n;
@@ -6,7 +6,7 @@ export const PERBILL = 1_000_000_000n;
 
 /** Parses a non-negative decimal amount in base units; names the field when it is not one. */
 export function parseAmount(field: string, s: string | undefined, { positive = false } = {}): bigint {
-  if (s === undefined || !/^\d{1,40}$/.test(s)) throw invalid(field, `expected a decimal integer amount in base units, got ${JSON.stringify(s ?? '')}`);
+  if (s === undefined || !/^\d{1,40}$/.test(s)) throw invalid(field, `expected a decimal integer amount in base units, got ${quote(s ?? '')}`);
   const v = BigInt(s);
   if (positive && v === 0n) throw invalid(field, 'must be greater than 0');
   return v;

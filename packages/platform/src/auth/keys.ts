@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { REGISTRY_TREASURY } from '../contracts/events.js';
+import { quote } from '../errors.js';
 
 /**
  * Accounts are ed25519 keys; the address is `ed25519:<hex public key>`. The scheme prefix leaves
@@ -106,7 +107,7 @@ function keyEntry(address: string): KeyEntry {
 }
 
 function checkKey(address: string): KeyEntry {
-  if (!isAddress(address)) return { problem: `expected ed25519:<64 lowercase hex>, got ${JSON.stringify(address)}` };
+  if (!isAddress(address)) return { problem: `expected ed25519:<64 lowercase hex>, got ${quote(address, 80)}` };
   if (KEYLESS.has(address)) return { problem: `${address} is ${KEYLESS.get(address)}: an account without a key, it never signs` };
   const bytes = Buffer.from(address.slice(ADDRESS_PREFIX.length), 'hex');
   const bad = encodingProblem(bytes, 0);

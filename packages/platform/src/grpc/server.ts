@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
-import { isDomainError, type ErrorCode } from '../errors.js';
+import { capMessage, isDomainError, MAX_MESSAGE_BYTES, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 
 export interface GrpcService {
@@ -26,11 +26,16 @@ const statusOf: Record<ErrorCode, grpc.status> = {
 /** The gRPC status a thrown error answers with: a domain error's own code, anything else UNAVAILABLE. */
 export const grpcStatusOf = (e: unknown): grpc.status => (isDomainError(e) ? statusOf[e.code] : grpc.status.UNAVAILABLE);
 
+/** The message of a thrown error as a status message (or a batch item's): at most MAX_MESSAGE_BYTES. */
+export const statusMessage = (e: unknown): string => capMessage((e as Error)?.message ?? String(e));
+
 /** Maps a thrown error to a status: domain errors keep their code and message; others are UNAVAILABLE and logged. */
 export function toServiceError(e: unknown, log: Logger, method: string): Partial<grpc.StatusObject> {
-  if (isDomainError(e)) return { code: statusOf[e.code], details: e.message };
-  log.error('request failed', { method, error: (e as Error)?.message ?? String(e) });
-  return { code: grpc.status.UNAVAILABLE, details: `${method}: temporarily unavailable (${(e as Error)?.message ?? 'internal error'}); retry with a new nonce` };
+  if (isDomainError(e)) return { code: statusOf[e.code], details: statusMessage(e) };
+  const message = (e as Error)?.message ?? 'internal error';
+  log.error('request failed', { method, error: capMessage(message, 4 * MAX_MESSAGE_BYTES) });
+  const [before, after] = [`${method}: temporarily unavailable (`, '); retry with a new nonce'];
+  return { code: grpc.status.UNAVAILABLE, details: before + capMessage(message, MAX_MESSAGE_BYTES - Buffer.byteLength(before + after)) + after };
 }
 
 /** Adapts an async handler to grpc-js's callback style with the error mapping above. */
@@ -39,6 +44,14 @@ export function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => P
     fn(call.request).then((res) => callback(null, res), (e) => callback(toServiceError(e, log, method) as grpc.ServiceError));
   };
 }
+
+/**
+ * The largest request a server reads (grpc-js refuses a larger one with RESOURCE_EXHAUSTED
+ * "Received message larger than max"). The largest legitimate ones: SubmitVotes of 10000 votes with
+ * every field at its longest (about 4.2 MB) and ImportWot of the Ğ1 web of trust (about 1 MB; its
+ * `json` field has a limit of its own, below this one).
+ */
+export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
 export interface StartedServer {
   readonly server: grpc.Server;
@@ -52,7 +65,7 @@ export interface StartedServer {
  * and server reflection (from the .proto files, since ts-proto emits no descriptors for it).
  */
 export async function startGrpcServer(services: readonly GrpcService[], host: string, port: number, protoFiles: readonly string[], protoRoot: string): Promise<StartedServer> {
-  const server = new grpc.Server();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   for (const s of services) server.addService(s.definition, s.implementation);
   const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING' };
   for (const s of services) statuses[s.name] = 'NOT_SERVING';

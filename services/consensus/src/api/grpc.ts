@@ -7,7 +7,7 @@ import {
   type GetVoteProofRequest, type Tally as TallyMsg,
 } from '@ewx/proto/consensus';
 import { CHAIN_STREAM } from '../app/clock.js';
-import { decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
+import { BLOCKS_PER_CHUNK, checkProduceBlocks, decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
@@ -33,7 +33,17 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
       produceBlocks: unary(M + 'ProduceBlocks', log, async (req: ProduceBlocksRequest) => {
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());
-        await runtime.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count: req.count }, s), auth);
+        const command = (count: number) => ({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count }) as const;
+        checkProduceBlocks(command(req.count));
+        // In chunks, yielding to the event loop in between: in the embedded process each block is
+        // recorded by four other services on the same thread, and one long append of thousands of
+        // blocks kept every other call waiting until all of them were done. The first chunk carries
+        // the signature and nonce; the request was checked as a whole above.
+        for (let done = 0; done < req.count; done += BLOCKS_PER_CHUNK) {
+          if (done > 0) await new Promise((r) => setImmediate(r));
+          const n = Math.min(BLOCKS_PER_CHUNK, req.count - done);
+          await runtime.execute(CHAIN_STREAM, (s) => decide(command(n), s), done === 0 ? auth : undefined);
+        }
         return { height: BigInt(runtime.state().height) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {

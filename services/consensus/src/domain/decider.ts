@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, denied, invalid, isAddress, precondition, type BlockProduced, type Decider, type EventData, type ValidatorSetConfiguredEvent } from '@ewx/platform';
+import { BLOCK_PRODUCED, denied, invalid, isAddress, precondition, quote, type BlockProduced, type Decider, type EventData, type ValidatorSetConfiguredEvent } from '@ewx/platform';
 import { evolve } from './evolve.js';
 import { decideAttestation, type AttestCommand } from './settle.js';
 import { initialConsensusState, type ConsensusState } from './state.js';
@@ -21,24 +21,36 @@ export type ConsensusCommand =
 
 export const MAX_BLOCKS_PER_CALL = 10_000;
 
+/**
+ * The API appends a large ProduceBlocks in chunks of this many blocks and lets other calls run in
+ * between (every block is recorded by four other services in the same embedded process).
+ */
+export const BLOCKS_PER_CHUNK = 10;
+
+type ProduceBlocks = Extract<ConsensusCommand, { type: 'ProduceBlocks' }>;
+
+/** The rules of a ProduceBlocks request as a whole, checked before its first chunk. */
+export function checkProduceBlocks(c: ProduceBlocks): void {
+  if (c.signer !== c.admin) throw denied('auth.signer: only the admin account may produce blocks');
+  if (!c.manual) throw precondition('ProduceBlocks: the block time is automatic (set BLOCK_TIME_MS=manual to produce blocks by hand)');
+  if (!Number.isInteger(c.count) || c.count < 1 || c.count > MAX_BLOCKS_PER_CALL) {
+    throw invalid('count', `expected 1 to ${MAX_BLOCKS_PER_CALL} blocks, got ${c.count}`);
+  }
+}
+
 const block = (height: number): EventData => ({ type: BLOCK_PRODUCED, data: { height } satisfies BlockProduced });
 
 export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   switch (c.type) {
-    case 'ProduceBlocks': {
-      if (c.signer !== c.admin) throw denied('auth.signer: only the admin account may produce blocks');
-      if (!c.manual) throw precondition('ProduceBlocks: the block time is automatic (set BLOCK_TIME_MS=manual to produce blocks by hand)');
-      if (!Number.isInteger(c.count) || c.count < 1 || c.count > MAX_BLOCKS_PER_CALL) {
-        throw invalid('count', `expected 1 to ${MAX_BLOCKS_PER_CALL} blocks, got ${c.count}`);
-      }
+    case 'ProduceBlocks':
+      checkProduceBlocks(c);
       return Array.from({ length: c.count }, (_, i) => block(s.height + 1 + i));
-    }
     case 'ProduceNextBlock':
       // Two producers racing for the same height: the loser's retry sees the block and adds none.
       return s.height === c.after ? [block(c.after + 1)] : [];
     case 'ConfigureValidators': {
       if (c.validators.length === 0) throw invalid('VALIDATORS', 'at least one validator address');
-      for (const v of c.validators) if (!isAddress(v)) throw invalid('VALIDATORS', `expected ed25519:<64 hex>, got ${JSON.stringify(v)}`);
+      for (const v of c.validators) if (!isAddress(v)) throw invalid('VALIDATORS', `expected ed25519:<64 hex>, got ${quote(v, 80)}`);
       if (new Set(c.validators).size !== c.validators.length) throw invalid('VALIDATORS', 'addresses must be distinct');
       const same = c.validators.length === s.validators.length && c.validators.every((v, i) => s.validators[i] === v);
       return same ? [] : [{ type: 'ValidatorSetConfigured', data: { validators: [...c.validators] } satisfies ValidatorSetConfiguredEvent as never }];

@@ -192,6 +192,14 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     assert.deepEqual([current.period, current.pool, current.settled], [6, 0, false]);
   });
 
+  test('ImportWot of deeply nested JSON is INVALID_ARGUMENT on json (was UNAVAILABLE "Maximum call stack size exceeded")', async () => {
+    const h = await make(fakeLedger());
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const details = await expectStatus(rpc(h.client, 'importWot', signed(admin, 'ImportWot', { auth: undefined, json: deep }, (m) => ImportWotRequest.encode(m).finish())), grpc.status.INVALID_ARGUMENT);
+    assert.match(details, /^json: expected a JSON object, got a deeply nested array$/);
+    assert.equal((await rpc(h.client, 'getWotStats', {})).identities, 0);
+  });
+
   test('the period length is recorded in the log: a restart with another one refuses to start, naming the variable', async () => {
     const h = await make(fakeLedger());
     await assert.rejects(h.restart(fakeLedger(), { DISTANCE_PERIOD_BLOCKS: '5' }), /DISTANCE_PERIOD_BLOCKS/);

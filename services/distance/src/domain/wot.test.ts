@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { wotDataFile } from '../oracle/testing.js';
 import type { WotImported } from './events.js';
 import { ADMIN, addr, ofType, spec } from './testing.js';
-import { IMPORT_CHUNK_BYTES } from './wot.js';
+import { IMPORT_CHUNK_BYTES, MAX_IMPORT_JSON_CHARS } from './wot.js';
 
 describe('web of trust', () => {
   test('the admin adds identities and certifications; they change the web of trust by events', () => {
@@ -60,6 +60,27 @@ describe('web of trust', () => {
     s.refuses({ type: 'ImportWot', signer: ADMIN, json: '{"format":"ewx-wot/2","identities":[]}' }, 'INVALID_ARGUMENT', /format/);
     s.refuses({ type: 'ImportWot', signer: ADMIN, json: 'not json' }, 'INVALID_ARGUMENT', /json: not valid JSON/);
     assert.equal(s.state.wot.size, 0);
+  });
+
+  test('deeply nested JSON anywhere in the file is INVALID_ARGUMENT on json (not a stack overflow), and changes nothing', () => {
+    const s = spec();
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    const wot = (identities: string) => `{"format":"ewx-wot/1","identities":${identities}}`;
+    for (const [json, where] of [
+      [deep, /^json: expected a JSON object, got a deeply nested array/],
+      [`{"format":${deep},"identities":[]}`, /^json: format: expected "ewx-wot\/1", got a deeply nested array/],
+      [wot(deep), /^json: identities\[0\]: expected an object, got a deeply nested array/],
+      [wot(`[{"id":${deep},"member":true,"certifiedBy":[]}]`), /^json: identities\[0\]\.id: expected a non-negative integer, got a deeply nested array/],
+      [wot(`[{"id":1,"member":${deep},"certifiedBy":[]}]`), /^json: identities\[0\]\.member: expected a boolean/],
+      [wot(`[{"id":1,"member":true,"certifiedBy":[${deep}]}]`), /^json: identities\[0\]\.certifiedBy\[0\]: expected a non-negative integer, got a deeply nested array/],
+    ] as const) s.refuses({ type: 'ImportWot', signer: ADMIN, json }, 'INVALID_ARGUMENT', where);
+    assert.equal(s.state.wot.size, 0);
+  });
+
+  test('a file longer than MAX_IMPORT_JSON_CHARS is refused on json before it is read', () => {
+    const s = spec();
+    const json = `{"format":"ewx-wot/1","identities":[]${' '.repeat(MAX_IMPORT_JSON_CHARS)}}`;
+    s.refuses({ type: 'ImportWot', signer: ADMIN, json }, 'INVALID_ARGUMENT', new RegExp(`^json: at most ${MAX_IMPORT_JSON_CHARS} characters .*, got ${json.length}$`));
   });
 
   const g1 = wotDataFile('g1-wot.json');

@@ -60,8 +60,15 @@ export function decideWot(c: WotCommand, s: DistanceState, wotAdmin: string): Ev
   }
 }
 
+/**
+ * The longest ewx-wot/1 text ImportWot reads, in characters: six times the Ğ1 web of trust (about
+ * 1 MB for 12,533 identities), below the gRPC server's request limit.
+ */
+export const MAX_IMPORT_JSON_CHARS = 6 * 1024 * 1024;
+
 /** Validates an ewx-wot/1 text with the oracle's reader; errors name the identity and the field. */
 export function parseImport(json: string): WotIdentityData[] {
+  if (json.length > MAX_IMPORT_JSON_CHARS) throw invalid('json', `at most ${MAX_IMPORT_JSON_CHARS} characters of ewx-wot/1 JSON, got ${json.length}`);
   let doc: unknown;
   try {
     doc = JSON.parse(json);

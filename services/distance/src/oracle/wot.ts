@@ -190,7 +190,8 @@ function describe(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // Nested too deeply to print (String() would recurse as deep): say what it is.
+    text = Array.isArray(value) ? 'a deeply nested array' : typeof value === 'object' ? 'a deeply nested object' : typeof value;
   }
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }

@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, precondition, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, invalid, precondition, quote, type EventData } from '@ewx/platform';
 import type { CommandOf } from './commands.js';
 import { ev } from './events.js';
 import { balanceOf, requireAddress, requireAdmin, TREASURY } from './ledger.js';

@@ -1,5 +1,5 @@
 import {
-  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, serviceStatus, shown, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, serviceStatus, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
@@ -70,7 +70,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         if (req.votes.length > 10_000) throw invalid('votes', 'at most 10000 per call');
         const results = await Promise.all(req.votes.map((v) => vote(v).then(
           (accepted): VoteStatus => ({ code: 0, message: '', accepted }),
-          (e): VoteStatus => ({ code: grpcStatusOf(e), message: (e as Error).message, accepted: false }))));
+          (e): VoteStatus => ({ code: grpcStatusOf(e), message: statusMessage(e), accepted: false }))));
         return { results };
       }),
       getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),

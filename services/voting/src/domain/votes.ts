@@ -1,5 +1,5 @@
 import {
-  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, type EventData, type RoundClosedEvent, type VoteCastEvent,
+  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type RoundClosedEvent, type VoteCastEvent,
 } from '@ewx/platform';
 import { startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
