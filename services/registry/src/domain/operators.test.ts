@@ -169,7 +169,7 @@ describe('operators: the worker consents and may leave', () => {
     assert.deepEqual(events.map((e) => [e.type, e.data]), [['WorkerDisconnected', { operator: alice, worker: w1, height: 1 }]]);
     assert.equal(w.state.operators.get(alice)?.worker, undefined);
     assert.equal(w.state.workers.has(w1), false);
-    w.refuses(leave, 'NOT_FOUND');
+    w.refuses(leave, 'PERMISSION_DENIED', /^auth.signer: only an operator with a connected worker, or a worker serving an operator/);
     // The former worker is an ordinary account again: it subscribes as an operator; its old operator connects another worker.
     w.when({ type: 'Deposit', signer: ADMIN, account: w1, amount: (100n * TOKEN).toString() });
     assert.deepEqual(types(w.when(subscribeCmd(w1))), ['OperatorSubscribed']);
