@@ -75,8 +75,9 @@ describe('connect: typed promise clients against the embedded system', () => {
     const worker = keySigner(generateKeyPair(), counterNonces());
     const vote = await signVote(worker, { solution: 'no.such.solution', roundId: 'r1', result: Buffer.from('01', 'hex') });
     const res = await ewx.voting.submitVotes({ votes: [vote, { ...vote, auth: { ...vote.auth!, signature: Buffer.alloc(64) } }] });
-    // The signature is accepted (the refusal is about the unknown round), the forged one is not.
-    assert.deepEqual(res.results.map((r) => r.code), [status.NOT_FOUND, status.UNAUTHENTICATED]);
+    // The signature is accepted (the refusal is about the role: this account is no connected worker), the forged one is not.
+    assert.deepEqual(res.results.map((r) => r.code), [status.PERMISSION_DENIED, status.UNAUTHENTICATED]);
+    assert.match(res.results[0]!.message, /^auth\.signer: /);
   });
 
   test('waiting polls with backoff, fails fast on refusals and names what it waited for at the deadline', async () => {
