@@ -1,5 +1,5 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { authenticate, authenticateCosigner, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
+import { positionProgress, authenticate, authenticateCosigner, notFound, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Signed } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
 import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import * as V from './views.js';
@@ -10,7 +10,7 @@ interface Codec<T> { encode(m: T): BinaryWriter }
 
 export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger): GrpcService {
   const state = (): RegistryState => runtime.state();
-  const reply = (): R.CommandReply => ({ logPosition: runtime.position(), height: BigInt(state().height) });
+  const reply = (): R.CommandReply => ({ logPosition: positionProgress(runtime.position()), height: BigInt(state().height) });
 
   /** Authenticate, map to a command, decide on fresh state in the command's stream. */
   const run = async <T extends Signed>(name: string, codec: Codec<T>, req: T, toCommand: (req: T, signer: string) => RegistryCommand): Promise<void> => {
