@@ -5,6 +5,7 @@ export interface Envelope {
   readonly source: string;
   readonly streamId: string;
   readonly version: number;
+  /** The event's position in the source log, serialised (a LogPosition of the source's store). */
   readonly position: string;
   readonly type: string;
   readonly data: Json;
@@ -21,7 +22,7 @@ export const INBOX_PREFIX = 'inbox:';
 
 export function toEnvelope(source: string, e: RecordedEvent): Envelope {
   const prev = (e.metadata as { prevOfType?: unknown } | null | undefined)?.prevOfType;
-  const env: Envelope = { source, streamId: e.streamId, version: e.version, position: e.position.toString(), type: e.type, data: e.data };
+  const env: Envelope = { source, streamId: e.streamId, version: e.version, position: e.position, type: e.type, data: e.data };
   return typeof prev === 'number' ? { ...env, prevOfType: prev } : env;
 }
 

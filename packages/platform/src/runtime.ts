@@ -1,6 +1,6 @@
 import { denied, isWrongExpectedVersion } from './errors.js';
 import { INBOX_PREFIX, type Envelope } from './envelope.js';
-import type { EventData, EventStore, Json, RecordedEvent } from './eventstore/types.js';
+import { START, type EventData, type EventStore, type Json, type LogPosition, type RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
 
 /** The pure half of a service: its whole state folded from its own log. */
@@ -25,7 +25,8 @@ export interface Runtime<S> {
   readonly service: string;
   readonly store: EventStore;
   state(): S;
-  position(): bigint;
+  /** Position of the last event applied (`START` before any); opaque, see LogPosition. */
+  position(): LogPosition;
   /** Replays the whole log, then follows appends by other processes sharing the store. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -64,7 +65,7 @@ export const inboxGaps = (): number => inboxGapCount;
 
 export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger): Runtime<S> {
   let state = decider.initialState();
-  let pos = 0n;
+  let pos: LogPosition = START;
   let live = false;
   let stopped = false;
   let follower: Promise<void> | undefined;
@@ -124,10 +125,13 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     const events = withTypeChain(streamId, expected, decided);
     const before = pos;
     const r = await store.append(streamId, events, expected);
-    if (r.lastPosition === before + BigInt(events.length)) {
-      // Nobody appended in between: apply our own events without reading them back.
+    const w = r.written;
+    if (w !== undefined && w.preceding === before && w.positions.length === events.length) {
+      // The store vouches that our events directly follow the last one applied (nobody appended in
+      // between): apply them at the positions it gave, without reading them back. Positions are
+      // never computed here: they need not be dense, nor unique in any one component.
       const recorded = events.map((e, i): RecordedEvent => ({
-        ...e, streamId, version: expected + 1 + i, position: before + 1n + BigInt(i),
+        ...e, streamId, version: expected + 1 + i, position: w.positions[i]!,
       }));
       for (const e of recorded) apply(e);
       return recorded;

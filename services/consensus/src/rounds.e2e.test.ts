@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
+  encodePosition,
   generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type Bus, type KeyPair,
   type SolutionConfig,
 } from '@ewx/platform';
@@ -54,7 +55,7 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
 
   let position = 0n;
   const publish = async (source: 'registry' | 'rewards', streamId: string, version: number, type: string, data: object): Promise<void> => {
-    const e = toEnvelope(source, { streamId, version, position: ++position, type, data: data as never });
+    const e = toEnvelope(source, { streamId, version, position: encodePosition([++position]), type, data: data as never });
     await bus.publish(topicOf(source, ns), [{ key: streamId, value: JSON.stringify(e) }]);
   };
   const blocks = async (count: number): Promise<bigint> => (await rpc(consensus[0]!, 'produceBlocks',

@@ -7,7 +7,7 @@
  *   npm run bench:service -w @ewx/distance
  */
 import { readFileSync } from 'node:fs';
-import type { EventData, RecordedEvent } from '@ewx/platform';
+import { encodePosition, type EventData, type RecordedEvent } from '@ewx/platform';
 import { decide, type DistanceCommand } from '../src/domain/decider.js';
 import { defaultParams } from '../src/domain/params.js';
 import { evolve, initialState } from '../src/domain/state.js';
@@ -21,7 +21,7 @@ const evaluators = Array.from({ length: 100 }, (_, i) => addr(0x1000 + i));
 const params = { ...defaultParams(addr(1), evaluators), periodBlocks: 200 };
 const state = initialState();
 let position = 0n;
-const apply = (events: readonly EventData[]): void => { for (const e of events) evolve(state, { ...e, streamId: 'b', version: 0, position: ++position } as RecordedEvent); };
+const apply = (events: readonly EventData[]): void => { for (const e of events) evolve(state, { ...e, streamId: 'b', version: 0, position: encodePosition([++position]) } as RecordedEvent); };
 const run = (c: DistanceCommand): EventData[] => { const out = decide(c, state, params); apply(out); return out; };
 const block = (h: number): void => apply([{ type: 'BlockProduced', data: { height: h } }]);
 const figure = (name: string, ms: number, extra: Record<string, unknown> = {}): void => void

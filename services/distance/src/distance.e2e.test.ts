@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { generateKeyPair, nonceCounter, postgresEventStore, REGISTRY_TREASURY, signCommand, TOKEN, type KeyPair } from '@ewx/platform';
+import { START, generateKeyPair, nonceCounter, postgresEventStore, REGISTRY_TREASURY, signCommand, TOKEN, type KeyPair } from '@ewx/platform';
 import {
   expectStatus, freePort, insecureClient, realInfra, REPO_ROOT, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess,
 } from '@ewx/platform/testing';
@@ -189,7 +189,7 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     // oracle on each period's snapshot agrees with A and finds B's one value that was off.
     const store = await postgresEventStore(infra!.databaseUrl, `${ns}_distance`);
     const log = [];
-    for (let batch = await store.readAll(0n, 5000); batch.length > 0; batch = await store.readAll(batch.at(-1)!.position, 5000)) log.push(...batch);
+    for (let batch = await store.readAll(START, 5000); batch.length > 0; batch = await store.readAll(batch.at(-1)!.position, 5000)) log.push(...batch);
     await store.close();
     const report = auditLog(log, 5);
     assert.deepEqual([report.mismatches, report.settlementsChecked, report.resultsChecked], [[], 3, 2]);

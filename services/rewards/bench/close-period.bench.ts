@@ -9,7 +9,7 @@
  * Run: npm run bench -w @ewx/rewards   (after `npx tsc -b services/rewards`)
  */
 import { performance } from 'node:perf_hooks';
-import { TOKEN, pgliteEventStore, postgresEventStore, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
+import { TOKEN, encodePosition, pgliteEventStore, postgresEventStore, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
 import { decide } from '../src/domain/decide.js';
 import { evolve } from '../src/domain/evolve.js';
 import { initialState, type RewardsState } from '../src/domain/state.js';
@@ -21,7 +21,7 @@ const G = 'bench-group';
 
 let position = 0n;
 const apply = (s: RewardsState, e: EventData, streamId = 'inbox:bench'): RewardsState =>
-  evolve(s, { ...e, streamId, version: 0, position: ++position } as RecordedEvent);
+  evolve(s, { ...e, streamId, version: 0, position: encodePosition([++position]) } as RecordedEvent);
 
 // A deterministic generator, so every run sees the same stakes and accuracies.
 let seed = 42;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
+  START,
   TOKEN, generateKeyPair, kafkaBus, nonceCounter, postgresEventStore, signCommand, silentLogger, topicOf,
   type Bus, type GroupConfig, type Json,
 } from '@ewx/platform';
@@ -172,7 +173,7 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     // The audit: every decision recomputed from the inputs recorded in the PostgreSQL log, byte for byte.
     const store = await postgresEventStore(infra!.databaseUrl, `${ns}_rewards`);
     try {
-      const log = await store.readAll(0n, 100_000);
+      const log = await store.readAll(START, 100_000);
       const audited = auditDecisions(log);
       assert.deepEqual(audited.map((a) => a.period), [0, 1]);
       for (const a of audited) assert.equal(a.recomputed.join('\n'), a.recorded.join('\n'));
@@ -204,7 +205,7 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     await waitFor('rewards at height 23', async () => ((await rpc(rewards(), 'getStatus', {})).height === 23n ? true : undefined));
     const store = await postgresEventStore(infra!.databaseUrl, `${ns}_rewards`);
     try {
-      const log = await store.readAll(0n, 100_000);
+      const log = await store.readAll(START, 100_000);
       assert.equal(log.filter((e) => e.type === 'RewardsDecided').length, 2);
       assert.equal(log.filter((e) => e.type === 'RewardPeriodScheduleChanged').length, 2);
       assert.deepEqual(log.filter((e) => e.type === 'RewardPeriodStarted').map((e) => (e.data as { index: number }).index), [0, 1, 2]);

@@ -5,7 +5,7 @@
  * Run: npm run bench -w @ewx/voting   (needs Kafka on 127.0.0.1:9092 and PostgreSQL; see DEVELOPING.md)
  */
 import pg from 'pg';
-import { generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type KeyPair } from '@ewx/platform';
+import { encodePosition, generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type KeyPair } from '@ewx/platform';
 import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
@@ -47,7 +47,7 @@ try {
   const workers: KeyPair[] = Array.from({ length: WORKERS }, () => generateKeyPair());
   let pos = 0n;
   const env_ = (source: string, streamId: string, version: number, type: string, data: object) =>
-    ({ key: streamId, value: JSON.stringify(toEnvelope(source, { streamId, version, position: ++pos, type, data: data as never })) });
+    ({ key: streamId, value: JSON.stringify(toEnvelope(source, { streamId, version, position: encodePosition([++pos]), type, data: data as never })) });
   const config = { namespace: 'sol', group: 'grp', name: 'bench', description: '', logicRef: 'x', expirationBlock: 1_000_000, maxWaitingThreshold: 900,
     voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE' };
   await bus.publish(topicOf('rewards', ns), [env_('rewards', 'schedule', 0, 'RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 1000 })]);

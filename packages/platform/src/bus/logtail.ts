@@ -36,7 +36,7 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
           handler: async (events) => {
             for (const e of events) {
               if (e.streamId.startsWith(INBOX_PREFIX)) continue;
-              await o.handler({ topic, partition: 0, offset: e.position.toString(), key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)) });
+              await o.handler({ topic, partition: 0, offset: e.position, key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)) });
             }
           },
         });

@@ -1,5 +1,8 @@
 import { WrongExpectedVersionError } from '../errors.js';
-import type { AppendResult, EventData, EventStore, ExpectedVersion, Json, RecordedEvent } from './types.js';
+import {
+  START, decodePosition, parsePosition,
+  type AppendResult, type EventData, type EventStore, type ExpectedVersion, type Json, type LogPosition, type RecordedEvent,
+} from './types.js';
 
 /** What the PostgreSQL and PGlite adapters have in common: the same SQL over two drivers. */
 export interface SqlClient {
@@ -20,10 +23,20 @@ interface Row {
   metadata: Json | null;
 }
 
+/** A SQL position is the identity column: one component ("42"; drivers give a decimal string or a number). */
+const sqlPosition = (p: string | number | bigint): LogPosition => (typeof p === 'string' ? p : p.toString()) as LogPosition;
+
+/** The identity value to read after: 0 for `START`; a position of another kind is refused. */
+const afterIdentity = (p: LogPosition): bigint => {
+  const c = decodePosition(p);
+  if (c.length > 1) throw new Error(`event store: ${JSON.stringify(p)} is not a position of a SQL log (one integer)`);
+  return c[0] ?? 0n;
+};
+
 const toEvent = (r: Row): RecordedEvent => ({
   streamId: r.stream_id,
   version: Number(r.version),
-  position: BigInt(r.position),
+  position: sqlPosition(r.position),
   type: r.type,
   data: r.data,
   ...(r.metadata === null || r.metadata === undefined ? {} : { metadata: r.metadata }),
@@ -55,8 +68,17 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
     metadata json,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (stream_id, version))`);
+  // A checkpoint is a serialised LogPosition (text). Logs created before positions were opaque
+  // have a bigint column: its values ("42") are already the serialised form of SQL positions, so the
+  // column changes type in place and every saved checkpoint resumes where it was.
   await sql.query(`CREATE TABLE IF NOT EXISTS ${schema}.checkpoints (
-    name text PRIMARY KEY, position bigint NOT NULL)`);
+    name text PRIMARY KEY, position text NOT NULL)`);
+  const col = await sql.query<{ data_type: string }>(
+    `SELECT data_type FROM information_schema.columns
+     WHERE table_schema = $1 AND table_name = 'checkpoints' AND column_name = 'position'`, [schema]);
+  if (col.rows[0]?.data_type === 'bigint') {
+    await sql.query(`ALTER TABLE ${schema}.checkpoints ALTER COLUMN position TYPE text USING position::text`);
+  }
 }
 
 /**
@@ -71,8 +93,11 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore {
       if (events.length === 0) throw new Error('append: no events');
       const result = await sql.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
-        const cur = await tx.query<{ v: number | null }>(
-          `SELECT max(version) AS v FROM ${schema}.events WHERE stream_id = $1`, [streamId]);
+        // Under the lock, the log's last position is the one just before this append's events.
+        const cur = await tx.query<{ v: number | null; p: string | number | null }>(
+          `SELECT (SELECT max(version) FROM ${schema}.events WHERE stream_id = $1) AS v,
+                  (SELECT max(position) FROM ${schema}.events) AS p`, [streamId]);
+        const preceding = cur.rows[0]?.p === null || cur.rows[0]?.p === undefined ? START : sqlPosition(cur.rows[0].p);
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
         const params: unknown[] = [];
@@ -84,7 +109,8 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore {
         const ins = await tx.query<{ position: string }>(
           `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${values.join(',')} RETURNING position`,
           params);
-        return { nextVersion: actual + events.length, lastPosition: BigInt(ins.rows[ins.rows.length - 1]!.position) };
+        const positions = ins.rows.map((r) => sqlPosition(r.position));
+        return { nextVersion: actual + events.length, lastPosition: positions[positions.length - 1]!, written: { preceding, positions } };
       });
       for (const w of [...waiters]) w();
       return result;
@@ -95,20 +121,20 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore {
          WHERE stream_id = $1 AND version >= $2 ORDER BY version`, [streamId, fromVersion]);
       return r.rows.map(toEvent);
     },
-    async readAll(after: bigint, limit: number): Promise<RecordedEvent[]> {
+    async readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]> {
       const r = await sql.query<Row>(
         `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
-         WHERE position > $1 ORDER BY position LIMIT $2`, [after.toString(), limit]);
+         WHERE position > $1 ORDER BY position LIMIT $2`, [afterIdentity(after).toString(), limit]);
       return r.rows.map(toEvent);
     },
-    async getCheckpoint(name: string): Promise<bigint> {
+    async getCheckpoint(name: string): Promise<LogPosition> {
       const r = await sql.query<{ position: string }>(`SELECT position FROM ${schema}.checkpoints WHERE name = $1`, [name]);
-      return r.rows.length === 0 ? 0n : BigInt(r.rows[0]!.position);
+      return r.rows.length === 0 ? START : parsePosition(String(r.rows[0]!.position));
     },
-    async saveCheckpoint(name: string, position: bigint): Promise<void> {
+    async saveCheckpoint(name: string, position: LogPosition): Promise<void> {
       await sql.query(
         `INSERT INTO ${schema}.checkpoints (name, position) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, [name, position.toString()]);
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, [name, parsePosition(position)]);
     },
     waitForAppend(ms: number): Promise<void> {
       return new Promise((resolve) => {

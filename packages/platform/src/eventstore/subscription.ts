@@ -1,18 +1,19 @@
 import type { Logger } from '../log.js';
 import { backoff, sleep } from '../retry.js';
-import type { EventStore, RecordedEvent } from './types.js';
+import { START, type EventStore, type LogPosition, type RecordedEvent } from './types.js';
 
 export interface Subscription {
   /** Resolves once the subscription has read to the end of the log at least once. */
   readonly caughtUp: Promise<void>;
-  position(): bigint;
+  /** The position of the last event handled (or where it started). */
+  position(): LogPosition;
   stop(): Promise<void>;
 }
 
 export interface SubscribeOptions {
   /** Durable checkpoint name; without one the subscription starts at `from` and keeps its place in memory. */
   readonly checkpoint?: string;
-  readonly from?: bigint;
+  readonly from?: LogPosition;
   readonly batchSize?: number;
   readonly pollMs?: number;
   readonly log: Logger;
@@ -23,7 +24,7 @@ export interface SubscribeOptions {
 /** A catch-up subscription over one service's log: reads from its checkpoint, then follows. */
 export function subscribe(store: EventStore, o: SubscribeOptions): Subscription {
   let stopped = false;
-  let pos = o.from ?? 0n;
+  let pos: LogPosition = o.from ?? START;
   let markCaughtUp!: () => void;
   const caughtUp = new Promise<void>((r) => (markCaughtUp = r));
   const loop = (async () => {

@@ -1,8 +1,12 @@
+import { positionProgress } from '../eventstore/types.js';
 import type { Runtime } from '../runtime.js';
 
-/** The GetStatus every service serves: its log position and the last block it recorded. */
+/**
+ * The GetStatus every service serves: its log position and the last block it recorded. `log_position`
+ * is a uint64: `positionProgress` of the runtime's position (the SQL identity; KurrentDB's commit).
+ */
 export const serviceStatus = <S extends { height: number }>(runtime: Runtime<S>) => async () => ({
   service: runtime.service,
-  logPosition: runtime.position(),
+  logPosition: positionProgress(runtime.position()),
   height: BigInt(runtime.state().height),
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { generateKeyPair, signBytes, type EventData, type KeyPair, type RecordedEvent, type ResultChainedEvent, type RoundSettledEvent, type Tally, type VoteMetadataEvent } from '@ewx/platform';
+import { encodePosition, generateKeyPair, signBytes, type EventData, type KeyPair, type RecordedEvent, type ResultChainedEvent, type RoundSettledEvent, type Tally, type VoteMetadataEvent } from '@ewx/platform';
 import { decide } from './decider.js';
 import { evolve } from './evolve.js';
 import { attestationBytes, evaluateRound } from './settle.js';
@@ -11,7 +11,7 @@ import { tallyText } from './tally.js';
 const ev = (type: string, data: object): EventData => ({ type, data: data as never });
 let pos = 0n;
 const apply = (s: ConsensusState, events: readonly EventData[]): ConsensusState => {
-  for (const e of events) evolve(s, { ...e, streamId: 't', version: 0, position: ++pos } as RecordedEvent);
+  for (const e of events) evolve(s, { ...e, streamId: 't', version: 0, position: encodePosition([++pos]) } as RecordedEvent);
   return s;
 };
 const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toString(16)}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { EventData, RecordedEvent } from '@ewx/platform';
+import { encodePosition, type EventData, type RecordedEvent } from '@ewx/platform';
 import { decide, type DistanceCommand } from '../domain/decider.js';
 import { defaultParams } from '../domain/params.js';
 import { evolve, initialState } from '../domain/state.js';
@@ -13,7 +13,7 @@ function recordedLog(): RecordedEvent[] {
   const s = initialState();
   const log: RecordedEvent[] = [];
   const append = (events: readonly EventData[]): EventData[] => {
-    for (const e of events) { const r = { ...e, streamId: 'x', version: 0, position: BigInt(log.length + 1) } as RecordedEvent; log.push(r); evolve(s, r); }
+    for (const e of events) { const r = { ...e, streamId: 'x', version: 0, position: encodePosition([BigInt(log.length + 1)]) } as RecordedEvent; log.push(r); evolve(s, r); }
     return [...events];
   };
   const run = (c: DistanceCommand): EventData[] => append(decide(c, s, params));

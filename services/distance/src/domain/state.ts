@@ -96,13 +96,14 @@ const addHolding = (s: DistanceState, period: number, d: number): void => {
   else s.holding.set(period, n);
 };
 
-function onBlock(s: DistanceState, height: number, position: bigint): void {
+/** `position`: the block event's serialised log position (a LogPosition), kept as it is. */
+function onBlock(s: DistanceState, height: number, position: string): void {
   s.height = height;
   const p = currentPeriod(s);
   if (p <= s.snapshot.period) return;
   // The web of trust as it stands when period p begins is what its pool is evaluated against.
   const wot = s.wotVersion === s.snapshot.wotVersion ? s.snapshot.wot : new Map(s.wot);
-  s.snapshot = { period: p, wotVersion: s.wotVersion, height, position: position.toString(), wot };
+  s.snapshot = { period: p, wotVersion: s.wotVersion, height, position, wot };
   const pool = s.pools.get(p);
   if (pool) { pool.wotVersion = s.wotVersion; pool.snapshotPosition = s.snapshot.position; }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isDomainError, type ErrorCode, type EventData, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, isDomainError, type ErrorCode, type EventData, type RecordedEvent } from '@ewx/platform';
 import { decide, type DistanceCommand } from './decider.js';
 import { defaultParams, type DistanceParams } from './params.js';
 import { evolve, initialState, type DistanceState } from './state.js';
@@ -30,7 +30,7 @@ export function spec(overrides: Partial<DistanceParams> = {}): Spec {
   const state = initialState();
   let position = 0n;
   const apply = (events: readonly EventData[]): void => {
-    for (const e of events) evolve(state, { ...e, streamId: 'spec', version: 0, position: ++position } as RecordedEvent);
+    for (const e of events) evolve(state, { ...e, streamId: 'spec', version: 0, position: encodePosition([++position]) } as RecordedEvent);
   };
   apply([{ type: 'DistanceConfigured', data: { periodBlocks: params.periodBlocks } }]);
   const self: Spec = {

@@ -1,6 +1,6 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
 import {
-  addressField, authenticate, authenticateCosigner, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, shown, unary,
+  addressField, authenticate, positionProgress, authenticateCosigner, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, shown, unary,
   type GrpcService, type Logger, type Runtime, type Signed,
 } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
@@ -14,7 +14,7 @@ interface Codec<T> { encode(m: T): BinaryWriter }
 
 export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger): GrpcService {
   const state = (): RegistryState => runtime.state();
-  const reply = (): R.CommandReply => ({ logPosition: runtime.position(), height: BigInt(state().height) });
+  const reply = (): R.CommandReply => ({ logPosition: positionProgress(runtime.position()), height: BigInt(state().height) });
 
   /** Authenticate, map to a command, decide on fresh state in the command's stream. */
   const run = async <T extends Signed>(name: string, codec: Codec<T>, req: T, toCommand: (req: T, signer: string) => RegistryCommand): Promise<void> => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  START,
   inProcessBus, pgliteEventStore, readEnv, silentLogger, topicOf, type Bus, type EventStore, type Json, type Runtime, type ServiceInstance,
 } from '@ewx/platform';
 import { waitFor } from '@ewx/platform/testing';
@@ -56,7 +57,7 @@ describe('registry reactions on the runtime', () => {
     await blocksTo(12);
     await waitFor('the stake released', () => (balanceOf(state().ledger, alice).reserved === 0n ? true : undefined));
     assert.equal(balanceOf(state().ledger, alice).free, 1000n);
-    const released = (await store.readAll(0n, 1000)).filter((e) => e.type === 'StakeReleased');
+    const released = (await store.readAll(START, 1000)).filter((e) => e.type === 'StakeReleased');
     assert.equal(released.length, 1);
   });
 
@@ -69,7 +70,7 @@ describe('registry reactions on the runtime', () => {
     await waitFor('height 13', () => (state().height === 13 ? true : undefined));
     assert.equal(unclaimedOf(state().ledger, alice, 'grp.one'), 30n);
     assert.equal(state().groups.get('grp.one')!.budget, 450n);
-    assert.equal((await store.readAll(0n, 1000)).filter((e) => e.type === 'RewardsCredited').length, 1);
+    assert.equal((await store.readAll(START, 1000)).filter((e) => e.type === 'RewardsCredited').length, 1);
   });
 
   test('an INVALID evaluation slashes the hold to the treasury; a VALID one releases it', async () => {

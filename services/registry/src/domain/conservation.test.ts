@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isDomainError, type EventData, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, isDomainError, type EventData, type RecordedEvent } from '@ewx/platform';
 import { dueCommands } from '../app/reactions.js';
 import type { RegistryCommand } from './commands.js';
 import { decide } from './decider.js';
@@ -106,7 +106,7 @@ test('conservation: Σ free + reserved + unclaimed = deposits − withdrawals at
     let pos = 0n;
     const apply = (es: readonly EventData[], k: number, where: string): void => {
       for (const e of es.slice(0, k)) {
-        evolve(s, { ...e, streamId: 's', version: 0, position: ++pos } as RecordedEvent);
+        evolve(s, { ...e, streamId: 's', version: 0, position: encodePosition([++pos]) } as RecordedEvent);
         events++;
         seen.set(e.type, (seen.get(e.type) ?? 0) + 1);
         checkInvariants(s, `${where} → ${e.type}`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isDomainError, type EventData, type GroupConfig, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
+import { encodePosition, isDomainError, type EventData, type GroupConfig, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
 import type { CommandOf, RegistryCommand } from './commands.js';
 import { decide } from './decider.js';
 import { evolve } from './evolve.js';
@@ -53,7 +53,7 @@ export function world(): World {
   let pos = 0n;
   const apply = (events: readonly EventData[]): void => {
     for (const e of events) {
-      const r: RecordedEvent = { ...e, streamId: 's', version: log.length, position: ++pos };
+      const r: RecordedEvent = { ...e, streamId: 's', version: log.length, position: encodePosition([++pos]) };
       evolve(state, r);
       log.push(r);
     }

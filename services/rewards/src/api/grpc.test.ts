@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import {
+  START,
   createRuntime, generateKeyPair, pgliteEventStore, signCommand, silentLogger, type EventData, type EventStore, type Runtime,
 } from '@ewx/platform';
 import { SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
@@ -111,7 +112,7 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(await call(impl, 'getOperatorRewards', { operator: A, group: G, period: 0 }), before);
     assert.equal(runtime.position(), position);
-    const decided = (await store.readAll(0n, 10_000)).filter((e) => e.type === 'RewardsDecided');
+    const decided = (await store.readAll(START, 10_000)).filter((e) => e.type === 'RewardsDecided');
     assert.equal(decided.length, 1);
   });
 });

@@ -1,5 +1,5 @@
 /** Test fixtures: events as the inbox records them, and given/when helpers over evolve and decide. */
-import { TOKEN, type EventData, type GroupConfig, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, TOKEN, type EventData, type GroupConfig, type RecordedEvent } from '@ewx/platform';
 import { decide, type RewardsCommand } from './decide.js';
 import { evolve } from './evolve.js';
 import { initialState, type RewardsState } from './state.js';
@@ -47,7 +47,7 @@ export class Log {
   state: RewardsState = initialState();
   append(streamId: string, events: readonly EventData[]): RecordedEvent[] {
     const out = events.map((e): RecordedEvent => {
-      const r = { ...e, streamId, version: this.events.filter((x) => x.streamId === streamId).length, position: BigInt(this.events.length + 1) } as RecordedEvent;
+      const r = { ...e, streamId, version: this.events.filter((x) => x.streamId === streamId).length, position: encodePosition([BigInt(this.events.length + 1)]) } as RecordedEvent;
       this.events.push(r);
       this.state = evolve(this.state, r);
       return r;

@@ -1,4 +1,4 @@
-import type { EventData, RecordedEvent, SolutionConfig } from '@ewx/platform';
+import { encodePosition, type EventData, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
 import { evolve } from './evolve.js';
 import { initialVotingState, type VotingState } from './state.js';
 
@@ -40,7 +40,7 @@ export function given(...events: EventData[]): VotingState {
 }
 export function apply(s: VotingState, events: readonly EventData[]): VotingState {
   for (const e of events) {
-    const rec: RecordedEvent = { ...e, streamId: 'test', version: 0, position: ++position };
+    const rec: RecordedEvent = { ...e, streamId: 'test', version: 0, position: encodePosition([++position]) };
     evolve(s, rec);
   }
   return s;

@@ -35,6 +35,11 @@ export interface PageInfo {
 /** What a service has seen: its log position and the last block height it recorded. */
 export interface ServiceStatus {
   service: string;
+  /**
+   * How far the service has applied its log: the first component of its last applied position.
+   * PostgreSQL/PGlite: the position itself. KurrentDB: the commit position, shared by the events
+   * of one append. Non-decreasing; a progress figure, not a position to resume from.
+   */
   logPosition: bigint;
   height: bigint;
 }
