@@ -1,4 +1,4 @@
-import { denied, isWrongExpectedVersion } from './errors.js';
+import { denied, isWrongExpectedVersion, unavailable } from './errors.js';
 import { INBOX_PREFIX, type Envelope } from './envelope.js';
 import type { EventData, EventStore, Json, RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
@@ -40,6 +40,12 @@ export interface Runtime<S> {
   onEvent(listener: (event: RecordedEvent, state: S) => void): () => void;
   lastNonce(signer: string): bigint;
   catchUp(): Promise<void>;
+  /**
+   * While a reason is set, `execute` refuses every command with UNAVAILABLE and that reason (a
+   * service that is starting: its state may still miss other services' events); `undefined`
+   * accepts commands again. Queries, which read `state()`, are not affected; neither is `ingest`.
+   */
+  refuseCommands(reason: string | undefined): void;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
@@ -68,6 +74,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   let live = false;
   let stopped = false;
   let follower: Promise<void> | undefined;
+  let refusal: string | undefined;
   const versions = new Map<string, number>();
   const nonces = new Map<string, bigint>();
   const inboxSeen = new Map<string, number>();
@@ -144,9 +151,11 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     lastNonce: (signer) => nonces.get(signer) ?? 0n,
     catchUp: () => exclusive(catchUpUnlocked),
     async start() {
+      const t0 = Date.now();
+      const from = pos;
       await exclusive(catchUpUnlocked);
       live = true;
-      log.info('state rebuilt from the log', { service, position: pos });
+      log.info('state rebuilt from the log', { service, position: pos, events: Number(pos - from), ms: Date.now() - t0 });
       follower = (async () => {
         while (!stopped) {
           await store.waitForAppend(250);
@@ -156,7 +165,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       })();
     },
     async stop() { stopped = true; await follower; await chain; },
+    refuseCommands(reason) { refusal = reason; },
     execute(streamId, decide, auth) {
+      if (refusal !== undefined) return Promise.reject(unavailable(refusal));
       return exclusive(async () => {
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();

@@ -7,7 +7,26 @@ export interface KafkaBusOptions {
   readonly clientId: string;
   readonly partitions?: number;
   readonly log: Logger;
+  /**
+   * How long the broker keeps a consumer that stopped heartbeating (a killed process) before it
+   * gives its partitions to another member: a restarted service waits for that before its inbox
+   * joins. Default {@link DEFAULT_SESSION_TIMEOUT_MS}; a clean stop leaves the group at once.
+   */
+  readonly sessionTimeoutMs?: number;
 }
+
+/**
+ * 6 s, the broker's smallest accepted value by default (`group.min.session.timeout.ms`), instead
+ * of kafkajs's 30 s: kafkajs has no static membership (group.instance.id, KIP-345), so after a
+ * `kill -9` the restarted process's new member waits until the dead one's session expires. The
+ * heartbeat goes every second (see {@link heartbeatIntervalOf}), so a member is expelled only after
+ * about six missed heartbeats: an event loop blocked for 6 s. That costs a rebalance (the member
+ * rejoins, the batch in hand is redelivered and deduplicated), never an event.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
+
+/** kafkajs heartbeats between fetches and messages: every second, or a fifth of a shorter session. */
+const heartbeatIntervalOf = (sessionTimeoutMs: number): number => Math.max(100, Math.min(1000, Math.floor(sessionTimeoutMs / 5)));
 
 /**
  * Kafka through kafkajs (unmaintained since 2023, so it stays behind this port). The producer is
@@ -74,16 +93,82 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     },
     async consume(c: ConsumerOptions): Promise<Consumer> {
       await ensureTopics(c.topics);
-      const consumer = kafka.consumer({ groupId: c.groupId, retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 } });
+      const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+      const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
+      const consumer = kafka.consumer({
+        groupId: c.groupId, sessionTimeout, heartbeatInterval,
+        // kafkajs heartbeats after each fetch: an idle fetch must not outlast the heartbeat interval.
+        maxWaitTimeInMs: heartbeatInterval,
+        retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 },
+      });
+      /** Partitions assigned at the last join, as `topic:partition`. */
+      let assigned = new Set<string>();
+      /** Next offset to handle per `topic:partition`, after this process handled a message there. */
+      const handled = new Map<string, bigint>();
+      let onJoin: (() => void) | undefined;
+      const joined = new Promise<void>((r) => { onJoin = r; });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+        o.log.info('inbox: joined the consumer group', {
+          group: c.groupId, memberId: payload.memberId, leader: payload.isLeader, joinMs: payload.duration, partitions: assigned.size,
+        });
+        onJoin?.();
+      });
       await consumer.connect();
       await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
       await consumer.run({
         autoCommit: true,
-        eachMessage: async ({ topic, partition, message }) => {
-          await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
+          // kafkajs heartbeats only between messages: keep the session alive while a handler waits
+          // (a slow database, the runtime busy with a long command) instead of being expelled.
+          const pump = setInterval(() => { heartbeat().catch(() => undefined); }, heartbeatInterval);
+          try {
+            await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
+          } finally {
+            clearInterval(pump);
+          }
+          handled.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
         },
       });
-      const handle: Consumer = { async stop() { consumers.delete(handle); await consumer.disconnect(); } };
+      // run() returns once joined, or after a failed join that kafkajs retries by itself: wait for the join.
+      await joined;
+      const handle: Consumer = {
+        async stop() { consumers.delete(handle); await consumer.disconnect(); },
+        async caughtUp(onProgress) {
+          // The backlog at this moment: each partition's end offset, against the group's committed offset.
+          const admin = kafka.admin();
+          await admin.connect();
+          const ends = new Map<string, { low: bigint; high: bigint }>();
+          const committed = new Map<string, bigint>();
+          try {
+            for (const t of c.topics) for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
+            for (const t of await admin.fetchOffsets({ groupId: c.groupId, topics: [...c.topics] })) {
+              for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+            }
+          } finally {
+            await admin.disconnect();
+          }
+          const behind = (): number => {
+            let n = 0n;
+            for (const [k, { low, high }] of ends) {
+              if (!assigned.has(k)) continue;
+              let at = committed.get(k) ?? -1n;
+              const h = handled.get(k);
+              if (h !== undefined && h > at) at = h;
+              if (low > at) at = low;
+              if (at < high) n += high - at;
+            }
+            return Number(n);
+          };
+          const messages = behind();
+          let last = Date.now();
+          for (let n = messages; n > 0; n = behind()) {
+            if (Date.now() - last >= 5000) { onProgress?.(n); last = Date.now(); }
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          return { messages };
+        },
+      };
       consumers.add(handle);
       return handle;
     },
