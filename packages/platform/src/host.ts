@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { generateKeyPair, isAddress, keyPairFromSeed, type KeyPair } from './auth/keys.js';
 import { logTailBus } from './bus/logtail.js';
 import { DEFAULT_SESSION_TIMEOUT_MS, kafkaBus } from './bus/kafka.js';
@@ -251,11 +250,14 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   let server: StartedServer | undefined;
   const stop = async (): Promise<void> => {
     const t0 = Date.now();
-    await server?.stop();
-    await instance.stop();
-    await bus.close();
-    await store.close();
-    log.info('stopped', { ms: Date.now() - t0 });
+    const ms: Record<string, number> = {};
+    const step = async (name: string, fn: () => Promise<void> | undefined): Promise<void> => { const t = Date.now(); await fn(); ms[name] = Date.now() - t; };
+    await step('grpc', () => server?.stop());
+    // Reactions, then the inbox (LeaveGroup: its partitions are free for the next process), relay, runtime.
+    await step('service', () => instance.stop());
+    await step('bus', () => bus.close());
+    await step('store', () => store.close());
+    log.info('stopped', { ms: Date.now() - t0, steps: ms });
   };
   onSignals(stop, log);
   const listen = async (): Promise<void> => {
@@ -291,6 +293,8 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const port = env.int('GRPC_PORT', 50051, 0, 65535);
   const host = env.str('GRPC_HOST', '127.0.0.1');
   const admin = adminFrom(env, dataDir ?? MEMORY, log);
+  // Imported here: a standalone process (PostgreSQL) does not pay for loading PGlite at start.
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);

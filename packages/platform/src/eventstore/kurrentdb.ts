@@ -1,7 +1,4 @@
-import {
-  ANY, BACKWARDS, END, FORWARDS, KurrentDBClient, NO_STREAM, START, jsonEvent, streamNameFilter,
-  type ResolvedEvent,
-} from '@kurrent/kurrentdb-client';
+import type { ResolvedEvent } from '@kurrent/kurrentdb-client';
 import { WrongExpectedVersionError } from '../errors.js';
 import type { AppendResult, EventData, EventStore, ExpectedVersion, Json, RecordedEvent } from './types.js';
 
@@ -11,6 +8,9 @@ import type { AppendResult, EventData, EventStore, ExpectedVersion, Json, Record
  * Checkpoints are kept as the last event of stream `<category>.$checkpoint-<name>`.
  */
 export async function kurrentEventStore(url: string, category: string): Promise<EventStore> {
+  // Loaded only when used: the client takes a second or more to import, which every start of a
+  // PostgreSQL-backed process would pay otherwise.
+  const { ANY, BACKWARDS, END, FORWARDS, KurrentDBClient, NO_STREAM, START, jsonEvent, streamNameFilter } = await import('@kurrent/kurrentdb-client');
   const client = KurrentDBClient.connectionString`${url}`;
   const prefix = `${category}.`;
   const cpStream = (name: string): string => `${category}$checkpoint-${name}`;
