@@ -11,9 +11,11 @@
  *
  * RESTART_BENCH_ROOT=<checkout> runs that checkout's built services (an older commit, to compare);
  * RESTART_BENCH_ENV="KAFKA_SESSION_TIMEOUT_MS=30000" adds settings to every process;
- * RESTART_BENCH_SERVICES / RESTART_BENCH_SIGNALS pick a subset (comma-separated).
+ * RESTART_BENCH_SERVICES / RESTART_BENCH_SIGNALS pick a subset (comma-separated);
+ * RESTART_BENCH_LOGS=<folder> keeps every process's log there (<service>-<n>.log).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
@@ -48,13 +50,18 @@ const env: Record<string, string> = {
   BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'info', ...EXTRA,
 };
 
+const LOGS = process.env.RESTART_BENCH_LOGS;
+if (LOGS) mkdirSync(LOGS, { recursive: true });
+let spawned = 0;
+
 interface Proc { name: Name; address: string; child: ChildProcess; exited: Promise<number | null>; out(): string }
 function spawnService(name: Name, port: number): Proc {
   const child = spawn(process.execPath, [resolve(ROOT, `services/${name}/dist/main.js`)], {
     env: { ...process.env, ...env, GRPC_PORT: String(port), GRPC_HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const keep = (d: Buffer): void => { out = (out + d.toString()).slice(-200_000); };
+  const file = LOGS ? resolve(LOGS, `${name}-${++spawned}.log`) : undefined;
+  const keep = (d: Buffer): void => { out = (out + d.toString()).slice(-200_000); if (file) appendFileSync(file, d); };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -29,6 +29,14 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
 const heartbeatIntervalOf = (sessionTimeoutMs: number): number => Math.max(100, Math.min(1000, Math.floor(sessionTimeoutMs / 5)));
 
 /**
+ * How long the broker may hold an idle fetch. kafkajs heartbeats between fetches, and a stop waits
+ * for the fetch in flight before it sends LeaveGroup, so this bounds both the gap between idle
+ * heartbeats and the time a SIGTERM takes to free the partitions. New messages end a fetch at once,
+ * so it adds no latency; the cost is four empty fetches a second per idle consumer.
+ */
+const FETCH_MAX_WAIT_MS = 250;
+
+/**
  * Kafka through kafkajs (unmaintained since 2023, so it stays behind this port). The producer is
  * idempotent with one request in flight, so a retried send neither duplicates nor reorders; the
  * message key is the stream id, so one stream's events stay in one partition, in order.
@@ -97,8 +105,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
       const consumer = kafka.consumer({
         groupId: c.groupId, sessionTimeout, heartbeatInterval,
-        // kafkajs heartbeats after each fetch: an idle fetch must not outlast the heartbeat interval.
-        maxWaitTimeInMs: heartbeatInterval,
+        maxWaitTimeInMs: Math.min(FETCH_MAX_WAIT_MS, heartbeatInterval),
         retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 },
       });
       /** Partitions assigned at the last join, as `topic:partition`. */
