@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Logger } from '../log.js';
 import type { Bus, Consumer, ConsumerOptions, OutgoingMessage } from './types.js';
 
@@ -55,12 +55,22 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
   const knownTopics = new Set<string>();
   const consumers = new Set<Consumer>();
 
-  const ensureTopics = async (names: readonly string[]): Promise<void> => {
-    const missing = names.filter((n) => !knownTopics.has(n));
-    if (missing.length === 0) return;
+  /** Runs `fn` with an admin client: `shared` if given (its caller disconnects it), else a new one. */
+  const withAdmin = async <T>(shared: Admin | undefined, fn: (admin: Admin) => Promise<T>): Promise<T> => {
+    if (shared) return fn(shared);
     const admin = kafka.admin();
     await admin.connect();
     try {
+      return await fn(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  const ensureTopics = async (names: readonly string[], shared?: Admin): Promise<void> => {
+    const missing = names.filter((n) => !knownTopics.has(n));
+    if (missing.length === 0) return;
+    await withAdmin(shared, async (admin) => {
       const existing = new Set(await admin.listTopics());
       const create = missing.filter((n) => !existing.has(n));
       if (create.length > 0) {
@@ -77,9 +87,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
         await new Promise((r) => setTimeout(r, 200));
       }
       for (const n of missing) knownTopics.add(n);
-    } finally {
-      await admin.disconnect();
-    }
+    });
   };
 
   const getProducer = (): Promise<Producer> => {
@@ -93,35 +101,41 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     return connecting;
   };
 
-  return {
-    async publish(topic: string, messages: readonly OutgoingMessage[]) {
-      await ensureTopics([topic]);
-      const p = await getProducer();
-      await p.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
-    },
-    async consume(c: ConsumerOptions): Promise<Consumer> {
-      await ensureTopics(c.topics);
-      const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-      const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
-      const consumer = kafka.consumer({
-        groupId: c.groupId, sessionTimeout, heartbeatInterval,
-        maxWaitTimeInMs: Math.min(FETCH_MAX_WAIT_MS, heartbeatInterval),
-        retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 },
+  const consumeWith = async (c: ConsumerOptions, admin: Admin): Promise<Consumer> => {
+    await ensureTopics(c.topics, admin);
+    const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
+    const consumer = kafka.consumer({
+      groupId: c.groupId, sessionTimeout, heartbeatInterval,
+      maxWaitTimeInMs: Math.min(FETCH_MAX_WAIT_MS, heartbeatInterval),
+      retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    // The backlog to catch up with: each partition's end offset before joining (see caughtUp).
+    const ends = new Map<string, { low: bigint; high: bigint }>();
+    for (const t of c.topics) for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
+    /** Partitions assigned at the last join, as `topic:partition`. */
+    let assigned = new Set<string>();
+    /** Next offset to handle per `topic:partition`, after this process handled a message there. */
+    const handled = new Map<string, bigint>();
+    let onJoin: (() => void) | undefined;
+    const joined = new Promise<void>((r) => { onJoin = r; });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+      o.log.info('inbox: joined the consumer group', {
+        group: c.groupId, memberId: payload.memberId, leader: payload.isLeader, joinMs: payload.duration, partitions: assigned.size,
       });
-      /** Partitions assigned at the last join, as `topic:partition`. */
-      let assigned = new Set<string>();
-      /** Next offset to handle per `topic:partition`, after this process handled a message there. */
-      const handled = new Map<string, bigint>();
-      let onJoin: (() => void) | undefined;
-      const joined = new Promise<void>((r) => { onJoin = r; });
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-        assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
-        o.log.info('inbox: joined the consumer group', {
-          group: c.groupId, memberId: payload.memberId, leader: payload.isLeader, joinMs: payload.duration, partitions: assigned.size,
-        });
-        onJoin?.();
-      });
-      await consumer.connect();
+      onJoin?.();
+    });
+    await consumer.connect();
+    try {
+      return await joinAndWatch();
+    } catch (e) {
+      // Not half joined: a retry must not leave a second member of this process in the group.
+      await consumer.disconnect().catch(() => undefined);
+      throw e;
+    }
+
+    async function joinAndWatch(): Promise<Consumer> {
       await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
       await consumer.run({
         autoCommit: true,
@@ -139,34 +153,26 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       });
       // run() returns once joined, or after a failed join that kafkajs retries by itself: wait for the join.
       await joined;
+      // Where the group stands on the partitions it now owns (what the previous process committed).
+      const committed = new Map<string, bigint>();
+      for (const t of await admin.fetchOffsets({ groupId: c.groupId, topics: [...c.topics] })) {
+        for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+      }
+      const behind = (): number => {
+        let n = 0n;
+        for (const [k, { low, high }] of ends) {
+          if (!assigned.has(k)) continue;
+          let at = committed.get(k) ?? -1n;
+          const h = handled.get(k);
+          if (h !== undefined && h > at) at = h;
+          if (low > at) at = low;
+          if (at < high) n += high - at;
+        }
+        return Number(n);
+      };
       const handle: Consumer = {
         async stop() { consumers.delete(handle); await consumer.disconnect(); },
         async caughtUp(onProgress) {
-          // The backlog at this moment: each partition's end offset, against the group's committed offset.
-          const admin = kafka.admin();
-          await admin.connect();
-          const ends = new Map<string, { low: bigint; high: bigint }>();
-          const committed = new Map<string, bigint>();
-          try {
-            for (const t of c.topics) for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
-            for (const t of await admin.fetchOffsets({ groupId: c.groupId, topics: [...c.topics] })) {
-              for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
-            }
-          } finally {
-            await admin.disconnect();
-          }
-          const behind = (): number => {
-            let n = 0n;
-            for (const [k, { low, high }] of ends) {
-              if (!assigned.has(k)) continue;
-              let at = committed.get(k) ?? -1n;
-              const h = handled.get(k);
-              if (h !== undefined && h > at) at = h;
-              if (low > at) at = low;
-              if (at < high) n += high - at;
-            }
-            return Number(n);
-          };
           const messages = behind();
           let last = Date.now();
           for (let n = messages; n > 0; n = behind()) {
@@ -178,6 +184,24 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       };
       consumers.add(handle);
       return handle;
+    }
+  };
+
+  return {
+    async publish(topic: string, messages: readonly OutgoingMessage[]) {
+      await ensureTopics([topic]);
+      const p = await getProducer();
+      await p.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+    },
+    async consume(c: ConsumerOptions): Promise<Consumer> {
+      // One admin connection for the topics and the offsets of this start.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        return await consumeWith(c, admin);
+      } finally {
+        await admin.disconnect();
+      }
     },
     async close() {
       for (const c of [...consumers]) await c.stop();
