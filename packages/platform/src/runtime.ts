@@ -107,12 +107,17 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     if (live) for (const l of listeners) l(e, state);
   };
 
+  /** What was folded before start() went live (a command before start() replays too), for the start log. */
+  const replay = { events: 0, ms: 0 };
   const catchUpUnlocked = async (): Promise<void> => {
+    const t0 = live ? 0 : Date.now();
     for (;;) {
       const batch = await store.readAll(pos, 5000);
       for (const e of batch) apply(e);
-      if (batch.length < 5000) return;
+      if (!live) replay.events += batch.length;
+      if (batch.length < 5000) break;
     }
+    if (!live) replay.ms += Date.now() - t0;
   };
 
   /** Own streams: each event carries the version of the previous event of its type (see Envelope). */
@@ -151,11 +156,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     lastNonce: (signer) => nonces.get(signer) ?? 0n,
     catchUp: () => exclusive(catchUpUnlocked),
     async start() {
-      const t0 = Date.now();
-      const from = pos;
       await exclusive(catchUpUnlocked);
       live = true;
-      log.info('state rebuilt from the log', { service, position: pos, events: Number(pos - from), ms: Date.now() - t0 });
+      log.info('state rebuilt from the log', { service, position: pos, events: replay.events, ms: replay.ms });
       follower = (async () => {
         while (!stopped) {
           await store.waitForAppend(250);
