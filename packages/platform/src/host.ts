@@ -115,17 +115,18 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
     async start(hooks) {
       const t0 = Date.now();
       const inboxed = Object.keys(o.inbox).length > 0;
+      // A bus that tails the logs themselves (embedded) needs no outbox relay and has no group members.
+      const tailsLogs = (ctx.bus as { tailsLogs?: boolean }).tailsLogs === true;
       refuse('rebuilding its state from its log');
       await runtime.start();
-      // A bus that tails the logs themselves (embedded) needs no outbox relay.
-      if (!(ctx.bus as { tailsLogs?: boolean }).tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
+      if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
       await hooks?.queryable?.();
       if (inboxed) {
         refuse(`joining its Kafka consumer group ${group}`);
         // A broker that is down at start is waited for (with backoff, logged), not a crash loop.
         await startWait(log, `the inbox to join consumer group ${group}`, async () => {
           inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
-        }, { hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once' });
+        }, tailsLogs ? {} : { hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once' });
         const caughtUp = inbox?.caughtUp;
         if (caughtUp) {
           refuse('catching up on its inbox');
