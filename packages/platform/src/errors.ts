@@ -54,6 +54,8 @@ export const precondition = (message: string): DomainError => new DomainError('F
 export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
 export const alreadyExists = (what: string): DomainError => new DomainError('ALREADY_EXISTS', `${what} already exists`);
 export const denied = (message: string): DomainError => new DomainError('PERMISSION_DENIED', message);
+/** Not now, retry soon (a service that is starting); the message says what it waits for. */
+export const unavailable = (message: string): DomainError => new DomainError('UNAVAILABLE', message);
 
 /** Thrown by an event store when the stream is not at the expected version. */
 export class WrongExpectedVersionError extends Error {

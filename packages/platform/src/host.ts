@@ -1,20 +1,18 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { generateKeyPair, isAddress, keyPairFromSeed, type KeyPair } from './auth/keys.js';
 import { logTailBus } from './bus/logtail.js';
-import { kafkaBus } from './bus/kafka.js';
+import { DEFAULT_SESSION_TIMEOUT_MS, kafkaBus } from './bus/kafka.js';
 import type { Bus, Consumer } from './bus/types.js';
 import { readEnv, type Env } from './config.js';
 import { ConfigError } from './errors.js';
-import { kurrentEventStore } from './eventstore/kurrentdb.js';
 import { pgliteEventStore } from './eventstore/pglite.js';
 import { postgresEventStore } from './eventstore/postgres.js';
 import type { EventStore } from './eventstore/types.js';
 import type { Subscription } from './eventstore/subscription.js';
-import { setServing, startGrpcServer, type GrpcService, type StartedServer } from './grpc/server.js';
-import { startInbox } from './inbox.js';
+import { setHealth, setServing, startGrpcServer, type GrpcService, type StartedServer } from './grpc/server.js';
+import { inboxGroupOf, startInbox } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
 import { startRelay } from './relay.js';
 import { retryForever } from './retry.js';
@@ -39,10 +37,49 @@ export interface ServiceContext {
   readonly namespace: string;
 }
 
+/** Moments of a start a host acts on (see {@link ServiceInstance.start}). */
+export interface StartHooks {
+  /** The state is rebuilt from the log: queries can be answered (commands are still refused). */
+  queryable?(): Promise<void> | void;
+}
+
 export interface ServiceInstance {
   readonly grpc: readonly GrpcService[];
-  start(): Promise<void>;
+  /**
+   * Rebuilds the state from the log, then (`hooks.queryable`) waits for the inbox to join its
+   * consumer group and catch up, then starts the reactions. Resolves once commands are accepted.
+   */
+  start(hooks?: StartHooks): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The health-service name that is SERVING as soon as queries are answered (the empty name: commands too). */
+export const QUERIES_HEALTH = 'queries';
+
+/** How long a start waits for the inbox to catch up before accepting commands anyway (INBOX_CATCH_UP_TIMEOUT_MS). */
+export const DEFAULT_CATCH_UP_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs one wait of a start and logs it: what it waits for when it begins, every 5 s while it lasts
+ * (with `hint`: why it may last), and how long it took. `limitMs` stops waiting (returns false).
+ */
+export async function startWait(log: Logger, what: string, wait: () => Promise<unknown>, o: { hint?: string; limitMs?: number; fields?: () => Record<string, unknown> } = {}): Promise<boolean> {
+  const t0 = Date.now();
+  log.info(`start: waiting for ${what}`, o.hint ? { why: o.hint } : undefined);
+  const ticker = setInterval(() => log.warn(`start: still waiting for ${what}`, { waitedMs: Date.now() - t0, ...(o.hint ? { why: o.hint } : {}), ...o.fields?.() }), 5000);
+  let limit: NodeJS.Timeout | undefined;
+  try {
+    const done = await Promise.race([
+      wait().then(() => true),
+      ...(o.limitMs === undefined ? [] : [new Promise<false>((r) => { limit = setTimeout(() => r(false), o.limitMs); })]),
+    ]);
+    if (done) log.info(`start: ${what}: done`, { ms: Date.now() - t0, ...o.fields?.() });
+    else log.warn(`start: ${what}: gave up waiting`, { ms: Date.now() - t0, ...o.fields?.() });
+    return done;
+  } finally {
+    clearInterval(ticker);
+    clearTimeout(limit);
+  }
 }
 
 export interface ServiceModule {
@@ -68,18 +105,40 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   let relay: Subscription | undefined;
   let inbox: Consumer | undefined;
   let reactions: { stop(): Promise<void> } | undefined;
+  const group = inboxGroupOf(name, ctx.namespace);
+  const catchUpLimitMs = ctx.env.int('INBOX_CATCH_UP_TIMEOUT_MS', DEFAULT_CATCH_UP_TIMEOUT_MS, 0, 3_600_000);
+  const refuse = (doing: string): void => runtime.refuseCommands(`${name} is starting (${doing}): commands are accepted in a moment, retry; queries are answered meanwhile`);
   return {
     runtime,
     grpc: o.grpc(runtime),
-    async start() {
+    async start(hooks) {
+      const t0 = Date.now();
+      const inboxed = Object.keys(o.inbox).length > 0;
+      // A bus that tails the logs themselves (embedded) needs no outbox relay and has no group members.
+      const tailsLogs = (ctx.bus as { tailsLogs?: boolean }).tailsLogs === true;
+      refuse('rebuilding its state from its log');
       await runtime.start();
-      // A bus that tails the logs themselves (embedded) needs no outbox relay.
-      if (!(ctx.bus as { tailsLogs?: boolean }).tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
-      if (Object.keys(o.inbox).length > 0) {
+      if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
+      await hooks?.queryable?.();
+      if (inboxed) {
+        refuse(`joining its Kafka consumer group ${group}`);
         // A broker that is down at start is waited for (with backoff, logged), not a crash loop.
-        inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
+        await startWait(log, `the inbox to join consumer group ${group}`, async () => {
+          inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
+        }, tailsLogs ? {} : { hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once' });
+        const caughtUp = inbox?.caughtUp;
+        if (caughtUp) {
+          refuse('catching up on its inbox');
+          let behind: number | undefined;
+          const done = await startWait(log, 'the inbox to catch up with its topics\' end offsets at join', async () => {
+            behind = (await caughtUp((n) => { behind = n; })).messages;
+          }, { limitMs: catchUpLimitMs, fields: () => (behind === undefined ? {} : { messages: behind }) });
+          if (!done) log.warn('start: accepting commands before the inbox caught up (INBOX_CATCH_UP_TIMEOUT_MS); see the inbox errors above', { limitMs: catchUpLimitMs });
+        }
       }
+      runtime.refuseCommands(undefined);
       reactions = o.reactions?.(runtime);
+      log.info('start: commands accepted', { ms: Date.now() - t0, position: runtime.position() });
     },
     async stop() {
       await reactions?.stop();
@@ -137,6 +196,8 @@ async function storeFrom(env: Env, category: string): Promise<EventStore> {
   if (url !== undefined && kurrent !== undefined) throw new ConfigError('DATABASE_URL', 'unset when KURRENTDB_URL is set (one event store)', url);
   if (kurrent !== undefined) {
     if (!/^(kurrentdb|esdb|kdb)(\+discover)?:\/\//.test(kurrent)) throw new ConfigError('KURRENTDB_URL', 'a kurrentdb:// or esdb:// connection string', kurrent);
+    // Loaded only when used: the KurrentDB client costs start-up time to every other process.
+    const { kurrentEventStore } = await import('./eventstore/kurrentdb.js');
     return kurrentEventStore(kurrent, category);
   }
   if (url === undefined) throw new ConfigError('DATABASE_URL', 'postgres://user@host:port/db (or set KURRENTDB_URL)', undefined);
@@ -144,18 +205,36 @@ async function storeFrom(env: Env, category: string): Promise<EventStore> {
   return postgresEventStore(url, category);
 }
 
-const onSignals = (stop: () => Promise<void>): void => {
+/** How long a stop may take before the process exits anyway (a hung broker or database). */
+const STOP_DEADLINE_MS = 10_000;
+
+const onSignals = (stop: () => Promise<void>, log: Logger): void => {
   let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       if (stopping) return;
       stopping = true;
-      stop().finally(() => process.exit(0));
+      log.info(`${sig}: stopping`, { deadlineMs: STOP_DEADLINE_MS });
+      setTimeout(() => {
+        log.error('stop: deadline passed, exiting without a clean stop', { deadlineMs: STOP_DEADLINE_MS });
+        process.exit(1);
+      }, STOP_DEADLINE_MS).unref();
+      stop().catch((e: Error) => log.error('stop failed', { error: e.message })).finally(() => process.exit(0));
     });
   }
 };
 
-/** One service as its own process: PostgreSQL or KurrentDB, Kafka, its own gRPC port. */
+const sinceProcessStart = (): number => Math.round(process.uptime() * 1000);
+
+/**
+ * One service as its own process: PostgreSQL or KurrentDB, Kafka, its own gRPC port.
+ *
+ * Start order: connect the event store → rebuild the state from the log → bind gRPC: queries are
+ * answered, health `queries` is SERVING, the empty name and the service's own name NOT_SERVING,
+ * commands get UNAVAILABLE saying what the service waits for → the inbox joins its consumer
+ * group and catches up with its topics → reactions start, commands are accepted, health SERVING.
+ * A stop (SIGTERM) leaves the consumer group, so the next process takes the partitions at once.
+ */
 export async function runStandalone(module: ServiceModule, source: Record<string, string | undefined> = process.env): Promise<{ server: StartedServer; stop(): Promise<void> }> {
   const env = readEnv(source);
   const log = createLogger({ service: module.name });
@@ -165,21 +244,34 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const admin = adminFrom(env);
   const namespace = namespaceFrom(env);
   const category = categoryOf(namespace, module.name);
-  const store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!;
-  const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions: env.int('KAFKA_PARTITIONS', 3, 1, 1000), log });
+  const sessionTimeoutMs = env.int('KAFKA_SESSION_TIMEOUT_MS', DEFAULT_SESSION_TIMEOUT_MS, 1000, 1_800_000);
+  let store!: EventStore;
+  await startWait(log, 'the event store', async () => { store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!; });
+  const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions: env.int('KAFKA_PARTITIONS', 3, 1, 1000), log, sessionTimeoutMs });
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
-  await instance.start();
-  const server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT);
-  setServing(server, instance.grpc.map((g) => g.name));
-  log.info(`${module.name} listening`, { grpc: `${host}:${server.port}` });
+  let server: StartedServer | undefined;
   const stop = async (): Promise<void> => {
-    await server.stop();
-    await instance.stop();
-    await bus.close();
-    await store.close();
+    const t0 = Date.now();
+    const ms: Record<string, number> = {};
+    const step = async (name: string, fn: () => Promise<void> | undefined): Promise<void> => { const t = Date.now(); await fn(); ms[name] = Date.now() - t; };
+    await step('grpc', () => server?.stop());
+    // Reactions, then the inbox (LeaveGroup: its partitions are free for the next process), relay, runtime.
+    await step('service', () => instance.stop());
+    await step('bus', () => bus.close());
+    await step('store', () => store.close());
+    log.info('stopped', { ms: Date.now() - t0, steps: ms });
   };
-  onSignals(stop);
-  return { server, stop };
+  onSignals(stop, log);
+  const listen = async (): Promise<void> => {
+    server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT);
+    setHealth(server, [QUERIES_HEALTH], 'SERVING');
+    log.info(`${module.name} listening: queries answered; commands once the inbox has joined its group and caught up`, { grpc: `${host}:${server.port}`, sinceProcessStartMs: sinceProcessStart() });
+  };
+  await instance.start({ queryable: listen });
+  if (server === undefined) await listen();
+  setServing(server!, instance.grpc.map((g) => g.name));
+  log.info(`${module.name} serving: commands accepted, health SERVING`, { grpc: `${host}:${server!.port}`, sinceProcessStartMs: sinceProcessStart() });
+  return { server: server!, stop };
 }
 
 export interface Embedded {
@@ -203,6 +295,8 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const port = env.int('GRPC_PORT', 50051, 0, 65535);
   const host = env.str('GRPC_HOST', '127.0.0.1');
   const admin = adminFrom(env, dataDir ?? MEMORY, log);
+  // Imported here: a standalone process (PostgreSQL) does not pay for loading PGlite at start.
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
@@ -216,6 +310,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const grpcServices = instances.flatMap((i) => i.grpc);
   const server = await startGrpcServer(grpcServices, host, port, modules.map((m) => m.protoFile), PROTO_ROOT);
   setServing(server, grpcServices.map((g) => g.name));
+  setHealth(server, [QUERIES_HEALTH], 'SERVING');
   log.info(`ewx embedded: all services listening on ${host}:${server.port} (gRPC, health and reflection)`, { dataDir: dataDir ?? 'memory', admin });
   const stop = async (): Promise<void> => {
     await server.stop();
@@ -223,7 +318,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
     await bus.close();
     await db.close();
   };
-  if (opts.signals !== false) onSignals(stop);
+  if (opts.signals !== false) onSignals(stop, log);
   return { server, admin, dataDir, stop };
 }
 

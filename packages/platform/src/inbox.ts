@@ -4,6 +4,9 @@ import { parseEnvelope } from './envelope.js';
 import type { Logger } from './log.js';
 import { isInboxGap, type Runtime } from './runtime.js';
 
+/** The consumer group of a service's inbox: `ewx-<service>`, after the namespace if any. */
+export const inboxGroupOf = (service: string, namespace = ''): string => `${namespace ? `${namespace}.` : ''}ewx-${service}`;
+
 /**
  * A service's reaction to other services: one consumer group per service reads their topics and
  * records the wanted events in its own log (deduplicated by source stream and version), so a
@@ -13,7 +16,7 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
   const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
   return bus.consume({
-    groupId: `${namespace ? `${namespace}.` : ''}ewx-${runtime.service}`,
+    groupId: inboxGroupOf(runtime.service, namespace),
     topics,
     handler: async (m) => {
       const env = parseEnvelope(m.value);

@@ -15,7 +15,7 @@ export { inProcessBus } from './bus/inprocess.js';
 export { logTailBus, type LogTailBus } from './bus/logtail.js';
 export { kafkaBus } from './bus/kafka.js';
 export { startRelay } from './relay.js';
-export { startInbox } from './inbox.js';
+export { inboxGroupOf, startInbox } from './inbox.js';
 export * from './runtime.js';
 export * from './auth/keys.js';
 export * from './auth/command.js';

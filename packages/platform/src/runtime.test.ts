@@ -155,3 +155,21 @@ test('runtime: each own event records the previous version of its type in its st
   await src.stop();
   await db.close();
 });
+
+test('runtime: while commands are refused (start-up), execute answers UNAVAILABLE with the reason and changes nothing; nonces are not spent', async () => {
+  const db = await PGlite.create();
+  const store = await pgliteEventStore('rtgate', db);
+  const rt = createRuntime('rtgate', store, decider, silentLogger);
+  await rt.start();
+  await rt.execute('a', add(1));
+  rt.refuseCommands('rtgate is starting (joining its Kafka consumer group x)');
+  await assert.rejects(rt.execute('a', add(2), { signer: 'alice', nonce: 1n }),
+    (e) => e instanceof DomainError && e.code === 'UNAVAILABLE' && /starting \(joining its Kafka consumer group x\)/.test(e.message));
+  assert.equal(rt.state().total, 1, 'queries read the state meanwhile');
+  assert.equal((await store.readStream('a')).length, 1);
+  rt.refuseCommands(undefined);
+  await rt.execute('a', add(2), { signer: 'alice', nonce: 1n });
+  assert.equal(rt.state().total, 3);
+  await rt.stop();
+  await db.close();
+});

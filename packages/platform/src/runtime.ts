@@ -1,4 +1,4 @@
-import { denied, isWrongExpectedVersion } from './errors.js';
+import { denied, isWrongExpectedVersion, unavailable } from './errors.js';
 import { INBOX_PREFIX, type Envelope } from './envelope.js';
 import { START, type EventData, type EventStore, type Json, type LogPosition, type RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
@@ -41,6 +41,12 @@ export interface Runtime<S> {
   onEvent(listener: (event: RecordedEvent, state: S) => void): () => void;
   lastNonce(signer: string): bigint;
   catchUp(): Promise<void>;
+  /**
+   * While a reason is set, `execute` refuses every command with UNAVAILABLE and that reason (a
+   * service that is starting: its state may still miss other services' events); `undefined`
+   * accepts commands again. Queries, which read `state()`, are not affected; neither is `ingest`.
+   */
+  refuseCommands(reason: string | undefined): void;
 }
 
 const MAX_CONFLICT_RETRIES = 20;
@@ -69,6 +75,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   let live = false;
   let stopped = false;
   let follower: Promise<void> | undefined;
+  let refusal: string | undefined;
   const versions = new Map<string, number>();
   const nonces = new Map<string, bigint>();
   const inboxSeen = new Map<string, number>();
@@ -101,12 +108,17 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     if (live) for (const l of listeners) l(e, state);
   };
 
+  /** What was folded before start() went live (a command before start() replays too), for the start log. */
+  const replay = { events: 0, ms: 0 };
   const catchUpUnlocked = async (): Promise<void> => {
+    const t0 = live ? 0 : Date.now();
     for (;;) {
       const batch = await store.readAll(pos, 5000);
       for (const e of batch) apply(e);
-      if (batch.length < 5000) return;
+      if (!live) replay.events += batch.length;
+      if (batch.length < 5000) break;
     }
+    if (!live) replay.ms += Date.now() - t0;
   };
 
   /** Own streams: each event carries the version of the previous event of its type (see Envelope). */
@@ -150,7 +162,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     async start() {
       await exclusive(catchUpUnlocked);
       live = true;
-      log.info('state rebuilt from the log', { service, position: pos });
+      log.info('state rebuilt from the log', { service, position: pos, events: replay.events, ms: replay.ms });
       follower = (async () => {
         while (!stopped) {
           await store.waitForAppend(250);
@@ -160,7 +172,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       })();
     },
     async stop() { stopped = true; await follower; await chain; },
+    refuseCommands(reason) { refusal = reason; },
     execute(streamId, decide, auth) {
+      if (refusal !== undefined) return Promise.reject(unavailable(refusal));
       return exclusive(async () => {
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();

@@ -30,10 +30,10 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     });
     return {
       grpc: service.grpc,
-      async start() {
+      async start(hooks) {
         // Before any block is recorded: the period length is part of the log.
         await service.runtime.execute('config', (s) => decide({ type: 'Configure' }, s, params));
-        await service.start();
+        await service.start(hooks);
       },
       async stop() {
         await service.stop();

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Logger } from '../log.js';
 import type { Bus, Consumer, ConsumerOptions, OutgoingMessage } from './types.js';
 
@@ -7,7 +7,34 @@ export interface KafkaBusOptions {
   readonly clientId: string;
   readonly partitions?: number;
   readonly log: Logger;
+  /**
+   * How long the broker keeps a consumer that stopped heartbeating (a killed process) before it
+   * gives its partitions to another member: a restarted service waits for that before its inbox
+   * joins. Default {@link DEFAULT_SESSION_TIMEOUT_MS}; a clean stop leaves the group at once.
+   */
+  readonly sessionTimeoutMs?: number;
 }
+
+/**
+ * 6 s, the broker's smallest accepted value by default (`group.min.session.timeout.ms`), instead
+ * of kafkajs's 30 s: kafkajs has no static membership (group.instance.id, KIP-345), so after a
+ * `kill -9` the restarted process's new member waits until the dead one's session expires. The
+ * heartbeat goes every second (see {@link heartbeatIntervalOf}), so a member is expelled only after
+ * about six missed heartbeats: an event loop blocked for 6 s. That costs a rebalance (the member
+ * rejoins, the batch in hand is redelivered and deduplicated), never an event.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
+
+/** kafkajs heartbeats between fetches and messages: every second, or a fifth of a shorter session. */
+const heartbeatIntervalOf = (sessionTimeoutMs: number): number => Math.max(100, Math.min(1000, Math.floor(sessionTimeoutMs / 5)));
+
+/**
+ * How long the broker may hold an idle fetch. kafkajs heartbeats between fetches, and a stop waits
+ * for the fetch in flight before it sends LeaveGroup, so this bounds both the gap between idle
+ * heartbeats and the time a SIGTERM takes to free the partitions. New messages end a fetch at once,
+ * so it adds no latency; the cost is four empty fetches a second per idle consumer.
+ */
+const FETCH_MAX_WAIT_MS = 250;
 
 /**
  * Kafka through kafkajs (unmaintained since 2023, so it stays behind this port). The producer is
@@ -28,12 +55,22 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
   const knownTopics = new Set<string>();
   const consumers = new Set<Consumer>();
 
-  const ensureTopics = async (names: readonly string[]): Promise<void> => {
-    const missing = names.filter((n) => !knownTopics.has(n));
-    if (missing.length === 0) return;
+  /** Runs `fn` with an admin client: `shared` if given (its caller disconnects it), else a new one. */
+  const withAdmin = async <T>(shared: Admin | undefined, fn: (admin: Admin) => Promise<T>): Promise<T> => {
+    if (shared) return fn(shared);
     const admin = kafka.admin();
     await admin.connect();
     try {
+      return await fn(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  const ensureTopics = async (names: readonly string[], shared?: Admin): Promise<void> => {
+    const missing = names.filter((n) => !knownTopics.has(n));
+    if (missing.length === 0) return;
+    await withAdmin(shared, async (admin) => {
       const existing = new Set(await admin.listTopics());
       const create = missing.filter((n) => !existing.has(n));
       if (create.length > 0) {
@@ -50,9 +87,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
         await new Promise((r) => setTimeout(r, 200));
       }
       for (const n of missing) knownTopics.add(n);
-    } finally {
-      await admin.disconnect();
-    }
+    });
   };
 
   const getProducer = (): Promise<Producer> => {
@@ -66,6 +101,92 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     return connecting;
   };
 
+  const consumeWith = async (c: ConsumerOptions, admin: Admin): Promise<Consumer> => {
+    await ensureTopics(c.topics, admin);
+    const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
+    const consumer = kafka.consumer({
+      groupId: c.groupId, sessionTimeout, heartbeatInterval,
+      maxWaitTimeInMs: Math.min(FETCH_MAX_WAIT_MS, heartbeatInterval),
+      retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    // The backlog to catch up with: each partition's end offset before joining (see caughtUp).
+    const ends = new Map<string, { low: bigint; high: bigint }>();
+    for (const t of c.topics) for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
+    /** Partitions assigned at the last join, as `topic:partition`. */
+    let assigned = new Set<string>();
+    /** Next offset to handle per `topic:partition`, after this process handled a message there. */
+    const handled = new Map<string, bigint>();
+    let onJoin: (() => void) | undefined;
+    const joined = new Promise<void>((r) => { onJoin = r; });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+      o.log.info('inbox: joined the consumer group', {
+        group: c.groupId, memberId: payload.memberId, leader: payload.isLeader, joinMs: payload.duration, partitions: assigned.size,
+      });
+      onJoin?.();
+    });
+    await consumer.connect();
+    try {
+      return await joinAndWatch();
+    } catch (e) {
+      // Not half joined: a retry must not leave a second member of this process in the group.
+      await consumer.disconnect().catch(() => undefined);
+      throw e;
+    }
+
+    async function joinAndWatch(): Promise<Consumer> {
+      await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
+      await consumer.run({
+        autoCommit: true,
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
+          // kafkajs heartbeats only between messages: keep the session alive while a handler waits
+          // (a slow database, the runtime busy with a long command) instead of being expelled.
+          const pump = setInterval(() => { heartbeat().catch(() => undefined); }, heartbeatInterval);
+          try {
+            await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
+          } finally {
+            clearInterval(pump);
+          }
+          handled.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
+        },
+      });
+      // run() returns once joined, or after a failed join that kafkajs retries by itself: wait for the join.
+      await joined;
+      // Where the group stands on the partitions it now owns (what the previous process committed).
+      const committed = new Map<string, bigint>();
+      for (const t of await admin.fetchOffsets({ groupId: c.groupId, topics: [...c.topics] })) {
+        for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+      }
+      const behind = (): number => {
+        let n = 0n;
+        for (const [k, { low, high }] of ends) {
+          if (!assigned.has(k)) continue;
+          let at = committed.get(k) ?? -1n;
+          const h = handled.get(k);
+          if (h !== undefined && h > at) at = h;
+          if (low > at) at = low;
+          if (at < high) n += high - at;
+        }
+        return Number(n);
+      };
+      const handle: Consumer = {
+        async stop() { consumers.delete(handle); await consumer.disconnect(); },
+        async caughtUp(onProgress) {
+          const messages = behind();
+          let last = Date.now();
+          for (let n = messages; n > 0; n = behind()) {
+            if (Date.now() - last >= 5000) { onProgress?.(n); last = Date.now(); }
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          return { messages };
+        },
+      };
+      consumers.add(handle);
+      return handle;
+    }
+  };
+
   return {
     async publish(topic: string, messages: readonly OutgoingMessage[]) {
       await ensureTopics([topic]);
@@ -73,19 +194,14 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       await p.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
     },
     async consume(c: ConsumerOptions): Promise<Consumer> {
-      await ensureTopics(c.topics);
-      const consumer = kafka.consumer({ groupId: c.groupId, retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 } });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
-      await consumer.run({
-        autoCommit: true,
-        eachMessage: async ({ topic, partition, message }) => {
-          await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
-        },
-      });
-      const handle: Consumer = { async stop() { consumers.delete(handle); await consumer.disconnect(); } };
-      consumers.add(handle);
-      return handle;
+      // One admin connection for the topics and the offsets of this start.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        return await consumeWith(c, admin);
+      } finally {
+        await admin.disconnect();
+      }
     },
     async close() {
       for (const c of [...consumers]) await c.stop();

@@ -18,7 +18,15 @@ export interface ConsumerOptions {
 }
 
 export interface Consumer {
+  /** Leaves the group (Kafka: LeaveGroup, so its partitions are reassigned at once) and stops. */
   stop(): Promise<void>;
+  /**
+   * Resolves once every message its topics held when the member began to join has been handled,
+   * on the partitions assigned to it, with how many were still to handle when the wait began;
+   * `onProgress` is told how many remain.
+   * Absent: the bus has no backlog to wait for.
+   */
+  caughtUp?(onProgress?: (behind: number) => void): Promise<{ messages: number }>;
 }
 
 export interface Bus {

@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { EventStore } from './types.js';
 import { migrate, schemaFor, sqlEventStore, type SqlClient } from './sql.js';
 
@@ -14,7 +14,7 @@ export function pgliteClient(db: PGlite, ownsDb: boolean): SqlClient {
 /** The embedded adapter: PostgreSQL compiled to WebAssembly, in process; `dataDir` undefined = memory. */
 export async function pgliteEventStore(category: string, db?: PGlite, dataDir?: string): Promise<EventStore> {
   const owns = db === undefined;
-  const database = db ?? (await PGlite.create(dataDir));
+  const database = db ?? (await (await import('@electric-sql/pglite')).PGlite.create(dataDir));
   const sql = pgliteClient(database, owns);
   const schema = schemaFor(category);
   await migrate(sql, schema);

@@ -88,6 +88,11 @@ export async function startGrpcServer(services: readonly GrpcService[], host: st
   };
 }
 
+/** Sets the health status of `names` (any string; the empty name stands for the whole server). */
+export function setHealth(s: StartedServer, names: readonly string[], status: 'SERVING' | 'NOT_SERVING'): void {
+  for (const n of names) s.health.setStatus(n, status);
+}
+
 export function setServing(s: StartedServer, names: readonly string[]): void {
   s.health.setStatus('', 'SERVING');
   for (const n of names) s.health.setStatus(n, 'SERVING');

@@ -23,8 +23,19 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node services/<name>/dist/main.js` and waits until its health service says SERVING. */
-export async function startServiceProcess(name: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
+/** The status of `service` ('' = the whole server) on `address`, or undefined if it does not answer. */
+export function healthStatus(address: string, service = ''): Promise<string | number | undefined> {
+  const health = healthClient(address);
+  return new Promise<string | number | undefined>((res) => {
+    health.check({ service }, (e, r) => res(e ? undefined : r.status));
+  }).finally(() => health.close());
+}
+
+/**
+ * Starts `node services/<name>/dist/main.js` without waiting for it (see `startServiceProcess`);
+ * `serving()` waits until its health service says SERVING (commands accepted).
+ */
+export function spawnServiceProcess(name: string, port: number, env: Record<string, string>): ServiceProcess & { serving(ms?: number): Promise<void> } {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, `services/${name}/dist/main.js`)], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, GRPC_PORT: String(port), GRPC_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -34,22 +45,36 @@ export async function startServiceProcess(name: string, port: number, env: Recor
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const address = `127.0.0.1:${port}`;
-  const health = healthClient(address);
-  try {
-    await waitFor(`${name} SERVING on ${address}`, () => new Promise<true | undefined>((res, rej) => {
-      if (child.exitCode !== null) { rej(new Error(`${name} exited with ${child.exitCode}: ${out.slice(-2000)}`)); return; }
-      health.check({ service: '' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-    }), 60_000, 100);
-  } finally {
-    health.close();
-  }
   const kill = async (): Promise<void> => { if (child.exitCode === null) { child.kill('SIGKILL'); await exited; } };
   return {
     name, address, child,
     output: () => out,
     kill,
     async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]); } await kill(); },
+    async serving(ms = 60_000) {
+      const health = healthClient(address);
+      try {
+        await waitFor(`${name} SERVING on ${address}`, () => new Promise<true | undefined>((res, rej) => {
+          if (child.exitCode !== null) { rej(new Error(`${name} exited with ${child.exitCode}: ${out.slice(-2000)}`)); return; }
+          health.check({ service: '' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+        }), ms, 100);
+      } finally {
+        health.close();
+      }
+    },
   };
+}
+
+/** Starts `node services/<name>/dist/main.js` and waits until its health service says SERVING (commands accepted). */
+export async function startServiceProcess(name: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
+  const p = spawnServiceProcess(name, port, env);
+  try {
+    await p.serving();
+  } catch (e) {
+    await p.kill();
+    throw e;
+  }
+  return p;
 }
 
 /** A port nobody listens on right now, for test processes. */
