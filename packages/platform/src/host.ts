@@ -5,6 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { generateKeyPair, isAddress, keyPairFromSeed, type KeyPair } from './auth/keys.js';
 import { logTailBus } from './bus/logtail.js';
 import { kafkaBus } from './bus/kafka.js';
+import { kafkaSecurityFrom } from './bus/kafka-security.js';
 import type { Bus, Consumer } from './bus/types.js';
 import { readEnv, type Env } from './config.js';
 import { ConfigError } from './errors.js';
@@ -13,6 +14,7 @@ import { pgliteEventStore } from './eventstore/pglite.js';
 import { postgresEventStore } from './eventstore/postgres.js';
 import type { EventStore } from './eventstore/types.js';
 import type { Subscription } from './eventstore/subscription.js';
+import { grpcServerOptionsFrom } from './grpc/options.js';
 import { setServing, startGrpcServer, type GrpcService, type StartedServer } from './grpc/server.js';
 import { startInbox } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
@@ -50,6 +52,11 @@ export interface ServiceModule {
   /** Relative to proto/, e.g. `ewx/v1/registry.proto`. */
   readonly protoFile: string;
   create(ctx: ServiceContext): Promise<ServiceInstance>;
+  /**
+   * Parses and checks every variable `create` will read, throwing ConfigError; called before any
+   * connection is attempted, so a bad value is reported even while the store or broker is down.
+   */
+  validateConfig?(env: Env, ctx: { readonly admin: string; readonly mode: 'embedded' | 'standalone' }): void;
 }
 
 export interface EventSourcedServiceOptions<S> {
@@ -165,11 +172,15 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const admin = adminFrom(env);
   const namespace = namespaceFrom(env);
   const category = categoryOf(namespace, module.name);
+  const security = kafkaSecurityFrom(env);
+  const partitions = env.int('KAFKA_PARTITIONS', 3, 1, 1000);
+  const grpcOptions = grpcServerOptionsFrom(env);
+  module.validateConfig?.(env, { admin, mode: 'standalone' });
   const store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!;
-  const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions: env.int('KAFKA_PARTITIONS', 3, 1, 1000), log });
+  const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions, log, security });
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   await instance.start();
-  const server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT);
+  const server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT, grpcOptions);
   setServing(server, instance.grpc.map((g) => g.name));
   log.info(`${module.name} listening`, { grpc: `${host}:${server.port}` });
   const stop = async (): Promise<void> => {
@@ -203,6 +214,8 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const port = env.int('GRPC_PORT', 50051, 0, 65535);
   const host = env.str('GRPC_HOST', '127.0.0.1');
   const admin = adminFrom(env, dataDir ?? MEMORY, log);
+  const grpcOptions = grpcServerOptionsFrom(env);
+  for (const m of modules) m.validateConfig?.(env, { admin, mode: 'embedded' });
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
@@ -214,7 +227,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   }
   for (const i of instances) await i.start();
   const grpcServices = instances.flatMap((i) => i.grpc);
-  const server = await startGrpcServer(grpcServices, host, port, modules.map((m) => m.protoFile), PROTO_ROOT);
+  const server = await startGrpcServer(grpcServices, host, port, modules.map((m) => m.protoFile), PROTO_ROOT, grpcOptions);
   setServing(server, grpcServices.map((g) => g.name));
   log.info(`ewx embedded: all services listening on ${host}:${server.port} (gRPC, health and reflection)`, { dataDir: dataDir ?? 'memory', admin });
   const stop = async (): Promise<void> => {

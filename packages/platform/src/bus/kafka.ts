@@ -1,5 +1,6 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log.js';
+import type { KafkaSecurity } from './kafka-security.js';
 import type { Bus, Consumer, ConsumerOptions, OutgoingMessage } from './types.js';
 
 export interface KafkaBusOptions {
@@ -7,6 +8,8 @@ export interface KafkaBusOptions {
   readonly clientId: string;
   readonly partitions?: number;
   readonly log: Logger;
+  /** TLS and SASL (see kafkaSecurityFrom); plaintext when absent. */
+  readonly security?: KafkaSecurity;
 }
 
 /**
@@ -19,6 +22,8 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
   const kafka = new Kafka({
     clientId: o.clientId,
     brokers: [...o.brokers],
+    ...(o.security?.ssl ? { ssl: o.security.ssl } : {}),
+    ...(o.security?.sasl ? { sasl: { ...o.security.sasl } as SASLOptions } : {}),
     logLevel: logLevel.ERROR,
     retry: { initialRetryTime: 200, retries: 12, maxRetryTime: 5000 },
     logCreator: () => ({ level, log }) => o.log.warn('kafkajs', { level, message: log.message, error: log.error }),
