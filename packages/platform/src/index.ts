@@ -13,7 +13,7 @@ export { kurrentEventStore } from './eventstore/kurrentdb.js';
 export * from './bus/types.js';
 export { inProcessBus } from './bus/inprocess.js';
 export { logTailBus, type LogTailBus } from './bus/logtail.js';
-export { kafkaBus } from './bus/kafka.js';
+export { kafkaBus, kafkaConfig } from './bus/kafka.js';
 export { kafkaSecurityFrom, type KafkaSecurity, type SaslMechanism } from './bus/kafka-security.js';
 export { startRelay } from './relay.js';
 export { startInbox } from './inbox.js';

@@ -3,3 +3,4 @@ export * from './wait.js';
 export * from './grpc.js';
 export * from './process.js';
 export { eventStoreContract } from './contract.js';
+export { testPki, type TestPki } from './certs.js';
