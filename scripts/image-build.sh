@@ -2,7 +2,7 @@
 # Builds the real image from the Dockerfile with Debian's buildah (no daemon) and runs it as its
 # USER until its HEALTHCHECK passes. Base images cannot be pulled here, so NODE_IMAGE is replaced by
 # a stand-in made on this machine: a Debian 12 root filesystem from Debian's packages (debootstrap,
-# cached in .infra/image) plus this machine's node 20 and npm and its CA bundle (so npm ci reaches
+# cached in ~/.cache/ewx-image) plus this machine's node 20 and npm and its CA bundle (so npm ci reaches
 # the registry as the host does). Running: podman/crun cannot set rlimits in this sandbox
 # ("setrlimit RLIMIT_NPROC: Operation not permitted"), so the built image's filesystem is mounted
 # and its ENTRYPOINT + CMD run under chroot as the image's USER, with the image's ENV and WORKDIR.
@@ -10,7 +10,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$ROOT/.infra/image"
-ROOTFS="$DIR/rootfs"
+# The stand-in base's root filesystem is cached outside the checkout (CI clones afresh), like ~/.m2.
+ROOTFS="${EWX_IMAGE_ROOTFS:-${XDG_CACHE_HOME:-$HOME/.cache}/ewx-image/rootfs}"
 S=(--storage-driver vfs)
 mkdir -p "$DIR"
 
@@ -25,6 +26,7 @@ fi
 if [ ! -x "$ROOTFS/usr/local/bin/node" ]; then
   echo "image-build: debootstrap bookworm (minbase) into $ROOTFS"
   rm -rf "$ROOTFS"
+  mkdir -p "$(dirname "$ROOTFS")"
   debootstrap --variant=minbase --include=ca-certificates bookworm "$ROOTFS" http://deb.debian.org/debian > "$DIR/debootstrap.log" 2>&1
   node_bin="$(readlink -f "$(command -v node)")"
   npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
@@ -57,8 +59,8 @@ ctr="$(buildah "${S[@]}" from localhost/ewx:ci)"
 mnt="$(buildah "${S[@]}" mount "$ctr")"
 port=$((40000 + RANDOM % 10000)); hport=$((port + 1))
 run_in() { # runs a command inside the image's filesystem as its USER, in its WORKDIR, with its ENV
-  unshare --mount --pid --fork --mount-proc="$mnt/proc" sh -c 'mount --rbind /dev "$0/dev" && exec chroot --userspec="$1" "$0" /usr/bin/env -i "${@:3}"' \
-    "$mnt" "$user" "" "${envs[@]}" GRPC_PORT=$port GRPC_HEALTH_PORT=$hport BLOCK_TIME_MS=manual /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "$@"
+  unshare --mount --pid --fork --kill-child --mount-proc="$mnt/proc" bash -c 'mount --rbind /dev "$0/dev" && exec chroot --userspec="$1" "$0" /usr/bin/env -i "${@:2}"' \
+    "$mnt" "$user" "${envs[@]}" GRPC_PORT=$port GRPC_HEALTH_PORT=$hport BLOCK_TIME_MS=manual /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "$@"
 }
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait "${pid:-}" 2>/dev/null || true; buildah "${S[@]}" umount "$ctr" >/dev/null 2>&1 || true; buildah "${S[@]}" rm "$ctr" >/dev/null 2>&1 || true; }
 trap cleanup EXIT

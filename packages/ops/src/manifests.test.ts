@@ -103,3 +103,17 @@ describe('deploy/k8s manifest check', { skip }, () => {
     }
   });
 });
+
+test('monitoring drafts: every metric they use is one docs/OPERATIONS.md proposes', () => {
+  const doc = readFileSync(join(REPO_ROOT, 'docs/OPERATIONS.md'), 'utf8');
+  const proposed = new Set([...doc.matchAll(/\| `(ewx_[a-z_]+)/g)].map((m) => m[1]!));
+  assert.ok(proposed.size >= 8);
+  const rules = parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy/monitoring/prometheus-rules.yaml'), 'utf8'))[0]!.toJS() as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/monitoring/grafana-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
+  const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
+  for (const a of ['EwxRelayLag', 'EwxConsumerLagGrowing', 'EwxRoundsStuckInOffChainVote', 'EwxRewardBudgetExhausted']) assert.ok(alerts.includes(a), a);
+  for (const e of exprs) {
+    for (const m of e.matchAll(/\b(ewx_[a-z_]+?)(_bucket)?\b/g)) assert.ok(proposed.has(m[1]!), `${m[1]} in ${e} is not among the proposed metrics`);
+  }
+});
