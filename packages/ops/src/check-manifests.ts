@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { checkDeploy } from './check.js';
+import { checkDeploy, findCrdDir } from './check.js';
 
 const root = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
-const crdDir = process.env.EWX_CRD_DIR ?? resolve(root, '../shared/crds');
-if (!existsSync(crdDir)) { process.stderr.write(`check-manifests: no CRD folder at ${crdDir} (set EWX_CRD_DIR)\n`); process.exit(2); }
+const crdDir = findCrdDir(root);
+if (!crdDir || !existsSync(crdDir)) { process.stderr.write('check-manifests: no CRD folder in ../shared/crds (set EWX_CRD_DIR)\n'); process.exit(2); }
 const { rendered, problems } = checkDeploy(root, crdDir);
 const print = process.argv.indexOf('--print');
 if (print >= 0) {

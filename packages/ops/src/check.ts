@@ -1,10 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kustomize, type K8sObject } from './kustomize.js';
 import { checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators } from './properties.js';
 import { CrdValidator, isBuiltIn, validateBuiltIns, validateBuiltInSets } from './schemas.js';
+
+/** The CRD copies of ../shared/crds, looked for beside the checkout and one level up (worktrees); EWX_CRD_DIR overrides. */
+export function findCrdDir(repoRoot: string): string | undefined {
+  if (process.env.EWX_CRD_DIR) return process.env.EWX_CRD_DIR;
+  return [resolve(repoRoot, '../shared/crds'), resolve(repoRoot, '../../shared/crds')].find((d) => existsSync(d));
+}
 
 export const SERVICES = ['registry', 'voting', 'consensus', 'rewards', 'distance'] as const;
 

@@ -3,19 +3,19 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT } from '@ewx/platform/testing';
 import { parseAllDocuments } from 'yaml';
-import { checkDeploy, checkSets, type Rendered } from './check.js';
+import { checkDeploy, checkSets, findCrdDir, type Rendered } from './check.js';
 import { kustomize, KustomizeError, type K8sObject } from './kustomize.js';
 import { CrdValidator } from './schemas.js';
 
 /** The CRD copies live beside the repository (../shared/crds); EWX_CRD_DIR overrides. */
-const crdDir = process.env.EWX_CRD_DIR ?? resolve(REPO_ROOT, '../shared/crds');
-const haveCrds = existsSync(crdDir);
-if (!haveCrds && process.env.EWX_REQUIRE_INFRA === '1') throw new Error(`no CRD schemas at ${crdDir} (set EWX_CRD_DIR)`);
-const skip = haveCrds ? false : `no CRD schemas at ${crdDir}`;
+const crdDir = findCrdDir(REPO_ROOT) ?? '';
+const haveCrds = crdDir !== '' && existsSync(crdDir);
+if (!haveCrds && process.env.EWX_REQUIRE_INFRA === '1') throw new Error('no CRD schemas in ../shared/crds (set EWX_CRD_DIR)');
+const skip = haveCrds ? false : 'no CRD schemas in ../shared/crds (set EWX_CRD_DIR)';
 
 describe('deploy/k8s manifest check', { skip }, () => {
   let crds: CrdValidator;
