@@ -48,8 +48,11 @@ log.info('evaluator started', { evaluator: c.key.address, distance: c.address, p
 let stopping = false;
 const loop = async (): Promise<void> => {
   while (!stopping) {
-    // A step that throws did not reach the distance service (a refusal is a 'retry' step instead).
-    const step = await worker.step().catch((e: Error) => ({ kind: 'unreachable' as const, why: e.message }));
+    // Not ready only while the distance service cannot be reached; an answer, even a refusal, is contact.
+    const step = await worker.step().catch((e: grpc.ServiceError) => ({
+      kind: e.code === undefined || e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED ? 'unreachable' as const : 'retry' as const,
+      why: e.message,
+    }));
     health.setStatus('', step.kind === 'unreachable' ? 'NOT_SERVING' : 'SERVING');
     if (step.kind === 'retry' || step.kind === 'unreachable') log.info('will retry', { why: step.why });
     await new Promise((r) => setTimeout(r, c.pollMs));
