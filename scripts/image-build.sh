@@ -62,7 +62,18 @@ run_in() { # runs a command inside the image's filesystem as its USER, in its WO
   unshare --mount --pid --fork --kill-child --mount-proc="$mnt/proc" bash -c 'mount --rbind /dev "$0/dev" && exec chroot --userspec="$1" "$0" /usr/bin/env -i "${@:2}"' \
     "$mnt" "$user" "${envs[@]}" GRPC_PORT=$port GRPC_HEALTH_PORT=$hport BLOCK_TIME_MS=manual /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "$@"
 }
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait "${pid:-}" 2>/dev/null || true; buildah "${S[@]}" umount "$ctr" >/dev/null 2>&1 || true; buildah "${S[@]}" rm "$ctr" >/dev/null 2>&1 || true; }
+cleanup() {
+  # $pid is the subshell running run_in; its child is unshare, whose only child is the image's
+  # process (every step in between execs). SIGTERM that process; unshare and the subshell follow.
+  if [ -n "${pid:-}" ]; then
+    for u in $(pgrep -P "$pid"); do pkill -TERM -P "$u" 2>/dev/null || true; done
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for u in $(pgrep -P "$pid"); do kill -KILL "$u" 2>/dev/null || true; done   # --kill-child takes the rest
+    wait "$pid" 2>/dev/null && echo "image-build: stopped cleanly by SIGTERM" || true
+  fi
+  buildah "${S[@]}" umount "$ctr" >/dev/null 2>&1 || true
+  buildah "${S[@]}" rm "$ctr" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 run_in "${argv[@]}" > "$DIR/run.log" 2>&1 &
 pid=$!
