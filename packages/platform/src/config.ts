@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 
 /** Reads configuration from the environment; every bad value fails start-up naming the variable. */
@@ -9,10 +10,25 @@ export interface Env {
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T;
 }
 
+/**
+ * Every variable NAME may instead be given as NAME_FILE, a path whose content is the value (how
+ * Kubernetes mounts a Secret key as a file, so a seed need not sit in the environment); both set is
+ * an error.
+ */
 export function readEnv(source: Record<string, string | undefined> = process.env): Env {
   const optional = (name: string): string | undefined => {
     const v = source[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
+    const file = source[`${name}_FILE`];
+    const direct = v === undefined || v.trim() === '' ? undefined : v.trim();
+    if (file === undefined || file.trim() === '') return direct;
+    if (direct !== undefined) throw new ConfigError(`${name}_FILE`, `unset when ${name} is set (one source)`, file);
+    let text: string;
+    try {
+      text = readFileSync(file.trim(), 'utf8');
+    } catch (e) {
+      throw new ConfigError(`${name}_FILE`, 'a readable file', `${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return text.trim() === '' ? undefined : text.trim();
   };
   return {
     optional,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { generateKeyPair, isAddress, keyPairFromSeed, type KeyPair } from './auth/keys.js';
 import { logTailBus } from './bus/logtail.js';
 import { DEFAULT_SESSION_TIMEOUT_MS, kafkaBus } from './bus/kafka.js';
+import { kafkaSecurityFrom } from './bus/kafka-security.js';
 import type { Bus, Consumer } from './bus/types.js';
 import { readEnv, type Env } from './config.js';
 import { ConfigError } from './errors.js';
@@ -11,6 +12,7 @@ import { pgliteEventStore } from './eventstore/pglite.js';
 import { postgresEventStore } from './eventstore/postgres.js';
 import type { EventStore } from './eventstore/types.js';
 import type { Subscription } from './eventstore/subscription.js';
+import { grpcServerOptionsFrom } from './grpc/options.js';
 import { setHealth, setServing, startGrpcServer, type GrpcService, type StartedServer } from './grpc/server.js';
 import { inboxGroupOf, startInbox } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
@@ -87,6 +89,11 @@ export interface ServiceModule {
   /** Relative to proto/, e.g. `ewx/v1/registry.proto`. */
   readonly protoFile: string;
   create(ctx: ServiceContext): Promise<ServiceInstance>;
+  /**
+   * Parses and checks every variable `create` will read, throwing ConfigError; called before any
+   * connection is attempted, so a bad value is reported even while the store or broker is down.
+   */
+  validateConfig?(env: Env, ctx: { readonly admin: string; readonly mode: 'embedded' | 'standalone' }): void;
 }
 
 export interface EventSourcedServiceOptions<S> {
@@ -245,9 +252,13 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const namespace = namespaceFrom(env);
   const category = categoryOf(namespace, module.name);
   const sessionTimeoutMs = env.int('KAFKA_SESSION_TIMEOUT_MS', DEFAULT_SESSION_TIMEOUT_MS, 1000, 1_800_000);
+  const security = kafkaSecurityFrom(env);
+  const partitions = env.int('KAFKA_PARTITIONS', 3, 1, 1000);
+  const grpcOptions = grpcServerOptionsFrom(env);
+  module.validateConfig?.(env, { admin, mode: 'standalone' });
   let store!: EventStore;
   await startWait(log, 'the event store', async () => { store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!; });
-  const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions: env.int('KAFKA_PARTITIONS', 3, 1, 1000), log, sessionTimeoutMs });
+  const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions, log, sessionTimeoutMs, security });
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   let server: StartedServer | undefined;
   const stop = async (): Promise<void> => {
@@ -263,7 +274,7 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   };
   onSignals(stop, log);
   const listen = async (): Promise<void> => {
-    server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT);
+    server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT, grpcOptions);
     setHealth(server, [QUERIES_HEALTH], 'SERVING');
     log.info(`${module.name} listening: queries answered; commands once the inbox has joined its group and caught up`, { grpc: `${host}:${server.port}`, sinceProcessStartMs: sinceProcessStart() });
   };
@@ -297,6 +308,8 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const admin = adminFrom(env, dataDir ?? MEMORY, log);
   // Imported here: a standalone process (PostgreSQL) does not pay for loading PGlite at start.
   const { PGlite } = await import('@electric-sql/pglite');
+  const grpcOptions = grpcServerOptionsFrom(env);
+  for (const m of modules) m.validateConfig?.(env, { admin, mode: 'embedded' });
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
@@ -308,7 +321,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   }
   for (const i of instances) await i.start();
   const grpcServices = instances.flatMap((i) => i.grpc);
-  const server = await startGrpcServer(grpcServices, host, port, modules.map((m) => m.protoFile), PROTO_ROOT);
+  const server = await startGrpcServer(grpcServices, host, port, modules.map((m) => m.protoFile), PROTO_ROOT, grpcOptions);
   setServing(server, grpcServices.map((g) => g.name));
   setHealth(server, [QUERIES_HEALTH], 'SERVING');
   log.info(`ewx embedded: all services listening on ${host}:${server.port} (gRPC, health and reflection)`, { dataDir: dataDir ?? 'memory', admin });

@@ -42,6 +42,10 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 export const consensusModule: ServiceModule = {
   name: 'consensus',
   protoFile: 'ewx/v1/consensus.proto',
+  validateConfig(env) {
+    blockTimeFrom(env);
+    validatorsFrom(env);
+  },
   async create(ctx) {
     const blockTime = blockTimeFrom(ctx.env);
     const v = validatorsFrom(ctx.env);

@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, eventSourcedService, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, channelCredentials, clientTlsFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { distanceGrpc } from './api/grpc.js';
 import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './app/config.js';
 import { grpcLedger, type Ledger } from './app/ledger.js';
@@ -9,16 +9,25 @@ import { decide, distanceDecider } from './domain/decider.js';
 export { distanceDecider } from './domain/decider.js';
 export type { Ledger } from './app/ledger.js';
 
+const redriveMsFrom = (env: Env): number => env.int('DISTANCE_REDRIVE_MS', 5000, 10, 3_600_000);
+
 /** Builds the service; tests pass their own ledger instead of the registry over gRPC. */
 export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
   name: 'distance',
   protoFile: 'ewx/v1/distance.proto',
+  validateConfig(env, { admin, mode }) {
+    paramsFrom(env, admin);
+    serviceKeyFrom(env, mode);
+    registryAddressFrom(env, mode);
+    clientTlsFrom(env);
+    redriveMsFrom(env);
+  },
   async create(ctx) {
     const log = ctx.log.child({ service: 'distance' });
     const params = paramsFrom(ctx.env, ctx.admin);
     const key = serviceKeyFrom(ctx.env, ctx.mode);
     const registry = registryAddressFrom(ctx.env, ctx.mode);
-    const remote = ledgerOverride === undefined && key !== undefined && registry !== undefined ? grpcLedger(registry, key) : undefined;
+    const remote = ledgerOverride === undefined && key !== undefined && registry !== undefined ? grpcLedger(registry, key, undefined, channelCredentials(clientTlsFrom(ctx.env))) : undefined;
     const ledger: Ledger | string = ledgerOverride ?? remote
       ?? (key === undefined ? 'set DISTANCE_SERVICE_KEY (and list its address in the registry\'s LEDGER_SERVICE_ACCOUNTS)' : 'set REGISTRY_ADDRESS');
     let reqs: ReturnType<typeof requests> | undefined;
@@ -26,7 +35,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
       decider: distanceDecider,
       inbox: { consensus: [BLOCK_PRODUCED] },
       grpc: (runtime) => [distanceGrpc(runtime, params, (reqs = requests(runtime, params, ledger, log)), log)],
-      reactions: (runtime) => startReactions(runtime, params, reqs!, log, ctx.env.int('DISTANCE_REDRIVE_MS', 5000, 10, 3_600_000)),
+      reactions: (runtime) => startReactions(runtime, params, reqs!, log, redriveMsFrom(ctx.env)),
     });
     return {
       grpc: service.grpc,

@@ -23,6 +23,9 @@ export function policyFrom(env: Env, admin: string, mode: 'embedded' | 'standalo
 export const registryModule: ServiceModule = {
   name: 'registry',
   protoFile: 'ewx/v1/registry.proto',
+  validateConfig(env, { admin, mode }) {
+    policyFrom(env, admin, mode);
+  },
   async create(ctx) {
     const policy = policyFrom(ctx.env, ctx.admin, ctx.mode);
     const log = ctx.log.child({ service: 'registry' });

@@ -32,6 +32,9 @@ export const REWARDS_INBOX = {
 export const rewardsModule: ServiceModule = {
   name: 'rewards',
   protoFile: 'ewx/v1/rewards.proto',
+  validateConfig(env) {
+    periodSettingsFrom(env);
+  },
   async create(ctx) {
     const settings = periodSettingsFrom(ctx.env);
     const log = ctx.log.child({ service: 'rewards' });

@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, PUBLISHED, eventSourcedService, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
@@ -8,14 +8,19 @@ export { votingDecider } from './domain/decider.js';
 
 const R = PUBLISHED.registry;
 
+/** VOTE_VERIFY_THREADS: threads that check vote signatures (default 0: on the gRPC thread). */
+const verifyThreadsFrom = (env: Env): number => env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
+
 export const votingModule: ServiceModule = {
   name: 'voting',
   protoFile: 'ewx/v1/voting.proto',
+  validateConfig(env) {
+    verifyThreadsFrom(env);
+  },
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
-    // VOTE_VERIFY_THREADS: threads that check vote signatures (default 0: on the gRPC thread). On
-    // the 2-core development machine a thread measured no gain (the client shares the cores).
-    const threads = ctx.env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
+    // On the 2-core development machine a verifier thread measured no gain (the client shares the cores).
+    const threads = verifyThreadsFrom(ctx.env);
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
     const service = eventSourcedService(ctx, 'voting', {
       decider: votingDecider,

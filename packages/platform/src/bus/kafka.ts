@@ -1,5 +1,6 @@
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log.js';
+import type { KafkaSecurity } from './kafka-security.js';
 import type { Bus, Consumer, ConsumerOptions, OutgoingMessage } from './types.js';
 
 export interface KafkaBusOptions {
@@ -13,6 +14,8 @@ export interface KafkaBusOptions {
    * joins. Default {@link DEFAULT_SESSION_TIMEOUT_MS}; a clean stop leaves the group at once.
    */
   readonly sessionTimeoutMs?: number;
+  /** TLS and SASL (see kafkaSecurityFrom); plaintext when absent. */
+  readonly security?: KafkaSecurity;
 }
 
 /**
@@ -41,15 +44,22 @@ const FETCH_MAX_WAIT_MS = 250;
  * idempotent with one request in flight, so a retried send neither duplicates nor reorders; the
  * message key is the stream id, so one stream's events stay in one partition, in order.
  */
-export function kafkaBus(o: KafkaBusOptions): Bus {
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
-  const kafka = new Kafka({
+/** kafkajs' client configuration for these options (the bus's, and the TLS/SASL tests'). */
+export function kafkaConfig(o: KafkaBusOptions): KafkaConfig {
+  return {
     clientId: o.clientId,
     brokers: [...o.brokers],
+    ...(o.security?.ssl ? { ssl: o.security.ssl } : {}),
+    ...(o.security?.sasl ? { sasl: { ...o.security.sasl } as SASLOptions } : {}),
     logLevel: logLevel.ERROR,
     retry: { initialRetryTime: 200, retries: 12, maxRetryTime: 5000 },
     logCreator: () => ({ level, log }) => o.log.warn('kafkajs', { level, message: log.message, error: log.error }),
-  });
+  };
+}
+
+export function kafkaBus(o: KafkaBusOptions): Bus {
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const kafka = new Kafka(kafkaConfig(o));
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
   const knownTopics = new Set<string>();

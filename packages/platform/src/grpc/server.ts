@@ -4,6 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 import { capMessage, isDomainError, MAX_MESSAGE_BYTES, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { serverCredentials, type ServerTls } from './tls.js';
 
 export interface GrpcService {
   readonly name: string;
@@ -57,17 +58,54 @@ export interface StartedServer {
   readonly server: grpc.Server;
   readonly port: number;
   readonly health: HealthImplementation;
+  /** The plaintext health-only port, when one was asked for. */
+  readonly healthPort?: number;
   stop(): Promise<void>;
+}
+
+/**
+ * The health service name a liveness probe asks for: SERVING from the moment the server is bound,
+ * so a process that waits for its store or broker (readiness: '') is not restarted for it.
+ */
+export const LIVENESS = 'liveness';
+
+export interface GrpcServerOptions {
+  /** Serve over TLS (and, with a client CA, require client certificates). */
+  readonly tls?: ServerTls;
+  /**
+   * Also serve grpc.health.v1 alone, in plaintext, on this port: the kubelet's gRPC probes and the
+   * image's HEALTHCHECK speak neither TLS nor client certificates.
+   */
+  readonly healthPort?: number;
+}
+
+const bind = (server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> =>
+  new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
+
+const shutdown = (server: grpc.Server): Promise<void> => new Promise<void>((resolve) => {
+  const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 3000);
+  server.tryShutdown(() => { clearTimeout(t); resolve(); });
+});
+
+/** Health statuses for a process without its own gRPC services: '' NOT_SERVING, liveness SERVING. */
+export const processHealth = (): HealthImplementation => new HealthImplementation({ '': 'NOT_SERVING', [LIVENESS]: 'SERVING' });
+
+/** A plaintext server with the health service only (the evaluator's, and the probe port of a TLS server). */
+export async function startHealthServer(host: string, port: number, health: HealthImplementation): Promise<{ port: number; stop(): Promise<void> }> {
+  const server = new grpc.Server();
+  health.addToServer(server);
+  const bound = await bind(server, `${host}:${port}`, grpc.ServerCredentials.createInsecure());
+  return { port: bound, stop: () => shutdown(server) };
 }
 
 /**
  * One gRPC server for one or more services, with the standard health service (grpc.health.v1)
  * and server reflection (from the .proto files, since ts-proto emits no descriptors for it).
  */
-export async function startGrpcServer(services: readonly GrpcService[], host: string, port: number, protoFiles: readonly string[], protoRoot: string): Promise<StartedServer> {
+export async function startGrpcServer(services: readonly GrpcService[], host: string, port: number, protoFiles: readonly string[], protoRoot: string, opts: GrpcServerOptions = {}): Promise<StartedServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   for (const s of services) server.addService(s.definition, s.implementation);
-  const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING' };
+  const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING', [LIVENESS]: 'SERVING' };
   for (const s of services) statuses[s.name] = 'NOT_SERVING';
   const health = new HealthImplementation(statuses);
   health.addToServer(server);
@@ -75,16 +113,14 @@ export async function startGrpcServer(services: readonly GrpcService[], host: st
     const pkg = protoLoader.loadSync([...protoFiles], { includeDirs: [protoRoot], keepCase: false, longs: String });
     new ReflectionService(pkg).addToServer(server);
   }
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const bound = await bind(server, `${host}:${port}`, serverCredentials(opts.tls));
+  const probe = opts.healthPort === undefined ? undefined : await startHealthServer(host, opts.healthPort, health).catch(async (e) => { await shutdown(server); throw e; });
   return {
     server,
     port: bound,
     health,
-    stop: () => new Promise<void>((resolve) => {
-      const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 3000);
-      server.tryShutdown(() => { clearTimeout(t); resolve(); });
-    }),
+    ...(probe ? { healthPort: probe.port } : {}),
+    stop: async () => { await probe?.stop(); await shutdown(server); },
   };
 }
 

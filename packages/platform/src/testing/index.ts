@@ -4,3 +4,4 @@ export * from './grpc.js';
 export * from './process.js';
 export { eventStoreContract } from './contract.js';
 export * from './kafka.js';
+export { testPki, type TestPki } from './certs.js';

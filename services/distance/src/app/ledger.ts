@@ -29,8 +29,8 @@ export const PURPOSE = 'distance-evaluation';
  * The registry over gRPC, signed with the distance service's own key. Nonces only need to grow per
  * signer, so they come from the clock (microseconds) and never repeat within the process.
  */
-export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000): Ledger & { close(): void } {
-  const client = new RegistryClient(address, grpc.credentials.createInsecure());
+export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): Ledger & { close(): void } {
+  const client = new RegistryClient(address, credentials);
   const nextNonce = clockNonces();
   const attempt = (holdId: string, account: string, amount: bigint): Promise<void> => {
     const req = signCommand(key, '/ewx.v1.Registry/PlaceHold', { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },

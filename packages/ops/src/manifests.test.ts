@@ -1,0 +1,119 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { REPO_ROOT } from '@ewx/platform/testing';
+import { parseAllDocuments } from 'yaml';
+import { checkDeploy, checkSets, findCrdDir, type Rendered } from './check.js';
+import { kustomize, KustomizeError, type K8sObject } from './kustomize.js';
+import { CrdValidator } from './schemas.js';
+
+/** The CRD copies live beside the repository (../shared/crds); EWX_CRD_DIR overrides. */
+const crdDir = findCrdDir(REPO_ROOT) ?? '';
+const haveCrds = crdDir !== '' && existsSync(crdDir);
+if (!haveCrds && process.env.EWX_REQUIRE_INFRA === '1') throw new Error('no CRD schemas in ../shared/crds (set EWX_CRD_DIR)');
+const skip = haveCrds ? false : 'no CRD schemas in ../shared/crds (set EWX_CRD_DIR)';
+
+describe('deploy/k8s manifest check', { skip }, () => {
+  let crds: CrdValidator;
+  let rendered: Rendered[];
+  before(() => {
+    crds = new CrdValidator(crdDir);
+    const r = checkDeploy(REPO_ROOT, crds);
+    rendered = r.rendered;
+    assert.deepEqual(r.problems, [], 'the real manifests pass every check');
+  });
+  const objects = (name: string): readonly K8sObject[] => rendered.find((r) => r.name === name)!.objects;
+  const byKind = (name: string, kind: string): K8sObject[] => objects(name).filter((o) => o.kind === kind);
+
+  test('base, infra and both overlays render and pass schemas and properties', () => {
+    assert.deepEqual(rendered.map((r) => r.name), ['base', 'infra', 'overlays/dev', 'overlays/prod']);
+    // Four validators, one key each; a PDB keeping three.
+    const validators = byKind('overlays/prod', 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/name'] === 'consensus');
+    assert.equal(validators.length, 4);
+    const keys = validators.map((d) => JSON.stringify((d as any).spec.template.spec.volumes.filter((v: any) => /^ewx-validator-/.test(v.secret?.secretName ?? '')).map((v: any) => v.secret.secretName)));
+    assert.deepEqual(keys, ['["ewx-validator-0"]', '["ewx-validator-1"]', '["ewx-validator-2"]', '["ewx-validator-3"]']);
+    assert.equal((byKind('overlays/prod', 'PodDisruptionBudget')[0] as any).spec.minAvailable, 3);
+    // Prod: Strimzi and CNPG objects, an ingress, secrets only by reference; dev: generated Secrets.
+    for (const kind of ['Kafka', 'KafkaNodePool', 'Cluster', 'Ingress']) assert.ok(byKind('overlays/prod', kind).length > 0, kind);
+    assert.equal(byKind('overlays/prod', 'KafkaTopic').length, 5);
+    assert.equal(byKind('overlays/prod', 'KafkaUser').length, 5);
+    assert.equal(byKind('overlays/prod', 'Database').length, 5);
+    assert.equal(byKind('overlays/prod', 'Secret').length, 0);
+    assert.ok(byKind('overlays/prod', 'ExternalSecret').length >= 11);
+    assert.equal(byKind('base', 'Secret').length, 0);
+    assert.equal(byKind('overlays/dev', 'Secret').length, 11);
+    // Prod serves gRPC over TLS in every server.
+    for (const d of byKind('overlays/prod', 'Deployment').filter((x) => x.metadata.labels?.['ewx.io/store-client'] === 'true')) {
+      const env = (d as any).spec.template.spec.containers[0].env.map((e: any) => e.name);
+      assert.ok(env.includes('GRPC_TLS_CERT_FILE') && env.includes('GRPC_TLS_KEY_FILE'), d.metadata.name);
+    }
+  });
+
+  test('an overlay refuses to render without its keys (nothing committed stands in for them)', () => {
+    assert.throws(() => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/dev')), (e) => e instanceof KustomizeError && /secrets\/network\.env|does not exist/.test(e.message));
+    assert.throws(() => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/prod')), (e) => e instanceof KustomizeError && /network\.env/.test(e.message));
+  });
+
+  test('the renderer refuses what it does not implement', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ewx-kz-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    cpSync(join(REPO_ROOT, 'packages/ops/fixtures/k8s/placeholder/kustomization.yaml'), join(dir, 'kustomization.yaml'));
+    const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').replace(/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\//g, `${REPO_ROOT}/`) + 'commonLabels: { a: b }\n';
+    writeFileSync(join(dir, 'kustomization.yaml'), text);
+    assert.throws(() => kustomize(dir), /unsupported field commonLabels/);
+  });
+
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  test('kubectl kustomize renders the same objects (where kubectl exists)', { skip: kubectl ? false : 'no kubectl on this machine' }, () => {
+    const work = mkdtempSync(join(tmpdir(), 'ewx-kz-'));
+    after(() => rmSync(work, { recursive: true, force: true }));
+    cpSync(join(REPO_ROOT, 'deploy/k8s'), work, { recursive: true });
+    const secrets = join(work, 'overlays/dev/secrets');
+    assert.equal(spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/dev-secrets.mjs'), secrets]).status, 0);
+    cpSync(join(secrets, 'network.env'), join(work, 'overlays/prod/network.env'));
+    // Key order and base64 line folding aside, the objects must be equal.
+    const canon = (v: unknown): unknown => Array.isArray(v) ? v.map(canon)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])]))
+      : typeof v === 'string' && /^[A-Za-z0-9+/=\s]+$/.test(v) && /\n/.test(v) ? v.replace(/\s/g, '') : v;
+    const key = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    for (const d of ['base', 'infra', 'overlays/dev', 'overlays/prod']) {
+      const out = spawnSync('kubectl', ['kustomize', join(work, d)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      assert.equal(out.status, 0, out.stderr);
+      const theirs = new Map(parseAllDocuments(out.stdout).map((x) => x.toJS() as K8sObject).map((o) => [key(o), JSON.stringify(canon(o))]));
+      const mine = new Map(kustomize(join(work, d)).map((o) => [key(o), JSON.stringify(canon(o))]));
+      assert.deepEqual([...mine.keys()].sort(), [...theirs.keys()].sort(), `${d}: the same objects`);
+      for (const [k, v] of mine) assert.equal(v, theirs.get(k), `${d}: ${k}`);
+    }
+  });
+
+  test('every planted mistake fails the check, with the problem it plants', () => {
+    const root = join(REPO_ROOT, 'packages/ops/fixtures/k8s');
+    const cases = readdirSync(root).sort();
+    assert.ok(cases.length >= 10);
+    const sets = cases.map((c) => ({ name: c, objects: kustomize(join(root, c)), profile: 'full' as const }));
+    const problems = checkSets(sets, crds);
+    for (const c of cases) {
+      const expect = /must fail with: (.*)$/m.exec(readFileSync(join(root, c, 'kustomization.yaml'), 'utf8'))![1]!.trim();
+      const mine = problems.filter((p) => p.startsWith(`${c}: `));
+      assert.ok(mine.some((p) => p.includes(expect)), `${c}: expected a problem containing "${expect}", got ${JSON.stringify(mine)}`);
+    }
+  });
+});
+
+test('monitoring drafts: every metric they use is one docs/OPERATIONS.md proposes', () => {
+  const doc = readFileSync(join(REPO_ROOT, 'docs/OPERATIONS.md'), 'utf8');
+  const proposed = new Set([...doc.matchAll(/\| `(ewx_[a-z_]+)/g)].map((m) => m[1]!));
+  assert.ok(proposed.size >= 8);
+  const rules = parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy/monitoring/prometheus-rules.yaml'), 'utf8'))[0]!.toJS() as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/monitoring/grafana-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
+  const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
+  for (const a of ['EwxRelayLag', 'EwxConsumerLagGrowing', 'EwxRoundsStuckInOffChainVote', 'EwxRewardBudgetExhausted']) assert.ok(alerts.includes(a), a);
+  for (const e of exprs) {
+    for (const m of e.matchAll(/\b(ewx_[a-z_]+?)(_bucket)?\b/g)) assert.ok(proposed.has(m[1]!), `${m[1]} in ${e} is not among the proposed metrics`);
+  }
+});

@@ -1,0 +1,169 @@
+import type { K8sObject } from './kustomize.js';
+
+/* The properties issue 14 asks of the manifests, checked on rendered objects. */
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
+/** Volume types the Pod Security "restricted" profile allows. */
+const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const VALIDATOR_SECRET = /^ewx-validator-\d+$/;
+
+const podOf = (o: K8sObject): { spec: Obj; labels: Record<string, string> } | undefined =>
+  WORKLOADS.has(o.kind) ? { spec: (o as Obj).spec.template.spec, labels: (o as Obj).spec.template.metadata?.labels ?? {} } : undefined;
+
+const replicasOf = (o: K8sObject): number => ((o as Obj).spec?.replicas ?? 1) as number;
+
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
+  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+/** Pod Security "restricted", plus what the project adds (read-only root, /tmp emptyDir, no token, no secret envFrom). */
+export function checkPodSecurity(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  const accounts = new Map(objects.filter((o) => o.kind === 'ServiceAccount').map((o) => [o.metadata.name, o as Obj]));
+  for (const o of objects) {
+    const pod = podOf(o);
+    if (!pod) continue;
+    const id = `${o.kind}/${o.metadata.name}`;
+    const p = pod.spec;
+    const psc: Obj = p.securityContext ?? {};
+    for (const k of ['hostNetwork', 'hostPID', 'hostIPC']) if (p[k]) problems.push(`${id}: ${k}`);
+    if (psc.runAsUser === 0) problems.push(`${id}: pod runAsUser 0`);
+    if (p.automountServiceAccountToken !== false) problems.push(`${id}: automountServiceAccountToken is not false`);
+    const sa = p.serviceAccountName as string | undefined;
+    if (!sa || sa === 'default') problems.push(`${id}: no ServiceAccount of its own`);
+    else if (!accounts.has(sa)) problems.push(`${id}: ServiceAccount ${sa} is not declared`);
+    else if (accounts.get(sa)!.automountServiceAccountToken !== false) problems.push(`ServiceAccount/${sa}: automountServiceAccountToken is not false`);
+    for (const v of (p.volumes ?? []) as Obj[]) {
+      const type = Object.keys(v).find((k) => k !== 'name');
+      if (!type || !RESTRICTED_VOLUMES.has(type)) problems.push(`${id}: volume ${v.name} of type ${type} is not allowed by the restricted profile`);
+    }
+    const containers = [...(p.initContainers ?? []), ...(p.containers ?? [])] as Obj[];
+    for (const c of containers) {
+      const cid = `${id} container ${c.name}`;
+      const sc: Obj = c.securityContext ?? {};
+      if (sc.privileged === true) problems.push(`${cid}: privileged`);
+      if (sc.allowPrivilegeEscalation !== false) problems.push(`${cid}: allowPrivilegeEscalation is not false`);
+      if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${cid}: capabilities do not drop ALL`);
+      if ((sc.capabilities?.add ?? []).length > 0) problems.push(`${cid}: adds capabilities ${sc.capabilities.add.join(',')}`);
+      if ((sc.runAsNonRoot ?? psc.runAsNonRoot) !== true) problems.push(`${cid}: runAsNonRoot is not true`);
+      if ((sc.runAsUser ?? psc.runAsUser) === 0) problems.push(`${cid}: runs as uid 0`);
+      const seccomp = sc.seccompProfile?.type ?? psc.seccompProfile?.type;
+      if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${cid}: seccompProfile is not RuntimeDefault`);
+      if (sc.readOnlyRootFilesystem !== true) problems.push(`${cid}: readOnlyRootFilesystem is not true`);
+      const tmp = ((c.volumeMounts ?? []) as Obj[]).find((m) => m.mountPath === '/tmp');
+      if (!tmp || !((p.volumes ?? []) as Obj[]).some((v) => v.name === tmp.name && v.emptyDir)) problems.push(`${cid}: no emptyDir at /tmp`);
+      for (const port of (c.ports ?? []) as Obj[]) if (port.hostPort) problems.push(`${cid}: hostPort ${port.hostPort}`);
+      for (const e of (c.envFrom ?? []) as Obj[]) if (e.secretRef) problems.push(`${cid}: envFrom a whole Secret (${e.secretRef.name}); mount the one key it needs`);
+      if (typeof c.image !== 'string' || !/[:@]/.test(c.image) || /:latest$/.test(c.image)) problems.push(`${cid}: image ${c.image} has no fixed tag or digest`);
+      if (!c.resources?.requests || !c.resources?.limits?.memory) problems.push(`${cid}: no resource requests and memory limit`);
+    }
+    for (const c of (p.containers ?? []) as Obj[]) {
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) if (!c[probe]) problems.push(`${id} container ${c.name}: no ${probe}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The validators: `count` of them (one pod each), each mounting exactly one validator key (its
+ * own, as a file, and the only one), no key shared, no validator key anywhere else, and a
+ * PodDisruptionBudget that keeps more than two thirds of them.
+ */
+export function checkValidators(objects: readonly K8sObject[], count = 4): string[] {
+  const problems: string[] = [];
+  const validators = objects.filter((o) => podOf(o)?.labels['app.kubernetes.io/name'] === 'consensus');
+  const pods = validators.reduce((n, o) => n + replicasOf(o), 0);
+  if (pods !== count) problems.push(`validators: ${pods} validator pods, expected ${count}`);
+  const used = new Map<string, string>();
+  for (const o of objects) {
+    const pod = podOf(o);
+    if (!pod) continue;
+    const id = `${o.kind}/${o.metadata.name}`;
+    const isValidator = validators.includes(o);
+    const secretVolumes = ((pod.spec.volumes ?? []) as Obj[]).filter((v) => v.secret && VALIDATOR_SECRET.test(v.secret.secretName));
+    const projected = ((pod.spec.volumes ?? []) as Obj[]).flatMap((v) => ((v.projected?.sources ?? []) as Obj[]).filter((s) => s.secret && VALIDATOR_SECRET.test(s.secret.name)));
+    const envRefs = ((pod.spec.containers ?? []) as Obj[]).flatMap((c) => [
+      ...((c.env ?? []) as Obj[]).filter((e) => VALIDATOR_SECRET.test(e.valueFrom?.secretKeyRef?.name ?? '')),
+      ...((c.envFrom ?? []) as Obj[]).filter((e) => VALIDATOR_SECRET.test(e.secretRef?.name ?? '')),
+    ]);
+    if (envRefs.length > 0) problems.push(`${id}: validator key in the environment (mount it as a file)`);
+    if (projected.length > 0) problems.push(`${id}: validator key in a projected volume`);
+    if (!isValidator) {
+      if (secretVolumes.length > 0) problems.push(`${id}: mounts validator key ${secretVolumes.map((v) => v.secret.secretName).join(',')} but is not a validator`);
+      continue;
+    }
+    if (replicasOf(o) !== 1) problems.push(`${id}: ${replicasOf(o)} replicas share one validator key`);
+    if (secretVolumes.length !== 1) { problems.push(`${id}: mounts ${secretVolumes.length} validator keys, expected exactly its own`); continue; }
+    const vol = secretVolumes[0]!;
+    const name = vol.secret.secretName as string;
+    if (used.has(name)) problems.push(`${id}: validator key ${name} is also mounted by ${used.get(name)}`);
+    used.set(name, id);
+    const items = (vol.secret.items ?? []) as Obj[];
+    if (items.length !== 1) problems.push(`${id}: the validator key volume should project exactly one item (the seed)`);
+    const mounts = ((pod.spec.containers ?? []) as Obj[]).flatMap((c) => ((c.volumeMounts ?? []) as Obj[]).filter((m) => m.name === vol.name).map((m) => ({ c, m })));
+    const fileEnv = mounts.some(({ c, m }) => ((c.env ?? []) as Obj[]).some((e) => e.name === 'VALIDATOR_KEY_FILE' && String(e.value).startsWith(`${m.mountPath}/`)));
+    if (!fileEnv) problems.push(`${id}: VALIDATOR_KEY_FILE does not point into its key's mount`);
+  }
+  const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget' && validators.some((v) => selects((o as Obj).spec?.selector?.matchLabels, podOf(v)!.labels)));
+  const keep = Math.floor((2 * count) / 3) + 1;
+  if (pdbs.length === 0) problems.push('validators: no PodDisruptionBudget selects them');
+  for (const pdb of pdbs as Obj[]) {
+    const spec = pdb.spec;
+    const min = spec.minAvailable !== undefined ? Number(spec.minAvailable) : spec.maxUnavailable !== undefined ? count - Number(spec.maxUnavailable) : 0;
+    if (!Number.isInteger(min) || min < keep) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: keeps ${min} validators, a round needs ${keep} of ${count}`);
+    if (!validators.every((v) => selects(spec.selector?.matchLabels, podOf(v)!.labels))) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: does not select every validator`);
+  }
+  const network = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ewx-network') as Obj | undefined;
+  if (network) {
+    const listed = String(network.data?.VALIDATORS ?? '').split(',').filter(Boolean);
+    if (listed.length !== count) problems.push(`ConfigMap/ewx-network: VALIDATORS lists ${listed.length} addresses, expected ${count}`);
+  }
+  return problems;
+}
+
+/** Namespace enforcement, default-deny NetworkPolicy, Services that select something, no committed secret values. */
+export function checkNamespaceAndNetwork(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  const ns = objects.filter((o) => o.kind === 'Namespace');
+  for (const n of ns) if (n.metadata.labels?.['pod-security.kubernetes.io/enforce'] !== 'restricted') problems.push(`Namespace/${n.metadata.name}: Pod Security "restricted" is not enforced`);
+  const pods = objects.map(podOf).filter((p): p is NonNullable<ReturnType<typeof podOf>> => p !== undefined);
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as Obj[];
+  const denyAll = policies.find((p) => (p.spec.policyTypes ?? []).includes('Ingress') && (p.spec.policyTypes ?? []).includes('Egress') && !p.spec.ingress && !p.spec.egress);
+  if (!denyAll) problems.push('NetworkPolicy: no default deny (Ingress and Egress, no rules)');
+  else for (const p of pods) {
+    const sel = denyAll.spec.podSelector?.matchLabels;
+    if (sel && !selects(sel, p.labels)) problems.push(`NetworkPolicy/${denyAll.metadata.name}: does not cover pods labelled ${JSON.stringify(p.labels)}`);
+  }
+  for (const s of objects.filter((o) => o.kind === 'Service') as Obj[]) {
+    if (!pods.some((p) => selects(s.spec.selector, p.labels))) problems.push(`Service/${s.metadata.name}: selects no pod`);
+  }
+  const text = JSON.stringify(objects);
+  const placeholder = /REPLACE|CHANGEME|CHANGE_ME|<[a-z ]+>|TODO/.exec(text);
+  if (placeholder) problems.push(`a placeholder value is rendered: ${placeholder[0]}`);
+  return problems;
+}
+
+/** What the prod overlay declares: Strimzi Kafka, node pool, a topic and a user per service; CNPG cluster, a role and database per service; an ingress. */
+export function checkProdInfrastructure(objects: readonly K8sObject[], services: readonly string[], ingress = true): string[] {
+  const problems: string[] = [];
+  const of = (kind: string): Obj[] => objects.filter((o) => o.kind === kind) as Obj[];
+  if (of('Kafka').length !== 1) problems.push('Strimzi: expected one Kafka');
+  if (of('KafkaNodePool').length === 0) problems.push('Strimzi: no KafkaNodePool');
+  const topics = new Set(of('KafkaTopic').map((t) => t.spec.topicName ?? t.metadata.name));
+  const users = new Map(of('KafkaUser').map((u) => [u.metadata.name as string, u]));
+  const cluster = of('Cluster')[0];
+  const roles = new Set(((cluster?.spec.managed?.roles ?? []) as Obj[]).map((r) => r.name));
+  const dbs = new Map(of('Database').map((d) => [d.spec.name as string, d]));
+  if (!cluster) problems.push('CloudNativePG: no Cluster');
+  for (const s of services) {
+    if (!topics.has(`ewx.${s}.events.v1`)) problems.push(`Strimzi: no KafkaTopic ewx.${s}.events.v1`);
+    const u = users.get(`ewx-${s}`);
+    if (!u) problems.push(`Strimzi: no KafkaUser ewx-${s}`);
+    else if (!((u.spec.authorization?.acls ?? []) as Obj[]).some((a) => a.resource.type === 'topic' && a.resource.name === `ewx.${s}.events.v1` && a.operations.includes('Write'))) problems.push(`KafkaUser/ewx-${s}: may not write its topic`);
+    if (!roles.has(s)) problems.push(`CloudNativePG: no role ${s}`);
+    if (dbs.get(s)?.spec.owner !== s) problems.push(`CloudNativePG: no Database ${s} owned by ${s}`);
+  }
+  if (ingress && of('Ingress').length === 0) problems.push('no Ingress for external gRPC clients');
+  return problems;
+}
