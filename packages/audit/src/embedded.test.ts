@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
+import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
+import type { RoundSettledEvent } from '@ewx/platform';
+import { audit, embeddedSource, formatReport, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
+
+/** Starts `npm start`'s process (all five services, PGlite in `dataDir`) and waits until it serves. */
+async function startEmbedded(dataDir: string, env: Record<string, string>): Promise<{ address: string; stop(): Promise<void>; output(): string }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
+    env: { ...process.env, ...env, DATA_DIR: dataDir, GRPC_PORT: String(port), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const address = `127.0.0.1:${port}`;
+  const health = healthClient(address);
+  await waitFor('embedded SERVING', () => new Promise<true | undefined>((res, rej) => {
+    if (child.exitCode !== null) { rej(new Error(`embedded exited: ${out.slice(-2000)}`)); return; }
+    health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+  }), 60_000, 100);
+  health.close();
+  // SIGTERM: the process stops its services, which finish the work they had started.
+  return { address, output: () => out, async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await exited; } } };
+}
+
+async function counts(dataDir: string): Promise<Record<ServiceName, number>> {
+  const source = await embeddedSource(dataDir);
+  try {
+    return Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await source.count(s)]))) as Record<ServiceName, number>;
+  } finally {
+    await source.close();
+  }
+}
+
+const show = (r: AuditReport): string => formatReport(r);
+const at = (r: AuditReport, position: bigint, service: ServiceName): string[] =>
+  r.divergences.filter((d) => d.position === position && d.service === service).map((d) => `${d.check}: ${d.message}`);
+
+describe('the embedded system: a restart is quiet, and the audit of its data folder', { timeout: 300_000 }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ewx-audit-embedded-'));
+  const running: { stop(): Promise<void> }[] = [];
+  after(async () => {
+    for (const r of running) await r.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const admin: KeyPair = generateKeyPair();
+  const keys = scenarioKeys(admin);
+  const env = scenarioEnv(keys.evaluator.address);
+  let logs: Partial<Record<ServiceName, LogEvent[]>>;
+
+  test('a full run, stopped and started again on the same folder: no log grows; settlements name the set in force', async () => {
+    writeFileSync(join(dataDir, 'admin.key'), admin.seed + '\n', { mode: 0o600 });
+    const first = await startEmbedded(dataDir, env);
+    running.push(first);
+    const end = await runScenario({ address: first.address }, keys);
+    await first.stop();
+    const before = await counts(dataDir);
+    assert.ok(before.consensus > 40 && before.voting > 40 && before.rewards > 40, JSON.stringify(before));
+
+    const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim());
+    const second = await startEmbedded(dataDir, env);
+    running.push(second);
+    // One block no rule reacts to, recorded by every service: the start-up work queued before it is done too.
+    assert.equal(await produceBlocks({ address: second.address }, admin, 1), end.quietNext);
+    await second.stop();
+    const afterRestart = await counts(dataDir);
+    assert.deepEqual(afterRestart, Object.fromEntries(SERVICES.map((s) => [s, before[s] + 1])), 'each log grew by the one block only');
+
+    const source = await embeddedSource(dataDir);
+    logs = await readAllLogs(source);
+    await source.close();
+    const settlements = logs.consensus!.filter((e) => e.type === 'RoundSettled' || e.type === 'RoundUnresolved');
+    assert.equal(settlements.length, 3);
+    for (const e of settlements) assert.deepEqual((e.data as unknown as RoundSettledEvent).validators, [validator.address]);
+    assert.equal(logs.consensus!.filter((e) => e.type === 'ValidatorSetConfigured').length, 1);
+  });
+
+  test('the audit of the data folder: zero divergences, nothing pending, every check ran', async () => {
+    const source = await embeddedSource(dataDir);
+    const report = await audit(source);
+    await source.close();
+    assert.deepEqual(report.divergences, []);
+    assert.deepEqual(report.notes.filter((n) => n.kind === 'pending'), []);
+    const checks = Object.fromEntries(report.services.map((s) => [s.service, s.checks]));
+    assert.equal(checks.consensus!.attestation, 3);
+    assert.deepEqual([checks.voting!.vote, checks.voting!['round-start'], checks.voting!['round-close']], [7, 3, 3]);
+    assert.equal(checks.rewards!.decision, 4, 'periods 0 to 3 closed');
+    assert.ok(checks.registry!['ledger-invariant']! >= report.services.find((s) => s.service === 'registry')!.events);
+    assert.ok(checks.distance!.settlement! >= 3);
+    for (const s of report.services) assert.ok(s.checks.recomputed! > 0, `${s.service} re-decided events`);
+    assert.deepEqual(Object.keys(report.cross).sort(), ['copies', 'holds-settled', 'metadata-recorded', 'rewards-credited', 'rounds-decided']);
+  });
+
+  test('corruptions planted in the logs are each reported at their position', async () => {
+    const copy = (): Partial<Record<ServiceName, LogEvent[]>> => Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, [...v!]]));
+    const run = (l: Partial<Record<ServiceName, LogEvent[]>>) => audit(memorySource(l));
+    const patch = (l: Partial<Record<ServiceName, LogEvent[]>>, service: ServiceName, find: (e: LogEvent) => boolean, change: (data: Record<string, unknown>) => void): LogEvent => {
+      const list = l[service]!;
+      const i = list.findIndex(find);
+      assert.ok(i >= 0, `an event to corrupt in ${service}`);
+      const data = structuredClone(list[i]!.data) as Record<string, unknown>;
+      change(data);
+      list[i] = { ...list[i]!, data: data as never };
+      return list[i]!;
+    };
+
+    // A changed vote: worker 2's `bad0` in round slice-1 becomes the majority's result.
+    {
+      const l = copy();
+      const target = patch(l, 'voting', (e) => e.type === 'VoteCast' && (e.data as { result: string }).result === 'bad0', (d) => { d.result = 'c0ffee'; });
+      const r = await run(l);
+      const closed = l.voting!.find((e) => e.type === 'RoundClosed' && e.streamId === target.streamId)!;
+      assert.ok(at(r, closed.position, 'voting').some((m) => /RoundClosed differs/.test(m)), show(r));
+      void target;
+    }
+    // A changed reward amount in a decision.
+    {
+      const l = copy();
+      const target = patch(l, 'rewards', (e) => e.type === 'RewardsComputed' && (e.data as { payouts: unknown[] }).payouts.length > 0, (d) => {
+        const p = (d.payouts as { amount: string }[])[0]!;
+        p.amount = (BigInt(p.amount) + 1n).toString();
+      });
+      const r = await run(l);
+      assert.ok(at(r, target.position, 'rewards').some((m) => /^decision: RewardsComputed differs/.test(m)), show(r));
+    }
+    // A dropped event: a vote removed from voting's log.
+    {
+      const l = copy();
+      const i = l.voting!.findIndex((e) => e.type === 'VoteCast');
+      const [dropped] = l.voting!.splice(i, 1);
+      const next = l.voting!.slice(i).find((e) => e.streamId === dropped!.streamId)!;
+      const r = await run(l);
+      assert.ok(at(r, next.position, 'voting').some((m) => /^stream-version: .*missing/.test(m)), show(r));
+    }
+    // A forged signature: one byte of an attestation's signature changed.
+    {
+      const l = copy();
+      const target = patch(l, 'consensus', (e) => e.type === 'AttestationRecorded', (d) => {
+        const sig = d.signature as string;
+        d.signature = (sig[0] === '0' ? '1' : '0') + sig.slice(1);
+      });
+      const r = await run(l);
+      assert.ok(at(r, target.position, 'consensus').some((m) => /signature is not/.test(m)), show(r));
+    }
+    // A deposit changed in the registry's log: rewards' copy of it disagrees.
+    {
+      const l = copy();
+      const target = patch(l, 'registry', (e) => e.type === 'Deposited', (d) => { d.amount = (BigInt(d.amount as string) * 2n).toString(); });
+      const r = await run(l);
+      assert.ok(r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && /Deposited/.test(d.message)), show(r));
+      void target;
+    }
+  });
+});

@@ -1,0 +1,6 @@
+export * from './types.js';
+export * from './source.js';
+export { audit, type AuditOptions } from './audit.js';
+export { canonical } from './runner.js';
+export { formatReport } from './report.js';
+export * from './export.js';
