@@ -4,11 +4,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
 import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
 import type { RoundSettledEvent } from '@ewx/platform';
 import { audit, embeddedSource, formatReport, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
 import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
+
+const CLI = resolve(REPO_ROOT, 'packages/cli/dist/main.js');
+const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((res) => {
+  execFile(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: undefined }, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+  });
+});
 
 /** Starts `npm start`'s process (all five services, PGlite in `dataDir`) and waits until it serves. */
 async function startEmbedded(dataDir: string, env: Record<string, string>): Promise<{ address: string; stop(): Promise<void>; output(): string }> {
@@ -118,9 +127,11 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
       const l = copy();
       const target = patch(l, 'voting', (e) => e.type === 'VoteCast' && (e.data as { result: string }).result === 'bad0', (d) => { d.result = 'c0ffee'; });
       const r = await run(l);
+      // At the vote itself: the worker's signature does not cover the changed result.
+      assert.ok(at(r, target.position, 'voting').some((m) => /^signature: the vote's signature is not/.test(m)), show(r));
+      // And where voting closed the round with the votes it had recorded.
       const closed = l.voting!.find((e) => e.type === 'RoundClosed' && e.streamId === target.streamId)!;
       assert.ok(at(r, closed.position, 'voting').some((m) => /RoundClosed differs/.test(m)), show(r));
-      void target;
     }
     // A changed reward amount in a decision.
     {
@@ -151,6 +162,17 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
       const r = await run(l);
       assert.ok(at(r, target.position, 'consensus').some((m) => /signature is not/.test(m)), show(r));
     }
+    // A forged command signature: the admin's signature on a deposit, one byte changed.
+    {
+      const l = copy();
+      const i = l.registry!.findIndex((e) => e.type === 'Deposited');
+      const e = l.registry![i]!;
+      const m = structuredClone(e.metadata) as { proof: { signature: string } };
+      m.proof.signature = (m.proof.signature[0] === '0' ? '1' : '0') + m.proof.signature.slice(1);
+      l.registry![i] = { ...e, metadata: m as never };
+      const r = await run(l);
+      assert.ok(at(r, e.position, 'registry').some((x) => /^signature: \/ewx\.v1\.Registry\/Deposit: the signature is not/.test(x)), show(r));
+    }
     // A deposit changed in the registry's log: rewards' copy of it disagrees.
     {
       const l = copy();
@@ -159,5 +181,49 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
       assert.ok(r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && /Deposited/.test(d.message)), show(r));
       void target;
     }
+  });
+
+  test('the CLI: ewx audit on the folder, ewx log export, ewx audit --from; an altered export is refused', async () => {
+    const cli = (args: string[]) => ewx(args);
+    const direct = await cli(['audit', '--data-dir', dataDir]);
+    assert.equal(direct.code, 0, direct.stderr + direct.stdout);
+    assert.match(direct.stdout, /^SERVICE\s+EVENTS\s+LAST POSITION\s+CHECKS\s+DIVERGENCES$/m);
+    assert.match(direct.stdout, /0 divergence\(s\), 0 pending/);
+
+    const file = join(dataDir, 'logs.jsonl');
+    const exported = await cli(['log', 'export', '--data-dir', dataDir, '--out', file, '--json']);
+    assert.equal(exported.code, 0, exported.stderr);
+    const manifest = JSON.parse(exported.stdout).manifest as { services: Record<string, { events: number }>; lines: number; sha256: string };
+    assert.deepEqual(Object.fromEntries(Object.entries(manifest.services).map(([k, v]) => [k, v.events])), Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length])));
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, manifest.lines + 1);
+    assert.equal(createHash('sha256').update(lines.slice(1).map((l) => l + '\n').join('')).digest('hex'), manifest.sha256);
+
+    const fromFile = await cli(['audit', '--from', file, '--json']);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const report = JSON.parse(fromFile.stdout) as { divergences: unknown[]; events: number };
+    assert.deepEqual([report.divergences, report.events], [[], manifest.lines]);
+
+    // One byte changed in an event line: the manifest refuses the file before any audit.
+    const i = lines.findIndex((l) => l.startsWith('{"service":"rewards"') && l.includes('"type":"RewardsComputed"') && l.includes('"payouts":[{'));
+    const altered = [...lines];
+    altered[i] = altered[i]!.replace(/"amount":"(\d)/, (_m, d: string) => `"amount":"${(Number(d) + 1) % 10}`);
+    assert.notEqual(altered[i], lines[i]);
+    const tampered = join(dataDir, 'tampered.jsonl');
+    writeFileSync(tampered, altered.join('\n') + '\n');
+    const refused = await cli(['audit', '--from', tampered]);
+    assert.equal(refused.code, 7);
+    assert.match(refused.stderr, /^ewx: .*tampered\.jsonl does not match its manifest .*sha256/);
+    assert.equal(refused.stdout, '');
+
+    // The same change with a manifest made to match: the audit itself finds it, at its position.
+    const body = altered.slice(1).map((l) => l + '\n').join('');
+    const forgedManifest = { ...JSON.parse(lines[0]!).manifest, sha256: createHash('sha256').update(body).digest('hex') };
+    writeFileSync(tampered, JSON.stringify({ manifest: forgedManifest }) + '\n' + body);
+    const caught = await cli(['audit', '--from', tampered]);
+    assert.equal(caught.code, 7, caught.stderr);
+    const position = (JSON.parse(lines[i]!) as { position: string }).position;
+    assert.match(caught.stdout, new RegExp(`^DIVERGENCE rewards @${position} .*\\[decision\\]: RewardsComputed differs`, 'm'));
+    assert.match(caught.stdout, /^ {2}rules: {4}.*\n {2}recorded: /m);
   });
 });

@@ -1,4 +1,4 @@
-import { PUBLISHED, type Decider, type EventData, type Json } from '@ewx/platform';
+import { PUBLISHED, signingBytes, verifyBytes, type CommandProof, type Decider, type EventData, type Json } from '@ewx/platform';
 import { DEFAULT_BATCH, type LogSource } from './source.js';
 import { asRecorded, type AuditReport, type Divergence, type LogEvent, type Note, type Progress, type ServiceName, type ServiceSummary } from './types.js';
 
@@ -12,7 +12,7 @@ export const show = (v: unknown): string => {
   return s.length > 600 ? `${s.slice(0, 600)}… (${s.length} characters)` : s;
 };
 
-interface Meta { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number; prevOfType?: number }
+interface Meta { proof?: CommandProof; signature?: string; signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number; prevOfType?: number }
 export const metaOf = (e: LogEvent): Meta => (e.metadata ?? {}) as Meta;
 export const isInbox = (e: LogEvent): boolean => e.streamId.startsWith(INBOX_PREFIX);
 
@@ -26,6 +26,16 @@ const CONSUMED: Record<ServiceName, ReadonlySet<string>> = {
 };
 
 /** What one service's pass leaves for the checks across services. */
+/** Checks one signature over a command's canonical bytes (docs/SIGNING.md); false on anything malformed. */
+export function commandSignatureValid(method: string, signer: string, nonce: string, payload: Uint8Array, signatureHex: string): boolean {
+  if (!/^([0-9a-f]{2}){64}$/.test(signatureHex)) return false;
+  try {
+    return verifyBytes(signer, signingBytes(method, signer, BigInt(nonce), payload), Buffer.from(signatureHex, 'hex'));
+  } catch {
+    return false;
+  }
+}
+
 export interface CrossIndex {
   /** `service|stream|version` → canonical JSON of a published event. */
   readonly published: Map<string, string>;
@@ -96,6 +106,10 @@ export async function auditService<S>(
   const consumed = CONSUMED[service];
   let expectation: Expectation | undefined;
   let current!: LogEvent;
+  /** The command whose proof was checked last: its later events share signer, nonce and stream. */
+  let proven: { signer: string; nonce: string; streamId: string; version: number } | undefined;
+  let unproven = 0;
+  const methodPrefix = `/ewx.v1.${service[0]!.toUpperCase()}${service.slice(1)}/`;
   let buffer: LogEvent[] = [];
   let at = 0;
 
@@ -136,6 +150,33 @@ export async function auditService<S>(
     lastSigned.set(signer, { nonce, streamId: e.streamId, version: e.version });
   };
 
+  /** The command's signatures, from the proof on its first event (see CommandProof in the platform). */
+  const checkProof = (e: LogEvent, m: Meta): void => {
+    const signer = m.signer!;
+    const nonce = m.nonce!;
+    if (m.proof === undefined) {
+      const sameCommand = proven !== undefined && proven.signer === signer && proven.nonce === nonce && proven.streamId === e.streamId && proven.version + 1 === e.version;
+      if (sameCommand) proven = { ...proven!, version: e.version };
+      else if (m.signature === undefined) unproven++;
+      return;
+    }
+    count('signature');
+    const p = m.proof;
+    proven = { signer, nonce, streamId: e.streamId, version: e.version };
+    if (typeof p.method !== 'string' || !p.method.startsWith(methodPrefix)) diverge('signature', `a ${service} event proven by a command of another service (${JSON.stringify(p.method)})`);
+    if (p.payload === undefined) { note('signature', `${p.method} by ${signer}: the payload (over ${p.payloadSha256 ? 'the size limit' : 'nothing'}) is not kept, its signature is not checkable`); return; }
+    const payload = Buffer.from(p.payload, 'base64');
+    if (!commandSignatureValid(p.method, signer, nonce, payload, p.signature)) {
+      diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
+    }
+    const cos = m.cosigners ?? [];
+    if ((p.cosignatures?.length ?? 0) !== cos.length) diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
+    cos.forEach((c, i) => {
+      count('signature');
+      if (!commandSignatureValid(p.method, c.signer, c.nonce, payload, p.cosignatures?.[i] ?? '')) diverge('signature', `${p.method}: the co-signature is not ${c.signer}'s over this command (nonce ${c.nonce})`);
+    });
+  };
+
   const step = (e: LogEvent): void => {
     current = e;
     summary.events++;
@@ -172,7 +213,10 @@ export async function auditService<S>(
       }
       typeVersions.set(`${e.streamId}|${e.type}`, e.version);
       if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, canonical(e));
-      if (m.signer !== undefined && m.nonce !== undefined) checkNonce(e, m.signer, m.nonce, 'signer');
+      if (m.signer !== undefined && m.nonce !== undefined) {
+        checkNonce(e, m.signer, m.nonce, 'signer');
+        checkProof(e, m);
+      }
       for (const c of m.cosigners ?? []) checkNonce(e, c.signer, c.nonce, 'co-signer');
     }
 
@@ -231,6 +275,7 @@ export async function auditService<S>(
     const x = expectation;
     diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position}; the log ends after ${x.index}`, { expected: canonical(x.events[x.index]!) }, x.origin);
   }
+  if (unproven > 0) note('signature', `${unproven} signed command(s) carry no signature in the log (written before commands recorded their proof): their signatures cannot be checked`);
   audit.finish?.(state, base);
   return summary;
 }

@@ -3,7 +3,10 @@ import { votingDecider } from '@ewx/voting';
 import {
   closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState,
 } from '@ewx/voting/domain/decider';
-import { canonical, fact, metaOf, type ServiceAudit } from '../runner.js';
+import { SubmitVoteRequest } from '@ewx/proto/voting';
+import { canonical, commandSignatureValid, fact, metaOf, type ServiceAudit } from '../runner.js';
+
+export const SUBMIT_VOTE = '/ewx.v1.Voting/SubmitVote';
 
 export interface ClosedRoundFact { position: bigint; votes: number }
 
@@ -46,6 +49,14 @@ export function votingAudit(): ServiceAudit<VotingState> {
           const d = e.data as unknown as VoteCastEvent;
           ctx.count('vote');
           if (m.signer !== d.worker || m.nonce === undefined) { ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`); return; }
+          if (m.signature !== undefined) {
+            // The vote's data is the whole command: the signed request is rebuilt from it.
+            ctx.count('signature');
+            const payload = SubmitVoteRequest.encode({ auth: undefined, solution: d.solution, roundId: d.roundId, result: Buffer.from(d.result, 'hex') }).finish();
+            if (!commandSignatureValid(SUBMIT_VOTE, d.worker, m.nonce, payload, m.signature)) {
+              ctx.diverge('signature', `the vote's signature is not ${d.worker}'s over SubmitVote of this round and result (nonce ${m.nonce})`, { recorded: `result ${d.result}, signature ${m.signature}` });
+            }
+          }
           const { events, outcomes } = decideVotes(s, [{ solution: d.solution, roundId: d.roundId, worker: d.worker, result: d.result, nonce: BigInt(m.nonce) }], ctx.lastNonce);
           const o = outcomes[0];
           if (o !== 'accepted') {

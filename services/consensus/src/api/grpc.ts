@@ -1,4 +1,4 @@
-import { authenticate, notFound, paged, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
+import { authenticate, notFound, proven, paged, serviceStatus, unary, type GrpcService, type Logger, type Runtime, type Tally } from '@ewx/platform';
 import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
   type GetVoteProofRequest, type Tally as TallyMsg,
@@ -25,7 +25,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
       produceBlocks: unary(M + 'ProduceBlocks', log, async (req: ProduceBlocksRequest) => {
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());
-        await runtime.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count: req.count }, s), auth);
+        await runtime.execute(CHAIN_STREAM, proven(auth, (s) => decide({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count: req.count }, s)), auth);
         return { height: BigInt(runtime.state().height) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {

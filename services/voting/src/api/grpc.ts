@@ -1,5 +1,5 @@
 import {
-  authenticate, grpcStatusOf, invalid, notFound, pageOf, serviceStatus, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, grpcStatusOf, invalid, notFound, pageOf, proven, serviceStatus, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
@@ -38,7 +38,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
     const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
     if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
     validateRoundId(req.roundId, false);
-    return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce });
+    return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce, signature: Buffer.from(req.auth!.signature).toString('hex') });
   };
   const get = (solution: string, roundId: string): Round => {
     const r = runtime.state().rounds.get(roundKey(solution, roundId));
@@ -54,7 +54,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         const auth = authenticate(M + 'StartRound', req, (m) => StartRoundRequest.encode(m).finish());
         validateRoundId(req.roundId);
         await runtime.execute(roundStream(req.solution, req.roundId),
-          (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events, auth);
+          proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events), auth);
         return toMessage(get(req.solution, req.roundId));
       }),
       submitVote: unary(M + 'SubmitVote', log, async (req: SubmitVoteRequest) => ({ accepted: await vote(req) })),
