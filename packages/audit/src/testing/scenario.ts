@@ -1,5 +1,6 @@
+import { status } from '@grpc/grpc-js';
 import {
-  connect, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, untilPeriodPaid, untilRoundClosed,
+  connect, cosignWith, EwxCallError, counterNonces, generateKeyPair, keySigner, untilHeight, untilPeriodPaid, untilRoundClosed,
   type ConnectOptions, type Ewx, type KeyPair, type Signer,
 } from '@ewx/client';
 import { ConnectWorkerRequest } from '@ewx/proto/registry';
@@ -33,6 +34,19 @@ export const scenarioKeys = (admin: KeyPair = generateKeyPair()): ScenarioKeys =
   workers: [generateKeyPair(), generateKeyPair(), generateKeyPair()], requester: generateKeyPair(), evaluator: generateKeyPair(),
 });
 
+/** Retries `fn` while it is refused as not found or for a precondition (an input still on its way), up to 60 s. */
+async function eventually<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!EwxCallError.is(e) || (e.code !== status.FAILED_PRECONDITION && e.code !== status.NOT_FOUND) || Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 export interface ScenarioResult {
   /** The height every service has recorded when the scenario ends. */
   readonly height: number;
@@ -58,24 +72,22 @@ export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): P
       await untilHeight(ewx, h, { timeoutMs: 60_000 });
     };
     await untilHeight(ewx, 0, { timeoutMs: 60_000 });
-    await ewx.rewards.getCurrentPeriod({}).catch(async () => {
-      await new Promise((r) => setTimeout(r, 200));
-      return ewx.rewards.getCurrentPeriod({});
-    });
+    await eventually('the reward calendar', () => ewx.rewards.getCurrentPeriod({}));
     await blocksTo(1);
     for (const [k, amount] of [[keys.registrar, 1000n], ...keys.operators.map((o) => [o, 100n] as const), [keys.requester, 100n]] as const) {
       await ewx.registry.deposit({ account: k.address, amount: (amount * T).toString() });
     }
     const R = by(keys.registrar);
     await R.registry.signUpRegistrar({ friendlyName: 'Audit registrar', legalLocation: 'DE' });
-    await R.registry.registerGroup({
+    // The registry needs the period calendar from rewards (another topic than the blocks' in standalone mode).
+    await eventually('the group registered', () => R.registry.registerGroup({
       config: {
         namespace: SCENARIO_GROUP, info: 'audit', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false,
         startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50,
         operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
       },
       budget: (500n * T).toString(), allowList: [],
-    });
+    }));
     await R.registry.registerSolution({
       config: {
         namespace: SCENARIO_SOLUTION, group: SCENARIO_GROUP, name: 'audit', description: '', logicRef: 'bafy-audit', expirationBlock: 10_000n,
