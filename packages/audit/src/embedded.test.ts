@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
 import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
 import type { RoundSettledEvent } from '@ewx/platform';
-import { audit, embeddedSource, formatReport, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import { audit, embeddedSource, formatReport, whatIf, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
 import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
 
 const CLI = resolve(REPO_ROOT, 'packages/cli/dist/main.js');
@@ -88,7 +88,7 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     logs = await readAllLogs(source);
     await source.close();
     const settlements = logs.consensus!.filter((e) => e.type === 'RoundSettled' || e.type === 'RoundUnresolved');
-    assert.equal(settlements.length, 3);
+    assert.equal(settlements.length, 4);
     for (const e of settlements) assert.deepEqual((e.data as unknown as RoundSettledEvent).validators, [validator.address]);
     assert.equal(logs.consensus!.filter((e) => e.type === 'ValidatorSetConfigured').length, 1);
   });
@@ -100,8 +100,8 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.deepEqual(report.divergences, []);
     assert.deepEqual(report.notes.filter((n) => n.kind === 'pending'), []);
     const checks = Object.fromEntries(report.services.map((s) => [s.service, s.checks]));
-    assert.equal(checks.consensus!.attestation, 3);
-    assert.deepEqual([checks.voting!.vote, checks.voting!['round-start'], checks.voting!['round-close']], [7, 3, 3]);
+    assert.equal(checks.consensus!.attestation, 4);
+    assert.deepEqual([checks.voting!.vote, checks.voting!['round-start'], checks.voting!['round-close']], [10, 4, 4]);
     assert.equal(checks.rewards!.decision, 4, 'periods 0 to 3 closed');
     assert.ok(checks.registry!['ledger-invariant']! >= report.services.find((s) => s.service === 'registry')!.events);
     assert.ok(checks.distance!.settlement! >= 3);
@@ -225,5 +225,36 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const position = (JSON.parse(lines[i]!) as { position: string }).position;
     assert.match(caught.stdout, new RegExp(`^DIVERGENCE rewards @${position} .*\\[decision\\]: RewardsComputed differs`, 'm'));
     assert.match(caught.stdout, /^ {2}rules: {4}.*\n {2}recorded: /m);
+  });
+
+  test('what-if: an SLA above two operators\' score moves their active reward to the third, the pool unchanged; a higher majority changes a round', async () => {
+    const source = memorySource(logs);
+    const before = Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length]));
+    const r = await whatIf(source, 1, 1, { sla: 70 });
+    const rows = r.rows.filter((x) => x.period === 1);
+    assert.equal(rows.length, 3);
+    const scores = rows.map((x) => `${x.correct[0]}/${x.eligible[0]}`).sort();
+    assert.deepEqual(scores, ['1/2', '1/2', '2/2']);
+    const top = rows.find((x) => x.correct[0] === 2)!;
+    for (const x of rows.filter((y) => y !== top)) {
+      assert.deepEqual([x.slaMet, x.active[1], x.base[1]], [[true, false], 0n, x.base[0]], 'below the SLA now: no active reward, the base unchanged');
+      assert.ok(x.active[0] > 0n);
+    }
+    assert.ok(top.active[1] > top.active[0], 'the operator above the SLA takes the active pool');
+    const sum = (k: 0 | 1) => rows.reduce((a, x) => a + x.active[k], 0n);
+    const pool = 10n * 10n ** 18n; // 10 blocks × 1 token
+    assert.ok(sum(0) <= pool && pool - sum(0) < 3n && pool - sum(1) < 3n, `the same active pool, dust aside: ${sum(0)} then, ${sum(1)} now`);
+    assert.deepEqual(r.rounds, []);
+
+    const m = await whatIf(source, 1, 1, { majority: 70 });
+    assert.deepEqual(m.rounds.map((x) => [x.roundId, x.then.split('|')[0], x.now.split('|').slice(0, 3).join('|')]).sort(),
+      [['slice-1', 'SETTLED', 'UNRESOLVED||NO_MAJORITY'], ['slice-2', 'SETTLED', 'UNRESOLVED||NO_MAJORITY']]);
+    assert.ok(m.rows.every((x) => x.eligible[1] === 0), 'no round of period 1 counts any more');
+    assert.deepEqual(Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length])), before, 'nothing written');
+
+    const cli = await ewx(['audit', 'what-if', '--data-dir', dataDir, '--periods', '1..1', '--set', 'sla=70']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /met → no/);
+    assert.equal((await counts(dataDir)).rewards, before.rewards, 'the live log is never written');
   });
 });

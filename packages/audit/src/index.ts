@@ -4,3 +4,4 @@ export { audit, type AuditOptions } from './audit.js';
 export { canonical } from './runner.js';
 export { formatReport } from './report.js';
 export * from './export.js';
+export * from './whatif.js';

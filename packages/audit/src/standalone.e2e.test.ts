@@ -65,7 +65,7 @@ describe('standalone system: a restart is quiet, and the audit of PostgreSQL fin
     await source.close();
     assert.deepEqual(report.divergences, [], formatReport(report));
     assert.deepEqual(report.notes.filter((n) => n.kind === 'pending'), []);
-    assert.equal(report.services.find((s) => s.service === 'consensus')!.checks.attestation, 3);
+    assert.equal(report.services.find((s) => s.service === 'consensus')!.checks.attestation, 4);
     assert.equal(report.services.find((s) => s.service === 'rewards')!.checks.decision, 4);
     for (const e of logs.consensus!.filter((x) => x.type === 'RoundSettled')) assert.deepEqual((e.data as unknown as RoundSettledEvent).validators, [validator.address]);
 

@@ -57,8 +57,9 @@ export interface ScenarioResult {
 /**
  * A full run of the network through its public API: deposits, a registrar, a group and a
  * solution, three operators with workers, a distance evaluation (request, result, settlement and
- * the hold released), four reward periods with a settled, an unresolved and a unanimous round,
- * a claim, an unsubscription whose stake is released. Ends at height 43, every service caught up.
+ * the hold released), four reward periods (period 1: two settled rounds and an unresolved one,
+ * operators right 2, 1 and 1 times of 2; period 2: a unanimous round), a claim, an
+ * unsubscription whose stake is released. Ends at height 43, every service caught up.
  */
 export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): Promise<ScenarioResult> {
   const nonce = counterNonces(BigInt(Date.now()) * 1000n);
@@ -115,15 +116,17 @@ export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): P
     const start = (roundId: string) => R.voting.startRound({ solution: SCENARIO_SOLUTION, roundId });
     const vote = (i: number, roundId: string, hex: string) =>
       by(keys.workers[i]!).voting.submitVote({ solution: SCENARIO_SOLUTION, roundId, result: Buffer.from(hex, 'hex') });
-    await start('slice-1');
-    await start('slice-2');
+    // Period 1: operator 0 is right twice, operators 1 and 2 once each (2 of 2, 1 of 2, 1 of 2).
+    for (const id of ['slice-1', 'slice-2', 'slice-4']) await start(id);
     await vote(0, 'slice-1', 'c0ffee');
     await vote(1, 'slice-1', 'c0ffee');
-    await vote(2, 'slice-1', 'bad0');
-    await vote(0, 'slice-2', 'aa'); // 1 of 3: no quorum
+    await vote(2, 'slice-1', 'bad0'); // settled c0ffee, 2 of 3
+    await vote(0, 'slice-2', 'aa');
+    await vote(1, 'slice-2', 'bb');
+    await vote(2, 'slice-2', 'aa'); // settled aa, 2 of 3
+    await vote(0, 'slice-4', 'aa'); // 1 of 3: no quorum, unresolved
     await blocksTo(14);
-    await untilRoundClosed(ewx, SCENARIO_SOLUTION, 'slice-1', { timeoutMs: 60_000 });
-    await untilRoundClosed(ewx, SCENARIO_SOLUTION, 'slice-2', { timeoutMs: 60_000 });
+    for (const id of ['slice-1', 'slice-2', 'slice-4']) await untilRoundClosed(ewx, SCENARIO_SOLUTION, id, { timeoutMs: 60_000 });
 
     await blocksTo(21); // reward period 2
     await start('slice-3');

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, postgresSource, type LogSource, type Progress,
+  audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, postgresSource, whatIf, type LogSource, type Progress, type WhatIfParams,
 } from '@ewx/audit';
-import { plain } from '../output.js';
-import { ExitError, UsageError } from '../parse.js';
+import { plain, table } from '../output.js';
+import { ExitError, formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
 
 /** Exit code of an audit that found divergences, or of an export refused by its manifest. */
 export const EXIT_DIVERGENCE = 7;
@@ -90,7 +90,56 @@ Exit 0: no divergence; 7: divergences (each printed with service, position and b
       else process.stdout.write(formatReport(report, { notes: o.notes }) + '\n');
       if (report.divergences.length > 0 || (o.strict && pending > 0)) process.exitCode = EXIT_DIVERGENCE;
     });
+  cmd.addCommand(whatIfCommand());
   return cmd;
+}
+
+/** `--set sla=70,quorum=60,majority=66,voting-reward=2,subscription-reward=1` (rewards in tokens per block). */
+export function parseWhatIf(set: string): WhatIfParams {
+  const out: { -readonly [K in keyof WhatIfParams]: WhatIfParams[K] } = {};
+  for (const part of set.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z-]+)=(.+)$/.exec(part);
+    if (!m) throw new UsageError(`set: expected name=value pairs separated by commas, got ${JSON.stringify(part)}`);
+    const [, name, value] = m as unknown as [string, string, string];
+    switch (name) {
+      case 'sla': out.sla = parseInteger('set sla', value, 0, 100); break;
+      case 'quorum': out.quorum = parseInteger('set quorum', value, 0, 100); break;
+      case 'majority': out.majority = parseInteger('set majority', value, 0, 100); break;
+      case 'voting-reward': out.votingReward = parseAmount('set voting-reward', value, { positive: false }); break;
+      case 'subscription-reward': out.subscriptionReward = parseAmount('set subscription-reward', value, { positive: false }); break;
+      default: throw new UsageError(`set: unknown parameter ${JSON.stringify(name)} (expected sla, quorum, majority, voting-reward, subscription-reward)`);
+    }
+  }
+  if (Object.keys(out).length === 0) throw new UsageError('set: give at least one of sla, quorum, majority, voting-reward, subscription-reward');
+  return out;
+}
+
+function whatIfCommand(): Command {
+  return sourceOptions(new Command('what-if'), true)
+    .description('replay past reward periods under changed parameters, in memory: the reward then and now per operator, and the rounds whose outcome changes (writes nothing)')
+    .requiredOption('--periods <a..b>', 'reward periods, e.g. 3..5 (or one: 4)')
+    .requiredOption('--set <params>', 'sla=<percent>,quorum=<percent>,majority=<percent>,voting-reward=<tokens per block>,subscription-reward=<tokens per block>')
+    .action(async function (this: Command) {
+      const o = this.optsWithGlobals() as SourceOptions & { periods: string; set: string; json: boolean };
+      const m = /^(\d{1,9})(?:\.\.(\d{1,9}))?$/.exec(o.periods);
+      if (!m) throw new UsageError(`periods: expected <from>..<to> or one period, e.g. 3..5, got ${JSON.stringify(o.periods)}`);
+      const from = Number(m[1]);
+      const to = Number(m[2] ?? m[1]);
+      if (to < from) throw new UsageError(`periods: ${to} is before ${from}`);
+      const params = parseWhatIf(o.set);
+      const source = await openSource(o);
+      let r;
+      try { r = await whatIf(source, from, to, params); } finally { await source.close(); }
+      if (o.json) { process.stdout.write(JSON.stringify(plain(r), null, 2) + '\n'); return; }
+      const lines = [table(r.rows.map((x) => ({
+        group: x.group, period: x.period, operator: x.operator, correct: `${x.correct[0]}/${x.eligible[0]} → ${x.correct[1]}/${x.eligible[1]}`,
+        sla: `${x.slaMet[0] ? 'met' : 'no'} → ${x.slaMet[1] ? 'met' : 'no'}`, then: formatTokens(x.total[0]), now: formatTokens(x.total[1]),
+        change: (x.total[1] >= x.total[0] ? '+' : '-') + formatTokens(x.total[1] >= x.total[0] ? x.total[1] - x.total[0] : x.total[0] - x.total[1]),
+      })))];
+      lines.push('', r.rounds.length === 0 ? 'no round changes its outcome' : table(r.rounds.map((x) => ({ solution: x.solution, round: x.roundId, period: x.period, then: x.then, now: x.now }))));
+      lines.push('', table(r.totals.map((t) => ({ group: t.group, period: t.period, paid_then: formatTokens(t.paidThen), paid_now: formatTokens(t.paidNow), budget_exhausted_now: t.budgetExhaustedNow }))));
+      process.stdout.write(lines.join('\n') + '\n');
+    });
 }
 
 export function logCommand(): Command {
