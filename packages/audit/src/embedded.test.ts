@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
 import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
 import type { RoundSettledEvent } from '@ewx/platform';
-import { audit, embeddedSource, formatReport, whatIf, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import { audit, embeddedSource, formatReport, makeBundle, verifyBundle, whatIf, type Bundle, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
 import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
 
 const CLI = resolve(REPO_ROOT, 'packages/cli/dist/main.js');
@@ -256,5 +256,53 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /met → no/);
     assert.equal((await counts(dataDir)).rewards, before.rewards, 'the live log is never written');
+  });
+
+  test('a bundle for one operator and period verifies offline; one changed byte fails it', async () => {
+    const source = memorySource(logs);
+    const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim()).address;
+    const inputs = logs.rewards!.find((e) => e.type === 'RewardInputsRecorded' && (e.data as { period: number }).period === 1)!.data as { operators: { operator: string; correct: number; eligible: number }[] };
+    const operator = inputs.operators.find((o) => o.correct === 1 && o.eligible === 2)!.operator;
+    const bundle = await makeBundle(source, operator, 1);
+    assert.deepEqual([bundle.rounds.length, bundle.counts, bundle.sla], [2, { eligible: 2, correct: 1 }, { threshold: 50, met: true }]);
+    assert.ok(bundle.rounds.every((r) => r.vote !== null && r.proof !== undefined && r.attestations.length === 1));
+    const ok = verifyBundle(bundle, [validator]);
+    assert.deepEqual(ok.problems, []);
+    assert.equal(ok.checked.base + ok.checked.active, BigInt(bundle.reward.payout.amount));
+    assert.ok(BigInt(bundle.reward.payout.active) > 0n);
+    assert.equal(verifyBundle(bundle, [generateKeyPair().address]).ok, false, 'another validator set does not vouch for it');
+
+    const flip = (mutate: (b: Bundle) => void): string[] => {
+      const b = structuredClone(bundle);
+      mutate(b);
+      return verifyBundle(b, [validator]).problems;
+    };
+    const nextHex = (h: string, i = 0): string => h.slice(0, i) + ((parseInt(h[i]!, 16) + 1) % 16).toString(16) + h.slice(i + 1);
+    assert.match(flip((b) => { b.rounds[0]!.vote = nextHex(b.rounds[0]!.vote!); }).join('\n'), /is not proven against the root/);
+    assert.match(flip((b) => { b.rounds[0]!.attestations[0]!.signature = nextHex(b.rounds[0]!.attestations[0]!.signature, 10); }).join('\n'), /attestation signature .* does not verify/);
+    assert.match(flip((b) => { b.rounds[0]!.tally.top += 1; }).join('\n'), /more than two thirds|does not hash/);
+    assert.match(flip((b) => { const o = b.reward.inputs.operators[0]!; o.stake = nextHex(o.stake).replace(/[a-f]/, '1'); }).join('\n'), /reward: /);
+    assert.match(flip((b) => { b.reward.payout.active = (BigInt(b.reward.payout.active) + 1n).toString(); }).join('\n'), /the formula gives/);
+    assert.match(flip((b) => { b.rounds.pop(); }).join('\n'), /counts|inputs count/);
+
+    // The CLI: written from the folder, verified from the file alone.
+    const file = join(dataDir, 'bundle.json');
+    const made = await ewx(['audit', 'bundle', '--data-dir', dataDir, '--operator', operator, '--period', '1', '--out', file]);
+    assert.equal(made.code, 0, made.stderr);
+    const verified = await ewx(['audit', 'verify-bundle', file, '--validators', validator]);
+    assert.equal(verified.code, 0, verified.stderr + verified.stdout);
+    assert.match(verified.stdout, /^verified: 2 rounds \(2 votes proven, 2 attestation signatures\), 1 correct of 2/);
+    const text = readFileSync(file, 'utf8');
+    const i = text.indexOf('"vote": "') + '"vote": "'.length;
+    writeFileSync(file, text.slice(0, i) + (text[i] === 'a' ? 'b' : 'a') + text.slice(i + 1));
+    const refused = await ewx(['audit', 'verify-bundle', file, '--validators', validator]);
+    assert.equal(refused.code, 7);
+    assert.match(refused.stdout, /^NOT VERIFIED:\n {2}round .*is not proven/);
+  });
+
+  test('the bundle verifier imports no service code', () => {
+    const src = readFileSync(resolve(REPO_ROOT, 'packages/audit/src/bundle/verify.ts'), 'utf8');
+    const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+    assert.deepEqual(imports, ['node:crypto']);
   });
 });

@@ -1,7 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, postgresSource, whatIf, type LogSource, type Progress, type WhatIfParams,
+  audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, makeBundle, postgresSource, verifyBundle, whatIf, type Bundle, type LogSource, type Progress, type WhatIfParams,
 } from '@ewx/audit';
 import { plain, table } from '../output.js';
 import { ExitError, formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
@@ -91,6 +92,8 @@ Exit 0: no divergence; 7: divergences (each printed with service, position and b
       if (report.divergences.length > 0 || (o.strict && pending > 0)) process.exitCode = EXIT_DIVERGENCE;
     });
   cmd.addCommand(whatIfCommand());
+  cmd.addCommand(bundleCommand());
+  cmd.addCommand(verifyBundleCommand());
   return cmd;
 }
 
@@ -163,4 +166,46 @@ export function logCommand(): Command {
       else process.stdout.write(`wrote ${manifest.lines} events to ${o.out} (${per}); sha256 ${manifest.sha256}\n`);
     });
   return log;
+}
+
+const ADDRESS = /^ed25519:[0-9a-f]{64}$/;
+
+function bundleCommand(): Command {
+  return sourceOptions(new Command('bundle'), true)
+    .description('one operator\'s proof for one reward period: its votes with inclusion proofs, the attestations, counts, SLA test and every input of the reward formula, as one JSON file')
+    .requiredOption('--operator <address>', 'the operator (ed25519:<64 hex>)')
+    .requiredOption('--period <n>', 'the reward period')
+    .option('--group <namespace>', 'the group (when the operator is in several)')
+    .requiredOption('-o, --out <file>', 'the bundle file to write')
+    .action(async function (this: Command) {
+      const o = this.optsWithGlobals() as SourceOptions & { operator: string; period: string; group?: string; out: string; json: boolean };
+      if (!ADDRESS.test(o.operator)) throw new UsageError(`operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(o.operator)}`);
+      const period = parseInteger('period', o.period, 0, 2 ** 31);
+      const source = await openSource(o);
+      let b: Bundle;
+      try { b = await makeBundle(source, o.operator, period, o.group); } catch (e) { throw new ExitError(3, (e as Error).message); } finally { await source.close(); }
+      writeFileSync(o.out, JSON.stringify(b, null, 2) + '\n');
+      const p = b.reward.payout;
+      process.stdout.write(o.json ? JSON.stringify({ file: o.out, counts: b.counts, sla: b.sla, payout: p }) + '\n'
+        : `wrote ${o.out}: ${b.rounds.length} rounds, ${b.counts.correct} correct of ${b.counts.eligible}, SLA ${b.sla.threshold} % ${b.sla.met ? 'met' : 'not met'}, reward ${formatTokens(p.amount)} (base ${formatTokens(p.base)}, active ${formatTokens(p.active)})\n`);
+    });
+}
+
+function verifyBundleCommand(): Command {
+  return new Command('verify-bundle')
+    .argument('<file>', 'a bundle written by `ewx audit bundle`')
+    .description('check a bundle offline with nothing but the file and the validator set (exit 7 when it does not verify)')
+    .requiredOption('--validators <addresses>', 'the validator set you trust, comma-separated ed25519:<64 hex>')
+    .action(async function (this: Command, file: string) {
+      const o = this.optsWithGlobals() as { validators: string; json: boolean };
+      const validators = o.validators.split(',').map((v) => v.trim()).filter(Boolean);
+      for (const v of validators) if (!ADDRESS.test(v)) throw new UsageError(`validators: expected ed25519:<64 lowercase hex> addresses, got ${JSON.stringify(v)}`);
+      let bundle: Bundle;
+      try { bundle = JSON.parse(readFileSync(file, 'utf8')) as Bundle; } catch (e) { throw new UsageError(`${file}: ${(e as Error).message}`); }
+      const v = verifyBundle(bundle, validators);
+      if (o.json) process.stdout.write(JSON.stringify(plain(v), null, 2) + '\n');
+      else if (v.ok) process.stdout.write(`verified: ${v.checked.rounds} rounds (${v.checked.votesProven} votes proven, ${v.checked.attestations} attestation signatures), ${v.checked.correct} correct of ${v.checked.eligible}, reward ${formatTokens(v.checked.base + v.checked.active)} (base ${formatTokens(v.checked.base)}, active ${formatTokens(v.checked.active)})\n`);
+      else process.stdout.write(`NOT VERIFIED:\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      if (!v.ok) process.exitCode = EXIT_DIVERGENCE;
+    });
 }
