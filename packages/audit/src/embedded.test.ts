@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
 import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
 import type { RoundSettledEvent } from '@ewx/platform';
-import { audit, embeddedSource, formatReport, makeBundle, verifyBundle, whatIf, type Bundle, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import { asOf, audit, embeddedSource, formatReport, makeBundle, verifyBundle, whatIf, type Bundle, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
 import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
 
 const CLI = resolve(REPO_ROOT, 'packages/cli/dist/main.js');
@@ -304,5 +304,19 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const src = readFileSync(resolve(REPO_ROOT, 'packages/audit/src/bundle/verify.ts'), 'utf8');
     const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
     assert.deepEqual(imports, ['node:crypto']);
+  });
+
+  test('as-of reads: an operator, a group and an identity as they stood at a height', async () => {
+    const source = memorySource(logs);
+    const leaver = keys.operators[2]!.address;
+    type Op = { operator: { subscriptions: { unsubscribing: boolean }[]; account: { reserved: string } } };
+    const at = async (height: number) => (await asOf(source, height, { operator: leaver, group: 'audit.group', identity: 3 })) as unknown as Op & { group: { operators: number }; identity: { status: string } };
+    const [h0, h8, h9, h30, h43] = await Promise.all([0, 8, 9, 30, 43].map(at));
+    assert.deepEqual(h0.operator.subscriptions, []);
+    assert.equal(h0.identity.status, 'NON_EXISTENT');
+    assert.equal(h8.identity.status, 'PENDING');
+    assert.equal(h9.identity.status, 'VALID');
+    assert.deepEqual([h30.operator.subscriptions.map((x) => x.unsubscribing), h30.operator.account.reserved, h30.group.operators], [[true], (30n * 10n ** 18n).toString(), 3]);
+    assert.deepEqual([h43.operator.subscriptions, h43.operator.account.reserved, h43.group.operators], [[], '0', 2]);
   });
 });

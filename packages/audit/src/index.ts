@@ -7,3 +7,4 @@ export * from './export.js';
 export * from './whatif.js';
 export { makeBundle } from './bundle/make.js';
 export { verifyBundle, BUNDLE_FORMAT, type Bundle, type BundleVerdict } from './bundle/verify.js';
+export { asOf, type AsOfQuery } from './asof.js';

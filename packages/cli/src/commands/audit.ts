@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, makeBundle, postgresSource, verifyBundle, whatIf, type Bundle, type LogSource, type Progress, type WhatIfParams,
+  asOf, audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, makeBundle, postgresSource, verifyBundle, whatIf, type Bundle, type LogSource, type Progress, type WhatIfParams,
 } from '@ewx/audit';
 import { plain, table } from '../output.js';
 import { ExitError, formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
@@ -94,6 +94,7 @@ Exit 0: no divergence; 7: divergences (each printed with service, position and b
   cmd.addCommand(whatIfCommand());
   cmd.addCommand(bundleCommand());
   cmd.addCommand(verifyBundleCommand());
+  cmd.addCommand(asOfCommand());
   return cmd;
 }
 
@@ -207,5 +208,25 @@ function verifyBundleCommand(): Command {
       else if (v.ok) process.stdout.write(`verified: ${v.checked.rounds} rounds (${v.checked.votesProven} votes proven, ${v.checked.attestations} attestation signatures), ${v.checked.correct} correct of ${v.checked.eligible}, reward ${formatTokens(v.checked.base + v.checked.active)} (base ${formatTokens(v.checked.base)}, active ${formatTokens(v.checked.active)})\n`);
       else process.stdout.write(`NOT VERIFIED:\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
       if (!v.ok) process.exitCode = EXIT_DIVERGENCE;
+    });
+}
+
+function asOfCommand(): Command {
+  return sourceOptions(new Command('as-of'), true)
+    .description('a group, an operator or a web-of-trust identity as it stood at a block height, from the logs')
+    .requiredOption('--height <n>', 'the block height')
+    .option('--group <namespace>', 'a solution group')
+    .option('--operator <address>', 'an operator (its account, subscriptions and worker)')
+    .option('--identity <id>', 'a web-of-trust identity (distance status)')
+    .action(async function (this: Command) {
+      const o = this.optsWithGlobals() as SourceOptions & { height: string; group?: string; operator?: string; identity?: string };
+      const height = parseInteger('height', o.height, 0, 2 ** 53 - 1);
+      if (o.group === undefined && o.operator === undefined && o.identity === undefined) throw new UsageError('as-of: give --group, --operator or --identity');
+      if (o.operator !== undefined && !ADDRESS.test(o.operator)) throw new UsageError(`operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(o.operator)}`);
+      const identity = o.identity === undefined ? undefined : parseInteger('identity', o.identity, 0, 2 ** 32 - 1);
+      const source = await openSource(o);
+      let r;
+      try { r = await asOf(source, height, { group: o.group, operator: o.operator, identity }); } finally { await source.close(); }
+      process.stdout.write(JSON.stringify(plain(r), null, 2) + '\n');
     });
 }
