@@ -2,7 +2,7 @@
 import { status } from '@grpc/grpc-js';
 import { CommanderError } from 'commander';
 import { EwxCallError } from '@ewx/client';
-import { UsageError } from './parse.js';
+import { ExitError, UsageError } from './parse.js';
 import { EXIT, program } from './program.js';
 
 const CODE_EXIT: Partial<Record<status, number>> = {
@@ -26,6 +26,7 @@ try {
     process.exit(e.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
   }
   if (e instanceof UsageError) fail(EXIT.USAGE, e.message);
+  if (e instanceof ExitError) fail(e.code, e.message);
   if (EwxCallError.is(e)) {
     const method = e.method.split('/').pop();
     if (e.code === status.UNAVAILABLE) fail(EXIT.UNAVAILABLE, `cannot reach the service for ${method} (is the network running? see --address): ${e.details}`);

@@ -3,6 +3,12 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** A failure with its own exit code (e.g. 7: the audit found divergences), one line on stderr. */
+export class ExitError extends Error {
+  override readonly name = 'ExitError';
+  constructor(readonly code: number, message: string) { super(message); }
+}
+
 export const TOKEN = 10n ** 18n;
 
 /**

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { accountCommand, statusCommand, waitCommand } from './commands/reads.js';
 import { adminCommand } from './commands/admin.js';
+import { auditCommand, logCommand } from './commands/audit.js';
 import { keysCommand } from './commands/keys.js';
 import { operatorCommand } from './commands/operator.js';
 import { groupCommand, registrarCommand, solutionCommand } from './commands/registrar.js';
@@ -8,12 +9,13 @@ import { roundCommand } from './commands/rounds.js';
 import { workerCommand } from './commands/worker.js';
 import { DEFAULT_KEYS_DIR } from './context.js';
 
-export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, NOT_FOUND: 3, REFUSED: 4, UNAVAILABLE: 5, TIMEOUT: 6 } as const;
+export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, NOT_FOUND: 3, REFUSED: 4, UNAVAILABLE: 5, TIMEOUT: 6, DIVERGENCE: 7 } as const;
 
 const EXIT_HELP = `
 Exit codes: 0 done · 2 bad input (nothing sent, or INVALID_ARGUMENT) · 3 not found ·
 4 refused (PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION, ALREADY_EXISTS) ·
-5 service unreachable · 6 timed out waiting · 1 anything else. Errors are one line on stderr.
+5 service unreachable · 6 timed out waiting · 7 audit divergences (or an export altered after
+it was written) · 1 anything else. Errors are one line on stderr.
 Amounts are tokens (10, 0.5) or base units with the suffix base (42base).`;
 
 export function program(): Command {
@@ -31,7 +33,7 @@ export function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const c of [keysCommand(), statusCommand(), accountCommand(), adminCommand(), registrarCommand(), groupCommand(), solutionCommand(),
-    roundCommand(), operatorCommand(), workerCommand(), waitCommand()]) p.addCommand(c);
+    roundCommand(), operatorCommand(), workerCommand(), waitCommand(), auditCommand(), logCommand()]) p.addCommand(c);
   // Every subcommand reports usage errors the same way (one line, exit 2) and shows the exit codes.
   const walk = (c: Command): void => { c.exitOverride(); c.showHelpAfterError(false); c.commands.forEach(walk); };
   p.commands.forEach(walk);

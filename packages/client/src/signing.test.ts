@@ -55,7 +55,8 @@ describe('signing vectors (docs/signing-vectors.json)', () => {
       assert.equal(hex(platform.signingBytes(v.method, v.signer, BigInt(v.nonce), Buffer.from(v.encoded, 'hex'))), v.signingBytes);
       assert.equal(hex(platform.signBytes(platform.keyPairFromSeed(v.seed), Buffer.from(v.signingBytes, 'hex'))), v.signature);
       const auth = platform.authenticate(v.method, signed as platform.Signed, encode);
-      assert.deepEqual(auth, { signer: v.signer, nonce: BigInt(v.nonce) });
+      // What the service records as the command's proof (docs/AUDIT.md): the vector's payload and signature.
+      assert.deepEqual(auth, { signer: v.signer, nonce: BigInt(v.nonce), proof: { method: v.method, payload: Buffer.from(v.encoded, 'hex').toString('base64'), signature: v.signature } });
     });
   }
 });
@@ -89,7 +90,8 @@ describe('client bytes equal the platform\'s', () => {
   test('votes are signed for SubmitVote, also when they travel in a SubmitVotes batch', async () => {
     const vote = await signVote(keySigner(key, counterNonces()), { solution: 's', roundId: 'r', result: Buffer.from('ab', 'hex') });
     const encode = (m: SubmitVoteRequest): Uint8Array => SubmitVoteRequest.encode(m).finish();
-    assert.deepEqual(platform.authenticate('/ewx.v1.Voting/SubmitVote', vote, encode), { signer: key.address, nonce: 1n });
+    const auth = platform.authenticate('/ewx.v1.Voting/SubmitVote', vote, encode);
+    assert.deepEqual({ signer: auth.signer, nonce: auth.nonce, method: auth.proof.method }, { signer: key.address, nonce: 1n, method: '/ewx.v1.Voting/SubmitVote' });
     assert.throws(() => platform.authenticate('/ewx.v1.Voting/SubmitVotes', vote, encode), /auth\.signature/);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from '../errors.js';
-import { authenticate, authenticateCosigner, cosignCommand, signCommand, type Signed, type WireAuth } from './command.js';
+import { authenticate, authenticateCosigner, cosignCommand, PROOF_PAYLOAD_LIMIT, proven, signCommand, type Signed, type WireAuth } from './command.js';
 import { generateKeyPair, isAddress, keyPairFromSeed } from './keys.js';
 
 interface Req extends Signed { account: string; amount: string }
@@ -20,7 +20,11 @@ test('signed commands: verify; tampering, another method or another signer is UN
   const k = generateKeyPair();
   const signed = signCommand<Req>(k, M, { auth: undefined, account: 'a', amount: '1' }, 7n, encode);
   const auth = signed.auth as WireAuth;
-  assert.deepEqual(authenticate(M, signed, encode), { signer: k.address, nonce: 7n });
+  // With the proof that lets the log alone show the signature: method, payload (request without auth), signature.
+  assert.deepEqual(authenticate(M, signed, encode), {
+    signer: k.address, nonce: 7n,
+    proof: { method: M, payload: Buffer.from(encode({ ...signed, auth: undefined })).toString('base64'), signature: Buffer.from(auth.signature).toString('hex') },
+  });
   const unauth = (e: unknown) => e instanceof DomainError && e.code === 'UNAUTHENTICATED';
   assert.throws(() => authenticate(M, { ...signed, amount: '2' }, encode), unauth);
   assert.throws(() => authenticate('/ewx.v1.Registry/Withdraw', signed, encode), unauth);
@@ -38,8 +42,10 @@ test('co-signatures: a second account signs the same payload with its own nonce;
   const [op, wk] = [generateKeyPair(), generateKeyPair()];
   const req: Pair = { auth: undefined, worker: wk.address, workerAuth: undefined };
   const signed = { ...signCommand(op, W, req, 3n, enc), workerAuth: cosignCommand(wk, W, req, 9n, enc) };
-  assert.deepEqual(authenticate(W, signed, enc), { signer: op.address, nonce: 3n });
-  assert.deepEqual(authenticateCosigner(W, 'worker_auth', signed.workerAuth, signed, enc), { field: 'worker_auth', signer: wk.address, nonce: 9n });
+  const payload = Buffer.from(enc(req)).toString('base64');
+  assert.deepEqual(authenticate(W, signed, enc), { signer: op.address, nonce: 3n, proof: { method: W, payload, signature: Buffer.from(signed.auth!.signature).toString('hex') } });
+  assert.deepEqual(authenticateCosigner(W, 'worker_auth', signed.workerAuth, signed, enc),
+    { field: 'worker_auth', signer: wk.address, nonce: 9n, signature: Buffer.from(signed.workerAuth.signature).toString('hex') });
   assert.equal(authenticateCosigner(W, 'worker_auth', undefined, signed, enc), undefined);
   const unauth = (field: string) => (e: unknown) => e instanceof DomainError && e.code === 'UNAUTHENTICATED' && e.message.startsWith(`worker_auth.${field}: `);
   const wa = signed.workerAuth;
@@ -51,4 +57,20 @@ test('co-signatures: a second account signs the same payload with its own nonce;
   assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...wa, nonce: 0n }, signed, enc), (e) => e instanceof DomainError && e.code === 'INVALID_ARGUMENT' && /^worker_auth\.nonce: /.test(e.message));
   // The operator's own signature is not a consent: its signing bytes name the operator.
   assert.throws(() => authenticateCosigner(W, 'worker_auth', { ...signed.auth!, signer: wk.address }, signed, enc), unauth('signature'));
+});
+
+test('proven: the first event of a command carries its proof (and the co-signatures); the others only what they had', () => {
+  const [op, wk] = [generateKeyPair(), generateKeyPair()];
+  const signed = signCommand<Req>(op, M, { auth: undefined, account: 'a', amount: '1' }, 5n, encode);
+  const auth = authenticate(M, signed, encode);
+  const decide = proven({ ...auth, cosigners: [{ field: 'worker_auth', signer: wk.address, nonce: 2n, signature: 'ab'.repeat(64) }] as never },
+    () => [{ type: 'A', data: 1, metadata: { x: 1 } }, { type: 'B', data: 2 }]);
+  const [a, b] = decide(undefined);
+  assert.deepEqual(a!.metadata, { x: 1, proof: { ...auth.proof, cosignatures: ['ab'.repeat(64)] } });
+  assert.equal(b!.metadata, undefined);
+  assert.deepEqual(proven(auth, () => [])(undefined), []);
+  const big = { ...signed, account: 'x'.repeat(PROOF_PAYLOAD_LIMIT + 1) };
+  const hashed = authenticate(M, signCommand<Req>(op, M, big, 6n, encode), encode).proof;
+  assert.equal(hashed.payload, undefined);
+  assert.match(hashed.payloadSha256!, /^[0-9a-f]{64}$/);
 });

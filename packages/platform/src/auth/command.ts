@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { DomainError } from '../errors.js';
+import type { EventData, Json } from '../eventstore/types.js';
 import type { Auth, CoSigner } from '../runtime.js';
 import { signBytes, signerKeyProblem, signingBytes, verifyBytes, type KeyPair } from './keys.js';
 
@@ -41,14 +43,60 @@ function checkWireAuth(a: WireAuth, field: string): void {
   if (problem) throw new DomainError('UNAUTHENTICATED', `${field}.signer: ${problem}`);
 }
 
+/**
+ * What lets anyone check a command's signatures from the log alone: recorded in the metadata of
+ * the first event the command appended (`proof`), next to the signer and nonce the runtime
+ * records. The signed bytes are `signingBytes(method, signer, nonce, payload)`; the payload is the
+ * request's protobuf encoding without its signature fields. Payloads above PROOF_PAYLOAD_LIMIT
+ * bytes (a large web-of-trust import) keep only their sha256: the signature is then not
+ * checkable from the log.
+ */
+export interface CommandProof {
+  readonly method: string;
+  /** base64 of the payload, or absent when only its hash is kept. */
+  readonly payload?: string;
+  readonly payloadSha256?: string;
+  /** hex ed25519 signature of `auth`. */
+  readonly signature: string;
+  /** hex signatures of the co-signers, in the order of metadata `cosigners`. */
+  readonly cosignatures?: readonly string[];
+}
+export const PROOF_PAYLOAD_LIMIT = 64 * 1024;
+
+/** An authenticated command with what proves it (see CommandProof). */
+export type ProvenAuth = Auth & { readonly proof: CommandProof };
+
+function proofOf(method: string, payload: Uint8Array, signature: Uint8Array): CommandProof {
+  const hex = Buffer.from(signature).toString('hex');
+  if (payload.length > PROOF_PAYLOAD_LIMIT) return { method, payloadSha256: createHash('sha256').update(payload).digest('hex'), signature: hex };
+  return { method, payload: Buffer.from(payload).toString('base64'), signature: hex };
+}
+
 /** Verifies a command's signature; the nonce is checked against the log by the runtime. */
-export function authenticate<T extends Signed>(method: string, message: T, encode: Encode<T>): Auth {
+export function authenticate<T extends Signed>(method: string, message: T, encode: Encode<T>): ProvenAuth {
   const a = checkAuth(message);
-  const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
+  const payload = encode({ ...message, auth: undefined });
+  const bytes = signingBytes(method, a.signer, a.nonce, payload);
   if (!verifyBytes(a.signer, bytes, a.signature)) {
     throw new DomainError('UNAUTHENTICATED', `auth.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
   }
-  return { signer: a.signer, nonce: a.nonce };
+  return { signer: a.signer, nonce: a.nonce, proof: proofOf(method, payload, a.signature) };
+}
+
+/**
+ * The decide function of an authenticated command, with the command's proof in the metadata of
+ * its first event (and the co-signers' signatures when `auth` carries co-signers from
+ * `authenticateCosigner`): `runtime.execute(stream, proven(auth, decide), auth)`.
+ */
+export function proven<S>(auth: Auth & { readonly proof?: CommandProof }, decide: (state: S) => readonly EventData[]): (state: S) => readonly EventData[] {
+  return (state) => {
+    const events = decide(state);
+    if (events.length === 0 || !auth.proof) return events;
+    const cosignatures = ((auth.cosigners ?? []) as readonly (CoSigner & { signature?: string })[]).map((c) => c.signature ?? '');
+    const proof: CommandProof = cosignatures.length > 0 ? { ...auth.proof, cosignatures } : auth.proof;
+    const [first, ...rest] = events;
+    return [{ ...first!, metadata: { ...((first!.metadata as object | null | undefined) ?? {}), proof } as unknown as Json }, ...rest];
+  };
 }
 
 /** The client side: sign a command for `method` with the next nonce. */
@@ -92,12 +140,12 @@ export function cosignCommand<T extends Signed>(key: KeyPair, method: string, me
  * Verifies the co-signature carried in `field` (see cosignCommand); undefined when absent, for the
  * rules to refuse. The runtime checks and records the returned nonce (Auth.cosigners).
  */
-export function authenticateCosigner<T extends Signed>(method: string, field: string, a: WireAuth | undefined, message: T, encode: Encode<T>): CoSigner | undefined {
+export function authenticateCosigner<T extends Signed>(method: string, field: string, a: WireAuth | undefined, message: T, encode: Encode<T>): (CoSigner & { readonly signature: string }) | undefined {
   if (!a) return undefined;
   checkWireAuth(a, field);
   const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
   if (!verifyBytes(a.signer, bytes, a.signature)) {
     throw new DomainError('UNAUTHENTICATED', `${field}.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
   }
-  return { field, signer: a.signer, nonce: a.nonce };
+  return { field, signer: a.signer, nonce: a.nonce, signature: Buffer.from(a.signature).toString('hex') };
 }

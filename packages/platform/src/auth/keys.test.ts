@@ -97,8 +97,9 @@ test('nonces: 1 … 2^53 − 1 are accepted; above is INVALID_ARGUMENT naming au
   const k = generateKeyPair();
   assert.equal(MAX_NONCE, BigInt(Number.MAX_SAFE_INTEGER));
   const at = (nonce: bigint) => signCommand<Req>(k, M, { to: 'x', amount: '1', auth: undefined }, nonce, encode);
-  assert.deepEqual(authenticate(M, at(MAX_NONCE), encode), { signer: k.address, nonce: MAX_NONCE });
-  assert.deepEqual(authenticate(M, at(1n), encode), { signer: k.address, nonce: 1n });
+  const who = (a: { signer: string; nonce: bigint }) => ({ signer: a.signer, nonce: a.nonce });
+  assert.deepEqual(who(authenticate(M, at(MAX_NONCE), encode)), { signer: k.address, nonce: MAX_NONCE });
+  assert.deepEqual(who(authenticate(M, at(1n), encode)), { signer: k.address, nonce: 1n });
   for (const n of [MAX_NONCE + 1n, 2n ** 63n, 2n ** 64n - 1n]) {
     assert.throws(() => authenticate(M, at(n), encode), code('INVALID_ARGUMENT', /^auth\.nonce: must be at most 9007199254740991/));
   }

@@ -186,6 +186,11 @@ export interface RoundSettledEvent {
   readonly merkleRoot: string;
   readonly attestors: readonly string[];
   readonly dissenters: readonly string[];
+  /**
+   * The validator set in force when the round was decided (the two thirds were counted against
+   * it). Absent on events written before it was recorded.
+   */
+  readonly validators?: readonly string[];
 }
 export interface RoundUnresolvedEvent {
   readonly solution: string;
@@ -197,6 +202,8 @@ export interface RoundUnresolvedEvent {
   readonly merkleRoot: string;
   readonly attestors: readonly string[];
   readonly dissenters: readonly string[];
+  /** As in RoundSettledEvent. */
+  readonly validators?: readonly string[];
 }
 /** One entry of a solution's result chain: hash = sha256(prevHash, roundId, result, tally). */
 export interface ResultChainedEvent { readonly solution: string; readonly index: number; readonly roundId: string; readonly result: string; readonly tally: Tally; readonly prevHash: string; readonly hash: string }

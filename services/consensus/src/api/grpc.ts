@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, nameField, notFound, optionalAddressField, paged, serviceStatus, shown, textField, unary,
+  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, serviceStatus, shown, textField, unary,
   type GrpcService, type Logger, type Runtime, type Tally,
 } from '@ewx/platform';
 import {
@@ -42,7 +42,8 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         for (let done = 0; done < req.count; done += BLOCKS_PER_CHUNK) {
           if (done > 0) await new Promise((r) => setImmediate(r));
           const n = Math.min(BLOCKS_PER_CHUNK, req.count - done);
-          await runtime.execute(CHAIN_STREAM, (s) => decide(command(n), s), done === 0 ? auth : undefined);
+          const chunk = (s: ConsensusState) => decide(command(n), s);
+          await runtime.execute(CHAIN_STREAM, done === 0 ? proven(auth, chunk) : chunk, done === 0 ? auth : undefined);
         }
         return { height: BigInt(runtime.state().height) };
       }),

@@ -21,7 +21,10 @@ export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | 
       const s = runtime.state();
       const r = s.rounds.get(k);
       if (!r || !isClosed(r) || r.attestations.has(key.address)) return;
-      if (!s.validators.includes(key.address)) { log.warn('validator: not in the recorded set, not attesting', { round: k }); return; }
+      // A decided round is attested only by the set that decided it: a validator that joined later
+      // (or a replay under a new key) adds nothing to it.
+      if (r.decidedBy !== undefined && !r.decidedBy.includes(key.address)) return;
+      if (r.decidedBy === undefined && !s.validators.includes(key.address)) { log.warn('validator: not in the recorded set, not attesting', { round: k }); return; }
       const { tally, merkleRoot } = evaluateRound(r);
       const signature = signBytes(key, attestationBytes(r.solution, r.roundId, tally, merkleRoot)).toString('hex');
       await runtime.execute(solutionStream(r.solution), (st) => decide({

@@ -47,11 +47,11 @@ const handlers: Record<string, Handler> = {
   },
   RoundSettled: (s, d: RoundSettledEvent) => {
     const r = s.rounds.get(roundKey(d.solution, d.roundId));
-    if (r) { r.status = 'SETTLED'; r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot }; }
+    if (r) { r.status = 'SETTLED'; r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot }; r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters]; }
   },
   RoundUnresolved: (s, d: RoundUnresolvedEvent) => {
     const r = s.rounds.get(roundKey(d.solution, d.roundId));
-    if (r) { r.status = 'UNRESOLVED'; r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot }; }
+    if (r) { r.status = 'UNRESOLVED'; r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot }; r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters]; }
   },
   ResultChained: (s, d: ResultChainedEvent) => {
     let c = s.chains.get(d.solution);

@@ -129,6 +129,24 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
     assert.equal(s.chains.get('s1'), undefined);
     assert.equal(s.metadata.size, 0);
   });
+
+  test('a settlement records the set in force; a validator of a later set attests nothing about it', () => {
+    const { s, keys } = setup(3);
+    closedRound(s);
+    let tip: EventData[] = [];
+    for (const k of keys) apply(s, (tip = attest(s, k)));
+    const settled = tip.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
+    assert.deepEqual(settled.validators, keys.map((k) => k.address));
+    // The set changes (a restart under a new key did this): the newcomer may attest new rounds only.
+    const newcomer = generateKeyPair();
+    apply(s, decide({ type: 'ConfigureValidators', validators: [newcomer.address] }, s));
+    assert.equal(s.rounds.get(roundKey('s1', 'r1'))!.decidedBy!.length, 3);
+    assert.throws(() => attest(s, newcomer), (e: unknown) => code('PERMISSION_DENIED')(e) && /decided by the validator set then in force/.test((e as Error).message));
+    closedRound(s, 'r2');
+    const next = attest(s, newcomer, 'r2');
+    const r2 = next.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
+    assert.deepEqual([r2.attestors, r2.validators], [[newcomer.address], [newcomer.address]]);
+  });
 });
 
 describe('SPEC §5 vote metadata and the result chain', () => {

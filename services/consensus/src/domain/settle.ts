@@ -44,10 +44,13 @@ export interface AttestCommand {
  * attestation that tipped it: with its result chain entry and vote metadata when settled.
  */
 export function decideAttestation(s: ConsensusState, c: AttestCommand): EventData[] {
-  if (!s.validators.includes(c.validator)) throw denied(`attestation: ${c.validator} is not in the validator set`);
   const r = s.rounds.get(roundKey(c.solution, c.roundId));
+  if (r?.attestations.has(c.validator)) return [];
+  if (r?.decidedBy !== undefined) {
+    // Decided: only the set that decided it may still add (or dissent from) its outcome.
+    if (!r.decidedBy.includes(c.validator)) throw denied(`attestation: round ${c.roundId} of solution ${c.solution} was decided by the validator set then in force, which ${c.validator} was not in`);
+  } else if (!s.validators.includes(c.validator)) throw denied(`attestation: ${c.validator} is not in the validator set`);
   if (!r || !isClosed(r)) throw precondition(`round ${c.roundId} of solution ${c.solution} is not closed yet (or not recorded by consensus)`);
-  if (r.attestations.has(c.validator)) return [];
   if (!verifyBytes(c.validator, attestationBytes(c.solution, c.roundId, c.tally, c.merkleRoot), Buffer.from(c.signature, 'hex'))) {
     throw denied(`attestation: signature is not ${c.validator}'s over this outcome`);
   }
@@ -67,12 +70,13 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
   if (t.outcome !== 'SETTLED' || t.result === undefined) {
     const u: RoundUnresolvedEvent = {
       solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, reason: t.reason ?? 'NO_QUORUM', tally: t,
-      merkleRoot: c.merkleRoot, attestors, dissenters,
+      merkleRoot: c.merkleRoot, attestors, dissenters, validators: [...s.validators],
     };
     return [...events, { type: 'RoundUnresolved', data: u as never }];
   }
   const settledEvent: RoundSettledEvent = {
     solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, result: t.result, tally: t, merkleRoot: c.merkleRoot, attestors, dissenters,
+    validators: [...s.validators],
   };
   const chain = s.chains.get(r.solution) ?? [];
   const prevHash = chain.length > 0 ? chain[chain.length - 1]!.hash : GENESIS_HASH;

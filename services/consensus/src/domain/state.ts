@@ -30,6 +30,12 @@ export interface ValidatedRound {
   readonly attestations: Map<string, Attestation>;
   status: 'OPEN' | 'CLOSED' | 'SETTLED' | 'UNRESOLVED';
   outcome?: { tally: Tally; merkleRoot: string };
+  /**
+   * The validator set in force when the round was decided: only its members attest afterwards (a
+   * validator that joined later has nothing to say about it). Logs written before the set was
+   * recorded in the decision give the validators that had attested by then.
+   */
+  decidedBy?: readonly string[];
 }
 
 export interface ChainEntry { readonly index: number; readonly roundId: string; readonly result: string; readonly tally: Tally; readonly prevHash: string; readonly hash: string }

@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, DomainError, notFound, precondition, serviceStatus, unary,
+  addressField, authenticate, DomainError, notFound, precondition, proven, serviceStatus, unary,
   type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
@@ -27,7 +27,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
   const wotChange = <T extends { auth?: unknown }>(method: string, encode: (m: T) => Uint8Array, toCommand: (signer: string, req: T) => DistanceCommand) =>
     unary(M + method, log, async (req: T): Promise<WotChangeResponse> => {
       const auth = authenticate(M + method, req as never, encode as never);
-      const events = await runtime.execute(WOT_STREAM, (s) => decide(toCommand(auth.signer, req), s, params), auth);
+      const events = await runtime.execute(WOT_STREAM, proven(auth, (s) => decide(toCommand(auth.signer, req), s, params)), auth);
       const s = runtime.state();
       return { wotVersion: BigInt(s.wotVersion), identities: s.wot.size, events: events.length };
     });
@@ -49,7 +49,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
 
       publishResult: unary(M + 'PublishResult', log, async (req: PublishResultRequest) => {
         const auth = authenticate(M + 'PublishResult', req, (m) => PublishResultRequest.encode(m).finish());
-        await runtime.execute(poolStream(req.period), (s) => decide({ type: 'PublishResult', evaluator: auth.signer, period: req.period, values: req.values }, s, params), auth);
+        await runtime.execute(poolStream(req.period), proven(auth, (s) => decide({ type: 'PublishResult', evaluator: auth.signer, period: req.period, values: req.values }, s, params)), auth);
         const s = runtime.state();
         return { period: req.period, height: BigInt(s.height), results: s.pools.get(req.period)?.results.size ?? 0 };
       }),

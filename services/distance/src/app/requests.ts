@@ -1,4 +1,4 @@
-import { isDomainError, precondition, type Auth, type Logger, type Runtime } from '@ewx/platform';
+import { isDomainError, precondition, proven, type Auth, type CommandProof, type Logger, type Runtime } from '@ewx/platform';
 import { decide } from '../domain/decider.js';
 import type { EvaluationRequested, EvaluationSettled, HoldRequested } from '../domain/events.js';
 import type { DistanceParams } from '../domain/params.js';
@@ -20,7 +20,7 @@ export type RequestOutcome =
  * (at start-up and every few seconds) repeats 2 and 3 until one of them is recorded.
  */
 export interface Requests {
-  request(auth: Auth, identity: number): Promise<{ held: HoldRequested; outcome: RequestOutcome }>;
+  request(auth: Auth & { readonly proof?: CommandProof }, identity: number): Promise<{ held: HoldRequested; outcome: RequestOutcome }>;
   /** Drives every HOLDING request to its outcome; returns how many were settled one way or the other. */
   redrive(): Promise<number>;
 }
@@ -59,7 +59,7 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
     async request(auth, identity) {
       if (typeof ledger === 'string') throw precondition(ledger);
       const [e] = await runtime.execute(requestStream(identity),
-        (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params), auth);
+        proven(auth, (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params)), auth);
       const held = e!.data as unknown as HoldRequested;
       return { held, outcome: await drive(held) };
     },

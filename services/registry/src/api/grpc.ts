@@ -1,6 +1,6 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
 import {
-  addressField, authenticate, positionProgress, authenticateCosigner, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, shown, unary,
+  addressField, authenticate, positionProgress, authenticateCosigner, proven, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, shown, unary,
   type GrpcService, type Logger, type Runtime, type Signed,
 } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
@@ -20,7 +20,7 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
   const run = async <T extends Signed>(name: string, codec: Codec<T>, req: T, toCommand: (req: T, signer: string) => RegistryCommand): Promise<void> => {
     const auth = authenticate(M + name, req, (m) => codec.encode(m).finish());
     const cmd = toCommand(req, auth.signer);
-    await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), auth);
+    await runtime.execute(streamOf(cmd, state()), proven(auth, (s) => decide(cmd, s, policy)), auth);
   };
   const command = <T extends Signed>(name: string, codec: Codec<T>, toCommand: (req: T, signer: string) => RegistryCommand) =>
     unary(M + name, log, async (req: T) => { await run(name, codec, req, toCommand); return reply(); });
@@ -88,14 +88,15 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
         addressField('operator', req.operator);
         const consent = authenticateCosigner(M + 'ConnectWorker', 'worker_auth', req.workerAuth, req, encode);
         const cmd: RegistryCommand = { type: 'ConnectWorker', signer: auth.signer, worker: req.worker, operator: req.operator, consentBy: consent?.signer };
-        await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), consent ? { ...auth, cosigners: [consent] } : auth);
+        const signed = consent ? { ...auth, cosigners: [consent] } : auth;
+        await runtime.execute(streamOf(cmd, state()), proven(signed, (s) => decide(cmd, s, policy)), signed);
         return reply();
       }),
       disconnectWorker: command('DisconnectWorker', R.DisconnectWorkerRequest, (_r, signer) => ({ type: 'DisconnectWorker', signer })),
       claimRewards: unary(M + 'ClaimRewards', log, async (req: R.ClaimRewardsRequest): Promise<R.ClaimRewardsResponse> => {
         const auth = authenticate(M + 'ClaimRewards', req, (m) => R.ClaimRewardsRequest.encode(m).finish());
         const cmd: RegistryCommand = { type: 'ClaimRewards', signer: auth.signer, groups: req.groups };
-        const events = await runtime.execute(streamOf(cmd, state()), (s) => decide(cmd, s, policy), auth);
+        const events = await runtime.execute(streamOf(cmd, state()), proven(auth, (s) => decide(cmd, s, policy)), auth);
         const claimed = (events[0]?.data as { groups?: { group: string; amount: string }[] } | undefined)?.groups ?? [];
         return { claimed, total: claimed.reduce((t, x) => t + BigInt(x.amount), 0n).toString() };
       }),

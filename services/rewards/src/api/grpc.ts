@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, invalid, nameField, notFound, periodAt, serviceStatus, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+  addressField, authenticate, invalid, nameField, notFound, periodAt, proven, serviceStatus, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
@@ -65,7 +65,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
       setRewardPeriodLength: unary(M + 'SetRewardPeriodLength', log, async (req: SetRewardPeriodLengthRequest) => {
         const auth = authenticate(M + 'SetRewardPeriodLength', req, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
         const [e] = await runtime.execute(CALENDAR_STREAM,
-          (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s), auth);
+          proven(auth, (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s)), auth);
         const d = e!.data as { fromPeriod: number; firstBlock: number; length: number };
         return { entry: { fromPeriod: d.fromPeriod, firstBlock: BigInt(d.firstBlock), length: d.length } };
       }),

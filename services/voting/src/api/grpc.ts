@@ -1,5 +1,5 @@
 import {
-  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, serviceStatus, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, proven, serviceStatus, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
@@ -41,7 +41,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
     nameField('solution', req.solution);
     validateRoundId(req.roundId, false);
     if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
-    return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce });
+    return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce, signature: Buffer.from(req.auth!.signature).toString('hex') });
   };
   const get = (solution: string, roundId: string): Round => {
     nameField('solution', solution);
@@ -62,7 +62,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         nameField('solution', req.solution);
         validateRoundId(req.roundId);
         await runtime.execute(roundStream(req.solution, req.roundId),
-          (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events, auth);
+          proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events), auth);
         return toMessage(get(req.solution, req.roundId));
       }),
       submitVote: unary(M + 'SubmitVote', log, async (req: SubmitVoteRequest) => ({ accepted: await vote(req) })),

@@ -16,6 +16,11 @@ export interface VoteCommand {
   /** Lowercase hex, 1..64 bytes. */
   readonly result: string;
   readonly nonce: bigint;
+  /**
+   * hex ed25519 signature of the SubmitVote command, kept in the vote's metadata: with the vote's
+   * data it is the whole signed command, so the audit checks it from the log alone.
+   */
+  readonly signature?: string;
 }
 
 export function validateResult(result: string): void {
@@ -66,7 +71,7 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
       cast.set(v.worker, v.result);
       nonces.set(v.worker, v.nonce);
       const data: VoteCastEvent = { solution: v.solution, roundId: v.roundId, worker: v.worker, result: v.result, height: s.height };
-      events.push({ type: 'VoteCast', data: data as never, metadata: { signer: v.worker, nonce: v.nonce.toString() } });
+      events.push({ type: 'VoteCast', data: data as never, metadata: { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) } });
       outcomes.push('accepted');
     } catch (e) {
       if (!isDomainError(e)) throw e;

@@ -1,0 +1,40 @@
+import { auditService, newCrossIndex, type RunOptions, type ServiceAudit } from './runner.js';
+import { crossCheck } from './cross.js';
+import { consensusAudit } from './services/consensus.js';
+import { distanceAudit } from './services/distance.js';
+import { registryAudit } from './services/registry.js';
+import { rewardsAudit } from './services/rewards.js';
+import { votingAudit } from './services/voting.js';
+import type { LogSource } from './source.js';
+import type { AuditReport, Divergence, Note, ServiceName } from './types.js';
+
+export interface AuditOptions extends RunOptions {
+  /** The oracle's maximum referee distance (DISTANCE_MAX_DISTANCE, default 5). */
+  readonly maxDistance?: number;
+}
+
+const audits = (o: AuditOptions): Record<ServiceName, () => ServiceAudit<unknown>> => ({
+  registry: () => registryAudit() as ServiceAudit<unknown>,
+  voting: () => votingAudit() as ServiceAudit<unknown>,
+  consensus: () => consensusAudit() as ServiceAudit<unknown>,
+  rewards: () => rewardsAudit() as ServiceAudit<unknown>,
+  distance: () => distanceAudit({ maxDistance: o.maxDistance }) as ServiceAudit<unknown>,
+});
+
+/**
+ * The audit by replay: every service's log replayed with the service's own decider and checked
+ * (see runner.ts and services/*), then the services checked against each other (cross.ts).
+ * Reads only the source; divergences are facts of the log the rules contradict.
+ */
+export async function audit(source: LogSource, options: AuditOptions = {}): Promise<AuditReport> {
+  const t0 = Date.now();
+  const cross = newCrossIndex();
+  const out = { divergences: [] as Divergence[], notes: [] as Note[] };
+  const present = await source.services();
+  for (const s of present) cross.present.add(s);
+  const make = audits(options);
+  const services = [];
+  for (const s of present) services.push(await auditService(source, make[s](), cross, out, options));
+  const crossCounts = crossCheck(cross, out);
+  return { source: source.description, services, divergences: out.divergences, notes: out.notes, cross: crossCounts, events: services.reduce((a, s) => a + s.events, 0), ms: Date.now() - t0 };
+}

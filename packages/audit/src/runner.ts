@@ -1,0 +1,292 @@
+import { PUBLISHED, signingBytes, verifyBytes, type CommandProof, type Decider, type EventData, type Json } from '@ewx/platform';
+import { DEFAULT_BATCH, type LogSource } from './source.js';
+import { asRecorded, type AuditReport, type Divergence, type LogEvent, type Note, type Progress, type ServiceName, type ServiceSummary } from './types.js';
+
+const INBOX_PREFIX = 'inbox:';
+
+/** `{type, data}` as JSON: how the audit compares an event with what the rules give. */
+export const canonical = (e: { type: string; data: unknown }): string => JSON.stringify({ type: e.type, data: e.data });
+
+export const show = (v: unknown): string => {
+  const s = typeof v === 'string' ? v : JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+  return s.length > 600 ? `${s.slice(0, 600)}… (${s.length} characters)` : s;
+};
+
+interface Meta { proof?: CommandProof; signature?: string; signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number; prevOfType?: number }
+export const metaOf = (e: LogEvent): Meta => (e.metadata ?? {}) as Meta;
+export const isInbox = (e: LogEvent): boolean => e.streamId.startsWith(INBOX_PREFIX);
+
+/** Event types other services record through their inbox, by source service: the audit keeps these to compare the copies. */
+const CONSUMED: Record<ServiceName, ReadonlySet<string>> = {
+  consensus: new Set(Object.values(PUBLISHED.consensus)),
+  voting: new Set([PUBLISHED.voting.RoundStarted, PUBLISHED.voting.RoundSnapshot, PUBLISHED.voting.RoundClosed]),
+  registry: new Set(Object.values(PUBLISHED.registry)),
+  rewards: new Set(Object.values(PUBLISHED.rewards)),
+  distance: new Set(Object.values(PUBLISHED.distance)),
+};
+
+/** What one service's pass leaves for the checks across services. */
+/** Checks one signature over a command's canonical bytes (docs/SIGNING.md); false on anything malformed. */
+export function commandSignatureValid(method: string, signer: string, nonce: string, payload: Uint8Array, signatureHex: string): boolean {
+  if (!/^([0-9a-f]{2}){64}$/.test(signatureHex)) return false;
+  try {
+    return verifyBytes(signer, signingBytes(method, signer, BigInt(nonce), payload), Buffer.from(signatureHex, 'hex'));
+  } catch {
+    return false;
+  }
+}
+
+export interface CrossIndex {
+  /** `service|stream|version` → canonical JSON of a published event. */
+  readonly published: Map<string, string>;
+  readonly copies: { service: ServiceName; position: bigint; key: string; canonical: string; type: string }[];
+  /** Facts each service's auditor records for the cross checks (see cross.ts). */
+  readonly facts: Map<string, unknown>;
+  readonly present: Set<ServiceName>;
+}
+
+/** What a service's audit hooks get for the event at hand. */
+export interface Ctx {
+  readonly event: LogEvent;
+  diverge(check: string, message: string, values?: { expected?: unknown; recorded?: unknown }, at?: LogEvent): void;
+  note(kind: string, message: string, at?: LogEvent): void;
+  /** Counts one run of a check, for the summary. */
+  count(check: string): void;
+  /**
+   * The events the rules give for the command that explains the current event: compared one by one
+   * with this event and the ones that follow it in the same stream (one append is consecutive).
+   */
+  expect(check: string, events: readonly EventData[]): void;
+  /** The event `k` places after the current one in this log (k ≥ 1), if read already (a look-ahead of thousands). */
+  peek(k: number): LogEvent | undefined;
+  /** The last accepted nonce of a signer in this log, as the service's runtime keeps it. */
+  lastNonce(signer: string): bigint;
+  readonly cross: CrossIndex;
+}
+
+export interface ServiceAudit<S> {
+  readonly service: ServiceName;
+  readonly decider: Decider<S>;
+  /** An own (non-inbox) event that no expectation explains yet, before it is applied. */
+  own?(e: LogEvent, state: S, ctx: Ctx): void;
+  /** Every event, after it is applied. */
+  after?(e: LogEvent, state: S, ctx: Ctx): void;
+  /** End of the log. */
+  finish?(state: S, ctx: Omit<Ctx, 'event' | 'expect' | 'peek'>): void;
+}
+
+export interface RunOptions {
+  readonly onProgress?: (p: Progress) => void;
+  readonly batchSize?: number;
+  /** Events read ahead of the one being checked. */
+  readonly lookahead?: number;
+}
+
+interface Expectation { readonly check: string; readonly events: readonly EventData[]; index: number; readonly streamId: string; readonly origin: LogEvent }
+
+/**
+ * Replays one service's log with its own decider and the audit hooks, checking on the way what
+ * holds for every log: contiguous stream versions, the per-type chain of own events, increasing
+ * nonces per signer, inbox copies recorded once, and that each event applies.
+ */
+export async function auditService<S>(
+  source: LogSource, audit: ServiceAudit<S>, cross: CrossIndex, out: { divergences: Divergence[]; notes: Note[] }, opts: RunOptions = {},
+): Promise<ServiceSummary> {
+  const service = audit.service;
+  const summary: ServiceSummary = { service, events: 0, checks: {}, divergences: 0, lastPosition: 0n };
+  const total = await source.count(service);
+  const state = audit.decider.initialState();
+  const versions = new Map<string, number>();
+  const typeVersions = new Map<string, number>();
+  const inboxSeen = new Map<string, number>();
+  /** As the runtime keeps them: the signer's nonce of the last event that carried one. */
+  const nonces = new Map<string, bigint>();
+  /** Per signer: the event that last moved its nonce (several events of one command share it). */
+  const lastSigned = new Map<string, { nonce: bigint; streamId: string; version: number }>();
+  const consumed = CONSUMED[service];
+  let expectation: Expectation | undefined;
+  let current!: LogEvent;
+  /** The command whose proof was checked last: its later events share signer, nonce and stream. */
+  let proven: { signer: string; nonce: string; streamId: string; version: number } | undefined;
+  let unproven = 0;
+  const methodPrefix = `/ewx.v1.${service[0]!.toUpperCase()}${service.slice(1)}/`;
+  let buffer: LogEvent[] = [];
+  let at = 0;
+
+  const count = (check: string): void => { summary.checks[check] = (summary.checks[check] ?? 0) + 1; };
+  const diverge = (check: string, message: string, values: { expected?: unknown; recorded?: unknown } = {}, e: LogEvent = current): void => {
+    summary.divergences++;
+    out.divergences.push({
+      service, position: e.position, streamId: e.streamId, version: e.version, check, message,
+      ...(values.expected !== undefined ? { expected: show(values.expected) } : {}),
+      ...(values.recorded !== undefined ? { recorded: show(values.recorded) } : {}),
+    });
+  };
+  const note = (kind: string, message: string, e: LogEvent = current): void => { out.notes.push({ service, position: e.position, kind, message }); };
+  const base = {
+    diverge, note, count, cross,
+    lastNonce: (signer: string) => nonces.get(signer) ?? 0n,
+  };
+  const ctx: Ctx = {
+    ...base,
+    get event() { return current; },
+    expect(check, events) {
+      if (events.length === 0) { diverge(check, `the rules give no event here (the command is already done or refused), the log has ${current.type}`, { recorded: canonical(current) }); return; }
+      expectation = { check, events, index: 0, streamId: current.streamId, origin: current };
+    },
+    peek: (k) => buffer[at + k],
+  };
+
+  const checkNonce = (e: LogEvent, signer: string, nonceText: string, role: string): void => {
+    count('nonce');
+    let nonce: bigint;
+    try { nonce = BigInt(nonceText); } catch { diverge('nonce', `${role} ${signer}: nonce ${JSON.stringify(nonceText)} is not an integer`); return; }
+    const last = lastSigned.get(signer);
+    const sameCommand = last !== undefined && last.nonce === nonce && last.streamId === e.streamId && last.version + 1 === e.version;
+    if (last !== undefined && nonce <= last.nonce && !sameCommand) {
+      diverge('nonce', `${role} ${signer}: nonce ${nonce} does not exceed ${last.nonce}, accepted earlier in this log (a replayed or reordered command)`, { expected: `> ${last.nonce}`, recorded: nonce.toString() });
+    }
+    if (nonce < 1n || nonce > 2n ** 53n - 1n) diverge('nonce', `${role} ${signer}: nonce ${nonce} is outside 1 … 2^53 − 1`);
+    lastSigned.set(signer, { nonce, streamId: e.streamId, version: e.version });
+  };
+
+  /** The command's signatures, from the proof on its first event (see CommandProof in the platform). */
+  const checkProof = (e: LogEvent, m: Meta): void => {
+    const signer = m.signer!;
+    const nonce = m.nonce!;
+    if (m.proof === undefined) {
+      const sameCommand = proven !== undefined && proven.signer === signer && proven.nonce === nonce && proven.streamId === e.streamId && proven.version + 1 === e.version;
+      if (sameCommand) proven = { ...proven!, version: e.version };
+      else if (m.signature === undefined) unproven++;
+      return;
+    }
+    count('signature');
+    const p = m.proof;
+    proven = { signer, nonce, streamId: e.streamId, version: e.version };
+    if (typeof p.method !== 'string' || !p.method.startsWith(methodPrefix)) diverge('signature', `a ${service} event proven by a command of another service (${JSON.stringify(p.method)})`);
+    if (p.payload === undefined) { note('signature', `${p.method} by ${signer}: the payload (over ${p.payloadSha256 ? 'the size limit' : 'nothing'}) is not kept, its signature is not checkable`); return; }
+    const payload = Buffer.from(p.payload, 'base64');
+    if (!commandSignatureValid(p.method, signer, nonce, payload, p.signature)) {
+      diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
+    }
+    const cos = m.cosigners ?? [];
+    if ((p.cosignatures?.length ?? 0) !== cos.length) diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
+    cos.forEach((c, i) => {
+      count('signature');
+      if (!commandSignatureValid(p.method, c.signer, c.nonce, payload, p.cosignatures?.[i] ?? '')) diverge('signature', `${p.method}: the co-signature is not ${c.signer}'s over this command (nonce ${c.nonce})`);
+    });
+  };
+
+  const step = (e: LogEvent): void => {
+    current = e;
+    summary.events++;
+    summary.lastPosition = e.position;
+    // Stream versions: 0, 1, 2 … with nothing missing or repeated.
+    count('stream-version');
+    const last = versions.get(e.streamId) ?? -1;
+    if (e.version !== last + 1) {
+      diverge('stream-version', e.version <= last
+        ? `stream ${e.streamId}: version ${e.version} again (the last was ${last})`
+        : `stream ${e.streamId}: version ${e.version} follows ${last}: ${e.version - last - 1} event(s) of this stream are missing`, { expected: last + 1, recorded: e.version });
+    }
+    versions.set(e.streamId, e.version);
+    const m = metaOf(e);
+    const inbox = isInbox(e);
+    if (inbox) {
+      count('inbox-copy');
+      if (m.source === undefined || m.sourceStream === undefined || m.sourceVersion === undefined || e.streamId !== `${INBOX_PREFIX}${m.source}:${m.sourceStream}`) {
+        diverge('inbox-copy', `inbox event without a consistent source (metadata source/sourceStream/sourceVersion and stream ${e.streamId})`, { recorded: e.metadata });
+      } else {
+        const key = `${m.source}|${m.sourceStream}`;
+        const seen = inboxSeen.get(key) ?? -1;
+        if (m.sourceVersion <= seen) diverge('inbox-copy', `${m.source} stream ${m.sourceStream} version ${m.sourceVersion} recorded again (already up to ${seen}): an input counted twice`);
+        inboxSeen.set(key, Math.max(seen, m.sourceVersion));
+        cross.copies.push({ service, position: e.position, key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`, canonical: canonical(e), type: e.type });
+      }
+    } else {
+      if (m.prevOfType !== undefined) {
+        count('type-chain');
+        const prev = typeVersions.get(`${e.streamId}|${e.type}`) ?? -1;
+        if (m.prevOfType !== prev) {
+          diverge('type-chain', `stream ${e.streamId}: this ${e.type} names v${m.prevOfType} as the previous ${e.type}, the log has ${prev < 0 ? 'none' : `v${prev}`}`, { expected: prev, recorded: m.prevOfType });
+        }
+      }
+      typeVersions.set(`${e.streamId}|${e.type}`, e.version);
+      if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, canonical(e));
+      if (m.signer !== undefined && m.nonce !== undefined) {
+        checkNonce(e, m.signer, m.nonce, 'signer');
+        checkProof(e, m);
+      }
+      for (const c of m.cosigners ?? []) checkNonce(e, c.signer, c.nonce, 'co-signer');
+    }
+
+    let explained = false;
+    if (expectation) {
+      const x = expectation;
+      const want = x.events[x.index]!;
+      count('recomputed');
+      if (e.streamId !== x.streamId) {
+        diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position} in stream ${x.streamId}; the log has ${x.index}, then an event of stream ${e.streamId}`, { expected: canonical(want) });
+        expectation = undefined;
+      } else {
+        if (canonical(want) !== canonical(e)) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
+        explained = true;
+        if (++x.index >= x.events.length) expectation = undefined;
+      }
+    }
+    if (!inbox && !explained && audit.own) {
+      try {
+        audit.own(e, state, ctx);
+      } catch (err) {
+        diverge('rules', `recomputing this ${e.type} failed: ${(err as Error).message}`);
+        expectation = undefined;
+      }
+      if (expectation?.origin === e) {
+        const x = expectation;
+        count('recomputed');
+        if (canonical(x.events[0]!) !== canonical(e)) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
+        if (++x.index >= x.events.length) expectation = undefined;
+      }
+    }
+
+    // The runtime's own bookkeeping, then the service's fold.
+    if (m.signer !== undefined && m.nonce !== undefined) { try { nonces.set(m.signer, BigInt(m.nonce)); } catch { /* reported above */ } }
+    for (const c of m.cosigners ?? []) { try { if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce)); } catch { /* reported */ } }
+    try {
+      audit.decider.evolve(state, asRecorded(e));
+    } catch (err) {
+      diverge('apply', `${e.type} cannot be applied to the state the log builds before it: ${(err as Error).message}`, { recorded: canonical(e) });
+    }
+    audit.after?.(e, state, ctx);
+  };
+
+  const lookahead = opts.lookahead ?? 20_000;
+  let done = 0;
+  const progress = (): void => opts.onProgress?.({ service, phase: 'audit', done, total });
+  for await (const batch of source.read(service, opts.batchSize ?? DEFAULT_BATCH)) {
+    buffer = at === 0 ? buffer.concat(batch) : buffer.slice(at).concat(batch);
+    at = 0;
+    while (buffer.length - at > lookahead) { step(buffer[at]!); at++; done++; }
+    progress();
+  }
+  while (at < buffer.length) { step(buffer[at]!); at++; done++; }
+  progress();
+  if (expectation) {
+    const x = expectation;
+    diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position}; the log ends after ${x.index}`, { expected: canonical(x.events[x.index]!) }, x.origin);
+  }
+  if (unproven > 0) note('signature', `${unproven} signed command(s) carry no signature in the log (written before commands recorded their proof): their signatures cannot be checked`);
+  audit.finish?.(state, base);
+  return summary;
+}
+
+export const newCrossIndex = (): CrossIndex => ({ published: new Map(), copies: [], facts: new Map(), present: new Set() });
+
+/** A fact list kept in the cross index under `name`. */
+export function fact<T>(cross: CrossIndex, name: string, make: () => T): T {
+  let v = cross.facts.get(name) as T | undefined;
+  if (v === undefined) cross.facts.set(name, (v = make()));
+  return v;
+}
+
+export type { AuditReport, Json };

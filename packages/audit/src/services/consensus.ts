@@ -1,0 +1,77 @@
+import type { AttestationRecordedEvent, BlockProduced, RoundSettledEvent, RoundUnresolvedEvent, VoteMetadataEvent } from '@ewx/platform';
+import { consensusDecider } from '@ewx/consensus';
+import { decide, evaluateRound, roundKey, tallyText, type ConsensusState } from '@ewx/consensus/domain/decider';
+import { fact, metaOf, type ServiceAudit } from '../runner.js';
+
+export interface DecidedRoundFact { position: bigint; type: string }
+
+/**
+ * Consensus: blocks one height at a time; every attestation re-decided with the validators' rule
+ * (signature over the attestation bytes, membership of the set in force, one per validator,
+ * supermajority), which recomputes each settlement, its result chain entry and its vote
+ * metadata; and every decided outcome recomputed from the recorded snapshot and votes (tally and
+ * Merkle root), whatever the validators signed.
+ */
+export function consensusAudit(): ServiceAudit<ConsensusState> {
+  const sets: string[] = [];
+  return {
+    service: 'consensus',
+    decider: consensusDecider,
+    own(e, s, ctx) {
+      switch (e.type) {
+        case 'BlockProduced': {
+          ctx.count('block');
+          const h = (e.data as unknown as BlockProduced).height;
+          if (h !== s.height + 1) ctx.diverge('block', `block ${h} follows block ${s.height}`, { expected: s.height + 1, recorded: h });
+          return;
+        }
+        case 'ValidatorSetConfigured': {
+          ctx.count('validator-set');
+          const v = (e.data as { validators: string[] }).validators;
+          ctx.expect('validator-set', decide({ type: 'ConfigureValidators', validators: v }, s));
+          sets.push(`${v.length} from position ${e.position}`);
+          return;
+        }
+        case 'AttestationRecorded': {
+          const d = e.data as unknown as AttestationRecordedEvent;
+          ctx.count('attestation');
+          if (metaOf(e).signer !== undefined) ctx.diverge('attestation', 'an attestation carries a command signer; validators sign the attestation itself');
+          const events = decide({ type: 'Attest', validator: d.validator, solution: d.solution, roundId: d.roundId, tally: d.tally, merkleRoot: d.merkleRoot, signature: d.signature }, s);
+          ctx.expect('attestation', events);
+          return;
+        }
+        default:
+          // Settlements, chain entries and vote metadata come only in the append of the attestation that decides them.
+          ctx.diverge('rules', `${e.type} without the attestation that decides it`);
+      }
+    },
+    after(e, s, ctx) {
+      if (e.streamId.startsWith('inbox:')) return;
+      if (e.type === 'RoundSettled' || e.type === 'RoundUnresolved') {
+        const d = e.data as unknown as RoundSettledEvent | RoundUnresolvedEvent;
+        const r = s.rounds.get(roundKey(d.solution, d.roundId))!;
+        ctx.count('outcome');
+        const honest = evaluateRound(r);
+        if (tallyText(honest.tally) !== tallyText(d.tally) || honest.merkleRoot !== d.merkleRoot) {
+          ctx.diverge('outcome', `round ${d.roundId} of ${d.solution}: the validators' outcome is not what the recorded snapshot and votes give`,
+            { expected: `${tallyText(honest.tally)} root ${honest.merkleRoot}`, recorded: `${tallyText(d.tally)} root ${d.merkleRoot}` });
+        }
+        const key = roundKey(d.solution, d.roundId);
+        const decided = fact(ctx.cross, 'consensus.decided', () => new Map<string, DecidedRoundFact[]>());
+        decided.set(key, [...(decided.get(key) ?? []), { position: e.position, type: e.type }]);
+        if (d.dissenters.length > 0) ctx.note('dissent', `round ${d.roundId} of ${d.solution}: dissenting validators ${d.dissenters.join(', ')}`);
+      }
+      if (e.type === 'AttestationRecorded' && (e.data as unknown as AttestationRecordedEvent).dissent) {
+        const d = e.data as unknown as AttestationRecordedEvent;
+        ctx.note('dissent', `round ${d.roundId} of ${d.solution}: ${d.validator} attested an outcome other than the settled one`);
+      }
+      if (e.type === 'VoteMetadata') {
+        const d = e.data as unknown as VoteMetadataEvent;
+        fact(ctx.cross, 'consensus.metadata', () => new Map<string, bigint>()).set(`${d.solution}|${d.roundId}|${d.chunk}`, e.position);
+      }
+    },
+    finish(s, ctx) {
+      ctx.note('configuration', `validator sets recorded: ${sets.join('; ') || 'none'}; the last: ${s.validators.join(', ') || '(none)'}`);
+    },
+  };
+}

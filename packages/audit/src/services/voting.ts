@@ -1,0 +1,96 @@
+import type { EventData, RoundClosedEvent, RoundStartedEvent, VoteCastEvent } from '@ewx/platform';
+import { votingDecider } from '@ewx/voting';
+import {
+  closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState,
+} from '@ewx/voting/domain/decider';
+import { SubmitVoteRequest } from '@ewx/proto/voting';
+import { canonical, commandSignatureValid, fact, metaOf, type ServiceAudit } from '../runner.js';
+
+export const SUBMIT_VOTE = '/ewx.v1.Voting/SubmitVote';
+
+export interface ClosedRoundFact { position: bigint; votes: number }
+
+/**
+ * Voting: every round start re-decided (the eligibility snapshot recomputed from the registry's
+ * events in voting's log), every vote re-decided (eligibility, one vote per worker, the round
+ * open, the nonce), every close and retry re-decided from the state before it.
+ */
+export function votingAudit(): ServiceAudit<VotingState> {
+  return {
+    service: 'voting',
+    decider: votingDecider,
+    own(e, s, ctx) {
+      const m = metaOf(e);
+      switch (e.type) {
+        case 'RoundStarted': {
+          const d = e.data as unknown as RoundStartedEvent;
+          ctx.count('round-start');
+          if (d.starter === SYSTEM_STARTER) {
+            if (m.signer !== undefined) ctx.diverge('round-start', `a retry round signed by ${m.signer}`);
+            if (d.retryOf === undefined) { ctx.diverge('round-start', `round ${d.roundId} started by the system names no round it retries`); return; }
+            const r = reactToUnresolved(s, d.solution, d.retryOf);
+            ctx.expect('round-start', r.events);
+            return;
+          }
+          if (m.signer !== undefined && m.signer !== d.starter) ctx.diverge('round-start', `round ${d.roundId} names ${d.starter} as its starter but is signed by ${m.signer}`);
+          const started = startRound(s, d.solution, d.roundId, { kind: 'account', address: d.starter });
+          ctx.expect('round-start', started.events);
+          if (m.signer === undefined) {
+            // Started by a worker's first vote: that vote follows in the same append.
+            const next = ctx.peek(started.events.length);
+            const v = next?.data as unknown as VoteCastEvent | undefined;
+            if (next?.type !== 'VoteCast' || next.streamId !== e.streamId || v?.worker !== d.starter) {
+              ctx.diverge('round-start', `round ${d.roundId} is signed by nobody and not followed by its starter's vote (a round is started by its registrar's command or a worker's first vote)`);
+            }
+          }
+          return;
+        }
+        case 'VoteCast': {
+          const d = e.data as unknown as VoteCastEvent;
+          ctx.count('vote');
+          if (m.signer !== d.worker || m.nonce === undefined) { ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`); return; }
+          if (m.signature !== undefined) {
+            // The vote's data is the whole command: the signed request is rebuilt from it.
+            ctx.count('signature');
+            const payload = SubmitVoteRequest.encode({ auth: undefined, solution: d.solution, roundId: d.roundId, result: Buffer.from(d.result, 'hex') }).finish();
+            if (!commandSignatureValid(SUBMIT_VOTE, d.worker, m.nonce, payload, m.signature)) {
+              ctx.diverge('signature', `the vote's signature is not ${d.worker}'s over SubmitVote of this round and result (nonce ${m.nonce})`, { recorded: `result ${d.result}, signature ${m.signature}` });
+            }
+          }
+          const { events, outcomes } = decideVotes(s, [{ solution: d.solution, roundId: d.roundId, worker: d.worker, result: d.result, nonce: BigInt(m.nonce) }], ctx.lastNonce);
+          const o = outcomes[0];
+          if (o !== 'accepted') {
+            ctx.diverge('vote', `the rules do not accept this vote: ${o === 'repeated' ? 'the worker already voted this result' : (o as Error).message}`, { recorded: canonical(e) });
+            return;
+          }
+          ctx.expect('vote', events.map((x): EventData => ({ type: x.type, data: x.data })));
+          return;
+        }
+        case 'RoundClosed': {
+          const d = e.data as unknown as RoundClosedEvent;
+          ctx.count('round-close');
+          if (!dueRounds(s).some((r) => r.solution === d.solution && r.roundId === d.roundId)) {
+            ctx.diverge('round-close', `round ${d.roundId} of ${d.solution} is closed at height ${s.height}, but it is not due (not active or its end block not reached)`);
+            return;
+          }
+          ctx.expect('round-close', closeRound(s, d.solution, d.roundId));
+          return;
+        }
+        case 'RoundAlert': {
+          const d = e.data as { solution: string; roundId: string };
+          ctx.count('round-alert');
+          ctx.expect('round-alert', reactToUnresolved(s, d.solution, d.roundId).events);
+          return;
+        }
+        default:
+          ctx.diverge('rules', `${e.type} is not an event voting writes`);
+      }
+    },
+    after(e, _s, ctx) {
+      if (e.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
+        const d = e.data as unknown as RoundClosedEvent;
+        if (d.chunk === 0) fact(ctx.cross, 'voting.closed', () => new Map<string, ClosedRoundFact>()).set(roundKey(d.solution, d.roundId), { position: e.position, votes: d.submitted });
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Json } from '@ewx/platform';
+import { SERVICES, type LogEvent, type ServiceName } from './types.js';
+
+/**
+ * Where the logs come from. Read-only: nothing is created or written (an auditor may hold a
+ * read-only role). Each service's log is read in position order, in batches.
+ */
+export interface LogSource {
+  readonly description: string;
+  /** The services whose log exists here, in the order the audit reads them. */
+  services(): Promise<ServiceName[]>;
+  count(service: ServiceName): Promise<number>;
+  read(service: ServiceName, batchSize?: number): AsyncIterable<LogEvent[]>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_BATCH = 5000;
+
+/** The schema of a service's log: `ewx_<namespace>_<service>` (`ewx_<service>` without a namespace), as the services name it. */
+export const schemaOf = (namespace: string, service: ServiceName): string => `ewx_${namespace ? `${namespace}_` : ''}${service}`;
+
+export function checkNamespace(namespace: string): string {
+  if (!/^([a-z][a-z0-9_]{0,23})?$/.test(namespace)) throw new Error(`EWX_NAMESPACE: expected empty or [a-z][a-z0-9_]{0,23}, got ${JSON.stringify(namespace)}`);
+  return namespace;
+}
+
+interface Row { position: string | number | bigint; stream_id: string; version: number; type: string; data: Json; metadata: Json | null }
+
+const toEvent = (service: ServiceName, r: Row): LogEvent => ({
+  service, position: BigInt(r.position), streamId: r.stream_id, version: Number(r.version), type: r.type, data: r.data,
+  ...(r.metadata === null || r.metadata === undefined ? {} : { metadata: r.metadata }),
+});
+
+type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
+
+function sqlSource(description: string, namespace: string, query: Query, close: () => Promise<void>): LogSource {
+  let present: ServiceName[] | undefined;
+  const schema = (s: ServiceName): string => schemaOf(namespace, s);
+  return {
+    description,
+    async services() {
+      if (!present) {
+        const rows = await query<{ table_schema: string }>(
+          `SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema = ANY($1)`, [SERVICES.map(schema)]);
+        const found = new Set(rows.map((r) => r.table_schema));
+        present = SERVICES.filter((s) => found.has(schema(s)));
+      }
+      return present;
+    },
+    async count(service) {
+      const rows = await query<{ n: string | number }>(`SELECT count(*) AS n FROM ${schema(service)}.events`);
+      return Number(rows[0]!.n);
+    },
+    async *read(service, batchSize = DEFAULT_BATCH) {
+      // Keyset paging on the position column, as the services' own readAll does.
+      let after = '0';
+      for (;;) {
+        const rows = await query<Row>(
+          `SELECT position, stream_id, version, type, data, metadata FROM ${schema(service)}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+          [after, batchSize]);
+        if (rows.length === 0) return;
+        const batch = rows.map((r) => toEvent(service, r));
+        after = batch[batch.length - 1]!.position.toString();
+        yield batch;
+        if (rows.length < batchSize) return;
+      }
+    },
+    close,
+  };
+}
+
+/** The standalone system's logs: one PostgreSQL database, a schema per service (DATABASE_URL, EWX_NAMESPACE). */
+export function postgresSource(url: string, namespace = ''): LogSource {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`DATABASE_URL: expected a postgres:// connection string, got ${JSON.stringify(url)}`);
+  checkNamespace(namespace);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  const redacted = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  return sqlSource(`PostgreSQL ${redacted}${namespace ? ` (namespace ${namespace})` : ''}`, namespace,
+    async (text, params) => (await pool.query(text, params)).rows, () => pool.end());
+}
+
+/**
+ * The embedded system's logs: its data folder (DATA_DIR, the PGlite database in <dir>/pglite).
+ * PGlite is one process's database: stop the embedded system first (or export its logs).
+ */
+export async function embeddedSource(dataDir: string, namespace = ''): Promise<LogSource> {
+  const dir = resolve(dataDir);
+  const dbDir = join(dir, 'pglite');
+  if (!existsSync(dbDir)) throw new Error(`data folder ${dir}: no pglite database in it (expected ${dbDir}, written by the embedded system)`);
+  checkNamespace(namespace);
+  const db = await PGlite.create(dbDir);
+  return sqlSource(`embedded data folder ${dir}${namespace ? ` (namespace ${namespace})` : ''}`, namespace,
+    async <R>(text: string, params?: unknown[]) => (await db.query<R>(text, params)).rows, () => db.close());
+}
+
+/** Logs already in memory (tests, what-if copies). */
+export function memorySource(logs: Partial<Record<ServiceName, readonly LogEvent[]>>, description = 'logs in memory'): LogSource {
+  return {
+    description,
+    services: async () => SERVICES.filter((s) => logs[s] !== undefined),
+    count: async (s) => logs[s]?.length ?? 0,
+    async *read(s, batchSize = DEFAULT_BATCH) {
+      const all = logs[s] ?? [];
+      for (let i = 0; i < all.length; i += batchSize) yield all.slice(i, i + batchSize);
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Reads every log of a source into memory. */
+export async function readAllLogs(source: LogSource): Promise<Partial<Record<ServiceName, LogEvent[]>>> {
+  const out: Partial<Record<ServiceName, LogEvent[]>> = {};
+  for (const s of await source.services()) {
+    const all: LogEvent[] = [];
+    for await (const b of source.read(s)) for (const e of b) all.push(e);
+    out[s] = all;
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import type { Json, RecordedEvent } from '@ewx/platform';
+
+export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
+export const SERVICES: readonly ServiceName[] = ['registry', 'voting', 'consensus', 'rewards', 'distance'];
+
+/**
+ * One event as the audit reads it from a log: the service whose log holds it and the row as
+ * stored. `position` is the log's own global position (a bigint column in PostgreSQL and PGlite,
+ * a decimal string in an export), kept as a bigint here; nothing computes with it.
+ */
+export interface LogEvent {
+  readonly service: ServiceName;
+  readonly position: bigint;
+  readonly streamId: string;
+  readonly version: number;
+  readonly type: string;
+  readonly data: Json;
+  readonly metadata?: Json;
+}
+
+/** The same event as the services' deciders take it. */
+export const asRecorded = (e: LogEvent): RecordedEvent =>
+  ({ streamId: e.streamId, version: e.version, position: e.position, type: e.type, data: e.data, ...(e.metadata === undefined ? {} : { metadata: e.metadata }) }) as unknown as RecordedEvent;
+
+/** A fact of the log that the rules (or another service's log) contradict. */
+export interface Divergence {
+  readonly service: ServiceName | 'cross';
+  /** Where it shows: the position of the event in `service`'s log (absent for a whole-log finding). */
+  readonly position?: bigint;
+  /** The stream and version of that event, when there is one. */
+  readonly streamId?: string;
+  readonly version?: number;
+  /** Short id of the check that failed (e.g. `ledger-invariant`, `decision`, `nonce`). */
+  readonly check: string;
+  readonly message: string;
+  /** What the rules give. */
+  readonly expected?: string;
+  /** What the log says. */
+  readonly recorded?: string;
+}
+
+/** Something worth knowing that is not a divergence: work still under way at the end of the log, a dissent, an evaluator off the oracle. */
+export interface Note {
+  readonly service: ServiceName | 'cross';
+  readonly position?: bigint;
+  readonly kind: string;
+  readonly message: string;
+}
+
+export interface ServiceSummary {
+  readonly service: ServiceName;
+  events: number;
+  /** How many times each check ran. */
+  readonly checks: Record<string, number>;
+  divergences: number;
+  lastPosition: bigint;
+}
+
+export interface AuditReport {
+  readonly source: string;
+  readonly services: ServiceSummary[];
+  readonly divergences: Divergence[];
+  readonly notes: Note[];
+  /** Cross-service checks and how many items each covered. */
+  readonly cross: Record<string, number>;
+  readonly events: number;
+  readonly ms: number;
+}
+
+export interface Progress {
+  readonly service: ServiceName;
+  readonly phase: 'read' | 'audit';
+  readonly done: number;
+  readonly total: number;
+}
