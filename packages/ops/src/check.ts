@@ -6,10 +6,10 @@ import { kustomize, type K8sObject } from './kustomize.js';
 import { checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators } from './properties.js';
 import { CrdValidator, isBuiltIn, validateBuiltIns, validateBuiltInSets } from './schemas.js';
 
-/** The CRD copies of ../shared/crds, looked for beside the checkout and one level up (worktrees); EWX_CRD_DIR overrides. */
+/** The CRD schemas: ../shared/crds beside the checkout (or one level up), else the unmodified copies in deploy/crds (a clone elsewhere); EWX_CRD_DIR overrides. */
 export function findCrdDir(repoRoot: string): string | undefined {
   if (process.env.EWX_CRD_DIR) return process.env.EWX_CRD_DIR;
-  return [resolve(repoRoot, '../shared/crds'), resolve(repoRoot, '../../shared/crds')].find((d) => existsSync(d));
+  return [resolve(repoRoot, '../shared/crds'), resolve(repoRoot, '../../shared/crds'), resolve(repoRoot, 'deploy/crds')].find((d) => existsSync(d));
 }
 
 export const SERVICES = ['registry', 'voting', 'consensus', 'rewards', 'distance'] as const;
