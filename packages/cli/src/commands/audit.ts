@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Bundle, LogSource, Progress, WhatIfParams } from '@ewx/audit';
+import { isAddress } from '@ewx/client';
 import { plain, table } from '../output.js';
 import { ExitError, formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
 
@@ -171,7 +172,7 @@ export function logCommand(): Command {
   return log;
 }
 
-const ADDRESS = /^ed25519:[0-9a-f]{64}$/;
+const ADDRESS = { test: (s: string): boolean => isAddress(s) };
 
 function bundleCommand(): Command {
   return sourceOptions(new Command('bundle'), true)
@@ -182,7 +183,7 @@ function bundleCommand(): Command {
     .requiredOption('-o, --out <file>', 'the bundle file to write')
     .action(async function (this: Command) {
       const o = this.optsWithGlobals() as SourceOptions & { operator: string; period: string; group?: string; out: string; json: boolean };
-      if (!ADDRESS.test(o.operator)) throw new UsageError(`operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(o.operator)}`);
+      if (!ADDRESS.test(o.operator)) throw new UsageError(`operator: expected an address (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(o.operator)}`);
       const period = parseInteger('period', o.period, 0, 2 ** 31);
       const source = await openSource(o);
       let b: Bundle;
@@ -202,7 +203,7 @@ function verifyBundleCommand(): Command {
     .action(async function (this: Command, file: string) {
       const o = this.optsWithGlobals() as { validators: string; json: boolean };
       const validators = o.validators.split(',').map((v) => v.trim()).filter(Boolean);
-      for (const v of validators) if (!ADDRESS.test(v)) throw new UsageError(`validators: expected ed25519:<64 lowercase hex> addresses, got ${JSON.stringify(v)}`);
+      for (const v of validators) if (!ADDRESS.test(v)) throw new UsageError(`validators: expected addresses (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(v)}`);
       let bundle: Bundle;
       try { bundle = JSON.parse(readFileSync(file, 'utf8')) as Bundle; } catch (e) { throw new UsageError(`${file}: ${(e as Error).message}`); }
       const v = (await lib()).verifyBundle(bundle, validators);
@@ -224,7 +225,7 @@ function asOfCommand(): Command {
       const o = this.optsWithGlobals() as SourceOptions & { height: string; group?: string; operator?: string; identity?: string };
       const height = parseInteger('height', o.height, 0, 2 ** 53 - 1);
       if (o.group === undefined && o.operator === undefined && o.identity === undefined) throw new UsageError('as-of: give --group, --operator or --identity');
-      if (o.operator !== undefined && !ADDRESS.test(o.operator)) throw new UsageError(`operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(o.operator)}`);
+      if (o.operator !== undefined && !ADDRESS.test(o.operator)) throw new UsageError(`operator: expected an address (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(o.operator)}`);
       const identity = o.identity === undefined ? undefined : parseInteger('identity', o.identity, 0, 2 ** 32 - 1);
       const source = await openSource(o);
       let r;
