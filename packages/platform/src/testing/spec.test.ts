@@ -45,6 +45,8 @@ describe('the spec kit', () => {
       assert.equal(state.total, 10);
     });
     assert.equal(s.log[0]!.streamId, 'c');
+    const streams = spec({ ...counter, streamOf: (c: Cmd) => `counter:${c.type}` }).given(added(1, 1)).after({ type: 'Add', n: 1 }, { type: 'Reset' });
+    assert.deepEqual(streams.log.map((e) => [e.streamId, e.version]), [['spec', 0], ['counter:Add', 0], ['counter:Reset', 0]]);
     fails(() => spec(counter).after({ type: 'Add', n: 0 }), /a step before the one under test was refused: .*must be at least 1/);
   });
   test('then fails on other events, other data, a missing or an extra event', () => {

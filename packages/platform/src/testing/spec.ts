@@ -26,6 +26,8 @@ export interface SpecDecider<S, C, E extends SpecEvent> {
   evolve(state: S, event: E & SpecEnvelope): S | void;
   /** Pure: the events a command gives on a state, or a DomainError. Services whose decide takes more (a policy, parameters) bind it. */
   decide(command: C, state: S): readonly E[];
+  /** The stream a command writes to (the spec's stream when absent). */
+  streamOf?(command: C): string;
 }
 
 export interface Spec<S, C, E extends SpecEvent> {
@@ -77,9 +79,10 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
   let state = decider.initialState();
   const log: (E & SpecEnvelope)[] = [];
   const versions = new Map<string, number>();
-  const apply = (events: readonly E[]): void => {
+  const apply = (events: readonly E[], command?: C): void => {
+    const stream = command === undefined ? undefined : decider.streamOf?.(command);
     for (const e of events) {
-      const streamId = (e as Partial<SpecEnvelope>).streamId ?? options.stream ?? 'spec';
+      const streamId = stream ?? (e as Partial<SpecEnvelope>).streamId ?? options.stream ?? 'spec';
       const version = (versions.get(streamId) ?? -1) + 1;
       versions.set(streamId, version);
       const recorded = { ...e, streamId, version, position: encodePosition([BigInt(log.length + 1)]) } as E & SpecEnvelope;
@@ -96,7 +99,7 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
     } catch (e) {
       assert.fail(`spec: a step before the one under test was refused: ${show(e)} (command ${fingerprint(command).slice(0, 300)})`);
     }
-    apply(events);
+    apply(events, command);
     return events;
   };
 
@@ -111,7 +114,7 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
         then(...args: unknown[]): Spec<S, C, E> {
           const events = decide(command);
           if (typeof args[0] === 'function') {
-            apply(events);
+            apply(events, command);
             (args[0] as (events: readonly E[], state: S) => void)(events, state);
             return self;
           }
@@ -119,7 +122,7 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
           const withMetadata = expected.some((e) => e.metadata !== undefined);
           assert.deepStrictEqual(events.map((e) => asStored(e, withMetadata)), expected.map((e) => asStored(e, withMetadata)),
             `spec: the events decided differ from the ones expected`);
-          apply(events);
+          apply(events, command);
           return self;
         },
         thenThrows(code, message) {
