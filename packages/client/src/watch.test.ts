@@ -4,7 +4,9 @@ import { status } from '@grpc/grpc-js';
 import { ALL_MODULES } from '@ewx/embedded';
 import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
-import { EwxCallError, connect, counterNonces, generateKeyPair, keySigner, type Ewx, type WatchedEvent } from './index.js';
+import {
+  EwxCallError, SERVICE_NAMES, connect, counterNonces, generateKeyPair, keySigner, untilHeight, watchChanges, type Ewx, type ServiceName, type WatchedEvent,
+} from './index.js';
 
 /** Takes `n` events from a watch (then leaves the loop, which cancels the call). */
 async function take(it: AsyncGenerator<WatchedEvent, void, undefined>, n: number): Promise<WatchedEvent[]> {
@@ -136,6 +138,40 @@ describe('Watch: a service\'s published events from a position, then live', () =
       assert.match(e.details, field);
       assert.match(e.method, /^\/ewx\.v1\.Registry\/Watch$/);
     }
+  });
+
+  test('untilHeight follows the streams: resolves when the last service records the block', async () => {
+    const h = (await ewx.consensus.getStatus({})).height + 3n;
+    const progress: Record<ServiceName, bigint>[] = [];
+    const waiting = untilHeight(ewx, h, { timeoutMs: 30_000, onProgress: (s) => progress.push(Object.fromEntries(SERVICE_NAMES.map((n) => [n, s[n].height])) as Record<ServiceName, bigint>) });
+    await ewx.consensus.produceBlocks({ count: 1 });
+    await ewx.consensus.produceBlocks({ count: 2 });
+    const statuses = await waiting;
+    assert.deepEqual(SERVICE_NAMES.map((n) => statuses[n].height >= h), [true, true, true, true, true]);
+    assert.ok(progress.length >= 1 && progress.length <= 1 + 3 * SERVICE_NAMES.length, `looks: ${progress.length}`);
+    assert.ok(progress[0]!.consensus < h, 'the first look came before the blocks');
+  });
+
+  test('watchChanges re-checks on the chosen events only, fails fast on refusals, names what it waited for at the deadline', async () => {
+    const changes = watchChanges(ewx, [{ service: 'registry', types: ['Deposited'] }]);
+    // Nothing of the chosen type happens: one look, then the deadline (a poller would have looked ~4 times in 400 ms).
+    let looks = 0;
+    await assert.rejects(changes.until('a deposit that never comes', async () => { looks++; return undefined; }, { timeoutMs: 400 }), /timed out after 400 ms waiting for a deposit that never comes/);
+    assert.equal(looks, 1);
+    // A deposit of the watched type: one more look, which finds it.
+    const fresh = generateKeyPair().address;
+    let calls = 0;
+    const found = changes.until('the deposit', async () => {
+      calls++;
+      if (calls === 1) await ewx.registry.deposit({ account: fresh, amount: '4' });
+      const a = await ewx.registry.getAccount({ address: fresh });
+      return calls > 1 && a.free === '4' ? a.free : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.equal(await found, '4');
+    deposits++;
+    assert.equal(calls, 2);
+    const refused = () => ewx.rewards.getGroupPayouts({ group: 'g', limit: 501 }).then(() => undefined);
+    await assert.rejects(changes.until('a bad question', refused, { timeoutMs: 10_000 }), (e: unknown) => EwxCallError.is(e) && e.code === status.INVALID_ARGUMENT);
   });
 
   test('every service serves Watch', async () => {
