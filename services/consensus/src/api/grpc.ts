@@ -1,17 +1,24 @@
 import {
-  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, serviceStatus, shown, textField, unary,
+  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, serviceStatus, watchHandler, shown, textField, unary,
   type GrpcService, type Logger, type Runtime, type Tally,
 } from '@ewx/platform';
 import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
   type GetVoteProofRequest, type Tally as TallyMsg,
 } from '@ewx/proto/consensus';
+import { RoundState } from '@ewx/proto/voting';
 import { CHAIN_STREAM } from '../app/clock.js';
 import { BLOCKS_PER_CHUNK, checkProduceBlocks, decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
 const MAX_ROUND_ID = 128 + '#retry'.length;
+
+/** Consensus's round status in the lifecycle names voting uses (voting.proto RoundState). */
+const ROUND_STATE: Record<ValidatedRound['status'], RoundState> = {
+  OPEN: RoundState.ROUND_STATE_ACTIVE, CLOSED: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
+  SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
+};
 
 const tallyMsg = (t: Tally): TallyMsg => ({
   eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
@@ -31,6 +38,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
     definition: ConsensusService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      watch: watchHandler(M + 'Watch', runtime, log),
       produceBlocks: unary(M + 'ProduceBlocks', log, async (req: ProduceBlocksRequest) => {
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());
         const command = (count: number) => ({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count }) as const;
@@ -74,10 +82,18 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
           steps: merkleProof(l, index).map((s) => ({ position: s.position, group: [...s.group] })), merkleRoot: r.outcome.merkleRoot,
         };
       }),
+      getNetwork: unary(M + 'GetNetwork', log, async () => {
+        const st = runtime.state();
+        const n = st.validators.length;
+        return {
+          admin, validators: [...st.validators], attestationsNeeded: n === 0 ? 0 : Math.floor((2 * n) / 3) + 1,
+          height: BigInt(st.height), manualBlocks: manual,
+        };
+      }),
       getSettlement: unary(M + 'GetSettlement', log, async (req: GetSettlementRequest) => {
         const r = round(req.solution, req.roundId);
         return {
-          state: r.status, tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined, merkleRoot: r.outcome?.merkleRoot ?? '',
+          state: r.status, roundState: ROUND_STATE[r.status], tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined, merkleRoot: r.outcome?.merkleRoot ?? '',
           attestations: [...r.attestations.values()].map((a) => ({
             validator: a.validator, tally: tallyMsg(a.tally), merkleRoot: a.merkleRoot, dissent: a.dissent, signature: a.signature,
           })),
