@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import * as protoLoader from '@grpc/proto-loader';
@@ -157,6 +158,9 @@ export async function startGrpcServer(services: readonly GrpcService[], host: st
   // Server-streaming calls (Watch) are told when the server stops, so they end at once instead of
   // holding the graceful shutdown until it is forced.
   const stopping = new AbortController();
+  // Every open stream listens on this one signal (removed when the stream ends): no listener cap,
+  // or Node warns (MaxListenersExceededWarning) from the 11th watcher on.
+  setMaxListeners(0, stopping.signal);
   for (const s of services) server.addService(s.definition, withStopSignal(s, stopping.signal));
   const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING', [LIVENESS]: 'SERVING' };
   for (const s of services) statuses[s.name] = 'NOT_SERVING';

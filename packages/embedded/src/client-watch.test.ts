@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from '@ewx/embedded';
+import { ALL_MODULES } from './index.js';
 import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import {
   EwxCallError, SERVICE_NAMES, connect, counterNonces, generateKeyPair, keySigner, untilHeight, watchChanges, type Ewx, type ServiceName, type WatchedEvent,
-} from './index.js';
+} from '@ewx/client';
 
 /** Takes `n` events from a watch (then leaves the loop, which cancels the call). */
 async function take(it: AsyncGenerator<WatchedEvent, void, undefined>, n: number): Promise<WatchedEvent[]> {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from '@ewx/embedded';
+import { ALL_MODULES } from './index.js';
 import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import { ConnectWorkerRequest } from '@ewx/proto/registry';
 import { RoundState } from '@ewx/proto/voting';
 import {
   EwxCallError, connect, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, untilRoundClosed, type Ewx, type KeyPair, type Signer,
-} from './index.js';
+} from '@ewx/client';
 
 const T = 10n ** 18n;
 

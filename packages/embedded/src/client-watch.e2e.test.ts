@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freePort, realInfra, startServiceProcess, uniqueNamespace, type ServiceProcess } from '@ewx/platform/testing';
-import { connect, counterNonces, generateKeyPair, keySigner, type Ewx, type WatchedEvent } from './index.js';
+import { connect, counterNonces, generateKeyPair, keySigner, type Ewx, type WatchedEvent } from '@ewx/client';
 
 /**
  * Watch on standalone services: registry and consensus as their own processes on PostgreSQL and
