@@ -25,6 +25,21 @@ export interface WorkerOptions {
   /** First retry delay of a vote after a transient error (doubles up to 2 s; default 100 ms). */
   readonly retryMs?: number;
   readonly reads?: NetworkReads;
+  /** Called with what became of each round the worker took up (the demo's table, tests). */
+  readonly onOutcome?: (o: VoteOutcome) => void;
+}
+
+/** What became of one round: voted (`accepted`), `refused` (with the reason), `missed`, `abstained` or `failed` (the logic threw). */
+export interface VoteOutcome {
+  readonly worker: string;
+  readonly solution: string;
+  readonly roundId: string;
+  readonly outcome: 'accepted' | 'refused' | 'missed' | 'abstained' | 'failed';
+  readonly reason?: string;
+  /** The vote, hex. */
+  readonly result?: string;
+  /** This vote started the round (WORKER-started solution). */
+  readonly started?: boolean;
 }
 
 export interface WorkerState {
@@ -76,6 +91,9 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   const retryMs = o.retryMs ?? 100;
   const changes = o.changes ?? pollingChanges(pollMs);
   const abort = new AbortController();
+  const report = (solution: string, roundId: string, outcome: VoteOutcome['outcome'], extra: Partial<VoteOutcome> = {}): void => {
+    try { o.onOutcome?.({ worker: address, solution, roundId, outcome, ...extra }); } catch { /* a listener's error is not the worker's */ }
+  };
   let assessment: Assessment | undefined;
   let assessedAt = 0;
   let height = 0n;
@@ -139,6 +157,7 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         if (height >= r.endBlock) {
           metrics.roundsMissed.inc({ solution: sol.namespace });
           log.warn({ worker: address, solution: sol.namespace, roundId: r.roundId, endBlock: r.endBlock.toString(), height: height.toString() }, 'round missed: seen after its end block');
+          report(sol.namespace, r.roundId, 'missed', { reason: 'seen after its end block' });
           continue;
         }
         track(vote(d, roundInput(d, r.roundId, r.startBlock, r.endBlock, r.period)));
@@ -178,9 +197,15 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
     } catch (e) {
       metrics.handlerErrors.inc({ solution });
       log.error({ ...fields, err: (e as Error).message }, 'solution logic failed: no vote in this round');
+      report(solution, round.roundId, 'failed', { reason: (e as Error).message });
       return;
     }
-    if (!result) { log.debug(fields, 'the solution logic abstained: no vote'); return; }
+    if (!result) {
+      log.debug(fields, 'the solution logic abstained: no vote');
+      report(solution, round.roundId, 'abstained');
+      return;
+    }
+    const hex = Buffer.from(result).toString('hex');
     let delay = retryMs;
     for (let attempt = 1; !abort.signal.aborted || attempt === 1; attempt++) {
       try {
@@ -192,7 +217,8 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         queue = send;
         const res = await send;
         metrics.votesAccepted.inc({ solution });
-        log.info({ ...fields, result: Buffer.from(result).toString('hex'), repeated: !res.accepted, started: starting || undefined, attempt }, starting ? 'voted (this vote started the round)' : 'voted');
+        log.info({ ...fields, result: hex, repeated: !res.accepted, started: starting || undefined, attempt }, starting ? 'voted (this vote started the round)' : 'voted');
+        report(solution, round.roundId, 'accepted', { result: hex, ...(starting ? { started: true } : {}) });
         return;
       } catch (e) {
         if (!EwxCallError.is(e)) throw e;
@@ -200,6 +226,7 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         if (!transient) {
           metrics.votesRefused.inc({ solution, reason: refusalReason(e.code) });
           log.warn({ ...fields, code: e.codeName, reason: refusalReason(e.code), details: e.details }, 'vote refused');
+          report(solution, round.roundId, 'refused', { reason: refusalReason(e.code), result: hex });
           return;
         }
         metrics.voteRetries.inc({ solution });
@@ -207,6 +234,7 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         if (h >= round.endBlock || abort.signal.aborted) {
           metrics.roundsMissed.inc({ solution });
           log.warn({ ...fields, endBlock: round.endBlock.toString(), height: h.toString(), lastError: e.message }, 'round missed: its end block came before the vote got through');
+          report(solution, round.roundId, 'missed', { reason: e.message });
           return;
         }
         log.warn({ ...fields, attempt, retryInMs: delay, err: e.message }, 'vote not delivered, retrying');
