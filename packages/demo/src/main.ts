@@ -33,6 +33,8 @@ interface Cli {
   data?: string; port: number; log?: string; json?: boolean; untilReward?: boolean; duration?: number;
 }
 
+/** Tables without lines between rows: the frame must fit a terminal. */
+const COMPACT = { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' }, style: { head: [], border: [], compact: true } };
 const since = (): number => Math.round(performance.now());
 const json = (o: Record<string, unknown>): void => {
   process.stdout.write(JSON.stringify({ atMs: since(), ...o }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
@@ -46,22 +48,25 @@ function render(d: Demo, s: Snapshot, o: Cli, firstReward: string | undefined): 
     `rounds: ${s.rounds.settled} settled, ${s.rounds.unresolved} unresolved, ${s.rounds.open} open   budget left: ${tokens(s.budgetLeft)} tokens`,
     firstReward ? `first reward: ${firstReward}` : 'first reward: waiting for the first period with active stakes to close…',
   ];
-  const ops = new Table({ head: ['operator', 'kind', 'SLA now', 'SLA last period', 'earned (tokens)'], style: { head: [], border: [] } });
-  const shown = s.operators.slice(0, 30);
+  const ops = new Table({ head: ['operator', 'kind', 'SLA now', 'SLA last period', 'earned (tokens)'], ...COMPACT });
+  const shown = s.operators.slice(0, 20);
   shown.forEach((x, i) => ops.push([`${x.operator.slice(8, 18)}…`, d.kinds[i]!, x.slaNow === undefined ? '-' : `${x.slaNow} %`, x.slaLast === undefined ? '-' : `${x.slaLast} %`, tokens(x.earned)]));
-  const periods = new Table({ head: ['period', 'paid (tokens)', 'due', 'operators', 'met SLA', 'budget'], style: { head: [], border: [] } });
-  for (const p of s.periods.slice(0, 6)) periods.push([p.period, tokens(p.paid), tokens(p.due), p.operators, p.qualifying, p.exhausted ? 'exhausted' : 'ok']);
+  const periods = new Table({ head: ['period', 'paid (tokens)', 'due', 'operators', 'met SLA', 'budget'], ...COMPACT });
+  for (const p of s.periods.slice(0, 4)) periods.push([p.period, tokens(p.paid), tokens(p.due), p.operators, p.qualifying, p.exhausted ? 'exhausted' : 'ok']);
   const more = s.operators.length > shown.length ? `\n… and ${s.operators.length - shown.length} more operators` : '';
-  const outcomes = [...d.outcomes].map(([k, v]) => `${k}: ${v.accepted} votes accepted, ${v.refused} refused, ${v.missed} missed, ${v.abstained} abstained`).join('   ');
+  const outcomes = [...d.outcomes].map(([k, v]) => `${k.padEnd(6)}  votes accepted ${v.accepted}, refused ${v.refused}, rounds missed ${v.missed}, abstained ${v.abstained}`).join('\n');
   return [...head, ops.toString() + more, 'rewards per period', periods.toString(), outcomes, d.clockError() ? `clock: ${d.clockError()}` : '', 'Ctrl-C stops the demo'].join('\n');
 }
 
 async function main(): Promise<void> {
   program.parse();
   const o = program.opts<Cli>();
-  try { kindsOf(o); } catch (e) { program.error(`error: ${(e as Error).message}`); }
-  if (!o.json && !process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
-  if (o.json && !process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
+  try { kindsOf(o); } catch (e) {
+    process.stderr.write(`demo: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  // The services' own logs would tear the table (and the JSON lines): errors only, on stderr.
+  if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const step = (s: string): void => { if (o.json) json({ event: 'step', step: s }); else logUpdate(`EWX demo  ${(since() / 1000).toFixed(1)} s  ${s}…`); };
   const options: DemoOptions = {
     workers: o.workers, wrong: o.wrong, silent: o.silent, blockMs: o.blockMs, periodBlocks: o.period, maxWaiting: o.maxWaiting,

@@ -48,12 +48,17 @@ export interface Handler {
 /**
  * The default schedule of worker-started rounds: one round per `max_waiting_threshold` blocks,
  * counted from the start of the reward period (`p<period>-s<slot>`), so every worker that looks
- * at the same height names the same round; none when a round started now would end after the
- * period's last block (voting would refuse it).
+ * at the same height names the same round. Workers see the height a block or two late, so a slot
+ * is used only if a round started anywhere in it still ends within the period (voting refuses a
+ * round that would end after the period's last block): the last, shorter slots of a period stay
+ * empty.
  */
 export function defaultRoundId(ctx: SlotContext): string | undefined {
-  if (ctx.maxWaitingThreshold <= 0n || ctx.height + ctx.maxWaitingThreshold > ctx.period.lastBlock) return undefined;
-  const slot = (ctx.height - ctx.period.firstBlock) / ctx.maxWaitingThreshold;
+  const w = ctx.maxWaitingThreshold;
+  if (w <= 0n || ctx.height < ctx.period.firstBlock) return undefined;
+  const slot = (ctx.height - ctx.period.firstBlock) / w;
+  const slotStart = ctx.period.firstBlock + slot * w;
+  if (slotStart + 2n * w - 1n > ctx.period.lastBlock) return undefined;
   return `p${ctx.period.index}-s${slot}`;
 }
 

@@ -223,6 +223,13 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
       } catch (e) {
         if (!EwxCallError.is(e)) throw e;
         const transient = TRANSIENT.has(e.code) || isNonceRefusal(e);
+        if (e.code === 9 && /expired at block/.test(e.details)) {
+          // The round closed while the vote travelled (the worker saw the height late): a missed round, not a refusal.
+          metrics.roundsMissed.inc({ solution });
+          log.warn({ ...fields, details: e.details }, 'round missed: it closed before the vote arrived');
+          report(solution, round.roundId, 'missed', { reason: e.details });
+          return;
+        }
         if (!transient) {
           metrics.votesRefused.inc({ solution, reason: refusalReason(e.code) });
           log.warn({ ...fields, code: e.codeName, reason: refusalReason(e.code), details: e.details }, 'vote refused');
