@@ -214,7 +214,7 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
       ].join('\n'));
       const port = await freePort();
       const child = spawn(process.execPath, [MAIN, '--key', join(dir, 'worker.key'), '--address', `127.0.0.1:${system.server.port}`,
-        '--handler', `bafy-registrar-logic=${process.execPath} ${script}`, '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--poll-ms', '100'],
+        '--handler', `bafy-registrar-logic=${process.execPath} ${script}`, '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--poll-ms', '100', '--log-level', 'info'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (b: Buffer) => { out += b; });
