@@ -114,6 +114,13 @@ export async function startDemo(o: DemoOptions, onStep: (step: string) => void =
         onOutcome: (x) => { outcomes.get(kindOf.get(x.worker)!)![x.outcome]++; },
       }));
     });
+    // Stakes taken in period 0 count from period 1: nothing can happen before it, so its remaining blocks come at once.
+    const now = await ewx.rewards.getCurrentPeriod({});
+    const rest = Number((now.period?.lastBlock ?? now.height) - now.height);
+    if (rest > 0) {
+      onStep(`period ${now.period?.index}: the stakes count from the next period; producing its remaining ${rest} blocks at once`);
+      await ewx.consensus.produceBlocks({ count: rest });
+    }
     // The clock: one block every blockMs through the admin (ProduceBlocks), as a collator would.
     const c = ewx;
     clock = (async () => {
