@@ -39,7 +39,8 @@ const program = new Command('ewx-worker')
   .option('--operator <address>', 'the operator this worker serves (found by scanning the operators otherwise)')
   .option('--metrics-port <port>', 'serve /healthz, /readyz and /metrics on this port', int('metrics-port', 0, 65535))
   .option('--metrics-host <host>', 'the address the health server binds', '0.0.0.0')
-  .option('--poll-ms <ms>', 'how often to look for new rounds', int('poll-ms', 10, 60_000), 250)
+  .option('--poll-ms <ms>', 'with --poll, or a server without Watch: how often to look for new rounds', int('poll-ms', 10, 60_000), 250)
+  .option('--poll', 'poll the read RPCs instead of following voting\'s Watch stream')
   .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).env('LOG_LEVEL').default('info'))
   .showHelpAfterError('(ewx-worker --help for usage)')
   .addHelpText('after', `
@@ -52,7 +53,7 @@ Exit: 0 stopped on SIGINT/SIGTERM, 2 bad arguments or key file.`);
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ key: string; address: ConnectOptions; handlers: string[]; handler: string[]; operator?: string; metricsPort?: number; metricsHost: string; pollMs: number; logLevel: string }>();
+  const opts = program.opts<{ key: string; address: ConnectOptions; handlers: string[]; handler: string[]; operator?: string; metricsPort?: number; metricsHost: string; pollMs: number; poll?: boolean; logLevel: string }>();
   const log = pino({ level: opts.logLevel });
   let signer;
   const handlers: HandlerRegistry = new Map();
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   }
   if (handlers.size === 0) log.warn('no handlers registered: the worker follows the network but cannot vote (use --handlers or --handler)');
   const ewx = connect({ ...opts.address, signer });
-  const runtime = startWorker({ ewx, signer, handlers, operator: opts.operator, logger: log, metrics: workerMetrics(true), pollMs: opts.pollMs });
+  const runtime = startWorker({ ewx, signer, handlers, operator: opts.operator, logger: log, metrics: workerMetrics(true), pollMs: opts.pollMs, changes: opts.poll ? 'poll' : 'watch' });
   let health: HealthServer | undefined;
   if (opts.metricsPort !== undefined) {
     health = await startHealthServer(runtime, opts.metricsPort, opts.metricsHost);

@@ -1,4 +1,4 @@
-import type { Ewx } from '@ewx/client';
+import { EwxCallError, type Ewx } from '@ewx/client';
 import type { Operator, Solution } from '@ewx/proto/registry';
 import type { ScheduleEntry } from '@ewx/proto/rewards';
 import { RoundState, type Round } from '@ewx/proto/voting';
@@ -107,5 +107,68 @@ export function pollingChanges(intervalMs: number): Changes {
       signal.addEventListener('abort', done, { once: true });
     }),
     close() {},
+  };
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r) => {
+  const t = setTimeout(done, ms);
+  function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); r(); }
+  signal.addEventListener('abort', done, { once: true });
+});
+
+/**
+ * Changes learned from voting's Watch stream with its inputs: its own events (rounds started,
+ * votes, rounds closed) and what it records from the others (blocks, subscriptions, workers,
+ * solutions), from its current position on. `next` resolves as soon as an event came since the
+ * last look (however many came), or after `idleMs` without one (the ladder is read again then).
+ * A broken or ended stream is reopened from the last position with backoff; a server without
+ * Watch (UNIMPLEMENTED) makes it poll every `pollMs` instead.
+ */
+export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode }: { idleMs?: number; pollMs?: number; onMode?: (mode: 'watch' | 'polling', why: string) => void } = {}): Changes {
+  const stop = new AbortController();
+  let dirty = true;
+  let polling = false;
+  let wake: (() => void) | undefined;
+  const notify = (): void => { dirty = true; wake?.(); };
+  void (async () => {
+    let from: string | undefined;
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        if (from === undefined) from = (await ewx.voting.getStatus({}, { deadlineMs: 10_000 })).position;
+        notify();
+        if (failures === 0) onMode?.('watch', `following voting's Watch stream from position ${JSON.stringify(from)}`);
+        for await (const e of ewx.watch('voting', { from, includeInputs: true, signal: stop.signal })) {
+          from = e.position;
+          failures = 0;
+          notify();
+        }
+      } catch (e) {
+        if (EwxCallError.is(e) && e.code === 12) {
+          polling = true;
+          onMode?.('polling', 'the voting service has no Watch stream (UNIMPLEMENTED): polling instead');
+          return;
+        }
+      }
+      if (stop.signal.aborted) return;
+      // The stream ended (server stopped) or broke: reopen where it stopped, after a pause.
+      await sleep(Math.min(1_000, 50 * 2 ** failures++), stop.signal);
+    }
+  })();
+  return {
+    next: (signal) => new Promise((resolve) => {
+      if (dirty || signal.aborted) { dirty = false; resolve(); return; }
+      const t = setTimeout(done, polling ? pollMs : idleMs);
+      function done(): void {
+        clearTimeout(t);
+        wake = undefined;
+        signal.removeEventListener('abort', done);
+        dirty = false;
+        resolve();
+      }
+      wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    }),
+    close: () => stop.abort(),
   };
 }

@@ -182,7 +182,8 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     await produce(4); // height 25: period 2 (25..36), so a round of 4 blocks fits
     const o4 = scenario.operators[3]!;
     // Clock nonces: two runtimes with one key both move forward.
-    const twin = run(keySigner(o4.worker.key, clockNonces()), new Map([['bafy-registrar-logic', honest]]));
+    // This one polls the read RPCs (the others follow voting's Watch stream).
+    const twin = run(keySigner(o4.worker.key, clockNonces()), new Map([['bafy-registrar-logic', honest]]), { changes: 'poll' });
     await twin.until('ready', 30_000);
     await ewx.voting.startRound({ solution: 'registrar.solution', roundId: 'slice-2' }, { signer: scenario.registrar.signer });
     await waitFor('both runtimes of one key answered', () => (outcomesOf('registrar.solution', 'slice-2').filter((x) => x.worker === o4.worker.key.address).length === 2 ? true : undefined), 30_000);
@@ -237,6 +238,7 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
         const printed = honestResult('registrar.solution', 'slice-cli').toString('hex');
         assert.equal(voted?.result, Buffer.from(printed, 'utf8').toString('hex'));
         assert.ok(lines.some((l) => /^ready: operator /.test(l.msg)));
+        assert.ok(lines.some((l) => /^following voting's Watch stream from position /.test(l.msg)), 'the command follows the Watch stream');
       } finally {
         child.kill('SIGTERM');
       }

@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { defaultRoundId, voteBytes, type HandlerRegistry, type RoundInput } from './handlers.js';
 import { assess, type Assessment, type Duty, type WorkerStatus } from './ladder.js';
 import { refusalReason, workerMetrics, type WorkerMetrics } from './metrics.js';
-import { clientReads, periodAt, pollingChanges, type Changes, type NetworkReads, type PeriodInfo } from './network.js';
+import { clientReads, periodAt, pollingChanges, watchChanges, type Changes, type NetworkReads, type PeriodInfo } from './network.js';
 
 export interface WorkerOptions {
   /** Connected client kit; the worker signs its votes with `signer`. */
@@ -16,8 +16,11 @@ export interface WorkerOptions {
   readonly operator?: string;
   readonly logger?: Logger;
   readonly metrics?: WorkerMetrics;
-  /** How the worker learns that something changed (default: polling every `pollMs`). */
-  readonly changes?: Changes;
+  /**
+   * How the worker learns that something changed: `watch` (default) follows voting's Watch
+   * stream (polling if the server has none), `poll` looks every `pollMs`, or a `Changes` of one's own.
+   */
+  readonly changes?: Changes | 'watch' | 'poll';
   /** Default 250 ms. */
   readonly pollMs?: number;
   /** How often subscriptions and solutions are read again while ready (default 2 s). */
@@ -89,7 +92,9 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   const pollMs = o.pollMs ?? 250;
   const refreshMs = o.refreshMs ?? 2_000;
   const retryMs = o.retryMs ?? 100;
-  const changes = o.changes ?? pollingChanges(pollMs);
+  const changes = typeof o.changes === 'object' ? o.changes
+    : o.changes === 'poll' ? pollingChanges(pollMs)
+      : watchChanges(o.ewx, { pollMs, idleMs: refreshMs, onMode: (mode, why) => (mode === 'watch' ? log.info({ worker: address }, why) : log.warn({ worker: address }, why)) });
   const abort = new AbortController();
   const report = (solution: string, roundId: string, outcome: VoteOutcome['outcome'], extra: Partial<VoteOutcome> = {}): void => {
     try { o.onOutcome?.({ worker: address, solution, roundId, outcome, ...extra }); } catch { /* a listener's error is not the worker's */ }
