@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -65,6 +66,9 @@ async function main(): Promise<void> {
     process.stderr.write(`demo: ${(e as Error).message}\n`);
     process.exit(2);
   }
+  // Each runtime's Watch stream adds an abort listener to the server's one stop signal (platform's
+  // grpc server): more than 10 would print a leak warning over the table.
+  EventEmitter.defaultMaxListeners = Math.max(EventEmitter.defaultMaxListeners, o.workers * 2 + 10);
   // The services' own logs would tear the table (and the JSON lines): errors only, on stderr.
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const step = (s: string): void => { if (o.json) json({ event: 'step', step: s }); else logUpdate(`EWX demo  ${(since() / 1000).toFixed(1)} s  ${s}…`); };

@@ -41,7 +41,7 @@ export interface VoteOutcome {
   readonly reason?: string;
   /** The vote, hex. */
   readonly result?: string;
-  /** This vote started the round (WORKER-started solution). */
+  /** A vote for a worker-started slot round the worker had not seen yet: it started the round if it came first. */
   readonly started?: boolean;
 }
 
@@ -75,8 +75,9 @@ const TRANSIENT = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLI
 const isNonceRefusal = (e: EwxCallError): boolean => e.code === 7 && /^nonce: /.test(e.details);
 const key = (solution: string, roundId: string): string => `${solution}\n${roundId}`;
 const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r) => {
-  const t = setTimeout(r, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+  const t = setTimeout(done, ms);
+  function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); r(); }
+  signal.addEventListener('abort', done, { once: true });
 });
 
 /**
@@ -222,14 +223,14 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         queue = send;
         const res = await send;
         metrics.votesAccepted.inc({ solution });
-        log.info({ ...fields, result: hex, repeated: !res.accepted, started: starting || undefined, attempt }, starting ? 'voted (this vote started the round)' : 'voted');
+        log.info({ ...fields, result: hex, repeated: !res.accepted, slot: starting || undefined, attempt }, 'voted');
         report(solution, round.roundId, 'accepted', { result: hex, ...(starting ? { started: true } : {}) });
         return;
       } catch (e) {
         if (!EwxCallError.is(e)) throw e;
         const transient = TRANSIENT.has(e.code) || isNonceRefusal(e);
-        if (e.code === 9 && /expired at block/.test(e.details)) {
-          // The round closed while the vote travelled (the worker saw the height late): a missed round, not a refusal.
+        if (e.code === 9 && (/expired at block/.test(e.details) || (starting && /^solution: a round would end at block/.test(e.details)))) {
+          // The round closed (or its slot passed) while the vote travelled: the worker saw the height late. Missed, not refused.
           metrics.roundsMissed.inc({ solution });
           log.warn({ ...fields, details: e.details }, 'round missed: it closed before the vote arrived');
           report(solution, round.roundId, 'missed', { reason: e.details });
