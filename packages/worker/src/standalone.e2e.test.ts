@@ -9,8 +9,8 @@ import { startWorker, type Handler, type VoteOutcome, type WorkerRuntime } from 
 import { setUpScenario, type Scenario } from './scenario.js';
 
 /**
- * Worker runtimes against the services as separate processes on PostgreSQL and Kafka: registry,
- * voting, consensus and rewards each in its own process, their events travelling through Kafka.
+ * Worker runtimes against the five services as separate processes on PostgreSQL and Kafka, their
+ * events travelling through Kafka; the runtimes follow voting's Watch stream.
  * Honest, wrong and silent runtimes; the round settles on the honest result.
  */
 const { infra, skip } = await realInfra();
@@ -25,7 +25,7 @@ const logic: Record<'honest' | 'wrong' | 'silent', Handler> = {
 describe('ewx-worker against standalone services (PostgreSQL + Kafka)', { skip, timeout: 480_000 }, () => {
   const admin = generateKeyPair();
   const ns = uniqueNamespace('worker');
-  const names = ['registry', 'voting', 'consensus', 'rewards'] as const;
+  const names = ['registry', 'voting', 'consensus', 'rewards', 'distance'] as const;
   const procs: ServiceProcess[] = [];
   const ports: Record<string, number> = {};
   const runtimes: WorkerRuntime[] = [];
@@ -41,8 +41,7 @@ describe('ewx-worker against standalone services (PostgreSQL + Kafka)', { skip, 
     };
     procs.push(...await Promise.all(names.map((n) => startServiceProcess(n, ports[n]!, env))));
     const a = (n: string): string => `127.0.0.1:${ports[n]}`;
-    // Distance is not started: the worker never calls it.
-    ewx = connect({ addresses: { registry: a('registry'), voting: a('voting'), consensus: a('consensus'), rewards: a('rewards'), distance: a('registry') }, signer: keySigner(admin, counterNonces()) });
+    ewx = connect({ addresses: { registry: a('registry'), voting: a('voting'), consensus: a('consensus'), rewards: a('rewards'), distance: a('distance') }, signer: keySigner(admin, counterNonces()) });
     scenario = await setUpScenario({
       ewx, admin: keySigner(admin, counterNonces(1_000n)), group: 'standalone.group', operators: 4,
       solutions: [{ namespace: 'standalone.solution', logicRef: 'bafy-standalone', maxWaiting: 3 }],
