@@ -27,7 +27,7 @@ const program = new Command('npm run demo --')
   .option('--json', 'print JSON lines (ready, period, first-reward, summary) instead of the table')
   .option('--until-reward', 'stop by itself once the first reward is credited (tests)')
   .option('--duration <s>', 'stop by itself after this many seconds', int('duration', 1, 86_400))
-  .showHelpAfterError();
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 interface Cli {
   workers: number; wrong: number; silent: number; blockMs: number; period: number; maxWaiting: number; start: 'worker' | 'registrar';

@@ -42,7 +42,8 @@ const program = new Command('ewx-worker')
   .option('--poll-ms <ms>', 'with --poll, or a server without Watch: how often to look for new rounds', int('poll-ms', 10, 60_000), 250)
   .option('--poll', 'poll the read RPCs instead of following voting\'s Watch stream')
   .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).env('LOG_LEVEL').default('info'))
-  .showHelpAfterError('(ewx-worker --help for usage)')
+  // Bad arguments: commander's one line on stderr, exit 2 (as a bad key file).
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .addHelpText('after', `
 Handlers: a module maps logic references to compute(round): \`export const logicRef = 'bafy…'\` with
 \`export function compute(round)\`, or just compute() (the file name is the reference), or
