@@ -141,7 +141,8 @@ export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode }:
         for await (const e of ewx.watch('voting', { from, includeInputs: true, signal: stop.signal })) {
           from = e.position;
           failures = 0;
-          notify();
+          // Other workers' votes change nothing the worker acts on; with many workers they would make every runtime look again per vote.
+          if (e.type !== 'VoteCast') notify();
         }
       } catch (e) {
         if (EwxCallError.is(e) && e.code === 12) {
