@@ -25,7 +25,8 @@ export type ConsensusLogEvent = ConsensusEvent | Extract<VotingEvent, { type: 'R
 export const decodeConsensusLog = decoder<ConsensusLogEvent>({
   ...CONSENSUS_EVENTS, ...pick(VOTING_EVENTS, 'RoundStarted', 'RoundSnapshot', 'RoundClosed'),
 });
-export const encodeConsensusEvent = (e: ConsensusEvent): EncodedEvent => encode(e);
+/** The store form of one of the consensus log's own events (the one way its decider builds events). */
+export const consensusEvent = (e: ConsensusEvent): EncodedEvent => encode(e);
 
 /** The block event, which every service records. */
 export type BlockEvent = Extract<ConsensusEvent, { type: 'BlockProduced' }>;

@@ -81,4 +81,5 @@ export type DistanceEvent =
 export type DistanceLogEvent = DistanceEvent | BlockEvent;
 
 export const decodeDistanceLog = decoder<DistanceLogEvent>({ ...DISTANCE_EVENTS, ...pick(CONSENSUS_EVENTS, 'BlockProduced') });
-export const encodeDistanceEvent = (e: DistanceEvent): EncodedEvent => encode(e);
+/** The store form of one of the distance log's own events (the one way its decider builds events). */
+export const distanceEvent = (e: DistanceEvent): EncodedEvent => encode(e);

@@ -53,4 +53,5 @@ export const decodeRegistryLog = decoder<RegistryLogEvent>({
   ...pick(DISTANCE_EVENTS, 'EvaluationSettled'),
   ...pick(CONSENSUS_EVENTS, 'BlockProduced'),
 });
-export const encodeRegistryEvent = (e: RegistryEvent): EncodedEvent => encode(e);
+/** The store form of one of the registry log's own events (the one way its decider builds events). */
+export const registryEvent = (e: RegistryEvent): EncodedEvent => encode(e);

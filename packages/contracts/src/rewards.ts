@@ -93,4 +93,5 @@ export const decodeRewardsLog = decoder<RewardsLogEvent>({
     'OperatorSubscribed', 'StakeToppedUp', 'OperatorUnsubscribed', 'StakeReleased', 'RewardsCredited', 'RewardsCreditRefused', 'RewardsClaimed'),
   ...pick(CONSENSUS_EVENTS, 'VoteMetadata', 'BlockProduced'),
 });
-export const encodeRewardsEvent = (e: RewardsEvent): EncodedEvent => encode(e);
+/** The store form of one of the rewards log's own events (the one way its decider builds events). */
+export const rewardsEvent = (e: RewardsEvent): EncodedEvent => encode(e);

@@ -33,4 +33,5 @@ export const decodeVotingLog = decoder<VotingLogEvent>({
   ...pick(REWARDS_EVENTS, 'RewardPeriodScheduleChanged'),
   ...pick(CONSENSUS_EVENTS, 'RoundSettled', 'RoundUnresolved', 'BlockProduced'),
 });
-export const encodeVotingEvent = (e: VotingEvent, metadata?: Json): EncodedEvent => encode(e, metadata);
+/** The store form of one of the voting log's own events (the one way its decider builds events). */
+export const votingEvent = (e: VotingEvent, metadata?: Json): EncodedEvent => encode(e, metadata);
