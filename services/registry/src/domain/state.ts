@@ -130,16 +130,6 @@ export function requirePeriod(s: RegistryState, action: string): Period {
   return p;
 }
 
-/** Per-block rewards in effect in `period` (the latest change with fromPeriod ≤ period). */
-export function rewardsIn(g: Group, period: number): { subscription: bigint; voting: bigint } {
-  let sub = BigInt(g.config.subscriptionRewardPerBlock);
-  let vote = BigInt(g.config.votingRewardPerBlock);
-  for (const c of g.rewardsChanges) {
-    if (c.fromPeriod <= period) { sub = c.subscriptionRewardPerBlock; vote = c.votingRewardPerBlock; }
-  }
-  return { subscription: sub, voting: vote };
-}
-
 /** The rewards the registrar set last (in effect now or from the next period). */
 export function latestRewards(g: Group): { subscription: bigint; voting: bigint } {
   const last = g.rewardsChanges[g.rewardsChanges.length - 1];
