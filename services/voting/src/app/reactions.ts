@@ -1,4 +1,5 @@
-import { BLOCK_PRODUCED, type Logger, type RoundUnresolvedEvent, type Runtime } from '@ewx/platform';
+import { decodeVotingLog } from '@ewx/contracts';
+import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
 import { closeRound, dueRounds, reactToUnresolved, roundStream, type VotingState } from '../domain/decider.js';
 
 /**
@@ -30,7 +31,10 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
   };
   const off = runtime.onEvent((e) => {
     if (e.type === BLOCK_PRODUCED) closeDue();
-    else if (e.type === 'RoundUnresolved') { const d = e.data as unknown as RoundUnresolvedEvent; unresolved(d.solution, d.roundId); }
+    else {
+      const d = decodeVotingLog(e);
+      if (d?.type === 'RoundUnresolved') unresolved(d.data.solution, d.data.roundId);
+    }
   });
   closeDue();
   for (const r of runtime.state().rounds.values()) if (r.status === 'UNRESOLVED') unresolved(r.solution, r.roundId);
