@@ -1,3 +1,4 @@
+import { decodeConsensusLog } from '@ewx/contracts';
 import { signBytes, type KeyPair, type Logger, type Runtime } from '@ewx/platform';
 import { attestationBytes, decide, evaluateRound, isClosed, roundKey, solutionStream, type ConsensusState } from '../domain/decider.js';
 
@@ -35,10 +36,9 @@ export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | 
   };
   const all = (): void => { for (const k of runtime.state().rounds.keys()) attest(k); };
   const off = runtime.onEvent((e) => {
-    if (e.type === 'RoundClosed') {
-      const d = e.data as { solution: string; roundId: string };
-      attest(roundKey(d.solution, d.roundId));
-    } else if (e.type === 'ValidatorSetConfigured') all();
+    const d = decodeConsensusLog(e);
+    if (d?.type === 'RoundClosed') attest(roundKey(d.data.solution, d.data.roundId));
+    else if (d?.type === 'ValidatorSetConfigured') all();
   });
   run('recording the validator set', () => runtime.execute('validators', (s) => decide({ type: 'ConfigureValidators', validators }, s)));
   all();
