@@ -1,5 +1,5 @@
+import { distanceEvent } from '@ewx/contracts';
 import { ConfigError, type Decider, type EventData } from '@ewx/platform';
-import type { DistanceEvent } from './events.js';
 import type { DistanceParams } from './params.js';
 import { decideRequest, type RequestCommand } from './requests.js';
 import { decidePublish, type PublishResult } from './results.js';
@@ -17,8 +17,6 @@ export type DistanceCommand =
   | { readonly type: 'SettleDuePeriod' }
   /** At start-up: records the period length once, refuses a different one later. */
   | { readonly type: 'Configure' };
-
-const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
 
 /** decide(command, state) → events: the distance rules, pure. */
 export function decide(c: DistanceCommand, s: DistanceState, p: DistanceParams): EventData[] {
@@ -38,7 +36,7 @@ export function decide(c: DistanceCommand, s: DistanceState, p: DistanceParams):
     case 'SettleDuePeriod':
       return decideSettle(s, p);
     case 'Configure':
-      if (s.periodBlocks === undefined) return [ev({ type: 'DistanceConfigured', data: { periodBlocks: p.periodBlocks } })];
+      if (s.periodBlocks === undefined) return [distanceEvent({ type: 'DistanceConfigured', data: { periodBlocks: p.periodBlocks } })];
       if (s.periodBlocks !== p.periodBlocks) {
         throw new ConfigError('DISTANCE_PERIOD_BLOCKS', `${s.periodBlocks} (the length recorded in this log; periods cannot be renumbered)`, String(p.periodBlocks));
       }
