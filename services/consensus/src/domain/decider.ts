@@ -1,5 +1,5 @@
 import { consensusEvent } from '@ewx/contracts';
-import { denied, invalid, isAddress, precondition, quote, type Decider, type EventData } from '@ewx/platform';
+import { denied, invalid, isAddress, precondition, quote, type Decider, type EventData } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
 import { decideAttestation, type AttestCommand } from './settle.js';
 import { initialConsensusState, type ConsensusState } from './state.js';

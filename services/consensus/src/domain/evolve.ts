@@ -1,5 +1,5 @@
 import { decodeConsensusLog, unhandled } from '@ewx/contracts';
-import type { RecordedEvent } from '@ewx/platform';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import { leafHash } from './merkle.js';
 import { metadataKey, roundKey, type ConsensusState } from './state.js';
 

@@ -1,7 +1,7 @@
 import {
   denied, precondition, verifyBytes, type AttestationRecordedEvent, type EventData, type ResultChainedEvent, type RoundSettledEvent,
   type RoundUnresolvedEvent, type Tally, type VoteMetadataEvent,
-} from '@ewx/platform';
+} from '@ewx/platform/domain';
 import { consensusEvent } from '@ewx/contracts';
 import { GENESIS_HASH, chainHash } from './chain.js';
 import { merkleRoot } from './merkle.js';

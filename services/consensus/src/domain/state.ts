@@ -1,4 +1,4 @@
-import type { Tally } from '@ewx/platform';
+import type { Tally } from '@ewx/platform/domain';
 
 export interface Attestation {
   readonly validator: string;

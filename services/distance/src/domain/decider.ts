@@ -1,5 +1,5 @@
 import { distanceEvent } from '@ewx/contracts';
-import { ConfigError, type Decider, type EventData } from '@ewx/platform';
+import { ConfigError, type Decider, type EventData } from '@ewx/platform/domain';
 import type { DistanceParams } from './params.js';
 import { decideRequest, type RequestCommand } from './requests.js';
 import { decidePublish, type PublishResult } from './results.js';

@@ -1,5 +1,5 @@
 import { distanceEvent } from '@ewx/contracts';
-import { alreadyExists, denied, DomainError, invalid, PERBILL, precondition, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, DomainError, invalid, PERBILL, precondition, type EventData } from '@ewx/platform/domain';
 import type { DistanceParams } from './params.js';
 import { poolOf } from './periods.js';
 import { currentPeriod, type DistanceState } from './state.js';

@@ -1,5 +1,5 @@
 import { distanceEvent } from '@ewx/contracts';
-import type { EventData } from '@ewx/platform';
+import type { EventData } from '@ewx/platform/domain';
 import type { EvaluationSettled } from './events.js';
 import { median } from './median.js';
 import type { DistanceParams } from './params.js';

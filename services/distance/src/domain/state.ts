@@ -1,5 +1,5 @@
 import { decodeDistanceLog, unhandled, type DistanceEvent } from '@ewx/contracts';
-import type { RecordedEvent } from '@ewx/platform';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import type * as E from './events.js';
 import { periodOf } from './periods.js';
 

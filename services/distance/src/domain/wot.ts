@@ -1,5 +1,5 @@
 import { distanceEvent } from '@ewx/contracts';
-import { alreadyExists, denied, invalid, notFound, precondition, DomainError, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, invalid, notFound, precondition, DomainError, type EventData } from '@ewx/platform/domain';
 import { graphFromDocument, WotError } from '../oracle/index.js';
 import type { WotIdentityData } from './events.js';
 import type { DistanceState } from './state.js';

@@ -1,4 +1,4 @@
-import type { Decider, EventData } from '@ewx/platform';
+import type { Decider, EventData } from '@ewx/platform/domain';
 import type { RegistryCommand } from './commands.js';
 import { evolve } from './evolve.js';
 import * as G from './groups.js';

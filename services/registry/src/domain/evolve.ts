@@ -1,5 +1,5 @@
 import { decodeRegistryLog, unhandled, withEntry } from '@ewx/contracts';
-import type { RecordedEvent } from '@ewx/platform';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import * as L from './ledger.js';
 import { creditKey, type Operator, type RegistryState } from './state.js';
 

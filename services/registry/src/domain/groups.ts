@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, nameField, noControlChars, notFound, precondition, shown, type EventData, type GroupConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, nameField, noControlChars, notFound, precondition, shown, type EventData, type GroupConfig } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { requireAddress, unclaimedInGroup } from './ledger.js';

@@ -1,4 +1,4 @@
-import { alreadyExists, denied, DomainError, invalid, nameField, notFound, precondition, shown, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, DomainError, invalid, nameField, notFound, precondition, shown, type EventData } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { requireAddress, TREASURY } from './ledger.js';

@@ -1,4 +1,4 @@
-import { invalid, isAddress, nameField, precondition, type EventData } from '@ewx/platform';
+import { invalid, isAddress, nameField, precondition, type EventData } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { nothingOwed, removal } from './groups.js';

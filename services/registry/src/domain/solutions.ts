@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, nameField, notFound, oneOfField, precondition, shown, type EventData, type SolutionConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, nameField, notFound, oneOfField, precondition, shown, type EventData, type SolutionConfig } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { ownedGroup, requireRegistrar } from './groups.js';

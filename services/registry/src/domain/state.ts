@@ -1,4 +1,4 @@
-import { periodAt, precondition, type GroupConfig, type Period, type Schedule, type SolutionConfig } from '@ewx/platform';
+import { periodAt, precondition, type GroupConfig, type Period, type Schedule, type SolutionConfig } from '@ewx/platform/domain';
 import { emptyLedger, type LedgerState } from './ledger.js';
 
 /** Who may do what beyond the signer: fixed at start-up, not part of the log. */

@@ -1,5 +1,5 @@
 import { decodeRewardsLog, type RewardsLogEvent } from '@ewx/contracts';
-import type { RecordedEvent } from '@ewx/platform';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import { computePeriodRewards } from './compute.js';
 import { decisionEvents, inputsFromLog } from './events.js';
 

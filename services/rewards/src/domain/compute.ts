@@ -1,5 +1,5 @@
 import type { OperatorInput, RewardConfig } from '@ewx/contracts';
-import { meetsPercent } from '@ewx/platform';
+import { meetsPercent } from '@ewx/platform/domain';
 
 /**
  * The rule of SPEC §6 as one pure function: a group's rewards for one closed reward period, from

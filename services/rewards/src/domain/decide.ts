@@ -1,5 +1,5 @@
 import { rewardsEvent } from '@ewx/contracts';
-import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform';
+import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform/domain';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
 import { decisionEvents } from './events.js';
 import { periodStake, ratesAt, type RewardsState } from './state.js';

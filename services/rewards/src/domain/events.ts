@@ -1,5 +1,5 @@
 import { rewardsEvent, type RewardInputsRecordedEvent, type RewardsDecidedEvent } from '@ewx/contracts';
-import type { EventData } from '@ewx/platform';
+import type { EventData } from '@ewx/platform/domain';
 import type { PeriodDecision, PeriodInputs } from './compute.js';
 
 // The rewards log's events are the union `RewardsEvent` of @ewx/contracts.

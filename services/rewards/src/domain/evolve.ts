@@ -2,7 +2,7 @@ import {
   decodeRewardsLog, periodAt, unhandled, withEntry, type GroupRegisteredEvent, type RewardsCreditRefusedEvent, type RewardsEvent,
   type VoteMetadataEvent,
 } from '@ewx/contracts';
-import type { RecordedEvent } from '@ewx/platform';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import { CHUNK_ROWS } from './events.js';
 import { inMap, type OperatorStake, type RewardsState } from './state.js';
 

@@ -1,4 +1,4 @@
-import type { Decider } from '@ewx/platform';
+import type { Decider } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
 import { initialVotingState, type VotingState } from './state.js';
 

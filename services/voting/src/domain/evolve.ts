@@ -1,5 +1,5 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
-import type { RecordedEvent } from '@ewx/platform';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import { roundKey, type VotingState } from './state.js';
 
 /** Folds one recorded event (voting's own or one recorded from the inbox) into the state, in place. */

@@ -1,5 +1,5 @@
 import { votingEvent } from '@ewx/contracts';
-import { isDomainError, type EventData, type RoundAlertEvent } from '@ewx/platform';
+import { isDomainError, type EventData, type RoundAlertEvent } from '@ewx/platform/domain';
 import { RETRY_SUFFIX, startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
 

@@ -1,6 +1,6 @@
 import {
   alreadyExists, denied, invalid, noControlChars, notFound, periodAt, precondition, type EventData, type RoundSnapshotEvent, type RoundStartedEvent,
-} from '@ewx/platform';
+} from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { eligibleWorkers } from './eligibility.js';
 import { roundKey, type VotingState } from './state.js';

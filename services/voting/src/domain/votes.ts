@@ -1,6 +1,6 @@
 import {
   isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type RoundClosedEvent, type VoteCastEvent,
-} from '@ewx/platform';
+} from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
