@@ -13,3 +13,4 @@ export * from './blocks.js';
 export * from './contracts/periods.js';
 export * from './contracts/events.js';
 export type { Auth, Decider } from './runtime.js';
+export type { ServiceDecider } from './decider.js';

@@ -1,8 +1,8 @@
 import { consensusEvent } from '@ewx/contracts';
-import { denied, invalid, isAddress, precondition, quote, type Decider, type EventData } from '@ewx/platform/domain';
+import { denied, invalid, isAddress, precondition, quote, type EventData, type ServiceDecider } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
 import { decideAttestation, type AttestCommand } from './settle.js';
-import { initialConsensusState, type ConsensusState } from './state.js';
+import { CHAIN_STREAM, initialConsensusState, solutionStream, VALIDATORS_STREAM, type ConsensusState } from './state.js';
 
 export * from './state.js';
 export * from './tally.js';
@@ -65,4 +65,17 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   }
 }
 
-export const consensusDecider: Decider<ConsensusState> = { initialState: initialConsensusState, evolve };
+/** Blocks go to the chain stream, the validator set to its own, attestations to their solution's stream. */
+export function streamOf(c: ConsensusCommand): string {
+  switch (c.type) {
+    case 'ProduceBlocks': case 'ProduceNextBlock': return CHAIN_STREAM;
+    case 'ConfigureValidators': return VALIDATORS_STREAM;
+    case 'Attest': return solutionStream(c.solution);
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export const consensusDecider: ServiceDecider<ConsensusState, ConsensusCommand> = { initialState: initialConsensusState, evolve, decide, streamOf };

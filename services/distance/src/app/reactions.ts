@@ -1,11 +1,11 @@
 import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
-import { decide } from '../domain/decider.js';
+import { decide, poolStream } from '../domain/decider.js';
 import type { DistanceParams } from '../domain/params.js';
 import { dueForSettlement } from '../domain/settlement.js';
 import type { DistanceState } from '../domain/state.js';
 import type { Requests } from './requests.js';
 
-export const poolStream = (period: number): string => `pool:${period}`;
+export { poolStream } from '../domain/decider.js';
 
 /**
  * When a block begins a new period, settle every period that is due (one command per period, each

@@ -1,12 +1,12 @@
 import { decodeDistanceLog } from '@ewx/contracts';
 import { isDomainError, precondition, proven, type Auth, type CommandProof, type Logger, type Runtime } from '@ewx/platform';
-import { decide } from '../domain/decider.js';
+import { decide, requestStream } from '../domain/decider.js';
 import type { EvaluationRequested, EvaluationSettled, HoldRequested } from '../domain/events.js';
 import type { DistanceParams } from '../domain/params.js';
 import type { DistanceState } from '../domain/state.js';
 import type { Ledger } from './ledger.js';
 
-export const requestStream = (identity: number): string => `request:${identity}`;
+export { requestStream } from '../domain/decider.js';
 
 export type RequestOutcome =
   | { readonly joined: Pick<EvaluationRequested, 'period' | 'evaluationPeriod'> }

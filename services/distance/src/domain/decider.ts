@@ -1,9 +1,9 @@
 import { distanceEvent } from '@ewx/contracts';
-import { ConfigError, type Decider, type EventData } from '@ewx/platform/domain';
+import { ConfigError, type EventData, type ServiceDecider } from '@ewx/platform/domain';
 import type { DistanceParams } from './params.js';
 import { decideRequest, type RequestCommand } from './requests.js';
 import { decidePublish, type PublishResult } from './results.js';
-import { decideSettle } from './settlement.js';
+import { decideSettle, dueForSettlement } from './settlement.js';
 import { evolve, initialState, type DistanceState } from './state.js';
 import { decideWot, type WotCommand } from './wot.js';
 
@@ -48,4 +48,25 @@ export function decide(c: DistanceCommand, s: DistanceState, p: DistanceParams):
   }
 }
 
-export const distanceDecider: Decider<DistanceState> = { initialState, evolve };
+/** The web of trust's stream, one per request (by identity), one per evaluation period's pool, and the configuration's. */
+export const WOT_STREAM = 'wot';
+export const requestStream = (identity: number): string => `request:${identity}`;
+export const poolStream = (period: number): string => `pool:${period}`;
+export const CONFIG_STREAM = 'config';
+
+export function streamOf(c: DistanceCommand, s: DistanceState): string {
+  switch (c.type) {
+    case 'AddIdentity': case 'SetMembership': case 'AddCertification': case 'RemoveCertification': case 'ImportWot': return WOT_STREAM;
+    case 'RequestEvaluation': return requestStream(c.identity);
+    case 'ConfirmHold': case 'FailHold': return requestStream(s.requests.get(c.holdId)?.identity ?? -1);
+    case 'PublishResult': return poolStream(c.period);
+    case 'SettleDuePeriod': return poolStream(dueForSettlement(s) ?? s.settledThrough + 1);
+    case 'Configure': return CONFIG_STREAM;
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export const distanceDecider: ServiceDecider<DistanceState, DistanceCommand, DistanceParams> = { initialState, evolve, decide, streamOf };

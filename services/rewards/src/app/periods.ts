@@ -1,10 +1,9 @@
 import { decodeRewardsLog } from '@ewx/contracts';
 import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
-import { decide, periodsDue } from '../domain/decide.js';
+import { CALENDAR_STREAM, decide, groupStream, periodsDue } from '../domain/decide.js';
 import type { RewardsState } from '../domain/state.js';
 
-export const CALENDAR_STREAM = 'calendar';
-export const groupStream = (group: string): string => `group:${group}`;
+export { CALENDAR_STREAM, groupStream } from '../domain/decide.js';
 
 export interface PeriodSettings {
   /** Length of the first reward periods (REWARD_PERIOD_BLOCKS). */

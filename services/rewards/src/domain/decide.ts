@@ -17,6 +17,14 @@ export type RewardsCommand =
   /** Close `period` for `group` once the height reached its last block + `settlementDelay`. */
   | { readonly type: 'ClosePeriod'; readonly group: string; readonly period: number; readonly settlementDelay: number };
 
+/** The calendar's stream, and each group's for its period decisions. */
+export const CALENDAR_STREAM = 'calendar';
+export const groupStream = (group: string): string => `group:${group}`;
+
+export function streamOf(c: RewardsCommand): string {
+  return c.type === 'ClosePeriod' ? groupStream(c.group) : CALENDAR_STREAM;
+}
+
 export function decide(c: RewardsCommand, s: RewardsState): EventData[] {
   switch (c.type) {
     case 'StartCalendar':

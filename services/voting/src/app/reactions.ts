@@ -1,6 +1,6 @@
 import { decodeVotingLog } from '@ewx/contracts';
 import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
-import { closeRound, dueRounds, reactToUnresolved, roundStream, type VotingState } from '../domain/decider.js';
+import { decide, dueRounds, streamOf, type VotingCommand, type VotingState } from '../domain/decider.js';
 
 /**
  * Voting's process manager: when a block is recorded, expire the due rounds (Active → OffChainVote);
@@ -19,14 +19,15 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     run('close due rounds', async () => {
       closeQueued = false;
       for (const r of dueRounds(runtime.state())) {
-        await runtime.execute(roundStream(r.solution, r.roundId), (s) => closeRound(s, r.solution, r.roundId));
+        const c: VotingCommand = { type: 'CloseRound', solution: r.solution, roundId: r.roundId };
+        await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s));
       }
     });
   };
   const unresolved = (solution: string, roundId: string): void => {
     run(`unresolved policy of ${roundId}`, async () => {
-      const target = reactToUnresolved(runtime.state(), solution, roundId).roundId;
-      await runtime.execute(roundStream(solution, target), (s) => reactToUnresolved(s, solution, roundId).events);
+      const c: VotingCommand = { type: 'ApplyUnresolvedPolicy', solution, roundId };
+      await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s));
     });
   };
   const off = runtime.onEvent((e) => {
