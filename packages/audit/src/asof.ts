@@ -1,3 +1,4 @@
+import { decodeConsensusLog } from '@ewx/contracts';
 import { distanceDecider } from '@ewx/distance';
 import { identityStatus } from '@ewx/distance/domain/status';
 import type { DistanceState } from '@ewx/distance/domain/state';
@@ -17,10 +18,11 @@ async function stateAt<S>(source: LogSource, service: ServiceName, decider: Deci
   let at = 0;
   for await (const b of source.read(service)) {
     for (const e of b) {
-      if (e.type === 'BlockProduced' && (e.data as { height: number }).height > height) return { state, position, height: at };
+      const block = decodeConsensusLog(e);
+      if (block?.type === 'BlockProduced' && block.data.height > height) return { state, position, height: at };
       decider.evolve(state, asRecorded(e));
       position = e.position;
-      if (e.type === 'BlockProduced') at = (e.data as { height: number }).height;
+      if (block?.type === 'BlockProduced') at = block.data.height;
     }
   }
   return { state, position, height: at };

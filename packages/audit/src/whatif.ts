@@ -1,3 +1,4 @@
+import { decodeRewardsLog } from '@ewx/contracts';
 import type { Tally } from '@ewx/platform';
 import { consensusDecider } from '@ewx/consensus';
 import { tally, tallyText, type ConsensusState, type ValidatedRound } from '@ewx/consensus/domain/decider';
@@ -102,13 +103,14 @@ export async function whatIf(source: LogSource, from: number, to: number, params
   const decisions = new Map<string, { decided?: RewardsDecidedEvent; chunks: RewardInputsRecordedEvent[] }>();
   for await (const b of source.read('rewards')) {
     for (const e of b) {
-      if (e.streamId.startsWith('inbox:') || (e.type !== 'RewardsDecided' && e.type !== 'RewardInputsRecorded')) continue;
-      const d = e.data as unknown as { group: string; period: number };
+      const ev = decodeRewardsLog(e);
+      if (e.streamId.startsWith('inbox:') || (ev?.type !== 'RewardsDecided' && ev?.type !== 'RewardInputsRecorded')) continue;
+      const d = ev.data;
       if (d.period < from || d.period > to) continue;
       const key = `${d.group}|${d.period}`;
       const x = decisions.get(key) ?? { chunks: [] };
-      if (e.type === 'RewardsDecided') x.decided = e.data as unknown as RewardsDecidedEvent;
-      else x.chunks.push(e.data as unknown as RewardInputsRecordedEvent);
+      if (ev.type === 'RewardsDecided') x.decided = ev.data;
+      else x.chunks.push(ev.data);
       decisions.set(key, x);
     }
   }

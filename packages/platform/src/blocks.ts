@@ -1,3 +1,4 @@
+import { decodeConsensusLog } from '@ewx/contracts';
 import type { RecordedEvent } from './eventstore/types.js';
 
 /**
@@ -10,5 +11,7 @@ export interface BlockProduced {
   readonly height: number;
 }
 
-export const blockHeightOf = (e: RecordedEvent): number | undefined =>
-  e.type === BLOCK_PRODUCED ? (e.data as unknown as BlockProduced).height : undefined;
+export const blockHeightOf = (e: RecordedEvent): number | undefined => {
+  const block = decodeConsensusLog(e);
+  return block?.type === BLOCK_PRODUCED ? block.data.height : undefined;
+};

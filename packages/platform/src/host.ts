@@ -21,7 +21,6 @@ import { retryForever } from './retry.js';
 import { createRuntime, type Decider, type Runtime } from './runtime.js';
 
 export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
-export const SERVICE_NAMES: readonly ServiceName[] = ['registry', 'voting', 'consensus', 'rewards', 'distance'];
 export const DEFAULT_PORTS: Record<ServiceName, number> = { registry: 50061, voting: 50062, consensus: 50063, rewards: 50064, distance: 50065 };
 
 /** The repository's proto/ folder, for reflection. */

@@ -33,3 +33,4 @@ export * from './contracts/periods.js';
 export * from './contracts/events.js';
 export * from './grpc/paging.js';
 export * from './fields.js';
+export * from './reactions.js';

@@ -12,16 +12,9 @@ export function parseAmount(field: string, s: string | undefined, { positive = f
   return v;
 }
 
-/** a × b / c rounded down; c must be positive. */
-export const mulDiv = (a: bigint, b: bigint, c: bigint): bigint => (a * b) / c;
-
 /** x × 100 ≥ percent × of — a percent threshold in integers, no division. */
 export const meetsPercent = (x: bigint | number, of: bigint | number, percent: number): boolean =>
   BigInt(x) * 100n >= BigInt(percent) * BigInt(of);
-
-/** part / whole as Perbill, rounded down; 0 when whole is 0. */
-export const perbill = (part: bigint | number, whole: bigint | number): bigint =>
-  BigInt(whole) === 0n ? 0n : (BigInt(part) * PERBILL) / BigInt(whole);
 
 /** Whole tokens, rounded down, for display to operators. */
 export const wholeTokens = (baseUnits: bigint): bigint => baseUnits / TOKEN;

@@ -1,7 +1,7 @@
 import { consensusDecider } from '@ewx/consensus';
 import { merkleProof, type ConsensusState } from '@ewx/consensus/domain/decider';
 import { inputsFromLog, type RewardInputsRecordedEvent, type RewardsDecidedEvent } from '@ewx/rewards/domain/events';
-import type { RewardsComputedEvent } from '@ewx/platform';
+import { decodeRewardsLog, type RewardsComputedEvent } from '@ewx/contracts';
 import type { LogSource } from '../source.js';
 import { asRecorded } from '../types.js';
 import { BUNDLE_FORMAT, type Bundle, type BundleRound } from './verify.js';
@@ -19,13 +19,14 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
   for await (const b of source.read('rewards')) {
     for (const e of b) {
       if (e.streamId.startsWith('inbox:')) continue;
-      if (e.type !== 'RewardsDecided' && e.type !== 'RewardInputsRecorded' && e.type !== 'RewardsComputed') continue;
-      const d = e.data as unknown as { group: string; period: number };
+      const ev = decodeRewardsLog(e);
+      if (ev?.type !== 'RewardsDecided' && ev?.type !== 'RewardInputsRecorded' && ev?.type !== 'RewardsComputed') continue;
+      const d = ev.data;
       if (d.period !== period || (group !== undefined && d.group !== group)) continue;
       const x = decisions.get(d.group) ?? { chunks: [], computed: [] };
-      if (e.type === 'RewardsDecided') x.decided = e.data as unknown as RewardsDecidedEvent;
-      else if (e.type === 'RewardInputsRecorded') x.chunks.push(e.data as unknown as RewardInputsRecordedEvent);
-      else x.computed.push(e.data as unknown as RewardsComputedEvent);
+      if (ev.type === 'RewardsDecided') x.decided = ev.data;
+      else if (ev.type === 'RewardInputsRecorded') x.chunks.push(ev.data);
+      else x.computed.push(ev.data);
       decisions.set(d.group, x);
     }
   }

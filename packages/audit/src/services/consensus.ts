@@ -1,4 +1,4 @@
-import type { AttestationRecordedEvent, BlockProduced, RoundSettledEvent, RoundUnresolvedEvent, VoteMetadataEvent } from '@ewx/platform';
+import { decodeConsensusLog } from '@ewx/contracts';
 import { consensusDecider } from '@ewx/consensus';
 import { decide, evaluateRound, roundKey, tallyText, type ConsensusState } from '@ewx/consensus/domain/decider';
 import { fact, metaOf, type ServiceAudit } from '../runner.js';
@@ -18,22 +18,23 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
     service: 'consensus',
     decider: consensusDecider,
     own(e, s, ctx) {
-      switch (e.type) {
+      const ev = decodeConsensusLog(e);
+      switch (ev?.type) {
         case 'BlockProduced': {
           ctx.count('block');
-          const h = (e.data as unknown as BlockProduced).height;
+          const h = ev.data.height;
           if (h !== s.height + 1) ctx.diverge('block', `block ${h} follows block ${s.height}`, { expected: s.height + 1, recorded: h });
           return;
         }
         case 'ValidatorSetConfigured': {
           ctx.count('validator-set');
-          const v = (e.data as { validators: string[] }).validators;
+          const v = ev.data.validators;
           ctx.expect('validator-set', decide({ type: 'ConfigureValidators', validators: v }, s));
           sets.push(`${v.length} from position ${e.position}`);
           return;
         }
         case 'AttestationRecorded': {
-          const d = e.data as unknown as AttestationRecordedEvent;
+          const d = ev.data;
           ctx.count('attestation');
           if (metaOf(e).signer !== undefined) ctx.diverge('attestation', 'an attestation carries a command signer; validators sign the attestation itself');
           const events = decide({ type: 'Attest', validator: d.validator, solution: d.solution, roundId: d.roundId, tally: d.tally, merkleRoot: d.merkleRoot, signature: d.signature }, s);
@@ -47,8 +48,9 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
     },
     after(e, s, ctx) {
       if (e.streamId.startsWith('inbox:')) return;
-      if (e.type === 'RoundSettled' || e.type === 'RoundUnresolved') {
-        const d = e.data as unknown as RoundSettledEvent | RoundUnresolvedEvent;
+      const ev = decodeConsensusLog(e);
+      if (ev?.type === 'RoundSettled' || ev?.type === 'RoundUnresolved') {
+        const d = ev.data;
         const r = s.rounds.get(roundKey(d.solution, d.roundId))!;
         ctx.count('outcome');
         const honest = evaluateRound(r);
@@ -61,12 +63,12 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
         decided.set(key, [...(decided.get(key) ?? []), { position: e.position, type: e.type }]);
         if (d.dissenters.length > 0) ctx.note('dissent', `round ${d.roundId} of ${d.solution}: dissenting validators ${d.dissenters.join(', ')}`);
       }
-      if (e.type === 'AttestationRecorded' && (e.data as unknown as AttestationRecordedEvent).dissent) {
-        const d = e.data as unknown as AttestationRecordedEvent;
+      if (ev?.type === 'AttestationRecorded' && ev.data.dissent) {
+        const d = ev.data;
         ctx.note('dissent', `round ${d.roundId} of ${d.solution}: ${d.validator} attested an outcome other than the settled one`);
       }
-      if (e.type === 'VoteMetadata') {
-        const d = e.data as unknown as VoteMetadataEvent;
+      if (ev?.type === 'VoteMetadata') {
+        const d = ev.data;
         fact(ctx.cross, 'consensus.metadata', () => new Map<string, bigint>()).set(`${d.solution}|${d.roundId}|${d.chunk}`, e.position);
       }
     },

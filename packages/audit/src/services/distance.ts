@@ -1,6 +1,6 @@
+import { decodeDistanceLog } from '@ewx/contracts';
 import { distanceDecider } from '@ewx/distance';
 import { decide } from '@ewx/distance/domain/decider';
-import type { EvaluationSettled, ResultPublished } from '@ewx/distance/domain/events';
 import { defaultParams, type DistanceParams } from '@ewx/distance/domain/params';
 import type { DistanceState } from '@ewx/distance/domain/state';
 import { buildGraph, evaluate, type WotIdentity } from '@ewx/distance/oracle/index';
@@ -31,8 +31,9 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
     for (let k = 0; ; k++) {
       const e = k === 0 ? first : peek(k);
       if (!e || e.streamId !== first.streamId || !SETTLE_TYPES.has(e.type)) break;
-      if (e.type === 'EvaluationSettled') {
-        const d = e.data as unknown as EvaluationSettled;
+      const ev = decodeDistanceLog(e);
+      if (ev?.type === 'EvaluationSettled') {
+        const d = ev.data;
         minimum ??= d.minimum;
         if (d.outcome === 'VALID' && d.validUntilPeriod !== undefined) validity ??= d.validUntilPeriod - (d.period + 1) + 1;
       }
@@ -55,13 +56,14 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
         ctx.expect('settlement', decide({ type: 'SettleDuePeriod' }, s, p));
         return;
       }
-      switch (e.type) {
+      const ev = decodeDistanceLog(e);
+      switch (ev?.type) {
         case 'DistanceConfigured':
           ctx.count('configuration');
-          ctx.expect('configuration', decide({ type: 'Configure' }, s, { ...defaultParams(''), periodBlocks: (e.data as { periodBlocks: number }).periodBlocks }));
+          ctx.expect('configuration', decide({ type: 'Configure' }, s, { ...defaultParams(''), periodBlocks: ev.data.periodBlocks }));
           return;
         case 'ResultPublished': {
-          const d = e.data as unknown as ResultPublished;
+          const d = ev.data;
           ctx.count('result');
           if (m.signer !== d.evaluator) ctx.diverge('result', `a result of ${d.evaluator} signed by ${m.signer ?? 'nobody'}`);
           const pool = s.pools.get(d.period);
@@ -78,7 +80,7 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
         }
         case 'EvaluationRequested': case 'HoldFailed': {
           ctx.count('request');
-          const holdId = (e.data as { holdId: string }).holdId;
+          const holdId = ev.data.holdId;
           const r = s.requests.get(holdId);
           if (!r || r.stage !== 'HOLDING') ctx.diverge('request', `${e.type} for hold ${holdId}, which is not being placed in the log`);
           return;
@@ -88,12 +90,13 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
       }
     },
     after(e, _s, ctx) {
-      if (e.type === 'EvaluationSettled' && !e.streamId.startsWith('inbox:')) {
-        const d = e.data as unknown as EvaluationSettled;
+      const ev = decodeDistanceLog(e);
+      if (ev?.type === 'EvaluationSettled' && !e.streamId.startsWith('inbox:')) {
+        const d = ev.data;
         fact(ctx.cross, 'distance.settled', () => new Map<string, SettledFact>()).set(d.holdId, { position: e.position, outcome: d.outcome, ...(d.amount ? { amount: d.amount } : {}), ...(d.reason ? { reason: d.reason } : {}) });
       }
-      if (e.type === 'HoldRequested') {
-        fact(ctx.cross, 'distance.requested', () => new Map<string, bigint>()).set((e.data as { holdId: string }).holdId, e.position);
+      if (ev?.type === 'HoldRequested') {
+        fact(ctx.cross, 'distance.requested', () => new Map<string, bigint>()).set(ev.data.holdId, e.position);
       }
     },
     finish(_s, ctx) {

@@ -1,3 +1,4 @@
+import { decodeRegistryLog } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { decide, registryDecider, type RegistryCommand, type RegistryPolicy, type RegistryState } from '@ewx/registry';
 import { dueCommands } from '@ewx/registry/app/reactions';
@@ -42,17 +43,17 @@ function watchLedger(s: RegistryState): { settle(onNegative: (account: string, f
 
 /** The command a signed registry event came from, where the event carries all of it. */
 function signedCommand(e: LogEvent, signer: string, cosigner: string | undefined): RegistryCommand | undefined {
-  const d = e.data as Record<string, string>;
-  switch (e.type) {
-    case 'Deposited': return { type: 'Deposit', signer, account: d.account!, amount: d.amount! };
-    case 'Withdrawn': return { type: 'Withdraw', signer, account: d.account!, amount: d.amount! };
-    case 'Transferred': return { type: 'Transfer', signer, to: d.to!, amount: d.amount! };
-    case 'HoldPlaced': return { type: 'PlaceHold', signer, holdId: d.holdId!, account: d.account!, amount: d.amount!, purpose: d.purpose! };
-    case 'RegistrarSignedUp': return { type: 'SignUpRegistrar', signer, friendlyName: d.friendlyName!, legalLocation: d.legalLocation! };
-    case 'StakeToppedUp': return { type: 'TopUpStake', signer, group: d.group!, amount: d.amount! };
-    case 'OperatorUnsubscribed': return { type: 'Unsubscribe', signer, group: d.group! };
-    case 'WorkerConnected': return { type: 'ConnectWorker', signer, worker: d.worker!, operator: d.operator!, consentBy: cosigner };
-    case 'RewardsClaimed': return { type: 'ClaimRewards', signer, groups: (e.data as { groups: { group: string }[] }).groups.map((g) => g.group) };
+  const ev = decodeRegistryLog(e);
+  switch (ev?.type) {
+    case 'Deposited': return { type: 'Deposit', signer, account: ev.data.account, amount: ev.data.amount };
+    case 'Withdrawn': return { type: 'Withdraw', signer, account: ev.data.account, amount: ev.data.amount };
+    case 'Transferred': return { type: 'Transfer', signer, to: ev.data.to, amount: ev.data.amount };
+    case 'HoldPlaced': { const d = ev.data; return { type: 'PlaceHold', signer, holdId: d.holdId, account: d.account, amount: d.amount, purpose: d.purpose }; }
+    case 'RegistrarSignedUp': return { type: 'SignUpRegistrar', signer, friendlyName: ev.data.friendlyName, legalLocation: ev.data.legalLocation };
+    case 'StakeToppedUp': return { type: 'TopUpStake', signer, group: ev.data.group, amount: ev.data.amount };
+    case 'OperatorUnsubscribed': return { type: 'Unsubscribe', signer, group: ev.data.group };
+    case 'WorkerConnected': return { type: 'ConnectWorker', signer, worker: ev.data.worker, operator: ev.data.operator, consentBy: cosigner };
+    case 'RewardsClaimed': return { type: 'ClaimRewards', signer, groups: ev.data.groups.map((g) => g.group) };
     default: return undefined;
   }
 }
@@ -115,17 +116,18 @@ export function registryAudit(): ServiceAudit<RegistryState> {
         ctx.diverge('ledger-invariant', `after ${e.type}: Σ free + reserved + unclaimed over all accounts is ${held}, deposits − withdrawals is ${owed} (SPEC §2)`, { expected: owed.toString(), recorded: held.toString() });
       }
       if (negative.length > 0) ctx.diverge('ledger-negative', `after ${e.type}: negative balance ${negative.join('; ')}`);
-      const d = e.data as Record<string, unknown>;
-      if (e.type === 'RewardsCredited' || e.type === 'RewardsCreditRefused') {
+      const ev = decodeRegistryLog(e);
+      if (ev?.type === 'RewardsCredited' || ev?.type === 'RewardsCreditRefused') {
+        const d = ev.data;
         const key = `${d.group}|${d.period}|${d.chunk}`;
         const list = fact(ctx.cross, 'registry.credits', () => new Map<string, CreditFact[]>());
-        const payouts = e.type === 'RewardsCredited' ? JSON.stringify(d.payouts) : '';
+        const payouts = ev.type === 'RewardsCredited' ? JSON.stringify(ev.data.payouts) : '';
         list.set(key, [...(list.get(key) ?? []), { position: e.position, type: e.type, payouts }]);
       }
-      if (e.type === 'HoldReleased' || e.type === 'HoldSlashed' || e.type === 'HoldPlaced') {
+      if (ev?.type === 'HoldReleased' || ev?.type === 'HoldSlashed' || ev?.type === 'HoldPlaced') {
         const list = fact(ctx.cross, 'registry.holds', () => new Map<string, HoldFact[]>());
-        const id = d.holdId as string;
-        list.set(id, [...(list.get(id) ?? []), { position: e.position, type: e.type, ...(e.type === 'HoldPlaced' ? { placedBy: d.placedBy as string } : {}) }]);
+        const id = ev.data.holdId;
+        list.set(id, [...(list.get(id) ?? []), { position: e.position, type: e.type, ...(ev.type === 'HoldPlaced' ? { placedBy: ev.data.placedBy } : {}) }]);
       }
     },
     finish(s, ctx) {

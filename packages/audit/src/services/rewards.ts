@@ -1,8 +1,8 @@
-import type { RewardsComputedEvent, VoteMetadataEvent } from '@ewx/platform';
+import { decodeRewardsLog } from '@ewx/contracts';
 import { rewardsDecider } from '@ewx/rewards/domain/decider';
 import { closingInputs, decide } from '@ewx/rewards/domain/decide';
 import { computePeriodRewards } from '@ewx/rewards/domain/compute';
-import { decisionEvents, type RewardInputsRecordedEvent } from '@ewx/rewards/domain/events';
+import { decisionEvents } from '@ewx/rewards/domain/events';
 import type { RewardsState } from '@ewx/rewards/domain/state';
 import { fact, metaOf, type ServiceAudit } from '../runner.js';
 
@@ -20,9 +20,10 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
     decider: rewardsDecider,
     own(e, s, ctx) {
       const m = metaOf(e);
-      switch (e.type) {
+      const ev = decodeRewardsLog(e);
+      switch (ev?.type) {
         case 'RewardInputsRecorded': {
-          const d = e.data as unknown as RewardInputsRecordedEvent;
+          const d = ev.data;
           ctx.count('decision');
           if (d.chunk !== 0) { ctx.diverge('decision', `input chunk ${d.chunk} of group ${d.group} period ${d.period} starts a decision (chunk 0 must come first)`); return; }
           // The settlement delay is configuration; the rule here is only that the period has ended.
@@ -37,7 +38,7 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
           return;
         case 'RewardPeriodScheduleChanged': {
           ctx.count('calendar');
-          const d = e.data as { fromPeriod: number; firstBlock: number; length: number };
+          const d = ev.data;
           ctx.expect('calendar', m.signer === undefined
             ? decide({ type: 'StartCalendar', length: d.length }, s)
             : decide({ type: 'SetRewardPeriodLength', signer: m.signer, admin: m.signer, length: d.length }, s));
@@ -49,13 +50,14 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
     },
     after(e, s, ctx) {
       const inbox = e.streamId.startsWith('inbox:');
-      if (!inbox && e.type === 'RewardsComputed') {
-        const d = e.data as unknown as RewardsComputedEvent;
+      const ev = decodeRewardsLog(e);
+      if (!inbox && ev?.type === 'RewardsComputed') {
+        const d = ev.data;
         fact(ctx.cross, 'rewards.computed', () => new Map<string, ComputedFact>())
           .set(`${d.group}|${d.period}|${d.chunk}`, { position: e.position, payouts: JSON.stringify(d.payouts.filter((p) => p.amount !== '0').map((p) => ({ operator: p.operator, amount: p.amount }))) });
       }
-      if (inbox && e.type === 'VoteMetadata') {
-        const d = e.data as unknown as VoteMetadataEvent;
+      if (inbox && ev?.type === 'VoteMetadata') {
+        const d = ev.data;
         fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).set(`${d.solution}|${d.roundId}|${d.chunk}`, [
           ...(fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).get(`${d.solution}|${d.roundId}|${d.chunk}`) ?? []), e.position]);
         const g = s.groups.get(d.group);

@@ -1,4 +1,5 @@
-import type { EventData, RoundClosedEvent, RoundStartedEvent, VoteCastEvent } from '@ewx/platform';
+import { decodeVotingLog } from '@ewx/contracts';
+import type { EventData } from '@ewx/platform';
 import { votingDecider } from '@ewx/voting';
 import {
   closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState,
@@ -21,9 +22,10 @@ export function votingAudit(): ServiceAudit<VotingState> {
     decider: votingDecider,
     own(e, s, ctx) {
       const m = metaOf(e);
-      switch (e.type) {
+      const ev = decodeVotingLog(e);
+      switch (ev?.type) {
         case 'RoundStarted': {
-          const d = e.data as unknown as RoundStartedEvent;
+          const d = ev.data;
           ctx.count('round-start');
           if (d.starter === SYSTEM_STARTER) {
             if (m.signer !== undefined) ctx.diverge('round-start', `a retry round signed by ${m.signer}`);
@@ -38,15 +40,15 @@ export function votingAudit(): ServiceAudit<VotingState> {
           if (m.signer === undefined) {
             // Started by a worker's first vote: that vote follows in the same append.
             const next = ctx.peek(started.events.length);
-            const v = next?.data as unknown as VoteCastEvent | undefined;
-            if (next?.type !== 'VoteCast' || next.streamId !== e.streamId || v?.worker !== d.starter) {
+            const v = next && decodeVotingLog(next);
+            if (v?.type !== 'VoteCast' || next!.streamId !== e.streamId || v.data.worker !== d.starter) {
               ctx.diverge('round-start', `round ${d.roundId} is signed by nobody and not followed by its starter's vote (a round is started by its registrar's command or a worker's first vote)`);
             }
           }
           return;
         }
         case 'VoteCast': {
-          const d = e.data as unknown as VoteCastEvent;
+          const d = ev.data;
           ctx.count('vote');
           if (m.signer !== d.worker || m.nonce === undefined) { ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`); return; }
           if (m.signature !== undefined) {
@@ -67,7 +69,7 @@ export function votingAudit(): ServiceAudit<VotingState> {
           return;
         }
         case 'RoundClosed': {
-          const d = e.data as unknown as RoundClosedEvent;
+          const d = ev.data;
           ctx.count('round-close');
           if (!dueRounds(s).some((r) => r.solution === d.solution && r.roundId === d.roundId)) {
             ctx.diverge('round-close', `round ${d.roundId} of ${d.solution} is closed at height ${s.height}, but it is not due (not active or its end block not reached)`);
@@ -77,7 +79,7 @@ export function votingAudit(): ServiceAudit<VotingState> {
           return;
         }
         case 'RoundAlert': {
-          const d = e.data as { solution: string; roundId: string };
+          const d = ev.data;
           ctx.count('round-alert');
           ctx.expect('round-alert', reactToUnresolved(s, d.solution, d.roundId).events);
           return;
@@ -87,8 +89,9 @@ export function votingAudit(): ServiceAudit<VotingState> {
       }
     },
     after(e, _s, ctx) {
-      if (e.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
-        const d = e.data as unknown as RoundClosedEvent;
+      const ev = decodeVotingLog(e);
+      if (ev?.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
+        const d = ev.data;
         if (d.chunk === 0) fact(ctx.cross, 'voting.closed', () => new Map<string, ClosedRoundFact>()).set(roundKey(d.solution, d.roundId), { position: e.position, votes: d.submitted });
       }
     },

@@ -1,8 +1,7 @@
 import type { Logger, Runtime } from '@ewx/platform';
-import { decide, type ConsensusState } from '../domain/decider.js';
+import { CHAIN_STREAM, decide, type ConsensusState } from '../domain/decider.js';
 
-/** The stream every block is appended to: its version is the height minus one. */
-export const CHAIN_STREAM = 'chain';
+export { CHAIN_STREAM } from '../domain/decider.js';
 
 /**
  * The block clock: the only place that reads the wall clock, and it only decides when to ask for

@@ -1,5 +1,6 @@
+import { decodeConsensusLog } from '@ewx/contracts';
 import { signBytes, type KeyPair, type Logger, type Runtime } from '@ewx/platform';
-import { attestationBytes, decide, evaluateRound, isClosed, roundKey, solutionStream, type ConsensusState } from '../domain/decider.js';
+import { VALIDATORS_STREAM, attestationBytes, decide, evaluateRound, isClosed, roundKey, solutionStream, type ConsensusState } from '../domain/decider.js';
 
 /**
  * This process's validator: records the configured set once, then for every round whose snapshot
@@ -35,12 +36,11 @@ export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | 
   };
   const all = (): void => { for (const k of runtime.state().rounds.keys()) attest(k); };
   const off = runtime.onEvent((e) => {
-    if (e.type === 'RoundClosed') {
-      const d = e.data as { solution: string; roundId: string };
-      attest(roundKey(d.solution, d.roundId));
-    } else if (e.type === 'ValidatorSetConfigured') all();
+    const d = decodeConsensusLog(e);
+    if (d?.type === 'RoundClosed') attest(roundKey(d.data.solution, d.data.roundId));
+    else if (d?.type === 'ValidatorSetConfigured') all();
   });
-  run('recording the validator set', () => runtime.execute('validators', (s) => decide({ type: 'ConfigureValidators', validators }, s)));
+  run('recording the validator set', () => runtime.execute(VALIDATORS_STREAM, (s) => decide({ type: 'ConfigureValidators', validators }, s)));
   all();
   return { async stop() { off(); await work; } };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Tally } from '@ewx/platform';
+import type { Tally } from '@ewx/platform/domain';
 import { tallyText } from './tally.js';
 
 export const GENESIS_HASH = '00'.repeat(32);

@@ -1,7 +1,8 @@
-import { BLOCK_PRODUCED, denied, invalid, isAddress, precondition, quote, type BlockProduced, type Decider, type EventData, type ValidatorSetConfiguredEvent } from '@ewx/platform';
+import { consensusEvent } from '@ewx/contracts';
+import { denied, invalid, isAddress, precondition, quote, type EventData, type ServiceDecider } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
 import { decideAttestation, type AttestCommand } from './settle.js';
-import { initialConsensusState, type ConsensusState } from './state.js';
+import { CHAIN_STREAM, initialConsensusState, solutionStream, VALIDATORS_STREAM, type ConsensusState } from './state.js';
 
 export * from './state.js';
 export * from './tally.js';
@@ -38,7 +39,7 @@ export function checkProduceBlocks(c: ProduceBlocks): void {
   }
 }
 
-const block = (height: number): EventData => ({ type: BLOCK_PRODUCED, data: { height } satisfies BlockProduced });
+const block = (height: number): EventData => consensusEvent({ type: 'BlockProduced', data: { height } });
 
 export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   switch (c.type) {
@@ -53,7 +54,7 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
       for (const v of c.validators) if (!isAddress(v)) throw invalid('VALIDATORS', `expected ed25519:<64 hex>, got ${quote(v, 80)}`);
       if (new Set(c.validators).size !== c.validators.length) throw invalid('VALIDATORS', 'addresses must be distinct');
       const same = c.validators.length === s.validators.length && c.validators.every((v, i) => s.validators[i] === v);
-      return same ? [] : [{ type: 'ValidatorSetConfigured', data: { validators: [...c.validators] } satisfies ValidatorSetConfiguredEvent as never }];
+      return same ? [] : [consensusEvent({ type: 'ValidatorSetConfigured', data: { validators: [...c.validators] } })];
     }
     case 'Attest':
       return decideAttestation(s, c);
@@ -64,4 +65,17 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   }
 }
 
-export const consensusDecider: Decider<ConsensusState> = { initialState: initialConsensusState, evolve };
+/** Blocks go to the chain stream, the validator set to its own, attestations to their solution's stream. */
+export function streamOf(c: ConsensusCommand): string {
+  switch (c.type) {
+    case 'ProduceBlocks': case 'ProduceNextBlock': return CHAIN_STREAM;
+    case 'ConfigureValidators': return VALIDATORS_STREAM;
+    case 'Attest': return solutionStream(c.solution);
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export const consensusDecider: ServiceDecider<ConsensusState, ConsensusCommand> = { initialState: initialConsensusState, evolve, decide, streamOf };

@@ -1,7 +1,8 @@
 import {
   denied, precondition, verifyBytes, type AttestationRecordedEvent, type EventData, type ResultChainedEvent, type RoundSettledEvent,
   type RoundUnresolvedEvent, type Tally, type VoteMetadataEvent,
-} from '@ewx/platform';
+} from '@ewx/platform/domain';
+import { consensusEvent } from '@ewx/contracts';
 import { GENESIS_HASH, chainHash } from './chain.js';
 import { merkleRoot } from './merkle.js';
 import { isClosed, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
@@ -60,7 +61,7 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
     solution: c.solution, roundId: c.roundId, validator: c.validator, tally: c.tally, merkleRoot: c.merkleRoot, signature: c.signature,
     dissent: settled && key !== agreement(r.outcome!.tally, r.outcome!.merkleRoot),
   };
-  const events: EventData[] = [{ type: 'AttestationRecorded', data: att as never }];
+  const events: EventData[] = [consensusEvent({ type: 'AttestationRecorded', data: att })];
   if (settled) return events;
   const all = [...r.attestations.values(), att];
   const attestors = all.filter((a) => agreement(a.tally, a.merkleRoot) === key).map((a) => a.validator).sort();
@@ -72,7 +73,7 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
       solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, reason: t.reason ?? 'NO_QUORUM', tally: t,
       merkleRoot: c.merkleRoot, attestors, dissenters, validators: [...s.validators],
     };
-    return [...events, { type: 'RoundUnresolved', data: u as never }];
+    return [...events, consensusEvent({ type: 'RoundUnresolved', data: u })];
   }
   const settledEvent: RoundSettledEvent = {
     solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, result: t.result, tally: t, merkleRoot: c.merkleRoot, attestors, dissenters,
@@ -83,7 +84,9 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
   const entry: ResultChainedEvent = {
     solution: r.solution, index: chain.length, roundId: r.roundId, result: t.result, tally: t, prevHash, hash: chainHash(prevHash, r.roundId, t.result, t),
   };
-  return [...events, { type: 'RoundSettled', data: settledEvent as never }, { type: 'ResultChained', data: entry as never }, ...voteMetadata(r, t.result)];
+  return [
+    ...events, consensusEvent({ type: 'RoundSettled', data: settledEvent }), consensusEvent({ type: 'ResultChained', data: entry }), ...voteMetadata(r, t.result),
+  ];
 }
 
 /** SPEC §5: eligible +1 per operator in the snapshot, correct +1 per operator whose worker voted the result. */
@@ -98,6 +101,6 @@ export function voteMetadata(r: ValidatedRound, result: string): EventData[] {
       group: r.group, period: r.period, solution: r.solution, roundId: r.roundId, chunk: c, chunks,
       eligibleOperators, correctOperators: eligibleOperators.filter((o) => correct.has(o)),
     };
-    return { type: 'VoteMetadata', data: data as never };
+    return consensusEvent({ type: 'VoteMetadata', data });
   });
 }

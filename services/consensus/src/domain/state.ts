@@ -1,4 +1,4 @@
-import type { Tally } from '@ewx/platform';
+import type { Tally } from '@ewx/platform/domain';
 
 export interface Attestation {
   readonly validator: string;
@@ -53,6 +53,10 @@ export interface ConsensusState {
 }
 
 export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
+/** The stream every block is appended to: its version is the height minus one. */
+export const CHAIN_STREAM = 'chain';
+/** The stream of the recorded validator set. */
+export const VALIDATORS_STREAM = 'validators';
 export const solutionStream = (solution: string): string => `solution:${solution}`;
 export const metadataKey = (group: string, period: number): string => `${group}|${period}`;
 

@@ -1,4 +1,4 @@
-import type { Tally } from '@ewx/platform';
+import type { Tally } from '@ewx/platform/domain';
 
 export interface TallyInput {
   /** E: the size of the round's eligibility snapshot. */

@@ -11,14 +11,14 @@ import {
 import { wotStatsCache } from '../app/graphs.js';
 import { poolStream } from '../app/reactions.js';
 import type { Requests } from '../app/requests.js';
-import { decide, type DistanceCommand } from '../domain/decider.js';
+import { decide, WOT_STREAM, type DistanceCommand } from '../domain/decider.js';
 import type { DistanceParams } from '../domain/params.js';
 import { poolOf } from '../domain/periods.js';
 import { currentPeriod, KEPT_SETTLED_POOLS, type DistanceState } from '../domain/state.js';
 import { identityStatus } from '../domain/status.js';
 
 const M = '/ewx.v1.Distance/';
-export const WOT_STREAM = 'wot';
+export { WOT_STREAM } from '../domain/decider.js';
 
 const STATUS = { NON_EXISTENT: DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, PENDING: DistanceStatus.DISTANCE_STATUS_PENDING, VALID: DistanceStatus.DISTANCE_STATUS_VALID } as const;
 

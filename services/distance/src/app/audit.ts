@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '@ewx/platform';
-import type { EvaluationSettled, ResultPublished } from '../domain/events.js';
+import { decodeDistanceLog } from '@ewx/contracts';
 import { median } from '../domain/median.js';
 import { evolve, initialState } from '../domain/state.js';
 import { buildGraph, evaluate, type WotIdentity } from '../oracle/index.js';
@@ -27,8 +27,9 @@ export function auditLog(events: Iterable<RecordedEvent>, maxDistance: number): 
   let resultsChecked = 0;
   let graph: { version: number; graph: ReturnType<typeof buildGraph> } | undefined;
   for (const e of events) {
-    if (e.type === 'ResultPublished') {
-      const r = e.data as unknown as ResultPublished;
+    const ev = decodeDistanceLog(e);
+    if (ev?.type === 'ResultPublished') {
+      const r = ev.data;
       const pool = s.pools.get(r.period);
       if (graph?.version !== s.snapshot.wotVersion) graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
       const expected = evaluate(graph.graph, (pool?.entries ?? []).map((p) => p.identity), { maxDistance });
@@ -36,8 +37,8 @@ export function auditLog(events: Iterable<RecordedEvent>, maxDistance: number): 
       deviations.set(r.evaluator, (deviations.get(r.evaluator) ?? 0) + off);
       resultsChecked++;
     }
-    if (e.type === 'EvaluationSettled') {
-      const d = e.data as unknown as EvaluationSettled;
+    if (ev?.type === 'EvaluationSettled') {
+      const d = ev.data;
       if (d.reason === undefined) {
         const pool = s.pools.get(d.period);
         const index = pool?.entries.findIndex((p) => p.holdId === d.holdId) ?? -1;

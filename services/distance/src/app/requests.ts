@@ -1,11 +1,12 @@
+import { decodeDistanceLog } from '@ewx/contracts';
 import { isDomainError, precondition, proven, type Auth, type CommandProof, type Logger, type Runtime } from '@ewx/platform';
-import { decide } from '../domain/decider.js';
+import { decide, requestStream } from '../domain/decider.js';
 import type { EvaluationRequested, EvaluationSettled, HoldRequested } from '../domain/events.js';
 import type { DistanceParams } from '../domain/params.js';
 import type { DistanceState } from '../domain/state.js';
 import type { Ledger } from './ledger.js';
 
-export const requestStream = (identity: number): string => `request:${identity}`;
+export { requestStream } from '../domain/decider.js';
 
 export type RequestOutcome =
   | { readonly joined: Pick<EvaluationRequested, 'period' | 'evaluationPeriod'> }
@@ -47,9 +48,10 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
         if (r?.evaluationPeriod === undefined) throw precondition(`hold ${held.holdId}: no longer pending`);
         return { joined: { period: r.period, evaluationPeriod: r.evaluationPeriod } };
       }
-      return recorded.type === 'EvaluationRequested'
-        ? { joined: recorded.data as unknown as EvaluationRequested }
-        : { returned: recorded.data as unknown as EvaluationSettled };
+      const ev = decodeDistanceLog(recorded);
+      if (ev?.type === 'EvaluationRequested') return { joined: ev.data };
+      if (ev?.type === 'EvaluationSettled') return { returned: ev.data };
+      throw new Error(`ConfirmHold decided ${recorded.type}, not EvaluationRequested or EvaluationSettled`);
     } finally {
       inFlight.delete(held.holdId);
     }
@@ -60,7 +62,9 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
       if (typeof ledger === 'string') throw precondition(ledger);
       const [e] = await runtime.execute(requestStream(identity),
         proven(auth, (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params)), auth);
-      const held = e!.data as unknown as HoldRequested;
+      const ev = decodeDistanceLog(e!);
+      if (ev?.type !== 'HoldRequested') throw new Error(`RequestEvaluation decided ${e?.type}, not HoldRequested`);
+      const held = ev.data;
       return { held, outcome: await drive(held) };
     },
     async redrive() {

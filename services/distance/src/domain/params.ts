@@ -1,4 +1,4 @@
-import { PERBILL, TOKEN } from '@ewx/platform';
+import { PERBILL, TOKEN } from '@ewx/platform/domain';
 
 /** The rules' parameters (Ğ1 production values by default); fixed per process from configuration. */
 export interface DistanceParams {

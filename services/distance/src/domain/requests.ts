@@ -1,5 +1,5 @@
-import { DomainError, notFound, precondition, type EventData } from '@ewx/platform';
-import type { DistanceEvent } from './events.js';
+import { distanceEvent } from '@ewx/contracts';
+import { DomainError, notFound, precondition, type EventData } from '@ewx/platform/domain';
 import type { DistanceParams } from './params.js';
 import { poolOf } from './periods.js';
 import { currentPeriod, type DistanceState } from './state.js';
@@ -13,8 +13,6 @@ export type RequestCommand =
   | { readonly type: 'RequestEvaluation'; readonly requester: string; readonly identity: number }
   | { readonly type: 'ConfirmHold'; readonly holdId: string }
   | { readonly type: 'FailHold'; readonly holdId: string; readonly reason: string };
-
-const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
 
 /** Deterministic, so a retried hold after a crash is the same hold at the registry. */
 export const holdIdOf = (identity: number, sequence: number): string => `distance:${identity}:${sequence}`;
@@ -38,7 +36,7 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
       const period = currentPeriod(s);
       if (poolLoad(s, period + 1) >= p.maxPoolSize) throw poolFull(p, period + 1);
       const holdId = holdIdOf(c.identity, s.requestSeq + 1);
-      return [ev({ type: 'HoldRequested', data: { holdId, identity: c.identity, requester: c.requester, amount: p.price.toString(), period, height: s.height } })];
+      return [distanceEvent({ type: 'HoldRequested', data: { holdId, identity: c.identity, requester: c.requester, amount: p.price.toString(), period, height: s.height } })];
     }
     case 'ConfirmHold': {
       const r = s.requests.get(c.holdId);
@@ -48,12 +46,12 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
       const entries = s.pools.get(evaluationPeriod)?.entries.length ?? 0;
       if (entries >= p.maxPoolSize) {
         // Filled while the hold was being placed (a slow registry across a period boundary): give it back.
-        return [ev({ type: 'EvaluationSettled', data: {
+        return [distanceEvent({ type: 'EvaluationSettled', data: {
           holdId: r.holdId, identity: r.identity, requester: r.requester, outcome: 'NOT_EVALUATED', period: evaluationPeriod,
           amount: r.amount, values: [], minimum: p.minPerbill, reason: 'POOL_FULL',
         } })];
       }
-      return [ev({ type: 'EvaluationRequested', data: {
+      return [distanceEvent({ type: 'EvaluationRequested', data: {
         holdId: r.holdId, identity: r.identity, requester: r.requester, amount: r.amount,
         period, evaluationPeriod, pool: poolOf(evaluationPeriod), index: entries,
       } })];
@@ -61,7 +59,7 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
     case 'FailHold': {
       const r = s.requests.get(c.holdId);
       if (r?.stage !== 'HOLDING') return [];
-      return [ev({ type: 'HoldFailed', data: { holdId: r.holdId, identity: r.identity, reason: c.reason } })];
+      return [distanceEvent({ type: 'HoldFailed', data: { holdId: r.holdId, identity: r.identity, reason: c.reason } })];
     }
     default: {
       const never: never = c;

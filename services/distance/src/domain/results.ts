@@ -1,5 +1,5 @@
-import { alreadyExists, denied, DomainError, invalid, PERBILL, precondition, type EventData } from '@ewx/platform';
-import type { DistanceEvent } from './events.js';
+import { distanceEvent } from '@ewx/contracts';
+import { alreadyExists, denied, DomainError, invalid, PERBILL, precondition, type EventData } from '@ewx/platform/domain';
 import type { DistanceParams } from './params.js';
 import { poolOf } from './periods.js';
 import { currentPeriod, type DistanceState } from './state.js';
@@ -7,7 +7,6 @@ import { currentPeriod, type DistanceState } from './state.js';
 /** An evaluator's result for the pool of the current period: one Perbill per identity, in pool order. */
 export interface PublishResult { readonly type: 'PublishResult'; readonly evaluator: string; readonly period: number; readonly values: readonly number[] }
 
-const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
 const MAX = Number(PERBILL);
 
 export function decidePublish(c: PublishResult, s: DistanceState, p: DistanceParams): EventData[] {
@@ -25,5 +24,5 @@ export function decidePublish(c: PublishResult, s: DistanceState, p: DistancePar
   if (s.lastResultHeight === s.height) {
     throw new DomainError('RESOURCE_EXHAUSTED', `block ${s.height} already has an accepted result (one per block across evaluators); publish again in a later block`);
   }
-  return [ev({ type: 'ResultPublished', data: { evaluator: c.evaluator, period, pool: poolOf(period), height: s.height, values: [...c.values] } })];
+  return [distanceEvent({ type: 'ResultPublished', data: { evaluator: c.evaluator, period, pool: poolOf(period), height: s.height, values: [...c.values] } })];
 }

@@ -1,11 +1,10 @@
-import type { EventData } from '@ewx/platform';
-import type { DistanceEvent, EvaluationSettled } from './events.js';
+import { distanceEvent } from '@ewx/contracts';
+import type { EventData } from '@ewx/platform/domain';
+import type { EvaluationSettled } from './events.js';
 import { median } from './median.js';
 import type { DistanceParams } from './params.js';
 import { poolOf } from './periods.js';
 import { currentPeriod, type DistanceState } from './state.js';
-
-const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
 
 /** The next evaluation period due for settlement: its successor has begun. */
 export function dueForSettlement(s: DistanceState): number | undefined {
@@ -24,7 +23,7 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
   const startingPeriod = period + 1;
   const events: EventData[] = [];
   const expiring = [...s.validUntil].filter(([, until]) => until < startingPeriod).sort(([a], [b]) => a - b);
-  for (const [identity, validUntilPeriod] of expiring) events.push(ev({ type: 'ValidityExpired', data: { identity, validUntilPeriod, period: startingPeriod } }));
+  for (const [identity, validUntilPeriod] of expiring) events.push(distanceEvent({ type: 'ValidityExpired', data: { identity, validUntilPeriod, period: startingPeriod } }));
 
   const pool = s.pools.get(period);
   const evaluators = pool ? [...pool.results.keys()] : [];
@@ -40,9 +39,9 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
       ...(m === undefined ? {} : { median: m }),
       ...(outcome === 'VALID' ? { validUntilPeriod: startingPeriod + p.validityPeriods - 1 } : {}),
     };
-    events.push(ev({ type: 'EvaluationSettled', data: settled }));
+    events.push(distanceEvent({ type: 'EvaluationSettled', data: settled }));
   }
-  events.push(ev({ type: 'PoolSettled', data: {
+  events.push(distanceEvent({ type: 'PoolSettled', data: {
     period, pool: poolOf(period), height: s.height, entries: pool?.entries.length ?? 0, evaluators,
     wotVersion: pool?.wotVersion ?? -1, snapshotPosition: pool?.snapshotPosition ?? '',
     valid: counts.VALID, invalid: counts.INVALID, notEvaluated: counts.NOT_EVALUATED, expired: expiring.length,

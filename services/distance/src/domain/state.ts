@@ -1,4 +1,5 @@
-import { blockHeightOf, type RecordedEvent } from '@ewx/platform';
+import { decodeDistanceLog, unhandled, type DistanceEvent } from '@ewx/contracts';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import type * as E from './events.js';
 import { periodOf } from './periods.js';
 
@@ -112,38 +113,29 @@ function setIdentity(s: DistanceState, idty: E.WotIdentityData): void {
   s.wot.set(idty.id, idty);
 }
 
-function evolveWot(s: DistanceState, e: RecordedEvent): boolean {
-  switch (e.type) {
-    case 'IdentityAdded': {
-      const d = e.data as unknown as E.IdentityAdded;
-      setIdentity(s, { id: d.id, member: d.member, certifiedBy: [] });
-      break;
-    }
-    case 'MembershipChanged': {
-      const d = e.data as unknown as E.MembershipChanged;
-      setIdentity(s, { ...s.wot.get(d.id)!, member: d.member });
-      break;
-    }
+type WotEvent = Extract<DistanceEvent, { type: 'IdentityAdded' | 'MembershipChanged' | 'CertificationAdded' | 'CertificationRemoved' | 'WotImported' }>;
+
+/** Every web-of-trust change makes a new version of it. */
+function evolveWot(s: DistanceState, ev: WotEvent): void {
+  switch (ev.type) {
+    case 'IdentityAdded': setIdentity(s, { id: ev.data.id, member: ev.data.member, certifiedBy: [] }); break;
+    case 'MembershipChanged': setIdentity(s, { ...s.wot.get(ev.data.id)!, member: ev.data.member }); break;
     case 'CertificationAdded': {
-      const d = e.data as unknown as E.CertificationAdded;
-      const r = s.wot.get(d.receiver)!;
-      setIdentity(s, { ...r, certifiedBy: [...r.certifiedBy, d.issuer] });
+      const r = s.wot.get(ev.data.receiver)!;
+      setIdentity(s, { ...r, certifiedBy: [...r.certifiedBy, ev.data.issuer] });
       break;
     }
     case 'CertificationRemoved': {
-      const d = e.data as unknown as E.CertificationRemoved;
-      const r = s.wot.get(d.receiver)!;
-      setIdentity(s, { ...r, certifiedBy: r.certifiedBy.filter((i) => i !== d.issuer) });
+      const r = s.wot.get(ev.data.receiver)!;
+      setIdentity(s, { ...r, certifiedBy: r.certifiedBy.filter((i) => i !== ev.data.issuer) });
       break;
     }
     case 'WotImported':
-      for (const idty of (e.data as unknown as E.WotImported).identities) setIdentity(s, { id: idty.id, member: idty.member, certifiedBy: [...idty.certifiedBy] });
+      for (const idty of ev.data.identities) setIdentity(s, { id: idty.id, member: idty.member, certifiedBy: [...idty.certifiedBy] });
       break;
-    default:
-      return false;
+    default: unhandled(ev);
   }
   s.wotVersion++;
-  return true;
 }
 
 function settle(s: DistanceState, d: E.EvaluationSettled): void {
@@ -158,15 +150,18 @@ function settle(s: DistanceState, d: E.EvaluationSettled): void {
 }
 
 export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
-  const h = blockHeightOf(e);
-  if (h !== undefined) { onBlock(s, h, e.position); return s; }
-  if (evolveWot(s, e)) return s;
-  switch (e.type) {
+  const ev = decodeDistanceLog(e);
+  if (!ev) return s;
+  switch (ev.type) {
+    case 'BlockProduced': onBlock(s, ev.data.height, e.position); return s;
+    case 'IdentityAdded': case 'MembershipChanged': case 'CertificationAdded': case 'CertificationRemoved': case 'WotImported':
+      evolveWot(s, ev);
+      return s;
     case 'DistanceConfigured':
-      s.periodBlocks = (e.data as unknown as E.DistanceConfigured).periodBlocks;
+      s.periodBlocks = ev.data.periodBlocks;
       return s;
     case 'HoldRequested': {
-      const d = e.data as unknown as E.HoldRequested;
+      const d = ev.data;
       s.requestSeq++;
       s.requests.set(d.holdId, { holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount, stage: 'HOLDING', period: d.period });
       s.pendingByIdentity.set(d.identity, d.holdId);
@@ -174,7 +169,7 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       return s;
     }
     case 'HoldFailed': {
-      const d = e.data as unknown as E.HoldFailed;
+      const d = ev.data;
       const r = s.requests.get(d.holdId);
       if (r) addHolding(s, r.period, -1);
       s.requests.delete(d.holdId);
@@ -182,7 +177,7 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       return s;
     }
     case 'EvaluationRequested': {
-      const d = e.data as unknown as E.EvaluationRequested;
+      const d = ev.data;
       const r = s.requests.get(d.holdId);
       if (r) {
         addHolding(s, r.period, -1);
@@ -194,21 +189,21 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       return s;
     }
     case 'ResultPublished': {
-      const d = e.data as unknown as E.ResultPublished;
+      const d = ev.data;
       poolFor(s, d.period).results.set(d.evaluator, d.values);
       s.lastResultHeight = d.height;
       return s;
     }
     case 'ValidityExpired': {
-      const d = e.data as unknown as E.ValidityExpired;
+      const d = ev.data;
       if (s.validUntil.get(d.identity) === d.validUntilPeriod) s.validUntil.delete(d.identity);
       return s;
     }
     case 'EvaluationSettled':
-      settle(s, e.data as unknown as E.EvaluationSettled);
+      settle(s, ev.data);
       return s;
     case 'PoolSettled': {
-      const d = e.data as unknown as E.PoolSettled;
+      const d = ev.data;
       s.settledThrough = Math.max(s.settledThrough, d.period);
       const pool = s.pools.get(d.period);
       if (pool) pool.settled = true;
@@ -216,6 +211,6 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       return s;
     }
     default:
-      return s;
+      return unhandled(ev);
   }
 }

@@ -1,6 +1,7 @@
-import { alreadyExists, denied, invalid, notFound, precondition, DomainError, type EventData } from '@ewx/platform';
+import { distanceEvent } from '@ewx/contracts';
+import { alreadyExists, denied, invalid, notFound, precondition, DomainError, type EventData } from '@ewx/platform/domain';
 import { graphFromDocument, WotError } from '../oracle/index.js';
-import type { DistanceEvent, WotIdentityData } from './events.js';
+import type { WotIdentityData } from './events.js';
 import type { DistanceState } from './state.js';
 
 /** Web-of-trust changes; all signed by the identity-registry admin. */
@@ -15,8 +16,6 @@ export type WotCommand =
 export const MAX_IDENTITY_ID = 0xffff_ffff;
 /** Import chunks stay well below the 512 KiB event limit. */
 export const IMPORT_CHUNK_BYTES = 256 * 1024;
-
-const ev = (e: DistanceEvent): EventData => e as unknown as EventData;
 
 function identityId(field: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > MAX_IDENTITY_ID) throw invalid(field, `expected an identity id from 0 to ${MAX_IDENTITY_ID}, got ${v}`);
@@ -34,22 +33,22 @@ export function decideWot(c: WotCommand, s: DistanceState, wotAdmin: string): Ev
   switch (c.type) {
     case 'AddIdentity':
       if (s.wot.has(identityId('identity', c.identity))) throw alreadyExists(`identity: identity ${c.identity}`);
-      return [ev({ type: 'IdentityAdded', data: { id: c.identity, member: c.member } })];
+      return [distanceEvent({ type: 'IdentityAdded', data: { id: c.identity, member: c.member } })];
     case 'SetMembership':
       // Already so: nothing to record.
-      return existing(s, 'identity', c.identity).member === c.member ? [] : [ev({ type: 'MembershipChanged', data: { id: c.identity, member: c.member } })];
+      return existing(s, 'identity', c.identity).member === c.member ? [] : [distanceEvent({ type: 'MembershipChanged', data: { id: c.identity, member: c.member } })];
     case 'AddCertification': {
       existing(s, 'issuer', c.issuer);
       const r = existing(s, 'receiver', c.receiver);
       if (c.issuer === c.receiver) throw invalid('issuer', `identity ${c.issuer} cannot certify itself`);
       if (r.certifiedBy.includes(c.issuer)) throw alreadyExists(`issuer, receiver: certification ${c.issuer} → ${c.receiver}`);
-      return [ev({ type: 'CertificationAdded', data: { issuer: c.issuer, receiver: c.receiver } })];
+      return [distanceEvent({ type: 'CertificationAdded', data: { issuer: c.issuer, receiver: c.receiver } })];
     }
     case 'RemoveCertification': {
       existing(s, 'issuer', c.issuer);
       const r = existing(s, 'receiver', c.receiver);
       if (!r.certifiedBy.includes(c.issuer)) throw notFound(`issuer, receiver: certification ${c.issuer} → ${c.receiver}`);
-      return [ev({ type: 'CertificationRemoved', data: { issuer: c.issuer, receiver: c.receiver } })];
+      return [distanceEvent({ type: 'CertificationRemoved', data: { issuer: c.issuer, receiver: c.receiver } })];
     }
     case 'ImportWot':
       return importEvents(parseImport(c.json), `import:${s.wotVersion + 1}`);
@@ -102,5 +101,5 @@ export function importEvents(identities: readonly WotIdentityData[], importId: s
     size += bytes;
   }
   if (current.length > 0) chunks.push(current);
-  return chunks.map((ids, chunk) => ev({ type: 'WotImported', data: { importId, chunk, chunks: chunks.length, identities: ids } }));
+  return chunks.map((ids, chunk) => distanceEvent({ type: 'WotImported', data: { importId, chunk, chunks: chunks.length, identities: ids } }));
 }

@@ -1,4 +1,5 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { decodeRegistryLog } from '@ewx/contracts';
 import {
   addressField, authenticate, positionProgress, authenticateCosigner, proven, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, watchHandler, shown, unary,
   type GrpcService, type Logger, type Runtime, type Signed,
@@ -98,7 +99,8 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
         const auth = authenticate(M + 'ClaimRewards', req, (m) => R.ClaimRewardsRequest.encode(m).finish());
         const cmd: RegistryCommand = { type: 'ClaimRewards', signer: auth.signer, groups: req.groups };
         const events = await runtime.execute(streamOf(cmd, state()), proven(auth, (s) => decide(cmd, s, policy)), auth);
-        const claimed = (events[0]?.data as { groups?: { group: string; amount: string }[] } | undefined)?.groups ?? [];
+        const first = events[0] && decodeRegistryLog(events[0]);
+        const claimed = first?.type === 'RewardsClaimed' ? [...first.data.groups] : [];
         return { claimed, total: claimed.reduce((t, x) => t + BigInt(x.amount), 0n).toString() };
       }),
       getOperator: unary(M + 'GetOperator', log, async (req: R.GetOperatorRequest) => V.operatorView(state(), addressField('address', req.address))),

@@ -1,5 +1,5 @@
-import type { Logger, Runtime } from '@ewx/platform';
-import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
+import { startProcessManager, type Logger, type Runtime } from '@ewx/platform';
+import { registryDecider, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import { groupsWithDueWork } from '../domain/payouts.js';
 
 /** Events after which the registry may owe a reaction. */
@@ -20,22 +20,8 @@ export function dueCommands(s: RegistryState): RegistryCommand[] {
  * each triggering event; runs never overlap.
  */
 export function startReactions(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger): { stop(): Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
-  let queued = false;
-  let stopped = false;
-  const work = async (): Promise<void> => {
-    for (const c of dueCommands(runtime.state())) {
-      if (stopped) return;
-      await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s, policy))
-        .catch((e: Error) => log.warn('registry reaction failed; retried on the next block', { command: c.type, error: e.message }));
-    }
-  };
-  const kick = (): void => {
-    if (queued || stopped) return;
-    queued = true;
-    running = running.then(async () => { queued = false; await work(); });
-  };
-  const off = runtime.onEvent((e) => { if (TRIGGERS.has(e.type)) kick(); });
-  kick();
-  return { async stop() { stopped = true; off(); await running; } };
+  return startProcessManager(runtime, {
+    decider: registryDecider, policy, due: dueCommands, triggers: (e) => TRIGGERS.has(e.type), log,
+    failure: 'registry reaction failed; retried on the next block',
+  });
 }

@@ -1,4 +1,4 @@
-import type { GroupConfig, SolutionConfig } from '@ewx/platform';
+import type { GroupConfig, SolutionConfig } from '@ewx/platform/domain';
 
 /**
  * The registry's commands. `signer` is the verified account that signed it; the reaction commands

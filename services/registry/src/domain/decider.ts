@@ -1,4 +1,4 @@
-import type { Decider, EventData } from '@ewx/platform';
+import type { EventData, ServiceDecider } from '@ewx/platform/domain';
 import type { RegistryCommand } from './commands.js';
 import { evolve } from './evolve.js';
 import * as G from './groups.js';
@@ -66,4 +66,4 @@ export function streamOf(c: RegistryCommand, s: RegistryState): string {
   }
 }
 
-export const registryDecider: Decider<RegistryState> = { initialState, evolve };
+export const registryDecider: ServiceDecider<RegistryState, RegistryCommand, RegistryPolicy> = { initialState, evolve, decide, streamOf };

@@ -1,7 +1,5 @@
-import {
-  blockHeightOf, withEntry, type EvaluationSettledEvent, type RecordedEvent, type RewardPeriodScheduleChangedEvent, type RewardsComputedEvent,
-} from '@ewx/platform';
-import type { RegistryEvent } from './events.js';
+import { decodeRegistryLog, unhandled, withEntry } from '@ewx/contracts';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import * as L from './ledger.js';
 import { creditKey, type Operator, type RegistryState } from './state.js';
 
@@ -11,40 +9,32 @@ const operator = (s: RegistryState, address: string): Operator => {
   return o;
 };
 
-/** Inputs from other services, recorded through the inbox. */
-function evolveInbox(s: RegistryState, e: RecordedEvent): boolean {
-  switch (e.type) {
+/** Applies one event. Every ledger movement balances inside its own event. */
+export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
+  const ev = decodeRegistryLog(e);
+  if (!ev) return s;
+  const l = s.ledger;
+  switch (ev.type) {
+    case 'BlockProduced': s.height = ev.data.height; break;
+    // Inputs from other services, recorded through the inbox.
     case 'RewardPeriodScheduleChanged': {
-      const d = e.data as unknown as RewardPeriodScheduleChangedEvent;
+      const d = ev.data;
       s.schedule = withEntry(s.schedule, { fromPeriod: d.fromPeriod, firstBlock: d.firstBlock, length: d.length });
-      return true;
+      break;
     }
     case 'RewardsComputed': {
-      const d = e.data as unknown as RewardsComputedEvent;
+      const d = ev.data;
       const key = creditKey(d.group, d.period, d.chunk);
       if (!s.creditsDone.has(key) && !s.pendingCredits.has(key)) {
         s.pendingCredits.set(key, { group: d.group, period: d.period, chunk: d.chunk, subtotal: d.subtotal, payouts: d.payouts ?? [] });
       }
-      return true;
+      break;
     }
     case 'EvaluationSettled': {
-      const d = e.data as unknown as EvaluationSettledEvent;
+      const d = ev.data;
       if (s.holds.get(d.holdId)?.status === 'HELD') s.pendingSettlements.set(d.holdId, d.outcome === 'INVALID' ? 'SLASH' : 'RELEASE');
-      return true;
+      break;
     }
-    default:
-      return false;
-  }
-}
-
-/** Applies one event. Every ledger movement balances inside its own event. */
-export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
-  const h = blockHeightOf(e);
-  if (h !== undefined) { s.height = h; return s; }
-  if (evolveInbox(s, e)) return s;
-  const ev = { type: e.type, data: e.data } as unknown as RegistryEvent;
-  const l = s.ledger;
-  switch (ev.type) {
     case 'Deposited': { const a = BigInt(ev.data.amount); L.mutableBalance(l, ev.data.account).free += a; l.deposits += a; break; }
     case 'Withdrawn': { const a = BigInt(ev.data.amount); L.mutableBalance(l, ev.data.account).free -= a; l.withdrawals += a; break; }
     case 'Transferred': L.transfer(l, ev.data.from, ev.data.to, BigInt(ev.data.amount)); break;
@@ -156,10 +146,7 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       break;
     }
     case 'RewardsClaimed': for (const x of ev.data.groups) L.claim(l, ev.data.operator, x.group, BigInt(x.amount)); break;
-    default: {
-      const never: never = ev;
-      void never;
-    }
+    default: unhandled(ev);
   }
   return s;
 }

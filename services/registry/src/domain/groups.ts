@@ -1,6 +1,6 @@
-import { alreadyExists, denied, invalid, nameField, noControlChars, notFound, precondition, shown, type EventData, type GroupConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, nameField, noControlChars, notFound, precondition, shown, type EventData, type GroupConfig } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
-import { ev } from './events.js';
+import { registryEvent } from '@ewx/contracts';
 import { requireAddress, unclaimedInGroup } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
 import { latestRewards, requirePeriod, solutionBlocks, type Group, type Registrar, type RegistryState } from './state.js';
@@ -11,7 +11,7 @@ export function signUpRegistrar(c: CommandOf<'SignUpRegistrar'>, s: RegistryStat
   const friendlyName = textField('friendly_name', noControlChars('friendly_name', c.friendlyName).trim(), 1, BOUNDS.registrarNameChars);
   const legalLocation = textField('legal_location', noControlChars('legal_location', c.legalLocation).trim(), 2, BOUNDS.locationChars);
   if (s.registrars.has(c.signer)) throw alreadyExists(`auth.signer: registrar ${c.signer}`);
-  return [ev('RegistrarSignedUp', { registrar: c.signer, friendlyName, legalLocation })];
+  return [registryEvent({ type: 'RegistrarSignedUp', data: { registrar: c.signer, friendlyName, legalLocation } })];
 }
 
 /** A registrar may leave when every group it registered is removed (nothing it owns is left). */
@@ -19,7 +19,7 @@ export function deleteRegistrar(c: CommandOf<'DeleteRegistrar'>, s: RegistryStat
   const r = requireRegistrar(s, c.signer, 'DeleteRegistrar');
   const owned = [...r.groups].filter((g) => s.groups.get(g)?.status !== 'REMOVED');
   if (owned.length > 0) throw precondition(`auth.signer: the registrar still owns groups ${owned.join(', ')}; deregister them first`);
-  return [ev('RegistrarDeleted', { registrar: c.signer })];
+  return [registryEvent({ type: 'RegistrarDeleted', data: { registrar: c.signer } })];
 }
 
 /** Every configuration field against its bound; the message names the field. */
@@ -68,8 +68,8 @@ export function registerGroup(c: CommandOf<'RegisterGroup'>, s: RegistryState): 
   const allowList = addressList('allow_list', c.allowList, BOUNDS.allowListEntries);
   if (s.groups.has(config.namespace)) throw alreadyExists(`config.namespace: solution group ${config.namespace}`);
   requireFree(s, c.signer, budget, 'budget');
-  const events = [ev('GroupRegistered', { group: config.namespace, owner: c.signer, config, budget: budget.toString(), height: s.height })];
-  if (allowList.length > 0) events.push(ev('AllowListChanged', { group: config.namespace, enabled: config.allowListEnabled, added: allowList, removed: [] }));
+  const events = [registryEvent({ type: 'GroupRegistered', data: { group: config.namespace, owner: c.signer, config, budget: budget.toString(), height: s.height } })];
+  if (allowList.length > 0) events.push(registryEvent({ type: 'AllowListChanged', data: { group: config.namespace, enabled: config.allowListEnabled, added: allowList, removed: [] } }));
   return events;
 }
 
@@ -94,7 +94,7 @@ export function raiseGroupBudget(c: CommandOf<'RaiseGroupBudget'>, s: RegistrySt
   const amount = positiveAmount('amount', c.amount);
   requireActive(g, c.group, 'RaiseGroupBudget');
   requireFree(s, c.signer, amount, 'amount');
-  return [ev('GroupBudgetChanged', { group: c.group, budget: (g.budget + amount).toString(), reason: 'RAISED', amount: amount.toString() })];
+  return [registryEvent({ type: 'GroupBudgetChanged', data: { group: c.group, budget: (g.budget + amount).toString(), reason: 'RAISED', amount: amount.toString() } })];
 }
 
 /** Per-block rewards only go up, and count from the next reward period. */
@@ -108,7 +108,7 @@ export function changeGroupRewards(c: CommandOf<'ChangeGroupRewards'>, s: Regist
   if (sub === cur.subscription && vote === cur.voting) throw invalid('subscription_reward_per_block', 'no change: at least one per-block reward must be raised');
   requireActive(g, c.group, 'ChangeGroupRewards');
   const p = requirePeriod(s, 'ChangeGroupRewards');
-  return [ev('GroupRewardsChanged', { group: c.group, subscriptionRewardPerBlock: sub.toString(), votingRewardPerBlock: vote.toString(), fromPeriod: p.index + 1 })];
+  return [registryEvent({ type: 'GroupRewardsChanged', data: { group: c.group, subscriptionRewardPerBlock: sub.toString(), votingRewardPerBlock: vote.toString(), fromPeriod: p.index + 1 } })];
 }
 
 /** Removing an entry does not unsubscribe an operator already in the group. */
@@ -120,7 +120,7 @@ export function updateAllowList(c: CommandOf<'UpdateAllowList'>, s: RegistryStat
   if (g.allowList.size + add.length - remove.length > BOUNDS.allowListEntries) throw invalid('add', `the allow list holds at most ${BOUNDS.allowListEntries} entries`);
   const enabled = c.enabled ?? g.allowListEnabled;
   if (add.length === 0 && remove.length === 0 && enabled === g.allowListEnabled) return [];
-  return [ev('AllowListChanged', { group: c.group, enabled, added: add, removed: remove })];
+  return [registryEvent({ type: 'AllowListChanged', data: { group: c.group, enabled, added: add, removed: remove } })];
 }
 
 /** True when no stake, pending withdrawal or unclaimed reward is left in the group. */
@@ -143,16 +143,16 @@ export function deregisterGroup(c: CommandOf<'DeregisterGroup'>, s: RegistryStat
   const events: EventData[] = [];
   for (const [operator, sub] of g.subscriptions) {
     if (sub.finalPeriod !== undefined) continue;
-    events.push(ev('OperatorUnsubscribed', { group: c.group, operator, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height }));
+    events.push(registryEvent({ type: 'OperatorUnsubscribed', data: { group: c.group, operator, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height } }));
   }
-  events.push(ev('GroupStatusChanged', { group: c.group, status: 'RETIRING' }));
+  events.push(registryEvent({ type: 'GroupStatusChanged', data: { group: c.group, status: 'RETIRING' } }));
   return events;
 }
 
 /** The rest of the budget back to the registrar, and the group is gone. */
 export function removal(group: string, g: Group): EventData[] {
   const events: EventData[] = [];
-  if (g.budget > 0n) events.push(ev('GroupBudgetChanged', { group, budget: '0', reason: 'RETURNED', amount: g.budget.toString() }));
-  events.push(ev('GroupStatusChanged', { group, status: 'REMOVED' }));
+  if (g.budget > 0n) events.push(registryEvent({ type: 'GroupBudgetChanged', data: { group, budget: '0', reason: 'RETURNED', amount: g.budget.toString() } }));
+  events.push(registryEvent({ type: 'GroupStatusChanged', data: { group, status: 'REMOVED' } }));
   return events;
 }

@@ -1,6 +1,6 @@
-import { alreadyExists, denied, invalid, precondition, quote, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, invalid, precondition, quote, type EventData } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
-import { ev } from './events.js';
+import { registryEvent } from '@ewx/contracts';
 import { balanceOf, requireAddress, requireAdmin, TREASURY } from './ledger.js';
 import type { RegistryPolicy, RegistryState } from './state.js';
 import { BOUNDS, holdIdField, positiveAmount, textField } from './validate.js';
@@ -16,7 +16,7 @@ export function deposit(c: CommandOf<'Deposit'>, _s: RegistryState, p: RegistryP
   if (refused) throw refused;
   const account = requireAddress('account', c.account);
   const amount = positiveAmount('amount', c.amount);
-  return [ev('Deposited', { account, amount: amount.toString() })];
+  return [registryEvent({ type: 'Deposited', data: { account, amount: amount.toString() } })];
 }
 
 export function withdraw(c: CommandOf<'Withdraw'>, s: RegistryState, p: RegistryPolicy): EventData[] {
@@ -25,7 +25,7 @@ export function withdraw(c: CommandOf<'Withdraw'>, s: RegistryState, p: Registry
   const account = requireAddress('account', c.account);
   const amount = positiveAmount('amount', c.amount);
   requireFree(s, account, amount, 'amount');
-  return [ev('Withdrawn', { account, amount: amount.toString() })];
+  return [registryEvent({ type: 'Withdrawn', data: { account, amount: amount.toString() } })];
 }
 
 export function transfer(c: CommandOf<'Transfer'>, s: RegistryState): EventData[] {
@@ -34,7 +34,7 @@ export function transfer(c: CommandOf<'Transfer'>, s: RegistryState): EventData[
   if (to === TREASURY) throw invalid('to', 'the treasury receives slashes only');
   const amount = positiveAmount('amount', c.amount);
   requireFree(s, c.signer, amount, 'amount');
-  return [ev('Transferred', { from: c.signer, to, amount: amount.toString() })];
+  return [registryEvent({ type: 'Transferred', data: { from: c.signer, to, amount: amount.toString() } })];
 }
 
 /**
@@ -55,7 +55,7 @@ export function placeHold(c: CommandOf<'PlaceHold'>, s: RegistryState, p: Regist
     throw alreadyExists(`hold_id: hold ${holdId} (for ${existing.account}, amount ${existing.amount}, purpose ${JSON.stringify(existing.purpose)})`);
   }
   requireFree(s, account, amount, 'amount');
-  return [ev('HoldPlaced', { holdId, account, amount: amount.toString(), purpose, placedBy: c.signer })];
+  return [registryEvent({ type: 'HoldPlaced', data: { holdId, account, amount: amount.toString(), purpose, placedBy: c.signer } })];
 }
 
 /** EvaluationSettled arrived for a hold: release or slash it, once. */
@@ -65,6 +65,6 @@ export function applySettlement(c: CommandOf<'ApplySettlement'>, s: RegistryStat
   if (outcome === undefined || !hold || hold.status !== 'HELD') return [];
   const base = { holdId: c.holdId, account: hold.account, amount: hold.amount.toString() };
   return outcome === 'RELEASE'
-    ? [ev('HoldReleased', { ...base, reason: 'evaluation settled: VALID or NOT_EVALUATED' })]
-    : [ev('HoldSlashed', { ...base, treasury: TREASURY, reason: 'evaluation settled: INVALID' })];
+    ? [registryEvent({ type: 'HoldReleased', data: { ...base, reason: 'evaluation settled: VALID or NOT_EVALUATED' } })]
+    : [registryEvent({ type: 'HoldSlashed', data: { ...base, treasury: TREASURY, reason: 'evaluation settled: INVALID' } })];
 }

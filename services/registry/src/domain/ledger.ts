@@ -1,4 +1,4 @@
-import { addressField, denied, REGISTRY_TREASURY, type DomainError } from '@ewx/platform';
+import { addressField, denied, REGISTRY_TREASURY, type DomainError } from '@ewx/platform/domain';
 
 /**
  * The ledger: free and reserved balances per account plus unclaimed rewards per (operator, group).

@@ -1,6 +1,6 @@
-import { alreadyExists, denied, DomainError, invalid, nameField, notFound, precondition, shown, type EventData } from '@ewx/platform';
+import { alreadyExists, denied, DomainError, invalid, nameField, notFound, precondition, shown, type EventData } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
-import { ev } from './events.js';
+import { registryEvent } from '@ewx/contracts';
 import { requireAddress, TREASURY } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
 import { requirePeriod, type Group, type RegistryState, type Subscription } from './state.js';
@@ -53,7 +53,7 @@ export function subscribe(c: CommandOf<'Subscribe'>, s: RegistryState): EventDat
   if (g.subscriptions.size >= g.config.maxOperators) throw precondition(`group: solution group ${c.group} is full (${g.config.maxOperators} operators)`);
   const p = requirePeriod(s, 'Subscribe');
   requireFree(s, c.signer, stake, 'stake');
-  return [ev('OperatorSubscribed', { group: c.group, operator: c.signer, stake: stake.toString(), activeFromPeriod: p.index + 1, height: s.height })];
+  return [registryEvent({ type: 'OperatorSubscribed', data: { group: c.group, operator: c.signer, stake: stake.toString(), activeFromPeriod: p.index + 1, height: s.height } })];
 }
 
 export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventData[] {
@@ -65,7 +65,7 @@ export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventD
   if (total > max) throw invalid('amount', `the stake would be ${total}, above the group's max_stake ${max}`);
   const p = requirePeriod(s, 'TopUpStake');
   requireFree(s, c.signer, amount, 'amount');
-  return [ev('StakeToppedUp', { group: c.group, operator: c.signer, amount: amount.toString(), stake: total.toString(), activeFromPeriod: p.index + 1, height: s.height })];
+  return [registryEvent({ type: 'StakeToppedUp', data: { group: c.group, operator: c.signer, amount: amount.toString(), stake: total.toString(), activeFromPeriod: p.index + 1, height: s.height } })];
 }
 
 /**
@@ -76,7 +76,7 @@ export function unsubscribe(c: CommandOf<'Unsubscribe'>, s: RegistryState): Even
   const { g, sub } = ownSubscription(s, c.signer, c.group, 'Unsubscribe', () => existingGroup(s, c.group));
   if (sub.finalPeriod !== undefined) throw precondition(`group: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`);
   const p = requirePeriod(s, 'Unsubscribe');
-  return [ev('OperatorUnsubscribed', { group: c.group, operator: c.signer, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height })];
+  return [registryEvent({ type: 'OperatorUnsubscribed', data: { group: c.group, operator: c.signer, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height } })];
 }
 
 /**
@@ -99,14 +99,14 @@ export function connectWorker(c: CommandOf<'ConnectWorker'>, s: RegistryState): 
   if (servedBy !== undefined) throw precondition(`ConnectWorker: worker ${worker} already serves operator ${servedBy}`);
   if (s.operators.get(worker)?.groups.size || s.operators.get(worker)?.worker) throw precondition(`ConnectWorker: ${worker} is an operator; a worker account cannot be one`);
   if (s.workers.has(c.signer)) throw precondition(`ConnectWorker: ${c.signer} is itself a worker of ${s.workers.get(c.signer)}`);
-  return [ev('WorkerConnected', { operator: c.signer, worker, height: s.height })];
+  return [registryEvent({ type: 'WorkerConnected', data: { operator: c.signer, worker, height: s.height } })];
 }
 
 /** Either side ends the connection: the operator lets its worker go, or the worker leaves its operator. */
 export function disconnectWorker(c: CommandOf<'DisconnectWorker'>, s: RegistryState): EventData[] {
   const operator = s.workers.get(c.signer);
-  if (operator !== undefined) return [ev('WorkerDisconnected', { operator, worker: c.signer, height: s.height })];
+  if (operator !== undefined) return [registryEvent({ type: 'WorkerDisconnected', data: { operator, worker: c.signer, height: s.height } })];
   const worker = s.operators.get(c.signer)?.worker;
   if (worker === undefined) throw denied(`auth.signer: only an operator with a connected worker, or a worker serving an operator, may DisconnectWorker; ${c.signer} is neither`);
-  return [ev('WorkerDisconnected', { operator: c.signer, worker, height: s.height })];
+  return [registryEvent({ type: 'WorkerDisconnected', data: { operator: c.signer, worker, height: s.height } })];
 }

@@ -1,6 +1,6 @@
-import { invalid, isAddress, nameField, precondition, type EventData } from '@ewx/platform';
+import { invalid, isAddress, nameField, precondition, type EventData } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
-import { ev } from './events.js';
+import { registryEvent } from '@ewx/contracts';
 import { nothingOwed, removal } from './groups.js';
 import { unclaimedOf } from './ledger.js';
 import { currentPeriod, type PendingCredit, type RegistryState } from './state.js';
@@ -32,12 +32,12 @@ export function applyCredit(c: CommandOf<'ApplyCredit'>, s: RegistryState): Even
   const why = refusal(s, p);
   const g = s.groups.get(p.group);
   if (why !== undefined) {
-    return [ev('RewardsCreditRefused', { group: p.group, period: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why })];
+    return [registryEvent({ type: 'RewardsCreditRefused', data: { group: p.group, period: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why } })];
   }
   const payouts = p.payouts.filter((x) => x.amount !== '0').map((x) => ({ operator: x.operator, amount: BigInt(x.amount).toString() }));
   const total = BigInt(p.subtotal);
-  const events = [ev('RewardsCredited', { group: p.group, period: p.period, chunk: p.chunk, total: total.toString(), payouts })];
-  if (total > 0n) events.push(ev('GroupBudgetChanged', { group: p.group, budget: (g!.budget - total).toString(), reason: 'PAID', amount: total.toString() }));
+  const events = [registryEvent({ type: 'RewardsCredited', data: { group: p.group, period: p.period, chunk: p.chunk, total: total.toString(), payouts } })];
+  if (total > 0n) events.push(registryEvent({ type: 'GroupBudgetChanged', data: { group: p.group, budget: (g!.budget - total).toString(), reason: 'PAID', amount: total.toString() } }));
   return events;
 }
 
@@ -48,7 +48,7 @@ export function claimRewards(c: CommandOf<'ClaimRewards'>, s: RegistryState): Ev
   const groups = c.groups.length > 0 ? [...new Set(c.groups)] : [...(s.ledger.unclaimed.get(c.signer)?.keys() ?? [])].sort();
   const claimed = groups.map((group) => ({ group, amount: unclaimedOf(s.ledger, c.signer, group) })).filter((x) => x.amount > 0n);
   if (claimed.length === 0) throw precondition(`groups: ${c.signer} has no unclaimed rewards${c.groups.length > 0 ? ` in ${groups.join(', ')}` : ''}`);
-  return [ev('RewardsClaimed', { operator: c.signer, groups: claimed.map((x) => ({ group: x.group, amount: x.amount.toString() })) })];
+  return [registryEvent({ type: 'RewardsClaimed', data: { operator: c.signer, groups: claimed.map((x) => ({ group: x.group, amount: x.amount.toString() })) } })];
 }
 
 /**
@@ -65,7 +65,7 @@ export function settleGroup(c: CommandOf<'SettleGroup'>, s: RegistryState): Even
   let lastFinal = g.lastFinalPeriod;
   for (const [operator, sub] of [...g.subscriptions].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (sub.finalPeriod === undefined || sub.finalPeriod >= now.index) continue;
-    events.push(ev('StakeReleased', { group: c.group, operator, amount: sub.stake.toString(), period: sub.finalPeriod }));
+    events.push(registryEvent({ type: 'StakeReleased', data: { group: c.group, operator, amount: sub.stake.toString(), period: sub.finalPeriod } }));
     left--;
     lastFinal = Math.max(lastFinal, sub.finalPeriod);
   }

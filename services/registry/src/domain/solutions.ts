@@ -1,6 +1,6 @@
-import { alreadyExists, denied, invalid, nameField, notFound, oneOfField, precondition, shown, type EventData, type SolutionConfig } from '@ewx/platform';
+import { alreadyExists, denied, invalid, nameField, notFound, oneOfField, precondition, shown, type EventData, type SolutionConfig } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
-import { ev } from './events.js';
+import { registryEvent } from '@ewx/contracts';
 import { ownedGroup, requireRegistrar } from './groups.js';
 import { requireAddress } from './ledger.js';
 import { requirePeriod, solutionStatusAt, type RegistryState, type Solution } from './state.js';
@@ -37,7 +37,7 @@ export function registerSolution(c: CommandOf<'RegisterSolution'>, s: RegistrySt
   const config = validateSolutionConfig(c.config, s.height, period.length);
   if (g.status !== 'ACTIVE') throw precondition(`config.group: solution group ${c.config.group} is ${g.status}`);
   if (s.solutions.has(config.namespace)) throw alreadyExists(`config.namespace: solution ${config.namespace}`);
-  return [ev('SolutionRegistered', { solution: config.namespace, owner: c.signer, config, height: s.height })];
+  return [registryEvent({ type: 'SolutionRegistered', data: { solution: config.namespace, owner: c.signer, config, height: s.height } })];
 }
 
 /** The solution, owned by the signer; as for groups, the registrar role is checked first. */
@@ -57,7 +57,7 @@ export function changeSolutionStatus(c: CommandOf<'PauseSolution' | 'ActivateSol
   const allowedFrom: Record<typeof to, readonly string[]> = { PAUSED: ['ACTIVE'], ACTIVE: ['PAUSED'], ENDED: ['ACTIVE', 'PAUSED', 'EXPIRED'] };
   if (!allowedFrom[to].includes(now)) throw precondition(`solution: solution ${c.solution} is ${now}; ${to} is reachable from ${allowedFrom[to].join(' or ')} only`);
   if (to === 'ACTIVE' && s.groups.get(sol.config.group)?.status !== 'ACTIVE') throw precondition(`solution: the group ${sol.config.group} of solution ${c.solution} is not ACTIVE`);
-  return [ev('SolutionStatusChanged', { solution: c.solution, status: to })];
+  return [registryEvent({ type: 'SolutionStatusChanged', data: { solution: c.solution, status: to } })];
 }
 
 export function nomination(c: CommandOf<'NominateWorker' | 'UnnominateWorker'>, s: RegistryState): EventData[] {
@@ -67,8 +67,8 @@ export function nomination(c: CommandOf<'NominateWorker' | 'UnnominateWorker'>, 
   if (sol.status === 'ENDED') throw precondition(`solution: solution ${c.solution} is ENDED`);
   if (c.type === 'NominateWorker') {
     if (sol.nominated.has(worker)) throw alreadyExists(`worker: nomination of ${worker} in solution ${c.solution}`);
-    return [ev('WorkerNominated', { solution: c.solution, worker })];
+    return [registryEvent({ type: 'WorkerNominated', data: { solution: c.solution, worker } })];
   }
   if (!sol.nominated.has(worker)) throw notFound(`worker: nomination of ${worker} in solution ${c.solution}`);
-  return [ev('WorkerUnnominated', { solution: c.solution, worker })];
+  return [registryEvent({ type: 'WorkerUnnominated', data: { solution: c.solution, worker } })];
 }

@@ -1,4 +1,4 @@
-import { periodAt, precondition, type GroupConfig, type Period, type Schedule, type SolutionConfig } from '@ewx/platform';
+import { periodAt, precondition, type GroupConfig, type Period, type Schedule, type SolutionConfig } from '@ewx/platform/domain';
 import { emptyLedger, type LedgerState } from './ledger.js';
 
 /** Who may do what beyond the signer: fixed at start-up, not part of the log. */
@@ -128,16 +128,6 @@ export function requirePeriod(s: RegistryState, action: string): Period {
   const p = currentPeriod(s);
   if (!p) throw precondition(`${action}: the reward period schedule is not known yet (waiting for the rewards service's RewardPeriodScheduleChanged)`);
   return p;
-}
-
-/** Per-block rewards in effect in `period` (the latest change with fromPeriod ≤ period). */
-export function rewardsIn(g: Group, period: number): { subscription: bigint; voting: bigint } {
-  let sub = BigInt(g.config.subscriptionRewardPerBlock);
-  let vote = BigInt(g.config.votingRewardPerBlock);
-  for (const c of g.rewardsChanges) {
-    if (c.fromPeriod <= period) { sub = c.subscriptionRewardPerBlock; vote = c.votingRewardPerBlock; }
-  }
-  return { subscription: sub, voting: vote };
 }
 
 /** The rewards the registrar set last (in effect now or from the next period). */

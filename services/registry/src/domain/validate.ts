@@ -1,8 +1,8 @@
-import { invalid, nameField, noControlChars, parseAmount, percentField, shown } from '@ewx/platform';
+import { invalid, nameField, noControlChars, parseAmount, percentField, shown } from '@ewx/platform/domain';
 
 /** Field validation: every refusal is INVALID_ARGUMENT naming the field and the bound. */
 
-export { textField } from '@ewx/platform';
+export { textField } from '@ewx/platform/domain';
 
 /** A group's or solution's namespace: 3..64 characters of [a-z0-9._-], starting with a letter or digit. */
 export const namespaceField = nameField;

@@ -1,3 +1,4 @@
+import { decodeRewardsLog } from '@ewx/contracts';
 import {
   addressField, authenticate, invalid, nameField, notFound, periodAt, proven, serviceStatus, watchHandler, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
@@ -67,7 +68,9 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const auth = authenticate(M + 'SetRewardPeriodLength', req, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
         const [e] = await runtime.execute(CALENDAR_STREAM,
           proven(auth, (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s)), auth);
-        const d = e!.data as { fromPeriod: number; firstBlock: number; length: number };
+        const ev = decodeRewardsLog(e!);
+        if (ev?.type !== 'RewardPeriodScheduleChanged') throw new Error(`SetRewardPeriodLength decided ${e?.type}, not RewardPeriodScheduleChanged`);
+        const d = ev.data;
         return { entry: { fromPeriod: d.fromPeriod, firstBlock: BigInt(d.firstBlock), length: d.length } };
       }),
       getOperatorRewards: unary(M + 'GetOperatorRewards', log, async (req: GetOperatorRewardsRequest) => {

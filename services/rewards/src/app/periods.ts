@@ -1,9 +1,9 @@
-import { BLOCK_PRODUCED, type Logger, type Runtime, type VoteMetadataEvent } from '@ewx/platform';
-import { decide, periodsDue } from '../domain/decide.js';
+import { decodeRewardsLog } from '@ewx/contracts';
+import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
+import { CALENDAR_STREAM, decide, groupStream, periodsDue } from '../domain/decide.js';
 import type { RewardsState } from '../domain/state.js';
 
-export const CALENDAR_STREAM = 'calendar';
-export const groupStream = (group: string): string => `group:${group}`;
+export { CALENDAR_STREAM, groupStream } from '../domain/decide.js';
 
 export interface PeriodSettings {
   /** Length of the first reward periods (REWARD_PERIOD_BLOCKS). */
@@ -59,9 +59,10 @@ export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: P
   };
 
   const unsubscribe = runtime.onEvent((e, s) => {
+    const ev = decodeRewardsLog(e);
     if (WAKE_ON.has(e.type)) wake();
-    else if (e.type === 'VoteMetadata') {
-      const d = e.data as unknown as VoteMetadataEvent;
+    else if (ev?.type === 'VoteMetadata') {
+      const d = ev.data;
       const g = s.groups.get(d.group);
       if (g && d.period <= g.lastClosed && d.chunk === 0) {
         log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.period, solution: d.solution, roundId: d.roundId });

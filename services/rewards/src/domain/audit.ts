@@ -1,6 +1,7 @@
-import type { RecordedEvent } from '@ewx/platform';
+import { decodeRewardsLog, type RewardsLogEvent } from '@ewx/contracts';
+import type { RecordedEvent } from '@ewx/platform/domain';
 import { computePeriodRewards } from './compute.js';
-import { decisionEvents, inputsFromLog, type RewardInputsRecordedEvent, type RewardsDecidedEvent } from './events.js';
+import { decisionEvents, inputsFromLog } from './events.js';
 
 /** One decision as recorded and as recomputed from its recorded inputs, each event as canonical JSON. */
 export interface AuditedDecision {
@@ -10,7 +11,9 @@ export interface AuditedDecision {
   readonly recomputed: readonly string[];
 }
 
-const DECISION_TYPES = new Set(['RewardInputsRecorded', 'RewardsDecided', 'BudgetExhausted', 'RewardsComputed']);
+const DECISION_TYPES: ReadonlySet<string> = new Set(['RewardInputsRecorded', 'RewardsDecided', 'BudgetExhausted', 'RewardsComputed']);
+type DecisionEvent = Extract<RewardsLogEvent, { type: 'RewardInputsRecorded' | 'RewardsDecided' | 'BudgetExhausted' | 'RewardsComputed' }>;
+const isDecision = (e: RewardsLogEvent | undefined): e is DecisionEvent => e !== undefined && DECISION_TYPES.has(e.type);
 const canonical = (type: string, data: unknown): string => JSON.stringify({ type, data });
 
 /**
@@ -20,19 +23,19 @@ const canonical = (type: string, data: unknown): string => JSON.stringify({ type
 export function auditDecisions(log: readonly RecordedEvent[]): AuditedDecision[] {
   const byDecision = new Map<string, RecordedEvent[]>();
   for (const e of log) {
-    if (!DECISION_TYPES.has(e.type)) continue;
-    const d = e.data as { group: string; period: number };
-    const key = `${d.group}|${d.period}`;
+    const d = decodeRewardsLog(e);
+    if (!isDecision(d)) continue;
+    const key = `${d.data.group}|${d.data.period}`;
     let list = byDecision.get(key);
     if (!list) byDecision.set(key, (list = []));
     list.push(e);
   }
   const out: AuditedDecision[] = [];
   for (const events of byDecision.values()) {
-    const decided = events.find((e) => e.type === 'RewardsDecided');
-    if (!decided) continue;
-    const d = decided.data as unknown as RewardsDecidedEvent;
-    const chunks = events.filter((e) => e.type === 'RewardInputsRecorded').map((e) => e.data as unknown as RewardInputsRecordedEvent);
+    const decoded = events.map((e) => decodeRewardsLog(e));
+    const d = decoded.find((e) => e?.type === 'RewardsDecided')?.data;
+    if (!d) continue;
+    const chunks = decoded.flatMap((e) => (e?.type === 'RewardInputsRecorded' ? [e.data] : []));
     const inputs = inputsFromLog(d, chunks);
     out.push({
       group: d.group, period: d.period,

@@ -1,4 +1,5 @@
-import { meetsPercent } from '@ewx/platform';
+import type { OperatorInput, RewardConfig } from '@ewx/contracts';
+import { meetsPercent } from '@ewx/platform/domain';
 
 /**
  * The rule of SPEC §6 as one pure function: a group's rewards for one closed reward period, from
@@ -6,31 +7,7 @@ import { meetsPercent } from '@ewx/platform';
  * anyone can recompute a decision from the log alone.
  */
 
-/** The group configuration in force for the period (per-block rates already resolved for it). */
-export interface RewardConfig {
-  /** Base reward per block, base units. */
-  readonly subscriptionRewardPerBlock: string;
-  /** Active (voting) reward per block, base units. */
-  readonly votingRewardPerBlock: string;
-  /** Percent 0..100. */
-  readonly slaVotingThreshold: number;
-  readonly operationStartBlock: number;
-  /** 0 = no end. */
-  readonly operationEndBlock: number;
-}
-
-/** One operator as it stood in the period. */
-export interface OperatorInput {
-  readonly operator: string;
-  /** Stake active in the group for this period, base units ("0" when none). */
-  readonly stake: string;
-  /** Settled rounds of the period whose snapshot held the operator's worker. */
-  readonly eligible: number;
-  /** Of those, rounds where the worker's vote equalled the result. */
-  readonly correct: number;
-  /** The period is the operator's final withdrawal period: it earns nothing. */
-  readonly inFinalPeriod: boolean;
-}
+export type { OperatorInput, RewardConfig } from '@ewx/contracts';
 
 export interface PeriodInputs {
   readonly group: string;

@@ -1,6 +1,7 @@
-import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform';
+import { rewardsEvent } from '@ewx/contracts';
+import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform/domain';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
-import { decisionEvents, event } from './events.js';
+import { decisionEvents } from './events.js';
 import { periodStake, ratesAt, type RewardsState } from './state.js';
 
 /** Longest reward period accepted: about 4 months of 12-second blocks. */
@@ -16,16 +17,24 @@ export type RewardsCommand =
   /** Close `period` for `group` once the height reached its last block + `settlementDelay`. */
   | { readonly type: 'ClosePeriod'; readonly group: string; readonly period: number; readonly settlementDelay: number };
 
+/** The calendar's stream, and each group's for its period decisions. */
+export const CALENDAR_STREAM = 'calendar';
+export const groupStream = (group: string): string => `group:${group}`;
+
+export function streamOf(c: RewardsCommand): string {
+  return c.type === 'ClosePeriod' ? groupStream(c.group) : CALENDAR_STREAM;
+}
+
 export function decide(c: RewardsCommand, s: RewardsState): EventData[] {
   switch (c.type) {
     case 'StartCalendar':
       if (s.schedule.length > 0) return [];
-      return [event({ type: 'RewardPeriodScheduleChanged', data: { fromPeriod: 0, firstBlock: 1, length: periodLength(c.length) } })];
+      return [rewardsEvent({ type: 'RewardPeriodScheduleChanged', data: { fromPeriod: 0, firstBlock: 1, length: periodLength(c.length) } })];
     case 'SetRewardPeriodLength': {
       if (c.signer !== c.admin) throw denied('auth.signer: only the admin account may change the reward period length');
       const length = periodLength(c.length);
       if (s.schedule.length === 0) throw precondition('length: the reward period calendar has not started yet');
-      return [event({ type: 'RewardPeriodScheduleChanged', data: scheduleChange(s.schedule, Math.max(s.height, 1), length) })];
+      return [rewardsEvent({ type: 'RewardPeriodScheduleChanged', data: scheduleChange(s.schedule, Math.max(s.height, 1), length) })];
     }
     case 'MarkPeriodsStarted': {
       const current = periodAt(s.schedule, s.height);
@@ -33,7 +42,7 @@ export function decide(c: RewardsCommand, s: RewardsState): EventData[] {
       const out: EventData[] = [];
       for (let i = Math.max(s.lastStartedPeriod + 1, 0); i <= current.index; i++) {
         const p = periodByIndex(s.schedule, i)!;
-        out.push(event({ type: 'RewardPeriodStarted', data: { index: p.index, firstBlock: p.firstBlock, lastBlock: p.lastBlock } }));
+        out.push(rewardsEvent({ type: 'RewardPeriodStarted', data: { index: p.index, firstBlock: p.firstBlock, lastBlock: p.lastBlock } }));
       }
       return out;
     }

@@ -1,55 +1,9 @@
-import type {
-  BudgetExhaustedEvent, EventData, RewardPeriodScheduleChangedEvent, RewardPeriodStartedEvent, RewardsComputedEvent,
-} from '@ewx/platform';
-import type { OperatorInput, PeriodDecision, PeriodInputs, RewardConfig } from './compute.js';
+import { rewardsEvent, type RewardInputsRecordedEvent, type RewardsDecidedEvent } from '@ewx/contracts';
+import type { EventData } from '@ewx/platform/domain';
+import type { PeriodDecision, PeriodInputs } from './compute.js';
 
-/** The inputs of one period's decision that are not per operator. */
-export interface DecisionInputsHeader {
-  readonly firstBlock: number;
-  readonly lastBlock: number;
-  readonly config: RewardConfig;
-  readonly budget: string;
-  readonly operators: number;
-  readonly inputChunks: number;
-}
-
-/** Per-operator inputs of a decision, in chunks (chunk 0..chunks-1), recorded before the decision. */
-export interface RewardInputsRecordedEvent {
-  readonly group: string;
-  readonly period: number;
-  readonly chunk: number;
-  readonly chunks: number;
-  readonly operators: readonly OperatorInput[];
-}
-
-/** One group's period decision: its non-operator inputs and the pools and totals it came to. */
-export interface RewardsDecidedEvent {
-  readonly group: string;
-  readonly period: number;
-  readonly inputs: DecisionInputsHeader;
-  readonly outcome: {
-    readonly activeBlocks: number;
-    readonly basePool: string;
-    readonly activePool: string;
-    readonly totalStake: string;
-    readonly weightSum: string;
-    readonly qualifying: number;
-    readonly due: string;
-    readonly paid: string;
-    readonly budgetExhausted: boolean;
-    readonly payoutChunks: number;
-  };
-}
-
-export type RewardsEvent =
-  | { readonly type: 'RewardPeriodScheduleChanged'; readonly data: RewardPeriodScheduleChangedEvent }
-  | { readonly type: 'RewardPeriodStarted'; readonly data: RewardPeriodStartedEvent }
-  | { readonly type: 'RewardInputsRecorded'; readonly data: RewardInputsRecordedEvent }
-  | { readonly type: 'RewardsDecided'; readonly data: RewardsDecidedEvent }
-  | { readonly type: 'BudgetExhausted'; readonly data: BudgetExhaustedEvent }
-  | { readonly type: 'RewardsComputed'; readonly data: RewardsComputedEvent };
-
-export const event = (e: RewardsEvent): EventData => e as unknown as EventData;
+// The rewards log's events are the union `RewardsEvent` of @ewx/contracts.
+export type { DecisionInputsHeader, RewardInputsRecordedEvent, RewardsDecidedEvent, RewardsEvent } from '@ewx/contracts';
 
 /**
  * Rows per chunk. A row is at most ~250 bytes of JSON (a 72-character address and 40-digit
@@ -75,8 +29,8 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
     .map((r) => ({ operator: r.operator, amount: (r.base + r.active).toString(), base: r.base.toString(), active: r.active.toString() }));
   const payoutChunks = chunked(payouts);
   const out: EventData[] = inputChunks.map((operators, chunk) =>
-    event({ type: 'RewardInputsRecorded', data: { group, period, chunk, chunks: inputChunks.length, operators } }));
-  out.push(event({
+    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, period, chunk, chunks: inputChunks.length, operators } }));
+  out.push(rewardsEvent({
     type: 'RewardsDecided',
     data: {
       group, period,
@@ -92,11 +46,11 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
     },
   }));
   if (d.budgetExhausted) {
-    out.push(event({ type: 'BudgetExhausted', data: { group, period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
+    out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
   }
   payoutChunks.forEach((rows, chunk) => {
     const subtotal = rows.reduce((a, r) => a + BigInt(r.amount), 0n).toString();
-    out.push(event({ type: 'RewardsComputed', data: { group, period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
+    out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
   });
   return out;
 }

@@ -1,28 +1,27 @@
 import {
-  blockHeightOf, periodAt, withEntry,
-  type GroupBudgetChangedEvent, type GroupRegisteredEvent, type GroupRewardsChangedEvent, type GroupStatusChangedEvent,
-  type OperatorSubscribedEvent, type OperatorUnsubscribedEvent, type RecordedEvent, type RewardsClaimedEvent,
-  type RewardsCreditedEvent, type RewardsCreditRefusedEvent, type StakeReleasedEvent, type StakeToppedUpEvent, type VoteMetadataEvent,
-} from '@ewx/platform';
-import { CHUNK_ROWS, type RewardsEvent } from './events.js';
+  decodeRewardsLog, periodAt, unhandled, withEntry, type GroupRegisteredEvent, type RewardsCreditRefusedEvent, type RewardsEvent,
+  type VoteMetadataEvent,
+} from '@ewx/contracts';
+import type { RecordedEvent } from '@ewx/platform/domain';
+import { CHUNK_ROWS } from './events.js';
 import { inMap, type OperatorStake, type RewardsState } from './state.js';
 
 /** Folds one recorded event (rewards' own or one recorded from the inbox) into the state, in place. */
 export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
-  const h = blockHeightOf(e);
-  if (h !== undefined) { s.height = h; return s; }
-  const data = e.data as never;
-  switch (e.type) {
+  const ev = decodeRewardsLog(e);
+  if (!ev) return s;
+  switch (ev.type) {
+    case 'BlockProduced': s.height = ev.data.height; return s;
     case 'Deposited': {
-      const d = data as { account: string; amount: string };
+      const d = ev.data;
       const a = inMap(s.accounts, d.account, () => ({ deposited: 0n, deposits: 0 }));
       a.deposited += BigInt(d.amount);
       a.deposits += 1;
       return s;
     }
-    case 'GroupRegistered': return groupRegistered(s, data);
+    case 'GroupRegistered': return groupRegistered(s, ev.data);
     case 'GroupRewardsChanged': {
-      const d = data as GroupRewardsChangedEvent;
+      const d = ev.data;
       const g = s.groups.get(d.group);
       if (g) {
         const kept = g.rates.filter((r) => r.fromPeriod < d.fromPeriod);
@@ -31,7 +30,7 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       return s;
     }
     case 'GroupBudgetChanged': {
-      const d = data as GroupBudgetChangedEvent;
+      const d = ev.data;
       const g = s.groups.get(d.group);
       if (!g) return s;
       const now = BigInt(d.budget);
@@ -42,13 +41,13 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       return s;
     }
     case 'GroupStatusChanged': {
-      const d = data as GroupStatusChangedEvent;
+      const d = ev.data;
       const g = s.groups.get(d.group);
       if (g) g.status = d.status;
       return s;
     }
     case 'OperatorSubscribed': {
-      const d = data as OperatorSubscribedEvent;
+      const d = ev.data;
       const o = operatorStake(s, d.group, d.operator);
       if (o.finalPeriod !== undefined && d.activeFromPeriod > o.finalPeriod) {
         // A new subscription after a withdrawal: nothing in between.
@@ -59,36 +58,36 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       return s;
     }
     case 'StakeToppedUp': {
-      const d = data as StakeToppedUpEvent;
+      const d = ev.data;
       setStake(operatorStake(s, d.group, d.operator), d.activeFromPeriod, BigInt(d.stake));
       return s;
     }
     case 'OperatorUnsubscribed': {
-      const d = data as OperatorUnsubscribedEvent;
+      const d = ev.data;
       operatorStake(s, d.group, d.operator).finalPeriod = d.finalPeriod;
       return s;
     }
     case 'StakeReleased': {
-      const d = data as StakeReleasedEvent;
+      const d = ev.data;
       const o = operatorStake(s, d.group, d.operator);
       setStake(o, (o.finalPeriod ?? d.period) + 1, 0n);
       return s;
     }
-    case 'VoteMetadata': return voteMetadata(s, data);
+    case 'VoteMetadata': return voteMetadata(s, ev.data);
     case 'RewardsCredited': {
-      const d = data as RewardsCreditedEvent;
+      const d = ev.data;
       const c = s.groups.get(d.group)?.closed.get(d.period);
       if (c) c.credited += 1;
       return s;
     }
-    case 'RewardsCreditRefused': return creditRefused(s, data);
+    case 'RewardsCreditRefused': return creditRefused(s, ev.data);
     case 'RewardsClaimed': {
-      const d = data as RewardsClaimedEvent;
+      const d = ev.data;
       const byGroup = inMap(s.claimed, d.operator, () => new Map<string, bigint>());
       for (const x of d.groups) byGroup.set(x.group, (byGroup.get(x.group) ?? 0n) + BigInt(x.amount));
       return s;
     }
-    default: return own(s, e);
+    default: return own(s, ev);
   }
 }
 
@@ -128,8 +127,8 @@ function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
   return s;
 }
 
-function own(s: RewardsState, e: RecordedEvent): RewardsState {
-  const ev = { type: e.type, data: e.data } as unknown as RewardsEvent;
+/** Rewards' own events. */
+function own(s: RewardsState, ev: RewardsEvent): RewardsState {
   switch (ev.type) {
     case 'RewardPeriodScheduleChanged': s.schedule = withEntry(s.schedule, ev.data); return s;
     case 'RewardPeriodStarted': s.lastStartedPeriod = Math.max(s.lastStartedPeriod, ev.data.index); return s;
@@ -182,7 +181,7 @@ function own(s: RewardsState, e: RecordedEvent): RewardsState {
       }
       return s;
     }
-    default: return s;
+    default: return unhandled(ev);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { GroupConfig, Schedule } from '@ewx/platform';
+import type { GroupConfig, Schedule } from '@ewx/platform/domain';
 
 /** A change of stake taking effect from a period; the last one at or before a period applies. */
 export interface StakeChange { readonly fromPeriod: number; readonly stake: bigint }

@@ -1,5 +1,6 @@
-import { BLOCK_PRODUCED, type Logger, type RoundUnresolvedEvent, type Runtime } from '@ewx/platform';
-import { closeRound, dueRounds, reactToUnresolved, roundStream, type VotingState } from '../domain/decider.js';
+import { decodeVotingLog } from '@ewx/contracts';
+import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
+import { decide, dueRounds, streamOf, type VotingCommand, type VotingState } from '../domain/decider.js';
 
 /**
  * Voting's process manager: when a block is recorded, expire the due rounds (Active → OffChainVote);
@@ -18,19 +19,23 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     run('close due rounds', async () => {
       closeQueued = false;
       for (const r of dueRounds(runtime.state())) {
-        await runtime.execute(roundStream(r.solution, r.roundId), (s) => closeRound(s, r.solution, r.roundId));
+        const c: VotingCommand = { type: 'CloseRound', solution: r.solution, roundId: r.roundId };
+        await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s));
       }
     });
   };
   const unresolved = (solution: string, roundId: string): void => {
     run(`unresolved policy of ${roundId}`, async () => {
-      const target = reactToUnresolved(runtime.state(), solution, roundId).roundId;
-      await runtime.execute(roundStream(solution, target), (s) => reactToUnresolved(s, solution, roundId).events);
+      const c: VotingCommand = { type: 'ApplyUnresolvedPolicy', solution, roundId };
+      await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s));
     });
   };
   const off = runtime.onEvent((e) => {
     if (e.type === BLOCK_PRODUCED) closeDue();
-    else if (e.type === 'RoundUnresolved') { const d = e.data as unknown as RoundUnresolvedEvent; unresolved(d.solution, d.roundId); }
+    else {
+      const d = decodeVotingLog(e);
+      if (d?.type === 'RoundUnresolved') unresolved(d.data.solution, d.data.roundId);
+    }
   });
   closeDue();
   for (const r of runtime.state().rounds.values()) if (r.status === 'UNRESOLVED') unresolved(r.solution, r.roundId);

@@ -1,6 +1,9 @@
-import type { Decider } from '@ewx/platform';
+import type { EventData, ServiceDecider } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
-import { initialVotingState, type VotingState } from './state.js';
+import { reactToUnresolved } from './retry.js';
+import { startRound } from './start.js';
+import { initialVotingState, roundStream, type VotingState } from './state.js';
+import { closeRound } from './votes.js';
 
 export * from './state.js';
 export * from './start.js';
@@ -9,4 +12,40 @@ export * from './retry.js';
 export { eligibleWorkers } from './eligibility.js';
 export { evolve } from './evolve.js';
 
-export const votingDecider: Decider<VotingState> = { initialState: initialVotingState, evolve };
+/**
+ * Voting's commands. Votes are not among them: they are decided in batches by `decideVotes`
+ * (group commit), which reports an outcome per vote rather than throwing for the batch.
+ */
+export type VotingCommand =
+  /** A registrar or a worker starts a round (SPEC §4). */
+  | { readonly type: 'StartRound'; readonly signer: string; readonly solution: string; readonly roundId: string }
+  /** The reaction to blocks: the round's end block is recorded, it expires. */
+  | { readonly type: 'CloseRound'; readonly solution: string; readonly roundId: string }
+  /** The reaction to RoundUnresolved: the solution's unresolved policy (a retry or an alert). */
+  | { readonly type: 'ApplyUnresolvedPolicy'; readonly solution: string; readonly roundId: string };
+
+export function decide(c: VotingCommand, s: VotingState): EventData[] {
+  switch (c.type) {
+    case 'StartRound': return startRound(s, c.solution, c.roundId, { kind: 'account', address: c.signer }).events;
+    case 'CloseRound': return closeRound(s, c.solution, c.roundId);
+    case 'ApplyUnresolvedPolicy': return reactToUnresolved(s, c.solution, c.roundId).events;
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** A round's stream; the unresolved policy writes to the retry's stream when it starts one. */
+export function streamOf(c: VotingCommand, s: VotingState): string {
+  switch (c.type) {
+    case 'StartRound': case 'CloseRound': return roundStream(c.solution, c.roundId);
+    case 'ApplyUnresolvedPolicy': return roundStream(c.solution, reactToUnresolved(s, c.solution, c.roundId).roundId);
+    default: {
+      const never: never = c;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export const votingDecider: ServiceDecider<VotingState, VotingCommand> = { initialState: initialVotingState, evolve, decide, streamOf };

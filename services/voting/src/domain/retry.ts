@@ -1,4 +1,5 @@
-import { isDomainError, type EventData, type RoundAlertEvent } from '@ewx/platform';
+import { votingEvent } from '@ewx/contracts';
+import { isDomainError, type EventData, type RoundAlertEvent } from '@ewx/platform/domain';
 import { RETRY_SUFFIX, startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
 
@@ -13,7 +14,7 @@ export function reactToUnresolved(s: VotingState, solution: string, roundId: str
   if (!r || r.status !== 'UNRESOLVED' || r.unresolvedPolicy !== 'RETRY_ONCE' || r.alerted) return { roundId, events: [] };
   const alert = (reason: string): { roundId: string; events: EventData[] } => {
     const data: RoundAlertEvent = { solution, roundId, reason };
-    return { roundId, events: [{ type: 'RoundAlert', data: data as never }] };
+    return { roundId, events: [votingEvent({ type: 'RoundAlert', data })] };
   };
   if (r.retryOf !== undefined) return alert(`the retry of round ${r.retryOf} is unresolved too (${r.reason ?? 'unresolved'})`);
   const retryId = roundId + RETRY_SUFFIX;

@@ -1,6 +1,7 @@
 import {
   alreadyExists, denied, invalid, noControlChars, notFound, periodAt, precondition, type EventData, type RoundSnapshotEvent, type RoundStartedEvent,
-} from '@ewx/platform';
+} from '@ewx/platform/domain';
+import { votingEvent } from '@ewx/contracts';
 import { eligibleWorkers } from './eligibility.js';
 import { roundKey, type VotingState } from './state.js';
 
@@ -70,10 +71,10 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
     voteThresholdPercent: sol.config.voteThresholdPercent, unresolvedPolicy: sol.config.unresolvedPolicy,
     eligible: entries.length, snapshotChunks: chunks, ...(starter.kind === 'retry' ? { retryOf: starter.retryOf } : {}),
   };
-  const events: EventData[] = [{ type: 'RoundStarted', data: started as never }];
+  const events: EventData[] = [votingEvent({ type: 'RoundStarted', data: started })];
   for (let c = 0; c < chunks; c++) {
     const chunk: RoundSnapshotEvent = { solution, roundId, chunk: c, chunks, workers: entries.slice(c * SNAPSHOT_CHUNK, (c + 1) * SNAPSHOT_CHUNK) };
-    events.push({ type: 'RoundSnapshot', data: chunk as never });
+    events.push(votingEvent({ type: 'RoundSnapshot', data: chunk }));
   }
   return { events, started, snapshot };
 }

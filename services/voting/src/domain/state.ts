@@ -1,4 +1,4 @@
-import type { Schedule, SolutionConfig } from '@ewx/platform';
+import type { Schedule, SolutionConfig } from '@ewx/platform/domain';
 
 /** The parts of the registry voting needs, rebuilt from the registry's events in voting's inbox. */
 export interface SolutionView {

@@ -1,6 +1,7 @@
 import {
   isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type RoundClosedEvent, type VoteCastEvent,
-} from '@ewx/platform';
+} from '@ewx/platform/domain';
+import { votingEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
 
@@ -71,7 +72,7 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
       cast.set(v.worker, v.result);
       nonces.set(v.worker, v.nonce);
       const data: VoteCastEvent = { solution: v.solution, roundId: v.roundId, worker: v.worker, result: v.result, height: s.height };
-      events.push({ type: 'VoteCast', data: data as never, metadata: { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) } });
+      events.push(votingEvent({ type: 'VoteCast', data }, { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) }));
       outcomes.push('accepted');
     } catch (e) {
       if (!isDomainError(e)) throw e;
@@ -89,7 +90,7 @@ export function closeRound(s: VotingState, solution: string, roundId: string): E
   const chunks = Math.max(1, Math.ceil(votes.length / VOTES_CHUNK));
   return Array.from({ length: chunks }, (_, c): EventData => {
     const data: RoundClosedEvent = { solution, roundId, height: s.height, submitted: votes.length, chunk: c, chunks, votes: votes.slice(c * VOTES_CHUNK, (c + 1) * VOTES_CHUNK) };
-    return { type: 'RoundClosed', data: data as never };
+    return votingEvent({ type: 'RoundClosed', data });
   });
 }
 

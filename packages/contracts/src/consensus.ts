@@ -1,0 +1,32 @@
+import { decoder, encode, pick, type EncodedEvent } from './codec.js';
+import type {
+  AttestationRecordedEvent, BlockProducedEvent, ResultChainedEvent, RoundSettledEvent, RoundUnresolvedEvent,
+  ValidatorSetConfiguredEvent, VoteMetadataEvent,
+} from './published.js';
+import { CONSENSUS_EVENTS, VOTING_EVENTS } from './versions.js';
+import type { VotingEvent } from './voting.js';
+
+/** The consensus log's own events, all published. */
+export type ConsensusEvent =
+  | { readonly type: 'BlockProduced'; readonly data: BlockProducedEvent }
+  | { readonly type: 'ValidatorSetConfigured'; readonly data: ValidatorSetConfiguredEvent }
+  | { readonly type: 'AttestationRecorded'; readonly data: AttestationRecordedEvent }
+  /** v2 added `validators`; v1 events (without it) are read with a fallback to attestors + dissenters. */
+  | { readonly type: 'RoundSettled'; readonly data: RoundSettledEvent }
+  /** As RoundSettled. */
+  | { readonly type: 'RoundUnresolved'; readonly data: RoundUnresolvedEvent }
+  | { readonly type: 'ResultChained'; readonly data: ResultChainedEvent }
+  | { readonly type: 'VoteMetadata'; readonly data: VoteMetadataEvent };
+
+
+/** What the consensus log folds: its own events and voting's round events from its inbox. */
+export type ConsensusLogEvent = ConsensusEvent | Extract<VotingEvent, { type: 'RoundStarted' | 'RoundSnapshot' | 'RoundClosed' }>;
+
+export const decodeConsensusLog = decoder<ConsensusLogEvent>({
+  ...CONSENSUS_EVENTS, ...pick(VOTING_EVENTS, 'RoundStarted', 'RoundSnapshot', 'RoundClosed'),
+});
+/** The store form of one of the consensus log's own events (the one way its decider builds events). */
+export const consensusEvent = (e: ConsensusEvent): EncodedEvent => encode(e);
+
+/** The block event, which every service records. */
+export type BlockEvent = Extract<ConsensusEvent, { type: 'BlockProduced' }>;

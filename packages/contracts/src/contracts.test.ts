@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { encode, type Json, type StoredEvent, type TypedEvent } from './codec.js';
+import { decodeConsensusLog } from './consensus.js';
+import { decodeDistanceLog } from './distance.js';
+import { decodeRegistryLog } from './registry.js';
+import { decodeRewardsLog } from './rewards.js';
+import { CONSENSUS_EVENTS, DISTANCE_EVENTS, REGISTRY_EVENTS, REWARDS_EVENTS, VOTING_EVENTS } from './versions.js';
+import { decodeVotingLog } from './voting.js';
+
+const FIXTURES = new URL('../fixtures/', import.meta.url);
+
+const services: Record<string, { versions: Record<string, number>; decode: (e: StoredEvent) => TypedEvent | undefined }> = {
+  consensus: { versions: CONSENSUS_EVENTS, decode: decodeConsensusLog },
+  voting: { versions: VOTING_EVENTS, decode: decodeVotingLog },
+  registry: { versions: REGISTRY_EVENTS, decode: decodeRegistryLog },
+  rewards: { versions: REWARDS_EVENTS, decode: decodeRewardsLog },
+  distance: { versions: DISTANCE_EVENTS, decode: decodeDistanceLog },
+};
+
+const read = (service: string, file: string): { type: string; data: Json; metadata?: Json } =>
+  JSON.parse(readFileSync(new URL(`${service}/${file}`, FIXTURES), 'utf8'));
+
+for (const [service, { versions, decode }] of Object.entries(services)) {
+  test(`${service}: every event type has a fixture of its current version, and no fixture is of an unknown type or version`, () => {
+    const files = readdirSync(new URL(`${service}/`, FIXTURES)).sort();
+    const expected = Object.entries(versions).map(([t, v]) => `${t}.v${v}.json`).sort();
+    for (const f of expected) assert.ok(files.includes(f), `missing fixture ${service}/${f}`);
+    for (const f of files) {
+      const m = /^(\w+)\.v(\d+)\.json$/.exec(f);
+      assert.ok(m, `fixture name ${f}`);
+      assert.ok(versions[m[1]!] !== undefined, `${f}: ${m[1]} is not an event of ${service}`);
+      assert.ok(Number(m[2]) <= versions[m[1]!]!, `${f}: version above the current ${versions[m[1]!]}`);
+    }
+  });
+
+  test(`${service}: each fixture decodes to its type and re-encodes to the same JSON`, () => {
+    for (const f of readdirSync(new URL(`${service}/`, FIXTURES))) {
+      const stored = read(service, f);
+      const decoded = decode(stored);
+      assert.ok(decoded, `${f} does not decode`);
+      assert.equal(decoded.type, f.split('.')[0]);
+      const again = encode(decoded, stored.metadata);
+      assert.equal(JSON.stringify(again), JSON.stringify(stored), f);
+    }
+  });
+}
+
+test('a type that a log does not fold decodes to undefined', () => {
+  assert.equal(decodeDistanceLog({ type: 'Deposited', data: { account: 'a', amount: '1' } }), undefined);
+  assert.equal(decodeVotingLog({ type: 'Deposited', data: { account: 'a', amount: '1' } }), undefined);
+  assert.equal(decodeConsensusLog({ type: 'Nonsense', data: {} }), undefined);
+  assert.equal(decodeRegistryLog({ type: 'VoteCast', data: {} }), undefined);
+  assert.equal(decodeRewardsLog({ type: 'RoundStarted', data: {} }), undefined);
+});

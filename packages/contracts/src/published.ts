@@ -1,0 +1,286 @@
+/**
+ * The published events other services consume: name → data. Each service owns its section and may
+ * add types and fields; a consumer copies nothing and imports these types only. Amounts are decimal
+ * strings in base units; heights and period indices are numbers; addresses are `ed25519:<hex>`.
+ * Every event a service publishes must stay below 512 KiB of JSON (Kafka's default limit is 1 MiB):
+ * long lists are split into chunks.
+ */
+
+// ---- consensus ---------------------------------------------------------------------------------
+export interface BlockProducedEvent { readonly height: number }
+
+// ---- registry ----------------------------------------------------------------------------------
+// What voting needs for eligibility snapshots and rewards needs for stakes, configuration, budgets.
+// `height` is the block height the registry had recorded when the command was accepted; `period`
+// the reward period of that height (undefined before the schedule is known).
+
+/** Configuration of a solution group, as registered (and after each change). */
+export interface GroupConfig {
+  readonly namespace: string;
+  readonly info: string;
+  readonly minStake: string;
+  readonly maxStake: string;
+  readonly maxOperators: number;
+  readonly allowListEnabled: boolean;
+  readonly startBlock: number;
+  /** Base reward per block, base units. */
+  readonly subscriptionRewardPerBlock: string;
+  /** Active reward per block, base units. */
+  readonly votingRewardPerBlock: string;
+  readonly slaVotingThreshold: number;
+  readonly operationStartBlock: number;
+  readonly operationEndBlock: number;
+  /** In reward periods. */
+  readonly withdrawalDelay: number;
+}
+
+export interface GroupRegisteredEvent { readonly group: string; readonly owner: string; readonly config: GroupConfig; readonly budget: string; readonly height: number }
+/** Per-block rewards changed by the registrar; effective from `fromPeriod`. */
+export interface GroupRewardsChangedEvent { readonly group: string; readonly subscriptionRewardPerBlock: string; readonly votingRewardPerBlock: string; readonly fromPeriod: number }
+/**
+ * The budget now reserved for rewards (after a raise, a payout or a return to the registrar);
+ * `amount` is what moved (added on RAISED, paid out on PAID, given back on RETURNED).
+ */
+export interface GroupBudgetChangedEvent { readonly group: string; readonly budget: string; readonly reason: 'RAISED' | 'PAID' | 'RETURNED'; readonly amount: string }
+export interface GroupStatusChangedEvent { readonly group: string; readonly status: 'ACTIVE' | 'RETIRING' | 'REMOVED' }
+
+export interface SolutionConfig {
+  readonly namespace: string;
+  readonly group: string;
+  readonly name: string;
+  readonly description: string;
+  readonly logicRef: string;
+  readonly expirationBlock: number;
+  readonly maxWaitingThreshold: number;
+  readonly voteThresholdPercent: number;
+  readonly quorumPercent: number;
+  readonly votingStartMethod: 'REGISTRAR' | 'WORKER';
+  readonly nominationsEnabled: boolean;
+  readonly unresolvedPolicy: 'NONE' | 'RETRY_ONCE';
+}
+export interface SolutionRegisteredEvent { readonly solution: string; readonly owner: string; readonly config: SolutionConfig; readonly height: number }
+export interface SolutionStatusChangedEvent { readonly solution: string; readonly status: 'ACTIVE' | 'PAUSED' | 'ENDED' }
+export interface WorkerNominatedEvent { readonly solution: string; readonly worker: string }
+export interface WorkerUnnominatedEvent { readonly solution: string; readonly worker: string }
+
+/** Stake locked (or topped up): `stake` is the operator's total stake in the group from `activeFromPeriod`. */
+export interface OperatorSubscribedEvent { readonly group: string; readonly operator: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
+export interface StakeToppedUpEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
+/** Unsubscribed in `period` with delay d: votes and earns through `period + d - 1`; `finalPeriod` = period + d. */
+export interface OperatorUnsubscribedEvent { readonly group: string; readonly operator: string; readonly period: number; readonly finalPeriod: number; readonly height: number }
+/** The stake left the group: released to the operator's free balance after `finalPeriod` closed. */
+export interface StakeReleasedEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly period: number }
+export interface WorkerConnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
+export interface WorkerDisconnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
+/** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. */
+export interface RewardsCreditedEvent {
+  readonly group: string; readonly period: number; readonly chunk: number; readonly total: string;
+  /** What each operator received in its unclaimed rewards for the group (copied from RewardsComputed). */
+  readonly payouts: readonly { readonly operator: string; readonly amount: string }[];
+}
+/**
+ * Alert: a RewardsComputed chunk was not credited (the budget could not cover it, the group is
+ * unknown or removed, or the chunk is malformed). Nothing moved; the registrar's workflow decides.
+ */
+export interface RewardsCreditRefusedEvent { readonly group: string; readonly period: number; readonly chunk: number; readonly subtotal: string; readonly budget: string; readonly reason: string }
+/** The allow list flag and entries after a change (`added`/`removed` are this change's entries). */
+export interface AllowListChangedEvent { readonly group: string; readonly enabled: boolean; readonly added: readonly string[]; readonly removed: readonly string[] }
+export interface RegistrarSignedUpEvent { readonly registrar: string; readonly friendlyName: string; readonly legalLocation: string }
+export interface RegistrarDeletedEvent { readonly registrar: string }
+// Ledger movements. Each event balances on its own, so the conservation invariant holds at every
+// log position. The treasury is REGISTRY_TREASURY below.
+export interface DepositedEvent { readonly account: string; readonly amount: string }
+export interface WithdrawnEvent { readonly account: string; readonly amount: string }
+export interface TransferredEvent { readonly from: string; readonly to: string; readonly amount: string }
+/** `amount` of `account`'s free balance reserved under `holdId` by a service account (e.g. distance). */
+export interface HoldPlacedEvent { readonly holdId: string; readonly account: string; readonly amount: string; readonly purpose: string; readonly placedBy: string }
+export interface HoldReleasedEvent { readonly holdId: string; readonly account: string; readonly amount: string; readonly reason: string }
+/** The hold's amount left the account's reserved balance for the treasury's free balance. */
+export interface HoldSlashedEvent { readonly holdId: string; readonly account: string; readonly amount: string; readonly treasury: string; readonly reason: string }
+/** The treasury account that slashes go to: a fixed address nobody holds a key for. */
+export const REGISTRY_TREASURY = 'ed25519:' + '0'.repeat(64);
+export interface RewardsClaimedEvent { readonly operator: string; readonly groups: readonly { readonly group: string; readonly amount: string }[] }
+
+// ---- voting and consensus ----------------------------------------------------------------------
+/**
+ * Vote metadata of one settled round, for rewards: per operator, eligible +1 for each worker in the
+ * snapshot and correct +1 for each whose vote equals the result. Unresolved rounds count for nobody.
+ * Long lists come in chunks.
+ */
+export interface VoteMetadataEvent {
+  readonly group: string;
+  readonly period: number;
+  readonly solution: string;
+  readonly roundId: string;
+  readonly chunk: number;
+  readonly chunks: number;
+  readonly eligibleOperators: readonly string[];
+  readonly correctOperators: readonly string[];
+}
+
+/**
+ * Voting's round events (stream `round:<solution>:<roundId>`), consumed by the validators.
+ * A round's start, snapshot chunks and first vote (when a worker's vote starts it) are one append.
+ */
+export interface RoundStartedEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly group: string;
+  /** The registrar that owns the solution, or the worker whose vote started it, or `system` for a retry. */
+  readonly starter: string;
+  readonly startBlock: number;
+  /** start + maxWaitingThreshold: the round expires (OffChainVote) when this block is recorded. */
+  readonly endBlock: number;
+  readonly period: number;
+  readonly quorumPercent: number;
+  readonly voteThresholdPercent: number;
+  readonly unresolvedPolicy: 'NONE' | 'RETRY_ONCE';
+  /** Size of the eligibility snapshot (E); the snapshot itself follows in `snapshotChunks` RoundSnapshot events. */
+  readonly eligible: number;
+  readonly snapshotChunks: number;
+  /** Set on an automatic retry: the round id that ended unresolved. */
+  readonly retryOf?: string;
+}
+/** One chunk of a round's eligibility snapshot: [worker, operator] pairs sorted by worker. */
+export interface RoundSnapshotEvent { readonly solution: string; readonly roundId: string; readonly chunk: number; readonly chunks: number; readonly workers: readonly (readonly [string, string])[] }
+/** One accepted vote; `result` is lowercase hex of 1..64 bytes. Signed by the worker (metadata signer/nonce). */
+export interface VoteCastEvent { readonly solution: string; readonly roundId: string; readonly worker: string; readonly result: string; readonly height: number }
+/**
+ * The round expired at `height` and is now OffChainVote: the recorded votes ([worker, result hex],
+ * sorted by worker) in chunks, so a validator needs nothing but these events.
+ */
+export interface RoundClosedEvent { readonly solution: string; readonly roundId: string; readonly height: number; readonly submitted: number; readonly chunk: number; readonly chunks: number; readonly votes: readonly (readonly [string, string])[] }
+/** An alert for the registrar's own workflow: a RETRY_ONCE round failed twice, or its retry could not start. */
+export interface RoundAlertEvent { readonly solution: string; readonly roundId: string; readonly reason: string }
+
+/** What a validator computed for a round (SPEC §5), in integers. */
+export interface Tally {
+  readonly eligible: number;
+  readonly submitted: number;
+  /** Votes for the most frequent result. */
+  readonly top: number;
+  readonly outcome: 'SETTLED' | 'UNRESOLVED';
+  /** Hex result when settled. */
+  readonly result?: string;
+  readonly reason?: 'NO_QUORUM' | 'NO_MAJORITY' | 'TIE';
+}
+/** A validator's signed statement of a round's outcome (stream `solution:<solution>` of consensus). */
+export interface AttestationRecordedEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly validator: string;
+  readonly tally: Tally;
+  readonly merkleRoot: string;
+  /** ed25519 over `attestationBytes` (services/consensus), hex. */
+  readonly signature: string;
+  /** True when it disagrees with the outcome already settled (or with the settled outcome, recorded after). */
+  readonly dissent: boolean;
+}
+export interface RoundSettledEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly group: string;
+  readonly period: number;
+  readonly result: string;
+  readonly tally: Tally;
+  readonly merkleRoot: string;
+  readonly attestors: readonly string[];
+  readonly dissenters: readonly string[];
+  /**
+   * The validator set in force when the round was decided (the two thirds were counted against
+   * it). Absent on events written before it was recorded.
+   */
+  readonly validators?: readonly string[];
+}
+export interface RoundUnresolvedEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly group: string;
+  readonly period: number;
+  readonly reason: 'NO_QUORUM' | 'NO_MAJORITY' | 'TIE';
+  readonly tally: Tally;
+  readonly merkleRoot: string;
+  readonly attestors: readonly string[];
+  readonly dissenters: readonly string[];
+  /** As in RoundSettledEvent. */
+  readonly validators?: readonly string[];
+}
+/** One entry of a solution's result chain: hash = sha256(prevHash, roundId, result, tally). */
+export interface ResultChainedEvent { readonly solution: string; readonly index: number; readonly roundId: string; readonly result: string; readonly tally: Tally; readonly prevHash: string; readonly hash: string }
+/** The validator set recorded in the consensus log (from configuration). */
+export interface ValidatorSetConfiguredEvent { readonly validators: readonly string[] }
+
+// ---- rewards -----------------------------------------------------------------------------------
+/** Emitted at genesis (height 0, first start) and when the admin changes the length for future periods. */
+export interface RewardPeriodScheduleChangedEvent { readonly fromPeriod: number; readonly firstBlock: number; readonly length: number }
+
+/**
+ * One group's rewards for one closed period. The registry's ledger consumes it: `total` leaves the
+ * group's reward budget and each payout is credited to the operator's unclaimed rewards for the
+ * group. Long payout lists come in chunks (chunk 0..chunks-1), each with its own subtotal.
+ */
+export interface RewardsComputedEvent {
+  readonly group: string;
+  readonly period: number;
+  readonly chunk: number;
+  readonly chunks: number;
+  /** `amount` = `base` + `active` (the split is informational; the ledger moves `amount`). Zero payouts are left out. */
+  readonly payouts: readonly { readonly operator: string; readonly amount: string; readonly base?: string; readonly active?: string }[];
+  readonly subtotal: string;
+}
+
+/** A new reward period began (the first block of period `index` was recorded by rewards). */
+export interface RewardPeriodStartedEvent { readonly index: number; readonly firstBlock: number; readonly lastBlock: number }
+
+/**
+ * The due rewards of a group for a period exceeded what is left of its budget: every share was
+ * scaled down by `budget / due` (rounded down), so `paid` ≤ `budget`.
+ */
+export interface BudgetExhaustedEvent { readonly group: string; readonly period: number; readonly budget: string; readonly due: string; readonly paid: string }
+
+// ---- distance ----------------------------------------------------------------------------------
+/**
+ * A distance evaluation request reached its outcome. The registry's ledger consumes it: the hold
+ * placed for the price (Registry.PlaceHold with this hold id) is released (VALID, NOT_EVALUATED)
+ * or slashed to the treasury (INVALID).
+ */
+export interface EvaluationSettledEvent {
+  readonly holdId: string;
+  readonly identity: number;
+  readonly requester: string;
+  readonly outcome: 'VALID' | 'INVALID' | 'NOT_EVALUATED';
+  /** The evaluation period whose pool was settled (when period + 1 began). */
+  readonly period: number;
+  /** The price held, base units (what the registry releases or slashes). */
+  readonly amount?: string;
+  /** The median of the accepted values (Perbill); absent when no result arrived. */
+  readonly median?: number;
+  /** When VALID: the last evaluation period of validity. */
+  readonly validUntilPeriod?: number;
+  /** Set when the request never reached a pool (it filled while the hold was placed). */
+  readonly reason?: 'POOL_FULL';
+}
+
+export const PUBLISHED = {
+  consensus: {
+    BlockProduced: 'BlockProduced', VoteMetadata: 'VoteMetadata', AttestationRecorded: 'AttestationRecorded', RoundSettled: 'RoundSettled',
+    RoundUnresolved: 'RoundUnresolved', ResultChained: 'ResultChained', ValidatorSetConfigured: 'ValidatorSetConfigured',
+  },
+  voting: { RoundStarted: 'RoundStarted', RoundSnapshot: 'RoundSnapshot', VoteCast: 'VoteCast', RoundClosed: 'RoundClosed', RoundAlert: 'RoundAlert' },
+  registry: {
+    GroupRegistered: 'GroupRegistered', GroupRewardsChanged: 'GroupRewardsChanged', GroupBudgetChanged: 'GroupBudgetChanged',
+    GroupStatusChanged: 'GroupStatusChanged', SolutionRegistered: 'SolutionRegistered', SolutionStatusChanged: 'SolutionStatusChanged',
+    WorkerNominated: 'WorkerNominated', WorkerUnnominated: 'WorkerUnnominated', OperatorSubscribed: 'OperatorSubscribed',
+    StakeToppedUp: 'StakeToppedUp', OperatorUnsubscribed: 'OperatorUnsubscribed', StakeReleased: 'StakeReleased',
+    WorkerConnected: 'WorkerConnected', WorkerDisconnected: 'WorkerDisconnected', RewardsCredited: 'RewardsCredited',
+    RewardsClaimed: 'RewardsClaimed', Deposited: 'Deposited',
+    RewardsCreditRefused: 'RewardsCreditRefused', AllowListChanged: 'AllowListChanged', RegistrarSignedUp: 'RegistrarSignedUp',
+    RegistrarDeleted: 'RegistrarDeleted', Withdrawn: 'Withdrawn', Transferred: 'Transferred', HoldPlaced: 'HoldPlaced',
+    HoldReleased: 'HoldReleased', HoldSlashed: 'HoldSlashed',
+  },
+  rewards: {
+    RewardPeriodScheduleChanged: 'RewardPeriodScheduleChanged', RewardPeriodStarted: 'RewardPeriodStarted',
+    RewardsComputed: 'RewardsComputed', BudgetExhausted: 'BudgetExhausted',
+  },
+  distance: { EvaluationSettled: 'EvaluationSettled' },
+} as const;

@@ -1,0 +1,38 @@
+import type { Versions } from './codec.js';
+import type { ConsensusEvent } from './consensus.js';
+import type { DistanceEvent } from './distance.js';
+import type { RegistryEvent } from './registry.js';
+import type { RewardsEvent } from './rewards.js';
+import type { VotingEvent } from './voting.js';
+
+/**
+ * The schema version of every event type, per owning service (one module, so that the decoders of
+ * the logs that record other services' events read these tables without import cycles). A version
+ * goes up when a shape changes; fixtures/<service>/<Type>.v<N>.json holds an example of each.
+ */
+export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
+  BlockProduced: 1, ValidatorSetConfigured: 1, AttestationRecorded: 1,
+  // v2: `validators` added (the set that decided); v1 events lack it and are read with a fallback.
+  RoundSettled: 2, RoundUnresolved: 2,
+  ResultChained: 1, VoteMetadata: 1,
+};
+
+export const VOTING_EVENTS: Versions<VotingEvent> = { RoundStarted: 1, RoundSnapshot: 1, VoteCast: 1, RoundClosed: 1, RoundAlert: 1 };
+
+export const REGISTRY_EVENTS: Versions<RegistryEvent> = {
+  Deposited: 1, Withdrawn: 1, Transferred: 1, HoldPlaced: 1, HoldReleased: 1, HoldSlashed: 1, RegistrarSignedUp: 1, RegistrarDeleted: 1,
+  GroupRegistered: 1, GroupBudgetChanged: 1, GroupRewardsChanged: 1, GroupStatusChanged: 1, AllowListChanged: 1, SolutionRegistered: 1,
+  SolutionStatusChanged: 1, WorkerNominated: 1, WorkerUnnominated: 1, OperatorSubscribed: 1, StakeToppedUp: 1, OperatorUnsubscribed: 1,
+  StakeReleased: 1, WorkerConnected: 1, WorkerDisconnected: 1, RewardsCredited: 1, RewardsCreditRefused: 1, RewardsClaimed: 1,
+};
+
+export const REWARDS_EVENTS: Versions<RewardsEvent> = {
+  RewardPeriodScheduleChanged: 1, RewardPeriodStarted: 1, RewardInputsRecorded: 1, RewardsDecided: 1, BudgetExhausted: 1,
+  // Payouts carry `base` and `active` beside `amount`; both optional in the contract, read with a fallback.
+  RewardsComputed: 1,
+};
+
+export const DISTANCE_EVENTS: Versions<DistanceEvent> = {
+  DistanceConfigured: 1, IdentityAdded: 1, MembershipChanged: 1, CertificationAdded: 1, CertificationRemoved: 1, WotImported: 1,
+  HoldRequested: 1, HoldFailed: 1, EvaluationRequested: 1, ResultPublished: 1, ValidityExpired: 1, EvaluationSettled: 1, PoolSettled: 1,
+};
