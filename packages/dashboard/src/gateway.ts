@@ -1,0 +1,134 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EwxCallError, type Ewx } from '@ewx/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { distance, group, network, operator, round, statuses, voteProof } from './reads.js';
+
+/** Where `npm run build:web` (esbuild) writes the page: dist/web beside this file's dist. */
+export const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), 'web');
+
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
+
+export interface GatewayOptions {
+  readonly ewx: Ewx;
+  /** The built page (default WEB_ROOT). */
+  readonly webRoot?: string;
+  /** How often the gateway looks at the services' log positions for the live stream (default 500 ms). */
+  readonly pollMs?: number;
+}
+
+export interface Gateway {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+type Route = (ewx: Ewx, m: RegExpMatchArray, q: URLSearchParams) => Promise<unknown>;
+const ROUTES: [RegExp, Route][] = [
+  [/^\/api\/network$/, (ewx) => network(ewx)],
+  [/^\/api\/status$/, (ewx) => statuses(ewx)],
+  [/^\/api\/groups\/([^/]+)$/, (ewx, m) => group(ewx, m[1]!)],
+  [/^\/api\/operators\/([^/]+)$/, (ewx, m) => operator(ewx, m[1]!)],
+  [/^\/api\/rounds\/([^/]+)\/([^/]+)$/, (ewx, m) => round(ewx, m[1]!, m[2]!)],
+  [/^\/api\/rounds\/([^/]+)\/([^/]+)\/proof\/([^/]+)$/, (ewx, m) => voteProof(ewx, m[1]!, m[2]!, m[3]!)],
+  [/^\/api\/distance\/(\d{1,10})$/, (ewx, m) => distance(ewx, Number(m[1]))],
+];
+
+/** gRPC status -> HTTP status for the JSON error body. */
+function httpStatus(e: unknown): number {
+  if (!EwxCallError.is(e)) return 500;
+  switch (e.code) {
+    case grpcStatus.NOT_FOUND: return 404;
+    case grpcStatus.INVALID_ARGUMENT: return 400;
+    case grpcStatus.FAILED_PRECONDITION: return 409;
+    case grpcStatus.UNAVAILABLE: case grpcStatus.DEADLINE_EXCEEDED: return 503;
+    default: return 502;
+  }
+}
+
+/** The built page's files, read once: only these names are served (no path from the request reaches the disk). */
+function staticFiles(root: string): Map<string, { type: string; body: Buffer }> {
+  if (!existsSync(join(root, 'index.html'))) throw new Error(`dashboard: no built page in ${root} (run \`npm run build\` at the repository root)`);
+  const files = new Map<string, { type: string; body: Buffer }>();
+  for (const name of ['index.html', 'main.js', 'main.css']) {
+    const p = join(root, name);
+    if (existsSync(p)) files.set('/' + name, { type: TYPES[name.slice(name.lastIndexOf('.'))]!, body: readFileSync(p) });
+  }
+  files.set('/', files.get('/index.html')!);
+  return files;
+}
+
+/**
+ * The read-only HTTP gateway: JSON views composed from gRPC reads, the built page as static
+ * files, and `/api/events`, a Server-Sent Events stream that says `change` whenever a service's
+ * log position moves (one poll of GetStatus for all viewers; the page then re-reads its view).
+ */
+export async function startGateway(options: GatewayOptions, port: number, host = '127.0.0.1'): Promise<Gateway> {
+  const { ewx } = options;
+  const files = staticFiles(options.webRoot ?? WEB_ROOT);
+  const viewers = new Set<ServerResponse>();
+  let last = '';
+  let polling = false;
+  const poll = async (): Promise<void> => {
+    if (polling || viewers.size === 0) return;
+    polling = true;
+    try {
+      const s = await statuses(ewx);
+      const key = JSON.stringify(s);
+      if (key !== last) {
+        last = key;
+        const msg = `event: change\ndata: ${JSON.stringify({ height: s.consensus.height, services: s })}\n\n`;
+        for (const v of viewers) v.write(msg);
+      }
+    } catch { /* a service restarting: the next poll tells */ } finally { polling = false; }
+  };
+  const timer = setInterval(() => void poll(), options.pollMs ?? 500);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    const security = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'" };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end(JSON.stringify({ error: 'read-only: GET only' }));
+      return;
+    }
+    if (url.pathname === '/api/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write('retry: 1000\n\n');
+      if (last) res.write(`event: change\ndata: ${JSON.stringify({ services: JSON.parse(last) })}\n\n`);
+      viewers.add(res);
+      req.on('close', () => viewers.delete(res));
+      void poll();
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      const route = ROUTES.map(([re, fn]) => [url.pathname.match(re), fn] as const).find(([m]) => m);
+      if (!route) { res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such view: ${url.pathname}` })); return; }
+      try {
+        const m = route[0]!.map((p) => decodeURIComponent(p)) as RegExpMatchArray;
+        const body = await route[1](ewx, m, url.searchParams);
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...security }).end(JSON.stringify(body));
+      } catch (e) {
+        res.writeHead(httpStatus(e), { 'content-type': 'application/json' }).end(JSON.stringify({ error: (e as Error).message }));
+      }
+      return;
+    }
+    const f = files.get(url.pathname);
+    if (!f) { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'); return; }
+    res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-cache', ...security }).end(req.method === 'HEAD' ? undefined : f.body);
+  };
+
+  const server = createServer((req, res) => { void handle(req, res); });
+  await new Promise<void>((ok, fail) => { server.once('error', fail); server.listen(port, host, () => ok()); });
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return {
+    server, url: `http://${host}:${bound}/`,
+    close: async () => {
+      clearInterval(timer);
+      for (const v of viewers) v.end();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

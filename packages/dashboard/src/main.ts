@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * The dashboard as its own process (deploy/k8s/base/dashboard.yaml): DASHBOARD_PORT (8080),
+ * DASHBOARD_HOST (127.0.0.1), and either EWX_ADDRESS (the embedded mode's one address) or
+ * REGISTRY_ADDRESS, VOTING_ADDRESS, CONSENSUS_ADDRESS, REWARDS_ADDRESS, DISTANCE_ADDRESS.
+ */
+import { SERVICE_NAMES, type ConnectOptions, type ServiceName } from '@ewx/client';
+import { startDashboard } from './start.js';
+
+function target(env: NodeJS.ProcessEnv): ConnectOptions {
+  const each = SERVICE_NAMES.map((s) => [s, env[`${s.toUpperCase()}_ADDRESS`]] as const);
+  if (each.every(([, a]) => a)) return { addresses: Object.fromEntries(each) as Record<ServiceName, string> };
+  if (env.EWX_ADDRESS) return { address: env.EWX_ADDRESS };
+  const missing = each.filter(([, a]) => !a).map(([s]) => `${s.toUpperCase()}_ADDRESS`);
+  throw new Error(`set EWX_ADDRESS, or all five service addresses (missing ${missing.join(', ')})`);
+}
+
+try {
+  const port = Number(process.env.DASHBOARD_PORT ?? '8080');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`DASHBOARD_PORT: expected a port 0..65535, got ${process.env.DASHBOARD_PORT}`);
+  const g = await startDashboard(target(process.env), port, process.env.DASHBOARD_HOST ?? '127.0.0.1');
+  process.stdout.write(`ewx dashboard: ${g.url}\n`);
+  const stop = (): void => { void g.close().then(() => process.exit(0)); };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+} catch (e) {
+  process.stderr.write(`ewx dashboard: ${(e as Error).message}\n`);
+  process.exit(1);
+}
