@@ -4,7 +4,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { checkProof } from './proof.js';
+import { checkProof } from '../src/proof.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const main = document.getElementById('main')!;
@@ -47,6 +47,7 @@ function table(caption: string, head: string[], rows: (Node | string | number)[]
 }
 
 const COLORS = ['#1f4e9c', '#1b7a3a', '#b3261e', '#7a4f01'];
+let afterRender: (() => void)[] = [];
 /**
  * A uPlot chart of series over reward periods, with its figures as a table beside it (screen
  * readers and keyboard users read the table; the canvas is decoration for them).
@@ -55,13 +56,18 @@ function chart(title: string, periods: number[], series: { label: string; values
   const box = h('figure', { class: 'chart', 'data-testid': testid, 'data-series': JSON.stringify({ periods, series }) });
   const plot = h('div', { role: 'img', 'aria-label': `${title}: chart of ${series.map((s) => s.label).join(', ')} per reward period; the figures are in the table below` });
   box.append(h('figcaption', {}, title), plot);
-  queueMicrotask(() => {
-    const width = Math.max(320, Math.min(720, (box.parentElement?.clientWidth ?? 640) - 16));
+  // Drawn once the view is in the page, at the width it has there.
+  afterRender.push(() => {
+    const width = Math.max(360, Math.min(900, main.clientWidth - 40));
     // eslint-disable-next-line no-new
     new uPlot({
-      width, height: 220, scales: { x: { time: false } },
-      axes: [{ label: 'reward period', stroke: '#222', grid: { stroke: '#ddd' }, incrs: [1, 2, 5, 10] }, { stroke: '#222', grid: { stroke: '#ddd' } }],
-      series: [{ label: 'period' }, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { size: 7, fill: COLORS[i % COLORS.length] } }))],
+      width, height: 240, scales: { x: { time: false } }, legend: { live: false },
+      axes: [{ label: 'reward period', stroke: '#222', grid: { stroke: '#ddd' }, incrs: [1, 2, 5, 10] }, { stroke: '#222', grid: { stroke: '#ddd' }, incrs: [1, 2, 5, 10, 20, 50, 100] }],
+      // The first series wide and pale underneath, so equal series (eligible = correct) stay visible.
+      series: [{ label: 'period' }, ...series.map((s, i) => ({
+        label: s.label, stroke: COLORS[i % COLORS.length], width: i === 0 ? 7 : 2, alpha: i === 0 ? 0.45 : 1,
+        dash: s.label.startsWith('SLA') ? [6, 4] : undefined, points: { size: i === 0 ? 0 : 7, fill: COLORS[i % COLORS.length] },
+      }))],
     }, [periods, ...series.map((s) => s.values)], plot);
   });
   box.append(table(`${title} (figures)`, ['period', ...series.map((s) => s.label)], periods.map((p, i) => [p, ...series.map((s) => s.values[i] ?? 0)]), `${testid}-table`));
@@ -165,7 +171,10 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
     const r = await get(base);
     const s = r.settlement;
     const select = h('select', { id: 'proof-worker' }, ...r.workers.map((w: string) => h('option', { value: w }, short(w))));
+    const key = `${solution}/${roundId}`;
     const result = h('p', { id: 'proof-result', role: 'status', 'aria-live': 'polite' });
+    if (lastProof?.key === key) { result.dataset.verdict = lastProof.verdict; result.textContent = lastProof.text; }
+    const keep = () => { lastProof = { key, verdict: result.dataset.verdict ?? '', text: result.textContent ?? '' }; };
     const button = h('button', { type: 'submit' }, 'Check inclusion');
     const form = h('form', { 'aria-labelledby': 'proof-h' }, h('label', { for: 'proof-worker' }, 'Worker'), select, button, result);
     form.addEventListener('submit', (e) => {
@@ -175,7 +184,8 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
         const ok = checkProof(p, s?.merkleRoot ?? r.merkleRoot);
         result.dataset.verdict = ok.valid ? 'valid' : 'invalid';
         result.textContent = ok.valid ? `✔ included: vote ${p.result} of ${short(p.worker)} hashes up to the Merkle root (${p.steps.length} step(s), checked in this page)` : `✘ not proven: ${ok.reason}`;
-      }, (e: Error) => { result.dataset.verdict = 'error'; result.textContent = `✘ ${e.message}`; });
+        keep();
+      }, (e: Error) => { result.dataset.verdict = 'error'; result.textContent = `✘ ${e.message}`; keep(); });
     });
     return [
       h('h2', {}, `Round ${r.solution}/${r.roundId}`),
@@ -202,7 +212,7 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
   },
 };
 
-let current = '';
+let lastProof: { key: string; verdict: string; text: string } | undefined;
 let rendering = false;
 let again = false;
 async function render(focus: boolean): Promise<void> {
@@ -211,8 +221,16 @@ async function render(focus: boolean): Promise<void> {
   const [name, ...args] = (location.hash.replace(/^#\/?/, '') || 'network').split('/').map(decodeURIComponent);
   const view = views[name!] ?? views.network!;
   try {
+    afterRender = [];
     const nodes = await view(args);
+    // A live re-render keeps the keyboard where it was: the focused control is found again by id or link.
+    const active = document.activeElement instanceof HTMLElement && main.contains(document.activeElement) ? document.activeElement : undefined;
+    const again_ = active?.id ? `#${CSS.escape(active.id)}` : active?.getAttribute('href') ? `a[href="${CSS.escape(active.getAttribute('href')!)}"]` : undefined;
+    const selected = document.querySelector<HTMLSelectElement>('#proof-worker')?.value;
     main.replaceChildren(...nodes);
+    for (const draw of afterRender) draw();
+    if (selected) { const s = document.querySelector<HTMLSelectElement>('#proof-worker'); if (s) s.value = selected; }
+    if (!focus && again_) main.querySelector<HTMLElement>(again_)?.focus();
     main.dataset.view = name;
     main.dataset.rendered = String(Number(main.dataset.rendered ?? '0') + 1);
     document.title = `${nodes[0]?.textContent ?? 'EWX'} · EWX dashboard`;
@@ -232,8 +250,7 @@ for (const form of document.querySelectorAll<HTMLFormElement>('nav form')) {
     if (q) location.hash = `#/${form.dataset.view}/${q.split('/').map(encodeURIComponent).join('/')}`;
   });
 }
-window.addEventListener('hashchange', () => { current = location.hash; void render(true); });
-current = location.hash;
+window.addEventListener('hashchange', () => { lastProof = undefined; void render(true); });
 void render(false);
 
 const events = new EventSource('/api/events');
