@@ -17,7 +17,7 @@ COPY services/ services/
 COPY scripts/image-layout.mjs scripts/
 # Install scripts stay off, as on the development machines (npm 11 blocks them by default).
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npx tsc -b \
+ && npm run build \
  && node scripts/image-layout.mjs /app
 
 FROM ${NODE_IMAGE}

@@ -93,6 +93,12 @@ export async function startGateway(options: GatewayOptions, port: number, host =
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end(JSON.stringify({ error: 'read-only: GET only' }));
       return;
     }
+    // Probes: alive while the process serves; ready while the services answer GetStatus.
+    if (url.pathname === '/healthz') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'); return; }
+    if (url.pathname === '/readyz') {
+      try { await statuses(ewx); res.writeHead(200, { 'content-type': 'text/plain' }).end('ready'); } catch (e) { res.writeHead(503, { 'content-type': 'text/plain' }).end((e as Error).message); }
+      return;
+    }
     if (url.pathname === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       res.write('retry: 1000\n\n');
