@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EwxCallError, type Ewx } from '@ewx/client';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { auditor, NO_AUDIT, type AuditSource } from './audit.js';
 import { distance, group, network, operator, round, statuses, voteProof } from './reads.js';
 
 /** Where `npm run build:web` (esbuild) writes the page: dist/web beside this file's dist. */
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   readonly webRoot?: string;
   /** How often the gateway looks at the services' log positions for the live stream (default 500 ms). */
   readonly pollMs?: number;
+  /** Where the audit view reads the logs (see audit.ts); without it the view says so. */
+  readonly audit?: AuditSource;
 }
 
 export interface Gateway {
@@ -84,6 +87,7 @@ export async function startGateway(options: GatewayOptions, port: number, host =
       }
     } catch { /* a service restarting: the next poll tells */ } finally { polling = false; }
   };
+  const audits = options.audit ? auditor(options.audit) : undefined;
   const timer = setInterval(() => void poll(), options.pollMs ?? 500);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -106,6 +110,27 @@ export async function startGateway(options: GatewayOptions, port: number, host =
       viewers.add(res);
       req.on('close', () => viewers.delete(res));
       void poll();
+      return;
+    }
+    if (url.pathname === '/api/audit' || url.pathname === '/api/audit/bundle') {
+      const json = (code: number, body: unknown, extra: Record<string, string> = {}) =>
+        res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra }).end(JSON.stringify(body, null, extra['content-disposition'] ? 2 : 0));
+      if (!audits) { json(404, { error: NO_AUDIT }); return; }
+      try {
+        if (url.pathname === '/api/audit') {
+          json(200, await audits.latest(await statuses(ewx).then((s) => JSON.stringify(s), () => 'services unreachable')));
+          return;
+        }
+        const q = url.searchParams;
+        const op = q.get('operator') ?? '';
+        const period = Number(q.get('period'));
+        if (!/^ed25519:[0-9a-f]{64}$/.test(op)) { json(400, { error: `operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(op)}` }); return; }
+        if (!Number.isInteger(period) || period < 0 || q.get('period') === '') { json(400, { error: `period: expected a whole number, got ${JSON.stringify(q.get('period'))}` }); return; }
+        const bundle = await audits.bundle(op, period, q.get('group') || undefined);
+        json(200, bundle, { 'content-disposition': `attachment; filename="bundle-${op.slice(8, 20)}-p${period}.json"` });
+      } catch (e) {
+        json(422, { error: (e as Error).message });
+      }
       return;
     }
     if (url.pathname.startsWith('/api/')) {

@@ -2,9 +2,11 @@
 /**
  * The dashboard as its own process (deploy/k8s/base/dashboard.yaml): DASHBOARD_PORT (8080),
  * DASHBOARD_HOST (127.0.0.1), and either EWX_ADDRESS (the embedded mode's one address) or
- * REGISTRY_ADDRESS, VOTING_ADDRESS, CONSENSUS_ADDRESS, REWARDS_ADDRESS, DISTANCE_ADDRESS.
+ * REGISTRY_ADDRESS, VOTING_ADDRESS, CONSENSUS_ADDRESS, REWARDS_ADDRESS, DISTANCE_ADDRESS; for the
+ * audit view AUDIT_DATABASE_URL or AUDIT_DATA_DIR (see audit.ts).
  */
 import { SERVICE_NAMES, type ConnectOptions, type ServiceName } from '@ewx/client';
+import { auditSourceFromEnv } from './audit.js';
 import { startDashboard } from './start.js';
 
 function target(env: NodeJS.ProcessEnv): ConnectOptions {
@@ -18,7 +20,7 @@ function target(env: NodeJS.ProcessEnv): ConnectOptions {
 try {
   const port = Number(process.env.DASHBOARD_PORT ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`DASHBOARD_PORT: expected a port 0..65535, got ${process.env.DASHBOARD_PORT}`);
-  const g = await startDashboard(target(process.env), port, process.env.DASHBOARD_HOST ?? '127.0.0.1');
+  const g = await startDashboard(target(process.env), port, process.env.DASHBOARD_HOST ?? '127.0.0.1', auditSourceFromEnv(process.env));
   process.stdout.write(`ewx dashboard: ${g.url}\n`);
   const stop = (): void => { void g.close().then(() => process.exit(0)); };
   process.once('SIGTERM', stop);

@@ -200,6 +200,27 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
     ];
   },
 
+  async audit() {
+    const r = await fetch('/api/audit', { headers: { accept: 'application/json' } });
+    const a = await r.json();
+    const form = h('form', { action: '/api/audit/bundle', method: 'get', class: 'bundle', 'aria-labelledby': 'bundle-h' },
+      h('label', { for: 'b-operator' }, 'Operator'), h('input', { id: 'b-operator', name: 'operator', required: '', placeholder: 'ed25519:…', autocomplete: 'off' }),
+      h('label', { for: 'b-period' }, 'Reward period'), h('input', { id: 'b-period', name: 'period', required: '', type: 'number', min: '0', inputmode: 'numeric' }),
+      h('label', { for: 'b-group' }, 'Group (optional)'), h('input', { id: 'b-group', name: 'group', autocomplete: 'off' }),
+      h('button', { type: 'submit' }, 'Download bundle'));
+    const bundle = h('section', {}, h('h3', { id: 'bundle-h' }, "An operator's audit bundle"),
+      h('p', {}, 'One JSON file: its votes with inclusion proofs, the attestations, counts, SLA test and every input of the reward formula; check it offline with ', h('code', {}, 'ewx audit verify-bundle'), '.'), form);
+    if (!r.ok) return [h('h2', {}, 'Audit'), h('p', { role: 'status', 'data-testid': 'audit-unavailable' }, a.error), bundle];
+    return [
+      h('h2', {}, 'Audit'),
+      dl([['Logs', a.source], ['Events replayed', num(a.events, 'audit-events')], ['Divergences', num(a.divergences, 'audit-divergences')], ['Notes', num(a.notes)],
+        ['Replayed in', `${a.ms} ms`], ['At', a.at]], 'audit-summary'),
+      table('Per service', ['service', 'events', 'checks run', 'divergences', 'last position'], a.services.map((x: Json) => [x.service, num(x.events), num(x.checks), num(x.divergences), x.lastPosition]), 'audit-services'),
+      table('First divergences', ['service', 'position', 'check', 'message'], a.firstDivergences.map((d: Json) => [d.service, d.position ?? '—', d.check, d.message]), 'audit-first'),
+      bundle,
+    ];
+  },
+
   async distance([id]) {
     const d = await get(`/api/distance/${encodeURIComponent(id!)}`);
     return [
@@ -259,5 +280,6 @@ events.addEventListener('error', () => { live.textContent = 'reconnecting…'; }
 events.addEventListener('change', (e) => {
   const d = JSON.parse((e as MessageEvent).data);
   live.textContent = `live · height ${d.services.consensus.height}`;
-  void render(false);
+  // The audit replays every log: it runs when its view is opened, not on each block.
+  if (main.dataset.view !== 'audit') void render(false);
 });
