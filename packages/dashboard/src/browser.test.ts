@@ -121,13 +121,17 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await value(page, 'budget-left'), payouts.budgetAvailable);
     assert.equal(await value(page, 'total-stake'), group.totalStake);
     assert.equal(await text(page, 'operators-count'), String(group.operators));
-    // SLA % of the last closed period, per operator, as rewards computed it.
-    const last = Math.max(...payouts.periods.map((p) => p.period));
+    // SLA % per operator: the newest closed period with rounds, as rewards computed it.
     const ops = (await ewx.registry.listOperators({ group: SCENARIO_GROUP })).operators;
+    const shown: string[] = [];
     for (const o of ops) {
-      const r = await ewx.rewards.getOperatorRewards({ operator: o.address, group: SCENARIO_GROUP, period: last });
-      assert.equal(await text(page, `sla-${o.address}`), r.eligibleRounds ? `${Math.floor((r.correctVotes * 100) / r.eligibleRounds)}%` : '—');
+      const r = (await ewx.rewards.listOperatorRewards({ operator: o.address, group: SCENARIO_GROUP })).rewards
+        .filter((x) => x.closed && x.eligibleRounds > 0).sort((a, b) => b.period - a.period)[0];
+      assert.ok(r, o.address);
+      shown.push(await text(page, `sla-${o.address}`));
+      assert.equal(shown.at(-1), `${Math.floor((r.correctVotes * 100) / r.eligibleRounds)}%${r.slaMet ? '' : ' (below threshold)'}`);
     }
+    assert.ok(shown.every((x) => x === '100%'), `period 2's unanimous round: ${shown.join(', ')}`);
     const chart = JSON.parse((await page.getByTestId('group-rewards-chart').getAttribute('data-series'))!);
     assert.deepEqual(chart.periods, payouts.periods.map((p) => p.period).sort((a, b) => a - b));
     await page.screenshot({ path: join(SHOTS, 'dashboard-group.png'), fullPage: true });

@@ -93,10 +93,11 @@ export async function group(ewx: Ewx, namespace: string) {
   const period = current.period!.index;
   const c = g.config!;
   const periods = [...payouts.periods].sort((a, b) => a.period - b.period);
-  const lastClosed = periods.at(-1)?.period;
   const rows = await Promise.all(operators.map(async (o) => {
     const sub = o.subscriptions.find((s) => s.group === namespace)!;
-    const last = lastClosed === undefined ? undefined : await ewx.rewards.getOperatorRewards({ operator: o.address, group: namespace, period: lastClosed });
+    // SLA of the newest closed period that had rounds for the operator (a period without rounds tells nothing).
+    const history = (await ewx.rewards.listOperatorRewards({ operator: o.address, group: namespace, limit: 500 })).rewards;
+    const last = history.filter((r) => r.closed && r.eligibleRounds > 0).sort((a, b) => b.period - a.period)[0];
     return {
       address: o.address, worker: o.worker, stake: sub.stake, stakeState: stakeState(sub, period), activeFromPeriod: n(sub.activeFromPeriod),
       finalPeriod: sub.unsubscribing ? n(sub.finalPeriod) : null,

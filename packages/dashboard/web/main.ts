@@ -64,9 +64,10 @@ function chart(title: string, periods: number[], series: { label: string; values
       width, height: 240, scales: { x: { time: false } }, legend: { live: false },
       axes: [{ label: 'reward period', stroke: '#222', grid: { stroke: '#ddd' }, incrs: [1, 2, 5, 10] }, { stroke: '#222', grid: { stroke: '#ddd' }, incrs: [1, 2, 5, 10, 20, 50, 100] }],
       // The first series wide and pale underneath, so equal series (eligible = correct) stay visible.
+      // (Options left out rather than set to undefined: uPlot would pass undefined on to the canvas.)
       series: [{ label: 'period' }, ...series.map((s, i) => ({
-        label: s.label, stroke: COLORS[i % COLORS.length], width: i === 0 ? 7 : 2, alpha: i === 0 ? 0.45 : 1,
-        dash: s.label.startsWith('SLA') ? [6, 4] : undefined, points: { size: i === 0 ? 0 : 7, fill: COLORS[i % COLORS.length] },
+        label: s.label, stroke: i === 0 ? 'rgba(31, 78, 156, 0.45)' : COLORS[i % COLORS.length], width: i === 0 ? 7 : 2,
+        ...(s.label.startsWith('SLA') ? { dash: [6, 4] } : {}), points: { size: i === 0 ? 9 : 7, fill: COLORS[i % COLORS.length] },
       }))],
     }, [periods, ...series.map((s) => s.values)], plot);
   });
@@ -130,9 +131,9 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
         ['Solutions', g.solutions.map((s: Json) => `${s.namespace} (${s.status})`).join(', ') || 'none'],
       ])),
       h('section', { 'aria-labelledby': 'g-ops' }, h('h3', { id: 'g-ops' }, 'Operators'),
-        table('Operators, stake and SLA (last closed period)', ['operator', 'stake', 'stake state', 'active from period', 'released after period', 'SLA %'], g.operators.map((o: Json) => [
+        table('Operators, stake and SLA (newest closed period with rounds)', ['operator', 'stake', 'stake state', 'active from period', 'released after period', 'SLA %', 'SLA period'], g.operators.map((o: Json) => [
           link(`#/operator/${encodeURIComponent(o.address)}`, short(o.address)), amount(o.stake), o.stakeState, o.activeFromPeriod, o.finalPeriod ?? '—',
-          o.sla ? num(o.sla.percent === null ? '—' : `${o.sla.percent}%`, `sla-${o.address}`) : '—']), 'group-operators')),
+          num(o.sla ? `${o.sla.percent}%${o.sla.met ? '' : ' (below threshold)'}` : '—', `sla-${o.address}`), o.sla ? o.sla.period : '—']), 'group-operators')),
       chart('Rewards paid per period (EWT)', g.payouts.map((p: Json) => p.period),
         [{ label: 'paid', values: g.payouts.map((p: Json) => asTokens(p.paid)) }, { label: 'due', values: g.payouts.map((p: Json) => asTokens(p.due)) }], 'group-rewards-chart'),
     ];
