@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { accountCommand, statusCommand, waitCommand } from './commands/reads.js';
+import { accountCommand, statusCommand, waitCommand, watchCommand } from './commands/reads.js';
 import { adminCommand } from './commands/admin.js';
 import { auditCommand, logCommand } from './commands/audit.js';
 import { keysCommand } from './commands/keys.js';
@@ -33,7 +33,7 @@ export function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const c of [keysCommand(), statusCommand(), accountCommand(), adminCommand(), registrarCommand(), groupCommand(), solutionCommand(),
-    roundCommand(), operatorCommand(), workerCommand(), waitCommand(), auditCommand(), logCommand()]) p.addCommand(c);
+    roundCommand(), operatorCommand(), workerCommand(), waitCommand(), watchCommand(), auditCommand(), logCommand()]) p.addCommand(c);
   // Every subcommand reports usage errors the same way (one line, exit 2) and shows the exit codes.
   const walk = (c: Command): void => { c.exitOverride(); c.showHelpAfterError(false); c.commands.forEach(walk); };
   p.commands.forEach(walk);

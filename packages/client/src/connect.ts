@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Auth } from '@ewx/proto/common';
+import type { Auth, WatchEvent, WatchRequest } from '@ewx/proto/common';
 import { ConsensusService } from '@ewx/proto/consensus';
 import { DistanceService } from '@ewx/proto/distance';
 import { RegistryService } from '@ewx/proto/registry';
@@ -17,7 +17,7 @@ export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 interface MethodDef {
   readonly path: string;
   readonly requestStream: false;
-  readonly responseStream: false;
+  readonly responseStream: boolean;
   requestSerialize(value: any): Buffer;
   requestDeserialize(value: Buffer): any;
   responseDeserialize(value: Buffer): any;
@@ -38,10 +38,44 @@ export interface CallOptions {
   readonly deadlineMs?: number;
 }
 
-/** Promise methods for every RPC of a service definition, named as in ts-proto (`getStatus`, `deposit`, …). */
+export interface StreamCallOptions {
+  /** Aborting it cancels the call; the iteration then ends without an error. */
+  readonly signal?: AbortSignal;
+  /** A deadline for the whole stream (none by default: a Watch follows until cancelled). */
+  readonly deadlineMs?: number;
+}
+
+/**
+ * Promise methods for every unary RPC of a service definition, named as in ts-proto (`getStatus`,
+ * `deposit`, …); async iterables for server-streaming ones (`watch`). Leaving a `for await` loop
+ * (break, return, throw) cancels the call.
+ */
 export type ServiceClient<D> = {
-  [K in keyof D]: (request: RequestInput<Req<D[K]>>, options?: CallOptions) => Promise<Res<D[K]>>;
+  [K in keyof D]: D[K] extends { readonly responseStream: true }
+    ? (request: Partial<Req<D[K]>>, options?: StreamCallOptions) => AsyncGenerator<Res<D[K]>, void, undefined>
+    : (request: RequestInput<Req<D[K]>>, options?: CallOptions) => Promise<Res<D[K]>>;
 };
+
+export interface WatchOptions {
+  /**
+   * Exclusive LogPosition to start after: "" (default) from the start of the log; the `position`
+   * of the last event received to resume without repeat or gap; `ServiceStatus.position` (from
+   * `getStatus`) to follow what happens from now on.
+   */
+  readonly from?: string;
+  /** Only these event types (all when empty or absent). */
+  readonly types?: readonly string[];
+  /** Also the other services' events the service recorded as its inputs (`source` names their service). */
+  readonly includeInputs?: boolean;
+  /** Aborting it ends the iteration (no error). */
+  readonly signal?: AbortSignal;
+}
+
+/** One event from `watch`: the WatchEvent with its `dataJson` parsed. */
+export interface WatchedEvent extends WatchEvent {
+  readonly service: ServiceName;
+  readonly data: unknown;
+}
 
 export type RegistryClient = ServiceClient<typeof RegistryService>;
 export type VotingClient = ServiceClient<typeof VotingService>;
@@ -65,6 +99,13 @@ export type ConnectOptions = ({
 };
 
 export interface Ewx {
+  /**
+   * A service's published events from a log position, then live as they are appended: an async
+   * iterable that never ends by itself (it ends when `signal` aborts, when the loop is left, or when
+   * the server stops; it throws EwxCallError on a refusal or a lost connection). Resume with the
+   * last event's `position`.
+   */
+  watch(service: ServiceName, options?: WatchOptions): AsyncGenerator<WatchedEvent, void, undefined>;
   readonly registry: RegistryClient;
   readonly voting: VotingClient;
   readonly consensus: ConsensusClient;
@@ -83,6 +124,14 @@ function serviceClient<D extends Record<string, MethodDef>>(
 ): ServiceClient<D> {
   const out: Record<string, unknown> = {};
   for (const [name, m] of Object.entries(def)) {
+    if (m.responseStream) {
+      out[name] = (request: object, options: StreamCallOptions = {}) => {
+        const message = { ...m.requestDeserialize(Buffer.alloc(0)), ...request };
+        const deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
+        return streamOf(channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline }), m.path, options.signal);
+      };
+      continue;
+    }
     const command = isCommand(m);
     out[name] = async (request: object, options: CallOptions = {}) => {
       // Defaults first (a fresh decode of no bytes), then what the caller set.
@@ -100,6 +149,22 @@ function serviceClient<D extends Record<string, MethodDef>>(
     };
   }
   return out as ServiceClient<D>;
+}
+
+/** Iterates a server stream; cancels the call when the consumer stops or `signal` aborts. */
+async function* streamOf<T>(call: grpc.ClientReadableStream<T>, path: string, signal: AbortSignal | undefined): AsyncGenerator<T, void, undefined> {
+  let cancelled = false;
+  const cancel = (): void => { cancelled = true; call.cancel(); };
+  if (signal?.aborted) cancel(); else signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    for await (const m of call as AsyncIterable<T>) yield m;
+  } catch (e) {
+    if (cancelled && (e as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+    throw fromServiceError(path, e as grpc.ServiceError);
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+    if (!cancelled) { cancelled = true; call.cancel(); }
+  }
 }
 
 /**
@@ -121,6 +186,14 @@ export function connect(options: ConnectOptions): Ewx {
   };
   const deadlineMs = options.deadlineMs ?? 30_000;
   const build = (signer: Signer | undefined): Ewx => ({
+    async *watch(service, o = {}) {
+      if (!SERVICE_NAMES.includes(service)) throw new Error(`watch: unknown service ${JSON.stringify(service)} (one of ${SERVICE_NAMES.join(', ')})`);
+      const client = serviceClient(SERVICES[service] as unknown as Record<string, MethodDef>, channelOf(addresses[service]), undefined, deadlineMs) as unknown as {
+        watch(r: Partial<WatchRequest>, o: StreamCallOptions): AsyncGenerator<WatchEvent, void, undefined>;
+      };
+      const req: Partial<WatchRequest> = { fromPosition: o.from ?? '', types: [...(o.types ?? [])], includeInputs: o.includeInputs ?? false };
+      for await (const e of client.watch(req, o.signal ? { signal: o.signal } : {})) yield { ...e, service, data: JSON.parse(e.dataJson) as unknown };
+    },
     registry: serviceClient(RegistryService, channelOf(addresses.registry), signer, deadlineMs),
     voting: serviceClient(VotingService, channelOf(addresses.voting), signer, deadlineMs),
     consensus: serviceClient(ConsensusService, channelOf(addresses.consensus), signer, deadlineMs),

@@ -5,6 +5,9 @@ import type { ServiceStatus } from '@ewx/proto/common';
 import { SERVICE_NAMES, type Ewx, type ServiceName } from './connect.js';
 import { EwxCallError } from './errors.js';
 
+/** Consensus's block event (the clock), recorded by every service. */
+const BLOCK_PRODUCED = 'BlockProduced';
+
 export interface WaitOptions {
   /** Give up after this long (default 60 s) with an error naming what was awaited. */
   readonly timeoutMs?: number;
@@ -12,10 +15,10 @@ export interface WaitOptions {
 }
 
 /**
- * How the helpers learn that something changed. There is no watch stream in the services yet, so
- * the one implementation polls (`pollingChanges`); a stream-backed one would re-run `check` on
- * each event instead and keep the same contract: resolve with the first value that is not
- * undefined, retry after transient errors, fail on refusals and at the deadline.
+ * How the helpers learn that something changed: `until` resolves with the first value of `check`
+ * that is not undefined, re-running it when something may have changed; it fails at once on a
+ * refusal (the question is wrong) and at the deadline, naming what it waited for. The helpers use
+ * `watchChanges` (the services' Watch streams); `pollingChanges` is kept for callers that pass it.
  */
 export interface Changes {
   until<T>(what: string, check: () => Promise<T | undefined>, options?: WaitOptions): Promise<T>;
@@ -23,6 +26,9 @@ export interface Changes {
 
 /** Errors that waiting cannot cure: the question itself is wrong. */
 const FATAL = new Set<number>([grpcStatus.INVALID_ARGUMENT, grpcStatus.PERMISSION_DENIED, grpcStatus.UNAUTHENTICATED, grpcStatus.UNIMPLEMENTED]);
+
+const timedOut = (what: string, timeoutMs: number, last: unknown): Error =>
+  new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 
 /** Polls `check` with exponential backoff (50 ms doubling to 1 s by default). */
 export function pollingChanges({ firstMs = 50, maxMs = 1_000 } = {}): Changes {
@@ -42,9 +48,109 @@ export function pollingChanges({ firstMs = 50, maxMs = 1_000 } = {}): Changes {
           last = e;
         }
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+        if (left <= 0) throw timedOut(what, timeoutMs, last);
         await new Promise((r) => setTimeout(r, Math.min(delay, left)));
         delay = Math.min(maxMs, delay * 2);
+      }
+    },
+  };
+}
+
+/** What one service's Watch stream should show for a check to be worth re-running. */
+export interface WatchSource {
+  readonly service: ServiceName;
+  /** Event types that may change the answer (all when empty). */
+  readonly types: readonly string[];
+  /** Also the other services' events the service records (e.g. BlockProduced in voting). */
+  readonly includeInputs?: boolean;
+}
+
+/**
+ * Changes learned from the services' Watch streams: each source's stream is opened from the
+ * service's current position (`GetStatus().position`, read before the first check, so nothing
+ * between the check and the stream is missed), and `check` runs again after events arrive
+ * (coalesced: one check for however many events came while the previous one ran). A stream that
+ * ends (the server stopped) or breaks is reopened from the last position received, with backoff.
+ * A failing check is retried on the next event or after a backoff (50 ms doubling to 1 s). A server
+ * without Watch (UNIMPLEMENTED) makes the source fall back to polling every second.
+ */
+export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes {
+  return {
+    async until(what, check, { timeoutMs = 60_000, signal } = {}) {
+      signal?.throwIfAborted();
+      const deadline = Date.now() + timeoutMs;
+      const stop = new AbortController();
+      const onAbort = (): void => stop.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let dirty = true;
+      let wake: (() => void) | undefined;
+      const notify = (): void => { dirty = true; wake?.(); };
+      const sleep = (ms: number): Promise<void> => new Promise((r) => {
+        const t = setTimeout(done, ms);
+        function done(): void { clearTimeout(t); stop.signal.removeEventListener('abort', done); r(); }
+        stop.signal.addEventListener('abort', done, { once: true });
+      });
+      const follow = async (src: WatchSource, start: string | undefined): Promise<void> => {
+        let from = start;
+        let failures = 0;
+        while (!stop.signal.aborted) {
+          try {
+            if (from === undefined) { from = (await ewx[src.service].getStatus({}, { deadlineMs: 10_000 })).position; notify(); }
+            for await (const e of ewx.watch(src.service, { from, types: src.types, includeInputs: src.includeInputs ?? false, signal: stop.signal })) {
+              from = e.position;
+              failures = 0;
+              notify();
+            }
+          } catch (e) {
+            if (EwxCallError.is(e) && e.code === grpcStatus.UNIMPLEMENTED) {
+              // An older server: no stream to follow, so look again every second.
+              while (!stop.signal.aborted) { await sleep(1_000); notify(); }
+              return;
+            }
+          }
+          if (stop.signal.aborted) return;
+          // The stream ended or broke: reopen where it stopped; the state may have moved meanwhile.
+          await sleep(Math.min(1_000, 50 * 2 ** failures++));
+          notify();
+        }
+      };
+      // Positions first: a change after them reaches the streams, one before them the first check.
+      // (A service that does not answer yet gets its position later, and a check then.)
+      const first = { deadlineMs: Math.max(1, Math.min(10_000, timeoutMs)) };
+      const starts = await Promise.all(sources.map((src) => ewx[src.service].getStatus({}, first).then((st) => st.position, () => undefined)));
+      const streams = Promise.all(sources.map((src, i) => follow(src, starts[i])));
+      let last: unknown;
+      let retryMs = 50;
+      try {
+        for (;;) {
+          signal?.throwIfAborted();
+          if (dirty) {
+            dirty = false;
+            try {
+              const v = await check();
+              if (v !== undefined) return v;
+              last = undefined;
+              retryMs = 50;
+            } catch (e) {
+              if (EwxCallError.is(e) && FATAL.has(e.code)) throw e;
+              last = e;
+            }
+            continue;
+          }
+          const left = deadline - Date.now();
+          if (left <= 0) throw timedOut(what, timeoutMs, last);
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(done, last === undefined ? left : Math.min(left, retryMs));
+            function done(): void { clearTimeout(t); wake = undefined; signal?.removeEventListener('abort', done); resolve(); }
+            wake = done;
+            signal?.addEventListener('abort', done, { once: true });
+          });
+          if (last !== undefined && !dirty) { dirty = true; retryMs = Math.min(1_000, retryMs * 2); }
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        stop.abort();
+        await streams.catch(() => undefined);
       }
     },
   };
@@ -59,7 +165,7 @@ export interface HeightOptions extends WaitOptions {
 /** Waits until every service has recorded block `height`; returns their statuses. */
 export async function untilHeight(ewx: Ewx, height: bigint | number, options: HeightOptions = {}): Promise<Record<ServiceName, ServiceStatus>> {
   const h = BigInt(height);
-  const changes = options.changes ?? pollingChanges();
+  const changes = options.changes ?? watchChanges(ewx, SERVICE_NAMES.map((service) => ({ service, types: [BLOCK_PRODUCED], includeInputs: true })));
   return changes.until(`every service at height ${h}`, async () => {
     const all = await Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({})));
     const statuses = Object.fromEntries(SERVICE_NAMES.map((n, i) => [n, all[i]!])) as Record<ServiceName, ServiceStatus>;
@@ -76,7 +182,11 @@ const FINAL_ROUND = new Set([RoundState.ROUND_STATE_SETTLED, RoundState.ROUND_ST
  * `start + max_waiting_threshold` blocks; validators then attest.)
  */
 export async function untilRoundClosed(ewx: Ewx, solution: string, roundId: string, options: WaitOptions & { changes?: Changes } = {}): Promise<Round> {
-  const changes = options.changes ?? pollingChanges();
+  const changes = options.changes ?? watchChanges(ewx, [
+    // Voting learns the outcome from consensus (its inputs); consensus settles or gives up.
+    { service: 'voting', types: ['RoundClosed', 'RoundSettled', 'RoundUnresolved'], includeInputs: true },
+    { service: 'consensus', types: ['RoundSettled', 'RoundUnresolved'] },
+  ]);
   return changes.until(`round ${roundId} of ${solution} settled or unresolved in voting and consensus`, async () => {
     const round = await ewx.voting.getRound({ solution, roundId });
     if (!FINAL_ROUND.has(round.state)) return undefined;
@@ -91,7 +201,10 @@ export async function untilRoundClosed(ewx: Ewx, solution: string, roundId: stri
  * unclaimed rewards and `ClaimRewards` can move them.
  */
 export async function untilPeriodPaid(ewx: Ewx, group: string, period: number, options: WaitOptions & { changes?: Changes } = {}): Promise<PeriodPayout> {
-  const changes = options.changes ?? pollingChanges();
+  // Rewards computes the payout chunks, the registry's answers (credited, refused) are its inputs.
+  const changes = options.changes ?? watchChanges(ewx, [
+    { service: 'rewards', types: ['RewardsDecided', 'RewardsComputed', 'RewardsCredited', 'RewardsCreditRefused'], includeInputs: true },
+  ]);
   return changes.until(`reward period ${period} of group ${group} closed and credited`, async () => {
     const payouts = await ewx.rewards.getGroupPayouts({ group, limit: 500 });
     const p = payouts.periods.find((x) => x.period === period);

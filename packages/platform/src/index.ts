@@ -28,6 +28,7 @@ export { pemFileFrom } from './pem.js';
 export * from './host.js';
 export * from './blocks.js';
 export * from './grpc/status.js';
+export * from './grpc/watch.js';
 export * from './contracts/periods.js';
 export * from './contracts/events.js';
 export * from './grpc/paging.js';

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { SERVICE_NAMES, untilHeight, untilPeriodPaid, untilRoundClosed } from '@ewx/client';
+import { SERVICE_NAMES, untilHeight, untilPeriodPaid, untilRoundClosed, type ServiceName, type WatchedEvent } from '@ewx/client';
 import { contextOf, withEwx } from '../context.js';
-import { formatTokens, parseInteger } from '../parse.js';
+import { ExitError, formatTokens, parseInteger, UsageError } from '../parse.js';
+import { plain } from '../output.js';
 import { roundView } from './rounds.js';
 
 export function statusCommand(): Command {
@@ -56,4 +57,55 @@ export function waitCommand(): Command {
       ctx.print(r, `period ${period} of ${group} closed: ${formatTokens(r.paid)} paid to ${r.qualifying} of ${r.operators} operator(s)`);
     });
   return wait;
+}
+
+const POSITION = /^((0|[1-9][0-9]*)(\/(0|[1-9][0-9]*))*)?$/;
+
+/** One event as a line: position, type, stream, height, data (cut to the terminal's width). */
+function eventLine(e: WatchedEvent): string {
+  const head = `${e.position.padEnd(8)} ${e.type.padEnd(22)} ${e.streamId}${e.source !== e.service ? ` (from ${e.source})` : ''}${e.height === undefined ? '' : ` h=${e.height}`}`;
+  const data = e.dataJson;
+  const room = Math.max(40, (process.stdout.columns ?? 160) - head.length - 2);
+  return `${head}  ${data.length > room ? `${data.slice(0, room - 1)}…` : data}`;
+}
+
+export function watchCommand(): Command {
+  return new Command('watch').argument('<service>', `one of ${SERVICE_NAMES.join(', ')}`)
+    .description('follow a service\'s published events: from the start of its log (or --from), then live; Ctrl-C stops')
+    .option('--from <position>', 'start after this log position ("now": only new events; default: the start)')
+    .option('--type <type...>', 'only these event types')
+    .option('--inputs', 'also the other services\' events it recorded (its inbox)', false)
+    .option('--count <n>', 'stop after n events')
+    .addHelpText('after', '\nOne line per event (position, type, stream, height, data); with --json one JSON object per line.\nResume with --from <the last position printed>.')
+    .action(async function (this: Command, service: string, o: { from?: string; type?: string[]; inputs: boolean; count?: string }) {
+      const ctx = contextOf(this);
+      if (!(SERVICE_NAMES as string[]).includes(service)) throw new UsageError(`service: expected one of ${SERVICE_NAMES.join(', ')}, got ${JSON.stringify(service)}`);
+      const name = service as ServiceName;
+      if (o.from !== undefined && o.from !== 'now' && !POSITION.test(o.from)) throw new UsageError(`--from: expected a log position (decimal components joined by '/') or "now", got ${JSON.stringify(o.from)}`);
+      const count = o.count === undefined ? Infinity : parseInteger('--count', o.count, 1, 2 ** 53 - 1);
+      const ac = new AbortController();
+      const stop = (): void => ac.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let last: string | undefined;
+      let seen = 0;
+      try {
+        await withEwx(ctx, undefined, async (ewx) => {
+          const from = o.from === 'now' ? (await ewx[name].getStatus({})).position : (o.from ?? '');
+          last = from;
+          for await (const e of ewx.watch(name, { from, types: o.type ?? [], includeInputs: o.inputs, signal: ac.signal })) {
+            last = e.position;
+            const { dataJson: _, service: _s, ...rest } = e;
+            process.stdout.write(ctx.json ? `${JSON.stringify(plain(rest))}\n` : `${eventLine(e)}\n`);
+            if (++seen >= count) return;
+          }
+        });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+      if (seen < count && !ac.signal.aborted) {
+        throw new ExitError(5, `the ${name} service ended the stream (it stopped); resume with --from ${last === '' ? '""' : last}`);
+      }
+    });
 }

@@ -46,6 +46,56 @@ export function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => P
   };
 }
 
+/** Where a server-streaming handler writes; `signal` aborts when the client cancels or the server stops. */
+export interface StreamOut<Res> {
+  /** Writes one message, waiting while the client is slow; false once the stream is over (nothing sent). */
+  send(message: Res): Promise<boolean>;
+  readonly signal: AbortSignal;
+}
+
+/** Set by startGrpcServer on each server-streaming call: aborts when the server stops. */
+const SERVER_STOPPING = Symbol('ewx.serverStopping');
+type StoppableCall = { [SERVER_STOPPING]?: AbortSignal };
+
+/**
+ * Adapts a server-streaming handler: `fn` writes through `out` and resolves when done. A resolved
+ * `fn` ends the stream with OK; a thrown error ends it with its status (as `unary`). When the client
+ * cancels or the server stops, `out.signal` aborts: `fn` should return promptly (a stop then
+ * ends the stream with OK, and the server's shutdown does not wait for it).
+ */
+export function serverStream<Req, Res>(method: string, log: Logger, fn: (req: Req, out: StreamOut<Res>) => Promise<void>): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const ac = new AbortController();
+    const abort = (): void => ac.abort();
+    call.once('cancelled', abort);
+    call.once('close', abort);
+    const stopping = (call as unknown as StoppableCall)[SERVER_STOPPING];
+    if (stopping?.aborted) ac.abort(); else stopping?.addEventListener('abort', abort, { once: true });
+    const out: StreamOut<Res> = {
+      signal: ac.signal,
+      async send(message) {
+        if (ac.signal.aborted || call.cancelled) return false;
+        if (!call.write(message)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => { call.off('drain', done); ac.signal.removeEventListener('abort', done); resolve(); };
+            call.on('drain', done);
+            ac.signal.addEventListener('abort', done, { once: true });
+          });
+        }
+        return !ac.signal.aborted;
+      },
+    };
+    const finish = (): void => { stopping?.removeEventListener('abort', abort); };
+    fn(call.request, out).then(() => {
+      finish();
+      if (!call.cancelled) call.end();
+    }, (e) => {
+      finish();
+      if (!call.cancelled) call.emit('error', toServiceError(e, log, method) as grpc.ServiceError);
+    });
+  };
+}
+
 /**
  * The largest request a server reads (grpc-js refuses a larger one with RESOURCE_EXHAUSTED
  * "Received message larger than max"). The largest legitimate ones: SubmitVotes of 10000 votes with
@@ -104,7 +154,10 @@ export async function startHealthServer(host: string, port: number, health: Heal
  */
 export async function startGrpcServer(services: readonly GrpcService[], host: string, port: number, protoFiles: readonly string[], protoRoot: string, opts: GrpcServerOptions = {}): Promise<StartedServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
-  for (const s of services) server.addService(s.definition, s.implementation);
+  // Server-streaming calls (Watch) are told when the server stops, so they end at once instead of
+  // holding the graceful shutdown until it is forced.
+  const stopping = new AbortController();
+  for (const s of services) server.addService(s.definition, withStopSignal(s, stopping.signal));
   const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING', [LIVENESS]: 'SERVING' };
   for (const s of services) statuses[s.name] = 'NOT_SERVING';
   const health = new HealthImplementation(statuses);
@@ -120,8 +173,21 @@ export async function startGrpcServer(services: readonly GrpcService[], host: st
     port: bound,
     health,
     ...(probe ? { healthPort: probe.port } : {}),
-    stop: async () => { await probe?.stop(); await shutdown(server); },
+    stop: async () => { stopping.abort(); await probe?.stop(); await shutdown(server); },
   };
+}
+
+function withStopSignal(s: GrpcService, signal: AbortSignal): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = { ...s.implementation };
+  for (const [name, def] of Object.entries(s.definition)) {
+    const handler = s.implementation[name];
+    if (!def.responseStream || def.requestStream || typeof handler !== 'function') continue;
+    out[name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
+      (call as unknown as StoppableCall)[SERVER_STOPPING] = signal;
+      (handler as grpc.handleServerStreamingCall<unknown, unknown>)(call);
+    }) as grpc.UntypedHandleCall;
+  }
+  return out;
 }
 
 /** Sets the health status of `names` (any string; the empty name stands for the whole server). */

@@ -3,10 +3,12 @@ import type { Runtime } from '../runtime.js';
 
 /**
  * The GetStatus every service serves: its log position and the last block it recorded. `log_position`
- * is a uint64: `positionProgress` of the runtime's position (the SQL identity; KurrentDB's commit).
+ * is a uint64: `positionProgress` of the runtime's position (the SQL identity; KurrentDB's commit);
+ * `position` the position itself, to resume a Watch from.
  */
 export const serviceStatus = <S extends { height: number }>(runtime: Runtime<S>) => async () => ({
   service: runtime.service,
   logPosition: positionProgress(runtime.position()),
   height: BigInt(runtime.state().height),
+  position: runtime.position() as string,
 });

@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, serviceStatus, shown, textField, unary,
+  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, serviceStatus, watchHandler, shown, textField, unary,
   type GrpcService, type Logger, type Runtime, type Tally,
 } from '@ewx/platform';
 import {
@@ -31,6 +31,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
     definition: ConsensusService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      watch: watchHandler(M + 'Watch', runtime, log),
       produceBlocks: unary(M + 'ProduceBlocks', log, async (req: ProduceBlocksRequest) => {
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());
         const command = (count: number) => ({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count }) as const;

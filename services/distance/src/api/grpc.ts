@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, DomainError, notFound, precondition, proven, serviceStatus, unary,
+  addressField, authenticate, DomainError, notFound, precondition, proven, serviceStatus, watchHandler, unary,
   type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
@@ -37,6 +37,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
     definition: DistanceService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      watch: watchHandler(M + 'Watch', runtime, log),
 
       requestEvaluation: unary(M + 'RequestEvaluation', log, async (req: RequestEvaluationRequest) => {
         const auth = authenticate(M + 'RequestEvaluation', req, (m) => RequestEvaluationRequest.encode(m).finish());

@@ -1,6 +1,6 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
 import {
-  addressField, authenticate, positionProgress, authenticateCosigner, proven, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, shown, unary,
+  addressField, authenticate, positionProgress, authenticateCosigner, proven, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, watchHandler, shown, unary,
   type GrpcService, type Logger, type Runtime, type Signed,
 } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
@@ -31,6 +31,7 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
     definition: R.RegistryService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      watch: watchHandler(M + 'Watch', runtime, log),
       // ledger
       deposit: unary(M + 'Deposit', log, async (req: R.DepositRequest) => {
         await run('Deposit', R.DepositRequest, req, (r, signer) => ({ type: 'Deposit', signer, account: r.account, amount: r.amount }));

@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, invalid, nameField, notFound, periodAt, proven, serviceStatus, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+  addressField, authenticate, invalid, nameField, notFound, periodAt, proven, serviceStatus, watchHandler, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
@@ -47,6 +47,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
     definition: RewardsService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      watch: watchHandler(M + 'Watch', runtime, log),
       getAccountView: unary(M + 'GetAccountView', log, async (req: GetAccountViewRequest) => {
         const a = st().accounts.get(addressField('address', req.address));
         return { address: req.address, deposited: (a?.deposited ?? 0n).toString(), deposits: a?.deposits ?? 0 };

@@ -1,5 +1,5 @@
 import {
-  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, proven, serviceStatus, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, proven, serviceStatus, watchHandler, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
@@ -57,6 +57,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
     definition: VotingService,
     implementation: {
       getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      watch: watchHandler(M + 'Watch', runtime, log),
       startRound: unary(M + 'StartRound', log, async (req: StartRoundRequest) => {
         const auth = authenticate(M + 'StartRound', req, (m) => StartRoundRequest.encode(m).finish());
         nameField('solution', req.solution);

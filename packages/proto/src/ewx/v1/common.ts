@@ -42,9 +42,60 @@ export interface ServiceStatus {
    */
   logPosition: bigint;
   height: bigint;
+  /**
+   * The position of the last event the service applied, as a LogPosition (opaque; "" before any):
+   * pass it as WatchRequest.from_position to follow what happens after this status.
+   */
+  position: string;
 }
 
 export interface GetStatusRequest {
+}
+
+/**
+ * Watch: a service's published events (its own events, those it publishes on Kafka), in log order,
+ * from a position, then live as they are appended. The stream does not end by itself: it ends
+ * when the client cancels (CANCELLED on the client side) or the server stops (status OK, or
+ * UNAVAILABLE if the connection went first); resume with the last position received.
+ * An event is sent only once the service has applied it, so a query made after receiving it
+ * already reflects it.
+ */
+export interface WatchRequest {
+  /**
+   * Exclusive: the events after this log position. "" = from the start of the log. Pass the
+   * `position` of the last WatchEvent received (or ServiceStatus.position) to resume without
+   * repeat or gap. Opaque: decimal components joined by '/'.
+   */
+  fromPosition: string;
+  /** Only events of these types (all when empty); at most 64, each a type name ([A-Za-z][A-Za-z0-9_.]*). */
+  types: string[];
+  /**
+   * Also the other services' events this service recorded as inputs (its inbox copies, e.g.
+   * consensus's BlockProduced in voting), with `source` naming their service.
+   */
+  includeInputs: boolean;
+}
+
+export interface WatchEvent {
+  /** The event's LogPosition in this service's log; resume from here. */
+  position: string;
+  streamId: string;
+  type: string;
+  /** 0-based version within its stream. */
+  version: bigint;
+  /** The event's data as JSON (money as decimal strings). */
+  dataJson: string;
+  /**
+   * The last block height the service had recorded when this event was appended: set from START,
+   * and on a resumed stream from the first BlockProduced it passes on (unknown before that).
+   */
+  height?:
+    | bigint
+    | undefined;
+  /** The service that published the event: this one, or another for an input (include_inputs). */
+  source: string;
+  /** For an input: its stream id in the source service (`stream_id` is this log's inbox stream). */
+  sourceStreamId: string;
 }
 
 function createBaseAuth(): Auth {
@@ -318,7 +369,7 @@ export const PageInfo: MessageFns<PageInfo> = {
 };
 
 function createBaseServiceStatus(): ServiceStatus {
-  return { service: "", logPosition: 0n, height: 0n };
+  return { service: "", logPosition: 0n, height: 0n, position: "" };
 }
 
 export const ServiceStatus: MessageFns<ServiceStatus> = {
@@ -337,6 +388,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
         throw new globalThis.Error("value provided for field message.height of type uint64 too large");
       }
       writer.uint32(24).uint64(message.height);
+    }
+    if (message.position !== "") {
+      writer.uint32(34).string(message.position);
     }
     return writer;
   },
@@ -378,6 +432,14 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
             message.height = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.position = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -399,6 +461,7 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
         ? BigInt(object.log_position)
         : 0n,
       height: isSet(object.height) ? BigInt(object.height) : 0n,
+      position: isSet(object.position) ? globalThis.String(object.position) : "",
     };
   },
 
@@ -413,6 +476,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
     if (message.height !== 0n) {
       obj.height = message.height.toString();
     }
+    if (message.position !== "") {
+      obj.position = message.position;
+    }
     return obj;
   },
 
@@ -426,6 +492,7 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
       ? BigInt(object.logPosition)
       : 0n;
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.position = object.position ?? "";
     return message;
   },
 };
@@ -478,6 +545,323 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
   },
   fromPartial(_: DeepPartial<GetStatusRequest>): GetStatusRequest {
     const message = createBaseGetStatusRequest();
+    return message;
+  },
+};
+
+function createBaseWatchRequest(): WatchRequest {
+  return { fromPosition: "", types: [], includeInputs: false };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromPosition !== "") {
+      writer.uint32(10).string(message.fromPosition);
+    }
+    for (const v of message.types) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.includeInputs !== false) {
+      writer.uint32(24).bool(message.includeInputs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromPosition = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.types.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.includeInputs = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRequest {
+    return {
+      fromPosition: isSet(object.fromPosition)
+        ? globalThis.String(object.fromPosition)
+        : isSet(object.from_position)
+        ? globalThis.String(object.from_position)
+        : "",
+      types: globalThis.Array.isArray(object?.types) ? object.types.map((e: any) => globalThis.String(e)) : [],
+      includeInputs: isSet(object.includeInputs)
+        ? globalThis.Boolean(object.includeInputs)
+        : isSet(object.include_inputs)
+        ? globalThis.Boolean(object.include_inputs)
+        : false,
+    };
+  },
+
+  toJSON(message: WatchRequest): unknown {
+    const obj: any = {};
+    if (message.fromPosition !== "") {
+      obj.fromPosition = message.fromPosition;
+    }
+    if (message.types?.length) {
+      obj.types = message.types;
+    }
+    if (message.includeInputs !== false) {
+      obj.includeInputs = message.includeInputs;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchRequest>): WatchRequest {
+    return WatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchRequest>): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.fromPosition = object.fromPosition ?? "";
+    message.types = object.types?.map((e) => e) || [];
+    message.includeInputs = object.includeInputs ?? false;
+    return message;
+  },
+};
+
+function createBaseWatchEvent(): WatchEvent {
+  return {
+    position: "",
+    streamId: "",
+    type: "",
+    version: 0n,
+    dataJson: "",
+    height: undefined,
+    source: "",
+    sourceStreamId: "",
+  };
+}
+
+export const WatchEvent: MessageFns<WatchEvent> = {
+  encode(message: WatchEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== "") {
+      writer.uint32(10).string(message.position);
+    }
+    if (message.streamId !== "") {
+      writer.uint32(18).string(message.streamId);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.version);
+    }
+    if (message.dataJson !== "") {
+      writer.uint32(42).string(message.dataJson);
+    }
+    if (message.height !== undefined) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.height);
+    }
+    if (message.source !== "") {
+      writer.uint32(58).string(message.source);
+    }
+    if (message.sourceStreamId !== "") {
+      writer.uint32(66).string(message.sourceStreamId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.position = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.streamId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.dataJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sourceStreamId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchEvent {
+    return {
+      position: isSet(object.position) ? globalThis.String(object.position) : "",
+      streamId: isSet(object.streamId)
+        ? globalThis.String(object.streamId)
+        : isSet(object.stream_id)
+        ? globalThis.String(object.stream_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      dataJson: isSet(object.dataJson)
+        ? globalThis.String(object.dataJson)
+        : isSet(object.data_json)
+        ? globalThis.String(object.data_json)
+        : "",
+      height: isSet(object.height) ? BigInt(object.height) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      sourceStreamId: isSet(object.sourceStreamId)
+        ? globalThis.String(object.sourceStreamId)
+        : isSet(object.source_stream_id)
+        ? globalThis.String(object.source_stream_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchEvent): unknown {
+    const obj: any = {};
+    if (message.position !== "") {
+      obj.position = message.position;
+    }
+    if (message.streamId !== "") {
+      obj.streamId = message.streamId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.dataJson !== "") {
+      obj.dataJson = message.dataJson;
+    }
+    if (message.height !== undefined) {
+      obj.height = message.height.toString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.sourceStreamId !== "") {
+      obj.sourceStreamId = message.sourceStreamId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchEvent>): WatchEvent {
+    return WatchEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchEvent>): WatchEvent {
+    const message = createBaseWatchEvent();
+    message.position = object.position ?? "";
+    message.streamId = object.streamId ?? "";
+    message.type = object.type ?? "";
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.dataJson = object.dataJson ?? "";
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : undefined;
+    message.source = object.source ?? "";
+    message.sourceStreamId = object.sourceStreamId ?? "";
     return message;
   },
 };

@@ -11,14 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
 export interface ProduceBlocksRequest {
   auth:
@@ -1789,6 +1791,16 @@ export const ConsensusService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: {
+    path: "/ewx.v1.Consensus/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
+  },
   /** Admin only, and only when the block time is manual: produce `count` blocks at once. */
   produceBlocks: {
     path: "/ewx.v1.Consensus/ProduceBlocks" as const,
@@ -1848,6 +1860,8 @@ export const ConsensusService = {
 
 export interface ConsensusServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
   /** Admin only, and only when the block time is manual: produce `count` blocks at once. */
   produceBlocks: handleUnaryCall<ProduceBlocksRequest, ProduceBlocksResponse>;
   /** Per operator of a group: eligible rounds and correct votes in a reward period (settled rounds only). */
@@ -1876,6 +1890,9 @@ export interface ConsensusClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
+  watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   /** Admin only, and only when the block time is manual: produce `count` blocks at once. */
   produceBlocks(
     request: ProduceBlocksRequest,

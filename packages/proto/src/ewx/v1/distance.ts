@@ -11,14 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
 export enum DistanceStatus {
   DISTANCE_STATUS_UNSPECIFIED = 0,
@@ -2631,6 +2633,16 @@ export const DistanceService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: {
+    path: "/ewx.v1.Distance/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
+  },
   /**
    * Any account: asks for an identity to be evaluated; the price is held on the signer's account
    * (Registry.PlaceHold) before the request joins a pool.
@@ -2758,6 +2770,8 @@ export const DistanceService = {
 
 export interface DistanceServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
   /**
    * Any account: asks for an identity to be evaluated; the price is held on the signer's account
    * (Registry.PlaceHold) before the request joins a pool.
@@ -2797,6 +2811,9 @@ export interface DistanceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
+  watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   /**
    * Any account: asks for an identity to be evaluated; the price is held on the signer's account
    * (Registry.PlaceHold) before the request joins a pool.

@@ -11,14 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
 /**
  * What an accepted command left behind: the registry's log position after it and the height it
@@ -5531,6 +5533,16 @@ export const RegistryService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: {
+    path: "/ewx.v1.Registry/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
+  },
   /**
    * ---- ledger ----
    * Admin only: tokens lifted onto the network.
@@ -5861,6 +5873,8 @@ export const RegistryService = {
 
 export interface RegistryServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
   /**
    * ---- ledger ----
    * Admin only: tokens lifted onto the network.
@@ -5935,6 +5949,9 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
+  watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   /**
    * ---- ledger ----
    * Admin only: tokens lifted onto the network.

@@ -11,14 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
 export interface GetAccountViewRequest {
   address: string;
@@ -2373,6 +2375,16 @@ export const RewardsService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: {
+    path: "/ewx.v1.Rewards/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
+  },
   /** What the rewards service has recorded of an account's ledger movements (from registry events). */
   getAccountView: {
     path: "/ewx.v1.Rewards/GetAccountView" as const,
@@ -2459,6 +2471,8 @@ export const RewardsService = {
 
 export interface RewardsServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
   /** What the rewards service has recorded of an account's ledger movements (from registry events). */
   getAccountView: handleUnaryCall<GetAccountViewRequest, AccountView>;
   /** The reward period containing the recorded height, and the calendar. */
@@ -2494,6 +2508,9 @@ export interface RewardsClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
+  watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   /** What the rewards service has recorded of an account's ledger movements (from registry events). */
   getAccountView(
     request: GetAccountViewRequest,

@@ -11,14 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus } from "./common.js";
+import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
 export enum RoundState {
   ROUND_STATE_UNSPECIFIED = 0,
@@ -1490,6 +1492,16 @@ export const VotingService = {
     responseSerialize: (value: ServiceStatus): Buffer => Buffer.from(ServiceStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceStatus => ServiceStatus.decode(value),
   },
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: {
+    path: "/ewx.v1.Voting/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
+  },
   /** Signed by the solution's registrar (or, for WORKER-started solutions, an eligible worker). */
   startRound: {
     path: "/ewx.v1.Voting/StartRound" as const,
@@ -1547,6 +1559,8 @@ export const VotingService = {
 
 export interface VotingServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
   /** Signed by the solution's registrar (or, for WORKER-started solutions, an eligible worker). */
   startRound: handleUnaryCall<StartRoundRequest, Round>;
   /**
@@ -1578,6 +1592,9 @@ export interface VotingClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceStatus) => void,
   ): ClientUnaryCall;
+  /** Its published events from a log position, then live (see WatchRequest). */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
+  watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   /** Signed by the solution's registrar (or, for WORKER-started solutions, an eligible worker). */
   startRound(
     request: StartRoundRequest,
