@@ -187,6 +187,11 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     const op = keys.operators[0]!.address;
     await open(`#/operator/${op}`, 'votes-chart-table');
     await page.evaluate(() => { (window as unknown as { notReloaded: boolean }).notReloaded = true; });
+    // The gateway follows the services' Watch streams (not polling) while the page is open.
+    await waitFor('the gateway to watch all five services', async () => {
+      const live = (await (await fetch(`${system!.dashboard}api/live`)).json()) as { watching: string[] };
+      return live.watching.length === 5 ? true : undefined;
+    }, 30_000, 100);
     const period = (await ewx.rewards.getCurrentPeriod({})).period!.index;
     const before = (await rows(page, 'votes-chart-table')).find((r) => r[0] === String(period));
     assert.deepEqual(before?.slice(1, 3), ['0', '0'], `period ${period} before the round`);

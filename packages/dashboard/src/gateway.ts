@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { EwxCallError, type Ewx } from '@ewx/client';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { auditor, NO_AUDIT, type AuditSource } from './audit.js';
+import { liveFeed } from './live.js';
 import { distance, group, network, operator, round, statuses, voteProof } from './reads.js';
 
 /** Where `npm run build:web` (esbuild) writes the page: dist/web beside this file's dist. */
@@ -16,7 +17,7 @@ export interface GatewayOptions {
   readonly ewx: Ewx;
   /** The built page (default WEB_ROOT). */
   readonly webRoot?: string;
-  /** How often the gateway looks at the services' log positions for the live stream (default 500 ms). */
+  /** How often the gateway polls GetStatus while a service's Watch stream is down (default 500 ms). */
   readonly pollMs?: number;
   /** Where the audit view reads the logs (see audit.ts); without it the view says so. */
   readonly audit?: AuditSource;
@@ -74,8 +75,11 @@ export async function startGateway(options: GatewayOptions, port: number, host =
   const viewers = new Set<ServerResponse>();
   let last = '';
   let polling = false;
+  let again = false;
+  /** Re-reads the statuses and tells every viewer when they moved; calls while one runs coalesce into one more. */
   const poll = async (): Promise<void> => {
-    if (polling || viewers.size === 0) return;
+    if (viewers.size === 0) return;
+    if (polling) { again = true; return; }
     polling = true;
     try {
       const s = await statuses(ewx);
@@ -85,10 +89,14 @@ export async function startGateway(options: GatewayOptions, port: number, host =
         const msg = `event: change\ndata: ${JSON.stringify({ height: s.consensus.height, services: s })}\n\n`;
         for (const v of viewers) v.write(msg);
       }
-    } catch { /* a service restarting: the next poll tells */ } finally { polling = false; }
+    } catch { /* a service restarting: the next event or poll tells */ } finally {
+      polling = false;
+      if (again) { again = false; void poll(); }
+    }
   };
+  // Fed by the services' Watch streams (polling GetStatus only while one is down); opened with the first viewer.
+  let feed: ReturnType<typeof liveFeed> | undefined;
   const audits = options.audit ? auditor(options.audit) : undefined;
-  const timer = setInterval(() => void poll(), options.pollMs ?? 500);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
@@ -108,8 +116,13 @@ export async function startGateway(options: GatewayOptions, port: number, host =
       res.write('retry: 1000\n\n');
       if (last) res.write(`event: change\ndata: ${JSON.stringify({ services: JSON.parse(last) })}\n\n`);
       viewers.add(res);
+      feed ??= liveFeed(ewx, () => void poll(), { pollMs: options.pollMs ?? 500 });
       req.on('close', () => viewers.delete(res));
       void poll();
+      return;
+    }
+    if (url.pathname === '/api/live') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ viewers: viewers.size, watching: feed?.watching() ?? [] }));
       return;
     }
     if (url.pathname === '/api/audit' || url.pathname === '/api/audit/bundle') {
@@ -157,7 +170,7 @@ export async function startGateway(options: GatewayOptions, port: number, host =
   return {
     server, url: `http://${host}:${bound}/`,
     close: async () => {
-      clearInterval(timer);
+      feed?.close();
       for (const v of viewers) v.end();
       await new Promise<void>((r) => server.close(() => r()));
     },
