@@ -17,9 +17,23 @@ function target(env: NodeJS.ProcessEnv): ConnectOptions {
   throw new Error(`set EWX_ADDRESS, or all five service addresses (missing ${missing.join(', ')})`);
 }
 
+const USAGE = `usage: node packages/dashboard/dist/main.js
+The read-only EWX dashboard: serves the page and its JSON views over the services' gRPC reads.
+Environment:
+  EWX_ADDRESS=host:port        the embedded mode's one address, or all five of
+  REGISTRY_ADDRESS, VOTING_ADDRESS, CONSENSUS_ADDRESS, REWARDS_ADDRESS, DISTANCE_ADDRESS
+  DASHBOARD_PORT=8080          DASHBOARD_HOST=127.0.0.1 (0.0.0.0 to reach it from elsewhere)
+  AUDIT_DATABASE_URL=postgres://…  or  AUDIT_DATA_DIR=<stopped embedded folder>: the audit view
+`;
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
 try {
   const port = Number(process.env.DASHBOARD_PORT ?? '8080');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`DASHBOARD_PORT: expected a port 0..65535, got ${process.env.DASHBOARD_PORT}`);
+  if (!/^\d{1,5}$/.test(process.env.DASHBOARD_PORT ?? '8080') || port > 65535) throw new Error(`DASHBOARD_PORT: expected a port 0..65535, got ${process.env.DASHBOARD_PORT}`);
   const g = await startDashboard(target(process.env), port, process.env.DASHBOARD_HOST ?? '127.0.0.1', auditSourceFromEnv(process.env));
   process.stdout.write(`ewx dashboard: ${g.url}\n`);
   const stop = (): void => { void g.close().then(() => process.exit(0)); };
