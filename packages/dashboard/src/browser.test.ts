@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { connect, counterNonces, generateKeyPair, keyPairFromSeed, keySigner, untilHeight, untilRoundClosed, type Ewx } from '@ewx/client';
@@ -47,6 +48,18 @@ async function startEmbedded(dataDir: string, env: Record<string, string>): Prom
   return { address: `127.0.0.1:${port}`, dashboard, output: () => out, async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await exited; } } };
 }
 
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+/** axe-core's WCAG 2 A and AA rules (labels, contrast, names, structure) on the page as shown: no violation. */
+async function accessible(page: Page): Promise<void> {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const r = await (window as unknown as { axe: { run(c: unknown, o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } })
+      .axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, []);
+}
+
 const text = (page: Page, testid: string): Promise<string> => page.getByTestId(testid).first().innerText();
 const value = (page: Page, testid: string): Promise<string | null> => page.getByTestId(testid).first().getAttribute('data-value');
 /** The rows of a table as text cells (header row left out). */
@@ -69,7 +82,8 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await runScenario({ address: system.address }, keys);
     ewx = connect({ address: system.address });
     browser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    // bypassCSP only so that the test can inject axe-core: the page's own policy allows no inline script.
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 }, bypassCSP: true });
     mkdirSync(SHOTS, { recursive: true });
   });
   after(async () => {
@@ -108,10 +122,12 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.deepEqual((await rows(page, 'groups')).map((r) => r[0]), [SCENARIO_GROUP]);
     // Read-only, and the audit says why it is not here (npm start's gateway has no log source of its own).
     assert.equal((await fetch(`${system!.dashboard}api/network`, { method: 'POST' })).status, 405);
+    assert.match((await fetch(system!.dashboard)).headers.get('content-security-policy') ?? '', /default-src 'self'/);
     const noAudit = await fetch(`${system!.dashboard}api/audit`);
     assert.equal(noAudit.status, 404);
     assert.match(((await noAudit.json()) as { error: string }).error, /AUDIT_DATA_DIR/);
     await page.screenshot({ path: join(SHOTS, 'dashboard-network.png'), fullPage: true });
+    await accessible(page);
   });
 
   test('group view: budget left, stake and SLA % per operator equal the gRPC answers', async (t) => {
@@ -135,6 +151,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     const chart = JSON.parse((await page.getByTestId('group-rewards-chart').getAttribute('data-series'))!);
     assert.deepEqual(chart.periods, payouts.periods.map((p) => p.period).sort((a, b) => a - b));
     await page.screenshot({ path: join(SHOTS, 'dashboard-group.png'), fullPage: true });
+    await accessible(page);
   });
 
   test('operator view: votes per period, rewards and unclaimed total equal the gRPC answers', async (t) => {
@@ -153,6 +170,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.ok(paid.length >= 2);
     for (const r of paid) assert.equal(await value(page, `reward-${SCENARIO_GROUP}-${r.period}`), r.total, `period ${r.period}`);
     await page.screenshot({ path: join(SHOTS, 'dashboard-operator.png'), fullPage: true });
+    await accessible(page);
   });
 
   test('round view: tally, result and Merkle root; the inclusion proof of a vote checks in the page', async (t) => {
@@ -171,6 +189,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await page.locator('#proof-result[data-verdict]').waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('#proof-result').getAttribute('data-verdict'), 'valid', await page.locator('#proof-result').innerText());
     await page.screenshot({ path: join(SHOTS, 'dashboard-round.png'), fullPage: true });
+    await accessible(page);
   });
 
   test('distance view: identity status and median equal the gRPC answer', async (t) => {
@@ -180,6 +199,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await text(page, 'distance-status'), ['UNSPECIFIED', 'NON_EXISTENT', 'PENDING', 'VALID'][s.status]);
     assert.equal(await text(page, 'distance-median'), `${s.lastMedian / 1e7}%`);
     await page.screenshot({ path: join(SHOTS, 'dashboard-distance.png'), fullPage: true });
+    await accessible(page);
   });
 
   test('with the operator page open, a round that settles moves its votes chart without a reload', async (t) => {
@@ -236,6 +256,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
       assert.equal(await text(page, 'audit-divergences'), String(expected.divergences.length));
       assert.equal(expected.divergences.length, 0, 'the scenario audits clean');
       await page.screenshot({ path: join(SHOTS, 'dashboard-audit.png'), fullPage: true });
+      await accessible(page);
       await page.fill('#b-operator', keys.operators[0]!.address);
       await page.fill('#b-period', '1');
       await page.fill('#b-group', SCENARIO_GROUP);
