@@ -244,6 +244,19 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await page.screenshot({ path: join(SHOTS, 'dashboard-operator-live.png'), fullPage: true });
   });
 
+  test('operator view: a withdrawal shows its timeline (unsubscribed, final period, release) as the registry answers', async (t) => {
+    if (!executable) return t.skip('no chromium');
+    const op = keys.operators[1]!;
+    const c = connect({ address: system!.address, signer: keySigner(op, counterNonces(BigInt(Date.now()) * 1000n)) });
+    try { await c.registry.unsubscribe({ group: SCENARIO_GROUP }); } finally { c.close(); }
+    const sub = await waitFor('the registry to record the unsubscription', async () =>
+      (await ewx.registry.getOperator({ address: op.address })).subscriptions.find((s) => s.group === SCENARIO_GROUP && s.unsubscribing), 30_000, 100);
+    await open(`#/operator/${op.address}`, 'withdrawal');
+    const steps = (await page.getByTestId('withdrawal').innerText()).split('\n').map((x) => x.trim());
+    assert.deepEqual(steps, [`unsubscribed in period ${sub.unsubscribedInPeriod}`, `final period ${sub.finalPeriod}: earns nothing`, `stake released when period ${sub.finalPeriod} closes`]);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-withdrawal.png'), fullPage: true });
+  });
+
   test('audit view over the stopped system\'s folder: the summary equals a direct audit, and the operator\'s bundle downloads and verifies', async (t) => {
     if (!executable) return t.skip('no chromium');
     await system!.stop();
