@@ -216,6 +216,8 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     const before = (await rows(page, 'votes-chart-table')).find((r) => r[0] === String(period));
     assert.deepEqual(before?.slice(1, 3), ['0', '0'], `period ${period} before the round`);
 
+    // A keyboard user on the group link: the live re-render must leave the focus there.
+    await page.getByRole('link', { name: SCENARIO_GROUP }).first().focus();
     const nonce = counterNonces(BigInt(Date.now()) * 1000n);
     const as = (k: typeof keys.admin) => connect({ address: system!.address, signer: keySigner(k, nonce) });
     const registrar = as(keys.registrar);
@@ -239,6 +241,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     const after = (await rows(page, 'votes-chart-table')).find((r) => r[0] === String(period));
     assert.deepEqual(after?.slice(1, 3), [String(m.eligibleRounds), String(m.correctVotes)]);
     assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was reloaded');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('href')), `#/group/${SCENARIO_GROUP}`, 'focus kept across the update');
     const series = JSON.parse((await page.getByTestId('votes-chart').first().getAttribute('data-series'))!);
     assert.equal(series.series[0].values.at(-1), m.eligibleRounds);
     await page.screenshot({ path: join(SHOTS, 'dashboard-operator-live.png'), fullPage: true });
