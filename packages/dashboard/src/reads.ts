@@ -6,6 +6,15 @@ import { RoundState, type Round } from '@ewx/proto/voting';
  * The dashboard's views, each one JSON document composed from the services' gRPC reads. Amounts
  * stay the decimal strings of base units the services answer (the page formats them); heights
  * and periods become numbers.
+ *
+ * What the reads do not give yet (each needs an RPC or a field, not a change here):
+ * - distance: the values each evaluator published for an identity (Pool has only `published_by`);
+ * - group/operator: stake added by a top-up that turns active next period (Subscription has one
+ *   `stake` and `active_from_period`), and a pending withdrawal's amount apart from the stake;
+ * - network: rounds per state across solutions (one ListRounds per solution here) and votes per
+ *   period over a range (one GetVoteMetadata per period);
+ * - audit: the logs over gRPC, so that the gateway beside a running system can replay them (it
+ *   needs AUDIT_DATABASE_URL or a stopped embedded folder today).
  */
 
 const n = (v: bigint | number): number => Number(v);
