@@ -130,6 +130,28 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await accessible(page);
   });
 
+  test('the gateway: a refused read keeps its gRPC meaning as an HTTP status, and only the built page is served', async (t) => {
+    if (!executable) return t.skip('no chromium');
+    const get = (path: string) => fetch(`${system!.dashboard}${path}`);
+    const missing = await get('api/groups/no.such.group');
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: string }).error, /NOT_FOUND/);
+    assert.equal((await get('api/operators/not-an-address')).status, 400);
+    assert.equal((await get('api/distance/abc')).status, 404);
+    assert.equal((await get('api/nothing')).status, 404);
+    for (const p of ['../package.json', '%2e%2e/package.json', 'main.ts', 'index.html?x=1']) {
+      const r = await get(p);
+      assert.ok(p.startsWith('index.html') ? r.status === 200 : r.status === 404, `${p}: ${r.status}`);
+    }
+    // The page loads open without an error in the console.
+    const errors: string[] = [];
+    const listen = (m: { type(): string; text(): string }) => { if (m.type() === 'error') errors.push(m.text()); };
+    page.on('console', listen);
+    await open('#/network', 'height');
+    page.off('console', listen);
+    assert.deepEqual(errors, []);
+  });
+
   test('group view: budget left, stake and SLA % per operator equal the gRPC answers', async (t) => {
     if (!executable) return t.skip('no chromium');
     await open(`#/group/${SCENARIO_GROUP}`, 'group-operators');
