@@ -62,8 +62,8 @@ export function contextOf(cmd: Command): Ctx {
       if (isAddress(s)) return s;
       if (s.startsWith('ed25519:')) throw new UsageError(`${field}: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(s)}`);
       let file: string;
-      try { file = keyFile(s); } catch { throw new UsageError(`${field}: expected an address (ed25519:<64 hex>) or a key name, got ${JSON.stringify(s)}`); }
-      if (!existsSync(file)) throw new UsageError(`${field}: ${JSON.stringify(s)} is neither an address (ed25519:<64 hex>) nor a key in ${keysDir}`);
+      try { file = keyFile(s); } catch { throw new UsageError(`${field}: expected an address (ed25519:<64 hex> or SS58) or a key name, got ${JSON.stringify(s)}`); }
+      if (!existsSync(file)) throw new UsageError(`${field}: ${JSON.stringify(s)} is neither an address (ed25519:<64 hex> or SS58) nor a key in ${keysDir}`);
       try { return readKeyFile(file).address; } catch (e) { throw new UsageError((e as Error).message); }
     },
     connect: (signer) => (addresses ? connect({ addresses, signer }) : connect({ address: o.address, signer })),

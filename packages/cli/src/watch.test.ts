@@ -16,7 +16,7 @@ const run = (env: Record<string, string>, args: string[]): Promise<Run> => new P
   });
 });
 
-describe('ewx watch: a service\'s events, then live; Ctrl-C stops', { timeout: 120_000 }, () => {
+describe('ewx watch: a service\'s events, then live; Ctrl-C stops', { timeout: 400_000 }, () => {
   const admin = generateKeyPair();
   const accounts = [generateKeyPair().address, generateKeyPair().address];
   let system: Embedded;

@@ -191,7 +191,9 @@ export async function untilRoundClosed(ewx: Ewx, solution: string, roundId: stri
     const round = await ewx.voting.getRound({ solution, roundId });
     if (!FINAL_ROUND.has(round.state)) return undefined;
     const s = await ewx.consensus.getSettlement({ solution, roundId });
-    return s.state === 'SETTLED' || s.state === 'UNRESOLVED' ? round : undefined;
+    // round_state (the shared names); a server before it had only the string `state`.
+    const final = s.roundState !== RoundState.ROUND_STATE_UNSPECIFIED ? FINAL_ROUND.has(s.roundState) : s.state === 'SETTLED' || s.state === 'UNRESOLVED';
+    return final ? round : undefined;
   }, options);
 }
 

@@ -6,8 +6,8 @@
 /* eslint-disable */
 
 export * from "./ewx/v1/common.js";
+export * from "./ewx/v1/voting.js";
 export * from "./ewx/v1/consensus.js";
 export * from "./ewx/v1/distance.js";
 export * from "./ewx/v1/registry.js";
 export * from "./ewx/v1/rewards.js";
-export * from "./ewx/v1/voting.js";

@@ -178,6 +178,7 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     // The settlement of r1 carries all three validators' attestations.
     const st = await rpc(consensus[2]!, 'getSettlement', { solution: 'sol', roundId: 'r1' });
     assert.equal(st.state, 'SETTLED');
+    assert.equal(st.roundState, RoundState.ROUND_STATE_SETTLED);
     assert.equal(st.attestations.length, 3);
     assert.ok(st.attestations.every((a) => !a.dissent));
 
@@ -192,6 +193,8 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     assert.equal((await roundState('r5')).state, RoundState.ROUND_STATE_OFF_CHAIN_VOTE);
     const waiting = await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' });
     assert.equal(waiting.state, 'CLOSED');
+    // The same name in both services: OffChainVote.
+    assert.equal(waiting.roundState, RoundState.ROUND_STATE_OFF_CHAIN_VOTE);
     assert.deepEqual(waiting.attestations.map((a) => a.validator).sort(), [validatorKeys[0]!.address, validatorKeys[1]!.address].sort());
     // A new port: the killed process's port may have been taken by another process meanwhile.
     ports.consensus[2] = await freePort();

@@ -125,7 +125,8 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     assert.equal((await operatorRewards(E, 0)).stake, '0');
 
     await produceBlocks(11);
-    await new Promise((r) => setTimeout(r, 1000));
+    // A position, not a duration: rewards recorded block 11 (the log order is checked below).
+    await waitFor('rewards at block 11', async () => ((await rpc(rewards(), 'getStatus', {})).height === 11n ? true : undefined), 30_000);
     assert.equal(await closedPeriods(), 0, 'period 0 is not closed before last block + settlement delay');
     await produceBlocks(1);
     await waitFor('period 0 closed', async () => ((await closedPeriods()) === 1 ? true : undefined), 30_000);
@@ -174,6 +175,10 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     const store = await postgresEventStore(infra!.databaseUrl, `${ns}_rewards`);
     try {
       const log = await store.readAll(START, 100_000);
+      // Period 0's decision follows block 12 in the log: it was not taken on block 11 (whatever the timing).
+      const block12 = log.findIndex((e) => e.type === 'BlockProduced' && (e.data as { height: number }).height === 12);
+      const decided0 = log.findIndex((e) => e.type === 'RewardInputsRecorded' && (e.data as { period: number }).period === 0);
+      assert.ok(block12 >= 0 && decided0 > block12, `period 0 decided at log index ${decided0}, block 12 at ${block12}`);
       const audited = auditDecisions(log);
       assert.deepEqual(audited.map((a) => a.period), [0, 1]);
       for (const a of audited) assert.equal(a.recomputed.join('\n'), a.recorded.join('\n'));

@@ -1,9 +1,11 @@
 /**
  * Checks an operator's audit bundle offline, with nothing but the file and the validator set.
  * Written from docs/AUDIT.md and SPEC §5–§6 alone: this file imports no service code (only
- * node:crypto), so it is what an outside verifier would write.
+ * node:crypto and the client kit's signature check, for ed25519 and sr25519 validator keys), so it
+ * is what an outside verifier would write.
  */
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { verifyBytes } from '@ewx/client';
 
 export const BUNDLE_FORMAT = 'ewx-audit-bundle/1';
 
@@ -54,16 +56,9 @@ export interface BundleVerdict {
 
 const sha = (...parts: Buffer[]): Buffer => createHash('sha256').update(Buffer.concat(parts)).digest();
 const tallyText = (t: BundleTally): string => `${t.outcome}|${t.result ?? ''}|${t.reason ?? ''}|E=${t.eligible}|S=${t.submitted}|top=${t.top}`;
-const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 
 function signatureValid(address: string, message: Buffer, signatureHex: string): boolean {
-  if (!/^ed25519:[0-9a-f]{64}$/.test(address) || !/^([0-9a-f]{2}){64}$/.test(signatureHex)) return false;
-  try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, Buffer.from(address.slice(8), 'hex')]), format: 'der', type: 'spki' });
-    return verify(null, message, key, Buffer.from(signatureHex, 'hex'));
-  } catch {
-    return false;
-  }
+  return /^([0-9a-f]{2}){64}$/.test(signatureHex) && verifyBytes(address, message, Buffer.from(signatureHex, 'hex'));
 }
 
 /** SPEC §6: base by stake, active by correct × stake among those meeting the SLA, shares rounded down, scaled to the budget. */

@@ -1,14 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import {
-  asOf, audit, embeddedSource, ExportError, exportLogs, fileSource, formatReport, makeBundle, postgresSource, verifyBundle, whatIf, type Bundle, type LogSource, type Progress, type WhatIfParams,
-} from '@ewx/audit';
+import type { Bundle, LogSource, Progress, WhatIfParams } from '@ewx/audit';
+import { isAddress } from '@ewx/client';
 import { plain, table } from '../output.js';
 import { ExitError, formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
 
 /** Exit code of an audit that found divergences, or of an export refused by its manifest. */
 export const EXIT_DIVERGENCE = 7;
+
+/** @ewx/audit loads the five services' deciders (3–5 s on a loaded machine): load it only when an
+ * audit subcommand runs, not on every `ewx` call. */
+const lib = () => import('@ewx/audit');
 
 interface SourceOptions { from?: string; dataDir?: string; databaseUrl?: string; namespace?: string }
 
@@ -24,11 +27,11 @@ async function openSource(o: SourceOptions): Promise<LogSource> {
   const given = [o.from, o.dataDir].filter((x) => x !== undefined).length;
   if (given > 1) throw new UsageError('source: give one of --from, --data-dir (or --database-url / DATABASE_URL)');
   try {
-    if (o.from !== undefined) return await fileSource(o.from);
-    if (o.dataDir !== undefined) return await embeddedSource(o.dataDir, o.namespace);
-    if (o.databaseUrl !== undefined) return postgresSource(o.databaseUrl, o.namespace);
+    if (o.from !== undefined) return await (await lib()).fileSource(o.from);
+    if (o.dataDir !== undefined) return await (await lib()).embeddedSource(o.dataDir, o.namespace);
+    if (o.databaseUrl !== undefined) return (await lib()).postgresSource(o.databaseUrl, o.namespace);
   } catch (e) {
-    if (e instanceof ExportError) throw new ExitError(EXIT_DIVERGENCE, e.message);
+    if (e instanceof (await lib()).ExportError) throw new ExitError(EXIT_DIVERGENCE, e.message);
     throw new UsageError((e as Error).message);
   }
   throw new UsageError('source: give --from <export>, --data-dir <embedded data folder> or --database-url <postgres://…> (or set DATABASE_URL)');
@@ -81,14 +84,14 @@ Exit 0: no divergence; 7: divergences (each printed with service, position and b
       const progress = progressReporter('auditing', o.json);
       let report;
       try {
-        report = await audit(source, { maxDistance, onProgress: progress.update });
+        report = await (await lib()).audit(source, { maxDistance, onProgress: progress.update });
       } finally {
         progress.stop();
         await source.close();
       }
       const pending = report.notes.filter((n) => n.kind === 'pending').length;
       if (o.json) process.stdout.write(JSON.stringify(plain(report), null, 2) + '\n');
-      else process.stdout.write(formatReport(report, { notes: o.notes }) + '\n');
+      else process.stdout.write((await lib()).formatReport(report, { notes: o.notes }) + '\n');
       if (report.divergences.length > 0 || (o.strict && pending > 0)) process.exitCode = EXIT_DIVERGENCE;
     });
   cmd.addCommand(whatIfCommand());
@@ -133,7 +136,7 @@ function whatIfCommand(): Command {
       const params = parseWhatIf(o.set);
       const source = await openSource(o);
       let r;
-      try { r = await whatIf(source, from, to, params); } finally { await source.close(); }
+      try { r = await (await lib()).whatIf(source, from, to, params); } finally { await source.close(); }
       if (o.json) { process.stdout.write(JSON.stringify(plain(r), null, 2) + '\n'); return; }
       const lines = [table(r.rows.map((x) => ({
         group: x.group, period: x.period, operator: x.operator, correct: `${x.correct[0]}/${x.eligible[0]} → ${x.correct[1]}/${x.eligible[1]}`,
@@ -157,7 +160,7 @@ export function logCommand(): Command {
       const progress = progressReporter('exporting', o.json);
       let manifest;
       try {
-        manifest = await exportLogs(source, o.out, { onProgress: progress.update });
+        manifest = await (await lib()).exportLogs(source, o.out, { onProgress: progress.update });
       } finally {
         progress.stop();
         await source.close();
@@ -169,7 +172,7 @@ export function logCommand(): Command {
   return log;
 }
 
-const ADDRESS = /^ed25519:[0-9a-f]{64}$/;
+const ADDRESS = { test: (s: string): boolean => isAddress(s) };
 
 function bundleCommand(): Command {
   return sourceOptions(new Command('bundle'), true)
@@ -180,11 +183,11 @@ function bundleCommand(): Command {
     .requiredOption('-o, --out <file>', 'the bundle file to write')
     .action(async function (this: Command) {
       const o = this.optsWithGlobals() as SourceOptions & { operator: string; period: string; group?: string; out: string; json: boolean };
-      if (!ADDRESS.test(o.operator)) throw new UsageError(`operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(o.operator)}`);
+      if (!ADDRESS.test(o.operator)) throw new UsageError(`operator: expected an address (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(o.operator)}`);
       const period = parseInteger('period', o.period, 0, 2 ** 31);
       const source = await openSource(o);
       let b: Bundle;
-      try { b = await makeBundle(source, o.operator, period, o.group); } catch (e) { throw new ExitError(3, (e as Error).message); } finally { await source.close(); }
+      try { b = await (await lib()).makeBundle(source, o.operator, period, o.group); } catch (e) { throw new ExitError(3, (e as Error).message); } finally { await source.close(); }
       writeFileSync(o.out, JSON.stringify(b, null, 2) + '\n');
       const p = b.reward.payout;
       process.stdout.write(o.json ? JSON.stringify({ file: o.out, counts: b.counts, sla: b.sla, payout: p }) + '\n'
@@ -200,10 +203,10 @@ function verifyBundleCommand(): Command {
     .action(async function (this: Command, file: string) {
       const o = this.optsWithGlobals() as { validators: string; json: boolean };
       const validators = o.validators.split(',').map((v) => v.trim()).filter(Boolean);
-      for (const v of validators) if (!ADDRESS.test(v)) throw new UsageError(`validators: expected ed25519:<64 lowercase hex> addresses, got ${JSON.stringify(v)}`);
+      for (const v of validators) if (!ADDRESS.test(v)) throw new UsageError(`validators: expected addresses (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(v)}`);
       let bundle: Bundle;
       try { bundle = JSON.parse(readFileSync(file, 'utf8')) as Bundle; } catch (e) { throw new UsageError(`${file}: ${(e as Error).message}`); }
-      const v = verifyBundle(bundle, validators);
+      const v = (await lib()).verifyBundle(bundle, validators);
       if (o.json) process.stdout.write(JSON.stringify(plain(v), null, 2) + '\n');
       else if (v.ok) process.stdout.write(`verified: ${v.checked.rounds} rounds (${v.checked.votesProven} votes proven, ${v.checked.attestations} attestation signatures), ${v.checked.correct} correct of ${v.checked.eligible}, reward ${formatTokens(v.checked.base + v.checked.active)} (base ${formatTokens(v.checked.base)}, active ${formatTokens(v.checked.active)})\n`);
       else process.stdout.write(`NOT VERIFIED:\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
@@ -222,11 +225,11 @@ function asOfCommand(): Command {
       const o = this.optsWithGlobals() as SourceOptions & { height: string; group?: string; operator?: string; identity?: string };
       const height = parseInteger('height', o.height, 0, 2 ** 53 - 1);
       if (o.group === undefined && o.operator === undefined && o.identity === undefined) throw new UsageError('as-of: give --group, --operator or --identity');
-      if (o.operator !== undefined && !ADDRESS.test(o.operator)) throw new UsageError(`operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(o.operator)}`);
+      if (o.operator !== undefined && !ADDRESS.test(o.operator)) throw new UsageError(`operator: expected an address (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(o.operator)}`);
       const identity = o.identity === undefined ? undefined : parseInteger('identity', o.identity, 0, 2 ** 32 - 1);
       const source = await openSource(o);
       let r;
-      try { r = await asOf(source, height, { group: o.group, operator: o.operator, identity }); } finally { await source.close(); }
+      try { r = await (await lib()).asOf(source, height, { group: o.group, operator: o.operator, identity }); } finally { await source.close(); }
       process.stdout.write(JSON.stringify(plain(r), null, 2) + '\n');
     });
 }

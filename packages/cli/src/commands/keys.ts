@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
-import { generateKeyPair, isSeed, keyPairFromSeed, readKeyFile, writeKeyFile } from '@ewx/client';
+import { generateKeyPair, isSeed, keyPairFromSeed, readKeyFile, sr25519FromMiniSecret, sr25519FromMnemonic, writeKeyFile } from '@ewx/client';
 import { contextOf, type Ctx } from '../context.js';
 import { UsageError } from '../parse.js';
 
@@ -22,12 +22,13 @@ async function readStdin(): Promise<string> {
 }
 
 export function keysCommand(): Command {
-  const keys = new Command('keys').description('ed25519 key files (the seed as 64 hex characters, mode 0600) in the keys directory');
+  const keys = new Command('keys').description('key files in the keys directory (mode 0600): ed25519 (the seed as 64 hex characters, address ed25519:<hex>) or sr25519 (sr25519:<hex mini-secret>, SS58 address) as Energy Web X wallets hold');
 
   keys.command('new <name>').description('create a key named <name>; prints its address')
-    .action(function (this: Command, name: string) {
+    .option('--sr25519', 'an sr25519 key with an SS58 address (prefix 42) instead of ed25519')
+    .action(function (this: Command, name: string, o: { sr25519?: boolean }) {
       const ctx = contextOf(this);
-      const k = create(ctx, name, generateKeyPair().seed);
+      const k = create(ctx, name, generateKeyPair(o.sr25519 ? 'sr25519' : 'ed25519').seed);
       ctx.print(k, k);
     });
 
@@ -42,16 +43,29 @@ export function keysCommand(): Command {
       else ctx.print({ name, address, file }, { name, address, file });
     });
 
-  keys.command('import <name>').description('store an existing seed under <name>: from a key file (e.g. .data/embedded/admin.key) or standard input')
-    .option('--from <file>', 'a file holding the seed as 64 hex characters')
-    .option('--stdin', 'read the seed from standard input (keeps it out of the shell history)')
-    .action(async function (this: Command, name: string, o: { from?: string; stdin?: boolean }) {
+  keys.command('import <name>')
+    .description('store an existing key under <name>: an ed25519 seed or a key file (e.g. .data/embedded/admin.key), or an Energy Web X wallet\'s sr25519 key from its mnemonic or secret seed')
+    .option('--from <file>', 'a file holding the key: 64 hex characters (ed25519 seed) or sr25519:<64 hex>')
+    .option('--stdin', 'read the key from standard input (keeps it out of the shell history)')
+    .option('--mnemonic', 'the input is a BIP-39 mnemonic (12–24 words): the sr25519 account a Substrate wallet shows for it (SS58, prefix 42)')
+    .option('--sr25519', 'the input is an sr25519 secret seed (64 hex characters, 0x optional, as `subkey inspect` prints it)')
+    .action(async function (this: Command, name: string, o: { from?: string; stdin?: boolean; mnemonic?: boolean; sr25519?: boolean }) {
       const ctx = contextOf(this);
       if (!!o.from === !!o.stdin) throw new UsageError('import: give exactly one of --from <file> or --stdin');
+      if (o.mnemonic && o.sr25519) throw new UsageError('import: give at most one of --mnemonic or --sr25519');
       if (o.from && !existsSync(o.from)) throw new UsageError(`import: file not found: ${o.from}`);
-      const seed = (o.from ? readFileSync(o.from, 'utf8') : await readStdin()).trim();
-      if (!isSeed(seed)) throw new UsageError(`import: expected an ed25519 seed as 64 hex characters${o.from ? ` in ${o.from}` : ' on standard input'}`);
-      const k = create(ctx, name, seed.toLowerCase());
+      const input = (o.from ? readFileSync(o.from, 'utf8') : await readStdin()).trim();
+      const where = o.from ? ` in ${o.from}` : ' on standard input';
+      let seed: string;
+      try {
+        if (o.mnemonic) seed = sr25519FromMnemonic(input).seed;
+        else if (o.sr25519) seed = sr25519FromMiniSecret(input).seed;
+        else if (isSeed(input.toLowerCase())) seed = input.toLowerCase();
+        else throw new Error(`expected an ed25519 seed as 64 hex characters or sr25519:<64 hex> (use --mnemonic for a phrase, --sr25519 for a 0x secret seed)`);
+      } catch (e) {
+        throw new UsageError(`import: ${(e as Error).message}${where}`);
+      }
+      const k = create(ctx, name, seed);
       ctx.print(k, k);
     });
 

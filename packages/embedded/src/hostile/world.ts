@@ -254,12 +254,14 @@ export function baselines(w: World): Map<string, { signer?: keyof World['keys'];
   add('Voting/SubmitVotes', { votes: [{ solution: 'sol-a', roundId: 'r-open', result: new Uint8Array([1]) }] });
   add('Voting/GetRound', { solution: 'sol-a', roundId: 'r1' });
   add('Voting/ListRounds', { solution: 'sol-a', state: 0, page: { pageSize: 10, pageToken: '' } });
+  add('Voting/GetRoundSnapshot', { solution: 'sol-a', roundId: 'r1', page: { pageSize: 10, pageToken: '' } });
   // consensus
   add('Consensus/ProduceBlocks', { count: 1 }, 'admin');
   add('Consensus/GetVoteMetadata', { group: 'grp-a', period: 1, operator: '', page: { pageSize: 10, pageToken: '' } });
   add('Consensus/GetResultChain', { solution: 'sol-a', page: { pageSize: 10, pageToken: '' } });
   add('Consensus/GetVoteProof', { solution: 'sol-a', roundId: 'r1', worker: worker.address });
   add('Consensus/GetSettlement', { solution: 'sol-a', roundId: 'r1' });
+  add('Consensus/GetNetwork', {});
   // rewards
   add('Rewards/GetAccountView', { address: operator.address });
   add('Rewards/GetCurrentPeriod', {});

@@ -2,20 +2,10 @@ import { createHash } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import type { EventData, Json } from '../eventstore/types.js';
 import type { Auth, CoSigner } from '../runtime.js';
-import { signBytes, signerKeyProblem, signingBytes, verifyBytes, type KeyPair } from './keys.js';
+import { signCommand, type Encode, type Signed, type WireAuth } from '@ewx/client';
+import { signerKeyProblem, signingBytes, verifyBytes, type KeyPair } from './keys.js';
 
-/** The `auth` field every command message carries (proto `ewx.v1.Auth`). */
-export interface WireAuth {
-  signer: string;
-  nonce: bigint;
-  signature: Uint8Array;
-}
-
-export interface Signed {
-  auth?: WireAuth | undefined;
-}
-
-export type Encode<T> = (message: T) => Uint8Array;
+export type { Encode, Signed, WireAuth } from '@ewx/client';
 
 /**
  * The largest nonce accepted: 2^53 − 1 (Number.MAX_SAFE_INTEGER). Nonces only grow per account, so
@@ -78,7 +68,7 @@ export function authenticate<T extends Signed>(method: string, message: T, encod
   const payload = encode({ ...message, auth: undefined });
   const bytes = signingBytes(method, a.signer, a.nonce, payload);
   if (!verifyBytes(a.signer, bytes, a.signature)) {
-    throw new DomainError('UNAUTHENTICATED', `auth.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
+    throw new DomainError('UNAUTHENTICATED', `auth.signature: not a valid signature by ${a.signer} over this ${method} command`);
   }
   return { signer: a.signer, nonce: a.nonce, proof: proofOf(method, payload, a.signature) };
 }
@@ -99,32 +89,8 @@ export function proven<S>(auth: Auth & { readonly proof?: CommandProof }, decide
   };
 }
 
-/** The client side: sign a command for `method` with the next nonce. */
-export function signCommand<T extends Signed>(key: KeyPair, method: string, message: T, nonce: bigint, encode: Encode<T>): T {
-  const bytes = signingBytes(method, key.address, nonce, encode({ ...message, auth: undefined }));
-  return { ...message, auth: { signer: key.address, nonce, signature: signBytes(key, bytes) } };
-}
-
-/** A client-side nonce source: one increasing counter per key works for every service. */
-export function nonceCounter(start = 0n): () => bigint {
-  let n = start;
-  return () => ++n;
-}
-
-/**
- * A nonce source for long-lived signers (services, workers) that restart without keeping a counter:
- * microseconds of the wall clock, strictly increasing within the process. Client side only.
- * `atLeast(n)` moves it past a nonce the server says it already accepted.
- */
-export function clockNonces(): (() => bigint) & { atLeast(n: bigint): void } {
-  let last = 0n;
-  const next = (): bigint => {
-    const now = BigInt(Date.now()) * 1000n;
-    last = now > last ? now : last + 1n;
-    return last;
-  };
-  return Object.assign(next, { atLeast(n: bigint) { if (n > last) last = n; } });
-}
+/** The client side (the client kit's, re-exported for the servers' tests). */
+export { clockNonces, counterNonces as nonceCounter, signCommand } from '@ewx/client';
 
 /**
  * A second signature on one command (ConnectWorker's `worker_auth`: the worker's consent): another
@@ -132,8 +98,8 @@ export function clockNonces(): (() => bigint) & { atLeast(n: bigint): void } {
  * the co-signature field, so both parties sign the same payload and either may sign first.
  */
 export function cosignCommand<T extends Signed>(key: KeyPair, method: string, message: T, nonce: bigint, encode: Encode<T>): WireAuth & { signature: Buffer } {
-  const bytes = signingBytes(method, key.address, nonce, encode({ ...message, auth: undefined }));
-  return { signer: key.address, nonce, signature: signBytes(key, bytes) };
+  const { auth } = signCommand(key, method, message, nonce, encode);
+  return { ...auth!, signature: Buffer.from(auth!.signature) };
 }
 
 /**
@@ -145,7 +111,7 @@ export function authenticateCosigner<T extends Signed>(method: string, field: st
   checkWireAuth(a, field);
   const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));
   if (!verifyBytes(a.signer, bytes, a.signature)) {
-    throw new DomainError('UNAUTHENTICATED', `${field}.signature: not a valid ed25519 signature by ${a.signer} over this ${method} command`);
+    throw new DomainError('UNAUTHENTICATED', `${field}.signature: not a valid signature by ${a.signer} over this ${method} command`);
   }
   return { field, signer: a.signer, nonce: a.nonce, signature: Buffer.from(a.signature).toString('hex') };
 }

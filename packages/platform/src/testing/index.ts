@@ -5,3 +5,4 @@ export * from './process.js';
 export { eventStoreContract } from './contract.js';
 export * from './kafka.js';
 export { testPki, type TestPki } from './certs.js';
+export { spec, fingerprint, type Spec, type SpecDecider, type SpecEvent, type SpecEnvelope, type When } from './spec.js';

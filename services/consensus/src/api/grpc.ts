@@ -6,12 +6,19 @@ import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
   type GetVoteProofRequest, type Tally as TallyMsg,
 } from '@ewx/proto/consensus';
+import { RoundState } from '@ewx/proto/voting';
 import { CHAIN_STREAM } from '../app/clock.js';
 import { BLOCKS_PER_CHUNK, checkProduceBlocks, decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
 const MAX_ROUND_ID = 128 + '#retry'.length;
+
+/** Consensus's round status in the lifecycle names voting uses (voting.proto RoundState). */
+const ROUND_STATE: Record<ValidatedRound['status'], RoundState> = {
+  OPEN: RoundState.ROUND_STATE_ACTIVE, CLOSED: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
+  SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
+};
 
 const tallyMsg = (t: Tally): TallyMsg => ({
   eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
@@ -75,10 +82,18 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
           steps: merkleProof(l, index).map((s) => ({ position: s.position, group: [...s.group] })), merkleRoot: r.outcome.merkleRoot,
         };
       }),
+      getNetwork: unary(M + 'GetNetwork', log, async () => {
+        const st = runtime.state();
+        const n = st.validators.length;
+        return {
+          admin, validators: [...st.validators], attestationsNeeded: n === 0 ? 0 : Math.floor((2 * n) / 3) + 1,
+          height: BigInt(st.height), manualBlocks: manual,
+        };
+      }),
       getSettlement: unary(M + 'GetSettlement', log, async (req: GetSettlementRequest) => {
         const r = round(req.solution, req.roundId);
         return {
-          state: r.status, tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined, merkleRoot: r.outcome?.merkleRoot ?? '',
+          state: r.status, roundState: ROUND_STATE[r.status], tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined, merkleRoot: r.outcome?.merkleRoot ?? '',
           attestations: [...r.attestations.values()].map((a) => ({
             validator: a.validator, tally: tallyMsg(a.tally), merkleRoot: a.merkleRoot, dissent: a.dissent, signature: a.signature,
           })),

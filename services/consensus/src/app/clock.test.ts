@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger } from '@ewx/platform';
+import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
 import { validatorsFrom } from '../index.js';
 import { startBlockClock } from './clock.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('block production with several consensus processes', () => {
   test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
@@ -32,14 +31,16 @@ describe('block production with several consensus processes', () => {
     const primary = startBlockClock(a, tick, silentLogger, 0);
     const standby = startBlockClock(b, tick, silentLogger, 1);
     const t0 = Date.now();
-    await sleep(800);
+    // Until the producer reached a height (a position, not a duration), then the rate is checked.
+    await waitFor('the producer at height 10', async () => { await a.catchUp(); return a.state().height >= 10 ? true : undefined; }, 20_000, 20);
     await primary.stop();
     const elapsed = Date.now() - t0;
     await a.catchUp();
     const h1 = a.state().height;
     assert.ok(h1 >= 1, 'the producer produced');
     assert.ok(h1 <= Math.ceil(elapsed / tick) + 2, `at most one block per tick: ${h1} blocks in ${elapsed} ms`);
-    await sleep(1200); // > (1 + 1) × 2 ticks without blocks: the standby produces
+    // After (1 + 1) × 2 ticks without blocks the standby produces: waited for as a height above the producer's last.
+    await waitFor('the standby took over', async () => { await b.catchUp(); return b.state().height > h1 ? true : undefined; }, 20_000, 20);
     await standby.stop();
     await b.catchUp();
     assert.ok(b.state().height > h1, `the standby took over (${h1} → ${b.state().height})`);

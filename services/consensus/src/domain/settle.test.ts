@@ -1,151 +1,148 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { encodePosition, generateKeyPair, signBytes, type EventData, type KeyPair, type RecordedEvent, type ResultChainedEvent, type RoundSettledEvent, type Tally, type VoteMetadataEvent } from '@ewx/platform';
-import { decide } from './decider.js';
+import { generateKeyPair, signBytes, type EventData, type KeyPair, type ResultChainedEvent, type RoundSettledEvent, type Tally, type VoteMetadataEvent } from '@ewx/platform';
+import { spec, type Spec } from '@ewx/platform/testing';
+import { decide, type ConsensusCommand } from './decider.js';
 import { evolve } from './evolve.js';
 import { attestationBytes, evaluateRound } from './settle.js';
 import { initialConsensusState, metadataKey, roundKey, type ConsensusState } from './state.js';
 import { tallyText } from './tally.js';
 
+type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
+const consensus = (): ConsensusSpec => spec({ initialState: initialConsensusState, evolve, decide });
 const ev = (type: string, data: object): EventData => ({ type, data: data as never });
-let pos = 0n;
-const apply = (s: ConsensusState, events: readonly EventData[]): ConsensusState => {
-  for (const e of events) evolve(s, { ...e, streamId: 't', version: 0, position: encodePosition([++pos]) } as RecordedEvent);
-  return s;
-};
 const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toString(16)}`;
 const op = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
 
 /** A closed round of 10 workers: 7 vote `aa`, 2 vote `bb`, 1 is silent (quorum 50 %, majority 60 %). */
-function closedRound(s: ConsensusState, roundId = 'r1', results: (string | undefined)[] = ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'bb', undefined]): ConsensusState {
+function closedRound(s: ConsensusSpec, roundId = 'r1', results: (string | undefined)[] = ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'bb', undefined]): ConsensusSpec {
   const votes = results.map((r, i) => [w(i), r] as const).filter((v): v is readonly [string, string] => v[1] !== undefined);
-  return apply(s, [
+  return s.given([
     ev('RoundStarted', { solution: 's1', roundId, group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: results.length, snapshotChunks: 1 }),
     ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: results.map((_, i) => [w(i), op(i)]) }),
     ev('RoundClosed', { solution: 's1', roundId, height: 11, submitted: votes.length, chunk: 0, chunks: 1, votes }),
   ]);
 }
 
-function setup(n: number): { s: ConsensusState; keys: KeyPair[] } {
+function setup(n: number): { s: ConsensusSpec; keys: KeyPair[] } {
   const keys = Array.from({ length: n }, () => generateKeyPair());
-  const s = initialConsensusState();
-  apply(s, decide({ type: 'ConfigureValidators', validators: keys.map((k) => k.address) }, s));
-  return { s, keys };
+  return { s: consensus().after({ type: 'ConfigureValidators', validators: keys.map((k) => k.address) }), keys };
 }
 
-function attest(s: ConsensusState, key: KeyPair, roundId = 'r1', forge?: (t: Tally) => Tally): EventData[] {
-  const honest = evaluateRound(s.rounds.get(roundKey('s1', roundId))!);
+/** `key`'s attestation of the round as the rules evaluate it on the spec's state (or as `forge` changes it), signed. */
+function attest(s: ConsensusSpec, key: KeyPair, roundId = 'r1', forge?: (t: Tally) => Tally): ConsensusCommand {
+  const honest = evaluateRound(s.state.rounds.get(roundKey('s1', roundId))!);
   const tally = forge ? forge(honest.tally) : honest.tally;
   const signature = signBytes(key, attestationBytes('s1', roundId, tally, honest.merkleRoot)).toString('hex');
-  return decide({ type: 'Attest', validator: key.address, solution: 's1', roundId, tally, merkleRoot: honest.merkleRoot, signature }, s);
+  return { type: 'Attest', validator: key.address, solution: 's1', roundId, tally, merkleRoot: honest.merkleRoot, signature };
 }
 const types = (events: readonly EventData[]): string[] => events.map((e) => e.type);
-const code = (c: string) => (e: unknown) => (e as { code?: string }).code === c;
 
 describe('SPEC §5 validators settle with more than two thirds of the set', () => {
   test('a set of 3: the first two attestations record only; the third settles (2 of 3 is not more than two thirds)', () => {
     const { s, keys } = setup(3);
     closedRound(s);
-    const a1 = attest(s, keys[0]!); apply(s, a1);
-    const a2 = attest(s, keys[1]!); apply(s, a2);
-    assert.deepEqual(types(a1), ['AttestationRecorded']);
-    assert.deepEqual(types(a2), ['AttestationRecorded']);
-    const a3 = attest(s, keys[2]!);
-    assert.deepEqual(types(a3), ['AttestationRecorded', 'RoundSettled', 'ResultChained', 'VoteMetadata']);
-    const settled = a3[1]!.data as unknown as RoundSettledEvent;
-    assert.equal(settled.result, 'aa');
-    assert.deepEqual(settled.tally, { eligible: 10, submitted: 9, top: 7, outcome: 'SETTLED', result: 'aa' });
-    assert.equal(settled.attestors.length, 3);
+    s.when(attest(s, keys[0]!)).then((a1) => assert.deepEqual(types(a1), ['AttestationRecorded']))
+      .when(attest(s, keys[1]!)).then((a2) => assert.deepEqual(types(a2), ['AttestationRecorded']))
+      .when(attest(s, keys[2]!)).then((a3) => {
+        assert.deepEqual(types(a3), ['AttestationRecorded', 'RoundSettled', 'ResultChained', 'VoteMetadata']);
+        const settled = a3[1]!.data as unknown as RoundSettledEvent;
+        assert.equal(settled.result, 'aa');
+        assert.deepEqual(settled.tally, { eligible: 10, submitted: 9, top: 7, outcome: 'SETTLED', result: 'aa' });
+        assert.equal(settled.attestors.length, 3);
+      });
   });
 
   test('a set of 4: three agreeing validators settle while the fourth is down', () => {
     const { s, keys } = setup(4);
     closedRound(s);
-    apply(s, attest(s, keys[0]!));
-    apply(s, attest(s, keys[1]!));
-    assert.ok(types(attest(s, keys[2]!)).includes('RoundSettled'));
+    s.after(attest(s, keys[0]!));
+    s.after(attest(s, keys[1]!));
+    s.when(attest(s, keys[2]!)).then((events) => assert.ok(types(events).includes('RoundSettled')));
   });
 
   test('a dissenting validator is recorded and named; the honest supermajority still settles', () => {
     const { s, keys } = setup(4);
     closedRound(s);
     const forged = (t: Tally): Tally => ({ ...t, result: 'bb' });
-    const d = attest(s, keys[3]!, 'r1', forged);
-    apply(s, d);
-    apply(s, attest(s, keys[0]!));
-    apply(s, attest(s, keys[1]!));
-    const tip = attest(s, keys[2]!);
-    const settled = tip.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
-    assert.deepEqual(settled.dissenters, [keys[3]!.address]);
-    assert.equal(settled.result, 'aa');
+    s.after(attest(s, keys[3]!, 'r1', forged));
+    s.after(attest(s, keys[0]!));
+    s.after(attest(s, keys[1]!));
+    s.when(attest(s, keys[2]!)).then((tip) => {
+      const settled = tip.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
+      assert.deepEqual(settled.dissenters, [keys[3]!.address]);
+      assert.equal(settled.result, 'aa');
+    });
     const { s: s2, keys: k2 } = setup(3);
     closedRound(s2);
-    for (const k of k2) apply(s2, attest(s2, k));
+    for (const k of k2) s2.after(attest(s2, k));
     const late = generateKeyPair();
-    assert.throws(() => attest(s2, late), code('PERMISSION_DENIED'), 'not in the set');
+    s2.when(attest(s2, late)).thenThrows('PERMISSION_DENIED'); // not in the set
   });
 
   test('an attestation after settlement that disagrees is recorded as dissent', () => {
     const { s, keys } = setup(4);
     closedRound(s);
-    for (const k of keys.slice(0, 3)) apply(s, attest(s, k));
-    const late = attest(s, keys[3]!, 'r1', (t) => ({ ...t, top: 6 }));
-    assert.deepEqual(types(late), ['AttestationRecorded']);
-    assert.equal((late[0]!.data as { dissent: boolean }).dissent, true);
+    for (const k of keys.slice(0, 3)) s.after(attest(s, k));
+    s.when(attest(s, keys[3]!, 'r1', (t) => ({ ...t, top: 6 }))).then((late) => {
+      assert.deepEqual(types(late), ['AttestationRecorded']);
+      assert.equal((late[0]!.data as { dissent: boolean }).dissent, true);
+    });
   });
 
   test('refused: a validator outside the set, a bad signature, a round not closed; attesting twice changes nothing', () => {
     const { s, keys } = setup(3);
-    assert.throws(() => decide({ type: 'Attest', validator: keys[0]!.address, solution: 's1', roundId: 'r1', tally: { eligible: 0, submitted: 0, top: 0, outcome: 'UNRESOLVED' }, merkleRoot: '', signature: '' }, s), code('FAILED_PRECONDITION'));
+    s.when({ type: 'Attest', validator: keys[0]!.address, solution: 's1', roundId: 'r1', tally: { eligible: 0, submitted: 0, top: 0, outcome: 'UNRESOLVED' }, merkleRoot: '', signature: '' }).thenThrows('FAILED_PRECONDITION');
     closedRound(s);
-    assert.throws(() => attest(s, generateKeyPair()), code('PERMISSION_DENIED'));
-    const t = evaluateRound(s.rounds.get(roundKey('s1', 'r1'))!);
+    s.when(attest(s, generateKeyPair())).thenThrows('PERMISSION_DENIED');
+    const t = evaluateRound(s.state.rounds.get(roundKey('s1', 'r1'))!);
     const wrongSig = signBytes(keys[1]!, attestationBytes('s1', 'r1', t.tally, t.merkleRoot)).toString('hex');
-    assert.throws(() => decide({ type: 'Attest', validator: keys[0]!.address, solution: 's1', roundId: 'r1', ...t, signature: wrongSig }, s), code('PERMISSION_DENIED'));
-    apply(s, attest(s, keys[0]!));
-    assert.deepEqual(attest(s, keys[0]!), []);
+    s.when({ type: 'Attest', validator: keys[0]!.address, solution: 's1', roundId: 'r1', ...t, signature: wrongSig }).thenThrows('PERMISSION_DENIED');
+    s.after(attest(s, keys[0]!));
+    s.when(attest(s, keys[0]!)).thenNothingChanged();
   });
 
   test('the validators count only votes of workers in the recorded snapshot, and E is the snapshot size', () => {
     const { s } = setup(1);
     closedRound(s);
-    apply(s, [
+    s.given([
       ev('RoundStarted', { solution: 's1', roundId: 'x', group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 50, unresolvedPolicy: 'NONE', eligible: 2, snapshotChunks: 1 }),
       ev('RoundSnapshot', { solution: 's1', roundId: 'x', chunk: 0, chunks: 1, workers: [[w(1), op(1)], [w(2), op(2)]] }),
       ev('RoundClosed', { solution: 's1', roundId: 'x', height: 11, submitted: 3, chunk: 0, chunks: 1, votes: [[w(1), 'aa'], [w(2), 'bb'], [w(77), 'bb']] }),
     ]);
-    const t = evaluateRound(s.rounds.get(roundKey('s1', 'x'))!).tally;
+    const t = evaluateRound(s.state.rounds.get(roundKey('s1', 'x'))!).tally;
     assert.deepEqual([t.eligible, t.submitted, t.reason], [2, 2, 'TIE']);
   });
 
   test('an unresolved outcome: RoundUnresolved, no chain entry, no vote metadata', () => {
     const { s, keys } = setup(3);
     closedRound(s, 'r1', ['aa', 'bb', undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
-    let last: EventData[] = [];
-    for (const k of keys) { last = attest(s, k); apply(s, last); }
+    let last: readonly EventData[] = [];
+    for (const k of keys) last = s.run(attest(s, k));
     assert.deepEqual(types(last), ['AttestationRecorded', 'RoundUnresolved']);
     assert.equal((last[1]!.data as { reason: string }).reason, 'NO_QUORUM');
-    assert.equal(s.chains.get('s1'), undefined);
-    assert.equal(s.metadata.size, 0);
+    assert.equal(s.state.chains.get('s1'), undefined);
+    assert.equal(s.state.metadata.size, 0);
   });
 
   test('a settlement records the set in force; a validator of a later set attests nothing about it', () => {
     const { s, keys } = setup(3);
     closedRound(s);
-    let tip: EventData[] = [];
-    for (const k of keys) apply(s, (tip = attest(s, k)));
+    let tip: readonly EventData[] = [];
+    for (const k of keys) tip = s.run(attest(s, k));
     const settled = tip.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
     assert.deepEqual(settled.validators, keys.map((k) => k.address));
     // The set changes (a restart under a new key did this): the newcomer may attest new rounds only.
     const newcomer = generateKeyPair();
-    apply(s, decide({ type: 'ConfigureValidators', validators: [newcomer.address] }, s));
-    assert.equal(s.rounds.get(roundKey('s1', 'r1'))!.decidedBy!.length, 3);
-    assert.throws(() => attest(s, newcomer), (e: unknown) => code('PERMISSION_DENIED')(e) && /decided by the validator set then in force/.test((e as Error).message));
+    s.after({ type: 'ConfigureValidators', validators: [newcomer.address] });
+    assert.equal(s.state.rounds.get(roundKey('s1', 'r1'))!.decidedBy!.length, 3);
+    s.when(attest(s, newcomer)).thenThrows('PERMISSION_DENIED', /decided by the validator set then in force/);
     closedRound(s, 'r2');
-    const next = attest(s, newcomer, 'r2');
-    const r2 = next.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
-    assert.deepEqual([r2.attestors, r2.validators], [[newcomer.address], [newcomer.address]]);
+    s.when(attest(s, newcomer, 'r2')).then((next) => {
+      const r2 = next.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
+      assert.deepEqual([r2.attestors, r2.validators], [[newcomer.address], [newcomer.address]]);
+    });
   });
 });
 
@@ -153,15 +150,15 @@ describe('SPEC §5 vote metadata and the result chain', () => {
   test('eligible +1 per operator in the snapshot, correct +1 per operator whose worker voted the result; unresolved counts for nobody', () => {
     const { s, keys } = setup(3);
     closedRound(s, 'r1');
-    for (const k of keys) apply(s, attest(s, k));
+    for (const k of keys) s.after(attest(s, k));
     closedRound(s, 'r2', ['bb', 'aa', 'cc', undefined, undefined, undefined, undefined, undefined, undefined, undefined]); // no quorum
-    for (const k of keys) apply(s, attest(s, k, 'r2'));
+    for (const k of keys) s.after(attest(s, k, 'r2'));
     closedRound(s, 'r3', ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'aa']);
-    let tip: EventData[] = [];
-    for (const k of keys) { tip = attest(s, k, 'r3'); apply(s, tip); }
+    let tip: readonly EventData[] = [];
+    for (const k of keys) tip = s.run(attest(s, k, 'r3'));
     const md = tip.find((e) => e.type === 'VoteMetadata')!.data as unknown as VoteMetadataEvent;
     assert.deepEqual([md.group, md.period, md.chunk, md.chunks, md.eligibleOperators.length, md.correctOperators.length], ['g1', 3, 0, 1, 10, 9]);
-    const m = s.metadata.get(metadataKey('g1', 3))!;
+    const m = s.state.metadata.get(metadataKey('g1', 3))!;
     assert.deepEqual(m.get(op(0)), { eligible: 2, correct: 2 });
     assert.deepEqual(m.get(op(8)), { eligible: 2, correct: 0 }); // voted bb both times
     assert.deepEqual(m.get(op(9)), { eligible: 2, correct: 1 }); // silent in r1
@@ -170,11 +167,10 @@ describe('SPEC §5 vote metadata and the result chain', () => {
   test('each settled result extends the solution chain: hash = sha256(prev, round, result, tally)', () => {
     const { s, keys } = setup(1);
     closedRound(s, 'r1');
-    apply(s, attest(s, keys[0]!));
+    s.after(attest(s, keys[0]!));
     closedRound(s, 'r2', ['bb', 'bb', 'bb', 'bb', 'bb', 'bb', 'aa', 'aa', 'aa', 'aa']);
-    const tip = attest(s, keys[0]!, 'r2');
-    apply(s, tip);
-    const chain = s.chains.get('s1')!;
+    const tip = s.run(attest(s, keys[0]!, 'r2'));
+    const chain = s.state.chains.get('s1')!;
     assert.equal(chain.length, 2);
     assert.equal(chain[0]!.prevHash, '00'.repeat(32));
     assert.equal(chain[1]!.prevHash, chain[0]!.hash);

@@ -26,6 +26,7 @@ export function wotOf(
  * Path of a file of the shared data set (g1-wot.json, g1-genesis-wot.json), or
  * undefined when this checkout does not have it. Looked for in $EWX_WOT_DATA_DIR,
  * then shared/data/ in or beside the repository root, then /work/shared/data/.
+ * With EWX_REQUIRE_INFRA=1 (CI) a missing file throws, so its tests fail instead of skipping.
  */
 export function wotDataFile(name: string): string | undefined {
   // This file sits at services/distance/{src,dist}/oracle/, four levels below the root.
@@ -33,6 +34,10 @@ export function wotDataFile(name: string): string | undefined {
   const dirs = [process.env.EWX_WOT_DATA_DIR, `${root}shared/data`, `${root}../shared/data`, '/work/shared/data'];
   for (const dir of dirs) {
     if (dir !== undefined && dir !== '' && existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  // In CI the tests that need the data must run: a missing file fails them instead of skipping them.
+  if (process.env.EWX_REQUIRE_INFRA === '1') {
+    throw new Error(`EWX_REQUIRE_INFRA=1 but the shared data file ${name} is not in any of ${dirs.filter((d) => d).join(', ')} (set EWX_WOT_DATA_DIR)`);
   }
   return undefined;
 }

@@ -59,6 +59,19 @@ test('buildGraph maps any ids to dense indices in input order, with edges both w
   assertCsrConsistent(graph);
 });
 
+test('a missing data file skips its tests only outside CI: with EWX_REQUIRE_INFRA=1 it is an error naming the file', () => {
+  const saved = process.env.EWX_REQUIRE_INFRA;
+  try {
+    delete process.env.EWX_REQUIRE_INFRA;
+    assert.equal(wotDataFile('no-such-wot.json'), undefined);
+    process.env.EWX_REQUIRE_INFRA = '1';
+    assert.throws(() => wotDataFile('no-such-wot.json'), /^Error: EWX_REQUIRE_INFRA=1 but the shared data file no-such-wot\.json is not in /);
+  } finally {
+    if (saved === undefined) delete process.env.EWX_REQUIRE_INFRA;
+    else process.env.EWX_REQUIRE_INFRA = saved;
+  }
+});
+
 test('an empty web of trust is valid', () => {
   const graph = parseWot(doc(0));
   assert.equal(graph.size, 0);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { GroupConfig } from '@ewx/platform';
 import { ADMIN, funded, groupConfig, OPERATORS, REGISTRAR, solutionConfig, subscribeCmd, TOKEN, types, withGroup, world } from './test-support.js';
+import { free, given, inbox, reserved, toPeriod } from './spec-support.js';
 
 const [alice, bob] = OPERATORS as [string, string];
 const register = (over: Partial<GroupConfig> = {}, budget = 100n * TOKEN) =>
@@ -9,39 +10,40 @@ const register = (over: Partial<GroupConfig> = {}, budget = 100n * TOKEN) =>
 
 describe('registrars', () => {
   test('given an account, when it signs up with a friendly name and a legal location, then it is a registrar', () => {
-    const w = world();
-    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'Berlin, DE' });
+    const w = given(world());
+    w.run({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'Berlin, DE' });
     assert.equal(w.state.registrars.get(REGISTRAR)?.legalLocation, 'Berlin, DE');
   });
   test('signing up twice is ALREADY_EXISTS; an empty name or a one-letter location is refused', () => {
-    const w = funded();
-    w.refuses({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' }, 'ALREADY_EXISTS');
-    w.refuses({ type: 'SignUpRegistrar', signer: alice, friendlyName: ' ', legalLocation: 'DE' }, 'INVALID_ARGUMENT', /^friendly_name: /);
-    w.refuses({ type: 'SignUpRegistrar', signer: alice, friendlyName: 'A', legalLocation: 'D' }, 'INVALID_ARGUMENT', /^legal_location: /);
+    const w = given(funded());
+    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' }).thenThrows('ALREADY_EXISTS');
+    w.when({ type: 'SignUpRegistrar', signer: alice, friendlyName: ' ', legalLocation: 'DE' }).thenThrows('INVALID_ARGUMENT', /^friendly_name: /);
+    w.when({ type: 'SignUpRegistrar', signer: alice, friendlyName: 'A', legalLocation: 'D' }).thenThrows('INVALID_ARGUMENT', /^legal_location: /);
   });
   test('a registrar that owns nothing may delete itself; one that owns a group may not', () => {
-    const w = withGroup();
-    w.refuses({ type: 'DeleteRegistrar', signer: REGISTRAR }, 'FAILED_PRECONDITION', /grp\.one/);
-    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
-    assert.deepEqual(types(w.when({ type: 'DeleteRegistrar', signer: REGISTRAR })), ['RegistrarDeleted']);
+    const w = given(withGroup());
+    w.when({ type: 'DeleteRegistrar', signer: REGISTRAR }).thenThrows('FAILED_PRECONDITION', /grp\.one/);
+    w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    w.when({ type: 'DeleteRegistrar', signer: REGISTRAR }).then((events) => assert.deepEqual(types(events), ['RegistrarDeleted']));
     assert.equal(w.state.registrars.has(REGISTRAR), false);
   });
-  test('an account that is no registrar cannot delete itself as one (PERMISSION_DENIED naming the role)', () =>
-    world().refuses({ type: 'DeleteRegistrar', signer: alice }, 'PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/));
+  test('an account that is no registrar cannot delete itself as one (PERMISSION_DENIED naming the role)', () => {
+    given(world()).when({ type: 'DeleteRegistrar', signer: alice }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/);
+  });
 });
 
 describe('solution groups: registration and bounds', () => {
   test('given a registrar with 1000 tokens, when it registers a group with a budget of 100, then 100 is reserved', () => {
-    const w = funded();
-    const events = w.when(register());
+    const w = given(funded());
+    const events = w.run(register());
     assert.deepEqual(types(events), ['GroupRegistered']);
-    assert.equal(w.free(REGISTRAR), 900n * TOKEN);
-    assert.equal(w.reserved(REGISTRAR), 100n * TOKEN);
+    assert.equal(free(w, REGISTRAR), 900n * TOKEN);
+    assert.equal(reserved(w, REGISTRAR), 100n * TOKEN);
     assert.equal(w.state.groups.get('grp.one')?.budget, 100n * TOKEN);
   });
-  test('only a signed-up registrar registers groups', () => funded().refuses({ ...register(), signer: alice }, 'PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/));
-  test('a budget above the free balance is refused', () => funded().refuses(register({}, 1001n * TOKEN), 'FAILED_PRECONDITION', /^budget: /));
-  test('a namespace is unique', () => withGroup().refuses(register(), 'ALREADY_EXISTS', /grp\.one/));
+  test('only a signed-up registrar registers groups', () => { given(funded()).when({ ...register(), signer: alice }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/); });
+  test('a budget above the free balance is refused', () => { given(funded()).when(register({}, 1001n * TOKEN)).thenThrows('FAILED_PRECONDITION', /^budget: /); });
+  test('a namespace is unique', () => { given(withGroup()).when(register()).thenThrows('ALREADY_EXISTS', /grp\.one/); });
   const bounds: [Partial<GroupConfig>, RegExp][] = [
     [{ namespace: 'A' }, /^config\.namespace: /],
     [{ namespace: 'ab' }, /^config\.namespace: /],
@@ -58,113 +60,111 @@ describe('solution groups: registration and bounds', () => {
     [{ info: 'x'.repeat(1025) }, /^config\.info: /],
   ];
   for (const [over, message] of bounds) {
-    test(`a group with ${JSON.stringify(over).slice(0, 60)} is refused naming the field and bound`, () => funded().refuses(register(over), 'INVALID_ARGUMENT', message));
+    test(`a group with ${JSON.stringify(over).slice(0, 60)} is refused naming the field and bound`, () => { given(funded()).when(register(over)).thenThrows('INVALID_ARGUMENT', message); });
   }
 });
 
 describe('solution groups: budget, rewards and allow list', () => {
   test('the registrar raises the budget from its free balance', () => {
-    const w = withGroup();
-    const [e] = w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (50n * TOKEN).toString() });
-    assert.deepEqual(e!.data, { group: 'grp.one', budget: (150n * TOKEN).toString(), reason: 'RAISED', amount: (50n * TOKEN).toString() });
-    assert.equal(w.reserved(REGISTRAR), 150n * TOKEN);
-    w.refuses({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (851n * TOKEN).toString() }, 'FAILED_PRECONDITION');
-    w.refuses({ type: 'RaiseGroupBudget', signer: alice, group: 'grp.one', amount: '1' }, 'PERMISSION_DENIED');
+    const w = given(withGroup());
+    w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (50n * TOKEN).toString() }).then({ type: 'GroupBudgetChanged', data: { group: 'grp.one', budget: (150n * TOKEN).toString(), reason: 'RAISED', amount: (50n * TOKEN).toString() } });
+    assert.equal(reserved(w, REGISTRAR), 150n * TOKEN);
+    w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (851n * TOKEN).toString() }).thenThrows('FAILED_PRECONDITION');
+    w.when({ type: 'RaiseGroupBudget', signer: alice, group: 'grp.one', amount: '1' }).thenThrows('PERMISSION_DENIED');
   });
   test('given period 0, when the registrar raises the per-block rewards, then they count from period 1', () => {
-    const w = withGroup();
-    const [e] = w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' });
-    assert.deepEqual(e!.data, { group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000', fromPeriod: 1 });
+    const w = given(withGroup());
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }).then({ type: 'GroupRewardsChanged', data: { group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000', fromPeriod: 1 } });
   });
   test('lowering per-block rewards, or no change, is refused', () => {
-    const w = withGroup();
-    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '999', votingRewardPerBlock: '3000' }, 'INVALID_ARGUMENT', /^subscription_reward_per_block: may only be raised/);
-    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '2000' }, 'INVALID_ARGUMENT', /no change/);
+    const w = given(withGroup());
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '999', votingRewardPerBlock: '3000' }).thenThrows('INVALID_ARGUMENT', /^subscription_reward_per_block: may only be raised/);
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '2000' }).thenThrows('INVALID_ARGUMENT', /no change/);
   });
   test('a command needing the reward period before the schedule is known is FAILED_PRECONDITION', () => {
-    const w = world();
-    w.when({ type: 'Deposit', signer: ADMIN, account: REGISTRAR, amount: '1' });
-    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
-    w.when({ ...register({ minStake: '1', maxStake: '1' }, 0n) });
-    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }, 'FAILED_PRECONDITION', /schedule is not known/);
-    w.refuses({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }, 'FAILED_PRECONDITION', /schedule is not known/);
+    const w = given(world());
+    w.run({ type: 'Deposit', signer: ADMIN, account: REGISTRAR, amount: '1' });
+    w.run({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
+    w.run({ ...register({ minStake: '1', maxStake: '1' }, 0n) });
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }).thenThrows('FAILED_PRECONDITION', /schedule is not known/);
+    w.when({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }).thenThrows('FAILED_PRECONDITION', /schedule is not known/);
   });
   test('the allow list is switched on and off and its entries added and removed by the registrar only', () => {
-    const w = withGroup();
-    w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', enabled: true, add: [alice, bob], remove: [] });
+    const w = given(withGroup());
+    w.run({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', enabled: true, add: [alice, bob], remove: [] });
     assert.deepEqual([...w.state.groups.get('grp.one')!.allowList].sort(), [alice, bob].sort());
-    w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: [], remove: [bob] });
+    w.run({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: [], remove: [bob] });
     assert.equal(w.state.groups.get('grp.one')!.allowListEnabled, true);
     assert.deepEqual([...w.state.groups.get('grp.one')!.allowList], [alice]);
-    assert.deepEqual(w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: [alice], remove: [] }), []);
-    w.refuses({ type: 'UpdateAllowList', signer: alice, group: 'grp.one', enabled: false, add: [], remove: [] }, 'PERMISSION_DENIED');
-    w.refuses({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: ['nope'], remove: [] }, 'INVALID_ARGUMENT', /^add\[0\]: /);
+    w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: [alice], remove: [] }).thenNothingChanged();
+    w.when({ type: 'UpdateAllowList', signer: alice, group: 'grp.one', enabled: false, add: [], remove: [] }).thenThrows('PERMISSION_DENIED');
+    w.when({ type: 'UpdateAllowList', signer: REGISTRAR, group: 'grp.one', add: ['nope'], remove: [] }).thenThrows('INVALID_ARGUMENT', /^add\[0\]: /);
   });
 });
 
 describe('solution groups: deregistration', () => {
-  test('only the owner deregisters', () => withGroup().refuses({ type: 'DeregisterGroup', signer: alice, group: 'grp.one' }, 'PERMISSION_DENIED'));
+  test('only the owner deregisters', () => { given(withGroup()).when({ type: 'DeregisterGroup', signer: alice, group: 'grp.one' }).thenThrows('PERMISSION_DENIED'); });
   test('refused while the group has an active (or paused) solution; allowed once it ended', () => {
-    const w = withGroup();
-    w.when({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() });
-    w.refuses({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }, 'FAILED_PRECONDITION', /active solutions sol\.one/);
-    w.when({ type: 'PauseSolution', signer: REGISTRAR, solution: 'sol.one' });
-    w.refuses({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }, 'FAILED_PRECONDITION');
-    w.when({ type: 'EndSolution', signer: REGISTRAR, solution: 'sol.one' });
-    assert.deepEqual(types(w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' })), ['GroupBudgetChanged', 'GroupStatusChanged']);
+    const w = given(withGroup());
+    w.run({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() });
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).thenThrows('FAILED_PRECONDITION', /active solutions sol\.one/);
+    w.run({ type: 'PauseSolution', signer: REGISTRAR, solution: 'sol.one' });
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).thenThrows('FAILED_PRECONDITION');
+    w.run({ type: 'EndSolution', signer: REGISTRAR, solution: 'sol.one' });
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).then((events) => assert.deepEqual(types(events), ['GroupBudgetChanged', 'GroupStatusChanged']));
   });
   test('given nothing owed, when deregistered, then the group is removed and the budget returns to the registrar', () => {
-    const w = withGroup();
-    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    const w = given(withGroup());
+    w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
     assert.equal(w.state.groups.get('grp.one')?.status, 'REMOVED');
-    assert.equal(w.free(REGISTRAR), 1000n * TOKEN);
-    assert.equal(w.reserved(REGISTRAR), 0n);
-    w.refuses({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }, 'FAILED_PRECONDITION', /already REMOVED/);
+    assert.equal(free(w, REGISTRAR), 1000n * TOKEN);
+    assert.equal(reserved(w, REGISTRAR), 0n);
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).thenThrows('FAILED_PRECONDITION', /already REMOVED/);
   });
   test('given a subscriber, when deregistered, then the group retires, the subscriber is unsubscribed, and it is removed after release, grace and claims', () => {
-    const w = withGroup();
-    w.when(subscribeCmd(alice));
-    w.toPeriod(1);
-    w.inbox('RewardsComputed', { group: 'grp.one', period: 0, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '700' }], subtotal: '700' });
-    w.when({ type: 'ApplyCredit', key: 'grp.one|0|0' });
-    const events = w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    const w = given(withGroup());
+    w.run(subscribeCmd(alice));
+    toPeriod(w, 1);
+    inbox(w, 'RewardsComputed', { group: 'grp.one', period: 0, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '700' }], subtotal: '700' });
+    w.run({ type: 'ApplyCredit', key: 'grp.one|0|0' });
+    const events = w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
     assert.deepEqual(types(events), ['OperatorUnsubscribed', 'GroupStatusChanged']);
     assert.deepEqual(events[0]!.data, { group: 'grp.one', operator: alice, period: 1, finalPeriod: 3, height: 11 });
     // Retiring: no new subscriptions or solutions; claims and withdrawals go on.
-    w.refuses(subscribeCmd(bob), 'FAILED_PRECONDITION', /RETIRING/);
-    w.refuses({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }, 'FAILED_PRECONDITION', /RETIRING/);
-    w.toPeriod(4);
-    assert.equal(w.reserved(alice), 0n, 'stake released when period 3 closed');
-    w.toPeriod(6);
+    w.when(subscribeCmd(bob)).thenThrows('FAILED_PRECONDITION', /RETIRING/);
+    w.when({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }).thenThrows('FAILED_PRECONDITION', /RETIRING/);
+    toPeriod(w, 4);
+    assert.equal(reserved(w, alice), 0n, 'stake released when period 3 closed');
+    toPeriod(w, 6);
     assert.equal(w.state.groups.get('grp.one')?.status, 'RETIRING', 'unclaimed rewards are still owed');
-    w.when({ type: 'ClaimRewards', signer: alice, groups: ['grp.one'] });
-    assert.deepEqual(types(w.when({ type: 'SettleGroup', group: 'grp.one' })), ['GroupBudgetChanged', 'GroupStatusChanged']);
+    w.run({ type: 'ClaimRewards', signer: alice, groups: ['grp.one'] });
+    w.when({ type: 'SettleGroup', group: 'grp.one' }).then((events) => assert.deepEqual(types(events), ['GroupBudgetChanged', 'GroupStatusChanged']));
     assert.equal(w.state.groups.get('grp.one')?.status, 'REMOVED');
-    assert.equal(w.free(REGISTRAR), 1000n * TOKEN - 700n);
-    assert.equal(w.free(alice), 1000n * TOKEN + 700n);
+    assert.equal(free(w, REGISTRAR), 1000n * TOKEN - 700n);
+    assert.equal(free(w, alice), 1000n * TOKEN + 700n);
   });
 });
 
 describe('solution groups: more refusals', () => {
   test('only the owner changes rewards or raises the budget; unknown groups are NOT_FOUND', () => {
-    const w = withGroup();
-    w.refuses({ type: 'ChangeGroupRewards', signer: alice, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }, 'PERMISSION_DENIED');
-    w.refuses({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'nope.grp', amount: '1' }, 'NOT_FOUND');
+    const w = given(withGroup());
+    w.when({ type: 'ChangeGroupRewards', signer: alice, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }).thenThrows('PERMISSION_DENIED');
+    w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'nope.grp', amount: '1' }).thenThrows('NOT_FOUND');
   });
   test('an allow list longer than 10000 entries or with a malformed address is refused', () => {
-    const w = funded();
-    w.refuses({ ...register(), allowList: Array.from({ length: 10_001 }, (_, i) => 'ed25519:' + i.toString(16).padStart(64, '0')) }, 'INVALID_ARGUMENT', /^allow_list: at most 10000/);
-    w.refuses({ ...register(), allowList: ['x'] }, 'INVALID_ARGUMENT', /^allow_list\[0\]: /);
+    const w = given(funded());
+    w.when({ ...register(), allowList: Array.from({ length: 10_001 }, (_, i) => 'ed25519:' + i.toString(16).padStart(64, '0')) }).thenThrows('INVALID_ARGUMENT', /^allow_list: at most 10000/);
+    w.when({ ...register(), allowList: ['x'] }).thenThrows('INVALID_ARGUMENT', /^allow_list\[0\]: /);
   });
   test('a removed group takes no budget raise and no rewards change', () => {
-    const w = withGroup();
-    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
-    w.refuses({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: '1' }, 'FAILED_PRECONDITION', /REMOVED/);
-    w.refuses({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }, 'FAILED_PRECONDITION', /REMOVED/);
+    const w = given(withGroup());
+    w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
+    w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: '1' }).thenThrows('FAILED_PRECONDITION', /REMOVED/);
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }).thenThrows('FAILED_PRECONDITION', /REMOVED/);
   });
   test('a deleted registrar may sign up again', () => {
-    const w = funded();
-    w.when({ type: 'DeleteRegistrar', signer: REGISTRAR });
-    assert.deepEqual(types(w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme 2', legalLocation: 'FR' })), ['RegistrarSignedUp']);
+    const w = given(funded());
+    w.run({ type: 'DeleteRegistrar', signer: REGISTRAR });
+    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme 2', legalLocation: 'FR' }).then((events) => assert.deepEqual(types(events), ['RegistrarSignedUp']));
   });
 });

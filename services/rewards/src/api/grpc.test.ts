@@ -28,6 +28,37 @@ const status = async (p: Promise<unknown>): Promise<{ code: number; details: str
   try { await p; } catch (e) { return e as { code: number; details: string }; }
   throw new Error('expected the call to fail');
 };
+/**
+ * The runtime as the reactions see it, counting the commands they have in flight: the reactions
+ * are drained when none is in flight once every queued promise callback has run (a pass only
+ * chains commands through promises, so a setImmediate comes after all of its steps).
+ */
+function counting(rt: Runtime<RewardsState>): { runtime: Runtime<RewardsState>; drained(): Promise<void> } {
+  let inFlight = 0;
+  const runtime = new Proxy(rt, {
+    get(target, p) {
+      if (p === 'execute') {
+        return async (...args: Parameters<Runtime<RewardsState>['execute']>) => {
+          inFlight++;
+          try { return await target.execute(...args); } finally { inFlight--; }
+        };
+      }
+      const v = Reflect.get(target, p, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  return {
+    runtime,
+    async drained() {
+      for (let i = 0; i < 10_000; i++) {
+        await tick();
+        if (inFlight === 0) { await tick(); if (inFlight === 0) return; }
+      }
+      throw new Error('the period reactions did not drain');
+    },
+  };
+}
 const waitUntil = async (check: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
   assert.ok(check(), 'condition not reached');
@@ -37,6 +68,8 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
   let store: EventStore;
   let runtime: Runtime<RewardsState>;
   let reactions: { stop(): Promise<void> };
+  /** Resolves once the period reactions have nothing in flight. */
+  let drained: () => Promise<void>;
   let impl: Record<string, unknown>;
   let version = 0;
   const ingest = async (source: string, e: EventData): Promise<void> => {
@@ -45,7 +78,9 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
   const boot = async (): Promise<void> => {
     runtime = createRuntime('rewards', store, rewardsDecider, silentLogger);
     await runtime.start();
-    reactions = startPeriodReactions(runtime, settings, silentLogger);
+    const counted = counting(runtime);
+    drained = counted.drained;
+    reactions = startPeriodReactions(counted.runtime, settings, silentLogger);
     impl = rewardsGrpc(runtime, admin.address, settings, silentLogger).implementation as Record<string, unknown>;
   };
   const shutdown = async (): Promise<void> => { await reactions.stop(); await runtime.stop(); };
@@ -65,12 +100,17 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     await ingest('registry', ev.subscribed(G, B, tokens(3), 0));
     await ingest('consensus', ev.round(G, 0, 'r1', [A, B], [A]));
     for (let h = 1; h <= 11; h++) await ingest('consensus', ev.block(h));
-    await new Promise((r) => setTimeout(r, 200));
+    await drained(); // the reactions to block 11 are done (period 1 started)
+    assert.equal(runtime.state().lastStartedPeriod, 1);
     assert.equal(runtime.state().groups.get(G)!.lastClosed, -1, 'not closed before last block + delay');
     const open = await call<{ closed: boolean; eligibleRounds: number; slaMet: boolean }>(impl, 'getOperatorRewards', { operator: A, group: G, period: 0 });
     assert.deepEqual([open.closed, open.eligibleRounds, open.slaMet], [false, 1, true]);
     await ingest('consensus', ev.block(12));
     await waitUntil(() => runtime.state().groups.get(G)!.lastClosed === 0);
+    // In the log, the decision follows block 12: it was not taken on an earlier block.
+    const log = await store.readAll(START, 10_000);
+    const block12 = log.findIndex((e) => e.type === 'BlockProduced' && (e.data as { height: number }).height === 12);
+    assert.ok(block12 >= 0 && log.findIndex((e) => e.type === 'RewardInputsRecorded') > block12);
     const a = await call<{ base: string; active: string; total: string; totalWholeTokens: string; slaMet: boolean; closed: boolean }>(
       impl, 'getOperatorRewards', { operator: A, group: G, period: 0 });
     assert.deepEqual([a.base, a.active, a.total, a.totalWholeTokens, a.slaMet, a.closed], ['2500000000000000000', tokens(10), '12500000000000000000', '12', true, true]);
@@ -109,7 +149,7 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     const position = runtime.position();
     await shutdown();
     await boot();
-    await new Promise((r) => setTimeout(r, 300));
+    await drained(); // the start-up pass (calendar, period starts, due closes) is done
     assert.deepEqual(await call(impl, 'getOperatorRewards', { operator: A, group: G, period: 0 }), before);
     assert.equal(runtime.position(), position);
     const decided = (await store.readAll(START, 10_000)).filter((e) => e.type === 'RewardsDecided');

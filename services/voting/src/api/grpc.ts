@@ -1,8 +1,8 @@
 import {
-  authenticate, enumField, grpcStatusOf, invalid, nameField, notFound, pageOf, proven, serviceStatus, watchHandler, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
+  authenticate, enumField, grpcStatusOf, pagedByKey, invalid, nameField, notFound, pageOf, proven, serviceStatus, watchHandler, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
-  RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type ListRoundsRequest, type Round as RoundMsg,
+  RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type GetRoundSnapshotRequest, type ListRoundsRequest, type Round as RoundMsg,
   type SubmitVotesRequest, type VoteStatus,
 } from '@ewx/proto/voting';
 import { voteBatcher } from '../app/batcher.js';
@@ -75,6 +75,14 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         return { results };
       }),
       getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
+      getRoundSnapshot: unary(M + 'GetRoundSnapshot', log, async (req: GetRoundSnapshotRequest) => {
+        const r = get(req.solution, req.roundId);
+        const { items, next } = pagedByKey(r.snapshot.keys(), req.page, (k) => r.snapshot.has(k));
+        return {
+          workers: items.map((worker) => ({ worker, operator: r.snapshot.get(worker)! })),
+          eligible: r.eligible, complete: r.snapshot.size >= r.eligible, page: { nextPageToken: next },
+        };
+      }),
       listRounds: unary(M + 'ListRounds', log, async (req: ListRoundsRequest) => {
         nameField('solution', req.solution);
         enumField('state', req.state, ROUND_STATES);

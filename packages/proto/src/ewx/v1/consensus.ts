@@ -21,6 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
+import { RoundState, roundStateFromJSON, roundStateToJSON } from "./voting.js";
 
 export interface ProduceBlocksRequest {
   auth:
@@ -124,12 +125,38 @@ export interface Attestation {
 }
 
 export interface Settlement {
-  /** OPEN, CLOSED (attesting), SETTLED or UNRESOLVED. */
+  /**
+   * Deprecated: use round_state. OPEN, CLOSED (attesting), SETTLED or UNRESOLVED; still filled.
+   *
+   * @deprecated
+   */
   state: string;
   tally: Tally | undefined;
   merkleRoot: string;
   attestations: Attestation[];
   validators: string[];
+  /**
+   * The round's state in the names voting uses (the SPEC's round lifecycle): ACTIVE (open for
+   * votes; `state` OPEN), OFF_CHAIN_VOTE (closed, validators attest; `state` CLOSED), SETTLED,
+   * UNRESOLVED.
+   */
+  roundState: RoundState;
+}
+
+export interface GetNetworkRequest {
+}
+
+export interface Network {
+  /** The admin account (deposits, block production, reward period length). */
+  admin: string;
+  /** The validator set in force (ValidatorSetConfigured), in its configured order. */
+  validators: string[];
+  /** More than two thirds of them settle a round: the number of attestations needed. */
+  attestationsNeeded: number;
+  /** The last block produced. */
+  height: bigint;
+  /** True when blocks are produced on command only (BLOCK_TIME_MS=manual). */
+  manualBlocks: boolean;
 }
 
 function createBaseProduceBlocksRequest(): ProduceBlocksRequest {
@@ -1636,7 +1663,7 @@ export const Attestation: MessageFns<Attestation> = {
 };
 
 function createBaseSettlement(): Settlement {
-  return { state: "", tally: undefined, merkleRoot: "", attestations: [], validators: [] };
+  return { state: "", tally: undefined, merkleRoot: "", attestations: [], validators: [], roundState: 0 };
 }
 
 export const Settlement: MessageFns<Settlement> = {
@@ -1655,6 +1682,9 @@ export const Settlement: MessageFns<Settlement> = {
     }
     for (const v of message.validators) {
       writer.uint32(42).string(v!);
+    }
+    if (message.roundState !== 0) {
+      writer.uint32(48).int32(message.roundState);
     }
     return writer;
   },
@@ -1712,6 +1742,14 @@ export const Settlement: MessageFns<Settlement> = {
             message.validators.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.roundState = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1739,6 +1777,11 @@ export const Settlement: MessageFns<Settlement> = {
       validators: globalThis.Array.isArray(object?.validators)
         ? object.validators.map((e: any) => globalThis.String(e))
         : [],
+      roundState: isSet(object.roundState)
+        ? roundStateFromJSON(object.roundState)
+        : isSet(object.round_state)
+        ? roundStateFromJSON(object.round_state)
+        : 0,
     };
   },
 
@@ -1759,6 +1802,9 @@ export const Settlement: MessageFns<Settlement> = {
     if (message.validators?.length) {
       obj.validators = message.validators;
     }
+    if (message.roundState !== 0) {
+      obj.roundState = roundStateToJSON(message.roundState);
+    }
     return obj;
   },
 
@@ -1772,6 +1818,205 @@ export const Settlement: MessageFns<Settlement> = {
     message.merkleRoot = object.merkleRoot ?? "";
     message.attestations = object.attestations?.map((e) => Attestation.fromPartial(e)) || [];
     message.validators = object.validators?.map((e) => e) || [];
+    message.roundState = object.roundState ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetNetworkRequest(): GetNetworkRequest {
+  return {};
+}
+
+export const GetNetworkRequest: MessageFns<GetNetworkRequest> = {
+  encode(_: GetNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetNetworkRequest {
+    return {};
+  },
+
+  toJSON(_: GetNetworkRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNetworkRequest>): GetNetworkRequest {
+    return GetNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetNetworkRequest>): GetNetworkRequest {
+    const message = createBaseGetNetworkRequest();
+    return message;
+  },
+};
+
+function createBaseNetwork(): Network {
+  return { admin: "", validators: [], attestationsNeeded: 0, height: 0n, manualBlocks: false };
+}
+
+export const Network: MessageFns<Network> = {
+  encode(message: Network, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.admin !== "") {
+      writer.uint32(10).string(message.admin);
+    }
+    for (const v of message.validators) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.attestationsNeeded !== 0) {
+      writer.uint32(24).uint32(message.attestationsNeeded);
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.height);
+    }
+    if (message.manualBlocks !== false) {
+      writer.uint32(40).bool(message.manualBlocks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Network {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetwork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.admin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.validators.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.attestationsNeeded = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.manualBlocks = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Network {
+    return {
+      admin: isSet(object.admin) ? globalThis.String(object.admin) : "",
+      validators: globalThis.Array.isArray(object?.validators)
+        ? object.validators.map((e: any) => globalThis.String(e))
+        : [],
+      attestationsNeeded: isSet(object.attestationsNeeded)
+        ? globalThis.Number(object.attestationsNeeded)
+        : isSet(object.attestations_needed)
+        ? globalThis.Number(object.attestations_needed)
+        : 0,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+      manualBlocks: isSet(object.manualBlocks)
+        ? globalThis.Boolean(object.manualBlocks)
+        : isSet(object.manual_blocks)
+        ? globalThis.Boolean(object.manual_blocks)
+        : false,
+    };
+  },
+
+  toJSON(message: Network): unknown {
+    const obj: any = {};
+    if (message.admin !== "") {
+      obj.admin = message.admin;
+    }
+    if (message.validators?.length) {
+      obj.validators = message.validators;
+    }
+    if (message.attestationsNeeded !== 0) {
+      obj.attestationsNeeded = Math.round(message.attestationsNeeded);
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    if (message.manualBlocks !== false) {
+      obj.manualBlocks = message.manualBlocks;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Network>): Network {
+    return Network.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Network>): Network {
+    const message = createBaseNetwork();
+    message.admin = object.admin ?? "";
+    message.validators = object.validators?.map((e) => e) || [];
+    message.attestationsNeeded = object.attestationsNeeded ?? 0;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.manualBlocks = object.manualBlocks ?? false;
     return message;
   },
 };
@@ -1856,6 +2101,16 @@ export const ConsensusService = {
     responseSerialize: (value: Settlement): Buffer => Buffer.from(Settlement.encode(value).finish()),
     responseDeserialize: (value: Buffer): Settlement => Settlement.decode(value),
   },
+  /** Who runs the network: the admin account and the current validator set, at the current height. */
+  getNetwork: {
+    path: "/ewx.v1.Consensus/GetNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNetworkRequest): Buffer => Buffer.from(GetNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNetworkRequest => GetNetworkRequest.decode(value),
+    responseSerialize: (value: Network): Buffer => Buffer.from(Network.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Network => Network.decode(value),
+  },
 } as const;
 
 export interface ConsensusServer extends UntypedServiceImplementation {
@@ -1872,6 +2127,8 @@ export interface ConsensusServer extends UntypedServiceImplementation {
   getVoteProof: handleUnaryCall<GetVoteProofRequest, VoteProof>;
   /** The validators' attestations of a round and its settlement. */
   getSettlement: handleUnaryCall<GetSettlementRequest, Settlement>;
+  /** Who runs the network: the admin account and the current validator set, at the current height. */
+  getNetwork: handleUnaryCall<GetNetworkRequest, Network>;
 }
 
 export interface ConsensusClient extends Client {
@@ -1972,6 +2229,22 @@ export interface ConsensusClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Settlement) => void,
+  ): ClientUnaryCall;
+  /** Who runs the network: the admin account and the current validator set, at the current height. */
+  getNetwork(
+    request: GetNetworkRequest,
+    callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Network) => void,
   ): ClientUnaryCall;
 }
 

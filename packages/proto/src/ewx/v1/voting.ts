@@ -22,6 +22,10 @@ import {
 } from "@grpc/grpc-js";
 import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
+/**
+ * A round's state, the same in voting (Round.state) and consensus (Settlement.round_state),
+ * after the SPEC's lifecycle: Active → (expiry) OffChainVote → Settled or Unresolved.
+ */
 export enum RoundState {
   ROUND_STATE_UNSPECIFIED = 0,
   ROUND_STATE_ACTIVE = 1,
@@ -161,6 +165,29 @@ export interface ListRoundsRequest {
 
 export interface ListRoundsResponse {
   rounds: Round[];
+  page: PageInfo | undefined;
+}
+
+export interface GetRoundSnapshotRequest {
+  solution: string;
+  roundId: string;
+  /** page_size 0 means 50, at most 500; the token comes from the previous page. */
+  page: PageRequest | undefined;
+}
+
+export interface EligibleWorker {
+  worker: string;
+  /** The operator the worker votes for. */
+  operator: string;
+}
+
+export interface RoundSnapshot {
+  /** Ordered by worker address. */
+  workers: EligibleWorker[];
+  /** E: the snapshot's size (every page). */
+  eligible: number;
+  /** False while the snapshot's chunks are still being recorded (a large snapshot arrives in parts). */
+  complete: boolean;
   page: PageInfo | undefined;
 }
 
@@ -1480,6 +1507,317 @@ export const ListRoundsResponse: MessageFns<ListRoundsResponse> = {
   },
 };
 
+function createBaseGetRoundSnapshotRequest(): GetRoundSnapshotRequest {
+  return { solution: "", roundId: "", page: undefined };
+}
+
+export const GetRoundSnapshotRequest: MessageFns<GetRoundSnapshotRequest> = {
+  encode(message: GetRoundSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.solution !== "") {
+      writer.uint32(10).string(message.solution);
+    }
+    if (message.roundId !== "") {
+      writer.uint32(18).string(message.roundId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoundSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoundSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.solution = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roundId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoundSnapshotRequest {
+    return {
+      solution: isSet(object.solution) ? globalThis.String(object.solution) : "",
+      roundId: isSet(object.roundId)
+        ? globalThis.String(object.roundId)
+        : isSet(object.round_id)
+        ? globalThis.String(object.round_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetRoundSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.solution !== "") {
+      obj.solution = message.solution;
+    }
+    if (message.roundId !== "") {
+      obj.roundId = message.roundId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoundSnapshotRequest>): GetRoundSnapshotRequest {
+    return GetRoundSnapshotRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoundSnapshotRequest>): GetRoundSnapshotRequest {
+    const message = createBaseGetRoundSnapshotRequest();
+    message.solution = object.solution ?? "";
+    message.roundId = object.roundId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEligibleWorker(): EligibleWorker {
+  return { worker: "", operator: "" };
+}
+
+export const EligibleWorker: MessageFns<EligibleWorker> = {
+  encode(message: EligibleWorker, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.worker !== "") {
+      writer.uint32(10).string(message.worker);
+    }
+    if (message.operator !== "") {
+      writer.uint32(18).string(message.operator);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EligibleWorker {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEligibleWorker();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EligibleWorker {
+    return {
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+    };
+  },
+
+  toJSON(message: EligibleWorker): unknown {
+    const obj: any = {};
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EligibleWorker>): EligibleWorker {
+    return EligibleWorker.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EligibleWorker>): EligibleWorker {
+    const message = createBaseEligibleWorker();
+    message.worker = object.worker ?? "";
+    message.operator = object.operator ?? "";
+    return message;
+  },
+};
+
+function createBaseRoundSnapshot(): RoundSnapshot {
+  return { workers: [], eligible: 0, complete: false, page: undefined };
+}
+
+export const RoundSnapshot: MessageFns<RoundSnapshot> = {
+  encode(message: RoundSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.workers) {
+      EligibleWorker.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.eligible !== 0) {
+      writer.uint32(16).uint32(message.eligible);
+    }
+    if (message.complete !== false) {
+      writer.uint32(24).bool(message.complete);
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoundSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoundSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workers.push(EligibleWorker.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.eligible = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoundSnapshot {
+    return {
+      workers: globalThis.Array.isArray(object?.workers)
+        ? object.workers.map((e: any) => EligibleWorker.fromJSON(e))
+        : [],
+      eligible: isSet(object.eligible) ? globalThis.Number(object.eligible) : 0,
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: RoundSnapshot): unknown {
+    const obj: any = {};
+    if (message.workers?.length) {
+      obj.workers = message.workers.map((e) => EligibleWorker.toJSON(e));
+    }
+    if (message.eligible !== 0) {
+      obj.eligible = Math.round(message.eligible);
+    }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoundSnapshot>): RoundSnapshot {
+    return RoundSnapshot.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoundSnapshot>): RoundSnapshot {
+    const message = createBaseRoundSnapshot();
+    message.workers = object.workers?.map((e) => EligibleWorker.fromPartial(e)) || [];
+    message.eligible = object.eligible ?? 0;
+    message.complete = object.complete ?? false;
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
+    return message;
+  },
+};
+
 /** Voting runs rounds: eligibility snapshots, one vote per worker, expiry by block height. */
 export type VotingService = typeof VotingService;
 export const VotingService = {
@@ -1555,6 +1893,20 @@ export const VotingService = {
     responseSerialize: (value: ListRoundsResponse): Buffer => Buffer.from(ListRoundsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRoundsResponse => ListRoundsResponse.decode(value),
   },
+  /**
+   * The eligibility snapshot of a round: its eligible workers and their operators, paged, in
+   * address order.
+   */
+  getRoundSnapshot: {
+    path: "/ewx.v1.Voting/GetRoundSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoundSnapshotRequest): Buffer =>
+      Buffer.from(GetRoundSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoundSnapshotRequest => GetRoundSnapshotRequest.decode(value),
+    responseSerialize: (value: RoundSnapshot): Buffer => Buffer.from(RoundSnapshot.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RoundSnapshot => RoundSnapshot.decode(value),
+  },
 } as const;
 
 export interface VotingServer extends UntypedServiceImplementation {
@@ -1574,6 +1926,11 @@ export interface VotingServer extends UntypedServiceImplementation {
   getRound: handleUnaryCall<GetRoundRequest, Round>;
   /** Rounds of one solution in starting order, optionally of one state. */
   listRounds: handleUnaryCall<ListRoundsRequest, ListRoundsResponse>;
+  /**
+   * The eligibility snapshot of a round: its eligible workers and their operators, paged, in
+   * address order.
+   */
+  getRoundSnapshot: handleUnaryCall<GetRoundSnapshotRequest, RoundSnapshot>;
 }
 
 export interface VotingClient extends Client {
@@ -1674,6 +2031,25 @@ export interface VotingClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRoundsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The eligibility snapshot of a round: its eligible workers and their operators, paged, in
+   * address order.
+   */
+  getRoundSnapshot(
+    request: GetRoundSnapshotRequest,
+    callback: (error: ServiceError | null, response: RoundSnapshot) => void,
+  ): ClientUnaryCall;
+  getRoundSnapshot(
+    request: GetRoundSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RoundSnapshot) => void,
+  ): ClientUnaryCall;
+  getRoundSnapshot(
+    request: GetRoundSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RoundSnapshot) => void,
   ): ClientUnaryCall;
 }
 

@@ -2,18 +2,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import * as platform from '@ewx/platform';
+import * as platform from '../index.js';
 import { ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
   ClaimRewardsRequest, ConnectWorkerRequest, DepositRequest, DisconnectWorkerRequest, RegisterGroupRequest, SubscribeRequest, UpdateAllowListRequest,
 } from '@ewx/proto/registry';
 import { SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
-import { counterNonces, keyPairFromSeed, keySigner, signCommand, signingBytes, signVote, signWith, verifyBytes } from './index.js';
+import { counterNonces, keyPairFromSeed, keySigner, signCommand, signingBytes, signVote, signWith, verifyBytes } from '@ewx/client';
 
 /** docs/signing-vectors.json: the byte format is a contract, checked here three ways. */
 interface Vector { name: string; seed: string; signer: string; method: string; nonce: string; request: unknown; encoded: string; signingBytes: string; signature: string }
-const VECTORS: Vector[] = JSON.parse(readFileSync(new URL('../../../docs/signing-vectors.json', import.meta.url), 'utf8')).vectors;
+const VECTORS: Vector[] = JSON.parse(readFileSync(new URL('../../../../docs/signing-vectors.json', import.meta.url), 'utf8')).vectors;
 
 interface Codec { fromJSON(o: unknown): platform.Signed; encode(m: never): { finish(): Uint8Array } }
 const CODECS: Record<string, Codec> = {

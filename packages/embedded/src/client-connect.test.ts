@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from '@ewx/embedded';
+import { ALL_MODULES } from './index.js';
 import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import {
-  EwxCallError, SERVICE_NAMES, connect, counterNonces, generateKeyPair, keySigner, pollingChanges, signVote, untilHeight, type Ewx,
-} from './index.js';
+  EwxCallError, SERVICE_NAMES, connect, counterNonces, generateKeyPair, keySigner, sr25519FromMnemonic, pollingChanges, signVote, untilHeight, type Ewx,
+} from '@ewx/client';
 
 /** The client against the real services: the embedded system in this process, over gRPC on a free port. */
 describe('connect: typed promise clients against the embedded system', () => {
@@ -33,6 +33,26 @@ describe('connect: typed promise clients against the embedded system', () => {
     assert.equal(produced.height, 3n);
     const statuses = await untilHeight(ewx, 3);
     assert.deepEqual(SERVICE_NAMES.map((n) => statuses[n].height >= 3n), [true, true, true, true, true]);
+  });
+
+  test('an Energy Web X wallet key (sr25519, SS58 address) signs commands the services accept; a bent signature is refused', async () => {
+    // The Substrate `subkey inspect` example phrase: its published SS58 address is the account.
+    const wallet = sr25519FromMnemonic('caution juice atom organ advance problem want pledge someone senior holiday very');
+    assert.equal(wallet.address, '5Gv8YYFu8H1btvmrJy9FjjAWfb99wrhV3uhPFoNEr918utyR');
+    await ewx.registry.deposit({ account: wallet.address, amount: '500' });
+    const bob = generateKeyPair();
+    const nonces = counterNonces();
+    const asWallet = keySigner(wallet, nonces);
+    await ewx.registry.transfer({ to: bob.address, amount: '120' }, { signer: asWallet });
+    assert.equal((await ewx.registry.getAccount({ address: wallet.address })).free, '380');
+    assert.equal((await ewx.registry.getAccount({ address: bob.address })).free, '120');
+    const bent = { ...asWallet, sign: async (b: Uint8Array) => { const s = Buffer.from(await asWallet.sign(b)); s[0]! ^= 1; return s; } };
+    const refused = await ewx.registry.transfer({ to: bob.address, amount: '1' }, { signer: bent }).catch((e: unknown) => e);
+    assert.ok(EwxCallError.is(refused) && refused.code === status.UNAUTHENTICATED, String(refused));
+    const polkadotForm = await ewx.registry.deposit({ account: '15rRgsWxz4H5LTnNGcCFsszfXD8oeAFd8QRsR6MbQE2f6XFF', amount: '1' }).catch((e: unknown) => e);
+    assert.ok(EwxCallError.is(polkadotForm) && polkadotForm.code === status.INVALID_ARGUMENT, String(polkadotForm));
+    assert.match(polkadotForm.details, /network prefix 0: give the same key in the generic Substrate format, 5Gv8YYFu8H1btvmrJy9FjjAWfb99wrhV3uhPFoNEr918utyR/);
+    assert.equal((await ewx.registry.getAccount({ address: wallet.address })).free, '380', 'nothing changed');
   });
 
   test('refusals arrive as EwxCallError with the gRPC code and the service\'s message', async () => {
