@@ -203,6 +203,11 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await text(page, 'round-result'), Buffer.from(r.result).toString('hex'));
     assert.equal(await text(page, 'merkle-root'), s.merkleRoot);
     assert.equal((await rows(page, 'attestations')).length, s.attestations.length);
+    const net = await ewx.consensus.getNetwork({});
+    assert.equal(await text(page, 'attestations-count'), `${s.attestations.length} (${net.attestationsNeeded} needed)`);
+    // The worker choice is the round's snapshot.
+    const snapshot = (await ewx.voting.getRoundSnapshot({ solution: SCENARIO_SOLUTION, roundId: 'slice-1' })).workers.map((w) => w.worker);
+    assert.deepEqual(await page.locator('#proof-worker option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), snapshot);
     // Keyboard only: choose worker 0 and check its vote.
     await page.locator('#proof-worker').focus();
     await page.selectOption('#proof-worker', keys.workers[0]!.address);

@@ -164,10 +164,14 @@ export async function operator(ewx: Ewx, address: string) {
 
 export async function round(ewx: Ewx, solution: string, roundId: string) {
   const r = await ewx.voting.getRound({ solution, roundId });
-  const settlement = await ewx.consensus.getSettlement({ solution, roundId }).catch(() => undefined);
-  const workers = (await listOperators(ewx, r.group)).map((o) => o.worker).filter((w) => w !== '');
+  const [settlement, net, workers] = await Promise.all([
+    ewx.consensus.getSettlement({ solution, roundId }).catch(() => undefined),
+    ewx.consensus.getNetwork({}),
+    // The round's snapshot: the workers whose votes count (and whose inclusion can be proven).
+    all((page) => ewx.voting.getRoundSnapshot({ solution, roundId, page }).then((x) => ({ items: x.workers.map((w) => w.worker), next: x.page?.nextPageToken ?? '' }))),
+  ]);
   return {
-    ...roundSummary(r), starter: r.starter, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf, workers,
+    ...roundSummary(r), starter: r.starter, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf, workers, attestationsNeeded: net.attestationsNeeded,
     settlement: settlement ? {
       state: settlement.state, merkleRoot: settlement.merkleRoot, validators: settlement.validators,
       tally: settlement.tally ? { eligible: settlement.tally.eligible, submitted: settlement.tally.submitted, top: settlement.tally.top, outcome: settlement.tally.outcome, result: hex(settlement.tally.result), reason: settlement.tally.reason } : null,

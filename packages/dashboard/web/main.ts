@@ -195,7 +195,7 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
         ['Result', num(r.result || (r.unresolvedReason ? `unresolved: ${r.unresolvedReason}` : '—'), 'round-result')],
         ['Quorum / threshold', `${r.quorumPercent}% / ${r.voteThresholdPercent}%`], ['Merkle root', h('code', { 'data-testid': 'merkle-root' }, r.merkleRoot || '—')]], 'round-summary'),
       h('section', { 'aria-labelledby': 'att-h' }, h('h3', { id: 'att-h' }, 'Settlement and attestations'),
-        s ? dl([['Settlement', s.state], ['Outcome', s.tally ? `${s.tally.outcome} ${s.tally.result}${s.tally.reason ? ` (${s.tally.reason})` : ''}` : '—'], ['Validators', s.validators.length]]) : h('p', {}, 'Not settled yet.'),
+        s ? dl([['Settlement', s.state], ['Outcome', s.tally ? `${s.tally.outcome} ${s.tally.result}${s.tally.reason ? ` (${s.tally.reason})` : ''}` : '—'], ['Validators', s.validators.length], ['Attestations', num(`${s.attestations.length} (${r.attestationsNeeded} needed)`, 'attestations-count')]]) : h('p', {}, 'Not settled yet.'),
         table('Attestations', ['validator', 'outcome', 'Merkle root', 'dissent'], (s?.attestations ?? []).map((a: Json) => [short(a.validator), a.outcome, h('code', {}, a.merkleRoot.slice(0, 16) + '…'), a.dissent ? 'yes' : 'no']), 'attestations')),
       h('section', {}, h('h3', { id: 'proof-h' }, 'Inclusion proof of a vote'), form),
     ];
