@@ -17,7 +17,7 @@ COPY services/ services/
 COPY scripts/image-layout.mjs scripts/
 # Install scripts stay off, as on the development machines (npm 11 blocks them by default).
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npx tsc -b \
+ && npm run build \
  && node scripts/image-layout.mjs /app
 
 FROM ${NODE_IMAGE}
@@ -25,6 +25,7 @@ ENV NODE_ENV=production \
     GRPC_HOST=0.0.0.0 \
     GRPC_PORT=50051 \
     GRPC_HEALTH_PORT=8081 \
+    DASHBOARD_HOST=0.0.0.0 \
     DATA_DIR=/data/embedded
 WORKDIR /app
 COPY --from=build --chown=0:0 /app /app
@@ -35,8 +36,8 @@ RUN mkdir -p /data \
  && chmod 0700 /data
 USER 10001:10001
 VOLUME ["/data"]
-# gRPC (TLS when GRPC_TLS_* are set) and the plaintext health port for probes.
-EXPOSE 50051 8081
+# gRPC (TLS when GRPC_TLS_* are set), the plaintext health port for probes, and the read-only dashboard (HTTP).
+EXPOSE 50051 8081 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
   CMD ["node", "/app/packages/embedded/dist/launch.js", "healthcheck"]
 ENTRYPOINT ["node", "/app/packages/embedded/dist/launch.js"]

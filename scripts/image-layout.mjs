@@ -14,6 +14,7 @@ export const RUNTIME_WORKSPACES = [
   'packages/platform', 'packages/proto',
   'services/registry', 'services/voting', 'services/consensus', 'services/rewards', 'services/distance',
   'packages/embedded',
+  'packages/client', 'packages/dashboard', 'packages/audit',
 ];
 
 /** Compiled files left out of the image: tests, test helpers, benchmarks, maps, declarations. */

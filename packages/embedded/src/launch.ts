@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The image's entry point: one image for every component, chosen by the first argument.
- *   embedded (the default) | registry | voting | consensus | rewards | distance | evaluator
+ *   embedded (the default) | registry | voting | consensus | rewards | distance | evaluator | dashboard
  *   healthcheck: exit 0 if the process in this container answers grpc.health.v1 SERVING on
  *   127.0.0.1:$GRPC_HEALTH_PORT (or $GRPC_PORT), plaintext; 1 otherwise (Docker's HEALTHCHECK).
  */
@@ -15,6 +15,7 @@ const ROLES: Record<string, string> = {
   rewards: '../../../services/rewards/dist/main.js',
   distance: '../../../services/distance/dist/main.js',
   evaluator: '../../../services/distance/dist/evaluator.js',
+  dashboard: '../../dashboard/dist/main.js',
 };
 
 async function healthcheck(): Promise<number> {

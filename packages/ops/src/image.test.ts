@@ -84,11 +84,13 @@ describe('image runtime layout', () => {
     walk(app);
     const rel = all.map((p) => p.slice(app.length + 1));
     assert.deepEqual(rel.filter((p) => /\.test\.js$|\/testing\/|\.ts$|\.map$/.test(p) && !p.startsWith('node_modules/')), [], 'no tests, test helpers, sources or maps');
-    for (const dev of ['typescript', 'tsx', 'esbuild', 'fast-check', 'ts-proto', 'yaml', 'ajv', 'dockerfile-utils', 'kubernetes-types', '@ewx/cli', '@ewx/client', '@ewx/ops']) {
+    // @ewx/client is in: the dashboard component reads the services through it. Its bundler and chart library are not.
+    for (const dev of ['typescript', 'tsx', 'esbuild', 'fast-check', 'ts-proto', 'yaml', 'ajv', 'dockerfile-utils', 'kubernetes-types', '@ewx/cli', '@ewx/ops', 'uplot', 'playwright-core']) {
       assert.ok(!existsSync(join(app, 'node_modules', dev)), `dev package ${dev} is not in the image`);
     }
     assert.ok(existsSync(join(app, 'proto/ewx/v1/registry.proto')), 'proto files for reflection');
     assert.ok(existsSync(join(app, 'packages/embedded/dist/launch.js')));
+    assert.ok(existsSync(join(app, 'packages/dashboard/dist/web/main.js')), 'the dashboard page, bundled');
     if (isRoot) {
       // COPY --chown=0:0: everything root's; the app user cannot write anywhere in /app.
       for (const p of [app, ...all]) chownSync(p, 0, 0);
