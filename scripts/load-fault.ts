@@ -65,10 +65,17 @@ const note = (what: string): void => void console.error(`# ${((Date.now() - t0) 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number): number => { if (!xs.length) return NaN; const s = [...xs].sort((a, b) => a - b); return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]!); };
 const transient = (e: unknown): boolean => EwxCallError.is(e) && [grpcStatus.UNAVAILABLE, grpcStatus.DEADLINE_EXCEEDED, grpcStatus.FAILED_PRECONDITION, grpcStatus.NOT_FOUND, grpcStatus.INTERNAL, grpcStatus.UNKNOWN].includes(e.code);
+const seen = new Set<string>();
+/** Prints each kind of refusal or failure the first time it is seen (progress, and what a retry was for). */
+const firstSeen = (e: unknown): void => {
+  const k = (e as Error).message.replace(/[0-9a-f]{16,}/g, '…').replace(/\d+/g, 'N').slice(0, 160);
+  if (!seen.has(k)) { seen.add(k); note(`seen: ${(e as Error).message.slice(0, 300)}`); }
+};
 async function retry<R>(what: string, fn: () => Promise<R>, ms = 120_000): Promise<R> {
   const end = Date.now() + ms;
   for (;;) {
     try { return await fn(); } catch (e) {
+      firstSeen(e);
       if (!transient(e) || Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
       await sleep(200);
     }
@@ -120,6 +127,8 @@ let accepted = 0;
 let retriedVotes = 0;
 let alreadyOnRetry = 0;
 const acceptedPerRound = new Map<string, number>();
+const unknownPerRound = new Map<string, number>();
+let closedOnRetry = 0;
 
 try {
   note(`namespace ${ns}; starting the five services (block ${BLOCK_MS} ms, ${WORKERS} workers)`);
@@ -197,12 +206,17 @@ try {
               break;
             } catch (e) {
               tries++;
+              firstSeen(e);
               // A retry refused because the vote is already there: the first attempt was recorded before the crash.
               if (tries > 1 && EwxCallError.is(e) && (e.code === grpcStatus.ALREADY_EXISTS || /already voted|already/.test(e.message))) { alreadyOnRetry++; break; }
+              // The round ended while the vote could not reach voting: refused, not recorded — unless an
+              // attempt before a crash was recorded, so this vote counts as unknown in the checks.
+              if (tries > 1 && EwxCallError.is(e) && /votes are closed/.test(e.message)) { unknownPerRound.set(id, (unknownPerRound.get(id) ?? 0) + 1); closedOnRetry++; tries = -1; break; }
               if (!transient(e) || performance.now() - tv > 180_000) throw new Error(`vote ${id}/${i}: ${(e as Error).message}`);
               await sleep(100);
             }
           }
+          if (tries === -1) continue;
           if (tries > 0) retriedVotes++;
           voteLatency.push(performance.now() - tv);
           accepted++;
@@ -268,14 +282,19 @@ try {
     const byRound = new Map(votes.map((v) => [v.stream_id.split(':').pop()!, v.n]));
     let lost = 0;
     let twice = 0;
-    for (const [id, n] of acceptedPerRound) { const got = byRound.get(id) ?? 0; if (got < n) lost += n - got; if (got > n) twice += got - n; }
+    for (const id of new Set([...acceptedPerRound.keys(), ...unknownPerRound.keys()])) {
+      const n = acceptedPerRound.get(id) ?? 0;
+      const got = byRound.get(id) ?? 0;
+      if (got < n) lost += n - got;
+      if (got > n + (unknownPerRound.get(id) ?? 0)) twice += got - n - (unknownPerRound.get(id) ?? 0);
+    }
     if (lost) problems.push(`voting: ${lost} accepted vote(s) not recorded`);
     if (twice) problems.push(`voting: ${twice} vote(s) recorded more than accepted`);
     const settled = (await db.query(`SELECT data->>'roundId' AS id, count(*)::int AS n FROM ewx_${ns}_consensus.events WHERE type IN ('RoundSettled', 'RoundUnresolved') GROUP BY 1`)).rows as { id: string; n: number }[];
     const settledMap = new Map(settled.map((x) => [x.id, x.n]));
     const notOnce = rounds.filter((r) => settledMap.get(r.id) !== 1);
     if (notOnce.length) problems.push(`consensus: ${notOnce.length} round(s) not settled exactly once (${notOnce.slice(0, 5).map((r) => `${r.id}×${settledMap.get(r.id) ?? 0}`).join(', ')})`);
-    checks.votes = { accepted, recorded: [...byRound.values()].reduce((a, b) => a + b, 0), retried: retriedVotes, alreadyRecordedOnRetry: alreadyOnRetry, lost, twice };
+    checks.votes = { accepted, recorded: [...byRound.values()].reduce((a, b) => a + b, 0), retried: retriedVotes, alreadyRecordedOnRetry: alreadyOnRetry, refusedAsClosedOnRetry: closedOnRetry, lost, twice };
     checks.rounds = { started: rounds.length, settledOnce: rounds.length - notOnce.length };
   } finally {
     await db.end();
