@@ -208,6 +208,10 @@ try {
   console.log(`\nrestart after a signal, ms from the signal (${ROOT === REPO_ROOT ? 'this build' : ROOT}${Object.keys(EXTRA).length ? `, ${process.env.RESTART_BENCH_ENV}` : ''}):`);
   console.log(`${'service'.padEnd(10)}${pad('signal', 8)}${pad('log events', 11)}${pad('stop', 7)}${pad('query', 8)}${pad('command', 9)}${pad('SERVING', 9)}`);
   for (const r of rows) console.log(`${r.service.padEnd(10)}${pad(r.signal, 8)}${pad(r.logEvents, 11)}${pad(r.stopMs ?? '-', 7)}${pad(r.queryMs, 8)}${pad(r.commandMs, 9)}${pad(r.servingMs, 9)}`);
+  // Issue 13's goal is a restart after 1,000,000 events in < 5 s; a log that long takes hours to build
+  // here, so the figure is extrapolated linearly (replay today folds every event; no snapshot exists).
+  for (const r of rows) console.log(JSON.stringify({ figure: 'restart extrapolated to 1,000,000 events (linear, whole SERVING time / events; no snapshot)', service: r.service, signal: r.signal,
+    logEvents: r.logEvents, servingMs: r.servingMs, extrapolatedSeconds: Math.round(r.servingMs / r.logEvents * 1e6 / 1000), goalSeconds: 5 }));
   await stopAll();
   process.exit(problems.length === 0 ? 0 : 1);
 } catch (e) {

@@ -11,6 +11,22 @@ import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 5000);
+const ROUNDS_PER_MODE = Number(process.env.BENCH_ROUNDS_PER_MODE ?? 2);
+/** The signature-check ceiling: ed25519 verifies per second on one core with Node's crypto, in this process. */
+const verifyCeiling = async (): Promise<number> => {
+  const { generateKeyPairSync, sign, verify } = await import('node:crypto');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const msgs = Array.from({ length: 2000 }, (_, i) => Buffer.from(`/ewx.v1.Voting/SubmitVote ${i} ${'x'.repeat(120)}`));
+  const sigs = msgs.map((m) => sign(null, m, privateKey));
+  let n = 0;
+  const t = performance.now();
+  while (performance.now() - t < 2000) for (let i = 0; i < msgs.length; i++, n++) if (!verify(null, msgs[i]!, publicKey, sigs[i]!)) throw new Error('verify');
+  return Math.round(n / ((performance.now() - t) / 1000));
+};
+const rssMb = async (pid: number | undefined): Promise<number> => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+};
 const t0 = Date.now();
 let watchdog: NodeJS.Timeout | undefined;
 let procs: ServiceProcess[] = [];
@@ -24,7 +40,6 @@ const stage = (what: string): void => {
   }, 180_000);
   watchdog.unref();
 };
-const ROUNDS_PER_MODE = 2;
 const CONCURRENCY = 256;
 const BATCH = 500;
 
@@ -87,6 +102,9 @@ try {
     await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++]!); }));
   };
   stage('votes signed');
+  const ceilingBefore = await verifyCeiling();
+  stage(`signature ceiling: ${ceilingBefore} verifies/s on one core`);
+  const rssBefore = await rssMb(procs[1]!.child.pid);
   // Mode 1: one SubmitVote call per vote, many in flight (what independent workers do).
   const single = signed.slice(0, ROUNDS_PER_MODE).flat();
   let t = performance.now();
@@ -100,6 +118,9 @@ try {
   t = performance.now();
   await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
   const batchSec = (performance.now() - t) / 1000;
+  const rssAfter = await rssMb(procs[1]!.child.pid);
+  const ceilingAfter = await verifyCeiling();
+  const ceiling = Math.round((ceilingBefore + ceilingAfter) / 2);
 
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   await db.connect();
@@ -131,7 +152,10 @@ try {
     submitVote: { votes: single.length, seconds: +singleSec.toFixed(2), votesPerSecond: single_vps, appends: singleCommits, ratioToPlainInsert: +(single_vps / base_rps).toFixed(3) },
     submitVotes: { votes: batched.length, batch: BATCH, seconds: +batchSec.toFixed(2), votesPerSecond: batch_vps, appends: batchCommits, ratioToPlainInsert: +(batch_vps / base_rps).toFixed(3) },
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
-    targetVotesPerSecond: 5000, loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(1)),
+    signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3) },
+    votingMemory: { rounds: rounds.length, votesPerRound: WORKERS, rssBeforeVotesMb: rssBefore, rssAfterVotesMb: rssAfter, bytesPerVote: Math.round((rssAfter - rssBefore) * 1024 * 1024 / (single.length + batched.length)),
+      extrapolatedTo10kRoundsX1kVotesMb: Math.round(rssBefore + (rssAfter - rssBefore) * 1e7 / (single.length + batched.length)), note: 'RSS of the voting process; linear extrapolation (every round and vote stays in memory today)' },
+    targetVotesPerSecond: 5000, issueGoalVotesPerSecond: 10_000, loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(1)),
   }, null, 1));
 } finally {
   await bus.close();
