@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The workspaces the image runs: the five services, the embedded mode and launcher, and their kit. */
 export const RUNTIME_WORKSPACES = [
-  'packages/platform', 'packages/proto',
+  'packages/platform', 'packages/proto', 'packages/contracts',
   'services/registry', 'services/voting', 'services/consensus', 'services/rewards', 'services/distance',
   'packages/embedded',
   'packages/client', 'packages/dashboard', 'packages/audit',
