@@ -10,7 +10,7 @@ import {
 } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
-  AddIdentityRequest, CertificationRequest, DistanceClient, DistanceStatus, ImportWotRequest, PublishResultRequest, RequestEvaluationRequest,
+  AddIdentityRequest, CertificationRequest, DistanceClient, DistanceStatus, EvaluationOutcome, ImportWotRequest, PublishResultRequest, RequestEvaluationRequest,
 } from '@ewx/proto/distance';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { auditLog } from './app/audit.js';
@@ -155,11 +155,17 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     await blocksTo(9);
     const pool1 = await rpc(distance, 'getPool', { period: 1 });
     assert.deepEqual([pool1.settled, [...pool1.publishedBy].sort()], [true, [A.address, B.address].sort()]);
+    // The values each evaluator published, in the order their results were accepted (A first).
+    assert.deepEqual(pool1.results.map((r) => [r.evaluator, r.values]), [[A.address, honest], [B.address, disagreeing]]);
     const median100 = disagreeing[0]! + Math.floor((honest[0]! - disagreeing[0]!) / 2);
     const s100 = await status(100);
     assert.deepEqual([s100.status, s100.lastMedian, s100.validUntilPeriod, s100.validUntilHeight], [DistanceStatus.DISTANCE_STATUS_VALID, median100, 3, 16n]);
     const s101 = await status(101);
     assert.deepEqual([s101.status, s101.lastMedian], [DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, 0]);
+    // The outcome tells a slashed identity (INVALID) from one never evaluated.
+    assert.deepEqual([s100.lastOutcome, s100.lastOutcomePeriod], [EvaluationOutcome.EVALUATION_OUTCOME_VALID, 1]);
+    assert.deepEqual([s101.lastOutcome, s101.lastOutcomePeriod], [EvaluationOutcome.EVALUATION_OUTCOME_INVALID, 1]);
+    assert.equal((await status(5)).lastOutcome, EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED, 'never requested');
     // The registry released 100's hold and slashed 101's to the treasury.
     await waitFor('registry to apply the settlements', async () => {
       const [free, reserved] = await account(alice.address);
@@ -169,7 +175,8 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
 
     // Period 3 (block 13): pool 2 settles with no result: NOT_EVALUATED, released, status non-existent.
     await blocksTo(13);
-    assert.equal((await status(7)).status, DistanceStatus.DISTANCE_STATUS_NON_EXISTENT);
+    const s7 = await status(7);
+    assert.deepEqual([s7.status, s7.lastOutcome, s7.lastOutcomePeriod], [DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED, 2]);
     await waitFor('registry to release the unevaluated hold', async () => {
       const [free, reserved] = await account(alice.address);
       return free === tokens(90) && reserved === 0n ? true : undefined;

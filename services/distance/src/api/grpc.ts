@@ -5,7 +5,7 @@ import {
 import {
   AddIdentityRequest, CertificationRequest, DistanceService, DistanceStatus, ImportWotRequest, PublishResultRequest,
   RequestEvaluationRequest, SetMembershipRequest,
-  type EvaluationWork, type GetEvaluationWorkRequest, type GetIdentityStatusRequest, type GetPoolRequest,
+  EvaluationOutcome, type EvaluationWork, type GetEvaluationWorkRequest, type GetIdentityStatusRequest, type GetPoolRequest,
   type GetWotSnapshotRequest, type IdentityStatus, type Pool, type WotChangeResponse, type WotSnapshot, type WotStats,
 } from '@ewx/proto/distance';
 import { wotStatsCache } from '../app/graphs.js';
@@ -21,6 +21,12 @@ const M = '/ewx.v1.Distance/';
 export { WOT_STREAM } from '../domain/decider.js';
 
 const STATUS = { NON_EXISTENT: DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, PENDING: DistanceStatus.DISTANCE_STATUS_PENDING, VALID: DistanceStatus.DISTANCE_STATUS_VALID } as const;
+/** The last evaluation's outcome on the wire (proto enum). */
+const OUTCOME = {
+  VALID: EvaluationOutcome.EVALUATION_OUTCOME_VALID,
+  INVALID: EvaluationOutcome.EVALUATION_OUTCOME_INVALID,
+  NOT_EVALUATED: EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED,
+} as const;
 
 export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistanceParams, reqs: Requests, log: Logger): GrpcService {
   const stats = wotStatsCache(params.maxDistance);
@@ -61,6 +67,8 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
           identity: v.identity, status: STATUS[v.status], inWot: v.inWot, valid: v.valid,
           validUntilPeriod: v.validUntilPeriod ?? 0, validUntilHeight: BigInt(v.validUntilHeight ?? 0),
           pendingEvaluationPeriod: v.pendingEvaluationPeriod ?? 0, pendingHoldId: v.pendingHoldId ?? '', lastMedian: v.lastMedian ?? 0,
+          lastOutcome: v.lastOutcome ? OUTCOME[v.lastOutcome.outcome] : EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED,
+          lastOutcomePeriod: v.lastOutcome?.period ?? 0, lastOutcomeReason: v.lastOutcome?.reason ?? '',
         };
       }),
 
@@ -74,6 +82,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
           entries: (pool?.entries ?? []).map((e) => ({ identity: e.identity, requester: e.requester, holdId: e.holdId })),
           publishedBy: [...(pool?.results.keys() ?? [])],
           settled: period <= s.settledThrough,
+          results: [...(pool?.results ?? [])].map(([evaluator, values]) => ({ evaluator, values: [...values] })),
         };
       }),
 

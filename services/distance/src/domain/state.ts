@@ -60,6 +60,14 @@ export interface DistanceState {
   /** Valid identities: the last evaluation period of their validity. */
   readonly validUntil: Map<number, number>;
   readonly lastMedian: Map<number, number>;
+  /** The outcome of each identity's last settled evaluation (VALID, INVALID: slashed, NOT_EVALUATED). */
+  readonly lastOutcome: Map<number, LastOutcome>;
+}
+
+export interface LastOutcome {
+  readonly outcome: E.EvaluationSettled['outcome'];
+  readonly period: number;
+  readonly reason?: string;
 }
 
 /** Settled pools kept for queries; older ones live only in the log. */
@@ -80,6 +88,7 @@ export const initialState = (): DistanceState => ({
   lastResultHeight: 0,
   validUntil: new Map(),
   lastMedian: new Map(),
+  lastOutcome: new Map(),
 });
 
 export const DEFAULT_PERIOD_BLOCKS = 40;
@@ -144,6 +153,7 @@ function settle(s: DistanceState, d: E.EvaluationSettled): void {
   s.requests.delete(d.holdId);
   if (s.pendingByIdentity.get(d.identity) === d.holdId) s.pendingByIdentity.delete(d.identity);
   if (d.median !== undefined) s.lastMedian.set(d.identity, d.median);
+  s.lastOutcome.set(d.identity, { outcome: d.outcome, period: d.period, ...(d.reason === undefined ? {} : { reason: d.reason }) });
   if (d.outcome === 'VALID' && d.validUntilPeriod !== undefined) s.validUntil.set(d.identity, d.validUntilPeriod);
   // A newer evaluation below the minimum ends an earlier validity; no result changes nothing.
   if (d.outcome === 'INVALID') s.validUntil.delete(d.identity);

@@ -1,5 +1,5 @@
 import { lastBlockOf } from './periods.js';
-import { DEFAULT_PERIOD_BLOCKS, type DistanceState } from './state.js';
+import { DEFAULT_PERIOD_BLOCKS, type DistanceState, type LastOutcome } from './state.js';
 
 export type Status = 'NON_EXISTENT' | 'PENDING' | 'VALID';
 
@@ -14,6 +14,8 @@ export interface IdentityStatusView {
   readonly pendingEvaluationPeriod?: number;
   readonly pendingHoldId?: string;
   readonly lastMedian?: number;
+  /** The last settled evaluation: VALID, INVALID (the price was slashed) or NOT_EVALUATED (released). */
+  readonly lastOutcome?: LastOutcome;
 }
 
 export function identityStatus(s: DistanceState, identity: number): IdentityStatusView {
@@ -30,5 +32,6 @@ export function identityStatus(s: DistanceState, identity: number): IdentityStat
     ...(holdId === undefined ? {} : { pendingHoldId: holdId }),
     ...(r?.evaluationPeriod === undefined ? {} : { pendingEvaluationPeriod: r.evaluationPeriod }),
     ...(s.lastMedian.has(identity) ? { lastMedian: s.lastMedian.get(identity)! } : {}),
+    ...(s.lastOutcome.has(identity) ? { lastOutcome: s.lastOutcome.get(identity)! } : {}),
   };
 }

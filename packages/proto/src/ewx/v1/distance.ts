@@ -67,6 +67,51 @@ export function distanceStatusToJSON(object: DistanceStatus): string {
   }
 }
 
+export enum EvaluationOutcome {
+  EVALUATION_OUTCOME_UNSPECIFIED = 0,
+  EVALUATION_OUTCOME_VALID = 1,
+  EVALUATION_OUTCOME_INVALID = 2,
+  EVALUATION_OUTCOME_NOT_EVALUATED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function evaluationOutcomeFromJSON(object: any): EvaluationOutcome {
+  switch (object) {
+    case 0:
+    case "EVALUATION_OUTCOME_UNSPECIFIED":
+      return EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "EVALUATION_OUTCOME_VALID":
+      return EvaluationOutcome.EVALUATION_OUTCOME_VALID;
+    case 2:
+    case "EVALUATION_OUTCOME_INVALID":
+      return EvaluationOutcome.EVALUATION_OUTCOME_INVALID;
+    case 3:
+    case "EVALUATION_OUTCOME_NOT_EVALUATED":
+      return EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EvaluationOutcome.UNRECOGNIZED;
+  }
+}
+
+export function evaluationOutcomeToJSON(object: EvaluationOutcome): string {
+  switch (object) {
+    case EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED:
+      return "EVALUATION_OUTCOME_UNSPECIFIED";
+    case EvaluationOutcome.EVALUATION_OUTCOME_VALID:
+      return "EVALUATION_OUTCOME_VALID";
+    case EvaluationOutcome.EVALUATION_OUTCOME_INVALID:
+      return "EVALUATION_OUTCOME_INVALID";
+    case EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED:
+      return "EVALUATION_OUTCOME_NOT_EVALUATED";
+    case EvaluationOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface RequestEvaluationRequest {
   auth: Auth | undefined;
   identity: number;
@@ -120,6 +165,15 @@ export interface IdentityStatus {
   pendingHoldId: string;
   /** The last median recorded for the identity (Perbill), if any. */
   lastMedian: number;
+  /**
+   * The outcome of the identity's last settled evaluation, and its evaluation period: VALID,
+   * INVALID (below the minimum: the price was slashed to the treasury) or NOT_EVALUATED (no result
+   * arrived, or the pool was full: the price was released). UNSPECIFIED when never settled.
+   */
+  lastOutcome: EvaluationOutcome;
+  lastOutcomePeriod: number;
+  /** Set when the request never reached a pool ("POOL_FULL"). */
+  lastOutcomeReason: string;
 }
 
 export interface GetPoolRequest {
@@ -141,6 +195,16 @@ export interface Pool {
   /** Evaluators whose result was accepted for this period. */
   publishedBy: string[];
   settled: boolean;
+  /**
+   * The values each evaluator published (Perbill, one per entry, in the entries' order), in the
+   * order their results were accepted.
+   */
+  results: EvaluatorResult[];
+}
+
+export interface EvaluatorResult {
+  evaluator: string;
+  values: number[];
 }
 
 export interface GetWotStatsRequest {
@@ -748,6 +812,9 @@ function createBaseIdentityStatus(): IdentityStatus {
     pendingEvaluationPeriod: 0,
     pendingHoldId: "",
     lastMedian: 0,
+    lastOutcome: 0,
+    lastOutcomePeriod: 0,
+    lastOutcomeReason: "",
   };
 }
 
@@ -782,6 +849,15 @@ export const IdentityStatus: MessageFns<IdentityStatus> = {
     }
     if (message.lastMedian !== 0) {
       writer.uint32(72).uint32(message.lastMedian);
+    }
+    if (message.lastOutcome !== 0) {
+      writer.uint32(80).int32(message.lastOutcome);
+    }
+    if (message.lastOutcomePeriod !== 0) {
+      writer.uint32(88).uint32(message.lastOutcomePeriod);
+    }
+    if (message.lastOutcomeReason !== "") {
+      writer.uint32(98).string(message.lastOutcomeReason);
     }
     return writer;
   },
@@ -871,6 +947,30 @@ export const IdentityStatus: MessageFns<IdentityStatus> = {
             message.lastMedian = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.lastOutcome = reader.int32() as any;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.lastOutcomePeriod = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.lastOutcomeReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -918,6 +1018,21 @@ export const IdentityStatus: MessageFns<IdentityStatus> = {
         : isSet(object.last_median)
         ? globalThis.Number(object.last_median)
         : 0,
+      lastOutcome: isSet(object.lastOutcome)
+        ? evaluationOutcomeFromJSON(object.lastOutcome)
+        : isSet(object.last_outcome)
+        ? evaluationOutcomeFromJSON(object.last_outcome)
+        : 0,
+      lastOutcomePeriod: isSet(object.lastOutcomePeriod)
+        ? globalThis.Number(object.lastOutcomePeriod)
+        : isSet(object.last_outcome_period)
+        ? globalThis.Number(object.last_outcome_period)
+        : 0,
+      lastOutcomeReason: isSet(object.lastOutcomeReason)
+        ? globalThis.String(object.lastOutcomeReason)
+        : isSet(object.last_outcome_reason)
+        ? globalThis.String(object.last_outcome_reason)
+        : "",
     };
   },
 
@@ -950,6 +1065,15 @@ export const IdentityStatus: MessageFns<IdentityStatus> = {
     if (message.lastMedian !== 0) {
       obj.lastMedian = Math.round(message.lastMedian);
     }
+    if (message.lastOutcome !== 0) {
+      obj.lastOutcome = evaluationOutcomeToJSON(message.lastOutcome);
+    }
+    if (message.lastOutcomePeriod !== 0) {
+      obj.lastOutcomePeriod = Math.round(message.lastOutcomePeriod);
+    }
+    if (message.lastOutcomeReason !== "") {
+      obj.lastOutcomeReason = message.lastOutcomeReason;
+    }
     return obj;
   },
 
@@ -969,6 +1093,9 @@ export const IdentityStatus: MessageFns<IdentityStatus> = {
     message.pendingEvaluationPeriod = object.pendingEvaluationPeriod ?? 0;
     message.pendingHoldId = object.pendingHoldId ?? "";
     message.lastMedian = object.lastMedian ?? 0;
+    message.lastOutcome = object.lastOutcome ?? 0;
+    message.lastOutcomePeriod = object.lastOutcomePeriod ?? 0;
+    message.lastOutcomeReason = object.lastOutcomeReason ?? "";
     return message;
   },
 };
@@ -1146,7 +1273,7 @@ export const PoolEntry: MessageFns<PoolEntry> = {
 };
 
 function createBasePool(): Pool {
-  return { period: 0, pool: 0, entries: [], publishedBy: [], settled: false };
+  return { period: 0, pool: 0, entries: [], publishedBy: [], settled: false, results: [] };
 }
 
 export const Pool: MessageFns<Pool> = {
@@ -1165,6 +1292,9 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.settled !== false) {
       writer.uint32(40).bool(message.settled);
+    }
+    for (const v of message.results) {
+      EvaluatorResult.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1222,6 +1352,14 @@ export const Pool: MessageFns<Pool> = {
             message.settled = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.results.push(EvaluatorResult.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1245,6 +1383,9 @@ export const Pool: MessageFns<Pool> = {
         ? object.published_by.map((e: any) => globalThis.String(e))
         : [],
       settled: isSet(object.settled) ? globalThis.Boolean(object.settled) : false,
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => EvaluatorResult.fromJSON(e))
+        : [],
     };
   },
 
@@ -1265,6 +1406,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.settled !== false) {
       obj.settled = message.settled;
     }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => EvaluatorResult.toJSON(e));
+    }
     return obj;
   },
 
@@ -1278,6 +1422,106 @@ export const Pool: MessageFns<Pool> = {
     message.entries = object.entries?.map((e) => PoolEntry.fromPartial(e)) || [];
     message.publishedBy = object.publishedBy?.map((e) => e) || [];
     message.settled = object.settled ?? false;
+    message.results = object.results?.map((e) => EvaluatorResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEvaluatorResult(): EvaluatorResult {
+  return { evaluator: "", values: [] };
+}
+
+export const EvaluatorResult: MessageFns<EvaluatorResult> = {
+  encode(message: EvaluatorResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.evaluator !== "") {
+      writer.uint32(10).string(message.evaluator);
+    }
+    if (message.values.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.values) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluatorResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluatorResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.evaluator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.values.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluatorResult {
+    return {
+      evaluator: isSet(object.evaluator) ? globalThis.String(object.evaluator) : "",
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: EvaluatorResult): unknown {
+    const obj: any = {};
+    if (message.evaluator !== "") {
+      obj.evaluator = message.evaluator;
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EvaluatorResult>): EvaluatorResult {
+    return EvaluatorResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EvaluatorResult>): EvaluatorResult {
+    const message = createBaseEvaluatorResult();
+    message.evaluator = object.evaluator ?? "";
+    message.values = object.values?.map((e) => e) || [];
     return message;
   },
 };
