@@ -19,7 +19,7 @@ roots.forEach(walk);
 const filter = process.argv[2];
 const selected = filter ? files.filter((f) => f.includes(filter)) : files;
 if (selected.length === 0) { console.error(`no test files${filter ? ` matching ${filter}` : ''}`); process.exit(1); }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...selected], {
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=900000', ...selected], {
   stdio: 'inherit', env: { LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', ...process.env },
 });
 process.exit(r.status ?? 1);

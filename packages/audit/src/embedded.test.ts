@@ -56,7 +56,7 @@ const show = (r: AuditReport): string => formatReport(r);
 const at = (r: AuditReport, position: bigint, service: ServiceName): string[] =>
   r.divergences.filter((d) => d.position === position && d.service === service).map((d) => `${d.check}: ${d.message}`);
 
-describe('the embedded system: a restart is quiet, and the audit of its data folder', { timeout: 300_000 }, () => {
+describe('the embedded system: a restart is quiet, and the audit of its data folder', { timeout: 900_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ewx-audit-embedded-'));
   const running: { stop(): Promise<void> }[] = [];
   after(async () => {

@@ -42,7 +42,7 @@ export const ewx = (env: Record<string, string>, args: string[]): Promise<Run> =
   });
 });
 
-describe('first reward with the CLI: the README\'s commands against the embedded system', { timeout: 300_000 }, () => {
+describe('first reward with the CLI: the README\'s commands against the embedded system', { timeout: 900_000 }, () => {
   const keysDir = mkdtempSync(join(tmpdir(), 'ewx-walkthrough-'));
   let system: Embedded | undefined;
   let env: Record<string, string>;
