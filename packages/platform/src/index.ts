@@ -32,3 +32,5 @@ export * from './contracts/periods.js';
 export * from './contracts/events.js';
 export * from './grpc/paging.js';
 export * from './fields.js';
+export * from './telemetry/index.js';
+export * from './health.js';

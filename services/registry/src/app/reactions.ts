@@ -1,4 +1,4 @@
-import type { Logger, Runtime } from '@ewx/platform';
+import { traceCauses, type Logger, type Runtime } from '@ewx/platform';
 import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import { groupsWithDueWork } from '../domain/payouts.js';
 
@@ -23,10 +23,13 @@ export function startReactions(runtime: Runtime<RegistryState>, policy: Registry
   let running: Promise<void> = Promise.resolve();
   let queued = false;
   let stopped = false;
+  // Telemetry only: a credit continues the trace of the RewardsComputed chunk it applies.
+  const causes = traceCauses();
   const work = async (): Promise<void> => {
     for (const c of dueCommands(runtime.state())) {
       if (stopped) return;
-      await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s, policy))
+      const exec = () => runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s, policy));
+      await (c.type === 'ApplyCredit' ? causes.follow(c.key, exec) : exec())
         .catch((e: Error) => log.warn('registry reaction failed; retried on the next block', { command: c.type, error: e.message }));
     }
   };
@@ -35,7 +38,10 @@ export function startReactions(runtime: Runtime<RegistryState>, policy: Registry
     queued = true;
     running = running.then(async () => { queued = false; await work(); });
   };
-  const off = runtime.onEvent((e) => { if (TRIGGERS.has(e.type)) kick(); });
+  const off = runtime.onEvent((e) => {
+    if (e.type === 'RewardsComputed') { const d = e.data as { group: string; period: number; chunk: number }; causes.note(`${d.group}|${d.period}|${d.chunk}`); }
+    if (TRIGGERS.has(e.type)) kick();
+  });
   kick();
   return { async stop() { stopped = true; off(); await running; } };
 }

@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, type Logger, type RoundUnresolvedEvent, type Runtime } from '@ewx/platform';
+import { BLOCK_PRODUCED, traceCauses, type Logger, type RoundUnresolvedEvent, type Runtime } from '@ewx/platform';
 import { closeRound, dueRounds, reactToUnresolved, roundStream, type VotingState } from '../domain/decider.js';
 
 /**
@@ -9,6 +9,8 @@ import { closeRound, dueRounds, reactToUnresolved, roundStream, type VotingState
 export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger): { stop(): Promise<void> } {
   let work: Promise<unknown> = Promise.resolve();
   let closeQueued = false;
+  // Telemetry only: a round's close continues the trace of its last vote (see traceCauses).
+  const causes = traceCauses();
   const run = (what: string, fn: () => Promise<unknown>): void => {
     work = work.then(fn).catch((e: Error) => log.warn(`voting reaction failed: ${what}`, { error: e.message }));
   };
@@ -18,7 +20,8 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     run('close due rounds', async () => {
       closeQueued = false;
       for (const r of dueRounds(runtime.state())) {
-        await runtime.execute(roundStream(r.solution, r.roundId), (s) => closeRound(s, r.solution, r.roundId));
+        const stream = roundStream(r.solution, r.roundId);
+        await causes.follow(stream, () => runtime.execute(stream, (s) => closeRound(s, r.solution, r.roundId)));
       }
     });
   };
@@ -29,6 +32,7 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     });
   };
   const off = runtime.onEvent((e) => {
+    if (e.type === 'VoteCast' || e.type === 'RoundStarted') { const d = e.data as { solution: string; roundId: string }; causes.note(roundStream(d.solution, d.roundId)); }
     if (e.type === BLOCK_PRODUCED) closeDue();
     else if (e.type === 'RoundUnresolved') { const d = e.data as unknown as RoundUnresolvedEvent; unresolved(d.solution, d.roundId); }
   });
