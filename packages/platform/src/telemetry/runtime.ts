@@ -54,5 +54,5 @@ export function countAppended(service: string, events: readonly EventData[]): vo
 export function recordReplay(service: string, events: number, ms: number): void {
   const i = instruments();
   i.replay.record(ms / 1000, { service });
-  count(i.replayEvents, events, { service });
+  i.replayEvents.add(events, { service });
 }

@@ -5,3 +5,5 @@ export * from './process.js';
 export { eventStoreContract } from './contract.js';
 export * from './kafka.js';
 export { testPki, type TestPki } from './certs.js';
+export * from './otlp.js';
+export { tcpProxy } from './proxy.js';
