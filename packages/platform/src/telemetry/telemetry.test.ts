@@ -80,3 +80,15 @@ test('trace context: command → append metadata → inbox → reaction → dead
   await c.stop();
   await db.close();
 });
+
+test('telemetry settings: checked before connecting; OTLP export only with an OTEL_EXPORTER_OTLP_* endpoint', () => {
+  const s = (vars: Record<string, string>) => telemetrySettingsFrom(readEnv(vars), 'voting', '0.0.0.0');
+  assert.deepEqual(s({}), { disabled: false, serviceName: 'ewx-voting', metricsHost: '0.0.0.0', otlpTraces: false, otlpMetrics: false });
+  assert.deepEqual(s({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', METRICS_PORT: '9464', OTEL_SERVICE_NAME: 'v1' }),
+    { disabled: false, serviceName: 'v1', metricsPort: 9464, metricsHost: '0.0.0.0', otlpTraces: true, otlpMetrics: true });
+  assert.equal(s({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces', OTEL_METRICS_EXPORTER: 'none' }).otlpMetrics, false);
+  assert.equal(s({ OTEL_SDK_DISABLED: 'true' }).disabled, true);
+  assert.throws(() => s({ METRICS_PORT: 'http' }), /METRICS_PORT/);
+  assert.throws(() => s({ OTEL_TRACES_EXPORTER: 'zipkin' }), /OTEL_TRACES_EXPORTER/);
+  assert.throws(() => s({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), /OTEL_EXPORTER_OTLP_PROTOCOL/);
+});
