@@ -19,6 +19,9 @@ import { createLogger, type Logger } from './log.js';
 import { startRelay } from './relay.js';
 import { retryForever } from './retry.js';
 import { createRuntime, type Decider, type Runtime } from './runtime.js';
+import { healthProbeSettingsFrom, watchDependencies } from './health.js';
+import { observeRelayLag, settleLatencyListener } from './telemetry/service.js';
+import { startTelemetry, telemetrySettingsFrom } from './telemetry/setup.js';
 
 export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
 export const DEFAULT_PORTS: Record<ServiceName, number> = { registry: 50061, voting: 50062, consensus: 50063, rewards: 50064, distance: 50065 };
@@ -108,7 +111,9 @@ export interface EventSourcedServiceOptions<S> {
 export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o: EventSourcedServiceOptions<S>): ServiceInstance & { runtime: Runtime<S> } {
   const log = ctx.log.child({ service: name });
   const runtime = createRuntime(name, ctx.store, o.decider, log);
+  runtime.onEvent(settleLatencyListener());
   let relay: Subscription | undefined;
+  let unobserveRelay: (() => void) | undefined;
   let inbox: Consumer | undefined;
   let reactions: { stop(): Promise<void> } | undefined;
   const group = inboxGroupOf(name, ctx.namespace);
@@ -125,6 +130,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       refuse('rebuilding its state from its log');
       await runtime.start();
       if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
+      if (relay) { const r = relay; unobserveRelay = observeRelayLag(name, runtime.position, () => r.position()); }
       await hooks?.queryable?.();
       if (inboxed) {
         refuse(`joining its Kafka consumer group ${group}`);
@@ -149,6 +155,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
     async stop() {
       await reactions?.stop();
       await inbox?.stop();
+      unobserveRelay?.();
       await relay?.stop();
       await runtime.stop();
     },
@@ -254,14 +261,19 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const security = kafkaSecurityFrom(env);
   const partitions = env.int('KAFKA_PARTITIONS', 3, 1, 1000);
   const grpcOptions = grpcServerOptionsFrom(env);
+  const telemetrySettings = telemetrySettingsFrom(env, module.name, host);
+  const probes = healthProbeSettingsFrom(env);
   module.validateConfig?.(env, { admin, mode: 'standalone' });
+  const telemetry = await startTelemetry(telemetrySettings, log);
   let store!: EventStore;
   await startWait(log, 'the event store', async () => { store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!; });
   const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions, log, sessionTimeoutMs, security });
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   let server: StartedServer | undefined;
+  let watch: { stop(): Promise<void> } | undefined;
   const stop = async (): Promise<void> => {
     const t0 = Date.now();
+    await watch?.stop();
     const ms: Record<string, number> = {};
     const step = async (name: string, fn: () => Promise<void> | undefined): Promise<void> => { const t = Date.now(); await fn(); ms[name] = Date.now() - t; };
     await step('grpc', () => server?.stop());
@@ -269,6 +281,7 @@ export async function runStandalone(module: ServiceModule, source: Record<string
     await step('service', () => instance.stop());
     await step('bus', () => bus.close());
     await step('store', () => store.close());
+    await step('telemetry', () => telemetry.shutdown());
     log.info('stopped', { ms: Date.now() - t0, steps: ms });
   };
   onSignals(stop, log);
@@ -281,6 +294,12 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   if (server === undefined) await listen();
   setServing(server!, instance.grpc.map((g) => g.name));
   log.info(`${module.name} serving: commands accepted, health SERVING`, { grpc: `${host}:${server!.port}`, sinceProcessStartMs: sinceProcessStart() });
+  // From here on, health follows the store and the broker: NOT_SERVING while either is unreachable.
+  const names = instance.grpc.map((g) => g.name);
+  watch = watchDependencies([
+    { name: 'event store', check: async () => { await store.getCheckpoint('relay'); } },
+    ...(bus.probe ? [{ name: 'Kafka', check: () => bus.probe!() }] : []),
+  ], probes, log, (up) => (up ? setServing(server!, names) : setHealth(server!, ['', ...names], 'NOT_SERVING')));
   return { server: server!, stop };
 }
 
@@ -308,7 +327,9 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   // Imported here: a standalone process (PostgreSQL) does not pay for loading PGlite at start.
   const { PGlite } = await import('@electric-sql/pglite');
   const grpcOptions = grpcServerOptionsFrom(env);
+  const telemetrySettings = telemetrySettingsFrom(env, 'embedded', host);
   for (const m of modules) m.validateConfig?.(env, { admin, mode: 'embedded' });
+  const telemetry = await startTelemetry(telemetrySettings, log);
   const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
@@ -329,6 +350,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
     for (const i of [...instances].reverse()) await i.stop();
     await bus.close();
     await db.close();
+    await telemetry.shutdown();
   };
   if (opts.signals !== false) onSignals(stop, log);
   return { server, admin, dataDir, stop };

@@ -2,6 +2,7 @@ import type { Bus, Consumer } from './bus/types.js';
 import { topicOf } from './bus/types.js';
 import { parseEnvelope } from './envelope.js';
 import type { Logger } from './log.js';
+import { consumeSpan } from './telemetry/kafka.js';
 import { isInboxGap, type Runtime } from './runtime.js';
 
 /** The consumer group of a service's inbox: `ewx-<service>`, after the namespace if any. */
@@ -18,7 +19,7 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
   return bus.consume({
     groupId: inboxGroupOf(runtime.service, namespace),
     topics,
-    handler: async (m) => {
+    handler: (m) => consumeSpan(runtime.service, m, async () => {
       const env = parseEnvelope(m.value);
       if (!types.get(env.source)?.has(env.type)) return;
       let recorded: boolean;
@@ -30,6 +31,6 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
         throw e;
       }
       if (!recorded) log.info('inbox: duplicate delivery ignored', { source: env.source, stream: env.streamId, version: env.version });
-    },
+    }),
   });
 }

@@ -34,3 +34,5 @@ export * from './contracts/events.js';
 export * from './grpc/paging.js';
 export * from './fields.js';
 export * from './reactions.js';
+export * from './telemetry/index.js';
+export * from './health.js';

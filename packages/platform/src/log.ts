@@ -1,3 +1,5 @@
+import { logIds } from './telemetry/trace.js';
+
 /** A structured one-line JSON logger: what an SRE greps on call. No dependencies, no clock in domain. */
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -13,7 +15,7 @@ export function createLogger(base: Record<string, unknown> = {}, level: Level = 
   const max = levels[level] ?? 2;
   const write = (lvl: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (levels[lvl] > max) return;
-    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields },
+    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...logIds(), ...base, ...fields },
       (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v));
     (lvl === 'info' ? process.stdout : process.stderr).write(line + '\n');
   };

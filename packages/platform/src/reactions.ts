@@ -2,6 +2,7 @@ import type { ServiceDecider } from './decider.js';
 import type { RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
 import type { Runtime } from './runtime.js';
+import { traceCauses } from './telemetry/trace.js';
 
 export interface ProcessManagerOptions<S, C extends { readonly type: string }, P> {
   readonly decider: ServiceDecider<S, C, P>;
@@ -13,6 +14,12 @@ export interface ProcessManagerOptions<S, C extends { readonly type: string }, P
   readonly log: Logger;
   /** Logged (with the command type and the error) when a command fails; it is retried on the next trigger. */
   readonly failure: string;
+  /**
+   * Telemetry only (no decision reads it): the key under which a live event is remembered as the
+   * cause of a command taken later, and the key of a command that continues that event's trace.
+   */
+  readonly causeOf?: (event: RecordedEvent) => string | undefined;
+  readonly causeKeyOf?: (command: C) => string | undefined;
 }
 
 export interface ProcessManager {
@@ -33,6 +40,7 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
   let running: Promise<void> = Promise.resolve();
   let queued = false;
   let stopped = false;
+  const causes = traceCauses();
   const pass = async (): Promise<void> => {
     const tried = new Set<string>();
     for (;;) {
@@ -41,7 +49,9 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
       const next = o.due(s).map((c) => ({ c, stream: o.decider.streamOf(c, s) })).find((x) => !tried.has(`${x.stream}\u0000${JSON.stringify(x.c)}`));
       if (!next) return;
       tried.add(`${next.stream}\u0000${JSON.stringify(next.c)}`);
-      await runtime.execute(next.stream, (st) => o.decider.decide(next.c, st, o.policy))
+      const exec = () => runtime.execute(next.stream, (st) => o.decider.decide(next.c, st, o.policy));
+      const key = o.causeKeyOf?.(next.c);
+      await (key === undefined ? exec() : causes.follow(key, exec))
         .catch((e: Error) => o.log.warn(o.failure, { command: next.c.type, error: e.message }));
     }
   };
@@ -50,7 +60,11 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
     queued = true;
     running = running.then(async () => { queued = false; await pass(); });
   };
-  const off = runtime.onEvent((e, s) => { if (o.triggers(e, s)) kick(); });
+  const off = runtime.onEvent((e, s) => {
+    const cause = o.causeOf?.(e);
+    if (cause !== undefined) causes.note(cause);
+    if (o.triggers(e, s)) kick();
+  });
   kick();
   return { kick, async stop() { stopped = true; off(); await running; } };
 }

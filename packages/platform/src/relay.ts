@@ -4,6 +4,7 @@ import { INBOX_PREFIX, toEnvelope } from './envelope.js';
 import type { EventStore } from './eventstore/types.js';
 import { subscribe, type Subscription } from './eventstore/subscription.js';
 import type { Logger } from './log.js';
+import { publishSpans } from './telemetry/relay.js';
 
 /** Below Kafka's default 1 MiB record batch limit, with room for the envelope's overhead. */
 const MAX_SEND_BYTES = 512 * 1024;
@@ -26,13 +27,13 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
       let send: OutgoingMessage[] = [];
       let bytes = 0;
       for (const e of own) {
-        const m = { key: e.streamId, value: JSON.stringify(toEnvelope(service, e)) };
+        const m = publishSpans.message(e, topic, { key: e.streamId, value: JSON.stringify(toEnvelope(service, e)) });
         const n = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
-        if (send.length > 0 && bytes + n > MAX_SEND_BYTES) { await bus.publish(topic, send); send = []; bytes = 0; }
+        if (send.length > 0 && bytes + n > MAX_SEND_BYTES) { await publishSpans.sent(send, () => bus.publish(topic, send)); send = []; bytes = 0; }
         send.push(m);
         bytes += n;
       }
-      if (send.length > 0) await bus.publish(topic, send);
+      if (send.length > 0) await publishSpans.sent(send, () => bus.publish(topic, send));
     },
   });
 }

@@ -2,6 +2,8 @@ import { denied, isWrongExpectedVersion, unavailable } from './errors.js';
 import { INBOX_PREFIX, type Envelope } from './envelope.js';
 import { START, type EventData, type EventStore, type Json, type LogPosition, type RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
+import { appendSpan, commandSpan, countAppended, ingestSpan, recordReplay, stampTrace } from './telemetry/runtime.js';
+import { withTraceOf } from './telemetry/trace.js';
 
 /** The pure half of a service: its whole state folded from its own log. */
 export interface Decider<S> {
@@ -105,7 +107,8 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     }
     state = decider.evolve(state, e);
     pos = e.position;
-    if (live) for (const l of listeners) l(e, state);
+    // Reactions run in the trace of the event that triggered them.
+    if (live && listeners.size > 0) withTraceOf(e.metadata, () => { for (const l of listeners) l(e, state); });
   };
 
   /** What was folded before start() went live (a command before start() replays too), for the start log. */
@@ -134,9 +137,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
 
   const appendAndApply = async (streamId: string, decided: readonly EventData[]): Promise<RecordedEvent[]> => {
     const expected = versions.get(streamId) ?? -1;
-    const events = withTypeChain(streamId, expected, decided);
+    const events = stampTrace(withTypeChain(streamId, expected, decided));
     const before = pos;
-    const r = await store.append(streamId, events, expected);
+    const r = await appendSpan(service, streamId, events, () => store.append(streamId, events, expected));
+    countAppended(service, events);
     const w = r.written;
     if (w !== undefined && w.preceding === before && w.positions.length === events.length) {
       // The store vouches that our events directly follow the last one applied (nobody appended in
@@ -163,6 +167,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       await exclusive(catchUpUnlocked);
       live = true;
       log.info('state rebuilt from the log', { service, position: pos, events: replay.events, ms: replay.ms });
+      recordReplay(service, replay.events, replay.ms);
       follower = (async () => {
         while (!stopped) {
           await store.waitForAppend(250);
@@ -175,7 +180,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     refuseCommands(reason) { refusal = reason; },
     execute(streamId, decide, auth) {
       if (refusal !== undefined) return Promise.reject(unavailable(refusal));
-      return exclusive(async () => {
+      return exclusive(() => commandSpan(service, streamId, async () => {
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();
           for (const a of auth ? [auth, ...(auth.cosigners ?? [])] : []) {
@@ -197,10 +202,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
             if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
           }
         }
-      });
+      }));
     },
     ingest(env) {
-      return exclusive(async () => {
+      return exclusive(() => ingestSpan(service, env, async () => {
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();
           if ((inboxSeen.get(`${env.source}|${env.streamId}`) ?? -1) >= env.version) return false;
@@ -221,7 +226,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
             if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
           }
         }
-      });
+      }));
     },
     onEvent(l) { listeners.add(l); return () => listeners.delete(l); },
   };

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log.js';
+import { headersOf, watchConsumerLag } from '../telemetry/kafka.js';
 import type { KafkaSecurity } from './kafka-security.js';
 import type { Bus, Consumer, ConsumerOptions, OutgoingMessage } from './types.js';
 
@@ -60,6 +61,7 @@ export function kafkaConfig(o: KafkaBusOptions): KafkaConfig {
 export function kafkaBus(o: KafkaBusOptions): Bus {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const kafka = new Kafka(kafkaConfig(o));
+  const probeKafka = new Kafka({ ...kafkaConfig(o), retry: { retries: 0 }, logCreator: () => () => undefined });
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
   const knownTopics = new Set<string>();
@@ -136,6 +138,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       });
       onJoin?.();
     });
+    watchConsumerLag(consumer, c.groupId);
     await consumer.connect();
     try {
       return await joinAndWatch();
@@ -154,7 +157,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
           // (a slow database, the runtime busy with a long command) instead of being expelled.
           const pump = setInterval(() => { heartbeat().catch(() => undefined); }, heartbeatInterval);
           try {
-            await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
+            await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', ...headersOf(message.headers) });
           } finally {
             clearInterval(pump);
           }
@@ -201,7 +204,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     async publish(topic: string, messages: readonly OutgoingMessage[]) {
       await ensureTopics([topic]);
       const p = await getProducer();
-      await p.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+      await p.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: { ...m.headers } } : {}) })) });
     },
     async consume(c: ConsumerOptions): Promise<Consumer> {
       // One admin connection for the topics and the offsets of this start.
@@ -212,6 +215,12 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       } finally {
         await admin.disconnect();
       }
+    },
+    async probe() {
+      // A client of its own without retries: the answer is wanted now (health), not eventually.
+      const admin = probeKafka.admin({ retry: { retries: 0 } });
+      await admin.connect();
+      try { await admin.describeCluster(); } finally { await admin.disconnect().catch(() => undefined); }
     },
     async close() {
       for (const c of [...consumers]) await c.stop();

@@ -2,6 +2,7 @@ import { INBOX_PREFIX, toEnvelope } from '../envelope.js';
 import type { EventStore } from '../eventstore/types.js';
 import { subscribe, type Subscription } from '../eventstore/subscription.js';
 import type { Logger } from '../log.js';
+import { traceHeadersOf } from '../telemetry/kafka.js';
 import type { Bus, Consumer, ConsumerOptions } from './types.js';
 import { topicOf } from './types.js';
 
@@ -36,7 +37,7 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
           handler: async (events) => {
             for (const e of events) {
               if (e.streamId.startsWith(INBOX_PREFIX)) continue;
-              await o.handler({ topic, partition: 0, offset: e.position, key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)) });
+              await o.handler({ topic, partition: 0, offset: e.position, key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)), ...traceHeadersOf(e.metadata) });
             }
           },
         });

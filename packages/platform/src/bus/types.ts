@@ -2,6 +2,8 @@
 export interface OutgoingMessage {
   readonly key: string;
   readonly value: string;
+  /** Kafka record headers: the W3C trace context of the event (`traceparent`), when traced. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface IncomingMessage extends OutgoingMessage {
@@ -33,6 +35,8 @@ export interface Bus {
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
   consume(options: ConsumerOptions): Promise<Consumer>;
   close(): Promise<void>;
+  /** Resolves when the broker answers (health); absent: nothing to probe (in-process buses). */
+  probe?(): Promise<void>;
 }
 
 /** `ewx.<service>.events.v1`; a namespace (tests, several systems on one cluster) prefixes it. */

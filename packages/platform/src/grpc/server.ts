@@ -6,6 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { capMessage, isDomainError, MAX_MESSAGE_BYTES, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { serverCredentials, type ServerTls } from './tls.js';
+import { rpcSpan } from '../telemetry/rpc.js';
 
 export interface GrpcService {
   readonly name: string;
@@ -43,7 +44,7 @@ export function toServiceError(e: unknown, log: Logger, method: string): Partial
 /** Adapts an async handler to grpc-js's callback style with the error mapping above. */
 export function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    fn(call.request).then((res) => callback(null, res), (e) => callback(toServiceError(e, log, method) as grpc.ServiceError));
+    rpcSpan(method, call, () => fn(call.request)).then((res) => callback(null, res), (e) => callback(toServiceError(e, log, method) as grpc.ServiceError));
   };
 }
 

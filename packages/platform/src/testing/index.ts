@@ -6,3 +6,5 @@ export { eventStoreContract } from './contract.js';
 export * from './kafka.js';
 export { testPki, type TestPki } from './certs.js';
 export { spec, fingerprint, type Spec, type SpecDecider, type SpecEvent, type SpecEnvelope, type When } from './spec.js';
+export * from './otlp.js';
+export { tcpProxy } from './proxy.js';

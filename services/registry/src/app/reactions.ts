@@ -1,4 +1,5 @@
 import { startProcessManager, type Logger, type Runtime } from '@ewx/platform';
+import { decodeRegistryLog } from '@ewx/contracts';
 import { registryDecider, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import { groupsWithDueWork } from '../domain/payouts.js';
 
@@ -23,5 +24,11 @@ export function startReactions(runtime: Runtime<RegistryState>, policy: Registry
   return startProcessManager(runtime, {
     decider: registryDecider, policy, due: dueCommands, triggers: (e) => TRIGGERS.has(e.type), log,
     failure: 'registry reaction failed; retried on the next block',
+    // Telemetry only: a credit continues the trace of the RewardsComputed chunk it applies.
+    causeOf: (e) => {
+      const ev = decodeRegistryLog(e);
+      return ev?.type === 'RewardsComputed' ? `${ev.data.group}|${ev.data.period}|${ev.data.chunk}` : undefined;
+    },
+    causeKeyOf: (c) => (c.type === 'ApplyCredit' ? c.key : undefined),
   });
 }

@@ -1,5 +1,5 @@
 import { decodeRewardsLog } from '@ewx/contracts';
-import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
+import { BLOCK_PRODUCED, recordPeriodClose, traceCauses, type Logger, type Runtime } from '@ewx/platform';
 import { CALENDAR_STREAM, decide, groupStream, periodsDue } from '../domain/decide.js';
 import type { RewardsState } from '../domain/state.js';
 
@@ -23,14 +23,17 @@ export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: P
   let running: Promise<void> = Promise.resolve();
   let queued = false;
   let stopped = false;
+  // Telemetry only: a period's close continues the trace of its last vote metadata (see traceCauses).
+  const causes = traceCauses();
 
   const closeDue = async (group: string): Promise<void> => {
     for (const period of periodsDue(runtime.state(), group, settings.settlementDelay)) {
       if (stopped) return;
       const t0 = Date.now();
-      const events = await runtime.execute(groupStream(group),
-        (st) => decide({ type: 'ClosePeriod', group, period, settlementDelay: settings.settlementDelay }, st));
+      const events = await causes.follow(`${group}|${period}`, () => runtime.execute(groupStream(group),
+        (st) => decide({ type: 'ClosePeriod', group, period, settlementDelay: settings.settlementDelay }, st)));
       if (events.length > 0) {
+        recordPeriodClose(Date.now() - t0);
         const c = runtime.state().groups.get(group)?.closed.get(period);
         log.info('reward period closed', { group, period, operators: c?.operators, paid: c?.paid.toString(), budgetExhausted: c?.budgetExhausted, ms: Date.now() - t0 });
       }
@@ -63,6 +66,7 @@ export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: P
     if (WAKE_ON.has(e.type)) wake();
     else if (ev?.type === 'VoteMetadata') {
       const d = ev.data;
+      causes.note(`${d.group}|${d.period}`);
       const g = s.groups.get(d.group);
       if (g && d.period <= g.lastClosed && d.chunk === 0) {
         log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.period, solution: d.solution, roundId: d.roundId });

@@ -1,10 +1,21 @@
-import type { Logger, Runtime } from '@ewx/platform';
+import { traceCarrier, type Logger, type Runtime } from '@ewx/platform';
 import { decideVotes, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
 
 /** Votes per append at most: one append of ≤ 2000 rows stays well inside a transaction's comfort. */
 export const MAX_BATCH = 2000;
 
-interface Pending { readonly cmd: VoteCommand; resolve(accepted: boolean): void; reject(e: unknown): void }
+interface Pending { readonly cmd: VoteCommand; readonly trace?: Record<string, string>; resolve(accepted: boolean): void; reject(e: unknown): void }
+
+/** Telemetry only: each vote's event records its own caller's trace, not the batch's first. */
+const withCallerTraces = (items: readonly Pending[], events: ReturnType<typeof decideVotes>['events']): typeof events => {
+  const traces = new Map(items.filter((i) => i.trace).map((i) => [`${i.cmd.worker}|${i.cmd.nonce}`, i.trace!]));
+  if (traces.size === 0) return events;
+  return events.map((e) => {
+    const m = e.metadata as { signer?: string; nonce?: string } | undefined;
+    const t = m && traces.get(`${m.signer}|${m.nonce}`);
+    return t ? { ...e, metadata: { ...m, ...t } } : e;
+  });
+};
 
 /**
  * Group commit: votes that arrive while an append is in flight are decided together, per round,
@@ -21,7 +32,7 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submi
       await runtime.execute(stream, (s) => {
         const r = decideVotes(s, items.map((i) => i.cmd), runtime.lastNonce);
         outcomes = r.outcomes;
-        return r.events;
+        return withCallerTraces(items, r.events);
       });
     } catch (e) {
       log.warn('vote batch failed', { stream, votes: items.length, error: (e as Error).message });
@@ -54,7 +65,8 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submi
         const stream = roundStream(cmd.solution, cmd.roundId);
         let q = pending.get(stream);
         if (!q) pending.set(stream, (q = []));
-        q.push({ cmd, resolve, reject });
+        const trace = traceCarrier();
+        q.push({ cmd, ...(trace ? { trace } : {}), resolve, reject });
         if (!flushing) {
           flushing = true;
           setImmediate(() => void flush());

@@ -1,5 +1,5 @@
 import { decodeVotingLog } from '@ewx/contracts';
-import { BLOCK_PRODUCED, type Logger, type Runtime } from '@ewx/platform';
+import { BLOCK_PRODUCED, traceCauses, type Logger, type Runtime } from '@ewx/platform';
 import { decide, dueRounds, streamOf, type VotingCommand, type VotingState } from '../domain/decider.js';
 
 /**
@@ -10,6 +10,8 @@ import { decide, dueRounds, streamOf, type VotingCommand, type VotingState } fro
 export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger): { stop(): Promise<void> } {
   let work: Promise<unknown> = Promise.resolve();
   let closeQueued = false;
+  // Telemetry only: a round's close continues the trace of its last vote (see traceCauses).
+  const causes = traceCauses();
   const run = (what: string, fn: () => Promise<unknown>): void => {
     work = work.then(fn).catch((e: Error) => log.warn(`voting reaction failed: ${what}`, { error: e.message }));
   };
@@ -20,7 +22,8 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
       closeQueued = false;
       for (const r of dueRounds(runtime.state())) {
         const c: VotingCommand = { type: 'CloseRound', solution: r.solution, roundId: r.roundId };
-        await runtime.execute(streamOf(c, runtime.state()), (s) => decide(c, s));
+        const stream = streamOf(c, runtime.state());
+        await causes.follow(stream, () => runtime.execute(stream, (s) => decide(c, s)));
       }
     });
   };
@@ -31,11 +34,11 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     });
   };
   const off = runtime.onEvent((e) => {
+    const d = decodeVotingLog(e);
+    // Telemetry only: a round's close continues the trace of its last vote (or its start).
+    if (d?.type === 'VoteCast' || d?.type === 'RoundStarted') causes.note(streamOf({ type: 'CloseRound', solution: d.data.solution, roundId: d.data.roundId }, runtime.state()));
     if (e.type === BLOCK_PRODUCED) closeDue();
-    else {
-      const d = decodeVotingLog(e);
-      if (d?.type === 'RoundUnresolved') unresolved(d.data.solution, d.data.roundId);
-    }
+    else if (d?.type === 'RoundUnresolved') unresolved(d.data.solution, d.data.roundId);
   });
   closeDue();
   for (const r of runtime.state().rounds.values()) if (r.status === 'UNRESOLVED') unresolved(r.solution, r.roundId);

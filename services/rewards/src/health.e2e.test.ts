@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { START, generateKeyPair, nonceCounter, postgresEventStore, signCommand } from '@ewx/platform';
+import { freePort, healthStatus, insecureClient, realInfra, rpc, startServiceProcess, tcpProxy, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { RewardsClient } from '@ewx/proto/rewards';
+
+/**
+ * Health follows the dependencies: rewards runs with its PostgreSQL and Kafka connections through
+ * TCP proxies this test cuts and restores (the shared servers keep running for everyone else),
+ * while consensus, connected directly, goes on producing blocks. While either is cut, health is
+ * NOT_SERVING (liveness stays SERVING); once restored, SERVING again, and every block produced
+ * meanwhile is recorded once.
+ */
+const { infra, skip } = await realInfra();
+
+describe('health: NOT_SERVING while the event store or the broker is unreachable, SERVING after, nothing lost', { skip, timeout: 240_000 }, () => {
+  const admin = generateKeyPair();
+  const nonce = nonceCounter();
+  const ns = uniqueNamespace('health');
+  const procs: ServiceProcess[] = [];
+  let pg: Awaited<ReturnType<typeof tcpProxy>>;
+  let kafka: Awaited<ReturnType<typeof tcpProxy>>;
+  let ports: { consensus: number; rewards: number };
+  const rewardsAt = () => `127.0.0.1:${ports.rewards}`;
+  const blocks = async (count: number): Promise<bigint> => (await rpc(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), 'produceBlocks',
+    signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()))).height;
+  const height = async (): Promise<bigint> => (await rpc(insecureClient(RewardsClient, rewardsAt()), 'getStatus', {})).height;
+  const health = (status: 'SERVING' | 'NOT_SERVING', what: string) => waitFor(`rewards ${status} (${what})`, async () => {
+    const s = await healthStatus(rewardsAt(), '');
+    return s === status || s === (status === 'SERVING' ? 1 : 2) ? true : undefined;
+  }, 60_000, 100);
+  const atHeight = (h: bigint) => waitFor(`rewards at height ${h}`, async () => ((await height().catch(() => 0n)) >= h ? true : undefined), 60_000);
+
+  before(async () => {
+    const db = new URL(infra!.databaseUrl);
+    pg = await tcpProxy({ host: db.hostname, port: Number(db.port || 5432) });
+    const [bHost, bPort] = infra!.brokers[0]!.split(':');
+    kafka = await tcpProxy({ host: bHost!, port: Number(bPort) }, { rewritePort: true });
+    ports = { consensus: await freePort(), rewards: await freePort() };
+    const env = { EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', REWARD_PERIOD_BLOCKS: '100' };
+    procs.push(await startServiceProcess('consensus', ports.consensus, { ...env, DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(',') }));
+    const proxied = new URL(infra!.databaseUrl);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(pg.port);
+    procs.push(await startServiceProcess('rewards', ports.rewards, {
+      ...env, DATABASE_URL: proxied.toString(), KAFKA_BROKERS: `127.0.0.1:${kafka.port}`, HEALTH_PROBE_INTERVAL_MS: '300', HEALTH_PROBE_TIMEOUT_MS: '1500',
+    }));
+  });
+  after(async () => {
+    for (const p of procs) await p.stop();
+    await pg?.close();
+    await kafka?.close();
+  });
+
+  test('PostgreSQL cut, then the broker cut, under a running service', async () => {
+    await atHeight(await blocks(2));
+    assert.equal(await healthStatus(rewardsAt(), ''), 'SERVING');
+
+    pg.cut();
+    await health('NOT_SERVING', 'PostgreSQL unreachable');
+    assert.equal(await healthStatus(rewardsAt(), 'liveness'), 'SERVING', 'liveness stays SERVING: the process is not restarted for it');
+    assert.equal(await blocks(3), 5n);
+    pg.restore();
+    await health('SERVING', 'PostgreSQL back');
+    await atHeight(5n);
+
+    kafka.cut();
+    await health('NOT_SERVING', 'Kafka unreachable');
+    assert.equal(await blocks(2), 7n);
+    kafka.restore();
+    await health('SERVING', 'Kafka back');
+    await atHeight(7n);
+
+    // Nothing lost, nothing twice: each block recorded once in rewards' log, in order.
+    const store = await postgresEventStore(infra!.databaseUrl, `${ns}_rewards`);
+    try {
+      const heights = (await store.readAll(START, 10_000)).filter((e) => e.type === 'BlockProduced').map((e) => (e.data as { height: number }).height);
+      assert.deepEqual(heights, [1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await store.close();
+    }
+    const out = procs[1]!.output();
+    assert.match(out, /health: NOT_SERVING: event store unreachable/);
+    assert.match(out, /health: NOT_SERVING: Kafka unreachable/);
+  });
+});
