@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './connect.js';
 export * from './votes.js';
 export * from './wait.js';
+export * from './batches.js';

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { healthClient, isServing } from '@ewx/platform/testing';
 import * as grpc from '@grpc/grpc-js';
-import { buildRequest, check, mutate, show, type Case, type Expectation } from './hostile/check.js';
+import { batchOf, buildRequest, check, mutate, show, type Case, type Expectation } from './hostile/check.js';
 import { getAt, type MethodInfo } from './hostile/schema.js';
 import { anyArbitrary, refusedArbitrary, variantsOf, type Code } from './hostile/values.js';
 import { baselines, startWorld, type Positions, type World } from './hostile/world.js';
@@ -98,7 +98,7 @@ describe('hostile input, every method and field, against the embedded system', (
     function* cases() {
       for (const m of w.methods) {
         const b = baseOf(m);
-        const command = m.signed || m.name === 'SubmitVotes';
+        const command = m.signed || batchOf(m) !== undefined;
         for (const f of m.fields) {
           for (const v of variantsOf(m, f, getAt(b.req, f.jsPath))) {
             const refuse = v.refuse && !(v.queryMay && !command) ? v.refuse : undefined;
@@ -112,7 +112,7 @@ describe('hostile input, every method and field, against the embedded system', (
           }
         }
         for (const msg of m.messages) {
-          if (msg.repeated) continue; // SubmitVotes.votes: an empty batch is fine; 10001 votes is the 1 MB helper's.
+          if (msg.repeated) continue; // a batch's items (SubmitVotes.votes …): an empty batch is fine; 10001 votes is the 1 MB helper's.
           const required = msg.name === 'config';
           if (command && !required) continue;
           yield {
@@ -131,13 +131,13 @@ describe('hostile input, every method and field, against the embedded system', (
   test('every signed command: unsigned, bad signatures, malformed signer, wrong signer, replayed and extreme nonces', async () => {
     const U: Code[] = ['UNAUTHENTICATED'];
     function* cases() {
-      for (const m of w.methods.filter((x) => x.signed || x.name === 'SubmitVotes')) {
+      for (const m of w.methods.filter((x) => x.signed || batchOf(x))) {
         const b = baseOf(m);
-        const isBatch = m.name === 'SubmitVotes';
-        const signer = isBatch ? w.keys.worker : signerOf(m)!;
+        const batch = batchOf(m);
+        const signer = batch ? w.keys[batch.signer] : signerOf(m)!;
         const name = short(m);
         const withAuth = (f: (a: { signer: string; nonce: bigint; signature: Uint8Array }) => object) => (s: Record<string, unknown>) =>
-          isBatch ? { votes: (s.votes as { auth: never }[]).map((v) => ({ ...v, auth: f(v.auth) })) } : { ...s, auth: f(s.auth as never) };
+          batch ? { [batch.field]: (s[batch.field] as { auth: never }[]).map((v) => ({ ...v, auth: f(v.auth) })) } : { ...s, auth: f(s.auth as never) };
         const c = (extra: Partial<Case>): Case => ({ method: m, req: b.req, signer, ...extra });
         yield { label: `${name} unsigned`, c: c({ tamper: withAuth(() => undefined as never) }), e: { refuse: U, names: /auth/ } };
         yield { label: `${name} flipped signature bit`, c: c({ tamper: withAuth((a) => ({ ...a, signature: Uint8Array.from(a.signature, (x, i) => (i === 5 ? x ^ 1 : x)) })) }), e: { refuse: U, names: 'auth.signature' } };
@@ -151,7 +151,7 @@ describe('hostile input, every method and field, against the embedded system', (
         yield { label: `${name} nonce 0`, c: c({ nonce: 0n }), e: { refuse: ['INVALID_ARGUMENT'] as Code[], names: 'auth.nonce' } };
         const last = w.accepted.get(`${m.service}:${signer.address}`);
         if (last !== undefined) yield { label: `${name} replayed nonce ${last}`, c: c({ nonce: last }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: /nonce/ } };
-        const role = ROLES[name] ?? (isBatch ? ROLES['Voting/SubmitVote'] : undefined);
+        const role = ROLES[name] ?? (batch ? ROLES[batch.item] : undefined);
         for (const k of role?.wrong ?? []) {
           yield { label: `${name} signed by ${k}`, c: c({ signer: w.keys[k] }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: 'auth.signer' } };
           for (const nonce of [2n ** 53n, 2n ** 64n - 1n]) {
@@ -160,7 +160,7 @@ describe('hostile input, every method and field, against the embedded system', (
         }
         // Authorization before existence: an account with no role learns nothing about what exists.
         for (const field of role?.missing ?? []) {
-          const jsPath = isBatch ? ['votes', '0', ...camelPath(field)] : camelPath(field);
+          const jsPath = batch ? [batch.field, '0', ...camelPath(field)] : camelPath(field);
           yield { label: `${name} signed by stranger, ${field} unknown`, c: c({ signer: w.keys.stranger, req: mutate(b.req, jsPath, 'no-such-name') }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: 'auth.signer' } };
         }
         if (!PENDING.NONCE_ABOVE_2_53) {
@@ -176,7 +176,7 @@ describe('hostile input, every method and field, against the embedded system', (
   test('random hostile values (fast-check, fixed seed): refused by commands, answered sanely by queries', async () => {
     const fields = w.methods.flatMap((m) => m.fields.map((f) => ({ m, f }))).filter(({ m }) => m.name !== 'GetStatus');
     const refusable = fields.flatMap(({ m, f }) => { const a = refusedArbitrary(m, f); return a ? [{ m, f, a }] : []; });
-    const queries = fields.filter(({ m }) => !m.signed && m.name !== 'SubmitVotes');
+    const queries = fields.filter(({ m }) => !m.signed && !batchOf(m));
     const run = async (m: MethodInfo, path: readonly string[], name: string, value: unknown, e: Expectation): Promise<boolean> => {
       const b = baseOf(m);
       const problem = await check(w, `${short(m)} ${name} = ${show(value)}`,
@@ -216,12 +216,12 @@ describe('hostile input, every method and field, against the embedded system', (
   test('every baseline is accepted, in a fitting order: each refusal above came from its hostile value', async () => {
     // Baselines the state cannot accept: a claim needs rewards, a proof a settled round.
     const refusedAnyway: Record<string, string> = { 'Registry/ClaimRewards': 'FAILED_PRECONDITION', 'Consensus/GetVoteProof': 'NOT_FOUND' };
-    const queries = w.methods.filter((m) => !m.signed && m.name !== 'SubmitVotes').map(short);
+    const queries = w.methods.filter((m) => !m.signed && !batchOf(m)).map(short);
     const commands = [
       'Registry/Deposit', 'Registry/Withdraw', 'Registry/Transfer', 'Registry/PlaceHold', 'Registry/DeleteRegistrar',
       'Registry/RegisterGroup', 'Registry/RaiseGroupBudget', 'Registry/ChangeGroupRewards', 'Registry/UpdateAllowList',
-      'Registry/DeregisterGroup', 'Registry/RegisterSolution', 'Registry/ActivateSolution', 'Registry/NominateWorker',
-      'Registry/UnnominateWorker', 'Voting/StartRound', 'Voting/SubmitVote', 'Voting/SubmitVotes', 'Registry/PauseSolution',
+      'Registry/DepositBatch', 'Registry/DeregisterGroup', 'Registry/RegisterSolution', 'Registry/ActivateSolution', 'Registry/NominateWorker',
+      'Registry/UnnominateWorker', 'Registry/NominateWorkers', 'Registry/UnnominateWorkers', 'Voting/StartRound', 'Voting/SubmitVote', 'Voting/SubmitVotes', 'Registry/PauseSolution',
       'Registry/EndSolution', 'Registry/Subscribe', 'Registry/TopUpStake', 'Registry/Unsubscribe', 'Registry/DisconnectWorker',
       'Registry/ConnectWorker', 'Registry/ClaimRewards', 'Rewards/SetRewardPeriodLength', 'Distance/ImportWot',
       'Distance/AddIdentity', 'Distance/SetMembership', 'Distance/AddCertification', 'Distance/RemoveCertification',
@@ -233,7 +233,7 @@ describe('hostile input, every method and field, against the embedded system', (
       const m = w.method(name);
       const b = baseOf(m);
       const o = await w.call(m, buildRequest(w, { method: m, req: b.req, ...(b.signer ? { signer: w.keys[b.signer] } : {}) }));
-      const code = name === 'Voting/SubmitVotes' && o.code === 0 ? (o.response as { results: { code: number }[] }).results[0]!.code : o.code;
+      const code = batchOf(m) && o.code === 0 ? (o.response as { results: { code: number }[] }).results[0]!.code : o.code;
       const expected = refusedAnyway[name] ?? 'OK';
       if (grpc.status[code] !== expected) answers.push(`${name}: ${grpc.status[code]} ${o.details}, expected ${expected}`);
     }

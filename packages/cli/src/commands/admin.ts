@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { untilHeight } from '@ewx/client';
+import { depositMany, untilHeight } from '@ewx/client';
+import { chunkOption, csvRows, parseChunk, progressBar, reportBatch } from './batches.js';
 import { contextOf, withEwx } from '../context.js';
 import { formatTokens, parseAmount, parseInteger } from '../parse.js';
 
@@ -21,6 +22,23 @@ export function adminCommand(): Command {
       const res = await withEwx(ctx, signer, (ewx) => ewx.registry.deposit({ account: to, amount: value.toString() }));
       const a = res.account!;
       ctx.print(res, { account: a.address, deposited: formatTokens(value), free: formatTokens(a.free), reserved: formatTokens(a.reserved) });
+    });
+
+  chunkOption(keyOption(admin.command('deposit-batch <file>'), 'admin'))
+    .description('many deposits from a CSV file of account,amount lines (address or key name, tokens as for deposit), '
+      + 'each signed as a single deposit and sent in batches (Registry.DepositBatch); refused lines are listed, the others applied')
+    .action(async function (this: Command, file: string, o: { key: string; chunk: string }) {
+      const ctx = contextOf(this);
+      const chunk = parseChunk(o.chunk);
+      const items = csvRows(file, ['account', 'amount']).map(({ line, cells }) => ({
+        line, account: ctx.account(`line ${line}: account`, cells[0]!), amount: parseAmount(`line ${line}: amount`, cells[1]!),
+      }));
+      const signer = ctx.signer(o.key);
+      const results = await withEwx(ctx, signer, async (ewx) => {
+        const bar = progressBar(ctx, 'deposits', items.length);
+        try { return await depositMany(ewx, signer, items, { chunk, onProgress: (done) => bar.update(done) }); } finally { bar.stop(); }
+      });
+      reportBatch(ctx, 'deposits', items.map((i) => ({ line: i.line, account: i.account, amount: formatTokens(i.amount) })), results);
     });
 
   keyOption(admin.command('produce-blocks <count>'), 'admin')

@@ -23,6 +23,25 @@ export function accountCommand(): Command {
       const r = await withEwx(ctx, undefined, (ewx) => ewx.registry.getAccount({ address }));
       ctx.print(r, { account: r.address, free: formatTokens(r.free), reserved: formatTokens(r.reserved), unclaimed: formatTokens(r.unclaimed) });
     });
+  account.command('list').description('accounts with a balance now or before, in address order (for auditors)')
+    .option('--page-size <n>', 'accounts per call, 1 to 500', '500')
+    .option('--limit <n>', 'stop after this many accounts (all by default)')
+    .action(async function (this: Command, o: { pageSize: string; limit?: string }) {
+      const ctx = contextOf(this);
+      const pageSize = parseInteger('page-size', o.pageSize, 1, 500);
+      const limit = o.limit === undefined ? Infinity : parseInteger('limit', o.limit, 1, 1_000_000_000);
+      const all = await withEwx(ctx, undefined, async (ewx) => {
+        const out = [];
+        let pageToken = '';
+        do {
+          const p = await ewx.registry.listAccounts({ page: { pageSize, pageToken } });
+          out.push(...p.accounts);
+          pageToken = p.page?.nextPageToken ?? '';
+        } while (pageToken !== '' && out.length < limit);
+        return out.slice(0, limit);
+      });
+      ctx.print(all, all.length ? all.map((r) => ({ account: r.address, free: formatTokens(r.free), reserved: formatTokens(r.reserved), unclaimed: formatTokens(r.unclaimed) })) : 'no accounts');
+    });
   return account;
 }
 

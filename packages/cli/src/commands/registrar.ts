@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { nominateMany } from '@ewx/client';
+import { chunkOption, csvRows, parseChunk, progressBar, reportBatch } from './batches.js';
 import { contextOf, withEwx } from '../context.js';
 import { formatTokens, parseAmount, parseChoice, parseInteger, UsageError } from '../parse.js';
 import { keyOption } from './admin.js';
@@ -122,6 +124,22 @@ export function solutionCommand(): Command {
       const signer = ctx.signer(o.key);
       const res = await withEwx(ctx, signer, (ewx) => ewx.registry.nominateWorker({ solution: sol, worker: w }));
       ctx.print({ solution: sol, worker: w, ...res }, `worker ${w} nominated for ${sol}`);
+    });
+
+  chunkOption(keyOption(solution.command('nominate-batch <solution> <file>'), 'registrar'))
+    .description('nominate (or with --remove, unnominate) the workers listed in <file>, one address or key name a line, '
+      + 'each signed as a single nomination and sent in batches (Registry.NominateWorkers); refused lines are listed, the others applied')
+    .option('--remove', 'unnominate them instead')
+    .action(async function (this: Command, sol: string, file: string, o: { key: string; chunk: string; remove?: boolean }) {
+      const ctx = contextOf(this);
+      const chunk = parseChunk(o.chunk);
+      const items = csvRows(file, ['worker']).map(({ line, cells }) => ({ line, solution: sol, worker: ctx.account(`line ${line}: worker`, cells[0]!) }));
+      const signer = ctx.signer(o.key);
+      const results = await withEwx(ctx, signer, async (ewx) => {
+        const bar = progressBar(ctx, o.remove ? 'unnominations' : 'nominations', items.length);
+        try { return await nominateMany(ewx, signer, items, { chunk, unnominate: !!o.remove, onProgress: (done) => bar.update(done) }); } finally { bar.stop(); }
+      });
+      reportBatch(ctx, o.remove ? 'unnominations' : 'nominations', items, results);
     });
 
   solution.command('show <namespace>').description('a solution: configuration, status, nominated workers')

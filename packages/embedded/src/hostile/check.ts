@@ -39,9 +39,21 @@ export const show = (v: unknown): string =>
 /** `name: …`, `a.name: …`, `name[3]: …`, or one of a list of fields `a, name: …` (a pair that names nothing). */
 const fieldPattern = (name: string): RegExp => new RegExp(`(^|[^a-z_])${name.replace(/[.[\]]/g, '\\$&')}(\\[\\d+\\])?(, [a-z_.]+)*:`);
 
-/** SubmitVotes answers OK with a status per vote: the first vote's status is the answer. */
+/**
+ * Unsigned batches of signed items, by `Service/Method`: the repeated field, the method each item
+ * is signed for, and the role that signs the items of the baseline.
+ */
+export const BATCHES: Record<string, { field: string; item: string; signer: keyof World['keys'] }> = {
+  'Voting/SubmitVotes': { field: 'votes', item: 'Voting/SubmitVote', signer: 'worker' },
+  'Registry/DepositBatch': { field: 'deposits', item: 'Registry/Deposit', signer: 'admin' },
+  'Registry/NominateWorkers': { field: 'nominations', item: 'Registry/NominateWorker', signer: 'registrar' },
+  'Registry/UnnominateWorkers': { field: 'nominations', item: 'Registry/UnnominateWorker', signer: 'registrar' },
+};
+export const batchOf = (m: MethodInfo): (typeof BATCHES)[string] | undefined => BATCHES[`${m.service}/${m.name}`];
+
+/** A batch answers OK with a status per item: the first item's status is the answer. */
 function effective(m: MethodInfo, o: Outcome): Outcome {
-  if (m.name !== 'SubmitVotes' || o.code !== grpc.status.OK) return o;
+  if (!batchOf(m) || o.code !== grpc.status.OK) return o;
   const r = (o.response as { results: { code: number; message: string }[] }).results[0];
   return r ? { code: r.code, details: r.message } : o;
 }
@@ -49,10 +61,12 @@ function effective(m: MethodInfo, o: Outcome): Outcome {
 export function buildRequest(w: World, c: Case): unknown {
   const m = c.method;
   let req: Record<string, unknown> = c.req;
-  if (m.name === 'SubmitVotes') {
-    // Each vote is signed by its own worker.
-    const vote = w.method('Voting/SubmitVote');
-    req = { votes: (req.votes as Record<string, unknown>[]).map((v) => w.sign(vote, c.signer ?? w.keys.worker, v, c.nonce ?? w.nextNonce(c.signer ?? w.keys.worker))) };
+  const batch = batchOf(m);
+  if (batch) {
+    // Each item is signed by its own signer, for the single method.
+    const item = w.method(batch.item);
+    const by = c.signer ?? w.keys[batch.signer];
+    req = { [batch.field]: (req[batch.field] as Record<string, unknown>[]).map((v) => w.sign(item, by, v, c.nonce ?? w.nextNonce(by))) };
     return m.request.fromPartial(c.tamper ? c.tamper(req) : req);
   }
   if (!c.signer) return m.request.fromPartial(req);

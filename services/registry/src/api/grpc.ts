@@ -1,7 +1,7 @@
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { decodeRegistryLog } from '@ewx/contracts';
 import {
-  addressField, authenticate, positionProgress, authenticateCosigner, proven, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, watchHandler, shown, unary,
+  addressField, authenticate, grpcStatusOf, invalid, statusMessage, positionProgress, authenticateCosigner, proven, isAddress, isName, nameField, notFound, optionalNameField, serviceStatus, watchHandler, shown, unary,
   type GrpcService, type Logger, type Runtime, type Signed,
 } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
@@ -10,6 +10,8 @@ import { holdIdField } from '../domain/validate.js';
 import * as V from './views.js';
 
 const M = '/ewx.v1.Registry/';
+/** Items per call of DepositBatch, NominateWorkers and UnnominateWorkers. */
+export const MAX_BATCH = 1000;
 
 interface Codec<T> { encode(m: T): BinaryWriter }
 
@@ -25,6 +27,23 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
   };
   const command = <T extends Signed>(name: string, codec: Codec<T>, toCommand: (req: T, signer: string) => RegistryCommand) =>
     unary(M + name, log, async (req: T) => { await run(name, codec, req, toCommand); return reply(); });
+  /** Items of a batch, each signed for its single method, run in order; a refusal is its item's result. */
+  const batch = async <T extends Signed>(field: string, items: T[], each: (item: T) => Promise<void>): Promise<R.BatchResponse> => {
+    if (items.length > MAX_BATCH) throw invalid(field, `at most ${MAX_BATCH} per call, got ${items.length}`);
+    const results: R.ItemStatus[] = [];
+    for (const item of items) {
+      try {
+        await each(item);
+        results.push({ code: 0, message: '' });
+      } catch (e) {
+        results.push({ code: grpcStatusOf(e), message: statusMessage(e) });
+      }
+    }
+    return { results, ...reply() };
+  };
+  const deposit = (r: R.DepositRequest) => run('Deposit', R.DepositRequest, r, (x, signer) => ({ type: 'Deposit', signer, account: x.account, amount: x.amount }));
+  const nominate = (r: R.NominationRequest) => run('NominateWorker', R.NominationRequest, r, (x, signer) => ({ type: 'NominateWorker', signer, solution: x.solution, worker: x.worker }));
+  const unnominate = (r: R.NominationRequest) => run('UnnominateWorker', R.NominationRequest, r, (x, signer) => ({ type: 'UnnominateWorker', signer, solution: x.solution, worker: x.worker }));
   const found = <T>(v: T | undefined, what: string): T => { if (v === undefined) throw notFound(what); return v; };
 
   return {
@@ -35,8 +54,14 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       watch: watchHandler(M + 'Watch', runtime, log),
       // ledger
       deposit: unary(M + 'Deposit', log, async (req: R.DepositRequest) => {
-        await run('Deposit', R.DepositRequest, req, (r, signer) => ({ type: 'Deposit', signer, account: r.account, amount: r.amount }));
+        await deposit(req);
         return { account: V.accountView(state(), req.account) };
+      }),
+      depositBatch: unary(M + 'DepositBatch', log, async (req: R.DepositBatchRequest) => batch('deposits', req.deposits, deposit)),
+      listAccounts: unary(M + 'ListAccounts', log, async (req: R.ListAccountsRequest): Promise<R.ListAccountsResponse> => {
+        const s = state();
+        const p = V.page(s.ledger.accounts.keys(), req.page, isAddress);
+        return { accounts: p.keys.map((k) => V.accountView(s, k)), page: p.info };
       }),
       withdraw: command('Withdraw', R.WithdrawRequest, (r, signer) => ({ type: 'Withdraw', signer, account: r.account, amount: r.amount })),
       transfer: command('Transfer', R.TransferRequest, (r, signer) => ({ type: 'Transfer', signer, to: r.to, amount: r.amount })),
@@ -68,8 +93,10 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
       pauseSolution: command('PauseSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'PauseSolution', signer, solution: r.solution })),
       activateSolution: command('ActivateSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'ActivateSolution', signer, solution: r.solution })),
       endSolution: command('EndSolution', R.SolutionCommandRequest, (r, signer) => ({ type: 'EndSolution', signer, solution: r.solution })),
-      nominateWorker: command('NominateWorker', R.NominationRequest, (r, signer) => ({ type: 'NominateWorker', signer, solution: r.solution, worker: r.worker })),
-      unnominateWorker: command('UnnominateWorker', R.NominationRequest, (r, signer) => ({ type: 'UnnominateWorker', signer, solution: r.solution, worker: r.worker })),
+      nominateWorker: unary(M + 'NominateWorker', log, async (req: R.NominationRequest) => { await nominate(req); return reply(); }),
+      unnominateWorker: unary(M + 'UnnominateWorker', log, async (req: R.NominationRequest) => { await unnominate(req); return reply(); }),
+      nominateWorkers: unary(M + 'NominateWorkers', log, async (req: R.NominationBatchRequest) => batch('nominations', req.nominations, nominate)),
+      unnominateWorkers: unary(M + 'UnnominateWorkers', log, async (req: R.NominationBatchRequest) => batch('nominations', req.nominations, unnominate)),
       getSolution: unary(M + 'GetSolution', log, async (req: R.GetSolutionRequest) => found(V.solutionView(state(), nameField('namespace', req.namespace)), `namespace: solution ${shown(req.namespace)}`)),
       listSolutions: unary(M + 'ListSolutions', log, async (req: R.ListSolutionsRequest): Promise<R.ListSolutionsResponse> => {
         const s = state();

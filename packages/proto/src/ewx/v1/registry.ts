@@ -66,6 +66,35 @@ export interface PlaceHoldRequest {
   purpose: string;
 }
 
+export interface DepositBatchRequest {
+  /** At most 1000. */
+  deposits: DepositRequest[];
+}
+
+/** The outcome of one item of a batch. */
+export interface ItemStatus {
+  /** A gRPC status code: 0 (OK) or the code the item alone would have been refused with. */
+  code: number;
+  message: string;
+}
+
+export interface BatchResponse {
+  /** One per item, in the order of the request. */
+  results: ItemStatus[];
+  /** As CommandReply, after the last item. */
+  logPosition: bigint;
+  height: bigint;
+}
+
+export interface ListAccountsRequest {
+  page: PageRequest | undefined;
+}
+
+export interface ListAccountsResponse {
+  accounts: Account[];
+  page: PageInfo | undefined;
+}
+
 export interface GetAccountRequest {
   address: string;
 }
@@ -260,6 +289,11 @@ export interface NominationRequest {
   auth: Auth | undefined;
   solution: string;
   worker: string;
+}
+
+export interface NominationBatchRequest {
+  /** At most 1000. */
+  nominations: NominationRequest[];
 }
 
 export interface GetSolutionRequest {
@@ -980,6 +1014,429 @@ export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
     message.account = object.account ?? "";
     message.amount = object.amount ?? "";
     message.purpose = object.purpose ?? "";
+    return message;
+  },
+};
+
+function createBaseDepositBatchRequest(): DepositBatchRequest {
+  return { deposits: [] };
+}
+
+export const DepositBatchRequest: MessageFns<DepositBatchRequest> = {
+  encode(message: DepositBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deposits) {
+      DepositRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DepositBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDepositBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deposits.push(DepositRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DepositBatchRequest {
+    return {
+      deposits: globalThis.Array.isArray(object?.deposits)
+        ? object.deposits.map((e: any) => DepositRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DepositBatchRequest): unknown {
+    const obj: any = {};
+    if (message.deposits?.length) {
+      obj.deposits = message.deposits.map((e) => DepositRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DepositBatchRequest>): DepositBatchRequest {
+    return DepositBatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DepositBatchRequest>): DepositBatchRequest {
+    const message = createBaseDepositBatchRequest();
+    message.deposits = object.deposits?.map((e) => DepositRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseItemStatus(): ItemStatus {
+  return { code: 0, message: "" };
+}
+
+export const ItemStatus: MessageFns<ItemStatus> = {
+  encode(message: ItemStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ItemStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseItemStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ItemStatus {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ItemStatus): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ItemStatus>): ItemStatus {
+    return ItemStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ItemStatus>): ItemStatus {
+    const message = createBaseItemStatus();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseBatchResponse(): BatchResponse {
+  return { results: [], logPosition: 0n, height: 0n };
+}
+
+export const BatchResponse: MessageFns<BatchResponse> = {
+  encode(message: BatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ItemStatus.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.logPosition !== 0n) {
+      if (BigInt.asUintN(64, message.logPosition) !== message.logPosition) {
+        throw new globalThis.Error("value provided for field message.logPosition of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.logPosition);
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.height);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ItemStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.logPosition = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => ItemStatus.fromJSON(e)) : [],
+      logPosition: isSet(object.logPosition)
+        ? BigInt(object.logPosition)
+        : isSet(object.log_position)
+        ? BigInt(object.log_position)
+        : 0n,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+    };
+  },
+
+  toJSON(message: BatchResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ItemStatus.toJSON(e));
+    }
+    if (message.logPosition !== 0n) {
+      obj.logPosition = message.logPosition.toString();
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchResponse>): BatchResponse {
+    return BatchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchResponse>): BatchResponse {
+    const message = createBaseBatchResponse();
+    message.results = object.results?.map((e) => ItemStatus.fromPartial(e)) || [];
+    message.logPosition = (object.logPosition !== undefined && object.logPosition !== null)
+      ? BigInt(object.logPosition)
+      : 0n;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    return message;
+  },
+};
+
+function createBaseListAccountsRequest(): ListAccountsRequest {
+  return { page: undefined };
+}
+
+export const ListAccountsRequest: MessageFns<ListAccountsRequest> = {
+  encode(message: ListAccountsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsRequest {
+    return { page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined };
+  },
+
+  toJSON(message: ListAccountsRequest): unknown {
+    const obj: any = {};
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAccountsRequest>): ListAccountsRequest {
+    return ListAccountsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAccountsRequest>): ListAccountsRequest {
+    const message = createBaseListAccountsRequest();
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListAccountsResponse(): ListAccountsResponse {
+  return { accounts: [], page: undefined };
+}
+
+export const ListAccountsResponse: MessageFns<ListAccountsResponse> = {
+  encode(message: ListAccountsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accounts) {
+      Account.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accounts.push(Account.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsResponse {
+    return {
+      accounts: globalThis.Array.isArray(object?.accounts) ? object.accounts.map((e: any) => Account.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageInfo.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAccountsResponse): unknown {
+    const obj: any = {};
+    if (message.accounts?.length) {
+      obj.accounts = message.accounts.map((e) => Account.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageInfo.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAccountsResponse>): ListAccountsResponse {
+    return ListAccountsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAccountsResponse>): ListAccountsResponse {
+    const message = createBaseListAccountsResponse();
+    message.accounts = object.accounts?.map((e) => Account.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null) ? PageInfo.fromPartial(object.page) : undefined;
     return message;
   },
 };
@@ -3933,6 +4390,77 @@ export const NominationRequest: MessageFns<NominationRequest> = {
   },
 };
 
+function createBaseNominationBatchRequest(): NominationBatchRequest {
+  return { nominations: [] };
+}
+
+export const NominationBatchRequest: MessageFns<NominationBatchRequest> = {
+  encode(message: NominationBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nominations) {
+      NominationRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NominationBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNominationBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nominations.push(NominationRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NominationBatchRequest {
+    return {
+      nominations: globalThis.Array.isArray(object?.nominations)
+        ? object.nominations.map((e: any) => NominationRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NominationBatchRequest): unknown {
+    const obj: any = {};
+    if (message.nominations?.length) {
+      obj.nominations = message.nominations.map((e) => NominationRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NominationBatchRequest>): NominationBatchRequest {
+    return NominationBatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NominationBatchRequest>): NominationBatchRequest {
+    const message = createBaseNominationBatchRequest();
+    message.nominations = object.nominations?.map((e) => NominationRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGetSolutionRequest(): GetSolutionRequest {
   return { namespace: "" };
 }
@@ -5607,6 +6135,31 @@ export const RegistryService = {
     responseSerialize: (value: Hold): Buffer => Buffer.from(Hold.encode(value).finish()),
     responseDeserialize: (value: Buffer): Hold => Hold.decode(value),
   },
+  /**
+   * Admin only, many deposits in one call (at most 1000). Not signed itself: each item is a complete
+   * DepositRequest signed for `/ewx.v1.Registry/Deposit`, exactly as alone. Items run in order; each
+   * has its own result, so one refused item does not stop the rest.
+   */
+  depositBatch: {
+    path: "/ewx.v1.Registry/DepositBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DepositBatchRequest): Buffer => Buffer.from(DepositBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DepositBatchRequest => DepositBatchRequest.decode(value),
+    responseSerialize: (value: BatchResponse): Buffer => Buffer.from(BatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchResponse => BatchResponse.decode(value),
+  },
+  /** Accounts with a balance (free, reserved or unclaimed, now or before), in address order. */
+  listAccounts: {
+    path: "/ewx.v1.Registry/ListAccounts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAccountsRequest): Buffer => Buffer.from(ListAccountsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAccountsRequest => ListAccountsRequest.decode(value),
+    responseSerialize: (value: ListAccountsResponse): Buffer =>
+      Buffer.from(ListAccountsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAccountsResponse => ListAccountsResponse.decode(value),
+  },
   /** ---- registrars ---- */
   signUpRegistrar: {
     path: "/ewx.v1.Registry/SignUpRegistrar" as const,
@@ -5765,6 +6318,31 @@ export const RegistryService = {
     responseSerialize: (value: CommandReply): Buffer => Buffer.from(CommandReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandReply => CommandReply.decode(value),
   },
+  /**
+   * Many nominations in one call (at most 1000), as DepositBatch: each item a NominationRequest
+   * signed for `/ewx.v1.Registry/NominateWorker` (or `/ewx.v1.Registry/UnnominateWorker` for
+   * UnnominateWorkers), run in order, with a result per item.
+   */
+  nominateWorkers: {
+    path: "/ewx.v1.Registry/NominateWorkers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NominationBatchRequest): Buffer =>
+      Buffer.from(NominationBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NominationBatchRequest => NominationBatchRequest.decode(value),
+    responseSerialize: (value: BatchResponse): Buffer => Buffer.from(BatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchResponse => BatchResponse.decode(value),
+  },
+  unnominateWorkers: {
+    path: "/ewx.v1.Registry/UnnominateWorkers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NominationBatchRequest): Buffer =>
+      Buffer.from(NominationBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NominationBatchRequest => NominationBatchRequest.decode(value),
+    responseSerialize: (value: BatchResponse): Buffer => Buffer.from(BatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchResponse => BatchResponse.decode(value),
+  },
   getSolution: {
     path: "/ewx.v1.Registry/GetSolution" as const,
     requestStream: false as const,
@@ -5891,6 +6469,14 @@ export interface RegistryServer extends UntypedServiceImplementation {
   placeHold: handleUnaryCall<PlaceHoldRequest, CommandReply>;
   getAccount: handleUnaryCall<GetAccountRequest, Account>;
   getHold: handleUnaryCall<GetHoldRequest, Hold>;
+  /**
+   * Admin only, many deposits in one call (at most 1000). Not signed itself: each item is a complete
+   * DepositRequest signed for `/ewx.v1.Registry/Deposit`, exactly as alone. Items run in order; each
+   * has its own result, so one refused item does not stop the rest.
+   */
+  depositBatch: handleUnaryCall<DepositBatchRequest, BatchResponse>;
+  /** Accounts with a balance (free, reserved or unclaimed, now or before), in address order. */
+  listAccounts: handleUnaryCall<ListAccountsRequest, ListAccountsResponse>;
   /** ---- registrars ---- */
   signUpRegistrar: handleUnaryCall<SignUpRegistrarRequest, CommandReply>;
   deleteRegistrar: handleUnaryCall<DeleteRegistrarRequest, CommandReply>;
@@ -5911,6 +6497,13 @@ export interface RegistryServer extends UntypedServiceImplementation {
   endSolution: handleUnaryCall<SolutionCommandRequest, CommandReply>;
   nominateWorker: handleUnaryCall<NominationRequest, CommandReply>;
   unnominateWorker: handleUnaryCall<NominationRequest, CommandReply>;
+  /**
+   * Many nominations in one call (at most 1000), as DepositBatch: each item a NominationRequest
+   * signed for `/ewx.v1.Registry/NominateWorker` (or `/ewx.v1.Registry/UnnominateWorker` for
+   * UnnominateWorkers), run in order, with a result per item.
+   */
+  nominateWorkers: handleUnaryCall<NominationBatchRequest, BatchResponse>;
+  unnominateWorkers: handleUnaryCall<NominationBatchRequest, BatchResponse>;
   getSolution: handleUnaryCall<GetSolutionRequest, Solution>;
   listSolutions: handleUnaryCall<ListSolutionsRequest, ListSolutionsResponse>;
   /** ---- operators (signed by the operator) ---- */
@@ -6048,6 +6641,42 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Hold) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin only, many deposits in one call (at most 1000). Not signed itself: each item is a complete
+   * DepositRequest signed for `/ewx.v1.Registry/Deposit`, exactly as alone. Items run in order; each
+   * has its own result, so one refused item does not stop the rest.
+   */
+  depositBatch(
+    request: DepositBatchRequest,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  depositBatch(
+    request: DepositBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  depositBatch(
+    request: DepositBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  /** Accounts with a balance (free, reserved or unclaimed, now or before), in address order. */
+  listAccounts(
+    request: ListAccountsRequest,
+    callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
+  ): ClientUnaryCall;
+  listAccounts(
+    request: ListAccountsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
+  ): ClientUnaryCall;
+  listAccounts(
+    request: ListAccountsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
   ): ClientUnaryCall;
   /** ---- registrars ---- */
   signUpRegistrar(
@@ -6289,6 +6918,41 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Many nominations in one call (at most 1000), as DepositBatch: each item a NominationRequest
+   * signed for `/ewx.v1.Registry/NominateWorker` (or `/ewx.v1.Registry/UnnominateWorker` for
+   * UnnominateWorkers), run in order, with a result per item.
+   */
+  nominateWorkers(
+    request: NominationBatchRequest,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  nominateWorkers(
+    request: NominationBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  nominateWorkers(
+    request: NominationBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  unnominateWorkers(
+    request: NominationBatchRequest,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  unnominateWorkers(
+    request: NominationBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
+  ): ClientUnaryCall;
+  unnominateWorkers(
+    request: NominationBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchResponse) => void,
   ): ClientUnaryCall;
   getSolution(
     request: GetSolutionRequest,
