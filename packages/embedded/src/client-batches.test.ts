@@ -127,8 +127,9 @@ describe('registry batches and the account list', () => {
       e instanceof EwxCallError && e.code === status.INVALID_ARGUMENT && /^page\.page_token:/.test(e.details));
   });
 
-  test('measure: 1,000 deposits one call each vs one DepositBatch (same run)', async () => {
-    const N = 1000;
+  // The figure in the closing note (1,000 each way) was taken with EWX_BATCH_MEASURE=1000; CI runs 100.
+  test('measure: N deposits one call each vs one DepositBatch (same run)', async () => {
+    const N = Number(process.env.EWX_BATCH_MEASURE ?? 100);
     const single = Array.from({ length: N }, () => generateKeyPair().address);
     const batched = Array.from({ length: N }, () => generateKeyPair().address);
     let t = performance.now();
