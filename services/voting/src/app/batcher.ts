@@ -53,7 +53,10 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submi
       return new Promise<boolean>((resolve, reject) => {
         const stream = roundStream(cmd.solution, cmd.roundId);
         let q = pending.get(stream);
-        if (!q) pending.set(stream, (q = []));
+        if (!q) {
+          q = [];
+          pending.set(stream, q);
+        }
         q.push({ cmd, resolve, reject });
         if (!flushing) {
           flushing = true;
