@@ -1,4 +1,3 @@
-
 import type { EventData } from '@ewx/platform';
 
 /** Keys for specs: fixed addresses, no randomness. */
