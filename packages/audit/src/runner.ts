@@ -285,7 +285,10 @@ export const newCrossIndex = (): CrossIndex => ({ published: new Map(), copies: 
 /** A fact list kept in the cross index under `name`. */
 export function fact<T>(cross: CrossIndex, name: string, make: () => T): T {
   let v = cross.facts.get(name) as T | undefined;
-  if (v === undefined) cross.facts.set(name, (v = make()));
+  if (v === undefined) {
+    v = make();
+    cross.facts.set(name, v);
+  }
   return v;
 }
 

@@ -88,7 +88,10 @@ export async function whatIf(source: LogSource, from: number, to: number, params
       rounds.push({ solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, then: tallyText(then), now: tallyText(now) });
       const key = `${r.group}|${r.period}`;
       let d = deltas.get(key);
-      if (!d) deltas.set(key, (d = new Map()));
+      if (!d) {
+        d = new Map();
+        deltas.set(key, d);
+      }
       const a = settledCounts(r, then);
       const b = settledCounts(r, now);
       for (const op of new Set([...a.keys(), ...b.keys()])) {

@@ -13,14 +13,14 @@ export const SERVICES = { registry: RegistryService, voting: VotingService, cons
 export type ServiceName = keyof typeof SERVICES;
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 interface MethodDef {
   readonly path: string;
   readonly requestStream: false;
   readonly responseStream: boolean;
-  requestSerialize(value: any): Buffer;
-  requestDeserialize(value: Buffer): any;
-  responseDeserialize(value: Buffer): any;
+  // Method syntax is bivariant in its parameter, so every generated message type fits `object`.
+  requestSerialize(value: object): Buffer;
+  requestDeserialize(value: Buffer): object;
+  responseDeserialize(value: Buffer): object;
 }
 type Req<M> = M extends { requestSerialize(value: infer Q): Buffer } ? Q : never;
 type Res<M> = M extends { responseDeserialize(value: Buffer): infer R } ? R : never;
@@ -181,7 +181,10 @@ export function connect(options: ConnectOptions): Ewx {
   const channels = new Map<string, grpc.Client>();
   const channelOf = (address: string): grpc.Client => {
     let c = channels.get(address);
-    if (!c) channels.set(address, (c = new grpc.Client(address, credentials, options.channelOptions)));
+    if (!c) {
+      c = new grpc.Client(address, credentials, options.channelOptions);
+      channels.set(address, c);
+    }
     return c;
   };
   const deadlineMs = options.deadlineMs ?? 30_000;

@@ -248,7 +248,7 @@ function checkKey(address: string): KeyEntry {
   }
   const bad = encodingProblem(bytes, 0);
   if (bad) return { problem: `${address} is ${bad}` };
-  let point;
+  let point: ReturnType<typeof ed25519.Point.fromBytes>;
   try {
     point = ed25519.Point.fromBytes(bytes, false); // strict RFC 8032 decoding: canonical, on the curve
   } catch {

@@ -51,7 +51,9 @@ function render(d: Demo, s: Snapshot, o: Cli, firstReward: string | undefined): 
   ];
   const ops = new Table({ head: ['operator', 'kind', 'SLA now', 'SLA last period', 'earned (tokens)'], ...COMPACT });
   const shown = s.operators.slice(0, 20);
-  shown.forEach((x, i) => ops.push([`${x.operator.slice(8, 18)}…`, d.kinds[i]!, x.slaNow === undefined ? '-' : `${x.slaNow} %`, x.slaLast === undefined ? '-' : `${x.slaLast} %`, tokens(x.earned)]));
+  shown.forEach((x, i) => {
+    ops.push([`${x.operator.slice(8, 18)}…`, d.kinds[i]!, x.slaNow === undefined ? '-' : `${x.slaNow} %`, x.slaLast === undefined ? '-' : `${x.slaLast} %`, tokens(x.earned)]);
+  });
   const periods = new Table({ head: ['period', 'paid (tokens)', 'due', 'operators', 'met SLA', 'budget'], ...COMPACT });
   for (const p of s.periods.slice(0, 4)) periods.push([p.period, tokens(p.paid), tokens(p.due), p.operators, p.qualifying, p.exhausted ? 'exhausted' : 'ok']);
   const more = s.operators.length > shown.length ? `\n… and ${s.operators.length - shown.length} more operators` : '';

@@ -72,9 +72,9 @@ function spawnService(name: Name, port: number): Proc {
 const CHANNEL = { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.min_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 };
 type Ctor<C> = new (a: string, c: grpc.ChannelCredentials, o: object) => C;
 const clientOf = <C>(C: Ctor<C>, address: string): C => new C(address, grpc.credentials.createInsecure(), CHANNEL);
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const call = <R>(client: any, method: string, req: unknown): Promise<R> => new Promise((res, rej) => {
-  client[method](req, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e: grpc.ServiceError | null, r: R) => (e ? rej(e) : res(r)));
+type Unary = (req: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: never) => void) => void;
+const call = <R>(client: object, method: string, req: unknown): Promise<R> => new Promise((res, rej) => {
+  (client as Record<string, Unary>)[method]!.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e: grpc.ServiceError | null, r: R) => (e ? rej(e) : res(r)));
 });
 const CLIENTS: Record<Name, Ctor<grpc.Client>> = { registry: RegistryClient, voting: VotingClient, consensus: ConsensusClient, rewards: RewardsClient, distance: DistanceClient };
 const status = (name: Name, address: string) => call<{ logPosition: bigint; height: bigint }>(clientOf(CLIENTS[name], address), 'getStatus', {});

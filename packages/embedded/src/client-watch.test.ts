@@ -84,7 +84,7 @@ describe('Watch: a service\'s published events from a position, then live', () =
     await ewx.registry.deposit({ account: fresh, amount: '7' });
     deposits++;
     const live = await pending;
-    assert.equal((live.value?.data as { account: string }).account, fresh);
+    assert.equal((live.value!.data as { account: string }).account, fresh);
     assert.ok(BigInt(live.value!.position) > BigInt(all[2]!.position));
     // Applied before it is sent: a query right after the event already shows it.
     assert.equal((await ewx.registry.getAccount({ address: fresh })).free, '7');

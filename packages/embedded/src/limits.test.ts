@@ -13,8 +13,9 @@ import * as rewards from '@ewx/proto/rewards';
 import * as voting from '@ewx/proto/voting';
 import { ALL_MODULES } from './index.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore lint/suspicious/noExplicitAny: reflective test over protobuf descriptors, messages of any type
 type Codec = { encode(m: any): { finish(): Uint8Array }; decode(b: Uint8Array): any };
+// biome-ignore lint/suspicious/noExplicitAny: reflective test over protobuf descriptors, messages of any type
 type MethodDef = { path: string; requestSerialize(v: any): Buffer; responseDeserialize(b: Buffer): any };
 interface Field { name: string; type: string; typeName: string; label: string }
 
@@ -61,6 +62,7 @@ const PLAUSIBLE: Record<string, string | Buffer> = {
  * the admin wherever the message has an `auth` that is not the target (so checks past the
  * signature are reached too).
  */
+// biome-ignore lint/suspicious/noExplicitAny: reflective test over protobuf descriptors, messages of any type
 function build(typeName: string, path: readonly string[], value: Buffer, method = signedAs.get(typeName)): any {
   const c = codec(typeName);
   const msg = c.decode(new Uint8Array(0));
@@ -79,6 +81,7 @@ function build(typeName: string, path: readonly string[], value: Buffer, method 
 }
 
 const unary = (client: grpc.Client, def: MethodDef, req: unknown, deadlineMs: number) =>
+  // biome-ignore lint/suspicious/noExplicitAny: reflective test over protobuf descriptors, messages of any type
   new Promise<{ code: grpc.status; details: string; res?: any }>((resolve) => {
     client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs },
       (err, res) => resolve(err ? { code: err.code, details: err.details ?? '' } : { code: grpc.status.OK, details: '', res }));

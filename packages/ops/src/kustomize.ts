@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 
 /**
@@ -144,7 +144,7 @@ const matches = (o: K8sObject, t: Target): boolean => {
 };
 
 const setImages = (o: unknown, images: { name: string; newName?: string; newTag?: string; digest?: string }[]): void => {
-  if (Array.isArray(o)) { o.forEach((x) => setImages(x, images)); return; }
+  if (Array.isArray(o)) { for (const x of o) setImages(x, images); return; }
   if (!isObj(o)) return;
   for (const [k, v] of Object.entries(o)) {
     if ((k === 'containers' || k === 'initContainers') && Array.isArray(v)) {

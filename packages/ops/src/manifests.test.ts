@@ -9,6 +9,9 @@ import { REPO_ROOT } from '@ewx/platform/testing';
 import { parseAllDocuments } from 'yaml';
 import { checkDeploy, checkSets, findCrdDir, type Rendered } from './check.js';
 import { kustomize, KustomizeError, type K8sObject } from './kustomize.js';
+
+/** The part of a rendered Deployment these tests read. */
+type Pod = { spec: { template: { spec: { volumes: { secret?: { secretName: string } }[]; containers: { env: { name: string }[] }[] } } } };
 import { CrdValidator } from './schemas.js';
 
 /** The CRD copies live beside the repository (../shared/crds); EWX_CRD_DIR overrides. */
@@ -34,9 +37,9 @@ describe('deploy/k8s manifest check', { skip }, () => {
     // Four validators, one key each; a PDB keeping three.
     const validators = byKind('overlays/prod', 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/name'] === 'consensus');
     assert.equal(validators.length, 4);
-    const keys = validators.map((d) => JSON.stringify((d as any).spec.template.spec.volumes.filter((v: any) => /^ewx-validator-/.test(v.secret?.secretName ?? '')).map((v: any) => v.secret.secretName)));
+    const keys = validators.map((d) => JSON.stringify((d as unknown as Pod).spec.template.spec.volumes.filter((v) => /^ewx-validator-/.test(v.secret?.secretName ?? '')).map((v) => v.secret!.secretName)));
     assert.deepEqual(keys, ['["ewx-validator-0"]', '["ewx-validator-1"]', '["ewx-validator-2"]', '["ewx-validator-3"]']);
-    assert.equal((byKind('overlays/prod', 'PodDisruptionBudget')[0] as any).spec.minAvailable, 3);
+    assert.equal((byKind('overlays/prod', 'PodDisruptionBudget')[0] as unknown as { spec: { minAvailable: number } }).spec.minAvailable, 3);
     // Prod: Strimzi and CNPG objects, an ingress, secrets only by reference; dev: generated Secrets.
     for (const kind of ['Kafka', 'KafkaNodePool', 'Cluster', 'Ingress']) assert.ok(byKind('overlays/prod', kind).length > 0, kind);
     assert.equal(byKind('overlays/prod', 'KafkaTopic').length, 5);
@@ -48,7 +51,7 @@ describe('deploy/k8s manifest check', { skip }, () => {
     assert.equal(byKind('overlays/dev', 'Secret').length, 11);
     // Prod serves gRPC over TLS in every server.
     for (const d of byKind('overlays/prod', 'Deployment').filter((x) => x.metadata.labels?.['ewx.io/store-client'] === 'true')) {
-      const env = (d as any).spec.template.spec.containers[0].env.map((e: any) => e.name);
+      const env = (d as unknown as Pod).spec.template.spec.containers[0]!.env.map((e) => e.name);
       assert.ok(env.includes('GRPC_TLS_CERT_FILE') && env.includes('GRPC_TLS_KEY_FILE'), d.metadata.name);
     }
   });

@@ -2,7 +2,8 @@ import type { K8sObject } from './kustomize.js';
 
 /* The properties issue 14 asks of the manifests, checked on rendered objects. */
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: walks arbitrary rendered Kubernetes YAML
+type Obj = Record<string, any>;
 
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 /** Volume types the Pod Security "restricted" profile allows. */

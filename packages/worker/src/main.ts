@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   program.parse();
   const opts = program.opts<{ key: string; address: ConnectOptions; handlers: string[]; handler: string[]; operator?: string; metricsPort?: number; metricsHost: string; pollMs: number; poll?: boolean; logLevel: string }>();
   const log = pino({ level: opts.logLevel });
-  let signer;
+  let signer: ReturnType<typeof keyFileSigner>;
   const handlers: HandlerRegistry = new Map();
   try {
     signer = keyFileSigner(opts.key);

@@ -150,7 +150,7 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
     height = await reads.height();
     metrics.height.set(Number(height));
     const p = period;
-    if (!assessment || assessment.status !== 'ready' || Date.now() - assessedAt >= refreshMs || !p || height > p.lastBlock) await refresh();
+    if (assessment?.status !== 'ready' || Date.now() - assessedAt >= refreshMs || !p || height > p.lastBlock) await refresh();
     for (const [k, end] of handled) if (end + 1000n < height) handled.delete(k);
     if (assessment?.status !== 'ready') return;
     for (const d of assessment.duties) {

@@ -55,7 +55,7 @@ describe('ewx-worker against standalone services (PostgreSQL + Kafka)', { skip, 
 
   test('honest, wrong and silent runtimes: the round settles on the honest result through Kafka', async () => {
     const kinds = ['honest', 'honest', 'wrong', 'silent'] as const;
-    scenario.operators.forEach((op, i) => runtimes.push(startWorker({
+    scenario.operators.forEach((op, i) => void runtimes.push(startWorker({
       ewx: ewx.withSigner(op.worker.signer), signer: op.worker.signer, handlers: new Map([['bafy-standalone', logic[kinds[i]!]]]),
       logger: pino({ level: 'silent' }), onOutcome: (x) => outcomes.push(x),
     })));

@@ -30,9 +30,16 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
   const operators = Array.from({ length: 10 }, () => generateKeyPair().address);
   const honest = workers.slice(0, 7);
   const wrong = workers.slice(7, 9);
-  const silent = workers[9]!;
+  // workers[9] stays silent.
   const nonces = new Map<string, () => bigint>();
-  const nonce = (k: KeyPair): bigint => { let n = nonces.get(k.address); if (!n) nonces.set(k.address, (n = nonceCounter())); return n(); };
+  const nonce = (k: KeyPair): bigint => {
+    let n = nonces.get(k.address);
+    if (!n) {
+      n = nonceCounter();
+      nonces.set(k.address, n);
+    }
+    return n();
+  };
   const ns = uniqueNamespace('rounds');
   const procs: ServiceProcess[] = [];
   let bus: Bus;

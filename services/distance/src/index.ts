@@ -34,7 +34,10 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,
       inbox: { consensus: [BLOCK_PRODUCED] },
-      grpc: (runtime) => [distanceGrpc(runtime, params, (reqs = requests(runtime, params, ledger, log)), log)],
+      grpc: (runtime) => {
+        reqs = requests(runtime, params, ledger, log);
+        return [distanceGrpc(runtime, params, reqs, log)];
+      },
       reactions: (runtime) => startReactions(runtime, params, reqs!, log, redriveMsFrom(ctx.env)),
     });
     return {

@@ -82,7 +82,7 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
           ctx.count('request');
           const holdId = ev.data.holdId;
           const r = s.requests.get(holdId);
-          if (!r || r.stage !== 'HOLDING') ctx.diverge('request', `${e.type} for hold ${holdId}, which is not being placed in the log`);
+          if (r?.stage !== 'HOLDING') ctx.diverge('request', `${e.type} for hold ${holdId}, which is not being placed in the log`);
           return;
         }
         default:

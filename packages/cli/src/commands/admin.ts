@@ -65,6 +65,7 @@ export function adminCommand(): Command {
         if (o.wait) {
           await untilHeight(ewx, height, {
             timeoutMs: 120_000,
+            // biome-ignore lint/complexity/useMathMinMax: heights are bigint, which Math.min does not take
             onProgress: (s) => bar?.update(n, { reached: Object.values(s).reduce((m, x) => (x.height < m ? x.height : m), height).toString() }),
           });
         }

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { Bundle, LogSource, Progress, WhatIfParams } from '@ewx/audit';
+import type { AuditReport, Bundle, LogSource, Manifest, Progress, WhatIfParams, WhatIfReport } from '@ewx/audit';
 import { isAddress } from '@ewx/client';
 import { plain, table } from '../output.js';
 import { ExitError, formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
@@ -82,7 +82,7 @@ Exit 0: no divergence; 7: divergences (each printed with service, position and b
       if (!/^\d{1,2}$/.test(o.maxDistance) || maxDistance < 1 || maxDistance > 64) throw new UsageError(`max-distance: expected a whole number from 1 to 64, got ${JSON.stringify(o.maxDistance)}`);
       const source = await openSource(o);
       const progress = progressReporter('auditing', o.json);
-      let report;
+      let report: AuditReport;
       try {
         report = await (await lib()).audit(source, { maxDistance, onProgress: progress.update });
       } finally {
@@ -135,7 +135,7 @@ function whatIfCommand(): Command {
       if (to < from) throw new UsageError(`periods: ${to} is before ${from}`);
       const params = parseWhatIf(o.set);
       const source = await openSource(o);
-      let r;
+      let r: WhatIfReport;
       try { r = await (await lib()).whatIf(source, from, to, params); } finally { await source.close(); }
       if (o.json) { process.stdout.write(JSON.stringify(plain(r), null, 2) + '\n'); return; }
       const lines = [table(r.rows.map((x) => ({
@@ -158,7 +158,7 @@ export function logCommand(): Command {
       const o = this.optsWithGlobals() as SourceOptions & { out: string; json: boolean };
       const source = await openSource(o);
       const progress = progressReporter('exporting', o.json);
-      let manifest;
+      let manifest: Manifest;
       try {
         manifest = await (await lib()).exportLogs(source, o.out, { onProgress: progress.update });
       } finally {
@@ -228,7 +228,7 @@ function asOfCommand(): Command {
       if (o.operator !== undefined && !ADDRESS.test(o.operator)) throw new UsageError(`operator: expected an address (ed25519:<64 lowercase hex> or SS58), got ${JSON.stringify(o.operator)}`);
       const identity = o.identity === undefined ? undefined : parseInteger('identity', o.identity, 0, 2 ** 32 - 1);
       const source = await openSource(o);
-      let r;
+      let r: Record<string, unknown>;
       try { r = await (await lib()).asOf(source, height, { group: o.group, operator: o.operator, identity }); } finally { await source.close(); }
       process.stdout.write(JSON.stringify(plain(r), null, 2) + '\n');
     });

@@ -21,7 +21,7 @@ export const MAX_NONCE = 2n ** 53n - 1n;
  */
 export function checkAuth(message: Signed, field = 'auth'): WireAuth {
   const a = message.auth;
-  if (!a || !a.signer) throw new DomainError('UNAUTHENTICATED', `${field}: a signed command needs ${field}.signer, ${field}.nonce and ${field}.signature`);
+  if (!a?.signer) throw new DomainError('UNAUTHENTICATED', `${field}: a signed command needs ${field}.signer, ${field}.nonce and ${field}.signature`);
   checkWireAuth(a, field);
   return a;
 }

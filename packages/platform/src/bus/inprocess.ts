@@ -13,7 +13,10 @@ export function inProcessBus(log: Logger): Bus {
   const wakers = new Set<() => void>();
   const topic = (name: string): IncomingMessage[] => {
     let t = topics.get(name);
-    if (!t) topics.set(name, (t = []));
+    if (!t) {
+      t = [];
+      topics.set(name, t);
+    }
     return t;
   };
   return {

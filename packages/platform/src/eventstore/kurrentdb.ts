@@ -82,7 +82,7 @@ export function kurrentEventStoreOn(client: KurrentClient, category: string): Ev
   const waiters = new Set<() => void>();
   const toEvent = (r: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent | undefined => {
     const e = r.event;
-    if (!e || !e.streamId.startsWith(prefix)) return undefined;
+    if (!e?.streamId.startsWith(prefix)) return undefined;
     if (!e.position) {
       throw new Error(`KurrentDB returned ${e.streamId}@${e.revision} without a log position (positions on stream reads need a server after 22.6.0)`);
     }

@@ -25,8 +25,7 @@ export type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCrede
 
 export const insecureClient = <C>(Ctor: ClientCtor<C>, address: string): C => new Ctor(address, grpc.credentials.createInsecure());
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type LastUnary<F> = F extends (req: infer Q, m: any, o: any, cb: (e: any, r: infer R) => void) => any ? [Q, R] : never;
+type LastUnary<F> = F extends (req: infer Q, m: never, o: never, cb: (e: grpc.ServiceError | null, r: infer R) => void) => unknown ? [Q, R] : never;
 
 /**
  * Typed unary call by method name on a ts-proto grpc-js client: `await rpc(client, 'getAccount', req)`.
@@ -34,6 +33,6 @@ type LastUnary<F> = F extends (req: infer Q, m: any, o: any, cb: (e: any, r: inf
  */
 export function rpc<C extends grpc.Client, K extends keyof C & string>(client: C, method: K, req: LastUnary<C[K]>[0]): Promise<LastUnary<C[K]>[1]> {
   return new Promise((resolve, reject) => {
-    (client[method] as any).call(client, req, (err: grpc.ServiceError | null, res: LastUnary<C[K]>[1]) => (err ? reject(err) : resolve(res)));
+    (client[method] as (...args: unknown[]) => void).call(client, req, (err: grpc.ServiceError | null, res: LastUnary<C[K]>[1]) => (err ? reject(err) : resolve(res)));
   });
 }

@@ -23,6 +23,7 @@ export interface SpecEnvelope { readonly streamId: string; readonly version: num
 export interface SpecDecider<S, C, E extends SpecEvent> {
   initialState(): S;
   /** May update the state in place (the runtime's way) or return a new one. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: an in-place evolve is typed `=> void`, and must fit here
   evolve(state: S, event: E & SpecEnvelope): S | void;
   /** Pure: the events a command gives on a state, or a DomainError. Services whose decide takes more (a policy, parameters) bind it. */
   decide(command: C, state: S): readonly E[];

@@ -15,8 +15,8 @@ function run(argv: string[], files: Record<string, string> = {}): { status: numb
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
+    stdout: (text) => { stdout += text; },
+    stderr: (text) => { stderr += text; },
     readFile: (path) => {
       const text = files[path];
       if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);

@@ -88,7 +88,7 @@ export function main(argv: readonly string[], io: CliIo = processIo): number {
 }
 
 function parseCommand(argv: readonly string[]): Command {
-  let parsed;
+  let parsed: { values: { wot?: string; 'max-distance'?: string; ids?: string; help?: boolean } };
   try {
     parsed = parseArgs({
       args: [...argv],

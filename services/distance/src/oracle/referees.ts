@@ -37,7 +37,7 @@ export interface Referees {
 export function refereeThreshold(members: number, maxDistance: number): number {
   assertCount(members, 'members');
   assertMaxDistance(maxDistance);
-  let r = Math.max(0, Math.floor(Math.pow(members, 1 / maxDistance)) - 1);
+  let r = Math.max(0, Math.floor(members ** (1 / maxDistance)) - 1);
   while (!powerReaches(r, maxDistance, members)) r++;
   return r;
 }

@@ -1,4 +1,4 @@
-import { alreadyExists, denied, invalid, precondition, quote, type EventData } from '@ewx/platform/domain';
+import { alreadyExists, denied, invalid, precondition, type EventData } from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { balanceOf, requireAddress, requireAdmin, TREASURY } from './ledger.js';

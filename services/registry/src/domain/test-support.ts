@@ -1,9 +1,8 @@
-import assert from 'node:assert/strict';
-import { encodePosition, isDomainError, type EventData, type GroupConfig, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
+
+import { encodePosition, type EventData, type GroupConfig, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
 import type { CommandOf, RegistryCommand } from './commands.js';
 import { decide } from './decider.js';
 import { evolve } from './evolve.js';
-import { balanceOf, totalHeld } from './ledger.js';
 import { initialState, type RegistryPolicy, type RegistryState } from './state.js';
 
 /** Test support for given/when/then over decide and evolve: no I/O, a log in memory. */
@@ -35,16 +34,10 @@ export interface World {
   readonly log: RecordedEvent[];
   /** Decides and applies; returns the events. */
   when(c: RegistryCommand): EventData[];
-  /** Expects a refusal with `code` (and message), and that nothing changed. */
-  refuses(c: RegistryCommand, code: string, message?: RegExp): void;
   /** Records another service's event, as the inbox does. */
   inbox(type: string, data: unknown): void;
   /** BlockProduced up to `height`. */
   blockTo(height: number): void;
-  /** Every block up to the first block of `period`, and the reactions' commands a block triggers. */
-  toPeriod(period: number): void;
-  free(a: string): bigint;
-  reserved(a: string): bigint;
 }
 
 export function world(): World {
@@ -61,29 +54,8 @@ export function world(): World {
   const w: World = {
     state, log,
     when(c) { const events = decide(c, state, POLICY); apply(events); return events; },
-    refuses(c, code, message) {
-      const before = log.length;
-      const held = totalHeld(state.ledger);
-      assert.throws(() => decide(c, state, POLICY), (e: unknown) => {
-        assert.ok(isDomainError(e), `expected a DomainError, got ${String(e)}`);
-        assert.equal(e.code, code, e.message);
-        if (message) assert.match(e.message, message);
-        return true;
-      });
-      assert.equal(log.length, before);
-      assert.equal(totalHeld(state.ledger), held);
-    },
     inbox(type, data) { apply([{ type, data: data as never }]); },
     blockTo(height) { for (let h = state.height + 1; h <= height; h++) apply([{ type: 'BlockProduced', data: { height: h } }]); },
-    toPeriod(period) {
-      const first = 1 + period * PERIOD_LENGTH;
-      for (let h = state.height + 1; h <= first; h++) {
-        apply([{ type: 'BlockProduced', data: { height: h } }]);
-        for (const group of state.groups.keys()) w.when({ type: 'SettleGroup', group });
-      }
-    },
-    free: (a) => balanceOf(state.ledger, a).free,
-    reserved: (a) => balanceOf(state.ledger, a).reserved,
   };
   return w;
 }

@@ -9,7 +9,6 @@ import type { RewardInputsRecordedEvent, RewardsDecidedEvent } from './events.js
 // Periods of 10 blocks: period 0 = blocks 1..10, period 1 = 11..20, period 2 = 21..30.
 const A = addr(1);
 const B = addr(2);
-const C = addr(3);
 const G = 'grp';
 
 const setup = (budget = '1000000', config = { subscriptionRewardPerBlock: '10', votingRewardPerBlock: '20', slaVotingThreshold: 50 }): RewardsSpec =>

@@ -1,8 +1,5 @@
-/** Test fixtures: events as the inbox records them, and given/when helpers over evolve and decide. */
-import { encodePosition, TOKEN, type EventData, type GroupConfig, type RecordedEvent } from '@ewx/platform';
-import { decide, type RewardsCommand } from './decide.js';
-import { evolve } from './evolve.js';
-import { initialState, type RewardsState } from './state.js';
+/** Test fixtures: events as the inbox records them. */
+import { TOKEN, type EventData, type GroupConfig } from '@ewx/platform';
 
 export const tokens = (n: number | bigint): string => (BigInt(n) * TOKEN).toString();
 export const addr = (i: number): string => `ed25519:${i.toString(16).padStart(64, '0')}`;
@@ -40,33 +37,3 @@ export const rounds = (group: string, period: number, operators: readonly { op: 
   return Array.from({ length: n }, (_, r) => ev.round(group, period, `r${period}-${r}`,
     operators.filter((o) => r < o.eligible).map((o) => o.op), operators.filter((o) => r < o.correct).map((o) => o.op)));
 };
-
-/** An in-memory log: what the runtime would do, without I/O. */
-export class Log {
-  readonly events: RecordedEvent[] = [];
-  state: RewardsState = initialState();
-  append(streamId: string, events: readonly EventData[]): RecordedEvent[] {
-    const out = events.map((e): RecordedEvent => {
-      const r = { ...e, streamId, version: this.events.filter((x) => x.streamId === streamId).length, position: encodePosition([BigInt(this.events.length + 1)]) } as RecordedEvent;
-      this.events.push(r);
-      this.state = evolve(this.state, r);
-      return r;
-    });
-    return out;
-  }
-  given(...events: (EventData | EventData[])[]): this {
-    for (const e of events.flat()) this.append('inbox:test', [e]);
-    return this;
-  }
-  when(c: RewardsCommand, stream = 'cmd'): RecordedEvent[] {
-    return this.append(stream, decide(c, this.state));
-  }
-  close(group: string, period: number, settlementDelay = 0): RecordedEvent[] {
-    return this.when({ type: 'ClosePeriod', group, period, settlementDelay }, `group:${group}`);
-  }
-  of<T>(type: string): T[] {
-    return this.events.filter((e) => e.type === type).map((e) => e.data as unknown as T);
-  }
-}
-
-export const given = (...events: (EventData | EventData[])[]): Log => new Log().given(...events);

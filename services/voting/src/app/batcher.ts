@@ -64,7 +64,10 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submi
       return new Promise<boolean>((resolve, reject) => {
         const stream = roundStream(cmd.solution, cmd.roundId);
         let q = pending.get(stream);
-        if (!q) pending.set(stream, (q = []));
+        if (!q) {
+          q = [];
+          pending.set(stream, q);
+        }
         const trace = traceCarrier();
         q.push({ cmd, ...(trace ? { trace } : {}), resolve, reject });
         if (!flushing) {

@@ -34,7 +34,7 @@ export function threadVerifier(threads: number): Verifier {
       const part = items.slice(k * per, (k + 1) * per);
       if (part.length === 0) return;
       const id = ++next;
-      waiting.set(id, (ok) => part.forEach((p, i) => p.done(ok[i] === 1)));
+      waiting.set(id, (ok) => part.forEach((p, i) => { p.done(ok[i] === 1); }));
       w.postMessage({ id, items: part.map(({ a, b, s }) => ({ a, b, s })) } satisfies VerifyJob);
     });
   };

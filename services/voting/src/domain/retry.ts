@@ -11,7 +11,7 @@ import { roundKey, type VotingState } from './state.js';
  */
 export function reactToUnresolved(s: VotingState, solution: string, roundId: string): { roundId: string; events: EventData[] } {
   const r = s.rounds.get(roundKey(solution, roundId));
-  if (!r || r.status !== 'UNRESOLVED' || r.unresolvedPolicy !== 'RETRY_ONCE' || r.alerted) return { roundId, events: [] };
+  if (r?.status !== 'UNRESOLVED' || r.unresolvedPolicy !== 'RETRY_ONCE' || r.alerted) return { roundId, events: [] };
   const alert = (reason: string): { roundId: string; events: EventData[] } => {
     const data: RoundAlertEvent = { solution, roundId, reason };
     return { roundId, events: [votingEvent({ type: 'RoundAlert', data })] };

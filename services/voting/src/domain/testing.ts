@@ -1,6 +1,4 @@
-import { encodePosition, type EventData, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
-import { evolve } from './evolve.js';
-import { initialVotingState, type VotingState } from './state.js';
+import type { EventData, SolutionConfig } from '@ewx/platform';
 
 /** Test fixtures: registry, rewards and consensus events as voting records them. */
 export const REGISTRAR = 'ed25519:' + 'aa'.repeat(32);
@@ -32,16 +30,3 @@ export const world = (config: Partial<SolutionConfig> = {}, ops = 10): EventData
   ev('SolutionRegistered', { solution: 's1', owner: REGISTRAR, config: solutionConfig(config), height: 1 }),
   ...operators(ops),
 ];
-
-let position = 0n;
-/** Folds events into a fresh state, as the runtime would. */
-export function given(...events: EventData[]): VotingState {
-  return apply(initialVotingState(), events);
-}
-export function apply(s: VotingState, events: readonly EventData[]): VotingState {
-  for (const e of events) {
-    const rec: RecordedEvent = { ...e, streamId: 'test', version: 0, position: encodePosition([++position]) };
-    evolve(s, rec);
-  }
-  return s;
-}

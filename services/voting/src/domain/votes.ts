@@ -1,5 +1,5 @@
 import {
-  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, quote, type EventData, type RoundClosedEvent, type VoteCastEvent,
+  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, type EventData, type RoundClosedEvent, type VoteCastEvent,
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
@@ -42,7 +42,7 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
   const events: EventData[] = [];
   const outcomes: VoteOutcome[] = [];
   const nonces = new Map<string, bigint>();
-  let round = votes.length > 0 ? s.rounds.get(roundKey(votes[0]!.solution, votes[0]!.roundId)) : undefined;
+  const round = votes.length > 0 ? s.rounds.get(roundKey(votes[0]!.solution, votes[0]!.roundId)) : undefined;
   let snapshot = round?.snapshot;
   let endBlock = round?.endBlock ?? 0;
   let open = round?.status === 'ACTIVE';
@@ -85,7 +85,7 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
 /** SPEC §4: at start + maxWaitingThreshold the round expires and the recorded votes go to the validators. */
 export function closeRound(s: VotingState, solution: string, roundId: string): EventData[] {
   const r = s.rounds.get(roundKey(solution, roundId));
-  if (!r || r.status !== 'ACTIVE' || s.height < r.endBlock) return [];
+  if (r?.status !== 'ACTIVE' || s.height < r.endBlock) return [];
   const votes = [...r.votes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const chunks = Math.max(1, Math.ceil(votes.length / VOTES_CHUNK));
   return Array.from({ length: chunks }, (_, c): EventData => {
