@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
 import { freePort, insecureClient, otlpEnv, otlpReceiver, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ReceivedSpan, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';

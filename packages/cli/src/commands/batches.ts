@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MAX_BATCH_ITEMS, type BatchResults } from '@ewx/client';
 import type { Ctx } from '../context.js';

@@ -36,7 +36,8 @@ export function observe(gauge: ObservableGauge, key: string, attributes: Attribu
   let g = gauges.get(gauge);
   if (!g) {
     const entries = new Map<string, { value: () => number | undefined; attributes: Attributes }>();
-    gauges.set(gauge, (g = entries));
+    g = entries;
+    gauges.set(gauge, entries);
     gauge.addCallback((r) => { for (const e of entries.values()) { const v = e.value(); if (v !== undefined) r.observe(v, e.attributes); } });
   }
   g.set(key, { value, attributes });

@@ -14,10 +14,10 @@ export interface ReceivedSpan {
 }
 
 interface AnyValue { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number; arrayValue?: unknown }
-const valueOf = (v: AnyValue): string | number | boolean =>
+const valueOfAny = (v: AnyValue): string | number | boolean =>
   v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.boolValue ?? v.doubleValue ?? JSON.stringify(v.arrayValue);
 const attrs = (list: readonly { key: string; value: AnyValue }[] | undefined): Record<string, string | number | boolean> =>
-  Object.fromEntries((list ?? []).map((a) => [a.key, valueOf(a.value)]));
+  Object.fromEntries((list ?? []).map((a) => [a.key, valueOfAny(a.value)]));
 
 /**
  * An in-memory OTLP/HTTP trace receiver for tests: the processes under test export to it through
