@@ -125,7 +125,7 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
 
   test('bad requests are refused with the field and the rule', async () => {
     const e1 = await status(call(impl, 'getOperatorRewards', { operator: '', group: G, period: 0 }));
-    assert.deepEqual([e1.code, e1.details], [3, 'operator: required: an address ed25519:<64 lowercase hex>']);
+    assert.deepEqual([e1.code, e1.details], [3, 'operator: required: an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42)']);
     const e2 = await status(call(impl, 'getOperatorRewards', { operator: A, group: 'nope', period: 0 }));
     assert.equal(e2.code, 5);
     const e3 = await status(call(impl, 'getGroupPayouts', { group: G, limit: 501 }));
