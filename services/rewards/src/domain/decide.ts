@@ -85,7 +85,7 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
   // compares strings by UTF-16 code units, as `<` does, without a comparator call per comparison.
   const keys = [...stakes.keys()];
   for (const op of votes.keys()) if (!stakes.has(op)) keys.push(op);
-  keys.sort();
+  keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const operators: OperatorInput[] = [];
   for (const op of keys) {
     const { stake, inFinalPeriod } = periodStake(stakes.get(op), period);
