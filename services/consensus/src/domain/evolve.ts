@@ -1,6 +1,7 @@
 import { decodeConsensusLog, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import { leafHash } from './merkle.js';
+import { extendMerkleTree, leafHash } from './merkle.js';
+import { voteCounts } from './tally.js';
 import { metadataKey, roundKey, type ConsensusState } from './state.js';
 
 /** Folds one recorded event (consensus' own or voting's, recorded from the inbox) into the state, in place. */
@@ -39,6 +40,9 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
         r.votes.push([v[0], v[1]]);
         r.leaves.push(leafHash(v[0], v[1]));
       }
+      // Count the results and fold the complete Merkle groups now, so settling costs only the right edge.
+      voteCounts(r.votes);
+      extendMerkleTree(r.leaves);
       r.voteChunks = d.chunks;
       r.voteChunksReceived++;
       if (r.status === 'OPEN') r.status = 'CLOSED';

@@ -30,7 +30,20 @@ export function leafHash(worker: string, resultHex: string): Buffer {
   return sha256(scratch.subarray(0, o));
 }
 
-const nodeHash = (children: readonly Buffer[]): Buffer => sha256(Buffer.concat([NODE, ...children]));
+const nodeHash = (children: readonly Buffer[]): Buffer => {
+  // One reused buffer of 1 + 16 × 32 bytes instead of a Buffer.concat per node.
+  const n = children.length;
+  if (1 + n * 32 > nodeScratch.length) return sha256(Buffer.concat([NODE, ...children]));
+  let o = 1;
+  nodeScratch[0] = NODE[0]!;
+  for (let k = 0; k < n; k++) {
+    const c = children[k]!;
+    if (o + c.length > nodeScratch.length) return sha256(Buffer.concat([NODE, ...children]));
+    o += c.copy(nodeScratch, o);
+  }
+  return sha256(nodeScratch.subarray(0, o));
+};
+const nodeScratch = Buffer.alloc(1 + ARITY * 64);
 
 function nextLevel(level: readonly Buffer[]): Buffer[] {
   const out: Buffer[] = [];
@@ -38,11 +51,60 @@ function nextLevel(level: readonly Buffer[]): Buffer[] {
   return out;
 }
 
+/**
+ * The nodes of complete groups of 16, kept per leaves array as leaves are appended (a node over 16
+ * children never changes once they exist, since leaves are only appended). `upper[k]` holds level
+ * k + 1's complete-group nodes; `count` is how many leaves were folded in and `last` the last of them,
+ * so an array changed other than by appending is detected and folded again from scratch. A cache
+ * only: the root and proofs are the same bytes as rebuilding the tree level by level.
+ */
+interface Tree { count: number; last: Buffer | undefined; readonly upper: Buffer[][] }
+const trees = new WeakMap<readonly Buffer[], Tree>();
+
+function tree(leaves: readonly Buffer[]): Tree {
+  let t = trees.get(leaves);
+  if (!t || t.count > leaves.length || (t.count > 0 && leaves[t.count - 1] !== t.last)) {
+    t = { count: 0, last: undefined, upper: [] };
+    trees.set(leaves, t);
+  }
+  for (let i = t.count; i < leaves.length; i++) {
+    // Leaf i completes a group when i + 1 is a multiple of 16; that node may complete its own group, and so on.
+    let level: readonly Buffer[] = leaves;
+    let end = i + 1;
+    for (let k = 0; end % ARITY === 0; k++) {
+      const up = (t.upper[k] ??= []);
+      up.push(nodeHash(level.slice(end - ARITY, end)));
+      level = up;
+      end = up.length;
+    }
+  }
+  t.count = leaves.length;
+  t.last = leaves[leaves.length - 1];
+  return t;
+}
+
+/** Folds appended leaves into the cached tree now (as votes are recorded), so the root later costs only the right edge. */
+export function extendMerkleTree(leaves: readonly Buffer[]): void {
+  tree(leaves);
+}
+
 export function merkleRoot(leaves: readonly Buffer[]): string {
   if (leaves.length === 0) return EMPTY_ROOT;
-  let level = leaves;
-  while (level.length > 1) level = nextLevel(level);
-  return level[0]!.toString('hex');
+  const t = tree(leaves);
+  // Level k is a cached prefix (the leaves, or level k's complete-group nodes) plus at most one node
+  // hashed here from the right edge below. Its complete groups within the prefix are cached; only the
+  // last group, when it is short or holds the right-edge node, is hashed here.
+  let prefix: readonly Buffer[] = leaves;
+  let edge: Buffer | undefined;
+  for (let k = 0; prefix.length + (edge ? 1 : 0) > 1; k++) {
+    const start = prefix.length - (prefix.length % ARITY);
+    const last = prefix.slice(start);
+    if (edge) last.push(edge);
+    edge = last.length > 0 ? nodeHash(last) : undefined;
+    prefix = t.upper[k] ?? [];
+  }
+  const root = edge ?? prefix[0]!;
+  return root.toString('hex');
 }
 
 /** One level of a proof: the hashes of the node's group (hex), and where the proven hash sits in it. */

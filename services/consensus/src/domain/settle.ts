@@ -6,7 +6,7 @@ import { consensusEvent } from '@ewx/contracts';
 import { GENESIS_HASH, chainHash } from './chain.js';
 import { merkleRoot } from './merkle.js';
 import { isClosed, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
-import { tally, tallyText } from './tally.js';
+import { tallyCounts, tallyText, voteCounts } from './tally.js';
 
 /** Operators per VoteMetadata chunk: two lists of ≤ 2000 addresses stay below 512 KiB. */
 export const METADATA_CHUNK = 2000;
@@ -14,7 +14,7 @@ export const METADATA_CHUNK = 2000;
 /** What one validator computes, from the recorded snapshot and votes alone. */
 export function evaluateRound(r: ValidatedRound): { tally: Tally; merkleRoot: string } {
   return {
-    tally: tally({ eligible: r.snapshot.size, results: r.votes.map((v) => v[1]), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
+    tally: tallyCounts({ eligible: r.snapshot.size, counts: voteCounts(r.votes), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
     merkleRoot: merkleRoot(r.leaves),
   };
 }

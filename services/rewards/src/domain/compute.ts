@@ -56,36 +56,59 @@ export function activeBlocks(firstBlock: number, lastBlock: number, opStart: num
 export const meetsSla = (correct: number, eligible: number, sla: number): boolean =>
   eligible > 0 && meetsPercent(correct, eligible, sla);
 
-/** Earns base rewards: stake active in the period and not in the final withdrawal period. */
-const earnsBase = (o: OperatorInput): boolean => !o.inFinalPeriod && BigInt(o.stake) > 0n;
-
 export function computePeriodRewards(inputs: PeriodInputs): PeriodDecision {
   const c = inputs.config;
   const blocks = activeBlocks(inputs.firstBlock, inputs.lastBlock, c.operationStartBlock, c.operationEndBlock);
   const basePool = BigInt(c.subscriptionRewardPerBlock) * BigInt(blocks);
   const activePool = BigInt(c.votingRewardPerBlock) * BigInt(blocks);
-  const stakes = inputs.operators.map((o) => (earnsBase(o) ? BigInt(o.stake) : 0n));
-  const qualifies = inputs.operators.map((o, i) => stakes[i]! > 0n && meetsSla(o.correct, o.eligible, c.slaVotingThreshold));
-  const weights = inputs.operators.map((o, i) => (qualifies[i] ? BigInt(o.correct) * stakes[i]! : 0n));
-  const totalStake = stakes.reduce((a, b) => a + b, 0n);
-  const weightSum = weights.reduce((a, b) => a + b, 0n);
+  const ops = inputs.operators;
+  const n = ops.length;
+  // One pass for the per-operator bigints and the two sums. Earns base rewards: stake active in the
+  // period and not in the final withdrawal period; earns active rewards: that, and meets the SLA.
+  const stakes: bigint[] = new Array<bigint>(n);
+  const weights: bigint[] = new Array<bigint>(n);
+  let totalStake = 0n;
+  let weightSum = 0n;
+  let qualifying = 0;
+  for (let i = 0; i < n; i++) {
+    const o = ops[i]!;
+    const stake = o.inFinalPeriod ? 0n : BigInt(o.stake);
+    const st = stake > 0n ? stake : 0n;
+    stakes[i] = st;
+    totalStake += st;
+    if (st > 0n && meetsSla(o.correct, o.eligible, c.slaVotingThreshold)) {
+      qualifying++;
+      const w = BigInt(o.correct) * st;
+      weights[i] = w;
+      weightSum += w;
+    } else weights[i] = 0n;
+  }
   // Each share rounds down on its own; the fractions (dust) are never paid and stay in the budget.
-  let rewards = inputs.operators.map((o, i): OperatorReward => ({
-    operator: o.operator,
-    base: totalStake > 0n ? (stakes[i]! * basePool) / totalStake : 0n,
-    active: weightSum > 0n ? (weights[i]! * activePool) / weightSum : 0n,
-  }));
-  const due = rewards.reduce((a, r) => a + r.base + r.active, 0n);
+  // A zero numerator gives a zero share, so the division is skipped for it.
+  let rewards: OperatorReward[] = new Array<OperatorReward>(n);
+  let due = 0n;
+  for (let i = 0; i < n; i++) {
+    const st = stakes[i]!;
+    const w = weights[i]!;
+    const base = st > 0n && totalStake > 0n ? (st * basePool) / totalStake : 0n;
+    const active = w > 0n && weightSum > 0n ? (w * activePool) / weightSum : 0n;
+    rewards[i] = { operator: ops[i]!.operator, base, active };
+    due += base + active;
+  }
   const budget = BigInt(inputs.budget);
   const budgetExhausted = due > budget;
+  let paid = due;
   if (budgetExhausted) {
     // Every share scaled by budget / due, rounded down, so the sum never exceeds the budget.
-    rewards = rewards.map((r) => ({ operator: r.operator, base: (r.base * budget) / due, active: (r.active * budget) / due }));
+    paid = 0n;
+    rewards = rewards.map((r) => {
+      const x = { operator: r.operator, base: (r.base * budget) / due, active: (r.active * budget) / due };
+      paid += x.base + x.active;
+      return x;
+    });
   }
-  const paid = rewards.reduce((a, r) => a + r.base + r.active, 0n);
   return {
     activeBlocks: blocks, basePool, activePool, totalStake, weightSum,
-    qualifying: qualifies.filter((q) => q).length,
-    due, paid, budgetExhausted, rewards,
+    qualifying, due, paid, budgetExhausted, rewards,
   };
 }

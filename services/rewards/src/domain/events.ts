@@ -25,8 +25,14 @@ export function chunked<T>(rows: readonly T[], size = CHUNK_ROWS): T[][] {
 export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventData[] {
   const { group, period } = inputs;
   const inputChunks = chunked(inputs.operators);
-  const payouts = d.rewards.filter((r) => r.base + r.active > 0n)
-    .map((r) => ({ operator: r.operator, amount: (r.base + r.active).toString(), base: r.base.toString(), active: r.active.toString() }));
+  const payouts: { operator: string; amount: string; base: string; active: string }[] = [];
+  const amounts: bigint[] = [];
+  for (const r of d.rewards) {
+    const amount = r.base + r.active;
+    if (amount <= 0n) continue;
+    payouts.push({ operator: r.operator, amount: amount.toString(), base: r.base.toString(), active: r.active.toString() });
+    amounts.push(amount);
+  }
   const payoutChunks = chunked(payouts);
   const out: EventData[] = inputChunks.map((operators, chunk) =>
     rewardsEvent({ type: 'RewardInputsRecorded', data: { group, period, chunk, chunks: inputChunks.length, operators } }));
@@ -49,7 +55,9 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
     out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
   }
   payoutChunks.forEach((rows, chunk) => {
-    const subtotal = rows.reduce((a, r) => a + BigInt(r.amount), 0n).toString();
+    let sum = 0n;
+    for (let i = chunk * CHUNK_ROWS, end = i + rows.length; i < end; i++) sum += amounts[i]!;
+    const subtotal = sum.toString();
     out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
   });
   return out;
