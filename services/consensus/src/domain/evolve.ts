@@ -65,7 +65,10 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
     case 'ResultChained': {
       const d = ev.data;
       let c = s.chains.get(d.solution);
-      if (!c) s.chains.set(d.solution, (c = []));
+      if (!c) {
+        c = [];
+        s.chains.set(d.solution, c);
+      }
       c.push({ index: d.index, roundId: d.roundId, result: d.result, tally: d.tally, prevHash: d.prevHash, hash: d.hash });
       break;
     }
@@ -73,8 +76,18 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       const d = ev.data;
       const key = metadataKey(d.group, d.period);
       let m = s.metadata.get(key);
-      if (!m) s.metadata.set(key, (m = new Map()));
-      const get = (op: string) => { let c = m!.get(op); if (!c) m!.set(op, (c = { eligible: 0, correct: 0 })); return c; };
+      if (!m) {
+        m = new Map();
+        s.metadata.set(key, m);
+      }
+      const get = (op: string) => {
+        let c = m!.get(op);
+        if (!c) {
+          c = { eligible: 0, correct: 0 };
+          m!.set(op, c);
+        }
+        return c;
+      };
       for (const op of d.eligibleOperators) get(op).eligible++;
       for (const op of d.correctOperators) get(op).correct++;
       break;

@@ -72,7 +72,8 @@ function tree(leaves: readonly Buffer[]): Tree {
     let level: readonly Buffer[] = leaves;
     let end = i + 1;
     for (let k = 0; end % ARITY === 0; k++) {
-      const up = (t.upper[k] ??= []);
+      t.upper[k] ??= [];
+      const up = t.upper[k]!;
       up.push(nodeHash(level.slice(end - ARITY, end)));
       level = up;
       end = up.length;

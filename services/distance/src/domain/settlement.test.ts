@@ -76,7 +76,7 @@ describe('settling', () => {
     const s = evaluating(1, { validityPeriods: 2 });
     publish(s, [[1_000_000_000]]);
     blocksTo(s, 21); // settled as period 2 begins: valid in periods 2 and 3
-    assert.deepEqual(identityStatus(s.state, 1), { identity: 1, status: 'VALID', inWot: true, valid: true, validUntilPeriod: 3, validUntilHeight: 40, lastMedian: 1_000_000_000 });
+    assert.deepEqual(identityStatus(s.state, 1), { identity: 1, status: 'VALID', inWot: true, valid: true, validUntilPeriod: 3, validUntilHeight: 40, lastMedian: 1_000_000_000, lastOutcome: { outcome: 'VALID', period: 1 } });
     assert.deepEqual(blocksTo(s, 40).filter((e) => e.type === 'ValidityExpired'), []);
     const [expired] = ofType<ValidityExpired>(blocksTo(s, 41), 'ValidityExpired');
     assert.deepEqual(expired, { identity: 1, validUntilPeriod: 3, period: 4 });

@@ -96,7 +96,10 @@ export const currentPeriod = (s: DistanceState): number => periodOf(s.height, s.
 
 export function poolFor(s: DistanceState, period: number): PoolState {
   let p = s.pools.get(period);
-  if (!p) s.pools.set(period, (p = { period, entries: [], results: new Map(), settled: false, wotVersion: -1, snapshotPosition: '' }));
+  if (!p) {
+    p = { period, entries: [], results: new Map(), settled: false, wotVersion: -1, snapshotPosition: '' };
+    s.pools.set(period, p);
+  }
   return p;
 }
 

@@ -5,7 +5,10 @@ import { creditKey, type Operator, type RegistryState } from './state.js';
 
 const operator = (s: RegistryState, address: string): Operator => {
   let o = s.operators.get(address);
-  if (!o) s.operators.set(address, (o = { groups: new Set() }));
+  if (!o) {
+    o = { groups: new Set() };
+    s.operators.set(address, o);
+  }
   return o;
 };
 

@@ -50,7 +50,9 @@ export function validateGroupConfig(c: GroupConfig, height: number): GroupConfig
 
 function addressList(field: string, list: readonly string[], max: number): string[] {
   if (list.length > max) throw invalid(field, `at most ${max} entries, got ${list.length}`);
-  list.forEach((a, i) => requireAddress(`${field}[${i}]`, a));
+  list.forEach((a, i) => {
+    requireAddress(`${field}[${i}]`, a);
+  });
   return [...new Set(list)];
 }
 

@@ -30,7 +30,10 @@ export const balanceOf = (l: LedgerState, address: string): Balance =>
 
 export const mutableBalance = (l: LedgerState, address: string): Balance => {
   let b = l.accounts.get(address);
-  if (!b) l.accounts.set(address, (b = { free: 0n, reserved: 0n, unclaimed: 0n }));
+  if (!b) {
+    b = { free: 0n, reserved: 0n, unclaimed: 0n };
+    l.accounts.set(address, b);
+  }
   return b;
 };
 
@@ -74,7 +77,10 @@ export function payOut(l: LedgerState, owner: string, operator: string, group: s
   mutableBalance(l, owner).reserved -= amount;
   mutableBalance(l, operator).unclaimed += amount;
   let m = l.unclaimed.get(operator);
-  if (!m) l.unclaimed.set(operator, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    l.unclaimed.set(operator, m);
+  }
   m.set(group, (m.get(group) ?? 0n) + amount);
 }
 

@@ -44,7 +44,9 @@ export function applyCredit(c: CommandOf<'ApplyCredit'>, s: RegistryState): Even
 /** Unclaimed rewards of the listed groups (all when empty) to the free balance; works for any group status. */
 export function claimRewards(c: CommandOf<'ClaimRewards'>, s: RegistryState): EventData[] {
   if (c.groups.length > 1000) throw invalid('groups', `at most 1000 groups per claim, got ${c.groups.length}`);
-  c.groups.forEach((g, i) => nameField(`groups[${i}]`, g));
+  c.groups.forEach((g, i) => {
+    nameField(`groups[${i}]`, g);
+  });
   const groups = c.groups.length > 0 ? [...new Set(c.groups)] : [...(s.ledger.unclaimed.get(c.signer)?.keys() ?? [])].sort();
   const claimed = groups.map((group) => ({ group, amount: unclaimedOf(s.ledger, c.signer, group) })).filter((x) => x.amount > 0n);
   if (claimed.length === 0) throw precondition(`groups: ${c.signer} has no unclaimed rewards${c.groups.length > 0 ? ` in ${groups.join(', ')}` : ''}`);

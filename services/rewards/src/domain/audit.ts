@@ -27,7 +27,10 @@ export function auditDecisions(log: readonly RecordedEvent[]): AuditedDecision[]
     if (!isDecision(d)) continue;
     const key = `${d.data.group}|${d.data.period}`;
     let list = byDecision.get(key);
-    if (!list) byDecision.set(key, (list = []));
+    if (!list) {
+      list = [];
+      byDecision.set(key, list);
+    }
     list.push(e);
   }
   const out: AuditedDecision[] = [];

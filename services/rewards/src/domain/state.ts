@@ -121,6 +121,9 @@ export function periodStake(o: OperatorStake | undefined, period: number): { sta
 
 export const inMap = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
   let v = m.get(k);
-  if (v === undefined) m.set(k, (v = make()));
+  if (v === undefined) {
+    v = make();
+    m.set(k, v);
+  }
   return v;
 };

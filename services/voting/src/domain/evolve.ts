@@ -19,21 +19,30 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
     case 'SolutionStatusChanged': { const x = s.solutions.get(ev.data.solution); if (x) x.status = ev.data.status; break; }
     case 'WorkerNominated': {
       let n = s.nominations.get(ev.data.solution);
-      if (!n) s.nominations.set(ev.data.solution, (n = new Set()));
+      if (!n) {
+        n = new Set();
+        s.nominations.set(ev.data.solution, n);
+      }
       n.add(ev.data.worker);
       break;
     }
     case 'WorkerUnnominated': s.nominations.get(ev.data.solution)?.delete(ev.data.worker); break;
     case 'OperatorSubscribed': {
       let g = s.subscriptions.get(ev.data.group);
-      if (!g) s.subscriptions.set(ev.data.group, (g = new Map()));
+      if (!g) {
+        g = new Map();
+        s.subscriptions.set(ev.data.group, g);
+      }
       g.set(ev.data.operator, { activeFromPeriod: ev.data.activeFromPeriod });
       break;
     }
     // A top-up does not delay eligibility: the stake was already active. Only an unknown subscription is created.
     case 'StakeToppedUp': {
       let g = s.subscriptions.get(ev.data.group);
-      if (!g) s.subscriptions.set(ev.data.group, (g = new Map()));
+      if (!g) {
+        g = new Map();
+        s.subscriptions.set(ev.data.group, g);
+      }
       if (!g.has(ev.data.operator)) g.set(ev.data.operator, { activeFromPeriod: ev.data.activeFromPeriod });
       break;
     }
@@ -57,7 +66,10 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       });
       s.active.add(key);
       let l = s.bySolution.get(d.solution);
-      if (!l) s.bySolution.set(d.solution, (l = []));
+      if (!l) {
+        l = [];
+        s.bySolution.set(d.solution, l);
+      }
       l.push(key);
       break;
     }
