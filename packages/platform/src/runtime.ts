@@ -2,6 +2,7 @@ import { denied, isWrongExpectedVersion, unavailable } from './errors.js';
 import { INBOX_PREFIX, type Envelope } from './envelope.js';
 import { START, type EventData, type EventStore, type Json, type LogPosition, type RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
+import { snapshotRuntime, type SnapshotOptions } from './snapshot-runtime.js';
 
 /** The pure half of a service: its whole state folded from its own log. */
 export interface Decider<S> {
@@ -69,7 +70,7 @@ export const isInboxGap = (e: unknown): e is InboxGapError =>
 let inboxGapCount = 0;
 export const inboxGaps = (): number => inboxGapCount;
 
-export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger): Runtime<S> {
+export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger, opts: { snapshots?: SnapshotOptions } = {}): Runtime<S> {
   let state = decider.initialState();
   let pos: LogPosition = START;
   let live = false;
@@ -85,6 +86,8 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   const typeVersions = new Map<string, number>();
   const listeners = new Set<(e: RecordedEvent, s: S) => void>();
   let chain: Promise<unknown> = Promise.resolve();
+  // Snapshots (snapshot-runtime.ts): what the runtime keeps, taken and restored as one image.
+  const snaps = snapshotRuntime(service, store, decider, log, opts.snapshots, () => ({ state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions }), () => pos);
 
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = chain.then(fn, fn);
@@ -105,6 +108,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     }
     state = decider.evolve(state, e);
     pos = e.position;
+    snaps.applied();
     if (live) for (const l of listeners) l(e, state);
   };
 
@@ -160,7 +164,16 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     lastNonce: (signer) => nonces.get(signer) ?? 0n,
     catchUp: () => exclusive(catchUpUnlocked),
     async start() {
-      await exclusive(catchUpUnlocked);
+      await exclusive(async () => {
+        const image = await snaps.load();
+        if (image) {
+          state = image.state;
+          for (const [mine, theirs] of [[versions, image.versions], [inboxSeen, image.inboxSeen], [inboxTypeSeen, image.inboxTypeSeen], [typeVersions, image.typeVersions]] as const) for (const [k, v] of theirs) mine.set(k, v);
+          for (const [k, v] of image.nonces) nonces.set(k, v);
+          pos = image.position;
+        }
+        await catchUpUnlocked();
+      });
       live = true;
       log.info('state rebuilt from the log', { service, position: pos, events: replay.events, ms: replay.ms });
       follower = (async () => {
@@ -171,7 +184,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         }
       })();
     },
-    async stop() { stopped = true; await follower; await chain; },
+    async stop() { stopped = true; await follower; await chain; await exclusive(() => snaps.final()); },
     refuseCommands(reason) { refusal = reason; },
     execute(streamId, decide, auth) {
       if (refusal !== undefined) return Promise.reject(unavailable(refusal));
