@@ -81,7 +81,8 @@ export interface RuntimeImage<S> {
 /**
  * The first place where `a` and `b` differ, as a path (`$.rounds.get("x").votes`) with both
  * values, or undefined when they are equal. Strict: the same kinds, Map and Set entries in the same
- * order, object keys in the same order, bigints and bytes by value.
+ * order, object keys in the same order (a key whose value is undefined counts as absent, as in JSON),
+ * bigints and bytes by value.
  */
 export function firstDifference(a: unknown, b: unknown, path = '$'): { path: string; a: string; b: string } | undefined {
   const brief = (x: unknown): string => {
@@ -120,8 +121,10 @@ export function firstDifference(a: unknown, b: unknown, path = '$'): { path: str
     return x.equals(y) ? undefined : differ();
   }
   if (a instanceof Date) return a.getTime() === (b as Date).getTime() ? undefined : differ();
-  const ka = Object.keys(a);
-  const kb = Object.keys(b as object);
+  // A key whose value is undefined counts as absent: JSON (events, their replay) cannot tell them apart.
+  const keys = (x: object): string[] => Object.keys(x).filter((k) => (x as Record<string, unknown>)[k] !== undefined || Array.isArray(x));
+  const ka = keys(a);
+  const kb = keys(b as object);
   if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return { path: `${path} (keys)`, a: ka.join(','), b: kb.join(',') };
   for (const k of ka) {
     const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`);
