@@ -98,6 +98,8 @@ export async function auditService<S>(
   const summary: ServiceSummary = { service, events: 0, checks: {}, divergences: 0, lastPosition: 0n };
   const total = await source.count(service);
   const state = audit.decider.initialState();
+  // From this very state (an auditor's initialState may watch the object it returns), before any event.
+  const wanted = audit.stateVersion === undefined ? undefined : snapshotVersion(audit.stateVersion, state);
   const versions = new Map<string, number>();
   const typeVersions = new Map<string, number>();
   const inboxSeen = new Map<string, number>();
@@ -267,7 +269,6 @@ export async function auditService<S>(
 
   // The newest stored snapshot must equal this replay at its position (a start would use it).
   const stored = await source.snapshot?.(service);
-  const wanted = audit.stateVersion === undefined ? undefined : snapshotVersion(audit.stateVersion, audit.decider.initialState());
   let snap = stored;
   if (stored !== undefined && stored.version !== wanted) {
     out.notes.push({ service, position: stored.position, kind: 'snapshot', message: `the newest snapshot (position ${stored.position}) is of version ${stored.version}, this audit's decider is ${wanted ?? 'unversioned'}: not compared (a start of this version ignores it too)` });

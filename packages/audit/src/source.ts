@@ -77,10 +77,10 @@ function sqlSource(description: string, namespace: string, query: Query, close: 
     async snapshot(service) {
       const t = await query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [`${schema(service)}.snapshots`]);
       if (!t[0]?.t) return undefined;
-      const rows = await query<{ position: string | number; version: string; events: string | number; data: Uint8Array }>(
+      const rows = await query<{ position: string | number; version: string; events: string | number; data: string }>(
         `SELECT position, version, events, data FROM ${schema(service)}.snapshots ORDER BY position DESC, taken_at DESC LIMIT 1`);
       const r = rows[0];
-      return r === undefined ? undefined : { position: BigInt(r.position), version: r.version, events: Number(r.events), data: new Uint8Array(r.data) };
+      return r === undefined ? undefined : { position: BigInt(r.position), version: r.version, events: Number(r.events), data: Buffer.from(r.data, 'base64') };
     },
     close,
   };

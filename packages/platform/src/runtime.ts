@@ -114,8 +114,20 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
 
   /** What was folded before start() went live (a command before start() replays too), for the start log. */
   const replay = { events: 0, ms: 0 };
+  let restored = false;
   const catchUpUnlocked = async (): Promise<void> => {
     const t0 = live ? 0 : Date.now();
+    if (!restored) {
+      // The first read of the log (a start, or a command before it) begins at the newest compatible snapshot.
+      restored = true;
+      const image = await snaps.load();
+      if (image) {
+        state = image.state;
+        for (const [mine, theirs] of [[versions, image.versions], [inboxSeen, image.inboxSeen], [inboxTypeSeen, image.inboxTypeSeen], [typeVersions, image.typeVersions]] as const) for (const [k, v] of theirs) mine.set(k, v);
+        for (const [k, v] of image.nonces) nonces.set(k, v);
+        pos = image.position;
+      }
+    }
     for (;;) {
       const batch = await store.readAll(pos, 5000);
       for (const e of batch) apply(e);
@@ -164,16 +176,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     lastNonce: (signer) => nonces.get(signer) ?? 0n,
     catchUp: () => exclusive(catchUpUnlocked),
     async start() {
-      await exclusive(async () => {
-        const image = await snaps.load();
-        if (image) {
-          state = image.state;
-          for (const [mine, theirs] of [[versions, image.versions], [inboxSeen, image.inboxSeen], [inboxTypeSeen, image.inboxTypeSeen], [typeVersions, image.typeVersions]] as const) for (const [k, v] of theirs) mine.set(k, v);
-          for (const [k, v] of image.nonces) nonces.set(k, v);
-          pos = image.position;
-        }
-        await catchUpUnlocked();
-      });
+      await exclusive(catchUpUnlocked);
       live = true;
       log.info('state rebuilt from the log', { service, position: pos, events: replay.events, ms: replay.ms });
       follower = (async () => {
