@@ -1,3 +1,8 @@
+import { CONSENSUS_STATE_VERSION } from '@ewx/consensus';
+import { DISTANCE_STATE_VERSION } from '@ewx/distance';
+import { REGISTRY_STATE_VERSION } from '@ewx/registry';
+import { REWARDS_STATE_VERSION } from '@ewx/rewards';
+import { VOTING_STATE_VERSION } from '@ewx/voting';
 import { auditService, newCrossIndex, type RunOptions, type ServiceAudit } from './runner.js';
 import { crossCheck } from './cross.js';
 import { consensusAudit } from './services/consensus.js';
@@ -14,11 +19,11 @@ export interface AuditOptions extends RunOptions {
 }
 
 const audits = (o: AuditOptions): Record<ServiceName, () => ServiceAudit<unknown>> => ({
-  registry: () => registryAudit() as ServiceAudit<unknown>,
-  voting: () => votingAudit() as ServiceAudit<unknown>,
-  consensus: () => consensusAudit() as ServiceAudit<unknown>,
-  rewards: () => rewardsAudit() as ServiceAudit<unknown>,
-  distance: () => distanceAudit({ maxDistance: o.maxDistance }) as ServiceAudit<unknown>,
+  registry: () => ({ ...registryAudit(), stateVersion: REGISTRY_STATE_VERSION }) as ServiceAudit<unknown>,
+  voting: () => ({ ...votingAudit(), stateVersion: VOTING_STATE_VERSION }) as ServiceAudit<unknown>,
+  consensus: () => ({ ...consensusAudit(), stateVersion: CONSENSUS_STATE_VERSION }) as ServiceAudit<unknown>,
+  rewards: () => ({ ...rewardsAudit(), stateVersion: REWARDS_STATE_VERSION }) as ServiceAudit<unknown>,
+  distance: () => ({ ...distanceAudit({ maxDistance: o.maxDistance }), stateVersion: DISTANCE_STATE_VERSION }) as ServiceAudit<unknown>,
 });
 
 /**

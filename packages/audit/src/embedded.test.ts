@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
 import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
-import type { RoundSettledEvent } from '@ewx/platform';
+import { deserializeState, firstDifference, serializeState, type RoundSettledEvent } from '@ewx/platform';
+import type { SourceSnapshot } from './source.js';
 import { asOf, audit, embeddedSource, formatReport, makeBundle, verifyBundle, whatIf, type Bundle, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
 import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
 
@@ -80,6 +81,8 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim());
     const second = await startEmbedded(dataDir, env);
     running.push(second);
+    // The stop stored a snapshot of every service; this start loaded them and replayed only the tail.
+    assert.equal(second.output().match(/state restored from a snapshot/g)?.length, 5, second.output().slice(-3000));
     // One block no rule reacts to, recorded by every service: the start-up work queued before it is done too.
     assert.equal(await produceBlocks({ address: second.address }, admin, 1), end.quietNext);
     await second.stop();
@@ -108,7 +111,31 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.ok(checks.registry!['ledger-invariant']! >= report.services.find((s) => s.service === 'registry')!.events);
     assert.ok(checks.distance!.settlement! >= 3);
     for (const s of report.services) assert.ok(s.checks.recomputed! > 0, `${s.service} re-decided events`);
+    // Each service's newest snapshot (stored at the last stop) equals the full replay of its log to its position.
+    for (const s of report.services) assert.equal(s.checks.snapshot, 1, `${s.service}: its snapshot compared with the replay`);
     assert.deepEqual(Object.keys(report.cross).sort(), ['copies', 'holds-settled', 'metadata-recorded', 'rewards-credited', 'rounds-decided']);
+  });
+
+  test('snapshots: the real state of every service round-trips through the serializer; a snapshot unlike the replay is reported', async () => {
+    const source = await embeddedSource(dataDir);
+    const stored = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await source.snapshot!(s)]))) as Record<ServiceName, SourceSnapshot>;
+    await source.close();
+    for (const s of SERVICES) {
+      assert.ok(stored[s], `${s} stored a snapshot`);
+      const image = deserializeState<{ state: unknown }>(stored[s].data);
+      assert.equal(firstDifference(deserializeState(serializeState(image)), image), undefined, `${s}: state round-trips`);
+    }
+    // A changed snapshot (one field of the voting state) is a divergence named by service and position.
+    const image = deserializeState<{ state: { height: number } }>(stored.voting.data);
+    image.state.height += 1;
+    const forged = { ...stored, voting: { ...stored.voting, data: serializeState(image) } };
+    const mem = memorySource(logs);
+    const r = await audit({ ...mem, snapshot: async (s) => forged[s] });
+    const found = r.divergences.filter((d) => d.check === 'snapshot');
+    assert.equal(found.length, 1, show(r));
+    assert.equal(found[0]!.service, 'voting');
+    assert.equal(found[0]!.position, stored.voting.position);
+    assert.match(found[0]!.message, /differs from the replay of the log to it, at \$\.state\.height/);
   });
 
   test('corruptions planted in the logs are each reported at their position', async () => {

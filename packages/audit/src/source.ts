@@ -15,8 +15,13 @@ export interface LogSource {
   services(): Promise<ServiceName[]>;
   count(service: ServiceName): Promise<number>;
   read(service: ServiceName, batchSize?: number): AsyncIterable<LogEvent[]>;
+  /** The newest snapshot the service stored of its state (by position), if the source keeps any. */
+  snapshot?(service: ServiceName): Promise<SourceSnapshot | undefined>;
   close(): Promise<void>;
 }
+
+/** A snapshot as stored beside a SQL log (see @ewx/platform snapshot.ts). */
+export interface SourceSnapshot { readonly position: bigint; readonly version: string; readonly events: number; readonly data: Uint8Array }
 
 export const DEFAULT_BATCH = 5000;
 
@@ -68,6 +73,14 @@ function sqlSource(description: string, namespace: string, query: Query, close: 
         yield batch;
         if (rows.length < batchSize) return;
       }
+    },
+    async snapshot(service) {
+      const t = await query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [`${schema(service)}.snapshots`]);
+      if (!t[0]?.t) return undefined;
+      const rows = await query<{ position: string | number; version: string; events: string | number; data: string }>(
+        `SELECT position, version, events, data FROM ${schema(service)}.snapshots ORDER BY position DESC, taken_at DESC LIMIT 1`);
+      const r = rows[0];
+      return r === undefined ? undefined : { position: BigInt(r.position), version: r.version, events: Number(r.events), data: Buffer.from(r.data, 'base64') };
     },
     close,
   };

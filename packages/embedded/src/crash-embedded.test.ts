@@ -42,7 +42,7 @@ describe('embedded mode: kill -9 loses nothing', () => {
     await waitFor('embedded SERVING', () => new Promise<true | undefined>((res, rej) => {
       if (child.exitCode !== null) { rej(new Error(`embedded exited: ${out.slice(-2000)}`)); return; }
       health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-    }), 60_000, 100);
+    }), 180_000, 100); // a new PGlite folder takes 20–50 s to initialise on a loaded 2-core machine
     health.close();
     return {
       address, out: () => out,

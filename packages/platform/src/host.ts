@@ -22,6 +22,7 @@ import { createRuntime, type Decider, type Runtime } from './runtime.js';
 import { healthProbeSettingsFrom, watchDependencies } from './health.js';
 import { observeRelayLag, settleLatencyListener } from './telemetry/service.js';
 import { startTelemetry, telemetrySettingsFrom } from './telemetry/setup.js';
+import { DEFAULT_SNAPSHOT_EVERY } from './snapshot.js';
 
 export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
 export const DEFAULT_PORTS: Record<ServiceName, number> = { registry: 50061, voting: 50062, consensus: 50063, rewards: 50064, distance: 50065 };
@@ -105,12 +106,18 @@ export interface EventSourcedServiceOptions<S> {
   readonly grpc: (runtime: Runtime<S>) => readonly GrpcService[];
   /** Reactions started after the log is replayed (timers, process managers). */
   readonly reactions?: (runtime: Runtime<S>) => { stop(): Promise<void> } | undefined;
+  /**
+   * The decider's version for snapshots (SNAPSHOT_EVERY): bump it whenever `evolve` or the state's
+   * shape changes, so a snapshot of the old fold is ignored (full replay) rather than used.
+   */
+  readonly stateVersion?: number;
 }
 
 /** The usual shape of a service: runtime over its log, outbox relay, inbox consumer, gRPC. */
 export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o: EventSourcedServiceOptions<S>): ServiceInstance & { runtime: Runtime<S> } {
   const log = ctx.log.child({ service: name });
-  const runtime = createRuntime(name, ctx.store, o.decider, log);
+  const snapshotEvery = ctx.env.int('SNAPSHOT_EVERY', DEFAULT_SNAPSHOT_EVERY, 0, 1_000_000_000);
+  const runtime = createRuntime(name, ctx.store, o.decider, log, { snapshots: { every: snapshotEvery, version: o.stateVersion ?? 1 } });
   runtime.onEvent(settleLatencyListener());
   let relay: Subscription | undefined;
   let unobserveRelay: (() => void) | undefined;

@@ -4,6 +4,7 @@ import { START, type EventData, type EventStore, type Json, type LogPosition, ty
 import type { Logger } from './log.js';
 import { appendSpan, commandSpan, countAppended, ingestSpan, recordReplay, stampTrace } from './telemetry/runtime.js';
 import { withTraceOf } from './telemetry/trace.js';
+import { snapshotRuntime, type SnapshotOptions } from './snapshot-runtime.js';
 
 /** The pure half of a service: its whole state folded from its own log. */
 export interface Decider<S> {
@@ -71,7 +72,7 @@ export const isInboxGap = (e: unknown): e is InboxGapError =>
 let inboxGapCount = 0;
 export const inboxGaps = (): number => inboxGapCount;
 
-export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger): Runtime<S> {
+export function createRuntime<S>(service: string, store: EventStore, decider: Decider<S>, log: Logger, opts: { snapshots?: SnapshotOptions } = {}): Runtime<S> {
   let state = decider.initialState();
   let pos: LogPosition = START;
   let live = false;
@@ -87,6 +88,8 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   const typeVersions = new Map<string, number>();
   const listeners = new Set<(e: RecordedEvent, s: S) => void>();
   let chain: Promise<unknown> = Promise.resolve();
+  // Snapshots (snapshot-runtime.ts): what the runtime keeps, taken and restored as one image.
+  const snaps = snapshotRuntime(service, store, decider, log, opts.snapshots, () => ({ state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions }), () => pos);
 
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = chain.then(fn, fn);
@@ -107,14 +110,27 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     }
     state = decider.evolve(state, e);
     pos = e.position;
+    snaps.applied();
     // Reactions run in the trace of the event that triggered them.
     if (live && listeners.size > 0) withTraceOf(e.metadata, () => { for (const l of listeners) l(e, state); });
   };
 
   /** What was folded before start() went live (a command before start() replays too), for the start log. */
   const replay = { events: 0, ms: 0 };
+  let restored = false;
   const catchUpUnlocked = async (): Promise<void> => {
     const t0 = live ? 0 : Date.now();
+    if (!restored) {
+      // The first read of the log (a start, or a command before it) begins at the newest compatible snapshot.
+      restored = true;
+      const image = await snaps.load();
+      if (image) {
+        state = image.state;
+        for (const [mine, theirs] of [[versions, image.versions], [inboxSeen, image.inboxSeen], [inboxTypeSeen, image.inboxTypeSeen], [typeVersions, image.typeVersions]] as const) for (const [k, v] of theirs) mine.set(k, v);
+        for (const [k, v] of image.nonces) nonces.set(k, v);
+        pos = image.position;
+      }
+    }
     for (;;) {
       const batch = await store.readAll(pos, 5000);
       for (const e of batch) apply(e);
@@ -176,7 +192,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         }
       })();
     },
-    async stop() { stopped = true; await follower; await chain; },
+    async stop() { stopped = true; await follower; await chain; await exclusive(() => snaps.final()); },
     refuseCommands(reason) { refusal = reason; },
     execute(streamId, decide, auth) {
       if (refusal !== undefined) return Promise.reject(unavailable(refusal));

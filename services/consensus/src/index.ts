@@ -39,6 +39,9 @@ export function validatorsFrom(env: Env): ValidatorConfig {
   return { key, validators, rank: key === undefined ? -1 : validators.indexOf(key.address) };
 }
 
+/** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
+export const CONSENSUS_STATE_VERSION = 1;
+
 export const consensusModule: ServiceModule = {
   name: 'consensus',
   protoFile: 'ewx/v1/consensus.proto',
@@ -54,6 +57,7 @@ export const consensusModule: ServiceModule = {
     const V = PUBLISHED.voting;
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
+      stateVersion: CONSENSUS_STATE_VERSION,
       inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.RoundClosed] },
       grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
       reactions: (runtime) => {

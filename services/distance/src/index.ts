@@ -12,6 +12,9 @@ export type { Ledger } from './app/ledger.js';
 const redriveMsFrom = (env: Env): number => env.int('DISTANCE_REDRIVE_MS', 5000, 10, 3_600_000);
 
 /** Builds the service; tests pass their own ledger instead of the registry over gRPC. */
+/** Version of distance's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
+export const DISTANCE_STATE_VERSION = 1;
+
 export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
   name: 'distance',
   protoFile: 'ewx/v1/distance.proto',
@@ -33,6 +36,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     let reqs: ReturnType<typeof requests> | undefined;
     const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,
+      stateVersion: DISTANCE_STATE_VERSION,
       inbox: { consensus: [BLOCK_PRODUCED] },
       grpc: (runtime) => {
         reqs = requests(runtime, params, ledger, log);

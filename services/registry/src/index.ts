@@ -20,6 +20,9 @@ export function policyFrom(env: Env, admin: string, mode: 'embedded' | 'standalo
   return { admin, ledgerServiceAccounts: accounts };
 }
 
+/** Version of registry's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
+export const REGISTRY_STATE_VERSION = 1;
+
 export const registryModule: ServiceModule = {
   name: 'registry',
   protoFile: 'ewx/v1/registry.proto',
@@ -31,6 +34,7 @@ export const registryModule: ServiceModule = {
     const log = ctx.log.child({ service: 'registry' });
     return eventSourcedService(ctx, 'registry', {
       decider: registryDecider,
+      stateVersion: REGISTRY_STATE_VERSION,
       inbox: {
         consensus: [BLOCK_PRODUCED],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged, PUBLISHED.rewards.RewardsComputed],

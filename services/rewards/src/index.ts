@@ -21,6 +21,9 @@ export function periodSettingsFrom(env: Env): PeriodSettings {
 const R = PUBLISHED.registry;
 
 /** What rewards records from other services: the clock, vote metadata, and the registry's stakes, groups and claims. */
+/** Version of rewards's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
+export const REWARDS_STATE_VERSION = 1;
+
 export const REWARDS_INBOX = {
   consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.VoteMetadata],
   registry: [
@@ -40,6 +43,7 @@ export const rewardsModule: ServiceModule = {
     const log = ctx.log.child({ service: 'rewards' });
     return eventSourcedService(ctx, 'rewards', {
       decider: rewardsDecider,
+      stateVersion: REWARDS_STATE_VERSION,
       inbox: REWARDS_INBOX,
       grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log)],
       reactions: (runtime) => startPeriodReactions(runtime, settings, log),

@@ -11,6 +11,9 @@ const R = PUBLISHED.registry;
 /** VOTE_VERIFY_THREADS: threads that check vote signatures (default 0: on the gRPC thread). */
 const verifyThreadsFrom = (env: Env): number => env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
 
+/** Version of voting's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
+export const VOTING_STATE_VERSION = 1;
+
 export const votingModule: ServiceModule = {
   name: 'voting',
   protoFile: 'ewx/v1/voting.proto',
@@ -24,6 +27,7 @@ export const votingModule: ServiceModule = {
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
     const service = eventSourcedService(ctx, 'voting', {
       decider: votingDecider,
+      stateVersion: VOTING_STATE_VERSION,
       inbox: {
         consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.RoundSettled, PUBLISHED.consensus.RoundUnresolved],
         registry: [
