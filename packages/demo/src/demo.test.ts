@@ -9,7 +9,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 interface Line { event: string; atMs: number; [k: string]: unknown }
 
 test('npm run demo: a first reward is credited, honest operators earn more, Ctrl-C stops cleanly and removes the data folder', { timeout: 300_000 }, async (t) => {
-  const child = spawn(process.execPath, [MAIN, '--workers', '5', '--wrong', '1', '--silent', '1', '--block-ms', '100', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, '--workers', '5', '--wrong', '1', '--silent', '1', '--block-ms', '100', '--json', '--dashboard', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Line[] = [];
   let err = '';
   let buffer = '';
@@ -35,6 +35,9 @@ test('npm run demo: a first reward is credited, honest operators earn more, Ctrl
     const ready = await until('ready', 240_000);
     assert.deepEqual(ready.kinds, ['honest', 'honest', 'honest', 'wrong', 'silent']);
     assert.ok(existsSync(ready.dataDir as string), 'the data folder exists while the demo runs');
+    // The dashboard serves the demo's network (its views are checked in a browser in packages/dashboard).
+    const network = await (await fetch(new URL('api/network', ready.dashboard as string))).json() as { groups?: unknown[] };
+    assert.ok(Array.isArray(network.groups) && network.groups.length === 1, JSON.stringify(network).slice(0, 300));
     const first = await until('first-reward', 120_000);
     t.diagnostic(`ready after ${ready.atMs} ms, first reward ${first.atMs - ready.atMs} ms later (${first.atMs} ms after start; the machine is shared, see the report)`);
     assert.ok(BigInt(first.paid as string) > 0n);

@@ -24,6 +24,7 @@ const program = new Command('npm run demo --')
   .option('--data <dir>', 'keep the data in this (new or empty) folder; default: a temporary folder, removed at the end')
   .option('--port <port>', 'gRPC port of the embedded system (0: any free port)', int('port', 0, 65_535), 0)
   .option('--log <file>', 'write the worker runtimes\' JSON logs to this file')
+  .option('--dashboard <port>', 'serve the read-only dashboard on this port (0: any free port; off: none)', '8080')
   .option('--json', 'print JSON lines (ready, period, first-reward, summary) instead of the table')
   .option('--until-reward', 'stop by itself once the first reward is credited (tests)')
   .option('--duration <s>', 'stop by itself after this many seconds', int('duration', 1, 86_400))
@@ -31,7 +32,7 @@ const program = new Command('npm run demo --')
 
 interface Cli {
   workers: number; wrong: number; silent: number; blockMs: number; period: number; maxWaiting: number; start: 'worker' | 'registrar';
-  data?: string; port: number; log?: string; json?: boolean; untilReward?: boolean; duration?: number;
+  data?: string; port: number; log?: string; dashboard: string; json?: boolean; untilReward?: boolean; duration?: number;
 }
 
 /** Tables without lines between rows: the frame must fit a terminal. */
@@ -40,6 +41,26 @@ const since = (): number => Math.round(performance.now());
 const json = (o: Record<string, unknown>): void => {
   process.stdout.write(JSON.stringify({ atMs: since(), ...o }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
 };
+
+/** Where the dashboard serves, when it started (--dashboard). */
+let dashboardUrl: string | undefined;
+
+/** The read-only dashboard (packages/dashboard) over the demo's system; a taken port is one line, not a stop. */
+async function startDashboardFor(address: string, setting: string): Promise<{ url: string; close(): Promise<void> } | undefined> {
+  if (setting === 'off') return undefined;
+  const port = Number(setting);
+  if (!/^\d{1,5}$/.test(setting) || port > 65_535) {
+    process.stderr.write(`demo: --dashboard ${setting}: expected a port (0 for any free one) or off\n`);
+    process.exit(2);
+  }
+  try {
+    const { startDashboard } = await import('@ewx/dashboard');
+    return await startDashboard({ address }, port);
+  } catch (e) {
+    process.stderr.write(`demo: dashboard not started on port ${setting}: ${(e as Error).message} (use --dashboard 0 for any free port)\n`);
+    return undefined;
+  }
+}
 
 function render(d: Demo, s: Snapshot, o: Cli, firstReward: string | undefined): string {
   const count = (k: Kind): number => d.kinds.filter((x) => x === k).length;
@@ -58,7 +79,8 @@ function render(d: Demo, s: Snapshot, o: Cli, firstReward: string | undefined): 
   for (const p of s.periods.slice(0, 4)) periods.push([p.period, tokens(p.paid), tokens(p.due), p.operators, p.qualifying, p.exhausted ? 'exhausted' : 'ok']);
   const more = s.operators.length > shown.length ? `\n… and ${s.operators.length - shown.length} more operators` : '';
   const outcomes = [...d.outcomes].map(([k, v]) => `${k.padEnd(6)}  votes accepted ${v.accepted}, refused ${v.refused}, rounds missed ${v.missed}, abstained ${v.abstained}`).join('\n');
-  return [...head, ops.toString() + more, 'rewards per period', periods.toString(), outcomes, d.clockError() ? `clock: ${d.clockError()}` : '', 'Ctrl-C stops the demo'].join('\n');
+  return [...head, ops.toString() + more, 'rewards per period', periods.toString(), outcomes, d.clockError() ? `clock: ${d.clockError()}` : '',
+    dashboardUrl ? `dashboard: ${dashboardUrl}  ·  Ctrl-C stops the demo` : 'Ctrl-C stops the demo'].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -79,7 +101,9 @@ async function main(): Promise<void> {
     start: o.start === 'worker' ? 'WORKER' : 'REGISTRAR', data: o.data, port: o.port, logFile: o.log,
   };
   const demo = await startDemo(options, step);
-  if (o.json) json({ event: 'ready', address: demo.address, dataDir: demo.dataDir, workers: o.workers, kinds: demo.kinds, group: GROUP, solution: SOLUTION });
+  const dashboard = await startDashboardFor(demo.address, o.dashboard);
+  dashboardUrl = dashboard?.url;
+  if (o.json) json({ event: 'ready', address: demo.address, dataDir: demo.dataDir, workers: o.workers, kinds: demo.kinds, group: GROUP, solution: SOLUTION, ...(dashboardUrl ? { dashboard: dashboardUrl } : {}) });
   const operators = demo.scenario.operators.map((x) => x.key.address);
   let firstReward: string | undefined;
   let last: Snapshot | undefined;
@@ -87,6 +111,7 @@ async function main(): Promise<void> {
   let stopping: Promise<void> | undefined;
   const stop = (why: string): Promise<void> => (stopping ??= (async () => {
     clearInterval(timer);
+    await dashboard?.close();
     await demo.stop();
     const summary = last && {
       height: last.height, rounds: last.rounds, budgetLeft: last.budgetLeft, firstReward,
