@@ -77,15 +77,22 @@ export function ss58Decode(address: string): { prefix: number; publicKey: Buffer
   return { prefix, publicKey: Buffer.from(raw.subarray(offset, offset + 32)) };
 }
 
-/** Why `s` is not an address of either kind (format only), or undefined. Cached per string. */
+/**
+ * Why `s` (not of the ed25519 scheme) is not an SS58 sr25519 address of prefix 42, or undefined:
+ * not SS58 at all, a bad checksum, or another network's prefix (naming the prefix-42 form to use).
+ */
+export function ss58Problem(s: string): string | undefined {
+  const d = ss58Decode(s);
+  if ('problem' in d) return d.problem;
+  if (d.prefix !== SS58_PREFIX) return `an SS58 address of network prefix ${d.prefix}: give the same key in the generic Substrate format, ${ss58Encode(d.publicKey)}`;
+  return undefined;
+}
+
+/** Why `s` is not an address of either kind (format only), or undefined. */
 function formatProblem(s: string): string | undefined {
   if (s.startsWith(ADDRESS_PREFIX)) return ED25519_ADDRESS_RE.test(s) ? undefined : 'expected ed25519:<64 lowercase hex>';
-  const d = ss58Decode(s);
-  if ('problem' in d) return `expected ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix ${SS58_PREFIX}): ${d.problem}`;
-  if (d.prefix !== SS58_PREFIX) {
-    return `an SS58 address of network prefix ${d.prefix}: give the same key in the generic Substrate format (prefix ${SS58_PREFIX}, ${ss58Encode(d.publicKey)})`;
-  }
-  return undefined;
+  const problem = ss58Problem(s);
+  return problem === undefined ? undefined : `expected ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix ${SS58_PREFIX}): ${problem}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { isAddress, ss58Decode, ss58Encode } from './auth/keys.js';
+import { isAddress, ss58Problem } from './auth/keys.js';
 
 /**
  * Request field rules shared by every service (the proto comments' bounds). Each refusal is
@@ -39,16 +39,9 @@ export function nameField(field: string, v: string): string {
 /** A namespace filter: empty means "all". */
 export const optionalNameField = (field: string, v: string): string => (v === '' ? v : nameField(field, v));
 
-/** Why an address without the ed25519 scheme is not an SS58 sr25519 address of prefix 42. */
-function ss58Why(v: string): string {
-  const d = ss58Decode(v);
-  if ('problem' in d) return d.problem;
-  return `an SS58 address of network prefix ${d.prefix}: give the same key in the generic Substrate format, ${ss58Encode(d.publicKey)}`;
-}
-
 export function addressField(field: string, v: string): string {
   if (v === '') throw invalid(field, 'required: an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42)');
-  if (!isAddress(v)) throw invalid(field, `expected an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42), got ${shown(v)}${v.startsWith('ed25519:') ? '' : ` (${ss58Why(v)})`}`);
+  if (!isAddress(v)) throw invalid(field, `expected an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42), got ${shown(v)}${v.startsWith('ed25519:') ? '' : ` (${ss58Problem(v)})`}`);
   return v;
 }
 
