@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { clockNonces, DomainError, signCommand, type KeyPair } from '@ewx/platform';
-import { PlaceHoldRequest, RegistryClient } from '@ewx/proto/registry';
+import { type Account, PlaceHoldRequest, RegistryClient } from '@ewx/proto/registry';
 
 /**
  * Money lives in the registry's ledger. A hold is placed synchronously and idempotently by hold id;
@@ -11,6 +11,12 @@ import { PlaceHoldRequest, RegistryClient } from '@ewx/proto/registry';
  */
 export interface Ledger {
   placeHold(holdId: string, account: string, amount: bigint): Promise<void>;
+  /**
+   * The account's free balance, read before a request is recorded so that an obvious refusal
+   * (short of free balance) changes nothing; `undefined` when the registry cannot say (unreachable):
+   * the request then goes ahead and the hold decides. Optional: a ledger without it skips the check.
+   */
+  freeBalance?(account: string): Promise<bigint | undefined>;
 }
 
 /** Statuses that are the registry's final answer; anything else may be retried. */
@@ -59,6 +65,14 @@ export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000, c
           nextNonce.atLeast(accepted);
         }
       }
+    },
+    freeBalance(account) {
+      return new Promise<bigint | undefined>((resolve) => {
+        client.getAccount({ address: account }, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, a?: Account) => {
+          if (!err && a) resolve(BigInt(a.free || '0'));
+          else resolve(err?.code === grpc.status.NOT_FOUND ? 0n : undefined);
+        });
+      });
     },
     close: () => client.close(),
   };

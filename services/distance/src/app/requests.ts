@@ -60,6 +60,16 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
   return {
     async request(auth, identity) {
       if (typeof ledger === 'string') throw precondition(ledger);
+      // (A used nonce is left to execute, which refuses it with PERMISSION_DENIED as for any command.)
+      if (ledger.freeBalance && auth.nonce > runtime.lastNonce(auth.signer)) {
+        // Refuse an obviously unpayable request before anything is recorded (the hold would fail and
+        // leave HoldRequested + HoldFailed in the log): the domain's own refusals come first.
+        decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, runtime.state(), params);
+        const free = await ledger.freeBalance(auth.signer);
+        if (free !== undefined && free < params.price) {
+          throw precondition(`requester: ${auth.signer} has ${free} free base units, an evaluation costs ${params.price}; deposit or receive at least ${params.price - free} more, then retry`);
+        }
+      }
       const [e] = await runtime.execute(requestStream(identity),
         proven(auth, (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params)), auth);
       const ev = decodeDistanceLog(e!);

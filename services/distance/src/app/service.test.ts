@@ -16,10 +16,12 @@ import { distanceModuleWith, type Ledger } from '../index.js';
 import { wotDataFile } from '../oracle/testing.js';
 
 /** A ledger double: records holds; `mode` decides the registry's answer. */
-function fakeLedger(): Ledger & { holds: string[]; mode: 'ok' | 'short' | 'down' } {
+function fakeLedger(): Ledger & { holds: string[]; mode: 'ok' | 'short' | 'down'; free?: bigint } {
   const l = {
     holds: [] as string[],
     mode: 'ok' as 'ok' | 'short' | 'down',
+    free: undefined as bigint | undefined,
+    async freeBalance(_account: string) { return l.free; },
     async placeHold(holdId: string, account: string, amount: bigint) {
       l.holds.push(`${holdId}|${account}|${amount}`);
       if (l.mode === 'short') throw new DomainError('FAILED_PRECONDITION', `registry refused the hold: ${account} has 0 free, needs ${amount}`);
@@ -115,6 +117,23 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     assert.match(await expectStatus(request(h, 7), grpc.status.FAILED_PRECONDITION), /registry refused the hold/);
     assert.equal((await status(h, 7)).status, DistanceStatus.DISTANCE_STATUS_NON_EXISTENT);
     assert.deepEqual((await rpc(h.client, 'getPool', { period: 1 })).entries, []);
+  });
+
+  test('a requester short of free balance is refused before anything is recorded: no hold, no event, nonce unused', async () => {
+    const ledger = fakeLedger();
+    ledger.free = 10n * 10n ** 18n - 1n;
+    const h = await make(ledger);
+    await importGenesis(h);
+    const before = (await rpc(h.client, 'getStatus', {})).position;
+    const req = signed(user, 'RequestEvaluation', { auth: undefined, identity: 9 }, (m) => RequestEvaluationRequest.encode(m).finish());
+    const message = await expectStatus(rpc(h.client, 'requestEvaluation', req), grpc.status.FAILED_PRECONDITION);
+    assert.match(message, new RegExp(`requester: ${user.address} has ${10n * 10n ** 18n - 1n} free .* at least 1 more`));
+    assert.deepEqual(ledger.holds, [], 'no hold attempted');
+    assert.equal((await rpc(h.client, 'getStatus', {})).position, before, 'the log did not grow');
+    assert.equal((await status(h, 9)).status, DistanceStatus.DISTANCE_STATUS_NON_EXISTENT);
+    ledger.free = 10n * 10n ** 18n;
+    const res = await rpc(h.client, 'requestEvaluation', req);
+    assert.equal(res.holdId, 'distance:9:1', 'the same signed request goes through once the balance is there');
   });
 
   test('registry unreachable: UNAVAILABLE, the request stays pending and the re-drive completes it with the same hold id', async () => {
