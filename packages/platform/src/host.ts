@@ -8,7 +8,7 @@ import { kafkaSecurityFrom } from './bus/kafka-security.js';
 import type { Bus, Consumer } from './bus/types.js';
 import { readEnv, type Env } from './config.js';
 import { ConfigError } from './errors.js';
-import { pgliteEventStore } from './eventstore/pglite.js';
+import { openPglite, pgliteEventStore } from './eventstore/pglite.js';
 import { postgresEventStore } from './eventstore/postgres.js';
 import type { EventStore } from './eventstore/types.js';
 import type { Subscription } from './eventstore/subscription.js';
@@ -331,13 +331,11 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const port = env.int('GRPC_PORT', 50051, 0, 65535);
   const host = env.str('GRPC_HOST', '127.0.0.1');
   const admin = adminFrom(env, dataDir ?? MEMORY, log);
-  // Imported here: a standalone process (PostgreSQL) does not pay for loading PGlite at start.
-  const { PGlite } = await import('@electric-sql/pglite');
   const grpcOptions = grpcServerOptionsFrom(env);
   const telemetrySettings = telemetrySettingsFrom(env, 'embedded', host);
   for (const m of modules) m.validateConfig?.(env, { admin, mode: 'embedded' });
   const telemetry = await startTelemetry(telemetrySettings, log);
-  const db = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined);
+  const db = await openPglite(dataDir ? join(dataDir, 'pglite') : undefined, source);
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
   const instances: ServiceInstance[] = [];

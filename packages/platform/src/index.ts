@@ -8,7 +8,7 @@ export * from './eventstore/types.js';
 export * from './eventstore/subscription.js';
 export { sqlEventStore, migrate, schemaFor, type SqlClient } from './eventstore/sql.js';
 export { postgresEventStore } from './eventstore/postgres.js';
-export { pgliteEventStore } from './eventstore/pglite.js';
+export { openPglite, pgliteEventStore, pgliteTemplatePath } from './eventstore/pglite.js';
 export { kurrentEventStore, kurrentEventStoreOn, type KurrentClient } from './eventstore/kurrentdb.js';
 export * from './bus/types.js';
 export { inProcessBus } from './bus/inprocess.js';
