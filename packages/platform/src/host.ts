@@ -314,6 +314,8 @@ export interface Embedded {
   readonly server: StartedServer;
   readonly admin: string;
   readonly dataDir: string | undefined;
+  /** Each service's log, to read only (the dashboard's audit view beside a running `npm start`). */
+  readonly logs: ReadonlyMap<ServiceName, Pick<EventStore, 'readAll'>>;
   stop(): Promise<void>;
 }
 
@@ -341,8 +343,10 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
   const instances: ServiceInstance[] = [];
+  const logs = new Map<ServiceName, Pick<EventStore, 'readAll'>>();
   for (const m of modules) {
     const store = await pgliteEventStore(categoryOf(namespace, m.name), db);
+    logs.set(m.name, { readAll: (after, limit) => store.readAll(after, limit) });
     bus.register(m.name, store);
     instances.push(await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace }));
   }
@@ -360,7 +364,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
     await telemetry.shutdown();
   };
   if (opts.signals !== false) onSignals(stop, log);
-  return { server, admin, dataDir, stop };
+  return { server, admin, dataDir, logs, stop };
 }
 
 /** The body of every service's main.ts: start it alone, or exit 1 with the configuration error. */

@@ -89,3 +89,53 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+export interface EmbeddedProcess {
+  /** `127.0.0.1:<GRPC_PORT>`. */
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Everything the process printed (stdout and stderr). */
+  output(): string;
+  /** SIGKILL: no shutdown hooks (the crash tests' kill -9). */
+  kill(): Promise<void>;
+  /** SIGTERM, and waits for the exit: the services stop cleanly (snapshots stored). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `npm start`'s process (`packages/embedded/dist/main.js`: all five services, PGlite in
+ * `DATA_DIR`) on a free gRPC port with `env` over this process's environment, and waits until its
+ * health service says the registry is SERVING (commands accepted). A new PGlite folder takes 20–50 s
+ * to initialise on a loaded 2-core machine, so it waits up to `ms` (180 s) and fails with what the
+ * process printed; a process that exits first fails at once. The dashboard is off unless `env` sets
+ * DASHBOARD_PORT.
+ */
+export async function startEmbeddedProcess(env: Record<string, string>, ms = 180_000): Promise<EmbeddedProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
+    env: { ...process.env, LOG_LEVEL: 'warn', DASHBOARD_PORT: 'off', ...env, GRPC_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const address = `127.0.0.1:${port}`;
+  const kill = async (): Promise<void> => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; } };
+  const health = healthClient(address);
+  try {
+    await waitFor('embedded SERVING', () => new Promise<true | undefined>((res, rej) => {
+      if (child.exitCode !== null) { rej(new Error(`embedded exited with ${child.exitCode}: ${out.slice(-2000)}`)); return; }
+      health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+    }), ms, 100);
+  } catch (e) {
+    await kill();
+    throw new Error(`${(e as Error).message}; its output: ${out.slice(-2000)}`);
+  } finally {
+    health.close();
+  }
+  return {
+    address, child, output: () => out, kill,
+    async stop() { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await exited; } },
+  };
+}
