@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import logUpdate from 'log-update';
-import { dashboardPort, startDashboardBeside } from '@ewx/dashboard';
+import { auditSourceOver, dashboardPort, startDashboardBeside } from '@ewx/dashboard';
 import { GROUP, SOLUTION, kindsOf, startDemo, type Demo, type DemoOptions, type Kind } from './demo.js';
 import { observe, tokens, type Snapshot } from './observe.js';
 
@@ -86,7 +86,11 @@ async function main(): Promise<void> {
   };
   const demo = await startDemo(options, step);
   // The read-only dashboard (packages/dashboard) over the demo's system; a taken port is one line, not a stop.
-  const dashboard = await startDashboardBeside({ address: demo.address }, { setting: o.dashboard, settingName: '--dashboard', who: 'demo', hint: 'use --dashboard 0 for any free port' });
+  // Its audit view reads the demo's logs (read-only, in this process).
+  const dashboard = await startDashboardBeside({ address: demo.address }, {
+    setting: o.dashboard, settingName: '--dashboard', who: 'demo', hint: 'use --dashboard 0 for any free port',
+    audit: auditSourceOver(demo.logs, `the running demo (${demo.dataDir})`),
+  });
   dashboardUrl = dashboard?.url;
   if (o.json) json({ event: 'ready', address: demo.address, dataDir: demo.dataDir, workers: o.workers, kinds: demo.kinds, group: GROUP, solution: SOLUTION, ...(dashboardUrl ? { dashboard: dashboardUrl } : {}) });
   const operators = demo.scenario.operators.map((x) => x.key.address);
