@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
-import { freePort, healthClient, isServing, REPO_ROOT, waitFor } from '@ewx/platform/testing';
+import { REPO_ROOT, startEmbeddedProcess, type EmbeddedProcess } from '@ewx/platform/testing';
 import { deserializeState, firstDifference, serializeState, type RoundSettledEvent } from '@ewx/platform';
 import type { SourceSnapshot } from './source.js';
 import { asOf, audit, embeddedSource, formatReport, makeBundle, verifyBundle, whatIf, type Bundle, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
@@ -21,28 +20,8 @@ const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: st
 });
 
 /** Starts `npm start`'s process (all five services, PGlite in `dataDir`) and waits until it serves. */
-async function startEmbedded(dataDir: string, env: Record<string, string>): Promise<{ address: string; stop(): Promise<void>; output(): string }> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
-    env: { ...process.env, ...env, DATA_DIR: dataDir, GRPC_PORT: String(port), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const address = `127.0.0.1:${port}`;
-  const health = healthClient(address);
-  // A new PGlite folder takes 20–50 s to initialise on a loaded 2-core machine: wait up to 180 s,
-  // and say what the process printed if it never serves.
-  await waitFor('embedded SERVING', () => new Promise<true | undefined>((res, rej) => {
-    if (child.exitCode !== null) { rej(new Error(`embedded exited: ${out.slice(-2000)}`)); return; }
-    health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-  }), 180_000, 100).catch((e: Error) => { child.kill('SIGKILL'); throw new Error(`${e.message}; its output: ${out.slice(-2000)}`); });
-  health.close();
-  // SIGTERM: the process stops its services, which finish the work they had started.
-  return { address, output: () => out, async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await exited; } } };
-}
+const startEmbedded = (dataDir: string, env: Record<string, string>): Promise<EmbeddedProcess> =>
+  startEmbeddedProcess({ ...env, DATA_DIR: dataDir, LOG_LEVEL: 'info' });
 
 async function counts(dataDir: string): Promise<Record<ServiceName, number>> {
   const source = await embeddedSource(dataDir);

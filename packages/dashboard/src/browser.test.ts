@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,7 +9,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { connect, counterNonces, generateKeyPair, keyPairFromSeed, keySigner, untilHeight, untilRoundClosed, type Ewx } from '@ewx/client';
 import { audit, embeddedSource, verifyBundle, type Bundle } from '@ewx/audit';
 import { startGateway } from './gateway.js';
-import { freePort, REPO_ROOT, waitFor } from '@ewx/platform/testing';
+import { freePort, REPO_ROOT, startEmbeddedProcess, waitFor, type EmbeddedProcess } from '@ewx/platform/testing';
+import { EvaluationOutcome } from '@ewx/proto/distance';
 import { runScenario, SCENARIO_GROUP, SCENARIO_SOLUTION, scenarioEnv, scenarioKeys } from '@ewx/audit/testing';
 
 /**
@@ -31,21 +32,13 @@ function findChromium(): string | undefined {
   return undefined;
 }
 
-async function startEmbedded(dataDir: string, env: Record<string, string>): Promise<{ address: string; dashboard: string; stop(): Promise<void>; output(): string }> {
-  const [port, webPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
-    env: { ...process.env, ...env, DATA_DIR: dataDir, GRPC_PORT: String(port), DASHBOARD_PORT: String(webPort), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+async function startEmbedded(dataDir: string, env: Record<string, string>): Promise<EmbeddedProcess & { dashboard: string }> {
+  const p = await startEmbeddedProcess({ ...env, DATA_DIR: dataDir, DASHBOARD_PORT: String(await freePort()) });
   const dashboard = await waitFor('the embedded mode to print the dashboard URL', () => {
-    if (child.exitCode !== null) throw new Error(`embedded exited: ${out.slice(-2000)}`);
-    return /dashboard at (http:\/\/\S+)/.exec(out)?.[1];
-  }, 120_000, 100);
-  return { address: `127.0.0.1:${port}`, dashboard, output: () => out, async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await exited; } } };
+    if (p.child.exitCode !== null) throw new Error(`embedded exited: ${p.output().slice(-2000)}`);
+    return /dashboard at (http:\/\/\S+)/.exec(p.output())?.[1];
+  }, 120_000, 100).catch(async (e: Error) => { await p.kill(); throw e; });
+  return { ...p, dashboard };
 }
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -120,12 +113,9 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await text(page, 'evaluation-period'), String(pool.period));
     assert.equal(await text(page, 'pool-size'), String(pool.entries.length));
     assert.deepEqual((await rows(page, 'groups')).map((r) => r[0]), [SCENARIO_GROUP]);
-    // Read-only, and the audit says why it is not here (npm start's gateway has no log source of its own).
+    // Read-only.
     assert.equal((await fetch(`${system!.dashboard}api/network`, { method: 'POST' })).status, 405);
     assert.match((await fetch(system!.dashboard)).headers.get('content-security-policy') ?? '', /default-src 'self'/);
-    const noAudit = await fetch(`${system!.dashboard}api/audit`);
-    assert.equal(noAudit.status, 404);
-    assert.match(((await noAudit.json()) as { error: string }).error, /AUDIT_DATA_DIR/);
     await page.screenshot({ path: join(SHOTS, 'dashboard-network.png'), fullPage: true });
     await accessible(page);
   });
@@ -219,12 +209,42 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await accessible(page);
   });
 
-  test('distance view: identity status and median equal the gRPC answer', async (t) => {
+  test('distance view: identity status, median and the values each evaluator published equal the gRPC answers', async (t) => {
     if (!executable) return t.skip('no chromium');
     await open('#/distance/3', 'distance-status');
     const s = await ewx.distance.getIdentityStatus({ identity: 3 });
     assert.equal(await text(page, 'distance-status'), ['UNSPECIFIED', 'NON_EXISTENT', 'PENDING', 'VALID'][s.status]);
     assert.equal(await text(page, 'distance-median'), `${s.lastMedian / 1e7}%`);
+    // Its evaluation of the scenario is settled and its pool no longer kept: the page says so.
+    assert.equal(s.lastOutcome, EvaluationOutcome.EVALUATION_OUTCOME_VALID);
+    assert.match(await page.getByTestId('distance-values-none').innerText(), /No evaluation pool is kept/);
+
+    // A new evaluation: requested, then the evaluator publishes in its period; the page shows its value.
+    const nonce = counterNonces(BigInt(Date.now()) * 1000n);
+    const as = (k: typeof keys.admin) => connect({ address: system!.address, signer: keySigner(k, nonce) });
+    const [requester, evaluator, admin] = [as(keys.requester), as(keys.evaluator), as(keys.admin)];
+    try {
+      const { evaluationPeriod } = await requester.distance.requestEvaluation({ identity: 3 });
+      await waitFor(`distance period ${evaluationPeriod}`, async () => {
+        if ((await ewx.distance.getPool({})).period >= evaluationPeriod) return true;
+        const h = Number((await admin.consensus.produceBlocks({ count: 1 })).height);
+        await untilHeight(ewx, h, { timeoutMs: 60_000 });
+        return undefined;
+      }, 60_000, 10);
+      const size = (await ewx.distance.getPool({ period: evaluationPeriod })).entries.length;
+      await evaluator.distance.publishResult({ period: evaluationPeriod, values: Array.from({ length: size }, (_, i) => 987_654_321 - i) });
+      await open('#/network', 'height');
+      await open('#/distance/3', 'distance-values');
+      const pool = await ewx.distance.getPool({ period: evaluationPeriod });
+      const at = pool.entries.findIndex((e) => e.identity === 3);
+      assert.ok(at >= 0, `identity 3 in the pool of period ${evaluationPeriod}`);
+      assert.deepEqual(pool.results.map((r) => r.evaluator), [keys.evaluator.address]);
+      assert.equal(await text(page, 'distance-status'), 'PENDING');
+      assert.deepEqual((await rows(page, 'distance-values')).map((r) => r.slice(1)), pool.results.map((r) => [`${r.values[at]! / 1e7}%`, String(r.values[at])]));
+      assert.deepEqual(await page.getByTestId('distance-evaluator').evaluateAll((es) => es.map((e) => e.getAttribute('title'))), pool.results.map((r) => r.evaluator));
+    } finally {
+      requester.close(); evaluator.close(); admin.close();
+    }
     await page.screenshot({ path: join(SHOTS, 'dashboard-distance.png'), fullPage: true });
     await accessible(page);
   });
@@ -287,10 +307,44 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await page.screenshot({ path: join(SHOTS, 'dashboard-withdrawal.png'), fullPage: true });
   });
 
+  /** The audit summary `npm start`'s own gateway showed beside the running system. */
+  let besideRunning: { source: string; events: number; divergences: number; services: { service: string; events: number }[] } | undefined;
+
+  /** Downloads operator 0's bundle for period 1 from the audit view shown and verifies it offline. */
+  const downloadBundle = async (): Promise<void> => {
+    await page.fill('#b-operator', keys.operators[0]!.address);
+    await page.fill('#b-period', '1');
+    await page.fill('#b-group', SCENARIO_GROUP);
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByRole('button', { name: 'Download bundle' }).click()]);
+    const bundle = JSON.parse(readFileSync((await download.path())!, 'utf8')) as Bundle;
+    const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim()).address;
+    const verdict = verifyBundle(bundle, [validator]);
+    assert.deepEqual(verdict.problems, []);
+    assert.equal(verdict.checked.correct, 2, 'operator 0 was right in both settled rounds of period 1');
+  };
+
+  test('audit view beside the running system (npm start\'s gateway reads the services\' stores): the summary, and the operator\'s bundle downloads and verifies', async (t) => {
+    if (!executable) return t.skip('no chromium');
+    await page.goto(`${system!.dashboard}#/audit`);
+    await page.getByTestId('audit-events').waitFor({ timeout: 120_000 });
+    const summary = (await (await fetch(`${system!.dashboard}api/audit`)).json()) as NonNullable<typeof besideRunning>;
+    assert.match(summary.source, /^the running embedded system \(/);
+    assert.equal(await text(page, 'audit-events'), String(summary.events));
+    assert.equal(await text(page, 'audit-divergences'), String(summary.divergences));
+    assert.equal(summary.divergences, 0, 'the scenario audits clean');
+    assert.deepEqual(summary.services.map((x) => x.service), ['registry', 'voting', 'consensus', 'rewards', 'distance']);
+    besideRunning = summary;
+    await downloadBundle();
+  });
+
   test('audit view over the stopped system\'s folder: the summary equals a direct audit, and the operator\'s bundle downloads and verifies', async (t) => {
     if (!executable) return t.skip('no chromium');
     await system!.stop();
     const expected = await (async () => { const src = await embeddedSource(dataDir); try { return await audit(src); } finally { await src.close(); } })();
+    // Nothing was appended since: the running system's audit read the same logs as this one.
+    assert.ok(besideRunning, 'the audit beside the running system ran');
+    assert.equal(besideRunning.events, expected.events);
+    assert.deepEqual(besideRunning.services.map((x) => [x.service, x.events]), expected.services.map((x) => [x.service, x.events]));
     const gateway = await startGateway({ ewx, audit: () => embeddedSource(dataDir), pollMs: 60_000 }, await freePort());
     try {
       await page.goto(`${gateway.url}#/audit`);
@@ -300,15 +354,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
       assert.equal(expected.divergences.length, 0, 'the scenario audits clean');
       await page.screenshot({ path: join(SHOTS, 'dashboard-audit.png'), fullPage: true });
       await accessible(page);
-      await page.fill('#b-operator', keys.operators[0]!.address);
-      await page.fill('#b-period', '1');
-      await page.fill('#b-group', SCENARIO_GROUP);
-      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByRole('button', { name: 'Download bundle' }).click()]);
-      const bundle = JSON.parse(readFileSync((await download.path())!, 'utf8')) as Bundle;
-      const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim()).address;
-      const verdict = verifyBundle(bundle, [validator]);
-      assert.deepEqual(verdict.problems, []);
-      assert.equal(verdict.checked.correct, 2, 'operator 0 was right in both settled rounds of period 1');
+      await downloadBundle();
     } finally {
       await gateway.close();
     }

@@ -1,5 +1,6 @@
-import { SERVICE_NAMES, type Ewx } from '@ewx/client';
-import { DistanceStatus } from '@ewx/proto/distance';
+import { EwxCallError, SERVICE_NAMES, type Ewx } from '@ewx/client';
+import { DistanceStatus, EvaluationOutcome } from '@ewx/proto/distance';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { RoundState, type Round } from '@ewx/proto/voting';
 
 /**
@@ -8,13 +9,13 @@ import { RoundState, type Round } from '@ewx/proto/voting';
  * and periods become numbers.
  *
  * What the reads do not give yet (each needs an RPC or a field, not a change here):
- * - distance: the values each evaluator published for an identity (Pool has only `published_by`);
  * - group/operator: stake added by a top-up that turns active next period (Subscription has one
  *   `stake` and `active_from_period`), and a pending withdrawal's amount apart from the stake;
  * - network: rounds per state across solutions (one ListRounds per solution here) and votes per
  *   period over a range (one GetVoteMetadata per period);
- * - audit: the logs over gRPC, so that the gateway beside a running system can replay them (it
- *   needs AUDIT_DATABASE_URL or a stopped embedded folder today).
+ * - audit: the logs over gRPC, so that a gateway in another process beside a running system can
+ *   replay them (it needs AUDIT_DATABASE_URL or a stopped embedded folder; `npm start`'s own
+ *   gateway reads the running services' stores).
  */
 
 const n = (v: bigint | number): number => Number(v);
@@ -191,11 +192,22 @@ const DISTANCE: Record<number, string> = {
 
 export async function distance(ewx: Ewx, identity: number) {
   const [s, wot] = await Promise.all([ewx.distance.getIdentityStatus({ identity }), ewx.distance.getWotStats({})]);
-  const pool = s.pendingEvaluationPeriod ? await ewx.distance.getPool({ period: s.pendingEvaluationPeriod }) : undefined;
+  // The pool it waits in, else the one its last evaluation settled in (kept a few periods; older: NOT_FOUND).
+  const evaluated = s.lastOutcome !== EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED && s.lastOutcome !== EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED;
+  const period = s.pendingEvaluationPeriod || (evaluated ? s.lastOutcomePeriod : undefined);
+  const pool = period === undefined ? undefined : await ewx.distance.getPool({ period }).catch((e: unknown) => {
+    if (EwxCallError.is(e) && e.code === grpcStatus.NOT_FOUND) return undefined;
+    throw e;
+  });
+  // Each evaluator's published value for this identity (Perbill; its entry's index in the pool's results).
+  const at = pool ? pool.entries.findIndex((e) => e.identity === identity) : -1;
+  const values = pool && at >= 0
+    ? pool.results.map((r) => ({ evaluator: r.evaluator, value: r.values[at] ?? null, percent: r.values[at] === undefined ? null : r.values[at]! / 1e7 }))
+    : [];
   return {
     identity: s.identity, status: DISTANCE[s.status] ?? 'UNSPECIFIED', inWot: s.inWot, valid: s.valid, validUntilPeriod: s.validUntilPeriod, validUntilHeight: n(s.validUntilHeight),
     pendingEvaluationPeriod: s.pendingEvaluationPeriod, lastMedian: s.lastMedian, lastMedianPercent: s.lastMedian / 1e7,
-    evaluators: pool ? { period: pool.period, publishedBy: pool.publishedBy, settled: pool.settled } : null,
+    evaluators: pool ? { period: pool.period, publishedBy: pool.publishedBy, settled: pool.settled, values } : null,
     referees: { count: wot.referees, members: wot.members, threshold: wot.refereeThreshold, sharePercent: wot.members ? Math.floor((wot.referees * 10000) / wot.members) / 100 : 0 },
   };
 }

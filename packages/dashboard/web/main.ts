@@ -230,6 +230,10 @@ const views: Record<string, (args: string[]) => Promise<HTMLElement[]>> = {
         ['Median of the evaluators', num(`${d.lastMedianPercent}%`, 'distance-median')], ['Pending evaluation period', d.pendingEvaluationPeriod || '—'],
         ['Evaluators who published', d.evaluators ? d.evaluators.publishedBy.map(short).join(', ') || 'nobody yet' : '—'],
         ['Referees', `${d.referees.count} of ${d.referees.members} members (${d.referees.sharePercent}%)`]], 'distance-summary'),
+      d.evaluators && d.evaluators.values.length
+        ? table(`Values published for period ${d.evaluators.period}${d.evaluators.settled ? ' (settled)' : ''}`, ['evaluator', 'referees reached (%)', 'Perbill'],
+          d.evaluators.values.map((v: Json) => [h('span', { title: v.evaluator, 'data-testid': 'distance-evaluator' }, short(v.evaluator)), v.percent === null ? '—' : `${v.percent}%`, v.value ?? '—']), 'distance-values')
+        : h('p', { 'data-testid': 'distance-values-none' }, d.evaluators ? `No evaluator has published for period ${d.evaluators.period} yet.` : 'No evaluation pool is kept for this identity (none pending, or its last one is too old).'),
     ];
   },
 };

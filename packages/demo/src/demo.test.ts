@@ -39,6 +39,13 @@ test('npm run demo: a first reward is credited, honest operators earn more, Ctrl
     const network = await (await fetch(new URL('api/network', ready.dashboard as string))).json() as { groups?: unknown[] };
     assert.ok(Array.isArray(network.groups) && network.groups.length === 1, JSON.stringify(network).slice(0, 300));
     const first = await until('first-reward', 120_000);
+    // Its audit view reads the demo's own logs while it runs: every service's log replayed.
+    const audit = await fetch(new URL('api/audit', ready.dashboard as string));
+    const summary0 = await audit.json() as { source?: string; events?: number; services?: { service: string; events: number }[] };
+    assert.equal(audit.status, 200, JSON.stringify(summary0).slice(0, 300));
+    assert.match(summary0.source ?? '', /^the running demo \(/);
+    assert.deepEqual(summary0.services?.map((x) => x.service), ['registry', 'voting', 'consensus', 'rewards', 'distance']);
+    assert.ok(summary0.services!.every((x) => x.events > 0) && summary0.events! > 0, JSON.stringify(summary0.services));
     t.diagnostic(`ready after ${ready.atMs} ms, first reward ${first.atMs - ready.atMs} ms later (${first.atMs} ms after start; the machine is shared, see the report)`);
     assert.ok(BigInt(first.paid as string) > 0n);
     // Period 1 is the first with active stakes: its rewards are the first.

@@ -37,6 +37,8 @@ export interface Demo {
   readonly dataDir: string;
   readonly scenario: Scenario;
   readonly kinds: readonly Kind[];
+  /** The services' logs, to read only (the dashboard's audit view). */
+  readonly logs: Embedded['logs'];
   readonly outcomes: Map<Kind, Record<VoteOutcome['outcome'], number>>;
   /** Blocks produced by the demo's clock; errors of the clock, if any. */
   clockError(): string | undefined;
@@ -142,7 +144,7 @@ export async function startDemo(o: DemoOptions, onStep: (step: string) => void =
         else next = Date.now();
       }
     })();
-    return { ewx, address, dataDir, scenario, kinds, outcomes, clockError: () => clockError, stop: cleanUp };
+    return { ewx, address, dataDir, scenario, kinds, logs: system!.logs, outcomes, clockError: () => clockError, stop: cleanUp };
   } catch (e) {
     await cleanUp();
     throw e;

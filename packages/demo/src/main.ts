@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import logUpdate from 'log-update';
+import { auditSourceOver, dashboardPort, startDashboardBeside } from '@ewx/dashboard';
 import { GROUP, SOLUTION, kindsOf, startDemo, type Demo, type DemoOptions, type Kind } from './demo.js';
 import { observe, tokens, type Snapshot } from './observe.js';
 
@@ -45,23 +46,6 @@ const json = (o: Record<string, unknown>): void => {
 /** Where the dashboard serves, when it started (--dashboard). */
 let dashboardUrl: string | undefined;
 
-/** The read-only dashboard (packages/dashboard) over the demo's system; a taken port is one line, not a stop. */
-async function startDashboardFor(address: string, setting: string): Promise<{ url: string; close(): Promise<void> } | undefined> {
-  if (setting === 'off') return undefined;
-  const port = Number(setting);
-  if (!/^\d{1,5}$/.test(setting) || port > 65_535) {
-    process.stderr.write(`demo: --dashboard ${setting}: expected a port (0 for any free one) or off\n`);
-    process.exit(2);
-  }
-  try {
-    const { startDashboard } = await import('@ewx/dashboard');
-    return await startDashboard({ address }, port);
-  } catch (e) {
-    process.stderr.write(`demo: dashboard not started on port ${setting}: ${(e as Error).message} (use --dashboard 0 for any free port)\n`);
-    return undefined;
-  }
-}
-
 function render(d: Demo, s: Snapshot, o: Cli, firstReward: string | undefined): string {
   const count = (k: Kind): number => d.kinds.filter((x) => x === k).length;
   const head = [
@@ -86,7 +70,7 @@ function render(d: Demo, s: Snapshot, o: Cli, firstReward: string | undefined): 
 async function main(): Promise<void> {
   program.parse();
   const o = program.opts<Cli>();
-  try { kindsOf(o); } catch (e) {
+  try { kindsOf(o); dashboardPort(o.dashboard, '--dashboard'); } catch (e) {
     process.stderr.write(`demo: ${(e as Error).message}\n`);
     process.exit(2);
   }
@@ -101,7 +85,12 @@ async function main(): Promise<void> {
     start: o.start === 'worker' ? 'WORKER' : 'REGISTRAR', data: o.data, port: o.port, logFile: o.log,
   };
   const demo = await startDemo(options, step);
-  const dashboard = await startDashboardFor(demo.address, o.dashboard);
+  // The read-only dashboard (packages/dashboard) over the demo's system; a taken port is one line, not a stop.
+  // Its audit view reads the demo's logs (read-only, in this process).
+  const dashboard = await startDashboardBeside({ address: demo.address }, {
+    setting: o.dashboard, settingName: '--dashboard', who: 'demo', hint: 'use --dashboard 0 for any free port',
+    audit: auditSourceOver(demo.logs, `the running demo (${demo.dataDir})`),
+  });
   dashboardUrl = dashboard?.url;
   if (o.json) json({ event: 'ready', address: demo.address, dataDir: demo.dataDir, workers: o.workers, kinds: demo.kinds, group: GROUP, solution: SOLUTION, ...(dashboardUrl ? { dashboard: dashboardUrl } : {}) });
   const operators = demo.scenario.operators.map((x) => x.key.address);

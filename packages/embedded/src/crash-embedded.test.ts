@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { keyPairFromSeed, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
-import { freePort, healthClient, insecureClient, isServing, REPO_ROOT, rpc, waitFor } from '@ewx/platform/testing';
+import { insecureClient, rpc, startEmbeddedProcess, waitFor, type EmbeddedProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
@@ -20,39 +19,25 @@ import { DistanceClient } from '@ewx/proto/distance';
  */
 describe('embedded mode: kill -9 loses nothing', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ewx-crash-embedded-'));
-  const children = new Set<ChildProcess>();
-  after(() => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  const children = new Set<EmbeddedProcess>();
+  after(async () => {
+    for (const c of children) await c.kill();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   const start = async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
-      env: { ...process.env, DATA_DIR: dataDir, GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const address = `127.0.0.1:${port}`;
-    const health = healthClient(address);
-    await waitFor('embedded SERVING', () => new Promise<true | undefined>((res, rej) => {
-      if (child.exitCode !== null) { rej(new Error(`embedded exited: ${out.slice(-2000)}`)); return; }
-      health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-    }), 180_000, 100); // a new PGlite folder takes 20–50 s to initialise on a loaded 2-core machine
-    health.close();
+    const p = await startEmbeddedProcess({ DATA_DIR: dataDir, BLOCK_TIME_MS: 'manual' });
+    children.add(p);
+    const { address } = p;
     return {
-      address, out: () => out,
+      address, out: p.output,
       consensus: insecureClient(ConsensusClient, address),
       registry: insecureClient(RegistryClient, address),
       rewards: insecureClient(RewardsClient, address),
       voting: insecureClient(VotingClient, address),
       distance: insecureClient(DistanceClient, address),
-      async kill() { child.kill('SIGKILL'); await exited; },
-      async stop() { child.kill('SIGTERM'); await exited; },
+      kill: p.kill,
+      stop: p.stop,
     };
   };
   type System = Awaited<ReturnType<typeof start>>;

@@ -10,7 +10,7 @@ import { readEnv, type Env } from './config.js';
 import { ConfigError } from './errors.js';
 import { openPglite, pgliteEventStore } from './eventstore/pglite.js';
 import { postgresEventStore } from './eventstore/postgres.js';
-import type { EventStore } from './eventstore/types.js';
+import { START, type EventStore, type LogPosition } from './eventstore/types.js';
 import type { Subscription } from './eventstore/subscription.js';
 import { grpcServerOptionsFrom } from './grpc/options.js';
 import { setHealth, setServing, startGrpcServer, type GrpcService, type StartedServer } from './grpc/server.js';
@@ -20,7 +20,7 @@ import { startRelay } from './relay.js';
 import { retryForever } from './retry.js';
 import { createRuntime, type Decider, type Runtime } from './runtime.js';
 import { healthProbeSettingsFrom, watchDependencies } from './health.js';
-import { observeRelayLag, settleLatencyListener } from './telemetry/service.js';
+import { observeRelayLag, observeServiceGauges, settleLatencyListener, type ServiceGauges } from './telemetry/service.js';
 import { startTelemetry, telemetrySettingsFrom } from './telemetry/setup.js';
 import { DEFAULT_SNAPSHOT_EVERY } from './snapshot.js';
 
@@ -111,6 +111,8 @@ export interface EventSourcedServiceOptions<S> {
    * shape changes, so a snapshot of the old fold is ignored (full replay) rather than used.
    */
   readonly stateVersion?: number;
+  /** Gauges read from the state at each metrics collection (budgets, overdue rounds; see ServiceGauges). */
+  readonly gauges?: (runtime: Runtime<S>) => ServiceGauges;
 }
 
 /** The usual shape of a service: runtime over its log, outbox relay, inbox consumer, gRPC. */
@@ -121,6 +123,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   runtime.onEvent(settleLatencyListener());
   let relay: Subscription | undefined;
   let unobserveRelay: (() => void) | undefined;
+  let unobserveGauges: (() => void) | undefined;
   let inbox: Consumer | undefined;
   let reactions: { stop(): Promise<void> } | undefined;
   const group = inboxGroupOf(name, ctx.namespace);
@@ -138,6 +141,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       await runtime.start();
       if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
       if (relay) { const r = relay; unobserveRelay = observeRelayLag(name, runtime.position, () => r.position()); }
+      if (o.gauges) unobserveGauges = observeServiceGauges(name, o.gauges(runtime));
       await hooks?.queryable?.();
       if (inboxed) {
         refuse(`joining its Kafka consumer group ${group}`);
@@ -163,6 +167,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       await reactions?.stop();
       await inbox?.stop();
       unobserveRelay?.();
+      unobserveGauges?.();
       await relay?.stop();
       await runtime.stop();
     },
@@ -314,6 +319,8 @@ export interface Embedded {
   readonly server: StartedServer;
   readonly admin: string;
   readonly dataDir: string | undefined;
+  /** Each service's log, to read only (the dashboard's audit view beside a running `npm start`). */
+  readonly logs: ReadonlyMap<ServiceName, Pick<EventStore, 'readAll'>>;
   stop(): Promise<void>;
 }
 
@@ -339,10 +346,16 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   const namespace = namespaceFrom(env);
   const bus = logTailBus(log, namespace);
   const instances: ServiceInstance[] = [];
+  const logs = new Map<ServiceName, Pick<EventStore, 'readAll'>>();
   for (const m of modules) {
     const store = await pgliteEventStore(categoryOf(namespace, m.name), db);
-    bus.register(m.name, store);
-    instances.push(await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace }));
+    logs.set(m.name, { readAll: (after, limit) => store.readAll(after, limit) });
+    // The producer's head for the consumer lag: its runtime's position (eventSourcedService exposes it).
+    let runtime: { position(): LogPosition } | undefined;
+    bus.register(m.name, store, () => runtime?.position() ?? START);
+    const instance = await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace });
+    runtime = (instance as Partial<{ runtime: { position(): LogPosition } }>).runtime;
+    instances.push(instance);
   }
   for (const i of instances) await i.start();
   const grpcServices = instances.flatMap((i) => i.grpc);
@@ -358,7 +371,7 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
     await telemetry.shutdown();
   };
   if (opts.signals !== false) onSignals(stop, log);
-  return { server, admin, dataDir, stop };
+  return { server, admin, dataDir, logs, stop };
 }
 
 /** The body of every service's main.ts: start it alone, or exit 1 with the configuration error. */

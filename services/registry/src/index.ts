@@ -42,6 +42,10 @@ export const registryModule: ServiceModule = {
       },
       grpc: (runtime) => [registryGrpc(runtime, policy, log)],
       reactions: (runtime) => startReactions(runtime, policy, log),
+      // ewx_group_budget_remaining{group}: what each group not removed still has reserved for rewards.
+      gauges: (runtime) => ({
+        *budgets() { for (const [group, g] of runtime.state().groups) if (g.status !== 'REMOVED') yield [group, g.budget] as const; },
+      }),
     });
   },
 };

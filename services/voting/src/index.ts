@@ -3,10 +3,27 @@ import { votingGrpc } from './api/grpc.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
 import { votingDecider } from './domain/decider.js';
+import type { VotingState } from './domain/state.js';
 
 export { votingDecider } from './domain/decider.js';
 
 const R = PUBLISHED.registry;
+
+/**
+ * ewx_rounds_overdue: rounds whose deadline block (`endBlock`: votes close at it) has been reached
+ * and that are neither settled nor unresolved — still ACTIVE (the close not yet recorded) or closed
+ * and waiting for consensus in OFF_CHAIN_VOTE; and the blocks since the oldest one's deadline.
+ */
+export function overdueRounds(s: VotingState): { rounds: number; oldestBlocks: number } {
+  let rounds = 0;
+  let oldestBlocks = 0;
+  for (const r of s.rounds.values()) {
+    if (r.status === 'SETTLED' || r.status === 'UNRESOLVED' || (r.status === 'ACTIVE' && s.height < r.endBlock)) continue;
+    rounds++;
+    oldestBlocks = Math.max(oldestBlocks, s.height - r.endBlock);
+  }
+  return { rounds, oldestBlocks };
+}
 
 /** VOTE_VERIFY_THREADS: threads that check vote signatures (default 0: on the gRPC thread). */
 const verifyThreadsFrom = (env: Env): number => env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
@@ -38,6 +55,7 @@ export const votingModule: ServiceModule = {
       },
       grpc: (runtime) => [votingGrpc(runtime, log, verifier)],
       reactions: (runtime) => startVotingReactions(runtime, log),
+      gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });
     return { ...service, async stop() { await service.stop(); await verifier.close(); } };
   },

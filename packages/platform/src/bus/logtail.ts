@@ -1,8 +1,9 @@
 import { INBOX_PREFIX, toEnvelope } from '../envelope.js';
-import type { EventStore } from '../eventstore/types.js';
+import type { EventStore, LogPosition } from '../eventstore/types.js';
 import { subscribe, type Subscription } from '../eventstore/subscription.js';
 import type { Logger } from '../log.js';
 import { traceHeadersOf } from '../telemetry/kafka.js';
+import { observeLogTailLag } from '../telemetry/service.js';
 import type { Bus, Consumer, ConsumerOptions } from './types.js';
 import { topicOf } from './types.js';
 
@@ -15,22 +16,23 @@ import { topicOf } from './types.js';
  */
 export interface LogTailBus extends Bus {
   readonly tailsLogs: true;
-  /** Makes `service`'s log the source of its topic. */
-  register(service: string, store: EventStore): void;
+  /** Makes `service`'s log the source of its topic; `head` (the producer's last applied position) feeds the consumer-lag gauge. */
+  register(service: string, store: EventStore, head?: () => LogPosition): void;
 }
 
 export function logTailBus(log: Logger, namespace = ''): LogTailBus {
-  const sources = new Map<string, { service: string; store: EventStore }>();
+  const sources = new Map<string, { service: string; store: EventStore; head?: () => LogPosition }>();
   const consumers = new Set<Consumer>();
   return {
     tailsLogs: true,
-    register(service, store) { sources.set(topicOf(service, namespace), { service, store }); },
+    register(service, store, head) { sources.set(topicOf(service, namespace), { service, store, head }); },
     async publish() { /* the log is the topic */ },
     async consume(o: ConsumerOptions): Promise<Consumer> {
+      const unobserved: (() => void)[] = [];
       const subs: Subscription[] = o.topics.map((topic) => {
         const src = sources.get(topic);
         if (!src) throw new Error(`bus: no log registered for topic ${topic}`);
-        return subscribe(src.store, {
+        const sub = subscribe(src.store, {
           checkpoint: `consumer:${o.groupId}`,
           batchSize: 500,
           log: log.child({ component: 'bus', group: o.groupId, topic }),
@@ -41,10 +43,14 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
             }
           },
         });
+        const { head } = src;
+        if (head) unobserved.push(observeLogTailLag(o.groupId, topic, head, () => sub.position()));
+        return sub;
       });
       const handle: Consumer = {
         async stop() {
           consumers.delete(handle);
+          for (const u of unobserved) u();
           await Promise.all(subs.map((s) => s.stop()));
         },
       };

@@ -23,24 +23,32 @@ const make = () => {
     relayLag: m.createObservableGauge('ewx_relay_lag_events', { description: 'Log positions between the last event applied and the last one the relay published (approximate: inbox copies count too)' }),
     consumerLag: m.createObservableGauge('ewx_consumer_lag_messages', { description: 'Messages behind the end of each consumed partition after the last batch' }),
     storeUp: m.createObservableGauge('ewx_dependency_up', { description: '1 while the dependency (event store, broker) answered its last health probe, else 0' }),
+    groupBudget: m.createObservableGauge('ewx_group_budget_remaining', { description: 'Reward budget still reserved per group, in base units (the registry\'s state; a float: exact below 2^53)' }),
+    roundsOverdue: m.createObservableGauge('ewx_rounds_overdue', { description: 'Rounds past their deadline block and not yet settled or unresolved (still open past it, or closed and waiting in OFF_CHAIN_VOTE)' }),
+    roundsOverdueBlocks: m.createObservableGauge('ewx_rounds_overdue_oldest_blocks', { description: 'Blocks since the deadline of the oldest overdue round (0: none overdue)' }),
   };
 };
 export const instruments = (): ReturnType<typeof make> => (made ??= make());
 /** Called once the SDK's meter provider is registered: the API has no proxy, instruments made before are no-ops. */
 export const resetInstruments = (): void => { made = undefined; gauges.clear(); };
 
-/** Observed values for the gauges, refreshed by the code that knows them. */
-const gauges = new Map<ObservableGauge, Map<string, { value: () => number | undefined; attributes: Attributes }>>();
-/** Registers (or replaces, by `key`) a value read at each collection. */
-export function observe(gauge: ObservableGauge, key: string, attributes: Attributes, value: () => number | undefined): void {
+/** Observed values for the gauges, refreshed by the code that knows them: each key reads its series at each collection. */
+type Series = () => Iterable<readonly [number, Attributes]>;
+const gauges = new Map<ObservableGauge, Map<string, Series>>();
+/** Registers (or replaces, by `key`) any number of series read at each collection (one per attribute set). */
+export function observeEach(gauge: ObservableGauge, key: string, series: Series): void {
   let g = gauges.get(gauge);
   if (!g) {
-    const entries = new Map<string, { value: () => number | undefined; attributes: Attributes }>();
+    const entries = new Map<string, Series>();
     g = entries;
     gauges.set(gauge, entries);
-    gauge.addCallback((r) => { for (const e of entries.values()) { const v = e.value(); if (v !== undefined) r.observe(v, e.attributes); } });
+    gauge.addCallback((r) => { for (const read of entries.values()) for (const [v, attributes] of read()) r.observe(v, attributes); });
   }
-  g.set(key, { value, attributes });
+  g.set(key, series);
+}
+/** Registers (or replaces, by `key`) a value read at each collection. */
+export function observe(gauge: ObservableGauge, key: string, attributes: Attributes, value: () => number | undefined): void {
+  observeEach(gauge, key, () => { const v = value(); return v === undefined ? [] : [[v, attributes] as const]; });
 }
 export const unobserve = (gauge: ObservableGauge, key: string): void => { gauges.get(gauge)?.delete(key); };
 

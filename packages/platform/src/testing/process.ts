@@ -31,37 +31,48 @@ export function healthStatus(address: string, service = ''): Promise<string | nu
   }).finally(() => health.close());
 }
 
+/** `node <script>` with its output captured (stdout and stderr together). */
+function spawnNode(script: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
+  return {
+    child, exited, running,
+    output: () => out,
+    kill: async (): Promise<void> => { if (running()) { child.kill('SIGKILL'); await exited; } },
+  };
+}
+
+/** Waits until health entry `service` of `address` says SERVING; a process that exits first fails at once. */
+async function untilServing(what: string, address: string, service: string, p: ReturnType<typeof spawnNode>, ms: number): Promise<void> {
+  const health = healthClient(address);
+  try {
+    await waitFor(what, () => new Promise<true | undefined>((res, rej) => {
+      if (p.child.exitCode !== null) { rej(new Error(`${what}: the process exited with ${p.child.exitCode}: ${p.output().slice(-2000)}`)); return; }
+      health.check({ service }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+    }), ms, 100);
+  } finally {
+    health.close();
+  }
+}
+
 /**
  * Starts `node services/<name>/dist/main.js` without waiting for it (see `startServiceProcess`);
  * `serving()` waits until its health service says SERVING (commands accepted).
  */
 export function spawnServiceProcess(name: string, port: number, env: Record<string, string>): ServiceProcess & { serving(ms?: number): Promise<void> } {
-  const child = spawn(process.execPath, [resolve(REPO_ROOT, `services/${name}/dist/main.js`)], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, GRPC_PORT: String(port), GRPC_HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const p = spawnNode(resolve(REPO_ROOT, `services/${name}/dist/main.js`), { ...process.env, LOG_LEVEL: 'warn', ...env, GRPC_PORT: String(port), GRPC_HOST: '127.0.0.1' });
   const address = `127.0.0.1:${port}`;
-  const kill = async (): Promise<void> => { if (child.exitCode === null) { child.kill('SIGKILL'); await exited; } };
+  const { child, kill } = p;
   return {
     name, address, child,
-    output: () => out,
+    output: p.output,
     kill,
-    async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]); } await kill(); },
-    async serving(ms = 60_000) {
-      const health = healthClient(address);
-      try {
-        await waitFor(`${name} SERVING on ${address}`, () => new Promise<true | undefined>((res, rej) => {
-          if (child.exitCode !== null) { rej(new Error(`${name} exited with ${child.exitCode}: ${out.slice(-2000)}`)); return; }
-          health.check({ service: '' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-        }), ms, 100);
-      } finally {
-        health.close();
-      }
-    },
+    async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))]); } await kill(); },
+    serving: (ms = 60_000) => untilServing(`${name} SERVING on ${address}`, address, '', p, ms),
   };
 }
 
@@ -88,4 +99,40 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+export interface EmbeddedProcess {
+  /** `127.0.0.1:<GRPC_PORT>`. */
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Everything the process printed (stdout and stderr). */
+  output(): string;
+  /** SIGKILL: no shutdown hooks (the crash tests' kill -9). */
+  kill(): Promise<void>;
+  /** SIGTERM, and waits for the exit: the services stop cleanly (snapshots stored). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `npm start`'s process (`packages/embedded/dist/main.js`: all five services, PGlite in
+ * `DATA_DIR`) on a free gRPC port with `env` over this process's environment, and waits until its
+ * health service says the registry is SERVING (commands accepted). A new PGlite folder takes 20–50 s
+ * to initialise on a loaded 2-core machine, so it waits up to `ms` (180 s) and fails with what the
+ * process printed; a process that exits first fails at once. The dashboard is off unless `env` sets
+ * DASHBOARD_PORT.
+ */
+export async function startEmbeddedProcess(env: Record<string, string>, ms = 180_000): Promise<EmbeddedProcess> {
+  const port = await freePort();
+  const p = spawnNode(resolve(REPO_ROOT, 'packages/embedded/dist/main.js'), { ...process.env, LOG_LEVEL: 'warn', DASHBOARD_PORT: 'off', ...env, GRPC_PORT: String(port) });
+  const address = `127.0.0.1:${port}`;
+  try {
+    await untilServing('embedded SERVING', address, 'ewx.v1.Registry', p, ms);
+  } catch (e) {
+    await p.kill();
+    throw new Error(`${(e as Error).message}; its output: ${p.output().slice(-2000)}`);
+  }
+  return {
+    address, child: p.child, output: p.output, kill: p.kill,
+    async stop() { if (p.running()) { p.child.kill('SIGTERM'); await p.exited; } },
+  };
 }
