@@ -7,7 +7,7 @@ import { meetsPercent, periodByIndex } from '@ewx/platform/domain';
 import { decide } from './decide.js';
 import { evolve } from './evolve.js';
 import { addr, ev } from './fixtures.js';
-import { initialState, periodStake, ratesAt, type RewardsState } from './state.js';
+import { budgetLeft, initialState, periodStake, ratesAt, type RewardsState } from './state.js';
 import { chunked } from './events.js';
 import type { OperatorInput, PeriodInputs } from './compute.js';
 
@@ -38,7 +38,7 @@ function refClosingInputs(s: RewardsState, group: string, period: number): Perio
       slaVotingThreshold: g.config.slaVotingThreshold,
       operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
     },
-    budget: (g.available > 0n ? g.available : 0n).toString(),
+    budget: budgetLeft(g).toString(),
     operators,
   };
 }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { BudgetExhaustedEvent, RewardsComputedEvent } from '@ewx/platform';
 import { addr, ev, rounds } from './fixtures.js';
 import { close, closeCmd, given, of, type RewardsSpec } from './spec-support.js';
+import { budgetLeft } from './state.js';
 import type { RewardInputsRecordedEvent, RewardsDecidedEvent } from './events.js';
 
 // Periods of 10 blocks: period 0 = blocks 1..10, period 1 = 11..20, period 2 = 21..30.
@@ -154,7 +155,7 @@ describe('configuration and budget', () => {
       .given(ev.subscribed(G, A, '1', 0), ev.subscribed(G, B, '3', 0), ev.block(30));
     close(log, G, 0);
     // The registry's PAID notice may come late or early: it does not change what rewards may still pay.
-    log.given(ev.budget(G, '50', 'PAID'));
+    log.given(ev.budget(G, '50', 'PAID', '100'));
     close(log, G, 1); close(log, G, 2);
     assert.deepEqual([0, 1, 2].map((p) => decided(log, p).outcome.paid), ['100', '49', '0']);
     assert.deepEqual(payoutsOf(log, 1).get(A), { operator: A, amount: '12', base: '12', active: '0' });
@@ -169,7 +170,7 @@ describe('configuration and budget', () => {
     const log = setup('50', { subscriptionRewardPerBlock: '10', votingRewardPerBlock: '0', slaVotingThreshold: 0 })
       .given(ev.subscribed(G, A, '1', 0), ev.block(20));
     close(log, G, 0);
-    log.given(ev.budget(G, '0', 'PAID'), ev.budget(G, '1000', 'RAISED'));
+    log.given(ev.budget(G, '0', 'PAID', '50'), ev.budget(G, '1000', 'RAISED', '1000'));
     close(log, G, 1);
     assert.equal(decided(log, 0).outcome.paid, '50');
     assert.equal(decided(log, 1).inputs.budget, '1000');
@@ -235,7 +236,7 @@ describe('budget across periods (property)', () => {
         for (let p = 0; p < periods; p++) close(log, G, p);
         const paid = of<RewardsComputedEvent>(log, 'RewardsComputed').reduce((a, c) => a + BigInt(c.subtotal), 0n);
         assert.ok(paid <= budget);
-        assert.equal(log.state.groups.get(G)!.available, budget - paid);
+        assert.equal(budgetLeft(log.state.groups.get(G)!), budget - paid);
         const exhausted = of<BudgetExhaustedEvent>(log, 'BudgetExhausted');
         for (const e of exhausted) assert.ok(BigInt(e.paid) <= BigInt(e.budget) && BigInt(e.due) > BigInt(e.budget));
       }), { numRuns: 100 });

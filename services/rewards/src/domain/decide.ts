@@ -2,7 +2,7 @@ import { rewardsEvent } from '@ewx/contracts';
 import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform/domain';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
 import { decisionEvents } from './events.js';
-import { periodStake, ratesAt, type RewardsState } from './state.js';
+import { budgetLeft, periodStake, ratesAt, type RewardsState } from './state.js';
 
 /** Longest reward period accepted: about 4 months of 12-second blocks. */
 export const MAX_PERIOD_LENGTH = 1_000_000;
@@ -102,7 +102,7 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
       slaVotingThreshold: g.config.slaVotingThreshold,
       operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
     },
-    budget: (g.available > 0n ? g.available : 0n).toString(),
+    budget: budgetLeft(g).toString(),
     operators,
   };
 }

@@ -33,11 +33,9 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       const d = ev.data;
       const g = s.groups.get(d.group);
       if (!g) return s;
-      const now = BigInt(d.budget);
-      // PAID follows our own payouts, already taken off `available` when decided.
-      if (d.reason !== 'PAID') g.available += now - g.registryBudget;
-      if (g.available < 0n) g.available = 0n;
-      g.registryBudget = now;
+      // The registry's figure as published; a PAID settles that much of what rewards decided.
+      g.registryBudget = BigInt(d.budget);
+      if (d.reason === 'PAID') g.unpaid -= BigInt(d.amount);
       return s;
     }
     case 'GroupStatusChanged': {
@@ -94,11 +92,10 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
 function groupRegistered(s: RewardsState, d: GroupRegisteredEvent): RewardsState {
   if (s.groups.has(d.group)) return s;
   const firstPeriod = periodAt(s.schedule, Math.max(d.height, 1))?.index ?? 0;
-  const budget = BigInt(d.budget);
   s.groups.set(d.group, {
     group: d.group, config: d.config, status: 'ACTIVE', firstPeriod,
     rates: [{ fromPeriod: -1, subscription: BigInt(d.config.subscriptionRewardPerBlock), voting: BigInt(d.config.votingRewardPerBlock) }],
-    registryBudget: budget, available: budget, lastClosed: firstPeriod - 1, closed: new Map(),
+    registryBudget: BigInt(d.budget), unpaid: 0n, lastClosed: firstPeriod - 1, closed: new Map(),
   });
   return s;
 }
@@ -171,7 +168,7 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
     case 'RewardsComputed': {
       const d = ev.data;
       const g = s.groups.get(d.group);
-      if (g) g.available -= BigInt(d.subtotal);
+      if (g) g.unpaid += BigInt(d.subtotal);
       const c = g?.closed.get(d.period);
       for (const p of d.payouts) {
         const byGroup = inMap(s.earned, p.operator, () => new Map<string, bigint>());

@@ -17,7 +17,8 @@ export const ev = {
     ({ type: 'GroupRegistered', data: { group, owner: addr(999_999), config: { ...groupConfig(config), namespace: group } as never, budget, height } }),
   rates: (group: string, subscription: string, voting: string, fromPeriod: number): EventData =>
     ({ type: 'GroupRewardsChanged', data: { group, subscriptionRewardPerBlock: subscription, votingRewardPerBlock: voting, fromPeriod } }),
-  budget: (group: string, budget: string, reason: 'RAISED' | 'PAID' | 'RETURNED'): EventData => ({ type: 'GroupBudgetChanged', data: { group, budget, reason } }),
+  /** As the registry publishes it: the budget after the change and the amount that moved. */
+  budget: (group: string, budget: string, reason: 'RAISED' | 'PAID' | 'RETURNED', amount: string): EventData => ({ type: 'GroupBudgetChanged', data: { group, budget, reason, amount } }),
   subscribed: (group: string, operator: string, stake: string, activeFromPeriod: number): EventData =>
     ({ type: 'OperatorSubscribed', data: { group, operator, stake, activeFromPeriod, height: 1 } }),
   toppedUp: (group: string, operator: string, amount: string, stake: string, activeFromPeriod: number): EventData =>

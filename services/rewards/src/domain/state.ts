@@ -65,10 +65,17 @@ export interface GroupView {
   readonly firstPeriod: number;
   /** Sorted by fromPeriod; the first entry (from the registration) has fromPeriod -1. */
   readonly rates: Rates[];
-  /** The last absolute budget the registry reported. */
+  /**
+   * The group's budget as the registry last published it (GroupRegistered, GroupBudgetChanged): the
+   * registry alone owns the budget; rewards does no arithmetic on it besides `budgetLeft`.
+   */
   registryBudget: bigint;
-  /** What rewards may still pay: registrations and raises minus its own payouts and returns. */
-  available: bigint;
+  /**
+   * Payouts rewards decided (RewardsComputed subtotals) that the registry has not yet reported as
+   * paid (GroupBudgetChanged PAID, amount): still in `registryBudget` but promised. A chunk the
+   * registry refused is never paid and stays here, so rewards stays conservative after a refusal.
+   */
+  unpaid: bigint;
   /** The last period closed, or firstPeriod - 1. */
   lastClosed: number;
   readonly closed: Map<number, ClosedPeriod>;
@@ -98,6 +105,15 @@ export const initialState = (): RewardsState => ({
   height: 0, schedule: [], lastStartedPeriod: -1, groups: new Map(), stakes: new Map(), votes: new Map(),
   earned: new Map(), claimed: new Map(), accounts: new Map(),
 });
+
+/**
+ * What a period closing may pay out of the group's budget: the registry's published budget less
+ * what rewards already decided and the registry has not paid yet (never below zero).
+ */
+export function budgetLeft(g: GroupView): bigint {
+  const left = g.registryBudget - g.unpaid;
+  return left > 0n ? left : 0n;
+}
 
 export const ratesAt = (g: GroupView, period: number): Rates => {
   let r = g.rates[0]!;
