@@ -66,10 +66,34 @@ export interface WorkerUnnominatedEvent { readonly solution: string; readonly wo
 /** Stake locked (or topped up): `stake` is the operator's total stake in the group from `activeFromPeriod`. */
 export interface OperatorSubscribedEvent { readonly group: string; readonly operator: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
 export interface StakeToppedUpEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
-/** Unsubscribed in `period` with delay d: votes and earns through `period + d - 1`; `finalPeriod` = period + d. */
-export interface OperatorUnsubscribedEvent { readonly group: string; readonly operator: string; readonly period: number; readonly finalPeriod: number; readonly height: number }
-/** The stake left the group: released to the operator's free balance after `finalPeriod` closed. */
-export interface StakeReleasedEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly period: number }
+/**
+ * Unsubscribed in reward period `unsubscribedInPeriod` with withdrawal delay d: the registry
+ * computed `finalPeriod` = unsubscribedInPeriod + d (the only place it is computed); what it means
+ * for a reward period is `withdrawalStage` below. v2; v1 named `unsubscribedInPeriod` `period` and
+ * is upcast on decoding.
+ */
+export interface OperatorUnsubscribedEvent { readonly group: string; readonly operator: string; readonly unsubscribedInPeriod: number; readonly finalPeriod: number; readonly height: number }
+/** v1 of OperatorUnsubscribed, as old logs hold it. */
+export interface OperatorUnsubscribedEventV1 { readonly group: string; readonly operator: string; readonly period: number; readonly finalPeriod: number; readonly height: number }
+/**
+ * The stake left the group: released to the operator's free balance once the reward period
+ * `finalPeriod` (the OperatorUnsubscribed's) closed. v2; v1 named `finalPeriod` `period`.
+ */
+export interface StakeReleasedEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly finalPeriod: number }
+/** v1 of StakeReleased, as old logs hold it. */
+export interface StakeReleasedEventV1 { readonly group: string; readonly operator: string; readonly amount: string; readonly period: number }
+
+/**
+ * SPEC §3, read from a published `finalPeriod` (undefined: no withdrawal), for reward period
+ * `period`: `IN` — the operator still votes and earns; `FINAL` — its final period: it no longer
+ * votes or earns, the stake stays locked; `RELEASABLE` — the final period has closed: the stake is
+ * released (the registry's StakeReleased) and counts for nothing. Every service reads the
+ * withdrawal through this function.
+ */
+export function withdrawalStage(finalPeriod: number | undefined, period: number): 'IN' | 'FINAL' | 'RELEASABLE' {
+  if (finalPeriod === undefined || period < finalPeriod) return 'IN';
+  return period === finalPeriod ? 'FINAL' : 'RELEASABLE';
+}
 export interface WorkerConnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
 export interface WorkerDisconnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
 /** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. */

@@ -22,8 +22,10 @@ export const VOTING_EVENTS: Versions<VotingEvent> = { RoundStarted: 1, RoundSnap
 export const REGISTRY_EVENTS: Versions<RegistryEvent> = {
   Deposited: 1, Withdrawn: 1, Transferred: 1, HoldPlaced: 1, HoldReleased: 1, HoldSlashed: 1, RegistrarSignedUp: 1, RegistrarDeleted: 1,
   GroupRegistered: 1, GroupBudgetChanged: 1, GroupRewardsChanged: 1, GroupStatusChanged: 1, AllowListChanged: 1, SolutionRegistered: 1,
-  SolutionStatusChanged: 1, WorkerNominated: 1, WorkerUnnominated: 1, OperatorSubscribed: 1, StakeToppedUp: 1, OperatorUnsubscribed: 1,
-  StakeReleased: 1, WorkerConnected: 1, WorkerDisconnected: 1, RewardsCredited: 1, RewardsCreditRefused: 1, RewardsClaimed: 1,
+  SolutionStatusChanged: 1, WorkerNominated: 1, WorkerUnnominated: 1, OperatorSubscribed: 1, StakeToppedUp: 1,
+  // v2: no bare `period` (OperatorUnsubscribed `unsubscribedInPeriod`, StakeReleased `finalPeriod`); v1 is upcast (upcasters.ts).
+  OperatorUnsubscribed: 2, StakeReleased: 2,
+  WorkerConnected: 1, WorkerDisconnected: 1, RewardsCredited: 1, RewardsCreditRefused: 1, RewardsClaimed: 1,
 };
 
 export const REWARDS_EVENTS: Versions<RewardsEvent> = {

@@ -117,7 +117,7 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
     }
     case 'OperatorUnsubscribed': {
       const sub = s.groups.get(ev.data.group)!.subscriptions.get(ev.data.operator)!;
-      sub.unsubscribedIn = ev.data.period;
+      sub.unsubscribedIn = ev.data.unsubscribedInPeriod;
       sub.finalPeriod = ev.data.finalPeriod;
       break;
     }
@@ -126,7 +126,7 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       const g = s.groups.get(d.group)!;
       L.release(l, d.operator, BigInt(d.amount));
       g.subscriptions.delete(d.operator);
-      g.lastFinalPeriod = Math.max(g.lastFinalPeriod, d.period);
+      g.lastFinalPeriod = Math.max(g.lastFinalPeriod, d.finalPeriod);
       s.operators.get(d.operator)?.groups.delete(d.group);
       break;
     }

@@ -68,7 +68,7 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
     case 'StakeReleased': {
       const d = ev.data;
       const o = operatorStake(s, d.group, d.operator);
-      setStake(o, (o.finalPeriod ?? d.period) + 1, 0n);
+      setStake(o, (o.finalPeriod ?? d.finalPeriod) + 1, 0n);
       return s;
     }
     case 'VoteMetadata': return voteMetadata(s, ev.data);

@@ -1,3 +1,4 @@
+import { withdrawalStage } from '@ewx/contracts';
 import type { GroupConfig, Schedule } from '@ewx/platform/domain';
 
 /** A change of stake taking effect from a period; the last one at or before a period applies. */
@@ -131,8 +132,8 @@ export function stakeAt(s: OperatorStake, period: number): bigint {
 /** An operator's stake in `period` and whether it is its final withdrawal period (stake 0 after it). */
 export function periodStake(o: OperatorStake | undefined, period: number): { stake: bigint; inFinalPeriod: boolean } {
   if (!o) return { stake: 0n, inFinalPeriod: false };
-  const f = o.finalPeriod;
-  return { stake: f === undefined || period <= f ? stakeAt(o, period) : 0n, inFinalPeriod: f === period };
+  const stage = withdrawalStage(o.finalPeriod, period);
+  return { stake: stage === 'RELEASABLE' ? 0n : stakeAt(o, period), inFinalPeriod: stage === 'FINAL' };
 }
 
 export const inMap = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
