@@ -76,3 +76,14 @@ test('withdrawalStage: unsubscribed in period 4 with delay 2 (final period 6): i
   assert.deepEqual([3, 4, 5, 6, 7, 8].map((p) => withdrawalStage(6, p)), ['IN', 'IN', 'IN', 'FINAL', 'RELEASABLE', 'RELEASABLE']);
   assert.equal(withdrawalStage(undefined, 100), 'IN');
 });
+
+test('upcasting: the payout events\' bare `period` reads as `rewardPeriod` in the same place, and a decision\'s inputs use the API\'s spelling', () => {
+  const v1 = { type: 'RewardInputsRecorded', data: { group: 'g', period: 3, chunk: 0, chunks: 1, operators: [{ operator: 'o', stake: '5', eligible: 4, correct: 3, inFinalPeriod: false }] } };
+  assert.equal(JSON.stringify(decodeRewardsLog(v1)?.data),
+    JSON.stringify({ group: 'g', rewardPeriod: 3, chunk: 0, chunks: 1, operators: [{ operator: 'o', stake: '5', eligibleRounds: 4, correctVotes: 3, inFinalPeriod: false }] }));
+  const computed = { type: 'RewardsComputed', data: { group: 'g', period: 3, chunk: 0, chunks: 1, payouts: [], subtotal: '0' } };
+  for (const decode of [decodeRegistryLog, decodeRewardsLog]) {
+    assert.equal(JSON.stringify(decode(computed)?.data), JSON.stringify({ group: 'g', rewardPeriod: 3, chunk: 0, chunks: 1, payouts: [], subtotal: '0' }));
+  }
+  assert.deepEqual(decodeRewardsLog({ type: 'RewardsCredited', data: { group: 'g', period: 1, chunk: 0, total: '0', payouts: [] } })?.data, { group: 'g', rewardPeriod: 1, chunk: 0, total: '0', payouts: [] });
+});

@@ -96,17 +96,18 @@ export function withdrawalStage(finalPeriod: number | undefined, period: number)
 }
 export interface WorkerConnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
 export interface WorkerDisconnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
-/** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. */
+/** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. v2 (v1: `period`). */
 export interface RewardsCreditedEvent {
-  readonly group: string; readonly period: number; readonly chunk: number; readonly total: string;
+  readonly group: string; readonly rewardPeriod: number; readonly chunk: number; readonly total: string;
   /** What each operator received in its unclaimed rewards for the group (copied from RewardsComputed). */
   readonly payouts: readonly { readonly operator: string; readonly amount: string }[];
 }
 /**
  * Alert: a RewardsComputed chunk was not credited (the budget could not cover it, the group is
  * unknown or removed, or the chunk is malformed). Nothing moved; the registrar's workflow decides.
+ * v2 (v1: `period`).
  */
-export interface RewardsCreditRefusedEvent { readonly group: string; readonly period: number; readonly chunk: number; readonly subtotal: string; readonly budget: string; readonly reason: string }
+export interface RewardsCreditRefusedEvent { readonly group: string; readonly rewardPeriod: number; readonly chunk: number; readonly subtotal: string; readonly budget: string; readonly reason: string }
 /** The allow list flag and entries after a change (`added`/`removed` are this change's entries). */
 export interface AllowListChangedEvent { readonly group: string; readonly enabled: boolean; readonly added: readonly string[]; readonly removed: readonly string[] }
 export interface RegistrarSignedUpEvent { readonly registrar: string; readonly friendlyName: string; readonly legalLocation: string }
@@ -239,13 +240,13 @@ export interface ValidatorSetConfiguredEvent { readonly validators: readonly str
 export interface RewardPeriodScheduleChangedEvent { readonly fromPeriod: number; readonly firstBlock: number; readonly length: number }
 
 /**
- * One group's rewards for one closed period. The registry's ledger consumes it: `total` leaves the
+ * One group's rewards for one closed reward period. The registry's ledger consumes it: `total` leaves the
  * group's reward budget and each payout is credited to the operator's unclaimed rewards for the
- * group. Long payout lists come in chunks (chunk 0..chunks-1), each with its own subtotal.
+ * group. Long payout lists come in chunks (chunk 0..chunks-1), each with its own subtotal. v2 (v1: `period`).
  */
 export interface RewardsComputedEvent {
   readonly group: string;
-  readonly period: number;
+  readonly rewardPeriod: number;
   readonly chunk: number;
   readonly chunks: number;
   /** `amount` = `base` + `active` (the split is informational; the ledger moves `amount`). Zero payouts are left out. */
@@ -258,9 +259,9 @@ export interface RewardPeriodStartedEvent { readonly index: number; readonly fir
 
 /**
  * The due rewards of a group for a period exceeded what is left of its budget: every share was
- * scaled down by `budget / due` (rounded down), so `paid` ≤ `budget`.
+ * scaled down by `budget / due` (rounded down), so `paid` ≤ `budget`. v2 (v1: `period`).
  */
-export interface BudgetExhaustedEvent { readonly group: string; readonly period: number; readonly budget: string; readonly due: string; readonly paid: string }
+export interface BudgetExhaustedEvent { readonly group: string; readonly rewardPeriod: number; readonly budget: string; readonly due: string; readonly paid: string }
 
 // ---- distance ----------------------------------------------------------------------------------
 /**

@@ -25,13 +25,17 @@ export const REGISTRY_EVENTS: Versions<RegistryEvent> = {
   SolutionStatusChanged: 1, WorkerNominated: 1, WorkerUnnominated: 1, OperatorSubscribed: 1, StakeToppedUp: 1,
   // v2: no bare `period` (OperatorUnsubscribed `unsubscribedInPeriod`, StakeReleased `finalPeriod`); v1 is upcast (upcasters.ts).
   OperatorUnsubscribed: 2, StakeReleased: 2,
-  WorkerConnected: 1, WorkerDisconnected: 1, RewardsCredited: 1, RewardsCreditRefused: 1, RewardsClaimed: 1,
+  WorkerConnected: 1, WorkerDisconnected: 1, RewardsClaimed: 1,
+  // v2: `period` → `rewardPeriod` (upcast).
+  RewardsCredited: 2, RewardsCreditRefused: 2,
 };
 
 export const REWARDS_EVENTS: Versions<RewardsEvent> = {
-  RewardPeriodScheduleChanged: 1, RewardPeriodStarted: 1, RewardInputsRecorded: 1, RewardsDecided: 1, BudgetExhausted: 1,
+  RewardPeriodScheduleChanged: 1, RewardPeriodStarted: 1,
+  // v2: `period` → `rewardPeriod`; RewardInputsRecorded's operators `eligible`/`correct` → `eligibleRounds`/`correctVotes` (upcast).
+  RewardInputsRecorded: 2, RewardsDecided: 2, BudgetExhausted: 2,
   // Payouts carry `base` and `active` beside `amount`; both optional in the contract, read with a fallback.
-  RewardsComputed: 1,
+  RewardsComputed: 2,
 };
 
 export const DISTANCE_EVENTS: Versions<DistanceEvent> = {

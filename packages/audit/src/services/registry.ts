@@ -119,7 +119,7 @@ export function registryAudit(): ServiceAudit<RegistryState> {
       const ev = decodeRegistryLog(e);
       if (ev?.type === 'RewardsCredited' || ev?.type === 'RewardsCreditRefused') {
         const d = ev.data;
-        const key = `${d.group}|${d.period}|${d.chunk}`;
+        const key = `${d.group}|${d.rewardPeriod}|${d.chunk}`;
         const list = fact(ctx.cross, 'registry.credits', () => new Map<string, CreditFact[]>());
         const payouts = ev.type === 'RewardsCredited' ? JSON.stringify(ev.data.payouts) : '';
         list.set(key, [...(list.get(key) ?? []), { position: e.position, type: e.type, payouts }]);

@@ -33,11 +33,11 @@ export function applyCredit(c: CommandOf<'ApplyCredit'>, s: RegistryState): Even
   const why = refusal(s, p);
   const g = s.groups.get(p.group);
   if (why !== undefined) {
-    return [registryEvent({ type: 'RewardsCreditRefused', data: { group: p.group, period: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why } })];
+    return [registryEvent({ type: 'RewardsCreditRefused', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why } })];
   }
   const payouts = p.payouts.filter((x) => x.amount !== '0').map((x) => ({ operator: x.operator, amount: BigInt(x.amount).toString() }));
   const total = BigInt(p.subtotal);
-  const events = [registryEvent({ type: 'RewardsCredited', data: { group: p.group, period: p.period, chunk: p.chunk, total: total.toString(), payouts } })];
+  const events = [registryEvent({ type: 'RewardsCredited', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, total: total.toString(), payouts } })];
   if (total > 0n) events.push(registryEvent({ type: 'GroupBudgetChanged', data: { group: p.group, budget: (g!.budget - total).toString(), reason: 'PAID', amount: total.toString() } }));
   return events;
 }

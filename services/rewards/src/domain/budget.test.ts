@@ -51,22 +51,22 @@ test('each closing gets the budget the former shadow budget gave it, whenever th
         const c = waiting.shift()!;
         const total = BigInt(c.subtotal);
         if (total > registry || total === 0n) {
-          log.given({ type: 'RewardsCreditRefused', data: { group: G, period: c.period, chunk: c.chunk, subtotal: c.subtotal, budget: registry.toString(), reason: 'test' } });
+          log.given({ type: 'RewardsCreditRefused', data: { group: G, rewardPeriod: c.rewardPeriod, chunk: c.chunk, subtotal: c.subtotal, budget: registry.toString(), reason: 'test' } });
           return;
         }
         registry -= total;
-        log.given({ type: 'RewardsCredited', data: { group: G, period: c.period, chunk: c.chunk, total: c.subtotal, payouts: [] } },
+        log.given({ type: 'RewardsCredited', data: { group: G, rewardPeriod: c.rewardPeriod, chunk: c.chunk, total: c.subtotal, payouts: [] } },
           ev.budget(G, registry.toString(), 'PAID', c.subtotal));
       };
       steps.forEach((step, period) => {
         const expected = referenceAvailable(log.log, G);
         assert.equal(budgetLeft(log.state.groups.get(G)!), expected);
         close(log, G, period);
-        assert.equal(of<RewardsDecidedEvent>(log, 'RewardsDecided').find((d) => d.period === period)!.inputs.budget, expected.toString());
-        waiting.push(...of<RewardsComputedEvent>(log, 'RewardsComputed').filter((c) => c.period === period));
+        assert.equal(of<RewardsDecidedEvent>(log, 'RewardsDecided').find((d) => d.rewardPeriod === period)!.inputs.budget, expected.toString());
+        waiting.push(...of<RewardsComputedEvent>(log, 'RewardsComputed').filter((c) => c.rewardPeriod === period));
         if (step.refuse && waiting.length > 0) {
           const c = waiting.shift()!;
-          log.given({ type: 'RewardsCreditRefused', data: { group: G, period: c.period, chunk: c.chunk, subtotal: c.subtotal, budget: registry.toString(), reason: 'test' } });
+          log.given({ type: 'RewardsCreditRefused', data: { group: G, rewardPeriod: c.rewardPeriod, chunk: c.chunk, subtotal: c.subtotal, budget: registry.toString(), reason: 'test' } });
         }
         for (let i = 0; i < step.settle && waiting.length > 0; i++) answer();
         if (step.raise > 0n) {

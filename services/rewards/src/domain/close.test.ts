@@ -16,8 +16,8 @@ const setup = (budget = '1000000', config = { subscriptionRewardPerBlock: '10', 
   given(ev.schedule(10), ev.group(G, config, budget));
 
 const payoutsOf = (log: RewardsSpec, period: number): Map<string, { amount: string; base?: string; active?: string }> =>
-  new Map(of<RewardsComputedEvent>(log, 'RewardsComputed').filter((e) => e.period === period).flatMap((e) => e.payouts.map((p) => [p.operator, p] as const)));
-const decided = (log: RewardsSpec, period: number): RewardsDecidedEvent => of<RewardsDecidedEvent>(log, 'RewardsDecided').find((d) => d.period === period)!;
+  new Map(of<RewardsComputedEvent>(log, 'RewardsComputed').filter((e) => e.rewardPeriod === period).flatMap((e) => e.payouts.map((p) => [p.operator, p] as const)));
+const decided = (log: RewardsSpec, period: number): RewardsDecidedEvent => of<RewardsDecidedEvent>(log, 'RewardsDecided').find((d) => d.rewardPeriod === period)!;
 
 describe('closing a period: when and how often', () => {
   test('given period 0 ends at block 10 and a settlement delay of 2, when closing at height 11, then it is refused; at height 12 it closes', () => {
@@ -46,7 +46,7 @@ describe('closing a period: when and how often', () => {
   test('every closed period publishes at least one RewardsComputed chunk, even with nothing to pay', () => {
     const log = setup().given(ev.block(10));
     close(log, G, 0);
-    assert.deepEqual(of<RewardsComputedEvent>(log, 'RewardsComputed'), [{ group: G, period: 0, chunk: 0, chunks: 1, payouts: [], subtotal: '0' }]);
+    assert.deepEqual(of<RewardsComputedEvent>(log, 'RewardsComputed'), [{ group: G, rewardPeriod: 0, chunk: 0, chunks: 1, payouts: [], subtotal: '0' }]);
   });
 });
 
@@ -81,9 +81,9 @@ describe('stakes: active from the next period, top-ups, withdrawals', () => {
     assert.deepEqual(payoutsOf(log, 0).get(A), { operator: A, amount: '150', base: '50', active: '100' });
     assert.equal(payoutsOf(log, 1).get(A), undefined);
     assert.deepEqual(payoutsOf(log, 1).get(B), { operator: B, amount: '300', base: '100', active: '200' });
-    const inputs1 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.period === 1)!.operators;
-    assert.deepEqual(inputs1.find((o) => o.operator === A), { operator: A, stake: '100', eligible: 2, correct: 2, inFinalPeriod: true });
-    const inputs2 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.period === 2)!.operators;
+    const inputs1 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.rewardPeriod === 1)!.operators;
+    assert.deepEqual(inputs1.find((o) => o.operator === A), { operator: A, stake: '100', eligibleRounds: 2, correctVotes: 2, inFinalPeriod: true });
+    const inputs2 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.rewardPeriod === 2)!.operators;
     assert.equal(inputs2.find((o) => o.operator === A), undefined);
   });
 
@@ -119,7 +119,7 @@ describe('vote metadata', () => {
     const log = setup().given(ev.subscribed(G, A, '100', 0), ev.subscribed(G, B, '100', 0), r, r, ev.block(10));
     close(log, G, 0);
     const ops = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded')[0]!.operators;
-    assert.deepEqual(ops.map((o) => [o.eligible, o.correct]), [[1, 1], [1, 0]]);
+    assert.deepEqual(ops.map((o) => [o.eligibleRounds, o.correctVotes]), [[1, 1], [1, 0]]);
   });
 
   test('a chunked round adds each chunk\'s operators once', () => {
@@ -127,7 +127,7 @@ describe('vote metadata', () => {
       ev.round(G, 0, 'r1', [A], [A], 0, 2), ev.round(G, 0, 'r1', [B], [], 1, 2), ev.block(10));
     close(log, G, 0);
     const ops = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded')[0]!.operators;
-    assert.deepEqual(ops.map((o) => [o.operator, o.eligible, o.correct]), [[A, 1, 1], [B, 1, 0]]);
+    assert.deepEqual(ops.map((o) => [o.operator, o.eligibleRounds, o.correctVotes]), [[A, 1, 1], [B, 1, 0]]);
   });
 
   test('given metadata for period 0 arriving after period 0 closed, then it is recorded and reported as late, and paid in no period', () => {
@@ -161,7 +161,7 @@ describe('configuration and budget', () => {
     assert.deepEqual(payoutsOf(log, 1).get(A), { operator: A, amount: '12', base: '12', active: '0' });
     assert.deepEqual(payoutsOf(log, 1).get(B), { operator: B, amount: '37', base: '37', active: '0' });
     const ex = of<BudgetExhaustedEvent>(log, 'BudgetExhausted');
-    assert.deepEqual(ex[0], { group: G, period: 1, budget: '50', due: '100', paid: '49' });
+    assert.deepEqual(ex[0], { group: G, rewardPeriod: 1, budget: '50', due: '100', paid: '49' });
     assert.equal(ex.length, 2);
     assert.equal(decided(log, 1).inputs.budget, '50');
   });

@@ -93,7 +93,7 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
     const eligible = counts?.eligible ?? 0;
     const correct = counts?.correct ?? 0;
     if (stake === 0n && eligible === 0 && correct === 0 && !inFinalPeriod) continue;
-    operators.push({ operator: op, stake: stake.toString(), eligible, correct, inFinalPeriod });
+    operators.push({ operator: op, stake: stake.toString(), eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
   }
   return {
     group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,

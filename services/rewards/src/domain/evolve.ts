@@ -74,7 +74,7 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
     case 'VoteMetadata': return voteMetadata(s, ev.data);
     case 'RewardsCredited': {
       const d = ev.data;
-      const c = s.groups.get(d.group)?.closed.get(d.period);
+      const c = s.groups.get(d.group)?.closed.get(d.rewardPeriod);
       if (c) c.credited += 1;
       return s;
     }
@@ -133,26 +133,26 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
       const g = s.groups.get(ev.data.group);
       if (!g) return s;
       // The period is being closed: open its record now, rows filled by RewardsComputed.
-      let c = g.closed.get(ev.data.period);
+      let c = g.closed.get(ev.data.rewardPeriod);
       if (!c) {
         c = {
-          period: ev.data.period, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
+          period: ev.data.rewardPeriod, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
           due: 0n, paid: 0n, budgetExhausted: false, operators: 0, qualifying: 0, slaVotingThreshold: 0, payoutChunks: 0,
           credited: 0, refused: 0, lateRounds: 0, rows: new Map(),
         };
-        g.closed.set(ev.data.period, c);
+        g.closed.set(ev.data.rewardPeriod, c);
       }
       for (const o of ev.data.operators) {
-        c.rows.set(o.operator, { stake: BigInt(o.stake), eligible: o.eligible, correct: o.correct, inFinalPeriod: o.inFinalPeriod, base: 0n, active: 0n });
+        c.rows.set(o.operator, { stake: BigInt(o.stake), eligible: o.eligibleRounds, correct: o.correctVotes, inFinalPeriod: o.inFinalPeriod, base: 0n, active: 0n });
       }
       return s;
     }
     case 'RewardsDecided': {
       const d = ev.data;
       const g = s.groups.get(d.group);
-      const prev = g?.closed.get(d.period);
+      const prev = g?.closed.get(d.rewardPeriod);
       if (!g || !prev) return s;
-      g.closed.set(d.period, {
+      g.closed.set(d.rewardPeriod, {
         ...prev,
         firstBlock: d.inputs.firstBlock, lastBlock: d.inputs.lastBlock, activeBlocks: d.outcome.activeBlocks,
         basePool: BigInt(d.outcome.basePool), activePool: BigInt(d.outcome.activePool), budgetBefore: BigInt(d.inputs.budget),
@@ -160,8 +160,8 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
         operators: d.inputs.operators, qualifying: d.outcome.qualifying, slaVotingThreshold: d.inputs.config.slaVotingThreshold,
         payoutChunks: d.outcome.payoutChunks,
       });
-      g.lastClosed = Math.max(g.lastClosed, d.period);
-      s.votes.get(d.group)?.delete(d.period);
+      g.lastClosed = Math.max(g.lastClosed, d.rewardPeriod);
+      s.votes.get(d.group)?.delete(d.rewardPeriod);
       return s;
     }
     case 'BudgetExhausted': return s;
@@ -169,7 +169,7 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
       const d = ev.data;
       const g = s.groups.get(d.group);
       if (g) g.unpaid += BigInt(d.subtotal);
-      const c = g?.closed.get(d.period);
+      const c = g?.closed.get(d.rewardPeriod);
       for (const p of d.payouts) {
         const byGroup = inMap(s.earned, p.operator, () => new Map<string, bigint>());
         byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) + BigInt(p.amount));
@@ -189,7 +189,7 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
  */
 function creditRefused(s: RewardsState, d: RewardsCreditRefusedEvent): RewardsState {
   const g = s.groups.get(d.group);
-  const c = g?.closed.get(d.period);
+  const c = g?.closed.get(d.rewardPeriod);
   if (!g || !c) return s;
   c.refused += 1;
   // The chunk's payouts, rebuilt in the order decisionEvents chunked them.
