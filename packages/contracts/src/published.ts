@@ -130,11 +130,12 @@ export interface RewardsClaimedEvent { readonly operator: string; readonly group
 /**
  * Vote metadata of one settled round, for rewards: per operator, eligible +1 for each worker in the
  * snapshot and correct +1 for each whose vote equals the result. Unresolved rounds count for nobody.
- * Long lists come in chunks.
+ * Long lists come in chunks. v2 (v1: `period`).
  */
 export interface VoteMetadataEvent {
   readonly group: string;
-  readonly period: number;
+  /** The reward period the round's metadata counts in. */
+  readonly rewardPeriod: number;
   readonly solution: string;
   readonly roundId: string;
   readonly chunk: number;

@@ -20,6 +20,7 @@ function operatorInput(o: Record<string, unknown>): Record<string, unknown> {
 }
 
 export const UPCASTERS: { readonly [type: string]: (data: unknown) => unknown } = {
+  VoteMetadata: rewardPeriod,
   RewardsComputed: rewardPeriod,
   BudgetExhausted: rewardPeriod,
   RewardsDecided: rewardPeriod,

@@ -14,7 +14,9 @@ export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
   BlockProduced: 1, ValidatorSetConfigured: 1, AttestationRecorded: 1,
   // v2: `validators` added (the set that decided); v1 events lack it and are read with a fallback.
   RoundSettled: 2, RoundUnresolved: 2,
-  ResultChained: 1, VoteMetadata: 1,
+  ResultChained: 1,
+  // v2: `period` → `rewardPeriod` (upcast).
+  VoteMetadata: 2,
 };
 
 export const VOTING_EVENTS: Versions<VotingEvent> = { RoundStarted: 1, RoundSnapshot: 1, VoteCast: 1, RoundClosed: 1, RoundAlert: 1 };

@@ -61,7 +61,7 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
         fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).set(`${d.solution}|${d.roundId}|${d.chunk}`, [
           ...(fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).get(`${d.solution}|${d.roundId}|${d.chunk}`) ?? []), e.position]);
         const g = s.groups.get(d.group);
-        if (g && d.period <= g.lastClosed && d.chunk === 0) ctx.note('late-metadata', `round ${d.roundId} of ${d.solution} (group ${d.group}, period ${d.period}) settled after its period closed: recorded, not paid`);
+        if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) ctx.note('late-metadata', `round ${d.roundId} of ${d.solution} (group ${d.group}, period ${d.rewardPeriod}) settled after its period closed: recorded, not paid`);
       }
     },
   };

@@ -102,13 +102,13 @@ function groupRegistered(s: RewardsState, d: GroupRegisteredEvent): RewardsState
 
 function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
   const g = s.groups.get(d.group);
-  if (g && d.period <= g.lastClosed) {
+  if (g && d.rewardPeriod <= g.lastClosed) {
     // Settled after its period closed: recorded (this event), reported, never paid.
-    const c = g.closed.get(d.period);
+    const c = g.closed.get(d.rewardPeriod);
     if (c && d.chunk === 0) c.lateRounds += 1;
     return s;
   }
-  const v = inMap(inMap(s.votes, d.group, () => new Map()), d.period, () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }));
+  const v = inMap(inMap(s.votes, d.group, () => new Map()), d.rewardPeriod, () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }));
   const key = `${d.solution}|${d.roundId}|${d.chunk}`;
   if (v.seen.has(key)) return s;
   v.seen.add(key);

@@ -28,7 +28,7 @@ export const ev = {
   released: (group: string, operator: string, amount: string, finalPeriod: number): EventData =>
     ({ type: 'StakeReleased', data: { group, operator, amount, finalPeriod } }),
   round: (group: string, period: number, roundId: string, eligible: readonly string[], correct: readonly string[], chunk = 0, chunks = 1): EventData =>
-    ({ type: 'VoteMetadata', data: { group, period, solution: `${group}-sol`, roundId, chunk, chunks, eligibleOperators: [...eligible], correctOperators: [...correct] } }),
+    ({ type: 'VoteMetadata', data: { group, rewardPeriod: period, solution: `${group}-sol`, roundId, chunk, chunks, eligibleOperators: [...eligible], correctOperators: [...correct] } }),
   claimed: (operator: string, group: string, amount: string): EventData => ({ type: 'RewardsClaimed', data: { operator, groups: [{ group, amount }] } }),
 };
 
