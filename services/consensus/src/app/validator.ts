@@ -50,7 +50,8 @@ export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | 
   const due = (s: ConsensusState): ConsensusCommand[] => {
     const out: ConsensusCommand[] = [];
     if (configuring && sameSet(validators, s.validators)) configuring = false;
-    if (configuring) out.push({ type: 'ConfigureValidators', validators });
+    // The set first: attestations are read against it (the pass asks again once it is recorded).
+    if (configuring) return [{ type: 'ConfigureValidators', validators }];
     if (!key) return out;
     for (const k of [...candidates]) {
       const c = attestation(s, k, key);
