@@ -269,8 +269,8 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
   test('a bundle for one operator and period verifies offline; one changed byte fails it', async () => {
     const source = memorySource(logs);
     const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim()).address;
-    const inputs = logs.rewards!.find((e) => e.type === 'RewardInputsRecorded' && (e.data as { period: number }).period === 1)!.data as { operators: { operator: string; correct: number; eligible: number }[] };
-    const operator = inputs.operators.find((o) => o.correct === 1 && o.eligible === 2)!.operator;
+    const inputs = logs.rewards!.find((e) => e.type === 'RewardInputsRecorded' && (e.data as { rewardPeriod: number }).rewardPeriod === 1)!.data as { operators: { operator: string; correctVotes: number; eligibleRounds: number }[] };
+    const operator = inputs.operators.find((o) => o.correctVotes === 1 && o.eligibleRounds === 2)!.operator;
     const bundle = await makeBundle(source, operator, 1);
     assert.deepEqual([bundle.rounds.length, bundle.counts, bundle.sla], [2, { eligible: 2, correct: 1 }, { threshold: 50, met: true }]);
     assert.ok(bundle.rounds.every((r) => r.vote !== null && r.proof !== undefined && r.attestations.length === 1));

@@ -1,4 +1,5 @@
 import { deserializeState, firstDifference, snapshotVersion, PUBLISHED, signingBytes, verifyBytes, type CommandProof, type Decider, type EventData, type Json } from '@ewx/platform';
+import { upcast } from '@ewx/contracts';
 import { DEFAULT_BATCH, type LogSource } from './source.js';
 import { asRecorded, type AuditReport, type Divergence, type LogEvent, type Note, type Progress, type ServiceName, type ServiceSummary } from './types.js';
 
@@ -235,7 +236,7 @@ export async function auditService<S>(
         diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position} in stream ${x.streamId}; the log has ${x.index}, then an event of stream ${e.streamId}`, { expected: canonical(want) });
         expectation = undefined;
       } else {
-        if (canonical(want) !== canonical(e)) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
+        if (canonical(want) !== canonical(upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
         explained = true;
         if (++x.index >= x.events.length) expectation = undefined;
       }
@@ -250,7 +251,7 @@ export async function auditService<S>(
       if (expectation?.origin === e) {
         const x = expectation;
         count('recomputed');
-        if (canonical(x.events[0]!) !== canonical(e)) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
+        if (canonical(x.events[0]!) !== canonical(upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
         if (++x.index >= x.events.length) expectation = undefined;
       }
     }

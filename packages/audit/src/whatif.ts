@@ -109,8 +109,8 @@ export async function whatIf(source: LogSource, from: number, to: number, params
       const ev = decodeRewardsLog(e);
       if (e.streamId.startsWith('inbox:') || (ev?.type !== 'RewardsDecided' && ev?.type !== 'RewardInputsRecorded')) continue;
       const d = ev.data;
-      if (d.period < from || d.period > to) continue;
-      const key = `${d.group}|${d.period}`;
+      if (d.rewardPeriod < from || d.rewardPeriod > to) continue;
+      const key = `${d.group}|${d.rewardPeriod}`;
       const x = decisions.get(key) ?? { chunks: [] };
       if (ev.type === 'RewardsDecided') x.decided = ev.data;
       else x.chunks.push(ev.data);
@@ -133,7 +133,7 @@ export async function whatIf(source: LogSource, from: number, to: number, params
       },
       operators: inputs.operators.map((o) => {
         const delta = d.get(o.operator);
-        return delta ? { ...o, eligible: o.eligible + delta.eligible, correct: o.correct + delta.correct } : o;
+        return delta ? { ...o, eligibleRounds: o.eligibleRounds + delta.eligible, correctVotes: o.correctVotes + delta.correct } : o;
       }),
     };
     const then = computePeriodRewards(inputs);
@@ -143,10 +143,10 @@ export async function whatIf(source: LogSource, from: number, to: number, params
       const c = changed.operators[i]!;
       const a = then.rewards[i]!;
       const b = now.rewards[i]!;
-      const sla = (x: typeof o, s: number) => x.eligible > 0 && x.correct * 100 >= s * x.eligible;
+      const sla = (x: typeof o, s: number) => x.eligibleRounds > 0 && x.correctVotes * 100 >= s * x.eligibleRounds;
       rows.push({
         group: inputs.group, period: inputs.period, operator: o.operator,
-        eligible: [o.eligible, c.eligible], correct: [o.correct, c.correct],
+        eligible: [o.eligibleRounds, c.eligibleRounds], correct: [o.correctVotes, c.correctVotes],
         slaMet: [sla(o, inputs.config.slaVotingThreshold), sla(c, changed.config.slaVotingThreshold)],
         base: [a.base, b.base], active: [a.active, b.active], total: [a.base + a.active, b.base + b.active],
       });

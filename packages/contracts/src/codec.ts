@@ -1,8 +1,9 @@
 /**
  * Encoding and decoding between the typed events of the unions and the store's `{ type, data }`.
- * This file holds the only casts of event data in the code base: everything else builds and reads
- * events through the unions.
+ * This file and upcasters.ts hold the only casts of event data in the code base: everything else
+ * builds and reads events through the unions.
  */
+import { UPCASTERS } from './upcasters.js';
 
 /** JSON as the store keeps it (the same shape as the platform's `Json`). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -18,8 +19,8 @@ export interface TypedEvent { readonly type: string; readonly data: object }
 
 /**
  * Schema version of each event type of a union. Version 1 is the first shape; a version goes up
- * when a shape changes, and the decoder then upcasts older data (none does so far: fields added
- * later are optional and read with a fallback, see the unions).
+ * when a shape changes, and the decoder then upcasts older data (`UPCASTERS`, upcasters.ts) unless
+ * the new fields are optional and read with a fallback (see the unions).
  */
 export type Versions<E extends TypedEvent> = { readonly [T in E['type']]: number };
 
@@ -37,7 +38,17 @@ export function encode<E extends TypedEvent>(e: E, metadata?: Json): EncodedEven
  */
 export function decoder<E extends TypedEvent>(versions: Versions<E>): (e: StoredEvent) => E | undefined {
   const types = new Set<string>(Object.keys(versions));
-  return (e) => (types.has(e.type) ? ({ type: e.type, data: e.data } as unknown as E) : undefined);
+  return (e) => {
+    if (!types.has(e.type)) return undefined;
+    const up = UPCASTERS[e.type];
+    return { type: e.type, data: up ? up(e.data) : e.data } as unknown as E;
+  };
+}
+
+/** A stored event in its type's current shape (old versions upcast), e.g. to compare it with a re-decided one. */
+export function upcast<T extends StoredEvent>(e: T): T {
+  const up = UPCASTERS[e.type];
+  return up ? { ...e, data: up(e.data) } : e;
 }
 
 /** The compile-time end of an exhaustive `switch` over a union. */

@@ -66,23 +66,48 @@ export interface WorkerUnnominatedEvent { readonly solution: string; readonly wo
 /** Stake locked (or topped up): `stake` is the operator's total stake in the group from `activeFromPeriod`. */
 export interface OperatorSubscribedEvent { readonly group: string; readonly operator: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
 export interface StakeToppedUpEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
-/** Unsubscribed in `period` with delay d: votes and earns through `period + d - 1`; `finalPeriod` = period + d. */
-export interface OperatorUnsubscribedEvent { readonly group: string; readonly operator: string; readonly period: number; readonly finalPeriod: number; readonly height: number }
-/** The stake left the group: released to the operator's free balance after `finalPeriod` closed. */
-export interface StakeReleasedEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly period: number }
+/**
+ * Unsubscribed in reward period `unsubscribedInPeriod` with withdrawal delay d: the registry
+ * computed `finalPeriod` = unsubscribedInPeriod + d (the only place it is computed); what it means
+ * for a reward period is `withdrawalStage` below. v2; v1 named `unsubscribedInPeriod` `period` and
+ * is upcast on decoding.
+ */
+export interface OperatorUnsubscribedEvent { readonly group: string; readonly operator: string; readonly unsubscribedInPeriod: number; readonly finalPeriod: number; readonly height: number }
+/** v1 of OperatorUnsubscribed, as old logs hold it. */
+export interface OperatorUnsubscribedEventV1 { readonly group: string; readonly operator: string; readonly period: number; readonly finalPeriod: number; readonly height: number }
+/**
+ * The stake left the group: released to the operator's free balance once the reward period
+ * `finalPeriod` (the OperatorUnsubscribed's) closed. v2; v1 named `finalPeriod` `period`.
+ */
+export interface StakeReleasedEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly finalPeriod: number }
+/** v1 of StakeReleased, as old logs hold it. */
+export interface StakeReleasedEventV1 { readonly group: string; readonly operator: string; readonly amount: string; readonly period: number }
+
+/**
+ * SPEC §3, read from a published `finalPeriod` (undefined: no withdrawal), for reward period
+ * `period`: `IN` — the operator still votes and earns; `FINAL` — its final period: it no longer
+ * votes or earns, the stake stays locked; `RELEASABLE` — the final period has closed: the stake is
+ * released (the registry's StakeReleased) and counts for nothing. Every service reads the
+ * withdrawal through this function.
+ */
+export function withdrawalStage(finalPeriod: number | undefined, period: number): 'IN' | 'FINAL' | 'RELEASABLE' {
+  if (finalPeriod === undefined || period < finalPeriod) return 'IN';
+  return period === finalPeriod ? 'FINAL' : 'RELEASABLE';
+}
 export interface WorkerConnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
 export interface WorkerDisconnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
-/** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. */
+/** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. v2 (v1: `period`). */
 export interface RewardsCreditedEvent {
-  readonly group: string; readonly period: number; readonly chunk: number; readonly total: string;
+  readonly group: string; readonly rewardPeriod: number; readonly chunk: number; readonly total: string;
   /** What each operator received in its unclaimed rewards for the group (copied from RewardsComputed). */
   readonly payouts: readonly { readonly operator: string; readonly amount: string }[];
 }
 /**
  * Alert: a RewardsComputed chunk was not credited (the budget could not cover it, the group is
  * unknown or removed, or the chunk is malformed). Nothing moved; the registrar's workflow decides.
+ * v2 (v1: `period`).
  */
-export interface RewardsCreditRefusedEvent { readonly group: string; readonly period: number; readonly chunk: number; readonly subtotal: string; readonly budget: string; readonly reason: string }
+export interface RewardsCreditRefusedEvent { readonly group: string; readonly rewardPeriod: number; readonly chunk: number; readonly subtotal: string; readonly budget: string; readonly reason: string }
 /** The allow list flag and entries after a change (`added`/`removed` are this change's entries). */
 export interface AllowListChangedEvent { readonly group: string; readonly enabled: boolean; readonly added: readonly string[]; readonly removed: readonly string[] }
 export interface RegistrarSignedUpEvent { readonly registrar: string; readonly friendlyName: string; readonly legalLocation: string }
@@ -105,11 +130,12 @@ export interface RewardsClaimedEvent { readonly operator: string; readonly group
 /**
  * Vote metadata of one settled round, for rewards: per operator, eligible +1 for each worker in the
  * snapshot and correct +1 for each whose vote equals the result. Unresolved rounds count for nobody.
- * Long lists come in chunks.
+ * Long lists come in chunks. v2 (v1: `period`).
  */
 export interface VoteMetadataEvent {
   readonly group: string;
-  readonly period: number;
+  /** The reward period the round's metadata counts in. */
+  readonly rewardPeriod: number;
   readonly solution: string;
   readonly roundId: string;
   readonly chunk: number;
@@ -215,13 +241,13 @@ export interface ValidatorSetConfiguredEvent { readonly validators: readonly str
 export interface RewardPeriodScheduleChangedEvent { readonly fromPeriod: number; readonly firstBlock: number; readonly length: number }
 
 /**
- * One group's rewards for one closed period. The registry's ledger consumes it: `total` leaves the
+ * One group's rewards for one closed reward period. The registry's ledger consumes it: `total` leaves the
  * group's reward budget and each payout is credited to the operator's unclaimed rewards for the
- * group. Long payout lists come in chunks (chunk 0..chunks-1), each with its own subtotal.
+ * group. Long payout lists come in chunks (chunk 0..chunks-1), each with its own subtotal. v2 (v1: `period`).
  */
 export interface RewardsComputedEvent {
   readonly group: string;
-  readonly period: number;
+  readonly rewardPeriod: number;
   readonly chunk: number;
   readonly chunks: number;
   /** `amount` = `base` + `active` (the split is informational; the ledger moves `amount`). Zero payouts are left out. */
@@ -234,9 +260,9 @@ export interface RewardPeriodStartedEvent { readonly index: number; readonly fir
 
 /**
  * The due rewards of a group for a period exceeded what is left of its budget: every share was
- * scaled down by `budget / due` (rounded down), so `paid` ≤ `budget`.
+ * scaled down by `budget / due` (rounded down), so `paid` ≤ `budget`. v2 (v1: `period`).
  */
-export interface BudgetExhaustedEvent { readonly group: string; readonly period: number; readonly budget: string; readonly due: string; readonly paid: string }
+export interface BudgetExhaustedEvent { readonly group: string; readonly rewardPeriod: number; readonly budget: string; readonly due: string; readonly paid: string }
 
 // ---- distance ----------------------------------------------------------------------------------
 /**

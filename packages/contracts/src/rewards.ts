@@ -22,10 +22,10 @@ export interface OperatorInput {
   readonly operator: string;
   /** Stake active in the group for this period, base units ("0" when none). */
   readonly stake: string;
-  /** Settled rounds of the period whose snapshot held the operator's worker. */
-  readonly eligible: number;
-  /** Of those, rounds where the worker's vote equalled the result. */
-  readonly correct: number;
+  /** Settled rounds of the period whose snapshot held the operator's worker (v1: `eligible`). */
+  readonly eligibleRounds: number;
+  /** Of those, rounds where the worker's vote equalled the result (v1: `correct`). */
+  readonly correctVotes: number;
   /** The period is the operator's final withdrawal period: it earns nothing. */
   readonly inFinalPeriod: boolean;
 }
@@ -40,19 +40,19 @@ export interface DecisionInputsHeader {
   readonly inputChunks: number;
 }
 
-/** Per-operator inputs of a decision, in chunks (chunk 0..chunks-1), recorded before the decision. */
+/** Per-operator inputs of a decision, in chunks (chunk 0..chunks-1), recorded before the decision. v2 (v1: `period`). */
 export interface RewardInputsRecordedEvent {
   readonly group: string;
-  readonly period: number;
+  readonly rewardPeriod: number;
   readonly chunk: number;
   readonly chunks: number;
   readonly operators: readonly OperatorInput[];
 }
 
-/** One group's period decision: its non-operator inputs and the pools and totals it came to. */
+/** One group's reward period decision: its non-operator inputs and the pools and totals it came to. v2 (v1: `period`). */
 export interface RewardsDecidedEvent {
   readonly group: string;
-  readonly period: number;
+  readonly rewardPeriod: number;
   readonly inputs: DecisionInputsHeader;
   readonly outcome: {
     readonly activeBlocks: number;

@@ -14,7 +14,9 @@ export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
   BlockProduced: 1, ValidatorSetConfigured: 1, AttestationRecorded: 1,
   // v2: `validators` added (the set that decided); v1 events lack it and are read with a fallback.
   RoundSettled: 2, RoundUnresolved: 2,
-  ResultChained: 1, VoteMetadata: 1,
+  ResultChained: 1,
+  // v2: `period` → `rewardPeriod` (upcast).
+  VoteMetadata: 2,
 };
 
 export const VOTING_EVENTS: Versions<VotingEvent> = { RoundStarted: 1, RoundSnapshot: 1, VoteCast: 1, RoundClosed: 1, RoundAlert: 1 };
@@ -22,14 +24,20 @@ export const VOTING_EVENTS: Versions<VotingEvent> = { RoundStarted: 1, RoundSnap
 export const REGISTRY_EVENTS: Versions<RegistryEvent> = {
   Deposited: 1, Withdrawn: 1, Transferred: 1, HoldPlaced: 1, HoldReleased: 1, HoldSlashed: 1, RegistrarSignedUp: 1, RegistrarDeleted: 1,
   GroupRegistered: 1, GroupBudgetChanged: 1, GroupRewardsChanged: 1, GroupStatusChanged: 1, AllowListChanged: 1, SolutionRegistered: 1,
-  SolutionStatusChanged: 1, WorkerNominated: 1, WorkerUnnominated: 1, OperatorSubscribed: 1, StakeToppedUp: 1, OperatorUnsubscribed: 1,
-  StakeReleased: 1, WorkerConnected: 1, WorkerDisconnected: 1, RewardsCredited: 1, RewardsCreditRefused: 1, RewardsClaimed: 1,
+  SolutionStatusChanged: 1, WorkerNominated: 1, WorkerUnnominated: 1, OperatorSubscribed: 1, StakeToppedUp: 1,
+  // v2: no bare `period` (OperatorUnsubscribed `unsubscribedInPeriod`, StakeReleased `finalPeriod`); v1 is upcast (upcasters.ts).
+  OperatorUnsubscribed: 2, StakeReleased: 2,
+  WorkerConnected: 1, WorkerDisconnected: 1, RewardsClaimed: 1,
+  // v2: `period` → `rewardPeriod` (upcast).
+  RewardsCredited: 2, RewardsCreditRefused: 2,
 };
 
 export const REWARDS_EVENTS: Versions<RewardsEvent> = {
-  RewardPeriodScheduleChanged: 1, RewardPeriodStarted: 1, RewardInputsRecorded: 1, RewardsDecided: 1, BudgetExhausted: 1,
+  RewardPeriodScheduleChanged: 1, RewardPeriodStarted: 1,
+  // v2: `period` → `rewardPeriod`; RewardInputsRecorded's operators `eligible`/`correct` → `eligibleRounds`/`correctVotes` (upcast).
+  RewardInputsRecorded: 2, RewardsDecided: 2, BudgetExhausted: 2,
   // Payouts carry `base` and `active` beside `amount`; both optional in the contract, read with a fallback.
-  RewardsComputed: 1,
+  RewardsComputed: 2,
 };
 
 export const DISTANCE_EVENTS: Versions<DistanceEvent> = {

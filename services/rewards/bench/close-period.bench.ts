@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   });
   for (const [i, op] of ops.entries()) {
     s = apply(s, { type: 'OperatorSubscribed', data: { group: G, operator: op, stake: (BigInt(1 + Math.floor(next() * 10_000)) * TOKEN).toString(), activeFromPeriod: 0, height: 1 } });
-    if (i % 1000 === 0) s = apply(s, { type: 'OperatorUnsubscribed', data: { group: G, operator: op, period: 0, finalPeriod: 0, height: 1 } });
+    if (i % 1000 === 0) s = apply(s, { type: 'OperatorUnsubscribed', data: { group: G, operator: op, unsubscribedInPeriod: 0, finalPeriod: 0, height: 1 } });
   }
 
   let fold = 0;
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       const eligible = ops.slice(c * METADATA_CHUNK, (c + 1) * METADATA_CHUNK);
       const correct = eligible.filter((_, i) => ((r * 7919 + i * 104_729) % 1000) / 1000 < accuracy[c * METADATA_CHUNK + i]!);
       const t = performance.now();
-      s = apply(s, { type: 'VoteMetadata', data: { group: G, period: 0, solution: 'sol', roundId: `r${r}`, chunk: c, chunks, eligibleOperators: eligible, correctOperators: correct } });
+      s = apply(s, { type: 'VoteMetadata', data: { group: G, rewardPeriod: 0, solution: 'sol', roundId: `r${r}`, chunk: c, chunks, eligibleOperators: eligible, correctOperators: correct } });
       fold += performance.now() - t;
     }
   }

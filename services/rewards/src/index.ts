@@ -22,7 +22,7 @@ const R = PUBLISHED.registry;
 
 /** What rewards records from other services: the clock, vote metadata, and the registry's stakes, groups and claims. */
 /** Version of rewards's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const REWARDS_STATE_VERSION = 1;
+export const REWARDS_STATE_VERSION = 2;
 
 export const REWARDS_INBOX = {
   consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.VoteMetadata],

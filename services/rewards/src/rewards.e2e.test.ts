@@ -177,7 +177,7 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
       const log = await store.readAll(START, 100_000);
       // Period 0's decision follows block 12 in the log: it was not taken on block 11 (whatever the timing).
       const block12 = log.findIndex((e) => e.type === 'BlockProduced' && (e.data as { height: number }).height === 12);
-      const decided0 = log.findIndex((e) => e.type === 'RewardInputsRecorded' && (e.data as { period: number }).period === 0);
+      const decided0 = log.findIndex((e) => e.type === 'RewardInputsRecorded' && (e.data as { rewardPeriod: number }).rewardPeriod === 0);
       assert.ok(block12 >= 0 && decided0 > block12, `period 0 decided at log index ${decided0}, block 12 at ${block12}`);
       const audited = auditDecisions(log);
       assert.deepEqual(audited.map((a) => a.period), [0, 1]);

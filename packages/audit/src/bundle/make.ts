@@ -22,7 +22,7 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
       const ev = decodeRewardsLog(e);
       if (ev?.type !== 'RewardsDecided' && ev?.type !== 'RewardInputsRecorded' && ev?.type !== 'RewardsComputed') continue;
       const d = ev.data;
-      if (d.period !== period || (group !== undefined && d.group !== group)) continue;
+      if (d.rewardPeriod !== period || (group !== undefined && d.group !== group)) continue;
       const x = decisions.get(d.group) ?? { chunks: [], computed: [] };
       if (ev.type === 'RewardsDecided') x.decided = ev.data;
       else if (ev.type === 'RewardInputsRecorded') x.chunks.push(ev.data);
@@ -63,7 +63,7 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
     counts: { eligible: rounds.length, correct },
     sla: { threshold: sla, met: rounds.length > 0 && correct * 100 >= sla * rounds.length },
     reward: {
-      inputs: { firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, budget: inputs.budget, config: { ...inputs.config }, operators: inputs.operators.map((o) => ({ ...o })) },
+      inputs: { firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, budget: inputs.budget, config: { ...inputs.config }, operators: inputs.operators.map((o) => ({ operator: o.operator, stake: o.stake, eligible: o.eligibleRounds, correct: o.correctVotes, inFinalPeriod: o.inFinalPeriod })) },
       outcome: { ...x.decided!.outcome },
       payout: { base: payout?.base ?? '0', active: payout?.active ?? '0', amount: payout?.amount ?? '0' },
     },

@@ -1,4 +1,4 @@
-import { decodeRegistryLog } from '@ewx/contracts';
+import { decodeRegistryLog, upcast } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { decide, registryDecider, type RegistryCommand, type RegistryPolicy, type RegistryState } from '@ewx/registry';
 import { dueCommands } from '@ewx/registry/app/reactions';
@@ -87,7 +87,7 @@ export function registryAudit(): ServiceAudit<RegistryState> {
         for (const c of candidates) {
           let events: EventData[];
           try { events = decide(c, s, { admin: '', ledgerServiceAccounts: [] }); } catch { continue; }
-          if (events.length > 0 && canonical(events[0]!) === canonical(e)) { ctx.expect('reaction', events); return; }
+          if (events.length > 0 && canonical(events[0]!) === canonical(upcast(e))) { ctx.expect('reaction', events); return; }
         }
         ctx.diverge('reaction', `${e.type} is signed by nobody and none of the reactions due here (${candidates.map((c) => c.type).join(', ') || 'none'}) gives it`, { recorded: canonical(e) });
         return;
@@ -119,7 +119,7 @@ export function registryAudit(): ServiceAudit<RegistryState> {
       const ev = decodeRegistryLog(e);
       if (ev?.type === 'RewardsCredited' || ev?.type === 'RewardsCreditRefused') {
         const d = ev.data;
-        const key = `${d.group}|${d.period}|${d.chunk}`;
+        const key = `${d.group}|${d.rewardPeriod}|${d.chunk}`;
         const list = fact(ctx.cross, 'registry.credits', () => new Map<string, CreditFact[]>());
         const payouts = ev.type === 'RewardsCredited' ? JSON.stringify(ev.data.payouts) : '';
         list.set(key, [...(list.get(key) ?? []), { position: e.position, type: e.type, payouts }]);

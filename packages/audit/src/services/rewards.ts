@@ -25,10 +25,10 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
         case 'RewardInputsRecorded': {
           const d = ev.data;
           ctx.count('decision');
-          if (d.chunk !== 0) { ctx.diverge('decision', `input chunk ${d.chunk} of group ${d.group} period ${d.period} starts a decision (chunk 0 must come first)`); return; }
+          if (d.chunk !== 0) { ctx.diverge('decision', `input chunk ${d.chunk} of group ${d.group} period ${d.rewardPeriod} starts a decision (chunk 0 must come first)`); return; }
           // The settlement delay is configuration; the rule here is only that the period has ended.
-          const inputs = closingInputs(s, d.group, d.period, 0);
-          if (!inputs) { ctx.diverge('decision', `group ${d.group} period ${d.period} is already closed (or the group removed): a second decision`); return; }
+          const inputs = closingInputs(s, d.group, d.rewardPeriod, 0);
+          if (!inputs) { ctx.diverge('decision', `group ${d.group} period ${d.rewardPeriod} is already closed (or the group removed): a second decision`); return; }
           ctx.expect('decision', decisionEvents(inputs, computePeriodRewards(inputs)));
           return;
         }
@@ -54,14 +54,14 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
       if (!inbox && ev?.type === 'RewardsComputed') {
         const d = ev.data;
         fact(ctx.cross, 'rewards.computed', () => new Map<string, ComputedFact>())
-          .set(`${d.group}|${d.period}|${d.chunk}`, { position: e.position, payouts: JSON.stringify(d.payouts.filter((p) => p.amount !== '0').map((p) => ({ operator: p.operator, amount: p.amount }))) });
+          .set(`${d.group}|${d.rewardPeriod}|${d.chunk}`, { position: e.position, payouts: JSON.stringify(d.payouts.filter((p) => p.amount !== '0').map((p) => ({ operator: p.operator, amount: p.amount }))) });
       }
       if (inbox && ev?.type === 'VoteMetadata') {
         const d = ev.data;
         fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).set(`${d.solution}|${d.roundId}|${d.chunk}`, [
           ...(fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).get(`${d.solution}|${d.roundId}|${d.chunk}`) ?? []), e.position]);
         const g = s.groups.get(d.group);
-        if (g && d.period <= g.lastClosed && d.chunk === 0) ctx.note('late-metadata', `round ${d.roundId} of ${d.solution} (group ${d.group}, period ${d.period}) settled after its period closed: recorded, not paid`);
+        if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) ctx.note('late-metadata', `round ${d.roundId} of ${d.solution} (group ${d.group}, period ${d.rewardPeriod}) settled after its period closed: recorded, not paid`);
       }
     },
   };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
-import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Runtime } from '@ewx/platform';
+import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Logger, type Runtime } from '@ewx/platform';
 import { consensusDecider, roundKey, type ConsensusState } from '../domain/decider.js';
 import { startValidator } from './validator.js';
 
@@ -56,5 +56,37 @@ describe('validator processes sharing one consensus store', () => {
     for (const v of validators) await v.stop();
     for (const rt of runtimes) await rt.stop();
     await db.close();
+  });
+
+  test('started after a crash: a round closed while it was down is attested by its first pass, after the set is recorded', async () => {
+    const db = await PGlite.create();
+    const key = generateKeyPair();
+    const rt = await createRuntime('consensus', await pgliteEventStore('restart', db), consensusDecider, silentLogger);
+    await rt.start();
+    const votes = Array.from({ length: 3 }, (_, i) => [w(i), 'aa'] as const);
+    const start = seq;
+    const ingest = (type: string, data: object) =>
+      rt.ingest({ source: 'voting', streamId: 'round:s1:r2', version: seq++ - start, position: String(seq), type, data: data as never });
+    await ingest('RoundStarted', { solution: 's1', roundId: 'r2', group: 'g1', starter: 'x', startBlock: 1, endBlock: 6, period: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: 3, snapshotChunks: 1 });
+    await ingest('RoundSnapshot', { solution: 's1', roundId: 'r2', chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
+    await ingest('RoundClosed', { solution: 's1', roundId: 'r2', height: 6, submitted: 3, chunk: 0, chunks: 1, votes });
+    assert.deepEqual(rt.state().validators, [], 'no set recorded yet');
+
+    const warnings: string[] = [];
+    const log: Logger = { info() {}, warn: (m) => { warnings.push(m); }, error() {}, child: () => log };
+    const validator = startValidator(rt, key, [key.address], log);
+    try {
+      const round = await until('the round settled by the restarted validator', async () => {
+        const r = rt.state().rounds.get(roundKey('s1', 'r2'));
+        return r?.status === 'SETTLED' ? r : undefined;
+      });
+      assert.deepEqual(rt.state().validators, [key.address]);
+      assert.deepEqual([...round.attestations.keys()], [key.address]);
+      assert.deepEqual(warnings, [], 'attested against the recorded set, no "not in the recorded set" on the way');
+    } finally {
+      await validator.stop();
+      await rt.stop();
+      await db.close();
+    }
   });
 });

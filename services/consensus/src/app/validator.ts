@@ -1,46 +1,82 @@
 import { decodeConsensusLog } from '@ewx/contracts';
-import { signBytes, type KeyPair, type Logger, type Runtime } from '@ewx/platform';
-import { VALIDATORS_STREAM, attestationBytes, decide, evaluateRound, isClosed, roundKey, solutionStream, type ConsensusState } from '../domain/decider.js';
+import { signBytes, startProcessManager, type KeyPair, type Logger, type Runtime } from '@ewx/platform';
+import { attestationBytes, consensusDecider, evaluateRound, isClosed, roundKey, type ConsensusCommand, type ConsensusState } from '../domain/decider.js';
+
+type Attest = Extract<ConsensusCommand, { type: 'Attest' }>;
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => b[i] === v);
 
 /**
- * This process's validator: records the configured set once, then for every round whose snapshot
- * and votes are complete in the log and that it has not attested yet, computes the outcome from
- * those events alone, signs it and appends the attestation (which settles the round when it makes
- * the two-thirds). Runs over every pending round at start-up, so a crash loses nothing.
+ * This process's validator, a process manager (`startProcessManager`): records the configured set
+ * once, then for every round whose snapshot and votes are complete in the log and that it has not
+ * attested yet, computes the outcome from those events alone, signs it and appends the
+ * attestation (which settles the round when it makes the two-thirds). Its first pass covers every
+ * round, so a crash loses nothing; afterwards a RoundClosed makes its round a candidate again, and
+ * a ValidatorSetConfigured every round.
  */
 export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | undefined, validators: readonly string[], log: Logger): { stop(): Promise<void> } {
-  let work: Promise<unknown> = Promise.resolve();
-  const queued = new Set<string>();
-  const run = (what: string, fn: () => Promise<unknown>): void => {
-    work = work.then(fn).catch((e: Error) => log.warn(`validator: ${what} failed`, { error: e.message }));
+  // Rounds that may owe this validator's attestation; `due` drops those that owe nothing (yet).
+  const candidates = new Set<string>(runtime.state().rounds.keys());
+  // The signed command per candidate round: a closed round's tally and root never change, so each is signed once.
+  const signed = new Map<string, Attest>();
+  const drop = (k: string): void => {
+    candidates.delete(k);
+    signed.delete(k);
   };
-  const attest = (k: string): void => {
-    if (!key || queued.has(k)) return;
-    queued.add(k);
-    run(`attesting ${k}`, async () => {
-      queued.delete(k);
-      const s = runtime.state();
-      const r = s.rounds.get(k);
-      if (!r || !isClosed(r) || r.attestations.has(key.address)) return;
-      // A decided round is attested only by the set that decided it: a validator that joined later
-      // (or a replay under a new key) adds nothing to it.
-      if (r.decidedBy !== undefined && !r.decidedBy.includes(key.address)) return;
-      if (r.decidedBy === undefined && !s.validators.includes(key.address)) { log.warn('validator: not in the recorded set, not attesting', { round: k }); return; }
+
+  const attestation = (s: ConsensusState, k: string, me: KeyPair): Attest | undefined => {
+    const r = s.rounds.get(k);
+    if (!r || !isClosed(r) || r.attestations.has(me.address)) return undefined;
+    // A decided round is attested only by the set that decided it: a validator that joined later
+    // (or a replay under a new key) adds nothing to it.
+    if (r.decidedBy !== undefined && !r.decidedBy.includes(me.address)) return undefined;
+    if (r.decidedBy === undefined && !s.validators.includes(me.address)) {
+      log.warn('validator: not in the recorded set, not attesting', { round: k });
+      return undefined;
+    }
+    let c = signed.get(k);
+    if (!c) {
       const { tally, merkleRoot } = evaluateRound(r);
-      const signature = signBytes(key, attestationBytes(r.solution, r.roundId, tally, merkleRoot)).toString('hex');
-      await runtime.execute(solutionStream(r.solution), (st) => decide({
-        type: 'Attest', validator: key.address, solution: r.solution, roundId: r.roundId, tally, merkleRoot, signature,
-      }, st));
-      log.info('validator: attested', { solution: r.solution, round: r.roundId, outcome: tally.outcome });
-    });
+      const signature = signBytes(me, attestationBytes(r.solution, r.roundId, tally, merkleRoot)).toString('hex');
+      c = { type: 'Attest', validator: me.address, solution: r.solution, roundId: r.roundId, tally, merkleRoot, signature };
+      signed.set(k, c);
+    }
+    return c;
   };
-  const all = (): void => { for (const k of runtime.state().rounds.keys()) attest(k); };
-  const off = runtime.onEvent((e) => {
-    const d = decodeConsensusLog(e);
-    if (d?.type === 'RoundClosed') attest(roundKey(d.data.solution, d.data.roundId));
-    else if (d?.type === 'ValidatorSetConfigured') all();
+
+  // The configured set is recorded once per start (until the log holds it): two processes configured
+  // differently must not take turns recording theirs.
+  let configuring = true;
+  const due = (s: ConsensusState): ConsensusCommand[] => {
+    const out: ConsensusCommand[] = [];
+    if (configuring && sameSet(validators, s.validators)) configuring = false;
+    // The set first: attestations are read against it (the pass asks again once it is recorded).
+    if (configuring) return [{ type: 'ConfigureValidators', validators }];
+    if (!key) return out;
+    for (const k of [...candidates]) {
+      const c = attestation(s, k, key);
+      if (c) out.push(c);
+      else drop(k);
+    }
+    return out;
+  };
+
+  return startProcessManager(runtime, {
+    decider: consensusDecider, policy: undefined, due, log, failure: 'validator: a command failed; retried on the next round closed',
+    triggers: (e, s) => {
+      const d = decodeConsensusLog(e);
+      if (d?.type === 'RoundClosed') {
+        candidates.add(roundKey(d.data.solution, d.data.roundId));
+        return true;
+      }
+      if (d?.type === 'ValidatorSetConfigured') {
+        for (const k of s.rounds.keys()) candidates.add(k);
+        return true;
+      }
+      if (d?.type === 'AttestationRecorded' && d.data.validator === key?.address) {
+        log.info('validator: attested', { solution: d.data.solution, round: d.data.roundId, outcome: d.data.tally.outcome });
+      }
+      return false;
+    },
   });
-  run('recording the validator set', () => runtime.execute(VALIDATORS_STREAM, (s) => decide({ type: 'ConfigureValidators', validators }, s)));
-  all();
-  return { async stop() { off(); await work; } };
 }

@@ -74,7 +74,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
     }
     case 'VoteMetadata': {
       const d = ev.data;
-      const key = metadataKey(d.group, d.period);
+      const key = metadataKey(d.group, d.rewardPeriod);
       let m = s.metadata.get(key);
       if (!m) {
         m = new Map();

@@ -157,7 +157,7 @@ describe('SPEC §5 vote metadata and the result chain', () => {
     let tip: readonly EventData[] = [];
     for (const k of keys) tip = s.run(attest(s, k, 'r3'));
     const md = tip.find((e) => e.type === 'VoteMetadata')!.data as unknown as VoteMetadataEvent;
-    assert.deepEqual([md.group, md.period, md.chunk, md.chunks, md.eligibleOperators.length, md.correctOperators.length], ['g1', 3, 0, 1, 10, 9]);
+    assert.deepEqual([md.group, md.rewardPeriod, md.chunk, md.chunks, md.eligibleOperators.length, md.correctOperators.length], ['g1', 3, 0, 1, 10, 9]);
     const m = s.state.metadata.get(metadataKey('g1', 3))!;
     assert.deepEqual(m.get(op(0)), { eligible: 2, correct: 2 });
     assert.deepEqual(m.get(op(8)), { eligible: 2, correct: 0 }); // voted bb both times

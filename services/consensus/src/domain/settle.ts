@@ -98,7 +98,7 @@ export function voteMetadata(r: ValidatedRound, result: string): EventData[] {
   return Array.from({ length: chunks }, (_, c): EventData => {
     const eligibleOperators = operators.slice(c * METADATA_CHUNK, (c + 1) * METADATA_CHUNK);
     const data: VoteMetadataEvent = {
-      group: r.group, period: r.period, solution: r.solution, roundId: r.roundId, chunk: c, chunks,
+      group: r.group, rewardPeriod: r.period, solution: r.solution, roundId: r.roundId, chunk: c, chunks,
       eligibleOperators, correctOperators: eligibleOperators.filter((o) => correct.has(o)),
     };
     return consensusEvent({ type: 'VoteMetadata', data });

@@ -27,7 +27,7 @@ export function startReactions(runtime: Runtime<RegistryState>, policy: Registry
     // Telemetry only: a credit continues the trace of the RewardsComputed chunk it applies.
     causeOf: (e) => {
       const ev = decodeRegistryLog(e);
-      return ev?.type === 'RewardsComputed' ? `${ev.data.group}|${ev.data.period}|${ev.data.chunk}` : undefined;
+      return ev?.type === 'RewardsComputed' ? `${ev.data.group}|${ev.data.rewardPeriod}|${ev.data.chunk}` : undefined;
     },
     causeKeyOf: (c) => (c.type === 'ApplyCredit' ? c.key : undefined),
   });

@@ -27,9 +27,9 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
     }
     case 'RewardsComputed': {
       const d = ev.data;
-      const key = creditKey(d.group, d.period, d.chunk);
+      const key = creditKey(d.group, d.rewardPeriod, d.chunk);
       if (!s.creditsDone.has(key) && !s.pendingCredits.has(key)) {
-        s.pendingCredits.set(key, { group: d.group, period: d.period, chunk: d.chunk, subtotal: d.subtotal, payouts: d.payouts ?? [] });
+        s.pendingCredits.set(key, { group: d.group, period: d.rewardPeriod, chunk: d.chunk, subtotal: d.subtotal, payouts: d.payouts ?? [] });
       }
       break;
     }
@@ -117,7 +117,7 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
     }
     case 'OperatorUnsubscribed': {
       const sub = s.groups.get(ev.data.group)!.subscriptions.get(ev.data.operator)!;
-      sub.unsubscribedIn = ev.data.period;
+      sub.unsubscribedIn = ev.data.unsubscribedInPeriod;
       sub.finalPeriod = ev.data.finalPeriod;
       break;
     }
@@ -126,7 +126,7 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       const g = s.groups.get(d.group)!;
       L.release(l, d.operator, BigInt(d.amount));
       g.subscriptions.delete(d.operator);
-      g.lastFinalPeriod = Math.max(g.lastFinalPeriod, d.period);
+      g.lastFinalPeriod = Math.max(g.lastFinalPeriod, d.finalPeriod);
       s.operators.get(d.operator)?.groups.delete(d.group);
       break;
     }
@@ -137,13 +137,13 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       const g = s.groups.get(d.group)!;
       for (const p of d.payouts) L.payOut(l, g.owner, p.operator, d.group, BigInt(p.amount));
       g.budget -= BigInt(d.total);
-      const key = creditKey(d.group, d.period, d.chunk);
+      const key = creditKey(d.group, d.rewardPeriod, d.chunk);
       s.pendingCredits.delete(key);
       s.creditsDone.add(key);
       break;
     }
     case 'RewardsCreditRefused': {
-      const key = creditKey(ev.data.group, ev.data.period, ev.data.chunk);
+      const key = creditKey(ev.data.group, ev.data.rewardPeriod, ev.data.chunk);
       s.pendingCredits.delete(key);
       s.creditsDone.add(key);
       break;

@@ -129,7 +129,7 @@ describe('solution groups: deregistration', () => {
     w.run({ type: 'ApplyCredit', key: 'grp.one|0|0' });
     const events = w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
     assert.deepEqual(types(events), ['OperatorUnsubscribed', 'GroupStatusChanged']);
-    assert.deepEqual(events[0]!.data, { group: 'grp.one', operator: alice, period: 1, finalPeriod: 3, height: 11 });
+    assert.deepEqual(events[0]!.data, { group: 'grp.one', operator: alice, unsubscribedInPeriod: 1, finalPeriod: 3, height: 11 });
     // Retiring: no new subscriptions or solutions; claims and withdrawals go on.
     w.when(subscribeCmd(bob)).thenThrows('FAILED_PRECONDITION', /RETIRING/);
     w.when({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }).thenThrows('FAILED_PRECONDITION', /RETIRING/);

@@ -5,6 +5,7 @@ import { requireAddress, unclaimedInGroup } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
 import { latestRewards, requirePeriod, solutionBlocks, type Group, type Registrar, type RegistryState } from './state.js';
 import { amountField, BOUNDS, intField, MAX_HEIGHT, namespaceField, percent, positiveAmount, textField } from './validate.js';
+import { unsubscribed } from './withdrawal.js';
 
 export function signUpRegistrar(c: CommandOf<'SignUpRegistrar'>, s: RegistryState): EventData[] {
   // Control characters are refused before trimming, which would hide leading and trailing ones.
@@ -145,7 +146,7 @@ export function deregisterGroup(c: CommandOf<'DeregisterGroup'>, s: RegistryStat
   const events: EventData[] = [];
   for (const [operator, sub] of g.subscriptions) {
     if (sub.finalPeriod !== undefined) continue;
-    events.push(registryEvent({ type: 'OperatorUnsubscribed', data: { group: c.group, operator, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height } }));
+    events.push(unsubscribed(c.group, g, operator, p, s.height));
   }
   events.push(registryEvent({ type: 'GroupStatusChanged', data: { group: c.group, status: 'RETIRING' } }));
   return events;

@@ -77,14 +77,14 @@ describe('operators: unsubscribing and withdrawal delay', () => {
     const w = given(withGroup({ withdrawalDelay: 2 }));
     w.run(subscribeCmd(alice, 10n * TOKEN));
     toPeriod(w, 1);
-    w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }).then({ type: 'OperatorUnsubscribed', data: { group: 'grp.one', operator: alice, period: 1, finalPeriod: 3, height: 11 } });
+    w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }).then({ type: 'OperatorUnsubscribed', data: { group: 'grp.one', operator: alice, unsubscribedInPeriod: 1, finalPeriod: 3, height: 11 } });
     toPeriod(w, 3);
     blockTo(w, 40); // the last block of period 3
     assert.deepEqual(w.run({ type: 'SettleGroup', group: 'grp.one' }), [], 'period 3 has not closed');
     assert.equal(reserved(w, alice), 10n * TOKEN);
     blockTo(w, 41);
     const released = w.run({ type: 'SettleGroup', group: 'grp.one' });
-    assert.deepEqual(released.map((x) => x.data), [{ group: 'grp.one', operator: alice, amount: (10n * TOKEN).toString(), period: 3 }]);
+    assert.deepEqual(released.map((x) => x.data), [{ group: 'grp.one', operator: alice, amount: (10n * TOKEN).toString(), finalPeriod: 3 }]);
     assert.deepEqual(w.run({ type: 'SettleGroup', group: 'grp.one' }), [], 'idempotent');
     assert.equal(reserved(w, alice), 0n);
     assert.equal(free(w, alice), 1000n * TOKEN);

@@ -5,6 +5,7 @@ import { requireAddress, TREASURY } from './ledger.js';
 import { requireFree } from './ledger-rules.js';
 import { requirePeriod, type Group, type RegistryState, type Subscription } from './state.js';
 import { positiveAmount } from './validate.js';
+import { unsubscribed } from './withdrawal.js';
 
 const unauthenticated = (message: string): DomainError => new DomainError('UNAUTHENTICATED', message);
 
@@ -69,14 +70,14 @@ export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventD
 }
 
 /**
- * Unsubscribing in period p with delay d: votes and earns through p+d−1, and the stake is released
- * when period p+d closes. Works in a retiring group; a second one while pending is refused.
+ * Unsubscribing starts the withdrawal (its timing: withdrawal.ts). Works in a retiring group; a
+ * second one while pending is refused.
  */
 export function unsubscribe(c: CommandOf<'Unsubscribe'>, s: RegistryState): EventData[] {
   const { g, sub } = ownSubscription(s, c.signer, c.group, 'Unsubscribe', () => existingGroup(s, c.group));
   if (sub.finalPeriod !== undefined) throw precondition(`group: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`);
   const p = requirePeriod(s, 'Unsubscribe');
-  return [registryEvent({ type: 'OperatorUnsubscribed', data: { group: c.group, operator: c.signer, period: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height: s.height } })];
+  return [unsubscribed(c.group, g, c.signer, p, s.height)];
 }
 
 /**

@@ -15,7 +15,7 @@ describe('rewards payouts', () => {
     inbox(w, 'RewardsComputed', computed());
     const events = w.run({ type: 'ApplyCredit', key: 'grp.one|0|0' });
     assert.deepEqual(types(events), ['RewardsCredited', 'GroupBudgetChanged']);
-    assert.deepEqual(events[0]!.data, { group: 'grp.one', period: 0, chunk: 0, total: '500', payouts: computed().payouts });
+    assert.deepEqual(events[0]!.data, { group: 'grp.one', rewardPeriod: 0, chunk: 0, total: '500', payouts: computed().payouts });
     assert.deepEqual(events[1]!.data, { group: 'grp.one', budget: (100n * TOKEN - 500n).toString(), reason: 'PAID', amount: '500' });
     assert.equal(unclaimedOf(w.state.ledger, alice, 'grp.one'), 300n);
     assert.equal(w.state.ledger.accounts.get(bob)?.unclaimed, 200n);

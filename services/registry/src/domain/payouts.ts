@@ -4,6 +4,7 @@ import { registryEvent } from '@ewx/contracts';
 import { nothingOwed, removal } from './groups.js';
 import { unclaimedOf } from './ledger.js';
 import { currentPeriod, type PendingCredit, type RegistryState } from './state.js';
+import { releaseDue } from './withdrawal.js';
 
 /** Why a RewardsComputed chunk cannot be credited, or undefined when it can. */
 function refusal(s: RegistryState, p: PendingCredit): string | undefined {
@@ -32,11 +33,11 @@ export function applyCredit(c: CommandOf<'ApplyCredit'>, s: RegistryState): Even
   const why = refusal(s, p);
   const g = s.groups.get(p.group);
   if (why !== undefined) {
-    return [registryEvent({ type: 'RewardsCreditRefused', data: { group: p.group, period: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why } })];
+    return [registryEvent({ type: 'RewardsCreditRefused', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why } })];
   }
   const payouts = p.payouts.filter((x) => x.amount !== '0').map((x) => ({ operator: x.operator, amount: BigInt(x.amount).toString() }));
   const total = BigInt(p.subtotal);
-  const events = [registryEvent({ type: 'RewardsCredited', data: { group: p.group, period: p.period, chunk: p.chunk, total: total.toString(), payouts } })];
+  const events = [registryEvent({ type: 'RewardsCredited', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, total: total.toString(), payouts } })];
   if (total > 0n) events.push(registryEvent({ type: 'GroupBudgetChanged', data: { group: p.group, budget: (g!.budget - total).toString(), reason: 'PAID', amount: total.toString() } }));
   return events;
 }
@@ -66,8 +67,8 @@ export function settleGroup(c: CommandOf<'SettleGroup'>, s: RegistryState): Even
   let left = g.subscriptions.size;
   let lastFinal = g.lastFinalPeriod;
   for (const [operator, sub] of [...g.subscriptions].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (sub.finalPeriod === undefined || sub.finalPeriod >= now.index) continue;
-    events.push(registryEvent({ type: 'StakeReleased', data: { group: c.group, operator, amount: sub.stake.toString(), period: sub.finalPeriod } }));
+    if (sub.finalPeriod === undefined || !releaseDue(sub, now)) continue;
+    events.push(registryEvent({ type: 'StakeReleased', data: { group: c.group, operator, amount: sub.stake.toString(), finalPeriod: sub.finalPeriod } }));
     left--;
     lastFinal = Math.max(lastFinal, sub.finalPeriod);
   }
@@ -85,7 +86,7 @@ export function groupsWithDueWork(s: RegistryState): string[] {
   const due: string[] = [];
   for (const [name, g] of s.groups) {
     if (g.status === 'REMOVED') continue;
-    const release = [...g.subscriptions.values()].some((x) => x.finalPeriod !== undefined && x.finalPeriod < now.index);
+    const release = [...g.subscriptions.values()].some((x) => releaseDue(x, now));
     if (release || (g.status === 'RETIRING' && g.subscriptions.size === 0)) due.push(name);
   }
   return due;

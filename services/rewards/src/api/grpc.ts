@@ -9,7 +9,7 @@ import {
 import { CALENDAR_STREAM, type PeriodSettings } from '../app/periods.js';
 import { meetsSla } from '../domain/compute.js';
 import { decide } from '../domain/decide.js';
-import { periodStake, type ClosedPeriod, type RewardsState } from '../domain/state.js';
+import { budgetLeft, periodStake, type ClosedPeriod, type RewardsState } from '../domain/state.js';
 
 const M = '/ewx.v1.Rewards/';
 
@@ -116,7 +116,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
             due: c.due.toString(), paid: c.paid.toString(), budgetExhausted: c.budgetExhausted, operators: c.operators,
             qualifying: c.qualifying, payoutChunks: c.payoutChunks, creditedChunks: c.credited, lateRounds: c.lateRounds, refusedChunks: c.refused,
           }));
-        return { group, budgetAvailable: g.available.toString(), periods };
+        return { group, budgetAvailable: budgetLeft(g).toString(), periods };
       }),
     },
   };

@@ -66,10 +66,10 @@ export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: P
     if (WAKE_ON.has(e.type)) wake();
     else if (ev?.type === 'VoteMetadata') {
       const d = ev.data;
-      causes.note(`${d.group}|${d.period}`);
+      causes.note(`${d.group}|${d.rewardPeriod}`);
       const g = s.groups.get(d.group);
-      if (g && d.period <= g.lastClosed && d.chunk === 0) {
-        log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.period, solution: d.solution, roundId: d.roundId });
+      if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) {
+        log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.rewardPeriod, solution: d.solution, roundId: d.roundId });
       }
     }
   });

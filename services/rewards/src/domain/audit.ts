@@ -25,7 +25,7 @@ export function auditDecisions(log: readonly RecordedEvent[]): AuditedDecision[]
   for (const e of log) {
     const d = decodeRewardsLog(e);
     if (!isDecision(d)) continue;
-    const key = `${d.data.group}|${d.data.period}`;
+    const key = `${d.data.group}|${d.data.rewardPeriod}`;
     let list = byDecision.get(key);
     if (!list) {
       list = [];
@@ -41,8 +41,9 @@ export function auditDecisions(log: readonly RecordedEvent[]): AuditedDecision[]
     const chunks = decoded.flatMap((e) => (e?.type === 'RewardInputsRecorded' ? [e.data] : []));
     const inputs = inputsFromLog(d, chunks);
     out.push({
-      group: d.group, period: d.period,
-      recorded: events.map((e) => canonical(e.type, e.data)),
+      group: d.group, period: d.rewardPeriod,
+      // Old versions upcast: the recorded decision in today's shape.
+      recorded: decoded.map((e) => canonical(e!.type, e!.data)),
       recomputed: decisionEvents(inputs, computePeriodRewards(inputs)).map((e) => canonical(e.type, e.data)),
     });
   }

@@ -56,7 +56,7 @@ describe('reward period calendar', () => {
     log.run({ type: 'SetRewardPeriodLength', signer: ADMIN, admin: ADMIN, length: 4 });
     log.given(ev.block(14));
     close(log, G, 0); close(log, G, 1);
-    const decided = of<{ period: number; inputs: { firstBlock: number; lastBlock: number }; outcome: { paid: string } }>(log, 'RewardsDecided');
-    assert.deepEqual(decided.map((d) => [d.period, d.inputs.firstBlock, d.inputs.lastBlock, d.outcome.paid]), [[0, 1, 10, '10'], [1, 11, 14, '4']]);
+    const decided = of<{ rewardPeriod: number; inputs: { firstBlock: number; lastBlock: number }; outcome: { paid: string } }>(log, 'RewardsDecided');
+    assert.deepEqual(decided.map((d) => [d.rewardPeriod, d.inputs.firstBlock, d.inputs.lastBlock, d.outcome.paid]), [[0, 1, 10, '10'], [1, 11, 14, '4']]);
   });
 });

@@ -7,7 +7,7 @@ import { meetsPercent, periodByIndex } from '@ewx/platform/domain';
 import { decide } from './decide.js';
 import { evolve } from './evolve.js';
 import { addr, ev } from './fixtures.js';
-import { initialState, periodStake, ratesAt, type RewardsState } from './state.js';
+import { budgetLeft, initialState, periodStake, ratesAt, type RewardsState } from './state.js';
 import { chunked } from './events.js';
 import type { OperatorInput, PeriodInputs } from './compute.js';
 
@@ -28,7 +28,7 @@ function refClosingInputs(s: RewardsState, group: string, period: number): Perio
     const { stake, inFinalPeriod } = periodStake(stakes.get(op), period);
     const counts = votes.get(op) ?? { eligible: 0, correct: 0 };
     if (stake === 0n && counts.eligible === 0 && counts.correct === 0 && !inFinalPeriod) continue;
-    operators.push({ operator: op, stake: stake.toString(), eligible: counts.eligible, correct: counts.correct, inFinalPeriod });
+    operators.push({ operator: op, stake: stake.toString(), eligibleRounds: counts.eligible, correctVotes: counts.correct, inFinalPeriod });
   }
   operators.sort((a, b) => (a.operator < b.operator ? -1 : a.operator > b.operator ? 1 : 0));
   return {
@@ -38,7 +38,7 @@ function refClosingInputs(s: RewardsState, group: string, period: number): Perio
       slaVotingThreshold: g.config.slaVotingThreshold,
       operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
     },
-    budget: (g.available > 0n ? g.available : 0n).toString(),
+    budget: budgetLeft(g).toString(),
     operators,
   };
 }
@@ -55,8 +55,8 @@ function refCompute(inputs: PeriodInputs) {
   const basePool = BigInt(c.subscriptionRewardPerBlock) * BigInt(blocks);
   const activePool = BigInt(c.votingRewardPerBlock) * BigInt(blocks);
   const stakes = inputs.operators.map((o) => (refEarnsBase(o) ? BigInt(o.stake) : 0n));
-  const qualifies = inputs.operators.map((o, i) => stakes[i]! > 0n && refMeetsSla(o.correct, o.eligible, c.slaVotingThreshold));
-  const weights = inputs.operators.map((o, i) => (qualifies[i] ? BigInt(o.correct) * stakes[i]! : 0n));
+  const qualifies = inputs.operators.map((o, i) => stakes[i]! > 0n && refMeetsSla(o.correctVotes, o.eligibleRounds, c.slaVotingThreshold));
+  const weights = inputs.operators.map((o, i) => (qualifies[i] ? BigInt(o.correctVotes) * stakes[i]! : 0n));
   const totalStake = stakes.reduce((a, b) => a + b, 0n);
   const weightSum = weights.reduce((a, b) => a + b, 0n);
   let rewards = inputs.operators.map((o, i) => ({
@@ -78,11 +78,11 @@ function refDecisionEvents(inputs: PeriodInputs, d: ReturnType<typeof refCompute
     .map((r) => ({ operator: r.operator, amount: (r.base + r.active).toString(), base: r.base.toString(), active: r.active.toString() }));
   const payoutChunks = chunked(payouts, rows);
   const out: EventData[] = inputChunks.map((operators, chunk) =>
-    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, period, chunk, chunks: inputChunks.length, operators } }));
+    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, rewardPeriod: period, chunk, chunks: inputChunks.length, operators } }));
   out.push(rewardsEvent({
     type: 'RewardsDecided',
     data: {
-      group, period,
+      group, rewardPeriod: period,
       inputs: { firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, config: inputs.config, budget: inputs.budget, operators: inputs.operators.length, inputChunks: inputChunks.length },
       outcome: {
         activeBlocks: d.activeBlocks, basePool: d.basePool.toString(), activePool: d.activePool.toString(),
@@ -91,10 +91,10 @@ function refDecisionEvents(inputs: PeriodInputs, d: ReturnType<typeof refCompute
       },
     },
   }));
-  if (d.budgetExhausted) out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
+  if (d.budgetExhausted) out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, rewardPeriod: period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
   payoutChunks.forEach((rows, chunk) => {
     const subtotal = rows.reduce((a, r) => a + BigInt(r.amount), 0n).toString();
-    out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
+    out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, rewardPeriod: period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
   });
   return out;
 }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { BudgetExhaustedEvent, RewardsComputedEvent } from '@ewx/platform';
 import { addr, ev, rounds } from './fixtures.js';
 import { close, closeCmd, given, of, type RewardsSpec } from './spec-support.js';
+import { budgetLeft } from './state.js';
 import type { RewardInputsRecordedEvent, RewardsDecidedEvent } from './events.js';
 
 // Periods of 10 blocks: period 0 = blocks 1..10, period 1 = 11..20, period 2 = 21..30.
@@ -15,8 +16,8 @@ const setup = (budget = '1000000', config = { subscriptionRewardPerBlock: '10', 
   given(ev.schedule(10), ev.group(G, config, budget));
 
 const payoutsOf = (log: RewardsSpec, period: number): Map<string, { amount: string; base?: string; active?: string }> =>
-  new Map(of<RewardsComputedEvent>(log, 'RewardsComputed').filter((e) => e.period === period).flatMap((e) => e.payouts.map((p) => [p.operator, p] as const)));
-const decided = (log: RewardsSpec, period: number): RewardsDecidedEvent => of<RewardsDecidedEvent>(log, 'RewardsDecided').find((d) => d.period === period)!;
+  new Map(of<RewardsComputedEvent>(log, 'RewardsComputed').filter((e) => e.rewardPeriod === period).flatMap((e) => e.payouts.map((p) => [p.operator, p] as const)));
+const decided = (log: RewardsSpec, period: number): RewardsDecidedEvent => of<RewardsDecidedEvent>(log, 'RewardsDecided').find((d) => d.rewardPeriod === period)!;
 
 describe('closing a period: when and how often', () => {
   test('given period 0 ends at block 10 and a settlement delay of 2, when closing at height 11, then it is refused; at height 12 it closes', () => {
@@ -45,7 +46,7 @@ describe('closing a period: when and how often', () => {
   test('every closed period publishes at least one RewardsComputed chunk, even with nothing to pay', () => {
     const log = setup().given(ev.block(10));
     close(log, G, 0);
-    assert.deepEqual(of<RewardsComputedEvent>(log, 'RewardsComputed'), [{ group: G, period: 0, chunk: 0, chunks: 1, payouts: [], subtotal: '0' }]);
+    assert.deepEqual(of<RewardsComputedEvent>(log, 'RewardsComputed'), [{ group: G, rewardPeriod: 0, chunk: 0, chunks: 1, payouts: [], subtotal: '0' }]);
   });
 });
 
@@ -80,9 +81,9 @@ describe('stakes: active from the next period, top-ups, withdrawals', () => {
     assert.deepEqual(payoutsOf(log, 0).get(A), { operator: A, amount: '150', base: '50', active: '100' });
     assert.equal(payoutsOf(log, 1).get(A), undefined);
     assert.deepEqual(payoutsOf(log, 1).get(B), { operator: B, amount: '300', base: '100', active: '200' });
-    const inputs1 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.period === 1)!.operators;
-    assert.deepEqual(inputs1.find((o) => o.operator === A), { operator: A, stake: '100', eligible: 2, correct: 2, inFinalPeriod: true });
-    const inputs2 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.period === 2)!.operators;
+    const inputs1 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.rewardPeriod === 1)!.operators;
+    assert.deepEqual(inputs1.find((o) => o.operator === A), { operator: A, stake: '100', eligibleRounds: 2, correctVotes: 2, inFinalPeriod: true });
+    const inputs2 = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded').find((e) => e.rewardPeriod === 2)!.operators;
     assert.equal(inputs2.find((o) => o.operator === A), undefined);
   });
 
@@ -118,7 +119,7 @@ describe('vote metadata', () => {
     const log = setup().given(ev.subscribed(G, A, '100', 0), ev.subscribed(G, B, '100', 0), r, r, ev.block(10));
     close(log, G, 0);
     const ops = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded')[0]!.operators;
-    assert.deepEqual(ops.map((o) => [o.eligible, o.correct]), [[1, 1], [1, 0]]);
+    assert.deepEqual(ops.map((o) => [o.eligibleRounds, o.correctVotes]), [[1, 1], [1, 0]]);
   });
 
   test('a chunked round adds each chunk\'s operators once', () => {
@@ -126,7 +127,7 @@ describe('vote metadata', () => {
       ev.round(G, 0, 'r1', [A], [A], 0, 2), ev.round(G, 0, 'r1', [B], [], 1, 2), ev.block(10));
     close(log, G, 0);
     const ops = of<RewardInputsRecordedEvent>(log, 'RewardInputsRecorded')[0]!.operators;
-    assert.deepEqual(ops.map((o) => [o.operator, o.eligible, o.correct]), [[A, 1, 1], [B, 1, 0]]);
+    assert.deepEqual(ops.map((o) => [o.operator, o.eligibleRounds, o.correctVotes]), [[A, 1, 1], [B, 1, 0]]);
   });
 
   test('given metadata for period 0 arriving after period 0 closed, then it is recorded and reported as late, and paid in no period', () => {
@@ -154,13 +155,13 @@ describe('configuration and budget', () => {
       .given(ev.subscribed(G, A, '1', 0), ev.subscribed(G, B, '3', 0), ev.block(30));
     close(log, G, 0);
     // The registry's PAID notice may come late or early: it does not change what rewards may still pay.
-    log.given(ev.budget(G, '50', 'PAID'));
+    log.given(ev.budget(G, '50', 'PAID', '100'));
     close(log, G, 1); close(log, G, 2);
     assert.deepEqual([0, 1, 2].map((p) => decided(log, p).outcome.paid), ['100', '49', '0']);
     assert.deepEqual(payoutsOf(log, 1).get(A), { operator: A, amount: '12', base: '12', active: '0' });
     assert.deepEqual(payoutsOf(log, 1).get(B), { operator: B, amount: '37', base: '37', active: '0' });
     const ex = of<BudgetExhaustedEvent>(log, 'BudgetExhausted');
-    assert.deepEqual(ex[0], { group: G, period: 1, budget: '50', due: '100', paid: '49' });
+    assert.deepEqual(ex[0], { group: G, rewardPeriod: 1, budget: '50', due: '100', paid: '49' });
     assert.equal(ex.length, 2);
     assert.equal(decided(log, 1).inputs.budget, '50');
   });
@@ -169,7 +170,7 @@ describe('configuration and budget', () => {
     const log = setup('50', { subscriptionRewardPerBlock: '10', votingRewardPerBlock: '0', slaVotingThreshold: 0 })
       .given(ev.subscribed(G, A, '1', 0), ev.block(20));
     close(log, G, 0);
-    log.given(ev.budget(G, '0', 'PAID'), ev.budget(G, '1000', 'RAISED'));
+    log.given(ev.budget(G, '0', 'PAID', '50'), ev.budget(G, '1000', 'RAISED', '1000'));
     close(log, G, 1);
     assert.equal(decided(log, 0).outcome.paid, '50');
     assert.equal(decided(log, 1).inputs.budget, '1000');
@@ -235,7 +236,7 @@ describe('budget across periods (property)', () => {
         for (let p = 0; p < periods; p++) close(log, G, p);
         const paid = of<RewardsComputedEvent>(log, 'RewardsComputed').reduce((a, c) => a + BigInt(c.subtotal), 0n);
         assert.ok(paid <= budget);
-        assert.equal(log.state.groups.get(G)!.available, budget - paid);
+        assert.equal(budgetLeft(log.state.groups.get(G)!), budget - paid);
         const exhausted = of<BudgetExhaustedEvent>(log, 'BudgetExhausted');
         for (const e of exhausted) assert.ok(BigInt(e.paid) <= BigInt(e.budget) && BigInt(e.due) > BigInt(e.budget));
       }), { numRuns: 100 });

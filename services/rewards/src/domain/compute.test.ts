@@ -9,7 +9,7 @@ const config = (over: Partial<RewardConfig> = {}): RewardConfig => ({
   subscriptionRewardPerBlock: '0', votingRewardPerBlock: '0', slaVotingThreshold: 0, operationStartBlock: 1, operationEndBlock: 0, ...over,
 });
 const op = (i: number, stake: string, eligible: number, correct: number, inFinalPeriod = false): OperatorInput =>
-  ({ operator: addr(i), stake, eligible, correct, inFinalPeriod });
+  ({ operator: addr(i), stake, eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
 const inputs = (operators: OperatorInput[], c: Partial<RewardConfig>, over: Partial<PeriodInputs> = {}): PeriodInputs => ({
   group: 'g', period: 0, firstBlock: 1, lastBlock: 7200, config: config(c), budget: tokens(10n ** 12n), operators, ...over,
 });

@@ -76,9 +76,9 @@ export function computePeriodRewards(inputs: PeriodInputs): PeriodDecision {
     const st = stake > 0n ? stake : 0n;
     stakes[i] = st;
     totalStake += st;
-    if (st > 0n && meetsSla(o.correct, o.eligible, c.slaVotingThreshold)) {
+    if (st > 0n && meetsSla(o.correctVotes, o.eligibleRounds, c.slaVotingThreshold)) {
       qualifying++;
-      const w = BigInt(o.correct) * st;
+      const w = BigInt(o.correctVotes) * st;
       weights[i] = w;
       weightSum += w;
     } else weights[i] = 0n;

@@ -2,7 +2,7 @@ import { rewardsEvent } from '@ewx/contracts';
 import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform/domain';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
 import { decisionEvents } from './events.js';
-import { periodStake, ratesAt, type RewardsState } from './state.js';
+import { budgetLeft, periodStake, ratesAt, type RewardsState } from './state.js';
 
 /** Longest reward period accepted: about 4 months of 12-second blocks. */
 export const MAX_PERIOD_LENGTH = 1_000_000;
@@ -93,7 +93,7 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
     const eligible = counts?.eligible ?? 0;
     const correct = counts?.correct ?? 0;
     if (stake === 0n && eligible === 0 && correct === 0 && !inFinalPeriod) continue;
-    operators.push({ operator: op, stake: stake.toString(), eligible, correct, inFinalPeriod });
+    operators.push({ operator: op, stake: stake.toString(), eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
   }
   return {
     group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,
@@ -102,7 +102,7 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
       slaVotingThreshold: g.config.slaVotingThreshold,
       operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
     },
-    budget: (g.available > 0n ? g.available : 0n).toString(),
+    budget: budgetLeft(g).toString(),
     operators,
   };
 }

@@ -11,7 +11,7 @@ describe('decision events stay below the 512 KiB event limit', () => {
     const inputs: PeriodInputs = {
       group: 'g'.repeat(64), period: 4_000_000_000, firstBlock: 1, lastBlock: 2, budget: max,
       config: { subscriptionRewardPerBlock: max, votingRewardPerBlock: max, slaVotingThreshold: 100, operationStartBlock: 1, operationEndBlock: 0 },
-      operators: Array.from({ length: n }, (_, i) => ({ operator: addr(i), stake: max, eligible: 4_000_000_000, correct: 4_000_000_000, inFinalPeriod: false })),
+      operators: Array.from({ length: n }, (_, i) => ({ operator: addr(i), stake: max, eligibleRounds: 4_000_000_000, correctVotes: 4_000_000_000, inFinalPeriod: false })),
     };
     const decision: PeriodDecision = {
       activeBlocks: 2, basePool: BigInt(max), activePool: BigInt(max), totalStake: BigInt(max), weightSum: BigInt(max), qualifying: n,

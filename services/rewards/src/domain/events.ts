@@ -35,11 +35,11 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
   }
   const payoutChunks = chunked(payouts);
   const out: EventData[] = inputChunks.map((operators, chunk) =>
-    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, period, chunk, chunks: inputChunks.length, operators } }));
+    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, rewardPeriod: period, chunk, chunks: inputChunks.length, operators } }));
   out.push(rewardsEvent({
     type: 'RewardsDecided',
     data: {
-      group, period,
+      group, rewardPeriod: period,
       inputs: {
         firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, config: inputs.config, budget: inputs.budget,
         operators: inputs.operators.length, inputChunks: inputChunks.length,
@@ -52,13 +52,13 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
     },
   }));
   if (d.budgetExhausted) {
-    out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
+    out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, rewardPeriod: period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
   }
   payoutChunks.forEach((rows, chunk) => {
     let sum = 0n;
     for (let i = chunk * CHUNK_ROWS, end = i + rows.length; i < end; i++) sum += amounts[i]!;
     const subtotal = sum.toString();
-    out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
+    out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, rewardPeriod: period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
   });
   return out;
 }
@@ -67,11 +67,11 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
 export function inputsFromLog(decided: RewardsDecidedEvent, chunks: readonly RewardInputsRecordedEvent[]): PeriodInputs {
   const sorted = [...chunks].sort((a, b) => a.chunk - b.chunk);
   if (sorted.length !== decided.inputs.inputChunks || sorted.some((c, i) => c.chunk !== i)) {
-    throw new Error(`group ${decided.group} period ${decided.period}: expected ${decided.inputs.inputChunks} input chunks, found ${sorted.length}`);
+    throw new Error(`group ${decided.group} reward period ${decided.rewardPeriod}: expected ${decided.inputs.inputChunks} input chunks, found ${sorted.length}`);
   }
   const h = decided.inputs;
   return {
-    group: decided.group, period: decided.period, firstBlock: h.firstBlock, lastBlock: h.lastBlock,
+    group: decided.group, period: decided.rewardPeriod, firstBlock: h.firstBlock, lastBlock: h.lastBlock,
     config: h.config, budget: h.budget, operators: sorted.flatMap((c) => c.operators),
   };
 }

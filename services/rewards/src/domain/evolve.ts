@@ -33,11 +33,9 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       const d = ev.data;
       const g = s.groups.get(d.group);
       if (!g) return s;
-      const now = BigInt(d.budget);
-      // PAID follows our own payouts, already taken off `available` when decided.
-      if (d.reason !== 'PAID') g.available += now - g.registryBudget;
-      if (g.available < 0n) g.available = 0n;
-      g.registryBudget = now;
+      // The registry's figure as published; a PAID settles that much of what rewards decided.
+      g.registryBudget = BigInt(d.budget);
+      if (d.reason === 'PAID') g.unpaid -= BigInt(d.amount);
       return s;
     }
     case 'GroupStatusChanged': {
@@ -70,13 +68,13 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
     case 'StakeReleased': {
       const d = ev.data;
       const o = operatorStake(s, d.group, d.operator);
-      setStake(o, (o.finalPeriod ?? d.period) + 1, 0n);
+      setStake(o, (o.finalPeriod ?? d.finalPeriod) + 1, 0n);
       return s;
     }
     case 'VoteMetadata': return voteMetadata(s, ev.data);
     case 'RewardsCredited': {
       const d = ev.data;
-      const c = s.groups.get(d.group)?.closed.get(d.period);
+      const c = s.groups.get(d.group)?.closed.get(d.rewardPeriod);
       if (c) c.credited += 1;
       return s;
     }
@@ -94,24 +92,23 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
 function groupRegistered(s: RewardsState, d: GroupRegisteredEvent): RewardsState {
   if (s.groups.has(d.group)) return s;
   const firstPeriod = periodAt(s.schedule, Math.max(d.height, 1))?.index ?? 0;
-  const budget = BigInt(d.budget);
   s.groups.set(d.group, {
     group: d.group, config: d.config, status: 'ACTIVE', firstPeriod,
     rates: [{ fromPeriod: -1, subscription: BigInt(d.config.subscriptionRewardPerBlock), voting: BigInt(d.config.votingRewardPerBlock) }],
-    registryBudget: budget, available: budget, lastClosed: firstPeriod - 1, closed: new Map(),
+    registryBudget: BigInt(d.budget), unpaid: 0n, lastClosed: firstPeriod - 1, closed: new Map(),
   });
   return s;
 }
 
 function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
   const g = s.groups.get(d.group);
-  if (g && d.period <= g.lastClosed) {
+  if (g && d.rewardPeriod <= g.lastClosed) {
     // Settled after its period closed: recorded (this event), reported, never paid.
-    const c = g.closed.get(d.period);
+    const c = g.closed.get(d.rewardPeriod);
     if (c && d.chunk === 0) c.lateRounds += 1;
     return s;
   }
-  const v = inMap(inMap(s.votes, d.group, () => new Map()), d.period, () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }));
+  const v = inMap(inMap(s.votes, d.group, () => new Map()), d.rewardPeriod, () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }));
   const key = `${d.solution}|${d.roundId}|${d.chunk}`;
   if (v.seen.has(key)) return s;
   v.seen.add(key);
@@ -136,26 +133,26 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
       const g = s.groups.get(ev.data.group);
       if (!g) return s;
       // The period is being closed: open its record now, rows filled by RewardsComputed.
-      let c = g.closed.get(ev.data.period);
+      let c = g.closed.get(ev.data.rewardPeriod);
       if (!c) {
         c = {
-          period: ev.data.period, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
+          period: ev.data.rewardPeriod, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
           due: 0n, paid: 0n, budgetExhausted: false, operators: 0, qualifying: 0, slaVotingThreshold: 0, payoutChunks: 0,
           credited: 0, refused: 0, lateRounds: 0, rows: new Map(),
         };
-        g.closed.set(ev.data.period, c);
+        g.closed.set(ev.data.rewardPeriod, c);
       }
       for (const o of ev.data.operators) {
-        c.rows.set(o.operator, { stake: BigInt(o.stake), eligible: o.eligible, correct: o.correct, inFinalPeriod: o.inFinalPeriod, base: 0n, active: 0n });
+        c.rows.set(o.operator, { stake: BigInt(o.stake), eligible: o.eligibleRounds, correct: o.correctVotes, inFinalPeriod: o.inFinalPeriod, base: 0n, active: 0n });
       }
       return s;
     }
     case 'RewardsDecided': {
       const d = ev.data;
       const g = s.groups.get(d.group);
-      const prev = g?.closed.get(d.period);
+      const prev = g?.closed.get(d.rewardPeriod);
       if (!g || !prev) return s;
-      g.closed.set(d.period, {
+      g.closed.set(d.rewardPeriod, {
         ...prev,
         firstBlock: d.inputs.firstBlock, lastBlock: d.inputs.lastBlock, activeBlocks: d.outcome.activeBlocks,
         basePool: BigInt(d.outcome.basePool), activePool: BigInt(d.outcome.activePool), budgetBefore: BigInt(d.inputs.budget),
@@ -163,16 +160,16 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
         operators: d.inputs.operators, qualifying: d.outcome.qualifying, slaVotingThreshold: d.inputs.config.slaVotingThreshold,
         payoutChunks: d.outcome.payoutChunks,
       });
-      g.lastClosed = Math.max(g.lastClosed, d.period);
-      s.votes.get(d.group)?.delete(d.period);
+      g.lastClosed = Math.max(g.lastClosed, d.rewardPeriod);
+      s.votes.get(d.group)?.delete(d.rewardPeriod);
       return s;
     }
     case 'BudgetExhausted': return s;
     case 'RewardsComputed': {
       const d = ev.data;
       const g = s.groups.get(d.group);
-      if (g) g.available -= BigInt(d.subtotal);
-      const c = g?.closed.get(d.period);
+      if (g) g.unpaid += BigInt(d.subtotal);
+      const c = g?.closed.get(d.rewardPeriod);
       for (const p of d.payouts) {
         const byGroup = inMap(s.earned, p.operator, () => new Map<string, bigint>());
         byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) + BigInt(p.amount));
@@ -192,7 +189,7 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
  */
 function creditRefused(s: RewardsState, d: RewardsCreditRefusedEvent): RewardsState {
   const g = s.groups.get(d.group);
-  const c = g?.closed.get(d.period);
+  const c = g?.closed.get(d.rewardPeriod);
   if (!g || !c) return s;
   c.refused += 1;
   // The chunk's payouts, rebuilt in the order decisionEvents chunked them.

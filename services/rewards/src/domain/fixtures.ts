@@ -17,17 +17,18 @@ export const ev = {
     ({ type: 'GroupRegistered', data: { group, owner: addr(999_999), config: { ...groupConfig(config), namespace: group } as never, budget, height } }),
   rates: (group: string, subscription: string, voting: string, fromPeriod: number): EventData =>
     ({ type: 'GroupRewardsChanged', data: { group, subscriptionRewardPerBlock: subscription, votingRewardPerBlock: voting, fromPeriod } }),
-  budget: (group: string, budget: string, reason: 'RAISED' | 'PAID' | 'RETURNED'): EventData => ({ type: 'GroupBudgetChanged', data: { group, budget, reason } }),
+  /** As the registry publishes it: the budget after the change and the amount that moved. */
+  budget: (group: string, budget: string, reason: 'RAISED' | 'PAID' | 'RETURNED', amount: string): EventData => ({ type: 'GroupBudgetChanged', data: { group, budget, reason, amount } }),
   subscribed: (group: string, operator: string, stake: string, activeFromPeriod: number): EventData =>
     ({ type: 'OperatorSubscribed', data: { group, operator, stake, activeFromPeriod, height: 1 } }),
   toppedUp: (group: string, operator: string, amount: string, stake: string, activeFromPeriod: number): EventData =>
     ({ type: 'StakeToppedUp', data: { group, operator, amount, stake, activeFromPeriod, height: 1 } }),
-  unsubscribed: (group: string, operator: string, period: number, finalPeriod: number): EventData =>
-    ({ type: 'OperatorUnsubscribed', data: { group, operator, period, finalPeriod, height: 1 } }),
-  released: (group: string, operator: string, amount: string, period: number): EventData =>
-    ({ type: 'StakeReleased', data: { group, operator, amount, period } }),
+  unsubscribed: (group: string, operator: string, unsubscribedInPeriod: number, finalPeriod: number): EventData =>
+    ({ type: 'OperatorUnsubscribed', data: { group, operator, unsubscribedInPeriod, finalPeriod, height: 1 } }),
+  released: (group: string, operator: string, amount: string, finalPeriod: number): EventData =>
+    ({ type: 'StakeReleased', data: { group, operator, amount, finalPeriod } }),
   round: (group: string, period: number, roundId: string, eligible: readonly string[], correct: readonly string[], chunk = 0, chunks = 1): EventData =>
-    ({ type: 'VoteMetadata', data: { group, period, solution: `${group}-sol`, roundId, chunk, chunks, eligibleOperators: [...eligible], correctOperators: [...correct] } }),
+    ({ type: 'VoteMetadata', data: { group, rewardPeriod: period, solution: `${group}-sol`, roundId, chunk, chunks, eligibleOperators: [...eligible], correctOperators: [...correct] } }),
   claimed: (operator: string, group: string, amount: string): EventData => ({ type: 'RewardsClaimed', data: { operator, groups: [{ group, amount }] } }),
 };
 

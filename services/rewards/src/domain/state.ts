@@ -1,3 +1,4 @@
+import { withdrawalStage } from '@ewx/contracts';
 import type { GroupConfig, Schedule } from '@ewx/platform/domain';
 
 /** A change of stake taking effect from a period; the last one at or before a period applies. */
@@ -65,10 +66,17 @@ export interface GroupView {
   readonly firstPeriod: number;
   /** Sorted by fromPeriod; the first entry (from the registration) has fromPeriod -1. */
   readonly rates: Rates[];
-  /** The last absolute budget the registry reported. */
+  /**
+   * The group's budget as the registry last published it (GroupRegistered, GroupBudgetChanged): the
+   * registry alone owns the budget; rewards does no arithmetic on it besides `budgetLeft`.
+   */
   registryBudget: bigint;
-  /** What rewards may still pay: registrations and raises minus its own payouts and returns. */
-  available: bigint;
+  /**
+   * Payouts rewards decided (RewardsComputed subtotals) that the registry has not yet reported as
+   * paid (GroupBudgetChanged PAID, amount): still in `registryBudget` but promised. A chunk the
+   * registry refused is never paid and stays here, so rewards stays conservative after a refusal.
+   */
+  unpaid: bigint;
   /** The last period closed, or firstPeriod - 1. */
   lastClosed: number;
   readonly closed: Map<number, ClosedPeriod>;
@@ -99,6 +107,15 @@ export const initialState = (): RewardsState => ({
   earned: new Map(), claimed: new Map(), accounts: new Map(),
 });
 
+/**
+ * What a period closing may pay out of the group's budget: the registry's published budget less
+ * what rewards already decided and the registry has not paid yet (never below zero).
+ */
+export function budgetLeft(g: GroupView): bigint {
+  const left = g.registryBudget - g.unpaid;
+  return left > 0n ? left : 0n;
+}
+
 export const ratesAt = (g: GroupView, period: number): Rates => {
   let r = g.rates[0]!;
   for (const x of g.rates) if (x.fromPeriod <= period) r = x;
@@ -115,8 +132,8 @@ export function stakeAt(s: OperatorStake, period: number): bigint {
 /** An operator's stake in `period` and whether it is its final withdrawal period (stake 0 after it). */
 export function periodStake(o: OperatorStake | undefined, period: number): { stake: bigint; inFinalPeriod: boolean } {
   if (!o) return { stake: 0n, inFinalPeriod: false };
-  const f = o.finalPeriod;
-  return { stake: f === undefined || period <= f ? stakeAt(o, period) : 0n, inFinalPeriod: f === period };
+  const stage = withdrawalStage(o.finalPeriod, period);
+  return { stake: stage === 'RELEASABLE' ? 0n : stakeAt(o, period), inFinalPeriod: stage === 'FINAL' };
 }
 
 export const inMap = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {

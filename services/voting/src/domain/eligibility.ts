@@ -1,3 +1,4 @@
+import { withdrawalStage } from '@ewx/contracts';
 import type { VotingState } from './state.js';
 
 /**
@@ -10,7 +11,7 @@ export function eligibleWorkers(s: VotingState, solution: string, group: string,
   const nominated = s.nominations.get(solution);
   for (const [operator, sub] of s.subscriptions.get(group) ?? []) {
     if (sub.activeFromPeriod > p) continue;
-    if (sub.finalPeriod !== undefined && p >= sub.finalPeriod) continue;
+    if (withdrawalStage(sub.finalPeriod, p) !== 'IN') continue;
     const worker = s.workerOf.get(operator);
     if (worker === undefined) continue;
     if (nominationsEnabled && !nominated?.has(worker)) continue;
