@@ -38,9 +38,10 @@ export function proofJobs(e: LogEvent): SignatureJob[] {
   const p = m.proof;
   if (m.signer === undefined || m.nonce === undefined || p === undefined || p.payload === undefined) return [];
   const payload = new Uint8Array(Buffer.from(p.payload, 'base64'));
-  const jobs: SignatureJob[] = [{ method: p.method, signer: m.signer, nonce: m.nonce, payload, signature: p.signature }];
-  (m.cosigners ?? []).forEach((c, i) => jobs.push({ method: p.method, signer: c.signer, nonce: c.nonce, payload, signature: p.cosignatures?.[i] ?? '' }));
-  return jobs;
+  return [
+    { method: p.method, signer: m.signer, nonce: m.nonce, payload, signature: p.signature },
+    ...(m.cosigners ?? []).map((c, i): SignatureJob => ({ method: p.method, signer: c.signer, nonce: c.nonce, payload, signature: p.cosignatures?.[i] ?? '' })),
+  ];
 }
 
 export interface CrossIndex {

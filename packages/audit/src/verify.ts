@@ -78,7 +78,7 @@ export class SignatureChecks {
     for (let i = 0; i < jobs.length; i += CHUNK) {
       const part = jobs.slice(i, i + CHUNK);
       parts.push(this.send(part).then((v) => {
-        part.forEach((j, k) => this.verdicts.set(jobKey(j), v[k] === 1));
+        part.forEach((j, k) => { this.verdicts.set(jobKey(j), v[k] === 1); });
         this.prefetched += part.length;
       }));
     }
