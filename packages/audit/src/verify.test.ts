@@ -98,4 +98,19 @@ describe('signature checks ahead of the replay, in worker threads', () => {
       await checks.close();
     }
   });
+
+  test('a signature thread that stops loses no check: its jobs are checked in the main thread', async () => {
+    const e = logs.voting!.find((x) => x.type === 'VoteCast' && (x.metadata as { signature?: string } | undefined)?.signature !== undefined)!;
+    const job = voteSignatureJob(e)!;
+    const forgedJob: SignatureJob = { ...job, signature: flip(job.signature) };
+    const checks = new SignatureChecks(1);
+    try {
+      await (checks as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0]!.terminate();
+      await checks.prefetch([job, forgedJob]);
+      assert.equal(checks.prefetched, 0);
+      assert.deepEqual([checks.valid(job), checks.valid(forgedJob), checks.inline], [true, false, 2]);
+    } finally {
+      await checks.close();
+    }
+  });
 });

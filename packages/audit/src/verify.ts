@@ -54,24 +54,29 @@ export class SignatureChecks {
 
   constructor(readonly threads: number) {
     for (let i = 0; i < threads; i++) {
+      // Not unref'd: an audit awaiting verdicts must keep the process alive (close() ends them).
       const w = new Worker(new URL('./verify-worker.js', import.meta.url));
-      w.unref();
       w.on('message', (m: { id: number; verdicts: Uint8Array; ms: number }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.workerMs += m.ms;
         p?.resolve(m.verdicts);
       });
-      w.on('error', (e) => {
-        this.failed = e;
+      const fail = (e: Error): void => {
+        this.failed ??= e;
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();
-      });
+      };
+      w.on('error', fail);
+      w.on('exit', () => fail(new Error('a signature thread stopped')));
       this.workers.push(w);
     }
   }
 
-  /** Checks `jobs` in the worker threads; resolves when their verdicts are in. */
+  /**
+   * Checks `jobs` in the worker threads; resolves when their verdicts are in. Should a thread fail,
+   * its jobs get no verdict here and `valid` checks them in this thread: nothing goes unchecked.
+   */
   async prefetch(jobs: readonly SignatureJob[]): Promise<void> {
     if (this.workers.length === 0 || jobs.length === 0) return;
     const parts: Promise<void>[] = [];
@@ -80,7 +85,7 @@ export class SignatureChecks {
       parts.push(this.send(part).then((v) => {
         part.forEach((j, k) => { this.verdicts.set(jobKey(j), v[k] === 1); });
         this.prefetched += part.length;
-      }));
+      }, () => undefined));
     }
     await Promise.all(parts);
   }
