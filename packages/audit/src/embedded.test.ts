@@ -197,6 +197,12 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.equal(direct.code, 0, direct.stderr + direct.stdout);
     assert.match(direct.stdout, /^SERVICE\s+EVENTS\s+LAST POSITION\s+CHECKS\s+DIVERGENCES$/m);
     assert.match(direct.stdout, /0 divergence\(s\), 0 pending/);
+    assert.doesNotMatch(direct.stdout, /REDUCED AUDIT/);
+    // A reduced audit says so in its summary, and counts the signatures it left unchecked.
+    const reduced = await cli(['audit', '--data-dir', dataDir, '--skip-signatures']);
+    assert.equal(reduced.code, 0, reduced.stderr + reduced.stdout);
+    assert.match(reduced.stdout, /^REDUCED AUDIT: command and vote signatures NOT verified/m);
+    assert.match(reduced.stdout, /signature-skipped \d+/);
 
     const file = join(dataDir, 'logs.jsonl');
     const exported = await cli(['log', 'export', '--data-dir', dataDir, '--out', file, '--json']);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import type { LogSource } from './source.js';
 import { DEFAULT_BATCH } from './source.js';
@@ -88,36 +87,65 @@ export async function exportLogs(source: LogSource, file: string, opts: { onProg
   }
 }
 
-async function* lines(file: string): AsyncGenerator<string> {
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  try {
-    for await (const line of rl) yield line;
-  } finally {
-    rl.close();
+/**
+ * The lines of `file` from byte `start` (a line's start) to byte `end` (inclusive), a chunk of them
+ * at a time, each with the byte offset where it starts and where the next begins; a `\r` before
+ * the `\n` is not part of the line. Splits bytes on `\n` (faster than node:readline, and gives offsets).
+ */
+async function* lineChunks(file: string, start = 0, end?: number): AsyncGenerator<{ line: string; offset: number; next: number }[]> {
+  const input = createReadStream(file, { start, ...(end === undefined ? {} : { end }), highWaterMark: 1 << 20 });
+  let rest: Buffer | undefined;
+  let base = start;
+  const text = (buf: Buffer, from: number, to: number): string => buf.toString('utf8', from, to > from && buf[to - 1] === 13 ? to - 1 : to);
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    const out: { line: string; offset: number; next: number }[] = [];
+    let from = 0;
+    for (let nl = buf.indexOf(10, from); nl !== -1; nl = buf.indexOf(10, from)) {
+      out.push({ line: text(buf, from, nl), offset: base + from, next: base + nl + 1 });
+      from = nl + 1;
+    }
+    rest = from < buf.length ? buf.subarray(from) : undefined;
+    base += from;
+    if (out.length > 0) yield out;
   }
+  if (rest) yield [{ line: text(rest, 0, rest.length), offset: base, next: base + rest.length }];
 }
+
+/** The bytes where each service's lines lie (from its first line to the end of its last): a read skips the rest of the file. */
+type Ranges = Partial<Record<ServiceName, { start: number; end: number }>>;
 
 /**
  * Checks an export against its manifest: the hash of its lines, the line count and each
  * service's count. Refuses (ExportError, naming what differs) an export altered after it was written.
  */
 export async function verifyExport(file: string): Promise<Manifest> {
+  return (await checkExport(file)).manifest;
+}
+
+async function checkExport(file: string): Promise<{ manifest: Manifest; ranges: Ranges }> {
   if (!existsSync(file)) throw new ExportError(`${file}: no such file`);
   let manifest: Manifest | undefined;
   const hash = createHash('sha256');
   const counts: Record<string, number> = {};
+  const ranges: Record<string, { start: number; end: number }> = {};
   let n = 0;
-  for await (const line of lines(file)) {
-    if (manifest === undefined) {
-      try { manifest = (JSON.parse(line) as { manifest: Manifest }).manifest; } catch { /* below */ }
-      if (manifest?.format !== EXPORT_FORMAT) throw new ExportError(`${file}: the first line is not an ${EXPORT_FORMAT} manifest`);
-      continue;
+  for await (const chunk of lineChunks(file)) {
+    for (const { line, offset, next } of chunk) {
+      if (manifest === undefined) {
+        try { manifest = (JSON.parse(line) as { manifest: Manifest }).manifest; } catch { /* below */ }
+        if (manifest?.format !== EXPORT_FORMAT) throw new ExportError(`${file}: the first line is not an ${EXPORT_FORMAT} manifest`);
+        continue;
+      }
+      hash.update(line + '\n');
+      n++;
+      const m = /^\{"service":"([a-z]+)"/.exec(line);
+      const s = m?.[1] ?? '?';
+      counts[s] = (counts[s] ?? 0) + 1;
+      const r = ranges[s];
+      if (r) r.end = next - 1;
+      else ranges[s] = { start: offset, end: next - 1 };
     }
-    hash.update(line + '\n');
-    n++;
-    const m = /^\{"service":"([a-z]+)"/.exec(line);
-    const s = m?.[1] ?? '?';
-    counts[s] = (counts[s] ?? 0) + 1;
   }
   if (!manifest) throw new ExportError(`${file}: empty (no manifest)`);
   const problems: string[] = [];
@@ -129,26 +157,29 @@ export async function verifyExport(file: string): Promise<Manifest> {
     if ((counts[s] ?? 0) !== want) problems.push(`${s}: ${counts[s] ?? 0} events, the manifest says ${want}`);
   }
   if (problems.length > 0) throw new ExportError(`${file} does not match its manifest (altered after export?): ${problems.join('; ')}`);
-  return manifest;
+  return { manifest, ranges: ranges as Ranges };
 }
 
 /** An export as a log source, checked against its manifest first (`verifyExport`). */
 export async function fileSource(file: string): Promise<LogSource> {
-  const manifest = await verifyExport(file);
+  const { manifest, ranges } = await checkExport(file);
   const present = SERVICES.filter((s) => manifest.services[s] !== undefined);
   return {
     description: `export ${file} (of ${manifest.source}, ${manifest.exportedAt})`,
     services: async () => present,
     count: async (s) => manifest.services[s]?.events ?? 0,
     async *read(s, batchSize = DEFAULT_BATCH) {
+      // Only the bytes from the service's first line to its last (every line in them still picked by its service).
       const prefix = `{"service":"${s}"`;
+      const range = ranges[s];
+      if (range === undefined) return;
       let batch: LogEvent[] = [];
-      let i = 0;
-      for await (const line of lines(file)) {
-        i++;
-        if (i === 1 || !line.startsWith(prefix)) continue;
-        batch.push(parseEventLine(line, `${file}:${i}`));
-        if (batch.length >= batchSize) { yield batch; batch = []; }
+      for await (const chunk of lineChunks(file, range.start, range.end)) {
+        for (const { line, offset } of chunk) {
+          if (!line.startsWith(prefix)) continue;
+          batch.push(parseEventLine(line, `${file} (byte ${offset})`));
+          if (batch.length >= batchSize) { yield batch; batch = []; }
+        }
       }
       if (batch.length > 0) yield batch;
     },

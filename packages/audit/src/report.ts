@@ -26,5 +26,6 @@ export function formatReport(r: AuditReport, opts: { notes?: boolean } = {}): st
   lines.push('', pad(rows), '');
   const rate = r.ms > 0 ? Math.round((r.events * 1000) / r.ms) : r.events;
   lines.push(`${r.events} events in ${r.ms} ms (${rate} events/s); ${r.divergences.length} divergence(s), ${pending.length} pending, ${r.notes.length - pending.length} other note(s)`);
+  for (const x of r.reduced ?? []) lines.push(`REDUCED AUDIT: ${x}`);
   return lines.join('\n');
 }

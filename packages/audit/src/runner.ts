@@ -1,12 +1,82 @@
-import { deserializeState, firstDifference, snapshotVersion, PUBLISHED, signingBytes, verifyBytes, type CommandProof, type Decider, type EventData, type Json } from '@ewx/platform';
+import { deserializeState, firstDifference, snapshotVersion, PUBLISHED, type CommandProof, type Decider, type EventData, type Json } from '@ewx/platform';
 import { upcast } from '@ewx/contracts';
 import { DEFAULT_BATCH, type LogSource } from './source.js';
-import { asRecorded, type AuditReport, type Divergence, type LogEvent, type Note, type Progress, type ServiceName, type ServiceSummary } from './types.js';
+import { asRecorded, type AuditReport, type Divergence, type LogEvent, type Note, type Phases, type Progress, type ServiceName, type ServiceSummary } from './types.js';
+import { commandSignatureValid, type SignatureChecks, type SignatureJob } from './verify.js';
+
+export { commandSignatureValid };
 
 const INBOX_PREFIX = 'inbox:';
 
 /** `{type, data}` as JSON: how the audit compares an event with what the rules give. */
 export const canonical = (e: { type: string; data: unknown }): string => JSON.stringify({ type: e.type, data: e.data });
+
+/** What a value is to JSON.stringify, where the audit can compare it without the text; `other` for anything else (then the texts are compared). */
+const jsonKind = (x: unknown): 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | 'other' => {
+  switch (typeof x) {
+    case 'string': return 'string';
+    case 'boolean': return 'boolean';
+    case 'number': return Number.isFinite(x) ? 'number' : 'other';
+    case 'object': {
+      if (x === null) return 'null';
+      if (Array.isArray(x)) return 'array';
+      const proto = Object.getPrototypeOf(x);
+      return (proto === Object.prototype || proto === null) && typeof (x as { toJSON?: unknown }).toJSON !== 'function' ? 'object' : 'other';
+    }
+    default: return 'other';
+  }
+};
+
+/**
+ * Whether the JSON texts of `a` and `b` are equal, found without writing them: true or false for
+ * plain JSON values (objects' keys in order, a key whose value is undefined left out, as
+ * JSON.stringify does); undefined when unsure (any other value), and the caller compares the texts.
+ */
+function sameJson(a: unknown, b: unknown): boolean | undefined {
+  const ka = jsonKind(a);
+  const kb = jsonKind(b);
+  if (ka === 'other' || kb === 'other') return undefined;
+  if (ka !== kb) return false;
+  if (ka === 'array') {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    let same: boolean | undefined = true;
+    for (let i = 0; i < x.length && same === true; i++) same = sameJson(x[i], y[i]);
+    return same;
+  }
+  if (ka === 'object') {
+    const x = a as Record<string, unknown>;
+    const y = b as Record<string, unknown>;
+    const keys = (o: Record<string, unknown>): string[] | undefined => {
+      const out: string[] = [];
+      for (const k of Object.keys(o)) {
+        const t = typeof o[k];
+        if (t === 'function' || t === 'symbol') return undefined;
+        if (t !== 'undefined') out.push(k);
+      }
+      return out;
+    };
+    const kx = keys(x);
+    const ky = keys(y);
+    if (kx === undefined || ky === undefined) return undefined;
+    if (kx.length !== ky.length) return false;
+    let same: boolean | undefined = true;
+    for (let i = 0; i < kx.length && same === true; i++) same = kx[i] === ky[i] ? sameJson(x[kx[i]!], y[ky[i]!]) : false;
+    return same;
+  }
+  return a === b;
+}
+
+/** `canonical(a) === canonical(b)`, mostly without writing the texts (see sameJson). */
+export function sameCanonical(a: { type: string; data: unknown }, b: { type: string; data: unknown }): boolean {
+  if (typeof a.type === 'string' && typeof b.type === 'string' && a.data !== undefined && b.data !== undefined) {
+    if (a.type !== b.type) return false;
+    const same = sameJson(a.data, b.data);
+    if (same !== undefined) return same;
+  }
+  return canonical(a) === canonical(b);
+}
 
 export const show = (v: unknown): string => {
   const s = typeof v === 'string' ? v : JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
@@ -26,15 +96,20 @@ const CONSUMED: Record<ServiceName, ReadonlySet<string>> = {
   distance: new Set(Object.values(PUBLISHED.distance)),
 };
 
-/** What one service's pass leaves for the checks across services. */
-/** Checks one signature over a command's canonical bytes (docs/SIGNING.md); false on anything malformed. */
-export function commandSignatureValid(method: string, signer: string, nonce: string, payload: Uint8Array, signatureHex: string): boolean {
-  if (!/^([0-9a-f]{2}){64}$/.test(signatureHex)) return false;
-  try {
-    return verifyBytes(signer, signingBytes(method, signer, BigInt(nonce), payload), Buffer.from(signatureHex, 'hex'));
-  } catch {
-    return false;
-  }
+/**
+ * The signatures `checkProof` checks on an own event: the command's and each co-signer's, over the
+ * payload its proof keeps (none when the payload is not kept).
+ */
+export function proofJobs(e: LogEvent): SignatureJob[] {
+  if (isInbox(e)) return [];
+  const m = metaOf(e);
+  const p = m.proof;
+  if (m.signer === undefined || m.nonce === undefined || p === undefined || p.payload === undefined) return [];
+  const payload = new Uint8Array(Buffer.from(p.payload, 'base64'));
+  return [
+    { method: p.method, signer: m.signer, nonce: m.nonce, payload, signature: p.signature },
+    ...(m.cosigners ?? []).map((c, i): SignatureJob => ({ method: p.method, signer: c.signer, nonce: c.nonce, payload, signature: p.cosignatures?.[i] ?? '' })),
+  ];
 }
 
 export interface CrossIndex {
@@ -62,6 +137,11 @@ export interface Ctx {
   peek(k: number): LogEvent | undefined;
   /** The last accepted nonce of a signer in this log, as the service's runtime keeps it. */
   lastNonce(signer: string): bigint;
+  /**
+   * Checks a command signature (counted as the check `signature`); undefined when this audit does
+   * not check command signatures (a reduced audit, counted as `signature-skipped`).
+   */
+  signatureValid(job: SignatureJob): boolean | undefined;
   readonly cross: CrossIndex;
 }
 
@@ -76,6 +156,8 @@ export interface ServiceAudit<S> {
   after?(e: LogEvent, state: S, ctx: Ctx): void;
   /** End of the log. */
   finish?(state: S, ctx: Omit<Ctx, 'event' | 'expect' | 'peek'>): void;
+  /** The signatures `own` will check on this event (checked ahead, in worker threads); a miss is only slower. */
+  signatures?(e: LogEvent): SignatureJob[];
 }
 
 export interface RunOptions {
@@ -83,6 +165,13 @@ export interface RunOptions {
   readonly batchSize?: number;
   /** Events read ahead of the one being checked. */
   readonly lookahead?: number;
+  /**
+   * Where command signatures are checked (see verify.ts); absent: not checked at all, a reduced
+   * audit (the report says so).
+   */
+  readonly checks?: SignatureChecks;
+  /** Time spent per phase (ms), added to. */
+  readonly phases?: Phases;
 }
 
 interface Expectation { readonly check: string; readonly events: readonly EventData[]; index: number; readonly streamId: string; readonly origin: LogEvent }
@@ -129,8 +218,14 @@ export async function auditService<S>(
     });
   };
   const note = (kind: string, message: string, e: LogEvent = current): void => { out.notes.push({ service, position: e.position, kind, message }); };
+  const checks = opts.checks;
+  const signatureValid = (job: SignatureJob): boolean | undefined => {
+    if (!checks) { count('signature-skipped'); return undefined; }
+    count('signature');
+    return checks.valid(job);
+  };
   const base = {
-    diverge, note, count, cross,
+    diverge, note, count, cross, signatureValid,
     lastNonce: (signer: string) => nonces.get(signer) ?? 0n,
   };
   const ctx: Ctx = {
@@ -166,20 +261,23 @@ export async function auditService<S>(
       else if (m.signature === undefined) unproven++;
       return;
     }
-    count('signature');
     const p = m.proof;
     proven = { signer, nonce, streamId: e.streamId, version: e.version };
     if (typeof p.method !== 'string' || !p.method.startsWith(methodPrefix)) diverge('signature', `a ${service} event proven by a command of another service (${JSON.stringify(p.method)})`);
-    if (p.payload === undefined) { note('signature', `${p.method} by ${signer}: the payload (over ${p.payloadSha256 ? 'the size limit' : 'nothing'}) is not kept, its signature is not checkable`); return; }
-    const payload = Buffer.from(p.payload, 'base64');
-    if (!commandSignatureValid(p.method, signer, nonce, payload, p.signature)) {
+    if (p.payload === undefined) {
+      count('signature');
+      note('signature', `${p.method} by ${signer}: the payload (over ${p.payloadSha256 ? 'the size limit' : 'nothing'}) is not kept, its signature is not checkable`);
+      return;
+    }
+    // The same jobs as were checked ahead (proofJobs), in the same order.
+    const [own, ...co] = proofJobs(e);
+    if (signatureValid(own!) === false) {
       diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
     }
     const cos = m.cosigners ?? [];
     if ((p.cosignatures?.length ?? 0) !== cos.length) diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
-    cos.forEach((c, i) => {
-      count('signature');
-      if (!commandSignatureValid(p.method, c.signer, c.nonce, payload, p.cosignatures?.[i] ?? '')) diverge('signature', `${p.method}: the co-signature is not ${c.signer}'s over this command (nonce ${c.nonce})`);
+    co.forEach((job, i) => {
+      if (signatureValid(job) === false) diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`);
     });
   };
 
@@ -236,7 +334,7 @@ export async function auditService<S>(
         diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position} in stream ${x.streamId}; the log has ${x.index}, then an event of stream ${e.streamId}`, { expected: canonical(want) });
         expectation = undefined;
       } else {
-        if (canonical(want) !== canonical(upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
+        if (!sameCanonical(want, upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
         explained = true;
         if (++x.index >= x.events.length) expectation = undefined;
       }
@@ -251,7 +349,7 @@ export async function auditService<S>(
       if (expectation?.origin === e) {
         const x = expectation;
         count('recomputed');
-        if (canonical(x.events[0]!) !== canonical(upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
+        if (!sameCanonical(x.events[0]!, upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
         if (++x.index >= x.events.length) expectation = undefined;
       }
     }
@@ -292,13 +390,59 @@ export async function auditService<S>(
   const lookahead = opts.lookahead ?? 20_000;
   let done = 0;
   const progress = (): void => opts.onProgress?.({ service, phase: 'audit', done, total });
-  for await (const batch of source.read(service, opts.batchSize ?? DEFAULT_BATCH)) {
+  const phases = opts.phases;
+  let clock = performance.now();
+  /** Adds the time since the last call to `phase`. */
+  const lap = (phase: keyof Phases): void => {
+    const now = performance.now();
+    if (phases) phases[phase] += now - clock;
+    clock = now;
+  };
+  // Signatures are checked ahead in worker threads, batch by batch, while the replay works on
+  // earlier events; an event is replayed only once its batch's verdicts are in.
+  const ahead = checks !== undefined && checks.threads > 0;
+  const inflight: { start: number; done: Promise<void> }[] = [];
+  let received = 0;
+  const verdictsUpTo = async (end: number): Promise<void> => {
+    while (inflight.length > 0 && inflight[0]!.start < end) await inflight.shift()!.done;
+    lap('signatures');
+  };
+  const run = (n: number): void => {
+    for (let k = 0; k < n; k++) { step(buffer[at]!); at++; done++; }
+    lap('replay');
+  };
+  const reader = source.read(service, opts.batchSize ?? DEFAULT_BATCH)[Symbol.asyncIterator]();
+  // The next page is asked for before this one is replayed: a database works on it meanwhile.
+  let coming = reader.next();
+  for (;;) {
+    const next = await coming;
+    lap('read');
+    if (next.done) break;
+    coming = reader.next();
+    coming.catch(() => undefined);
+    const batch = next.value;
+    if (ahead) {
+      const jobs: SignatureJob[] = [];
+      for (const e of batch) {
+        for (const j of proofJobs(e)) jobs.push(j);
+        if (audit.signatures && !isInbox(e)) for (const j of audit.signatures(e)) jobs.push(j);
+      }
+      const p = checks.prefetch(jobs);
+      p.catch(() => undefined);
+      inflight.push({ start: received, done: p });
+      lap('signatures');
+    }
+    received += batch.length;
     buffer = at === 0 ? buffer.concat(batch) : buffer.slice(at).concat(batch);
     at = 0;
-    while (buffer.length - at > lookahead) { step(buffer[at]!); at++; done++; }
+    if (buffer.length - at > lookahead) {
+      await verdictsUpTo(done + (buffer.length - at - lookahead));
+      run(buffer.length - at - lookahead);
+    }
     progress();
   }
-  while (at < buffer.length) { step(buffer[at]!); at++; done++; }
+  await verdictsUpTo(received);
+  run(buffer.length - at);
   progress();
   if (expectation) {
     const x = expectation;

@@ -23,7 +23,7 @@ export interface LogSource {
 /** A snapshot as stored beside a SQL log (see @ewx/platform snapshot.ts). */
 export interface SourceSnapshot { readonly position: bigint; readonly version: string; readonly events: number; readonly data: Uint8Array }
 
-export const DEFAULT_BATCH = 5000;
+export const DEFAULT_BATCH = 10_000;
 
 /** The schema of a service's log: `ewx_<namespace>_<service>` (`ewx_<service>` without a namespace), as the services name it. */
 export const schemaOf = (namespace: string, service: ServiceName): string => `ewx_${namespace ? `${namespace}_` : ''}${service}`;
@@ -33,11 +33,12 @@ export function checkNamespace(namespace: string): string {
   return namespace;
 }
 
-interface Row { position: string | number | bigint; stream_id: string; version: number; type: string; data: Json; metadata: Json | null }
+/** A row of a page: position (as text: a bigint), stream_id, version, type, data, metadata. */
+type PageRow = [string, string, number, string, Json, Json | null];
 
-const toEvent = (service: ServiceName, r: Row): LogEvent => ({
-  service, position: BigInt(r.position), streamId: r.stream_id, version: Number(r.version), type: r.type, data: r.data,
-  ...(r.metadata === null || r.metadata === undefined ? {} : { metadata: r.metadata }),
+const pageEvent = (service: ServiceName, r: PageRow): LogEvent => ({
+  service, position: BigInt(r[0]), streamId: r[1], version: r[2], type: r[3], data: r[4],
+  ...(r[5] === null || r[5] === undefined ? {} : { metadata: r[5] }),
 });
 
 type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
@@ -61,17 +62,21 @@ function sqlSource(description: string, namespace: string, query: Query, close: 
       return Number(rows[0]!.n);
     },
     async *read(service, batchSize = DEFAULT_BATCH) {
-      // Keyset paging on the position column, as the services' own readAll does.
+      // Keyset paging on the position column, as the services' own readAll does. Each page comes as
+      // one JSON text (an array of [position, stream, version, type, data, metadata] rows) decoded
+      // with one JSON.parse: per-row, per-column decoding in the driver cost more than the query.
       let after = '0';
       for (;;) {
-        const rows = await query<Row>(
-          `SELECT position, stream_id, version, type, data, metadata FROM ${schema(service)}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+        const rows = await query<{ page: string | null }>(
+          `SELECT json_agg(json_build_array(position::text, stream_id, version, type, data, metadata) ORDER BY position)::text AS page
+             FROM (SELECT position, stream_id, version, type, data, metadata FROM ${schema(service)}.events WHERE position > $1 ORDER BY position LIMIT $2) AS p`,
           [after, batchSize]);
-        if (rows.length === 0) return;
-        const batch = rows.map((r) => toEvent(service, r));
+        const page = rows[0]?.page;
+        if (!page) return;
+        const batch = (JSON.parse(page) as PageRow[]).map((r) => pageEvent(service, r));
         after = batch[batch.length - 1]!.position.toString();
         yield batch;
-        if (rows.length < batchSize) return;
+        if (batch.length < batchSize) return;
       }
     },
     async snapshot(service) {

@@ -57,6 +57,21 @@ export interface ServiceSummary {
   lastPosition: bigint;
 }
 
+/** Where an audit's time went, in ms of this thread (signature checks in worker threads: `signatureThreadsMs`, summed over the threads). */
+export interface Phases {
+  /** Reading rows from the source and decoding them (JSON). */
+  read: number;
+  /** Handing signatures to the worker threads and waiting for verdicts not in yet, or checking them in this thread. */
+  signatures: number;
+  /** Replaying the events: the services' deciders and folds, the audit's checks. */
+  replay: number;
+  /** The checks across services. */
+  cross: number;
+  signatureThreadsMs: number;
+}
+
+export const noPhases = (): Phases => ({ read: 0, signatures: 0, replay: 0, cross: 0, signatureThreadsMs: 0 });
+
 export interface AuditReport {
   readonly source: string;
   readonly services: ServiceSummary[];
@@ -66,6 +81,15 @@ export interface AuditReport {
   readonly cross: Record<string, number>;
   readonly events: number;
   readonly ms: number;
+  /**
+   * What this audit did not check (e.g. command signatures, with --skip-signatures): a reduced
+   * audit. Empty or absent for a full audit.
+   */
+  readonly reduced?: string[];
+  /** Where the time went. */
+  readonly phases?: Phases;
+  /** Command signatures checked in worker threads (ahead of the replay) and in the main thread. */
+  readonly signatureChecks?: { readonly threads: number; readonly ahead: number; readonly inline: number };
 }
 
 export interface Progress {

@@ -85,25 +85,31 @@ export interface RuntimeImage<S> {
  * bigints and bytes by value.
  */
 export function firstDifference(a: unknown, b: unknown, path = '$'): { path: string; a: string; b: string } | undefined {
+  return differenceAt(a, b, () => path);
+}
+
+/** `firstDifference` with the path built only when a difference is found (a large state is compared node by node). */
+function differenceAt(a: unknown, b: unknown, at: () => string): { path: string; a: string; b: string } | undefined {
   const brief = (x: unknown): string => {
     const s = typeof x === 'bigint' ? `${x}n` : x instanceof Map ? `Map(${x.size})` : x instanceof Set ? `Set(${x.size})`
       : (() => { try { return JSON.stringify(x, (_k, y) => (typeof y === 'bigint' ? `${y}n` : y)) ?? String(x); } catch { return String(x); } })();
     return s.length > 200 ? `${s.slice(0, 200)}…` : s;
   };
-  const differ = (p = path) => ({ path: p, a: brief(a), b: brief(b) });
+  const differ = (p = at()) => ({ path: p, a: brief(a), b: brief(b) });
   if (Object.is(a, b)) return undefined;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return differ();
   const kind = (x: object): string => Object.prototype.toString.call(x);
   if (kind(a) !== kind(b as object)) return differ();
   if (a instanceof Map) {
     const m = b as Map<unknown, unknown>;
-    if (a.size !== m.size) return differ(`${path}.size`);
+    if (a.size !== m.size) return differ(`${at()}.size`);
     const ea = [...a.entries()];
     const eb = [...m.entries()];
     for (let i = 0; i < ea.length; i++) {
-      const k = firstDifference(ea[i]![0], eb[i]![0], `${path}.keys[${i}]`);
+      const k = differenceAt(ea[i]![0], eb[i]![0], () => `${at()}.keys[${i}]`);
       if (k) return k;
-      const v = firstDifference(ea[i]![1], eb[i]![1], `${path}.get(${brief(ea[i]![0])})`);
+      const key = ea[i]![0];
+      const v = differenceAt(ea[i]![1], eb[i]![1], () => `${at()}.get(${brief(key)})`);
       if (v) return v;
     }
     return undefined;
@@ -111,8 +117,8 @@ export function firstDifference(a: unknown, b: unknown, path = '$'): { path: str
   if (a instanceof Set) {
     const xa = [...a];
     const xb = [...(b as Set<unknown>)];
-    if (xa.length !== xb.length) return differ(`${path}.size`);
-    for (let i = 0; i < xa.length; i++) { const d = firstDifference(xa[i], xb[i], `${path}.values[${i}]`); if (d) return d; }
+    if (xa.length !== xb.length) return differ(`${at()}.size`);
+    for (let i = 0; i < xa.length; i++) { const d = differenceAt(xa[i], xb[i], () => `${at()}.values[${i}]`); if (d) return d; }
     return undefined;
   }
   if (ArrayBuffer.isView(a)) {
@@ -125,9 +131,9 @@ export function firstDifference(a: unknown, b: unknown, path = '$'): { path: str
   const keys = (x: object): string[] => Object.keys(x).filter((k) => (x as Record<string, unknown>)[k] !== undefined || Array.isArray(x));
   const ka = keys(a);
   const kb = keys(b as object);
-  if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return { path: `${path} (keys)`, a: ka.join(','), b: kb.join(',') };
+  if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return { path: `${at()} (keys)`, a: ka.join(','), b: kb.join(',') };
   for (const k of ka) {
-    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`);
+    const d = differenceAt((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? () => `${at()}[${k}]` : () => `${at()}.${k}`);
     if (d) return d;
   }
   return undefined;

@@ -5,11 +5,23 @@ import {
   closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState,
 } from '@ewx/voting/domain/decider';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
-import { canonical, commandSignatureValid, fact, metaOf, type ServiceAudit } from '../runner.js';
+import { canonical, fact, metaOf, type ServiceAudit } from '../runner.js';
+import type { LogEvent } from '../types.js';
+import type { SignatureJob } from '../verify.js';
 
 export const SUBMIT_VOTE = '/ewx.v1.Voting/SubmitVote';
 
 export interface ClosedRoundFact { position: bigint; votes: number }
+
+/** A vote's signature check: the vote's data is the whole command, so the signed request is rebuilt from it. */
+export function voteSignatureJob(e: LogEvent): SignatureJob | undefined {
+  const ev = decodeVotingLog(e);
+  const m = metaOf(e);
+  if (ev?.type !== 'VoteCast' || m.signature === undefined || m.nonce === undefined || m.signer !== ev.data.worker) return undefined;
+  const d = ev.data;
+  const payload = SubmitVoteRequest.encode({ auth: undefined, solution: d.solution, roundId: d.roundId, result: Buffer.from(d.result, 'hex') }).finish();
+  return { method: SUBMIT_VOTE, signer: d.worker, nonce: m.nonce, payload, signature: m.signature };
+}
 
 /**
  * Voting: every round start re-decided (the eligibility snapshot recomputed from the registry's
@@ -51,11 +63,9 @@ export function votingAudit(): ServiceAudit<VotingState> {
           const d = ev.data;
           ctx.count('vote');
           if (m.signer !== d.worker || m.nonce === undefined) { ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`); return; }
-          if (m.signature !== undefined) {
-            // The vote's data is the whole command: the signed request is rebuilt from it.
-            ctx.count('signature');
-            const payload = SubmitVoteRequest.encode({ auth: undefined, solution: d.solution, roundId: d.roundId, result: Buffer.from(d.result, 'hex') }).finish();
-            if (!commandSignatureValid(SUBMIT_VOTE, d.worker, m.nonce, payload, m.signature)) {
+          const job = voteSignatureJob(e);
+          if (job !== undefined) {
+            if (ctx.signatureValid(job) === false) {
               ctx.diverge('signature', `the vote's signature is not ${d.worker}'s over SubmitVote of this round and result (nonce ${m.nonce})`, { recorded: `result ${d.result}, signature ${m.signature}` });
             }
           }
@@ -88,6 +98,7 @@ export function votingAudit(): ServiceAudit<VotingState> {
           ctx.diverge('rules', `${e.type} is not an event voting writes`);
       }
     },
+    signatures: (e) => { const j = voteSignatureJob(e); return j ? [j] : []; },
     after(e, _s, ctx) {
       const ev = decodeVotingLog(e);
       if (ev?.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {

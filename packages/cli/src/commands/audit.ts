@@ -69,6 +69,7 @@ export function auditCommand(): Command {
     .option('--max-distance <n>', 'the distance oracle\'s maximum referee distance (DISTANCE_MAX_DISTANCE)', '5')
     .option('--notes', 'also print notes (dissents, evaluators off the oracle, configuration seen)', false)
     .option('--strict', 'count work still pending at the end of the logs (a round not decided, a reward not credited) as divergence', false)
+    .option('--skip-signatures', 'REDUCED audit: do not verify command and vote signatures (the slowest check; nonces, rules, attestations and everything else still checked); the summary says so', false)
     .addHelpText('after', `
 Reads only: PostgreSQL (--database-url or DATABASE_URL, with --namespace or EWX_NAMESPACE), an
 embedded data folder (--data-dir) or an export (--from). Checks every event with the rules of its
@@ -77,14 +78,14 @@ nonces, the ledger invariant at every position) and the services against each ot
 every closed round decided once, every reward credited once, every hold settled once).
 Exit 0: no divergence; 7: divergences (each printed with service, position and both values).`)
     .action(async function (this: Command) {
-      const o = this.optsWithGlobals() as SourceOptions & { maxDistance: string; notes: boolean; strict: boolean; json: boolean };
+      const o = this.optsWithGlobals() as SourceOptions & { maxDistance: string; notes: boolean; strict: boolean; skipSignatures: boolean; json: boolean };
       const maxDistance = Number(o.maxDistance);
       if (!/^\d{1,2}$/.test(o.maxDistance) || maxDistance < 1 || maxDistance > 64) throw new UsageError(`max-distance: expected a whole number from 1 to 64, got ${JSON.stringify(o.maxDistance)}`);
       const source = await openSource(o);
       const progress = progressReporter('auditing', o.json);
       let report: AuditReport;
       try {
-        report = await (await lib()).audit(source, { maxDistance, onProgress: progress.update });
+        report = await (await lib()).audit(source, { maxDistance, onProgress: progress.update, signatures: !o.skipSignatures });
       } finally {
         progress.stop();
         await source.close();
