@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, channelCredentials, clientTlsFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, channelCredentials, clientTlsFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { distanceGrpc } from './api/grpc.js';
 import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './app/config.js';
 import { grpcLedger, type Ledger } from './app/ledger.js';
@@ -37,7 +37,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,
       stateVersion: DISTANCE_STATE_VERSION,
-      inbox: { consensus: [BLOCK_PRODUCED] },
+      inbox: { consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED] },
       grpc: (runtime) => {
         reqs = requests(runtime, params, ledger, log);
         return [distanceGrpc(runtime, params, reqs, log)];

@@ -121,6 +121,13 @@ function onBlock(s: DistanceState, height: number, position: string): void {
   if (pool) { pool.wotVersion = s.wotVersion; pool.snapshotPosition = s.snapshot.position; }
 }
 
+/** A run of blocks: each period that begins inside it begins at its first block, in order, as block by block. */
+function onBlocks(s: DistanceState, from: number, to: number, position: string): void {
+  const length = s.periodBlocks ?? DEFAULT_PERIOD_BLOCKS;
+  for (let p = currentPeriod(s) + 1; p <= periodOf(to, length); p++) onBlock(s, Math.max(from, p * length + 1), position);
+  onBlock(s, to, position);
+}
+
 function setIdentity(s: DistanceState, idty: E.WotIdentityData): void {
   s.wot.set(idty.id, idty);
 }
@@ -167,6 +174,7 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
   if (!ev) return s;
   switch (ev.type) {
     case 'BlockProduced': onBlock(s, ev.data.height, e.position); return s;
+    case 'BlocksProduced': onBlocks(s, ev.data.from, ev.data.to, e.position); return s;
     case 'IdentityAdded': case 'MembershipChanged': case 'CertificationAdded': case 'CertificationRemoved': case 'WotImported':
       evolveWot(s, ev);
       return s;
