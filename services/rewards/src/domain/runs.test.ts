@@ -32,7 +32,10 @@ const world = (length: number): RewardsSpec => given(
 /** Rewards' own events per stream, in order (the calendar's and the group's streams are independent of each other). */
 const decisions = (s: RewardsSpec): Record<string, string[]> => {
   const out: Record<string, string[]> = {};
-  for (const e of s.log) if (OWN.has(e.type)) (out[e.streamId] ??= []).push(JSON.stringify([e.type, e.data]));
+  for (const e of s.log) {
+    if (!OWN.has(e.type)) continue;
+    out[e.streamId] = [...(out[e.streamId] ?? []), JSON.stringify([e.type, e.data])];
+  }
   return out;
 };
 
