@@ -92,4 +92,43 @@ describe('blocks as runs through the embedded system', () => {
     // Voting and distance record the runs only (two here) and the round's close: no period work.
     assert.ok(added[1]! < 10 && added[3]! < 10, `${added.join(', ')} events for 100 blocks`);
   });
+
+  test('an idle reward period adds the same events to each log whatever its length (10 blocks, then 1,000)', async () => {
+    const services = ['registry', 'voting', 'rewards', 'distance'] as const;
+    const positions = async (): Promise<number[]> => Promise.all(services.map(async (s) => Number((await ewx[s].getStatus({})).logPosition)));
+    const produce = async (count: number): Promise<bigint> => {
+      const { height } = await ewx.consensus.produceBlocks({ count });
+      await untilHeight(ewx, height, { timeoutMs: 60_000 });
+      return height;
+    };
+    /** Period `p` closed and its payout credited by the registry (the last step of a close, as rewards records it). */
+    const credited = (p: number) => waitFor(`period ${p} closed and credited`, async () => {
+      const { periods } = await ewx.rewards.getGroupPayouts({ group: 'runs.group', limit: 500 });
+      const x = periods.find((q) => q.period === p);
+      return x && x.payoutChunks > 0 && x.creditedChunks === x.payoutChunks ? true : undefined;
+    }, 60_000, 20);
+    /** From period p − 1 credited to period p credited: its blocks in two calls (no vote, no round). */
+    const idlePeriod = async (p: number, length: number): Promise<number[]> => {
+      const before = await positions();
+      await produce(length / 2);
+      await produce(length / 2);
+      await credited(p);
+      const after = await positions();
+      return after.map((a, i) => a - before[i]!);
+    };
+    // Periods of 10 blocks: period 10 (101..110) closes at 112, period 11 (111..120) at 122.
+    assert.equal(await produce(1), 112n);
+    await credited(10);
+    const ten = await idlePeriod(11, 10);
+    // From period 13 on, periods of 1,000 blocks (131..1130, closed at 1132).
+    await ewx.rewards.setRewardPeriodLength({ length: 1000 });
+    assert.equal(await produce(10), 132n);
+    await credited(12);
+    let schedules = 0;
+    for await (const _ of ewx.watch('voting', { types: ['RewardPeriodScheduleChanged'], includeInputs: true })) if (++schedules === 2) break;
+    const thousand = await idlePeriod(13, 1000);
+    console.log(`events added by an idle period of 10 and of 1,000 blocks (${services.join(', ')}): ${ten.join(', ')} / ${thousand.join(', ')}`);
+    assert.deepEqual(thousand, ten);
+    assert.ok(ten.every((n) => n > 0 && n < 20), ten.join(', '));
+  });
 });
