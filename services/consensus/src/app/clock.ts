@@ -1,5 +1,4 @@
-import type { Logger, Runtime } from '@ewx/platform';
-import { isBlockEvent } from '@ewx/platform';
+import { isBlockEvent, type Logger, type Runtime } from '@ewx/platform';
 import { CHAIN_STREAM, decide, roundKey, undecidedEnded, type ConsensusState } from '../domain/decider.js';
 
 export { CHAIN_STREAM } from '../domain/decider.js';
