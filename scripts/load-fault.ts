@@ -272,7 +272,7 @@ try {
       const gaps = (await db.query(`SELECT count(*)::int AS n FROM (SELECT stream_id FROM ${schema}.events GROUP BY stream_id HAVING max(version) + 1 <> count(*) OR min(version) <> 0) x`)).rows[0].n as number;
       if (gaps) problems.push(`${s}: ${gaps} stream(s) whose versions are not contiguous from 0`);
       const r = (await db.query(`SELECT count(*)::int AS n, count(DISTINCT (metadata->>'source', metadata->>'sourceStream', metadata->>'sourceVersion'))::int AS d,
-        count(*) FILTER (WHERE type = 'BlockProduced')::int AS blocks FROM ${schema}.events WHERE metadata->>'source' IS NOT NULL`)).rows[0] as { n: number; d: number; blocks: number };
+        coalesce(sum(CASE WHEN type = 'BlockProduced' THEN 1 WHEN type = 'BlocksProduced' THEN (data->>'to')::int - (data->>'from')::int + 1 END), 0)::int AS blocks FROM ${schema}.events WHERE metadata->>'source' IS NOT NULL`)).rows[0] as { n: number; d: number; blocks: number };
       if (r.n !== r.d) problems.push(`${s}: ${r.n - r.d} inbox event(s) recorded twice`);
       const all = (await db.query(`SELECT count(*)::int AS n FROM ${schema}.events`)).rows[0].n as number;
       checks[s] = { events: all, inboxEvents: r.n, blocks: s === 'consensus' ? Number(height) : r.blocks, streamsWithGaps: gaps };

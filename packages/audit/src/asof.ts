@@ -20,9 +20,16 @@ async function stateAt<S>(source: LogSource, service: ServiceName, decider: Deci
     for (const e of b) {
       const block = decodeConsensusLog(e);
       if (block?.type === 'BlockProduced' && block.data.height > height) return { state, position, height: at };
+      if (block?.type === 'BlocksProduced' && block.data.from > height) return { state, position, height: at };
+      if (block?.type === 'BlocksProduced' && block.data.to > height) {
+        // A run of blocks across `height`: its part up to `height` (nothing else happened inside a run).
+        decider.evolve(state, { ...asRecorded(e), data: { from: block.data.from, to: height } });
+        return { state, position: e.position, height };
+      }
       decider.evolve(state, asRecorded(e));
       position = e.position;
       if (block?.type === 'BlockProduced') at = block.data.height;
+      if (block?.type === 'BlocksProduced') at = block.data.to;
     }
   }
   return { state, position, height: at };

@@ -55,7 +55,8 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const end = await runScenario({ address: first.address }, keys);
     await first.stop();
     const before = await counts(dataDir);
-    assert.ok(before.consensus > 40 && before.voting > 40 && before.rewards > 40, JSON.stringify(before));
+    // Not empty logs (a run of blocks is one event since the clock costs O(work): 35 to 48 events here).
+    assert.ok(before.consensus > 30 && before.voting > 30 && before.rewards > 30, JSON.stringify(before));
 
     const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim());
     const second = await startEmbedded(dataDir, env);
@@ -88,7 +89,8 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.deepEqual([checks.voting!.vote, checks.voting!['round-start'], checks.voting!['round-close']], [10, 4, 4]);
     assert.equal(checks.rewards!.decision, 4, 'periods 0 to 3 closed');
     assert.ok(checks.registry!['ledger-invariant']! >= report.services.find((s) => s.service === 'registry')!.events);
-    assert.ok(checks.distance!.settlement! >= 3);
+    // The pool with the request (its EvaluationSettled and PoolSettled); since the first run of blocks, idle evaluation periods pass without one.
+    assert.equal(checks.distance!.settlement, 2);
     for (const s of report.services) assert.ok(s.checks.recomputed! > 0, `${s.service} re-decided events`);
     // Each service's newest snapshot (stored at the last stop) equals the full replay of its log to its position.
     for (const s of report.services) assert.equal(s.checks.snapshot, 1, `${s.service}: its snapshot compared with the replay`);

@@ -5,8 +5,8 @@ import type { ServiceStatus } from '@ewx/proto/common';
 import { SERVICE_NAMES, type Ewx, type ServiceName } from './connect.js';
 import { EwxCallError } from './errors.js';
 
-/** Consensus's block event (the clock), recorded by every service. */
-const BLOCK_PRODUCED = 'BlockProduced';
+/** Consensus's block events (the clock), recorded by every service: one block, or a run of blocks. */
+const BLOCK_EVENTS = ['BlockProduced', 'BlocksProduced'];
 
 export interface WaitOptions {
   /** Give up after this long (default 60 s) with an error naming what was awaited. */
@@ -165,7 +165,7 @@ export interface HeightOptions extends WaitOptions {
 /** Waits until every service has recorded block `height`; returns their statuses. */
 export async function untilHeight(ewx: Ewx, height: bigint | number, options: HeightOptions = {}): Promise<Record<ServiceName, ServiceStatus>> {
   const h = BigInt(height);
-  const changes = options.changes ?? watchChanges(ewx, SERVICE_NAMES.map((service) => ({ service, types: [BLOCK_PRODUCED], includeInputs: true })));
+  const changes = options.changes ?? watchChanges(ewx, SERVICE_NAMES.map((service) => ({ service, types: BLOCK_EVENTS, includeInputs: true })));
   return changes.until(`every service at height ${h}`, async () => {
     const all = await Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({})));
     const statuses = Object.fromEntries(SERVICE_NAMES.map((n, i) => [n, all[i]!])) as Record<ServiceName, ServiceStatus>;

@@ -1,6 +1,6 @@
 import { decoder, encode, pick, type EncodedEvent } from './codec.js';
 import type {
-  AttestationRecordedEvent, BlockProducedEvent, ResultChainedEvent, RoundSettledEvent, RoundUnresolvedEvent,
+  AttestationRecordedEvent, BlockProducedEvent, BlocksProducedEvent, ResultChainedEvent, RoundSettledEvent, RoundUnresolvedEvent,
   ValidatorSetConfiguredEvent, VoteMetadataEvent,
 } from './published.js';
 import { CONSENSUS_EVENTS, VOTING_EVENTS } from './versions.js';
@@ -9,6 +9,8 @@ import type { VotingEvent } from './voting.js';
 /** The consensus log's own events, all published. */
 export type ConsensusEvent =
   | { readonly type: 'BlockProduced'; readonly data: BlockProducedEvent }
+  /** A run of blocks in one event (written since the clock costs O(work)); BlockProduced is one block. */
+  | { readonly type: 'BlocksProduced'; readonly data: BlocksProducedEvent }
   | { readonly type: 'ValidatorSetConfigured'; readonly data: ValidatorSetConfiguredEvent }
   | { readonly type: 'AttestationRecorded'; readonly data: AttestationRecordedEvent }
   /** v2 added `validators`; v1 events (without it) are read with a fallback to attestors + dissenters. */
@@ -28,5 +30,5 @@ export const decodeConsensusLog = decoder<ConsensusLogEvent>({
 /** The store form of one of the consensus log's own events (the one way its decider builds events). */
 export const consensusEvent = (e: ConsensusEvent): EncodedEvent => encode(e);
 
-/** The block event, which every service records. */
-export type BlockEvent = Extract<ConsensusEvent, { type: 'BlockProduced' }>;
+/** The block events, which every service records: one block (older logs, the block timer) or a run. */
+export type BlockEvent = Extract<ConsensusEvent, { type: 'BlockProduced' | 'BlocksProduced' }>;

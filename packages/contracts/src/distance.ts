@@ -80,6 +80,6 @@ export type DistanceEvent =
 /** What the distance log folds: its own events and blocks. */
 export type DistanceLogEvent = DistanceEvent | BlockEvent;
 
-export const decodeDistanceLog = decoder<DistanceLogEvent>({ ...DISTANCE_EVENTS, ...pick(CONSENSUS_EVENTS, 'BlockProduced') });
+export const decodeDistanceLog = decoder<DistanceLogEvent>({ ...DISTANCE_EVENTS, ...pick(CONSENSUS_EVENTS, 'BlockProduced', 'BlocksProduced') });
 /** The store form of one of the distance log's own events (the one way its decider builds events). */
 export const distanceEvent = (e: DistanceEvent): EncodedEvent => encode(e);

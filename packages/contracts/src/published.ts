@@ -8,6 +8,12 @@
 
 // ---- consensus ---------------------------------------------------------------------------------
 export interface BlockProducedEvent { readonly height: number }
+/**
+ * Blocks `from` to `to` (inclusive, from = the previous height + 1): one event for a run of blocks.
+ * A consumer advances its height to `to`, passing each of its own deadlines inside the run in order,
+ * as if the blocks had come one by one. Consensus cuts a run at the end of every round it knows of.
+ */
+export interface BlocksProducedEvent { readonly from: number; readonly to: number }
 
 // ---- registry ----------------------------------------------------------------------------------
 // What voting needs for eligibility snapshots and rewards needs for stakes, configuration, budgets.
@@ -289,7 +295,7 @@ export interface EvaluationSettledEvent {
 
 export const PUBLISHED = {
   consensus: {
-    BlockProduced: 'BlockProduced', VoteMetadata: 'VoteMetadata', AttestationRecorded: 'AttestationRecorded', RoundSettled: 'RoundSettled',
+    BlockProduced: 'BlockProduced', BlocksProduced: 'BlocksProduced', VoteMetadata: 'VoteMetadata', AttestationRecorded: 'AttestationRecorded', RoundSettled: 'RoundSettled',
     RoundUnresolved: 'RoundUnresolved', ResultChained: 'ResultChained', ValidatorSetConfigured: 'ValidatorSetConfigured',
   },
   voting: { RoundStarted: 'RoundStarted', RoundSnapshot: 'RoundSnapshot', VoteCast: 'VoteCast', RoundClosed: 'RoundClosed', RoundAlert: 'RoundAlert' },

@@ -51,7 +51,7 @@ export const decodeRegistryLog = decoder<RegistryLogEvent>({
   ...REGISTRY_EVENTS,
   ...pick(REWARDS_EVENTS, 'RewardPeriodScheduleChanged', 'RewardsComputed'),
   ...pick(DISTANCE_EVENTS, 'EvaluationSettled'),
-  ...pick(CONSENSUS_EVENTS, 'BlockProduced'),
+  ...pick(CONSENSUS_EVENTS, 'BlockProduced', 'BlocksProduced'),
 });
 /** The store form of one of the registry log's own events (the one way its decider builds events). */
 export const registryEvent = (e: RegistryEvent): EncodedEvent => encode(e);

@@ -91,7 +91,7 @@ export const decodeRewardsLog = decoder<RewardsLogEvent>({
   ...REWARDS_EVENTS,
   ...pick(REGISTRY_EVENTS, 'Deposited', 'GroupRegistered', 'GroupRewardsChanged', 'GroupBudgetChanged', 'GroupStatusChanged',
     'OperatorSubscribed', 'StakeToppedUp', 'OperatorUnsubscribed', 'StakeReleased', 'RewardsCredited', 'RewardsCreditRefused', 'RewardsClaimed'),
-  ...pick(CONSENSUS_EVENTS, 'VoteMetadata', 'BlockProduced'),
+  ...pick(CONSENSUS_EVENTS, 'VoteMetadata', 'BlockProduced', 'BlocksProduced'),
 });
 /** The store form of one of the rewards log's own events (the one way its decider builds events). */
 export const rewardsEvent = (e: RewardsEvent): EncodedEvent => encode(e);

@@ -11,7 +11,7 @@ import type { VotingEvent } from './voting.js';
  * goes up when a shape changes; fixtures/<service>/<Type>.v<N>.json holds an example of each.
  */
 export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
-  BlockProduced: 1, ValidatorSetConfigured: 1, AttestationRecorded: 1,
+  BlockProduced: 1, BlocksProduced: 1, ValidatorSetConfigured: 1, AttestationRecorded: 1,
   // v2: `validators` added (the set that decided); v1 events lack it and are read with a fallback.
   RoundSettled: 2, RoundUnresolved: 2,
   ResultChained: 1,

@@ -31,7 +31,7 @@ export const decodeVotingLog = decoder<VotingLogEvent>({
   ...pick(REGISTRY_EVENTS, 'GroupRegistered', 'GroupStatusChanged', 'SolutionRegistered', 'SolutionStatusChanged', 'WorkerNominated',
     'WorkerUnnominated', 'OperatorSubscribed', 'StakeToppedUp', 'OperatorUnsubscribed', 'StakeReleased', 'WorkerConnected', 'WorkerDisconnected'),
   ...pick(REWARDS_EVENTS, 'RewardPeriodScheduleChanged'),
-  ...pick(CONSENSUS_EVENTS, 'RoundSettled', 'RoundUnresolved', 'BlockProduced'),
+  ...pick(CONSENSUS_EVENTS, 'RoundSettled', 'RoundUnresolved', 'BlockProduced', 'BlocksProduced'),
 });
 /** The store form of one of the voting log's own events (the one way its decider builds events). */
 export const votingEvent = (e: VotingEvent, metadata?: Json): EncodedEvent => encode(e, metadata);

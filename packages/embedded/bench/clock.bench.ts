@@ -2,14 +2,19 @@
  * The embedded system (`npm start`: five services, PGlite, in-process bus, one process) against the
  * goals of issue 13, in one run:
  *   - cold start (spawn → SERVING) and idle memory (RSS of the process) — goals < 2 s, < 200 MB;
- *   - blocks per second through ProduceBlocks, timed until every service recorded the last block
- *     (today one BlockProduced event per block in each of the five logs) — goal ≥ 10,000 blocks/s;
+ *   - blocks per second through one ProduceBlocks of CLOCK_BENCH_BLOCKS blocks (one BlocksProduced
+ *     run per call in each log), timed until every service recorded the last block — goal ≥ 10,000
+ *     blocks/s; baseline in the same run and process: blocks one per call (a BlockProduced event per
+ *     block in each of the five logs, what every block cost before runs);
+ *   - events an idle reward period adds to each log, for two period lengths (a fresh system each,
+ *     REWARD_PERIOD_BLOCKS = L): must not depend on L;
  *   - memory after those blocks, and restart time (SIGTERM → SERVING) with the log length replayed.
- * Baseline from the same run: single-event appends per second to an in-memory PGlite event store in
- * this (bench) process — what the store alone does, without deciders, inbox or relay.
+ * Also: single-event appends per second to an in-memory PGlite event store in this (bench) process —
+ * what the store alone does, without deciders, inbox or relay.
  *
  *   npm run bench -w @ewx/embedded     (no Kafka/PostgreSQL needed)
- *   CLOCK_BENCH_BLOCKS=5000 (default 2000) — the number of blocks produced, in calls of 500.
+ *   CLOCK_BENCH_BLOCKS=100000 (default) — blocks of the one call; CLOCK_BENCH_SINGLE=300 — per-block baseline;
+ *   CLOCK_BENCH_PERIODS=100,10000 — the two idle period lengths.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +28,9 @@ import { RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 import { VotingClient } from '@ewx/proto/voting';
 
-const BLOCKS = Number(process.env.CLOCK_BENCH_BLOCKS ?? 2000);
+const BLOCKS = Number(process.env.CLOCK_BENCH_BLOCKS ?? 100_000);
+const SINGLE = Number(process.env.CLOCK_BENCH_SINGLE ?? 300);
+const PERIODS = (process.env.CLOCK_BENCH_PERIODS ?? '100,10000').split(',').map(Number);
 const t0 = Date.now();
 const note = (what: string): void => void process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`);
 const rssMb = (pid: number): number => {
@@ -31,14 +38,15 @@ const rssMb = (pid: number): number => {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 };
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ewx-clock-bench-'));
+let dataDir = mkdtempSync(join(tmpdir(), 'ewx-clock-bench-'));
+const dirs = [dataDir];
 let child: ChildProcess | undefined;
-process.on('exit', () => { if (child && child.exitCode === null) child.kill('SIGKILL'); rmSync(dataDir, { recursive: true, force: true }); });
+process.on('exit', () => { if (child && child.exitCode === null) child.kill('SIGKILL'); for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-async function start(port: number): Promise<{ ms: number; out: () => string }> {
+async function start(port: number, env: Record<string, string> = {}): Promise<{ ms: number; out: () => string }> {
   const t = performance.now();
   child = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
-    env: { ...process.env, DATA_DIR: dataDir, GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DATA_DIR: dataDir, GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
@@ -72,20 +80,33 @@ const consensus = insecureClient(ConsensusClient, address);
 const clients = { registry: insecureClient(RegistryClient, address), voting: insecureClient(VotingClient, address), consensus, rewards: insecureClient(RewardsClient, address), distance: insecureClient(DistanceClient, address) };
 const heights = async (): Promise<bigint[]> => Promise.all(Object.values(clients).map(async (c) => (await rpc(c as never as RegistryClient, 'getStatus', {})).height as bigint));
 
-note(`producing ${BLOCKS} blocks in calls of 500`);
+const SERVICES = Object.keys(clients) as (keyof typeof clients)[];
+const positions = async (): Promise<Record<string, number>> =>
+  Object.fromEntries(await Promise.all(SERVICES.map(async (n) => [n, Number((await rpc(clients[n] as never as RegistryClient, 'getStatus', {})).logPosition)] as const)));
+const produceBlocks = (count: number) =>
+  rpc(consensus, 'produceBlocks', signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
+const allAt = (target: bigint) => waitFor(`every service at height ${target}`, async () => ((await heights()).every((h) => h === target) ? true : undefined), 600_000, 5);
+
+// Baseline: one block per call (a BlockProduced in every log per block, the cost before runs).
+note(`baseline: ${SINGLE} blocks, one per call`);
+const hs = (await rpc(consensus, 'getStatus', {})).height;
+const ts = performance.now();
+for (let i = 0; i < SINGLE; i++) await produceBlocks(1);
+await allAt(hs + BigInt(SINGLE));
+const singleMs = performance.now() - ts;
+const singlePerSec = Math.round(SINGLE / (singleMs / 1000));
+
+note(`producing ${BLOCKS} blocks in one call`);
 const h0 = (await rpc(consensus, 'getStatus', {})).height;
+const p0 = await positions();
 const tp = performance.now();
-let callMsMax = 0;
-for (let left = BLOCKS; left > 0; left -= 500) {
-  const tc = performance.now();
-  await rpc(consensus, 'produceBlocks', signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: Math.min(500, left) }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
-  callMsMax = Math.max(callMsMax, performance.now() - tc);
-  note(`${BLOCKS - left + Math.min(500, left)} blocks produced`);
-}
+await produceBlocks(BLOCKS);
 const produced = performance.now() - tp;
 const target = h0 + BigInt(BLOCKS);
-await waitFor('every service at the last height', async () => ((await heights()).every((h) => h === target) ? true : undefined), 600_000, 50);
+await allAt(target);
 const allRecorded = performance.now() - tp;
+const p1 = await positions();
+const runEvents = Object.fromEntries(SERVICES.map((n) => [n, p1[n]! - p0[n]!]));
 const afterRss = rssMb(child!.pid!);
 const logEvents = (await Promise.all(Object.values(clients).map(async (c) => Number((await rpc(c as never as RegistryClient, 'getStatus', {})).logPosition)))).reduce((a, b) => a + b, 0);
 
@@ -98,18 +119,66 @@ await exited;
 const stopMs = performance.now() - tr;
 const again = await start(port);
 const restartRss = rssMb(child!.pid!);
-child!.kill('SIGTERM');
+{
+  const c = child!;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await exited;
+}
+
+
+/**
+ * An idle reward period of length L on a fresh system (REWARD_PERIOD_BLOCKS = L): the events each
+ * log gained while the height went from the first block of period 1 to the first block of period 2,
+ * in runs of at most L / 4 blocks (four ProduceBlocks calls per period, as a clock would go).
+ */
+async function idlePeriod(length: number): Promise<Record<string, number>> {
+  dataDir = mkdtempSync(join(tmpdir(), 'ewx-clock-bench-'));
+  dirs.push(dataDir);
+  await start(port, { REWARD_PERIOD_BLOCKS: String(length) });
+  const key = keyPairFromSeed(readFileSync(join(dataDir, 'admin.key'), 'utf8').trim());
+  const n = nonceCounter(BigInt(Date.now()));
+  const produce = async (count: number): Promise<bigint> => {
+    for (let left = count; left > 0; left -= Math.max(1, Math.floor(length / 4))) {
+      await rpc(consensus, 'produceBlocks', signCommand(key, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: Math.min(left, Math.max(1, Math.floor(length / 4))) }, n(), (m) => ProduceBlocksRequest.encode(m).finish()));
+    }
+    const h = (await rpc(consensus, 'getStatus', {})).height;
+    await allAt(h);
+    return h;
+  };
+  await produce(length + 1); // into period 1 (and period 0 closed)
+  await new Promise((r) => setTimeout(r, 500)); // reactions to period 1's start (bench only: not an assertion)
+  const before = await positions();
+  await produce(length);
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await positions();
+  const c = child!;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await exited;
+  return Object.fromEntries(SERVICES.map((s) => [s, after[s]! - before[s]!]));
+}
+const idle: Record<string, Record<string, number>> = {};
+for (const L of PERIODS) {
+  note(`idle reward period of ${L} blocks`);
+  idle[`L=${L}`] = await idlePeriod(L);
+}
+const others = SERVICES.filter((s) => s !== 'consensus');
+const idleEqual = others.every((s) => PERIODS.every((L) => idle[`L=${L}`]![s] === idle[`L=${PERIODS[0]}`]![s]));
 
 const blocksPerSec = Math.round(BLOCKS / (allRecorded / 1000));
 console.log(JSON.stringify({
   bench: 'embedded system: clock, cold start, memory, restart', blocks: BLOCKS,
-  blocksPerSecond: { figure: blocksPerSec, goal: 10_000, met: blocksPerSec >= 10_000, consensusOnlyPerSecond: Math.round(BLOCKS / (produced / 1000)), slowestCallOf500Ms: Math.round(callMsMax), msPerBlock: +(allRecorded / BLOCKS).toFixed(2) },
-  baseline: { pgliteSingleEventAppendsPerSecond: baseAppendsPerSec, note: 'in-memory PGlite in the bench process; one block costs five appends today (one per log)' },
+  blocksPerSecond: { figure: blocksPerSec, goal: 10_000, met: blocksPerSec >= 10_000, callMs: Math.round(produced), allRecordedMs: Math.round(allRecorded), eventsAddedPerLog: runEvents },
+  baseline: {
+    oneBlockPerCall: { blocks: SINGLE, blocksPerSecond: singlePerSec, msPerBlock: +(singleMs / SINGLE).toFixed(2), note: 'a BlockProduced event per block in every log (the per-block clock)' },
+    ratio: +(blocksPerSec / singlePerSec).toFixed(1),
+    pgliteSingleEventAppendsPerSecond: baseAppendsPerSec,
+  },
+  idleRewardPeriod: { eventsAddedPerLog: idle, independentOfLength: idleEqual, note: 'fresh system per length, no group: one period of blocks in 4 ProduceBlocks calls' },
   coldStart: { note: 'first start on an empty data directory (includes creating the PGlite databases)', ms: Math.round(cold.ms), goalMs: 2000, met: cold.ms < 2000, idleRssMb: idleRss, goalMb: 200 },
   afterBlocks: { rssMb: afterRss, logEvents },
-  restart: { ms: Math.round(again.ms), stopMs: Math.round(stopMs), logEventsReplayed: logEvents, msPerThousandEvents: +(again.ms / (logEvents / 1000)).toFixed(1),
-    extrapolatedTo1MEventsS: Math.round(again.ms / logEvents * 1e6 / 1000), replayOnlyExtrapolatedTo1MEventsS: again.ms > cold.ms ? Math.round((again.ms - cold.ms) / logEvents * 1e6 / 1000 + cold.ms / 1000) : null, goalS: 5, rssMb: restartRss,
-    note: 'extrapolated linearly from this run (whole restart time / events replayed, an upper bound: it counts fixed start costs per event; replayOnly: the excess of the restart over the empty-log cold start per event, plus that cold start); the goal is with a snapshot, which does not exist yet' },
+  restart: { ms: Math.round(again.ms), stopMs: Math.round(stopMs), logEventsReplayed: logEvents, msPerThousandEvents: +(again.ms / (logEvents / 1000)).toFixed(1), rssMb: restartRss },
   loadAverage: loadavg().map((x) => +x.toFixed(1)),
 }, null, 1));
 process.exit(0);

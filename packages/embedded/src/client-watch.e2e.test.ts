@@ -58,8 +58,9 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
     await procs.registry!.stop();
     assert.equal(await ended, true);
 
-    // Meanwhile: two more blocks (recorded by registry once it is back, from Kafka).
-    await ewx.consensus.produceBlocks({ count: 2 });
+    // Meanwhile: two more blocks, one at a time (recorded by registry once it is back, from Kafka).
+    await ewx.consensus.produceBlocks({ count: 1 });
+    await ewx.consensus.produceBlocks({ count: 1 });
     procs.registry = await startServiceProcess('registry', ports.registry!, env());
     // Resume from the last event received: the two blocks (as registry records them from Kafka) and nothing already seen.
     const resumed = ewx.watch('registry', { from: third.position, types: ['Deposited', 'BlockProduced'], includeInputs: true });

@@ -33,7 +33,9 @@ describe('Watch: a service\'s published events from a position, then live', () =
     system = await runEmbedded(ALL_MODULES, { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' }, { signals: false });
     ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     for (const a of accounts) await ewx.registry.deposit({ account: a, amount: '5' });
-    await ewx.consensus.produceBlocks({ count: 2 });
+    // Two single blocks (a BlockProduced each; a larger count is one BlocksProduced run).
+    await ewx.consensus.produceBlocks({ count: 1 });
+    await ewx.consensus.produceBlocks({ count: 1 });
   });
   after(async () => { ewx?.close(); await system?.stop(); });
 

@@ -40,7 +40,7 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 }
 
 /** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const CONSENSUS_STATE_VERSION = 1;
+export const CONSENSUS_STATE_VERSION = 2;
 
 export const consensusModule: ServiceModule = {
   name: 'consensus',

@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, channelCredentials, clientTlsFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, channelCredentials, clientTlsFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { distanceGrpc } from './api/grpc.js';
 import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './app/config.js';
 import { grpcLedger, type Ledger } from './app/ledger.js';
@@ -13,7 +13,7 @@ const redriveMsFrom = (env: Env): number => env.int('DISTANCE_REDRIVE_MS', 5000,
 
 /** Builds the service; tests pass their own ledger instead of the registry over gRPC. */
 /** Version of distance's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const DISTANCE_STATE_VERSION = 1;
+export const DISTANCE_STATE_VERSION = 2;
 
 export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
   name: 'distance',
@@ -37,7 +37,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,
       stateVersion: DISTANCE_STATE_VERSION,
-      inbox: { consensus: [BLOCK_PRODUCED] },
+      inbox: { consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED] },
       grpc: (runtime) => {
         reqs = requests(runtime, params, ledger, log);
         return [distanceGrpc(runtime, params, reqs, log)];

@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, ConfigError, eventSourcedService, isSignerAddress, keyPairFromSeed, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, ConfigError, eventSourcedService, isSignerAddress, keyPairFromSeed, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
 import { startReactions } from './app/reactions.js';
 import { registryDecider, type RegistryPolicy } from './domain/decider.js';
@@ -36,7 +36,7 @@ export const registryModule: ServiceModule = {
       decider: registryDecider,
       stateVersion: REGISTRY_STATE_VERSION,
       inbox: {
-        consensus: [BLOCK_PRODUCED],
+        consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged, PUBLISHED.rewards.RewardsComputed],
         distance: [PUBLISHED.distance.EvaluationSettled],
       },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { START, generateKeyPair, nonceCounter, postgresEventStore, signCommand } from '@ewx/platform';
+import { START, blockRangeOf, generateKeyPair, nonceCounter, postgresEventStore, signCommand } from '@ewx/platform';
 import { freePort, healthStatus, insecureClient, realInfra, rpc, startServiceProcess, tcpProxy, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { RewardsClient } from '@ewx/proto/rewards';
@@ -75,7 +75,11 @@ describe('health: NOT_SERVING while the event store or the broker is unreachable
     // Nothing lost, nothing twice: each block recorded once in rewards' log, in order.
     const store = await postgresEventStore(infra!.databaseUrl, `${ns}_rewards`);
     try {
-      const heights = (await store.readAll(START, 10_000)).filter((e) => e.type === 'BlockProduced').map((e) => (e.data as { height: number }).height);
+      // A block is one BlockProduced, a run of blocks one BlocksProduced {from, to}: each height once.
+      const heights = (await store.readAll(START, 10_000)).flatMap((e) => {
+        const r = blockRangeOf(e);
+        return r ? Array.from({ length: r.to - r.from + 1 }, (_, i) => r.from + i) : [];
+      });
       assert.deepEqual(heights, [1, 2, 3, 4, 5, 6, 7]);
     } finally {
       await store.close();

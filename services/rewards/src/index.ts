@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { rewardsGrpc } from './api/grpc.js';
 import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
 import { rewardsDecider } from './domain/decider.js';
@@ -25,7 +25,7 @@ const R = PUBLISHED.registry;
 export const REWARDS_STATE_VERSION = 2;
 
 export const REWARDS_INBOX = {
-  consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.VoteMetadata],
+  consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED.consensus.VoteMetadata],
   registry: [
     R.Deposited, R.GroupRegistered, R.GroupRewardsChanged, R.GroupBudgetChanged, R.GroupStatusChanged,
     R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.RewardsCredited, R.RewardsCreditRefused, R.RewardsClaimed,

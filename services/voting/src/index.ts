@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
@@ -46,7 +46,7 @@ export const votingModule: ServiceModule = {
       decider: votingDecider,
       stateVersion: VOTING_STATE_VERSION,
       inbox: {
-        consensus: [BLOCK_PRODUCED, PUBLISHED.consensus.RoundSettled, PUBLISHED.consensus.RoundUnresolved],
+        consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED.consensus.RoundSettled, PUBLISHED.consensus.RoundUnresolved],
         registry: [
           R.GroupRegistered, R.GroupStatusChanged, R.SolutionRegistered, R.SolutionStatusChanged, R.WorkerNominated, R.WorkerUnnominated,
           R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.WorkerConnected, R.WorkerDisconnected,

@@ -6,7 +6,7 @@ import { fact, metaOf, type ServiceAudit } from '../runner.js';
 export interface DecidedRoundFact { position: bigint; type: string }
 
 /**
- * Consensus: blocks one height at a time; every attestation re-decided with the validators' rule
+ * Consensus: blocks one height at a time (a run of blocks starts at the next height); every attestation re-decided with the validators' rule
  * (signature over the attestation bytes, membership of the set in force, one per validator,
  * supermajority), which recomputes each settlement, its result chain entry and its vote
  * metadata; and every decided outcome recomputed from the recorded snapshot and votes (tally and
@@ -24,6 +24,13 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
           ctx.count('block');
           const h = ev.data.height;
           if (h !== s.height + 1) ctx.diverge('block', `block ${h} follows block ${s.height}`, { expected: s.height + 1, recorded: h });
+          return;
+        }
+        case 'BlocksProduced': {
+          ctx.count('block');
+          const { from, to } = ev.data;
+          if (from !== s.height + 1) ctx.diverge('block', `blocks ${from}..${to} follow block ${s.height}`, { expected: s.height + 1, recorded: from });
+          if (to < from) ctx.diverge('block', `blocks ${from}..${to}: an empty run`, { expected: `to ≥ ${from}`, recorded: to });
           return;
         }
         case 'ValidatorSetConfigured': {

@@ -7,8 +7,8 @@ import {
   type GetVoteProofRequest, type Tally as TallyMsg,
 } from '@ewx/proto/consensus';
 import { RoundState } from '@ewx/proto/voting';
-import { CHAIN_STREAM } from '../app/clock.js';
-import { BLOCKS_PER_CHUNK, checkProduceBlocks, decide, merkleProof, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
+import { awaitEndedRounds, CHAIN_STREAM, type SettleWait } from '../app/clock.js';
+import { checkProduceBlocks, decide, merkleProof, metadataKey, nextCut, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
@@ -24,7 +24,9 @@ const tallyMsg = (t: Tally): TallyMsg => ({
   eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
 });
 
-export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger): GrpcService {
+export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger, settleWait: SettleWait = {}): GrpcService {
+  /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
+  const givenUp = new Set<string>();
   const round = (solution: string, roundId: string): ValidatedRound => {
     nameField('solution', solution);
     textField('round_id', roundId, 1, MAX_ROUND_ID);
@@ -43,15 +45,19 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());
         const command = (count: number) => ({ type: 'ProduceBlocks', signer: auth.signer, admin, manual, count }) as const;
         checkProduceBlocks(command(req.count));
-        // In chunks, yielding to the event loop in between: in the embedded process each block is
-        // recorded by four other services on the same thread, and one long append of thousands of
-        // blocks kept every other call waiting until all of them were done. The first chunk carries
-        // the signature and nonce; the request was checked as a whole above.
-        for (let done = 0; done < req.count; done += BLOCKS_PER_CHUNK) {
-          if (done > 0) await new Promise((r) => setImmediate(r));
-          const n = Math.min(BLOCKS_PER_CHUNK, req.count - done);
-          const chunk = (s: ConsensusState) => decide(command(n), s);
-          await runtime.execute(CHAIN_STREAM, done === 0 ? proven(auth, chunk) : chunk, done === 0 ? auth : undefined);
+        // One event per run of blocks, cut at the end of each known round: before going past a
+        // round's end, its outcome is awaited (awaitEndedRounds), so the other services see blocks,
+        // closes and outcomes in the order one-by-one blocks gave them. The first run carries the
+        // signature and nonce; the request was checked as a whole above.
+        for (let done = 0; done < req.count;) {
+          await awaitEndedRounds(runtime, givenUp, log, settleWait);
+          let n = 0;
+          const run = (s: ConsensusState) => {
+            n = nextCut(s, s.height, s.height + req.count - done) - s.height;
+            return decide(command(n), s);
+          };
+          await runtime.execute(CHAIN_STREAM, done === 0 ? proven(auth, run) : run, done === 0 ? auth : undefined);
+          done += n;
         }
         return { height: BigInt(runtime.state().height) };
       }),

@@ -5,7 +5,7 @@ import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
 import { validatorsFrom } from '../index.js';
-import { startBlockClock } from './clock.js';
+import { awaitEndedRounds, startBlockClock } from './clock.js';
 
 describe('block production with several consensus processes', () => {
   test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
@@ -46,6 +46,37 @@ describe('block production with several consensus processes', () => {
     assert.ok(b.state().height > h1, `the standby took over (${h1} → ${b.state().height})`);
     await a.stop();
     await b.stop();
+    await db.close();
+  });
+});
+
+describe('ProduceBlocks waits for the rounds that ended before going further', () => {
+  const started = (roundId: string, endBlock: number) => ({ type: 'RoundStarted', data: {
+    solution: 's1', roundId, group: 'g1', starter: 'x', startBlock: 1, endBlock, period: 0, quorumPercent: 50, voteThresholdPercent: 60,
+    unresolvedPolicy: 'NONE', eligible: 1, snapshotChunks: 1 } as never });
+  const unresolved = (roundId: string) => ({ type: 'RoundUnresolved', data: {
+    solution: 's1', roundId, tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' }, merkleRoot: '', attestors: [], dissenters: [], validators: [] } as never });
+
+  test('an ended round is awaited until decided; one that stays undecided while the log is quiet is given up on once', async () => {
+    const db = await PGlite.create();
+    const rt = createRuntime('consensus', await pgliteEventStore('wait', db), consensusDecider, silentLogger);
+    await rt.start();
+    await rt.execute('inbox:voting:round', () => [started('r1', 3), started('r2', 3)]);
+    await rt.execute('chain', () => [{ type: 'BlocksProduced', data: { from: 1, to: 3 } as never }]);
+    const givenUp = new Set<string>();
+    // r1 is decided while the wait runs; r2 never is.
+    const decided = new Promise<void>((r) => setTimeout(() => { void rt.execute('solution:s1', () => [unresolved('r1')]).then(() => r()); }, 100));
+    const t0 = Date.now();
+    await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 400, pollMs: 5 });
+    await decided;
+    assert.ok(Date.now() - t0 >= 400, 'waited for the quiet period after the last event');
+    assert.equal(rt.state().rounds.get('s1\u0000r1')!.status, 'UNRESOLVED');
+    assert.deepEqual([...givenUp], ['s1\u0000r2'], 'only the undecided round is given up on');
+    // Given up once: the next call does not wait for it again.
+    const t1 = Date.now();
+    await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 5_000, pollMs: 5 });
+    assert.ok(Date.now() - t1 < 1_000);
+    await rt.stop();
     await db.close();
   });
 });

@@ -10,13 +10,14 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
   if (!ev) return s;
   switch (ev.type) {
     case 'BlockProduced': s.height = ev.data.height; break;
+    case 'BlocksProduced': s.height = ev.data.to; break;
     case 'ValidatorSetConfigured': s.validators = [...ev.data.validators]; break;
     case 'RoundStarted': {
       const d = ev.data;
       const key = roundKey(d.solution, d.roundId);
       if (s.rounds.has(key)) break;
       s.rounds.set(key, {
-        solution: d.solution, roundId: d.roundId, group: d.group, period: d.period, quorumPercent: d.quorumPercent,
+        solution: d.solution, roundId: d.roundId, group: d.group, period: d.period, endBlock: d.endBlock, quorumPercent: d.quorumPercent,
         voteThresholdPercent: d.voteThresholdPercent, eligible: d.eligible, snapshotChunks: d.snapshotChunks, snapshotReceived: 0,
         snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
       });

@@ -14,6 +14,8 @@ export interface ValidatedRound {
   readonly roundId: string;
   readonly group: string;
   readonly period: number;
+  /** Voting closes the round when this block is recorded (start + maxWaitingThreshold): a block run is cut here. */
+  readonly endBlock: number;
   readonly quorumPercent: number;
   readonly voteThresholdPercent: number;
   readonly eligible: number;
@@ -63,5 +65,27 @@ export const metadataKey = (group: string, period: number): string => `${group}|
 /** Both the snapshot and the votes arrived completely: validators can compute the outcome. */
 export const isClosed = (r: ValidatedRound): boolean =>
   r.status !== 'OPEN' && r.snapshotReceived >= r.snapshotChunks && r.voteChunksReceived >= r.voteChunks;
+
+/** Settled or unresolved: the validators have decided it. */
+export const isDecided = (r: ValidatedRound): boolean => r.status === 'SETTLED' || r.status === 'UNRESOLVED';
+
+/**
+ * Where a run of blocks from `height` + 1 towards `target` ends: at the first end of a known round
+ * inside it, so that voting closes the round at its end block and its outcome can be recorded
+ * before any later block (a reward period then closes with every round of it decided, as when blocks
+ * came one by one). Rounds are few; a scan is fine.
+ */
+export function nextCut(s: ConsensusState, height: number, target: number): number {
+  let cut = target;
+  for (const r of s.rounds.values()) if (r.endBlock > height && r.endBlock < cut) cut = r.endBlock;
+  return cut;
+}
+
+/** Rounds that have ended by `height` but are not decided yet (a run of blocks waits for them). */
+export function undecidedEnded(s: ConsensusState, height: number): ValidatedRound[] {
+  const out: ValidatedRound[] = [];
+  for (const r of s.rounds.values()) if (r.endBlock <= height && !isDecided(r)) out.push(r);
+  return out;
+}
 
 export const initialConsensusState = (): ConsensusState => ({ height: 0, validators: [], rounds: new Map(), chains: new Map(), metadata: new Map() });

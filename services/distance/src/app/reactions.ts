@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, startProcessManager, type Logger, type Runtime } from '@ewx/platform';
+import { isBlockEvent, startProcessManager, type Logger, type Runtime } from '@ewx/platform';
 import { distanceDecider } from '../domain/decider.js';
 import type { DistanceParams } from '../domain/params.js';
 import { dueForSettlement } from '../domain/settlement.js';
@@ -17,7 +17,7 @@ export function startReactions(runtime: Runtime<DistanceState>, params: Distance
   const settlements = startProcessManager(runtime, {
     decider: distanceDecider, policy: params, log, failure: 'settlement failed, will retry at the next block',
     due: (s) => (dueForSettlement(s) === undefined ? [] : [{ type: 'SettleDuePeriod' }]),
-    triggers: (e) => e.type === BLOCK_PRODUCED,
+    triggers: isBlockEvent,
   });
   const kick = settlements.kick;
   let redriving: Promise<unknown> = reqs.redrive().catch(() => 0);

@@ -56,6 +56,13 @@ export interface DistanceState {
   readonly pools: Map<number, PoolState>;
   /** The last evaluation period whose pool was settled (0: nothing to settle yet). */
   settledThrough: number;
+  /**
+   * Set by the first run of blocks (BlocksProduced) in the log: from then on, an evaluation period
+   * with nothing to settle is passed by the fold (settledThrough moves over it) without a
+   * PoolSettled, so idle periods cost the log nothing. Logs without runs settle every period, as
+   * they were recorded.
+   */
+  passIdle: boolean;
   lastResultHeight: number;
   /** Valid identities: the last evaluation period of their validity. */
   readonly validUntil: Map<number, number>;
@@ -85,6 +92,7 @@ export const initialState = (): DistanceState => ({
   holding: new Map(),
   pools: new Map(),
   settledThrough: 0,
+  passIdle: false,
   lastResultHeight: 0,
   validUntil: new Map(),
   lastMedian: new Map(),
@@ -119,6 +127,32 @@ function onBlock(s: DistanceState, height: number, position: string): void {
   s.snapshot = { period: p, wotVersion: s.wotVersion, height, position, wot };
   const pool = s.pools.get(p);
   if (pool) { pool.wotVersion = s.wotVersion; pool.snapshotPosition = s.snapshot.position; }
+}
+
+/**
+ * Moves settledThrough over the due evaluation periods with nothing to settle: no pool requests or
+ * results, no holds being placed for its pool, no validity ending with it (what settling them would
+ * decide is an empty PoolSettled). Stops at the first period with something to settle, which the
+ * reaction settles as before.
+ */
+function passIdle(s: DistanceState): void {
+  const current = currentPeriod(s);
+  let firstExpiry = Number.POSITIVE_INFINITY;
+  for (const u of s.validUntil.values()) firstExpiry = Math.min(firstExpiry, u);
+  for (let q = s.settledThrough + 1; current >= q + 1; q++) {
+    const pool = s.pools.get(q);
+    if ((pool && (pool.entries.length > 0 || pool.results.size > 0)) || (s.holding.get(q - 1) ?? 0) > 0 || firstExpiry <= q) break;
+    s.settledThrough = q;
+  }
+  // Settled pools are kept for KEPT_SETTLED_POOLS periods, as when each period was settled.
+  for (const k of s.pools.keys()) if (k <= s.settledThrough - KEPT_SETTLED_POOLS) s.pools.delete(k);
+}
+
+/** A run of blocks: each period that begins inside it begins at its first block, in order, as block by block. */
+function onBlocks(s: DistanceState, from: number, to: number, position: string): void {
+  const length = s.periodBlocks ?? DEFAULT_PERIOD_BLOCKS;
+  for (let p = currentPeriod(s) + 1; p <= periodOf(to, length); p++) onBlock(s, Math.max(from, p * length + 1), position);
+  onBlock(s, to, position);
 }
 
 function setIdentity(s: DistanceState, idty: E.WotIdentityData): void {
@@ -166,7 +200,15 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
   const ev = decodeDistanceLog(e);
   if (!ev) return s;
   switch (ev.type) {
-    case 'BlockProduced': onBlock(s, ev.data.height, e.position); return s;
+    case 'BlockProduced':
+      onBlock(s, ev.data.height, e.position);
+      if (s.passIdle) passIdle(s);
+      return s;
+    case 'BlocksProduced':
+      onBlocks(s, ev.data.from, ev.data.to, e.position);
+      s.passIdle = true;
+      passIdle(s);
+      return s;
     case 'IdentityAdded': case 'MembershipChanged': case 'CertificationAdded': case 'CertificationRemoved': case 'WotImported':
       evolveWot(s, ev);
       return s;
@@ -221,6 +263,7 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       const pool = s.pools.get(d.period);
       if (pool) pool.settled = true;
       s.pools.delete(d.period - KEPT_SETTLED_POOLS);
+      if (s.passIdle) passIdle(s);
       return s;
     }
     default:

@@ -4,7 +4,7 @@ import { registryDecider, type RegistryCommand, type RegistryPolicy, type Regist
 import { groupsWithDueWork } from '../domain/payouts.js';
 
 /** Events after which the registry may owe a reaction. */
-const TRIGGERS = new Set(['BlockProduced', 'RewardsComputed', 'EvaluationSettled', 'RewardsClaimed', 'RewardPeriodScheduleChanged', 'StakeReleased']);
+const TRIGGERS = new Set(['BlockProduced', 'BlocksProduced', 'RewardsComputed', 'EvaluationSettled', 'RewardsClaimed', 'RewardPeriodScheduleChanged', 'StakeReleased']);
 
 /** What the registry still owes to its inputs: credits, hold settlements, stake releases, removals. */
 export function dueCommands(s: RegistryState): RegistryCommand[] {

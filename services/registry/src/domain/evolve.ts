@@ -19,6 +19,7 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
   const l = s.ledger;
   switch (ev.type) {
     case 'BlockProduced': s.height = ev.data.height; break;
+    case 'BlocksProduced': s.height = ev.data.to; break;
     // Inputs from other services, recorded through the inbox.
     case 'RewardPeriodScheduleChanged': {
       const d = ev.data;

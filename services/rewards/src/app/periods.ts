@@ -1,5 +1,5 @@
 import { decodeRewardsLog } from '@ewx/contracts';
-import { BLOCK_PRODUCED, recordPeriodClose, traceCauses, type Logger, type Runtime } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, recordPeriodClose, traceCauses, type Logger, type Runtime } from '@ewx/platform';
 import { CALENDAR_STREAM, decide, groupStream, periodsDue } from '../domain/decide.js';
 import type { RewardsState } from '../domain/state.js';
 
@@ -12,7 +12,7 @@ export interface PeriodSettings {
   readonly settlementDelay: number;
 }
 
-const WAKE_ON = new Set([BLOCK_PRODUCED, 'GroupRegistered', 'GroupStatusChanged', 'RewardPeriodScheduleChanged']);
+const WAKE_ON = new Set([BLOCK_PRODUCED, BLOCKS_PRODUCED, 'GroupRegistered', 'GroupStatusChanged', 'RewardPeriodScheduleChanged']);
 
 /**
  * The process manager of reward periods: starts the calendar on first start, records each period's

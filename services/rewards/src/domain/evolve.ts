@@ -12,6 +12,8 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
   if (!ev) return s;
   switch (ev.type) {
     case 'BlockProduced': s.height = ev.data.height; return s;
+    // A run of blocks: period starts and closes are reactions to the height, each due one in order.
+    case 'BlocksProduced': s.height = ev.data.to; return s;
     case 'Deposited': {
       const d = ev.data;
       const a = inMap(s.accounts, d.account, () => ({ deposited: 0n, deposits: 0 }));

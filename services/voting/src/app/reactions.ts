@@ -1,5 +1,5 @@
 import { decodeVotingLog } from '@ewx/contracts';
-import { BLOCK_PRODUCED, traceCauses, type Logger, type Runtime } from '@ewx/platform';
+import { isBlockEvent, traceCauses, type Logger, type Runtime } from '@ewx/platform';
 import { decide, dueRounds, streamOf, type VotingCommand, type VotingState } from '../domain/decider.js';
 
 /**
@@ -37,7 +37,7 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     const d = decodeVotingLog(e);
     // Telemetry only: a round's close continues the trace of its last vote (or its start).
     if (d?.type === 'VoteCast' || d?.type === 'RoundStarted') causes.note(streamOf({ type: 'CloseRound', solution: d.data.solution, roundId: d.data.roundId }, runtime.state()));
-    if (e.type === BLOCK_PRODUCED) closeDue();
+    if (isBlockEvent(e)) closeDue();
     else if (d?.type === 'RoundUnresolved') unresolved(d.data.solution, d.data.roundId);
   });
   closeDue();

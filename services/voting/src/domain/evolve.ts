@@ -8,6 +8,8 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
   if (!ev) return s;
   switch (ev.type) {
     case 'BlockProduced': s.height = ev.data.height; break;
+    // A run of blocks: the rounds that ended inside it are closed by the reaction (consensus cuts runs at round ends).
+    case 'BlocksProduced': s.height = ev.data.to; break;
     case 'RewardPeriodScheduleChanged': s.schedule = withEntry(s.schedule, ev.data); break;
     case 'GroupRegistered': s.groups.set(ev.data.group, { owner: ev.data.owner, status: 'ACTIVE' }); break;
     case 'GroupStatusChanged': { const g = s.groups.get(ev.data.group); if (g) g.status = ev.data.status; break; }

@@ -27,7 +27,7 @@ export interface ProduceBlocksRequest {
   auth:
     | Auth
     | undefined;
-  /** 1..10000. */
+  /** 1..1000000: one BlocksProduced run (cut at the end of each round consensus knows of). */
   count: number;
 }
 
