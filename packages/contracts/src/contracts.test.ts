@@ -87,3 +87,20 @@ test('upcasting: the payout events\' bare `period` reads as `rewardPeriod` in th
   }
   assert.deepEqual(decodeRewardsLog({ type: 'RewardsCredited', data: { group: 'g', period: 1, chunk: 0, total: '0', payouts: [] } })?.data, { group: 'g', rewardPeriod: 1, chunk: 0, total: '0', payouts: [] });
 });
+
+test('upcasting: the distance events\' bare `period` reads as `requestPeriod` or `evaluationPeriod` in the same place, in the distance and registry logs; v2 is left as it is', () => {
+  const requested = { holdId: 'distance:3:1', identity: 3, requester: 'r', amount: '10', period: 0, evaluationPeriod: 1, pool: 1, index: 0 };
+  assert.equal(JSON.stringify(decodeDistanceLog({ type: 'EvaluationRequested', data: requested })?.data),
+    JSON.stringify({ holdId: 'distance:3:1', identity: 3, requester: 'r', amount: '10', requestPeriod: 0, evaluationPeriod: 1, pool: 1, index: 0 }));
+  assert.deepEqual(decodeDistanceLog({ type: 'HoldRequested', data: { holdId: 'h', identity: 3, requester: 'r', amount: '10', period: 4, height: 41 } })?.data,
+    { holdId: 'h', identity: 3, requester: 'r', amount: '10', requestPeriod: 4, height: 41 });
+  assert.deepEqual(decodeDistanceLog({ type: 'ResultPublished', data: { evaluator: 'e', period: 2, pool: 2, height: 50, values: [1] } })?.data,
+    { evaluator: 'e', evaluationPeriod: 2, pool: 2, height: 50, values: [1] });
+  assert.deepEqual(decodeDistanceLog({ type: 'ValidityExpired', data: { identity: 3, validUntilPeriod: 3, period: 4 } })?.data, { identity: 3, validUntilPeriod: 3, evaluationPeriod: 4 });
+  const settled = { holdId: 'h', identity: 3, requester: 'r', outcome: 'INVALID', period: 2 };
+  for (const decode of [decodeDistanceLog, decodeRegistryLog]) {
+    assert.equal(JSON.stringify(decode({ type: 'EvaluationSettled', data: settled })?.data), JSON.stringify({ holdId: 'h', identity: 3, requester: 'r', outcome: 'INVALID', evaluationPeriod: 2 }));
+    const v2 = { holdId: 'h', identity: 3, requester: 'r', outcome: 'VALID', evaluationPeriod: 2, validUntilPeriod: 5 };
+    assert.deepEqual(decode({ type: 'EvaluationSettled', data: v2 })?.data, v2);
+  }
+});

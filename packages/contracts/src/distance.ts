@@ -5,7 +5,9 @@ import { CONSENSUS_EVENTS, DISTANCE_EVENTS } from './versions.js';
 
 /**
  * Events of the distance log. Identity ids are numbers (< 2^32), amounts decimal strings in base
- * units, periods evaluation-period indices.
+ * units, periods evaluation-period indices. No field is the bare word `period` (v2):
+ * `requestPeriod` is the period a request was made in (it joins the pool evaluated in the next
+ * one), `evaluationPeriod` the period a pool is evaluated in; v1 events (`period`) are upcast.
  */
 export interface DistanceConfigured { readonly periodBlocks: number }
 
@@ -19,23 +21,32 @@ export interface CertificationRemoved { readonly issuer: number; readonly receiv
 /** One chunk of an imported ewx-wot/1 file: each identity is created or replaced as given. */
 export interface WotImported { readonly importId: string; readonly chunk: number; readonly chunks: number; readonly identities: readonly WotIdentityData[] }
 
-/** A request passed the checks; the price is about to be held (Registry.PlaceHold with holdId). */
-export interface HoldRequested { readonly holdId: string; readonly identity: number; readonly requester: string; readonly amount: string; readonly period: number; readonly height: number }
+/** A request passed the checks in period `requestPeriod`; the price is about to be held (Registry.PlaceHold with holdId). v2 (v1: `period`). */
+export interface HoldRequested { readonly holdId: string; readonly identity: number; readonly requester: string; readonly amount: string; readonly requestPeriod: number; readonly height: number }
 /** The registry refused the hold (e.g. short of free balance): the request is dropped. */
 export interface HoldFailed { readonly holdId: string; readonly identity: number; readonly reason: string }
-/** The hold is in place: the request joins pool (period + 1) mod 3, at `index`. */
+/**
+ * The hold is in place: the request, made in `requestPeriod` (the period the hold was confirmed
+ * in), joins pool `evaluationPeriod` mod 3 at `index`, evaluationPeriod = requestPeriod + 1.
+ * v2 (v1: `period` for `requestPeriod`).
+ */
 export interface EvaluationRequested {
   readonly holdId: string;
   readonly identity: number;
   readonly requester: string;
   readonly amount: string;
-  readonly period: number;
+  readonly requestPeriod: number;
   readonly evaluationPeriod: number;
   readonly pool: number;
   readonly index: number;
 }
-export interface ResultPublished { readonly evaluator: string; readonly period: number; readonly pool: number; readonly height: number; readonly values: readonly number[] }
-export interface ValidityExpired { readonly identity: number; readonly validUntilPeriod: number; readonly period: number }
+/** An evaluator's values for the pool evaluated in `evaluationPeriod` (the current one). v2 (v1: `period`). */
+export interface ResultPublished { readonly evaluator: string; readonly evaluationPeriod: number; readonly pool: number; readonly height: number; readonly values: readonly number[] }
+/**
+ * A validity ended: recorded when evaluation period `evaluationPeriod` began, the first one after
+ * `validUntilPeriod`. v2 (v1: `period`).
+ */
+export interface ValidityExpired { readonly identity: number; readonly validUntilPeriod: number; readonly evaluationPeriod: number }
 /**
  * The published contract (its optional fields always set here where they apply) plus the
  * decision's inputs: every accepted value for the identity, in acceptance order, and the minimum
@@ -46,9 +57,9 @@ export interface EvaluationSettled extends EvaluationSettledEvent {
   readonly values: readonly number[];
   readonly minimum: number;
 }
-/** Closes evaluation period `period`: its pool was settled when period + 1 began. */
+/** Closes evaluation period `evaluationPeriod`: its pool was settled when evaluationPeriod + 1 began. v2 (v1: `period`). */
 export interface PoolSettled {
-  readonly period: number;
+  readonly evaluationPeriod: number;
   readonly pool: number;
   readonly height: number;
   readonly entries: number;

@@ -281,8 +281,8 @@ export interface EvaluationSettledEvent {
   readonly identity: number;
   readonly requester: string;
   readonly outcome: 'VALID' | 'INVALID' | 'NOT_EVALUATED';
-  /** The evaluation period whose pool was settled (when period + 1 began). */
-  readonly period: number;
+  /** The evaluation period whose pool was settled (when evaluationPeriod + 1 began). v2 (v1: `period`, upcast). */
+  readonly evaluationPeriod: number;
   /** The price held, base units (what the registry releases or slashes). */
   readonly amount?: string;
   /** The median of the accepted values (Perbill); absent when no result arrived. */

@@ -19,6 +19,16 @@ function operatorInput(o: Record<string, unknown>): Record<string, unknown> {
   return { operator: o.operator, stake: o.stake, eligibleRounds: o.eligible, correctVotes: o.correct, inFinalPeriod: o.inFinalPeriod };
 }
 
+/**
+ * v1 → v2 of the distance events: the bare `period` is `name` (`requestPeriod` or
+ * `evaluationPeriod`), in the same place (key order kept).
+ */
+const periodAs = (name: 'requestPeriod' | 'evaluationPeriod') => (data: unknown): unknown => {
+  const d = data as Record<string, unknown>;
+  if (!('period' in d)) return d;
+  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k === 'period' ? name : k, v]));
+};
+
 export const UPCASTERS: { readonly [type: string]: (data: unknown) => unknown } = {
   VoteMetadata: rewardPeriod,
   RewardsComputed: rewardPeriod,
@@ -42,4 +52,11 @@ export const UPCASTERS: { readonly [type: string]: (data: unknown) => unknown } 
     if (!('period' in d)) return d;
     return { group: d.group, operator: d.operator, amount: d.amount, finalPeriod: d.period } satisfies StakeReleasedEvent;
   },
+  // Distance v1 → v2: `period` is the period a request was made in, or the period a pool is evaluated in.
+  HoldRequested: periodAs('requestPeriod'),
+  EvaluationRequested: periodAs('requestPeriod'),
+  ResultPublished: periodAs('evaluationPeriod'),
+  ValidityExpired: periodAs('evaluationPeriod'),
+  EvaluationSettled: periodAs('evaluationPeriod'),
+  PoolSettled: periodAs('evaluationPeriod'),
 };

@@ -42,5 +42,8 @@ export const REWARDS_EVENTS: Versions<RewardsEvent> = {
 
 export const DISTANCE_EVENTS: Versions<DistanceEvent> = {
   DistanceConfigured: 1, IdentityAdded: 1, MembershipChanged: 1, CertificationAdded: 1, CertificationRemoved: 1, WotImported: 1,
-  HoldRequested: 1, HoldFailed: 1, EvaluationRequested: 1, ResultPublished: 1, ValidityExpired: 1, EvaluationSettled: 1, PoolSettled: 1,
+  HoldFailed: 1,
+  // v2: no bare `period` (upcast): HoldRequested and EvaluationRequested `requestPeriod` (the period the request was made in);
+  // ResultPublished, ValidityExpired, EvaluationSettled and PoolSettled `evaluationPeriod` (the period a pool is evaluated in).
+  HoldRequested: 2, EvaluationRequested: 2, ResultPublished: 2, ValidityExpired: 2, EvaluationSettled: 2, PoolSettled: 2,
 };

@@ -13,7 +13,9 @@ const redriveMsFrom = (env: Env): number => env.int('DISTANCE_REDRIVE_MS', 5000,
 
 /** Builds the service; tests pass their own ledger instead of the registry over gRPC. */
 /** Version of distance's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const DISTANCE_STATE_VERSION = 2;
+// 2: idle evaluation periods passed inside a run of blocks (passIdle); 3: no bare `period` in the state
+// (a request's requestPeriod, a pool's and a last outcome's evaluationPeriod).
+export const DISTANCE_STATE_VERSION = 3;
 
 export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
   name: 'distance',

@@ -35,7 +35,7 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
       if (ev?.type === 'EvaluationSettled') {
         const d = ev.data;
         minimum ??= d.minimum;
-        if (d.outcome === 'VALID' && d.validUntilPeriod !== undefined) validity ??= d.validUntilPeriod - (d.period + 1) + 1;
+        if (d.outcome === 'VALID' && d.validUntilPeriod !== undefined) validity ??= d.validUntilPeriod - (d.evaluationPeriod + 1) + 1;
       }
       if (e.type === 'PoolSettled') break;
     }
@@ -66,16 +66,16 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
           const d = ev.data;
           ctx.count('result');
           if (m.signer !== d.evaluator) ctx.diverge('result', `a result of ${d.evaluator} signed by ${m.signer ?? 'nobody'}`);
-          const pool = s.pools.get(d.period);
-          if (!pool) { ctx.diverge('result', `a result for period ${d.period}, which has no pool in the log`); return; }
-          if (pool.results.has(d.evaluator)) ctx.diverge('result', `a second result of ${d.evaluator} for period ${d.period}`);
+          const pool = s.pools.get(d.evaluationPeriod);
+          if (!pool) { ctx.diverge('result', `a result for period ${d.evaluationPeriod}, which has no pool in the log`); return; }
+          if (pool.results.has(d.evaluator)) ctx.diverge('result', `a second result of ${d.evaluator} for period ${d.evaluationPeriod}`);
           if (d.values.length !== pool.entries.length) ctx.diverge('result', `${d.values.length} values for a pool of ${pool.entries.length}`, { expected: pool.entries.length, recorded: d.values.length });
           if (graph?.version !== s.snapshot.wotVersion) graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
           ctx.count('oracle');
           const honest = evaluate(graph.graph, pool.entries.map((x) => x.identity), { maxDistance });
           const off = d.values.filter((v, i) => v !== honest[i]).length;
           deviations.set(d.evaluator, (deviations.get(d.evaluator) ?? 0) + off);
-          if (off > 0) ctx.note('oracle', `evaluator ${d.evaluator}: ${off} of ${d.values.length} values of period ${d.period} differ from the oracle on the period's web of trust`);
+          if (off > 0) ctx.note('oracle', `evaluator ${d.evaluator}: ${off} of ${d.values.length} values of period ${d.evaluationPeriod} differ from the oracle on the period's web of trust`);
           return;
         }
         case 'EvaluationRequested': case 'HoldFailed': {

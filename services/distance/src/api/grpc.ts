@@ -49,9 +49,9 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
         const auth = authenticate(M + 'RequestEvaluation', req, (m) => RequestEvaluationRequest.encode(m).finish());
         const { held, outcome } = await reqs.request(auth, req.identity);
         if ('returned' in outcome) {
-          throw new DomainError('RESOURCE_EXHAUSTED', `pool of period ${outcome.returned.period} filled while the hold ${held.holdId} was placed; the hold is released`);
+          throw new DomainError('RESOURCE_EXHAUSTED', `pool of period ${outcome.returned.evaluationPeriod} filled while the hold ${held.holdId} was placed; the hold is released`);
         }
-        return { holdId: held.holdId, period: outcome.joined.period, evaluationPeriod: outcome.joined.evaluationPeriod, pool: poolOf(outcome.joined.evaluationPeriod), price: held.amount };
+        return { holdId: held.holdId, period: outcome.joined.requestPeriod, evaluationPeriod: outcome.joined.evaluationPeriod, pool: poolOf(outcome.joined.evaluationPeriod), price: held.amount };
       }),
 
       publishResult: unary(M + 'PublishResult', log, async (req: PublishResultRequest) => {
@@ -68,7 +68,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
           validUntilPeriod: v.validUntilPeriod ?? 0, validUntilHeight: BigInt(v.validUntilHeight ?? 0),
           pendingEvaluationPeriod: v.pendingEvaluationPeriod ?? 0, pendingHoldId: v.pendingHoldId ?? '', lastMedian: v.lastMedian ?? 0,
           lastOutcome: v.lastOutcome ? OUTCOME[v.lastOutcome.outcome] : EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED,
-          lastOutcomePeriod: v.lastOutcome?.period ?? 0, lastOutcomeReason: v.lastOutcome?.reason ?? '',
+          lastOutcomePeriod: v.lastOutcome?.evaluationPeriod ?? 0, lastOutcomeReason: v.lastOutcome?.reason ?? '',
         };
       }),
 

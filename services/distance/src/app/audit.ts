@@ -30,7 +30,7 @@ export function auditLog(events: Iterable<RecordedEvent>, maxDistance: number): 
     const ev = decodeDistanceLog(e);
     if (ev?.type === 'ResultPublished') {
       const r = ev.data;
-      const pool = s.pools.get(r.period);
+      const pool = s.pools.get(r.evaluationPeriod);
       if (graph?.version !== s.snapshot.wotVersion) graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
       const expected = evaluate(graph.graph, (pool?.entries ?? []).map((p) => p.identity), { maxDistance });
       const off = r.values.filter((v, i) => v !== expected[i]).length;
@@ -40,12 +40,12 @@ export function auditLog(events: Iterable<RecordedEvent>, maxDistance: number): 
     if (ev?.type === 'EvaluationSettled') {
       const d = ev.data;
       if (d.reason === undefined) {
-        const pool = s.pools.get(d.period);
+        const pool = s.pools.get(d.evaluationPeriod);
         const index = pool?.entries.findIndex((p) => p.holdId === d.holdId) ?? -1;
         const values = index < 0 ? [] : [...pool!.results.values()].map((v) => v[index]!);
         const m = median(values);
         const outcome = m === undefined ? 'NOT_EVALUATED' : m >= d.minimum ? 'VALID' : 'INVALID';
-        if (index < 0) mismatches.push(`${d.holdId}: not in the pool of period ${d.period}`);
+        if (index < 0) mismatches.push(`${d.holdId}: not in the pool of period ${d.evaluationPeriod}`);
         else if (JSON.stringify(values) !== JSON.stringify(d.values) || m !== d.median || outcome !== d.outcome) {
           mismatches.push(`${d.holdId}: recorded ${d.outcome} (median ${d.median}), the log gives ${outcome} (median ${m})`);
         }

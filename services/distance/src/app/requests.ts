@@ -9,7 +9,7 @@ import type { Ledger } from './ledger.js';
 export { requestStream } from '../domain/decider.js';
 
 export type RequestOutcome =
-  | { readonly joined: Pick<EvaluationRequested, 'period' | 'evaluationPeriod'> }
+  | { readonly joined: Pick<EvaluationRequested, 'requestPeriod' | 'evaluationPeriod'> }
   | { readonly returned: EvaluationSettled };
 
 /**
@@ -46,7 +46,7 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
         // Confirmed meanwhile by the re-drive: report what it recorded.
         const r = runtime.state().requests.get(held.holdId);
         if (r?.evaluationPeriod === undefined) throw precondition(`hold ${held.holdId}: no longer pending`);
-        return { joined: { period: r.period, evaluationPeriod: r.evaluationPeriod } };
+        return { joined: { requestPeriod: r.requestPeriod, evaluationPeriod: r.evaluationPeriod } };
       }
       const ev = decodeDistanceLog(recorded);
       if (ev?.type === 'EvaluationRequested') return { joined: ev.data };
@@ -83,7 +83,7 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
       const holding = [...runtime.state().requests.values()].filter((r) => r.stage === 'HOLDING' && !inFlight.has(r.holdId));
       for (const r of holding) {
         try {
-          await drive({ holdId: r.holdId, identity: r.identity, requester: r.requester, amount: r.amount, period: r.period, height: 0 });
+          await drive({ holdId: r.holdId, identity: r.identity, requester: r.requester, amount: r.amount, requestPeriod: r.requestPeriod, height: 0 });
           done++;
         } catch (err) {
           if (isDomainError(err)) done++;

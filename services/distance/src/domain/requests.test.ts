@@ -14,7 +14,7 @@ describe('requests', () => {
   test('a request holds the price (10 tokens by default) under a deterministic hold id; the identity is pending', () => {
     const s = distance().given(...fullWot(3));
     s.when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 2 })
-      .then({ type: 'HoldRequested', data: { holdId: 'distance:2:1', identity: 2, requester: REQUESTER, amount: (10n * TOKEN).toString(), period: 0, height: 0 } });
+      .then({ type: 'HoldRequested', data: { holdId: 'distance:2:1', identity: 2, requester: REQUESTER, amount: (10n * TOKEN).toString(), requestPeriod: 0, height: 0 } });
     assert.equal(identityStatus(s.state, 2).status, 'PENDING');
     assert.equal(identityStatus(s.state, 1).status, 'NON_EXISTENT');
     s.run({ type: 'FailHold', holdId: 'distance:2:1', reason: 'short' });
@@ -58,11 +58,11 @@ describe('requests', () => {
       const [held] = s.run({ type: 'RequestEvaluation', requester: REQUESTER, identity: id });
       return ofType<EvaluationRequested>(s.run({ type: 'ConfirmHold', holdId: (held!.data as unknown as HoldRequested).holdId }), 'EvaluationRequested')[0]!;
     };
-    assert.deepEqual([joined(0), joined(1)].map((e) => [e.period, e.evaluationPeriod, e.pool, e.index]), [[0, 1, 1, 0], [0, 1, 1, 1]]);
+    assert.deepEqual([joined(0), joined(1)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]), [[0, 1, 1, 0], [0, 1, 1, 1]]);
     blocksTo(s, 11);
-    assert.deepEqual([joined(2)].map((e) => [e.period, e.evaluationPeriod, e.pool, e.index]), [[1, 2, 2, 0]]);
+    assert.deepEqual([joined(2)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]), [[1, 2, 2, 0]]);
     blocksTo(s, 21);
-    assert.deepEqual([joined(3)].map((e) => [e.period, e.evaluationPeriod, e.pool, e.index]), [[2, 3, 0, 0]]);
+    assert.deepEqual([joined(3)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]), [[2, 3, 0, 0]]);
     assert.deepEqual(s.state.pools.get(3)!.entries.map((e) => e.identity), [3]);
   });
 

@@ -36,7 +36,7 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
       const period = currentPeriod(s);
       if (poolLoad(s, period + 1) >= p.maxPoolSize) throw poolFull(p, period + 1);
       const holdId = holdIdOf(c.identity, s.requestSeq + 1);
-      return [distanceEvent({ type: 'HoldRequested', data: { holdId, identity: c.identity, requester: c.requester, amount: p.price.toString(), period, height: s.height } })];
+      return [distanceEvent({ type: 'HoldRequested', data: { holdId, identity: c.identity, requester: c.requester, amount: p.price.toString(), requestPeriod: period, height: s.height } })];
     }
     case 'ConfirmHold': {
       const r = s.requests.get(c.holdId);
@@ -47,13 +47,13 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
       if (entries >= p.maxPoolSize) {
         // Filled while the hold was being placed (a slow registry across a period boundary): give it back.
         return [distanceEvent({ type: 'EvaluationSettled', data: {
-          holdId: r.holdId, identity: r.identity, requester: r.requester, outcome: 'NOT_EVALUATED', period: evaluationPeriod,
+          holdId: r.holdId, identity: r.identity, requester: r.requester, outcome: 'NOT_EVALUATED', evaluationPeriod,
           amount: r.amount, values: [], minimum: p.minPerbill, reason: 'POOL_FULL',
         } })];
       }
       return [distanceEvent({ type: 'EvaluationRequested', data: {
         holdId: r.holdId, identity: r.identity, requester: r.requester, amount: r.amount,
-        period, evaluationPeriod, pool: poolOf(evaluationPeriod), index: entries,
+        requestPeriod: period, evaluationPeriod, pool: poolOf(evaluationPeriod), index: entries,
       } })];
     }
     case 'FailHold': {

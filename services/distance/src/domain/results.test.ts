@@ -19,7 +19,7 @@ describe('results', () => {
   test('during period N an evaluator publishes one value per identity of pool N mod 3, in pool order', () => {
     const s = evaluating();
     const [r] = ofType<ResultPublished>(s.run({ type: 'PublishResult', evaluator: E1, period: 1, values: [900_000_000, 10] }), 'ResultPublished');
-    assert.deepEqual(r, { evaluator: E1, period: 1, pool: 1, height: 11, values: [900_000_000, 10] });
+    assert.deepEqual(r, { evaluator: E1, evaluationPeriod: 1, pool: 1, height: 11, values: [900_000_000, 10] });
   });
 
   test('a list whose length is not the pool size is refused', () => {

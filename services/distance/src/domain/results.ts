@@ -24,5 +24,5 @@ export function decidePublish(c: PublishResult, s: DistanceState, p: DistancePar
   if (s.lastResultHeight === s.height) {
     throw new DomainError('RESOURCE_EXHAUSTED', `block ${s.height} already has an accepted result (one per block across evaluators); publish again in a later block`);
   }
-  return [distanceEvent({ type: 'ResultPublished', data: { evaluator: c.evaluator, period, pool: poolOf(period), height: s.height, values: [...c.values] } })];
+  return [distanceEvent({ type: 'ResultPublished', data: { evaluator: c.evaluator, evaluationPeriod: period, pool: poolOf(period), height: s.height, values: [...c.values] } })];
 }

@@ -35,7 +35,7 @@ describe('settling', () => {
     const settled = blocksTo(s, 21);
     assert.deepEqual(outcomes(settled), [[1, 'VALID', 900_000_000]]);
     const [closed] = ofType<PoolSettled>(settled, 'PoolSettled');
-    assert.deepEqual([closed!.period, closed!.pool, closed!.height, closed!.entries, closed!.evaluators], [1, 1, 21, 1, [E1]]);
+    assert.deepEqual([closed!.evaluationPeriod, closed!.pool, closed!.height, closed!.entries, closed!.evaluators], [1, 1, 21, 1, [E1]]);
     assert.equal(s.state.pools.get(1)!.settled, true);
     assert.deepEqual(s.state.pools.get(2)!.entries.map((e) => e.identity), [5]);
     assert.deepEqual(blocksTo(s, 30), [], 'settled once');
@@ -47,7 +47,7 @@ describe('settling', () => {
     const settled = blocksTo(s, 21);
     assert.deepEqual(outcomes(settled), [[1, 'VALID', 800_000_000], [2, 'INVALID', 799_999_999], [3, 'VALID', 1_000_000_000]]);
     const [first] = ofType<EvaluationSettled>(settled, 'EvaluationSettled');
-    assert.deepEqual([first!.holdId, first!.requester, first!.period, first!.values, first!.minimum], ['distance:1:1', REQUESTER, 1, [800_000_000], 800_000_000]);
+    assert.deepEqual([first!.holdId, first!.requester, first!.evaluationPeriod, first!.values, first!.minimum], ['distance:1:1', REQUESTER, 1, [800_000_000], 800_000_000]);
   });
 
   test('the median of three evaluators ignores one that disagrees', () => {
@@ -76,10 +76,10 @@ describe('settling', () => {
     const s = evaluating(1, { validityPeriods: 2 });
     publish(s, [[1_000_000_000]]);
     blocksTo(s, 21); // settled as period 2 begins: valid in periods 2 and 3
-    assert.deepEqual(identityStatus(s.state, 1), { identity: 1, status: 'VALID', inWot: true, valid: true, validUntilPeriod: 3, validUntilHeight: 40, lastMedian: 1_000_000_000, lastOutcome: { outcome: 'VALID', period: 1 } });
+    assert.deepEqual(identityStatus(s.state, 1), { identity: 1, status: 'VALID', inWot: true, valid: true, validUntilPeriod: 3, validUntilHeight: 40, lastMedian: 1_000_000_000, lastOutcome: { outcome: 'VALID', evaluationPeriod: 1 } });
     assert.deepEqual(blocksTo(s, 40).filter((e) => e.type === 'ValidityExpired'), []);
     const [expired] = ofType<ValidityExpired>(blocksTo(s, 41), 'ValidityExpired');
-    assert.deepEqual(expired, { identity: 1, validUntilPeriod: 3, period: 4 });
+    assert.deepEqual(expired, { identity: 1, validUntilPeriod: 3, evaluationPeriod: 4 });
     assert.equal(identityStatus(s.state, 1).status, 'NON_EXISTENT');
   });
 

@@ -23,7 +23,7 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
   const startingPeriod = period + 1;
   const events: EventData[] = [];
   const expiring = [...s.validUntil].filter(([, until]) => until < startingPeriod).sort(([a], [b]) => a - b);
-  for (const [identity, validUntilPeriod] of expiring) events.push(distanceEvent({ type: 'ValidityExpired', data: { identity, validUntilPeriod, period: startingPeriod } }));
+  for (const [identity, validUntilPeriod] of expiring) events.push(distanceEvent({ type: 'ValidityExpired', data: { identity, validUntilPeriod, evaluationPeriod: startingPeriod } }));
 
   const pool = s.pools.get(period);
   const evaluators = pool ? [...pool.results.keys()] : [];
@@ -34,7 +34,7 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
     const outcome: EvaluationSettled['outcome'] = m === undefined ? 'NOT_EVALUATED' : m >= p.minPerbill ? 'VALID' : 'INVALID';
     counts[outcome]++;
     const settled: EvaluationSettled = {
-      holdId: entry.holdId, identity: entry.identity, requester: entry.requester, outcome, period,
+      holdId: entry.holdId, identity: entry.identity, requester: entry.requester, outcome, evaluationPeriod: period,
       amount: entry.amount, values, minimum: p.minPerbill,
       ...(m === undefined ? {} : { median: m }),
       ...(outcome === 'VALID' ? { validUntilPeriod: startingPeriod + p.validityPeriods - 1 } : {}),
@@ -42,7 +42,7 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
     events.push(distanceEvent({ type: 'EvaluationSettled', data: settled }));
   }
   events.push(distanceEvent({ type: 'PoolSettled', data: {
-    period, pool: poolOf(period), height: s.height, entries: pool?.entries.length ?? 0, evaluators,
+    evaluationPeriod: period, pool: poolOf(period), height: s.height, entries: pool?.entries.length ?? 0, evaluators,
     wotVersion: pool?.wotVersion ?? -1, snapshotPosition: pool?.snapshotPosition ?? '',
     valid: counts.VALID, invalid: counts.INVALID, notEvaluated: counts.NOT_EVALUATED, expired: expiring.length,
   } }));

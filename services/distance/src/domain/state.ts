@@ -11,15 +11,16 @@ export interface RequestRecord {
   readonly amount: string;
   /** HOLDING: the hold is being placed; POOLED: it sits in the pool of `evaluationPeriod`. */
   stage: 'HOLDING' | 'POOLED';
-  period: number;
+  /** The period the request was made in (once POOLED: the one its hold was confirmed in). */
+  requestPeriod: number;
   evaluationPeriod?: number;
 }
 
 export interface PoolEntry { readonly holdId: string; readonly identity: number; readonly requester: string; readonly amount: string }
 
 export interface PoolState {
-  /** The evaluation period (pool index = period mod 3). */
-  readonly period: number;
+  /** The evaluation period (pool index = evaluationPeriod mod 3). */
+  readonly evaluationPeriod: number;
   readonly entries: PoolEntry[];
   /** Accepted results by evaluator, in acceptance order. */
   readonly results: Map<string, readonly number[]>;
@@ -73,7 +74,7 @@ export interface DistanceState {
 
 export interface LastOutcome {
   readonly outcome: E.EvaluationSettled['outcome'];
-  readonly period: number;
+  readonly evaluationPeriod: number;
   readonly reason?: string;
 }
 
@@ -102,11 +103,11 @@ export const initialState = (): DistanceState => ({
 export const DEFAULT_PERIOD_BLOCKS = 40;
 export const currentPeriod = (s: DistanceState): number => periodOf(s.height, s.periodBlocks ?? DEFAULT_PERIOD_BLOCKS);
 
-export function poolFor(s: DistanceState, period: number): PoolState {
-  let p = s.pools.get(period);
+export function poolFor(s: DistanceState, evaluationPeriod: number): PoolState {
+  let p = s.pools.get(evaluationPeriod);
   if (!p) {
-    p = { period, entries: [], results: new Map(), settled: false, wotVersion: -1, snapshotPosition: '' };
-    s.pools.set(period, p);
+    p = { evaluationPeriod, entries: [], results: new Map(), settled: false, wotVersion: -1, snapshotPosition: '' };
+    s.pools.set(evaluationPeriod, p);
   }
   return p;
 }
@@ -186,11 +187,11 @@ function evolveWot(s: DistanceState, ev: WotEvent): void {
 
 function settle(s: DistanceState, d: E.EvaluationSettled): void {
   const r = s.requests.get(d.holdId);
-  if (r?.stage === 'HOLDING') addHolding(s, r.period, -1);
+  if (r?.stage === 'HOLDING') addHolding(s, r.requestPeriod, -1);
   s.requests.delete(d.holdId);
   if (s.pendingByIdentity.get(d.identity) === d.holdId) s.pendingByIdentity.delete(d.identity);
   if (d.median !== undefined) s.lastMedian.set(d.identity, d.median);
-  s.lastOutcome.set(d.identity, { outcome: d.outcome, period: d.period, ...(d.reason === undefined ? {} : { reason: d.reason }) });
+  s.lastOutcome.set(d.identity, { outcome: d.outcome, evaluationPeriod: d.evaluationPeriod, ...(d.reason === undefined ? {} : { reason: d.reason }) });
   if (d.outcome === 'VALID' && d.validUntilPeriod !== undefined) s.validUntil.set(d.identity, d.validUntilPeriod);
   // A newer evaluation below the minimum ends an earlier validity; no result changes nothing.
   if (d.outcome === 'INVALID') s.validUntil.delete(d.identity);
@@ -218,15 +219,15 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
     case 'HoldRequested': {
       const d = ev.data;
       s.requestSeq++;
-      s.requests.set(d.holdId, { holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount, stage: 'HOLDING', period: d.period });
+      s.requests.set(d.holdId, { holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount, stage: 'HOLDING', requestPeriod: d.requestPeriod });
       s.pendingByIdentity.set(d.identity, d.holdId);
-      addHolding(s, d.period, 1);
+      addHolding(s, d.requestPeriod, 1);
       return s;
     }
     case 'HoldFailed': {
       const d = ev.data;
       const r = s.requests.get(d.holdId);
-      if (r) addHolding(s, r.period, -1);
+      if (r) addHolding(s, r.requestPeriod, -1);
       s.requests.delete(d.holdId);
       if (s.pendingByIdentity.get(d.identity) === d.holdId) s.pendingByIdentity.delete(d.identity);
       return s;
@@ -235,9 +236,9 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       const d = ev.data;
       const r = s.requests.get(d.holdId);
       if (r) {
-        addHolding(s, r.period, -1);
+        addHolding(s, r.requestPeriod, -1);
         r.stage = 'POOLED';
-        r.period = d.period;
+        r.requestPeriod = d.requestPeriod;
         r.evaluationPeriod = d.evaluationPeriod;
       }
       poolFor(s, d.evaluationPeriod).entries.push({ holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount });
@@ -245,7 +246,7 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
     }
     case 'ResultPublished': {
       const d = ev.data;
-      poolFor(s, d.period).results.set(d.evaluator, d.values);
+      poolFor(s, d.evaluationPeriod).results.set(d.evaluator, d.values);
       s.lastResultHeight = d.height;
       return s;
     }
@@ -259,10 +260,10 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       return s;
     case 'PoolSettled': {
       const d = ev.data;
-      s.settledThrough = Math.max(s.settledThrough, d.period);
-      const pool = s.pools.get(d.period);
+      s.settledThrough = Math.max(s.settledThrough, d.evaluationPeriod);
+      const pool = s.pools.get(d.evaluationPeriod);
       if (pool) pool.settled = true;
-      s.pools.delete(d.period - KEPT_SETTLED_POOLS);
+      s.pools.delete(d.evaluationPeriod - KEPT_SETTLED_POOLS);
       if (s.passIdle) passIdle(s);
       return s;
     }

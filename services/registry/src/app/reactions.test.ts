@@ -77,8 +77,8 @@ describe('registry reactions on the runtime', () => {
     await run({ type: 'PlaceHold', signer: SERVICE, holdId: 'distance:1:1', account: bob, amount: '10', purpose: 'distance-evaluation' });
     await run({ type: 'PlaceHold', signer: SERVICE, holdId: 'distance:2:2', account: bob, amount: '7', purpose: 'distance-evaluation' });
     assert.equal(balanceOf(state().ledger, bob).reserved, 17n);
-    await publish('distance', 'request:1', 'EvaluationSettled', { holdId: 'distance:1:1', identity: 1, requester: bob, outcome: 'INVALID', period: 2 }, 0);
-    await publish('distance', 'request:2', 'EvaluationSettled', { holdId: 'distance:2:2', identity: 2, requester: bob, outcome: 'VALID', period: 2 }, 0);
+    await publish('distance', 'request:1', 'EvaluationSettled', { holdId: 'distance:1:1', identity: 1, requester: bob, outcome: 'INVALID', evaluationPeriod: 2 }, 0);
+    await publish('distance', 'request:2', 'EvaluationSettled', { holdId: 'distance:2:2', identity: 2, requester: bob, outcome: 'VALID', evaluationPeriod: 2 }, 0);
     await waitFor('both holds settled', () => (balanceOf(state().ledger, bob).reserved === 0n ? true : undefined));
     assert.equal(balanceOf(state().ledger, TREASURY).free, 10n);
     assert.equal(balanceOf(state().ledger, bob).free, 1000n - 10n);

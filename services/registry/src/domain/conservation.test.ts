@@ -68,7 +68,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   w(1, fc.record({ kind: fc.constant('react' as const), keep })),
   w(1, fc.record({
     kind: fc.constant('inbox' as const), type: fc.constant('EvaluationSettled'),
-    data: fc.record({ holdId: pick(HOLDS), identity: fc.constant(1), requester: pick(OPS), outcome: fc.constantFrom('VALID', 'INVALID', 'NOT_EVALUATED'), period: fc.constant(0) }),
+    data: fc.record({ holdId: pick(HOLDS), identity: fc.constant(1), requester: pick(OPS), outcome: fc.constantFrom('VALID', 'INVALID', 'NOT_EVALUATED'), evaluationPeriod: fc.constant(0) }),
   })),
   w(1, fc.record({
     kind: fc.constant('inbox' as const), type: fc.constant('RewardsComputed'),

@@ -86,10 +86,10 @@ describe('ledger: holds for other services', () => {
     test(`given a hold, when the evaluation settles ${outcome}, then the hold is released once`, () => {
       const w = given(funded());
       w.run(hold());
-      inbox(w, 'EvaluationSettled', { holdId: 'eval:1', identity: 7, requester: alice, outcome, period: 3 });
+      inbox(w, 'EvaluationSettled', { holdId: 'eval:1', identity: 7, requester: alice, outcome, evaluationPeriod: 3 });
       w.when({ type: 'ApplySettlement', holdId: 'eval:1' }).then((events) => assert.deepEqual(types(events), ['HoldReleased']));
       w.when({ type: 'ApplySettlement', holdId: 'eval:1' }).thenNothingChanged();
-      inbox(w, 'EvaluationSettled', { holdId: 'eval:1', identity: 7, requester: alice, outcome, period: 3 });
+      inbox(w, 'EvaluationSettled', { holdId: 'eval:1', identity: 7, requester: alice, outcome, evaluationPeriod: 3 });
       w.when({ type: 'ApplySettlement', holdId: 'eval:1' }).thenNothingChanged();
       assert.equal(free(w, alice), 1000n * TOKEN);
       assert.equal(reserved(w, alice), 0n);
@@ -99,7 +99,7 @@ describe('ledger: holds for other services', () => {
   test('given a hold, when the evaluation settles INVALID, then the amount is slashed to the treasury', () => {
     const w = given(funded());
     w.run(hold());
-    inbox(w, 'EvaluationSettled', { holdId: 'eval:1', identity: 7, requester: alice, outcome: 'INVALID', period: 3 });
+    inbox(w, 'EvaluationSettled', { holdId: 'eval:1', identity: 7, requester: alice, outcome: 'INVALID', evaluationPeriod: 3 });
     w.when({ type: 'ApplySettlement', holdId: 'eval:1' }).then((events) => assert.deepEqual(types(events), ['HoldSlashed']));
     assert.equal(free(w, alice), 990n * TOKEN);
     assert.equal(reserved(w, alice), 0n);
@@ -108,7 +108,7 @@ describe('ledger: holds for other services', () => {
   });
   test('a settlement for an unknown hold changes nothing', () => {
     const w = given(funded());
-    inbox(w, 'EvaluationSettled', { holdId: 'nope', identity: 7, requester: alice, outcome: 'INVALID', period: 3 });
+    inbox(w, 'EvaluationSettled', { holdId: 'nope', identity: 7, requester: alice, outcome: 'INVALID', evaluationPeriod: 3 });
     w.when({ type: 'ApplySettlement', holdId: 'nope' }).thenNothingChanged();
     assert.equal(free(w, TREASURY), 0n);
     assert.equal(addr(1).length, 72);
