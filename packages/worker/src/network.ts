@@ -1,5 +1,8 @@
 import { EwxCallError, type Ewx } from '@ewx/client';
 import type { Operator, Solution } from '@ewx/proto/registry';
+
+/** The operator a worker serves, as far as the ladder needs it. */
+export type ServedOperator = Pick<Operator, 'address' | 'subscriptions'>;
 import type { ScheduleEntry } from '@ewx/proto/rewards';
 import { RoundState, type Round } from '@ewx/proto/voting';
 
@@ -28,8 +31,8 @@ export interface NetworkReads {
   /** Voting's height: votes are accepted while it is below a round's end block. */
   height(): Promise<bigint>;
   schedule(): Promise<readonly ScheduleEntry[]>;
-  /** The operator this worker serves, if any. */
-  operatorOf(worker: string): Promise<Operator | undefined>;
+  /** The operator this worker serves, if any, with its subscriptions. */
+  operatorOf(worker: string): Promise<ServedOperator | undefined>;
   solutionsOf(group: string): Promise<Solution[]>;
   activeRounds(solution: string): Promise<Round[]>;
   round(solution: string, roundId: string): Promise<Round | undefined>;
@@ -49,16 +52,27 @@ async function allPages<T>(page: (token: string) => Promise<{ items: T[]; next: 
 }
 
 /**
- * The reads over the client kit. The registry has no lookup from a worker to its operator, so
- * without `operatorHint` the operator list is scanned (500 a page) until the worker is found; the
- * operator found is then asked for directly, and the scan runs again only if it let the worker go.
+ * The reads over the client kit. The operator of the worker comes from the registry's worker index
+ * (`GetWorker`: one call, the operator and its subscriptions). Only a registry older than that RPC
+ * (UNIMPLEMENTED) is read the old way: `operatorHint` asked directly, else the operator list scanned
+ * (500 a page) until the worker is found.
  */
 export function clientReads(ewx: Ewx, operatorHint?: string): NetworkReads {
   let known = operatorHint;
+  let lookup = true;
   return {
     height: async () => (await ewx.voting.getStatus({})).height,
     schedule: async () => (await ewx.rewards.getCurrentPeriod({})).schedule,
     async operatorOf(worker) {
+      if (lookup) {
+        try {
+          const w = await ewx.registry.getWorker({ address: worker });
+          return w.connected ? { address: w.operator, subscriptions: w.subscriptions } : undefined;
+        } catch (e) {
+          if (!(EwxCallError.is(e) && e.code === 12)) throw e;
+          lookup = false; // UNIMPLEMENTED: a registry before GetWorker
+        }
+      }
       if (known) {
         const op = await ewx.registry.getOperator({ address: known }).catch(() => undefined);
         if (op?.worker === worker) return op;

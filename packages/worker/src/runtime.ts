@@ -12,7 +12,7 @@ export interface WorkerOptions {
   readonly ewx: Ewx;
   readonly signer: Signer;
   readonly handlers: HandlerRegistry;
-  /** The operator's address, when known: saves scanning the operator list. */
+  /** The operator's address: used only with a registry older than GetWorker (saves scanning its operator list). */
   readonly operator?: string;
   readonly logger?: Logger;
   readonly metrics?: WorkerMetrics;
