@@ -7,11 +7,12 @@
  * 'liveness' is SERVING while the process runs, '' while the last poll reached the distance service.
  *
  * A client of the network like any other: it depends on the client kit (@ewx/client: keys, signing,
- * nonces), the generated contract and the oracle, not on the server platform, so it loads no
- * database or Kafka driver (see services/distance/bench/evaluator-start.bench.ts).
+ * nonces, by subpath: not the five services' clients), the generated distance contract and the
+ * oracle, not on the server platform, so it loads no database or Kafka driver (figures:
+ * services/distance/bench/evaluator-start.bench.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import { clockNonces } from '@ewx/client';
+import { clockNonces } from '@ewx/client/nonces';
 import { DistanceClient } from '@ewx/proto/distance';
 import { HealthImplementation } from 'grpc-health-check';
 import { evaluatorConfig, evaluatorLogger, type EvaluatorConfig } from './evaluator/config.js';

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { signCommand, type KeyPair } from '@ewx/client';
+import type { KeyPair } from '@ewx/client/keys';
+import { signCommand } from '@ewx/client/signing';
 import { PublishResultRequest, type DistanceClient, type EvaluationWork, type WotSnapshot } from '@ewx/proto/distance';
 import { buildGraph, evaluate, type WotGraph } from '../oracle/index.js';
 
