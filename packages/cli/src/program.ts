@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { accountCommand, statusCommand, waitCommand, watchCommand } from './commands/reads.js';
+import { accountCommand, networkCommand, statusCommand, waitCommand, watchCommand } from './commands/reads.js';
 import { adminCommand } from './commands/admin.js';
 import { auditCommand, logCommand } from './commands/audit.js';
 import { keysCommand } from './commands/keys.js';
@@ -32,7 +32,7 @@ export function program(): Command {
     .addHelpText('after', EXIT_HELP)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const c of [keysCommand(), statusCommand(), accountCommand(), adminCommand(), registrarCommand(), groupCommand(), solutionCommand(),
+  for (const c of [keysCommand(), statusCommand(), networkCommand(), accountCommand(), adminCommand(), registrarCommand(), groupCommand(), solutionCommand(),
     roundCommand(), operatorCommand(), workerCommand(), waitCommand(), watchCommand(), auditCommand(), logCommand()]) p.addCommand(c);
   // Every subcommand reports usage errors the same way (one line, exit 2) and shows the exit codes.
   const walk = (c: Command): void => { c.exitOverride(); c.showHelpAfterError(false); c.commands.forEach(walk); };

@@ -7,3 +7,5 @@ export * from './connect.js';
 export * from './votes.js';
 export * from './wait.js';
 export * from './batches.js';
+export * from './statuses.js';
+export * from './network.js';

@@ -1,5 +1,7 @@
-import type { Operator, Solution, Subscription } from '@ewx/proto/registry';
+import { solutionStatusOf, SolutionStatus } from '@ewx/client';
+import type { Solution, Subscription } from '@ewx/proto/registry';
 import type { Handler, HandlerRegistry } from './handlers.js';
+import type { ServedOperator } from './network.js';
 
 /**
  * The worker's status ladder: each rung says what is missing before it can vote, in the order an
@@ -31,7 +33,7 @@ export interface Assessment {
 /** Still earning in `period`: not in (or past) the final withdrawal period (SPEC §3). */
 const stillIn = (s: Subscription, period: number): boolean => !s.unsubscribing || BigInt(period) < s.finalPeriod;
 
-export function assess(worker: string, operator: Operator | undefined, period: number, solutionsByGroup: ReadonlyMap<string, readonly Solution[]>, handlers: HandlerRegistry): Assessment {
+export function assess(worker: string, operator: ServedOperator | undefined, period: number, solutionsByGroup: ReadonlyMap<string, readonly Solution[]>, handlers: HandlerRegistry): Assessment {
   const none = new Map<string, number>();
   if (!operator) {
     return { status: 'not_linked', message: `worker ${worker} is not connected to an operator: the operator links it with \`ewx operator connect-worker\` (signed by both)`, activeGroups: none, duties: [] };
@@ -53,7 +55,7 @@ export function assess(worker: string, operator: Operator | undefined, period: n
   const duties: Duty[] = [];
   for (const s of active) {
     for (const sol of solutionsByGroup.get(s.group) ?? []) {
-      if (sol.status !== 'ACTIVE' || !sol.config) continue;
+      if (solutionStatusOf(sol) !== SolutionStatus.SOLUTION_STATUS_ACTIVE || !sol.config) continue;
       duties.push({
         solution: sol, group: s.group, handler: handlers.get(sol.config.logicRef),
         nominated: !sol.config.nominationsEnabled || sol.nominatedWorkers.includes(worker),

@@ -1,5 +1,8 @@
-import { EwxCallError, type Ewx } from '@ewx/client';
+import { EwxCallError, type Ewx, type WatchedEvent } from '@ewx/client';
 import type { Operator, Solution } from '@ewx/proto/registry';
+
+/** The operator a worker serves, as far as the ladder needs it. */
+export type ServedOperator = Pick<Operator, 'address' | 'subscriptions'>;
 import type { ScheduleEntry } from '@ewx/proto/rewards';
 import { RoundState, type Round } from '@ewx/proto/voting';
 
@@ -28,8 +31,8 @@ export interface NetworkReads {
   /** Voting's height: votes are accepted while it is below a round's end block. */
   height(): Promise<bigint>;
   schedule(): Promise<readonly ScheduleEntry[]>;
-  /** The operator this worker serves, if any. */
-  operatorOf(worker: string): Promise<Operator | undefined>;
+  /** The operator this worker serves, if any, with its subscriptions. */
+  operatorOf(worker: string): Promise<ServedOperator | undefined>;
   solutionsOf(group: string): Promise<Solution[]>;
   activeRounds(solution: string): Promise<Round[]>;
   round(solution: string, roundId: string): Promise<Round | undefined>;
@@ -49,16 +52,27 @@ async function allPages<T>(page: (token: string) => Promise<{ items: T[]; next: 
 }
 
 /**
- * The reads over the client kit. The registry has no lookup from a worker to its operator, so
- * without `operatorHint` the operator list is scanned (500 a page) until the worker is found; the
- * operator found is then asked for directly, and the scan runs again only if it let the worker go.
+ * The reads over the client kit. The operator of the worker comes from the registry's worker index
+ * (`GetWorker`: one call, the operator and its subscriptions). Only a registry older than that RPC
+ * (UNIMPLEMENTED) is read the old way: `operatorHint` asked directly, else the operator list scanned
+ * (500 a page) until the worker is found.
  */
 export function clientReads(ewx: Ewx, operatorHint?: string): NetworkReads {
   let known = operatorHint;
+  let lookup = true;
   return {
     height: async () => (await ewx.voting.getStatus({})).height,
     schedule: async () => (await ewx.rewards.getCurrentPeriod({})).schedule,
     async operatorOf(worker) {
+      if (lookup) {
+        try {
+          const w = await ewx.registry.getWorker({ address: worker });
+          return w.connected ? { address: w.operator, subscriptions: w.subscriptions } : undefined;
+        } catch (e) {
+          if (!(EwxCallError.is(e) && e.code === 12)) throw e;
+          lookup = false; // UNIMPLEMENTED: a registry before GetWorker
+        }
+      }
       if (known) {
         const op = await ewx.registry.getOperator({ address: known }).catch(() => undefined);
         if (op?.worker === worker) return op;
@@ -116,6 +130,41 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r
   signal.addEventListener('abort', done, { once: true });
 });
 
+/** A round as voting's RoundStarted event announces it: enough to vote without reading the round. */
+export interface StartedRound {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly group: string;
+  readonly startBlock: bigint;
+  readonly endBlock: bigint;
+  readonly period: number;
+}
+
+/** The RoundStarted event's data, or undefined if it is not one (a newer shape is read as far as it goes). */
+export function startedRound(e: Pick<WatchedEvent, 'type' | 'data'>): StartedRound | undefined {
+  if (e.type !== 'RoundStarted' || typeof e.data !== 'object' || e.data === null) return undefined;
+  const d = e.data as Record<string, unknown>;
+  if (typeof d.solution !== 'string' || typeof d.roundId !== 'string' || typeof d.group !== 'string'
+    || !Number.isSafeInteger(d.startBlock) || !Number.isSafeInteger(d.endBlock) || !Number.isSafeInteger(d.period)) return undefined;
+  return { solution: d.solution, roundId: d.roundId, group: d.group, startBlock: BigInt(d.startBlock as number), endBlock: BigInt(d.endBlock as number), period: d.period as number };
+}
+
+export interface WatchChangesOptions {
+  /** Looks again after this long without an event (default 2 s). */
+  readonly idleMs?: number;
+  /** The polling interval when the server has no Watch (default 250 ms). */
+  readonly pollMs?: number;
+  readonly onMode?: (mode: 'watch' | 'polling', why: string) => void;
+  /** Each round voting starts, as soon as the stream brings it (before the look it also triggers). */
+  readonly onRoundStarted?: (round: StartedRound) => void;
+  /**
+   * Whether a recorded block (its height) is a change worth a look (default: always). A look per
+   * block per worker is what kept the service busy under load; the runtime asks for a block only
+   * when it acts on the height (not ready yet, a period turning, worker-started slots).
+   */
+  readonly wantsBlock?: (height: bigint | undefined) => boolean;
+}
+
 /**
  * Changes learned from voting's Watch stream with its inputs: its own events (rounds started,
  * votes, rounds closed) and what it records from the others (blocks, subscriptions, workers,
@@ -124,7 +173,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r
  * A broken or ended stream is reopened from the last position with backoff; a server without
  * Watch (UNIMPLEMENTED) makes it poll every `pollMs` instead.
  */
-export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode }: { idleMs?: number; pollMs?: number; onMode?: (mode: 'watch' | 'polling', why: string) => void } = {}): Changes {
+export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode, onRoundStarted, wantsBlock }: WatchChangesOptions = {}): Changes {
   const stop = new AbortController();
   let dirty = true;
   let polling = false;
@@ -141,8 +190,14 @@ export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode }:
         for await (const e of ewx.watch('voting', { from, includeInputs: true, signal: stop.signal })) {
           from = e.position;
           failures = 0;
+          const round = startedRound(e);
+          if (round) {
+            try { onRoundStarted?.(round); } catch { /* the listener's error is not the stream's */ }
+          }
           // Other workers' votes change nothing the worker acts on; with many workers they would make every runtime look again per vote.
-          if (e.type !== 'VoteCast') notify();
+          if (e.type === 'VoteCast') continue;
+          if (e.type === 'BlockProduced' && wantsBlock && !wantsBlock(e.height)) continue;
+          notify();
         }
       } catch (e) {
         if (EwxCallError.is(e) && e.code === 12) {

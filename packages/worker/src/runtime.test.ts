@@ -12,7 +12,7 @@ import { freePort, waitFor } from '@ewx/platform/testing';
 import { clockNonces, connect, counterNonces, generateKeyPair, keySigner, untilHeight, untilRoundClosed, type Ewx, writeKeyFile } from '@ewx/client';
 import { RoundState } from '@ewx/proto/voting';
 import { pino } from 'pino';
-import { startHealthServer, startWorker, type Handler, type HandlerRegistry, type VoteOutcome, type WorkerOptions, type WorkerRuntime } from './index.js';
+import { clientReads, startHealthServer, startWorker, type Handler, type HandlerRegistry, type NetworkReads, type VoteOutcome, type WorkerOptions, type WorkerRuntime } from './index.js';
 import { connectWorker, newAccount, setUpScenario, subscribe, type Scenario } from './scenario.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -193,6 +193,48 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     const [t, b] = await Promise.all([metricsOf(twin), metricsOf(runtimes[3]!)]);
     assert.equal(metric(t, 'ewx_worker_votes_refused_total', { reason: 'conflicting_vote' }) + metric(b, 'ewx_worker_votes_refused_total', { reason: 'conflicting_vote' }), 1);
     await twin.stop(1_000);
+  });
+
+  test('a round is voted for from its RoundStarted event: reads stalled by a busy service do not make the worker miss it', async () => {
+    // A fresh period, so a round of 4 blocks fits in it.
+    const now = await ewx.rewards.getCurrentPeriod({});
+    if (now.period!.lastBlock - now.height < 6n) await produce(Number(now.period!.lastBlock - now.height) + 1);
+    const o5 = scenario.operators[4]!; // its runtime abstains: this one votes for the same worker
+    const base = clientReads(ewx);
+    let stalled = false;
+    let stalledReads = 0;
+    const releases: (() => void)[] = [];
+    // While `stalled`, the looks' reads wait (as behind a service busy with other work) until released.
+    const slow = <T>(read: () => Promise<T>): Promise<T> => {
+      if (!stalled) return read();
+      stalledReads++;
+      return new Promise<void>((r) => releases.push(r)).then(read);
+    };
+    const reads: NetworkReads = { ...base, height: () => slow(() => base.height()), activeRounds: (s) => slow(() => base.activeRounds(s)) };
+    const mine: VoteOutcome[] = [];
+    const w = startWorker({ ewx: ewx.withSigner(o5.worker.signer), signer: o5.worker.signer, handlers: registry(honest), logger: quiet, reads, onOutcome: (x) => mine.push(x) });
+    runtimes.push(w);
+    await w.until('ready', 30_000);
+    stalled = true;
+    try {
+      await ewx.voting.startRound({ solution: 'registrar.solution', roundId: 'slice-stalled' }, { signer: scenario.registrar.signer });
+      const got = await waitFor('the vote for slice-stalled', () => mine.find((x) => x.roundId === 'slice-stalled'), 20_000);
+      assert.equal(got.outcome, 'accepted');
+      assert.deepEqual(got.result, honestResult('registrar.solution', 'slice-stalled').toString('hex'));
+      assert.ok(stalledReads > 0, 'a look was under way (and waiting) while the vote went out');
+      assert.equal(releases.length, stalledReads, 'no stalled read had been answered');
+      const snapshot = await ewx.voting.getRoundSnapshot({ solution: 'registrar.solution', roundId: 'slice-stalled' });
+      assert.ok(snapshot.workers.some((x) => x.worker === o5.worker.key.address));
+    } finally {
+      // Let the looks go on (and the runtime stop) whatever happened above.
+      stalled = false;
+      for (const r of releases) r();
+    }
+    await produce(4);
+    const round = await untilRoundClosed(ewx, 'registrar.solution', 'slice-stalled', { timeoutMs: 30_000 });
+    assert.equal(round.state, RoundState.ROUND_STATE_SETTLED);
+    assert.equal(mine.filter((x) => x.roundId === 'slice-stalled').length, 1, 'voted once: the look that followed found the round handled');
+    await w.stop(1_000);
   });
 
   test('the ewx-worker command: key file, an external command as handler, /metrics, stops on SIGTERM', async () => {

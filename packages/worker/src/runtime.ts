@@ -5,14 +5,14 @@ import { pino, type Logger } from 'pino';
 import { defaultRoundId, voteBytes, type HandlerRegistry, type RoundInput } from './handlers.js';
 import { assess, type Assessment, type Duty, type WorkerStatus } from './ladder.js';
 import { refusalReason, workerMetrics, type WorkerMetrics } from './metrics.js';
-import { clientReads, periodAt, pollingChanges, watchChanges, type Changes, type NetworkReads, type PeriodInfo } from './network.js';
+import { clientReads, periodAt, pollingChanges, watchChanges, type Changes, type NetworkReads, type PeriodInfo, type StartedRound } from './network.js';
 
 export interface WorkerOptions {
   /** Connected client kit; the worker signs its votes with `signer`. */
   readonly ewx: Ewx;
   readonly signer: Signer;
   readonly handlers: HandlerRegistry;
-  /** The operator's address, when known: saves scanning the operator list. */
+  /** The operator's address: used only with a registry older than GetWorker (saves scanning its operator list). */
   readonly operator?: string;
   readonly logger?: Logger;
   readonly metrics?: WorkerMetrics;
@@ -28,6 +28,13 @@ export interface WorkerOptions {
   /** First retry delay of a vote after a transient error (doubles up to 2 s; default 100 ms). */
   readonly retryMs?: number;
   readonly reads?: NetworkReads;
+  /**
+   * With the Watch stream (`changes: 'watch'`): vote as soon as RoundStarted arrives, and look again
+   * on a block only when the height matters (default true). False: every round is found by a look
+   * (the height and the round list read first) and every block triggers one, as before; kept for
+   * comparison (packages/worker/bench/round-latency.bench.ts).
+   */
+  readonly voteOnRoundStarted?: boolean;
   /** Called with what became of each round the worker took up (the demo's table, tests). */
   readonly onOutcome?: (o: VoteOutcome) => void;
 }
@@ -95,7 +102,10 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   const retryMs = o.retryMs ?? 100;
   const changes = typeof o.changes === 'object' ? o.changes
     : o.changes === 'poll' ? pollingChanges(pollMs)
-      : watchChanges(o.ewx, { pollMs, idleMs: refreshMs, onMode: (mode, why) => (mode === 'watch' ? log.info({ worker: address }, why) : log.warn({ worker: address }, why)) });
+      : watchChanges(o.ewx, {
+        pollMs, idleMs: refreshMs, onMode: (mode, why) => (mode === 'watch' ? log.info({ worker: address }, why) : log.warn({ worker: address }, why)),
+        ...(o.voteOnRoundStarted === false ? {} : { onRoundStarted: (r: StartedRound) => takeUp(r), wantsBlock: (h: bigint | undefined) => wantsBlock(h) }),
+      });
   const abort = new AbortController();
   const report = (solution: string, roundId: string, outcome: VoteOutcome['outcome'], extra: Partial<VoteOutcome> = {}): void => {
     try { o.onOutcome?.({ worker: address, solution, roundId, outcome, ...extra }); } catch { /* a listener's error is not the worker's */ }
@@ -141,10 +151,34 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   }
 
   /** May this worker vote in `round`: its stake in the round's group counts in the round's period. */
-  const eligibleFor = (round: Round): boolean => {
+  const eligibleFor = (round: Pick<Round, 'group' | 'period'>): boolean => {
     const from = assessment?.activeGroups.get(round.group);
     return from !== undefined && round.period >= from;
   };
+
+  /**
+   * Whether a block is worth a look: while not ready (a period may make the stake count), once the
+   * period ends (the ladder and duties are read again), and for worker-started solutions (their
+   * slots go by height). Otherwise rounds come with RoundStarted and the idle look catches the rest.
+   */
+  function wantsBlock(h: bigint | undefined): boolean {
+    if (assessment?.status !== 'ready' || !period || h === undefined || h > period.lastBlock) return true;
+    return assessment.duties.some((d) => d.handler && d.solution.config?.votingStartMethod === 'WORKER');
+  }
+
+  /**
+   * A round from the watch stream, voted for at once: no read of the height or the round list
+   * between the RoundStarted event and the vote (under load those reads took longer than a short
+   * round lasts). The same rules as the look's: a duty with a handler, nominated, the stake counting
+   * in the round's period; `handled` keeps the look from voting twice.
+   */
+  function takeUp(r: StartedRound): void {
+    if (abort.signal.aborted || assessment?.status !== 'ready') return;
+    const d = assessment.duties.find((x) => x.solution.config?.namespace === r.solution && x.handler && x.nominated);
+    if (!d || handled.has(key(r.solution, r.roundId)) || !eligibleFor(r)) return;
+    handled.set(key(r.solution, r.roundId), r.endBlock);
+    track(vote(d, roundInput(d, r.roundId, r.startBlock, r.endBlock, r.period)));
+  }
 
   async function look(): Promise<void> {
     height = await reads.height();

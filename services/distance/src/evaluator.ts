@@ -5,34 +5,24 @@
  * EVALUATOR_POLL_MS (default 1000), GRPC_CLIENT_TLS* (TLS to the distance service),
  * GRPC_HEALTH_PORT (serve grpc.health.v1 in plaintext for probes; GRPC_HOST, default 127.0.0.1):
  * 'liveness' is SERVING while the process runs, '' while the last poll reached the distance service.
+ *
+ * A client of the network like any other: it depends on the client kit (@ewx/client: keys, signing,
+ * nonces, by subpath: not the five services' clients), the generated distance contract and the
+ * oracle, not on the server platform, so it loads no database or Kafka driver (figures:
+ * services/distance/bench/evaluator-start.bench.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import { channelCredentials, clientTlsFrom, clockNonces, ConfigError, createLogger, keyPairFromSeed, processHealth, readEnv, startHealthServer } from '@ewx/platform';
+import { clockNonces } from '@ewx/client/nonces';
 import { DistanceClient } from '@ewx/proto/distance';
+import { HealthImplementation } from 'grpc-health-check';
+import { evaluatorConfig, evaluatorLogger, type EvaluatorConfig } from './evaluator/config.js';
 import { evaluatorWorker } from './evaluator/worker.js';
 
-const log = createLogger({ service: 'distance-evaluator' });
+const log = evaluatorLogger({ service: 'distance-evaluator' });
 
-/** Every variable parsed before anything connects; a bad one exits 1 naming it. */
-function config() {
-  const env = readEnv();
-  const seed = env.optional('EVALUATOR_KEY');
-  if (seed === undefined || !/^[0-9a-f]{64}$/i.test(seed)) throw new ConfigError('EVALUATOR_KEY', 'an ed25519 seed, 64 hex characters', seed === undefined ? undefined : '(hidden)');
-  const address = env.str('DISTANCE_ADDRESS', '127.0.0.1:50065');
-  if (!/^[^:\s]+:\d{1,5}$/.test(address)) throw new ConfigError('DISTANCE_ADDRESS', 'host:port', address);
-  return {
-    key: keyPairFromSeed(seed),
-    address,
-    pollMs: env.int('EVALUATOR_POLL_MS', 1000, 10, 600_000),
-    credentials: channelCredentials(clientTlsFrom(env)),
-    healthPort: env.optional('GRPC_HEALTH_PORT') === undefined ? undefined : env.int('GRPC_HEALTH_PORT', 0, 0, 65535),
-    host: env.str('GRPC_HOST', '127.0.0.1'),
-  };
-}
-
-let c: ReturnType<typeof config>;
+let c: EvaluatorConfig;
 try {
-  c = config();
+  c = evaluatorConfig();
 } catch (e) {
   process.stderr.write(`ewx evaluator: ${(e as Error).message}\n`);
   process.exit(1);
@@ -41,8 +31,23 @@ const client = new DistanceClient(c.address, c.credentials, { 'grpc.max_receive_
 // Nonces only need to grow per signer: microseconds of the clock, never repeated in the process.
 const nonce = clockNonces();
 const worker = evaluatorWorker(client, c.key, log, nonce);
-const health = processHealth();
-const probe = c.healthPort === undefined ? undefined : await startHealthServer(c.host, c.healthPort, health);
+// '' (readiness) NOT_SERVING until a poll reaches the distance service; 'liveness' while the process runs.
+const health = new HealthImplementation({ '': 'NOT_SERVING', liveness: 'SERVING' });
+
+async function startHealthServer(host: string, port: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const server = new grpc.Server();
+  health.addToServer(server);
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return {
+    port: bound,
+    stop: () => new Promise<void>((resolve) => {
+      const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 3000);
+      server.tryShutdown(() => { clearTimeout(t); resolve(); });
+    }),
+  };
+}
+const probe = c.healthPort === undefined ? undefined : await startHealthServer(c.host, c.healthPort);
 log.info('evaluator started', { evaluator: c.key.address, distance: c.address, pollMs: c.pollMs, health: probe ? `${c.host}:${probe.port}` : 'off' });
 
 let stopping = false;

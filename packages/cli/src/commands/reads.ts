@@ -1,16 +1,43 @@
 import { Command } from 'commander';
-import { SERVICE_NAMES, untilHeight, untilPeriodPaid, untilRoundClosed, type ServiceName, type WatchedEvent } from '@ewx/client';
+import { getNetwork, holdStatusOf, HoldStatus, SERVICE_NAMES, statusName, untilHeight, type NetworkView, untilPeriodPaid, untilRoundClosed, type ServiceName, type WatchedEvent } from '@ewx/client';
 import { contextOf, withEwx } from '../context.js';
 import { ExitError, formatTokens, parseInteger, UsageError } from '../parse.js';
 import { plain } from '../output.js';
 import { roundView } from './rounds.js';
 
+/** The network's lines for people: admin, validators, blocks, the reward calendar. */
+function networkLines(n: NetworkView): string {
+  const c = n.calendar;
+  const p = c.period;
+  return [
+    `admin       ${n.admin}`,
+    `validators  ${n.validators.length} (${n.attestationsNeeded} attestations settle a round)${n.validators.length ? `: ${n.validators.join(', ')}` : ''}`,
+    `blocks      height ${n.height}, ${n.manualBlocks ? 'produced on command (manual)' : 'produced on a timer'}`,
+    `period      ${p ? `${p.index}: blocks ${p.firstBlock}..${p.lastBlock} (${p.length} blocks), closed ${c.settlementDelay} block(s) after its last` : 'none yet (no block produced)'}`,
+    `next change ${c.nextChange ? `${c.nextChange.length} blocks per period from period ${c.nextChange.fromPeriod} (block ${c.nextChange.firstBlock})` : 'none scheduled'}`,
+  ].join('\n');
+}
+
 export function statusCommand(): Command {
-  return new Command('status').description('what each service has recorded: block height and log position')
+  return new Command('status').description('what each service has recorded (block height, log position), then the network: admin, validators, reward calendar')
+    .addHelpText('after', '\n--json prints the five services\' statuses only (an array); `ewx network --json` prints the network.')
     .action(async function (this: Command) {
       const ctx = contextOf(this);
-      const all = await withEwx(ctx, undefined, (ewx) => Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({}))));
+      const [all, network] = await withEwx(ctx, undefined, (ewx) => Promise.all([
+        Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({}))),
+        ctx.json ? undefined : getNetwork(ewx),
+      ]));
       ctx.print(all, all.map((s) => ({ service: s.service, height: s.height, log_position: s.logPosition })));
+      if (network) process.stdout.write(`\n${networkLines(network)}\n`);
+    });
+}
+
+export function networkCommand(): Command {
+  return new Command('network').description('who runs the network and its reward calendar: admin, validator set, height, current reward period, next period-length change')
+    .action(async function (this: Command) {
+      const ctx = contextOf(this);
+      const n = await withEwx(ctx, undefined, (ewx) => getNetwork(ewx));
+      ctx.print(n, networkLines(n));
     });
 }
 
@@ -41,6 +68,13 @@ export function accountCommand(): Command {
         return out.slice(0, limit);
       });
       ctx.print(all, all.length ? all.map((r) => ({ account: r.address, free: formatTokens(r.free), reserved: formatTokens(r.reserved), unclaimed: formatTokens(r.unclaimed) })) : 'no accounts');
+    });
+  account.command('hold <hold-id>').description('a hold on an account: amount, purpose, status (HELD, RELEASED or SLASHED)')
+    .action(async function (this: Command, holdId: string) {
+      const ctx = contextOf(this);
+      const h = await withEwx(ctx, undefined, (ewx) => ewx.registry.getHold({ holdId }));
+      const status = statusName(HoldStatus, holdStatusOf(h));
+      ctx.print({ ...h, holdStatus: status }, { hold: h.holdId, account: h.account, amount: formatTokens(h.amount), purpose: h.purpose, status, placedBy: h.placedBy });
     });
   return account;
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { nominateMany } from '@ewx/client';
+import { groupStatusOf, GroupStatus, nominateMany, solutionStatusOf, SolutionStatus, statusName } from '@ewx/client';
 import { chunkOption, csvRows, parseChunk, progressBar, reportBatch } from './batches.js';
 import { contextOf, withEwx } from '../context.js';
 import { formatTokens, parseAmount, parseChoice, parseInteger, UsageError } from '../parse.js';
@@ -71,8 +71,9 @@ export function groupCommand(): Command {
       const ctx = contextOf(this);
       const g = await withEwx(ctx, undefined, (ewx) => ewx.registry.getGroup({ namespace }));
       const c = g.config!;
-      ctx.print(g, {
-        group: c.namespace, status: g.status, owner: g.owner, budget: formatTokens(g.budget), operators: `${g.operators} of ${c.maxOperators}`,
+      const status = statusName(GroupStatus, groupStatusOf(g));
+      ctx.print({ ...g, groupStatus: status }, {
+        group: c.namespace, status, owner: g.owner, budget: formatTokens(g.budget), operators: `${g.operators} of ${c.maxOperators}`,
         totalStake: formatTokens(g.totalStake), stake: `${formatTokens(c.minStake)} .. ${formatTokens(c.maxStake)}`,
         rewardsPerBlock: `subscription ${formatTokens(c.subscriptionRewardPerBlock)}, voting ${formatTokens(c.votingRewardPerBlock)}`,
         sla: `${c.slaVotingThreshold}%`, operation: `blocks ${c.operationStartBlock} .. ${c.operationEndBlock}`, withdrawalDelay: `${c.withdrawalDelay} period(s)`,
@@ -147,8 +148,9 @@ export function solutionCommand(): Command {
       const ctx = contextOf(this);
       const s = await withEwx(ctx, undefined, (ewx) => ewx.registry.getSolution({ namespace }));
       const c = s.config!;
-      ctx.print(s, {
-        solution: c.namespace, group: c.group, status: s.status, owner: s.owner, name: c.name, logicRef: c.logicRef,
+      const status = statusName(SolutionStatus, solutionStatusOf(s));
+      ctx.print({ ...s, solutionStatus: status }, {
+        solution: c.namespace, group: c.group, status, owner: s.owner, name: c.name, logicRef: c.logicRef,
         expirationBlock: c.expirationBlock, maxWaiting: `${c.maxWaitingThreshold} blocks`, voteThreshold: `${c.voteThresholdPercent}%`,
         quorum: `${c.quorumPercent}%`, startMethod: c.votingStartMethod, nominations: c.nominationsEnabled ? s.nominatedWorkers : 'off',
         unresolvedPolicy: c.unresolvedPolicy,

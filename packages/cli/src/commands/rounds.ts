@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { statusName, tallyOutcomeOf, tallyReasonOf, TallyOutcome, unresolvedReasonOf, UnresolvedReason } from '@ewx/client';
+import type { Settlement } from '@ewx/proto/consensus';
 import { RoundState, type Round } from '@ewx/proto/voting';
 import { contextOf, withEwx } from '../context.js';
 import { keyOption } from './admin.js';
@@ -13,7 +15,18 @@ export const roundView = (r: Round): Record<string, unknown> => ({
   solution: r.solution, roundId: r.roundId, group: r.group, state: STATE_NAMES[r.state] ?? String(r.state), starter: r.starter,
   startBlock: r.startBlock, endBlock: r.endBlock, period: r.period, eligible: r.eligible,
   submitted: r.tally?.submitted ?? '', top: r.tally?.top ?? '', result: Buffer.from(r.result).toString('hex'),
-  unresolvedReason: r.unresolvedReason, merkleRoot: r.merkleRoot, retryOf: r.retryOf,
+  unresolvedReason: statusName(UnresolvedReason, unresolvedReasonOf(r)), merkleRoot: r.merkleRoot, retryOf: r.retryOf,
+});
+
+/** Consensus's settlement of a round for people and for --json: the enums by name. */
+export const settlementView = (s: Settlement): Record<string, unknown> => ({
+  state: statusName(RoundState, s.roundState) || s.state,
+  outcome: s.tally ? statusName(TallyOutcome, tallyOutcomeOf(s.tally)) : '',
+  reason: s.tally ? statusName(UnresolvedReason, tallyReasonOf(s.tally)) : '',
+  eligible: s.tally?.eligible ?? '', submitted: s.tally?.submitted ?? '', top: s.tally?.top ?? '',
+  result: s.tally ? Buffer.from(s.tally.result).toString('hex') : '', merkleRoot: s.merkleRoot,
+  attestations: `${s.attestations.length} of ${s.validators.length}`,
+  dissents: s.attestations.filter((a) => a.dissent).map((a) => a.validator),
 });
 
 export function roundCommand(): Command {
@@ -33,6 +46,14 @@ export function roundCommand(): Command {
       const ctx = contextOf(this);
       const r = await withEwx(ctx, undefined, (ewx) => ewx.voting.getRound({ solution, roundId }));
       const v = roundView(r);
+      ctx.print(v, v);
+    });
+
+  round.command('settlement <solution> <round-id>').description('consensus\'s settlement of a round: state, tally outcome and reason, attestations')
+    .action(async function (this: Command, solution: string, roundId: string) {
+      const ctx = contextOf(this);
+      const s = await withEwx(ctx, undefined, (ewx) => ewx.consensus.getSettlement({ solution, roundId }));
+      const v = { solution, roundId, ...settlementView(s) };
       ctx.print(v, v);
     });
   return round;

@@ -252,6 +252,7 @@ export function baselines(w: World): Map<string, { signer?: keyof World['keys'];
   add('Registry/ClaimRewards', { groups: ['grp-a'] }, 'operator');
   add('Registry/GetOperator', { address: operator.address });
   add('Registry/ListOperators', { page: { pageSize: 10, pageToken: '' }, group: 'grp-a' });
+  add('Registry/GetWorker', { address: worker.address });
   // voting
   add('Voting/StartRound', { solution: 'sol-a', roundId: 'r2' }, 'registrar');
   add('Voting/SubmitVote', { solution: 'sol-a', roundId: 'r-open', result: new Uint8Array([1]) }, 'worker');

@@ -4,9 +4,9 @@ import {
 } from '@ewx/platform';
 import {
   ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
-  type GetVoteProofRequest, type Tally as TallyMsg,
+  type GetVoteProofRequest, type Tally as TallyMsg, TallyOutcome,
 } from '@ewx/proto/consensus';
-import { RoundState } from '@ewx/proto/voting';
+import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
 import { awaitEndedRounds, CHAIN_STREAM, type SettleWait } from '../app/clock.js';
 import { checkProduceBlocks, decide, merkleProof, metadataKey, nextCut, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
 
@@ -20,8 +20,14 @@ const ROUND_STATE: Record<ValidatedRound['status'], RoundState> = {
   SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
 };
 
+const OUTCOME: Record<Tally['outcome'], TallyOutcome> = { SETTLED: TallyOutcome.TALLY_OUTCOME_SETTLED, UNRESOLVED: TallyOutcome.TALLY_OUTCOME_UNRESOLVED };
+const REASON: Record<NonNullable<Tally['reason']>, UnresolvedReason> = {
+  NO_QUORUM: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY, TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
+};
+
 const tallyMsg = (t: Tally): TallyMsg => ({
   eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
+  tallyOutcome: OUTCOME[t.outcome], unresolvedReason: t.reason ? REASON[t.reason] : UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
 });
 
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger, settleWait: SettleWait = {}): GrpcService {

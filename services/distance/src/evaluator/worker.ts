@@ -1,7 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
-import { signCommand, type KeyPair, type Logger } from '@ewx/platform';
+import type { KeyPair } from '@ewx/client/keys';
+import { signCommand } from '@ewx/client/signing';
 import { PublishResultRequest, type DistanceClient, type EvaluationWork, type WotSnapshot } from '@ewx/proto/distance';
 import { buildGraph, evaluate, type WotGraph } from '../oracle/index.js';
+
+/** Where the worker logs (the platform's Logger and the evaluator's own both fit). */
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+}
 
 /** What one poll did, for logs and tests. */
 export type Step =

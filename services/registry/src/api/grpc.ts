@@ -139,6 +139,7 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
         const p = V.page(keys, req.page, isAddress);
         return { operators: p.keys.map((k) => V.operatorView(s, k)), page: p.info };
       }),
+      getWorker: unary(M + 'GetWorker', log, async (req: R.GetWorkerRequest) => V.workerView(state(), addressField('address', req.address))),
     },
   };
 }

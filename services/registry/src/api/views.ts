@@ -1,12 +1,25 @@
 import { invalid, pagedByKey, type GroupConfig as GroupConfigData, type SolutionConfig as SolutionConfigData } from '@ewx/platform';
-import type {
-  Account, Group, GroupConfig, Hold, Operator, Registrar, Solution, SolutionConfig, Subscription,
+import {
+  GroupStatus as GroupStatusMsg, HoldStatus as HoldStatusMsg, SolutionStatus as SolutionStatusMsg,
+  type Account, type Group, type GroupConfig, type Hold, type Operator, type Registrar, type Solution, type SolutionConfig, type Subscription, type Worker,
 } from '@ewx/proto/registry';
 import type { PageInfo, PageRequest } from '@ewx/proto/common';
 import { balanceOf } from '../domain/ledger.js';
-import { solutionStatusAt, type RegistryState } from '../domain/state.js';
+import { solutionStatusAt, type GroupStatus, type HoldStatus, type RegistryState, type SolutionStatus } from '../domain/state.js';
 
 /** Wire ↔ domain mapping for the registry's gRPC API; no rules here. */
+
+/** The domain's status names as the wire's enums (the deprecated string fields keep the names). */
+export const HOLD_STATUS: Record<HoldStatus, HoldStatusMsg> = {
+  HELD: HoldStatusMsg.HOLD_STATUS_HELD, RELEASED: HoldStatusMsg.HOLD_STATUS_RELEASED, SLASHED: HoldStatusMsg.HOLD_STATUS_SLASHED,
+};
+export const GROUP_STATUS: Record<GroupStatus, GroupStatusMsg> = {
+  ACTIVE: GroupStatusMsg.GROUP_STATUS_ACTIVE, RETIRING: GroupStatusMsg.GROUP_STATUS_RETIRING, REMOVED: GroupStatusMsg.GROUP_STATUS_REMOVED,
+};
+export const SOLUTION_STATUS: Record<SolutionStatus | 'EXPIRED', SolutionStatusMsg> = {
+  ACTIVE: SolutionStatusMsg.SOLUTION_STATUS_ACTIVE, PAUSED: SolutionStatusMsg.SOLUTION_STATUS_PAUSED,
+  ENDED: SolutionStatusMsg.SOLUTION_STATUS_ENDED, EXPIRED: SolutionStatusMsg.SOLUTION_STATUS_EXPIRED,
+};
 
 /** A uint64 from the wire as a number; beyond 2^53 it cannot be a height and is refused. */
 export function heightOf(field: string, v: bigint): number {
@@ -52,7 +65,7 @@ export function accountView(s: RegistryState, address: string): Account {
 
 export function holdView(s: RegistryState, holdId: string): Hold | undefined {
   const h = s.holds.get(holdId);
-  return h && { holdId, account: h.account, amount: h.amount.toString(), purpose: h.purpose, status: h.status, placedBy: h.placedBy };
+  return h && { holdId, account: h.account, amount: h.amount.toString(), purpose: h.purpose, status: h.status, holdStatus: HOLD_STATUS[h.status], placedBy: h.placedBy };
 }
 
 export function registrarView(s: RegistryState, address: string): Registrar | undefined {
@@ -71,7 +84,7 @@ export function groupView(s: RegistryState, namespace: string): Group | undefine
     rewardsChanges: g.rewardsChanges.map((c) => ({
       fromPeriod: BigInt(c.fromPeriod), subscriptionRewardPerBlock: c.subscriptionRewardPerBlock.toString(), votingRewardPerBlock: c.votingRewardPerBlock.toString(),
     })),
-    registeredAt: BigInt(g.registeredAt),
+    registeredAt: BigInt(g.registeredAt), groupStatus: GROUP_STATUS[g.status],
   };
 }
 
@@ -79,22 +92,32 @@ export function solutionView(s: RegistryState, namespace: string): Solution | un
   const sol = s.solutions.get(namespace);
   if (!sol) return undefined;
   const c = sol.config;
+  const status = solutionStatusAt(sol, s.height);
   return {
     config: { ...c, expirationBlock: BigInt(c.expirationBlock), maxWaitingThreshold: BigInt(c.maxWaitingThreshold) },
-    owner: sol.owner, status: solutionStatusAt(sol, s.height), nominatedWorkers: [...sol.nominated].sort(), registeredAt: BigInt(sol.registeredAt),
+    owner: sol.owner, status, nominatedWorkers: [...sol.nominated].sort(), registeredAt: BigInt(sol.registeredAt),
+    solutionStatus: SOLUTION_STATUS[status],
   };
 }
 
-export function operatorView(s: RegistryState, address: string): Operator {
-  const o = s.operators.get(address);
-  const subscriptions: Subscription[] = [...(o?.groups ?? [])].sort().map((group) => {
+function subscriptionsOf(s: RegistryState, address: string): Subscription[] {
+  return [...(s.operators.get(address)?.groups ?? [])].sort().map((group) => {
     const sub = s.groups.get(group)!.subscriptions.get(address)!;
     return {
       group, stake: sub.stake.toString(), activeFromPeriod: BigInt(sub.activeFromPeriod), unsubscribing: sub.finalPeriod !== undefined,
       unsubscribedInPeriod: BigInt(sub.unsubscribedIn ?? 0), finalPeriod: BigInt(sub.finalPeriod ?? 0),
     };
   });
-  return { address, worker: o?.worker ?? '', subscriptions, account: accountView(s, address) };
+}
+
+export function operatorView(s: RegistryState, address: string): Operator {
+  return { address, worker: s.operators.get(address)?.worker ?? '', subscriptions: subscriptionsOf(s, address), account: accountView(s, address) };
+}
+
+/** The operator a worker serves (the registry's worker index), with that operator's subscriptions. */
+export function workerView(s: RegistryState, address: string): Worker {
+  const operator = s.workers.get(address);
+  return { address, connected: operator !== undefined, operator: operator ?? '', subscriptions: operator === undefined ? [] : subscriptionsOf(s, operator) };
 }
 
 /** Pages over sorted keys (the platform's key paging: the token is the last key of the previous page). */

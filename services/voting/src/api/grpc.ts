@@ -2,7 +2,7 @@ import {
   authenticate, enumField, grpcStatusOf, pagedByKey, invalid, nameField, notFound, pageOf, proven, serviceStatus, watchHandler, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
-  RoundState, StartRoundRequest, SubmitVoteRequest, VotingService, type GetRoundRequest, type GetRoundSnapshotRequest, type ListRoundsRequest, type Round as RoundMsg,
+  RoundState, StartRoundRequest, SubmitVoteRequest, UnresolvedReason, VotingService, type GetRoundRequest, type GetRoundSnapshotRequest, type ListRoundsRequest, type Round as RoundMsg,
   type SubmitVotesRequest, type VoteStatus,
 } from '@ewx/proto/voting';
 import { voteBatcher } from '../app/batcher.js';
@@ -13,6 +13,11 @@ const M = '/ewx.v1.Voting/';
 const STATE: Record<Round['status'], RoundState> = {
   ACTIVE: RoundState.ROUND_STATE_ACTIVE, OFF_CHAIN_VOTE: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
   SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
+};
+
+/** The reasons a tally leaves a round unresolved (contracts' Tally.reason), as the wire's enum. */
+const REASON: Readonly<Record<string, UnresolvedReason>> = {
+  NO_QUORUM: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY, TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
 };
 
 const ROUND_STATES = Object.values(RoundState).filter((v): v is number => typeof v === 'number' && v >= 0);
@@ -31,6 +36,7 @@ function toMessage(r: Round): RoundMsg {
     voteThresholdPercent: r.voteThresholdPercent, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf ?? '',
     tally: closed ? { eligible: r.eligible, submitted: r.votes.size, top } : undefined,
     result: Buffer.from(r.result ?? '', 'hex'), unresolvedReason: r.reason ?? '', merkleRoot: r.merkleRoot ?? '', alerted: r.alerted, eligible: r.eligible,
+    reason: (r.reason === undefined ? undefined : REASON[r.reason]) ?? UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
   };
 }
 

@@ -21,7 +21,54 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
-import { RoundState, roundStateFromJSON, roundStateToJSON } from "./voting.js";
+import {
+  RoundState,
+  roundStateFromJSON,
+  roundStateToJSON,
+  UnresolvedReason,
+  unresolvedReasonFromJSON,
+  unresolvedReasonToJSON,
+} from "./voting.js";
+
+/** What a tally decided: the round settled on a result, or it is unresolved. */
+export enum TallyOutcome {
+  TALLY_OUTCOME_UNSPECIFIED = 0,
+  TALLY_OUTCOME_SETTLED = 1,
+  TALLY_OUTCOME_UNRESOLVED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function tallyOutcomeFromJSON(object: any): TallyOutcome {
+  switch (object) {
+    case 0:
+    case "TALLY_OUTCOME_UNSPECIFIED":
+      return TallyOutcome.TALLY_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "TALLY_OUTCOME_SETTLED":
+      return TallyOutcome.TALLY_OUTCOME_SETTLED;
+    case 2:
+    case "TALLY_OUTCOME_UNRESOLVED":
+      return TallyOutcome.TALLY_OUTCOME_UNRESOLVED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TallyOutcome.UNRECOGNIZED;
+  }
+}
+
+export function tallyOutcomeToJSON(object: TallyOutcome): string {
+  switch (object) {
+    case TallyOutcome.TALLY_OUTCOME_UNSPECIFIED:
+      return "TALLY_OUTCOME_UNSPECIFIED";
+    case TallyOutcome.TALLY_OUTCOME_SETTLED:
+      return "TALLY_OUTCOME_SETTLED";
+    case TallyOutcome.TALLY_OUTCOME_UNRESOLVED:
+      return "TALLY_OUTCOME_UNRESOLVED";
+    case TallyOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface ProduceBlocksRequest {
   auth:
@@ -58,11 +105,22 @@ export interface Tally {
   eligible: number;
   submitted: number;
   top: number;
-  /** SETTLED or UNRESOLVED. */
+  /**
+   * Deprecated: use tally_outcome. SETTLED or UNRESOLVED; still filled.
+   *
+   * @deprecated
+   */
   outcome: string;
   result: Buffer;
-  /** NO_QUORUM, NO_MAJORITY or TIE. */
+  /**
+   * Deprecated: use unresolved_reason. NO_QUORUM, NO_MAJORITY or TIE; still filled.
+   *
+   * @deprecated
+   */
   reason: string;
+  tallyOutcome: TallyOutcome;
+  /** UNSPECIFIED when settled. */
+  unresolvedReason: UnresolvedReason;
 }
 
 export interface GetResultChainRequest {
@@ -630,7 +688,16 @@ export const GetVoteMetadataResponse: MessageFns<GetVoteMetadataResponse> = {
 };
 
 function createBaseTally(): Tally {
-  return { eligible: 0, submitted: 0, top: 0, outcome: "", result: Buffer.alloc(0), reason: "" };
+  return {
+    eligible: 0,
+    submitted: 0,
+    top: 0,
+    outcome: "",
+    result: Buffer.alloc(0),
+    reason: "",
+    tallyOutcome: 0,
+    unresolvedReason: 0,
+  };
 }
 
 export const Tally: MessageFns<Tally> = {
@@ -652,6 +719,12 @@ export const Tally: MessageFns<Tally> = {
     }
     if (message.reason !== "") {
       writer.uint32(50).string(message.reason);
+    }
+    if (message.tallyOutcome !== 0) {
+      writer.uint32(56).int32(message.tallyOutcome);
+    }
+    if (message.unresolvedReason !== 0) {
+      writer.uint32(64).int32(message.unresolvedReason);
     }
     return writer;
   },
@@ -717,6 +790,22 @@ export const Tally: MessageFns<Tally> = {
             message.reason = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.tallyOutcome = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.unresolvedReason = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -737,6 +826,16 @@ export const Tally: MessageFns<Tally> = {
       outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
       result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      tallyOutcome: isSet(object.tallyOutcome)
+        ? tallyOutcomeFromJSON(object.tallyOutcome)
+        : isSet(object.tally_outcome)
+        ? tallyOutcomeFromJSON(object.tally_outcome)
+        : 0,
+      unresolvedReason: isSet(object.unresolvedReason)
+        ? unresolvedReasonFromJSON(object.unresolvedReason)
+        : isSet(object.unresolved_reason)
+        ? unresolvedReasonFromJSON(object.unresolved_reason)
+        : 0,
     };
   },
 
@@ -760,6 +859,12 @@ export const Tally: MessageFns<Tally> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.tallyOutcome !== 0) {
+      obj.tallyOutcome = tallyOutcomeToJSON(message.tallyOutcome);
+    }
+    if (message.unresolvedReason !== 0) {
+      obj.unresolvedReason = unresolvedReasonToJSON(message.unresolvedReason);
+    }
     return obj;
   },
 
@@ -774,6 +879,8 @@ export const Tally: MessageFns<Tally> = {
     message.outcome = object.outcome ?? "";
     message.result = object.result ?? Buffer.alloc(0);
     message.reason = object.reason ?? "";
+    message.tallyOutcome = object.tallyOutcome ?? 0;
+    message.unresolvedReason = object.unresolvedReason ?? 0;
     return message;
   },
 };

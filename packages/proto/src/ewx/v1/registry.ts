@@ -22,6 +22,160 @@ import {
 } from "@grpc/grpc-js";
 import { Auth, GetStatusRequest, PageInfo, PageRequest, ServiceStatus, WatchEvent, WatchRequest } from "./common.js";
 
+export enum HoldStatus {
+  HOLD_STATUS_UNSPECIFIED = 0,
+  /** HOLD_STATUS_HELD - The amount is reserved on the account. */
+  HOLD_STATUS_HELD = 1,
+  /** HOLD_STATUS_RELEASED - Given back to the account's free balance. */
+  HOLD_STATUS_RELEASED = 2,
+  /** HOLD_STATUS_SLASHED - Taken from the account. */
+  HOLD_STATUS_SLASHED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function holdStatusFromJSON(object: any): HoldStatus {
+  switch (object) {
+    case 0:
+    case "HOLD_STATUS_UNSPECIFIED":
+      return HoldStatus.HOLD_STATUS_UNSPECIFIED;
+    case 1:
+    case "HOLD_STATUS_HELD":
+      return HoldStatus.HOLD_STATUS_HELD;
+    case 2:
+    case "HOLD_STATUS_RELEASED":
+      return HoldStatus.HOLD_STATUS_RELEASED;
+    case 3:
+    case "HOLD_STATUS_SLASHED":
+      return HoldStatus.HOLD_STATUS_SLASHED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HoldStatus.UNRECOGNIZED;
+  }
+}
+
+export function holdStatusToJSON(object: HoldStatus): string {
+  switch (object) {
+    case HoldStatus.HOLD_STATUS_UNSPECIFIED:
+      return "HOLD_STATUS_UNSPECIFIED";
+    case HoldStatus.HOLD_STATUS_HELD:
+      return "HOLD_STATUS_HELD";
+    case HoldStatus.HOLD_STATUS_RELEASED:
+      return "HOLD_STATUS_RELEASED";
+    case HoldStatus.HOLD_STATUS_SLASHED:
+      return "HOLD_STATUS_SLASHED";
+    case HoldStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum GroupStatus {
+  GROUP_STATUS_UNSPECIFIED = 0,
+  /** GROUP_STATUS_ACTIVE - Open to subscriptions and solutions. */
+  GROUP_STATUS_ACTIVE = 1,
+  /**
+   * GROUP_STATUS_RETIRING - Deregistered while something is still owed: no new subscriptions or solutions; removed once
+   * its operators' stakes are released and its rewards paid.
+   */
+  GROUP_STATUS_RETIRING = 2,
+  /** GROUP_STATUS_REMOVED - Deregistered and settled: its remaining budget returned to the registrar. */
+  GROUP_STATUS_REMOVED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function groupStatusFromJSON(object: any): GroupStatus {
+  switch (object) {
+    case 0:
+    case "GROUP_STATUS_UNSPECIFIED":
+      return GroupStatus.GROUP_STATUS_UNSPECIFIED;
+    case 1:
+    case "GROUP_STATUS_ACTIVE":
+      return GroupStatus.GROUP_STATUS_ACTIVE;
+    case 2:
+    case "GROUP_STATUS_RETIRING":
+      return GroupStatus.GROUP_STATUS_RETIRING;
+    case 3:
+    case "GROUP_STATUS_REMOVED":
+      return GroupStatus.GROUP_STATUS_REMOVED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GroupStatus.UNRECOGNIZED;
+  }
+}
+
+export function groupStatusToJSON(object: GroupStatus): string {
+  switch (object) {
+    case GroupStatus.GROUP_STATUS_UNSPECIFIED:
+      return "GROUP_STATUS_UNSPECIFIED";
+    case GroupStatus.GROUP_STATUS_ACTIVE:
+      return "GROUP_STATUS_ACTIVE";
+    case GroupStatus.GROUP_STATUS_RETIRING:
+      return "GROUP_STATUS_RETIRING";
+    case GroupStatus.GROUP_STATUS_REMOVED:
+      return "GROUP_STATUS_REMOVED";
+    case GroupStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum SolutionStatus {
+  SOLUTION_STATUS_UNSPECIFIED = 0,
+  /** SOLUTION_STATUS_ACTIVE - Rounds may start. */
+  SOLUTION_STATUS_ACTIVE = 1,
+  /** SOLUTION_STATUS_PAUSED - Paused by its registrar; rounds may not start until it is activated again. */
+  SOLUTION_STATUS_PAUSED = 2,
+  /** SOLUTION_STATUS_ENDED - Ended by its registrar, for good. */
+  SOLUTION_STATUS_ENDED = 3,
+  /** SOLUTION_STATUS_EXPIRED - Past its expiration_block and not ended. */
+  SOLUTION_STATUS_EXPIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function solutionStatusFromJSON(object: any): SolutionStatus {
+  switch (object) {
+    case 0:
+    case "SOLUTION_STATUS_UNSPECIFIED":
+      return SolutionStatus.SOLUTION_STATUS_UNSPECIFIED;
+    case 1:
+    case "SOLUTION_STATUS_ACTIVE":
+      return SolutionStatus.SOLUTION_STATUS_ACTIVE;
+    case 2:
+    case "SOLUTION_STATUS_PAUSED":
+      return SolutionStatus.SOLUTION_STATUS_PAUSED;
+    case 3:
+    case "SOLUTION_STATUS_ENDED":
+      return SolutionStatus.SOLUTION_STATUS_ENDED;
+    case 4:
+    case "SOLUTION_STATUS_EXPIRED":
+      return SolutionStatus.SOLUTION_STATUS_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SolutionStatus.UNRECOGNIZED;
+  }
+}
+
+export function solutionStatusToJSON(object: SolutionStatus): string {
+  switch (object) {
+    case SolutionStatus.SOLUTION_STATUS_UNSPECIFIED:
+      return "SOLUTION_STATUS_UNSPECIFIED";
+    case SolutionStatus.SOLUTION_STATUS_ACTIVE:
+      return "SOLUTION_STATUS_ACTIVE";
+    case SolutionStatus.SOLUTION_STATUS_PAUSED:
+      return "SOLUTION_STATUS_PAUSED";
+    case SolutionStatus.SOLUTION_STATUS_ENDED:
+      return "SOLUTION_STATUS_ENDED";
+    case SolutionStatus.SOLUTION_STATUS_EXPIRED:
+      return "SOLUTION_STATUS_EXPIRED";
+    case SolutionStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * What an accepted command left behind: the registry's log position after it and the height it
  * had recorded. A command that changed nothing (an idempotent repeat) returns the same.
@@ -123,9 +277,14 @@ export interface Hold {
   account: string;
   amount: string;
   purpose: string;
-  /** HELD, RELEASED or SLASHED. */
+  /**
+   * Deprecated: use hold_status. HELD, RELEASED or SLASHED; still filled.
+   *
+   * @deprecated
+   */
   status: string;
   placedBy: string;
+  holdStatus: HoldStatus;
 }
 
 export interface SignUpRegistrarRequest {
@@ -229,7 +388,11 @@ export interface RewardsChange {
 export interface Group {
   config: GroupConfig | undefined;
   owner: string;
-  /** ACTIVE, RETIRING or REMOVED. */
+  /**
+   * Deprecated: use group_status. ACTIVE, RETIRING or REMOVED; still filled.
+   *
+   * @deprecated
+   */
   status: string;
   /** Reward budget still reserved. */
   budget: string;
@@ -240,6 +403,7 @@ export interface Group {
   /** Per-block rewards changes, in order (the config shows the values at registration). */
   rewardsChanges: RewardsChange[];
   registeredAt: bigint;
+  groupStatus: GroupStatus;
 }
 
 export interface ListGroupsRequest {
@@ -303,10 +467,15 @@ export interface GetSolutionRequest {
 export interface Solution {
   config: SolutionConfig | undefined;
   owner: string;
-  /** ACTIVE, PAUSED, ENDED, or EXPIRED (past expiration_block and not ended). */
+  /**
+   * Deprecated: use solution_status. ACTIVE, PAUSED, ENDED, or EXPIRED; still filled.
+   *
+   * @deprecated
+   */
   status: string;
   nominatedWorkers: string[];
   registeredAt: bigint;
+  solutionStatus: SolutionStatus;
 }
 
 export interface ListSolutionsRequest {
@@ -410,6 +579,20 @@ export interface ListOperatorsRequest {
 export interface ListOperatorsResponse {
   operators: Operator[];
   page: PageInfo | undefined;
+}
+
+export interface GetWorkerRequest {
+  address: string;
+}
+
+export interface Worker {
+  address: string;
+  /** True while an operator has this worker connected (ConnectWorker, until DisconnectWorker). */
+  connected: boolean;
+  /** Empty when not connected. */
+  operator: string;
+  /** The operator's subscriptions, as in Operator.subscriptions (empty when not connected). */
+  subscriptions: Subscription[];
 }
 
 function createBaseCommandReply(): CommandReply {
@@ -1804,7 +1987,7 @@ export const GetHoldRequest: MessageFns<GetHoldRequest> = {
 };
 
 function createBaseHold(): Hold {
-  return { holdId: "", account: "", amount: "", purpose: "", status: "", placedBy: "" };
+  return { holdId: "", account: "", amount: "", purpose: "", status: "", placedBy: "", holdStatus: 0 };
 }
 
 export const Hold: MessageFns<Hold> = {
@@ -1826,6 +2009,9 @@ export const Hold: MessageFns<Hold> = {
     }
     if (message.placedBy !== "") {
       writer.uint32(50).string(message.placedBy);
+    }
+    if (message.holdStatus !== 0) {
+      writer.uint32(56).int32(message.holdStatus);
     }
     return writer;
   },
@@ -1891,6 +2077,14 @@ export const Hold: MessageFns<Hold> = {
             message.placedBy = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.holdStatus = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1919,6 +2113,11 @@ export const Hold: MessageFns<Hold> = {
         : isSet(object.placed_by)
         ? globalThis.String(object.placed_by)
         : "",
+      holdStatus: isSet(object.holdStatus)
+        ? holdStatusFromJSON(object.holdStatus)
+        : isSet(object.hold_status)
+        ? holdStatusFromJSON(object.hold_status)
+        : 0,
     };
   },
 
@@ -1942,6 +2141,9 @@ export const Hold: MessageFns<Hold> = {
     if (message.placedBy !== "") {
       obj.placedBy = message.placedBy;
     }
+    if (message.holdStatus !== 0) {
+      obj.holdStatus = holdStatusToJSON(message.holdStatus);
+    }
     return obj;
   },
 
@@ -1956,6 +2158,7 @@ export const Hold: MessageFns<Hold> = {
     message.purpose = object.purpose ?? "";
     message.status = object.status ?? "";
     message.placedBy = object.placedBy ?? "";
+    message.holdStatus = object.holdStatus ?? 0;
     return message;
   },
 };
@@ -3426,6 +3629,7 @@ function createBaseGroup(): Group {
     solutions: [],
     rewardsChanges: [],
     registeredAt: 0n,
+    groupStatus: 0,
   };
 }
 
@@ -3463,6 +3667,9 @@ export const Group: MessageFns<Group> = {
         throw new globalThis.Error("value provided for field message.registeredAt of type uint64 too large");
       }
       writer.uint32(80).uint64(message.registeredAt);
+    }
+    if (message.groupStatus !== 0) {
+      writer.uint32(88).int32(message.groupStatus);
     }
     return writer;
   },
@@ -3560,6 +3767,14 @@ export const Group: MessageFns<Group> = {
             message.registeredAt = reader.uint64() as bigint;
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.groupStatus = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3602,6 +3817,11 @@ export const Group: MessageFns<Group> = {
         : isSet(object.registered_at)
         ? BigInt(object.registered_at)
         : 0n,
+      groupStatus: isSet(object.groupStatus)
+        ? groupStatusFromJSON(object.groupStatus)
+        : isSet(object.group_status)
+        ? groupStatusFromJSON(object.group_status)
+        : 0,
     };
   },
 
@@ -3637,6 +3857,9 @@ export const Group: MessageFns<Group> = {
     if (message.registeredAt !== 0n) {
       obj.registeredAt = message.registeredAt.toString();
     }
+    if (message.groupStatus !== 0) {
+      obj.groupStatus = groupStatusToJSON(message.groupStatus);
+    }
     return obj;
   },
 
@@ -3659,6 +3882,7 @@ export const Group: MessageFns<Group> = {
     message.registeredAt = (object.registeredAt !== undefined && object.registeredAt !== null)
       ? BigInt(object.registeredAt)
       : 0n;
+    message.groupStatus = object.groupStatus ?? 0;
     return message;
   },
 };
@@ -4529,7 +4753,7 @@ export const GetSolutionRequest: MessageFns<GetSolutionRequest> = {
 };
 
 function createBaseSolution(): Solution {
-  return { config: undefined, owner: "", status: "", nominatedWorkers: [], registeredAt: 0n };
+  return { config: undefined, owner: "", status: "", nominatedWorkers: [], registeredAt: 0n, solutionStatus: 0 };
 }
 
 export const Solution: MessageFns<Solution> = {
@@ -4551,6 +4775,9 @@ export const Solution: MessageFns<Solution> = {
         throw new globalThis.Error("value provided for field message.registeredAt of type uint64 too large");
       }
       writer.uint32(40).uint64(message.registeredAt);
+    }
+    if (message.solutionStatus !== 0) {
+      writer.uint32(48).int32(message.solutionStatus);
     }
     return writer;
   },
@@ -4608,6 +4835,14 @@ export const Solution: MessageFns<Solution> = {
             message.registeredAt = reader.uint64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.solutionStatus = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4635,6 +4870,11 @@ export const Solution: MessageFns<Solution> = {
         : isSet(object.registered_at)
         ? BigInt(object.registered_at)
         : 0n,
+      solutionStatus: isSet(object.solutionStatus)
+        ? solutionStatusFromJSON(object.solutionStatus)
+        : isSet(object.solution_status)
+        ? solutionStatusFromJSON(object.solution_status)
+        : 0,
     };
   },
 
@@ -4655,6 +4895,9 @@ export const Solution: MessageFns<Solution> = {
     if (message.registeredAt !== 0n) {
       obj.registeredAt = message.registeredAt.toString();
     }
+    if (message.solutionStatus !== 0) {
+      obj.solutionStatus = solutionStatusToJSON(message.solutionStatus);
+    }
     return obj;
   },
 
@@ -4672,6 +4915,7 @@ export const Solution: MessageFns<Solution> = {
     message.registeredAt = (object.registeredAt !== undefined && object.registeredAt !== null)
       ? BigInt(object.registeredAt)
       : 0n;
+    message.solutionStatus = object.solutionStatus ?? 0;
     return message;
   },
 };
@@ -6042,6 +6286,192 @@ export const ListOperatorsResponse: MessageFns<ListOperatorsResponse> = {
   },
 };
 
+function createBaseGetWorkerRequest(): GetWorkerRequest {
+  return { address: "" };
+}
+
+export const GetWorkerRequest: MessageFns<GetWorkerRequest> = {
+  encode(message: GetWorkerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetWorkerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetWorkerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetWorkerRequest {
+    return { address: isSet(object.address) ? globalThis.String(object.address) : "" };
+  },
+
+  toJSON(message: GetWorkerRequest): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetWorkerRequest>): GetWorkerRequest {
+    return GetWorkerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetWorkerRequest>): GetWorkerRequest {
+    const message = createBaseGetWorkerRequest();
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseWorker(): Worker {
+  return { address: "", connected: false, operator: "", subscriptions: [] };
+}
+
+export const Worker: MessageFns<Worker> = {
+  encode(message: Worker, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.connected !== false) {
+      writer.uint32(16).bool(message.connected);
+    }
+    if (message.operator !== "") {
+      writer.uint32(26).string(message.operator);
+    }
+    for (const v of message.subscriptions) {
+      Subscription.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Worker {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWorker();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.connected = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operator = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subscriptions.push(Subscription.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Worker {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
+      subscriptions: globalThis.Array.isArray(object?.subscriptions)
+        ? object.subscriptions.map((e: any) => Subscription.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Worker): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.operator !== "") {
+      obj.operator = message.operator;
+    }
+    if (message.subscriptions?.length) {
+      obj.subscriptions = message.subscriptions.map((e) => Subscription.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Worker>): Worker {
+    return Worker.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Worker>): Worker {
+    const message = createBaseWorker();
+    message.address = object.address ?? "";
+    message.connected = object.connected ?? false;
+    message.operator = object.operator ?? "";
+    message.subscriptions = object.subscriptions?.map((e) => Subscription.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Registry owns registrars, solution groups, solutions, operators, workers, subscriptions and the
  * ledger (free and reserved balances, unclaimed rewards, holds, the treasury).
@@ -6447,6 +6877,19 @@ export const RegistryService = {
       Buffer.from(ListOperatorsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListOperatorsResponse => ListOperatorsResponse.decode(value),
   },
+  /**
+   * The operator a worker account is connected to and that operator's subscriptions (a worker
+   * connected to none has connected = false, not NOT_FOUND).
+   */
+  getWorker: {
+    path: "/ewx.v1.Registry/GetWorker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetWorkerRequest): Buffer => Buffer.from(GetWorkerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetWorkerRequest => GetWorkerRequest.decode(value),
+    responseSerialize: (value: Worker): Buffer => Buffer.from(Worker.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Worker => Worker.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
@@ -6524,6 +6967,11 @@ export interface RegistryServer extends UntypedServiceImplementation {
   claimRewards: handleUnaryCall<ClaimRewardsRequest, ClaimRewardsResponse>;
   getOperator: handleUnaryCall<GetOperatorRequest, Operator>;
   listOperators: handleUnaryCall<ListOperatorsRequest, ListOperatorsResponse>;
+  /**
+   * The operator a worker account is connected to and that operator's subscriptions (a worker
+   * connected to none has connected = false, not NOT_FOUND).
+   */
+  getWorker: handleUnaryCall<GetWorkerRequest, Worker>;
 }
 
 export interface RegistryClient extends Client {
@@ -7113,6 +7561,25 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListOperatorsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The operator a worker account is connected to and that operator's subscriptions (a worker
+   * connected to none has connected = false, not NOT_FOUND).
+   */
+  getWorker(
+    request: GetWorkerRequest,
+    callback: (error: ServiceError | null, response: Worker) => void,
+  ): ClientUnaryCall;
+  getWorker(
+    request: GetWorkerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Worker) => void,
+  ): ClientUnaryCall;
+  getWorker(
+    request: GetWorkerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Worker) => void,
   ): ClientUnaryCall;
 }
 

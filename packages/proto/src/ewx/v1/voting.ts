@@ -77,6 +77,58 @@ export function roundStateToJSON(object: RoundState): string {
   }
 }
 
+/**
+ * Why a round was left unresolved, the same in voting (Round.reason) and consensus
+ * (Tally.unresolved_reason). UNSPECIFIED while the round is not unresolved.
+ */
+export enum UnresolvedReason {
+  UNRESOLVED_REASON_UNSPECIFIED = 0,
+  /** UNRESOLVED_REASON_NO_QUORUM - Fewer than quorum_percent of the eligible workers voted. */
+  UNRESOLVED_REASON_NO_QUORUM = 1,
+  /** UNRESOLVED_REASON_NO_MAJORITY - No result reached vote_threshold_percent of the votes. */
+  UNRESOLVED_REASON_NO_MAJORITY = 2,
+  /** UNRESOLVED_REASON_TIE - Two results had the most votes. */
+  UNRESOLVED_REASON_TIE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function unresolvedReasonFromJSON(object: any): UnresolvedReason {
+  switch (object) {
+    case 0:
+    case "UNRESOLVED_REASON_UNSPECIFIED":
+      return UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED;
+    case 1:
+    case "UNRESOLVED_REASON_NO_QUORUM":
+      return UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM;
+    case 2:
+    case "UNRESOLVED_REASON_NO_MAJORITY":
+      return UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY;
+    case 3:
+    case "UNRESOLVED_REASON_TIE":
+      return UnresolvedReason.UNRESOLVED_REASON_TIE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UnresolvedReason.UNRECOGNIZED;
+  }
+}
+
+export function unresolvedReasonToJSON(object: UnresolvedReason): string {
+  switch (object) {
+    case UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED:
+      return "UNRESOLVED_REASON_UNSPECIFIED";
+    case UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM:
+      return "UNRESOLVED_REASON_NO_QUORUM";
+    case UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY:
+      return "UNRESOLVED_REASON_NO_MAJORITY";
+    case UnresolvedReason.UNRESOLVED_REASON_TIE:
+      return "UNRESOLVED_REASON_TIE";
+    case UnresolvedReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface StartRoundRequest {
   auth: Auth | undefined;
   solution: string;
@@ -146,7 +198,11 @@ export interface Round {
     | undefined;
   /** The settled result. */
   result: Buffer;
-  /** NO_QUORUM, NO_MAJORITY or TIE when unresolved. */
+  /**
+   * Deprecated: use reason. NO_QUORUM, NO_MAJORITY or TIE when unresolved; still filled.
+   *
+   * @deprecated
+   */
   unresolvedReason: string;
   /** hex; once settled or unresolved. */
   merkleRoot: string;
@@ -154,6 +210,8 @@ export interface Round {
   alerted: boolean;
   /** E: the size of the eligibility snapshot taken at start. */
   eligible: number;
+  /** Why the round is unresolved (UNSPECIFIED unless state is UNRESOLVED). */
+  reason: UnresolvedReason;
 }
 
 export interface ListRoundsRequest {
@@ -933,6 +991,7 @@ function createBaseRound(): Round {
     merkleRoot: "",
     alerted: false,
     eligible: 0,
+    reason: 0,
   };
 }
 
@@ -997,6 +1056,9 @@ export const Round: MessageFns<Round> = {
     }
     if (message.eligible !== 0) {
       writer.uint32(144).uint32(message.eligible);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(152).int32(message.reason);
     }
     return writer;
   },
@@ -1158,6 +1220,14 @@ export const Round: MessageFns<Round> = {
             message.eligible = reader.uint32();
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1226,6 +1296,7 @@ export const Round: MessageFns<Round> = {
         : "",
       alerted: isSet(object.alerted) ? globalThis.Boolean(object.alerted) : false,
       eligible: isSet(object.eligible) ? globalThis.Number(object.eligible) : 0,
+      reason: isSet(object.reason) ? unresolvedReasonFromJSON(object.reason) : 0,
     };
   },
 
@@ -1285,6 +1356,9 @@ export const Round: MessageFns<Round> = {
     if (message.eligible !== 0) {
       obj.eligible = Math.round(message.eligible);
     }
+    if (message.reason !== 0) {
+      obj.reason = unresolvedReasonToJSON(message.reason);
+    }
     return obj;
   },
 
@@ -1315,6 +1389,7 @@ export const Round: MessageFns<Round> = {
     message.merkleRoot = object.merkleRoot ?? "";
     message.alerted = object.alerted ?? false;
     message.eligible = object.eligible ?? 0;
+    message.reason = object.reason ?? 0;
     return message;
   },
 };
