@@ -65,5 +65,5 @@ test('an idle stretch of 1,000 evaluation periods in one run adds no settlement;
   s.given(run(10_001, 10_021)); // period 1001 begins: pool 1000 is due
   const settled = settleAll(s);
   assert.deepEqual(settled.map((e) => e.type), ['EvaluationSettled', 'PoolSettled']);
-  assert.deepEqual([(settled[1]!.data as { period: number }).period, s.state.settledThrough], [1000, 1001]);
+  assert.deepEqual([(settled[1]!.data as { evaluationPeriod: number }).evaluationPeriod, s.state.settledThrough], [1000, 1001]);
 });
