@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from './eventstore/pglite.js';
 import { DomainError, invalid } from './errors.js';
 import { pgliteEventStore } from './eventstore/pglite.js';
 import type { EventData, RecordedEvent } from './eventstore/types.js';
@@ -21,7 +21,7 @@ const add = (n: number) => (s: Counter) => {
 };
 
 test('runtime: commands append and apply; a replay of the log gives the same state, byte for byte', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('rt1', db);
   const rt = createRuntime('rt1', store, decider, silentLogger);
   await rt.start();
@@ -40,7 +40,7 @@ test('runtime: commands append and apply; a replay of the log gives the same sta
 });
 
 test('runtime: nonces must increase per signer; a refused command changes nothing', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('rt2', db);
   const rt = createRuntime('rt2', store, decider, silentLogger);
   await rt.start();
@@ -62,7 +62,7 @@ test('runtime: nonces must increase per signer; a refused command changes nothin
 });
 
 test('runtime: a co-signer\'s nonce is checked and recorded like the signer\'s, also after a restart', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('rt2c', db);
   const rt = createRuntime('rt2c', store, decider, silentLogger);
   await rt.start();
@@ -86,7 +86,7 @@ test('runtime: a co-signer\'s nonce is checked and recorded like the signer\'s, 
 });
 
 test('runtime: two processes writing one log stay consistent (conflicts are retried on fresh state)', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const a = createRuntime('rt3', await pgliteEventStore('rt3', db), decider, silentLogger);
   const b = createRuntime('rt3', await pgliteEventStore('rt3', db), decider, silentLogger);
   await a.start();
@@ -105,7 +105,7 @@ test('runtime: two processes writing one log stay consistent (conflicts are retr
 });
 
 test('runtime: an inbox delivery recorded once whatever the number of deliveries', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const rt = createRuntime('rt4', await pgliteEventStore('rt4', db), decider, silentLogger);
   await rt.start();
   const env = { source: 'registry', streamId: 'ledger:x', version: 0, position: '7', type: 'Added', data: { n: 4 } };
@@ -119,7 +119,7 @@ test('runtime: an inbox delivery recorded once whatever the number of deliveries
 });
 
 test('runtime: each own event records the previous version of its type in its stream; inbox refuses a gap', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const src = createRuntime('src', await pgliteEventStore('gsrc', db), decider, silentLogger);
   await src.start();
   await src.execute('s', (): EventData[] => [{ type: 'Added', data: { n: 1 } }, { type: 'Noted', data: {} }, { type: 'Added', data: { n: 2 } }]);
@@ -157,7 +157,7 @@ test('runtime: each own event records the previous version of its type in its st
 });
 
 test('runtime: while commands are refused (start-up), execute answers UNAVAILABLE with the reason and changes nothing; nonces are not spent', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('rtgate', db);
   const rt = createRuntime('rtgate', store, decider, silentLogger);
   await rt.start();

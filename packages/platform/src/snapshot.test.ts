@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from './eventstore/pglite.js';
 import { pgliteEventStore } from './eventstore/pglite.js';
 import type { RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
@@ -54,7 +54,7 @@ test('snapshot version: the decider version and the initial state shape both cou
 });
 
 test('runtime: a start from a snapshot plus the tail equals a full replay; every N events and at stop', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('snap1', db);
   const opts = { snapshots: { every: 4, version: 1 } };
   const a = createRuntime('snap1', store, toy, recording(), opts);
@@ -93,7 +93,7 @@ test('runtime: a start from a snapshot plus the tail equals a full replay; every
 });
 
 test('runtime: a snapshot of another version, or unreadable, is ignored with a log line (full replay)', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('snap2', db);
   const a = createRuntime('snap2', store, toy, recording(), { snapshots: { every: 2, version: 1 } });
   await a.start();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '../eventstore/pglite.js';
 import { parseEnvelope } from '../envelope.js';
 import { pgliteEventStore } from '../eventstore/pglite.js';
 import { silentLogger } from '../log.js';
@@ -9,7 +9,7 @@ import { logTailBus } from './logtail.js';
 import { topicOf } from './types.js';
 
 test('log-tail bus: a consumer reads the producer log from its durable checkpoint; a throw redelivers; inbox streams are not published', async () => {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const store = await pgliteEventStore('tail_src', db);
   for (let i = 0; i < 5; i++) await store.append(`s${i % 2}`, [{ type: 'E', data: { i } }], 'any');
   await store.append('inbox:other:x', [{ type: 'Copied', data: {} }], 'any');

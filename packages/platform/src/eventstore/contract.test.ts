@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from './pglite.js';
 import { existsSync } from 'node:fs';
 import { after } from 'node:test';
 import { eventStoreContract } from '../testing/contract.js';
@@ -11,7 +11,7 @@ import { postgresEventStore } from './postgres.js';
 const { infra, skip } = await realInfra();
 
 // PGlite: one in-memory database for the run; "reopening" a category opens a new store on it.
-const db = await PGlite.create();
+const db = await openPglite();
 after(() => db.close());
 eventStoreContract('PGlite', (category) => pgliteEventStore(category, db));
 

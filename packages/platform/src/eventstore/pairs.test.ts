@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from './pglite.js';
 import { logTailBus } from '../bus/logtail.js';
 import type { Bus, OutgoingMessage } from '../bus/types.js';
 import { serviceStatus } from '../grpc/status.js';
@@ -19,7 +19,7 @@ import { START, comparePositions, decodePosition, type EventStore, type Recorded
  * within an append (testing/pairs.ts): nothing may compute, count or densely assume positions.
  */
 const { infra, skip } = await realInfra();
-const db = await PGlite.create();
+const db = await openPglite();
 after(() => db.close());
 
 eventStoreContract('sparse pairs over PGlite', (category) => pglitePairEventStore(category, db));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from './pglite.js';
 import pg from 'pg';
 import { silentLogger } from '../log.js';
 import { realInfra } from '../testing/infra.js';
@@ -11,7 +11,7 @@ import { subscribe } from './subscription.js';
 import { START } from './types.js';
 
 const { infra, skip } = await realInfra();
-const db = await PGlite.create();
+const db = await openPglite();
 after(() => db.close());
 
 /** The schema exactly as the adapter created it before positions became opaque (bigint checkpoints). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '../eventstore/pglite.js';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { logTailBus } from '../bus/logtail.js';
 import { readEnv } from '../config.js';
@@ -21,7 +21,7 @@ import { inSpan, SpanKind, traceCauses } from './trace.js';
 test('trace context: command → append metadata → inbox → reaction → deadline decision, one trace; off stamps nothing', async () => {
   const exporter = new InMemorySpanExporter();
   const telemetry = await startTelemetry(telemetrySettingsFrom(readEnv({ METRICS_PORT: '0' }), 'test', '127.0.0.1'), silentLogger, [new SimpleSpanProcessor(exporter)]);
-  const db = await PGlite.create();
+  const db = await openPglite();
   try {
     const a = createRuntime('a', await pgliteEventStore('otel_a', db), { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
     const bStore = await pgliteEventStore('otel_b', db);

@@ -1,4 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '../eventstore/pglite.js';
 import pg from 'pg';
 import { WrongExpectedVersionError } from '../errors.js';
 import { pgliteClient } from '../eventstore/pglite.js';
@@ -143,5 +144,5 @@ export function postgresPairEventStore(url: string, category: string, options?: 
 
 /** The pair store over PGlite: a shared database (not closed by the store) or a new in-memory one. */
 export async function pglitePairEventStore(category: string, db?: PGlite, options?: PairStoreOptions): Promise<EventStore> {
-  return pairEventStore(pgliteClient(db ?? (await PGlite.create()), db === undefined), category, options);
+  return pairEventStore(pgliteClient(db ?? (await openPglite()), db === undefined), category, options);
 }

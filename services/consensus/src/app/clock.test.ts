@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '@ewx/platform';
 import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger } from '@ewx/platform';
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
@@ -22,7 +22,7 @@ describe('block production with several consensus processes', () => {
   });
 
   test('two processes on one store: blocks are not multiplied, and the standby takes over when the producer stops', async () => {
-    const db = await PGlite.create();
+    const db = await openPglite();
     const open = async () => createRuntime('consensus', await pgliteEventStore('clock', db), consensusDecider, silentLogger);
     const [a, b] = [await open(), await open()];
     await a.start();
@@ -58,7 +58,7 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
     solution: 's1', roundId, tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' }, merkleRoot: '', attestors: [], dissenters: [], validators: [] } as never });
 
   test('an ended round is awaited until decided; one that stays undecided while the log is quiet is given up on once', async () => {
-    const db = await PGlite.create();
+    const db = await openPglite();
     const rt = createRuntime('consensus', await pgliteEventStore('wait', db), consensusDecider, silentLogger);
     await rt.start();
     await rt.execute('inbox:voting:round', () => [started('r1', 3), started('r2', 3)]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '@ewx/platform';
 import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Logger, type Runtime } from '@ewx/platform';
 import { consensusDecider, roundKey, type ConsensusState } from '../domain/decider.js';
 import { startValidator } from './validator.js';
@@ -23,7 +23,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 15_0
 
 describe('validator processes sharing one consensus store', () => {
   test('four validators, one down: the other three settle the round; the fourth attests when it is back', async () => {
-    const db = await PGlite.create();
+    const db = await openPglite();
     const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
     const set = keys.map((k) => k.address);
     const runtimes = await Promise.all(keys.map(async () => createRuntime('consensus', await pgliteEventStore('validators', db), consensusDecider, silentLogger)));
@@ -59,7 +59,7 @@ describe('validator processes sharing one consensus store', () => {
   });
 
   test('started after a crash: a round closed while it was down is attested by its first pass, after the set is recorded', async () => {
-    const db = await PGlite.create();
+    const db = await openPglite();
     const key = generateKeyPair();
     const rt = await createRuntime('consensus', await pgliteEventStore('restart', db), consensusDecider, silentLogger);
     await rt.start();

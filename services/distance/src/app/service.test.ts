@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '@ewx/platform';
 import {
   DomainError, generateKeyPair, inProcessBus, nonceCounter, parseEnvelope, pgliteEventStore, PROTO_ROOT, readEnv, signCommand,
   silentLogger, startGrpcServer, topicOf, type Bus, type KeyPair, type ServiceInstance, type StartedServer,
@@ -46,7 +46,7 @@ interface Harness {
 }
 
 async function harness(ledger: Ledger, env: Record<string, string> = {}): Promise<Harness> {
-  const db = await PGlite.create();
+  const db = await openPglite();
   const bus = inProcessBus(silentLogger);
   let height = 0;
   let instance: ServiceInstance;
