@@ -40,7 +40,7 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 }
 
 /** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const CONSENSUS_STATE_VERSION = 1;
+export const CONSENSUS_STATE_VERSION = 2;
 
 export const consensusModule: ServiceModule = {
   name: 'consensus',
@@ -58,7 +58,7 @@ export const consensusModule: ServiceModule = {
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
       stateVersion: CONSENSUS_STATE_VERSION,
-      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.RoundClosed] },
+      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.RoundClosed] },
       grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
       reactions: (runtime) => {
         const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank);

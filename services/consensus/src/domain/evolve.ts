@@ -1,4 +1,4 @@
-import { decodeConsensusLog, unhandled } from '@ewx/contracts';
+import { decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
 import { voteCounts } from './tally.js';
@@ -18,7 +18,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       s.rounds.set(key, {
         solution: d.solution, roundId: d.roundId, group: d.group, period: d.period, quorumPercent: d.quorumPercent,
         voteThresholdPercent: d.voteThresholdPercent, eligible: d.eligible, snapshotChunks: d.snapshotChunks, snapshotReceived: 0,
-        snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
+        snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votesReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
       });
       break;
     }
@@ -29,22 +29,44 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       r.snapshotReceived++;
       break;
     }
+    case 'VoteCast': {
+      // The round's votes, carried once: recorded before its close, in the round's stream.
+      const d = ev.data;
+      const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (!r || r.status !== 'OPEN') break;
+      r.votesReceived++;
+      // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
+      // this keeps the count independent of that check).
+      if (!r.snapshot.has(d.worker)) break;
+      r.votes.push([d.worker, d.result]);
+      r.leaves.push(leafHash(d.worker, d.result));
+      break;
+    }
     case 'RoundClosed': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
       if (!r) break;
-      // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
-      // this keeps the count independent of that check).
-      for (const v of d.votes) {
-        if (!r.snapshot.has(v[0])) continue;
-        r.votes.push([v[0], v[1]]);
-        r.leaves.push(leafHash(v[0], v[1]));
+      const v1 = roundClosedV1(d);
+      if (v1) {
+        // A log written before votes were carried once: this chunk carries them, sorted by worker.
+        for (const v of v1.votes) {
+          if (!r.snapshot.has(v[0])) continue;
+          r.votes.push([v[0], v[1]]);
+          r.leaves.push(leafHash(v[0], v[1]));
+        }
+        r.voteChunks = v1.chunks;
+        r.voteChunksReceived++;
+      } else if (r.status === 'OPEN') {
+        // The votes arrived as VoteCast events: sorted by worker now (the leaves with them), into new arrays.
+        const order = r.votes.map((_, i) => i).sort((a, b) => { const x = r.votes[a]![0], y = r.votes[b]![0]; return x < y ? -1 : x > y ? 1 : 0; });
+        r.votes = order.map((i) => r.votes[i]!);
+        r.leaves = order.map((i) => r.leaves[i]!);
+        r.submitted = d.submitted;
+        r.voteChunksReceived = r.voteChunks;
       }
       // Count the results and fold the complete Merkle groups now, so settling costs only the right edge.
       voteCounts(r.votes);
       extendMerkleTree(r.leaves);
-      r.voteChunks = d.chunks;
-      r.voteChunksReceived++;
       if (r.status === 'OPEN') r.status = 'CLOSED';
       break;
     }
