@@ -33,7 +33,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       // The round's votes, carried once: recorded before its close, in the round's stream.
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
-      if (!r || r.status !== 'OPEN') break;
+      if (r?.status !== 'OPEN') break;
       r.votesReceived++;
       // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
       // this keeps the count independent of that check).
