@@ -1,8 +1,9 @@
-import type { Bus, Consumer } from './bus/types.js';
+import type { Bus, Consumer, IncomingMessage } from './bus/types.js';
 import { topicOf } from './bus/types.js';
-import { parseEnvelope } from './envelope.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
 import type { Logger } from './log.js';
 import { consumeSpan } from './telemetry/kafka.js';
+import { traceCarrier } from './telemetry/trace.js';
 import { isInboxGap, type Runtime } from './runtime.js';
 
 /** The consumer group of a service's inbox: `ewx-<service>`, after the namespace if any. */
@@ -16,9 +17,37 @@ export const inboxGroupOf = (service: string, namespace = ''): string => `${name
 export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger, namespace = ''): Promise<Consumer> {
   const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
+  const ingestBatch = runtime.ingestBatch?.bind(runtime);
   return bus.consume({
     groupId: inboxGroupOf(runtime.service, namespace),
     topics,
+    // A fetched run of messages: the wanted ones recorded with one append per run of one source
+    // stream. Each message still has its consumer span, and its record the trace of that span.
+    ...(ingestBatch ? { handleBatch: async (messages: readonly IncomingMessage[]) => {
+      const envs: Envelope[] = [];
+      const traces: (Record<string, string> | undefined)[] = [];
+      const spans: Promise<void>[] = [];
+      let settle!: (e?: unknown) => void;
+      const done = new Promise<void>((resolve, reject) => { settle = (e) => (e === undefined ? resolve() : reject(e)); });
+      for (const m of messages) {
+        const env = parseEnvelope(m.value);
+        if (!types.get(env.source)?.has(env.type)) continue;
+        const k = envs.push(env) - 1;
+        spans.push(consumeSpan(runtime.service, m, () => { traces[k] = traceCarrier(); return done; }));
+      }
+      if (envs.length === 0) return;
+      try {
+        const recorded = await ingestBatch(envs, traces);
+        recorded.forEach((r, i) => {
+          if (!r) log.info('inbox: duplicate delivery ignored', { source: envs[i]!.source, stream: envs[i]!.streamId, version: envs[i]!.version });
+        });
+        settle();
+      } catch (e) {
+        if (isInboxGap(e)) log.error(e.message, { source: e.source, stream: e.sourceStream, version: e.version, gaps: 1 });
+        settle(e ?? new Error('inbox batch failed'));
+      }
+      await Promise.all(spans);
+    } } : {}),
     handler: (m) => consumeSpan(runtime.service, m, async () => {
       const env = parseEnvelope(m.value);
       if (!types.get(env.source)?.has(env.type)) return;

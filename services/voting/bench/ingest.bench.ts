@@ -134,8 +134,12 @@ try {
   const voteCount = async (service: string): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_${service}.events WHERE type = 'VoteCast'`)).rows[0].n as number;
   const inVoting = await voteCount('voting');
   let inConsensus = 0;
-  await waitFor('consensus to record every vote', async () => { inConsensus = await voteCount('consensus'); return inConsensus >= inVoting ? true : undefined; }, 900_000, 500)
-    .catch(() => undefined);
+  stage('batched calls done; waiting for consensus to record the votes');
+  // (A build whose consensus does not record VoteCast has none: nothing to wait for.)
+  if (await voteCount('consensus') > 0) {
+    await waitFor('consensus to record every vote', async () => { inConsensus = await voteCount('consensus'); return inConsensus >= inVoting ? true : undefined; }, 170_000, 500)
+      .catch(() => undefined);
+  }
   const consensusLagSec = (performance.now() - t) / 1000 - batchSec;
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
