@@ -162,6 +162,7 @@ try {
   await db.end();
   const single_vps = Math.round(single.length / singleSec);
   const batch_vps = Math.round(batched.length / batchSec);
+  const cpus = (await import('node:os')).availableParallelism();
   const base_rps = Math.round(rows.length / baseSec);
   console.log(JSON.stringify({
     bench: 'signed votes through gRPC into PostgreSQL (voting and consensus as separate processes, Kafka relay running)',
@@ -171,7 +172,8 @@ try {
     consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), note: 'consensus records each VoteCast through its inbox (one transaction per event today)' },
     verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
-    signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3) },
+    signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),
+      cores: cpus, ratioSubmitVotesToAllCores: +(batch_vps / (ceiling * cpus)).toFixed(3) },
     votingMemory: { rounds: rounds.length, votesPerRound: WORKERS, rssBeforeVotesMb: rssBefore, rssAfterVotesMb: rssAfter, bytesPerVote: Math.round((rssAfter - rssBefore) * 1024 * 1024 / (single.length + batched.length)),
       extrapolatedTo10kRoundsX1kVotesMb: Math.round(rssBefore + (rssAfter - rssBefore) * 1e7 / (single.length + batched.length)), note: 'RSS of the voting process; linear extrapolation (every round and vote stays in memory today)' },
     targetVotesPerSecond: 5000, issueGoalVotesPerSecond: 10_000, loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(1)),

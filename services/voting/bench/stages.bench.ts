@@ -3,16 +3,20 @@
  * round (in this process, PostgreSQL for the store, no gRPC transport): protobuf decode, signing
  * bytes (re-encode), ed25519 verify, decide (batches of 500), append + apply (one execute per
  * batch, as the batcher does), and the relay's JSON envelope. Prints µs per vote per stage.
- * Run: npx tsx services/voting/bench/stages.bench.ts   (needs PostgreSQL; DATABASE_URL)
+ * Run: npm run bench -w @ewx/voting (first part), or `npx tsx bench/stages.bench.ts` in services/voting
+ * (needs PostgreSQL: DATABASE_URL; BENCH_VOTES, default 4000).
  */
 import { createRuntime, generateKeyPair, postgresEventStore, signCommand, signingBytes, silentLogger, toEnvelope, verifyBytes, type EventData } from '@ewx/platform';
+import { realInfra } from '@ewx/platform/testing';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
 import { decideVotes, roundKey, roundStream, startRound, votingDecider, type VoteCommand, type VotingState } from '../src/domain/decider.js';
 import { REGISTRAR, block, world, worker } from '../src/domain/testing.js';
 
 const N = Number(process.env.BENCH_VOTES ?? 4000);
 const BATCH = 500;
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/ewx_test';
+const { infra, skip } = await realInfra();
+if (!infra) { console.log(JSON.stringify({ bench: 'voting stages', skipped: skip })); process.exit(0); }
+const url = infra.databaseUrl;
 const M = '/ewx.v1.Voting/SubmitVote';
 const keys = Array.from({ length: N }, () => generateKeyPair());
 const wire = keys.map((k, i) => SubmitVoteRequest.encode(signCommand(k, M, { auth: undefined, solution: 's1', roundId: 'r', result: Buffer.from([i % 3]) }, 1n, (m) => SubmitVoteRequest.encode(m).finish())).finish());
@@ -45,10 +49,14 @@ const executes = await timeAsync(async () => {
 });
 const recorded = await store.readStream(roundStream('s1', 'r'));
 const envelope = time(() => { for (const e of recorded) JSON.stringify(toEnvelope('voting', e)); });
+const verifyAndRest = verifyCached + decode + signing + decide + executes + envelope;
 console.log(JSON.stringify({
   bench: 'voting stages per vote (µs), in process', votes: N, batch: BATCH, recorded: rt.state().rounds.get(roundKey('s1', 'r'))!.votes.size,
   usPerVote: { protobufDecode: +decode.toFixed(1), signingBytes: +signing.toFixed(1), verifyFirstSeen: +verifyFirst.toFixed(1), verifyKeyCached: +verifyCached.toFixed(1),
     decide: +decide.toFixed(1), executeDecideAppendApply: +executes.toFixed(1), relayEnvelopeJson: +envelope.toFixed(1) },
+  // What one thread could do if these stages were all: the verify share is the ceiling's.
+  votesPerSecondOneThread: Math.round(1e6 / verifyAndRest), verifyShare: +(verifyCached / verifyAndRest).toFixed(2),
+  loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(1)),
 }, null, 1));
 await rt.stop();
 process.exit(0);
