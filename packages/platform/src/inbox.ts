@@ -3,6 +3,7 @@ import { topicOf } from './bus/types.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import type { Logger } from './log.js';
 import { consumeSpan } from './telemetry/kafka.js';
+import { ingestSpan } from './telemetry/runtime.js';
 import { traceCarrier } from './telemetry/trace.js';
 import { isInboxGap, type Runtime } from './runtime.js';
 
@@ -27,13 +28,16 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
       const envs: Envelope[] = [];
       const traces: (Record<string, string> | undefined)[] = [];
       const spans: Promise<void>[] = [];
-      let settle!: (e?: unknown) => void;
-      const done = new Promise<void>((resolve, reject) => { settle = (e) => (e === undefined ? resolve() : reject(e)); });
+      let settle!: (r: boolean[] | undefined, e?: unknown) => void;
+      const done = new Promise<boolean[]>((resolve, reject) => { settle = (r, e) => (r ? resolve(r) : reject(e)); });
       for (const m of messages) {
         const env = parseEnvelope(m.value);
         if (!types.get(env.source)?.has(env.type)) continue;
         const k = envs.push(env) - 1;
-        spans.push(consumeSpan(runtime.service, m, () => { traces[k] = traceCarrier(); return done; }));
+        // Synchronously (the spans start at once): its consumer span, its record's span, and the trace for its record.
+        spans.push(consumeSpan(runtime.service, m, async () => {
+          await ingestSpan(runtime.service, env, async () => { traces[k] = traceCarrier(); return (await done)[k]!; });
+        }));
       }
       if (envs.length === 0) return;
       try {
@@ -41,10 +45,10 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
         recorded.forEach((r, i) => {
           if (!r) log.info('inbox: duplicate delivery ignored', { source: envs[i]!.source, stream: envs[i]!.streamId, version: envs[i]!.version });
         });
-        settle();
+        settle(recorded);
       } catch (e) {
         if (isInboxGap(e)) log.error(e.message, { source: e.source, stream: e.sourceStream, version: e.version, gaps: 1 });
-        settle(e ?? new Error('inbox batch failed'));
+        settle(undefined, e ?? new Error('inbox batch failed'));
       }
       await Promise.all(spans);
     } } : {}),
