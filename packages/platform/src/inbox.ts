@@ -1,3 +1,4 @@
+import { BLOCK_PRODUCED } from './blocks.js';
 import type { Bus, Consumer, IncomingMessage } from './bus/types.js';
 import { topicOf } from './bus/types.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
@@ -17,6 +18,8 @@ export const inboxGroupOf = (service: string, namespace = ''): string => `${name
  */
 /** Messages recorded per runtime turn by a batched inbox. */
 const SLICE = 500;
+/** How a block looks in an envelope's JSON (a cheap test before parsing; the parsed type decides). */
+const BLOCK_TYPE = `"type":"${BLOCK_PRODUCED}"`;
 
 export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger, namespace = ''): Promise<Consumer> {
   const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
@@ -55,9 +58,25 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
   return bus.consume({
     groupId: inboxGroupOf(runtime.service, namespace),
     topics,
-    // At most SLICE messages per runtime turn: commands wait for one slice, not a whole fetch.
+    // At most SLICE messages per runtime turn: commands wait for one slice, not a whole fetch. A
+    // block is recorded on its own, then the reactions it makes due get their turn before the next
+    // one (as when every message was recorded alone): a decision due at a height is taken there.
     ...(ingestBatch ? { handleBatch: async (messages: readonly IncomingMessage[]) => {
-      for (let i = 0; i < messages.length; i += SLICE) await recordSlice(messages.slice(i, i + SLICE), ingestBatch);
+      let group: IncomingMessage[] = [];
+      for (const m of messages) {
+        const block = m.value.includes(BLOCK_TYPE);
+        if (block || group.length >= SLICE) {
+          await recordSlice(group, ingestBatch);
+          group = [];
+        }
+        group.push(m);
+        if (block) {
+          await recordSlice(group, ingestBatch);
+          group = [];
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      await recordSlice(group, ingestBatch);
     } } : {}),
     handler: (m) => consumeSpan(runtime.service, m, async () => {
       const env = parseEnvelope(m.value);

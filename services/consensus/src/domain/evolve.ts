@@ -2,7 +2,28 @@ import { decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
 import { voteCounts } from './tally.js';
-import { metadataKey, roundKey, type ConsensusState } from './state.js';
+import { metadataKey, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
+
+/**
+ * The indexes of a round's votes in worker order. The snapshot is recorded sorted by worker and
+ * every counted vote is a snapshot worker's, so walking the snapshot gives the order without a
+ * sort; a snapshot found out of order (checked on the way) falls back to sorting.
+ */
+function byWorker(r: ValidatedRound): number[] {
+  const at = new Map<string, number>();
+  r.votes.forEach(([w], i) => at.set(w, i));
+  const order: number[] = [];
+  let previous: string | undefined;
+  let sorted = true;
+  for (const w of r.snapshot.keys()) {
+    if (previous !== undefined && w <= previous) sorted = false;
+    previous = w;
+    const i = at.get(w);
+    if (i !== undefined) order.push(i);
+  }
+  if (sorted && order.length === r.votes.length) return order;
+  return r.votes.map((_, i) => i).sort((a, b) => { const x = r.votes[a]![0], y = r.votes[b]![0]; return x < y ? -1 : x > y ? 1 : 0; });
+}
 
 /** Folds one recorded event (consensus' own or voting's, recorded from the inbox) into the state, in place. */
 export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
@@ -58,7 +79,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
         r.voteChunksReceived++;
       } else if (r.status === 'OPEN') {
         // The votes arrived as VoteCast events: sorted by worker now (the leaves with them), into new arrays.
-        const order = r.votes.map((_, i) => i).sort((a, b) => { const x = r.votes[a]![0], y = r.votes[b]![0]; return x < y ? -1 : x > y ? 1 : 0; });
+        const order = byWorker(r);
         r.votes = order.map((i) => r.votes[i]!);
         r.leaves = order.map((i) => r.leaves[i]!);
         r.submitted = d.submitted;

@@ -203,6 +203,13 @@ describe('votes carried once: VoteCast events, then a RoundClosed (v2) with thei
     assert.deepEqual(evaluateRound(r).tally, { eligible: 10, submitted: 9, top: 7, outcome: 'SETTLED', result: 'aa' });
   });
 
+  test('the worker order does not depend on the snapshot being recorded in order', () => {
+    const s = consensus().given(started('r4', 0));
+    s.given(ev('RoundSnapshot', { solution: 's1', roundId: 'r4', chunk: 0, chunks: 1, workers: [[w(3), op(3)], [w(1), op(1)], [w(2), op(2)]] }));
+    s.given(cast('r4', 2, 'bb'), cast('r4', 3, 'cc'), cast('r4', 1, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r4', height: 11, submitted: 3 }));
+    assert.deepEqual(s.state.rounds.get(roundKey('s1', 'r4'))!.votes, [[w(1), 'aa'], [w(2), 'bb'], [w(3), 'cc']]);
+  });
+
   test('a close that counts more votes than were recorded leaves the round not closed for the validators', () => {
     const s = consensus().given(started('r2', 3), cast('r2', 0, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r2', height: 11, submitted: 2 }));
     assert.equal(isClosed(s.state.rounds.get(roundKey('s1', 'r2'))!), false);
