@@ -1,7 +1,7 @@
 import { decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
-import { voteCounts } from './tally.js';
+import { carryVoteCounts, voteCounts } from './tally.js';
 import { metadataKey, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
 
 /**
@@ -61,6 +61,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       if (!r.snapshot.has(d.worker)) break;
       r.votes.push([d.worker, d.result]);
       r.leaves.push(leafHash(d.worker, d.result));
+      voteCounts(r.votes);
       break;
     }
     case 'RoundClosed': {
@@ -80,7 +81,10 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       } else if (r.status === 'OPEN') {
         // The votes arrived as VoteCast events: sorted by worker now (the leaves with them), into new arrays.
         const order = byWorker(r);
-        r.votes = order.map((i) => r.votes[i]!);
+        const arrived = r.votes;
+        voteCounts(arrived);
+        r.votes = order.map((i) => arrived[i]!);
+        carryVoteCounts(arrived, r.votes);
         r.leaves = order.map((i) => r.leaves[i]!);
         r.submitted = d.submitted;
         r.voteChunksReceived = r.voteChunks;
