@@ -11,7 +11,7 @@ import { metadataKey, roundKey, type ConsensusState, type ValidatedRound } from 
  */
 function byWorker(r: ValidatedRound): number[] {
   const at = new Map<string, number>();
-  r.votes.forEach(([w], i) => at.set(w, i));
+  r.votes.forEach(([w], i) => { at.set(w, i); });
   const order: number[] = [];
   let previous: string | undefined;
   let sorted = true;
