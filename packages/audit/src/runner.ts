@@ -90,7 +90,7 @@ export const isInbox = (e: LogEvent): boolean => e.streamId.startsWith(INBOX_PRE
 /** Event types other services record through their inbox, by source service: the audit keeps these to compare the copies. */
 const CONSUMED: Record<ServiceName, ReadonlySet<string>> = {
   consensus: new Set(Object.values(PUBLISHED.consensus)),
-  voting: new Set([PUBLISHED.voting.RoundStarted, PUBLISHED.voting.RoundSnapshot, PUBLISHED.voting.RoundClosed]),
+  voting: new Set([PUBLISHED.voting.RoundStarted, PUBLISHED.voting.RoundSnapshot, PUBLISHED.voting.VoteCast, PUBLISHED.voting.RoundClosed]),
   registry: new Set(Object.values(PUBLISHED.registry)),
   rewards: new Set(Object.values(PUBLISHED.rewards)),
   distance: new Set(Object.values(PUBLISHED.distance)),

@@ -178,10 +178,18 @@ export interface RoundSnapshotEvent { readonly solution: string; readonly roundI
 /** One accepted vote; `result` is lowercase hex of 1..64 bytes. Signed by the worker (metadata signer/nonce). */
 export interface VoteCastEvent { readonly solution: string; readonly roundId: string; readonly worker: string; readonly result: string; readonly height: number }
 /**
- * The round expired at `height` and is now OffChainVote: the recorded votes ([worker, result hex],
- * sorted by worker) in chunks, so a validator needs nothing but these events.
+ * v2: the round expired at `height` and is now OffChainVote, with the `submitted` votes recorded
+ * before it. The votes themselves are carried once, by the round's VoteCast events (same stream,
+ * before this one): a validator folds those and checks it received `submitted` of them.
  */
-export interface RoundClosedEvent { readonly solution: string; readonly roundId: string; readonly height: number; readonly submitted: number; readonly chunk: number; readonly chunks: number; readonly votes: readonly (readonly [string, string])[] }
+export interface RoundClosedEvent { readonly solution: string; readonly roundId: string; readonly height: number; readonly submitted: number }
+/**
+ * v1 (logs written before votes were carried once): the close also carried the recorded votes
+ * ([worker, result hex], sorted by worker) in `chunks` events. Read only: voting writes v2.
+ */
+export interface RoundClosedV1Event extends RoundClosedEvent { readonly chunk: number; readonly chunks: number; readonly votes: readonly (readonly [string, string])[] }
+/** The v1 form of a decoded RoundClosed (its votes and chunk), or undefined for v2. */
+export const roundClosedV1 = (d: RoundClosedEvent | RoundClosedV1Event): RoundClosedV1Event | undefined => ('votes' in d ? d : undefined);
 /** An alert for the registrar's own workflow: a RETRY_ONCE round failed twice, or its retry could not start. */
 export interface RoundAlertEvent { readonly solution: string; readonly roundId: string; readonly reason: string }
 

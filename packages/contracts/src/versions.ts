@@ -19,7 +19,11 @@ export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
   VoteMetadata: 2,
 };
 
-export const VOTING_EVENTS: Versions<VotingEvent> = { RoundStarted: 1, RoundSnapshot: 1, VoteCast: 1, RoundClosed: 1, RoundAlert: 1 };
+export const VOTING_EVENTS: Versions<VotingEvent> = {
+  RoundStarted: 1, RoundSnapshot: 1, VoteCast: 1, RoundAlert: 1,
+  // v2: the votes are carried once, by VoteCast (which consensus now records); v1 also carried them here.
+  RoundClosed: 2,
+};
 
 export const REGISTRY_EVENTS: Versions<RegistryEvent> = {
   Deposited: 1, Withdrawn: 1, Transferred: 1, HoldPlaced: 1, HoldReleased: 1, HoldSlashed: 1, RegistrarSignedUp: 1, RegistrarDeleted: 1,

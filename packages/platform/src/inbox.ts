@@ -1,8 +1,11 @@
-import type { Bus, Consumer } from './bus/types.js';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED } from './blocks.js';
+import type { Bus, Consumer, IncomingMessage } from './bus/types.js';
 import { topicOf } from './bus/types.js';
-import { parseEnvelope } from './envelope.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
 import type { Logger } from './log.js';
 import { consumeSpan } from './telemetry/kafka.js';
+import { ingestSpan } from './telemetry/runtime.js';
+import { traceCarrier } from './telemetry/trace.js';
 import { isInboxGap, type Runtime } from './runtime.js';
 
 /** The consumer group of a service's inbox: `ewx-<service>`, after the namespace if any. */
@@ -13,12 +16,68 @@ export const inboxGroupOf = (service: string, namespace = ''): string => `${name
  * records the wanted events in its own log (deduplicated by source stream and version), so a
  * replay of its log alone sees the same inputs in the same order.
  */
+/** Messages recorded per runtime turn by a batched inbox. */
+const SLICE = 500;
+/** How a block or a run of blocks looks in an envelope's JSON (a cheap test before parsing; the parsed type decides). */
+const BLOCK_TYPES = [BLOCK_PRODUCED, BLOCKS_PRODUCED].map((t) => `"type":"${t}"`);
+
 export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger, namespace = ''): Promise<Consumer> {
   const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
+  const ingestBatch = runtime.ingestBatch?.bind(runtime);
+  // A fetched run of messages: the wanted ones recorded with one append per run of one source
+  // stream. Each message still has its consumer span, and its record the trace of that span.
+  const recordSlice = async (messages: readonly IncomingMessage[], ingest: NonNullable<typeof ingestBatch>): Promise<void> => {
+    const envs: Envelope[] = [];
+    const traces: (Record<string, string> | undefined)[] = [];
+    const spans: Promise<void>[] = [];
+    let settle!: (r: boolean[] | undefined, e?: unknown) => void;
+    const done = new Promise<boolean[]>((resolve, reject) => { settle = (r, e) => (r ? resolve(r) : reject(e)); });
+    for (const m of messages) {
+      const env = parseEnvelope(m.value);
+      if (!types.get(env.source)?.has(env.type)) continue;
+      const k = envs.push(env) - 1;
+      // Synchronously (the spans start at once): its consumer span, its record's span, and the trace for its record.
+      spans.push(consumeSpan(runtime.service, m, async () => {
+        await ingestSpan(runtime.service, env, async () => { traces[k] = traceCarrier(); return (await done)[k]!; });
+      }));
+    }
+    if (envs.length === 0) return;
+    try {
+      const recorded = await ingest(envs, traces);
+      recorded.forEach((r, i) => {
+        if (!r) log.info('inbox: duplicate delivery ignored', { source: envs[i]!.source, stream: envs[i]!.streamId, version: envs[i]!.version });
+      });
+      settle(recorded);
+    } catch (e) {
+      if (isInboxGap(e)) log.error(e.message, { source: e.source, stream: e.sourceStream, version: e.version, gaps: 1 });
+      settle(undefined, e ?? new Error('inbox batch failed'));
+    }
+    await Promise.all(spans);
+  };
   return bus.consume({
     groupId: inboxGroupOf(runtime.service, namespace),
     topics,
+    // At most SLICE messages per runtime turn: commands wait for one slice, not a whole fetch. A
+    // block is recorded on its own, then the reactions it makes due get their turn before the next
+    // one (as when every message was recorded alone): a decision due at a height is taken there.
+    ...(ingestBatch ? { handleBatch: async (messages: readonly IncomingMessage[]) => {
+      let group: IncomingMessage[] = [];
+      for (const m of messages) {
+        const block = BLOCK_TYPES.some((t) => m.value.includes(t));
+        if (block || group.length >= SLICE) {
+          await recordSlice(group, ingestBatch);
+          group = [];
+        }
+        group.push(m);
+        if (block) {
+          await recordSlice(group, ingestBatch);
+          group = [];
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      await recordSlice(group, ingestBatch);
+    } } : {}),
     handler: (m) => consumeSpan(runtime.service, m, async () => {
       const env = parseEnvelope(m.value);
       if (!types.get(env.source)?.has(env.type)) return;

@@ -156,6 +156,40 @@ test('runtime: each own event records the previous version of its type in its st
   await db.close();
 });
 
+test('runtime: a batch of deliveries is recorded like one delivery at a time, with one append per run of a source stream', async () => {
+  const db = await openPglite();
+  const store = await pgliteEventStore('rtb', db);
+  let appends = 0;
+  const counting = { ...store, append: (...a: Parameters<typeof store.append>) => { appends++; return store.append(...a); } };
+  const rt = createRuntime('rtb', counting, decider, silentLogger);
+  await rt.start();
+  const env = (streamId: string, version: number, n: number, prevOfType?: number) =>
+    ({ source: 'src', streamId, version, position: String(version + 1), type: 'Added', data: { n }, ...(prevOfType !== undefined ? { prevOfType } : {}) });
+  // Two runs of stream a around one of stream b; a duplicate inside the batch and one already recorded.
+  assert.equal(await rt.ingest(env('a', 0, 1, -1)), true);
+  appends = 0;
+  const recorded = await rt.ingestBatch!([env('a', 0, 1, -1), env('a', 1, 2, 0), env('a', 2, 3, 1), env('a', 2, 3, 1), env('b', 0, 10, -1), env('a', 3, 4, 2)],
+    [undefined, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }]);
+  assert.deepEqual(recorded, [false, true, true, false, true, true]);
+  assert.equal(appends, 3, 'a, b, a: one append each');
+  assert.equal(rt.state().total, 20);
+  const a = await rt.store.readStream('inbox:src:a');
+  assert.deepEqual(a.map((e) => (e.metadata as { sourceVersion: number }).sourceVersion), [0, 1, 2, 3]);
+  assert.equal((a[1]!.metadata as { traceparent?: string }).traceparent, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'each record keeps its delivery\'s trace');
+  // A gap: the envelopes before it are recorded, then it throws; a redelivery of the whole batch records the rest once.
+  await assert.rejects(rt.ingestBatch!([env('a', 4, 5, 3), env('a', 6, 7, 5)]), (e: Error) => e.name === 'InboxGapError');
+  assert.equal(rt.state().total, 25);
+  assert.deepEqual(await rt.ingestBatch!([env('a', 4, 5, 3), env('a', 5, 6, 4), env('a', 6, 7, 5)]), [false, true, true]);
+  assert.equal(rt.state().total, 38);
+  await rt.stop();
+  // A replay gives the same state.
+  const again = createRuntime('rtb', store, decider, silentLogger);
+  await again.start();
+  assert.equal(again.state().total, 38);
+  await again.stop();
+  await db.close();
+});
+
 test('runtime: while commands are refused (start-up), execute answers UNAVAILABLE with the reason and changes nothing; nonces are not spent', async () => {
   const db = await openPglite();
   const store = await pgliteEventStore('rtgate', db);

@@ -40,6 +40,13 @@ export interface Runtime<S> {
   execute(streamId: string, decide: (state: S) => readonly EventData[], auth?: Auth): Promise<RecordedEvent[]>;
   /** Records another service's event in this log once, whatever the number of deliveries. */
   ingest(envelope: Envelope): Promise<boolean>;
+  /**
+   * `ingest` of several deliveries in order, with one append per run of consecutive envelopes of
+   * one source stream (a source's burst of events costs one transaction, not one each). Says per
+   * envelope whether it was recorded (false: a duplicate). `traces[i]`: trace context to record
+   * with envelope i (its delivery's). A gap throws after recording the envelopes before it.
+   */
+  ingestBatch?(envelopes: readonly Envelope[], traces?: readonly (Record<string, string> | undefined)[]): Promise<boolean[]>;
   /** Applied events after start-up (live), for reactions; replays at start do not call it. */
   onEvent(listener: (event: RecordedEvent, state: S) => void): () => void;
   lastNonce(signer: string): bigint;
@@ -243,6 +250,52 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
           }
         }
       }));
+    },
+    ingestBatch(envs, traces) {
+      return exclusive(async () => {
+        const recorded = envs.map(() => false);
+        for (let attempt = 0; ; attempt++) {
+          await catchUpUnlocked();
+          try {
+            for (let i = 0; i < envs.length;) {
+              const first = envs[i]!;
+              const key = `${first.source}|${first.streamId}`;
+              let seen = inboxSeen.get(key) ?? -1;
+              const typeSeen = new Map<string, number>();
+              const run: EventData[] = [];
+              const at: number[] = [];
+              let gap: InboxGapError | undefined;
+              let j = i;
+              for (; j < envs.length && envs[j]!.source === first.source && envs[j]!.streamId === first.streamId; j++) {
+                const env = envs[j]!;
+                if (seen >= env.version) continue;
+                if (env.prevOfType !== undefined) {
+                  const last = typeSeen.get(env.type) ?? inboxTypeSeen.get(`${key}|${env.type}`) ?? -1;
+                  if (env.prevOfType !== last) {
+                    inboxGapCount++;
+                    gap = new InboxGapError(env.source, env.streamId, env.type, last, env.prevOfType, env.version);
+                    break;
+                  }
+                }
+                const trace = traces?.[j];
+                run.push({ type: env.type, data: env.data, metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position, ...trace } });
+                at.push(j);
+                seen = env.version;
+                typeSeen.set(env.type, env.version);
+              }
+              if (run.length > 0) {
+                await appendAndApply(`${INBOX_PREFIX}${first.source}:${first.streamId}`, run);
+                for (const k of at) recorded[k] = true;
+              }
+              if (gap) throw gap;
+              i = j;
+            }
+            return recorded;
+          } catch (e) {
+            if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+          }
+        }
+      });
     },
     onEvent(l) { listeners.add(l); return () => listeners.delete(l); },
   };

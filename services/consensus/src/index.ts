@@ -58,7 +58,7 @@ export const consensusModule: ServiceModule = {
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
       stateVersion: CONSENSUS_STATE_VERSION,
-      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.RoundClosed] },
+      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.RoundClosed] },
       grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
       reactions: (runtime) => {
         const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank);

@@ -11,6 +11,10 @@ import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 5000);
+/** How long voting may take to record the workers' registry events (its inbox: one transaction per event). */
+const SETUP_TIMEOUT_MS = Number(process.env.BENCH_SETUP_TIMEOUT_MS ?? 600_000);
+/** Voting's VOTE_VERIFY_THREADS for this run (unset: the service's default). */
+const VERIFY_THREADS = process.env.BENCH_VERIFY_THREADS;
 const ROUNDS_PER_MODE = Number(process.env.BENCH_ROUNDS_PER_MODE ?? 2);
 /** The signature-check ceiling: ed25519 verifies per second on one core with Node's crypto, in this process. */
 const verifyCeiling = async (): Promise<number> => {
@@ -51,7 +55,9 @@ const registrar = generateKeyPair();
 const env = { DATABASE_URL: infra.databaseUrl, KAFKA_BROKERS: infra.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'error' };
 const ports = { consensus: await freePort(), voting: await freePort() };
 stage('starting consensus and voting');
-procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, { ...env, ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}) })];
+procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, {
+  ...env, ...(VERIFY_THREADS !== undefined ? { VOTE_VERIFY_THREADS: VERIFY_THREADS } : {}), ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}),
+})];
 const consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
 const voting = insecureClient(VotingClient, `127.0.0.1:${ports.voting}`);
 const bus = kafkaBus({ brokers: infra.brokers, clientId: `${ns}-bench`, log: silentLogger });
@@ -87,7 +93,7 @@ try {
     const r = await rpc(voting, 'startRound', signCommand(registrar, '/ewx.v1.Voting/StartRound', { auth: undefined, solution: 'sol', roundId: `probe${++probe}` }, regNonce(), (m) => StartRoundRequest.encode(m).finish())).catch(() => undefined);
     if (r) stage(`probe ${probe}: ${r.eligible} eligible`);
     return r && r.eligible === WORKERS ? true : undefined;
-  }, 120_000, 500);
+  }, SETUP_TIMEOUT_MS, 2000);
   stage(`voting knows the ${WORKERS} workers (${probe} probes)`);
   for (const id of rounds) {
     await rpc(voting, 'startRound', signCommand(registrar, '/ewx.v1.Voting/StartRound', { auth: undefined, solution: 'sol', roundId: id }, regNonce(), (m) => StartRoundRequest.encode(m).finish()));
@@ -124,6 +130,17 @@ try {
 
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   await db.connect();
+  // Votes are carried once: consensus records each VoteCast through its inbox. How long after the last answer it has them all.
+  const voteCount = async (service: string): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_${service}.events WHERE type = 'VoteCast'`)).rows[0].n as number;
+  const inVoting = await voteCount('voting');
+  let inConsensus = 0;
+  stage('batched calls done; waiting for consensus to record the votes');
+  // (A build whose consensus does not record VoteCast has none: nothing to wait for.)
+  if (await voteCount('consensus') > 0) {
+    await waitFor('consensus to record every vote', async () => { inConsensus = await voteCount('consensus'); return inConsensus >= inVoting ? true : undefined; }, 170_000, 500)
+      .catch(() => undefined);
+  }
+  const consensusLagSec = (performance.now() - t) / 1000 - batchSec;
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
     `SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' AND stream_id = ANY($1)`, [ids.map((id) => `round:sol:${id}`)])).rows[0].n as number;
@@ -145,14 +162,18 @@ try {
   await db.end();
   const single_vps = Math.round(single.length / singleSec);
   const batch_vps = Math.round(batched.length / batchSec);
+  const cpus = (await import('node:os')).availableParallelism();
   const base_rps = Math.round(rows.length / baseSec);
   console.log(JSON.stringify({
     bench: 'signed votes through gRPC into PostgreSQL (voting and consensus as separate processes, Kafka relay running)',
     workers: WORKERS, votes: single.length + batched.length, stored, refused,
     submitVote: { votes: single.length, seconds: +singleSec.toFixed(2), votesPerSecond: single_vps, appends: singleCommits, ratioToPlainInsert: +(single_vps / base_rps).toFixed(3) },
     submitVotes: { votes: batched.length, batch: BATCH, seconds: +batchSec.toFixed(2), votesPerSecond: batch_vps, appends: batchCommits, ratioToPlainInsert: +(batch_vps / base_rps).toFixed(3) },
+    consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), note: 'consensus records each VoteCast through its inbox (one transaction per event today)' },
+    verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
-    signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3) },
+    signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),
+      cores: cpus, ratioSubmitVotesToAllCores: +(batch_vps / (ceiling * cpus)).toFixed(3) },
     votingMemory: { rounds: rounds.length, votesPerRound: WORKERS, rssBeforeVotesMb: rssBefore, rssAfterVotesMb: rssAfter, bytesPerVote: Math.round((rssAfter - rssBefore) * 1024 * 1024 / (single.length + batched.length)),
       extrapolatedTo10kRoundsX1kVotesMb: Math.round(rssBefore + (rssAfter - rssBefore) * 1e7 / (single.length + batched.length)), note: 'RSS of the voting process; linear extrapolation (every round and vote stays in memory today)' },
     targetVotesPerSecond: 5000, issueGoalVotesPerSecond: 10_000, loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(1)),

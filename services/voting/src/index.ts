@@ -29,7 +29,7 @@ export function overdueRounds(s: VotingState): { rounds: number; oldestBlocks: n
 const verifyThreadsFrom = (env: Env): number => env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
 
 /** Version of voting's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const VOTING_STATE_VERSION = 1;
+export const VOTING_STATE_VERSION = 2;
 
 export const votingModule: ServiceModule = {
   name: 'voting',

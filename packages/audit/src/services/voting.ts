@@ -1,4 +1,4 @@
-import { decodeVotingLog } from '@ewx/contracts';
+import { decodeVotingLog, roundClosedV1, votingEvent, type RoundClosedV1Event } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { votingDecider } from '@ewx/voting';
 import {
@@ -21,6 +21,24 @@ export function voteSignatureJob(e: LogEvent): SignatureJob | undefined {
   const d = ev.data;
   const payload = SubmitVoteRequest.encode({ auth: undefined, solution: d.solution, roundId: d.roundId, result: Buffer.from(d.result, 'hex') }).finish();
   return { method: SUBMIT_VOTE, signer: d.worker, nonce: m.nonce, payload, signature: m.signature };
+}
+
+/** [worker, result] pairs per chunk of a v1 RoundClosed. */
+const V1_VOTES_CHUNK = 2000;
+
+/**
+ * The close as voting wrote it before votes were carried once (RoundClosed v1, in logs written
+ * then): the recorded votes sorted by worker, in chunks. Only the audit of such logs needs it.
+ */
+function closeRoundV1(s: VotingState, solution: string, roundId: string): EventData[] {
+  const closed = closeRound(s, solution, roundId);
+  if (closed.length === 0) return [];
+  const votes = [...s.rounds.get(roundKey(solution, roundId))!.votes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const chunks = Math.max(1, Math.ceil(votes.length / V1_VOTES_CHUNK));
+  return Array.from({ length: chunks }, (_, c): EventData => {
+    const data: RoundClosedV1Event = { solution, roundId, height: s.height, submitted: votes.length, chunk: c, chunks, votes: votes.slice(c * V1_VOTES_CHUNK, (c + 1) * V1_VOTES_CHUNK) };
+    return votingEvent({ type: 'RoundClosed', data });
+  });
 }
 
 /**
@@ -85,7 +103,7 @@ export function votingAudit(): ServiceAudit<VotingState> {
             ctx.diverge('round-close', `round ${d.roundId} of ${d.solution} is closed at height ${s.height}, but it is not due (not active or its end block not reached)`);
             return;
           }
-          ctx.expect('round-close', closeRound(s, d.solution, d.roundId));
+          ctx.expect('round-close', roundClosedV1(d) ? closeRoundV1(s, d.solution, d.roundId) : closeRound(s, d.solution, d.roundId));
           return;
         }
         case 'RoundAlert': {
@@ -103,7 +121,7 @@ export function votingAudit(): ServiceAudit<VotingState> {
       const ev = decodeVotingLog(e);
       if (ev?.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
         const d = ev.data;
-        if (d.chunk === 0) fact(ctx.cross, 'voting.closed', () => new Map<string, ClosedRoundFact>()).set(roundKey(d.solution, d.roundId), { position: e.position, votes: d.submitted });
+        if ((roundClosedV1(d)?.chunk ?? 0) === 0) fact(ctx.cross, 'voting.closed', () => new Map<string, ClosedRoundFact>()).set(roundKey(d.solution, d.roundId), { position: e.position, votes: d.submitted });
       }
     },
   };

@@ -1,8 +1,8 @@
-import { Kafka, logLevel, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig, type KafkaMessage, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log.js';
 import { headersOf, watchConsumerLag } from '../telemetry/kafka.js';
 import type { KafkaSecurity } from './kafka-security.js';
-import type { Bus, Consumer, ConsumerOptions, OutgoingMessage } from './types.js';
+import type { Bus, Consumer, ConsumerOptions, IncomingMessage, OutgoingMessage } from './types.js';
 
 export interface KafkaBusOptions {
   readonly brokers: readonly string[];
@@ -150,7 +150,25 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
 
     async function joinAndWatch(): Promise<Consumer> {
       await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
-      await consumer.run({
+      const toIncoming = (topic: string, partition: number, message: KafkaMessage): IncomingMessage =>
+        ({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', ...headersOf(message.headers) });
+      const handleBatch = c.handleBatch;
+      if (handleBatch) {
+        await consumer.run({
+          autoCommit: true,
+          eachBatch: async ({ batch, heartbeat, isStale }) => {
+            if (batch.messages.length === 0 || isStale()) return;
+            // As below: keep the session alive while the handler waits.
+            const pump = setInterval(() => { heartbeat().catch(() => undefined); }, heartbeatInterval);
+            try {
+              await handleBatch(batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m)));
+            } finally {
+              clearInterval(pump);
+            }
+            handled.set(`${batch.topic}:${batch.partition}`, BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n);
+          },
+        });
+      } else await consumer.run({
         autoCommit: true,
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
           // kafkajs heartbeats only between messages: keep the session alive while a handler waits

@@ -37,10 +37,13 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
           batchSize: 500,
           log: log.child({ component: 'bus', group: o.groupId, topic }),
           handler: async (events) => {
-            for (const e of events) {
-              if (e.streamId.startsWith(INBOX_PREFIX)) continue;
-              await o.handler({ topic, partition: 0, offset: e.position, key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)), ...traceHeadersOf(e.metadata) });
+            const messages = events.filter((e) => !e.streamId.startsWith(INBOX_PREFIX))
+              .map((e) => ({ topic, partition: 0, offset: e.position, key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)), ...traceHeadersOf(e.metadata) }));
+            if (o.handleBatch) {
+              if (messages.length > 0) await o.handleBatch(messages);
+              return;
             }
+            for (const m of messages) await o.handler(m);
           },
         });
         const { head } = src;

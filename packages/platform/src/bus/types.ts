@@ -17,6 +17,12 @@ export interface ConsumerOptions {
   readonly topics: readonly string[];
   /** Resolves when handled; the offset is committed only then. A throw redelivers. */
   readonly handler: (message: IncomingMessage) => Promise<void>;
+  /**
+   * Optional: handles a run of messages of one partition, in order, at once (a bus that fetches in
+   * batches calls it instead of `handler`). Resolves when all are handled; a throw redelivers them
+   * (the handler deduplicates).
+   */
+  readonly handleBatch?: (messages: readonly IncomingMessage[]) => Promise<void>;
 }
 
 export interface Consumer {

@@ -48,7 +48,9 @@ export function countAppended(service: string, events: readonly EventData[]): vo
   for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
   const i = instruments();
   for (const [type, n] of byType) count(i.appended, n, { service, type });
-  count(i.votes, byType.get(VOTE) ?? 0, { service });
+  // Votes where they are cast: consensus's inbox records each VoteCast too (votes carried once), not a new vote.
+  const cast = byType.has(VOTE) ? events.filter((e) => e.type === VOTE && (e.metadata as { source?: unknown } | null | undefined)?.source === undefined).length : 0;
+  count(i.votes, cast, { service });
 }
 
 export function recordReplay(service: string, events: number, ms: number): void {

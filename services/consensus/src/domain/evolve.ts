@@ -1,8 +1,29 @@
-import { decodeConsensusLog, unhandled } from '@ewx/contracts';
+import { decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
-import { voteCounts } from './tally.js';
-import { metadataKey, roundKey, type ConsensusState } from './state.js';
+import { carryVoteCounts, voteCounts } from './tally.js';
+import { metadataKey, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
+
+/**
+ * The indexes of a round's votes in worker order. The snapshot is recorded sorted by worker and
+ * every counted vote is a snapshot worker's, so walking the snapshot gives the order without a
+ * sort; a snapshot found out of order (checked on the way) falls back to sorting.
+ */
+function byWorker(r: ValidatedRound): number[] {
+  const at = new Map<string, number>();
+  r.votes.forEach(([w], i) => { at.set(w, i); });
+  const order: number[] = [];
+  let previous: string | undefined;
+  let sorted = true;
+  for (const w of r.snapshot.keys()) {
+    if (previous !== undefined && w <= previous) sorted = false;
+    previous = w;
+    const i = at.get(w);
+    if (i !== undefined) order.push(i);
+  }
+  if (sorted && order.length === r.votes.length) return order;
+  return r.votes.map((_, i) => i).sort((a, b) => { const x = r.votes[a]![0], y = r.votes[b]![0]; return x < y ? -1 : x > y ? 1 : 0; });
+}
 
 /** Folds one recorded event (consensus' own or voting's, recorded from the inbox) into the state, in place. */
 export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
@@ -19,7 +40,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       s.rounds.set(key, {
         solution: d.solution, roundId: d.roundId, group: d.group, period: d.period, endBlock: d.endBlock, quorumPercent: d.quorumPercent,
         voteThresholdPercent: d.voteThresholdPercent, eligible: d.eligible, snapshotChunks: d.snapshotChunks, snapshotReceived: 0,
-        snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
+        snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votesReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
       });
       break;
     }
@@ -30,22 +51,48 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       r.snapshotReceived++;
       break;
     }
+    case 'VoteCast': {
+      // The round's votes, carried once: recorded before its close, in the round's stream.
+      const d = ev.data;
+      const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (r?.status !== 'OPEN') break;
+      r.votesReceived++;
+      // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
+      // this keeps the count independent of that check).
+      if (!r.snapshot.has(d.worker)) break;
+      r.votes.push([d.worker, d.result]);
+      r.leaves.push(leafHash(d.worker, d.result));
+      voteCounts(r.votes);
+      break;
+    }
     case 'RoundClosed': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
       if (!r) break;
-      // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
-      // this keeps the count independent of that check).
-      for (const v of d.votes) {
-        if (!r.snapshot.has(v[0])) continue;
-        r.votes.push([v[0], v[1]]);
-        r.leaves.push(leafHash(v[0], v[1]));
+      const v1 = roundClosedV1(d);
+      if (v1) {
+        // A log written before votes were carried once: this chunk carries them, sorted by worker.
+        for (const v of v1.votes) {
+          if (!r.snapshot.has(v[0])) continue;
+          r.votes.push([v[0], v[1]]);
+          r.leaves.push(leafHash(v[0], v[1]));
+        }
+        r.voteChunks = v1.chunks;
+        r.voteChunksReceived++;
+      } else if (r.status === 'OPEN') {
+        // The votes arrived as VoteCast events: sorted by worker now (the leaves with them), into new arrays.
+        const order = byWorker(r);
+        const arrived = r.votes;
+        voteCounts(arrived);
+        r.votes = order.map((i) => arrived[i]!);
+        carryVoteCounts(arrived, r.votes);
+        r.leaves = order.map((i) => r.leaves[i]!);
+        r.submitted = d.submitted;
+        r.voteChunksReceived = r.voteChunks;
       }
       // Count the results and fold the complete Merkle groups now, so settling costs only the right edge.
       voteCounts(r.votes);
       extendMerkleTree(r.leaves);
-      r.voteChunks = d.chunks;
-      r.voteChunksReceived++;
       if (r.status === 'OPEN') r.status = 'CLOSED';
       break;
     }

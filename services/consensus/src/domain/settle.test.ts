@@ -6,7 +6,7 @@ import { spec, type Spec } from '@ewx/platform/testing';
 import { decide, type ConsensusCommand } from './decider.js';
 import { evolve } from './evolve.js';
 import { attestationBytes, evaluateRound } from './settle.js';
-import { initialConsensusState, metadataKey, roundKey, type ConsensusState } from './state.js';
+import { initialConsensusState, isClosed, metadataKey, roundKey, type ConsensusState } from './state.js';
 import { tallyText } from './tally.js';
 
 type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
@@ -178,5 +178,48 @@ describe('SPEC §5 vote metadata and the result chain', () => {
     const recomputed = createHash('sha256').update(`ewx/v1/result-chain\n${e.prevHash}\n${e.roundId}\n${e.result}\n${tallyText(e.tally)}`).digest('hex');
     assert.equal(e.hash, recomputed);
     assert.equal(e.result, 'bb');
+  });
+});
+
+describe('votes carried once: VoteCast events, then a RoundClosed (v2) with their count', () => {
+  const started = (roundId: string, n: number): EventData[] => [
+    ev('RoundStarted', { solution: 's1', roundId, group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: n, snapshotChunks: 1 }),
+    ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: Array.from({ length: n }, (_, i) => [w(i), op(i)]) }),
+  ];
+  const cast = (roundId: string, i: number, result: string): EventData => ev('VoteCast', { solution: 's1', roundId, worker: w(i), result, height: 5 });
+  const results = ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'bb', undefined];
+
+  test('the same tally and Merkle root as the v1 close that carried the votes, whatever order they were recorded in', () => {
+    const v1 = closedRound(consensus());
+    const v2 = consensus().given(started('r1', 10));
+    // Recorded in arrival order, not by worker.
+    for (const i of [8, 3, 0, 6, 1, 7, 5, 2, 4]) v2.given(cast('r1', i, results[i]!));
+    assert.equal(isClosed(v2.state.rounds.get(roundKey('s1', 'r1'))!), false, 'open until the close');
+    v2.given(ev('RoundClosed', { solution: 's1', roundId: 'r1', height: 11, submitted: 9 }));
+    const r = v2.state.rounds.get(roundKey('s1', 'r1'))!;
+    assert.ok(isClosed(r));
+    assert.deepEqual(r.votes, v1.state.rounds.get(roundKey('s1', 'r1'))!.votes);
+    assert.deepEqual(evaluateRound(r), evaluateRound(v1.state.rounds.get(roundKey('s1', 'r1'))!));
+    assert.deepEqual(evaluateRound(r).tally, { eligible: 10, submitted: 9, top: 7, outcome: 'SETTLED', result: 'aa' });
+  });
+
+  test('the worker order does not depend on the snapshot being recorded in order', () => {
+    const s = consensus().given(started('r4', 0));
+    s.given(ev('RoundSnapshot', { solution: 's1', roundId: 'r4', chunk: 0, chunks: 1, workers: [[w(3), op(3)], [w(1), op(1)], [w(2), op(2)]] }));
+    s.given(cast('r4', 2, 'bb'), cast('r4', 3, 'cc'), cast('r4', 1, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r4', height: 11, submitted: 3 }));
+    assert.deepEqual(s.state.rounds.get(roundKey('s1', 'r4'))!.votes, [[w(1), 'aa'], [w(2), 'bb'], [w(3), 'cc']]);
+  });
+
+  test('a close that counts more votes than were recorded leaves the round not closed for the validators', () => {
+    const s = consensus().given(started('r2', 3), cast('r2', 0, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r2', height: 11, submitted: 2 }));
+    assert.equal(isClosed(s.state.rounds.get(roundKey('s1', 'r2'))!), false);
+  });
+
+  test('settles through attestations like a v1 round', () => {
+    const { s, keys } = setup(1);
+    s.given(started('r3', 10));
+    results.forEach((x, i) => { if (x) s.given(cast('r3', i, x)); });
+    s.given(ev('RoundClosed', { solution: 's1', roundId: 'r3', height: 11, submitted: 9 }));
+    s.when(attest(s, keys[0]!, 'r3')).then((e) => assert.deepEqual(types(e), ['AttestationRecorded', 'RoundSettled', 'ResultChained', 'VoteMetadata']));
   });
 });

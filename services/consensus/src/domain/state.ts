@@ -23,12 +23,20 @@ export interface ValidatedRound {
   snapshotReceived: number;
   /** worker → operator. */
   readonly snapshot: Map<string, string>;
+  /** v1 closes (older logs) carried the votes in chunks: how many, and how many arrived. */
   voteChunks: number;
   voteChunksReceived: number;
-  /** [worker, result], sorted by worker as voting recorded them. */
-  readonly votes: [string, string][];
-  /** Merkle leaves of `votes`, hashed as the votes are recorded (so settling only builds the tree). */
-  readonly leaves: Buffer[];
+  /** VoteCast events recorded for this round (votes of workers outside the snapshot included). */
+  votesReceived: number;
+  /** The count of votes the close (RoundClosed v2) says voting recorded; undefined before it or for v1. */
+  submitted?: number;
+  /**
+   * [worker, result] of the snapshot's workers: in the order recorded while the round is open,
+   * sorted by worker from its close on (a new array then, so the caches of the old one are not reused).
+   */
+  votes: [string, string][];
+  /** Merkle leaves of `votes`, hashed as the votes are recorded (so the close only sorts and settling only builds the tree). */
+  leaves: Buffer[];
   readonly attestations: Map<string, Attestation>;
   status: 'OPEN' | 'CLOSED' | 'SETTLED' | 'UNRESOLVED';
   outcome?: { tally: Tally; merkleRoot: string };
@@ -64,7 +72,7 @@ export const metadataKey = (group: string, period: number): string => `${group}|
 
 /** Both the snapshot and the votes arrived completely: validators can compute the outcome. */
 export const isClosed = (r: ValidatedRound): boolean =>
-  r.status !== 'OPEN' && r.snapshotReceived >= r.snapshotChunks && r.voteChunksReceived >= r.voteChunks;
+  r.status !== 'OPEN' && r.snapshotReceived >= r.snapshotChunks && r.voteChunksReceived >= r.voteChunks && (r.submitted === undefined || r.votesReceived === r.submitted);
 
 /** Settled or unresolved: the validators have decided it. */
 export const isDecided = (r: ValidatedRound): boolean => r.status === 'SETTLED' || r.status === 'UNRESOLVED';

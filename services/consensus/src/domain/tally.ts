@@ -54,6 +54,12 @@ export const tallyText = (t: Tally): string =>
 interface Counted { count: number; last: unknown; readonly counts: Map<string, number> }
 const counted = new WeakMap<readonly (readonly [string, string])[], Counted>();
 
+/** The counts of `from` (counted up to its end) kept for `to`, the same votes in another order (counts do not depend on it). */
+export function carryVoteCounts(from: readonly (readonly [string, string])[], to: readonly (readonly [string, string])[]): void {
+  const c = counted.get(from);
+  if (c && c.count === from.length && from.length === to.length) counted.set(to, { count: to.length, last: to[to.length - 1], counts: c.counts });
+}
+
 export function voteCounts(votes: readonly (readonly [string, string])[]): ReadonlyMap<string, number> {
   let c = counted.get(votes);
   if (!c || c.count > votes.length || (c.count > 0 && votes[c.count - 1] !== c.last)) {

@@ -14,6 +14,13 @@ export interface Verifier {
 
 export const inlineVerifier: Verifier = { verify: async (a, b, s) => verifyBytes(a, b, s), close: async () => undefined };
 
+/** A thread for an address: a hash of its last characters (the key's bytes in hex or base58). */
+const shardOf = (address: string, n: number): number => {
+  let h = 0;
+  for (let i = Math.max(0, address.length - 8); i < address.length; i++) h = (h * 31 + address.charCodeAt(i)) >>> 0;
+  return h % n;
+};
+
 export function threadVerifier(threads: number): Verifier {
   const workers = Array.from({ length: threads }, () => {
     const w = new Worker(new URL('./verify-worker.js', import.meta.url));
@@ -29,9 +36,11 @@ export function threadVerifier(threads: number): Verifier {
     scheduled = false;
     const items = queue;
     queue = [];
-    const per = Math.ceil(items.length / workers.length);
+    // Each address always goes to the same thread: its key is checked and its KeyObject built there once.
+    const parts: (typeof items)[] = workers.map(() => []);
+    for (const it of items) parts[shardOf(it.a, workers.length)]!.push(it);
     workers.forEach((w, k) => {
-      const part = items.slice(k * per, (k + 1) * per);
+      const part = parts[k]!;
       if (part.length === 0) return;
       const id = ++next;
       waiting.set(id, (ok) => part.forEach((p, i) => { p.done(ok[i] === 1); }));

@@ -3,7 +3,7 @@ import { evolve } from './evolve.js';
 import { reactToUnresolved } from './retry.js';
 import { startRound } from './start.js';
 import { initialVotingState, roundStream, type VotingState } from './state.js';
-import { closeRound } from './votes.js';
+import { closeRound, dueRounds } from './votes.js';
 
 export * from './state.js';
 export * from './start.js';
@@ -34,6 +34,20 @@ export function decide(c: VotingCommand, s: VotingState): EventData[] {
       throw new Error(`unknown command ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * What voting owes now (its process manager's `due`): the close of every Active round whose end
+ * block is recorded, and the unresolved policy of every unresolved RETRY_ONCE round that has
+ * neither its retry nor its alert yet. Each command is idempotent.
+ */
+export function dueCommands(s: VotingState): VotingCommand[] {
+  const out: VotingCommand[] = dueRounds(s).map((r) => ({ type: 'CloseRound', solution: r.solution, roundId: r.roundId }));
+  for (const key of s.retryPending) {
+    const r = s.rounds.get(key)!;
+    if (reactToUnresolved(s, r.solution, r.roundId).events.length > 0) out.push({ type: 'ApplyUnresolvedPolicy', solution: r.solution, roundId: r.roundId });
+  }
+  return out;
 }
 
 /** A round's stream; the unresolved policy writes to the retry's stream when it starts one. */

@@ -67,6 +67,7 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
         snapshot: new Map(), votes: new Map(), status: 'ACTIVE', alerted: false, seq: s.rounds.size,
       });
       s.active.add(key);
+      if (d.retryOf !== undefined) s.retryPending.delete(roundKey(d.solution, d.retryOf));
       let l = s.bySolution.get(d.solution);
       if (!l) {
         l = [];
@@ -98,9 +99,16 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
       if (r) Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
+      if (r?.unresolvedPolicy === 'RETRY_ONCE' && !r.alerted) s.retryPending.add(roundKey(d.solution, d.roundId));
       break;
     }
-    case 'RoundAlert': { const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId)); if (r) r.alerted = true; break; }
+    case 'RoundAlert': {
+      const key = roundKey(ev.data.solution, ev.data.roundId);
+      const r = s.rounds.get(key);
+      if (r) r.alerted = true;
+      s.retryPending.delete(key);
+      break;
+    }
     default: unhandled(ev);
   }
   return s;

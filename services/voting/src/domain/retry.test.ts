@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RoundStartedEvent } from '@ewx/platform';
+import { dueCommands } from './decider.js';
 import { reactToUnresolved } from './retry.js';
 import { given, start, type VotingSpec, type VotingSpecCommand } from './spec-support.js';
 import { roundKey } from './state.js';
@@ -44,5 +45,17 @@ describe('unresolved policy (decided here)', () => {
       assert.deepEqual(events.map((e) => e.type), ['RoundAlert']);
       assert.match((events[0]!.data as { reason: string }).reason, /cannot start/);
     });
+  });
+
+  test('the process manager owes the policy of an unresolved RETRY_ONCE round until its retry or alert is recorded', () => {
+    assert.deepEqual(dueCommands(unresolvedRound('NONE').state), []);
+    const s = unresolvedRound('RETRY_ONCE');
+    assert.deepEqual(dueCommands(s.state), [{ type: 'ApplyUnresolvedPolicy', solution: 's1', roundId: 'r' }]);
+    s.after(react('r'));
+    assert.deepEqual(dueCommands(s.state), []);
+    s.given(unresolved('r#retry'));
+    assert.deepEqual(dueCommands(s.state), [{ type: 'ApplyUnresolvedPolicy', solution: 's1', roundId: 'r#retry' }]);
+    s.after(react('r#retry'));
+    assert.deepEqual(dueCommands(s.state), []);
   });
 });

@@ -59,6 +59,8 @@ export interface VotingState {
   readonly rounds: Map<string, Round>;
   /** Rounds still Active, for expiry on each block. */
   readonly active: Set<string>;
+  /** Unresolved RETRY_ONCE rounds whose policy (a retry or an alert) may still be owed. */
+  readonly retryPending: Set<string>;
   /** Rounds in starting order per solution. */
   readonly bySolution: Map<string, string[]>;
 }
@@ -68,5 +70,5 @@ export const roundStream = (solution: string, roundId: string): string => `round
 
 export const initialVotingState = (): VotingState => ({
   height: 0, schedule: [], groups: new Map(), solutions: new Map(), nominations: new Map(), subscriptions: new Map(),
-  workerOf: new Map(), operatorOf: new Map(), rounds: new Map(), active: new Set(), bySolution: new Map(),
+  workerOf: new Map(), operatorOf: new Map(), rounds: new Map(), active: new Set(), retryPending: new Set(), bySolution: new Map(),
 });

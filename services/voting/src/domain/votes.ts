@@ -6,8 +6,6 @@ import { startRound } from './start.js';
 import { roundKey, type VotingState } from './state.js';
 
 export const MAX_RESULT_BYTES = 64;
-/** [worker, result] pairs per RoundClosed chunk: at most ~210 bytes each. */
-export const VOTES_CHUNK = 2000;
 
 export interface VoteCommand {
   readonly solution: string;
@@ -82,16 +80,16 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
   return { events, outcomes };
 }
 
-/** SPEC §4: at start + maxWaitingThreshold the round expires and the recorded votes go to the validators. */
+/**
+ * SPEC §4: at start + maxWaitingThreshold the round expires and the recorded votes go to the
+ * validators. The votes travel once, as the round's VoteCast events (which consensus records):
+ * the close carries only how many there were, so a validator knows it has them all.
+ */
 export function closeRound(s: VotingState, solution: string, roundId: string): EventData[] {
   const r = s.rounds.get(roundKey(solution, roundId));
   if (r?.status !== 'ACTIVE' || s.height < r.endBlock) return [];
-  const votes = [...r.votes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const chunks = Math.max(1, Math.ceil(votes.length / VOTES_CHUNK));
-  return Array.from({ length: chunks }, (_, c): EventData => {
-    const data: RoundClosedEvent = { solution, roundId, height: s.height, submitted: votes.length, chunk: c, chunks, votes: votes.slice(c * VOTES_CHUNK, (c + 1) * VOTES_CHUNK) };
-    return votingEvent({ type: 'RoundClosed', data });
-  });
+  const data: RoundClosedEvent = { solution, roundId, height: s.height, submitted: r.votes.size };
+  return [votingEvent({ type: 'RoundClosed', data })];
 }
 
 /** Rounds whose end block has been recorded and that are still Active. */
