@@ -2,8 +2,8 @@ import { rewardsEvent } from '@ewx/contracts';
 import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform/domain';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
 import { decisionEvents } from './events.js';
-import { budgetLeft, periodStake, ratesAt, type RewardsState } from './state.js';
-import { sortStrings } from './sort.js';
+import { budgetLeft, periodStake, ratesAt, type OperatorStake, type RewardsState } from './state.js';
+import { sortedOrder } from './sort.js';
 
 /** Longest reward period accepted: about 4 months of 12-second blocks. */
 export const MAX_PERIOD_LENGTH = 1_000_000;
@@ -82,22 +82,32 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
     throw precondition(`ClosePeriod: period ${period} ends at block ${p.lastBlock}; it closes at block ${p.lastBlock + settlementDelay}, height is ${s.height}`);
   }
   const rates = ratesAt(g, period);
-  const byOperator = s.stakes.get(group) ?? new Map();
+  const byOperator: Map<string, OperatorStake> = s.stakes.get(group) ?? new Map();
   const votes = s.votes.get(group)?.get(period)?.operators ?? new Map();
-  // Every operator once, sorted by address: the keys are distinct strings, sorted in the order of
-  // `<` (UTF-16 code units) by a radix sort (sort.ts), much cheaper than comparisons of long addresses.
-  const keys = [...byOperator.keys()];
-  for (const op of votes.keys()) if (!byOperator.has(op)) keys.push(op);
-  sortStrings(keys);
-  const operators: OperatorInput[] = [];
-  for (const op of keys) {
-    const { stake, inFinalPeriod } = periodStake(byOperator.get(op), period);
+  // Every operator once, sorted by address. The rows are built in the maps' own order (insertion
+  // order: walking them so is far cheaper than looking operators up in address order), then put in
+  // address order: the keys are distinct strings, ordered as `<` orders them (UTF-16 code units) by
+  // a radix sort (sort.ts), much cheaper than comparing long addresses.
+  const rows: OperatorInput[] = [];
+  const rowStakes: bigint[] = [];
+  const rowKeys: string[] = [];
+  const add = (op: string, o: OperatorStake | undefined): void => {
+    const { stake, inFinalPeriod } = periodStake(o, period);
     const counts = votes.get(op);
     const eligible = counts?.eligible ?? 0;
     const correct = counts?.correct ?? 0;
-    if (stake === 0n && eligible === 0 && correct === 0 && !inFinalPeriod) continue;
-    operators.push({ operator: op, stake: stake.toString(), eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
-    stakes?.push(stake);
+    if (stake === 0n && eligible === 0 && correct === 0 && !inFinalPeriod) return;
+    rows.push({ operator: op, stake: stake.toString(), eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
+    rowStakes.push(stake);
+    rowKeys.push(op);
+  };
+  for (const [op, o] of byOperator) add(op, o);
+  for (const op of votes.keys()) if (!byOperator.has(op)) add(op, undefined);
+  const order = sortedOrder(rowKeys);
+  const operators: OperatorInput[] = new Array<OperatorInput>(order.length);
+  for (let i = 0; i < order.length; i++) {
+    operators[i] = rows[order[i]!]!;
+    stakes?.push(rowStakes[order[i]!]!);
   }
   return {
     group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,
