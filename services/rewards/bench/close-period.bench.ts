@@ -25,7 +25,7 @@ import { referenceClose } from './reference.js';
 const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 100_000);
 // 100 rounds by default keeps the run under ~3 minutes on a loaded machine; the close works on folded per-operator counts, so its cost does not grow with rounds (BENCH_ROUNDS=1000 for the full fold).
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 100);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
 const METADATA_CHUNK = 5_000;
 const G = 'bench-group';
 
