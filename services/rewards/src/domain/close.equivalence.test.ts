@@ -114,33 +114,44 @@ const operatorArb = fc.record({
   correct: fc.integer({ min: 0, max: 6 }),
 });
 
+type Operator = { id: number; stake: bigint; from: number; unsubscribe: number | undefined; subscribed: boolean; eligible: number; correct: number };
+
+function closeMatchesReference(ops: Operator[], budget: bigint, sla: number, sub: number, vote: number, period: number): void {
+  let s = initialState();
+  s = apply(s, ev.schedule(10));
+  s = apply(s, ev.group(G, { subscriptionRewardPerBlock: String(sub), votingRewardPerBlock: String(vote), slaVotingThreshold: sla }, budget.toString()));
+  for (const o of ops) {
+    if (o.subscribed) s = apply(s, ev.subscribed(G, addr(o.id), o.stake.toString(), o.from));
+    if (o.unsubscribe !== undefined) s = apply(s, ev.unsubscribed(G, addr(o.id), o.unsubscribe, o.unsubscribe));
+  }
+  // Vote metadata per period for `period` (rounds r0..r5), eligible/correct per operator.
+  for (let r = 0; r < 6; r++) {
+    const eligible = ops.filter((o) => o.eligible > r).map((o) => addr(o.id));
+    const correct = ops.filter((o) => o.correct > r).map((o) => addr(o.id));
+    for (let p = 0; p <= period; p++) s = apply(s, ev.round(G, p, `r${r}`, eligible, correct));
+  }
+  s = apply(s, ev.block(100));
+  for (let p = 0; p <= period; p++) {
+    const expected = refDecisionEvents(refClosingInputs(s, G, p), refCompute(refClosingInputs(s, G, p)), 1500);
+    const got = decide({ type: 'ClosePeriod', group: G, period: p, settlementDelay: 0 }, s);
+    assert.deepEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(expected)));
+    for (const e of got) s = apply(s, e);
+  }
+}
+
 describe('closing a period equals the reference implementation', () => {
   test('same decision events (inputs, outcome, payouts, subtotals; bigint, rounded down) on random groups, budgets and SLAs', () => {
     fc.assert(fc.property(
       fc.array(operatorArb, { maxLength: 120 }), fc.bigInt({ min: 0n, max: 10n ** 12n }),
       fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 10 ** 6 }), fc.integer({ min: 0, max: 10 ** 6 }), fc.integer({ min: 0, max: 2 }),
-      (ops, budget, sla, sub, vote, period) => {
-        let s = initialState();
-        s = apply(s, ev.schedule(10));
-        s = apply(s, ev.group(G, { subscriptionRewardPerBlock: String(sub), votingRewardPerBlock: String(vote), slaVotingThreshold: sla }, budget.toString()));
-        for (const o of ops) {
-          if (o.subscribed) s = apply(s, ev.subscribed(G, addr(o.id), o.stake.toString(), o.from));
-          if (o.unsubscribe !== undefined) s = apply(s, ev.unsubscribed(G, addr(o.id), o.unsubscribe, o.unsubscribe));
-        }
-        // Vote metadata per period for `period` (rounds r0..r5), eligible/correct per operator.
-        for (let r = 0; r < 6; r++) {
-          const eligible = ops.filter((o) => o.eligible > r).map((o) => addr(o.id));
-          const correct = ops.filter((o) => o.correct > r).map((o) => addr(o.id));
-          for (let p = 0; p <= period; p++) s = apply(s, ev.round(G, p, `r${r}`, eligible, correct));
-        }
-        s = apply(s, ev.block(100));
-        for (let p = 0; p <= period; p++) {
-          const expected = refDecisionEvents(refClosingInputs(s, G, p), refCompute(refClosingInputs(s, G, p)), 1500);
-          const got = decide({ type: 'ClosePeriod', group: G, period: p, settlementDelay: 0 }, s);
-          assert.deepEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(expected)));
-          for (const e of got) s = apply(s, e);
-        }
-      }), { numRuns: 150 });
+      closeMatchesReference), { numRuns: 150 });
+  });
+
+  test('same decision events on a few hundred random operators (radix-sorted addresses, stakes passed as bigints)', () => {
+    fc.assert(fc.property(
+      fc.array(operatorArb, { minLength: 200, maxLength: 500 }), fc.bigInt({ min: 0n, max: 10n ** 30n }),
+      fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 10 ** 9 }), fc.integer({ min: 0, max: 10 ** 9 }), fc.integer({ min: 0, max: 1 }),
+      closeMatchesReference), { numRuns: 25 });
   });
 
   test('same decision events at 5,000 operators (several input and payout chunks), budget exhausted and not', () => {

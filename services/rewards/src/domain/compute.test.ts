@@ -163,3 +163,16 @@ describe('properties over random periods', () => {
       }), { numRuns: 300 });
   });
 });
+
+describe('stakes passed as bigints (the close) give the decision of stakes parsed from the inputs (the audit)', () => {
+  test('same decision on random operators, budgets and SLAs', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ stake: fc.bigInt({ min: 0n, max: 10n ** 30n }), eligible: fc.nat(20), correct: fc.nat(20), final: fc.boolean() }), { maxLength: 300 }),
+      fc.bigInt({ min: 0n, max: 10n ** 33n }), fc.integer({ min: 0, max: 100 }),
+      (rows, budget, sla) => {
+        const i = inputs(rows.map((r, k) => op(k, r.stake.toString(), r.eligible, Math.min(r.correct, r.eligible), r.final)),
+          { subscriptionRewardPerBlock: '1000000007', votingRewardPerBlock: '999999937', slaVotingThreshold: sla }, { budget: budget.toString() });
+        assert.deepEqual(computePeriodRewards(i, rows.map((r) => r.stake)), computePeriodRewards(i));
+      }), { numRuns: 200 });
+  });
+});

@@ -56,7 +56,12 @@ export function activeBlocks(firstBlock: number, lastBlock: number, opStart: num
 export const meetsSla = (correct: number, eligible: number, sla: number): boolean =>
   eligible > 0 && meetsPercent(correct, eligible, sla);
 
-export function computePeriodRewards(inputs: PeriodInputs): PeriodDecision {
+/**
+ * `stakes`, when given, holds `BigInt(operators[i].stake)` for each operator (closingInputs fills it
+ * as it spells them), so the close does not parse 100,000 decimal strings back; without it the
+ * stakes are parsed from the inputs (the audit, what-if).
+ */
+export function computePeriodRewards(inputs: PeriodInputs, stakes?: readonly bigint[]): PeriodDecision {
   const c = inputs.config;
   const blocks = activeBlocks(inputs.firstBlock, inputs.lastBlock, c.operationStartBlock, c.operationEndBlock);
   const basePool = BigInt(c.subscriptionRewardPerBlock) * BigInt(blocks);
@@ -65,16 +70,17 @@ export function computePeriodRewards(inputs: PeriodInputs): PeriodDecision {
   const n = ops.length;
   // One pass for the per-operator bigints and the two sums. Earns base rewards: stake active in the
   // period and not in the final withdrawal period; earns active rewards: that, and meets the SLA.
-  const stakes: bigint[] = new Array<bigint>(n);
+  const parsed = stakes !== undefined && stakes.length === n ? stakes : undefined;
+  const earning: bigint[] = new Array<bigint>(n);
   const weights: bigint[] = new Array<bigint>(n);
   let totalStake = 0n;
   let weightSum = 0n;
   let qualifying = 0;
   for (let i = 0; i < n; i++) {
     const o = ops[i]!;
-    const stake = o.inFinalPeriod ? 0n : BigInt(o.stake);
+    const stake = o.inFinalPeriod ? 0n : parsed ? parsed[i]! : BigInt(o.stake);
     const st = stake > 0n ? stake : 0n;
-    stakes[i] = st;
+    earning[i] = st;
     totalStake += st;
     if (st > 0n && meetsSla(o.correctVotes, o.eligibleRounds, c.slaVotingThreshold)) {
       qualifying++;
@@ -88,7 +94,7 @@ export function computePeriodRewards(inputs: PeriodInputs): PeriodDecision {
   let rewards: OperatorReward[] = new Array<OperatorReward>(n);
   let due = 0n;
   for (let i = 0; i < n; i++) {
-    const st = stakes[i]!;
+    const st = earning[i]!;
     const w = weights[i]!;
     const base = st > 0n && totalStake > 0n ? (st * basePool) / totalStake : 0n;
     const active = w > 0n && weightSum > 0n ? (w * activePool) / weightSum : 0n;

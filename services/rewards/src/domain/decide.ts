@@ -2,7 +2,8 @@ import { rewardsEvent } from '@ewx/contracts';
 import { denied, invalid, periodAt, periodByIndex, precondition, scheduleChange, type EventData } from '@ewx/platform/domain';
 import { computePeriodRewards, type OperatorInput, type PeriodInputs } from './compute.js';
 import { decisionEvents } from './events.js';
-import { budgetLeft, periodStake, ratesAt, type RewardsState } from './state.js';
+import { budgetLeft, periodStake, ratesAt, type OperatorStake, type RewardsState } from './state.js';
+import { sortedOrder } from './sort.js';
 
 /** Longest reward period accepted: about 4 months of 12-second blocks. */
 export const MAX_PERIOD_LENGTH = 1_000_000;
@@ -47,8 +48,9 @@ export function decide(c: RewardsCommand, s: RewardsState): EventData[] {
       return out;
     }
     case 'ClosePeriod': {
-      const inputs = closingInputs(s, c.group, c.period, c.settlementDelay);
-      return inputs ? decisionEvents(inputs, computePeriodRewards(inputs)) : [];
+      const stakes: bigint[] = [];
+      const inputs = closingInputs(s, c.group, c.period, c.settlementDelay, stakes);
+      return inputs ? decisionEvents(inputs, computePeriodRewards(inputs, stakes)) : [];
     }
     default: {
       const never: never = c;
@@ -66,9 +68,10 @@ function periodLength(length: number): number {
 
 /**
  * The inputs of `group`'s decision for `period`, or undefined when there is nothing to decide:
- * already closed (idempotent), or not the next period due.
+ * already closed (idempotent), or not the next period due. `stakes`, when given, receives each
+ * operator's stake as a bigint (what `operators[i].stake` spells), so the close does not parse them back.
  */
-export function closingInputs(s: RewardsState, group: string, period: number, settlementDelay: number): PeriodInputs | undefined {
+export function closingInputs(s: RewardsState, group: string, period: number, settlementDelay: number, stakes?: bigint[]): PeriodInputs | undefined {
   const g = s.groups.get(group);
   if (!g) throw precondition(`ClosePeriod: group ${group} is not known to rewards`);
   if (period <= g.lastClosed || g.status === 'REMOVED') return undefined;
@@ -79,21 +82,32 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
     throw precondition(`ClosePeriod: period ${period} ends at block ${p.lastBlock}; it closes at block ${p.lastBlock + settlementDelay}, height is ${s.height}`);
   }
   const rates = ratesAt(g, period);
-  const stakes = s.stakes.get(group) ?? new Map();
+  const byOperator: Map<string, OperatorStake> = s.stakes.get(group) ?? new Map();
   const votes = s.votes.get(group)?.get(period)?.operators ?? new Map();
-  // Every operator once, sorted by address: the keys are distinct strings, and the default sort
-  // compares strings by UTF-16 code units, as `<` does, without a comparator call per comparison.
-  const keys = [...stakes.keys()];
-  for (const op of votes.keys()) if (!stakes.has(op)) keys.push(op);
-  keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const operators: OperatorInput[] = [];
-  for (const op of keys) {
-    const { stake, inFinalPeriod } = periodStake(stakes.get(op), period);
+  // Every operator once, sorted by address. The rows are built in the maps' own order (insertion
+  // order: walking them so is far cheaper than looking operators up in address order), then put in
+  // address order: the keys are distinct strings, ordered as `<` orders them (UTF-16 code units) by
+  // a radix sort (sort.ts), much cheaper than comparing long addresses.
+  const rows: OperatorInput[] = [];
+  const rowStakes: bigint[] = [];
+  const rowKeys: string[] = [];
+  const add = (op: string, o: OperatorStake | undefined): void => {
+    const { stake, inFinalPeriod } = periodStake(o, period);
     const counts = votes.get(op);
     const eligible = counts?.eligible ?? 0;
     const correct = counts?.correct ?? 0;
-    if (stake === 0n && eligible === 0 && correct === 0 && !inFinalPeriod) continue;
-    operators.push({ operator: op, stake: stake.toString(), eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
+    if (stake === 0n && eligible === 0 && correct === 0 && !inFinalPeriod) return;
+    rows.push({ operator: op, stake: stake.toString(), eligibleRounds: eligible, correctVotes: correct, inFinalPeriod });
+    rowStakes.push(stake);
+    rowKeys.push(op);
+  };
+  for (const [op, o] of byOperator) add(op, o);
+  for (const op of votes.keys()) if (!byOperator.has(op)) add(op, undefined);
+  const order = sortedOrder(rowKeys);
+  const operators: OperatorInput[] = new Array<OperatorInput>(order.length);
+  for (let i = 0; i < order.length; i++) {
+    operators[i] = rows[order[i]!]!;
+    stakes?.push(rowStakes[order[i]!]!);
   }
   return {
     group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,
