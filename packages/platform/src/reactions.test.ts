@@ -50,4 +50,38 @@ test('startProcessManager: executes what is due at start-up and after triggers, 
   assert.equal(warnings.length, 2);
   assert.deepEqual([...runtime.state().owed], ['bad']);
   await runtime.stop();
+  await runtime.store.close();
+});
+
+test('startProcessManager: onDone is told each command that succeeded, with the events it appended and its duration; a throwing onDone is logged as a failure', async () => {
+  const runtime = createRuntime('toy', await pgliteEventStore('toy_done'), toy, silentLogger);
+  await runtime.start();
+  for (const id of ['a', 'bad']) await runtime.execute(`debt:${id}`, (s) => toy.decide({ type: 'Owe', id }, s, undefined));
+  const warnings: unknown[] = [];
+  const log: Logger = { ...silentLogger, warn: (msg: string, fields?: Record<string, unknown>) => { warnings.push({ msg, ...fields }); } };
+  const done: { command: C; events: string[]; ms: number }[] = [];
+  const pm = startProcessManager(runtime, {
+    decider: toy, policy: undefined, log, failure: 'toy payment failed',
+    // Paying 'none', which nobody owes, decides nothing: onDone sees it with no events.
+    due: (s): C[] => [...[...s.owed].map((id): C => ({ type: 'Pay', id })), { type: 'Pay', id: 'none' }],
+    triggers: (e) => e.type === 'Owed',
+    onDone: (command, events, ms) => {
+      done.push({ command, events: events.map((e) => `${e.type}:${e.streamId}`), ms });
+      if (command.type === 'Pay' && command.id === 'c') throw new Error('hook broke');
+    },
+  });
+  await waitFor('a and c paid', () => (runtime.state().paid.length === 2 ? true : undefined));
+  await pm.stop();
+  assert.deepEqual(done.map((d) => [d.command, d.events]), [
+    [{ type: 'Pay', id: 'a' }, ['Paid:debt:a']],
+    [{ type: 'Pay', id: 'c' }, ['Paid:debt:c']],
+    [{ type: 'Pay', id: 'none' }, []],
+  ], 'once per successful command, in order; not for the refused one');
+  assert.ok(done.every((d) => Number.isInteger(d.ms) && d.ms >= 0));
+  assert.deepEqual(warnings, [
+    { msg: 'toy payment failed', command: 'Pay', error: 'refused' },
+    { msg: 'toy payment failed', command: 'Pay', error: 'hook broke' },
+  ]);
+  await runtime.stop();
+  await runtime.store.close();
 });

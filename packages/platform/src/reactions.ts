@@ -20,6 +20,12 @@ export interface ProcessManagerOptions<S, C extends { readonly type: string }, P
    */
   readonly causeOf?: (event: RecordedEvent) => string | undefined;
   readonly causeKeyOf?: (command: C) => string | undefined;
+  /**
+   * Called after each command that succeeded, with the events it appended (none when it decided
+   * nothing) and its duration in milliseconds: for logs and telemetry, never for decisions. A throw
+   * is logged as a failure of the command.
+   */
+  readonly onDone?: (command: C, events: readonly RecordedEvent[], ms: number) => void;
 }
 
 export interface ProcessManager {
@@ -51,7 +57,9 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
       tried.add(`${next.stream}\u0000${JSON.stringify(next.c)}`);
       const exec = () => runtime.execute(next.stream, (st) => o.decider.decide(next.c, st, o.policy));
       const key = o.causeKeyOf?.(next.c);
+      const t0 = Date.now();
       await (key === undefined ? exec() : causes.follow(key, exec))
+        .then((events) => o.onDone?.(next.c, events, Date.now() - t0))
         .catch((e: Error) => o.log.warn(o.failure, { command: next.c.type, error: e.message }));
     }
   };

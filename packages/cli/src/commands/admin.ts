@@ -42,7 +42,8 @@ export function adminCommand(): Command {
     });
 
   keyOption(admin.command('produce-blocks <count>'), 'admin')
-    .description('produce <count> blocks at once (block time manual only) and wait until every service has recorded them')
+    .description('produce <count> blocks (1 to 1000000, block time manual only) in one call, recorded as one run of blocks, '
+      + 'and wait until every service has recorded them')
     .option('--no-wait', 'return once consensus has produced them')
     .action(async function (this: Command, count: string, o: { key: string; wait: boolean }) {
       const ctx = contextOf(this);
@@ -50,26 +51,24 @@ export function adminCommand(): Command {
       const signer = ctx.signer(o.key);
       await withEwx(ctx, signer, async (ewx) => {
         const from = (await ewx.consensus.getStatus({})).height;
-        const bar = ctx.json || !process.stderr.isTTY ? undefined
-          : new cliProgress.SingleBar({ format: 'blocks {bar} {value}/{total} produced, every service at {reached}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-        bar?.start(n, 0, { reached: from.toString() });
-        // Chunks keep the bar moving and stay under ProduceBlocks' limit of 10000 per call.
-        const chunk = Math.min(10_000, Math.max(1, Math.ceil(n / 20)));
-        let height = from;
-        for (let done = 0; done < n;) {
-          const c = Math.min(chunk, n - done);
-          height = (await ewx.consensus.produceBlocks({ count: c })).height;
-          done += c;
-          bar?.update(done);
-        }
+        // One call: ProduceBlocks takes up to 1000000 blocks and records them as one run.
+        const { height } = await ewx.consensus.produceBlocks({ count: n });
         if (o.wait) {
-          await untilHeight(ewx, height, {
-            timeoutMs: 120_000,
-            // biome-ignore lint/complexity/useMathMinMax: heights are bigint, which Math.min does not take
-            onProgress: (s) => bar?.update(n, { reached: Object.values(s).reduce((m, x) => (x.height < m ? x.height : m), height).toString() }),
-          });
+          // The bar shows the blocks every service has recorded, as the slowest one catches up.
+          const bar = ctx.json || !process.stderr.isTTY ? undefined
+            : new cliProgress.SingleBar({ format: 'blocks {bar} {value}/{total} recorded by every service (height {reached})', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+          bar?.start(n, 0, { reached: from.toString() });
+          try {
+            await untilHeight(ewx, height, {
+              timeoutMs: 120_000,
+              onProgress: (s) => {
+                // biome-ignore lint/complexity/useMathMinMax: heights are bigint, which Math.min does not take
+                const reached = Object.values(s).reduce((m, x) => (x.height < m ? x.height : m), height);
+                bar?.update(Math.max(0, Math.min(n, Number(reached - from))), { reached: reached.toString() });
+              },
+            });
+          } finally { bar?.stop(); }
         }
-        bar?.stop();
         ctx.print({ produced: n, height }, `produced ${n} blocks; height ${height}${o.wait ? ' (recorded by every service)' : ''}`);
       });
     });

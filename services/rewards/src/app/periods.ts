@@ -1,6 +1,8 @@
 import { decodeRewardsLog } from '@ewx/contracts';
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, recordPeriodClose, traceCauses, type Logger, type Runtime } from '@ewx/platform';
-import { CALENDAR_STREAM, decide, groupStream, periodsDue } from '../domain/decide.js';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, recordPeriodClose, startProcessManager, type Logger, type Runtime } from '@ewx/platform';
+import { periodAt } from '@ewx/platform/domain';
+import { periodsDue, type RewardsCommand } from '../domain/decide.js';
+import { rewardsDecider } from '../domain/decider.js';
 import type { RewardsState } from '../domain/state.js';
 
 export { CALENDAR_STREAM, groupStream } from '../domain/decide.js';
@@ -15,69 +17,59 @@ export interface PeriodSettings {
 const WAKE_ON = new Set([BLOCK_PRODUCED, BLOCKS_PRODUCED, 'GroupRegistered', 'GroupStatusChanged', 'RewardPeriodScheduleChanged']);
 
 /**
- * The process manager of reward periods: starts the calendar on first start, records each period's
- * start and closes each group's periods once due. Every step is an idempotent command, and a pass
- * runs at start-up, so a crash between a block and its reaction loses nothing.
+ * What the calendar owes now, in the order it is owed: the calendar itself on first start, the
+ * start of each period the height has entered, then each group's oldest period due for closing
+ * (once it is closed, the next one is read again, so a run of blocks closes every period that fell
+ * due inside it, in order).
+ */
+export function periodCommandsDue(s: RewardsState, settings: PeriodSettings): RewardsCommand[] {
+  if (s.schedule.length === 0) return [{ type: 'StartCalendar', length: settings.periodBlocks }];
+  const out: RewardsCommand[] = [];
+  const current = periodAt(s.schedule, s.height);
+  if (current && current.index > s.lastStartedPeriod) out.push({ type: 'MarkPeriodsStarted' });
+  for (const group of s.groups.keys()) {
+    const [period] = periodsDue(s, group, settings.settlementDelay);
+    if (period !== undefined) out.push({ type: 'ClosePeriod', group, period, settlementDelay: settings.settlementDelay });
+  }
+  return out;
+}
+
+/**
+ * The process manager of reward periods (`startProcessManager`): starts the calendar on first
+ * start, records each period's start and closes each group's periods once due. Every step is an
+ * idempotent command, and a pass runs at start-up, so a crash between a block and its reaction
+ * loses nothing; a command that fails is tried again at the next block.
  */
 export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: PeriodSettings, log: Logger): { stop(): Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
-  let queued = false;
-  let stopped = false;
-  // Telemetry only: a period's close continues the trace of its last vote metadata (see traceCauses).
-  const causes = traceCauses();
-
-  const closeDue = async (group: string): Promise<void> => {
-    for (const period of periodsDue(runtime.state(), group, settings.settlementDelay)) {
-      if (stopped) return;
-      const t0 = Date.now();
-      const events = await causes.follow(`${group}|${period}`, () => runtime.execute(groupStream(group),
-        (st) => decide({ type: 'ClosePeriod', group, period, settlementDelay: settings.settlementDelay }, st)));
-      if (events.length > 0) {
-        recordPeriodClose(Date.now() - t0);
-        const c = runtime.state().groups.get(group)?.closed.get(period);
-        log.info('reward period closed', { group, period, operators: c?.operators, paid: c?.paid.toString(), budgetExhausted: c?.budgetExhausted, ms: Date.now() - t0 });
+  return startProcessManager(runtime, {
+    decider: rewardsDecider, policy: undefined, log,
+    due: (s) => periodCommandsDue(s, settings),
+    failure: 'reward periods: a command failed, retried at the next block',
+    triggers: (e, s) => {
+      if (WAKE_ON.has(e.type)) return true;
+      const ev = decodeRewardsLog(e);
+      if (ev?.type === 'VoteMetadata') {
+        const d = ev.data;
+        const g = s.groups.get(d.group);
+        if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) {
+          log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.rewardPeriod, solution: d.solution, roundId: d.roundId });
+        }
       }
-    }
-  };
-
-  const pass = async (): Promise<void> => {
-    await runtime.execute(CALENDAR_STREAM, (s) => decide({ type: 'MarkPeriodsStarted' }, s));
-    const s = runtime.state();
-    for (const group of [...s.groups.keys()]) {
-      try {
-        await closeDue(group);
-      } catch (e) {
-        log.warn('reward periods: closing failed, retried at the next block', { group, error: (e as Error).message });
-      }
-    }
-  };
-
-  const wake = (): void => {
-    if (queued || stopped) return;
-    queued = true;
-    running = running.then(async () => {
-      queued = false;
-      await pass().catch((e: Error) => log.warn('reward periods: a pass failed, retried at the next block', { error: e.message }));
-    });
-  };
-
-  const unsubscribe = runtime.onEvent((e, s) => {
-    const ev = decodeRewardsLog(e);
-    if (WAKE_ON.has(e.type)) wake();
-    else if (ev?.type === 'VoteMetadata') {
-      const d = ev.data;
-      causes.note(`${d.group}|${d.rewardPeriod}`);
-      const g = s.groups.get(d.group);
-      if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) {
-        log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.rewardPeriod, solution: d.solution, roundId: d.roundId });
-      }
-    }
+      return false;
+    },
+    // Telemetry only: a period's close continues the trace of its last vote metadata (see traceCauses).
+    causeOf: (e) => {
+      const ev = decodeRewardsLog(e);
+      return ev?.type === 'VoteMetadata' ? `${ev.data.group}|${ev.data.rewardPeriod}` : undefined;
+    },
+    causeKeyOf: (c) => (c.type === 'ClosePeriod' ? `${c.group}|${c.period}` : undefined),
+    onDone: (c, events, ms) => {
+      if (c.type !== 'ClosePeriod' || events.length === 0) return;
+      recordPeriodClose(ms);
+      const closed = runtime.state().groups.get(c.group)?.closed.get(c.period);
+      log.info('reward period closed', {
+        group: c.group, period: c.period, operators: closed?.operators, paid: closed?.paid.toString(), budgetExhausted: closed?.budgetExhausted, ms,
+      });
+    },
   });
-
-  running = runtime.execute(CALENDAR_STREAM, (s) => decide({ type: 'StartCalendar', length: settings.periodBlocks }, s))
-    .then(() => undefined, (e: Error) => log.error('reward periods: starting the calendar failed', { error: e.message }));
-  wake();
-  return {
-    async stop() { stopped = true; unsubscribe(); await running; },
-  };
 }
