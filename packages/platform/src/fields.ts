@@ -67,6 +67,7 @@ export function enumField(field: string, v: number, values: readonly number[]): 
  */
 export function renamedField<T>(field: string, value: T | undefined, oldField: string, old: T, oldUnset: T): T {
   if (value === undefined) return old;
-  if (old !== oldUnset && old !== value) throw invalid(field, `${field} (${String(value)}) and the deprecated ${oldField} (${String(old)}) differ: send ${field} only`);
+  // (undefined: a request object built in process, never encoded.)
+  if (old !== oldUnset && old !== undefined && old !== value) throw invalid(field, `${field} (${String(value)}) and the deprecated ${oldField} (${String(old)}) differ: send ${field} only`);
   return value;
 }
