@@ -88,7 +88,7 @@ export async function network(ewx: Ewx) {
     rewardPeriod: { index: period.index, firstBlock: n(period.firstBlock), lastBlock: n(period.lastBlock), length: period.length, blocksInto: into, progressPercent: period.length ? Math.floor((into * 100) / period.length) : 0, settlementDelay: current.settlementDelay },
     groups: groups.map((g) => ({ namespace: g.config!.namespace, status: statusName(GroupStatus, groupStatusOf(g)), operators: g.operators, totalStake: g.totalStake, budget: g.budget, owner: g.owner })),
     roundsByState, recentRounds: recentRounds.slice(0, 20),
-    distance: { evaluationPeriod: pool.period, pool: pool.pool, poolSize: pool.entries.length, publishedBy: pool.publishedBy, settled: pool.settled, wot: { identities: wot.identities, members: wot.members, referees: wot.referees, refereeThreshold: wot.refereeThreshold, maxDistance: wot.maxDistance } },
+    distance: { evaluationPeriod: pool.evaluationPeriod || pool.period, pool: pool.pool, poolSize: pool.entries.length, publishedBy: pool.publishedBy, settled: pool.settled, wot: { identities: wot.identities, members: wot.members, referees: wot.referees, refereeThreshold: wot.refereeThreshold, maxDistance: wot.maxDistance } },
   };
 }
 
@@ -198,7 +198,7 @@ export async function distance(ewx: Ewx, identity: number) {
   // The pool it waits in, else the one its last evaluation settled in (kept a few periods; older: NOT_FOUND).
   const evaluated = s.lastOutcome !== EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED && s.lastOutcome !== EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED;
   const period = s.pendingEvaluationPeriod || (evaluated ? s.lastOutcomePeriod : undefined);
-  const pool = period === undefined ? undefined : await ewx.distance.getPool({ period }).catch((e: unknown) => {
+  const pool = period === undefined ? undefined : await ewx.distance.getPool({ evaluationPeriod: period }).catch((e: unknown) => {
     if (EwxCallError.is(e) && e.code === grpcStatus.NOT_FOUND) return undefined;
     throw e;
   });
@@ -210,7 +210,7 @@ export async function distance(ewx: Ewx, identity: number) {
   return {
     identity: s.identity, status: DISTANCE[s.status] ?? 'UNSPECIFIED', inWot: s.inWot, valid: s.valid, validUntilPeriod: s.validUntilPeriod, validUntilHeight: n(s.validUntilHeight),
     pendingEvaluationPeriod: s.pendingEvaluationPeriod, lastMedian: s.lastMedian, lastMedianPercent: s.lastMedian / 1e7,
-    evaluators: pool ? { period: pool.period, publishedBy: pool.publishedBy, settled: pool.settled, values } : null,
+    evaluators: pool ? { period: pool.evaluationPeriod || pool.period, publishedBy: pool.publishedBy, settled: pool.settled, values } : null,
     referees: { count: wot.referees, members: wot.members, threshold: wot.refereeThreshold, sharePercent: wot.members ? Math.floor((wot.referees * 10000) / wot.members) / 100 : 0 },
   };
 }
