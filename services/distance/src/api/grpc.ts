@@ -28,6 +28,9 @@ const OUTCOME = {
   NOT_EVALUATED: EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED,
 } as const;
 
+/** The name of the period field a request used (refusals name the field that was sent). */
+const sentAs = (req: { evaluationPeriod?: number | undefined }): string => (req.evaluationPeriod === undefined ? 'period' : 'evaluation_period');
+
 export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistanceParams, reqs: Requests, log: Logger): GrpcService {
   const stats = wotStatsCache(params.maxDistance);
   const wotChange = <T extends { auth?: unknown }>(method: string, encode: (m: T) => Uint8Array, toCommand: (signer: string, req: T) => DistanceCommand) =>
@@ -77,7 +80,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
         const s = runtime.state();
         const period = renamedField('evaluation_period', req.evaluationPeriod, 'period', req.period, undefined) ?? currentPeriod(s);
         const pool = s.pools.get(period);
-        if (!pool && period <= s.settledThrough - KEPT_SETTLED_POOLS) throw notFound(`evaluation_period: the pool of period ${period} (settled; its EvaluationSettled events are in the log)`);
+        if (!pool && period <= s.settledThrough - KEPT_SETTLED_POOLS) throw notFound(`${sentAs(req)}: the pool of period ${period} (settled; its EvaluationSettled events are in the log)`);
         return {
           period, evaluationPeriod: period, pool: poolOf(period),
           entries: (pool?.entries ?? []).map((e) => ({ identity: e.identity, requester: e.requester, holdId: e.holdId })),
@@ -119,7 +122,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
       getWotSnapshot: unary(M + 'GetWotSnapshot', log, async (req: GetWotSnapshotRequest): Promise<WotSnapshot> => {
         const s = runtime.state();
         const period = renamedField('evaluation_period', req.evaluationPeriod, 'period', req.period, 0);
-        if (period !== s.snapshot.period) throw precondition(`evaluation_period: only the snapshot of the current period ${s.snapshot.period} is kept, got ${period}`);
+        if (period !== s.snapshot.period) throw precondition(`${sentAs(req)}: only the snapshot of the current period ${s.snapshot.period} is kept, got ${period}`);
         return {
           period: s.snapshot.period, evaluationPeriod: s.snapshot.period, wotVersion: BigInt(s.snapshot.wotVersion),
           identities: [...s.snapshot.wot.values()].map((i) => ({ id: i.id, member: i.member, certifiedBy: [...i.certifiedBy] })),
