@@ -9,3 +9,4 @@ export * from './wait.js';
 export * from './batches.js';
 export * from './statuses.js';
 export * from './network.js';
+export * from './periods.js';

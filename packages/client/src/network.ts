@@ -2,6 +2,7 @@ import type { Network } from '@ewx/proto/consensus';
 import type { RewardPeriod, ScheduleEntry } from '@ewx/proto/rewards';
 import type { Ewx } from './connect.js';
 import { EwxCallError } from './errors.js';
+import { currentRewardPeriod } from './periods.js';
 
 /** The reward calendar as the rewards service keeps it (its `GetCurrentPeriod`). */
 export interface RewardCalendar {
@@ -38,7 +39,7 @@ export async function getNetwork(ewx: Ewx, options: { deadlineMs?: number } = {}
       throw e;
     }),
   ]);
-  const period = current?.period;
+  const period = current && currentRewardPeriod(current);
   const schedule = current?.schedule ?? [];
   return {
     ...network,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   GroupStatus, groupStatusOf, HoldStatus, holdStatusOf, RoundState, SolutionStatus, solutionStatusOf, statusName, TallyOutcome, tallyOutcomeOf,
-  tallyReasonOf, UnresolvedReason, unresolvedReasonOf,
+  tallyReasonOf, UnresolvedReason, unresolvedReasonOf, settlementStateOf,
 } from './statuses.js';
 
 test('statusName: the short name of every value of every status enum; empty for UNSPECIFIED; the number for an unknown value', () => {
@@ -31,4 +31,8 @@ test('the …Of readers take the enum, and fall back to the deprecated string on
   assert.equal(unresolvedReasonOf({ reason: UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, unresolvedReason: '' }), UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED);
   assert.equal(tallyOutcomeOf({ tallyOutcome: TallyOutcome.TALLY_OUTCOME_UNSPECIFIED, outcome: 'UNRESOLVED' }), TallyOutcome.TALLY_OUTCOME_UNRESOLVED);
   assert.equal(tallyReasonOf({ unresolvedReason: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, reason: '' }), UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM);
+  assert.equal(settlementStateOf({ roundState: RoundState.ROUND_STATE_SETTLED, state: 'CLOSED' }), RoundState.ROUND_STATE_SETTLED);
+  assert.equal(settlementStateOf({ roundState: RoundState.ROUND_STATE_UNSPECIFIED, state: 'OPEN' }), RoundState.ROUND_STATE_ACTIVE);
+  assert.equal(settlementStateOf({ roundState: RoundState.ROUND_STATE_UNSPECIFIED, state: 'CLOSED' }), RoundState.ROUND_STATE_OFF_CHAIN_VOTE);
+  assert.equal(settlementStateOf({ roundState: RoundState.ROUND_STATE_UNSPECIFIED, state: 'UNRESOLVED' }), RoundState.ROUND_STATE_UNRESOLVED);
 });

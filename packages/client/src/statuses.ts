@@ -1,4 +1,4 @@
-import { TallyOutcome, type Tally } from '@ewx/proto/consensus';
+import { TallyOutcome, type Settlement, type Tally } from '@ewx/proto/consensus';
 import { GroupStatus, HoldStatus, SolutionStatus, type Group, type Hold, type Solution } from '@ewx/proto/registry';
 import { RoundState, UnresolvedReason, type Round } from '@ewx/proto/voting';
 
@@ -58,3 +58,6 @@ export const solutionStatusOf = (s: Pick<Solution, 'solutionStatus'> & { status?
   either(SolutionStatus, 'SOLUTION_STATUS_', s.solutionStatus, s.status);
 export const holdStatusOf = (h: Pick<Hold, 'holdStatus'> & { status?: string }): HoldStatus =>
   either(HoldStatus, 'HOLD_STATUS_', h.holdStatus, h.status);
+/** Consensus's settlement state in voting's round names; an older server's OPEN / CLOSED read as ACTIVE / OFF_CHAIN_VOTE. */
+export const settlementStateOf = (s: Pick<Settlement, 'roundState'> & { state?: string }): RoundState =>
+  either(RoundState, 'ROUND_STATE_', s.roundState, s.state === 'OPEN' ? 'ACTIVE' : s.state === 'CLOSED' ? 'OFF_CHAIN_VOTE' : s.state);

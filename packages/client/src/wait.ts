@@ -4,6 +4,7 @@ import type { PeriodPayout } from '@ewx/proto/rewards';
 import type { ServiceStatus } from '@ewx/proto/common';
 import { SERVICE_NAMES, type Ewx, type ServiceName } from './connect.js';
 import { EwxCallError } from './errors.js';
+import { rewardPeriodOf } from './periods.js';
 
 /** Consensus's block events (the clock), recorded by every service: one block, or a run of blocks. */
 const BLOCK_EVENTS = ['BlockProduced', 'BlocksProduced'];
@@ -209,7 +210,7 @@ export async function untilPeriodPaid(ewx: Ewx, group: string, period: number, o
   ]);
   return changes.until(`reward period ${period} of group ${group} closed and credited`, async () => {
     const payouts = await ewx.rewards.getGroupPayouts({ group, limit: 500 });
-    const p = payouts.periods.find((x) => x.period === period);
+    const p = payouts.periods.find((x) => rewardPeriodOf(x) === period);
     return p && p.creditedChunks + p.refusedChunks >= p.payoutChunks ? p : undefined;
   }, options);
 }

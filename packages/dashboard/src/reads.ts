@@ -1,4 +1,7 @@
-import { EwxCallError, SERVICE_NAMES, type Ewx } from '@ewx/client';
+import {
+  currentRewardPeriod, EwxCallError, GroupStatus, groupStatusOf, rewardPeriodOf, SERVICE_NAMES, settlementStateOf, SolutionStatus, solutionStatusOf,
+  statusName, TallyOutcome, tallyOutcomeOf, tallyReasonOf, UnresolvedReason, unresolvedReasonOf, type Ewx,
+} from '@ewx/client';
 import { DistanceStatus, EvaluationOutcome } from '@ewx/proto/distance';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { RoundState, type Round } from '@ewx/proto/voting';
@@ -46,9 +49,9 @@ const listOperators = (ewx: Ewx, group: string) => all((page) => ewx.registry.li
 
 function roundSummary(r: Round) {
   return {
-    solution: r.solution, roundId: r.roundId, group: r.group, state: ROUND_STATES[r.state] ?? 'UNSPECIFIED', period: r.period,
+    solution: r.solution, roundId: r.roundId, group: r.group, state: ROUND_STATES[r.state] ?? 'UNSPECIFIED', period: rewardPeriodOf(r),
     startBlock: n(r.startBlock), endBlock: n(r.endBlock), tally: { eligible: r.tally?.eligible ?? 0, submitted: r.tally?.submitted ?? 0, top: r.tally?.top ?? 0 },
-    result: hex(r.result), unresolvedReason: r.unresolvedReason, merkleRoot: r.merkleRoot, quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent,
+    result: hex(r.result), unresolvedReason: statusName(UnresolvedReason, unresolvedReasonOf(r)), merkleRoot: r.merkleRoot, quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent,
   };
 }
 
@@ -65,7 +68,7 @@ export async function network(ewx: Ewx) {
   const [services, current, groups, pool, wot] = await Promise.all([
     statuses(ewx), ewx.rewards.getCurrentPeriod({}), listGroups(ewx), ewx.distance.getPool({}), ewx.distance.getWotStats({}),
   ]);
-  const period = current.period!;
+  const period = currentRewardPeriod(current)!;
   const height = n(current.height);
   const into = Math.max(0, Math.min(period.length, height - n(period.firstBlock) + 1));
   const roundsByState: Record<string, number> = { ACTIVE: 0, OFF_CHAIN_VOTE: 0, SETTLED: 0, UNRESOLVED: 0 };
@@ -83,9 +86,9 @@ export async function network(ewx: Ewx) {
   return {
     height: n(services.consensus.height), services,
     rewardPeriod: { index: period.index, firstBlock: n(period.firstBlock), lastBlock: n(period.lastBlock), length: period.length, blocksInto: into, progressPercent: period.length ? Math.floor((into * 100) / period.length) : 0, settlementDelay: current.settlementDelay },
-    groups: groups.map((g) => ({ namespace: g.config!.namespace, status: g.status, operators: g.operators, totalStake: g.totalStake, budget: g.budget, owner: g.owner })),
+    groups: groups.map((g) => ({ namespace: g.config!.namespace, status: statusName(GroupStatus, groupStatusOf(g)), operators: g.operators, totalStake: g.totalStake, budget: g.budget, owner: g.owner })),
     roundsByState, recentRounds: recentRounds.slice(0, 20),
-    distance: { evaluationPeriod: pool.period, pool: pool.pool, poolSize: pool.entries.length, publishedBy: pool.publishedBy, settled: pool.settled, wot: { identities: wot.identities, members: wot.members, referees: wot.referees, refereeThreshold: wot.refereeThreshold, maxDistance: wot.maxDistance } },
+    distance: { evaluationPeriod: pool.evaluationPeriod || pool.period, pool: pool.pool, poolSize: pool.entries.length, publishedBy: pool.publishedBy, settled: pool.settled, wot: { identities: wot.identities, members: wot.members, referees: wot.referees, refereeThreshold: wot.refereeThreshold, maxDistance: wot.maxDistance } },
   };
 }
 
@@ -100,30 +103,30 @@ export async function group(ewx: Ewx, namespace: string) {
     ewx.registry.getGroup({ namespace }), listOperators(ewx, namespace), ewx.rewards.getGroupPayouts({ group: namespace, limit: 500 }),
     ewx.rewards.getCurrentPeriod({}), listSolutions(ewx, namespace),
   ]);
-  const period = current.period!.index;
+  const period = currentRewardPeriod(current)!.index;
   const c = g.config!;
-  const periods = [...payouts.periods].sort((a, b) => a.period - b.period);
+  const periods = [...payouts.periods].sort((a, b) => rewardPeriodOf(a) - rewardPeriodOf(b));
   const rows = await Promise.all(operators.map(async (o) => {
     const sub = o.subscriptions.find((s) => s.group === namespace)!;
     // SLA of the newest closed period that had rounds for the operator (a period without rounds tells nothing).
     const history = (await ewx.rewards.listOperatorRewards({ operator: o.address, group: namespace, limit: 500 })).rewards;
-    const last = history.filter((r) => r.closed && r.eligibleRounds > 0).sort((a, b) => b.period - a.period)[0];
+    const last = history.filter((r) => r.closed && r.eligibleRounds > 0).sort((a, b) => rewardPeriodOf(b) - rewardPeriodOf(a))[0];
     return {
       address: o.address, worker: o.worker, stake: sub.stake, stakeState: stakeState(sub, period), activeFromPeriod: n(sub.activeFromPeriod),
       finalPeriod: sub.unsubscribing ? n(sub.finalPeriod) : null,
-      sla: last ? { period: last.period, eligible: last.eligibleRounds, correct: last.correctVotes, percent: last.eligibleRounds ? Math.floor((last.correctVotes * 100) / last.eligibleRounds) : null, met: last.slaMet } : null,
+      sla: last ? { period: rewardPeriodOf(last), eligible: last.eligibleRounds, correct: last.correctVotes, percent: last.eligibleRounds ? Math.floor((last.correctVotes * 100) / last.eligibleRounds) : null, met: last.slaMet } : null,
     };
   }));
   return {
-    namespace, owner: g.owner, status: g.status, budget: g.budget, budgetAvailable: payouts.budgetAvailable, totalStake: g.totalStake, operatorsCount: g.operators, currentPeriod: period,
+    namespace, owner: g.owner, status: statusName(GroupStatus, groupStatusOf(g)), budget: g.budget, budgetAvailable: payouts.budgetAvailable, totalStake: g.totalStake, operatorsCount: g.operators, currentPeriod: period,
     config: {
       info: c.info, minStake: c.minStake, maxStake: c.maxStake, maxOperators: c.maxOperators, allowListEnabled: c.allowListEnabled, startBlock: n(c.startBlock),
       subscriptionRewardPerBlock: c.subscriptionRewardPerBlock, votingRewardPerBlock: c.votingRewardPerBlock, slaVotingThreshold: c.slaVotingThreshold,
       operationStartBlock: n(c.operationStartBlock), operationEndBlock: n(c.operationEndBlock), withdrawalDelay: c.withdrawalDelay,
     },
-    solutions: solutions.map((s) => ({ namespace: s.config!.namespace, status: s.status })),
+    solutions: solutions.map((s) => ({ namespace: s.config!.namespace, status: statusName(SolutionStatus, solutionStatusOf(s)) })),
     operators: rows,
-    payouts: periods.map((p) => ({ period: p.period, basePool: p.basePool, activePool: p.activePool, due: p.due, paid: p.paid, budgetBefore: p.budgetBefore, budgetExhausted: p.budgetExhausted, operators: p.operators, qualifying: p.qualifying })),
+    payouts: periods.map((p) => ({ period: rewardPeriodOf(p), basePool: p.basePool, activePool: p.activePool, due: p.due, paid: p.paid, budgetBefore: p.budgetBefore, budgetExhausted: p.budgetExhausted, operators: p.operators, qualifying: p.qualifying })),
   };
 }
 
@@ -131,7 +134,7 @@ export async function operator(ewx: Ewx, address: string) {
   const [o, unclaimed, current] = await Promise.all([
     ewx.registry.getOperator({ address }), ewx.rewards.getUnclaimedRewards({ operator: address }), ewx.rewards.getCurrentPeriod({}),
   ]);
-  const period = current.period!.index;
+  const period = currentRewardPeriod(current)!.index;
   const groups = await Promise.all(o.subscriptions.map(async (s) => {
     const from = Math.max(1, n(s.activeFromPeriod));
     const to = s.unsubscribing ? Math.min(period, n(s.finalPeriod)) : period;
@@ -139,15 +142,15 @@ export async function operator(ewx: Ewx, address: string) {
       ewx.rewards.listOperatorRewards({ operator: address, group: s.group, limit: 500 }),
       // Votes counted so far, straight from consensus: the open period moves as rounds settle.
       Promise.all(Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i).map(async (p) => {
-        const m = await ewx.consensus.getVoteMetadata({ group: s.group, period: p, operator: address });
+        const m = await ewx.consensus.getVoteMetadata({ group: s.group, rewardPeriod: p, operator: address });
         const row = m.operators[0];
         const eligible = row?.eligibleRounds ?? 0;
         const correct = row?.correctVotes ?? 0;
         return { period: p, eligible, correct, missed: eligible - correct };
       })),
     ]);
-    const rewards = history.rewards.filter((r) => r.closed).sort((a, b) => a.period - b.period)
-      .map((r) => ({ period: r.period, stake: r.stake, eligible: r.eligibleRounds, correct: r.correctVotes, slaMet: r.slaMet, slaThreshold: r.slaVotingThreshold, base: r.base, active: r.active, total: r.total }));
+    const rewards = history.rewards.filter((r) => r.closed).sort((a, b) => rewardPeriodOf(a) - rewardPeriodOf(b))
+      .map((r) => ({ period: rewardPeriodOf(r), stake: r.stake, eligible: r.eligibleRounds, correct: r.correctVotes, slaMet: r.slaMet, slaThreshold: r.slaVotingThreshold, base: r.base, active: r.active, total: r.total }));
     return {
       group: s.group, stake: s.stake, stakeState: stakeState(s, period), activeFromPeriod: n(s.activeFromPeriod),
       withdrawal: s.unsubscribing ? { unsubscribedInPeriod: n(s.unsubscribedInPeriod), finalPeriod: n(s.finalPeriod), releasedAfterPeriod: n(s.finalPeriod) } : null,
@@ -174,9 +177,9 @@ export async function round(ewx: Ewx, solution: string, roundId: string) {
   return {
     ...roundSummary(r), starter: r.starter, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf, workers, attestationsNeeded: net.attestationsNeeded,
     settlement: settlement ? {
-      state: settlement.state, merkleRoot: settlement.merkleRoot, validators: settlement.validators,
-      tally: settlement.tally ? { eligible: settlement.tally.eligible, submitted: settlement.tally.submitted, top: settlement.tally.top, outcome: settlement.tally.outcome, result: hex(settlement.tally.result), reason: settlement.tally.reason } : null,
-      attestations: settlement.attestations.map((a) => ({ validator: a.validator, merkleRoot: a.merkleRoot, dissent: a.dissent, outcome: a.tally?.outcome ?? '', signature: a.signature })),
+      state: statusName(RoundState, settlementStateOf(settlement)), merkleRoot: settlement.merkleRoot, validators: settlement.validators,
+      tally: settlement.tally ? { eligible: settlement.tally.eligible, submitted: settlement.tally.submitted, top: settlement.tally.top, outcome: statusName(TallyOutcome, tallyOutcomeOf(settlement.tally)), result: hex(settlement.tally.result), reason: statusName(UnresolvedReason, tallyReasonOf(settlement.tally)) } : null,
+      attestations: settlement.attestations.map((a) => ({ validator: a.validator, merkleRoot: a.merkleRoot, dissent: a.dissent, outcome: a.tally ? statusName(TallyOutcome, tallyOutcomeOf(a.tally)) : '', signature: a.signature })),
     } : null,
   };
 }
@@ -195,7 +198,7 @@ export async function distance(ewx: Ewx, identity: number) {
   // The pool it waits in, else the one its last evaluation settled in (kept a few periods; older: NOT_FOUND).
   const evaluated = s.lastOutcome !== EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED && s.lastOutcome !== EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED;
   const period = s.pendingEvaluationPeriod || (evaluated ? s.lastOutcomePeriod : undefined);
-  const pool = period === undefined ? undefined : await ewx.distance.getPool({ period }).catch((e: unknown) => {
+  const pool = period === undefined ? undefined : await ewx.distance.getPool({ evaluationPeriod: period }).catch((e: unknown) => {
     if (EwxCallError.is(e) && e.code === grpcStatus.NOT_FOUND) return undefined;
     throw e;
   });
@@ -207,7 +210,7 @@ export async function distance(ewx: Ewx, identity: number) {
   return {
     identity: s.identity, status: DISTANCE[s.status] ?? 'UNSPECIFIED', inWot: s.inWot, valid: s.valid, validUntilPeriod: s.validUntilPeriod, validUntilHeight: n(s.validUntilHeight),
     pendingEvaluationPeriod: s.pendingEvaluationPeriod, lastMedian: s.lastMedian, lastMedianPercent: s.lastMedian / 1e7,
-    evaluators: pool ? { period: pool.period, publishedBy: pool.publishedBy, settled: pool.settled, values } : null,
+    evaluators: pool ? { period: pool.evaluationPeriod || pool.period, publishedBy: pool.publishedBy, settled: pool.settled, values } : null,
     referees: { count: wot.referees, members: wot.members, threshold: wot.refereeThreshold, sharePercent: wot.members ? Math.floor((wot.referees * 10000) / wot.members) / 100 : 0 },
   };
 }

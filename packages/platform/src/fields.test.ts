@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from './errors.js';
-import { addressField, enumField, nameField, optionalAddressField, optionalNameField, shown, textField } from './fields.js';
+import { addressField, enumField, nameField, optionalAddressField, optionalNameField, renamedField, shown, textField } from './fields.js';
 
 const refused = (field: string) => (e: unknown): boolean => e instanceof DomainError && e.code === 'INVALID_ARGUMENT' && e.message.startsWith(`${field}: `);
 
@@ -25,4 +25,13 @@ test('a refusal shows at most ~80 characters of the value', () => {
   assert.equal(shown('abc'), '"abc"');
   assert.ok(shown('x'.repeat(10_000)).length < 120);
   assert.throws(() => nameField('group', 'X'.repeat(10_000)), (e: Error) => e.message.length < 250);
+});
+
+test('renamedField: the new field when sent, else the deprecated one; both sent and different is refused naming both', () => {
+  assert.equal(renamedField('reward_period', undefined, 'period', 4, 0), 4);
+  assert.equal(renamedField('reward_period', 0, 'period', 0, 0), 0);
+  assert.equal(renamedField('reward_period', 3, 'period', 0, 0), 3);
+  assert.equal(renamedField('reward_period', 3, 'period', 3, 0), 3);
+  assert.throws(() => renamedField('reward_period', 3, 'period', 4, 0), (e: unknown) => refused('reward_period')(e) && /deprecated period \(4\)/.test((e as Error).message));
+  assert.equal(renamedField<number | undefined>('evaluation_period', 2, 'period', undefined, undefined), 2);
 });

@@ -59,3 +59,15 @@ export function enumField(field: string, v: number, values: readonly number[]): 
   if (!values.includes(v)) throw invalid(field, `expected one of ${values.join(', ')}, got ${v}`);
   return v;
 }
+
+/**
+ * A request field renamed under a new number, the old one deprecated: the new one when set (it has
+ * presence), else the old one (`oldUnset` is the old field's "not sent"); both sent with different
+ * values is refused, naming both fields.
+ */
+export function renamedField<T>(field: string, value: T | undefined, oldField: string, old: T, oldUnset: T): T {
+  if (value === undefined) return old;
+  // (undefined: a request object built in process, never encoded.)
+  if (old !== oldUnset && old !== undefined && old !== value) throw invalid(field, `${field} (${String(value)}) and the deprecated ${oldField} (${String(old)}) differ: send ${field} only`);
+  return value;
+}

@@ -144,9 +144,11 @@ export interface StartedRound {
 export function startedRound(e: Pick<WatchedEvent, 'type' | 'data'>): StartedRound | undefined {
   if (e.type !== 'RoundStarted' || typeof e.data !== 'object' || e.data === null) return undefined;
   const d = e.data as Record<string, unknown>;
+  // `rewardPeriod` if the event carries it (the contract's spelling), else `period`.
+  const period = d.rewardPeriod ?? d.period;
   if (typeof d.solution !== 'string' || typeof d.roundId !== 'string' || typeof d.group !== 'string'
-    || !Number.isSafeInteger(d.startBlock) || !Number.isSafeInteger(d.endBlock) || !Number.isSafeInteger(d.period)) return undefined;
-  return { solution: d.solution, roundId: d.roundId, group: d.group, startBlock: BigInt(d.startBlock as number), endBlock: BigInt(d.endBlock as number), period: d.period as number };
+    || !Number.isSafeInteger(d.startBlock) || !Number.isSafeInteger(d.endBlock) || !Number.isSafeInteger(period)) return undefined;
+  return { solution: d.solution, roundId: d.roundId, group: d.group, startBlock: BigInt(d.startBlock as number), endBlock: BigInt(d.endBlock as number), period: period as number };
 }
 
 export interface WatchChangesOptions {

@@ -1,4 +1,4 @@
-import { EwxCallError, signVote, type Ewx, type Signer } from '@ewx/client';
+import { EwxCallError, rewardPeriodOf, signVote, type Ewx, type Signer } from '@ewx/client';
 import type { Solution } from '@ewx/proto/registry';
 import type { Round } from '@ewx/proto/voting';
 import { pino, type Logger } from 'pino';
@@ -151,7 +151,7 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   }
 
   /** May this worker vote in `round`: its stake in the round's group counts in the round's period. */
-  const eligibleFor = (round: Pick<Round, 'group' | 'period'>): boolean => {
+  const eligibleFor = (round: { readonly group: string; readonly period: number }): boolean => {
     const from = assessment?.activeGroups.get(round.group);
     return from !== undefined && round.period >= from;
   };
@@ -192,7 +192,8 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
       const sol = d.solution.config!;
       const rounds = await reads.activeRounds(sol.namespace);
       for (const r of rounds) {
-        if (handled.has(key(sol.namespace, r.roundId)) || !eligibleFor(r)) continue;
+        const rp = rewardPeriodOf(r);
+        if (handled.has(key(sol.namespace, r.roundId)) || !eligibleFor({ group: r.group, period: rp })) continue;
         handled.set(key(sol.namespace, r.roundId), r.endBlock);
         if (height >= r.endBlock) {
           metrics.roundsMissed.inc({ solution: sol.namespace });
@@ -200,7 +201,7 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
           report(sol.namespace, r.roundId, 'missed', { reason: 'seen after its end block' });
           continue;
         }
-        track(vote(d, roundInput(d, r.roundId, r.startBlock, r.endBlock, r.period)));
+        track(vote(d, roundInput(d, r.roundId, r.startBlock, r.endBlock, rp)));
       }
       if (sol.votingStartMethod === 'WORKER' && period) startByVote(d, rounds);
     }

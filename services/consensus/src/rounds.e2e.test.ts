@@ -181,6 +181,10 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     const byOp = new Map(md.operators.map((o) => [o.operator, o.correctVotes]));
     for (let i = 0; i < 7; i++) assert.equal(byOp.get(operators[i]!), 4, `honest operator ${i}`);
     for (let i = 7; i < 10; i++) assert.equal(byOp.get(operators[i]!), 0, `wrong or silent operator ${i}`);
+    // reward_period (issue 10) asks the same; with a different deprecated period beside it, refused naming both.
+    assert.deepEqual(await rpc(consensus[1]!, 'getVoteMetadata', { group: 'grp', period: 0, rewardPeriod: 0, operator: '', page: undefined }), md);
+    await assert.rejects(rpc(consensus[1]!, 'getVoteMetadata', { group: 'grp', period: 1, rewardPeriod: 0, operator: '', page: undefined }),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === 'reward_period: reward_period (0) and the deprecated period (1) differ: send reward_period only');
 
     // The settlement of r1 carries all three validators' attestations.
     const st = await rpc(consensus[2]!, 'getSettlement', { solution: 'sol', roundId: 'r1' });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ConnectWorkerRequest } from '@ewx/proto/registry';
-import { cosignWith } from '@ewx/client';
+import { cosignWith, rewardPeriodOf } from '@ewx/client';
 import { contextOf, withEwx } from '../context.js';
 import { formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
 import { keyOption } from './admin.js';
@@ -55,14 +55,14 @@ export function operatorCommand(): Command {
       const period = o.period === undefined ? undefined : parseInteger('period', o.period, 0, 2 ** 32 - 1);
       await withEwx(ctx, undefined, async (ewx) => {
         if (o.group && period !== undefined) {
-          const r = await ewx.rewards.getOperatorRewards({ operator: op, group: o.group, period });
+          const r = await ewx.rewards.getOperatorRewards({ operator: op, group: o.group, rewardPeriod: period });
           ctx.print(r, {
-            operator: r.operator, group: r.group, period: r.period, closed: r.closed, stake: formatTokens(r.stake), eligibleRounds: r.eligibleRounds,
+            operator: r.operator, group: r.group, period: rewardPeriodOf(r), closed: r.closed, stake: formatTokens(r.stake), eligibleRounds: r.eligibleRounds,
             correctVotes: r.correctVotes, slaMet: r.slaMet, base: formatTokens(r.base), active: formatTokens(r.active), total: formatTokens(r.total), totalBaseUnits: r.total,
           });
         } else if (o.group) {
           const l = await ewx.rewards.listOperatorRewards({ operator: op, group: o.group, limit: 0 });
-          ctx.print(l, l.rewards.map((r) => ({ period: r.period, stake: formatTokens(r.stake), rounds: r.eligibleRounds, correct: r.correctVotes, sla: r.slaMet ? 'met' : 'missed', base: formatTokens(r.base), active: formatTokens(r.active), total: formatTokens(r.total) })));
+          ctx.print(l, l.rewards.map((r) => ({ period: rewardPeriodOf(r), stake: formatTokens(r.stake), rounds: r.eligibleRounds, correct: r.correctVotes, sla: r.slaMet ? 'met' : 'missed', base: formatTokens(r.base), active: formatTokens(r.active), total: formatTokens(r.total) })));
         } else {
           const u = await ewx.rewards.getUnclaimedRewards({ operator: op });
           ctx.print(u, [

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { statusName, tallyOutcomeOf, tallyReasonOf, TallyOutcome, unresolvedReasonOf, UnresolvedReason } from '@ewx/client';
+import { rewardPeriodOf, settlementStateOf, statusName, tallyOutcomeOf, tallyReasonOf, TallyOutcome, unresolvedReasonOf, UnresolvedReason } from '@ewx/client';
 import type { Settlement } from '@ewx/proto/consensus';
 import { RoundState, type Round } from '@ewx/proto/voting';
 import { contextOf, withEwx } from '../context.js';
@@ -13,14 +13,14 @@ export const STATE_NAMES: Record<number, string> = {
 /** A round for people and for --json: the state by name, the result as hex. */
 export const roundView = (r: Round): Record<string, unknown> => ({
   solution: r.solution, roundId: r.roundId, group: r.group, state: STATE_NAMES[r.state] ?? String(r.state), starter: r.starter,
-  startBlock: r.startBlock, endBlock: r.endBlock, period: r.period, eligible: r.eligible,
+  startBlock: r.startBlock, endBlock: r.endBlock, period: rewardPeriodOf(r), eligible: r.eligible,
   submitted: r.tally?.submitted ?? '', top: r.tally?.top ?? '', result: Buffer.from(r.result).toString('hex'),
   unresolvedReason: statusName(UnresolvedReason, unresolvedReasonOf(r)), merkleRoot: r.merkleRoot, retryOf: r.retryOf,
 });
 
 /** Consensus's settlement of a round for people and for --json: the enums by name. */
 export const settlementView = (s: Settlement): Record<string, unknown> => ({
-  state: statusName(RoundState, s.roundState) || s.state,
+  state: statusName(RoundState, settlementStateOf(s)),
   outcome: s.tally ? statusName(TallyOutcome, tallyOutcomeOf(s.tally)) : '',
   reason: s.tally ? statusName(UnresolvedReason, tallyReasonOf(s.tally)) : '',
   eligible: s.tally?.eligible ?? '', submitted: s.tally?.submitted ?? '', top: s.tally?.top ?? '',

@@ -59,10 +59,13 @@ const KINDS: Record<string, Kind> = {
   page_size: { k: 'uint', min: 0, max: 500 }, limit: { k: 'uint', min: 0, max: 500 }, values: { k: 'uint', min: 0, max: 1_000_000_000 },
   identity: { k: 'uint', min: 0, max: U32 }, issuer: { k: 'uint', min: 0, max: U32 }, receiver: { k: 'uint', min: 0, max: U32 },
   period: { k: 'uint', min: 0, max: U32 },
+  reward_period: { k: 'uint', min: 0, max: U32 }, evaluation_period: { k: 'uint', min: 0, max: U32 },
   state: { k: 'enum' }, result: { k: 'bytes', min: 1, max: 64 },
   member: { k: 'bool' }, enabled: { k: 'bool' }, allow_list_enabled: { k: 'bool' }, nominations_enabled: { k: 'bool' },
   // Filters where empty means "all".
   'GetVoteMetadata.operator': { k: 'address', emptyOk: true },
+  // ProduceBlocks: one run of 1..1000000 blocks (consensus.proto).
+  'ProduceBlocks.count': { k: 'uint', min: 1, max: 1_000_000 },
   'ListSolutions.group': { k: 'name', emptyOk: true }, 'ListOperators.group': { k: 'name', emptyOk: true },
   // The name a registration creates: an unknown one is the valid case.
   'RegisterGroup.namespace': { k: 'name', creates: true }, 'RegisterSolution.namespace': { k: 'name', creates: true },

@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, serviceStatus, watchHandler, shown, textField, unary,
+  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, renamedField, serviceStatus, watchHandler, shown, textField, unary,
   type GrpcService, type Logger, type Runtime, type Tally,
 } from '@ewx/platform';
 import {
@@ -70,7 +70,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
         nameField('group', req.group);
         optionalAddressField('operator', req.operator);
-        const m = runtime.state().metadata.get(metadataKey(req.group, req.period)) ?? new Map();
+        const m = runtime.state().metadata.get(metadataKey(req.group, renamedField('reward_period', req.rewardPeriod, 'period', req.period, 0))) ?? new Map();
         const rows = [...m].filter(([op]) => req.operator === '' || op === req.operator).sort((a, b) => (a[0] < b[0] ? -1 : 1));
         const { items, next } = paged(rows, req.page);
         return { operators: items.map(([operator, c]) => ({ operator, eligibleRounds: c.eligible, correctVotes: c.correct })), page: { nextPageToken: next } };

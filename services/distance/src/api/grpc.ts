@@ -1,5 +1,5 @@
 import {
-  addressField, authenticate, DomainError, notFound, precondition, proven, serviceStatus, watchHandler, unary,
+  addressField, authenticate, DomainError, notFound, precondition, proven, renamedField, serviceStatus, watchHandler, unary,
   type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
@@ -28,6 +28,9 @@ const OUTCOME = {
   NOT_EVALUATED: EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED,
 } as const;
 
+/** The name of the period field a request used (refusals name the field that was sent). */
+const sentAs = (req: { evaluationPeriod?: number | undefined }): string => (req.evaluationPeriod === undefined ? 'period' : 'evaluation_period');
+
 export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistanceParams, reqs: Requests, log: Logger): GrpcService {
   const stats = wotStatsCache(params.maxDistance);
   const wotChange = <T extends { auth?: unknown }>(method: string, encode: (m: T) => Uint8Array, toCommand: (signer: string, req: T) => DistanceCommand) =>
@@ -51,14 +54,15 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
         if ('returned' in outcome) {
           throw new DomainError('RESOURCE_EXHAUSTED', `pool of period ${outcome.returned.evaluationPeriod} filled while the hold ${held.holdId} was placed; the hold is released`);
         }
-        return { holdId: held.holdId, period: outcome.joined.requestPeriod, evaluationPeriod: outcome.joined.evaluationPeriod, pool: poolOf(outcome.joined.evaluationPeriod), price: held.amount };
+        return { holdId: held.holdId, period: outcome.joined.requestPeriod, requestPeriod: outcome.joined.requestPeriod, evaluationPeriod: outcome.joined.evaluationPeriod, pool: poolOf(outcome.joined.evaluationPeriod), price: held.amount };
       }),
 
       publishResult: unary(M + 'PublishResult', log, async (req: PublishResultRequest) => {
         const auth = authenticate(M + 'PublishResult', req, (m) => PublishResultRequest.encode(m).finish());
-        await runtime.execute(poolStream(req.period), proven(auth, (s) => decide({ type: 'PublishResult', evaluator: auth.signer, period: req.period, values: req.values }, s, params)), auth);
+        const period = renamedField('evaluation_period', req.evaluationPeriod, 'period', req.period, 0);
+        await runtime.execute(poolStream(period), proven(auth, (s) => decide({ type: 'PublishResult', evaluator: auth.signer, period, values: req.values }, s, params)), auth);
         const s = runtime.state();
-        return { period: req.period, height: BigInt(s.height), results: s.pools.get(req.period)?.results.size ?? 0 };
+        return { period, evaluationPeriod: period, height: BigInt(s.height), results: s.pools.get(period)?.results.size ?? 0 };
       }),
 
       getIdentityStatus: unary(M + 'GetIdentityStatus', log, async (req: GetIdentityStatusRequest): Promise<IdentityStatus> => {
@@ -74,11 +78,11 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
 
       getPool: unary(M + 'GetPool', log, async (req: GetPoolRequest): Promise<Pool> => {
         const s = runtime.state();
-        const period = req.period ?? currentPeriod(s);
+        const period = renamedField('evaluation_period', req.evaluationPeriod, 'period', req.period, undefined) ?? currentPeriod(s);
         const pool = s.pools.get(period);
-        if (!pool && period <= s.settledThrough - KEPT_SETTLED_POOLS) throw notFound(`period: the pool of period ${period} (settled; its EvaluationSettled events are in the log)`);
+        if (!pool && period <= s.settledThrough - KEPT_SETTLED_POOLS) throw notFound(`${sentAs(req)}: the pool of period ${period} (settled; its EvaluationSettled events are in the log)`);
         return {
-          period, pool: poolOf(period),
+          period, evaluationPeriod: period, pool: poolOf(period),
           entries: (pool?.entries ?? []).map((e) => ({ identity: e.identity, requester: e.requester, holdId: e.holdId })),
           publishedBy: [...(pool?.results.keys() ?? [])],
           settled: period <= s.settledThrough,
@@ -108,7 +112,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
         const period = currentPeriod(s);
         const pool = s.pools.get(period);
         return {
-          period, pool: poolOf(period), height: BigInt(s.height),
+          period, evaluationPeriod: period, pool: poolOf(period), height: BigInt(s.height),
           identities: (pool?.entries ?? []).map((e) => e.identity),
           published: pool?.results.has(req.evaluator) ?? false,
           wotVersion: BigInt(s.snapshot.wotVersion), maxDistance: params.maxDistance, lastResultHeight: BigInt(s.lastResultHeight),
@@ -117,9 +121,10 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
 
       getWotSnapshot: unary(M + 'GetWotSnapshot', log, async (req: GetWotSnapshotRequest): Promise<WotSnapshot> => {
         const s = runtime.state();
-        if (req.period !== s.snapshot.period) throw precondition(`period: only the snapshot of the current period ${s.snapshot.period} is kept, got ${req.period}`);
+        const period = renamedField('evaluation_period', req.evaluationPeriod, 'period', req.period, 0);
+        if (period !== s.snapshot.period) throw precondition(`${sentAs(req)}: only the snapshot of the current period ${s.snapshot.period} is kept, got ${period}`);
         return {
-          period: s.snapshot.period, wotVersion: BigInt(s.snapshot.wotVersion),
+          period: s.snapshot.period, evaluationPeriod: s.snapshot.period, wotVersion: BigInt(s.snapshot.wotVersion),
           identities: [...s.snapshot.wot.values()].map((i) => ({ id: i.id, member: i.member, certifiedBy: [...i.certifiedBy] })),
         };
       }),

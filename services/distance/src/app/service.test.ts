@@ -176,7 +176,8 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     const late = signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) => PublishResultRequest.encode(m).finish());
     await expectStatus(rpc(h.client, 'publishResult', late), grpc.status.RESOURCE_EXHAUSTED);
     await h.blocksTo(5);
-    await rpc(h.client, 'publishResult', signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) => PublishResultRequest.encode(m).finish()));
+    const published = await rpc(h.client, 'publishResult', signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) => PublishResultRequest.encode(m).finish()));
+    assert.deepEqual([published.period, published.evaluationPeriod, published.results], [1, 1, 2], 'evaluation_period answered beside the deprecated period');
     const settled: unknown[] = [];
     await h.bus.consume({ groupId: 'spy', topics: [topicOf('distance')], handler: async (m) => { const e = parseEnvelope(m.value); if (e.type === 'EvaluationSettled') settled.push(e.data); } });
     await h.blocksTo(7); // period 2 begins: pool 1 settles
@@ -209,6 +210,14 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     await expectStatus(rpc(h.client, 'getPool', { period: 1 }), grpc.status.NOT_FOUND);
     const current = await rpc(h.client, 'getPool', {});
     assert.deepEqual([current.period, current.pool, current.settled], [6, 0, false]);
+    // evaluation_period (issue 10): answered beside the deprecated period, accepted in its place, refused when both differ.
+    assert.equal(current.evaluationPeriod, 6);
+    assert.deepEqual((await rpc(h.client, 'getPool', { evaluationPeriod: 6 })).evaluationPeriod, 6);
+    const both = await expectStatus(rpc(h.client, 'getPool', { period: 5, evaluationPeriod: 6 }), grpc.status.INVALID_ARGUMENT);
+    assert.equal(both, 'evaluation_period: evaluation_period (6) and the deprecated period (5) differ: send evaluation_period only');
+    const snap6 = await rpc(h.client, 'getWotSnapshot', { period: 0, evaluationPeriod: 6 });
+    assert.deepEqual([snap6.period, snap6.evaluationPeriod, snap6.identities.length], [6, 6, 59]);
+    await expectStatus(rpc(h.client, 'getWotSnapshot', { period: 5, evaluationPeriod: 6 }), grpc.status.INVALID_ARGUMENT);
   });
 
   test('ImportWot of deeply nested JSON is INVALID_ARGUMENT on json (was UNAVAILABLE "Maximum call stack size exceeded")', async () => {

@@ -29,13 +29,15 @@ const unaryCall = <Req, Res>(fn: (req: Req, cb: (e: grpc.ServiceError | null, r:
  * Results are cached per (period, web-of-trust version) so a refused publication (another
  * evaluator's result already in this block) is retried without recomputing.
  */
+const periodOf = (work: EvaluationWork): number => work.evaluationPeriod || work.period;
+
 export function evaluatorWorker(client: DistanceClient, key: KeyPair, log: Logger, nonce: () => bigint): Evaluator {
   let graph: { version: bigint; graph: WotGraph } | undefined;
   let computed: { period: number; version: bigint; values: number[] } | undefined;
 
   const graphFor = async (work: EvaluationWork): Promise<WotGraph> => {
     if (graph?.version === work.wotVersion) return graph.graph;
-    const snap: WotSnapshot = await unaryCall(client.getWotSnapshot, client, { period: work.period });
+    const snap: WotSnapshot = await unaryCall(client.getWotSnapshot, client, { period: 0, evaluationPeriod: periodOf(work) });
     graph = { version: snap.wotVersion, graph: buildGraph(snap.identities.map((i) => ({ id: i.id, member: i.member, certifiedBy: i.certifiedBy }))) };
     return graph.graph;
   };
@@ -43,21 +45,23 @@ export function evaluatorWorker(client: DistanceClient, key: KeyPair, log: Logge
   return {
     async step() {
       const work: EvaluationWork = await unaryCall(client.getEvaluationWork, client, { evaluator: key.address });
-      if (work.identities.length === 0) return { kind: 'idle', why: `pool of period ${work.period} is empty` };
-      if (work.published) return { kind: 'idle', why: `already published for period ${work.period}` };
-      if (computed?.period !== work.period || computed.version !== work.wotVersion) {
+      // evaluation_period, or the deprecated period from a server before it.
+      const period = periodOf(work);
+      if (work.identities.length === 0) return { kind: 'idle', why: `pool of period ${period} is empty` };
+      if (work.published) return { kind: 'idle', why: `already published for period ${period}` };
+      if (computed?.period !== period || computed.version !== work.wotVersion) {
         const g = await graphFor(work);
         const t0 = performance.now();
-        computed = { period: work.period, version: work.wotVersion, values: Array.from(evaluate(g, work.identities, { maxDistance: work.maxDistance })) };
-        log.info('pool evaluated', { period: work.period, identities: work.identities.length, ms: Math.round(performance.now() - t0) });
+        computed = { period, version: work.wotVersion, values: Array.from(evaluate(g, work.identities, { maxDistance: work.maxDistance })) };
+        log.info('pool evaluated', { period, identities: work.identities.length, ms: Math.round(performance.now() - t0) });
       }
       if (work.lastResultHeight === work.height) return { kind: 'retry', why: `block ${work.height} already has a result` };
-      const req = signCommand(key, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: work.period, values: computed.values }, nonce(),
+      const req = signCommand(key, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: 0, evaluationPeriod: period, values: computed.values }, nonce(),
         (m) => PublishResultRequest.encode(m).finish());
       try {
         await unaryCall(client.publishResult, client, req);
-        log.info('result published', { period: work.period, identities: computed.values.length });
-        return { kind: 'published', period: work.period, values: computed.values };
+        log.info('result published', { period, identities: computed.values.length });
+        return { kind: 'published', period, values: computed.values };
       } catch (e) {
         const err = e as grpc.ServiceError;
         // Another result in this block, or the period turned meanwhile: try again at the next poll.

@@ -121,6 +121,15 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     const payouts = await call<{ periods: { period: number; paid: string }[]; budgetAvailable: string }>(impl, 'getGroupPayouts', { group: G, limit: 0 });
     assert.deepEqual(payouts.periods.map((p) => [p.period, p.paid]), [[0, tokens(20)]]);
     assert.equal(payouts.budgetAvailable, tokens(980));
+    // reward_period (issue 10) is filled beside the deprecated period, in every answer.
+    const renamed = await call<{ periods: { period: number; rewardPeriod: number }[] }>(impl, 'getGroupPayouts', { group: G, limit: 0 });
+    assert.deepEqual(renamed.periods.map((p) => [p.period, p.rewardPeriod]), [[0, 0]]);
+    const now = await call<{ period: { index: number }; rewardPeriod: { index: number } }>(impl, 'getCurrentPeriod', {});
+    assert.deepEqual([now.period.index, now.rewardPeriod.index], [1, 1]);
+    const one = await call<{ period: number; rewardPeriod: number; closed: boolean }>(impl, 'getOperatorRewards', { operator: A, group: G, rewardPeriod: 1, period: 0 });
+    assert.deepEqual([one.period, one.rewardPeriod, one.closed], [1, 1, false], 'reward_period is read; period 0 is "not sent"');
+    const same = await call<{ rewardPeriod: number; total: string }>(impl, 'getOperatorRewards', { operator: A, group: G, rewardPeriod: 0 });
+    assert.deepEqual([same.rewardPeriod, same.total], [0, '12500000000000000000']);
   });
 
   test('bad requests are refused with the field and the rule', async () => {
@@ -130,6 +139,8 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     assert.equal(e2.code, 5);
     const e3 = await status(call(impl, 'getGroupPayouts', { group: G, limit: 501 }));
     assert.deepEqual([e3.code, e3.details], [3, 'limit: at most 500, got 501']);
+    const e4 = await status(call(impl, 'getOperatorRewards', { operator: A, group: G, rewardPeriod: 1, period: 2 }));
+    assert.deepEqual([e4.code, e4.details], [3, 'reward_period: reward_period (1) and the deprecated period (2) differ: send reward_period only']);
   });
 
   test('SetRewardPeriodLength: signed by the admin, once per nonce; a forged or foreign signature is refused', async () => {

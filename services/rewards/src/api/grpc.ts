@@ -1,6 +1,6 @@
 import { decodeRewardsLog } from '@ewx/contracts';
 import {
-  addressField, authenticate, invalid, nameField, notFound, periodAt, proven, serviceStatus, watchHandler, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+  addressField, authenticate, invalid, nameField, notFound, periodAt, proven, renamedField, serviceStatus, watchHandler, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
 } from '@ewx/platform';
 import {
   RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
@@ -20,7 +20,7 @@ function openPeriodView(s: RewardsState, operator: string, group: string, period
   const { stake, inFinalPeriod } = periodStake(s.stakes.get(group)?.get(operator), period);
   const counts = s.votes.get(group)?.get(period)?.operators.get(operator) ?? { eligible: 0, correct: 0 };
   return {
-    operator, group, period, stake: stake.toString(), eligibleRounds: counts.eligible, correctVotes: counts.correct,
+    operator, group, period, rewardPeriod: period, stake: stake.toString(), eligibleRounds: counts.eligible, correctVotes: counts.correct,
     slaMet: !inFinalPeriod && stake > 0n && meetsSla(counts.correct, counts.eligible, g.config.slaVotingThreshold),
     slaVotingThreshold: g.config.slaVotingThreshold, inFinalPeriod,
     base: '0', active: '0', total: '0', totalWholeTokens: '0', closed: false,
@@ -32,7 +32,7 @@ function closedPeriodView(operator: string, group: string, c: ClosedPeriod): Ope
   const r = c.rows.get(operator);
   const total = (r?.base ?? 0n) + (r?.active ?? 0n);
   return {
-    operator, group, period: c.period,
+    operator, group, period: c.period, rewardPeriod: c.period,
     stake: (r?.stake ?? 0n).toString(), eligibleRounds: r?.eligible ?? 0, correctVotes: r?.correct ?? 0,
     slaMet: r !== undefined && !r.inFinalPeriod && r.stake > 0n && meetsSla(r.correct, r.eligible, c.slaVotingThreshold),
     slaVotingThreshold: c.slaVotingThreshold, inFinalPeriod: r?.inFinalPeriod ?? false,
@@ -57,8 +57,9 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const s = st();
         const p = periodAt(s.schedule, Math.max(s.height, 1));
         if (!p) throw notFound('the reward period calendar (not started yet)');
+        const rewardPeriod = { index: p.index, firstBlock: BigInt(p.firstBlock), lastBlock: BigInt(p.lastBlock), length: p.length };
         return {
-          period: { index: p.index, firstBlock: BigInt(p.firstBlock), lastBlock: BigInt(p.lastBlock), length: p.length },
+          period: rewardPeriod, rewardPeriod,
           height: BigInt(s.height),
           schedule: s.schedule.map((e) => ({ fromPeriod: e.fromPeriod, firstBlock: BigInt(e.firstBlock), length: e.length })),
           settlementDelay: settings.settlementDelay,
@@ -78,8 +79,9 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const group = nameField('group', req.group);
         const g = st().groups.get(group);
         if (!g) throw notFound(`group: solution group ${shown(group)}`);
-        const c = g.closed.get(req.period);
-        if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, req.period);
+        const period = renamedField('reward_period', req.rewardPeriod, 'period', req.period, 0);
+        const c = g.closed.get(period);
+        if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, period);
         return closedPeriodView(operator, group, c);
       }),
       listOperatorRewards: unary(M + 'ListOperatorRewards', log, async (req: ListOperatorRewardsRequest) => {
@@ -111,7 +113,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const periods = [...g.closed.values()].filter((c) => c.payoutChunks > 0).sort((a, b) => b.period - a.period)
           .slice(0, req.limit || 50)
           .map((c): PeriodPayout => ({
-            period: c.period, firstBlock: BigInt(c.firstBlock), lastBlock: BigInt(c.lastBlock), activeBlocks: c.activeBlocks,
+            period: c.period, rewardPeriod: c.period, firstBlock: BigInt(c.firstBlock), lastBlock: BigInt(c.lastBlock), activeBlocks: c.activeBlocks,
             basePool: c.basePool.toString(), activePool: c.activePool.toString(), budgetBefore: c.budgetBefore.toString(),
             due: c.due.toString(), paid: c.paid.toString(), budgetExhausted: c.budgetExhausted, operators: c.operators,
             qualifying: c.qualifying, payoutChunks: c.payoutChunks, creditedChunks: c.credited, lateRounds: c.lateRounds, refusedChunks: c.refused,

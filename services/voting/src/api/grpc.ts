@@ -32,7 +32,7 @@ function toMessage(r: Round): RoundMsg {
   }
   return {
     solution: r.solution, roundId: r.roundId, group: r.group, state: STATE[r.status], starter: r.starter,
-    startBlock: BigInt(r.startBlock), endBlock: BigInt(r.endBlock), period: r.period, quorumPercent: r.quorumPercent,
+    startBlock: BigInt(r.startBlock), endBlock: BigInt(r.endBlock), period: r.period, rewardPeriod: r.period, quorumPercent: r.quorumPercent,
     voteThresholdPercent: r.voteThresholdPercent, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf ?? '',
     tally: closed ? { eligible: r.eligible, submitted: r.votes.size, top } : undefined,
     result: Buffer.from(r.result ?? '', 'hex'), unresolvedReason: r.reason ?? '', merkleRoot: r.merkleRoot ?? '', alerted: r.alerted, eligible: r.eligible,

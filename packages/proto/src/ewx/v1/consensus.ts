@@ -84,10 +84,19 @@ export interface ProduceBlocksResponse {
 
 export interface GetVoteMetadataRequest {
   group: string;
+  /**
+   * Deprecated: use reward_period (read only when reward_period is unset).
+   *
+   * @deprecated
+   */
   period: number;
   /** Empty: every operator of the group in the period. */
   operator: string;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /** The reward period; if `period` is also sent, both must be equal. */
+  rewardPeriod?: number | undefined;
 }
 
 export interface OperatorVoteMetadata {
@@ -373,7 +382,7 @@ export const ProduceBlocksResponse: MessageFns<ProduceBlocksResponse> = {
 };
 
 function createBaseGetVoteMetadataRequest(): GetVoteMetadataRequest {
-  return { group: "", period: 0, operator: "", page: undefined };
+  return { group: "", period: 0, operator: "", page: undefined, rewardPeriod: undefined };
 }
 
 export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
@@ -389,6 +398,9 @@ export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    if (message.rewardPeriod !== undefined) {
+      writer.uint32(40).uint32(message.rewardPeriod);
     }
     return writer;
   },
@@ -438,6 +450,14 @@ export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rewardPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -456,6 +476,11 @@ export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
       period: isSet(object.period) ? globalThis.Number(object.period) : 0,
       operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      rewardPeriod: isSet(object.rewardPeriod)
+        ? globalThis.Number(object.rewardPeriod)
+        : isSet(object.reward_period)
+        ? globalThis.Number(object.reward_period)
+        : undefined,
     };
   },
 
@@ -473,6 +498,9 @@ export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
     }
+    if (message.rewardPeriod !== undefined) {
+      obj.rewardPeriod = Math.round(message.rewardPeriod);
+    }
     return obj;
   },
 
@@ -487,6 +515,7 @@ export const GetVoteMetadataRequest: MessageFns<GetVoteMetadataRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.rewardPeriod = object.rewardPeriod ?? undefined;
     return message;
   },
 };

@@ -120,30 +120,51 @@ export interface RequestEvaluationRequest {
 export interface RequestEvaluationResponse {
   /** Registry hold id: "distance:<identity>:<request sequence>". */
   holdId: string;
-  /** The period the request was made in; it is evaluated during period + 1. */
+  /**
+   * Deprecated: use request_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   evaluationPeriod: number;
-  /** (period + 1) mod 3. */
+  /** (request_period + 1) mod 3. */
   pool: number;
   /** Base units, decimal. */
   price: string;
+  /** The period the request was made in; it is evaluated during request_period + 1. */
+  requestPeriod: number;
 }
 
 export interface PublishResultRequest {
   auth:
     | Auth
     | undefined;
-  /** The period the result is for: must be the current one. */
+  /**
+   * Deprecated: use evaluation_period (read only when evaluation_period is unset).
+   *
+   * @deprecated
+   */
   period: number;
   /** Perbill (0..1,000,000,000), one per identity of the pool, in pool order. */
   values: number[];
+  /**
+   * The evaluation period the result is for: must be the current one. If `period` is also sent,
+   * both must be equal.
+   */
+  evaluationPeriod?: number | undefined;
 }
 
 export interface PublishResultResponse {
+  /**
+   * Deprecated: use evaluation_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   height: bigint;
   /** Results accepted for this period so far, this one included. */
   results: number;
+  evaluationPeriod: number;
 }
 
 export interface GetIdentityStatusRequest {
@@ -177,8 +198,19 @@ export interface IdentityStatus {
 }
 
 export interface GetPoolRequest {
-  /** The evaluation period; unset means the current period. */
-  period?: number | undefined;
+  /**
+   * Deprecated: use evaluation_period (read only when evaluation_period is unset).
+   *
+   * @deprecated
+   */
+  period?:
+    | number
+    | undefined;
+  /**
+   * The evaluation period; unset means the current period. If `period` is also sent, both must be
+   * equal.
+   */
+  evaluationPeriod?: number | undefined;
 }
 
 export interface PoolEntry {
@@ -188,8 +220,13 @@ export interface PoolEntry {
 }
 
 export interface Pool {
+  /**
+   * Deprecated: use evaluation_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
-  /** period mod 3. */
+  /** evaluation_period mod 3. */
   pool: number;
   entries: PoolEntry[];
   /** Evaluators whose result was accepted for this period. */
@@ -200,6 +237,8 @@ export interface Pool {
    * order their results were accepted.
    */
   results: EvaluatorResult[];
+  /** The evaluation period of the pool. */
+  evaluationPeriod: number;
 }
 
 export interface EvaluatorResult {
@@ -260,6 +299,11 @@ export interface GetEvaluationWorkRequest {
 }
 
 export interface EvaluationWork {
+  /**
+   * Deprecated: use evaluation_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   pool: number;
   height: bigint;
@@ -270,11 +314,22 @@ export interface EvaluationWork {
   maxDistance: number;
   /** The block of the last accepted result (one per block across evaluators). */
   lastResultHeight: bigint;
+  /** The evaluation period the work is for (the current one). */
+  evaluationPeriod: number;
 }
 
 export interface GetWotSnapshotRequest {
-  /** Must be the current period (the snapshot taken when it began). */
+  /**
+   * Deprecated: use evaluation_period (read only when evaluation_period is unset).
+   *
+   * @deprecated
+   */
   period: number;
+  /**
+   * Must be the current evaluation period (the snapshot taken when it began). If `period` is also
+   * sent, both must be equal.
+   */
+  evaluationPeriod?: number | undefined;
 }
 
 export interface WotIdentity {
@@ -284,9 +339,15 @@ export interface WotIdentity {
 }
 
 export interface WotSnapshot {
+  /**
+   * Deprecated: use evaluation_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   wotVersion: bigint;
   identities: WotIdentity[];
+  evaluationPeriod: number;
 }
 
 function createBaseRequestEvaluationRequest(): RequestEvaluationRequest {
@@ -375,7 +436,7 @@ export const RequestEvaluationRequest: MessageFns<RequestEvaluationRequest> = {
 };
 
 function createBaseRequestEvaluationResponse(): RequestEvaluationResponse {
-  return { holdId: "", period: 0, evaluationPeriod: 0, pool: 0, price: "" };
+  return { holdId: "", period: 0, evaluationPeriod: 0, pool: 0, price: "", requestPeriod: 0 };
 }
 
 export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = {
@@ -394,6 +455,9 @@ export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = 
     }
     if (message.price !== "") {
       writer.uint32(42).string(message.price);
+    }
+    if (message.requestPeriod !== 0) {
+      writer.uint32(48).uint32(message.requestPeriod);
     }
     return writer;
   },
@@ -451,6 +515,14 @@ export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = 
             message.price = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.requestPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -478,6 +550,11 @@ export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = 
         : 0,
       pool: isSet(object.pool) ? globalThis.Number(object.pool) : 0,
       price: isSet(object.price) ? globalThis.String(object.price) : "",
+      requestPeriod: isSet(object.requestPeriod)
+        ? globalThis.Number(object.requestPeriod)
+        : isSet(object.request_period)
+        ? globalThis.Number(object.request_period)
+        : 0,
     };
   },
 
@@ -498,6 +575,9 @@ export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = 
     if (message.price !== "") {
       obj.price = message.price;
     }
+    if (message.requestPeriod !== 0) {
+      obj.requestPeriod = Math.round(message.requestPeriod);
+    }
     return obj;
   },
 
@@ -511,12 +591,13 @@ export const RequestEvaluationResponse: MessageFns<RequestEvaluationResponse> = 
     message.evaluationPeriod = object.evaluationPeriod ?? 0;
     message.pool = object.pool ?? 0;
     message.price = object.price ?? "";
+    message.requestPeriod = object.requestPeriod ?? 0;
     return message;
   },
 };
 
 function createBasePublishResultRequest(): PublishResultRequest {
-  return { auth: undefined, period: 0, values: [] };
+  return { auth: undefined, period: 0, values: [], evaluationPeriod: undefined };
 }
 
 export const PublishResultRequest: MessageFns<PublishResultRequest> = {
@@ -533,6 +614,9 @@ export const PublishResultRequest: MessageFns<PublishResultRequest> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.evaluationPeriod !== undefined) {
+      writer.uint32(32).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -584,6 +668,14 @@ export const PublishResultRequest: MessageFns<PublishResultRequest> = {
 
             break;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -601,6 +693,11 @@ export const PublishResultRequest: MessageFns<PublishResultRequest> = {
       auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
       period: isSet(object.period) ? globalThis.Number(object.period) : 0,
       values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : undefined,
     };
   },
 
@@ -615,6 +712,9 @@ export const PublishResultRequest: MessageFns<PublishResultRequest> = {
     if (message.values?.length) {
       obj.values = message.values.map((e) => Math.round(e));
     }
+    if (message.evaluationPeriod !== undefined) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
+    }
     return obj;
   },
 
@@ -626,12 +726,13 @@ export const PublishResultRequest: MessageFns<PublishResultRequest> = {
     message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
     message.period = object.period ?? 0;
     message.values = object.values?.map((e) => e) || [];
+    message.evaluationPeriod = object.evaluationPeriod ?? undefined;
     return message;
   },
 };
 
 function createBasePublishResultResponse(): PublishResultResponse {
-  return { period: 0, height: 0n, results: 0 };
+  return { period: 0, height: 0n, results: 0, evaluationPeriod: 0 };
 }
 
 export const PublishResultResponse: MessageFns<PublishResultResponse> = {
@@ -647,6 +748,9 @@ export const PublishResultResponse: MessageFns<PublishResultResponse> = {
     }
     if (message.results !== 0) {
       writer.uint32(24).uint32(message.results);
+    }
+    if (message.evaluationPeriod !== 0) {
+      writer.uint32(32).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -688,6 +792,14 @@ export const PublishResultResponse: MessageFns<PublishResultResponse> = {
             message.results = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -705,6 +817,11 @@ export const PublishResultResponse: MessageFns<PublishResultResponse> = {
       period: isSet(object.period) ? globalThis.Number(object.period) : 0,
       height: isSet(object.height) ? BigInt(object.height) : 0n,
       results: isSet(object.results) ? globalThis.Number(object.results) : 0,
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : 0,
     };
   },
 
@@ -719,6 +836,9 @@ export const PublishResultResponse: MessageFns<PublishResultResponse> = {
     if (message.results !== 0) {
       obj.results = Math.round(message.results);
     }
+    if (message.evaluationPeriod !== 0) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
+    }
     return obj;
   },
 
@@ -730,6 +850,7 @@ export const PublishResultResponse: MessageFns<PublishResultResponse> = {
     message.period = object.period ?? 0;
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
     message.results = object.results ?? 0;
+    message.evaluationPeriod = object.evaluationPeriod ?? 0;
     return message;
   },
 };
@@ -1101,13 +1222,16 @@ export const IdentityStatus: MessageFns<IdentityStatus> = {
 };
 
 function createBaseGetPoolRequest(): GetPoolRequest {
-  return { period: undefined };
+  return { period: undefined, evaluationPeriod: undefined };
 }
 
 export const GetPoolRequest: MessageFns<GetPoolRequest> = {
   encode(message: GetPoolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.period !== undefined) {
       writer.uint32(8).uint32(message.period);
+    }
+    if (message.evaluationPeriod !== undefined) {
+      writer.uint32(16).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -1133,6 +1257,14 @@ export const GetPoolRequest: MessageFns<GetPoolRequest> = {
             message.period = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1146,13 +1278,23 @@ export const GetPoolRequest: MessageFns<GetPoolRequest> = {
   },
 
   fromJSON(object: any): GetPoolRequest {
-    return { period: isSet(object.period) ? globalThis.Number(object.period) : undefined };
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : undefined,
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : undefined,
+    };
   },
 
   toJSON(message: GetPoolRequest): unknown {
     const obj: any = {};
     if (message.period !== undefined) {
       obj.period = Math.round(message.period);
+    }
+    if (message.evaluationPeriod !== undefined) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
     }
     return obj;
   },
@@ -1163,6 +1305,7 @@ export const GetPoolRequest: MessageFns<GetPoolRequest> = {
   fromPartial(object: DeepPartial<GetPoolRequest>): GetPoolRequest {
     const message = createBaseGetPoolRequest();
     message.period = object.period ?? undefined;
+    message.evaluationPeriod = object.evaluationPeriod ?? undefined;
     return message;
   },
 };
@@ -1273,7 +1416,7 @@ export const PoolEntry: MessageFns<PoolEntry> = {
 };
 
 function createBasePool(): Pool {
-  return { period: 0, pool: 0, entries: [], publishedBy: [], settled: false, results: [] };
+  return { period: 0, pool: 0, entries: [], publishedBy: [], settled: false, results: [], evaluationPeriod: 0 };
 }
 
 export const Pool: MessageFns<Pool> = {
@@ -1295,6 +1438,9 @@ export const Pool: MessageFns<Pool> = {
     }
     for (const v of message.results) {
       EvaluatorResult.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.evaluationPeriod !== 0) {
+      writer.uint32(56).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -1360,6 +1506,14 @@ export const Pool: MessageFns<Pool> = {
             message.results.push(EvaluatorResult.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1386,6 +1540,11 @@ export const Pool: MessageFns<Pool> = {
       results: globalThis.Array.isArray(object?.results)
         ? object.results.map((e: any) => EvaluatorResult.fromJSON(e))
         : [],
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : 0,
     };
   },
 
@@ -1409,6 +1568,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.results?.length) {
       obj.results = message.results.map((e) => EvaluatorResult.toJSON(e));
     }
+    if (message.evaluationPeriod !== 0) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
+    }
     return obj;
   },
 
@@ -1423,6 +1585,7 @@ export const Pool: MessageFns<Pool> = {
     message.publishedBy = object.publishedBy?.map((e) => e) || [];
     message.settled = object.settled ?? false;
     message.results = object.results?.map((e) => EvaluatorResult.fromPartial(e)) || [];
+    message.evaluationPeriod = object.evaluationPeriod ?? 0;
     return message;
   },
 };
@@ -2343,6 +2506,7 @@ function createBaseEvaluationWork(): EvaluationWork {
     wotVersion: 0n,
     maxDistance: 0,
     lastResultHeight: 0n,
+    evaluationPeriod: 0,
   };
 }
 
@@ -2384,6 +2548,9 @@ export const EvaluationWork: MessageFns<EvaluationWork> = {
         throw new globalThis.Error("value provided for field message.lastResultHeight of type uint64 too large");
       }
       writer.uint32(64).uint64(message.lastResultHeight);
+    }
+    if (message.evaluationPeriod !== 0) {
+      writer.uint32(72).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -2475,6 +2642,14 @@ export const EvaluationWork: MessageFns<EvaluationWork> = {
             message.lastResultHeight = reader.uint64() as bigint;
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2511,6 +2686,11 @@ export const EvaluationWork: MessageFns<EvaluationWork> = {
         : isSet(object.last_result_height)
         ? BigInt(object.last_result_height)
         : 0n,
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : 0,
     };
   },
 
@@ -2540,6 +2720,9 @@ export const EvaluationWork: MessageFns<EvaluationWork> = {
     if (message.lastResultHeight !== 0n) {
       obj.lastResultHeight = message.lastResultHeight.toString();
     }
+    if (message.evaluationPeriod !== 0) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
+    }
     return obj;
   },
 
@@ -2560,18 +2743,22 @@ export const EvaluationWork: MessageFns<EvaluationWork> = {
     message.lastResultHeight = (object.lastResultHeight !== undefined && object.lastResultHeight !== null)
       ? BigInt(object.lastResultHeight)
       : 0n;
+    message.evaluationPeriod = object.evaluationPeriod ?? 0;
     return message;
   },
 };
 
 function createBaseGetWotSnapshotRequest(): GetWotSnapshotRequest {
-  return { period: 0 };
+  return { period: 0, evaluationPeriod: undefined };
 }
 
 export const GetWotSnapshotRequest: MessageFns<GetWotSnapshotRequest> = {
   encode(message: GetWotSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.period !== 0) {
       writer.uint32(8).uint32(message.period);
+    }
+    if (message.evaluationPeriod !== undefined) {
+      writer.uint32(16).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -2597,6 +2784,14 @@ export const GetWotSnapshotRequest: MessageFns<GetWotSnapshotRequest> = {
             message.period = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2610,13 +2805,23 @@ export const GetWotSnapshotRequest: MessageFns<GetWotSnapshotRequest> = {
   },
 
   fromJSON(object: any): GetWotSnapshotRequest {
-    return { period: isSet(object.period) ? globalThis.Number(object.period) : 0 };
+    return {
+      period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : undefined,
+    };
   },
 
   toJSON(message: GetWotSnapshotRequest): unknown {
     const obj: any = {};
     if (message.period !== 0) {
       obj.period = Math.round(message.period);
+    }
+    if (message.evaluationPeriod !== undefined) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
     }
     return obj;
   },
@@ -2627,6 +2832,7 @@ export const GetWotSnapshotRequest: MessageFns<GetWotSnapshotRequest> = {
   fromPartial(object: DeepPartial<GetWotSnapshotRequest>): GetWotSnapshotRequest {
     const message = createBaseGetWotSnapshotRequest();
     message.period = object.period ?? 0;
+    message.evaluationPeriod = object.evaluationPeriod ?? undefined;
     return message;
   },
 };
@@ -2751,7 +2957,7 @@ export const WotIdentity: MessageFns<WotIdentity> = {
 };
 
 function createBaseWotSnapshot(): WotSnapshot {
-  return { period: 0, wotVersion: 0n, identities: [] };
+  return { period: 0, wotVersion: 0n, identities: [], evaluationPeriod: 0 };
 }
 
 export const WotSnapshot: MessageFns<WotSnapshot> = {
@@ -2767,6 +2973,9 @@ export const WotSnapshot: MessageFns<WotSnapshot> = {
     }
     for (const v of message.identities) {
       WotIdentity.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.evaluationPeriod !== 0) {
+      writer.uint32(32).uint32(message.evaluationPeriod);
     }
     return writer;
   },
@@ -2808,6 +3017,14 @@ export const WotSnapshot: MessageFns<WotSnapshot> = {
             message.identities.push(WotIdentity.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.evaluationPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2831,6 +3048,11 @@ export const WotSnapshot: MessageFns<WotSnapshot> = {
       identities: globalThis.Array.isArray(object?.identities)
         ? object.identities.map((e: any) => WotIdentity.fromJSON(e))
         : [],
+      evaluationPeriod: isSet(object.evaluationPeriod)
+        ? globalThis.Number(object.evaluationPeriod)
+        : isSet(object.evaluation_period)
+        ? globalThis.Number(object.evaluation_period)
+        : 0,
     };
   },
 
@@ -2845,6 +3067,9 @@ export const WotSnapshot: MessageFns<WotSnapshot> = {
     if (message.identities?.length) {
       obj.identities = message.identities.map((e) => WotIdentity.toJSON(e));
     }
+    if (message.evaluationPeriod !== 0) {
+      obj.evaluationPeriod = Math.round(message.evaluationPeriod);
+    }
     return obj;
   },
 
@@ -2858,6 +3083,7 @@ export const WotSnapshot: MessageFns<WotSnapshot> = {
       ? BigInt(object.wotVersion)
       : 0n;
     message.identities = object.identities?.map((e) => WotIdentity.fromPartial(e)) || [];
+    message.evaluationPeriod = object.evaluationPeriod ?? 0;
     return message;
   },
 };

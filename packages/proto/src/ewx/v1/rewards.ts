@@ -51,12 +51,18 @@ export interface GetCurrentPeriodRequest {
 }
 
 export interface CurrentPeriod {
-  /** The period of the recorded height (period 0 before the first block). */
+  /**
+   * Deprecated: use reward_period (same value).
+   *
+   * @deprecated
+   */
   period: RewardPeriod | undefined;
   height: bigint;
   schedule: ScheduleEntry[];
   /** Blocks after a period's last block before it is closed. */
   settlementDelay: number;
+  /** The reward period of the recorded height (period 0 before the first block). */
+  rewardPeriod: RewardPeriod | undefined;
 }
 
 export interface SetRewardPeriodLengthRequest {
@@ -74,12 +80,24 @@ export interface SetRewardPeriodLengthResponse {
 export interface GetOperatorRewardsRequest {
   operator: string;
   group: string;
+  /**
+   * Deprecated: use reward_period (read only when reward_period is unset).
+   *
+   * @deprecated
+   */
   period: number;
+  /** The reward period; if `period` is also sent, both must be equal. */
+  rewardPeriod?: number | undefined;
 }
 
 export interface OperatorRewards {
   operator: string;
   group: string;
+  /**
+   * Deprecated: use reward_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   /** Stake active in the group for the period, base units. */
   stake: string;
@@ -97,6 +115,8 @@ export interface OperatorRewards {
   totalWholeTokens: string;
   /** The period was closed and the amounts are final. */
   closed: boolean;
+  /** The reward period. */
+  rewardPeriod: number;
 }
 
 export interface ListOperatorRewardsRequest {
@@ -135,6 +155,11 @@ export interface GetGroupPayoutsRequest {
 }
 
 export interface PeriodPayout {
+  /**
+   * Deprecated: use reward_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   firstBlock: bigint;
   lastBlock: bigint;
@@ -156,6 +181,8 @@ export interface PeriodPayout {
   lateRounds: number;
   /** Chunks the registry refused to credit (an alert for the registrar): not paid to anyone. */
   refusedChunks: number;
+  /** The reward period. */
+  rewardPeriod: number;
 }
 
 export interface GroupPayouts {
@@ -633,7 +660,7 @@ export const GetCurrentPeriodRequest: MessageFns<GetCurrentPeriodRequest> = {
 };
 
 function createBaseCurrentPeriod(): CurrentPeriod {
-  return { period: undefined, height: 0n, schedule: [], settlementDelay: 0 };
+  return { period: undefined, height: 0n, schedule: [], settlementDelay: 0, rewardPeriod: undefined };
 }
 
 export const CurrentPeriod: MessageFns<CurrentPeriod> = {
@@ -652,6 +679,9 @@ export const CurrentPeriod: MessageFns<CurrentPeriod> = {
     }
     if (message.settlementDelay !== 0) {
       writer.uint32(32).uint32(message.settlementDelay);
+    }
+    if (message.rewardPeriod !== undefined) {
+      RewardPeriod.encode(message.rewardPeriod, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -701,6 +731,14 @@ export const CurrentPeriod: MessageFns<CurrentPeriod> = {
             message.settlementDelay = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rewardPeriod = RewardPeriod.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -725,6 +763,11 @@ export const CurrentPeriod: MessageFns<CurrentPeriod> = {
         : isSet(object.settlement_delay)
         ? globalThis.Number(object.settlement_delay)
         : 0,
+      rewardPeriod: isSet(object.rewardPeriod)
+        ? RewardPeriod.fromJSON(object.rewardPeriod)
+        : isSet(object.reward_period)
+        ? RewardPeriod.fromJSON(object.reward_period)
+        : undefined,
     };
   },
 
@@ -742,6 +785,9 @@ export const CurrentPeriod: MessageFns<CurrentPeriod> = {
     if (message.settlementDelay !== 0) {
       obj.settlementDelay = Math.round(message.settlementDelay);
     }
+    if (message.rewardPeriod !== undefined) {
+      obj.rewardPeriod = RewardPeriod.toJSON(message.rewardPeriod);
+    }
     return obj;
   },
 
@@ -756,6 +802,9 @@ export const CurrentPeriod: MessageFns<CurrentPeriod> = {
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
     message.schedule = object.schedule?.map((e) => ScheduleEntry.fromPartial(e)) || [];
     message.settlementDelay = object.settlementDelay ?? 0;
+    message.rewardPeriod = (object.rewardPeriod !== undefined && object.rewardPeriod !== null)
+      ? RewardPeriod.fromPartial(object.rewardPeriod)
+      : undefined;
     return message;
   },
 };
@@ -915,7 +964,7 @@ export const SetRewardPeriodLengthResponse: MessageFns<SetRewardPeriodLengthResp
 };
 
 function createBaseGetOperatorRewardsRequest(): GetOperatorRewardsRequest {
-  return { operator: "", group: "", period: 0 };
+  return { operator: "", group: "", period: 0, rewardPeriod: undefined };
 }
 
 export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = {
@@ -928,6 +977,9 @@ export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = 
     }
     if (message.period !== 0) {
       writer.uint32(24).uint32(message.period);
+    }
+    if (message.rewardPeriod !== undefined) {
+      writer.uint32(32).uint32(message.rewardPeriod);
     }
     return writer;
   },
@@ -969,6 +1021,14 @@ export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = 
             message.period = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rewardPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -986,6 +1046,11 @@ export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = 
       operator: isSet(object.operator) ? globalThis.String(object.operator) : "",
       group: isSet(object.group) ? globalThis.String(object.group) : "",
       period: isSet(object.period) ? globalThis.Number(object.period) : 0,
+      rewardPeriod: isSet(object.rewardPeriod)
+        ? globalThis.Number(object.rewardPeriod)
+        : isSet(object.reward_period)
+        ? globalThis.Number(object.reward_period)
+        : undefined,
     };
   },
 
@@ -1000,6 +1065,9 @@ export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = 
     if (message.period !== 0) {
       obj.period = Math.round(message.period);
     }
+    if (message.rewardPeriod !== undefined) {
+      obj.rewardPeriod = Math.round(message.rewardPeriod);
+    }
     return obj;
   },
 
@@ -1011,6 +1079,7 @@ export const GetOperatorRewardsRequest: MessageFns<GetOperatorRewardsRequest> = 
     message.operator = object.operator ?? "";
     message.group = object.group ?? "";
     message.period = object.period ?? 0;
+    message.rewardPeriod = object.rewardPeriod ?? undefined;
     return message;
   },
 };
@@ -1031,6 +1100,7 @@ function createBaseOperatorRewards(): OperatorRewards {
     total: "",
     totalWholeTokens: "",
     closed: false,
+    rewardPeriod: 0,
   };
 }
 
@@ -1077,6 +1147,9 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
     }
     if (message.closed !== false) {
       writer.uint32(112).bool(message.closed);
+    }
+    if (message.rewardPeriod !== 0) {
+      writer.uint32(120).uint32(message.rewardPeriod);
     }
     return writer;
   },
@@ -1206,6 +1279,14 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
             message.closed = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.rewardPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1258,6 +1339,11 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
         ? globalThis.String(object.total_whole_tokens)
         : "",
       closed: isSet(object.closed) ? globalThis.Boolean(object.closed) : false,
+      rewardPeriod: isSet(object.rewardPeriod)
+        ? globalThis.Number(object.rewardPeriod)
+        : isSet(object.reward_period)
+        ? globalThis.Number(object.reward_period)
+        : 0,
     };
   },
 
@@ -1305,6 +1391,9 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
     if (message.closed !== false) {
       obj.closed = message.closed;
     }
+    if (message.rewardPeriod !== 0) {
+      obj.rewardPeriod = Math.round(message.rewardPeriod);
+    }
     return obj;
   },
 
@@ -1327,6 +1416,7 @@ export const OperatorRewards: MessageFns<OperatorRewards> = {
     message.total = object.total ?? "";
     message.totalWholeTokens = object.totalWholeTokens ?? "";
     message.closed = object.closed ?? false;
+    message.rewardPeriod = object.rewardPeriod ?? 0;
     return message;
   },
 };
@@ -1891,6 +1981,7 @@ function createBasePeriodPayout(): PeriodPayout {
     creditedChunks: 0,
     lateRounds: 0,
     refusedChunks: 0,
+    rewardPeriod: 0,
   };
 }
 
@@ -1949,6 +2040,9 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
     }
     if (message.refusedChunks !== 0) {
       writer.uint32(128).uint32(message.refusedChunks);
+    }
+    if (message.rewardPeriod !== 0) {
+      writer.uint32(136).uint32(message.rewardPeriod);
     }
     return writer;
   },
@@ -2094,6 +2188,14 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
             message.refusedChunks = reader.uint32();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.rewardPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2168,6 +2270,11 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
         : isSet(object.refused_chunks)
         ? globalThis.Number(object.refused_chunks)
         : 0,
+      rewardPeriod: isSet(object.rewardPeriod)
+        ? globalThis.Number(object.rewardPeriod)
+        : isSet(object.reward_period)
+        ? globalThis.Number(object.reward_period)
+        : 0,
     };
   },
 
@@ -2221,6 +2328,9 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
     if (message.refusedChunks !== 0) {
       obj.refusedChunks = Math.round(message.refusedChunks);
     }
+    if (message.rewardPeriod !== 0) {
+      obj.rewardPeriod = Math.round(message.rewardPeriod);
+    }
     return obj;
   },
 
@@ -2247,6 +2357,7 @@ export const PeriodPayout: MessageFns<PeriodPayout> = {
     message.creditedChunks = object.creditedChunks ?? 0;
     message.lateRounds = object.lateRounds ?? 0;
     message.refusedChunks = object.refusedChunks ?? 0;
+    message.rewardPeriod = object.rewardPeriod ?? 0;
     return message;
   },
 };
@@ -2385,7 +2496,12 @@ export const RewardsService = {
     responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
   },
-  /** What the rewards service has recorded of an account's ledger movements (from registry events). */
+  /**
+   * What the rewards service has recorded of an account's ledger movements (from registry events).
+   * Deprecated: scaffolding used by embedded tests only.
+   *
+   * @deprecated
+   */
   getAccountView: {
     path: "/ewx.v1.Rewards/GetAccountView" as const,
     requestStream: false as const,
@@ -2473,7 +2589,12 @@ export interface RewardsServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, ServiceStatus>;
   /** Its published events from a log position, then live (see WatchRequest). */
   watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
-  /** What the rewards service has recorded of an account's ledger movements (from registry events). */
+  /**
+   * What the rewards service has recorded of an account's ledger movements (from registry events).
+   * Deprecated: scaffolding used by embedded tests only.
+   *
+   * @deprecated
+   */
   getAccountView: handleUnaryCall<GetAccountViewRequest, AccountView>;
   /** The reward period containing the recorded height, and the calendar. */
   getCurrentPeriod: handleUnaryCall<GetCurrentPeriodRequest, CurrentPeriod>;
@@ -2511,7 +2632,12 @@ export interface RewardsClient extends Client {
   /** Its published events from a log position, then live (see WatchRequest). */
   watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
-  /** What the rewards service has recorded of an account's ledger movements (from registry events). */
+  /**
+   * What the rewards service has recorded of an account's ledger movements (from registry events).
+   * Deprecated: scaffolding used by embedded tests only.
+   *
+   * @deprecated
+   */
   getAccountView(
     request: GetAccountViewRequest,
     callback: (error: ServiceError | null, response: AccountView) => void,

@@ -186,6 +186,11 @@ export interface Round {
   starter: string;
   startBlock: bigint;
   endBlock: bigint;
+  /**
+   * Deprecated: use reward_period (same value).
+   *
+   * @deprecated
+   */
   period: number;
   quorumPercent: number;
   voteThresholdPercent: number;
@@ -212,6 +217,8 @@ export interface Round {
   eligible: number;
   /** Why the round is unresolved (UNSPECIFIED unless state is UNRESOLVED). */
   reason: UnresolvedReason;
+  /** The reward period the round belongs to. */
+  rewardPeriod: number;
 }
 
 export interface ListRoundsRequest {
@@ -992,6 +999,7 @@ function createBaseRound(): Round {
     alerted: false,
     eligible: 0,
     reason: 0,
+    rewardPeriod: 0,
   };
 }
 
@@ -1059,6 +1067,9 @@ export const Round: MessageFns<Round> = {
     }
     if (message.reason !== 0) {
       writer.uint32(152).int32(message.reason);
+    }
+    if (message.rewardPeriod !== 0) {
+      writer.uint32(160).uint32(message.rewardPeriod);
     }
     return writer;
   },
@@ -1228,6 +1239,14 @@ export const Round: MessageFns<Round> = {
             message.reason = reader.int32() as any;
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.rewardPeriod = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1297,6 +1316,11 @@ export const Round: MessageFns<Round> = {
       alerted: isSet(object.alerted) ? globalThis.Boolean(object.alerted) : false,
       eligible: isSet(object.eligible) ? globalThis.Number(object.eligible) : 0,
       reason: isSet(object.reason) ? unresolvedReasonFromJSON(object.reason) : 0,
+      rewardPeriod: isSet(object.rewardPeriod)
+        ? globalThis.Number(object.rewardPeriod)
+        : isSet(object.reward_period)
+        ? globalThis.Number(object.reward_period)
+        : 0,
     };
   },
 
@@ -1359,6 +1383,9 @@ export const Round: MessageFns<Round> = {
     if (message.reason !== 0) {
       obj.reason = unresolvedReasonToJSON(message.reason);
     }
+    if (message.rewardPeriod !== 0) {
+      obj.rewardPeriod = Math.round(message.rewardPeriod);
+    }
     return obj;
   },
 
@@ -1390,6 +1417,7 @@ export const Round: MessageFns<Round> = {
     message.alerted = object.alerted ?? false;
     message.eligible = object.eligible ?? 0;
     message.reason = object.reason ?? 0;
+    message.rewardPeriod = object.rewardPeriod ?? 0;
     return message;
   },
 };
