@@ -8,7 +8,7 @@ import { openPglite, pgliteTemplatePath } from './pglite.js';
 const dir = mkdtempSync(join(tmpdir(), 'ewx-pglite-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('the cluster template is made once when missing, then new folders and memory databases are unpacked from it', async () => {
+test('the cluster template is made once when missing, then new folders are unpacked from it; memory databases still work', async () => {
   const env = { EWX_PGLITE_TEMPLATE: join(dir, 'template.tar') };
   assert.equal(pgliteTemplatePath(env), env.EWX_PGLITE_TEMPLATE);
   const first = await openPglite(join(dir, 'a'), env);

@@ -57,13 +57,15 @@ async function pgliteTemplate(path: string): Promise<Blob | undefined> {
 }
 
 /**
- * Opens a PGlite database: an existing folder as it is; a new folder or memory (`dataDir`
- * undefined) unpacked from the cluster template when there is one (see pgliteTemplatePath).
+ * Opens a PGlite database: an existing folder as it is, a new folder unpacked from the cluster
+ * template (see pgliteTemplatePath), memory (`dataDir` undefined) by initdb as before.
  */
 export async function openPglite(dataDir?: string, env: Record<string, string | undefined> = process.env): Promise<PGlite> {
   const { PGlite: P } = await import('@electric-sql/pglite');
-  const existing = dataDir !== undefined && existsSync(join(dataDir, 'PG_VERSION'));
-  const path = existing ? undefined : pgliteTemplatePath(env);
+  // Memory databases are not unpacked: one loaded from a tar keeps the process alive until it is
+  // closed (PGlite 0.5.16), and many short-lived test databases are never closed.
+  const fresh = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
+  const path = fresh ? pgliteTemplatePath(env) : undefined;
   const template = path === undefined ? undefined : await pgliteTemplate(path).catch(() => undefined);
   return template === undefined ? P.create(dataDir) : P.create(dataDir, { loadDataDir: template });
 }
