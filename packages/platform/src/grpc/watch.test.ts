@@ -41,27 +41,30 @@ function watch(rt: Runtime<unknown>, query: WatchQuery, opts: FollowOptions = {}
 const q = (from: LogPosition, includeInputs = false): WatchQuery => ({ from, types: new Set(), includeInputs });
 const shape = (e: WatchEventMessage) => `${e.position}|${e.streamId}|${e.type}|${e.version}|${e.height}|${e.source}|${e.sourceStreamId}|${e.dataJson}`;
 
-test('watch: N concurrent live watchers over a burst of appends (two writers, inbox copies) each receive exactly the log in order, as the store path gives it', async () => {
+test('watch: N concurrent live watchers over a burst of appends (two writers, inbox copies) each receive exactly the log in order, as the store path gives it', async (t) => {
   const db = await PGlite.create();
   const store = counting(await pgliteEventStore('w1', db));
   const other = createRuntime('w1', store, decider, silentLogger); // another process sharing the store
   await other.start();
+  t.after(() => other.stop());
   for (let i = 1; i <= 25; i++) await other.execute(`s${i % 3}`, add(i));
   const rt = createRuntime('w1', store, decider, silentLogger) as Runtime<unknown>;
   // A watcher that starts before the runtime is live (its replay notifies nobody).
   const early = watch(rt, q(START, true));
+  t.after(() => rt.stop());
   await rt.start();
   const mid = (await store.readAll(START, 12)).at(-1)!.position;
   const N = 20;
   const watchers: Watcher[] = [early];
-  for (let i = 0; i < N / 2; i++) watchers.push(watch(rt, q(i % 2 === 0 ? START : mid, i % 3 === 0)));
+  for (let i = 0; i < N / 2; i++) watchers.push(watch(rt, q(i % 2 === 0 ? START : mid, i % 3 === 0), { readBatch: 1 + i }));
   const baseline = [watch(rt, q(START, false), { mode: 'store' }), watch(rt, q(START, true), { mode: 'store' }), watch(rt, q(mid, false), { mode: 'store' }), watch(rt, q(mid, true), { mode: 'store' })];
   const ops: Promise<unknown>[] = [];
   for (let i = 26; i <= 400; i++) {
     ops.push(i % 4 === 0 ? other.execute(`s${i % 5}`, add(i)) : rt.execute(`s${i % 7}`, add(i)));
     if (i % 9 === 0) ops.push(rt.ingest({ source: 'peer', streamId: 'p', version: i / 9, position: String(i), type: 'PeerEvent', data: { i } }));
-    // Half the watchers join while the burst is in flight (their catch-up reads race the appends).
-    if (i % 40 === 0) watchers.push(watch(rt, q(i % 80 === 0 ? START : mid, i % 120 === 0)));
+    // Half the watchers join while the burst is in flight (their catch-up reads race the appends;
+    // small read batches make the store hand them events already queued, which they must skip).
+    if (i % 40 === 0) watchers.push(watch(rt, q(i % 80 === 0 ? START : mid, i % 120 === 0), { readBatch: i % 80 === 0 ? 7 : 500 }));
   }
   await Promise.all(ops);
   await rt.catchUp();
@@ -99,15 +102,13 @@ test('watch: N concurrent live watchers over a burst of appends (two writers, in
   const liveReads = stats.reduce((n, s) => n + s.storeReads, 0) / stats.length;
   const storeReads = baseStats.reduce((n, s) => n + s.storeReads, 0) / baseStats.length;
   assert.ok(liveReads * 4 < storeReads, `a live watcher reads the store far less than a store-path one (${liveReads} vs ${storeReads} reads)`);
-  await rt.stop();
-  await other.stop();
-  await db.close();
 });
 
-test('watch: a slow client past the queue bound falls back to the store from its last sent position, and still receives exactly the log in order', async () => {
+test('watch: a slow client past the queue bound falls back to the store from its last sent position, and still receives exactly the log in order', async (t) => {
   const db = await PGlite.create();
   const store = counting(await pgliteEventStore('w2', db));
   const rt = createRuntime('w2', store, decider, silentLogger) as Runtime<unknown>;
+  t.after(() => rt.stop());
   await rt.start();
   for (let i = 1; i <= 5; i++) await rt.execute('a', add(i));
   let open: () => void = () => undefined;
@@ -132,6 +133,4 @@ test('watch: a slow client past the queue bound falls back to the store from its
   assert.equal(s.fromStore + s.fromLive, 65);
   assert.equal(f.fallbacks, 0, 'the fast watcher kept up');
   assert.equal(f.fromStore + f.fromLive, 65);
-  await rt.stop();
-  await db.close();
 });

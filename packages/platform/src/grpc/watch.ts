@@ -84,6 +84,8 @@ export interface FollowOptions {
   readonly mode?: 'live' | 'store';
   /** Bound of a live watcher's queue (default WATCH_MAX_QUEUED). */
   readonly maxQueued?: number;
+  /** Events per store read while catching up (default 500). */
+  readonly readBatch?: number;
 }
 
 /** What one followLog did (tests and the bench read it). */
@@ -184,7 +186,7 @@ export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e:
       let progressed = false;
       if (comparePositions(pos, applied) < 0) {
         stats.storeReads++;
-        const batch = await runtime.store.readAll(pos, WATCH_BATCH);
+        const batch = await runtime.store.readAll(pos, opts.readBatch ?? WATCH_BATCH);
         for (const e of batch) {
           if (comparePositions(e.position, applied) > 0) break;
           progressed = true;
