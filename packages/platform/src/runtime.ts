@@ -50,6 +50,11 @@ export interface Runtime<S> {
   /** Applied events after start-up (live), for reactions; replays at start do not call it. */
   onEvent(listener: (event: RecordedEvent, state: S) => void): () => void;
   lastNonce(signer: string): bigint;
+  /**
+   * True once start() has replayed the log: from then on `onEvent` is called for every applied
+   * event, synchronously and in log order, after `position()` moved to it (Watch relies on it).
+   */
+  isLive?(): boolean;
   catchUp(): Promise<void>;
   /**
    * While a reason is set, `execute` refuses every command with UNAVAILABLE and that reason (a
@@ -298,6 +303,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       });
     },
     onEvent(l) { listeners.add(l); return () => listeners.delete(l); },
+    isLive: () => live,
   };
   return runtime;
 }

@@ -70,36 +70,128 @@ function toWatchEvent(service: string, e: RecordedEvent, height: bigint | undefi
 }
 
 /**
+ * Most applied events held for one watcher that is live (see followLog): past it, the watcher
+ * drops them and reads the store again from the last event it sent.
+ */
+export const WATCH_MAX_QUEUED = 10_000;
+
+export interface FollowOptions {
+  /**
+   * `live` (the default): once caught up with the store, serve newly applied events from the
+   * runtime's notification without reading the store again. `store`: read the store for every new
+   * event (the behaviour before `live`; kept as the baseline of watch.bench.ts).
+   */
+  readonly mode?: 'live' | 'store';
+  /** Bound of a live watcher's queue (default WATCH_MAX_QUEUED). */
+  readonly maxQueued?: number;
+  /** Events per store read while catching up (default 500). */
+  readonly readBatch?: number;
+}
+
+/** What one followLog did (tests and the bench read it). */
+export interface FollowStats {
+  /** `store.readAll` calls made for this watcher. */
+  storeReads: number;
+  /** Events read from the store (sent or filtered out). */
+  fromStore: number;
+  /** Events taken from the runtime's notification (sent or filtered out). */
+  fromLive: number;
+  /** Times the queue went past its bound (or lost track) and the watcher went back to the store. */
+  fallbacks: number;
+}
+
+/**
  * Follows a service's log for one Watch call: reads the store from `q.from` in batches, and only
  * up to what the runtime has applied (a client that receives an event can query its effect at
- * once); when caught up, waits for the runtime's next applied event (`onEvent`, which also fires
- * for events other processes sharing the store appended, once the runtime followed them). No
- * polling. Stops when `signal` aborts or `send` says the stream is over.
+ * once); when caught up, serves the events the runtime applies next from its notification
+ * (`onEvent`, which also fires for events other processes sharing the store appended, once the
+ * runtime followed them), without reading the store again. No polling. Stops when `signal` aborts
+ * or `send` says the stream is over.
+ *
+ * Hand-over from the store to the notification, by positions: once the runtime is live, the
+ * watcher notes `base`, the position applied at that instant, and queues every event applied
+ * after it (`onEvent` is called synchronously, in log order, for each applied event of a live
+ * runtime). It reads the store up to what is applied until its position reaches `base`, then takes
+ * the queue, skipping what the store already gave (positions at or before the last one sent): no
+ * event is missed or repeated, events applied while a read was in flight included. A queue past
+ * `maxQueued` (a slow client) is dropped, and the watcher starts over from its last sent position
+ * with a new `base`: memory stays bounded, the order and positions are the same.
  */
-export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e: WatchEventMessage) => Promise<boolean>, signal: AbortSignal): Promise<void> {
+export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e: WatchEventMessage) => Promise<boolean>, signal: AbortSignal, opts: FollowOptions = {}): Promise<FollowStats> {
+  const stats: FollowStats = { storeReads: 0, fromStore: 0, fromLive: 0, fallbacks: 0 };
+  const useLive = (opts.mode ?? 'live') === 'live' && runtime.isLive !== undefined;
+  const maxQueued = Math.max(1, opts.maxQueued ?? WATCH_MAX_QUEUED);
   let pos = q.from;
   let height: bigint | undefined = pos === START ? 0n : undefined;
   let dirty = false;
   let wake: (() => void) | undefined;
-  const off = runtime.onEvent(() => { dirty = true; wake?.(); });
+  /** While `covering`: `queue[head..]` are exactly the events applied after `base`, in log order. */
+  let covering = false;
+  let base: LogPosition = START;
+  let queue: (RecordedEvent | undefined)[] = [];
+  let head = 0;
+  let lastQueued: LogPosition = START;
+  const drop = (): void => { covering = false; queue = []; head = 0; stats.fallbacks++; };
+  const off = runtime.onEvent((e) => {
+    dirty = true;
+    if (covering) {
+      if (queue.length - head >= maxQueued) drop();
+      else { queue.push(e); lastQueued = e.position; }
+    }
+    wake?.();
+  });
   const onAbort = (): void => wake?.();
   signal.addEventListener('abort', onAbort, { once: true });
+  /** Moves past one applied event; false when the stream is over. */
+  const pass = async (e: RecordedEvent): Promise<boolean> => {
+    pos = e.position;
+    const h = blockHeightOf(e);
+    if (h !== undefined) height = BigInt(h);
+    if (!q.includeInputs && e.streamId.startsWith(INBOX_PREFIX)) return true;
+    if (q.types.size > 0 && !q.types.has(e.type)) return true;
+    return send(toWatchEvent(runtime.service, e, height));
+  };
   try {
     while (!signal.aborted) {
       dirty = false;
+      if (useLive && !covering && runtime.isLive?.() === true) {
+        // Synchronous with the runtime's applies: every event after `base` will be queued.
+        covering = true;
+        base = runtime.position();
+        lastQueued = base;
+        queue = [];
+        head = 0;
+      }
+      if (covering && comparePositions(pos, base) >= 0) {
+        if (head < queue.length) {
+          const e = queue[head]!;
+          queue[head++] = undefined;
+          if (head > 1024 && head * 2 > queue.length) { queue = queue.slice(head); head = 0; }
+          if (comparePositions(e.position, pos) <= 0) continue; // the store already gave it
+          stats.fromLive++;
+          if (!(await pass(e))) return stats;
+          continue;
+        }
+        queue = [];
+        head = 0;
+        // Defence: a live runtime's position is the last event it notified; anything else means a
+        // notification did not reach this watcher, so read the store again from `pos`.
+        if (lastQueued !== runtime.position()) { drop(); continue; }
+        if (signal.aborted) break;
+        await new Promise<void>((resolve) => { wake = resolve; });
+        wake = undefined;
+        continue;
+      }
       const applied = runtime.position();
       let progressed = false;
       if (comparePositions(pos, applied) < 0) {
-        const batch = await runtime.store.readAll(pos, WATCH_BATCH);
+        stats.storeReads++;
+        const batch = await runtime.store.readAll(pos, opts.readBatch ?? WATCH_BATCH);
         for (const e of batch) {
           if (comparePositions(e.position, applied) > 0) break;
-          pos = e.position;
           progressed = true;
-          const h = blockHeightOf(e);
-          if (h !== undefined) height = BigInt(h);
-          if (!q.includeInputs && e.streamId.startsWith(INBOX_PREFIX)) continue;
-          if (q.types.size > 0 && !q.types.has(e.type)) continue;
-          if (!(await send(toWatchEvent(runtime.service, e, height)))) return;
+          stats.fromStore++;
+          if (!(await pass(e))) return stats;
         }
       }
       if (progressed || dirty || signal.aborted) continue;
@@ -110,11 +202,12 @@ export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e:
     off();
     signal.removeEventListener('abort', onAbort);
   }
+  return stats;
 }
 
 /** The Watch handler every service serves (`watch: watchHandler('/ewx.v1.<Service>/Watch', runtime, log)`). */
-export const watchHandler = <S>(method: string, runtime: Runtime<S>, log: Logger) =>
+export const watchHandler = <S>(method: string, runtime: Runtime<S>, log: Logger, opts: FollowOptions = {}) =>
   serverStream<WatchRequestMessage, WatchEventMessage>(method, log, async (req, out) => {
     const q = watchQueryOf(req);
-    await followLog(runtime, q, (e) => out.send(e), out.signal);
+    await followLog(runtime, q, (e) => out.send(e), out.signal, opts);
   });
