@@ -10,7 +10,11 @@ const dirs = ['packages', 'services'].flatMap((d) => readdirSync(d).map((p) => j
 let failed = 0;
 for (const dir of dirs) {
   let pkg;
-  try { pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')); } catch { continue; }
+  try {
+    pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  } catch {
+    continue;
+  }
   if (!pkg.scripts?.bench || (filter && !dir.includes(filter))) continue;
   console.log(`\n=== ${pkg.name}: ${pkg.scripts.bench}`);
   const r = spawnSync('npm', ['run', 'bench', '--silent', '-w', pkg.name], { stdio: 'inherit' });

@@ -9,7 +9,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
-if (!dir) { process.stderr.write('usage: node scripts/dev-secrets.mjs <folder>\n'); process.exit(2); }
+if (!dir) {
+  process.stderr.write('usage: node scripts/dev-secrets.mjs <folder>\n');
+  process.exit(2);
+}
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 
 // An ed25519 key from its 32-byte seed: PKCS#8 is a fixed 16-byte prefix and the seed.
@@ -30,11 +33,7 @@ const admin = addressOf(seed('admin'));
 const distance = addressOf(seed('distance-service'));
 const evaluator = addressOf(seed('evaluator'));
 for (const s of ['registry', 'voting', 'consensus', 'rewards', 'distance']) keep(`pg-${s}.password`, () => randomBytes(24).toString('hex'));
-keep('network.env', () => [
-  `ADMIN_ADDRESS=${admin}`,
-  `VALIDATORS=${validators.join(',')}`,
-  `EVALUATORS=${evaluator}`,
-  `LEDGER_SERVICE_ACCOUNTS=${distance}`,
-  '',
-].join('\n'));
+keep('network.env', () =>
+  [`ADMIN_ADDRESS=${admin}`, `VALIDATORS=${validators.join(',')}`, `EVALUATORS=${evaluator}`, `LEDGER_SERVICE_ACCOUNTS=${distance}`, ''].join('\n'),
+);
 process.stdout.write(`dev-secrets: ${dir} (admin ${admin}; seed in ${join(dir, 'admin.seed')})\n`);

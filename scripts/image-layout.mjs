@@ -11,10 +11,18 @@ import { fileURLToPath } from 'node:url';
 
 /** The workspaces the image runs: the five services, the embedded mode and launcher, and their kit. */
 export const RUNTIME_WORKSPACES = [
-  'packages/platform', 'packages/proto', 'packages/contracts',
-  'services/registry', 'services/voting', 'services/consensus', 'services/rewards', 'services/distance',
+  'packages/platform',
+  'packages/proto',
+  'packages/contracts',
+  'services/registry',
+  'services/voting',
+  'services/consensus',
+  'services/rewards',
+  'services/distance',
   'packages/embedded',
-  'packages/client', 'packages/dashboard', 'packages/audit',
+  'packages/client',
+  'packages/dashboard',
+  'packages/audit',
 ];
 
 /** Compiled files left out of the image: tests, test helpers, benchmarks, maps, declarations. */
@@ -108,7 +116,10 @@ export function stageImage(dest, root = resolve(dirname(fileURLToPath(import.met
     const src = join(root, key);
     if (!existsSync(src)) {
       // Optional packages for other platforms (e.g. musl builds) are in the lock but not installed.
-      if (lock.packages[key].optional || lock.packages[key].devOptional) { missingOptional++; continue; }
+      if (lock.packages[key].optional || lock.packages[key].devOptional) {
+        missingOptional++;
+        continue;
+      }
       throw new Error(`${key} is in the runtime closure but not installed: run npm ci`);
     }
     // Nested node_modules are entries of their own in the lock (copied only if reachable).
@@ -124,9 +135,17 @@ export function stageImage(dest, root = resolve(dirname(fileURLToPath(import.met
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [dest, root] = process.argv.slice(2);
-  if (!dest) { process.stderr.write('usage: node scripts/image-layout.mjs <destination> [<built checkout>]\n'); process.exit(2); }
-  if (existsSync(dest) && readdirSync(dest).length > 0) { process.stderr.write(`image-layout: ${dest} is not empty\n`); process.exit(2); }
+  if (!dest) {
+    process.stderr.write('usage: node scripts/image-layout.mjs <destination> [<built checkout>]\n');
+    process.exit(2);
+  }
+  if (existsSync(dest) && readdirSync(dest).length > 0) {
+    process.stderr.write(`image-layout: ${dest} is not empty\n`);
+    process.exit(2);
+  }
   const r = stageImage(resolve(dest), root ? resolve(root) : undefined);
-  process.stdout.write(`image-layout: ${r.workspaces.length} workspaces, ${r.packages} packages, ${r.links} workspace links into ${dest}` +
-    `${r.missingOptional ? ` (${r.missingOptional} optional packages for other platforms not installed)` : ''}\n`);
+  process.stdout.write(
+    `image-layout: ${r.workspaces.length} workspaces, ${r.packages} packages, ${r.links} workspace links into ${dest}` +
+      `${r.missingOptional ? ` (${r.missingOptional} optional packages for other platforms not installed)` : ''}\n`,
+  );
 }

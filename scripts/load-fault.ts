@@ -39,19 +39,44 @@ Env: KAFKA_BROKERS (127.0.0.1:9092), DATABASE_URL (postgres://postgres@127.0.0.1
 Exit code 0 when every check passes.`;
 
 const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) { console.log(HELP); process.exit(0); }
-const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def; };
-for (const a of args) if (a.startsWith('--') && !['--workers', '--phase-seconds', '--concurrency', '--block-ms', '--round-blocks', '--services', '--restart-kafka', '--restart-postgres'].includes(a)) {
-  console.error(`load-fault: unknown option ${a} (see --help)`); process.exit(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(HELP);
+  process.exit(0);
 }
-const num = (name: string, def: number): number => { const v = Number(opt(name, String(def))); if (!Number.isInteger(v) || v <= 0) { console.error(`load-fault: --${name} must be a positive integer`); process.exit(2); } return v; };
+const opt = (name: string, def: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
+};
+for (const a of args)
+  if (
+    a.startsWith('--') &&
+    !['--workers', '--phase-seconds', '--concurrency', '--block-ms', '--round-blocks', '--services', '--restart-kafka', '--restart-postgres'].includes(a)
+  ) {
+    console.error(`load-fault: unknown option ${a} (see --help)`);
+    process.exit(2);
+  }
+const num = (name: string, def: number): number => {
+  const v = Number(opt(name, String(def)));
+  if (!Number.isInteger(v) || v <= 0) {
+    console.error(`load-fault: --${name} must be a positive integer`);
+    process.exit(2);
+  }
+  return v;
+};
 const WORKERS = num('workers', 40);
 const PHASE_MS = num('phase-seconds', 20) * 1000;
 const CONCURRENCY = num('concurrency', 16);
 const BLOCK_MS = num('block-ms', 1000);
 const ROUND_BLOCKS = num('round-blocks', 3);
-const KILL = opt('services', SERVICES.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as ServiceName[];
-for (const s of KILL) if (!SERVICES.includes(s)) { console.error(`load-fault: unknown service ${s}`); process.exit(2); }
+const KILL = opt('services', SERVICES.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as ServiceName[];
+for (const s of KILL)
+  if (!SERVICES.includes(s)) {
+    console.error(`load-fault: unknown service ${s}`);
+    process.exit(2);
+  }
 const RESTART_KAFKA = opt('restart-kafka', '');
 const RESTART_PG = opt('restart-postgres', '');
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -63,18 +88,39 @@ const SOLUTION = 'load.solution';
 const t0 = Date.now();
 const note = (what: string): void => void console.error(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number): number => { if (!xs.length) return NaN; const s = [...xs].sort((a, b) => a - b); return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]!); };
-const transient = (e: unknown): boolean => EwxCallError.is(e) && [grpcStatus.UNAVAILABLE, grpcStatus.DEADLINE_EXCEEDED, grpcStatus.FAILED_PRECONDITION, grpcStatus.NOT_FOUND, grpcStatus.INTERNAL, grpcStatus.UNKNOWN].includes(e.code);
+const pct = (xs: number[], p: number): number => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]!);
+};
+const transient = (e: unknown): boolean =>
+  EwxCallError.is(e) &&
+  [
+    grpcStatus.UNAVAILABLE,
+    grpcStatus.DEADLINE_EXCEEDED,
+    grpcStatus.FAILED_PRECONDITION,
+    grpcStatus.NOT_FOUND,
+    grpcStatus.INTERNAL,
+    grpcStatus.UNKNOWN,
+  ].includes(e.code);
 const seen = new Set<string>();
 /** Prints each kind of refusal or failure the first time it is seen (progress, and what a retry was for). */
 const firstSeen = (e: unknown): void => {
-  const k = (e as Error).message.replace(/[0-9a-f]{16,}/g, '…').replace(/\d+/g, 'N').slice(0, 160);
-  if (!seen.has(k)) { seen.add(k); note(`seen: ${(e as Error).message.slice(0, 300)}`); }
+  const k = (e as Error).message
+    .replace(/[0-9a-f]{16,}/g, '…')
+    .replace(/\d+/g, 'N')
+    .slice(0, 160);
+  if (!seen.has(k)) {
+    seen.add(k);
+    note(`seen: ${(e as Error).message.slice(0, 300)}`);
+  }
 };
 async function retry<R>(what: string, fn: () => Promise<R>, ms = 120_000): Promise<R> {
   const end = Date.now() + ms;
   for (;;) {
-    try { return await fn(); } catch (e) {
+    try {
+      return await fn();
+    } catch (e) {
       firstSeen(e);
       if (!transient(e) || Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
       await sleep(200);
@@ -93,18 +139,30 @@ const workers = Array.from({ length: WORKERS }, () => generateKeyPair());
 const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
 const addresses = Object.fromEntries(SERVICES.map((s) => [s, `127.0.0.1:${ports[s]}`])) as Record<ServiceName, string>;
 const common = {
-  DATABASE_URL: DB, KAFKA_BROKERS: BROKERS, EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn',
-  BLOCK_TIME_MS: String(BLOCK_MS), REWARD_PERIOD_BLOCKS: '20', REWARDS_SETTLEMENT_DELAY: '2', DISTANCE_PERIOD_BLOCKS: '10', DISTANCE_VALIDITY_PERIODS: '2', EVALUATORS: evaluator.address,
+  DATABASE_URL: DB,
+  KAFKA_BROKERS: BROKERS,
+  EWX_NAMESPACE: ns,
+  ADMIN_ADDRESS: admin.address,
+  LOG_LEVEL: 'warn',
+  BLOCK_TIME_MS: String(BLOCK_MS),
+  REWARD_PERIOD_BLOCKS: '20',
+  REWARDS_SETTLEMENT_DELAY: '2',
+  DISTANCE_PERIOD_BLOCKS: '10',
+  DISTANCE_VALIDITY_PERIODS: '2',
+  EVALUATORS: evaluator.address,
 };
 const envOf: Record<ServiceName, Record<string, string>> = {
   consensus: { ...common, VALIDATORS: validator.address, VALIDATOR_KEY: validator.seed },
   registry: { ...common, LEDGER_SERVICE_ACCOUNTS: distanceKey.address },
-  voting: common, rewards: common,
+  voting: common,
+  rewards: common,
   distance: { ...common, DISTANCE_SERVICE_KEY: distanceKey.seed, REGISTRY_ADDRESS: addresses.registry },
 };
 type Proc = ReturnType<typeof spawnServiceProcess>;
 const procs = new Map<ServiceName, Proc>();
-process.on('exit', () => { for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+});
 const start = async (s: ServiceName): Promise<number> => {
   const t = performance.now();
   const p = spawnServiceProcess(s, ports[s], envOf[s]);
@@ -119,7 +177,14 @@ const by = (k: KeyPair): Ewx => ewx.withSigner(keySigner(k, nonce));
 const W = workers.map((w) => by(w));
 const R = by(registrar);
 
-interface RoundTrack { id: string; startedAt: number; endBlock: bigint; endSeenAt?: number; settledAt?: number; phase: string }
+interface RoundTrack {
+  id: string;
+  startedAt: number;
+  endBlock: bigint;
+  endSeenAt?: number;
+  settledAt?: number;
+  phase: string;
+}
 const rounds: RoundTrack[] = [];
 const voteLatency: number[] = [];
 const phaseStats: { phase: string; votes: number; seconds: number; retried: number; restartMs?: number }[] = [];
@@ -138,27 +203,63 @@ try {
   await ewx.registry.deposit({ account: registrar.address, amount: (1000n * T).toString() });
   for (const o of operators) await ewx.registry.deposit({ account: o.address, amount: (10n * T).toString() });
   await R.registry.signUpRegistrar({ friendlyName: 'load', legalLocation: 'DE' });
-  await retry('group', () => R.registry.registerGroup({
-    config: { namespace: GROUP, info: 'load', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: WORKERS, allowListEnabled: false,
-      startBlock: 0n, subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '1000', slaVotingThreshold: 50, operationStartBlock: 1n, operationEndBlock: 10_000_000n, withdrawalDelay: 1 },
-    budget: (500n * T).toString(), allowList: [],
-  }));
-  await R.registry.registerSolution({ config: { namespace: SOLUTION, group: GROUP, name: 'load', description: '', logicRef: 'bafy-load', expirationBlock: 10_000_000n,
-    maxWaitingThreshold: BigInt(ROUND_BLOCKS), voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE' } });
+  await retry('group', () =>
+    R.registry.registerGroup({
+      config: {
+        namespace: GROUP,
+        info: 'load',
+        minStake: T.toString(),
+        maxStake: (100n * T).toString(),
+        maxOperators: WORKERS,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: '1000',
+        votingRewardPerBlock: '1000',
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 10_000_000n,
+        withdrawalDelay: 1,
+      },
+      budget: (500n * T).toString(),
+      allowList: [],
+    }),
+  );
+  await R.registry.registerSolution({
+    config: {
+      namespace: SOLUTION,
+      group: GROUP,
+      name: 'load',
+      description: '',
+      logicRef: 'bafy-load',
+      expirationBlock: 10_000_000n,
+      maxWaitingThreshold: BigInt(ROUND_BLOCKS),
+      voteThresholdPercent: 60,
+      quorumPercent: 50,
+      votingStartMethod: 'REGISTRAR',
+      nominationsEnabled: false,
+      unresolvedPolicy: 'NONE',
+    },
+  });
   const signer = (k: KeyPair) => keySigner(k, nonce);
-  await Promise.all(operators.map(async (op, i) => {
-    await by(op).registry.subscribe({ group: GROUP, stake: (2n * T).toString() });
-    const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: workers[i]!.address };
-    const consent = await cosignWith(signer(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-    await by(op).registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
-  }));
+  await Promise.all(
+    operators.map(async (op, i) => {
+      await by(op).registry.subscribe({ group: GROUP, stake: (2n * T).toString() });
+      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: workers[i]!.address };
+      const consent = await cosignWith(signer(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
+      await by(op).registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+    }),
+  );
   // Subscriptions count from the next reward period: wait until voting sees every worker eligible.
   let probe = 0;
-  await retry('voting to see every worker eligible', async () => {
-    const r = await R.voting.startRound({ solution: SOLUTION, roundId: `probe-${++probe}` });
-    rounds.push({ id: `probe-${probe}`, startedAt: performance.now(), endBlock: r.endBlock ?? 0n, phase: 'setup' });
-    if (r.eligible !== WORKERS) throw new EwxCallError('probe', grpcStatus.FAILED_PRECONDITION, `${r.eligible} of ${WORKERS} eligible`);
-  }, 300_000);
+  await retry(
+    'voting to see every worker eligible',
+    async () => {
+      const r = await R.voting.startRound({ solution: SOLUTION, roundId: `probe-${++probe}` });
+      rounds.push({ id: `probe-${probe}`, startedAt: performance.now(), endBlock: r.endBlock ?? 0n, phase: 'setup' });
+      if (r.eligible !== WORKERS) throw new EwxCallError('probe', grpcStatus.FAILED_PRECONDITION, `${r.eligible} of ${WORKERS} eligible`);
+    },
+    300_000,
+  );
   note(`setup done: ${WORKERS} workers eligible after ${probe} probe rounds`);
 
   // Watches the clock and the rounds: round end (consensus height ≥ its end block) → settled.
@@ -175,7 +276,9 @@ try {
           const c = await ewx.consensus.getSettlement({ solution: SOLUTION, roundId: r.id });
           if (c.state === 'SETTLED' || c.state === 'UNRESOLVED') r.settledAt = performance.now();
         }
-      } catch { /* a service is down: try again */ }
+      } catch {
+        /* a service is down: try again */
+      }
       await sleep(100);
     }
   })();
@@ -187,7 +290,12 @@ try {
     const retriedBefore = retriedVotes;
     const t = performance.now();
     let faultMs: number | undefined;
-    const faulting = fault ? (async () => { await sleep(PHASE_MS / 3); faultMs = await fault(); })() : Promise.resolve();
+    const faulting = fault
+      ? (async () => {
+          await sleep(PHASE_MS / 3);
+          faultMs = await fault();
+        })()
+      : Promise.resolve();
     while (performance.now() < end) {
       const id = `r${++roundNo}`;
       const started = await retry(`start ${id}`, () => R.voting.startRound({ solution: SOLUTION, roundId: id }));
@@ -195,39 +303,57 @@ try {
       // All workers but the last vote: the round ends at its end block, not early.
       const voters = W.slice(0, WORKERS - 1);
       let next = 0;
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        while (next < voters.length) {
-          const i = next++;
-          const tv = performance.now();
-          let tries = 0;
-          for (;;) {
-            try {
-              await voters[i]!.voting.submitVote({ solution: SOLUTION, roundId: id, result: Buffer.from([i % 10 < 7 ? 0xaa : 0xbb]) });
-              break;
-            } catch (e) {
-              tries++;
-              firstSeen(e);
-              // A retry refused because the vote is already there: the first attempt was recorded before the crash.
-              if (tries > 1 && EwxCallError.is(e) && (e.code === grpcStatus.ALREADY_EXISTS || /already voted|already/.test(e.message))) { alreadyOnRetry++; break; }
-              // The round ended while the vote could not reach voting: refused, not recorded — unless an
-              // attempt before a crash was recorded, so this vote counts as unknown in the checks.
-              if (tries > 1 && EwxCallError.is(e) && /votes are closed/.test(e.message)) { unknownPerRound.set(id, (unknownPerRound.get(id) ?? 0) + 1); closedOnRetry++; tries = -1; break; }
-              if (!transient(e) || performance.now() - tv > 180_000) throw new Error(`vote ${id}/${i}: ${(e as Error).message}`);
-              await sleep(100);
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < voters.length) {
+            const i = next++;
+            const tv = performance.now();
+            let tries = 0;
+            for (;;) {
+              try {
+                await voters[i]!.voting.submitVote({ solution: SOLUTION, roundId: id, result: Buffer.from([i % 10 < 7 ? 0xaa : 0xbb]) });
+                break;
+              } catch (e) {
+                tries++;
+                firstSeen(e);
+                // A retry refused because the vote is already there: the first attempt was recorded before the crash.
+                if (tries > 1 && EwxCallError.is(e) && (e.code === grpcStatus.ALREADY_EXISTS || /already voted|already/.test(e.message))) {
+                  alreadyOnRetry++;
+                  break;
+                }
+                // The round ended while the vote could not reach voting: refused, not recorded — unless an
+                // attempt before a crash was recorded, so this vote counts as unknown in the checks.
+                if (tries > 1 && EwxCallError.is(e) && /votes are closed/.test(e.message)) {
+                  unknownPerRound.set(id, (unknownPerRound.get(id) ?? 0) + 1);
+                  closedOnRetry++;
+                  tries = -1;
+                  break;
+                }
+                if (!transient(e) || performance.now() - tv > 180_000) throw new Error(`vote ${id}/${i}: ${(e as Error).message}`);
+                await sleep(100);
+              }
             }
+            if (tries === -1) continue;
+            if (tries > 0) retriedVotes++;
+            voteLatency.push(performance.now() - tv);
+            accepted++;
+            acceptedPerRound.set(id, (acceptedPerRound.get(id) ?? 0) + 1);
           }
-          if (tries === -1) continue;
-          if (tries > 0) retriedVotes++;
-          voteLatency.push(performance.now() - tv);
-          accepted++;
-          acceptedPerRound.set(id, (acceptedPerRound.get(id) ?? 0) + 1);
-        }
-      }));
+        }),
+      );
     }
     await faulting;
     const seconds = (performance.now() - t) / 1000;
-    phaseStats.push({ phase, votes: accepted - before, seconds: +seconds.toFixed(1), retried: retriedVotes - retriedBefore, ...(faultMs !== undefined ? { restartMs: Math.round(faultMs) } : {}) });
-    note(`${phase}: ${accepted - before} votes in ${seconds.toFixed(1)} s (${Math.round((accepted - before) / seconds)}/s), ${retriedVotes - retriedBefore} retried${faultMs !== undefined ? `, back SERVING ${Math.round(faultMs)} ms after SIGKILL` : ''}`);
+    phaseStats.push({
+      phase,
+      votes: accepted - before,
+      seconds: +seconds.toFixed(1),
+      retried: retriedVotes - retriedBefore,
+      ...(faultMs !== undefined ? { restartMs: Math.round(faultMs) } : {}),
+    });
+    note(
+      `${phase}: ${accepted - before} votes in ${seconds.toFixed(1)} s (${Math.round((accepted - before) / seconds)}/s), ${retriedVotes - retriedBefore} retried${faultMs !== undefined ? `, back SERVING ${Math.round(faultMs)} ms after SIGKILL` : ''}`,
+    );
   };
 
   await runPhase('baseline (no fault)');
@@ -262,23 +388,38 @@ try {
   note('checks');
   const problems: string[] = [];
   const unsettled = rounds.filter((r) => r.settledAt === undefined);
-  if (unsettled.length) problems.push(`${unsettled.length} round(s) not settled: ${unsettled.slice(0, 5).map((r) => r.id).join(', ')}`);
+  if (unsettled.length)
+    problems.push(
+      `${unsettled.length} round(s) not settled: ${unsettled
+        .slice(0, 5)
+        .map((r) => r.id)
+        .join(', ')}`,
+    );
   const db = new pg.Client({ connectionString: DB });
   await db.connect();
   const checks: Record<string, unknown> = {};
   try {
     for (const s of SERVICES) {
       const schema = `ewx_${ns}_${s}`;
-      const gaps = (await db.query(`SELECT count(*)::int AS n FROM (SELECT stream_id FROM ${schema}.events GROUP BY stream_id HAVING max(version) + 1 <> count(*) OR min(version) <> 0) x`)).rows[0].n as number;
+      const gaps = (
+        await db.query(
+          `SELECT count(*)::int AS n FROM (SELECT stream_id FROM ${schema}.events GROUP BY stream_id HAVING max(version) + 1 <> count(*) OR min(version) <> 0) x`,
+        )
+      ).rows[0].n as number;
       if (gaps) problems.push(`${s}: ${gaps} stream(s) whose versions are not contiguous from 0`);
-      const r = (await db.query(`SELECT count(*)::int AS n, count(DISTINCT (metadata->>'source', metadata->>'sourceStream', metadata->>'sourceVersion'))::int AS d,
-        coalesce(sum(CASE WHEN type = 'BlockProduced' THEN 1 WHEN type = 'BlocksProduced' THEN (data->>'to')::int - (data->>'from')::int + 1 END), 0)::int AS blocks FROM ${schema}.events WHERE metadata->>'source' IS NOT NULL`)).rows[0] as { n: number; d: number; blocks: number };
+      const r = (
+        await db.query(`SELECT count(*)::int AS n, count(DISTINCT (metadata->>'source', metadata->>'sourceStream', metadata->>'sourceVersion'))::int AS d,
+        coalesce(sum(CASE WHEN type = 'BlockProduced' THEN 1 WHEN type = 'BlocksProduced' THEN (data->>'to')::int - (data->>'from')::int + 1 END), 0)::int AS blocks FROM ${schema}.events WHERE metadata->>'source' IS NOT NULL`)
+      ).rows[0] as { n: number; d: number; blocks: number };
       if (r.n !== r.d) problems.push(`${s}: ${r.n - r.d} inbox event(s) recorded twice`);
       const all = (await db.query(`SELECT count(*)::int AS n FROM ${schema}.events`)).rows[0].n as number;
       checks[s] = { events: all, inboxEvents: r.n, blocks: s === 'consensus' ? Number(height) : r.blocks, streamsWithGaps: gaps };
       if (s !== 'consensus' && BigInt(r.blocks) !== height) problems.push(`${s}: ${r.blocks} blocks recorded, consensus produced ${height}`);
     }
-    const votes = (await db.query(`SELECT stream_id, count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' GROUP BY stream_id`)).rows as { stream_id: string; n: number }[];
+    const votes = (await db.query(`SELECT stream_id, count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' GROUP BY stream_id`)).rows as {
+      stream_id: string;
+      n: number;
+    }[];
     const byRound = new Map(votes.map((v) => [v.stream_id.split(':').pop()!, v.n]));
     let lost = 0;
     let twice = 0;
@@ -290,11 +431,29 @@ try {
     }
     if (lost) problems.push(`voting: ${lost} accepted vote(s) not recorded`);
     if (twice) problems.push(`voting: ${twice} vote(s) recorded more than accepted`);
-    const settled = (await db.query(`SELECT data->>'roundId' AS id, count(*)::int AS n FROM ewx_${ns}_consensus.events WHERE type IN ('RoundSettled', 'RoundUnresolved') GROUP BY 1`)).rows as { id: string; n: number }[];
+    const settled = (
+      await db.query(
+        `SELECT data->>'roundId' AS id, count(*)::int AS n FROM ewx_${ns}_consensus.events WHERE type IN ('RoundSettled', 'RoundUnresolved') GROUP BY 1`,
+      )
+    ).rows as { id: string; n: number }[];
     const settledMap = new Map(settled.map((x) => [x.id, x.n]));
     const notOnce = rounds.filter((r) => settledMap.get(r.id) !== 1);
-    if (notOnce.length) problems.push(`consensus: ${notOnce.length} round(s) not settled exactly once (${notOnce.slice(0, 5).map((r) => `${r.id}×${settledMap.get(r.id) ?? 0}`).join(', ')})`);
-    checks.votes = { accepted, recorded: [...byRound.values()].reduce((a, b) => a + b, 0), retried: retriedVotes, alreadyRecordedOnRetry: alreadyOnRetry, refusedAsClosedOnRetry: closedOnRetry, lost, twice };
+    if (notOnce.length)
+      problems.push(
+        `consensus: ${notOnce.length} round(s) not settled exactly once (${notOnce
+          .slice(0, 5)
+          .map((r) => `${r.id}×${settledMap.get(r.id) ?? 0}`)
+          .join(', ')})`,
+      );
+    checks.votes = {
+      accepted,
+      recorded: [...byRound.values()].reduce((a, b) => a + b, 0),
+      retried: retriedVotes,
+      alreadyRecordedOnRetry: alreadyOnRetry,
+      refusedAsClosedOnRetry: closedOnRetry,
+      lost,
+      twice,
+    };
     checks.rounds = { started: rounds.length, settledOnce: rounds.length - notOnce.length };
   } finally {
     await db.end();
@@ -307,14 +466,42 @@ try {
   const ledger = report.services.find((s) => s.service === 'registry')?.checks['ledger-invariant'];
   checks.audit = { divergences: report.divergences.length, ledgerInvariantChecks: ledger, pending: report.notes.filter((n) => n.kind === 'pending').length };
 
-  const roundLatency = rounds.filter((r) => r.phase !== 'setup' && r.settledAt !== undefined && r.endSeenAt !== undefined).map((r) => r.settledAt! - r.endSeenAt!);
+  const roundLatency = rounds
+    .filter((r) => r.phase !== 'setup' && r.settledAt !== undefined && r.endSeenAt !== undefined)
+    .map((r) => r.settledAt! - r.endSeenAt!);
   const base = phaseStats[0]!;
-  console.log(JSON.stringify({
-    suite: 'load and fault', namespace: ns, workers: WORKERS, concurrency: CONCURRENCY, blockMs: BLOCK_MS, phaseSeconds: PHASE_MS / 1000,
-    latencyMs: { voteToRecorded: { p50: pct(voteLatency, 0.5), p99: pct(voteLatency, 0.99), n: voteLatency.length }, roundEndToSettled: { p50: pct(roundLatency, 0.5), p99: pct(roundLatency, 0.99), n: roundLatency.length, note: `polled every 100 ms; a round ends at its end block (${ROUND_BLOCKS} blocks)` } },
-    throughput: phaseStats.map((p) => ({ ...p, votesPerSecond: Math.round(p.votes / p.seconds), ofBaseline: +((p.votes / p.seconds) / (base.votes / base.seconds)).toFixed(2) })),
-    checks, ok: problems.length === 0, problems, loadAverage: loadavg().map((x) => +x.toFixed(1)),
-  }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        suite: 'load and fault',
+        namespace: ns,
+        workers: WORKERS,
+        concurrency: CONCURRENCY,
+        blockMs: BLOCK_MS,
+        phaseSeconds: PHASE_MS / 1000,
+        latencyMs: {
+          voteToRecorded: { p50: pct(voteLatency, 0.5), p99: pct(voteLatency, 0.99), n: voteLatency.length },
+          roundEndToSettled: {
+            p50: pct(roundLatency, 0.5),
+            p99: pct(roundLatency, 0.99),
+            n: roundLatency.length,
+            note: `polled every 100 ms; a round ends at its end block (${ROUND_BLOCKS} blocks)`,
+          },
+        },
+        throughput: phaseStats.map((p) => ({
+          ...p,
+          votesPerSecond: Math.round(p.votes / p.seconds),
+          ofBaseline: +(p.votes / p.seconds / (base.votes / base.seconds)).toFixed(2),
+        })),
+        checks,
+        ok: problems.length === 0,
+        problems,
+        loadAverage: loadavg().map((x) => +x.toFixed(1)),
+      },
+      null,
+      1,
+    ),
+  );
   ewx.close();
   process.exit(problems.length ? 1 : 0);
 } catch (e) {

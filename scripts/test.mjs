@@ -8,7 +8,11 @@ const roots = ['packages', 'services'].flatMap((d) => readdirSync(d).map((p) => 
 const files = [];
 const walk = (dir) => {
   let entries;
-  try { entries = readdirSync(dir); } catch { return; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
   for (const e of entries) {
     const p = join(dir, e);
     if (statSync(p).isDirectory()) walk(p);
@@ -18,8 +22,12 @@ const walk = (dir) => {
 roots.forEach(walk);
 const filter = process.argv[2];
 const selected = filter ? files.filter((f) => f.includes(filter)) : files;
-if (selected.length === 0) { console.error(`no test files${filter ? ` matching ${filter}` : ''}`); process.exit(1); }
+if (selected.length === 0) {
+  console.error(`no test files${filter ? ` matching ${filter}` : ''}`);
+  process.exit(1);
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=900000', ...selected], {
-  stdio: 'inherit', env: { LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', ...process.env },
+  stdio: 'inherit',
+  env: { LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', ...process.env },
 });
 process.exit(r.status ?? 1);

@@ -9,10 +9,19 @@ import type { LogSource } from './source.js';
 import { asRecorded, type ServiceName } from './types.js';
 
 /** What `asOf` answers: the same views the services' gRPC reads give, as they stood at `height`. */
-export interface AsOfQuery { readonly group?: string; readonly operator?: string; readonly identity?: number }
+export interface AsOfQuery {
+  readonly group?: string;
+  readonly operator?: string;
+  readonly identity?: number;
+}
 
 /** A service's state after every event recorded at or before block `height` (its log up to the next block). */
-async function stateAt<S>(source: LogSource, service: ServiceName, decider: Decider<S>, height: number): Promise<{ state: S; position: bigint; height: number }> {
+async function stateAt<S>(
+  source: LogSource,
+  service: ServiceName,
+  decider: Decider<S>,
+  height: number,
+): Promise<{ state: S; position: bigint; height: number }> {
   const state = decider.initialState();
   let position = 0n;
   let at = 0;

@@ -70,8 +70,15 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     phases.signatureThreadsMs = checks.workerMs;
   }
   return {
-    source: source.description, services, divergences: out.divergences, notes: out.notes, cross: crossCounts, events: services.reduce((a, s) => a + s.events, 0), ms: Date.now() - t0,
-    reduced: full ? [] : [SKIPPED_SIGNATURES], phases,
+    source: source.description,
+    services,
+    divergences: out.divergences,
+    notes: out.notes,
+    cross: crossCounts,
+    events: services.reduce((a, s) => a + s.events, 0),
+    ms: Date.now() - t0,
+    reduced: full ? [] : [SKIPPED_SIGNATURES],
+    phases,
     ...(checks ? { signatureChecks: { threads: checks.threads, ahead: checks.prefetched, inline: checks.inline } } : {}),
   };
 }

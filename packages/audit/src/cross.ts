@@ -18,9 +18,15 @@ const round = (key: string): string => key.replace('\u0000', ' round ');
  */
 export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; notes: Note[] }): Record<string, number> {
   const counts: Record<string, number> = {};
-  const count = (c: string): void => { counts[c] = (counts[c] ?? 0) + 1; };
-  const diverge = (check: string, message: string, d: Partial<Divergence> = {}): void => { out.divergences.push({ service: 'cross', check, message, ...d }); };
-  const pending = (message: string): void => { out.notes.push({ service: 'cross', kind: 'pending', message }); };
+  const count = (c: string): void => {
+    counts[c] = (counts[c] ?? 0) + 1;
+  };
+  const diverge = (check: string, message: string, d: Partial<Divergence> = {}): void => {
+    out.divergences.push({ service: 'cross', check, message, ...d });
+  };
+  const pending = (message: string): void => {
+    out.notes.push({ service: 'cross', kind: 'pending', message });
+  };
   const has = (...s: ServiceName[]): boolean => s.every((x) => cross.present.has(x));
 
   for (const c of cross.copies) {
@@ -29,9 +35,16 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
     count('copies');
     const original = cross.published.get(c.key);
     if (original === undefined) {
-      diverge('copies', `${c.service} recorded ${c.type} from ${c.key.replace(/\|/g, ' ')}, which the ${source} log does not have`, { position: c.position, recorded: c.canonical });
+      diverge('copies', `${c.service} recorded ${c.type} from ${c.key.replace(/\|/g, ' ')}, which the ${source} log does not have`, {
+        position: c.position,
+        recorded: c.canonical,
+      });
     } else if (original !== c.canonical) {
-      diverge('copies', `${c.service}'s copy of ${source}'s ${c.type} (${c.key.split('|').slice(1).join(' v')}) differs from the original`, { position: c.position, expected: original, recorded: c.canonical });
+      diverge('copies', `${c.service}'s copy of ${source}'s ${c.type} (${c.key.split('|').slice(1).join(' v')}) differs from the original`, {
+        position: c.position,
+        expected: original,
+        recorded: c.canonical,
+      });
     }
   }
 
@@ -44,7 +57,8 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
       if (d.length === 0) pending(`${round(key)} closed in voting (position ${c.position}) is not decided by the validators yet`);
       if (d.length > 1) diverge('rounds-decided', `${round(key)} decided ${d.length} times`, { position: d[1]!.position });
     }
-    for (const [key, d] of decided) if (!closed.has(key)) diverge('rounds-decided', `${round(key)} decided in consensus but never closed in voting's log`, { position: d[0]!.position });
+    for (const [key, d] of decided)
+      if (!closed.has(key)) diverge('rounds-decided', `${round(key)} decided in consensus but never closed in voting's log`, { position: d[0]!.position });
   }
 
   if (has('consensus', 'rewards')) {
@@ -69,10 +83,16 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
       if (got.length > 1) diverge('rewards-credited', `${what} credited ${got.length} times`, { position: got[1]!.position });
       const credited = got.find((g) => g.type === 'RewardsCredited');
       if (credited && credited.payouts !== c.payouts) {
-        diverge('rewards-credited', `${what}: the registry credited other amounts than rewards decided`, { position: credited.position, expected: c.payouts, recorded: credited.payouts });
+        diverge('rewards-credited', `${what}: the registry credited other amounts than rewards decided`, {
+          position: credited.position,
+          expected: c.payouts,
+          recorded: credited.payouts,
+        });
       }
     }
-    for (const [key, got] of credits) if (!computed.has(key)) diverge('rewards-credited', `the registry credited rewards of ${key.replace(/\|/g, ' ')} that rewards never decided`, { position: got[0]!.position });
+    for (const [key, got] of credits)
+      if (!computed.has(key))
+        diverge('rewards-credited', `the registry credited rewards of ${key.replace(/\|/g, ' ')} that rewards never decided`, { position: got[0]!.position });
   }
 
   if (has('distance', 'registry')) {
@@ -81,16 +101,27 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
     for (const [holdId, s] of settled) {
       count('holds-settled');
       const h = holds.get(holdId) ?? [];
-      if (!h.some((x) => x.type === 'HoldPlaced')) { diverge('holds-settled', `distance settled hold ${holdId}, which the registry never placed`, { position: s.position }); continue; }
+      if (!h.some((x) => x.type === 'HoldPlaced')) {
+        diverge('holds-settled', `distance settled hold ${holdId}, which the registry never placed`, { position: s.position });
+        continue;
+      }
       const done = h.filter((x) => x.type !== 'HoldPlaced');
       const want = s.outcome === 'INVALID' ? 'HoldSlashed' : 'HoldReleased';
       if (done.length === 0) pending(`hold ${holdId} (${s.outcome}) not ${want === 'HoldSlashed' ? 'slashed' : 'released'} by the registry yet`);
       if (done.length > 1) diverge('holds-settled', `hold ${holdId} settled ${done.length} times`, { position: done[1]!.position });
-      if (done.length > 0 && done[0]!.type !== want) diverge('holds-settled', `hold ${holdId}: distance decided ${s.outcome}, the registry ${done[0]!.type === 'HoldSlashed' ? 'slashed' : 'released'} it`, { position: done[0]!.position, expected: want, recorded: done[0]!.type });
+      if (done.length > 0 && done[0]!.type !== want)
+        diverge('holds-settled', `hold ${holdId}: distance decided ${s.outcome}, the registry ${done[0]!.type === 'HoldSlashed' ? 'slashed' : 'released'} it`, {
+          position: done[0]!.position,
+          expected: want,
+          recorded: done[0]!.type,
+        });
     }
     for (const [holdId, h] of holds) {
       const done = h.filter((x) => x.type !== 'HoldPlaced');
-      if (holdId.startsWith('distance:') && done.length > 0 && !settled.has(holdId)) diverge('holds-settled', `the registry ${done[0]!.type === 'HoldSlashed' ? 'slashed' : 'released'} hold ${holdId}, which distance never settled`, { position: done[0]!.position });
+      if (holdId.startsWith('distance:') && done.length > 0 && !settled.has(holdId))
+        diverge('holds-settled', `the registry ${done[0]!.type === 'HoldSlashed' ? 'slashed' : 'released'} hold ${holdId}, which distance never settled`, {
+          position: done[0]!.position,
+        });
     }
   }
   return counts;

@@ -9,15 +9,36 @@ import { generateKeyPair, keyPairFromSeed, type KeyPair } from '@ewx/client';
 import { REPO_ROOT, startEmbeddedProcess, type EmbeddedProcess } from '@ewx/platform/testing';
 import { deserializeState, firstDifference, serializeState, type RoundSettledEvent } from '@ewx/platform';
 import type { SourceSnapshot } from './source.js';
-import { asOf, audit, embeddedSource, formatReport, makeBundle, verifyBundle, whatIf, type Bundle, memorySource, readAllLogs, SERVICES, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import {
+  asOf,
+  audit,
+  embeddedSource,
+  formatReport,
+  makeBundle,
+  verifyBundle,
+  whatIf,
+  type Bundle,
+  memorySource,
+  readAllLogs,
+  SERVICES,
+  type AuditReport,
+  type LogEvent,
+  type ServiceName,
+} from './index.js';
 import { produceBlocks, runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
 
 const CLI = resolve(REPO_ROOT, 'packages/cli/dist/main.js');
-const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((res) => {
-  execFile(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: undefined }, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-    res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((res) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, DATABASE_URL: undefined }, timeout: 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
-});
 
 /** Starts `npm start`'s process (all five services, PGlite in `dataDir`) and waits until it serves. */
 const startEmbedded = (dataDir: string, env: Record<string, string>): Promise<EmbeddedProcess> =>
@@ -83,7 +104,10 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const report = await audit(source);
     await source.close();
     assert.deepEqual(report.divergences, []);
-    assert.deepEqual(report.notes.filter((n) => n.kind === 'pending'), []);
+    assert.deepEqual(
+      report.notes.filter((n) => n.kind === 'pending'),
+      [],
+    );
     const checks = Object.fromEntries(report.services.map((s) => [s.service, s.checks]));
     assert.equal(checks.consensus!.attestation, 4);
     assert.deepEqual([checks.voting!.vote, checks.voting!['round-start'], checks.voting!['round-close']], [10, 4, 4]);
@@ -122,7 +146,12 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
   test('corruptions planted in the logs are each reported at their position', async () => {
     const copy = (): Partial<Record<ServiceName, LogEvent[]>> => Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, [...v!]]));
     const run = (l: Partial<Record<ServiceName, LogEvent[]>>) => audit(memorySource(l));
-    const patch = (l: Partial<Record<ServiceName, LogEvent[]>>, service: ServiceName, find: (e: LogEvent) => boolean, change: (data: Record<string, unknown>) => void): LogEvent => {
+    const patch = (
+      l: Partial<Record<ServiceName, LogEvent[]>>,
+      service: ServiceName,
+      find: (e: LogEvent) => boolean,
+      change: (data: Record<string, unknown>) => void,
+    ): LogEvent => {
       const list = l[service]!;
       const i = list.findIndex(find);
       assert.ok(i >= 0, `an event to corrupt in ${service}`);
@@ -135,22 +164,43 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     // A changed vote: worker 2's `bad0` in round slice-1 becomes the majority's result.
     {
       const l = copy();
-      const target = patch(l, 'voting', (e) => e.type === 'VoteCast' && (e.data as { result: string }).result === 'bad0', (d) => { d.result = 'c0ffee'; });
+      const target = patch(
+        l,
+        'voting',
+        (e) => e.type === 'VoteCast' && (e.data as { result: string }).result === 'bad0',
+        (d) => {
+          d.result = 'c0ffee';
+        },
+      );
       const r = await run(l);
       // At the vote itself: the worker's signature does not cover the changed result.
-      assert.ok(at(r, target.position, 'voting').some((m) => /^signature: the vote's signature is not/.test(m)), show(r));
+      assert.ok(
+        at(r, target.position, 'voting').some((m) => /^signature: the vote's signature is not/.test(m)),
+        show(r),
+      );
       // And where consensus recorded the vote (votes are carried once, by VoteCast): its copy differs from the changed original.
-      assert.ok(r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && /copy of voting's VoteCast/.test(d.message)), show(r));
+      assert.ok(
+        r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && /copy of voting's VoteCast/.test(d.message)),
+        show(r),
+      );
     }
     // A changed reward amount in a decision.
     {
       const l = copy();
-      const target = patch(l, 'rewards', (e) => e.type === 'RewardsComputed' && (e.data as { payouts: unknown[] }).payouts.length > 0, (d) => {
-        const p = (d.payouts as { amount: string }[])[0]!;
-        p.amount = (BigInt(p.amount) + 1n).toString();
-      });
+      const target = patch(
+        l,
+        'rewards',
+        (e) => e.type === 'RewardsComputed' && (e.data as { payouts: unknown[] }).payouts.length > 0,
+        (d) => {
+          const p = (d.payouts as { amount: string }[])[0]!;
+          p.amount = (BigInt(p.amount) + 1n).toString();
+        },
+      );
       const r = await run(l);
-      assert.ok(at(r, target.position, 'rewards').some((m) => /^decision: RewardsComputed differs/.test(m)), show(r));
+      assert.ok(
+        at(r, target.position, 'rewards').some((m) => /^decision: RewardsComputed differs/.test(m)),
+        show(r),
+      );
     }
     // A dropped event: a vote removed from voting's log.
     {
@@ -159,17 +209,28 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
       const [dropped] = l.voting!.splice(i, 1);
       const next = l.voting!.slice(i).find((e) => e.streamId === dropped!.streamId)!;
       const r = await run(l);
-      assert.ok(at(r, next.position, 'voting').some((m) => /^stream-version: .*missing/.test(m)), show(r));
+      assert.ok(
+        at(r, next.position, 'voting').some((m) => /^stream-version: .*missing/.test(m)),
+        show(r),
+      );
     }
     // A forged signature: one byte of an attestation's signature changed.
     {
       const l = copy();
-      const target = patch(l, 'consensus', (e) => e.type === 'AttestationRecorded', (d) => {
-        const sig = d.signature as string;
-        d.signature = (sig[0] === '0' ? '1' : '0') + sig.slice(1);
-      });
+      const target = patch(
+        l,
+        'consensus',
+        (e) => e.type === 'AttestationRecorded',
+        (d) => {
+          const sig = d.signature as string;
+          d.signature = (sig[0] === '0' ? '1' : '0') + sig.slice(1);
+        },
+      );
       const r = await run(l);
-      assert.ok(at(r, target.position, 'consensus').some((m) => /signature is not/.test(m)), show(r));
+      assert.ok(
+        at(r, target.position, 'consensus').some((m) => /signature is not/.test(m)),
+        show(r),
+      );
     }
     // A forged command signature: the admin's signature on a deposit, one byte changed.
     {
@@ -180,14 +241,27 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
       m.proof.signature = (m.proof.signature[0] === '0' ? '1' : '0') + m.proof.signature.slice(1);
       l.registry![i] = { ...e, metadata: m as never };
       const r = await run(l);
-      assert.ok(at(r, e.position, 'registry').some((x) => /^signature: \/ewx\.v1\.Registry\/Deposit: the signature is not/.test(x)), show(r));
+      assert.ok(
+        at(r, e.position, 'registry').some((x) => /^signature: \/ewx\.v1\.Registry\/Deposit: the signature is not/.test(x)),
+        show(r),
+      );
     }
     // A deposit changed in the registry's log: rewards' copy of it disagrees.
     {
       const l = copy();
-      const target = patch(l, 'registry', (e) => e.type === 'Deposited', (d) => { d.amount = (BigInt(d.amount as string) * 2n).toString(); });
+      const target = patch(
+        l,
+        'registry',
+        (e) => e.type === 'Deposited',
+        (d) => {
+          d.amount = (BigInt(d.amount as string) * 2n).toString();
+        },
+      );
       const r = await run(l);
-      assert.ok(r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && /Deposited/.test(d.message)), show(r));
+      assert.ok(
+        r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && /Deposited/.test(d.message)),
+        show(r),
+      );
       void target;
     }
   });
@@ -209,10 +283,23 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const exported = await cli(['log', 'export', '--data-dir', dataDir, '--out', file, '--json']);
     assert.equal(exported.code, 0, exported.stderr);
     const manifest = JSON.parse(exported.stdout).manifest as { services: Record<string, { events: number }>; lines: number; sha256: string };
-    assert.deepEqual(Object.fromEntries(Object.entries(manifest.services).map(([k, v]) => [k, v.events])), Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length])));
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(manifest.services).map(([k, v]) => [k, v.events])),
+      Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length])),
+    );
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, manifest.lines + 1);
-    assert.equal(createHash('sha256').update(lines.slice(1).map((l) => l + '\n').join('')).digest('hex'), manifest.sha256);
+    assert.equal(
+      createHash('sha256')
+        .update(
+          lines
+            .slice(1)
+            .map((l) => l + '\n')
+            .join(''),
+        )
+        .digest('hex'),
+      manifest.sha256,
+    );
 
     const fromFile = await cli(['audit', '--from', file, '--json']);
     assert.equal(fromFile.code, 0, fromFile.stderr);
@@ -232,7 +319,10 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.equal(refused.stdout, '');
 
     // The same change with a manifest made to match: the audit itself finds it, at its position.
-    const body = altered.slice(1).map((l) => l + '\n').join('');
+    const body = altered
+      .slice(1)
+      .map((l) => l + '\n')
+      .join('');
     const forgedManifest = { ...JSON.parse(lines[0]!).manifest, sha256: createHash('sha256').update(body).digest('hex') };
     writeFileSync(tampered, JSON.stringify({ manifest: forgedManifest }) + '\n' + body);
     const caught = await cli(['audit', '--from', tampered]);
@@ -242,7 +332,7 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.match(caught.stdout, /^ {2}rules: {4}.*\n {2}recorded: /m);
   });
 
-  test('what-if: an SLA above two operators\' score moves their active reward to the third, the pool unchanged; a higher majority changes a round', async () => {
+  test("what-if: an SLA above two operators' score moves their active reward to the third, the pool unchanged; a higher majority changes a round", async () => {
     const source = memorySource(logs);
     const before = Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length]));
     const r = await whatIf(source, 1, 1, { sla: 70 });
@@ -262,9 +352,14 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     assert.deepEqual(r.rounds, []);
 
     const m = await whatIf(source, 1, 1, { majority: 70 });
-    assert.deepEqual(m.rounds.map((x) => [x.roundId, x.then.split('|')[0], x.now.split('|').slice(0, 3).join('|')]).sort(),
-      [['slice-1', 'SETTLED', 'UNRESOLVED||NO_MAJORITY'], ['slice-2', 'SETTLED', 'UNRESOLVED||NO_MAJORITY']]);
-    assert.ok(m.rows.every((x) => x.eligible[1] === 0), 'no round of period 1 counts any more');
+    assert.deepEqual(m.rounds.map((x) => [x.roundId, x.then.split('|')[0], x.now.split('|').slice(0, 3).join('|')]).sort(), [
+      ['slice-1', 'SETTLED', 'UNRESOLVED||NO_MAJORITY'],
+      ['slice-2', 'SETTLED', 'UNRESOLVED||NO_MAJORITY'],
+    ]);
+    assert.ok(
+      m.rows.every((x) => x.eligible[1] === 0),
+      'no round of period 1 counts any more',
+    );
     assert.deepEqual(Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v!.length])), before, 'nothing written');
 
     const cli = await ewx(['audit', 'what-if', '--data-dir', dataDir, '--periods', '1..1', '--set', 'sla=70']);
@@ -276,7 +371,9 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
   test('a bundle for one operator and period verifies offline; one changed byte fails it', async () => {
     const source = memorySource(logs);
     const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim()).address;
-    const inputs = logs.rewards!.find((e) => e.type === 'RewardInputsRecorded' && (e.data as { rewardPeriod: number }).rewardPeriod === 1)!.data as { operators: { operator: string; correctVotes: number; eligibleRounds: number }[] };
+    const inputs = logs.rewards!.find((e) => e.type === 'RewardInputsRecorded' && (e.data as { rewardPeriod: number }).rewardPeriod === 1)!.data as {
+      operators: { operator: string; correctVotes: number; eligibleRounds: number }[];
+    };
     const operator = inputs.operators.find((o) => o.correctVotes === 1 && o.eligibleRounds === 2)!.operator;
     const bundle = await makeBundle(source, operator, 1);
     assert.deepEqual([bundle.rounds.length, bundle.counts, bundle.sla], [2, { eligible: 2, correct: 1 }, { threshold: 50, met: true }]);
@@ -293,12 +390,43 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
       return verifyBundle(b, [validator]).problems;
     };
     const nextHex = (h: string, i = 0): string => h.slice(0, i) + ((parseInt(h[i]!, 16) + 1) % 16).toString(16) + h.slice(i + 1);
-    assert.match(flip((b) => { b.rounds[0]!.vote = nextHex(b.rounds[0]!.vote!); }).join('\n'), /is not proven against the root/);
-    assert.match(flip((b) => { b.rounds[0]!.attestations[0]!.signature = nextHex(b.rounds[0]!.attestations[0]!.signature, 10); }).join('\n'), /attestation signature .* does not verify/);
-    assert.match(flip((b) => { b.rounds[0]!.tally.top += 1; }).join('\n'), /more than two thirds|does not hash/);
-    assert.match(flip((b) => { const o = b.reward.inputs.operators[0]!; o.stake = nextHex(o.stake).replace(/[a-f]/, '1'); }).join('\n'), /reward: /);
-    assert.match(flip((b) => { b.reward.payout.active = (BigInt(b.reward.payout.active) + 1n).toString(); }).join('\n'), /the formula gives/);
-    assert.match(flip((b) => { b.rounds.pop(); }).join('\n'), /counts|inputs count/);
+    assert.match(
+      flip((b) => {
+        b.rounds[0]!.vote = nextHex(b.rounds[0]!.vote!);
+      }).join('\n'),
+      /is not proven against the root/,
+    );
+    assert.match(
+      flip((b) => {
+        b.rounds[0]!.attestations[0]!.signature = nextHex(b.rounds[0]!.attestations[0]!.signature, 10);
+      }).join('\n'),
+      /attestation signature .* does not verify/,
+    );
+    assert.match(
+      flip((b) => {
+        b.rounds[0]!.tally.top += 1;
+      }).join('\n'),
+      /more than two thirds|does not hash/,
+    );
+    assert.match(
+      flip((b) => {
+        const o = b.reward.inputs.operators[0]!;
+        o.stake = nextHex(o.stake).replace(/[a-f]/, '1');
+      }).join('\n'),
+      /reward: /,
+    );
+    assert.match(
+      flip((b) => {
+        b.reward.payout.active = (BigInt(b.reward.payout.active) + 1n).toString();
+      }).join('\n'),
+      /the formula gives/,
+    );
+    assert.match(
+      flip((b) => {
+        b.rounds.pop();
+      }).join('\n'),
+      /counts|inputs count/,
+    );
 
     // The CLI: written from the folder, verified from the file alone.
     const file = join(dataDir, 'bundle.json');
@@ -327,13 +455,20 @@ describe('the embedded system: a restart is quiet, and the audit of its data fol
     const source = memorySource(logs);
     const leaver = keys.operators[2]!.address;
     type Op = { operator: { subscriptions: { unsubscribing: boolean }[]; account: { reserved: string } } };
-    const at = async (height: number) => (await asOf(source, height, { operator: leaver, group: 'audit.group', identity: 3 })) as unknown as Op & { group: { operators: number }; identity: { status: string } };
+    const at = async (height: number) =>
+      (await asOf(source, height, { operator: leaver, group: 'audit.group', identity: 3 })) as unknown as Op & {
+        group: { operators: number };
+        identity: { status: string };
+      };
     const [h0, h8, h9, h30, h43] = await Promise.all([0, 8, 9, 30, 43].map(at));
     assert.deepEqual(h0.operator.subscriptions, []);
     assert.equal(h0.identity.status, 'NON_EXISTENT');
     assert.equal(h8.identity.status, 'PENDING');
     assert.equal(h9.identity.status, 'VALID');
-    assert.deepEqual([h30.operator.subscriptions.map((x) => x.unsubscribing), h30.operator.account.reserved, h30.group.operators], [[true], (30n * 10n ** 18n).toString(), 3]);
+    assert.deepEqual(
+      [h30.operator.subscriptions.map((x) => x.unsubscribing), h30.operator.account.reserved, h30.group.operators],
+      [[true], (30n * 10n ** 18n).toString(), 3],
+    );
     assert.deepEqual([h43.operator.subscriptions, h43.operator.account.reserved, h43.group.operators], [[], '0', 2]);
   });
 });

@@ -21,24 +21,52 @@ export interface Manifest {
 }
 
 /** One event as a line: service first, so a reader can pick a service's lines without parsing the others. */
-export const eventLine = (e: LogEvent): string => JSON.stringify({
-  service: e.service, position: e.position.toString(), streamId: e.streamId, version: e.version, type: e.type, data: e.data,
-  ...(e.metadata === undefined ? {} : { metadata: e.metadata }),
-});
+export const eventLine = (e: LogEvent): string =>
+  JSON.stringify({
+    service: e.service,
+    position: e.position.toString(),
+    streamId: e.streamId,
+    version: e.version,
+    type: e.type,
+    data: e.data,
+    ...(e.metadata === undefined ? {} : { metadata: e.metadata }),
+  });
 
 export function parseEventLine(line: string, where: string): LogEvent {
   let v: Record<string, unknown>;
-  try { v = JSON.parse(line) as Record<string, unknown>; } catch (e) { throw new ExportError(`${where}: not JSON (${(e as Error).message})`); }
+  try {
+    v = JSON.parse(line) as Record<string, unknown>;
+  } catch (e) {
+    throw new ExportError(`${where}: not JSON (${(e as Error).message})`);
+  }
   const service = v.service as ServiceName;
-  if (!SERVICES.includes(service) || typeof v.position !== 'string' || !/^\d+$/.test(v.position) || typeof v.streamId !== 'string'
-    || !Number.isInteger(v.version) || typeof v.type !== 'string' || !('data' in v)) {
+  if (
+    !SERVICES.includes(service) ||
+    typeof v.position !== 'string' ||
+    !/^\d+$/.test(v.position) ||
+    typeof v.streamId !== 'string' ||
+    !Number.isInteger(v.version) ||
+    typeof v.type !== 'string' ||
+    !('data' in v)
+  ) {
     throw new ExportError(`${where}: expected {service, position, streamId, version, type, data[, metadata]}`);
   }
-  return { service, position: BigInt(v.position), streamId: v.streamId, version: v.version as number, type: v.type, data: v.data as never, ...(v.metadata === undefined ? {} : { metadata: v.metadata as never }) };
+  return {
+    service,
+    position: BigInt(v.position),
+    streamId: v.streamId,
+    version: v.version as number,
+    type: v.type,
+    data: v.data as never,
+    ...(v.metadata === undefined ? {} : { metadata: v.metadata as never }),
+  };
 }
 
 export class ExportError extends Error {
-  constructor(message: string) { super(message); this.name = 'ExportError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportError';
+  }
 }
 
 /**
@@ -72,7 +100,12 @@ export async function exportLogs(source: LogSource, file: string, opts: { onProg
     out.end();
     await finished(out);
     const manifest: Manifest = {
-      format: EXPORT_FORMAT, source: source.description, exportedAt: opts.exportedAt ?? new Date().toISOString(), services, lines, sha256: hash.digest('hex'),
+      format: EXPORT_FORMAT,
+      source: source.description,
+      exportedAt: opts.exportedAt ?? new Date().toISOString(),
+      services,
+      lines,
+      sha256: hash.digest('hex'),
     };
     const tmp = `${file}.partial`;
     const w = createWriteStream(tmp);
@@ -133,7 +166,11 @@ async function checkExport(file: string): Promise<{ manifest: Manifest; ranges: 
   for await (const chunk of lineChunks(file)) {
     for (const { line, offset, next } of chunk) {
       if (manifest === undefined) {
-        try { manifest = (JSON.parse(line) as { manifest: Manifest }).manifest; } catch { /* below */ }
+        try {
+          manifest = (JSON.parse(line) as { manifest: Manifest }).manifest;
+        } catch {
+          /* below */
+        }
         if (manifest?.format !== EXPORT_FORMAT) throw new ExportError(`${file}: the first line is not an ${EXPORT_FORMAT} manifest`);
         continue;
       }
@@ -178,7 +215,10 @@ export async function fileSource(file: string): Promise<LogSource> {
         for (const { line, offset } of chunk) {
           if (!line.startsWith(prefix)) continue;
           batch.push(parseEventLine(line, `${file} (byte ${offset})`));
-          if (batch.length >= batchSize) { yield batch; batch = []; }
+          if (batch.length >= batchSize) {
+            yield batch;
+            batch = [];
+          }
         }
       }
       if (batch.length > 0) yield batch;

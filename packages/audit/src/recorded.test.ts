@@ -14,7 +14,7 @@ import { RECORDED_DECISIONS, RECORDED_LOG, recordedDecisions } from './testing/i
 describe('a log recorded before the change replays to the same decisions', () => {
   let logs: Partial<Record<ServiceName, LogEvent[]>>;
 
-  test('the fixture is intact (its manifest\'s hash) and holds all five logs', async () => {
+  test("the fixture is intact (its manifest's hash) and holds all five logs", async () => {
     const source = await fileSource(RECORDED_LOG);
     logs = await readAllLogs(source);
     await source.close();
@@ -22,10 +22,13 @@ describe('a log recorded before the change replays to the same decisions', () =>
     for (const [s, l] of Object.entries(logs)) assert.ok(l!.length > 40, `${s}: ${l!.length} events`);
   });
 
-  test('the audit with the services\' deciders: zero divergences, nothing pending, every decision re-decided', async () => {
+  test("the audit with the services' deciders: zero divergences, nothing pending, every decision re-decided", async () => {
     const report = await audit(memorySource(logs));
     assert.deepEqual(report.divergences, []);
-    assert.deepEqual(report.notes.filter((n) => n.kind === 'pending'), []);
+    assert.deepEqual(
+      report.notes.filter((n) => n.kind === 'pending'),
+      [],
+    );
     const checks = Object.fromEntries(report.services.map((s) => [s.service, s.checks]));
     assert.equal(checks.consensus!.attestation, 4, 'four rounds attested');
     assert.deepEqual([checks.voting!.vote, checks.voting!['round-start'], checks.voting!['round-close']], [10, 4, 4]);
@@ -47,14 +50,20 @@ describe('a log recorded before the change replays to the same decisions', () =>
   });
 
   test('a changed decision in the recorded log is caught (the replay is not vacuous)', async () => {
-    const changed = { ...logs, rewards: logs.rewards!.map((e) => {
-      if (e.type !== 'RewardsComputed' || !/"amount":"[1-9]/.test(JSON.stringify(e.data))) return e;
-      const data = structuredClone(e.data) as { payouts: { amount: string }[] };
-      const p = data.payouts.find((x) => x.amount !== '0')!;
-      p.amount = (BigInt(p.amount) - 1n).toString();
-      return { ...e, data: data as never };
-    }) };
+    const changed = {
+      ...logs,
+      rewards: logs.rewards!.map((e) => {
+        if (e.type !== 'RewardsComputed' || !/"amount":"[1-9]/.test(JSON.stringify(e.data))) return e;
+        const data = structuredClone(e.data) as { payouts: { amount: string }[] };
+        const p = data.payouts.find((x) => x.amount !== '0')!;
+        p.amount = (BigInt(p.amount) - 1n).toString();
+        return { ...e, data: data as never };
+      }),
+    };
     const report = await audit(memorySource(changed));
-    assert.ok(report.divergences.some((d) => d.service === 'rewards' && d.check === 'decision'), formatReport(report));
+    assert.ok(
+      report.divergences.some((d) => d.service === 'rewards' && d.check === 'decision'),
+      formatReport(report),
+    );
   });
 });

@@ -6,9 +6,11 @@ import { canonical, sameCanonical } from './runner.js';
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 2 ** 32;
   };
 }
@@ -16,10 +18,17 @@ function rng(seed: number): () => number {
 test('sameCanonical answers as the comparison of the canonical JSON texts does', () => {
   const r = rng(12);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-  const leaf = (): unknown => pick<() => unknown>([
-    () => pick(['a', 'b', '', '0', 'null']), () => pick([0, -0, 1, 2.5, -3]), () => pick([true, false]), () => null,
-    () => undefined, () => pick([Number.NaN, Number.POSITIVE_INFINITY]), () => new Date(0), () => ({ toJSON: () => 'a' }),
-  ])();
+  const leaf = (): unknown =>
+    pick<() => unknown>([
+      () => pick(['a', 'b', '', '0', 'null']),
+      () => pick([0, -0, 1, 2.5, -3]),
+      () => pick([true, false]),
+      () => null,
+      () => undefined,
+      () => pick([Number.NaN, Number.POSITIVE_INFINITY]),
+      () => new Date(0),
+      () => ({ toJSON: () => 'a' }),
+    ])();
   const value = (depth: number): unknown => {
     if (depth === 0 || r() < 0.3) return leaf();
     if (r() < 0.5) return Array.from({ length: Math.floor(r() * 3) }, () => value(depth - 1));

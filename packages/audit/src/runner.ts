@@ -1,7 +1,17 @@
 import { deserializeState, firstDifference, snapshotVersion, PUBLISHED, type CommandProof, type Decider, type EventData, type Json } from '@ewx/platform';
 import { upcast } from '@ewx/contracts';
 import { DEFAULT_BATCH, type LogSource } from './source.js';
-import { asRecorded, type AuditReport, type Divergence, type LogEvent, type Note, type Phases, type Progress, type ServiceName, type ServiceSummary } from './types.js';
+import {
+  asRecorded,
+  type AuditReport,
+  type Divergence,
+  type LogEvent,
+  type Note,
+  type Phases,
+  type Progress,
+  type ServiceName,
+  type ServiceSummary,
+} from './types.js';
 import { commandSignatureValid, type SignatureChecks, type SignatureJob } from './verify.js';
 
 export { commandSignatureValid };
@@ -14,16 +24,20 @@ export const canonical = (e: { type: string; data: unknown }): string => JSON.st
 /** What a value is to JSON.stringify, where the audit can compare it without the text; `other` for anything else (then the texts are compared). */
 const jsonKind = (x: unknown): 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | 'other' => {
   switch (typeof x) {
-    case 'string': return 'string';
-    case 'boolean': return 'boolean';
-    case 'number': return Number.isFinite(x) ? 'number' : 'other';
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isFinite(x) ? 'number' : 'other';
     case 'object': {
       if (x === null) return 'null';
       if (Array.isArray(x)) return 'array';
       const proto = Object.getPrototypeOf(x);
       return (proto === Object.prototype || proto === null) && typeof (x as { toJSON?: unknown }).toJSON !== 'function' ? 'object' : 'other';
     }
-    default: return 'other';
+    default:
+      return 'other';
   }
 };
 
@@ -83,7 +97,17 @@ export const show = (v: unknown): string => {
   return s.length > 600 ? `${s.slice(0, 600)}… (${s.length} characters)` : s;
 };
 
-interface Meta { proof?: CommandProof; signature?: string; signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number; prevOfType?: number }
+interface Meta {
+  proof?: CommandProof;
+  signature?: string;
+  signer?: string;
+  nonce?: string;
+  cosigners?: { signer: string; nonce: string }[];
+  source?: string;
+  sourceStream?: string;
+  sourceVersion?: number;
+  prevOfType?: number;
+}
 export const metaOf = (e: LogEvent): Meta => (e.metadata ?? {}) as Meta;
 export const isInbox = (e: LogEvent): boolean => e.streamId.startsWith(INBOX_PREFIX);
 
@@ -174,7 +198,13 @@ export interface RunOptions {
   readonly phases?: Phases;
 }
 
-interface Expectation { readonly check: string; readonly events: readonly EventData[]; index: number; readonly streamId: string; readonly origin: LogEvent }
+interface Expectation {
+  readonly check: string;
+  readonly events: readonly EventData[];
+  index: number;
+  readonly streamId: string;
+  readonly origin: LogEvent;
+}
 
 /**
  * Replays one service's log with its own decider and the audit hooks, checking on the way what
@@ -182,7 +212,11 @@ interface Expectation { readonly check: string; readonly events: readonly EventD
  * nonces per signer, inbox copies recorded once, and that each event applies.
  */
 export async function auditService<S>(
-  source: LogSource, audit: ServiceAudit<S>, cross: CrossIndex, out: { divergences: Divergence[]; notes: Note[] }, opts: RunOptions = {},
+  source: LogSource,
+  audit: ServiceAudit<S>,
+  cross: CrossIndex,
+  out: { divergences: Divergence[]; notes: Note[] },
+  opts: RunOptions = {},
 ): Promise<ServiceSummary> {
   const service = audit.service;
   const summary: ServiceSummary = { service, events: 0, checks: {}, divergences: 0, lastPosition: 0n };
@@ -208,31 +242,52 @@ export async function auditService<S>(
   let buffer: LogEvent[] = [];
   let at = 0;
 
-  const count = (check: string): void => { summary.checks[check] = (summary.checks[check] ?? 0) + 1; };
+  const count = (check: string): void => {
+    summary.checks[check] = (summary.checks[check] ?? 0) + 1;
+  };
   const diverge = (check: string, message: string, values: { expected?: unknown; recorded?: unknown } = {}, e: LogEvent = current): void => {
     summary.divergences++;
     out.divergences.push({
-      service, position: e.position, streamId: e.streamId, version: e.version, check, message,
+      service,
+      position: e.position,
+      streamId: e.streamId,
+      version: e.version,
+      check,
+      message,
       ...(values.expected !== undefined ? { expected: show(values.expected) } : {}),
       ...(values.recorded !== undefined ? { recorded: show(values.recorded) } : {}),
     });
   };
-  const note = (kind: string, message: string, e: LogEvent = current): void => { out.notes.push({ service, position: e.position, kind, message }); };
+  const note = (kind: string, message: string, e: LogEvent = current): void => {
+    out.notes.push({ service, position: e.position, kind, message });
+  };
   const checks = opts.checks;
   const signatureValid = (job: SignatureJob): boolean | undefined => {
-    if (!checks) { count('signature-skipped'); return undefined; }
+    if (!checks) {
+      count('signature-skipped');
+      return undefined;
+    }
     count('signature');
     return checks.valid(job);
   };
   const base = {
-    diverge, note, count, cross, signatureValid,
+    diverge,
+    note,
+    count,
+    cross,
+    signatureValid,
     lastNonce: (signer: string) => nonces.get(signer) ?? 0n,
   };
   const ctx: Ctx = {
     ...base,
-    get event() { return current; },
+    get event() {
+      return current;
+    },
     expect(check, events) {
-      if (events.length === 0) { diverge(check, `the rules give no event here (the command is already done or refused), the log has ${current.type}`, { recorded: canonical(current) }); return; }
+      if (events.length === 0) {
+        diverge(check, `the rules give no event here (the command is already done or refused), the log has ${current.type}`, { recorded: canonical(current) });
+        return;
+      }
       expectation = { check, events, index: 0, streamId: current.streamId, origin: current };
     },
     peek: (k) => buffer[at + k],
@@ -241,11 +296,19 @@ export async function auditService<S>(
   const checkNonce = (e: LogEvent, signer: string, nonceText: string, role: string): void => {
     count('nonce');
     let nonce: bigint;
-    try { nonce = BigInt(nonceText); } catch { diverge('nonce', `${role} ${signer}: nonce ${JSON.stringify(nonceText)} is not an integer`); return; }
+    try {
+      nonce = BigInt(nonceText);
+    } catch {
+      diverge('nonce', `${role} ${signer}: nonce ${JSON.stringify(nonceText)} is not an integer`);
+      return;
+    }
     const last = lastSigned.get(signer);
     const sameCommand = last !== undefined && last.nonce === nonce && last.streamId === e.streamId && last.version + 1 === e.version;
     if (last !== undefined && nonce <= last.nonce && !sameCommand) {
-      diverge('nonce', `${role} ${signer}: nonce ${nonce} does not exceed ${last.nonce}, accepted earlier in this log (a replayed or reordered command)`, { expected: `> ${last.nonce}`, recorded: nonce.toString() });
+      diverge('nonce', `${role} ${signer}: nonce ${nonce} does not exceed ${last.nonce}, accepted earlier in this log (a replayed or reordered command)`, {
+        expected: `> ${last.nonce}`,
+        recorded: nonce.toString(),
+      });
     }
     if (nonce < 1n || nonce > 2n ** 53n - 1n) diverge('nonce', `${role} ${signer}: nonce ${nonce} is outside 1 … 2^53 − 1`);
     lastSigned.set(signer, { nonce, streamId: e.streamId, version: e.version });
@@ -256,17 +319,22 @@ export async function auditService<S>(
     const signer = m.signer!;
     const nonce = m.nonce!;
     if (m.proof === undefined) {
-      const sameCommand = proven !== undefined && proven.signer === signer && proven.nonce === nonce && proven.streamId === e.streamId && proven.version + 1 === e.version;
+      const sameCommand =
+        proven !== undefined && proven.signer === signer && proven.nonce === nonce && proven.streamId === e.streamId && proven.version + 1 === e.version;
       if (sameCommand) proven = { ...proven!, version: e.version };
       else if (m.signature === undefined) unproven++;
       return;
     }
     const p = m.proof;
     proven = { signer, nonce, streamId: e.streamId, version: e.version };
-    if (typeof p.method !== 'string' || !p.method.startsWith(methodPrefix)) diverge('signature', `a ${service} event proven by a command of another service (${JSON.stringify(p.method)})`);
+    if (typeof p.method !== 'string' || !p.method.startsWith(methodPrefix))
+      diverge('signature', `a ${service} event proven by a command of another service (${JSON.stringify(p.method)})`);
     if (p.payload === undefined) {
       count('signature');
-      note('signature', `${p.method} by ${signer}: the payload (over ${p.payloadSha256 ? 'the size limit' : 'nothing'}) is not kept, its signature is not checkable`);
+      note(
+        'signature',
+        `${p.method} by ${signer}: the payload (over ${p.payloadSha256 ? 'the size limit' : 'nothing'}) is not kept, its signature is not checkable`,
+      );
       return;
     }
     // The same jobs as were checked ahead (proofJobs), in the same order.
@@ -275,9 +343,11 @@ export async function auditService<S>(
       diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
     }
     const cos = m.cosigners ?? [];
-    if ((p.cosignatures?.length ?? 0) !== cos.length) diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
+    if ((p.cosignatures?.length ?? 0) !== cos.length)
+      diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
     co.forEach((job, i) => {
-      if (signatureValid(job) === false) diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`);
+      if (signatureValid(job) === false)
+        diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`);
     });
   };
 
@@ -289,21 +359,36 @@ export async function auditService<S>(
     count('stream-version');
     const last = versions.get(e.streamId) ?? -1;
     if (e.version !== last + 1) {
-      diverge('stream-version', e.version <= last
-        ? `stream ${e.streamId}: version ${e.version} again (the last was ${last})`
-        : `stream ${e.streamId}: version ${e.version} follows ${last}: ${e.version - last - 1} event(s) of this stream are missing`, { expected: last + 1, recorded: e.version });
+      diverge(
+        'stream-version',
+        e.version <= last
+          ? `stream ${e.streamId}: version ${e.version} again (the last was ${last})`
+          : `stream ${e.streamId}: version ${e.version} follows ${last}: ${e.version - last - 1} event(s) of this stream are missing`,
+        { expected: last + 1, recorded: e.version },
+      );
     }
     versions.set(e.streamId, e.version);
     const m = metaOf(e);
     const inbox = isInbox(e);
     if (inbox) {
       count('inbox-copy');
-      if (m.source === undefined || m.sourceStream === undefined || m.sourceVersion === undefined || e.streamId !== `${INBOX_PREFIX}${m.source}:${m.sourceStream}`) {
-        diverge('inbox-copy', `inbox event without a consistent source (metadata source/sourceStream/sourceVersion and stream ${e.streamId})`, { recorded: e.metadata });
+      if (
+        m.source === undefined ||
+        m.sourceStream === undefined ||
+        m.sourceVersion === undefined ||
+        e.streamId !== `${INBOX_PREFIX}${m.source}:${m.sourceStream}`
+      ) {
+        diverge('inbox-copy', `inbox event without a consistent source (metadata source/sourceStream/sourceVersion and stream ${e.streamId})`, {
+          recorded: e.metadata,
+        });
       } else {
         const key = `${m.source}|${m.sourceStream}`;
         const seen = inboxSeen.get(key) ?? -1;
-        if (m.sourceVersion <= seen) diverge('inbox-copy', `${m.source} stream ${m.sourceStream} version ${m.sourceVersion} recorded again (already up to ${seen}): an input counted twice`);
+        if (m.sourceVersion <= seen)
+          diverge(
+            'inbox-copy',
+            `${m.source} stream ${m.sourceStream} version ${m.sourceVersion} recorded again (already up to ${seen}): an input counted twice`,
+          );
         inboxSeen.set(key, Math.max(seen, m.sourceVersion));
         inboxTypeSeen.set(`${key}|${e.type}`, m.sourceVersion);
         cross.copies.push({ service, position: e.position, key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`, canonical: canonical(e), type: e.type });
@@ -313,7 +398,11 @@ export async function auditService<S>(
         count('type-chain');
         const prev = typeVersions.get(`${e.streamId}|${e.type}`) ?? -1;
         if (m.prevOfType !== prev) {
-          diverge('type-chain', `stream ${e.streamId}: this ${e.type} names v${m.prevOfType} as the previous ${e.type}, the log has ${prev < 0 ? 'none' : `v${prev}`}`, { expected: prev, recorded: m.prevOfType });
+          diverge(
+            'type-chain',
+            `stream ${e.streamId}: this ${e.type} names v${m.prevOfType} as the previous ${e.type}, the log has ${prev < 0 ? 'none' : `v${prev}`}`,
+            { expected: prev, recorded: m.prevOfType },
+          );
         }
       }
       typeVersions.set(`${e.streamId}|${e.type}`, e.version);
@@ -331,10 +420,15 @@ export async function auditService<S>(
       const want = x.events[x.index]!;
       count('recomputed');
       if (e.streamId !== x.streamId) {
-        diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position} in stream ${x.streamId}; the log has ${x.index}, then an event of stream ${e.streamId}`, { expected: canonical(want) });
+        diverge(
+          x.check,
+          `the rules give ${x.events.length} event(s) from position ${x.origin.position} in stream ${x.streamId}; the log has ${x.index}, then an event of stream ${e.streamId}`,
+          { expected: canonical(want) },
+        );
         expectation = undefined;
       } else {
-        if (!sameCanonical(want, upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
+        if (!sameCanonical(want, upcast(e)))
+          diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(want), recorded: canonical(e) });
         explained = true;
         if (++x.index >= x.events.length) expectation = undefined;
       }
@@ -349,14 +443,27 @@ export async function auditService<S>(
       if (expectation?.origin === e) {
         const x = expectation;
         count('recomputed');
-        if (!sameCanonical(x.events[0]!, upcast(e))) diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
+        if (!sameCanonical(x.events[0]!, upcast(e)))
+          diverge(x.check, `${e.type} differs from what the rules give`, { expected: canonical(x.events[0]!), recorded: canonical(e) });
         if (++x.index >= x.events.length) expectation = undefined;
       }
     }
 
     // The runtime's own bookkeeping, then the service's fold.
-    if (m.signer !== undefined && m.nonce !== undefined) { try { nonces.set(m.signer, BigInt(m.nonce)); } catch { /* reported above */ } }
-    for (const c of m.cosigners ?? []) { try { if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce)); } catch { /* reported */ } }
+    if (m.signer !== undefined && m.nonce !== undefined) {
+      try {
+        nonces.set(m.signer, BigInt(m.nonce));
+      } catch {
+        /* reported above */
+      }
+    }
+    for (const c of m.cosigners ?? []) {
+      try {
+        if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce));
+      } catch {
+        /* reported */
+      }
+    }
     try {
       audit.decider.evolve(state, asRecorded(e));
     } catch (err) {
@@ -370,7 +477,12 @@ export async function auditService<S>(
   const stored = await source.snapshot?.(service);
   let snap = stored;
   if (stored !== undefined && stored.version !== wanted) {
-    out.notes.push({ service, position: stored.position, kind: 'snapshot', message: `the newest snapshot (position ${stored.position}) is of version ${stored.version}, this audit's decider is ${wanted ?? 'unversioned'}: not compared (a start of this version ignores it too)` });
+    out.notes.push({
+      service,
+      position: stored.position,
+      kind: 'snapshot',
+      message: `the newest snapshot (position ${stored.position}) is of version ${stored.version}, this audit's decider is ${wanted ?? 'unversioned'}: not compared (a start of this version ignores it too)`,
+    });
     snap = undefined;
   }
   const compareSnapshot = (e: LogEvent): void => {
@@ -384,7 +496,11 @@ export async function auditService<S>(
     }
     const replayed = { state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions };
     const d = firstDifference(image, replayed);
-    if (d) diverge('snapshot', `the snapshot stored at position ${e.position} differs from the replay of the log to it, at ${d.path}`, { expected: d.b, recorded: d.a });
+    if (d)
+      diverge('snapshot', `the snapshot stored at position ${e.position} differs from the replay of the log to it, at ${d.path}`, {
+        expected: d.b,
+        recorded: d.a,
+      });
   };
 
   const lookahead = opts.lookahead ?? 20_000;
@@ -408,7 +524,11 @@ export async function auditService<S>(
     lap('signatures');
   };
   const run = (n: number): void => {
-    for (let k = 0; k < n; k++) { step(buffer[at]!); at++; done++; }
+    for (let k = 0; k < n; k++) {
+      step(buffer[at]!);
+      at++;
+      done++;
+    }
     lap('replay');
   };
   const reader = source.read(service, opts.batchSize ?? DEFAULT_BATCH)[Symbol.asyncIterator]();
@@ -446,13 +566,27 @@ export async function auditService<S>(
   progress();
   if (expectation) {
     const x = expectation;
-    diverge(x.check, `the rules give ${x.events.length} event(s) from position ${x.origin.position}; the log ends after ${x.index}`, { expected: canonical(x.events[x.index]!) }, x.origin);
+    diverge(
+      x.check,
+      `the rules give ${x.events.length} event(s) from position ${x.origin.position}; the log ends after ${x.index}`,
+      { expected: canonical(x.events[x.index]!) },
+      x.origin,
+    );
   }
   if (snap !== undefined && summary.lastPosition < snap.position) {
     summary.divergences++;
-    out.divergences.push({ service, position: snap.position, check: 'snapshot', message: `a snapshot is stored at position ${snap.position}, after the end of the log (${summary.lastPosition}): events it folded are missing` });
+    out.divergences.push({
+      service,
+      position: snap.position,
+      check: 'snapshot',
+      message: `a snapshot is stored at position ${snap.position}, after the end of the log (${summary.lastPosition}): events it folded are missing`,
+    });
   }
-  if (unproven > 0) note('signature', `${unproven} signed command(s) carry no signature in the log (written before commands recorded their proof): their signatures cannot be checked`);
+  if (unproven > 0)
+    note(
+      'signature',
+      `${unproven} signed command(s) carry no signature in the log (written before commands recorded their proof): their signatures cannot be checked`,
+    );
   audit.finish?.(state, base);
   return summary;
 }

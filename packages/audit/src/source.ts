@@ -21,7 +21,12 @@ export interface LogSource {
 }
 
 /** A snapshot as stored beside a SQL log (see @ewx/platform snapshot.ts). */
-export interface SourceSnapshot { readonly position: bigint; readonly version: string; readonly events: number; readonly data: Uint8Array }
+export interface SourceSnapshot {
+  readonly position: bigint;
+  readonly version: string;
+  readonly events: number;
+  readonly data: Uint8Array;
+}
 
 export const DEFAULT_BATCH = 10_000;
 
@@ -37,7 +42,12 @@ export function checkNamespace(namespace: string): string {
 type PageRow = [string, string, number, string, Json, Json | null];
 
 const pageEvent = (service: ServiceName, r: PageRow): LogEvent => ({
-  service, position: BigInt(r[0]), streamId: r[1], version: r[2], type: r[3], data: r[4],
+  service,
+  position: BigInt(r[0]),
+  streamId: r[1],
+  version: r[2],
+  type: r[3],
+  data: r[4],
   ...(r[5] === null || r[5] === undefined ? {} : { metadata: r[5] }),
 });
 
@@ -51,7 +61,9 @@ function sqlSource(description: string, namespace: string, query: Query, close: 
     async services() {
       if (!present) {
         const rows = await query<{ table_schema: string }>(
-          `SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema = ANY($1)`, [SERVICES.map(schema)]);
+          `SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema = ANY($1)`,
+          [SERVICES.map(schema)],
+        );
         const found = new Set(rows.map((r) => r.table_schema));
         present = SERVICES.filter((s) => found.has(schema(s)));
       }
@@ -70,7 +82,8 @@ function sqlSource(description: string, namespace: string, query: Query, close: 
         const rows = await query<{ page: string | null }>(
           `SELECT json_agg(json_build_array(position::text, stream_id, version, type, data, metadata) ORDER BY position)::text AS page
              FROM (SELECT position, stream_id, version, type, data, metadata FROM ${schema(service)}.events WHERE position > $1 ORDER BY position LIMIT $2) AS p`,
-          [after, batchSize]);
+          [after, batchSize],
+        );
         const page = rows[0]?.page;
         if (!page) return;
         const batch = (JSON.parse(page) as PageRow[]).map((r) => pageEvent(service, r));
@@ -83,7 +96,8 @@ function sqlSource(description: string, namespace: string, query: Query, close: 
       const t = await query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [`${schema(service)}.snapshots`]);
       if (!t[0]?.t) return undefined;
       const rows = await query<{ position: string | number; version: string; events: string | number; data: string }>(
-        `SELECT position, version, events, data FROM ${schema(service)}.snapshots ORDER BY position DESC, taken_at DESC LIMIT 1`);
+        `SELECT position, version, events, data FROM ${schema(service)}.snapshots ORDER BY position DESC, taken_at DESC LIMIT 1`,
+      );
       const r = rows[0];
       return r === undefined ? undefined : { position: BigInt(r.position), version: r.version, events: Number(r.events), data: Buffer.from(r.data, 'base64') };
     },
@@ -98,8 +112,12 @@ export function postgresSource(url: string, namespace = ''): LogSource {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   pool.on('error', () => undefined);
   const redacted = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  return sqlSource(`PostgreSQL ${redacted}${namespace ? ` (namespace ${namespace})` : ''}`, namespace,
-    async (text, params) => (await pool.query(text, params)).rows, () => pool.end());
+  return sqlSource(
+    `PostgreSQL ${redacted}${namespace ? ` (namespace ${namespace})` : ''}`,
+    namespace,
+    async (text, params) => (await pool.query(text, params)).rows,
+    () => pool.end(),
+  );
 }
 
 /**
@@ -112,8 +130,12 @@ export async function embeddedSource(dataDir: string, namespace = ''): Promise<L
   if (!existsSync(dbDir)) throw new Error(`data folder ${dir}: no pglite database in it (expected ${dbDir}, written by the embedded system)`);
   checkNamespace(namespace);
   const db = await PGlite.create(dbDir);
-  return sqlSource(`embedded data folder ${dir}${namespace ? ` (namespace ${namespace})` : ''}`, namespace,
-    async <R>(text: string, params?: unknown[]) => (await db.query<R>(text, params)).rows, () => db.close());
+  return sqlSource(
+    `embedded data folder ${dir}${namespace ? ` (namespace ${namespace})` : ''}`,
+    namespace,
+    async <R>(text: string, params?: unknown[]) => (await db.query<R>(text, params)).rows,
+    () => db.close(),
+  );
 }
 
 /** Logs already in memory (tests, what-if copies). */

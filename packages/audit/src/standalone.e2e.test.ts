@@ -22,12 +22,17 @@ describe('standalone system: a restart is quiet, and the audit of PostgreSQL fin
   const distanceKey = generateKeyPair();
   const ns = uniqueNamespace('audit');
   let procs: ServiceProcess[] = [];
-  after(async () => { for (const p of procs) await p.stop(); });
+  after(async () => {
+    for (const p of procs) await p.stop();
+  });
 
   const startAll = async (): Promise<Record<ServiceName, string>> => {
     const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
     const common = {
-      DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: keys.admin.address,
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: keys.admin.address,
       ...scenarioEnv(keys.evaluator.address),
     };
     const env: Record<ServiceName, Record<string, string>> = {
@@ -40,7 +45,10 @@ describe('standalone system: a restart is quiet, and the audit of PostgreSQL fin
     for (const s of ['consensus', 'registry', 'voting', 'rewards', 'distance'] as const) procs.push(await startServiceProcess(s, ports[s], env[s]));
     return Object.fromEntries(SERVICES.map((s) => [s, `127.0.0.1:${ports[s]}`])) as Record<ServiceName, string>;
   };
-  const stopAll = async (): Promise<void> => { for (const p of [...procs].reverse()) await p.stop(); procs = []; };
+  const stopAll = async (): Promise<void> => {
+    for (const p of [...procs].reverse()) await p.stop();
+    procs = [];
+  };
   const counts = async (): Promise<Record<ServiceName, number>> => {
     const source = postgresSource(infra!.databaseUrl, ns);
     try {
@@ -64,14 +72,26 @@ describe('standalone system: a restart is quiet, and the audit of PostgreSQL fin
     const logs = await readAllLogs(source);
     await source.close();
     assert.deepEqual(report.divergences, [], formatReport(report));
-    assert.deepEqual(report.notes.filter((n) => n.kind === 'pending'), []);
+    assert.deepEqual(
+      report.notes.filter((n) => n.kind === 'pending'),
+      [],
+    );
     assert.equal(report.services.find((s) => s.service === 'consensus')!.checks.attestation, 4);
     assert.equal(report.services.find((s) => s.service === 'rewards')!.checks.decision, 4);
-    for (const e of logs.consensus!.filter((x) => x.type === 'RoundSettled')) assert.deepEqual((e.data as unknown as RoundSettledEvent).validators, [validator.address]);
+    for (const e of logs.consensus!.filter((x) => x.type === 'RoundSettled'))
+      assert.deepEqual((e.data as unknown as RoundSettledEvent).validators, [validator.address]);
 
-    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((res) => execFile(process.execPath, [CLI, 'audit'], {
-      env: { ...process.env, DATABASE_URL: infra!.databaseUrl, EWX_NAMESPACE: ns }, timeout: 120_000,
-    }, (err, stdout, stderr) => res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })));
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((res) =>
+      execFile(
+        process.execPath,
+        [CLI, 'audit'],
+        {
+          env: { ...process.env, DATABASE_URL: infra!.databaseUrl, EWX_NAMESPACE: ns },
+          timeout: 120_000,
+        },
+        (err, stdout, stderr) => res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+      ),
+    );
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, new RegExp(`^audit of PostgreSQL .* \\(namespace ${ns}\\)$`, 'm'));
     assert.match(run.stdout, /0 divergence\(s\), 0 pending/);

@@ -20,8 +20,14 @@ export interface LogEvent {
 
 /** The same event as the services' deciders take it. */
 /** The event as the services' deciders see it: the position in the store port's serialised form. */
-export const asRecorded = (e: LogEvent): RecordedEvent =>
-  ({ streamId: e.streamId, version: e.version, position: encodePosition([e.position]), type: e.type, data: e.data, ...(e.metadata === undefined ? {} : { metadata: e.metadata as Json }) });
+export const asRecorded = (e: LogEvent): RecordedEvent => ({
+  streamId: e.streamId,
+  version: e.version,
+  position: encodePosition([e.position]),
+  type: e.type,
+  data: e.data,
+  ...(e.metadata === undefined ? {} : { metadata: e.metadata as Json }),
+});
 
 /** A fact of the log that the rules (or another service's log) contradict. */
 export interface Divergence {

@@ -7,8 +7,20 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { REPO_ROOT } from '@ewx/platform/testing';
 import { vectors } from './tools/make-vectors.js';
 
-interface Tally { eligible: number; submitted: number; top: number; outcome: string; result?: string; reason?: string }
-interface Tree { votes: [string, string][]; leaves?: string[]; root: string; proofs?: { index: number; steps: { position: number; group: string[] }[] }[] }
+interface Tally {
+  eligible: number;
+  submitted: number;
+  top: number;
+  outcome: string;
+  result?: string;
+  reason?: string;
+}
+interface Tree {
+  votes: [string, string][];
+  leaves?: string[];
+  root: string;
+  proofs?: { index: number; steps: { position: number; group: string[] }[] }[];
+}
 interface Vectors {
   merkle: Record<string, Tree>;
   tally: { tally: Tally; text: string }[];
@@ -46,14 +58,19 @@ const attestationBytes = (solution: string, roundId: string, t: Tally, merkleRoo
   Buffer.from(`ewx/v1/attestation\n${solution}\n${roundId}\n${tallyText(t)}\n${merkleRoot}`, 'utf8');
 
 describe('docs/audit-vectors.json', () => {
-  test('the services\' code gives exactly the committed vectors', () => {
+  test("the services' code gives exactly the committed vectors", () => {
     assert.deepEqual(JSON.parse(JSON.stringify(vectors())), file);
   });
 
   test('an independent verifier written from docs/AUDIT.md reproduces every vector', () => {
     for (const [name, t] of Object.entries(file.merkle)) {
       const leaves = t.votes.map(([w, r]) => leaf(w, r));
-      if (t.leaves) assert.deepEqual(leaves.map((l) => l.toString('hex')), t.leaves, `${name} leaves`);
+      if (t.leaves)
+        assert.deepEqual(
+          leaves.map((l) => l.toString('hex')),
+          t.leaves,
+          `${name} leaves`,
+        );
       assert.equal(root(leaves), t.root, `${name} root`);
       for (const p of t.proofs ?? []) {
         assert.ok(proves(leaves[p.index]!.toString('hex'), p.steps, t.root), `${name} proof of ${p.index}`);

@@ -5,6 +5,8 @@ import { jobValid, type SignatureJob } from './verify.js';
 parentPort!.on('message', (m: { id: number; jobs: SignatureJob[] }) => {
   const t = performance.now();
   const verdicts = new Uint8Array(m.jobs.length);
-  m.jobs.forEach((j, i) => { verdicts[i] = jobValid(j) ? 1 : 0; });
+  m.jobs.forEach((j, i) => {
+    verdicts[i] = jobValid(j) ? 1 : 0;
+  });
   parentPort!.postMessage({ id: m.id, verdicts, ms: performance.now() - t }, [verdicts.buffer]);
 });

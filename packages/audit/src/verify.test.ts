@@ -9,7 +9,12 @@ type Logs = Partial<Record<ServiceName, LogEvent[]>>;
 
 const flip = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
 /** What a report says, without its timings. */
-const findings = (r: AuditReport): unknown => ({ divergences: r.divergences, notes: r.notes, checks: r.services.map((s) => [s.service, s.checks, s.divergences]), cross: r.cross });
+const findings = (r: AuditReport): unknown => ({
+  divergences: r.divergences,
+  notes: r.notes,
+  checks: r.services.map((s) => [s.service, s.checks, s.divergences]),
+  cross: r.cross,
+});
 
 /**
  * Signature checks in worker threads (verify.ts): the verdicts are taken in log order, so the
@@ -53,7 +58,7 @@ describe('signature checks ahead of the replay, in worker threads', () => {
     assert.doesNotMatch(formatReport(threads), /REDUCED/);
   });
 
-  test('forged signatures (a vote\'s, a deposit\'s) are reported at their positions, in the same order, with or without threads', async () => {
+  test("forged signatures (a vote's, a deposit's) are reported at their positions, in the same order, with or without threads", async () => {
     const serial = await audit(memorySource(forged), { signatureThreads: 0 });
     const threads = await audit(memorySource(forged), { signatureThreads: 2, batchSize: 7 });
     assert.deepEqual(findings(threads), findings(serial));

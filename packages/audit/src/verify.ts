@@ -25,12 +25,16 @@ export function commandSignatureValid(method: string, signer: string, nonce: str
 export const jobValid = (j: SignatureJob): boolean => commandSignatureValid(j.method, j.signer, j.nonce, j.payload, j.signature);
 
 /** Everything a verdict depends on, as one string: a verdict is only reused for the very same inputs. */
-const jobKey = (j: SignatureJob): string => `${j.signature}|${j.signer}|${j.nonce}|${j.method}|${Buffer.from(j.payload.buffer, j.payload.byteOffset, j.payload.byteLength).toString('base64')}`;
+const jobKey = (j: SignatureJob): string =>
+  `${j.signature}|${j.signer}|${j.nonce}|${j.method}|${Buffer.from(j.payload.buffer, j.payload.byteOffset, j.payload.byteLength).toString('base64')}`;
 
 /** Jobs per message to a worker: large enough that posting costs little beside the verifications. */
 const CHUNK = 256;
 
-interface Pending { resolve(v: Uint8Array): void; reject(e: Error): void }
+interface Pending {
+  resolve(v: Uint8Array): void;
+  reject(e: Error): void;
+}
 
 /**
  * Signature checks ahead of the replay, spread over worker threads (each check is independent of
@@ -82,10 +86,17 @@ export class SignatureChecks {
     const parts: Promise<void>[] = [];
     for (let i = 0; i < jobs.length; i += CHUNK) {
       const part = jobs.slice(i, i + CHUNK);
-      parts.push(this.send(part).then((v) => {
-        part.forEach((j, k) => { this.verdicts.set(jobKey(j), v[k] === 1); });
-        this.prefetched += part.length;
-      }, () => undefined));
+      parts.push(
+        this.send(part).then(
+          (v) => {
+            part.forEach((j, k) => {
+              this.verdicts.set(jobKey(j), v[k] === 1);
+            });
+            this.prefetched += part.length;
+          },
+          () => undefined,
+        ),
+      );
     }
     await Promise.all(parts);
   }

@@ -76,14 +76,19 @@ export async function whatIf(source: LogSource, from: number, to: number, params
   if (!present.includes('rewards')) throw new Error(`${source.description}: no rewards log`);
   const deltas = new Map<string, Map<string, { eligible: number; correct: number }>>();
   const rounds: ChangedRound[] = [];
-  if ((params.quorum !== undefined || params.majority !== undefined)) {
+  if (params.quorum !== undefined || params.majority !== undefined) {
     if (!present.includes('consensus')) throw new Error(`${source.description}: no consensus log (needed to re-tally rounds)`);
     const s: ConsensusState = consensusDecider.initialState();
     for await (const b of source.read('consensus')) for (const e of b) consensusDecider.evolve(s, asRecorded(e));
     for (const r of s.rounds.values()) {
       if (r.period < from || r.period > to || !r.outcome) continue;
       const then = r.outcome.tally;
-      const now = tally({ eligible: r.snapshot.size, results: r.votes.map((v) => v[1]), quorumPercent: params.quorum ?? r.quorumPercent, voteThresholdPercent: params.majority ?? r.voteThresholdPercent });
+      const now = tally({
+        eligible: r.snapshot.size,
+        results: r.votes.map((v) => v[1]),
+        quorumPercent: params.quorum ?? r.quorumPercent,
+        voteThresholdPercent: params.majority ?? r.voteThresholdPercent,
+      });
       if (tallyText(now) === tallyText(then)) continue;
       rounds.push({ solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, then: tallyText(then), now: tallyText(now) });
       const key = `${r.group}|${r.period}`;
@@ -145,10 +150,15 @@ export async function whatIf(source: LogSource, from: number, to: number, params
       const b = now.rewards[i]!;
       const sla = (x: typeof o, s: number) => x.eligibleRounds > 0 && x.correctVotes * 100 >= s * x.eligibleRounds;
       rows.push({
-        group: inputs.group, period: inputs.period, operator: o.operator,
-        eligible: [o.eligibleRounds, c.eligibleRounds], correct: [o.correctVotes, c.correctVotes],
+        group: inputs.group,
+        period: inputs.period,
+        operator: o.operator,
+        eligible: [o.eligibleRounds, c.eligibleRounds],
+        correct: [o.correctVotes, c.correctVotes],
         slaMet: [sla(o, inputs.config.slaVotingThreshold), sla(c, changed.config.slaVotingThreshold)],
-        base: [a.base, b.base], active: [a.active, b.active], total: [a.base + a.active, b.base + b.active],
+        base: [a.base, b.base],
+        active: [a.active, b.active],
+        total: [a.base + a.active, b.base + b.active],
       });
     });
   }

@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 /** Runs the built CLI as a child process (asynchronously: the services answer from this process). */
-const ewx = (env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
-  execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
-    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+const ewx = (env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
   });
-});
 
 const TOKEN = 10n ** 18n;
 
@@ -30,12 +31,23 @@ describe('CLI batches and the account list', { timeout: 300_000 }, () => {
     env = { EWX_KEYS_DIR: join(dir, 'keys'), EWX_ADDRESS: `127.0.0.1:${await freePort()}` };
     for (const k of ['admin', 'registrar']) assert.equal((await run('keys', 'new', k)).code, 0);
     const admin = (await run('keys', 'show', 'admin', '-q')).stdout.trim();
-    system = await runEmbedded(ALL_MODULES, {
-      ADMIN_ADDRESS: admin, BLOCK_TIME_MS: 'manual', DATA_DIR: 'memory', GRPC_PORT: env.EWX_ADDRESS!.split(':')[1], LOG_LEVEL: 'warn',
-    }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        ADMIN_ADDRESS: admin,
+        BLOCK_TIME_MS: 'manual',
+        DATA_DIR: 'memory',
+        GRPC_PORT: env.EWX_ADDRESS!.split(':')[1],
+        LOG_LEVEL: 'warn',
+      },
+      { signals: false },
+    );
     assert.equal((await run('admin', 'produce-blocks', '1')).code, 0);
   });
-  after(async () => { await system?.stop(); rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await system?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test('deposit-batch: every line applied but the refused one, which is named; bad files change nothing', async () => {
     const accounts = Array.from({ length: 25 }, () => generateKeyPair().address);
@@ -98,7 +110,10 @@ describe('CLI batches and the account list', { timeout: 300_000 }, () => {
     assert.equal(json.code, 0, json.stderr);
     const list = JSON.parse(json.stdout) as { address: string; free: string }[];
     assert.ok(list.length >= 26, `${list.length} accounts`);
-    assert.deepEqual(list.map((a) => a.address), list.map((a) => a.address).sort());
+    assert.deepEqual(
+      list.map((a) => a.address),
+      list.map((a) => a.address).sort(),
+    );
     const table = await run('account', 'list');
     assert.match(table.stdout, /^ACCOUNT\s+FREE\s+RESERVED\s+UNCLAIMED\n/);
     assert.equal(table.stdout.trim().split('\n').length, list.length + 1);

@@ -10,7 +10,11 @@ export interface GlobalOptions {
   keysDir: string;
   address: string;
   json: boolean;
-  registry?: string; voting?: string; consensus?: string; rewards?: string; distance?: string;
+  registry?: string;
+  voting?: string;
+  consensus?: string;
+  rewards?: string;
+  distance?: string;
 }
 
 /** What every command gets: where keys live, how to reach the network, how to print. */
@@ -37,7 +41,8 @@ export function contextOf(cmd: Command): Ctx {
   const keysDir = resolve(o.keysDir);
   const keyFile = (n: string): string => {
     if (n.includes('/') || n.endsWith('.key')) return isAbsolute(n) ? n : resolve(n);
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(n)) throw new UsageError(`key: expected a key name ([A-Za-z0-9._-], up to 64) or a path to a key file, got ${JSON.stringify(n)}`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(n))
+      throw new UsageError(`key: expected a key name ([A-Za-z0-9._-], up to 64) or a path to a key file, got ${JSON.stringify(n)}`);
     return join(keysDir, `${n}.key`);
   };
   const loadSigner = (n: string) => {
@@ -45,14 +50,22 @@ export function contextOf(cmd: Command): Ctx {
       return keyFileSigner(keyFile(n));
     } catch (e) {
       if (e instanceof UsageError) throw e;
-      throw new UsageError(`${(e as Error).message}${existsSync(keysDir) ? '' : ` (keys directory ${keysDir} does not exist; create a key with: ewx keys new <name>)`}`);
+      throw new UsageError(
+        `${(e as Error).message}${existsSync(keysDir) ? '' : ` (keys directory ${keysDir} does not exist; create a key with: ewx keys new <name>)`}`,
+      );
     }
   };
   const split = SERVICE_NAMES.filter((n) => o[n]);
   if (split.length > 0 && split.length < SERVICE_NAMES.length) {
-    throw new UsageError(`addresses: give all five of --registry, --voting, --consensus, --rewards, --distance, or none (then --address); missing: ${SERVICE_NAMES.filter((n) => !o[n]).map((n) => `--${n}`).join(', ')}`);
+    throw new UsageError(
+      `addresses: give all five of --registry, --voting, --consensus, --rewards, --distance, or none (then --address); missing: ${SERVICE_NAMES.filter(
+        (n) => !o[n],
+      )
+        .map((n) => `--${n}`)
+        .join(', ')}`,
+    );
   }
-  const addresses = split.length ? Object.fromEntries(SERVICE_NAMES.map((n) => [n, o[n]!])) as Record<ServiceName, string> : undefined;
+  const addresses = split.length ? (Object.fromEntries(SERVICE_NAMES.map((n) => [n, o[n]!])) as Record<ServiceName, string>) : undefined;
   return {
     json: o.json,
     keysDir,
@@ -62,9 +75,17 @@ export function contextOf(cmd: Command): Ctx {
       if (isAddress(s)) return s;
       if (s.startsWith('ed25519:')) throw new UsageError(`${field}: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(s)}`);
       let file: string;
-      try { file = keyFile(s); } catch { throw new UsageError(`${field}: expected an address (ed25519:<64 hex> or SS58) or a key name, got ${JSON.stringify(s)}`); }
+      try {
+        file = keyFile(s);
+      } catch {
+        throw new UsageError(`${field}: expected an address (ed25519:<64 hex> or SS58) or a key name, got ${JSON.stringify(s)}`);
+      }
       if (!existsSync(file)) throw new UsageError(`${field}: ${JSON.stringify(s)} is neither an address (ed25519:<64 hex> or SS58) nor a key in ${keysDir}`);
-      try { return readKeyFile(file).address; } catch (e) { throw new UsageError((e as Error).message); }
+      try {
+        return readKeyFile(file).address;
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
     },
     connect: (signer) => (addresses ? connect({ addresses, signer }) : connect({ address: o.address, signer })),
     print(data, human) {

@@ -6,12 +6,21 @@ import { ExitError, UsageError } from './parse.js';
 import { EXIT, program } from './program.js';
 
 const CODE_EXIT: Partial<Record<status, number>> = {
-  [status.INVALID_ARGUMENT]: EXIT.USAGE, [status.NOT_FOUND]: EXIT.NOT_FOUND,
-  [status.PERMISSION_DENIED]: EXIT.REFUSED, [status.UNAUTHENTICATED]: EXIT.REFUSED, [status.FAILED_PRECONDITION]: EXIT.REFUSED,
-  [status.ALREADY_EXISTS]: EXIT.REFUSED, [status.UNAVAILABLE]: EXIT.UNAVAILABLE, [status.DEADLINE_EXCEEDED]: EXIT.UNAVAILABLE,
+  [status.INVALID_ARGUMENT]: EXIT.USAGE,
+  [status.NOT_FOUND]: EXIT.NOT_FOUND,
+  [status.PERMISSION_DENIED]: EXIT.REFUSED,
+  [status.UNAUTHENTICATED]: EXIT.REFUSED,
+  [status.FAILED_PRECONDITION]: EXIT.REFUSED,
+  [status.ALREADY_EXISTS]: EXIT.REFUSED,
+  [status.UNAVAILABLE]: EXIT.UNAVAILABLE,
+  [status.DEADLINE_EXCEEDED]: EXIT.UNAVAILABLE,
 };
 
-const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').replace(/\.? *Resolution note:.*$/, '').trim();
+const oneLine = (s: string): string =>
+  s
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\.? *Resolution note:.*$/, '')
+    .trim();
 
 function fail(code: number, message: string): never {
   process.stderr.write(`ewx: ${oneLine(message)}\n`);

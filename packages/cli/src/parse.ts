@@ -6,7 +6,12 @@ export class UsageError extends Error {
 /** A failure with its own exit code (e.g. 7: the audit found divergences), one line on stderr. */
 export class ExitError extends Error {
   override readonly name = 'ExitError';
-  constructor(readonly code: number, message: string) { super(message); }
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export const TOKEN = 10n ** 18n;
@@ -21,7 +26,10 @@ export function parseAmount(field: string, s: string, { positive = true } = {}):
   if (base) v = BigInt(base[1]!);
   else {
     const m = /^(\d{1,22})(?:\.(\d{1,18}))?$/.exec(s);
-    if (!m) throw new UsageError(`${field}: expected tokens as a decimal number with at most 18 decimals (e.g. 10 or 0.5) or base units as <integer>base, got ${JSON.stringify(s)}`);
+    if (!m)
+      throw new UsageError(
+        `${field}: expected tokens as a decimal number with at most 18 decimals (e.g. 10 or 0.5) or base units as <integer>base, got ${JSON.stringify(s)}`,
+      );
     v = BigInt(m[1]!) * TOKEN + BigInt((m[2] ?? '').padEnd(18, '0'));
   }
   if (positive && v === 0n) throw new UsageError(`${field}: must be greater than 0, got ${JSON.stringify(s)}`);
@@ -37,13 +45,15 @@ export function formatTokens(base: bigint | string): string {
 }
 
 export function parseInteger(field: string, s: string, min: number, max: number): number {
-  if (!/^\d{1,16}$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`${field}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(s)}`);
+  if (!/^\d{1,16}$/.test(s) || Number(s) < min || Number(s) > max)
+    throw new UsageError(`${field}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(s)}`);
   return Number(s);
 }
 
 export function parseHex(field: string, s: string, maxBytes: number): Buffer {
   const h = s.startsWith('0x') ? s.slice(2) : s;
-  if (!/^([0-9a-fA-F]{2})+$/.test(h) || h.length / 2 > maxBytes) throw new UsageError(`${field}: expected 1 to ${maxBytes} bytes as hex (e.g. c0ffee), got ${JSON.stringify(s)}`);
+  if (!/^([0-9a-fA-F]{2})+$/.test(h) || h.length / 2 > maxBytes)
+    throw new UsageError(`${field}: expected 1 to ${maxBytes} bytes as hex (e.g. c0ffee), got ${JSON.stringify(s)}`);
   return Buffer.from(h, 'hex');
 }
 

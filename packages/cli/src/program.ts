@@ -32,10 +32,30 @@ export function program(): Command {
     .addHelpText('after', EXIT_HELP)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const c of [keysCommand(), statusCommand(), networkCommand(), accountCommand(), adminCommand(), registrarCommand(), groupCommand(), solutionCommand(),
-    roundCommand(), operatorCommand(), workerCommand(), waitCommand(), watchCommand(), auditCommand(), logCommand()]) p.addCommand(c);
+  for (const c of [
+    keysCommand(),
+    statusCommand(),
+    networkCommand(),
+    accountCommand(),
+    adminCommand(),
+    registrarCommand(),
+    groupCommand(),
+    solutionCommand(),
+    roundCommand(),
+    operatorCommand(),
+    workerCommand(),
+    waitCommand(),
+    watchCommand(),
+    auditCommand(),
+    logCommand(),
+  ])
+    p.addCommand(c);
   // Every subcommand reports usage errors the same way (one line, exit 2) and shows the exit codes.
-  const walk = (c: Command): void => { c.exitOverride(); c.showHelpAfterError(false); c.commands.forEach(walk); };
+  const walk = (c: Command): void => {
+    c.exitOverride();
+    c.showHelpAfterError(false);
+    c.commands.forEach(walk);
+  };
   p.commands.forEach(walk);
   return p;
 }

@@ -11,19 +11,37 @@ import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import { ConnectWorkerRequest, type SolutionConfig } from '@ewx/proto/registry';
 import {
-  EwxCallError, GroupStatus, HoldStatus, RoundState, SolutionStatus, TallyOutcome, UnresolvedReason, connect, cosignWith, counterNonces, generateKeyPair,
-  getNetwork, keySigner, statusName, untilHeight, untilRoundClosed, type Ewx, type KeyPair, type Signer,
+  EwxCallError,
+  GroupStatus,
+  HoldStatus,
+  RoundState,
+  SolutionStatus,
+  TallyOutcome,
+  UnresolvedReason,
+  connect,
+  cosignWith,
+  counterNonces,
+  generateKeyPair,
+  getNetwork,
+  keySigner,
+  statusName,
+  untilHeight,
+  untilRoundClosed,
+  type Ewx,
+  type KeyPair,
+  type Signer,
 } from '@ewx/client';
 
 const T = 10n ** 18n;
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 
 /** Runs the built CLI as a child process (asynchronously: the services answer from this process). */
-const cli = (env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
-  execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+const cli = (env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
   });
-});
 
 /**
  * Every status on the wire is an enum (RoundState, UnresolvedReason, TallyOutcome, GroupStatus,
@@ -49,28 +67,58 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     await untilHeight(ewx, h, { timeoutMs: 60_000 });
   };
   const groupConfig = (namespace: string) => ({
-    namespace, info: 'test', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false,
-    startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50,
-    operationStartBlock: 1n, operationEndBlock: 100_000n, withdrawalDelay: 1,
+    namespace,
+    info: 'test',
+    minStake: T.toString(),
+    maxStake: (100n * T).toString(),
+    maxOperators: 10,
+    allowListEnabled: false,
+    startBlock: 0n,
+    subscriptionRewardPerBlock: T.toString(),
+    votingRewardPerBlock: T.toString(),
+    slaVotingThreshold: 50,
+    operationStartBlock: 1n,
+    operationEndBlock: 100_000n,
+    withdrawalDelay: 1,
   });
   const solutionConfig = (namespace: string, more: Partial<SolutionConfig> = {}): SolutionConfig => ({
-    namespace, group: 'st.group', name: namespace, description: '', logicRef: 'bafy-st', expirationBlock: 10_000n,
-    maxWaitingThreshold: 3n, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+    namespace,
+    group: 'st.group',
+    name: namespace,
+    description: '',
+    logicRef: 'bafy-st',
+    expirationBlock: 10_000n,
+    maxWaitingThreshold: 3n,
+    voteThresholdPercent: 60,
+    quorumPercent: 50,
+    votingStartMethod: 'REGISTRAR',
+    nominationsEnabled: false,
+    unresolvedPolicy: 'NONE',
     ...more,
   });
 
   before(async () => {
     const port = await freePort();
     env = { EWX_KEYS_DIR: keysDir, EWX_ADDRESS: `127.0.0.1:${port}` };
-    system = await runEmbedded(ALL_MODULES, {
-      DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn', REWARD_PERIOD_BLOCKS: '10',
-    }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_PORT: String(port),
+        BLOCK_TIME_MS: 'manual',
+        ADMIN_ADDRESS: admin.address,
+        LOG_LEVEL: 'warn',
+        REWARD_PERIOD_BLOCKS: '10',
+      },
+      { signals: false },
+    );
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await blocksTo(1);
     for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
     const R = ewx.withSigner(as(registrar));
     await R.registry.signUpRegistrar({ friendlyName: 'Statuses registrar', legalLocation: 'DE' });
-    for (const g of ['st.group', 'st.empty', 'st.retiring']) await R.registry.registerGroup({ config: groupConfig(g), budget: (100n * T).toString(), allowList: [] });
+    for (const g of ['st.group', 'st.empty', 'st.retiring'])
+      await R.registry.registerGroup({ config: groupConfig(g), budget: (100n * T).toString(), allowList: [] });
     await R.registry.registerSolution({ config: solutionConfig('st.sixty') });
     // A threshold of 50 %: two different votes of two reach it, and tie.
     await R.registry.registerSolution({ config: solutionConfig('st.half', { voteThresholdPercent: 50 }) });
@@ -107,12 +155,27 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
       for (let w = 0; w < votes.length; w++) await vote(w, solution, roundId, votes[w]!);
     }
     const active = await ewx.voting.getRound({ solution: 'st.sixty', roundId: 'settled' });
-    assert.deepEqual([active.state, active.reason, active.unresolvedReason], [RoundState.ROUND_STATE_ACTIVE, UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, '']);
+    assert.deepEqual(
+      [active.state, active.reason, active.unresolvedReason],
+      [RoundState.ROUND_STATE_ACTIVE, UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, ''],
+    );
     await ewx.consensus.produceBlocks({ count: 4 });
     const expected: Record<string, [RoundState, TallyOutcome, UnresolvedReason, string, string]> = {
       settled: [RoundState.ROUND_STATE_SETTLED, TallyOutcome.TALLY_OUTCOME_SETTLED, UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, 'SETTLED', ''],
-      'no-quorum': [RoundState.ROUND_STATE_UNRESOLVED, TallyOutcome.TALLY_OUTCOME_UNRESOLVED, UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, 'UNRESOLVED', 'NO_QUORUM'],
-      'no-majority': [RoundState.ROUND_STATE_UNRESOLVED, TallyOutcome.TALLY_OUTCOME_UNRESOLVED, UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY, 'UNRESOLVED', 'NO_MAJORITY'],
+      'no-quorum': [
+        RoundState.ROUND_STATE_UNRESOLVED,
+        TallyOutcome.TALLY_OUTCOME_UNRESOLVED,
+        UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM,
+        'UNRESOLVED',
+        'NO_QUORUM',
+      ],
+      'no-majority': [
+        RoundState.ROUND_STATE_UNRESOLVED,
+        TallyOutcome.TALLY_OUTCOME_UNRESOLVED,
+        UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY,
+        'UNRESOLVED',
+        'NO_MAJORITY',
+      ],
       tie: [RoundState.ROUND_STATE_UNRESOLVED, TallyOutcome.TALLY_OUTCOME_UNRESOLVED, UnresolvedReason.UNRESOLVED_REASON_TIE, 'UNRESOLVED', 'TIE'],
     };
     for (const [solution, roundId] of rounds) {
@@ -121,7 +184,11 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
       assert.deepEqual([r.state, r.reason, r.unresolvedReason], [state, reason, reasonName], `voting's round ${roundId}`);
       const s = await ewx.consensus.getSettlement({ solution, roundId });
       assert.equal(s.roundState, state, `consensus's round ${roundId}`);
-      assert.deepEqual([s.tally?.tallyOutcome, s.tally?.unresolvedReason, s.tally?.outcome, s.tally?.reason], [outcome, reason, outcomeName, reasonName], `tally of ${roundId}`);
+      assert.deepEqual(
+        [s.tally?.tallyOutcome, s.tally?.unresolvedReason, s.tally?.outcome, s.tally?.reason],
+        [outcome, reason, outcomeName, reasonName],
+        `tally of ${roundId}`,
+      );
       assert.ok(s.attestations.length > 0);
       for (const a of s.attestations) assert.deepEqual([a.tally?.tallyOutcome, a.tally?.unresolvedReason], [outcome, reason], `attestation of ${roundId}`);
       const chain = await ewx.consensus.getResultChain({ solution, page: { pageSize: 50, pageToken: '' } });
@@ -133,7 +200,10 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     assert.equal(shown.code, 0, shown.stderr);
     const v = JSON.parse(shown.stdout) as Record<string, unknown>;
     const tie = await ewx.consensus.getSettlement({ solution: 'st.half', roundId: 'tie' });
-    assert.deepEqual([v.state, v.outcome, v.reason, v.attestations], ['UNRESOLVED', 'UNRESOLVED', 'TIE', `${tie.attestations.length} of ${tie.validators.length}`]);
+    assert.deepEqual(
+      [v.state, v.outcome, v.reason, v.attestations],
+      ['UNRESOLVED', 'UNRESOLVED', 'TIE', `${tie.attestations.length} of ${tie.validators.length}`],
+    );
     const round = await cli(env, ['round', 'show', 'st.sixty', 'no-majority']);
     assert.match(round.stdout, /^state\s+UNRESOLVED$/m);
     assert.match(round.stdout, /^unresolvedReason\s+NO_MAJORITY$/m);
@@ -147,8 +217,10 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     await R.registry.pauseSolution({ solution: 'st.paused' });
     await R.registry.endSolution({ solution: 'st.ended' });
     const expected: [string, SolutionStatus, string][] = [
-      ['st.sixty', SolutionStatus.SOLUTION_STATUS_ACTIVE, 'ACTIVE'], ['st.paused', SolutionStatus.SOLUTION_STATUS_PAUSED, 'PAUSED'],
-      ['st.ended', SolutionStatus.SOLUTION_STATUS_ENDED, 'ENDED'], ['st.expiring', SolutionStatus.SOLUTION_STATUS_EXPIRED, 'EXPIRED'],
+      ['st.sixty', SolutionStatus.SOLUTION_STATUS_ACTIVE, 'ACTIVE'],
+      ['st.paused', SolutionStatus.SOLUTION_STATUS_PAUSED, 'PAUSED'],
+      ['st.ended', SolutionStatus.SOLUTION_STATUS_ENDED, 'ENDED'],
+      ['st.expiring', SolutionStatus.SOLUTION_STATUS_EXPIRED, 'EXPIRED'],
     ];
     for (const [namespace, enumValue, name] of expected) {
       const s = await ewx.registry.getSolution({ namespace });
@@ -157,8 +229,11 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     }
     const listed = await ewx.registry.listSolutions({ group: 'st.group', page: { pageSize: 50, pageToken: '' } });
     assert.deepEqual(Object.fromEntries(listed.solutions.map((s) => [s.config!.namespace, s.solutionStatus])), {
-      'st.sixty': SolutionStatus.SOLUTION_STATUS_ACTIVE, 'st.half': SolutionStatus.SOLUTION_STATUS_ACTIVE, 'st.paused': SolutionStatus.SOLUTION_STATUS_PAUSED,
-      'st.ended': SolutionStatus.SOLUTION_STATUS_ENDED, 'st.expiring': SolutionStatus.SOLUTION_STATUS_EXPIRED,
+      'st.sixty': SolutionStatus.SOLUTION_STATUS_ACTIVE,
+      'st.half': SolutionStatus.SOLUTION_STATUS_ACTIVE,
+      'st.paused': SolutionStatus.SOLUTION_STATUS_PAUSED,
+      'st.ended': SolutionStatus.SOLUTION_STATUS_ENDED,
+      'st.expiring': SolutionStatus.SOLUTION_STATUS_EXPIRED,
     });
     const json = JSON.parse((await cli(env, ['solution', 'show', 'st.paused', '--json'])).stdout) as { solutionStatus: string; status: string };
     assert.deepEqual([json.solutionStatus, json.status], ['PAUSED', 'PAUSED']);
@@ -170,7 +245,9 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     await R.registry.deregisterGroup({ group: 'st.empty' }); // nothing owed: removed at once
     await R.registry.deregisterGroup({ group: 'st.retiring' }); // a stake to release first
     const expected: [string, GroupStatus, string][] = [
-      ['st.group', GroupStatus.GROUP_STATUS_ACTIVE, 'ACTIVE'], ['st.retiring', GroupStatus.GROUP_STATUS_RETIRING, 'RETIRING'], ['st.empty', GroupStatus.GROUP_STATUS_REMOVED, 'REMOVED'],
+      ['st.group', GroupStatus.GROUP_STATUS_ACTIVE, 'ACTIVE'],
+      ['st.retiring', GroupStatus.GROUP_STATUS_RETIRING, 'RETIRING'],
+      ['st.empty', GroupStatus.GROUP_STATUS_REMOVED, 'REMOVED'],
     ];
     for (const [namespace, enumValue, name] of expected) {
       const g = await ewx.registry.getGroup({ namespace });
@@ -199,7 +276,13 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     const w = await ewx.registry.getWorker({ address: workers[0]!.address });
     assert.equal(w.connected, true);
     assert.equal(w.operator, operators[0]!.address);
-    assert.deepEqual(w.subscriptions.map((s) => [s.group, s.stake]), [['st.group', (10n * T).toString()], ['st.retiring', (5n * T).toString()]]);
+    assert.deepEqual(
+      w.subscriptions.map((s) => [s.group, s.stake]),
+      [
+        ['st.group', (10n * T).toString()],
+        ['st.retiring', (5n * T).toString()],
+      ],
+    );
     assert.deepEqual(w.subscriptions, (await ewx.registry.getOperator({ address: operators[0]!.address })).subscriptions);
     const free = await ewx.registry.getWorker({ address: loner.address });
     assert.deepEqual([free.connected, free.operator, free.subscriptions], [false, '', []]);
@@ -235,12 +318,21 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     assert.ok(entry.fromPeriod > after.calendar.period!.index);
     assert.equal(after.calendar.schedule.length, 2);
 
-    const json = JSON.parse((await cli(env, ['network', '--json'])).stdout) as { admin: string; calendar: { period: { index: number }; nextChange: { length: number } } };
+    const json = JSON.parse((await cli(env, ['network', '--json'])).stdout) as {
+      admin: string;
+      calendar: { period: { index: number }; nextChange: { length: number } };
+    };
     assert.deepEqual([json.admin, json.calendar.period.index, json.calendar.nextChange.length], [admin.address, after.calendar.period!.index, 20]);
     const text = (await cli(env, ['status'])).stdout;
     assert.match(text, /^SERVICE\s+HEIGHT\s+LOG_POSITION\n/);
     assert.match(text, new RegExp(`^admin\\s+${admin.address}$`, 'm'));
-    assert.match(text, new RegExp(`^period\\s+${after.calendar.period!.index}: blocks ${after.calendar.period!.firstBlock}\\.\\.${after.calendar.period!.lastBlock} \\(10 blocks\\)`, 'm'));
+    assert.match(
+      text,
+      new RegExp(
+        `^period\\s+${after.calendar.period!.index}: blocks ${after.calendar.period!.firstBlock}\\.\\.${after.calendar.period!.lastBlock} \\(10 blocks\\)`,
+        'm',
+      ),
+    );
     assert.match(text, new RegExp(`^next change 20 blocks per period from period ${entry.fromPeriod} \\(block ${entry.firstBlock}\\)$`, 'm'));
     assert.match((await cli(env, ['network', '--help'])).stdout, /reward calendar/);
   });

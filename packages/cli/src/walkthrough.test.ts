@@ -19,7 +19,10 @@ function readmeLines(): string[] {
   const section = text.slice(text.indexOf('## First reward with the CLI'));
   const block = /```sh\n([\s\S]*?)```/.exec(section);
   assert.ok(block, 'the README has the walkthrough block');
-  return block[1]!.split('\n').map((l) => l.trim()).filter(Boolean);
+  return block[1]!
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Shell words of one `ewx …` line: double quotes group, `#` starts a comment. */
@@ -33,16 +36,21 @@ function words(line: string): string[] {
   return out;
 }
 
-export interface Run { code: number; stdout: string; stderr: string }
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the built CLI as a child process (asynchronously: the services answer from this process). */
-export const ewx = (env: Record<string, string>, args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
-    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+export const ewx = (env: Record<string, string>, args: string[]): Promise<Run> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
   });
-});
 
-describe('first reward with the CLI: the README\'s commands against the embedded system', { timeout: 900_000 }, () => {
+describe("first reward with the CLI: the README's commands against the embedded system", { timeout: 900_000 }, () => {
   const keysDir = mkdtempSync(join(tmpdir(), 'ewx-walkthrough-'));
   let system: Embedded | undefined;
   let env: Record<string, string>;
@@ -62,9 +70,17 @@ describe('first reward with the CLI: the README\'s commands against the embedded
         // `ADMIN_ADDRESS=$(ewx keys show admin -q) BLOCK_TIME_MS=manual DATA_DIR=memory npm start`, in this process.
         assert.match(line, /BLOCK_TIME_MS=manual DATA_DIR=memory/);
         const admin = (await ewx(env, ['keys', 'show', 'admin', '-q'])).stdout.trim();
-        system = await runEmbedded(ALL_MODULES, {
-          ADMIN_ADDRESS: admin, BLOCK_TIME_MS: 'manual', DATA_DIR: 'memory', GRPC_PORT: env.EWX_ADDRESS!.split(':')[1], LOG_LEVEL: 'warn',
-        }, { signals: false });
+        system = await runEmbedded(
+          ALL_MODULES,
+          {
+            ADMIN_ADDRESS: admin,
+            BLOCK_TIME_MS: 'manual',
+            DATA_DIR: 'memory',
+            GRPC_PORT: env.EWX_ADDRESS!.split(':')[1],
+            LOG_LEVEL: 'warn',
+          },
+          { signals: false },
+        );
         continue;
       }
       if (!line.startsWith('ewx ')) continue;
@@ -99,7 +115,10 @@ describe('first reward with the CLI: the README\'s commands against the embedded
 
     // Reads, human and --json.
     const status = JSON.parse((await ewx(env, ['status', '--json'])).stdout) as { service: string; height: string }[];
-    assert.deepEqual(status.map((s) => [s.service, s.height]), ['registry', 'voting', 'consensus', 'rewards', 'distance'].map((n) => [n, '202']));
+    assert.deepEqual(
+      status.map((s) => [s.service, s.height]),
+      ['registry', 'voting', 'consensus', 'rewards', 'distance'].map((n) => [n, '202']),
+    );
     assert.match((await ewx(env, ['status'])).stdout, /^SERVICE\s+HEIGHT\s+LOG_POSITION\nregistry\s+202\s+\d+/);
     const group = JSON.parse((await ewx(env, ['group', 'show', 'demo.group', '--json'])).stdout);
     assert.equal(group.budget, (300n * TOKEN).toString());

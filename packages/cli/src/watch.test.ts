@@ -9,14 +9,19 @@ import { freePort } from '@ewx/platform/testing';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 
-interface Run { code: number; stdout: string; stderr: string }
-const run = (env: Record<string, string>, args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+const run = (env: Record<string, string>, args: string[]): Promise<Run> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
   });
-});
 
-describe('ewx watch: a service\'s events, then live; Ctrl-C stops', { timeout: 400_000 }, () => {
+describe("ewx watch: a service's events, then live; Ctrl-C stops", { timeout: 400_000 }, () => {
   const admin = generateKeyPair();
   const accounts = [generateKeyPair().address, generateKeyPair().address];
   let system: Embedded;
@@ -25,18 +30,31 @@ describe('ewx watch: a service\'s events, then live; Ctrl-C stops', { timeout: 4
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
+      { signals: false },
+    );
     env = { EWX_ADDRESS: `127.0.0.1:${port}` };
     client = connect({ address: env.EWX_ADDRESS!, signer: keySigner(admin, counterNonces()) });
     for (const a of accounts) await client.registry.deposit({ account: a, amount: '9' });
   });
-  after(async () => { client?.close(); await system?.stop(); });
+  after(async () => {
+    client?.close();
+    await system?.stop();
+  });
 
   test('--json --count: one JSON object per line, from the start; --from resumes after a position', async () => {
     const r = await run(env, ['watch', 'registry', '--type', 'Deposited', '--count', '2', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { position: string; type: string; data: { account: string } });
-    assert.deepEqual(events.map((e) => [e.type, e.data.account]), accounts.map((a) => ['Deposited', a]));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { position: string; type: string; data: { account: string } });
+    assert.deepEqual(
+      events.map((e) => [e.type, e.data.account]),
+      accounts.map((a) => ['Deposited', a]),
+    );
     const resumed = await run(env, ['watch', 'registry', '--type', 'Deposited', '--from', events[0]!.position, '--count', '1', '--json']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal((JSON.parse(resumed.stdout) as { position: string }).position, events[1]!.position);
@@ -49,9 +67,16 @@ describe('ewx watch: a service\'s events, then live; Ctrl-C stops', { timeout: 4
     const child = spawn(process.execPath, [CLI, 'watch', 'registry', '--from', 'now', '--json'], { env: { ...process.env, ...env } });
     let out = '';
     let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const fresh = generateKeyPair().address;
-    const line = new Promise<string>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out); }));
+    const line = new Promise<string>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out);
+      }),
+    );
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // Deposit until the watcher (whose start position is taken when it connects) prints one.
     const depositing = (async () => {
@@ -74,7 +99,10 @@ describe('ewx watch: a service\'s events, then live; Ctrl-C stops', { timeout: 4
       [['watch', 'ledger'], /^ewx: service: expected one of registry, voting, consensus, rewards, distance, got "ledger"\n$/],
       [['watch', 'registry', '--from', 'x1'], /^ewx: --from: expected a log position/],
       [['watch', 'registry', '--count', '0'], /^ewx: --count: expected a whole number/],
-      [['watch', 'registry', '--type', 'no spaces', '--count', '1'], /^ewx: Watch refused \(INVALID_ARGUMENT\): types\[0\]: "no spaces" is not an event type name/],
+      [
+        ['watch', 'registry', '--type', 'no spaces', '--count', '1'],
+        /^ewx: Watch refused \(INVALID_ARGUMENT\): types\[0\]: "no spaces" is not an event type name/,
+      ],
     ] as const) {
       const r = await run(env, [...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -31,7 +31,12 @@ export interface BatchOptions {
 /** One result per item, in order: code 0 (OK) or the gRPC code and message of its refusal. */
 export type BatchResults = ItemStatus[];
 
-async function chunked<T, S>(items: readonly T[], o: BatchOptions, sign: (item: T) => Promise<S>, send: (signed: S[]) => Promise<ItemStatus[]>): Promise<BatchResults> {
+async function chunked<T, S>(
+  items: readonly T[],
+  o: BatchOptions,
+  sign: (item: T) => Promise<S>,
+  send: (signed: S[]) => Promise<ItemStatus[]>,
+): Promise<BatchResults> {
   const size = o.chunk ?? MAX_BATCH_ITEMS;
   if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH_ITEMS) throw new RangeError(`chunk: expected 1 to ${MAX_BATCH_ITEMS}, got ${size}`);
   const results: ItemStatus[] = [];
@@ -46,13 +51,32 @@ async function chunked<T, S>(items: readonly T[], o: BatchOptions, sign: (item: 
 }
 
 /** Many deposits, signed by `admin`, in calls of up to 1000 (`Registry.DepositBatch`). */
-export function depositMany(ewx: Ewx, admin: Signer, deposits: readonly { account: string; amount: bigint | string }[], o: BatchOptions = {}): Promise<BatchResults> {
-  return chunked(deposits, o, (d) => signDeposit(admin, d), async (signed) => (await ewx.registry.depositBatch({ deposits: signed })).results);
+export function depositMany(
+  ewx: Ewx,
+  admin: Signer,
+  deposits: readonly { account: string; amount: bigint | string }[],
+  o: BatchOptions = {},
+): Promise<BatchResults> {
+  return chunked(
+    deposits,
+    o,
+    (d) => signDeposit(admin, d),
+    async (signed) => (await ewx.registry.depositBatch({ deposits: signed })).results,
+  );
 }
 
 /** Many (un)nominations, signed by `registrar`, in calls of up to 1000 (`Registry.NominateWorkers` / `UnnominateWorkers`). */
-export function nominateMany(ewx: Ewx, registrar: Signer, nominations: readonly { solution: string; worker: string }[], o: BatchOptions & { unnominate?: boolean } = {}): Promise<BatchResults> {
+export function nominateMany(
+  ewx: Ewx,
+  registrar: Signer,
+  nominations: readonly { solution: string; worker: string }[],
+  o: BatchOptions & { unnominate?: boolean } = {},
+): Promise<BatchResults> {
   const un = o.unnominate ?? false;
-  return chunked(nominations, o, (n) => signNomination(registrar, n, un), async (signed) =>
-    (await (un ? ewx.registry.unnominateWorkers({ nominations: signed }) : ewx.registry.nominateWorkers({ nominations: signed }))).results);
+  return chunked(
+    nominations,
+    o,
+    (n) => signNomination(registrar, n, un),
+    async (signed) => (await (un ? ewx.registry.unnominateWorkers({ nominations: signed }) : ewx.registry.nominateWorkers({ nominations: signed }))).results,
+  );
 }

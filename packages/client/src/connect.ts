@@ -9,7 +9,13 @@ import { fromServiceError } from './errors.js';
 import { signWith, type Signer } from './signing.js';
 
 /** The five services of the network, by the name `connect({ addresses })` uses. */
-export const SERVICES = { registry: RegistryService, voting: VotingService, consensus: ConsensusService, rewards: RewardsService, distance: DistanceService } as const;
+export const SERVICES = {
+  registry: RegistryService,
+  voting: VotingService,
+  consensus: ConsensusService,
+  rewards: RewardsService,
+  distance: DistanceService,
+} as const;
 export type ServiceName = keyof typeof SERVICES;
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
@@ -83,13 +89,16 @@ export type ConsensusClient = ServiceClient<typeof ConsensusService>;
 export type RewardsClient = ServiceClient<typeof RewardsService>;
 export type DistanceClient = ServiceClient<typeof DistanceService>;
 
-export type ConnectOptions = ({
-  /** Embedded mode: every service behind one address (`npm start`: 127.0.0.1:50051). */
-  readonly address: string;
-} | {
-  /** Standalone mode: one address per service. */
-  readonly addresses: Readonly<Record<ServiceName, string>>;
-}) & {
+export type ConnectOptions = (
+  | {
+      /** Embedded mode: every service behind one address (`npm start`: 127.0.0.1:50051). */
+      readonly address: string;
+    }
+  | {
+      /** Standalone mode: one address per service. */
+      readonly addresses: Readonly<Record<ServiceName, string>>;
+    }
+) & {
   /** Signs commands that carry no `auth` (see `keyFileSigner`, `keySigner`). */
   readonly signer?: Signer;
   /** Default: insecure (plaintext), as the services listen today. */
@@ -119,16 +128,18 @@ export interface Ewx {
 /** True for a method whose request carries `auth`: a signed command. */
 const isCommand = (m: MethodDef): boolean => 'auth' in (m.requestDeserialize(Buffer.alloc(0)) as object);
 
-function serviceClient<D extends Record<string, MethodDef>>(
-  def: D, channel: grpc.Client, signer: Signer | undefined, deadlineMs: number,
-): ServiceClient<D> {
+function serviceClient<D extends Record<string, MethodDef>>(def: D, channel: grpc.Client, signer: Signer | undefined, deadlineMs: number): ServiceClient<D> {
   const out: Record<string, unknown> = {};
   for (const [name, m] of Object.entries(def)) {
     if (m.responseStream) {
       out[name] = (request: object, options: StreamCallOptions = {}) => {
         const message = { ...m.requestDeserialize(Buffer.alloc(0)), ...request };
         const deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
-        return streamOf(channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline }), m.path, options.signal);
+        return streamOf(
+          channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline }),
+          m.path,
+          options.signal,
+        );
       };
       continue;
     }
@@ -143,8 +154,9 @@ function serviceClient<D extends Record<string, MethodDef>>(
       }
       const deadline = Date.now() + (options.deadlineMs ?? deadlineMs);
       return new Promise((resolve, reject) => {
-        channel.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline },
-          (err, res) => (err ? reject(fromServiceError(m.path, err)) : resolve(res)));
+        channel.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline }, (err, res) =>
+          err ? reject(fromServiceError(m.path, err)) : resolve(res),
+        );
       });
     };
   }
@@ -154,8 +166,12 @@ function serviceClient<D extends Record<string, MethodDef>>(
 /** Iterates a server stream; cancels the call when the consumer stops or `signal` aborts. */
 async function* streamOf<T>(call: grpc.ClientReadableStream<T>, path: string, signal: AbortSignal | undefined): AsyncGenerator<T, void, undefined> {
   let cancelled = false;
-  const cancel = (): void => { cancelled = true; call.cancel(); };
-  if (signal?.aborted) cancel(); else signal?.addEventListener('abort', cancel, { once: true });
+  const cancel = (): void => {
+    cancelled = true;
+    call.cancel();
+  };
+  if (signal?.aborted) cancel();
+  else signal?.addEventListener('abort', cancel, { once: true });
   try {
     for await (const m of call as AsyncIterable<T>) yield m;
   } catch (e) {
@@ -163,7 +179,10 @@ async function* streamOf<T>(call: grpc.ClientReadableStream<T>, path: string, si
     throw fromServiceError(path, e as grpc.ServiceError);
   } finally {
     signal?.removeEventListener('abort', cancel);
-    if (!cancelled) { cancelled = true; call.cancel(); }
+    if (!cancelled) {
+      cancelled = true;
+      call.cancel();
+    }
   }
 }
 
@@ -173,9 +192,8 @@ async function* streamOf<T>(call: grpc.ClientReadableStream<T>, path: string, si
  * standalone services. Channels open lazily on the first call.
  */
 export function connect(options: ConnectOptions): Ewx {
-  const addresses: Record<ServiceName, string> = 'address' in options
-    ? Object.fromEntries(SERVICE_NAMES.map((n) => [n, options.address])) as Record<ServiceName, string>
-    : { ...options.addresses };
+  const addresses: Record<ServiceName, string> =
+    'address' in options ? (Object.fromEntries(SERVICE_NAMES.map((n) => [n, options.address])) as Record<ServiceName, string>) : { ...options.addresses };
   for (const n of SERVICE_NAMES) if (!addresses[n]) throw new Error(`connect: addresses.${n} is missing`);
   const credentials = options.credentials ?? grpc.credentials.createInsecure();
   const channels = new Map<string, grpc.Client>();
@@ -191,7 +209,12 @@ export function connect(options: ConnectOptions): Ewx {
   const build = (signer: Signer | undefined): Ewx => ({
     async *watch(service, o = {}) {
       if (!SERVICE_NAMES.includes(service)) throw new Error(`watch: unknown service ${JSON.stringify(service)} (one of ${SERVICE_NAMES.join(', ')})`);
-      const client = serviceClient(SERVICES[service] as unknown as Record<string, MethodDef>, channelOf(addresses[service]), undefined, deadlineMs) as unknown as {
+      const client = serviceClient(
+        SERVICES[service] as unknown as Record<string, MethodDef>,
+        channelOf(addresses[service]),
+        undefined,
+        deadlineMs,
+      ) as unknown as {
         watch(r: Partial<WatchRequest>, o: StreamCallOptions): AsyncGenerator<WatchEvent, void, undefined>;
       };
       const req: Partial<WatchRequest> = { fromPosition: o.from ?? '', types: [...(o.types ?? [])], includeInputs: o.includeInputs ?? false };
@@ -203,7 +226,10 @@ export function connect(options: ConnectOptions): Ewx {
     rewards: serviceClient(RewardsService, channelOf(addresses.rewards), signer, deadlineMs),
     distance: serviceClient(DistanceService, channelOf(addresses.distance), signer, deadlineMs),
     withSigner: (s) => build(s),
-    close: () => { for (const c of channels.values()) c.close(); channels.clear(); },
+    close: () => {
+      for (const c of channels.values()) c.close();
+      channels.clear();
+    },
   });
   return build(options.signer);
 }

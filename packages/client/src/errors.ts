@@ -6,7 +6,11 @@ import { status, type ServiceError } from '@grpc/grpc-js';
  */
 export class EwxCallError extends Error {
   override readonly name = 'EwxCallError';
-  constructor(readonly method: string, readonly code: status, readonly details: string) {
+  constructor(
+    readonly method: string,
+    readonly code: status,
+    readonly details: string,
+  ) {
     super(`${method}: ${status[code] ?? code}: ${details}`);
   }
   get codeName(): string {
@@ -18,5 +22,4 @@ export class EwxCallError extends Error {
   }
 }
 
-export const fromServiceError = (method: string, e: ServiceError): EwxCallError =>
-  new EwxCallError(method, e.code, e.details || e.message);
+export const fromServiceError = (method: string, e: ServiceError): EwxCallError => new EwxCallError(method, e.code, e.details || e.message);

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  generateKeyPair, isAddress, isSeed, isSignerAddress, keyPairFromSeed, publicKeyBytes, signBytes, signerKeyProblem, sr25519FromMiniSecret,
-  sr25519FromMnemonic, ss58Decode, ss58Encode, verifyBytes,
+  generateKeyPair,
+  isAddress,
+  isSeed,
+  isSignerAddress,
+  keyPairFromSeed,
+  publicKeyBytes,
+  signBytes,
+  signerKeyProblem,
+  sr25519FromMiniSecret,
+  sr25519FromMnemonic,
+  ss58Decode,
+  ss58Encode,
+  verifyBytes,
 } from './keys.js';
 
 /**
@@ -33,7 +44,8 @@ describe('sr25519 accounts (Energy Web X wallets)', () => {
     const sig = Buffer.from(SUBKEY_SIGNATURE, 'hex');
     assert.ok(verifyBytes(SUBKEY.ss58, Buffer.from('test message\n'), sig));
     assert.ok(!verifyBytes(SUBKEY.ss58, Buffer.from('test message'), sig));
-    const bent = Buffer.from(sig); bent[5]! ^= 1;
+    const bent = Buffer.from(sig);
+    bent[5]! ^= 1;
     assert.ok(!verifyBytes(SUBKEY.ss58, Buffer.from('test message\n'), bent));
     assert.ok(!verifyBytes(generateKeyPair('sr25519').address, Buffer.from('test message\n'), sig), 'another key');
   });
@@ -66,7 +78,10 @@ describe('sr25519 accounts (Energy Web X wallets)', () => {
   test('key file text: ed25519 seed or sr25519:<hex>', () => {
     assert.ok(isSeed('ab'.repeat(32)) && isSeed(`sr25519:${'ab'.repeat(32)}`));
     assert.ok(!isSeed(`sr25519:${'ab'.repeat(31)}`) && !isSeed('sr25519:') && !isSeed(SUBKEY.phrase));
-    assert.throws(() => sr25519FromMnemonic('caution juice atom organ advance problem want pledge someone senior holiday holiday'), /mnemonic: not a valid BIP-39/);
+    assert.throws(
+      () => sr25519FromMnemonic('caution juice atom organ advance problem want pledge someone senior holiday holiday'),
+      /mnemonic: not a valid BIP-39/,
+    );
   });
 
   test('ed25519 keys are unchanged (address form, deterministic signature)', () => {

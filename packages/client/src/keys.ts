@@ -62,11 +62,17 @@ export function ss58Encode(publicKey: Uint8Array, prefix = SS58_PREFIX): string 
 export function ss58Decode(address: string): { prefix: number; publicKey: Buffer } | { problem: string } {
   if (!SS58_RE.test(address)) return { problem: 'not an SS58 address (base58, 46–50 characters)' };
   let raw: Uint8Array;
-  try { raw = base58.decode(address); } catch { return { problem: 'not base58' }; }
+  try {
+    raw = base58.decode(address);
+  } catch {
+    return { problem: 'not base58' };
+  }
   let prefix: number;
   let offset: number;
-  if (raw.length === 35) { prefix = raw[0]!; offset = 1; }
-  else if (raw.length === 36 && (raw[0]! & 0x40) !== 0) {
+  if (raw.length === 35) {
+    prefix = raw[0]!;
+    offset = 1;
+  } else if (raw.length === 36 && (raw[0]! & 0x40) !== 0) {
     prefix = ((raw[0]! & 0x3f) << 2) | (raw[1]! >> 6) | ((raw[1]! & 0x3f) << 8);
     offset = 2;
   } else return { problem: 'not a 32-byte account (SS58 of another length)' };
@@ -84,7 +90,8 @@ export function ss58Decode(address: string): { prefix: number; publicKey: Buffer
 export function ss58Problem(s: string): string | undefined {
   const d = ss58Decode(s);
   if ('problem' in d) return d.problem;
-  if (d.prefix !== SS58_PREFIX) return `an SS58 address of network prefix ${d.prefix}: give the same key in the generic Substrate format, ${ss58Encode(d.publicKey)}`;
+  if (d.prefix !== SS58_PREFIX)
+    return `an SS58 address of network prefix ${d.prefix}: give the same key in the generic Substrate format, ${ss58Encode(d.publicKey)}`;
   return undefined;
 }
 
@@ -223,7 +230,11 @@ export function declareKeyless(address: string, what: string): void {
   keyCache.delete(address);
 }
 
-interface KeyEntry { readonly ed?: KeyObject; readonly sr?: Uint8Array; readonly problem?: string }
+interface KeyEntry {
+  readonly ed?: KeyObject;
+  readonly sr?: Uint8Array;
+  readonly problem?: string;
+}
 const keyCache = new Map<string, KeyEntry>();
 
 function keyEntry(address: string): KeyEntry {
@@ -289,7 +300,11 @@ export function verifyBytes(address: string, bytes: Uint8Array, signature: Uint8
   const k = keyEntry(address);
   if (k.problem !== undefined || signature.length !== 64) return false;
   if (k.sr) {
-    try { return sr25519.verify(bytes, signature, k.sr); } catch { return false; }
+    try {
+      return sr25519.verify(bytes, signature, k.sr);
+    } catch {
+      return false;
+    }
   }
   if (!lessLE(signature, 32, L_LE, false) || encodingProblem(signature, 0) !== undefined) return false;
   return verify(null, bytes, k.ed!, signature);

@@ -11,7 +11,7 @@ describe('nonce sources', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ewx-nonces-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a key file\'s nonces keep increasing across restarts (a new source over the same file)', () => {
+  test("a key file's nonces keep increasing across restarts (a new source over the same file)", () => {
     const keyFile = join(dir, 'a.key');
     writeKeyFile(keyFile, generateKeyPair());
     const first = fileNonces(keyFile);
@@ -41,13 +41,16 @@ describe('nonce sources', () => {
     const keyFile = join(dir, 'd.key');
     writeKeyFile(keyFile, generateKeyPair());
     const index = fileURLToPath(new URL('./index.js', import.meta.url));
-    const draw = (): Promise<bigint[]> => new Promise((resolve, reject) => {
-      const code = `import(${JSON.stringify(index)}).then((m) => { const n = m.fileNonces(${JSON.stringify(keyFile)}); const out = []; for (let i = 0; i < 200; i++) out.push(String(n())); console.log(out.join(',')); })`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      child.on('exit', (c) => (c === 0 ? resolve(out.trim().split(',').map(BigInt)) : reject(new Error(`exit ${c}`))));
-    });
+    const draw = (): Promise<bigint[]> =>
+      new Promise((resolve, reject) => {
+        const code = `import(${JSON.stringify(index)}).then((m) => { const n = m.fileNonces(${JSON.stringify(keyFile)}); const out = []; for (let i = 0; i < 200; i++) out.push(String(n())); console.log(out.join(',')); })`;
+        const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        child.on('exit', (c) => (c === 0 ? resolve(out.trim().split(',').map(BigInt)) : reject(new Error(`exit ${c}`))));
+      });
     const [x, y] = await Promise.all([draw(), draw()]);
     assert.equal(new Set([...x, ...y]).size, 400);
     for (const seq of [x, y]) for (let i = 1; i < seq.length; i++) assert.ok(seq[i]! > seq[i - 1]!);

@@ -20,7 +20,11 @@ export function clockNonces(): NonceSource & { atLeast(n: bigint): void } {
     last = now > last ? now : last + 1n;
     return last;
   };
-  return Object.assign(next, { atLeast(n: bigint) { if (n > last) last = n; } });
+  return Object.assign(next, {
+    atLeast(n: bigint) {
+      if (n > last) last = n;
+    },
+  });
 }
 
 /** A plain counter in memory (tests, short scripts with a fresh key). */
@@ -40,7 +44,11 @@ function withLock<T>(lockFile: string, body: () => T): T {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       // A process killed while holding the lock leaves it behind: old locks are taken over.
-      try { if (Date.now() - statSync(lockFile).mtimeMs > LOCK_STALE_MS) unlinkSync(lockFile); } catch { /* gone meanwhile */ }
+      try {
+        if (Date.now() - statSync(lockFile).mtimeMs > LOCK_STALE_MS) unlinkSync(lockFile);
+      } catch {
+        /* gone meanwhile */
+      }
       if (Date.now() > deadline) throw new Error(`nonce file is locked by another process: ${lockFile}`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
@@ -48,7 +56,11 @@ function withLock<T>(lockFile: string, body: () => T): T {
   try {
     return body();
   } finally {
-    try { unlinkSync(lockFile); } catch { /* already gone */ }
+    try {
+      unlinkSync(lockFile);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -60,18 +72,19 @@ function withLock<T>(lockFile: string, body: () => T): T {
  */
 export function fileNonces(keyFile: string): NonceSource {
   const file = `${keyFile}.nonce`;
-  return () => withLock(`${file}.lock`, () => {
-    let last = 0n;
-    if (existsSync(file)) {
-      const text = readFileSync(file, 'utf8').trim();
-      if (!/^\d{1,20}$/.test(text)) throw new Error(`nonce file ${file}: expected a decimal number, got ${JSON.stringify(text.slice(0, 40))}`);
-      last = BigInt(text);
-    }
-    const now = clockMicros();
-    const next = now > last ? now : last + 1n;
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${next}\n`, { mode: 0o600 });
-    renameSync(tmp, file);
-    return next;
-  });
+  return () =>
+    withLock(`${file}.lock`, () => {
+      let last = 0n;
+      if (existsSync(file)) {
+        const text = readFileSync(file, 'utf8').trim();
+        if (!/^\d{1,20}$/.test(text)) throw new Error(`nonce file ${file}: expected a decimal number, got ${JSON.stringify(text.slice(0, 40))}`);
+        last = BigInt(text);
+      }
+      const now = clockMicros();
+      const next = now > last ? now : last + 1n;
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${next}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
+      return next;
+    });
 }

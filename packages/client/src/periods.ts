@@ -10,5 +10,7 @@ import type { RewardPeriod } from '@ewx/proto/rewards';
 export const rewardPeriodOf = (m: { readonly rewardPeriod: number; readonly period: number }): number => m.rewardPeriod || m.period;
 
 /** The current reward period of GetCurrentPeriod: `reward_period`, else the deprecated `period`. */
-export const currentRewardPeriod = (m: { readonly rewardPeriod?: RewardPeriod | undefined; readonly period?: RewardPeriod | undefined }): RewardPeriod | undefined =>
-  m.rewardPeriod ?? m.period;
+export const currentRewardPeriod = (m: {
+  readonly rewardPeriod?: RewardPeriod | undefined;
+  readonly period?: RewardPeriod | undefined;
+}): RewardPeriod | undefined => m.rewardPeriod ?? m.period;

@@ -25,7 +25,8 @@ export const SIGNING_DOMAIN = 'ewx/v1/command';
  * another.
  */
 export function signingBytes(method: string, signer: string, nonce: bigint, payload: Uint8Array): Buffer {
-  if (!method.startsWith('/')) throw new Error(`method: the full gRPC path with its leading slash, e.g. /ewx.v1.Registry/Deposit, got ${JSON.stringify(method)}`);
+  if (!method.startsWith('/'))
+    throw new Error(`method: the full gRPC path with its leading slash, e.g. /ewx.v1.Registry/Deposit, got ${JSON.stringify(method)}`);
   const head = Buffer.from(`${SIGNING_DOMAIN}\n${method}\n${signer}\n${nonce.toString()}\n`, 'utf8');
   return Buffer.concat([head, payload]);
 }

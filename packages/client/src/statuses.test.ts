@@ -1,14 +1,30 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  GroupStatus, groupStatusOf, HoldStatus, holdStatusOf, RoundState, SolutionStatus, solutionStatusOf, statusName, TallyOutcome, tallyOutcomeOf,
-  tallyReasonOf, UnresolvedReason, unresolvedReasonOf, settlementStateOf,
+  GroupStatus,
+  groupStatusOf,
+  HoldStatus,
+  holdStatusOf,
+  RoundState,
+  SolutionStatus,
+  solutionStatusOf,
+  statusName,
+  TallyOutcome,
+  tallyOutcomeOf,
+  tallyReasonOf,
+  UnresolvedReason,
+  unresolvedReasonOf,
+  settlementStateOf,
 } from './statuses.js';
 
 test('statusName: the short name of every value of every status enum; empty for UNSPECIFIED; the number for an unknown value', () => {
   const all: [Record<string, string | number>, string][] = [
-    [RoundState, 'ROUND_STATE_'], [UnresolvedReason, 'UNRESOLVED_REASON_'], [TallyOutcome, 'TALLY_OUTCOME_'],
-    [GroupStatus, 'GROUP_STATUS_'], [SolutionStatus, 'SOLUTION_STATUS_'], [HoldStatus, 'HOLD_STATUS_'],
+    [RoundState, 'ROUND_STATE_'],
+    [UnresolvedReason, 'UNRESOLVED_REASON_'],
+    [TallyOutcome, 'TALLY_OUTCOME_'],
+    [GroupStatus, 'GROUP_STATUS_'],
+    [SolutionStatus, 'SOLUTION_STATUS_'],
+    [HoldStatus, 'HOLD_STATUS_'],
   ];
   for (const [e, prefix] of all) {
     for (const [name, value] of Object.entries(e)) {
@@ -28,7 +44,10 @@ test('the …Of readers take the enum, and fall back to the deprecated string on
   assert.equal(holdStatusOf({ holdStatus: HoldStatus.HOLD_STATUS_UNSPECIFIED, status: 'RELEASED' }), HoldStatus.HOLD_STATUS_RELEASED);
   assert.equal(holdStatusOf({ holdStatus: HoldStatus.HOLD_STATUS_UNSPECIFIED, status: 'SOMETHING_NEW' }), HoldStatus.HOLD_STATUS_UNSPECIFIED);
   assert.equal(unresolvedReasonOf({ reason: UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, unresolvedReason: 'TIE' }), UnresolvedReason.UNRESOLVED_REASON_TIE);
-  assert.equal(unresolvedReasonOf({ reason: UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, unresolvedReason: '' }), UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED);
+  assert.equal(
+    unresolvedReasonOf({ reason: UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED, unresolvedReason: '' }),
+    UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
+  );
   assert.equal(tallyOutcomeOf({ tallyOutcome: TallyOutcome.TALLY_OUTCOME_UNSPECIFIED, outcome: 'UNRESOLVED' }), TallyOutcome.TALLY_OUTCOME_UNRESOLVED);
   assert.equal(tallyReasonOf({ unresolvedReason: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, reason: '' }), UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM);
   assert.equal(settlementStateOf({ roundState: RoundState.ROUND_STATE_SETTLED, state: 'CLOSED' }), RoundState.ROUND_STATE_SETTLED);

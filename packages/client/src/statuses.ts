@@ -24,8 +24,12 @@ const either = <E extends number>(e: EnumObject, prefix: string, value: E, legac
   value !== 0 ? value : fromName<E>(e, prefix, legacy ?? '');
 
 const PREFIXES: ReadonlyArray<readonly [EnumObject, string]> = [
-  [RoundState, 'ROUND_STATE_'], [UnresolvedReason, 'UNRESOLVED_REASON_'], [TallyOutcome, 'TALLY_OUTCOME_'],
-  [GroupStatus, 'GROUP_STATUS_'], [SolutionStatus, 'SOLUTION_STATUS_'], [HoldStatus, 'HOLD_STATUS_'],
+  [RoundState, 'ROUND_STATE_'],
+  [UnresolvedReason, 'UNRESOLVED_REASON_'],
+  [TallyOutcome, 'TALLY_OUTCOME_'],
+  [GroupStatus, 'GROUP_STATUS_'],
+  [SolutionStatus, 'SOLUTION_STATUS_'],
+  [HoldStatus, 'HOLD_STATUS_'],
 ];
 
 /**
@@ -56,8 +60,7 @@ export const groupStatusOf = (g: Pick<Group, 'groupStatus'> & { status?: string 
 /** ACTIVE, PAUSED, ENDED or EXPIRED (past its expiration block and not ended). */
 export const solutionStatusOf = (s: Pick<Solution, 'solutionStatus'> & { status?: string }): SolutionStatus =>
   either(SolutionStatus, 'SOLUTION_STATUS_', s.solutionStatus, s.status);
-export const holdStatusOf = (h: Pick<Hold, 'holdStatus'> & { status?: string }): HoldStatus =>
-  either(HoldStatus, 'HOLD_STATUS_', h.holdStatus, h.status);
+export const holdStatusOf = (h: Pick<Hold, 'holdStatus'> & { status?: string }): HoldStatus => either(HoldStatus, 'HOLD_STATUS_', h.holdStatus, h.status);
 /** Consensus's settlement state in voting's round names; an older server's OPEN / CLOSED read as ACTIVE / OFF_CHAIN_VOTE. */
 export const settlementStateOf = (s: Pick<Settlement, 'roundState'> & { state?: string }): RoundState =>
   either(RoundState, 'ROUND_STATE_', s.roundState, s.state === 'OPEN' ? 'ACTIVE' : s.state === 'CLOSED' ? 'OFF_CHAIN_VOTE' : s.state);

@@ -85,18 +85,29 @@ export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes
       signal?.addEventListener('abort', onAbort, { once: true });
       let dirty = true;
       let wake: (() => void) | undefined;
-      const notify = (): void => { dirty = true; wake?.(); };
-      const sleep = (ms: number): Promise<void> => new Promise((r) => {
-        const t = setTimeout(done, ms);
-        function done(): void { clearTimeout(t); stop.signal.removeEventListener('abort', done); r(); }
-        stop.signal.addEventListener('abort', done, { once: true });
-      });
+      const notify = (): void => {
+        dirty = true;
+        wake?.();
+      };
+      const sleep = (ms: number): Promise<void> =>
+        new Promise((r) => {
+          const t = setTimeout(done, ms);
+          function done(): void {
+            clearTimeout(t);
+            stop.signal.removeEventListener('abort', done);
+            r();
+          }
+          stop.signal.addEventListener('abort', done, { once: true });
+        });
       const follow = async (src: WatchSource, start: string | undefined): Promise<void> => {
         let from = start;
         let failures = 0;
         while (!stop.signal.aborted) {
           try {
-            if (from === undefined) { from = (await ewx[src.service].getStatus({}, { deadlineMs: 10_000 })).position; notify(); }
+            if (from === undefined) {
+              from = (await ewx[src.service].getStatus({}, { deadlineMs: 10_000 })).position;
+              notify();
+            }
             for await (const e of ewx.watch(src.service, { from, types: src.types, includeInputs: src.includeInputs ?? false, signal: stop.signal })) {
               from = e.position;
               failures = 0;
@@ -105,7 +116,10 @@ export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes
           } catch (e) {
             if (EwxCallError.is(e) && e.code === grpcStatus.UNIMPLEMENTED) {
               // An older server: no stream to follow, so look again every second.
-              while (!stop.signal.aborted) { await sleep(1_000); notify(); }
+              while (!stop.signal.aborted) {
+                await sleep(1_000);
+                notify();
+              }
               return;
             }
           }
@@ -118,7 +132,14 @@ export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes
       // Positions first: a change after them reaches the streams, one before them the first check.
       // (A service that does not answer yet gets its position later, and a check then.)
       const first = { deadlineMs: Math.max(1, Math.min(10_000, timeoutMs)) };
-      const starts = await Promise.all(sources.map((src) => ewx[src.service].getStatus({}, first).then((st) => st.position, () => undefined)));
+      const starts = await Promise.all(
+        sources.map((src) =>
+          ewx[src.service].getStatus({}, first).then(
+            (st) => st.position,
+            () => undefined,
+          ),
+        ),
+      );
       const streams = Promise.all(sources.map((src, i) => follow(src, starts[i])));
       let last: unknown;
       let retryMs = 50;
@@ -142,11 +163,19 @@ export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes
           if (left <= 0) throw timedOut(what, timeoutMs, last);
           await new Promise<void>((resolve) => {
             const t = setTimeout(done, last === undefined ? left : Math.min(left, retryMs));
-            function done(): void { clearTimeout(t); wake = undefined; signal?.removeEventListener('abort', done); resolve(); }
+            function done(): void {
+              clearTimeout(t);
+              wake = undefined;
+              signal?.removeEventListener('abort', done);
+              resolve();
+            }
             wake = done;
             signal?.addEventListener('abort', done, { once: true });
           });
-          if (last !== undefined && !dirty) { dirty = true; retryMs = Math.min(1_000, retryMs * 2); }
+          if (last !== undefined && !dirty) {
+            dirty = true;
+            retryMs = Math.min(1_000, retryMs * 2);
+          }
         }
       } finally {
         signal?.removeEventListener('abort', onAbort);
@@ -166,13 +195,22 @@ export interface HeightOptions extends WaitOptions {
 /** Waits until every service has recorded block `height`; returns their statuses. */
 export async function untilHeight(ewx: Ewx, height: bigint | number, options: HeightOptions = {}): Promise<Record<ServiceName, ServiceStatus>> {
   const h = BigInt(height);
-  const changes = options.changes ?? watchChanges(ewx, SERVICE_NAMES.map((service) => ({ service, types: BLOCK_EVENTS, includeInputs: true })));
-  return changes.until(`every service at height ${h}`, async () => {
-    const all = await Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({})));
-    const statuses = Object.fromEntries(SERVICE_NAMES.map((n, i) => [n, all[i]!])) as Record<ServiceName, ServiceStatus>;
-    options.onProgress?.(statuses);
-    return all.every((s) => s.height >= h) ? statuses : undefined;
-  }, options);
+  const changes =
+    options.changes ??
+    watchChanges(
+      ewx,
+      SERVICE_NAMES.map((service) => ({ service, types: BLOCK_EVENTS, includeInputs: true })),
+    );
+  return changes.until(
+    `every service at height ${h}`,
+    async () => {
+      const all = await Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({})));
+      const statuses = Object.fromEntries(SERVICE_NAMES.map((n, i) => [n, all[i]!])) as Record<ServiceName, ServiceStatus>;
+      options.onProgress?.(statuses);
+      return all.every((s) => s.height >= h) ? statuses : undefined;
+    },
+    options,
+  );
 }
 
 const FINAL_ROUND = new Set([RoundState.ROUND_STATE_SETTLED, RoundState.ROUND_STATE_UNRESOLVED]);
@@ -183,19 +221,25 @@ const FINAL_ROUND = new Set([RoundState.ROUND_STATE_SETTLED, RoundState.ROUND_ST
  * `start + max_waiting_threshold` blocks; validators then attest.)
  */
 export async function untilRoundClosed(ewx: Ewx, solution: string, roundId: string, options: WaitOptions & { changes?: Changes } = {}): Promise<Round> {
-  const changes = options.changes ?? watchChanges(ewx, [
-    // Voting learns the outcome from consensus (its inputs); consensus settles or gives up.
-    { service: 'voting', types: ['RoundClosed', 'RoundSettled', 'RoundUnresolved'], includeInputs: true },
-    { service: 'consensus', types: ['RoundSettled', 'RoundUnresolved'] },
-  ]);
-  return changes.until(`round ${roundId} of ${solution} settled or unresolved in voting and consensus`, async () => {
-    const round = await ewx.voting.getRound({ solution, roundId });
-    if (!FINAL_ROUND.has(round.state)) return undefined;
-    const s = await ewx.consensus.getSettlement({ solution, roundId });
-    // round_state (the shared names); a server before it had only the string `state`.
-    const final = s.roundState !== RoundState.ROUND_STATE_UNSPECIFIED ? FINAL_ROUND.has(s.roundState) : s.state === 'SETTLED' || s.state === 'UNRESOLVED';
-    return final ? round : undefined;
-  }, options);
+  const changes =
+    options.changes ??
+    watchChanges(ewx, [
+      // Voting learns the outcome from consensus (its inputs); consensus settles or gives up.
+      { service: 'voting', types: ['RoundClosed', 'RoundSettled', 'RoundUnresolved'], includeInputs: true },
+      { service: 'consensus', types: ['RoundSettled', 'RoundUnresolved'] },
+    ]);
+  return changes.until(
+    `round ${roundId} of ${solution} settled or unresolved in voting and consensus`,
+    async () => {
+      const round = await ewx.voting.getRound({ solution, roundId });
+      if (!FINAL_ROUND.has(round.state)) return undefined;
+      const s = await ewx.consensus.getSettlement({ solution, roundId });
+      // round_state (the shared names); a server before it had only the string `state`.
+      const final = s.roundState !== RoundState.ROUND_STATE_UNSPECIFIED ? FINAL_ROUND.has(s.roundState) : s.state === 'SETTLED' || s.state === 'UNRESOLVED';
+      return final ? round : undefined;
+    },
+    options,
+  );
 }
 
 /**
@@ -205,12 +249,16 @@ export async function untilRoundClosed(ewx: Ewx, solution: string, roundId: stri
  */
 export async function untilPeriodPaid(ewx: Ewx, group: string, period: number, options: WaitOptions & { changes?: Changes } = {}): Promise<PeriodPayout> {
   // Rewards computes the payout chunks, the registry's answers (credited, refused) are its inputs.
-  const changes = options.changes ?? watchChanges(ewx, [
-    { service: 'rewards', types: ['RewardsDecided', 'RewardsComputed', 'RewardsCredited', 'RewardsCreditRefused'], includeInputs: true },
-  ]);
-  return changes.until(`reward period ${period} of group ${group} closed and credited`, async () => {
-    const payouts = await ewx.rewards.getGroupPayouts({ group, limit: 500 });
-    const p = payouts.periods.find((x) => rewardPeriodOf(x) === period);
-    return p && p.creditedChunks + p.refusedChunks >= p.payoutChunks ? p : undefined;
-  }, options);
+  const changes =
+    options.changes ??
+    watchChanges(ewx, [{ service: 'rewards', types: ['RewardsDecided', 'RewardsComputed', 'RewardsCredited', 'RewardsCreditRefused'], includeInputs: true }]);
+  return changes.until(
+    `reward period ${period} of group ${group} closed and credited`,
+    async () => {
+      const payouts = await ewx.rewards.getGroupPayouts({ group, limit: 500 });
+      const p = payouts.periods.find((x) => rewardPeriodOf(x) === period);
+      return p && p.creditedChunks + p.refusedChunks >= p.payoutChunks ? p : undefined;
+    },
+    options,
+  );
 }

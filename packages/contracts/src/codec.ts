@@ -9,13 +9,23 @@ import { UPCASTERS } from './upcasters.js';
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** An event as read from a log or a message: its type name and untyped data. */
-export interface StoredEvent { readonly type: string; readonly data: unknown }
+export interface StoredEvent {
+  readonly type: string;
+  readonly data: unknown;
+}
 
 /** An event ready for the store: what a decider returns. */
-export interface EncodedEvent { readonly type: string; readonly data: Json; readonly metadata?: Json }
+export interface EncodedEvent {
+  readonly type: string;
+  readonly data: Json;
+  readonly metadata?: Json;
+}
 
 /** A member of an event union. */
-export interface TypedEvent { readonly type: string; readonly data: object }
+export interface TypedEvent {
+  readonly type: string;
+  readonly data: object;
+}
 
 /**
  * Schema version of each event type of a union. Version 1 is the first shape; a version goes up

@@ -1,7 +1,13 @@
 import { decoder, encode, pick, type EncodedEvent } from './codec.js';
 import type {
-  AttestationRecordedEvent, BlockProducedEvent, BlocksProducedEvent, ResultChainedEvent, RoundSettledEvent, RoundUnresolvedEvent,
-  ValidatorSetConfiguredEvent, VoteMetadataEvent,
+  AttestationRecordedEvent,
+  BlockProducedEvent,
+  BlocksProducedEvent,
+  ResultChainedEvent,
+  RoundSettledEvent,
+  RoundUnresolvedEvent,
+  ValidatorSetConfiguredEvent,
+  VoteMetadataEvent,
 } from './published.js';
 import { CONSENSUS_EVENTS, VOTING_EVENTS } from './versions.js';
 import type { VotingEvent } from './voting.js';
@@ -20,12 +26,12 @@ export type ConsensusEvent =
   | { readonly type: 'ResultChained'; readonly data: ResultChainedEvent }
   | { readonly type: 'VoteMetadata'; readonly data: VoteMetadataEvent };
 
-
 /** What the consensus log folds: its own events and voting's round events and votes from its inbox. */
 export type ConsensusLogEvent = ConsensusEvent | Extract<VotingEvent, { type: 'RoundStarted' | 'RoundSnapshot' | 'VoteCast' | 'RoundClosed' }>;
 
 export const decodeConsensusLog = decoder<ConsensusLogEvent>({
-  ...CONSENSUS_EVENTS, ...pick(VOTING_EVENTS, 'RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed'),
+  ...CONSENSUS_EVENTS,
+  ...pick(VOTING_EVENTS, 'RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed'),
 });
 /** The store form of one of the consensus log's own events (the one way its decider builds events). */
 export const consensusEvent = (e: ConsensusEvent): EncodedEvent => encode(e);

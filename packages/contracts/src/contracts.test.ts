@@ -27,7 +27,9 @@ const read = (service: string, file: string): { type: string; data: Json; metada
 for (const [service, { versions, decode }] of Object.entries(services)) {
   test(`${service}: every event type has a fixture of its current version, and no fixture is of an unknown type or version`, () => {
     const files = readdirSync(new URL(`${service}/`, FIXTURES)).sort();
-    const expected = Object.entries(versions).map(([t, v]) => `${t}.v${v}.json`).sort();
+    const expected = Object.entries(versions)
+      .map(([t, v]) => `${t}.v${v}.json`)
+      .sort();
     for (const f of expected) assert.ok(files.includes(f), `missing fixture ${service}/${f}`);
     for (const f of files) {
       const m = /^(\w+)\.v(\d+)\.json$/.exec(f);
@@ -67,39 +69,80 @@ test('upcasting: v1 OperatorUnsubscribed and StakeReleased read as v2 in every l
   for (const decode of [decodeRegistryLog, decodeRewardsLog, decodeVotingLog]) {
     assert.deepEqual(decode(v1)?.data, v2);
     assert.deepEqual(decode({ type: 'OperatorUnsubscribed', data: v2 })?.data, v2);
-    assert.deepEqual(decode({ type: 'StakeReleased', data: { group: 'g', operator: 'o', amount: '5', period: 6 } })?.data, { group: 'g', operator: 'o', amount: '5', finalPeriod: 6 });
+    assert.deepEqual(decode({ type: 'StakeReleased', data: { group: 'g', operator: 'o', amount: '5', period: 6 } })?.data, {
+      group: 'g',
+      operator: 'o',
+      amount: '5',
+      finalPeriod: 6,
+    });
   }
   assert.deepEqual(upcast(v1), { type: 'OperatorUnsubscribed', data: v2 });
 });
 
 test('withdrawalStage: unsubscribed in period 4 with delay 2 (final period 6): in through 5, final in 6, releasable from 7', () => {
-  assert.deepEqual([3, 4, 5, 6, 7, 8].map((p) => withdrawalStage(6, p)), ['IN', 'IN', 'IN', 'FINAL', 'RELEASABLE', 'RELEASABLE']);
+  assert.deepEqual(
+    [3, 4, 5, 6, 7, 8].map((p) => withdrawalStage(6, p)),
+    ['IN', 'IN', 'IN', 'FINAL', 'RELEASABLE', 'RELEASABLE'],
+  );
   assert.equal(withdrawalStage(undefined, 100), 'IN');
 });
 
-test('upcasting: the payout events\' bare `period` reads as `rewardPeriod` in the same place, and a decision\'s inputs use the API\'s spelling', () => {
-  const v1 = { type: 'RewardInputsRecorded', data: { group: 'g', period: 3, chunk: 0, chunks: 1, operators: [{ operator: 'o', stake: '5', eligible: 4, correct: 3, inFinalPeriod: false }] } };
-  assert.equal(JSON.stringify(decodeRewardsLog(v1)?.data),
-    JSON.stringify({ group: 'g', rewardPeriod: 3, chunk: 0, chunks: 1, operators: [{ operator: 'o', stake: '5', eligibleRounds: 4, correctVotes: 3, inFinalPeriod: false }] }));
+test("upcasting: the payout events' bare `period` reads as `rewardPeriod` in the same place, and a decision's inputs use the API's spelling", () => {
+  const v1 = {
+    type: 'RewardInputsRecorded',
+    data: { group: 'g', period: 3, chunk: 0, chunks: 1, operators: [{ operator: 'o', stake: '5', eligible: 4, correct: 3, inFinalPeriod: false }] },
+  };
+  assert.equal(
+    JSON.stringify(decodeRewardsLog(v1)?.data),
+    JSON.stringify({
+      group: 'g',
+      rewardPeriod: 3,
+      chunk: 0,
+      chunks: 1,
+      operators: [{ operator: 'o', stake: '5', eligibleRounds: 4, correctVotes: 3, inFinalPeriod: false }],
+    }),
+  );
   const computed = { type: 'RewardsComputed', data: { group: 'g', period: 3, chunk: 0, chunks: 1, payouts: [], subtotal: '0' } };
   for (const decode of [decodeRegistryLog, decodeRewardsLog]) {
     assert.equal(JSON.stringify(decode(computed)?.data), JSON.stringify({ group: 'g', rewardPeriod: 3, chunk: 0, chunks: 1, payouts: [], subtotal: '0' }));
   }
-  assert.deepEqual(decodeRewardsLog({ type: 'RewardsCredited', data: { group: 'g', period: 1, chunk: 0, total: '0', payouts: [] } })?.data, { group: 'g', rewardPeriod: 1, chunk: 0, total: '0', payouts: [] });
+  assert.deepEqual(decodeRewardsLog({ type: 'RewardsCredited', data: { group: 'g', period: 1, chunk: 0, total: '0', payouts: [] } })?.data, {
+    group: 'g',
+    rewardPeriod: 1,
+    chunk: 0,
+    total: '0',
+    payouts: [],
+  });
 });
 
-test('upcasting: the distance events\' bare `period` reads as `requestPeriod` or `evaluationPeriod` in the same place, in the distance and registry logs; v2 is left as it is', () => {
+test("upcasting: the distance events' bare `period` reads as `requestPeriod` or `evaluationPeriod` in the same place, in the distance and registry logs; v2 is left as it is", () => {
   const requested = { holdId: 'distance:3:1', identity: 3, requester: 'r', amount: '10', period: 0, evaluationPeriod: 1, pool: 1, index: 0 };
-  assert.equal(JSON.stringify(decodeDistanceLog({ type: 'EvaluationRequested', data: requested })?.data),
-    JSON.stringify({ holdId: 'distance:3:1', identity: 3, requester: 'r', amount: '10', requestPeriod: 0, evaluationPeriod: 1, pool: 1, index: 0 }));
-  assert.deepEqual(decodeDistanceLog({ type: 'HoldRequested', data: { holdId: 'h', identity: 3, requester: 'r', amount: '10', period: 4, height: 41 } })?.data,
-    { holdId: 'h', identity: 3, requester: 'r', amount: '10', requestPeriod: 4, height: 41 });
-  assert.deepEqual(decodeDistanceLog({ type: 'ResultPublished', data: { evaluator: 'e', period: 2, pool: 2, height: 50, values: [1] } })?.data,
-    { evaluator: 'e', evaluationPeriod: 2, pool: 2, height: 50, values: [1] });
-  assert.deepEqual(decodeDistanceLog({ type: 'ValidityExpired', data: { identity: 3, validUntilPeriod: 3, period: 4 } })?.data, { identity: 3, validUntilPeriod: 3, evaluationPeriod: 4 });
+  assert.equal(
+    JSON.stringify(decodeDistanceLog({ type: 'EvaluationRequested', data: requested })?.data),
+    JSON.stringify({ holdId: 'distance:3:1', identity: 3, requester: 'r', amount: '10', requestPeriod: 0, evaluationPeriod: 1, pool: 1, index: 0 }),
+  );
+  assert.deepEqual(
+    decodeDistanceLog({ type: 'HoldRequested', data: { holdId: 'h', identity: 3, requester: 'r', amount: '10', period: 4, height: 41 } })?.data,
+    { holdId: 'h', identity: 3, requester: 'r', amount: '10', requestPeriod: 4, height: 41 },
+  );
+  assert.deepEqual(decodeDistanceLog({ type: 'ResultPublished', data: { evaluator: 'e', period: 2, pool: 2, height: 50, values: [1] } })?.data, {
+    evaluator: 'e',
+    evaluationPeriod: 2,
+    pool: 2,
+    height: 50,
+    values: [1],
+  });
+  assert.deepEqual(decodeDistanceLog({ type: 'ValidityExpired', data: { identity: 3, validUntilPeriod: 3, period: 4 } })?.data, {
+    identity: 3,
+    validUntilPeriod: 3,
+    evaluationPeriod: 4,
+  });
   const settled = { holdId: 'h', identity: 3, requester: 'r', outcome: 'INVALID', period: 2 };
   for (const decode of [decodeDistanceLog, decodeRegistryLog]) {
-    assert.equal(JSON.stringify(decode({ type: 'EvaluationSettled', data: settled })?.data), JSON.stringify({ holdId: 'h', identity: 3, requester: 'r', outcome: 'INVALID', evaluationPeriod: 2 }));
+    assert.equal(
+      JSON.stringify(decode({ type: 'EvaluationSettled', data: settled })?.data),
+      JSON.stringify({ holdId: 'h', identity: 3, requester: 'r', outcome: 'INVALID', evaluationPeriod: 2 }),
+    );
     const v2 = { holdId: 'h', identity: 3, requester: 'r', outcome: 'VALID', evaluationPeriod: 2, validUntilPeriod: 5 };
     assert.deepEqual(decode({ type: 'EvaluationSettled', data: v2 })?.data, v2);
   }

@@ -9,22 +9,56 @@ import { CONSENSUS_EVENTS, DISTANCE_EVENTS } from './versions.js';
  * `requestPeriod` is the period a request was made in (it joins the pool evaluated in the next
  * one), `evaluationPeriod` the period a pool is evaluated in; v1 events (`period`) are upcast.
  */
-export interface DistanceConfigured { readonly periodBlocks: number }
+export interface DistanceConfigured {
+  readonly periodBlocks: number;
+}
 
 /** One identity of the web of trust, as stored: the issuers of the certifications it received. */
-export interface WotIdentityData { readonly id: number; readonly member: boolean; readonly certifiedBy: readonly number[] }
+export interface WotIdentityData {
+  readonly id: number;
+  readonly member: boolean;
+  readonly certifiedBy: readonly number[];
+}
 
-export interface IdentityAdded { readonly id: number; readonly member: boolean }
-export interface MembershipChanged { readonly id: number; readonly member: boolean }
-export interface CertificationAdded { readonly issuer: number; readonly receiver: number }
-export interface CertificationRemoved { readonly issuer: number; readonly receiver: number }
+export interface IdentityAdded {
+  readonly id: number;
+  readonly member: boolean;
+}
+export interface MembershipChanged {
+  readonly id: number;
+  readonly member: boolean;
+}
+export interface CertificationAdded {
+  readonly issuer: number;
+  readonly receiver: number;
+}
+export interface CertificationRemoved {
+  readonly issuer: number;
+  readonly receiver: number;
+}
 /** One chunk of an imported ewx-wot/1 file: each identity is created or replaced as given. */
-export interface WotImported { readonly importId: string; readonly chunk: number; readonly chunks: number; readonly identities: readonly WotIdentityData[] }
+export interface WotImported {
+  readonly importId: string;
+  readonly chunk: number;
+  readonly chunks: number;
+  readonly identities: readonly WotIdentityData[];
+}
 
 /** A request passed the checks in period `requestPeriod`; the price is about to be held (Registry.PlaceHold with holdId). v2 (v1: `period`). */
-export interface HoldRequested { readonly holdId: string; readonly identity: number; readonly requester: string; readonly amount: string; readonly requestPeriod: number; readonly height: number }
+export interface HoldRequested {
+  readonly holdId: string;
+  readonly identity: number;
+  readonly requester: string;
+  readonly amount: string;
+  readonly requestPeriod: number;
+  readonly height: number;
+}
 /** The registry refused the hold (e.g. short of free balance): the request is dropped. */
-export interface HoldFailed { readonly holdId: string; readonly identity: number; readonly reason: string }
+export interface HoldFailed {
+  readonly holdId: string;
+  readonly identity: number;
+  readonly reason: string;
+}
 /**
  * The hold is in place: the request, made in `requestPeriod` (the period the hold was confirmed
  * in), joins pool `evaluationPeriod` mod 3 at `index`, evaluationPeriod = requestPeriod + 1.
@@ -41,12 +75,22 @@ export interface EvaluationRequested {
   readonly index: number;
 }
 /** An evaluator's values for the pool evaluated in `evaluationPeriod` (the current one). v2 (v1: `period`). */
-export interface ResultPublished { readonly evaluator: string; readonly evaluationPeriod: number; readonly pool: number; readonly height: number; readonly values: readonly number[] }
+export interface ResultPublished {
+  readonly evaluator: string;
+  readonly evaluationPeriod: number;
+  readonly pool: number;
+  readonly height: number;
+  readonly values: readonly number[];
+}
 /**
  * A validity ended: recorded when evaluation period `evaluationPeriod` began, the first one after
  * `validUntilPeriod`. v2 (v1: `period`).
  */
-export interface ValidityExpired { readonly identity: number; readonly validUntilPeriod: number; readonly evaluationPeriod: number }
+export interface ValidityExpired {
+  readonly identity: number;
+  readonly validUntilPeriod: number;
+  readonly evaluationPeriod: number;
+}
 /**
  * The published contract (its optional fields always set here where they apply) plus the
  * decision's inputs: every accepted value for the identity, in acceptance order, and the minimum

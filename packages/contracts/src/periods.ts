@@ -54,5 +54,4 @@ export function scheduleChange(schedule: Schedule, height: number, length: numbe
 }
 
 /** Folds a schedule change into a schedule (drops entries it supersedes). */
-export const withEntry = (schedule: Schedule, e: ScheduleEntry): Schedule =>
-  [...schedule.filter((x) => x.fromPeriod < e.fromPeriod), e];
+export const withEntry = (schedule: Schedule, e: ScheduleEntry): Schedule => [...schedule.filter((x) => x.fromPeriod < e.fromPeriod), e];

@@ -7,13 +7,18 @@
  */
 
 // ---- consensus ---------------------------------------------------------------------------------
-export interface BlockProducedEvent { readonly height: number }
+export interface BlockProducedEvent {
+  readonly height: number;
+}
 /**
  * Blocks `from` to `to` (inclusive, from = the previous height + 1): one event for a run of blocks.
  * A consumer advances its height to `to`, passing each of its own deadlines inside the run in order,
  * as if the blocks had come one by one. Consensus cuts a run at the end of every round it knows of.
  */
-export interface BlocksProducedEvent { readonly from: number; readonly to: number }
+export interface BlocksProducedEvent {
+  readonly from: number;
+  readonly to: number;
+}
 
 // ---- registry ----------------------------------------------------------------------------------
 // What voting needs for eligibility snapshots and rewards needs for stakes, configuration, budgets.
@@ -40,15 +45,34 @@ export interface GroupConfig {
   readonly withdrawalDelay: number;
 }
 
-export interface GroupRegisteredEvent { readonly group: string; readonly owner: string; readonly config: GroupConfig; readonly budget: string; readonly height: number }
+export interface GroupRegisteredEvent {
+  readonly group: string;
+  readonly owner: string;
+  readonly config: GroupConfig;
+  readonly budget: string;
+  readonly height: number;
+}
 /** Per-block rewards changed by the registrar; effective from `fromPeriod`. */
-export interface GroupRewardsChangedEvent { readonly group: string; readonly subscriptionRewardPerBlock: string; readonly votingRewardPerBlock: string; readonly fromPeriod: number }
+export interface GroupRewardsChangedEvent {
+  readonly group: string;
+  readonly subscriptionRewardPerBlock: string;
+  readonly votingRewardPerBlock: string;
+  readonly fromPeriod: number;
+}
 /**
  * The budget now reserved for rewards (after a raise, a payout or a return to the registrar);
  * `amount` is what moved (added on RAISED, paid out on PAID, given back on RETURNED).
  */
-export interface GroupBudgetChangedEvent { readonly group: string; readonly budget: string; readonly reason: 'RAISED' | 'PAID' | 'RETURNED'; readonly amount: string }
-export interface GroupStatusChangedEvent { readonly group: string; readonly status: 'ACTIVE' | 'RETIRING' | 'REMOVED' }
+export interface GroupBudgetChangedEvent {
+  readonly group: string;
+  readonly budget: string;
+  readonly reason: 'RAISED' | 'PAID' | 'RETURNED';
+  readonly amount: string;
+}
+export interface GroupStatusChangedEvent {
+  readonly group: string;
+  readonly status: 'ACTIVE' | 'RETIRING' | 'REMOVED';
+}
 
 export interface SolutionConfig {
   readonly namespace: string;
@@ -64,30 +88,79 @@ export interface SolutionConfig {
   readonly nominationsEnabled: boolean;
   readonly unresolvedPolicy: 'NONE' | 'RETRY_ONCE';
 }
-export interface SolutionRegisteredEvent { readonly solution: string; readonly owner: string; readonly config: SolutionConfig; readonly height: number }
-export interface SolutionStatusChangedEvent { readonly solution: string; readonly status: 'ACTIVE' | 'PAUSED' | 'ENDED' }
-export interface WorkerNominatedEvent { readonly solution: string; readonly worker: string }
-export interface WorkerUnnominatedEvent { readonly solution: string; readonly worker: string }
+export interface SolutionRegisteredEvent {
+  readonly solution: string;
+  readonly owner: string;
+  readonly config: SolutionConfig;
+  readonly height: number;
+}
+export interface SolutionStatusChangedEvent {
+  readonly solution: string;
+  readonly status: 'ACTIVE' | 'PAUSED' | 'ENDED';
+}
+export interface WorkerNominatedEvent {
+  readonly solution: string;
+  readonly worker: string;
+}
+export interface WorkerUnnominatedEvent {
+  readonly solution: string;
+  readonly worker: string;
+}
 
 /** Stake locked (or topped up): `stake` is the operator's total stake in the group from `activeFromPeriod`. */
-export interface OperatorSubscribedEvent { readonly group: string; readonly operator: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
-export interface StakeToppedUpEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly stake: string; readonly activeFromPeriod: number; readonly height: number }
+export interface OperatorSubscribedEvent {
+  readonly group: string;
+  readonly operator: string;
+  readonly stake: string;
+  readonly activeFromPeriod: number;
+  readonly height: number;
+}
+export interface StakeToppedUpEvent {
+  readonly group: string;
+  readonly operator: string;
+  readonly amount: string;
+  readonly stake: string;
+  readonly activeFromPeriod: number;
+  readonly height: number;
+}
 /**
  * Unsubscribed in reward period `unsubscribedInPeriod` with withdrawal delay d: the registry
  * computed `finalPeriod` = unsubscribedInPeriod + d (the only place it is computed); what it means
  * for a reward period is `withdrawalStage` below. v2; v1 named `unsubscribedInPeriod` `period` and
  * is upcast on decoding.
  */
-export interface OperatorUnsubscribedEvent { readonly group: string; readonly operator: string; readonly unsubscribedInPeriod: number; readonly finalPeriod: number; readonly height: number }
+export interface OperatorUnsubscribedEvent {
+  readonly group: string;
+  readonly operator: string;
+  readonly unsubscribedInPeriod: number;
+  readonly finalPeriod: number;
+  readonly height: number;
+}
 /** v1 of OperatorUnsubscribed, as old logs hold it. */
-export interface OperatorUnsubscribedEventV1 { readonly group: string; readonly operator: string; readonly period: number; readonly finalPeriod: number; readonly height: number }
+export interface OperatorUnsubscribedEventV1 {
+  readonly group: string;
+  readonly operator: string;
+  readonly period: number;
+  readonly finalPeriod: number;
+  readonly height: number;
+}
 /**
  * The stake left the group: released to the operator's free balance once the reward period
  * `finalPeriod` (the OperatorUnsubscribed's) closed. v2; v1 named `finalPeriod` `period`.
  */
-export interface StakeReleasedEvent { readonly group: string; readonly operator: string; readonly amount: string; readonly finalPeriod: number }
+export interface StakeReleasedEvent {
+  readonly group: string;
+  readonly operator: string;
+  readonly amount: string;
+  readonly finalPeriod: number;
+}
 /** v1 of StakeReleased, as old logs hold it. */
-export interface StakeReleasedEventV1 { readonly group: string; readonly operator: string; readonly amount: string; readonly period: number }
+export interface StakeReleasedEventV1 {
+  readonly group: string;
+  readonly operator: string;
+  readonly amount: string;
+  readonly period: number;
+}
 
 /**
  * SPEC §3, read from a published `finalPeriod` (undefined: no withdrawal), for reward period
@@ -100,11 +173,22 @@ export function withdrawalStage(finalPeriod: number | undefined, period: number)
   if (finalPeriod === undefined || period < finalPeriod) return 'IN';
   return period === finalPeriod ? 'FINAL' : 'RELEASABLE';
 }
-export interface WorkerConnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
-export interface WorkerDisconnectedEvent { readonly operator: string; readonly worker: string; readonly height: number }
+export interface WorkerConnectedEvent {
+  readonly operator: string;
+  readonly worker: string;
+  readonly height: number;
+}
+export interface WorkerDisconnectedEvent {
+  readonly operator: string;
+  readonly worker: string;
+  readonly height: number;
+}
 /** Ledger movements of rewards, confirmed by the registry after it applied a RewardsComputed chunk. v2 (v1: `period`). */
 export interface RewardsCreditedEvent {
-  readonly group: string; readonly rewardPeriod: number; readonly chunk: number; readonly total: string;
+  readonly group: string;
+  readonly rewardPeriod: number;
+  readonly chunk: number;
+  readonly total: string;
   /** What each operator received in its unclaimed rewards for the group (copied from RewardsComputed). */
   readonly payouts: readonly { readonly operator: string; readonly amount: string }[];
 }
@@ -113,24 +197,72 @@ export interface RewardsCreditedEvent {
  * unknown or removed, or the chunk is malformed). Nothing moved; the registrar's workflow decides.
  * v2 (v1: `period`).
  */
-export interface RewardsCreditRefusedEvent { readonly group: string; readonly rewardPeriod: number; readonly chunk: number; readonly subtotal: string; readonly budget: string; readonly reason: string }
+export interface RewardsCreditRefusedEvent {
+  readonly group: string;
+  readonly rewardPeriod: number;
+  readonly chunk: number;
+  readonly subtotal: string;
+  readonly budget: string;
+  readonly reason: string;
+}
 /** The allow list flag and entries after a change (`added`/`removed` are this change's entries). */
-export interface AllowListChangedEvent { readonly group: string; readonly enabled: boolean; readonly added: readonly string[]; readonly removed: readonly string[] }
-export interface RegistrarSignedUpEvent { readonly registrar: string; readonly friendlyName: string; readonly legalLocation: string }
-export interface RegistrarDeletedEvent { readonly registrar: string }
+export interface AllowListChangedEvent {
+  readonly group: string;
+  readonly enabled: boolean;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+export interface RegistrarSignedUpEvent {
+  readonly registrar: string;
+  readonly friendlyName: string;
+  readonly legalLocation: string;
+}
+export interface RegistrarDeletedEvent {
+  readonly registrar: string;
+}
 // Ledger movements. Each event balances on its own, so the conservation invariant holds at every
 // log position. The treasury is REGISTRY_TREASURY below.
-export interface DepositedEvent { readonly account: string; readonly amount: string }
-export interface WithdrawnEvent { readonly account: string; readonly amount: string }
-export interface TransferredEvent { readonly from: string; readonly to: string; readonly amount: string }
+export interface DepositedEvent {
+  readonly account: string;
+  readonly amount: string;
+}
+export interface WithdrawnEvent {
+  readonly account: string;
+  readonly amount: string;
+}
+export interface TransferredEvent {
+  readonly from: string;
+  readonly to: string;
+  readonly amount: string;
+}
 /** `amount` of `account`'s free balance reserved under `holdId` by a service account (e.g. distance). */
-export interface HoldPlacedEvent { readonly holdId: string; readonly account: string; readonly amount: string; readonly purpose: string; readonly placedBy: string }
-export interface HoldReleasedEvent { readonly holdId: string; readonly account: string; readonly amount: string; readonly reason: string }
+export interface HoldPlacedEvent {
+  readonly holdId: string;
+  readonly account: string;
+  readonly amount: string;
+  readonly purpose: string;
+  readonly placedBy: string;
+}
+export interface HoldReleasedEvent {
+  readonly holdId: string;
+  readonly account: string;
+  readonly amount: string;
+  readonly reason: string;
+}
 /** The hold's amount left the account's reserved balance for the treasury's free balance. */
-export interface HoldSlashedEvent { readonly holdId: string; readonly account: string; readonly amount: string; readonly treasury: string; readonly reason: string }
+export interface HoldSlashedEvent {
+  readonly holdId: string;
+  readonly account: string;
+  readonly amount: string;
+  readonly treasury: string;
+  readonly reason: string;
+}
 /** The treasury account that slashes go to: a fixed address nobody holds a key for. */
 export const REGISTRY_TREASURY = 'ed25519:' + '0'.repeat(64);
-export interface RewardsClaimedEvent { readonly operator: string; readonly groups: readonly { readonly group: string; readonly amount: string }[] }
+export interface RewardsClaimedEvent {
+  readonly operator: string;
+  readonly groups: readonly { readonly group: string; readonly amount: string }[];
+}
 
 // ---- voting and consensus ----------------------------------------------------------------------
 /**
@@ -174,24 +306,49 @@ export interface RoundStartedEvent {
   readonly retryOf?: string;
 }
 /** One chunk of a round's eligibility snapshot: [worker, operator] pairs sorted by worker. */
-export interface RoundSnapshotEvent { readonly solution: string; readonly roundId: string; readonly chunk: number; readonly chunks: number; readonly workers: readonly (readonly [string, string])[] }
+export interface RoundSnapshotEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly chunk: number;
+  readonly chunks: number;
+  readonly workers: readonly (readonly [string, string])[];
+}
 /** One accepted vote; `result` is lowercase hex of 1..64 bytes. Signed by the worker (metadata signer/nonce). */
-export interface VoteCastEvent { readonly solution: string; readonly roundId: string; readonly worker: string; readonly result: string; readonly height: number }
+export interface VoteCastEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly worker: string;
+  readonly result: string;
+  readonly height: number;
+}
 /**
  * v2: the round expired at `height` and is now OffChainVote, with the `submitted` votes recorded
  * before it. The votes themselves are carried once, by the round's VoteCast events (same stream,
  * before this one): a validator folds those and checks it received `submitted` of them.
  */
-export interface RoundClosedEvent { readonly solution: string; readonly roundId: string; readonly height: number; readonly submitted: number }
+export interface RoundClosedEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly height: number;
+  readonly submitted: number;
+}
 /**
  * v1 (logs written before votes were carried once): the close also carried the recorded votes
  * ([worker, result hex], sorted by worker) in `chunks` events. Read only: voting writes v2.
  */
-export interface RoundClosedV1Event extends RoundClosedEvent { readonly chunk: number; readonly chunks: number; readonly votes: readonly (readonly [string, string])[] }
+export interface RoundClosedV1Event extends RoundClosedEvent {
+  readonly chunk: number;
+  readonly chunks: number;
+  readonly votes: readonly (readonly [string, string])[];
+}
 /** The v1 form of a decoded RoundClosed (its votes and chunk), or undefined for v2. */
 export const roundClosedV1 = (d: RoundClosedEvent | RoundClosedV1Event): RoundClosedV1Event | undefined => ('votes' in d ? d : undefined);
 /** An alert for the registrar's own workflow: a RETRY_ONCE round failed twice, or its retry could not start. */
-export interface RoundAlertEvent { readonly solution: string; readonly roundId: string; readonly reason: string }
+export interface RoundAlertEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly reason: string;
+}
 
 /** What a validator computed for a round (SPEC §5), in integers. */
 export interface Tally {
@@ -246,13 +403,27 @@ export interface RoundUnresolvedEvent {
   readonly validators?: readonly string[];
 }
 /** One entry of a solution's result chain: hash = sha256(prevHash, roundId, result, tally). */
-export interface ResultChainedEvent { readonly solution: string; readonly index: number; readonly roundId: string; readonly result: string; readonly tally: Tally; readonly prevHash: string; readonly hash: string }
+export interface ResultChainedEvent {
+  readonly solution: string;
+  readonly index: number;
+  readonly roundId: string;
+  readonly result: string;
+  readonly tally: Tally;
+  readonly prevHash: string;
+  readonly hash: string;
+}
 /** The validator set recorded in the consensus log (from configuration). */
-export interface ValidatorSetConfiguredEvent { readonly validators: readonly string[] }
+export interface ValidatorSetConfiguredEvent {
+  readonly validators: readonly string[];
+}
 
 // ---- rewards -----------------------------------------------------------------------------------
 /** Emitted at genesis (height 0, first start) and when the admin changes the length for future periods. */
-export interface RewardPeriodScheduleChangedEvent { readonly fromPeriod: number; readonly firstBlock: number; readonly length: number }
+export interface RewardPeriodScheduleChangedEvent {
+  readonly fromPeriod: number;
+  readonly firstBlock: number;
+  readonly length: number;
+}
 
 /**
  * One group's rewards for one closed reward period. The registry's ledger consumes it: `total` leaves the
@@ -270,13 +441,23 @@ export interface RewardsComputedEvent {
 }
 
 /** A new reward period began (the first block of period `index` was recorded by rewards). */
-export interface RewardPeriodStartedEvent { readonly index: number; readonly firstBlock: number; readonly lastBlock: number }
+export interface RewardPeriodStartedEvent {
+  readonly index: number;
+  readonly firstBlock: number;
+  readonly lastBlock: number;
+}
 
 /**
  * The due rewards of a group for a period exceeded what is left of its budget: every share was
  * scaled down by `budget / due` (rounded down), so `paid` ≤ `budget`. v2 (v1: `period`).
  */
-export interface BudgetExhaustedEvent { readonly group: string; readonly rewardPeriod: number; readonly budget: string; readonly due: string; readonly paid: string }
+export interface BudgetExhaustedEvent {
+  readonly group: string;
+  readonly rewardPeriod: number;
+  readonly budget: string;
+  readonly due: string;
+  readonly paid: string;
+}
 
 // ---- distance ----------------------------------------------------------------------------------
 /**
@@ -303,24 +484,49 @@ export interface EvaluationSettledEvent {
 
 export const PUBLISHED = {
   consensus: {
-    BlockProduced: 'BlockProduced', BlocksProduced: 'BlocksProduced', VoteMetadata: 'VoteMetadata', AttestationRecorded: 'AttestationRecorded', RoundSettled: 'RoundSettled',
-    RoundUnresolved: 'RoundUnresolved', ResultChained: 'ResultChained', ValidatorSetConfigured: 'ValidatorSetConfigured',
+    BlockProduced: 'BlockProduced',
+    BlocksProduced: 'BlocksProduced',
+    VoteMetadata: 'VoteMetadata',
+    AttestationRecorded: 'AttestationRecorded',
+    RoundSettled: 'RoundSettled',
+    RoundUnresolved: 'RoundUnresolved',
+    ResultChained: 'ResultChained',
+    ValidatorSetConfigured: 'ValidatorSetConfigured',
   },
   voting: { RoundStarted: 'RoundStarted', RoundSnapshot: 'RoundSnapshot', VoteCast: 'VoteCast', RoundClosed: 'RoundClosed', RoundAlert: 'RoundAlert' },
   registry: {
-    GroupRegistered: 'GroupRegistered', GroupRewardsChanged: 'GroupRewardsChanged', GroupBudgetChanged: 'GroupBudgetChanged',
-    GroupStatusChanged: 'GroupStatusChanged', SolutionRegistered: 'SolutionRegistered', SolutionStatusChanged: 'SolutionStatusChanged',
-    WorkerNominated: 'WorkerNominated', WorkerUnnominated: 'WorkerUnnominated', OperatorSubscribed: 'OperatorSubscribed',
-    StakeToppedUp: 'StakeToppedUp', OperatorUnsubscribed: 'OperatorUnsubscribed', StakeReleased: 'StakeReleased',
-    WorkerConnected: 'WorkerConnected', WorkerDisconnected: 'WorkerDisconnected', RewardsCredited: 'RewardsCredited',
-    RewardsClaimed: 'RewardsClaimed', Deposited: 'Deposited',
-    RewardsCreditRefused: 'RewardsCreditRefused', AllowListChanged: 'AllowListChanged', RegistrarSignedUp: 'RegistrarSignedUp',
-    RegistrarDeleted: 'RegistrarDeleted', Withdrawn: 'Withdrawn', Transferred: 'Transferred', HoldPlaced: 'HoldPlaced',
-    HoldReleased: 'HoldReleased', HoldSlashed: 'HoldSlashed',
+    GroupRegistered: 'GroupRegistered',
+    GroupRewardsChanged: 'GroupRewardsChanged',
+    GroupBudgetChanged: 'GroupBudgetChanged',
+    GroupStatusChanged: 'GroupStatusChanged',
+    SolutionRegistered: 'SolutionRegistered',
+    SolutionStatusChanged: 'SolutionStatusChanged',
+    WorkerNominated: 'WorkerNominated',
+    WorkerUnnominated: 'WorkerUnnominated',
+    OperatorSubscribed: 'OperatorSubscribed',
+    StakeToppedUp: 'StakeToppedUp',
+    OperatorUnsubscribed: 'OperatorUnsubscribed',
+    StakeReleased: 'StakeReleased',
+    WorkerConnected: 'WorkerConnected',
+    WorkerDisconnected: 'WorkerDisconnected',
+    RewardsCredited: 'RewardsCredited',
+    RewardsClaimed: 'RewardsClaimed',
+    Deposited: 'Deposited',
+    RewardsCreditRefused: 'RewardsCreditRefused',
+    AllowListChanged: 'AllowListChanged',
+    RegistrarSignedUp: 'RegistrarSignedUp',
+    RegistrarDeleted: 'RegistrarDeleted',
+    Withdrawn: 'Withdrawn',
+    Transferred: 'Transferred',
+    HoldPlaced: 'HoldPlaced',
+    HoldReleased: 'HoldReleased',
+    HoldSlashed: 'HoldSlashed',
   },
   rewards: {
-    RewardPeriodScheduleChanged: 'RewardPeriodScheduleChanged', RewardPeriodStarted: 'RewardPeriodStarted',
-    RewardsComputed: 'RewardsComputed', BudgetExhausted: 'BudgetExhausted',
+    RewardPeriodScheduleChanged: 'RewardPeriodScheduleChanged',
+    RewardPeriodStarted: 'RewardPeriodStarted',
+    RewardsComputed: 'RewardsComputed',
+    BudgetExhausted: 'BudgetExhausted',
   },
   distance: { EvaluationSettled: 'EvaluationSettled' },
 } as const;

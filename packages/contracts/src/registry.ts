@@ -2,11 +2,32 @@ import { decoder, encode, pick, type EncodedEvent } from './codec.js';
 import type { BlockEvent } from './consensus.js';
 import type { DistanceEvent } from './distance.js';
 import type {
-  AllowListChangedEvent, DepositedEvent, GroupBudgetChangedEvent, GroupRegisteredEvent, GroupRewardsChangedEvent,
-  GroupStatusChangedEvent, HoldPlacedEvent, HoldReleasedEvent, HoldSlashedEvent, OperatorSubscribedEvent, OperatorUnsubscribedEvent,
-  RegistrarDeletedEvent, RegistrarSignedUpEvent, RewardsClaimedEvent, RewardsCreditedEvent, RewardsCreditRefusedEvent,
-  SolutionRegisteredEvent, SolutionStatusChangedEvent, StakeReleasedEvent, StakeToppedUpEvent, TransferredEvent,
-  WithdrawnEvent, WorkerConnectedEvent, WorkerDisconnectedEvent, WorkerNominatedEvent, WorkerUnnominatedEvent,
+  AllowListChangedEvent,
+  DepositedEvent,
+  GroupBudgetChangedEvent,
+  GroupRegisteredEvent,
+  GroupRewardsChangedEvent,
+  GroupStatusChangedEvent,
+  HoldPlacedEvent,
+  HoldReleasedEvent,
+  HoldSlashedEvent,
+  OperatorSubscribedEvent,
+  OperatorUnsubscribedEvent,
+  RegistrarDeletedEvent,
+  RegistrarSignedUpEvent,
+  RewardsClaimedEvent,
+  RewardsCreditedEvent,
+  RewardsCreditRefusedEvent,
+  SolutionRegisteredEvent,
+  SolutionStatusChangedEvent,
+  StakeReleasedEvent,
+  StakeToppedUpEvent,
+  TransferredEvent,
+  WithdrawnEvent,
+  WorkerConnectedEvent,
+  WorkerDisconnectedEvent,
+  WorkerNominatedEvent,
+  WorkerUnnominatedEvent,
 } from './published.js';
 import type { RewardsEvent } from './rewards.js';
 import { CONSENSUS_EVENTS, DISTANCE_EVENTS, REGISTRY_EVENTS, REWARDS_EVENTS } from './versions.js';

@@ -77,20 +77,40 @@ export type RewardsEvent =
   | { readonly type: 'BudgetExhausted'; readonly data: BudgetExhaustedEvent }
   | { readonly type: 'RewardsComputed'; readonly data: RewardsComputedEvent };
 
-type RegistryInput = 'Deposited' | 'GroupRegistered' | 'GroupRewardsChanged' | 'GroupBudgetChanged' | 'GroupStatusChanged'
-  | 'OperatorSubscribed' | 'StakeToppedUp' | 'OperatorUnsubscribed' | 'StakeReleased' | 'RewardsCredited' | 'RewardsCreditRefused' | 'RewardsClaimed';
+type RegistryInput =
+  | 'Deposited'
+  | 'GroupRegistered'
+  | 'GroupRewardsChanged'
+  | 'GroupBudgetChanged'
+  | 'GroupStatusChanged'
+  | 'OperatorSubscribed'
+  | 'StakeToppedUp'
+  | 'OperatorUnsubscribed'
+  | 'StakeReleased'
+  | 'RewardsCredited'
+  | 'RewardsCreditRefused'
+  | 'RewardsClaimed';
 
 /** What the rewards log folds: its own events, the registry's stakes, budgets and ledger confirmations, vote metadata, blocks. */
-export type RewardsLogEvent =
-  | RewardsEvent
-  | Extract<RegistryEvent, { type: RegistryInput }>
-  | Extract<ConsensusEvent, { type: 'VoteMetadata' }>
-  | BlockEvent;
+export type RewardsLogEvent = RewardsEvent | Extract<RegistryEvent, { type: RegistryInput }> | Extract<ConsensusEvent, { type: 'VoteMetadata' }> | BlockEvent;
 
 export const decodeRewardsLog = decoder<RewardsLogEvent>({
   ...REWARDS_EVENTS,
-  ...pick(REGISTRY_EVENTS, 'Deposited', 'GroupRegistered', 'GroupRewardsChanged', 'GroupBudgetChanged', 'GroupStatusChanged',
-    'OperatorSubscribed', 'StakeToppedUp', 'OperatorUnsubscribed', 'StakeReleased', 'RewardsCredited', 'RewardsCreditRefused', 'RewardsClaimed'),
+  ...pick(
+    REGISTRY_EVENTS,
+    'Deposited',
+    'GroupRegistered',
+    'GroupRewardsChanged',
+    'GroupBudgetChanged',
+    'GroupStatusChanged',
+    'OperatorSubscribed',
+    'StakeToppedUp',
+    'OperatorUnsubscribed',
+    'StakeReleased',
+    'RewardsCredited',
+    'RewardsCreditRefused',
+    'RewardsClaimed',
+  ),
   ...pick(CONSENSUS_EVENTS, 'VoteMetadata', 'BlockProduced', 'BlocksProduced'),
 });
 /** The store form of one of the rewards log's own events (the one way its decider builds events). */

@@ -23,11 +23,13 @@ function operatorInput(o: Record<string, unknown>): Record<string, unknown> {
  * v1 → v2 of the distance events: the bare `period` is `name` (`requestPeriod` or
  * `evaluationPeriod`), in the same place (key order kept).
  */
-const periodAs = (name: 'requestPeriod' | 'evaluationPeriod') => (data: unknown): unknown => {
-  const d = data as Record<string, unknown>;
-  if (!('period' in d)) return d;
-  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k === 'period' ? name : k, v]));
-};
+const periodAs =
+  (name: 'requestPeriod' | 'evaluationPeriod') =>
+  (data: unknown): unknown => {
+    const d = data as Record<string, unknown>;
+    if (!('period' in d)) return d;
+    return Object.fromEntries(Object.entries(d).map(([k, v]) => [k === 'period' ? name : k, v]));
+  };
 
 export const UPCASTERS: { readonly [type: string]: (data: unknown) => unknown } = {
   VoteMetadata: rewardPeriod,
@@ -44,7 +46,13 @@ export const UPCASTERS: { readonly [type: string]: (data: unknown) => unknown } 
   OperatorUnsubscribed: (data) => {
     const d = data as OperatorUnsubscribedEventV1 | OperatorUnsubscribedEvent;
     if (!('period' in d)) return d;
-    return { group: d.group, operator: d.operator, unsubscribedInPeriod: d.period, finalPeriod: d.finalPeriod, height: d.height } satisfies OperatorUnsubscribedEvent;
+    return {
+      group: d.group,
+      operator: d.operator,
+      unsubscribedInPeriod: d.period,
+      finalPeriod: d.finalPeriod,
+      height: d.height,
+    } satisfies OperatorUnsubscribedEvent;
   },
   // v1 → v2: `period` is `finalPeriod`.
   StakeReleased: (data) => {

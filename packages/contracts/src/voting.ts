@@ -15,9 +15,19 @@ export type VotingEvent =
   | { readonly type: 'RoundClosed'; readonly data: RoundClosedEvent | RoundClosedV1Event }
   | { readonly type: 'RoundAlert'; readonly data: RoundAlertEvent };
 
-
-type RegistryInput = 'GroupRegistered' | 'GroupStatusChanged' | 'SolutionRegistered' | 'SolutionStatusChanged' | 'WorkerNominated'
-  | 'WorkerUnnominated' | 'OperatorSubscribed' | 'StakeToppedUp' | 'OperatorUnsubscribed' | 'StakeReleased' | 'WorkerConnected' | 'WorkerDisconnected';
+type RegistryInput =
+  | 'GroupRegistered'
+  | 'GroupStatusChanged'
+  | 'SolutionRegistered'
+  | 'SolutionStatusChanged'
+  | 'WorkerNominated'
+  | 'WorkerUnnominated'
+  | 'OperatorSubscribed'
+  | 'StakeToppedUp'
+  | 'OperatorUnsubscribed'
+  | 'StakeReleased'
+  | 'WorkerConnected'
+  | 'WorkerDisconnected';
 
 /** What the voting log folds: its own events, the registry's, the calendar, blocks and round outcomes. */
 export type VotingLogEvent =
@@ -29,8 +39,21 @@ export type VotingLogEvent =
 
 export const decodeVotingLog = decoder<VotingLogEvent>({
   ...VOTING_EVENTS,
-  ...pick(REGISTRY_EVENTS, 'GroupRegistered', 'GroupStatusChanged', 'SolutionRegistered', 'SolutionStatusChanged', 'WorkerNominated',
-    'WorkerUnnominated', 'OperatorSubscribed', 'StakeToppedUp', 'OperatorUnsubscribed', 'StakeReleased', 'WorkerConnected', 'WorkerDisconnected'),
+  ...pick(
+    REGISTRY_EVENTS,
+    'GroupRegistered',
+    'GroupStatusChanged',
+    'SolutionRegistered',
+    'SolutionStatusChanged',
+    'WorkerNominated',
+    'WorkerUnnominated',
+    'OperatorSubscribed',
+    'StakeToppedUp',
+    'OperatorUnsubscribed',
+    'StakeReleased',
+    'WorkerConnected',
+    'WorkerDisconnected',
+  ),
   ...pick(REWARDS_EVENTS, 'RewardPeriodScheduleChanged'),
   ...pick(CONSENSUS_EVENTS, 'RoundSettled', 'RoundUnresolved', 'BlockProduced', 'BlocksProduced'),
 });

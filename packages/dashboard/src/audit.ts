@@ -24,7 +24,19 @@ export function auditSourceFromEnv(env: NodeJS.ProcessEnv): AuditSource | undefi
 
 /** One service's log as the embedded system offers it to read: `readAll` of the store port (positions in their serialised form). */
 export interface LogReader {
-  readAll(after: string, limit: number): Promise<readonly { readonly streamId: string; readonly version: number; readonly position: string; readonly type: string; readonly data: unknown; readonly metadata?: unknown }[]>;
+  readAll(
+    after: string,
+    limit: number,
+  ): Promise<
+    readonly {
+      readonly streamId: string;
+      readonly version: number;
+      readonly position: string;
+      readonly type: string;
+      readonly data: unknown;
+      readonly metadata?: unknown;
+    }[]
+  >;
 }
 
 /**
@@ -48,7 +60,12 @@ export function auditSourceOver(logs: ReadonlyMap<string, LogReader>, descriptio
         after = batch[batch.length - 1]!.position;
         // PGlite positions have one component: the serialised form is the number (the audit's bigint).
         yield batch.map((e) => ({
-          service, position: BigInt(e.position), streamId: e.streamId, version: e.version, type: e.type, data: e.data as never,
+          service,
+          position: BigInt(e.position),
+          streamId: e.streamId,
+          version: e.version,
+          type: e.type,
+          data: e.data as never,
           ...(e.metadata === null || e.metadata === undefined ? {} : { metadata: e.metadata as never }),
         }));
         if (batch.length < batchSize) return;
@@ -57,14 +74,19 @@ export function auditSourceOver(logs: ReadonlyMap<string, LogReader>, descriptio
     return {
       description,
       services: async () => present,
-      async count(service) { let n = 0; for await (const b of read(service)) n += b.length; return n; },
+      async count(service) {
+        let n = 0;
+        for await (const b of read(service)) n += b.length;
+        return n;
+      },
       read,
       close: async () => undefined,
     };
   };
 }
 
-export const NO_AUDIT = 'the audit is not configured on this gateway: it reads the logs itself (AUDIT_DATABASE_URL, or AUDIT_DATA_DIR of a stopped embedded system; the dashboard of `npm start` reads the running system\'s logs); the services offer no log read over gRPC';
+export const NO_AUDIT =
+  "the audit is not configured on this gateway: it reads the logs itself (AUDIT_DATABASE_URL, or AUDIT_DATA_DIR of a stopped embedded system; the dashboard of `npm start` reads the running system's logs); the services offer no log read over gRPC";
 
 /** The latest audit, run again only when asked after the logs moved (`key` is the services' log positions). */
 export function auditor(open: AuditSource) {
@@ -76,10 +98,23 @@ export function auditor(open: AuditSource) {
     try {
       const r = await audit(source);
       const summary = {
-        source: r.source, events: r.events, ms: r.ms, at: new Date().toISOString(),
-        services: r.services.map((s) => ({ service: s.service, events: s.events, checks: Object.values(s.checks).reduce((a, b) => a + b, 0), divergences: s.divergences, lastPosition: String(s.lastPosition) })),
-        divergences: r.divergences.length, notes: r.notes.length, cross: r.cross,
-        firstDivergences: r.divergences.slice(0, 20).map((d) => ({ service: d.service, position: d.position === undefined ? null : String(d.position), check: d.check, message: d.message })),
+        source: r.source,
+        events: r.events,
+        ms: r.ms,
+        at: new Date().toISOString(),
+        services: r.services.map((s) => ({
+          service: s.service,
+          events: s.events,
+          checks: Object.values(s.checks).reduce((a, b) => a + b, 0),
+          divergences: s.divergences,
+          lastPosition: String(s.lastPosition),
+        })),
+        divergences: r.divergences.length,
+        notes: r.notes.length,
+        cross: r.cross,
+        firstDivergences: r.divergences
+          .slice(0, 20)
+          .map((d) => ({ service: d.service, position: d.position === undefined ? null : String(d.position), check: d.check, message: d.message })),
       };
       last = { key, summary };
       return summary;
@@ -90,13 +125,19 @@ export function auditor(open: AuditSource) {
   return {
     async latest(key: string): Promise<unknown> {
       if (last?.key === key) return last.summary;
-      running ??= run(key).finally(() => { running = undefined; });
+      running ??= run(key).finally(() => {
+        running = undefined;
+      });
       return running;
     },
     async bundle(operator: string, period: number, group: string | undefined): Promise<unknown> {
       const { makeBundle } = (await import('@ewx/audit' as string)) as typeof import('@ewx/audit');
       const source = await open();
-      try { return await makeBundle(source, operator, period, group); } finally { await source.close(); }
+      try {
+        return await makeBundle(source, operator, period, group);
+      } finally {
+        await source.close();
+      }
     },
   };
 }

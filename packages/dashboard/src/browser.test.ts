@@ -27,17 +27,29 @@ const SHOTS = resolve(REPO_ROOT, 'docs/img');
 function findChromium(): string | undefined {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
   for (const name of ['chromium', 'chromium-browser']) {
-    try { return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || undefined; } catch { /* next */ }
+    try {
+      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || undefined;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
 
 async function startEmbedded(dataDir: string, env: Record<string, string>): Promise<EmbeddedProcess & { dashboard: string }> {
   const p = await startEmbeddedProcess({ ...env, DATA_DIR: dataDir, DASHBOARD_PORT: String(await freePort()) });
-  const dashboard = await waitFor('the embedded mode to print the dashboard URL', () => {
-    if (p.child.exitCode !== null) throw new Error(`embedded exited: ${p.output().slice(-2000)}`);
-    return /dashboard at (http:\/\/\S+)/.exec(p.output())?.[1];
-  }, 120_000, 100).catch(async (e: Error) => { await p.kill(); throw e; });
+  const dashboard = await waitFor(
+    'the embedded mode to print the dashboard URL',
+    () => {
+      if (p.child.exitCode !== null) throw new Error(`embedded exited: ${p.output().slice(-2000)}`);
+      return /dashboard at (http:\/\/\S+)/.exec(p.output())?.[1];
+    },
+    120_000,
+    100,
+  ).catch(async (e: Error) => {
+    await p.kill();
+    throw e;
+  });
   return { ...p, dashboard };
 }
 
@@ -46,9 +58,16 @@ const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 async function accessible(page: Page): Promise<void> {
   await page.addScriptTag({ path: AXE });
   const violations = await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(c: unknown, o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } })
-      .axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    const r = await (
+      window as unknown as { axe: { run(c: unknown, o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }
+    ).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+    return r.violations.map(
+      (v) =>
+        `${v.id}: ${v.nodes
+          .slice(0, 3)
+          .map((n) => n.target.join(' '))
+          .join(', ')}`,
+    );
   });
   assert.deepEqual(violations, []);
 }
@@ -56,8 +75,11 @@ async function accessible(page: Page): Promise<void> {
 const text = (page: Page, testid: string): Promise<string> => page.getByTestId(testid).first().innerText();
 const value = (page: Page, testid: string): Promise<string | null> => page.getByTestId(testid).first().getAttribute('data-value');
 /** The rows of a table as text cells (header row left out). */
-const rows = (page: Page, testid: string): Promise<string[][]> => page.getByTestId(testid).first().evaluate((t) =>
-  [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('th,td')].map((c) => (c as HTMLElement).innerText.trim())));
+const rows = (page: Page, testid: string): Promise<string[][]> =>
+  page
+    .getByTestId(testid)
+    .first()
+    .evaluate((t) => [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('th,td')].map((c) => (c as HTMLElement).innerText.trim())));
 
 describe('the dashboard in headless Chromium against the embedded system', { timeout: 600_000 }, () => {
   const executable = findChromium();
@@ -86,9 +108,10 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('Chromium is installed (Debian\'s chromium; .ci/run installs it)', (t) => {
+  test("Chromium is installed (Debian's chromium; .ci/run installs it)", (t) => {
     if (!executable) {
-      if (process.env.EWX_REQUIRE_INFRA === '1') assert.fail('no chromium on PATH (apt-get install chromium, or set CHROMIUM_PATH): the browser test cannot run');
+      if (process.env.EWX_REQUIRE_INFRA === '1')
+        assert.fail('no chromium on PATH (apt-get install chromium, or set CHROMIUM_PATH): the browser test cannot run');
       t.skip('no chromium on PATH');
       return;
     }
@@ -112,7 +135,10 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await text(page, 'rounds-SETTLED'), '3');
     assert.equal(await text(page, 'evaluation-period'), String(pool.period));
     assert.equal(await text(page, 'pool-size'), String(pool.entries.length));
-    assert.deepEqual((await rows(page, 'groups')).map((r) => r[0]), [SCENARIO_GROUP]);
+    assert.deepEqual(
+      (await rows(page, 'groups')).map((r) => r[0]),
+      [SCENARIO_GROUP],
+    );
     // Read-only.
     assert.equal((await fetch(`${system!.dashboard}api/network`, { method: 'POST' })).status, 405);
     assert.match((await fetch(system!.dashboard)).headers.get('content-security-policy') ?? '', /default-src 'self'/);
@@ -135,7 +161,9 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     }
     // The page loads open without an error in the console.
     const errors: string[] = [];
-    const listen = (m: { type(): string; text(): string }) => { if (m.type() === 'error') errors.push(m.text()); };
+    const listen = (m: { type(): string; text(): string }) => {
+      if (m.type() === 'error') errors.push(m.text());
+    };
     page.on('console', listen);
     await open('#/network', 'height');
     page.off('console', listen);
@@ -154,14 +182,21 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     const shown: string[] = [];
     for (const o of ops) {
       const r = (await ewx.rewards.listOperatorRewards({ operator: o.address, group: SCENARIO_GROUP })).rewards
-        .filter((x) => x.closed && x.eligibleRounds > 0).sort((a, b) => b.period - a.period)[0];
+        .filter((x) => x.closed && x.eligibleRounds > 0)
+        .sort((a, b) => b.period - a.period)[0];
       assert.ok(r, o.address);
       shown.push(await text(page, `sla-${o.address}`));
       assert.equal(shown.at(-1), `${Math.floor((r.correctVotes * 100) / r.eligibleRounds)}%${r.slaMet ? '' : ' (below threshold)'}`);
     }
-    assert.ok(shown.every((x) => x === '100%'), `period 2's unanimous round: ${shown.join(', ')}`);
+    assert.ok(
+      shown.every((x) => x === '100%'),
+      `period 2's unanimous round: ${shown.join(', ')}`,
+    );
     const chart = JSON.parse((await page.getByTestId('group-rewards-chart').getAttribute('data-series'))!);
-    assert.deepEqual(chart.periods, payouts.periods.map((p) => p.period).sort((a, b) => a - b));
+    assert.deepEqual(
+      chart.periods,
+      payouts.periods.map((p) => p.period).sort((a, b) => a - b),
+    );
     await page.screenshot({ path: join(SHOTS, 'dashboard-group.png'), fullPage: true });
     await accessible(page);
   });
@@ -174,7 +209,11 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await value(page, 'unclaimed-total'), unclaimed.total);
     for (const [period, eligible, correct, missed] of await rows(page, 'votes-chart-table')) {
       const m = (await ewx.consensus.getVoteMetadata({ group: SCENARIO_GROUP, period: Number(period), operator: op })).operators[0];
-      assert.deepEqual([Number(eligible), Number(correct), Number(missed)], [m?.eligibleRounds ?? 0, m?.correctVotes ?? 0, (m?.eligibleRounds ?? 0) - (m?.correctVotes ?? 0)], `period ${period}`);
+      assert.deepEqual(
+        [Number(eligible), Number(correct), Number(missed)],
+        [m?.eligibleRounds ?? 0, m?.correctVotes ?? 0, (m?.eligibleRounds ?? 0) - (m?.correctVotes ?? 0)],
+        `period ${period}`,
+      );
     }
     // Period 1 of the scenario: operator 0 was right in both settled rounds.
     assert.deepEqual((await rows(page, 'votes-chart-table')).find((r) => r[0] === '1')?.slice(1, 3), ['2', '2']);
@@ -188,7 +227,10 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
   test('round view: tally, result and Merkle root; the inclusion proof of a vote checks in the page', async (t) => {
     if (!executable) return t.skip('no chromium');
     await open(`#/round/${SCENARIO_SOLUTION}/slice-1`, 'round-tally');
-    const [r, s] = await Promise.all([ewx.voting.getRound({ solution: SCENARIO_SOLUTION, roundId: 'slice-1' }), ewx.consensus.getSettlement({ solution: SCENARIO_SOLUTION, roundId: 'slice-1' })]);
+    const [r, s] = await Promise.all([
+      ewx.voting.getRound({ solution: SCENARIO_SOLUTION, roundId: 'slice-1' }),
+      ewx.consensus.getSettlement({ solution: SCENARIO_SOLUTION, roundId: 'slice-1' }),
+    ]);
     assert.equal(await text(page, 'round-tally'), `${r.tally!.submitted} votes of ${r.tally!.eligible} eligible, top ${r.tally!.top}`);
     assert.equal(await text(page, 'round-result'), Buffer.from(r.result).toString('hex'));
     assert.equal(await text(page, 'merkle-root'), s.merkleRoot);
@@ -225,12 +267,17 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     const [requester, evaluator, admin] = [as(keys.requester), as(keys.evaluator), as(keys.admin)];
     try {
       const { evaluationPeriod } = await requester.distance.requestEvaluation({ identity: 3 });
-      await waitFor(`distance period ${evaluationPeriod}`, async () => {
-        if ((await ewx.distance.getPool({})).period >= evaluationPeriod) return true;
-        const h = Number((await admin.consensus.produceBlocks({ count: 1 })).height);
-        await untilHeight(ewx, h, { timeoutMs: 60_000 });
-        return undefined;
-      }, 60_000, 10);
+      await waitFor(
+        `distance period ${evaluationPeriod}`,
+        async () => {
+          if ((await ewx.distance.getPool({})).period >= evaluationPeriod) return true;
+          const h = Number((await admin.consensus.produceBlocks({ count: 1 })).height);
+          await untilHeight(ewx, h, { timeoutMs: 60_000 });
+          return undefined;
+        },
+        60_000,
+        10,
+      );
       const size = (await ewx.distance.getPool({ period: evaluationPeriod })).entries.length;
       await evaluator.distance.publishResult({ period: evaluationPeriod, values: Array.from({ length: size }, (_, i) => 987_654_321 - i) });
       await open('#/network', 'height');
@@ -238,12 +285,23 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
       const pool = await ewx.distance.getPool({ period: evaluationPeriod });
       const at = pool.entries.findIndex((e) => e.identity === 3);
       assert.ok(at >= 0, `identity 3 in the pool of period ${evaluationPeriod}`);
-      assert.deepEqual(pool.results.map((r) => r.evaluator), [keys.evaluator.address]);
+      assert.deepEqual(
+        pool.results.map((r) => r.evaluator),
+        [keys.evaluator.address],
+      );
       assert.equal(await text(page, 'distance-status'), 'PENDING');
-      assert.deepEqual((await rows(page, 'distance-values')).map((r) => r.slice(1)), pool.results.map((r) => [`${r.values[at]! / 1e7}%`, String(r.values[at])]));
-      assert.deepEqual(await page.getByTestId('distance-evaluator').evaluateAll((es) => es.map((e) => e.getAttribute('title'))), pool.results.map((r) => r.evaluator));
+      assert.deepEqual(
+        (await rows(page, 'distance-values')).map((r) => r.slice(1)),
+        pool.results.map((r) => [`${r.values[at]! / 1e7}%`, String(r.values[at])]),
+      );
+      assert.deepEqual(
+        await page.getByTestId('distance-evaluator').evaluateAll((es) => es.map((e) => e.getAttribute('title'))),
+        pool.results.map((r) => r.evaluator),
+      );
     } finally {
-      requester.close(); evaluator.close(); admin.close();
+      requester.close();
+      evaluator.close();
+      admin.close();
     }
     await page.screenshot({ path: join(SHOTS, 'dashboard-distance.png'), fullPage: true });
     await accessible(page);
@@ -253,12 +311,19 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     if (!executable) return t.skip('no chromium');
     const op = keys.operators[0]!.address;
     await open(`#/operator/${op}`, 'votes-chart-table');
-    await page.evaluate(() => { (window as unknown as { notReloaded: boolean }).notReloaded = true; });
+    await page.evaluate(() => {
+      (window as unknown as { notReloaded: boolean }).notReloaded = true;
+    });
     // The gateway follows the services' Watch streams (not polling) while the page is open.
-    await waitFor('the gateway to watch all five services', async () => {
-      const live = (await (await fetch(`${system!.dashboard}api/live`)).json()) as { watching: string[] };
-      return live.watching.length === 5 ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      'the gateway to watch all five services',
+      async () => {
+        const live = (await (await fetch(`${system!.dashboard}api/live`)).json()) as { watching: string[] };
+        return live.watching.length === 5 ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     const period = (await ewx.rewards.getCurrentPeriod({})).period!.index;
     const before = (await rows(page, 'votes-chart-table')).find((r) => r[0] === String(period));
     assert.deepEqual(before?.slice(1, 3), ['0', '0'], `period ${period} before the round`);
@@ -280,11 +345,21 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     await untilRoundClosed(ewx, SCENARIO_SOLUTION, 'live-1', { timeoutMs: 60_000 });
     registrar.close();
     admin.close();
-    const m = await waitFor('consensus to count the round for operator 0', async () =>
-      (await ewx.consensus.getVoteMetadata({ group: SCENARIO_GROUP, period, operator: op })).operators[0], 30_000, 100);
+    const m = await waitFor(
+      'consensus to count the round for operator 0',
+      async () => (await ewx.consensus.getVoteMetadata({ group: SCENARIO_GROUP, period, operator: op })).operators[0],
+      30_000,
+      100,
+    );
 
-    await page.waitForFunction(({ p, e }) => [...document.querySelectorAll('[data-testid="votes-chart-table"] tbody tr')]
-      .some((tr) => tr.querySelector('th')?.textContent === String(p) && tr.querySelector('td')?.textContent === String(e)), { p: period, e: m.eligibleRounds }, { timeout: 30_000 });
+    await page.waitForFunction(
+      ({ p, e }) =>
+        [...document.querySelectorAll('[data-testid="votes-chart-table"] tbody tr')].some(
+          (tr) => tr.querySelector('th')?.textContent === String(p) && tr.querySelector('td')?.textContent === String(e),
+        ),
+      { p: period, e: m.eligibleRounds },
+      { timeout: 30_000 },
+    );
     const after = (await rows(page, 'votes-chart-table')).find((r) => r[0] === String(period));
     assert.deepEqual(after?.slice(1, 3), [String(m.eligibleRounds), String(m.correctVotes)]);
     assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was reloaded');
@@ -298,12 +373,24 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     if (!executable) return t.skip('no chromium');
     const op = keys.operators[1]!;
     const c = connect({ address: system!.address, signer: keySigner(op, counterNonces(BigInt(Date.now()) * 1000n)) });
-    try { await c.registry.unsubscribe({ group: SCENARIO_GROUP }); } finally { c.close(); }
-    const sub = await waitFor('the registry to record the unsubscription', async () =>
-      (await ewx.registry.getOperator({ address: op.address })).subscriptions.find((s) => s.group === SCENARIO_GROUP && s.unsubscribing), 30_000, 100);
+    try {
+      await c.registry.unsubscribe({ group: SCENARIO_GROUP });
+    } finally {
+      c.close();
+    }
+    const sub = await waitFor(
+      'the registry to record the unsubscription',
+      async () => (await ewx.registry.getOperator({ address: op.address })).subscriptions.find((s) => s.group === SCENARIO_GROUP && s.unsubscribing),
+      30_000,
+      100,
+    );
     await open(`#/operator/${op.address}`, 'withdrawal');
     const steps = (await page.getByTestId('withdrawal').innerText()).split('\n').map((x) => x.trim());
-    assert.deepEqual(steps, [`unsubscribed in period ${sub.unsubscribedInPeriod}`, `final period ${sub.finalPeriod}: earns nothing`, `stake released when period ${sub.finalPeriod} closes`]);
+    assert.deepEqual(steps, [
+      `unsubscribed in period ${sub.unsubscribedInPeriod}`,
+      `final period ${sub.finalPeriod}: earns nothing`,
+      `stake released when period ${sub.finalPeriod} closes`,
+    ]);
     await page.screenshot({ path: join(SHOTS, 'dashboard-withdrawal.png'), fullPage: true });
   });
 
@@ -323,7 +410,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(verdict.checked.correct, 2, 'operator 0 was right in both settled rounds of period 1');
   };
 
-  test('audit view beside the running system (npm start\'s gateway reads the services\' stores): the summary, and the operator\'s bundle downloads and verifies', async (t) => {
+  test("audit view beside the running system (npm start's gateway reads the services' stores): the summary, and the operator's bundle downloads and verifies", async (t) => {
     if (!executable) return t.skip('no chromium');
     await page.goto(`${system!.dashboard}#/audit`);
     await page.getByTestId('audit-events').waitFor({ timeout: 120_000 });
@@ -332,19 +419,32 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
     assert.equal(await text(page, 'audit-events'), String(summary.events));
     assert.equal(await text(page, 'audit-divergences'), String(summary.divergences));
     assert.equal(summary.divergences, 0, 'the scenario audits clean');
-    assert.deepEqual(summary.services.map((x) => x.service), ['registry', 'voting', 'consensus', 'rewards', 'distance']);
+    assert.deepEqual(
+      summary.services.map((x) => x.service),
+      ['registry', 'voting', 'consensus', 'rewards', 'distance'],
+    );
     besideRunning = summary;
     await downloadBundle();
   });
 
-  test('audit view over the stopped system\'s folder: the summary equals a direct audit, and the operator\'s bundle downloads and verifies', async (t) => {
+  test("audit view over the stopped system's folder: the summary equals a direct audit, and the operator's bundle downloads and verifies", async (t) => {
     if (!executable) return t.skip('no chromium');
     await system!.stop();
-    const expected = await (async () => { const src = await embeddedSource(dataDir); try { return await audit(src); } finally { await src.close(); } })();
+    const expected = await (async () => {
+      const src = await embeddedSource(dataDir);
+      try {
+        return await audit(src);
+      } finally {
+        await src.close();
+      }
+    })();
     // Nothing was appended since: the running system's audit read the same logs as this one.
     assert.ok(besideRunning, 'the audit beside the running system ran');
     assert.equal(besideRunning.events, expected.events);
-    assert.deepEqual(besideRunning.services.map((x) => [x.service, x.events]), expected.services.map((x) => [x.service, x.events]));
+    assert.deepEqual(
+      besideRunning.services.map((x) => [x.service, x.events]),
+      expected.services.map((x) => [x.service, x.events]),
+    );
     const gateway = await startGateway({ ewx, audit: () => embeddedSource(dataDir), pollMs: 60_000 }, await freePort());
     try {
       await page.goto(`${gateway.url}#/audit`);

@@ -11,7 +11,12 @@ import { distance, group, network, operator, round, statuses, voteProof } from '
 /** Where `npm run build:web` (esbuild) writes the page: dist/web beside this file's dist. */
 export const WEB_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), 'web');
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+};
 
 export interface GatewayOptions {
   readonly ewx: Ewx;
@@ -44,11 +49,17 @@ const ROUTES: [RegExp, Route][] = [
 function httpStatus(e: unknown): number {
   if (!EwxCallError.is(e)) return 500;
   switch (e.code) {
-    case grpcStatus.NOT_FOUND: return 404;
-    case grpcStatus.INVALID_ARGUMENT: return 400;
-    case grpcStatus.FAILED_PRECONDITION: return 409;
-    case grpcStatus.UNAVAILABLE: case grpcStatus.DEADLINE_EXCEEDED: return 503;
-    default: return 502;
+    case grpcStatus.NOT_FOUND:
+      return 404;
+    case grpcStatus.INVALID_ARGUMENT:
+      return 400;
+    case grpcStatus.FAILED_PRECONDITION:
+      return 409;
+    case grpcStatus.UNAVAILABLE:
+    case grpcStatus.DEADLINE_EXCEEDED:
+      return 503;
+    default:
+      return 502;
   }
 }
 
@@ -79,7 +90,10 @@ export async function startGateway(options: GatewayOptions, port: number, host =
   /** Re-reads the statuses and tells every viewer when they moved; calls while one runs coalesce into one more. */
   const poll = async (): Promise<void> => {
     if (viewers.size === 0) return;
-    if (polling) { again = true; return; }
+    if (polling) {
+      again = true;
+      return;
+    }
     polling = true;
     try {
       const s = await statuses(ewx);
@@ -89,9 +103,14 @@ export async function startGateway(options: GatewayOptions, port: number, host =
         const msg = `event: change\ndata: ${JSON.stringify({ height: s.consensus.height, services: s })}\n\n`;
         for (const v of viewers) v.write(msg);
       }
-    } catch { /* a service restarting: the next event or poll tells */ } finally {
+    } catch {
+      /* a service restarting: the next event or poll tells */
+    } finally {
       polling = false;
-      if (again) { again = false; void poll(); }
+      if (again) {
+        again = false;
+        void poll();
+      }
     }
   };
   // Fed by the services' Watch streams (polling GetStatus only while one is down); opened with the first viewer.
@@ -100,15 +119,26 @@ export async function startGateway(options: GatewayOptions, port: number, host =
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
-    const security = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'" };
+    const security = {
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+    };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end(JSON.stringify({ error: 'read-only: GET only' }));
       return;
     }
     // Probes: alive while the process serves; ready while the services answer GetStatus.
-    if (url.pathname === '/healthz') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'); return; }
+    if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
     if (url.pathname === '/readyz') {
-      try { await statuses(ewx); res.writeHead(200, { 'content-type': 'text/plain' }).end('ready'); } catch (e) { res.writeHead(503, { 'content-type': 'text/plain' }).end((e as Error).message); }
+      try {
+        await statuses(ewx);
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ready');
+      } catch (e) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end((e as Error).message);
+      }
       return;
     }
     if (url.pathname === '/api/events') {
@@ -122,23 +152,44 @@ export async function startGateway(options: GatewayOptions, port: number, host =
       return;
     }
     if (url.pathname === '/api/live') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ viewers: viewers.size, watching: feed?.watching() ?? [] }));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify({ viewers: viewers.size, watching: feed?.watching() ?? [] }));
       return;
     }
     if (url.pathname === '/api/audit' || url.pathname === '/api/audit/bundle') {
       const json = (code: number, body: unknown, extra: Record<string, string> = {}) =>
-        res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra }).end(JSON.stringify(body, null, extra['content-disposition'] ? 2 : 0));
-      if (!audits) { json(404, { error: NO_AUDIT }); return; }
+        res
+          .writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra })
+          .end(JSON.stringify(body, null, extra['content-disposition'] ? 2 : 0));
+      if (!audits) {
+        json(404, { error: NO_AUDIT });
+        return;
+      }
       try {
         if (url.pathname === '/api/audit') {
-          json(200, await audits.latest(await statuses(ewx).then((s) => JSON.stringify(s), () => 'services unreachable')));
+          json(
+            200,
+            await audits.latest(
+              await statuses(ewx).then(
+                (s) => JSON.stringify(s),
+                () => 'services unreachable',
+              ),
+            ),
+          );
           return;
         }
         const q = url.searchParams;
         const op = q.get('operator') ?? '';
         const period = Number(q.get('period'));
-        if (!/^ed25519:[0-9a-f]{64}$/.test(op)) { json(400, { error: `operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(op)}` }); return; }
-        if (!Number.isInteger(period) || period < 0 || q.get('period') === '') { json(400, { error: `period: expected a whole number, got ${JSON.stringify(q.get('period'))}` }); return; }
+        if (!/^ed25519:[0-9a-f]{64}$/.test(op)) {
+          json(400, { error: `operator: expected ed25519:<64 lowercase hex>, got ${JSON.stringify(op)}` });
+          return;
+        }
+        if (!Number.isInteger(period) || period < 0 || q.get('period') === '') {
+          json(400, { error: `period: expected a whole number, got ${JSON.stringify(q.get('period'))}` });
+          return;
+        }
         const bundle = await audits.bundle(op, period, q.get('group') || undefined);
         json(200, bundle, { 'content-disposition': `attachment; filename="bundle-${op.slice(8, 20)}-p${period}.json"` });
       } catch (e) {
@@ -148,7 +199,10 @@ export async function startGateway(options: GatewayOptions, port: number, host =
     }
     if (url.pathname.startsWith('/api/')) {
       const route = ROUTES.map(([re, fn]) => [url.pathname.match(re), fn] as const).find(([m]) => m);
-      if (!route) { res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such view: ${url.pathname}` })); return; }
+      if (!route) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such view: ${url.pathname}` }));
+        return;
+      }
       try {
         const m = route[0]!.map((p) => decodeURIComponent(p)) as RegExpMatchArray;
         const body = await route[1](ewx, m, url.searchParams);
@@ -159,16 +213,25 @@ export async function startGateway(options: GatewayOptions, port: number, host =
       return;
     }
     const f = files.get(url.pathname);
-    if (!f) { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'); return; }
+    if (!f) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
     res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-cache', ...security }).end(req.method === 'HEAD' ? undefined : f.body);
   };
 
-  const server = createServer((req, res) => { void handle(req, res); });
-  await new Promise<void>((ok, fail) => { server.once('error', fail); server.listen(port, host, () => ok()); });
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => ok());
+  });
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   return {
-    server, url: `http://${host}:${bound}/`,
+    server,
+    url: `http://${host}:${bound}/`,
     close: async () => {
       feed?.close();
       for (const v of viewers) v.end();

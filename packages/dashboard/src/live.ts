@@ -17,12 +17,22 @@ export function liveFeed(ewx: Ewx, onChange: (why: string) => void, { retryMs = 
         up.add(s);
         onChange(`${s} watch opened`); // anything between the status and the stream's start
         for await (const e of events) onChange(`${s} ${e.type}`);
-      } catch { /* a refusal or a lost connection: poll meanwhile, then try again */ }
+      } catch {
+        /* a refusal or a lost connection: poll meanwhile, then try again */
+      }
       up.delete(s);
       if (!stop.signal.aborted) await new Promise((r) => setTimeout(r, retryMs));
     }
   };
   for (const s of SERVICE_NAMES) void follow(s);
-  const poll = setInterval(() => { if (up.size < SERVICE_NAMES.length) onChange('poll'); }, pollMs);
-  return { close: () => { stop.abort(); clearInterval(poll); }, watching: () => [...up] };
+  const poll = setInterval(() => {
+    if (up.size < SERVICE_NAMES.length) onChange('poll');
+  }, pollMs);
+  return {
+    close: () => {
+      stop.abort();
+      clearInterval(poll);
+    },
+    watching: () => [...up],
+  };
 }

@@ -33,10 +33,13 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
 
 try {
   const port = Number(process.env.DASHBOARD_PORT ?? '8080');
-  if (!/^\d{1,5}$/.test(process.env.DASHBOARD_PORT ?? '8080') || port > 65535) throw new Error(`DASHBOARD_PORT: expected a port 0..65535, got ${process.env.DASHBOARD_PORT}`);
+  if (!/^\d{1,5}$/.test(process.env.DASHBOARD_PORT ?? '8080') || port > 65535)
+    throw new Error(`DASHBOARD_PORT: expected a port 0..65535, got ${process.env.DASHBOARD_PORT}`);
   const g = await startDashboard(target(process.env), port, process.env.DASHBOARD_HOST ?? '127.0.0.1', auditSourceFromEnv(process.env));
   process.stdout.write(`ewx dashboard: ${g.url}\n`);
-  const stop = (): void => { void g.close().then(() => process.exit(0)); };
+  const stop = (): void => {
+    void g.close().then(() => process.exit(0));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } catch (e) {

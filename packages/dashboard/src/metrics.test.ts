@@ -29,7 +29,7 @@ function samples(text: string, name: string): { labels: Record<string, string>; 
   return out;
 }
 
-describe('npm start\'s /metrics: budget, overdue rounds and consumer lag gauges after a flow', { timeout: 900_000 }, () => {
+describe("npm start's /metrics: budget, overdue rounds and consumer lag gauges after a flow", { timeout: 900_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ewx-metrics-'));
   const keys = scenarioKeys(generateKeyPair());
   let system: EmbeddedProcess | undefined;
@@ -45,7 +45,7 @@ describe('npm start\'s /metrics: budget, overdue rounds and consumer lag gauges 
     samples(await scrape(), name).find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
   const budgetOf = async (): Promise<number> => Number(BigInt((await ewx!.registry.getGroup({ namespace: SCENARIO_GROUP })).budget));
 
-  test('after the scenario: the budget left equals the registry\'s, no round overdue, the inboxes drained', async () => {
+  test("after the scenario: the budget left equals the registry's, no round overdue, the inboxes drained", async () => {
     writeFileSync(join(dataDir, 'admin.key'), keys.admin.seed + '\n', { mode: 0o600 });
     metricsPort = await freePort();
     system = await startEmbeddedProcess({ ...scenarioEnv(keys.evaluator.address), DATA_DIR: dataDir, METRICS_PORT: String(metricsPort) });
@@ -56,12 +56,20 @@ describe('npm start\'s /metrics: budget, overdue rounds and consumer lag gauges 
     assert.equal(await one('ewx_group_budget_remaining', { service: 'registry', group: SCENARIO_GROUP }), budget);
     assert.equal(await one('ewx_rounds_overdue', { service: 'voting' }), 0);
     assert.equal(await one('ewx_rounds_overdue_oldest_blocks', { service: 'voting' }), 0);
-    const lag = await waitFor('every embedded inbox at its producer\'s head', async () => {
-      const s = samples(await scrape(), 'ewx_consumer_lag_messages');
-      return s.length > 0 && s.every((x) => x.value === 0) ? s : undefined;
-    }, 60_000, 200);
+    const lag = await waitFor(
+      "every embedded inbox at its producer's head",
+      async () => {
+        const s = samples(await scrape(), 'ewx_consumer_lag_messages');
+        return s.length > 0 && s.every((x) => x.value === 0) ? s : undefined;
+      },
+      60_000,
+      200,
+    );
     // Each service's inbox group tails the logs it consumes (registry ← consensus, rewards, distance; …).
-    assert.ok(lag.some((x) => x.labels.group?.includes('registry') && x.labels.topic?.includes('consensus')), JSON.stringify(lag));
+    assert.ok(
+      lag.some((x) => x.labels.group?.includes('registry') && x.labels.topic?.includes('consensus')),
+      JSON.stringify(lag),
+    );
   });
 
   test('restarted with a validator set no single attestation satisfies: the budget gauge is read from the replayed state; a closed round that cannot settle is overdue', async () => {
@@ -70,8 +78,11 @@ describe('npm start\'s /metrics: budget, overdue rounds and consumer lag gauges 
     const validator = keyPairFromSeed(readFileSync(join(dataDir, 'validator.key'), 'utf8').trim());
     const others = [generateKeyPair(), generateKeyPair(), generateKeyPair()].map((k) => k.address);
     system = await startEmbeddedProcess({
-      ...scenarioEnv(keys.evaluator.address), DATA_DIR: dataDir, METRICS_PORT: String(metricsPort),
-      VALIDATOR_KEY: validator.seed, VALIDATORS: [validator.address, ...others].join(','),
+      ...scenarioEnv(keys.evaluator.address),
+      DATA_DIR: dataDir,
+      METRICS_PORT: String(metricsPort),
+      VALIDATOR_KEY: validator.seed,
+      VALIDATORS: [validator.address, ...others].join(','),
     });
     ewx = connect({ address: system.address });
     assert.equal(await one('ewx_group_budget_remaining', { service: 'registry', group: SCENARIO_GROUP }), await budgetOf());
@@ -83,10 +94,17 @@ describe('npm start\'s /metrics: budget, overdue rounds and consumer lag gauges 
       await registrar.voting.startRound({ solution: SCENARIO_SOLUTION, roundId: 'stuck-1' });
       for (const w of [w0, w1]) await w.voting.submitVote({ solution: SCENARIO_SOLUTION, roundId: 'stuck-1', result: Buffer.from('c0ffee', 'hex') });
       const round = await ewx.voting.getRound({ solution: SCENARIO_SOLUTION, roundId: 'stuck-1' });
-      const h = Number((await admin.consensus.produceBlocks({ count: Number(round.endBlock) - Number((await ewx.consensus.getStatus({})).height) + 2 })).height);
+      const h = Number(
+        (await admin.consensus.produceBlocks({ count: Number(round.endBlock) - Number((await ewx.consensus.getStatus({})).height) + 2 })).height,
+      );
       await untilHeight(ewx, h, { timeoutMs: 60_000 });
-      await waitFor('the round closed, waiting for attestations', async () =>
-        ((await ewx!.voting.getRound({ solution: SCENARIO_SOLUTION, roundId: 'stuck-1' })).state === RoundState.ROUND_STATE_OFF_CHAIN_VOTE ? true : undefined), 60_000, 100);
+      await waitFor(
+        'the round closed, waiting for attestations',
+        async () =>
+          (await ewx!.voting.getRound({ solution: SCENARIO_SOLUTION, roundId: 'stuck-1' })).state === RoundState.ROUND_STATE_OFF_CHAIN_VOTE ? true : undefined,
+        60_000,
+        100,
+      );
       assert.equal(await one('ewx_rounds_overdue', { service: 'voting' }), 1);
       assert.equal(await one('ewx_rounds_overdue_oldest_blocks', { service: 'voting' }), h - Number(round.endBlock));
       assert.equal((await ewx.consensus.getNetwork({})).attestationsNeeded, 3, 'more than two thirds of four');

@@ -26,7 +26,10 @@ test('a changed vote, a wrong position or another root is refused, with the reas
     checkProof({ worker: W0, result: 'c0ffee', leaf: leaf0, steps: [{ position: 1, group: [leaf0, leaf1] }] }, root),
     checkProof({ worker: W0, result: 'c0ffee', leaf: leaf0, steps: [{ position: 0, group: [leaf0, leaf1] }] }, leaf1),
   ];
-  assert.deepEqual(bad.map((b) => b.valid), [false, false, false]);
+  assert.deepEqual(
+    bad.map((b) => b.valid),
+    [false, false, false],
+  );
   assert.match(bad[0]!.reason!, /leaf/);
   assert.match(bad[1]!.reason!, /position 1/);
   assert.match(bad[2]!.reason!, /Merkle root/);

@@ -4,7 +4,12 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes, concatBytes } from '@noble/hashes/utils.js';
 
-export interface Proof { worker: string; result: string; leaf: string; steps: { position: number; group: string[] }[] }
+export interface Proof {
+  worker: string;
+  result: string;
+  leaf: string;
+  steps: { position: number; group: string[] }[];
+}
 
 export function leafOf(worker: string, resultHex: string): string {
   return bytesToHex(sha256(concatBytes(new Uint8Array([0]), utf8ToBytes(worker), new Uint8Array([0x0a]), hexToBytes(resultHex))));

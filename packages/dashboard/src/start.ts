@@ -10,7 +10,13 @@ export async function startDashboard(target: ConnectOptions, port: number, host 
   const ewx = connect({ ...target, signer: undefined, deadlineMs: 10_000 });
   try {
     const g = await startGateway({ ewx, audit }, port, host);
-    return { ...g, close: async () => { await g.close(); ewx.close(); } };
+    return {
+      ...g,
+      close: async () => {
+        await g.close();
+        ewx.close();
+      },
+    };
   } catch (e) {
     ewx.close();
     throw e;
@@ -20,7 +26,8 @@ export async function startDashboard(target: ConnectOptions, port: number, host 
 /** A dashboard port setting (DASHBOARD_PORT, the demo's --dashboard): a port 0..65535 (0: any free one), or `off` (undefined). */
 export function dashboardPort(setting: string, name = 'DASHBOARD_PORT'): number | undefined {
   if (setting === 'off') return undefined;
-  if (!/^\d{1,5}$/.test(setting) || Number(setting) > 65_535) throw new Error(`${name}: expected a port 0..65535 (0 for any free one) or off, got ${JSON.stringify(setting)}`);
+  if (!/^\d{1,5}$/.test(setting) || Number(setting) > 65_535)
+    throw new Error(`${name}: expected a port 0..65535 (0 for any free one) or off, got ${JSON.stringify(setting)}`);
   return Number(setting);
 }
 

@@ -68,7 +68,8 @@ export async function startDemo(o: DemoOptions, onStep: (step: string) => void =
   let temporary = false;
   if (o.data) {
     dataDir = resolve(o.data);
-    if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new Error(`--data ${o.data}: the folder is not empty (the demo sets up a new network; give an empty or new folder)`);
+    if (existsSync(dataDir) && readdirSync(dataDir).length > 0)
+      throw new Error(`--data ${o.data}: the folder is not empty (the demo sets up a new network; give an empty or new folder)`);
     mkdirSync(dataDir, { recursive: true });
   } else {
     dataDir = mkdtempSync(join(tmpdir(), 'ewx-demo-'));
@@ -76,8 +77,12 @@ export async function startDemo(o: DemoOptions, onStep: (step: string) => void =
   }
   const admin = generateKeyPair();
   const env: Record<string, string> = {
-    DATA_DIR: dataDir, GRPC_PORT: String(o.port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address,
-    REWARD_PERIOD_BLOCKS: String(o.periodBlocks), REWARDS_SETTLEMENT_DELAY: '1',
+    DATA_DIR: dataDir,
+    GRPC_PORT: String(o.port),
+    BLOCK_TIME_MS: 'manual',
+    ADMIN_ADDRESS: admin.address,
+    REWARD_PERIOD_BLOCKS: String(o.periodBlocks),
+    REWARDS_SETTLEMENT_DELAY: '1',
   };
   embeddedKeys(env as NodeJS.ProcessEnv);
   let system: Embedded | undefined;
@@ -101,20 +106,33 @@ export async function startDemo(o: DemoOptions, onStep: (step: string) => void =
     ewx = connect({ address, signer: keySigner(admin, counterNonces()) });
     onStep(`setting up a registrar, ${GROUP}, ${SOLUTION} and ${o.workers} operators`);
     const scenario = await setUpScenario({
-      ewx, admin: keySigner(admin, counterNonces()), group: GROUP, operators: o.workers, budget: 1_000,
+      ewx,
+      admin: keySigner(admin, counterNonces()),
+      group: GROUP,
+      operators: o.workers,
+      budget: 1_000,
       solutions: [{ namespace: SOLUTION, logicRef: LOGIC_REF, startMethod: o.start, maxWaiting: o.maxWaiting, quorumPercent: 50, voteThresholdPercent: 60 }],
     });
     const log: Logger = o.logFile ? pino({ level: 'info' }, pino.destination({ dest: o.logFile, sync: false })) : pino({ level: 'silent' });
     const outcomes = new Map<Kind, Record<VoteOutcome['outcome'], number>>(
-      (['honest', 'wrong', 'silent'] as Kind[]).map((k) => [k, { accepted: 0, refused: 0, missed: 0, abstained: 0, failed: 0 }]));
+      (['honest', 'wrong', 'silent'] as Kind[]).map((k) => [k, { accepted: 0, refused: 0, missed: 0, abstained: 0, failed: 0 }]),
+    );
     const kindOf = new Map(scenario.operators.map((op, i) => [op.worker.key.address, kinds[i]!]));
     onStep(`starting ${o.workers} worker runtimes`);
     scenario.operators.forEach((op, i) => {
-      runtimes.push(startWorker({
-        ewx: ewx!.withSigner(op.worker.signer), signer: op.worker.signer, operator: op.key.address, handlers: new Map([[LOGIC_REF, logic[kinds[i]!]]]),
-        logger: log.child({ kind: kinds[i] }), pollMs: Math.max(100, Math.min(250, o.blockMs * 2)),
-        onOutcome: (x) => { outcomes.get(kindOf.get(x.worker)!)![x.outcome]++; },
-      }));
+      runtimes.push(
+        startWorker({
+          ewx: ewx!.withSigner(op.worker.signer),
+          signer: op.worker.signer,
+          operator: op.key.address,
+          handlers: new Map([[LOGIC_REF, logic[kinds[i]!]]]),
+          logger: log.child({ kind: kinds[i] }),
+          pollMs: Math.max(100, Math.min(250, o.blockMs * 2)),
+          onOutcome: (x) => {
+            outcomes.get(kindOf.get(x.worker)!)![x.outcome]++;
+          },
+        }),
+      );
     });
     // Stakes taken in period 0 count from period 1: nothing can happen before it, so its remaining blocks come at once.
     const now = await ewx.rewards.getCurrentPeriod({});
@@ -133,7 +151,9 @@ export async function startDemo(o: DemoOptions, onStep: (step: string) => void =
           clockError = undefined;
           // A registrar-started solution: the demo's registrar starts a round every maxWaiting blocks.
           if (o.start === 'REGISTRAR' && height % BigInt(o.maxWaiting) === 0n) {
-            c.voting.startRound({ solution: SOLUTION, roundId: `r${height}` }, { signer: scenario.registrar.signer }).catch(() => { /* e.g. the round would end after the period: the next slot tries again */ });
+            c.voting.startRound({ solution: SOLUTION, roundId: `r${height}` }, { signer: scenario.registrar.signer }).catch(() => {
+              /* e.g. the round would end after the period: the next slot tries again */
+            });
           }
         } catch (e) {
           clockError = (e as Error).message;

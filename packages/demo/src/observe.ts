@@ -43,7 +43,11 @@ async function sla(ewx: Ewx, group: string, period: number): Promise<Map<string,
 }
 
 export async function observe(ewx: Ewx, group: string, solution: string, operators: readonly string[]): Promise<Snapshot> {
-  const [current, rounds, payouts] = await Promise.all([ewx.rewards.getCurrentPeriod({}), roundCounts(ewx, solution), ewx.rewards.getGroupPayouts({ group, limit: 500 })]);
+  const [current, rounds, payouts] = await Promise.all([
+    ewx.rewards.getCurrentPeriod({}),
+    roundCounts(ewx, solution),
+    ewx.rewards.getGroupPayouts({ group, limit: 500 }),
+  ]);
   const p = current.period;
   const index = p?.index ?? 0;
   const [now, last] = await Promise.all([sla(ewx, group, index), sla(ewx, group, index - 1)]);
@@ -52,11 +56,23 @@ export async function observe(ewx: Ewx, group: string, solution: string, operato
     height: current.height,
     period: p ? { index: p.index, firstBlock: p.firstBlock, lastBlock: p.lastBlock } : undefined,
     rounds,
-    operators: operators.map((o, i) => ({ operator: o, slaNow: now.get(o), slaLast: last.get(o), earned: BigInt(earned[i]!.groups.find((g) => g.group === group)?.earned ?? '0') })),
-    periods: [...payouts.periods].sort((a, b) => b.period - a.period).map((x) => ({
-      period: x.period, paid: BigInt(x.paid || '0'), due: BigInt(x.due || '0'), qualifying: x.qualifying, operators: x.operators,
-      credited: x.creditedChunks + x.refusedChunks >= x.payoutChunks, exhausted: x.budgetExhausted,
+    operators: operators.map((o, i) => ({
+      operator: o,
+      slaNow: now.get(o),
+      slaLast: last.get(o),
+      earned: BigInt(earned[i]!.groups.find((g) => g.group === group)?.earned ?? '0'),
     })),
+    periods: [...payouts.periods]
+      .sort((a, b) => b.period - a.period)
+      .map((x) => ({
+        period: x.period,
+        paid: BigInt(x.paid || '0'),
+        due: BigInt(x.due || '0'),
+        qualifying: x.qualifying,
+        operators: x.operators,
+        credited: x.creditedChunks + x.refusedChunks >= x.payoutChunks,
+        exhausted: x.budgetExhausted,
+      })),
     budgetLeft: BigInt(payouts.budgetAvailable || '0'),
   };
 }

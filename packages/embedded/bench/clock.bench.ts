@@ -41,22 +41,35 @@ const rssMb = (pid: number): number => {
 let dataDir = mkdtempSync(join(tmpdir(), 'ewx-clock-bench-'));
 const dirs = [dataDir];
 let child: ChildProcess | undefined;
-process.on('exit', () => { if (child && child.exitCode === null) child.kill('SIGKILL'); for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+process.on('exit', () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 async function start(port: number, env: Record<string, string> = {}): Promise<{ ms: number; out: () => string }> {
   const t = performance.now();
   child = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/main.js')], {
-    env: { ...process.env, DATA_DIR: dataDir, GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DATA_DIR: dataDir, GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  child.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  });
   const c = child;
-  await waitFor('embedded SERVING', async () => {
-    if (c.exitCode !== null) throw new Error(`embedded exited: ${out.slice(-2000)}`);
-    const s = await healthStatus(`127.0.0.1:${port}`, 'ewx.v1.Registry');
-    return s !== undefined && isServing(s) ? true : undefined;
-  }, 180_000, 20);
+  await waitFor(
+    'embedded SERVING',
+    async () => {
+      if (c.exitCode !== null) throw new Error(`embedded exited: ${out.slice(-2000)}`);
+      const s = await healthStatus(`127.0.0.1:${port}`, 'ewx.v1.Registry');
+      return s !== undefined && isServing(s) ? true : undefined;
+    },
+    180_000,
+    20,
+  );
   return { ms: performance.now() - t, out: () => out };
 }
 
@@ -77,15 +90,29 @@ const address = `127.0.0.1:${port}`;
 const admin = keyPairFromSeed(readFileSync(join(dataDir, 'admin.key'), 'utf8').trim());
 const nonce = nonceCounter(BigInt(Date.now()));
 const consensus = insecureClient(ConsensusClient, address);
-const clients = { registry: insecureClient(RegistryClient, address), voting: insecureClient(VotingClient, address), consensus, rewards: insecureClient(RewardsClient, address), distance: insecureClient(DistanceClient, address) };
-const heights = async (): Promise<bigint[]> => Promise.all(Object.values(clients).map(async (c) => (await rpc(c as never as RegistryClient, 'getStatus', {})).height as bigint));
+const clients = {
+  registry: insecureClient(RegistryClient, address),
+  voting: insecureClient(VotingClient, address),
+  consensus,
+  rewards: insecureClient(RewardsClient, address),
+  distance: insecureClient(DistanceClient, address),
+};
+const heights = async (): Promise<bigint[]> =>
+  Promise.all(Object.values(clients).map(async (c) => (await rpc(c as never as RegistryClient, 'getStatus', {})).height as bigint));
 
 const SERVICES = Object.keys(clients) as (keyof typeof clients)[];
 const positions = async (): Promise<Record<string, number>> =>
-  Object.fromEntries(await Promise.all(SERVICES.map(async (n) => [n, Number((await rpc(clients[n] as never as RegistryClient, 'getStatus', {})).logPosition)] as const)));
+  Object.fromEntries(
+    await Promise.all(SERVICES.map(async (n) => [n, Number((await rpc(clients[n] as never as RegistryClient, 'getStatus', {})).logPosition)] as const)),
+  );
 const produceBlocks = (count: number) =>
-  rpc(consensus, 'produceBlocks', signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
-const allAt = (target: bigint) => waitFor(`every service at height ${target}`, async () => ((await heights()).every((h) => h === target) ? true : undefined), 600_000, 5);
+  rpc(
+    consensus,
+    'produceBlocks',
+    signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
+  );
+const allAt = (target: bigint) =>
+  waitFor(`every service at height ${target}`, async () => ((await heights()).every((h) => h === target) ? true : undefined), 600_000, 5);
 
 // Baseline: one block per call (a BlockProduced in every log per block, the cost before runs).
 note(`baseline: ${SINGLE} blocks, one per call`);
@@ -108,7 +135,9 @@ const allRecorded = performance.now() - tp;
 const p1 = await positions();
 const runEvents = Object.fromEntries(SERVICES.map((n) => [n, p1[n]! - p0[n]!]));
 const afterRss = rssMb(child!.pid!);
-const logEvents = (await Promise.all(Object.values(clients).map(async (c) => Number((await rpc(c as never as RegistryClient, 'getStatus', {})).logPosition)))).reduce((a, b) => a + b, 0);
+const logEvents = (
+  await Promise.all(Object.values(clients).map(async (c) => Number((await rpc(c as never as RegistryClient, 'getStatus', {})).logPosition)))
+).reduce((a, b) => a + b, 0);
 
 note('restart (SIGTERM, then a new process on the same data)');
 const c0 = child!;
@@ -126,7 +155,6 @@ const restartRss = rssMb(child!.pid!);
   await exited;
 }
 
-
 /**
  * An idle reward period of length L on a fresh system (REWARD_PERIOD_BLOCKS = L): the events each
  * log gained while the height went from the first block of period 1 to the first block of period 2,
@@ -140,7 +168,13 @@ async function idlePeriod(length: number): Promise<Record<string, number>> {
   const n = nonceCounter(BigInt(Date.now()));
   const produce = async (count: number): Promise<bigint> => {
     for (let left = count; left > 0; left -= Math.max(1, Math.floor(length / 4))) {
-      await rpc(consensus, 'produceBlocks', signCommand(key, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: Math.min(left, Math.max(1, Math.floor(length / 4))) }, n(), (m) => ProduceBlocksRequest.encode(m).finish()));
+      await rpc(
+        consensus,
+        'produceBlocks',
+        signCommand(key, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: Math.min(left, Math.max(1, Math.floor(length / 4))) }, n(), (m) =>
+          ProduceBlocksRequest.encode(m).finish(),
+        ),
+      );
     }
     const h = (await rpc(consensus, 'getStatus', {})).height;
     await allAt(h);
@@ -167,18 +201,54 @@ const others = SERVICES.filter((s) => s !== 'consensus');
 const idleEqual = others.every((s) => PERIODS.every((L) => idle[`L=${L}`]![s] === idle[`L=${PERIODS[0]}`]![s]));
 
 const blocksPerSec = Math.round(BLOCKS / (allRecorded / 1000));
-console.log(JSON.stringify({
-  bench: 'embedded system: clock, cold start, memory, restart', blocks: BLOCKS,
-  blocksPerSecond: { figure: blocksPerSec, goal: 10_000, met: blocksPerSec >= 10_000, callMs: Math.round(produced), allRecordedMs: Math.round(allRecorded), eventsAddedPerLog: runEvents },
-  baseline: {
-    oneBlockPerCall: { blocks: SINGLE, blocksPerSecond: singlePerSec, msPerBlock: +(singleMs / SINGLE).toFixed(2), note: 'a BlockProduced event per block in every log (the per-block clock)' },
-    ratio: +(blocksPerSec / singlePerSec).toFixed(1),
-    pgliteSingleEventAppendsPerSecond: baseAppendsPerSec,
-  },
-  idleRewardPeriod: { eventsAddedPerLog: idle, independentOfLength: idleEqual, note: 'fresh system per length, no group: one period of blocks in 4 ProduceBlocks calls' },
-  coldStart: { note: 'first start on an empty data directory (includes creating the PGlite databases)', ms: Math.round(cold.ms), goalMs: 2000, met: cold.ms < 2000, idleRssMb: idleRss, goalMb: 200 },
-  afterBlocks: { rssMb: afterRss, logEvents },
-  restart: { ms: Math.round(again.ms), stopMs: Math.round(stopMs), logEventsReplayed: logEvents, msPerThousandEvents: +(again.ms / (logEvents / 1000)).toFixed(1), rssMb: restartRss },
-  loadAverage: loadavg().map((x) => +x.toFixed(1)),
-}, null, 1));
+console.log(
+  JSON.stringify(
+    {
+      bench: 'embedded system: clock, cold start, memory, restart',
+      blocks: BLOCKS,
+      blocksPerSecond: {
+        figure: blocksPerSec,
+        goal: 10_000,
+        met: blocksPerSec >= 10_000,
+        callMs: Math.round(produced),
+        allRecordedMs: Math.round(allRecorded),
+        eventsAddedPerLog: runEvents,
+      },
+      baseline: {
+        oneBlockPerCall: {
+          blocks: SINGLE,
+          blocksPerSecond: singlePerSec,
+          msPerBlock: +(singleMs / SINGLE).toFixed(2),
+          note: 'a BlockProduced event per block in every log (the per-block clock)',
+        },
+        ratio: +(blocksPerSec / singlePerSec).toFixed(1),
+        pgliteSingleEventAppendsPerSecond: baseAppendsPerSec,
+      },
+      idleRewardPeriod: {
+        eventsAddedPerLog: idle,
+        independentOfLength: idleEqual,
+        note: 'fresh system per length, no group: one period of blocks in 4 ProduceBlocks calls',
+      },
+      coldStart: {
+        note: 'first start on an empty data directory (includes creating the PGlite databases)',
+        ms: Math.round(cold.ms),
+        goalMs: 2000,
+        met: cold.ms < 2000,
+        idleRssMb: idleRss,
+        goalMb: 200,
+      },
+      afterBlocks: { rssMb: afterRss, logEvents },
+      restart: {
+        ms: Math.round(again.ms),
+        stopMs: Math.round(stopMs),
+        logEventsReplayed: logEvents,
+        msPerThousandEvents: +(again.ms / (logEvents / 1000)).toFixed(1),
+        rssMb: restartRss,
+      },
+      loadAverage: loadavg().map((x) => +x.toFixed(1)),
+    },
+    null,
+    1,
+  ),
+);
 process.exit(0);

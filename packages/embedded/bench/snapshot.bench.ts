@@ -32,15 +32,24 @@ let chainVersion = -1;
 
 /** Appends `count` events: deposits (one stream per append) and inbox BlockProduced copies, alternating. */
 async function grow(store: EventStore, count: number): Promise<void> {
-  for (let done = 0; done < count;) {
+  for (let done = 0; done < count; ) {
     const n = Math.min(1000, count - done);
     const dep: EventData[] = [];
     const blocks: EventData[] = [];
     for (let i = 0; i < n; i++) {
-      if (i % 2 === 0) dep.push({ type: 'Deposited', data: { account: account(deposits++), amount: '1000000000000000000' }, metadata: { signer: admin, nonce: String(nonce++), prevOfType: -1 } });
+      if (i % 2 === 0)
+        dep.push({
+          type: 'Deposited',
+          data: { account: account(deposits++), amount: '1000000000000000000' },
+          metadata: { signer: admin, nonce: String(nonce++), prevOfType: -1 },
+        });
       else {
         chainVersion++;
-        blocks.push({ type: 'BlockProduced', data: { height: ++height }, metadata: { source: 'consensus', sourceStream: 'chain', sourceVersion: chainVersion, sourcePosition: String(chainVersion + 1) } });
+        blocks.push({
+          type: 'BlockProduced',
+          data: { height: ++height },
+          metadata: { source: 'consensus', sourceStream: 'chain', sourceVersion: chainVersion, sourcePosition: String(chainVersion + 1) },
+        });
       }
     }
     await store.append(`ledger:bench${deposits}`, dep, -1);
@@ -51,7 +60,12 @@ async function grow(store: EventStore, count: number): Promise<void> {
 
 /** The snapshot log lines (serialise ms, bytes) of a runtime. */
 const lines: Record<string, unknown>[] = [];
-const logger: Logger = { info: (m, f) => void lines.push({ m, ...f }), warn: (m, f) => void lines.push({ m, ...f }), error: () => undefined, child: () => logger };
+const logger: Logger = {
+  info: (m, f) => void lines.push({ m, ...f }),
+  warn: (m, f) => void lines.push({ m, ...f }),
+  error: () => undefined,
+  child: () => logger,
+};
 
 const store = await pgliteEventStore(`snapbench${Date.now().toString(36)}`);
 note(`writing ${N} events`);
@@ -95,16 +109,27 @@ await fullAgain.rt.stop();
 await store.close();
 
 const perEventUs = (full.ms * 1000) / N;
-console.log(JSON.stringify({
-  bench: 'restart of a runtime (registry decider) with and without a snapshot', events: N, tail: TAIL,
-  fullReplayMs: Math.round(full.ms), fullReplayWithTailMs: Math.round(fullAgain.ms),
-  fromSnapshotMs: Math.round(fromSnap.ms), fromSnapshotPlusTailMs: Math.round(tail.ms),
-  speedup: +(full.ms / fromSnap.ms).toFixed(1),
-  snapshot: { bytes: stored.bytes, serializeMs: stored.serializeMs, storeMs: stored.ms, stopWithSnapshotMs: Math.round(stopMs), loadMs: restored.ms },
-  equalsFullReplay: { noTail: equalNoTail, withTail: equalWithTail, ...(diff ? { firstDifference: diff } : {}) },
-  fullReplayUsPerEvent: +perEventUs.toFixed(2), extrapolatedFullReplay1MEventsS: +((full.ms / N) * 1e6 / 1000).toFixed(1),
-  note: 'in-memory PGlite in the bench process; the state is the registry ledger of 10,000 accounts; extrapolation is linear in events',
-  loadAverage: loadavg().map((x) => +x.toFixed(1)),
-}, null, 1));
+console.log(
+  JSON.stringify(
+    {
+      bench: 'restart of a runtime (registry decider) with and without a snapshot',
+      events: N,
+      tail: TAIL,
+      fullReplayMs: Math.round(full.ms),
+      fullReplayWithTailMs: Math.round(fullAgain.ms),
+      fromSnapshotMs: Math.round(fromSnap.ms),
+      fromSnapshotPlusTailMs: Math.round(tail.ms),
+      speedup: +(full.ms / fromSnap.ms).toFixed(1),
+      snapshot: { bytes: stored.bytes, serializeMs: stored.serializeMs, storeMs: stored.ms, stopWithSnapshotMs: Math.round(stopMs), loadMs: restored.ms },
+      equalsFullReplay: { noTail: equalNoTail, withTail: equalWithTail, ...(diff ? { firstDifference: diff } : {}) },
+      fullReplayUsPerEvent: +perEventUs.toFixed(2),
+      extrapolatedFullReplay1MEventsS: +(((full.ms / N) * 1e6) / 1000).toFixed(1),
+      note: 'in-memory PGlite in the bench process; the state is the registry ledger of 10,000 accounts; extrapolation is linear in events',
+      loadAverage: loadavg().map((x) => +x.toFixed(1)),
+    },
+    null,
+    1,
+  ),
+);
 if (!equalNoTail || !equalWithTail) process.exit(1);
 process.exit(0);

@@ -17,14 +17,17 @@ const WATCHERS = Number(process.env.WATCH_BENCH_WATCHERS ?? 20);
 const EVENTS = Number(process.env.WATCH_BENCH_EVENTS ?? 1000);
 const decider: Decider<number> = { initialState: () => 0, evolve: (s) => s + 1 };
 
-const pct = (xs: number[], p: number): number => xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const pct = (xs: number[], p: number): number => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!);
 
 async function run(mode: 'store' | 'live') {
   const db = await PGlite.create();
   const inner = await pgliteEventStore(`watchbench_${mode}`, db);
   let reads = 0;
   const store: EventStore = Object.create(inner) as EventStore;
-  store.readAll = (after, limit) => { reads++; return inner.readAll(after, limit); };
+  store.readAll = (after, limit) => {
+    reads++;
+    return inner.readAll(after, limit);
+  };
   const rt = createRuntime(`watchbench_${mode}`, store, decider, silentLogger);
   await rt.start();
   const appliedAt = new Map<string, number>();
@@ -34,12 +37,22 @@ async function run(mode: 'store' | 'live') {
   const latencies: number[] = [];
   let delivered = 0;
   let allDone: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => { allDone = resolve; });
-  const follows = Array.from({ length: WATCHERS }, () => followLog(rt, { from: START, types: new Set(), includeInputs: false }, async (e) => {
-    latencies.push(performance.now() - appliedAt.get(e.position)!);
-    if (++delivered === WATCHERS * EVENTS) allDone();
-    return true;
-  }, abort.signal, { mode }));
+  const done = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const follows = Array.from({ length: WATCHERS }, () =>
+    followLog(
+      rt,
+      { from: START, types: new Set(), includeInputs: false },
+      async (e) => {
+        latencies.push(performance.now() - appliedAt.get(e.position)!);
+        if (++delivered === WATCHERS * EVENTS) allDone();
+        return true;
+      },
+      abort.signal,
+      { mode },
+    ),
+  );
   const readsBefore = reads;
   const t0 = performance.now();
   for (let i = 0; i < EVENTS; i++) await rt.execute(`s${i % 10}`, () => [{ type: 'Voted', data: { i } }]);
@@ -52,12 +65,17 @@ async function run(mode: 'store' | 'live') {
   await rt.stop();
   await db.close();
   return {
-    mode, watchers: WATCHERS, events: EVENTS,
+    mode,
+    watchers: WATCHERS,
+    events: EVENTS,
     watcherReadsPerEvent: +(watcherReads / EVENTS).toFixed(3),
     storeReadsPerEvent: +((reads - readsBefore) / EVENTS).toFixed(3),
-    latencyP50Ms: +pct(latencies, 0.5).toFixed(3), latencyP99Ms: +pct(latencies, 0.99).toFixed(3),
-    appendsPerS: Math.round(EVENTS / (appendMs / 1000)), allDeliveredMs: Math.round(totalMs),
-    fromLive: stats.reduce((n, s) => n + s.fromLive, 0), fallbacks: stats.reduce((n, s) => n + s.fallbacks, 0),
+    latencyP50Ms: +pct(latencies, 0.5).toFixed(3),
+    latencyP99Ms: +pct(latencies, 0.99).toFixed(3),
+    appendsPerS: Math.round(EVENTS / (appendMs / 1000)),
+    allDeliveredMs: Math.round(totalMs),
+    fromLive: stats.reduce((n, s) => n + s.fromLive, 0),
+    fallbacks: stats.reduce((n, s) => n + s.fallbacks, 0),
   };
 }
 
@@ -65,9 +83,13 @@ const baseline = await run('store');
 console.log(JSON.stringify({ bench: 'watch', ...baseline }));
 const live = await run('live');
 console.log(JSON.stringify({ bench: 'watch', ...live }));
-console.log(JSON.stringify({
-  bench: 'watch', ratio: 'live/store',
-  watcherReadsPerEvent: +(live.watcherReadsPerEvent / Math.max(baseline.watcherReadsPerEvent, 1e-9)).toFixed(4),
-  latencyP50: +(live.latencyP50Ms / baseline.latencyP50Ms).toFixed(3), latencyP99: +(live.latencyP99Ms / baseline.latencyP99Ms).toFixed(3),
-  appendsPerS: +(live.appendsPerS / baseline.appendsPerS).toFixed(3),
-}));
+console.log(
+  JSON.stringify({
+    bench: 'watch',
+    ratio: 'live/store',
+    watcherReadsPerEvent: +(live.watcherReadsPerEvent / Math.max(baseline.watcherReadsPerEvent, 1e-9)).toFixed(4),
+    latencyP50: +(live.latencyP50Ms / baseline.latencyP50Ms).toFixed(3),
+    latencyP99: +(live.latencyP99Ms / baseline.latencyP99Ms).toFixed(3),
+    appendsPerS: +(live.appendsPerS / baseline.appendsPerS).toFixed(3),
+  }),
+);

@@ -6,8 +6,21 @@ import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import { DepositRequest } from '@ewx/proto/registry';
 import {
-  EwxCallError, MAX_BATCH_ITEMS, connect, counterNonces, depositMany, generateKeyPair, keySigner, nominateMany, signDeposit, signNomination, signWith,
-  untilHeight, type Ewx, type KeyPair, type Signer,
+  EwxCallError,
+  MAX_BATCH_ITEMS,
+  connect,
+  counterNonces,
+  depositMany,
+  generateKeyPair,
+  keySigner,
+  nominateMany,
+  signDeposit,
+  signNomination,
+  signWith,
+  untilHeight,
+  type Ewx,
+  type KeyPair,
+  type Signer,
 } from '@ewx/client';
 
 const T = 10n ** 18n;
@@ -27,14 +40,25 @@ describe('registry batches and the account list', () => {
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, {
-      DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn',
-    }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_PORT: String(port),
+        BLOCK_TIME_MS: 'manual',
+        ADMIN_ADDRESS: admin.address,
+        LOG_LEVEL: 'warn',
+      },
+      { signals: false },
+    );
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await ewx.consensus.produceBlocks({ count: 1 });
     await untilHeight(ewx, 1, { timeoutMs: 60_000 });
   });
-  after(async () => { ewx?.close(); await system?.stop(); });
+  after(async () => {
+    ewx?.close();
+    await system?.stop();
+  });
 
   test('DepositBatch: items in order, one refused item does not stop the rest, nothing for it', async () => {
     const a = generateKeyPair().address;
@@ -48,7 +72,10 @@ describe('registry batches and the account list', () => {
     ];
     const replayed = deposits[0]!;
     const res = await ewx.registry.depositBatch({ deposits: [...deposits, replayed] });
-    assert.deepEqual(res.results.map((r) => r.code), [status.OK, status.INVALID_ARGUMENT, status.PERMISSION_DENIED, status.OK, status.PERMISSION_DENIED]);
+    assert.deepEqual(
+      res.results.map((r) => r.code),
+      [status.OK, status.INVALID_ARGUMENT, status.PERMISSION_DENIED, status.OK, status.PERMISSION_DENIED],
+    );
     assert.match(res.results[1]!.message, /^amount:/);
     assert.match(res.results[2]!.message, /auth\.signer/);
     assert.match(res.results[4]!.message, /nonce/);
@@ -59,7 +86,9 @@ describe('registry batches and the account list', () => {
 
   test('a batch signed for the batch method is refused item by item: each item is signed for the single method', async () => {
     const a = generateKeyPair().address;
-    const wrong = await signWith(as(admin), '/ewx.v1.Registry/DepositBatch', { auth: undefined, account: a, amount: '1' }, (m) => DepositRequest.encode(m).finish());
+    const wrong = await signWith(as(admin), '/ewx.v1.Registry/DepositBatch', { auth: undefined, account: a, amount: '1' }, (m) =>
+      DepositRequest.encode(m).finish(),
+    );
     const res = await ewx.registry.depositBatch({ deposits: [wrong] });
     assert.equal(res.results[0]!.code, status.UNAUTHENTICATED);
     assert.match(res.results[0]!.message, /auth\.signature/);
@@ -69,8 +98,10 @@ describe('registry batches and the account list', () => {
     const a = generateKeyPair().address;
     const deposits = [];
     for (let i = 0; i <= MAX_BATCH_ITEMS; i++) deposits.push(await signDeposit(as(admin), { account: a, amount: 1n }));
-    await assert.rejects(ewx.registry.depositBatch({ deposits }), (e: unknown) =>
-      e instanceof EwxCallError && e.code === status.INVALID_ARGUMENT && /^deposits: at most 1000 per call, got 1001/.test(e.details));
+    await assert.rejects(
+      ewx.registry.depositBatch({ deposits }),
+      (e: unknown) => e instanceof EwxCallError && e.code === status.INVALID_ARGUMENT && /^deposits: at most 1000 per call, got 1001/.test(e.details),
+    );
     assert.equal((await ewx.registry.getAccount({ address: a })).free, '0');
   });
 
@@ -80,16 +111,37 @@ describe('registry batches and the account list', () => {
     await ewx.withSigner(R).registry.signUpRegistrar({ friendlyName: 'Batch registrar', legalLocation: 'DE' });
     await ewx.withSigner(R).registry.registerGroup({
       config: {
-        namespace: 'batch.group', info: 'test', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false,
-        startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50,
-        operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
+        namespace: 'batch.group',
+        info: 'test',
+        minStake: T.toString(),
+        maxStake: (100n * T).toString(),
+        maxOperators: 10,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T.toString(),
+        votingRewardPerBlock: T.toString(),
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 1000n,
+        withdrawalDelay: 1,
       },
-      budget: (500n * T).toString(), allowList: [],
+      budget: (500n * T).toString(),
+      allowList: [],
     });
     await ewx.withSigner(R).registry.registerSolution({
       config: {
-        namespace: 'batch.solution', group: 'batch.group', name: 'batch', description: '', logicRef: 'bafy-batch', expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: true, unresolvedPolicy: 'NONE',
+        namespace: 'batch.solution',
+        group: 'batch.group',
+        name: 'batch',
+        description: '',
+        logicRef: 'bafy-batch',
+        expirationBlock: 10_000n,
+        maxWaitingThreshold: 3n,
+        voteThresholdPercent: 60,
+        quorumPercent: 50,
+        votingStartMethod: 'REGISTRAR',
+        nominationsEnabled: true,
+        unresolvedPolicy: 'NONE',
       },
     });
     const workers = Array.from({ length: 30 }, () => generateKeyPair().address);
@@ -97,12 +149,23 @@ describe('registry batches and the account list', () => {
     const seen: number[] = [];
     const res = await nominateMany(ewx, R, items, { chunk: 8, onProgress: (done) => seen.push(done) });
     assert.deepEqual(seen, [8, 16, 24, 31]);
-    assert.deepEqual(res.map((r) => r.code), [...workers.map(() => status.OK), status.ALREADY_EXISTS]);
+    assert.deepEqual(
+      res.map((r) => r.code),
+      [...workers.map(() => status.OK), status.ALREADY_EXISTS],
+    );
     // A nomination signed for NominateWorker is not accepted by UnnominateWorkers.
     const crossed = await ewx.registry.unnominateWorkers({ nominations: [await signNomination(R, { solution: 'batch.solution', worker: workers[1]! })] });
     assert.equal(crossed.results[0]!.code, status.UNAUTHENTICATED);
-    const un = await nominateMany(ewx, R, workers.slice(0, 5).map((worker) => ({ solution: 'batch.solution', worker })), { unnominate: true });
-    assert.ok(un.every((r) => r.code === status.OK), JSON.stringify(un));
+    const un = await nominateMany(
+      ewx,
+      R,
+      workers.slice(0, 5).map((worker) => ({ solution: 'batch.solution', worker })),
+      { unnominate: true },
+    );
+    assert.ok(
+      un.every((r) => r.code === status.OK),
+      JSON.stringify(un),
+    );
     const sol = await ewx.registry.getSolution({ namespace: 'batch.solution' });
     assert.deepEqual([...sol.nominatedWorkers].sort(), workers.slice(5).sort());
   });
@@ -120,11 +183,16 @@ describe('registry batches and the account list', () => {
     assert.equal(new Set(listed).size, listed.length);
     assert.ok(listed.includes(registrar.address));
     const one = await ewx.registry.listAccounts({ page: { pageSize: 500, pageToken: '' } });
-    assert.deepEqual(one.accounts.map((x) => x.address), listed);
+    assert.deepEqual(
+      one.accounts.map((x) => x.address),
+      listed,
+    );
     const reg = one.accounts.find((x) => x.address === registrar.address)!;
     assert.deepEqual(reg, await ewx.registry.getAccount({ address: registrar.address }));
-    await assert.rejects(ewx.registry.listAccounts({ page: { pageSize: 10, pageToken: 'not-a-token' } }), (e: unknown) =>
-      e instanceof EwxCallError && e.code === status.INVALID_ARGUMENT && /^page\.page_token:/.test(e.details));
+    await assert.rejects(
+      ewx.registry.listAccounts({ page: { pageSize: 10, pageToken: 'not-a-token' } }),
+      (e: unknown) => e instanceof EwxCallError && e.code === status.INVALID_ARGUMENT && /^page\.page_token:/.test(e.details),
+    );
   });
 
   // The figure in the closing note (1,000 each way) was taken with EWX_BATCH_MEASURE=1000; CI runs 100.
@@ -136,7 +204,11 @@ describe('registry batches and the account list', () => {
     for (const account of single) await ewx.registry.deposit({ account, amount: '3' });
     const oneByOne = performance.now() - t;
     t = performance.now();
-    const res = await depositMany(ewx, as(admin), batched.map((account) => ({ account, amount: 3n })));
+    const res = await depositMany(
+      ewx,
+      as(admin),
+      batched.map((account) => ({ account, amount: 3n })),
+    );
     const batch = performance.now() - t;
     assert.equal(res.length, N);
     assert.ok(res.every((r) => r.code === status.OK));

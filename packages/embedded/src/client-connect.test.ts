@@ -5,7 +5,17 @@ import { ALL_MODULES } from './index.js';
 import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import {
-  EwxCallError, SERVICE_NAMES, connect, counterNonces, generateKeyPair, keySigner, sr25519FromMnemonic, pollingChanges, signVote, untilHeight, type Ewx,
+  EwxCallError,
+  SERVICE_NAMES,
+  connect,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  sr25519FromMnemonic,
+  pollingChanges,
+  signVote,
+  untilHeight,
+  type Ewx,
 } from '@ewx/client';
 
 /** The client against the real services: the embedded system in this process, over gRPC on a free port. */
@@ -18,13 +28,20 @@ describe('connect: typed promise clients against the embedded system', () => {
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
+      { signals: false },
+    );
     address = `127.0.0.1:${port}`;
     ewx = connect({ address, signer: asAdmin });
   });
-  after(async () => { ewx?.close(); await system?.stop(); });
+  after(async () => {
+    ewx?.close();
+    await system?.stop();
+  });
 
-  test('a command is signed with the connection\'s signer, its defaults filled in; reads need no signer', async () => {
+  test("a command is signed with the connection's signer, its defaults filled in; reads need no signer", async () => {
     const alice = generateKeyPair().address;
     const res = await ewx.registry.deposit({ account: alice, amount: '1000' });
     assert.equal(res.account?.free, '1000');
@@ -32,7 +49,10 @@ describe('connect: typed promise clients against the embedded system', () => {
     const produced = await ewx.consensus.produceBlocks({ count: 3 });
     assert.equal(produced.height, 3n);
     const statuses = await untilHeight(ewx, 3);
-    assert.deepEqual(SERVICE_NAMES.map((n) => statuses[n].height >= 3n), [true, true, true, true, true]);
+    assert.deepEqual(
+      SERVICE_NAMES.map((n) => statuses[n].height >= 3n),
+      [true, true, true, true, true],
+    );
   });
 
   test('an Energy Web X wallet key (sr25519, SS58 address) signs commands the services accept; a bent signature is refused', async () => {
@@ -46,7 +66,14 @@ describe('connect: typed promise clients against the embedded system', () => {
     await ewx.registry.transfer({ to: bob.address, amount: '120' }, { signer: asWallet });
     assert.equal((await ewx.registry.getAccount({ address: wallet.address })).free, '380');
     assert.equal((await ewx.registry.getAccount({ address: bob.address })).free, '120');
-    const bent = { ...asWallet, sign: async (b: Uint8Array) => { const s = Buffer.from(await asWallet.sign(b)); s[0]! ^= 1; return s; } };
+    const bent = {
+      ...asWallet,
+      sign: async (b: Uint8Array) => {
+        const s = Buffer.from(await asWallet.sign(b));
+        s[0]! ^= 1;
+        return s;
+      },
+    };
     const refused = await ewx.registry.transfer({ to: bob.address, amount: '1' }, { signer: bent }).catch((e: unknown) => e);
     assert.ok(EwxCallError.is(refused) && refused.code === status.UNAUTHENTICATED, String(refused));
     const polkadotForm = await ewx.registry.deposit({ account: '15rRgsWxz4H5LTnNGcCFsszfXD8oeAFd8QRsR6MbQE2f6XFF', amount: '1' }).catch((e: unknown) => e);
@@ -55,7 +82,7 @@ describe('connect: typed promise clients against the embedded system', () => {
     assert.equal((await ewx.registry.getAccount({ address: wallet.address })).free, '380', 'nothing changed');
   });
 
-  test('refusals arrive as EwxCallError with the gRPC code and the service\'s message', async () => {
+  test("refusals arrive as EwxCallError with the gRPC code and the service's message", async () => {
     const bad = await ewx.registry.deposit({ account: generateKeyPair().address, amount: '-1' }).catch((e: unknown) => e);
     assert.ok(EwxCallError.is(bad));
     assert.equal(bad.code, status.INVALID_ARGUMENT);
@@ -80,11 +107,20 @@ describe('connect: typed promise clients against the embedded system', () => {
 
   test('standalone form: one address per service (here two spellings of the same server)', async () => {
     const spread = connect({
-      addresses: { registry: address, voting: `localhost:${address.split(':')[1]}`, consensus: address, rewards: `localhost:${address.split(':')[1]}`, distance: address },
+      addresses: {
+        registry: address,
+        voting: `localhost:${address.split(':')[1]}`,
+        consensus: address,
+        rewards: `localhost:${address.split(':')[1]}`,
+        distance: address,
+      },
     });
     try {
       const all = await Promise.all(SERVICE_NAMES.map((n) => spread[n].getStatus({})));
-      assert.deepEqual(all.map((s) => s.service), ['registry', 'voting', 'consensus', 'rewards', 'distance']);
+      assert.deepEqual(
+        all.map((s) => s.service),
+        ['registry', 'voting', 'consensus', 'rewards', 'distance'],
+      );
     } finally {
       spread.close();
     }
@@ -96,7 +132,10 @@ describe('connect: typed promise clients against the embedded system', () => {
     const vote = await signVote(worker, { solution: 'no.such.solution', roundId: 'r1', result: Buffer.from('01', 'hex') });
     const res = await ewx.voting.submitVotes({ votes: [vote, { ...vote, auth: { ...vote.auth!, signature: Buffer.alloc(64) } }] });
     // The signature is accepted (the refusal is about the role: this account is no connected worker), the forged one is not.
-    assert.deepEqual(res.results.map((r) => r.code), [status.PERMISSION_DENIED, status.UNAUTHENTICATED]);
+    assert.deepEqual(
+      res.results.map((r) => r.code),
+      [status.PERMISSION_DENIED, status.UNAUTHENTICATED],
+    );
     assert.match(res.results[0]!.message, /^auth\.signer: /);
   });
 
@@ -104,8 +143,14 @@ describe('connect: typed promise clients against the embedded system', () => {
     const changes = pollingChanges({ firstMs: 5, maxMs: 20 });
     let calls = 0;
     assert.equal(await changes.until('the third look', async () => (++calls === 3 ? 'ok' : undefined)), 'ok');
-    await assert.rejects(changes.until('nothing', async () => undefined, { timeoutMs: 60 }), /timed out after 60 ms waiting for nothing/);
+    await assert.rejects(
+      changes.until('nothing', async () => undefined, { timeoutMs: 60 }),
+      /timed out after 60 ms waiting for nothing/,
+    );
     const refused = () => ewx.rewards.getGroupPayouts({ group: 'g', limit: 501 }).then(() => undefined);
-    await assert.rejects(changes.until('a bad question', refused, { timeoutMs: 10_000 }), (e: unknown) => EwxCallError.is(e) && e.code === status.INVALID_ARGUMENT);
+    await assert.rejects(
+      changes.until('a bad question', refused, { timeoutMs: 10_000 }),
+      (e: unknown) => EwxCallError.is(e) && e.code === status.INVALID_ARGUMENT,
+    );
   });
 });

@@ -7,7 +7,17 @@ import { freePort } from '@ewx/platform/testing';
 import { ConnectWorkerRequest } from '@ewx/proto/registry';
 import { RoundState } from '@ewx/proto/voting';
 import {
-  EwxCallError, connect, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, untilRoundClosed, type Ewx, type KeyPair, type Signer,
+  EwxCallError,
+  connect,
+  cosignWith,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  untilHeight,
+  untilRoundClosed,
+  type Ewx,
+  type KeyPair,
+  type Signer,
 } from '@ewx/client';
 
 const T = 10n ** 18n;
@@ -34,9 +44,18 @@ describe('rounds: snapshot, shared round states, network', () => {
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, {
-      DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn', REWARD_PERIOD_BLOCKS: '10',
-    }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_PORT: String(port),
+        BLOCK_TIME_MS: 'manual',
+        ADMIN_ADDRESS: admin.address,
+        LOG_LEVEL: 'warn',
+        REWARD_PERIOD_BLOCKS: '10',
+      },
+      { signals: false },
+    );
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await blocksTo(1);
     for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
@@ -44,16 +63,37 @@ describe('rounds: snapshot, shared round states, network', () => {
     await R.registry.signUpRegistrar({ friendlyName: 'Rounds registrar', legalLocation: 'DE' });
     await R.registry.registerGroup({
       config: {
-        namespace: 'rounds.group', info: 'test', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false,
-        startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50,
-        operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
+        namespace: 'rounds.group',
+        info: 'test',
+        minStake: T.toString(),
+        maxStake: (100n * T).toString(),
+        maxOperators: 10,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T.toString(),
+        votingRewardPerBlock: T.toString(),
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 1000n,
+        withdrawalDelay: 1,
       },
-      budget: (500n * T).toString(), allowList: [],
+      budget: (500n * T).toString(),
+      allowList: [],
     });
     await R.registry.registerSolution({
       config: {
-        namespace: 'rounds.solution', group: 'rounds.group', name: 'rounds', description: '', logicRef: 'bafy-rounds', expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+        namespace: 'rounds.solution',
+        group: 'rounds.group',
+        name: 'rounds',
+        description: '',
+        logicRef: 'bafy-rounds',
+        expirationBlock: 10_000n,
+        maxWaitingThreshold: 3n,
+        voteThresholdPercent: 60,
+        quorumPercent: 50,
+        votingStartMethod: 'REGISTRAR',
+        nominationsEnabled: false,
+        unresolvedPolicy: 'NONE',
       },
     });
     for (let i = 0; i < operators.length; i++) {
@@ -65,7 +105,10 @@ describe('rounds: snapshot, shared round states, network', () => {
     }
     await blocksTo(11); // period 1: the stakes are active
   });
-  after(async () => { ewx?.close(); await system?.stop(); });
+  after(async () => {
+    ewx?.close();
+    await system?.stop();
+  });
 
   test('GetRoundSnapshot pages the eligible workers in address order; the round state reads the same in voting and consensus', async () => {
     const R = ewx.withSigner(as(registrar));
@@ -80,7 +123,9 @@ describe('rounds: snapshot, shared round states, network', () => {
     const all = [...first.workers, ...rest.workers];
     const expected = workers.map((w, i) => ({ worker: w.address, operator: operators[i]!.address })).sort((a, b) => (a.worker < b.worker ? -1 : 1));
     assert.deepEqual(all, expected);
-    const bad = await ewx.voting.getRoundSnapshot({ solution: 'rounds.solution', roundId: 'r1', page: { pageSize: 2, pageToken: 'AAAA' } }).catch((e: unknown) => e);
+    const bad = await ewx.voting
+      .getRoundSnapshot({ solution: 'rounds.solution', roundId: 'r1', page: { pageSize: 2, pageToken: 'AAAA' } })
+      .catch((e: unknown) => e);
     assert.ok(EwxCallError.is(bad) && bad.code === status.INVALID_ARGUMENT && /^page\.page_token: /.test(bad.details), String(bad));
     const missing = await ewx.voting.getRoundSnapshot({ solution: 'rounds.solution', roundId: 'nope' }).catch((e: unknown) => e);
     assert.ok(EwxCallError.is(missing) && missing.code === status.NOT_FOUND && /^round_id: /.test(missing.details), String(missing));
@@ -90,7 +135,8 @@ describe('rounds: snapshot, shared round states, network', () => {
     const open = await ewx.consensus.getSettlement({ solution: 'rounds.solution', roundId: 'r1' });
     assert.deepEqual([open.roundState, open.state], [RoundState.ROUND_STATE_ACTIVE, 'OPEN']);
 
-    for (const w of workers.slice(0, 2)) await ewx.withSigner(as(w)).voting.submitVote({ solution: 'rounds.solution', roundId: 'r1', result: Buffer.from('c0ffee', 'hex') });
+    for (const w of workers.slice(0, 2))
+      await ewx.withSigner(as(w)).voting.submitVote({ solution: 'rounds.solution', roundId: 'r1', result: Buffer.from('c0ffee', 'hex') });
     await ewx.consensus.produceBlocks({ count: 3 });
     const round = await untilRoundClosed(ewx, 'rounds.solution', 'r1', { timeoutMs: 60_000 });
     assert.equal(round.state, RoundState.ROUND_STATE_SETTLED);

@@ -18,12 +18,19 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
   const ports: Record<string, number> = {};
   let ewx: Ewx;
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual',
+    DATABASE_URL: infra!.databaseUrl,
+    KAFKA_BROKERS: infra!.brokers.join(','),
+    EWX_NAMESPACE: ns,
+    ADMIN_ADDRESS: admin.address,
+    BLOCK_TIME_MS: 'manual',
   });
 
   before(async () => {
     for (const n of ['registry', 'consensus']) ports[n] = await freePort();
-    const [registry, consensus] = await Promise.all([startServiceProcess('registry', ports.registry!, env()), startServiceProcess('consensus', ports.consensus!, env())]);
+    const [registry, consensus] = await Promise.all([
+      startServiceProcess('registry', ports.registry!, env()),
+      startServiceProcess('consensus', ports.consensus!, env()),
+    ]);
     procs.registry = registry;
     procs.consensus = consensus;
     const r = `127.0.0.1:${ports.registry}`;
@@ -41,7 +48,10 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
     for (const a of accounts.slice(0, 2)) await ewx.registry.deposit({ account: a, amount: '3' });
     const it = ewx.watch('registry', { types: ['Deposited', 'BlockProduced'], includeInputs: true });
     const got: WatchedEvent[] = [(await it.next()).value!, (await it.next()).value!];
-    assert.deepEqual(got.map((e) => (e.data as { account: string }).account), accounts.slice(0, 2));
+    assert.deepEqual(
+      got.map((e) => (e.data as { account: string }).account),
+      accounts.slice(0, 2),
+    );
     // Live: consensus's block reaches registry through Kafka; then a deposit of registry's own.
     const nextBlock = it.next();
     await ewx.consensus.produceBlocks({ count: 1 });
@@ -54,7 +64,10 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
     got.push(block, third);
 
     // The registry stops (SIGTERM): the open stream ends without an error.
-    const ended = (async () => { const r = await it.next(); return r.done; })();
+    const ended = (async () => {
+      const r = await it.next();
+      return r.done;
+    })();
     await procs.registry!.stop();
     assert.equal(await ended, true);
 
@@ -65,7 +78,13 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
     // Resume from the last event received: the two blocks (as registry records them from Kafka) and nothing already seen.
     const resumed = ewx.watch('registry', { from: third.position, types: ['Deposited', 'BlockProduced'], includeInputs: true });
     const after2 = [(await resumed.next()).value!, (await resumed.next()).value!];
-    assert.deepEqual(after2.map((e) => [e.type, (e.data as { height: number }).height]), [['BlockProduced', 2], ['BlockProduced', 3]]);
+    assert.deepEqual(
+      after2.map((e) => [e.type, (e.data as { height: number }).height]),
+      [
+        ['BlockProduced', 2],
+        ['BlockProduced', 3],
+      ],
+    );
     assert.ok(after2.every((e) => BigInt(e.position) > BigInt(third.position)));
     await resumed.return();
 
@@ -75,6 +94,9 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
       all.push(e);
       if (all.length === 6) break;
     }
-    assert.deepEqual(all.map((e) => e.position), [...got, ...after2].map((e) => e.position));
+    assert.deepEqual(
+      all.map((e) => e.position),
+      [...got, ...after2].map((e) => e.position),
+    );
   });
 });

@@ -5,7 +5,17 @@ import { ALL_MODULES } from './index.js';
 import { runEmbedded, type Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import {
-  EwxCallError, SERVICE_NAMES, connect, counterNonces, generateKeyPair, keySigner, untilHeight, watchChanges, type Ewx, type ServiceName, type WatchedEvent,
+  EwxCallError,
+  SERVICE_NAMES,
+  connect,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  untilHeight,
+  watchChanges,
+  type Ewx,
+  type ServiceName,
+  type WatchedEvent,
 } from '@ewx/client';
 
 /** Takes `n` events from a watch (then leaves the loop, which cancels the call). */
@@ -20,7 +30,7 @@ async function take(it: AsyncGenerator<WatchedEvent, void, undefined>, n: number
 }
 
 /** Watch over real gRPC: the embedded system (PGlite in memory) in this process, on a free port. */
-describe('Watch: a service\'s published events from a position, then live', () => {
+describe("Watch: a service's published events from a position, then live", () => {
   const admin = generateKeyPair();
   let system: Embedded;
   let ewx: Ewx;
@@ -30,39 +40,70 @@ describe('Watch: a service\'s published events from a position, then live', () =
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
+      { signals: false },
+    );
     ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     for (const a of accounts) await ewx.registry.deposit({ account: a, amount: '5' });
     // Two single blocks (a BlockProduced each; a larger count is one BlocksProduced run).
     await ewx.consensus.produceBlocks({ count: 1 });
     await ewx.consensus.produceBlocks({ count: 1 });
   });
-  after(async () => { ewx?.close(); await system?.stop(); });
+  after(async () => {
+    ewx?.close();
+    await system?.stop();
+  });
 
   test('catch-up from START: every published event in log order, with its data, stream, version and height', async () => {
     const deposits = await take(ewx.watch('registry', { types: ['Deposited'] }), 3);
-    assert.deepEqual(deposits.map((e) => (e.data as { account: string }).account), accounts);
-    assert.deepEqual(deposits.map((e) => e.type), ['Deposited', 'Deposited', 'Deposited']);
+    assert.deepEqual(
+      deposits.map((e) => (e.data as { account: string }).account),
+      accounts,
+    );
+    assert.deepEqual(
+      deposits.map((e) => e.type),
+      ['Deposited', 'Deposited', 'Deposited'],
+    );
     assert.ok(deposits.every((e) => e.source === 'registry' && e.service === 'registry' && e.streamId !== '' && e.height === 0n));
-    assert.deepEqual(deposits.map((e) => typeof e.version), ['bigint', 'bigint', 'bigint']);
+    assert.deepEqual(
+      deposits.map((e) => typeof e.version),
+      ['bigint', 'bigint', 'bigint'],
+    );
     // Positions strictly increase (compared as positions: numeric components).
     const first = deposits.map((e) => BigInt(e.position));
     assert.ok(first[0]! < first[1]! && first[1]! < first[2]!, first.join(','));
     // Consensus publishes its blocks; heights follow them.
     const blocks = await take(ewx.watch('consensus', { types: ['BlockProduced'] }), 2);
-    assert.deepEqual(blocks.map((e) => [(e.data as { height: number }).height, e.height]), [[1, 1n], [2, 2n]]);
+    assert.deepEqual(
+      blocks.map((e) => [(e.data as { height: number }).height, e.height]),
+      [
+        [1, 1n],
+        [2, 2n],
+      ],
+    );
   });
 
   test('inbox copies are not published events unless include_inputs asks for them', async () => {
     // Registry's log: 3 deposits, then consensus's 2 blocks as registry recorded them (inputs).
     assert.equal((await ewx.registry.getStatus({})).height, 2n);
     const inputs = await take(ewx.watch('registry', { types: ['BlockProduced'], includeInputs: true }), 2);
-    assert.deepEqual(inputs.map((e) => [e.source, e.sourceStreamId !== '', e.streamId.startsWith('inbox:consensus:'), e.height]), [['consensus', true, true, 1n], ['consensus', true, true, 2n]]);
+    assert.deepEqual(
+      inputs.map((e) => [e.source, e.sourceStreamId !== '', e.streamId.startsWith('inbox:consensus:'), e.height]),
+      [
+        ['consensus', true, true, 1n],
+        ['consensus', true, true, 2n],
+      ],
+    );
     // Without include_inputs, the stream goes from the third deposit to the next own event: the
     // blocks recorded in between are left out.
     const it = ewx.watch('registry');
     const own = [(await it.next()).value!, (await it.next()).value!, (await it.next()).value!];
-    assert.deepEqual(own.map((e) => e.type), ['Deposited', 'Deposited', 'Deposited']);
+    assert.deepEqual(
+      own.map((e) => e.type),
+      ['Deposited', 'Deposited', 'Deposited'],
+    );
     const pending = it.next();
     const fresh = generateKeyPair().address;
     await ewx.registry.deposit({ account: fresh, amount: '2' });
@@ -123,7 +164,9 @@ describe('Watch: a service\'s published events from a position, then live', () =
     // An idle stream (caught up, waiting for the next event) is cancelled too.
     const idle = new AbortController();
     const now = await ewx.registry.getStatus({});
-    const waiting = (async () => { for await (const e of ewx.watch('registry', { from: now.position, signal: idle.signal })) got.push(e); })();
+    const waiting = (async () => {
+      for await (const e of ewx.watch('registry', { from: now.position, signal: idle.signal })) got.push(e);
+    })();
     setTimeout(() => idle.abort(), 50);
     await waiting;
     assert.equal(got.length, 2);
@@ -132,8 +175,13 @@ describe('Watch: a service\'s published events from a position, then live', () =
   });
 
   test('bad from_position or types: INVALID_ARGUMENT naming the field', async () => {
-    for (const [o, field] of [[{ from: 'abc' }, /^from_position: "abc" is not a log position/], [{ from: '-1' }, /^from_position: /], [{ from: '01' }, /^from_position: /],
-      [{ types: ['Deposited', 'no spaces'] }, /^types\[1\]: "no spaces" is not an event type name/], [{ types: Array.from({ length: 65 }, (_, i) => `T${i}`) }, /^types: at most 64/]] as const) {
+    for (const [o, field] of [
+      [{ from: 'abc' }, /^from_position: "abc" is not a log position/],
+      [{ from: '-1' }, /^from_position: /],
+      [{ from: '01' }, /^from_position: /],
+      [{ types: ['Deposited', 'no spaces'] }, /^types\[1\]: "no spaces" is not an event type name/],
+      [{ types: Array.from({ length: 65 }, (_, i) => `T${i}`) }, /^types: at most 64/],
+    ] as const) {
       const e = await take(ewx.watch('registry', o), 1).catch((x: unknown) => x);
       assert.ok(EwxCallError.is(e), String(e));
       assert.equal(e.code, status.INVALID_ARGUMENT);
@@ -145,11 +193,17 @@ describe('Watch: a service\'s published events from a position, then live', () =
   test('untilHeight follows the streams: resolves when the last service records the block', async () => {
     const h = (await ewx.consensus.getStatus({})).height + 3n;
     const progress: Record<ServiceName, bigint>[] = [];
-    const waiting = untilHeight(ewx, h, { timeoutMs: 30_000, onProgress: (s) => progress.push(Object.fromEntries(SERVICE_NAMES.map((n) => [n, s[n].height])) as Record<ServiceName, bigint>) });
+    const waiting = untilHeight(ewx, h, {
+      timeoutMs: 30_000,
+      onProgress: (s) => progress.push(Object.fromEntries(SERVICE_NAMES.map((n) => [n, s[n].height])) as Record<ServiceName, bigint>),
+    });
     await ewx.consensus.produceBlocks({ count: 1 });
     await ewx.consensus.produceBlocks({ count: 2 });
     const statuses = await waiting;
-    assert.deepEqual(SERVICE_NAMES.map((n) => statuses[n].height >= h), [true, true, true, true, true]);
+    assert.deepEqual(
+      SERVICE_NAMES.map((n) => statuses[n].height >= h),
+      [true, true, true, true, true],
+    );
     assert.ok(progress.length >= 1 && progress.length <= 1 + 3 * SERVICE_NAMES.length, `looks: ${progress.length}`);
     assert.ok(progress[0]!.consensus < h, 'the first look came before the blocks');
   });
@@ -158,22 +212,39 @@ describe('Watch: a service\'s published events from a position, then live', () =
     const changes = watchChanges(ewx, [{ service: 'registry', types: ['Deposited'] }]);
     // Nothing of the chosen type happens: one look, then the deadline (a poller would have looked ~4 times in 400 ms).
     let looks = 0;
-    await assert.rejects(changes.until('a deposit that never comes', async () => { looks++; return undefined; }, { timeoutMs: 400 }), /timed out after 400 ms waiting for a deposit that never comes/);
+    await assert.rejects(
+      changes.until(
+        'a deposit that never comes',
+        async () => {
+          looks++;
+          return undefined;
+        },
+        { timeoutMs: 400 },
+      ),
+      /timed out after 400 ms waiting for a deposit that never comes/,
+    );
     assert.equal(looks, 1);
     // A deposit of the watched type: one more look, which finds it.
     const fresh = generateKeyPair().address;
     let calls = 0;
-    const found = changes.until('the deposit', async () => {
-      calls++;
-      if (calls === 1) await ewx.registry.deposit({ account: fresh, amount: '4' });
-      const a = await ewx.registry.getAccount({ address: fresh });
-      return calls > 1 && a.free === '4' ? a.free : undefined;
-    }, { timeoutMs: 30_000 });
+    const found = changes.until(
+      'the deposit',
+      async () => {
+        calls++;
+        if (calls === 1) await ewx.registry.deposit({ account: fresh, amount: '4' });
+        const a = await ewx.registry.getAccount({ address: fresh });
+        return calls > 1 && a.free === '4' ? a.free : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     assert.equal(await found, '4');
     deposits++;
     assert.equal(calls, 2);
     const refused = () => ewx.rewards.getGroupPayouts({ group: 'g', limit: 501 }).then(() => undefined);
-    await assert.rejects(changes.until('a bad question', refused, { timeoutMs: 10_000 }), (e: unknown) => EwxCallError.is(e) && e.code === status.INVALID_ARGUMENT);
+    await assert.rejects(
+      changes.until('a bad question', refused, { timeoutMs: 10_000 }),
+      (e: unknown) => EwxCallError.is(e) && e.code === status.INVALID_ARGUMENT,
+    );
   });
 
   test('every service serves Watch', async () => {
@@ -190,14 +261,23 @@ describe('Watch: the server stopping ends open streams cleanly', () => {
   test('an idle stream ends (no error) and the stop does not wait for it', async () => {
     const admin = generateKeyPair();
     const port = await freePort();
-    const system = await runEmbedded(ALL_MODULES, { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' }, { signals: false });
+    const system = await runEmbedded(
+      ALL_MODULES,
+      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
+      { signals: false },
+    );
     const ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     try {
       await ewx.registry.deposit({ account: generateKeyPair().address, amount: '1' });
       const got: WatchedEvent[] = [];
       let first!: () => void;
       const firstSeen = new Promise<void>((r) => (first = r));
-      const reading = (async () => { for await (const e of ewx.watch('registry')) { got.push(e); first(); } })();
+      const reading = (async () => {
+        for await (const e of ewx.watch('registry')) {
+          got.push(e);
+          first();
+        }
+      })();
       await firstSeen;
       const t0 = Date.now();
       await system.stop();

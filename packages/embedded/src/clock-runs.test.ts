@@ -26,9 +26,18 @@ describe('blocks as runs through the embedded system', () => {
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, {
-      DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn', REWARD_PERIOD_BLOCKS: '10',
-    }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_PORT: String(port),
+        BLOCK_TIME_MS: 'manual',
+        ADMIN_ADDRESS: admin.address,
+        LOG_LEVEL: 'warn',
+        REWARD_PERIOD_BLOCKS: '10',
+      },
+      { signals: false },
+    );
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await ewx.consensus.produceBlocks({ count: 1 });
     for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
@@ -36,16 +45,37 @@ describe('blocks as runs through the embedded system', () => {
     await R.registry.signUpRegistrar({ friendlyName: 'Runs registrar', legalLocation: 'DE' });
     await R.registry.registerGroup({
       config: {
-        namespace: 'runs.group', info: 'test', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false,
-        startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50,
-        operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
+        namespace: 'runs.group',
+        info: 'test',
+        minStake: T.toString(),
+        maxStake: (100n * T).toString(),
+        maxOperators: 10,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T.toString(),
+        votingRewardPerBlock: T.toString(),
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 1000n,
+        withdrawalDelay: 1,
       },
-      budget: (500n * T).toString(), allowList: [],
+      budget: (500n * T).toString(),
+      allowList: [],
     });
     await R.registry.registerSolution({
       config: {
-        namespace: 'runs.solution', group: 'runs.group', name: 'runs', description: '', logicRef: 'bafy-runs', expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+        namespace: 'runs.solution',
+        group: 'runs.group',
+        name: 'runs',
+        description: '',
+        logicRef: 'bafy-runs',
+        expirationBlock: 10_000n,
+        maxWaitingThreshold: 3n,
+        voteThresholdPercent: 60,
+        quorumPercent: 50,
+        votingStartMethod: 'REGISTRAR',
+        nominationsEnabled: false,
+        unresolvedPolicy: 'NONE',
       },
     });
     for (let i = 0; i < operators.length; i++) {
@@ -58,31 +88,55 @@ describe('blocks as runs through the embedded system', () => {
     await ewx.consensus.produceBlocks({ count: 10 }); // height 11: period 1, the stakes are active
     await untilHeight(ewx, 11, { timeoutMs: 60_000 });
   });
-  after(async () => { ewx?.close(); await system?.stop(); });
+  after(async () => {
+    ewx?.close();
+    await system?.stop();
+  });
 
   test('one call of 100 blocks past a round end and its period close pays the round as block by block would (SPEC §6)', async () => {
     await ewx.withSigner(as(registrar)).voting.startRound({ solution: 'runs.solution', roundId: 'r1' }); // at 11, ends at 14
-    await waitFor('consensus knows the round', async () => (await ewx.consensus.getSettlement({ solution: 'runs.solution', roundId: 'r1' }).then(() => true, () => undefined)), 30_000, 10);
+    await waitFor(
+      'consensus knows the round',
+      async () =>
+        await ewx.consensus.getSettlement({ solution: 'runs.solution', roundId: 'r1' }).then(
+          () => true,
+          () => undefined,
+        ),
+      30_000,
+      10,
+    );
     const results = ['c0ffee', 'c0ffee', 'beef'];
     for (let i = 0; i < workers.length; i++) {
       await ewx.withSigner(as(workers[i]!)).voting.submitVote({ solution: 'runs.solution', roundId: 'r1', result: Buffer.from(results[i]!, 'hex') });
     }
-    const positions = async (): Promise<bigint[]> => Promise.all((['registry', 'voting', 'rewards', 'distance'] as const).map(async (s) => BigInt((await ewx[s].getStatus({})).logPosition)));
+    const positions = async (): Promise<bigint[]> =>
+      Promise.all((['registry', 'voting', 'rewards', 'distance'] as const).map(async (s) => BigInt((await ewx[s].getStatus({})).logPosition)));
     const before = await positions();
     assert.equal((await ewx.consensus.produceBlocks({ count: 100 })).height, 111n);
     await untilHeight(ewx, 111, { timeoutMs: 60_000 });
-    const op0 = await waitFor('period 1 closed', async () => {
-      const r = await ewx.rewards.getOperatorRewards({ operator: operators[0]!.address, group: 'runs.group', period: 1 });
-      return r.closed ? r : undefined;
-    }, 60_000, 20);
+    const op0 = await waitFor(
+      'period 1 closed',
+      async () => {
+        const r = await ewx.rewards.getOperatorRewards({ operator: operators[0]!.address, group: 'runs.group', period: 1 });
+        return r.closed ? r : undefined;
+      },
+      60_000,
+      20,
+    );
     // Base: 10 tokens over three equal stakes; active: 10 tokens to the two operators that voted the result (the third missed the SLA).
     const base = (10n * T) / 3n;
-    assert.deepEqual([op0.eligibleRounds, op0.correctVotes, op0.base, op0.active, op0.total], [1, 1, base.toString(), (5n * T).toString(), (base + 5n * T).toString()]);
+    assert.deepEqual(
+      [op0.eligibleRounds, op0.correctVotes, op0.base, op0.active, op0.total],
+      [1, 1, base.toString(), (5n * T).toString(), (base + 5n * T).toString()],
+    );
     const op2 = await ewx.rewards.getOperatorRewards({ operator: operators[2]!.address, group: 'runs.group', period: 1 });
     assert.deepEqual([op2.eligibleRounds, op2.correctVotes, op2.active, op2.slaMet], [1, 0, '0', false]);
     // The voting round closed at its end block (the run was cut there), not at the end of the call.
     let closedAt: number | undefined;
-    for await (const e of ewx.watch('voting', { types: ['RoundClosed'] })) { closedAt = (e.data as { height: number }).height; break; }
+    for await (const e of ewx.watch('voting', { types: ['RoundClosed'] })) {
+      closedAt = (e.data as { height: number }).height;
+      break;
+    }
     assert.equal(closedAt, 14);
     // 100 blocks cost the other logs what happened in them (runs cut at 14, the round, ten period starts and closes), not an event per block.
     const after = await positions();
@@ -102,11 +156,17 @@ describe('blocks as runs through the embedded system', () => {
       return height;
     };
     /** Period `p` closed and its payout credited by the registry (the last step of a close, as rewards records it). */
-    const credited = (p: number) => waitFor(`period ${p} closed and credited`, async () => {
-      const { periods } = await ewx.rewards.getGroupPayouts({ group: 'runs.group', limit: 500 });
-      const x = periods.find((q) => q.period === p);
-      return x && x.payoutChunks > 0 && x.creditedChunks === x.payoutChunks ? true : undefined;
-    }, 60_000, 20);
+    const credited = (p: number) =>
+      waitFor(
+        `period ${p} closed and credited`,
+        async () => {
+          const { periods } = await ewx.rewards.getGroupPayouts({ group: 'runs.group', limit: 500 });
+          const x = periods.find((q) => q.period === p);
+          return x && x.payoutChunks > 0 && x.creditedChunks === x.payoutChunks ? true : undefined;
+        },
+        60_000,
+        20,
+      );
     /** From period p − 1 credited to period p credited: its blocks in two calls (no vote, no round). */
     const idlePeriod = async (p: number, length: number): Promise<number[]> => {
       const before = await positions();
@@ -129,6 +189,9 @@ describe('blocks as runs through the embedded system', () => {
     const longer = await idlePeriod(13, 200);
     console.log(`events added by an idle period of 10 and of 200 blocks (${services.join(', ')}): ${ten.join(', ')} / ${longer.join(', ')}`);
     assert.deepEqual(longer, ten);
-    assert.ok(ten.every((n) => n > 0 && n < 20), ten.join(', '));
+    assert.ok(
+      ten.every((n) => n > 0 && n < 20),
+      ten.join(', '),
+    );
   });
 });

@@ -19,7 +19,9 @@ const module = (name: string): ServiceModule => ALL_MODULES.find((m) => m.name =
 
 async function refusedQuickly(m: ServiceModule, env: Record<string, string>, variable: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${m.name}: no configuration error within 10 s (still connecting?)`)), 10_000); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${m.name}: no configuration error within 10 s (still connecting?)`)), 10_000);
+  });
   try {
     await assert.rejects(Promise.race([runStandalone(m, { ...UNREACHABLE, ...env }), timeout]), (e: unknown) => {
       assert.ok(e instanceof ConfigError, `${m.name}: ${(e as Error).message}`);

@@ -30,7 +30,8 @@ describe('embedded mode: kill -9 loses nothing', () => {
     children.add(p);
     const { address } = p;
     return {
-      address, out: p.output,
+      address,
+      out: p.output,
       consensus: insecureClient(ConsensusClient, address),
       registry: insecureClient(RegistryClient, address),
       rewards: insecureClient(RewardsClient, address),
@@ -66,7 +67,11 @@ describe('embedded mode: kill -9 loses nothing', () => {
     let sys = await start();
     admin = keyPairFromSeed(readFileSync(join(dataDir, 'admin.key'), 'utf8').trim());
     const produce = (s: System, count: number) =>
-      rpc(s.consensus, 'produceBlocks', signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
+      rpc(
+        s.consensus,
+        'produceBlocks',
+        signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
+      );
     // 2,000 blocks in calls of 100, back to back; the process is killed while the sixth is running,
     // with the other services still delivering what consensus produced before.
     let produced = 0n;
@@ -103,7 +108,11 @@ describe('embedded mode: kill -9 loses nothing', () => {
     const account = 'ed25519:' + 'cd'.repeat(32);
     let expected = 0n;
     const deposit = async (s: System, amount: number): Promise<void> => {
-      await rpc(s.registry, 'deposit', signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: String(amount) }, nonce(), (m) => DepositRequest.encode(m).finish()));
+      await rpc(
+        s.registry,
+        'deposit',
+        signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: String(amount) }, nonce(), (m) => DepositRequest.encode(m).finish()),
+      );
       expected += BigInt(amount);
     };
     for (let i = 1; i <= 60; i++) await deposit(sys, i);
@@ -113,10 +122,14 @@ describe('embedded mode: kill -9 loses nothing', () => {
     for (let i = 61; i <= 100; i++) await deposit(sys, i);
     await sys.kill();
     sys = await start();
-    const view = await waitFor('rewards to have recorded 100 deposits', async () => {
-      const v = await rpc(sys.rewards, 'getAccountView', { address: account });
-      return v.deposits >= 100 ? v : undefined;
-    }, 60_000);
+    const view = await waitFor(
+      'rewards to have recorded 100 deposits',
+      async () => {
+        const v = await rpc(sys.rewards, 'getAccountView', { address: account });
+        return v.deposits >= 100 ? v : undefined;
+      },
+      60_000,
+    );
     assert.equal(view.deposits, 100);
     assert.equal(view.deposited, String(expected));
     assert.equal((await rpc(sys.registry, 'getAccount', { address: account })).free, String(expected));

@@ -14,13 +14,21 @@ const { infra, skip } = await realInfra();
 
 describe('kill -9 in the middle of a stream: nothing lost, nothing applied twice', { skip }, () => {
   const procs: ServiceProcess[] = [];
-  after(async () => { for (const p of procs) await p.stop(); });
+  after(async () => {
+    for (const p of procs) await p.stop();
+  });
 
   test('200 deposits while the consumer and then the producer are killed and restarted', async () => {
     const admin = generateKeyPair();
     const nonce = nonceCounter();
     const ns = uniqueNamespace('crash');
-    const env = { DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual' };
+    const env = {
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
+    };
     let registry!: RegistryClient;
     let rewards!: RewardsClient;
     // Every (re)start takes a fresh port: a freed port may meanwhile belong to someone else.
@@ -37,16 +45,23 @@ describe('kill -9 in the middle of a stream: nothing lost, nothing applied twice
 
     /** The same signed request is re-sent after a failure: a reused nonce means it was applied. */
     const deposit = async (amount: number): Promise<void> => {
-      const req = signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: String(amount) }, nonce(), (m) => DepositRequest.encode(m).finish());
-      await waitFor(`deposit ${amount}`, async () => {
-        try {
-          await rpc(registry, 'deposit', req);
-          return true;
-        } catch (e) {
-          if ((e as { code?: number }).code === 7 && /nonce/.test((e as Error).message)) return true;
-          throw e;
-        }
-      }, 60_000, 100);
+      const req = signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: String(amount) }, nonce(), (m) =>
+        DepositRequest.encode(m).finish(),
+      );
+      await waitFor(
+        `deposit ${amount}`,
+        async () => {
+          try {
+            await rpc(registry, 'deposit', req);
+            return true;
+          } catch (e) {
+            if ((e as { code?: number }).code === 7 && /nonce/.test((e as Error).message)) return true;
+            throw e;
+          }
+        },
+        60_000,
+        100,
+      );
     };
 
     let expected = 0;
@@ -63,10 +78,14 @@ describe('kill -9 in the middle of a stream: nothing lost, nothing applied twice
       if (i === 170) rewardsProc = await start('rewards');
     }
 
-    const view = await waitFor('rewards to have consumed 200 deposits', async () => {
-      const v = await rpc(rewards, 'getAccountView', { address: account });
-      return v.deposits >= 200 ? v : undefined;
-    }, 60_000);
+    const view = await waitFor(
+      'rewards to have consumed 200 deposits',
+      async () => {
+        const v = await rpc(rewards, 'getAccountView', { address: account });
+        return v.deposits >= 200 ? v : undefined;
+      },
+      60_000,
+    );
     assert.equal(view.deposits, 200);
     assert.equal(view.deposited, String(expected));
     assert.equal((await rpc(registry, 'getAccount', { address: account })).free, String(expected));
@@ -76,7 +95,9 @@ describe('kill -9 in the middle of a stream: nothing lost, nothing applied twice
     await db.connect();
     try {
       const produced = await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_registry.events WHERE type = 'Deposited'`);
-      const consumed = await db.query(`SELECT count(*)::int AS n, count(DISTINCT (metadata->>'sourceVersion', metadata->>'sourceStream'))::int AS d FROM ewx_${ns}_rewards.events WHERE type = 'Deposited'`);
+      const consumed = await db.query(
+        `SELECT count(*)::int AS n, count(DISTINCT (metadata->>'sourceVersion', metadata->>'sourceStream'))::int AS d FROM ewx_${ns}_rewards.events WHERE type = 'Deposited'`,
+      );
       assert.equal(produced.rows[0].n, 200);
       assert.equal(consumed.rows[0].n, 200);
       assert.equal(consumed.rows[0].d, 200);

@@ -17,7 +17,14 @@ after(async () => {
 const evaluator = async (distance: string): Promise<string> => {
   const port = await freePort();
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'packages/embedded/dist/launch.js'), 'evaluator'], {
-    env: { ...process.env, EVALUATOR_KEY: generateKeyPair().seed, DISTANCE_ADDRESS: distance, EVALUATOR_POLL_MS: '100', GRPC_HEALTH_PORT: String(port), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      EVALUATOR_KEY: generateKeyPair().seed,
+      DISTANCE_ADDRESS: distance,
+      EVALUATOR_POLL_MS: '100',
+      GRPC_HEALTH_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
     stdio: 'ignore',
   });
   children.push(child);

@@ -68,7 +68,9 @@ describe('hostile input, every method and field, against the embedded system', (
     base = baselines(w);
     quiet = await w.positions();
   });
-  after(async () => { await w?.stop(); });
+  after(async () => {
+    await w?.stop();
+  });
 
   /** Runs cases in order and collects every failure, so that one run shows them all. */
   const runAll = async (cases: Iterable<{ label: string; c: Case; e: Expectation }>): Promise<{ failures: string[]; count: number }> => {
@@ -86,7 +88,10 @@ describe('hostile input, every method and field, against the embedded system', (
     if (!b) throw new Error(`no baseline for ${m.path}`);
     return b;
   };
-  const signerOf = (m: MethodInfo) => { const b = baseOf(m); return b.signer ? w.keys[b.signer] : undefined; };
+  const signerOf = (m: MethodInfo) => {
+    const b = baseOf(m);
+    return b.signer ? w.keys[b.signer] : undefined;
+  };
 
   test('every method of the contract has a baseline request', () => {
     const missing = w.methods.filter((m) => !base.has(m.path)).map(short);
@@ -140,31 +145,73 @@ describe('hostile input, every method and field, against the embedded system', (
           batch ? { [batch.field]: (s[batch.field] as { auth: never }[]).map((v) => ({ ...v, auth: f(v.auth) })) } : { ...s, auth: f(s.auth as never) };
         const c = (extra: Partial<Case>): Case => ({ method: m, req: b.req, signer, ...extra });
         yield { label: `${name} unsigned`, c: c({ tamper: withAuth(() => undefined as never) }), e: { refuse: U, names: /auth/ } };
-        yield { label: `${name} flipped signature bit`, c: c({ tamper: withAuth((a) => ({ ...a, signature: Uint8Array.from(a.signature, (x, i) => (i === 5 ? x ^ 1 : x)) })) }), e: { refuse: U, names: 'auth.signature' } };
-        yield { label: `${name} 63-byte signature`, c: c({ tamper: withAuth((a) => ({ ...a, signature: a.signature.slice(1) })) }), e: { refuse: U, names: 'auth.signature' } };
-        yield { label: `${name} empty signature`, c: c({ tamper: withAuth((a) => ({ ...a, signature: new Uint8Array(0) })) }), e: { refuse: U, names: /auth/ } };
-        yield { label: `${name} 10 KB signature`, c: c({ tamper: withAuth((a) => ({ ...a, signature: new Uint8Array(10_240).fill(1) })) }), e: { refuse: U, names: 'auth.signature' } };
-        yield { label: `${name} upper-case signer`, c: c({ tamper: withAuth((a) => ({ ...a, signer: a.signer.toUpperCase() })) }), e: { refuse: U, names: 'auth.signer' } };
-        yield { label: `${name} malformed signer`, c: c({ tamper: withAuth((a) => ({ ...a, signer: 'ed25519:zz' })) }), e: { refuse: U, names: 'auth.signer' } };
-        yield { label: `${name} another account as signer`, c: c({ tamper: withAuth((a) => ({ ...a, signer: w.nobody })) }), e: { refuse: U, names: 'auth.signature' } };
-        yield { label: `${name} nonce changed after signing`, c: c({ tamper: withAuth((a) => ({ ...a, nonce: a.nonce + 1n })) }), e: { refuse: U, names: 'auth.signature' } };
+        yield {
+          label: `${name} flipped signature bit`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signature: Uint8Array.from(a.signature, (x, i) => (i === 5 ? x ^ 1 : x)) })) }),
+          e: { refuse: U, names: 'auth.signature' },
+        };
+        yield {
+          label: `${name} 63-byte signature`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signature: a.signature.slice(1) })) }),
+          e: { refuse: U, names: 'auth.signature' },
+        };
+        yield {
+          label: `${name} empty signature`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signature: new Uint8Array(0) })) }),
+          e: { refuse: U, names: /auth/ },
+        };
+        yield {
+          label: `${name} 10 KB signature`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signature: new Uint8Array(10_240).fill(1) })) }),
+          e: { refuse: U, names: 'auth.signature' },
+        };
+        yield {
+          label: `${name} upper-case signer`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signer: a.signer.toUpperCase() })) }),
+          e: { refuse: U, names: 'auth.signer' },
+        };
+        yield {
+          label: `${name} malformed signer`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signer: 'ed25519:zz' })) }),
+          e: { refuse: U, names: 'auth.signer' },
+        };
+        yield {
+          label: `${name} another account as signer`,
+          c: c({ tamper: withAuth((a) => ({ ...a, signer: w.nobody })) }),
+          e: { refuse: U, names: 'auth.signature' },
+        };
+        yield {
+          label: `${name} nonce changed after signing`,
+          c: c({ tamper: withAuth((a) => ({ ...a, nonce: a.nonce + 1n })) }),
+          e: { refuse: U, names: 'auth.signature' },
+        };
         yield { label: `${name} nonce 0`, c: c({ nonce: 0n }), e: { refuse: ['INVALID_ARGUMENT'] as Code[], names: 'auth.nonce' } };
         const last = w.accepted.get(`${m.service}:${signer.address}`);
-        if (last !== undefined) yield { label: `${name} replayed nonce ${last}`, c: c({ nonce: last }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: /nonce/ } };
+        if (last !== undefined)
+          yield { label: `${name} replayed nonce ${last}`, c: c({ nonce: last }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: /nonce/ } };
         const role = ROLES[name] ?? (batch ? ROLES[batch.item] : undefined);
         for (const k of role?.wrong ?? []) {
           yield { label: `${name} signed by ${k}`, c: c({ signer: w.keys[k] }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: 'auth.signer' } };
           for (const nonce of [2n ** 53n, 2n ** 64n - 1n]) {
-            yield { label: `${name} signed by ${k} with nonce ${nonce}`, c: c({ signer: w.keys[k], nonce }), e: { refuse: ['PERMISSION_DENIED', 'INVALID_ARGUMENT'] as Code[], names: /auth\.(signer|nonce)/ } };
+            yield {
+              label: `${name} signed by ${k} with nonce ${nonce}`,
+              c: c({ signer: w.keys[k], nonce }),
+              e: { refuse: ['PERMISSION_DENIED', 'INVALID_ARGUMENT'] as Code[], names: /auth\.(signer|nonce)/ },
+            };
           }
         }
         // Authorization before existence: an account with no role learns nothing about what exists.
         for (const field of role?.missing ?? []) {
           const jsPath = batch ? [batch.field, '0', ...camelPath(field)] : camelPath(field);
-          yield { label: `${name} signed by stranger, ${field} unknown`, c: c({ signer: w.keys.stranger, req: mutate(b.req, jsPath, 'no-such-name') }), e: { refuse: ['PERMISSION_DENIED'] as Code[], names: 'auth.signer' } };
+          yield {
+            label: `${name} signed by stranger, ${field} unknown`,
+            c: c({ signer: w.keys.stranger, req: mutate(b.req, jsPath, 'no-such-name') }),
+            e: { refuse: ['PERMISSION_DENIED'] as Code[], names: 'auth.signer' },
+          };
         }
         if (!PENDING.NONCE_ABOVE_2_53) {
-          for (const nonce of [2n ** 53n, 2n ** 64n - 1n]) yield { label: `${name} nonce ${nonce}`, c: c({ nonce }), e: { refuse: ['INVALID_ARGUMENT'] as Code[], names: 'auth.nonce' } };
+          for (const nonce of [2n ** 53n, 2n ** 64n - 1n])
+            yield { label: `${name} nonce ${nonce}`, c: c({ nonce }), e: { refuse: ['INVALID_ARGUMENT'] as Code[], names: 'auth.nonce' } };
         }
       }
     }
@@ -175,23 +222,42 @@ describe('hostile input, every method and field, against the embedded system', (
 
   test('random hostile values (fast-check, fixed seed): refused by commands, answered sanely by queries', async () => {
     const fields = w.methods.flatMap((m) => m.fields.map((f) => ({ m, f }))).filter(({ m }) => m.name !== 'GetStatus');
-    const refusable = fields.flatMap(({ m, f }) => { const a = refusedArbitrary(m, f); return a ? [{ m, f, a }] : []; });
+    const refusable = fields.flatMap(({ m, f }) => {
+      const a = refusedArbitrary(m, f);
+      return a ? [{ m, f, a }] : [];
+    });
     const queries = fields.filter(({ m }) => !m.signed && !batchOf(m));
     const run = async (m: MethodInfo, path: readonly string[], name: string, value: unknown, e: Expectation): Promise<boolean> => {
       const b = baseOf(m);
-      const problem = await check(w, `${short(m)} ${name} = ${show(value)}`,
-        { method: m, req: mutate(b.req, path, value), ...(signerOf(m) ? { signer: signerOf(m)! } : {}) }, e);
+      const problem = await check(
+        w,
+        `${short(m)} ${name} = ${show(value)}`,
+        { method: m, req: mutate(b.req, path, value), ...(signerOf(m) ? { signer: signerOf(m)! } : {}) },
+        e,
+      );
       if (problem) throw new Error(problem);
       return true;
     };
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 0, max: refusable.length - 1 }).chain((i) => fc.tuple(fc.constant(i), refusable[i]!.a)),
-      async ([i, value]) => { const { m, f } = refusable[i]!; return run(m, f.jsPath, f.path, value, { refuse: ['INVALID_ARGUMENT'], names: f.name }); },
-    ), { seed: 20240917, numRuns: 250, includeErrorInReport: true });
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 0, max: queries.length - 1 }).chain((i) => fc.tuple(fc.constant(i), anyArbitrary(queries[i]!.f))),
-      async ([i, value]) => { const { m, f } = queries[i]!; return run(m, f.jsPath, f.path, value, { names: f.name }); },
-    ), { seed: 20240918, numRuns: 200, includeErrorInReport: true });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: refusable.length - 1 }).chain((i) => fc.tuple(fc.constant(i), refusable[i]!.a)),
+        async ([i, value]) => {
+          const { m, f } = refusable[i]!;
+          return run(m, f.jsPath, f.path, value, { refuse: ['INVALID_ARGUMENT'], names: f.name });
+        },
+      ),
+      { seed: 20240917, numRuns: 250, includeErrorInReport: true },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: queries.length - 1 }).chain((i) => fc.tuple(fc.constant(i), anyArbitrary(queries[i]!.f))),
+        async ([i, value]) => {
+          const { m, f } = queries[i]!;
+          return run(m, f.jsPath, f.path, value, { names: f.name });
+        },
+      ),
+      { seed: 20240918, numRuns: 200, includeErrorInReport: true },
+    );
   });
 
   test('afterwards: nothing changed, every service serves, and a valid command is accepted', async () => {
@@ -218,14 +284,44 @@ describe('hostile input, every method and field, against the embedded system', (
     const refusedAnyway: Record<string, string> = { 'Registry/ClaimRewards': 'FAILED_PRECONDITION', 'Consensus/GetVoteProof': 'NOT_FOUND' };
     const queries = w.methods.filter((m) => !m.signed && !batchOf(m)).map(short);
     const commands = [
-      'Registry/Deposit', 'Registry/Withdraw', 'Registry/Transfer', 'Registry/PlaceHold', 'Registry/DeleteRegistrar',
-      'Registry/RegisterGroup', 'Registry/RaiseGroupBudget', 'Registry/ChangeGroupRewards', 'Registry/UpdateAllowList',
-      'Registry/DepositBatch', 'Registry/DeregisterGroup', 'Registry/RegisterSolution', 'Registry/ActivateSolution', 'Registry/NominateWorker',
-      'Registry/UnnominateWorker', 'Registry/NominateWorkers', 'Registry/UnnominateWorkers', 'Voting/StartRound', 'Voting/SubmitVote', 'Voting/SubmitVotes', 'Registry/PauseSolution',
-      'Registry/EndSolution', 'Registry/Subscribe', 'Registry/TopUpStake', 'Registry/Unsubscribe', 'Registry/DisconnectWorker',
-      'Registry/ConnectWorker', 'Registry/ClaimRewards', 'Rewards/SetRewardPeriodLength', 'Distance/ImportWot',
-      'Distance/AddIdentity', 'Distance/SetMembership', 'Distance/AddCertification', 'Distance/RemoveCertification',
-      'Distance/RequestEvaluation', 'Distance/PublishResult', 'Registry/SignUpRegistrar', 'Consensus/ProduceBlocks',
+      'Registry/Deposit',
+      'Registry/Withdraw',
+      'Registry/Transfer',
+      'Registry/PlaceHold',
+      'Registry/DeleteRegistrar',
+      'Registry/RegisterGroup',
+      'Registry/RaiseGroupBudget',
+      'Registry/ChangeGroupRewards',
+      'Registry/UpdateAllowList',
+      'Registry/DepositBatch',
+      'Registry/DeregisterGroup',
+      'Registry/RegisterSolution',
+      'Registry/ActivateSolution',
+      'Registry/NominateWorker',
+      'Registry/UnnominateWorker',
+      'Registry/NominateWorkers',
+      'Registry/UnnominateWorkers',
+      'Voting/StartRound',
+      'Voting/SubmitVote',
+      'Voting/SubmitVotes',
+      'Registry/PauseSolution',
+      'Registry/EndSolution',
+      'Registry/Subscribe',
+      'Registry/TopUpStake',
+      'Registry/Unsubscribe',
+      'Registry/DisconnectWorker',
+      'Registry/ConnectWorker',
+      'Registry/ClaimRewards',
+      'Rewards/SetRewardPeriodLength',
+      'Distance/ImportWot',
+      'Distance/AddIdentity',
+      'Distance/SetMembership',
+      'Distance/AddCertification',
+      'Distance/RemoveCertification',
+      'Distance/RequestEvaluation',
+      'Distance/PublishResult',
+      'Registry/SignUpRegistrar',
+      'Consensus/ProduceBlocks',
     ];
     assert.deepEqual([...queries, ...commands].sort(), w.methods.map(short).sort(), 'every method once');
     const answers: string[] = [];

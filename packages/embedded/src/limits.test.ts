@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import {
-  generateKeyPair, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, nonceCounter, PROTO_ROOT, runEmbedded, signCommand, type Embedded,
-} from '@ewx/platform';
+import { generateKeyPair, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, nonceCounter, PROTO_ROOT, runEmbedded, signCommand, type Embedded } from '@ewx/platform';
 import * as common from '@ewx/proto/common';
 import * as consensus from '@ewx/proto/consensus';
 import * as distance from '@ewx/proto/distance';
@@ -17,12 +15,20 @@ import { ALL_MODULES } from './index.js';
 type Codec = { encode(m: any): { finish(): Uint8Array }; decode(b: Uint8Array): any };
 // biome-ignore lint/suspicious/noExplicitAny: reflective test over protobuf descriptors, messages of any type
 type MethodDef = { path: string; requestSerialize(v: any): Buffer; responseDeserialize(b: Buffer): any };
-interface Field { name: string; type: string; typeName: string; label: string }
+interface Field {
+  name: string;
+  type: string;
+  typeName: string;
+  label: string;
+}
 
 const MODULES: Record<string, unknown>[] = [common, consensus, distance, registry, rewards, voting];
 const SERVICES: Record<string, Record<string, MethodDef>> = {
-  'ewx.v1.Registry': registry.RegistryService, 'ewx.v1.Voting': voting.VotingService, 'ewx.v1.Consensus': consensus.ConsensusService,
-  'ewx.v1.Rewards': rewards.RewardsService, 'ewx.v1.Distance': distance.DistanceService,
+  'ewx.v1.Registry': registry.RegistryService,
+  'ewx.v1.Voting': voting.VotingService,
+  'ewx.v1.Consensus': consensus.ConsensusService,
+  'ewx.v1.Rewards': rewards.RewardsService,
+  'ewx.v1.Distance': distance.DistanceService,
 };
 const codec = (name: string): Codec => {
   for (const m of MODULES) if (m[name] && typeof (m[name] as Codec).encode === 'function') return m[name] as Codec;
@@ -30,8 +36,12 @@ const codec = (name: string): Codec => {
 };
 
 /** The proto files' descriptors, for the list of methods and of each request's string and bytes fields. */
-const pkg = protoLoader.loadSync(ALL_MODULES.map((m) => m.protoFile), { includeDirs: [PROTO_ROOT], keepCase: false });
-const fieldsOf = (typeName: string): Field[] => ((pkg[`ewx.v1.${typeName}`] as protoLoader.MessageTypeDefinition<unknown, unknown>).type as { field: Field[] }).field;
+const pkg = protoLoader.loadSync(
+  ALL_MODULES.map((m) => m.protoFile),
+  { includeDirs: [PROTO_ROOT], keepCase: false },
+);
+const fieldsOf = (typeName: string): Field[] =>
+  ((pkg[`ewx.v1.${typeName}`] as protoLoader.MessageTypeDefinition<unknown, unknown>).type as { field: Field[] }).field;
 
 /** Paths from a message to each of its string and bytes fields, through nested and repeated messages. */
 function valuePaths(typeName: string, depth = 0): string[][] {
@@ -47,14 +57,27 @@ const ONE_MB = 1024 * 1024;
 const admin = generateKeyPair();
 const nonce = nonceCounter();
 /** Request type → the method whose signature covers it (SubmitVotes carries signed SubmitVoteRequests). */
-const signedAs = new Map<string, string>(Object.keys(SERVICES).flatMap((service) =>
-  Object.values(pkg[service] as protoLoader.ServiceDefinition).map((m) => [(m.requestType.type as { name: string }).name, m.path] as [string, string])));
+const signedAs = new Map<string, string>(
+  Object.keys(SERVICES).flatMap((service) =>
+    Object.values(pkg[service] as protoLoader.ServiceDefinition).map((m) => [(m.requestType.type as { name: string }).name, m.path] as [string, string]),
+  ),
+);
 
 /** Plausible values for common fields, so that checks of the other fields pass and the target's are reached. */
 const PLAUSIBLE: Record<string, string | Buffer> = {
-  amount: '1', stake: '1', account: admin.address, to: generateKeyPair().address, worker: generateKeyPair().address,
-  roundId: 'r1', solution: 'solution-1', group: 'group-1', namespace: 'group-1', holdId: 'hold-1', result: Buffer.from([1]),
-  signer: admin.address, signature: Buffer.alloc(64),
+  amount: '1',
+  stake: '1',
+  account: admin.address,
+  to: generateKeyPair().address,
+  worker: generateKeyPair().address,
+  roundId: 'r1',
+  solution: 'solution-1',
+  group: 'group-1',
+  namespace: 'group-1',
+  holdId: 'hold-1',
+  result: Buffer.from([1]),
+  signer: admin.address,
+  signature: Buffer.alloc(64),
 };
 
 /**
@@ -83,20 +106,37 @@ function build(typeName: string, path: readonly string[], value: Buffer, method 
 const unary = (client: grpc.Client, def: MethodDef, req: unknown, deadlineMs: number) =>
   // biome-ignore lint/suspicious/noExplicitAny: reflective test over protobuf descriptors, messages of any type
   new Promise<{ code: grpc.status; details: string; res?: any }>((resolve) => {
-    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs },
-      (err, res) => resolve(err ? { code: err.code, details: err.details ?? '' } : { code: grpc.status.OK, details: '', res }));
+    client.makeUnaryRequest(
+      def.path,
+      def.requestSerialize,
+      def.responseDeserialize,
+      req,
+      new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (err, res) => resolve(err ? { code: err.code, details: err.details ?? '' } : { code: grpc.status.OK, details: '', res }),
+    );
   });
 
 describe('embedded process (in process, memory): large values and long admin jobs', () => {
   let embedded: Embedded;
   let address: string;
   before(async () => {
-    embedded = await runEmbedded(ALL_MODULES, {
-      DATA_DIR: 'memory', GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address,
-    }, { signals: false });
+    embedded = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_HOST: '127.0.0.1',
+        GRPC_PORT: '0',
+        BLOCK_TIME_MS: 'manual',
+        ADMIN_ADDRESS: admin.address,
+      },
+      { signals: false },
+    );
     address = `127.0.0.1:${embedded.server.port}`;
   });
-  after(async () => { await embedded?.stop(); });
+  after(async () => {
+    await embedded?.stop();
+  });
 
   test('a 1 MB value in any string or bytes field of any request gets a status with a short message, and the connection keeps answering', async () => {
     const client = new grpc.Client(address, grpc.credentials.createInsecure());
@@ -119,7 +159,8 @@ describe('embedded process (in process, memory): large values and long admin job
             else if (r.code !== grpc.status.OK && r.details.length === 0) problems.push(`${what}: ${grpc.status[r.code]} without a message`);
             // Quoted values are cut to a short prefix by `quote`, well before the 1 KiB cap. (Known
             // exception: platform/src/auth/keys.ts still quotes a whole malformed auth.signer; the cap holds.)
-            else if (r.details.includes('x'.repeat(200)) && !what.endsWith(' auth.signer')) problems.push(`${what}: the message quotes the whole value: ${r.details.slice(0, 100)}`);
+            else if (r.details.includes('x'.repeat(200)) && !what.endsWith(' auth.signer'))
+              problems.push(`${what}: the message quotes the whole value: ${r.details.slice(0, 100)}`);
             // SubmitVotes answers OK with a status per vote.
             for (const item of (r.res?.results ?? []) as { message: string }[]) {
               if (item.message.includes('x'.repeat(200))) problems.push(`${what}: an item's message quotes the whole value: ${item.message.slice(0, 100)}`);
@@ -161,20 +202,24 @@ describe('embedded process (in process, memory): large values and long admin job
       const order: string[] = [];
       let producing = true;
       const produce = new Promise<bigint>((resolve, reject) => {
-        const req = signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => consensus.ProduceBlocksRequest.encode(m).finish());
+        const req = signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) =>
+          consensus.ProduceBlocksRequest.encode(m).finish(),
+        );
         const def = consensus.ConsensusService.produceBlocks;
         client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, (err, res) => {
           producing = false;
           order.push('produced');
-          if (err) reject(err); else resolve(res!.height);
+          if (err) reject(err);
+          else resolve(res!.height);
         });
       });
       // Queries one after the other while the blocks are produced; each records the height it saw.
       const def = registry.RegistryService.getStatus;
       const queries = (async () => {
         while (producing) {
-          const h = await new Promise<bigint>((resolve, reject) => client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, {},
-            (err, res) => (err ? reject(err) : resolve(res!.height))));
+          const h = await new Promise<bigint>((resolve, reject) =>
+            client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, {}, (err, res) => (err ? reject(err) : resolve(res!.height))),
+          );
           if (producing) order.push(`query at ${h}`);
         }
       })();
@@ -185,7 +230,14 @@ describe('embedded process (in process, memory): large values and long admin job
       // holds the process for long, and a run is seen whole — every query answered meanwhile saw
       // the height before it or after it, never one inside.
       const seen = order.filter((o) => o.startsWith('query at '));
-      assert.deepEqual(seen.filter((o) => { const h = Number(o.split(' ').at(-1)); return h !== 0 && h !== count; }), [], order.join(', '));
+      assert.deepEqual(
+        seen.filter((o) => {
+          const h = Number(o.split(' ').at(-1));
+          return h !== 0 && h !== count;
+        }),
+        [],
+        order.join(', '),
+      );
     } finally {
       client.close();
     }

@@ -8,11 +8,16 @@ import { REPO_ROOT, realInfra, uniqueNamespace, waitFor } from '@ewx/platform/te
 /** A lost database or broker is waited for with backoff and logged; bad configuration fails fast. */
 const run = (env: Record<string, string>) => {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'services/registry/dist/main.js')], {
-    env: { ...process.env, LOG_LEVEL: 'warn', GRPC_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'warn', GRPC_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   return { child, out: () => out };
 };
 
@@ -29,7 +34,12 @@ test('an unreachable database is retried with backoff and logged, not a crash', 
 
 const { infra, skip } = await realInfra();
 test('an unreachable broker is retried with backoff and logged, not a crash', { skip }, async () => {
-  const p = run({ KAFKA_BROKERS: '127.0.0.1:1', DATABASE_URL: infra!.databaseUrl, EWX_NAMESPACE: uniqueNamespace('nokafka'), ADMIN_ADDRESS: generateKeyPair().address });
+  const p = run({
+    KAFKA_BROKERS: '127.0.0.1:1',
+    DATABASE_URL: infra!.databaseUrl,
+    EWX_NAMESPACE: uniqueNamespace('nokafka'),
+    ADMIN_ADDRESS: generateKeyPair().address,
+  });
   try {
     await waitFor('a logged retry', () => (/inbox: joining the consumer group failed, retrying/.test(p.out()) ? true : undefined), 90_000, 200);
     assert.equal(p.child.exitCode, null, 'still running');

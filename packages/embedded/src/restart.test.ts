@@ -3,8 +3,20 @@ import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { generateKeyPair, inboxGroupOf, nonceCounter, QUERIES_HEALTH, signCommand, topicOf } from '@ewx/platform';
 import {
-  describeGroup, expectStatus, freePort, healthStatus, insecureClient, isServing, realInfra, rpc, spawnServiceProcess, startServiceProcess,
-  topicEnd, uniqueNamespace, waitFor, type ServiceProcess,
+  describeGroup,
+  expectStatus,
+  freePort,
+  healthStatus,
+  insecureClient,
+  isServing,
+  realInfra,
+  rpc,
+  spawnServiceProcess,
+  startServiceProcess,
+  topicEnd,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
 } from '@ewx/platform/testing';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient, SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
@@ -18,7 +30,9 @@ const { infra, skip } = await realInfra();
 
 describe('restarts: leaving the consumer group, queries before commands', { skip }, () => {
   const procs: ServiceProcess[] = [];
-  after(async () => { for (const p of procs) await p.stop(); });
+  after(async () => {
+    for (const p of procs) await p.stop();
+  });
 
   test('SIGTERM: the inbox member leaves its group at once (a kill -9 leaves it behind); each start wait is logged', async () => {
     const ns = uniqueNamespace('leave');
@@ -26,15 +40,23 @@ describe('restarts: leaving the consumer group, queries before commands', { skip
     const group = inboxGroupOf('rewards', ns);
     // A session far longer than the waits below: only a LeaveGroup can empty the group in time.
     const env = {
-      DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: generateKeyPair().address,
-      KAFKA_SESSION_TIMEOUT_MS: '60000', LOG_LEVEL: 'info',
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: generateKeyPair().address,
+      KAFKA_SESSION_TIMEOUT_MS: '60000',
+      LOG_LEVEL: 'info',
     };
     const first = await startServiceProcess('rewards', await freePort(), env);
     procs.push(first);
-    const member = await waitFor(`one member in ${group}`, async () => {
-      const g = await describeGroup(brokers, group);
-      return g.state === 'Stable' && g.members.length === 1 ? g.members[0] : undefined;
-    }, 30_000);
+    const member = await waitFor(
+      `one member in ${group}`,
+      async () => {
+        const g = await describeGroup(brokers, group);
+        return g.state === 'Stable' && g.members.length === 1 ? g.members[0] : undefined;
+      },
+      30_000,
+    );
     for (const what of ['the event store', `the inbox to join consumer group ${group}`, 'the inbox to catch up']) {
       assert.match(first.output(), new RegExp(`"msg":"start: waiting for ${what}`), `logged: waiting for ${what}`);
       assert.match(first.output(), new RegExp(`"msg":"start: ${what}[^"]*: done","[^}]*"ms":\\d+`), `logged: ${what} done, with its duration`);
@@ -44,19 +66,28 @@ describe('restarts: leaving the consumer group, queries before commands', { skip
     first.child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.match(first.output(), /"msg":"stopped"/);
-    const left = await waitFor(`${group} to be empty after SIGTERM`, async () => {
-      const g = await describeGroup(brokers, group);
-      return g.members.length === 0 ? g : undefined;
-    }, 20_000, 100);
+    const left = await waitFor(
+      `${group} to be empty after SIGTERM`,
+      async () => {
+        const g = await describeGroup(brokers, group);
+        return g.members.length === 0 ? g : undefined;
+      },
+      20_000,
+      100,
+    );
     assert.equal(left.state, 'Empty');
 
     // The control: without a LeaveGroup the killed process's member stays until its session ends.
     const second = await startServiceProcess('rewards', await freePort(), env);
     procs.push(second);
-    const again = await waitFor(`a member in ${group} again`, async () => {
-      const g = await describeGroup(brokers, group);
-      return g.members.length === 1 ? g.members[0] : undefined;
-    }, 30_000);
+    const again = await waitFor(
+      `a member in ${group} again`,
+      async () => {
+        const g = await describeGroup(brokers, group);
+        return g.members.length === 1 ? g.members[0] : undefined;
+      },
+      30_000,
+    );
     assert.notEqual(again, member);
     await second.kill();
     assert.deepEqual((await describeGroup(brokers, group)).members, [again]);
@@ -67,7 +98,13 @@ describe('restarts: leaving the consumer group, queries before commands', { skip
     const nonce = nonceCounter();
     const ns = uniqueNamespace('restart');
     const brokers = infra!.brokers;
-    const base = { DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual' };
+    const base = {
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
+    };
     // rewards' members live 20 s after a kill: the restarted process waits that long for its group,
     // which makes the window between "queries answered" and "SERVING" certain, not a race.
     const rewardsEnv = { ...base, KAFKA_SESSION_TIMEOUT_MS: '20000' };
@@ -77,18 +114,36 @@ describe('restarts: leaving the consumer group, queries before commands', { skip
     let rewardsProc = await startServiceProcess('rewards', await freePort(), rewardsEnv);
     procs.push(rewardsProc);
     const account = generateKeyPair().address;
-    const deposit = (amount: number) => rpc(registry, 'deposit',
-      signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: String(amount) }, nonce(), (m) => DepositRequest.encode(m).finish()));
+    const deposit = (amount: number) =>
+      rpc(
+        registry,
+        'deposit',
+        signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: String(amount) }, nonce(), (m) => DepositRequest.encode(m).finish()),
+      );
     let expected = 0;
-    for (let i = 1; i <= 20; i++) { await deposit(i); expected += i; }
+    for (let i = 1; i <= 20; i++) {
+      await deposit(i);
+      expected += i;
+    }
     let rewards = insecureClient(RewardsClient, rewardsProc.address);
-    await waitFor('rewards to record 20 deposits', async () => ((await rpc(rewards, 'getAccountView', { address: account })).deposits >= 20 ? true : undefined), 60_000);
+    await waitFor(
+      'rewards to record 20 deposits',
+      async () => ((await rpc(rewards, 'getAccountView', { address: account })).deposits >= 20 ? true : undefined),
+      60_000,
+    );
 
     await rewardsProc.kill();
     // While rewards is down: ten more deposits, in Kafka before it restarts (so it must catch up on them).
     const published = await topicEnd(brokers, topicOf('registry', ns));
-    for (let i = 21; i <= 30; i++) { await deposit(i); expected += i; }
-    await waitFor('the registry relay to publish 10 more events', async () => ((await topicEnd(brokers, topicOf('registry', ns))) >= published + 10 ? true : undefined), 30_000);
+    for (let i = 21; i <= 30; i++) {
+      await deposit(i);
+      expected += i;
+    }
+    await waitFor(
+      'the registry relay to publish 10 more events',
+      async () => ((await topicEnd(brokers, topicOf('registry', ns))) >= published + 10 ? true : undefined),
+      30_000,
+    );
 
     const restarted = spawnServiceProcess('rewards', await freePort(), rewardsEnv);
     procs.push(restarted);
@@ -99,8 +154,14 @@ describe('restarts: leaving the consumer group, queries before commands', { skip
     assert.ok(overall !== undefined && !isServing(overall), `health '' after the first answered query: ${String(overall)}`);
     assert.ok(isServing((await healthStatus(restarted.address, QUERIES_HEALTH))!), 'health `queries` is SERVING');
     assert.ok(early.deposits >= 20, 'the state was rebuilt from the log before the first answer');
-    const setLength = (length: number) => rpc(rewards, 'setRewardPeriodLength',
-      signCommand(admin, '/ewx.v1.Rewards/SetRewardPeriodLength', { auth: undefined, length }, nonce(), (m) => SetRewardPeriodLengthRequest.encode(m).finish()));
+    const setLength = (length: number) =>
+      rpc(
+        rewards,
+        'setRewardPeriodLength',
+        signCommand(admin, '/ewx.v1.Rewards/SetRewardPeriodLength', { auth: undefined, length }, nonce(), (m) =>
+          SetRewardPeriodLengthRequest.encode(m).finish(),
+        ),
+      );
     const refusal = await expectStatus(setLength(50), grpc.status.UNAVAILABLE);
     assert.match(refusal, /rewards is starting \((joining its Kafka consumer group|catching up on its inbox)[^)]*\): commands are accepted in a moment, retry/);
 

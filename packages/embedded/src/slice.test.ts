@@ -3,7 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { generateKeyPair, nonceCounter, signCommand } from '@ewx/platform';
 import {
-  rpc, expectStatus, freePort, insecureClient, realInfra, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess,
+  rpc,
+  expectStatus,
+  freePort,
+  insecureClient,
+  realInfra,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
 } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
@@ -24,8 +32,11 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
   let ports: Record<string, number>;
   const procs = new Map<string, ServiceProcess>();
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual',
+    DATABASE_URL: infra!.databaseUrl,
+    KAFKA_BROKERS: infra!.brokers.join(','),
+    EWX_NAMESPACE: ns,
+    ADMIN_ADDRESS: admin.address,
+    BLOCK_TIME_MS: 'manual',
   });
   // Every (re)start takes a fresh port: a freed port may meanwhile belong to someone else.
   const start = async (name: string): Promise<void> => {
@@ -38,13 +49,19 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
     consensus: insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`),
   });
   const deposit = (c: RegistryClient, account: string, amount: string, n = nonce()) =>
-    rpc(c, 'deposit', signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount }, n, (m) => DepositRequest.encode(m).finish()));
+    rpc(
+      c,
+      'deposit',
+      signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount }, n, (m) => DepositRequest.encode(m).finish()),
+    );
 
   before(async () => {
     ports = {};
     await Promise.all(['consensus', 'registry', 'rewards'].map(start));
   });
-  after(async () => { for (const p of procs.values()) await p.stop(); });
+  after(async () => {
+    for (const p of procs.values()) await p.stop();
+  });
 
   test('a deposit becomes visible in the rewards service, and survives killing every process', async () => {
     const c = clients();
@@ -59,8 +76,11 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
     assert.equal(view.deposited, '1000000000000000000');
 
     // Blocks flow the same way: produced in consensus, recorded by registry and rewards.
-    const produced = await rpc(c.consensus, 'produceBlocks',
-      signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: 3 }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
+    const produced = await rpc(
+      c.consensus,
+      'produceBlocks',
+      signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: 3 }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
+    );
     assert.equal(produced.height, 3n);
     await waitFor('rewards at height 3', async () => ((await rpc(c.rewards, 'getStatus', {})).height === 3n ? true : undefined));
 
@@ -82,11 +102,15 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
     const n = nonce();
     await deposit(c.registry, bob, '5', n);
     await expectStatus(deposit(c.registry, bob, '5', n), grpc.status.PERMISSION_DENIED);
-    const forged = signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account: bob, amount: '5' }, nonce(), (m) => DepositRequest.encode(m).finish());
+    const forged = signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account: bob, amount: '5' }, nonce(), (m) =>
+      DepositRequest.encode(m).finish(),
+    );
     const tampered = { ...forged, amount: '500' };
     await expectStatus(rpc(c.registry, 'deposit', tampered), grpc.status.UNAUTHENTICATED);
     const mallory = generateKeyPair();
-    const byMallory = signCommand(mallory, '/ewx.v1.Registry/Deposit', { auth: undefined, account: bob, amount: '5' }, 1n, (m) => DepositRequest.encode(m).finish());
+    const byMallory = signCommand(mallory, '/ewx.v1.Registry/Deposit', { auth: undefined, account: bob, amount: '5' }, 1n, (m) =>
+      DepositRequest.encode(m).finish(),
+    );
     const denied = await expectStatus(rpc(c.registry, 'deposit', byMallory), grpc.status.PERMISSION_DENIED);
     assert.match(denied, /admin/);
     const badAmount = await expectStatus(deposit(c.registry, bob, '-3'), grpc.status.INVALID_ARGUMENT);

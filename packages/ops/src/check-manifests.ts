@@ -11,7 +11,10 @@ import { checkDeploy, findCrdDir } from './check.js';
 
 const root = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 const crdDir = findCrdDir(root);
-if (!crdDir || !existsSync(crdDir)) { process.stderr.write('check-manifests: no CRD folder in ../shared/crds (set EWX_CRD_DIR)\n'); process.exit(2); }
+if (!crdDir || !existsSync(crdDir)) {
+  process.stderr.write('check-manifests: no CRD folder in ../shared/crds (set EWX_CRD_DIR)\n');
+  process.exit(2);
+}
 const { rendered, problems } = checkDeploy(root, crdDir);
 const print = process.argv.indexOf('--print');
 if (print >= 0) {

@@ -22,7 +22,10 @@ export function checkSets(sets: readonly (Rendered & { profile: Profile })[], cr
   return sets.flatMap((s) => checkObjects(s.name, s.objects, crds, s.profile, builtIn.get(s.name)));
 }
 
-export interface Rendered { readonly name: string; readonly objects: readonly K8sObject[] }
+export interface Rendered {
+  readonly name: string;
+  readonly objects: readonly K8sObject[];
+}
 
 /** Every check on one rendered set: schemas (built-in kinds via kubernetes-types, CRDs via their schemas), then the properties. */
 export function checkObjects(name: string, objects: readonly K8sObject[], crds: CrdValidator, profile: Profile, builtInProblems?: readonly string[]): string[] {
@@ -32,7 +35,8 @@ export function checkObjects(name: string, objects: readonly K8sObject[], crds: 
   if (profile !== 'infra') {
     problems.push(...checkPodSecurity(objects), ...checkValidators(objects), ...checkNamespaceAndNetwork(objects));
   }
-  if (profile === 'app' && objects.some((o) => o.kind === 'Secret')) problems.push('the base declares a Secret: keys come from the overlay\'s generator or secret store');
+  if (profile === 'app' && objects.some((o) => o.kind === 'Secret'))
+    problems.push("the base declares a Secret: keys come from the overlay's generator or secret store");
   if (profile === 'prod' || profile === 'full' || profile === 'infra') problems.push(...checkProdInfrastructure(objects, SERVICES, profile === 'prod'));
   if (profile === 'prod' && objects.some((o) => o.kind === 'Secret')) problems.push('prod declares a Secret object: keys come from the external secret store');
   return problems.map((p) => `${name}: ${p}`);
@@ -58,7 +62,10 @@ export function checkDeploy(repoRoot: string, crdDir: string | CrdValidator): { 
       { name: 'overlays/prod', objects: kustomize(join(work, 'overlays/prod')) },
     ];
     const profile = { base: 'app', infra: 'infra', 'overlays/dev': 'full', 'overlays/prod': 'prod' } as const;
-    const problems = checkSets(rendered.map((x) => ({ ...x, profile: profile[x.name as keyof typeof profile] })), crds);
+    const problems = checkSets(
+      rendered.map((x) => ({ ...x, profile: profile[x.name as keyof typeof profile] })),
+      crds,
+    );
     return { rendered, problems };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -43,7 +43,13 @@ function stepOf(i: Instruction, args: Record<string, string>): Step {
   for (const f of withFlags.getFlags?.() ?? []) flags[f.getName()] = f.getValue() ?? '';
   // The arguments without the leading --flags, continuation lines joined.
   const raw = (i.getArgumentsContent() ?? '').replace(/\\\r?\n/g, ' ');
-  const text = substitute(raw.replace(/^(\s*--[\w-]+(=\S*)?\s+)+/, '').replace(/\s+/g, ' ').trim(), args);
+  const text = substitute(
+    raw
+      .replace(/^(\s*--[\w-]+(=\S*)?\s+)+/, '')
+      .replace(/\s+/g, ' ')
+      .trim(),
+    args,
+  );
   const exec = keyword === 'HEALTHCHECK' ? execForm(text.replace(/^.*?\bCMD\s+/, '')) : execForm(text);
   return { keyword, text, ...(exec ? { exec } : {}), flags, line: i.getRange().start.line + 1 };
 }
@@ -100,7 +106,8 @@ export function lintDockerfile(content: string): string[] {
   for (const s of stages) {
     for (const step of s.steps) {
       if (step.keyword === 'ADD') problems.push(`line ${step.line}: use COPY, not ADD`);
-      if (step.keyword === 'COPY' && step.flags.from === undefined && /^\.\s/.test(step.text)) problems.push(`line ${step.line}: COPY . copies the whole context; name what the build needs`);
+      if (step.keyword === 'COPY' && step.flags.from === undefined && /^\.\s/.test(step.text))
+        problems.push(`line ${step.line}: COPY . copies the whole context; name what the build needs`);
       if (step.keyword === 'RUN' && /\bsudo\b/.test(step.text)) problems.push(`line ${step.line}: no sudo`);
       if (step.keyword === 'RUN' && /\bcurl\b.*\|\s*(ba)?sh/.test(step.text)) problems.push(`line ${step.line}: no curl | sh`);
     }
@@ -109,7 +116,8 @@ export function lintDockerfile(content: string): string[] {
   if (!final) return problems;
   const user = last(final, 'USER');
   if (!user) problems.push('runtime stage: no USER (it would run as root)');
-  else if (!/^[1-9]\d*:[1-9]\d*$/.test(user.text)) problems.push(`USER ${user.text}: expected a numeric non-root uid:gid (Kubernetes checks runAsNonRoot by number)`);
+  else if (!/^[1-9]\d*:[1-9]\d*$/.test(user.text))
+    problems.push(`USER ${user.text}: expected a numeric non-root uid:gid (Kubernetes checks runAsNonRoot by number)`);
   const health = last(final, 'HEALTHCHECK');
   if (!health || /^NONE$/i.test(health.text)) problems.push('runtime stage: no HEALTHCHECK');
   else if (!health.exec) problems.push(`line ${health.line}: HEALTHCHECK CMD in exec form (JSON array)`);
@@ -119,22 +127,28 @@ export function lintDockerfile(content: string): string[] {
     else if (!s.exec) problems.push(`line ${s.line}: ${k} in exec form (JSON array), so signals reach node`);
   }
   const env = envOf(final);
-  if (env.GRPC_HOST !== '0.0.0.0') problems.push(`runtime stage: ENV GRPC_HOST=0.0.0.0 (got ${env.GRPC_HOST ?? 'unset'}; 127.0.0.1 is unreachable from outside the container)`);
+  if (env.GRPC_HOST !== '0.0.0.0')
+    problems.push(`runtime stage: ENV GRPC_HOST=0.0.0.0 (got ${env.GRPC_HOST ?? 'unset'}; 127.0.0.1 is unreachable from outside the container)`);
   if (env.NODE_ENV !== 'production') problems.push('runtime stage: ENV NODE_ENV=production');
   for (const step of final.steps) {
-    if (step.keyword === 'COPY' && step.flags.from === undefined) problems.push(`line ${step.line}: the runtime stage copies built files from the build stage only (COPY --from=…)`);
+    if (step.keyword === 'COPY' && step.flags.from === undefined)
+      problems.push(`line ${step.line}: the runtime stage copies built files from the build stage only (COPY --from=…)`);
     if (step.keyword === 'RUN' && /\bnpm\b|\bnpx\b|\byarn\b/.test(step.text)) problems.push(`line ${step.line}: no package installs in the runtime stage`);
   }
   const copies = final.steps.filter((s) => s.keyword === 'COPY');
-  for (const c of copies) if (c.flags.chown === undefined || !/^0(:0)?$/.test(c.flags.chown)) problems.push(`line ${c.line}: COPY --chown=0:0, so the app's user cannot change its code`);
+  for (const c of copies)
+    if (c.flags.chown === undefined || !/^0(:0)?$/.test(c.flags.chown))
+      problems.push(`line ${c.line}: COPY --chown=0:0, so the app's user cannot change its code`);
   // The writable data folder: owned by the runtime user, declared a VOLUME, DATA_DIR inside it.
   const volume = last(final, 'VOLUME');
   const volumes = volume?.exec ?? (volume ? volume.text.split(/\s+/) : []);
   if (volumes.length === 0) problems.push('runtime stage: no VOLUME for the data folder');
   const uid = user?.text.split(':')[0];
   for (const v of volumes) {
-    if (!final.steps.some((s) => s.keyword === 'RUN' && new RegExp(`chown ${uid}(:\\d+)? ${v}(\\s|$)`).test(s.text))) problems.push(`VOLUME ${v}: not chowned to the runtime user ${uid}`);
+    if (!final.steps.some((s) => s.keyword === 'RUN' && new RegExp(`chown ${uid}(:\\d+)? ${v}(\\s|$)`).test(s.text)))
+      problems.push(`VOLUME ${v}: not chowned to the runtime user ${uid}`);
   }
-  if (env.DATA_DIR === undefined || !volumes.some((v) => env.DATA_DIR === v || env.DATA_DIR!.startsWith(`${v}/`))) problems.push(`ENV DATA_DIR (${env.DATA_DIR ?? 'unset'}) must lie in a VOLUME`);
+  if (env.DATA_DIR === undefined || !volumes.some((v) => env.DATA_DIR === v || env.DATA_DIR!.startsWith(`${v}/`)))
+    problems.push(`ENV DATA_DIR (${env.DATA_DIR ?? 'unset'}) must lie in a VOLUME`);
   return problems;
 }

@@ -25,7 +25,11 @@ describe('Dockerfile lint', () => {
     ['shell-form CMD', (d) => d.replace('CMD ["embedded"]', 'CMD embedded'), /CMD in exec form/],
     ['one stage', (d) => d.replace(/^FROM \$\{NODE_IMAGE\} AS build[\s\S]*?(?=^FROM)/m, ''), /multi-stage/],
     ['data folder not chowned', (d) => d.replace(/ \\\n && chown 10001:10001 \/data/, ''), /VOLUME \/data: not chowned to the runtime user 10001/],
-    ['sources copied into the runtime stage', (d) => d.replace('COPY --from=build --chown=0:0 /app /app', 'COPY --from=build --chown=0:0 /app /app\nCOPY . /app'), /copies built files from the build stage only/],
+    [
+      'sources copied into the runtime stage',
+      (d) => d.replace('COPY --from=build --chown=0:0 /app /app', 'COPY --from=build --chown=0:0 /app /app\nCOPY . /app'),
+      /copies built files from the build stage only/,
+    ],
     ['code owned by the app user', (d) => d.replace('--chown=0:0', '--chown=10001:10001'), /COPY --chown=0:0/],
     ['an unknown instruction', (d) => d.replace('WORKDIR /app', 'WORKDIR /app\nRUNN true'), /line \d+: /],
   ];
@@ -34,7 +38,10 @@ describe('Dockerfile lint', () => {
       const bad = mutate(dockerfile);
       assert.notEqual(bad, dockerfile, 'the mutation applies');
       const problems = lintDockerfile(bad);
-      assert.ok(problems.some((p) => problem.test(p)), `expected ${problem} among ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => problem.test(p)),
+        `expected ${problem} among ${JSON.stringify(problems)}`,
+      );
     });
   }
 });
@@ -66,7 +73,10 @@ describe('image runtime layout', () => {
   const node = (argv: readonly string[]): string[] => argv.map((a, i) => (i === 0 && a === 'node' ? process.execPath : map(a)));
 
   test('the Dockerfile builds /app with scripts/image-layout.mjs and copies it as root', () => {
-    assert.ok(build.steps.some((s) => s.keyword === 'RUN' && /node scripts\/image-layout\.mjs \/app(\s|$)/.test(s.text)), 'build stage runs image-layout.mjs /app');
+    assert.ok(
+      build.steps.some((s) => s.keyword === 'RUN' && /node scripts\/image-layout\.mjs \/app(\s|$)/.test(s.text)),
+      'build stage runs image-layout.mjs /app',
+    );
     const copy = final.steps.filter((s) => s.keyword === 'COPY');
     assert.equal(copy.length, 1, 'the runtime stage copies one thing');
     assert.equal(copy[0]!.flags.from, build.name);
@@ -80,12 +90,36 @@ describe('image runtime layout', () => {
     const r = stageImage(app, REPO_ROOT);
     assert.ok(r.packages > 10);
     const all: string[] = [];
-    const walk = (d: string): void => { for (const e of readdirSync(d, { withFileTypes: true })) { const p = join(d, e.name); all.push(p); if (e.isDirectory()) walk(p); } };
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        all.push(p);
+        if (e.isDirectory()) walk(p);
+      }
+    };
     walk(app);
     const rel = all.map((p) => p.slice(app.length + 1));
-    assert.deepEqual(rel.filter((p) => /\.test\.js$|\/testing\/|\.ts$|\.map$/.test(p) && !p.startsWith('node_modules/')), [], 'no tests, test helpers, sources or maps');
+    assert.deepEqual(
+      rel.filter((p) => /\.test\.js$|\/testing\/|\.ts$|\.map$/.test(p) && !p.startsWith('node_modules/')),
+      [],
+      'no tests, test helpers, sources or maps',
+    );
     // @ewx/client is in: the dashboard component reads the services through it. Its bundler and chart library are not.
-    for (const dev of ['typescript', 'tsx', 'esbuild', 'fast-check', 'ts-proto', 'yaml', 'ajv', 'dockerfile-utils', 'kubernetes-types', '@ewx/cli', '@ewx/ops', 'uplot', 'playwright-core']) {
+    for (const dev of [
+      'typescript',
+      'tsx',
+      'esbuild',
+      'fast-check',
+      'ts-proto',
+      'yaml',
+      'ajv',
+      'dockerfile-utils',
+      'kubernetes-types',
+      '@ewx/cli',
+      '@ewx/ops',
+      'uplot',
+      'playwright-core',
+    ]) {
       assert.ok(!existsSync(join(app, 'node_modules', dev)), `dev package ${dev} is not in the image`);
     }
     assert.ok(existsSync(join(app, 'proto/ewx/v1/registry.proto')), 'proto files for reflection');
@@ -119,7 +153,11 @@ describe('image runtime layout', () => {
   const workdir = map(final.steps.filter((s) => s.keyword === 'WORKDIR').at(-1)!.text);
 
   test('each component is chosen by the argument; a bad configuration exits naming the variable', () => {
-    for (const [arg, variable] of [['registry', 'KAFKA_BROKERS'], ['consensus', 'KAFKA_BROKERS'], ['evaluator', 'EVALUATOR_KEY']] as const) {
+    for (const [arg, variable] of [
+      ['registry', 'KAFKA_BROKERS'],
+      ['consensus', 'KAFKA_BROKERS'],
+      ['evaluator', 'EVALUATOR_KEY'],
+    ] as const) {
       const r = spawnSync(...asUser(node([...entrypoint, arg])), { cwd: workdir, env: env({}), timeout: 60_000 });
       assert.equal(r.status, 1, `${arg}: ${r.stderr}`);
       assert.match(r.stderr.toString(), new RegExp(`configuration ${variable}`));
@@ -138,14 +176,23 @@ describe('image runtime layout', () => {
     const [cmd0, args] = asUser(node([...entrypoint, ...cmd]));
     const child = spawn(cmd0, args, { cwd: workdir, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor('the image default command to serve', async () => {
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${out.slice(-2000)}`);
-        return (await probeHealth(`127.0.0.1:${grpcPort}`, 'ewx.v1.Registry', 2000)) === 'SERVING' ? true : undefined;
-      }, 180_000, 250);
+      await waitFor(
+        'the image default command to serve',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${out.slice(-2000)}`);
+          return (await probeHealth(`127.0.0.1:${grpcPort}`, 'ewx.v1.Registry', 2000)) === 'SERVING' ? true : undefined;
+        },
+        180_000,
+        250,
+      );
       assert.equal(check(), 0, `HEALTHCHECK passes: ${out.slice(-1000)}`);
       // Bound to every interface (GRPC_HOST=0.0.0.0), and the data went to the data folder, as the user.
       assert.match(out, /listening on 0\.0\.0\.0:/);
@@ -162,4 +209,3 @@ describe('image runtime layout', () => {
     assert.equal(check(), 1, 'HEALTHCHECK fails once stopped');
   });
 });
-

@@ -12,10 +12,35 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
  * generatorOptions.disableNameSuffixHash must be true), patches (strategic merge or JSON 6902,
  * with target group/version/kind/name/labelSelector).
  */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: unknown;
+};
 
-const KNOWN = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'images', 'replicas', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'patches']);
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'ClusterSecretStore']);
+const KNOWN = new Set([
+  'apiVersion',
+  'kind',
+  'resources',
+  'namespace',
+  'images',
+  'replicas',
+  'configMapGenerator',
+  'secretGenerator',
+  'generatorOptions',
+  'patches',
+]);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PersistentVolume',
+  'StorageClass',
+  'PriorityClass',
+  'ClusterSecretStore',
+]);
 
 export class KustomizeError extends Error {
   constructor(dir: string, message: string) {
@@ -25,10 +50,12 @@ export class KustomizeError extends Error {
 }
 
 const readObjects = (file: string): K8sObject[] =>
-  parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
-    if (d.errors.length > 0) throw new KustomizeError(file, d.errors[0]!.message);
-    return d.toJS() as K8sObject | null;
-  }).filter((o): o is K8sObject => o !== null);
+  parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => {
+      if (d.errors.length > 0) throw new KustomizeError(file, d.errors[0]!.message);
+      return d.toJS() as K8sObject | null;
+    })
+    .filter((o): o is K8sObject => o !== null);
 
 const idOf = (o: K8sObject): string => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
 const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
@@ -36,8 +63,10 @@ const versionOf = (apiVersion: string): string => apiVersion.split('/').at(-1)!;
 
 function envFile(dir: string, file: string): [string, string][] {
   if (!existsSync(resolve(dir, file))) throw new KustomizeError(dir, `env file ${file} does not exist`);
-  return readFileSync(resolve(dir, file), 'utf8').split('\n')
-    .map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  return readFileSync(resolve(dir, file), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
     .map((l) => {
       const i = l.indexOf('=');
       if (i <= 0) throw new KustomizeError(dir, `${file}: not KEY=VALUE: ${l}`);
@@ -45,10 +74,21 @@ function envFile(dir: string, file: string): [string, string][] {
     });
 }
 
-interface Generator { name: string; behavior?: string; type?: string; literals?: string[]; envs?: string[]; files?: string[]; namespace?: string; options?: unknown }
+interface Generator {
+  name: string;
+  behavior?: string;
+  type?: string;
+  literals?: string[];
+  envs?: string[];
+  files?: string[];
+  namespace?: string;
+  options?: unknown;
+}
 
 function generate(dir: string, kind: 'ConfigMap' | 'Secret', g: Generator): K8sObject {
-  for (const k of Object.keys(g)) if (!['name', 'behavior', 'type', 'literals', 'envs', 'files'].includes(k)) throw new KustomizeError(dir, `${kind} generator ${g.name}: unsupported field ${k}`);
+  for (const k of Object.keys(g))
+    if (!['name', 'behavior', 'type', 'literals', 'envs', 'files'].includes(k))
+      throw new KustomizeError(dir, `${kind} generator ${g.name}: unsupported field ${k}`);
   const data: Record<string, string> = {};
   for (const l of g.literals ?? []) {
     const i = l.indexOf('=');
@@ -82,13 +122,20 @@ export function strategicMerge(base: unknown, patch: unknown): unknown {
     return out;
   }
   if (Array.isArray(base) && Array.isArray(patch)) {
-    const key = patch.every((x) => isObj(x) && typeof x.name === 'string') && base.every((x) => isObj(x) && typeof x.name === 'string') ? 'name'
-      : patch.every((x) => isObj(x) && typeof x.containerPort === 'number') ? 'containerPort' : undefined;
+    const key =
+      patch.every((x) => isObj(x) && typeof x.name === 'string') && base.every((x) => isObj(x) && typeof x.name === 'string')
+        ? 'name'
+        : patch.every((x) => isObj(x) && typeof x.containerPort === 'number')
+          ? 'containerPort'
+          : undefined;
     if (!key) return patch;
     const out = [...base] as Record<string, unknown>[];
     for (const p of patch as Record<string, unknown>[]) {
       const i = out.findIndex((b) => b[key] === p[key]);
-      if (p.$patch === 'delete') { if (i >= 0) out.splice(i, 1); continue; }
+      if (p.$patch === 'delete') {
+        if (i >= 0) out.splice(i, 1);
+        continue;
+      }
       if (i >= 0) out[i] = strategicMerge(out[i], p) as Record<string, unknown>;
       else out.push(p);
     }
@@ -97,7 +144,11 @@ export function strategicMerge(base: unknown, patch: unknown): unknown {
   return patch;
 }
 
-const pointer = (path: string): string[] => path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+const pointer = (path: string): string[] =>
+  path
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 /** JSON patch (RFC 6902): add, replace, remove, test. */
 export function jsonPatch(doc: unknown, ops: { op: string; path: string; value?: unknown }[], where: string): unknown {
@@ -113,11 +164,15 @@ export function jsonPatch(doc: unknown, ops: { op: string; path: string; value?:
     if (Array.isArray(at)) {
       const i = last === '-' ? at.length : Number(last);
       if (o.op === 'add') at.splice(i, 0, o.value);
-      else if (o.op === 'replace') { if (i >= at.length) throw new KustomizeError(where, `replace ${o.path}: no such item`); at[i] = o.value; }
-      else if (o.op === 'remove') at.splice(i, 1);
+      else if (o.op === 'replace') {
+        if (i >= at.length) throw new KustomizeError(where, `replace ${o.path}: no such item`);
+        at[i] = o.value;
+      } else if (o.op === 'remove') at.splice(i, 1);
       else throw new KustomizeError(where, `unsupported op ${o.op}`);
     } else if (isObj(at)) {
-      if (o.op === 'replace' || o.op === 'remove') { if (!(last in at)) throw new KustomizeError(where, `${o.op} ${o.path}: no such field`); }
+      if (o.op === 'replace' || o.op === 'remove') {
+        if (!(last in at)) throw new KustomizeError(where, `${o.op} ${o.path}: no such field`);
+      }
       if (o.op === 'add' || o.op === 'replace') at[last] = o.value;
       else if (o.op === 'remove') delete at[last];
       else throw new KustomizeError(where, `unsupported op ${o.op}`);
@@ -126,7 +181,14 @@ export function jsonPatch(doc: unknown, ops: { op: string; path: string; value?:
   return root;
 }
 
-interface Target { group?: string; version?: string; kind?: string; name?: string; namespace?: string; labelSelector?: string }
+interface Target {
+  group?: string;
+  version?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  labelSelector?: string;
+}
 
 const matches = (o: K8sObject, t: Target): boolean => {
   if (t.kind !== undefined && o.kind !== t.kind) return false;
@@ -144,7 +206,10 @@ const matches = (o: K8sObject, t: Target): boolean => {
 };
 
 const setImages = (o: unknown, images: { name: string; newName?: string; newTag?: string; digest?: string }[]): void => {
-  if (Array.isArray(o)) { for (const x of o) setImages(x, images); return; }
+  if (Array.isArray(o)) {
+    for (const x of o) setImages(x, images);
+    return;
+  }
   if (!isObj(o)) return;
   for (const [k, v] of Object.entries(o)) {
     if ((k === 'containers' || k === 'initContainers') && Array.isArray(v)) {
@@ -172,9 +237,12 @@ export function kustomize(dir: string): K8sObject[] {
     objects.push(...(statSync(p).isDirectory() ? kustomize(p) : readObjects(p)));
   }
   const gen = (k.generatorOptions ?? {}) as { disableNameSuffixHash?: boolean };
-  const generators = [...((k.configMapGenerator as Generator[] | undefined) ?? []).map((g) => ['ConfigMap', g] as const),
-    ...((k.secretGenerator as Generator[] | undefined) ?? []).map((g) => ['Secret', g] as const)];
-  if (generators.length > 0 && gen.disableNameSuffixHash !== true) throw new KustomizeError(dir, 'generators need generatorOptions.disableNameSuffixHash: true (this renderer does not compute name hashes)');
+  const generators = [
+    ...((k.configMapGenerator as Generator[] | undefined) ?? []).map((g) => ['ConfigMap', g] as const),
+    ...((k.secretGenerator as Generator[] | undefined) ?? []).map((g) => ['Secret', g] as const),
+  ];
+  if (generators.length > 0 && gen.disableNameSuffixHash !== true)
+    throw new KustomizeError(dir, 'generators need generatorOptions.disableNameSuffixHash: true (this renderer does not compute name hashes)');
   for (const [kind, g] of generators) {
     const made = generate(dir, kind, g);
     const i = objects.findIndex((o) => o.kind === kind && o.metadata.name === g.name);
@@ -198,13 +266,15 @@ export function kustomize(dir: string): K8sObject[] {
       if (!p.target) throw new KustomizeError(dir, 'a JSON 6902 patch needs a target');
       const hit = objects.filter((o) => matches(o, p.target!));
       if (hit.length === 0) throw new KustomizeError(dir, `patch target ${JSON.stringify(p.target)} matches nothing`);
-      objects = objects.map((o) => (matches(o, p.target!) ? jsonPatch(o, body as never, where) as K8sObject : o));
+      objects = objects.map((o) => (matches(o, p.target!) ? (jsonPatch(o, body as never, where) as K8sObject) : o));
     } else {
       const sm = body as K8sObject;
       const target: Target = p.target ?? { kind: sm.kind, name: sm.metadata?.name };
       const hit = objects.filter((o) => matches(o, target));
       if (hit.length === 0) throw new KustomizeError(dir, `patch target ${JSON.stringify(target)} matches nothing`);
-      objects = objects.map((o) => (matches(o, target) ? { ...(strategicMerge(o, { ...sm, metadata: { ...sm.metadata, name: o.metadata.name } }) as K8sObject) } : o));
+      objects = objects.map((o) =>
+        matches(o, target) ? { ...(strategicMerge(o, { ...sm, metadata: { ...sm.metadata, name: o.metadata.name } }) as K8sObject) } : o,
+      );
     }
   }
   for (const r of (k.replicas as { name: string; count: number }[] | undefined) ?? []) {

@@ -33,11 +33,18 @@ describe('deploy/k8s manifest check', { skip }, () => {
   const byKind = (name: string, kind: string): K8sObject[] => objects(name).filter((o) => o.kind === kind);
 
   test('base, infra and both overlays render and pass schemas and properties', () => {
-    assert.deepEqual(rendered.map((r) => r.name), ['base', 'infra', 'overlays/dev', 'overlays/prod']);
+    assert.deepEqual(
+      rendered.map((r) => r.name),
+      ['base', 'infra', 'overlays/dev', 'overlays/prod'],
+    );
     // Four validators, one key each; a PDB keeping three.
     const validators = byKind('overlays/prod', 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/name'] === 'consensus');
     assert.equal(validators.length, 4);
-    const keys = validators.map((d) => JSON.stringify((d as unknown as Pod).spec.template.spec.volumes.filter((v) => /^ewx-validator-/.test(v.secret?.secretName ?? '')).map((v) => v.secret!.secretName)));
+    const keys = validators.map((d) =>
+      JSON.stringify(
+        (d as unknown as Pod).spec.template.spec.volumes.filter((v) => /^ewx-validator-/.test(v.secret?.secretName ?? '')).map((v) => v.secret!.secretName),
+      ),
+    );
     assert.deepEqual(keys, ['["ewx-validator-0"]', '["ewx-validator-1"]', '["ewx-validator-2"]', '["ewx-validator-3"]']);
     assert.equal((byKind('overlays/prod', 'PodDisruptionBudget')[0] as unknown as { spec: { minAvailable: number } }).spec.minAvailable, 3);
     // Prod: Strimzi and CNPG objects, an ingress, secrets only by reference; dev: generated Secrets.
@@ -57,8 +64,14 @@ describe('deploy/k8s manifest check', { skip }, () => {
   });
 
   test('an overlay refuses to render without its keys (nothing committed stands in for them)', () => {
-    assert.throws(() => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/dev')), (e) => e instanceof KustomizeError && /secrets\/network\.env|does not exist/.test(e.message));
-    assert.throws(() => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/prod')), (e) => e instanceof KustomizeError && /network\.env/.test(e.message));
+    assert.throws(
+      () => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/dev')),
+      (e) => e instanceof KustomizeError && /secrets\/network\.env|does not exist/.test(e.message),
+    );
+    assert.throws(
+      () => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/prod')),
+      (e) => e instanceof KustomizeError && /network\.env/.test(e.message),
+    );
   });
 
   test('the renderer refuses what it does not implement', () => {
@@ -79,14 +92,27 @@ describe('deploy/k8s manifest check', { skip }, () => {
     assert.equal(spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/dev-secrets.mjs'), secrets]).status, 0);
     cpSync(join(secrets, 'network.env'), join(work, 'overlays/prod/network.env'));
     // Key order and base64 line folding aside, the objects must be equal.
-    const canon = (v: unknown): unknown => Array.isArray(v) ? v.map(canon)
-      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])]))
-      : typeof v === 'string' && /^[A-Za-z0-9+/=\s]+$/.test(v) && /\n/.test(v) ? v.replace(/\s/g, '') : v;
+    const canon = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(canon)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+            )
+          : typeof v === 'string' && /^[A-Za-z0-9+/=\s]+$/.test(v) && /\n/.test(v)
+            ? v.replace(/\s/g, '')
+            : v;
     const key = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     for (const d of ['base', 'infra', 'overlays/dev', 'overlays/prod']) {
       const out = spawnSync('kubectl', ['kustomize', join(work, d)], { encoding: 'utf8', maxBuffer: 64 << 20 });
       assert.equal(out.status, 0, out.stderr);
-      const theirs = new Map(parseAllDocuments(out.stdout).map((x) => x.toJS() as K8sObject).map((o) => [key(o), JSON.stringify(canon(o))]));
+      const theirs = new Map(
+        parseAllDocuments(out.stdout)
+          .map((x) => x.toJS() as K8sObject)
+          .map((o) => [key(o), JSON.stringify(canon(o))]),
+      );
       const mine = new Map(kustomize(join(work, d)).map((o) => [key(o), JSON.stringify(canon(o))]));
       assert.deepEqual([...mine.keys()].sort(), [...theirs.keys()].sort(), `${d}: the same objects`);
       for (const [k, v] of mine) assert.equal(v, theirs.get(k), `${d}: ${k}`);
@@ -102,7 +128,10 @@ describe('deploy/k8s manifest check', { skip }, () => {
     for (const c of cases) {
       const expect = /must fail with: (.*)$/m.exec(readFileSync(join(root, c, 'kustomization.yaml'), 'utf8'))![1]!.trim();
       const mine = problems.filter((p) => p.startsWith(`${c}: `));
-      assert.ok(mine.some((p) => p.includes(expect)), `${c}: expected a problem containing "${expect}", got ${JSON.stringify(mine)}`);
+      assert.ok(
+        mine.some((p) => p.includes(expect)),
+        `${c}: expected a problem containing "${expect}", got ${JSON.stringify(mine)}`,
+      );
     }
   });
 });
@@ -111,8 +140,12 @@ test('monitoring drafts: every metric they use is one docs/OPERATIONS.md propose
   const doc = readFileSync(join(REPO_ROOT, 'docs/OPERATIONS.md'), 'utf8');
   const proposed = new Set([...doc.matchAll(/\| `(ewx_[a-z_]+)/g)].map((m) => m[1]!));
   assert.ok(proposed.size >= 8);
-  const rules = parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy/monitoring/prometheus-rules.yaml'), 'utf8'))[0]!.toJS() as { groups: { rules: { alert: string; expr: string }[] }[] };
-  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/monitoring/grafana-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const rules = parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy/monitoring/prometheus-rules.yaml'), 'utf8'))[0]!.toJS() as {
+    groups: { rules: { alert: string; expr: string }[] }[];
+  };
+  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/monitoring/grafana-dashboard.json'), 'utf8')) as {
+    panels: { targets: { expr: string }[] }[];
+  };
   const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
   const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
   for (const a of ['EwxRelayLag', 'EwxConsumerLagGrowing', 'EwxRoundsStuckInOffChainVote', 'EwxRewardBudgetExhausted']) assert.ok(alerts.includes(a), a);

@@ -55,8 +55,10 @@ export function checkPodSecurity(objects: readonly K8sObject[]): string[] {
       const tmp = ((c.volumeMounts ?? []) as Obj[]).find((m) => m.mountPath === '/tmp');
       if (!tmp || !((p.volumes ?? []) as Obj[]).some((v) => v.name === tmp.name && v.emptyDir)) problems.push(`${cid}: no emptyDir at /tmp`);
       for (const port of (c.ports ?? []) as Obj[]) if (port.hostPort) problems.push(`${cid}: hostPort ${port.hostPort}`);
-      for (const e of (c.envFrom ?? []) as Obj[]) if (e.secretRef) problems.push(`${cid}: envFrom a whole Secret (${e.secretRef.name}); mount the one key it needs`);
-      if (typeof c.image !== 'string' || !/[:@]/.test(c.image) || /:latest$/.test(c.image)) problems.push(`${cid}: image ${c.image} has no fixed tag or digest`);
+      for (const e of (c.envFrom ?? []) as Obj[])
+        if (e.secretRef) problems.push(`${cid}: envFrom a whole Secret (${e.secretRef.name}); mount the one key it needs`);
+      if (typeof c.image !== 'string' || !/[:@]/.test(c.image) || /:latest$/.test(c.image))
+        problems.push(`${cid}: image ${c.image} has no fixed tag or digest`);
       if (!c.resources?.requests || !c.resources?.limits?.memory) problems.push(`${cid}: no resource requests and memory limit`);
     }
     for (const c of (p.containers ?? []) as Obj[]) {
@@ -83,7 +85,9 @@ export function checkValidators(objects: readonly K8sObject[], count = 4): strin
     const id = `${o.kind}/${o.metadata.name}`;
     const isValidator = validators.includes(o);
     const secretVolumes = ((pod.spec.volumes ?? []) as Obj[]).filter((v) => v.secret && VALIDATOR_SECRET.test(v.secret.secretName));
-    const projected = ((pod.spec.volumes ?? []) as Obj[]).flatMap((v) => ((v.projected?.sources ?? []) as Obj[]).filter((s) => s.secret && VALIDATOR_SECRET.test(s.secret.name)));
+    const projected = ((pod.spec.volumes ?? []) as Obj[]).flatMap((v) =>
+      ((v.projected?.sources ?? []) as Obj[]).filter((s) => s.secret && VALIDATOR_SECRET.test(s.secret.name)),
+    );
     const envRefs = ((pod.spec.containers ?? []) as Obj[]).flatMap((c) => [
       ...((c.env ?? []) as Obj[]).filter((e) => VALIDATOR_SECRET.test(e.valueFrom?.secretKeyRef?.name ?? '')),
       ...((c.envFrom ?? []) as Obj[]).filter((e) => VALIDATOR_SECRET.test(e.secretRef?.name ?? '')),
@@ -91,33 +95,47 @@ export function checkValidators(objects: readonly K8sObject[], count = 4): strin
     if (envRefs.length > 0) problems.push(`${id}: validator key in the environment (mount it as a file)`);
     if (projected.length > 0) problems.push(`${id}: validator key in a projected volume`);
     if (!isValidator) {
-      if (secretVolumes.length > 0) problems.push(`${id}: mounts validator key ${secretVolumes.map((v) => v.secret.secretName).join(',')} but is not a validator`);
+      if (secretVolumes.length > 0)
+        problems.push(`${id}: mounts validator key ${secretVolumes.map((v) => v.secret.secretName).join(',')} but is not a validator`);
       continue;
     }
     if (replicasOf(o) !== 1) problems.push(`${id}: ${replicasOf(o)} replicas share one validator key`);
-    if (secretVolumes.length !== 1) { problems.push(`${id}: mounts ${secretVolumes.length} validator keys, expected exactly its own`); continue; }
+    if (secretVolumes.length !== 1) {
+      problems.push(`${id}: mounts ${secretVolumes.length} validator keys, expected exactly its own`);
+      continue;
+    }
     const vol = secretVolumes[0]!;
     const name = vol.secret.secretName as string;
     if (used.has(name)) problems.push(`${id}: validator key ${name} is also mounted by ${used.get(name)}`);
     used.set(name, id);
     const items = (vol.secret.items ?? []) as Obj[];
     if (items.length !== 1) problems.push(`${id}: the validator key volume should project exactly one item (the seed)`);
-    const mounts = ((pod.spec.containers ?? []) as Obj[]).flatMap((c) => ((c.volumeMounts ?? []) as Obj[]).filter((m) => m.name === vol.name).map((m) => ({ c, m })));
-    const fileEnv = mounts.some(({ c, m }) => ((c.env ?? []) as Obj[]).some((e) => e.name === 'VALIDATOR_KEY_FILE' && String(e.value).startsWith(`${m.mountPath}/`)));
+    const mounts = ((pod.spec.containers ?? []) as Obj[]).flatMap((c) =>
+      ((c.volumeMounts ?? []) as Obj[]).filter((m) => m.name === vol.name).map((m) => ({ c, m })),
+    );
+    const fileEnv = mounts.some(({ c, m }) =>
+      ((c.env ?? []) as Obj[]).some((e) => e.name === 'VALIDATOR_KEY_FILE' && String(e.value).startsWith(`${m.mountPath}/`)),
+    );
     if (!fileEnv) problems.push(`${id}: VALIDATOR_KEY_FILE does not point into its key's mount`);
   }
-  const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget' && validators.some((v) => selects((o as Obj).spec?.selector?.matchLabels, podOf(v)!.labels)));
+  const pdbs = objects.filter(
+    (o) => o.kind === 'PodDisruptionBudget' && validators.some((v) => selects((o as Obj).spec?.selector?.matchLabels, podOf(v)!.labels)),
+  );
   const keep = Math.floor((2 * count) / 3) + 1;
   if (pdbs.length === 0) problems.push('validators: no PodDisruptionBudget selects them');
   for (const pdb of pdbs as Obj[]) {
     const spec = pdb.spec;
     const min = spec.minAvailable !== undefined ? Number(spec.minAvailable) : spec.maxUnavailable !== undefined ? count - Number(spec.maxUnavailable) : 0;
-    if (!Number.isInteger(min) || min < keep) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: keeps ${min} validators, a round needs ${keep} of ${count}`);
-    if (!validators.every((v) => selects(spec.selector?.matchLabels, podOf(v)!.labels))) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: does not select every validator`);
+    if (!Number.isInteger(min) || min < keep)
+      problems.push(`PodDisruptionBudget/${pdb.metadata.name}: keeps ${min} validators, a round needs ${keep} of ${count}`);
+    if (!validators.every((v) => selects(spec.selector?.matchLabels, podOf(v)!.labels)))
+      problems.push(`PodDisruptionBudget/${pdb.metadata.name}: does not select every validator`);
   }
   const network = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ewx-network') as Obj | undefined;
   if (network) {
-    const listed = String(network.data?.VALIDATORS ?? '').split(',').filter(Boolean);
+    const listed = String(network.data?.VALIDATORS ?? '')
+      .split(',')
+      .filter(Boolean);
     if (listed.length !== count) problems.push(`ConfigMap/ewx-network: VALIDATORS lists ${listed.length} addresses, expected ${count}`);
   }
   return problems;
@@ -127,15 +145,20 @@ export function checkValidators(objects: readonly K8sObject[], count = 4): strin
 export function checkNamespaceAndNetwork(objects: readonly K8sObject[]): string[] {
   const problems: string[] = [];
   const ns = objects.filter((o) => o.kind === 'Namespace');
-  for (const n of ns) if (n.metadata.labels?.['pod-security.kubernetes.io/enforce'] !== 'restricted') problems.push(`Namespace/${n.metadata.name}: Pod Security "restricted" is not enforced`);
+  for (const n of ns)
+    if (n.metadata.labels?.['pod-security.kubernetes.io/enforce'] !== 'restricted')
+      problems.push(`Namespace/${n.metadata.name}: Pod Security "restricted" is not enforced`);
   const pods = objects.map(podOf).filter((p): p is NonNullable<ReturnType<typeof podOf>> => p !== undefined);
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as Obj[];
-  const denyAll = policies.find((p) => (p.spec.policyTypes ?? []).includes('Ingress') && (p.spec.policyTypes ?? []).includes('Egress') && !p.spec.ingress && !p.spec.egress);
+  const denyAll = policies.find(
+    (p) => (p.spec.policyTypes ?? []).includes('Ingress') && (p.spec.policyTypes ?? []).includes('Egress') && !p.spec.ingress && !p.spec.egress,
+  );
   if (!denyAll) problems.push('NetworkPolicy: no default deny (Ingress and Egress, no rules)');
-  else for (const p of pods) {
-    const sel = denyAll.spec.podSelector?.matchLabels;
-    if (sel && !selects(sel, p.labels)) problems.push(`NetworkPolicy/${denyAll.metadata.name}: does not cover pods labelled ${JSON.stringify(p.labels)}`);
-  }
+  else
+    for (const p of pods) {
+      const sel = denyAll.spec.podSelector?.matchLabels;
+      if (sel && !selects(sel, p.labels)) problems.push(`NetworkPolicy/${denyAll.metadata.name}: does not cover pods labelled ${JSON.stringify(p.labels)}`);
+    }
   for (const s of objects.filter((o) => o.kind === 'Service') as Obj[]) {
     if (!pods.some((p) => selects(s.spec.selector, p.labels))) problems.push(`Service/${s.metadata.name}: selects no pod`);
   }
@@ -161,7 +184,12 @@ export function checkProdInfrastructure(objects: readonly K8sObject[], services:
     if (!topics.has(`ewx.${s}.events.v1`)) problems.push(`Strimzi: no KafkaTopic ewx.${s}.events.v1`);
     const u = users.get(`ewx-${s}`);
     if (!u) problems.push(`Strimzi: no KafkaUser ewx-${s}`);
-    else if (!((u.spec.authorization?.acls ?? []) as Obj[]).some((a) => a.resource.type === 'topic' && a.resource.name === `ewx.${s}.events.v1` && a.operations.includes('Write'))) problems.push(`KafkaUser/ewx-${s}: may not write its topic`);
+    else if (
+      !((u.spec.authorization?.acls ?? []) as Obj[]).some(
+        (a) => a.resource.type === 'topic' && a.resource.name === `ewx.${s}.events.v1` && a.operations.includes('Write'),
+      )
+    )
+      problems.push(`KafkaUser/ewx-${s}: may not write its topic`);
     if (!roles.has(s)) problems.push(`CloudNativePG: no role ${s}`);
     if (dbs.get(s)?.spec.owner !== s) problems.push(`CloudNativePG: no Database ${s} owned by ${s}`);
   }

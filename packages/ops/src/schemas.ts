@@ -11,7 +11,16 @@ const OPS_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** kubernetes-types module of an apiVersion (group folder / version). */
 const typesModule = (apiVersion: string): string | undefined => {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const folder = group === '' ? 'core' : group === 'networking.k8s.io' ? 'networking' : group === 'rbac.authorization.k8s.io' ? 'rbac' : group === 'policy' || group === 'apps' || group === 'batch' || group === 'autoscaling' ? group : undefined;
+  const folder =
+    group === ''
+      ? 'core'
+      : group === 'networking.k8s.io'
+        ? 'networking'
+        : group === 'rbac.authorization.k8s.io'
+          ? 'rbac'
+          : group === 'policy' || group === 'apps' || group === 'batch' || group === 'autoscaling'
+            ? group
+            : undefined;
   if (!folder) return undefined;
   const path = join(OPS_ROOT, 'node_modules', 'kubernetes-types', folder, `${version}.d.ts`);
   const hoisted = join(OPS_ROOT, '..', '..', 'node_modules', 'kubernetes-types', folder, `${version}.d.ts`);
@@ -35,7 +44,10 @@ export function validateBuiltInSets(sets: readonly { name: string; objects: read
     for (const o of set.objects) {
       const mod = typesModule(o.apiVersion);
       const id = `${o.kind}/${o.metadata?.name}`;
-      if (!mod) { out.get(set.name)!.push(`${id}: no schema for apiVersion ${o.apiVersion}`); continue; }
+      if (!mod) {
+        out.get(set.name)!.push(`${id}: no schema for apiVersion ${o.apiVersion}`);
+        continue;
+      }
       const i = n++;
       const from = lines.length + 1;
       lines.push(`import type { ${o.kind} as T${i} } from '${mod}';`);
@@ -49,14 +61,26 @@ export function validateBuiltInSets(sets: readonly { name: string; objects: read
     const file = join(dir, 'objects.ts');
     writeFileSync(file, lines.join('\n') + '\n');
     const program = ts.createProgram([file], {
-      strict: true, noEmit: true, skipLibCheck: true, types: [], module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, target: ts.ScriptTarget.ES2022,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: [],
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      target: ts.ScriptTarget.ES2022,
     });
     for (const d of ts.getPreEmitDiagnostics(program)) {
       const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : 0;
       const r = ranges.find((x) => line >= x.from && line <= x.to);
       const text = ts.flattenDiagnosticMessageText(d.messageText, ' ');
-      const at = d.file && d.start !== undefined ? d.file.text.slice(d.start, d.start + 60).split('\n')[0]!.trim() : '';
-      (out.get(r?.set ?? sets[0]!.name)!).push(`${r?.id ?? '?'}: ${text}${at ? ` (at ${at})` : ''}`);
+      const at =
+        d.file && d.start !== undefined
+          ? d.file.text
+              .slice(d.start, d.start + 60)
+              .split('\n')[0]!
+              .trim()
+          : '';
+      out.get(r?.set ?? sets[0]!.name)!.push(`${r?.id ?? '?'}: ${text}${at ? ` (at ${at})` : ''}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -77,14 +101,19 @@ export function strictSchema(s: Schema): Schema {
   const out: Schema = {};
   for (const [k, v] of Object.entries(s)) {
     if (k.startsWith('x-kubernetes-') || k === 'nullable' || k === 'description' || k === 'example' || k === 'externalDocs') continue;
-    if (k === 'properties' || k === 'patternProperties') out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([p, ps]) => [p, strictSchema(ps)]));
+    if (k === 'properties' || k === 'patternProperties')
+      out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([p, ps]) => [p, strictSchema(ps)]));
     else if (k === 'items' || k === 'not' || (k === 'additionalProperties' && typeof v === 'object')) out[k] = strictSchema(v as Schema);
     else if (k === 'allOf' || k === 'anyOf' || k === 'oneOf') out[k] = (v as Schema[]).map(strictSchema);
     else out[k] = v;
   }
-  if (s['x-kubernetes-int-or-string'] === true) { delete out.type; out.anyOf = [{ type: 'integer' }, { type: 'string' }]; }
+  if (s['x-kubernetes-int-or-string'] === true) {
+    delete out.type;
+    out.anyOf = [{ type: 'integer' }, { type: 'string' }];
+  }
   if (s.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
-  if (s.type === 'object' && s.properties && s.additionalProperties === undefined && s['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
+  if (s.type === 'object' && s.properties && s.additionalProperties === undefined && s['x-kubernetes-preserve-unknown-fields'] !== true)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -94,10 +123,23 @@ const envelope = (group: string, version: string, kind: string, schema: Schema):
   props.apiVersion = { const: `${group}/${version}` };
   props.kind = { const: kind };
   props.metadata = {
-    type: 'object', required: ['name'], additionalProperties: false,
-    properties: { name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 }, namespace: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } }, annotations: { type: 'object', additionalProperties: { type: 'string' } } },
+    type: 'object',
+    required: ['name'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 },
+      namespace: { type: 'string' },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      annotations: { type: 'object', additionalProperties: { type: 'string' } },
+    },
   };
-  return { ...schema, type: 'object', required: [...new Set(['apiVersion', 'kind', 'metadata', ...((schema.required as string[]) ?? [])])], properties: props, additionalProperties: false };
+  return {
+    ...schema,
+    type: 'object',
+    required: [...new Set(['apiVersion', 'kind', 'metadata', ...((schema.required as string[]) ?? [])])],
+    properties: props,
+    additionalProperties: false,
+  };
 };
 
 /**
@@ -105,22 +147,50 @@ const envelope = (group: string, version: string, kind: string, schema: Schema):
  * schema covers the fields the prod overlay uses, strictly (anything else is refused).
  */
 const EXTERNAL_SECRET: Schema = {
-  type: 'object', required: ['spec'], properties: {
+  type: 'object',
+  required: ['spec'],
+  properties: {
     spec: {
-      type: 'object', additionalProperties: false, required: ['secretStoreRef', 'target', 'data'], properties: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['secretStoreRef', 'target', 'data'],
+      properties: {
         refreshInterval: { type: 'string', pattern: '^\\d+(s|m|h)$' },
-        secretStoreRef: { type: 'object', additionalProperties: false, required: ['name', 'kind'], properties: { name: { type: 'string' }, kind: { enum: ['SecretStore', 'ClusterSecretStore'] } } },
+        secretStoreRef: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'kind'],
+          properties: { name: { type: 'string' }, kind: { enum: ['SecretStore', 'ClusterSecretStore'] } },
+        },
         target: {
-          type: 'object', additionalProperties: false, required: ['name'], properties: {
-            name: { type: 'string' }, creationPolicy: { enum: ['Owner', 'Orphan', 'Merge', 'None'] },
-            template: { type: 'object', additionalProperties: false, properties: { type: { type: 'string' }, data: { type: 'object', additionalProperties: { type: 'string' } } } },
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            name: { type: 'string' },
+            creationPolicy: { enum: ['Owner', 'Orphan', 'Merge', 'None'] },
+            template: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { type: { type: 'string' }, data: { type: 'object', additionalProperties: { type: 'string' } } },
+            },
           },
         },
         data: {
-          type: 'array', minItems: 1, items: {
-            type: 'object', additionalProperties: false, required: ['secretKey', 'remoteRef'], properties: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['secretKey', 'remoteRef'],
+            properties: {
               secretKey: { type: 'string' },
-              remoteRef: { type: 'object', additionalProperties: false, required: ['key'], properties: { key: { type: 'string' }, property: { type: 'string' } } },
+              remoteRef: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['key'],
+                properties: { key: { type: 'string' }, property: { type: 'string' } },
+              },
             },
           },
         },
@@ -136,7 +206,10 @@ export class CrdValidator {
   constructor(crdDir: string) {
     for (const f of readdirSync(crdDir).filter((x) => /\.ya?ml$/.test(x))) {
       for (const doc of parseAllDocuments(readFileSync(join(crdDir, f), 'utf8'))) {
-        const crd = doc.toJS() as { kind?: string; spec?: { group: string; names: { kind: string }; versions: { name: string; served: boolean; schema: { openAPIV3Schema: Schema } }[] } } | null;
+        const crd = doc.toJS() as {
+          kind?: string;
+          spec?: { group: string; names: { kind: string }; versions: { name: string; served: boolean; schema: { openAPIV3Schema: Schema } }[] };
+        } | null;
         if (crd?.kind !== 'CustomResourceDefinition' || !crd.spec) continue;
         for (const v of crd.spec.versions.filter((x) => x.served)) {
           this.add(crd.spec.group, v.name, crd.spec.names.kind, v.schema.openAPIV3Schema);
@@ -159,6 +232,9 @@ export class CrdValidator {
     const v = this.validators.get(`${o.apiVersion}/${o.kind}`);
     if (!v) return [`${o.kind}/${o.metadata?.name}: no CRD schema for ${o.apiVersion} ${o.kind}`];
     if (v(o as unknown)) return [];
-    return (v.errors ?? []).map((e) => `${o.kind}/${o.metadata?.name}: ${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+    return (v.errors ?? []).map(
+      (e) =>
+        `${o.kind}/${o.metadata?.name}: ${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    );
   }
 }

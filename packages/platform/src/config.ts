@@ -45,7 +45,12 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     },
     list(name, fallback) {
       const v = optional(name) ?? fallback;
-      return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return v === undefined
+        ? []
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0);
     },
     oneOf(name, values, fallback) {
       const v = optional(name) ?? fallback;

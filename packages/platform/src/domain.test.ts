@@ -11,12 +11,22 @@ const DRIVERS = /^(pg|kafkajs|@electric-sql\/pglite|@grpc\/grpc-js|@kurrent\/kur
 /** Imports `module` in a fresh process whose resolver refuses the drivers; returns stderr ('' when it loaded). */
 function importWithoutDrivers(module: string): { status: number | null; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ewx-pure-'));
-  writeFileSync(join(dir, 'hook.mjs'), `export async function resolve(spec, ctx, next) {
+  writeFileSync(
+    join(dir, 'hook.mjs'),
+    `export async function resolve(spec, ctx, next) {
   if (${DRIVERS}.test(spec)) throw new Error('driver loaded: ' + spec);
   return next(spec, ctx);
-}\n`);
-  writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`);
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e', `await import(${JSON.stringify(module)})`], { encoding: 'utf8' });
+}\n`,
+  );
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`,
+  );
+  const r = spawnSync(
+    process.execPath,
+    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e', `await import(${JSON.stringify(module)})`],
+    { encoding: 'utf8' },
+  );
   return { status: r.status, stderr: r.stderr };
 }
 

@@ -28,7 +28,14 @@ test('capMessage: at most the byte limit, multi-byte characters included, never 
 
 test('toServiceError: the status keeps its code with a message of at most MAX_MESSAGE_BYTES; others are UNAVAILABLE, logged cut', () => {
   const logged: string[] = [];
-  const log: Logger = { info() {}, warn() {}, error: (_m, f) => { logged.push(String(f?.error)); }, child: () => log };
+  const log: Logger = {
+    info() {},
+    warn() {},
+    error: (_m, f) => {
+      logged.push(String(f?.error));
+    },
+    child: () => log,
+  };
   const domain = toServiceError(invalid('namespace', `got "${'n'.repeat(1_000_000)}"`), log, '/ewx.v1.Registry/GetGroup');
   assert.equal(domain.code, grpc.status.INVALID_ARGUMENT);
   assert.ok(Buffer.byteLength(domain.details!) <= MAX_MESSAGE_BYTES);
@@ -36,7 +43,10 @@ test('toServiceError: the status keeps its code with a message of at most MAX_ME
   const other = toServiceError(new Error('z'.repeat(1_000_000)), log, '/ewx.v1.Registry/GetGroup');
   assert.equal(other.code, grpc.status.UNAVAILABLE);
   assert.ok(Buffer.byteLength(other.details!) <= MAX_MESSAGE_BYTES);
-  assert.match(other.details!, /^\/ewx\.v1\.Registry\/GetGroup: temporarily unavailable \(zzz.*… \(message cut, 1000000 characters\)\); retry with a new nonce$/);
+  assert.match(
+    other.details!,
+    /^\/ewx\.v1\.Registry\/GetGroup: temporarily unavailable \(zzz.*… \(message cut, 1000000 characters\)\); retry with a new nonce$/,
+  );
   assert.equal(logged.length, 1);
   assert.ok(logged[0]!.length <= 4 * MAX_MESSAGE_BYTES);
   assert.ok(Buffer.byteLength(statusMessage(new Error('w'.repeat(100_000)))) <= MAX_MESSAGE_BYTES);

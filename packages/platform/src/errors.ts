@@ -16,14 +16,16 @@ export type ErrorCode =
 export class DomainError extends Error {
   /** Survives module copies, unlike instanceof across two installs of this package. */
   readonly isDomainError = true;
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'DomainError';
   }
 }
 
-export const isDomainError = (e: unknown): e is DomainError =>
-  typeof e === 'object' && e !== null && (e as { isDomainError?: unknown }).isDomainError === true;
+export const isDomainError = (e: unknown): e is DomainError => typeof e === 'object' && e !== null && (e as { isDomainError?: unknown }).isDomainError === true;
 
 /**
  * A value for an error message: JSON-quoted, and past `max` characters cut with an ellipsis and its
@@ -48,8 +50,7 @@ export function capMessage(message: string, maxBytes = MAX_MESSAGE_BYTES): strin
   return head + tail;
 }
 
-export const invalid = (field: string, rule: string): DomainError =>
-  new DomainError('INVALID_ARGUMENT', `${field}: ${rule}`);
+export const invalid = (field: string, rule: string): DomainError => new DomainError('INVALID_ARGUMENT', `${field}: ${rule}`);
 export const precondition = (message: string): DomainError => new DomainError('FAILED_PRECONDITION', message);
 export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
 export const alreadyExists = (what: string): DomainError => new DomainError('ALREADY_EXISTS', `${what} already exists`);
@@ -60,7 +61,11 @@ export const unavailable = (message: string): DomainError => new DomainError('UN
 /** Thrown by an event store when the stream is not at the expected version. */
 export class WrongExpectedVersionError extends Error {
   readonly isWrongExpectedVersion = true;
-  constructor(readonly streamId: string, readonly expected: number, readonly actual: number) {
+  constructor(
+    readonly streamId: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
     super(`stream ${streamId}: expected version ${expected}, actual ${actual}`);
     this.name = 'WrongExpectedVersionError';
   }
@@ -70,7 +75,11 @@ export const isWrongExpectedVersion = (e: unknown): e is WrongExpectedVersionErr
 
 /** Configuration that cannot start the process: names the variable and what it expects. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, expected: string, got: string | undefined) {
+  constructor(
+    readonly variable: string,
+    expected: string,
+    got: string | undefined,
+  ) {
     super(`configuration ${variable}: expected ${expected}, got ${got === undefined ? '(unset)' : quote(got, 200)}`);
     this.name = 'ConfigError';
   }

@@ -41,7 +41,11 @@ export const optionalNameField = (field: string, v: string): string => (v === ''
 
 export function addressField(field: string, v: string): string {
   if (v === '') throw invalid(field, 'required: an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42)');
-  if (!isAddress(v)) throw invalid(field, `expected an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42), got ${shown(v)}${v.startsWith('ed25519:') ? '' : ` (${ss58Problem(v)})`}`);
+  if (!isAddress(v))
+    throw invalid(
+      field,
+      `expected an address ed25519:<64 lowercase hex> or an SS58 sr25519 address (prefix 42), got ${shown(v)}${v.startsWith('ed25519:') ? '' : ` (${ss58Problem(v)})`}`,
+    );
   return v;
 }
 
@@ -68,6 +72,7 @@ export function enumField(field: string, v: number, values: readonly number[]): 
 export function renamedField<T>(field: string, value: T | undefined, oldField: string, old: T, oldUnset: T): T {
   if (value === undefined) return old;
   // (undefined: a request object built in process, never encoded.)
-  if (old !== oldUnset && old !== undefined && old !== value) throw invalid(field, `${field} (${String(value)}) and the deprecated ${oldField} (${String(old)}) differ: send ${field} only`);
+  if (old !== oldUnset && old !== undefined && old !== value)
+    throw invalid(field, `${field} (${String(value)}) and the deprecated ${oldField} (${String(old)}) differ: send ${field} only`);
   return value;
 }

@@ -24,8 +24,12 @@ export const healthProbeSettingsFrom = (env: Env): HealthProbeSettings => ({
 
 const withTimeout = (p: Promise<void>, ms: number, what: string): Promise<void> => {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<void>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<void>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
 };
 
 /**
@@ -33,7 +37,12 @@ const withTimeout = (p: Promise<void>, ms: number, what: string): Promise<void> 
  * when one stops answering (health NOT_SERVING: readiness drops, the pod leaves the Service while
  * the liveness probe stays SERVING), `onChange(true)` when all answer again. Logged both ways.
  */
-export function watchDependencies(probes: readonly DependencyProbe[], s: HealthProbeSettings, log: Logger, onChange: (up: boolean, down: readonly string[]) => void): { stop(): Promise<void> } {
+export function watchDependencies(
+  probes: readonly DependencyProbe[],
+  s: HealthProbeSettings,
+  log: Logger,
+  onChange: (up: boolean, down: readonly string[]) => void,
+): { stop(): Promise<void> } {
   let stopped = false;
   let up = true;
   const state = new Map(probes.map((p) => [p.name, 1]));
@@ -44,13 +53,18 @@ export function watchDependencies(probes: readonly DependencyProbe[], s: HealthP
       if (stopped) break;
       const down: string[] = [];
       const errors: Record<string, string> = {};
-      await Promise.all(probes.map(async (p) => {
-        try { await withTimeout(p.check(), s.timeoutMs, p.name); state.set(p.name, 1); } catch (e) {
-          state.set(p.name, 0);
-          down.push(p.name);
-          errors[p.name] = (e as Error).message;
-        }
-      }));
+      await Promise.all(
+        probes.map(async (p) => {
+          try {
+            await withTimeout(p.check(), s.timeoutMs, p.name);
+            state.set(p.name, 1);
+          } catch (e) {
+            state.set(p.name, 0);
+            down.push(p.name);
+            errors[p.name] = (e as Error).message;
+          }
+        }),
+      );
       if (stopped) break;
       if (down.length > 0 && up) {
         up = false;
@@ -63,5 +77,10 @@ export function watchDependencies(probes: readonly DependencyProbe[], s: HealthP
       }
     }
   })();
-  return { async stop() { stopped = true; await loop; } };
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
 }

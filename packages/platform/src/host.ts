@@ -68,15 +68,29 @@ export const DEFAULT_CATCH_UP_TIMEOUT_MS = 60_000;
  * Runs one wait of a start and logs it: what it waits for when it begins, every 5 s while it lasts
  * (with `hint`: why it may last), and how long it took. `limitMs` stops waiting (returns false).
  */
-export async function startWait(log: Logger, what: string, wait: () => Promise<unknown>, o: { hint?: string; limitMs?: number; fields?: () => Record<string, unknown> } = {}): Promise<boolean> {
+export async function startWait(
+  log: Logger,
+  what: string,
+  wait: () => Promise<unknown>,
+  o: { hint?: string; limitMs?: number; fields?: () => Record<string, unknown> } = {},
+): Promise<boolean> {
   const t0 = Date.now();
   log.info(`start: waiting for ${what}`, o.hint ? { why: o.hint } : undefined);
-  const ticker = setInterval(() => log.warn(`start: still waiting for ${what}`, { waitedMs: Date.now() - t0, ...(o.hint ? { why: o.hint } : {}), ...o.fields?.() }), 5000);
+  const ticker = setInterval(
+    () => log.warn(`start: still waiting for ${what}`, { waitedMs: Date.now() - t0, ...(o.hint ? { why: o.hint } : {}), ...o.fields?.() }),
+    5000,
+  );
   let limit: NodeJS.Timeout | undefined;
   try {
     const done = await Promise.race([
       wait().then(() => true),
-      ...(o.limitMs === undefined ? [] : [new Promise<false>((r) => { limit = setTimeout(() => r(false), o.limitMs); })]),
+      ...(o.limitMs === undefined
+        ? []
+        : [
+            new Promise<false>((r) => {
+              limit = setTimeout(() => r(false), o.limitMs);
+            }),
+          ]),
     ]);
     if (done) log.info(`start: ${what}: done`, { ms: Date.now() - t0, ...o.fields?.() });
     else log.warn(`start: ${what}: gave up waiting`, { ms: Date.now() - t0, ...o.fields?.() });
@@ -128,7 +142,8 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   let reactions: { stop(): Promise<void> } | undefined;
   const group = inboxGroupOf(name, ctx.namespace);
   const catchUpLimitMs = ctx.env.int('INBOX_CATCH_UP_TIMEOUT_MS', DEFAULT_CATCH_UP_TIMEOUT_MS, 0, 3_600_000);
-  const refuse = (doing: string): void => runtime.refuseCommands(`${name} is starting (${doing}): commands are accepted in a moment, retry; queries are answered meanwhile`);
+  const refuse = (doing: string): void =>
+    runtime.refuseCommands(`${name} is starting (${doing}): commands are accepted in a moment, retry; queries are answered meanwhile`);
   return {
     runtime,
     grpc: o.grpc(runtime),
@@ -140,23 +155,45 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       refuse('rebuilding its state from its log');
       await runtime.start();
       if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
-      if (relay) { const r = relay; unobserveRelay = observeRelayLag(name, runtime.position, () => r.position()); }
+      if (relay) {
+        const r = relay;
+        unobserveRelay = observeRelayLag(name, runtime.position, () => r.position());
+      }
       if (o.gauges) unobserveGauges = observeServiceGauges(name, o.gauges(runtime));
       await hooks?.queryable?.();
       if (inboxed) {
         refuse(`joining its Kafka consumer group ${group}`);
         // A broker that is down at start is waited for (with backoff, logged), not a crash loop.
-        await startWait(log, `the inbox to join consumer group ${group}`, async () => {
-          inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
-        }, tailsLogs ? {} : { hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once' });
+        await startWait(
+          log,
+          `the inbox to join consumer group ${group}`,
+          async () => {
+            inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
+          },
+          tailsLogs
+            ? {}
+            : { hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once' },
+        );
         const caughtUp = inbox?.caughtUp;
         if (caughtUp) {
           refuse('catching up on its inbox');
           let behind: number | undefined;
-          const done = await startWait(log, 'the inbox to catch up with its topics\' end offsets at join', async () => {
-            behind = (await caughtUp((n) => { behind = n; })).messages;
-          }, { limitMs: catchUpLimitMs, fields: () => (behind === undefined ? {} : { messages: behind }) });
-          if (!done) log.warn('start: accepting commands before the inbox caught up (INBOX_CATCH_UP_TIMEOUT_MS); see the inbox errors above', { limitMs: catchUpLimitMs });
+          const done = await startWait(
+            log,
+            "the inbox to catch up with its topics' end offsets at join",
+            async () => {
+              behind = (
+                await caughtUp((n) => {
+                  behind = n;
+                })
+              ).messages;
+            },
+            { limitMs: catchUpLimitMs, fields: () => (behind === undefined ? {} : { messages: behind }) },
+          );
+          if (!done)
+            log.warn('start: accepting commands before the inbox caught up (INBOX_CATCH_UP_TIMEOUT_MS); see the inbox errors above', {
+              limitMs: catchUpLimitMs,
+            });
         }
       }
       runtime.refuseCommands(undefined);
@@ -220,7 +257,8 @@ async function storeFrom(env: Env, category: string): Promise<EventStore> {
   const kurrent = env.optional('KURRENTDB_URL');
   if (url !== undefined && kurrent !== undefined) throw new ConfigError('DATABASE_URL', 'unset when KURRENTDB_URL is set (one event store)', url);
   if (kurrent !== undefined) {
-    if (!/^(kurrentdb|esdb|kdb)(\+discover)?:\/\//.test(kurrent)) throw new ConfigError('KURRENTDB_URL', 'a kurrentdb:// or esdb:// connection string', kurrent);
+    if (!/^(kurrentdb|esdb|kdb)(\+discover)?:\/\//.test(kurrent))
+      throw new ConfigError('KURRENTDB_URL', 'a kurrentdb:// or esdb:// connection string', kurrent);
     // Loaded only when used: the KurrentDB client costs start-up time to every other process.
     const { kurrentEventStore } = await import('./eventstore/kurrentdb.js');
     return kurrentEventStore(kurrent, category);
@@ -244,7 +282,9 @@ const onSignals = (stop: () => Promise<void>, log: Logger): void => {
         log.error('stop: deadline passed, exiting without a clean stop', { deadlineMs: STOP_DEADLINE_MS });
         process.exit(1);
       }, STOP_DEADLINE_MS).unref();
-      stop().catch((e: Error) => log.error('stop failed', { error: e.message })).finally(() => process.exit(0));
+      stop()
+        .catch((e: Error) => log.error('stop failed', { error: e.message }))
+        .finally(() => process.exit(0));
     });
   }
 };
@@ -260,7 +300,10 @@ const sinceProcessStart = (): number => Math.round(process.uptime() * 1000);
  * group and catches up with its topics → reactions start, commands are accepted, health SERVING.
  * A stop (SIGTERM) leaves the consumer group, so the next process takes the partitions at once.
  */
-export async function runStandalone(module: ServiceModule, source: Record<string, string | undefined> = process.env): Promise<{ server: StartedServer; stop(): Promise<void> }> {
+export async function runStandalone(
+  module: ServiceModule,
+  source: Record<string, string | undefined> = process.env,
+): Promise<{ server: StartedServer; stop(): Promise<void> }> {
   const env = readEnv(source);
   const log = createLogger({ service: module.name });
   const port = env.int('GRPC_PORT', DEFAULT_PORTS[module.name], 0, 65535);
@@ -278,7 +321,9 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   module.validateConfig?.(env, { admin, mode: 'standalone' });
   const telemetry = await startTelemetry(telemetrySettings, log);
   let store!: EventStore;
-  await startWait(log, 'the event store', async () => { store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!; });
+  await startWait(log, 'the event store', async () => {
+    store = (await retryForever('event store: connecting', log, () => storeFrom(env, category)))!;
+  });
   const bus = kafkaBus({ brokers, clientId: `ewx-${module.name}`, partitions, log, sessionTimeoutMs, security });
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   let server: StartedServer | undefined;
@@ -287,7 +332,11 @@ export async function runStandalone(module: ServiceModule, source: Record<string
     const t0 = Date.now();
     await watch?.stop();
     const ms: Record<string, number> = {};
-    const step = async (name: string, fn: () => Promise<void> | undefined): Promise<void> => { const t = Date.now(); await fn(); ms[name] = Date.now() - t; };
+    const step = async (name: string, fn: () => Promise<void> | undefined): Promise<void> => {
+      const t = Date.now();
+      await fn();
+      ms[name] = Date.now() - t;
+    };
     await step('grpc', () => server?.stop());
     // Reactions, then the inbox (LeaveGroup: its partitions are free for the next process), relay, runtime.
     await step('service', () => instance.stop());
@@ -300,18 +349,34 @@ export async function runStandalone(module: ServiceModule, source: Record<string
   const listen = async (): Promise<void> => {
     server = await startGrpcServer(instance.grpc, host, port, [module.protoFile], PROTO_ROOT, grpcOptions);
     setHealth(server, [QUERIES_HEALTH], 'SERVING');
-    log.info(`${module.name} listening: queries answered; commands once the inbox has joined its group and caught up`, { grpc: `${host}:${server.port}`, sinceProcessStartMs: sinceProcessStart() });
+    log.info(`${module.name} listening: queries answered; commands once the inbox has joined its group and caught up`, {
+      grpc: `${host}:${server.port}`,
+      sinceProcessStartMs: sinceProcessStart(),
+    });
   };
   await instance.start({ queryable: listen });
   if (server === undefined) await listen();
-  setServing(server!, instance.grpc.map((g) => g.name));
+  setServing(
+    server!,
+    instance.grpc.map((g) => g.name),
+  );
   log.info(`${module.name} serving: commands accepted, health SERVING`, { grpc: `${host}:${server!.port}`, sinceProcessStartMs: sinceProcessStart() });
   // From here on, health follows the store and the broker: NOT_SERVING while either is unreachable.
   const names = instance.grpc.map((g) => g.name);
-  watch = watchDependencies([
-    { name: 'event store', check: async () => { await store.getCheckpoint('relay'); } },
-    ...(bus.probe ? [{ name: 'Kafka', check: () => bus.probe!() }] : []),
-  ], probes, log, (up) => (up ? setServing(server!, names) : setHealth(server!, ['', ...names], 'NOT_SERVING')));
+  watch = watchDependencies(
+    [
+      {
+        name: 'event store',
+        check: async () => {
+          await store.getCheckpoint('relay');
+        },
+      },
+      ...(bus.probe ? [{ name: 'Kafka', check: () => bus.probe!() }] : []),
+    ],
+    probes,
+    log,
+    (up) => (up ? setServing(server!, names) : setHealth(server!, ['', ...names], 'NOT_SERVING')),
+  );
   return { server: server!, stop };
 }
 
@@ -329,7 +394,11 @@ export interface Embedded {
  * consumers tail the producers' logs with durable checkpoints (nothing in memory to lose on a
  * kill), and one gRPC server. `DATA_DIR` names the folder; `memory` keeps nothing.
  */
-export async function runEmbedded(modules: readonly ServiceModule[], source: Record<string, string | undefined> = process.env, opts: { signals?: boolean } = {}): Promise<Embedded> {
+export async function runEmbedded(
+  modules: readonly ServiceModule[],
+  source: Record<string, string | undefined> = process.env,
+  opts: { signals?: boolean } = {},
+): Promise<Embedded> {
   const env = readEnv(source);
   const log = createLogger({ mode: 'embedded' });
   const dataDirSetting = env.str('DATA_DIR', '.data/embedded');
@@ -359,8 +428,18 @@ export async function runEmbedded(modules: readonly ServiceModule[], source: Rec
   }
   for (const i of instances) await i.start();
   const grpcServices = instances.flatMap((i) => i.grpc);
-  const server = await startGrpcServer(grpcServices, host, port, modules.map((m) => m.protoFile), PROTO_ROOT, grpcOptions);
-  setServing(server, grpcServices.map((g) => g.name));
+  const server = await startGrpcServer(
+    grpcServices,
+    host,
+    port,
+    modules.map((m) => m.protoFile),
+    PROTO_ROOT,
+    grpcOptions,
+  );
+  setServing(
+    server,
+    grpcServices.map((g) => g.name),
+  );
   setHealth(server, [QUERIES_HEALTH], 'SERVING');
   log.info(`ewx embedded: all services listening on ${host}:${server.port} (gRPC, health and reflection)`, { dataDir: dataDir ?? 'memory', admin });
   const stop = async (): Promise<void> => {

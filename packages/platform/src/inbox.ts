@@ -32,15 +32,22 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
     const traces: (Record<string, string> | undefined)[] = [];
     const spans: Promise<void>[] = [];
     let settle!: (r: boolean[] | undefined, e?: unknown) => void;
-    const done = new Promise<boolean[]>((resolve, reject) => { settle = (r, e) => (r ? resolve(r) : reject(e)); });
+    const done = new Promise<boolean[]>((resolve, reject) => {
+      settle = (r, e) => (r ? resolve(r) : reject(e));
+    });
     for (const m of messages) {
       const env = parseEnvelope(m.value);
       if (!types.get(env.source)?.has(env.type)) continue;
       const k = envs.push(env) - 1;
       // Synchronously (the spans start at once): its consumer span, its record's span, and the trace for its record.
-      spans.push(consumeSpan(runtime.service, m, async () => {
-        await ingestSpan(runtime.service, env, async () => { traces[k] = traceCarrier(); return (await done)[k]!; });
-      }));
+      spans.push(
+        consumeSpan(runtime.service, m, async () => {
+          await ingestSpan(runtime.service, env, async () => {
+            traces[k] = traceCarrier();
+            return (await done)[k]!;
+          });
+        }),
+      );
     }
     if (envs.length === 0) return;
     try {
@@ -61,35 +68,40 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
     // At most SLICE messages per runtime turn: commands wait for one slice, not a whole fetch. A
     // block is recorded on its own, then the reactions it makes due get their turn before the next
     // one (as when every message was recorded alone): a decision due at a height is taken there.
-    ...(ingestBatch ? { handleBatch: async (messages: readonly IncomingMessage[]) => {
-      let group: IncomingMessage[] = [];
-      for (const m of messages) {
-        const block = BLOCK_TYPES.some((t) => m.value.includes(t));
-        if (block || group.length >= SLICE) {
-          await recordSlice(group, ingestBatch);
-          group = [];
+    ...(ingestBatch
+      ? {
+          handleBatch: async (messages: readonly IncomingMessage[]) => {
+            let group: IncomingMessage[] = [];
+            for (const m of messages) {
+              const block = BLOCK_TYPES.some((t) => m.value.includes(t));
+              if (block || group.length >= SLICE) {
+                await recordSlice(group, ingestBatch);
+                group = [];
+              }
+              group.push(m);
+              if (block) {
+                await recordSlice(group, ingestBatch);
+                group = [];
+                await new Promise((r) => setImmediate(r));
+              }
+            }
+            await recordSlice(group, ingestBatch);
+          },
         }
-        group.push(m);
-        if (block) {
-          await recordSlice(group, ingestBatch);
-          group = [];
-          await new Promise((r) => setImmediate(r));
+      : {}),
+    handler: (m) =>
+      consumeSpan(runtime.service, m, async () => {
+        const env = parseEnvelope(m.value);
+        if (!types.get(env.source)?.has(env.type)) return;
+        let recorded: boolean;
+        try {
+          recorded = await runtime.ingest(env);
+        } catch (e) {
+          // Redelivered with backoff by the bus, never skipped: the service stays behind, loudly.
+          if (isInboxGap(e)) log.error(e.message, { source: env.source, stream: env.streamId, version: env.version, gaps: 1 });
+          throw e;
         }
-      }
-      await recordSlice(group, ingestBatch);
-    } } : {}),
-    handler: (m) => consumeSpan(runtime.service, m, async () => {
-      const env = parseEnvelope(m.value);
-      if (!types.get(env.source)?.has(env.type)) return;
-      let recorded: boolean;
-      try {
-        recorded = await runtime.ingest(env);
-      } catch (e) {
-        // Redelivered with backoff by the bus, never skipped: the service stays behind, loudly.
-        if (isInboxGap(e)) log.error(e.message, { source: env.source, stream: env.streamId, version: env.version, gaps: 1 });
-        throw e;
-      }
-      if (!recorded) log.info('inbox: duplicate delivery ignored', { source: env.source, stream: env.streamId, version: env.version });
-    }),
+        if (!recorded) log.info('inbox: duplicate delivery ignored', { source: env.source, stream: env.streamId, version: env.version });
+      }),
   });
 }

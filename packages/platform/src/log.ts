@@ -15,8 +15,9 @@ export function createLogger(base: Record<string, unknown> = {}, level: Level = 
   const max = levels[level] ?? 2;
   const write = (lvl: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (levels[lvl] > max) return;
-    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...logIds(), ...base, ...fields },
-      (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v));
+    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...logIds(), ...base, ...fields }, (_k, v) =>
+      typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v,
+    );
     (lvl === 'info' ? process.stdout : process.stderr).write(line + '\n');
   };
   return {

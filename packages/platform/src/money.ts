@@ -13,8 +13,7 @@ export function parseAmount(field: string, s: string | undefined, { positive = f
 }
 
 /** x × 100 ≥ percent × of — a percent threshold in integers, no division. */
-export const meetsPercent = (x: bigint | number, of: bigint | number, percent: number): boolean =>
-  BigInt(x) * 100n >= BigInt(percent) * BigInt(of);
+export const meetsPercent = (x: bigint | number, of: bigint | number, percent: number): boolean => BigInt(x) * 100n >= BigInt(percent) * BigInt(of);
 
 /** Whole tokens, rounded down, for display to operators. */
 export const wholeTokens = (baseUnits: bigint): bigint => baseUnits / TOKEN;

@@ -52,7 +52,10 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
     for (;;) {
       if (stopped) return;
       const s = runtime.state();
-      const next = o.due(s).map((c) => ({ c, stream: o.decider.streamOf(c, s) })).find((x) => !tried.has(`${x.stream}\u0000${JSON.stringify(x.c)}`));
+      const next = o
+        .due(s)
+        .map((c) => ({ c, stream: o.decider.streamOf(c, s) }))
+        .find((x) => !tried.has(`${x.stream}\u0000${JSON.stringify(x.c)}`));
       if (!next) return;
       tried.add(`${next.stream}\u0000${JSON.stringify(next.c)}`);
       const exec = () => runtime.execute(next.stream, (st) => o.decider.decide(next.c, st, o.policy));
@@ -66,7 +69,10 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
   const kick = (): void => {
     if (queued || stopped) return;
     queued = true;
-    running = running.then(async () => { queued = false; await pass(); });
+    running = running.then(async () => {
+      queued = false;
+      await pass();
+    });
   };
   const off = runtime.onEvent((e, s) => {
     const cause = o.causeOf?.(e);
@@ -74,5 +80,12 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
     if (o.triggers(e, s)) kick();
   });
   kick();
-  return { kick, async stop() { stopped = true; off(); await running; } };
+  return {
+    kick,
+    async stop() {
+      stopped = true;
+      off();
+      await running;
+    },
+  };
 }

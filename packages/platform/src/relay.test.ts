@@ -5,10 +5,14 @@ import { pgliteEventStore } from './eventstore/pglite.js';
 import { silentLogger } from './log.js';
 import { startRelay } from './relay.js';
 
-test('relay: large chunk events of one stream are published in sends below Kafka\'s 1 MiB record batch limit, in order', async () => {
+test("relay: large chunk events of one stream are published in sends below Kafka's 1 MiB record batch limit, in order", async () => {
   const store = await pgliteEventStore('relaysplit');
   const chunk = 'x'.repeat(300 * 1024);
-  await store.append('round:s:r', Array.from({ length: 6 }, (_, i) => ({ type: 'RoundSnapshot', data: { i, chunk } })), -1);
+  await store.append(
+    'round:s:r',
+    Array.from({ length: 6 }, (_, i) => ({ type: 'RoundSnapshot', data: { i, chunk } })),
+    -1,
+  );
   const sends: OutgoingMessage[][] = [];
   const bus: Bus = {
     async publish(_topic, messages) {

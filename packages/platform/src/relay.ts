@@ -29,7 +29,11 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
       for (const e of own) {
         const m = publishSpans.message(e, topic, { key: e.streamId, value: JSON.stringify(toEnvelope(service, e)) });
         const n = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
-        if (send.length > 0 && bytes + n > MAX_SEND_BYTES) { await publishSpans.sent(send, () => bus.publish(topic, send)); send = []; bytes = 0; }
+        if (send.length > 0 && bytes + n > MAX_SEND_BYTES) {
+          await publishSpans.sent(send, () => bus.publish(topic, send));
+          send = [];
+          bytes = 0;
+        }
         send.push(m);
         bytes += n;
       }

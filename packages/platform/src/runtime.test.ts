@@ -7,11 +7,17 @@ import type { EventData, RecordedEvent } from './eventstore/types.js';
 import { silentLogger } from './log.js';
 import { createRuntime, type Decider } from './runtime.js';
 
-interface Counter { total: number; log: string[] }
+interface Counter {
+  total: number;
+  log: string[];
+}
 const decider: Decider<Counter> = {
   initialState: () => ({ total: 0, log: [] }),
   evolve: (s, e: RecordedEvent) => {
-    if (e.type === 'Added') { s.total += (e.data as { n: number }).n; s.log.push(`${e.streamId}@${e.version}#${e.position}`); }
+    if (e.type === 'Added') {
+      s.total += (e.data as { n: number }).n;
+      s.log.push(`${e.streamId}@${e.version}#${e.position}`);
+    }
     return s;
   },
 };
@@ -45,7 +51,10 @@ test('runtime: nonces must increase per signer; a refused command changes nothin
   const rt = createRuntime('rt2', store, decider, silentLogger);
   await rt.start();
   await rt.execute('a', add(1), { signer: 'alice', nonce: 5n });
-  await assert.rejects(rt.execute('a', add(1), { signer: 'alice', nonce: 5n }), (e) => e instanceof DomainError && e.code === 'PERMISSION_DENIED' && /nonce/.test(e.message));
+  await assert.rejects(
+    rt.execute('a', add(1), { signer: 'alice', nonce: 5n }),
+    (e) => e instanceof DomainError && e.code === 'PERMISSION_DENIED' && /nonce/.test(e.message),
+  );
   await assert.rejects(rt.execute('a', add(1), { signer: 'alice', nonce: 4n }), (e) => e instanceof DomainError && e.code === 'PERMISSION_DENIED');
   await rt.execute('a', add(1), { signer: 'bob', nonce: 1n });
   await rt.execute('a', add(1), { signer: 'alice', nonce: 6n });
@@ -61,19 +70,23 @@ test('runtime: nonces must increase per signer; a refused command changes nothin
   await db.close();
 });
 
-test('runtime: a co-signer\'s nonce is checked and recorded like the signer\'s, also after a restart', async () => {
+test("runtime: a co-signer's nonce is checked and recorded like the signer's, also after a restart", async () => {
   const db = await openPglite();
   const store = await pgliteEventStore('rt2c', db);
   const rt = createRuntime('rt2c', store, decider, silentLogger);
   await rt.start();
   const consent = (nonce: bigint) => [{ field: 'worker_auth', signer: 'wendy', nonce }];
-  const reused = (e: unknown) => e instanceof DomainError && e.code === 'PERMISSION_DENIED' && /^worker_auth\.nonce: 7 was already used by wendy/.test(e.message);
+  const reused = (e: unknown) =>
+    e instanceof DomainError && e.code === 'PERMISSION_DENIED' && /^worker_auth\.nonce: 7 was already used by wendy/.test(e.message);
   await rt.execute('a', add(1), { signer: 'alice', nonce: 1n, cosigners: consent(7n) });
   assert.equal(rt.lastNonce('wendy'), 7n);
   assert.deepEqual((await store.readStream('a'))[0]!.metadata, { signer: 'alice', nonce: '1', cosigners: [{ signer: 'wendy', nonce: '7' }], prevOfType: -1 });
   await assert.rejects(rt.execute('a', add(1), { signer: 'alice', nonce: 2n, cosigners: consent(7n) }), reused);
   // The co-signer's own commands continue after the nonce it co-signed with.
-  await assert.rejects(rt.execute('a', add(1), { signer: 'wendy', nonce: 7n }), (e) => e instanceof DomainError && /^nonce: 7 was already used/.test(e.message));
+  await assert.rejects(
+    rt.execute('a', add(1), { signer: 'wendy', nonce: 7n }),
+    (e) => e instanceof DomainError && /^nonce: 7 was already used/.test(e.message),
+  );
   await rt.stop();
   const again = createRuntime('rt2c', store, decider, silentLogger);
   await again.start();
@@ -98,7 +111,10 @@ test('runtime: two processes writing one log stay consistent (conflicts are retr
   assert.equal(b.state().total, 20);
   // Each event saw the total before it: no lost update.
   const events = await a.store.readStream('shared');
-  assert.deepEqual(events.map((e) => (e.data as { before: number }).before), Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    events.map((e) => (e.data as { before: number }).before),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   await a.stop();
   await b.stop();
   await db.close();
@@ -122,10 +138,26 @@ test('runtime: each own event records the previous version of its type in its st
   const db = await openPglite();
   const src = createRuntime('src', await pgliteEventStore('gsrc', db), decider, silentLogger);
   await src.start();
-  await src.execute('s', (): EventData[] => [{ type: 'Added', data: { n: 1 } }, { type: 'Noted', data: {} }, { type: 'Added', data: { n: 2 } }]);
-  await src.execute('s', (): EventData[] => [{ type: 'Noted', data: {} }, { type: 'Added', data: { n: 3 } }]);
+  await src.execute('s', (): EventData[] => [
+    { type: 'Added', data: { n: 1 } },
+    { type: 'Noted', data: {} },
+    { type: 'Added', data: { n: 2 } },
+  ]);
+  await src.execute('s', (): EventData[] => [
+    { type: 'Noted', data: {} },
+    { type: 'Added', data: { n: 3 } },
+  ]);
   const own = await src.store.readStream('s');
-  assert.deepEqual(own.map((e) => [e.type, (e.metadata as { prevOfType: number }).prevOfType]), [['Added', -1], ['Noted', -1], ['Added', 0], ['Noted', 1], ['Added', 2]]);
+  assert.deepEqual(
+    own.map((e) => [e.type, (e.metadata as { prevOfType: number }).prevOfType]),
+    [
+      ['Added', -1],
+      ['Noted', -1],
+      ['Added', 0],
+      ['Noted', 1],
+      ['Added', 2],
+    ],
+  );
 
   // A consumer that records only `Added` accepts filtered-out types in between, refuses a lost `Added`.
   const { toEnvelope } = await import('./envelope.js');
@@ -160,22 +192,44 @@ test('runtime: a batch of deliveries is recorded like one delivery at a time, wi
   const db = await openPglite();
   const store = await pgliteEventStore('rtb', db);
   let appends = 0;
-  const counting = { ...store, append: (...a: Parameters<typeof store.append>) => { appends++; return store.append(...a); } };
+  const counting = {
+    ...store,
+    append: (...a: Parameters<typeof store.append>) => {
+      appends++;
+      return store.append(...a);
+    },
+  };
   const rt = createRuntime('rtb', counting, decider, silentLogger);
   await rt.start();
-  const env = (streamId: string, version: number, n: number, prevOfType?: number) =>
-    ({ source: 'src', streamId, version, position: String(version + 1), type: 'Added', data: { n }, ...(prevOfType !== undefined ? { prevOfType } : {}) });
+  const env = (streamId: string, version: number, n: number, prevOfType?: number) => ({
+    source: 'src',
+    streamId,
+    version,
+    position: String(version + 1),
+    type: 'Added',
+    data: { n },
+    ...(prevOfType !== undefined ? { prevOfType } : {}),
+  });
   // Two runs of stream a around one of stream b; a duplicate inside the batch and one already recorded.
   assert.equal(await rt.ingest(env('a', 0, 1, -1)), true);
   appends = 0;
-  const recorded = await rt.ingestBatch!([env('a', 0, 1, -1), env('a', 1, 2, 0), env('a', 2, 3, 1), env('a', 2, 3, 1), env('b', 0, 10, -1), env('a', 3, 4, 2)],
-    [undefined, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }]);
+  const recorded = await rt.ingestBatch!(
+    [env('a', 0, 1, -1), env('a', 1, 2, 0), env('a', 2, 3, 1), env('a', 2, 3, 1), env('b', 0, 10, -1), env('a', 3, 4, 2)],
+    [undefined, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }],
+  );
   assert.deepEqual(recorded, [false, true, true, false, true, true]);
   assert.equal(appends, 3, 'a, b, a: one append each');
   assert.equal(rt.state().total, 20);
   const a = await rt.store.readStream('inbox:src:a');
-  assert.deepEqual(a.map((e) => (e.metadata as { sourceVersion: number }).sourceVersion), [0, 1, 2, 3]);
-  assert.equal((a[1]!.metadata as { traceparent?: string }).traceparent, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'each record keeps its delivery\'s trace');
+  assert.deepEqual(
+    a.map((e) => (e.metadata as { sourceVersion: number }).sourceVersion),
+    [0, 1, 2, 3],
+  );
+  assert.equal(
+    (a[1]!.metadata as { traceparent?: string }).traceparent,
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    "each record keeps its delivery's trace",
+  );
   // A gap: the envelopes before it are recorded, then it throws; a redelivery of the whole batch records the rest once.
   await assert.rejects(rt.ingestBatch!([env('a', 4, 5, 3), env('a', 6, 7, 5)]), (e: Error) => e.name === 'InboxGapError');
   assert.equal(rt.state().total, 25);
@@ -197,8 +251,10 @@ test('runtime: while commands are refused (start-up), execute answers UNAVAILABL
   await rt.start();
   await rt.execute('a', add(1));
   rt.refuseCommands('rtgate is starting (joining its Kafka consumer group x)');
-  await assert.rejects(rt.execute('a', add(2), { signer: 'alice', nonce: 1n }),
-    (e) => e instanceof DomainError && e.code === 'UNAVAILABLE' && /starting \(joining its Kafka consumer group x\)/.test(e.message));
+  await assert.rejects(
+    rt.execute('a', add(2), { signer: 'alice', nonce: 1n }),
+    (e) => e instanceof DomainError && e.code === 'UNAVAILABLE' && /starting \(joining its Kafka consumer group x\)/.test(e.message),
+  );
   assert.equal(rt.state().total, 1, 'queries read the state meanwhile');
   assert.equal((await store.readStream('a')).length, 1);
   rt.refuseCommands(undefined);

@@ -22,7 +22,11 @@ export interface Auth {
 }
 
 /** `field` names the request field that carries the co-signature, for error messages. */
-export interface CoSigner { readonly field: string; readonly signer: string; readonly nonce: bigint }
+export interface CoSigner {
+  readonly field: string;
+  readonly signer: string;
+  readonly nonce: bigint;
+}
 
 export interface Runtime<S> {
   readonly service: string;
@@ -72,13 +76,21 @@ const MAX_CONFLICT_RETRIES = 20;
  */
 export class InboxGapError extends Error {
   readonly isInboxGap = true;
-  constructor(readonly source: string, readonly sourceStream: string, readonly type: string, readonly expectedPrev: number, readonly gotPrev: number, readonly version: number) {
-    super(`inbox: gap in ${source} stream ${sourceStream}: ${type} v${version} follows ${type} v${gotPrev}, but the last recorded ${type} of that stream is ${expectedPrev < 0 ? 'none' : `v${expectedPrev}`}; events were lost in transport — consumption stopped here (restore the source topic or rebuild this service's inbox; see docs/DEVELOPING.md)`);
+  constructor(
+    readonly source: string,
+    readonly sourceStream: string,
+    readonly type: string,
+    readonly expectedPrev: number,
+    readonly gotPrev: number,
+    readonly version: number,
+  ) {
+    super(
+      `inbox: gap in ${source} stream ${sourceStream}: ${type} v${version} follows ${type} v${gotPrev}, but the last recorded ${type} of that stream is ${expectedPrev < 0 ? 'none' : `v${expectedPrev}`}; events were lost in transport — consumption stopped here (restore the source topic or rebuild this service's inbox; see docs/DEVELOPING.md)`,
+    );
     this.name = 'InboxGapError';
   }
 }
-export const isInboxGap = (e: unknown): e is InboxGapError =>
-  typeof e === 'object' && e !== null && (e as { isInboxGap?: unknown }).isInboxGap === true;
+export const isInboxGap = (e: unknown): e is InboxGapError => typeof e === 'object' && e !== null && (e as { isInboxGap?: unknown }).isInboxGap === true;
 
 /** Process-wide count of refused deliveries (gaps), for health and metrics. */
 let inboxGapCount = 0;
@@ -101,7 +113,15 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   const listeners = new Set<(e: RecordedEvent, s: S) => void>();
   let chain: Promise<unknown> = Promise.resolve();
   // Snapshots (snapshot-runtime.ts): what the runtime keeps, taken and restored as one image.
-  const snaps = snapshotRuntime(service, store, decider, log, opts.snapshots, () => ({ state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions }), () => pos);
+  const snaps = snapshotRuntime(
+    service,
+    store,
+    decider,
+    log,
+    opts.snapshots,
+    () => ({ state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions }),
+    () => pos,
+  );
 
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = chain.then(fn, fn);
@@ -111,7 +131,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
 
   const apply = (e: RecordedEvent): void => {
     versions.set(e.streamId, e.version);
-    const m = e.metadata as { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number } | undefined;
+    const m = e.metadata as
+      | { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number }
+      | undefined;
     if (m?.signer !== undefined && m.nonce !== undefined) nonces.set(m.signer, BigInt(m.nonce));
     for (const c of m?.cosigners ?? []) if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce));
     if (m?.source !== undefined && m.sourceStream !== undefined && m.sourceVersion !== undefined) {
@@ -124,7 +146,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     pos = e.position;
     snaps.applied();
     // Reactions run in the trace of the event that triggered them.
-    if (live && listeners.size > 0) withTraceOf(e.metadata, () => { for (const l of listeners) l(e, state); });
+    if (live && listeners.size > 0)
+      withTraceOf(e.metadata, () => {
+        for (const l of listeners) l(e, state);
+      });
   };
 
   /** What was folded before start() went live (a command before start() replays too), for the start log. */
@@ -138,7 +163,13 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       const image = await snaps.load();
       if (image) {
         state = image.state;
-        for (const [mine, theirs] of [[versions, image.versions], [inboxSeen, image.inboxSeen], [inboxTypeSeen, image.inboxTypeSeen], [typeVersions, image.typeVersions]] as const) for (const [k, v] of theirs) mine.set(k, v);
+        for (const [mine, theirs] of [
+          [versions, image.versions],
+          [inboxSeen, image.inboxSeen],
+          [inboxTypeSeen, image.inboxTypeSeen],
+          [typeVersions, image.typeVersions],
+        ] as const)
+          for (const [k, v] of theirs) mine.set(k, v);
         for (const [k, v] of image.nonces) nonces.set(k, v);
         pos = image.position;
       }
@@ -174,9 +205,14 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       // The store vouches that our events directly follow the last one applied (nobody appended in
       // between): apply them at the positions it gave, without reading them back. Positions are
       // never computed here: they need not be dense, nor unique in any one component.
-      const recorded = events.map((e, i): RecordedEvent => ({
-        ...e, streamId, version: expected + 1 + i, position: w.positions[i]!,
-      }));
+      const recorded = events.map(
+        (e, i): RecordedEvent => ({
+          ...e,
+          streamId,
+          version: expected + 1 + i,
+          position: w.positions[i]!,
+        }),
+      );
       for (const e of recorded) apply(e);
       return recorded;
     }
@@ -204,57 +240,78 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         }
       })();
     },
-    async stop() { stopped = true; await follower; await chain; await exclusive(() => snaps.final()); },
-    refuseCommands(reason) { refusal = reason; },
+    async stop() {
+      stopped = true;
+      await follower;
+      await chain;
+      await exclusive(() => snaps.final());
+    },
+    refuseCommands(reason) {
+      refusal = reason;
+    },
     execute(streamId, decide, auth) {
       if (refusal !== undefined) return Promise.reject(unavailable(refusal));
-      return exclusive(() => commandSpan(service, streamId, async () => {
-        for (let attempt = 0; ; attempt++) {
-          await catchUpUnlocked();
-          for (const a of auth ? [auth, ...(auth.cosigners ?? [])] : []) {
-            if (a.nonce <= (nonces.get(a.signer) ?? 0n)) {
-              throw denied(`${'field' in a ? `${a.field}.` : ''}nonce: ${a.nonce} was already used by ${a.signer} (last accepted ${nonces.get(a.signer)}); use a larger one`);
+      return exclusive(() =>
+        commandSpan(service, streamId, async () => {
+          for (let attempt = 0; ; attempt++) {
+            await catchUpUnlocked();
+            for (const a of auth ? [auth, ...(auth.cosigners ?? [])] : []) {
+              if (a.nonce <= (nonces.get(a.signer) ?? 0n)) {
+                throw denied(
+                  `${'field' in a ? `${a.field}.` : ''}nonce: ${a.nonce} was already used by ${a.signer} (last accepted ${nonces.get(a.signer)}); use a larger one`,
+                );
+              }
+            }
+            const decided = decide(state);
+            if (decided.length === 0) return [];
+            const events = auth
+              ? decided.map((e) => ({
+                  ...e,
+                  metadata: {
+                    ...((e.metadata as object) ?? {}),
+                    signer: auth.signer,
+                    nonce: auth.nonce.toString(),
+                    ...(auth.cosigners?.length ? { cosigners: auth.cosigners.map((c) => ({ signer: c.signer, nonce: c.nonce.toString() })) } : {}),
+                  } as Json,
+                }))
+              : decided;
+            try {
+              return await appendAndApply(streamId, events);
+            } catch (e) {
+              if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
             }
           }
-          const decided = decide(state);
-          if (decided.length === 0) return [];
-          const events = auth
-            ? decided.map((e) => ({ ...e, metadata: {
-              ...((e.metadata as object) ?? {}), signer: auth.signer, nonce: auth.nonce.toString(),
-              ...(auth.cosigners?.length ? { cosigners: auth.cosigners.map((c) => ({ signer: c.signer, nonce: c.nonce.toString() })) } : {}),
-            } as Json }))
-            : decided;
-          try {
-            return await appendAndApply(streamId, events);
-          } catch (e) {
-            if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
-          }
-        }
-      }));
+        }),
+      );
     },
     ingest(env) {
-      return exclusive(() => ingestSpan(service, env, async () => {
-        for (let attempt = 0; ; attempt++) {
-          await catchUpUnlocked();
-          if ((inboxSeen.get(`${env.source}|${env.streamId}`) ?? -1) >= env.version) return false;
-          if (env.prevOfType !== undefined) {
-            const last = inboxTypeSeen.get(`${env.source}|${env.streamId}|${env.type}`) ?? -1;
-            if (env.prevOfType !== last) {
-              inboxGapCount++;
-              throw new InboxGapError(env.source, env.streamId, env.type, last, env.prevOfType, env.version);
+      return exclusive(() =>
+        ingestSpan(service, env, async () => {
+          for (let attempt = 0; ; attempt++) {
+            await catchUpUnlocked();
+            if ((inboxSeen.get(`${env.source}|${env.streamId}`) ?? -1) >= env.version) return false;
+            if (env.prevOfType !== undefined) {
+              const last = inboxTypeSeen.get(`${env.source}|${env.streamId}|${env.type}`) ?? -1;
+              if (env.prevOfType !== last) {
+                inboxGapCount++;
+                throw new InboxGapError(env.source, env.streamId, env.type, last, env.prevOfType, env.version);
+              }
+            }
+            try {
+              await appendAndApply(`${INBOX_PREFIX}${env.source}:${env.streamId}`, [
+                {
+                  type: env.type,
+                  data: env.data,
+                  metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position },
+                },
+              ]);
+              return true;
+            } catch (e) {
+              if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
             }
           }
-          try {
-            await appendAndApply(`${INBOX_PREFIX}${env.source}:${env.streamId}`, [{
-              type: env.type, data: env.data,
-              metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position },
-            }]);
-            return true;
-          } catch (e) {
-            if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
-          }
-        }
-      }));
+        }),
+      );
     },
     ingestBatch(envs, traces) {
       return exclusive(async () => {
@@ -262,7 +319,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();
           try {
-            for (let i = 0; i < envs.length;) {
+            for (let i = 0; i < envs.length; ) {
               const first = envs[i]!;
               const key = `${first.source}|${first.streamId}`;
               let seen = inboxSeen.get(key) ?? -1;
@@ -283,7 +340,11 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
                   }
                 }
                 const trace = traces?.[j];
-                run.push({ type: env.type, data: env.data, metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position, ...trace } });
+                run.push({
+                  type: env.type,
+                  data: env.data,
+                  metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position, ...trace },
+                });
                 at.push(j);
                 seen = env.version;
                 typeSeen.set(env.type, env.version);
@@ -302,7 +363,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         }
       });
     },
-    onEvent(l) { listeners.add(l); return () => listeners.delete(l); },
+    onEvent(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
     isLive: () => live,
   };
   return runtime;

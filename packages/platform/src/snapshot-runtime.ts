@@ -1,10 +1,7 @@
 import { START, type EventStore, type LogPosition } from './eventstore/types.js';
 import type { Logger } from './log.js';
 import type { Decider } from './runtime.js';
-import {
-  deserializeState, serializeState, snapshotsOf, snapshotVersion,
-  type RuntimeImage, type SnapshotOptions,
-} from './snapshot.js';
+import { deserializeState, serializeState, snapshotsOf, snapshotVersion, type RuntimeImage, type SnapshotOptions } from './snapshot.js';
 
 export type { SnapshotOptions } from './snapshot.js';
 
@@ -24,8 +21,13 @@ export interface SnapshotHooks<S> {
  * logged only. Nothing here changes the state or what a command decides.
  */
 export function snapshotRuntime<S>(
-  service: string, store: EventStore, decider: Decider<S>, log: Logger, opts: SnapshotOptions | undefined,
-  image: () => RuntimeImage<S>, position: () => LogPosition,
+  service: string,
+  store: EventStore,
+  decider: Decider<S>,
+  log: Logger,
+  opts: SnapshotOptions | undefined,
+  image: () => RuntimeImage<S>,
+  position: () => LogPosition,
 ): SnapshotHooks<S> {
   const snaps = snapshotsOf(store);
   if (snaps === undefined || opts === undefined || opts.every <= 0) {
@@ -53,10 +55,13 @@ export function snapshotRuntime<S>(
     lastAt = at;
     since = 0;
     const events = applied;
-    const w = snaps.saveSnapshot({ position: at, version, events, data })
+    const w = snaps
+      .saveSnapshot({ position: at, version, events, data })
       .then(() => log.info('snapshot stored', { service, position: at, version, bytes: data.byteLength, serializeMs, ms: Math.round(performance.now() - t0) }))
       .catch((e: Error) => log.warn('snapshot: storing failed (the next one is tried later)', { service, position: at, error: e.message }))
-      .finally(() => { if (writing === w) writing = undefined; });
+      .finally(() => {
+        if (writing === w) writing = undefined;
+      });
     writing = w;
     return w;
   };
@@ -73,7 +78,12 @@ export function snapshotRuntime<S>(
       try {
         snap = await snaps.loadSnapshot();
         if (snap !== undefined && snap.version !== version) {
-          log.info('snapshot ignored: taken by another version of the decider (full replay unless an older one fits)', { service, position: snap.position, stored: snap.version, version });
+          log.info('snapshot ignored: taken by another version of the decider (full replay unless an older one fits)', {
+            service,
+            position: snap.position,
+            stored: snap.version,
+            version,
+          });
           snap = await snaps.loadSnapshot(version);
         }
       } catch (e) {
@@ -89,7 +99,14 @@ export function snapshotRuntime<S>(
         if (img.state === undefined || img.state === null) throw new Error('no state');
         applied = snap.events;
         lastAt = snap.position;
-        log.info('state restored from a snapshot', { service, position: snap.position, version, events: snap.events, bytes: snap.data.byteLength, ms: Math.round(performance.now() - t0) });
+        log.info('state restored from a snapshot', {
+          service,
+          position: snap.position,
+          version,
+          events: snap.events,
+          bytes: snap.data.byteLength,
+          ms: Math.round(performance.now() - t0),
+        });
         return { ...img, position: snap.position };
       } catch (e) {
         log.warn('snapshot ignored: unreadable; full replay', { service, position: snap.position, error: (e as Error).message });

@@ -7,7 +7,12 @@ import type { Logger } from './log.js';
 import { createRuntime, type Decider } from './runtime.js';
 import { deserializeState, firstDifference, serializeState, snapshotsOf, snapshotVersion } from './snapshot.js';
 
-interface Toy { total: bigint; byStream: Map<string, { n: number; seen: Set<string>; bytes: Uint8Array }>; order: string[]; nested: { deep: { at?: string } } }
+interface Toy {
+  total: bigint;
+  byStream: Map<string, { n: number; seen: Set<string>; bytes: Uint8Array }>;
+  order: string[];
+  nested: { deep: { at?: string } };
+}
 const toy: Decider<Toy> = {
   initialState: () => ({ total: 0n, byStream: new Map(), order: [], nested: { deep: {} } }),
   evolve: (s, e: RecordedEvent) => {
@@ -28,13 +33,29 @@ const add = (n: number) => () => [{ type: 'Added', data: { n } }];
 /** A logger that keeps the messages, to assert what a start said. */
 const recording = (): Logger & { lines: string[] } => {
   const lines: string[] = [];
-  const l: Logger & { lines: string[] } = { lines, info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m), child: () => l };
+  const l: Logger & { lines: string[] } = {
+    lines,
+    info: (m) => void lines.push(m),
+    warn: (m) => void lines.push(m),
+    error: (m) => void lines.push(m),
+    child: () => l,
+  };
   return l;
 };
 
 test('serializer: Maps, Sets, bigints, bytes, nested and shared objects round-trip exactly, in order', () => {
   const shared = { x: 1n };
-  const v = { m: new Map<string, unknown>([['b', shared], ['a', new Set(['z', 'y'])]]), big: -(2n ** 200n), bytes: new Uint8Array([0, 255, 7]), list: [1, undefined, { q: 'r' }], again: shared, neg0: -0 };
+  const v = {
+    m: new Map<string, unknown>([
+      ['b', shared],
+      ['a', new Set(['z', 'y'])],
+    ]),
+    big: -(2n ** 200n),
+    bytes: new Uint8Array([0, 255, 7]),
+    list: [1, undefined, { q: 'r' }],
+    again: shared,
+    neg0: -0,
+  };
   const back = deserializeState<typeof v>(serializeState(v));
   assert.equal(firstDifference(v, back), undefined);
   assert.deepEqual([...back.m.keys()], ['b', 'a']);
@@ -43,7 +64,16 @@ test('serializer: Maps, Sets, bigints, bytes, nested and shared objects round-tr
   // The comparison is strict: a changed bigint, byte, Set order or Map order is found, with its path.
   assert.match(firstDifference(v, { ...v, big: 1n })!.path, /\$\.big/);
   assert.match(firstDifference(v, { ...v, bytes: new Uint8Array([0, 255, 8]) })!.path, /\$\.bytes/);
-  assert.match(firstDifference(v, { ...v, m: new Map<string, unknown>([['a', new Set(['z', 'y'])], ['b', shared]]) })!.path, /\$\.m\.keys\[0\]/);
+  assert.match(
+    firstDifference(v, {
+      ...v,
+      m: new Map<string, unknown>([
+        ['a', new Set(['z', 'y'])],
+        ['b', shared],
+      ]),
+    })!.path,
+    /\$\.m\.keys\[0\]/,
+  );
   assert.match(firstDifference({ s: new Set(['z', 'y']) }, { s: new Set(['y', 'z']) })!.path, /\$\.s\.values\[0\]/);
 });
 
@@ -103,7 +133,10 @@ test('runtime: a snapshot of another version, or unreadable, is ignored with a l
   const newer = recording();
   const b = createRuntime('snap2', store, toy, newer, { snapshots: { every: 100, version: 2 } });
   await b.start();
-  assert.ok(newer.lines.some((l) => l.startsWith('snapshot ignored: taken by another version')), newer.lines.join('\n'));
+  assert.ok(
+    newer.lines.some((l) => l.startsWith('snapshot ignored: taken by another version')),
+    newer.lines.join('\n'),
+  );
   assert.ok(!newer.lines.includes('state restored from a snapshot'));
   assert.equal(firstDifference(b.state(), a.state()), undefined);
   await b.stop(); // stores a version-2 snapshot
@@ -112,7 +145,10 @@ test('runtime: a snapshot of another version, or unreadable, is ignored with a l
   const broken = recording();
   const c = createRuntime('snap2', store, toy, broken, { snapshots: { every: 100, version: 2 } });
   await c.start();
-  assert.ok(broken.lines.some((l) => l.startsWith('snapshot ignored: unreadable')), broken.lines.join('\n'));
+  assert.ok(
+    broken.lines.some((l) => l.startsWith('snapshot ignored: unreadable')),
+    broken.lines.join('\n'),
+  );
   assert.equal(firstDifference(c.state(), a.state()), undefined);
   await c.stop();
 

@@ -63,7 +63,10 @@ function shapeOf(v: unknown): string {
   if (Array.isArray(v)) return 'Array';
   if (v instanceof Uint8Array) return 'Bytes';
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${k}:${shapeOf((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${shapeOf((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return typeof v;
 }
@@ -91,8 +94,20 @@ export function firstDifference(a: unknown, b: unknown, path = '$'): { path: str
 /** `firstDifference` with the path built only when a difference is found (a large state is compared node by node). */
 function differenceAt(a: unknown, b: unknown, at: () => string): { path: string; a: string; b: string } | undefined {
   const brief = (x: unknown): string => {
-    const s = typeof x === 'bigint' ? `${x}n` : x instanceof Map ? `Map(${x.size})` : x instanceof Set ? `Set(${x.size})`
-      : (() => { try { return JSON.stringify(x, (_k, y) => (typeof y === 'bigint' ? `${y}n` : y)) ?? String(x); } catch { return String(x); } })();
+    const s =
+      typeof x === 'bigint'
+        ? `${x}n`
+        : x instanceof Map
+          ? `Map(${x.size})`
+          : x instanceof Set
+            ? `Set(${x.size})`
+            : (() => {
+                try {
+                  return JSON.stringify(x, (_k, y) => (typeof y === 'bigint' ? `${y}n` : y)) ?? String(x);
+                } catch {
+                  return String(x);
+                }
+              })();
     return s.length > 200 ? `${s.slice(0, 200)}…` : s;
   };
   const differ = (p = at()) => ({ path: p, a: brief(a), b: brief(b) });
@@ -118,7 +133,10 @@ function differenceAt(a: unknown, b: unknown, at: () => string): { path: string;
     const xa = [...a];
     const xb = [...(b as Set<unknown>)];
     if (xa.length !== xb.length) return differ(`${at()}.size`);
-    for (let i = 0; i < xa.length; i++) { const d = differenceAt(xa[i], xb[i], () => `${at()}.values[${i}]`); if (d) return d; }
+    for (let i = 0; i < xa.length; i++) {
+      const d = differenceAt(xa[i], xb[i], () => `${at()}.values[${i}]`);
+      if (d) return d;
+    }
     return undefined;
   }
   if (ArrayBuffer.isView(a)) {
@@ -133,7 +151,11 @@ function differenceAt(a: unknown, b: unknown, at: () => string): { path: string;
   const kb = keys(b as object);
   if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return { path: `${at()} (keys)`, a: ka.join(','), b: kb.join(',') };
   for (const k of ka) {
-    const d = differenceAt((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? () => `${at()}[${k}]` : () => `${at()}.${k}`);
+    const d = differenceAt(
+      (a as Record<string, unknown>)[k],
+      (b as Record<string, unknown>)[k],
+      Array.isArray(a) ? () => `${at()}[${k}]` : () => `${at()}.${k}`,
+    );
     if (d) return d;
   }
   return undefined;

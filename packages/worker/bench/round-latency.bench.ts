@@ -28,12 +28,24 @@ const LOGIC = 'bafy-bench';
 process.env.LOG_LEVEL = 'error';
 const admin = generateKeyPair();
 const port = await freePort();
-const system = await runEmbedded(ALL_MODULES, {
-  DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'error', REWARD_PERIOD_BLOCKS: '400',
-}, { signals: false });
+const system = await runEmbedded(
+  ALL_MODULES,
+  {
+    DATA_DIR: 'memory',
+    GRPC_PORT: String(port),
+    BLOCK_TIME_MS: 'manual',
+    ADMIN_ADDRESS: admin.address,
+    LOG_LEVEL: 'error',
+    REWARD_PERIOD_BLOCKS: '400',
+  },
+  { signals: false },
+);
 const ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
 const scenario = await setUpScenario({
-  ewx, admin: keySigner(admin, counterNonces(1_000n)), group: 'bench.group', operators: WORKERS,
+  ewx,
+  admin: keySigner(admin, counterNonces(1_000n)),
+  group: 'bench.group',
+  operators: WORKERS,
   // Rounds stay open long enough never to expire here: the figure is the time to the votes.
   solutions: [{ namespace: 'bench.solution', logicRef: LOGIC, startMethod: 'REGISTRAR', maxWaiting: 100, quorumPercent: 50, voteThresholdPercent: 60 }],
 });
@@ -50,17 +62,22 @@ const waiters = new Map<string, () => void>();
 let round = 0;
 
 async function runBatch(voteOnRoundStarted: boolean, rounds: number, out: number[], first: number[]): Promise<void> {
-  const runtimes: WorkerRuntime[] = scenario.operators.map((op) => startWorker({
-    ewx: ewx.withSigner(op.worker.signer), signer: op.worker.signer, handlers: new Map([[LOGIC, { source: 'bench', compute: () => Buffer.from('ok') }]]),
-    logger: quiet, voteOnRoundStarted,
-    onOutcome: (x) => {
-      if (x.outcome !== 'accepted') return;
-      if (!firstAt.has(x.roundId)) firstAt.set(x.roundId, performance.now());
-      const n = (accepted.get(x.roundId) ?? 0) + 1;
-      accepted.set(x.roundId, n);
-      if (n === WORKERS) waiters.get(x.roundId)?.();
-    },
-  }));
+  const runtimes: WorkerRuntime[] = scenario.operators.map((op) =>
+    startWorker({
+      ewx: ewx.withSigner(op.worker.signer),
+      signer: op.worker.signer,
+      handlers: new Map([[LOGIC, { source: 'bench', compute: () => Buffer.from('ok') }]]),
+      logger: quiet,
+      voteOnRoundStarted,
+      onOutcome: (x) => {
+        if (x.outcome !== 'accepted') return;
+        if (!firstAt.has(x.roundId)) firstAt.set(x.roundId, performance.now());
+        const n = (accepted.get(x.roundId) ?? 0) + 1;
+        accepted.set(x.roundId, n);
+        if (n === WORKERS) waiters.get(x.roundId)?.();
+      },
+    }),
+  );
   await Promise.all(runtimes.map((r) => r.until('ready', 120_000)));
   for (let i = 0; i < rounds; i++) {
     const roundId = `b${++round}`;
@@ -74,7 +91,10 @@ async function runBatch(voteOnRoundStarted: boolean, rounds: number, out: number
     })();
     await ewx.voting.startRound({ solution: 'bench.solution', roundId }, { signer: scenario.registrar.signer });
     const t0 = performance.now();
-    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${roundId}: ${accepted.get(roundId) ?? 0} of ${WORKERS} votes after 60 s`)), 60_000))]);
+    await Promise.race([
+      all,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${roundId}: ${accepted.get(roundId) ?? 0} of ${WORKERS} votes after 60 s`)), 60_000)),
+    ]);
     out.push(performance.now() - t0);
     first.push(firstAt.get(roundId)! - t0);
     open = false;
@@ -94,14 +114,25 @@ for (let done = 0; done < ROUNDS; done += batch) {
 }
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { median: Math.round(s[Math.floor(s.length / 2)]!), p90: Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.9))]!), max: Math.round(s.at(-1)!), rounds: s.length };
+  return {
+    median: Math.round(s[Math.floor(s.length / 2)]!),
+    p90: Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.9))]!),
+    max: Math.round(s.at(-1)!),
+    rounds: s.length,
+  };
 };
 const b = stats(baseline);
 const c = stats(current);
 const load = Math.round(loadavg()[0]! * 10) / 10;
 process.stdout.write(`${JSON.stringify({ figure: 'round start → first vote accepted, baseline', ms: stats(baselineFirst), blockMs: BLOCK_MS, load })}\n`);
-process.stdout.write(`${JSON.stringify({ figure: 'round start → first vote accepted, voting on RoundStarted', ms: stats(currentFirst), blockMs: BLOCK_MS, load })}\n`);
-process.stdout.write(`${JSON.stringify({ figure: `round start → ${WORKERS} votes accepted, baseline (a look per round and per block)`, ms: b, blockMs: BLOCK_MS, load })}\n`);
-process.stdout.write(`${JSON.stringify({ figure: `round start → ${WORKERS} votes accepted, voting on RoundStarted`, ms: c, ratioToBaseline: Math.round((c.median / b.median) * 100) / 100, blockMs: BLOCK_MS, load })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ figure: 'round start → first vote accepted, voting on RoundStarted', ms: stats(currentFirst), blockMs: BLOCK_MS, load })}\n`,
+);
+process.stdout.write(
+  `${JSON.stringify({ figure: `round start → ${WORKERS} votes accepted, baseline (a look per round and per block)`, ms: b, blockMs: BLOCK_MS, load })}\n`,
+);
+process.stdout.write(
+  `${JSON.stringify({ figure: `round start → ${WORKERS} votes accepted, voting on RoundStarted`, ms: c, ratioToBaseline: Math.round((c.median / b.median) * 100) / 100, blockMs: BLOCK_MS, load })}\n`,
+);
 ewx.close();
 await system.stop();

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { commandHandler, defaultRoundId, loadHandlers, parseCommandHandler, voteBytes, type RoundInput } from './handlers.js';
 
-const round: RoundInput = { solution: 's.one', roundId: 'r1', group: 'g', logicRef: 'bafy-x', startBlock: 5n, endBlock: 8n, period: 1, worker: 'ed25519:' + 'ab'.repeat(32) };
+const round: RoundInput = {
+  solution: 's.one',
+  roundId: 'r1',
+  group: 'g',
+  logicRef: 'bafy-x',
+  startBlock: 5n,
+  endBlock: 8n,
+  period: 1,
+  worker: 'ed25519:' + 'ab'.repeat(32),
+};
 
 test('vote bytes: up to 64 bytes as they are, longer ones hashed, nothing abstains, empty is an error', () => {
   assert.deepEqual(voteBytes('c0ffee'), Buffer.from('c0ffee', 'utf8'));
@@ -26,7 +35,7 @@ test('handler modules: logicRef export, file name, default map; a directory; dup
   const dir = mkdtempSync(join(tmpdir(), 'ewx-handlers-'));
   try {
     writeFileSync(join(dir, 'a.mjs'), "export const logicRef = ['bafy-a', 'bafy-a2']; export const compute = (r) => 'a:' + r.roundId;");
-    writeFileSync(join(dir, 'bafy-b.mjs'), "export function compute(r) { return new Uint8Array([7]); }");
+    writeFileSync(join(dir, 'bafy-b.mjs'), 'export function compute(r) { return new Uint8Array([7]); }');
     writeFileSync(join(dir, 'c.mjs'), "export default { 'bafy-c': (r) => 'c', 'bafy-d': { compute: () => undefined } };");
     writeFileSync(join(dir, 'notes.txt'), 'not a module');
     const all = await loadHandlers(dir);
@@ -44,7 +53,9 @@ test('handler modules: logicRef export, file name, default map; a directory; dup
 });
 
 test('external command: the round as JSON on stdin, stdout is the result; a failure says why', async () => {
-  const echo = commandHandler(`${process.execPath} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).roundId+'@'+JSON.parse(s).endBlock))"`);
+  const echo = commandHandler(
+    `${process.execPath} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).roundId+'@'+JSON.parse(s).endBlock))"`,
+  );
   assert.equal(await echo.compute(round), 'r1@8');
   const silent = commandHandler(`${process.execPath} -e ""`);
   assert.equal(await silent.compute(round), undefined);

@@ -76,8 +76,7 @@ export function voteBytes(result: ComputeResult): Uint8Array | undefined {
 }
 
 /** JSON of a round for an external command's stdin (heights as decimal strings). */
-export const roundJson = (round: RoundInput): string =>
-  JSON.stringify(round, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+export const roundJson = (round: RoundInput): string => JSON.stringify(round, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 
 /**
  * An external command as a handler: run through the shell with the round as JSON on stdin; its
@@ -87,25 +86,30 @@ export const roundJson = (round: RoundInput): string =>
 export function commandHandler(command: string, timeoutMs = 30_000): Handler {
   return {
     source: `command: ${command}`,
-    compute: (round) => new Promise((resolvePromise, reject) => {
-      const child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        if (code !== 0) {
-          const why = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
-          reject(new Error(`handler command ${why}: ${Buffer.concat(err).toString('utf8').trim().slice(0, 300)}`));
-          return;
-        }
-        const text = Buffer.concat(out).toString('utf8').replace(/\r?\n$/, '');
-        resolvePromise(text === '' ? undefined : text);
-      });
-      child.stdin.on('error', () => { /* the command may not read its input */ });
-      child.stdin.end(roundJson(round) + '\n');
-    }),
+    compute: (round) =>
+      new Promise((resolvePromise, reject) => {
+        const child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on('data', (b: Buffer) => out.push(b));
+        child.stderr.on('data', (b: Buffer) => err.push(b));
+        child.on('error', reject);
+        child.on('close', (code, signal) => {
+          if (code !== 0) {
+            const why = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+            reject(new Error(`handler command ${why}: ${Buffer.concat(err).toString('utf8').trim().slice(0, 300)}`));
+            return;
+          }
+          const text = Buffer.concat(out)
+            .toString('utf8')
+            .replace(/\r?\n$/, '');
+          resolvePromise(text === '' ? undefined : text);
+        });
+        child.stdin.on('error', () => {
+          /* the command may not read its input */
+        });
+        child.stdin.end(roundJson(round) + '\n');
+      }),
   };
 }
 
@@ -120,7 +124,7 @@ const isFn = (x: unknown): x is ComputeFn => typeof x === 'function';
  */
 export async function loadHandlerModule(path: string): Promise<HandlerRegistry> {
   const file = resolve(path);
-  const mod = await import(pathToFileURL(file).href) as Record<string, unknown>;
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const out: HandlerRegistry = new Map();
   if (isFn(mod.compute)) {
     const refs = mod.logicRef === undefined ? [basename(file, extname(file))] : ([] as unknown[]).concat(mod.logicRef);
@@ -145,8 +149,17 @@ const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 export async function loadHandlers(path: string): Promise<HandlerRegistry> {
   const full = resolve(path);
   let isDir: boolean;
-  try { isDir = statSync(full).isDirectory(); } catch { throw new Error(`handlers: no such file or directory: ${path}`); }
-  const files = isDir ? readdirSync(full).filter((f) => MODULE_EXTENSIONS.has(extname(f))).sort().map((f) => join(full, f)) : [full];
+  try {
+    isDir = statSync(full).isDirectory();
+  } catch {
+    throw new Error(`handlers: no such file or directory: ${path}`);
+  }
+  const files = isDir
+    ? readdirSync(full)
+        .filter((f) => MODULE_EXTENSIONS.has(extname(f)))
+        .sort()
+        .map((f) => join(full, f))
+    : [full];
   const out: HandlerRegistry = new Map();
   for (const f of files) {
     for (const [ref, h] of await loadHandlerModule(f)) {

@@ -20,7 +20,11 @@ export function startHealthServer(runtime: WorkerRuntime, port: number, host = '
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body) + '\n');
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }); res.end(); return; }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' });
+      res.end();
+      return;
+    }
     const s = runtime.state();
     if (path === '/healthz') {
       // Alive: the loop turns (or the process is young). A network outage is no reason to restart the worker.
@@ -29,10 +33,16 @@ export function startHealthServer(runtime: WorkerRuntime, port: number, host = '
     } else if (path === '/readyz') {
       json(s.status === 'ready' ? 200 : 503, s);
     } else if (path === '/metrics') {
-      runtime.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
-        res.end(text);
-      }, (e: Error) => { res.writeHead(500); res.end(e.message); });
+      runtime.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
+          res.end(text);
+        },
+        (e: Error) => {
+          res.writeHead(500);
+          res.end(e.message);
+        },
+      );
     } else {
       json(404, { error: `no such path ${path}: /healthz, /readyz or /metrics` });
     }
@@ -43,7 +53,11 @@ export function startHealthServer(runtime: WorkerRuntime, port: number, host = '
       server.off('error', reject);
       resolve({
         port: (server.address() as AddressInfo).port,
-        close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
       });
     });
   });

@@ -33,14 +33,31 @@ export interface Assessment {
 /** Still earning in `period`: not in (or past) the final withdrawal period (SPEC §3). */
 const stillIn = (s: Subscription, period: number): boolean => !s.unsubscribing || BigInt(period) < s.finalPeriod;
 
-export function assess(worker: string, operator: ServedOperator | undefined, period: number, solutionsByGroup: ReadonlyMap<string, readonly Solution[]>, handlers: HandlerRegistry): Assessment {
+export function assess(
+  worker: string,
+  operator: ServedOperator | undefined,
+  period: number,
+  solutionsByGroup: ReadonlyMap<string, readonly Solution[]>,
+  handlers: HandlerRegistry,
+): Assessment {
   const none = new Map<string, number>();
   if (!operator) {
-    return { status: 'not_linked', message: `worker ${worker} is not connected to an operator: the operator links it with \`ewx operator connect-worker\` (signed by both)`, activeGroups: none, duties: [] };
+    return {
+      status: 'not_linked',
+      message: `worker ${worker} is not connected to an operator: the operator links it with \`ewx operator connect-worker\` (signed by both)`,
+      activeGroups: none,
+      duties: [],
+    };
   }
   const subs = operator.subscriptions.filter((s) => stillIn(s, period));
   if (subs.length === 0) {
-    return { status: 'not_subscribed', message: `operator ${operator.address} of this worker is not subscribed to any solution group: it subscribes with \`ewx operator subscribe <group> <stake>\``, operator: operator.address, activeGroups: none, duties: [] };
+    return {
+      status: 'not_subscribed',
+      message: `operator ${operator.address} of this worker is not subscribed to any solution group: it subscribes with \`ewx operator subscribe <group> <stake>\``,
+      operator: operator.address,
+      activeGroups: none,
+      duties: [],
+    };
   }
   const active = subs.filter((s) => BigInt(period) >= s.activeFromPeriod);
   if (active.length === 0) {
@@ -48,7 +65,9 @@ export function assess(worker: string, operator: ServedOperator | undefined, per
     return {
       status: 'stake_not_active',
       message: `stake of operator ${operator.address} in group ${soonest.group} counts from reward period ${soonest.activeFromPeriod} (now ${period}): the worker votes from then on`,
-      operator: operator.address, activeGroups: none, duties: [],
+      operator: operator.address,
+      activeGroups: none,
+      duties: [],
     };
   }
   const activeGroups = new Map(active.map((s) => [s.group, Number(s.activeFromPeriod)]));
@@ -57,7 +76,9 @@ export function assess(worker: string, operator: ServedOperator | undefined, per
     for (const sol of solutionsByGroup.get(s.group) ?? []) {
       if (solutionStatusOf(sol) !== SolutionStatus.SOLUTION_STATUS_ACTIVE || !sol.config) continue;
       duties.push({
-        solution: sol, group: s.group, handler: handlers.get(sol.config.logicRef),
+        solution: sol,
+        group: s.group,
+        handler: handlers.get(sol.config.logicRef),
         nominated: !sol.config.nominationsEnabled || sol.nominatedWorkers.includes(worker),
       });
     }
@@ -66,6 +87,8 @@ export function assess(worker: string, operator: ServedOperator | undefined, per
   return {
     status: 'ready',
     message: `ready: operator ${operator.address}, stake active in ${[...activeGroups.keys()].join(', ')}; voting in ${voting} of ${duties.length} active solution(s)`,
-    operator: operator.address, activeGroups, duties,
+    operator: operator.address,
+    activeGroups,
+    duties,
   };
 }

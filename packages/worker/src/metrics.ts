@@ -3,7 +3,12 @@ import { STATUSES, type WorkerStatus } from './ladder.js';
 
 /** Why a vote was refused, from the gRPC status of the refusal. */
 export const REFUSAL_REASONS: Readonly<Record<number, string>> = {
-  3: 'invalid', 5: 'not_found', 6: 'conflicting_vote', 7: 'not_eligible', 9: 'precondition', 16: 'unauthenticated',
+  3: 'invalid',
+  5: 'not_found',
+  6: 'conflicting_vote',
+  7: 'not_eligible',
+  9: 'precondition',
+  16: 'unauthenticated',
 };
 export const refusalReason = (code: number): string => REFUSAL_REASONS[code] ?? `grpc_${code}`;
 
@@ -28,7 +33,12 @@ export function workerMetrics(processMetrics = false): WorkerMetrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry });
   const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers: [registry] });
-  const status = new Gauge<'status'>({ name: 'ewx_worker_status', help: 'The worker\'s rung of the status ladder (1 for the current one)', labelNames: ['status'], registers: [registry] });
+  const status = new Gauge<'status'>({
+    name: 'ewx_worker_status',
+    help: "The worker's rung of the status ladder (1 for the current one)",
+    labelNames: ['status'],
+    registers: [registry],
+  });
   const m: WorkerMetrics = {
     registry,
     votesSent: counter('ewx_worker_votes_sent_total', 'Votes sent (each attempt, retries included)', ['solution']),

@@ -86,18 +86,21 @@ export function clientReads(ewx: Ewx, operatorHint?: string): NetworkReads {
       known = op?.address;
       return op;
     },
-    solutionsOf: (group) => allPages(async (pageToken) => {
-      const r = await ewx.registry.listSolutions({ group, page: { pageSize: PAGE, pageToken } });
-      return { items: r.solutions, next: r.page?.nextPageToken ?? '' };
-    }),
-    activeRounds: (solution) => allPages(async (pageToken) => {
-      const r = await ewx.voting.listRounds({ solution, state: RoundState.ROUND_STATE_ACTIVE, page: { pageSize: PAGE, pageToken } });
-      return { items: r.rounds, next: r.page?.nextPageToken ?? '' };
-    }),
-    round: (solution, roundId) => ewx.voting.getRound({ solution, roundId }).catch((e: { code?: number }) => {
-      if (e.code === 5) return undefined; // NOT_FOUND
-      throw e;
-    }),
+    solutionsOf: (group) =>
+      allPages(async (pageToken) => {
+        const r = await ewx.registry.listSolutions({ group, page: { pageSize: PAGE, pageToken } });
+        return { items: r.solutions, next: r.page?.nextPageToken ?? '' };
+      }),
+    activeRounds: (solution) =>
+      allPages(async (pageToken) => {
+        const r = await ewx.voting.listRounds({ solution, state: RoundState.ROUND_STATE_ACTIVE, page: { pageSize: PAGE, pageToken } });
+        return { items: r.rounds, next: r.page?.nextPageToken ?? '' };
+      }),
+    round: (solution, roundId) =>
+      ewx.voting.getRound({ solution, roundId }).catch((e: { code?: number }) => {
+        if (e.code === 5) return undefined; // NOT_FOUND
+        throw e;
+      }),
   };
 }
 
@@ -114,21 +117,31 @@ export interface Changes {
 /** Resolves every `intervalMs` (or at once when aborted). */
 export function pollingChanges(intervalMs: number): Changes {
   return {
-    next: (signal) => new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const t = setTimeout(done, intervalMs);
-      function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-      signal.addEventListener('abort', done, { once: true });
-    }),
+    next: (signal) =>
+      new Promise((resolve) => {
+        if (signal.aborted) return resolve();
+        const t = setTimeout(done, intervalMs);
+        function done(): void {
+          clearTimeout(t);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        signal.addEventListener('abort', done, { once: true });
+      }),
     close() {},
   };
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r) => {
-  const t = setTimeout(done, ms);
-  function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); r(); }
-  signal.addEventListener('abort', done, { once: true });
-});
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((r) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      r();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 /** A round as voting's RoundStarted event announces it: enough to vote without reading the round. */
 export interface StartedRound {
@@ -146,9 +159,23 @@ export function startedRound(e: Pick<WatchedEvent, 'type' | 'data'>): StartedRou
   const d = e.data as Record<string, unknown>;
   // `rewardPeriod` if the event carries it (the contract's spelling), else `period`.
   const period = d.rewardPeriod ?? d.period;
-  if (typeof d.solution !== 'string' || typeof d.roundId !== 'string' || typeof d.group !== 'string'
-    || !Number.isSafeInteger(d.startBlock) || !Number.isSafeInteger(d.endBlock) || !Number.isSafeInteger(period)) return undefined;
-  return { solution: d.solution, roundId: d.roundId, group: d.group, startBlock: BigInt(d.startBlock as number), endBlock: BigInt(d.endBlock as number), period: period as number };
+  if (
+    typeof d.solution !== 'string' ||
+    typeof d.roundId !== 'string' ||
+    typeof d.group !== 'string' ||
+    !Number.isSafeInteger(d.startBlock) ||
+    !Number.isSafeInteger(d.endBlock) ||
+    !Number.isSafeInteger(period)
+  )
+    return undefined;
+  return {
+    solution: d.solution,
+    roundId: d.roundId,
+    group: d.group,
+    startBlock: BigInt(d.startBlock as number),
+    endBlock: BigInt(d.endBlock as number),
+    period: period as number,
+  };
 }
 
 export interface WatchChangesOptions {
@@ -180,7 +207,10 @@ export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode, o
   let dirty = true;
   let polling = false;
   let wake: (() => void) | undefined;
-  const notify = (): void => { dirty = true; wake?.(); };
+  const notify = (): void => {
+    dirty = true;
+    wake?.();
+  };
   void (async () => {
     let from: string | undefined;
     let failures = 0;
@@ -194,7 +224,11 @@ export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode, o
           failures = 0;
           const round = startedRound(e);
           if (round) {
-            try { onRoundStarted?.(round); } catch { /* the listener's error is not the stream's */ }
+            try {
+              onRoundStarted?.(round);
+            } catch {
+              /* the listener's error is not the stream's */
+            }
           }
           // Other workers' votes change nothing the worker acts on; with many workers they would make every runtime look again per vote.
           if (e.type === 'VoteCast') continue;
@@ -214,19 +248,24 @@ export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode, o
     }
   })();
   return {
-    next: (signal) => new Promise((resolve) => {
-      if (dirty || signal.aborted) { dirty = false; resolve(); return; }
-      const t = setTimeout(done, polling ? pollMs : idleMs);
-      function done(): void {
-        clearTimeout(t);
-        wake = undefined;
-        signal.removeEventListener('abort', done);
-        dirty = false;
-        resolve();
-      }
-      wake = done;
-      signal.addEventListener('abort', done, { once: true });
-    }),
+    next: (signal) =>
+      new Promise((resolve) => {
+        if (dirty || signal.aborted) {
+          dirty = false;
+          resolve();
+          return;
+        }
+        const t = setTimeout(done, polling ? pollMs : idleMs);
+        function done(): void {
+          clearTimeout(t);
+          wake = undefined;
+          signal.removeEventListener('abort', done);
+          dirty = false;
+          resolve();
+        }
+        wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      }),
     close: () => stop.abort(),
   };
 }

@@ -12,7 +12,17 @@ import { freePort, waitFor } from '@ewx/platform/testing';
 import { clockNonces, connect, counterNonces, generateKeyPair, keySigner, untilHeight, untilRoundClosed, type Ewx, writeKeyFile } from '@ewx/client';
 import { RoundState } from '@ewx/proto/voting';
 import { pino } from 'pino';
-import { clientReads, startHealthServer, startWorker, type Handler, type HandlerRegistry, type NetworkReads, type VoteOutcome, type WorkerOptions, type WorkerRuntime } from './index.js';
+import {
+  clientReads,
+  startHealthServer,
+  startWorker,
+  type Handler,
+  type HandlerRegistry,
+  type NetworkReads,
+  type VoteOutcome,
+  type WorkerOptions,
+  type WorkerRuntime,
+} from './index.js';
 import { connectWorker, newAccount, setUpScenario, subscribe, type Scenario } from './scenario.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -21,7 +31,11 @@ const honestResult = (solution: string, roundId: string): Buffer => createHash('
 const honest: Handler = { source: 'test: honest', compute: (r) => honestResult(r.solution, r.roundId) };
 const wrong: Handler = { source: 'test: wrong', compute: (r) => `wrong ${r.worker} ${r.roundId}` };
 const silent: Handler = { source: 'test: silent', compute: () => undefined };
-const registry = (h: Handler): HandlerRegistry => new Map([['bafy-registrar-logic', h], ['bafy-worker-logic', h]]);
+const registry = (h: Handler): HandlerRegistry =>
+  new Map([
+    ['bafy-registrar-logic', h],
+    ['bafy-worker-logic', h],
+  ]);
 const quiet = pino({ level: 'silent' });
 
 /** Counter value from Prometheus text, summed over label sets matching `labels`. */
@@ -62,14 +76,28 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(ALL_MODULES, {
-      DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn',
-      REWARD_PERIOD_BLOCKS: String(PERIOD), REWARDS_SETTLEMENT_DELAY: '1',
-    }, { signals: false });
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_PORT: String(port),
+        BLOCK_TIME_MS: 'manual',
+        ADMIN_ADDRESS: admin.address,
+        LOG_LEVEL: 'warn',
+        REWARD_PERIOD_BLOCKS: String(PERIOD),
+        REWARDS_SETTLEMENT_DELAY: '1',
+      },
+      { signals: false },
+    );
     ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     // Five operators; the first is linked and subscribed step by step below, the ladder watched meanwhile.
     scenario = await setUpScenario({
-      ewx, admin: keySigner(admin, counterNonces(1_000n)), group: 'worker.group', operators: 5, linked: 0, subscribed: 0,
+      ewx,
+      admin: keySigner(admin, counterNonces(1_000n)),
+      group: 'worker.group',
+      operators: 5,
+      linked: 0,
+      subscribed: 0,
       solutions: [
         { namespace: 'registrar.solution', logicRef: 'bafy-registrar-logic', maxWaiting: 4 },
         { namespace: 'worker.solution', logicRef: 'bafy-worker-logic', startMethod: 'WORKER', maxWaiting: 4 },
@@ -116,7 +144,13 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
       assert.equal(r.status, 200);
       const ready = JSON.parse(r.body);
       assert.equal(ready.operator, first!.key.address);
-      assert.deepEqual(ready.solutions.map((s: { solution: string; handler: boolean }) => [s.solution, s.handler]), [['registrar.solution', true], ['worker.solution', true]]);
+      assert.deepEqual(
+        ready.solutions.map((s: { solution: string; handler: boolean }) => [s.solution, s.handler]),
+        [
+          ['registrar.solution', true],
+          ['worker.solution', true],
+        ],
+      );
       const text = (await get(health.port, '/metrics')).body;
       assert.equal(metric(text, 'ewx_worker_ready'), 1);
       assert.equal(metric(text, 'ewx_worker_status', { status: 'ready' }), 1);
@@ -127,7 +161,7 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     }
   });
 
-  test('a registrar\'s round settles on the honest result; the wrong vote is counted, the silent worker abstains', async () => {
+  test("a registrar's round settles on the honest result; the wrong vote is counted, the silent worker abstains", async () => {
     const [, o2, o3, o4, o5] = scenario.operators;
     const start = (op: typeof o2, h: Handler): WorkerRuntime => run(op!.worker.signer, registry(h));
     const [h1] = runtimes;
@@ -141,8 +175,17 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     const voters = [h1!, h2, h3, bad];
     await waitFor('every runtime took the round up', () => (outcomesOf('registrar.solution', 'slice-1').length === 5 ? true : undefined), 30_000);
     const got = outcomesOf('registrar.solution', 'slice-1');
-    assert.deepEqual(got.filter((x) => x.outcome === 'accepted').map((x) => x.worker).sort(), voters.map((w) => w.address).sort());
-    assert.deepEqual(got.filter((x) => x.outcome !== 'accepted').map((x) => [x.worker, x.outcome]), [[mute.address, 'abstained']]);
+    assert.deepEqual(
+      got
+        .filter((x) => x.outcome === 'accepted')
+        .map((x) => x.worker)
+        .sort(),
+      voters.map((w) => w.address).sort(),
+    );
+    assert.deepEqual(
+      got.filter((x) => x.outcome !== 'accepted').map((x) => [x.worker, x.outcome]),
+      [[mute.address, 'abstained']],
+    );
     for (const w of voters) assert.equal(metric(await metricsOf(w), 'ewx_worker_votes_accepted_total', { solution: 'registrar.solution' }), 1);
     assert.equal(metric(await metricsOf(mute), 'ewx_worker_votes_sent_total'), 0);
     await produce(4);
@@ -157,17 +200,25 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     }
   });
 
-  test('a WORKER-started solution: the runtimes\' first votes start the round, which settles', async () => {
+  test("a WORKER-started solution: the runtimes' first votes start the round, which settles", async () => {
     const height = (await ewx.voting.getStatus({})).height; // 17: slot 1 of period 1 (13..24), open until 21
     // The runtimes start the round of the current slot by voting for it; the others join it.
-    const started = await waitFor('a worker-started round', async () => {
-      const r = await ewx.voting.listRounds({ solution: 'worker.solution' });
-      return r.rounds.find((x) => x.startBlock >= height);
-    }, 30_000);
+    const started = await waitFor(
+      'a worker-started round',
+      async () => {
+        const r = await ewx.voting.listRounds({ solution: 'worker.solution' });
+        return r.rounds.find((x) => x.startBlock >= height);
+      },
+      30_000,
+    );
     assert.equal(started.roundId, 'p1-s1');
     const voters = runtimes.slice(0, 4).map((w) => w.address);
     assert.ok(voters.includes(started.starter), `started by a worker: ${started.starter}`);
-    await waitFor('four votes for p1-s1', () => (outcomesOf('worker.solution', 'p1-s1').filter((x) => x.outcome === 'accepted').length === 4 ? true : undefined), 30_000);
+    await waitFor(
+      'four votes for p1-s1',
+      () => (outcomesOf('worker.solution', 'p1-s1').filter((x) => x.outcome === 'accepted').length === 4 ? true : undefined),
+      30_000,
+    );
     assert.equal(outcomesOf('worker.solution', 'p1-s1').filter((x) => x.started).length >= 1, true);
     await produce(4);
     const round = await untilRoundClosed(ewx, 'worker.solution', 'p1-s1', { timeoutMs: 30_000 });
@@ -175,7 +226,10 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     assert.deepEqual(Buffer.from(round.result), honestResult('worker.solution', 'p1-s1'));
     assert.deepEqual([round.tally?.eligible, round.tally?.submitted, round.tally?.top], [5, 4, 3]);
     // Every other worker's vote for the round it did not start was a plain vote; nothing refused.
-    assert.deepEqual(outcomes.filter((x) => x.outcome === 'refused'), []);
+    assert.deepEqual(
+      outcomes.filter((x) => x.outcome === 'refused'),
+      [],
+    );
   });
 
   test('a second runtime on the same worker key with other logic is refused (one vote per worker), counted by reason', async () => {
@@ -186,12 +240,19 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     const twin = run(keySigner(o4.worker.key, clockNonces()), new Map([['bafy-registrar-logic', honest]]), { changes: 'poll' });
     await twin.until('ready', 30_000);
     await ewx.voting.startRound({ solution: 'registrar.solution', roundId: 'slice-2' }, { signer: scenario.registrar.signer });
-    await waitFor('both runtimes of one key answered', () => (outcomesOf('registrar.solution', 'slice-2').filter((x) => x.worker === o4.worker.key.address).length === 2 ? true : undefined), 30_000);
+    await waitFor(
+      'both runtimes of one key answered',
+      () => (outcomesOf('registrar.solution', 'slice-2').filter((x) => x.worker === o4.worker.key.address).length === 2 ? true : undefined),
+      30_000,
+    );
     const mine = outcomesOf('registrar.solution', 'slice-2').filter((x) => x.worker === o4.worker.key.address);
     assert.deepEqual(mine.map((x) => x.outcome).sort(), ['accepted', 'refused']);
     assert.equal(mine.find((x) => x.outcome === 'refused')!.reason, 'conflicting_vote');
     const [t, b] = await Promise.all([metricsOf(twin), metricsOf(runtimes[3]!)]);
-    assert.equal(metric(t, 'ewx_worker_votes_refused_total', { reason: 'conflicting_vote' }) + metric(b, 'ewx_worker_votes_refused_total', { reason: 'conflicting_vote' }), 1);
+    assert.equal(
+      metric(t, 'ewx_worker_votes_refused_total', { reason: 'conflicting_vote' }) + metric(b, 'ewx_worker_votes_refused_total', { reason: 'conflicting_vote' }),
+      1,
+    );
     await twin.stop(1_000);
   });
 
@@ -212,7 +273,14 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
     };
     const reads: NetworkReads = { ...base, height: () => slow(() => base.height()), activeRounds: (s) => slow(() => base.activeRounds(s)) };
     const mine: VoteOutcome[] = [];
-    const w = startWorker({ ewx: ewx.withSigner(o5.worker.signer), signer: o5.worker.signer, handlers: registry(honest), logger: quiet, reads, onOutcome: (x) => mine.push(x) });
+    const w = startWorker({
+      ewx: ewx.withSigner(o5.worker.signer),
+      signer: o5.worker.signer,
+      handlers: registry(honest),
+      logger: quiet,
+      reads,
+      onOutcome: (x) => mine.push(x),
+    });
     runtimes.push(w);
     await w.until('ready', 30_000);
     stalled = true;
@@ -247,21 +315,46 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
       await ewx.registry.subscribe({ group: 'worker.group', stake: (10n * 10n ** 18n).toString() }, { signer: op.signer });
       // The external command: the round as JSON on stdin; it prints the same hash as the honest handler.
       const script = join(dir, 'logic.mjs');
-      writeFileSync(script, [
-        "import { createHash } from 'node:crypto';",
-        "let s = '';",
-        "process.stdin.on('data', (d) => { s += d; }).on('end', () => {",
-        "  const r = JSON.parse(s);",
-        "  process.stdout.write(createHash('sha256').update(r.solution + '/' + r.roundId).digest('hex') + '\\n');",
-        "});",
-      ].join('\n'));
+      writeFileSync(
+        script,
+        [
+          "import { createHash } from 'node:crypto';",
+          "let s = '';",
+          "process.stdin.on('data', (d) => { s += d; }).on('end', () => {",
+          '  const r = JSON.parse(s);',
+          "  process.stdout.write(createHash('sha256').update(r.solution + '/' + r.roundId).digest('hex') + '\\n');",
+          '});',
+        ].join('\n'),
+      );
       const port = await freePort();
-      const child = spawn(process.execPath, [MAIN, '--key', join(dir, 'worker.key'), '--address', `127.0.0.1:${system.server.port}`,
-        '--handler', `bafy-registrar-logic=${process.execPath} ${script}`, '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--poll-ms', '100', '--log-level', 'info'],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [
+          MAIN,
+          '--key',
+          join(dir, 'worker.key'),
+          '--address',
+          `127.0.0.1:${system.server.port}`,
+          '--handler',
+          `bafy-registrar-logic=${process.execPath} ${script}`,
+          '--metrics-port',
+          String(port),
+          '--metrics-host',
+          '127.0.0.1',
+          '--poll-ms',
+          '100',
+          '--log-level',
+          'info',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
-      child.stdout.on('data', (b: Buffer) => { out += b; });
-      child.stderr.on('data', (b: Buffer) => { out += b; });
+      child.stdout.on('data', (b: Buffer) => {
+        out += b;
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        out += b;
+      });
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       try {
         await waitFor('the health server', () => get(port, '/readyz').then((r) => (JSON.parse(r.body).status === 'not_linked' ? r : undefined)), 30_000);
@@ -269,18 +362,28 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
         await produce(PERIOD); // the stake counts from the next period
         await waitFor('ready', () => get(port, '/readyz').then((r) => (r.status === 200 ? r : undefined)), 30_000);
         await ewx.voting.startRound({ solution: 'registrar.solution', roundId: 'slice-cli' }, { signer: scenario.registrar.signer });
-        const text = await waitFor('the command\'s vote accepted', () => get(port, '/metrics').then((r) => (metric(r.body, 'ewx_worker_votes_accepted_total') >= 1 ? r.body : undefined)), 30_000);
+        const text = await waitFor(
+          "the command's vote accepted",
+          () => get(port, '/metrics').then((r) => (metric(r.body, 'ewx_worker_votes_accepted_total') >= 1 ? r.body : undefined)),
+          30_000,
+        );
         assert.ok(metric(text, 'process_cpu_user_seconds_total') > 0, 'process metrics are served by the command');
         const r = await ewx.voting.getRound({ solution: 'registrar.solution', roundId: 'slice-cli' });
         assert.equal(r.state, RoundState.ROUND_STATE_ACTIVE);
         await waitFor('the vote in the log', () => (out.includes('"msg":"voted"') ? true : undefined), 10_000);
-        const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; result?: string });
+        const lines = out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { msg: string; result?: string });
         const voted = lines.find((l) => l.msg === 'voted');
         // The command printed 64 hex characters: a 64-byte string, voted as its UTF-8 bytes.
         const printed = honestResult('registrar.solution', 'slice-cli').toString('hex');
         assert.equal(voted?.result, Buffer.from(printed, 'utf8').toString('hex'));
         assert.ok(lines.some((l) => /^ready: operator /.test(l.msg)));
-        assert.ok(lines.some((l) => /^following voting's Watch stream from position /.test(l.msg)), 'the command follows the Watch stream');
+        assert.ok(
+          lines.some((l) => /^following voting's Watch stream from position /.test(l.msg)),
+          'the command follows the Watch stream',
+        );
       } finally {
         child.kill('SIGTERM');
       }

@@ -81,11 +81,16 @@ export interface WorkerRuntime {
 const TRANSIENT = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLINE_EXCEEDED RESOURCE_EXHAUSTED ABORTED INTERNAL UNAVAILABLE
 const isNonceRefusal = (e: EwxCallError): boolean => e.code === 7 && /^nonce: /.test(e.details);
 const key = (solution: string, roundId: string): string => `${solution}\n${roundId}`;
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r) => {
-  const t = setTimeout(done, ms);
-  function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); r(); }
-  signal.addEventListener('abort', done, { once: true });
-});
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((r) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      r();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 /**
  * Starts a worker node runtime: it follows its operator's subscriptions and the groups' active
@@ -100,15 +105,24 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   const pollMs = o.pollMs ?? 250;
   const refreshMs = o.refreshMs ?? 2_000;
   const retryMs = o.retryMs ?? 100;
-  const changes = typeof o.changes === 'object' ? o.changes
-    : o.changes === 'poll' ? pollingChanges(pollMs)
-      : watchChanges(o.ewx, {
-        pollMs, idleMs: refreshMs, onMode: (mode, why) => (mode === 'watch' ? log.info({ worker: address }, why) : log.warn({ worker: address }, why)),
-        ...(o.voteOnRoundStarted === false ? {} : { onRoundStarted: (r: StartedRound) => takeUp(r), wantsBlock: (h: bigint | undefined) => wantsBlock(h) }),
-      });
+  const changes =
+    typeof o.changes === 'object'
+      ? o.changes
+      : o.changes === 'poll'
+        ? pollingChanges(pollMs)
+        : watchChanges(o.ewx, {
+            pollMs,
+            idleMs: refreshMs,
+            onMode: (mode, why) => (mode === 'watch' ? log.info({ worker: address }, why) : log.warn({ worker: address }, why)),
+            ...(o.voteOnRoundStarted === false ? {} : { onRoundStarted: (r: StartedRound) => takeUp(r), wantsBlock: (h: bigint | undefined) => wantsBlock(h) }),
+          });
   const abort = new AbortController();
   const report = (solution: string, roundId: string, outcome: VoteOutcome['outcome'], extra: Partial<VoteOutcome> = {}): void => {
-    try { o.onOutcome?.({ worker: address, solution, roundId, outcome, ...extra }); } catch { /* a listener's error is not the worker's */ }
+    try {
+      o.onOutcome?.({ worker: address, solution, roundId, outcome, ...extra });
+    } catch {
+      /* a listener's error is not the worker's */
+    }
   };
   let assessment: Assessment | undefined;
   let assessedAt = 0;
@@ -130,10 +144,19 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
     metrics.setStatus(a.status);
     if (changed) {
       const fields = { worker: address, status: a.status, operator: a.operator, period: period?.index };
-      if (a.status === 'ready') log.info(fields, a.message); else log.warn(fields, a.message);
+      if (a.status === 'ready') log.info(fields, a.message);
+      else log.warn(fields, a.message);
       for (const d of a.duties) {
-        if (!d.handler) log.warn({ worker: address, solution: d.solution.config!.namespace, logicRef: d.solution.config!.logicRef }, 'no handler for this solution\'s logic reference: the worker will not vote in it (register one with --handlers or --handler ref=cmd)');
-        else if (!d.nominated) log.warn({ worker: address, solution: d.solution.config!.namespace }, 'nominations are on and this worker is not nominated: it is not in the solution\'s rounds');
+        if (!d.handler)
+          log.warn(
+            { worker: address, solution: d.solution.config!.namespace, logicRef: d.solution.config!.logicRef },
+            "no handler for this solution's logic reference: the worker will not vote in it (register one with --handlers or --handler ref=cmd)",
+          );
+        else if (!d.nominated)
+          log.warn(
+            { worker: address, solution: d.solution.config!.namespace },
+            "nominations are on and this worker is not nominated: it is not in the solution's rounds",
+          );
       }
     }
     for (const w of waiters) w();
@@ -197,7 +220,10 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         handled.set(key(sol.namespace, r.roundId), r.endBlock);
         if (height >= r.endBlock) {
           metrics.roundsMissed.inc({ solution: sol.namespace });
-          log.warn({ worker: address, solution: sol.namespace, roundId: r.roundId, endBlock: r.endBlock.toString(), height: height.toString() }, 'round missed: seen after its end block');
+          log.warn(
+            { worker: address, solution: sol.namespace, roundId: r.roundId, endBlock: r.endBlock.toString(), height: height.toString() },
+            'round missed: seen after its end block',
+          );
           report(sol.namespace, r.roundId, 'missed', { reason: 'seen after its end block' });
           continue;
         }
@@ -221,7 +247,14 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
   }
 
   const roundInput = (d: Duty, roundId: string, startBlock: bigint, endBlock: bigint, p: number): RoundInput => ({
-    solution: d.solution.config!.namespace, roundId, group: d.group, logicRef: d.solution.config!.logicRef, startBlock, endBlock, period: p, worker: address,
+    solution: d.solution.config!.namespace,
+    roundId,
+    group: d.group,
+    logicRef: d.solution.config!.logicRef,
+    startBlock,
+    endBlock,
+    period: p,
+    worker: address,
   });
 
   function track(p: Promise<void>): void {
@@ -251,10 +284,12 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
     for (let attempt = 1; !abort.signal.aborted || attempt === 1; attempt++) {
       try {
         metrics.votesSent.inc({ solution });
-        const send = queue.catch(() => undefined).then(async () => {
-          const signed = await signVote(o.signer, { solution, roundId: round.roundId, result: result! });
-          return o.ewx.voting.submitVote(signed, { deadlineMs: 10_000 });
-        });
+        const send = queue
+          .catch(() => undefined)
+          .then(async () => {
+            const signed = await signVote(o.signer, { solution, roundId: round.roundId, result: result! });
+            return o.ewx.voting.submitVote(signed, { deadlineMs: 10_000 });
+          });
         queue = send;
         const res = await send;
         metrics.votesAccepted.inc({ solution });
@@ -281,12 +316,15 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         const h = await reads.height().catch(() => height);
         if (h >= round.endBlock || abort.signal.aborted) {
           metrics.roundsMissed.inc({ solution });
-          log.warn({ ...fields, endBlock: round.endBlock.toString(), height: h.toString(), lastError: e.message }, 'round missed: its end block came before the vote got through');
+          log.warn(
+            { ...fields, endBlock: round.endBlock.toString(), height: h.toString(), lastError: e.message },
+            'round missed: its end block came before the vote got through',
+          );
           report(solution, round.roundId, 'missed', { reason: e.message });
           return;
         }
         log.warn({ ...fields, attempt, retryInMs: delay, err: e.message }, 'vote not delivered, retrying');
-        await sleep(delay + Math.floor(Math.random() * delay / 2), abort.signal);
+        await sleep(delay + Math.floor((Math.random() * delay) / 2), abort.signal);
         delay = Math.min(2_000, delay * 2);
       }
     }
@@ -314,20 +352,39 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
     address,
     metrics,
     state: () => ({
-      worker: address, status: assessment?.status ?? 'starting', message: assessment?.message ?? 'starting: first look at the network',
-      operator: assessment?.operator, height: height.toString(), period: period?.index, lastLoopAt, lastTickAt, lastError,
+      worker: address,
+      status: assessment?.status ?? 'starting',
+      message: assessment?.message ?? 'starting: first look at the network',
+      operator: assessment?.operator,
+      height: height.toString(),
+      period: period?.index,
+      lastLoopAt,
+      lastTickAt,
+      lastError,
       solutions: (assessment?.duties ?? []).map((d) => ({
-        solution: d.solution.config!.namespace, group: d.group, logicRef: d.solution.config!.logicRef, handler: d.handler !== undefined, nominated: d.nominated,
+        solution: d.solution.config!.namespace,
+        group: d.group,
+        logicRef: d.solution.config!.logicRef,
+        handler: d.handler !== undefined,
+        nominated: d.nominated,
       })),
     }),
-    until: (status, timeoutMs = 60_000) => new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (assessment?.status === status) { waiters.delete(check); clearTimeout(t); resolve(); }
-      };
-      const t = setTimeout(() => { waiters.delete(check); reject(new Error(`worker ${address}: not ${status} after ${timeoutMs} ms (${assessment?.message ?? 'starting'})`)); }, timeoutMs);
-      waiters.add(check);
-      check();
-    }),
+    until: (status, timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (assessment?.status === status) {
+            waiters.delete(check);
+            clearTimeout(t);
+            resolve();
+          }
+        };
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`worker ${address}: not ${status} after ${timeoutMs} ms (${assessment?.message ?? 'starting'})`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
     async stop(graceMs = 5_000) {
       abort.abort();
       changes.close();

@@ -82,31 +82,58 @@ export async function setUpScenario(o: ScenarioOptions): Promise<Scenario> {
   for (const op of operators) await ewx.registry.deposit({ account: op.key.address, amount: T(stake * 2) });
   const height = (await ewx.registry.getStatus({})).height;
   await ewx.registry.signUpRegistrar({ friendlyName: 'Demo registrar', legalLocation: 'DE' }, { signer: registrar.signer });
-  await ewx.registry.registerGroup({
-    budget: T(budget),
-    config: {
-      namespace: o.group, info: 'demo group', minStake: T(stake), maxStake: T(stake * 10), maxOperators: Math.max(10, o.operators * 2), allowListEnabled: false,
-      startBlock: 0n, subscriptionRewardPerBlock: T(1), votingRewardPerBlock: T(1), slaVotingThreshold: o.slaPercent ?? 50,
-      operationStartBlock: 0n, operationEndBlock: height + 10_000_000n, withdrawalDelay: 1,
-    },
-  }, { signer: registrar.signer });
-  for (const s of o.solutions) {
-    await ewx.registry.registerSolution({
+  await ewx.registry.registerGroup(
+    {
+      budget: T(budget),
       config: {
-        namespace: s.namespace, group: o.group, name: s.namespace, description: 'demo solution', logicRef: s.logicRef,
-        expirationBlock: height + 10_000_000n, maxWaitingThreshold: BigInt(s.maxWaiting ?? 3), voteThresholdPercent: s.voteThresholdPercent ?? 60,
-        quorumPercent: s.quorumPercent ?? 50, votingStartMethod: s.startMethod ?? 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+        namespace: o.group,
+        info: 'demo group',
+        minStake: T(stake),
+        maxStake: T(stake * 10),
+        maxOperators: Math.max(10, o.operators * 2),
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T(1),
+        votingRewardPerBlock: T(1),
+        slaVotingThreshold: o.slaPercent ?? 50,
+        operationStartBlock: 0n,
+        operationEndBlock: height + 10_000_000n,
+        withdrawalDelay: 1,
       },
-    }, { signer: registrar.signer });
+    },
+    { signer: registrar.signer },
+  );
+  for (const s of o.solutions) {
+    await ewx.registry.registerSolution(
+      {
+        config: {
+          namespace: s.namespace,
+          group: o.group,
+          name: s.namespace,
+          description: 'demo solution',
+          logicRef: s.logicRef,
+          expirationBlock: height + 10_000_000n,
+          maxWaitingThreshold: BigInt(s.maxWaiting ?? 3),
+          voteThresholdPercent: s.voteThresholdPercent ?? 60,
+          quorumPercent: s.quorumPercent ?? 50,
+          votingStartMethod: s.startMethod ?? 'REGISTRAR',
+          nominationsEnabled: false,
+          unresolvedPolicy: 'NONE',
+        },
+      },
+      { signer: registrar.signer },
+    );
   }
   // Each operator signs for itself: they go in parallel, a few at a time.
   const linked = o.linked ?? o.operators;
   const subscribed = o.subscribed ?? o.operators;
   for (let i = 0; i < operators.length; i += 16) {
-    await Promise.all(operators.slice(i, i + 16).map(async (op, j) => {
-      if (i + j < subscribed) await subscribe(ewx, o, op.signer);
-      if (i + j < linked) await connectWorker(ewx, op.signer, op.worker.signer);
-    }));
+    await Promise.all(
+      operators.slice(i, i + 16).map(async (op, j) => {
+        if (i + j < subscribed) await subscribe(ewx, o, op.signer);
+        if (i + j < linked) await connectWorker(ewx, op.signer, op.worker.signer);
+      }),
+    );
   }
   return { registrar, operators };
 }

@@ -36,14 +36,26 @@ describe('ewx-worker against standalone services (PostgreSQL + Kafka)', { skip, 
   before(async () => {
     for (const n of names) ports[n] = await freePort();
     const env = {
-      DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual',
-      REWARD_PERIOD_BLOCKS: String(PERIOD), REWARDS_SETTLEMENT_DELAY: '1', LOG_LEVEL: 'warn',
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
+      REWARD_PERIOD_BLOCKS: String(PERIOD),
+      REWARDS_SETTLEMENT_DELAY: '1',
+      LOG_LEVEL: 'warn',
     };
-    procs.push(...await Promise.all(names.map((n) => startServiceProcess(n, ports[n]!, env))));
+    procs.push(...(await Promise.all(names.map((n) => startServiceProcess(n, ports[n]!, env)))));
     const a = (n: string): string => `127.0.0.1:${ports[n]}`;
-    ewx = connect({ addresses: { registry: a('registry'), voting: a('voting'), consensus: a('consensus'), rewards: a('rewards'), distance: a('distance') }, signer: keySigner(admin, counterNonces()) });
+    ewx = connect({
+      addresses: { registry: a('registry'), voting: a('voting'), consensus: a('consensus'), rewards: a('rewards'), distance: a('distance') },
+      signer: keySigner(admin, counterNonces()),
+    });
     scenario = await setUpScenario({
-      ewx, admin: keySigner(admin, counterNonces(1_000n)), group: 'standalone.group', operators: 4,
+      ewx,
+      admin: keySigner(admin, counterNonces(1_000n)),
+      group: 'standalone.group',
+      operators: 4,
       solutions: [{ namespace: 'standalone.solution', logicRef: 'bafy-standalone', maxWaiting: 3 }],
     });
   });
@@ -55,10 +67,18 @@ describe('ewx-worker against standalone services (PostgreSQL + Kafka)', { skip, 
 
   test('honest, wrong and silent runtimes: the round settles on the honest result through Kafka', async () => {
     const kinds = ['honest', 'honest', 'wrong', 'silent'] as const;
-    scenario.operators.forEach((op, i) => void runtimes.push(startWorker({
-      ewx: ewx.withSigner(op.worker.signer), signer: op.worker.signer, handlers: new Map([['bafy-standalone', logic[kinds[i]!]]]),
-      logger: pino({ level: 'silent' }), onOutcome: (x) => outcomes.push(x),
-    })));
+    scenario.operators.forEach(
+      (op, i) =>
+        void runtimes.push(
+          startWorker({
+            ewx: ewx.withSigner(op.worker.signer),
+            signer: op.worker.signer,
+            handlers: new Map([['bafy-standalone', logic[kinds[i]!]]]),
+            logger: pino({ level: 'silent' }),
+            onOutcome: (x) => outcomes.push(x),
+          }),
+        ),
+    );
     await Promise.all(runtimes.map((r) => r.until('stake_not_active', 60_000)));
     const { height } = await ewx.consensus.produceBlocks({ count: PERIOD });
     await untilHeight(ewx, height, { timeoutMs: 60_000 });

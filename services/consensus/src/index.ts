@@ -1,4 +1,14 @@
-import { ConfigError, PUBLISHED, eventSourcedService, generateKeyPair, isSignerAddress, keyPairFromSeed, type Env, type KeyPair, type ServiceModule } from '@ewx/platform';
+import {
+  ConfigError,
+  PUBLISHED,
+  eventSourcedService,
+  generateKeyPair,
+  isSignerAddress,
+  keyPairFromSeed,
+  type Env,
+  type KeyPair,
+  type ServiceModule,
+} from '@ewx/platform';
 import { consensusGrpc } from './api/grpc.js';
 import { startBlockClock } from './app/clock.js';
 import { startValidator } from './app/validator.js';
@@ -32,7 +42,9 @@ export function validatorsFrom(env: Env): ValidatorConfig {
   const seed = env.optional('VALIDATOR_KEY');
   if (seed !== undefined && !/^[0-9a-fA-F]{64}$/.test(seed)) throw new ConfigError('VALIDATOR_KEY', 'an ed25519 seed of 64 hex characters', '(hidden)');
   const listed = env.list('VALIDATORS');
-  for (const v of listed) if (!isSignerAddress(v)) throw new ConfigError('VALIDATORS', 'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)', v);
+  for (const v of listed)
+    if (!isSignerAddress(v))
+      throw new ConfigError('VALIDATORS', 'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)', v);
   if (new Set(listed).size !== listed.length) throw new ConfigError('VALIDATORS', 'distinct addresses', listed.join(','));
   const key = seed !== undefined ? keyPairFromSeed(seed.toLowerCase()) : listed.length === 0 ? generateKeyPair() : undefined;
   const validators = listed.length > 0 ? listed : [key!.address];
@@ -64,7 +76,12 @@ export const consensusModule: ServiceModule = {
       reactions: (runtime) => {
         const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank);
         const validator = startValidator(runtime, v.key, v.validators, log);
-        return { async stop() { await clock?.stop(); await validator.stop(); } };
+        return {
+          async stop() {
+            await clock?.stop();
+            await validator.stop();
+          },
+        };
       },
     });
   },

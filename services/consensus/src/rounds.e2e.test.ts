@@ -4,11 +4,27 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
   encodePosition,
-  generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type Bus, type KeyPair,
+  generateKeyPair,
+  kafkaBus,
+  nonceCounter,
+  signCommand,
+  silentLogger,
+  toEnvelope,
+  topicOf,
+  type Bus,
+  type KeyPair,
   type SolutionConfig,
 } from '@ewx/platform';
 import {
-  expectStatus, freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess,
+  expectStatus,
+  freePort,
+  insecureClient,
+  realInfra,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
 } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
@@ -48,8 +64,12 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
   let consensus: ConsensusClient[];
 
   const env = (i?: number): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual', VALIDATORS: validatorKeys.map((k) => k.address).join(','),
+    DATABASE_URL: infra!.databaseUrl,
+    KAFKA_BROKERS: infra!.brokers.join(','),
+    EWX_NAMESPACE: ns,
+    ADMIN_ADDRESS: admin.address,
+    BLOCK_TIME_MS: 'manual',
+    VALIDATORS: validatorKeys.map((k) => k.address).join(','),
     ...(i === undefined ? {} : { VALIDATOR_KEY: validatorKeys[i]!.seed }),
   });
   const validatorProcs: ServiceProcess[] = [];
@@ -65,20 +85,42 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     const e = toEnvelope(source, { streamId, version, position: encodePosition([++position]), type, data: data as never });
     await bus.publish(topicOf(source, ns), [{ key: streamId, value: JSON.stringify(e) }]);
   };
-  const blocks = async (count: number): Promise<bigint> => (await rpc(consensus[0]!, 'produceBlocks',
-    signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(admin), (m) => ProduceBlocksRequest.encode(m).finish()))).height;
-  const startRound = (roundId: string, key = registrar, solution = 'sol') => rpc(voting, 'startRound',
-    signCommand(key, '/ewx.v1.Voting/StartRound', { auth: undefined, solution, roundId }, nonce(key), (m) => StartRoundRequest.encode(m).finish()));
-  const vote = (w: KeyPair, roundId: string, result: string) => rpc(voting, 'submitVote',
-    signCommand(w, '/ewx.v1.Voting/SubmitVote', { auth: undefined, solution: 'sol', roundId, result: Buffer.from(result, 'hex') }, nonce(w), (m) => SubmitVoteRequest.encode(m).finish()));
+  const blocks = async (count: number): Promise<bigint> =>
+    (
+      await rpc(
+        consensus[0]!,
+        'produceBlocks',
+        signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(admin), (m) => ProduceBlocksRequest.encode(m).finish()),
+      )
+    ).height;
+  const startRound = (roundId: string, key = registrar, solution = 'sol') =>
+    rpc(
+      voting,
+      'startRound',
+      signCommand(key, '/ewx.v1.Voting/StartRound', { auth: undefined, solution, roundId }, nonce(key), (m) => StartRoundRequest.encode(m).finish()),
+    );
+  const vote = (w: KeyPair, roundId: string, result: string) =>
+    rpc(
+      voting,
+      'submitVote',
+      signCommand(w, '/ewx.v1.Voting/SubmitVote', { auth: undefined, solution: 'sol', roundId, result: Buffer.from(result, 'hex') }, nonce(w), (m) =>
+        SubmitVoteRequest.encode(m).finish(),
+      ),
+    );
   const votingHeight = async (h: bigint): Promise<void> => {
     await waitFor(`voting at height ${h}`, async () => ((await rpc(voting, 'getStatus', {})).height >= h ? true : undefined), 30_000);
   };
   const roundState = (roundId: string) => rpc(voting, 'getRound', { solution: 'sol', roundId });
-  const settled = (roundId: string, ms = 60_000) => waitFor(`round ${roundId} settled or unresolved in voting`, async () => {
-    const r = await roundState(roundId);
-    return r.state === RoundState.ROUND_STATE_SETTLED || r.state === RoundState.ROUND_STATE_UNRESOLVED ? r : undefined;
-  }, ms, 100);
+  const settled = (roundId: string, ms = 60_000) =>
+    waitFor(
+      `round ${roundId} settled or unresolved in voting`,
+      async () => {
+        const r = await roundState(roundId);
+        return r.state === RoundState.ROUND_STATE_SETTLED || r.state === RoundState.ROUND_STATE_UNRESOLVED ? r : undefined;
+      },
+      ms,
+      100,
+    );
 
   /** A round the way the network runs it: start, 7 honest + 2 wrong votes, expiry by blocks. */
   async function runRound(roundId: string, voters: KeyPair[] = [...honest, ...wrong], start = true): Promise<void> {
@@ -101,15 +143,36 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     consensus = ports.consensus.map((p) => insecureClient(ConsensusClient, `127.0.0.1:${p}`));
 
     const config: SolutionConfig = {
-      namespace: 'sol', group: 'grp', name: 'Solution', description: 'e2e', logicRef: 'bafy', expirationBlock: 100_000, maxWaitingThreshold: 5,
-      voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'RETRY_ONCE',
+      namespace: 'sol',
+      group: 'grp',
+      name: 'Solution',
+      description: 'e2e',
+      logicRef: 'bafy',
+      expirationBlock: 100_000,
+      maxWaitingThreshold: 5,
+      voteThresholdPercent: 60,
+      quorumPercent: 50,
+      votingStartMethod: 'REGISTRAR',
+      nominationsEnabled: false,
+      unresolvedPolicy: 'RETRY_ONCE',
     };
     await publish('rewards', 'schedule', 0, 'RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 1000 });
     await publish('registry', 'group:grp', 0, 'GroupRegistered', { group: 'grp', owner: registrar.address, config: {}, budget: '0', height: 0 });
     await publish('registry', 'solution:sol', 0, 'SolutionRegistered', { solution: 'sol', owner: registrar.address, config, height: 0 });
-    await publish('registry', 'solution:probe', 0, 'SolutionRegistered', { solution: 'probe', owner: registrar.address, config: { ...config, namespace: 'probe', unresolvedPolicy: 'NONE' }, height: 0 });
+    await publish('registry', 'solution:probe', 0, 'SolutionRegistered', {
+      solution: 'probe',
+      owner: registrar.address,
+      config: { ...config, namespace: 'probe', unresolvedPolicy: 'NONE' },
+      height: 0,
+    });
     for (let i = 0; i < 10; i++) {
-      await publish('registry', `operator:${operators[i]}`, 0, 'OperatorSubscribed', { group: 'grp', operator: operators[i], stake: '1000', activeFromPeriod: 0, height: 0 });
+      await publish('registry', `operator:${operators[i]}`, 0, 'OperatorSubscribed', {
+        group: 'grp',
+        operator: operators[i],
+        stake: '1000',
+        activeFromPeriod: 0,
+        height: 0,
+      });
       await publish('registry', `operator:${operators[i]}`, 1, 'WorkerConnected', { operator: operators[i], worker: workers[i]!.address, height: 0 });
     }
     await blocks(1);
@@ -125,14 +188,25 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     // The registry's events arrive on several partitions: probe rounds of a second solution until
     // voting has recorded all ten workers, then start r1.
     let probe = 0;
-    await waitFor('voting to know the ten workers', async () => {
-      const p = await startRound(`probe-${++probe}`, registrar, 'probe').catch(() => undefined);
-      return p && p.eligible === 10 ? true : undefined;
-    }, 30_000, 200);
-    const r1 = await waitFor('voting to know the solution', () => startRound('r1').catch((e: grpc.ServiceError) => {
-      if (e.code === grpc.status.NOT_FOUND) return undefined;
-      throw e;
-    }), 30_000, 200);
+    await waitFor(
+      'voting to know the ten workers',
+      async () => {
+        const p = await startRound(`probe-${++probe}`, registrar, 'probe').catch(() => undefined);
+        return p && p.eligible === 10 ? true : undefined;
+      },
+      30_000,
+      200,
+    );
+    const r1 = await waitFor(
+      'voting to know the solution',
+      () =>
+        startRound('r1').catch((e: grpc.ServiceError) => {
+          if (e.code === grpc.status.NOT_FOUND) return undefined;
+          throw e;
+        }),
+      30_000,
+      200,
+    );
     assert.equal(r1.state, RoundState.ROUND_STATE_ACTIVE);
     assert.equal(r1.eligible, 10);
     assert.equal(r1.tally, undefined);
@@ -169,9 +243,19 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     assert.equal((await settled('r4#retry')).state, RoundState.ROUND_STATE_SETTLED);
 
     const listed = await rpc(voting, 'listRounds', { solution: 'sol', state: RoundState.ROUND_STATE_SETTLED, page: { pageSize: 2, pageToken: '' } });
-    assert.deepEqual(listed.rounds.map((r) => r.roundId), ['r1', 'r2']);
-    const rest = await rpc(voting, 'listRounds', { solution: 'sol', state: RoundState.ROUND_STATE_SETTLED, page: { pageSize: 10, pageToken: listed.page!.nextPageToken } });
-    assert.deepEqual(rest.rounds.map((r) => r.roundId), ['r3', 'r4#retry']);
+    assert.deepEqual(
+      listed.rounds.map((r) => r.roundId),
+      ['r1', 'r2'],
+    );
+    const rest = await rpc(voting, 'listRounds', {
+      solution: 'sol',
+      state: RoundState.ROUND_STATE_SETTLED,
+      page: { pageSize: 10, pageToken: listed.page!.nextPageToken },
+    });
+    assert.deepEqual(
+      rest.rounds.map((r) => r.roundId),
+      ['r3', 'r4#retry'],
+    );
 
     // Vote metadata: four settled rounds; the unresolved r4 counts for nobody.
     const md = await waitFor('vote metadata of four rounds', async () => {
@@ -183,8 +267,12 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     for (let i = 7; i < 10; i++) assert.equal(byOp.get(operators[i]!), 0, `wrong or silent operator ${i}`);
     // reward_period (issue 10) asks the same; with a different deprecated period beside it, refused naming both.
     assert.deepEqual(await rpc(consensus[1]!, 'getVoteMetadata', { group: 'grp', period: 0, rewardPeriod: 0, operator: '', page: undefined }), md);
-    await assert.rejects(rpc(consensus[1]!, 'getVoteMetadata', { group: 'grp', period: 1, rewardPeriod: 0, operator: '', page: undefined }),
-      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === 'reward_period: reward_period (0) and the deprecated period (1) differ: send reward_period only');
+    await assert.rejects(
+      rpc(consensus[1]!, 'getVoteMetadata', { group: 'grp', period: 1, rewardPeriod: 0, operator: '', page: undefined }),
+      (e: grpc.ServiceError) =>
+        e.code === grpc.status.INVALID_ARGUMENT &&
+        e.details === 'reward_period: reward_period (0) and the deprecated period (1) differ: send reward_period only',
+    );
 
     // The settlement of r1 carries all three validators' attestations.
     const st = await rpc(consensus[2]!, 'getSettlement', { solution: 'sol', roundId: 'r1' });
@@ -197,10 +285,15 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
     // attestations; the restarted validator catches up from the log, attests, and r5 settles.
     await validatorProcs[2]!.kill();
     await runRound('r5');
-    await waitFor('two attestations of r5', async () => {
-      const x = await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' });
-      return x.attestations.length === 2 ? x : undefined;
-    }, 90_000, 200);
+    await waitFor(
+      'two attestations of r5',
+      async () => {
+        const x = await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' });
+        return x.attestations.length === 2 ? x : undefined;
+      },
+      90_000,
+      200,
+    );
     assert.equal((await roundState('r5')).state, RoundState.ROUND_STATE_OFF_CHAIN_VOTE);
     const waiting = await rpc(consensus[0]!, 'getSettlement', { solution: 'sol', roundId: 'r5' });
     assert.equal(waiting.state, 'CLOSED');
@@ -215,7 +308,10 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
       assert.equal((await settled('r5', 60_000)).state, RoundState.ROUND_STATE_SETTLED);
     } catch (e) {
       for (const [i, c] of consensus.entries()) {
-        const x = await rpc(c, 'getSettlement', { solution: 'sol', roundId: 'r5' }).then((r) => ({ state: r.state, attestations: r.attestations.length }), (err: Error) => err.message);
+        const x = await rpc(c, 'getSettlement', { solution: 'sol', roundId: 'r5' }).then(
+          (r) => ({ state: r.state, attestations: r.attestations.length }),
+          (err: Error) => err.message,
+        );
         process.stderr.write(`# diagnostic consensus ${i}: ${JSON.stringify(x)}\n`);
       }
       for (const p of procs) process.stderr.write(`# diagnostic --- ${p.name}\n${p.output().slice(-3000)}\n`);
@@ -227,7 +323,10 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
       const c = (await rpc(consensus[1]!, 'getResultChain', { solution: 'sol', page: undefined })).entries;
       return c.length === 5 ? c : undefined;
     });
-    assert.deepEqual(chain.map((e) => e.roundId), ['r1', 'r2', 'r3', 'r4#retry', 'r5']);
+    assert.deepEqual(
+      chain.map((e) => e.roundId),
+      ['r1', 'r2', 'r3', 'r4#retry', 'r5'],
+    );
     for (let i = 1; i < chain.length; i++) assert.equal(chain[i]!.prevHash, chain[i - 1]!.hash);
     const proof = await rpc(consensus[0]!, 'getVoteProof', { solution: 'sol', roundId: 'r3', worker: wrong[0]!.address });
     const sha = (...b: Buffer[]): string => createHash('sha256').update(Buffer.concat(b)).digest('hex');

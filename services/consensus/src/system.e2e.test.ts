@@ -5,7 +5,13 @@ import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type 
 import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
-  ConnectWorkerRequest, DepositRequest, RegisterGroupRequest, RegisterSolutionRequest, RegistryClient, SignUpRegistrarRequest, SubscribeRequest,
+  ConnectWorkerRequest,
+  DepositRequest,
+  RegisterGroupRequest,
+  RegisterSolutionRequest,
+  RegistryClient,
+  SignUpRegistrarRequest,
+  SubscribeRequest,
 } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
@@ -35,21 +41,41 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
   const signed = <M extends { auth?: unknown }>(key: KeyPair, method: string, msg: M, encode: (m: M) => { finish(): Uint8Array }): M =>
     signCommand(key, `/ewx.v1.${method}`, msg as never, nonce(), (m) => encode(m as M).finish()) as M;
   const blocks = async (count: number): Promise<bigint> =>
-    (await rpc(client(ConsensusClient, 'consensus'), 'produceBlocks', signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode))).height;
-  const atHeight = (h: bigint): Promise<true> => waitFor(`voting and registry at height ${h}`, async () => {
-    const [v, r] = await Promise.all([rpc(client(VotingClient, 'voting'), 'getStatus', {}), rpc(client(RegistryClient, 'registry'), 'getStatus', {})]);
-    return v.height >= h && r.height >= h ? true : undefined;
-  }, 30_000);
+    (
+      await rpc(
+        client(ConsensusClient, 'consensus'),
+        'produceBlocks',
+        signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode),
+      )
+    ).height;
+  const atHeight = (h: bigint): Promise<true> =>
+    waitFor(
+      `voting and registry at height ${h}`,
+      async () => {
+        const [v, r] = await Promise.all([rpc(client(VotingClient, 'voting'), 'getStatus', {}), rpc(client(RegistryClient, 'registry'), 'getStatus', {})]);
+        return v.height >= h && r.height >= h ? true : undefined;
+      },
+      30_000,
+    );
 
   before(async () => {
     ports = { consensus: await freePort(), registry: await freePort(), rewards: await freePort(), voting: await freePort() };
     const env = {
-      DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual', REWARD_PERIOD_BLOCKS: '10', REWARDS_SETTLEMENT_DELAY: '2', VALIDATORS: validator.address, VALIDATOR_KEY: validator.seed,
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
+      REWARD_PERIOD_BLOCKS: '10',
+      REWARDS_SETTLEMENT_DELAY: '2',
+      VALIDATORS: validator.address,
+      VALIDATOR_KEY: validator.seed,
     };
     for (const name of ['consensus', 'registry', 'rewards', 'voting']) procs.push(await startServiceProcess(name, ports[name]!, env));
   });
-  after(async () => { for (const p of procs) await p.stop(); });
+  after(async () => {
+    for (const p of procs) await p.stop();
+  });
 
   test('registrar, operators and workers through the registry; the settled round reaches rewards', async () => {
     const registry = client(RegistryClient, 'registry');
@@ -57,23 +83,65 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
     await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
     await blocks(1);
     await atHeight(1n);
-    for (const k of [R, ...ops]) await rpc(registry, 'deposit', signed(admin, 'Registry/Deposit', { auth: undefined, account: k.address, amount: (1000n * T).toString() }, DepositRequest.encode));
-    await rpc(registry, 'signUpRegistrar', signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode));
+    for (const k of [R, ...ops])
+      await rpc(
+        registry,
+        'deposit',
+        signed(admin, 'Registry/Deposit', { auth: undefined, account: k.address, amount: (1000n * T).toString() }, DepositRequest.encode),
+      );
+    await rpc(
+      registry,
+      'signUpRegistrar',
+      signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
+    );
     const group = {
-      namespace: G, info: 'voting e2e', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false, startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50, operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
+      namespace: G,
+      info: 'voting e2e',
+      minStake: T.toString(),
+      maxStake: (100n * T).toString(),
+      maxOperators: 10,
+      allowListEnabled: false,
+      startBlock: 0n,
+      subscriptionRewardPerBlock: T.toString(),
+      votingRewardPerBlock: T.toString(),
+      slaVotingThreshold: 50,
+      operationStartBlock: 1n,
+      operationEndBlock: 1000n,
+      withdrawalDelay: 1,
     };
-    await waitFor('the group registered', async () => {
-      await rpc(registry, 'registerGroup', signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode));
-      return true;
-    }, 30_000);
+    await waitFor(
+      'the group registered',
+      async () => {
+        await rpc(
+          registry,
+          'registerGroup',
+          signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode),
+        );
+        return true;
+      },
+      30_000,
+    );
     const solution = {
-      namespace: S, group: G, name: 'e2e', description: '', logicRef: 'bafy-e2e', expirationBlock: 10_000n, maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+      namespace: S,
+      group: G,
+      name: 'e2e',
+      description: '',
+      logicRef: 'bafy-e2e',
+      expirationBlock: 10_000n,
+      maxWaitingThreshold: 3n,
+      voteThresholdPercent: 60,
+      quorumPercent: 50,
+      votingStartMethod: 'REGISTRAR',
+      nominationsEnabled: false,
+      unresolvedPolicy: 'NONE',
     };
     await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
     for (let i = 0; i < 3; i++) {
-      await rpc(registry, 'subscribe', signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode));
+      await rpc(
+        registry,
+        'subscribe',
+        signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode),
+      );
       // The worker consents: it signs the same request (without either signature) with its own nonce.
       const connect = { auth: undefined, worker: workers[i]!.address, operator: ops[i]!.address, workerAuth: undefined };
       const encodeConnect = (m: ConnectWorkerRequest) => ConnectWorkerRequest.encode({ ...m, workerAuth: undefined });
@@ -85,30 +153,61 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
     // Subscribed in period 0 (blocks 1..10): eligible from period 1.
     await atHeight(await blocks(10));
     let probe = 0;
-    await waitFor('voting to see three eligible workers', async () => {
-      const r = await rpc(voting, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: `probe-${++probe}` }, StartRoundRequest.encode)).catch(() => undefined);
-      return r && r.eligible === 3 ? true : undefined;
-    }, 30_000, 300);
-    const round = await rpc(voting, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: 'slice-1' }, StartRoundRequest.encode));
+    await waitFor(
+      'voting to see three eligible workers',
+      async () => {
+        const r = await rpc(
+          voting,
+          'startRound',
+          signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: `probe-${++probe}` }, StartRoundRequest.encode),
+        ).catch(() => undefined);
+        return r && r.eligible === 3 ? true : undefined;
+      },
+      30_000,
+      300,
+    );
+    const round = await rpc(
+      voting,
+      'startRound',
+      signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: 'slice-1' }, StartRoundRequest.encode),
+    );
     assert.equal(round.period, 1);
     for (let i = 0; i < 3; i++) {
       const result = Buffer.from(i < 2 ? 'c0ffee' : 'bad0', 'hex');
-      await rpc(voting, 'submitVote', signed(workers[i]!, 'Voting/SubmitVote', { auth: undefined, solution: S, roundId: 'slice-1', result }, SubmitVoteRequest.encode));
+      await rpc(
+        voting,
+        'submitVote',
+        signed(workers[i]!, 'Voting/SubmitVote', { auth: undefined, solution: S, roundId: 'slice-1', result }, SubmitVoteRequest.encode),
+      );
     }
     await atHeight(await blocks(3));
-    const settled = await waitFor('the round settled', async () => {
-      const r = await rpc(voting, 'getRound', { solution: S, roundId: 'slice-1' });
-      return r.state === RoundState.ROUND_STATE_SETTLED ? r : undefined;
-    }, 30_000);
+    const settled = await waitFor(
+      'the round settled',
+      async () => {
+        const r = await rpc(voting, 'getRound', { solution: S, roundId: 'slice-1' });
+        return r.state === RoundState.ROUND_STATE_SETTLED ? r : undefined;
+      },
+      30_000,
+    );
     assert.equal(Buffer.from(settled.result).toString('hex'), 'c0ffee');
     const md = await rpc(client(ConsensusClient, 'consensus'), 'getVoteMetadata', { group: G, period: 1, operator: '', page: undefined });
-    assert.deepEqual(new Map(md.operators.map((o) => [o.operator, [o.eligibleRounds, o.correctVotes]])),
-      new Map([[ops[0]!.address, [1, 1]], [ops[1]!.address, [1, 1]], [ops[2]!.address, [1, 0]]]));
+    assert.deepEqual(
+      new Map(md.operators.map((o) => [o.operator, [o.eligibleRounds, o.correctVotes]])),
+      new Map([
+        [ops[0]!.address, [1, 1]],
+        [ops[1]!.address, [1, 1]],
+        [ops[2]!.address, [1, 0]],
+      ]),
+    );
     for (let i = 0; i < 3; i++) {
-      await waitFor(`rewards to record operator ${i}'s vote metadata`, async () => {
-        const r = await rpc(client(RewardsClient, 'rewards'), 'getOperatorRewards', { operator: ops[i]!.address, group: G, period: 1 });
-        return r.eligibleRounds === 1 && r.correctVotes === (i < 2 ? 1 : 0) ? true : undefined;
-      }, 30_000);
+      await waitFor(
+        `rewards to record operator ${i}'s vote metadata`,
+        async () => {
+          const r = await rpc(client(RewardsClient, 'rewards'), 'getOperatorRewards', { operator: ops[i]!.address, group: G, period: 1 });
+          return r.eligibleRounds === 1 && r.correctVotes === (i < 2 ? 1 : 0) ? true : undefined;
+        },
+        30_000,
+      );
     }
   });
 });

@@ -17,7 +17,7 @@ const expected = (file: string): string[] => {
   return graph.ids.map((id, i) => JSON.stringify({ id, perbill: values[i] }));
 };
 
-test('`npx ewx-distance --wot FILE` from the repository root prints the oracle\'s result per identity', { skip }, () => {
+test("`npx ewx-distance --wot FILE` from the repository root prints the oracle's result per identity", { skip }, () => {
   // --no-install: never ask the registry for a package of that name; the workspace bin must be linked.
   const r = spawnSync('npx', ['--no-install', 'ewx-distance', '--wot', genesis!], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

@@ -6,11 +6,27 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { START, generateKeyPair, nonceCounter, postgresEventStore, REGISTRY_TREASURY, signCommand, TOKEN, type KeyPair } from '@ewx/platform';
 import {
-  expectStatus, freePort, insecureClient, realInfra, REPO_ROOT, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess,
+  expectStatus,
+  freePort,
+  insecureClient,
+  realInfra,
+  REPO_ROOT,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
 } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
-  AddIdentityRequest, CertificationRequest, DistanceClient, DistanceStatus, EvaluationOutcome, ImportWotRequest, PublishResultRequest, RequestEvaluationRequest,
+  AddIdentityRequest,
+  CertificationRequest,
+  DistanceClient,
+  DistanceStatus,
+  EvaluationOutcome,
+  ImportWotRequest,
+  PublishResultRequest,
+  RequestEvaluationRequest,
 } from '@ewx/proto/distance';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { auditLog } from './app/audit.js';
@@ -27,14 +43,19 @@ const { infra, skip } = await realInfra();
 const genesis = wotDataFile('g1-genesis-wot.json');
 const L = 4;
 
-describe('distance end to end: requests, holds, three evaluators, settlement, balances, expiry', { skip: skip ?? (genesis === undefined ? 'g1-genesis-wot.json not found' : false) }, () => {
+describe('distance end to end: requests, holds, three evaluators, settlement, balances, expiry', {
+  skip: skip ?? (genesis === undefined ? 'g1-genesis-wot.json not found' : false),
+}, () => {
   const admin = generateKeyPair();
   const service = generateKeyPair();
   const [A, B, C] = [generateKeyPair(), generateKeyPair(), generateKeyPair()] as [KeyPair, KeyPair, KeyPair];
   const alice = generateKeyPair();
   const bob = generateKeyPair();
   const nonces = new Map<string, () => bigint>();
-  const nonce = (k: KeyPair): bigint => { if (!nonces.has(k.address)) nonces.set(k.address, nonceCounter()); return nonces.get(k.address)!(); };
+  const nonce = (k: KeyPair): bigint => {
+    if (!nonces.has(k.address)) nonces.set(k.address, nonceCounter());
+    return nonces.get(k.address)!();
+  };
   const ns = uniqueNamespace('dist');
   const procs: ServiceProcess[] = [];
   let evaluatorA: ChildProcess | undefined;
@@ -50,15 +71,28 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
   const blocksTo = async (height: number): Promise<void> => {
     const now = Number((await rpc(consensus, 'getStatus', {})).height);
     if (height > now) {
-      await rpc(consensus, 'produceBlocks', sign(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: height - now }, (m) => ProduceBlocksRequest.encode(m).finish()));
+      await rpc(
+        consensus,
+        'produceBlocks',
+        sign(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count: height - now }, (m) => ProduceBlocksRequest.encode(m).finish()),
+      );
     }
     await waitFor(`distance at height ${height}`, async () => ((await rpc(distance, 'getStatus', {})).height === BigInt(height) ? true : undefined), 90_000);
     // The settlement is a reaction to the block: wait until the period before this one is settled.
     const period = Math.floor((height - 1) / L);
-    if (period >= 2) await waitFor(`pool of period ${period - 1} settled`, async () => ((await rpc(distance, 'getPool', { period: period - 1 })).settled ? true : undefined), 30_000);
+    if (period >= 2)
+      await waitFor(
+        `pool of period ${period - 1} settled`,
+        async () => ((await rpc(distance, 'getPool', { period: period - 1 })).settled ? true : undefined),
+        30_000,
+      );
   };
   const request = (k: KeyPair, identity: number) =>
-    rpc(distance, 'requestEvaluation', sign(k, '/ewx.v1.Distance/RequestEvaluation', { auth: undefined, identity }, (m) => RequestEvaluationRequest.encode(m).finish()));
+    rpc(
+      distance,
+      'requestEvaluation',
+      sign(k, '/ewx.v1.Distance/RequestEvaluation', { auth: undefined, identity }, (m) => RequestEvaluationRequest.encode(m).finish()),
+    );
   const status = (identity: number) => rpc(distance, 'getIdentityStatus', { identity });
   const account = async (address: string): Promise<[bigint, bigint]> => {
     const a = await rpc(registry, 'getAccount', { address });
@@ -68,13 +102,24 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
 
   before(async () => {
     const ports = { consensus: await freePort(), registry: await freePort(), distance: await freePort() };
-    const common = { DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual' };
+    const common = {
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
+    };
     // One after the other, each recorded at once so `after` stops whatever did start.
     procs.push(await startServiceProcess('consensus', ports.consensus, common));
     procs.push(await startServiceProcess('registry', ports.registry, { ...common, LEDGER_SERVICE_ACCOUNTS: service.address }));
     distanceEnv = {
-      ...common, DISTANCE_PERIOD_BLOCKS: String(L), DISTANCE_VALIDITY_PERIODS: '2', DISTANCE_SERVICE_KEY: service.seed,
-      REGISTRY_ADDRESS: `127.0.0.1:${ports.registry}`, EVALUATORS: [A, B, C].map((k) => k.address).join(','), DISTANCE_REDRIVE_MS: '500',
+      ...common,
+      DISTANCE_PERIOD_BLOCKS: String(L),
+      DISTANCE_VALIDITY_PERIODS: '2',
+      DISTANCE_SERVICE_KEY: service.seed,
+      REGISTRY_ADDRESS: `127.0.0.1:${ports.registry}`,
+      EVALUATORS: [A, B, C].map((k) => k.address).join(','),
+      DISTANCE_REDRIVE_MS: '500',
     };
     distancePort = ports.distance;
     procs.push(await startServiceProcess('distance', ports.distance, distanceEnv));
@@ -85,8 +130,12 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
       env: { ...process.env, EVALUATOR_KEY: A.seed, DISTANCE_ADDRESS: `127.0.0.1:${ports.distance}`, EVALUATOR_POLL_MS: '100', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    evaluatorA.stdout!.on('data', (d: Buffer) => { evaluatorOut += d.toString(); });
-    evaluatorA.stderr!.on('data', (d: Buffer) => { evaluatorOut += d.toString(); });
+    evaluatorA.stdout!.on('data', (d: Buffer) => {
+      evaluatorOut += d.toString();
+    });
+    evaluatorA.stderr!.on('data', (d: Buffer) => {
+      evaluatorOut += d.toString();
+    });
   });
   after(async () => {
     evaluatorA?.kill('SIGKILL');
@@ -94,17 +143,36 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
   });
 
   test('periods of requests, results and settlements, with the registry holding, releasing and slashing', async () => {
-    for (const [who, amount] of [[alice, tokens(100)], [bob, tokens(5)]] as const) {
-      await rpc(registry, 'deposit', sign(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account: who.address, amount: amount.toString() }, (m) => DepositRequest.encode(m).finish()));
+    for (const [who, amount] of [
+      [alice, tokens(100)],
+      [bob, tokens(5)],
+    ] as const) {
+      await rpc(
+        registry,
+        'deposit',
+        sign(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account: who.address, amount: amount.toString() }, (m) => DepositRequest.encode(m).finish()),
+      );
     }
     // The web of trust: Ğ1's genesis, a newcomer 100 certified by four members, a newcomer 101 nobody certifies.
     const text = readFileSync(genesis!, 'utf8');
-    await rpc(distance, 'importWot', sign(admin, '/ewx.v1.Distance/ImportWot', { auth: undefined, json: text }, (m) => ImportWotRequest.encode(m).finish()));
+    await rpc(
+      distance,
+      'importWot',
+      sign(admin, '/ewx.v1.Distance/ImportWot', { auth: undefined, json: text }, (m) => ImportWotRequest.encode(m).finish()),
+    );
     for (const id of [100, 101]) {
-      await rpc(distance, 'addIdentity', sign(admin, '/ewx.v1.Distance/AddIdentity', { auth: undefined, identity: id, member: false }, (m) => AddIdentityRequest.encode(m).finish()));
+      await rpc(
+        distance,
+        'addIdentity',
+        sign(admin, '/ewx.v1.Distance/AddIdentity', { auth: undefined, identity: id, member: false }, (m) => AddIdentityRequest.encode(m).finish()),
+      );
     }
     for (const issuer of [0, 1, 2, 3]) {
-      await rpc(distance, 'addCertification', sign(admin, '/ewx.v1.Distance/AddCertification', { auth: undefined, issuer, receiver: 100 }, (m) => CertificationRequest.encode(m).finish()));
+      await rpc(
+        distance,
+        'addCertification',
+        sign(admin, '/ewx.v1.Distance/AddCertification', { auth: undefined, issuer, receiver: 100 }, (m) => CertificationRequest.encode(m).finish()),
+      );
     }
     const stats = await rpc(distance, 'getWotStats', {});
     assert.deepEqual([stats.identities, stats.members, stats.refereeThreshold], [61, 59, 3]);
@@ -121,7 +189,10 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     assert.deepEqual([r100.evaluationPeriod, r100.pool, r101.holdId], [1, 1, 'distance:101:2']);
     // Refused before anything is recorded: the registry reports bob's free balance (the hold itself is
     // refused by the registry only in a race, covered in app/service.test.ts).
-    assert.match(await expectStatus(request(bob, 5), grpc.status.FAILED_PRECONDITION), new RegExp(`requester: ${bob.address} has ${tokens(5)} free base units, an evaluation costs ${tokens(10)}`));
+    assert.match(
+      await expectStatus(request(bob, 5), grpc.status.FAILED_PRECONDITION),
+      new RegExp(`requester: ${bob.address} has ${tokens(5)} free base units, an evaluation costs ${tokens(10)}`),
+    );
     assert.equal((await status(5)).status, DistanceStatus.DISTANCE_STATUS_NON_EXISTENT);
     await expectStatus(request(alice, 100), grpc.status.FAILED_PRECONDITION); // already pending
     assert.deepEqual(await account(alice.address), [tokens(80), tokens(20)]);
@@ -129,18 +200,34 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
 
     // Period 1 (blocks 5..8): A (the worker) publishes for pool 1; B disagrees (−10 %) a block later; C never does.
     await blocksTo(5);
-    await waitFor('evaluator A to publish', async () => ((await rpc(distance, 'getPool', { period: 1 })).publishedBy.includes(A.address) ? true : undefined), 30_000)
-      .catch((e: Error) => { throw new Error(`${e.message}\n${evaluatorOut.slice(-2000)}`); });
+    await waitFor(
+      'evaluator A to publish',
+      async () => ((await rpc(distance, 'getPool', { period: 1 })).publishedBy.includes(A.address) ? true : undefined),
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${evaluatorOut.slice(-2000)}`);
+    });
     const disagreeing = honest.map((v) => Math.max(0, v - 100_000_000));
-    const publishB = () => rpc(distance, 'publishResult', sign(B, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: 1, values: disagreeing }, (m) => PublishResultRequest.encode(m).finish()));
+    const publishB = () =>
+      rpc(
+        distance,
+        'publishResult',
+        sign(B, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: 1, values: disagreeing }, (m) => PublishResultRequest.encode(m).finish()),
+      );
     const work = await rpc(distance, 'getEvaluationWork', { evaluator: B.address });
     if (work.lastResultHeight === work.height) {
       await expectStatus(publishB(), grpc.status.RESOURCE_EXHAUSTED); // one result per block
       await blocksTo(6);
     }
     await publishB();
-    await expectStatus(rpc(distance, 'publishResult', sign(C, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: 1, values: [1] }, (m) => PublishResultRequest.encode(m).finish())),
-      grpc.status.INVALID_ARGUMENT); // wrong length
+    await expectStatus(
+      rpc(
+        distance,
+        'publishResult',
+        sign(C, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: 1, values: [1] }, (m) => PublishResultRequest.encode(m).finish()),
+      ),
+      grpc.status.INVALID_ARGUMENT,
+    ); // wrong length
     const r7 = await request(alice, 7); // made in period 1: pool 2, evaluated in period 2
     assert.deepEqual([r7.period, r7.evaluationPeriod, r7.pool], [1, 2, 2]);
     // Nobody will evaluate pool 2: A stops before period 2 begins.
@@ -158,7 +245,13 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     const pool1 = await rpc(distance, 'getPool', { period: 1 });
     assert.deepEqual([pool1.settled, [...pool1.publishedBy].sort()], [true, [A.address, B.address].sort()]);
     // The values each evaluator published, in the order their results were accepted (A first).
-    assert.deepEqual(pool1.results.map((r) => [r.evaluator, r.values]), [[A.address, honest], [B.address, disagreeing]]);
+    assert.deepEqual(
+      pool1.results.map((r) => [r.evaluator, r.values]),
+      [
+        [A.address, honest],
+        [B.address, disagreeing],
+      ],
+    );
     const median100 = disagreeing[0]! + Math.floor((honest[0]! - disagreeing[0]!) / 2);
     const s100 = await status(100);
     assert.deepEqual([s100.status, s100.lastMedian, s100.validUntilPeriod, s100.validUntilHeight], [DistanceStatus.DISTANCE_STATUS_VALID, median100, 3, 16n]);
@@ -169,20 +262,31 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
     assert.deepEqual([s101.lastOutcome, s101.lastOutcomePeriod], [EvaluationOutcome.EVALUATION_OUTCOME_INVALID, 1]);
     assert.equal((await status(5)).lastOutcome, EvaluationOutcome.EVALUATION_OUTCOME_UNSPECIFIED, 'never requested');
     // The registry released 100's hold and slashed 101's to the treasury.
-    await waitFor('registry to apply the settlements', async () => {
-      const [free, reserved] = await account(alice.address);
-      return free === tokens(80) && reserved === tokens(10) ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'registry to apply the settlements',
+      async () => {
+        const [free, reserved] = await account(alice.address);
+        return free === tokens(80) && reserved === tokens(10) ? true : undefined;
+      },
+      30_000,
+    );
     assert.deepEqual(await account(REGISTRY_TREASURY), [tokens(10), 0n]);
 
     // Period 3 (block 13): pool 2 settles with no result: NOT_EVALUATED, released, status non-existent.
     await blocksTo(13);
     const s7 = await status(7);
-    assert.deepEqual([s7.status, s7.lastOutcome, s7.lastOutcomePeriod], [DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED, 2]);
-    await waitFor('registry to release the unevaluated hold', async () => {
-      const [free, reserved] = await account(alice.address);
-      return free === tokens(90) && reserved === 0n ? true : undefined;
-    }, 30_000);
+    assert.deepEqual(
+      [s7.status, s7.lastOutcome, s7.lastOutcomePeriod],
+      [DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, EvaluationOutcome.EVALUATION_OUTCOME_NOT_EVALUATED, 2],
+    );
+    await waitFor(
+      'registry to release the unevaluated hold',
+      async () => {
+        const [free, reserved] = await account(alice.address);
+        return free === tokens(90) && reserved === 0n ? true : undefined;
+      },
+      30_000,
+    );
     assert.equal((await status(100)).status, DistanceStatus.DISTANCE_STATUS_VALID);
 
     // Period 4 (block 17): 100's validity (periods 2 and 3) has expired.

@@ -38,13 +38,21 @@ async function startHealthServer(host: string, port: number): Promise<{ port: nu
   const server = new grpc.Server();
   health.addToServer(server);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
   return {
     port: bound,
-    stop: () => new Promise<void>((resolve) => {
-      const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 3000);
-      server.tryShutdown(() => { clearTimeout(t); resolve(); });
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 3000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
   };
 }
 const probe = c.healthPort === undefined ? undefined : await startHealthServer(c.host, c.healthPort);
@@ -55,7 +63,8 @@ const loop = async (): Promise<void> => {
   while (!stopping) {
     // Not ready only while the distance service cannot be reached; an answer, even a refusal, is contact.
     const step = await worker.step().catch((e: grpc.ServiceError) => ({
-      kind: e.code === undefined || e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED ? 'unreachable' as const : 'retry' as const,
+      kind:
+        e.code === undefined || e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED ? ('unreachable' as const) : ('retry' as const),
       why: e.message,
     }));
     health.setStatus('', step.kind === 'unreachable' ? 'NOT_SERVING' : 'SERVING');
@@ -64,6 +73,10 @@ const loop = async (): Promise<void> => {
   }
 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => { stopping = true; client.close(); void (probe?.stop() ?? Promise.resolve()).finally(() => process.exit(0)); });
+  process.on(sig, () => {
+    stopping = true;
+    client.close();
+    void (probe?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+  });
 }
 void loop();

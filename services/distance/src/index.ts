@@ -32,9 +32,14 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     const params = paramsFrom(ctx.env, ctx.admin);
     const key = serviceKeyFrom(ctx.env, ctx.mode);
     const registry = registryAddressFrom(ctx.env, ctx.mode);
-    const remote = ledgerOverride === undefined && key !== undefined && registry !== undefined ? grpcLedger(registry, key, undefined, channelCredentials(clientTlsFrom(ctx.env))) : undefined;
-    const ledger: Ledger | string = ledgerOverride ?? remote
-      ?? (key === undefined ? 'set DISTANCE_SERVICE_KEY (and list its address in the registry\'s LEDGER_SERVICE_ACCOUNTS)' : 'set REGISTRY_ADDRESS');
+    const remote =
+      ledgerOverride === undefined && key !== undefined && registry !== undefined
+        ? grpcLedger(registry, key, undefined, channelCredentials(clientTlsFrom(ctx.env)))
+        : undefined;
+    const ledger: Ledger | string =
+      ledgerOverride ??
+      remote ??
+      (key === undefined ? "set DISTANCE_SERVICE_KEY (and list its address in the registry's LEDGER_SERVICE_ACCOUNTS)" : 'set REGISTRY_ADDRESS');
     let reqs: ReturnType<typeof requests> | undefined;
     const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,

@@ -26,16 +26,26 @@ describe('registry: forged treasury signatures and unbounded nonces are refused'
   before(async () => {
     const port = await freePort();
     proc = await startServiceProcess('registry', port, {
-      DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: uniqueNamespace('forgery'),
-      ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual',
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: uniqueNamespace('forgery'),
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
     });
     registry = insecureClient(R.RegistryClient, `127.0.0.1:${port}`);
     for (const account of [REGISTRY_TREASURY, stranger.address]) {
-      await rpc(registry, 'deposit', signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: (100n * TOKEN).toString() },
-        adminNonce(), (m) => R.DepositRequest.encode(m).finish()));
+      await rpc(
+        registry,
+        'deposit',
+        signCommand(admin, '/ewx.v1.Registry/Deposit', { auth: undefined, account, amount: (100n * TOKEN).toString() }, adminNonce(), (m) =>
+          R.DepositRequest.encode(m).finish(),
+        ),
+      );
     }
   });
-  after(async () => { await proc?.stop(); });
+  after(async () => {
+    await proc?.stop();
+  });
 
   test('Transfer "signed by the treasury" with R = 01‖0^31, S = 0: UNAUTHENTICATED for every nonce, no balance moves', async () => {
     const before = await balances();
@@ -43,7 +53,11 @@ describe('registry: forged treasury signatures and unbounded nonces are refused'
     const forged = Buffer.concat([Buffer.from([1]), Buffer.alloc(63)]);
     // Under plain OpenSSL verification about one in four of these nonces verified: (3/4)^64 ≈ 1e-8 that none would.
     for (let n = 1n; n <= 64n; n++) {
-      const req: R.TransferRequest = { to: stranger.address, amount: (100n * TOKEN).toString(), auth: { signer: REGISTRY_TREASURY, nonce: n, signature: forged } };
+      const req: R.TransferRequest = {
+        to: stranger.address,
+        amount: (100n * TOKEN).toString(),
+        auth: { signer: REGISTRY_TREASURY, nonce: n, signature: forged },
+      };
       assert.match(await expectStatus(rpc(registry, 'transfer', req), grpc.status.UNAUTHENTICATED), /auth\.signer: .*registry treasury.*never signs/);
     }
     assert.deepEqual(await balances(), before);
@@ -52,7 +66,10 @@ describe('registry: forged treasury signatures and unbounded nonces are refused'
   test('a nonce above 2^53 − 1 is INVALID_ARGUMENT naming auth.nonce; the account keeps working with ordinary nonces', async () => {
     const to = generateKeyPair().address;
     for (const n of [2n ** 64n - 1n, 2n ** 53n]) {
-      assert.match(await expectStatus(rpc(registry, 'transfer', transfer(stranger, to, '1', n)), grpc.status.INVALID_ARGUMENT), /auth\.nonce: must be at most 9007199254740991/);
+      assert.match(
+        await expectStatus(rpc(registry, 'transfer', transfer(stranger, to, '1', n)), grpc.status.INVALID_ARGUMENT),
+        /auth\.nonce: must be at most 9007199254740991/,
+      );
     }
     assert.equal((await rpc(registry, 'getAccount', { address: to })).free, '0');
     await rpc(registry, 'transfer', transfer(stranger, to, '1', 2n ** 53n - 2n));

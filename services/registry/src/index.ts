@@ -1,4 +1,14 @@
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, ConfigError, eventSourcedService, isSignerAddress, keyPairFromSeed, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
+import {
+  BLOCK_PRODUCED,
+  BLOCKS_PRODUCED,
+  ConfigError,
+  eventSourcedService,
+  isSignerAddress,
+  keyPairFromSeed,
+  PUBLISHED,
+  type Env,
+  type ServiceModule,
+} from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
 import { startReactions } from './app/reactions.js';
 import { registryDecider, type RegistryPolicy } from './domain/decider.js';
@@ -14,7 +24,13 @@ export { TREASURY } from './domain/ledger.js';
  */
 export function policyFrom(env: Env, admin: string, mode: 'embedded' | 'standalone' = 'standalone'): RegistryPolicy {
   const accounts = env.list('LEDGER_SERVICE_ACCOUNTS');
-  for (const a of accounts) if (!isSignerAddress(a)) throw new ConfigError('LEDGER_SERVICE_ACCOUNTS', 'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)', a);
+  for (const a of accounts)
+    if (!isSignerAddress(a))
+      throw new ConfigError(
+        'LEDGER_SERVICE_ACCOUNTS',
+        'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)',
+        a,
+      );
   const distanceSeed = mode === 'embedded' ? env.optional('DISTANCE_SERVICE_KEY') : undefined;
   if (distanceSeed !== undefined && /^[0-9a-f]{64}$/i.test(distanceSeed)) accounts.push(keyPairFromSeed(distanceSeed).address);
   return { admin, ledgerServiceAccounts: accounts };
@@ -44,7 +60,9 @@ export const registryModule: ServiceModule = {
       reactions: (runtime) => startReactions(runtime, policy, log),
       // ewx_group_budget_remaining{group}: what each group not removed still has reserved for rewards.
       gauges: (runtime) => ({
-        *budgets() { for (const [group, g] of runtime.state().groups) if (g.status !== 'REMOVED') yield [group, g.budget] as const; },
+        *budgets() {
+          for (const [group, g] of runtime.state().groups) if (g.status !== 'REMOVED') yield [group, g.budget] as const;
+        },
       }),
     });
   },

@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { START, blockRangeOf, generateKeyPair, nonceCounter, postgresEventStore, signCommand } from '@ewx/platform';
-import { freePort, healthStatus, insecureClient, realInfra, rpc, startServiceProcess, tcpProxy, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  freePort,
+  healthStatus,
+  insecureClient,
+  realInfra,
+  rpc,
+  startServiceProcess,
+  tcpProxy,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { RewardsClient } from '@ewx/proto/rewards';
 
@@ -23,13 +34,25 @@ describe('health: NOT_SERVING while the event store or the broker is unreachable
   let kafka: Awaited<ReturnType<typeof tcpProxy>>;
   let ports: { consensus: number; rewards: number };
   const rewardsAt = () => `127.0.0.1:${ports.rewards}`;
-  const blocks = async (count: number): Promise<bigint> => (await rpc(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), 'produceBlocks',
-    signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()))).height;
+  const blocks = async (count: number): Promise<bigint> =>
+    (
+      await rpc(
+        insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`),
+        'produceBlocks',
+        signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
+      )
+    ).height;
   const height = async (): Promise<bigint> => (await rpc(insecureClient(RewardsClient, rewardsAt()), 'getStatus', {})).height;
-  const health = (status: 'SERVING' | 'NOT_SERVING', what: string) => waitFor(`rewards ${status} (${what})`, async () => {
-    const s = await healthStatus(rewardsAt(), '');
-    return s === status || s === (status === 'SERVING' ? 1 : 2) ? true : undefined;
-  }, 60_000, 100);
+  const health = (status: 'SERVING' | 'NOT_SERVING', what: string) =>
+    waitFor(
+      `rewards ${status} (${what})`,
+      async () => {
+        const s = await healthStatus(rewardsAt(), '');
+        return s === status || s === (status === 'SERVING' ? 1 : 2) ? true : undefined;
+      },
+      60_000,
+      100,
+    );
   const atHeight = (h: bigint) => waitFor(`rewards at height ${h}`, async () => ((await height().catch(() => 0n)) >= h ? true : undefined), 60_000);
 
   before(async () => {
@@ -43,9 +66,15 @@ describe('health: NOT_SERVING while the event store or the broker is unreachable
     const proxied = new URL(infra!.databaseUrl);
     proxied.hostname = '127.0.0.1';
     proxied.port = String(pg.port);
-    procs.push(await startServiceProcess('rewards', ports.rewards, {
-      ...env, DATABASE_URL: proxied.toString(), KAFKA_BROKERS: `127.0.0.1:${kafka.port}`, HEALTH_PROBE_INTERVAL_MS: '300', HEALTH_PROBE_TIMEOUT_MS: '1500',
-    }));
+    procs.push(
+      await startServiceProcess('rewards', ports.rewards, {
+        ...env,
+        DATABASE_URL: proxied.toString(),
+        KAFKA_BROKERS: `127.0.0.1:${kafka.port}`,
+        HEALTH_PROBE_INTERVAL_MS: '300',
+        HEALTH_PROBE_TIMEOUT_MS: '1500',
+      }),
+    );
   });
   after(async () => {
     for (const p of procs) await p.stop();

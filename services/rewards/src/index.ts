@@ -27,8 +27,18 @@ export const REWARDS_STATE_VERSION = 2;
 export const REWARDS_INBOX = {
   consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED.consensus.VoteMetadata],
   registry: [
-    R.Deposited, R.GroupRegistered, R.GroupRewardsChanged, R.GroupBudgetChanged, R.GroupStatusChanged,
-    R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.RewardsCredited, R.RewardsCreditRefused, R.RewardsClaimed,
+    R.Deposited,
+    R.GroupRegistered,
+    R.GroupRewardsChanged,
+    R.GroupBudgetChanged,
+    R.GroupStatusChanged,
+    R.OperatorSubscribed,
+    R.StakeToppedUp,
+    R.OperatorUnsubscribed,
+    R.StakeReleased,
+    R.RewardsCredited,
+    R.RewardsCreditRefused,
+    R.RewardsClaimed,
   ],
 } as const;
 

@@ -4,7 +4,13 @@ import { REGISTRY_TREASURY, TOKEN, generateKeyPair, kafkaBus, nonceCounter, sign
 import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
-  ClaimRewardsRequest, DepositRequest, RegisterGroupRequest, RegistryClient, SignUpRegistrarRequest, SubscribeRequest, UnsubscribeRequest,
+  ClaimRewardsRequest,
+  DepositRequest,
+  RegisterGroupRequest,
+  RegistryClient,
+  SignUpRegistrarRequest,
+  SubscribeRequest,
+  UnsubscribeRequest,
 } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 
@@ -28,14 +34,23 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
   const ns = uniqueNamespace('rwdreg');
   const procs = new Map<string, ServiceProcess>();
   const [R, A, B, C] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const names = new Map([[A.address, 'A'], [B.address, 'B'], [C.address, 'C']]);
+  const names = new Map([
+    [A.address, 'A'],
+    [B.address, 'B'],
+    [C.address, 'C'],
+  ]);
   const DEPOSITS = { [R.address]: 1000n * T, [A.address]: 5000n * T, [B.address]: 5000n * T, [C.address]: 5000n * T };
   let ports: Record<string, number>;
   let bus: Bus;
   let position = 0;
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual', REWARD_PERIOD_BLOCKS: '10', REWARDS_SETTLEMENT_DELAY: '2',
+    DATABASE_URL: infra!.databaseUrl,
+    KAFKA_BROKERS: infra!.brokers.join(','),
+    EWX_NAMESPACE: ns,
+    ADMIN_ADDRESS: admin.address,
+    BLOCK_TIME_MS: 'manual',
+    REWARD_PERIOD_BLOCKS: '10',
+    REWARDS_SETTLEMENT_DELAY: '2',
   });
   const registry = (): RegistryClient => insecureClient(RegistryClient, `127.0.0.1:${ports.registry}`);
   const rewards = (): RewardsClient => insecureClient(RewardsClient, `127.0.0.1:${ports.rewards}`);
@@ -43,24 +58,44 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
     signCommand(key, `/ewx.v1.${method}`, msg as never, nonce(), (m) => encode(m as M).finish()) as M;
 
   const produceBlocks = async (count: number): Promise<void> => {
-    await rpc(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), 'produceBlocks', signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode));
+    await rpc(
+      insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`),
+      'produceBlocks',
+      signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode),
+    );
   };
   const atHeight = async (h: number): Promise<void> => {
-    await waitFor(`registry and rewards at height ${h}`, async () => {
-      const [r, w] = await Promise.all([rpc(registry(), 'getStatus', {}), rpc(rewards(), 'getStatus', {})]);
-      return r.height === BigInt(h) && w.height === BigInt(h) ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      `registry and rewards at height ${h}`,
+      async () => {
+        const [r, w] = await Promise.all([rpc(registry(), 'getStatus', {}), rpc(rewards(), 'getStatus', {})]);
+        return r.height === BigInt(h) && w.height === BigInt(h) ? true : undefined;
+      },
+      30_000,
+    );
   };
   const rounds = async (period: number, correct: Record<string, number>): Promise<void> => {
     for (let r = 0; r < 10; r++) {
       const ops = Object.keys(correct);
-      const data = { group: G, period, solution: 'e2e-solution', roundId: `${period}-${r}`, chunk: 0, chunks: 1, eligibleOperators: ops, correctOperators: ops.filter((op) => r < correct[op]!) };
+      const data = {
+        group: G,
+        period,
+        solution: 'e2e-solution',
+        roundId: `${period}-${r}`,
+        chunk: 0,
+        chunks: 1,
+        eligibleOperators: ops,
+        correctOperators: ops.filter((op) => r < correct[op]!),
+      };
       const envelope = { source: 'consensus', streamId: `e2e-round:${period}:${r}`, version: 0, position: String(++position), type: 'VoteMetadata', data };
       await bus.publish(topicOf('consensus', ns), [{ key: envelope.streamId, value: JSON.stringify(envelope) }]);
     }
     for (const op of Object.keys(correct)) {
-      await waitFor(`period ${period} counts of ${names.get(op)}`, async () =>
-        ((await rpc(rewards(), 'getOperatorRewards', { operator: op, group: G, period })).eligibleRounds === 10 ? true : undefined), 30_000);
+      await waitFor(
+        `period ${period} counts of ${names.get(op)}`,
+        async () => ((await rpc(rewards(), 'getOperatorRewards', { operator: op, group: G, period })).eligibleRounds === 10 ? true : undefined),
+        30_000,
+      );
     }
   };
   /** SPEC §6 restated: base by stake among stakers; active by correct × stake among SLA-meeting operators (10 blocks, 10 rounds). */
@@ -97,41 +132,77 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
       await rpc(registry(), 'deposit', signed(admin, 'Registry/Deposit', { auth: undefined, account, amount: amount.toString() }, DepositRequest.encode));
     }
     const deposits = Object.values(DEPOSITS).reduce((a, b) => a + b, 0n);
-    await rpc(registry(), 'signUpRegistrar', signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode));
+    await rpc(
+      registry(),
+      'signUpRegistrar',
+      signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
+    );
     const config = {
-      namespace: G, info: 'rewards e2e', minStake: T.toString(), maxStake: (10_000n * T).toString(), maxOperators: 10, allowListEnabled: false,
-      startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: (2n * T).toString(), slaVotingThreshold: SLA,
-      operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
+      namespace: G,
+      info: 'rewards e2e',
+      minStake: T.toString(),
+      maxStake: (10_000n * T).toString(),
+      maxOperators: 10,
+      allowListEnabled: false,
+      startBlock: 0n,
+      subscriptionRewardPerBlock: T.toString(),
+      votingRewardPerBlock: (2n * T).toString(),
+      slaVotingThreshold: SLA,
+      operationStartBlock: 1n,
+      operationEndBlock: 1000n,
+      withdrawalDelay: 1,
     };
     // The registry needs the reward calendar (from rewards' topic) before it accepts a group; retry until it has it.
-    await waitFor('the group registered', async () => {
-      await rpc(registry(), 'registerGroup', signed(R, 'Registry/RegisterGroup', { auth: undefined, config, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode));
-      return true;
-    }, 30_000);
+    await waitFor(
+      'the group registered',
+      async () => {
+        await rpc(
+          registry(),
+          'registerGroup',
+          signed(R, 'Registry/RegisterGroup', { auth: undefined, config, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode),
+        );
+        return true;
+      },
+      30_000,
+    );
     const stakes = { [A.address]: 1000n * T, [B.address]: 3000n * T, [C.address]: 2000n * T };
     for (const op of [A, B, C]) {
-      await rpc(registry(), 'subscribe', signed(op, 'Registry/Subscribe', { auth: undefined, group: G, stake: stakes[op.address]!.toString() }, SubscribeRequest.encode));
+      await rpc(
+        registry(),
+        'subscribe',
+        signed(op, 'Registry/Subscribe', { auth: undefined, group: G, stake: stakes[op.address]!.toString() }, SubscribeRequest.encode),
+      );
     }
     assert.equal(await ledgerTotal(), deposits);
     // Subscribed in period 0: the stakes count from period 1.
-    await waitFor('stakes recorded by rewards', async () =>
-      ((await rpc(rewards(), 'getOperatorRewards', { operator: C.address, group: G, period: 1 })).stake === stakes[C.address]!.toString() ? true : undefined), 30_000);
+    await waitFor(
+      'stakes recorded by rewards',
+      async () =>
+        (await rpc(rewards(), 'getOperatorRewards', { operator: C.address, group: G, period: 1 })).stake === stakes[C.address]!.toString() ? true : undefined,
+      30_000,
+    );
     assert.equal((await rpc(rewards(), 'getOperatorRewards', { operator: A.address, group: G, period: 0 })).stake, '0');
 
     // Period 1 (blocks 11..20): C unsubscribes (delay 1: final period 2); B stays below the SLA.
     await produceBlocks(10);
     await atHeight(11);
     await rpc(registry(), 'unsubscribe', signed(C, 'Registry/Unsubscribe', { auth: undefined, group: G }, UnsubscribeRequest.encode));
-    await waitFor('C in its final period', async () =>
-      ((await rpc(rewards(), 'getOperatorRewards', { operator: C.address, group: G, period: 2 })).inFinalPeriod ? true : undefined), 30_000);
+    await waitFor(
+      'C in its final period',
+      async () => ((await rpc(rewards(), 'getOperatorRewards', { operator: C.address, group: G, period: 2 })).inFinalPeriod ? true : undefined),
+      30_000,
+    );
     const correct1 = { [A.address]: 10, [B.address]: 5, [C.address]: 9 };
     await rounds(1, correct1);
     await produceBlocks(11);
     await atHeight(22);
 
     const e1 = expected(stakes, correct1);
-    await waitFor('period 1 credited by the registry', async () =>
-      ((await rpc(registry(), 'getAccount', { address: A.address })).unclaimed === e1[A.address]!.toString() ? true : undefined), 30_000);
+    await waitFor(
+      'period 1 credited by the registry',
+      async () => ((await rpc(registry(), 'getAccount', { address: A.address })).unclaimed === e1[A.address]!.toString() ? true : undefined),
+      30_000,
+    );
     for (const op of [A, B, C]) {
       const r = await rpc(rewards(), 'getOperatorRewards', { operator: op.address, group: G, period: 1 });
       assert.equal(r.total, e1[op.address]!.toString(), `${names.get(op.address)} in period 1`);
@@ -146,20 +217,38 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
     await produceBlocks(10);
     await atHeight(32);
     const e2 = expected({ [A.address]: stakes[A.address]!, [B.address]: stakes[B.address]! }, correct2);
-    await waitFor('period 2 credited', async () =>
-      ((await rpc(registry(), 'getAccount', { address: B.address })).unclaimed === (e1[B.address]! + e2[B.address]!).toString() ? true : undefined), 30_000);
+    await waitFor(
+      'period 2 credited',
+      async () => ((await rpc(registry(), 'getAccount', { address: B.address })).unclaimed === (e1[B.address]! + e2[B.address]!).toString() ? true : undefined),
+      30_000,
+    );
     assert.equal((await rpc(rewards(), 'getOperatorRewards', { operator: C.address, group: G, period: 2 })).total, '0');
-    await waitFor('C\'s stake released', async () => {
-      const c = await rpc(registry(), 'getAccount', { address: C.address });
-      return c.reserved === '0' && c.free === DEPOSITS[C.address]!.toString() ? c : undefined;
-    }, 30_000);
+    await waitFor(
+      "C's stake released",
+      async () => {
+        const c = await rpc(registry(), 'getAccount', { address: C.address });
+        return c.reserved === '0' && c.free === DEPOSITS[C.address]!.toString() ? c : undefined;
+      },
+      30_000,
+    );
     assert.equal((await rpc(registry(), 'getAccount', { address: C.address })).unclaimed, e1[C.address]!.toString());
     // The registry's RewardsCredited confirmations reach rewards too.
-    const payouts = await waitFor('credits confirmed to rewards', async () => {
-      const p = await rpc(rewards(), 'getGroupPayouts', { group: G, limit: 0 });
-      return p.periods.every((x) => x.creditedChunks === 1) ? p : undefined;
-    }, 30_000);
-    assert.deepEqual(payouts.periods.map((p) => [p.period, p.creditedChunks, p.refusedChunks, p.payoutChunks]), [[2, 1, 0, 1], [1, 1, 0, 1], [0, 1, 0, 1]]);
+    const payouts = await waitFor(
+      'credits confirmed to rewards',
+      async () => {
+        const p = await rpc(rewards(), 'getGroupPayouts', { group: G, limit: 0 });
+        return p.periods.every((x) => x.creditedChunks === 1) ? p : undefined;
+      },
+      30_000,
+    );
+    assert.deepEqual(
+      payouts.periods.map((p) => [p.period, p.creditedChunks, p.refusedChunks, p.payoutChunks]),
+      [
+        [2, 1, 0, 1],
+        [1, 1, 0, 1],
+        [0, 1, 0, 1],
+      ],
+    );
     const paid = payouts.periods.reduce((a, p) => a + BigInt(p.paid), 0n);
     assert.equal(paid, e1[A.address]! + e1[B.address]! + e1[C.address]! + e2[A.address]! + e2[B.address]!);
     assert.equal((await rpc(registry(), 'getGroup', { namespace: G })).budget, (100n * T - paid).toString());

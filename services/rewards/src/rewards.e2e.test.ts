@@ -3,10 +3,29 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
   START,
-  TOKEN, generateKeyPair, kafkaBus, nonceCounter, postgresEventStore, signCommand, silentLogger, topicOf,
-  type Bus, type GroupConfig, type Json,
+  TOKEN,
+  generateKeyPair,
+  kafkaBus,
+  nonceCounter,
+  postgresEventStore,
+  signCommand,
+  silentLogger,
+  topicOf,
+  type Bus,
+  type GroupConfig,
+  type Json,
 } from '@ewx/platform';
-import { expectStatus, freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  expectStatus,
+  freePort,
+  insecureClient,
+  realInfra,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { RewardsClient, SetRewardPeriodLengthRequest, type OperatorRewards } from '@ewx/proto/rewards';
 import { auditDecisions } from './domain/audit.js';
@@ -44,7 +63,9 @@ function expected(stakes: Record<string, bigint>, correct: Record<string, number
   const meets = (op: string) => (correct[op] ?? 0) * 100 >= SLA * 10;
   const weight = (op: string) => (meets(op) ? BigInt(correct[op]!) * stakes[op]! * T : 0n);
   const weightSum = Object.keys(stakes).reduce((a, op) => a + weight(op), 0n);
-  const raw = Object.fromEntries(Object.keys(stakes).map((op) => [op, { base: (stakes[op]! * T * basePool) / totalStake, active: (weight(op) * activePool) / weightSum }]));
+  const raw = Object.fromEntries(
+    Object.keys(stakes).map((op) => [op, { base: (stakes[op]! * T * basePool) / totalStake, active: (weight(op) * activePool) / weightSum }]),
+  );
   const due = Object.values(raw).reduce((a, r) => a + r.base + r.active, 0n);
   const scale = (x: bigint) => (due > budget ? (x * budget) / due : x);
   const out = Object.fromEntries(Object.entries(raw).map(([op, r]) => [op, { base: scale(r.base), active: scale(r.active), slaMet: meets(op) }]));
@@ -61,10 +82,17 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
   const versions = new Map<string, number>();
   let position = 0;
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual', REWARD_PERIOD_BLOCKS: '10', REWARDS_SETTLEMENT_DELAY: '2',
+    DATABASE_URL: infra!.databaseUrl,
+    KAFKA_BROKERS: infra!.brokers.join(','),
+    EWX_NAMESPACE: ns,
+    ADMIN_ADDRESS: admin.address,
+    BLOCK_TIME_MS: 'manual',
+    REWARD_PERIOD_BLOCKS: '10',
+    REWARDS_SETTLEMENT_DELAY: '2',
   });
-  const start = async (name: string): Promise<void> => { procs.set(name, await startServiceProcess(name, ports[name]!, env())); };
+  const start = async (name: string): Promise<void> => {
+    procs.set(name, await startServiceProcess(name, ports[name]!, env()));
+  };
   const rewards = (): RewardsClient => insecureClient(RewardsClient, `127.0.0.1:${ports.rewards}`);
   const consensus = (): ConsensusClient => insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
 
@@ -79,16 +107,33 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     for (let r = 0; r < 10; r++) {
       const ops = Object.keys(correct);
       await publish('consensus', `e2e-round:${period}:${r}`, 'VoteMetadata', {
-        group: G, period, solution: 'e2e-solution', roundId: `${period}-${r}`, chunk: 0, chunks: 1,
-        eligibleOperators: ops, correctOperators: ops.filter((op) => r < correct[op]!),
+        group: G,
+        period,
+        solution: 'e2e-solution',
+        roundId: `${period}-${r}`,
+        chunk: 0,
+        chunks: 1,
+        eligibleOperators: ops,
+        correctOperators: ops.filter((op) => r < correct[op]!),
       });
     }
   };
-  const produceBlocks = (count: number) => rpc(consensus(), 'produceBlocks',
-    signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()));
+  const produceBlocks = (count: number) =>
+    rpc(
+      consensus(),
+      'produceBlocks',
+      signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
+    );
   const operatorRewards = (operator: string, period: number): Promise<OperatorRewards> => rpc(rewards(), 'getOperatorRewards', { operator, group: G, period });
   const waitForOpen = (what: string, operator: string, period: number, check: (r: OperatorRewards) => boolean) =>
-    waitFor(what, async () => { const r = await operatorRewards(operator, period); return check(r) ? r : undefined; }, 30_000);
+    waitFor(
+      what,
+      async () => {
+        const r = await operatorRewards(operator, period);
+        return check(r) ? r : undefined;
+      },
+      30_000,
+    );
   const closedPeriods = async (): Promise<number> => (await rpc(rewards(), 'getGroupPayouts', { group: G, limit: 0 })).periods.length;
 
   before(async () => {
@@ -106,15 +151,37 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     assert.deepEqual([cur.period!.index, cur.period!.firstBlock, cur.period!.lastBlock, cur.period!.length], [0, 1n, 10n, 10]);
 
     const config: GroupConfig = {
-      namespace: G, info: 'e2e', minStake: T.toString(), maxStake: (10_000n * T).toString(), maxOperators: 10, allowListEnabled: false, startBlock: 0,
-      subscriptionRewardPerBlock: SUB.toString(), votingRewardPerBlock: VOTE.toString(), slaVotingThreshold: SLA,
-      operationStartBlock: 1, operationEndBlock: 1000, withdrawalDelay: 1,
+      namespace: G,
+      info: 'e2e',
+      minStake: T.toString(),
+      maxStake: (10_000n * T).toString(),
+      maxOperators: 10,
+      allowListEnabled: false,
+      startBlock: 0,
+      subscriptionRewardPerBlock: SUB.toString(),
+      votingRewardPerBlock: VOTE.toString(),
+      slaVotingThreshold: SLA,
+      operationStartBlock: 1,
+      operationEndBlock: 1000,
+      withdrawalDelay: 1,
     };
     await publish('registry', `group:${G}`, 'GroupRegistered', { group: G, owner: key(), config, budget: BUDGET.toString(), height: 0 });
     for (const op of [A, B, C, D]) {
-      await publish('registry', `operator:${op}`, 'OperatorSubscribed', { group: G, operator: op, stake: (STAKE[op]! * T).toString(), activeFromPeriod: 0, height: 0 });
+      await publish('registry', `operator:${op}`, 'OperatorSubscribed', {
+        group: G,
+        operator: op,
+        stake: (STAKE[op]! * T).toString(),
+        activeFromPeriod: 0,
+        height: 0,
+      });
     }
-    await publish('registry', `operator:${E}`, 'OperatorSubscribed', { group: G, operator: E, stake: (STAKE[E]! * T).toString(), activeFromPeriod: 1, height: 5 });
+    await publish('registry', `operator:${E}`, 'OperatorSubscribed', {
+      group: G,
+      operator: E,
+      stake: (STAKE[E]! * T).toString(),
+      activeFromPeriod: 1,
+      height: 5,
+    });
     await publish('registry', `operator:${C}`, 'OperatorUnsubscribed', { group: G, operator: C, period: 0, finalPeriod: 1, height: 5 });
     await rounds(0, CORRECT0);
 
@@ -140,13 +207,19 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     const p0 = expected({ [A]: 1000n, [B]: 3000n, [C]: 2000n, [D]: 500n }, CORRECT0, BUDGET);
     // Period 1: C in its final period earns nothing and is left out of both pools; E joined.
     const p1 = expected({ [A]: 1000n, [B]: 3000n, [D]: 500n, [E]: 1500n }, CORRECT1, BUDGET - p0.paid);
-    for (const [period, exp] of [[0, p0], [1, p1]] as const) {
+    for (const [period, exp] of [
+      [0, p0],
+      [1, p1],
+    ] as const) {
       for (const op of [A, B, C, D, E]) {
         const r = await operatorRewards(op, period);
         const e = exp.out[op] ?? { base: 0n, active: 0n, slaMet: false };
         assert.equal(r.closed, true);
-        assert.deepEqual([r.base, r.active, r.total, r.slaMet], [e.base.toString(), e.active.toString(), (e.base + e.active).toString(), e.slaMet],
-          `operator ${op === A ? 'A' : op === B ? 'B' : op === C ? 'C' : op === D ? 'D' : 'E'} in period ${period}`);
+        assert.deepEqual(
+          [r.base, r.active, r.total, r.slaMet],
+          [e.base.toString(), e.active.toString(), (e.base + e.active).toString(), e.slaMet],
+          `operator ${op === A ? 'A' : op === B ? 'B' : op === C ? 'C' : op === D ? 'D' : 'E'} in period ${period}`,
+        );
       }
     }
     // Pinned literals: A's base share of period 0 is 10 tokens × 1000/6500, rounded down to the base unit.
@@ -157,7 +230,13 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     assert.deepEqual([c1.inFinalPeriod, c1.total, c1.eligibleRounds, c1.correctVotes], [true, '0', 10, 10]);
 
     const payouts = await rpc(rewards(), 'getGroupPayouts', { group: G, limit: 0 });
-    assert.deepEqual(payouts.periods.map((p) => [p.period, p.budgetExhausted, p.paid]), [[1, true, p1.paid.toString()], [0, false, p0.paid.toString()]]);
+    assert.deepEqual(
+      payouts.periods.map((p) => [p.period, p.budgetExhausted, p.paid]),
+      [
+        [1, true, p1.paid.toString()],
+        [0, false, p0.paid.toString()],
+      ],
+    );
     assert.ok(p0.paid + p1.paid <= BUDGET);
     assert.equal(payouts.budgetAvailable, (BUDGET - p0.paid - p1.paid).toString());
 
@@ -180,7 +259,10 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
       const decided0 = log.findIndex((e) => e.type === 'RewardInputsRecorded' && (e.data as { rewardPeriod: number }).rewardPeriod === 0);
       assert.ok(block12 >= 0 && decided0 > block12, `period 0 decided at log index ${decided0}, block 12 at ${block12}`);
       const audited = auditDecisions(log);
-      assert.deepEqual(audited.map((a) => a.period), [0, 1]);
+      assert.deepEqual(
+        audited.map((a) => a.period),
+        [0, 1],
+      );
       for (const a of audited) assert.equal(a.recomputed.join('\n'), a.recorded.join('\n'));
     } finally {
       await store.close();
@@ -213,7 +295,10 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
       const log = await store.readAll(START, 100_000);
       assert.equal(log.filter((e) => e.type === 'RewardsDecided').length, 2);
       assert.equal(log.filter((e) => e.type === 'RewardPeriodScheduleChanged').length, 2);
-      assert.deepEqual(log.filter((e) => e.type === 'RewardPeriodStarted').map((e) => (e.data as { index: number }).index), [0, 1, 2]);
+      assert.deepEqual(
+        log.filter((e) => e.type === 'RewardPeriodStarted').map((e) => (e.data as { index: number }).index),
+        [0, 1, 2],
+      );
     } finally {
       await store.close();
     }

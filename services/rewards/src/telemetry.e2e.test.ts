@@ -3,10 +3,28 @@ import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
-import { freePort, insecureClient, otlpEnv, otlpReceiver, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ReceivedSpan, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  freePort,
+  insecureClient,
+  otlpEnv,
+  otlpReceiver,
+  realInfra,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ReceivedSpan,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
-  ConnectWorkerRequest, DepositRequest, RegisterGroupRequest, RegisterSolutionRequest, RegistryClient, SignUpRegistrarRequest, SubscribeRequest,
+  ConnectWorkerRequest,
+  DepositRequest,
+  RegisterGroupRequest,
+  RegisterSolutionRequest,
+  RegistryClient,
+  SignUpRegistrarRequest,
+  SubscribeRequest,
 } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
@@ -40,22 +58,49 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
   const signed = <M extends { auth?: unknown }>(key: KeyPair, method: string, msg: M, encode: (m: M) => { finish(): Uint8Array }): M =>
     signCommand(key, `/ewx.v1.${method}`, msg as never, nonce(), (m) => encode(m as M).finish()) as M;
   const blocks = async (count: number): Promise<bigint> =>
-    (await rpc(client(ConsensusClient, 'consensus'), 'produceBlocks', signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode))).height;
-  const atHeight = (h: bigint): Promise<true> => waitFor(`voting, registry and rewards at height ${h}`, async () => {
-    const [v, r, w] = await Promise.all([rpc(client(VotingClient, 'voting'), 'getStatus', {}), rpc(client(RegistryClient, 'registry'), 'getStatus', {}), rpc(client(RewardsClient, 'rewards'), 'getStatus', {})]);
-    return v.height >= h && r.height >= h && w.height >= h ? true : undefined;
-  }, 30_000);
-  const appendOf = (service: string, type: string) => (s: ReceivedSpan): boolean =>
-    s.service === `ewx-${service}` && s.name === 'eventstore append' && String(s.attributes['ewx.event_types']).split(',').includes(type);
+    (
+      await rpc(
+        client(ConsensusClient, 'consensus'),
+        'produceBlocks',
+        signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode),
+      )
+    ).height;
+  const atHeight = (h: bigint): Promise<true> =>
+    waitFor(
+      `voting, registry and rewards at height ${h}`,
+      async () => {
+        const [v, r, w] = await Promise.all([
+          rpc(client(VotingClient, 'voting'), 'getStatus', {}),
+          rpc(client(RegistryClient, 'registry'), 'getStatus', {}),
+          rpc(client(RewardsClient, 'rewards'), 'getStatus', {}),
+        ]);
+        return v.height >= h && r.height >= h && w.height >= h ? true : undefined;
+      },
+      30_000,
+    );
+  const appendOf =
+    (service: string, type: string) =>
+    (s: ReceivedSpan): boolean =>
+      s.service === `ewx-${service}` && s.name === 'eventstore append' && String(s.attributes['ewx.event_types']).split(',').includes(type);
 
   before(async () => {
     receiver = await otlpReceiver();
     ports = {};
     metricsPorts = {};
-    for (const name of SERVICES) { ports[name] = await freePort(); metricsPorts[name] = await freePort(); }
+    for (const name of SERVICES) {
+      ports[name] = await freePort();
+      metricsPorts[name] = await freePort();
+    }
     const env = {
-      DATABASE_URL: infra!.databaseUrl, KAFKA_BROKERS: infra!.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual', REWARD_PERIOD_BLOCKS: '10', REWARDS_SETTLEMENT_DELAY: '2', VALIDATORS: validator.address, VALIDATOR_KEY: validator.seed,
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: admin.address,
+      BLOCK_TIME_MS: 'manual',
+      REWARD_PERIOD_BLOCKS: '10',
+      REWARDS_SETTLEMENT_DELAY: '2',
+      VALIDATORS: validator.address,
+      VALIDATOR_KEY: validator.seed,
       ...otlpEnv(receiver.endpoint),
     };
     for (const name of SERVICES) procs.push(await startServiceProcess(name, ports[name]!, { ...env, METRICS_PORT: String(metricsPorts[name]) }));
@@ -71,20 +116,58 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
     const voting = client(VotingClient, 'voting');
     await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
     await atHeight(await blocks(1));
-    for (const k of [R, ...ops]) await rpc(registry, 'deposit', signed(admin, 'Registry/Deposit', { auth: undefined, account: k.address, amount: (1000n * T).toString() }, DepositRequest.encode));
-    await rpc(registry, 'signUpRegistrar', signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'otel', legalLocation: 'DE' }, SignUpRegistrarRequest.encode));
+    for (const k of [R, ...ops])
+      await rpc(
+        registry,
+        'deposit',
+        signed(admin, 'Registry/Deposit', { auth: undefined, account: k.address, amount: (1000n * T).toString() }, DepositRequest.encode),
+      );
+    await rpc(
+      registry,
+      'signUpRegistrar',
+      signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'otel', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
+    );
     const group = {
-      namespace: G, info: 'otel e2e', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false, startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50, operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
+      namespace: G,
+      info: 'otel e2e',
+      minStake: T.toString(),
+      maxStake: (100n * T).toString(),
+      maxOperators: 10,
+      allowListEnabled: false,
+      startBlock: 0n,
+      subscriptionRewardPerBlock: T.toString(),
+      votingRewardPerBlock: T.toString(),
+      slaVotingThreshold: 50,
+      operationStartBlock: 1n,
+      operationEndBlock: 1000n,
+      withdrawalDelay: 1,
     };
-    await rpc(registry, 'registerGroup', signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode));
+    await rpc(
+      registry,
+      'registerGroup',
+      signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode),
+    );
     const solution = {
-      namespace: S, group: G, name: 'otel', description: '', logicRef: 'bafy-otel', expirationBlock: 10_000n, maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+      namespace: S,
+      group: G,
+      name: 'otel',
+      description: '',
+      logicRef: 'bafy-otel',
+      expirationBlock: 10_000n,
+      maxWaitingThreshold: 3n,
+      voteThresholdPercent: 60,
+      quorumPercent: 50,
+      votingStartMethod: 'REGISTRAR',
+      nominationsEnabled: false,
+      unresolvedPolicy: 'NONE',
     };
     await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
     for (let i = 0; i < 3; i++) {
-      await rpc(registry, 'subscribe', signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode));
+      await rpc(
+        registry,
+        'subscribe',
+        signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode),
+      );
       const connect = { auth: undefined, worker: workers[i]!.address, operator: ops[i]!.address, workerAuth: undefined };
       const encodeConnect = (m: ConnectWorkerRequest) => ConnectWorkerRequest.encode({ ...m, workerAuth: undefined });
       await rpc(registry, 'connectWorker', {
@@ -95,19 +178,41 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
     // Subscribed in period 0 (blocks 1..10): eligible from period 1.
     await atHeight(await blocks(10));
     let probe = 0;
-    await waitFor('voting to see three eligible workers', async () => {
-      const r = await rpc(voting, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: `probe-${++probe}` }, StartRoundRequest.encode)).catch(() => undefined);
-      return r && r.eligible === 3 ? true : undefined;
-    }, 30_000, 300);
+    await waitFor(
+      'voting to see three eligible workers',
+      async () => {
+        const r = await rpc(
+          voting,
+          'startRound',
+          signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: `probe-${++probe}` }, StartRoundRequest.encode),
+        ).catch(() => undefined);
+        return r && r.eligible === 3 ? true : undefined;
+      },
+      30_000,
+      300,
+    );
     await rpc(voting, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: 'slice-1' }, StartRoundRequest.encode));
     for (let i = 0; i < 3; i++) {
-      await rpc(voting, 'submitVote', signed(workers[i]!, 'Voting/SubmitVote', { auth: undefined, solution: S, roundId: 'slice-1', result: Buffer.from('c0ffee', 'hex') }, SubmitVoteRequest.encode));
+      await rpc(
+        voting,
+        'submitVote',
+        signed(
+          workers[i]!,
+          'Voting/SubmitVote',
+          { auth: undefined, solution: S, roundId: 'slice-1', result: Buffer.from('c0ffee', 'hex') },
+          SubmitVoteRequest.encode,
+        ),
+      );
     }
     await atHeight(await blocks(3));
-    await waitFor('the round settled', async () => {
-      const r = await rpc(voting, 'getRound', { solution: S, roundId: 'slice-1' });
-      return r.state === RoundState.ROUND_STATE_SETTLED ? r : undefined;
-    }, 30_000);
+    await waitFor(
+      'the round settled',
+      async () => {
+        const r = await rpc(voting, 'getRound', { solution: S, roundId: 'slice-1' });
+        return r.state === RoundState.ROUND_STATE_SETTLED ? r : undefined;
+      },
+      30_000,
+    );
     // Period 1 (blocks 11..20) closes at 22 (settlement delay 2); the registry then credits it.
     await atHeight(await blocks(22 - 14));
 
@@ -116,10 +221,13 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
     assert.equal(votes.length, 3, 'a server span per SubmitVote call');
     // Period 0's credit (no votes) is in the trace of the block that closed it; period 1's continues
     // the trace of the round's last vote.
-    const credit = await waitFor('a RewardsCredited append in a vote\'s trace', async () =>
-      spans.find((s) => appendOf('registry', 'RewardsCredited')(s) && votes.some((v) => v.traceId === s.traceId)), 60_000);
+    const credit = await waitFor(
+      "a RewardsCredited append in a vote's trace",
+      async () => spans.find((s) => appendOf('registry', 'RewardsCredited')(s) && votes.some((v) => v.traceId === s.traceId)),
+      60_000,
+    );
     const trace = credit.traceId;
-    assert.equal(trace, votes.at(-1)!.traceId, 'the last vote\'s trace');
+    assert.equal(trace, votes.at(-1)!.traceId, "the last vote's trace");
     const inTrace = (f: (s: ReceivedSpan) => boolean): ReceivedSpan | undefined => spans.find((s) => s.traceId === trace && f(s));
     // Every hop on the way, in the same trace: the vote's append, the round's close at its deadline,
     // the relay and Kafka, consensus's inbox and settlement, rewards' inbox and period close.
@@ -132,20 +240,43 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
       ['the vote metadata recorded by rewards', (s: ReceivedSpan) => s.service === 'ewx-rewards' && s.name === 'rewards inbox record VoteMetadata'],
       ['the period closed by rewards', appendOf('rewards', 'RewardsComputed')],
       ['RewardsComputed recorded by the registry', (s: ReceivedSpan) => s.service === 'ewx-registry' && s.name === 'registry inbox record RewardsComputed'],
-    ] as const) await waitFor(`${what}: a span in trace ${trace}`, async () => inTrace(f), 15_000);
+    ] as const)
+      await waitFor(`${what}: a span in trace ${trace}`, async () => inTrace(f), 15_000);
     // Deadline decisions link the block that made them due.
     const close = inTrace((s) => s.service === 'ewx-voting' && s.name === 'voting execute round')!;
-    assert.ok(close.links.length > 0 || spans.some((s) => s.spanId === close.parentSpanId && s.name === 'ewx.v1.Voting/SubmitVote'), 'the round close links its trigger (the block) or follows the vote directly');
+    assert.ok(
+      close.links.length > 0 || spans.some((s) => s.spanId === close.parentSpanId && s.name === 'ewx.v1.Voting/SubmitVote'),
+      'the round close links its trigger (the block) or follows the vote directly',
+    );
 
     // Log lines carry trace ids: the services log at warn in tests, so look at any line that has one.
-    const withIds = procs.map((p) => p.output()).join('').split('\n').filter((l) => l.includes('"trace_id"'));
+    const withIds = procs
+      .map((p) => p.output())
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"trace_id"'));
     for (const l of withIds) assert.match(l, /"trace_id":"[0-9a-f]{32}","span_id":"[0-9a-f]{16}"/);
 
     // The Prometheus endpoint of every process, with the named metrics.
     const scrape = async (name: string): Promise<string> => (await fetch(`http://127.0.0.1:${metricsPorts[name]}/metrics`)).text();
     const expected: Record<string, string[]> = {
-      voting: ['ewx_commands_total{', 'code="OK"', 'ewx_votes_total', 'ewx_events_appended_total', 'ewx_relay_lag_events', 'ewx_consumer_lag_messages', 'ewx_replay_duration_seconds_count', 'ewx_dependency_up'],
-      consensus: ['ewx_round_settle_latency_seconds_bucket', 'ewx_commands_total{', 'ewx_relay_lag_events', 'ewx_consumer_lag_messages', 'ewx_replay_duration_seconds_bucket'],
+      voting: [
+        'ewx_commands_total{',
+        'code="OK"',
+        'ewx_votes_total',
+        'ewx_events_appended_total',
+        'ewx_relay_lag_events',
+        'ewx_consumer_lag_messages',
+        'ewx_replay_duration_seconds_count',
+        'ewx_dependency_up',
+      ],
+      consensus: [
+        'ewx_round_settle_latency_seconds_bucket',
+        'ewx_commands_total{',
+        'ewx_relay_lag_events',
+        'ewx_consumer_lag_messages',
+        'ewx_replay_duration_seconds_bucket',
+      ],
       rewards: ['ewx_period_close_duration_seconds_bucket', 'ewx_consumer_lag_messages', 'ewx_events_appended_total', 'ewx_replay_events_total'],
       registry: ['ewx_commands_total{', 'ewx_events_appended_total', 'ewx_relay_lag_events', 'ewx_consumer_lag_messages'],
     };
@@ -154,7 +285,11 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
       for (const m of metrics) assert.ok(text.includes(m), `${name} /metrics serves ${m}:\n${text.slice(0, 3000)}`);
     }
     // A refused command is counted by its code.
-    await rpc(registry, 'deposit', signed(generateKeyPair(), 'Registry/Deposit', { auth: undefined, account: R.address, amount: '1' }, DepositRequest.encode)).catch(() => undefined);
+    await rpc(
+      registry,
+      'deposit',
+      signed(generateKeyPair(), 'Registry/Deposit', { auth: undefined, account: R.address, amount: '1' }, DepositRequest.encode),
+    ).catch(() => undefined);
     assert.match(await scrape('registry'), /ewx_commands_total\{[^}]*code="PERMISSION_DENIED"[^}]*\} 1/);
   });
 });

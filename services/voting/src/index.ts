@@ -48,8 +48,18 @@ export const votingModule: ServiceModule = {
       inbox: {
         consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED.consensus.RoundSettled, PUBLISHED.consensus.RoundUnresolved],
         registry: [
-          R.GroupRegistered, R.GroupStatusChanged, R.SolutionRegistered, R.SolutionStatusChanged, R.WorkerNominated, R.WorkerUnnominated,
-          R.OperatorSubscribed, R.StakeToppedUp, R.OperatorUnsubscribed, R.StakeReleased, R.WorkerConnected, R.WorkerDisconnected,
+          R.GroupRegistered,
+          R.GroupStatusChanged,
+          R.SolutionRegistered,
+          R.SolutionStatusChanged,
+          R.WorkerNominated,
+          R.WorkerUnnominated,
+          R.OperatorSubscribed,
+          R.StakeToppedUp,
+          R.OperatorUnsubscribed,
+          R.StakeReleased,
+          R.WorkerConnected,
+          R.WorkerDisconnected,
         ],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
@@ -57,6 +67,12 @@ export const votingModule: ServiceModule = {
       reactions: (runtime) => startVotingReactions(runtime, log),
       gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });
-    return { ...service, async stop() { await service.stop(); await verifier.close(); } };
+    return {
+      ...service,
+      async stop() {
+        await service.stop();
+        await verifier.close();
+      },
+    };
   },
 };

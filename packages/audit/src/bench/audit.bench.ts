@@ -35,14 +35,21 @@ const WAVES = Number(process.env.BENCH_WAVES ?? 40);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PERIOD = 4 * WAVES + 40;
 const t0 = Date.now();
-const stage = (what: string): void => { process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`); };
+const stage = (what: string): void => {
+  process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`);
+};
 
 async function generate(dataDir: string): Promise<void> {
   const admin = generateKeyPair();
   const port = await freePort();
   const env: Record<string, string | undefined> = {
-    DATA_DIR: dataDir, GRPC_PORT: String(port), ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'error',
-    REWARD_PERIOD_BLOCKS: String(PERIOD), REWARDS_SETTLEMENT_DELAY: '2',
+    DATA_DIR: dataDir,
+    GRPC_PORT: String(port),
+    ADMIN_ADDRESS: admin.address,
+    BLOCK_TIME_MS: 'manual',
+    LOG_LEVEL: 'error',
+    REWARD_PERIOD_BLOCKS: String(PERIOD),
+    REWARDS_SETTLEMENT_DELAY: '2',
   };
   embeddedKeys(env as NodeJS.ProcessEnv);
   const system = await runEmbedded(ALL_MODULES, env, { signals: false });
@@ -55,7 +62,15 @@ async function generate(dataDir: string): Promise<void> {
       if (h > now) await ewx.consensus.produceBlocks({ count: h - now });
       await untilHeight(ewx, h, { timeoutMs: 300_000 });
     };
-    for (let i = 0; ; i++) { try { await ewx.rewards.getCurrentPeriod({}); break; } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 100)); } }
+    for (let i = 0; ; i++) {
+      try {
+        await ewx.rewards.getCurrentPeriod({});
+        break;
+      } catch (e) {
+        if (i > 100) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     await blocksTo(1);
     const registrar = generateKeyPair();
     const operators = Array.from({ length: OPERATORS }, () => generateKeyPair());
@@ -65,21 +80,51 @@ async function generate(dataDir: string): Promise<void> {
     const R = ewx.withSigner(as(registrar));
     await R.registry.signUpRegistrar({ friendlyName: 'bench', legalLocation: 'DE' });
     await R.registry.registerGroup({
-      config: { namespace: 'bench.group', info: '', minStake: T.toString(), maxStake: (1000n * T).toString(), maxOperators: OPERATORS + 1, allowListEnabled: false,
-        startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50, operationStartBlock: 1n, operationEndBlock: 1_000_000n, withdrawalDelay: 1 },
-      budget: (100_000n * T).toString(), allowList: [],
+      config: {
+        namespace: 'bench.group',
+        info: '',
+        minStake: T.toString(),
+        maxStake: (1000n * T).toString(),
+        maxOperators: OPERATORS + 1,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T.toString(),
+        votingRewardPerBlock: T.toString(),
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 1_000_000n,
+        withdrawalDelay: 1,
+      },
+      budget: (100_000n * T).toString(),
+      allowList: [],
     });
-    await R.registry.registerSolution({ config: { namespace: 'bench.solution', group: 'bench.group', name: 'bench', description: '', logicRef: 'x', expirationBlock: 1_000_000n,
-      maxWaitingThreshold: 3n, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE' } });
+    await R.registry.registerSolution({
+      config: {
+        namespace: 'bench.solution',
+        group: 'bench.group',
+        name: 'bench',
+        description: '',
+        logicRef: 'x',
+        expirationBlock: 1_000_000n,
+        maxWaitingThreshold: 3n,
+        voteThresholdPercent: 60,
+        quorumPercent: 50,
+        votingStartMethod: 'REGISTRAR',
+        nominationsEnabled: false,
+        unresolvedPolicy: 'NONE',
+      },
+    });
     // The admin's deposits one after the other: its nonces must arrive in order.
     for (const op of operators) await ewx.registry.deposit({ account: op.address, amount: (100n * T).toString() });
-    await Promise.all(operators.map(async (op, i) => {
-      const o = ewx.withSigner(as(op));
-      await o.registry.subscribe({ group: 'bench.group', stake: (BigInt(1 + (i % 50)) * T).toString() });
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: workers[i]!.address };
-      const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      await o.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
-    }));
+    await Promise.all(
+      operators.map(async (op, i) => {
+        const o = ewx.withSigner(as(op));
+        await o.registry.subscribe({ group: 'bench.group', stake: (BigInt(1 + (i % 50)) * T).toString() });
+        const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: workers[i]!.address };
+        const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
+        await o.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+      }),
+    );
     await blocksTo(PERIOD + 1);
     let h = PERIOD + 1;
     for (let w = 0; w < WAVES; w++) {
@@ -87,7 +132,9 @@ async function generate(dataDir: string): Promise<void> {
       const ids = Array.from({ length: ROUNDS }, (_, r) => `w${w}-r${r}`);
       for (const id of ids) await R.voting.startRound({ solution: 'bench.solution', roundId: id });
       for (const id of ids) {
-        const votes = await Promise.all(workers.map((wk, i) => signVote(as(wk), { solution: 'bench.solution', roundId: id, result: Buffer.from(i % 7 === 0 ? 'bad0' : 'c0ffee', 'hex') })));
+        const votes = await Promise.all(
+          workers.map((wk, i) => signVote(as(wk), { solution: 'bench.solution', roundId: id, result: Buffer.from(i % 7 === 0 ? 'bad0' : 'c0ffee', 'hex') })),
+        );
         for (let i = 0; i < votes.length; i += 2000) await ewx.voting.submitVotes({ votes: votes.slice(i, i + 2000) });
       }
       h += 4;
@@ -122,10 +169,22 @@ async function copyToPostgres(from: LogSource, url: string): Promise<{ namespace
       const schema = schemaOf(namespace, s);
       await client.query(`CREATE SCHEMA ${schema}`);
       // As the services' stores keep it (platform eventstore/sql.ts): json columns keep the data as written.
-      await client.query(`CREATE TABLE ${schema}.events (position bigint PRIMARY KEY, stream_id text NOT NULL, version integer NOT NULL, type text NOT NULL, data json NOT NULL, metadata json)`);
+      await client.query(
+        `CREATE TABLE ${schema}.events (position bigint PRIMARY KEY, stream_id text NOT NULL, version integer NOT NULL, type text NOT NULL, data json NOT NULL, metadata json)`,
+      );
       for await (const b of from.read(s, 5000)) {
-        const rows = b.map((e) => ({ position: e.position.toString(), stream_id: e.streamId, version: e.version, type: e.type, data: e.data, metadata: e.metadata ?? null }));
-        await client.query(`INSERT INTO ${schema}.events SELECT * FROM json_to_recordset($1::json) AS x(position bigint, stream_id text, version integer, type text, data json, metadata json)`, [JSON.stringify(rows)]);
+        const rows = b.map((e) => ({
+          position: e.position.toString(),
+          stream_id: e.streamId,
+          version: e.version,
+          type: e.type,
+          data: e.data,
+          metadata: e.metadata ?? null,
+        }));
+        await client.query(
+          `INSERT INTO ${schema}.events SELECT * FROM json_to_recordset($1::json) AS x(position bigint, stream_id text, version integer, type text, data json, metadata json)`,
+          [JSON.stringify(rows)],
+        );
       }
       await client.query(`ANALYZE ${schema}.events`);
     }
@@ -137,7 +196,11 @@ async function copyToPostgres(from: LogSource, url: string): Promise<{ namespace
     async drop() {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      try { for (const s of SERVICES) await c.query(`DROP SCHEMA IF EXISTS ${schemaOf(namespace, s)} CASCADE`); } finally { await c.end(); }
+      try {
+        for (const s of SERVICES) await c.query(`DROP SCHEMA IF EXISTS ${schemaOf(namespace, s)} CASCADE`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
@@ -171,7 +234,10 @@ else if (spec === 'pgcopy') {
 } else source = await openGiven(spec);
 
 const rate = (events: number, ms: number): number => Math.round((events * 1000) / Math.max(1, ms));
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 try {
   const loadBefore = load();
   stage('raw read');
@@ -189,7 +255,8 @@ try {
   process.stderr.write(formatReport(full).split('\n').slice(-9).join('\n') + '\n');
   const sigs = full.services.reduce((a, x) => a + (x.checks.signature ?? 0), 0);
   const ph = full.phases!;
-  const row = (name: string, events: number, ms: number): string => `${name.padEnd(44)} ${String(rate(events, ms)).padStart(9)} events/s  (${ms.toFixed(0)} ms)`;
+  const row = (name: string, events: number, ms: number): string =>
+    `${name.padEnd(44)} ${String(rate(events, ms)).padStart(9)} events/s  (${ms.toFixed(0)} ms)`;
   const lines = [
     `audit bench: ${source.description}, ${full.events} events (${sigs} command signatures), ${availableParallelism()} cores, load average ${loadBefore} → ${loadAfter}`,
     row('raw read of the same rows (best of 2)', raw.events, raw.ms),
@@ -209,16 +276,30 @@ try {
     row('  cross checks', reduced.events, reduced.phases!.cross),
   ];
   console.log(lines.join('\n'));
-  console.log(JSON.stringify({
-    bench: 'audit vs raw read', source: source.description, events: full.events, signatures: sigs, divergences: [full, serial, reduced].map((r) => r.divergences.length),
-    cores: availableParallelism(), loadBefore, loadAfter,
-    rawMs: raw.ms, rawEventsPerSecond: rate(raw.events, raw.ms),
-    auditMs: full.ms, auditEventsPerSecond: rate(full.events, full.ms), auditShareOfRaw: Number((raw.ms / Math.max(1, full.ms)).toFixed(3)),
-    mainThreadAuditMs: serial.ms, mainThreadAuditEventsPerSecond: rate(serial.events, serial.ms),
-    reducedAuditMs: reduced.ms, reducedAuditEventsPerSecond: rate(reduced.events, reduced.ms), reducedShareOfRaw: Number((raw.ms / Math.max(1, reduced.ms)).toFixed(3)),
-    phases: { full: full.phases, reduced: reduced.phases },
-    perService: Object.fromEntries(full.services.map((x) => [x.service, x.events])),
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'audit vs raw read',
+      source: source.description,
+      events: full.events,
+      signatures: sigs,
+      divergences: [full, serial, reduced].map((r) => r.divergences.length),
+      cores: availableParallelism(),
+      loadBefore,
+      loadAfter,
+      rawMs: raw.ms,
+      rawEventsPerSecond: rate(raw.events, raw.ms),
+      auditMs: full.ms,
+      auditEventsPerSecond: rate(full.events, full.ms),
+      auditShareOfRaw: Number((raw.ms / Math.max(1, full.ms)).toFixed(3)),
+      mainThreadAuditMs: serial.ms,
+      mainThreadAuditEventsPerSecond: rate(serial.events, serial.ms),
+      reducedAuditMs: reduced.ms,
+      reducedAuditEventsPerSecond: rate(reduced.events, reduced.ms),
+      reducedShareOfRaw: Number((raw.ms / Math.max(1, reduced.ms)).toFixed(3)),
+      phases: { full: full.phases, reduced: reduced.phases },
+      perService: Object.fromEntries(full.services.map((x) => [x.service, x.events])),
+    }),
+  );
 } finally {
   await source.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -32,7 +32,8 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
   }
   const mine = [...decisions].filter(([, x]) => x.decided && x.chunks.some((c) => c.operators.some((o) => o.operator === operator)));
   if (mine.length === 0) throw new Error(`no closed reward period ${period}${group ? ` of group ${group}` : ''} with operator ${operator} in its inputs`);
-  if (mine.length > 1) throw new Error(`operator ${operator} is in period ${period} of several groups (${mine.map(([g]) => g).join(', ')}): name one with --group`);
+  if (mine.length > 1)
+    throw new Error(`operator ${operator} is in period ${period} of several groups (${mine.map(([g]) => g).join(', ')}): name one with --group`);
   const [g, x] = mine[0]!;
   const inputs = inputsFromLog(x.decided!, x.chunks);
   const payout = x.computed.flatMap((c) => c.payouts).find((p) => p.operator === operator);
@@ -47,10 +48,19 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
     const index = r.votes.findIndex(([w]) => w === worker);
     const entry = s.chains.get(r.solution)?.find((c) => c.roundId === r.roundId);
     rounds.push({
-      solution: r.solution, roundId: r.roundId, worker, vote: index < 0 ? null : r.votes[index]![1],
+      solution: r.solution,
+      roundId: r.roundId,
+      worker,
+      vote: index < 0 ? null : r.votes[index]![1],
       ...(index < 0 ? {} : { proof: merkleProof(r.leaves, index).map((p) => ({ position: p.position, group: [...p.group] })) }),
-      merkleRoot: r.outcome.merkleRoot, tally: { ...r.outcome.tally },
-      attestations: [...r.attestations.values()].map((a) => ({ validator: a.validator, tally: { ...a.tally }, merkleRoot: a.merkleRoot, signature: a.signature })),
+      merkleRoot: r.outcome.merkleRoot,
+      tally: { ...r.outcome.tally },
+      attestations: [...r.attestations.values()].map((a) => ({
+        validator: a.validator,
+        tally: { ...a.tally },
+        merkleRoot: a.merkleRoot,
+        signature: a.signature,
+      })),
       validators: [...(r.decidedBy ?? [])],
       chain: { index: entry?.index ?? -1, prevHash: entry?.prevHash ?? '', hash: entry?.hash ?? '' },
     });
@@ -59,11 +69,28 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
   const correct = rounds.filter((r) => r.vote !== null && r.vote === r.tally.result).length;
   const sla = inputs.config.slaVotingThreshold;
   return {
-    format: BUNDLE_FORMAT, operator, group: g, period, source: source.description, rounds,
+    format: BUNDLE_FORMAT,
+    operator,
+    group: g,
+    period,
+    source: source.description,
+    rounds,
     counts: { eligible: rounds.length, correct },
     sla: { threshold: sla, met: rounds.length > 0 && correct * 100 >= sla * rounds.length },
     reward: {
-      inputs: { firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, budget: inputs.budget, config: { ...inputs.config }, operators: inputs.operators.map((o) => ({ operator: o.operator, stake: o.stake, eligible: o.eligibleRounds, correct: o.correctVotes, inFinalPeriod: o.inFinalPeriod })) },
+      inputs: {
+        firstBlock: inputs.firstBlock,
+        lastBlock: inputs.lastBlock,
+        budget: inputs.budget,
+        config: { ...inputs.config },
+        operators: inputs.operators.map((o) => ({
+          operator: o.operator,
+          stake: o.stake,
+          eligible: o.eligibleRounds,
+          correct: o.correctVotes,
+          inFinalPeriod: o.inFinalPeriod,
+        })),
+      },
       outcome: { ...x.decided!.outcome },
       payout: { base: payout?.base ?? '0', active: payout?.active ?? '0', amount: payout?.amount ?? '0' },
     },

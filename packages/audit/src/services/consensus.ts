@@ -3,7 +3,10 @@ import { consensusDecider } from '@ewx/consensus';
 import { decide, evaluateRound, roundKey, tallyText, type ConsensusState } from '@ewx/consensus/domain/decider';
 import { fact, metaOf, type ServiceAudit } from '../runner.js';
 
-export interface DecidedRoundFact { position: bigint; type: string }
+export interface DecidedRoundFact {
+  position: bigint;
+  type: string;
+}
 
 /**
  * Consensus: blocks one height at a time (a run of blocks starts at the next height); every attestation re-decided with the validators' rule
@@ -44,7 +47,18 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
           const d = ev.data;
           ctx.count('attestation');
           if (metaOf(e).signer !== undefined) ctx.diverge('attestation', 'an attestation carries a command signer; validators sign the attestation itself');
-          const events = decide({ type: 'Attest', validator: d.validator, solution: d.solution, roundId: d.roundId, tally: d.tally, merkleRoot: d.merkleRoot, signature: d.signature }, s);
+          const events = decide(
+            {
+              type: 'Attest',
+              validator: d.validator,
+              solution: d.solution,
+              roundId: d.roundId,
+              tally: d.tally,
+              merkleRoot: d.merkleRoot,
+              signature: d.signature,
+            },
+            s,
+          );
           ctx.expect('attestation', events);
           return;
         }
@@ -62,8 +76,10 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
         ctx.count('outcome');
         const honest = evaluateRound(r);
         if (tallyText(honest.tally) !== tallyText(d.tally) || honest.merkleRoot !== d.merkleRoot) {
-          ctx.diverge('outcome', `round ${d.roundId} of ${d.solution}: the validators' outcome is not what the recorded snapshot and votes give`,
-            { expected: `${tallyText(honest.tally)} root ${honest.merkleRoot}`, recorded: `${tallyText(d.tally)} root ${d.merkleRoot}` });
+          ctx.diverge('outcome', `round ${d.roundId} of ${d.solution}: the validators' outcome is not what the recorded snapshot and votes give`, {
+            expected: `${tallyText(honest.tally)} root ${honest.merkleRoot}`,
+            recorded: `${tallyText(d.tally)} root ${d.merkleRoot}`,
+          });
         }
         const key = roundKey(d.solution, d.roundId);
         const decided = fact(ctx.cross, 'consensus.decided', () => new Map<string, DecidedRoundFact[]>());

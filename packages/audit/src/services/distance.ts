@@ -7,7 +7,12 @@ import { buildGraph, evaluate, type WotIdentity } from '@ewx/distance/oracle/ind
 import { fact, metaOf, type ServiceAudit } from '../runner.js';
 import type { LogEvent } from '../types.js';
 
-export interface SettledFact { position: bigint; outcome: string; amount?: string; reason?: string }
+export interface SettledFact {
+  position: bigint;
+  outcome: string;
+  amount?: string;
+  reason?: string;
+}
 
 const SETTLE_TYPES = new Set(['ValidityExpired', 'EvaluationSettled', 'PoolSettled']);
 
@@ -67,18 +72,35 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
           ctx.count('result');
           if (m.signer !== d.evaluator) ctx.diverge('result', `a result of ${d.evaluator} signed by ${m.signer ?? 'nobody'}`);
           const pool = s.pools.get(d.evaluationPeriod);
-          if (!pool) { ctx.diverge('result', `a result for period ${d.evaluationPeriod}, which has no pool in the log`); return; }
+          if (!pool) {
+            ctx.diverge('result', `a result for period ${d.evaluationPeriod}, which has no pool in the log`);
+            return;
+          }
           if (pool.results.has(d.evaluator)) ctx.diverge('result', `a second result of ${d.evaluator} for period ${d.evaluationPeriod}`);
-          if (d.values.length !== pool.entries.length) ctx.diverge('result', `${d.values.length} values for a pool of ${pool.entries.length}`, { expected: pool.entries.length, recorded: d.values.length });
-          if (graph?.version !== s.snapshot.wotVersion) graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
+          if (d.values.length !== pool.entries.length)
+            ctx.diverge('result', `${d.values.length} values for a pool of ${pool.entries.length}`, {
+              expected: pool.entries.length,
+              recorded: d.values.length,
+            });
+          if (graph?.version !== s.snapshot.wotVersion)
+            graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
           ctx.count('oracle');
-          const honest = evaluate(graph.graph, pool.entries.map((x) => x.identity), { maxDistance });
+          const honest = evaluate(
+            graph.graph,
+            pool.entries.map((x) => x.identity),
+            { maxDistance },
+          );
           const off = d.values.filter((v, i) => v !== honest[i]).length;
           deviations.set(d.evaluator, (deviations.get(d.evaluator) ?? 0) + off);
-          if (off > 0) ctx.note('oracle', `evaluator ${d.evaluator}: ${off} of ${d.values.length} values of period ${d.evaluationPeriod} differ from the oracle on the period's web of trust`);
+          if (off > 0)
+            ctx.note(
+              'oracle',
+              `evaluator ${d.evaluator}: ${off} of ${d.values.length} values of period ${d.evaluationPeriod} differ from the oracle on the period's web of trust`,
+            );
           return;
         }
-        case 'EvaluationRequested': case 'HoldFailed': {
+        case 'EvaluationRequested':
+        case 'HoldFailed': {
           ctx.count('request');
           const holdId = ev.data.holdId;
           const r = s.requests.get(holdId);
@@ -93,7 +115,12 @@ export function distanceAudit(options: { maxDistance?: number } = {}): ServiceAu
       const ev = decodeDistanceLog(e);
       if (ev?.type === 'EvaluationSettled' && !e.streamId.startsWith('inbox:')) {
         const d = ev.data;
-        fact(ctx.cross, 'distance.settled', () => new Map<string, SettledFact>()).set(d.holdId, { position: e.position, outcome: d.outcome, ...(d.amount ? { amount: d.amount } : {}), ...(d.reason ? { reason: d.reason } : {}) });
+        fact(ctx.cross, 'distance.settled', () => new Map<string, SettledFact>()).set(d.holdId, {
+          position: e.position,
+          outcome: d.outcome,
+          ...(d.amount ? { amount: d.amount } : {}),
+          ...(d.reason ? { reason: d.reason } : {}),
+        });
       }
       if (ev?.type === 'HoldRequested') {
         fact(ctx.cross, 'distance.requested', () => new Map<string, bigint>()).set(ev.data.holdId, e.position);

@@ -6,8 +6,16 @@ import { TREASURY } from '@ewx/registry/domain/ledger';
 import { canonical, fact, metaOf, type Ctx, type ServiceAudit } from '../runner.js';
 import type { LogEvent } from '../types.js';
 
-export interface CreditFact { position: bigint; type: string; payouts: string }
-export interface HoldFact { position: bigint; type: string; placedBy?: string }
+export interface CreditFact {
+  position: bigint;
+  type: string;
+  payouts: string;
+}
+export interface HoldFact {
+  position: bigint;
+  type: string;
+  placedBy?: string;
+}
 
 /**
  * The ledger watched: every account the fold reaches (all movements go through the accounts map)
@@ -21,8 +29,14 @@ function watchLedger(s: RegistryState): { settle(onNegative: (account: string, f
   const dirty = new Set<string>();
   const get = accounts.get.bind(accounts);
   const set = accounts.set.bind(accounts);
-  accounts.get = (a: string) => { dirty.add(a); return get(a); };
-  accounts.set = (a: string, b) => { dirty.add(a); return set(a, b); };
+  accounts.get = (a: string) => {
+    dirty.add(a);
+    return get(a);
+  };
+  accounts.set = (a: string, b) => {
+    dirty.add(a);
+    return set(a, b);
+  };
   return {
     settle(onNegative) {
       for (const a of dirty) {
@@ -45,16 +59,28 @@ function watchLedger(s: RegistryState): { settle(onNegative: (account: string, f
 function signedCommand(e: LogEvent, signer: string, cosigner: string | undefined): RegistryCommand | undefined {
   const ev = decodeRegistryLog(e);
   switch (ev?.type) {
-    case 'Deposited': return { type: 'Deposit', signer, account: ev.data.account, amount: ev.data.amount };
-    case 'Withdrawn': return { type: 'Withdraw', signer, account: ev.data.account, amount: ev.data.amount };
-    case 'Transferred': return { type: 'Transfer', signer, to: ev.data.to, amount: ev.data.amount };
-    case 'HoldPlaced': { const d = ev.data; return { type: 'PlaceHold', signer, holdId: d.holdId, account: d.account, amount: d.amount, purpose: d.purpose }; }
-    case 'RegistrarSignedUp': return { type: 'SignUpRegistrar', signer, friendlyName: ev.data.friendlyName, legalLocation: ev.data.legalLocation };
-    case 'StakeToppedUp': return { type: 'TopUpStake', signer, group: ev.data.group, amount: ev.data.amount };
-    case 'OperatorUnsubscribed': return { type: 'Unsubscribe', signer, group: ev.data.group };
-    case 'WorkerConnected': return { type: 'ConnectWorker', signer, worker: ev.data.worker, operator: ev.data.operator, consentBy: cosigner };
-    case 'RewardsClaimed': return { type: 'ClaimRewards', signer, groups: ev.data.groups.map((g) => g.group) };
-    default: return undefined;
+    case 'Deposited':
+      return { type: 'Deposit', signer, account: ev.data.account, amount: ev.data.amount };
+    case 'Withdrawn':
+      return { type: 'Withdraw', signer, account: ev.data.account, amount: ev.data.amount };
+    case 'Transferred':
+      return { type: 'Transfer', signer, to: ev.data.to, amount: ev.data.amount };
+    case 'HoldPlaced': {
+      const d = ev.data;
+      return { type: 'PlaceHold', signer, holdId: d.holdId, account: d.account, amount: d.amount, purpose: d.purpose };
+    }
+    case 'RegistrarSignedUp':
+      return { type: 'SignUpRegistrar', signer, friendlyName: ev.data.friendlyName, legalLocation: ev.data.legalLocation };
+    case 'StakeToppedUp':
+      return { type: 'TopUpStake', signer, group: ev.data.group, amount: ev.data.amount };
+    case 'OperatorUnsubscribed':
+      return { type: 'Unsubscribe', signer, group: ev.data.group };
+    case 'WorkerConnected':
+      return { type: 'ConnectWorker', signer, worker: ev.data.worker, operator: ev.data.operator, consentBy: cosigner };
+    case 'RewardsClaimed':
+      return { type: 'ClaimRewards', signer, groups: ev.data.groups.map((g) => g.group) };
+    default:
+      return undefined;
   }
 }
 
@@ -86,10 +112,21 @@ export function registryAudit(): ServiceAudit<RegistryState> {
         const candidates = dueCommands(s);
         for (const c of candidates) {
           let events: EventData[];
-          try { events = decide(c, s, { admin: '', ledgerServiceAccounts: [] }); } catch { continue; }
-          if (events.length > 0 && canonical(events[0]!) === canonical(upcast(e))) { ctx.expect('reaction', events); return; }
+          try {
+            events = decide(c, s, { admin: '', ledgerServiceAccounts: [] });
+          } catch {
+            continue;
+          }
+          if (events.length > 0 && canonical(events[0]!) === canonical(upcast(e))) {
+            ctx.expect('reaction', events);
+            return;
+          }
         }
-        ctx.diverge('reaction', `${e.type} is signed by nobody and none of the reactions due here (${candidates.map((c) => c.type).join(', ') || 'none'}) gives it`, { recorded: canonical(e) });
+        ctx.diverge(
+          'reaction',
+          `${e.type} is signed by nobody and none of the reactions due here (${candidates.map((c) => c.type).join(', ') || 'none'}) gives it`,
+          { recorded: canonical(e) },
+        );
         return;
       }
       const cmd = signedCommand(e, m.signer, m.cosigners?.[0]?.signer);
@@ -101,10 +138,13 @@ export function registryAudit(): ServiceAudit<RegistryState> {
       try {
         events = decide(cmd, s, policy);
       } catch (err) {
-        ctx.diverge('command', `${cmd.type} by ${m.signer}, as this ${e.type} records it, is refused by the rules: ${(err as Error).message}`, { recorded: canonical(e) });
+        ctx.diverge('command', `${cmd.type} by ${m.signer}, as this ${e.type} records it, is refused by the rules: ${(err as Error).message}`, {
+          recorded: canonical(e),
+        });
         return;
       }
-      if (events.length === 0) ctx.diverge('command', `${cmd.type} by ${m.signer} changes nothing under the rules, yet the log records ${e.type}`, { recorded: canonical(e) });
+      if (events.length === 0)
+        ctx.diverge('command', `${cmd.type} by ${m.signer} changes nothing under the rules, yet the log records ${e.type}`, { recorded: canonical(e) });
       else ctx.expect('command', events);
     },
     after(e, s, ctx) {
@@ -113,7 +153,11 @@ export function registryAudit(): ServiceAudit<RegistryState> {
       const held = watched!.settle((a, f, v) => negative.push(`${a} ${f} ${v}`));
       const owed = s.ledger.deposits - s.ledger.withdrawals;
       if (held !== owed) {
-        ctx.diverge('ledger-invariant', `after ${e.type}: Σ free + reserved + unclaimed over all accounts is ${held}, deposits − withdrawals is ${owed} (SPEC §2)`, { expected: owed.toString(), recorded: held.toString() });
+        ctx.diverge(
+          'ledger-invariant',
+          `after ${e.type}: Σ free + reserved + unclaimed over all accounts is ${held}, deposits − withdrawals is ${owed} (SPEC §2)`,
+          { expected: owed.toString(), recorded: held.toString() },
+        );
       }
       if (negative.length > 0) ctx.diverge('ledger-negative', `after ${e.type}: negative balance ${negative.join('; ')}`);
       const ev = decodeRegistryLog(e);
@@ -133,7 +177,10 @@ export function registryAudit(): ServiceAudit<RegistryState> {
     finish(s, ctx) {
       if (admins.size > 0) ctx.note('configuration', `accounts that acted as admin (deposits, withdrawals): ${[...admins].join(', ')}`);
       const treasury = s.ledger.accounts.get(TREASURY);
-      ctx.note('summary', `ledger at the end: deposits ${s.ledger.deposits}, withdrawals ${s.ledger.withdrawals}, ${s.ledger.accounts.size} accounts, treasury ${treasury ? treasury.free : 0n}`);
+      ctx.note(
+        'summary',
+        `ledger at the end: deposits ${s.ledger.deposits}, withdrawals ${s.ledger.withdrawals}, ${s.ledger.accounts.size} accounts, treasury ${treasury ? treasury.free : 0n}`,
+      );
     },
   };
 }

@@ -6,7 +6,10 @@ import { decisionEvents } from '@ewx/rewards/domain/events';
 import type { RewardsState } from '@ewx/rewards/domain/state';
 import { fact, metaOf, type ServiceAudit } from '../runner.js';
 
-export interface ComputedFact { position: bigint; payouts: string }
+export interface ComputedFact {
+  position: bigint;
+  payouts: string;
+}
 
 /**
  * Rewards: each period decision recomputed from rewards' own state before it (stakes, vote
@@ -25,10 +28,16 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
         case 'RewardInputsRecorded': {
           const d = ev.data;
           ctx.count('decision');
-          if (d.chunk !== 0) { ctx.diverge('decision', `input chunk ${d.chunk} of group ${d.group} period ${d.rewardPeriod} starts a decision (chunk 0 must come first)`); return; }
+          if (d.chunk !== 0) {
+            ctx.diverge('decision', `input chunk ${d.chunk} of group ${d.group} period ${d.rewardPeriod} starts a decision (chunk 0 must come first)`);
+            return;
+          }
           // The settlement delay is configuration; the rule here is only that the period has ended.
           const inputs = closingInputs(s, d.group, d.rewardPeriod, 0);
-          if (!inputs) { ctx.diverge('decision', `group ${d.group} period ${d.rewardPeriod} is already closed (or the group removed): a second decision`); return; }
+          if (!inputs) {
+            ctx.diverge('decision', `group ${d.group} period ${d.rewardPeriod} is already closed (or the group removed): a second decision`);
+            return;
+          }
           ctx.expect('decision', decisionEvents(inputs, computePeriodRewards(inputs)));
           return;
         }
@@ -39,9 +48,12 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
         case 'RewardPeriodScheduleChanged': {
           ctx.count('calendar');
           const d = ev.data;
-          ctx.expect('calendar', m.signer === undefined
-            ? decide({ type: 'StartCalendar', length: d.length }, s)
-            : decide({ type: 'SetRewardPeriodLength', signer: m.signer, admin: m.signer, length: d.length }, s));
+          ctx.expect(
+            'calendar',
+            m.signer === undefined
+              ? decide({ type: 'StartCalendar', length: d.length }, s)
+              : decide({ type: 'SetRewardPeriodLength', signer: m.signer, admin: m.signer, length: d.length }, s),
+          );
           return;
         }
         default:
@@ -53,15 +65,23 @@ export function rewardsAudit(): ServiceAudit<RewardsState> {
       const ev = decodeRewardsLog(e);
       if (!inbox && ev?.type === 'RewardsComputed') {
         const d = ev.data;
-        fact(ctx.cross, 'rewards.computed', () => new Map<string, ComputedFact>())
-          .set(`${d.group}|${d.rewardPeriod}|${d.chunk}`, { position: e.position, payouts: JSON.stringify(d.payouts.filter((p) => p.amount !== '0').map((p) => ({ operator: p.operator, amount: p.amount }))) });
+        fact(ctx.cross, 'rewards.computed', () => new Map<string, ComputedFact>()).set(`${d.group}|${d.rewardPeriod}|${d.chunk}`, {
+          position: e.position,
+          payouts: JSON.stringify(d.payouts.filter((p) => p.amount !== '0').map((p) => ({ operator: p.operator, amount: p.amount }))),
+        });
       }
       if (inbox && ev?.type === 'VoteMetadata') {
         const d = ev.data;
         fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).set(`${d.solution}|${d.roundId}|${d.chunk}`, [
-          ...(fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).get(`${d.solution}|${d.roundId}|${d.chunk}`) ?? []), e.position]);
+          ...(fact(ctx.cross, 'rewards.metadata', () => new Map<string, bigint[]>()).get(`${d.solution}|${d.roundId}|${d.chunk}`) ?? []),
+          e.position,
+        ]);
         const g = s.groups.get(d.group);
-        if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) ctx.note('late-metadata', `round ${d.roundId} of ${d.solution} (group ${d.group}, period ${d.rewardPeriod}) settled after its period closed: recorded, not paid`);
+        if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0)
+          ctx.note(
+            'late-metadata',
+            `round ${d.roundId} of ${d.solution} (group ${d.group}, period ${d.rewardPeriod}) settled after its period closed: recorded, not paid`,
+          );
       }
     },
   };

@@ -1,9 +1,7 @@
 import { decodeVotingLog, roundClosedV1, votingEvent, type RoundClosedV1Event } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { votingDecider } from '@ewx/voting';
-import {
-  closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState,
-} from '@ewx/voting/domain/decider';
+import { closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState } from '@ewx/voting/domain/decider';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
 import { canonical, fact, metaOf, type ServiceAudit } from '../runner.js';
 import type { LogEvent } from '../types.js';
@@ -11,7 +9,10 @@ import type { SignatureJob } from '../verify.js';
 
 export const SUBMIT_VOTE = '/ewx.v1.Voting/SubmitVote';
 
-export interface ClosedRoundFact { position: bigint; votes: number }
+export interface ClosedRoundFact {
+  position: bigint;
+  votes: number;
+}
 
 /** A vote's signature check: the vote's data is the whole command, so the signed request is rebuilt from it. */
 export function voteSignatureJob(e: LogEvent): SignatureJob | undefined {
@@ -36,7 +37,15 @@ function closeRoundV1(s: VotingState, solution: string, roundId: string): EventD
   const votes = [...s.rounds.get(roundKey(solution, roundId))!.votes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const chunks = Math.max(1, Math.ceil(votes.length / V1_VOTES_CHUNK));
   return Array.from({ length: chunks }, (_, c): EventData => {
-    const data: RoundClosedV1Event = { solution, roundId, height: s.height, submitted: votes.length, chunk: c, chunks, votes: votes.slice(c * V1_VOTES_CHUNK, (c + 1) * V1_VOTES_CHUNK) };
+    const data: RoundClosedV1Event = {
+      solution,
+      roundId,
+      height: s.height,
+      submitted: votes.length,
+      chunk: c,
+      chunks,
+      votes: votes.slice(c * V1_VOTES_CHUNK, (c + 1) * V1_VOTES_CHUNK),
+    };
     return votingEvent({ type: 'RoundClosed', data });
   });
 }
@@ -59,12 +68,16 @@ export function votingAudit(): ServiceAudit<VotingState> {
           ctx.count('round-start');
           if (d.starter === SYSTEM_STARTER) {
             if (m.signer !== undefined) ctx.diverge('round-start', `a retry round signed by ${m.signer}`);
-            if (d.retryOf === undefined) { ctx.diverge('round-start', `round ${d.roundId} started by the system names no round it retries`); return; }
+            if (d.retryOf === undefined) {
+              ctx.diverge('round-start', `round ${d.roundId} started by the system names no round it retries`);
+              return;
+            }
             const r = reactToUnresolved(s, d.solution, d.retryOf);
             ctx.expect('round-start', r.events);
             return;
           }
-          if (m.signer !== undefined && m.signer !== d.starter) ctx.diverge('round-start', `round ${d.roundId} names ${d.starter} as its starter but is signed by ${m.signer}`);
+          if (m.signer !== undefined && m.signer !== d.starter)
+            ctx.diverge('round-start', `round ${d.roundId} names ${d.starter} as its starter but is signed by ${m.signer}`);
           const started = startRound(s, d.solution, d.roundId, { kind: 'account', address: d.starter });
           ctx.expect('round-start', started.events);
           if (m.signer === undefined) {
@@ -72,7 +85,10 @@ export function votingAudit(): ServiceAudit<VotingState> {
             const next = ctx.peek(started.events.length);
             const v = next && decodeVotingLog(next);
             if (v?.type !== 'VoteCast' || next!.streamId !== e.streamId || v.data.worker !== d.starter) {
-              ctx.diverge('round-start', `round ${d.roundId} is signed by nobody and not followed by its starter's vote (a round is started by its registrar's command or a worker's first vote)`);
+              ctx.diverge(
+                'round-start',
+                `round ${d.roundId} is signed by nobody and not followed by its starter's vote (a round is started by its registrar's command or a worker's first vote)`,
+              );
             }
           }
           return;
@@ -80,27 +96,44 @@ export function votingAudit(): ServiceAudit<VotingState> {
         case 'VoteCast': {
           const d = ev.data;
           ctx.count('vote');
-          if (m.signer !== d.worker || m.nonce === undefined) { ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`); return; }
+          if (m.signer !== d.worker || m.nonce === undefined) {
+            ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`);
+            return;
+          }
           const job = voteSignatureJob(e);
           if (job !== undefined) {
             if (ctx.signatureValid(job) === false) {
-              ctx.diverge('signature', `the vote's signature is not ${d.worker}'s over SubmitVote of this round and result (nonce ${m.nonce})`, { recorded: `result ${d.result}, signature ${m.signature}` });
+              ctx.diverge('signature', `the vote's signature is not ${d.worker}'s over SubmitVote of this round and result (nonce ${m.nonce})`, {
+                recorded: `result ${d.result}, signature ${m.signature}`,
+              });
             }
           }
-          const { events, outcomes } = decideVotes(s, [{ solution: d.solution, roundId: d.roundId, worker: d.worker, result: d.result, nonce: BigInt(m.nonce) }], ctx.lastNonce);
+          const { events, outcomes } = decideVotes(
+            s,
+            [{ solution: d.solution, roundId: d.roundId, worker: d.worker, result: d.result, nonce: BigInt(m.nonce) }],
+            ctx.lastNonce,
+          );
           const o = outcomes[0];
           if (o !== 'accepted') {
-            ctx.diverge('vote', `the rules do not accept this vote: ${o === 'repeated' ? 'the worker already voted this result' : (o as Error).message}`, { recorded: canonical(e) });
+            ctx.diverge('vote', `the rules do not accept this vote: ${o === 'repeated' ? 'the worker already voted this result' : (o as Error).message}`, {
+              recorded: canonical(e),
+            });
             return;
           }
-          ctx.expect('vote', events.map((x): EventData => ({ type: x.type, data: x.data })));
+          ctx.expect(
+            'vote',
+            events.map((x): EventData => ({ type: x.type, data: x.data })),
+          );
           return;
         }
         case 'RoundClosed': {
           const d = ev.data;
           ctx.count('round-close');
           if (!dueRounds(s).some((r) => r.solution === d.solution && r.roundId === d.roundId)) {
-            ctx.diverge('round-close', `round ${d.roundId} of ${d.solution} is closed at height ${s.height}, but it is not due (not active or its end block not reached)`);
+            ctx.diverge(
+              'round-close',
+              `round ${d.roundId} of ${d.solution} is closed at height ${s.height}, but it is not due (not active or its end block not reached)`,
+            );
             return;
           }
           ctx.expect('round-close', roundClosedV1(d) ? closeRoundV1(s, d.solution, d.roundId) : closeRound(s, d.solution, d.roundId));
@@ -116,12 +149,19 @@ export function votingAudit(): ServiceAudit<VotingState> {
           ctx.diverge('rules', `${e.type} is not an event voting writes`);
       }
     },
-    signatures: (e) => { const j = voteSignatureJob(e); return j ? [j] : []; },
+    signatures: (e) => {
+      const j = voteSignatureJob(e);
+      return j ? [j] : [];
+    },
     after(e, _s, ctx) {
       const ev = decodeVotingLog(e);
       if (ev?.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
         const d = ev.data;
-        if ((roundClosedV1(d)?.chunk ?? 0) === 0) fact(ctx.cross, 'voting.closed', () => new Map<string, ClosedRoundFact>()).set(roundKey(d.solution, d.roundId), { position: e.position, votes: d.submitted });
+        if ((roundClosedV1(d)?.chunk ?? 0) === 0)
+          fact(ctx.cross, 'voting.closed', () => new Map<string, ClosedRoundFact>()).set(roundKey(d.solution, d.roundId), {
+            position: e.position,
+            votes: d.submitted,
+          });
       }
     },
   };

@@ -35,7 +35,9 @@ export function recordedDecisions(logs: Partial<Record<ServiceName, readonly Log
   const rewards = fold(rewardsDecider, logs.rewards);
   const distance = fold(distanceDecider, logs.distance);
   return {
-    balances: sorted([...registry.ledger.accounts].map(([a, b]) => [a, { free: b.free.toString(), reserved: b.reserved.toString(), unclaimed: b.unclaimed.toString() }])),
+    balances: sorted(
+      [...registry.ledger.accounts].map(([a, b]) => [a, { free: b.free.toString(), reserved: b.reserved.toString(), unclaimed: b.unclaimed.toString() }]),
+    ),
     holds: sorted([...registry.holds].map(([id, h]) => [id, { account: h.account, amount: h.amount.toString(), status: h.status }])),
     chains: sorted([...consensus.chains].map(([s, c]) => [s, c.map((x) => ({ roundId: x.roundId, result: x.result, hash: x.hash }))])),
     voteCounts: sorted([...consensus.metadata].map(([k, m]) => [k, sorted([...m].map(([op, c]) => [op, { eligible: c.eligible, correct: c.correct }]))])),

@@ -1,7 +1,18 @@
 import { status } from '@grpc/grpc-js';
 import {
-  connect, cosignWith, EwxCallError, counterNonces, generateKeyPair, keySigner, untilHeight, untilPeriodPaid, untilRoundClosed,
-  type ConnectOptions, type Ewx, type KeyPair, type Signer,
+  connect,
+  cosignWith,
+  EwxCallError,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  untilHeight,
+  untilPeriodPaid,
+  untilRoundClosed,
+  type ConnectOptions,
+  type Ewx,
+  type KeyPair,
+  type Signer,
 } from '@ewx/client';
 import { ConnectWorkerRequest } from '@ewx/proto/registry';
 
@@ -15,8 +26,12 @@ export const SCENARIO_SOLUTION = 'audit.solution';
  */
 export function scenarioEnv(evaluator: string): Record<string, string> {
   return {
-    BLOCK_TIME_MS: 'manual', REWARD_PERIOD_BLOCKS: '10', REWARDS_SETTLEMENT_DELAY: '2', DISTANCE_PERIOD_BLOCKS: '4',
-    DISTANCE_VALIDITY_PERIODS: '2', EVALUATORS: evaluator,
+    BLOCK_TIME_MS: 'manual',
+    REWARD_PERIOD_BLOCKS: '10',
+    REWARDS_SETTLEMENT_DELAY: '2',
+    DISTANCE_PERIOD_BLOCKS: '4',
+    DISTANCE_VALIDITY_PERIODS: '2',
+    EVALUATORS: evaluator,
   };
 }
 
@@ -30,8 +45,12 @@ export interface ScenarioKeys {
 }
 
 export const scenarioKeys = (admin: KeyPair = generateKeyPair()): ScenarioKeys => ({
-  admin, registrar: generateKeyPair(), operators: [generateKeyPair(), generateKeyPair(), generateKeyPair()],
-  workers: [generateKeyPair(), generateKeyPair(), generateKeyPair()], requester: generateKeyPair(), evaluator: generateKeyPair(),
+  admin,
+  registrar: generateKeyPair(),
+  operators: [generateKeyPair(), generateKeyPair(), generateKeyPair()],
+  workers: [generateKeyPair(), generateKeyPair(), generateKeyPair()],
+  requester: generateKeyPair(),
+  evaluator: generateKeyPair(),
 });
 
 /** Retries `fn` while it is refused as not found or for a precondition (an input still on its way), up to 60 s. */
@@ -41,7 +60,8 @@ async function eventually<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (!EwxCallError.is(e) || (e.code !== status.FAILED_PRECONDITION && e.code !== status.NOT_FOUND) || Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
+      if (!EwxCallError.is(e) || (e.code !== status.FAILED_PRECONDITION && e.code !== status.NOT_FOUND) || Date.now() > end)
+        throw new Error(`${what}: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -81,18 +101,41 @@ export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): P
     const R = by(keys.registrar);
     await R.registry.signUpRegistrar({ friendlyName: 'Audit registrar', legalLocation: 'DE' });
     // The registry needs the period calendar from rewards (another topic than the blocks' in standalone mode).
-    await eventually('the group registered', () => R.registry.registerGroup({
-      config: {
-        namespace: SCENARIO_GROUP, info: 'audit', minStake: T.toString(), maxStake: (100n * T).toString(), maxOperators: 10, allowListEnabled: false,
-        startBlock: 0n, subscriptionRewardPerBlock: T.toString(), votingRewardPerBlock: T.toString(), slaVotingThreshold: 50,
-        operationStartBlock: 1n, operationEndBlock: 1000n, withdrawalDelay: 1,
-      },
-      budget: (500n * T).toString(), allowList: [],
-    }));
+    await eventually('the group registered', () =>
+      R.registry.registerGroup({
+        config: {
+          namespace: SCENARIO_GROUP,
+          info: 'audit',
+          minStake: T.toString(),
+          maxStake: (100n * T).toString(),
+          maxOperators: 10,
+          allowListEnabled: false,
+          startBlock: 0n,
+          subscriptionRewardPerBlock: T.toString(),
+          votingRewardPerBlock: T.toString(),
+          slaVotingThreshold: 50,
+          operationStartBlock: 1n,
+          operationEndBlock: 1000n,
+          withdrawalDelay: 1,
+        },
+        budget: (500n * T).toString(),
+        allowList: [],
+      }),
+    );
     await R.registry.registerSolution({
       config: {
-        namespace: SCENARIO_SOLUTION, group: SCENARIO_GROUP, name: 'audit', description: '', logicRef: 'bafy-audit', expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE',
+        namespace: SCENARIO_SOLUTION,
+        group: SCENARIO_GROUP,
+        name: 'audit',
+        description: '',
+        logicRef: 'bafy-audit',
+        expirationBlock: 10_000n,
+        maxWaitingThreshold: 3n,
+        voteThresholdPercent: 60,
+        quorumPercent: 50,
+        votingStartMethod: 'REGISTRAR',
+        nominationsEnabled: false,
+        unresolvedPolicy: 'NONE',
       },
     });
     for (let i = 0; i < keys.operators.length; i++) {
@@ -105,9 +148,17 @@ export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): P
     }
 
     // Distance: three members certifying each other, a newcomer certified by all three.
-    await ewx.distance.importWot({ json: JSON.stringify({ format: 'ewx-wot/1', identities: [
-      { id: 0, member: true, certifiedBy: [1, 2] }, { id: 1, member: true, certifiedBy: [0, 2] },
-      { id: 2, member: true, certifiedBy: [0, 1] }, { id: 3, member: false, certifiedBy: [0, 1, 2] }] }) });
+    await ewx.distance.importWot({
+      json: JSON.stringify({
+        format: 'ewx-wot/1',
+        identities: [
+          { id: 0, member: true, certifiedBy: [1, 2] },
+          { id: 1, member: true, certifiedBy: [0, 2] },
+          { id: 2, member: true, certifiedBy: [0, 1] },
+          { id: 3, member: false, certifiedBy: [0, 1, 2] },
+        ],
+      }),
+    });
     const requested = await by(keys.requester).distance.requestEvaluation({ identity: 3 });
     await blocksTo(5); // distance period 1: the evaluator publishes for pool 1
     await by(keys.evaluator).distance.publishResult({ period: requested.evaluationPeriod, values: [1_000_000_000] });

@@ -15,7 +15,9 @@ export function vectors(): unknown {
   const tree = (votes: [string, string][], proofs: number[]) => {
     const leaves = votes.map(([w, r]) => leafHash(w, r));
     return {
-      votes, leaves: leaves.map((l) => l.toString('hex')), root: merkleRoot(leaves),
+      votes,
+      leaves: leaves.map((l) => l.toString('hex')),
+      root: merkleRoot(leaves),
       proofs: proofs.map((index) => ({ index, steps: merkleProof(leaves, index) })),
     };
   };
@@ -43,8 +45,14 @@ export function vectors(): unknown {
       { prevHash: first, roundId: 'slice-3', result: 'abcd', tally: t2, hash: chainHash(first, 'slice-3', 'abcd', t2) },
     ],
     attestation: {
-      seed: SEED, validator: validator.address, solution: 'audit.solution', roundId: 'slice-1', tally: settled, merkleRoot: root17,
-      bytes: att.toString('hex'), signature: signBytes(validator, att).toString('hex'),
+      seed: SEED,
+      validator: validator.address,
+      solution: 'audit.solution',
+      roundId: 'slice-1',
+      tally: settled,
+      merkleRoot: root17,
+      bytes: att.toString('hex'),
+      signature: signBytes(validator, att).toString('hex'),
     },
   };
 }

@@ -32,9 +32,15 @@ async function main(): Promise<void> {
   try {
     const address = `127.0.0.1:${port}`;
     const health = healthClient(address);
-    await waitFor('embedded SERVING', () => new Promise<true | undefined>((res) => {
-      health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-    }), 120_000, 200);
+    await waitFor(
+      'embedded SERVING',
+      () =>
+        new Promise<true | undefined>((res) => {
+          health.check({ service: 'ewx.v1.Registry' }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+        }),
+      120_000,
+      200,
+    );
     health.close();
     const end = await runScenario({ address }, keys);
     child.kill('SIGTERM');
@@ -49,11 +55,17 @@ async function main(): Promise<void> {
     const logs = await readAllLogs(await fileSource(out));
     writeFileSync(out.replace(/\.jsonl$/, '') + '.decisions.json', JSON.stringify(recordedDecisions(logs), null, 2) + '\n');
   } finally {
-    if (child.exitCode === null) { child.kill('SIGTERM'); await exited; }
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(REPO_ROOT, 'packages/audit/dist/tools/record-log.js')) {
-  main().catch((e: unknown) => { console.error(e); process.exit(1); });
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

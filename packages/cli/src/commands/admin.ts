@@ -25,25 +25,40 @@ export function adminCommand(): Command {
     });
 
   chunkOption(keyOption(admin.command('deposit-batch <file>'), 'admin'))
-    .description('many deposits from a CSV file of account,amount lines (address or key name, tokens as for deposit), '
-      + 'each signed as a single deposit and sent in batches (Registry.DepositBatch); refused lines are listed, the others applied')
+    .description(
+      'many deposits from a CSV file of account,amount lines (address or key name, tokens as for deposit), ' +
+        'each signed as a single deposit and sent in batches (Registry.DepositBatch); refused lines are listed, the others applied',
+    )
     .action(async function (this: Command, file: string, o: { key: string; chunk: string }) {
       const ctx = contextOf(this);
       const chunk = parseChunk(o.chunk);
       const items = csvRows(file, ['account', 'amount']).map(({ line, cells }) => ({
-        line, account: ctx.account(`line ${line}: account`, cells[0]!), amount: parseAmount(`line ${line}: amount`, cells[1]!),
+        line,
+        account: ctx.account(`line ${line}: account`, cells[0]!),
+        amount: parseAmount(`line ${line}: amount`, cells[1]!),
       }));
       const signer = ctx.signer(o.key);
       const results = await withEwx(ctx, signer, async (ewx) => {
         const bar = progressBar(ctx, 'deposits', items.length);
-        try { return await depositMany(ewx, signer, items, { chunk, onProgress: (done) => bar.update(done) }); } finally { bar.stop(); }
+        try {
+          return await depositMany(ewx, signer, items, { chunk, onProgress: (done) => bar.update(done) });
+        } finally {
+          bar.stop();
+        }
       });
-      reportBatch(ctx, 'deposits', items.map((i) => ({ line: i.line, account: i.account, amount: formatTokens(i.amount) })), results);
+      reportBatch(
+        ctx,
+        'deposits',
+        items.map((i) => ({ line: i.line, account: i.account, amount: formatTokens(i.amount) })),
+        results,
+      );
     });
 
   keyOption(admin.command('produce-blocks <count>'), 'admin')
-    .description('produce <count> blocks (1 to 1000000, block time manual only) in one call, recorded as one run of blocks, '
-      + 'and wait until every service has recorded them')
+    .description(
+      'produce <count> blocks (1 to 1000000, block time manual only) in one call, recorded as one run of blocks, ' +
+        'and wait until every service has recorded them',
+    )
     .option('--no-wait', 'return once consensus has produced them')
     .action(async function (this: Command, count: string, o: { key: string; wait: boolean }) {
       const ctx = contextOf(this);
@@ -55,8 +70,13 @@ export function adminCommand(): Command {
         const { height } = await ewx.consensus.produceBlocks({ count: n });
         if (o.wait) {
           // The bar shows the blocks every service has recorded, as the slowest one catches up.
-          const bar = ctx.json || !process.stderr.isTTY ? undefined
-            : new cliProgress.SingleBar({ format: 'blocks {bar} {value}/{total} recorded by every service (height {reached})', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+          const bar =
+            ctx.json || !process.stderr.isTTY
+              ? undefined
+              : new cliProgress.SingleBar(
+                  { format: 'blocks {bar} {value}/{total} recorded by every service (height {reached})', stream: process.stderr, hideCursor: true },
+                  cliProgress.Presets.shades_classic,
+                );
           bar?.start(n, 0, { reached: from.toString() });
           try {
             await untilHeight(ewx, height, {
@@ -67,7 +87,9 @@ export function adminCommand(): Command {
                 bar?.update(Math.max(0, Math.min(n, Number(reached - from))), { reached: reached.toString() });
               },
             });
-          } finally { bar?.stop(); }
+          } finally {
+            bar?.stop();
+          }
         }
         ctx.print({ produced: n, height }, `produced ${n} blocks; height ${height}${o.wait ? ' (recorded by every service)' : ''}`);
       });

@@ -12,14 +12,19 @@ import { ExitError, parseInteger, UsageError } from '../parse.js';
  */
 export function csvRows(file: string, columns: readonly string[]): { line: number; cells: string[] }[] {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(`file: cannot read ${JSON.stringify(file)}: ${(e as Error).message}`); }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`file: cannot read ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
   const rows: { line: number; cells: string[] }[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const l = raw.trim();
     if (l === '' || l.startsWith('#')) return;
     const cells = l.split(',').map((c) => c.trim());
     if (rows.length === 0 && cells.join(',').toLowerCase() === columns.join(',')) return;
-    if (cells.length !== columns.length) throw new UsageError(`file: line ${i + 1}: expected ${columns.length} columns (${columns.join(',')}), got ${cells.length}`);
+    if (cells.length !== columns.length)
+      throw new UsageError(`file: line ${i + 1}: expected ${columns.length} columns (${columns.join(',')}), got ${cells.length}`);
     rows.push({ line: i + 1, cells });
   });
   if (rows.length === 0) throw new UsageError(`file: no ${columns.join(',')} lines in ${JSON.stringify(file)}`);
@@ -27,15 +32,16 @@ export function csvRows(file: string, columns: readonly string[]): { line: numbe
 }
 
 /** `--chunk <n>`: items per call. */
-export const chunkOption = (cmd: Command): Command =>
-  cmd.option('--chunk <n>', `items per call, 1 to ${MAX_BATCH_ITEMS}`, String(MAX_BATCH_ITEMS));
+export const chunkOption = (cmd: Command): Command => cmd.option('--chunk <n>', `items per call, 1 to ${MAX_BATCH_ITEMS}`, String(MAX_BATCH_ITEMS));
 
 export const parseChunk = (s: string): number => parseInteger('chunk', s, 1, MAX_BATCH_ITEMS);
 
 /** A progress bar on stderr (TTY, not --json), or none. */
 export function progressBar(ctx: Ctx, what: string, total: number): { update(done: number): void; stop(): void } {
-  const bar = ctx.json || !process.stderr.isTTY ? undefined
-    : new cliProgress.SingleBar({ format: `${what} {bar} {value}/{total}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar =
+    ctx.json || !process.stderr.isTTY
+      ? undefined
+      : new cliProgress.SingleBar({ format: `${what} {bar} {value}/{total}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
   bar?.start(total, 0);
   return { update: (d) => bar?.update(d), stop: () => bar?.stop() };
 }
@@ -48,5 +54,9 @@ export function reportBatch<T extends Record<string, unknown>>(ctx: Ctx, what: s
   const refused = results.flatMap((r, i) => (r.code === 0 ? [] : [{ ...items[i]!, code: r.code, message: r.message }]));
   const summary = { total: results.length, applied: results.length - refused.length, refused: refused.length };
   ctx.print({ ...summary, refusedItems: refused }, refused.length ? refused.map((r) => ({ ...r })) : `${summary.applied} ${what} applied`);
-  if (refused.length) throw new ExitError(EXIT.REFUSED, `${refused.length} of ${results.length} ${what} refused (the other ${summary.applied} applied); first: line ${refused[0]!.line}: ${refused[0]!.message}`);
+  if (refused.length)
+    throw new ExitError(
+      EXIT.REFUSED,
+      `${refused.length} of ${results.length} ${what} refused (the other ${summary.applied} applied); first: line ${refused[0]!.line}: ${refused[0]!.message}`,
+    );
 }

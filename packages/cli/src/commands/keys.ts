@@ -22,9 +22,13 @@ async function readStdin(): Promise<string> {
 }
 
 export function keysCommand(): Command {
-  const keys = new Command('keys').description('key files in the keys directory (mode 0600): ed25519 (the seed as 64 hex characters, address ed25519:<hex>) or sr25519 (sr25519:<hex mini-secret>, SS58 address) as Energy Web X wallets hold');
+  const keys = new Command('keys').description(
+    'key files in the keys directory (mode 0600): ed25519 (the seed as 64 hex characters, address ed25519:<hex>) or sr25519 (sr25519:<hex mini-secret>, SS58 address) as Energy Web X wallets hold',
+  );
 
-  keys.command('new <name>').description('create a key named <name>; prints its address')
+  keys
+    .command('new <name>')
+    .description('create a key named <name>; prints its address')
     .option('--sr25519', 'an sr25519 key with an SS58 address (prefix 42) instead of ed25519')
     .action(function (this: Command, name: string, o: { sr25519?: boolean }) {
       const ctx = contextOf(this);
@@ -32,19 +36,28 @@ export function keysCommand(): Command {
       ctx.print(k, k);
     });
 
-  keys.command('show <name>').description('the address of a key (a name or a path to a key file)')
+  keys
+    .command('show <name>')
+    .description('the address of a key (a name or a path to a key file)')
     .option('-q, --quiet', 'print the address only')
     .action(function (this: Command, name: string, o: { quiet?: boolean }) {
       const ctx = contextOf(this);
       const file = ctx.keyFile(name);
       let address: string;
-      try { address = readKeyFile(file).address; } catch (e) { throw new UsageError((e as Error).message); }
+      try {
+        address = readKeyFile(file).address;
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
       if (o.quiet && !ctx.json) process.stdout.write(address + '\n');
       else ctx.print({ name, address, file }, { name, address, file });
     });
 
-  keys.command('import <name>')
-    .description('store an existing key under <name>: an ed25519 seed or a key file (e.g. .data/embedded/admin.key), or an Energy Web X wallet\'s sr25519 key from its mnemonic or secret seed')
+  keys
+    .command('import <name>')
+    .description(
+      "store an existing key under <name>: an ed25519 seed or a key file (e.g. .data/embedded/admin.key), or an Energy Web X wallet's sr25519 key from its mnemonic or secret seed",
+    )
     .option('--from <file>', 'a file holding the key: 64 hex characters (ed25519 seed) or sr25519:<64 hex>')
     .option('--stdin', 'read the key from standard input (keeps it out of the shell history)')
     .option('--mnemonic', 'the input is a BIP-39 mnemonic (12–24 words): the sr25519 account a Substrate wallet shows for it (SS58, prefix 42)')
@@ -69,13 +82,23 @@ export function keysCommand(): Command {
       ctx.print(k, k);
     });
 
-  keys.command('list').description('every key in the keys directory')
+  keys
+    .command('list')
+    .description('every key in the keys directory')
     .action(function (this: Command) {
       const ctx = contextOf(this);
-      const files = existsSync(ctx.keysDir) ? readdirSync(ctx.keysDir).filter((f) => f.endsWith('.key')).sort() : [];
+      const files = existsSync(ctx.keysDir)
+        ? readdirSync(ctx.keysDir)
+            .filter((f) => f.endsWith('.key'))
+            .sort()
+        : [];
       const rows = files.map((f) => {
         const file = join(ctx.keysDir, f);
-        try { return { name: basename(f, '.key'), address: readKeyFile(file).address }; } catch { return { name: basename(f, '.key'), address: '(unreadable key file)' }; }
+        try {
+          return { name: basename(f, '.key'), address: readKeyFile(file).address };
+        } catch {
+          return { name: basename(f, '.key'), address: '(unreadable key file)' };
+        }
       });
       ctx.print(rows, rows);
     });

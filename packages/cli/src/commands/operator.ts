@@ -15,12 +15,15 @@ export function operatorCommand(): Command {
       const value = parseAmount('stake', stake);
       const signer = ctx.signer(o.key);
       const res = await withEwx(ctx, signer, (ewx) => ewx.registry.subscribe({ group, stake: value.toString() }));
-      ctx.print({ operator: signer.address, group, stake: value.toString(), ...res }, `${signer.address} subscribed to ${group} with ${formatTokens(value)} tokens`);
+      ctx.print(
+        { operator: signer.address, group, stake: value.toString(), ...res },
+        `${signer.address} subscribed to ${group} with ${formatTokens(value)} tokens`,
+      );
     });
 
   keyOption(operator.command('connect-worker'), 'operator')
     .description('connect the worker whose key file is given to this operator (the worker co-signs its consent)')
-    .requiredOption('--worker-key <name|file>', 'the worker\'s key (name in the keys directory or a key file)')
+    .requiredOption('--worker-key <name|file>', "the worker's key (name in the keys directory or a key file)")
     .action(async function (this: Command, o: { key: string; workerKey: string }) {
       const ctx = contextOf(this);
       const worker = ctx.signer(o.workerKey);
@@ -44,9 +47,11 @@ export function operatorCommand(): Command {
       ]);
     });
 
-  operator.command('rewards').description('rewards of an operator: unclaimed per group; with --group its closed periods; with --period one period in detail')
+  operator
+    .command('rewards')
+    .description('rewards of an operator: unclaimed per group; with --group its closed periods; with --period one period in detail')
     .option('--operator <address|key>', 'whose rewards', 'operator')
-    .option('--group <namespace>', 'one group\'s history')
+    .option('--group <namespace>', "one group's history")
     .option('--period <index>', 'one period (needs --group)')
     .action(async function (this: Command, o: { operator: string; group?: string; period?: string }) {
       const ctx = contextOf(this);
@@ -57,32 +62,66 @@ export function operatorCommand(): Command {
         if (o.group && period !== undefined) {
           const r = await ewx.rewards.getOperatorRewards({ operator: op, group: o.group, rewardPeriod: period });
           ctx.print(r, {
-            operator: r.operator, group: r.group, period: rewardPeriodOf(r), closed: r.closed, stake: formatTokens(r.stake), eligibleRounds: r.eligibleRounds,
-            correctVotes: r.correctVotes, slaMet: r.slaMet, base: formatTokens(r.base), active: formatTokens(r.active), total: formatTokens(r.total), totalBaseUnits: r.total,
+            operator: r.operator,
+            group: r.group,
+            period: rewardPeriodOf(r),
+            closed: r.closed,
+            stake: formatTokens(r.stake),
+            eligibleRounds: r.eligibleRounds,
+            correctVotes: r.correctVotes,
+            slaMet: r.slaMet,
+            base: formatTokens(r.base),
+            active: formatTokens(r.active),
+            total: formatTokens(r.total),
+            totalBaseUnits: r.total,
           });
         } else if (o.group) {
           const l = await ewx.rewards.listOperatorRewards({ operator: op, group: o.group, limit: 0 });
-          ctx.print(l, l.rewards.map((r) => ({ period: rewardPeriodOf(r), stake: formatTokens(r.stake), rounds: r.eligibleRounds, correct: r.correctVotes, sla: r.slaMet ? 'met' : 'missed', base: formatTokens(r.base), active: formatTokens(r.active), total: formatTokens(r.total) })));
+          ctx.print(
+            l,
+            l.rewards.map((r) => ({
+              period: rewardPeriodOf(r),
+              stake: formatTokens(r.stake),
+              rounds: r.eligibleRounds,
+              correct: r.correctVotes,
+              sla: r.slaMet ? 'met' : 'missed',
+              base: formatTokens(r.base),
+              active: formatTokens(r.active),
+              total: formatTokens(r.total),
+            })),
+          );
         } else {
           const u = await ewx.rewards.getUnclaimedRewards({ operator: op });
           ctx.print(u, [
-            ...u.groups.map((g) => ({ group: g.group, earned: formatTokens(g.earned), claimed: formatTokens(g.claimed), unclaimed: formatTokens(g.unclaimed) })),
+            ...u.groups.map((g) => ({
+              group: g.group,
+              earned: formatTokens(g.earned),
+              claimed: formatTokens(g.claimed),
+              unclaimed: formatTokens(g.unclaimed),
+            })),
             { group: 'total', earned: '', claimed: '', unclaimed: formatTokens(u.total) },
           ]);
         }
       });
     });
 
-  operator.command('show').description('an operator: connected worker, subscriptions, balances')
+  operator
+    .command('show')
+    .description('an operator: connected worker, subscriptions, balances')
     .option('--operator <address|key>', 'which operator', 'operator')
     .action(async function (this: Command, o: { operator: string }) {
       const ctx = contextOf(this);
       const op = ctx.account('operator', o.operator);
       const r = await withEwx(ctx, undefined, (ewx) => ewx.registry.getOperator({ address: op }));
       ctx.print(r, {
-        operator: r.address, worker: r.worker, free: formatTokens(r.account?.free ?? '0'), reserved: formatTokens(r.account?.reserved ?? '0'),
+        operator: r.address,
+        worker: r.worker,
+        free: formatTokens(r.account?.free ?? '0'),
+        reserved: formatTokens(r.account?.reserved ?? '0'),
         unclaimed: formatTokens(r.account?.unclaimed ?? '0'),
-        subscriptions: r.subscriptions.map((s) => `${s.group}: ${formatTokens(s.stake)} from period ${s.activeFromPeriod}${s.unsubscribing ? `, leaving after period ${s.finalPeriod}` : ''}`),
+        subscriptions: r.subscriptions.map(
+          (s) => `${s.group}: ${formatTokens(s.stake)} from period ${s.activeFromPeriod}${s.unsubscribing ? `, leaving after period ${s.finalPeriod}` : ''}`,
+        ),
       });
     });
   return operator;

@@ -1,5 +1,17 @@
 import { Command } from 'commander';
-import { getNetwork, holdStatusOf, HoldStatus, SERVICE_NAMES, statusName, untilHeight, type NetworkView, untilPeriodPaid, untilRoundClosed, type ServiceName, type WatchedEvent } from '@ewx/client';
+import {
+  getNetwork,
+  holdStatusOf,
+  HoldStatus,
+  SERVICE_NAMES,
+  statusName,
+  untilHeight,
+  type NetworkView,
+  untilPeriodPaid,
+  untilRoundClosed,
+  type ServiceName,
+  type WatchedEvent,
+} from '@ewx/client';
 import { contextOf, withEwx } from '../context.js';
 import { ExitError, formatTokens, parseInteger, UsageError } from '../parse.js';
 import { plain } from '../output.js';
@@ -19,21 +31,25 @@ function networkLines(n: NetworkView): string {
 }
 
 export function statusCommand(): Command {
-  return new Command('status').description('what each service has recorded (block height, log position), then the network: admin, validators, reward calendar')
-    .addHelpText('after', '\n--json prints the five services\' statuses only (an array); `ewx network --json` prints the network.')
+  return new Command('status')
+    .description('what each service has recorded (block height, log position), then the network: admin, validators, reward calendar')
+    .addHelpText('after', "\n--json prints the five services' statuses only (an array); `ewx network --json` prints the network.")
     .action(async function (this: Command) {
       const ctx = contextOf(this);
-      const [all, network] = await withEwx(ctx, undefined, (ewx) => Promise.all([
-        Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({}))),
-        ctx.json ? undefined : getNetwork(ewx),
-      ]));
-      ctx.print(all, all.map((s) => ({ service: s.service, height: s.height, log_position: s.logPosition })));
+      const [all, network] = await withEwx(ctx, undefined, (ewx) =>
+        Promise.all([Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({}))), ctx.json ? undefined : getNetwork(ewx)]),
+      );
+      ctx.print(
+        all,
+        all.map((s) => ({ service: s.service, height: s.height, log_position: s.logPosition })),
+      );
       if (network) process.stdout.write(`\n${networkLines(network)}\n`);
     });
 }
 
 export function networkCommand(): Command {
-  return new Command('network').description('who runs the network and its reward calendar: admin, validator set, height, current reward period, next period-length change')
+  return new Command('network')
+    .description('who runs the network and its reward calendar: admin, validator set, height, current reward period, next period-length change')
     .action(async function (this: Command) {
       const ctx = contextOf(this);
       const n = await withEwx(ctx, undefined, (ewx) => getNetwork(ewx));
@@ -43,14 +59,18 @@ export function networkCommand(): Command {
 
 export function accountCommand(): Command {
   const account = new Command('account').description('ledger accounts');
-  account.command('show <account>').description('free, reserved and unclaimed balance of an address or key name')
+  account
+    .command('show <account>')
+    .description('free, reserved and unclaimed balance of an address or key name')
     .action(async function (this: Command, a: string) {
       const ctx = contextOf(this);
       const address = ctx.account('account', a);
       const r = await withEwx(ctx, undefined, (ewx) => ewx.registry.getAccount({ address }));
       ctx.print(r, { account: r.address, free: formatTokens(r.free), reserved: formatTokens(r.reserved), unclaimed: formatTokens(r.unclaimed) });
     });
-  account.command('list').description('accounts with a balance now or before, in address order (for auditors)')
+  account
+    .command('list')
+    .description('accounts with a balance now or before, in address order (for auditors)')
     .option('--page-size <n>', 'accounts per call, 1 to 500', '500')
     .option('--limit <n>', 'stop after this many accounts (all by default)')
     .action(async function (this: Command, o: { pageSize: string; limit?: string }) {
@@ -67,14 +87,24 @@ export function accountCommand(): Command {
         } while (pageToken !== '' && out.length < limit);
         return out.slice(0, limit);
       });
-      ctx.print(all, all.length ? all.map((r) => ({ account: r.address, free: formatTokens(r.free), reserved: formatTokens(r.reserved), unclaimed: formatTokens(r.unclaimed) })) : 'no accounts');
+      ctx.print(
+        all,
+        all.length
+          ? all.map((r) => ({ account: r.address, free: formatTokens(r.free), reserved: formatTokens(r.reserved), unclaimed: formatTokens(r.unclaimed) }))
+          : 'no accounts',
+      );
     });
-  account.command('hold <hold-id>').description('a hold on an account: amount, purpose, status (HELD, RELEASED or SLASHED)')
+  account
+    .command('hold <hold-id>')
+    .description('a hold on an account: amount, purpose, status (HELD, RELEASED or SLASHED)')
     .action(async function (this: Command, holdId: string) {
       const ctx = contextOf(this);
       const h = await withEwx(ctx, undefined, (ewx) => ewx.registry.getHold({ holdId }));
       const status = statusName(HoldStatus, holdStatusOf(h));
-      ctx.print({ ...h, holdStatus: status }, { hold: h.holdId, account: h.account, amount: formatTokens(h.amount), purpose: h.purpose, status, placedBy: h.placedBy });
+      ctx.print(
+        { ...h, holdStatus: status },
+        { hold: h.holdId, account: h.account, amount: formatTokens(h.amount), purpose: h.purpose, status, placedBy: h.placedBy },
+      );
     });
   return account;
 }
@@ -83,7 +113,9 @@ const timeoutOf = (s: string): number => parseInteger('timeout', s, 1, 86_400) *
 
 export function waitCommand(): Command {
   const wait = new Command('wait').description('wait until a change has reached every service (for scripts)');
-  wait.command('height <height>').description('every service has recorded block <height>')
+  wait
+    .command('height <height>')
+    .description('every service has recorded block <height>')
     .option('--timeout <seconds>', 'give up after', '60')
     .action(async function (this: Command, h: string, o: { timeout: string }) {
       const ctx = contextOf(this);
@@ -91,7 +123,9 @@ export function waitCommand(): Command {
       const s = await withEwx(ctx, undefined, (ewx) => untilHeight(ewx, height, { timeoutMs: timeoutOf(o.timeout) }));
       ctx.print(s, `every service at height ${height} or later`);
     });
-  wait.command('round <solution> <round-id>').description('the round is settled or unresolved in voting and consensus')
+  wait
+    .command('round <solution> <round-id>')
+    .description('the round is settled or unresolved in voting and consensus')
     .option('--timeout <seconds>', 'give up after', '60')
     .action(async function (this: Command, solution: string, roundId: string, o: { timeout: string }) {
       const ctx = contextOf(this);
@@ -100,7 +134,9 @@ export function waitCommand(): Command {
       const v = roundView(r);
       ctx.print(v, `round ${roundId} of ${solution}: ${v.state}${v.result ? ` ${v.result}` : ''}`);
     });
-  wait.command('period <group> <period>').description('the reward period is closed and credited to the operators')
+  wait
+    .command('period <group> <period>')
+    .description('the reward period is closed and credited to the operators')
     .option('--timeout <seconds>', 'give up after', '60')
     .action(async function (this: Command, group: string, p: string, o: { timeout: string }) {
       const ctx = contextOf(this);
@@ -123,18 +159,24 @@ function eventLine(e: WatchedEvent): string {
 }
 
 export function watchCommand(): Command {
-  return new Command('watch').argument('<service>', `one of ${SERVICE_NAMES.join(', ')}`)
-    .description('follow a service\'s published events: from the start of its log (or --from), then live; Ctrl-C stops')
+  return new Command('watch')
+    .argument('<service>', `one of ${SERVICE_NAMES.join(', ')}`)
+    .description("follow a service's published events: from the start of its log (or --from), then live; Ctrl-C stops")
     .option('--from <position>', 'start after this log position ("now": only new events; default: the start)')
     .option('--type <type...>', 'only these event types')
-    .option('--inputs', 'also the other services\' events it recorded (its inbox)', false)
+    .option('--inputs', "also the other services' events it recorded (its inbox)", false)
     .option('--count <n>', 'stop after n events')
-    .addHelpText('after', '\nOne line per event (position, type, stream, height, data); with --json one JSON object per line.\nResume with --from <the last position printed>.')
+    .addHelpText(
+      'after',
+      '\nOne line per event (position, type, stream, height, data); with --json one JSON object per line.\nResume with --from <the last position printed>.',
+    )
     .action(async function (this: Command, service: string, o: { from?: string; type?: string[]; inputs: boolean; count?: string }) {
       const ctx = contextOf(this);
-      if (!(SERVICE_NAMES as string[]).includes(service)) throw new UsageError(`service: expected one of ${SERVICE_NAMES.join(', ')}, got ${JSON.stringify(service)}`);
+      if (!(SERVICE_NAMES as string[]).includes(service))
+        throw new UsageError(`service: expected one of ${SERVICE_NAMES.join(', ')}, got ${JSON.stringify(service)}`);
       const name = service as ServiceName;
-      if (o.from !== undefined && o.from !== 'now' && !POSITION.test(o.from)) throw new UsageError(`--from: expected a log position (decimal components joined by '/') or "now", got ${JSON.stringify(o.from)}`);
+      if (o.from !== undefined && o.from !== 'now' && !POSITION.test(o.from))
+        throw new UsageError(`--from: expected a log position (decimal components joined by '/') or "now", got ${JSON.stringify(o.from)}`);
       const count = o.count === undefined ? Infinity : parseInteger('--count', o.count, 1, 2 ** 53 - 1);
       const ac = new AbortController();
       const stop = (): void => ac.abort();

@@ -10,8 +10,13 @@ import type { Outcome, World } from './world.js';
  */
 
 const ALLOWED = new Set<grpc.status>([
-  grpc.status.OK, grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION,
-  grpc.status.ALREADY_EXISTS, grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED,
+  grpc.status.OK,
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.NOT_FOUND,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.UNAUTHENTICATED,
 ]);
 
 export interface Expectation {
@@ -33,8 +38,10 @@ export interface Case {
 
 /** JSON with control characters escaped (JSON.stringify leaves C1 characters as they are). */
 export const show = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `bytes(${x.length})` : x))
-    ?.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) ?? 'undefined';
+  JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `bytes(${x.length})` : x))?.replace(
+    /\p{Cc}/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  ) ?? 'undefined';
 
 /** `name: …`, `a.name: …`, `name[3]: …`, or one of a list of fields `a, name: …` (a pair that names nothing). */
 const fieldPattern = (name: string): RegExp => new RegExp(`(^|[^a-z_])${name.replace(/[.[\]]/g, '\\$&')}(\\[\\d+\\])?(, [a-z_.]+)*:`);

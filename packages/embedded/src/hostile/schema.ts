@@ -30,7 +30,12 @@ export interface FieldInfo {
 }
 
 /** A message-typed field, which may be left unset as a whole. */
-export interface MessageFieldInfo { readonly path: string; readonly name: string; readonly jsPath: readonly string[]; readonly repeated: boolean }
+export interface MessageFieldInfo {
+  readonly path: string;
+  readonly name: string;
+  readonly jsPath: readonly string[];
+  readonly repeated: boolean;
+}
 
 export interface Codec<T = unknown> {
   fromPartial(o: unknown): T;
@@ -82,7 +87,12 @@ function walk(type: protobuf.Type, prefix: string, jsPrefix: readonly string[], 
     const scalar: Scalar = resolved instanceof protobuf.Enum ? 'enum' : (f.type as Scalar);
     if (!['string', 'bytes', 'bool', 'uint32', 'uint64', 'enum'].includes(scalar)) throw new Error(`unexpected field type ${f.type} at ${path}`);
     fields.push({
-      path, name: f.name, jsPath, scalar, repeated: f.repeated, optional: f.partOf !== null && f.partOf.name === `_${f.name}`,
+      path,
+      name: f.name,
+      jsPath,
+      scalar,
+      repeated: f.repeated,
+      optional: f.partOf !== null && f.partOf.name === `_${f.name}`,
       ...(resolved instanceof protobuf.Enum ? { enumValues: Object.values(resolved.values) } : {}),
     });
   }
@@ -91,7 +101,10 @@ function walk(type: protobuf.Type, prefix: string, jsPrefix: readonly string[], 
 export function loadContract(): MethodInfo[] {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
-  root.loadSync(SERVICES.map((s) => `ewx/v1/${s.toLowerCase()}.proto`), { keepCase: true });
+  root.loadSync(
+    SERVICES.map((s) => `ewx/v1/${s.toLowerCase()}.proto`),
+    { keepCase: true },
+  );
   root.resolveAll();
   const out: MethodInfo[] = [];
   for (const service of SERVICES) {
@@ -103,9 +116,15 @@ export function loadContract(): MethodInfo[] {
       const messages: MessageFieldInfo[] = [];
       walk(req, '', [], fields, messages);
       out.push({
-        service, name: m.name, path: `/ewx.v1.${service}/${m.name}`, requestType: req.name,
-        request: codecOf(req.name), response: codecOf(m.resolvedResponseType!.name),
-        signed: req.fields.auth !== undefined, fields, messages,
+        service,
+        name: m.name,
+        path: `/ewx.v1.${service}/${m.name}`,
+        requestType: req.name,
+        request: codecOf(req.name),
+        response: codecOf(m.resolvedResponseType!.name),
+        signed: req.fields.auth !== undefined,
+        fields,
+        messages,
       });
     }
   }

@@ -46,19 +46,35 @@ export interface World {
 
 export async function startWorld(): Promise<World> {
   const keys = {
-    admin: generateKeyPair(), registrar: generateKeyPair(), registrar2: generateKeyPair(), operator: generateKeyPair(),
-    worker: generateKeyPair(), stranger: generateKeyPair(), evaluator: generateKeyPair(),
+    admin: generateKeyPair(),
+    registrar: generateKeyPair(),
+    registrar2: generateKeyPair(),
+    operator: generateKeyPair(),
+    worker: generateKeyPair(),
+    stranger: generateKeyPair(),
+    evaluator: generateKeyPair(),
     // A free account that consents to serve the stranger in ConnectWorker's baseline.
     recruit: generateKeyPair(),
   };
   const distanceKey = generateKeyPair();
   const port = await freePort();
-  const embedded: Embedded = await runEmbedded(ALL_MODULES, {
-    DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: keys.admin.address,
-    DISTANCE_SERVICE_KEY: distanceKey.seed, LEDGER_SERVICE_ACCOUNTS: distanceKey.address, EVALUATORS: keys.evaluator.address,
-    REWARD_PERIOD_BLOCKS: String(REWARD_PERIOD), REWARDS_SETTLEMENT_DELAY: '2', DISTANCE_PERIOD_BLOCKS: String(DISTANCE_PERIOD),
-    DISTANCE_REDRIVE_MS: '3600000',
-  }, { signals: false });
+  const embedded: Embedded = await runEmbedded(
+    ALL_MODULES,
+    {
+      DATA_DIR: 'memory',
+      GRPC_PORT: String(port),
+      BLOCK_TIME_MS: 'manual',
+      ADMIN_ADDRESS: keys.admin.address,
+      DISTANCE_SERVICE_KEY: distanceKey.seed,
+      LEDGER_SERVICE_ACCOUNTS: distanceKey.address,
+      EVALUATORS: keys.evaluator.address,
+      REWARD_PERIOD_BLOCKS: String(REWARD_PERIOD),
+      REWARDS_SETTLEMENT_DELAY: '2',
+      DISTANCE_PERIOD_BLOCKS: String(DISTANCE_PERIOD),
+      DISTANCE_REDRIVE_MS: '3600000',
+    },
+    { signals: false },
+  );
   const client = new grpc.Client(`127.0.0.1:${embedded.server.port}`, grpc.credentials.createInsecure());
   const methods = loadContract();
   const byPath = new Map(methods.map((m) => [m.path, m]));
@@ -75,13 +91,22 @@ export async function startWorld(): Promise<World> {
     return n;
   };
 
-  const call = (m: MethodInfo, req: unknown): Promise<Outcome> => new Promise((resolve) => {
-    client.makeUnaryRequest(m.path, (v: unknown) => Buffer.from(m.request.encode(v).finish()), (b: Buffer) => m.response.decode(b), req,
-      { deadline: Date.now() + 60_000 },
-      (err, response) => resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '', response }));
-  });
+  const call = (m: MethodInfo, req: unknown): Promise<Outcome> =>
+    new Promise((resolve) => {
+      client.makeUnaryRequest(
+        m.path,
+        (v: unknown) => Buffer.from(m.request.encode(v).finish()),
+        (b: Buffer) => m.response.decode(b),
+        req,
+        { deadline: Date.now() + 60_000 },
+        (err, response) => resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '', response }),
+      );
+    });
   // Co-signature fields (ConnectWorker's worker_auth) are left out of the bytes every party signs.
-  const encode = (m: MethodInfo) => (x: unknown): Uint8Array => m.request.encode({ ...(x as object), ...('workerAuth' in (x as object) ? { workerAuth: undefined } : {}) }).finish();
+  const encode =
+    (m: MethodInfo) =>
+    (x: unknown): Uint8Array =>
+      m.request.encode({ ...(x as object), ...('workerAuth' in (x as object) ? { workerAuth: undefined } : {}) }).finish();
   const byAddress = new Map(Object.values(keys).map((k) => [k.address, k]));
   const sign = (m: MethodInfo, key: KeyPair, req: unknown, nonce: bigint): unknown => {
     let message = m.request.fromPartial(req) as { auth?: undefined; worker?: string; workerAuth?: unknown };
@@ -108,8 +133,21 @@ export async function startWorld(): Promise<World> {
   };
 
   const w: World = {
-    methods, address: `127.0.0.1:${embedded.server.port}`, keys, nobody: `ed25519:${'cd'.repeat(32)}`, method, call, signed, sign, nextNonce, accepted, positions,
-    async stop() { client.close(); await embedded.stop(); },
+    methods,
+    address: `127.0.0.1:${embedded.server.port}`,
+    keys,
+    nobody: `ed25519:${'cd'.repeat(32)}`,
+    method,
+    call,
+    signed,
+    sign,
+    nextNonce,
+    accepted,
+    positions,
+    async stop() {
+      client.close();
+      await embedded.stop();
+    },
   };
   try {
     await populate(w);
@@ -126,19 +164,44 @@ const ok = async (what: string, p: Promise<Outcome>): Promise<unknown> => {
   return o.response;
 };
 
-export const WOT = JSON.stringify({ format: 'ewx-wot/1', identities: [
-  { id: 0, member: true, certifiedBy: [1, 2] }, { id: 1, member: true, certifiedBy: [0, 2] },
-  { id: 2, member: true, certifiedBy: [0, 1] }, { id: 3, member: false, certifiedBy: [0] }] });
+export const WOT = JSON.stringify({
+  format: 'ewx-wot/1',
+  identities: [
+    { id: 0, member: true, certifiedBy: [1, 2] },
+    { id: 1, member: true, certifiedBy: [0, 2] },
+    { id: 2, member: true, certifiedBy: [0, 1] },
+    { id: 3, member: false, certifiedBy: [0] },
+  ],
+});
 
 export const groupConfig = (namespace: string) => ({
-  namespace, info: 'a group', minStake: T(1), maxStake: T(100), maxOperators: 10, allowListEnabled: false, startBlock: 0n,
-  subscriptionRewardPerBlock: T(1), votingRewardPerBlock: T(1), slaVotingThreshold: 50, operationStartBlock: 0n,
-  operationEndBlock: 1_000_000n, withdrawalDelay: 1,
+  namespace,
+  info: 'a group',
+  minStake: T(1),
+  maxStake: T(100),
+  maxOperators: 10,
+  allowListEnabled: false,
+  startBlock: 0n,
+  subscriptionRewardPerBlock: T(1),
+  votingRewardPerBlock: T(1),
+  slaVotingThreshold: 50,
+  operationStartBlock: 0n,
+  operationEndBlock: 1_000_000n,
+  withdrawalDelay: 1,
 });
 
 export const solutionConfig = (namespace: string, group: string, start: 'REGISTRAR' | 'WORKER' = 'REGISTRAR', nominations = true) => ({
-  namespace, group, name: 'a solution', description: 'computes things', logicRef: 'bafy-logic', expirationBlock: 1_000_000n,
-  maxWaitingThreshold: 5n, voteThresholdPercent: 50, quorumPercent: 50, votingStartMethod: start, nominationsEnabled: nominations,
+  namespace,
+  group,
+  name: 'a solution',
+  description: 'computes things',
+  logicRef: 'bafy-logic',
+  expirationBlock: 1_000_000n,
+  maxWaitingThreshold: 5n,
+  voteThresholdPercent: 50,
+  quorumPercent: 50,
+  votingStartMethod: start,
+  nominationsEnabled: nominations,
   unresolvedPolicy: 'NONE',
 });
 
@@ -162,13 +225,18 @@ async function produce(w: World, count: number): Promise<number> {
 export async function settle(w: World): Promise<Positions> {
   let last = await w.positions();
   let same = 0;
-  return waitFor('the services to go quiet', async () => {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = await w.positions();
-    same = Object.keys(now).every((k) => now[k] === last[k]) ? same + 1 : 0;
-    last = now;
-    return same >= 5 ? now : undefined;
-  }, 30_000, 0);
+  return waitFor(
+    'the services to go quiet',
+    async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = await w.positions();
+      same = Object.keys(now).every((k) => now[k] === last[k]) ? same + 1 : 0;
+      last = now;
+      return same >= 5 ? now : undefined;
+    },
+    30_000,
+    0,
+  );
 }
 
 async function populate(w: World): Promise<void> {

@@ -106,7 +106,13 @@ export function cosignCommand<T extends Signed>(key: KeyPair, method: string, me
  * Verifies the co-signature carried in `field` (see cosignCommand); undefined when absent, for the
  * rules to refuse. The runtime checks and records the returned nonce (Auth.cosigners).
  */
-export function authenticateCosigner<T extends Signed>(method: string, field: string, a: WireAuth | undefined, message: T, encode: Encode<T>): (CoSigner & { readonly signature: string }) | undefined {
+export function authenticateCosigner<T extends Signed>(
+  method: string,
+  field: string,
+  a: WireAuth | undefined,
+  message: T,
+  encode: Encode<T>,
+): (CoSigner & { readonly signature: string }) | undefined {
   if (!a) return undefined;
   checkWireAuth(a, field);
   const bytes = signingBytes(method, a.signer, a.nonce, encode({ ...message, auth: undefined }));

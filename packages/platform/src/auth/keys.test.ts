@@ -7,7 +7,12 @@ import { DomainError } from '../errors.js';
 import { authenticate, checkAuth, MAX_NONCE, signCommand, type Signed } from './command.js';
 import { generateKeyPair, isAddress, isSignerAddress, keyPairFromSeed, signBytes, signerKeyProblem, SMALL_ORDER_Y, verifyBytes } from './keys.js';
 
-interface Vector { readonly message: string; readonly pub_key: string; readonly signature: string; readonly strict: boolean }
+interface Vector {
+  readonly message: string;
+  readonly pub_key: string;
+  readonly signature: string;
+  readonly strict: boolean;
+}
 interface Fixture {
   readonly speccheck: readonly (Vector & { readonly index: number; readonly comment: string; readonly libsodium: boolean })[];
   readonly constructed: readonly (Vector & { readonly name: string })[];
@@ -49,11 +54,20 @@ test('SMALL_ORDER_Y is exactly the y coordinates of the 8-torsion subgroup (chec
   const T = P.multiplyUnsafe(L - 1n).add(P);
   const torsion: InstanceType<typeof Point>[] = [];
   let Q = Point.ZERO;
-  for (let i = 0; i < 8; i++) { torsion.push(Q); Q = Q.add(T); }
+  for (let i = 0; i < 8; i++) {
+    torsion.push(Q);
+    Q = Q.add(T);
+  }
   assert.ok(Q.equals(Point.ZERO), 'T has order dividing 8');
   const encodings = new Set(torsion.map((t) => t.toHex()));
   assert.equal(encodings.size, 8, 'T has order exactly 8');
-  const ys = new Set(torsion.map((t) => { const b = Buffer.from(t.toBytes()); b[31]! &= 0x7f; return b.toString('hex'); }));
+  const ys = new Set(
+    torsion.map((t) => {
+      const b = Buffer.from(t.toBytes());
+      b[31]! &= 0x7f;
+      return b.toString('hex');
+    }),
+  );
   assert.deepEqual([...ys].sort(), [...SMALL_ORDER_Y].sort());
   for (const e of encodings) {
     assert.ok(Point.fromHex(e).isSmallOrder());
@@ -78,7 +92,10 @@ test('signer addresses: real keys can sign; the treasury, small-order, non-canon
   assert.match(signerKeyProblem('ed25519:02' + '00'.repeat(31))!, /not a point of the ed25519 curve/);
 });
 
-interface Req extends Signed { to: string; amount: string }
+interface Req extends Signed {
+  to: string;
+  amount: string;
+}
 const encode = (m: Req): Uint8Array => Buffer.from(JSON.stringify([m.to, m.amount]));
 const M = '/ewx.v1.Registry/Transfer';
 const code = (c: string, field: RegExp) => (e: unknown) => e instanceof DomainError && e.code === c && field.test(e.message);

@@ -8,9 +8,28 @@ import { declareKeyless } from '@ewx/client/keys';
 import { REGISTRY_TREASURY } from '../contracts/events.js';
 
 export {
-  ADDRESS_PREFIX, SS58_PREFIX, SMALL_ORDER_Y, addressProblem, declareKeyless, generateKeyPair, isAddress, isSeed, isSignerAddress, keyPairFromSeed,
-  publicKeyBytes, schemeOf, signBytes, signerKeyProblem, sr25519FromMiniSecret, sr25519FromMnemonic, ss58Decode, ss58Encode, ss58Problem, verifyBytes,
-  type KeyPair, type KeyScheme,
+  ADDRESS_PREFIX,
+  SS58_PREFIX,
+  SMALL_ORDER_Y,
+  addressProblem,
+  declareKeyless,
+  generateKeyPair,
+  isAddress,
+  isSeed,
+  isSignerAddress,
+  keyPairFromSeed,
+  publicKeyBytes,
+  schemeOf,
+  signBytes,
+  signerKeyProblem,
+  sr25519FromMiniSecret,
+  sr25519FromMnemonic,
+  ss58Decode,
+  ss58Encode,
+  ss58Problem,
+  verifyBytes,
+  type KeyPair,
+  type KeyScheme,
 } from '@ewx/client/keys';
 export { signingBytes } from '@ewx/client/signing';
 

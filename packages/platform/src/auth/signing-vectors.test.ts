@@ -5,22 +5,45 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import * as platform from '../index.js';
 import { ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
-  ClaimRewardsRequest, ConnectWorkerRequest, DepositRequest, DisconnectWorkerRequest, RegisterGroupRequest, SubscribeRequest, UpdateAllowListRequest,
+  ClaimRewardsRequest,
+  ConnectWorkerRequest,
+  DepositRequest,
+  DisconnectWorkerRequest,
+  RegisterGroupRequest,
+  SubscribeRequest,
+  UpdateAllowListRequest,
 } from '@ewx/proto/registry';
 import { SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
 import { counterNonces, keyPairFromSeed, keySigner, signCommand, signingBytes, signVote, signWith, verifyBytes } from '@ewx/client';
 
 /** docs/signing-vectors.json: the byte format is a contract, checked here three ways. */
-interface Vector { name: string; seed: string; signer: string; method: string; nonce: string; request: unknown; encoded: string; signingBytes: string; signature: string }
+interface Vector {
+  name: string;
+  seed: string;
+  signer: string;
+  method: string;
+  nonce: string;
+  request: unknown;
+  encoded: string;
+  signingBytes: string;
+  signature: string;
+}
 const VECTORS: Vector[] = JSON.parse(readFileSync(new URL('../../../../docs/signing-vectors.json', import.meta.url), 'utf8')).vectors;
 
-interface Codec { fromJSON(o: unknown): platform.Signed; encode(m: never): { finish(): Uint8Array } }
+interface Codec {
+  fromJSON(o: unknown): platform.Signed;
+  encode(m: never): { finish(): Uint8Array };
+}
 const CODECS: Record<string, Codec> = {
-  '/ewx.v1.Registry/Deposit': DepositRequest, '/ewx.v1.Consensus/ProduceBlocks': ProduceBlocksRequest,
-  '/ewx.v1.Rewards/SetRewardPeriodLength': SetRewardPeriodLengthRequest, '/ewx.v1.Voting/SubmitVote': SubmitVoteRequest,
-  '/ewx.v1.Registry/DisconnectWorker': DisconnectWorkerRequest, '/ewx.v1.Registry/ClaimRewards': ClaimRewardsRequest,
-  '/ewx.v1.Registry/UpdateAllowList': UpdateAllowListRequest, '/ewx.v1.Registry/RegisterGroup': RegisterGroupRequest,
+  '/ewx.v1.Registry/Deposit': DepositRequest,
+  '/ewx.v1.Consensus/ProduceBlocks': ProduceBlocksRequest,
+  '/ewx.v1.Rewards/SetRewardPeriodLength': SetRewardPeriodLengthRequest,
+  '/ewx.v1.Voting/SubmitVote': SubmitVoteRequest,
+  '/ewx.v1.Registry/DisconnectWorker': DisconnectWorkerRequest,
+  '/ewx.v1.Registry/ClaimRewards': ClaimRewardsRequest,
+  '/ewx.v1.Registry/UpdateAllowList': UpdateAllowListRequest,
+  '/ewx.v1.Registry/RegisterGroup': RegisterGroupRequest,
 };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -56,12 +79,16 @@ describe('signing vectors (docs/signing-vectors.json)', () => {
       assert.equal(hex(platform.signBytes(platform.keyPairFromSeed(v.seed), Buffer.from(v.signingBytes, 'hex'))), v.signature);
       const auth = platform.authenticate(v.method, signed as platform.Signed, encode);
       // What the service records as the command's proof (docs/AUDIT.md): the vector's payload and signature.
-      assert.deepEqual(auth, { signer: v.signer, nonce: BigInt(v.nonce), proof: { method: v.method, payload: Buffer.from(v.encoded, 'hex').toString('base64'), signature: v.signature } });
+      assert.deepEqual(auth, {
+        signer: v.signer,
+        nonce: BigInt(v.nonce),
+        proof: { method: v.method, payload: Buffer.from(v.encoded, 'hex').toString('base64'), signature: v.signature },
+      });
     });
   }
 });
 
-describe('client bytes equal the platform\'s', () => {
+describe("client bytes equal the platform's", () => {
   const key = keyPairFromSeed('11'.repeat(32));
   const other = keyPairFromSeed('22'.repeat(32)).address;
   const cases: [string, Codec, object][] = [
@@ -91,14 +118,26 @@ describe('client bytes equal the platform\'s', () => {
     const vote = await signVote(keySigner(key, counterNonces()), { solution: 's', roundId: 'r', result: Buffer.from('ab', 'hex') });
     const encode = (m: SubmitVoteRequest): Uint8Array => SubmitVoteRequest.encode(m).finish();
     const auth = platform.authenticate('/ewx.v1.Voting/SubmitVote', vote, encode);
-    assert.deepEqual({ signer: auth.signer, nonce: auth.nonce, method: auth.proof.method }, { signer: key.address, nonce: 1n, method: '/ewx.v1.Voting/SubmitVote' });
+    assert.deepEqual(
+      { signer: auth.signer, nonce: auth.nonce, method: auth.proof.method },
+      { signer: key.address, nonce: 1n, method: '/ewx.v1.Voting/SubmitVote' },
+    );
     assert.throws(() => platform.authenticate('/ewx.v1.Voting/SubmitVotes', vote, encode), /auth\.signature/);
   });
 });
 
 /** A second implementation, from the text of docs/SIGNING.md: @noble/curves and a hand-written protobuf encoder. */
 describe('an independent implementation gets the same bytes and signatures', () => {
-  const varint = (n: bigint): number[] => { const out: number[] = []; do { let b = Number(n & 0x7fn); n >>= 7n; if (n > 0n) b |= 0x80; out.push(b); } while (n > 0n); return out; };
+  const varint = (n: bigint): number[] => {
+    const out: number[] = [];
+    do {
+      let b = Number(n & 0x7fn);
+      n >>= 7n;
+      if (n > 0n) b |= 0x80;
+      out.push(b);
+    } while (n > 0n);
+    return out;
+  };
   const tag = (field: number, wire: number): number[] => varint(BigInt((field << 3) | wire));
   const str = (field: number, s: string | Uint8Array): number[] => {
     if (s.length === 0) return []; // proto3: a field at its default value is left out
@@ -112,7 +151,11 @@ describe('an independent implementation gets the same bytes and signatures', () 
     // ProduceBlocksRequest: count = 2 (uint32)
     '/ewx.v1.Consensus/ProduceBlocks': (r) => u64(2, BigInt(Number(r.count ?? 0))),
     // SubmitVoteRequest: solution = 2, round_id = 3, result = 4 (bytes; base64 in proto3 JSON)
-    '/ewx.v1.Voting/SubmitVote': (r) => [...str(2, String(r.solution ?? '')), ...str(3, String(r.roundId ?? '')), ...str(4, Buffer.from(String(r.result ?? ''), 'base64'))],
+    '/ewx.v1.Voting/SubmitVote': (r) => [
+      ...str(2, String(r.solution ?? '')),
+      ...str(3, String(r.roundId ?? '')),
+      ...str(4, Buffer.from(String(r.result ?? ''), 'base64')),
+    ],
     // ClaimRewardsRequest: groups = 2 (repeated string, each element its own field)
     '/ewx.v1.Registry/ClaimRewards': (r) => ((r.groups as string[]) ?? []).flatMap((g) => str(2, g)),
     '/ewx.v1.Registry/DisconnectWorker': () => [],
@@ -135,7 +178,7 @@ describe('an independent implementation gets the same bytes and signatures', () 
   test('it covered at least four vectors', () => assert.ok(VECTORS.filter((x) => encoders[x.method]).length >= 4));
 });
 
-test('signWith takes the signer\'s next nonce each time', async () => {
+test("signWith takes the signer's next nonce each time", async () => {
   const s = keySigner(keyPairFromSeed('33'.repeat(32)), counterNonces(9n));
   const encode = (m: DepositRequest): Uint8Array => DepositRequest.encode(m).finish();
   const msg: DepositRequest = { auth: undefined, account: 'x', amount: '1' };

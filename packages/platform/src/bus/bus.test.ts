@@ -16,16 +16,36 @@ function busContract(name: string, make: () => Bus, skip?: string): void {
       const seenA: string[] = [];
       const seenB: string[] = [];
       let failedOnce = false;
-      const a = await bus.consume({ groupId: `${topic}-a`, topics: [topic], handler: async (m: IncomingMessage) => {
-        if (m.value === 'k1:3' && !failedOnce) { failedOnce = true; throw new Error('transient'); }
-        seenA.push(m.value);
-      } });
-      const b = await bus.consume({ groupId: `${topic}-b`, topics: [topic], handler: async (m) => { seenB.push(m.value); } });
-      for (let i = 0; i < 6; i++) await bus.publish(topic, [{ key: 'k1', value: `k1:${i}` }, { key: 'k2', value: `k2:${i}` }]);
+      const a = await bus.consume({
+        groupId: `${topic}-a`,
+        topics: [topic],
+        handler: async (m: IncomingMessage) => {
+          if (m.value === 'k1:3' && !failedOnce) {
+            failedOnce = true;
+            throw new Error('transient');
+          }
+          seenA.push(m.value);
+        },
+      });
+      const b = await bus.consume({
+        groupId: `${topic}-b`,
+        topics: [topic],
+        handler: async (m) => {
+          seenB.push(m.value);
+        },
+      });
+      for (let i = 0; i < 6; i++)
+        await bus.publish(topic, [
+          { key: 'k1', value: `k1:${i}` },
+          { key: 'k2', value: `k2:${i}` },
+        ]);
       await waitFor('both groups to see 12 messages', () => (seenA.length >= 12 && seenB.length >= 12 ? true : undefined), 60_000);
       const k1 = seenA.filter((v) => v.startsWith('k1:'));
       assert.deepEqual(k1, ['k1:0', 'k1:1', 'k1:2', 'k1:3', 'k1:4', 'k1:5']);
-      assert.deepEqual(seenB.filter((v) => v.startsWith('k2:')), ['k2:0', 'k2:1', 'k2:2', 'k2:3', 'k2:4', 'k2:5']);
+      assert.deepEqual(
+        seenB.filter((v) => v.startsWith('k2:')),
+        ['k2:0', 'k2:1', 'k2:2', 'k2:3', 'k2:4', 'k2:5'],
+      );
       assert.ok(failedOnce);
       await a.stop();
       await b.stop();
@@ -44,9 +64,15 @@ describe('Kafka consumer: caught up with the backlog at join', { skip }, () => {
     const topic = `${uniqueNamespace('catchup')}.ewx.test.events.v1`;
     const groupId = `${topic}-g`;
     const keys = ['a', 'b', 'c', 'd', 'e'];
-    await bus.publish(topic, Array.from({ length: 30 }, (_, i) => ({ key: keys[i % 5]!, value: `m${i}` })));
+    await bus.publish(
+      topic,
+      Array.from({ length: 30 }, (_, i) => ({ key: keys[i % 5]!, value: `m${i}` })),
+    );
     const seen: string[] = [];
-    const slow = async (m: IncomingMessage): Promise<void> => { await new Promise((r) => setTimeout(r, 30)); seen.push(m.value); };
+    const slow = async (m: IncomingMessage): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 30));
+      seen.push(m.value);
+    };
     const first = await bus.consume({ groupId, topics: [topic], handler: slow });
     const r1 = await first.caughtUp!();
     // Handling starts at the join, so part of the backlog may be done before the wait begins.
@@ -54,7 +80,10 @@ describe('Kafka consumer: caught up with the backlog at join', { skip }, () => {
     assert.equal(seen.length, 30, 'every message of the backlog was handled when caughtUp resolved');
     await first.stop();
 
-    await bus.publish(topic, Array.from({ length: 5 }, (_, i) => ({ key: keys[i]!, value: `n${i}` })));
+    await bus.publish(
+      topic,
+      Array.from({ length: 5 }, (_, i) => ({ key: keys[i]!, value: `n${i}` })),
+    );
     const second = await bus.consume({ groupId, topics: [topic], handler: slow });
     const r2 = await second.caughtUp!();
     assert.ok(r2.messages <= 5, `counted from the committed offsets: ${r2.messages}`);

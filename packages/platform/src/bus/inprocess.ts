@@ -50,14 +50,25 @@ export function inProcessBus(log: Logger): Bus {
           }
           if (!delivered && !stopped) {
             await new Promise<void>((r) => {
-              wake = () => { wakers.delete(wake); r(); };
+              wake = () => {
+                wakers.delete(wake);
+                r();
+              };
               wakers.add(wake);
             });
           }
         }
       })();
-      return { async stop() { stopped = true; wake(); await loop; } };
+      return {
+        async stop() {
+          stopped = true;
+          wake();
+          await loop;
+        },
+      };
     },
-    async close() { for (const w of [...wakers]) w(); },
+    async close() {
+      for (const w of [...wakers]) w();
+    },
   };
 }

@@ -28,7 +28,11 @@ export function kafkaSecurityFrom(env: Env): KafkaSecurity {
   const cert = pemFileFrom(env, 'KAFKA_TLS_CERT_FILE', 'certificate');
   const key = pemFileFrom(env, 'KAFKA_TLS_KEY_FILE', 'private key');
   if ((cert === undefined) !== (key === undefined)) {
-    throw new ConfigError(cert === undefined ? 'KAFKA_TLS_CERT_FILE' : 'KAFKA_TLS_KEY_FILE', 'set together with the other of KAFKA_TLS_CERT_FILE / KAFKA_TLS_KEY_FILE', undefined);
+    throw new ConfigError(
+      cert === undefined ? 'KAFKA_TLS_CERT_FILE' : 'KAFKA_TLS_KEY_FILE',
+      'set together with the other of KAFKA_TLS_CERT_FILE / KAFKA_TLS_KEY_FILE',
+      undefined,
+    );
   }
   const files = ca !== undefined || cert !== undefined;
   if (tlsSetting === '0' && files) throw new ConfigError('KAFKA_TLS', '1 (or unset) when KAFKA_TLS_*_FILE are set', tlsSetting);

@@ -54,7 +54,10 @@ export function kafkaConfig(o: KafkaBusOptions): KafkaConfig {
     ...(o.security?.sasl ? { sasl: { ...o.security.sasl } as SASLOptions } : {}),
     logLevel: logLevel.ERROR,
     retry: { initialRetryTime: 200, retries: 12, maxRetryTime: 5000 },
-    logCreator: () => ({ level, log }) => o.log.warn('kafkajs', { level, message: log.message, error: log.error }),
+    logCreator:
+      () =>
+      ({ level, log }) =>
+        o.log.warn('kafkajs', { level, message: log.message, error: log.error }),
   };
 }
 
@@ -86,15 +89,18 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       const existing = new Set(await admin.listTopics());
       const create = missing.filter((n) => !existing.has(n));
       if (create.length > 0) {
-        await admin.createTopics({ waitForLeaders: true, topics: create.map((topic) => ({ topic, numPartitions: o.partitions ?? 3 })) })
-          .catch((e: Error) => { if (!/already exists/i.test(e.message)) throw e; });
+        await admin.createTopics({ waitForLeaders: true, topics: create.map((topic) => ({ topic, numPartitions: o.partitions ?? 3 })) }).catch((e: Error) => {
+          if (!/already exists/i.test(e.message)) throw e;
+        });
       }
       // Another process may have created a topic a moment ago ("already exists" above, without
       // waiting for leaders): subscribing before its partitions have leaders fails with
       // UNKNOWN_TOPIC_OR_PARTITION, so wait until the metadata shows them (bounded).
       for (let attempt = 0; ; attempt++) {
-        const ready = await admin.fetchTopicMetadata({ topics: missing })
-          .then((m) => m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)), () => false);
+        const ready = await admin.fetchTopicMetadata({ topics: missing }).then(
+          (m) => m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+          () => false,
+        );
         if (ready || attempt >= 50) break;
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -109,7 +115,9 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       await p.connect();
       producer = p;
       return p;
-    })().finally(() => { connecting = undefined; });
+    })().finally(() => {
+      connecting = undefined;
+    });
     return connecting;
   };
 
@@ -118,7 +126,9 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
     const consumer = kafka.consumer({
-      groupId: c.groupId, sessionTimeout, heartbeatInterval,
+      groupId: c.groupId,
+      sessionTimeout,
+      heartbeatInterval,
       maxWaitTimeInMs: Math.min(FETCH_MAX_WAIT_MS, heartbeatInterval),
       retry: { retries: 1000, initialRetryTime: 200, maxRetryTime: 5000 },
     });
@@ -130,11 +140,17 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     /** Next offset to handle per `topic:partition`, after this process handled a message there. */
     const handled = new Map<string, bigint>();
     let onJoin: (() => void) | undefined;
-    const joined = new Promise<void>((r) => { onJoin = r; });
+    const joined = new Promise<void>((r) => {
+      onJoin = r;
+    });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
       o.log.info('inbox: joined the consumer group', {
-        group: c.groupId, memberId: payload.memberId, leader: payload.isLeader, joinMs: payload.duration, partitions: assigned.size,
+        group: c.groupId,
+        memberId: payload.memberId,
+        leader: payload.isLeader,
+        joinMs: payload.duration,
+        partitions: assigned.size,
       });
       onJoin?.();
     });
@@ -150,8 +166,14 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
 
     async function joinAndWatch(): Promise<Consumer> {
       await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
-      const toIncoming = (topic: string, partition: number, message: KafkaMessage): IncomingMessage =>
-        ({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', ...headersOf(message.headers) });
+      const toIncoming = (topic: string, partition: number, message: KafkaMessage): IncomingMessage => ({
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key?.toString() ?? '',
+        value: message.value?.toString() ?? '',
+        ...headersOf(message.headers),
+      });
       const handleBatch = c.handleBatch;
       if (handleBatch) {
         await consumer.run({
@@ -159,7 +181,9 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
           eachBatch: async ({ batch, heartbeat, isStale }) => {
             if (batch.messages.length === 0 || isStale()) return;
             // As below: keep the session alive while the handler waits.
-            const pump = setInterval(() => { heartbeat().catch(() => undefined); }, heartbeatInterval);
+            const pump = setInterval(() => {
+              heartbeat().catch(() => undefined);
+            }, heartbeatInterval);
             try {
               await handleBatch(batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m)));
             } finally {
@@ -168,20 +192,30 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
             handled.set(`${batch.topic}:${batch.partition}`, BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n);
           },
         });
-      } else await consumer.run({
-        autoCommit: true,
-        eachMessage: async ({ topic, partition, message, heartbeat }) => {
-          // kafkajs heartbeats only between messages: keep the session alive while a handler waits
-          // (a slow database, the runtime busy with a long command) instead of being expelled.
-          const pump = setInterval(() => { heartbeat().catch(() => undefined); }, heartbeatInterval);
-          try {
-            await c.handler({ topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', ...headersOf(message.headers) });
-          } finally {
-            clearInterval(pump);
-          }
-          handled.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
-        },
-      });
+      } else
+        await consumer.run({
+          autoCommit: true,
+          eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            // kafkajs heartbeats only between messages: keep the session alive while a handler waits
+            // (a slow database, the runtime busy with a long command) instead of being expelled.
+            const pump = setInterval(() => {
+              heartbeat().catch(() => undefined);
+            }, heartbeatInterval);
+            try {
+              await c.handler({
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key?.toString() ?? '',
+                value: message.value?.toString() ?? '',
+                ...headersOf(message.headers),
+              });
+            } finally {
+              clearInterval(pump);
+            }
+            handled.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
+          },
+        });
       // run() returns once joined, or after a failed join that kafkajs retries by itself: wait for the join.
       await joined;
       // Where the group stands on the partitions it now owns (what the previous process committed).
@@ -202,12 +236,18 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
         return Number(n);
       };
       const handle: Consumer = {
-        async stop() { consumers.delete(handle); await consumer.disconnect(); },
+        async stop() {
+          consumers.delete(handle);
+          await consumer.disconnect();
+        },
         async caughtUp(onProgress) {
           const messages = behind();
           let last = Date.now();
           for (let n = messages; n > 0; n = behind()) {
-            if (Date.now() - last >= 5000) { onProgress?.(n); last = Date.now(); }
+            if (Date.now() - last >= 5000) {
+              onProgress?.(n);
+              last = Date.now();
+            }
             await new Promise((r) => setTimeout(r, 20));
           }
           return { messages };
@@ -238,7 +278,11 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       // A client of its own without retries: the answer is wanted now (health), not eventually.
       const admin = probeKafka.admin({ retry: { retries: 0 } });
       await admin.connect();
-      try { await admin.describeCluster(); } finally { await admin.disconnect().catch(() => undefined); }
+      try {
+        await admin.describeCluster();
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
     },
     async close() {
       for (const c of [...consumers]) await c.stop();

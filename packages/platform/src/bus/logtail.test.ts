@@ -20,7 +20,10 @@ test('log-tail bus: a consumer reads the producer log from its durable checkpoin
   const handler = async (m: { value: string }) => {
     const env = parseEnvelope(m.value);
     const i = (env.data as { i: number }).i;
-    if (i === 3 && !failed) { failed = true; throw new Error('transient'); }
+    if (i === 3 && !failed) {
+      failed = true;
+      throw new Error('transient');
+    }
     seen.push(i);
   };
   let c = await bus.consume({ groupId: 'g', topics: [topicOf('src')], handler });
@@ -29,7 +32,10 @@ test('log-tail bus: a consumer reads the producer log from its durable checkpoin
   assert.ok(failed);
   // The failed batch was redelivered from the checkpoint: at-least-once, in log order per stream.
   assert.deepEqual([...new Set(seen)].sort(), [0, 1, 2, 3, 4]);
-  assert.ok(seen.every((i) => i >= 0), 'the inbox stream was not delivered');
+  assert.ok(
+    seen.every((i) => i >= 0),
+    'the inbox stream was not delivered',
+  );
 
   // A new consumer of the same group resumes after the checkpoint: only new events arrive.
   seen.length = 0;

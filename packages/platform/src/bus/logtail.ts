@@ -25,8 +25,12 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
   const consumers = new Set<Consumer>();
   return {
     tailsLogs: true,
-    register(service, store, head) { sources.set(topicOf(service, namespace), { service, store, head }); },
-    async publish() { /* the log is the topic */ },
+    register(service, store, head) {
+      sources.set(topicOf(service, namespace), { service, store, head });
+    },
+    async publish() {
+      /* the log is the topic */
+    },
     async consume(o: ConsumerOptions): Promise<Consumer> {
       const unobserved: (() => void)[] = [];
       const subs: Subscription[] = o.topics.map((topic) => {
@@ -37,8 +41,16 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
           batchSize: 500,
           log: log.child({ component: 'bus', group: o.groupId, topic }),
           handler: async (events) => {
-            const messages = events.filter((e) => !e.streamId.startsWith(INBOX_PREFIX))
-              .map((e) => ({ topic, partition: 0, offset: e.position, key: e.streamId, value: JSON.stringify(toEnvelope(src.service, e)), ...traceHeadersOf(e.metadata) }));
+            const messages = events
+              .filter((e) => !e.streamId.startsWith(INBOX_PREFIX))
+              .map((e) => ({
+                topic,
+                partition: 0,
+                offset: e.position,
+                key: e.streamId,
+                value: JSON.stringify(toEnvelope(src.service, e)),
+                ...traceHeadersOf(e.metadata),
+              }));
             if (o.handleBatch) {
               if (messages.length > 0) await o.handleBatch(messages);
               return;
@@ -60,6 +72,8 @@ export function logTailBus(log: Logger, namespace = ''): LogTailBus {
       consumers.add(handle);
       return handle;
     },
-    async close() { for (const c of [...consumers]) await c.stop(); },
+    async close() {
+      for (const c of [...consumers]) await c.stop();
+    },
   };
 }

@@ -2,9 +2,18 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import {
-  ANY, BACKWARDS, NO_STREAM, START as KURRENT_START,
-  type AllStreamResolvedEvent, type AppendResult, type AppendToStreamOptions, type EventData as KurrentEventData,
-  type Position, type ReadAllOptions, type ReadStreamOptions, type ResolvedEvent,
+  ANY,
+  BACKWARDS,
+  NO_STREAM,
+  START as KURRENT_START,
+  type AllStreamResolvedEvent,
+  type AppendResult,
+  type AppendToStreamOptions,
+  type EventData as KurrentEventData,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 import { eventStoreContract } from '../testing/contract.js';
 import { kurrentEventStoreOn, type KurrentClient } from './kurrentdb.js';
@@ -26,7 +35,8 @@ interface FakeOptions {
   readonly ignoreFilter?: boolean;
 }
 
-const cmp = (a: Position, b: Position): number => (a.commit !== b.commit ? (a.commit < b.commit ? -1 : 1) : a.prepare === b.prepare ? 0 : a.prepare < b.prepare ? -1 : 1);
+const cmp = (a: Position, b: Position): number =>
+  a.commit !== b.commit ? (a.commit < b.commit ? -1 : 1) : a.prepare === b.prepare ? 0 : a.prepare < b.prepare ? -1 : 1;
 
 type Recorded = NonNullable<AllStreamResolvedEvent['event']>;
 
@@ -34,7 +44,10 @@ class FakeKurrent implements KurrentClient {
   readonly log: AllStreamResolvedEvent[] = [];
   readonly readAllCalls: ReadAllOptions[] = [];
   private next = 4096n;
-  constructor(readonly o: FakeOptions, recorded: readonly AllStreamResolvedEvent[] = []) {
+  constructor(
+    readonly o: FakeOptions,
+    recorded: readonly AllStreamResolvedEvent[] = [],
+  ) {
     this.log.push(...recorded.map((r) => ({ ...r, event: { ...r.event! } })));
   }
 
@@ -59,8 +72,15 @@ class FakeKurrent implements KurrentClient {
       const prepare = commit + BigInt(k) * 187n;
       const position = { commit: this.o.sharedCommit ? commit : prepare, prepare };
       const event = {
-        streamId: streamName, id: e.id, revision: (cur ?? -1n) + 1n + BigInt(k), type: e.type, data: e.data,
-        metadata: e.metadata, isJson: true, created: new Date(0), position,
+        streamId: streamName,
+        id: e.id,
+        revision: (cur ?? -1n) + 1n + BigInt(k),
+        type: e.type,
+        data: e.data,
+        metadata: e.metadata,
+        isJson: true,
+        created: new Date(0),
+        position,
       } as Recorded;
       this.log.push({ event, commitPosition: position.commit });
       last = position;
@@ -99,14 +119,23 @@ class FakeKurrent implements KurrentClient {
     }
   }
 
-  async dispose(): Promise<void> { /* nothing held */ }
+  async dispose(): Promise<void> {
+    /* nothing held */
+  }
 }
 
 /** A $all page as KurrentDB returns it: system and foreign streams around one three-event append. */
 const at = (commit: bigint, prepare: bigint, streamId: string, revision: bigint, type: string, i: number): AllStreamResolvedEvent => ({
   event: {
-    streamId, id: randomUUID(), revision, type, data: { i }, metadata: {}, isJson: true,
-    created: new Date('2026-01-01T00:00:00Z'), position: { commit, prepare },
+    streamId,
+    id: randomUUID(),
+    revision,
+    type,
+    data: { i },
+    metadata: {},
+    isJson: true,
+    created: new Date('2026-01-01T00:00:00Z'),
+    position: { commit, prepare },
   } as Recorded,
   commitPosition: commit,
 });
@@ -131,7 +160,10 @@ for (const inclusive of [true, false]) {
         const store = kurrentEventStoreOn(new FakeKurrent({ inclusive, sharedCommit: true, ignoreFilter }, RECORDED), 'cat');
         const whole = await store.readAll(START, 100);
         assert.deepEqual(ids(whole), [0, 1, 2, 3, 4, 5]);
-        assert.deepEqual(whole.map((e) => e.position), ['1296/1296', '2048/2048', '2048/2235', '2048/2422', '3500/3500', '3900/3900']);
+        assert.deepEqual(
+          whole.map((e) => e.position),
+          ['1296/1296', '2048/2048', '2048/2235', '2048/2422', '3500/3500', '3900/3900'],
+        );
         for (let limit = 1; limit <= 7; limit++) {
           const seen: RecordedEvent[] = [];
           let after: LogPosition = START;
@@ -173,7 +205,13 @@ for (const inclusive of [true, false]) {
       assert.equal(await again.getCheckpoint('relay'), '2048/2048');
       assert.deepEqual(ids(await again.readAll(await again.getCheckpoint('relay'), 10)), [2, 3, 4, 5]);
       await assert.rejects(store.saveCheckpoint('bare', '2048' as LogPosition), /not a \$all position.*#627/);
-      await fake.appendToStream('cat$checkpoint-old', { id: randomUUID(), contentType: 'application/json', type: 'Checkpoint', data: { position: '2048' }, metadata: undefined });
+      await fake.appendToStream('cat$checkpoint-old', {
+        id: randomUUID(),
+        contentType: 'application/json',
+        type: 'Checkpoint',
+        data: { position: '2048' },
+        metadata: undefined,
+      });
       await assert.rejects(store.getCheckpoint('old'), /"2048" is not a \$all position/);
       await assert.rejects(store.readAll('2048' as LogPosition, 1), /commit position alone/);
     });
@@ -187,8 +225,9 @@ for (const inclusive of [true, false]) {
 
   // The whole port contract over the fake: expected versions, checkpoints, subscriptions, paging.
   const fake = new FakeKurrent({ inclusive, sharedCommit: true });
-  eventStoreContract(`KurrentDB adapter over a fake client (fromPosition ${inclusive ? 'inclusive' : 'exclusive'}, shared commits)`,
-    async (category) => kurrentEventStoreOn(fake, category));
+  eventStoreContract(`KurrentDB adapter over a fake client (fromPosition ${inclusive ? 'inclusive' : 'exclusive'}, shared commits)`, async (category) =>
+    kurrentEventStoreOn(fake, category),
+  );
 }
 
 const distinct = new FakeKurrent({ inclusive: true, sharedCommit: false });

@@ -1,12 +1,36 @@
 import {
-  ANY, BACKWARDS, END, FORWARDS, KurrentDBClient, NO_STREAM, START as KURRENT_START, jsonEvent, streamNameFilter,
-  type AllStreamResolvedEvent, type AppendResult as KurrentAppendResult, type AppendToStreamOptions,
-  type EventData as KurrentEventData, type Position, type ReadAllOptions, type ReadStreamOptions, type ResolvedEvent,
+  ANY,
+  BACKWARDS,
+  END,
+  FORWARDS,
+  KurrentDBClient,
+  NO_STREAM,
+  START as KURRENT_START,
+  jsonEvent,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type AppendResult as KurrentAppendResult,
+  type AppendToStreamOptions,
+  type EventData as KurrentEventData,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 import { WrongExpectedVersionError } from '../errors.js';
 import {
-  START, comparePositions, decodePosition, encodePosition, parsePosition,
-  type AppendResult, type EventData, type EventStore, type ExpectedVersion, type Json, type LogPosition, type RecordedEvent,
+  START,
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  parsePosition,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedVersion,
+  type Json,
+  type LogPosition,
+  type RecordedEvent,
 } from './types.js';
 
 /**
@@ -67,7 +91,9 @@ export const kurrentPosition = (p: Position): LogPosition => encodePosition([p.c
 export function kurrentPair(p: LogPosition): Position {
   const c = decodePosition(p);
   if (c.length !== 2) {
-    throw new Error(`KurrentDB: ${JSON.stringify(p)} is not a $all position (commit/prepare); a commit position alone cannot be resumed from without skipping events (KurrentDB issue #627)`);
+    throw new Error(
+      `KurrentDB: ${JSON.stringify(p)} is not a $all position (commit/prepare); a commit position alone cannot be resumed from without skipping events (KurrentDB issue #627)`,
+    );
   }
   return { commit: c[0]!, prepare: c[1]! };
 }
@@ -113,9 +139,11 @@ export function kurrentEventStoreOn(client: KurrentClient, category: string): Ev
       const streamState = expected === 'any' ? ANY : expected === -1 ? NO_STREAM : BigInt(expected);
       let r: KurrentAppendResult;
       try {
-        r = await client.appendToStream(prefix + streamId,
+        r = await client.appendToStream(
+          prefix + streamId,
           events.map((e) => jsonEvent({ type: e.type, data: e.data as never, metadata: (e.metadata ?? {}) as never })),
-          { streamState });
+          { streamState },
+        );
       } catch (e) {
         const err = e as { type?: string; actualState?: bigint | string };
         if (err.type === 'wrong-expected-version' || (e as Error).name === 'WrongExpectedVersionError') {
@@ -128,9 +156,7 @@ export function kurrentEventStoreOn(client: KurrentClient, category: string): Ev
       const nextVersion = Number(r.nextExpectedRevision);
       // The position of the last event written; without one in the reply, read that event back.
       // No `written`: KurrentDB does not say what precedes the append in $all, so readers read.
-      const lastPosition = r.position
-        ? kurrentPosition(r.position)
-        : (await readStream(streamId, nextVersion))[0]?.position;
+      const lastPosition = r.position ? kurrentPosition(r.position) : (await readStream(streamId, nextVersion))[0]?.position;
       if (lastPosition === undefined) throw new Error(`KurrentDB: appended to ${prefix + streamId} but cannot read back revision ${nextVersion}`);
       return { nextVersion, lastPosition };
     },
@@ -143,8 +169,12 @@ export function kurrentEventStoreOn(client: KurrentClient, category: string): Ev
         const want = limit - out.length + 1;
         let got = 0;
         let last: LogPosition | undefined;
-        for await (const r of client.readAll({ fromPosition: from === START ? KURRENT_START : kurrentPair(from),
-          maxCount: want, direction: FORWARDS, filter: streamNameFilter({ prefixes: [prefix] }) })) {
+        for await (const r of client.readAll({
+          fromPosition: from === START ? KURRENT_START : kurrentPair(from),
+          maxCount: want,
+          direction: FORWARDS,
+          filter: streamNameFilter({ prefixes: [prefix] }),
+        })) {
           got++;
           if (r.event?.position) last = kurrentPosition(r.event.position);
           const e = toEvent(r);
@@ -178,7 +208,11 @@ export function kurrentEventStoreOn(client: KurrentClient, category: string): Ev
     },
     waitForAppend(ms: number): Promise<void> {
       return new Promise((resolve) => {
-        const done = (): void => { clearTimeout(t); waiters.delete(done); resolve(); };
+        const done = (): void => {
+          clearTimeout(t);
+          waiters.delete(done);
+          resolve();
+        };
         const t = setTimeout(done, ms);
         waiters.add(done);
       });

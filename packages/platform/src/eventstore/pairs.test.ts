@@ -25,7 +25,11 @@ after(() => db.close());
 eventStoreContract('sparse pairs over PGlite', (category) => pglitePairEventStore(category, db));
 eventStoreContract('sparse pairs over PostgreSQL', (category) => postgresPairEventStore(infra!.databaseUrl, category), { skip });
 
-interface Tally { total: number; seen: string[]; height: number }
+interface Tally {
+  total: number;
+  seen: string[];
+  height: number;
+}
 const decider: Decider<Tally> = {
   initialState: () => ({ total: 0, seen: [], height: 0 }),
   evolve: (s, e: RecordedEvent) => {
@@ -34,7 +38,10 @@ const decider: Decider<Tally> = {
     return s;
   },
 };
-const adds = (...ns: number[]) => () => ns.map((n) => ({ type: 'Added', data: { n } }));
+const adds =
+  (...ns: number[]) =>
+  () =>
+    ns.map((n) => ({ type: 'Added', data: { n } }));
 
 let n = 0;
 const fresh = (): string => `p${process.pid.toString(36)}${Date.now().toString(36)}${n++}`;
@@ -46,20 +53,32 @@ const backends: [string, Open, string | undefined][] = [
 
 for (const [backend, open, skipped] of backends) {
   for (const reportWritten of [true, false]) {
-    describe(`runtime, relay, inbox over sparse pairs (${backend}, ${reportWritten ? 'positions reported by append' : 'read back, like KurrentDB'})`, { skip: skipped }, () => {
-      test('commands apply their own events at the store\'s positions; a replay is identical; GetStatus reports the commit part', async () => {
+    describe(`runtime, relay, inbox over sparse pairs (${backend}, ${reportWritten ? 'positions reported by append' : 'read back, like KurrentDB'})`, {
+      skip: skipped,
+    }, () => {
+      test("commands apply their own events at the store's positions; a replay is identical; GetStatus reports the commit part", async () => {
         const cat = fresh();
         const store = await open(cat, { reportWritten });
         let readBacks = 0;
         const readStream = store.readStream.bind(store);
-        const counted: EventStore = { ...store, readStream: (s, v) => { readBacks++; return readStream(s, v); } };
+        const counted: EventStore = {
+          ...store,
+          readStream: (s, v) => {
+            readBacks++;
+            return readStream(s, v);
+          },
+        };
         const rt = createRuntime(cat, counted, decider, silentLogger);
         await rt.start();
         const r1 = await rt.execute('a', adds(1, 2, 3));
         const r2 = await rt.execute('b', adds(4));
         const r3 = await rt.execute('a', adds(5, 6));
         const all = await store.readAll(START, 100);
-        assert.deepEqual([...r1, ...r2, ...r3].map((e) => e.position), all.map((e) => e.position), 'applied at the positions the store gave');
+        assert.deepEqual(
+          [...r1, ...r2, ...r3].map((e) => e.position),
+          all.map((e) => e.position),
+          'applied at the positions the store gave',
+        );
         assert.equal(new Set(all.map((e) => decodePosition(e.position)[0])).size, 3, 'three appends, three commit values');
         assert.equal(readBacks, reportWritten ? 0 : 3, reportWritten ? 'fast path: nothing read back' : 'no written positions: each append read back');
         assert.equal(rt.position(), all.at(-1)!.position);
@@ -98,25 +117,43 @@ for (const [backend, open, skipped] of backends) {
         const cat = fresh();
         const store = await open(cat, { reportWritten });
         // 75 appends of 7 events: the relay's first batch of 500 ends inside the 72nd append.
-        for (let i = 0; i < 75; i++) await store.append(`s${i % 5}`, Array.from({ length: 7 }, (_, k) => ({ type: 'E', data: { i: i * 7 + k } })), 'any');
+        for (let i = 0; i < 75; i++)
+          await store.append(
+            `s${i % 5}`,
+            Array.from({ length: 7 }, (_, k) => ({ type: 'E', data: { i: i * 7 + k } })),
+            'any',
+          );
         await store.append('inbox:x:y', [{ type: 'Copied', data: {} }], 'any');
         const published: number[] = [];
         const bus: Bus = {
-          async publish(_t, ms: readonly OutgoingMessage[]) { for (const m of ms) published.push((JSON.parse(m.value) as { data: { i: number } }).data.i); },
+          async publish(_t, ms: readonly OutgoingMessage[]) {
+            for (const m of ms) published.push((JSON.parse(m.value) as { data: { i: number } }).data.i);
+          },
           consume: async () => ({ stop: async () => undefined }),
           close: async () => undefined,
         };
         let relay = startRelay(store, bus, 'src', silentLogger);
         await relay.caughtUp;
         await relay.stop();
-        assert.deepEqual(published, Array.from({ length: 525 }, (_, i) => i));
+        assert.deepEqual(
+          published,
+          Array.from({ length: 525 }, (_, i) => i),
+        );
         const cp = await store.getCheckpoint('relay');
         assert.equal(cp, (await store.readAll(START, 1000)).at(-1)!.position);
-        await store.append('late', [0, 1, 2].map((k) => ({ type: 'E', data: { i: 525 + k } })), -1);
+        await store.append(
+          'late',
+          [0, 1, 2].map((k) => ({ type: 'E', data: { i: 525 + k } })),
+          -1,
+        );
         relay = startRelay(store, bus, 'src', silentLogger);
         await relay.caughtUp;
         await relay.stop();
-        assert.deepEqual(published, Array.from({ length: 528 }, (_, i) => i), 'resumed after its checkpoint: nothing twice');
+        assert.deepEqual(
+          published,
+          Array.from({ length: 528 }, (_, i) => i),
+          'resumed after its checkpoint: nothing twice',
+        );
         await store.close();
       });
 
@@ -140,7 +177,11 @@ for (const [backend, open, skipped] of backends) {
         assert.equal(dst.state().seen.length, 150);
         const recorded = await dst.store.readAll(START, 1000);
         const sources = recorded.map((e) => (e.metadata as { sourcePosition: string }).sourcePosition);
-        assert.deepEqual(sources, (await src.readAll(START, 1000)).map((e) => e.position), 'each source event recorded once, in order');
+        assert.deepEqual(
+          sources,
+          (await src.readAll(START, 1000)).map((e) => e.position),
+          'each source event recorded once, in order',
+        );
         for (let i = 1; i < recorded.length; i++) assert.ok(comparePositions(recorded[i]!.position, recorded[i - 1]!.position) > 0);
         await dst.stop();
         await producer.stop();

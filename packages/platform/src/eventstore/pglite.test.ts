@@ -18,7 +18,11 @@ test('the cluster template is made once when missing, then new folders are unpac
   await first.close();
 
   const second = await openPglite(join(dir, 'b'), env);
-  assert.deepEqual((await second.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 't'`)).rows, [{ n: 0 }], 'a new folder starts empty, not from another database');
+  assert.deepEqual(
+    (await second.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 't'`)).rows,
+    [{ n: 0 }],
+    'a new folder starts empty, not from another database',
+  );
   await second.close();
   const memory = await openPglite(undefined, env);
   assert.deepEqual((await memory.query('SELECT 1 + 1 AS two')).rows, [{ two: 2 }]);

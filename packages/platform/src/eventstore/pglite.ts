@@ -11,7 +11,9 @@ export function pgliteClient(db: PGlite, ownsDb: boolean): SqlClient {
   return {
     query: async (text, params) => db.query(text, params) as never,
     transaction: (fn) => db.transaction((tx) => fn({ query: async (t, p) => tx.query(t, p) as never })),
-    close: async () => { if (ownsDb) await db.close(); },
+    close: async () => {
+      if (ownsDb) await db.close();
+    },
   };
 }
 

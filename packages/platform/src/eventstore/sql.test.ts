@@ -42,14 +42,26 @@ for (const [name, client, skipped] of backends) {
     await migrate(sql, schema);
     await migrate(sql, schema); // a second start changes nothing
     const col = await sql.query<{ data_type: string }>(
-      `SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'checkpoints' AND column_name = 'position'`, [schema]);
+      `SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'checkpoints' AND column_name = 'position'`,
+      [schema],
+    );
     assert.equal(col.rows[0]!.data_type, 'text');
     const store = sqlEventStore(sql, schema);
     const cp = await store.getCheckpoint('relay');
     assert.equal(cp, '3');
-    assert.deepEqual((await store.readAll(cp, 10)).map((e) => (e.data as { i: number }).i), [3, 4]);
+    assert.deepEqual(
+      (await store.readAll(cp, 10)).map((e) => (e.data as { i: number }).i),
+      [3, 4],
+    );
     const seen: number[] = [];
-    const sub = subscribe(store, { checkpoint: 'relay', pollMs: 20, log: silentLogger, handler: async (b) => { seen.push(...b.map((e) => (e.data as { i: number }).i)); } });
+    const sub = subscribe(store, {
+      checkpoint: 'relay',
+      pollMs: 20,
+      log: silentLogger,
+      handler: async (b) => {
+        seen.push(...b.map((e) => (e.data as { i: number }).i));
+      },
+    });
     await sub.caughtUp;
     await sub.stop();
     assert.deepEqual(seen, [3, 4], 'nothing before the old checkpoint again, nothing after it lost');

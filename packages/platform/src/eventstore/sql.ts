@@ -1,7 +1,15 @@
 import { WrongExpectedVersionError } from '../errors.js';
 import {
-  START, decodePosition, parsePosition,
-  type AppendResult, type EventData, type EventStore, type ExpectedVersion, type Json, type LogPosition, type RecordedEvent,
+  START,
+  decodePosition,
+  parsePosition,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedVersion,
+  type Json,
+  type LogPosition,
+  type RecordedEvent,
 } from './types.js';
 import type { SnapshotStore, StoredSnapshot } from '../snapshot.js';
 
@@ -76,7 +84,9 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
     name text PRIMARY KEY, position text NOT NULL)`);
   const col = await sql.query<{ data_type: string }>(
     `SELECT data_type FROM information_schema.columns
-     WHERE table_schema = $1 AND table_name = 'checkpoints' AND column_name = 'position'`, [schema]);
+     WHERE table_schema = $1 AND table_name = 'checkpoints' AND column_name = 'position'`,
+    [schema],
+  );
   if (col.rows[0]?.data_type === 'bigint') {
     await sql.query(`ALTER TABLE ${schema}.checkpoints ALTER COLUMN position TYPE text USING position::text`);
   }
@@ -106,7 +116,9 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
         // Under the lock, the log's last position is the one just before this append's events.
         const cur = await tx.query<{ v: number | null; p: string | number | null }>(
           `SELECT (SELECT max(version) FROM ${schema}.events WHERE stream_id = $1) AS v,
-                  (SELECT max(position) FROM ${schema}.events) AS p`, [streamId]);
+                  (SELECT max(position) FROM ${schema}.events) AS p`,
+          [streamId],
+        );
         const preceding = cur.rows[0]?.p === null || cur.rows[0]?.p === undefined ? START : sqlPosition(cur.rows[0].p);
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
@@ -118,7 +130,8 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
         });
         const ins = await tx.query<{ position: string }>(
           `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${values.join(',')} RETURNING position`,
-          params);
+          params,
+        );
         const positions = ins.rows.map((r) => sqlPosition(r.position));
         return { nextVersion: actual + events.length, lastPosition: positions[positions.length - 1]!, written: { preceding, positions } };
       });
@@ -128,13 +141,17 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
     async readStream(streamId: string, fromVersion = 0): Promise<RecordedEvent[]> {
       const r = await sql.query<Row>(
         `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
-         WHERE stream_id = $1 AND version >= $2 ORDER BY version`, [streamId, fromVersion]);
+         WHERE stream_id = $1 AND version >= $2 ORDER BY version`,
+        [streamId, fromVersion],
+      );
       return r.rows.map(toEvent);
     },
     async readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]> {
       const r = await sql.query<Row>(
         `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
-         WHERE position > $1 ORDER BY position LIMIT $2`, [afterIdentity(after).toString(), limit]);
+         WHERE position > $1 ORDER BY position LIMIT $2`,
+        [afterIdentity(after).toString(), limit],
+      );
       return r.rows.map(toEvent);
     },
     async getCheckpoint(name: string): Promise<LogPosition> {
@@ -144,11 +161,17 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
     async saveCheckpoint(name: string, position: LogPosition): Promise<void> {
       await sql.query(
         `INSERT INTO ${schema}.checkpoints (name, position) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, [name, parsePosition(position)]);
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`,
+        [name, parsePosition(position)],
+      );
     },
     waitForAppend(ms: number): Promise<void> {
       return new Promise((resolve) => {
-        const done = (): void => { clearTimeout(t); waiters.delete(done); resolve(); };
+        const done = (): void => {
+          clearTimeout(t);
+          waiters.delete(done);
+          resolve();
+        };
         const t = setTimeout(done, ms);
         waiters.add(done);
       });
@@ -158,11 +181,13 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
       await sql.query(
         `INSERT INTO ${schema}.snapshots (position, version, events, data) VALUES ($1, $2, $3, $4)
          ON CONFLICT (version, position) DO UPDATE SET data = EXCLUDED.data, events = EXCLUDED.events, taken_at = now()`,
-        [at, snap.version, snap.events, Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength).toString('base64')]);
+        [at, snap.version, snap.events, Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength).toString('base64')],
+      );
       await sql.query(
         `DELETE FROM ${schema}.snapshots WHERE version = $1 AND position < (
            SELECT min(position) FROM (SELECT position FROM ${schema}.snapshots WHERE version = $1 ORDER BY position DESC LIMIT ${SNAPSHOTS_KEPT}) k)`,
-        [snap.version]);
+        [snap.version],
+      );
     },
     async loadSnapshot(version?: string): Promise<StoredSnapshot | undefined> {
       // Only a snapshot whose event is still in the log (a log rebuilt or cut shorter leaves none usable).
@@ -170,7 +195,9 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
         `SELECT s.position, s.version, s.events, CASE WHEN $1::text IS NULL OR s.version = $1 THEN s.data END AS data
          FROM ${schema}.snapshots s
          WHERE ($1::text IS NULL OR s.version = $1) AND EXISTS (SELECT 1 FROM ${schema}.events e WHERE e.position = s.position)
-         ORDER BY s.position DESC, s.taken_at DESC LIMIT 1`, [version ?? null]);
+         ORDER BY s.position DESC, s.taken_at DESC LIMIT 1`,
+        [version ?? null],
+      );
       const row = r.rows[0];
       if (row === undefined || row.data === null) return undefined;
       return { position: sqlPosition(row.position), version: row.version, events: Number(row.events), data: Buffer.from(row.data, 'base64') };

@@ -31,7 +31,10 @@ export function subscribe(store: EventStore, o: SubscribeOptions): Subscription 
     let failures = 0;
     if (o.checkpoint) {
       for (;;) {
-        try { pos = await store.getCheckpoint(o.checkpoint); break; } catch (e) {
+        try {
+          pos = await store.getCheckpoint(o.checkpoint);
+          break;
+        } catch (e) {
           if (stopped) return;
           o.log.warn('subscription: reading checkpoint failed', { checkpoint: o.checkpoint, error: (e as Error).message });
           await sleep(backoff(failures++));
@@ -61,6 +64,9 @@ export function subscribe(store: EventStore, o: SubscribeOptions): Subscription 
   return {
     caughtUp,
     position: () => pos,
-    async stop() { stopped = true; await loop; },
+    async stop() {
+      stopped = true;
+      await loop;
+    },
   };
 }

@@ -22,7 +22,10 @@ test('key paging: a token that no page gave is refused, naming page.page_token',
   for (const bad of ['zz!', '-1', 'AAAA', token('NOT A KEY'), `${token('bravo')}=`, 'a'.repeat(10_240), 'YnJhdm8\u0000']) {
     assert.throws(() => pagedByKey(['alpha'], { pageSize: 0, pageToken: bad }, isWord), refusedToken, JSON.stringify(bad.slice(0, 20)));
   }
-  assert.throws(() => pagedByKey(['alpha'], { pageSize: 501, pageToken: '' }, isWord), (e: unknown) => e instanceof DomainError && e.message === 'page.page_size: at most 500, got 501');
+  assert.throws(
+    () => pagedByKey(['alpha'], { pageSize: 501, pageToken: '' }, isWord),
+    (e: unknown) => e instanceof DomainError && e.message === 'page.page_size: at most 500, got 501',
+  );
 });
 
 test('offset paging refuses what is not an offset', () => {

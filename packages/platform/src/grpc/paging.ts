@@ -1,7 +1,10 @@
 import { invalid } from '../errors.js';
 
 /** `ewx.v1.PageRequest`: size 0 means 50, at most 500; the token comes from a previous page. */
-export interface PageRequestLike { readonly pageSize: number; readonly pageToken: string }
+export interface PageRequestLike {
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
 
 const BAD_TOKEN = 'expected a token from a previous response';
 

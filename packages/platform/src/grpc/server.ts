@@ -44,7 +44,10 @@ export function toServiceError(e: unknown, log: Logger, method: string): Partial
 /** Adapts an async handler to grpc-js's callback style with the error mapping above. */
 export function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    rpcSpan(method, call, () => fn(call.request)).then((res) => callback(null, res), (e) => callback(toServiceError(e, log, method) as grpc.ServiceError));
+    rpcSpan(method, call, () => fn(call.request)).then(
+      (res) => callback(null, res),
+      (e) => callback(toServiceError(e, log, method) as grpc.ServiceError),
+    );
   };
 }
 
@@ -65,21 +68,30 @@ type StoppableCall = { [SERVER_STOPPING]?: AbortSignal };
  * cancels or the server stops, `out.signal` aborts: `fn` should return promptly (a stop then
  * ends the stream with OK, and the server's shutdown does not wait for it).
  */
-export function serverStream<Req, Res>(method: string, log: Logger, fn: (req: Req, out: StreamOut<Res>) => Promise<void>): grpc.handleServerStreamingCall<Req, Res> {
+export function serverStream<Req, Res>(
+  method: string,
+  log: Logger,
+  fn: (req: Req, out: StreamOut<Res>) => Promise<void>,
+): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const ac = new AbortController();
     const abort = (): void => ac.abort();
     call.once('cancelled', abort);
     call.once('close', abort);
     const stopping = (call as unknown as StoppableCall)[SERVER_STOPPING];
-    if (stopping?.aborted) ac.abort(); else stopping?.addEventListener('abort', abort, { once: true });
+    if (stopping?.aborted) ac.abort();
+    else stopping?.addEventListener('abort', abort, { once: true });
     const out: StreamOut<Res> = {
       signal: ac.signal,
       async send(message) {
         if (ac.signal.aborted || call.cancelled) return false;
         if (!call.write(message)) {
           await new Promise<void>((resolve) => {
-            const done = (): void => { call.off('drain', done); ac.signal.removeEventListener('abort', done); resolve(); };
+            const done = (): void => {
+              call.off('drain', done);
+              ac.signal.removeEventListener('abort', done);
+              resolve();
+            };
             call.on('drain', done);
             ac.signal.addEventListener('abort', done, { once: true });
           });
@@ -87,14 +99,19 @@ export function serverStream<Req, Res>(method: string, log: Logger, fn: (req: Re
         return !ac.signal.aborted;
       },
     };
-    const finish = (): void => { stopping?.removeEventListener('abort', abort); };
-    fn(call.request, out).then(() => {
-      finish();
-      if (!call.cancelled) call.end();
-    }, (e) => {
-      finish();
-      if (!call.cancelled) call.emit('error', toServiceError(e, log, method) as grpc.ServiceError);
-    });
+    const finish = (): void => {
+      stopping?.removeEventListener('abort', abort);
+    };
+    fn(call.request, out).then(
+      () => {
+        finish();
+        if (!call.cancelled) call.end();
+      },
+      (e) => {
+        finish();
+        if (!call.cancelled) call.emit('error', toServiceError(e, log, method) as grpc.ServiceError);
+      },
+    );
   };
 }
 
@@ -134,10 +151,17 @@ export interface GrpcServerOptions {
 const bind = (server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> =>
   new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
 
-const shutdown = (server: grpc.Server): Promise<void> => new Promise<void>((resolve) => {
-  const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 3000);
-  server.tryShutdown(() => { clearTimeout(t); resolve(); });
-});
+const shutdown = (server: grpc.Server): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 3000);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 
 /** Health statuses for a process without its own gRPC services: '' NOT_SERVING, liveness SERVING. */
 export const processHealth = (): HealthImplementation => new HealthImplementation({ '': 'NOT_SERVING', [LIVENESS]: 'SERVING' });
@@ -154,7 +178,14 @@ export async function startHealthServer(host: string, port: number, health: Heal
  * One gRPC server for one or more services, with the standard health service (grpc.health.v1)
  * and server reflection (from the .proto files, since ts-proto emits no descriptors for it).
  */
-export async function startGrpcServer(services: readonly GrpcService[], host: string, port: number, protoFiles: readonly string[], protoRoot: string, opts: GrpcServerOptions = {}): Promise<StartedServer> {
+export async function startGrpcServer(
+  services: readonly GrpcService[],
+  host: string,
+  port: number,
+  protoFiles: readonly string[],
+  protoRoot: string,
+  opts: GrpcServerOptions = {},
+): Promise<StartedServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   // Server-streaming calls (Watch) are told when the server stops, so they end at once instead of
   // holding the graceful shutdown until it is forced.
@@ -172,13 +203,23 @@ export async function startGrpcServer(services: readonly GrpcService[], host: st
     new ReflectionService(pkg).addToServer(server);
   }
   const bound = await bind(server, `${host}:${port}`, serverCredentials(opts.tls));
-  const probe = opts.healthPort === undefined ? undefined : await startHealthServer(host, opts.healthPort, health).catch(async (e) => { await shutdown(server); throw e; });
+  const probe =
+    opts.healthPort === undefined
+      ? undefined
+      : await startHealthServer(host, opts.healthPort, health).catch(async (e) => {
+          await shutdown(server);
+          throw e;
+        });
   return {
     server,
     port: bound,
     health,
     ...(probe ? { healthPort: probe.port } : {}),
-    stop: async () => { stopping.abort(); await probe?.stop(); await shutdown(server); },
+    stop: async () => {
+      stopping.abort();
+      await probe?.stop();
+      await shutdown(server);
+    },
   };
 }
 

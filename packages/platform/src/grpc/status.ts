@@ -6,9 +6,11 @@ import type { Runtime } from '../runtime.js';
  * is a uint64: `positionProgress` of the runtime's position (the SQL identity; KurrentDB's commit);
  * `position` the position itself, to resume a Watch from.
  */
-export const serviceStatus = <S extends { height: number }>(runtime: Runtime<S>) => async () => ({
-  service: runtime.service,
-  logPosition: positionProgress(runtime.position()),
-  height: BigInt(runtime.state().height),
-  position: runtime.position() as string,
-});
+export const serviceStatus =
+  <S extends { height: number }>(runtime: Runtime<S>) =>
+  async () => ({
+    service: runtime.service,
+    logPosition: positionProgress(runtime.position()),
+    height: BigInt(runtime.state().height),
+    position: runtime.position() as string,
+  });

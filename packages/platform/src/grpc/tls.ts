@@ -32,7 +32,12 @@ export function serverTlsFrom(env: Env): ServerTls | undefined {
     throw new ConfigError(missing, 'set together with the other of GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE', undefined);
   }
   if (cert === undefined || key === undefined) {
-    if (clientCa !== undefined) throw new ConfigError('GRPC_TLS_CLIENT_CA_FILE', 'unset unless GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE are set', env.optional('GRPC_TLS_CLIENT_CA_FILE'));
+    if (clientCa !== undefined)
+      throw new ConfigError(
+        'GRPC_TLS_CLIENT_CA_FILE',
+        'unset unless GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE are set',
+        env.optional('GRPC_TLS_CLIENT_CA_FILE'),
+      );
     return undefined;
   }
   return { cert, key, ...(clientCa ? { clientCa } : {}) };

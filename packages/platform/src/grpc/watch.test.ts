@@ -17,25 +17,48 @@ const add = (i: number) => (): EventData[] => [{ type: i % 10 === 0 ? 'BlockProd
 const counting = (store: EventStore): EventStore & { reads: number } => {
   const c = Object.create(store) as EventStore & { reads: number };
   c.reads = 0;
-  c.readAll = (after, limit) => { c.reads++; return store.readAll(after, limit); };
+  c.readAll = (after, limit) => {
+    c.reads++;
+    return store.readAll(after, limit);
+  };
   return c;
 };
 
-interface Watcher { q: WatchQuery; got: WatchEventMessage[]; done: Promise<FollowStats>; abort: AbortController; until(n: number): Promise<void> }
+interface Watcher {
+  q: WatchQuery;
+  got: WatchEventMessage[];
+  done: Promise<FollowStats>;
+  abort: AbortController;
+  until(n: number): Promise<void>;
+}
 function watch(rt: Runtime<unknown>, query: WatchQuery, opts: FollowOptions = {}, gate?: Promise<void>): Watcher {
   const got: WatchEventMessage[] = [];
   const abort = new AbortController();
   let want = Infinity;
   let reached: (() => void) | undefined;
-  const done = followLog(rt, query, async (e) => {
-    if (gate) await gate;
-    got.push(e);
-    if (got.length >= want) reached?.();
-    return true;
-  }, abort.signal, opts);
+  const done = followLog(
+    rt,
+    query,
+    async (e) => {
+      if (gate) await gate;
+      got.push(e);
+      if (got.length >= want) reached?.();
+      return true;
+    },
+    abort.signal,
+    opts,
+  );
   return {
-    q: query, got, done, abort,
-    until: (n) => new Promise<void>((resolve) => { want = n; reached = resolve; if (got.length >= n) resolve(); }),
+    q: query,
+    got,
+    done,
+    abort,
+    until: (n) =>
+      new Promise<void>((resolve) => {
+        want = n;
+        reached = resolve;
+        if (got.length >= n) resolve();
+      }),
   };
 }
 const q = (from: LogPosition, includeInputs = false): WatchQuery => ({ from, types: new Set(), includeInputs });
@@ -57,7 +80,12 @@ test('watch: N concurrent live watchers over a burst of appends (two writers, in
   const N = 20;
   const watchers: Watcher[] = [early];
   for (let i = 0; i < N / 2; i++) watchers.push(watch(rt, q(i % 2 === 0 ? START : mid, i % 3 === 0), { readBatch: 1 + i }));
-  const baseline = [watch(rt, q(START, false), { mode: 'store' }), watch(rt, q(START, true), { mode: 'store' }), watch(rt, q(mid, false), { mode: 'store' }), watch(rt, q(mid, true), { mode: 'store' })];
+  const baseline = [
+    watch(rt, q(START, false), { mode: 'store' }),
+    watch(rt, q(START, true), { mode: 'store' }),
+    watch(rt, q(mid, false), { mode: 'store' }),
+    watch(rt, q(mid, true), { mode: 'store' }),
+  ];
   const ops: Promise<unknown>[] = [];
   for (let i = 26; i <= 400; i++) {
     ops.push(i % 4 === 0 ? other.execute(`s${i % 5}`, add(i)) : rt.execute(`s${i % 7}`, add(i)));
@@ -70,7 +98,8 @@ test('watch: N concurrent live watchers over a burst of appends (two writers, in
   await rt.catchUp();
   assert.equal(watchers.length, N + 1);
   const log = await store.readAll(START, 100_000);
-  const after = (from: LogPosition, inputs: boolean) => log.filter((e) => (from === START || log.findIndex((x) => x.position === from) < log.indexOf(e)) && (inputs || !e.streamId.startsWith('inbox')));
+  const after = (from: LogPosition, inputs: boolean) =>
+    log.filter((e) => (from === START || log.findIndex((x) => x.position === from) < log.indexOf(e)) && (inputs || !e.streamId.startsWith('inbox')));
   const expected = new Map<string, string[]>();
   for (const b of [0, 1, 2, 3]) {
     const w = baseline[b]!;
@@ -78,11 +107,20 @@ test('watch: N concurrent live watchers over a burst of appends (two writers, in
     const inputs = b % 2 === 1;
     const want = after(from, inputs);
     await w.until(want.length);
-    assert.deepEqual(w.got.map((e) => e.position), want.map((e: RecordedEvent) => e.position));
+    assert.deepEqual(
+      w.got.map((e) => e.position),
+      want.map((e: RecordedEvent) => e.position),
+    );
     expected.set(`${from}|${inputs}`, w.got.map(shape));
   }
-  assert.ok(expected.get(`${START}|true`)!.some((s) => s.includes('|inbox')), 'inbox copies are in the log');
-  assert.ok(expected.get(`${START}|false`)!.some((s) => s.split('|')[4] === '400'), 'heights are carried');
+  assert.ok(
+    expected.get(`${START}|true`)!.some((s) => s.includes('|inbox')),
+    'inbox copies are in the log',
+  );
+  assert.ok(
+    expected.get(`${START}|false`)!.some((s) => s.split('|')[4] === '400'),
+    'heights are carried',
+  );
   for (const [i, w] of watchers.entries()) {
     const key = `${w.q.from}|${w.q.includeInputs}`;
     const want = expected.get(key)!;
@@ -112,7 +150,9 @@ test('watch: a slow client past the queue bound falls back to the store from its
   await rt.start();
   for (let i = 1; i <= 5; i++) await rt.execute('a', add(i));
   let open: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => { open = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   const slow = watch(rt, q(START), { maxQueued: 4 }, gate);
   const fast = watch(rt, q(START), { maxQueued: 4 });
   await fast.until(5);
@@ -123,7 +163,10 @@ test('watch: a slow client past the queue bound falls back to the store from its
   open();
   await slow.until(65);
   const log = (await store.readAll(START, 1000)).map((e) => e.position);
-  assert.deepEqual(slow.got.map((e) => e.position), log);
+  assert.deepEqual(
+    slow.got.map((e) => e.position),
+    log,
+  );
   assert.deepEqual(slow.got.map(shape), fast.got.map(shape));
   slow.abort.abort();
   fast.abort.abort();

@@ -43,7 +43,10 @@ export function watchQueryOf(req: WatchRequestMessage): WatchQuery {
   try {
     from = parsePosition(req.fromPosition);
   } catch {
-    throw invalid('from_position', `${quote(req.fromPosition)} is not a log position: expected "" (the start) or a position received from this service (decimal components joined by '/')`);
+    throw invalid(
+      'from_position',
+      `${quote(req.fromPosition)} is not a log position: expected "" (the start) or a position received from this service (decimal components joined by '/')`,
+    );
   }
   if (req.types.length > MAX_WATCH_TYPES) throw invalid('types', `at most ${MAX_WATCH_TYPES} event types, got ${req.types.length}`);
   req.types.forEach((t, i) => {
@@ -52,7 +55,10 @@ export function watchQueryOf(req: WatchRequestMessage): WatchQuery {
   return { from, types: new Set(req.types), includeInputs: req.includeInputs };
 }
 
-interface InputMetadata { readonly source?: string; readonly sourceStream?: string }
+interface InputMetadata {
+  readonly source?: string;
+  readonly sourceStream?: string;
+}
 
 function toWatchEvent(service: string, e: RecordedEvent, height: bigint | undefined): WatchEventMessage {
   const input = e.streamId.startsWith(INBOX_PREFIX);
@@ -117,7 +123,13 @@ export interface FollowStats {
  * `maxQueued` (a slow client) is dropped, and the watcher starts over from its last sent position
  * with a new `base`: memory stays bounded, the order and positions are the same.
  */
-export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e: WatchEventMessage) => Promise<boolean>, signal: AbortSignal, opts: FollowOptions = {}): Promise<FollowStats> {
+export async function followLog<S>(
+  runtime: Runtime<S>,
+  q: WatchQuery,
+  send: (e: WatchEventMessage) => Promise<boolean>,
+  signal: AbortSignal,
+  opts: FollowOptions = {},
+): Promise<FollowStats> {
   const stats: FollowStats = { storeReads: 0, fromStore: 0, fromLive: 0, fallbacks: 0 };
   const useLive = (opts.mode ?? 'live') === 'live' && runtime.isLive !== undefined;
   const maxQueued = Math.max(1, opts.maxQueued ?? WATCH_MAX_QUEUED);
@@ -131,12 +143,20 @@ export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e:
   let queue: (RecordedEvent | undefined)[] = [];
   let head = 0;
   let lastQueued: LogPosition = START;
-  const drop = (): void => { covering = false; queue = []; head = 0; stats.fallbacks++; };
+  const drop = (): void => {
+    covering = false;
+    queue = [];
+    head = 0;
+    stats.fallbacks++;
+  };
   const off = runtime.onEvent((e) => {
     dirty = true;
     if (covering) {
       if (queue.length - head >= maxQueued) drop();
-      else { queue.push(e); lastQueued = e.position; }
+      else {
+        queue.push(e);
+        lastQueued = e.position;
+      }
     }
     wake?.();
   });
@@ -166,7 +186,10 @@ export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e:
         if (head < queue.length) {
           const e = queue[head]!;
           queue[head++] = undefined;
-          if (head > 1024 && head * 2 > queue.length) { queue = queue.slice(head); head = 0; }
+          if (head > 1024 && head * 2 > queue.length) {
+            queue = queue.slice(head);
+            head = 0;
+          }
           if (comparePositions(e.position, pos) <= 0) continue; // the store already gave it
           stats.fromLive++;
           if (!(await pass(e))) return stats;
@@ -176,9 +199,14 @@ export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e:
         head = 0;
         // Defence: a live runtime's position is the last event it notified; anything else means a
         // notification did not reach this watcher, so read the store again from `pos`.
-        if (lastQueued !== runtime.position()) { drop(); continue; }
+        if (lastQueued !== runtime.position()) {
+          drop();
+          continue;
+        }
         if (signal.aborted) break;
-        await new Promise<void>((resolve) => { wake = resolve; });
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
         wake = undefined;
         continue;
       }
@@ -195,7 +223,9 @@ export async function followLog<S>(runtime: Runtime<S>, q: WatchQuery, send: (e:
         }
       }
       if (progressed || dirty || signal.aborted) continue;
-      await new Promise<void>((resolve) => { wake = resolve; });
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
       wake = undefined;
     }
   } finally {

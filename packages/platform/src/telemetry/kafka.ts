@@ -20,16 +20,33 @@ export function traceHeadersOf(metadata: unknown): { headers?: Record<string, st
 /** The consumer span of one delivery, continuing the producer's trace from the headers. */
 export function consumeSpan(service: string, m: IncomingMessage, fn: () => Promise<void>): Promise<void> {
   if (!tracingEnabled()) return fn();
-  return inSpan(`${m.topic} process`, {
-    kind: SpanKind.CONSUMER, parent: contextFrom(m.headers),
-    attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': m.topic, 'messaging.kafka.message.key': m.key, 'messaging.kafka.offset': m.offset, 'messaging.destination.partition.id': String(m.partition), 'ewx.service': service },
-  }, () => fn());
+  return inSpan(
+    `${m.topic} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextFrom(m.headers),
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': m.topic,
+        'messaging.kafka.message.key': m.key,
+        'messaging.kafka.offset': m.offset,
+        'messaging.destination.partition.id': String(m.partition),
+        'ewx.service': service,
+      },
+    },
+    () => fn(),
+  );
 }
 
 /** Records each partition's lag after every batch (kafkajs' END_BATCH_PROCESS), for `ewx_consumer_lag_messages`. */
 export function watchConsumerLag(consumer: KafkaConsumer, group: string): void {
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     const lag = Number(payload.offsetLag);
-    observe(instruments().consumerLag, `${group}|${payload.topic}|${payload.partition}`, { group, topic: payload.topic, partition: String(payload.partition) }, () => lag);
+    observe(
+      instruments().consumerLag,
+      `${group}|${payload.topic}|${payload.partition}`,
+      { group, topic: payload.topic, partition: String(payload.partition) },
+      () => lag,
+    );
   });
 }

@@ -14,10 +14,20 @@ export const publishSpans = {
     if (!tracingEnabled()) return m;
     const parent = contextFrom(e.metadata);
     if (!trace.getSpanContext(parent)) return m;
-    const span = tracer().startSpan(`${topic} publish`, {
-      kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'messaging.kafka.message.key': e.streamId, 'ewx.event_type': e.type, 'ewx.position': e.position },
-    }, parent);
+    const span = tracer().startSpan(
+      `${topic} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.destination.name': topic,
+          'messaging.kafka.message.key': e.streamId,
+          'ewx.event_type': e.type,
+          'ewx.position': e.position,
+        },
+      },
+      parent,
+    );
     const c = span.spanContext();
     const flags = c.traceFlags.toString(16).padStart(2, '0');
     const out: OutgoingMessage = { ...m, headers: { traceparent: `00-${c.traceId}-${c.spanId}-${flags}` } };
@@ -31,7 +41,10 @@ export const publishSpans = {
       for (const m of messages) spans.get(m)?.recordException(e as Error);
       throw e;
     } finally {
-      for (const m of messages) { spans.get(m)?.end(); spans.delete(m); }
+      for (const m of messages) {
+        spans.get(m)?.end();
+        spans.delete(m);
+      }
     }
   },
 };

@@ -9,23 +9,41 @@ const kindOf = (streamId: string): string => streamId.slice(0, Math.max(0, strea
 
 /** One command through the runtime: catch-up, decide, append (conflicts retried inside). */
 export const commandSpan = <T>(service: string, streamId: string, fn: () => Promise<T>): Promise<T> =>
-  (tracingEnabled() ? inSpan(`${service} execute ${kindOf(streamId)}`, { attributes: { 'ewx.service': service, 'ewx.stream': streamId }, expected: isDomainError }, () => fn()) : fn());
+  tracingEnabled()
+    ? inSpan(`${service} execute ${kindOf(streamId)}`, { attributes: { 'ewx.service': service, 'ewx.stream': streamId }, expected: isDomainError }, () => fn())
+    : fn();
 
 /** Recording another service's event in this log (child of the consume span). */
 export const ingestSpan = <T>(service: string, env: Envelope, fn: () => Promise<T>): Promise<T> =>
-  (tracingEnabled()
-    ? inSpan(`${service} inbox record ${env.type}`, { attributes: { 'ewx.service': service, 'ewx.source': env.source, 'ewx.source_stream': env.streamId, 'ewx.source_version': env.version } }, async (span) => {
-      const r = await fn();
-      span.setAttribute('ewx.duplicate', r === false);
-      return r;
-    })
-    : fn());
+  tracingEnabled()
+    ? inSpan(
+        `${service} inbox record ${env.type}`,
+        { attributes: { 'ewx.service': service, 'ewx.source': env.source, 'ewx.source_stream': env.streamId, 'ewx.source_version': env.version } },
+        async (span) => {
+          const r = await fn();
+          span.setAttribute('ewx.duplicate', r === false);
+          return r;
+        },
+      )
+    : fn();
 
 /** The event store append, as a client span. */
 export const appendSpan = (service: string, streamId: string, events: readonly EventData[], fn: () => Promise<AppendResult>): Promise<AppendResult> =>
-  (tracingEnabled()
-    ? inSpan('eventstore append', { kind: SpanKind.CLIENT, attributes: { 'ewx.service': service, 'ewx.stream': streamId, 'ewx.events': events.length, 'ewx.event_types': [...new Set(events.map((e) => e.type))].join(',') } }, () => fn())
-    : fn());
+  tracingEnabled()
+    ? inSpan(
+        'eventstore append',
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'ewx.service': service,
+            'ewx.stream': streamId,
+            'ewx.events': events.length,
+            'ewx.event_types': [...new Set(events.map((e) => e.type))].join(','),
+          },
+        },
+        () => fn(),
+      )
+    : fn();
 
 /**
  * Each event records the trace that appended it (`traceparent`, W3C): the relay puts it in the
@@ -49,7 +67,9 @@ export function countAppended(service: string, events: readonly EventData[]): vo
   const i = instruments();
   for (const [type, n] of byType) count(i.appended, n, { service, type });
   // Votes where they are cast: consensus's inbox records each VoteCast too (votes carried once), not a new vote.
-  const cast = byType.has(VOTE) ? events.filter((e) => e.type === VOTE && (e.metadata as { source?: unknown } | null | undefined)?.source === undefined).length : 0;
+  const cast = byType.has(VOTE)
+    ? events.filter((e) => e.type === VOTE && (e.metadata as { source?: unknown } | null | undefined)?.source === undefined).length
+    : 0;
   count(i.votes, cast, { service });
 }
 

@@ -54,12 +54,19 @@ export interface ServiceGauges {
 export function observeServiceGauges(service: string, g: ServiceGauges): () => void {
   const i = instruments();
   const { budgets, overdue } = g;
-  if (budgets) observeEach(i.groupBudget, service, function* () { for (const [group, b] of budgets()) yield [Number(b), { service, group }] as const; });
+  if (budgets)
+    observeEach(i.groupBudget, service, function* () {
+      for (const [group, b] of budgets()) yield [Number(b), { service, group }] as const;
+    });
   if (overdue) {
     observe(i.roundsOverdue, service, { service }, () => overdue().rounds);
     observe(i.roundsOverdueBlocks, service, { service }, () => overdue().oldestBlocks);
   }
-  return () => { unobserve(i.groupBudget, service); unobserve(i.roundsOverdue, service); unobserve(i.roundsOverdueBlocks, service); };
+  return () => {
+    unobserve(i.groupBudget, service);
+    unobserve(i.roundsOverdue, service);
+    unobserve(i.roundsOverdueBlocks, service);
+  };
 }
 
 /**

@@ -34,12 +34,16 @@ export function telemetrySettingsFrom(env: Env, service: string, defaultHost: st
   if (port !== undefined && !/^\d{1,5}$/.test(port)) throw new ConfigError('METRICS_PORT', 'a TCP port 0..65535 for the Prometheus endpoint', port);
   const traces = env.optional('OTEL_TRACES_EXPORTER') ?? 'otlp';
   const metricsExp = env.optional('OTEL_METRICS_EXPORTER') ?? 'otlp';
-  for (const [name, v] of [['OTEL_TRACES_EXPORTER', traces], ['OTEL_METRICS_EXPORTER', metricsExp]] as const) {
+  for (const [name, v] of [
+    ['OTEL_TRACES_EXPORTER', traces],
+    ['OTEL_METRICS_EXPORTER', metricsExp],
+  ] as const) {
     if (!/^(otlp|none|prometheus)$/.test(v)) throw new ConfigError(name, 'otlp or none (prometheus: see METRICS_PORT)', v);
   }
   const endpoint = (k: string): boolean => env.optional(`OTEL_EXPORTER_OTLP_${k}ENDPOINT`) !== undefined;
   const protocol = env.optional('OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol !== undefined && !/^http\/(json|protobuf)$/.test(protocol)) throw new ConfigError('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json or http/protobuf (this build exports OTLP over HTTP)', protocol);
+  if (protocol !== undefined && !/^http\/(json|protobuf)$/.test(protocol))
+    throw new ConfigError('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json or http/protobuf (this build exports OTLP over HTTP)', protocol);
   return {
     disabled,
     serviceName: env.optional('OTEL_SERVICE_NAME') ?? `ewx-${service}`,
@@ -85,10 +89,12 @@ export async function startTelemetry(s: TelemetrySettings, log: Logger, extraSpa
   metrics.setGlobalMeterProvider(meterProvider);
   resetInstruments();
   setTracing(true);
-  const bound = prometheus ? boundPort(prometheus) ?? s.metricsPort : undefined;
+  const bound = prometheus ? (boundPort(prometheus) ?? s.metricsPort) : undefined;
   log.info('telemetry: OpenTelemetry on', {
-    serviceName: s.serviceName, metrics: bound === undefined ? 'off (METRICS_PORT unset)' : `http://${s.metricsHost}:${bound}/metrics`,
-    otlpTraces: s.otlpTraces, otlpMetrics: s.otlpMetrics,
+    serviceName: s.serviceName,
+    metrics: bound === undefined ? 'off (METRICS_PORT unset)' : `http://${s.metricsHost}:${bound}/metrics`,
+    otlpTraces: s.otlpTraces,
+    otlpMetrics: s.otlpMetrics,
   });
   return {
     ...(bound === undefined ? {} : { metricsPort: bound }),
@@ -96,7 +102,10 @@ export async function startTelemetry(s: TelemetrySettings, log: Logger, extraSpa
       setTracing(false);
       await tracerProvider.shutdown().catch(() => undefined);
       await meterProvider.shutdown().catch(() => undefined);
-      trace.disable(); metrics.disable(); context.disable(); propagation.disable();
+      trace.disable();
+      metrics.disable();
+      context.disable();
+      propagation.disable();
     },
   };
 }

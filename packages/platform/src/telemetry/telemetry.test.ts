@@ -20,7 +20,9 @@ import { inSpan, SpanKind, traceCauses } from './trace.js';
  */
 test('trace context: command → append metadata → inbox → reaction → deadline decision, one trace; off stamps nothing', async () => {
   const exporter = new InMemorySpanExporter();
-  const telemetry = await startTelemetry(telemetrySettingsFrom(readEnv({ METRICS_PORT: '0' }), 'test', '127.0.0.1'), silentLogger, [new SimpleSpanProcessor(exporter)]);
+  const telemetry = await startTelemetry(telemetrySettingsFrom(readEnv({ METRICS_PORT: '0' }), 'test', '127.0.0.1'), silentLogger, [
+    new SimpleSpanProcessor(exporter),
+  ]);
   const db = await openPglite();
   try {
     const a = createRuntime('a', await pgliteEventStore('otel_a', db), { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
@@ -32,20 +34,27 @@ test('trace context: command → append metadata → inbox → reaction → dead
     bus.register('a', a.store);
     // b reacts to A's Pinged with its own command, and a later "deadline" decision follows it.
     const causes = traceCauses();
-    const reacted = new Promise<void>((resolve) => b.onEvent((e) => {
-      if (e.type !== 'Pinged') return;
-      causes.note('k');
-      void b.execute('reaction', () => [{ type: 'Ponged', data: {} }]).then(() => resolve());
-    }));
+    const reacted = new Promise<void>((resolve) =>
+      b.onEvent((e) => {
+        if (e.type !== 'Pinged') return;
+        causes.note('k');
+        void b.execute('reaction', () => [{ type: 'Ponged', data: {} }]).then(() => resolve());
+      }),
+    );
     const inbox = await startInbox(bus, b, { a: ['Pinged'] }, silentLogger);
     let lines = '';
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((s: string) => { lines += s; return true; }) as typeof process.stdout.write;
+    process.stdout.write = ((s: string) => {
+      lines += s;
+      return true;
+    }) as typeof process.stdout.write;
     const traceId = await inSpan('ewx.v1.A/Ping', { kind: SpanKind.SERVER }, async (span) => {
       createLogger({}, 'info').info('handling ping');
       await a.execute('ping', () => [{ type: 'Pinged', data: {} }]);
       return span.spanContext().traceId;
-    }).finally(() => { process.stdout.write = write; });
+    }).finally(() => {
+      process.stdout.write = write;
+    });
     assert.match(lines, new RegExp(`"trace_id":"${traceId}","span_id":"[0-9a-f]{16}"`));
     await reacted;
     // A block (another trace) makes the deadline due: the decision continues the noted trace.
@@ -55,11 +64,26 @@ test('trace context: command → append metadata → inbox → reaction → dead
     const [pinged] = await a.store.readStream('ping');
     assert.match(String((pinged!.metadata as { traceparent?: string }).traceparent), new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     const bLog = await bStore.readAll(START, 100);
-    assert.deepEqual(bLog.map((e) => e.type), ['Pinged', 'Ponged', 'Decided']);
+    assert.deepEqual(
+      bLog.map((e) => e.type),
+      ['Pinged', 'Ponged', 'Decided'],
+    );
     for (const e of bLog) assert.ok(String((e.metadata as { traceparent?: string }).traceparent).includes(traceId), `${e.type} carries the ping's trace`);
-    const spans = await waitFor('the spans', async () => { const s = exporter.getFinishedSpans(); return s.some((x) => x.name === 'b execute deadline') ? s : undefined; });
+    const spans = await waitFor('the spans', async () => {
+      const s = exporter.getFinishedSpans();
+      return s.some((x) => x.name === 'b execute deadline') ? s : undefined;
+    });
     const names = spans.filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
-    for (const n of ['ewx.v1.A/Ping', 'a execute ping', 'eventstore append', 'ewx.a.events.v1 process', 'b inbox record Pinged', 'b execute reaction', 'b execute deadline']) assert.ok(names.includes(n), `${n} in the trace: ${names.join(', ')}`);
+    for (const n of [
+      'ewx.v1.A/Ping',
+      'a execute ping',
+      'eventstore append',
+      'ewx.a.events.v1 process',
+      'b inbox record Pinged',
+      'b execute reaction',
+      'b execute deadline',
+    ])
+      assert.ok(names.includes(n), `${n} in the trace: ${names.join(', ')}`);
     const deadline = spans.find((s) => s.name === 'b execute deadline')!;
     assert.equal(deadline.links.length, 1, 'the deadline decision links the block that made it due');
 
@@ -84,8 +108,14 @@ test('trace context: command → append metadata → inbox → reaction → dead
 test('telemetry settings: checked before connecting; OTLP export only with an OTEL_EXPORTER_OTLP_* endpoint', () => {
   const s = (vars: Record<string, string>) => telemetrySettingsFrom(readEnv(vars), 'voting', '0.0.0.0');
   assert.deepEqual(s({}), { disabled: false, serviceName: 'ewx-voting', metricsHost: '0.0.0.0', otlpTraces: false, otlpMetrics: false });
-  assert.deepEqual(s({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', METRICS_PORT: '9464', OTEL_SERVICE_NAME: 'v1' }),
-    { disabled: false, serviceName: 'v1', metricsPort: 9464, metricsHost: '0.0.0.0', otlpTraces: true, otlpMetrics: true });
+  assert.deepEqual(s({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', METRICS_PORT: '9464', OTEL_SERVICE_NAME: 'v1' }), {
+    disabled: false,
+    serviceName: 'v1',
+    metricsPort: 9464,
+    metricsHost: '0.0.0.0',
+    otlpTraces: true,
+    otlpMetrics: true,
+  });
   assert.equal(s({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces', OTEL_METRICS_EXPORTER: 'none' }).otlpMetrics, false);
   assert.equal(s({ OTEL_SDK_DISABLED: 'true' }).disabled, true);
   assert.throws(() => s({ METRICS_PORT: 'http' }), /METRICS_PORT/);

@@ -1,4 +1,16 @@
-import { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, createContextKey, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  trace,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  createContextKey,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
 
 /**
  * Trace context travels with the events: each appended event's metadata carries the W3C
@@ -8,7 +20,9 @@ import { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, cr
  */
 let enabled = false;
 /** Set by startTelemetry: off (OTEL_SDK_DISABLED=true), nothing is stamped and no span is made. */
-export const setTracing = (on: boolean): void => { enabled = on; };
+export const setTracing = (on: boolean): void => {
+  enabled = on;
+};
 export const tracingEnabled = (): boolean => enabled;
 
 export const tracer = () => trace.getTracer('@ewx/platform');
@@ -26,7 +40,10 @@ export function traceCarrier(ctx: Context = context.active()): Record<string, st
 export function contextFrom(carrier: unknown, base: Context = ROOT_CONTEXT): Context {
   const c = carrier as { traceparent?: unknown; tracestate?: unknown } | null | undefined;
   if (!enabled || typeof c?.traceparent !== 'string') return base;
-  return propagation.extract(base, typeof c.tracestate === 'string' ? { traceparent: c.traceparent, tracestate: c.tracestate } : { traceparent: c.traceparent });
+  return propagation.extract(
+    base,
+    typeof c.tracestate === 'string' ? { traceparent: c.traceparent, tracestate: c.tracestate } : { traceparent: c.traceparent },
+  );
 }
 
 /** Links the next span made under this context will carry (a deadline decision links its trigger). */
@@ -36,7 +53,11 @@ const LINKS = createContextKey('ewx.links');
  * Runs `fn` in a new span (child of `parent`, the active context by default), ends it with the
  * outcome; a throw marks it as an error unless `expected(e)` says the refusal is ordinary.
  */
-export async function inSpan<T>(name: string, o: { kind?: SpanKind; attributes?: Attributes; parent?: Context; expected?: (e: unknown) => boolean }, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  o: { kind?: SpanKind; attributes?: Attributes; parent?: Context; expected?: (e: unknown) => boolean },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   if (!enabled) return fn(NOOP);
   const parent = o.parent ?? context.active();
   const links = parent.getValue(LINKS) as Link[] | undefined;

@@ -17,10 +17,23 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
   describe(`event store contract: ${adapter}`, { skip: options.skip }, () => {
     test('append to a new stream at NO_STREAM, read it back in version order', async () => {
       const s = await open(fresh());
-      const r = await s.append('a-1', [{ type: 'One', data: { x: 1 } }, { type: 'Two', data: { y: 'z' }, metadata: { signer: 'k' } }], -1);
+      const r = await s.append(
+        'a-1',
+        [
+          { type: 'One', data: { x: 1 } },
+          { type: 'Two', data: { y: 'z' }, metadata: { signer: 'k' } },
+        ],
+        -1,
+      );
       assert.equal(r.nextVersion, 1);
       const ev = await s.readStream('a-1');
-      assert.deepEqual(ev.map((e) => [e.type, e.version]), [['One', 0], ['Two', 1]]);
+      assert.deepEqual(
+        ev.map((e) => [e.type, e.version]),
+        [
+          ['One', 0],
+          ['Two', 1],
+        ],
+      );
       assert.deepEqual(ev[0]!.data, { x: 1 });
       assert.deepEqual(ev[1]!.metadata, { signer: 'k' });
       assert.equal(ev[1]!.position, r.lastPosition);
@@ -52,21 +65,44 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       const s = await open(fresh());
       await s.append('x', [{ type: 'X1', data: {} }], -1);
       await s.append('y', [{ type: 'Y1', data: {} }], -1);
-      await s.append('x', [{ type: 'X2', data: {} }, { type: 'X3', data: {} }], 0);
+      await s.append(
+        'x',
+        [
+          { type: 'X2', data: {} },
+          { type: 'X3', data: {} },
+        ],
+        0,
+      );
       const all = await s.readAll(START, 100);
-      assert.deepEqual(all.map((e) => e.type), ['X1', 'Y1', 'X2', 'X3']);
+      assert.deepEqual(
+        all.map((e) => e.type),
+        ['X1', 'Y1', 'X2', 'X3'],
+      );
       for (let i = 1; i < all.length; i++) assert.ok(comparePositions(all[i]!.position, all[i - 1]!.position) > 0);
       const rest = await s.readAll(all[1]!.position, 100);
-      assert.deepEqual(rest.map((e) => e.type), ['X2', 'X3']);
-      assert.deepEqual((await s.readAll(START, 2)).map((e) => e.type), ['X1', 'Y1']);
+      assert.deepEqual(
+        rest.map((e) => e.type),
+        ['X2', 'X3'],
+      );
+      assert.deepEqual(
+        (await s.readAll(START, 2)).map((e) => e.type),
+        ['X1', 'Y1'],
+      );
       assert.deepEqual(await s.readAll(all[3]!.position, 10), []);
       await s.close();
     });
 
     test('readStream from a version; an unknown stream is empty', async () => {
       const s = await open(fresh());
-      await s.append('s', [0, 1, 2].map((i) => ({ type: 'E', data: { i } })), -1);
-      assert.deepEqual((await s.readStream('s', 1)).map((e) => (e.data as { i: number }).i), [1, 2]);
+      await s.append(
+        's',
+        [0, 1, 2].map((i) => ({ type: 'E', data: { i } })),
+        -1,
+      );
+      assert.deepEqual(
+        (await s.readStream('s', 1)).map((e) => (e.data as { i: number }).i),
+        [1, 2],
+      );
       assert.deepEqual(await s.readStream('nope'), []);
       await s.close();
     });
@@ -100,11 +136,26 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       const s = await open(cat);
       for (let i = 0; i < 5; i++) await s.append(`s${i}`, [{ type: 'E', data: { i } }], -1);
       const seen: number[] = [];
-      const sub1 = subscribe(s, { checkpoint: 'p', batchSize: 2, pollMs: 20, log: silentLogger, handler: async (b) => { for (const e of b) seen.push((e.data as { i: number }).i); } });
+      const sub1 = subscribe(s, {
+        checkpoint: 'p',
+        batchSize: 2,
+        pollMs: 20,
+        log: silentLogger,
+        handler: async (b) => {
+          for (const e of b) seen.push((e.data as { i: number }).i);
+        },
+      });
       await sub1.caughtUp;
       await sub1.stop();
       for (let i = 5; i < 8; i++) await s.append(`s${i}`, [{ type: 'E', data: { i } }], -1);
-      const sub2 = subscribe(s, { checkpoint: 'p', pollMs: 20, log: silentLogger, handler: async (b) => { for (const e of b) seen.push((e.data as { i: number }).i); } });
+      const sub2 = subscribe(s, {
+        checkpoint: 'p',
+        pollMs: 20,
+        log: silentLogger,
+        handler: async (b) => {
+          for (const e of b) seen.push((e.data as { i: number }).i);
+        },
+      });
       await sub2.caughtUp;
       await s.append('live', [{ type: 'E', data: { i: 8 } }], -1);
       for (let t = 0; t < 100 && seen.length < 9; t++) await new Promise((r) => setTimeout(r, 20));
@@ -125,13 +176,19 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       const whole = await s.readAll(START, 100);
       assert.deepEqual(ids(whole), expected);
       for (let i = 1; i < whole.length; i++) assert.ok(comparePositions(whole[i]!.position, whole[i - 1]!.position) > 0, `position ${i} after ${i - 1}`);
-      assert.equal(five.lastPosition, whole[5]!.position, 'lastPosition is the last appended event\'s');
+      assert.equal(five.lastPosition, whole[5]!.position, "lastPosition is the last appended event's");
       if (five.written) {
         assert.equal(five.written.preceding, whole[0]!.position);
-        assert.deepEqual(five.written.positions, whole.slice(1, 6).map((e) => e.position));
+        assert.deepEqual(
+          five.written.positions,
+          whole.slice(1, 6).map((e) => e.position),
+        );
       }
-      assert.deepEqual((await s.readStream('b')).map((e) => e.position), [...whole.slice(1, 6), ...whole.slice(7, 10)].map((e) => e.position),
-        'a stream read gives the same positions as readAll');
+      assert.deepEqual(
+        (await s.readStream('b')).map((e) => e.position),
+        [...whole.slice(1, 6), ...whole.slice(7, 10)].map((e) => e.position),
+        'a stream read gives the same positions as readAll',
+      );
       for (let limit = 1; limit <= 13; limit++) {
         const seen: RecordedEvent[] = [];
         let after: LogPosition = START;
@@ -143,7 +200,10 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
           after = page[page.length - 1]!.position;
         }
         assert.deepEqual(ids(seen), expected, `paging by ${limit}`);
-        assert.deepEqual(seen.map((e) => e.position), whole.map((e) => e.position));
+        assert.deepEqual(
+          seen.map((e) => e.position),
+          whole.map((e) => e.position),
+        );
       }
       for (let k = 0; k < whole.length; k++) assert.deepEqual(ids(await s.readAll(whole[k]!.position, 100)), expected.slice(k + 1), `after event ${k}`);
       await s.close();
@@ -152,7 +212,11 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
     test('resumption from a checkpoint taken inside one append, after reopening the store', async () => {
       const cat = fresh();
       const s = await open(cat);
-      await s.append('m', [0, 1, 2, 3, 4, 5].map((i) => ({ type: 'E', data: { i } })), -1);
+      await s.append(
+        'm',
+        [0, 1, 2, 3, 4, 5].map((i) => ({ type: 'E', data: { i } })),
+        -1,
+      );
       await s.append('n', [{ type: 'E', data: { i: 6 } }], -1);
       const all = await s.readAll(START, 100);
       for (let k = 1; k < 6; k++) await s.saveCheckpoint(`mid${k}`, all[k - 1]!.position);
@@ -165,7 +229,15 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       }
       // A subscription resumed there, with batches that cut through the append again.
       const seen: number[] = [];
-      const sub = subscribe(again, { checkpoint: 'mid2', batchSize: 2, pollMs: 20, log: silentLogger, handler: async (b) => { seen.push(...ids(b)); } });
+      const sub = subscribe(again, {
+        checkpoint: 'mid2',
+        batchSize: 2,
+        pollMs: 20,
+        log: silentLogger,
+        handler: async (b) => {
+          seen.push(...ids(b));
+        },
+      });
       await sub.caughtUp;
       await sub.stop();
       assert.deepEqual(seen, [2, 3, 4, 5, 6]);
@@ -176,8 +248,18 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
 
     test('positions are opaque values: serialised forms round-trip, and conflicts leave no hole a reader trips on', async () => {
       const s = await open(fresh());
-      const results = await Promise.allSettled(Array.from({ length: 4 }, (_, i) =>
-        s.append('race', [{ type: 'E', data: { i: 10 * i } }, { type: 'E', data: { i: 10 * i + 1 } }], -1)));
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, (_, i) =>
+          s.append(
+            'race',
+            [
+              { type: 'E', data: { i: 10 * i } },
+              { type: 'E', data: { i: 10 * i + 1 } },
+            ],
+            -1,
+          ),
+        ),
+      );
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       await s.append('after', [{ type: 'E', data: { i: 99 } }], -1);
       const all = await s.readAll(START, 100);
@@ -191,8 +273,14 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       }
       let after: LogPosition = START;
       const one: RecordedEvent[] = [];
-      for (let page = await s.readAll(after, 1); page.length > 0; page = await s.readAll(after, 1)) { one.push(...page); after = parsePosition(String(page[0]!.position)); }
-      assert.deepEqual(one.map((e) => e.position), all.map((e) => e.position));
+      for (let page = await s.readAll(after, 1); page.length > 0; page = await s.readAll(after, 1)) {
+        one.push(...page);
+        after = parsePosition(String(page[0]!.position));
+      }
+      assert.deepEqual(
+        one.map((e) => e.position),
+        all.map((e) => e.position),
+      );
       await s.close();
     });
 
@@ -200,7 +288,14 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       const s = await open(fresh());
       await s.append('f', [{ type: 'E', data: {} }], -1);
       let calls = 0;
-      const sub = subscribe(s, { checkpoint: 'f', pollMs: 10, log: silentLogger, handler: async () => { if (++calls === 1) throw new Error('boom'); } });
+      const sub = subscribe(s, {
+        checkpoint: 'f',
+        pollMs: 10,
+        log: silentLogger,
+        handler: async () => {
+          if (++calls === 1) throw new Error('boom');
+        },
+      });
       await sub.caughtUp;
       await sub.stop();
       assert.equal(calls, 2);

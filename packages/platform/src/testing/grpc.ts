@@ -15,7 +15,8 @@ export async function expectStatus(p: Promise<unknown>, code: grpc.status): Prom
     await p;
   } catch (e) {
     const err = e as grpc.ServiceError;
-    if (err.code !== code) throw new Error(`expected gRPC status ${grpc.status[code]}, got ${grpc.status[err.code] ?? err.code}: ${err.details ?? err.message}`);
+    if (err.code !== code)
+      throw new Error(`expected gRPC status ${grpc.status[code]}, got ${grpc.status[err.code] ?? err.code}: ${err.details ?? err.message}`);
     return err.details;
   }
   throw new Error(`expected gRPC status ${grpc.status[code]}, but the call succeeded`);
@@ -33,6 +34,8 @@ type LastUnary<F> = F extends (req: infer Q, m: never, o: never, cb: (e: grpc.Se
  */
 export function rpc<C extends grpc.Client, K extends keyof C & string>(client: C, method: K, req: LastUnary<C[K]>[0]): Promise<LastUnary<C[K]>[1]> {
   return new Promise((resolve, reject) => {
-    (client[method] as (...args: unknown[]) => void).call(client, req, (err: grpc.ServiceError | null, res: LastUnary<C[K]>[1]) => (err ? reject(err) : resolve(res)));
+    (client[method] as (...args: unknown[]) => void).call(client, req, (err: grpc.ServiceError | null, res: LastUnary<C[K]>[1]) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }

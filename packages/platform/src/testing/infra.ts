@@ -63,8 +63,7 @@ export function planInfra(env: Env, docker: string | undefined): InfraPlan {
   if (mode === 'containers' && docker === undefined) {
     throw new Error('EWX_TEST_INFRA=containers but no Docker engine: DOCKER_HOST is unset and no Docker socket exists');
   }
-  const container = (named: string | undefined): boolean =>
-    mode === 'containers' || (mode === 'auto' && named === undefined && docker !== undefined);
+  const container = (named: string | undefined): boolean => mode === 'containers' || (mode === 'auto' && named === undefined && docker !== undefined);
   const database: InfraPlan['database'] = container(env.DATABASE_URL)
     ? { from: 'container', image: env.EWX_POSTGRES_IMAGE ?? DEFAULT_POSTGRES_IMAGE }
     : { from: 'server', url: env.DATABASE_URL ?? DEFAULT_DATABASE_URL };
@@ -79,7 +78,10 @@ const required = (): boolean => process.env.EWX_REQUIRE_INFRA === '1';
 function tcpOpen(host: string, port: number, ms = 1500): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
-    const done = (ok: boolean): void => { s.destroy(); resolve(ok); };
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(ms, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -99,13 +101,21 @@ async function startContainers(plan: InfraPlan): Promise<{ databaseUrl?: string;
   if (plan.database.from === 'container') {
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
     const c = await new PostgreSqlContainer(plan.database.image)
-      .withDatabase('ewx_test').withUsername('postgres').withPassword('ewx')
-      .withLabels({ [LABEL]: 'postgres' }).withReuse().start();
+      .withDatabase('ewx_test')
+      .withUsername('postgres')
+      .withPassword('ewx')
+      .withLabels({ [LABEL]: 'postgres' })
+      .withReuse()
+      .start();
     out.databaseUrl = c.getConnectionUri();
   }
   if (plan.kafka.from === 'container') {
     const { KafkaContainer } = await import('@testcontainers/kafka');
-    const c = await new KafkaContainer(plan.kafka.image).withKraft().withLabels({ [LABEL]: 'kafka' }).withReuse().start();
+    const c = await new KafkaContainer(plan.kafka.image)
+      .withKraft()
+      .withLabels({ [LABEL]: 'kafka' })
+      .withReuse()
+      .start();
     out.brokers = [`${c.getHost()}:${c.getMappedPort(9093)}`];
   }
   return out;

@@ -5,7 +5,9 @@ export async function describeGroup(brokers: readonly string[], groupId: string)
   const admin = new Kafka({ clientId: 'ewx-test-admin', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const { groups: [g] } = await admin.describeGroups([groupId]);
+    const {
+      groups: [g],
+    } = await admin.describeGroups([groupId]);
     return { state: g?.state ?? 'Dead', members: (g?.members ?? []).map((m) => m.memberId) };
   } finally {
     await admin.disconnect();

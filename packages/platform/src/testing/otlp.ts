@@ -13,7 +13,13 @@ export interface ReceivedSpan {
   readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
 }
 
-interface AnyValue { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number; arrayValue?: unknown }
+interface AnyValue {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+  arrayValue?: unknown;
+}
 const valueOfAny = (v: AnyValue): string | number | boolean =>
   v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.boolValue ?? v.doubleValue ?? JSON.stringify(v.arrayValue);
 const attrs = (list: readonly { key: string; value: AnyValue }[] | undefined): Record<string, string | number | boolean> =>
@@ -33,16 +39,24 @@ export async function otlpReceiver(): Promise<{ endpoint: string; spans: Receive
         let body = Buffer.concat(chunks);
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
         if (req.url === '/v1/traces') {
-          const doc = JSON.parse(body.toString()) as { resourceSpans?: { resource?: { attributes?: { key: string; value: AnyValue }[] }; scopeSpans?: { spans?: Record<string, unknown>[] }[] }[] };
+          const doc = JSON.parse(body.toString()) as {
+            resourceSpans?: { resource?: { attributes?: { key: string; value: AnyValue }[] }; scopeSpans?: { spans?: Record<string, unknown>[] }[] }[];
+          };
           for (const rs of doc.resourceSpans ?? []) {
             const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
-            for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) {
-              spans.push({
-                service, name: s.name as string, traceId: s.traceId as string, spanId: s.spanId as string,
-                ...(s.parentSpanId ? { parentSpanId: s.parentSpanId as string } : {}), kind: s.kind as number,
-                attributes: attrs(s.attributes as never), links: ((s.links ?? []) as { traceId: string; spanId: string }[]).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
-              });
-            }
+            for (const ss of rs.scopeSpans ?? [])
+              for (const s of ss.spans ?? []) {
+                spans.push({
+                  service,
+                  name: s.name as string,
+                  traceId: s.traceId as string,
+                  spanId: s.spanId as string,
+                  ...(s.parentSpanId ? { parentSpanId: s.parentSpanId as string } : {}),
+                  kind: s.kind as number,
+                  attributes: attrs(s.attributes as never),
+                  links: ((s.links ?? []) as { traceId: string; spanId: string }[]).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
+                });
+              }
           }
         }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -58,5 +72,8 @@ export async function otlpReceiver(): Promise<{ endpoint: string; spans: Receive
 
 /** The environment that makes a service process export its spans to `endpoint` quickly. */
 export const otlpEnv = (endpoint: string): Record<string, string> => ({
-  OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_METRICS_EXPORTER: 'none',
+  OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+  OTEL_BSP_SCHEDULE_DELAY: '200',
+  OTEL_METRICS_EXPORTER: 'none',
 });

@@ -6,8 +6,17 @@ import { pgliteClient } from '../eventstore/pglite.js';
 import { pgClient } from '../eventstore/postgres.js';
 import type { SqlClient } from '../eventstore/sql.js';
 import {
-  START, decodePosition, encodePosition, parsePosition,
-  type AppendResult, type EventData, type EventStore, type ExpectedVersion, type Json, type LogPosition, type RecordedEvent,
+  START,
+  decodePosition,
+  encodePosition,
+  parsePosition,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedVersion,
+  type Json,
+  type LogPosition,
+  type RecordedEvent,
 } from '../eventstore/types.js';
 
 /**
@@ -22,7 +31,9 @@ import {
  * `reportWritten: false` leaves `AppendResult.written` out, as the KurrentDB adapter does, so the
  * runtime reads its own appends back.
  */
-export interface PairStoreOptions { readonly reportWritten?: boolean }
+export interface PairStoreOptions {
+  readonly reportWritten?: boolean;
+}
 
 interface Row {
   commit_pos: string | number | bigint;
@@ -34,8 +45,7 @@ interface Row {
   metadata: Json | null;
 }
 
-const pairOf = (commit: string | number | bigint, prepare: string | number | bigint): LogPosition =>
-  encodePosition([BigInt(commit), BigInt(prepare)]);
+const pairOf = (commit: string | number | bigint, prepare: string | number | bigint): LogPosition => encodePosition([BigInt(commit), BigInt(prepare)]);
 
 const toEvent = (r: Row): RecordedEvent => ({
   streamId: r.stream_id,
@@ -80,7 +90,8 @@ export async function pairEventStore(sql: SqlClient, category: string, options: 
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
         const last = await tx.query<{ commit_pos: string; prepare_pos: string }>(
-          `SELECT commit_pos, prepare_pos FROM ${schema}.events ORDER BY commit_pos DESC, prepare_pos DESC LIMIT 1`);
+          `SELECT commit_pos, prepare_pos FROM ${schema}.events ORDER BY commit_pos DESC, prepare_pos DESC LIMIT 1`,
+        );
         const preceding = last.rows[0] ? pairOf(last.rows[0].commit_pos, last.rows[0].prepare_pos) : START;
         const a = await tx.query<{ a: string }>(`SELECT nextval('${schema}.appends') AS a`);
         const commit = 7n * BigInt(a.rows[0]!.a) + 90n;
@@ -89,8 +100,15 @@ export async function pairEventStore(sql: SqlClient, category: string, options: 
         const values = events.map((e, k) => {
           const prepare = 3n * BigInt(k) + 8n;
           positions.push(encodePosition([commit, prepare]));
-          params.push(commit.toString(), prepare.toString(), streamId, actual + 1 + k, e.type, JSON.stringify(e.data),
-            e.metadata === undefined ? null : JSON.stringify(e.metadata));
+          params.push(
+            commit.toString(),
+            prepare.toString(),
+            streamId,
+            actual + 1 + k,
+            e.type,
+            JSON.stringify(e.data),
+            e.metadata === undefined ? null : JSON.stringify(e.metadata),
+          );
           const b = k * 7;
           return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}::json, $${b + 7}::json)`;
         });
@@ -105,14 +123,19 @@ export async function pairEventStore(sql: SqlClient, category: string, options: 
       return result;
     },
     async readStream(streamId: string, fromVersion = 0): Promise<RecordedEvent[]> {
-      const r = await sql.query<Row>(`SELECT ${columns} FROM ${schema}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version`, [streamId, fromVersion]);
+      const r = await sql.query<Row>(`SELECT ${columns} FROM ${schema}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version`, [
+        streamId,
+        fromVersion,
+      ]);
       return r.rows.map(toEvent);
     },
     async readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]> {
       const [c, p] = pair(after);
       const r = await sql.query<Row>(
         `SELECT ${columns} FROM ${schema}.events WHERE (commit_pos, prepare_pos) > ($1::bigint, $2::bigint)
-         ORDER BY commit_pos, prepare_pos LIMIT $3`, [c, p, limit]);
+         ORDER BY commit_pos, prepare_pos LIMIT $3`,
+        [c, p, limit],
+      );
       return r.rows.map(toEvent);
     },
     async getCheckpoint(name: string): Promise<LogPosition> {
@@ -121,12 +144,19 @@ export async function pairEventStore(sql: SqlClient, category: string, options: 
     },
     async saveCheckpoint(name: string, position: LogPosition): Promise<void> {
       pair(position);
-      await sql.query(`INSERT INTO ${schema}.checkpoints (name, position) VALUES ($1, $2)
-        ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, [name, position]);
+      await sql.query(
+        `INSERT INTO ${schema}.checkpoints (name, position) VALUES ($1, $2)
+        ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`,
+        [name, position],
+      );
     },
     waitForAppend(ms: number): Promise<void> {
       return new Promise((resolve) => {
-        const done = (): void => { clearTimeout(t); waiters.delete(done); resolve(); };
+        const done = (): void => {
+          clearTimeout(t);
+          waiters.delete(done);
+          resolve();
+        };
         const t = setTimeout(done, ms);
         waiters.add(done);
       });

@@ -6,7 +6,10 @@ import { service as healthService } from 'grpc-health-check';
 import { waitFor } from './wait.js';
 
 const HealthCtor = grpc.makeGenericClientConstructor(healthService, 'Health');
-interface Health { check(req: { service: string }, cb: (e: Error | null, r: { status: string | number }) => void): void; close(): void }
+interface Health {
+  check(req: { service: string }, cb: (e: Error | null, r: { status: string | number }) => void): void;
+  close(): void;
+}
 /** A grpc.health.v1 client; status arrives as a name or a number depending on the loader. */
 export const healthClient = (address: string): Health => new HealthCtor(address, grpc.credentials.createInsecure()) as unknown as Health;
 export const isServing = (status: string | number): boolean => status === 'SERVING' || status === 1;
@@ -35,14 +38,25 @@ export function healthStatus(address: string, service = ''): Promise<string | nu
 function spawnNode(script: string, env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const running = (): boolean => child.exitCode === null && child.signalCode === null;
   return {
-    child, exited, running,
+    child,
+    exited,
+    running,
     output: () => out,
-    kill: async (): Promise<void> => { if (running()) { child.kill('SIGKILL'); await exited; } },
+    kill: async (): Promise<void> => {
+      if (running()) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
   };
 }
 
@@ -50,10 +64,19 @@ function spawnNode(script: string, env: NodeJS.ProcessEnv) {
 async function untilServing(what: string, address: string, service: string, p: ReturnType<typeof spawnNode>, ms: number): Promise<void> {
   const health = healthClient(address);
   try {
-    await waitFor(what, () => new Promise<true | undefined>((res, rej) => {
-      if (p.child.exitCode !== null) { rej(new Error(`${what}: the process exited with ${p.child.exitCode}: ${p.output().slice(-2000)}`)); return; }
-      health.check({ service }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
-    }), ms, 100);
+    await waitFor(
+      what,
+      () =>
+        new Promise<true | undefined>((res, rej) => {
+          if (p.child.exitCode !== null) {
+            rej(new Error(`${what}: the process exited with ${p.child.exitCode}: ${p.output().slice(-2000)}`));
+            return;
+          }
+          health.check({ service }, (e, r) => res(!e && isServing(r.status) ? true : undefined));
+        }),
+      ms,
+      100,
+    );
   } finally {
     health.close();
   }
@@ -64,14 +87,28 @@ async function untilServing(what: string, address: string, service: string, p: R
  * `serving()` waits until its health service says SERVING (commands accepted).
  */
 export function spawnServiceProcess(name: string, port: number, env: Record<string, string>): ServiceProcess & { serving(ms?: number): Promise<void> } {
-  const p = spawnNode(resolve(REPO_ROOT, `services/${name}/dist/main.js`), { ...process.env, LOG_LEVEL: 'warn', ...env, GRPC_PORT: String(port), GRPC_HOST: '127.0.0.1' });
+  const p = spawnNode(resolve(REPO_ROOT, `services/${name}/dist/main.js`), {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    ...env,
+    GRPC_PORT: String(port),
+    GRPC_HOST: '127.0.0.1',
+  });
   const address = `127.0.0.1:${port}`;
   const { child, kill } = p;
   return {
-    name, address, child,
+    name,
+    address,
+    child,
     output: p.output,
     kill,
-    async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))]); } await kill(); },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))]);
+      }
+      await kill();
+    },
     serving: (ms = 60_000) => untilServing(`${name} SERVING on ${address}`, address, '', p, ms),
   };
 }
@@ -123,7 +160,13 @@ export interface EmbeddedProcess {
  */
 export async function startEmbeddedProcess(env: Record<string, string>, ms = 180_000): Promise<EmbeddedProcess> {
   const port = await freePort();
-  const p = spawnNode(resolve(REPO_ROOT, 'packages/embedded/dist/main.js'), { ...process.env, LOG_LEVEL: 'warn', DASHBOARD_PORT: 'off', ...env, GRPC_PORT: String(port) });
+  const p = spawnNode(resolve(REPO_ROOT, 'packages/embedded/dist/main.js'), {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    DASHBOARD_PORT: 'off',
+    ...env,
+    GRPC_PORT: String(port),
+  });
   const address = `127.0.0.1:${port}`;
   try {
     await untilServing('embedded SERVING', address, 'ewx.v1.Registry', p, ms);
@@ -132,7 +175,15 @@ export async function startEmbeddedProcess(env: Record<string, string>, ms = 180
     throw new Error(`${(e as Error).message}; its output: ${p.output().slice(-2000)}`);
   }
   return {
-    address, child: p.child, output: p.output, kill: p.kill,
-    async stop() { if (p.running()) { p.child.kill('SIGTERM'); await p.exited; } },
+    address,
+    child: p.child,
+    output: p.output,
+    kill: p.kill,
+    async stop() {
+      if (p.running()) {
+        p.child.kill('SIGTERM');
+        await p.exited;
+      }
+    },
   };
 }

@@ -11,20 +11,33 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * the port as a 32-bit integer; the proxy rewrites that port to its own in whole response frames,
  * so every connection of the client goes through it.
  */
-export async function tcpProxy(target: { host: string; port: number }, o: { rewritePort?: boolean } = {}): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
+export async function tcpProxy(
+  target: { host: string; port: number },
+  o: { rewritePort?: boolean } = {},
+): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
   let open = true;
   const sockets = new Set<Socket>();
-  const track = (s: Socket): void => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()); };
+  const track = (s: Socket): void => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
   let port = 0;
   const server: Server = createServer((client) => {
     track(client);
-    if (!open) { client.destroy(); return; }
+    if (!open) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(target.port, target.host);
     track(upstream);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
     client.pipe(upstream);
-    if (!o.rewritePort) { upstream.pipe(client); return; }
+    if (!o.rewritePort) {
+      upstream.pipe(client);
+      return;
+    }
     const needle = Buffer.concat([Buffer.from(target.host), int32(target.port)]);
     let pending = Buffer.alloc(0);
     upstream.on('data', (d: Buffer) => {
@@ -43,10 +56,24 @@ export async function tcpProxy(target: { host: string; port: number }, o: { rewr
   port = (server.address() as { port: number }).port;
   return {
     port,
-    cut() { open = false; for (const s of sockets) s.destroy(); },
-    restore() { open = true; },
-    close: () => new Promise<void>((r) => { open = false; for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        open = false;
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
-const int32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const int32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};

@@ -6,7 +6,10 @@ import { fingerprint, spec, type SpecDecider } from './spec.js';
 /** A counter: Add n (refused below 1), Reset (nothing to do at 0). */
 type Ev = { type: 'Added'; data: { n: number; total: number } } | { type: 'Reset'; data: Record<string, never> };
 type Cmd = { type: 'Add'; n: number } | { type: 'Reset' } | { type: 'Crash' } | { type: 'Sneak' };
-interface State { total: number; seen: Map<string, bigint> }
+interface State {
+  total: number;
+  seen: Map<string, bigint>;
+}
 const counter: SpecDecider<State, Cmd, Ev> = {
   initialState: () => ({ total: 0, seen: new Map() }),
   evolve(s, e) {
@@ -20,9 +23,13 @@ const counter: SpecDecider<State, Cmd, Ev> = {
         if (c.n < 1) throw invalid('n', 'must be at least 1');
         if (c.n > 100) throw precondition('n: too many');
         return [{ type: 'Added', data: { n: c.n, total: s.total + c.n } }];
-      case 'Reset': return s.total === 0 ? [] : [{ type: 'Reset', data: {} }];
-      case 'Crash': throw new TypeError('not a DomainError');
-      case 'Sneak': s.total = -1; throw precondition('changed the state before refusing');
+      case 'Reset':
+        return s.total === 0 ? [] : [{ type: 'Reset', data: {} }];
+      case 'Crash':
+        throw new TypeError('not a DomainError');
+      case 'Sneak':
+        s.total = -1;
+        throw precondition('changed the state before refusing');
     }
   },
 };
@@ -32,10 +39,22 @@ const fails = (f: () => unknown, message: RegExp): void => assert.throws(f, (e: 
 
 describe('the spec kit', () => {
   test('given/when/then: the events decided are compared and applied; the story goes on from there', () => {
-    const s = spec(counter).given(added(2, 2), [added(3, 5)]).when({ type: 'Add', n: 1 }).then(added(1, 6))
-      .when({ type: 'Reset' }).then({ type: 'Reset', data: {} });
+    const s = spec(counter)
+      .given(added(2, 2), [added(3, 5)])
+      .when({ type: 'Add', n: 1 })
+      .then(added(1, 6))
+      .when({ type: 'Reset' })
+      .then({ type: 'Reset', data: {} });
     assert.equal(s.state.total, 0);
-    assert.deepEqual(s.log.map((e) => [e.streamId, e.version, e.type]), [['spec', 0, 'Added'], ['spec', 1, 'Added'], ['spec', 2, 'Added'], ['spec', 3, 'Reset']]);
+    assert.deepEqual(
+      s.log.map((e) => [e.streamId, e.version, e.type]),
+      [
+        ['spec', 0, 'Added'],
+        ['spec', 1, 'Added'],
+        ['spec', 2, 'Added'],
+        ['spec', 3, 'Reset'],
+      ],
+    );
   });
   test('then(check) sees the events and the state after them; after() and run() are earlier steps', () => {
     const s = spec(counter, { stream: 'c' }).after({ type: 'Add', n: 4 });
@@ -45,8 +64,17 @@ describe('the spec kit', () => {
       assert.equal(state.total, 10);
     });
     assert.equal(s.log[0]!.streamId, 'c');
-    const streams = spec({ ...counter, streamOf: (c: Cmd) => `counter:${c.type}` }).given(added(1, 1)).after({ type: 'Add', n: 1 }, { type: 'Reset' });
-    assert.deepEqual(streams.log.map((e) => [e.streamId, e.version]), [['spec', 0], ['counter:Add', 0], ['counter:Reset', 0]]);
+    const streams = spec({ ...counter, streamOf: (c: Cmd) => `counter:${c.type}` })
+      .given(added(1, 1))
+      .after({ type: 'Add', n: 1 }, { type: 'Reset' });
+    assert.deepEqual(
+      streams.log.map((e) => [e.streamId, e.version]),
+      [
+        ['spec', 0],
+        ['counter:Add', 0],
+        ['counter:Reset', 0],
+      ],
+    );
     fails(() => spec(counter).after({ type: 'Add', n: 0 }), /a step before the one under test was refused: .*must be at least 1/);
   });
   test('then fails on other events, other data, a missing or an extra event', () => {
@@ -54,7 +82,13 @@ describe('the spec kit', () => {
     fails(() => spec(counter).when({ type: 'Add', n: 1 }).then({ type: 'Reset', data: {} }), /events decided differ/);
     fails(() => spec(counter).when({ type: 'Add', n: 1 }).then(), /events decided differ/);
     fails(() => spec(counter).when({ type: 'Add', n: 1 }).then(added(1, 1), added(1, 1)), /events decided differ/);
-    fails(() => spec(counter).when({ type: 'Add', n: 1 }).then(() => assert.equal(1, 2)), /Expected values to be strictly equal/);
+    fails(
+      () =>
+        spec(counter)
+          .when({ type: 'Add', n: 1 })
+          .then(() => assert.equal(1, 2)),
+      /Expected values to be strictly equal/,
+    );
   });
   test('thenThrows: the code and the message are checked, and that nothing changed', () => {
     const s = spec(counter).given(added(1, 1));

@@ -15,10 +15,18 @@ import { encodePosition, type LogPosition } from '../eventstore/types.js';
  */
 
 /** What the kit needs of an event: a tag and its data (a typed union or the platform's EventData). */
-export interface SpecEvent { readonly type: string; readonly data: unknown; readonly metadata?: unknown }
+export interface SpecEvent {
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata?: unknown;
+}
 
 /** Where an event sits in the log, as `evolve` receives it. */
-export interface SpecEnvelope { readonly streamId: string; readonly version: number; readonly position: LogPosition }
+export interface SpecEnvelope {
+  readonly streamId: string;
+  readonly version: number;
+  readonly position: LogPosition;
+}
 
 export interface SpecDecider<S, C, E extends SpecEvent> {
   initialState(): S;
@@ -58,21 +66,27 @@ export interface When<S, C, E extends SpecEvent> {
 
 /** A fingerprint of a state: JSON with Maps, Sets, bigints and byte arrays spelled out, so two states compare by value. */
 export function fingerprint(value: unknown): string {
-  return JSON.stringify(value, function (this: unknown, _key, v: unknown) {
-    if (typeof v === 'bigint') return `${v}n`;
-    if (v instanceof Map) return { '<Map>': [...v] };
-    if (v instanceof Set) return { '<Set>': [...v] };
-    if (v instanceof Uint8Array) return { '<bytes>': Buffer.from(v).toString('hex') };
-    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
-      return { '<bytes>': Buffer.from((v as { data: number[] }).data).toString('hex') };
-    }
-    return v;
-  }) ?? 'undefined';
+  return (
+    JSON.stringify(value, function (this: unknown, _key, v: unknown) {
+      if (typeof v === 'bigint') return `${v}n`;
+      if (v instanceof Map) return { '<Map>': [...v] };
+      if (v instanceof Set) return { '<Set>': [...v] };
+      if (v instanceof Uint8Array) return { '<bytes>': Buffer.from(v).toString('hex') };
+      if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+        return { '<bytes>': Buffer.from((v as { data: number[] }).data).toString('hex') };
+      }
+      return v;
+    }) ?? 'undefined'
+  );
 }
 
 /** An event as the log would keep it: type, data and metadata through JSON (what a read would give back). */
 const asStored = (e: SpecEvent, withMetadata: boolean): unknown =>
-  JSON.parse(JSON.stringify({ type: e.type, data: e.data, ...(withMetadata ? { metadata: e.metadata } : {}) }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)));
+  JSON.parse(
+    JSON.stringify({ type: e.type, data: e.data, ...(withMetadata ? { metadata: e.metadata } : {}) }, (_k, v: unknown) =>
+      typeof v === 'bigint' ? `${v}n` : v,
+    ),
+  );
 
 const show = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
@@ -105,10 +119,18 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
   };
 
   const self: Spec<S, C, E> = {
-    get state() { return state; },
+    get state() {
+      return state;
+    },
     log,
-    given(...events) { apply(events.flat() as E[]); return self; },
-    after(...commands) { for (const c of commands) accepted(c); return self; },
+    given(...events) {
+      apply(events.flat() as E[]);
+      return self;
+    },
+    after(...commands) {
+      for (const c of commands) accepted(c);
+      return self;
+    },
     run: accepted,
     when(command) {
       return {
@@ -121,8 +143,11 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
           }
           const expected = args as E[];
           const withMetadata = expected.some((e) => e.metadata !== undefined);
-          assert.deepStrictEqual(events.map((e) => asStored(e, withMetadata)), expected.map((e) => asStored(e, withMetadata)),
-            `spec: the events decided differ from the ones expected`);
+          assert.deepStrictEqual(
+            events.map((e) => asStored(e, withMetadata)),
+            expected.map((e) => asStored(e, withMetadata)),
+            `spec: the events decided differ from the ones expected`,
+          );
           apply(events, command);
           return self;
         },
@@ -140,12 +165,18 @@ export function spec<S, C, E extends SpecEvent>(decider: SpecDecider<S, C, E>, o
             assert.equal(log.length, length);
             return self;
           }
-          assert.fail(`spec: expected ${code}${message ? ` ${message}` : ''}, the command was accepted with ${events.length} event(s): ${events.map((e) => e.type).join(', ') || 'none'}`);
+          assert.fail(
+            `spec: expected ${code}${message ? ` ${message}` : ''}, the command was accepted with ${events.length} event(s): ${events.map((e) => e.type).join(', ') || 'none'}`,
+          );
         },
         thenNothingChanged() {
           const before = fingerprint(state);
           const events = decide(command);
-          assert.deepEqual(events.map((e) => e.type), [], 'spec: expected no event');
+          assert.deepEqual(
+            events.map((e) => e.type),
+            [],
+            'spec: expected no event',
+          );
           assert.equal(fingerprint(state), before, 'spec: decide changed the state');
           return self;
         },

@@ -1,10 +1,31 @@
 import {
-  addressField, authenticate, nameField, notFound, optionalAddressField, paged, proven, renamedField, serviceStatus, watchHandler, shown, textField, unary,
-  type GrpcService, type Logger, type Runtime, type Tally,
+  addressField,
+  authenticate,
+  nameField,
+  notFound,
+  optionalAddressField,
+  paged,
+  proven,
+  renamedField,
+  serviceStatus,
+  watchHandler,
+  shown,
+  textField,
+  unary,
+  type GrpcService,
+  type Logger,
+  type Runtime,
+  type Tally,
 } from '@ewx/platform';
 import {
-  ConsensusService, ProduceBlocksRequest, type GetResultChainRequest, type GetSettlementRequest, type GetVoteMetadataRequest,
-  type GetVoteProofRequest, type Tally as TallyMsg, TallyOutcome,
+  ConsensusService,
+  ProduceBlocksRequest,
+  type GetResultChainRequest,
+  type GetSettlementRequest,
+  type GetVoteMetadataRequest,
+  type GetVoteProofRequest,
+  type Tally as TallyMsg,
+  TallyOutcome,
 } from '@ewx/proto/consensus';
 import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
 import { awaitEndedRounds, CHAIN_STREAM, type SettleWait } from '../app/clock.js';
@@ -16,18 +37,28 @@ const MAX_ROUND_ID = 128 + '#retry'.length;
 
 /** Consensus's round status in the lifecycle names voting uses (voting.proto RoundState). */
 const ROUND_STATE: Record<ValidatedRound['status'], RoundState> = {
-  OPEN: RoundState.ROUND_STATE_ACTIVE, CLOSED: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
-  SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
+  OPEN: RoundState.ROUND_STATE_ACTIVE,
+  CLOSED: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
+  SETTLED: RoundState.ROUND_STATE_SETTLED,
+  UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
 };
 
 const OUTCOME: Record<Tally['outcome'], TallyOutcome> = { SETTLED: TallyOutcome.TALLY_OUTCOME_SETTLED, UNRESOLVED: TallyOutcome.TALLY_OUTCOME_UNRESOLVED };
 const REASON: Record<NonNullable<Tally['reason']>, UnresolvedReason> = {
-  NO_QUORUM: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY, TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
+  NO_QUORUM: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM,
+  NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY,
+  TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
 };
 
 const tallyMsg = (t: Tally): TallyMsg => ({
-  eligible: t.eligible, submitted: t.submitted, top: t.top, outcome: t.outcome, result: Buffer.from(t.result ?? '', 'hex'), reason: t.reason ?? '',
-  tallyOutcome: OUTCOME[t.outcome], unresolvedReason: t.reason ? REASON[t.reason] : UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
+  eligible: t.eligible,
+  submitted: t.submitted,
+  top: t.top,
+  outcome: t.outcome,
+  result: Buffer.from(t.result ?? '', 'hex'),
+  reason: t.reason ?? '',
+  tallyOutcome: OUTCOME[t.outcome],
+  unresolvedReason: t.reason ? REASON[t.reason] : UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
 });
 
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger, settleWait: SettleWait = {}): GrpcService {
@@ -55,7 +86,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         // round's end, its outcome is awaited (awaitEndedRounds), so the other services see blocks,
         // closes and outcomes in the order one-by-one blocks gave them. The first run carries the
         // signature and nonce; the request was checked as a whole above.
-        for (let done = 0; done < req.count;) {
+        for (let done = 0; done < req.count; ) {
           await awaitEndedRounds(runtime, givenUp, log, settleWait);
           let n = 0;
           const run = (s: ConsensusState) => {
@@ -78,7 +109,14 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       getResultChain: unary(M + 'GetResultChain', log, async (req: GetResultChainRequest) => {
         const { items, next } = paged(runtime.state().chains.get(nameField('solution', req.solution)) ?? [], req.page);
         return {
-          entries: items.map((e) => ({ index: e.index, roundId: e.roundId, result: Buffer.from(e.result, 'hex'), tally: tallyMsg(e.tally), prevHash: e.prevHash, hash: e.hash })),
+          entries: items.map((e) => ({
+            index: e.index,
+            roundId: e.roundId,
+            result: Buffer.from(e.result, 'hex'),
+            tally: tallyMsg(e.tally),
+            prevHash: e.prevHash,
+            hash: e.hash,
+          })),
           page: { nextPageToken: next },
         };
       }),
@@ -90,24 +128,37 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         if (index < 0) throw notFound(`worker: vote of ${req.worker} in round ${req.roundId}`);
         const l = r.leaves;
         return {
-          worker: req.worker, result: Buffer.from(r.votes[index]![1], 'hex'), leaf: l[index]!.toString('hex'),
-          steps: merkleProof(l, index).map((s) => ({ position: s.position, group: [...s.group] })), merkleRoot: r.outcome.merkleRoot,
+          worker: req.worker,
+          result: Buffer.from(r.votes[index]![1], 'hex'),
+          leaf: l[index]!.toString('hex'),
+          steps: merkleProof(l, index).map((s) => ({ position: s.position, group: [...s.group] })),
+          merkleRoot: r.outcome.merkleRoot,
         };
       }),
       getNetwork: unary(M + 'GetNetwork', log, async () => {
         const st = runtime.state();
         const n = st.validators.length;
         return {
-          admin, validators: [...st.validators], attestationsNeeded: n === 0 ? 0 : Math.floor((2 * n) / 3) + 1,
-          height: BigInt(st.height), manualBlocks: manual,
+          admin,
+          validators: [...st.validators],
+          attestationsNeeded: n === 0 ? 0 : Math.floor((2 * n) / 3) + 1,
+          height: BigInt(st.height),
+          manualBlocks: manual,
         };
       }),
       getSettlement: unary(M + 'GetSettlement', log, async (req: GetSettlementRequest) => {
         const r = round(req.solution, req.roundId);
         return {
-          state: r.status, roundState: ROUND_STATE[r.status], tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined, merkleRoot: r.outcome?.merkleRoot ?? '',
+          state: r.status,
+          roundState: ROUND_STATE[r.status],
+          tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined,
+          merkleRoot: r.outcome?.merkleRoot ?? '',
           attestations: [...r.attestations.values()].map((a) => ({
-            validator: a.validator, tally: tallyMsg(a.tally), merkleRoot: a.merkleRoot, dissent: a.dissent, signature: a.signature,
+            validator: a.validator,
+            tally: tallyMsg(a.tally),
+            merkleRoot: a.merkleRoot,
+            dissent: a.dissent,
+            signature: a.signature,
           })),
           validators: [...runtime.state().validators],
         };

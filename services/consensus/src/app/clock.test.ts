@@ -32,7 +32,15 @@ describe('block production with several consensus processes', () => {
     const standby = startBlockClock(b, tick, silentLogger, 1);
     const t0 = Date.now();
     // Until the producer reached a height (a position, not a duration), then the rate is checked.
-    await waitFor('the producer at height 10', async () => { await a.catchUp(); return a.state().height >= 10 ? true : undefined; }, 20_000, 20);
+    await waitFor(
+      'the producer at height 10',
+      async () => {
+        await a.catchUp();
+        return a.state().height >= 10 ? true : undefined;
+      },
+      20_000,
+      20,
+    );
     await primary.stop();
     const elapsed = Date.now() - t0;
     await a.catchUp();
@@ -40,7 +48,15 @@ describe('block production with several consensus processes', () => {
     assert.ok(h1 >= 1, 'the producer produced');
     assert.ok(h1 <= Math.ceil(elapsed / tick) + 2, `at most one block per tick: ${h1} blocks in ${elapsed} ms`);
     // After (1 + 1) × 2 ticks without blocks the standby produces: waited for as a height above the producer's last.
-    await waitFor('the standby took over', async () => { await b.catchUp(); return b.state().height > h1 ? true : undefined; }, 20_000, 20);
+    await waitFor(
+      'the standby took over',
+      async () => {
+        await b.catchUp();
+        return b.state().height > h1 ? true : undefined;
+      },
+      20_000,
+      20,
+    );
     await standby.stop();
     await b.catchUp();
     assert.ok(b.state().height > h1, `the standby took over (${h1} → ${b.state().height})`);
@@ -51,11 +67,35 @@ describe('block production with several consensus processes', () => {
 });
 
 describe('ProduceBlocks waits for the rounds that ended before going further', () => {
-  const started = (roundId: string, endBlock: number) => ({ type: 'RoundStarted', data: {
-    solution: 's1', roundId, group: 'g1', starter: 'x', startBlock: 1, endBlock, period: 0, quorumPercent: 50, voteThresholdPercent: 60,
-    unresolvedPolicy: 'NONE', eligible: 1, snapshotChunks: 1 } as never });
-  const unresolved = (roundId: string) => ({ type: 'RoundUnresolved', data: {
-    solution: 's1', roundId, tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' }, merkleRoot: '', attestors: [], dissenters: [], validators: [] } as never });
+  const started = (roundId: string, endBlock: number) => ({
+    type: 'RoundStarted',
+    data: {
+      solution: 's1',
+      roundId,
+      group: 'g1',
+      starter: 'x',
+      startBlock: 1,
+      endBlock,
+      period: 0,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: 1,
+      snapshotChunks: 1,
+    } as never,
+  });
+  const unresolved = (roundId: string) => ({
+    type: 'RoundUnresolved',
+    data: {
+      solution: 's1',
+      roundId,
+      tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
+      merkleRoot: '',
+      attestors: [],
+      dissenters: [],
+      validators: [],
+    } as never,
+  });
 
   test('an ended round is awaited until decided; one that stays undecided while the log is quiet is given up on once', async () => {
     const db = await openPglite();
@@ -65,7 +105,11 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
     await rt.execute('chain', () => [{ type: 'BlocksProduced', data: { from: 1, to: 3 } as never }]);
     const givenUp = new Set<string>();
     // r1 is decided while the wait runs; r2 never is.
-    const decided = new Promise<void>((r) => setTimeout(() => { void rt.execute('solution:s1', () => [unresolved('r1')]).then(() => r()); }, 100));
+    const decided = new Promise<void>((r) =>
+      setTimeout(() => {
+        void rt.execute('solution:s1', () => [unresolved('r1')]).then(() => r());
+      }, 100),
+    );
     const t0 = Date.now();
     await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 400, pollMs: 5 });
     await decided;

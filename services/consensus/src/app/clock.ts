@@ -15,16 +15,25 @@ export { CHAIN_STREAM } from '../domain/decider.js';
 export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: number, log: Logger, rank = 0): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   let lastBlockAt = Date.now();
-  const off = runtime.onEvent((e) => { if (isBlockEvent(e)) lastBlockAt = Date.now(); });
+  const off = runtime.onEvent((e) => {
+    if (isBlockEvent(e)) lastBlockAt = Date.now();
+  });
   const timer = setInterval(() => {
     if (rank > 0 && Date.now() - lastBlockAt < (rank + 1) * 2 * blockTimeMs) return;
     running = running.then(() => {
       const after = runtime.state().height;
-      return runtime.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceNextBlock', after }, s))
+      return runtime
+        .execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceNextBlock', after }, s))
         .catch((e: Error) => log.warn('block clock: producing a block failed, will retry next tick', { error: e.message }));
     });
   }, blockTimeMs);
-  return { async stop() { clearInterval(timer); off(); await running; } };
+  return {
+    async stop() {
+      clearInterval(timer);
+      off();
+      await running;
+    },
+  };
 }
 
 export interface SettleWait {
@@ -48,7 +57,9 @@ export async function awaitEndedRounds(runtime: Runtime<ConsensusState>, givenUp
   const { quietMs = 3_000, maxMs = 30_000, pollMs = 10 } = opts;
   const pending = (): string[] => {
     const s = runtime.state();
-    return undecidedEnded(s, s.height).map((r) => roundKey(r.solution, r.roundId)).filter((k) => !givenUp.has(k));
+    return undecidedEnded(s, s.height)
+      .map((r) => roundKey(r.solution, r.roundId))
+      .filter((k) => !givenUp.has(k));
   };
   if (pending().length === 0) return;
   const t0 = Date.now();
@@ -59,7 +70,10 @@ export async function awaitEndedRounds(runtime: Runtime<ConsensusState>, givenUp
     await runtime.catchUp();
     const left = pending();
     if (left.length === 0) return;
-    if (runtime.position() !== at) { at = runtime.position(); moved = Date.now(); }
+    if (runtime.position() !== at) {
+      at = runtime.position();
+      moved = Date.now();
+    }
     const now = Date.now();
     if (now - moved >= quietMs || now - t0 >= maxMs) {
       for (const k of left) givenUp.add(k);

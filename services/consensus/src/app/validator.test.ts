@@ -26,13 +26,34 @@ describe('validator processes sharing one consensus store', () => {
     const db = await openPglite();
     const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
     const set = keys.map((k) => k.address);
-    const runtimes = await Promise.all(keys.map(async () => createRuntime('consensus', await pgliteEventStore('validators', db), consensusDecider, silentLogger)));
+    const runtimes = await Promise.all(
+      keys.map(async () => createRuntime('consensus', await pgliteEventStore('validators', db), consensusDecider, silentLogger)),
+    );
     for (const rt of runtimes) await rt.start();
     const validators = runtimes.slice(0, 3).map((rt, i) => startValidator(rt, keys[i], set, silentLogger));
 
     const votes = Array.from({ length: 10 }, (_, i) => [w(i), i < 7 ? 'aa' : i < 9 ? 'bb' : ''] as const).filter((v) => v[1] !== '');
-    await fromVoting(runtimes[0]!, 'RoundStarted', { solution: 's1', roundId: 'r1', group: 'g1', starter: 'x', startBlock: 1, endBlock: 6, period: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: 10, snapshotChunks: 1 });
-    await fromVoting(runtimes[0]!, 'RoundSnapshot', { solution: 's1', roundId: 'r1', chunk: 0, chunks: 1, workers: Array.from({ length: 10 }, (_, i) => [w(i), op(i)]) });
+    await fromVoting(runtimes[0]!, 'RoundStarted', {
+      solution: 's1',
+      roundId: 'r1',
+      group: 'g1',
+      starter: 'x',
+      startBlock: 1,
+      endBlock: 6,
+      period: 0,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: 10,
+      snapshotChunks: 1,
+    });
+    await fromVoting(runtimes[0]!, 'RoundSnapshot', {
+      solution: 's1',
+      roundId: 'r1',
+      chunk: 0,
+      chunks: 1,
+      workers: Array.from({ length: 10 }, (_, i) => [w(i), op(i)]),
+    });
     await fromVoting(runtimes[0]!, 'RoundClosed', { solution: 's1', roundId: 'r1', height: 6, submitted: 9, chunk: 0, chunks: 1, votes });
 
     const round = await until('the round settled by three of four', async () => {
@@ -67,13 +88,33 @@ describe('validator processes sharing one consensus store', () => {
     const start = seq;
     const ingest = (type: string, data: object) =>
       rt.ingest({ source: 'voting', streamId: 'round:s1:r2', version: seq++ - start, position: String(seq), type, data: data as never });
-    await ingest('RoundStarted', { solution: 's1', roundId: 'r2', group: 'g1', starter: 'x', startBlock: 1, endBlock: 6, period: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: 3, snapshotChunks: 1 });
+    await ingest('RoundStarted', {
+      solution: 's1',
+      roundId: 'r2',
+      group: 'g1',
+      starter: 'x',
+      startBlock: 1,
+      endBlock: 6,
+      period: 0,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: 3,
+      snapshotChunks: 1,
+    });
     await ingest('RoundSnapshot', { solution: 's1', roundId: 'r2', chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
     await ingest('RoundClosed', { solution: 's1', roundId: 'r2', height: 6, submitted: 3, chunk: 0, chunks: 1, votes });
     assert.deepEqual(rt.state().validators, [], 'no set recorded yet');
 
     const warnings: string[] = [];
-    const log: Logger = { info() {}, warn: (m) => { warnings.push(m); }, error() {}, child: () => log };
+    const log: Logger = {
+      info() {},
+      warn: (m) => {
+        warnings.push(m);
+      },
+      error() {},
+      child: () => log,
+    };
     const validator = startValidator(rt, key, [key.address], log);
     try {
       const round = await until('the round settled by the restarted validator', async () => {

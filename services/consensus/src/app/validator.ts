@@ -14,7 +14,12 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.lengt
  * round, so a crash loses nothing; afterwards a RoundClosed makes its round a candidate again, and
  * a ValidatorSetConfigured every round.
  */
-export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | undefined, validators: readonly string[], log: Logger): { stop(): Promise<void> } {
+export function startValidator(
+  runtime: Runtime<ConsensusState>,
+  key: KeyPair | undefined,
+  validators: readonly string[],
+  log: Logger,
+): { stop(): Promise<void> } {
   // Rounds that may owe this validator's attestation; `due` drops those that owe nothing (yet).
   const candidates = new Set<string>(runtime.state().rounds.keys());
   // The signed command per candidate round: a closed round's tally and root never change, so each is signed once.
@@ -62,7 +67,11 @@ export function startValidator(runtime: Runtime<ConsensusState>, key: KeyPair | 
   };
 
   return startProcessManager(runtime, {
-    decider: consensusDecider, policy: undefined, due, log, failure: 'validator: a command failed; retried on the next round closed',
+    decider: consensusDecider,
+    policy: undefined,
+    due,
+    log,
+    failure: 'validator: a command failed; retried on the next round closed',
     triggers: (e, s) => {
       const d = decodeConsensusLog(e);
       if (d?.type === 'RoundClosed') {

@@ -12,11 +12,28 @@ const ev = (type: string, data: object): EventData => ({ type, data: data as nev
 const ADMIN = 'ed25519:' + 'ad'.repeat(32);
 const produce = (count: number): ConsensusCommand => ({ type: 'ProduceBlocks', signer: ADMIN, admin: ADMIN, manual: true, count });
 const started = (roundId: string, startBlock: number, endBlock: number): EventData =>
-  ev('RoundStarted', { solution: 's1', roundId, group: 'g1', starter: 'x', startBlock, endBlock, period: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: 1, snapshotChunks: 1 });
+  ev('RoundStarted', {
+    solution: 's1',
+    roundId,
+    group: 'g1',
+    starter: 'x',
+    startBlock,
+    endBlock,
+    period: 0,
+    quorumPercent: 50,
+    voteThresholdPercent: 60,
+    unresolvedPolicy: 'NONE',
+    eligible: 1,
+    snapshotChunks: 1,
+  });
 
 describe('the clock: blocks as runs', () => {
   test('given height 0, when 100,000 blocks are produced, then one BlocksProduced {from 1, to 100000} is recorded and the height is 100000', () => {
-    consensus().when(produce(100_000)).then(ev('BlocksProduced', { from: 1, to: 100_000 })).when(produce(1)).then(ev('BlockProduced', { height: 100_001 }));
+    consensus()
+      .when(produce(100_000))
+      .then(ev('BlocksProduced', { from: 1, to: 100_000 }))
+      .when(produce(1))
+      .then(ev('BlockProduced', { height: 100_001 }));
   });
 
   test('one block is a BlockProduced (as the block timer writes); a run continues from the height, whatever wrote the previous blocks', () => {
@@ -28,8 +45,12 @@ describe('the clock: blocks as runs', () => {
   });
 
   test(`a call asks for 1 to ${MAX_BLOCKS_PER_CALL} blocks`, () => {
-    consensus().when(produce(0)).thenThrows('INVALID_ARGUMENT', /^count: expected 1 to 1000000 blocks, got 0/);
-    consensus().when(produce(MAX_BLOCKS_PER_CALL + 1)).thenThrows('INVALID_ARGUMENT', /^count: /);
+    consensus()
+      .when(produce(0))
+      .thenThrows('INVALID_ARGUMENT', /^count: expected 1 to 1000000 blocks, got 0/);
+    consensus()
+      .when(produce(MAX_BLOCKS_PER_CALL + 1))
+      .thenThrows('INVALID_ARGUMENT', /^count: /);
   });
 
   test('runs are cut at the end of each known round, and rounds that ended undecided are what a run waits for', () => {
@@ -39,9 +60,25 @@ describe('the clock: blocks as runs', () => {
     assert.equal(nextCut(s.state, 14, 100), 100, 'no round ends after 14');
     assert.equal(nextCut(s.state, 4, 6), 6, 'the target when it comes first');
     // r3 ended at 3 and is not decided: a run would wait for it (r1 and r2 have not ended).
-    assert.deepEqual(undecidedEnded(s.state, 4).map((r) => r.roundId), ['r3']);
-    s.given(ev('RoundUnresolved', { solution: 's1', roundId: 'r3', tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' }, merkleRoot: '', attestors: [], dissenters: [], validators: [] }));
+    assert.deepEqual(
+      undecidedEnded(s.state, 4).map((r) => r.roundId),
+      ['r3'],
+    );
+    s.given(
+      ev('RoundUnresolved', {
+        solution: 's1',
+        roundId: 'r3',
+        tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
+        merkleRoot: '',
+        attestors: [],
+        dissenters: [],
+        validators: [],
+      }),
+    );
     assert.deepEqual(undecidedEnded(s.state, 4), []);
-    assert.deepEqual(undecidedEnded(s.state, 9).map((r) => r.roundId), ['r2']);
+    assert.deepEqual(
+      undecidedEnded(s.state, 9).map((r) => r.roundId),
+      ['r2'],
+    );
   });
 });

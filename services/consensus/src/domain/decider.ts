@@ -36,8 +36,7 @@ export function checkProduceBlocks(c: ProduceBlocks): void {
 
 const block = (height: number): EventData => consensusEvent({ type: 'BlockProduced', data: { height } });
 /** One block is `BlockProduced`; more are one `BlocksProduced` run (what the other services record once). */
-const blocks = (from: number, to: number): EventData =>
-  from === to ? block(from) : consensusEvent({ type: 'BlocksProduced', data: { from, to } });
+const blocks = (from: number, to: number): EventData => (from === to ? block(from) : consensusEvent({ type: 'BlocksProduced', data: { from, to } }));
 
 export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
   switch (c.type) {
@@ -66,9 +65,13 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
 /** Blocks go to the chain stream, the validator set to its own, attestations to their solution's stream. */
 export function streamOf(c: ConsensusCommand): string {
   switch (c.type) {
-    case 'ProduceBlocks': case 'ProduceNextBlock': return CHAIN_STREAM;
-    case 'ConfigureValidators': return VALIDATORS_STREAM;
-    case 'Attest': return solutionStream(c.solution);
+    case 'ProduceBlocks':
+    case 'ProduceNextBlock':
+      return CHAIN_STREAM;
+    case 'ConfigureValidators':
+      return VALIDATORS_STREAM;
+    case 'Attest':
+      return solutionStream(c.solution);
     default: {
       const never: never = c;
       throw new Error(`unknown command ${JSON.stringify(never)}`);

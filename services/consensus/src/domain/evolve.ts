@@ -11,7 +11,9 @@ import { metadataKey, roundKey, type ConsensusState, type ValidatedRound } from 
  */
 function byWorker(r: ValidatedRound): number[] {
   const at = new Map<string, number>();
-  r.votes.forEach(([w], i) => { at.set(w, i); });
+  r.votes.forEach(([w], i) => {
+    at.set(w, i);
+  });
   const order: number[] = [];
   let previous: string | undefined;
   let sorted = true;
@@ -22,7 +24,13 @@ function byWorker(r: ValidatedRound): number[] {
     if (i !== undefined) order.push(i);
   }
   if (sorted && order.length === r.votes.length) return order;
-  return r.votes.map((_, i) => i).sort((a, b) => { const x = r.votes[a]![0], y = r.votes[b]![0]; return x < y ? -1 : x > y ? 1 : 0; });
+  return r.votes
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const x = r.votes[a]![0],
+        y = r.votes[b]![0];
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
 }
 
 /** Folds one recorded event (consensus' own or voting's, recorded from the inbox) into the state, in place. */
@@ -30,17 +38,38 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
   const ev = decodeConsensusLog(e);
   if (!ev) return s;
   switch (ev.type) {
-    case 'BlockProduced': s.height = ev.data.height; break;
-    case 'BlocksProduced': s.height = ev.data.to; break;
-    case 'ValidatorSetConfigured': s.validators = [...ev.data.validators]; break;
+    case 'BlockProduced':
+      s.height = ev.data.height;
+      break;
+    case 'BlocksProduced':
+      s.height = ev.data.to;
+      break;
+    case 'ValidatorSetConfigured':
+      s.validators = [...ev.data.validators];
+      break;
     case 'RoundStarted': {
       const d = ev.data;
       const key = roundKey(d.solution, d.roundId);
       if (s.rounds.has(key)) break;
       s.rounds.set(key, {
-        solution: d.solution, roundId: d.roundId, group: d.group, period: d.period, endBlock: d.endBlock, quorumPercent: d.quorumPercent,
-        voteThresholdPercent: d.voteThresholdPercent, eligible: d.eligible, snapshotChunks: d.snapshotChunks, snapshotReceived: 0,
-        snapshot: new Map(), voteChunks: 1, voteChunksReceived: 0, votesReceived: 0, votes: [], leaves: [], attestations: new Map(), status: 'OPEN',
+        solution: d.solution,
+        roundId: d.roundId,
+        group: d.group,
+        period: d.period,
+        endBlock: d.endBlock,
+        quorumPercent: d.quorumPercent,
+        voteThresholdPercent: d.voteThresholdPercent,
+        eligible: d.eligible,
+        snapshotChunks: d.snapshotChunks,
+        snapshotReceived: 0,
+        snapshot: new Map(),
+        voteChunks: 1,
+        voteChunksReceived: 0,
+        votesReceived: 0,
+        votes: [],
+        leaves: [],
+        attestations: new Map(),
+        status: 'OPEN',
       });
       break;
     }
@@ -99,15 +128,24 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
     case 'AttestationRecorded': {
       const d = ev.data;
       s.rounds.get(roundKey(d.solution, d.roundId))?.attestations.set(d.validator, {
-        validator: d.validator, tally: d.tally, merkleRoot: d.merkleRoot, signature: d.signature, dissent: d.dissent,
+        validator: d.validator,
+        tally: d.tally,
+        merkleRoot: d.merkleRoot,
+        signature: d.signature,
+        dissent: d.dissent,
       });
       break;
     }
-    case 'RoundSettled': case 'RoundUnresolved': {
+    case 'RoundSettled':
+    case 'RoundUnresolved': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
       // v1 events carry no `validators`: the set that decided was the attestors and dissenters.
-      if (r) { r.status = ev.type === 'RoundSettled' ? 'SETTLED' : 'UNRESOLVED'; r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot }; r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters]; }
+      if (r) {
+        r.status = ev.type === 'RoundSettled' ? 'SETTLED' : 'UNRESOLVED';
+        r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot };
+        r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters];
+      }
       break;
     }
     case 'ResultChained': {
@@ -140,7 +178,8 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
       for (const op of d.correctOperators) get(op).correct++;
       break;
     }
-    default: unhandled(ev);
+    default:
+      unhandled(ev);
   }
   return s;
 }

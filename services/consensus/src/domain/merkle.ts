@@ -10,9 +10,10 @@ import * as crypto from 'node:crypto';
 export const ARITY = 16;
 export const EMPTY_ROOT = '00'.repeat(32);
 
-const sha256: (b: Buffer) => Buffer = typeof (crypto as { hash?: unknown }).hash === 'function'
-  ? (b) => (crypto as unknown as { hash(a: string, d: Buffer, e: 'buffer'): Buffer }).hash('sha256', b, 'buffer')
-  : (b) => crypto.createHash('sha256').update(b).digest();
+const sha256: (b: Buffer) => Buffer =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (b) => (crypto as unknown as { hash(a: string, d: Buffer, e: 'buffer'): Buffer }).hash('sha256', b, 'buffer')
+    : (b) => crypto.createHash('sha256').update(b).digest();
 
 const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
@@ -58,7 +59,11 @@ function nextLevel(level: readonly Buffer[]): Buffer[] {
  * so an array changed other than by appending is detected and folded again from scratch. A cache
  * only: the root and proofs are the same bytes as rebuilding the tree level by level.
  */
-interface Tree { count: number; last: Buffer | undefined; readonly upper: Buffer[][] }
+interface Tree {
+  count: number;
+  last: Buffer | undefined;
+  readonly upper: Buffer[][];
+}
 const trees = new WeakMap<readonly Buffer[], Tree>();
 
 function tree(leaves: readonly Buffer[]): Tree {
@@ -109,7 +114,10 @@ export function merkleRoot(leaves: readonly Buffer[]): string {
 }
 
 /** One level of a proof: the hashes of the node's group (hex), and where the proven hash sits in it. */
-export interface ProofStep { readonly position: number; readonly group: readonly string[] }
+export interface ProofStep {
+  readonly position: number;
+  readonly group: readonly string[];
+}
 
 export function merkleProof(leaves: readonly Buffer[], index: number): ProofStep[] {
   const steps: ProofStep[] = [];

@@ -39,12 +39,19 @@ function refProof(leaves: readonly Buffer[], index: number): { position: number;
 function refTally(eligible: number, results: readonly string[], quorumPercent: number, voteThresholdPercent: number): Tally {
   const counts = new Map<string, number>();
   let submitted = 0;
-  for (const r of results) { counts.set(r, (counts.get(r) ?? 0) + 1); submitted++; }
+  for (const r of results) {
+    counts.set(r, (counts.get(r) ?? 0) + 1);
+    submitted++;
+  }
   let top = 0;
   let topResult: string | undefined;
   let tied = false;
   for (const [r, n] of counts) {
-    if (n > top) { top = n; topResult = r; tied = false; } else if (n === top) tied = true;
+    if (n > top) {
+      top = n;
+      topResult = r;
+      tied = false;
+    } else if (n === top) tied = true;
   }
   const base = { eligible, submitted, top };
   if (submitted === 0 || submitted * 100 < quorumPercent * eligible) return { ...base, outcome: 'UNRESOLVED', reason: 'NO_QUORUM' };
@@ -57,28 +64,34 @@ const worker = (i: number): string => `ed25519:${i.toString(16).padStart(64, '0'
 
 describe('settle path equals the reference implementation', () => {
   test('Merkle root, built all at once or extended chunk by chunk as votes are recorded, and every proof', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 0, max: 4200 }), fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 8 }), fc.integer({ min: 1, max: 3 }),
-      (n, chunkSizes, resultBytes) => {
-        const leaves = Array.from({ length: n }, (_, i) => leafHash(worker(i), ((i * 7) % 251).toString(16).padStart(2 * resultBytes, '0')));
-        const expected = refRoot(leaves);
-        assert.equal(merkleRoot(leaves), expected);
-        // The consensus fold: leaves appended in chunks, the tree extended after each, roots asked in between.
-        const grown: Buffer[] = [];
-        let at = 0;
-        for (const size of [...chunkSizes, n]) {
-          for (const l of leaves.slice(at, at + size)) grown.push(l);
-          at = Math.min(n, at + size);
-          extendMerkleTree(grown);
-          assert.equal(merkleRoot(grown), refRoot(grown));
-        }
-        assert.equal(merkleRoot(grown), expected);
-        for (const i of n === 0 ? [] : [0, n - 1, Math.floor(n / 2), Math.floor(n / 3)]) {
-          const steps = merkleProof(grown, i);
-          assert.deepEqual(steps, refProof(leaves, i));
-          assert.equal(rootFromProof(leaves[i]!.toString('hex'), steps), expected);
-        }
-      }), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4200 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        (n, chunkSizes, resultBytes) => {
+          const leaves = Array.from({ length: n }, (_, i) => leafHash(worker(i), ((i * 7) % 251).toString(16).padStart(2 * resultBytes, '0')));
+          const expected = refRoot(leaves);
+          assert.equal(merkleRoot(leaves), expected);
+          // The consensus fold: leaves appended in chunks, the tree extended after each, roots asked in between.
+          const grown: Buffer[] = [];
+          let at = 0;
+          for (const size of [...chunkSizes, n]) {
+            for (const l of leaves.slice(at, at + size)) grown.push(l);
+            at = Math.min(n, at + size);
+            extendMerkleTree(grown);
+            assert.equal(merkleRoot(grown), refRoot(grown));
+          }
+          assert.equal(merkleRoot(grown), expected);
+          for (const i of n === 0 ? [] : [0, n - 1, Math.floor(n / 2), Math.floor(n / 3)]) {
+            const steps = merkleProof(grown, i);
+            assert.deepEqual(steps, refProof(leaves, i));
+            assert.equal(rootFromProof(leaves[i]!.toString('hex'), steps), expected);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   test('an array changed other than by appending is folded again, not served from the cache', () => {
@@ -91,19 +104,26 @@ describe('settle path equals the reference implementation', () => {
   });
 
   test('tally, from the results or from counts kept as votes are recorded', () => {
-    fc.assert(fc.property(
-      fc.array(fc.constantFrom('aa', 'bb', 'cc', 'dd', '00'), { maxLength: 400 }), fc.integer({ min: 0, max: 500 }),
-      fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 50 }),
-      (results, extra, quorum, threshold, chunk) => {
-        const eligible = results.length + extra;
-        const expected = refTally(eligible, results, quorum, threshold);
-        assert.deepEqual(tally({ eligible, results, quorumPercent: quorum, voteThresholdPercent: threshold }), expected);
-        const votes: [string, string][] = [];
-        for (let i = 0; i < results.length; i += chunk) {
-          for (let j = i; j < Math.min(results.length, i + chunk); j++) votes.push([worker(j), results[j]!]);
-          voteCounts(votes);
-        }
-        assert.deepEqual(tallyCounts({ eligible, counts: voteCounts(votes), quorumPercent: quorum, voteThresholdPercent: threshold }), expected);
-      }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('aa', 'bb', 'cc', 'dd', '00'), { maxLength: 400 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 1, max: 50 }),
+        (results, extra, quorum, threshold, chunk) => {
+          const eligible = results.length + extra;
+          const expected = refTally(eligible, results, quorum, threshold);
+          assert.deepEqual(tally({ eligible, results, quorumPercent: quorum, voteThresholdPercent: threshold }), expected);
+          const votes: [string, string][] = [];
+          for (let i = 0; i < results.length; i += chunk) {
+            for (let j = i; j < Math.min(results.length, i + chunk); j++) votes.push([worker(j), results[j]!]);
+            voteCounts(votes);
+          }
+          assert.deepEqual(tallyCounts({ eligible, counts: voteCounts(votes), quorumPercent: quorum, voteThresholdPercent: threshold }), expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { generateKeyPair, signBytes, type EventData, type KeyPair, type ResultChainedEvent, type RoundSettledEvent, type Tally, type VoteMetadataEvent } from '@ewx/platform';
+import {
+  generateKeyPair,
+  signBytes,
+  type EventData,
+  type KeyPair,
+  type ResultChainedEvent,
+  type RoundSettledEvent,
+  type Tally,
+  type VoteMetadataEvent,
+} from '@ewx/platform';
 import { spec, type Spec } from '@ewx/platform/testing';
 import { decide, type ConsensusCommand } from './decider.js';
 import { evolve } from './evolve.js';
@@ -16,10 +25,27 @@ const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toStri
 const op = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
 
 /** A closed round of 10 workers: 7 vote `aa`, 2 vote `bb`, 1 is silent (quorum 50 %, majority 60 %). */
-function closedRound(s: ConsensusSpec, roundId = 'r1', results: (string | undefined)[] = ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'bb', undefined]): ConsensusSpec {
+function closedRound(
+  s: ConsensusSpec,
+  roundId = 'r1',
+  results: (string | undefined)[] = ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'bb', undefined],
+): ConsensusSpec {
   const votes = results.map((r, i) => [w(i), r] as const).filter((v): v is readonly [string, string] => v[1] !== undefined);
   return s.given([
-    ev('RoundStarted', { solution: 's1', roundId, group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: results.length, snapshotChunks: 1 }),
+    ev('RoundStarted', {
+      solution: 's1',
+      roundId,
+      group: 'g1',
+      starter: 'x',
+      startBlock: 1,
+      endBlock: 11,
+      period: 3,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: results.length,
+      snapshotChunks: 1,
+    }),
     ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: results.map((_, i) => [w(i), op(i)]) }),
     ev('RoundClosed', { solution: 's1', roundId, height: 11, submitted: votes.length, chunk: 0, chunks: 1, votes }),
   ]);
@@ -43,9 +69,12 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   test('a set of 3: the first two attestations record only; the third settles (2 of 3 is not more than two thirds)', () => {
     const { s, keys } = setup(3);
     closedRound(s);
-    s.when(attest(s, keys[0]!)).then((a1) => assert.deepEqual(types(a1), ['AttestationRecorded']))
-      .when(attest(s, keys[1]!)).then((a2) => assert.deepEqual(types(a2), ['AttestationRecorded']))
-      .when(attest(s, keys[2]!)).then((a3) => {
+    s.when(attest(s, keys[0]!))
+      .then((a1) => assert.deepEqual(types(a1), ['AttestationRecorded']))
+      .when(attest(s, keys[1]!))
+      .then((a2) => assert.deepEqual(types(a2), ['AttestationRecorded']))
+      .when(attest(s, keys[2]!))
+      .then((a3) => {
         assert.deepEqual(types(a3), ['AttestationRecorded', 'RoundSettled', 'ResultChained', 'VoteMetadata']);
         const settled = a3[1]!.data as unknown as RoundSettledEvent;
         assert.equal(settled.result, 'aa');
@@ -93,7 +122,15 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
 
   test('refused: a validator outside the set, a bad signature, a round not closed; attesting twice changes nothing', () => {
     const { s, keys } = setup(3);
-    s.when({ type: 'Attest', validator: keys[0]!.address, solution: 's1', roundId: 'r1', tally: { eligible: 0, submitted: 0, top: 0, outcome: 'UNRESOLVED' }, merkleRoot: '', signature: '' }).thenThrows('FAILED_PRECONDITION');
+    s.when({
+      type: 'Attest',
+      validator: keys[0]!.address,
+      solution: 's1',
+      roundId: 'r1',
+      tally: { eligible: 0, submitted: 0, top: 0, outcome: 'UNRESOLVED' },
+      merkleRoot: '',
+      signature: '',
+    }).thenThrows('FAILED_PRECONDITION');
     closedRound(s);
     s.when(attest(s, generateKeyPair())).thenThrows('PERMISSION_DENIED');
     const t = evaluateRound(s.state.rounds.get(roundKey('s1', 'r1'))!);
@@ -107,9 +144,43 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
     const { s } = setup(1);
     closedRound(s);
     s.given([
-      ev('RoundStarted', { solution: 's1', roundId: 'x', group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 50, unresolvedPolicy: 'NONE', eligible: 2, snapshotChunks: 1 }),
-      ev('RoundSnapshot', { solution: 's1', roundId: 'x', chunk: 0, chunks: 1, workers: [[w(1), op(1)], [w(2), op(2)]] }),
-      ev('RoundClosed', { solution: 's1', roundId: 'x', height: 11, submitted: 3, chunk: 0, chunks: 1, votes: [[w(1), 'aa'], [w(2), 'bb'], [w(77), 'bb']] }),
+      ev('RoundStarted', {
+        solution: 's1',
+        roundId: 'x',
+        group: 'g1',
+        starter: 'x',
+        startBlock: 1,
+        endBlock: 11,
+        period: 3,
+        quorumPercent: 50,
+        voteThresholdPercent: 50,
+        unresolvedPolicy: 'NONE',
+        eligible: 2,
+        snapshotChunks: 1,
+      }),
+      ev('RoundSnapshot', {
+        solution: 's1',
+        roundId: 'x',
+        chunk: 0,
+        chunks: 1,
+        workers: [
+          [w(1), op(1)],
+          [w(2), op(2)],
+        ],
+      }),
+      ev('RoundClosed', {
+        solution: 's1',
+        roundId: 'x',
+        height: 11,
+        submitted: 3,
+        chunk: 0,
+        chunks: 1,
+        votes: [
+          [w(1), 'aa'],
+          [w(2), 'bb'],
+          [w(77), 'bb'],
+        ],
+      }),
     ]);
     const t = evaluateRound(s.state.rounds.get(roundKey('s1', 'x'))!).tally;
     assert.deepEqual([t.eligible, t.submitted, t.reason], [2, 2, 'TIE']);
@@ -132,7 +203,10 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
     let tip: readonly EventData[] = [];
     for (const k of keys) tip = s.run(attest(s, k));
     const settled = tip.find((e) => e.type === 'RoundSettled')!.data as unknown as RoundSettledEvent;
-    assert.deepEqual(settled.validators, keys.map((k) => k.address));
+    assert.deepEqual(
+      settled.validators,
+      keys.map((k) => k.address),
+    );
     // The set changes (a restart under a new key did this): the newcomer may attest new rounds only.
     const newcomer = generateKeyPair();
     s.after({ type: 'ConfigureValidators', validators: [newcomer.address] });
@@ -175,7 +249,9 @@ describe('SPEC §5 vote metadata and the result chain', () => {
     assert.equal(chain[0]!.prevHash, '00'.repeat(32));
     assert.equal(chain[1]!.prevHash, chain[0]!.hash);
     const e = tip.find((x) => x.type === 'ResultChained')!.data as unknown as ResultChainedEvent;
-    const recomputed = createHash('sha256').update(`ewx/v1/result-chain\n${e.prevHash}\n${e.roundId}\n${e.result}\n${tallyText(e.tally)}`).digest('hex');
+    const recomputed = createHash('sha256')
+      .update(`ewx/v1/result-chain\n${e.prevHash}\n${e.roundId}\n${e.result}\n${tallyText(e.tally)}`)
+      .digest('hex');
     assert.equal(e.hash, recomputed);
     assert.equal(e.result, 'bb');
   });
@@ -183,7 +259,20 @@ describe('SPEC §5 vote metadata and the result chain', () => {
 
 describe('votes carried once: VoteCast events, then a RoundClosed (v2) with their count', () => {
   const started = (roundId: string, n: number): EventData[] => [
-    ev('RoundStarted', { solution: 's1', roundId, group: 'g1', starter: 'x', startBlock: 1, endBlock: 11, period: 3, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: n, snapshotChunks: 1 }),
+    ev('RoundStarted', {
+      solution: 's1',
+      roundId,
+      group: 'g1',
+      starter: 'x',
+      startBlock: 1,
+      endBlock: 11,
+      period: 3,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: n,
+      snapshotChunks: 1,
+    }),
     ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: Array.from({ length: n }, (_, i) => [w(i), op(i)]) }),
   ];
   const cast = (roundId: string, i: number, result: string): EventData => ev('VoteCast', { solution: 's1', roundId, worker: w(i), result, height: 5 });
@@ -205,9 +294,25 @@ describe('votes carried once: VoteCast events, then a RoundClosed (v2) with thei
 
   test('the worker order does not depend on the snapshot being recorded in order', () => {
     const s = consensus().given(started('r4', 0));
-    s.given(ev('RoundSnapshot', { solution: 's1', roundId: 'r4', chunk: 0, chunks: 1, workers: [[w(3), op(3)], [w(1), op(1)], [w(2), op(2)]] }));
+    s.given(
+      ev('RoundSnapshot', {
+        solution: 's1',
+        roundId: 'r4',
+        chunk: 0,
+        chunks: 1,
+        workers: [
+          [w(3), op(3)],
+          [w(1), op(1)],
+          [w(2), op(2)],
+        ],
+      }),
+    );
     s.given(cast('r4', 2, 'bb'), cast('r4', 3, 'cc'), cast('r4', 1, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r4', height: 11, submitted: 3 }));
-    assert.deepEqual(s.state.rounds.get(roundKey('s1', 'r4'))!.votes, [[w(1), 'aa'], [w(2), 'bb'], [w(3), 'cc']]);
+    assert.deepEqual(s.state.rounds.get(roundKey('s1', 'r4'))!.votes, [
+      [w(1), 'aa'],
+      [w(2), 'bb'],
+      [w(3), 'cc'],
+    ]);
   });
 
   test('a close that counts more votes than were recorded leaves the round not closed for the validators', () => {
@@ -218,7 +323,9 @@ describe('votes carried once: VoteCast events, then a RoundClosed (v2) with thei
   test('settles through attestations like a v1 round', () => {
     const { s, keys } = setup(1);
     s.given(started('r3', 10));
-    results.forEach((x, i) => { if (x) s.given(cast('r3', i, x)); });
+    results.forEach((x, i) => {
+      if (x) s.given(cast('r3', i, x));
+    });
     s.given(ev('RoundClosed', { solution: 's1', roundId: 'r3', height: 11, submitted: 9 }));
     s.when(attest(s, keys[0]!, 'r3')).then((e) => assert.deepEqual(types(e), ['AttestationRecorded', 'RoundSettled', 'ResultChained', 'VoteMetadata']));
   });

@@ -1,6 +1,14 @@
 import {
-  denied, precondition, verifyBytes, type AttestationRecordedEvent, type EventData, type ResultChainedEvent, type RoundSettledEvent,
-  type RoundUnresolvedEvent, type Tally, type VoteMetadataEvent,
+  denied,
+  precondition,
+  verifyBytes,
+  type AttestationRecordedEvent,
+  type EventData,
+  type ResultChainedEvent,
+  type RoundSettledEvent,
+  type RoundUnresolvedEvent,
+  type Tally,
+  type VoteMetadataEvent,
 } from '@ewx/platform/domain';
 import { consensusEvent } from '@ewx/contracts';
 import { GENESIS_HASH, chainHash } from './chain.js';
@@ -14,7 +22,12 @@ export const METADATA_CHUNK = 2000;
 /** What one validator computes, from the recorded snapshot and votes alone. */
 export function evaluateRound(r: ValidatedRound): { tally: Tally; merkleRoot: string } {
   return {
-    tally: tallyCounts({ eligible: r.snapshot.size, counts: voteCounts(r.votes), quorumPercent: r.quorumPercent, voteThresholdPercent: r.voteThresholdPercent }),
+    tally: tallyCounts({
+      eligible: r.snapshot.size,
+      counts: voteCounts(r.votes),
+      quorumPercent: r.quorumPercent,
+      voteThresholdPercent: r.voteThresholdPercent,
+    }),
     merkleRoot: merkleRoot(r.leaves),
   };
 }
@@ -49,7 +62,8 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
   if (r?.attestations.has(c.validator)) return [];
   if (r?.decidedBy !== undefined) {
     // Decided: only the set that decided it may still add (or dissent from) its outcome.
-    if (!r.decidedBy.includes(c.validator)) throw denied(`attestation: round ${c.roundId} of solution ${c.solution} was decided by the validator set then in force, which ${c.validator} was not in`);
+    if (!r.decidedBy.includes(c.validator))
+      throw denied(`attestation: round ${c.roundId} of solution ${c.solution} was decided by the validator set then in force, which ${c.validator} was not in`);
   } else if (!s.validators.includes(c.validator)) throw denied(`attestation: ${c.validator} is not in the validator set`);
   if (!r || !isClosed(r)) throw precondition(`round ${c.roundId} of solution ${c.solution} is not closed yet (or not recorded by consensus)`);
   if (!verifyBytes(c.validator, attestationBytes(c.solution, c.roundId, c.tally, c.merkleRoot), Buffer.from(c.signature, 'hex'))) {
@@ -58,34 +72,70 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
   const key = agreement(c.tally, c.merkleRoot);
   const settled = r.outcome !== undefined;
   const att: AttestationRecordedEvent = {
-    solution: c.solution, roundId: c.roundId, validator: c.validator, tally: c.tally, merkleRoot: c.merkleRoot, signature: c.signature,
+    solution: c.solution,
+    roundId: c.roundId,
+    validator: c.validator,
+    tally: c.tally,
+    merkleRoot: c.merkleRoot,
+    signature: c.signature,
     dissent: settled && key !== agreement(r.outcome!.tally, r.outcome!.merkleRoot),
   };
   const events: EventData[] = [consensusEvent({ type: 'AttestationRecorded', data: att })];
   if (settled) return events;
   const all = [...r.attestations.values(), att];
-  const attestors = all.filter((a) => agreement(a.tally, a.merkleRoot) === key).map((a) => a.validator).sort();
+  const attestors = all
+    .filter((a) => agreement(a.tally, a.merkleRoot) === key)
+    .map((a) => a.validator)
+    .sort();
   if (!isSupermajority(attestors.length, s.validators.length)) return events;
-  const dissenters = all.filter((a) => agreement(a.tally, a.merkleRoot) !== key).map((a) => a.validator).sort();
+  const dissenters = all
+    .filter((a) => agreement(a.tally, a.merkleRoot) !== key)
+    .map((a) => a.validator)
+    .sort();
   const t = c.tally;
   if (t.outcome !== 'SETTLED' || t.result === undefined) {
     const u: RoundUnresolvedEvent = {
-      solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, reason: t.reason ?? 'NO_QUORUM', tally: t,
-      merkleRoot: c.merkleRoot, attestors, dissenters, validators: [...s.validators],
+      solution: r.solution,
+      roundId: r.roundId,
+      group: r.group,
+      period: r.period,
+      reason: t.reason ?? 'NO_QUORUM',
+      tally: t,
+      merkleRoot: c.merkleRoot,
+      attestors,
+      dissenters,
+      validators: [...s.validators],
     };
     return [...events, consensusEvent({ type: 'RoundUnresolved', data: u })];
   }
   const settledEvent: RoundSettledEvent = {
-    solution: r.solution, roundId: r.roundId, group: r.group, period: r.period, result: t.result, tally: t, merkleRoot: c.merkleRoot, attestors, dissenters,
+    solution: r.solution,
+    roundId: r.roundId,
+    group: r.group,
+    period: r.period,
+    result: t.result,
+    tally: t,
+    merkleRoot: c.merkleRoot,
+    attestors,
+    dissenters,
     validators: [...s.validators],
   };
   const chain = s.chains.get(r.solution) ?? [];
   const prevHash = chain.length > 0 ? chain[chain.length - 1]!.hash : GENESIS_HASH;
   const entry: ResultChainedEvent = {
-    solution: r.solution, index: chain.length, roundId: r.roundId, result: t.result, tally: t, prevHash, hash: chainHash(prevHash, r.roundId, t.result, t),
+    solution: r.solution,
+    index: chain.length,
+    roundId: r.roundId,
+    result: t.result,
+    tally: t,
+    prevHash,
+    hash: chainHash(prevHash, r.roundId, t.result, t),
   };
   return [
-    ...events, consensusEvent({ type: 'RoundSettled', data: settledEvent }), consensusEvent({ type: 'ResultChained', data: entry }), ...voteMetadata(r, t.result),
+    ...events,
+    consensusEvent({ type: 'RoundSettled', data: settledEvent }),
+    consensusEvent({ type: 'ResultChained', data: entry }),
+    ...voteMetadata(r, t.result),
   ];
 }
 
@@ -98,8 +148,14 @@ export function voteMetadata(r: ValidatedRound, result: string): EventData[] {
   return Array.from({ length: chunks }, (_, c): EventData => {
     const eligibleOperators = operators.slice(c * METADATA_CHUNK, (c + 1) * METADATA_CHUNK);
     const data: VoteMetadataEvent = {
-      group: r.group, rewardPeriod: r.period, solution: r.solution, roundId: r.roundId, chunk: c, chunks,
-      eligibleOperators, correctOperators: eligibleOperators.filter((o) => correct.has(o)),
+      group: r.group,
+      rewardPeriod: r.period,
+      solution: r.solution,
+      roundId: r.roundId,
+      chunk: c,
+      chunks,
+      eligibleOperators,
+      correctOperators: eligibleOperators.filter((o) => correct.has(o)),
     };
     return consensusEvent({ type: 'VoteMetadata', data });
   });

@@ -48,9 +48,19 @@ export interface ValidatedRound {
   decidedBy?: readonly string[];
 }
 
-export interface ChainEntry { readonly index: number; readonly roundId: string; readonly result: string; readonly tally: Tally; readonly prevHash: string; readonly hash: string }
+export interface ChainEntry {
+  readonly index: number;
+  readonly roundId: string;
+  readonly result: string;
+  readonly tally: Tally;
+  readonly prevHash: string;
+  readonly hash: string;
+}
 
-export interface OperatorCounts { eligible: number; correct: number }
+export interface OperatorCounts {
+  eligible: number;
+  correct: number;
+}
 
 export interface ConsensusState {
   height: number;
@@ -72,7 +82,10 @@ export const metadataKey = (group: string, period: number): string => `${group}|
 
 /** Both the snapshot and the votes arrived completely: validators can compute the outcome. */
 export const isClosed = (r: ValidatedRound): boolean =>
-  r.status !== 'OPEN' && r.snapshotReceived >= r.snapshotChunks && r.voteChunksReceived >= r.voteChunks && (r.submitted === undefined || r.votesReceived === r.submitted);
+  r.status !== 'OPEN' &&
+  r.snapshotReceived >= r.snapshotChunks &&
+  r.voteChunksReceived >= r.voteChunks &&
+  (r.submitted === undefined || r.votesReceived === r.submitted);
 
 /** Settled or unresolved: the validators have decided it. */
 export const isDecided = (r: ValidatedRound): boolean => r.status === 'SETTLED' || r.status === 'UNRESOLVED';

@@ -55,18 +55,24 @@ describe('SPEC §5 tally', () => {
   });
 
   test('property: the outcome follows the integer rules exactly (bigint reference)', () => {
-    fc.assert(fc.property(
-      fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 5 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }),
-      (counts, extra, q, m) => {
-        const results = counts.flatMap((c, i) => Array<string>(c).fill(`0${i}`));
-        const S = BigInt(results.length);
-        const E = S + BigInt(extra);
-        const t = tally({ eligible: Number(E), results, quorumPercent: q, voteThresholdPercent: m });
-        const top = BigInt(Math.max(0, ...counts));
-        const ties = counts.filter((c) => BigInt(c) === top).length > 1;
-        const expected = S === 0n || S * 100n < BigInt(q) * E ? 'NO_QUORUM' : top * 100n < BigInt(m) * S ? 'NO_MAJORITY' : ties ? 'TIE' : undefined;
-        assert.equal(t.reason, expected);
-        assert.equal(t.outcome, expected === undefined ? 'SETTLED' : 'UNRESOLVED');
-      }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 5 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 100 }),
+        (counts, extra, q, m) => {
+          const results = counts.flatMap((c, i) => Array<string>(c).fill(`0${i}`));
+          const S = BigInt(results.length);
+          const E = S + BigInt(extra);
+          const t = tally({ eligible: Number(E), results, quorumPercent: q, voteThresholdPercent: m });
+          const top = BigInt(Math.max(0, ...counts));
+          const ties = counts.filter((c) => BigInt(c) === top).length > 1;
+          const expected = S === 0n || S * 100n < BigInt(q) * E ? 'NO_QUORUM' : top * 100n < BigInt(m) * S ? 'NO_MAJORITY' : ties ? 'TIE' : undefined;
+          assert.equal(t.reason, expected);
+          assert.equal(t.outcome, expected === undefined ? 'SETTLED' : 'UNRESOLVED');
+        },
+      ),
+    );
   });
 });

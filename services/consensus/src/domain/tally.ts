@@ -32,7 +32,11 @@ export function tallyCounts(i: Omit<TallyInput, 'results'> & { readonly counts: 
   let topResult: string | undefined;
   let tied = false;
   for (const [r, n] of counts) {
-    if (n > top) { top = n; topResult = r; tied = false; } else if (n === top) tied = true;
+    if (n > top) {
+      top = n;
+      topResult = r;
+      tied = false;
+    } else if (n === top) tied = true;
   }
   const base = { eligible: i.eligible, submitted, top };
   if (submitted === 0 || submitted * 100 < i.quorumPercent * i.eligible) return { ...base, outcome: 'UNRESOLVED', reason: 'NO_QUORUM' };
@@ -42,8 +46,7 @@ export function tallyCounts(i: Omit<TallyInput, 'results'> & { readonly counts: 
 }
 
 /** The canonical text of a tally, hashed into the result chain and signed in attestations. */
-export const tallyText = (t: Tally): string =>
-  `${t.outcome}|${t.result ?? ''}|${t.reason ?? ''}|E=${t.eligible}|S=${t.submitted}|top=${t.top}`;
+export const tallyText = (t: Tally): string => `${t.outcome}|${t.result ?? ''}|${t.reason ?? ''}|E=${t.eligible}|S=${t.submitted}|top=${t.top}`;
 
 /**
  * The count of each result of `votes` ([worker, result], append-only), kept per array and extended
@@ -51,7 +54,11 @@ export const tallyText = (t: Tally): string =>
  * than by appending is counted again from scratch. A cache only: `tallyCounts(voteCounts(v))` equals
  * `tally` over the results of v.
  */
-interface Counted { count: number; last: unknown; readonly counts: Map<string, number> }
+interface Counted {
+  count: number;
+  last: unknown;
+  readonly counts: Map<string, number>;
+}
 const counted = new WeakMap<readonly (readonly [string, string])[], Counted>();
 
 /** The counts of `from` (counted up to its end) kept for `to`, the same votes in another order (counts do not depend on it). */

@@ -13,15 +13,35 @@ function recordedLog(): RecordedEvent[] {
   const s = initialState();
   const log: RecordedEvent[] = [];
   const append = (events: readonly EventData[]): EventData[] => {
-    for (const e of events) { const r = { ...e, streamId: 'x', version: 0, position: encodePosition([BigInt(log.length + 1)]) } as RecordedEvent; log.push(r); evolve(s, r); }
+    for (const e of events) {
+      const r = { ...e, streamId: 'x', version: 0, position: encodePosition([BigInt(log.length + 1)]) } as RecordedEvent;
+      log.push(r);
+      evolve(s, r);
+    }
     return [...events];
   };
   const run = (c: DistanceCommand): EventData[] => append(decide(c, s, params));
-  const blocksTo = (h: number): void => { while (s.height < h) { append([{ type: 'BlockProduced', data: { height: s.height + 1 } }]); run({ type: 'SettleDuePeriod' }); } };
+  const blocksTo = (h: number): void => {
+    while (s.height < h) {
+      append([{ type: 'BlockProduced', data: { height: s.height + 1 } }]);
+      run({ type: 'SettleDuePeriod' });
+    }
+  };
   append([{ type: 'DistanceConfigured', data: { periodBlocks: 5 } }]);
   // A chain 0 → 1 → 2 of members certifying each other, plus 3 certified only by 2.
-  run({ type: 'ImportWot', signer: ADMIN, json: JSON.stringify({ format: 'ewx-wot/1', identities: [
-    { id: 0, member: true, certifiedBy: [1, 2] }, { id: 1, member: true, certifiedBy: [0, 2] }, { id: 2, member: true, certifiedBy: [0, 1] }, { id: 3, member: false, certifiedBy: [2] }] }) });
+  run({
+    type: 'ImportWot',
+    signer: ADMIN,
+    json: JSON.stringify({
+      format: 'ewx-wot/1',
+      identities: [
+        { id: 0, member: true, certifiedBy: [1, 2] },
+        { id: 1, member: true, certifiedBy: [0, 2] },
+        { id: 2, member: true, certifiedBy: [0, 1] },
+        { id: 3, member: false, certifiedBy: [2] },
+      ],
+    }),
+  });
   for (const identity of [3, 1]) {
     const [held] = run({ type: 'RequestEvaluation', requester: REQUESTER, identity });
     run({ type: 'ConfirmHold', holdId: (held!.data as { holdId: string }).holdId });
@@ -41,7 +61,13 @@ test('audit: every settlement follows from the recorded results; a dishonest val
   assert.deepEqual(report.mismatches, []);
   assert.equal(report.settlementsChecked, 2);
   assert.equal(report.resultsChecked, 2);
-  assert.deepEqual([...report.deviations], [[EVALUATORS[0], 0], [EVALUATORS[1], 1]]);
+  assert.deepEqual(
+    [...report.deviations],
+    [
+      [EVALUATORS[0], 0],
+      [EVALUATORS[1], 1],
+    ],
+  );
 });
 
 test('audit: a tampered settlement is found', () => {

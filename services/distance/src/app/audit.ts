@@ -31,8 +31,13 @@ export function auditLog(events: Iterable<RecordedEvent>, maxDistance: number): 
     if (ev?.type === 'ResultPublished') {
       const r = ev.data;
       const pool = s.pools.get(r.evaluationPeriod);
-      if (graph?.version !== s.snapshot.wotVersion) graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
-      const expected = evaluate(graph.graph, (pool?.entries ?? []).map((p) => p.identity), { maxDistance });
+      if (graph?.version !== s.snapshot.wotVersion)
+        graph = { version: s.snapshot.wotVersion, graph: buildGraph([...s.snapshot.wot.values()] as WotIdentity[]) };
+      const expected = evaluate(
+        graph.graph,
+        (pool?.entries ?? []).map((p) => p.identity),
+        { maxDistance },
+      );
       const off = r.values.filter((v, i) => v !== expected[i]).length;
       deviations.set(r.evaluator, (deviations.get(r.evaluator) ?? 0) + off);
       resultsChecked++;

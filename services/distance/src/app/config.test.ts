@@ -9,8 +9,10 @@ const addresses = (n: number): string => Array.from({ length: n }, () => generat
 
 test('defaults are the Ğ1 production values', () => {
   const p = paramsFrom(readEnv({}), admin);
-  assert.deepEqual([p.periodBlocks, p.price, p.minPerbill, p.maxDistance, p.maxPoolSize, p.evaluators.size, p.wotAdmin],
-    [40, 10n * TOKEN, 800_000_000, 5, 1300, 0, admin]);
+  assert.deepEqual(
+    [p.periodBlocks, p.price, p.minPerbill, p.maxDistance, p.maxPoolSize, p.evaluators.size, p.wotAdmin],
+    [40, 10n * TOKEN, 800_000_000, 5, 1300, 0, admin],
+  );
 });
 
 test('at most 100 evaluators; bad or repeated addresses refuse to start, naming the variable', () => {

@@ -14,10 +14,13 @@ export function paramsFrom(env: Env, admin: string): DistanceParams {
   if (!/^\d{1,40}$/.test(price) || BigInt(price) === 0n) throw new ConfigError('DISTANCE_PRICE', 'a positive amount in base units', price);
   const evaluators = env.list('EVALUATORS');
   if (evaluators.length > MAX_EVALUATORS) throw new ConfigError('EVALUATORS', `at most ${MAX_EVALUATORS} addresses`, `${evaluators.length} addresses`);
-  for (const e of evaluators) if (!isSignerAddress(e)) throw new ConfigError('EVALUATORS', 'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)', e);
+  for (const e of evaluators)
+    if (!isSignerAddress(e))
+      throw new ConfigError('EVALUATORS', 'comma-separated ed25519:<64 hex> addresses of keys that can sign (not the treasury, not of small order)', e);
   if (new Set(evaluators).size !== evaluators.length) throw new ConfigError('EVALUATORS', 'distinct addresses', evaluators.join(','));
   const wotAdmin = env.optional('WOT_ADMIN') ?? admin;
-  if (!isSignerAddress(wotAdmin)) throw new ConfigError('WOT_ADMIN', 'ed25519:<64 hex> of a key that can sign (not the treasury, not of small order)', wotAdmin);
+  if (!isSignerAddress(wotAdmin))
+    throw new ConfigError('WOT_ADMIN', 'ed25519:<64 hex> of a key that can sign (not the treasury, not of small order)', wotAdmin);
   return {
     periodBlocks: env.int('DISTANCE_PERIOD_BLOCKS', 40, 1, 1_000_000),
     price: BigInt(price),

@@ -22,8 +22,13 @@ export function wotStatsCache(maxDistance: number): (s: DistanceState) => WotSta
     const graph: WotGraph = buildGraph([...s.wot.values()] as WotIdentity[]);
     const refs = referees(graph, maxDistance);
     cached = {
-      identities: graph.size, members: graph.memberCount, certifications: graph.inSources.length,
-      refereeThreshold: refs.threshold, referees: refs.indices.length, maxDistance, wotVersion: s.wotVersion,
+      identities: graph.size,
+      members: graph.memberCount,
+      certifications: graph.inSources.length,
+      refereeThreshold: refs.threshold,
+      referees: refs.indices.length,
+      maxDistance,
+      wotVersion: s.wotVersion,
     };
     return cached;
   };

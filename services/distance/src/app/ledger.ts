@@ -35,19 +35,36 @@ export const PURPOSE = 'distance-evaluation';
  * The registry over gRPC, signed with the distance service's own key. Nonces only need to grow per
  * signer, so they come from the clock (microseconds) and never repeat within the process.
  */
-export function grpcLedger(address: string, key: KeyPair, deadlineMs = 10_000, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): Ledger & { close(): void } {
+export function grpcLedger(
+  address: string,
+  key: KeyPair,
+  deadlineMs = 10_000,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Ledger & { close(): void } {
   const client = new RegistryClient(address, credentials);
   const nextNonce = clockNonces();
   const attempt = (holdId: string, account: string, amount: bigint): Promise<void> => {
-    const req = signCommand(key, '/ewx.v1.Registry/PlaceHold', { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },
-      nextNonce(), (m) => PlaceHoldRequest.encode(m).finish());
+    const req = signCommand(
+      key,
+      '/ewx.v1.Registry/PlaceHold',
+      { auth: undefined, holdId, account, amount: amount.toString(), purpose: PURPOSE },
+      nextNonce(),
+      (m) => PlaceHoldRequest.encode(m).finish(),
+    );
     return new Promise<void>((resolve, reject) => {
       client.placeHold(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => {
-        if (!err) { resolve(); return; }
+        if (!err) {
+          resolve();
+          return;
+        }
         // The registry answers a repeated hold (same id, account, amount, purpose) with OK; ALREADY_EXISTS
         // means the id is taken by a different hold, a refusal like the others.
         const code = REFUSALS.get(err.code);
-        reject(code ? new DomainError(code, `registry refused the hold: ${err.details}`) : new Error(`registry unreachable at ${address}: ${err.details || err.message}`));
+        reject(
+          code
+            ? new DomainError(code, `registry refused the hold: ${err.details}`)
+            : new Error(`registry unreachable at ${address}: ${err.details || err.message}`),
+        );
       });
     });
   };

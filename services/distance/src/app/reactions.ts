@@ -12,10 +12,19 @@ export { poolStream } from '../domain/decider.js';
  * idempotent). Also run once at start-up, so a crash between a block and its settlement loses
  * nothing, and re-drive holds whose outcome is unknown every `redriveMs`.
  */
-export function startReactions(runtime: Runtime<DistanceState>, params: DistanceParams, reqs: Requests, log: Logger, redriveMs = 5000): { stop(): Promise<void> } {
+export function startReactions(
+  runtime: Runtime<DistanceState>,
+  params: DistanceParams,
+  reqs: Requests,
+  log: Logger,
+  redriveMs = 5000,
+): { stop(): Promise<void> } {
   // One settlement per due period: after each, the next period may be due (its stream differs).
   const settlements = startProcessManager(runtime, {
-    decider: distanceDecider, policy: params, log, failure: 'settlement failed, will retry at the next block',
+    decider: distanceDecider,
+    policy: params,
+    log,
+    failure: 'settlement failed, will retry at the next block',
     due: (s) => (dueForSettlement(s) === undefined ? [] : [{ type: 'SettleDuePeriod' }]),
     triggers: isBlockEvent,
   });

@@ -8,9 +8,7 @@ import type { Ledger } from './ledger.js';
 
 export { requestStream } from '../domain/decider.js';
 
-export type RequestOutcome =
-  | { readonly joined: Pick<EvaluationRequested, 'requestPeriod' | 'evaluationPeriod'> }
-  | { readonly returned: EvaluationSettled };
+export type RequestOutcome = { readonly joined: Pick<EvaluationRequested, 'requestPeriod' | 'evaluationPeriod'> } | { readonly returned: EvaluationSettled };
 
 /**
  * A request in three steps, each recorded before the next starts:
@@ -67,11 +65,16 @@ export function requests(runtime: Runtime<DistanceState>, params: DistanceParams
         decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, runtime.state(), params);
         const free = await ledger.freeBalance(auth.signer);
         if (free !== undefined && free < params.price) {
-          throw precondition(`requester: ${auth.signer} has ${free} free base units, an evaluation costs ${params.price}; deposit or receive at least ${params.price - free} more, then retry`);
+          throw precondition(
+            `requester: ${auth.signer} has ${free} free base units, an evaluation costs ${params.price}; deposit or receive at least ${params.price - free} more, then retry`,
+          );
         }
       }
-      const [e] = await runtime.execute(requestStream(identity),
-        proven(auth, (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params)), auth);
+      const [e] = await runtime.execute(
+        requestStream(identity),
+        proven(auth, (s) => decide({ type: 'RequestEvaluation', requester: auth.signer, identity }, s, params)),
+        auth,
+      );
       const ev = decodeDistanceLog(e!);
       if (ev?.type !== 'HoldRequested') throw new Error(`RequestEvaluation decided ${e?.type}, not HoldRequested`);
       const held = ev.data;

@@ -4,13 +4,25 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { openPglite } from '@ewx/platform';
 import {
-  DomainError, generateKeyPair, inProcessBus, nonceCounter, parseEnvelope, pgliteEventStore, PROTO_ROOT, readEnv, signCommand,
-  silentLogger, startGrpcServer, topicOf, type Bus, type KeyPair, type ServiceInstance, type StartedServer,
+  DomainError,
+  generateKeyPair,
+  inProcessBus,
+  nonceCounter,
+  parseEnvelope,
+  pgliteEventStore,
+  PROTO_ROOT,
+  readEnv,
+  signCommand,
+  silentLogger,
+  startGrpcServer,
+  topicOf,
+  type Bus,
+  type KeyPair,
+  type ServiceInstance,
+  type StartedServer,
 } from '@ewx/platform';
 import { expectStatus, rpc, waitFor } from '@ewx/platform/testing';
-import {
-  AddIdentityRequest, DistanceClient, DistanceStatus, ImportWotRequest, PublishResultRequest, RequestEvaluationRequest,
-} from '@ewx/proto/distance';
+import { AddIdentityRequest, DistanceClient, DistanceStatus, ImportWotRequest, PublishResultRequest, RequestEvaluationRequest } from '@ewx/proto/distance';
 import { evaluatorWorker } from '../evaluator/worker.js';
 import { distanceModuleWith, type Ledger } from '../index.js';
 import { wotDataFile } from '../oracle/testing.js';
@@ -21,7 +33,9 @@ function fakeLedger(): Ledger & { holds: string[]; mode: 'ok' | 'short' | 'down'
     holds: [] as string[],
     mode: 'ok' as 'ok' | 'short' | 'down',
     free: undefined as bigint | undefined,
-    async freeBalance(_account: string) { return l.free; },
+    async freeBalance(_account: string) {
+      return l.free;
+    },
     async placeHold(holdId: string, account: string, amount: bigint) {
       l.holds.push(`${holdId}|${account}|${amount}`);
       if (l.mode === 'short') throw new DomainError('FAILED_PRECONDITION', `registry refused the hold: ${account} has 0 free, needs ${amount}`);
@@ -35,7 +49,10 @@ const admin = generateKeyPair();
 const evaluators = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
 const user = generateKeyPair();
 const nonces = new Map<string, () => bigint>();
-const nextNonce = (k: KeyPair): bigint => { if (!nonces.has(k.address)) nonces.set(k.address, nonceCounter()); return nonces.get(k.address)!(); };
+const nextNonce = (k: KeyPair): bigint => {
+  if (!nonces.has(k.address)) nonces.set(k.address, nonceCounter());
+  return nonces.get(k.address)!();
+};
 
 interface Harness {
   client: DistanceClient;
@@ -55,26 +72,57 @@ async function harness(ledger: Ledger, env: Record<string, string> = {}): Promis
   const start = async (l: Ledger, e: Record<string, string>): Promise<void> => {
     const store = await pgliteEventStore('distance', db);
     const source = { DISTANCE_PERIOD_BLOCKS: '3', EVALUATORS: evaluators.map((k) => k.address).join(','), DISTANCE_REDRIVE_MS: '200', ...e };
-    instance = await distanceModuleWith(l).create({ store, bus, log: silentLogger, env: readEnv(source), admin: admin.address, mode: 'embedded', namespace: '' });
+    instance = await distanceModuleWith(l).create({
+      store,
+      bus,
+      log: silentLogger,
+      env: readEnv(source),
+      admin: admin.address,
+      mode: 'embedded',
+      namespace: '',
+    });
     await instance.start();
     server = await startGrpcServer(instance.grpc, '127.0.0.1', 0, ['ewx/v1/distance.proto'], PROTO_ROOT);
     client = new DistanceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
   };
   await start(ledger, env);
-  const stop = async (): Promise<void> => { client.close(); await server.stop(); await instance.stop(); };
+  const stop = async (): Promise<void> => {
+    client.close();
+    await server.stop();
+    await instance.stop();
+  };
   return {
-    get client() { return client; },
+    get client() {
+      return client;
+    },
     bus,
     async blocksTo(h) {
       const messages = [];
       for (; height < h; height++) {
-        messages.push({ key: 'chain', value: JSON.stringify({ source: 'consensus', streamId: 'chain', version: height, position: String(height + 1), type: 'BlockProduced', data: { height: height + 1 } }) });
+        messages.push({
+          key: 'chain',
+          value: JSON.stringify({
+            source: 'consensus',
+            streamId: 'chain',
+            version: height,
+            position: String(height + 1),
+            type: 'BlockProduced',
+            data: { height: height + 1 },
+          }),
+        });
       }
       await bus.publish(topicOf('consensus'), messages);
       await waitFor(`distance at height ${h}`, async () => ((await rpc(client, 'getStatus', {})).height === BigInt(h) ? true : undefined));
     },
-    async restart(l, e = {}) { await stop(); await start(l, e); },
-    async stop() { await stop(); await bus.close(); await db.close(); },
+    async restart(l, e = {}) {
+      await stop();
+      await start(l, e);
+    },
+    async stop() {
+      await stop();
+      await bus.close();
+      await db.close();
+    },
   };
 }
 
@@ -84,15 +132,29 @@ const signed = <T extends { auth?: unknown }>(k: KeyPair, method: string, req: T
 const genesis = wotDataFile('g1-genesis-wot.json');
 const genesisText = (): string => readFileSync(genesis!, 'utf8');
 const importGenesis = (h: Harness) =>
-  rpc(h.client, 'importWot', signed(admin, 'ImportWot', { auth: undefined, json: genesisText() }, (m) => ImportWotRequest.encode(m).finish()));
+  rpc(
+    h.client,
+    'importWot',
+    signed(admin, 'ImportWot', { auth: undefined, json: genesisText() }, (m) => ImportWotRequest.encode(m).finish()),
+  );
 const request = (h: Harness, identity: number, k = user) =>
-  rpc(h.client, 'requestEvaluation', signed(k, 'RequestEvaluation', { auth: undefined, identity }, (m) => RequestEvaluationRequest.encode(m).finish()));
+  rpc(
+    h.client,
+    'requestEvaluation',
+    signed(k, 'RequestEvaluation', { auth: undefined, identity }, (m) => RequestEvaluationRequest.encode(m).finish()),
+  );
 const status = (h: Harness, identity: number) => rpc(h.client, 'getIdentityStatus', { identity });
 
 describe('distance service (in process, fake ledger)', { skip: genesis === undefined ? 'g1-genesis-wot.json not found' : false }, () => {
   const open: Harness[] = [];
-  after(async () => { for (const h of open) await h.stop().catch(() => undefined); });
-  const make = async (l: Ledger, env?: Record<string, string>): Promise<Harness> => { const h = await harness(l, env); open.push(h); return h; };
+  after(async () => {
+    for (const h of open) await h.stop().catch(() => undefined);
+  });
+  const make = async (l: Ledger, env?: Record<string, string>): Promise<Harness> => {
+    const h = await harness(l, env);
+    open.push(h);
+    return h;
+  };
 
   test('a request places the hold (price, requester, hold id) and joins the next pool; a replayed signed request is refused', async () => {
     const ledger = fakeLedger();
@@ -105,7 +167,10 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     assert.match(await expectStatus(rpc(h.client, 'requestEvaluation', req), grpc.status.PERMISSION_DENIED), /nonce/);
     const s = await status(h, 5);
     assert.deepEqual([s.status, s.pendingHoldId, s.pendingEvaluationPeriod], [DistanceStatus.DISTANCE_STATUS_PENDING, 'distance:5:1', 1]);
-    assert.deepEqual((await rpc(h.client, 'getPool', { period: 1 })).entries.map((e) => e.identity), [5]);
+    assert.deepEqual(
+      (await rpc(h.client, 'getPool', { period: 1 })).entries.map((e) => e.identity),
+      [5],
+    );
     assert.equal(ledger.holds.length, 1, 'the refused replay placed no hold');
   });
 
@@ -144,8 +209,15 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     await expectStatus(request(h, 8), grpc.status.UNAVAILABLE);
     assert.equal((await status(h, 8)).status, DistanceStatus.DISTANCE_STATUS_PENDING);
     ledger.mode = 'ok';
-    await waitFor('the re-drive to pool the request', async () => ((await rpc(h.client, 'getPool', { period: 1 })).entries.length === 1 ? true : undefined), 10_000);
-    assert.ok(ledger.holds.every((x) => x.startsWith('distance:8:1|')), ledger.holds.join());
+    await waitFor(
+      'the re-drive to pool the request',
+      async () => ((await rpc(h.client, 'getPool', { period: 1 })).entries.length === 1 ? true : undefined),
+      10_000,
+    );
+    assert.ok(
+      ledger.holds.every((x) => x.startsWith('distance:8:1|')),
+      ledger.holds.join(),
+    );
   });
 
   test('crash after HoldRequested: on restart the same hold is placed again and the request joins the pool', async () => {
@@ -163,7 +235,11 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
   test('the evaluator worker publishes for the current pool; the next period settles it and EvaluationSettled is published', async () => {
     const h = await make(fakeLedger());
     await importGenesis(h);
-    await rpc(h.client, 'addIdentity', signed(admin, 'AddIdentity', { auth: undefined, identity: 100, member: false }, (m) => AddIdentityRequest.encode(m).finish()));
+    await rpc(
+      h.client,
+      'addIdentity',
+      signed(admin, 'AddIdentity', { auth: undefined, identity: 100, member: false }, (m) => AddIdentityRequest.encode(m).finish()),
+    );
     await request(h, 3);
     await request(h, 100); // nobody certifies it: 0 %
     const worker = evaluatorWorker(h.client, evaluators[0]!, silentLogger, () => nextNonce(evaluators[0]!));
@@ -173,17 +249,38 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
     assert.deepEqual(step, { kind: 'published', period: 1, values: [1_000_000_000, 0] });
     assert.deepEqual(await worker.step(), { kind: 'idle', why: 'already published for period 1' });
     // A second evaluator in the same block is refused, the next block accepts it.
-    const late = signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) => PublishResultRequest.encode(m).finish());
+    const late = signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) =>
+      PublishResultRequest.encode(m).finish(),
+    );
     await expectStatus(rpc(h.client, 'publishResult', late), grpc.status.RESOURCE_EXHAUSTED);
     await h.blocksTo(5);
-    const published = await rpc(h.client, 'publishResult', signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) => PublishResultRequest.encode(m).finish()));
+    const published = await rpc(
+      h.client,
+      'publishResult',
+      signed(evaluators[1]!, 'PublishResult', { auth: undefined, period: 1, values: [900_000_000, 10] }, (m) => PublishResultRequest.encode(m).finish()),
+    );
     assert.deepEqual([published.period, published.evaluationPeriod, published.results], [1, 1, 2], 'evaluation_period answered beside the deprecated period');
     const settled: unknown[] = [];
-    await h.bus.consume({ groupId: 'spy', topics: [topicOf('distance')], handler: async (m) => { const e = parseEnvelope(m.value); if (e.type === 'EvaluationSettled') settled.push(e.data); } });
+    await h.bus.consume({
+      groupId: 'spy',
+      topics: [topicOf('distance')],
+      handler: async (m) => {
+        const e = parseEnvelope(m.value);
+        if (e.type === 'EvaluationSettled') settled.push(e.data);
+      },
+    });
     await h.blocksTo(7); // period 2 begins: pool 1 settles
     await waitFor('two EvaluationSettled on the bus', () => (settled.length === 2 ? true : undefined));
-    assert.deepEqual(settled.map((d) => { const x = d as { identity: number; outcome: string; median: number; holdId: string }; return [x.identity, x.outcome, x.median, x.holdId]; }),
-      [[3, 'VALID', 950_000_000, 'distance:3:1'], [100, 'INVALID', 5, 'distance:100:2']]);
+    assert.deepEqual(
+      settled.map((d) => {
+        const x = d as { identity: number; outcome: string; median: number; holdId: string };
+        return [x.identity, x.outcome, x.median, x.holdId];
+      }),
+      [
+        [3, 'VALID', 950_000_000, 'distance:3:1'],
+        [100, 'INVALID', 5, 'distance:100:2'],
+      ],
+    );
     const s3 = await status(h, 3);
     assert.deepEqual([s3.status, s3.valid, s3.lastMedian], [DistanceStatus.DISTANCE_STATUS_VALID, true, 950_000_000]);
     assert.equal((await status(h, 100)).status, DistanceStatus.DISTANCE_STATUS_NON_EXISTENT);
@@ -192,10 +289,30 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
 
   test('API edges: a malformed import names the identity and field; non-admin refused; snapshot of the current period only; old pools pruned', async () => {
     const h = await make(fakeLedger());
-    const bad = JSON.stringify({ format: 'ewx-wot/1', identities: [{ id: 1, member: true, certifiedBy: [] }, { id: 2, member: true, certifiedBy: [1, 1] }] });
-    const details = await expectStatus(rpc(h.client, 'importWot', signed(admin, 'ImportWot', { auth: undefined, json: bad }, (m) => ImportWotRequest.encode(m).finish())), grpc.status.INVALID_ARGUMENT);
+    const bad = JSON.stringify({
+      format: 'ewx-wot/1',
+      identities: [
+        { id: 1, member: true, certifiedBy: [] },
+        { id: 2, member: true, certifiedBy: [1, 1] },
+      ],
+    });
+    const details = await expectStatus(
+      rpc(
+        h.client,
+        'importWot',
+        signed(admin, 'ImportWot', { auth: undefined, json: bad }, (m) => ImportWotRequest.encode(m).finish()),
+      ),
+      grpc.status.INVALID_ARGUMENT,
+    );
     assert.match(details, /identities\[1\]\.certifiedBy\[1\]: duplicate certification from 1 \(id 2\)/);
-    await expectStatus(rpc(h.client, 'importWot', signed(user, 'ImportWot', { auth: undefined, json: genesisText() }, (m) => ImportWotRequest.encode(m).finish())), grpc.status.PERMISSION_DENIED);
+    await expectStatus(
+      rpc(
+        h.client,
+        'importWot',
+        signed(user, 'ImportWot', { auth: undefined, json: genesisText() }, (m) => ImportWotRequest.encode(m).finish()),
+      ),
+      grpc.status.PERMISSION_DENIED,
+    );
     await importGenesis(h);
     const unknown = await status(h, 4242);
     assert.deepEqual([unknown.status, unknown.inWot], [DistanceStatus.DISTANCE_STATUS_NON_EXISTENT, false]);
@@ -223,7 +340,14 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
   test('ImportWot of deeply nested JSON is INVALID_ARGUMENT on json (was UNAVAILABLE "Maximum call stack size exceeded")', async () => {
     const h = await make(fakeLedger());
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    const details = await expectStatus(rpc(h.client, 'importWot', signed(admin, 'ImportWot', { auth: undefined, json: deep }, (m) => ImportWotRequest.encode(m).finish())), grpc.status.INVALID_ARGUMENT);
+    const details = await expectStatus(
+      rpc(
+        h.client,
+        'importWot',
+        signed(admin, 'ImportWot', { auth: undefined, json: deep }, (m) => ImportWotRequest.encode(m).finish()),
+      ),
+      grpc.status.INVALID_ARGUMENT,
+    );
     assert.match(details, /^json: expected a JSON object, got a deeply nested array$/);
     assert.equal((await rpc(h.client, 'getWotStats', {})).identities, 0);
   });
@@ -235,9 +359,15 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
   });
 
   const g1 = wotDataFile('g1-wot.json');
-  test('the Ğ1 file imports over gRPC in chunks; GetWotStats gives R = 7 and 3,807 referees', { skip: g1 === undefined ? 'g1-wot.json not found' : false }, async () => {
+  test('the Ğ1 file imports over gRPC in chunks; GetWotStats gives R = 7 and 3,807 referees', {
+    skip: g1 === undefined ? 'g1-wot.json not found' : false,
+  }, async () => {
     const h = await make(fakeLedger());
-    const res = await rpc(h.client, 'importWot', signed(admin, 'ImportWot', { auth: undefined, json: readFileSync(g1!, 'utf8') }, (m) => ImportWotRequest.encode(m).finish()));
+    const res = await rpc(
+      h.client,
+      'importWot',
+      signed(admin, 'ImportWot', { auth: undefined, json: readFileSync(g1!, 'utf8') }, (m) => ImportWotRequest.encode(m).finish()),
+    );
     assert.ok(res.events >= 3);
     const stats = await rpc(h.client, 'getWotStats', {});
     assert.deepEqual([stats.identities, stats.refereeThreshold, stats.referees, stats.maxDistance], [12_533, 7, 3_807, 5]);

@@ -38,7 +38,11 @@ export function decide(c: DistanceCommand, s: DistanceState, p: DistanceParams):
     case 'Configure':
       if (s.periodBlocks === undefined) return [distanceEvent({ type: 'DistanceConfigured', data: { periodBlocks: p.periodBlocks } })];
       if (s.periodBlocks !== p.periodBlocks) {
-        throw new ConfigError('DISTANCE_PERIOD_BLOCKS', `${s.periodBlocks} (the length recorded in this log; periods cannot be renumbered)`, String(p.periodBlocks));
+        throw new ConfigError(
+          'DISTANCE_PERIOD_BLOCKS',
+          `${s.periodBlocks} (the length recorded in this log; periods cannot be renumbered)`,
+          String(p.periodBlocks),
+        );
       }
       return [];
     default: {
@@ -56,12 +60,23 @@ export const CONFIG_STREAM = 'config';
 
 export function streamOf(c: DistanceCommand, s: DistanceState): string {
   switch (c.type) {
-    case 'AddIdentity': case 'SetMembership': case 'AddCertification': case 'RemoveCertification': case 'ImportWot': return WOT_STREAM;
-    case 'RequestEvaluation': return requestStream(c.identity);
-    case 'ConfirmHold': case 'FailHold': return requestStream(s.requests.get(c.holdId)?.identity ?? -1);
-    case 'PublishResult': return poolStream(c.period);
-    case 'SettleDuePeriod': return poolStream(dueForSettlement(s) ?? s.settledThrough + 1);
-    case 'Configure': return CONFIG_STREAM;
+    case 'AddIdentity':
+    case 'SetMembership':
+    case 'AddCertification':
+    case 'RemoveCertification':
+    case 'ImportWot':
+      return WOT_STREAM;
+    case 'RequestEvaluation':
+      return requestStream(c.identity);
+    case 'ConfirmHold':
+    case 'FailHold':
+      return requestStream(s.requests.get(c.holdId)?.identity ?? -1);
+    case 'PublishResult':
+      return poolStream(c.period);
+    case 'SettleDuePeriod':
+      return poolStream(dueForSettlement(s) ?? s.settledThrough + 1);
+    case 'Configure':
+      return CONFIG_STREAM;
     default: {
       const never: never = c;
       throw new Error(`unknown command ${JSON.stringify(never)}`);

@@ -4,6 +4,19 @@
  * `evolve` reads them through `decodeDistanceLog`.
  */
 export type {
-  CertificationAdded, CertificationRemoved, DistanceConfigured, DistanceEvent, EvaluationRequested, EvaluationSettled, HoldFailed,
-  HoldRequested, IdentityAdded, MembershipChanged, PoolSettled, ResultPublished, ValidityExpired, WotIdentityData, WotImported,
+  CertificationAdded,
+  CertificationRemoved,
+  DistanceConfigured,
+  DistanceEvent,
+  EvaluationRequested,
+  EvaluationSettled,
+  HoldFailed,
+  HoldRequested,
+  IdentityAdded,
+  MembershipChanged,
+  PoolSettled,
+  ResultPublished,
+  ValidityExpired,
+  WotIdentityData,
+  WotImported,
 } from '@ewx/contracts';

@@ -4,8 +4,7 @@
  * Requests made in period N are evaluated during N + 1 (pool (N+1) mod 3) and settled when N + 2
  * begins.
  */
-export const periodOf = (height: number, periodBlocks: number): number =>
-  height <= 0 ? 0 : Math.floor((height - 1) / periodBlocks);
+export const periodOf = (height: number, periodBlocks: number): number => (height <= 0 ? 0 : Math.floor((height - 1) / periodBlocks));
 
 export const firstBlockOf = (period: number, periodBlocks: number): number => period * periodBlocks + 1;
 export const lastBlockOf = (period: number, periodBlocks: number): number => (period + 1) * periodBlocks;

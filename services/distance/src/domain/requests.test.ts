@@ -7,14 +7,18 @@ import { addr, fullWot, ofType, REQUESTER } from './testing.js';
 import { blocksTo, distance, requestAndHold } from './spec-support.js';
 
 /** `n` identities without certifications (enough to fill pools). */
-const plainWot = (n: number): EventData => ({ type: 'WotImported', data: { importId: 't', chunk: 0, chunks: 1,
-  identities: Array.from({ length: n }, (_, id) => ({ id, member: true, certifiedBy: [] })) } });
+const plainWot = (n: number): EventData => ({
+  type: 'WotImported',
+  data: { importId: 't', chunk: 0, chunks: 1, identities: Array.from({ length: n }, (_, id) => ({ id, member: true, certifiedBy: [] })) },
+});
 
 describe('requests', () => {
   test('a request holds the price (10 tokens by default) under a deterministic hold id; the identity is pending', () => {
     const s = distance().given(...fullWot(3));
-    s.when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 2 })
-      .then({ type: 'HoldRequested', data: { holdId: 'distance:2:1', identity: 2, requester: REQUESTER, amount: (10n * TOKEN).toString(), requestPeriod: 0, height: 0 } });
+    s.when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 2 }).then({
+      type: 'HoldRequested',
+      data: { holdId: 'distance:2:1', identity: 2, requester: REQUESTER, amount: (10n * TOKEN).toString(), requestPeriod: 0, height: 0 },
+    });
     assert.equal(identityStatus(s.state, 2).status, 'PENDING');
     assert.equal(identityStatus(s.state, 1).status, 'NON_EXISTENT');
     s.run({ type: 'FailHold', holdId: 'distance:2:1', reason: 'short' });
@@ -23,7 +27,10 @@ describe('requests', () => {
   });
 
   test('an identity outside the web of trust cannot be requested', () => {
-    distance().given(...fullWot(2)).when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 5 }).thenThrows('NOT_FOUND', /identity 5/);
+    distance()
+      .given(...fullWot(2))
+      .when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 5 })
+      .thenThrows('NOT_FOUND', /identity 5/);
   });
 
   test('refused while one is pending for the identity, both while the hold is placed and while pooled', () => {
@@ -47,7 +54,10 @@ describe('requests', () => {
     const s = distance({ periodBlocks: 10 }).given(plainWot(1302));
     for (let id = 0; id < 1299; id++) requestAndHold(s, id);
     s.run({ type: 'RequestEvaluation', requester: REQUESTER, identity: 1299 });
-    s.when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 1300 }).thenThrows('RESOURCE_EXHAUSTED', /pool 1 \(evaluated in period 1\) is full: at most 1300/);
+    s.when({ type: 'RequestEvaluation', requester: REQUESTER, identity: 1300 }).thenThrows(
+      'RESOURCE_EXHAUSTED',
+      /pool 1 \(evaluated in period 1\) is full: at most 1300/,
+    );
     blocksTo(s, 11);
     s.run({ type: 'RequestEvaluation', requester: REQUESTER, identity: 1300 });
   });
@@ -58,12 +68,27 @@ describe('requests', () => {
       const [held] = s.run({ type: 'RequestEvaluation', requester: REQUESTER, identity: id });
       return ofType<EvaluationRequested>(s.run({ type: 'ConfirmHold', holdId: (held!.data as unknown as HoldRequested).holdId }), 'EvaluationRequested')[0]!;
     };
-    assert.deepEqual([joined(0), joined(1)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]), [[0, 1, 1, 0], [0, 1, 1, 1]]);
+    assert.deepEqual(
+      [joined(0), joined(1)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]),
+      [
+        [0, 1, 1, 0],
+        [0, 1, 1, 1],
+      ],
+    );
     blocksTo(s, 11);
-    assert.deepEqual([joined(2)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]), [[1, 2, 2, 0]]);
+    assert.deepEqual(
+      [joined(2)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]),
+      [[1, 2, 2, 0]],
+    );
     blocksTo(s, 21);
-    assert.deepEqual([joined(3)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]), [[2, 3, 0, 0]]);
-    assert.deepEqual(s.state.pools.get(3)!.entries.map((e) => e.identity), [3]);
+    assert.deepEqual(
+      [joined(3)].map((e) => [e.requestPeriod, e.evaluationPeriod, e.pool, e.index]),
+      [[2, 3, 0, 0]],
+    );
+    assert.deepEqual(
+      s.state.pools.get(3)!.entries.map((e) => e.identity),
+      [3],
+    );
   });
 
   test('a hold confirmed after the period changed joins the pool of the confirming period', () => {

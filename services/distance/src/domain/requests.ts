@@ -22,7 +22,10 @@ const poolLoad = (s: DistanceState, evaluationPeriod: number): number =>
   (s.pools.get(evaluationPeriod)?.entries.length ?? 0) + (s.holding.get(evaluationPeriod - 1) ?? 0);
 
 const poolFull = (p: DistanceParams, evaluationPeriod: number): DomainError =>
-  new DomainError('RESOURCE_EXHAUSTED', `pool ${poolOf(evaluationPeriod)} (evaluated in period ${evaluationPeriod}) is full: at most ${p.maxPoolSize} requests per pool`);
+  new DomainError(
+    'RESOURCE_EXHAUSTED',
+    `pool ${poolOf(evaluationPeriod)} (evaluated in period ${evaluationPeriod}) is full: at most ${p.maxPoolSize} requests per pool`,
+  );
 
 export function decideRequest(c: RequestCommand, s: DistanceState, p: DistanceParams): EventData[] {
   switch (c.type) {
@@ -31,12 +34,19 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
       const pending = s.pendingByIdentity.get(c.identity);
       if (pending !== undefined) {
         const r = s.requests.get(pending);
-        throw precondition(`identity: an evaluation of identity ${c.identity} is already pending (hold ${pending}${r?.evaluationPeriod !== undefined ? `, evaluated in period ${r.evaluationPeriod}` : ''})`);
+        throw precondition(
+          `identity: an evaluation of identity ${c.identity} is already pending (hold ${pending}${r?.evaluationPeriod !== undefined ? `, evaluated in period ${r.evaluationPeriod}` : ''})`,
+        );
       }
       const period = currentPeriod(s);
       if (poolLoad(s, period + 1) >= p.maxPoolSize) throw poolFull(p, period + 1);
       const holdId = holdIdOf(c.identity, s.requestSeq + 1);
-      return [distanceEvent({ type: 'HoldRequested', data: { holdId, identity: c.identity, requester: c.requester, amount: p.price.toString(), requestPeriod: period, height: s.height } })];
+      return [
+        distanceEvent({
+          type: 'HoldRequested',
+          data: { holdId, identity: c.identity, requester: c.requester, amount: p.price.toString(), requestPeriod: period, height: s.height },
+        }),
+      ];
     }
     case 'ConfirmHold': {
       const r = s.requests.get(c.holdId);
@@ -46,15 +56,38 @@ export function decideRequest(c: RequestCommand, s: DistanceState, p: DistancePa
       const entries = s.pools.get(evaluationPeriod)?.entries.length ?? 0;
       if (entries >= p.maxPoolSize) {
         // Filled while the hold was being placed (a slow registry across a period boundary): give it back.
-        return [distanceEvent({ type: 'EvaluationSettled', data: {
-          holdId: r.holdId, identity: r.identity, requester: r.requester, outcome: 'NOT_EVALUATED', evaluationPeriod,
-          amount: r.amount, values: [], minimum: p.minPerbill, reason: 'POOL_FULL',
-        } })];
+        return [
+          distanceEvent({
+            type: 'EvaluationSettled',
+            data: {
+              holdId: r.holdId,
+              identity: r.identity,
+              requester: r.requester,
+              outcome: 'NOT_EVALUATED',
+              evaluationPeriod,
+              amount: r.amount,
+              values: [],
+              minimum: p.minPerbill,
+              reason: 'POOL_FULL',
+            },
+          }),
+        ];
       }
-      return [distanceEvent({ type: 'EvaluationRequested', data: {
-        holdId: r.holdId, identity: r.identity, requester: r.requester, amount: r.amount,
-        requestPeriod: period, evaluationPeriod, pool: poolOf(evaluationPeriod), index: entries,
-      } })];
+      return [
+        distanceEvent({
+          type: 'EvaluationRequested',
+          data: {
+            holdId: r.holdId,
+            identity: r.identity,
+            requester: r.requester,
+            amount: r.amount,
+            requestPeriod: period,
+            evaluationPeriod,
+            pool: poolOf(evaluationPeriod),
+            index: entries,
+          },
+        }),
+      ];
     }
     case 'FailHold': {
       const r = s.requests.get(c.holdId);

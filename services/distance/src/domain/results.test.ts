@@ -29,11 +29,15 @@ describe('results', () => {
   });
 
   test('a value that is not a Perbill is refused, naming its index', () => {
-    evaluating().when({ type: 'PublishResult', evaluator: E1, period: 1, values: [1, 1_000_000_001] }).thenThrows('INVALID_ARGUMENT', /^values\[1\]:/);
+    evaluating()
+      .when({ type: 'PublishResult', evaluator: E1, period: 1, values: [1, 1_000_000_001] })
+      .thenThrows('INVALID_ARGUMENT', /^values\[1\]:/);
   });
 
   test('only configured evaluators publish', () => {
-    evaluating().when({ type: 'PublishResult', evaluator: addr(0x77), period: 1, values: [1, 2] }).thenThrows('PERMISSION_DENIED', /not one of the 3 configured evaluators/);
+    evaluating()
+      .when({ type: 'PublishResult', evaluator: addr(0x77), period: 1, values: [1, 2] })
+      .thenThrows('PERMISSION_DENIED', /not one of the 3 configured evaluators/);
   });
 
   test('results are for the current period only', () => {

@@ -30,15 +30,19 @@ const settleAll = (s: DistanceSpec): EventData[] => {
  * The decisions without where they were recorded: the height (a run settles at its last block) and
  * the log position of the period's web-of-trust snapshot (the run's, holding the same version).
  */
-const decisions = (events: readonly EventData[]): string[] => events.map((e) => {
-  const { height: _h, snapshotPosition: _p, ...data } = e.data as { height?: number; snapshotPosition?: string };
-  return JSON.stringify([e.type, data]);
-});
+const decisions = (events: readonly EventData[]): string[] =>
+  events.map((e) => {
+    const { height: _h, snapshotPosition: _p, ...data } = e.data as { height?: number; snapshotPosition?: string };
+    return JSON.stringify([e.type, data]);
+  });
 
 describe('blocks as runs: the same settlements as block by block, idle periods passed without events', () => {
   test('given pools of periods 1 and 2 and validity of 2 periods, when blocks 14..65 come as one BlocksProduced, then the same pools settle with the same outcomes and expiries, in the same order, and idle periods add no event', () => {
     const one = story((s) => blocksTo(s, 65));
-    const runs = story((s) => { s.given(run(s.state.height + 1, 65)); return settleAll(s); });
+    const runs = story((s) => {
+      s.given(run(s.state.height + 1, 65));
+      return settleAll(s);
+    });
     assert.ok(one.settled.length >= 5, `settlements happened: ${one.settled.map((e) => e.type).join(', ')}`);
     // Block by block every period is settled, idle ones with an empty PoolSettled; a run passes those without an event.
     const idle = (e: EventData): boolean => {
@@ -64,6 +68,9 @@ test('an idle stretch of 1,000 evaluation periods in one run adds no settlement;
   requestAndHold(s, 3); // in period 999: evaluated in period 1000
   s.given(run(10_001, 10_021)); // period 1001 begins: pool 1000 is due
   const settled = settleAll(s);
-  assert.deepEqual(settled.map((e) => e.type), ['EvaluationSettled', 'PoolSettled']);
+  assert.deepEqual(
+    settled.map((e) => e.type),
+    ['EvaluationSettled', 'PoolSettled'],
+  );
   assert.deepEqual([(settled[1]!.data as { evaluationPeriod: number }).evaluationPeriod, s.state.settledThrough], [1000, 1001]);
 });

@@ -37,7 +37,10 @@ describe('settling', () => {
     const [closed] = ofType<PoolSettled>(settled, 'PoolSettled');
     assert.deepEqual([closed!.evaluationPeriod, closed!.pool, closed!.height, closed!.entries, closed!.evaluators], [1, 1, 21, 1, [E1]]);
     assert.equal(s.state.pools.get(1)!.settled, true);
-    assert.deepEqual(s.state.pools.get(2)!.entries.map((e) => e.identity), [5]);
+    assert.deepEqual(
+      s.state.pools.get(2)!.entries.map((e) => e.identity),
+      [5],
+    );
     assert.deepEqual(blocksTo(s, 30), [], 'settled once');
   });
 
@@ -45,22 +48,42 @@ describe('settling', () => {
     const s = evaluating(3);
     publish(s, [[800_000_000, 799_999_999, 1_000_000_000]]);
     const settled = blocksTo(s, 21);
-    assert.deepEqual(outcomes(settled), [[1, 'VALID', 800_000_000], [2, 'INVALID', 799_999_999], [3, 'VALID', 1_000_000_000]]);
+    assert.deepEqual(outcomes(settled), [
+      [1, 'VALID', 800_000_000],
+      [2, 'INVALID', 799_999_999],
+      [3, 'VALID', 1_000_000_000],
+    ]);
     const [first] = ofType<EvaluationSettled>(settled, 'EvaluationSettled');
-    assert.deepEqual([first!.holdId, first!.requester, first!.evaluationPeriod, first!.values, first!.minimum], ['distance:1:1', REQUESTER, 1, [800_000_000], 800_000_000]);
+    assert.deepEqual(
+      [first!.holdId, first!.requester, first!.evaluationPeriod, first!.values, first!.minimum],
+      ['distance:1:1', REQUESTER, 1, [800_000_000], 800_000_000],
+    );
   });
 
   test('the median of three evaluators ignores one that disagrees', () => {
     const s = evaluating(2);
-    publish(s, [[900_000_000, 100], [850_000_000, 200], [0, 999_999_999]]);
-    assert.deepEqual(outcomes(blocksTo(s, 21)), [[1, 'VALID', 850_000_000], [2, 'INVALID', 200]]);
+    publish(s, [
+      [900_000_000, 100],
+      [850_000_000, 200],
+      [0, 999_999_999],
+    ]);
+    assert.deepEqual(outcomes(blocksTo(s, 21)), [
+      [1, 'VALID', 850_000_000],
+      [2, 'INVALID', 200],
+    ]);
   });
 
   test('with two results the median is the lower plus half the difference, rounded down', () => {
     const s = evaluating(2);
     // 799,999,999 + floor(3 / 2) = 800,000,000; 700,000,000 + floor(199,999,999 / 2) = 799,999,999 (rounding up would pass)
-    publish(s, [[799_999_999, 700_000_000], [800_000_002, 899_999_999]]);
-    assert.deepEqual(outcomes(blocksTo(s, 21)), [[1, 'VALID', 800_000_000], [2, 'INVALID', 799_999_999]]);
+    publish(s, [
+      [799_999_999, 700_000_000],
+      [800_000_002, 899_999_999],
+    ]);
+    assert.deepEqual(outcomes(blocksTo(s, 21)), [
+      [1, 'VALID', 800_000_000],
+      [2, 'INVALID', 799_999_999],
+    ]);
   });
 
   test('no result: NOT_EVALUATED, the reserve is released and the status is back to non-existent', () => {
@@ -76,8 +99,20 @@ describe('settling', () => {
     const s = evaluating(1, { validityPeriods: 2 });
     publish(s, [[1_000_000_000]]);
     blocksTo(s, 21); // settled as period 2 begins: valid in periods 2 and 3
-    assert.deepEqual(identityStatus(s.state, 1), { identity: 1, status: 'VALID', inWot: true, valid: true, validUntilPeriod: 3, validUntilHeight: 40, lastMedian: 1_000_000_000, lastOutcome: { outcome: 'VALID', evaluationPeriod: 1 } });
-    assert.deepEqual(blocksTo(s, 40).filter((e) => e.type === 'ValidityExpired'), []);
+    assert.deepEqual(identityStatus(s.state, 1), {
+      identity: 1,
+      status: 'VALID',
+      inWot: true,
+      valid: true,
+      validUntilPeriod: 3,
+      validUntilHeight: 40,
+      lastMedian: 1_000_000_000,
+      lastOutcome: { outcome: 'VALID', evaluationPeriod: 1 },
+    });
+    assert.deepEqual(
+      blocksTo(s, 40).filter((e) => e.type === 'ValidityExpired'),
+      [],
+    );
     const [expired] = ofType<ValidityExpired>(blocksTo(s, 41), 'ValidityExpired');
     assert.deepEqual(expired, { identity: 1, validUntilPeriod: 3, evaluationPeriod: 4 });
     assert.equal(identityStatus(s.state, 1).status, 'NON_EXISTENT');
@@ -92,7 +127,10 @@ describe('settling', () => {
     s.run({ type: 'PublishResult', evaluator: E2, period: 4, values: [900_000_000] });
     assert.equal(identityStatus(s.state, 1).status, 'PENDING');
     const settled = blocksTo(s, 51);
-    assert.deepEqual(settled.map((e) => e.type), ['EvaluationSettled', 'PoolSettled']);
+    assert.deepEqual(
+      settled.map((e) => e.type),
+      ['EvaluationSettled', 'PoolSettled'],
+    );
     assert.equal(identityStatus(s.state, 1).validUntilPeriod, 6);
   });
 
@@ -107,11 +145,17 @@ describe('settling', () => {
     blocksTo(s, 40);
     requestAndHold(s, 2);
     const settled = blocksTo(s, 41);
-    assert.deepEqual(settled.map((e) => e.type), ['EvaluationSettled', 'PoolSettled']);
+    assert.deepEqual(
+      settled.map((e) => e.type),
+      ['EvaluationSettled', 'PoolSettled'],
+    );
     // Identity 1 valid in period 4 only: at the start of 5, its expiry comes before pool 4's settlement.
     blocksTo(s, 50);
     s.run({ type: 'PublishResult', evaluator: E1, period: 4, values: [990_000_000] });
-    assert.deepEqual(blocksTo(s, 51).map((e) => e.type), ['ValidityExpired', 'EvaluationSettled', 'PoolSettled']);
+    assert.deepEqual(
+      blocksTo(s, 51).map((e) => e.type),
+      ['ValidityExpired', 'EvaluationSettled', 'PoolSettled'],
+    );
   });
 
   test('an invalid renewal ends an earlier validity; a renewal nobody evaluated keeps it', () => {
@@ -144,9 +188,19 @@ describe('settling', () => {
 
   test('the three pools rotate: requests of periods 1, 2, 3 join pools 2, 0, 1', () => {
     const s = distance({ periodBlocks: 10 }).given(...fullWot(4));
-    blocksTo(s, 11); requestAndHold(s, 1);
-    blocksTo(s, 21); requestAndHold(s, 2);
-    blocksTo(s, 31); requestAndHold(s, 3);
-    assert.deepEqual([2, 3, 4].map((p) => [p % 3, s.state.pools.get(p)!.entries.map((e) => e.identity)]), [[2, [1]], [0, [2]], [1, [3]]]);
+    blocksTo(s, 11);
+    requestAndHold(s, 1);
+    blocksTo(s, 21);
+    requestAndHold(s, 2);
+    blocksTo(s, 31);
+    requestAndHold(s, 3);
+    assert.deepEqual(
+      [2, 3, 4].map((p) => [p % 3, s.state.pools.get(p)!.entries.map((e) => e.identity)]),
+      [
+        [2, [1]],
+        [0, [2]],
+        [1, [3]],
+      ],
+    );
   });
 });

@@ -23,7 +23,8 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
   const startingPeriod = period + 1;
   const events: EventData[] = [];
   const expiring = [...s.validUntil].filter(([, until]) => until < startingPeriod).sort(([a], [b]) => a - b);
-  for (const [identity, validUntilPeriod] of expiring) events.push(distanceEvent({ type: 'ValidityExpired', data: { identity, validUntilPeriod, evaluationPeriod: startingPeriod } }));
+  for (const [identity, validUntilPeriod] of expiring)
+    events.push(distanceEvent({ type: 'ValidityExpired', data: { identity, validUntilPeriod, evaluationPeriod: startingPeriod } }));
 
   const pool = s.pools.get(period);
   const evaluators = pool ? [...pool.results.keys()] : [];
@@ -34,17 +35,36 @@ export function decideSettle(s: DistanceState, p: DistanceParams): EventData[] {
     const outcome: EvaluationSettled['outcome'] = m === undefined ? 'NOT_EVALUATED' : m >= p.minPerbill ? 'VALID' : 'INVALID';
     counts[outcome]++;
     const settled: EvaluationSettled = {
-      holdId: entry.holdId, identity: entry.identity, requester: entry.requester, outcome, evaluationPeriod: period,
-      amount: entry.amount, values, minimum: p.minPerbill,
+      holdId: entry.holdId,
+      identity: entry.identity,
+      requester: entry.requester,
+      outcome,
+      evaluationPeriod: period,
+      amount: entry.amount,
+      values,
+      minimum: p.minPerbill,
       ...(m === undefined ? {} : { median: m }),
       ...(outcome === 'VALID' ? { validUntilPeriod: startingPeriod + p.validityPeriods - 1 } : {}),
     };
     events.push(distanceEvent({ type: 'EvaluationSettled', data: settled }));
   }
-  events.push(distanceEvent({ type: 'PoolSettled', data: {
-    evaluationPeriod: period, pool: poolOf(period), height: s.height, entries: pool?.entries.length ?? 0, evaluators,
-    wotVersion: pool?.wotVersion ?? -1, snapshotPosition: pool?.snapshotPosition ?? '',
-    valid: counts.VALID, invalid: counts.INVALID, notEvaluated: counts.NOT_EVALUATED, expired: expiring.length,
-  } }));
+  events.push(
+    distanceEvent({
+      type: 'PoolSettled',
+      data: {
+        evaluationPeriod: period,
+        pool: poolOf(period),
+        height: s.height,
+        entries: pool?.entries.length ?? 0,
+        evaluators,
+        wotVersion: pool?.wotVersion ?? -1,
+        snapshotPosition: pool?.snapshotPosition ?? '',
+        valid: counts.VALID,
+        invalid: counts.INVALID,
+        notEvaluated: counts.NOT_EVALUATED,
+        expired: expiring.length,
+      },
+    }),
+  );
   return events;
 }

@@ -11,8 +11,10 @@ export type DistanceSpec = Spec<DistanceState, DistanceCommand, EventData>;
 /** A spec with the production parameters (`overrides` aside), the evaluation period length recorded first. */
 export function distance(overrides: Partial<DistanceParams> = {}): DistanceSpec {
   const params: DistanceParams = { ...defaultParams(ADMIN, EVALUATORS), ...overrides };
-  return spec({ initialState, evolve, decide: (c: DistanceCommand, st: DistanceState) => decide(c, st, params) })
-    .given({ type: 'DistanceConfigured', data: { periodBlocks: params.periodBlocks } });
+  return spec({ initialState, evolve, decide: (c: DistanceCommand, st: DistanceState) => decide(c, st, params) }).given({
+    type: 'DistanceConfigured',
+    data: { periodBlocks: params.periodBlocks },
+  });
 }
 
 /** Blocks up to `height`, settling each due period as the reaction does; returns what settling decided. */

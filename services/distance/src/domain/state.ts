@@ -16,7 +16,12 @@ export interface RequestRecord {
   evaluationPeriod?: number;
 }
 
-export interface PoolEntry { readonly holdId: string; readonly identity: number; readonly requester: string; readonly amount: string }
+export interface PoolEntry {
+  readonly holdId: string;
+  readonly identity: number;
+  readonly requester: string;
+  readonly amount: string;
+}
 
 export interface PoolState {
   /** The evaluation period (pool index = evaluationPeriod mod 3). */
@@ -127,7 +132,10 @@ function onBlock(s: DistanceState, height: number, position: string): void {
   const wot = s.wotVersion === s.snapshot.wotVersion ? s.snapshot.wot : new Map(s.wot);
   s.snapshot = { period: p, wotVersion: s.wotVersion, height, position, wot };
   const pool = s.pools.get(p);
-  if (pool) { pool.wotVersion = s.wotVersion; pool.snapshotPosition = s.snapshot.position; }
+  if (pool) {
+    pool.wotVersion = s.wotVersion;
+    pool.snapshotPosition = s.snapshot.position;
+  }
 }
 
 /**
@@ -165,8 +173,12 @@ type WotEvent = Extract<DistanceEvent, { type: 'IdentityAdded' | 'MembershipChan
 /** Every web-of-trust change makes a new version of it. */
 function evolveWot(s: DistanceState, ev: WotEvent): void {
   switch (ev.type) {
-    case 'IdentityAdded': setIdentity(s, { id: ev.data.id, member: ev.data.member, certifiedBy: [] }); break;
-    case 'MembershipChanged': setIdentity(s, { ...s.wot.get(ev.data.id)!, member: ev.data.member }); break;
+    case 'IdentityAdded':
+      setIdentity(s, { id: ev.data.id, member: ev.data.member, certifiedBy: [] });
+      break;
+    case 'MembershipChanged':
+      setIdentity(s, { ...s.wot.get(ev.data.id)!, member: ev.data.member });
+      break;
     case 'CertificationAdded': {
       const r = s.wot.get(ev.data.receiver)!;
       setIdentity(s, { ...r, certifiedBy: [...r.certifiedBy, ev.data.issuer] });
@@ -180,7 +192,8 @@ function evolveWot(s: DistanceState, ev: WotEvent): void {
     case 'WotImported':
       for (const idty of ev.data.identities) setIdentity(s, { id: idty.id, member: idty.member, certifiedBy: [...idty.certifiedBy] });
       break;
-    default: unhandled(ev);
+    default:
+      unhandled(ev);
   }
   s.wotVersion++;
 }
@@ -210,7 +223,11 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
       s.passIdle = true;
       passIdle(s);
       return s;
-    case 'IdentityAdded': case 'MembershipChanged': case 'CertificationAdded': case 'CertificationRemoved': case 'WotImported':
+    case 'IdentityAdded':
+    case 'MembershipChanged':
+    case 'CertificationAdded':
+    case 'CertificationRemoved':
+    case 'WotImported':
       evolveWot(s, ev);
       return s;
     case 'DistanceConfigured':
@@ -219,7 +236,14 @@ export function evolve(s: DistanceState, e: RecordedEvent): DistanceState {
     case 'HoldRequested': {
       const d = ev.data;
       s.requestSeq++;
-      s.requests.set(d.holdId, { holdId: d.holdId, identity: d.identity, requester: d.requester, amount: d.amount, stage: 'HOLDING', requestPeriod: d.requestPeriod });
+      s.requests.set(d.holdId, {
+        holdId: d.holdId,
+        identity: d.identity,
+        requester: d.requester,
+        amount: d.amount,
+        stage: 'HOLDING',
+        requestPeriod: d.requestPeriod,
+      });
       s.pendingByIdentity.set(d.identity, d.holdId);
       addHolding(s, d.requestPeriod, 1);
       return s;

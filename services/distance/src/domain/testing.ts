@@ -8,11 +8,15 @@ export const REQUESTER = addr(0x11);
 
 export const block = (height: number): EventData => ({ type: 'BlockProduced', data: { height } });
 
-export const ofType = <T>(events: readonly EventData[], type: string): T[] =>
-  events.filter((e) => e.type === type).map((e) => e.data as unknown as T);
+export const ofType = <T>(events: readonly EventData[], type: string): T[] => events.filter((e) => e.type === type).map((e) => e.data as unknown as T);
 
 /** A web of trust of `n` members where everybody certifies everybody else (all are referees). */
 export function fullWot(n: number, firstId = 0): EventData[] {
   const ids = Array.from({ length: n }, (_, i) => firstId + i);
-  return [{ type: 'WotImported', data: { importId: 'spec', chunk: 0, chunks: 1, identities: ids.map((id) => ({ id, member: true, certifiedBy: ids.filter((o) => o !== id) })) } }];
+  return [
+    {
+      type: 'WotImported',
+      data: { importId: 'spec', chunk: 0, chunks: 1, identities: ids.map((id) => ({ id, member: true, certifiedBy: ids.filter((o) => o !== id) })) },
+    },
+  ];
 }

@@ -44,8 +44,17 @@ describe('web of trust', () => {
   test('an import creates or replaces the identities of the file and leaves the others', () => {
     const s = distance();
     s.run({ type: 'AddIdentity', signer: ADMIN, identity: 7, member: true });
-    s.run({ type: 'ImportWot', signer: ADMIN, json: JSON.stringify({ format: 'ewx-wot/1', identities: [
-      { id: 1, member: true, certifiedBy: [2] }, { id: 2, member: false, certifiedBy: [1] }] }) });
+    s.run({
+      type: 'ImportWot',
+      signer: ADMIN,
+      json: JSON.stringify({
+        format: 'ewx-wot/1',
+        identities: [
+          { id: 1, member: true, certifiedBy: [2] },
+          { id: 2, member: false, certifiedBy: [1] },
+        ],
+      }),
+    });
     assert.deepEqual([...s.state.wot.keys()].sort(), [1, 2, 7]);
     s.run({ type: 'ImportWot', signer: ADMIN, json: JSON.stringify({ format: 'ewx-wot/1', identities: [{ id: 2, member: true, certifiedBy: [] }] }) });
     assert.deepEqual(s.state.wot.get(2), { id: 2, member: true, certifiedBy: [] });
@@ -54,10 +63,19 @@ describe('web of trust', () => {
 
   test('a malformed file is INVALID_ARGUMENT naming the identity and the field, and changes nothing', () => {
     const s = distance();
-    const bad = { format: 'ewx-wot/1', identities: [{ id: 1, member: true, certifiedBy: [] }, { id: 2, member: 'yes', certifiedBy: [1] }] };
+    const bad = {
+      format: 'ewx-wot/1',
+      identities: [
+        { id: 1, member: true, certifiedBy: [] },
+        { id: 2, member: 'yes', certifiedBy: [1] },
+      ],
+    };
     s.when({ type: 'ImportWot', signer: ADMIN, json: JSON.stringify(bad) }).thenThrows('INVALID_ARGUMENT', /identities\[1\]\.member.*id 2/);
     const unknown = { format: 'ewx-wot/1', identities: [{ id: 1, member: true, certifiedBy: [42] }] };
-    s.when({ type: 'ImportWot', signer: ADMIN, json: JSON.stringify(unknown) }).thenThrows('INVALID_ARGUMENT', /identities\[0\]\.certifiedBy\[0\].*unknown identity id 42/);
+    s.when({ type: 'ImportWot', signer: ADMIN, json: JSON.stringify(unknown) }).thenThrows(
+      'INVALID_ARGUMENT',
+      /identities\[0\]\.certifiedBy\[0\].*unknown identity id 42/,
+    );
     s.when({ type: 'ImportWot', signer: ADMIN, json: '{"format":"ewx-wot/2","identities":[]}' }).thenThrows('INVALID_ARGUMENT', /format/);
     s.when({ type: 'ImportWot', signer: ADMIN, json: 'not json' }).thenThrows('INVALID_ARGUMENT', /json: not valid JSON/);
     assert.equal(s.state.wot.size, 0);
@@ -73,15 +91,22 @@ describe('web of trust', () => {
       [wot(deep), /^json: identities\[0\]: expected an object, got a deeply nested array/],
       [wot(`[{"id":${deep},"member":true,"certifiedBy":[]}]`), /^json: identities\[0\]\.id: expected a non-negative integer, got a deeply nested array/],
       [wot(`[{"id":1,"member":${deep},"certifiedBy":[]}]`), /^json: identities\[0\]\.member: expected a boolean/],
-      [wot(`[{"id":1,"member":true,"certifiedBy":[${deep}]}]`), /^json: identities\[0\]\.certifiedBy\[0\]: expected a non-negative integer, got a deeply nested array/],
-    ] as const) s.when({ type: 'ImportWot', signer: ADMIN, json }).thenThrows('INVALID_ARGUMENT', where);
+      [
+        wot(`[{"id":1,"member":true,"certifiedBy":[${deep}]}]`),
+        /^json: identities\[0\]\.certifiedBy\[0\]: expected a non-negative integer, got a deeply nested array/,
+      ],
+    ] as const)
+      s.when({ type: 'ImportWot', signer: ADMIN, json }).thenThrows('INVALID_ARGUMENT', where);
     assert.equal(s.state.wot.size, 0);
   });
 
   test('a file longer than MAX_IMPORT_JSON_CHARS is refused on json before it is read', () => {
     const s = distance();
     const json = `{"format":"ewx-wot/1","identities":[]${' '.repeat(MAX_IMPORT_JSON_CHARS)}}`;
-    s.when({ type: 'ImportWot', signer: ADMIN, json }).thenThrows('INVALID_ARGUMENT', new RegExp(`^json: at most ${MAX_IMPORT_JSON_CHARS} characters .*, got ${json.length}$`));
+    s.when({ type: 'ImportWot', signer: ADMIN, json }).thenThrows(
+      'INVALID_ARGUMENT',
+      new RegExp(`^json: at most ${MAX_IMPORT_JSON_CHARS} characters .*, got ${json.length}$`),
+    );
   });
 
   const g1 = wotDataFile('g1-wot.json');
@@ -93,7 +118,10 @@ describe('web of trust', () => {
     for (const e of events) assert.ok(JSON.stringify(e.data).length < 512 * 1024);
     for (const e of events) assert.ok(JSON.stringify(e.data).length <= IMPORT_CHUNK_BYTES + 200);
     const chunks = ofType<WotImported>(events, 'WotImported');
-    assert.deepEqual(chunks.map((c) => c.chunk), chunks.map((_, i) => i));
+    assert.deepEqual(
+      chunks.map((c) => c.chunk),
+      chunks.map((_, i) => i),
+    );
     assert.equal(s.state.wot.size, 12_533);
   });
 });

@@ -36,7 +36,9 @@ export function decideWot(c: WotCommand, s: DistanceState, wotAdmin: string): Ev
       return [distanceEvent({ type: 'IdentityAdded', data: { id: c.identity, member: c.member } })];
     case 'SetMembership':
       // Already so: nothing to record.
-      return existing(s, 'identity', c.identity).member === c.member ? [] : [distanceEvent({ type: 'MembershipChanged', data: { id: c.identity, member: c.member } })];
+      return existing(s, 'identity', c.identity).member === c.member
+        ? []
+        : [distanceEvent({ type: 'MembershipChanged', data: { id: c.identity, member: c.member } })];
     case 'AddCertification': {
       existing(s, 'issuer', c.issuer);
       const r = existing(s, 'receiver', c.receiver);
@@ -96,7 +98,11 @@ export function importEvents(identities: readonly WotIdentityData[], importId: s
   for (const idty of identities) {
     const bytes = JSON.stringify(idty).length + 1;
     if (bytes > IMPORT_CHUNK_BYTES) throw precondition(`json: identity ${idty.id} alone exceeds ${IMPORT_CHUNK_BYTES} bytes`);
-    if (size + bytes > IMPORT_CHUNK_BYTES && current.length > 0) { chunks.push(current); current = []; size = 0; }
+    if (size + bytes > IMPORT_CHUNK_BYTES && current.length > 0) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
     current.push(idty);
     size += bytes;
   }

@@ -8,8 +8,14 @@ import { keyPairFromSeed, type KeyPair } from '@ewx/client/keys';
  * services' `readEnv`/`ConfigError` (packages/platform/src/config.ts, tls.ts).
  */
 export class EvaluatorConfigError extends Error {
-  constructor(readonly variable: string, expected: string, got: string | undefined) {
-    super(`configuration ${variable}: expected ${expected}, got ${got === undefined ? '(unset)' : JSON.stringify(got.length > 200 ? `${got.slice(0, 200)}…` : got)}`);
+  constructor(
+    readonly variable: string,
+    expected: string,
+    got: string | undefined,
+  ) {
+    super(
+      `configuration ${variable}: expected ${expected}, got ${got === undefined ? '(unset)' : JSON.stringify(got.length > 200 ? `${got.slice(0, 200)}…` : got)}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -110,8 +116,9 @@ export function evaluatorLogger(base: Record<string, unknown>, level = process.e
   const max = LEVELS[level as keyof typeof LEVELS] ?? 2;
   const write = (lvl: keyof typeof LEVELS, msg: string, fields?: Record<string, unknown>): void => {
     if (LEVELS[lvl] > max) return;
-    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields },
-      (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v));
+    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, (_k, v) =>
+      typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v,
+    );
     (lvl === 'info' ? process.stdout : process.stderr).write(`${line}\n`);
   };
   return { info: (m, f) => write('info', m, f), warn: (m, f) => write('warn', m, f), error: (m, f) => write('error', m, f) };

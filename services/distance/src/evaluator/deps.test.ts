@@ -27,15 +27,21 @@ function packagesOf(entry: string): Set<string> {
 
 test('the evaluator process imports the client kit, the distance contract and gRPC only: not the server platform', () => {
   const packages = [...packagesOf(resolve(DIST, 'evaluator.js'))].sort();
-  assert.deepEqual(packages.filter((p) => !p.startsWith('node:')), [
-    '@ewx/client/keys', '@ewx/client/nonces', '@ewx/client/signing', '@ewx/proto/distance', '@grpc/grpc-js', 'grpc-health-check',
-  ]);
+  assert.deepEqual(
+    packages.filter((p) => !p.startsWith('node:')),
+    ['@ewx/client/keys', '@ewx/client/nonces', '@ewx/client/signing', '@ewx/proto/distance', '@grpc/grpc-js', 'grpc-health-check'],
+  );
 });
 
 test('started, the evaluator has loaded no database or Kafka driver', () => {
   // Loads the evaluator (a closed distance address: nothing to do), records every module URL it resolves
   // (a module hook), and stops once it logged its start.
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const seen = new Set();
     const { register } = await import('node:module');
     register('data:text/javascript,' + encodeURIComponent(\`
@@ -50,11 +56,27 @@ test('started, the evaluator has loaded no database or Kafka driver', () => {
       return origWrite(chunk, ...rest);
     };
     await import(${JSON.stringify(resolve(DIST, 'evaluator.js'))});
-  `], { encoding: 'utf8', env: { ...process.env, EVALUATOR_KEY: '11'.repeat(32), DISTANCE_ADDRESS: '127.0.0.1:9', EVALUATOR_POLL_MS: '600000', LOG_LEVEL: 'info' }, timeout: 60_000 });
+  `,
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, EVALUATOR_KEY: '11'.repeat(32), DISTANCE_ADDRESS: '127.0.0.1:9', EVALUATOR_POLL_MS: '600000', LOG_LEVEL: 'info' },
+      timeout: 60_000,
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   const urls = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as string[];
-  assert.ok(urls.some((u) => u.includes('/grpc-js/')), 'the module list was captured');
+  assert.ok(
+    urls.some((u) => u.includes('/grpc-js/')),
+    'the module list was captured',
+  );
   for (const driver of ['/node_modules/pg/', '/node_modules/kafkajs/', '/@electric-sql/pglite/', '/packages/platform/']) {
-    assert.ok(!urls.some((u) => u.includes(driver)), `${driver} was loaded: ${urls.filter((u) => u.includes(driver)).slice(0, 3).join(', ')}`);
+    assert.ok(
+      !urls.some((u) => u.includes(driver)),
+      `${driver} was loaded: ${urls
+        .filter((u) => u.includes(driver))
+        .slice(0, 3)
+        .join(', ')}`,
+    );
   }
 });

@@ -56,8 +56,13 @@ export function evaluatorWorker(client: DistanceClient, key: KeyPair, log: Logge
         log.info('pool evaluated', { period, identities: work.identities.length, ms: Math.round(performance.now() - t0) });
       }
       if (work.lastResultHeight === work.height) return { kind: 'retry', why: `block ${work.height} already has a result` };
-      const req = signCommand(key, '/ewx.v1.Distance/PublishResult', { auth: undefined, period: 0, evaluationPeriod: period, values: computed.values }, nonce(),
-        (m) => PublishResultRequest.encode(m).finish());
+      const req = signCommand(
+        key,
+        '/ewx.v1.Distance/PublishResult',
+        { auth: undefined, period: 0, evaluationPeriod: period, values: computed.values },
+        nonce(),
+        (m) => PublishResultRequest.encode(m).finish(),
+      );
       try {
         await unaryCall(client.publishResult, client, req);
         log.info('result published', { period, identities: computed.values.length });

@@ -61,13 +61,7 @@ export function createSpreader(push: Adjacency, pull: Adjacency): Spreader {
  * most maxDistance push edges (a seed reaches itself at distance 0). The array is
  * a spreader buffer: read it before the next batch.
  */
-export function spreadBatch(
-  sp: Spreader,
-  seeds: Int32Array,
-  from: number,
-  maxDistance: number,
-  finals: Int32Array,
-): Int32Array {
+export function spreadBatch(sp: Spreader, seeds: Int32Array, from: number, maxDistance: number, finals: Int32Array): Int32Array {
   sp.reached.fill(0);
   sp.front.fill(0);
   const to = Math.min(seeds.length, from + BATCH);
@@ -104,18 +98,42 @@ function pushLevel(sp: Spreader): void {
   for (let i = 0; i < relays.length; i++) {
     const u = relays[i];
     const a = WORDS * u;
-    const f0 = front[a], f1 = front[a + 1], f2 = front[a + 2], f3 = front[a + 3];
-    const f4 = front[a + 4], f5 = front[a + 5], f6 = front[a + 6], f7 = front[a + 7];
+    const f0 = front[a],
+      f1 = front[a + 1],
+      f2 = front[a + 2],
+      f3 = front[a + 3];
+    const f4 = front[a + 4],
+      f5 = front[a + 5],
+      f6 = front[a + 6],
+      f7 = front[a + 7];
     if ((f0 | f1 | f2 | f3 | f4 | f5 | f6 | f7) === 0) continue;
     for (let e = offsets[u], end = offsets[u + 1]; e < end; e++) {
       const b = WORDS * nodes[e];
-      const n0 = f0 & ~reached[b], n1 = f1 & ~reached[b + 1], n2 = f2 & ~reached[b + 2], n3 = f3 & ~reached[b + 3];
-      const n4 = f4 & ~reached[b + 4], n5 = f5 & ~reached[b + 5], n6 = f6 & ~reached[b + 6], n7 = f7 & ~reached[b + 7];
+      const n0 = f0 & ~reached[b],
+        n1 = f1 & ~reached[b + 1],
+        n2 = f2 & ~reached[b + 2],
+        n3 = f3 & ~reached[b + 3];
+      const n4 = f4 & ~reached[b + 4],
+        n5 = f5 & ~reached[b + 5],
+        n6 = f6 & ~reached[b + 6],
+        n7 = f7 & ~reached[b + 7];
       if ((n0 | n1 | n2 | n3 | n4 | n5 | n6 | n7) === 0) continue;
-      reached[b] |= n0; reached[b + 1] |= n1; reached[b + 2] |= n2; reached[b + 3] |= n3;
-      reached[b + 4] |= n4; reached[b + 5] |= n5; reached[b + 6] |= n6; reached[b + 7] |= n7;
-      next[b] |= n0; next[b + 1] |= n1; next[b + 2] |= n2; next[b + 3] |= n3;
-      next[b + 4] |= n4; next[b + 5] |= n5; next[b + 6] |= n6; next[b + 7] |= n7;
+      reached[b] |= n0;
+      reached[b + 1] |= n1;
+      reached[b + 2] |= n2;
+      reached[b + 3] |= n3;
+      reached[b + 4] |= n4;
+      reached[b + 5] |= n5;
+      reached[b + 6] |= n6;
+      reached[b + 7] |= n7;
+      next[b] |= n0;
+      next[b + 1] |= n1;
+      next[b + 2] |= n2;
+      next[b + 3] |= n3;
+      next[b + 4] |= n4;
+      next[b + 5] |= n5;
+      next[b + 6] |= n6;
+      next[b + 7] |= n7;
     }
   }
 }
@@ -126,20 +144,51 @@ function pullLevel(sp: Spreader): void {
   const { offsets, nodes } = sp.pull;
   for (let i = 0; i < relays.length; i++) {
     const v = relays[i];
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    let a0 = 0,
+      a1 = 0,
+      a2 = 0,
+      a3 = 0,
+      a4 = 0,
+      a5 = 0,
+      a6 = 0,
+      a7 = 0;
     for (let e = offsets[v], end = offsets[v + 1]; e < end; e++) {
       const s = WORDS * nodes[e];
-      a0 |= front[s]; a1 |= front[s + 1]; a2 |= front[s + 2]; a3 |= front[s + 3];
-      a4 |= front[s + 4]; a5 |= front[s + 5]; a6 |= front[s + 6]; a7 |= front[s + 7];
+      a0 |= front[s];
+      a1 |= front[s + 1];
+      a2 |= front[s + 2];
+      a3 |= front[s + 3];
+      a4 |= front[s + 4];
+      a5 |= front[s + 5];
+      a6 |= front[s + 6];
+      a7 |= front[s + 7];
     }
     const b = WORDS * v;
-    const n0 = a0 & ~reached[b], n1 = a1 & ~reached[b + 1], n2 = a2 & ~reached[b + 2], n3 = a3 & ~reached[b + 3];
-    const n4 = a4 & ~reached[b + 4], n5 = a5 & ~reached[b + 5], n6 = a6 & ~reached[b + 6], n7 = a7 & ~reached[b + 7];
+    const n0 = a0 & ~reached[b],
+      n1 = a1 & ~reached[b + 1],
+      n2 = a2 & ~reached[b + 2],
+      n3 = a3 & ~reached[b + 3];
+    const n4 = a4 & ~reached[b + 4],
+      n5 = a5 & ~reached[b + 5],
+      n6 = a6 & ~reached[b + 6],
+      n7 = a7 & ~reached[b + 7];
     if ((n0 | n1 | n2 | n3 | n4 | n5 | n6 | n7) === 0) continue;
-    reached[b] |= n0; reached[b + 1] |= n1; reached[b + 2] |= n2; reached[b + 3] |= n3;
-    reached[b + 4] |= n4; reached[b + 5] |= n5; reached[b + 6] |= n6; reached[b + 7] |= n7;
-    next[b] = n0; next[b + 1] = n1; next[b + 2] = n2; next[b + 3] = n3;
-    next[b + 4] = n4; next[b + 5] = n5; next[b + 6] = n6; next[b + 7] = n7;
+    reached[b] |= n0;
+    reached[b + 1] |= n1;
+    reached[b + 2] |= n2;
+    reached[b + 3] |= n3;
+    reached[b + 4] |= n4;
+    reached[b + 5] |= n5;
+    reached[b + 6] |= n6;
+    reached[b + 7] |= n7;
+    next[b] = n0;
+    next[b + 1] = n1;
+    next[b + 2] = n2;
+    next[b + 3] = n3;
+    next[b + 4] = n4;
+    next[b + 5] = n5;
+    next[b + 6] = n6;
+    next[b + 7] = n7;
   }
 }
 
@@ -168,15 +217,33 @@ function gather(sp: Spreader, finals: Int32Array, out: Int32Array): void {
   for (let i = 0; i < finals.length; i++) {
     const v = finals[i];
     const b = WORDS * v;
-    let a0 = reached[b], a1 = reached[b + 1], a2 = reached[b + 2], a3 = reached[b + 3];
-    let a4 = reached[b + 4], a5 = reached[b + 5], a6 = reached[b + 6], a7 = reached[b + 7];
+    let a0 = reached[b],
+      a1 = reached[b + 1],
+      a2 = reached[b + 2],
+      a3 = reached[b + 3];
+    let a4 = reached[b + 4],
+      a5 = reached[b + 5],
+      a6 = reached[b + 6],
+      a7 = reached[b + 7];
     for (let e = offsets[v], end = offsets[v + 1]; e < end; e++) {
       const s = WORDS * nodes[e];
-      a0 |= reached[s]; a1 |= reached[s + 1]; a2 |= reached[s + 2]; a3 |= reached[s + 3];
-      a4 |= reached[s + 4]; a5 |= reached[s + 5]; a6 |= reached[s + 6]; a7 |= reached[s + 7];
+      a0 |= reached[s];
+      a1 |= reached[s + 1];
+      a2 |= reached[s + 2];
+      a3 |= reached[s + 3];
+      a4 |= reached[s + 4];
+      a5 |= reached[s + 5];
+      a6 |= reached[s + 6];
+      a7 |= reached[s + 7];
     }
-    out[b] = a0; out[b + 1] = a1; out[b + 2] = a2; out[b + 3] = a3;
-    out[b + 4] = a4; out[b + 5] = a5; out[b + 6] = a6; out[b + 7] = a7;
+    out[b] = a0;
+    out[b + 1] = a1;
+    out[b + 2] = a2;
+    out[b + 3] = a3;
+    out[b + 4] = a4;
+    out[b + 5] = a5;
+    out[b + 6] = a6;
+    out[b + 7] = a7;
   }
 }
 
@@ -184,8 +251,14 @@ function gather(sp: Spreader, finals: Int32Array, out: Int32Array): void {
 export function seedCount(bits: Int32Array, v: number): number {
   const b = WORDS * v;
   return (
-    popcount(bits[b]) + popcount(bits[b + 1]) + popcount(bits[b + 2]) + popcount(bits[b + 3]) +
-    popcount(bits[b + 4]) + popcount(bits[b + 5]) + popcount(bits[b + 6]) + popcount(bits[b + 7])
+    popcount(bits[b]) +
+    popcount(bits[b + 1]) +
+    popcount(bits[b + 2]) +
+    popcount(bits[b + 3]) +
+    popcount(bits[b + 4]) +
+    popcount(bits[b + 5]) +
+    popcount(bits[b + 6]) +
+    popcount(bits[b + 7])
   );
 }
 

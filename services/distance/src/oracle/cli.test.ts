@@ -15,8 +15,12 @@ function run(argv: string[], files: Record<string, string> = {}): { status: numb
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
-    stdout: (text) => { stdout += text; },
-    stderr: (text) => { stderr += text; },
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
     readFile: (path) => {
       const text = files[path];
       if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
@@ -39,7 +43,11 @@ const small = JSON.stringify({
   ],
 });
 
-const lines = (stdout: string): unknown[] => stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+const lines = (stdout: string): unknown[] =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 
 test('prints one {id, perbill} line per identity in file order', () => {
   const { status, stdout, stderr } = run(['--wot', 'w.json'], { 'w.json': small });
@@ -122,7 +130,10 @@ test('run as a program: prints the results, sets the exit status', { skip: genes
   assert.equal(ok.status, 0, ok.stderr);
   const graph = parseWot(readGenesis());
   const expected = evaluate(graph, graph.ids);
-  assert.deepEqual(lines(ok.stdout), graph.ids.map((id, i) => ({ id, perbill: expected[i] })));
+  assert.deepEqual(
+    lines(ok.stdout),
+    graph.ids.map((id, i) => ({ id, perbill: expected[i] })),
+  );
   const usage = spawnSync(process.execPath, [...execArgv, script], { encoding: 'utf8' });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--wot FILE is required/);

@@ -31,15 +31,11 @@ function floydWarshallPerbills(identities: RawIdentity[], maxDistance: number): 
       issued[at.get(issuer)!]++;
     }
   });
-  for (let k = 0; k < n; k++)
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) dist[i][j] = Math.min(dist[i][j], dist[i][k] + dist[k][j]);
+  for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) dist[i][j] = Math.min(dist[i][j], dist[i][k] + dist[k][j]);
   const members = identities.filter((idty) => idty.member).length;
   let r = 0;
   while (r ** maxDistance < members) r++;
-  const refs = identities
-    .map((idty, i) => (idty.member && idty.certifiedBy.length >= r && issued[i] >= r ? i : -1))
-    .filter((i) => i >= 0);
+  const refs = identities.map((idty, i) => (idty.member && idty.certifiedBy.length >= r && issued[i] >= r ? i : -1)).filter((i) => i >= 0);
   return identities.map((_, t) => {
     const others = refs.filter((i) => i !== t);
     if (others.length === 0) return 1_000_000_000;
@@ -48,7 +44,9 @@ function floydWarshallPerbills(identities: RawIdentity[], maxDistance: number): 
   });
 }
 
-test('genesis: fast, naive and Floyd–Warshall agree for every identity and distance', { skip: genesisFile === undefined && 'g1-genesis-wot.json not found' }, () => {
+test('genesis: fast, naive and Floyd–Warshall agree for every identity and distance', {
+  skip: genesisFile === undefined && 'g1-genesis-wot.json not found',
+}, () => {
   const text = readFileSync(genesisFile!, 'utf8');
   const graph = parseWot(text);
   const identities = JSON.parse(text).identities as RawIdentity[];
@@ -100,5 +98,8 @@ test('Ğ1: forward and reverse agree on every identity and on a pool', { skip: g
   // Fingerprint of the whole result, checked once against evaluateNaive on all
   // 12,533 identities (too slow to repeat here): a change shows up at once.
   assert.equal(forward.filter((value) => value >= 800_000_000).length, 9_427);
-  assert.equal(forward.reduce((sum, value) => sum + value, 0), 9_302_351_743_089);
+  assert.equal(
+    forward.reduce((sum, value) => sum + value, 0),
+    9_302_351_743_089,
+  );
 });

@@ -25,7 +25,20 @@ const perbillOf = (graph: WotGraph, id: number, maxDistance = 5): number => eval
  */
 const chain = wotOf(
   9,
-  [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 3], [3, 4], [4, 5], [5, 6], [6, 7], [7, 8]],
+  [
+    [0, 1],
+    [0, 2],
+    [1, 0],
+    [1, 2],
+    [2, 0],
+    [2, 1],
+    [0, 3],
+    [3, 4],
+    [4, 5],
+    [5, 6],
+    [6, 7],
+    [7, 8],
+  ],
   [0, 1, 2],
 );
 
@@ -45,7 +58,21 @@ test('a referee being evaluated leaves itself out of both counts', () => {
   // and 1 and is certified by non-members 5 and 6, whom nobody certifies.
   const graph = wotOf(
     7,
-    [[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2], [0, 1], [0, 2], [4, 0], [4, 1], [5, 0], [5, 4], [6, 4]],
+    [
+      [1, 2],
+      [1, 3],
+      [2, 1],
+      [2, 3],
+      [3, 1],
+      [3, 2],
+      [0, 1],
+      [0, 2],
+      [4, 0],
+      [4, 1],
+      [5, 0],
+      [5, 4],
+      [6, 4],
+    ],
     [0, 1, 2, 3, 4],
   );
   assert.deepEqual(Array.from(referees(graph).indices), [0, 1, 2, 3, 4]);
@@ -56,7 +83,20 @@ test('a referee being evaluated leaves itself out of both counts', () => {
 
 test('an identity nobody certifies gets 0', () => {
   // Referees 0, 1, 2; identity 3 (a non-member) and 4 (a member) have no certification.
-  const graph = wotOf(5, [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [3, 0], [4, 1]], [0, 1, 2, 4]);
+  const graph = wotOf(
+    5,
+    [
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 2],
+      [2, 0],
+      [2, 1],
+      [3, 0],
+      [4, 1],
+    ],
+    [0, 1, 2, 4],
+  );
   assert.deepEqual(evaluateEveryWay(graph, [3, 4]), [0, 0]);
 });
 
@@ -66,7 +106,22 @@ test('a member below the referee threshold is not counted', () => {
   // non-member 9, whom nobody certifies: 1 received, not a referee.
   const graph = wotOf(
     10,
-    [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 4], [4, 5], [5, 6], [6, 7], [7, 8], [9, 3], [3, 8], [3, 0]],
+    [
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 2],
+      [2, 0],
+      [2, 1],
+      [0, 4],
+      [4, 5],
+      [5, 6],
+      [6, 7],
+      [7, 8],
+      [9, 3],
+      [3, 8],
+      [3, 0],
+    ],
     [0, 1, 2, 3],
   );
   assert.deepEqual(Array.from(referees(graph).indices), [0, 1, 2]);
@@ -80,7 +135,14 @@ test('with no referee to count, the result is NO_REFEREES_PERBILL (one, as in Du
   assert.equal(referees(noCertifications).indices.length, 0);
   assert.deepEqual(evaluateEveryWay(noCertifications, [0, 1, 2]), [NO_REFEREES_PERBILL, NO_REFEREES_PERBILL, NO_REFEREES_PERBILL]);
   // One member, R = 1: member 0 (certified by 1, certifying 2) is the only referee.
-  const lone = wotOf(3, [[1, 0], [0, 2]], [0]);
+  const lone = wotOf(
+    3,
+    [
+      [1, 0],
+      [0, 2],
+    ],
+    [0],
+  );
   assert.deepEqual(Array.from(referees(lone).indices), [0]);
   assert.deepEqual(evaluateEveryWay(lone, [0, 1, 2]), [NO_REFEREES_PERBILL, 0, 1_000_000_000]);
   assert.deepEqual(evaluateEveryWay(wotOf(0, []), []), []);

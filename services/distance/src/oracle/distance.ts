@@ -47,11 +47,8 @@ export function evaluate(graph: WotGraph, targets: readonly number[], options: E
   const refs = referees(graph, maxDistance);
   const { unique, slotOf } = dedupe(requested, graph.size);
   const strategy = options.strategy ?? 'auto';
-  const reverse =
-    strategy === 'reverse' || (strategy === 'auto' && pickStrategy(unique.length, refs.indices.length) === 'reverse');
-  const reachedBy = reverse
-    ? countReverse(graph, unique, refs, maxDistance)
-    : countForward(graph, unique, refs, maxDistance);
+  const reverse = strategy === 'reverse' || (strategy === 'auto' && pickStrategy(unique.length, refs.indices.length) === 'reverse');
+  const reachedBy = reverse ? countReverse(graph, unique, refs, maxDistance) : countForward(graph, unique, refs, maxDistance);
   const result = new Uint32Array(requested.length);
   for (let i = 0; i < requested.length; i++) {
     result[i] = shareOfReferees(reachedBy[slotOf[requested[i]]], requested[i], refs);
@@ -83,10 +80,7 @@ export function shareOfReferees(reached: number, target: number, refs: Referees)
 
 /** Referees reaching each target: referee bits pushed along certifications. */
 function countForward(graph: WotGraph, targets: Int32Array, refs: Referees, maxDistance: number): Uint32Array {
-  const sp = createSpreader(
-    { offsets: graph.outOffsets, nodes: graph.outTargets },
-    { offsets: graph.inOffsets, nodes: graph.inSources },
-  );
+  const sp = createSpreader({ offsets: graph.outOffsets, nodes: graph.outTargets }, { offsets: graph.inOffsets, nodes: graph.inSources });
   const counts = new Uint32Array(targets.length);
   for (let from = 0; from < refs.indices.length; from += BATCH) {
     const bits = spreadBatch(sp, refs.indices, from, maxDistance, targets);
@@ -97,10 +91,7 @@ function countForward(graph: WotGraph, targets: Int32Array, refs: Referees, maxD
 
 /** Referees reaching each target: target bits pulled back against certifications. */
 function countReverse(graph: WotGraph, targets: Int32Array, refs: Referees, maxDistance: number): Uint32Array {
-  const sp = createSpreader(
-    { offsets: graph.inOffsets, nodes: graph.inSources },
-    { offsets: graph.outOffsets, nodes: graph.outTargets },
-  );
+  const sp = createSpreader({ offsets: graph.inOffsets, nodes: graph.inSources }, { offsets: graph.outOffsets, nodes: graph.outTargets });
   // Sized to whole batches so a tally never needs a bounds check.
   const counts = new Uint32Array(batches(targets.length) * BATCH);
   for (let from = 0; from < targets.length; from += BATCH) {

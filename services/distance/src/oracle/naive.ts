@@ -8,11 +8,7 @@
 import { assertMaxDistance, DEFAULT_MAX_DISTANCE, perbill, referees } from './referees.js';
 import { indicesOf, type WotGraph } from './wot.js';
 
-export function evaluateNaive(
-  graph: WotGraph,
-  targets: readonly number[],
-  options: { readonly maxDistance?: number } = {},
-): Uint32Array {
+export function evaluateNaive(graph: WotGraph, targets: readonly number[], options: { readonly maxDistance?: number } = {}): Uint32Array {
   const maxDistance = options.maxDistance ?? DEFAULT_MAX_DISTANCE;
   assertMaxDistance(maxDistance);
   const refs = referees(graph, maxDistance);

@@ -56,7 +56,21 @@ test('a referee is a member that both received and issued at least R certificati
   // 3 is a member with 2 received but 1 issued; 4 and 5 are non-members.
   const graph = wotOf(
     6,
-    [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 3], [1, 3], [3, 4], [4, 5], [5, 4], [2, 4], [4, 2]],
+    [
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 2],
+      [2, 0],
+      [2, 1],
+      [0, 3],
+      [1, 3],
+      [3, 4],
+      [4, 5],
+      [5, 4],
+      [2, 4],
+      [4, 2],
+    ],
     [0, 1, 2, 3],
   );
   const refs = referees(graph, 5);
@@ -69,7 +83,16 @@ test('a referee is a member that both received and issued at least R certificati
 test('certifications from and to non-members count towards the threshold', () => {
   // Members 0 and 1 (R = 2 for 2 members); 0 is certified only by non-members 2, 3
   // and certifies 1 and non-member 4.
-  const graph = wotOf(5, [[2, 0], [3, 0], [0, 1], [0, 4]], [0, 1]);
+  const graph = wotOf(
+    5,
+    [
+      [2, 0],
+      [3, 0],
+      [0, 1],
+      [0, 4],
+    ],
+    [0, 1],
+  );
   assert.deepEqual(Array.from(referees(graph, 5).indices), [0]);
 });
 

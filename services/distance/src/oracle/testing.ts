@@ -10,11 +10,7 @@ import { buildGraph, type WotGraph, type WotIdentity } from './wot.js';
  * A web of trust from certifications written as [issuer, receiver] pairs. Ids
  * 0..size-1 in order; `members` lists the member ids (default: all).
  */
-export function wotOf(
-  size: number,
-  certifications: readonly (readonly [number, number])[],
-  members?: readonly number[],
-): WotGraph {
+export function wotOf(size: number, certifications: readonly (readonly [number, number])[], members?: readonly number[]): WotGraph {
   const memberSet = new Set(members ?? Array.from({ length: size }, (_, i) => i));
   const identities: { id: number; member: boolean; certifiedBy: number[] }[] = [];
   for (let id = 0; id < size; id++) identities.push({ id, member: memberSet.has(id), certifiedBy: [] });

@@ -83,7 +83,10 @@ test('parses the genesis file', { skip: genesisFile === undefined && 'g1-genesis
   const graph = parseWot(text);
   const identities = JSON.parse(text).identities as { certifiedBy: number[] }[];
   assert.equal(graph.size, 59);
-  assert.equal(graph.inSources.length, identities.reduce((sum, i) => sum + i.certifiedBy.length, 0));
+  assert.equal(
+    graph.inSources.length,
+    identities.reduce((sum, i) => sum + i.certifiedBy.length, 0),
+  );
   assertCsrConsistent(graph);
 });
 
@@ -105,15 +108,43 @@ test('rejects what is not an ewx-wot/1 document', () => {
 });
 
 test('rejects a malformed identity, naming its index and field', () => {
-  rejects(doc(3, (ids) => (ids[1] = null as never)), 'identities[1]: expected an object, got null');
-  rejects(doc(3, (ids) => (ids[2].id = 1.5)), 'identities[2].id: expected a non-negative integer, got 1.5', 'identities[2].id');
-  rejects(doc(3, (ids) => (ids[2].id = '2')), 'identities[2].id: expected a non-negative integer, got "2"');
-  rejects(doc(3, (ids) => (ids[2].id = -2)), 'identities[2].id: expected a non-negative integer, got -2');
-  rejects(doc(3, (ids) => delete ids[0].id), 'identities[0].id: expected a non-negative integer, got nothing');
-  rejects(doc(3, (ids) => (ids[2].id = 0)), 'identities[2].id: duplicate identity id 0 (first at identities[0])');
-  rejects(doc(3, (ids) => (ids[1].member = 'yes')), 'identities[1].member: expected a boolean, got "yes" (id 1)');
-  rejects(doc(3, (ids) => delete ids[1].member), 'identities[1].member: expected a boolean, got nothing (id 1)');
-  rejects(doc(3, (ids) => (ids[1].certifiedBy = 2)), 'identities[1].certifiedBy: expected an array, got 2 (id 1)');
+  rejects(
+    doc(3, (ids) => (ids[1] = null as never)),
+    'identities[1]: expected an object, got null',
+  );
+  rejects(
+    doc(3, (ids) => (ids[2].id = 1.5)),
+    'identities[2].id: expected a non-negative integer, got 1.5',
+    'identities[2].id',
+  );
+  rejects(
+    doc(3, (ids) => (ids[2].id = '2')),
+    'identities[2].id: expected a non-negative integer, got "2"',
+  );
+  rejects(
+    doc(3, (ids) => (ids[2].id = -2)),
+    'identities[2].id: expected a non-negative integer, got -2',
+  );
+  rejects(
+    doc(3, (ids) => delete ids[0].id),
+    'identities[0].id: expected a non-negative integer, got nothing',
+  );
+  rejects(
+    doc(3, (ids) => (ids[2].id = 0)),
+    'identities[2].id: duplicate identity id 0 (first at identities[0])',
+  );
+  rejects(
+    doc(3, (ids) => (ids[1].member = 'yes')),
+    'identities[1].member: expected a boolean, got "yes" (id 1)',
+  );
+  rejects(
+    doc(3, (ids) => delete ids[1].member),
+    'identities[1].member: expected a boolean, got nothing (id 1)',
+  );
+  rejects(
+    doc(3, (ids) => (ids[1].certifiedBy = 2)),
+    'identities[1].certifiedBy: expected an array, got 2 (id 1)',
+  );
 });
 
 test('rejects a bad certification, naming the identity and the position', () => {
@@ -126,7 +157,10 @@ test('rejects a bad certification, naming the identity and the position', () => 
     doc(3, (ids) => (ids[1].certifiedBy = [0, 'x'])),
     'identities[1].certifiedBy[1]: expected a non-negative integer, got "x" (id 1)',
   );
-  rejects(doc(3, (ids) => (ids[1].certifiedBy = [0, 1])), 'identities[1].certifiedBy[1]: identity 1 certifies itself');
+  rejects(
+    doc(3, (ids) => (ids[1].certifiedBy = [0, 1])),
+    'identities[1].certifiedBy[1]: identity 1 certifies itself',
+  );
   rejects(
     doc(3, (ids) => (ids[1].certifiedBy = [0, 2, 0])),
     'identities[1].certifiedBy[2]: duplicate certification from 0 (id 1)',
@@ -134,10 +168,10 @@ test('rejects a bad certification, naming the identity and the position', () => 
 });
 
 test('buildGraph checks in-memory identities the same way', () => {
-  assert.throws(
-    () => buildGraph([{ id: 1, member: true, certifiedBy: [2] }]),
-    { name: 'WotError', message: 'identities[0].certifiedBy[0]: unknown identity id 2 (id 1)' },
-  );
+  assert.throws(() => buildGraph([{ id: 1, member: true, certifiedBy: [2] }]), {
+    name: 'WotError',
+    message: 'identities[0].certifiedBy[0]: unknown identity id 2 (id 1)',
+  });
 });
 
 function jsonError(text: string): string {

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   START,
-  inProcessBus, pgliteEventStore, readEnv, silentLogger, topicOf, type Bus, type EventStore, type Json, type Runtime, type ServiceInstance,
+  inProcessBus,
+  pgliteEventStore,
+  readEnv,
+  silentLogger,
+  topicOf,
+  type Bus,
+  type EventStore,
+  type Json,
+  type Runtime,
+  type ServiceInstance,
 } from '@ewx/platform';
 import { waitFor } from '@ewx/platform/testing';
 import { decide, type RegistryCommand, type RegistryState } from '../domain/decider.js';
@@ -23,9 +32,16 @@ describe('registry reactions on the runtime', () => {
   let instance: ServiceInstance & { runtime: Runtime<RegistryState> };
   let version = 0;
   const publish = (source: string, streamId: string, type: string, data: object, v = version++) =>
-    bus.publish(topicOf(source), [{ key: streamId, value: JSON.stringify({ source, streamId, version: v, position: String(v + 1), type, data: data as Json }) }]);
+    bus.publish(topicOf(source), [
+      { key: streamId, value: JSON.stringify({ source, streamId, version: v, position: String(v + 1), type, data: data as Json }) },
+    ]);
   let height = 0;
-  const blocksTo = async (h: number): Promise<void> => { while (height < h) { height++; await publish('consensus', 'chain', 'BlockProduced', { height }, height - 1); } };
+  const blocksTo = async (h: number): Promise<void> => {
+    while (height < h) {
+      height++;
+      await publish('consensus', 'chain', 'BlockProduced', { height }, height - 1);
+    }
+  };
   const create = async (): Promise<ServiceInstance & { runtime: Runtime<RegistryState> }> => {
     const env = readEnv({ LEDGER_SERVICE_ACCOUNTS: SERVICE });
     const i = await registryModule.create({ store, bus, log: silentLogger, env, admin: ADMIN, mode: 'embedded', namespace: '' });
@@ -44,9 +60,19 @@ describe('registry reactions on the runtime', () => {
     await waitFor('the schedule and block 1', () => (state().schedule.length === 1 && state().height === 1 ? true : undefined));
     for (const a of [REGISTRAR, alice, bob]) await run({ type: 'Deposit', signer: ADMIN, account: a, amount: '1000' });
     await run({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
-    await run({ type: 'RegisterGroup', signer: REGISTRAR, config: groupConfig({ minStake: '10', maxStake: '100', withdrawalDelay: 1 }), budget: '500', allowList: [] });
+    await run({
+      type: 'RegisterGroup',
+      signer: REGISTRAR,
+      config: groupConfig({ minStake: '10', maxStake: '100', withdrawalDelay: 1 }),
+      budget: '500',
+      allowList: [],
+    });
   });
-  after(async () => { await instance.stop(); await bus.close(); await store.close(); });
+  after(async () => {
+    await instance.stop();
+    await bus.close();
+    await store.close();
+  });
 
   test('when the final period closes, the stake is released by the block reaction, once', async () => {
     await run({ type: 'Subscribe', signer: alice, group: 'grp.one', stake: '50' });
@@ -62,7 +88,17 @@ describe('registry reactions on the runtime', () => {
   });
 
   test('a RewardsComputed chunk is credited once, even when delivered twice', async () => {
-    const data = { group: 'grp.one', period: 1, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '30' }, { operator: bob, amount: '20' }], subtotal: '50' };
+    const data = {
+      group: 'grp.one',
+      period: 1,
+      chunk: 0,
+      chunks: 1,
+      payouts: [
+        { operator: alice, amount: '30' },
+        { operator: bob, amount: '20' },
+      ],
+      subtotal: '50',
+    };
     await publish('rewards', 'period:grp.one:1', 'RewardsComputed', data, 0);
     await publish('rewards', 'period:grp.one:1', 'RewardsComputed', data, 0);
     await waitFor('the credit', () => (unclaimedOf(state().ledger, bob, 'grp.one') === 20n ? true : undefined));
@@ -77,8 +113,20 @@ describe('registry reactions on the runtime', () => {
     await run({ type: 'PlaceHold', signer: SERVICE, holdId: 'distance:1:1', account: bob, amount: '10', purpose: 'distance-evaluation' });
     await run({ type: 'PlaceHold', signer: SERVICE, holdId: 'distance:2:2', account: bob, amount: '7', purpose: 'distance-evaluation' });
     assert.equal(balanceOf(state().ledger, bob).reserved, 17n);
-    await publish('distance', 'request:1', 'EvaluationSettled', { holdId: 'distance:1:1', identity: 1, requester: bob, outcome: 'INVALID', evaluationPeriod: 2 }, 0);
-    await publish('distance', 'request:2', 'EvaluationSettled', { holdId: 'distance:2:2', identity: 2, requester: bob, outcome: 'VALID', evaluationPeriod: 2 }, 0);
+    await publish(
+      'distance',
+      'request:1',
+      'EvaluationSettled',
+      { holdId: 'distance:1:1', identity: 1, requester: bob, outcome: 'INVALID', evaluationPeriod: 2 },
+      0,
+    );
+    await publish(
+      'distance',
+      'request:2',
+      'EvaluationSettled',
+      { holdId: 'distance:2:2', identity: 2, requester: bob, outcome: 'VALID', evaluationPeriod: 2 },
+      0,
+    );
     await waitFor('both holds settled', () => (balanceOf(state().ledger, bob).reserved === 0n ? true : undefined));
     assert.equal(balanceOf(state().ledger, TREASURY).free, 10n);
     assert.equal(balanceOf(state().ledger, bob).free, 1000n - 10n);
@@ -87,10 +135,17 @@ describe('registry reactions on the runtime', () => {
   test('an input recorded just before a crash is reacted to after the restart; the state is rebuilt the same', async () => {
     await instance.stop();
     // The inbox had recorded this chunk when the process died, before its reaction ran.
-    await store.append('inbox:rewards:period:grp.one:2', [{
-      type: 'RewardsComputed', data: { group: 'grp.one', period: 2, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '5' }], subtotal: '5' },
-      metadata: { source: 'rewards', sourceStream: 'period:grp.one:2', sourceVersion: 0, sourcePosition: '99' },
-    }], -1);
+    await store.append(
+      'inbox:rewards:period:grp.one:2',
+      [
+        {
+          type: 'RewardsComputed',
+          data: { group: 'grp.one', period: 2, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '5' }], subtotal: '5' },
+          metadata: { source: 'rewards', sourceStream: 'period:grp.one:2', sourceVersion: 0, sourcePosition: '99' },
+        },
+      ],
+      -1,
+    );
     instance = await create();
     await waitFor('the credit after restart', () => (unclaimedOf(state().ledger, alice, 'grp.one') === 35n ? true : undefined));
     assert.equal(state().groups.get('grp.one')!.budget, 445n);
@@ -107,7 +162,10 @@ describe('hold policy from configuration', () => {
     assert.throws(() => policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: TREASURY }), ADMIN), /LEDGER_SERVICE_ACCOUNTS: expected .*keys that can sign/);
     const seed = 'ab'.repeat(32);
     const distance = keyPairFromSeed(seed).address;
-    assert.deepEqual(policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: SERVICE, DISTANCE_SERVICE_KEY: seed }), ADMIN, 'embedded').ledgerServiceAccounts, [SERVICE, distance]);
+    assert.deepEqual(policyFrom(readEnv({ LEDGER_SERVICE_ACCOUNTS: SERVICE, DISTANCE_SERVICE_KEY: seed }), ADMIN, 'embedded').ledgerServiceAccounts, [
+      SERVICE,
+      distance,
+    ]);
     assert.deepEqual(policyFrom(readEnv({ DISTANCE_SERVICE_KEY: seed }), ADMIN, 'standalone').ledgerServiceAccounts, []);
   });
 });

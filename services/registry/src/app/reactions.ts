@@ -4,7 +4,15 @@ import { registryDecider, type RegistryCommand, type RegistryPolicy, type Regist
 import { groupsWithDueWork } from '../domain/payouts.js';
 
 /** Events after which the registry may owe a reaction. */
-const TRIGGERS = new Set(['BlockProduced', 'BlocksProduced', 'RewardsComputed', 'EvaluationSettled', 'RewardsClaimed', 'RewardPeriodScheduleChanged', 'StakeReleased']);
+const TRIGGERS = new Set([
+  'BlockProduced',
+  'BlocksProduced',
+  'RewardsComputed',
+  'EvaluationSettled',
+  'RewardsClaimed',
+  'RewardPeriodScheduleChanged',
+  'StakeReleased',
+]);
 
 /** What the registry still owes to its inputs: credits, hold settlements, stake releases, removals. */
 export function dueCommands(s: RegistryState): RegistryCommand[] {
@@ -22,7 +30,11 @@ export function dueCommands(s: RegistryState): RegistryCommand[] {
  */
 export function startReactions(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger): { stop(): Promise<void> } {
   return startProcessManager(runtime, {
-    decider: registryDecider, policy, due: dueCommands, triggers: (e) => TRIGGERS.has(e.type), log,
+    decider: registryDecider,
+    policy,
+    due: dueCommands,
+    triggers: (e) => TRIGGERS.has(e.type),
+    log,
     failure: 'registry reaction failed; retried on the next block',
     // Telemetry only: a credit continues the trace of the RewardsComputed chunk it applies.
     causeOf: (e) => {

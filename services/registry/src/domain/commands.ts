@@ -10,14 +10,34 @@ export type RegistryCommand =
   | { readonly type: 'Deposit'; readonly signer: string; readonly account: string; readonly amount: string }
   | { readonly type: 'Withdraw'; readonly signer: string; readonly account: string; readonly amount: string }
   | { readonly type: 'Transfer'; readonly signer: string; readonly to: string; readonly amount: string }
-  | { readonly type: 'PlaceHold'; readonly signer: string; readonly holdId: string; readonly account: string; readonly amount: string; readonly purpose: string }
+  | {
+      readonly type: 'PlaceHold';
+      readonly signer: string;
+      readonly holdId: string;
+      readonly account: string;
+      readonly amount: string;
+      readonly purpose: string;
+    }
   // registrars and groups
   | { readonly type: 'SignUpRegistrar'; readonly signer: string; readonly friendlyName: string; readonly legalLocation: string }
   | { readonly type: 'DeleteRegistrar'; readonly signer: string }
   | { readonly type: 'RegisterGroup'; readonly signer: string; readonly config: GroupConfig; readonly budget: string; readonly allowList: readonly string[] }
   | { readonly type: 'RaiseGroupBudget'; readonly signer: string; readonly group: string; readonly amount: string }
-  | { readonly type: 'ChangeGroupRewards'; readonly signer: string; readonly group: string; readonly subscriptionRewardPerBlock: string; readonly votingRewardPerBlock: string }
-  | { readonly type: 'UpdateAllowList'; readonly signer: string; readonly group: string; readonly enabled?: boolean; readonly add: readonly string[]; readonly remove: readonly string[] }
+  | {
+      readonly type: 'ChangeGroupRewards';
+      readonly signer: string;
+      readonly group: string;
+      readonly subscriptionRewardPerBlock: string;
+      readonly votingRewardPerBlock: string;
+    }
+  | {
+      readonly type: 'UpdateAllowList';
+      readonly signer: string;
+      readonly group: string;
+      readonly enabled?: boolean;
+      readonly add: readonly string[];
+      readonly remove: readonly string[];
+    }
   | { readonly type: 'DeregisterGroup'; readonly signer: string; readonly group: string }
   // solutions
   | { readonly type: 'RegisterSolution'; readonly signer: string; readonly config: SolutionConfig }

@@ -18,8 +18,12 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
   if (!ev) return s;
   const l = s.ledger;
   switch (ev.type) {
-    case 'BlockProduced': s.height = ev.data.height; break;
-    case 'BlocksProduced': s.height = ev.data.to; break;
+    case 'BlockProduced':
+      s.height = ev.data.height;
+      break;
+    case 'BlocksProduced':
+      s.height = ev.data.to;
+      break;
     // Inputs from other services, recorded through the inbox.
     case 'RewardPeriodScheduleChanged': {
       const d = ev.data;
@@ -39,31 +43,58 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       if (s.holds.get(d.holdId)?.status === 'HELD') s.pendingSettlements.set(d.holdId, d.outcome === 'INVALID' ? 'SLASH' : 'RELEASE');
       break;
     }
-    case 'Deposited': { const a = BigInt(ev.data.amount); L.mutableBalance(l, ev.data.account).free += a; l.deposits += a; break; }
-    case 'Withdrawn': { const a = BigInt(ev.data.amount); L.mutableBalance(l, ev.data.account).free -= a; l.withdrawals += a; break; }
-    case 'Transferred': L.transfer(l, ev.data.from, ev.data.to, BigInt(ev.data.amount)); break;
+    case 'Deposited': {
+      const a = BigInt(ev.data.amount);
+      L.mutableBalance(l, ev.data.account).free += a;
+      l.deposits += a;
+      break;
+    }
+    case 'Withdrawn': {
+      const a = BigInt(ev.data.amount);
+      L.mutableBalance(l, ev.data.account).free -= a;
+      l.withdrawals += a;
+      break;
+    }
+    case 'Transferred':
+      L.transfer(l, ev.data.from, ev.data.to, BigInt(ev.data.amount));
+      break;
     case 'HoldPlaced': {
       const d = ev.data;
       L.reserve(l, d.account, BigInt(d.amount));
       s.holds.set(d.holdId, { account: d.account, amount: BigInt(d.amount), purpose: d.purpose, placedBy: d.placedBy, status: 'HELD' });
       break;
     }
-    case 'HoldReleased': case 'HoldSlashed': {
+    case 'HoldReleased':
+    case 'HoldSlashed': {
       const hold = s.holds.get(ev.data.holdId)!;
-      if (ev.type === 'HoldReleased') L.release(l, hold.account, hold.amount); else L.slash(l, hold.account, hold.amount);
+      if (ev.type === 'HoldReleased') L.release(l, hold.account, hold.amount);
+      else L.slash(l, hold.account, hold.amount);
       hold.status = ev.type === 'HoldReleased' ? 'RELEASED' : 'SLASHED';
       s.pendingSettlements.delete(ev.data.holdId);
       break;
     }
-    case 'RegistrarSignedUp': s.registrars.set(ev.data.registrar, { friendlyName: ev.data.friendlyName, legalLocation: ev.data.legalLocation, groups: new Set() }); break;
-    case 'RegistrarDeleted': s.registrars.delete(ev.data.registrar); break;
+    case 'RegistrarSignedUp':
+      s.registrars.set(ev.data.registrar, { friendlyName: ev.data.friendlyName, legalLocation: ev.data.legalLocation, groups: new Set() });
+      break;
+    case 'RegistrarDeleted':
+      s.registrars.delete(ev.data.registrar);
+      break;
     case 'GroupRegistered': {
       const d = ev.data;
       const budget = BigInt(d.budget);
       L.reserve(l, d.owner, budget);
       s.groups.set(d.group, {
-        owner: d.owner, config: d.config, status: 'ACTIVE', budget, allowListEnabled: d.config.allowListEnabled, allowList: new Set(),
-        subscriptions: new Map(), solutions: new Set(), rewardsChanges: [], lastFinalPeriod: -1, registeredAt: d.height,
+        owner: d.owner,
+        config: d.config,
+        status: 'ACTIVE',
+        budget,
+        allowListEnabled: d.config.allowListEnabled,
+        allowList: new Set(),
+        subscriptions: new Map(),
+        solutions: new Set(),
+        rewardsChanges: [],
+        lastFinalPeriod: -1,
+        registeredAt: d.height,
       });
       s.registrars.get(d.owner)?.groups.add(d.group);
       break;
@@ -79,12 +110,18 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
     }
     case 'GroupRewardsChanged': {
       const g = s.groups.get(ev.data.group)!;
-      const change = { fromPeriod: ev.data.fromPeriod, subscriptionRewardPerBlock: BigInt(ev.data.subscriptionRewardPerBlock), votingRewardPerBlock: BigInt(ev.data.votingRewardPerBlock) };
+      const change = {
+        fromPeriod: ev.data.fromPeriod,
+        subscriptionRewardPerBlock: BigInt(ev.data.subscriptionRewardPerBlock),
+        votingRewardPerBlock: BigInt(ev.data.votingRewardPerBlock),
+      };
       const keep = g.rewardsChanges.filter((c) => c.fromPeriod < change.fromPeriod);
       g.rewardsChanges.splice(0, g.rewardsChanges.length, ...keep, change);
       break;
     }
-    case 'GroupStatusChanged': s.groups.get(ev.data.group)!.status = ev.data.status; break;
+    case 'GroupStatusChanged':
+      s.groups.get(ev.data.group)!.status = ev.data.status;
+      break;
     case 'AllowListChanged': {
       const g = s.groups.get(ev.data.group)!;
       g.allowListEnabled = ev.data.enabled;
@@ -98,9 +135,15 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       s.groups.get(d.config.group)?.solutions.add(d.solution);
       break;
     }
-    case 'SolutionStatusChanged': s.solutions.get(ev.data.solution)!.status = ev.data.status; break;
-    case 'WorkerNominated': s.solutions.get(ev.data.solution)!.nominated.add(ev.data.worker); break;
-    case 'WorkerUnnominated': s.solutions.get(ev.data.solution)!.nominated.delete(ev.data.worker); break;
+    case 'SolutionStatusChanged':
+      s.solutions.get(ev.data.solution)!.status = ev.data.status;
+      break;
+    case 'WorkerNominated':
+      s.solutions.get(ev.data.solution)!.nominated.add(ev.data.worker);
+      break;
+    case 'WorkerUnnominated':
+      s.solutions.get(ev.data.solution)!.nominated.delete(ev.data.worker);
+      break;
     case 'OperatorSubscribed': {
       const d = ev.data;
       L.reserve(l, d.operator, BigInt(d.stake));
@@ -131,8 +174,14 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       s.operators.get(d.operator)?.groups.delete(d.group);
       break;
     }
-    case 'WorkerConnected': operator(s, ev.data.operator).worker = ev.data.worker; s.workers.set(ev.data.worker, ev.data.operator); break;
-    case 'WorkerDisconnected': delete operator(s, ev.data.operator).worker; s.workers.delete(ev.data.worker); break;
+    case 'WorkerConnected':
+      operator(s, ev.data.operator).worker = ev.data.worker;
+      s.workers.set(ev.data.worker, ev.data.operator);
+      break;
+    case 'WorkerDisconnected':
+      delete operator(s, ev.data.operator).worker;
+      s.workers.delete(ev.data.worker);
+      break;
     case 'RewardsCredited': {
       const d = ev.data;
       const g = s.groups.get(d.group)!;
@@ -149,8 +198,11 @@ export function evolve(s: RegistryState, e: RecordedEvent): RegistryState {
       s.creditsDone.add(key);
       break;
     }
-    case 'RewardsClaimed': for (const x of ev.data.groups) L.claim(l, ev.data.operator, x.group, BigInt(x.amount)); break;
-    default: unhandled(ev);
+    case 'RewardsClaimed':
+      for (const x of ev.data.groups) L.claim(l, ev.data.operator, x.group, BigInt(x.amount));
+      break;
+    default:
+      unhandled(ev);
   }
   return s;
 }

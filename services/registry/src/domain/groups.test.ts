@@ -5,8 +5,13 @@ import { ADMIN, funded, groupConfig, OPERATORS, REGISTRAR, solutionConfig, subsc
 import { free, given, inbox, reserved, toPeriod } from './spec-support.js';
 
 const [alice, bob] = OPERATORS as [string, string];
-const register = (over: Partial<GroupConfig> = {}, budget = 100n * TOKEN) =>
-  ({ type: 'RegisterGroup' as const, signer: REGISTRAR, config: groupConfig(over), budget: budget.toString(), allowList: [] });
+const register = (over: Partial<GroupConfig> = {}, budget = 100n * TOKEN) => ({
+  type: 'RegisterGroup' as const,
+  signer: REGISTRAR,
+  config: groupConfig(over),
+  budget: budget.toString(),
+  allowList: [],
+});
 
 describe('registrars', () => {
   test('given an account, when it signs up with a friendly name and a legal location, then it is a registrar', () => {
@@ -28,7 +33,9 @@ describe('registrars', () => {
     assert.equal(w.state.registrars.has(REGISTRAR), false);
   });
   test('an account that is no registrar cannot delete itself as one (PERMISSION_DENIED naming the role)', () => {
-    given(world()).when({ type: 'DeleteRegistrar', signer: alice }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/);
+    given(world())
+      .when({ type: 'DeleteRegistrar', signer: alice })
+      .thenThrows('PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/);
   });
 });
 
@@ -41,9 +48,21 @@ describe('solution groups: registration and bounds', () => {
     assert.equal(reserved(w, REGISTRAR), 100n * TOKEN);
     assert.equal(w.state.groups.get('grp.one')?.budget, 100n * TOKEN);
   });
-  test('only a signed-up registrar registers groups', () => { given(funded()).when({ ...register(), signer: alice }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/); });
-  test('a budget above the free balance is refused', () => { given(funded()).when(register({}, 1001n * TOKEN)).thenThrows('FAILED_PRECONDITION', /^budget: /); });
-  test('a namespace is unique', () => { given(withGroup()).when(register()).thenThrows('ALREADY_EXISTS', /grp\.one/); });
+  test('only a signed-up registrar registers groups', () => {
+    given(funded())
+      .when({ ...register(), signer: alice })
+      .thenThrows('PERMISSION_DENIED', /^auth\.signer: only a signed-up registrar/);
+  });
+  test('a budget above the free balance is refused', () => {
+    given(funded())
+      .when(register({}, 1001n * TOKEN))
+      .thenThrows('FAILED_PRECONDITION', /^budget: /);
+  });
+  test('a namespace is unique', () => {
+    given(withGroup())
+      .when(register())
+      .thenThrows('ALREADY_EXISTS', /grp\.one/);
+  });
   const bounds: [Partial<GroupConfig>, RegExp][] = [
     [{ namespace: 'A' }, /^config\.namespace: /],
     [{ namespace: 'ab' }, /^config\.namespace: /],
@@ -60,33 +79,50 @@ describe('solution groups: registration and bounds', () => {
     [{ info: 'x'.repeat(1025) }, /^config\.info: /],
   ];
   for (const [over, message] of bounds) {
-    test(`a group with ${JSON.stringify(over).slice(0, 60)} is refused naming the field and bound`, () => { given(funded()).when(register(over)).thenThrows('INVALID_ARGUMENT', message); });
+    test(`a group with ${JSON.stringify(over).slice(0, 60)} is refused naming the field and bound`, () => {
+      given(funded()).when(register(over)).thenThrows('INVALID_ARGUMENT', message);
+    });
   }
 });
 
 describe('solution groups: budget, rewards and allow list', () => {
   test('the registrar raises the budget from its free balance', () => {
     const w = given(withGroup());
-    w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (50n * TOKEN).toString() }).then({ type: 'GroupBudgetChanged', data: { group: 'grp.one', budget: (150n * TOKEN).toString(), reason: 'RAISED', amount: (50n * TOKEN).toString() } });
+    w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (50n * TOKEN).toString() }).then({
+      type: 'GroupBudgetChanged',
+      data: { group: 'grp.one', budget: (150n * TOKEN).toString(), reason: 'RAISED', amount: (50n * TOKEN).toString() },
+    });
     assert.equal(reserved(w, REGISTRAR), 150n * TOKEN);
     w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: (851n * TOKEN).toString() }).thenThrows('FAILED_PRECONDITION');
     w.when({ type: 'RaiseGroupBudget', signer: alice, group: 'grp.one', amount: '1' }).thenThrows('PERMISSION_DENIED');
   });
   test('given period 0, when the registrar raises the per-block rewards, then they count from period 1', () => {
     const w = given(withGroup());
-    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }).then({ type: 'GroupRewardsChanged', data: { group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000', fromPeriod: 1 } });
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }).then({
+      type: 'GroupRewardsChanged',
+      data: { group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000', fromPeriod: 1 },
+    });
   });
   test('lowering per-block rewards, or no change, is refused', () => {
     const w = given(withGroup());
-    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '999', votingRewardPerBlock: '3000' }).thenThrows('INVALID_ARGUMENT', /^subscription_reward_per_block: may only be raised/);
-    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '2000' }).thenThrows('INVALID_ARGUMENT', /no change/);
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '999', votingRewardPerBlock: '3000' }).thenThrows(
+      'INVALID_ARGUMENT',
+      /^subscription_reward_per_block: may only be raised/,
+    );
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '2000' }).thenThrows(
+      'INVALID_ARGUMENT',
+      /no change/,
+    );
   });
   test('a command needing the reward period before the schedule is known is FAILED_PRECONDITION', () => {
     const w = given(world());
     w.run({ type: 'Deposit', signer: ADMIN, account: REGISTRAR, amount: '1' });
     w.run({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme', legalLocation: 'DE' });
     w.run({ ...register({ minStake: '1', maxStake: '1' }, 0n) });
-    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }).thenThrows('FAILED_PRECONDITION', /schedule is not known/);
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '1500', votingRewardPerBlock: '2000' }).thenThrows(
+      'FAILED_PRECONDITION',
+      /schedule is not known/,
+    );
     w.when({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() }).thenThrows('FAILED_PRECONDITION', /schedule is not known/);
   });
   test('the allow list is switched on and off and its entries added and removed by the registrar only', () => {
@@ -103,7 +139,9 @@ describe('solution groups: budget, rewards and allow list', () => {
 });
 
 describe('solution groups: deregistration', () => {
-  test('only the owner deregisters', () => { given(withGroup()).when({ type: 'DeregisterGroup', signer: alice, group: 'grp.one' }).thenThrows('PERMISSION_DENIED'); });
+  test('only the owner deregisters', () => {
+    given(withGroup()).when({ type: 'DeregisterGroup', signer: alice, group: 'grp.one' }).thenThrows('PERMISSION_DENIED');
+  });
   test('refused while the group has an active (or paused) solution; allowed once it ended', () => {
     const w = given(withGroup());
     w.run({ type: 'RegisterSolution', signer: REGISTRAR, config: solutionConfig() });
@@ -111,7 +149,9 @@ describe('solution groups: deregistration', () => {
     w.run({ type: 'PauseSolution', signer: REGISTRAR, solution: 'sol.one' });
     w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).thenThrows('FAILED_PRECONDITION');
     w.run({ type: 'EndSolution', signer: REGISTRAR, solution: 'sol.one' });
-    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).then((events) => assert.deepEqual(types(events), ['GroupBudgetChanged', 'GroupStatusChanged']));
+    w.when({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' }).then((events) =>
+      assert.deepEqual(types(events), ['GroupBudgetChanged', 'GroupStatusChanged']),
+    );
   });
   test('given nothing owed, when deregistered, then the group is removed and the budget returns to the registrar', () => {
     const w = given(withGroup());
@@ -148,23 +188,33 @@ describe('solution groups: deregistration', () => {
 describe('solution groups: more refusals', () => {
   test('only the owner changes rewards or raises the budget; unknown groups are NOT_FOUND', () => {
     const w = given(withGroup());
-    w.when({ type: 'ChangeGroupRewards', signer: alice, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }).thenThrows('PERMISSION_DENIED');
+    w.when({ type: 'ChangeGroupRewards', signer: alice, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }).thenThrows(
+      'PERMISSION_DENIED',
+    );
     w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'nope.grp', amount: '1' }).thenThrows('NOT_FOUND');
   });
   test('an allow list longer than 10000 entries or with a malformed address is refused', () => {
     const w = given(funded());
-    w.when({ ...register(), allowList: Array.from({ length: 10_001 }, (_, i) => 'ed25519:' + i.toString(16).padStart(64, '0')) }).thenThrows('INVALID_ARGUMENT', /^allow_list: at most 10000/);
+    w.when({ ...register(), allowList: Array.from({ length: 10_001 }, (_, i) => 'ed25519:' + i.toString(16).padStart(64, '0')) }).thenThrows(
+      'INVALID_ARGUMENT',
+      /^allow_list: at most 10000/,
+    );
     w.when({ ...register(), allowList: ['x'] }).thenThrows('INVALID_ARGUMENT', /^allow_list\[0\]: /);
   });
   test('a removed group takes no budget raise and no rewards change', () => {
     const w = given(withGroup());
     w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
     w.when({ type: 'RaiseGroupBudget', signer: REGISTRAR, group: 'grp.one', amount: '1' }).thenThrows('FAILED_PRECONDITION', /REMOVED/);
-    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }).thenThrows('FAILED_PRECONDITION', /REMOVED/);
+    w.when({ type: 'ChangeGroupRewards', signer: REGISTRAR, group: 'grp.one', subscriptionRewardPerBlock: '5000', votingRewardPerBlock: '5000' }).thenThrows(
+      'FAILED_PRECONDITION',
+      /REMOVED/,
+    );
   });
   test('a deleted registrar may sign up again', () => {
     const w = given(funded());
     w.run({ type: 'DeleteRegistrar', signer: REGISTRAR });
-    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme 2', legalLocation: 'FR' }).then((events) => assert.deepEqual(types(events), ['RegistrarSignedUp']));
+    w.when({ type: 'SignUpRegistrar', signer: REGISTRAR, friendlyName: 'Acme 2', legalLocation: 'FR' }).then((events) =>
+      assert.deepEqual(types(events), ['RegistrarSignedUp']),
+    );
   });
 });

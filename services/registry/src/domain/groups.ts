@@ -1,4 +1,15 @@
-import { alreadyExists, denied, invalid, nameField, noControlChars, notFound, precondition, shown, type EventData, type GroupConfig } from '@ewx/platform/domain';
+import {
+  alreadyExists,
+  denied,
+  invalid,
+  nameField,
+  noControlChars,
+  notFound,
+  precondition,
+  shown,
+  type EventData,
+  type GroupConfig,
+} from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { requireAddress, unclaimedInGroup } from './ledger.js';
@@ -71,8 +82,13 @@ export function registerGroup(c: CommandOf<'RegisterGroup'>, s: RegistryState): 
   const allowList = addressList('allow_list', c.allowList, BOUNDS.allowListEntries);
   if (s.groups.has(config.namespace)) throw alreadyExists(`config.namespace: solution group ${config.namespace}`);
   requireFree(s, c.signer, budget, 'budget');
-  const events = [registryEvent({ type: 'GroupRegistered', data: { group: config.namespace, owner: c.signer, config, budget: budget.toString(), height: s.height } })];
-  if (allowList.length > 0) events.push(registryEvent({ type: 'AllowListChanged', data: { group: config.namespace, enabled: config.allowListEnabled, added: allowList, removed: [] } }));
+  const events = [
+    registryEvent({ type: 'GroupRegistered', data: { group: config.namespace, owner: c.signer, config, budget: budget.toString(), height: s.height } }),
+  ];
+  if (allowList.length > 0)
+    events.push(
+      registryEvent({ type: 'AllowListChanged', data: { group: config.namespace, enabled: config.allowListEnabled, added: allowList, removed: [] } }),
+    );
   return events;
 }
 
@@ -97,7 +113,12 @@ export function raiseGroupBudget(c: CommandOf<'RaiseGroupBudget'>, s: RegistrySt
   const amount = positiveAmount('amount', c.amount);
   requireActive(g, c.group, 'RaiseGroupBudget');
   requireFree(s, c.signer, amount, 'amount');
-  return [registryEvent({ type: 'GroupBudgetChanged', data: { group: c.group, budget: (g.budget + amount).toString(), reason: 'RAISED', amount: amount.toString() } })];
+  return [
+    registryEvent({
+      type: 'GroupBudgetChanged',
+      data: { group: c.group, budget: (g.budget + amount).toString(), reason: 'RAISED', amount: amount.toString() },
+    }),
+  ];
 }
 
 /** Per-block rewards only go up, and count from the next reward period. */
@@ -108,10 +129,16 @@ export function changeGroupRewards(c: CommandOf<'ChangeGroupRewards'>, s: Regist
   const cur = latestRewards(g);
   if (sub < cur.subscription) throw invalid('subscription_reward_per_block', `may only be raised: at least ${cur.subscription}, got ${sub}`);
   if (vote < cur.voting) throw invalid('voting_reward_per_block', `may only be raised: at least ${cur.voting}, got ${vote}`);
-  if (sub === cur.subscription && vote === cur.voting) throw invalid('subscription_reward_per_block', 'no change: at least one per-block reward must be raised');
+  if (sub === cur.subscription && vote === cur.voting)
+    throw invalid('subscription_reward_per_block', 'no change: at least one per-block reward must be raised');
   requireActive(g, c.group, 'ChangeGroupRewards');
   const p = requirePeriod(s, 'ChangeGroupRewards');
-  return [registryEvent({ type: 'GroupRewardsChanged', data: { group: c.group, subscriptionRewardPerBlock: sub.toString(), votingRewardPerBlock: vote.toString(), fromPeriod: p.index + 1 } })];
+  return [
+    registryEvent({
+      type: 'GroupRewardsChanged',
+      data: { group: c.group, subscriptionRewardPerBlock: sub.toString(), votingRewardPerBlock: vote.toString(), fromPeriod: p.index + 1 },
+    }),
+  ];
 }
 
 /** Removing an entry does not unsubscribe an operator already in the group. */
@@ -120,7 +147,8 @@ export function updateAllowList(c: CommandOf<'UpdateAllowList'>, s: RegistryStat
   const add = addressList('add', c.add, BOUNDS.listChange).filter((a) => !g.allowList.has(a));
   const remove = addressList('remove', c.remove, BOUNDS.listChange).filter((a) => g.allowList.has(a));
   if (g.status === 'REMOVED') throw precondition(`group: solution group ${c.group} is REMOVED`);
-  if (g.allowList.size + add.length - remove.length > BOUNDS.allowListEntries) throw invalid('add', `the allow list holds at most ${BOUNDS.allowListEntries} entries`);
+  if (g.allowList.size + add.length - remove.length > BOUNDS.allowListEntries)
+    throw invalid('add', `the allow list holds at most ${BOUNDS.allowListEntries} entries`);
   const enabled = c.enabled ?? g.allowListEnabled;
   if (add.length === 0 && remove.length === 0 && enabled === g.allowListEnabled) return [];
   return [registryEvent({ type: 'AllowListChanged', data: { group: c.group, enabled, added: add, removed: remove } })];
@@ -128,8 +156,7 @@ export function updateAllowList(c: CommandOf<'UpdateAllowList'>, s: RegistryStat
 
 /** True when no stake, pending withdrawal or unclaimed reward is left in the group. */
 export const nothingOwed = (s: RegistryState, group: string, g: Group): boolean =>
-  g.subscriptions.size === 0 && unclaimedInGroup(s.ledger, group) === 0n &&
-  ![...s.pendingCredits.values()].some((p) => p.group === group);
+  g.subscriptions.size === 0 && unclaimedInGroup(s.ledger, group) === 0n && ![...s.pendingCredits.values()].some((p) => p.group === group);
 
 /**
  * Deregistration: refused while a solution is active (not ended, not expired). With nothing owed

@@ -5,8 +5,15 @@ import { ADMIN, addr, funded, OPERATORS, SERVICE, TOKEN, types, world } from './
 import { free, given, inbox, reserved } from './spec-support.js';
 
 const [alice, bob] = OPERATORS as [string, string];
-const hold = (over: Partial<{ holdId: string; account: string; amount: string; purpose: string; signer: string }> = {}) =>
-  ({ type: 'PlaceHold' as const, signer: SERVICE, holdId: 'eval:1', account: alice, amount: (10n * TOKEN).toString(), purpose: 'distance-evaluation', ...over });
+const hold = (over: Partial<{ holdId: string; account: string; amount: string; purpose: string; signer: string }> = {}) => ({
+  type: 'PlaceHold' as const,
+  signer: SERVICE,
+  holdId: 'eval:1',
+  account: alice,
+  amount: (10n * TOKEN).toString(),
+  purpose: 'distance-evaluation',
+  ...over,
+});
 
 describe('ledger: deposits and withdrawals', () => {
   test('given nothing, when the admin deposits, then the free balance grows and deposits count it', () => {
@@ -20,10 +27,13 @@ describe('ledger: deposits and withdrawals', () => {
   });
   test('a deposit of 0, a negative or a non-decimal amount is refused naming the field', () => {
     const w = given(world());
-    for (const amount of ['0', '-3', '1.5', '', '1e9']) w.when({ type: 'Deposit', signer: ADMIN, account: alice, amount }).thenThrows('INVALID_ARGUMENT', /^amount: /);
+    for (const amount of ['0', '-3', '1.5', '', '1e9'])
+      w.when({ type: 'Deposit', signer: ADMIN, account: alice, amount }).thenThrows('INVALID_ARGUMENT', /^amount: /);
   });
   test('a deposit to a malformed address is refused', () => {
-    given(world()).when({ type: 'Deposit', signer: ADMIN, account: 'alice', amount: '5' }).thenThrows('INVALID_ARGUMENT', /^account: /);
+    given(world())
+      .when({ type: 'Deposit', signer: ADMIN, account: 'alice', amount: '5' })
+      .thenThrows('INVALID_ARGUMENT', /^account: /);
   });
   test('given 1000 tokens free, when the admin withdraws 400, then 600 stay and withdrawals count 400', () => {
     const w = given(funded());

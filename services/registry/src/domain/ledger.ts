@@ -25,8 +25,7 @@ export const TREASURY = REGISTRY_TREASURY;
 
 export const emptyLedger = (): LedgerState => ({ accounts: new Map(), unclaimed: new Map(), deposits: 0n, withdrawals: 0n });
 
-export const balanceOf = (l: LedgerState, address: string): Balance =>
-  l.accounts.get(address) ?? { free: 0n, reserved: 0n, unclaimed: 0n };
+export const balanceOf = (l: LedgerState, address: string): Balance => l.accounts.get(address) ?? { free: 0n, reserved: 0n, unclaimed: 0n };
 
 export const mutableBalance = (l: LedgerState, address: string): Balance => {
   let b = l.accounts.get(address);
@@ -37,8 +36,7 @@ export const mutableBalance = (l: LedgerState, address: string): Balance => {
   return b;
 };
 
-export const unclaimedOf = (l: LedgerState, operator: string, group: string): bigint =>
-  l.unclaimed.get(operator)?.get(group) ?? 0n;
+export const unclaimedOf = (l: LedgerState, operator: string, group: string): bigint => l.unclaimed.get(operator)?.get(group) ?? 0n;
 
 /** Σ unclaimed rewards of a group over all operators. */
 export function unclaimedInGroup(l: LedgerState, group: string): bigint {
@@ -92,7 +90,8 @@ export function claim(l: LedgerState, operator: string, group: string, amount: b
   const m = l.unclaimed.get(operator);
   if (!m) return;
   const left = (m.get(group) ?? 0n) - amount;
-  if (left === 0n) m.delete(group); else m.set(group, left);
+  if (left === 0n) m.delete(group);
+  else m.set(group, left);
   if (m.size === 0) l.unclaimed.delete(operator);
 }
 

@@ -10,7 +10,10 @@ const [w1, w2] = WORKERS as [string, string];
 describe('operators: subscribing', () => {
   test('given a group, when an operator subscribes in period 0 with a stake in bounds, then it is locked and active from period 1', () => {
     const w = given(withGroup());
-    w.when(subscribeCmd(alice, 20n * TOKEN)).then({ type: 'OperatorSubscribed', data: { group: 'grp.one', operator: alice, stake: (20n * TOKEN).toString(), activeFromPeriod: 1, height: 1 } });
+    w.when(subscribeCmd(alice, 20n * TOKEN)).then({
+      type: 'OperatorSubscribed',
+      data: { group: 'grp.one', operator: alice, stake: (20n * TOKEN).toString(), activeFromPeriod: 1, height: 1 },
+    });
     assert.equal(free(w, alice), 980n * TOKEN);
     assert.equal(reserved(w, alice), 20n * TOKEN);
   });
@@ -66,7 +69,10 @@ describe('operators: subscribing', () => {
     const w = given(withGroup());
     w.run(subscribeCmd(alice, 50n * TOKEN));
     toPeriod(w, 2);
-    w.when({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (40n * TOKEN).toString() }).then({ type: 'StakeToppedUp', data: { group: 'grp.one', operator: alice, amount: (40n * TOKEN).toString(), stake: (90n * TOKEN).toString(), activeFromPeriod: 3, height: 21 } });
+    w.when({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (40n * TOKEN).toString() }).then({
+      type: 'StakeToppedUp',
+      data: { group: 'grp.one', operator: alice, amount: (40n * TOKEN).toString(), stake: (90n * TOKEN).toString(), activeFromPeriod: 3, height: 21 },
+    });
     w.when({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: (10n * TOKEN + 1n).toString() }).thenThrows('INVALID_ARGUMENT', /max_stake/);
     w.when({ type: 'TopUpStake', signer: bob, group: 'grp.one', amount: '1' }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only an operator subscribed/);
   });
@@ -77,14 +83,20 @@ describe('operators: unsubscribing and withdrawal delay', () => {
     const w = given(withGroup({ withdrawalDelay: 2 }));
     w.run(subscribeCmd(alice, 10n * TOKEN));
     toPeriod(w, 1);
-    w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }).then({ type: 'OperatorUnsubscribed', data: { group: 'grp.one', operator: alice, unsubscribedInPeriod: 1, finalPeriod: 3, height: 11 } });
+    w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }).then({
+      type: 'OperatorUnsubscribed',
+      data: { group: 'grp.one', operator: alice, unsubscribedInPeriod: 1, finalPeriod: 3, height: 11 },
+    });
     toPeriod(w, 3);
     blockTo(w, 40); // the last block of period 3
     assert.deepEqual(w.run({ type: 'SettleGroup', group: 'grp.one' }), [], 'period 3 has not closed');
     assert.equal(reserved(w, alice), 10n * TOKEN);
     blockTo(w, 41);
     const released = w.run({ type: 'SettleGroup', group: 'grp.one' });
-    assert.deepEqual(released.map((x) => x.data), [{ group: 'grp.one', operator: alice, amount: (10n * TOKEN).toString(), finalPeriod: 3 }]);
+    assert.deepEqual(
+      released.map((x) => x.data),
+      [{ group: 'grp.one', operator: alice, amount: (10n * TOKEN).toString(), finalPeriod: 3 }],
+    );
     assert.deepEqual(w.run({ type: 'SettleGroup', group: 'grp.one' }), [], 'idempotent');
     assert.equal(reserved(w, alice), 0n);
     assert.equal(free(w, alice), 1000n * TOKEN);
@@ -105,7 +117,9 @@ describe('operators: unsubscribing and withdrawal delay', () => {
     w.when(subscribeCmd(alice)).then((events) => assert.deepEqual(types(events), ['OperatorSubscribed']));
   });
   test('unsubscribing without a subscription is PERMISSION_DENIED naming the role', () => {
-    given(withGroup()).when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only an operator subscribed/);
+    given(withGroup())
+      .when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' })
+      .thenThrows('PERMISSION_DENIED', /^auth\.signer: only an operator subscribed/);
   });
 });
 
@@ -134,7 +148,9 @@ describe('operators: workers', () => {
     w.when(subscribeCmd(w1)).thenThrows('FAILED_PRECONDITION', /worker account cannot be an operator/);
   });
   test('disconnecting without a worker is PERMISSION_DENIED naming the role', () => {
-    given(funded()).when({ type: 'DisconnectWorker', signer: alice }).thenThrows('PERMISSION_DENIED', /^auth\.signer: only an operator with a connected worker/);
+    given(funded())
+      .when({ type: 'DisconnectWorker', signer: alice })
+      .thenThrows('PERMISSION_DENIED', /^auth\.signer: only an operator with a connected worker/);
   });
 });
 
@@ -153,11 +169,14 @@ describe('operators: the worker consents and may leave', () => {
   });
   test('a consent names its operator: another operator cannot use it, and the operator must be named', () => {
     const w = given(funded());
-    w.when({ ...connectCmd(alice, w1), signer: bob }).thenThrows('PERMISSION_DENIED', new RegExp(`^operator: the request names ${alice}, but ${bob} signed it`));
+    w.when({ ...connectCmd(alice, w1), signer: bob }).thenThrows(
+      'PERMISSION_DENIED',
+      new RegExp(`^operator: the request names ${alice}, but ${bob} signed it`),
+    );
     w.when({ ...connectCmd(alice, w1), operator: '' }).thenThrows('INVALID_ARGUMENT', /^operator: must name the operator/);
     assert.equal(w.state.workers.has(w1), false);
   });
-  test('given a connected worker, when the worker signs DisconnectWorker, then WorkerDisconnected on the operator\'s stream and both are free', () => {
+  test("given a connected worker, when the worker signs DisconnectWorker, then WorkerDisconnected on the operator's stream and both are free", () => {
     const w = given(withGroup());
     w.run(subscribeCmd(alice));
     w.run(connectCmd(alice, w1));
@@ -165,7 +184,10 @@ describe('operators: the worker consents and may leave', () => {
     const leave = { type: 'DisconnectWorker' as const, signer: w1 };
     assert.equal(streamOf(leave, w.state), `operator:${alice}`);
     const events = w.run(leave);
-    assert.deepEqual(events.map((e) => [e.type, e.data]), [['WorkerDisconnected', { operator: alice, worker: w1, height: 1 }]]);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.data]),
+      [['WorkerDisconnected', { operator: alice, worker: w1, height: 1 }]],
+    );
     assert.equal(w.state.operators.get(alice)?.worker, undefined);
     assert.equal(w.state.workers.has(w1), false);
     w.when(leave).thenThrows('PERMISSION_DENIED', /^auth.signer: only an operator with a connected worker, or a worker serving an operator/);
@@ -189,7 +211,11 @@ describe('operators: the group window and retiring groups', () => {
     w.run(subscribeCmd(bob));
     w.run({ type: 'Unsubscribe', signer: bob, group: 'grp.one' });
     const events = w.run({ type: 'DeregisterGroup', signer: REGISTRAR, group: 'grp.one' });
-    assert.deepEqual(events.filter((e) => e.type === 'OperatorUnsubscribed').map((e) => (e.data as { operator: string }).operator), [alice], 'bob was already leaving');
+    assert.deepEqual(
+      events.filter((e) => e.type === 'OperatorUnsubscribed').map((e) => (e.data as { operator: string }).operator),
+      [alice],
+      'bob was already leaving',
+    );
     w.when({ type: 'TopUpStake', signer: alice, group: 'grp.one', amount: '1' }).thenThrows('FAILED_PRECONDITION', /RETIRING/);
     w.when({ type: 'Unsubscribe', signer: alice, group: 'grp.one' }).thenThrows('FAILED_PRECONDITION', /already unsubscribed/);
   });

@@ -44,17 +44,25 @@ export function subscribe(c: CommandOf<'Subscribe'>, s: RegistryState): EventDat
   const min = BigInt(g.config.minStake);
   const max = BigInt(g.config.maxStake);
   if (stake < min || stake > max) throw invalid('stake', `must lie within the group's bounds ${min}..${max}, got ${stake}`);
-  if (s.workers.has(c.signer)) throw precondition(`auth.signer: ${c.signer} serves operator ${s.workers.get(c.signer)} as a worker; a worker account cannot be an operator`);
+  if (s.workers.has(c.signer))
+    throw precondition(`auth.signer: ${c.signer} serves operator ${s.workers.get(c.signer)} as a worker; a worker account cannot be an operator`);
   const existing = g.subscriptions.get(c.signer);
-  if (existing?.finalPeriod !== undefined) throw precondition(`group: the stake in ${c.group} is still in withdrawal until period ${existing.finalPeriod} closes`);
+  if (existing?.finalPeriod !== undefined)
+    throw precondition(`group: the stake in ${c.group} is still in withdrawal until period ${existing.finalPeriod} closes`);
   if (existing) throw alreadyExists(`group: subscription of ${c.signer} to ${c.group} (use TopUpStake)`);
-  if (s.height < g.config.startBlock) throw precondition(`group: solution group ${c.group} takes subscriptions from block ${g.config.startBlock}; now ${s.height}`);
+  if (s.height < g.config.startBlock)
+    throw precondition(`group: solution group ${c.group} takes subscriptions from block ${g.config.startBlock}; now ${s.height}`);
   if (s.height > g.config.operationEndBlock) throw precondition(`group: the operation window of ${c.group} ended at block ${g.config.operationEndBlock}`);
   if (g.allowListEnabled && !g.allowList.has(c.signer)) throw denied(`auth.signer: the allow list of ${c.group} is on and does not hold ${c.signer}`);
   if (g.subscriptions.size >= g.config.maxOperators) throw precondition(`group: solution group ${c.group} is full (${g.config.maxOperators} operators)`);
   const p = requirePeriod(s, 'Subscribe');
   requireFree(s, c.signer, stake, 'stake');
-  return [registryEvent({ type: 'OperatorSubscribed', data: { group: c.group, operator: c.signer, stake: stake.toString(), activeFromPeriod: p.index + 1, height: s.height } })];
+  return [
+    registryEvent({
+      type: 'OperatorSubscribed',
+      data: { group: c.group, operator: c.signer, stake: stake.toString(), activeFromPeriod: p.index + 1, height: s.height },
+    }),
+  ];
 }
 
 export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventData[] {
@@ -66,7 +74,12 @@ export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventD
   if (total > max) throw invalid('amount', `the stake would be ${total}, above the group's max_stake ${max}`);
   const p = requirePeriod(s, 'TopUpStake');
   requireFree(s, c.signer, amount, 'amount');
-  return [registryEvent({ type: 'StakeToppedUp', data: { group: c.group, operator: c.signer, amount: amount.toString(), stake: total.toString(), activeFromPeriod: p.index + 1, height: s.height } })];
+  return [
+    registryEvent({
+      type: 'StakeToppedUp',
+      data: { group: c.group, operator: c.signer, amount: amount.toString(), stake: total.toString(), activeFromPeriod: p.index + 1, height: s.height },
+    }),
+  ];
 }
 
 /**
@@ -75,7 +88,10 @@ export function topUpStake(c: CommandOf<'TopUpStake'>, s: RegistryState): EventD
  */
 export function unsubscribe(c: CommandOf<'Unsubscribe'>, s: RegistryState): EventData[] {
   const { g, sub } = ownSubscription(s, c.signer, c.group, 'Unsubscribe', () => existingGroup(s, c.group));
-  if (sub.finalPeriod !== undefined) throw precondition(`group: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`);
+  if (sub.finalPeriod !== undefined)
+    throw precondition(
+      `group: already unsubscribed from ${c.group} in period ${sub.unsubscribedIn}; the stake is released when period ${sub.finalPeriod} closes`,
+    );
   const p = requirePeriod(s, 'Unsubscribe');
   return [unsubscribed(c.group, g, c.signer, p, s.height)];
 }
@@ -90,7 +106,8 @@ export function connectWorker(c: CommandOf<'ConnectWorker'>, s: RegistryState): 
   if (worker === c.signer) throw invalid('worker', 'must differ from the operator account');
   if (worker === TREASURY) throw invalid('worker', 'the treasury cannot be a worker');
   if (c.operator === '') throw invalid('operator', `must name the operator the worker consents to serve (${c.signer}, the signer of auth)`);
-  if (c.operator !== c.signer) throw denied(`operator: the request names ${c.operator}, but ${c.signer} signed it; a consent serves only the operator it names`);
+  if (c.operator !== c.signer)
+    throw denied(`operator: the request names ${c.operator}, but ${c.signer} signed it; a consent serves only the operator it names`);
   if (c.consentBy === undefined) throw unauthenticated(`worker_auth: the worker ${worker} must consent by signing this ConnectWorker command too`);
   if (c.consentBy !== worker) throw denied(`worker_auth: signed by ${c.consentBy}, but only the worker ${worker} can consent to serve ${c.signer}`);
   const current = s.operators.get(c.signer)?.worker;
@@ -98,7 +115,8 @@ export function connectWorker(c: CommandOf<'ConnectWorker'>, s: RegistryState): 
   if (current !== undefined) throw precondition(`ConnectWorker: ${c.signer} already has worker ${current}; disconnect it first`);
   const servedBy = s.workers.get(worker);
   if (servedBy !== undefined) throw precondition(`ConnectWorker: worker ${worker} already serves operator ${servedBy}`);
-  if (s.operators.get(worker)?.groups.size || s.operators.get(worker)?.worker) throw precondition(`ConnectWorker: ${worker} is an operator; a worker account cannot be one`);
+  if (s.operators.get(worker)?.groups.size || s.operators.get(worker)?.worker)
+    throw precondition(`ConnectWorker: ${worker} is an operator; a worker account cannot be one`);
   if (s.workers.has(c.signer)) throw precondition(`ConnectWorker: ${c.signer} is itself a worker of ${s.workers.get(c.signer)}`);
   return [registryEvent({ type: 'WorkerConnected', data: { operator: c.signer, worker, height: s.height } })];
 }
@@ -108,6 +126,7 @@ export function disconnectWorker(c: CommandOf<'DisconnectWorker'>, s: RegistrySt
   const operator = s.workers.get(c.signer);
   if (operator !== undefined) return [registryEvent({ type: 'WorkerDisconnected', data: { operator, worker: c.signer, height: s.height } })];
   const worker = s.operators.get(c.signer)?.worker;
-  if (worker === undefined) throw denied(`auth.signer: only an operator with a connected worker, or a worker serving an operator, may DisconnectWorker; ${c.signer} is neither`);
+  if (worker === undefined)
+    throw denied(`auth.signer: only an operator with a connected worker, or a worker serving an operator, may DisconnectWorker; ${c.signer} is neither`);
   return [registryEvent({ type: 'WorkerDisconnected', data: { operator: c.signer, worker, height: s.height } })];
 }

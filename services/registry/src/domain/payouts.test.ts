@@ -6,7 +6,16 @@ import { free, given, inbox, reserved, toPeriod } from './spec-support.js';
 
 const [alice, bob] = OPERATORS as [string, string];
 const computed = (over: Partial<{ period: number; chunk: number; payouts: { operator: string; amount: string }[]; subtotal: string; group: string }> = {}) => ({
-  group: 'grp.one', period: 0, chunk: 0, chunks: 1, payouts: [{ operator: alice, amount: '300' }, { operator: bob, amount: '200' }], subtotal: '500', ...over,
+  group: 'grp.one',
+  period: 0,
+  chunk: 0,
+  chunks: 1,
+  payouts: [
+    { operator: alice, amount: '300' },
+    { operator: bob, amount: '200' },
+  ],
+  subtotal: '500',
+  ...over,
 });
 
 describe('rewards payouts', () => {
@@ -57,7 +66,10 @@ describe('claims', () => {
     const w = given(withGroup());
     inbox(w, 'RewardsComputed', computed());
     w.run({ type: 'ApplyCredit', key: 'grp.one|0|0' });
-    w.when({ type: 'ClaimRewards', signer: alice, groups: ['grp.one'] }).then({ type: 'RewardsClaimed', data: { operator: alice, groups: [{ group: 'grp.one', amount: '300' }] } });
+    w.when({ type: 'ClaimRewards', signer: alice, groups: ['grp.one'] }).then({
+      type: 'RewardsClaimed',
+      data: { operator: alice, groups: [{ group: 'grp.one', amount: '300' }] },
+    });
     assert.equal(free(w, alice), 1000n * TOKEN + 300n);
     assert.equal(w.state.ledger.accounts.get(alice)?.unclaimed, 0n);
   });

@@ -33,12 +33,22 @@ export function applyCredit(c: CommandOf<'ApplyCredit'>, s: RegistryState): Even
   const why = refusal(s, p);
   const g = s.groups.get(p.group);
   if (why !== undefined) {
-    return [registryEvent({ type: 'RewardsCreditRefused', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why } })];
+    return [
+      registryEvent({
+        type: 'RewardsCreditRefused',
+        data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, subtotal: p.subtotal, budget: (g?.budget ?? 0n).toString(), reason: why },
+      }),
+    ];
   }
   const payouts = p.payouts.filter((x) => x.amount !== '0').map((x) => ({ operator: x.operator, amount: BigInt(x.amount).toString() }));
   const total = BigInt(p.subtotal);
-  const events = [registryEvent({ type: 'RewardsCredited', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, total: total.toString(), payouts } })];
-  if (total > 0n) events.push(registryEvent({ type: 'GroupBudgetChanged', data: { group: p.group, budget: (g!.budget - total).toString(), reason: 'PAID', amount: total.toString() } }));
+  const events = [
+    registryEvent({ type: 'RewardsCredited', data: { group: p.group, rewardPeriod: p.period, chunk: p.chunk, total: total.toString(), payouts } }),
+  ];
+  if (total > 0n)
+    events.push(
+      registryEvent({ type: 'GroupBudgetChanged', data: { group: p.group, budget: (g!.budget - total).toString(), reason: 'PAID', amount: total.toString() } }),
+    );
   return events;
 }
 
@@ -51,7 +61,9 @@ export function claimRewards(c: CommandOf<'ClaimRewards'>, s: RegistryState): Ev
   const groups = c.groups.length > 0 ? [...new Set(c.groups)] : [...(s.ledger.unclaimed.get(c.signer)?.keys() ?? [])].sort();
   const claimed = groups.map((group) => ({ group, amount: unclaimedOf(s.ledger, c.signer, group) })).filter((x) => x.amount > 0n);
   if (claimed.length === 0) throw precondition(`groups: ${c.signer} has no unclaimed rewards${c.groups.length > 0 ? ` in ${groups.join(', ')}` : ''}`);
-  return [registryEvent({ type: 'RewardsClaimed', data: { operator: c.signer, groups: claimed.map((x) => ({ group: x.group, amount: x.amount.toString() })) } })];
+  return [
+    registryEvent({ type: 'RewardsClaimed', data: { operator: c.signer, groups: claimed.map((x) => ({ group: x.group, amount: x.amount.toString() })) } }),
+  ];
 }
 
 /**

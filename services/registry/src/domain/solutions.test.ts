@@ -42,10 +42,14 @@ describe('solutions: registration', () => {
     [{ namespace: 'X!' }, /^config\.namespace: /],
   ];
   for (const [over, message] of bounds) {
-    test(`a solution with ${JSON.stringify(over)} is refused naming the field and bound`, () => { given(withGroup()).when(register(over)).thenThrows('INVALID_ARGUMENT', message); });
+    test(`a solution with ${JSON.stringify(over)} is refused naming the field and bound`, () => {
+      given(withGroup()).when(register(over)).thenThrows('INVALID_ARGUMENT', message);
+    });
   }
   test('max_waiting_threshold equal to the reward period length is accepted', () => {
-    given(withGroup()).when(register({ maxWaitingThreshold: PERIOD_LENGTH })).then((events) => assert.deepEqual(types(events), ['SolutionRegistered']));
+    given(withGroup())
+      .when(register({ maxWaitingThreshold: PERIOD_LENGTH }))
+      .then((events) => assert.deepEqual(types(events), ['SolutionRegistered']));
   });
 });
 
@@ -81,7 +85,12 @@ describe('solutions: lifecycle', () => {
 });
 
 describe('solutions: nominations', () => {
-  const nominate = (type: 'NominateWorker' | 'UnnominateWorker' = 'NominateWorker', signer = REGISTRAR, worker = w1) => ({ type, signer, solution: 'sol.one', worker });
+  const nominate = (type: 'NominateWorker' | 'UnnominateWorker' = 'NominateWorker', signer = REGISTRAR, worker = w1) => ({
+    type,
+    signer,
+    solution: 'sol.one',
+    worker,
+  });
   test('with nominations on, the registrar nominates and un-nominates a worker', () => {
     const w = given(withGroup());
     w.run(register());

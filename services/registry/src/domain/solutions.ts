@@ -1,4 +1,15 @@
-import { alreadyExists, denied, invalid, nameField, notFound, oneOfField, precondition, shown, type EventData, type SolutionConfig } from '@ewx/platform/domain';
+import {
+  alreadyExists,
+  denied,
+  invalid,
+  nameField,
+  notFound,
+  oneOfField,
+  precondition,
+  shown,
+  type EventData,
+  type SolutionConfig,
+} from '@ewx/platform/domain';
 import type { CommandOf } from './commands.js';
 import { registryEvent } from '@ewx/contracts';
 import { ownedGroup, requireRegistrar } from './groups.js';
@@ -55,8 +66,10 @@ export function changeSolutionStatus(c: CommandOf<'PauseSolution' | 'ActivateSol
   const now = solutionStatusAt(sol, s.height);
   const to = c.type === 'PauseSolution' ? 'PAUSED' : c.type === 'ActivateSolution' ? 'ACTIVE' : 'ENDED';
   const allowedFrom: Record<typeof to, readonly string[]> = { PAUSED: ['ACTIVE'], ACTIVE: ['PAUSED'], ENDED: ['ACTIVE', 'PAUSED', 'EXPIRED'] };
-  if (!allowedFrom[to].includes(now)) throw precondition(`solution: solution ${c.solution} is ${now}; ${to} is reachable from ${allowedFrom[to].join(' or ')} only`);
-  if (to === 'ACTIVE' && s.groups.get(sol.config.group)?.status !== 'ACTIVE') throw precondition(`solution: the group ${sol.config.group} of solution ${c.solution} is not ACTIVE`);
+  if (!allowedFrom[to].includes(now))
+    throw precondition(`solution: solution ${c.solution} is ${now}; ${to} is reachable from ${allowedFrom[to].join(' or ')} only`);
+  if (to === 'ACTIVE' && s.groups.get(sol.config.group)?.status !== 'ACTIVE')
+    throw precondition(`solution: the group ${sol.config.group} of solution ${c.solution} is not ACTIVE`);
   return [registryEvent({ type: 'SolutionStatusChanged', data: { solution: c.solution, status: to } })];
 }
 

@@ -9,7 +9,9 @@ import { PERIOD_LENGTH, POLICY, type World } from './test-support.js';
 
 /** The registry's decider for the spec kit (`@ewx/platform/testing`), its policy bound. */
 export const registryDecider: SpecDecider<RegistryState, RegistryCommand, EventData> = {
-  initialState, evolve, decide: (c, s) => decide(c, s, POLICY),
+  initialState,
+  evolve,
+  decide: (c, s) => decide(c, s, POLICY),
 };
 export type RegistrySpec = Spec<RegistryState, RegistryCommand, EventData>;
 

@@ -139,8 +139,7 @@ export function latestRewards(g: Group): { subscription: bigint; voting: bigint 
 }
 
 /** Solutions count as active (blocking deregistration) until ended or past their expiration block. */
-export const solutionBlocks = (sol: Solution, height: number): boolean =>
-  sol.status !== 'ENDED' && height <= sol.config.expirationBlock;
+export const solutionBlocks = (sol: Solution, height: number): boolean => sol.status !== 'ENDED' && height <= sol.config.expirationBlock;
 
 export const solutionStatusAt = (sol: Solution, height: number): SolutionStatus | 'EXPIRED' =>
   sol.status !== 'ENDED' && height > sol.config.expirationBlock ? 'EXPIRED' : sol.status;

@@ -1,4 +1,3 @@
-
 import { encodePosition, type EventData, type GroupConfig, type RecordedEvent, type SolutionConfig } from '@ewx/platform';
 import type { CommandOf, RegistryCommand } from './commands.js';
 import { decide } from './decider.js';
@@ -18,15 +17,36 @@ export const TOKEN = 10n ** 18n;
 export const PERIOD_LENGTH = 10;
 
 export const groupConfig = (over: Partial<GroupConfig> = {}): GroupConfig => ({
-  namespace: 'grp.one', info: 'a group', minStake: (10n * TOKEN).toString(), maxStake: (100n * TOKEN).toString(), maxOperators: 5,
-  allowListEnabled: false, startBlock: 0, subscriptionRewardPerBlock: '1000', votingRewardPerBlock: '2000', slaVotingThreshold: 50,
-  operationStartBlock: 0, operationEndBlock: 1_000_000, withdrawalDelay: 2, ...over,
+  namespace: 'grp.one',
+  info: 'a group',
+  minStake: (10n * TOKEN).toString(),
+  maxStake: (100n * TOKEN).toString(),
+  maxOperators: 5,
+  allowListEnabled: false,
+  startBlock: 0,
+  subscriptionRewardPerBlock: '1000',
+  votingRewardPerBlock: '2000',
+  slaVotingThreshold: 50,
+  operationStartBlock: 0,
+  operationEndBlock: 1_000_000,
+  withdrawalDelay: 2,
+  ...over,
 });
 
 export const solutionConfig = (over: Partial<SolutionConfig> = {}): SolutionConfig => ({
-  namespace: 'sol.one', group: 'grp.one', name: 'Solution one', description: '', logicRef: 'bafyabc', expirationBlock: 500_000,
-  maxWaitingThreshold: 5, voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: true,
-  unresolvedPolicy: 'NONE', ...over,
+  namespace: 'sol.one',
+  group: 'grp.one',
+  name: 'Solution one',
+  description: '',
+  logicRef: 'bafyabc',
+  expirationBlock: 500_000,
+  maxWaitingThreshold: 5,
+  voteThresholdPercent: 60,
+  quorumPercent: 50,
+  votingStartMethod: 'REGISTRAR',
+  nominationsEnabled: true,
+  unresolvedPolicy: 'NONE',
+  ...over,
 });
 
 export interface World {
@@ -52,10 +72,19 @@ export function world(): World {
     }
   };
   const w: World = {
-    state, log,
-    when(c) { const events = decide(c, state, POLICY); apply(events); return events; },
-    inbox(type, data) { apply([{ type, data: data as never }]); },
-    blockTo(height) { for (let h = state.height + 1; h <= height; h++) apply([{ type: 'BlockProduced', data: { height: h } }]); },
+    state,
+    log,
+    when(c) {
+      const events = decide(c, state, POLICY);
+      apply(events);
+      return events;
+    },
+    inbox(type, data) {
+      apply([{ type, data: data as never }]);
+    },
+    blockTo(height) {
+      for (let h = state.height + 1; h <= height; h++) apply([{ type: 'BlockProduced', data: { height: h } }]);
+    },
   };
   return w;
 }
@@ -77,11 +106,20 @@ export function withGroup(over: Partial<GroupConfig> = {}, allowList: string[] =
   return w;
 }
 
-export const subscribeCmd = (operator: string, stake = 10n * TOKEN, group = 'grp.one'): RegistryCommand =>
-  ({ type: 'Subscribe', signer: operator, group, stake: stake.toString() });
+export const subscribeCmd = (operator: string, stake = 10n * TOKEN, group = 'grp.one'): RegistryCommand => ({
+  type: 'Subscribe',
+  signer: operator,
+  group,
+  stake: stake.toString(),
+});
 
 /** ConnectWorker signed by the operator, with the worker's consent (worker_auth) by `consentBy` (the worker by default; spread `consentBy: undefined` for none). */
-export const connectCmd = (operator: string, worker: string, consentBy: string = worker): CommandOf<'ConnectWorker'> =>
-  ({ type: 'ConnectWorker', signer: operator, worker, operator, consentBy });
+export const connectCmd = (operator: string, worker: string, consentBy: string = worker): CommandOf<'ConnectWorker'> => ({
+  type: 'ConnectWorker',
+  signer: operator,
+  worker,
+  operator,
+  consentBy,
+});
 
 export const types = (events: readonly EventData[]): string[] => events.map((e) => e.type);

@@ -42,6 +42,7 @@ export function holdIdField(v: string): string {
 /** A content id: 1..256 characters, no spaces and, like every text field, no control characters. */
 export function logicRefField(v: string): string {
   noControlChars('config.logic_ref', v);
-  if (!/^\S{1,256}$/u.test(v)) throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${shown(v)}`);
+  if (!/^\S{1,256}$/u.test(v))
+    throw invalid('config.logic_ref', `expected a content id of 1 to ${BOUNDS.logicRefChars} characters without spaces, got ${shown(v)}`);
   return v;
 }

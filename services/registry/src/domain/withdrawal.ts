@@ -9,7 +9,10 @@ import type { Group, Subscription } from './state.js';
  * `finalPeriod`; every service, this one included, reads it with `withdrawalStage` (@ewx/contracts).
  */
 export function unsubscribed(group: string, g: Group, operator: string, p: Period, height: number): EventData {
-  return registryEvent({ type: 'OperatorUnsubscribed', data: { group, operator, unsubscribedInPeriod: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height } });
+  return registryEvent({
+    type: 'OperatorUnsubscribed',
+    data: { group, operator, unsubscribedInPeriod: p.index, finalPeriod: p.index + g.config.withdrawalDelay, height },
+  });
 }
 
 /** The subscription's final period has closed in reward period `now`: its stake is due for release. */

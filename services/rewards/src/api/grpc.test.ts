@@ -3,7 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import {
   START,
-  createRuntime, generateKeyPair, pgliteEventStore, signCommand, silentLogger, type EventData, type EventStore, type Runtime,
+  createRuntime,
+  generateKeyPair,
+  pgliteEventStore,
+  signCommand,
+  silentLogger,
+  type EventData,
+  type EventStore,
+  type Runtime,
 } from '@ewx/platform';
 import { SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
 import { startPeriodReactions } from '../app/periods.js';
@@ -25,7 +32,11 @@ type Handler = (call: { request: unknown }, cb: (e: grpc.ServiceError | null, r?
 const call = <R>(impl: Record<string, unknown>, method: string, request: unknown): Promise<R> =>
   new Promise((resolve, reject) => (impl[method] as Handler)({ request }, (e, r) => (e ? reject(e) : resolve(r as R))));
 const status = async (p: Promise<unknown>): Promise<{ code: number; details: string }> => {
-  try { await p; } catch (e) { return e as { code: number; details: string }; }
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: number; details: string };
+  }
   throw new Error('expected the call to fail');
 };
 /**
@@ -40,7 +51,11 @@ function counting(rt: Runtime<RewardsState>): { runtime: Runtime<RewardsState>; 
       if (p === 'execute') {
         return async (...args: Parameters<Runtime<RewardsState>['execute']>) => {
           inFlight++;
-          try { return await target.execute(...args); } finally { inFlight--; }
+          try {
+            return await target.execute(...args);
+          } finally {
+            inFlight--;
+          }
         };
       }
       const v = Reflect.get(target, p, target) as unknown;
@@ -53,7 +68,10 @@ function counting(rt: Runtime<RewardsState>): { runtime: Runtime<RewardsState>; 
     async drained() {
       for (let i = 0; i < 10_000; i++) {
         await tick();
-        if (inFlight === 0) { await tick(); if (inFlight === 0) return; }
+        if (inFlight === 0) {
+          await tick();
+          if (inFlight === 0) return;
+        }
       }
       throw new Error('the period reactions did not drain');
     },
@@ -83,13 +101,19 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     reactions = startPeriodReactions(counted.runtime, settings, silentLogger);
     impl = rewardsGrpc(runtime, admin.address, settings, silentLogger).implementation as Record<string, unknown>;
   };
-  const shutdown = async (): Promise<void> => { await reactions.stop(); await runtime.stop(); };
+  const shutdown = async (): Promise<void> => {
+    await reactions.stop();
+    await runtime.stop();
+  };
 
   before(async () => {
     store = await pgliteEventStore('rewards_api');
     await boot();
   });
-  after(async () => { await shutdown(); await store.close(); });
+  after(async () => {
+    await shutdown();
+    await store.close();
+  });
 
   test('the calendar starts at first start; period 0 closes at block 12 and is answered', async () => {
     await waitUntil(() => runtime.state().schedule.length === 1);
@@ -112,21 +136,41 @@ describe('rewards in process: inbox → reactions → gRPC', () => {
     const block12 = log.findIndex((e) => e.type === 'BlockProduced' && (e.data as { height: number }).height === 12);
     assert.ok(block12 >= 0 && log.findIndex((e) => e.type === 'RewardInputsRecorded') > block12);
     const a = await call<{ base: string; active: string; total: string; totalWholeTokens: string; slaMet: boolean; closed: boolean }>(
-      impl, 'getOperatorRewards', { operator: A, group: G, period: 0 });
-    assert.deepEqual([a.base, a.active, a.total, a.totalWholeTokens, a.slaMet, a.closed], ['2500000000000000000', tokens(10), '12500000000000000000', '12', true, true]);
+      impl,
+      'getOperatorRewards',
+      { operator: A, group: G, period: 0 },
+    );
+    assert.deepEqual(
+      [a.base, a.active, a.total, a.totalWholeTokens, a.slaMet, a.closed],
+      ['2500000000000000000', tokens(10), '12500000000000000000', '12', true, true],
+    );
     const b = await call<{ total: string; slaMet: boolean }>(impl, 'getOperatorRewards', { operator: B, group: G, period: 0 });
     assert.deepEqual([b.total, b.slaMet], ['7500000000000000000', false]);
     const history = await call<{ rewards: { period: number; total: string }[] }>(impl, 'listOperatorRewards', { operator: A, group: G, limit: 0 });
-    assert.deepEqual(history.rewards.map((r) => [r.period, r.total]), [[0, '12500000000000000000']]);
+    assert.deepEqual(
+      history.rewards.map((r) => [r.period, r.total]),
+      [[0, '12500000000000000000']],
+    );
     const payouts = await call<{ periods: { period: number; paid: string }[]; budgetAvailable: string }>(impl, 'getGroupPayouts', { group: G, limit: 0 });
-    assert.deepEqual(payouts.periods.map((p) => [p.period, p.paid]), [[0, tokens(20)]]);
+    assert.deepEqual(
+      payouts.periods.map((p) => [p.period, p.paid]),
+      [[0, tokens(20)]],
+    );
     assert.equal(payouts.budgetAvailable, tokens(980));
     // reward_period (issue 10) is filled beside the deprecated period, in every answer.
     const renamed = await call<{ periods: { period: number; rewardPeriod: number }[] }>(impl, 'getGroupPayouts', { group: G, limit: 0 });
-    assert.deepEqual(renamed.periods.map((p) => [p.period, p.rewardPeriod]), [[0, 0]]);
+    assert.deepEqual(
+      renamed.periods.map((p) => [p.period, p.rewardPeriod]),
+      [[0, 0]],
+    );
     const now = await call<{ period: { index: number }; rewardPeriod: { index: number } }>(impl, 'getCurrentPeriod', {});
     assert.deepEqual([now.period.index, now.rewardPeriod.index], [1, 1]);
-    const one = await call<{ period: number; rewardPeriod: number; closed: boolean }>(impl, 'getOperatorRewards', { operator: A, group: G, rewardPeriod: 1, period: 0 });
+    const one = await call<{ period: number; rewardPeriod: number; closed: boolean }>(impl, 'getOperatorRewards', {
+      operator: A,
+      group: G,
+      rewardPeriod: 1,
+      period: 0,
+    });
     assert.deepEqual([one.period, one.rewardPeriod, one.closed], [1, 1, false], 'reward_period is read; period 0 is "not sent"');
     const same = await call<{ rewardPeriod: number; total: string }>(impl, 'getOperatorRewards', { operator: A, group: G, rewardPeriod: 0 });
     assert.deepEqual([same.rewardPeriod, same.total], [0, '12500000000000000000']);

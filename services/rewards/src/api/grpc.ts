@@ -1,10 +1,32 @@
 import { decodeRewardsLog } from '@ewx/contracts';
 import {
-  addressField, authenticate, invalid, nameField, notFound, periodAt, proven, renamedField, serviceStatus, watchHandler, shown, unary, wholeTokens, type GrpcService, type Logger, type Runtime,
+  addressField,
+  authenticate,
+  invalid,
+  nameField,
+  notFound,
+  periodAt,
+  proven,
+  renamedField,
+  serviceStatus,
+  watchHandler,
+  shown,
+  unary,
+  wholeTokens,
+  type GrpcService,
+  type Logger,
+  type Runtime,
 } from '@ewx/platform';
 import {
-  RewardsService, SetRewardPeriodLengthRequest, type GetAccountViewRequest, type GetGroupPayoutsRequest,
-  type GetOperatorRewardsRequest, type GetUnclaimedRewardsRequest, type ListOperatorRewardsRequest, type OperatorRewards, type PeriodPayout,
+  RewardsService,
+  SetRewardPeriodLengthRequest,
+  type GetAccountViewRequest,
+  type GetGroupPayoutsRequest,
+  type GetOperatorRewardsRequest,
+  type GetUnclaimedRewardsRequest,
+  type ListOperatorRewardsRequest,
+  type OperatorRewards,
+  type PeriodPayout,
 } from '@ewx/proto/rewards';
 import { CALENDAR_STREAM, type PeriodSettings } from '../app/periods.js';
 import { meetsSla } from '../domain/compute.js';
@@ -13,17 +35,27 @@ import { budgetLeft, periodStake, type ClosedPeriod, type RewardsState } from '.
 
 const M = '/ewx.v1.Rewards/';
 
-
 /** A period not closed yet: what has been recorded so far, no amounts. */
 function openPeriodView(s: RewardsState, operator: string, group: string, period: number): OperatorRewards {
   const g = s.groups.get(group)!;
   const { stake, inFinalPeriod } = periodStake(s.stakes.get(group)?.get(operator), period);
   const counts = s.votes.get(group)?.get(period)?.operators.get(operator) ?? { eligible: 0, correct: 0 };
   return {
-    operator, group, period, rewardPeriod: period, stake: stake.toString(), eligibleRounds: counts.eligible, correctVotes: counts.correct,
+    operator,
+    group,
+    period,
+    rewardPeriod: period,
+    stake: stake.toString(),
+    eligibleRounds: counts.eligible,
+    correctVotes: counts.correct,
     slaMet: !inFinalPeriod && stake > 0n && meetsSla(counts.correct, counts.eligible, g.config.slaVotingThreshold),
-    slaVotingThreshold: g.config.slaVotingThreshold, inFinalPeriod,
-    base: '0', active: '0', total: '0', totalWholeTokens: '0', closed: false,
+    slaVotingThreshold: g.config.slaVotingThreshold,
+    inFinalPeriod,
+    base: '0',
+    active: '0',
+    total: '0',
+    totalWholeTokens: '0',
+    closed: false,
   };
 }
 
@@ -32,12 +64,21 @@ function closedPeriodView(operator: string, group: string, c: ClosedPeriod): Ope
   const r = c.rows.get(operator);
   const total = (r?.base ?? 0n) + (r?.active ?? 0n);
   return {
-    operator, group, period: c.period, rewardPeriod: c.period,
-    stake: (r?.stake ?? 0n).toString(), eligibleRounds: r?.eligible ?? 0, correctVotes: r?.correct ?? 0,
+    operator,
+    group,
+    period: c.period,
+    rewardPeriod: c.period,
+    stake: (r?.stake ?? 0n).toString(),
+    eligibleRounds: r?.eligible ?? 0,
+    correctVotes: r?.correct ?? 0,
     slaMet: r !== undefined && !r.inFinalPeriod && r.stake > 0n && meetsSla(r.correct, r.eligible, c.slaVotingThreshold),
-    slaVotingThreshold: c.slaVotingThreshold, inFinalPeriod: r?.inFinalPeriod ?? false,
-    base: (r?.base ?? 0n).toString(), active: (r?.active ?? 0n).toString(), total: total.toString(),
-    totalWholeTokens: wholeTokens(total).toString(), closed: true,
+    slaVotingThreshold: c.slaVotingThreshold,
+    inFinalPeriod: r?.inFinalPeriod ?? false,
+    base: (r?.base ?? 0n).toString(),
+    active: (r?.active ?? 0n).toString(),
+    total: total.toString(),
+    totalWholeTokens: wholeTokens(total).toString(),
+    closed: true,
   };
 }
 
@@ -59,7 +100,8 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         if (!p) throw notFound('the reward period calendar (not started yet)');
         const rewardPeriod = { index: p.index, firstBlock: BigInt(p.firstBlock), lastBlock: BigInt(p.lastBlock), length: p.length };
         return {
-          period: rewardPeriod, rewardPeriod,
+          period: rewardPeriod,
+          rewardPeriod,
           height: BigInt(s.height),
           schedule: s.schedule.map((e) => ({ fromPeriod: e.fromPeriod, firstBlock: BigInt(e.firstBlock), length: e.length })),
           settlementDelay: settings.settlementDelay,
@@ -67,8 +109,11 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
       }),
       setRewardPeriodLength: unary(M + 'SetRewardPeriodLength', log, async (req: SetRewardPeriodLengthRequest) => {
         const auth = authenticate(M + 'SetRewardPeriodLength', req, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
-        const [e] = await runtime.execute(CALENDAR_STREAM,
-          proven(auth, (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s)), auth);
+        const [e] = await runtime.execute(
+          CALENDAR_STREAM,
+          proven(auth, (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s)),
+          auth,
+        );
         const ev = decodeRewardsLog(e!);
         if (ev?.type !== 'RewardPeriodScheduleChanged') throw new Error(`SetRewardPeriodLength decided ${e?.type}, not RewardPeriodScheduleChanged`);
         const d = ev.data;
@@ -110,14 +155,31 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
         const g = st().groups.get(group);
         if (!g) throw notFound(`group: solution group ${shown(group)}`);
-        const periods = [...g.closed.values()].filter((c) => c.payoutChunks > 0).sort((a, b) => b.period - a.period)
+        const periods = [...g.closed.values()]
+          .filter((c) => c.payoutChunks > 0)
+          .sort((a, b) => b.period - a.period)
           .slice(0, req.limit || 50)
-          .map((c): PeriodPayout => ({
-            period: c.period, rewardPeriod: c.period, firstBlock: BigInt(c.firstBlock), lastBlock: BigInt(c.lastBlock), activeBlocks: c.activeBlocks,
-            basePool: c.basePool.toString(), activePool: c.activePool.toString(), budgetBefore: c.budgetBefore.toString(),
-            due: c.due.toString(), paid: c.paid.toString(), budgetExhausted: c.budgetExhausted, operators: c.operators,
-            qualifying: c.qualifying, payoutChunks: c.payoutChunks, creditedChunks: c.credited, lateRounds: c.lateRounds, refusedChunks: c.refused,
-          }));
+          .map(
+            (c): PeriodPayout => ({
+              period: c.period,
+              rewardPeriod: c.period,
+              firstBlock: BigInt(c.firstBlock),
+              lastBlock: BigInt(c.lastBlock),
+              activeBlocks: c.activeBlocks,
+              basePool: c.basePool.toString(),
+              activePool: c.activePool.toString(),
+              budgetBefore: c.budgetBefore.toString(),
+              due: c.due.toString(),
+              paid: c.paid.toString(),
+              budgetExhausted: c.budgetExhausted,
+              operators: c.operators,
+              qualifying: c.qualifying,
+              payoutChunks: c.payoutChunks,
+              creditedChunks: c.credited,
+              lateRounds: c.lateRounds,
+              refusedChunks: c.refused,
+            }),
+          );
         return { group, budgetAvailable: budgetLeft(g).toString(), periods };
       }),
     },

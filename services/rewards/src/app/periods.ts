@@ -42,7 +42,9 @@ export function periodCommandsDue(s: RewardsState, settings: PeriodSettings): Re
  */
 export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: PeriodSettings, log: Logger): { stop(): Promise<void> } {
   return startProcessManager(runtime, {
-    decider: rewardsDecider, policy: undefined, log,
+    decider: rewardsDecider,
+    policy: undefined,
+    log,
     due: (s) => periodCommandsDue(s, settings),
     failure: 'reward periods: a command failed, retried at the next block',
     triggers: (e, s) => {
@@ -52,7 +54,12 @@ export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: P
         const d = ev.data;
         const g = s.groups.get(d.group);
         if (g && d.rewardPeriod <= g.lastClosed && d.chunk === 0) {
-          log.warn('late vote metadata: its period is closed; recorded, not paid', { group: d.group, period: d.rewardPeriod, solution: d.solution, roundId: d.roundId });
+          log.warn('late vote metadata: its period is closed; recorded, not paid', {
+            group: d.group,
+            period: d.rewardPeriod,
+            solution: d.solution,
+            roundId: d.roundId,
+          });
         }
       }
       return false;
@@ -68,7 +75,12 @@ export function startPeriodReactions(runtime: Runtime<RewardsState>, settings: P
       recordPeriodClose(ms);
       const closed = runtime.state().groups.get(c.group)?.closed.get(c.period);
       log.info('reward period closed', {
-        group: c.group, period: c.period, operators: closed?.operators, paid: closed?.paid.toString(), budgetExhausted: closed?.budgetExhausted, ms,
+        group: c.group,
+        period: c.period,
+        operators: closed?.operators,
+        paid: closed?.paid.toString(),
+        budgetExhausted: closed?.budgetExhausted,
+        ms,
       });
     },
   });

@@ -41,7 +41,8 @@ export function auditDecisions(log: readonly RecordedEvent[]): AuditedDecision[]
     const chunks = decoded.flatMap((e) => (e?.type === 'RewardInputsRecorded' ? [e.data] : []));
     const inputs = inputsFromLog(d, chunks);
     out.push({
-      group: d.group, period: d.rewardPeriod,
+      group: d.group,
+      period: d.rewardPeriod,
       // Old versions upcast: the recorded decision in today's shape.
       recorded: decoded.map((e) => canonical(e!.type, e!.data)),
       recomputed: decisionEvents(inputs, computePeriodRewards(inputs)).map((e) => canonical(e.type, e.data)),

@@ -26,7 +26,10 @@ describe('reward period calendar', () => {
     const log = given(ev.schedule(100), ev.block(150));
     log.run({ type: 'SetRewardPeriodLength', signer: ADMIN, admin: ADMIN, length: 50 });
     log.run({ type: 'SetRewardPeriodLength', signer: ADMIN, admin: ADMIN, length: 20 });
-    assert.deepEqual(log.state.schedule, [{ fromPeriod: 0, firstBlock: 1, length: 100 }, { fromPeriod: 2, firstBlock: 201, length: 20 }]);
+    assert.deepEqual(log.state.schedule, [
+      { fromPeriod: 0, firstBlock: 1, length: 100 },
+      { fromPeriod: 2, firstBlock: 201, length: 20 },
+    ]);
   });
 
   test('only the admin may change the length, and only to 1..1000000 blocks; a refusal changes nothing', () => {
@@ -45,8 +48,10 @@ describe('reward period calendar', () => {
     log.run({ type: 'MarkPeriodsStarted' });
     log.when({ type: 'MarkPeriodsStarted' }).thenNothingChanged();
     assert.deepEqual(of<RewardPeriodStartedEvent>(log, 'RewardPeriodStarted'), [
-      { index: 0, firstBlock: 1, lastBlock: 10 }, { index: 1, firstBlock: 11, lastBlock: 20 },
-      { index: 2, firstBlock: 21, lastBlock: 30 }, { index: 3, firstBlock: 31, lastBlock: 40 },
+      { index: 0, firstBlock: 1, lastBlock: 10 },
+      { index: 1, firstBlock: 11, lastBlock: 20 },
+      { index: 2, firstBlock: 21, lastBlock: 30 },
+      { index: 3, firstBlock: 31, lastBlock: 40 },
     ]);
   });
 
@@ -55,8 +60,15 @@ describe('reward period calendar', () => {
     const log = given(ev.schedule(10), ev.group(G, { subscriptionRewardPerBlock: '1' }, '1000'), ev.subscribed(G, addr(1), '5', 0), ev.block(5));
     log.run({ type: 'SetRewardPeriodLength', signer: ADMIN, admin: ADMIN, length: 4 });
     log.given(ev.block(14));
-    close(log, G, 0); close(log, G, 1);
+    close(log, G, 0);
+    close(log, G, 1);
     const decided = of<{ rewardPeriod: number; inputs: { firstBlock: number; lastBlock: number }; outcome: { paid: string } }>(log, 'RewardsDecided');
-    assert.deepEqual(decided.map((d) => [d.rewardPeriod, d.inputs.firstBlock, d.inputs.lastBlock, d.outcome.paid]), [[0, 1, 10, '10'], [1, 11, 14, '4']]);
+    assert.deepEqual(
+      decided.map((d) => [d.rewardPeriod, d.inputs.firstBlock, d.inputs.lastBlock, d.outcome.paid]),
+      [
+        [0, 1, 10, '10'],
+        [1, 11, 14, '4'],
+      ],
+    );
   });
 });

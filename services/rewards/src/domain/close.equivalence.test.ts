@@ -32,11 +32,16 @@ function refClosingInputs(s: RewardsState, group: string, period: number): Perio
   }
   operators.sort((a, b) => (a.operator < b.operator ? -1 : a.operator > b.operator ? 1 : 0));
   return {
-    group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,
+    group,
+    period,
+    firstBlock: p.firstBlock,
+    lastBlock: p.lastBlock,
     config: {
-      subscriptionRewardPerBlock: rates.subscription.toString(), votingRewardPerBlock: rates.voting.toString(),
+      subscriptionRewardPerBlock: rates.subscription.toString(),
+      votingRewardPerBlock: rates.voting.toString(),
       slaVotingThreshold: g.config.slaVotingThreshold,
-      operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
+      operationStartBlock: g.config.operationStartBlock,
+      operationEndBlock: g.config.operationEndBlock,
     },
     budget: budgetLeft(g).toString(),
     operators,
@@ -69,29 +74,62 @@ function refCompute(inputs: PeriodInputs) {
   const budgetExhausted = due > budget;
   if (budgetExhausted) rewards = rewards.map((r) => ({ operator: r.operator, base: (r.base * budget) / due, active: (r.active * budget) / due }));
   const paid = rewards.reduce((a, r) => a + r.base + r.active, 0n);
-  return { activeBlocks: blocks, basePool, activePool, totalStake, weightSum, qualifying: qualifies.filter((q) => q).length, due, paid, budgetExhausted, rewards };
+  return {
+    activeBlocks: blocks,
+    basePool,
+    activePool,
+    totalStake,
+    weightSum,
+    qualifying: qualifies.filter((q) => q).length,
+    due,
+    paid,
+    budgetExhausted,
+    rewards,
+  };
 }
 function refDecisionEvents(inputs: PeriodInputs, d: ReturnType<typeof refCompute>, rows: number): EventData[] {
   const { group, period } = inputs;
   const inputChunks = chunked(inputs.operators, rows);
-  const payouts = d.rewards.filter((r) => r.base + r.active > 0n)
+  const payouts = d.rewards
+    .filter((r) => r.base + r.active > 0n)
     .map((r) => ({ operator: r.operator, amount: (r.base + r.active).toString(), base: r.base.toString(), active: r.active.toString() }));
   const payoutChunks = chunked(payouts, rows);
   const out: EventData[] = inputChunks.map((operators, chunk) =>
-    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, rewardPeriod: period, chunk, chunks: inputChunks.length, operators } }));
-  out.push(rewardsEvent({
-    type: 'RewardsDecided',
-    data: {
-      group, rewardPeriod: period,
-      inputs: { firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, config: inputs.config, budget: inputs.budget, operators: inputs.operators.length, inputChunks: inputChunks.length },
-      outcome: {
-        activeBlocks: d.activeBlocks, basePool: d.basePool.toString(), activePool: d.activePool.toString(),
-        totalStake: d.totalStake.toString(), weightSum: d.weightSum.toString(), qualifying: d.qualifying,
-        due: d.due.toString(), paid: d.paid.toString(), budgetExhausted: d.budgetExhausted, payoutChunks: payoutChunks.length,
+    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, rewardPeriod: period, chunk, chunks: inputChunks.length, operators } }),
+  );
+  out.push(
+    rewardsEvent({
+      type: 'RewardsDecided',
+      data: {
+        group,
+        rewardPeriod: period,
+        inputs: {
+          firstBlock: inputs.firstBlock,
+          lastBlock: inputs.lastBlock,
+          config: inputs.config,
+          budget: inputs.budget,
+          operators: inputs.operators.length,
+          inputChunks: inputChunks.length,
+        },
+        outcome: {
+          activeBlocks: d.activeBlocks,
+          basePool: d.basePool.toString(),
+          activePool: d.activePool.toString(),
+          totalStake: d.totalStake.toString(),
+          weightSum: d.weightSum.toString(),
+          qualifying: d.qualifying,
+          due: d.due.toString(),
+          paid: d.paid.toString(),
+          budgetExhausted: d.budgetExhausted,
+          payoutChunks: payoutChunks.length,
+        },
       },
-    },
-  }));
-  if (d.budgetExhausted) out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, rewardPeriod: period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
+    }),
+  );
+  if (d.budgetExhausted)
+    out.push(
+      rewardsEvent({ type: 'BudgetExhausted', data: { group, rewardPeriod: period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }),
+    );
   payoutChunks.forEach((rows, chunk) => {
     const subtotal = rows.reduce((a, r) => a + BigInt(r.amount), 0n).toString();
     out.push(rewardsEvent({ type: 'RewardsComputed', data: { group, rewardPeriod: period, chunk, chunks: payoutChunks.length, payouts: rows, subtotal } }));
@@ -141,17 +179,33 @@ function closeMatchesReference(ops: Operator[], budget: bigint, sla: number, sub
 
 describe('closing a period equals the reference implementation', () => {
   test('same decision events (inputs, outcome, payouts, subtotals; bigint, rounded down) on random groups, budgets and SLAs', () => {
-    fc.assert(fc.property(
-      fc.array(operatorArb, { maxLength: 120 }), fc.bigInt({ min: 0n, max: 10n ** 12n }),
-      fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 10 ** 6 }), fc.integer({ min: 0, max: 10 ** 6 }), fc.integer({ min: 0, max: 2 }),
-      closeMatchesReference), { numRuns: 150 });
+    fc.assert(
+      fc.property(
+        fc.array(operatorArb, { maxLength: 120 }),
+        fc.bigInt({ min: 0n, max: 10n ** 12n }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 10 ** 6 }),
+        fc.integer({ min: 0, max: 10 ** 6 }),
+        fc.integer({ min: 0, max: 2 }),
+        closeMatchesReference,
+      ),
+      { numRuns: 150 },
+    );
   });
 
   test('same decision events on a few hundred random operators (radix-sorted addresses, stakes passed as bigints)', () => {
-    fc.assert(fc.property(
-      fc.array(operatorArb, { minLength: 200, maxLength: 500 }), fc.bigInt({ min: 0n, max: 10n ** 30n }),
-      fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 10 ** 9 }), fc.integer({ min: 0, max: 10 ** 9 }), fc.integer({ min: 0, max: 1 }),
-      closeMatchesReference), { numRuns: 25 });
+    fc.assert(
+      fc.property(
+        fc.array(operatorArb, { minLength: 200, maxLength: 500 }),
+        fc.bigInt({ min: 0n, max: 10n ** 30n }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 10 ** 9 }),
+        fc.integer({ min: 0, max: 10 ** 9 }),
+        fc.integer({ min: 0, max: 1 }),
+        closeMatchesReference,
+      ),
+      { numRuns: 25 },
+    );
   });
 
   test('same decision events at 5,000 operators (several input and payout chunks), budget exhausted and not', () => {
@@ -163,7 +217,16 @@ describe('closing a period equals the reference implementation', () => {
       for (let i = 0; i < n; i++) s = apply(s, ev.subscribed(G, addr((i * 7919) % 100_003), String(1 + ((i * 104_729) % 99_991)), 0));
       for (let r = 0; r < 5; r++) {
         const eligible = Array.from({ length: n }, (_, i) => addr((i * 7919) % 100_003));
-        s = apply(s, ev.round(G, 0, `r${r}`, eligible, eligible.filter((_, i) => (i * 31 + r) % 7 < 5)));
+        s = apply(
+          s,
+          ev.round(
+            G,
+            0,
+            `r${r}`,
+            eligible,
+            eligible.filter((_, i) => (i * 31 + r) % 7 < 5),
+          ),
+        );
       }
       s = apply(s, ev.block(20));
       const expected = refDecisionEvents(refClosingInputs(s, G, 0), refCompute(refClosingInputs(s, G, 0)), 1500);

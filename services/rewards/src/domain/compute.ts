@@ -53,8 +53,7 @@ export function activeBlocks(firstBlock: number, lastBlock: number, opStart: num
 }
 
 /** correct × 100 ≥ sla × eligible, with eligible > 0. */
-export const meetsSla = (correct: number, eligible: number, sla: number): boolean =>
-  eligible > 0 && meetsPercent(correct, eligible, sla);
+export const meetsSla = (correct: number, eligible: number, sla: number): boolean => eligible > 0 && meetsPercent(correct, eligible, sla);
 
 /**
  * `stakes`, when given, holds `BigInt(operators[i].stake)` for each operator (closingInputs fills it
@@ -114,7 +113,15 @@ export function computePeriodRewards(inputs: PeriodInputs, stakes?: readonly big
     });
   }
   return {
-    activeBlocks: blocks, basePool, activePool, totalStake, weightSum,
-    qualifying, due, paid, budgetExhausted, rewards,
+    activeBlocks: blocks,
+    basePool,
+    activePool,
+    totalStake,
+    weightSum,
+    qualifying,
+    due,
+    paid,
+    budgetExhausted,
+    rewards,
   };
 }

@@ -79,7 +79,9 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
   const p = periodByIndex(s.schedule, period);
   if (!p) throw precondition('ClosePeriod: the reward period calendar has not started yet');
   if (s.height < p.lastBlock + settlementDelay) {
-    throw precondition(`ClosePeriod: period ${period} ends at block ${p.lastBlock}; it closes at block ${p.lastBlock + settlementDelay}, height is ${s.height}`);
+    throw precondition(
+      `ClosePeriod: period ${period} ends at block ${p.lastBlock}; it closes at block ${p.lastBlock + settlementDelay}, height is ${s.height}`,
+    );
   }
   const rates = ratesAt(g, period);
   const byOperator: Map<string, OperatorStake> = s.stakes.get(group) ?? new Map();
@@ -110,11 +112,16 @@ export function closingInputs(s: RewardsState, group: string, period: number, se
     stakes?.push(rowStakes[order[i]!]!);
   }
   return {
-    group, period, firstBlock: p.firstBlock, lastBlock: p.lastBlock,
+    group,
+    period,
+    firstBlock: p.firstBlock,
+    lastBlock: p.lastBlock,
     config: {
-      subscriptionRewardPerBlock: rates.subscription.toString(), votingRewardPerBlock: rates.voting.toString(),
+      subscriptionRewardPerBlock: rates.subscription.toString(),
+      votingRewardPerBlock: rates.voting.toString(),
       slaVotingThreshold: g.config.slaVotingThreshold,
-      operationStartBlock: g.config.operationStartBlock, operationEndBlock: g.config.operationEndBlock,
+      operationStartBlock: g.config.operationStartBlock,
+      operationEndBlock: g.config.operationEndBlock,
     },
     budget: budgetLeft(g).toString(),
     operators,

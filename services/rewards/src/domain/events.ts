@@ -35,24 +35,41 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
   }
   const payoutChunks = chunked(payouts);
   const out: EventData[] = inputChunks.map((operators, chunk) =>
-    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, rewardPeriod: period, chunk, chunks: inputChunks.length, operators } }));
-  out.push(rewardsEvent({
-    type: 'RewardsDecided',
-    data: {
-      group, rewardPeriod: period,
-      inputs: {
-        firstBlock: inputs.firstBlock, lastBlock: inputs.lastBlock, config: inputs.config, budget: inputs.budget,
-        operators: inputs.operators.length, inputChunks: inputChunks.length,
+    rewardsEvent({ type: 'RewardInputsRecorded', data: { group, rewardPeriod: period, chunk, chunks: inputChunks.length, operators } }),
+  );
+  out.push(
+    rewardsEvent({
+      type: 'RewardsDecided',
+      data: {
+        group,
+        rewardPeriod: period,
+        inputs: {
+          firstBlock: inputs.firstBlock,
+          lastBlock: inputs.lastBlock,
+          config: inputs.config,
+          budget: inputs.budget,
+          operators: inputs.operators.length,
+          inputChunks: inputChunks.length,
+        },
+        outcome: {
+          activeBlocks: d.activeBlocks,
+          basePool: d.basePool.toString(),
+          activePool: d.activePool.toString(),
+          totalStake: d.totalStake.toString(),
+          weightSum: d.weightSum.toString(),
+          qualifying: d.qualifying,
+          due: d.due.toString(),
+          paid: d.paid.toString(),
+          budgetExhausted: d.budgetExhausted,
+          payoutChunks: payoutChunks.length,
+        },
       },
-      outcome: {
-        activeBlocks: d.activeBlocks, basePool: d.basePool.toString(), activePool: d.activePool.toString(),
-        totalStake: d.totalStake.toString(), weightSum: d.weightSum.toString(), qualifying: d.qualifying,
-        due: d.due.toString(), paid: d.paid.toString(), budgetExhausted: d.budgetExhausted, payoutChunks: payoutChunks.length,
-      },
-    },
-  }));
+    }),
+  );
   if (d.budgetExhausted) {
-    out.push(rewardsEvent({ type: 'BudgetExhausted', data: { group, rewardPeriod: period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }));
+    out.push(
+      rewardsEvent({ type: 'BudgetExhausted', data: { group, rewardPeriod: period, budget: inputs.budget, due: d.due.toString(), paid: d.paid.toString() } }),
+    );
   }
   payoutChunks.forEach((rows, chunk) => {
     let sum = 0n;
@@ -67,11 +84,18 @@ export function decisionEvents(inputs: PeriodInputs, d: PeriodDecision): EventDa
 export function inputsFromLog(decided: RewardsDecidedEvent, chunks: readonly RewardInputsRecordedEvent[]): PeriodInputs {
   const sorted = [...chunks].sort((a, b) => a.chunk - b.chunk);
   if (sorted.length !== decided.inputs.inputChunks || sorted.some((c, i) => c.chunk !== i)) {
-    throw new Error(`group ${decided.group} reward period ${decided.rewardPeriod}: expected ${decided.inputs.inputChunks} input chunks, found ${sorted.length}`);
+    throw new Error(
+      `group ${decided.group} reward period ${decided.rewardPeriod}: expected ${decided.inputs.inputChunks} input chunks, found ${sorted.length}`,
+    );
   }
   const h = decided.inputs;
   return {
-    group: decided.group, period: decided.rewardPeriod, firstBlock: h.firstBlock, lastBlock: h.lastBlock,
-    config: h.config, budget: h.budget, operators: sorted.flatMap((c) => c.operators),
+    group: decided.group,
+    period: decided.rewardPeriod,
+    firstBlock: h.firstBlock,
+    lastBlock: h.lastBlock,
+    config: h.config,
+    budget: h.budget,
+    operators: sorted.flatMap((c) => c.operators),
   };
 }

@@ -1,5 +1,11 @@
 import {
-  decodeRewardsLog, periodAt, unhandled, withEntry, type GroupRegisteredEvent, type RewardsCreditRefusedEvent, type RewardsEvent,
+  decodeRewardsLog,
+  periodAt,
+  unhandled,
+  withEntry,
+  type GroupRegisteredEvent,
+  type RewardsCreditRefusedEvent,
+  type RewardsEvent,
   type VoteMetadataEvent,
 } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
@@ -11,9 +17,13 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
   const ev = decodeRewardsLog(e);
   if (!ev) return s;
   switch (ev.type) {
-    case 'BlockProduced': s.height = ev.data.height; return s;
+    case 'BlockProduced':
+      s.height = ev.data.height;
+      return s;
     // A run of blocks: period starts and closes are reactions to the height, each due one in order.
-    case 'BlocksProduced': s.height = ev.data.to; return s;
+    case 'BlocksProduced':
+      s.height = ev.data.to;
+      return s;
     case 'Deposited': {
       const d = ev.data;
       const a = inMap(s.accounts, d.account, () => ({ deposited: 0n, deposits: 0 }));
@@ -21,13 +31,18 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       a.deposits += 1;
       return s;
     }
-    case 'GroupRegistered': return groupRegistered(s, ev.data);
+    case 'GroupRegistered':
+      return groupRegistered(s, ev.data);
     case 'GroupRewardsChanged': {
       const d = ev.data;
       const g = s.groups.get(d.group);
       if (g) {
         const kept = g.rates.filter((r) => r.fromPeriod < d.fromPeriod);
-        g.rates.splice(0, g.rates.length, ...kept, { fromPeriod: d.fromPeriod, subscription: BigInt(d.subscriptionRewardPerBlock), voting: BigInt(d.votingRewardPerBlock) });
+        g.rates.splice(0, g.rates.length, ...kept, {
+          fromPeriod: d.fromPeriod,
+          subscription: BigInt(d.subscriptionRewardPerBlock),
+          voting: BigInt(d.votingRewardPerBlock),
+        });
       }
       return s;
     }
@@ -73,21 +88,24 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       setStake(o, (o.finalPeriod ?? d.finalPeriod) + 1, 0n);
       return s;
     }
-    case 'VoteMetadata': return voteMetadata(s, ev.data);
+    case 'VoteMetadata':
+      return voteMetadata(s, ev.data);
     case 'RewardsCredited': {
       const d = ev.data;
       const c = s.groups.get(d.group)?.closed.get(d.rewardPeriod);
       if (c) c.credited += 1;
       return s;
     }
-    case 'RewardsCreditRefused': return creditRefused(s, ev.data);
+    case 'RewardsCreditRefused':
+      return creditRefused(s, ev.data);
     case 'RewardsClaimed': {
       const d = ev.data;
       const byGroup = inMap(s.claimed, d.operator, () => new Map<string, bigint>());
       for (const x of d.groups) byGroup.set(x.group, (byGroup.get(x.group) ?? 0n) + BigInt(x.amount));
       return s;
     }
-    default: return own(s, ev);
+    default:
+      return own(s, ev);
   }
 }
 
@@ -95,9 +113,15 @@ function groupRegistered(s: RewardsState, d: GroupRegisteredEvent): RewardsState
   if (s.groups.has(d.group)) return s;
   const firstPeriod = periodAt(s.schedule, Math.max(d.height, 1))?.index ?? 0;
   s.groups.set(d.group, {
-    group: d.group, config: d.config, status: 'ACTIVE', firstPeriod,
+    group: d.group,
+    config: d.config,
+    status: 'ACTIVE',
+    firstPeriod,
     rates: [{ fromPeriod: -1, subscription: BigInt(d.config.subscriptionRewardPerBlock), voting: BigInt(d.config.votingRewardPerBlock) }],
-    registryBudget: BigInt(d.budget), unpaid: 0n, lastClosed: firstPeriod - 1, closed: new Map(),
+    registryBudget: BigInt(d.budget),
+    unpaid: 0n,
+    lastClosed: firstPeriod - 1,
+    closed: new Map(),
   });
   return s;
 }
@@ -110,18 +134,24 @@ function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
     if (c && d.chunk === 0) c.lateRounds += 1;
     return s;
   }
-  const v = inMap(inMap(s.votes, d.group, () => new Map()), d.rewardPeriod, () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }));
+  const v = inMap(
+    inMap(s.votes, d.group, () => new Map()),
+    d.rewardPeriod,
+    () => ({ operators: new Map(), seen: new Set<string>(), rounds: 0 }),
+  );
   const key = `${d.solution}|${d.roundId}|${d.chunk}`;
   if (v.seen.has(key)) return s;
   v.seen.add(key);
   if (d.chunk === 0) v.rounds += 1;
   for (const op of d.eligibleOperators) {
     const c = v.operators.get(op);
-    if (c) c.eligible += 1; else v.operators.set(op, { eligible: 1, correct: 0 });
+    if (c) c.eligible += 1;
+    else v.operators.set(op, { eligible: 1, correct: 0 });
   }
   for (const op of d.correctOperators) {
     const c = v.operators.get(op);
-    if (c) c.correct += 1; else v.operators.set(op, { eligible: 0, correct: 1 });
+    if (c) c.correct += 1;
+    else v.operators.set(op, { eligible: 0, correct: 1 });
   }
   return s;
 }
@@ -129,8 +159,12 @@ function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
 /** Rewards' own events. */
 function own(s: RewardsState, ev: RewardsEvent): RewardsState {
   switch (ev.type) {
-    case 'RewardPeriodScheduleChanged': s.schedule = withEntry(s.schedule, ev.data); return s;
-    case 'RewardPeriodStarted': s.lastStartedPeriod = Math.max(s.lastStartedPeriod, ev.data.index); return s;
+    case 'RewardPeriodScheduleChanged':
+      s.schedule = withEntry(s.schedule, ev.data);
+      return s;
+    case 'RewardPeriodStarted':
+      s.lastStartedPeriod = Math.max(s.lastStartedPeriod, ev.data.index);
+      return s;
     case 'RewardInputsRecorded': {
       const g = s.groups.get(ev.data.group);
       if (!g) return s;
@@ -138,14 +172,36 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
       let c = g.closed.get(ev.data.rewardPeriod);
       if (!c) {
         c = {
-          period: ev.data.rewardPeriod, firstBlock: 0, lastBlock: 0, activeBlocks: 0, basePool: 0n, activePool: 0n, budgetBefore: 0n,
-          due: 0n, paid: 0n, budgetExhausted: false, operators: 0, qualifying: 0, slaVotingThreshold: 0, payoutChunks: 0,
-          credited: 0, refused: 0, lateRounds: 0, rows: new Map(),
+          period: ev.data.rewardPeriod,
+          firstBlock: 0,
+          lastBlock: 0,
+          activeBlocks: 0,
+          basePool: 0n,
+          activePool: 0n,
+          budgetBefore: 0n,
+          due: 0n,
+          paid: 0n,
+          budgetExhausted: false,
+          operators: 0,
+          qualifying: 0,
+          slaVotingThreshold: 0,
+          payoutChunks: 0,
+          credited: 0,
+          refused: 0,
+          lateRounds: 0,
+          rows: new Map(),
         };
         g.closed.set(ev.data.rewardPeriod, c);
       }
       for (const o of ev.data.operators) {
-        c.rows.set(o.operator, { stake: BigInt(o.stake), eligible: o.eligibleRounds, correct: o.correctVotes, inFinalPeriod: o.inFinalPeriod, base: 0n, active: 0n });
+        c.rows.set(o.operator, {
+          stake: BigInt(o.stake),
+          eligible: o.eligibleRounds,
+          correct: o.correctVotes,
+          inFinalPeriod: o.inFinalPeriod,
+          base: 0n,
+          active: 0n,
+        });
       }
       return s;
     }
@@ -156,17 +212,26 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
       if (!g || !prev) return s;
       g.closed.set(d.rewardPeriod, {
         ...prev,
-        firstBlock: d.inputs.firstBlock, lastBlock: d.inputs.lastBlock, activeBlocks: d.outcome.activeBlocks,
-        basePool: BigInt(d.outcome.basePool), activePool: BigInt(d.outcome.activePool), budgetBefore: BigInt(d.inputs.budget),
-        due: BigInt(d.outcome.due), paid: BigInt(d.outcome.paid), budgetExhausted: d.outcome.budgetExhausted,
-        operators: d.inputs.operators, qualifying: d.outcome.qualifying, slaVotingThreshold: d.inputs.config.slaVotingThreshold,
+        firstBlock: d.inputs.firstBlock,
+        lastBlock: d.inputs.lastBlock,
+        activeBlocks: d.outcome.activeBlocks,
+        basePool: BigInt(d.outcome.basePool),
+        activePool: BigInt(d.outcome.activePool),
+        budgetBefore: BigInt(d.inputs.budget),
+        due: BigInt(d.outcome.due),
+        paid: BigInt(d.outcome.paid),
+        budgetExhausted: d.outcome.budgetExhausted,
+        operators: d.inputs.operators,
+        qualifying: d.outcome.qualifying,
+        slaVotingThreshold: d.inputs.config.slaVotingThreshold,
         payoutChunks: d.outcome.payoutChunks,
       });
       g.lastClosed = Math.max(g.lastClosed, d.rewardPeriod);
       s.votes.get(d.group)?.delete(d.rewardPeriod);
       return s;
     }
-    case 'BudgetExhausted': return s;
+    case 'BudgetExhausted':
+      return s;
     case 'RewardsComputed': {
       const d = ev.data;
       const g = s.groups.get(d.group);
@@ -176,11 +241,15 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
         const byGroup = inMap(s.earned, p.operator, () => new Map<string, bigint>());
         byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) + BigInt(p.amount));
         const row = c?.rows.get(p.operator);
-        if (row) { row.base = BigInt(p.base ?? p.amount); row.active = BigInt(p.active ?? '0'); }
+        if (row) {
+          row.base = BigInt(p.base ?? p.amount);
+          row.active = BigInt(p.active ?? '0');
+        }
       }
       return s;
     }
-    default: return unhandled(ev);
+    default:
+      return unhandled(ev);
   }
 }
 
@@ -204,7 +273,11 @@ function creditRefused(s: RewardsState, d: RewardsCreditRefusedEvent): RewardsSt
 }
 
 function operatorStake(s: RewardsState, group: string, operator: string): OperatorStake {
-  return inMap(inMap(s.stakes, group, () => new Map()), operator, () => ({ changes: [], finalPeriod: undefined }));
+  return inMap(
+    inMap(s.stakes, group, () => new Map()),
+    operator,
+    () => ({ changes: [], finalPeriod: undefined }),
+  );
 }
 
 function setStake(o: OperatorStake, fromPeriod: number, stake: bigint): void {

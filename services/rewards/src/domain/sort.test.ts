@@ -7,15 +7,27 @@ import { sortStrings } from './sort.js';
 describe('sortStrings: the order of the built-in sort (UTF-16 code units)', () => {
   test('random strings of a small alphabet: prefixes, empty strings, duplicates, surrogates, wide code-unit spans', () => {
     const unit = fc.constantFrom('a', 'b', 'ab', '', 'é', '\u{1F600}', 'Z', '\uffff', '0', ':', '\u0100');
-    fc.assert(fc.property(fc.array(fc.array(unit, { maxLength: 8 }).map((x) => x.join('')), { maxLength: 300 }), (xs) => {
-      assert.deepEqual(sortStrings([...xs]), [...xs].sort());
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(unit, { maxLength: 8 }).map((x) => x.join('')),
+          { maxLength: 300 },
+        ),
+        (xs) => {
+          assert.deepEqual(sortStrings([...xs]), [...xs].sort());
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   test('any strings', () => {
-    fc.assert(fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { maxLength: 200 }), (xs) => {
-      assert.deepEqual(sortStrings([...xs]), [...xs].sort());
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { maxLength: 200 }), (xs) => {
+        assert.deepEqual(sortStrings([...xs]), [...xs].sort());
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('10,000 operator addresses, hashed and zero-padded (long shared prefixes)', () => {

@@ -26,7 +26,13 @@ export function sortedOrder(keys: readonly string[]): Int32Array {
 }
 
 /** Strings being sorted and, in lockstep, their original indices. */
-interface Work { readonly a: string[]; readonly idx: Int32Array; readonly aux: string[]; readonly auxIdx: Int32Array; readonly codes: Int32Array }
+interface Work {
+  readonly a: string[];
+  readonly idx: Int32Array;
+  readonly aux: string[];
+  readonly auxIdx: Int32Array;
+  readonly codes: Int32Array;
+}
 
 /** Below this many strings a range is finished with insertion sort. */
 const SMALL = 24;
@@ -38,8 +44,14 @@ const MAX_DEPTH = 4096;
 function msd(w: Work, lo: number, hi: number, depth: number): void {
   const { a, idx, aux, auxIdx, codes } = w;
   for (let d = depth; ; d++) {
-    if (hi - lo <= SMALL) { insertion(w, lo, hi); return; }
-    if (d > MAX_DEPTH) { builtin(w, lo, hi); return; }
+    if (hi - lo <= SMALL) {
+      insertion(w, lo, hi);
+      return;
+    }
+    if (d > MAX_DEPTH) {
+      builtin(w, lo, hi);
+      return;
+    }
     // Code of each string at d, 0 for a string that ends before d (it sorts first).
     let min = 0x10000;
     let max = 0;
@@ -54,7 +66,10 @@ function msd(w: Work, lo: number, hi: number, depth: number): void {
       if (min === 0) return; // all equal
       continue; // a shared code unit: look at the next position
     }
-    if (max - min > MAX_SPAN) { builtin(w, lo, hi); return; }
+    if (max - min > MAX_SPAN) {
+      builtin(w, lo, hi);
+      return;
+    }
     const counts = new Int32Array(max - min + 2);
     for (let i = lo; i < hi; i++) counts[codes[i]! - min + 1]! += 1;
     for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;

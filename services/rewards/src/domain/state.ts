@@ -2,7 +2,10 @@ import { withdrawalStage } from '@ewx/contracts';
 import type { GroupConfig, Schedule } from '@ewx/platform/domain';
 
 /** A change of stake taking effect from a period; the last one at or before a period applies. */
-export interface StakeChange { readonly fromPeriod: number; readonly stake: bigint }
+export interface StakeChange {
+  readonly fromPeriod: number;
+  readonly stake: bigint;
+}
 
 export interface OperatorStake {
   /** Sorted by fromPeriod. */
@@ -11,9 +14,16 @@ export interface OperatorStake {
   finalPeriod: number | undefined;
 }
 
-export interface Rates { readonly fromPeriod: number; readonly subscription: bigint; readonly voting: bigint }
+export interface Rates {
+  readonly fromPeriod: number;
+  readonly subscription: bigint;
+  readonly voting: bigint;
+}
 
-export interface Counts { eligible: number; correct: number }
+export interface Counts {
+  eligible: number;
+  correct: number;
+}
 
 /** What one period's settled rounds said about a group's operators. */
 export interface PeriodVotes {
@@ -82,7 +92,10 @@ export interface GroupView {
   readonly closed: Map<number, ClosedPeriod>;
 }
 
-export interface AccountView { deposited: bigint; deposits: number }
+export interface AccountView {
+  deposited: bigint;
+  deposits: number;
+}
 
 export interface RewardsState {
   height: number;
@@ -103,8 +116,15 @@ export interface RewardsState {
 }
 
 export const initialState = (): RewardsState => ({
-  height: 0, schedule: [], lastStartedPeriod: -1, groups: new Map(), stakes: new Map(), votes: new Map(),
-  earned: new Map(), claimed: new Map(), accounts: new Map(),
+  height: 0,
+  schedule: [],
+  lastStartedPeriod: -1,
+  groups: new Map(),
+  stakes: new Map(),
+  votes: new Map(),
+  earned: new Map(),
+  claimed: new Map(),
+  accounts: new Map(),
 });
 
 /**

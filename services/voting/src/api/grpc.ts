@@ -1,9 +1,34 @@
 import {
-  authenticate, enumField, grpcStatusOf, pagedByKey, invalid, nameField, notFound, pageOf, proven, serviceStatus, watchHandler, shown, statusMessage, unary, type GrpcService, type Logger, type Runtime,
+  authenticate,
+  enumField,
+  grpcStatusOf,
+  pagedByKey,
+  invalid,
+  nameField,
+  notFound,
+  pageOf,
+  proven,
+  serviceStatus,
+  watchHandler,
+  shown,
+  statusMessage,
+  unary,
+  type GrpcService,
+  type Logger,
+  type Runtime,
 } from '@ewx/platform';
 import {
-  RoundState, StartRoundRequest, SubmitVoteRequest, UnresolvedReason, VotingService, type GetRoundRequest, type GetRoundSnapshotRequest, type ListRoundsRequest, type Round as RoundMsg,
-  type SubmitVotesRequest, type VoteStatus,
+  RoundState,
+  StartRoundRequest,
+  SubmitVoteRequest,
+  UnresolvedReason,
+  VotingService,
+  type GetRoundRequest,
+  type GetRoundSnapshotRequest,
+  type ListRoundsRequest,
+  type Round as RoundMsg,
+  type SubmitVotesRequest,
+  type VoteStatus,
 } from '@ewx/proto/voting';
 import { voteBatcher } from '../app/batcher.js';
 import { authenticateWith, type Verifier } from '../app/verifier.js';
@@ -11,13 +36,17 @@ import { roundKey, roundStream, startRound, validateRoundId, type Round, type Vo
 
 const M = '/ewx.v1.Voting/';
 const STATE: Record<Round['status'], RoundState> = {
-  ACTIVE: RoundState.ROUND_STATE_ACTIVE, OFF_CHAIN_VOTE: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
-  SETTLED: RoundState.ROUND_STATE_SETTLED, UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
+  ACTIVE: RoundState.ROUND_STATE_ACTIVE,
+  OFF_CHAIN_VOTE: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
+  SETTLED: RoundState.ROUND_STATE_SETTLED,
+  UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
 };
 
 /** The reasons a tally leaves a round unresolved (contracts' Tally.reason), as the wire's enum. */
 const REASON: Readonly<Record<string, UnresolvedReason>> = {
-  NO_QUORUM: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM, NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY, TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
+  NO_QUORUM: UnresolvedReason.UNRESOLVED_REASON_NO_QUORUM,
+  NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY,
+  TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
 };
 
 const ROUND_STATES = Object.values(RoundState).filter((v): v is number => typeof v === 'number' && v >= 0);
@@ -31,11 +60,25 @@ function toMessage(r: Round): RoundMsg {
     top = Math.max(0, ...counts.values());
   }
   return {
-    solution: r.solution, roundId: r.roundId, group: r.group, state: STATE[r.status], starter: r.starter,
-    startBlock: BigInt(r.startBlock), endBlock: BigInt(r.endBlock), period: r.period, rewardPeriod: r.period, quorumPercent: r.quorumPercent,
-    voteThresholdPercent: r.voteThresholdPercent, unresolvedPolicy: r.unresolvedPolicy, retryOf: r.retryOf ?? '',
+    solution: r.solution,
+    roundId: r.roundId,
+    group: r.group,
+    state: STATE[r.status],
+    starter: r.starter,
+    startBlock: BigInt(r.startBlock),
+    endBlock: BigInt(r.endBlock),
+    period: r.period,
+    rewardPeriod: r.period,
+    quorumPercent: r.quorumPercent,
+    voteThresholdPercent: r.voteThresholdPercent,
+    unresolvedPolicy: r.unresolvedPolicy,
+    retryOf: r.retryOf ?? '',
     tally: closed ? { eligible: r.eligible, submitted: r.votes.size, top } : undefined,
-    result: Buffer.from(r.result ?? '', 'hex'), unresolvedReason: r.reason ?? '', merkleRoot: r.merkleRoot ?? '', alerted: r.alerted, eligible: r.eligible,
+    result: Buffer.from(r.result ?? '', 'hex'),
+    unresolvedReason: r.reason ?? '',
+    merkleRoot: r.merkleRoot ?? '',
+    alerted: r.alerted,
+    eligible: r.eligible,
     reason: (r.reason === undefined ? undefined : REASON[r.reason]) ?? UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
   };
 }
@@ -47,7 +90,14 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
     nameField('solution', req.solution);
     validateRoundId(req.roundId, false);
     if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
-    return batcher.submit({ solution: req.solution, roundId: req.roundId, worker: auth.signer, result: Buffer.from(req.result).toString('hex'), nonce: auth.nonce, signature: Buffer.from(req.auth!.signature).toString('hex') });
+    return batcher.submit({
+      solution: req.solution,
+      roundId: req.roundId,
+      worker: auth.signer,
+      result: Buffer.from(req.result).toString('hex'),
+      nonce: auth.nonce,
+      signature: Buffer.from(req.auth!.signature).toString('hex'),
+    });
   };
   const get = (solution: string, roundId: string): Round => {
     nameField('solution', solution);
@@ -68,16 +118,24 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         const auth = authenticate(M + 'StartRound', req, (m) => StartRoundRequest.encode(m).finish());
         nameField('solution', req.solution);
         validateRoundId(req.roundId);
-        await runtime.execute(roundStream(req.solution, req.roundId),
-          proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events), auth);
+        await runtime.execute(
+          roundStream(req.solution, req.roundId),
+          proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events),
+          auth,
+        );
         return toMessage(get(req.solution, req.roundId));
       }),
       submitVote: unary(M + 'SubmitVote', log, async (req: SubmitVoteRequest) => ({ accepted: await vote(req) })),
       submitVotes: unary(M + 'SubmitVotes', log, async (req: SubmitVotesRequest) => {
         if (req.votes.length > 10_000) throw invalid('votes', 'at most 10000 per call');
-        const results = await Promise.all(req.votes.map((v) => vote(v).then(
-          (accepted): VoteStatus => ({ code: 0, message: '', accepted }),
-          (e): VoteStatus => ({ code: grpcStatusOf(e), message: statusMessage(e), accepted: false }))));
+        const results = await Promise.all(
+          req.votes.map((v) =>
+            vote(v).then(
+              (accepted): VoteStatus => ({ code: 0, message: '', accepted }),
+              (e): VoteStatus => ({ code: grpcStatusOf(e), message: statusMessage(e), accepted: false }),
+            ),
+          ),
+        );
         return { results };
       }),
       getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
@@ -86,7 +144,9 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         const { items, next } = pagedByKey(r.snapshot.keys(), req.page, (k) => r.snapshot.has(k));
         return {
           workers: items.map((worker) => ({ worker, operator: r.snapshot.get(worker)! })),
-          eligible: r.eligible, complete: r.snapshot.size >= r.eligible, page: { nextPageToken: next },
+          eligible: r.eligible,
+          complete: r.snapshot.size >= r.eligible,
+          page: { nextPageToken: next },
         };
       }),
       listRounds: unary(M + 'ListRounds', log, async (req: ListRoundsRequest) => {
@@ -94,7 +154,8 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         enumField('state', req.state, ROUND_STATES);
         const { offset, size } = pageOf(req.page);
         const s = runtime.state();
-        const all = (s.bySolution.get(req.solution) ?? []).map((k) => s.rounds.get(k)!)
+        const all = (s.bySolution.get(req.solution) ?? [])
+          .map((k) => s.rounds.get(k)!)
           .filter((r) => req.state === RoundState.ROUND_STATE_UNSPECIFIED || STATE[r.status] === req.state);
         const page = all.slice(offset, offset + size);
         return { rounds: page.map(toMessage), page: { nextPageToken: offset + size < all.length ? String(offset + size) : '' } };

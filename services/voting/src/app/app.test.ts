@@ -14,7 +14,13 @@ const ingest = (rt: Runtime<VotingState>, source: string, e: EventData) =>
 let appends = 0;
 async function setup(config = {}): Promise<Runtime<VotingState>> {
   const store = await pgliteEventStore('voting_app');
-  const counting = { ...store, append: (...a: Parameters<typeof store.append>) => { appends++; return store.append(...a); } };
+  const counting = {
+    ...store,
+    append: (...a: Parameters<typeof store.append>) => {
+      appends++;
+      return store.append(...a);
+    },
+  };
   const rt = createRuntime('voting', counting, votingDecider, silentLogger);
   await rt.start();
   for (const e of world(config, 20)) await ingest(rt, e.type === 'RewardPeriodScheduleChanged' ? 'rewards' : 'registry', e);
@@ -48,7 +54,21 @@ describe('voting application: group commit and reactions', () => {
     await ingest(rt, 'consensus', block(20));
     for (let i = 0; i < 100 && rt.state().rounds.get(roundKey('s1', 'r'))!.status === 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(rt.state().rounds.get(roundKey('s1', 'r'))!.status, 'OFF_CHAIN_VOTE');
-    await ingest(rt, 'consensus', ev('RoundUnresolved', { solution: 's1', roundId: 'r', group: 'g1', period: 0, reason: 'NO_QUORUM', tally: { eligible: 20, submitted: 0, top: 0, outcome: 'UNRESOLVED' }, merkleRoot: '', attestors: [], dissenters: [] }));
+    await ingest(
+      rt,
+      'consensus',
+      ev('RoundUnresolved', {
+        solution: 's1',
+        roundId: 'r',
+        group: 'g1',
+        period: 0,
+        reason: 'NO_QUORUM',
+        tally: { eligible: 20, submitted: 0, top: 0, outcome: 'UNRESOLVED' },
+        merkleRoot: '',
+        attestors: [],
+        dissenters: [],
+      }),
+    );
     for (let i = 0; i < 100 && !rt.state().rounds.has(roundKey('s1', 'r#retry')); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(rt.state().rounds.get(roundKey('s1', 'r#retry'))?.retryOf, 'r');
     await reactions.stop();

@@ -4,7 +4,12 @@ import { decideVotes, roundStream, type VoteCommand, type VotingState } from '..
 /** Votes per append at most: one append of ≤ 2000 rows stays well inside a transaction's comfort. */
 export const MAX_BATCH = 2000;
 
-interface Pending { readonly cmd: VoteCommand; readonly trace?: Record<string, string>; resolve(accepted: boolean): void; reject(e: unknown): void }
+interface Pending {
+  readonly cmd: VoteCommand;
+  readonly trace?: Record<string, string>;
+  resolve(accepted: boolean): void;
+  reject(e: unknown): void;
+}
 
 /** Telemetry only: each vote's event records its own caller's trace, not the batch's first. */
 const withCallerTraces = (items: readonly Pending[], events: ReturnType<typeof decideVotes>['events']): typeof events => {
@@ -30,7 +35,11 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submi
     let outcomes: ReturnType<typeof decideVotes>['outcomes'] = [];
     try {
       await runtime.execute(stream, (s) => {
-        const r = decideVotes(s, items.map((i) => i.cmd), runtime.lastNonce);
+        const r = decideVotes(
+          s,
+          items.map((i) => i.cmd),
+          runtime.lastNonce,
+        );
         outcomes = r.outcomes;
         return withCallerTraces(items, r.events);
       });

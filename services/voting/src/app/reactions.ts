@@ -9,7 +9,10 @@ import { dueCommands, roundStream, votingDecider, type VotingState } from '../do
  */
 export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger): { stop(): Promise<void> } {
   return startProcessManager(runtime, {
-    decider: votingDecider, policy: undefined, log, failure: 'voting reaction failed; retried on the next trigger',
+    decider: votingDecider,
+    policy: undefined,
+    log,
+    failure: 'voting reaction failed; retried on the next trigger',
     due: dueCommands,
     triggers: (e) => isBlockEvent(e) || e.type === 'RoundUnresolved',
     // Telemetry only: a round's close continues the trace of its last vote (or its start).

@@ -28,7 +28,11 @@ export function threadVerifier(threads: number): Verifier {
     return w;
   });
   const waiting = new Map<number, (ok: Uint8Array) => void>();
-  for (const w of workers) w.on('message', (m: { id: number; ok: Uint8Array }) => { waiting.get(m.id)?.(m.ok); waiting.delete(m.id); });
+  for (const w of workers)
+    w.on('message', (m: { id: number; ok: Uint8Array }) => {
+      waiting.get(m.id)?.(m.ok);
+      waiting.delete(m.id);
+    });
   let queue: { a: string; b: Uint8Array; s: Uint8Array; done: (ok: boolean) => void }[] = [];
   let next = 0;
   let scheduled = false;
@@ -43,16 +47,26 @@ export function threadVerifier(threads: number): Verifier {
       const part = parts[k]!;
       if (part.length === 0) return;
       const id = ++next;
-      waiting.set(id, (ok) => part.forEach((p, i) => { p.done(ok[i] === 1); }));
+      waiting.set(id, (ok) =>
+        part.forEach((p, i) => {
+          p.done(ok[i] === 1);
+        }),
+      );
       w.postMessage({ id, items: part.map(({ a, b, s }) => ({ a, b, s })) } satisfies VerifyJob);
     });
   };
   return {
-    verify: (a, b, s) => new Promise<boolean>((resolve) => {
-      queue.push({ a, b, s, done: resolve });
-      if (!scheduled) { scheduled = true; setImmediate(flush); }
-    }),
-    async close() { await Promise.all(workers.map((w) => w.terminate())); },
+    verify: (a, b, s) =>
+      new Promise<boolean>((resolve) => {
+        queue.push({ a, b, s, done: resolve });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      }),
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
   };
 }
 

@@ -26,9 +26,12 @@ export type VotingCommand =
 
 export function decide(c: VotingCommand, s: VotingState): EventData[] {
   switch (c.type) {
-    case 'StartRound': return startRound(s, c.solution, c.roundId, { kind: 'account', address: c.signer }).events;
-    case 'CloseRound': return closeRound(s, c.solution, c.roundId);
-    case 'ApplyUnresolvedPolicy': return reactToUnresolved(s, c.solution, c.roundId).events;
+    case 'StartRound':
+      return startRound(s, c.solution, c.roundId, { kind: 'account', address: c.signer }).events;
+    case 'CloseRound':
+      return closeRound(s, c.solution, c.roundId);
+    case 'ApplyUnresolvedPolicy':
+      return reactToUnresolved(s, c.solution, c.roundId).events;
     default: {
       const never: never = c;
       throw new Error(`unknown command ${JSON.stringify(never)}`);
@@ -53,8 +56,11 @@ export function dueCommands(s: VotingState): VotingCommand[] {
 /** A round's stream; the unresolved policy writes to the retry's stream when it starts one. */
 export function streamOf(c: VotingCommand, s: VotingState): string {
   switch (c.type) {
-    case 'StartRound': case 'CloseRound': return roundStream(c.solution, c.roundId);
-    case 'ApplyUnresolvedPolicy': return roundStream(c.solution, reactToUnresolved(s, c.solution, c.roundId).roundId);
+    case 'StartRound':
+    case 'CloseRound':
+      return roundStream(c.solution, c.roundId);
+    case 'ApplyUnresolvedPolicy':
+      return roundStream(c.solution, reactToUnresolved(s, c.solution, c.roundId).roundId);
     default: {
       const never: never = c;
       throw new Error(`unknown command ${JSON.stringify(never)}`);

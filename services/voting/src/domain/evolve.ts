@@ -7,18 +7,34 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
   const ev = decodeVotingLog(e);
   if (!ev) return s;
   switch (ev.type) {
-    case 'BlockProduced': s.height = ev.data.height; break;
+    case 'BlockProduced':
+      s.height = ev.data.height;
+      break;
     // A run of blocks: the rounds that ended inside it are closed by the reaction (consensus cuts runs at round ends).
-    case 'BlocksProduced': s.height = ev.data.to; break;
-    case 'RewardPeriodScheduleChanged': s.schedule = withEntry(s.schedule, ev.data); break;
-    case 'GroupRegistered': s.groups.set(ev.data.group, { owner: ev.data.owner, status: 'ACTIVE' }); break;
-    case 'GroupStatusChanged': { const g = s.groups.get(ev.data.group); if (g) g.status = ev.data.status; break; }
+    case 'BlocksProduced':
+      s.height = ev.data.to;
+      break;
+    case 'RewardPeriodScheduleChanged':
+      s.schedule = withEntry(s.schedule, ev.data);
+      break;
+    case 'GroupRegistered':
+      s.groups.set(ev.data.group, { owner: ev.data.owner, status: 'ACTIVE' });
+      break;
+    case 'GroupStatusChanged': {
+      const g = s.groups.get(ev.data.group);
+      if (g) g.status = ev.data.status;
+      break;
+    }
     case 'SolutionRegistered': {
       const d = ev.data;
       s.solutions.set(d.solution, { solution: d.solution, owner: d.owner, group: d.config.group, config: d.config, status: 'ACTIVE' });
       break;
     }
-    case 'SolutionStatusChanged': { const x = s.solutions.get(ev.data.solution); if (x) x.status = ev.data.status; break; }
+    case 'SolutionStatusChanged': {
+      const x = s.solutions.get(ev.data.solution);
+      if (x) x.status = ev.data.status;
+      break;
+    }
     case 'WorkerNominated': {
       let n = s.nominations.get(ev.data.solution);
       if (!n) {
@@ -28,7 +44,9 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       n.add(ev.data.worker);
       break;
     }
-    case 'WorkerUnnominated': s.nominations.get(ev.data.solution)?.delete(ev.data.worker); break;
+    case 'WorkerUnnominated':
+      s.nominations.get(ev.data.solution)?.delete(ev.data.worker);
+      break;
     case 'OperatorSubscribed': {
       let g = s.subscriptions.get(ev.data.group);
       if (!g) {
@@ -48,9 +66,18 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       if (!g.has(ev.data.operator)) g.set(ev.data.operator, { activeFromPeriod: ev.data.activeFromPeriod });
       break;
     }
-    case 'OperatorUnsubscribed': { const x = s.subscriptions.get(ev.data.group)?.get(ev.data.operator); if (x) x.finalPeriod = ev.data.finalPeriod; break; }
-    case 'StakeReleased': s.subscriptions.get(ev.data.group)?.delete(ev.data.operator); break;
-    case 'WorkerConnected': s.workerOf.set(ev.data.operator, ev.data.worker); s.operatorOf.set(ev.data.worker, ev.data.operator); break;
+    case 'OperatorUnsubscribed': {
+      const x = s.subscriptions.get(ev.data.group)?.get(ev.data.operator);
+      if (x) x.finalPeriod = ev.data.finalPeriod;
+      break;
+    }
+    case 'StakeReleased':
+      s.subscriptions.get(ev.data.group)?.delete(ev.data.operator);
+      break;
+    case 'WorkerConnected':
+      s.workerOf.set(ev.data.operator, ev.data.worker);
+      s.operatorOf.set(ev.data.worker, ev.data.operator);
+      break;
     case 'WorkerDisconnected': {
       const d = ev.data;
       if (s.workerOf.get(d.operator) === d.worker) s.workerOf.delete(d.operator);
@@ -61,10 +88,23 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       const d = ev.data;
       const key = roundKey(d.solution, d.roundId);
       s.rounds.set(key, {
-        solution: d.solution, roundId: d.roundId, group: d.group, starter: d.starter, startBlock: d.startBlock, endBlock: d.endBlock,
-        period: d.period, quorumPercent: d.quorumPercent, voteThresholdPercent: d.voteThresholdPercent, unresolvedPolicy: d.unresolvedPolicy,
-        ...(d.retryOf !== undefined ? { retryOf: d.retryOf } : {}), eligible: d.eligible,
-        snapshot: new Map(), votes: new Map(), status: 'ACTIVE', alerted: false, seq: s.rounds.size,
+        solution: d.solution,
+        roundId: d.roundId,
+        group: d.group,
+        starter: d.starter,
+        startBlock: d.startBlock,
+        endBlock: d.endBlock,
+        period: d.period,
+        quorumPercent: d.quorumPercent,
+        voteThresholdPercent: d.voteThresholdPercent,
+        unresolvedPolicy: d.unresolvedPolicy,
+        ...(d.retryOf !== undefined ? { retryOf: d.retryOf } : {}),
+        eligible: d.eligible,
+        snapshot: new Map(),
+        votes: new Map(),
+        status: 'ACTIVE',
+        alerted: false,
+        seq: s.rounds.size,
       });
       s.active.add(key);
       if (d.retryOf !== undefined) s.retryPending.delete(roundKey(d.solution, d.retryOf));
@@ -81,7 +121,9 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       if (r) for (const [w, o] of ev.data.workers) r.snapshot.set(w, o);
       break;
     }
-    case 'VoteCast': s.rounds.get(roundKey(ev.data.solution, ev.data.roundId))?.votes.set(ev.data.worker, ev.data.result); break;
+    case 'VoteCast':
+      s.rounds.get(roundKey(ev.data.solution, ev.data.roundId))?.votes.set(ev.data.worker, ev.data.result);
+      break;
     case 'RoundClosed': {
       const key = roundKey(ev.data.solution, ev.data.roundId);
       const r = s.rounds.get(key);
@@ -109,7 +151,8 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       s.retryPending.delete(key);
       break;
     }
-    default: unhandled(ev);
+    default:
+      unhandled(ev);
   }
   return s;
 }

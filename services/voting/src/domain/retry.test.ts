@@ -7,13 +7,18 @@ import { given, start, type VotingSpec, type VotingSpecCommand } from './spec-su
 import { roundKey } from './state.js';
 import { REGISTRAR, block, ev, world } from './testing.js';
 
-const unresolved = (roundId: string) => ev('RoundUnresolved', { solution: 's1', roundId, reason: 'NO_QUORUM', tally: { eligible: 10, submitted: 0, top: 0, outcome: 'UNRESOLVED' }, merkleRoot: '' });
+const unresolved = (roundId: string) =>
+  ev('RoundUnresolved', { solution: 's1', roundId, reason: 'NO_QUORUM', tally: { eligible: 10, submitted: 0, top: 0, outcome: 'UNRESOLVED' }, merkleRoot: '' });
 
 const react = (roundId: string): VotingSpecCommand => ({ type: 'ReactToUnresolved', solution: 's1', roundId });
 
 function unresolvedRound(policy: 'NONE' | 'RETRY_ONCE', at = 20): VotingSpec {
   const s = given(...world({ unresolvedPolicy: policy }), block(at)).after(start('s1', 'r', { kind: 'account', address: REGISTRAR }));
-  return s.given([block(at + 10), ev('RoundClosed', { solution: 's1', roundId: 'r', height: at + 10, submitted: 0, chunk: 0, chunks: 1, votes: [] }), unresolved('r')]);
+  return s.given([
+    block(at + 10),
+    ev('RoundClosed', { solution: 's1', roundId: 'r', height: at + 10, submitted: 0, chunk: 0, chunks: 1, votes: [] }),
+    unresolved('r'),
+  ]);
 }
 
 describe('unresolved policy (decided here)', () => {
@@ -34,7 +39,12 @@ describe('unresolved policy (decided here)', () => {
   test('RETRY_ONCE: when the retry is unresolved too, an alert is emitted, once', () => {
     const s = unresolvedRound('RETRY_ONCE');
     s.after(react('r')).given(unresolved('r#retry'));
-    s.when(react('r#retry')).then((alert) => assert.deepEqual(alert.map((e) => e.type), ['RoundAlert']));
+    s.when(react('r#retry')).then((alert) =>
+      assert.deepEqual(
+        alert.map((e) => e.type),
+        ['RoundAlert'],
+      ),
+    );
     assert.ok(s.state.rounds.get(roundKey('s1', 'r#retry'))!.alerted);
     s.when(react('r#retry')).thenNothingChanged();
   });
@@ -42,7 +52,10 @@ describe('unresolved policy (decided here)', () => {
   test('RETRY_ONCE: when the period leaves no room for the retry, an alert instead', () => {
     const s = unresolvedRound('RETRY_ONCE', 85); // unresolved at 95: a retry would end at 105 > 100
     s.when(react('r')).then((events) => {
-      assert.deepEqual(events.map((e) => e.type), ['RoundAlert']);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['RoundAlert'],
+      );
       assert.match((events[0]!.data as { reason: string }).reason, /cannot start/);
     });
   });

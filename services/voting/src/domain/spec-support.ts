@@ -24,16 +24,20 @@ export const votingSpecDecider: SpecDecider<VotingState, VotingSpecCommand, Even
   evolve,
   decide(c, s) {
     switch (c.type) {
-      case 'StartRound': return startRound(s, c.solution, c.roundId, c.starter).events;
+      case 'StartRound':
+        return startRound(s, c.solution, c.roundId, c.starter).events;
       case 'Vote': {
         const r = decideVotes(s, [c.vote], c.lastNonce ?? noNonces);
         const outcome = r.outcomes[0]!;
         if (typeof outcome !== 'string') throw outcome;
         return r.events;
       }
-      case 'Votes': return decideVotes(s, c.votes, noNonces).events;
-      case 'CloseRound': return closeRound(s, c.solution, c.roundId);
-      case 'ReactToUnresolved': return reactToUnresolved(s, c.solution, c.roundId).events;
+      case 'Votes':
+        return decideVotes(s, c.votes, noNonces).events;
+      case 'CloseRound':
+        return closeRound(s, c.solution, c.roundId);
+      case 'ReactToUnresolved':
+        return reactToUnresolved(s, c.solution, c.roundId).events;
     }
   },
 };
@@ -43,4 +47,8 @@ export type VotingSpec = Spec<VotingState, VotingSpecCommand, EventData>;
 export const given = (...events: (EventData | readonly EventData[])[]): VotingSpec => spec(votingSpecDecider).given(...events);
 
 export const start = (solution: string, roundId: string, starter: Starter): VotingSpecCommand => ({ type: 'StartRound', solution, roundId, starter });
-export const vote = (v: VoteCommand, lastNonce?: (signer: string) => bigint): VotingSpecCommand => ({ type: 'Vote', vote: v, ...(lastNonce ? { lastNonce } : {}) });
+export const vote = (v: VoteCommand, lastNonce?: (signer: string) => bigint): VotingSpecCommand => ({
+  type: 'Vote',
+  vote: v,
+  ...(lastNonce ? { lastNonce } : {}),
+});

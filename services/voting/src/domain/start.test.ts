@@ -21,14 +21,22 @@ describe('SPEC §4 round start', () => {
 
   test('a round must end no later than the last block of the current reward period', () => {
     given(...world(), block(90)).after(start('s1', 'r', byRegistrar)); // ends at 100 = last block
-    given(...world(), block(91)).when(start('s1', 'r', byRegistrar)).thenThrows('FAILED_PRECONDITION', /reward period 0/);
+    given(...world(), block(91))
+      .when(start('s1', 'r', byRegistrar))
+      .thenThrows('FAILED_PRECONDITION', /reward period 0/);
   });
 
   test('refused while the solution is paused or ended, and after its expiration block', () => {
-    given(...world(), block(5), ev('SolutionStatusChanged', { solution: 's1', status: 'PAUSED' })).when(start('s1', 'r', byRegistrar)).thenThrows('FAILED_PRECONDITION');
-    given(...world(), block(5), ev('SolutionStatusChanged', { solution: 's1', status: 'ENDED' })).when(start('s1', 'r', byRegistrar)).thenThrows('FAILED_PRECONDITION');
+    given(...world(), block(5), ev('SolutionStatusChanged', { solution: 's1', status: 'PAUSED' }))
+      .when(start('s1', 'r', byRegistrar))
+      .thenThrows('FAILED_PRECONDITION');
+    given(...world(), block(5), ev('SolutionStatusChanged', { solution: 's1', status: 'ENDED' }))
+      .when(start('s1', 'r', byRegistrar))
+      .thenThrows('FAILED_PRECONDITION');
     given(...world({ expirationBlock: 50 }), block(50)).after(start('s1', 'r', byRegistrar));
-    given(...world({ expirationBlock: 50 }), block(51)).when(start('s1', 'r', byRegistrar)).thenThrows('FAILED_PRECONDITION');
+    given(...world({ expirationBlock: 50 }), block(51))
+      .when(start('s1', 'r', byRegistrar))
+      .thenThrows('FAILED_PRECONDITION');
   });
 
   test('refused while the group is retiring', () => {
@@ -37,11 +45,15 @@ describe('SPEC §4 round start', () => {
   });
 
   test('REGISTRAR method: a worker may not start a round; WORKER method: an eligible worker may, an outsider may not', () => {
-    given(...world(), block(5)).when(start('s1', 'r', { kind: 'account', address: worker(1) })).thenThrows('PERMISSION_DENIED');
+    given(...world(), block(5))
+      .when(start('s1', 'r', { kind: 'account', address: worker(1) }))
+      .thenThrows('PERMISSION_DENIED');
     const w = () => given(...world({ votingStartMethod: 'WORKER' }), block(5));
     w().after(start('s1', 'r', { kind: 'account', address: worker(1) }));
     w().after(start('s1', 'r', byRegistrar));
-    w().when(start('s1', 'r', { kind: 'account', address: worker(99) })).thenThrows('PERMISSION_DENIED');
+    w()
+      .when(start('s1', 'r', { kind: 'account', address: worker(99) }))
+      .thenThrows('PERMISSION_DENIED');
   });
 
   test('a round id is unique within its solution; unknown solution is NOT_FOUND', () => {
@@ -78,14 +90,24 @@ describe('SPEC §4 eligibility snapshot', () => {
   });
 
   test('only connected workers; a released stake leaves; operators of another group do not count', () => {
-    const s = given(...world({}, 3), ev('WorkerDisconnected', { operator: operator(2), worker: worker(2), height: 3 }),
-      ev('StakeReleased', { group: 'g1', operator: operator(3), amount: '1000', period: 0 }), ...operators(1, 7, 'g2'), block(5));
+    const s = given(
+      ...world({}, 3),
+      ev('WorkerDisconnected', { operator: operator(2), worker: worker(2), height: 3 }),
+      ev('StakeReleased', { group: 'g1', operator: operator(3), amount: '1000', period: 0 }),
+      ...operators(1, 7, 'g2'),
+      block(5),
+    );
     assert.deepEqual(snapshotOf(s.run(start('s1', 'r', byRegistrar))), [worker(1)]);
   });
 
   test('with nominations on, only workers nominated at that moment', () => {
-    const s = given(...world({ nominationsEnabled: true }, 4), ev('WorkerNominated', { solution: 's1', worker: worker(2) }),
-      ev('WorkerNominated', { solution: 's1', worker: worker(3) }), ev('WorkerUnnominated', { solution: 's1', worker: worker(3) }), block(5));
+    const s = given(
+      ...world({ nominationsEnabled: true }, 4),
+      ev('WorkerNominated', { solution: 's1', worker: worker(2) }),
+      ev('WorkerNominated', { solution: 's1', worker: worker(3) }),
+      ev('WorkerUnnominated', { solution: 's1', worker: worker(3) }),
+      block(5),
+    );
     assert.deepEqual(snapshotOf(s.run(start('s1', 'r', byRegistrar))), [worker(2)]);
   });
 

@@ -1,5 +1,14 @@
 import {
-  alreadyExists, denied, invalid, noControlChars, notFound, periodAt, precondition, type EventData, type RoundSnapshotEvent, type RoundStartedEvent,
+  alreadyExists,
+  denied,
+  invalid,
+  noControlChars,
+  notFound,
+  periodAt,
+  precondition,
+  type EventData,
+  type RoundSnapshotEvent,
+  type RoundStartedEvent,
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { eligibleWorkers } from './eligibility.js';
@@ -49,7 +58,8 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
   if (s.rounds.has(roundKey(solution, roundId))) throw alreadyExists(`round_id: round ${roundId} of solution ${solution}`);
   if (sol.status !== 'ACTIVE') throw precondition(`solution: solution ${solution} is ${sol.status.toLowerCase()}: rounds start only while it is active`);
   const group = s.groups.get(sol.group);
-  if (group && group.status !== 'ACTIVE') throw precondition(`solution: the group ${sol.group} of solution ${solution} is ${group.status.toLowerCase()}: no new rounds`);
+  if (group && group.status !== 'ACTIVE')
+    throw precondition(`solution: the group ${sol.group} of solution ${solution} is ${group.status.toLowerCase()}: no new rounds`);
   if (s.height > sol.config.expirationBlock) {
     throw precondition(`solution: solution ${solution} expired at block ${sol.config.expirationBlock} (now ${s.height}): no round starts after it`);
   }
@@ -57,7 +67,9 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
   if (!period) throw precondition(`solution: no reward period contains block ${s.height} yet: rounds start once the period schedule is known`);
   const endBlock = s.height + sol.config.maxWaitingThreshold;
   if (endBlock > period.lastBlock) {
-    throw precondition(`solution: a round would end at block ${endBlock} (start ${s.height} + maxWaitingThreshold ${sol.config.maxWaitingThreshold}), after the last block ${period.lastBlock} of reward period ${period.index}`);
+    throw precondition(
+      `solution: a round would end at block ${endBlock} (start ${s.height} + maxWaitingThreshold ${sol.config.maxWaitingThreshold}), after the last block ${period.lastBlock} of reward period ${period.index}`,
+    );
   }
   const snapshot = eligibleWorkers(s, solution, sol.group, period.index, sol.config.nominationsEnabled);
   if (account !== undefined && account !== sol.owner && !snapshot.has(account)) {
@@ -66,10 +78,19 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
   const entries = [...snapshot];
   const chunks = Math.max(1, Math.ceil(entries.length / SNAPSHOT_CHUNK));
   const started: RoundStartedEvent = {
-    solution, roundId, group: sol.group, starter: starter.kind === 'account' ? starter.address : SYSTEM_STARTER,
-    startBlock: s.height, endBlock, period: period.index, quorumPercent: sol.config.quorumPercent,
-    voteThresholdPercent: sol.config.voteThresholdPercent, unresolvedPolicy: sol.config.unresolvedPolicy,
-    eligible: entries.length, snapshotChunks: chunks, ...(starter.kind === 'retry' ? { retryOf: starter.retryOf } : {}),
+    solution,
+    roundId,
+    group: sol.group,
+    starter: starter.kind === 'account' ? starter.address : SYSTEM_STARTER,
+    startBlock: s.height,
+    endBlock,
+    period: period.index,
+    quorumPercent: sol.config.quorumPercent,
+    voteThresholdPercent: sol.config.voteThresholdPercent,
+    unresolvedPolicy: sol.config.unresolvedPolicy,
+    eligible: entries.length,
+    snapshotChunks: chunks,
+    ...(starter.kind === 'retry' ? { retryOf: starter.retryOf } : {}),
   };
   const events: EventData[] = [votingEvent({ type: 'RoundStarted', data: started })];
   for (let c = 0; c < chunks; c++) {

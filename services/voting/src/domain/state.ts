@@ -69,6 +69,16 @@ export const roundKey = (solution: string, roundId: string): string => `${soluti
 export const roundStream = (solution: string, roundId: string): string => `round:${solution}:${roundId}`;
 
 export const initialVotingState = (): VotingState => ({
-  height: 0, schedule: [], groups: new Map(), solutions: new Map(), nominations: new Map(), subscriptions: new Map(),
-  workerOf: new Map(), operatorOf: new Map(), rounds: new Map(), active: new Set(), retryPending: new Set(), bySolution: new Map(),
+  height: 0,
+  schedule: [],
+  groups: new Map(),
+  solutions: new Map(),
+  nominations: new Map(),
+  subscriptions: new Map(),
+  workerOf: new Map(),
+  operatorOf: new Map(),
+  rounds: new Map(),
+  active: new Set(),
+  retryPending: new Set(),
+  bySolution: new Map(),
 });

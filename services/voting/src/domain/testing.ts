@@ -6,8 +6,19 @@ export const worker = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000
 export const operator = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
 
 export const solutionConfig = (o: Partial<SolutionConfig> = {}): SolutionConfig => ({
-  namespace: 's1', group: 'g1', name: 'Solution', description: '', logicRef: 'bafy', expirationBlock: 1000, maxWaitingThreshold: 10,
-  voteThresholdPercent: 60, quorumPercent: 50, votingStartMethod: 'REGISTRAR', nominationsEnabled: false, unresolvedPolicy: 'NONE', ...o,
+  namespace: 's1',
+  group: 'g1',
+  name: 'Solution',
+  description: '',
+  logicRef: 'bafy',
+  expirationBlock: 1000,
+  maxWaitingThreshold: 10,
+  voteThresholdPercent: 60,
+  quorumPercent: 50,
+  votingStartMethod: 'REGISTRAR',
+  nominationsEnabled: false,
+  unresolvedPolicy: 'NONE',
+  ...o,
 });
 
 export const ev = (type: string, data: object): EventData => ({ type, data: data as never });

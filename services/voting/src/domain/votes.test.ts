@@ -9,7 +9,14 @@ import { REGISTRAR, block, world, worker } from './testing.js';
 
 const noNonces = (): bigint => 0n;
 let n = 0n;
-const v = (w: number, result: string, o: Partial<VoteCommand> = {}): VoteCommand => ({ solution: 's1', roundId: 'r', worker: worker(w), result, nonce: ++n, ...o });
+const v = (w: number, result: string, o: Partial<VoteCommand> = {}): VoteCommand => ({
+  solution: 's1',
+  roundId: 'r',
+  worker: worker(w),
+  result,
+  nonce: ++n,
+  ...o,
+});
 const code = (o: unknown): string | undefined => (typeof o === 'object' && o !== null ? (o as { code?: string }).code : undefined);
 
 function withRound(config = {}, ops = 10, height = 20): VotingSpec {
@@ -34,7 +41,9 @@ describe('SPEC §4 votes', () => {
     const { events, outcomes } = decideVotes(withRound().state, [v(42, 'ab')], noNonces);
     assert.equal(code(outcomes[0]), 'PERMISSION_DENIED');
     assert.equal(events.length, 0);
-    withRound().when(vote(v(42, 'ab'))).thenThrows('PERMISSION_DENIED');
+    withRound()
+      .when(vote(v(42, 'ab')))
+      .thenThrows('PERMISSION_DENIED');
   });
 
   test('the same result again is accepted and changes nothing; a different result is ALREADY_EXISTS', () => {
@@ -68,7 +77,10 @@ describe('SPEC §4 votes', () => {
   test('in one batch each vote is judged alone and in order: a refusal refuses only itself', () => {
     const s = withRound();
     const r = decideVotes(s.state, [v(1, 'ab'), v(42, 'ab'), v(2, 'cd'), v(1, 'ef'), v(1, 'ab')], noNonces);
-    assert.deepEqual(r.outcomes.map((o) => (typeof o === 'string' ? o : o.code)), ['accepted', 'PERMISSION_DENIED', 'accepted', 'ALREADY_EXISTS', 'repeated']);
+    assert.deepEqual(
+      r.outcomes.map((o) => (typeof o === 'string' ? o : o.code)),
+      ['accepted', 'PERMISSION_DENIED', 'accepted', 'ALREADY_EXISTS', 'repeated'],
+    );
     assert.equal(r.events.length, 2);
   });
 
@@ -88,43 +100,61 @@ describe('SPEC §4 votes', () => {
     const wrk = given(...world({ votingStartMethod: 'WORKER' }), block(20));
     const both = [v(1, 'ab'), v(2, 'ab')];
     assert.deepEqual(decideVotes(wrk.state, both, noNonces).outcomes, ['accepted', 'accepted']);
-    wrk.when(votes(both)).then((events) => assert.deepEqual(events.map((e) => e.type), ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'VoteCast']));
+    wrk.when(votes(both)).then((events) =>
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'VoteCast'],
+      ),
+    );
     assert.equal(wrk.state.rounds.get(roundKey('s1', 'r'))!.starter, worker(1));
     const outsider = decideVotes(given(...world({ votingStartMethod: 'WORKER' }), block(20)).state, [v(77, 'ab', { roundId: 'x' })], noNonces);
     assert.equal(code(outsider.outcomes[0]), 'PERMISSION_DENIED');
     assert.equal(outsider.events.length, 0);
-    given(...world({ votingStartMethod: 'WORKER' }), block(20)).when(vote(v(77, 'ab', { roundId: 'x' }))).thenThrows('PERMISSION_DENIED');
+    given(...world({ votingStartMethod: 'WORKER' }), block(20))
+      .when(vote(v(77, 'ab', { roundId: 'x' })))
+      .thenThrows('PERMISSION_DENIED');
   });
 });
 
 describe('SPEC §4 one vote per worker (property)', () => {
   test('whatever the sequence and batching, each worker keeps its first valid result, and only snapshot workers are recorded', () => {
     const vote = fc.record({ w: fc.integer({ min: 1, max: 14 }), r: fc.constantFrom('aa', 'bb', 'cc'), cut: fc.boolean() });
-    fc.assert(fc.property(fc.array(vote, { maxLength: 40 }), (seq) => {
-      const s = withRound({}, 10);
-      let batch: VoteCommand[] = [];
-      const flush = (): void => { s.after(votes(batch)); batch = []; };
-      for (const x of seq) {
-        batch.push(v(x.w, x.r));
-        if (x.cut) flush();
-      }
-      flush();
-      const expected = new Map<string, string>();
-      for (const x of seq) if (x.w <= 10 && !expected.has(worker(x.w))) expected.set(worker(x.w), x.r);
-      assert.deepEqual(new Map(s.state.rounds.get(roundKey('s1', 'r'))!.votes), expected);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(vote, { maxLength: 40 }), (seq) => {
+        const s = withRound({}, 10);
+        let batch: VoteCommand[] = [];
+        const flush = (): void => {
+          s.after(votes(batch));
+          batch = [];
+        };
+        for (const x of seq) {
+          batch.push(v(x.w, x.r));
+          if (x.cut) flush();
+        }
+        flush();
+        const expected = new Map<string, string>();
+        for (const x of seq) if (x.w <= 10 && !expected.has(worker(x.w))) expected.set(worker(x.w), x.r);
+        assert.deepEqual(new Map(s.state.rounds.get(roundKey('s1', 'r'))!.votes), expected);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe('SPEC §4 expiry: Active → OffChainVote', () => {
   test('before start + maxWaitingThreshold nothing happens; at it the round closes with the count of its votes (the votes are their VoteCast events)', () => {
-    const s = withRound({}, 10, 20).after(votes([v(3, 'cc'), v(1, 'aa'), v(2, 'bb')])).given(block(29));
+    const s = withRound({}, 10, 20)
+      .after(votes([v(3, 'cc'), v(1, 'aa'), v(2, 'bb')]))
+      .given(block(29));
     s.when(closeR).thenNothingChanged();
     assert.deepEqual(dueRounds(s.state), []);
     s.given(block(30));
     assert.deepEqual(dueRounds(s.state), [{ solution: 's1', roundId: 'r' }]);
     s.when(closeR).then((closed) => {
-      assert.deepEqual(closed.map((e) => e.type), ['RoundClosed']);
+      assert.deepEqual(
+        closed.map((e) => e.type),
+        ['RoundClosed'],
+      );
       assert.deepEqual(closed[0]!.data, { solution: 's1', roundId: 'r', height: 30, submitted: 3 });
     });
     assert.equal(s.state.rounds.get(roundKey('s1', 'r'))!.status, 'OFF_CHAIN_VOTE');
@@ -132,7 +162,9 @@ describe('SPEC §4 expiry: Active → OffChainVote', () => {
   });
 
   test('many votes close in one small event: each vote is carried once, by its VoteCast', () => {
-    const s = withRound({}, 4100, 20).after(votes(Array.from({ length: 4100 }, (_, i) => v(i + 1, 'ab'.repeat(64))))).given(block(30));
+    const s = withRound({}, 4100, 20)
+      .after(votes(Array.from({ length: 4100 }, (_, i) => v(i + 1, 'ab'.repeat(64)))))
+      .given(block(30));
     s.when(closeR).then((closed) => {
       assert.equal(closed.length, 1);
       assert.ok(JSON.stringify(closed[0]!.data).length < 200);

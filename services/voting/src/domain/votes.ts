@@ -1,5 +1,14 @@
 import {
-  isDomainError, type DomainError, alreadyExists, denied, invalid, notFound, precondition, type EventData, type RoundClosedEvent, type VoteCastEvent,
+  isDomainError,
+  type DomainError,
+  alreadyExists,
+  denied,
+  invalid,
+  notFound,
+  precondition,
+  type EventData,
+  type RoundClosedEvent,
+  type VoteCastEvent,
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
@@ -36,7 +45,11 @@ export type VoteOutcome = 'accepted' | 'repeated' | DomainError;
  * first vote for an unknown round of a WORKER-started solution starts the round (same append).
  * `lastNonce` is the runtime's record of each signer's last accepted nonce.
  */
-export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastNonce: (signer: string) => bigint): { events: EventData[]; outcomes: VoteOutcome[] } {
+export function decideVotes(
+  s: VotingState,
+  votes: readonly VoteCommand[],
+  lastNonce: (signer: string) => bigint,
+): { events: EventData[]; outcomes: VoteOutcome[] } {
   const events: EventData[] = [];
   const outcomes: VoteOutcome[] = [];
   const nonces = new Map<string, bigint>();
@@ -51,26 +64,39 @@ export function decideVotes(s: VotingState, votes: readonly VoteCommand[], lastN
       const last = nonces.get(v.worker) ?? lastNonce(v.worker);
       if (v.nonce <= last) throw denied(`nonce: ${v.nonce} was already used by ${v.worker} (last accepted ${last}); use a larger one`);
       // The role first: an account that is no connected worker learns nothing about what exists.
-      if (!s.operatorOf.has(v.worker) && !snapshot?.has(v.worker)) throw denied(`auth.signer: only a worker in a round's eligibility snapshot may vote; ${v.worker} is not a connected worker`);
+      if (!s.operatorOf.has(v.worker) && !snapshot?.has(v.worker))
+        throw denied(`auth.signer: only a worker in a round's eligibility snapshot may vote; ${v.worker} is not a connected worker`);
       if (!snapshot) {
         const sol = s.solutions.get(v.solution);
         if (!sol) throw notFound(`solution: solution ${v.solution}`);
-        if (sol.config.votingStartMethod !== 'WORKER') throw notFound(`round_id: round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
+        if (sol.config.votingStartMethod !== 'WORKER')
+          throw notFound(`round_id: round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
         const started = startRound(s, v.solution, v.roundId, { kind: 'account', address: v.worker });
         events.push(...started.events);
         snapshot = started.snapshot;
         endBlock = started.started.endBlock;
         open = true;
       }
-      if (!open || s.height >= endBlock) throw precondition(`round_id: round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
-      if (!snapshot.has(v.worker)) throw denied(`auth.signer: only a worker in the eligibility snapshot of round ${v.roundId} may vote; ${v.worker} is not in it`);
+      if (!open || s.height >= endBlock)
+        throw precondition(`round_id: round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
+      if (!snapshot.has(v.worker))
+        throw denied(`auth.signer: only a worker in the eligibility snapshot of round ${v.roundId} may vote; ${v.worker} is not in it`);
       const previous = cast.get(v.worker) ?? round?.votes.get(v.worker);
-      if (previous === v.result) { outcomes.push('repeated'); continue; }
-      if (previous !== undefined) throw alreadyExists(`result: a vote by ${v.worker} in round ${v.roundId} with a different result (one vote per worker; it cannot change)`);
+      if (previous === v.result) {
+        outcomes.push('repeated');
+        continue;
+      }
+      if (previous !== undefined)
+        throw alreadyExists(`result: a vote by ${v.worker} in round ${v.roundId} with a different result (one vote per worker; it cannot change)`);
       cast.set(v.worker, v.result);
       nonces.set(v.worker, v.nonce);
       const data: VoteCastEvent = { solution: v.solution, roundId: v.roundId, worker: v.worker, result: v.result, height: s.height };
-      events.push(votingEvent({ type: 'VoteCast', data }, { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) }));
+      events.push(
+        votingEvent(
+          { type: 'VoteCast', data },
+          { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) },
+        ),
+      );
       outcomes.push('accepted');
     } catch (e) {
       if (!isDomainError(e)) throw e;
@@ -94,4 +120,7 @@ export function closeRound(s: VotingState, solution: string, roundId: string): E
 
 /** Rounds whose end block has been recorded and that are still Active. */
 export const dueRounds = (s: VotingState): { solution: string; roundId: string }[] =>
-  [...s.active].map((k) => s.rounds.get(k)!).filter((r) => r.endBlock <= s.height).map((r) => ({ solution: r.solution, roundId: r.roundId }));
+  [...s.active]
+    .map((k) => s.rounds.get(k)!)
+    .filter((r) => r.endBlock <= s.height)
+    .map((r) => ({ solution: r.solution, roundId: r.roundId }));
