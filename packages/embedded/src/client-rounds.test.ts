@@ -1,26 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from './index.js';
-import { runEmbedded, type Embedded } from '@ewx/platform';
-import { freePort } from '@ewx/platform/testing';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import { startTestNetwork, type TestNetwork } from './test-network.js';
 import { RoundState } from '@ewx/proto/voting';
-import {
-  EwxCallError,
-  connect,
-  cosignWith,
-  counterNonces,
-  generateKeyPair,
-  keySigner,
-  untilHeight,
-  untilRoundClosed,
-  type Ewx,
-  type KeyPair,
-  type Signer,
-} from '@ewx/client';
-
-const T = 10n ** 18n;
+import { EwxCallError, untilRoundClosed, type Ewx, type KeyPair, type Signer } from '@ewx/client';
 
 /**
  * A round end to end with the client kit against the embedded system: GetRoundSnapshot (paged),
@@ -28,86 +11,19 @@ const T = 10n ** 18n;
  * untilRoundClosed on the watch streams.
  */
 describe('rounds: snapshot, shared round states, network', () => {
-  const admin = generateKeyPair();
-  const registrar = generateKeyPair();
-  const operators = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const nonce = counterNonces();
-  const as = (k: KeyPair): Signer => keySigner(k, nonce);
-  let system: Embedded;
+  let net: TestNetwork;
   let ewx: Ewx;
-  const blocksTo = async (h: number): Promise<void> => {
-    const now = Number((await ewx.consensus.getStatus({})).height);
-    if (h > now) await ewx.consensus.produceBlocks({ count: h - now });
-    await untilHeight(ewx, h, { timeoutMs: 60_000 });
-  };
-
+  let admin: KeyPair;
+  let registrar: KeyPair;
+  let operators: readonly KeyPair[];
+  let workers: readonly KeyPair[];
+  let as: (k: KeyPair) => Signer;
   before(async () => {
-    const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        DATA_DIR: 'memory',
-        GRPC_PORT: String(port),
-        BLOCK_TIME_MS: 'manual',
-        ADMIN_ADDRESS: admin.address,
-        LOG_LEVEL: 'warn',
-        REWARD_PERIOD_BLOCKS: '10',
-      },
-      { signals: false },
-    );
-    ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
-    await blocksTo(1);
-    for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
-    const R = ewx.withSigner(as(registrar));
-    await R.registry.signUpRegistrar({ friendlyName: 'Rounds registrar', legalLocation: 'DE' });
-    await R.registry.registerGroup({
-      config: {
-        namespace: 'rounds.group',
-        info: 'test',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1000n,
-        withdrawalDelay: 1,
-      },
-      budget: (500n * T).toString(),
-      allowList: [],
-    });
-    await R.registry.registerSolution({
-      config: {
-        namespace: 'rounds.solution',
-        group: 'rounds.group',
-        name: 'rounds',
-        description: '',
-        logicRef: 'bafy-rounds',
-        expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n,
-        voteThresholdPercent: 60,
-        quorumPercent: 50,
-        votingStartMethod: 'REGISTRAR',
-        nominationsEnabled: false,
-        unresolvedPolicy: 'NONE',
-      },
-    });
-    for (let i = 0; i < operators.length; i++) {
-      const op = ewx.withSigner(as(operators[i]!));
-      await op.registry.subscribe({ group: 'rounds.group', stake: (10n * T).toString() });
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operators[i]!.address, worker: workers[i]!.address };
-      const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      await op.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
-    }
-    await blocksTo(11); // period 1: the stakes are active
+    net = await startTestNetwork('rounds');
+    ({ ewx, admin, registrar, operators, workers, as } = net);
   });
   after(async () => {
-    ewx?.close();
-    await system?.stop();
+    await net?.close();
   });
 
   test('GetRoundSnapshot pages the eligible workers in address order; the round state reads the same in voting and consensus', async () => {

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ALL_MODULES } from './index.js';
-import { runEmbedded, type Embedded } from '@ewx/platform';
-import { freePort, waitFor } from '@ewx/platform/testing';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
-import { connect, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
+import { startTestNetwork, type TestNetwork } from './test-network.js';
+import { waitFor } from '@ewx/platform/testing';
+import { untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
 
 const T = 10n ** 18n;
 
@@ -15,82 +13,19 @@ const T = 10n ** 18n;
  * block by block (SPEC §6), not the base reward alone. Then: the run is one event in each log.
  */
 describe('blocks as runs through the embedded system', () => {
-  const admin = generateKeyPair();
-  const registrar = generateKeyPair();
-  const operators = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const nonce = counterNonces();
-  const as = (k: KeyPair): Signer => keySigner(k, nonce);
-  let system: Embedded;
+  let net: TestNetwork;
   let ewx: Ewx;
+  let registrar: KeyPair;
+  let operators: readonly KeyPair[];
+  let workers: readonly KeyPair[];
+  let as: (k: KeyPair) => Signer;
 
   before(async () => {
-    const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        DATA_DIR: 'memory',
-        GRPC_PORT: String(port),
-        BLOCK_TIME_MS: 'manual',
-        ADMIN_ADDRESS: admin.address,
-        LOG_LEVEL: 'warn',
-        REWARD_PERIOD_BLOCKS: '10',
-      },
-      { signals: false },
-    );
-    ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
-    await ewx.consensus.produceBlocks({ count: 1 });
-    for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
-    const R = ewx.withSigner(as(registrar));
-    await R.registry.signUpRegistrar({ friendlyName: 'Runs registrar', legalLocation: 'DE' });
-    await R.registry.registerGroup({
-      config: {
-        namespace: 'runs.group',
-        info: 'test',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1000n,
-        withdrawalDelay: 1,
-      },
-      budget: (500n * T).toString(),
-      allowList: [],
-    });
-    await R.registry.registerSolution({
-      config: {
-        namespace: 'runs.solution',
-        group: 'runs.group',
-        name: 'runs',
-        description: '',
-        logicRef: 'bafy-runs',
-        expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n,
-        voteThresholdPercent: 60,
-        quorumPercent: 50,
-        votingStartMethod: 'REGISTRAR',
-        nominationsEnabled: false,
-        unresolvedPolicy: 'NONE',
-      },
-    });
-    for (let i = 0; i < operators.length; i++) {
-      const op = ewx.withSigner(as(operators[i]!));
-      await op.registry.subscribe({ group: 'runs.group', stake: (10n * T).toString() });
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operators[i]!.address, worker: workers[i]!.address };
-      const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      await op.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
-    }
-    await ewx.consensus.produceBlocks({ count: 10 }); // height 11: period 1, the stakes are active
-    await untilHeight(ewx, 11, { timeoutMs: 60_000 });
+    net = await startTestNetwork('runs');
+    ({ ewx, registrar, operators, workers, as } = net);
   });
   after(async () => {
-    ewx?.close();
-    await system?.stop();
+    await net?.close();
   });
 
   test('one call of 100 blocks past a round end and its period close pays the round as block by block would (SPEC §6)', async () => {

@@ -1,0 +1,110 @@
+import { runEmbedded, type Embedded } from '@ewx/platform';
+import { freePort } from '@ewx/platform/testing';
+import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import { connect, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
+import { ALL_MODULES } from './index.js';
+
+const T = 10n ** 18n;
+
+/** A small network for the embedded tests: its keys, a client signing as the admin, and `as(key)`. */
+export interface TestNetwork {
+  readonly system: Embedded;
+  readonly ewx: Ewx;
+  readonly admin: KeyPair;
+  readonly registrar: KeyPair;
+  readonly operators: readonly KeyPair[];
+  readonly workers: readonly KeyPair[];
+  readonly as: (k: KeyPair) => Signer;
+  readonly group: string;
+  readonly solution: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded system in memory on a manual clock with 10-block reward periods, a registrar with
+ * group `<name>.group` (1 token per block for subscription and for voting, SLA 50 %, budget 500
+ * tokens) and solution `<name>.solution` (rounds started by the registrar, 3 blocks, quorum 50 %,
+ * majority 60 %), and three operators with 10 tokens of stake and one worker each, at height 11
+ * (reward period 1: the stakes are active).
+ */
+export async function startTestNetwork(name: string): Promise<TestNetwork> {
+  const admin = generateKeyPair();
+  const registrar = generateKeyPair();
+  const operators = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const nonce = counterNonces();
+  const as = (k: KeyPair): Signer => keySigner(k, nonce);
+  const port = await freePort();
+  const system = await runEmbedded(
+    ALL_MODULES,
+    { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn', REWARD_PERIOD_BLOCKS: '10' },
+    { signals: false },
+  );
+  const ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
+  const group = `${name}.group`;
+  const solution = `${name}.solution`;
+  await ewx.consensus.produceBlocks({ count: 1 });
+  await untilHeight(ewx, 1, { timeoutMs: 60_000 });
+  for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
+  const R = ewx.withSigner(as(registrar));
+  await R.registry.signUpRegistrar({ friendlyName: `${name} registrar`, legalLocation: 'DE' });
+  await R.registry.registerGroup({
+    config: {
+      namespace: group,
+      info: 'test',
+      minStake: T.toString(),
+      maxStake: (100n * T).toString(),
+      maxOperators: 10,
+      allowListEnabled: false,
+      startBlock: 0n,
+      subscriptionRewardPerBlock: T.toString(),
+      votingRewardPerBlock: T.toString(),
+      slaVotingThreshold: 50,
+      operationStartBlock: 1n,
+      operationEndBlock: 1000n,
+      withdrawalDelay: 1,
+    },
+    budget: (500n * T).toString(),
+    allowList: [],
+  });
+  await R.registry.registerSolution({
+    config: {
+      namespace: solution,
+      group,
+      name,
+      description: '',
+      logicRef: `bafy-${name}`,
+      expirationBlock: 10_000n,
+      maxWaitingThreshold: 3n,
+      voteThresholdPercent: 60,
+      quorumPercent: 50,
+      votingStartMethod: 'REGISTRAR',
+      nominationsEnabled: false,
+      unresolvedPolicy: 'NONE',
+    },
+  });
+  for (let i = 0; i < operators.length; i++) {
+    const op = ewx.withSigner(as(operators[i]!));
+    await op.registry.subscribe({ group, stake: (10n * T).toString() });
+    const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operators[i]!.address, worker: workers[i]!.address };
+    const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
+    await op.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+  }
+  await ewx.consensus.produceBlocks({ count: 10 }); // height 11: reward period 1, the stakes are active
+  await untilHeight(ewx, 11, { timeoutMs: 60_000 });
+  return {
+    system,
+    ewx,
+    admin,
+    registrar,
+    operators,
+    workers,
+    as,
+    group,
+    solution,
+    async close() {
+      ewx.close();
+      await system.stop();
+    },
+  };
+}
