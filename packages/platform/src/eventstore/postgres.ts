@@ -8,16 +8,27 @@ export function pgClient(pool: pg.Pool): SqlClient {
     query: async (text, params) => pool.query(text, params as unknown[]) as never,
     async transaction(fn) {
       const client = await pool.connect();
+      // A checked-out client has no pool listener: a connection reset mid-transaction emits 'error'
+      // on it, which would crash the process. The pending query rejects too, so the error is kept
+      // only to discard the broken connection on release instead of returning it to the pool.
+      let lost: Error | undefined;
+      const onError = (e: Error) => {
+        lost = e;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const out = await fn({ query: async (t, p) => client.query(t, p as unknown[]) as never });
         await client.query('COMMIT');
         return out;
       } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((rollbackFailed: Error) => {
+          lost ??= rollbackFailed;
+        });
         throw e;
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        client.release(lost);
       }
     },
     close: () => pool.end(),
