@@ -31,3 +31,30 @@ test("relay: large chunk events of one stream are published in sends below Kafka
   assert.ok(sends.length >= 4, `split into ${sends.length} sends`);
   await store.close();
 });
+
+test('relay: every event of one log is published with one key, so a consumer sees the log in its order across streams', async () => {
+  const store = await pgliteEventStore('relaykey');
+  await store.append('round:s:r1', [{ type: 'RoundSettled', data: { r: 1 } }], -1);
+  await store.append('clock', [{ type: 'BlocksProduced', data: { from: '1', to: '9' } }], -1);
+  await store.append('round:s:r2', [{ type: 'RoundSettled', data: { r: 2 } }], -1);
+  const sent: OutgoingMessage[] = [];
+  const bus: Bus = {
+    async publish(_topic, messages) {
+      sent.push(...messages);
+    },
+    consume: async () => ({ stop: async () => undefined }),
+    close: async () => undefined,
+  };
+  const relay = startRelay(store, bus, 'consensus', silentLogger);
+  await relay.caughtUp;
+  await relay.stop();
+  assert.deepEqual(
+    sent.map((m) => [m.key, (JSON.parse(m.value) as { type: string }).type]),
+    [
+      ['consensus', 'RoundSettled'],
+      ['consensus', 'BlocksProduced'],
+      ['consensus', 'RoundSettled'],
+    ],
+  );
+  await store.close();
+});

@@ -11,8 +11,14 @@ const MAX_SEND_BYTES = 512 * 1024;
 
 /**
  * The outbox relay: the event store is the outbox. It publishes each committed event of the
- * service's own streams to `ewx.<service>.events.v1`, keyed by stream id, and saves its
- * checkpoint after the broker acknowledged. A crash in between republishes; consumers dedupe.
+ * service's own streams to `ewx.<service>.events.v1` and saves its checkpoint after the broker
+ * acknowledged. A crash in between republishes; consumers dedupe.
+ *
+ * Every message of one log has the same key (the service): Kafka keeps order only within a
+ * partition, and consumers need each source log in its order across streams, not only per stream.
+ * Consensus, for instance, appends a round's settlement (stream `round:…`) before the block run
+ * that passes the round's period end (stream `clock`); keyed by stream, the two could reach rewards
+ * in either order, and rewards would close the period without the round's votes.
  */
 export function startRelay(store: EventStore, bus: Bus, service: string, log: Logger, namespace = ''): Subscription {
   const topic = topicOf(service, namespace);
@@ -27,7 +33,7 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
       let send: OutgoingMessage[] = [];
       let bytes = 0;
       for (const e of own) {
-        const m = publishSpans.message(e, topic, { key: e.streamId, value: JSON.stringify(toEnvelope(service, e)) });
+        const m = publishSpans.message(e, topic, { key: service, value: JSON.stringify(toEnvelope(service, e)) });
         const n = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
         if (send.length > 0 && bytes + n > MAX_SEND_BYTES) {
           await publishSpans.sent(send, () => bus.publish(topic, send));

@@ -43,7 +43,8 @@ const FETCH_MAX_WAIT_MS = 250;
 /**
  * Kafka through kafkajs (unmaintained since 2023, so it stays behind this port). The producer is
  * idempotent with one request in flight, so a retried send neither duplicates nor reorders; the
- * message key is the stream id, so one stream's events stay in one partition, in order.
+ * relay gives every message of one log the same key (see relay.ts), so one log's events stay in one
+ * partition, in log order.
  */
 /** kafkajs' client configuration for these options (the bus's, and the TLS/SASL tests'). */
 export function kafkaConfig(o: KafkaBusOptions): KafkaConfig {
