@@ -39,7 +39,9 @@ function closedRound(s: ConsensusSpec, roundId: string, n: number): void {
       snapshotChunks: 1,
     }),
     ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: Array.from({ length: n }, (_, i) => [w(i), op(i)]) }),
-    Array.from({ length: n }, (_, k) => n - 1 - k).map((i) => ev('VoteCast', { solution: 's1', roundId, worker: w(i), result: i % 3 === 2 ? 'bb' : 'aa', height: 5 })),
+    Array.from({ length: n }, (_, k) => n - 1 - k).map((i) =>
+      ev('VoteCast', { solution: 's1', roundId, worker: w(i), result: i % 3 === 2 ? 'bb' : 'aa', height: 5 }),
+    ),
     ev('RoundClosed', { solution: 's1', roundId, height: 11, submitted: n }),
   );
 }
@@ -69,7 +71,9 @@ describe('bounded memory: a decided round leaves the decision state', () => {
     for (let i = 1; i < 10; i++) settle(`r${i}`);
     const ten = v8.serialize(s.state).length;
     const perRound = (ten - one) / 9;
-    console.log(`serialized state: base ${base} B, 1 round closed ${open} B, 1 settled ${one} B, 10 settled ${ten} B; ${perRound.toFixed(0)} B per settled round`);
+    console.log(
+      `serialized state: base ${base} B, 1 round closed ${open} B, 1 settled ${one} B, 10 settled ${ten} B; ${perRound.toFixed(0)} B per settled round`,
+    );
     assert.ok(open - base > 100 * V, `a closed round holds its snapshot, votes and leaves (${open - base} B for ${V} votes)`);
     assert.ok(perRound < 3000, `a settled round keeps its outcome, attestations, chain entry and counts: ${perRound} B each`);
     const r = s.state.rounds.get(roundKey('s1', 'r9'))!;
