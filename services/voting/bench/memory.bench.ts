@@ -40,7 +40,7 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
   apply([
     ev('RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 1_000_000_000 }),
     ev('GroupRegistered', { group: 'g1', owner: REGISTRAR, config: {}, budget: '0', height: 1 }),
-    ev('SolutionRegistered', { solution: 's1', owner: REGISTRAR, config: solutionConfig({ maxWaitingThreshold: 1 }), height: 1 }),
+    ev('SolutionRegistered', { solution: 's1', owner: REGISTRAR, config: solutionConfig({ maxWaitingThreshold: 1, expirationBlock: 1_000_000_000 }), height: 1 }),
     ...Array.from({ length: V }, (_, i) => [
       ev('OperatorSubscribed', { group: 'g1', operator: `op-${i}`, stake: '1000', activeFromPeriod: 0, height: 1 }),
       ev('WorkerConnected', { operator: `op-${i}`, worker: worker(i), height: 1 }),
