@@ -1,7 +1,7 @@
 import { decodeRewardsLog } from '@ewx/contracts';
 import type { Tally } from '@ewx/platform';
 import { consensusDecider } from '@ewx/consensus';
-import { tally, tallyText, type ConsensusState, type ValidatedRound } from '@ewx/consensus/domain/decider';
+import { evolveKeepingVotes, tally, tallyText, type ConsensusState, type ValidatedRound } from '@ewx/consensus/domain/decider';
 import { computePeriodRewards, type PeriodInputs } from '@ewx/rewards/domain/compute';
 import { inputsFromLog, type RewardInputsRecordedEvent, type RewardsDecidedEvent } from '@ewx/rewards/domain/events';
 import type { LogSource } from './source.js';
@@ -79,7 +79,7 @@ export async function whatIf(source: LogSource, from: number, to: number, params
   if (params.quorum !== undefined || params.majority !== undefined) {
     if (!present.includes('consensus')) throw new Error(`${source.description}: no consensus log (needed to re-tally rounds)`);
     const s: ConsensusState = consensusDecider.initialState();
-    for await (const b of source.read('consensus')) for (const e of b) consensusDecider.evolve(s, asRecorded(e));
+    for await (const b of source.read('consensus')) for (const e of b) evolveKeepingVotes(s, asRecorded(e));
     for (const r of s.rounds.values()) {
       if (r.period < from || r.period > to || !r.outcome) continue;
       const then = r.outcome.tally;

@@ -52,8 +52,9 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 }
 
 /** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-// 2: rounds keep their endBlock (runs of blocks are cut there); 3: votes recorded from VoteCast through the inbox (votes carried once).
-export const CONSENSUS_STATE_VERSION = 3;
+// 2: rounds keep their endBlock (runs of blocks are cut there); 3: votes recorded from VoteCast through the inbox (votes carried once);
+// 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation).
+export const CONSENSUS_STATE_VERSION = 4;
 
 export const consensusModule: ServiceModule = {
   name: 'consensus',

@@ -29,7 +29,8 @@ export function overdueRounds(s: VotingState): { rounds: number; oldestBlocks: n
 const verifyThreadsFrom = (env: Env): number => env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
 
 /** Version of voting's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const VOTING_STATE_VERSION = 2;
+// 3: a closed round keeps only its summary (snapshot and votes emptied at the close; submitted, closedTop).
+export const VOTING_STATE_VERSION = 3;
 
 export const votingModule: ServiceModule = {
   name: 'voting',

@@ -1,5 +1,5 @@
 import { consensusDecider } from '@ewx/consensus';
-import { merkleProof, type ConsensusState } from '@ewx/consensus/domain/decider';
+import { evolveKeepingVotes, merkleProof, type ConsensusState } from '@ewx/consensus/domain/decider';
 import { inputsFromLog, type RewardInputsRecordedEvent, type RewardsDecidedEvent } from '@ewx/rewards/domain/events';
 import { decodeRewardsLog, type RewardsComputedEvent } from '@ewx/contracts';
 import type { LogSource } from '../source.js';
@@ -39,7 +39,7 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
   const payout = x.computed.flatMap((c) => c.payouts).find((p) => p.operator === operator);
 
   const s: ConsensusState = consensusDecider.initialState();
-  for await (const b of source.read('consensus')) for (const e of b) consensusDecider.evolve(s, asRecorded(e));
+  for await (const b of source.read('consensus')) for (const e of b) evolveKeepingVotes(s, asRecorded(e));
   const rounds: BundleRound[] = [];
   for (const r of s.rounds.values()) {
     if (r.group !== g || r.period !== period || r.status !== 'SETTLED' || !r.outcome) continue;

@@ -15,6 +15,7 @@ import {
   type GrpcService,
   type Logger,
   type Runtime,
+  type EventStore,
   type Tally,
 } from '@ewx/platform';
 import {
@@ -29,9 +30,45 @@ import {
 } from '@ewx/proto/consensus';
 import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
 import { awaitEndedRounds, CHAIN_STREAM, type SettleWait } from '../app/clock.js';
-import { checkProduceBlocks, decide, merkleProof, metadataKey, nextCut, roundKey, type ConsensusState, type ValidatedRound } from '../domain/decider.js';
+import {
+  checkProduceBlocks,
+  decide,
+  merkleProof,
+  metadataKey,
+  nextCut,
+  roundFromEvents,
+  roundKey,
+  votingRoundInbox,
+  type ConsensusState,
+  type ValidatedRound,
+} from '../domain/decider.js';
 
 const M = '/ewx.v1.Consensus/';
+/** Decided rounds read back for proofs, kept: their events never change. */
+const KEPT = 16;
+
+/**
+ * Decided rounds with their votes and leaves, folded from their inbox stream in the log (a decided
+ * round keeps only its outcome in the state). Only for rounds the state has seen decided: every event
+ * of the stream is then in the store. The last few are kept, so proofs of one round read it once.
+ */
+function roundArchive(store: EventStore): { read(solution: string, roundId: string): Promise<ValidatedRound | undefined> } {
+  const kept = new Map<string, Promise<ValidatedRound | undefined>>();
+  return {
+    read(solution, roundId) {
+      const key = roundKey(solution, roundId);
+      let r = kept.get(key);
+      if (r) kept.delete(key);
+      else {
+        r = store.readStream(votingRoundInbox(solution, roundId)).then(roundFromEvents);
+        r.catch(() => kept.delete(key));
+      }
+      kept.set(key, r);
+      if (kept.size > KEPT) kept.delete(kept.keys().next().value!);
+      return r;
+    },
+  };
+}
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
 const MAX_ROUND_ID = 128 + '#retry'.length;
 
@@ -62,6 +99,7 @@ const tallyMsg = (t: Tally): TallyMsg => ({
 });
 
 export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger, settleWait: SettleWait = {}): GrpcService {
+  const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
   const givenUp = new Set<string>();
   const round = (solution: string, roundId: string): ValidatedRound => {
@@ -124,12 +162,14 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
         const r = round(req.solution, req.roundId);
         addressField('worker', req.worker);
         if (!r.outcome) throw notFound(`round_id: settlement of round ${req.roundId} (the proof is given once the round is settled or unresolved)`);
-        const index = r.votes.findIndex(([w]) => w === req.worker);
+        // A decided round's votes and leaves left the state: they are folded again from its events in the log.
+        const full = r.votesDropped ? ((await archive.read(r.solution, r.roundId)) ?? r) : r;
+        const index = full.votes.findIndex(([w]) => w === req.worker);
         if (index < 0) throw notFound(`worker: vote of ${req.worker} in round ${req.roundId}`);
-        const l = r.leaves;
+        const l = full.leaves;
         return {
           worker: req.worker,
-          result: Buffer.from(r.votes[index]![1], 'hex'),
+          result: Buffer.from(full.votes[index]![1], 'hex'),
           leaf: l[index]!.toString('hex'),
           steps: merkleProof(l, index).map((s) => ({ position: s.position, group: [...s.group] })),
           merkleRoot: r.outcome.merkleRoot,

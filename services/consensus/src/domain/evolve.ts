@@ -2,7 +2,8 @@ import { decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
 import { carryVoteCounts, voteCounts } from './tally.js';
-import { metadataKey, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
+import { evaluateRound } from './settle.js';
+import { initialConsensusState, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
 
 /**
  * The indexes of a round's votes in worker order. The snapshot is recorded sorted by worker and
@@ -33,8 +34,43 @@ function byWorker(r: ValidatedRound): number[] {
     });
 }
 
+/**
+ * Bounded memory: a decided round keeps its outcome, attestations, counts and the validators that
+ * decided it; its snapshot, votes and leaves (the bulk, per vote) leave the state. No rule reads them
+ * again: a late attestation needs only what the validator computes from them, kept as `evaluation`
+ * when it is not the outcome itself. Proofs are computed from the round's events in the log.
+ */
+function dropVotes(r: ValidatedRound): void {
+  if (r.votesDropped) return;
+  const e = evaluateRound(r);
+  if (JSON.stringify(e) !== JSON.stringify(r.outcome)) r.evaluation = e;
+  r.snapshot = new Map();
+  r.votes = [];
+  r.leaves = [];
+  r.votesDropped = true;
+}
+
 /** Folds one recorded event (consensus' own or voting's, recorded from the inbox) into the state, in place. */
-export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
+export const evolve = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, false);
+
+/**
+ * The same fold keeping every decided round's snapshot, votes and leaves: for tools that read the
+ * whole log at once and look into old rounds (the audit's bundles and what-ifs), not for a service.
+ */
+export const evolveKeepingVotes = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, true);
+
+/**
+ * A round with its snapshot, votes (sorted by worker once closed) and leaves, from the events of its
+ * inbox stream (`votingRoundInbox`): the fold the state made of them before the round was decided.
+ * What an inclusion proof of a decided round is computed from.
+ */
+export function roundFromEvents(events: readonly RecordedEvent[]): ValidatedRound | undefined {
+  const s = initialConsensusState();
+  for (const e of events) fold(s, e, true);
+  return s.rounds.values().next().value;
+}
+
+function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): ConsensusState {
   const ev = decodeConsensusLog(e);
   if (!ev) return s;
   switch (ev.type) {
@@ -145,6 +181,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
         r.status = ev.type === 'RoundSettled' ? 'SETTLED' : 'UNRESOLVED';
         r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot };
         r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters];
+        if (!keepVotes) dropVotes(r);
       }
       break;
     }

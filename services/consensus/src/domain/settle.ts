@@ -19,8 +19,12 @@ import { tallyCounts, tallyText, voteCounts } from './tally.js';
 /** Operators per VoteMetadata chunk: two lists of ≤ 2000 addresses stay below 512 KiB. */
 export const METADATA_CHUNK = 2000;
 
-/** What one validator computes, from the recorded snapshot and votes alone. */
+/**
+ * What one validator computes, from the recorded snapshot and votes alone. A decided round's snapshot
+ * and votes have left the state: what they gave then is kept (`evaluation`, or the outcome when equal).
+ */
 export function evaluateRound(r: ValidatedRound): { tally: Tally; merkleRoot: string } {
+  if (r.votesDropped) return r.evaluation ?? r.outcome!;
   return {
     tally: tallyCounts({
       eligible: r.snapshot.size,

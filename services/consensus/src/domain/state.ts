@@ -21,8 +21,12 @@ export interface ValidatedRound {
   readonly eligible: number;
   readonly snapshotChunks: number;
   snapshotReceived: number;
-  /** worker → operator. */
-  readonly snapshot: Map<string, string>;
+  /**
+   * worker → operator. `snapshot`, `votes` and `leaves` are emptied when the round is decided
+   * (`votesDropped`): no rule reads them again, and the inclusion proofs of a decided round are
+   * computed from its events in the log (`roundFromEvents` over `votingRoundInbox`).
+   */
+  snapshot: Map<string, string>;
   /** v1 closes (older logs) carried the votes in chunks: how many, and how many arrived. */
   voteChunks: number;
   voteChunksReceived: number;
@@ -46,6 +50,14 @@ export interface ValidatedRound {
    * recorded in the decision give the validators that had attested by then.
    */
   decidedBy?: readonly string[];
+  /** Set when the round is decided: its snapshot, votes and leaves left the state (bounded memory). */
+  votesDropped?: true;
+  /**
+   * What `evaluateRound` gave from the snapshot and votes when they left the state, kept only when it
+   * differs from `outcome` (validators that settled otherwise): a validator that attests late still
+   * signs what the recorded votes give.
+   */
+  evaluation?: { tally: Tally; merkleRoot: string };
 }
 
 export interface ChainEntry {
@@ -78,6 +90,8 @@ export const CHAIN_STREAM = 'chain';
 /** The stream of the recorded validator set. */
 export const VALIDATORS_STREAM = 'validators';
 export const solutionStream = (solution: string): string => `solution:${solution}`;
+/** The stream of consensus's log holding the copies of a voting round's events (voting's `round:<solution>:<roundId>`, recorded by the inbox). */
+export const votingRoundInbox = (solution: string, roundId: string): string => `inbox:voting:round:${solution}:${roundId}`;
 export const metadataKey = (group: string, period: number): string => `${group}|${period}`;
 
 /** Both the snapshot and the votes arrived completely: validators can compute the outcome. */

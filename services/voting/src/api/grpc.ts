@@ -30,6 +30,7 @@ import {
   type SubmitVotesRequest,
   type VoteStatus,
 } from '@ewx/proto/voting';
+import { roundArchive } from '../app/archive.js';
 import { voteBatcher } from '../app/batcher.js';
 import { authenticateWith, type Verifier } from '../app/verifier.js';
 import { roundKey, roundStream, startRound, validateRoundId, type Round, type VotingState } from '../domain/decider.js';
@@ -55,9 +56,12 @@ function toMessage(r: Round): RoundMsg {
   const closed = r.status !== 'ACTIVE';
   let top = r.top ?? 0;
   if (closed && r.top === undefined) {
-    const counts = new Map<string, number>();
-    for (const v of r.votes.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
-    top = Math.max(0, ...counts.values());
+    if (r.closedTop !== undefined) top = r.closedTop;
+    else {
+      const counts = new Map<string, number>();
+      for (const v of r.votes.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
+      top = Math.max(0, ...counts.values());
+    }
   }
   return {
     solution: r.solution,
@@ -73,7 +77,7 @@ function toMessage(r: Round): RoundMsg {
     voteThresholdPercent: r.voteThresholdPercent,
     unresolvedPolicy: r.unresolvedPolicy,
     retryOf: r.retryOf ?? '',
-    tally: closed ? { eligible: r.eligible, submitted: r.votes.size, top } : undefined,
+    tally: closed ? { eligible: r.eligible, submitted: r.submitted ?? r.votes.size, top } : undefined,
     result: Buffer.from(r.result ?? '', 'hex'),
     unresolvedReason: r.reason ?? '',
     merkleRoot: r.merkleRoot ?? '',
@@ -84,7 +88,8 @@ function toMessage(r: Round): RoundMsg {
 }
 
 export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier): GrpcService {
-  const batcher = voteBatcher(runtime, log);
+  const archive = roundArchive(runtime.store);
+  const batcher = voteBatcher(runtime, log, archive);
   const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
     const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
     nameField('solution', req.solution);
@@ -140,7 +145,9 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
       }),
       getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
       getRoundSnapshot: unary(M + 'GetRoundSnapshot', log, async (req: GetRoundSnapshotRequest) => {
-        const r = get(req.solution, req.roundId);
+        const found = get(req.solution, req.roundId);
+        // A closed round's snapshot is read from its stream in the log (bounded memory).
+        const r = found.status === 'ACTIVE' ? found : ((await archive.read(found.solution, found.roundId)) ?? found);
         const { items, next } = pagedByKey(r.snapshot.keys(), req.page, (k) => r.snapshot.has(k));
         return {
           workers: items.map((worker) => ({ worker, operator: r.snapshot.get(worker)! })),

@@ -1,5 +1,6 @@
 import { traceCarrier, type Logger, type Runtime } from '@ewx/platform';
-import { decideVotes, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
+import { decideVotes, isLateVote, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
+import { roundArchive } from './archive.js';
 
 /** Votes per append at most: one append of ≤ 2000 rows stays well inside a transaction's comfort. */
 export const MAX_BATCH = 2000;
@@ -27,7 +28,7 @@ const withCallerTraces = (items: readonly Pending[], events: ReturnType<typeof d
  * in one `execute` (one transaction, one fsync). Each vote still gets its own answer; a refused
  * vote refuses only itself. The order of votes within a round is the order of arrival.
  */
-export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submit(cmd: VoteCommand): Promise<boolean> } {
+export function voteBatcher(runtime: Runtime<VotingState>, log: Logger, archive = roundArchive(runtime.store)): { submit(cmd: VoteCommand): Promise<boolean> } {
   const pending = new Map<string, Pending[]>();
   let flushing = false;
 
@@ -48,11 +49,24 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger): { submi
       for (const i of items) i.reject(e);
       return;
     }
+    // A late vote's refusal depends on the closed round's snapshot, which is read from the log (see LateVote).
+    const late = outcomes.find(isLateVote);
+    let snapshot: ReadonlyMap<string, string> | undefined;
+    if (late) {
+      try {
+        snapshot = (await archive.read(late.solution, late.roundId))?.snapshot ?? new Map();
+      } catch (e) {
+        log.warn('vote batch: reading a closed round failed', { stream, error: (e as Error).message });
+        for (const [n, i] of items.entries()) if (isLateVote(outcomes[n])) i.reject(e);
+      }
+    }
     items.forEach((item, n) => {
       const o = outcomes[n];
       if (o === 'accepted') item.resolve(true);
       else if (o === 'repeated') item.resolve(false);
-      else item.reject(o);
+      else if (isLateVote(o)) {
+        if (snapshot) item.reject(o.refusal(snapshot.has(o.worker)));
+      } else item.reject(o);
     });
   };
 

@@ -1,6 +1,27 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import { roundKey, type VotingState } from './state.js';
+import { initialVotingState, roundKey, type Round, type VotingState } from './state.js';
+
+/**
+ * Bounded memory: a round that is no longer Active keeps only its summary. No rule reads a closed
+ * round's snapshot or votes again (a late vote is refused; see `LateVote` for the one refusal that
+ * depends on the snapshot), and the queries that show them read the round's own stream
+ * (`roundFromEvents`). What stays: the count of votes and of the most frequent result, for the status.
+ */
+function leaveOpenState(r: Round): void {
+  if (r.submitted !== undefined) return;
+  const counts = new Map<string, number>();
+  let top = 0;
+  for (const v of r.votes.values()) {
+    const n = (counts.get(v) ?? 0) + 1;
+    counts.set(v, n);
+    if (n > top) top = n;
+  }
+  r.submitted = r.votes.size;
+  r.closedTop = top;
+  r.votes = new Map();
+  r.snapshot = new Map();
+}
 
 /** Folds one recorded event (voting's own or one recorded from the inbox) into the state, in place. */
 export function evolve(s: VotingState, e: RecordedEvent): VotingState {
@@ -116,30 +137,38 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       l.push(key);
       break;
     }
+    // A round's snapshot and votes are recorded while it is Active (both are written in its own stream before its close).
     case 'RoundSnapshot': {
       const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
-      if (r) for (const [w, o] of ev.data.workers) r.snapshot.set(w, o);
+      if (r?.status === 'ACTIVE') for (const [w, o] of ev.data.workers) r.snapshot.set(w, o);
       break;
     }
-    case 'VoteCast':
-      s.rounds.get(roundKey(ev.data.solution, ev.data.roundId))?.votes.set(ev.data.worker, ev.data.result);
+    case 'VoteCast': {
+      const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
+      if (r?.status === 'ACTIVE') r.votes.set(ev.data.worker, ev.data.result);
       break;
+    }
     case 'RoundClosed': {
       const key = roundKey(ev.data.solution, ev.data.roundId);
       const r = s.rounds.get(key);
-      if (r && r.status === 'ACTIVE') r.status = 'OFF_CHAIN_VOTE';
+      if (r && r.status === 'ACTIVE') {
+        r.status = 'OFF_CHAIN_VOTE';
+        leaveOpenState(r);
+      }
       s.active.delete(key);
       break;
     }
     case 'RoundSettled': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (r) leaveOpenState(r);
       if (r) Object.assign(r, { status: 'SETTLED', result: d.result, top: d.tally.top, merkleRoot: d.merkleRoot });
       break;
     }
     case 'RoundUnresolved': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (r) leaveOpenState(r);
       if (r) Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
       if (r?.unresolvedPolicy === 'RETRY_ONCE' && !r.alerted) s.retryPending.add(roundKey(d.solution, d.roundId));
       break;
@@ -155,4 +184,15 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       unhandled(ev);
   }
   return s;
+}
+
+/**
+ * A round as it stood while Active — its snapshot and votes in the order recorded — from the events
+ * of its own stream (`roundStream`): what the queries about a closed round read, since its snapshot
+ * and votes left the state at its close. The same fold as the state's up to the close.
+ */
+export function roundFromEvents(events: readonly RecordedEvent[]): Round | undefined {
+  const s = initialVotingState();
+  for (const e of events) if (e.type === 'RoundStarted' || e.type === 'RoundSnapshot' || e.type === 'VoteCast') evolve(s, e);
+  return s.rounds.values().next().value;
 }

@@ -31,10 +31,17 @@ export interface Round {
   readonly unresolvedPolicy: 'NONE' | 'RETRY_ONCE';
   readonly retryOf?: string;
   readonly eligible: number;
-  /** worker → operator, as taken at start. */
-  readonly snapshot: Map<string, string>;
-  /** worker → result hex. */
-  readonly votes: Map<string, string>;
+  /**
+   * worker → operator, as taken at start. Only while the round is Active: emptied when it closes
+   * (the round's RoundSnapshot events keep it in the log; `roundFromLog` reads it back).
+   */
+  snapshot: Map<string, string>;
+  /** worker → result hex. Only while the round is Active: emptied when it closes (its VoteCast events keep them). */
+  votes: Map<string, string>;
+  /** Set when the round closes: the count of its votes (`votes.size` then). */
+  submitted?: number;
+  /** Set when the round closes: the count of the most frequent result among its votes (0 without votes). */
+  closedTop?: number;
   status: RoundStatus;
   result?: string;
   reason?: string;
@@ -55,7 +62,11 @@ export interface VotingState {
   readonly subscriptions: Map<string, Map<string, SubscriptionView>>;
   readonly workerOf: Map<string, string>;
   readonly operatorOf: Map<string, string>;
-  /** key `solution\u0000roundId`. */
+  /**
+   * key `solution\u0000roundId`. Every round ever started, for the rules (a round id is used once;
+   * a late vote's refusal; the unresolved policy) and the status queries; a closed round keeps only
+   * its summary (see `Round.snapshot`), so the state grows by a few hundred bytes per round, not per vote.
+   */
   readonly rounds: Map<string, Round>;
   /** Rounds still Active, for expiry on each block. */
   readonly active: Set<string>;

@@ -1,6 +1,6 @@
 import {
   isDomainError,
-  type DomainError,
+  DomainError,
   alreadyExists,
   denied,
   invalid,
@@ -40,6 +40,33 @@ export function validateResult(result: string): void {
 export type VoteOutcome = 'accepted' | 'repeated' | DomainError;
 
 /**
+ * The refusal of a vote for a closed round by an account that is not a connected worker now. The
+ * rule is unchanged: such a vote is refused as "not a connected worker" (this error, as it stands)
+ * unless the account is in the round's snapshot, and then as expired (`ifInSnapshot`). The snapshot
+ * left the state when the round closed (bounded memory); it is in the round's RoundSnapshot events,
+ * so the caller that reads the log picks the refusal with `refusal(inSnapshot)` (voting's API does).
+ */
+export class LateVote extends DomainError {
+  readonly isLateVote = true;
+  constructor(
+    message: string,
+    readonly ifInSnapshot: DomainError,
+    readonly solution: string,
+    readonly roundId: string,
+    readonly worker: string,
+  ) {
+    super('PERMISSION_DENIED', message);
+  }
+  refusal(inSnapshot: boolean): DomainError {
+    return inSnapshot ? this.ifInSnapshot : new DomainError(this.code, this.message);
+  }
+}
+export const isLateVote = (o: unknown): o is LateVote => typeof o === 'object' && o !== null && (o as { isLateVote?: unknown }).isLateVote === true;
+
+const expired = (v: VoteCommand, endBlock: number): DomainError =>
+  precondition(`round_id: round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
+
+/**
  * Votes of one round, decided together (group commit). Each vote is judged on its own, in order, as
  * if the earlier ones of the batch had been applied: a refused vote refuses only itself. A worker's
  * first vote for an unknown round of a WORKER-started solution starts the round (same append).
@@ -57,6 +84,8 @@ export function decideVotes(
   let snapshot = round?.snapshot;
   let endBlock = round?.endBlock ?? 0;
   let open = round?.status === 'ACTIVE';
+  // A closed round's snapshot is no longer in the state (see LateVote).
+  const closed = round !== undefined && !open;
   const cast = new Map<string, string>();
   for (const v of votes) {
     try {
@@ -64,8 +93,11 @@ export function decideVotes(
       const last = nonces.get(v.worker) ?? lastNonce(v.worker);
       if (v.nonce <= last) throw denied(`nonce: ${v.nonce} was already used by ${v.worker} (last accepted ${last}); use a larger one`);
       // The role first: an account that is no connected worker learns nothing about what exists.
-      if (!s.operatorOf.has(v.worker) && !snapshot?.has(v.worker))
-        throw denied(`auth.signer: only a worker in a round's eligibility snapshot may vote; ${v.worker} is not a connected worker`);
+      if (!s.operatorOf.has(v.worker) && !snapshot?.has(v.worker)) {
+        const message = `auth.signer: only a worker in a round's eligibility snapshot may vote; ${v.worker} is not a connected worker`;
+        if (closed) throw new LateVote(message, expired(v, endBlock), v.solution, v.roundId, v.worker);
+        throw denied(message);
+      }
       if (!snapshot) {
         const sol = s.solutions.get(v.solution);
         if (!sol) throw notFound(`solution: solution ${v.solution}`);
@@ -77,8 +109,7 @@ export function decideVotes(
         endBlock = started.started.endBlock;
         open = true;
       }
-      if (!open || s.height >= endBlock)
-        throw precondition(`round_id: round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
+      if (!open || s.height >= endBlock) throw expired(v, endBlock);
       if (!snapshot.has(v.worker))
         throw denied(`auth.signer: only a worker in the eligibility snapshot of round ${v.roundId} may vote; ${v.worker} is not in it`);
       const previous = cast.get(v.worker) ?? round?.votes.get(v.worker);

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as v8 from 'node:v8';
+import { generateKeyPair, signBytes, type AttestationRecordedEvent, type EventData, type KeyPair, type RecordedEvent, type Tally } from '@ewx/platform';
+import { spec, type Spec } from '@ewx/platform/testing';
+import { decide, type ConsensusCommand } from './decider.js';
+import { evolve, roundFromEvents } from './evolve.js';
+import { leafHash, merkleProof, merkleRoot } from './merkle.js';
+import { attestationBytes, evaluateRound } from './settle.js';
+import { initialConsensusState, roundKey, type ConsensusState } from './state.js';
+
+type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
+const ev = (type: string, data: object): EventData => ({ type, data: data as never });
+const w = (i: number): string => `ed25519:${'0'.repeat(58)}${(0x100000 + i).toString(16)}`;
+const op = (i: number): string => `ed25519:${'f'.repeat(58)}${(0x100000 + i).toString(16)}`;
+const VOTING = new Set(['RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed']);
+
+function setup(validators: number): { s: ConsensusSpec; keys: KeyPair[] } {
+  const keys = Array.from({ length: validators }, () => generateKeyPair());
+  const s = spec({ initialState: initialConsensusState, evolve, decide }).after({ type: 'ConfigureValidators', validators: keys.map((k) => k.address) });
+  return { s, keys };
+}
+
+/** Round `roundId` of `n` workers, each voting (in reverse worker order) 'aa' but every third 'bb', then closed. */
+function closedRound(s: ConsensusSpec, roundId: string, n: number): void {
+  s.given(
+    ev('RoundStarted', {
+      solution: 's1',
+      roundId,
+      group: 'g1',
+      starter: 'x',
+      startBlock: 1,
+      endBlock: 11,
+      period: 3,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: n,
+      snapshotChunks: 1,
+    }),
+    ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: Array.from({ length: n }, (_, i) => [w(i), op(i)]) }),
+    Array.from({ length: n }, (_, k) => n - 1 - k).map((i) =>
+      ev('VoteCast', { solution: 's1', roundId, worker: w(i), result: i % 3 === 2 ? 'bb' : 'aa', height: 5 }),
+    ),
+    ev('RoundClosed', { solution: 's1', roundId, height: 11, submitted: n }),
+  );
+}
+
+function attest(s: ConsensusSpec, key: KeyPair, roundId: string, forge?: (t: Tally) => Tally): ConsensusCommand {
+  const honest = evaluateRound(s.state.rounds.get(roundKey('s1', roundId))!);
+  const tally = forge ? forge(honest.tally) : honest.tally;
+  const signature = signBytes(key, attestationBytes('s1', roundId, tally, honest.merkleRoot)).toString('hex');
+  return { type: 'Attest', validator: key.address, solution: 's1', roundId, tally, merkleRoot: honest.merkleRoot, signature };
+}
+const streamOf = (s: ConsensusSpec, roundId: string): RecordedEvent[] =>
+  s.log.filter((e) => VOTING.has(e.type) && (e.data as { roundId?: string }).roundId === roundId);
+
+describe('bounded memory: a decided round leaves the decision state', () => {
+  test('the serialized state after 10 settled rounds of 1,000 votes is that after 1 plus a small summary per round', () => {
+    const V = 1000;
+    const { s, keys } = setup(1);
+    const base = v8.serialize(s.state).length;
+    const settle = (id: string): void => {
+      closedRound(s, id, V);
+      s.after(attest(s, keys[0]!, id));
+    };
+    closedRound(s, 'r0', V);
+    const open = v8.serialize(s.state).length;
+    s.after(attest(s, keys[0]!, 'r0'));
+    const one = v8.serialize(s.state).length;
+    for (let i = 1; i < 10; i++) settle(`r${i}`);
+    const ten = v8.serialize(s.state).length;
+    const perRound = (ten - one) / 9;
+    console.log(
+      `serialized state: base ${base} B, 1 round closed ${open} B, 1 settled ${one} B, 10 settled ${ten} B; ${perRound.toFixed(0)} B per settled round`,
+    );
+    assert.ok(open - base > 100 * V, `a closed round holds its snapshot, votes and leaves (${open - base} B for ${V} votes)`);
+    assert.ok(perRound < 3000, `a settled round keeps its outcome, attestations, chain entry and counts: ${perRound} B each`);
+    const r = s.state.rounds.get(roundKey('s1', 'r9'))!;
+    assert.deepEqual([r.status, r.votesDropped, r.snapshot.size, r.votes.length, r.leaves.length, r.evaluation], ['SETTLED', true, 0, 0, 0, undefined]);
+    assert.equal(s.state.chains.get('s1')!.length, 10);
+  });
+
+  test("a decided round's votes and leaves are folded back from its events, the same as before they were dropped: the same proofs", () => {
+    const { s, keys } = setup(1);
+    closedRound(s, 'r', 50);
+    const before = s.state.rounds.get(roundKey('s1', 'r'))!;
+    const votes = structuredClone(before.votes);
+    const leaves = before.leaves.map((l) => l.toString('hex'));
+    const proofs = votes.map((_, i) => merkleProof(before.leaves, i));
+    s.after(attest(s, keys[0]!, 'r'));
+    assert.equal(s.state.rounds.get(roundKey('s1', 'r'))!.votes.length, 0);
+    const back = roundFromEvents(streamOf(s, 'r'))!;
+    assert.deepEqual(back.votes, votes);
+    assert.deepEqual(
+      back.leaves.map((l) => l.toString('hex')),
+      leaves,
+    );
+    assert.deepEqual(
+      votes.map((_, i) => merkleProof(back.leaves, i)),
+      proofs,
+    );
+    // And independently of the fold: leaves of the votes sorted by worker.
+    const sorted = [...votes].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    assert.equal(merkleRoot(sorted.map(([x, y]) => leafHash(x, y))), s.state.rounds.get(roundKey('s1', 'r'))!.outcome!.merkleRoot);
+  });
+
+  test('a validator that attests after the round was decided signs what the votes give: the same attestation as before they were dropped', () => {
+    // 4 validators: 3 settle; the 4th attests late.
+    const { s, keys } = setup(4);
+    closedRound(s, 'r', 30);
+    const late = attest(s, keys[3]!, 'r');
+    for (const k of keys.slice(0, 3)) s.after(attest(s, k, 'r'));
+    assert.equal(s.state.rounds.get(roundKey('s1', 'r'))!.votesDropped, true);
+    assert.deepEqual(attest(s, keys[3]!, 'r'), late);
+    s.when(late).then((events) => {
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['AttestationRecorded'],
+      );
+      assert.equal((events[0]!.data as unknown as AttestationRecordedEvent).dissent, false);
+    });
+  });
+
+  test('when the validators settled an outcome other than the votes give, the honest evaluation is kept: a late honest validator dissents', () => {
+    const { s, keys } = setup(4);
+    closedRound(s, 'r', 30);
+    const honest = evaluateRound(s.state.rounds.get(roundKey('s1', 'r'))!);
+    const late = attest(s, keys[3]!, 'r');
+    const forge = (t: Tally): Tally => ({ ...t, top: t.top - 1 });
+    for (const k of keys.slice(0, 3)) s.after(attest(s, k, 'r', forge));
+    const r = s.state.rounds.get(roundKey('s1', 'r'))!;
+    assert.equal(r.outcome!.tally.top, honest.tally.top - 1);
+    assert.deepEqual(r.evaluation, honest);
+    assert.deepEqual(evaluateRound(r), honest);
+    assert.deepEqual(attest(s, keys[3]!, 'r'), late);
+    s.when(late).then((events) => assert.equal((events[0]!.data as unknown as AttestationRecordedEvent).dissent, true));
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * Memory of voting's decision state after R rounds of V votes each, in process (pure domain: the
+ * rules and the fold, no store): every round is started, gets V votes (one batch), closes at its end
+ * block and is settled, as in the service. Events go through JSON on their way to the fold, as a read
+ * from the store gives them. Prints, at checkpoints, the heap used after a full GC and the size of the
+ * state serialised as a snapshot stores it (node:v8), for the fold of today and for the fold before
+ * bounded memory (bench/reference-evolve.ts, commit 21fbf08), run first in the same process.
+ * Run: npm run bench -w @ewx/voting (last part), or `npx tsx bench/memory.bench.ts` in services/voting.
+ * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS (default = rounds; 0 = skip).
+ */
+import * as os from 'node:os';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { encodePosition, type EventData, type RecordedEvent, type RoundSettledEvent } from '@ewx/platform';
+import { closeRound, decideVotes, evolve, initialVotingState, startRound, type VoteCommand, type VotingState } from '../src/domain/decider.js';
+import { REGISTRAR, ev, solutionConfig, worker } from '../src/domain/testing.js';
+import { evolve as referenceEvolve } from './reference-evolve.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 1000);
+const V = Number(process.env.MEMORY_BENCH_VOTES ?? 1000);
+const BASELINE_R = Number(process.env.MEMORY_BENCH_BASELINE_ROUNDS ?? R);
+const load = (): number[] => os.loadavg().map((x) => +x.toFixed(1));
+const MB = (b: number): number => +(b / 2 ** 20).toFixed(2);
+
+type Fold = (s: VotingState, e: RecordedEvent) => VotingState;
+
+function run(name: string, fold: Fold, rounds: number): Record<string, unknown> {
+  gc();
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  let s = initialVotingState();
+  let position = 0;
+  // Through JSON, as the store gives events back: no string is shared with the decision that wrote it.
+  const apply = (events: readonly EventData[]): void => {
+    for (const e of events) s = fold(s, { type: e.type, data: JSON.parse(JSON.stringify(e.data)), streamId: 'x', version: 0, position: encodePosition([BigInt(++position)]) });
+  };
+  apply([
+    ev('RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 1_000_000_000 }),
+    ev('GroupRegistered', { group: 'g1', owner: REGISTRAR, config: {}, budget: '0', height: 1 }),
+    ev('SolutionRegistered', { solution: 's1', owner: REGISTRAR, config: solutionConfig({ maxWaitingThreshold: 1, expirationBlock: 1_000_000_000 }), height: 1 }),
+    ...Array.from({ length: V }, (_, i) => [
+      ev('OperatorSubscribed', { group: 'g1', operator: `op-${i}`, stake: '1000', activeFromPeriod: 0, height: 1 }),
+      ev('WorkerConnected', { operator: `op-${i}`, worker: worker(i), height: 1 }),
+    ]).flat(),
+  ]);
+  const noNonce = (): bigint => 0n;
+  const points: Record<string, unknown>[] = [];
+  const checkpoint = (done: number): void => {
+    gc();
+    gc();
+    const heap = process.memoryUsage().heapUsed - heap0;
+    const serialized = v8.serialize(s).length;
+    points.push({ rounds: done, votes: done * V, heapUsedMB: MB(heap), serializedBytes: serialized, seconds: +((performance.now() - t0) / 1000).toFixed(1) });
+    console.error(name, JSON.stringify(points.at(-1)));
+  };
+  checkpoint(0);
+  const marks = new Set([1, 10, 100, 1000, 10_000, 100_000, rounds]);
+  for (let i = 0; i < rounds; i++) {
+    const h = 10 + 2 * i;
+    const id = `slice-${i}`;
+    apply([ev('BlockProduced', { height: h })]);
+    apply(startRound(s, 's1', id, { kind: 'account', address: REGISTRAR }).events);
+    const votes: VoteCommand[] = Array.from({ length: V }, (_, w) => ({ solution: 's1', roundId: id, worker: worker(w), result: w % 3 === 2 ? 'bb' : 'aa', nonce: BigInt(i + 1) }));
+    const decided = decideVotes(s, votes, noNonce);
+    if (decided.outcomes.some((o) => o !== 'accepted')) throw new Error(`round ${i}: a vote was refused`);
+    apply(decided.events);
+    apply([ev('BlockProduced', { height: h + 1 })]);
+    apply(closeRound(s, 's1', id));
+    const top = V - Math.floor(V / 3);
+    const settled: RoundSettledEvent = {
+      solution: 's1', roundId: id, group: 'g1', period: 0, result: 'aa', tally: { eligible: V, submitted: V, top, outcome: 'SETTLED', result: 'aa' },
+      merkleRoot: 'ab'.repeat(32), attestors: ['v'], dissenters: [], validators: ['v'],
+    };
+    apply([ev('RoundSettled', settled)]);
+    if (marks.has(i + 1)) checkpoint(i + 1);
+  }
+  const last = points.at(-1) as { heapUsedMB: number; serializedBytes: number };
+  const first = points.find((p) => p.rounds === 1) as { heapUsedMB: number; serializedBytes: number } | undefined;
+  return {
+    fold: name, rounds, votesPerRound: V, points,
+    perRoundAfterTheFirst: first && rounds > 1
+      ? { heapBytes: Math.round(((last.heapUsedMB - first.heapUsedMB) * 2 ** 20) / (rounds - 1)), serializedBytes: Math.round((last.serializedBytes - first.serializedBytes) / (rounds - 1)) }
+      : undefined,
+  };
+}
+
+const loadBefore = load();
+const baseline = BASELINE_R > 0 ? run('before (reference-evolve, keeps every round)', referenceEvolve, BASELINE_R) : undefined;
+const now = run('now (a closed round keeps its summary)', evolve, R);
+console.log(JSON.stringify({ bench: 'voting memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: load() }, baseline, now }, null, 1));
