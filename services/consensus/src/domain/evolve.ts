@@ -55,7 +55,7 @@ export function evolve(s: ConsensusState, e: RecordedEvent): ConsensusState {
         solution: d.solution,
         roundId: d.roundId,
         group: d.group,
-        period: d.period,
+        period: d.rewardPeriod,
         endBlock: d.endBlock,
         quorumPercent: d.quorumPercent,
         voteThresholdPercent: d.voteThresholdPercent,
