@@ -22,6 +22,7 @@ import {
   type KeyPair,
   type Signer,
 } from '@ewx/client';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
 
 const T = 10n ** 18n;
 
@@ -109,41 +110,8 @@ describe('registry batches and the account list', () => {
     const R = as(registrar);
     await ewx.registry.deposit({ account: registrar.address, amount: (1000n * T).toString() });
     await ewx.withSigner(R).registry.signUpRegistrar({ friendlyName: 'Batch registrar', legalLocation: 'DE' });
-    await ewx.withSigner(R).registry.registerGroup({
-      config: {
-        namespace: 'batch.group',
-        info: 'test',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1000n,
-        withdrawalDelay: 1,
-      },
-      budget: (500n * T).toString(),
-      allowList: [],
-    });
-    await ewx.withSigner(R).registry.registerSolution({
-      config: {
-        namespace: 'batch.solution',
-        group: 'batch.group',
-        name: 'batch',
-        description: '',
-        logicRef: 'bafy-batch',
-        expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n,
-        voteThresholdPercent: 60,
-        quorumPercent: 50,
-        votingStartMethod: 'REGISTRAR',
-        nominationsEnabled: true,
-        unresolvedPolicy: 'NONE',
-      },
-    });
+    await ewx.withSigner(R).registry.registerGroup({ config: testGroupConfig('batch.group'), budget: (500n * T).toString(), allowList: [] });
+    await ewx.withSigner(R).registry.registerSolution({ config: testSolutionConfig('batch.solution', 'batch.group', { nominationsEnabled: true }) });
     const workers = Array.from({ length: 30 }, () => generateKeyPair().address);
     const items = [...workers, workers[0]!].map((worker) => ({ solution: 'batch.solution', worker }));
     const seen: number[] = [];

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
-import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  freePort,
+  insecureClient,
+  testGroupConfig,
+  testSolutionConfig,
+  realInfra,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
   ConnectWorkerRequest,
@@ -94,21 +105,7 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
       'signUpRegistrar',
       signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
     );
-    const group = {
-      namespace: G,
-      info: 'voting e2e',
-      minStake: T.toString(),
-      maxStake: (100n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
-      votingRewardPerBlock: T.toString(),
-      slaVotingThreshold: 50,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    };
+    const group = testGroupConfig(G, { info: 'voting e2e' });
     await waitFor(
       'the group registered',
       async () => {
@@ -121,20 +118,7 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
       },
       30_000,
     );
-    const solution = {
-      namespace: S,
-      group: G,
-      name: 'e2e',
-      description: '',
-      logicRef: 'bafy-e2e',
-      expirationBlock: 10_000n,
-      maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60,
-      quorumPercent: 50,
-      votingStartMethod: 'REGISTRAR',
-      nominationsEnabled: false,
-      unresolvedPolicy: 'NONE',
-    };
+    const solution = testSolutionConfig(S, G);
     await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
     for (let i = 0; i < 3; i++) {
       await rpc(

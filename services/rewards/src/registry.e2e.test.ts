@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { REGISTRY_TREASURY, TOKEN, generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, topicOf, type Bus, type KeyPair } from '@ewx/platform';
-import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  freePort,
+  insecureClient,
+  realInfra,
+  rpc,
+  startServiceProcess,
+  testGroupConfig,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import {
   ClaimRewardsRequest,
@@ -137,21 +147,12 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
       'signUpRegistrar',
       signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
     );
-    const config = {
-      namespace: G,
+    const config = testGroupConfig(G, {
       info: 'rewards e2e',
-      minStake: T.toString(),
       maxStake: (10_000n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
       votingRewardPerBlock: (2n * T).toString(),
       slaVotingThreshold: SLA,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    };
+    });
     // The registry needs the reward calendar (from rewards' topic) before it accepts a group; retry until it has it.
     await waitFor(
       'the group registered',

@@ -11,6 +11,8 @@ import {
   realInfra,
   rpc,
   startServiceProcess,
+  testGroupConfig,
+  testSolutionConfig,
   uniqueNamespace,
   waitFor,
   type ReceivedSpan,
@@ -127,40 +129,13 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
       'signUpRegistrar',
       signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'otel', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
     );
-    const group = {
-      namespace: G,
-      info: 'otel e2e',
-      minStake: T.toString(),
-      maxStake: (100n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
-      votingRewardPerBlock: T.toString(),
-      slaVotingThreshold: 50,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    };
+    const group = testGroupConfig(G, { info: 'otel e2e' });
     await rpc(
       registry,
       'registerGroup',
       signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode),
     );
-    const solution = {
-      namespace: S,
-      group: G,
-      name: 'otel',
-      description: '',
-      logicRef: 'bafy-otel',
-      expirationBlock: 10_000n,
-      maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60,
-      quorumPercent: 50,
-      votingStartMethod: 'REGISTRAR',
-      nominationsEnabled: false,
-      unresolvedPolicy: 'NONE',
-    };
+    const solution = testSolutionConfig(S, G);
     await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
     for (let i = 0; i < 3; i++) {
       await rpc(
