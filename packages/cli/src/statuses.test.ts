@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from '@ewx/embedded';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from '@ewx/embedded';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import type { SolutionConfig } from '@ewx/proto/registry';
 import {
@@ -74,18 +74,7 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
   before(async () => {
     const port = await freePort();
     env = { EWX_KEYS_DIR: keysDir, EWX_ADDRESS: `127.0.0.1:${port}` };
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        DATA_DIR: 'memory',
-        GRPC_PORT: String(port),
-        BLOCK_TIME_MS: 'manual',
-        ADMIN_ADDRESS: admin.address,
-        LOG_LEVEL: 'warn',
-        REWARD_PERIOD_BLOCKS: '10',
-      },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address, REWARD_PERIOD_BLOCKS: '10' });
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await blocksTo(1);
     for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });

@@ -1,8 +1,8 @@
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import { connect, connectWorkerWithConsent, counterNonces, generateKeyPair, keySigner, untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
 import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
-import { ALL_MODULES } from './index.js';
+import { runInMemory } from './index.js';
 
 const T = 10n ** 18n;
 
@@ -35,11 +35,7 @@ export async function startTestNetwork(name: string): Promise<TestNetwork> {
   const nonce = counterNonces();
   const as = (k: KeyPair): Signer => keySigner(k, nonce);
   const port = await freePort();
-  const system = await runEmbedded(
-    ALL_MODULES,
-    { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn', REWARD_PERIOD_BLOCKS: '10' },
-    { signals: false },
-  );
+  const system = await runInMemory(port, { ADMIN_ADDRESS: admin.address, REWARD_PERIOD_BLOCKS: '10' });
   const ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
   const group = `${name}.group`;
   const solution = `${name}.solution`;

@@ -9,3 +9,4 @@ export { spec, fingerprint, type Spec, type SpecDecider, type SpecEvent, type Sp
 export * from './otlp.js';
 export { tcpProxy } from './proxy.js';
 export { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
+export { produceBlocks, seedStandaloneNetwork, signedFor, untilEligibleWorkers, type StandaloneNetwork } from './network.js';
