@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { connect, cosignWith, counterNonces, EwxCallError, generateKeyPair, keySigner, type Ewx, type KeyPair } from '@ewx/client';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import { connect, connectWorkerWithConsent, counterNonces, EwxCallError, generateKeyPair, keySigner, type Ewx, type KeyPair } from '@ewx/client';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
 import { RoundState } from '@ewx/proto/voting';
 import { audit, formatReport, postgresSource, SERVICES, type ServiceName } from '@ewx/audit';
 import { freePort, spawnServiceProcess, uniqueNamespace } from '@ewx/platform/testing';
@@ -205,48 +205,30 @@ try {
   await R.registry.signUpRegistrar({ friendlyName: 'load', legalLocation: 'DE' });
   await retry('group', () =>
     R.registry.registerGroup({
-      config: {
-        namespace: GROUP,
+      config: testGroupConfig(GROUP, {
         info: 'load',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
         maxOperators: WORKERS,
-        allowListEnabled: false,
-        startBlock: 0n,
         subscriptionRewardPerBlock: '1000',
         votingRewardPerBlock: '1000',
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
         operationEndBlock: 10_000_000n,
-        withdrawalDelay: 1,
-      },
+      }),
       budget: (500n * T).toString(),
       allowList: [],
     }),
   );
   await R.registry.registerSolution({
-    config: {
-      namespace: SOLUTION,
-      group: GROUP,
+    config: testSolutionConfig(SOLUTION, GROUP, {
       name: 'load',
-      description: '',
       logicRef: 'bafy-load',
       expirationBlock: 10_000_000n,
       maxWaitingThreshold: BigInt(ROUND_BLOCKS),
-      voteThresholdPercent: 60,
-      quorumPercent: 50,
-      votingStartMethod: 'REGISTRAR',
-      nominationsEnabled: false,
-      unresolvedPolicy: 'NONE',
-    },
+    }),
   });
   const signer = (k: KeyPair) => keySigner(k, nonce);
   await Promise.all(
     operators.map(async (op, i) => {
       await by(op).registry.subscribe({ group: GROUP, stake: (2n * T).toString() });
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: workers[i]!.address };
-      const consent = await cosignWith(signer(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      await by(op).registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+      await connectWorkerWithConsent(ewx, signer(op), signer(workers[i]!));
     }),
   );
   // Subscriptions count from the next reward period: wait until voting sees every worker eligible.

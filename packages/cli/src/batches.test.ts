@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '@ewx/client';
-import { ALL_MODULES } from '@ewx/embedded';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from '@ewx/embedded';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,17 +31,7 @@ describe('CLI batches and the account list', { timeout: 300_000 }, () => {
     env = { EWX_KEYS_DIR: join(dir, 'keys'), EWX_ADDRESS: `127.0.0.1:${await freePort()}` };
     for (const k of ['admin', 'registrar']) assert.equal((await run('keys', 'new', k)).code, 0);
     const admin = (await run('keys', 'show', 'admin', '-q')).stdout.trim();
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        ADMIN_ADDRESS: admin,
-        BLOCK_TIME_MS: 'manual',
-        DATA_DIR: 'memory',
-        GRPC_PORT: env.EWX_ADDRESS!.split(':')[1],
-        LOG_LEVEL: 'warn',
-      },
-      { signals: false },
-    );
+    system = await runInMemory(env.EWX_ADDRESS!.split(':')[1], { ADMIN_ADDRESS: admin });
     assert.equal((await run('admin', 'produce-blocks', '1')).code, 0);
   });
   after(async () => {

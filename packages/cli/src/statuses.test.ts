@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from '@ewx/embedded';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from '@ewx/embedded';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
-import { ConnectWorkerRequest, type SolutionConfig } from '@ewx/proto/registry';
+import type { SolutionConfig } from '@ewx/proto/registry';
 import {
   EwxCallError,
   GroupStatus,
@@ -19,7 +19,7 @@ import {
   TallyOutcome,
   UnresolvedReason,
   connect,
-  cosignWith,
+  connectWorkerWithConsent,
   counterNonces,
   generateKeyPair,
   getNetwork,
@@ -31,6 +31,7 @@ import {
   type KeyPair,
   type Signer,
 } from '@ewx/client';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
 
 const T = 10n ** 18n;
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -66,52 +67,14 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     if (h > now) await ewx.consensus.produceBlocks({ count: h - now });
     await untilHeight(ewx, h, { timeoutMs: 60_000 });
   };
-  const groupConfig = (namespace: string) => ({
-    namespace,
-    info: 'test',
-    minStake: T.toString(),
-    maxStake: (100n * T).toString(),
-    maxOperators: 10,
-    allowListEnabled: false,
-    startBlock: 0n,
-    subscriptionRewardPerBlock: T.toString(),
-    votingRewardPerBlock: T.toString(),
-    slaVotingThreshold: 50,
-    operationStartBlock: 1n,
-    operationEndBlock: 100_000n,
-    withdrawalDelay: 1,
-  });
-  const solutionConfig = (namespace: string, more: Partial<SolutionConfig> = {}): SolutionConfig => ({
-    namespace,
-    group: 'st.group',
-    name: namespace,
-    description: '',
-    logicRef: 'bafy-st',
-    expirationBlock: 10_000n,
-    maxWaitingThreshold: 3n,
-    voteThresholdPercent: 60,
-    quorumPercent: 50,
-    votingStartMethod: 'REGISTRAR',
-    nominationsEnabled: false,
-    unresolvedPolicy: 'NONE',
-    ...more,
-  });
+  const groupConfig = (namespace: string) => testGroupConfig(namespace, { operationEndBlock: 100_000n });
+  const solutionConfig = (namespace: string, more: Partial<SolutionConfig> = {}): SolutionConfig =>
+    testSolutionConfig(namespace, 'st.group', { name: namespace, logicRef: 'bafy-st', ...more });
 
   before(async () => {
     const port = await freePort();
     env = { EWX_KEYS_DIR: keysDir, EWX_ADDRESS: `127.0.0.1:${port}` };
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        DATA_DIR: 'memory',
-        GRPC_PORT: String(port),
-        BLOCK_TIME_MS: 'manual',
-        ADMIN_ADDRESS: admin.address,
-        LOG_LEVEL: 'warn',
-        REWARD_PERIOD_BLOCKS: '10',
-      },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address, REWARD_PERIOD_BLOCKS: '10' });
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await blocksTo(1);
     for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
@@ -125,11 +88,8 @@ describe('statuses on the wire, GetWorker, the network view', { timeout: 600_000
     for (const s of ['st.paused', 'st.ended']) await R.registry.registerSolution({ config: solutionConfig(s) });
     await R.registry.registerSolution({ config: solutionConfig('st.expiring', { expirationBlock: 5n }) });
     for (let i = 0; i < operators.length; i++) {
-      const op = ewx.withSigner(as(operators[i]!));
-      await op.registry.subscribe({ group: 'st.group', stake: (10n * T).toString() });
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operators[i]!.address, worker: workers[i]!.address };
-      const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      await op.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+      await ewx.registry.subscribe({ group: 'st.group', stake: (10n * T).toString() }, { signer: as(operators[i]!) });
+      await connectWorkerWithConsent(ewx, as(operators[i]!), as(workers[i]!));
     }
     await ewx.withSigner(as(operators[0]!)).registry.subscribe({ group: 'st.retiring', stake: (5n * T).toString() });
     await blocksTo(11); // period 1: the stakes are active

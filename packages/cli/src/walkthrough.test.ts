@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ALL_MODULES } from '@ewx/embedded';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from '@ewx/embedded';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -70,17 +70,7 @@ describe("first reward with the CLI: the README's commands against the embedded 
         // `ADMIN_ADDRESS=$(ewx keys show admin -q) BLOCK_TIME_MS=manual DATA_DIR=memory npm start`, in this process.
         assert.match(line, /BLOCK_TIME_MS=manual DATA_DIR=memory/);
         const admin = (await ewx(env, ['keys', 'show', 'admin', '-q'])).stdout.trim();
-        system = await runEmbedded(
-          ALL_MODULES,
-          {
-            ADMIN_ADDRESS: admin,
-            BLOCK_TIME_MS: 'manual',
-            DATA_DIR: 'memory',
-            GRPC_PORT: env.EWX_ADDRESS!.split(':')[1],
-            LOG_LEVEL: 'warn',
-          },
-          { signals: false },
-        );
+        system = await runInMemory(env.EWX_ADDRESS!.split(':')[1], { ADMIN_ADDRESS: admin });
         continue;
       }
       if (!line.startsWith('ewx ')) continue;

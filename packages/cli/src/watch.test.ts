@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ALL_MODULES } from '@ewx/embedded';
+import { runInMemory } from '@ewx/embedded';
 import { connect, counterNonces, generateKeyPair, keySigner, type Ewx } from '@ewx/client';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -30,11 +30,7 @@ describe("ewx watch: a service's events, then live; Ctrl-C stops", { timeout: 40
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address });
     env = { EWX_ADDRESS: `127.0.0.1:${port}` };
     client = connect({ address: env.EWX_ADDRESS!, signer: keySigner(admin, counterNonces()) });
     for (const a of accounts) await client.registry.deposit({ account: a, amount: '9' });

@@ -1,6 +1,6 @@
-import { DepositRequest, NominationRequest, type ItemStatus } from '@ewx/proto/registry';
+import { ConnectWorkerRequest, DepositRequest, NominationRequest, type CommandReply, type ItemStatus } from '@ewx/proto/registry';
 import type { Ewx } from './connect.js';
-import { signWith, type Signer } from './signing.js';
+import { cosignWith, signWith, type Signer } from './signing.js';
 
 /** The methods the items of the registry's batches are signed for, alone or in a batch. */
 export const DEPOSIT_METHOD = '/ewx.v1.Registry/Deposit';
@@ -19,6 +19,16 @@ export function signDeposit(admin: Signer, d: { account: string; amount: bigint 
 export function signNomination(registrar: Signer, n: { solution: string; worker: string }, unnominate = false): Promise<NominationRequest> {
   const message: NominationRequest = { auth: undefined, solution: n.solution, worker: n.worker };
   return signWith(registrar, unnominate ? UNNOMINATE_WORKER_METHOD : NOMINATE_WORKER_METHOD, message, (m) => NominationRequest.encode(m).finish());
+}
+
+/**
+ * Connects `worker` to `operator`: the operator signs the command, the worker consents with its own
+ * signature of the same request (`workerAuth`, with the worker's nonce).
+ */
+export async function connectWorkerWithConsent(ewx: Ewx, operator: Signer, worker: Signer): Promise<CommandReply> {
+  const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operator.address, worker: worker.address };
+  const consent = await cosignWith(worker, '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
+  return ewx.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } }, { signer: operator });
 }
 
 export interface BatchOptions {

@@ -21,6 +21,17 @@ const services: Record<string, { versions: Record<string, number>; decode: (e: S
   distance: { versions: DISTANCE_EVENTS, decode: decodeDistanceLog },
 };
 
+/** Optional fields added by a version that an upcaster does not invent: an older fixture lacks them. */
+const OPTIONAL: Record<string, readonly string[]> = { RoundSettled: ['validators'], RoundUnresolved: ['validators'] };
+
+/** `current` less the `optional` data fields that `old` does not have. */
+function withoutAbsent<T extends { data: Json }>(current: T, old: { data: Json }, optional: readonly string[] = []): T {
+  const oldData = old.data as Record<string, Json>;
+  const missing = new Set(optional.filter((k) => !(k in oldData)));
+  if (missing.size === 0) return current;
+  return { ...current, data: Object.fromEntries(Object.entries(current.data as Record<string, Json>).filter(([k]) => !missing.has(k))) };
+}
+
 const read = (service: string, file: string): { type: string; data: Json; metadata?: Json } =>
   JSON.parse(readFileSync(new URL(`${service}/${file}`, FIXTURES), 'utf8'));
 
@@ -48,8 +59,9 @@ for (const [service, { versions, decode }] of Object.entries(services)) {
       assert.equal(decoded.type, type);
       const again = encode(decoded, stored.metadata);
       const current = `v${versions[type]}`;
-      // The upcast fixtures are derived from the current version's recorded event.
-      const expected = UPCASTERS[type] && v !== current ? read(service, `${type}.${current}.json`) : stored;
+      // The upcast fixtures are derived from the current version's recorded event (less the optional
+      // fields an old version lacks, e.g. a v1 RoundSettled's `validators`).
+      const expected = UPCASTERS[type] && v !== current ? withoutAbsent(read(service, `${type}.${current}.json`), stored, OPTIONAL[type]) : stored;
       assert.equal(JSON.stringify(again), JSON.stringify(expected), f);
     }
   });
@@ -145,5 +157,37 @@ test("upcasting: the distance events' bare `period` reads as `requestPeriod` or 
     );
     const v2 = { holdId: 'h', identity: 3, requester: 'r', outcome: 'VALID', evaluationPeriod: 2, validUntilPeriod: 5 };
     assert.deepEqual(decode({ type: 'EvaluationSettled', data: v2 })?.data, v2);
+  }
+});
+
+test("upcasting: the round events' bare `period` reads as `rewardPeriod` in the same place, in every log that records them; the current shape is left as it is", () => {
+  const started = {
+    solution: 's',
+    roundId: 'r',
+    group: 'g',
+    starter: 'w',
+    startBlock: 11,
+    endBlock: 14,
+    period: 1,
+    quorumPercent: 50,
+    voteThresholdPercent: 60,
+    unresolvedPolicy: 'NONE',
+    eligible: 3,
+    snapshotChunks: 1,
+  };
+  const startedV2 = JSON.stringify({ ...started, period: undefined }).replace('"endBlock":14', '"endBlock":14,"rewardPeriod":1');
+  for (const decode of [decodeVotingLog, decodeConsensusLog]) {
+    assert.equal(JSON.stringify(decode({ type: 'RoundStarted', data: started })?.data), startedV2);
+    assert.equal(JSON.stringify(decode({ type: 'RoundStarted', data: JSON.parse(startedV2) })?.data), startedV2);
+  }
+  const tally = { eligible: 3, submitted: 1, top: 1, outcome: 'UNRESOLVED', reason: 'NO_QUORUM' };
+  const unresolvedV1 = { solution: 's', roundId: 'r', group: 'g', period: 2, reason: 'NO_QUORUM', tally, merkleRoot: 'm', attestors: ['a'], dissenters: [] };
+  const unresolvedV2 = { ...unresolvedV1, validators: ['a'] };
+  for (const decode of [decodeConsensusLog, decodeVotingLog]) {
+    for (const old of [unresolvedV1, unresolvedV2]) {
+      const renamed = Object.fromEntries(Object.entries(old).map(([k, v]) => [k === 'period' ? 'rewardPeriod' : k, v]));
+      assert.equal(JSON.stringify(decode({ type: 'RoundUnresolved', data: old })?.data), JSON.stringify(renamed));
+      assert.equal(JSON.stringify(decode({ type: 'RoundUnresolved', data: renamed })?.data), JSON.stringify(renamed));
+    }
   }
 });

@@ -295,7 +295,8 @@ export interface RoundStartedEvent {
   readonly startBlock: number;
   /** start + maxWaitingThreshold: the round expires (OffChainVote) when this block is recorded. */
   readonly endBlock: number;
-  readonly period: number;
+  /** The reward period the round belongs to (v2; v1: `period`, upcast). */
+  readonly rewardPeriod: number;
   readonly quorumPercent: number;
   readonly voteThresholdPercent: number;
   readonly unresolvedPolicy: 'NONE' | 'RETRY_ONCE';
@@ -377,7 +378,8 @@ export interface RoundSettledEvent {
   readonly solution: string;
   readonly roundId: string;
   readonly group: string;
-  readonly period: number;
+  /** The reward period the round belongs to (v3; v1 and v2: `period`, upcast). */
+  readonly rewardPeriod: number;
   readonly result: string;
   readonly tally: Tally;
   readonly merkleRoot: string;
@@ -393,7 +395,8 @@ export interface RoundUnresolvedEvent {
   readonly solution: string;
   readonly roundId: string;
   readonly group: string;
-  readonly period: number;
+  /** As in RoundSettledEvent. */
+  readonly rewardPeriod: number;
   readonly reason: 'NO_QUORUM' | 'NO_MAJORITY' | 'TIE';
   readonly tally: Tally;
   readonly merkleRoot: string;

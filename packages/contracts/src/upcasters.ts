@@ -6,7 +6,7 @@ import type { OperatorUnsubscribedEvent, OperatorUnsubscribedEventV1, StakeRelea
  * carry no schema version, so each upcaster recognises the old shape by its fields and returns the
  * current shape unchanged. Fixtures of each version are in fixtures/<service>/<Type>.v<N>.json.
  */
-/** v1 → v2 of the payout events: the bare `period` is `rewardPeriod`, in the same place (key order kept). */
+/** The payout and round events' bare `period` is `rewardPeriod`, in the same place (key order kept). */
 function rewardPeriod(data: unknown): unknown {
   const d = data as Record<string, unknown>;
   if (!('period' in d)) return d;
@@ -33,6 +33,10 @@ const periodAs =
 
 export const UPCASTERS: { readonly [type: string]: (data: unknown) => unknown } = {
   VoteMetadata: rewardPeriod,
+  // Rounds: RoundStarted v1 → v2, RoundSettled and RoundUnresolved v1/v2 → v3.
+  RoundStarted: rewardPeriod,
+  RoundSettled: rewardPeriod,
+  RoundUnresolved: rewardPeriod,
   RewardsComputed: rewardPeriod,
   BudgetExhausted: rewardPeriod,
   RewardsDecided: rewardPeriod,

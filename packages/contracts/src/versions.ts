@@ -16,15 +16,17 @@ export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
   ValidatorSetConfigured: 1,
   AttestationRecorded: 1,
   // v2: `validators` added (the set that decided); v1 events lack it and are read with a fallback.
-  RoundSettled: 2,
-  RoundUnresolved: 2,
+  // v3: `period` → `rewardPeriod` (upcast from v1 and v2).
+  RoundSettled: 3,
+  RoundUnresolved: 3,
   ResultChained: 1,
   // v2: `period` → `rewardPeriod` (upcast).
   VoteMetadata: 2,
 };
 
 export const VOTING_EVENTS: Versions<VotingEvent> = {
-  RoundStarted: 1,
+  // v2: `period` → `rewardPeriod` (upcast).
+  RoundStarted: 2,
   RoundSnapshot: 1,
   VoteCast: 1,
   RoundAlert: 1,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from './index.js';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from './index.js';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import { DepositRequest } from '@ewx/proto/registry';
 import {
@@ -22,6 +22,7 @@ import {
   type KeyPair,
   type Signer,
 } from '@ewx/client';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
 
 const T = 10n ** 18n;
 
@@ -40,17 +41,7 @@ describe('registry batches and the account list', () => {
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        DATA_DIR: 'memory',
-        GRPC_PORT: String(port),
-        BLOCK_TIME_MS: 'manual',
-        ADMIN_ADDRESS: admin.address,
-        LOG_LEVEL: 'warn',
-      },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address });
     ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
     await ewx.consensus.produceBlocks({ count: 1 });
     await untilHeight(ewx, 1, { timeoutMs: 60_000 });
@@ -109,41 +100,8 @@ describe('registry batches and the account list', () => {
     const R = as(registrar);
     await ewx.registry.deposit({ account: registrar.address, amount: (1000n * T).toString() });
     await ewx.withSigner(R).registry.signUpRegistrar({ friendlyName: 'Batch registrar', legalLocation: 'DE' });
-    await ewx.withSigner(R).registry.registerGroup({
-      config: {
-        namespace: 'batch.group',
-        info: 'test',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1000n,
-        withdrawalDelay: 1,
-      },
-      budget: (500n * T).toString(),
-      allowList: [],
-    });
-    await ewx.withSigner(R).registry.registerSolution({
-      config: {
-        namespace: 'batch.solution',
-        group: 'batch.group',
-        name: 'batch',
-        description: '',
-        logicRef: 'bafy-batch',
-        expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n,
-        voteThresholdPercent: 60,
-        quorumPercent: 50,
-        votingStartMethod: 'REGISTRAR',
-        nominationsEnabled: true,
-        unresolvedPolicy: 'NONE',
-      },
-    });
+    await ewx.withSigner(R).registry.registerGroup({ config: testGroupConfig('batch.group'), budget: (500n * T).toString(), allowList: [] });
+    await ewx.withSigner(R).registry.registerSolution({ config: testSolutionConfig('batch.solution', 'batch.group', { nominationsEnabled: true }) });
     const workers = Array.from({ length: 30 }, () => generateKeyPair().address);
     const items = [...workers, workers[0]!].map((worker) => ({ solution: 'batch.solution', worker }));
     const seen: number[] = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from './index.js';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from './index.js';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import {
   EwxCallError,
@@ -28,11 +28,7 @@ describe('connect: typed promise clients against the embedded system', () => {
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address });
     address = `127.0.0.1:${port}`;
     ewx = connect({ address, signer: asAdmin });
   });

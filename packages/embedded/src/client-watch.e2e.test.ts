@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, realInfra, startServiceProcess, uniqueNamespace, type ServiceProcess } from '@ewx/platform/testing';
+import { freePort, realInfra, serviceEnv, startServiceProcess, uniqueNamespace, type ServiceProcess } from '@ewx/platform/testing';
 import { connect, counterNonces, generateKeyPair, keySigner, type Ewx, type WatchedEvent } from '@ewx/client';
 
 /**
@@ -18,11 +18,7 @@ describe('Watch on standalone processes (PostgreSQL + Kafka)', { skip, timeout: 
   const ports: Record<string, number> = {};
   let ewx: Ewx;
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl,
-    KAFKA_BROKERS: infra!.brokers.join(','),
-    EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual',
+    ...serviceEnv(infra!, ns, admin.address),
   });
 
   before(async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ALL_MODULES } from './index.js';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from './index.js';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
 import {
   EwxCallError,
@@ -40,11 +40,7 @@ describe("Watch: a service's published events from a position, then live", () =>
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address });
     ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     for (const a of accounts) await ewx.registry.deposit({ account: a, amount: '5' });
     // Two single blocks (a BlockProduced each; a larger count is one BlocksProduced run).
@@ -261,11 +257,7 @@ describe('Watch: the server stopping ends open streams cleanly', () => {
   test('an idle stream ends (no error) and the stop does not wait for it', async () => {
     const admin = generateKeyPair();
     const port = await freePort();
-    const system = await runEmbedded(
-      ALL_MODULES,
-      { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn' },
-      { signals: false },
-    );
+    const system = await runInMemory(port, { ADMIN_ADDRESS: admin.address });
     const ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     try {
       await ewx.registry.deposit({ account: generateKeyPair().address, amount: '1' });

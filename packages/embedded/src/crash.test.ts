@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { generateKeyPair, nonceCounter, signCommand } from '@ewx/platform';
-import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  freePort,
+  insecureClient,
+  realInfra,
+  serviceEnv,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 
@@ -23,11 +33,7 @@ describe('kill -9 in the middle of a stream: nothing lost, nothing applied twice
     const nonce = nonceCounter();
     const ns = uniqueNamespace('crash');
     const env = {
-      DATABASE_URL: infra!.databaseUrl,
-      KAFKA_BROKERS: infra!.brokers.join(','),
-      EWX_NAMESPACE: ns,
-      ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual',
+      ...serviceEnv(infra!, ns, admin.address),
     };
     let registry!: RegistryClient;
     let rewards!: RewardsClient;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { generateKeyPair, probeHealth, runEmbedded, type Embedded } from '@ewx/platform';
+import { generateKeyPair, probeHealth, type Embedded } from '@ewx/platform';
 import { freePort, REPO_ROOT, waitFor } from '@ewx/platform/testing';
-import { ALL_MODULES } from './index.js';
+import { runInMemory } from './index.js';
 
 /** The evaluator's health port: liveness while it runs; readiness only while it reaches the distance service. */
 const children: ChildProcess[] = [];
@@ -38,7 +38,7 @@ test('evaluator health: NOT_SERVING while the distance service is unreachable, S
   assert.equal(await probeHealth(lost, ''), 'NOT_SERVING');
 
   const grpcPort = await freePort();
-  system = await runEmbedded(ALL_MODULES, { DATA_DIR: 'memory', GRPC_PORT: String(grpcPort), BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'warn' }, { signals: false });
+  system = await runInMemory(grpcPort);
   const found = await evaluator(`127.0.0.1:${grpcPort}`);
   await waitFor('readiness SERVING', async () => ((await probeHealth(found, '')) === 'SERVING' ? true : undefined), 30_000, 100);
   assert.equal(await probeHealth(found, 'liveness'), 'SERVING');

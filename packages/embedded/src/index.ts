@@ -8,3 +8,4 @@ import type { ServiceModule } from '@ewx/platform';
 /** The five services in start order: consensus first, so the clock is there when others follow it. */
 export const ALL_MODULES: readonly ServiceModule[] = [consensusModule, registryModule, votingModule, rewardsModule, distanceModule];
 export { embeddedKeys } from './keys.js';
+export { runInMemory } from './memory.js';

@@ -8,6 +8,7 @@ import {
   freePort,
   insecureClient,
   realInfra,
+  serviceEnv,
   startServiceProcess,
   uniqueNamespace,
   waitFor,
@@ -32,11 +33,7 @@ describe('thin slice: deposit → store → Kafka → rewards → gRPC, with kil
   let ports: Record<string, number>;
   const procs = new Map<string, ServiceProcess>();
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl,
-    KAFKA_BROKERS: infra!.brokers.join(','),
-    EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual',
+    ...serviceEnv(infra!, ns, admin.address),
   });
   // Every (re)start takes a fresh port: a freed port may meanwhile belong to someone else.
   const start = async (name: string): Promise<void> => {

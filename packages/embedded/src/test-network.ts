@@ -1,8 +1,8 @@
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
-import { connect, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
-import { ALL_MODULES } from './index.js';
+import { connect, connectWorkerWithConsent, counterNonces, generateKeyPair, keySigner, untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
+import { runInMemory } from './index.js';
 
 const T = 10n ** 18n;
 
@@ -35,11 +35,7 @@ export async function startTestNetwork(name: string): Promise<TestNetwork> {
   const nonce = counterNonces();
   const as = (k: KeyPair): Signer => keySigner(k, nonce);
   const port = await freePort();
-  const system = await runEmbedded(
-    ALL_MODULES,
-    { DATA_DIR: 'memory', GRPC_PORT: String(port), BLOCK_TIME_MS: 'manual', ADMIN_ADDRESS: admin.address, LOG_LEVEL: 'warn', REWARD_PERIOD_BLOCKS: '10' },
-    { signals: false },
-  );
+  const system = await runInMemory(port, { ADMIN_ADDRESS: admin.address, REWARD_PERIOD_BLOCKS: '10' });
   const ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
   const group = `${name}.group`;
   const solution = `${name}.solution`;
@@ -48,47 +44,11 @@ export async function startTestNetwork(name: string): Promise<TestNetwork> {
   for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
   const R = ewx.withSigner(as(registrar));
   await R.registry.signUpRegistrar({ friendlyName: `${name} registrar`, legalLocation: 'DE' });
-  await R.registry.registerGroup({
-    config: {
-      namespace: group,
-      info: 'test',
-      minStake: T.toString(),
-      maxStake: (100n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
-      votingRewardPerBlock: T.toString(),
-      slaVotingThreshold: 50,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    },
-    budget: (500n * T).toString(),
-    allowList: [],
-  });
-  await R.registry.registerSolution({
-    config: {
-      namespace: solution,
-      group,
-      name,
-      description: '',
-      logicRef: `bafy-${name}`,
-      expirationBlock: 10_000n,
-      maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60,
-      quorumPercent: 50,
-      votingStartMethod: 'REGISTRAR',
-      nominationsEnabled: false,
-      unresolvedPolicy: 'NONE',
-    },
-  });
+  await R.registry.registerGroup({ config: testGroupConfig(group), budget: (500n * T).toString(), allowList: [] });
+  await R.registry.registerSolution({ config: testSolutionConfig(solution, group) });
   for (let i = 0; i < operators.length; i++) {
-    const op = ewx.withSigner(as(operators[i]!));
-    await op.registry.subscribe({ group, stake: (10n * T).toString() });
-    const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operators[i]!.address, worker: workers[i]!.address };
-    const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-    await op.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+    await ewx.registry.subscribe({ group, stake: (10n * T).toString() }, { signer: as(operators[i]!) });
+    await connectWorkerWithConsent(ewx, as(operators[i]!), as(workers[i]!));
   }
   await ewx.consensus.produceBlocks({ count: 10 }); // height 11: reward period 1, the stakes are active
   await untilHeight(ewx, 11, { timeoutMs: 60_000 });

@@ -74,13 +74,4 @@ export const isWrongExpectedVersion = (e: unknown): e is WrongExpectedVersionErr
   typeof e === 'object' && e !== null && (e as { isWrongExpectedVersion?: unknown }).isWrongExpectedVersion === true;
 
 /** Configuration that cannot start the process: names the variable and what it expects. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    expected: string,
-    got: string | undefined,
-  ) {
-    super(`configuration ${variable}: expected ${expected}, got ${got === undefined ? '(unset)' : quote(got, 200)}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from '@ewx/client/config';

@@ -132,7 +132,8 @@ export function pollingChanges(intervalMs: number): Changes {
   };
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+/** Waits `ms`, or less if `signal` aborts first (it resolves either way). */
+export const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((r) => {
     const t = setTimeout(done, ms);
     function done(): void {

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ALL_MODULES } from '@ewx/embedded';
-import { runEmbedded, type Embedded } from '@ewx/platform';
+import { runInMemory } from '@ewx/embedded';
+import type { Embedded } from '@ewx/platform';
 import { freePort, waitFor } from '@ewx/platform/testing';
 import { clockNonces, connect, counterNonces, generateKeyPair, keySigner, untilHeight, untilRoundClosed, type Ewx, writeKeyFile } from '@ewx/client';
 import { RoundState } from '@ewx/proto/voting';
@@ -76,19 +76,7 @@ describe('ewx-worker against the embedded system: honest, wrong and silent runti
 
   before(async () => {
     const port = await freePort();
-    system = await runEmbedded(
-      ALL_MODULES,
-      {
-        DATA_DIR: 'memory',
-        GRPC_PORT: String(port),
-        BLOCK_TIME_MS: 'manual',
-        ADMIN_ADDRESS: admin.address,
-        LOG_LEVEL: 'warn',
-        REWARD_PERIOD_BLOCKS: String(PERIOD),
-        REWARDS_SETTLEMENT_DELAY: '1',
-      },
-      { signals: false },
-    );
+    system = await runInMemory(port, { ADMIN_ADDRESS: admin.address, REWARD_PERIOD_BLOCKS: String(PERIOD), REWARDS_SETTLEMENT_DELAY: '1' });
     ewx = connect({ address: `127.0.0.1:${port}`, signer: keySigner(admin, counterNonces()) });
     // Five operators; the first is linked and subscribed step by step below, the ladder watched meanwhile.
     scenario = await setUpScenario({

@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { defaultRoundId, voteBytes, type HandlerRegistry, type RoundInput } from './handlers.js';
 import { assess, type Assessment, type Duty, type WorkerStatus } from './ladder.js';
 import { refusalReason, workerMetrics, type WorkerMetrics } from './metrics.js';
-import { clientReads, periodAt, pollingChanges, watchChanges, type Changes, type NetworkReads, type PeriodInfo, type StartedRound } from './network.js';
+import { clientReads, periodAt, pollingChanges, sleep, watchChanges, type Changes, type NetworkReads, type PeriodInfo, type StartedRound } from './network.js';
 
 export interface WorkerOptions {
   /** Connected client kit; the worker signs its votes with `signer`. */
@@ -81,16 +81,6 @@ export interface WorkerRuntime {
 const TRANSIENT = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLINE_EXCEEDED RESOURCE_EXHAUSTED ABORTED INTERNAL UNAVAILABLE
 const isNonceRefusal = (e: EwxCallError): boolean => e.code === 7 && /^nonce: /.test(e.details);
 const key = (solution: string, roundId: string): string => `${solution}\n${roundId}`;
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((r) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      r();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * Starts a worker node runtime: it follows its operator's subscriptions and the groups' active

@@ -1,5 +1,14 @@
-import { clockNonces, cosignWith, counterNonces, generateKeyPair, keySigner, untilHeight, type Ewx, type KeyPair, type Signer } from '@ewx/client';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import {
+  clockNonces,
+  connectWorkerWithConsent,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  untilHeight,
+  type Ewx,
+  type KeyPair,
+  type Signer,
+} from '@ewx/client';
 
 /**
  * A small network set up through the client kit alone, as a registrar and its operators would:
@@ -59,9 +68,7 @@ export interface Scenario {
 
 /** Connects `worker` to `operator`: the operator signs, the worker consents with its own signature. */
 export async function connectWorker(ewx: Ewx, operator: Signer, worker: Signer): Promise<void> {
-  const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operator.address, worker: worker.address };
-  const consent = await cosignWith(worker, '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-  await ewx.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } }, { signer: operator });
+  await connectWorkerWithConsent(ewx, operator, worker);
 }
 
 export async function subscribe(ewx: Ewx, o: ScenarioOptions, operator: Signer): Promise<void> {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { connect, counterNonces, generateKeyPair, keySigner, untilHeight, untilRoundClosed, type Ewx } from '@ewx/client';
 import { RoundState } from '@ewx/proto/voting';
-import { freePort, realInfra, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
+import { freePort, realInfra, serviceEnv, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
 import { pino } from 'pino';
 import { startWorker, type Handler, type VoteOutcome, type WorkerRuntime } from './index.js';
 import { setUpScenario, type Scenario } from './scenario.js';
@@ -36,11 +36,7 @@ describe('ewx-worker against standalone services (PostgreSQL + Kafka)', { skip, 
   before(async () => {
     for (const n of names) ports[n] = await freePort();
     const env = {
-      DATABASE_URL: infra!.databaseUrl,
-      KAFKA_BROKERS: infra!.brokers.join(','),
-      EWX_NAMESPACE: ns,
-      ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual',
+      ...serviceEnv(infra!, ns, admin.address),
       REWARD_PERIOD_BLOCKS: String(PERIOD),
       REWARDS_SETTLEMENT_DELAY: '1',
       LOG_LEVEL: 'warn',

@@ -20,7 +20,7 @@ const arrival = [...votes].sort(() => Math.random() - 0.5);
 const at = (type: string, data: object): RecordedEvent => ({ streamId: 'inbox:voting:round:s:r', version: 0, position: encodePosition([1n]), type, data: data as never });
 const recorded = (): ValidatedRound => {
   const s = initialConsensusState();
-  evolve(s, at('RoundStarted', { solution: 's', roundId: 'r', group: 'g', starter: 'x', startBlock: 1, endBlock: 2, period: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: N, snapshotChunks: 1 }));
+  evolve(s, at('RoundStarted', { solution: 's', roundId: 'r', group: 'g', starter: 'x', startBlock: 1, endBlock: 2, rewardPeriod: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: N, snapshotChunks: 1 }));
   evolve(s, at('RoundSnapshot', { solution: 's', roundId: 'r', chunk: 0, chunks: 1, workers: votes.map(([w], i) => [w, `op${i}`]) }));
   for (const [worker, result] of arrival) evolve(s, at('VoteCast', { solution: 's', roundId: 'r', worker, result, height: 1 }));
   const t = performance.now();

@@ -20,6 +20,7 @@ import {
   freePort,
   insecureClient,
   realInfra,
+  serviceEnv,
   rpc,
   startServiceProcess,
   uniqueNamespace,
@@ -64,11 +65,7 @@ describe('rounds settle through three validator processes (Kafka + PostgreSQL)',
   let consensus: ConsensusClient[];
 
   const env = (i?: number): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl,
-    KAFKA_BROKERS: infra!.brokers.join(','),
-    EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual',
+    ...serviceEnv(infra!, ns, admin.address),
     VALIDATORS: validatorKeys.map((k) => k.address).join(','),
     ...(i === undefined ? {} : { VALIDATOR_KEY: validatorKeys[i]!.seed }),
   });

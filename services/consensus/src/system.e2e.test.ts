@@ -1,18 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
-import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
-import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
-import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { generateKeyPair, nonceCounter } from '@ewx/platform';
 import {
-  ConnectWorkerRequest,
-  DepositRequest,
-  RegisterGroupRequest,
-  RegisterSolutionRequest,
-  RegistryClient,
-  SignUpRegistrarRequest,
-  SubscribeRequest,
-} from '@ewx/proto/registry';
+  freePort,
+  produceBlocks,
+  insecureClient,
+  testGroupConfig,
+  testSolutionConfig,
+  realInfra,
+  serviceEnv,
+  rpc,
+  seedStandaloneNetwork,
+  signedFor,
+  startServiceProcess,
+  uniqueNamespace,
+  untilEligibleWorkers,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
+import { ConsensusClient } from '@ewx/proto/consensus';
+import { RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
 
@@ -23,7 +31,6 @@ import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '
  * one validator settles it, and rewards records the vote metadata for the operators.
  */
 const { infra, skip } = await realInfra();
-const T = TOKEN;
 const G = 'e2e.vote.group';
 const S = 'e2e.vote.solution';
 
@@ -38,16 +45,8 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
   const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
   let ports: Record<string, number>;
   const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
-  const signed = <M extends { auth?: unknown }>(key: KeyPair, method: string, msg: M, encode: (m: M) => { finish(): Uint8Array }): M =>
-    signCommand(key, `/ewx.v1.${method}`, msg as never, nonce(), (m) => encode(m as M).finish()) as M;
-  const blocks = async (count: number): Promise<bigint> =>
-    (
-      await rpc(
-        client(ConsensusClient, 'consensus'),
-        'produceBlocks',
-        signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode),
-      )
-    ).height;
+  const signed = signedFor(nonce);
+  const blocks = (count: number): Promise<bigint> => produceBlocks(client(ConsensusClient, 'consensus'), admin, nonce, count);
   const atHeight = (h: bigint): Promise<true> =>
     waitFor(
       `voting and registry at height ${h}`,
@@ -61,11 +60,7 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
   before(async () => {
     ports = { consensus: await freePort(), registry: await freePort(), rewards: await freePort(), voting: await freePort() };
     const env = {
-      DATABASE_URL: infra!.databaseUrl,
-      KAFKA_BROKERS: infra!.brokers.join(','),
-      EWX_NAMESPACE: ns,
-      ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual',
+      ...serviceEnv(infra!, ns, admin.address),
       REWARD_PERIOD_BLOCKS: '10',
       REWARDS_SETTLEMENT_DELAY: '2',
       VALIDATORS: validator.address,
@@ -83,89 +78,11 @@ describe('a round through registry, voting, consensus and rewards', { skip, time
     await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
     await blocks(1);
     await atHeight(1n);
-    for (const k of [R, ...ops])
-      await rpc(
-        registry,
-        'deposit',
-        signed(admin, 'Registry/Deposit', { auth: undefined, account: k.address, amount: (1000n * T).toString() }, DepositRequest.encode),
-      );
-    await rpc(
-      registry,
-      'signUpRegistrar',
-      signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
-    );
-    const group = {
-      namespace: G,
-      info: 'voting e2e',
-      minStake: T.toString(),
-      maxStake: (100n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
-      votingRewardPerBlock: T.toString(),
-      slaVotingThreshold: 50,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    };
-    await waitFor(
-      'the group registered',
-      async () => {
-        await rpc(
-          registry,
-          'registerGroup',
-          signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode),
-        );
-        return true;
-      },
-      30_000,
-    );
-    const solution = {
-      namespace: S,
-      group: G,
-      name: 'e2e',
-      description: '',
-      logicRef: 'bafy-e2e',
-      expirationBlock: 10_000n,
-      maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60,
-      quorumPercent: 50,
-      votingStartMethod: 'REGISTRAR',
-      nominationsEnabled: false,
-      unresolvedPolicy: 'NONE',
-    };
-    await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
-    for (let i = 0; i < 3; i++) {
-      await rpc(
-        registry,
-        'subscribe',
-        signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode),
-      );
-      // The worker consents: it signs the same request (without either signature) with its own nonce.
-      const connect = { auth: undefined, worker: workers[i]!.address, operator: ops[i]!.address, workerAuth: undefined };
-      const encodeConnect = (m: ConnectWorkerRequest) => ConnectWorkerRequest.encode({ ...m, workerAuth: undefined });
-      await rpc(registry, 'connectWorker', {
-        ...signed(ops[i]!, 'Registry/ConnectWorker', connect, encodeConnect),
-        workerAuth: cosignCommand(workers[i]!, '/ewx.v1.Registry/ConnectWorker', connect, nonce(), (m) => encodeConnect(m).finish()),
-      });
-    }
+    const net = { registry, voting, nonce, admin, registrar: R, operators: ops, workers };
+    await seedStandaloneNetwork(net, 'e2e', testGroupConfig(G, { info: 'voting e2e' }), testSolutionConfig(S, G));
     // Subscribed in period 0 (blocks 1..10): eligible from period 1.
     await atHeight(await blocks(10));
-    let probe = 0;
-    await waitFor(
-      'voting to see three eligible workers',
-      async () => {
-        const r = await rpc(
-          voting,
-          'startRound',
-          signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: `probe-${++probe}` }, StartRoundRequest.encode),
-        ).catch(() => undefined);
-        return r && r.eligible === 3 ? true : undefined;
-      },
-      30_000,
-      300,
-    );
+    await untilEligibleWorkers(net, S, 3);
     const round = await rpc(
       voting,
       'startRound',

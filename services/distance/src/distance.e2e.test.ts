@@ -10,6 +10,7 @@ import {
   freePort,
   insecureClient,
   realInfra,
+  serviceEnv,
   REPO_ROOT,
   rpc,
   startServiceProcess,
@@ -103,11 +104,7 @@ describe('distance end to end: requests, holds, three evaluators, settlement, ba
   before(async () => {
     const ports = { consensus: await freePort(), registry: await freePort(), distance: await freePort() };
     const common = {
-      DATABASE_URL: infra!.databaseUrl,
-      KAFKA_BROKERS: infra!.brokers.join(','),
-      EWX_NAMESPACE: ns,
-      ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual',
+      ...serviceEnv(infra!, ns, admin.address),
     };
     // One after the other, each recorded at once so `after` stops whatever did start.
     procs.push(await startServiceProcess('consensus', ports.consensus, common));

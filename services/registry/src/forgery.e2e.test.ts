@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { generateKeyPair, nonceCounter, REGISTRY_TREASURY, signCommand, TOKEN, type KeyPair } from '@ewx/platform';
-import { expectStatus, freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, type ServiceProcess } from '@ewx/platform/testing';
+import {
+  expectStatus,
+  freePort,
+  insecureClient,
+  realInfra,
+  serviceEnv,
+  rpc,
+  startServiceProcess,
+  uniqueNamespace,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
 import * as R from '@ewx/proto/registry';
 
 /**
@@ -26,11 +36,7 @@ describe('registry: forged treasury signatures and unbounded nonces are refused'
   before(async () => {
     const port = await freePort();
     proc = await startServiceProcess('registry', port, {
-      DATABASE_URL: infra!.databaseUrl,
-      KAFKA_BROKERS: infra!.brokers.join(','),
-      EWX_NAMESPACE: uniqueNamespace('forgery'),
-      ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual',
+      ...serviceEnv(infra!, uniqueNamespace('forgery'), admin.address),
     });
     registry = insecureClient(R.RegistryClient, `127.0.0.1:${port}`);
     for (const account of [REGISTRY_TREASURY, stranger.address]) {

@@ -20,15 +20,17 @@ import {
 import {
   expectStatus,
   freePort,
+  produceBlocks,
   insecureClient,
   realInfra,
+  serviceEnv,
   rpc,
   startServiceProcess,
   uniqueNamespace,
   waitFor,
   type ServiceProcess,
 } from '@ewx/platform/testing';
-import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { ConsensusClient } from '@ewx/proto/consensus';
 import * as R from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 import { StartRoundRequest, VotingClient } from '@ewx/proto/voting';
@@ -62,11 +64,7 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
   let registry: R.RegistryClient;
 
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl,
-    KAFKA_BROKERS: infra!.brokers.join(','),
-    EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual',
+    ...serviceEnv(infra!, ns, admin.address),
     REWARD_PERIOD_BLOCKS: '10',
     LEDGER_SERVICE_ACCOUNTS: service.address,
   });
@@ -79,12 +77,7 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
     const m = '/ewx.v1.Registry/ConnectWorker';
     return { ...signCommand(op, m, req, nonce(), connectEncode), workerAuth: by === null ? undefined : cosignCommand(by, m, req, workerNonce, connectEncode) };
   };
-  const blocks = (count: number) =>
-    rpc(
-      insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`),
-      'produceBlocks',
-      signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
-    );
+  const blocks = (count: number): Promise<bigint> => produceBlocks(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), admin, nonce, count);
   const ofType = (type: string): Record<string, unknown>[] => seen.filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
 
   before(async () => {

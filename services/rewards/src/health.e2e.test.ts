@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { START, blockRangeOf, generateKeyPair, nonceCounter, postgresEventStore, signCommand } from '@ewx/platform';
+import { START, blockRangeOf, generateKeyPair, nonceCounter, postgresEventStore } from '@ewx/platform';
 import {
   freePort,
+  produceBlocks,
   healthStatus,
   insecureClient,
   realInfra,
@@ -13,7 +14,7 @@ import {
   waitFor,
   type ServiceProcess,
 } from '@ewx/platform/testing';
-import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { ConsensusClient } from '@ewx/proto/consensus';
 import { RewardsClient } from '@ewx/proto/rewards';
 
 /**
@@ -34,14 +35,7 @@ describe('health: NOT_SERVING while the event store or the broker is unreachable
   let kafka: Awaited<ReturnType<typeof tcpProxy>>;
   let ports: { consensus: number; rewards: number };
   const rewardsAt = () => `127.0.0.1:${ports.rewards}`;
-  const blocks = async (count: number): Promise<bigint> =>
-    (
-      await rpc(
-        insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`),
-        'produceBlocks',
-        signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
-      )
-    ).height;
+  const blocks = (count: number): Promise<bigint> => produceBlocks(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), admin, nonce, count);
   const height = async (): Promise<bigint> => (await rpc(insecureClient(RewardsClient, rewardsAt()), 'getStatus', {})).height;
   // Generous (the probe runs every 300 ms): CI runs this beside other heavy suites on two cores. On a
   // time-out the service's own log is in the message, to tell a slow probe from a stuck process.

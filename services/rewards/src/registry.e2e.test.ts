@@ -1,8 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { REGISTRY_TREASURY, TOKEN, generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, topicOf, type Bus, type KeyPair } from '@ewx/platform';
-import { freePort, insecureClient, realInfra, rpc, startServiceProcess, uniqueNamespace, waitFor, type ServiceProcess } from '@ewx/platform/testing';
-import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { REGISTRY_TREASURY, TOKEN, generateKeyPair, kafkaBus, nonceCounter, silentLogger, topicOf, type Bus } from '@ewx/platform';
+import {
+  freePort,
+  produceBlocks,
+  insecureClient,
+  realInfra,
+  serviceEnv,
+  rpc,
+  signedFor,
+  startServiceProcess,
+  testGroupConfig,
+  uniqueNamespace,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
+import { ConsensusClient } from '@ewx/proto/consensus';
 import {
   ClaimRewardsRequest,
   DepositRequest,
@@ -44,26 +57,15 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
   let bus: Bus;
   let position = 0;
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl,
-    KAFKA_BROKERS: infra!.brokers.join(','),
-    EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual',
+    ...serviceEnv(infra!, ns, admin.address),
     REWARD_PERIOD_BLOCKS: '10',
     REWARDS_SETTLEMENT_DELAY: '2',
   });
   const registry = (): RegistryClient => insecureClient(RegistryClient, `127.0.0.1:${ports.registry}`);
   const rewards = (): RewardsClient => insecureClient(RewardsClient, `127.0.0.1:${ports.rewards}`);
-  const signed = <M extends { auth?: unknown }>(key: KeyPair, method: string, msg: M, encode: (m: M) => { finish(): Uint8Array }): M =>
-    signCommand(key, `/ewx.v1.${method}`, msg as never, nonce(), (m) => encode(m as M).finish()) as M;
+  const signed = signedFor(nonce);
 
-  const produceBlocks = async (count: number): Promise<void> => {
-    await rpc(
-      insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`),
-      'produceBlocks',
-      signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode),
-    );
-  };
+  const blocks = (count: number): Promise<bigint> => produceBlocks(insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`), admin, nonce, count);
   const atHeight = async (h: number): Promise<void> => {
     await waitFor(
       `registry and rewards at height ${h}`,
@@ -126,7 +128,7 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
 
   test('two paid periods through the registry ledger, a withdrawal and a claim; deposits = Σ(free + reserved + unclaimed) throughout', async () => {
     await waitFor('the reward calendar', () => rpc(rewards(), 'getCurrentPeriod', {}));
-    await produceBlocks(1);
+    await blocks(1);
     await atHeight(1);
     for (const [account, amount] of Object.entries(DEPOSITS)) {
       await rpc(registry(), 'deposit', signed(admin, 'Registry/Deposit', { auth: undefined, account, amount: amount.toString() }, DepositRequest.encode));
@@ -137,21 +139,12 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
       'signUpRegistrar',
       signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'e2e', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
     );
-    const config = {
-      namespace: G,
+    const config = testGroupConfig(G, {
       info: 'rewards e2e',
-      minStake: T.toString(),
       maxStake: (10_000n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
       votingRewardPerBlock: (2n * T).toString(),
       slaVotingThreshold: SLA,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    };
+    });
     // The registry needs the reward calendar (from rewards' topic) before it accepts a group; retry until it has it.
     await waitFor(
       'the group registered',
@@ -184,7 +177,7 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
     assert.equal((await rpc(rewards(), 'getOperatorRewards', { operator: A.address, group: G, period: 0 })).stake, '0');
 
     // Period 1 (blocks 11..20): C unsubscribes (delay 1: final period 2); B stays below the SLA.
-    await produceBlocks(10);
+    await blocks(10);
     await atHeight(11);
     await rpc(registry(), 'unsubscribe', signed(C, 'Registry/Unsubscribe', { auth: undefined, group: G }, UnsubscribeRequest.encode));
     await waitFor(
@@ -194,7 +187,7 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
     );
     const correct1 = { [A.address]: 10, [B.address]: 5, [C.address]: 9 };
     await rounds(1, correct1);
-    await produceBlocks(11);
+    await blocks(11);
     await atHeight(22);
 
     const e1 = expected(stakes, correct1);
@@ -214,7 +207,7 @@ describe('rewards with the real registry: credits, withdrawal, claim, ledger inv
     // Period 2 (21..30): C's final period, it earns nothing; its stake is released when period 2 closes.
     const correct2 = { [A.address]: 10, [B.address]: 10, [C.address]: 10 };
     await rounds(2, correct2);
-    await produceBlocks(10);
+    await blocks(10);
     await atHeight(32);
     const e2 = expected({ [A.address]: stakes[A.address]!, [B.address]: stakes[B.address]! }, correct2);
     await waitFor(

@@ -18,15 +18,17 @@ import {
 import {
   expectStatus,
   freePort,
+  produceBlocks,
   insecureClient,
   realInfra,
+  serviceEnv,
   rpc,
   startServiceProcess,
   uniqueNamespace,
   waitFor,
   type ServiceProcess,
 } from '@ewx/platform/testing';
-import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
+import { ConsensusClient } from '@ewx/proto/consensus';
 import { RewardsClient, SetRewardPeriodLengthRequest, type OperatorRewards } from '@ewx/proto/rewards';
 import { auditDecisions } from './domain/audit.js';
 
@@ -82,11 +84,7 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
   const versions = new Map<string, number>();
   let position = 0;
   const env = (): Record<string, string> => ({
-    DATABASE_URL: infra!.databaseUrl,
-    KAFKA_BROKERS: infra!.brokers.join(','),
-    EWX_NAMESPACE: ns,
-    ADMIN_ADDRESS: admin.address,
-    BLOCK_TIME_MS: 'manual',
+    ...serviceEnv(infra!, ns, admin.address),
     REWARD_PERIOD_BLOCKS: '10',
     REWARDS_SETTLEMENT_DELAY: '2',
   });
@@ -118,12 +116,7 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
       });
     }
   };
-  const produceBlocks = (count: number) =>
-    rpc(
-      consensus(),
-      'produceBlocks',
-      signCommand(admin, '/ewx.v1.Consensus/ProduceBlocks', { auth: undefined, count }, nonce(), (m) => ProduceBlocksRequest.encode(m).finish()),
-    );
+  const blocks = (count: number): Promise<bigint> => produceBlocks(consensus(), admin, nonce, count);
   const operatorRewards = (operator: string, period: number): Promise<OperatorRewards> => rpc(rewards(), 'getOperatorRewards', { operator, group: G, period });
   const waitForOpen = (what: string, operator: string, period: number, check: (r: OperatorRewards) => boolean) =>
     waitFor(
@@ -191,16 +184,16 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     await waitForOpen('E active from period 1', E, 1, (r) => r.stake === (1500n * T).toString());
     assert.equal((await operatorRewards(E, 0)).stake, '0');
 
-    await produceBlocks(11);
+    await blocks(11);
     // A position, not a duration: rewards recorded block 11 (the log order is checked below).
     await waitFor('rewards at block 11', async () => ((await rpc(rewards(), 'getStatus', {})).height === 11n ? true : undefined), 30_000);
     assert.equal(await closedPeriods(), 0, 'period 0 is not closed before last block + settlement delay');
-    await produceBlocks(1);
+    await blocks(1);
     await waitFor('period 0 closed', async () => ((await closedPeriods()) === 1 ? true : undefined), 30_000);
 
     await rounds(1, CORRECT1);
     for (const op of [A, B, C, D, E]) await waitForOpen(`period 1 counts of ${op}`, op, 1, (r) => r.eligibleRounds === 10);
-    await produceBlocks(10);
+    await blocks(10);
     await waitFor('period 1 closed', async () => ((await closedPeriods()) === 2 ? true : undefined), 30_000);
 
     // Period 0: A, B, C, D staked; D below the SLA.
@@ -288,7 +281,7 @@ describe('rewards end to end: two periods over Kafka and PostgreSQL', { skip }, 
     await start('rewards');
     const again = await Promise.all([A, B, C, D, E].map((op) => operatorRewards(op, 1)));
     assert.deepEqual(again, before);
-    await produceBlocks(1);
+    await blocks(1);
     await waitFor('rewards at height 23', async () => ((await rpc(rewards(), 'getStatus', {})).height === 23n ? true : undefined));
     const store = await postgresEventStore(infra!.databaseUrl, `${ns}_rewards`);
     try {

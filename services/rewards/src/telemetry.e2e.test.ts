@@ -2,30 +2,29 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
-import { TOKEN, cosignCommand, generateKeyPair, nonceCounter, signCommand, type KeyPair } from '@ewx/platform';
+import { generateKeyPair, nonceCounter } from '@ewx/platform';
 import {
   freePort,
+  produceBlocks,
   insecureClient,
   otlpEnv,
   otlpReceiver,
   realInfra,
+  serviceEnv,
   rpc,
+  seedStandaloneNetwork,
+  signedFor,
   startServiceProcess,
+  testGroupConfig,
+  testSolutionConfig,
   uniqueNamespace,
+  untilEligibleWorkers,
   waitFor,
   type ReceivedSpan,
   type ServiceProcess,
 } from '@ewx/platform/testing';
-import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
-import {
-  ConnectWorkerRequest,
-  DepositRequest,
-  RegisterGroupRequest,
-  RegisterSolutionRequest,
-  RegistryClient,
-  SignUpRegistrarRequest,
-  SubscribeRequest,
-} from '@ewx/proto/registry';
+import { ConsensusClient } from '@ewx/proto/consensus';
+import { DepositRequest, RegistryClient } from '@ewx/proto/registry';
 import { RewardsClient } from '@ewx/proto/rewards';
 import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
 
@@ -37,7 +36,6 @@ import { RoundState, StartRoundRequest, SubmitVoteRequest, VotingClient } from '
  * process serves the named metrics on its Prometheus endpoint.
  */
 const { infra, skip } = await realInfra();
-const T = TOKEN;
 const G = 'otel.group';
 const S = 'otel.solution';
 const SERVICES = ['consensus', 'registry', 'rewards', 'voting'] as const;
@@ -55,16 +53,8 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
   let metricsPorts: Record<string, number>;
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
   const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
-  const signed = <M extends { auth?: unknown }>(key: KeyPair, method: string, msg: M, encode: (m: M) => { finish(): Uint8Array }): M =>
-    signCommand(key, `/ewx.v1.${method}`, msg as never, nonce(), (m) => encode(m as M).finish()) as M;
-  const blocks = async (count: number): Promise<bigint> =>
-    (
-      await rpc(
-        client(ConsensusClient, 'consensus'),
-        'produceBlocks',
-        signed(admin, 'Consensus/ProduceBlocks', { auth: undefined, count }, ProduceBlocksRequest.encode),
-      )
-    ).height;
+  const signed = signedFor(nonce);
+  const blocks = (count: number): Promise<bigint> => produceBlocks(client(ConsensusClient, 'consensus'), admin, nonce, count);
   const atHeight = (h: bigint): Promise<true> =>
     waitFor(
       `voting, registry and rewards at height ${h}`,
@@ -92,11 +82,7 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
       metricsPorts[name] = await freePort();
     }
     const env = {
-      DATABASE_URL: infra!.databaseUrl,
-      KAFKA_BROKERS: infra!.brokers.join(','),
-      EWX_NAMESPACE: ns,
-      ADMIN_ADDRESS: admin.address,
-      BLOCK_TIME_MS: 'manual',
+      ...serviceEnv(infra!, ns, admin.address),
       REWARD_PERIOD_BLOCKS: '10',
       REWARDS_SETTLEMENT_DELAY: '2',
       VALIDATORS: validator.address,
@@ -116,81 +102,11 @@ describe('telemetry: one trace from a vote to the reward credit, and /metrics on
     const voting = client(VotingClient, 'voting');
     await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
     await atHeight(await blocks(1));
-    for (const k of [R, ...ops])
-      await rpc(
-        registry,
-        'deposit',
-        signed(admin, 'Registry/Deposit', { auth: undefined, account: k.address, amount: (1000n * T).toString() }, DepositRequest.encode),
-      );
-    await rpc(
-      registry,
-      'signUpRegistrar',
-      signed(R, 'Registry/SignUpRegistrar', { auth: undefined, friendlyName: 'otel', legalLocation: 'DE' }, SignUpRegistrarRequest.encode),
-    );
-    const group = {
-      namespace: G,
-      info: 'otel e2e',
-      minStake: T.toString(),
-      maxStake: (100n * T).toString(),
-      maxOperators: 10,
-      allowListEnabled: false,
-      startBlock: 0n,
-      subscriptionRewardPerBlock: T.toString(),
-      votingRewardPerBlock: T.toString(),
-      slaVotingThreshold: 50,
-      operationStartBlock: 1n,
-      operationEndBlock: 1000n,
-      withdrawalDelay: 1,
-    };
-    await rpc(
-      registry,
-      'registerGroup',
-      signed(R, 'Registry/RegisterGroup', { auth: undefined, config: group, budget: (100n * T).toString(), allowList: [] }, RegisterGroupRequest.encode),
-    );
-    const solution = {
-      namespace: S,
-      group: G,
-      name: 'otel',
-      description: '',
-      logicRef: 'bafy-otel',
-      expirationBlock: 10_000n,
-      maxWaitingThreshold: 3n,
-      voteThresholdPercent: 60,
-      quorumPercent: 50,
-      votingStartMethod: 'REGISTRAR',
-      nominationsEnabled: false,
-      unresolvedPolicy: 'NONE',
-    };
-    await rpc(registry, 'registerSolution', signed(R, 'Registry/RegisterSolution', { auth: undefined, config: solution }, RegisterSolutionRequest.encode));
-    for (let i = 0; i < 3; i++) {
-      await rpc(
-        registry,
-        'subscribe',
-        signed(ops[i]!, 'Registry/Subscribe', { auth: undefined, group: G, stake: (10n * T).toString() }, SubscribeRequest.encode),
-      );
-      const connect = { auth: undefined, worker: workers[i]!.address, operator: ops[i]!.address, workerAuth: undefined };
-      const encodeConnect = (m: ConnectWorkerRequest) => ConnectWorkerRequest.encode({ ...m, workerAuth: undefined });
-      await rpc(registry, 'connectWorker', {
-        ...signed(ops[i]!, 'Registry/ConnectWorker', connect, encodeConnect),
-        workerAuth: cosignCommand(workers[i]!, '/ewx.v1.Registry/ConnectWorker', connect, nonce(), (m) => encodeConnect(m).finish()),
-      });
-    }
+    const net = { registry, voting, nonce, admin, registrar: R, operators: ops, workers };
+    await seedStandaloneNetwork(net, 'otel', testGroupConfig(G, { info: 'otel e2e' }), testSolutionConfig(S, G));
     // Subscribed in period 0 (blocks 1..10): eligible from period 1.
     await atHeight(await blocks(10));
-    let probe = 0;
-    await waitFor(
-      'voting to see three eligible workers',
-      async () => {
-        const r = await rpc(
-          voting,
-          'startRound',
-          signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: `probe-${++probe}` }, StartRoundRequest.encode),
-        ).catch(() => undefined);
-        return r && r.eligible === 3 ? true : undefined;
-      },
-      30_000,
-      300,
-    );
+    await untilEligibleWorkers(net, S, 3);
     await rpc(voting, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: S, roundId: 'slice-1' }, StartRoundRequest.encode));
     for (let i = 0; i < 3; i++) {
       await rpc(

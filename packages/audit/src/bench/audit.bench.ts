@@ -21,11 +21,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import pg from 'pg';
 import { join, resolve } from 'node:path';
-import { connect, counterNonces, cosignWith, generateKeyPair, keySigner, signVote, untilHeight, untilPeriodPaid, type KeyPair } from '@ewx/client';
+import {
+  connect,
+  connectWorkerWithConsent,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  signVote,
+  untilHeight,
+  untilPeriodPaid,
+  type KeyPair,
+} from '@ewx/client';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
 import { ALL_MODULES, embeddedKeys } from '@ewx/embedded';
 import { runEmbedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
 import { audit, embeddedSource, fileSource, formatReport, postgresSource, schemaOf, SERVICES, type LogSource } from '../index.js';
 
 process.env.LOG_LEVEL ??= 'error';
@@ -80,49 +90,17 @@ async function generate(dataDir: string): Promise<void> {
     const R = ewx.withSigner(as(registrar));
     await R.registry.signUpRegistrar({ friendlyName: 'bench', legalLocation: 'DE' });
     await R.registry.registerGroup({
-      config: {
-        namespace: 'bench.group',
-        info: '',
-        minStake: T.toString(),
-        maxStake: (1000n * T).toString(),
-        maxOperators: OPERATORS + 1,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1_000_000n,
-        withdrawalDelay: 1,
-      },
+      config: testGroupConfig('bench.group', { info: '', maxStake: (1000n * T).toString(), maxOperators: OPERATORS + 1, operationEndBlock: 1_000_000n }),
       budget: (100_000n * T).toString(),
       allowList: [],
     });
-    await R.registry.registerSolution({
-      config: {
-        namespace: 'bench.solution',
-        group: 'bench.group',
-        name: 'bench',
-        description: '',
-        logicRef: 'x',
-        expirationBlock: 1_000_000n,
-        maxWaitingThreshold: 3n,
-        voteThresholdPercent: 60,
-        quorumPercent: 50,
-        votingStartMethod: 'REGISTRAR',
-        nominationsEnabled: false,
-        unresolvedPolicy: 'NONE',
-      },
-    });
+    await R.registry.registerSolution({ config: testSolutionConfig('bench.solution', 'bench.group', { logicRef: 'x', expirationBlock: 1_000_000n }) });
     // The admin's deposits one after the other: its nonces must arrive in order.
     for (const op of operators) await ewx.registry.deposit({ account: op.address, amount: (100n * T).toString() });
     await Promise.all(
       operators.map(async (op, i) => {
-        const o = ewx.withSigner(as(op));
-        await o.registry.subscribe({ group: 'bench.group', stake: (BigInt(1 + (i % 50)) * T).toString() });
-        const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: workers[i]!.address };
-        const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-        await o.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+        await ewx.registry.subscribe({ group: 'bench.group', stake: (BigInt(1 + (i % 50)) * T).toString() }, { signer: as(op) });
+        await connectWorkerWithConsent(ewx, as(op), as(workers[i]!));
       }),
     );
     await blocksTo(PERIOD + 1);

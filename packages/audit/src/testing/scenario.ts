@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import {
   connect,
-  cosignWith,
+  connectWorkerWithConsent,
   EwxCallError,
   counterNonces,
   generateKeyPair,
@@ -14,7 +14,7 @@ import {
   type KeyPair,
   type Signer,
 } from '@ewx/client';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
 
 const T = 10n ** 18n;
 export const SCENARIO_GROUP = 'audit.group';
@@ -102,49 +102,14 @@ export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): P
     await R.registry.signUpRegistrar({ friendlyName: 'Audit registrar', legalLocation: 'DE' });
     // The registry needs the period calendar from rewards (another topic than the blocks' in standalone mode).
     await eventually('the group registered', () =>
-      R.registry.registerGroup({
-        config: {
-          namespace: SCENARIO_GROUP,
-          info: 'audit',
-          minStake: T.toString(),
-          maxStake: (100n * T).toString(),
-          maxOperators: 10,
-          allowListEnabled: false,
-          startBlock: 0n,
-          subscriptionRewardPerBlock: T.toString(),
-          votingRewardPerBlock: T.toString(),
-          slaVotingThreshold: 50,
-          operationStartBlock: 1n,
-          operationEndBlock: 1000n,
-          withdrawalDelay: 1,
-        },
-        budget: (500n * T).toString(),
-        allowList: [],
-      }),
+      R.registry.registerGroup({ config: testGroupConfig(SCENARIO_GROUP, { info: 'audit' }), budget: (500n * T).toString(), allowList: [] }),
     );
-    await R.registry.registerSolution({
-      config: {
-        namespace: SCENARIO_SOLUTION,
-        group: SCENARIO_GROUP,
-        name: 'audit',
-        description: '',
-        logicRef: 'bafy-audit',
-        expirationBlock: 10_000n,
-        maxWaitingThreshold: 3n,
-        voteThresholdPercent: 60,
-        quorumPercent: 50,
-        votingStartMethod: 'REGISTRAR',
-        nominationsEnabled: false,
-        unresolvedPolicy: 'NONE',
-      },
-    });
+    await R.registry.registerSolution({ config: testSolutionConfig(SCENARIO_SOLUTION, SCENARIO_GROUP) });
     for (let i = 0; i < keys.operators.length; i++) {
       const op = keys.operators[i]!;
       const worker = keys.workers[i]!;
       await by(op).registry.subscribe({ group: SCENARIO_GROUP, stake: (BigInt(10 * (i + 1)) * T).toString() });
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: op.address, worker: worker.address };
-      const consent = await cosignWith(as(worker), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      await by(op).registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+      await connectWorkerWithConsent(ewx, as(op), as(worker));
     }
 
     // Distance: three members certifying each other, a newcomer certified by all three.

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { ConnectWorkerRequest } from '@ewx/proto/registry';
-import { cosignWith, rewardPeriodOf } from '@ewx/client';
+import { connectWorkerWithConsent, rewardPeriodOf } from '@ewx/client';
 import { contextOf, withEwx } from '../context.js';
 import { formatTokens, parseAmount, parseInteger, UsageError } from '../parse.js';
 import { keyOption } from './admin.js';
@@ -28,10 +27,7 @@ export function operatorCommand(): Command {
       const ctx = contextOf(this);
       const worker = ctx.signer(o.workerKey);
       const signer = ctx.signer(o.key);
-      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: signer.address, worker: worker.address };
-      const consent = await cosignWith(worker, '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
-      const workerAuth = { ...consent, signature: Buffer.from(consent.signature) };
-      const res = await withEwx(ctx, signer, (ewx) => ewx.registry.connectWorker({ ...request, workerAuth }));
+      const res = await withEwx(ctx, signer, (ewx) => connectWorkerWithConsent(ewx, signer, worker));
       ctx.print({ operator: signer.address, worker: worker.address, ...res }, `worker ${worker.address} connected to operator ${signer.address}`);
     });
 

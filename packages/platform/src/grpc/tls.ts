@@ -3,18 +3,16 @@ import type { Env } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { pemFileFrom } from '../pem.js';
 
+import type { ClientTls } from '@ewx/client/config';
+
+export { clientTlsFrom, type ClientTls } from '@ewx/client/config';
+
 /** PEM material read at start-up: rotating a certificate is a rolling restart (see docs/OPERATIONS.md). */
 export interface ServerTls {
   readonly cert: Buffer;
   readonly key: Buffer;
   /** Set: clients must present a certificate signed by this CA (mutual TLS). */
   readonly clientCa?: Buffer;
-}
-
-export interface ClientTls {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
 }
 
 const pemFile = pemFileFrom;
@@ -47,24 +45,6 @@ export const serverCredentials = (tls: ServerTls | undefined): grpc.ServerCreden
   tls === undefined
     ? grpc.ServerCredentials.createInsecure()
     : grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== undefined);
-
-/**
- * For this process's outgoing gRPC calls (distance → registry, evaluator → distance):
- * GRPC_CLIENT_TLS=1 or GRPC_CLIENT_TLS_CA_FILE turn TLS on (the CA file replaces the system roots);
- * GRPC_CLIENT_TLS_CERT_FILE + GRPC_CLIENT_TLS_KEY_FILE present a client certificate.
- */
-export function clientTlsFrom(env: Env): ClientTls | undefined {
-  const on = env.oneOf('GRPC_CLIENT_TLS', ['0', '1'], '0') === '1';
-  const ca = pemFile(env, 'GRPC_CLIENT_TLS_CA_FILE', 'CA certificate');
-  const cert = pemFile(env, 'GRPC_CLIENT_TLS_CERT_FILE', 'certificate');
-  const key = pemFile(env, 'GRPC_CLIENT_TLS_KEY_FILE', 'private key');
-  if ((cert === undefined) !== (key === undefined)) {
-    const missing = cert === undefined ? 'GRPC_CLIENT_TLS_CERT_FILE' : 'GRPC_CLIENT_TLS_KEY_FILE';
-    throw new ConfigError(missing, 'set together with the other of GRPC_CLIENT_TLS_CERT_FILE / GRPC_CLIENT_TLS_KEY_FILE', undefined);
-  }
-  if (!on && ca === undefined && cert === undefined) return undefined;
-  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
-}
 
 export const channelCredentials = (tls: ClientTls | undefined): grpc.ChannelCredentials =>
   tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);

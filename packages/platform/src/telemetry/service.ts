@@ -1,3 +1,4 @@
+import { decodeConsensusLog, roundClosedV1 } from '@ewx/contracts';
 import { positionProgress, type LogPosition } from '../eventstore/types.js';
 import type { RecordedEvent } from '../eventstore/types.js';
 import { instruments, observe, observeEach, unobserve } from './metrics.js';
@@ -19,10 +20,12 @@ export function settleLatencyListener(): (e: RecordedEvent) => void {
   const closedAt = new Map<string, number>();
   return (e) => {
     if (e.type !== 'RoundClosed' && e.type !== 'RoundSettled' && e.type !== 'RoundUnresolved') return;
-    const d = e.data as { solution?: string; roundId?: string; chunk?: number };
-    const key = `${d.solution}|${d.roundId}`;
-    if (e.type === 'RoundClosed') {
-      if ((d.chunk ?? 0) === 0 && !closedAt.has(key)) closedAt.set(key, Date.now());
+    const ev = decodeConsensusLog(e);
+    if (ev?.type !== 'RoundClosed' && ev?.type !== 'RoundSettled' && ev?.type !== 'RoundUnresolved') return;
+    const key = `${ev.data.solution}|${ev.data.roundId}`;
+    if (ev.type === 'RoundClosed') {
+      // A v1 close came in chunks: the first one is the expiry.
+      if ((roundClosedV1(ev.data)?.chunk ?? 0) === 0 && !closedAt.has(key)) closedAt.set(key, Date.now());
       if (closedAt.size > 100_000) closedAt.delete(closedAt.keys().next().value!);
       return;
     }

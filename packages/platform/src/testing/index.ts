@@ -8,3 +8,5 @@ export { testPki, type TestPki } from './certs.js';
 export { spec, fingerprint, type Spec, type SpecDecider, type SpecEvent, type SpecEnvelope, type When } from './spec.js';
 export * from './otlp.js';
 export { tcpProxy } from './proxy.js';
+export { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
+export { produceBlocks, seedStandaloneNetwork, signedFor, untilEligibleWorkers, type StandaloneNetwork } from './network.js';

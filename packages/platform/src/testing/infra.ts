@@ -164,3 +164,17 @@ export async function realInfra(): Promise<{ infra?: RealInfra; skip?: string }>
 /** A fresh prefix for topics, groups and schemas, so runs on a shared broker and database never meet. */
 export const uniqueNamespace = (tag: string): string =>
   `t${tag.replace(/[^a-z0-9]/g, '').slice(0, 8)}${process.pid.toString(36)}${Date.now().toString(36).slice(-5)}`;
+
+/**
+ * The environment of a service process on the real infrastructure: its database and brokers, the
+ * namespace `ns` (from `uniqueNamespace`), the `admin` address and blocks produced on demand
+ * (BLOCK_TIME_MS=manual); `more` adds or overrides variables.
+ */
+export const serviceEnv = (infra: RealInfra, ns: string, admin: string, more: Record<string, string> = {}): Record<string, string> => ({
+  DATABASE_URL: infra.databaseUrl,
+  KAFKA_BROKERS: infra.brokers.join(','),
+  EWX_NAMESPACE: ns,
+  ADMIN_ADDRESS: admin,
+  BLOCK_TIME_MS: 'manual',
+  ...more,
+});

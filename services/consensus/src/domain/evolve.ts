@@ -91,7 +91,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
         solution: d.solution,
         roundId: d.roundId,
         group: d.group,
-        period: d.period,
+        period: d.rewardPeriod,
         endBlock: d.endBlock,
         quorumPercent: d.quorumPercent,
         voteThresholdPercent: d.voteThresholdPercent,

@@ -69,7 +69,8 @@ export interface ChainEntry {
   readonly hash: string;
 }
 
-export interface OperatorCounts {
+/** One operator's vote metadata in a reward period: `eligible` rounds and `correct` votes (the API's eligible_rounds and correct_votes). */
+export interface OperatorVoteMetadata {
   eligible: number;
   correct: number;
 }
@@ -81,7 +82,7 @@ export interface ConsensusState {
   /** solution → its result chain. */
   readonly chains: Map<string, ChainEntry[]>;
   /** `group|period` → operator → eligible rounds and correct votes (settled rounds only). */
-  readonly metadata: Map<string, Map<string, OperatorCounts>>;
+  readonly metadata: Map<string, Map<string, OperatorVoteMetadata>>;
 }
 
 export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;

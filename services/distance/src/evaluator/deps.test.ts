@@ -29,7 +29,7 @@ test('the evaluator process imports the client kit, the distance contract and gR
   const packages = [...packagesOf(resolve(DIST, 'evaluator.js'))].sort();
   assert.deepEqual(
     packages.filter((p) => !p.startsWith('node:')),
-    ['@ewx/client/keys', '@ewx/client/nonces', '@ewx/client/signing', '@ewx/proto/distance', '@grpc/grpc-js', 'grpc-health-check'],
+    ['@ewx/client/config', '@ewx/client/keys', '@ewx/client/nonces', '@ewx/client/signing', '@ewx/proto/distance', '@grpc/grpc-js', 'grpc-health-check'],
   );
 });
 

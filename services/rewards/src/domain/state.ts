@@ -20,14 +20,15 @@ export interface Rates {
   readonly voting: bigint;
 }
 
-export interface Counts {
+/** One operator's vote metadata in a reward period: `eligible` rounds and `correct` votes (the API's eligible_rounds and correct_votes). */
+export interface OperatorVoteMetadata {
   eligible: number;
   correct: number;
 }
 
 /** What one period's settled rounds said about a group's operators. */
 export interface PeriodVotes {
-  readonly operators: Map<string, Counts>;
+  readonly operators: Map<string, OperatorVoteMetadata>;
   /** `solution|roundId|chunk` of each VoteMetadata counted, so a repeat counts once. */
   readonly seen: Set<string>;
   rounds: number;

@@ -14,7 +14,7 @@ describe('SPEC §4 round start', () => {
     s.when(start('s1', 'slice-1', byRegistrar)).then((events) => {
       const started = events[0]!.data as unknown as RoundStartedEvent;
       assert.equal(events[0]!.type, 'RoundStarted');
-      assert.deepEqual([started.startBlock, started.endBlock, started.period, started.eligible, started.group], [20, 30, 0, 10, 'g1']);
+      assert.deepEqual([started.startBlock, started.endBlock, started.rewardPeriod, started.eligible, started.group], [20, 30, 0, 10, 'g1']);
       assert.deepEqual(snapshotOf(events), Array.from({ length: 10 }, (_, i) => worker(i + 1)).sort());
     });
   });

@@ -84,7 +84,7 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
     starter: starter.kind === 'account' ? starter.address : SYSTEM_STARTER,
     startBlock: s.height,
     endBlock,
-    period: period.index,
+    rewardPeriod: period.index,
     quorumPercent: sol.config.quorumPercent,
     voteThresholdPercent: sol.config.voteThresholdPercent,
     unresolvedPolicy: sol.config.unresolvedPolicy,
