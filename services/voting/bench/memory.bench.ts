@@ -71,7 +71,7 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
     apply(closeRound(s, 's1', id));
     const top = V - Math.floor(V / 3);
     const settled: RoundSettledEvent = {
-      solution: 's1', roundId: id, group: 'g1', period: 0, result: 'aa', tally: { eligible: V, submitted: V, top, outcome: 'SETTLED', result: 'aa' },
+      solution: 's1', roundId: id, group: 'g1', rewardPeriod: 0, result: 'aa', tally: { eligible: V, submitted: V, top, outcome: 'SETTLED', result: 'aa' },
       merkleRoot: 'ab'.repeat(32), attestors: ['v'], dissenters: [], validators: ['v'],
     };
     apply([ev('RoundSettled', settled)]);

@@ -97,7 +97,7 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
         starter: d.starter,
         startBlock: d.startBlock,
         endBlock: d.endBlock,
-        period: d.period,
+        period: d.rewardPeriod,
         quorumPercent: d.quorumPercent,
         voteThresholdPercent: d.voteThresholdPercent,
         unresolvedPolicy: d.unresolvedPolicy,
