@@ -74,11 +74,13 @@ const MAX_ROUND_ID = 128 + '#retry'.length;
 
 /** Consensus's round status in the lifecycle names voting uses (voting.proto RoundState). */
 const ROUND_STATE: Record<ValidatedRound['status'], RoundState> = {
-  OPEN: RoundState.ROUND_STATE_ACTIVE,
-  CLOSED: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
+  ACTIVE: RoundState.ROUND_STATE_ACTIVE,
+  OFF_CHAIN_VOTE: RoundState.ROUND_STATE_OFF_CHAIN_VOTE,
   SETTLED: RoundState.ROUND_STATE_SETTLED,
   UNRESOLVED: RoundState.ROUND_STATE_UNRESOLVED,
 };
+/** The deprecated `state` string keeps the words consensus answered with before the enum. */
+const LEGACY_STATE: Record<ValidatedRound['status'], string> = { ACTIVE: 'OPEN', OFF_CHAIN_VOTE: 'CLOSED', SETTLED: 'SETTLED', UNRESOLVED: 'UNRESOLVED' };
 
 const OUTCOME: Record<Tally['outcome'], TallyOutcome> = { SETTLED: TallyOutcome.TALLY_OUTCOME_SETTLED, UNRESOLVED: TallyOutcome.TALLY_OUTCOME_UNRESOLVED };
 const REASON: Record<NonNullable<Tally['reason']>, UnresolvedReason> = {
@@ -189,7 +191,7 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
       getSettlement: unary(M + 'GetSettlement', log, async (req: GetSettlementRequest) => {
         const r = round(req.solution, req.roundId);
         return {
-          state: r.status,
+          state: LEGACY_STATE[r.status],
           roundState: ROUND_STATE[r.status],
           tally: r.outcome ? tallyMsg(r.outcome.tally) : undefined,
           merkleRoot: r.outcome?.merkleRoot ?? '',

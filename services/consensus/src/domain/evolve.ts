@@ -105,7 +105,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
         votes: [],
         leaves: [],
         attestations: new Map(),
-        status: 'OPEN',
+        status: 'ACTIVE',
       });
       break;
     }
@@ -120,7 +120,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
       // The round's votes, carried once: recorded before its close, in the round's stream.
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
-      if (r?.status !== 'OPEN') break;
+      if (r?.status !== 'ACTIVE') break;
       r.votesReceived++;
       // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
       // this keeps the count independent of that check).
@@ -144,7 +144,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
         }
         r.voteChunks = v1.chunks;
         r.voteChunksReceived++;
-      } else if (r.status === 'OPEN') {
+      } else if (r.status === 'ACTIVE') {
         // The votes arrived as VoteCast events: sorted by worker now (the leaves with them), into new arrays.
         const order = byWorker(r);
         const arrived = r.votes;
@@ -158,7 +158,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
       // Count the results and fold the complete Merkle groups now, so settling costs only the right edge.
       voteCounts(r.votes);
       extendMerkleTree(r.leaves);
-      if (r.status === 'OPEN') r.status = 'CLOSED';
+      if (r.status === 'ACTIVE') r.status = 'OFF_CHAIN_VOTE';
       break;
     }
     case 'AttestationRecorded': {

@@ -9,6 +9,9 @@ export interface Attestation {
 }
 
 /** A round as the validators see it: copied from voting's events in consensus' inbox. */
+/** A round's lifecycle, in the four names voting and the wire (RoundState) use. */
+export type RoundStatus = 'ACTIVE' | 'OFF_CHAIN_VOTE' | 'SETTLED' | 'UNRESOLVED';
+
 export interface ValidatedRound {
   readonly solution: string;
   readonly roundId: string;
@@ -42,7 +45,7 @@ export interface ValidatedRound {
   /** Merkle leaves of `votes`, hashed as the votes are recorded (so the close only sorts and settling only builds the tree). */
   leaves: Buffer[];
   readonly attestations: Map<string, Attestation>;
-  status: 'OPEN' | 'CLOSED' | 'SETTLED' | 'UNRESOLVED';
+  status: RoundStatus;
   outcome?: { tally: Tally; merkleRoot: string };
   /**
    * The validator set in force when the round was decided: only its members attest afterwards (a
@@ -97,7 +100,7 @@ export const metadataKey = (group: string, period: number): string => `${group}|
 
 /** Both the snapshot and the votes arrived completely: validators can compute the outcome. */
 export const isClosed = (r: ValidatedRound): boolean =>
-  r.status !== 'OPEN' &&
+  r.status !== 'ACTIVE' &&
   r.snapshotReceived >= r.snapshotChunks &&
   r.voteChunksReceived >= r.voteChunks &&
   (r.submitted === undefined || r.votesReceived === r.submitted);
