@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './log.js';
 export * from './retry.js';
+export { keptReads } from './kept.js';
 export * from './config.js';
 export * from './money.js';
 export * from './envelope.js';

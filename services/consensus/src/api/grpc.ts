@@ -15,6 +15,7 @@ import {
   type GrpcService,
   type Logger,
   type Runtime,
+  keptReads,
   type EventStore,
   type Tally,
 } from '@ewx/platform';
@@ -53,20 +54,9 @@ const KEPT = 16;
  * of the stream is then in the store. The last few are kept, so proofs of one round read it once.
  */
 function roundArchive(store: EventStore): { read(solution: string, roundId: string): Promise<ValidatedRound | undefined> } {
-  const kept = new Map<string, Promise<ValidatedRound | undefined>>();
+  const kept = keptReads<ValidatedRound | undefined>(KEPT);
   return {
-    read(solution, roundId) {
-      const key = roundKey(solution, roundId);
-      let r = kept.get(key);
-      if (r) kept.delete(key);
-      else {
-        r = store.readStream(votingRoundInbox(solution, roundId)).then(roundFromEvents);
-        r.catch(() => kept.delete(key));
-      }
-      kept.set(key, r);
-      if (kept.size > KEPT) kept.delete(kept.keys().next().value!);
-      return r;
-    },
+    read: (solution, roundId) => kept.read(roundKey(solution, roundId), () => store.readStream(votingRoundInbox(solution, roundId)).then(roundFromEvents)),
   };
 }
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */

@@ -1,4 +1,4 @@
-import type { EventStore } from '@ewx/platform';
+import { keptReads, type EventStore } from '@ewx/platform';
 import { roundFromEvents, roundKey, roundStream, type Round } from '../domain/decider.js';
 
 /** Closed rounds read back per query, kept: a closed round's events never change. */
@@ -12,19 +12,6 @@ const KEPT = 16;
  * kept, so paging through one round reads its stream once.
  */
 export function roundArchive(store: EventStore): { read(solution: string, roundId: string): Promise<Round | undefined> } {
-  const kept = new Map<string, Promise<Round | undefined>>();
-  return {
-    read(solution, roundId) {
-      const key = roundKey(solution, roundId);
-      let r = kept.get(key);
-      if (r) kept.delete(key);
-      else {
-        r = store.readStream(roundStream(solution, roundId)).then(roundFromEvents);
-        r.catch(() => kept.delete(key));
-      }
-      kept.set(key, r);
-      if (kept.size > KEPT) kept.delete(kept.keys().next().value!);
-      return r;
-    },
-  };
+  const kept = keptReads<Round | undefined>(KEPT);
+  return { read: (solution, roundId) => kept.read(roundKey(solution, roundId), () => store.readStream(roundStream(solution, roundId)).then(roundFromEvents)) };
 }
