@@ -79,6 +79,6 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     ms: Date.now() - t0,
     reduced: full ? [] : [SKIPPED_SIGNATURES],
     phases,
-    ...(checks ? { signatureChecks: { threads: checks.threads, ahead: checks.prefetched, inline: checks.inline } } : {}),
+    ...(checks ? { signatureChecks: { threads: checks.threads, ahead: checks.answered, inline: checks.inline } } : {}),
   };
 }

@@ -62,6 +62,25 @@ function sameJson(a: unknown, b: unknown): boolean | undefined {
   if (ka === 'object') {
     const x = a as Record<string, unknown>;
     const y = b as Record<string, unknown>;
+    // Fast path: the same keys in the same order, no value JSON leaves out; anything else is settled below.
+    const fx = Object.keys(x);
+    const fy = Object.keys(y);
+    if (fx.length === fy.length) {
+      let i = 0;
+      for (; i < fx.length; i++) {
+        const k = fx[i]!;
+        if (k !== fy[i]) break;
+        const vx = x[k];
+        const vy = y[k];
+        const tx = typeof vx;
+        const ty = typeof vy;
+        if (tx === 'undefined' || tx === 'function' || tx === 'symbol' || ty === 'undefined' || ty === 'function' || ty === 'symbol') break;
+        // Both texts have this key at this place, after the same keys: a different value makes them differ.
+        const same = sameJson(vx, vy);
+        if (same !== true) return same;
+      }
+      if (i === fx.length) return true;
+    }
     const keys = (o: Record<string, unknown>): string[] | undefined => {
       const out: string[] = [];
       for (const k of Object.keys(o)) {
@@ -136,10 +155,16 @@ export function proofJobs(e: LogEvent): SignatureJob[] {
   ];
 }
 
+/** An event's type and data, kept as read (compared as values with sameCanonical; written as text only for a divergence). */
+export interface Published {
+  readonly type: string;
+  readonly data: unknown;
+}
+
 export interface CrossIndex {
-  /** `service|stream|version` → canonical JSON of a published event. */
-  readonly published: Map<string, string>;
-  readonly copies: { service: ServiceName; position: bigint; key: string; canonical: string; type: string }[];
+  /** `service|stream|version` → a published event (its type and data as read). */
+  readonly published: Map<string, Published>;
+  readonly copies: { service: ServiceName; position: bigint; key: string; event: Published; type: string }[];
   /** Facts each service's auditor records for the cross checks (see cross.ts). */
   readonly facts: Map<string, unknown>;
   readonly present: Set<ServiceName>;
@@ -163,9 +188,14 @@ export interface Ctx {
   lastNonce(signer: string): bigint;
   /**
    * Checks a command signature (counted as the check `signature`); undefined when this audit does
-   * not check command signatures (a reduced audit, counted as `signature-skipped`).
+   * not check command signatures (a reduced audit, counted as `signature-skipped`; the job may
+   * then be left out: see `checkingSignatures`).
    */
-  signatureValid(job: SignatureJob): boolean | undefined;
+  signatureValid(job: SignatureJob | undefined): boolean | undefined;
+  /** Whether this audit checks command signatures (false: a reduced audit, the jobs need not be built). */
+  readonly checkingSignatures: boolean;
+  /** The hook `signatures` of this service for the current event, as built when they were handed to the worker threads (built now otherwise). */
+  serviceSignatures(): SignatureJob[];
   readonly cross: CrossIndex;
 }
 
@@ -262,20 +292,25 @@ export async function auditService<S>(
     out.notes.push({ service, position: e.position, kind, message });
   };
   const checks = opts.checks;
-  const signatureValid = (job: SignatureJob): boolean | undefined => {
+  const signatureValid = (job: SignatureJob | undefined): boolean | undefined => {
     if (!checks) {
       count('signature-skipped');
       return undefined;
     }
     count('signature');
+    if (job === undefined) throw new Error('a signature to check was not given');
     return checks.valid(job);
   };
+  /** The jobs built for the worker threads, per event: the replay takes them instead of building them again. */
+  const built = new Map<LogEvent, { proof: SignatureJob[]; service: SignatureJob[] }>();
   const base = {
     diverge,
     note,
     count,
     cross,
     signatureValid,
+    checkingSignatures: checks !== undefined,
+    serviceSignatures: (): SignatureJob[] => built.get(current)?.service ?? (audit.signatures && !isInbox(current) ? audit.signatures(current) : []),
     lastNonce: (signer: string) => nonces.get(signer) ?? 0n,
   };
   const ctx: Ctx = {
@@ -338,7 +373,7 @@ export async function auditService<S>(
       return;
     }
     // The same jobs as were checked ahead (proofJobs), in the same order.
-    const [own, ...co] = proofJobs(e);
+    const [own, ...co] = built.get(e)?.proof ?? proofJobs(e);
     if (signatureValid(own!) === false) {
       diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
     }
@@ -391,7 +426,13 @@ export async function auditService<S>(
           );
         inboxSeen.set(key, Math.max(seen, m.sourceVersion));
         inboxTypeSeen.set(`${key}|${e.type}`, m.sourceVersion);
-        cross.copies.push({ service, position: e.position, key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`, canonical: canonical(e), type: e.type });
+        cross.copies.push({
+          service,
+          position: e.position,
+          key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`,
+          event: { type: e.type, data: e.data },
+          type: e.type,
+        });
       }
     } else {
       if (m.prevOfType !== undefined) {
@@ -406,7 +447,7 @@ export async function auditService<S>(
         }
       }
       typeVersions.set(`${e.streamId}|${e.type}`, e.version);
-      if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, canonical(e));
+      if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, { type: e.type, data: e.data });
       if (m.signer !== undefined && m.nonce !== undefined) {
         checkNonce(e, m.signer, m.nonce, 'signer');
         checkProof(e, m);
@@ -471,6 +512,7 @@ export async function auditService<S>(
     }
     if (snap !== undefined && e.position === snap.position) compareSnapshot(e);
     audit.after?.(e, state, ctx);
+    if (ahead) built.delete(e);
   };
 
   // The newest stored snapshot must equal this replay at its position (a start would use it).
@@ -544,8 +586,12 @@ export async function auditService<S>(
     if (ahead) {
       const jobs: SignatureJob[] = [];
       for (const e of batch) {
-        for (const j of proofJobs(e)) jobs.push(j);
-        if (audit.signatures && !isInbox(e)) for (const j of audit.signatures(e)) jobs.push(j);
+        const proof = proofJobs(e);
+        const own = audit.signatures && !isInbox(e) ? audit.signatures(e) : [];
+        if (proof.length === 0 && own.length === 0) continue;
+        built.set(e, { proof, service: own });
+        for (const j of proof) jobs.push(j);
+        for (const j of own) jobs.push(j);
       }
       const p = checks.prefetch(jobs);
       p.catch(() => undefined);

@@ -24,9 +24,24 @@ export function commandSignatureValid(method: string, signer: string, nonce: str
 
 export const jobValid = (j: SignatureJob): boolean => commandSignatureValid(j.method, j.signer, j.nonce, j.payload, j.signature);
 
-/** Everything a verdict depends on, as one string: a verdict is only reused for the very same inputs. */
-const jobKey = (j: SignatureJob): string =>
-  `${j.signature}|${j.signer}|${j.nonce}|${j.method}|${Buffer.from(j.payload.buffer, j.payload.byteOffset, j.payload.byteLength).toString('base64')}`;
+/** Whether two jobs have the very same inputs (everything a verdict depends on): a verdict is only reused for those. */
+const sameJob = (a: SignatureJob, b: SignatureJob): boolean =>
+  a === b ||
+  (a.signature === b.signature &&
+    a.signer === b.signer &&
+    a.nonce === b.nonce &&
+    a.method === b.method &&
+    a.payload.byteLength === b.payload.byteLength &&
+    Buffer.from(a.payload.buffer, a.payload.byteOffset, a.payload.byteLength).equals(
+      Buffer.from(b.payload.buffer, b.payload.byteOffset, b.payload.byteLength),
+    ));
+
+/** A job handed out: its verdict once in (undefined until then), and how many lookups it still answers (one per time it was asked for). */
+interface Entry {
+  readonly job: SignatureJob;
+  verdict: boolean | undefined;
+  uses: number;
+}
 
 /** Jobs per message to a worker: large enough that posting costs little beside the verifications. */
 const CHUNK = 256;
@@ -43,7 +58,8 @@ interface Pending {
  * for; `valid` answers from those verdicts, and checks in this thread what was not prefetched.
  */
 export class SignatureChecks {
-  private readonly verdicts = new Map<string, boolean>();
+  /** By signature (the hex text): the jobs handed out with it, usually one. */
+  private readonly verdicts = new Map<string, Entry[]>();
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
@@ -51,6 +67,10 @@ export class SignatureChecks {
   private failed: Error | undefined;
   /** Checks done in worker threads, and their CPU time there (ms), for the figures. */
   prefetched = 0;
+  /** Jobs asked for again while the same one (same inputs) was handed out already: checked once. */
+  duplicates = 0;
+  /** Lookups answered by a verdict of the worker threads. */
+  answered = 0;
   workerMs = 0;
   /** Checks done in this thread (not prefetched, or no workers), and their time (ms). */
   inline = 0;
@@ -83,14 +103,34 @@ export class SignatureChecks {
    */
   async prefetch(jobs: readonly SignatureJob[]): Promise<void> {
     if (this.workers.length === 0 || jobs.length === 0) return;
+    // One check per distinct job: a job asked for again (the same inputs) waits for the first one's verdict.
+    const fresh: Entry[] = [];
+    for (const job of jobs) {
+      let list = this.verdicts.get(job.signature);
+      if (list === undefined) {
+        list = [];
+        this.verdicts.set(job.signature, list);
+      }
+      const known = list.find((x) => sameJob(x.job, job));
+      if (known !== undefined) {
+        known.uses++;
+        this.duplicates++;
+        continue;
+      }
+      const entry: Entry = { job, verdict: undefined, uses: 1 };
+      list.push(entry);
+      fresh.push(entry);
+    }
     const parts: Promise<void>[] = [];
-    for (let i = 0; i < jobs.length; i += CHUNK) {
-      const part = jobs.slice(i, i + CHUNK);
+    // As many messages as threads at least, so that a short batch still uses every thread.
+    const chunk = Math.max(1, Math.min(CHUNK, Math.ceil(fresh.length / this.workers.length)));
+    for (let i = 0; i < fresh.length; i += chunk) {
+      const part = fresh.slice(i, i + chunk);
       parts.push(
-        this.send(part).then(
+        this.send(part.map((x) => x.job)).then(
           (v) => {
-            part.forEach((j, k) => {
-              this.verdicts.set(jobKey(j), v[k] === 1);
+            part.forEach((x, k) => {
+              x.verdict = v[k] === 1;
             });
             this.prefetched += part.length;
           },
@@ -113,12 +153,17 @@ export class SignatureChecks {
 
   /** The verdict on `job`: prefetched (used once, then forgotten), or checked now. */
   valid(job: SignatureJob): boolean {
-    if (this.verdicts.size > 0) {
-      const k = jobKey(job);
-      const v = this.verdicts.get(k);
-      if (v !== undefined) {
-        this.verdicts.delete(k);
-        return v;
+    const list = this.verdicts.get(job.signature);
+    if (list !== undefined) {
+      const i = list.findIndex((x) => x.verdict !== undefined && sameJob(x.job, job));
+      if (i >= 0) {
+        const x = list[i]!;
+        if (--x.uses === 0) {
+          list.splice(i, 1);
+          if (list.length === 0) this.verdicts.delete(job.signature);
+        }
+        this.answered++;
+        return x.verdict!;
       }
     }
     const t = performance.now();
