@@ -192,6 +192,12 @@ export interface Ctx {
    * then be left out: see `checkingSignatures`).
    */
   signatureValid(job: SignatureJob | undefined): boolean | undefined;
+  /**
+   * The same check, its verdict taken when it is in: `report` (which reports the divergence, at
+   * this event) runs if the signature is not valid, now or once the worker threads answer; the
+   * report keeps the order of a serial audit. Nothing in the replay may depend on the verdict.
+   */
+  signatureCheck(job: SignatureJob | undefined, report: () => void): void;
   /** Whether this audit checks command signatures (false: a reduced audit, the jobs need not be built). */
   readonly checkingSignatures: boolean;
   /** The hook `signatures` of this service for the current event, as built when they were handed to the worker threads (built now otherwise). */
@@ -226,6 +232,11 @@ export interface RunOptions {
   readonly checks?: SignatureChecks;
   /** Time spent per phase (ms), added to. */
   readonly phases?: Phases;
+  /**
+   * Where the replay leaves the settling of signature verdicts not in yet (their divergences
+   * then take their places in the report); absent: settled before auditService returns.
+   */
+  readonly settleLater?: (() => Promise<void>)[];
 }
 
 interface Expectation {
@@ -301,6 +312,44 @@ export async function auditService<S>(
     if (job === undefined) throw new Error('a signature to check was not given');
     return checks.valid(job);
   };
+  /** Verdicts not in yet: each holds the place in `out.divergences` (a placeholder) where its divergence, if any, goes. */
+  const waiting: { placeholder: Divergence; event: LogEvent; verdict: Promise<boolean>; report: () => void; found?: Divergence[] }[] = [];
+  const signatureCheck = (job: SignatureJob | undefined, report: () => void): void => {
+    if (!checks) {
+      count('signature-skipped');
+      return;
+    }
+    count('signature');
+    if (job === undefined) throw new Error('a signature to check was not given');
+    const v = checks.verdict(job);
+    if (v === true) return;
+    if (v === false) {
+      report();
+      return;
+    }
+    const placeholder: Divergence = { service, check: 'signature', message: '(verdict not in yet)' };
+    out.divergences.push(placeholder);
+    waiting.push({ placeholder, event: current, verdict: v, report });
+  };
+  /** Takes the verdicts not in yet, in log order, and puts their divergences in their places. */
+  const settle = async (): Promise<void> => {
+    if (waiting.length === 0) return;
+    const at = new Map<Divergence, Divergence[]>();
+    for (const w of waiting) {
+      const found: Divergence[] = [];
+      if (!(await w.verdict)) {
+        current = w.event;
+        const before = out.divergences.length;
+        w.report();
+        found.push(...out.divergences.splice(before));
+      }
+      at.set(w.placeholder, found);
+    }
+    waiting.length = 0;
+    const all = out.divergences.flatMap((d) => at.get(d) ?? [d]);
+    out.divergences.length = 0;
+    for (const d of all) out.divergences.push(d);
+  };
   /** The jobs built for the worker threads, per event: the replay takes them instead of building them again. */
   const built = new Map<LogEvent, { proof: SignatureJob[]; service: SignatureJob[] }>();
   const base = {
@@ -309,6 +358,7 @@ export async function auditService<S>(
     count,
     cross,
     signatureValid,
+    signatureCheck,
     checkingSignatures: checks !== undefined,
     serviceSignatures: (): SignatureJob[] => built.get(current)?.service ?? (audit.signatures && !isInbox(current) ? audit.signatures(current) : []),
     lastNonce: (signer: string) => nonces.get(signer) ?? 0n,
@@ -374,15 +424,14 @@ export async function auditService<S>(
     }
     // The same jobs as were checked ahead (proofJobs), in the same order.
     const [own, ...co] = built.get(e)?.proof ?? proofJobs(e);
-    if (signatureValid(own!) === false) {
-      diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
-    }
+    signatureCheck(own!, () =>
+      diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature }),
+    );
     const cos = m.cosigners ?? [];
     if ((p.cosignatures?.length ?? 0) !== cos.length)
       diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
     co.forEach((job, i) => {
-      if (signatureValid(job) === false)
-        diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`);
+      signatureCheck(job, () => diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`));
     });
   };
 
@@ -556,15 +605,10 @@ export async function auditService<S>(
     if (phases) phases[phase] += now - clock;
     clock = now;
   };
-  // Signatures are checked ahead in worker threads, batch by batch, while the replay works on
-  // earlier events; an event is replayed only once its batch's verdicts are in.
+  // Signatures are checked ahead in worker threads, batch by batch, while the replay goes on (it
+  // does not wait for them: no state depends on a verdict); the verdicts are taken at the end, in
+  // log order (settle), so the report is the serial one.
   const ahead = checks !== undefined && checks.threads > 0;
-  const inflight: { start: number; done: Promise<void> }[] = [];
-  let received = 0;
-  const verdictsUpTo = async (end: number): Promise<void> => {
-    while (inflight.length > 0 && inflight[0]!.start < end) await inflight.shift()!.done;
-    lap('signatures');
-  };
   const run = (n: number): void => {
     for (let k = 0; k < n; k++) {
       step(buffer[at]!);
@@ -593,21 +637,14 @@ export async function auditService<S>(
         for (const j of proof) jobs.push(j);
         for (const j of own) jobs.push(j);
       }
-      const p = checks.prefetch(jobs);
-      p.catch(() => undefined);
-      inflight.push({ start: received, done: p });
+      checks.prefetch(jobs).catch(() => undefined);
       lap('signatures');
     }
-    received += batch.length;
     buffer = at === 0 ? buffer.concat(batch) : buffer.slice(at).concat(batch);
     at = 0;
-    if (buffer.length - at > lookahead) {
-      await verdictsUpTo(done + (buffer.length - at - lookahead));
-      run(buffer.length - at - lookahead);
-    }
+    if (buffer.length - at > lookahead) run(buffer.length - at - lookahead);
     progress();
   }
-  await verdictsUpTo(received);
   run(buffer.length - at);
   progress();
   if (expectation) {
@@ -634,6 +671,11 @@ export async function auditService<S>(
       `${unproven} signed command(s) carry no signature in the log (written before commands recorded their proof): their signatures cannot be checked`,
     );
   audit.finish?.(state, base);
+  if (opts.settleLater) opts.settleLater.push(settle);
+  else {
+    await settle();
+    lap('signatures');
+  }
   return summary;
 }
 

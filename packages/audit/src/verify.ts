@@ -41,6 +41,8 @@ interface Entry {
   readonly job: SignatureJob;
   verdict: boolean | undefined;
   uses: number;
+  /** Settles when the worker thread has answered (or failed: then no verdict, and the job is checked in this thread). */
+  done: Promise<unknown>;
 }
 
 /** Jobs per message to a worker: large enough that posting costs little beside the verifications. */
@@ -117,7 +119,7 @@ export class SignatureChecks {
         this.duplicates++;
         continue;
       }
-      const entry: Entry = { job, verdict: undefined, uses: 1 };
+      const entry: Entry = { job, verdict: undefined, uses: 1, done: Promise.resolve() };
       list.push(entry);
       fresh.push(entry);
     }
@@ -126,8 +128,10 @@ export class SignatureChecks {
     const chunk = Math.max(1, Math.min(CHUNK, Math.ceil(fresh.length / this.workers.length)));
     for (let i = 0; i < fresh.length; i += chunk) {
       const part = fresh.slice(i, i + chunk);
+      const sent = this.send(part.map((x) => x.job));
+      for (const x of part) x.done = sent.catch(() => undefined);
       parts.push(
-        this.send(part.map((x) => x.job)).then(
+        sent.then(
           (v) => {
             part.forEach((x, k) => {
               x.verdict = v[k] === 1;
@@ -149,6 +153,17 @@ export class SignatureChecks {
       this.pending.set(id, { resolve, reject });
       w.postMessage({ id, jobs });
     });
+  }
+
+  /**
+   * The verdict on `job` as soon as it is in: now, if it was prefetched and answered already or is
+   * checked in this thread (not prefetched); later, once the worker thread answers.
+   */
+  verdict(job: SignatureJob): boolean | Promise<boolean> {
+    const list = this.verdicts.get(job.signature);
+    const x = list?.find((y) => sameJob(y.job, job));
+    if (x === undefined || x.verdict !== undefined) return this.valid(job);
+    return x.done.then(() => this.valid(job));
   }
 
   /** The verdict on `job`: prefetched (used once, then forgotten), or checked now. */
