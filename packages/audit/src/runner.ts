@@ -484,9 +484,10 @@ export async function auditService<S>(
         });
       }
     } else {
+      const typeKey = `${e.streamId}|${e.type}`;
       if (m.prevOfType !== undefined) {
         count('type-chain');
-        const prev = typeVersions.get(`${e.streamId}|${e.type}`) ?? -1;
+        const prev = typeVersions.get(typeKey) ?? -1;
         if (m.prevOfType !== prev) {
           diverge(
             'type-chain',
@@ -495,7 +496,7 @@ export async function auditService<S>(
           );
         }
       }
-      typeVersions.set(`${e.streamId}|${e.type}`, e.version);
+      typeVersions.set(typeKey, e.version);
       if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, { type: e.type, data: e.data });
       if (m.signer !== undefined && m.nonce !== undefined) {
         checkNonce(e, m.signer, m.nonce, 'signer');
@@ -578,6 +579,7 @@ export async function auditService<S>(
   }
   const compareSnapshot = (e: LogEvent): void => {
     count('snapshot');
+    const replayed = { state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions };
     let image: Record<string, unknown>;
     try {
       image = deserializeState<Record<string, unknown>>(snap!.data);
@@ -585,7 +587,6 @@ export async function auditService<S>(
       diverge('snapshot', `the snapshot stored at this position cannot be read: ${(err as Error).message}`);
       return;
     }
-    const replayed = { state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions };
     const d = firstDifference(image, replayed);
     if (d)
       diverge('snapshot', `the snapshot stored at position ${e.position} differs from the replay of the log to it, at ${d.path}`, {
