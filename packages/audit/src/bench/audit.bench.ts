@@ -287,6 +287,9 @@ try {
   /** The full audit's bound from signatures alone: every core verifying, at the ceiling measured now, for the share of events that carry a signature. */
   const signedShare = sigs / Math.max(1, full.events);
   const bound = ceiling.all / Math.max(1e-9, signedShare);
+  // In CPU time (far steadier under load): the full audit's CPU beyond the reduced one's, per signature, against a bare verification's.
+  const sigCpuMicros = ((full.cpu - reduced.cpu) * 1000) / Math.max(1, sigs);
+  const idleBound = (availableParallelism() * 1e6) / ceiling.cpuMicros / Math.max(1e-9, signedShare);
   const lines = [
     `audit bench: ${source.description}, ${full.events} events (${sigs} command signatures), ${availableParallelism()} cores, load average ${loadBefore} → ${loadAfter}`,
     row('raw read of the same rows (best of 2)', raw.events, raw.ms, raw.cpu),
@@ -295,8 +298,9 @@ try {
     row('audit, REDUCED (--skip-signatures, best of 2)', reduced.events, reduced.ms, reduced.cpu),
     ...(parallel ? [row(`audit, REDUCED, ${parallel.parallel?.join(', ')} in a worker thread`, parallel.events, parallel.ms, parallel.cpu)] : []),
     `ratio to the raw read: full ${(raw.ms / full.ms).toFixed(3)}, main-thread ${(raw.ms / serial.ms).toFixed(3)}, reduced ${(raw.ms / reduced.ms).toFixed(3)} (goal ≥ 0.75; ≥ 150,000 events/s); in CPU time: reduced ${(raw.cpu / reduced.cpu).toFixed(3)}`,
-    `signature ceiling (bare node:crypto verify, now): ${ceiling.perThread} per second on one thread, ${ceiling.all} on ${ceiling.threads} threads together (@noble/curves: ${noble} on one thread)`,
-    `  ${sigs} of ${full.events} events carry a signature (${(100 * signedShare).toFixed(1)} %): the full audit is bound at ${Math.round(bound)} events/s by signatures; it ran at ${(rate(full.events, full.ms) / bound).toFixed(3)} of that bound`,
+    `signature ceiling (bare node:crypto verify, now): ${ceiling.perThread} per second on one thread, ${ceiling.all} on ${ceiling.threads} threads together; ${ceiling.cpuMicros} µs of CPU each (@noble/curves: ${noble} per second on one thread)`,
+    `  ${sigs} of ${full.events} events carry a signature (${(100 * signedShare).toFixed(1)} %): the full audit is bound at ${Math.round(bound)} events/s by signatures now (${Math.round(idleBound)} on ${availableParallelism()} idle cores at that CPU cost); it ran at ${(rate(full.events, full.ms) / bound).toFixed(3)} of the bound now`,
+    `  in CPU time: the full audit spent ${sigCpuMicros.toFixed(0)} µs per signature beyond the reduced audit, a bare verification ${ceiling.cpuMicros} µs: ${(ceiling.cpuMicros / Math.max(1e-9, sigCpuMicros)).toFixed(3)} of the ceiling`,
     'phases of the full audit (main thread; events/s if the phase were all):',
     row('  read + JSON decode', full.events, ph.read),
     row('  signatures: waiting for verdicts', full.events, ph.signatures),
@@ -327,7 +331,14 @@ try {
       rawCpuMs: Math.round(raw.cpu),
       auditCpuMs: Math.round(full.cpu),
       reducedCpuMs: Math.round(reduced.cpu),
-      signatureCeiling: { ...ceiling, noblePerThread: noble, signedShare: Number(signedShare.toFixed(3)), boundEventsPerSecond: Math.round(bound) },
+      signatureCeiling: {
+        ...ceiling,
+        noblePerThread: noble,
+        signedShare: Number(signedShare.toFixed(3)),
+        boundEventsPerSecond: Math.round(bound),
+        idleBoundEventsPerSecond: Math.round(idleBound),
+        auditCpuMicrosPerSignature: Math.round(sigCpuMicros),
+      },
       fullShareOfBound: Number((rate(full.events, full.ms) / bound).toFixed(3)),
       signatureChecks: full.signatureChecks,
       mainThreadAuditMs: serial.ms,
