@@ -45,6 +45,48 @@ interface Entry {
   done: Promise<unknown>;
 }
 
+/** Jobs as one message: the texts in arrays, the payloads in one buffer (moved, not copied), `ends[i]` where job i's payload ends. */
+export interface PackedJobs {
+  readonly texts: string[];
+  readonly payloads: Uint8Array;
+  readonly ends: Uint32Array;
+}
+
+export function packJobs(jobs: readonly SignatureJob[]): PackedJobs {
+  const texts: string[] = [];
+  const ends = new Uint32Array(jobs.length);
+  let size = 0;
+  jobs.forEach((j, i) => {
+    texts.push(j.method, j.signer, j.nonce, j.signature);
+    size += j.payload.byteLength;
+    ends[i] = size;
+  });
+  const payloads = new Uint8Array(size);
+  let at = 0;
+  for (const j of jobs) {
+    payloads.set(j.payload, at);
+    at += j.payload.byteLength;
+  }
+  return { texts, payloads, ends };
+}
+
+export function unpackJobs(p: PackedJobs): SignatureJob[] {
+  const jobs: SignatureJob[] = [];
+  let start = 0;
+  for (let i = 0; i < p.ends.length; i++) {
+    const end = p.ends[i]!;
+    jobs.push({
+      method: p.texts[4 * i]!,
+      signer: p.texts[4 * i + 1]!,
+      nonce: p.texts[4 * i + 2]!,
+      signature: p.texts[4 * i + 3]!,
+      payload: p.payloads.subarray(start, end),
+    });
+    start = end;
+  }
+  return jobs;
+}
+
 /** Jobs per message to a worker: large enough that posting costs little beside the verifications. */
 const CHUNK = 256;
 
@@ -129,7 +171,8 @@ export class SignatureChecks {
     for (let i = 0; i < fresh.length; i += chunk) {
       const part = fresh.slice(i, i + chunk);
       const sent = this.send(part.map((x) => x.job));
-      for (const x of part) x.done = sent.catch(() => undefined);
+      const settled = sent.catch(() => undefined);
+      for (const x of part) x.done = settled;
       parts.push(
         sent.then(
           (v) => {
@@ -151,7 +194,8 @@ export class SignatureChecks {
     const w = this.workers[this.nextWorker++ % this.workers.length]!;
     return new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, jobs });
+      const packed = packJobs(jobs);
+      w.postMessage({ id, ...packed }, [packed.payloads.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer]);
     });
   }
 
