@@ -268,7 +268,8 @@ try {
   const serial = await timed(source, { signatureThreads: 0 });
   stage('audit (REDUCED: --skip-signatures), again');
   const reduced2 = await timed(source, { signatures: false });
-  const reduced = reduced1.ms <= reduced2.ms ? reduced1 : reduced2;
+  // Best of 2 by wall time; the CPU time, the lower of the two (the first read of a PGlite folder also warms its engine up).
+  const reduced = { ...(reduced1.ms <= reduced2.ms ? reduced1 : reduced2), cpu: Math.min(reduced1.cpu, reduced2.cpu) };
   // A source a thread can open again (PostgreSQL, an export): the largest log replayed in a worker thread too.
   let parallel: (AuditReport & { cpu: number }) | undefined;
   if (source.reopen) {
@@ -277,7 +278,7 @@ try {
   }
   stage('raw read again');
   const raw2 = await rawRead(source);
-  const raw = raw1.ms <= raw2.ms ? raw1 : raw2;
+  const raw = { ...(raw1.ms <= raw2.ms ? raw1 : raw2), cpu: Math.min(raw1.cpu, raw2.cpu) };
   const loadAfter = load();
   process.stderr.write(formatReport(full).split('\n').slice(-9).join('\n') + '\n');
   const sigs = full.services.reduce((a, x) => a + (x.checks.signature ?? 0), 0);
@@ -292,10 +293,10 @@ try {
   const idleBound = (availableParallelism() * 1e6) / ceiling.cpuMicros / Math.max(1e-9, signedShare);
   const lines = [
     `audit bench: ${source.description}, ${full.events} events (${sigs} command signatures), ${availableParallelism()} cores, load average ${loadBefore} → ${loadAfter}`,
-    row('raw read of the same rows (best of 2)', raw.events, raw.ms, raw.cpu),
+    row('raw read of the same rows (best of 2; CPU: the lower)', raw.events, raw.ms, raw.cpu),
     row(`audit, full (signatures on ${full.signatureChecks?.threads ?? 0} worker threads)`, full.events, full.ms, full.cpu),
     row('audit, full (signatures in the main thread)', serial.events, serial.ms, serial.cpu),
-    row('audit, REDUCED (--skip-signatures, best of 2)', reduced.events, reduced.ms, reduced.cpu),
+    row('audit, REDUCED (--skip-signatures, best of 2; CPU: the lower)', reduced.events, reduced.ms, reduced.cpu),
     ...(parallel ? [row(`audit, REDUCED, ${parallel.parallel?.join(', ')} in a worker thread`, parallel.events, parallel.ms, parallel.cpu)] : []),
     `ratio to the raw read: full ${(raw.ms / full.ms).toFixed(3)}, main-thread ${(raw.ms / serial.ms).toFixed(3)}, reduced ${(raw.ms / reduced.ms).toFixed(3)} (goal ≥ 0.75; ≥ 150,000 events/s); in CPU time: reduced ${(raw.cpu / reduced.cpu).toFixed(3)}`,
     `signature ceiling (bare node:crypto verify, now): ${ceiling.perThread} per second on one thread, ${ceiling.all} on ${ceiling.threads} threads together; ${ceiling.cpuMicros} µs of CPU each (@noble/curves: ${noble} per second on one thread)`,
