@@ -313,7 +313,7 @@ export async function auditService<S>(
     return checks.valid(job);
   };
   /** Verdicts not in yet: each holds the place in `out.divergences` (a placeholder) where its divergence, if any, goes. */
-  const waiting: { placeholder: Divergence; event: LogEvent; verdict: Promise<boolean>; report: () => void; found?: Divergence[] }[] = [];
+  const waiting: { placeholder: Divergence; event: LogEvent; verdict: Promise<boolean>; report: () => void }[] = [];
   const signatureCheck = (job: SignatureJob | undefined, report: () => void): void => {
     if (!checks) {
       count('signature-skipped');
