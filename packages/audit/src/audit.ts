@@ -3,7 +3,9 @@ import { DISTANCE_STATE_VERSION } from '@ewx/distance';
 import { REGISTRY_STATE_VERSION } from '@ewx/registry';
 import { REWARDS_STATE_VERSION } from '@ewx/rewards';
 import { VOTING_STATE_VERSION } from '@ewx/voting';
-import { auditService, newCrossIndex, type RunOptions, type ServiceAudit } from './runner.js';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { auditService, newCrossIndex, type CrossIndex, type Published, type RunOptions, type ServiceAudit } from './runner.js';
 import { crossCheck } from './cross.js';
 import { consensusAudit } from './services/consensus.js';
 import { distanceAudit } from './services/distance.js';
@@ -11,7 +13,8 @@ import { registryAudit } from './services/registry.js';
 import { rewardsAudit } from './services/rewards.js';
 import { votingAudit } from './services/voting.js';
 import type { LogSource } from './source.js';
-import { noPhases, type AuditReport, type Divergence, type Note, type ServiceName } from './types.js';
+import { noPhases, type AuditReport, type Divergence, type Note, type Phases, type ServiceName, type ServiceSummary } from './types.js';
+import type { WorkerTask } from './service-worker.js';
 import { defaultSignatureThreads, SignatureChecks } from './verify.js';
 
 export interface AuditOptions extends RunOptions {
@@ -24,12 +27,23 @@ export interface AuditOptions extends RunOptions {
   readonly signatures?: boolean;
   /** Worker threads checking command signatures ahead of the replay; default: one per core for a log of 5,000 events or more, none below. 0: in the main thread. */
   readonly signatureThreads?: number;
+  /**
+   * true: replay the largest log in a worker thread, beside the others in this one (its own
+   * connection to the source; only for sources that can be opened again: PostgreSQL, an export;
+   * and with more than one core). Off by default: starting the thread (~1 s) and handing back
+   * its cross-check facts cost more than it saved on the shared 2-core machine it was measured
+   * on (docs/AUDIT.md). The report is the same either way.
+   */
+  readonly parallel?: boolean;
 }
 
 /** What `signatures: false` leaves out, as the report states it. */
 export const SKIPPED_SIGNATURES = 'command and vote signatures NOT verified (--skip-signatures): nonces, rules and everything else checked';
 
-const audits = (o: AuditOptions): Record<ServiceName, () => ServiceAudit<unknown>> => ({
+/** The audit hooks of one service (also built in worker threads: service-worker.ts). */
+export const serviceAudit = (service: ServiceName, o: Pick<AuditOptions, 'maxDistance'>): ServiceAudit<unknown> => audits(o)[service]();
+
+const audits = (o: Pick<AuditOptions, 'maxDistance'>): Record<ServiceName, () => ServiceAudit<unknown>> => ({
   registry: () => ({ ...registryAudit(), stateVersion: REGISTRY_STATE_VERSION }) as ServiceAudit<unknown>,
   voting: () => ({ ...votingAudit(), stateVersion: VOTING_STATE_VERSION }) as ServiceAudit<unknown>,
   consensus: () => ({ ...consensusAudit(), stateVersion: CONSENSUS_STATE_VERSION }) as ServiceAudit<unknown>,
@@ -49,16 +63,61 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
   const present = await source.services();
   for (const s of present) cross.present.add(s);
   const make = audits(options);
-  const services = [];
+  const services: ServiceSummary[] = [];
   const phases = noPhases();
   const full = options.signatures !== false;
-  let total = 0;
-  if (full && options.signatureThreads === undefined) for (const s of present) total += await source.count(s);
-  const checks = full ? new SignatureChecks(options.signatureThreads ?? defaultSignatureThreads(total)) : undefined;
+  const counts = new Map<ServiceName, number>();
+  for (const s of present) counts.set(s, await source.count(s));
+  const total = [...counts.values()].reduce((a, n) => a + n, 0);
+  const threads = options.signatureThreads ?? defaultSignatureThreads(total);
+  const checks = full ? new SignatureChecks(threads) : undefined;
+  // The largest log in a worker thread, the others here; each service's findings kept apart, then merged in log order.
+  const parallel = source.reopen !== undefined && present.length > 1 && availableParallelism() > 1 && options.parallel === true;
+  const largest = parallel ? present.reduce((a, s) => (counts.get(s)! > counts.get(a)! ? s : a)) : undefined;
+  const parts = new Map<ServiceName, Part>();
+  const settleLater: (() => Promise<void>)[] = [];
+  let inWorker: { done: Promise<Part>; stop(): void } | undefined;
   try {
-    for (const s of present) services.push(await auditService(source, make[s](), cross, out, { ...options, checks, phases }));
+    if (largest !== undefined) {
+      const { onProgress: _p, checks: _c, phases: _ph, ...portable } = options as AuditOptions & RunOptions;
+      inWorker = replayInWorker(
+        { service: largest, reopen: source.reopen!, present, options: portable, signatureThreads: full ? threads : undefined },
+        options.onProgress,
+      );
+      inWorker.done.catch(() => undefined);
+    }
+    for (const s of present) {
+      if (s === largest) continue;
+      const own = newCrossIndex();
+      for (const p of present) own.present.add(p);
+      const part: Part = { cross: own, out: { divergences: [], notes: [] } };
+      part.summary = await auditService(source, make[s](), own, part.out, { ...options, checks, phases, settleLater });
+      parts.set(s, part);
+    }
+    // The signature verdicts not in yet, taken now (the worker threads went on verifying during the later logs' replay).
+    const s0 = performance.now();
+    for (const settle of settleLater) await settle();
+    phases.signatures += performance.now() - s0;
+    if (inWorker) parts.set(largest!, await inWorker.done);
   } finally {
+    inWorker?.stop();
     await checks?.close();
+  }
+  for (const s of present) {
+    const part = parts.get(s)!;
+    services.push(part.summary!);
+    out.divergences.push(...part.out.divergences);
+    out.notes.push(...part.out.notes);
+    for (const [k, v] of part.cross.published) cross.published.set(k, v);
+    for (const c of part.cross.copies) cross.copies.push(c);
+    for (const [k, v] of part.cross.facts) cross.facts.set(k, v);
+    if (part.phases) for (const k of ['read', 'signatures', 'replay'] as const) phases[k] += part.phases[k];
+    if (checks && part.checks) {
+      checks.answered += part.checks.answered;
+      checks.inline += part.checks.inline;
+      checks.inlineMs += part.checks.inlineMs;
+      checks.workerMs += part.checks.workerMs;
+    }
   }
   const c0 = performance.now();
   const crossCounts = crossCheck(cross, out);
@@ -79,6 +138,60 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     ms: Date.now() - t0,
     reduced: full ? [] : [SKIPPED_SIGNATURES],
     phases,
-    ...(checks ? { signatureChecks: { threads: checks.threads, ahead: checks.prefetched, inline: checks.inline } } : {}),
+    ...(checks ? { signatureChecks: { threads: checks.threads, ahead: checks.answered, inline: checks.inline } } : {}),
+    ...(largest !== undefined ? { parallel: [largest] } : {}),
+  };
+}
+
+/** One service's replay: its summary, findings and cross-check facts; from a worker thread, also its time and signature counts. */
+interface Part {
+  summary?: ServiceSummary;
+  readonly cross: Pick<CrossIndex, 'published' | 'copies' | 'facts'>;
+  readonly out: { divergences: Divergence[]; notes: Note[] };
+  readonly phases?: Phases;
+  readonly checks?: { answered: number; inline: number; inlineMs: number; workerMs: number };
+}
+
+/** What a worker thread answers (service-worker.ts): published events and copies as JSON texts. */
+type FromWorker = Omit<Part, 'cross'> & { published: string; copies: string; facts: CrossIndex['facts'] };
+
+function replayInWorker(task: WorkerTask, onProgress: AuditOptions['onProgress']): { done: Promise<Part>; stop(): void } {
+  const w = new Worker(new URL('./service-worker.js', import.meta.url), { workerData: task });
+  let settled = false;
+  const done = new Promise<Part>((resolve, reject) => {
+    w.on('message', (m: { progress?: Parameters<NonNullable<AuditOptions['onProgress']>>[0]; result?: FromWorker; error?: string; stack?: string }) => {
+      if (m.progress) onProgress?.(m.progress);
+      else if (m.result) {
+        settled = true;
+        const { published, copies, facts, ...rest } = m.result;
+        const parsed = JSON.parse(copies) as (Omit<CrossIndex['copies'][number], 'position'> & { position: string })[];
+        resolve({
+          ...rest,
+          cross: {
+            published: new Map(JSON.parse(published) as [string, Published][]),
+            copies: parsed.map((c) => ({ ...c, position: BigInt(c.position) })),
+            facts,
+          },
+        });
+      } else if (m.error !== undefined) {
+        settled = true;
+        const e = new Error(`auditing ${task.service} in a worker thread: ${m.error}`);
+        if (m.stack) e.stack = m.stack;
+        reject(e);
+      }
+    });
+    w.on('error', (e) => {
+      settled = true;
+      reject(e);
+    });
+    w.on('exit', (code) => {
+      if (!settled) reject(new Error(`the worker thread auditing ${task.service} stopped (exit code ${code})`));
+    });
+  });
+  return {
+    done,
+    stop() {
+      if (!settled) void w.terminate();
+    },
   };
 }

@@ -1,4 +1,4 @@
-import type { CrossIndex } from './runner.js';
+import { canonical, sameCanonical, type CrossIndex } from './runner.js';
 import type { CreditFact, HoldFact } from './services/registry.js';
 import type { ClosedRoundFact } from './services/voting.js';
 import type { DecidedRoundFact } from './services/consensus.js';
@@ -37,13 +37,13 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
     if (original === undefined) {
       diverge('copies', `${c.service} recorded ${c.type} from ${c.key.replace(/\|/g, ' ')}, which the ${source} log does not have`, {
         position: c.position,
-        recorded: c.canonical,
+        recorded: canonical(c.event),
       });
-    } else if (original !== c.canonical) {
+    } else if (!sameCanonical(original, c.event)) {
       diverge('copies', `${c.service}'s copy of ${source}'s ${c.type} (${c.key.split('|').slice(1).join(' v')}) differs from the original`, {
         position: c.position,
-        expected: original,
-        recorded: c.canonical,
+        expected: canonical(original),
+        recorded: canonical(c.event),
       });
     }
   }

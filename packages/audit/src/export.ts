@@ -146,7 +146,7 @@ async function* lineChunks(file: string, start = 0, end?: number): AsyncGenerato
 }
 
 /** The bytes where each service's lines lie (from its first line to the end of its last): a read skips the rest of the file. */
-type Ranges = Partial<Record<ServiceName, { start: number; end: number }>>;
+export type Ranges = Partial<Record<ServiceName, { start: number; end: number }>>;
 
 /**
  * Checks an export against its manifest: the hash of its lines, the line count and each
@@ -200,9 +200,15 @@ async function checkExport(file: string): Promise<{ manifest: Manifest; ranges: 
 /** An export as a log source, checked against its manifest first (`verifyExport`). */
 export async function fileSource(file: string): Promise<LogSource> {
   const { manifest, ranges } = await checkExport(file);
+  return checkedFileSource(file, manifest, ranges);
+}
+
+/** An export already checked against its manifest (by `fileSource`, in the thread that hands it to a worker thread). */
+export function checkedFileSource(file: string, manifest: Manifest, ranges: Ranges): LogSource {
   const present = SERVICES.filter((s) => manifest.services[s] !== undefined);
   return {
     description: `export ${file} (of ${manifest.source}, ${manifest.exportedAt})`,
+    reopen: { kind: 'file', file, manifest, ranges },
     services: async () => present,
     count: async (s) => manifest.services[s]?.events ?? 0,
     async *read(s, batchSize = DEFAULT_BATCH) {

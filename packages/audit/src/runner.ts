@@ -62,6 +62,25 @@ function sameJson(a: unknown, b: unknown): boolean | undefined {
   if (ka === 'object') {
     const x = a as Record<string, unknown>;
     const y = b as Record<string, unknown>;
+    // Fast path: the same keys in the same order, no value JSON leaves out; anything else is settled below.
+    const fx = Object.keys(x);
+    const fy = Object.keys(y);
+    if (fx.length === fy.length) {
+      let i = 0;
+      for (; i < fx.length; i++) {
+        const k = fx[i]!;
+        if (k !== fy[i]) break;
+        const vx = x[k];
+        const vy = y[k];
+        const tx = typeof vx;
+        const ty = typeof vy;
+        if (tx === 'undefined' || tx === 'function' || tx === 'symbol' || ty === 'undefined' || ty === 'function' || ty === 'symbol') break;
+        // Both texts have this key at this place, after the same keys: a different value makes them differ.
+        const same = sameJson(vx, vy);
+        if (same !== true) return same;
+      }
+      if (i === fx.length) return true;
+    }
     const keys = (o: Record<string, unknown>): string[] | undefined => {
       const out: string[] = [];
       for (const k of Object.keys(o)) {
@@ -136,10 +155,16 @@ export function proofJobs(e: LogEvent): SignatureJob[] {
   ];
 }
 
+/** An event's type and data, kept as read (compared as values with sameCanonical; written as text only for a divergence). */
+export interface Published {
+  readonly type: string;
+  readonly data: unknown;
+}
+
 export interface CrossIndex {
-  /** `service|stream|version` → canonical JSON of a published event. */
-  readonly published: Map<string, string>;
-  readonly copies: { service: ServiceName; position: bigint; key: string; canonical: string; type: string }[];
+  /** `service|stream|version` → a published event (its type and data as read). */
+  readonly published: Map<string, Published>;
+  readonly copies: { service: ServiceName; position: bigint; key: string; event: Published; type: string }[];
   /** Facts each service's auditor records for the cross checks (see cross.ts). */
   readonly facts: Map<string, unknown>;
   readonly present: Set<ServiceName>;
@@ -163,9 +188,20 @@ export interface Ctx {
   lastNonce(signer: string): bigint;
   /**
    * Checks a command signature (counted as the check `signature`); undefined when this audit does
-   * not check command signatures (a reduced audit, counted as `signature-skipped`).
+   * not check command signatures (a reduced audit, counted as `signature-skipped`; the job may
+   * then be left out: see `checkingSignatures`).
    */
-  signatureValid(job: SignatureJob): boolean | undefined;
+  signatureValid(job: SignatureJob | undefined): boolean | undefined;
+  /**
+   * The same check, its verdict taken when it is in: `report` (which reports the divergence, at
+   * this event) runs if the signature is not valid, now or once the worker threads answer; the
+   * report keeps the order of a serial audit. Nothing in the replay may depend on the verdict.
+   */
+  signatureCheck(job: SignatureJob | undefined, report: () => void): void;
+  /** Whether this audit checks command signatures (false: a reduced audit, the jobs need not be built). */
+  readonly checkingSignatures: boolean;
+  /** The hook `signatures` of this service for the current event, as built when they were handed to the worker threads (built now otherwise). */
+  serviceSignatures(): SignatureJob[];
   readonly cross: CrossIndex;
 }
 
@@ -196,6 +232,11 @@ export interface RunOptions {
   readonly checks?: SignatureChecks;
   /** Time spent per phase (ms), added to. */
   readonly phases?: Phases;
+  /**
+   * Where the replay leaves the settling of signature verdicts not in yet (their divergences
+   * then take their places in the report); absent: settled before auditService returns.
+   */
+  readonly settleLater?: (() => Promise<void>)[];
 }
 
 interface Expectation {
@@ -262,20 +303,64 @@ export async function auditService<S>(
     out.notes.push({ service, position: e.position, kind, message });
   };
   const checks = opts.checks;
-  const signatureValid = (job: SignatureJob): boolean | undefined => {
+  const signatureValid = (job: SignatureJob | undefined): boolean | undefined => {
     if (!checks) {
       count('signature-skipped');
       return undefined;
     }
     count('signature');
+    if (job === undefined) throw new Error('a signature to check was not given');
     return checks.valid(job);
   };
+  /** Verdicts not in yet: each holds the place in `out.divergences` (a placeholder) where its divergence, if any, goes. */
+  const waiting: { placeholder: Divergence; event: LogEvent; verdict: Promise<boolean>; report: () => void }[] = [];
+  const signatureCheck = (job: SignatureJob | undefined, report: () => void): void => {
+    if (!checks) {
+      count('signature-skipped');
+      return;
+    }
+    count('signature');
+    if (job === undefined) throw new Error('a signature to check was not given');
+    const v = checks.verdict(job);
+    if (v === true) return;
+    if (v === false) {
+      report();
+      return;
+    }
+    const placeholder: Divergence = { service, check: 'signature', message: '(verdict not in yet)' };
+    out.divergences.push(placeholder);
+    waiting.push({ placeholder, event: current, verdict: v, report });
+  };
+  /** Takes the verdicts not in yet, in log order, and puts their divergences in their places. */
+  const settle = async (): Promise<void> => {
+    if (waiting.length === 0) return;
+    const at = new Map<Divergence, Divergence[]>();
+    for (const w of waiting) {
+      const found: Divergence[] = [];
+      if (!(await w.verdict)) {
+        current = w.event;
+        const before = out.divergences.length;
+        w.report();
+        found.push(...out.divergences.splice(before));
+      }
+      at.set(w.placeholder, found);
+    }
+    waiting.length = 0;
+    const all = out.divergences.flatMap((d) => at.get(d) ?? [d]);
+    out.divergences.length = 0;
+    for (const d of all) out.divergences.push(d);
+  };
+  /** The jobs built for the worker threads, per event: the replay takes them instead of building them again. */
+  const built = new Map<LogEvent, { proof: SignatureJob[]; service: SignatureJob[] }>();
   const base = {
     diverge,
     note,
     count,
     cross,
     signatureValid,
+    signatureCheck,
+    checkingSignatures: checks !== undefined,
+    serviceSignatures: (): SignatureJob[] => built.get(current)?.service ?? (audit.signatures && !isInbox(current) ? audit.signatures(current) : []),
     lastNonce: (signer: string) => nonces.get(signer) ?? 0n,
   };
   const ctx: Ctx = {
@@ -338,16 +423,15 @@ export async function auditService<S>(
       return;
     }
     // The same jobs as were checked ahead (proofJobs), in the same order.
-    const [own, ...co] = proofJobs(e);
-    if (signatureValid(own!) === false) {
-      diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature });
-    }
+    const [own, ...co] = built.get(e)?.proof ?? proofJobs(e);
+    signatureCheck(own!, () =>
+      diverge('signature', `${p.method}: the signature is not ${signer}'s over this command (nonce ${nonce})`, { recorded: p.signature }),
+    );
     const cos = m.cosigners ?? [];
     if ((p.cosignatures?.length ?? 0) !== cos.length)
       diverge('signature', `${cos.length} co-signer(s) recorded, ${p.cosignatures?.length ?? 0} co-signature(s) in the proof`);
     co.forEach((job, i) => {
-      if (signatureValid(job) === false)
-        diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`);
+      signatureCheck(job, () => diverge('signature', `${p.method}: the co-signature is not ${cos[i]!.signer}'s over this command (nonce ${cos[i]!.nonce})`));
     });
   };
 
@@ -391,12 +475,19 @@ export async function auditService<S>(
           );
         inboxSeen.set(key, Math.max(seen, m.sourceVersion));
         inboxTypeSeen.set(`${key}|${e.type}`, m.sourceVersion);
-        cross.copies.push({ service, position: e.position, key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`, canonical: canonical(e), type: e.type });
+        cross.copies.push({
+          service,
+          position: e.position,
+          key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`,
+          event: { type: e.type, data: e.data },
+          type: e.type,
+        });
       }
     } else {
+      const typeKey = `${e.streamId}|${e.type}`;
       if (m.prevOfType !== undefined) {
         count('type-chain');
-        const prev = typeVersions.get(`${e.streamId}|${e.type}`) ?? -1;
+        const prev = typeVersions.get(typeKey) ?? -1;
         if (m.prevOfType !== prev) {
           diverge(
             'type-chain',
@@ -405,8 +496,8 @@ export async function auditService<S>(
           );
         }
       }
-      typeVersions.set(`${e.streamId}|${e.type}`, e.version);
-      if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, canonical(e));
+      typeVersions.set(typeKey, e.version);
+      if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, { type: e.type, data: e.data });
       if (m.signer !== undefined && m.nonce !== undefined) {
         checkNonce(e, m.signer, m.nonce, 'signer');
         checkProof(e, m);
@@ -471,6 +562,7 @@ export async function auditService<S>(
     }
     if (snap !== undefined && e.position === snap.position) compareSnapshot(e);
     audit.after?.(e, state, ctx);
+    if (ahead) built.delete(e);
   };
 
   // The newest stored snapshot must equal this replay at its position (a start would use it).
@@ -487,6 +579,7 @@ export async function auditService<S>(
   }
   const compareSnapshot = (e: LogEvent): void => {
     count('snapshot');
+    const replayed = { state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions };
     let image: Record<string, unknown>;
     try {
       image = deserializeState<Record<string, unknown>>(snap!.data);
@@ -494,7 +587,6 @@ export async function auditService<S>(
       diverge('snapshot', `the snapshot stored at this position cannot be read: ${(err as Error).message}`);
       return;
     }
-    const replayed = { state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions };
     const d = firstDifference(image, replayed);
     if (d)
       diverge('snapshot', `the snapshot stored at position ${e.position} differs from the replay of the log to it, at ${d.path}`, {
@@ -514,15 +606,10 @@ export async function auditService<S>(
     if (phases) phases[phase] += now - clock;
     clock = now;
   };
-  // Signatures are checked ahead in worker threads, batch by batch, while the replay works on
-  // earlier events; an event is replayed only once its batch's verdicts are in.
+  // Signatures are checked ahead in worker threads, batch by batch, while the replay goes on (it
+  // does not wait for them: no state depends on a verdict); the verdicts are taken at the end, in
+  // log order (settle), so the report is the serial one.
   const ahead = checks !== undefined && checks.threads > 0;
-  const inflight: { start: number; done: Promise<void> }[] = [];
-  let received = 0;
-  const verdictsUpTo = async (end: number): Promise<void> => {
-    while (inflight.length > 0 && inflight[0]!.start < end) await inflight.shift()!.done;
-    lap('signatures');
-  };
   const run = (n: number): void => {
     for (let k = 0; k < n; k++) {
       step(buffer[at]!);
@@ -544,24 +631,21 @@ export async function auditService<S>(
     if (ahead) {
       const jobs: SignatureJob[] = [];
       for (const e of batch) {
-        for (const j of proofJobs(e)) jobs.push(j);
-        if (audit.signatures && !isInbox(e)) for (const j of audit.signatures(e)) jobs.push(j);
+        const proof = proofJobs(e);
+        const own = audit.signatures && !isInbox(e) ? audit.signatures(e) : [];
+        if (proof.length === 0 && own.length === 0) continue;
+        built.set(e, { proof, service: own });
+        for (const j of proof) jobs.push(j);
+        for (const j of own) jobs.push(j);
       }
-      const p = checks.prefetch(jobs);
-      p.catch(() => undefined);
-      inflight.push({ start: received, done: p });
+      checks.prefetch(jobs).catch(() => undefined);
       lap('signatures');
     }
-    received += batch.length;
     buffer = at === 0 ? buffer.concat(batch) : buffer.slice(at).concat(batch);
     at = 0;
-    if (buffer.length - at > lookahead) {
-      await verdictsUpTo(done + (buffer.length - at - lookahead));
-      run(buffer.length - at - lookahead);
-    }
+    if (buffer.length - at > lookahead) run(buffer.length - at - lookahead);
     progress();
   }
-  await verdictsUpTo(received);
   run(buffer.length - at);
   progress();
   if (expectation) {
@@ -588,6 +672,11 @@ export async function auditService<S>(
       `${unproven} signed command(s) carry no signature in the log (written before commands recorded their proof): their signatures cannot be checked`,
     );
   audit.finish?.(state, base);
+  if (opts.settleLater) opts.settleLater.push(settle);
+  else {
+    await settle();
+    lap('signatures');
+  }
   return summary;
 }
 

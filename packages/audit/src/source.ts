@@ -18,7 +18,19 @@ export interface LogSource {
   /** The newest snapshot the service stored of its state (by position), if the source keeps any. */
   snapshot?(service: ServiceName): Promise<SourceSnapshot | undefined>;
   close(): Promise<void>;
+  /** How another thread opens the same logs on its own (an audit then replays logs side by side); absent: read in this thread only. */
+  readonly reopen?: Reopen;
 }
+
+/** A source another thread can open again: a PostgreSQL database, or an export already checked against its manifest. */
+export type Reopen =
+  | { readonly kind: 'postgres'; readonly url: string; readonly namespace: string }
+  | {
+      readonly kind: 'file';
+      readonly file: string;
+      readonly manifest: import('./export.js').Manifest;
+      readonly ranges: import('./export.js').Ranges;
+    };
 
 /** A snapshot as stored beside a SQL log (see @ewx/platform snapshot.ts). */
 export interface SourceSnapshot {
@@ -53,11 +65,12 @@ const pageEvent = (service: ServiceName, r: PageRow): LogEvent => ({
 
 type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
 
-function sqlSource(description: string, namespace: string, query: Query, close: () => Promise<void>): LogSource {
+function sqlSource(description: string, namespace: string, query: Query, close: () => Promise<void>, reopen?: Reopen): LogSource {
   let present: ServiceName[] | undefined;
   const schema = (s: ServiceName): string => schemaOf(namespace, s);
   return {
     description,
+    ...(reopen ? { reopen } : {}),
     async services() {
       if (!present) {
         const rows = await query<{ table_schema: string }>(
@@ -117,6 +130,7 @@ export function postgresSource(url: string, namespace = ''): LogSource {
     namespace,
     async (text, params) => (await pool.query(text, params)).rows,
     () => pool.end(),
+    { kind: 'postgres', url, namespace },
   );
 }
 

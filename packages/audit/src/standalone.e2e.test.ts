@@ -69,9 +69,14 @@ describe('standalone system: a restart is quiet, and the audit of PostgreSQL fin
 
     const source = postgresSource(infra!.databaseUrl, ns);
     const report = await audit(source);
+    // The largest log replayed in a worker thread over its own connection (parallel: true): the same report.
+    const parallel = await audit(source, { parallel: true });
     const logs = await readAllLogs(source);
     await source.close();
     assert.deepEqual(report.divergences, [], formatReport(report));
+    assert.equal(parallel.parallel?.length, 1);
+    const findings = (r: typeof report): unknown => [r.divergences, r.notes, r.cross, r.services.map((x) => [x.service, x.events, x.checks])];
+    assert.deepEqual(findings(parallel), findings(report));
     assert.deepEqual(
       report.notes.filter((n) => n.kind === 'pending'),
       [],

@@ -96,6 +96,8 @@ export interface AuditReport {
   readonly phases?: Phases;
   /** Command signatures checked in worker threads (ahead of the replay) and in the main thread. */
   readonly signatureChecks?: { readonly threads: number; readonly ahead: number; readonly inline: number };
+  /** Services whose log was replayed in a worker thread, beside the others (AuditOptions.parallel). */
+  readonly parallel?: ServiceName[];
 }
 
 export interface Progress {

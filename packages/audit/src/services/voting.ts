@@ -100,13 +100,15 @@ export function votingAudit(): ServiceAudit<VotingState> {
             ctx.diverge('vote', `a vote of ${d.worker} signed by ${m.signer ?? 'nobody'}`);
             return;
           }
-          const job = voteSignatureJob(e);
-          if (job !== undefined) {
-            if (ctx.signatureValid(job) === false) {
+          if (m.signature !== undefined) {
+            // The job (the SubmitVote request encoded again) only when signatures are checked; the one built for the worker threads if there is one.
+            const job = ctx.checkingSignatures ? (ctx.serviceSignatures()[0] ?? voteSignatureJob(e)) : undefined;
+            const signature = m.signature;
+            ctx.signatureCheck(job, () =>
               ctx.diverge('signature', `the vote's signature is not ${d.worker}'s over SubmitVote of this round and result (nonce ${m.nonce})`, {
-                recorded: `result ${d.result}, signature ${m.signature}`,
-              });
-            }
+                recorded: `result ${d.result}, signature ${signature}`,
+              }),
+            );
           }
           const { events, outcomes } = decideVotes(
             s,
