@@ -1,4 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,10 +129,40 @@ export function pgliteStartParams(P: typeof PGlite, env: Record<string, string |
 }
 
 /**
- * Opens a PGlite database: an existing folder as it is, a new folder unpacked from the cluster
- * template (see pgliteTemplatePath), memory (`dataDir` undefined) by initdb as before.
+ * What a new folder gets before it is handed out (the embedded system: its five schemas), kept as a
+ * second template beside the cluster template, named by a hash of `key`: the next new folder is
+ * unpacked from it with nothing left to run. `key` must change whenever `run` would do otherwise.
  */
-export async function openPglite(dataDir?: string, env: Record<string, string | undefined> = process.env): Promise<PGlite> {
+export interface PglitePreparation {
+  readonly key: string;
+  run(db: PGlite): Promise<void>;
+}
+
+/** The prepared template's file: beside the cluster template, named by the preparation's key. */
+export function preparedTemplatePath(templatePath: string, key: string): string {
+  return `${templatePath.replace(/\.tar$/, '')}-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.tar`;
+}
+
+/** Writes `db`'s folder as the prepared template (after a checkpoint, nothing else running on it); a failure costs only the cache. */
+async function savePrepared(db: PGlite, path: string): Promise<void> {
+  try {
+    await db.exec('CHECKPOINT');
+    const dump = await db.dumpDataDir('none');
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
+    renameSync(tmp, path);
+  } catch {
+    // an unwritable cache folder: the next new folder is prepared again
+  }
+}
+
+/**
+ * Opens a PGlite database: an existing folder as it is, a new folder unpacked from the cluster
+ * template (see pgliteTemplatePath) — or from the prepared template when `prepared` is given and it
+ * exists (else the folder is prepared and the prepared template written) — and memory (`dataDir`
+ * undefined) by initdb as before.
+ */
+export async function openPglite(dataDir?: string, env: Record<string, string | undefined> = process.env, prepared?: PglitePreparation): Promise<PGlite> {
   const { PGlite: P } = await import('@electric-sql/pglite');
   const startParams = pgliteStartParams(P, env);
   // Memory databases are not unpacked: one loaded from a tar keeps the process alive until it is
@@ -139,15 +170,30 @@ export async function openPglite(dataDir?: string, env: Record<string, string | 
   const fresh = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
   const path = fresh ? pgliteTemplatePath(env) : undefined;
   if (path === undefined) return P.create(dataDir, { startParams });
+  const preparedPath = prepared === undefined ? undefined : preparedTemplatePath(path, prepared.key);
+  const unpack = (file: string): boolean => {
+    try {
+      return unpackTemplate(file, dataDir!);
+    } catch {
+      return false; // unreadable: the next way below
+    }
+  };
+  if (preparedPath !== undefined && existsSync(preparedPath) && unpack(preparedPath)) return P.create(dataDir, { startParams });
   let template: Blob | undefined;
+  let unpacked = false;
   try {
     if (!existsSync(path)) template = await makeTemplate(path);
-    if (template === undefined && unpackTemplate(path, dataDir!)) return P.create(dataDir, { startParams });
-    template ??= new Blob([readFileSync(path)]);
+    if (template === undefined) unpacked = unpack(path);
+    if (!unpacked) template ??= new Blob([readFileSync(path)]);
   } catch {
-    return P.create(dataDir, { startParams }); // no usable template: initdb, as without one
+    template = undefined; // no usable template: initdb, as without one
   }
-  return P.create(dataDir, { loadDataDir: template, startParams });
+  const db = await P.create(dataDir, unpacked || template === undefined ? { startParams } : { loadDataDir: template, startParams });
+  if (prepared !== undefined && preparedPath !== undefined) {
+    await prepared.run(db);
+    await savePrepared(db, preparedPath);
+  }
+  return db;
 }
 
 /** The embedded adapter: PostgreSQL compiled to WebAssembly, in process; `dataDir` undefined = memory. */
