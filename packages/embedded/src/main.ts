@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { runEmbedded } from '@ewx/platform';
 import { embeddedKeys } from './keys.js';
 import { ALL_MODULES } from './index.js';
@@ -8,6 +9,10 @@ interface DashboardKit {
   auditSourceOver(logs: ReadonlyMap<string, unknown>, description: string): unknown;
 }
 
+// PGlite's WebAssembly (PostgreSQL, 9 MB) runs on V8's baseline compiler only: tiering hot functions
+// up to TurboFan costs ~75 MB of resident memory and background CPU at every start (measured: idle
+// RSS 250 → 175 MB). EWX_WASM_TIER_UP=on restores V8's default (faster long reads: see docs/SCALING.md).
+if (process.env.EWX_WASM_TIER_UP !== 'on') setFlagsFromString('--liftoff-only');
 embeddedKeys(process.env);
 runEmbedded(ALL_MODULES)
   .then(async (system) => {

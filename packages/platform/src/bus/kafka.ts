@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Admin, type KafkaConfig, type KafkaMessage, type Producer, type SASLOptions } from 'kafkajs';
+import { createRequire } from 'node:module';
+import type { Admin, KafkaConfig, KafkaMessage, Producer, SASLOptions } from 'kafkajs';
 import type { Logger } from '../log.js';
 import { headersOf, watchConsumerLag } from '../telemetry/kafka.js';
 import type { KafkaSecurity } from './kafka-security.js';
@@ -40,6 +41,9 @@ const heartbeatIntervalOf = (sessionTimeoutMs: number): number => Math.max(100, 
  */
 const FETCH_MAX_WAIT_MS = 250;
 
+/** kafkajs, loaded when a Kafka bus is configured: the embedded system has none (~140 files not loaded at its start). */
+const kafkajs = (): typeof import('kafkajs') => createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
+
 /**
  * Kafka through kafkajs (unmaintained since 2023, so it stays behind this port). The producer is
  * idempotent with one request in flight, so a retried send neither duplicates nor reorders; the
@@ -53,7 +57,7 @@ export function kafkaConfig(o: KafkaBusOptions): KafkaConfig {
     brokers: [...o.brokers],
     ...(o.security?.ssl ? { ssl: o.security.ssl } : {}),
     ...(o.security?.sasl ? { sasl: { ...o.security.sasl } as SASLOptions } : {}),
-    logLevel: logLevel.ERROR,
+    logLevel: kafkajs().logLevel.ERROR,
     retry: { initialRetryTime: 200, retries: 12, maxRetryTime: 5000 },
     logCreator:
       () =>
@@ -64,6 +68,7 @@ export function kafkaConfig(o: KafkaBusOptions): KafkaConfig {
 
 export function kafkaBus(o: KafkaBusOptions): Bus {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const { Kafka } = kafkajs();
   const kafka = new Kafka(kafkaConfig(o));
   const probeKafka = new Kafka({ ...kafkaConfig(o), retry: { retries: 0 }, logCreator: () => () => undefined });
   let producer: Producer | undefined;

@@ -1,21 +1,13 @@
-import {
-  ANY,
-  BACKWARDS,
-  END,
-  FORWARDS,
-  KurrentDBClient,
-  NO_STREAM,
-  START as KURRENT_START,
-  jsonEvent,
-  streamNameFilter,
-  type AllStreamResolvedEvent,
-  type AppendResult as KurrentAppendResult,
-  type AppendToStreamOptions,
-  type EventData as KurrentEventData,
-  type Position,
-  type ReadAllOptions,
-  type ReadStreamOptions,
-  type ResolvedEvent,
+import { createRequire } from 'node:module';
+import type {
+  AllStreamResolvedEvent,
+  AppendResult as KurrentAppendResult,
+  AppendToStreamOptions,
+  EventData as KurrentEventData,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+  ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 import { WrongExpectedVersionError } from '../errors.js';
 import {
@@ -98,11 +90,16 @@ export function kurrentPair(p: LogPosition): Position {
   return { commit: c[0]!, prepare: c[1]! };
 }
 
+/** The client library, loaded when a KurrentDB store is made (~100 files and a native bridge, which other stores never need). */
+const kurrentdb = (): typeof import('@kurrent/kurrentdb-client') =>
+  createRequire(import.meta.url)('@kurrent/kurrentdb-client') as typeof import('@kurrent/kurrentdb-client');
+
 export async function kurrentEventStore(url: string, category: string): Promise<EventStore> {
-  return kurrentEventStoreOn(KurrentDBClient.connectionString`${url}`, category);
+  return kurrentEventStoreOn(kurrentdb().KurrentDBClient.connectionString`${url}`, category);
 }
 
 export function kurrentEventStoreOn(client: KurrentClient, category: string): EventStore {
+  const { ANY, BACKWARDS, END, FORWARDS, NO_STREAM, START: KURRENT_START, jsonEvent, streamNameFilter } = kurrentdb();
   const prefix = `${category}.`;
   const cpStream = (name: string): string => `${category}$checkpoint-${name}`;
   const waiters = new Set<() => void>();

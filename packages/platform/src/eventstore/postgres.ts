@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { EventStore } from './types.js';
 import { migrate, schemaFor, sqlEventStore, type SqlClient } from './sql.js';
 
@@ -37,7 +37,9 @@ export function pgClient(pool: pg.Pool): SqlClient {
 
 /** The production adapter: PostgreSQL through `pg`, one schema per service log. */
 export async function postgresEventStore(url: string, category: string, poolSize = 5): Promise<EventStore> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Loaded here, not at the top: the embedded system never opens PostgreSQL.
+  const { default: pgm } = await import('pg');
+  const pool = new pgm.Pool({ connectionString: url, max: poolSize });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const sql = pgClient(pool);

@@ -175,6 +175,24 @@ export async function startHealthServer(host: string, port: number, health: Heal
 }
 
 /**
+ * The reflection service reads only the `fileDescriptorProtos` of the definition's entries and
+ * decodes all of them for every entry (145 types × 6 files, twice: v1 and v1alpha, ~1 s of a start
+ * here). proto-loader gives every entry of one load the same array, so one entry per distinct array
+ * yields the same files, symbols and services.
+ */
+export function oneEntryPerFileSet(pkg: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
+  const seen = new Set<unknown>();
+  const out: protoLoader.PackageDefinition = {};
+  for (const [name, def] of Object.entries(pkg)) {
+    const files = (def as { fileDescriptorProtos?: unknown }).fileDescriptorProtos;
+    if (!Array.isArray(files) || seen.has(files)) continue;
+    seen.add(files);
+    out[name] = def;
+  }
+  return out;
+}
+
+/**
  * One gRPC server for one or more services, with the standard health service (grpc.health.v1)
  * and server reflection (from the .proto files, since ts-proto emits no descriptors for it).
  */
@@ -200,7 +218,7 @@ export async function startGrpcServer(
   health.addToServer(server);
   if (protoFiles.length > 0) {
     const pkg = protoLoader.loadSync([...protoFiles], { includeDirs: [protoRoot], keepCase: false, longs: String });
-    new ReflectionService(pkg).addToServer(server);
+    new ReflectionService(oneEntryPerFileSet(pkg)).addToServer(server);
   }
   const bound = await bind(server, `${host}:${port}`, serverCredentials(opts.tls));
   const probe =

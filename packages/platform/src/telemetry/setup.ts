@@ -1,8 +1,6 @@
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -74,17 +72,25 @@ export async function startTelemetry(s: TelemetrySettings, log: Logger, extraSpa
   }
   const resource = resourceFromAttributes({ 'service.name': s.serviceName, 'service.namespace': 'ewx' });
   const processors: SpanProcessor[] = [...extraSpanProcessors];
-  if (s.otlpTraces) processors.push(new BatchSpanProcessor(new OTLPTraceExporter() as SpanExporter));
+  // The exporters are loaded only when configured (with their OTLP encoders, ~80 files, none needed by default).
+  if (s.otlpTraces) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter() as SpanExporter));
+  }
   const tracerProvider = new NodeTracerProvider({ resource, spanProcessors: processors });
   tracerProvider.register({ propagator: new W3CTraceContextPropagator() });
   const readers: MetricReader[] = [];
   let prometheus: PrometheusExporter | undefined;
   if (s.metricsPort !== undefined) {
+    const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus');
     prometheus = new PrometheusExporter({ port: s.metricsPort, host: s.metricsHost, preventServerStart: true });
     await prometheus.startServer();
     readers.push(prometheus);
   }
-  if (s.otlpMetrics) readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() }));
+  if (s.otlpMetrics) {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() }));
+  }
   const meterProvider = new MeterProvider({ resource, readers });
   metrics.setGlobalMeterProvider(meterProvider);
   resetInstruments();
