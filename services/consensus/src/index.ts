@@ -31,7 +31,8 @@ export function blockTimeFrom(env: Env): number | 'manual' {
  */
 export function blockRunMaxFrom(env: Env): number {
   const v = env.optional('BLOCK_RUN_MAX') ?? '100';
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_BLOCKS_PER_CALL) throw new ConfigError('BLOCK_RUN_MAX', `blocks from 1 to ${MAX_BLOCKS_PER_CALL}`, v);
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_BLOCKS_PER_CALL)
+    throw new ConfigError('BLOCK_RUN_MAX', `blocks from 1 to ${MAX_BLOCKS_PER_CALL}`, v);
   return Number(v);
 }
 

@@ -94,14 +94,21 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
       if (runtime.state().height === after) return; // another producer recorded first: counted again from its height next tick
     }
   };
+  /** A tick while recording: look again once it is done (the rules may hold by then). */
+  let again = false;
   const start = (): void => {
-    if (recording) return;
+    if (recording) {
+      again = true;
+      return;
+    }
     recording = true;
-    running = record()
-      .catch((e: Error) => log.warn('block clock: recording blocks failed, will retry next tick', { error: e.message }))
-      .finally(() => {
-        recording = false;
-      });
+    running = (async () => {
+      do {
+        again = false;
+        await record().catch((e: Error) => log.warn('block clock: recording blocks failed, will retry next tick', { error: e.message }));
+      } while (again);
+      recording = false;
+    })();
   };
   const threshold = (rank + 1) * 2 * runMax;
   const cancel = scheduler.every(blockTimeMs, () => {

@@ -48,7 +48,8 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
       return [blocks(s.height + 1, s.height + c.count)];
     case 'ProduceNextBlock': {
       const to = c.to ?? c.after + 1;
-      if (!Number.isInteger(to) || to <= c.after || to - c.after > MAX_BLOCKS_PER_CALL) throw invalid('to', `expected a height from ${c.after + 1} to ${c.after + MAX_BLOCKS_PER_CALL}, got ${to}`);
+      if (!Number.isInteger(to) || to <= c.after || to - c.after > MAX_BLOCKS_PER_CALL)
+        throw invalid('to', `expected a height from ${c.after + 1} to ${c.after + MAX_BLOCKS_PER_CALL}, got ${to}`);
       // Two producers racing for the same height: the loser's retry sees the blocks and adds none.
       return s.height === c.after ? [blocks(c.after + 1, to)] : [];
     }
