@@ -129,7 +129,6 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
 function manualScheduler(): Scheduler & { tick(): void } {
   let tick: (() => void) | undefined;
   return {
-    now: () => 0,
     every(_ms, f) {
       tick = f;
       return () => {

@@ -3,15 +3,13 @@ import { CHAIN_STREAM, decide, nextCut, roundKey, undecidedEnded, type Consensus
 
 export { CHAIN_STREAM } from '../domain/decider.js';
 
-/** How the timer reads time (injected in tests; the real one is `setInterval` and `Date.now`). */
+/** How the timer is driven (injected in tests; the real one is `setInterval`). It counts ticks and reads no clock. */
 export interface Scheduler {
-  now(): number;
   /** Calls `tick` every `ms` until the returned function is called. */
   every(ms: number, tick: () => void): () => void;
 }
 
 export const realScheduler: Scheduler = {
-  now: () => Date.now(),
   every(ms, tick) {
     const t = setInterval(tick, ms);
     return () => clearInterval(t);
