@@ -29,6 +29,8 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --concurrency C      votes in flight (default 16)
   --block-ms MS        consensus block time (default 1000)
   --round-blocks B     a round's max waiting threshold in blocks (default 3)
+  --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1:
+                       reward periods here are 20 blocks and rounds 3, below the service's default of 100)
   --services a,b       services to kill, in order (default all five)
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
@@ -50,7 +52,17 @@ const opt = (name: string, def: string): string => {
 for (const a of args)
   if (
     a.startsWith('--') &&
-    !['--workers', '--phase-seconds', '--concurrency', '--block-ms', '--round-blocks', '--services', '--restart-kafka', '--restart-postgres'].includes(a)
+    ![
+      '--workers',
+      '--phase-seconds',
+      '--concurrency',
+      '--block-ms',
+      '--round-blocks',
+      '--block-run-max',
+      '--services',
+      '--restart-kafka',
+      '--restart-postgres',
+    ].includes(a)
   ) {
     console.error(`load-fault: unknown option ${a} (see --help)`);
     process.exit(2);
@@ -68,6 +80,7 @@ const PHASE_MS = num('phase-seconds', 20) * 1000;
 const CONCURRENCY = num('concurrency', 16);
 const BLOCK_MS = num('block-ms', 1000);
 const ROUND_BLOCKS = num('round-blocks', 3);
+const BLOCK_RUN_MAX = num('block-run-max', 1);
 const KILL = opt('services', SERVICES.join(','))
   .split(',')
   .map((s) => s.trim())
@@ -145,6 +158,7 @@ const common = {
   ADMIN_ADDRESS: admin.address,
   LOG_LEVEL: 'warn',
   BLOCK_TIME_MS: String(BLOCK_MS),
+  BLOCK_RUN_MAX: String(BLOCK_RUN_MAX),
   REWARD_PERIOD_BLOCKS: '20',
   REWARDS_SETTLEMENT_DELAY: '2',
   DISTANCE_PERIOD_BLOCKS: '10',
@@ -478,6 +492,7 @@ try {
         workers: WORKERS,
         concurrency: CONCURRENCY,
         blockMs: BLOCK_MS,
+        blockRunMax: BLOCK_RUN_MAX,
         phaseSeconds: PHASE_MS / 1000,
         latencyMs: {
           voteToRecorded: { p50: pct(voteLatency, 0.5), p99: pct(voteLatency, 0.99), n: voteLatency.length },
