@@ -12,7 +12,7 @@ import {
 import { consensusGrpc } from './api/grpc.js';
 import { startBlockClock } from './app/clock.js';
 import { startValidator } from './app/validator.js';
-import { consensusDecider } from './domain/decider.js';
+import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
 
 export { consensusDecider } from './domain/decider.js';
 
@@ -21,6 +21,18 @@ export function blockTimeFrom(env: Env): number | 'manual' {
   const v = env.optional('BLOCK_TIME_MS') ?? '6000';
   if (v === 'manual') return 'manual';
   if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) throw new ConfigError('BLOCK_TIME_MS', '`manual` or milliseconds from 10 to 3600000', v);
+  return Number(v);
+}
+
+/**
+ * BLOCK_RUN_MAX: with an automatic block time, the timer records the blocks it counted at the latest
+ * every this many blocks (default 100; 1 = one event per block, as before runs). Earlier at a round's
+ * end, when consensus records other work, and at a clean stop (services/consensus/src/app/clock.ts).
+ */
+export function blockRunMaxFrom(env: Env): number {
+  const v = env.optional('BLOCK_RUN_MAX') ?? '100';
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_BLOCKS_PER_CALL)
+    throw new ConfigError('BLOCK_RUN_MAX', `blocks from 1 to ${MAX_BLOCKS_PER_CALL}`, v);
   return Number(v);
 }
 
@@ -61,12 +73,22 @@ export const consensusModule: ServiceModule = {
   protoFile: 'ewx/v1/consensus.proto',
   validateConfig(env) {
     blockTimeFrom(env);
+    blockRunMaxFrom(env);
     validatorsFrom(env);
   },
   async create(ctx) {
     const blockTime = blockTimeFrom(ctx.env);
+    const runMax = blockRunMaxFrom(ctx.env);
     const v = validatorsFrom(ctx.env);
     const log = ctx.log.child({ service: 'consensus' });
+    const period = ctx.env.optional('REWARD_PERIOD_BLOCKS');
+    if (blockTime !== 'manual' && period !== undefined && /^\d+$/.test(period) && Number(period) <= runMax) {
+      // Recorded heights would then always fall at the same place of a period while idle (e.g. its last block, where no round can start).
+      log.warn('BLOCK_RUN_MAX is not below REWARD_PERIOD_BLOCKS: while idle, heights are recorded once per period or less; use a smaller BLOCK_RUN_MAX', {
+        BLOCK_RUN_MAX: runMax,
+        REWARD_PERIOD_BLOCKS: Number(period),
+      });
+    }
     log.info('validator configuration', { validator: v.key?.address ?? '(none: observer)', validators: v.validators.length, rank: v.rank });
     const V = PUBLISHED.voting;
     return eventSourcedService(ctx, 'consensus', {
@@ -75,7 +97,7 @@ export const consensusModule: ServiceModule = {
       inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.RoundClosed] },
       grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
       reactions: (runtime) => {
-        const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank);
+        const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax });
         const validator = startValidator(runtime, v.key, v.validators, log);
         return {
           async stop() {

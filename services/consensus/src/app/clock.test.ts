@@ -5,7 +5,7 @@ import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
 import { validatorsFrom } from '../index.js';
-import { awaitEndedRounds, startBlockClock } from './clock.js';
+import { awaitEndedRounds, startBlockClock, type Scheduler } from './clock.js';
 
 describe('block production with several consensus processes', () => {
   test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
@@ -121,6 +121,180 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
     await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 5_000, pollMs: 5 });
     assert.ok(Date.now() - t1 < 1_000);
     await rt.stop();
+    await db.close();
+  });
+});
+
+/** A scheduler the test ticks by hand: the timer's decisions, without wall-clock time. */
+function manualScheduler(): Scheduler & { tick(): void } {
+  let tick: (() => void) | undefined;
+  return {
+    every(_ms, f) {
+      tick = f;
+      return () => {
+        tick = undefined;
+      };
+    },
+    tick: () => tick?.(),
+  };
+}
+
+describe('the block timer records runs, not one event per tick', () => {
+  const roundStarted = (roundId: string, endBlock: number) => ({
+    type: 'RoundStarted',
+    data: {
+      solution: 's1',
+      roundId,
+      group: 'g1',
+      starter: 'x',
+      startBlock: 0,
+      endBlock,
+      period: 0,
+      quorumPercent: 50,
+      voteThresholdPercent: 60,
+      unresolvedPolicy: 'NONE',
+      eligible: 1,
+      snapshotChunks: 1,
+    } as never,
+  });
+  const roundUnresolved = (roundId: string) => ({
+    type: 'RoundUnresolved',
+    data: {
+      solution: 's1',
+      roundId,
+      tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
+      merkleRoot: '',
+      attestors: [],
+      dissenters: [],
+      validators: [],
+    } as never,
+  });
+  const blockRuns = async (rt: { store: { readStream(id: string): Promise<{ type: string; data: unknown }[]> } }): Promise<string[]> =>
+    (await rt.store.readStream('chain')).map((e) => {
+      const d = e.data as { height?: number; from?: number; to?: number };
+      return e.type === 'BlockProduced' ? `${d.height}` : `${d.from}..${d.to}`;
+    });
+
+  test('N ticks: runs cut at round ends, at BLOCK_RUN_MAX and after other work; a stop records the rest', async () => {
+    const db = await openPglite();
+    const rt = createRuntime('consensus', await pgliteEventStore('timer', db), consensusDecider, silentLogger);
+    await rt.start();
+    // Two rounds that end at 7 and 8, already decided (nothing to wait for).
+    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 7), roundStarted('r2', 8)]);
+    await rt.execute('solution:s1', () => [roundUnresolved('r1'), roundUnresolved('r2')]);
+    const clock = manualScheduler();
+    const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 5, scheduler: clock });
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        clock.tick();
+        await timer.idle();
+      }
+    };
+    await ticks(4);
+    assert.deepEqual(await blockRuns(rt), [], 'four blocks counted, none recorded');
+    assert.deepEqual([timer.counted(), rt.state().height], [4, 0]);
+    await ticks(1);
+    assert.deepEqual(await blockRuns(rt), ['1..5'], 'BLOCK_RUN_MAX blocks: one run');
+    await ticks(3);
+    assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8'], 'cut at the ends of r1 (7) and r2 (8)');
+    await ticks(5);
+    assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13']);
+    // Other work recorded (a round starts, ending at 30): the count is recorded at the next tick.
+    await ticks(1);
+    await rt.execute('inbox:voting:round', () => [roundStarted('r3', 30)]);
+    await ticks(1);
+    assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13', '14..15']);
+    await ticks(7);
+    assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13', '14..15', '16..20']);
+    assert.equal(timer.counted(), 22);
+    await timer.stop();
+    assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13', '14..15', '16..20', '21..22'], 'a clean stop records what was counted');
+    assert.equal(rt.state().height, 22, '22 ticks, 22 blocks');
+    await rt.stop();
+    await db.close();
+  });
+
+  test('BLOCK_RUN_MAX = 1 is one block per tick', async () => {
+    const db = await openPglite();
+    const rt = createRuntime('consensus', await pgliteEventStore('timer1', db), consensusDecider, silentLogger);
+    await rt.start();
+    const clock = manualScheduler();
+    const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 1, scheduler: clock });
+    for (let i = 0; i < 3; i++) {
+      clock.tick();
+      await timer.idle();
+    }
+    await timer.stop();
+    assert.deepEqual(await blockRuns(rt), ['1', '2', '3']);
+    await rt.stop();
+    await db.close();
+  });
+
+  test('past an ended round the timer waits for its outcome, and counts on meanwhile: no tick is lost', async () => {
+    const db = await openPglite();
+    const rt = createRuntime('consensus', await pgliteEventStore('timerwait', db), consensusDecider, silentLogger);
+    await rt.start();
+    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 3)]);
+    const clock = manualScheduler();
+    const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 4, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
+    for (let i = 0; i < 3; i++) {
+      clock.tick();
+      await timer.idle();
+    }
+    assert.deepEqual(await blockRuns(rt), ['1..3'], 'cut at the round end');
+    // Four more ticks make a run due, but r1 ended undecided: the recording waits; ticks go on counting.
+    for (let i = 0; i < 7; i++) clock.tick();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await blockRuns(rt), ['1..3'], 'nothing past the end of an undecided round');
+    assert.equal(timer.counted(), 10);
+    await rt.execute('solution:s1', () => [roundUnresolved('r1')]);
+    await timer.idle();
+    assert.deepEqual(await blockRuns(rt), ['1..3', '4..10'], 'once decided: every counted block, in one run');
+    await timer.stop();
+    await rt.stop();
+    await db.close();
+  });
+
+  test('a standby with BLOCK_RUN_MAX stands by while runs come, and takes over with the blocks of the ticks since the last one', async () => {
+    const db = await openPglite();
+    const open = async () => createRuntime('consensus', await pgliteEventStore('timerstandby', db), consensusDecider, silentLogger);
+    const [a, b] = [await open(), await open()];
+    await a.start();
+    await b.start();
+    const [ca, cb] = [manualScheduler(), manualScheduler()];
+    const primary = startBlockClock(a, 1000, silentLogger, 0, { runMax: 5, scheduler: ca });
+    const standby = startBlockClock(b, 1000, silentLogger, 1, { runMax: 5, scheduler: cb });
+    const both = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        ca.tick();
+        await primary.idle();
+        await b.catchUp();
+        cb.tick();
+        await standby.idle();
+      }
+    };
+    await both(12);
+    assert.deepEqual(await blockRuns(a), ['1..5', '6..10'], 'the standby recorded nothing');
+    await primary.stop();
+    assert.deepEqual(await blockRuns(a), ['1..5', '6..10', '11..12'], 'the primary stopped cleanly');
+    await b.catchUp();
+    // (1 + 1) × 2 × 5 = 20 ticks without a block: the standby produces, the 20 blocks of those ticks at once.
+    for (let i = 0; i < 19; i++) {
+      cb.tick();
+      await standby.idle();
+    }
+    assert.equal(b.state().height, 12, 'still standing by');
+    cb.tick();
+    await standby.idle();
+    assert.deepEqual(await blockRuns(b), ['1..5', '6..10', '11..12', '13..32']);
+    for (let i = 0; i < 5; i++) {
+      cb.tick();
+      await standby.idle();
+    }
+    assert.deepEqual((await blockRuns(b)).slice(4), ['33..37'], 'then runs of BLOCK_RUN_MAX');
+    await standby.stop();
+    await a.stop();
+    await b.stop();
     await db.close();
   });
 });

@@ -1,38 +1,144 @@
 import { isBlockEvent, type Logger, type Runtime } from '@ewx/platform';
-import { CHAIN_STREAM, decide, roundKey, undecidedEnded, type ConsensusState } from '../domain/decider.js';
+import { CHAIN_STREAM, decide, nextCut, roundKey, undecidedEnded, type ConsensusState } from '../domain/decider.js';
 
 export { CHAIN_STREAM } from '../domain/decider.js';
 
+/** How the timer is driven (injected in tests; the real one is `setInterval`). It counts ticks and reads no clock. */
+export interface Scheduler {
+  /** Calls `tick` every `ms` until the returned function is called. */
+  every(ms: number, tick: () => void): () => void;
+}
+
+export const realScheduler: Scheduler = {
+  every(ms, tick) {
+    const t = setInterval(tick, ms);
+    return () => clearInterval(t);
+  },
+};
+
+export interface BlockClockOptions {
+  /** BLOCK_RUN_MAX: record the counted blocks at the latest every this many blocks (1: every tick). Default 1. */
+  readonly runMax?: number;
+  /** The wait for ended rounds before a run goes past them (as ProduceBlocks). */
+  readonly settleWait?: SettleWait;
+  readonly scheduler?: Scheduler;
+}
+
+export interface BlockClock {
+  stop(): Promise<void>;
+  /** The height counted in memory (ticks so far); the recorded height is `runtime.state().height`. */
+  counted(): number;
+  /** Resolves once no recording is under way (tests: after a tick of a fake scheduler). */
+  idle(): Promise<void>;
+}
+
 /**
- * The block clock: the only place that reads the wall clock, and it only decides when to ask for
- * the next block. What a block is, and its height, come from the log.
+ * The block clock: the only place that reads the wall clock, and it only decides when blocks are
+ * due and when to record them. What a block is, and its height, come from the log.
  *
- * `rank` is this producer's place in the validator set: rank 0 produces every tick; rank k > 0
- * stands by and produces only when no block has been recorded for (k + 1) × 2 block times (the
- * producers before it are down). A late block racing the primary adds nothing: ProduceNextBlock is
- * idempotent per height.
+ * Each tick counts one block in memory; the counted blocks are recorded as one run (one event,
+ * `BlocksProduced`, or `BlockProduced` for one block) only when a decision may need them:
+ *   - the count reaches the end block of a round consensus knows of: the run is cut there (`nextCut`,
+ *     as ProduceBlocks), and the blocks after it are recorded only once every ended round is decided
+ *     or given up on (`awaitEndedRounds`, as ProduceBlocks) — the timer keeps counting meanwhile;
+ *   - the count is `runMax` blocks ahead of the recorded height (BLOCK_RUN_MAX: a bound on how stale
+ *     the other services' heights are, e.g. for a reward period's end, which consensus does not know);
+ *   - consensus recorded something other than blocks since the last run (a round started, a vote, an
+ *     outcome): the network is at work, commands read heights, so the count is recorded at the next tick;
+ *   - a clean stop: nothing counted is lost (a crash loses at most `runMax` − 1 counted blocks).
+ *
+ * `rank` is this producer's place in the validator set: rank 0 produces; rank k > 0 stands by and
+ * produces only when no block has been recorded for (k + 1) × 2 × `runMax` block times (the producers
+ * before it are down); it then records the blocks of the ticks since the last recorded block. A late
+ * run racing another producer adds nothing: ProduceNextBlock is idempotent per height.
  */
-export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: number, log: Logger, rank = 0): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let lastBlockAt = Date.now();
+export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: number, log: Logger, rank = 0, opts: BlockClockOptions = {}): BlockClock {
+  const { runMax = 1, settleWait = {}, scheduler = realScheduler } = opts;
+  const givenUp = new Set<string>();
+  let target = 0;
+  /** Ticks since a block was last recorded (by anyone). */
+  let sinceBlock = 0;
+  /** Something other than blocks was recorded since the last run. */
+  let active = false;
+  let stopping = false;
+  let running: Promise<void> = Promise.resolve();
+  let recording = false;
+  /** A standby that found no block recorded for its threshold and produces (until another producer's block shows up). */
+  let tookOver = false;
+  let ownAppend = false;
   const off = runtime.onEvent((e) => {
-    if (isBlockEvent(e)) lastBlockAt = Date.now();
+    if (isBlockEvent(e)) {
+      sinceBlock = 0;
+      if (!ownAppend) tookOver = false;
+    } else active = true;
   });
-  const timer = setInterval(() => {
-    if (rank > 0 && Date.now() - lastBlockAt < (rank + 1) * 2 * blockTimeMs) return;
-    running = running.then(() => {
+  /** Whether the counted blocks must be recorded now (the rules above). */
+  const due = (s: ConsensusState): boolean =>
+    target > s.height && (stopping || active || target - s.height >= runMax || nextCut(s, s.height, target + 1) <= target);
+  /** Records what is due, run by run (cut at round ends, each past one waiting for the ended rounds). */
+  const record = async (): Promise<void> => {
+    for (;;) {
+      if (!due(runtime.state())) return;
+      active = false;
+      await awaitEndedRounds(runtime, givenUp, log, settleWait);
       const after = runtime.state().height;
-      return runtime
-        .execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceNextBlock', after }, s))
-        .catch((e: Error) => log.warn('block clock: producing a block failed, will retry next tick', { error: e.message }));
-    });
-  }, blockTimeMs);
+      if (target <= after) return;
+      ownAppend = true;
+      try {
+        await runtime.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceNextBlock', after, to: nextCut(s, after, target) }, s));
+      } finally {
+        ownAppend = false;
+      }
+      if (runtime.state().height === after) return; // another producer recorded first: counted again from its height next tick
+    }
+  };
+  /** A tick while recording: look again once it is done (the rules may hold by then). */
+  let again = false;
+  const start = (): void => {
+    if (recording) {
+      again = true;
+      return;
+    }
+    recording = true;
+    running = (async () => {
+      do {
+        again = false;
+        await record().catch((e: Error) => log.warn('block clock: recording blocks failed, will retry next tick', { error: e.message }));
+      } while (again);
+      recording = false;
+    })();
+  };
+  const threshold = (rank + 1) * 2 * runMax;
+  const cancel = scheduler.every(blockTimeMs, () => {
+    sinceBlock++;
+    const recorded = runtime.state().height;
+    if (rank > 0 && !tookOver) {
+      if (sinceBlock < threshold) {
+        target = recorded;
+        return;
+      }
+      tookOver = true;
+      log.warn('block clock: no block recorded for a while, this standby produces', { rank, blockTimes: sinceBlock });
+      // The blocks of the ticks since the last recorded one (this tick's is added below).
+      target = recorded + sinceBlock - 1;
+    }
+    // Another producer may have recorded further: count on from its height.
+    target = Math.max(target, recorded) + 1;
+    start();
+  });
   return {
     async stop() {
-      clearInterval(timer);
+      cancel();
       off();
       await running;
+      if (rank === 0 || tookOver) {
+        stopping = true;
+        start();
+        await running;
+      }
     },
+    counted: () => Math.max(target, runtime.state().height),
+    idle: () => running,
   };
 }
 
@@ -50,8 +156,8 @@ export interface SettleWait {
  * height is settled or unresolved, so its outcome (and vote metadata) precedes the next blocks in the
  * log — as when blocks came one at a time, slower than a round settles. A round that stays undecided
  * while nothing moves in the log (validators down) is given up on once (warned, remembered in
- * `givenUp`) and blocks go on: the clock never stops for it. Only ProduceBlocks waits: the block timer
- * produces one block per tick.
+ * `givenUp`) and blocks go on: the clock never stops for it. ProduceBlocks and the block timer wait
+ * (the timer keeps counting blocks meanwhile).
  */
 export async function awaitEndedRounds(runtime: Runtime<ConsensusState>, givenUp: Set<string>, log: Logger, opts: SettleWait = {}): Promise<void> {
   const { quietMs = 3_000, maxMs = 30_000, pollMs = 10 } = opts;

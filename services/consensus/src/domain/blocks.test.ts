@@ -44,6 +44,14 @@ describe('the clock: blocks as runs', () => {
     s.when({ type: 'ProduceNextBlock', after: 10 }).thenNothingChanged();
   });
 
+  test('the block timer records the blocks it counted as one run after the height it read, unless another producer did', () => {
+    const s = consensus().given(ev('BlocksProduced', { from: 1, to: 9 }));
+    s.when({ type: 'ProduceNextBlock', after: 9, to: 15 }).then(ev('BlocksProduced', { from: 10, to: 15 }));
+    s.when({ type: 'ProduceNextBlock', after: 9, to: 20 }).thenNothingChanged();
+    s.when({ type: 'ProduceNextBlock', after: 15, to: 16 }).then(ev('BlockProduced', { height: 16 }));
+    s.when({ type: 'ProduceNextBlock', after: 16, to: 16 }).thenThrows('INVALID_ARGUMENT', /^to: expected a height from 17/);
+  });
+
   test(`a call asks for 1 to ${MAX_BLOCKS_PER_CALL} blocks`, () => {
     consensus()
       .when(produce(0))

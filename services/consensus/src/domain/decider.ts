@@ -14,8 +14,11 @@ export { evolve, evolveKeepingVotes, roundFromEvents } from './evolve.js';
 export type ConsensusCommand =
   /** An admin asks for `count` blocks at once; only with a manual block time. */
   | { readonly type: 'ProduceBlocks'; readonly signer: string; readonly admin: string; readonly manual: boolean; readonly count: number }
-  /** The block timer's tick: produce the block after `after`, unless someone already did. */
-  | { readonly type: 'ProduceNextBlock'; readonly after: number }
+  /**
+   * The block timer: record the blocks after `after` up to `to` (default `after` + 1: one block) as
+   * one run, unless someone already recorded a block after `after`.
+   */
+  | { readonly type: 'ProduceNextBlock'; readonly after: number; readonly to?: number }
   /** The configured validator set, recorded so that settlement reads it from the log. */
   | { readonly type: 'ConfigureValidators'; readonly validators: readonly string[] }
   | ({ readonly type: 'Attest' } & AttestCommand);
@@ -43,9 +46,13 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
     case 'ProduceBlocks':
       checkProduceBlocks(c);
       return [blocks(s.height + 1, s.height + c.count)];
-    case 'ProduceNextBlock':
-      // Two producers racing for the same height: the loser's retry sees the block and adds none.
-      return s.height === c.after ? [block(c.after + 1)] : [];
+    case 'ProduceNextBlock': {
+      const to = c.to ?? c.after + 1;
+      if (!Number.isInteger(to) || to <= c.after || to - c.after > MAX_BLOCKS_PER_CALL)
+        throw invalid('to', `expected a height from ${c.after + 1} to ${c.after + MAX_BLOCKS_PER_CALL}, got ${to}`);
+      // Two producers racing for the same height: the loser's retry sees the blocks and adds none.
+      return s.height === c.after ? [blocks(c.after + 1, to)] : [];
+    }
     case 'ConfigureValidators': {
       if (c.validators.length === 0) throw invalid('VALIDATORS', 'at least one validator address');
       for (const v of c.validators) if (!isAddress(v)) throw invalid('VALIDATORS', `expected ed25519:<64 hex>, got ${quote(v, 80)}`);

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { runEmbedded, type Embedded } from '@ewx/platform';
+import { freePort } from '@ewx/platform/testing';
+import { ConnectWorkerRequest } from '@ewx/proto/registry';
+import {
+  connect,
+  cosignWith,
+  counterNonces,
+  generateKeyPair,
+  keySigner,
+  untilHeight,
+  untilRoundClosed,
+  type Ewx,
+  type KeyPair,
+  type Signer,
+} from '@ewx/client';
+import { ALL_MODULES } from './index.js';
+
+const T = 10n ** 18n;
+const BLOCK_TIME_MS = 40;
+const RUN_MAX = 10;
+const PERIOD = 30;
+const ROUND_BLOCKS = 12;
+
+/**
+ * The block timer in runs (issue 13), through the embedded system with a short automatic block time:
+ * a round still closes at its end block and is settled before any later block is recorded, and an
+ * idle stretch of K blocks adds about K / BLOCK_RUN_MAX events to each log, not K.
+ */
+describe('the automatic block timer records runs of blocks', () => {
+  let system: Embedded;
+  let ewx: Ewx;
+  const admin = generateKeyPair();
+  const registrar = generateKeyPair();
+  const operators = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const nonce = counterNonces();
+  const as = (k: KeyPair): Signer => keySigner(k, nonce);
+  const height = async (): Promise<bigint> => (await ewx.voting.getStatus({})).height;
+
+  before(async () => {
+    const port = await freePort();
+    system = await runEmbedded(
+      ALL_MODULES,
+      {
+        DATA_DIR: 'memory',
+        GRPC_PORT: String(port),
+        BLOCK_TIME_MS: String(BLOCK_TIME_MS),
+        BLOCK_RUN_MAX: String(RUN_MAX),
+        ADMIN_ADDRESS: admin.address,
+        LOG_LEVEL: 'warn',
+        REWARD_PERIOD_BLOCKS: String(PERIOD),
+      },
+      { signals: false },
+    );
+    ewx = connect({ address: `127.0.0.1:${port}`, signer: as(admin) });
+    for (const k of [registrar, ...operators]) await ewx.registry.deposit({ account: k.address, amount: (1000n * T).toString() });
+    const R = ewx.withSigner(as(registrar));
+    await R.registry.signUpRegistrar({ friendlyName: 'timer registrar', legalLocation: 'DE' });
+    await R.registry.registerGroup({
+      config: {
+        namespace: 'timer.group',
+        info: 'test',
+        minStake: T.toString(),
+        maxStake: (100n * T).toString(),
+        maxOperators: 10,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T.toString(),
+        votingRewardPerBlock: T.toString(),
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 1_000_000n,
+        withdrawalDelay: 1,
+      },
+      budget: (500n * T).toString(),
+      allowList: [],
+    });
+    await R.registry.registerSolution({
+      config: {
+        namespace: 'timer.solution',
+        group: 'timer.group',
+        name: 'timer',
+        description: '',
+        logicRef: 'bafy-timer',
+        expirationBlock: 1_000_000n,
+        maxWaitingThreshold: BigInt(ROUND_BLOCKS),
+        voteThresholdPercent: 60,
+        quorumPercent: 50,
+        votingStartMethod: 'REGISTRAR',
+        nominationsEnabled: false,
+        unresolvedPolicy: 'NONE',
+      },
+    });
+    for (let i = 0; i < operators.length; i++) {
+      const op = ewx.withSigner(as(operators[i]!));
+      await op.registry.subscribe({ group: 'timer.group', stake: (10n * T).toString() });
+      const request: ConnectWorkerRequest = { auth: undefined, workerAuth: undefined, operator: operators[i]!.address, worker: workers[i]!.address };
+      const consent = await cosignWith(as(workers[i]!), '/ewx.v1.Registry/ConnectWorker', request, (m) => ConnectWorkerRequest.encode(m).finish());
+      await op.registry.connectWorker({ ...request, workerAuth: { ...consent, signature: Buffer.from(consent.signature) } });
+    }
+  });
+  after(async () => {
+    ewx?.close();
+    await system?.stop();
+  });
+
+  test('a round closes at its end block and is settled before any later block', async () => {
+    // The stakes are active from the next reward period; the round must end inside its period.
+    let roundId = '';
+    let endBlock = 0n;
+    for (let attempt = 0; roundId === ''; attempt++) {
+      assert.ok(attempt < 20, 'a round could start');
+      const h = await height();
+      const periodEnd = (h / BigInt(PERIOD) + 1n) * BigInt(PERIOD);
+      if (h < BigInt(PERIOD) || periodEnd - h < BigInt(ROUND_BLOCKS) + BigInt(RUN_MAX)) {
+        await untilHeight(ewx, periodEnd + 1n, { timeoutMs: 120_000 });
+        continue;
+      }
+      try {
+        const r = await ewx.withSigner(as(registrar)).voting.startRound({ solution: 'timer.solution', roundId: `r${attempt}` });
+        roundId = r.roundId;
+        endBlock = r.endBlock;
+      } catch (e) {
+        if (!/period/i.test((e as Error).message)) throw e;
+      }
+    }
+    const results = ['c0ffee', 'c0ffee', 'beef'];
+    for (let i = 0; i < workers.length; i++) {
+      await ewx.withSigner(as(workers[i]!)).voting.submitVote({ solution: 'timer.solution', roundId, result: Buffer.from(results[i]!, 'hex') });
+    }
+    const round = await untilRoundClosed(ewx, 'timer.solution', roundId, { timeoutMs: 120_000 });
+    assert.equal(Buffer.from(round.result).toString('hex'), 'c0ffee');
+    // Voting closed it at its end block (a run was cut there).
+    let closedAt: number | undefined;
+    for await (const e of ewx.watch('voting', { types: ['RoundClosed'] })) {
+      if ((e.data as { roundId: string }).roundId !== roundId) continue;
+      closedAt = (e.data as { height: number }).height;
+      break;
+    }
+    assert.equal(closedAt, Number(endBlock));
+    // In consensus's log the outcome comes before any block after the end block.
+    let last = 0;
+    for await (const e of ewx.watch('consensus', { types: ['BlockProduced', 'BlocksProduced', 'RoundSettled'] })) {
+      const d = e.data as { height?: number; to?: number; roundId?: string };
+      if (e.type === 'RoundSettled' && d.roundId === roundId) break;
+      if (e.type !== 'RoundSettled') last = d.to ?? d.height!;
+    }
+    assert.equal(last, Number(endBlock), 'the last block recorded before the outcome is the end block');
+  });
+
+  test(`an idle stretch of K blocks adds about K / ${RUN_MAX} events to each log`, async () => {
+    const services = ['registry', 'voting', 'consensus', 'rewards', 'distance'] as const;
+    const positions = async (): Promise<number[]> => Promise.all(services.map(async (s) => Number((await ewx[s].getStatus({})).logPosition)));
+    // A few runs after the round's outcome, then K blocks of nothing but the clock.
+    const h0 = (await height()) + BigInt(2 * RUN_MAX);
+    await untilHeight(ewx, h0, { timeoutMs: 120_000 });
+    const before = await positions();
+    const K = 200;
+    await untilHeight(ewx, h0 + BigInt(K), { timeoutMs: 120_000 });
+    const added = (await positions()).map((a, i) => a - before[i]!);
+    const periods = Math.ceil(K / PERIOD);
+    console.log(`events added by ${K} timed blocks (BLOCK_RUN_MAX ${RUN_MAX}, ${periods} reward periods; ${services.join(', ')}): ${added.join(', ')}`);
+    // Voting, consensus and distance record the runs only; one run more or less at each edge of the stretch.
+    for (const i of [1, 2, 4]) {
+      assert.ok(added[i]! >= K / RUN_MAX - 2 && added[i]! <= K / RUN_MAX + 2, `${services[i]}: ${added[i]} events for ${K} blocks`);
+    }
+    // Registry and rewards also record each reward period's start, close and credits (a few events per period).
+    for (const i of [0, 3]) assert.ok(added[i]! <= K / RUN_MAX + 2 + 8 * periods && added[i]! < K / 2, `${services[i]}: ${added[i]} events for ${K} blocks`);
+  });
+});
