@@ -26,11 +26,12 @@ export function blockTimeFrom(env: Env): number | 'manual' {
 
 /**
  * BLOCK_RUN_MAX: with an automatic block time, the timer records the blocks it counted at the latest
- * every this many blocks (default 100; 1 = one event per block, as before runs). Earlier at a round's
+ * every this many blocks (default 1 = one event per block, as before runs; raise it only when every
+ * solution's max_waiting_threshold and the reward period exceed it: see docs/SCALING.md, "The clock"). Earlier at a round's
  * end, when consensus records other work, and at a clean stop (services/consensus/src/app/clock.ts).
  */
 export function blockRunMaxFrom(env: Env): number {
-  const v = env.optional('BLOCK_RUN_MAX') ?? '100';
+  const v = env.optional('BLOCK_RUN_MAX') ?? '1';
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_BLOCKS_PER_CALL)
     throw new ConfigError('BLOCK_RUN_MAX', `blocks from 1 to ${MAX_BLOCKS_PER_CALL}`, v);
   return Number(v);
