@@ -279,7 +279,7 @@ describe('the dashboard in headless Chromium against the embedded system', { tim
         10,
       );
       const size = (await ewx.distance.getPool({ period: evaluationPeriod })).entries.length;
-      await evaluator.distance.publishResult({ period: evaluationPeriod, values: Array.from({ length: size }, (_, i) => 987_654_321 - i) });
+      await evaluator.distance.publishResult({ evaluationPeriod, values: Array.from({ length: size }, (_, i) => 987_654_321 - i) });
       await open('#/network', 'height');
       await open('#/distance/3', 'distance-values');
       const pool = await ewx.distance.getPool({ period: evaluationPeriod });

@@ -35,7 +35,7 @@ async function sla(ewx: Ewx, group: string, period: number): Promise<Map<string,
   if (period < 0) return out;
   let pageToken = '';
   do {
-    const r = await ewx.consensus.getVoteMetadata({ group, period, page: { pageSize: PAGE, pageToken } });
+    const r = await ewx.consensus.getVoteMetadata({ group, rewardPeriod: period, page: { pageSize: PAGE, pageToken } });
     for (const m of r.operators) if (m.eligibleRounds > 0) out.set(m.operator, Math.floor((m.correctVotes * 100) / m.eligibleRounds));
     pageToken = r.page?.nextPageToken ?? '';
   } while (pageToken);
@@ -63,9 +63,9 @@ export async function observe(ewx: Ewx, group: string, solution: string, operato
       earned: BigInt(earned[i]!.groups.find((g) => g.group === group)?.earned ?? '0'),
     })),
     periods: [...payouts.periods]
-      .sort((a, b) => b.period - a.period)
+      .sort((a, b) => b.rewardPeriod - a.rewardPeriod)
       .map((x) => ({
-        period: x.period,
+        period: x.rewardPeriod,
         paid: BigInt(x.paid || '0'),
         due: BigInt(x.due || '0'),
         qualifying: x.qualifying,

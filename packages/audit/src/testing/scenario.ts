@@ -126,7 +126,7 @@ export async function runScenario(target: ConnectOptions, keys: ScenarioKeys): P
     });
     const requested = await by(keys.requester).distance.requestEvaluation({ identity: 3 });
     await blocksTo(5); // distance period 1: the evaluator publishes for pool 1
-    await by(keys.evaluator).distance.publishResult({ period: requested.evaluationPeriod, values: [1_000_000_000] });
+    await by(keys.evaluator).distance.publishResult({ evaluationPeriod: requested.evaluationPeriod, values: [1_000_000_000] });
     // Distance pool 1 settled at block 9 (distance period 2 begins). A run of blocks is cut at round
     // ends, not at distance's periods: a settlement inside a run is recorded at its last block, so
     // the run stops at 9 for the as-of reads to see it there.
