@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { startVotingReactions } from './app/reactions.js';
@@ -25,8 +26,17 @@ export function overdueRounds(s: VotingState): { rounds: number; oldestBlocks: n
   return { rounds, oldestBlocks };
 }
 
-/** VOTE_VERIFY_THREADS: threads that check vote signatures (default 0: on the gRPC thread). */
-const verifyThreadsFrom = (env: Env): number => env.int('VOTE_VERIFY_THREADS', 0, 0, 64);
+/**
+ * VOTE_VERIFY_THREADS: threads that check vote signatures (0: on the gRPC thread). Default: in a
+ * standalone process on a machine with more than one core, one thread per core (at most 4); 0 when
+ * embedded (the embedded system shares one process with four other services and keeps its idle
+ * memory low) or on one core.
+ */
+const defaultVerifyThreads = (mode: 'embedded' | 'standalone'): number => {
+  const cores = availableParallelism();
+  return mode === 'standalone' && cores > 1 ? Math.min(cores, 4) : 0;
+};
+const verifyThreadsFrom = (env: Env, mode: 'embedded' | 'standalone' = 'embedded'): number => env.int('VOTE_VERIFY_THREADS', defaultVerifyThreads(mode), 0, 64);
 
 /** Version of voting's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
 // 3: a closed round keeps only its summary (snapshot and votes emptied at the close; submitted, closedTop).
@@ -40,8 +50,8 @@ export const votingModule: ServiceModule = {
   },
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
-    // On the 2-core development machine a verifier thread measured no gain (the client shares the cores).
-    const threads = verifyThreadsFrom(ctx.env);
+    // Measured on the quiet 2-core machine (docs/SCALING.md section 4 item 4): 2 threads batched faster than 0.
+    const threads = verifyThreadsFrom(ctx.env, ctx.mode);
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
     const service = eventSourcedService(ctx, 'voting', {
       decider: votingDecider,
