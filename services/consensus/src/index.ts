@@ -26,7 +26,7 @@ export function blockTimeFrom(env: Env): number | 'manual' {
 
 /**
  * BLOCK_RUN_MAX: with an automatic block time, the timer records the blocks it counted at the latest
- * every this many blocks (default 1 = one event per block, as before runs; raise it only when every
+ * every this many blocks (default 1 = one event per tick, blocks past an ended round waiting for its outcome; raise it only when every
  * solution's max_waiting_threshold and the reward period exceed it: see docs/SCALING.md, "The clock"). Earlier at a round's
  * end, when consensus records other work, and at a clean stop (services/consensus/src/app/clock.ts).
  */

@@ -51,16 +51,25 @@ async function makeTemplate(path: string): Promise<Blob | undefined> {
   await fresh.exec(`UPDATE pg_database SET datistemplate = false WHERE datname IN ('template0', 'template1')`);
   await fresh.exec('DROP DATABASE template0');
   await fresh.exec('DROP DATABASE template1');
-  await fresh.exec('CHECKPOINT');
-  const dump = await fresh.dumpDataDir('none');
-  await fresh.close();
+  try {
+    const { dump, written } = await dumpTo(fresh, path);
+    return written ? undefined : dump; // an unwritable cache folder: use the dump this once
+  } finally {
+    await fresh.close();
+  }
+}
+
+/** Dumps `db`'s folder (after a checkpoint) and writes it to `path` atomically; `written` false when the file could not be written. */
+async function dumpTo(db: PGlite, path: string): Promise<{ dump: Blob; written: boolean }> {
+  await db.exec('CHECKPOINT');
+  const dump = await db.dumpDataDir('none');
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
     renameSync(tmp, path);
-    return undefined;
+    return { dump, written: true };
   } catch {
-    return dump; // an unwritable cache folder: use it this once
+    return { dump, written: false };
   }
 }
 
@@ -145,15 +154,8 @@ export function preparedTemplatePath(templatePath: string, key: string): string 
 
 /** Writes `db`'s folder as the prepared template (after a checkpoint, nothing else running on it); a failure costs only the cache. */
 async function savePrepared(db: PGlite, path: string): Promise<void> {
-  try {
-    await db.exec('CHECKPOINT');
-    const dump = await db.dumpDataDir('none');
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
-    renameSync(tmp, path);
-  } catch {
-    // an unwritable cache folder: the next new folder is prepared again
-  }
+  // Not written (an unwritable cache folder) or not dumped: the next new folder is prepared again.
+  await dumpTo(db, path).catch(() => undefined);
 }
 
 /**

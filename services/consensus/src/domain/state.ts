@@ -8,10 +8,10 @@ export interface Attestation {
   readonly dissent: boolean;
 }
 
-/** A round as the validators see it: copied from voting's events in consensus' inbox. */
 /** A round's lifecycle, in the four names voting and the wire (RoundState) use. */
 export type RoundStatus = 'ACTIVE' | 'OFF_CHAIN_VOTE' | 'SETTLED' | 'UNRESOLVED';
 
+/** A round as the validators see it: copied from voting's events in consensus' inbox. */
 export interface ValidatedRound {
   readonly solution: string;
   readonly roundId: string;

@@ -161,15 +161,19 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
     case 'RoundSettled': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
-      if (r) leaveOpenState(r);
-      if (r) Object.assign(r, { status: 'SETTLED', result: d.result, top: d.tally.top, merkleRoot: d.merkleRoot });
+      if (r) {
+        leaveOpenState(r);
+        Object.assign(r, { status: 'SETTLED', result: d.result, top: d.tally.top, merkleRoot: d.merkleRoot });
+      }
       break;
     }
     case 'RoundUnresolved': {
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
-      if (r) leaveOpenState(r);
-      if (r) Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
+      if (r) {
+        leaveOpenState(r);
+        Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
+      }
       if (r?.unresolvedPolicy === 'RETRY_ONCE' && !r.alerted) s.retryPending.add(roundKey(d.solution, d.roundId));
       break;
     }

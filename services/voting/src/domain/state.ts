@@ -33,7 +33,7 @@ export interface Round {
   readonly eligible: number;
   /**
    * worker → operator, as taken at start. Only while the round is Active: emptied when it closes
-   * (the round's RoundSnapshot events keep it in the log; `roundFromLog` reads it back).
+   * (the round's RoundSnapshot events keep it in the log; `roundFromEvents` reads it back).
    */
   snapshot: Map<string, string>;
   /** worker → result hex. Only while the round is Active: emptied when it closes (its VoteCast events keep them). */

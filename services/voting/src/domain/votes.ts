@@ -47,7 +47,6 @@ export type VoteOutcome = 'accepted' | 'repeated' | DomainError;
  * so the caller that reads the log picks the refusal with `refusal(inSnapshot)` (voting's API does).
  */
 export class LateVote extends DomainError {
-  readonly isLateVote = true;
   constructor(
     message: string,
     readonly ifInSnapshot: DomainError,
@@ -61,7 +60,7 @@ export class LateVote extends DomainError {
     return inSnapshot ? this.ifInSnapshot : new DomainError(this.code, this.message);
   }
 }
-export const isLateVote = (o: unknown): o is LateVote => typeof o === 'object' && o !== null && (o as { isLateVote?: unknown }).isLateVote === true;
+export const isLateVote = (o: unknown): o is LateVote => o instanceof LateVote;
 
 const expired = (v: VoteCommand, endBlock: number): DomainError =>
   precondition(`round_id: round ${v.roundId} of solution ${v.solution} expired at block ${endBlock}: votes are closed`);
