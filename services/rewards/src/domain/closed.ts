@@ -14,7 +14,9 @@ export function periodRows(group: string, c: ClosedPeriod, events: readonly Reco
   const expected = c.toVersion - c.fromVersion + 1;
   const slice = events.filter((e) => e.version >= c.fromVersion && e.version <= c.toVersion);
   if (slice.length !== expected) {
-    throw new Error(`group ${group} period ${c.period}: expected ${expected} decision events at ${c.stream}@${c.fromVersion}..${c.toVersion}, read ${slice.length}`);
+    throw new Error(
+      `group ${group} period ${c.period}: expected ${expected} decision events at ${c.stream}@${c.fromVersion}..${c.toVersion}, read ${slice.length}`,
+    );
   }
   for (const e of slice) {
     const ev = decodeRewardsLog(e);

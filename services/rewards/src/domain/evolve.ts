@@ -220,7 +220,11 @@ function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: bool
       c.toVersion = Math.max(c.toVersion, e.version);
       const rows = (c.rows ??= new Map());
       inputRows(rows, ev.data.operators);
-      for (const o of ev.data.operators) addMember(inMap(g.members, o.operator, () => []), c.period);
+      for (const o of ev.data.operators)
+        addMember(
+          inMap(g.members, o.operator, () => []),
+          c.period,
+        );
       return s;
     }
     case 'RewardsDecided': {
