@@ -156,7 +156,7 @@ export function rewardsGrpc(
         for (let i = 0; i < closed.length; i += READS_AT_ONCE) {
           const part = closed.slice(i, i + READS_AT_ONCE);
           const rows = await Promise.all(part.map((c) => rowsOf(archive, group, c)));
-          part.forEach((c, k) => rewards.push(closedPeriodView(operator, group, c, rows[k]!)));
+          for (let k = 0; k < part.length; k++) rewards.push(closedPeriodView(operator, group, part[k]!, rows[k]!));
         }
         return { rewards };
       }),

@@ -218,8 +218,8 @@ function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: bool
         g.closed.set(ev.data.rewardPeriod, c);
       }
       c.toVersion = Math.max(c.toVersion, e.version);
-      const rows = (c.rows ??= new Map());
-      inputRows(rows, ev.data.operators);
+      if (!c.rows) c.rows = new Map();
+      inputRows(c.rows, ev.data.operators);
       for (const o of ev.data.operators)
         addMember(
           inMap(g.members, o.operator, () => []),
