@@ -214,6 +214,8 @@ function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: bool
           stream: e.streamId,
           fromVersion: e.version,
           toVersion: e.version,
+          rows: undefined,
+          unanswered: undefined,
         };
         g.closed.set(ev.data.rewardPeriod, c);
       }
@@ -273,7 +275,7 @@ function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: bool
         // The decision's last event: what a refusal of each chunk takes back, then the rows leave the state.
         if (d.chunk === d.chunks - 1 && c.rows) {
           c.unanswered = refundable(c.rows);
-          if (!keepRows) delete c.rows;
+          if (!keepRows) c.rows = undefined;
         }
       }
       return s;
@@ -325,7 +327,7 @@ function refundable(rows: Map<string, OperatorRow>): Map<number, (readonly [stri
 function answered(c: ClosedPeriod, chunk: number): void {
   if (!c.unanswered) return;
   c.unanswered.delete(chunk);
-  if (c.unanswered.size === 0) delete c.unanswered;
+  if (c.unanswered.size === 0) c.unanswered = undefined;
 }
 
 /**

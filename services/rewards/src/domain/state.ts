@@ -71,13 +71,13 @@ export interface ClosedPeriod {
    * operator → [stake, eligible, correct, inFinalPeriod, base, active]: only while the decision's
    * events are being folded (one append), and always in the fold that keeps them (`evolveKeepingRows`).
    */
-  rows?: Map<string, OperatorRow>;
+  rows: Map<string, OperatorRow> | undefined;
   /**
    * Payout chunk → its payouts (operator, amount), in the order a refusal takes them back, until the
-   * registry answers the chunk (RewardsCredited or RewardsCreditRefused, once per chunk); absent when
-   * every chunk is answered.
+   * registry answers the chunk (RewardsCredited or RewardsCreditRefused, once per chunk); undefined
+   * when every chunk is answered. (Both are set to undefined, not deleted: the object keeps its shape.)
    */
-  unanswered?: Map<number, (readonly [string, bigint])[]>;
+  unanswered: Map<number, (readonly [string, bigint])[]> | undefined;
 }
 
 export interface OperatorRow {
