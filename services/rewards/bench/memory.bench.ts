@@ -15,7 +15,8 @@
 import * as os from 'node:os';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { encodePosition, type EventData, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, pgliteEventStore, type EventData, type RecordedEvent } from '@ewx/platform';
+import { periodArchive } from '../src/app/archive.js';
 import { periodRows } from '../src/domain/closed.js';
 import { decide } from '../src/domain/decide.js';
 import { evolve } from '../src/domain/evolve.js';
@@ -38,6 +39,8 @@ type Fold = (s: RewardsState, e: RecordedEvent) => RewardsState;
 
 /** The last period's decision events as stored (JSON), for the query figures. */
 let lastDecision = '';
+/** When set, every period's decision events are kept here (the store figures' run only: not while measuring memory). */
+let decisions: EventData[][] | undefined;
 
 function run(name: string, fold: Fold, initial: () => RewardsState): Record<string, unknown> {
   gc();
@@ -104,6 +107,7 @@ function run(name: string, fold: Fold, initial: () => RewardsState): Record<stri
       'inbox:registry',
     );
     if (p === P - 1) lastDecision = JSON.stringify(decision);
+    decisions?.push(decision.map((e) => ({ type: e.type, data: e.data })));
     if (marks.has(p + 1)) checkpoint(p + 1);
   }
   const last = points.at(-1) as { heapUsedMB: number; serializedBytes: number };
@@ -148,6 +152,30 @@ for (let i = 0; i < 20; i++) {
   times.push(performance.now() - t);
 }
 const readMs = +Math.min(...times).toFixed(2);
+
+// Through a store (in-memory PGlite in this process): the decisions of a second run of the fold appended
+// as the service appends them (one append per period), then GetOperatorRewards' and ListOperatorRewards'
+// reads through the archive: a listing of every period cold (nothing kept) and again (all kept).
+decisions = [];
+const again = run('again (for the store figures)', evolve, initialState).state as RewardsState;
+const store = await pgliteEventStore('rewards_memory_bench');
+let version = -1;
+for (const events of decisions) {
+  await store.append(`group:${G}`, events, version);
+  version += events.length;
+}
+const periods = [...again.groups.get(G)!.closed.values()].sort((a, b) => b.period - a.period);
+const archive = periodArchive(store, (P + 1) * N);
+let t = performance.now();
+await archive.read(G, periods[0]!);
+const oneColdMs = +(performance.now() - t).toFixed(1);
+t = performance.now();
+for (const c of periods.slice(1)) await archive.read(G, c);
+const listColdMs = +(performance.now() - t + oneColdMs).toFixed(1);
+t = performance.now();
+for (const c of periods) await archive.read(G, c);
+const listKeptMs = +(performance.now() - t).toFixed(1);
+await store.close();
 console.log(
   JSON.stringify(
     {
@@ -173,6 +201,13 @@ console.log(
         rows,
         bytes: lastDecision.length,
         ms: readMs,
+      },
+      store: {
+        note: 'in-memory PGlite in this process: one closed period read from the store and folded back (cold), every period so (a ListOperatorRewards over all of them, cold), and again with all of them kept',
+        oneColdMs,
+        periods: periods.length,
+        listColdMs,
+        listKeptMs,
       },
     },
     null,
