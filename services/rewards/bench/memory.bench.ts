@@ -10,12 +10,13 @@
  * store's read not included).
  * Run: `npx tsx bench/memory.bench.ts` in services/rewards.
  * Knobs: MEMORY_BENCH_OPERATORS (default 1000), MEMORY_BENCH_PERIODS (100), MEMORY_BENCH_ROUNDS (10 per period),
- * MEMORY_BENCH_BASELINE (1; 0 = skip the reference fold).
+ * MEMORY_BENCH_BASELINE (1; 0 = skip the reference fold), MEMORY_BENCH_DATABASE_URL (also the store figures on
+ * PostgreSQL, in a schema of its own dropped at the end).
  */
 import * as os from 'node:os';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { encodePosition, pgliteEventStore, type EventData, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, pgliteEventStore, postgresEventStore, schemaFor, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
 import { periodArchive } from '../src/app/archive.js';
 import { periodRows } from '../src/domain/closed.js';
 import { decide } from '../src/domain/decide.js';
@@ -158,24 +159,45 @@ const readMs = +Math.min(...times).toFixed(2);
 // reads through the archive: a listing of every period cold (nothing kept) and again (all kept).
 decisions = [];
 const again = run('again (for the store figures)', evolve, initialState).state as RewardsState;
-const store = await pgliteEventStore('rewards_memory_bench');
-let version = -1;
-for (const events of decisions) {
-  await store.append(`group:${G}`, events, version);
-  version += events.length;
-}
 const periods = [...again.groups.get(G)!.closed.values()].sort((a, b) => b.period - a.period);
-const archive = periodArchive(store, (P + 1) * N);
-let t = performance.now();
-await archive.read(G, periods[0]!);
-const oneColdMs = +(performance.now() - t).toFixed(1);
-t = performance.now();
-for (const c of periods.slice(1)) await archive.read(G, c);
-const listColdMs = +(performance.now() - t + oneColdMs).toFixed(1);
-t = performance.now();
-for (const c of periods) await archive.read(G, c);
-const listKeptMs = +(performance.now() - t).toFixed(1);
-await store.close();
+/** One closed period read cold, every period cold (a listing of all of them), and again with all kept. */
+async function storeFigures(store: EventStore): Promise<Record<string, number>> {
+  let version = -1;
+  for (const events of decisions!) {
+    await store.append(`group:${G}`, events, version);
+    version += events.length;
+  }
+  const archive = periodArchive(store, (P + 1) * N);
+  let t = performance.now();
+  await archive.read(G, periods[0]!);
+  const oneColdMs = +(performance.now() - t).toFixed(1);
+  t = performance.now();
+  for (const c of periods.slice(1)) await archive.read(G, c);
+  const listColdMs = +(performance.now() - t + oneColdMs).toFixed(1);
+  t = performance.now();
+  for (const c of periods) await archive.read(G, c);
+  const listKeptMs = +(performance.now() - t).toFixed(1);
+  return { oneColdMs, periods: periods.length, listColdMs, listKeptMs };
+}
+const pglite = await pgliteEventStore('rewards_memory_bench');
+const pgliteFigures = await storeFigures(pglite);
+await pglite.close();
+let postgresFigures: Record<string, number> | undefined;
+const url = process.env.MEMORY_BENCH_DATABASE_URL;
+if (url) {
+  const category = `rewards_memory_bench_${process.pid}`;
+  const pgStore = await postgresEventStore(url, category);
+  try {
+    postgresFigures = await storeFigures(pgStore);
+  } finally {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(category)} CASCADE`);
+    await client.end();
+    await pgStore.close();
+  }
+}
 console.log(
   JSON.stringify(
     {
@@ -203,11 +225,9 @@ console.log(
         ms: readMs,
       },
       store: {
-        note: 'in-memory PGlite in this process: one closed period read from the store and folded back (cold), every period so (a ListOperatorRewards over all of them, cold), and again with all of them kept',
-        oneColdMs,
-        periods: periods.length,
-        listColdMs,
-        listKeptMs,
+        note: 'one closed period read from the store and folded back (cold), every period so (a ListOperatorRewards over all of them, cold), and again with all of them kept',
+        pglite: pgliteFigures,
+        postgres: postgresFigures,
       },
     },
     null,

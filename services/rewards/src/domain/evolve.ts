@@ -178,6 +178,8 @@ function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
   return s;
 }
 
+const noRuns = (): number[] => [];
+
 /** Rewards' own events. */
 function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: boolean): RewardsState {
   switch (ev.type) {
@@ -222,11 +224,7 @@ function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: bool
       c.toVersion = Math.max(c.toVersion, e.version);
       if (!c.rows) c.rows = new Map();
       inputRows(c.rows, ev.data.operators);
-      for (const o of ev.data.operators)
-        addMember(
-          inMap(g.members, o.operator, () => []),
-          c.period,
-        );
+      for (const o of ev.data.operators) addMember(inMap(g.members, o.operator, noRuns), c.period);
       return s;
     }
     case 'RewardsDecided': {
