@@ -206,6 +206,8 @@ console.log(
       baseline,
       now,
       sameEarned: same,
+      // The per-operator index of closed periods (ListOperatorRewards): one run per operator that stayed subscribed.
+      members: { operators: state.groups.get(G)!.members.size, serializedBytes: v8.serialize(state.groups.get(G)!.members).length },
       ratio:
         baseline && (baseline.perPeriodAfterTheFirst as { heapBytes: number } | undefined)
           ? {
