@@ -1,5 +1,6 @@
 import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { rewardsGrpc } from './api/grpc.js';
+import { KEPT_ROWS, periodArchive } from './app/archive.js';
 import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
 import { rewardsDecider } from './domain/decider.js';
 
@@ -18,11 +19,14 @@ export function periodSettingsFrom(env: Env): PeriodSettings {
   };
 }
 
+/** REWARDS_KEPT_ROWS: rows of closed periods read back from the log kept for further queries (default 100,000). */
+export const keptRowsFrom = (env: Env): number => env.int('REWARDS_KEPT_ROWS', KEPT_ROWS, 1, 100_000_000);
+
 const R = PUBLISHED.registry;
 
 /** What rewards records from other services: the clock, vote metadata, and the registry's stakes, groups and claims. */
 /** Version of rewards's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
-export const REWARDS_STATE_VERSION = 2;
+export const REWARDS_STATE_VERSION = 3;
 
 export const REWARDS_INBOX = {
   consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED.consensus.VoteMetadata],
@@ -47,6 +51,7 @@ export const rewardsModule: ServiceModule = {
   protoFile: 'ewx/v1/rewards.proto',
   validateConfig(env) {
     periodSettingsFrom(env);
+    keptRowsFrom(env);
   },
   async create(ctx) {
     const settings = periodSettingsFrom(ctx.env);
@@ -55,7 +60,7 @@ export const rewardsModule: ServiceModule = {
       decider: rewardsDecider,
       stateVersion: REWARDS_STATE_VERSION,
       inbox: REWARDS_INBOX,
-      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log)],
+      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log, periodArchive(runtime.store, keptRowsFrom(ctx.env)))],
       reactions: (runtime) => startPeriodReactions(runtime, settings, log),
     });
   },

@@ -118,10 +118,11 @@ export function kurrentEventStoreOn(client: KurrentClient, category: string): Ev
       ...(e.metadata && Object.keys(e.metadata as object).length > 0 ? { metadata: e.metadata as Json } : {}),
     };
   };
-  const readStream = async (streamId: string, fromVersion = 0): Promise<RecordedEvent[]> => {
+  const readStream = async (streamId: string, fromVersion = 0, maxCount?: number): Promise<RecordedEvent[]> => {
     const out: RecordedEvent[] = [];
     try {
-      for await (const r of client.readStream(prefix + streamId, { fromRevision: BigInt(fromVersion), direction: FORWARDS })) {
+      const options: ReadStreamOptions = { fromRevision: BigInt(fromVersion), direction: FORWARDS, ...(maxCount === undefined ? {} : { maxCount }) };
+      for await (const r of client.readStream(prefix + streamId, options)) {
         const e = toEvent(r);
         if (e) out.push(e);
       }

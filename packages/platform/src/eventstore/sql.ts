@@ -138,11 +138,11 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
       for (const w of [...waiters]) w();
       return result;
     },
-    async readStream(streamId: string, fromVersion = 0): Promise<RecordedEvent[]> {
+    async readStream(streamId: string, fromVersion = 0, maxCount?: number): Promise<RecordedEvent[]> {
       const r = await sql.query<Row>(
         `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
-         WHERE stream_id = $1 AND version >= $2 ORDER BY version`,
-        [streamId, fromVersion],
+         WHERE stream_id = $1 AND version >= $2 ORDER BY version${maxCount === undefined ? '' : ' LIMIT $3'}`,
+        maxCount === undefined ? [streamId, fromVersion] : [streamId, fromVersion, maxCount],
       );
       return r.rows.map(toEvent);
     },

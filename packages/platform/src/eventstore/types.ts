@@ -99,7 +99,12 @@ export interface AppendResult {
 export interface EventStore {
   /** Appends atomically; throws WrongExpectedVersionError when the stream is elsewhere. */
   append(streamId: string, events: readonly EventData[], expected: ExpectedVersion): Promise<AppendResult>;
-  readStream(streamId: string, fromVersion?: number): Promise<RecordedEvent[]>;
+  /**
+   * The stream's events from `fromVersion` on, in version order; at most `maxCount` when given (a
+   * slice of a long stream, e.g. one period's decision events). A wrapper may ignore `maxCount`
+   * and return more: a caller that wants a slice cuts the answer itself.
+   */
+  readStream(streamId: string, fromVersion?: number, maxCount?: number): Promise<RecordedEvent[]>;
   /**
    * Events with position > after, in global order, at most `limit`; fewer only at the end of the
    * log. Reading on from the last event's position never skips nor repeats an event, wherever

@@ -92,7 +92,7 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
       await s.close();
     });
 
-    test('readStream from a version; an unknown stream is empty', async () => {
+    test('readStream from a version, at most maxCount; an unknown stream is empty', async () => {
       const s = await open(fresh());
       await s.append(
         's',
@@ -104,6 +104,12 @@ export function eventStoreContract(adapter: string, open: (category: string) => 
         [1, 2],
       );
       assert.deepEqual(await s.readStream('nope'), []);
+      assert.deepEqual(
+        (await s.readStream('s', 1, 1)).map((e) => (e.data as { i: number }).i),
+        [1],
+        'at most maxCount events',
+      );
+      assert.deepEqual((await s.readStream('s', 0, 5)).length, 3);
       await s.close();
     });
 

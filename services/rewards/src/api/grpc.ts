@@ -28,10 +28,11 @@ import {
   type OperatorRewards,
   type PeriodPayout,
 } from '@ewx/proto/rewards';
+import { periodArchive, type PeriodArchive } from '../app/archive.js';
 import { CALENDAR_STREAM, type PeriodSettings } from '../app/periods.js';
 import { meetsSla } from '../domain/compute.js';
 import { decide } from '../domain/decide.js';
-import { budgetLeft, periodStake, type ClosedPeriod, type RewardsState } from '../domain/state.js';
+import { budgetLeft, memberPeriods, periodStake, type ClosedPeriod, type OperatorRow, type RewardsState } from '../domain/state.js';
 
 const M = '/ewx.v1.Rewards/';
 
@@ -60,8 +61,8 @@ function openPeriodView(s: RewardsState, operator: string, group: string, period
 }
 
 /** A closed period: the operator's recorded inputs and amounts (zeros when it was not in the decision). */
-function closedPeriodView(operator: string, group: string, c: ClosedPeriod): OperatorRewards {
-  const r = c.rows.get(operator);
+function closedPeriodView(operator: string, group: string, c: ClosedPeriod, rows: Map<string, OperatorRow>): OperatorRewards {
+  const r = rows.get(operator);
   const total = (r?.base ?? 0n) + (r?.active ?? 0n);
   return {
     operator,
@@ -82,7 +83,20 @@ function closedPeriodView(operator: string, group: string, c: ClosedPeriod): Ope
   };
 }
 
-export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, settings: PeriodSettings, log: Logger): GrpcService {
+/** Closed periods read at once by one ListOperatorRewards. */
+const READS_AT_ONCE = 8;
+
+/** The rows of a closed period: the state's while its decision is being folded, else the log's (`archive`). */
+const rowsOf = (archive: PeriodArchive, group: string, c: ClosedPeriod): Promise<Map<string, OperatorRow>> =>
+  c.rows ? Promise.resolve(c.rows) : archive.read(group, c);
+
+export function rewardsGrpc(
+  runtime: Runtime<RewardsState>,
+  admin: string,
+  settings: PeriodSettings,
+  log: Logger,
+  archive: PeriodArchive = periodArchive(runtime.store),
+): GrpcService {
   const st = (): RewardsState => runtime.state();
   return {
     name: 'ewx.v1.Rewards',
@@ -127,7 +141,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         const period = renamedField('reward_period', req.rewardPeriod, 'period', req.period, 0);
         const c = g.closed.get(period);
         if (!c || c.payoutChunks === 0) return openPeriodView(st(), operator, group, period);
-        return closedPeriodView(operator, group, c);
+        return closedPeriodView(operator, group, c, await rowsOf(archive, group, c));
       }),
       listOperatorRewards: unary(M + 'ListOperatorRewards', log, async (req: ListOperatorRewardsRequest) => {
         const operator = addressField('operator', req.operator);
@@ -135,8 +149,16 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
         if (req.limit > 500) throw invalid('limit', `at most 500, got ${req.limit}`);
         const g = st().groups.get(group);
         if (!g) throw notFound(`group: solution group ${shown(group)}`);
-        const closed = [...g.closed.values()].filter((c) => c.payoutChunks > 0 && c.rows.has(operator)).sort((a, b) => b.period - a.period);
-        return { rewards: closed.slice(0, req.limit || 50).map((c) => closedPeriodView(operator, group, c)) };
+        // The closed periods with a row for the operator, newest first (the group's index of them); each read back from the log.
+        const periods = memberPeriods(g.members.get(operator), req.limit || 50, (p) => (g.closed.get(p)?.payoutChunks ?? 0) > 0);
+        const closed = periods.map((p) => g.closed.get(p)!);
+        const rewards: OperatorRewards[] = [];
+        for (let i = 0; i < closed.length; i += READS_AT_ONCE) {
+          const part = closed.slice(i, i + READS_AT_ONCE);
+          const rows = await Promise.all(part.map((c) => rowsOf(archive, group, c)));
+          for (let k = 0; k < part.length; k++) rewards.push(closedPeriodView(operator, group, part[k]!, rows[k]!));
+        }
+        return { rewards };
       }),
       getUnclaimedRewards: unary(M + 'GetUnclaimedRewards', log, async (req: GetUnclaimedRewardsRequest) => {
         const operator = addressField('operator', req.operator);

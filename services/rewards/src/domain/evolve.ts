@@ -4,16 +4,34 @@ import {
   unhandled,
   withEntry,
   type GroupRegisteredEvent,
+  type RewardInputsRecordedEvent,
+  type RewardsComputedEvent,
   type RewardsCreditRefusedEvent,
   type RewardsEvent,
   type VoteMetadataEvent,
 } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { CHUNK_ROWS } from './events.js';
-import { inMap, type OperatorStake, type RewardsState } from './state.js';
+import { addMember, inMap, type ClosedPeriod, type OperatorRow, type OperatorStake, type RewardsState } from './state.js';
 
-/** Folds one recorded event (rewards' own or one recorded from the inbox) into the state, in place. */
+/**
+ * Folds one recorded event (rewards' own or one recorded from the inbox) into the state, in place.
+ * A closed period's per-operator rows leave the state once its decision is folded (see ClosedPeriod).
+ */
 export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
+  return fold(s, e, false);
+}
+
+/**
+ * `evolve` that keeps every closed period's rows in the state (as before bounded memory): the same
+ * decisions; for tests that compare a period read back from the log with what the state held, and
+ * the memory bench's reference.
+ */
+export function evolveKeepingRows(s: RewardsState, e: RecordedEvent): RewardsState {
+  return fold(s, e, true);
+}
+
+function fold(s: RewardsState, e: RecordedEvent, keepRows: boolean): RewardsState {
   const ev = decodeRewardsLog(e);
   if (!ev) return s;
   switch (ev.type) {
@@ -93,7 +111,10 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
     case 'RewardsCredited': {
       const d = ev.data;
       const c = s.groups.get(d.group)?.closed.get(d.rewardPeriod);
-      if (c) c.credited += 1;
+      if (c) {
+        c.credited += 1;
+        answered(c, d.chunk);
+      }
       return s;
     }
     case 'RewardsCreditRefused':
@@ -105,7 +126,7 @@ export function evolve(s: RewardsState, e: RecordedEvent): RewardsState {
       return s;
     }
     default:
-      return own(s, ev);
+      return own(s, ev, e, keepRows);
   }
 }
 
@@ -122,6 +143,7 @@ function groupRegistered(s: RewardsState, d: GroupRegisteredEvent): RewardsState
     unpaid: 0n,
     lastClosed: firstPeriod - 1,
     closed: new Map(),
+    members: new Map(),
   });
   return s;
 }
@@ -156,8 +178,10 @@ function voteMetadata(s: RewardsState, d: VoteMetadataEvent): RewardsState {
   return s;
 }
 
+const noRuns = (): number[] => [];
+
 /** Rewards' own events. */
-function own(s: RewardsState, ev: RewardsEvent): RewardsState {
+function own(s: RewardsState, ev: RewardsEvent, e: RecordedEvent, keepRows: boolean): RewardsState {
   switch (ev.type) {
     case 'RewardPeriodScheduleChanged':
       s.schedule = withEntry(s.schedule, ev.data);
@@ -189,20 +213,18 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
           credited: 0,
           refused: 0,
           lateRounds: 0,
-          rows: new Map(),
+          stream: e.streamId,
+          fromVersion: e.version,
+          toVersion: e.version,
+          rows: undefined,
+          unanswered: undefined,
         };
         g.closed.set(ev.data.rewardPeriod, c);
       }
-      for (const o of ev.data.operators) {
-        c.rows.set(o.operator, {
-          stake: BigInt(o.stake),
-          eligible: o.eligibleRounds,
-          correct: o.correctVotes,
-          inFinalPeriod: o.inFinalPeriod,
-          base: 0n,
-          active: 0n,
-        });
-      }
+      c.toVersion = Math.max(c.toVersion, e.version);
+      if (!c.rows) c.rows = new Map();
+      inputRows(c.rows, ev.data.operators);
+      for (const o of ev.data.operators) addMember(inMap(g.members, o.operator, noRuns), c.period);
       return s;
     }
     case 'RewardsDecided': {
@@ -225,13 +247,17 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
         qualifying: d.outcome.qualifying,
         slaVotingThreshold: d.inputs.config.slaVotingThreshold,
         payoutChunks: d.outcome.payoutChunks,
+        toVersion: Math.max(prev.toVersion, e.version),
       });
       g.lastClosed = Math.max(g.lastClosed, d.rewardPeriod);
       s.votes.get(d.group)?.delete(d.rewardPeriod);
       return s;
     }
-    case 'BudgetExhausted':
+    case 'BudgetExhausted': {
+      const c = s.groups.get(ev.data.group)?.closed.get(ev.data.rewardPeriod);
+      if (c) c.toVersion = Math.max(c.toVersion, e.version);
       return s;
+    }
     case 'RewardsComputed': {
       const d = ev.data;
       const g = s.groups.get(d.group);
@@ -240,10 +266,14 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
       for (const p of d.payouts) {
         const byGroup = inMap(s.earned, p.operator, () => new Map<string, bigint>());
         byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) + BigInt(p.amount));
-        const row = c?.rows.get(p.operator);
-        if (row) {
-          row.base = BigInt(p.base ?? p.amount);
-          row.active = BigInt(p.active ?? '0');
+      }
+      if (c) {
+        c.toVersion = Math.max(c.toVersion, e.version);
+        if (c.rows) payoutRows(c.rows, d.payouts);
+        // The decision's last event: what a refusal of each chunk takes back, then the rows leave the state.
+        if (d.chunk === d.chunks - 1 && c.rows) {
+          c.unanswered = refundable(c.rows);
+          if (!keepRows) c.rows = undefined;
         }
       }
       return s;
@@ -251,6 +281,51 @@ function own(s: RewardsState, ev: RewardsEvent): RewardsState {
     default:
       return unhandled(ev);
   }
+}
+
+/** A decision's input rows, as the fold records them (amounts 0 until its payouts). */
+export function inputRows(rows: Map<string, OperatorRow>, operators: RewardInputsRecordedEvent['operators']): void {
+  for (const o of operators) {
+    rows.set(o.operator, {
+      stake: BigInt(o.stake),
+      eligible: o.eligibleRounds,
+      correct: o.correctVotes,
+      inFinalPeriod: o.inFinalPeriod,
+      base: 0n,
+      active: 0n,
+    });
+  }
+}
+
+/** A payout chunk's amounts into the rows (an operator without a row is not added). */
+export function payoutRows(rows: Map<string, OperatorRow>, payouts: RewardsComputedEvent['payouts']): void {
+  for (const p of payouts) {
+    const row = rows.get(p.operator);
+    if (row) {
+      row.base = BigInt(p.base ?? p.amount);
+      row.active = BigInt(p.active ?? '0');
+    }
+  }
+}
+
+/** Each payout chunk's payouts as a refusal takes them back: the rows paid something, in row order, cut as decisionEvents cut them. */
+function refundable(rows: Map<string, OperatorRow>): Map<number, (readonly [string, bigint])[]> | undefined {
+  const out = new Map<number, (readonly [string, bigint])[]>();
+  let i = 0;
+  for (const [operator, r] of rows) {
+    const amount = r.base + r.active;
+    if (amount <= 0n) continue;
+    inMap(out, Math.floor(i / CHUNK_ROWS), () => []).push([operator, amount] as const);
+    i++;
+  }
+  return out.size > 0 ? out : undefined;
+}
+
+/** The registry answered a payout chunk (once per chunk): nothing can take its payouts back any more. */
+function answered(c: ClosedPeriod, chunk: number): void {
+  if (!c.unanswered) return;
+  c.unanswered.delete(chunk);
+  if (c.unanswered.size === 0) c.unanswered = undefined;
 }
 
 /**
@@ -263,12 +338,12 @@ function creditRefused(s: RewardsState, d: RewardsCreditRefusedEvent): RewardsSt
   const c = g?.closed.get(d.rewardPeriod);
   if (!g || !c) return s;
   c.refused += 1;
-  // The chunk's payouts, rebuilt in the order decisionEvents chunked them.
-  const paid = [...c.rows].filter(([, r]) => r.base + r.active > 0n);
-  for (const [operator, r] of paid.slice(d.chunk * CHUNK_ROWS, (d.chunk + 1) * CHUNK_ROWS)) {
+  // The chunk's payouts, in the order decisionEvents chunked them (kept until this answer).
+  for (const [operator, amount] of c.unanswered?.get(d.chunk) ?? []) {
     const byGroup = s.earned.get(operator);
-    if (byGroup) byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) - r.base - r.active);
+    if (byGroup) byGroup.set(d.group, (byGroup.get(d.group) ?? 0n) - amount);
   }
+  answered(c, d.chunk);
   return s;
 }
 

@@ -34,7 +34,14 @@ export interface PeriodVotes {
   rounds: number;
 }
 
-/** A closed period as decided: inputs and outcome per operator, for queries. */
+/**
+ * A closed period as decided: its totals (GetGroupPayouts), the registry's answers and where its
+ * decision events are in the log. Its per-operator rows leave the state once its last payout chunk
+ * is folded (bounded memory, docs/SCALING.md §4 item 3): GetOperatorRewards / ListOperatorRewards
+ * of a closed period read them back from those events (`periodRows`); what a later decision needs
+ * of them — each payout chunk's payouts, which a refusal takes back — is kept per chunk until the
+ * registry answers it.
+ */
 export interface ClosedPeriod {
   readonly period: number;
   readonly firstBlock: number;
@@ -56,8 +63,21 @@ export interface ClosedPeriod {
   refused: number;
   /** Settled rounds of this period whose metadata arrived after it closed: recorded, not paid. */
   lateRounds: number;
-  /** operator → [stake, eligible, correct, inFinalPeriod, base, active]. */
-  readonly rows: Map<string, OperatorRow>;
+  /** The stream of its decision events and the versions of the first (RewardInputsRecorded chunk 0) and of the last folded so far. */
+  readonly stream: string;
+  readonly fromVersion: number;
+  toVersion: number;
+  /**
+   * operator → [stake, eligible, correct, inFinalPeriod, base, active]: only while the decision's
+   * events are being folded (one append), and always in the fold that keeps them (`evolveKeepingRows`).
+   */
+  rows: Map<string, OperatorRow> | undefined;
+  /**
+   * Payout chunk → its payouts (operator, amount), in the order a refusal takes them back, until the
+   * registry answers the chunk (RewardsCredited or RewardsCreditRefused, once per chunk); undefined
+   * when every chunk is answered. (Both are set to undefined, not deleted: the object keeps its shape.)
+   */
+  unanswered: Map<number, (readonly [string, bigint])[]> | undefined;
 }
 
 export interface OperatorRow {
@@ -91,6 +111,36 @@ export interface GroupView {
   /** The last period closed, or firstPeriod - 1. */
   lastClosed: number;
   readonly closed: Map<number, ClosedPeriod>;
+  /**
+   * operator → the closed periods whose decision has a row for it, as runs of consecutive periods
+   * [from, to, from, to, ...] (ListOperatorRewards): an operator that stays subscribed is one run,
+   * however many periods close.
+   */
+  readonly members: Map<string, number[]>;
+}
+
+/** Adds `period` to an operator's runs, kept sorted and merged (periods close in increasing order: the last run grows). */
+export function addMember(runs: number[], period: number): void {
+  let i = runs.length - 2;
+  while (i >= 0 && runs[i]! > period) i -= 2;
+  // runs[i] <= period < runs[i + 2] (the run before, if any, starts at or before it).
+  if (i >= 0 && period <= runs[i + 1]!) return;
+  const joinsBefore = i >= 0 && runs[i + 1] === period - 1;
+  const joinsAfter = i + 2 < runs.length && runs[i + 2] === period + 1;
+  if (joinsBefore && joinsAfter) runs.splice(i + 1, 2);
+  else if (joinsBefore) runs[i + 1] = period;
+  else if (joinsAfter) runs[i + 2] = period;
+  else runs.splice(i + 2, 0, period, period);
+}
+
+/** The periods of an operator's runs that `keep` accepts, newest first, at most `limit`. */
+export function memberPeriods(runs: readonly number[] | undefined, limit: number, keep: (period: number) => boolean = () => true): number[] {
+  const out: number[] = [];
+  if (!runs) return out;
+  for (let i = runs.length - 2; i >= 0 && out.length < limit; i -= 2) {
+    for (let p = runs[i + 1]!; p >= runs[i]! && out.length < limit; p--) if (keep(p)) out.push(p);
+  }
+  return out;
 }
 
 export interface AccountView {
