@@ -101,12 +101,14 @@ export function partitionedVoting(
 
   const route = (k: number): Route => {
     const entry = running.get(k);
-    if (entry && keeper?.epoch(k) !== undefined) {
-      if (entry.queryable) return { local: entry.impl };
-      return { none: `voting partition ${k} is starting on this replica (${settings.replica}): rebuilding its state; retry` };
+    if (keeper?.epoch(k) !== undefined) {
+      if (entry?.queryable) return { local: entry.impl };
+      return { none: `voting partition ${k} is starting on this replica (${settings.replica}): rebuilding its state from its log; retry` };
     }
     const row = keeper?.rows().find((r) => r.partition === k);
-    if (row && row.owner !== null && row.owner !== settings.replica && row.live && row.address) return { remote: row.address, owner: row.owner };
+    if (row?.owner === settings.replica)
+      return { none: `voting partition ${k} is being stopped on this replica (${settings.replica}): its lease was lost or given back; retry` };
+    if (row && row.owner !== null && row.live && row.address) return { remote: row.address, owner: row.owner };
     return {
       none: `voting partition ${k} has no live owner now${row?.owner ? ` (replica ${row.owner}'s lease expired)` : ''}: a replica takes it within VOTING_LEASE_MS (${settings.leaseMs} ms); retry`,
     };
