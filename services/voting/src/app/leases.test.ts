@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { isDomainError, partitionLeases, postgresEventStore, schemaFor, type EventStore, type LeaseRow, type PartitionLeases } from '@ewx/platform';
+import { isDomainError, readEnv, partitionLeases, postgresEventStore, schemaFor, type EventStore, type LeaseRow, type PartitionLeases } from '@ewx/platform';
 import { realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 import { leasePlan } from './leases.js';
-import { partitionOf } from './partitions.js';
+import { partitionOf, partitionSettingsFrom } from './partitions.js';
 
 const row = (partition: number, owner: string | null, live = owner !== null): LeaseRow => ({
   partition,
@@ -45,6 +45,26 @@ describe('partitionOf', () => {
       ['a', 'load.solution', 'e2e.vote.solution'].map((s) => partitionOf(s, 7)),
       [5, 3, 0],
     );
+  });
+});
+
+describe('partition settings', () => {
+  const from = (vars: Record<string, string>, mode: 'embedded' | 'standalone' = 'standalone') => partitionSettingsFrom(readEnv(vars), mode);
+  test('default: one partition, nothing else required', () => {
+    const s = from({});
+    assert.equal(s.partitions, 1);
+    assert.equal(s.leaseMs, 10_000);
+  });
+  test('partitions need PostgreSQL, a standalone process and an address others can reach', () => {
+    const db = { DATABASE_URL: 'postgres://x@h/db' };
+    assert.throws(() => from({ VOTING_PARTITIONS: '2' }), /VOTING_PARTITIONS: expected 1 unless DATABASE_URL is set/);
+    assert.throws(() => from({ ...db, VOTING_PARTITIONS: '2' }, 'embedded'), /VOTING_PARTITIONS: expected 1 in the embedded system/);
+    assert.throws(() => from({ ...db, VOTING_PARTITIONS: '65' }), /VOTING_PARTITIONS/);
+    assert.throws(() => from({ ...db, VOTING_PARTITIONS: '2', VOTING_ADVERTISE_ADDRESS: 'no port' }), /VOTING_ADVERTISE_ADDRESS: expected host:port/);
+    assert.throws(() => from({ ...db, VOTING_PARTITIONS: '2', GRPC_PORT: '0' }), /VOTING_ADVERTISE_ADDRESS: expected host:port \(GRPC_PORT is 0/);
+    assert.throws(() => from({ ...db, VOTING_PARTITIONS: '2', VOTING_REPLICA_ID: 'a b' }), /VOTING_REPLICA_ID: expected 1 to 100 of/);
+    const s = from({ ...db, VOTING_PARTITIONS: '4', GRPC_HOST: '10.0.0.7', GRPC_PORT: '7000', VOTING_REPLICA_ID: 'pod-1' });
+    assert.deepEqual([s.partitions, s.address, s.replica], [4, '10.0.0.7:7000', 'pod-1']);
   });
 });
 

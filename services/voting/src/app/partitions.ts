@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, type Env } from '@ewx/platform';
+import { ConfigError, DEFAULT_PORTS, type Env } from '@ewx/platform';
 
 /** At most this many partitions (each is a log, a consumer group and a runtime on its owner). */
 export const MAX_PARTITIONS = 64;
@@ -36,15 +36,20 @@ export function partitionSettingsFrom(env: Env, mode: 'embedded' | 'standalone')
   const partitions = env.int('VOTING_PARTITIONS', 1, 1, MAX_PARTITIONS);
   const leaseMs = env.int('VOTING_LEASE_MS', DEFAULT_LEASE_MS, 300, 600_000);
   const forwardTimeoutMs = env.int('VOTING_FORWARD_TIMEOUT_MS', 10_000, 100, 600_000);
-  const replica = env.str('VOTING_REPLICA_ID', `${hostname()}-${randomBytes(4).toString('hex')}`);
-  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(replica)) throw new ConfigError('VOTING_REPLICA_ID', '1 to 100 of [A-Za-z0-9._:-]', replica);
+  const given = env.optional('VOTING_REPLICA_ID');
+  if (given !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(given)) throw new ConfigError('VOTING_REPLICA_ID', '1 to 100 of [A-Za-z0-9._:-]', given);
+  const replica =
+    given ??
+    `${hostname()
+      .replace(/[^A-Za-z0-9._:-]/g, '-')
+      .slice(0, 80)}-${randomBytes(4).toString('hex')}`;
   let address = env.optional('VOTING_ADVERTISE_ADDRESS');
   if (partitions > 1) {
     if (mode === 'embedded') throw new ConfigError('VOTING_PARTITIONS', '1 in the embedded system (partitions need PostgreSQL and Kafka)', String(partitions));
     if (env.optional('DATABASE_URL') === undefined)
       throw new ConfigError('VOTING_PARTITIONS', '1 unless DATABASE_URL is set (the leases are in PostgreSQL)', String(partitions));
     if (address === undefined) {
-      const port = env.int('GRPC_PORT', 50062, 0, 65535);
+      const port = env.int('GRPC_PORT', DEFAULT_PORTS.voting, 0, 65535);
       const host = env.str('GRPC_HOST', '0.0.0.0');
       if (port === 0) throw new ConfigError('VOTING_ADVERTISE_ADDRESS', 'host:port (GRPC_PORT is 0, so it cannot be derived)', undefined);
       address = `${host === '0.0.0.0' || host === '::' ? hostname() : host}:${port}`;
