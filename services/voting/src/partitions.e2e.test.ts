@@ -60,6 +60,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
   const replicas: Record<'a' | 'b', ServiceProcess> = {} as never;
   const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
   let leases: Awaited<ReturnType<typeof partitionLeases>>;
+  let votingEnvOf: (id: 'a' | 'b') => Record<string, string>;
   const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
 
   /** Retries while the answer is UNAVAILABLE (a partition moving or starting); the refusals seen are kept. */
@@ -100,7 +101,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       VALIDATOR_KEY: validator.seed,
     };
     for (const name of ['consensus', 'registry', 'rewards']) procs.push(await startServiceProcess(name, ports[name]!, env));
-    const votingEnv = (id: 'a' | 'b') => ({
+    votingEnvOf = (id: 'a' | 'b') => ({
       ...env,
       VOTING_PARTITIONS: String(P),
       VOTING_REPLICA_ID: id,
@@ -108,9 +109,9 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       KAFKA_SESSION_TIMEOUT_MS: '6000',
       LOG_LEVEL: 'info',
     });
-    replicas.a = await startServiceProcess('voting', ports.a!, votingEnv('a'));
+    replicas.a = await startServiceProcess('voting', ports.a!, votingEnvOf('a'));
     procs.push(replicas.a);
-    replicas.b = await startServiceProcess('voting', ports.b!, votingEnv('b'));
+    replicas.b = await startServiceProcess('voting', ports.b!, votingEnvOf('b'));
     procs.push(replicas.b);
     leases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), P);
   });
@@ -120,7 +121,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
     await db.end();
   });
 
-  test('two replicas share the partitions; votes through either; a SIGKILLed replica fails over; nothing lost or twice; logs replay', async (t) => {
+  test('two replicas share the partitions; votes through either; a SIGKILLed replica fails over; nothing lost or twice; logs replay; a paused owner is fenced out', async (t) => {
     // Each replica takes its fair share: one partition each.
     const shared = await waitFor(
       'each replica to hold one partition',
@@ -269,5 +270,46 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
     // What a client saw while the partition moved: refusals that say why and name who.
     t.diagnostic(`UNAVAILABLE answers retried during the fail-over: ${unavailableSeen.length}; first: ${unavailableSeen[0] ?? '-'}`);
     for (const d of unavailableSeen) assert.match(d, /partition|starting/, d);
+
+    // A paused owner (SIGSTOP past its lease): b, started again, takes its partition; once resumed, a
+    // finds its lease lost, stops the partition, and forwards that partition's requests to b.
+    const b2 = await startServiceProcess('voting', ports.b!, { ...votingEnvOf('b'), VOTING_REPLICA_ID: 'b2' });
+    procs.push(b2);
+    const split = await waitFor(
+      'b2 to take a share',
+      async () => {
+        const o = await owners();
+        return o.size === P && new Set(o.values()).size === P ? o : undefined;
+      },
+      60_000,
+      100,
+    );
+    const paused = solutions.find((s) => split.get(partitionOf(s, P)) === 'a')!;
+    replicas.a.child.kill('SIGSTOP');
+    try {
+      await waitFor(
+        "b2 to take the paused replica a's partition",
+        async () => ([...(await owners()).values()].filter((x) => x === 'b2').length === P ? true : undefined),
+        60_000,
+        100,
+      );
+    } finally {
+      replicas.a.child.kill('SIGCONT');
+    }
+    await waitFor(
+      'a to see its lease lost',
+      () => (/partition lease lost to another replica: stopping it here/.test(replicas.a.output()) ? true : undefined),
+      30_000,
+    );
+    await whileUnavailable('round r3 started through a', () =>
+      rpc(A, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: paused, roundId: 'r3' }, StartRoundRequest.encode)),
+    );
+    const r3 = vote(workers[0]!, paused, 'r3', 'c0ffee');
+    assert.equal((await whileUnavailable('a vote through a, for b2', () => rpc(A, 'submitVote', r3))).accepted, true);
+    const k3 = partitionOf(paused, P);
+    const cast = await db.query(`SELECT count(*)::int AS n FROM ${schemaFor(partitionCategory(ns, k3))}.events WHERE type = 'VoteCast' AND stream_id = $1`, [
+      `round:${paused}:r3`,
+    ]);
+    assert.equal(cast.rows[0].n, 1, 'the vote through the formerly paused replica is recorded once');
   });
 });
