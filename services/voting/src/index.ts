@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type Runtime, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
-import { partitionedVoting } from './app/partitioned.js';
-import { partitionSettingsFrom } from './app/partitions.js';
+import { partitionSettingsFrom, votingServiceFor } from './app/partitions-service.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
 import { votingDecider } from './domain/decider.js';
@@ -56,7 +55,11 @@ export const votingModule: ServiceModule = {
     // Measured on the quiet 2-core machine (docs/SCALING.md section 4 item 4): 2 threads batched faster than 0.
     const threads = verifyThreadsFrom(ctx.env, ctx.mode);
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
-    const options = {
+    // VOTING_PARTITIONS > 1: solutions split across partition logs, each written by the replica holding its lease (docs/SCALING.md).
+    const service = votingServiceFor(
+      ctx,
+      partitionSettingsFrom(ctx.env, ctx.mode),
+    )({
       decider: votingDecider,
       stateVersion: VOTING_STATE_VERSION,
       inbox: {
@@ -77,15 +80,10 @@ export const votingModule: ServiceModule = {
         ],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
-      reactions: (runtime: Runtime<VotingState>) => startVotingReactions(runtime, log),
-      gauges: (runtime: Runtime<VotingState>) => ({ overdue: () => overdueRounds(runtime.state()) }),
-    };
-    // VOTING_PARTITIONS > 1: solutions split across partition logs, each written by the replica holding its lease (docs/SCALING.md).
-    const partitions = partitionSettingsFrom(ctx.env, ctx.mode);
-    const service =
-      partitions.partitions > 1
-        ? partitionedVoting(ctx, partitions, { ...options, grpc: (runtime) => votingGrpc(runtime, log, verifier) })
-        : eventSourcedService(ctx, 'voting', { ...options, grpc: (runtime) => [votingGrpc(runtime, log, verifier)] });
+      grpc: (runtime) => [votingGrpc(runtime, log, verifier)],
+      reactions: (runtime) => startVotingReactions(runtime, log),
+      gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
+    });
     return {
       ...service,
       async stop() {
