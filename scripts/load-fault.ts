@@ -10,9 +10,10 @@ import pg from 'pg';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { connect, connectWorkerWithConsent, counterNonces, EwxCallError, generateKeyPair, keySigner, type Ewx, type KeyPair } from '@ewx/client';
 import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
-import { RoundState } from '@ewx/proto/voting';
+import { RoundState, VotingClient } from '@ewx/proto/voting';
 import { audit, formatReport, postgresSource, SERVICES, type ServiceName } from '@ewx/audit';
-import { freePort, spawnServiceProcess, uniqueNamespace } from '@ewx/platform/testing';
+import { freePort, insecureClient, rpc, spawnServiceProcess, uniqueNamespace, waitFor } from '@ewx/platform/testing';
+import { partitionOf } from '@ewx/voting/app/partitions';
 
 const HELP = `npm run load-fault -- [options]
 
@@ -32,6 +33,11 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1:
                        reward periods here are 20 blocks and rounds 3, below the service's default of 100)
   --services a,b       services to kill, in order (default all five)
+  --voting-replicas N  N voting processes (N > 1: VOTING_PARTITIONS=N, one solution per partition, rounds
+                       cycling through them; the client talks to the first replica, which forwards). In
+                       voting's phase the second replica is SIGKILLed, the first takes its partitions
+                       once the lease expires, then it is started again (default 1: one process)
+  --voting-lease-ms MS VOTING_LEASE_MS with --voting-replicas (default 3000)
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
   --restart-postgres CMD  the same for PostgreSQL. Off by default: only on a dedicated machine.
@@ -60,6 +66,8 @@ for (const a of args)
       '--round-blocks',
       '--block-run-max',
       '--services',
+      '--voting-replicas',
+      '--voting-lease-ms',
       '--restart-kafka',
       '--restart-postgres',
     ].includes(a)
@@ -81,6 +89,8 @@ const CONCURRENCY = num('concurrency', 16);
 const BLOCK_MS = num('block-ms', 1000);
 const ROUND_BLOCKS = num('round-blocks', 3);
 const BLOCK_RUN_MAX = num('block-run-max', 1);
+const VOTING_REPLICAS = num('voting-replicas', 1);
+const VOTING_LEASE_MS = num('voting-lease-ms', 3000);
 const KILL = opt('services', SERVICES.join(','))
   .split(',')
   .map((s) => s.trim())
@@ -98,6 +108,13 @@ const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/ewx_t
 const T = 10n ** 18n;
 const GROUP = 'load.group';
 const SOLUTION = 'load.solution';
+/** One solution per voting partition (the first names that fall in each), or the one solution. */
+const SOLUTIONS: string[] = [];
+if (VOTING_REPLICAS > 1)
+  for (let i = 0; SOLUTIONS.filter(Boolean).length < VOTING_REPLICAS; i++) SOLUTIONS[partitionOf(`load${i}.solution`, VOTING_REPLICAS)] ??= `load${i}.solution`;
+else SOLUTIONS.push(SOLUTION);
+/** The voting logs: `voting`, or its partition logs. */
+const VOTING_LOGS = VOTING_REPLICAS > 1 ? Array.from({ length: VOTING_REPLICAS }, (_, k) => `voting_p${k}`) : ['voting'];
 const t0 = Date.now();
 const note = (what: string): void => void console.error(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -168,14 +185,31 @@ const common = {
 const envOf: Record<ServiceName, Record<string, string>> = {
   consensus: { ...common, VALIDATORS: validator.address, VALIDATOR_KEY: validator.seed },
   registry: { ...common, LEDGER_SERVICE_ACCOUNTS: distanceKey.address },
-  voting: common,
+  voting:
+    VOTING_REPLICAS > 1
+      ? {
+          ...common,
+          VOTING_PARTITIONS: String(VOTING_REPLICAS),
+          VOTING_REPLICA_ID: 'r0',
+          VOTING_LEASE_MS: String(VOTING_LEASE_MS),
+          KAFKA_SESSION_TIMEOUT_MS: '6000',
+        }
+      : common,
   rewards: common,
   distance: { ...common, DISTANCE_SERVICE_KEY: distanceKey.seed, REGISTRY_ADDRESS: addresses.registry },
 };
 type Proc = ReturnType<typeof spawnServiceProcess>;
 const procs = new Map<ServiceName, Proc>();
+/** Voting replicas after the first (the first is procs' `voting`, the client's address). */
+const replicas: Proc[] = [];
+const replicaPorts = await Promise.all(Array.from({ length: VOTING_REPLICAS - 1 }, () => freePort()));
+const startReplica = async (i: number): Promise<void> => {
+  const p = spawnServiceProcess('voting', replicaPorts[i]!, { ...envOf.voting, VOTING_REPLICA_ID: `r${i + 1}` });
+  replicas[i] = p;
+  await p.serving(180_000);
+};
 process.on('exit', () => {
-  for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  for (const p of [...procs.values(), ...replicas]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
 });
 const start = async (s: ServiceName): Promise<number> => {
   const t = performance.now();
@@ -193,6 +227,7 @@ const R = by(registrar);
 
 interface RoundTrack {
   id: string;
+  solution: string;
   startedAt: number;
   endBlock: bigint;
   endSeenAt?: number;
@@ -212,6 +247,8 @@ let closedOnRetry = 0;
 try {
   note(`namespace ${ns}; starting the five services (block ${BLOCK_MS} ms, ${WORKERS} workers)`);
   for (const s of ['consensus', 'registry', 'voting', 'rewards', 'distance'] as const) await start(s);
+  for (let i = 0; i < VOTING_REPLICAS - 1; i++) await startReplica(i);
+  if (VOTING_REPLICAS > 1) note(`${VOTING_REPLICAS} voting replicas, VOTING_PARTITIONS=${VOTING_REPLICAS}, solutions ${SOLUTIONS.join(', ')}`);
   note('setting up: deposits, a registrar, a group, a solution, operators with workers');
   await retry('reward calendar', () => ewx.rewards.getCurrentPeriod({}));
   await ewx.registry.deposit({ account: registrar.address, amount: (1000n * T).toString() });
@@ -230,14 +267,15 @@ try {
       allowList: [],
     }),
   );
-  await R.registry.registerSolution({
-    config: testSolutionConfig(SOLUTION, GROUP, {
-      name: 'load',
-      logicRef: 'bafy-load',
-      expirationBlock: 10_000_000n,
-      maxWaitingThreshold: BigInt(ROUND_BLOCKS),
-    }),
-  });
+  for (const [i, solution] of SOLUTIONS.entries())
+    await R.registry.registerSolution({
+      config: testSolutionConfig(solution, GROUP, {
+        name: i === 0 ? 'load' : `load${i}`,
+        logicRef: 'bafy-load',
+        expirationBlock: 10_000_000n,
+        maxWaitingThreshold: BigInt(ROUND_BLOCKS),
+      }),
+    });
   const signer = (k: KeyPair) => keySigner(k, nonce);
   await Promise.all(
     operators.map(async (op, i) => {
@@ -247,15 +285,16 @@ try {
   );
   // Subscriptions count from the next reward period: wait until voting sees every worker eligible.
   let probe = 0;
-  await retry(
-    'voting to see every worker eligible',
-    async () => {
-      const r = await R.voting.startRound({ solution: SOLUTION, roundId: `probe-${++probe}` });
-      rounds.push({ id: `probe-${probe}`, startedAt: performance.now(), endBlock: r.endBlock ?? 0n, phase: 'setup' });
-      if (r.eligible !== WORKERS) throw new EwxCallError('probe', grpcStatus.FAILED_PRECONDITION, `${r.eligible} of ${WORKERS} eligible`);
-    },
-    300_000,
-  );
+  for (const solution of SOLUTIONS)
+    await retry(
+      'voting to see every worker eligible',
+      async () => {
+        const r = await R.voting.startRound({ solution, roundId: `probe-${++probe}` });
+        rounds.push({ id: `probe-${probe}`, solution, startedAt: performance.now(), endBlock: r.endBlock ?? 0n, phase: 'setup' });
+        if (r.eligible !== WORKERS) throw new EwxCallError('probe', grpcStatus.FAILED_PRECONDITION, `${r.eligible} of ${WORKERS} eligible`);
+      },
+      300_000,
+    );
   note(`setup done: ${WORKERS} workers eligible after ${probe} probe rounds`);
 
   // Watches the clock and the rounds: round end (consensus height ≥ its end block) → settled.
@@ -267,9 +306,9 @@ try {
         const now = performance.now();
         for (const r of rounds) if (r.endSeenAt === undefined && h >= r.endBlock) r.endSeenAt = now;
         for (const r of rounds.filter((x) => x.settledAt === undefined && x.endSeenAt !== undefined).slice(0, 20)) {
-          const v = await ewx.voting.getRound({ solution: SOLUTION, roundId: r.id });
+          const v = await ewx.voting.getRound({ solution: r.solution, roundId: r.id });
           if (v.state !== RoundState.ROUND_STATE_SETTLED && v.state !== RoundState.ROUND_STATE_UNRESOLVED) continue;
-          const c = await ewx.consensus.getSettlement({ solution: SOLUTION, roundId: r.id });
+          const c = await ewx.consensus.getSettlement({ solution: r.solution, roundId: r.id });
           if (c.state === 'SETTLED' || c.state === 'UNRESOLVED') r.settledAt = performance.now();
         }
       } catch {
@@ -294,8 +333,9 @@ try {
       : Promise.resolve();
     while (performance.now() < end) {
       const id = `r${++roundNo}`;
-      const started = await retry(`start ${id}`, () => R.voting.startRound({ solution: SOLUTION, roundId: id }));
-      rounds.push({ id, startedAt: performance.now(), endBlock: started.endBlock ?? 0n, phase });
+      const solution = SOLUTIONS[roundNo % SOLUTIONS.length]!;
+      const started = await retry(`start ${id}`, () => R.voting.startRound({ solution, roundId: id }));
+      rounds.push({ id, solution, startedAt: performance.now(), endBlock: started.endBlock ?? 0n, phase });
       // All workers but the last vote: the round ends at its end block, not early.
       const voters = W.slice(0, WORKERS - 1);
       let next = 0;
@@ -307,7 +347,7 @@ try {
             let tries = 0;
             for (;;) {
               try {
-                await voters[i]!.voting.submitVote({ solution: SOLUTION, roundId: id, result: Buffer.from([i % 10 < 7 ? 0xaa : 0xbb]) });
+                await voters[i]!.voting.submitVote({ solution, roundId: id, result: Buffer.from([i % 10 < 7 ? 0xaa : 0xbb]) });
                 break;
               } catch (e) {
                 tries++;
@@ -354,6 +394,36 @@ try {
 
   await runPhase('baseline (no fault)');
   for (const s of KILL) {
+    if (s === 'voting' && VOTING_REPLICAS > 1) {
+      // The second replica is killed; the first takes its partitions once their lease expired (the
+      // phase's figure is that fail-over time), then the second is started again (and takes its share back).
+      await runPhase('SIGKILL voting replica r1 (fail-over to r0)', async () => {
+        note('SIGKILL voting replica r1');
+        await replicas[0]!.kill();
+        const t = performance.now();
+        const db = new pg.Client({ connectionString: DB });
+        await db.connect();
+        try {
+          await waitFor(
+            'voting replica r0 to hold every partition',
+            async () =>
+              (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.partition_leases WHERE owner = 'r0' AND expires_at > now()`)).rows[0].n ===
+              VOTING_REPLICAS
+                ? true
+                : undefined,
+            120_000,
+            50,
+          );
+        } finally {
+          await db.end();
+        }
+        const failOver = performance.now() - t;
+        note(`r0 holds every partition ${Math.round(failOver)} ms after the SIGKILL; starting r1 again`);
+        await startReplica(0);
+        return failOver;
+      });
+      continue;
+    }
     await runPhase(`SIGKILL ${s}`, async () => {
       note(`SIGKILL ${s}`);
       await procs.get(s)!.kill();
@@ -379,7 +449,20 @@ try {
   await retry('every service at the last height', async () => {
     for (const s of SERVICES) if ((await ewx[s].getStatus({})).height < height) throw new EwxCallError('status', grpcStatus.FAILED_PRECONDITION, `${s} behind`);
   });
-  for (const p of procs.values()) await p.stop();
+  // Each voting replica answers GetStatus from the lowest partition it holds: every partition is asked through its owner.
+  for (const r of replicas)
+    await retry('every voting replica at the last height', async () => {
+      const v = insecureClient(VotingClient, r.address);
+      try {
+        if ((await rpc(v, 'getStatus', {})).height < height)
+          throw new EwxCallError('status', grpcStatus.FAILED_PRECONDITION, `voting replica ${r.address} behind`);
+      } catch (e) {
+        throw EwxCallError.is(e) ? e : new EwxCallError('status', grpcStatus.UNAVAILABLE, (e as Error).message);
+      } finally {
+        v.close();
+      }
+    });
+  for (const p of [...replicas, ...procs.values()]) await p.stop();
 
   note('checks');
   const problems: string[] = [];
@@ -395,7 +478,9 @@ try {
   await db.connect();
   const checks: Record<string, unknown> = {};
   try {
-    for (const s of SERVICES) {
+    // A partitioned voting: its partition logs instead of `voting` (left empty).
+    const LOGS = SERVICES.flatMap((s) => (s === 'voting' ? VOTING_LOGS : [s]));
+    for (const s of LOGS) {
       const schema = `ewx_${ns}_${s}`;
       const gaps = (
         await db.query(
@@ -419,11 +504,15 @@ try {
         `SELECT coalesce(sum(CASE WHEN type = 'BlockProduced' THEN 1 WHEN type = 'BlocksProduced' THEN (data->>'to')::int - (data->>'from')::int + 1 END), 0)::int AS blocks FROM ewx_${ns}_consensus.events WHERE metadata->>'source' IS NULL`,
       )
     ).rows[0].blocks as number;
-    for (const s of SERVICES) {
+    for (const s of LOGS) {
       const c = checks[s] as { blocks: number };
       if (s !== 'consensus' && c.blocks > produced) problems.push(`${s}: ${c.blocks} blocks recorded, more than the ${produced} consensus produced`);
     }
-    const votes = (await db.query(`SELECT stream_id, count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' GROUP BY stream_id`)).rows as {
+    const votes = (
+      await db.query(
+        `SELECT stream_id, count(*)::int AS n FROM (${VOTING_LOGS.map((l) => `SELECT stream_id, type FROM ewx_${ns}_${l}.events`).join(' UNION ALL ')}) v WHERE type = 'VoteCast' GROUP BY stream_id`,
+      )
+    ).rows as {
       stream_id: string;
       n: number;
     }[];
@@ -465,7 +554,7 @@ try {
   } finally {
     await db.end();
   }
-  note('audit over the five PostgreSQL schemas');
+  note(`audit over the PostgreSQL schemas${VOTING_REPLICAS > 1 ? ` (voting's ${VOTING_REPLICAS} partition logs each audited as a voting log)` : ''}`);
   const source = postgresSource(DB, ns);
   const report = await audit(source);
   await source.close();
@@ -486,6 +575,7 @@ try {
         concurrency: CONCURRENCY,
         blockMs: BLOCK_MS,
         blockRunMax: BLOCK_RUN_MAX,
+        votingReplicas: VOTING_REPLICAS,
         phaseSeconds: PHASE_MS / 1000,
         latencyMs: {
           voteToRecorded: { p50: pct(voteLatency, 0.5), p99: pct(voteLatency, 0.99), n: voteLatency.length },

@@ -75,6 +75,7 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
   const parallel = source.reopen !== undefined && present.length > 1 && availableParallelism() > 1 && options.parallel === true;
   const largest = parallel ? present.reduce((a, s) => (counts.get(s)! > counts.get(a)! ? s : a)) : undefined;
   const parts = new Map<ServiceName, Part>();
+  const partitionParts: Part[] = [];
   const settleLater: (() => Promise<void>)[] = [];
   let inWorker: { done: Promise<Part>; stop(): void } | undefined;
   try {
@@ -94,6 +95,15 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
       part.summary = await auditService(source, make[s](), own, part.out, { ...options, checks, phases, settleLater });
       parts.set(s, part);
     }
+    // A partitioned voting (VOTING_PARTITIONS > 1): each partition log audited as a voting log of its own.
+    for (const { partition, source: view } of (await source.partitions?.('voting')) ?? []) {
+      const own = newCrossIndex();
+      for (const p of present) own.present.add(p);
+      const part: Part = { cross: own, out: { divergences: [], notes: [] } };
+      part.summary = await auditService(view, make.voting(), own, part.out, { ...options, checks, phases, settleLater });
+      part.summary.partition = partition;
+      partitionParts.push(part);
+    }
     // The signature verdicts not in yet, taken now (the worker threads went on verifying during the later logs' replay).
     const s0 = performance.now();
     for (const settle of settleLater) await settle();
@@ -103,14 +113,18 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     inWorker?.stop();
     await checks?.close();
   }
-  for (const s of present) {
-    const part = parts.get(s)!;
+  for (const part of [...present.map((s) => parts.get(s)!), ...partitionParts]) {
     services.push(part.summary!);
     out.divergences.push(...part.out.divergences);
     out.notes.push(...part.out.notes);
     for (const [k, v] of part.cross.published) cross.published.set(k, v);
     for (const c of part.cross.copies) cross.copies.push(c);
-    for (const [k, v] of part.cross.facts) cross.facts.set(k, v);
+    // Facts of one name come from one service; the partition logs of a service add to the same maps.
+    for (const [k, v] of part.cross.facts) {
+      const had = cross.facts.get(k);
+      if (had instanceof Map && v instanceof Map) for (const [a, b] of v) had.set(a, b);
+      else cross.facts.set(k, v);
+    }
     if (part.phases) for (const k of ['read', 'signatures', 'replay'] as const) phases[k] += part.phases[k];
     if (checks && part.checks) {
       checks.answered += part.checks.answered;

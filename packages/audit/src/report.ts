@@ -23,7 +23,13 @@ export function formatReport(r: AuditReport, opts: { notes?: boolean } = {}): st
     const checks = Object.entries(s.checks)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
-    rows.push([s.service, String(s.events), String(s.lastPosition), checks || '-', String(s.divergences)]);
+    rows.push([
+      s.partition === undefined ? s.service : `${s.service}_p${s.partition}`,
+      String(s.events),
+      String(s.lastPosition),
+      checks || '-',
+      String(s.divergences),
+    ]);
   }
   const crossDiv = r.divergences.filter((d) => d.service === 'cross').length;
   rows.push([

@@ -18,6 +18,11 @@ export interface LogSource {
   /** The newest snapshot the service stored of its state (by position), if the source keeps any. */
   snapshot?(service: ServiceName): Promise<SourceSnapshot | undefined>;
   close(): Promise<void>;
+  /**
+   * The partition logs of a service split into several (voting with VOTING_PARTITIONS > 1: schemas
+   * `<service>_p<k>`), each as a source whose `service` log is that partition's; none if unsplit.
+   */
+  partitions?(service: ServiceName): Promise<{ partition: number; source: LogSource }[]>;
   /** How another thread opens the same logs on its own (an audit then replays logs side by side); absent: read in this thread only. */
   readonly reopen?: Reopen;
 }
@@ -65,12 +70,33 @@ const pageEvent = (service: ServiceName, r: PageRow): LogEvent => ({
 
 type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
 
-function sqlSource(description: string, namespace: string, query: Query, close: () => Promise<void>, reopen?: Reopen): LogSource {
+function sqlSource(
+  description: string,
+  namespace: string,
+  query: Query,
+  close: () => Promise<void>,
+  reopen?: Reopen,
+  partitionOf?: { service: ServiceName; partition: number },
+): LogSource {
   let present: ServiceName[] | undefined;
-  const schema = (s: ServiceName): string => schemaOf(namespace, s);
+  const schema = (s: ServiceName): string => (partitionOf?.service === s ? `${schemaOf(namespace, s)}_p${partitionOf.partition}` : schemaOf(namespace, s));
   return {
     description,
     ...(reopen ? { reopen } : {}),
+    async partitions(service) {
+      if (partitionOf !== undefined) return [];
+      const rows = await query<{ table_schema: string }>(
+        `SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema ~ $1`,
+        [`^${schema(service)}_p[0-9]+$`],
+      );
+      return rows
+        .map((r) => Number(r.table_schema.slice(schema(service).length + 2)))
+        .sort((a, b) => a - b)
+        .map((partition) => ({
+          partition,
+          source: sqlSource(`${description} (${service} partition ${partition})`, namespace, query, async () => undefined, undefined, { service, partition }),
+        }));
+    },
     async services() {
       if (!present) {
         const rows = await query<{ table_schema: string }>(

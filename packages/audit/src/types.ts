@@ -56,6 +56,8 @@ export interface Note {
 
 export interface ServiceSummary {
   readonly service: ServiceName;
+  /** A partition log of a partitioned voting (VOTING_PARTITIONS > 1): schema `<service>_p<partition>`. */
+  partition?: number;
   events: number;
   /** How many times each check ran. */
   readonly checks: Record<string, number>;

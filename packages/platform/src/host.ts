@@ -129,20 +129,28 @@ export interface EventSourcedServiceOptions<S> {
   readonly stateVersion?: number;
   /** Gauges read from the state at each metrics collection (budgets, overdue rounds; see ServiceGauges). */
   readonly gauges?: (runtime: Runtime<S>) => ServiceGauges;
+  /**
+   * One partition of a service split into several logs (voting with VOTING_PARTITIONS > 1), e.g.
+   * `voting_p3`: its runtime's name (so its inbox consumer group, metrics and logs), and the key of
+   * every message its relay publishes to the service's topic (consumers see each partition log in
+   * order). Unset: the service's name, as before.
+   */
+  readonly instance?: string;
 }
 
 /** The usual shape of a service: runtime over its log, outbox relay, inbox consumer, gRPC. */
 export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o: EventSourcedServiceOptions<S>): ServiceInstance & { runtime: Runtime<S> } {
-  const log = ctx.log.child({ service: name });
+  const instance = o.instance ?? name;
+  const log = ctx.log.child(o.instance === undefined ? { service: name } : { service: name, partition: o.instance });
   const snapshotEvery = ctx.env.int('SNAPSHOT_EVERY', DEFAULT_SNAPSHOT_EVERY, 0, 1_000_000_000);
-  const runtime = createRuntime(name, ctx.store, o.decider, log, { snapshots: { every: snapshotEvery, version: o.stateVersion ?? 1 } });
+  const runtime = createRuntime(instance, ctx.store, o.decider, log, { snapshots: { every: snapshotEvery, version: o.stateVersion ?? 1 } });
   runtime.onEvent(settleLatencyListener());
   let relay: Subscription | undefined;
   let unobserveRelay: (() => void) | undefined;
   let unobserveGauges: (() => void) | undefined;
   let inbox: Consumer | undefined;
   let reactions: { stop(): Promise<void> } | undefined;
-  const group = inboxGroupOf(name, ctx.namespace);
+  const group = inboxGroupOf(instance, ctx.namespace);
   const catchUpLimitMs = ctx.env.int('INBOX_CATCH_UP_TIMEOUT_MS', DEFAULT_CATCH_UP_TIMEOUT_MS, 0, 3_600_000);
   const refuse = (doing: string): void =>
     runtime.refuseCommands(`${name} is starting (${doing}): commands are accepted in a moment, retry; queries are answered meanwhile`);
@@ -156,12 +164,12 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       const tailsLogs = (ctx.bus as { tailsLogs?: boolean }).tailsLogs === true;
       refuse('rebuilding its state from its log');
       await runtime.start();
-      if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace);
+      if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace, instance);
       if (relay) {
         const r = relay;
-        unobserveRelay = observeRelayLag(name, runtime.position, () => r.position());
+        unobserveRelay = observeRelayLag(instance, runtime.position, () => r.position());
       }
-      if (o.gauges) unobserveGauges = observeServiceGauges(name, o.gauges(runtime));
+      if (o.gauges) unobserveGauges = observeServiceGauges(instance, o.gauges(runtime));
       await hooks?.queryable?.();
       if (inboxed) {
         refuse(`joining its Kafka consumer group ${group}`);

@@ -18,9 +18,10 @@ const MAX_SEND_BYTES = 512 * 1024;
  * partition, and consumers need each source log in its order across streams, not only per stream.
  * Consensus, for instance, appends a round's settlement (stream `round:…`) before the block run
  * that passes the round's period end (stream `clock`); keyed by stream, the two could reach rewards
- * in either order, and rewards would close the period without the round's votes.
+ * in either order, and rewards would close the period without the round's votes. A service split
+ * into partition logs (voting with VOTING_PARTITIONS > 1) passes one `key` per partition log.
  */
-export function startRelay(store: EventStore, bus: Bus, service: string, log: Logger, namespace = ''): Subscription {
+export function startRelay(store: EventStore, bus: Bus, service: string, log: Logger, namespace = '', key = service): Subscription {
   const topic = topicOf(service, namespace);
   return subscribe(store, {
     checkpoint: 'relay',
@@ -33,7 +34,7 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
       let send: OutgoingMessage[] = [];
       let bytes = 0;
       for (const e of own) {
-        const m = publishSpans.message(e, topic, { key: service, value: JSON.stringify(toEnvelope(service, e)) });
+        const m = publishSpans.message(e, topic, { key, value: JSON.stringify(toEnvelope(service, e)) });
         const n = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
         if (send.length > 0 && bytes + n > MAX_SEND_BYTES) {
           await publishSpans.sent(send, () => bus.publish(topic, send));

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
+import { partitionSettingsFrom, votingServiceFor } from './app/partitions-service.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
 import { votingDecider } from './domain/decider.js';
@@ -45,15 +46,20 @@ export const VOTING_STATE_VERSION = 3;
 export const votingModule: ServiceModule = {
   name: 'voting',
   protoFile: 'ewx/v1/voting.proto',
-  validateConfig(env) {
+  validateConfig(env, ctx) {
     verifyThreadsFrom(env);
+    partitionSettingsFrom(env, ctx.mode);
   },
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
     // Measured on the quiet 2-core machine (docs/SCALING.md section 4 item 4): 2 threads batched faster than 0.
     const threads = verifyThreadsFrom(ctx.env, ctx.mode);
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
-    const service = eventSourcedService(ctx, 'voting', {
+    // VOTING_PARTITIONS > 1: solutions split across partition logs, each written by the replica holding its lease (docs/SCALING.md).
+    const service = votingServiceFor(
+      ctx,
+      partitionSettingsFrom(ctx.env, ctx.mode),
+    )({
       decider: votingDecider,
       stateVersion: VOTING_STATE_VERSION,
       inbox: {

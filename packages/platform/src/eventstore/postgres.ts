@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EventStore } from './types.js';
-import { migrate, schemaFor, sqlEventStore, type SqlClient } from './sql.js';
+import { migrate, schemaFor, sqlEventStore, type SqlClient, type SqlStoreOptions } from './sql.js';
 
 // bigint columns come back as strings; positions are converted with BigInt where read.
 export function pgClient(pool: pg.Pool): SqlClient {
@@ -36,7 +36,7 @@ export function pgClient(pool: pg.Pool): SqlClient {
 }
 
 /** The production adapter: PostgreSQL through `pg`, one schema per service log. */
-export async function postgresEventStore(url: string, category: string, poolSize = 5): Promise<EventStore> {
+export async function postgresEventStore(url: string, category: string, poolSize = 5, opts: SqlStoreOptions = {}): Promise<EventStore> {
   // Loaded here, not at the top: the embedded system never opens PostgreSQL.
   const { default: pgm } = await import('pg');
   const pool = new pgm.Pool({ connectionString: url, max: poolSize });
@@ -45,5 +45,5 @@ export async function postgresEventStore(url: string, category: string, poolSize
   const sql = pgClient(pool);
   const schema = schemaFor(category);
   await migrate(sql, schema);
-  return sqlEventStore(sql, schema);
+  return sqlEventStore(sql, schema, opts);
 }

@@ -98,6 +98,14 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
     taken_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (version, position))`);
 }
 
+/**
+ * `guard`: runs inside every append's transaction, after the log's lock and before the insert; a
+ * throw aborts the append (nothing written). A partitioned writer checks its lease there (fencing).
+ */
+export interface SqlStoreOptions {
+  readonly guard?: (tx: SqlExecutor) => Promise<void>;
+}
+
 /** Snapshots kept per version: the newest and the one before (should the newest be unreadable). */
 const SNAPSHOTS_KEPT = 2;
 
@@ -105,7 +113,7 @@ const SNAPSHOTS_KEPT = 2;
  * Appends hold a transaction-scoped advisory lock per log: positions are then committed in
  * order, so a reader never skips a position that a slower transaction commits later.
  */
-export function sqlEventStore(sql: SqlClient, schema: string): EventStore & SnapshotStore {
+export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOptions = {}): EventStore & SnapshotStore {
   const waiters = new Set<() => void>();
   const key = lockKey(schema);
   return {
@@ -113,6 +121,8 @@ export function sqlEventStore(sql: SqlClient, schema: string): EventStore & Snap
       if (events.length === 0) throw new Error('append: no events');
       const result = await sql.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
+        // A fenced log (a partition held under a lease): the check runs in the append's transaction.
+        if (opts.guard) await opts.guard(tx);
         // Under the lock, the log's last position is the one just before this append's events.
         const cur = await tx.query<{ v: number | null; p: string | number | null }>(
           `SELECT (SELECT max(version) FROM ${schema}.events WHERE stream_id = $1) AS v,

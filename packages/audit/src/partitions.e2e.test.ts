@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { generateKeyPair } from '@ewx/client';
+import { freePort, realInfra, startServiceProcess, uniqueNamespace, type ServiceProcess } from '@ewx/platform/testing';
+import { audit, formatReport, postgresSource, SERVICES, type ServiceName } from './index.js';
+import { runScenario, scenarioEnv, scenarioKeys } from './testing/index.js';
+
+/**
+ * The audit of a partitioned voting (VOTING_PARTITIONS=2, two voting replicas as separate
+ * processes): each partition log (schema `voting_p<k>`) is audited as a voting log of its own, and
+ * the cross-checks see the rounds closed in the partition logs. Without reading the partition logs
+ * the audit would report every round decided by consensus as never closed in voting.
+ */
+const { infra, skip } = await realInfra();
+
+describe('audit of a partitioned voting', { skip, timeout: 600_000 }, () => {
+  const keys = scenarioKeys();
+  const validator = generateKeyPair();
+  const distanceKey = generateKeyPair();
+  const ns = uniqueNamespace('auditp');
+  const procs: ServiceProcess[] = [];
+  after(async () => {
+    for (const p of procs) await p.stop();
+  });
+
+  test('the scenario through two voting replicas: every partition log audited, zero divergences', async () => {
+    const ports = Object.fromEntries(await Promise.all([...SERVICES, 'voting2'].map(async (s) => [s, await freePort()]))) as Record<
+      ServiceName | 'voting2',
+      number
+    >;
+    const common = {
+      DATABASE_URL: infra!.databaseUrl,
+      KAFKA_BROKERS: infra!.brokers.join(','),
+      EWX_NAMESPACE: ns,
+      ADMIN_ADDRESS: keys.admin.address,
+      ...scenarioEnv(keys.evaluator.address),
+    };
+    const voting = { ...common, VOTING_PARTITIONS: '2', VOTING_LEASE_MS: '3000' };
+    const env: Record<ServiceName, Record<string, string>> = {
+      consensus: { ...common, VALIDATORS: validator.address, VALIDATOR_KEY: validator.seed },
+      registry: { ...common, LEDGER_SERVICE_ACCOUNTS: distanceKey.address },
+      voting: { ...voting, VOTING_REPLICA_ID: 'a' },
+      rewards: common,
+      distance: { ...common, DISTANCE_SERVICE_KEY: distanceKey.seed, REGISTRY_ADDRESS: `127.0.0.1:${ports.registry}` },
+    };
+    for (const s of ['consensus', 'registry', 'voting', 'rewards', 'distance'] as const) procs.push(await startServiceProcess(s, ports[s], env[s]));
+    procs.push(await startServiceProcess('voting', ports.voting2, { ...voting, VOTING_REPLICA_ID: 'b' }));
+    await runScenario({ addresses: Object.fromEntries(SERVICES.map((s) => [s, `127.0.0.1:${ports[s]}`])) as Record<ServiceName, string> }, keys);
+    for (const p of [...procs].reverse()) await p.stop();
+    procs.length = 0;
+
+    const source = postgresSource(infra!.databaseUrl, ns);
+    const report = await audit(source);
+    await source.close();
+    assert.deepEqual(report.divergences, [], formatReport(report));
+    const parts = report.services.filter((s) => s.service === 'voting' && s.partition !== undefined);
+    assert.deepEqual(
+      parts.map((s) => s.partition),
+      [0, 1],
+    );
+    for (const p of parts) assert.ok(p.events > 0, `partition ${p.partition} has events`);
+    assert.equal(report.services.find((s) => s.service === 'voting' && s.partition === undefined)?.events, 0, 'the unsplit voting log is empty');
+    assert.ok((report.cross['rounds-decided'] ?? 0) > 0, 'rounds closed in the partition logs are matched with consensus');
+    assert.ok(parts.reduce((n, p) => n + (p.checks.vote ?? 0), 0) > 0, `votes re-decided in the partition logs: ${JSON.stringify(parts.map((p) => p.checks))}`);
+    assert.match(formatReport(report), /voting_p0 .*\n.*voting_p1/);
+  });
+});

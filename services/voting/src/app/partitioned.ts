@@ -1,0 +1,146 @@
+import {
+  eventSourcedService,
+  partitionLeases,
+  postgresEventStore,
+  schemaFor,
+  type EventSourcedServiceOptions,
+  type EventStore,
+  type GrpcService,
+  type Runtime,
+  type ServiceContext,
+  type ServiceInstance,
+} from '@ewx/platform';
+import type { VotingState } from '../domain/state.js';
+import { leaseKeeper } from './leases.js';
+import type { PartitionSettings } from './partitions.js';
+import { votingRouter, type Route } from './router.js';
+
+/** The category (schema `ewx_<category>`) of partition k's log: `voting_p<k>`, after the namespace if any. */
+export const partitionCategory = (namespace: string, k: number): string => `${namespace ? `${namespace}_` : ''}voting_p${k}`;
+/** The runtime name of partition k: its inbox consumer group is `ewx-voting_p<k>`, its relay key `voting_p<k>`. */
+export const partitionInstance = (k: number): string => `voting_p${k}`;
+
+interface Running {
+  readonly service: ServiceInstance & { runtime: Runtime<VotingState> };
+  readonly store: EventStore;
+  readonly impl: Record<string, (call: never, callback?: never) => void>;
+  queryable: boolean;
+}
+
+/**
+ * Voting split into VOTING_PARTITIONS logs by solution (`partitionOf`), each written by the one
+ * replica that holds its lease (PostgreSQL, `ewx_<ns_>voting.partition_leases`); every replica
+ * answers the whole gRPC API through `votingRouter`. Each partition is the usual event-sourced
+ * service over its own log (schema `ewx_<ns_>voting_p<k>`): its own runtime, snapshots, relay
+ * (topic `ewx.voting.events.v1`, key `voting_p<k>`) and inbox (consumer group `ewx-voting_p<k>`,
+ * all of registry's, consensus's and rewards' inputs, so a partition log replays alone). Appends to
+ * a partition's log check the lease in their transaction (fencing).
+ */
+export function partitionedVoting(
+  ctx: ServiceContext,
+  settings: PartitionSettings,
+  options: Omit<EventSourcedServiceOptions<VotingState>, 'grpc' | 'instance'> & { grpc: (runtime: Runtime<VotingState>) => GrpcService },
+): ServiceInstance {
+  const log = ctx.log.child({ service: 'voting', replica: settings.replica });
+  const url = ctx.env.str('DATABASE_URL');
+  const running = new Map<number, Running>();
+  let leases: Awaited<ReturnType<typeof partitionLeases>> | undefined;
+  let keeper: ReturnType<typeof leaseKeeper> | undefined;
+  /** Partitions being started or stopped here, so a stop waits for a start in flight. */
+  const busy = new Map<number, Promise<void>>();
+  const serially = (k: number, fn: () => Promise<void>): Promise<void> => {
+    const next = (busy.get(k) ?? Promise.resolve()).then(fn, fn);
+    busy.set(
+      k,
+      next.catch(() => undefined),
+    );
+    return next;
+  };
+
+  const startPartition = (k: number): Promise<void> =>
+    serially(k, async () => {
+      const store = await postgresEventStore(url, partitionCategory(ctx.namespace, k), 5, {
+        guard: leases!.guard(k, settings.replica, () => keeper?.epoch(k)),
+      });
+      let grpc: GrpcService | undefined;
+      const service = eventSourcedService({ ...ctx, store, log }, 'voting', {
+        ...options,
+        instance: partitionInstance(k),
+        grpc: (runtime) => {
+          grpc = options.grpc(runtime);
+          return [grpc];
+        },
+      });
+      const entry: Running = { service, store, impl: grpc!.implementation as Running['impl'], queryable: false };
+      running.set(k, entry);
+      try {
+        await service.start({
+          queryable: () => {
+            entry.queryable = true;
+          },
+        });
+        entry.queryable = true;
+        log.info('partition serving here', { partition: k, position: service.runtime.position() });
+      } catch (e) {
+        running.delete(k);
+        await service.stop().catch(() => undefined);
+        await store.close().catch(() => undefined);
+        throw e;
+      }
+    });
+
+  const stopPartition = (k: number, why: string): Promise<void> =>
+    serially(k, async () => {
+      const entry = running.get(k);
+      if (!entry) return;
+      running.delete(k);
+      await entry.service.stop();
+      await entry.store.close();
+      log.info('partition stopped here', { partition: k, why });
+    });
+
+  const route = (k: number): Route => {
+    const entry = running.get(k);
+    if (keeper?.epoch(k) !== undefined) {
+      if (entry?.queryable) return { local: entry.impl };
+      return { none: `voting partition ${k} is starting on this replica (${settings.replica}): rebuilding its state from its log; retry` };
+    }
+    const row = keeper?.rows().find((r) => r.partition === k);
+    if (row?.owner === settings.replica)
+      return { none: `voting partition ${k} is being stopped on this replica (${settings.replica}): its lease was lost or given back; retry` };
+    if (row && row.owner !== null && row.live && row.address) return { remote: row.address, owner: row.owner };
+    return {
+      none: `voting partition ${k} has no live owner now${row?.owner ? ` (replica ${row.owner}'s lease expired)` : ''}: a replica takes it within VOTING_LEASE_MS (${settings.leaseMs} ms); retry`,
+    };
+  };
+  const router = votingRouter({ partitions: settings.partitions, route, forwardTimeoutMs: settings.forwardTimeoutMs, log });
+
+  return {
+    grpc: [router],
+    async start(hooks) {
+      leases = await partitionLeases(url, schemaFor(`${ctx.namespace ? `${ctx.namespace}_` : ''}voting`), settings.partitions);
+      await leases.init();
+      keeper = leaseKeeper(
+        leases,
+        { replica: settings.replica, address: settings.address, leaseMs: settings.leaseMs, log },
+        { start: (k) => startPartition(k), stop: (k, why) => stopPartition(k, why) },
+      );
+      log.info('partitioned voting: taking leases', {
+        partitions: settings.partitions,
+        replica: settings.replica,
+        address: settings.address,
+        leaseMs: settings.leaseMs,
+      });
+      await keeper.start();
+      await hooks?.queryable?.();
+      // Commands are accepted (health SERVING) once the partitions taken at start are started here.
+      await Promise.all([...busy.values()]);
+    },
+    async stop() {
+      await keeper?.stop();
+      await Promise.all([...busy.values()]);
+      router.close();
+      await leases?.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { silentLogger } from '@ewx/platform';
+import type { SubmitVoteRequest, SubmitVotesResponse } from '@ewx/proto/voting';
+import { partitionOf } from './partitions.js';
+import { FORWARDED, votingRouter, type Route } from './router.js';
+
+/** Solutions that fall in partitions 0, 1 and 2 of 3. */
+const P = 3;
+const sol: string[] = [];
+for (let i = 0; sol.filter(Boolean).length < P; i++) sol[partitionOf(`s${i}`, P)] ??= `s${i}`;
+
+const voteFor = (solution: string, n: number): SubmitVoteRequest => ({ solution, roundId: `r${n}`, result: Buffer.from([n]), auth: undefined });
+
+/** A stand-in partition: answers each vote with its own tag in `message`, or refuses the whole call. */
+const partition = (tag: string, refuse?: string) => ({
+  submitVotes: (call: grpc.ServerUnaryCall<{ votes: SubmitVoteRequest[] }, SubmitVotesResponse>, cb: grpc.sendUnaryData<SubmitVotesResponse>) =>
+    refuse
+      ? cb({ code: grpc.status.UNAVAILABLE, details: refuse } as grpc.ServiceError)
+      : cb(null, { results: call.request.votes.map((v) => ({ code: 0, message: `${tag}:${v.roundId}`, accepted: true })) }),
+  getRound: (call: grpc.ServerUnaryCall<{ solution: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, { solution: call.request.solution, tag }),
+});
+
+const call = <Req>(request: Req, forwarded = false): grpc.ServerUnaryCall<Req, unknown> => {
+  const metadata = new grpc.Metadata();
+  if (forwarded) metadata.set(FORWARDED, '1');
+  return { request, metadata } as unknown as grpc.ServerUnaryCall<Req, unknown>;
+};
+const invoke = <Res>(handler: unknown, c: grpc.ServerUnaryCall<unknown, unknown>): Promise<Res> =>
+  new Promise((resolve, reject) => (handler as grpc.handleUnaryCall<unknown, Res>)(c, (e, r) => (e ? reject(e) : resolve(r as Res))));
+
+describe('votingRouter', () => {
+  const routes: Record<number, Route> = {
+    0: { local: partition('p0') as never },
+    1: { local: partition('p1', 'voting partition 1 is starting on this replica (a)') as never },
+    2: { remote: '127.0.0.1:1', owner: 'b' },
+  };
+  const router = votingRouter({ partitions: P, route: (k) => routes[k]!, forwardTimeoutMs: 1000, log: silentLogger });
+  const impl = router.implementation as Record<string, unknown>;
+
+  test('SubmitVotes across partitions: each part to its partition, the answers in the request order, a refusal kept per vote', async () => {
+    const votes = [voteFor(sol[0]!, 1), voteFor(sol[1]!, 2), voteFor(sol[0]!, 3), voteFor(sol[1]!, 4)];
+    const res = await invoke<SubmitVotesResponse>(impl.submitVotes, call({ votes }));
+    assert.deepEqual(
+      res.results.map((r) => [r.code, r.accepted, r.message]),
+      [
+        [0, true, 'p0:r1'],
+        [grpc.status.UNAVAILABLE, false, 'voting partition 1 is starting on this replica (a)'],
+        [0, true, 'p0:r3'],
+        [grpc.status.UNAVAILABLE, false, 'voting partition 1 is starting on this replica (a)'],
+      ],
+    );
+  });
+
+  test('a request about a solution goes to its partition; a forwarded one is not forwarded again', async () => {
+    assert.deepEqual(await invoke(impl.getRound, call({ solution: sol[0]!, roundId: 'x' })), { solution: sol[0], tag: 'p0' });
+    await assert.rejects(invoke(impl.getRound, call({ solution: sol[2]!, roundId: 'x' }, true)), (e: grpc.ServiceError) => {
+      assert.equal(e.code, grpc.status.UNAVAILABLE);
+      assert.match(e.details, /voting partition 2 \(solution .*\) moved while the request was forwarded \(now owned by replica b\); retry/);
+      return true;
+    });
+  });
+
+  test('an owner that cannot be reached: UNAVAILABLE naming the partition, the replica and its address', async () => {
+    await assert.rejects(invoke(impl.getRound, call({ solution: sol[2]!, roundId: 'x' })), (e: grpc.ServiceError) => {
+      assert.equal(e.code, grpc.status.UNAVAILABLE);
+      assert.match(e.details, /^voting partition 2 is owned by replica b at 127\.0\.0\.1:1, which did not answer/);
+      return true;
+    });
+    router.close();
+  });
+});

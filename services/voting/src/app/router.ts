@@ -1,0 +1,213 @@
+import * as grpc from '@grpc/grpc-js';
+import { grpcStatusOf, invalid, isDomainError, statusMessage, unavailable, type GrpcService, type Logger } from '@ewx/platform';
+import { VotingClient, VotingService, type SubmitVoteRequest, type SubmitVotesResponse, type VoteStatus } from '@ewx/proto/voting';
+import { partitionOf } from './partitions.js';
+
+/** Set on a request one replica forwards to another: the receiver answers it itself or refuses, never forwards again. */
+export const FORWARDED = 'ewx-voting-forwarded';
+
+type Impl = Record<string, (call: never, callback?: never) => void>;
+
+/** Where a partition's requests go now: this replica's handlers, another replica, or nowhere (why). */
+export type Route = { local: Impl } | { remote: string; owner: string } | { none: string };
+
+const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds', 'getRoundSnapshot'] as const;
+
+/**
+ * The voting gRPC service of a replica of a partitioned voting (VOTING_PARTITIONS > 1): every
+ * replica answers the whole API. A request about a solution goes to the partition of the solution
+ * (`partitionOf`): answered here if this replica holds it, forwarded to the owner's address (from
+ * the lease table) otherwise, UNAVAILABLE naming the owner if it cannot be reached or no replica
+ * holds it now. SubmitVotes is split by partition and its answers put back in the request's order.
+ * GetStatus and Watch are answered from the lowest partition held here (forwarded if none is).
+ */
+export function votingRouter(o: { partitions: number; route(k: number): Route; forwardTimeoutMs: number; log: Logger }): GrpcService & { close(): void } {
+  const clients = new Map<string, VotingClient>();
+  const clientOf = (address: string): VotingClient => {
+    let c = clients.get(address);
+    if (!c) {
+      c = new VotingClient(address, grpc.credentials.createInsecure());
+      clients.set(address, c);
+    }
+    return c;
+  };
+  const refuse = (e: unknown): Partial<grpc.StatusObject> => ({ code: grpcStatusOf(e), details: statusMessage(e), metadata: new grpc.Metadata() });
+
+  /** The route of partition k, or the refusal to answer with (a forwarded request is never forwarded again). */
+  const routeOf = (k: number, forwarded: boolean, what: string): Route => {
+    const r = o.route(k);
+    if ('remote' in r && forwarded)
+      return { none: `voting partition ${k} (${what}) moved while the request was forwarded (now owned by replica ${r.owner}); retry` };
+    return r;
+  };
+
+  const forward = <Res>(address: string, owner: string, k: number, method: string, request: unknown, md: grpc.Metadata): Promise<Res> => {
+    const m = md.clone();
+    m.set(FORWARDED, '1');
+    const deadline = Date.now() + o.forwardTimeoutMs;
+    return new Promise<Res>((resolve, reject) => {
+      const c = clientOf(address) as unknown as Record<string, (...a: unknown[]) => void>;
+      c[method]!.call(c, request, m, { deadline }, (e: grpc.ServiceError | null, res: Res) => {
+        if (!e) return resolve(res);
+        if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED)
+          return reject(
+            unavailable(
+              `voting partition ${k} is owned by replica ${owner} at ${address}, which did not answer (${e.details}); retry: if it is down, another replica takes the partition once its lease expires`,
+            ),
+          );
+        reject(e);
+      });
+    });
+  };
+
+  /** The owner's own answer passes through as it is (status and message); anything else as `unary` would answer it. */
+  const toError = (e: unknown): Partial<grpc.StatusObject> => {
+    const s = e as Partial<grpc.ServiceError>;
+    return !isDomainError(e) && typeof s.code === 'number' ? { code: s.code, details: s.details ?? '', metadata: new grpc.Metadata() } : refuse(e);
+  };
+
+  const bySolution =
+    (method: (typeof UNARY_BY_SOLUTION)[number]) =>
+    (call: grpc.ServerUnaryCall<{ solution: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+      const solution = typeof call.request?.solution === 'string' ? call.request.solution : '';
+      const k = partitionOf(solution, o.partitions);
+      const r = routeOf(k, call.metadata.get(FORWARDED).length > 0, `solution ${solution}`);
+      if ('local' in r) {
+        (r.local[method] as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+        return;
+      }
+      if ('none' in r) {
+        callback(refuse(unavailable(r.none)) as grpc.ServiceError);
+        return;
+      }
+      forward(r.remote, r.owner, k, method, call.request, call.metadata).then(
+        (res) => callback(null, res),
+        (e) => callback(toError(e) as grpc.ServiceError),
+      );
+    };
+
+  /** A local handler called with part of a request (SubmitVotes' votes of one partition). */
+  const invokeLocal = <Res>(impl: Impl, method: string, call: grpc.ServerUnaryCall<unknown, unknown>, request: unknown): Promise<Res> =>
+    new Promise<Res>((resolve, reject) => {
+      const part = Object.assign(Object.create(call) as object, { request });
+      (impl[method] as unknown as grpc.handleUnaryCall<unknown, Res>)(part as grpc.ServerUnaryCall<unknown, Res>, (e, res) =>
+        e ? reject(e) : resolve(res as Res),
+      );
+    });
+
+  const submitVotes = (
+    call: grpc.ServerUnaryCall<{ votes: SubmitVoteRequest[] }, SubmitVotesResponse>,
+    callback: grpc.sendUnaryData<SubmitVotesResponse>,
+  ): void => {
+    const votes = call.request?.votes ?? [];
+    const forwarded = call.metadata.get(FORWARDED).length > 0;
+    const parts = new Map<number, number[]>();
+    votes.forEach((v, i) => {
+      const k = partitionOf(v.solution, o.partitions);
+      const at = parts.get(k) ?? [];
+      if (at.length === 0) parts.set(k, at);
+      at.push(i);
+    });
+    // One partition (the usual batch of one round's votes): passed on whole, limits and errors included.
+    if (parts.size <= 1) {
+      const k = parts.keys().next().value ?? 0;
+      const r = routeOf(k, forwarded, 'these votes');
+      if ('local' in r) {
+        (r.local.submitVotes as unknown as grpc.handleUnaryCall<unknown, SubmitVotesResponse>)(call, callback);
+        return;
+      }
+      if ('none' in r) {
+        callback(refuse(unavailable(r.none)) as grpc.ServiceError);
+        return;
+      }
+      forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', call.request, call.metadata).then(
+        (res) => callback(null, res),
+        (e) => callback(toError(e) as grpc.ServiceError),
+      );
+      return;
+    }
+    if (votes.length > 10_000) {
+      callback(refuse(invalid('votes', 'at most 10000 per call')) as grpc.ServiceError);
+      return;
+    }
+    const results: VoteStatus[] = new Array(votes.length);
+    Promise.all(
+      [...parts].map(async ([k, at]) => {
+        const request = { votes: at.map((i) => votes[i]!) };
+        const r = routeOf(k, forwarded, 'votes');
+        let out: VoteStatus[];
+        try {
+          if ('none' in r) throw unavailable(r.none);
+          const res =
+            'local' in r
+              ? await invokeLocal<SubmitVotesResponse>(r.local, 'submitVotes', call as never, request)
+              : await forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', request, call.metadata);
+          out = res.results;
+        } catch (e) {
+          const s = toError(e);
+          out = at.map(() => ({ code: s.code ?? grpc.status.UNAVAILABLE, message: s.details ?? '', accepted: false }));
+        }
+        at.forEach((i, j) => {
+          results[i] = out[j]!;
+        });
+      }),
+    ).then(
+      () => callback(null, { results }),
+      (e) => callback(refuse(e) as grpc.ServiceError),
+    );
+  };
+
+  /** GetStatus and Watch: the lowest partition held here, else forwarded (GetStatus) to partition 0's owner. */
+  const firstLocal = (): Impl | undefined => {
+    for (let k = 0; k < o.partitions; k++) {
+      const r = o.route(k);
+      if ('local' in r) return r.local;
+    }
+    return undefined;
+  };
+  const getStatus = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+    const local = firstLocal();
+    if (local) {
+      (local.getStatus as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+      return;
+    }
+    const r = routeOf(0, call.metadata.get(FORWARDED).length > 0, 'status');
+    if (!('remote' in r)) {
+      callback(refuse(unavailable('no voting partition is held here nor by a live replica yet; retry')) as grpc.ServiceError);
+      return;
+    }
+    forward(r.remote, r.owner, 0, 'getStatus', call.request, call.metadata).then(
+      (res) => callback(null, res),
+      (e) => callback(toError(e) as grpc.ServiceError),
+    );
+  };
+  const watch = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
+    const local = firstLocal();
+    if (local) {
+      (local.watch as unknown as grpc.handleServerStreamingCall<unknown, unknown>)(call);
+      return;
+    }
+    call.destroy(
+      Object.assign(new Error('this voting replica holds no partition now: Watch follows one partition log, ask a replica that holds one'), {
+        code: grpc.status.UNAVAILABLE,
+        details: 'this voting replica holds no partition now: Watch follows one partition log, ask a replica that holds one',
+      }),
+    );
+  };
+
+  const implementation: grpc.UntypedServiceImplementation = {
+    getStatus,
+    watch,
+    submitVotes,
+    ...Object.fromEntries(UNARY_BY_SOLUTION.map((m) => [m, bySolution(m)])),
+  };
+  return {
+    name: 'ewx.v1.Voting',
+    definition: VotingService,
+    implementation,
+    close() {
+      for (const c of clients.values()) c.close();
+      clients.clear();
+    },
+  };
+}

@@ -1,0 +1,315 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
+import { createRuntime, createLogger, generateKeyPair, nonceCounter, partitionLeases, postgresEventStore, schemaFor, type KeyPair } from '@ewx/platform';
+import {
+  freePort,
+  insecureClient,
+  produceBlocks,
+  realInfra,
+  rpc,
+  seedStandaloneNetwork,
+  serviceEnv,
+  signedFor,
+  startServiceProcess,
+  testGroupConfig,
+  testSolutionConfig,
+  uniqueNamespace,
+  untilEligibleWorkers,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
+import { ConsensusClient } from '@ewx/proto/consensus';
+import { RegisterSolutionRequest, RegistryClient } from '@ewx/proto/registry';
+import { RewardsClient } from '@ewx/proto/rewards';
+import { RoundState, StartRoundRequest, SubmitVoteRequest, SubmitVotesRequest, VotingClient } from '@ewx/proto/voting';
+import { partitionCategory } from './app/partitioned.js';
+import { partitionOf } from './app/partitions.js';
+import { roundKey, votingDecider } from './domain/decider.js';
+
+/**
+ * Voting scaled out (VOTING_PARTITIONS=2): two replicas as separate processes on the real Kafka and
+ * PostgreSQL, beside consensus, registry and rewards. Votes for solutions of both partitions are
+ * accepted through either replica (forwarded to the partition's owner); one replica is killed with
+ * SIGKILL; the other takes its partition once the lease expires, votes for it are accepted again,
+ * rounds settle, no vote is lost or recorded twice, and each partition log replays to the state
+ * the replicas answered with.
+ */
+const { infra, skip } = await realInfra();
+const P = 2;
+const G = 'scale.group';
+/** The first solution names that fall in partitions 0 and 1. */
+const solutions: string[] = [];
+for (let i = 0; solutions.filter(Boolean).length < P; i++) {
+  const s = `sol${i}.scale`;
+  solutions[partitionOf(s, P)] ??= s;
+}
+
+describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', { skip, timeout: 300_000 }, () => {
+  const admin = generateKeyPair();
+  const validator = generateKeyPair();
+  const nonce = nonceCounter();
+  const signed = signedFor(nonce);
+  const ns = uniqueNamespace('scale');
+  const procs: ServiceProcess[] = [];
+  const R = generateKeyPair();
+  const ops = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const ports: Record<string, number> = {};
+  const replicas: Record<'a' | 'b', ServiceProcess> = {} as never;
+  const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
+  let leases: Awaited<ReturnType<typeof partitionLeases>>;
+  let votingEnvOf: (id: 'a' | 'b') => Record<string, string>;
+  const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
+
+  /** Retries while the answer is UNAVAILABLE (a partition moving or starting); the refusals seen are kept. */
+  const unavailableSeen: string[] = [];
+  const whileUnavailable = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    waitFor(
+      what,
+      () =>
+        fn().catch((e: grpc.ServiceError) => {
+          if (e.code !== grpc.status.UNAVAILABLE) throw e;
+          unavailableSeen.push(e.details);
+          return undefined;
+        }),
+      120_000,
+      100,
+    );
+  const vote = (w: KeyPair, solution: string, roundId: string, result: string): SubmitVoteRequest =>
+    signed(w, 'Voting/SubmitVote', { auth: undefined, solution, roundId, result: Buffer.from(result, 'hex') }, SubmitVoteRequest.encode);
+  const blocks = (count: number): Promise<bigint> => produceBlocks(client(ConsensusClient, 'consensus'), admin, nonce, count);
+  const owners = async (): Promise<Map<number, string | null>> => new Map((await leases.rows()).filter((r) => r.live).map((r) => [r.partition, r.owner]));
+  const settled = (via: VotingClient, solution: string, roundId: string) =>
+    waitFor(
+      `round ${roundId} of ${solution} settled`,
+      async () => {
+        const r = await rpc(via, 'getRound', { solution, roundId }).catch(() => undefined);
+        return r?.state === RoundState.ROUND_STATE_SETTLED ? r : undefined;
+      },
+      60_000,
+    );
+
+  before(async () => {
+    for (const n of ['consensus', 'registry', 'rewards', 'a', 'b']) ports[n] = await freePort();
+    const env = {
+      ...serviceEnv(infra!, ns, admin.address),
+      REWARD_PERIOD_BLOCKS: '10',
+      REWARDS_SETTLEMENT_DELAY: '2',
+      VALIDATORS: validator.address,
+      VALIDATOR_KEY: validator.seed,
+    };
+    for (const name of ['consensus', 'registry', 'rewards']) procs.push(await startServiceProcess(name, ports[name]!, env));
+    votingEnvOf = (id: 'a' | 'b') => ({
+      ...env,
+      VOTING_PARTITIONS: String(P),
+      VOTING_REPLICA_ID: id,
+      VOTING_LEASE_MS: '3000',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: 'info',
+    });
+    replicas.a = await startServiceProcess('voting', ports.a!, votingEnvOf('a'));
+    procs.push(replicas.a);
+    replicas.b = await startServiceProcess('voting', ports.b!, votingEnvOf('b'));
+    procs.push(replicas.b);
+    leases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), P);
+  });
+  after(async () => {
+    for (const p of procs) await p.stop();
+    await leases?.close();
+    await db.end();
+  });
+
+  test('two replicas share the partitions; votes through either; a SIGKILLed replica fails over; nothing lost or twice; logs replay; a paused owner is fenced out', async (t) => {
+    // Each replica takes its fair share: one partition each.
+    const shared = await waitFor(
+      'each replica to hold one partition',
+      async () => {
+        const o = await owners();
+        return o.size === P && new Set(o.values()).size === P ? o : undefined;
+      },
+      60_000,
+      100,
+    );
+    const ownerOf = (s: string): 'a' | 'b' => shared.get(partitionOf(s, P)) as 'a' | 'b';
+    const A = client(VotingClient, 'a');
+    const B = client(VotingClient, 'b');
+    const via = { a: A, b: B };
+    const registry = client(RegistryClient, 'registry');
+    await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
+    await blocks(1);
+    const net = { registry, voting: A, nonce, admin, registrar: R, operators: ops, workers };
+    await seedStandaloneNetwork(net, 'scale', testGroupConfig(G, { info: 'scale-out' }), testSolutionConfig(solutions[0]!, G));
+    await rpc(
+      registry,
+      'registerSolution',
+      signed(R, 'Registry/RegisterSolution', { auth: undefined, config: testSolutionConfig(solutions[1]!, G) }, RegisterSolutionRequest.encode),
+    );
+    await blocks(10);
+    // Through replica a for both solutions: one of them is forwarded to b.
+    for (const s of solutions) await untilEligibleWorkers({ ...net, voting: A }, s, 3);
+
+    // Round 1 of each solution: started through the replica that does NOT own it, votes through both.
+    const accepted: { solution: string; roundId: string; worker: string; req: SubmitVoteRequest }[] = [];
+    for (const s of solutions) {
+      const other = via[ownerOf(s) === 'a' ? 'b' : 'a'];
+      const r = await rpc(other, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: s, roundId: 'r1' }, StartRoundRequest.encode));
+      assert.equal(r.eligible, 3);
+      for (let i = 0; i < 3; i++) {
+        const req = vote(workers[i]!, s, 'r1', i < 2 ? 'c0ffee' : 'bad0');
+        const res = await rpc(i % 2 === 0 ? A : B, 'submitVote', req);
+        assert.equal(res.accepted, true);
+        accepted.push({ solution: s, roundId: 'r1', worker: workers[i]!.address, req });
+      }
+    }
+    await blocks(3);
+    for (const s of solutions)
+      for (const v of [A, B])
+        assert.equal(Buffer.from((await settled(v, s, 'r1')).result).toString('hex'), 'c0ffee', `r1 of ${s} settled, read through both replicas`);
+
+    // SIGKILL replica b. Until its lease expires, its partition is refused (UNAVAILABLE, naming b) or answered; then a takes it.
+    const victim = 'b';
+    const moved = solutions.find((s) => ownerOf(s) === victim)!;
+    const kept = solutions.find((s) => ownerOf(s) !== victim)!;
+    await replicas.b.kill();
+    const early = await rpc(A, 'getRound', { solution: moved, roundId: 'r1' }).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    t.diagnostic(
+      `right after the kill, GetRound through a for b's partition: ${early ? `${early.code} ${early.details}` : 'answered (the lease had already moved)'}`,
+    );
+    if (early) {
+      assert.equal(early.code, grpc.status.UNAVAILABLE);
+      assert.match(early.details, /replica b|no live owner/);
+    }
+    await waitFor(
+      'replica a to hold every partition',
+      async () => {
+        const o = await owners();
+        return o.size === P && [...o.values()].every((x) => x === 'a') ? true : undefined;
+      },
+      60_000,
+      100,
+    );
+    // The vote recorded by b before the kill, sent again through a: refused (the taken-over log has it), not recorded twice.
+    const again = accepted.find((v) => v.solution === moved)!;
+    const dup = await whileUnavailable('the resent vote to be answered', () =>
+      rpc(A, 'submitVote', again.req).then(
+        () => 'accepted',
+        (e: grpc.ServiceError) => {
+          if (e.code === grpc.status.UNAVAILABLE) throw e;
+          return `${e.code}: ${e.details}`;
+        },
+      ),
+    );
+    assert.match(dup, /nonce|already/, `a resent vote is refused: ${dup}`);
+    t.diagnostic(`the vote resent after the fail-over: ${dup}`);
+
+    // Round 2 of both solutions through a alone, votes batched in one SubmitVotes across both partitions.
+    for (const s of solutions)
+      await whileUnavailable(`round r2 of ${s} started`, () =>
+        rpc(A, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: s, roundId: 'r2' }, StartRoundRequest.encode)),
+      );
+    const batch = solutions.flatMap((s) => workers.map((w, i) => ({ s, w, req: vote(w, s, 'r2', i < 2 ? 'c0ffee' : 'bad0') })));
+    const res = await whileUnavailable('the batch answered', () => rpc(A, 'submitVotes', SubmitVotesRequest.fromPartial({ votes: batch.map((b) => b.req) })));
+    assert.deepEqual(
+      res.results.map((r) => [r.code, r.accepted]),
+      batch.map(() => [0, true]),
+      JSON.stringify(res.results),
+    );
+    for (const b of batch) accepted.push({ solution: b.s, roundId: 'r2', worker: b.w.address, req: b.req });
+    await blocks(3);
+    for (const s of [kept, moved]) assert.equal(Buffer.from((await settled(A, s, 'r2')).result).toString('hex'), 'c0ffee');
+    const consensus = client(ConsensusClient, 'consensus');
+    for (const s of solutions)
+      for (const r of ['r1', 'r2']) {
+        const c = await waitFor(`consensus settled ${r} of ${s}`, async () => {
+          const x = await rpc(consensus, 'getSettlement', { solution: s, roundId: r });
+          return x.state === 'SETTLED' ? x : undefined;
+        });
+        assert.equal(c.state, 'SETTLED');
+      }
+
+    // Every accepted vote is one VoteCast in its solution's partition log, none twice, none elsewhere.
+    for (let k = 0; k < P; k++) {
+      const schema = schemaFor(partitionCategory(ns, k));
+      const rows = (
+        await db.query<{ data: { solution: string; roundId: string; worker: string } }>(`SELECT data FROM ${schema}.events WHERE type = 'VoteCast'`)
+      ).rows;
+      const got = rows.map((r) => `${r.data.solution}/${r.data.roundId}/${r.data.worker}`).sort();
+      const want = accepted
+        .filter((v) => partitionOf(v.solution, P) === k)
+        .map((v) => `${v.solution}/${v.roundId}/${v.worker}`)
+        .sort();
+      assert.deepEqual(got, want, `partition ${k}: VoteCast events = accepted votes`);
+      // Replaying the partition log alone gives the state the replica answers with, and appends nothing.
+      const store = await postgresEventStore(infra!.databaseUrl, partitionCategory(ns, k));
+      const before = (await store.readAll('' as never, 1_000_000)).length;
+      const runtime = createRuntime(`replay_p${k}`, store, votingDecider, createLogger({ test: 'replay' }));
+      await runtime.start();
+      const s = solutions[k]!;
+      for (const roundId of ['r1', 'r2']) {
+        const replayed = runtime.state().rounds.get(roundKey(s, roundId));
+        const live = await rpc(A, 'getRound', { solution: s, roundId });
+        assert.equal(replayed?.status, 'SETTLED');
+        assert.equal(replayed?.result, Buffer.from(live.result).toString('hex'));
+        assert.equal(replayed?.merkleRoot, live.merkleRoot);
+        assert.equal(replayed?.submitted, live.tally?.submitted);
+      }
+      assert.equal(
+        runtime.state().rounds.size > 0 && [...runtime.state().rounds.values()].every((r) => partitionOf(r.solution, P) === k),
+        true,
+        'only its own solutions',
+      );
+      await runtime.stop();
+      assert.equal((await store.readAll('' as never, 1_000_000)).length, before, 'the replay appended nothing');
+      await store.close();
+    }
+    // What a client saw while the partition moved: refusals that say why and name who.
+    t.diagnostic(`UNAVAILABLE answers retried during the fail-over: ${unavailableSeen.length}; first: ${unavailableSeen[0] ?? '-'}`);
+    for (const d of unavailableSeen) assert.match(d, /partition|starting/, d);
+
+    // A paused owner (SIGSTOP past its lease): b, started again, takes its partition; once resumed, a
+    // finds its lease lost, stops the partition, and forwards that partition's requests to b.
+    const b2 = await startServiceProcess('voting', ports.b!, { ...votingEnvOf('b'), VOTING_REPLICA_ID: 'b2' });
+    procs.push(b2);
+    const split = await waitFor(
+      'b2 to take a share',
+      async () => {
+        const o = await owners();
+        return o.size === P && new Set(o.values()).size === P ? o : undefined;
+      },
+      60_000,
+      100,
+    );
+    const paused = solutions.find((s) => split.get(partitionOf(s, P)) === 'a')!;
+    replicas.a.child.kill('SIGSTOP');
+    try {
+      await waitFor(
+        "b2 to take the paused replica a's partition",
+        async () => ([...(await owners()).values()].filter((x) => x === 'b2').length === P ? true : undefined),
+        60_000,
+        100,
+      );
+    } finally {
+      replicas.a.child.kill('SIGCONT');
+    }
+    await waitFor(
+      'a to see its lease lost',
+      () => (/partition lease lost to another replica: stopping it here/.test(replicas.a.output()) ? true : undefined),
+      30_000,
+    );
+    await whileUnavailable('round r3 started through a', () =>
+      rpc(A, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: paused, roundId: 'r3' }, StartRoundRequest.encode)),
+    );
+    const r3 = vote(workers[0]!, paused, 'r3', 'c0ffee');
+    assert.equal((await whileUnavailable('a vote through a, for b2', () => rpc(A, 'submitVote', r3))).accepted, true);
+    const k3 = partitionOf(paused, P);
+    const cast = await db.query(`SELECT count(*)::int AS n FROM ${schemaFor(partitionCategory(ns, k3))}.events WHERE type = 'VoteCast' AND stream_id = $1`, [
+      `round:${paused}:r3`,
+    ]);
+    assert.equal(cast.rows[0].n, 1, 'the vote through the formerly paused replica is recorded once');
+  });
+});
