@@ -5,7 +5,7 @@ import { REWARDS_STATE_VERSION } from '@ewx/rewards';
 import { VOTING_STATE_VERSION } from '@ewx/voting';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { auditService, newCrossIndex, type CrossIndex, type Published, type RunOptions, type ServiceAudit } from './runner.js';
+import { auditService, newCrossIndex, publish, type Copy, type CrossIndex, type Published, type RunOptions, type ServiceAudit } from './runner.js';
 import { crossCheck } from './cross.js';
 import { consensusAudit } from './services/consensus.js';
 import { distanceAudit } from './services/distance.js';
@@ -108,7 +108,8 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     services.push(part.summary!);
     out.divergences.push(...part.out.divergences);
     out.notes.push(...part.out.notes);
-    for (const [k, v] of part.cross.published) cross.published.set(k, v);
+    for (const [service, streams] of part.cross.published)
+      for (const [stream, versions] of streams) versions.forEach((v, version) => v !== undefined && publish(cross.published, service, stream, version, v));
     for (const c of part.cross.copies) cross.copies.push(c);
     for (const [k, v] of part.cross.facts) cross.facts.set(k, v);
     if (part.phases) for (const k of ['read', 'signatures', 'replay'] as const) phases[k] += part.phases[k];
@@ -164,11 +165,13 @@ function replayInWorker(task: WorkerTask, onProgress: AuditOptions['onProgress']
       else if (m.result) {
         settled = true;
         const { published, copies, facts, ...rest } = m.result;
-        const parsed = JSON.parse(copies) as (Omit<CrossIndex['copies'][number], 'position'> & { position: string })[];
+        const parsed = JSON.parse(copies) as (Omit<Copy, 'position'> & { position: string })[];
+        // Arrays of versions as JSON: a version with no published event is null there.
+        const index = JSON.parse(published) as [string, [string, (Published | null)[]][]][];
         resolve({
           ...rest,
           cross: {
-            published: new Map(JSON.parse(published) as [string, Published][]),
+            published: new Map(index.map(([service, streams]) => [service, new Map(streams.map(([stream, v]) => [stream, v.map((x) => x ?? undefined)]))])),
             copies: parsed.map((c) => ({ ...c, position: BigInt(c.position) })),
             facts,
           },

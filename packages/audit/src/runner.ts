@@ -161,10 +161,44 @@ export interface Published {
   readonly data: unknown;
 }
 
+/** A copy of another service's event in a log's inbox: where it is, and which event of which log it copies. */
+export interface Copy {
+  readonly service: ServiceName;
+  readonly position: bigint;
+  readonly source: string;
+  readonly sourceStream: string;
+  readonly sourceVersion: number;
+  readonly event: Published;
+  readonly type: string;
+}
+
+/** `service|stream|version`: how a published event is named in the report. */
+export const copyKey = (c: Pick<Copy, 'source' | 'sourceStream' | 'sourceVersion'>): string => `${c.source}|${c.sourceStream}|${c.sourceVersion}`;
+
+/** Published events by service, then stream (the strings as read: no key text built per event), then version. */
+export type PublishedIndex = Map<string, Map<string, (Published | undefined)[]>>;
+
+export const publishedAt = (p: PublishedIndex, service: string, stream: string, version: number): Published | undefined =>
+  p.get(service)?.get(stream)?.[version];
+
+export function publish(p: PublishedIndex, service: string, stream: string, version: number, event: Published): void {
+  let streams = p.get(service);
+  if (streams === undefined) {
+    streams = new Map();
+    p.set(service, streams);
+  }
+  let versions = streams.get(stream);
+  if (versions === undefined) {
+    versions = [];
+    streams.set(stream, versions);
+  }
+  versions[version] = event;
+}
+
 export interface CrossIndex {
-  /** `service|stream|version` → a published event (its type and data as read). */
-  readonly published: Map<string, Published>;
-  readonly copies: { service: ServiceName; position: bigint; key: string; event: Published; type: string }[];
+  /** The published events (their type and data as read) other services may copy. */
+  readonly published: PublishedIndex;
+  readonly copies: Copy[];
   /** Facts each service's auditor records for the cross checks (see cross.ts). */
   readonly facts: Map<string, unknown>;
   readonly present: Set<ServiceName>;
@@ -478,7 +512,9 @@ export async function auditService<S>(
         cross.copies.push({
           service,
           position: e.position,
-          key: `${m.source}|${m.sourceStream}|${m.sourceVersion}`,
+          source: m.source,
+          sourceStream: m.sourceStream,
+          sourceVersion: m.sourceVersion,
           event: { type: e.type, data: e.data },
           type: e.type,
         });
@@ -497,7 +533,7 @@ export async function auditService<S>(
         }
       }
       typeVersions.set(typeKey, e.version);
-      if (consumed.has(e.type)) cross.published.set(`${service}|${e.streamId}|${e.version}`, { type: e.type, data: e.data });
+      if (consumed.has(e.type)) publish(cross.published, service, e.streamId, e.version, { type: e.type, data: e.data });
       if (m.signer !== undefined && m.nonce !== undefined) {
         checkNonce(e, m.signer, m.nonce, 'signer');
         checkProof(e, m);
