@@ -109,7 +109,10 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     out.divergences.push(...part.out.divergences);
     out.notes.push(...part.out.notes);
     for (const [service, streams] of part.cross.published)
-      for (const [stream, versions] of streams) versions.forEach((v, version) => v !== undefined && publish(cross.published, service, stream, version, v));
+      for (const [stream, versions] of streams)
+        versions.forEach((v, version) => {
+          if (v !== undefined) publish(cross.published, service, stream, version, v);
+        });
     for (const c of part.cross.copies) cross.copies.push(c);
     for (const [k, v] of part.cross.facts) cross.facts.set(k, v);
     if (part.phases) for (const k of ['read', 'signatures', 'replay'] as const) phases[k] += part.phases[k];
