@@ -30,6 +30,11 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
   const has = (...s: ServiceName[]): boolean => s.every((x) => cross.present.has(x));
 
   for (const c of cross.copies) {
+    if ('checked' in c) {
+      // Compared as they were read (recordCopy): equal to their originals.
+      counts.copies = (counts.copies ?? 0) + c.checked;
+      continue;
+    }
     const source = c.source as ServiceName;
     if (!cross.present.has(source)) continue;
     count('copies');
