@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { audit, fileSource, memorySource, readAllLogs, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import { SubmitVoteRequest } from '@ewx/proto/voting';
+import { isInboxStreamOf } from './runner.js';
+import { votePayload } from './services/voting.js';
 import { RECORDED_LOG } from './testing/index.js';
 
 type Logs = Partial<Record<ServiceName, LogEvent[]>>;
@@ -107,5 +110,56 @@ describe('copies compared as they are read: the same report as at the cross chec
       r.divergences.some((d) => d.service === 'cross' && d.check === 'copies' && d.position === at && /does not have/.test(d.message)),
       show(r.divergences),
     );
+  });
+});
+
+describe('written directly: the same bytes and answers as the general code', () => {
+  test("votePayload: SubmitVoteRequest.encode's bytes, for every vote of the recorded log and for edge cases", async () => {
+    const source = await fileSource(RECORDED_LOG);
+    const logs = await readAllLogs(source);
+    await source.close();
+    const encode = (solution: string, roundId: string, result: Buffer): Buffer =>
+      Buffer.from(SubmitVoteRequest.encode({ auth: undefined, solution, roundId, result }).finish());
+    let votes = 0;
+    for (const e of logs.voting!) {
+      if (e.type !== 'VoteCast') continue;
+      const d = e.data as { solution: string; roundId: string; result: string };
+      const result = Buffer.from(d.result, 'hex');
+      assert.deepEqual(Buffer.from(votePayload(d.solution, d.roundId, result)), encode(d.solution, d.roundId, result));
+      votes++;
+    }
+    assert.ok(votes >= 10, `${votes} votes`);
+    const texts = ['', 'a', 'é', '😀 round', 'x'.repeat(127), 'y'.repeat(128), 'z'.repeat(16_383), 'w'.repeat(16_384), 'ü'.repeat(70_000)];
+    const results = [0, 1, 32, 64, 127, 128, 300].map((n) => Buffer.alloc(n, n & 0xff));
+    for (const s of texts)
+      for (const r of texts)
+        for (const b of results) {
+          if (s.length > 200 && r.length > 200 && b.length > 1) continue;
+          assert.deepEqual(Buffer.from(votePayload(s, r, b)), encode(s, r, b), `${s.length}/${r.length}/${b.length}`);
+        }
+  });
+
+  test('isInboxStreamOf answers as comparing the stream with `inbox:<source>:<sourceStream>` does', () => {
+    const streams = [
+      'inbox:voting:round:a',
+      'inbox:voting:round:b',
+      'inbox:votingx:round:a',
+      'inbox:voting:',
+      'inbox::round:a',
+      'inbox:voting;round:a',
+      'round:a',
+      '',
+    ];
+    const sources: unknown[] = ['voting', 'votin', 'votingx', '', 'voting:round', 5, null, undefined, { toString: () => 'voting' }];
+    const sourceStreams: unknown[] = ['round:a', 'round', ':round:a', '', 'a', 7, null];
+    let same = 0;
+    for (const st of streams)
+      for (const so of sources)
+        for (const ss of sourceStreams) {
+          const want = st === `inbox:${so}:${ss}`;
+          assert.equal(isInboxStreamOf(st, so, ss), want, `${st} ${String(so)} ${String(ss)}`);
+          if (want) same++;
+        }
+    assert.ok(same >= 5, `${same} equal`);
   });
 });

@@ -130,6 +130,19 @@ interface Meta {
 export const metaOf = (e: LogEvent): Meta => (e.metadata ?? {}) as Meta;
 export const isInbox = (e: LogEvent): boolean => e.streamId.startsWith(INBOX_PREFIX);
 
+/** `stream === \`inbox:${source}:${sourceStream}\``, without writing that text (for strings; anything else as the text compares it). */
+export function isInboxStreamOf(stream: string, source: unknown, sourceStream: unknown): boolean {
+  if (typeof source !== 'string' || typeof sourceStream !== 'string') return stream === `${INBOX_PREFIX}${source}:${sourceStream}`;
+  const colon = INBOX_PREFIX.length + source.length;
+  return (
+    stream.length === colon + 1 + sourceStream.length &&
+    stream.startsWith(INBOX_PREFIX) &&
+    stream.startsWith(source, INBOX_PREFIX.length) &&
+    stream.charCodeAt(colon) === 58 &&
+    stream.endsWith(sourceStream)
+  );
+}
+
 /** Event types other services record through their inbox, by source service: the audit keeps these to compare the copies. */
 const CONSUMED: Record<ServiceName, ReadonlySet<string>> = {
   consensus: new Set(Object.values(PUBLISHED.consensus)),
@@ -517,12 +530,7 @@ export async function auditService<S>(
     const inbox = isInbox(e);
     if (inbox) {
       count('inbox-copy');
-      if (
-        m.source === undefined ||
-        m.sourceStream === undefined ||
-        m.sourceVersion === undefined ||
-        e.streamId !== `${INBOX_PREFIX}${m.source}:${m.sourceStream}`
-      ) {
+      if (m.source === undefined || m.sourceStream === undefined || m.sourceVersion === undefined || !isInboxStreamOf(e.streamId, m.source, m.sourceStream)) {
         diverge('inbox-copy', `inbox event without a consistent source (metadata source/sourceStream/sourceVersion and stream ${e.streamId})`, {
           recorded: e.metadata,
         });
