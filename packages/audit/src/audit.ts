@@ -5,7 +5,17 @@ import { REWARDS_STATE_VERSION } from '@ewx/rewards';
 import { VOTING_STATE_VERSION } from '@ewx/voting';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { auditService, newCrossIndex, type CrossIndex, type Published, type RunOptions, type ServiceAudit } from './runner.js';
+import {
+  auditService,
+  newCrossIndex,
+  publish,
+  type CheckedCopies,
+  type Copy,
+  type CrossIndex,
+  type Published,
+  type RunOptions,
+  type ServiceAudit,
+} from './runner.js';
 import { crossCheck } from './cross.js';
 import { consensusAudit } from './services/consensus.js';
 import { distanceAudit } from './services/distance.js';
@@ -35,6 +45,11 @@ export interface AuditOptions extends RunOptions {
    * on (docs/AUDIT.md). The report is the same either way.
    */
   readonly parallel?: boolean;
+  /**
+   * false: every copy of another log's event is kept and compared at the cross check, as before
+   * copies were compared as they are read (the same report; the tests compare both). Default true.
+   */
+  readonly copiesAsRead?: boolean;
 }
 
 /** What `signatures: false` leaves out, as the report states it. */
@@ -87,16 +102,28 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
       );
       inWorker.done.catch(() => undefined);
     }
+    // The logs replayed here share one index of published events: a copy whose source log is
+    // replayed already is compared as it is read (recordCopy), the others at the cross check.
+    const replayed = new Set<ServiceName>();
+    // A partitioned voting's events are in its partition logs, replayed after the others: copies of
+    // them are compared at the cross check, not as read.
+    const votingPartitions = (await source.partitions?.('voting')) ?? [];
     for (const s of present) {
       if (s === largest) continue;
-      const own = newCrossIndex();
-      for (const p of present) own.present.add(p);
+      const own: CrossIndex = {
+        published: cross.published,
+        copies: [],
+        facts: new Map(),
+        present: cross.present,
+        ...(options.copiesAsRead === false ? {} : { replayed }),
+      };
       const part: Part = { cross: own, out: { divergences: [], notes: [] } };
       part.summary = await auditService(source, make[s](), own, part.out, { ...options, checks, phases, settleLater });
+      if (!(s === 'voting' && votingPartitions.length > 0)) replayed.add(s);
       parts.set(s, part);
     }
     // A partitioned voting (VOTING_PARTITIONS > 1): each partition log audited as a voting log of its own.
-    for (const { partition, source: view } of (await source.partitions?.('voting')) ?? []) {
+    for (const { partition, source: view } of votingPartitions) {
       const own = newCrossIndex();
       for (const p of present) own.present.add(p);
       const part: Part = { cross: own, out: { divergences: [], notes: [] } };
@@ -117,7 +144,12 @@ export async function audit(source: LogSource, options: AuditOptions = {}): Prom
     services.push(part.summary!);
     out.divergences.push(...part.out.divergences);
     out.notes.push(...part.out.notes);
-    for (const [k, v] of part.cross.published) cross.published.set(k, v);
+    if (part.cross.published !== cross.published)
+      for (const [service, streams] of part.cross.published)
+        for (const [stream, versions] of streams)
+          versions.forEach((v, version) => {
+            if (v !== undefined) publish(cross.published, service, stream, version, v);
+          });
     for (const c of part.cross.copies) cross.copies.push(c);
     // Facts of one name come from one service; the partition logs of a service add to the same maps.
     for (const [k, v] of part.cross.facts) {
@@ -178,12 +210,14 @@ function replayInWorker(task: WorkerTask, onProgress: AuditOptions['onProgress']
       else if (m.result) {
         settled = true;
         const { published, copies, facts, ...rest } = m.result;
-        const parsed = JSON.parse(copies) as (Omit<CrossIndex['copies'][number], 'position'> & { position: string })[];
+        const parsed = JSON.parse(copies) as ((Omit<Copy, 'position'> & { position: string }) | CheckedCopies)[];
+        // Arrays of versions as JSON: a version with no published event is null there.
+        const index = JSON.parse(published) as [string, [string, (Published | null)[]][]][];
         resolve({
           ...rest,
           cross: {
-            published: new Map(JSON.parse(published) as [string, Published][]),
-            copies: parsed.map((c) => ({ ...c, position: BigInt(c.position) })),
+            published: new Map(index.map(([service, streams]) => [service, new Map(streams.map(([stream, v]) => [stream, v.map((x) => x ?? undefined)]))])),
+            copies: parsed.map((c) => ('checked' in c ? c : { ...c, position: BigInt(c.position) })),
             facts,
           },
         });

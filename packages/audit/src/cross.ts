@@ -1,4 +1,4 @@
-import { canonical, sameCanonical, type CrossIndex } from './runner.js';
+import { canonical, copyKey, publishedAt, sameCanonical, type CrossIndex } from './runner.js';
 import type { CreditFact, HoldFact } from './services/registry.js';
 import type { ClosedRoundFact } from './services/voting.js';
 import type { DecidedRoundFact } from './services/consensus.js';
@@ -30,17 +30,22 @@ export function crossCheck(cross: CrossIndex, out: { divergences: Divergence[]; 
   const has = (...s: ServiceName[]): boolean => s.every((x) => cross.present.has(x));
 
   for (const c of cross.copies) {
-    const source = c.key.split('|')[0] as ServiceName;
+    if ('checked' in c) {
+      // Compared as they were read (recordCopy): equal to their originals.
+      counts.copies = (counts.copies ?? 0) + c.checked;
+      continue;
+    }
+    const source = c.source as ServiceName;
     if (!cross.present.has(source)) continue;
     count('copies');
-    const original = cross.published.get(c.key);
+    const original = publishedAt(cross.published, c.source, c.sourceStream, c.sourceVersion);
     if (original === undefined) {
-      diverge('copies', `${c.service} recorded ${c.type} from ${c.key.replace(/\|/g, ' ')}, which the ${source} log does not have`, {
+      diverge('copies', `${c.service} recorded ${c.type} from ${copyKey(c).replace(/\|/g, ' ')}, which the ${source} log does not have`, {
         position: c.position,
         recorded: canonical(c.event),
       });
     } else if (!sameCanonical(original, c.event)) {
-      diverge('copies', `${c.service}'s copy of ${source}'s ${c.type} (${c.key.split('|').slice(1).join(' v')}) differs from the original`, {
+      diverge('copies', `${c.service}'s copy of ${source}'s ${c.type} (${c.sourceStream} v${c.sourceVersion}) differs from the original`, {
         position: c.position,
         expected: canonical(original),
         recorded: canonical(c.event),

@@ -44,7 +44,7 @@ async function main(task: WorkerTask): Promise<void> {
         out,
         // Published events and copies as one JSON text each (a string crosses threads as one copy; a clone of
         // tens of thousands of objects cost 3-5 times more), the facts (with bigints) as they are.
-        published: JSON.stringify([...cross.published]),
+        published: JSON.stringify([...cross.published].map(([service, streams]) => [service, [...streams]])),
         copies: JSON.stringify(cross.copies, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
         facts: cross.facts,
         phases,

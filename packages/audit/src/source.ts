@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -69,6 +70,12 @@ const pageEvent = (service: ServiceName, r: PageRow): LogEvent => ({
 });
 
 type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
+/** The one text value a query gives (its first row's first column), or null; `after` and `limit` are the page's bounds. */
+type PageQuery = (text: string, after: string, limit: number) => Promise<string | null>;
+
+const PAGE_SQL = (schema: string, after: string, limit: string): string =>
+  `SELECT json_agg(json_build_array(position::text, stream_id, version, type, data, metadata) ORDER BY position)::text AS page
+     FROM (SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events WHERE position > ${after} ORDER BY position LIMIT ${limit}) AS p`;
 
 function sqlSource(
   description: string,
@@ -76,6 +83,7 @@ function sqlSource(
   query: Query,
   close: () => Promise<void>,
   reopen?: Reopen,
+  pageQuery?: PageQuery,
   partitionOf?: { service: ServiceName; partition: number },
 ): LogSource {
   let present: ServiceName[] | undefined;
@@ -94,7 +102,10 @@ function sqlSource(
         .sort((a, b) => a - b)
         .map((partition) => ({
           partition,
-          source: sqlSource(`${description} (${service} partition ${partition})`, namespace, query, async () => undefined, undefined, { service, partition }),
+          source: sqlSource(`${description} (${service} partition ${partition})`, namespace, query, async () => undefined, undefined, pageQuery, {
+            service,
+            partition,
+          }),
         }));
     },
     async services() {
@@ -118,12 +129,9 @@ function sqlSource(
       // with one JSON.parse: per-row, per-column decoding in the driver cost more than the query.
       let after = '0';
       for (;;) {
-        const rows = await query<{ page: string | null }>(
-          `SELECT json_agg(json_build_array(position::text, stream_id, version, type, data, metadata) ORDER BY position)::text AS page
-             FROM (SELECT position, stream_id, version, type, data, metadata FROM ${schema(service)}.events WHERE position > $1 ORDER BY position LIMIT $2) AS p`,
-          [after, batchSize],
-        );
-        const page = rows[0]?.page;
+        const page = pageQuery
+          ? await pageQuery(PAGE_SQL(schema(service), '$1', '$2'), after, batchSize)
+          : (await query<{ page: string | null }>(PAGE_SQL(schema(service), '$1', '$2'), [after, batchSize]))[0]?.page;
         if (!page) return;
         const batch = (JSON.parse(page) as PageRow[]).map((r) => pageEvent(service, r));
         after = batch[batch.length - 1]!.position.toString();
@@ -175,7 +183,78 @@ export async function embeddedSource(dataDir: string, namespace = ''): Promise<L
     namespace,
     async <R>(text: string, params?: unknown[]) => (await db.query<R>(text, params)).rows,
     () => db.close(),
+    undefined,
+    (text, after, limit) =>
+      db.runExclusive(async () => {
+        // The answer's bytes as they come (copied out of the engine's memory), not through the driver's own message parser.
+        const chunks: Uint8Array[] = [];
+        await db.execProtocolRawStream(simpleQuery(bindPage(text, after, limit)), { syncToFs: false, onRawData: (c) => void chunks.push(c.slice()) });
+        return pageText(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      }),
   );
+}
+
+/** A page query with its two bounds written in (both checked to be plain integers: nothing else reaches the text). */
+export function bindPage(text: string, after: string, limit: number): string {
+  if (!/^(0|[1-9][0-9]{0,19})$/.test(after) || !Number.isSafeInteger(limit) || limit < 1) throw new Error(`page bounds: ${after}, ${limit}`);
+  return text.replace('$1', after).replace('$2', String(limit));
+}
+
+/**
+ * UTF-8 bytes as text. All-ASCII bytes (the usual page: JSON escapes nothing else) are decoded as
+ * Latin-1, which gives the same string for ASCII and is a plain copy; anything else as UTF-8.
+ */
+export function utf8(b: Buffer, start: number, end: number): string {
+  const part = b.subarray(start, end);
+  return isAscii(part) ? part.toString('latin1') : part.toString('utf8');
+}
+
+/** A PostgreSQL wire-protocol simple query ('Q'). */
+export function simpleQuery(sql: string): Uint8Array {
+  const body = Buffer.from(sql, 'utf8');
+  const m = Buffer.alloc(1 + 4 + body.length + 1);
+  m.write('Q', 0, 'latin1');
+  m.writeInt32BE(4 + body.length + 1, 1);
+  body.copy(m, 5);
+  return m;
+}
+
+/**
+ * The first column of the first row of a simple query's answer in raw wire-protocol bytes, as text
+ * (null: no row, or SQL NULL). Read straight from the bytes (one UTF-8 decode of the value): the
+ * driver's own parser copies every message and decodes through TextDecoder, which cost as much as
+ * the query for pages of megabytes. An ErrorResponse is thrown with its message.
+ */
+export function pageText(raw: Uint8Array): string | null {
+  const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  let value: string | null = null;
+  let found = false;
+  for (let at = 0; at + 5 <= b.length; ) {
+    const kind = b[at]!;
+    const len = b.readInt32BE(at + 1);
+    const start = at + 5;
+    const end = at + 1 + len;
+    if (len < 4 || end > b.length) throw new Error('page: a truncated protocol message');
+    if (kind === 0x45 /* E */) {
+      const fields: Record<string, string> = {};
+      for (let i = start; i < end && b[i] !== 0; ) {
+        const code = String.fromCharCode(b[i]!);
+        const z = b.indexOf(0, i + 1);
+        fields[code] = b.toString('utf8', i + 1, z);
+        i = z + 1;
+      }
+      throw new Error(fields.M ?? 'the database refused the page query');
+    }
+    if (kind === 0x44 /* D */ && !found) {
+      found = true;
+      if (b.readInt16BE(start) > 0) {
+        const n = b.readInt32BE(start + 2);
+        value = n < 0 ? null : utf8(b, start + 6, start + 6 + n);
+      }
+    }
+    at = end;
+  }
+  return value;
 }
 
 /** Logs already in memory (tests, what-if copies). */

@@ -1,4 +1,4 @@
-import { encodePosition, type Json, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, type Json, type LogPosition, type RecordedEvent } from '@ewx/platform';
 
 export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
 export const SERVICES: readonly ServiceName[] = ['registry', 'voting', 'consensus', 'rewards', 'distance'];
@@ -18,16 +18,17 @@ export interface LogEvent {
   readonly metadata?: Json;
 }
 
-/** The same event as the services' deciders take it. */
-/** The event as the services' deciders see it: the position in the store port's serialised form. */
-export const asRecorded = (e: LogEvent): RecordedEvent => ({
-  streamId: e.streamId,
-  version: e.version,
-  position: encodePosition([e.position]),
-  type: e.type,
-  data: e.data,
-  ...(e.metadata === undefined ? {} : { metadata: e.metadata as Json }),
-});
+/**
+ * The event as the services' deciders see it: the position in the store port's serialised form
+ * (a non-negative one-component position is its decimal text, which is what encodePosition gives;
+ * anything else goes through encodePosition and its checks).
+ */
+export const asRecorded = (e: LogEvent): RecordedEvent =>
+  e.metadata === undefined
+    ? { streamId: e.streamId, version: e.version, position: positionText(e.position), type: e.type, data: e.data }
+    : { streamId: e.streamId, version: e.version, position: positionText(e.position), type: e.type, data: e.data, metadata: e.metadata };
+
+const positionText = (p: bigint): LogPosition => (typeof p === 'bigint' && p >= 0n ? (p.toString() as LogPosition) : encodePosition([p]));
 
 /** A fact of the log that the rules (or another service's log) contradict. */
 export interface Divergence {
