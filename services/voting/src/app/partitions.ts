@@ -26,7 +26,7 @@ export interface PartitionSettings {
   readonly address: string;
   /** VOTING_LEASE_MS: a lease's length; renewed every third of it. */
   readonly leaseMs: number;
-  /** VOTING_FORWARD_TIMEOUT_MS: deadline of a request forwarded to a partition's owner. */
+  /** VOTING_FORWARD_TIMEOUT_MS: deadline of a request forwarded to a partition's owner, and the longest a request waits for a partition changing hands. */
   readonly forwardTimeoutMs: number;
 }
 

@@ -62,6 +62,44 @@ describe('votingRouter', () => {
     });
   });
 
+  test('a partition changing hands (no owner for a moment) is waited for, not refused at once', async () => {
+    let owned = false;
+    const moving = votingRouter({
+      partitions: P,
+      route: (k) => (k === 0 && !owned ? { none: 'voting partition 0 has no live owner now' } : { local: partition(`p${k}`) as never }),
+      forwardTimeoutMs: 5_000,
+      log: silentLogger,
+    });
+    const m = moving.implementation as Record<string, unknown>;
+    const answer = invoke(m.getRound, call({ solution: sol[0]!, roundId: 'x' }));
+    const votes = invoke<SubmitVotesResponse>(m.submitVotes, call({ votes: [voteFor(sol[0]!, 1)] }));
+    setTimeout(() => {
+      owned = true;
+    }, 150);
+    assert.deepEqual(await answer, { solution: sol[0], tag: 'p0' });
+    assert.deepEqual(
+      (await votes).results.map((r) => r.message),
+      ['p0:r1'],
+    );
+    // Still without an owner at the deadline: UNAVAILABLE with the reason.
+    const never = votingRouter({
+      partitions: P,
+      route: () => ({ none: 'voting partition 0 has no live owner now' }),
+      forwardTimeoutMs: 200,
+      log: silentLogger,
+    });
+    await assert.rejects(
+      invoke((never.implementation as Record<string, unknown>).getRound, call({ solution: sol[0]!, roundId: 'x' })),
+      (e: grpc.ServiceError) => {
+        assert.equal(e.code, grpc.status.UNAVAILABLE);
+        assert.match(e.details, /no live owner now/);
+        return true;
+      },
+    );
+    moving.close();
+    never.close();
+  });
+
   test('an owner that cannot be reached: UNAVAILABLE naming the partition, the replica and its address', async () => {
     await assert.rejects(invoke(impl.getRound, call({ solution: sol[2]!, roundId: 'x' })), (e: grpc.ServiceError) => {
       assert.equal(e.code, grpc.status.UNAVAILABLE);

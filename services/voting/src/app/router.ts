@@ -18,7 +18,7 @@ const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds',
  * replica answers the whole API. A request about a solution goes to the partition of the solution
  * (`partitionOf`): answered here if this replica holds it, forwarded to the owner's address (from
  * the lease table) otherwise, UNAVAILABLE naming the owner if it cannot be reached or no replica
- * holds it now. SubmitVotes is split by partition and its answers put back in the request's order.
+ * holds it within the forward timeout (a partition changing hands is waited for). SubmitVotes is split by partition and its answers put back in the request's order.
  * GetStatus and Watch are answered from the lowest partition held here (forwarded if none is).
  */
 export function votingRouter(o: { partitions: number; route(k: number): Route; forwardTimeoutMs: number; log: Logger }): GrpcService & { close(): void } {
@@ -39,6 +39,16 @@ export function votingRouter(o: { partitions: number; route(k: number): Route; f
     if ('remote' in r && forwarded)
       return { none: `voting partition ${k} (${what}) moved while the request was forwarded (now owned by replica ${r.owner}); retry` };
     return r;
+  };
+  /**
+   * The route of partition k once some replica holds it: while a partition changes hands (a
+   * rebalance when a replica joins or leaves, a take-over after a lease expired) it has no owner for
+   * a moment; a request waits for one up to the forward timeout instead of failing at once.
+   */
+  const awaitRoute = async (k: number, forwarded: boolean, what: string): Promise<Route> => {
+    const until = Date.now() + o.forwardTimeoutMs;
+    while ('none' in o.route(k) && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+    return routeOf(k, forwarded, what);
   };
 
   const forward = <Res>(address: string, owner: string, k: number, method: string, request: unknown, md: grpc.Metadata): Promise<Res> => {
@@ -71,19 +81,20 @@ export function votingRouter(o: { partitions: number; route(k: number): Route; f
     (call: grpc.ServerUnaryCall<{ solution: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
       const solution = typeof call.request?.solution === 'string' ? call.request.solution : '';
       const k = partitionOf(solution, o.partitions);
-      const r = routeOf(k, call.metadata.get(FORWARDED).length > 0, `solution ${solution}`);
-      if ('local' in r) {
-        (r.local[method] as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-        return;
-      }
-      if ('none' in r) {
-        callback(refuse(unavailable(r.none)) as grpc.ServiceError);
-        return;
-      }
-      forward(r.remote, r.owner, k, method, call.request, call.metadata).then(
-        (res) => callback(null, res),
-        (e) => callback(toError(e) as grpc.ServiceError),
-      );
+      void awaitRoute(k, call.metadata.get(FORWARDED).length > 0, `solution ${solution}`).then((r) => {
+        if ('local' in r) {
+          (r.local[method] as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+          return;
+        }
+        if ('none' in r) {
+          callback(refuse(unavailable(r.none)) as grpc.ServiceError);
+          return;
+        }
+        forward(r.remote, r.owner, k, method, call.request, call.metadata).then(
+          (res) => callback(null, res),
+          (e) => callback(toError(e) as grpc.ServiceError),
+        );
+      });
     };
 
   /** A local handler called with part of a request (SubmitVotes' votes of one partition). */
@@ -111,19 +122,20 @@ export function votingRouter(o: { partitions: number; route(k: number): Route; f
     // One partition (the usual batch of one round's votes): passed on whole, limits and errors included.
     if (parts.size <= 1) {
       const k = parts.keys().next().value ?? 0;
-      const r = routeOf(k, forwarded, 'these votes');
-      if ('local' in r) {
-        (r.local.submitVotes as unknown as grpc.handleUnaryCall<unknown, SubmitVotesResponse>)(call, callback);
-        return;
-      }
-      if ('none' in r) {
-        callback(refuse(unavailable(r.none)) as grpc.ServiceError);
-        return;
-      }
-      forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', call.request, call.metadata).then(
-        (res) => callback(null, res),
-        (e) => callback(toError(e) as grpc.ServiceError),
-      );
+      void awaitRoute(k, forwarded, 'these votes').then((r) => {
+        if ('local' in r) {
+          (r.local.submitVotes as unknown as grpc.handleUnaryCall<unknown, SubmitVotesResponse>)(call, callback);
+          return;
+        }
+        if ('none' in r) {
+          callback(refuse(unavailable(r.none)) as grpc.ServiceError);
+          return;
+        }
+        forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', call.request, call.metadata).then(
+          (res) => callback(null, res),
+          (e) => callback(toError(e) as grpc.ServiceError),
+        );
+      });
       return;
     }
     if (votes.length > 10_000) {
@@ -134,7 +146,7 @@ export function votingRouter(o: { partitions: number; route(k: number): Route; f
     Promise.all(
       [...parts].map(async ([k, at]) => {
         const request = { votes: at.map((i) => votes[i]!) };
-        const r = routeOf(k, forwarded, 'votes');
+        const r = await awaitRoute(k, forwarded, 'votes');
         let out: VoteStatus[];
         try {
           if ('none' in r) throw unavailable(r.none);
