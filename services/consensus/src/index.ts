@@ -10,7 +10,7 @@ import {
   type ServiceModule,
 } from '@ewx/platform';
 import { consensusGrpc } from './api/grpc.js';
-import { startBlockClock } from './app/clock.js';
+import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { startValidator } from './app/validator.js';
 import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
 
@@ -69,7 +69,8 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 // 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation).
 export const CONSENSUS_STATE_VERSION = 4;
 
-export const consensusModule: ServiceModule = {
+/** The consensus module; `scheduler` drives the block timer (tests count its ticks; default setInterval). */
+export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): ServiceModule => ({
   name: 'consensus',
   protoFile: 'ewx/v1/consensus.proto',
   validateConfig(env) {
@@ -92,16 +93,30 @@ export const consensusModule: ServiceModule = {
     }
     log.info('validator configuration', { validator: v.key?.address ?? '(none: observer)', validators: v.validators.length, rank: v.rank });
     const V = PUBLISHED.voting;
+    let clock: BlockClock | undefined;
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
       stateVersion: CONSENSUS_STATE_VERSION,
       inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.RoundClosed] },
-      grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
+      grpc: (runtime) => [
+        consensusGrpc(
+          runtime,
+          ctx.admin,
+          blockTime === 'manual',
+          log,
+          {},
+          async () => clock?.recordCounted() ?? { height: runtime.state().height, recorded: 0 },
+        ),
+      ],
       reactions: (runtime) => {
-        const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax });
+        clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax, ...opts });
+        const running = clock;
+        // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
+        if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async () => (await running.recordCounted()).height;
         const validator = startValidator(runtime, v.key, v.validators, log);
         return {
           async stop() {
+            if (ctx.inProcess) ctx.inProcess.recordCountedBlocks = undefined;
             await clock?.stop();
             await validator.stop();
           },
@@ -109,4 +124,6 @@ export const consensusModule: ServiceModule = {
       },
     });
   },
-};
+});
+
+export const consensusModule: ServiceModule = consensusModuleWith();

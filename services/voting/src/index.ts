@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
+import { votingHeights } from './app/heights.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
 import { votingDecider } from './domain/decider.js';
@@ -53,6 +54,7 @@ export const votingModule: ServiceModule = {
     // Measured on the quiet 2-core machine (docs/SCALING.md section 4 item 4): 2 threads batched faster than 0.
     const threads = verifyThreadsFrom(ctx.env, ctx.mode);
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
+    const heights = votingHeights(ctx, log);
     const service = eventSourcedService(ctx, 'voting', {
       decider: votingDecider,
       stateVersion: VOTING_STATE_VERSION,
@@ -74,7 +76,7 @@ export const votingModule: ServiceModule = {
         ],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
-      grpc: (runtime) => [votingGrpc(runtime, log, verifier)],
+      grpc: (runtime) => [votingGrpc(runtime, log, verifier, heights)],
       reactions: (runtime) => startVotingReactions(runtime, log),
       gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });
@@ -83,6 +85,7 @@ export const votingModule: ServiceModule = {
       async stop() {
         await service.stop();
         await verifier.close();
+        heights.close();
       },
     };
   },
