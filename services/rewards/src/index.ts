@@ -1,4 +1,4 @@
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, heightSyncFrom, type Env, type ServiceModule } from '@ewx/platform';
 import { rewardsGrpc } from './api/grpc.js';
 import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
 import { rewardsDecider } from './domain/decider.js';
@@ -51,12 +51,21 @@ export const rewardsModule: ServiceModule = {
   async create(ctx) {
     const settings = periodSettingsFrom(ctx.env);
     const log = ctx.log.child({ service: 'rewards' });
-    return eventSourcedService(ctx, 'rewards', {
+    // SetRewardPeriodLength reads the height (the new length applies from the next period): the wall-clock height first.
+    const heights = heightSyncFrom(ctx, log);
+    const service = eventSourcedService(ctx, 'rewards', {
       decider: rewardsDecider,
       stateVersion: REWARDS_STATE_VERSION,
       inbox: REWARDS_INBOX,
-      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log)],
+      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log, heights)],
       reactions: (runtime) => startPeriodReactions(runtime, settings, log),
     });
+    return {
+      ...service,
+      async stop() {
+        await service.stop();
+        heights.close();
+      },
+    };
   },
 };

@@ -1,5 +1,6 @@
 import { decodeRewardsLog } from '@ewx/contracts';
 import {
+  type HeightSync,
   addressField,
   authenticate,
   invalid,
@@ -82,7 +83,7 @@ function closedPeriodView(operator: string, group: string, c: ClosedPeriod): Ope
   };
 }
 
-export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, settings: PeriodSettings, log: Logger): GrpcService {
+export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, settings: PeriodSettings, log: Logger, heights?: HeightSync): GrpcService {
   const st = (): RewardsState => runtime.state();
   return {
     name: 'ewx.v1.Rewards',
@@ -109,6 +110,7 @@ export function rewardsGrpc(runtime: Runtime<RewardsState>, admin: string, setti
       }),
       setRewardPeriodLength: unary(M + 'SetRewardPeriodLength', log, async (req: SetRewardPeriodLengthRequest) => {
         const auth = authenticate(M + 'SetRewardPeriodLength', req, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
+        await heights?.sync(runtime); // the wall-clock height first (@ewx/platform heightSync)
         const [e] = await runtime.execute(
           CALENDAR_STREAM,
           proven(auth, (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s)),
