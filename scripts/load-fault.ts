@@ -160,6 +160,8 @@ const common = {
   BLOCK_TIME_MS: String(BLOCK_MS),
   BLOCK_RUN_MAX: String(BLOCK_RUN_MAX),
   REWARD_PERIOD_BLOCKS: '20',
+  // Commands that read the height ask the producer to record its counted blocks first (RecordCountedBlocks).
+  CONSENSUS_ADDRESS: addresses.consensus,
   REWARDS_SETTLEMENT_DELAY: '2',
   DISTANCE_PERIOD_BLOCKS: '10',
   DISTANCE_VALIDITY_PERIODS: '2',

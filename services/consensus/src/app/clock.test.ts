@@ -4,7 +4,7 @@ import { openPglite } from '@ewx/platform';
 import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger, START } from '@ewx/platform';
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
-import { validatorsFrom } from '../index.js';
+import { blockRunMaxFrom, validatorsFrom } from '../index.js';
 import { awaitEndedRounds, startBlockClock, type Scheduler } from './clock.js';
 
 describe('block production with several consensus processes', () => {
@@ -64,6 +64,16 @@ describe('block production with several consensus processes', () => {
     await b.stop();
     await db.close();
   });
+});
+
+test('BLOCK_RUN_MAX: embedded, half the reward period, at most 100 (the services ask for the count in process); standalone 1', () => {
+  assert.equal(blockRunMaxFrom(readEnv({}), 'embedded'), 50, 'the default 100-block period');
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '7200' }), 'embedded'), 100);
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '30' }), 'embedded'), 15);
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '1' }), 'embedded'), 1);
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '7200' }), 'standalone'), 1);
+  assert.equal(blockRunMaxFrom(readEnv({ BLOCK_RUN_MAX: '7' }), 'embedded'), 7);
+  assert.throws(() => blockRunMaxFrom(readEnv({ BLOCK_RUN_MAX: '0' }), 'embedded'), /BLOCK_RUN_MAX/);
 });
 
 describe('ProduceBlocks waits for the rounds that ended before going further', () => {
