@@ -121,7 +121,13 @@ async function timedIdle(length: number, runMax: number | undefined): Promise<Re
     SNAPSHOT_EVERY: '0',
     ...(runMax === undefined ? {} : { BLOCK_RUN_MAX: String(runMax) }),
   });
-  const min = async (): Promise<bigint> => (await heights()).reduce((a, b) => (b < a ? b : a));
+  /** The lowest height of the five (bigints: no Math.min). */
+  const min = async (): Promise<bigint> => {
+    const hs = await heights();
+    let m = hs[0]!;
+    for (const h of hs) if (h < m) m = h;
+    return m;
+  };
   const allFrom = (h: bigint) => waitFor(`every service at height ${h} or more`, async () => ((await min()) >= h ? true : undefined), 600_000, 5);
   await allFrom(BigInt(2 * length));
   const hA = await min();
