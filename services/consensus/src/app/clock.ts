@@ -59,6 +59,8 @@ export interface CountedRecord {
  *     the other services' heights are, e.g. for a reward period's end, which consensus does not know);
  *   - consensus recorded something other than blocks since the last run (a round started, a vote, an
  *     outcome): the network is at work, commands read heights, so the count is recorded at the next tick;
+ *   - a service asks before deciding a command that reads the height (`recordCounted`,
+ *     RecordCountedBlocks): recorded at once, so the command decides at the wall-clock height;
  *   - a clean stop: nothing counted is lost (a crash loses at most `runMax` − 1 counted blocks).
  *
  * `rank` is this producer's place in the validator set: rank 0 produces; rank k > 0 stands by and
