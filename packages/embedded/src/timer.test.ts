@@ -204,6 +204,23 @@ describe('the automatic block timer records runs of blocks', () => {
     }
   });
 
+  test('a registry command after an idle stretch (TopUpStake: its first active period) reads the wall-clock height too', async () => {
+    let h = 0;
+    for (;;) {
+      h = Number((await ewx.registry.getStatus({})).height);
+      if (ticks - h >= 3) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const before = ticks;
+    await ewx.withSigner(as(operators[0]!)).registry.topUpStake({ group: 'timer.group', amount: T.toString() });
+    const after = ticks;
+    for await (const e of ewx.watch('registry', { types: ['StakeToppedUp'] })) {
+      const at = (e.data as { height: number }).height;
+      assert.ok(at >= before && at <= after && at > h, `recorded at ${at}: the count was ${before}..${after}, the registry's height ${h}`);
+      break;
+    }
+  });
+
   test(`an idle stretch of K blocks adds about K / ${RUN_MAX} events to each log`, async () => {
     const services = ['registry', 'voting', 'consensus', 'rewards', 'distance'] as const;
     const positions = async (): Promise<number[]> => Promise.all(services.map(async (s) => Number((await ewx[s].getStatus({})).logPosition)));
