@@ -3,6 +3,7 @@ import {
   BLOCKS_PRODUCED,
   channelCredentials,
   clientTlsFrom,
+  consensusAddressFrom,
   eventSourcedService,
   heightSyncFrom,
   type Env,
@@ -34,6 +35,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     serviceKeyFrom(env, mode);
     registryAddressFrom(env, mode);
     clientTlsFrom(env);
+    consensusAddressFrom(env);
     redriveMsFrom(env);
   },
   async create(ctx) {

@@ -9,6 +9,7 @@ import {
   type Env,
   type ServiceModule,
   heightSyncFrom,
+  consensusAddressFrom,
 } from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
 import { startReactions } from './app/reactions.js';
@@ -45,6 +46,7 @@ export const registryModule: ServiceModule = {
   protoFile: 'ewx/v1/registry.proto',
   validateConfig(env, { admin, mode }) {
     policyFrom(env, admin, mode);
+    consensusAddressFrom(env);
   },
   async create(ctx) {
     const policy = policyFrom(ctx.env, ctx.admin, ctx.mode);

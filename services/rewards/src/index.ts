@@ -1,4 +1,13 @@
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, heightSyncFrom, type Env, type ServiceModule } from '@ewx/platform';
+import {
+  BLOCK_PRODUCED,
+  BLOCKS_PRODUCED,
+  PUBLISHED,
+  consensusAddressFrom,
+  eventSourcedService,
+  heightSyncFrom,
+  type Env,
+  type ServiceModule,
+} from '@ewx/platform';
 import { rewardsGrpc } from './api/grpc.js';
 import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
 import { rewardsDecider } from './domain/decider.js';
@@ -47,6 +56,7 @@ export const rewardsModule: ServiceModule = {
   protoFile: 'ewx/v1/rewards.proto',
   validateConfig(env) {
     periodSettingsFrom(env);
+    consensusAddressFrom(env);
   },
   async create(ctx) {
     const settings = periodSettingsFrom(ctx.env);

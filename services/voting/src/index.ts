@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, consensusAddressFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { votingHeights } from './app/heights.js';
 import { startVotingReactions } from './app/reactions.js';
@@ -48,6 +48,7 @@ export const votingModule: ServiceModule = {
   protoFile: 'ewx/v1/voting.proto',
   validateConfig(env) {
     verifyThreadsFrom(env);
+    consensusAddressFrom(env);
   },
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
