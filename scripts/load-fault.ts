@@ -29,8 +29,9 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --concurrency C      votes in flight (default 16)
   --block-ms MS        consensus block time (default 1000)
   --round-blocks B     a round's max waiting threshold in blocks (default 3)
-  --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1:
-                       reward periods here are 20 blocks and rounds 3, below the service's default of 100)
+  --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1,
+                       the standalone default; every service gets CONSENSUS_ADDRESS, so commands that read
+                       the height ask for the counted blocks first; keep R below the 20-block reward period)
   --services a,b       services to kill, in order (default all five)
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
