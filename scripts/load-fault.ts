@@ -30,8 +30,9 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --concurrency C      votes in flight (default 16)
   --block-ms MS        consensus block time (default 1000)
   --round-blocks B     a round's max waiting threshold in blocks (default 3)
-  --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1:
-                       reward periods here are 20 blocks and rounds 3, below the service's default of 100)
+  --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1,
+                       the standalone default; every service gets CONSENSUS_ADDRESS, so commands that read
+                       the height ask for the counted blocks first; keep R below the 20-block reward period)
   --services a,b       services to kill, in order (default all five)
   --voting-replicas N  N voting processes (N > 1: VOTING_PARTITIONS=N, one solution per partition, rounds
                        cycling through them; the client talks to the first replica, which forwards). In
@@ -177,6 +178,8 @@ const common = {
   BLOCK_TIME_MS: String(BLOCK_MS),
   BLOCK_RUN_MAX: String(BLOCK_RUN_MAX),
   REWARD_PERIOD_BLOCKS: '20',
+  // Commands that read the height ask the producer to record its counted blocks first (RecordCountedBlocks).
+  CONSENSUS_ADDRESS: addresses.consensus,
   REWARDS_SETTLEMENT_DELAY: '2',
   DISTANCE_PERIOD_BLOCKS: '10',
   DISTANCE_VALIDITY_PERIODS: '2',

@@ -8,13 +8,19 @@
  *     block in each of the five logs, what every block cost before runs);
  *   - events an idle reward period adds to each log, for two period lengths (a fresh system each,
  *     REWARD_PERIOD_BLOCKS = L): must not depend on L;
- *   - memory after those blocks, and restart time (SIGTERM → SERVING) with the log length replayed.
+ *   - memory after those blocks, and restart time (SIGTERM → SERVING) with the log length replayed;
+ *   - with the timed clock (BLOCK_TIME_MS = CLOCK_BENCH_BLOCK_MS, no group, nothing but the clock):
+ *     events per idle reward period per log for each length in CLOCK_BENCH_TIMED_PERIODS, at the
+ *     embedded default BLOCK_RUN_MAX (half the period, at most 100) and at BLOCK_RUN_MAX = 1 (the
+ *     baseline: an event per block) in the same run, a fresh system each.
  * Also: single-event appends per second to an in-memory PGlite event store in this (bench) process —
  * what the store alone does, without deciders, inbox or relay.
  *
  *   npm run bench -w @ewx/embedded     (no Kafka/PostgreSQL needed)
  *   CLOCK_BENCH_BLOCKS=100000 (default) — blocks of the one call; CLOCK_BENCH_SINGLE=300 — per-block baseline;
  *   CLOCK_BENCH_PERIODS=100,10000 — the two idle period lengths.
+ *   CLOCK_BENCH_TIMED_PERIODS=20,80  CLOCK_BENCH_BLOCK_MS=20  CLOCK_BENCH_TIMED_COUNT=3 (periods measured);
+ *   CLOCK_BENCH_PARTS=timed — only the timed part (default: all).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +37,10 @@ import { VotingClient } from '@ewx/proto/voting';
 const BLOCKS = Number(process.env.CLOCK_BENCH_BLOCKS ?? 100_000);
 const SINGLE = Number(process.env.CLOCK_BENCH_SINGLE ?? 300);
 const PERIODS = (process.env.CLOCK_BENCH_PERIODS ?? '100,10000').split(',').map(Number);
+const TIMED_PERIODS = (process.env.CLOCK_BENCH_TIMED_PERIODS ?? '20,80').split(',').map(Number);
+const BLOCK_MS = Number(process.env.CLOCK_BENCH_BLOCK_MS ?? 20);
+const TIMED_COUNT = Number(process.env.CLOCK_BENCH_TIMED_COUNT ?? 3);
+const ONLY_TIMED = process.env.CLOCK_BENCH_PARTS === 'timed';
 const t0 = Date.now();
 const note = (what: string): void => void process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}\n`);
 const rssMb = (pid: number): number => {
@@ -73,22 +83,8 @@ async function start(port: number, env: Record<string, string> = {}): Promise<{ 
   return { ms: performance.now() - t, out: () => out };
 }
 
-// Baseline: the store alone.
-note('baseline: single-event appends to an in-memory PGlite store');
-const store = await pgliteEventStore(`clockbase${Date.now().toString(36)}`);
-const BASE = Math.min(BLOCKS, 2000);
-const tb = performance.now();
-for (let i = 0; i < BASE; i++) await store.append('clock', [{ type: 'BlockProduced', data: { height: i + 1 } as never }], i - 1);
-const baseAppendsPerSec = Math.round(BASE / ((performance.now() - tb) / 1000));
-await store.close();
-
 const port = await freePort();
-note('cold start');
-const cold = await start(port);
-const idleRss = rssMb(child!.pid!);
 const address = `127.0.0.1:${port}`;
-const admin = keyPairFromSeed(readFileSync(join(dataDir, 'admin.key'), 'utf8').trim());
-const nonce = nonceCounter(BigInt(Date.now()));
 const consensus = insecureClient(ConsensusClient, address);
 const clients = {
   registry: insecureClient(RegistryClient, address),
@@ -99,12 +95,96 @@ const clients = {
 };
 const heights = async (): Promise<bigint[]> =>
   Promise.all(Object.values(clients).map(async (c) => (await rpc(c as never as RegistryClient, 'getStatus', {})).height as bigint));
-
 const SERVICES = Object.keys(clients) as (keyof typeof clients)[];
 const positions = async (): Promise<Record<string, number>> =>
   Object.fromEntries(
     await Promise.all(SERVICES.map(async (n) => [n, Number((await rpc(clients[n] as never as RegistryClient, 'getStatus', {})).logPosition)] as const)),
   );
+const stopChild = async (): Promise<void> => {
+  const c = child!;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await exited;
+};
+
+/**
+ * Idle reward periods with the timed clock: a fresh system (REWARD_PERIOD_BLOCKS = L, timed blocks,
+ * BLOCK_RUN_MAX as given or the default), the events each log gained between two heights every
+ * service recorded, from period 2 on, scaled to one period (events × L / blocks between them).
+ */
+async function timedIdle(length: number, runMax: number | undefined): Promise<Record<string, number> & { blocks: number; ms: number }> {
+  dataDir = mkdtempSync(join(tmpdir(), 'ewx-clock-bench-'));
+  dirs.push(dataDir);
+  await start(port, {
+    BLOCK_TIME_MS: String(BLOCK_MS),
+    REWARD_PERIOD_BLOCKS: String(length),
+    SNAPSHOT_EVERY: '0',
+    ...(runMax === undefined ? {} : { BLOCK_RUN_MAX: String(runMax) }),
+  });
+  /** The lowest height of the five (bigints: no Math.min). */
+  const min = async (): Promise<bigint> => {
+    const hs = await heights();
+    let m = hs[0]!;
+    for (const h of hs) if (h < m) m = h;
+    return m;
+  };
+  const allFrom = (h: bigint) => waitFor(`every service at height ${h} or more`, async () => ((await min()) >= h ? true : undefined), 600_000, 5);
+  await allFrom(BigInt(2 * length));
+  const hA = await min();
+  const before = await positions();
+  const t = performance.now();
+  await allFrom(hA + BigInt(TIMED_COUNT * length));
+  const ms = performance.now() - t;
+  const hB = await min();
+  const after = await positions();
+  await stopChild();
+  const blocks = Number(hB - hA);
+  return { ...Object.fromEntries(SERVICES.map((s) => [s, +(((after[s]! - before[s]!) * length) / blocks).toFixed(1)])), blocks, ms: Math.round(ms) };
+}
+const timed: Record<string, unknown> = {};
+if (ONLY_TIMED) {
+  for (const L of TIMED_PERIODS) {
+    note(`timed idle reward periods of ${L} blocks: BLOCK_RUN_MAX=1, then the default`);
+    const one = await timedIdle(L, 1);
+    const loadOne = loadavg().map((x) => +x.toFixed(1));
+    const dflt = await timedIdle(L, undefined);
+    timed[`L=${L}`] = {
+      'BLOCK_RUN_MAX=1': one,
+      loadAfter1: loadOne,
+      [`default (${Math.min(100, Math.floor(L / 2))})`]: dflt,
+      loadAfterDefault: loadavg().map((x) => +x.toFixed(1)),
+    };
+  }
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'embedded system: events per idle reward period per log, timed clock',
+        blockMs: BLOCK_MS,
+        periodsMeasured: TIMED_COUNT,
+        eventsPerIdlePeriodPerLog: timed,
+        note: 'events each log gained over the measured blocks, scaled to one period; baseline BLOCK_RUN_MAX=1 in the same run',
+      },
+      null,
+      1,
+    ),
+  );
+  process.exit(0);
+}
+
+// Baseline: the store alone.
+note('baseline: single-event appends to an in-memory PGlite store');
+const store = await pgliteEventStore(`clockbase${Date.now().toString(36)}`);
+const BASE = Math.min(BLOCKS, 2000);
+const tb = performance.now();
+for (let i = 0; i < BASE; i++) await store.append('clock', [{ type: 'BlockProduced', data: { height: i + 1 } as never }], i - 1);
+const baseAppendsPerSec = Math.round(BASE / ((performance.now() - tb) / 1000));
+await store.close();
+
+note('cold start');
+const cold = await start(port);
+const idleRss = rssMb(child!.pid!);
+const admin = keyPairFromSeed(readFileSync(join(dataDir, 'admin.key'), 'utf8').trim());
+const nonce = nonceCounter(BigInt(Date.now()));
 const produceBlocks = (count: number) =>
   rpc(
     consensus,
@@ -199,6 +279,10 @@ for (const L of PERIODS) {
 }
 const others = SERVICES.filter((s) => s !== 'consensus');
 const idleEqual = others.every((s) => PERIODS.every((L) => idle[`L=${L}`]![s] === idle[`L=${PERIODS[0]}`]![s]));
+for (const L of TIMED_PERIODS) {
+  note(`timed idle reward periods of ${L} blocks: BLOCK_RUN_MAX=1, then the default`);
+  timed[`L=${L}`] = { 'BLOCK_RUN_MAX=1': await timedIdle(L, 1), [`default (${Math.min(100, Math.floor(L / 2))})`]: await timedIdle(L, undefined) };
+}
 
 const blocksPerSec = Math.round(BLOCKS / (allRecorded / 1000));
 console.log(
@@ -228,6 +312,11 @@ console.log(
         eventsAddedPerLog: idle,
         independentOfLength: idleEqual,
         note: 'fresh system per length, no group: one period of blocks in 4 ProduceBlocks calls',
+      },
+      timedIdleRewardPeriod: {
+        blockMs: BLOCK_MS,
+        eventsPerIdlePeriodPerLog: timed,
+        note: 'timed clock, fresh system per length and setting; events scaled to one period',
       },
       coldStart: {
         note: 'first start on an empty data directory (includes creating the PGlite databases)',

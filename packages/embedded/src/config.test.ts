@@ -51,6 +51,8 @@ describe('fail fast: a bad setting is reported while the store and broker are un
     ['voting', { KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_SASL_PASSWORD'],
     ['rewards', { GRPC_TLS_CERT_FILE: '/nonexistent/tls.crt' }, 'GRPC_TLS_CERT_FILE'],
     ['rewards', { GRPC_HEALTH_PORT: 'eighty' }, 'GRPC_HEALTH_PORT'],
+    ['voting', { CONSENSUS_ADDRESS: 'consensus' }, 'CONSENSUS_ADDRESS'],
+    ['registry', { CONSENSUS_ADDRESS: 'consensus:x' }, 'CONSENSUS_ADDRESS'],
   ];
   for (const [name, env, variable] of cases) {
     test(`${name}: ${variable}`, () => refusedQuickly(module(name), env, variable));

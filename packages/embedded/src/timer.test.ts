@@ -15,13 +15,16 @@ import {
   type KeyPair,
   type Signer,
 } from '@ewx/client';
+import { consensusModuleWith } from '@ewx/consensus';
+import { realScheduler, type Scheduler } from '@ewx/consensus/app/clock';
 import { ALL_MODULES } from './index.js';
 
 const T = 10n ** 18n;
 const BLOCK_TIME_MS = 40;
 const RUN_MAX = 10;
-const PERIOD = 30;
-const ROUND_BLOCKS = 12;
+// A round of 25 blocks (1 s of 40 ms blocks) leaves a loaded machine time for its three votes.
+const PERIOD = 60;
+const ROUND_BLOCKS = 25;
 
 /**
  * The block timer in runs (issue 13), through the embedded system with a short automatic block time:
@@ -38,11 +41,21 @@ describe('the automatic block timer records runs of blocks', () => {
   const nonce = counterNonces();
   const as = (k: KeyPair): Signer => keySigner(k, nonce);
   const height = async (): Promise<bigint> => (await ewx.voting.getStatus({})).height;
+  /** The producer's ticks so far: its counted (wall-clock) height, on a fresh chain with no other producer. */
+  let ticks = 0;
+  const counting: Scheduler = {
+    every: (ms, tick) =>
+      realScheduler.every(ms, () => {
+        ticks++;
+        tick();
+      }),
+  };
+  const modules = ALL_MODULES.map((m) => (m.name === 'consensus' ? consensusModuleWith({ scheduler: counting }) : m));
 
   before(async () => {
     const port = await freePort();
     system = await runEmbedded(
-      ALL_MODULES,
+      modules,
       {
         DATA_DIR: 'memory',
         GRPC_PORT: String(port),
@@ -127,9 +140,9 @@ describe('the automatic block timer records runs of blocks', () => {
       }
     }
     const results = ['c0ffee', 'c0ffee', 'beef'];
-    for (let i = 0; i < workers.length; i++) {
-      await ewx.withSigner(as(workers[i]!)).voting.submitVote({ solution: 'timer.solution', roundId, result: Buffer.from(results[i]!, 'hex') });
-    }
+    await Promise.all(
+      workers.map((w, i) => ewx.withSigner(as(w)).voting.submitVote({ solution: 'timer.solution', roundId, result: Buffer.from(results[i]!, 'hex') })),
+    );
     const round = await untilRoundClosed(ewx, 'timer.solution', roundId, { timeoutMs: 120_000 });
     assert.equal(Buffer.from(round.result).toString('hex'), 'c0ffee');
     // Voting closed it at its end block (a run was cut there).
@@ -148,6 +161,64 @@ describe('the automatic block timer records runs of blocks', () => {
       if (e.type !== 'RoundSettled') last = d.to ?? d.height!;
     }
     assert.equal(last, Number(endBlock), 'the last block recorded before the outcome is the end block');
+  });
+
+  test('a round started after an idle stretch counts from the wall-clock height, not the lagging recorded one, and closes at its end block', async () => {
+    const V = ewx.withSigner(as(registrar)).voting;
+    // Over gRPC (what a standalone service calls at CONSENSUS_ADDRESS): the count during the call is recorded.
+    const asked = ticks;
+    const r = await ewx.consensus.recordCountedBlocks({});
+    assert.ok(Number(r.height) >= asked && Number(r.height) <= ticks, `RecordCountedBlocks answered ${r.height}; the count was ${asked}..${ticks}`);
+    let round: Awaited<ReturnType<typeof V.startRound>> | undefined;
+    let counted = { before: 0, after: 0, recorded: 0 };
+    for (let attempt = 0; round === undefined; attempt++) {
+      assert.ok(attempt < 20, 'a round could start after an idle stretch');
+      // Idle until the count is at least 3 blocks ahead of the recorded height, the round fitting in its period.
+      let h = 0;
+      for (;;) {
+        h = Number(await height());
+        const c = ticks;
+        const periodEnd = (Math.floor(c / PERIOD) + 1) * PERIOD;
+        if (c - h >= 3 && periodEnd - c > ROUND_BLOCKS + 3) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const before = ticks;
+      try {
+        round = await V.startRound({ solution: 'timer.solution', roundId: `lag${attempt}` });
+        counted = { before, after: ticks, recorded: h };
+      } catch (e) {
+        if (!/period/i.test((e as Error).message)) throw e;
+      }
+    }
+    const start = Number(round.startBlock);
+    assert.ok(start >= counted.before && start <= counted.after, `start ${start}: the count was ${counted.before}..${counted.after} during the call`);
+    assert.ok(start > counted.recorded, `start ${start}, not the recorded ${counted.recorded}`);
+    assert.equal(Number(round.endBlock), start + ROUND_BLOCKS);
+    // So its whole voting window is wall time: it closes at its end block, which is recorded at that block's tick.
+    const closed = await untilRoundClosed(ewx, 'timer.solution', round.roundId, { timeoutMs: 120_000 });
+    assert.equal(Number(closed.endBlock), start + ROUND_BLOCKS);
+    for await (const e of ewx.watch('voting', { types: ['RoundClosed'] })) {
+      if ((e.data as { roundId: string }).roundId !== round.roundId) continue;
+      assert.equal((e.data as { height: number }).height, Number(round.endBlock), 'closed at its end block');
+      break;
+    }
+  });
+
+  test('a registry command after an idle stretch (TopUpStake: its first active period) reads the wall-clock height too', async () => {
+    let h = 0;
+    for (;;) {
+      h = Number((await ewx.registry.getStatus({})).height);
+      if (ticks - h >= 3) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const before = ticks;
+    await ewx.withSigner(as(operators[0]!)).registry.topUpStake({ group: 'timer.group', amount: T.toString() });
+    const after = ticks;
+    for await (const e of ewx.watch('registry', { types: ['StakeToppedUp'] })) {
+      const at = (e.data as { height: number }).height;
+      assert.ok(at >= before && at <= after && at > h, `recorded at ${at}: the count was ${before}..${after}, the registry's height ${h}`);
+      break;
+    }
   });
 
   test(`an idle stretch of K blocks adds about K / ${RUN_MAX} events to each log`, async () => {

@@ -22,6 +22,7 @@ import { startRelay } from './relay.js';
 import { retryForever } from './retry.js';
 import { createRuntime, type Decider, type Runtime } from './runtime.js';
 import { healthProbeSettingsFrom, watchDependencies } from './health.js';
+import type { InProcessCalls } from './heights.js';
 import { observeRelayLag, observeServiceGauges, settleLatencyListener, type ServiceGauges } from './telemetry/service.js';
 import { startTelemetry, telemetrySettingsFrom } from './telemetry/setup.js';
 import { DEFAULT_SNAPSHOT_EVERY } from './snapshot.js';
@@ -42,6 +43,8 @@ export interface ServiceContext {
   readonly mode: 'embedded' | 'standalone';
   /** Prefixes topics, consumer groups and store schemas (EWX_NAMESPACE); empty in production. */
   readonly namespace: string;
+  /** Embedded: calls between the services of this process (one object shared by all; heights.ts). */
+  readonly inProcess?: InProcessCalls;
 }
 
 /** Moments of a start a host acts on (see {@link ServiceInstance.start}). */
@@ -448,13 +451,14 @@ export async function runEmbedded(
   const bus = logTailBus(log, namespace);
   const instances: ServiceInstance[] = [];
   const logs = new Map<ServiceName, Pick<EventStore, 'readAll'>>();
+  const inProcess: InProcessCalls = {};
   for (const m of modules) {
     const store = await pgliteEventStore(categoryOf(namespace, m.name), db);
     logs.set(m.name, { readAll: (after, limit) => store.readAll(after, limit) });
     // The producer's head for the consumer lag: its runtime's position (eventSourcedService exposes it).
     let runtime: { position(): LogPosition } | undefined;
     bus.register(m.name, store, () => runtime?.position() ?? START);
-    const instance = await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace });
+    const instance = await m.create({ store, bus, log: log.child({ service: m.name }), env, admin, mode: 'embedded', namespace, inProcess });
     runtime = (instance as Partial<{ runtime: { position(): LogPosition } }>).runtime;
     instances.push(instance);
   }

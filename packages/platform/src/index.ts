@@ -20,6 +20,7 @@ export { kafkaSecurityFrom, type KafkaSecurity, type SaslMechanism } from './bus
 export { startRelay } from './relay.js';
 export { inboxGroupOf, startInbox } from './inbox.js';
 export * from './runtime.js';
+export * from './heights.js';
 export * from './snapshot.js';
 export * from './auth/keys.js';
 export * from './auth/command.js';

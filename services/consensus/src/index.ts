@@ -10,7 +10,7 @@ import {
   type ServiceModule,
 } from '@ewx/platform';
 import { consensusGrpc } from './api/grpc.js';
-import { startBlockClock } from './app/clock.js';
+import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { startValidator } from './app/validator.js';
 import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
 
@@ -24,14 +24,24 @@ export function blockTimeFrom(env: Env): number | 'manual' {
   return Number(v);
 }
 
+/** BLOCK_RUN_MAX's default in the embedded mode: at most this many blocks per idle run. */
+export const EMBEDDED_BLOCK_RUN_MAX = 100;
+
 /**
  * BLOCK_RUN_MAX: with an automatic block time, the timer records the blocks it counted at the latest
- * every this many blocks (default 1 = one event per tick, blocks past an ended round waiting for its outcome; raise it only when every
- * solution's max_waiting_threshold and the reward period exceed it: see docs/SCALING.md, "The clock"). Earlier at a round's
- * end, when consensus records other work, and at a clean stop (services/consensus/src/app/clock.ts).
+ * every this many blocks; earlier at a round's end, when consensus records other work, when a
+ * service asks before a command that reads the height (RecordCountedBlocks), and at a clean stop
+ * (services/consensus/src/app/clock.ts; docs/SCALING.md, "The clock"). Default: embedded, half the
+ * reward period (REWARD_PERIOD_BLOCKS, default 100), at most 100 — every service there asks in
+ * process, and an idle reward period closes at most half a period late; standalone 1 (one event per
+ * tick): raise it once every service has CONSENSUS_ADDRESS naming the producing validator, knowing a
+ * standby's take-over time scales with it.
  */
-export function blockRunMaxFrom(env: Env): number {
-  const v = env.optional('BLOCK_RUN_MAX') ?? '1';
+export function blockRunMaxFrom(env: Env, mode: 'embedded' | 'standalone' = 'standalone'): number {
+  const period = env.optional('REWARD_PERIOD_BLOCKS');
+  const periodBlocks = period !== undefined && /^\d+$/.test(period) ? Number(period) : 100;
+  const fallback = mode === 'embedded' ? Math.max(1, Math.min(EMBEDDED_BLOCK_RUN_MAX, Math.floor(periodBlocks / 2))) : 1;
+  const v = env.optional('BLOCK_RUN_MAX') ?? String(fallback);
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_BLOCKS_PER_CALL)
     throw new ConfigError('BLOCK_RUN_MAX', `blocks from 1 to ${MAX_BLOCKS_PER_CALL}`, v);
   return Number(v);
@@ -69,17 +79,18 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 // 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation).
 export const CONSENSUS_STATE_VERSION = 4;
 
-export const consensusModule: ServiceModule = {
+/** The consensus module; `scheduler` drives the block timer (tests count its ticks; default setInterval). */
+export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): ServiceModule => ({
   name: 'consensus',
   protoFile: 'ewx/v1/consensus.proto',
-  validateConfig(env) {
+  validateConfig(env, { mode }) {
     blockTimeFrom(env);
-    blockRunMaxFrom(env);
+    blockRunMaxFrom(env, mode);
     validatorsFrom(env);
   },
   async create(ctx) {
     const blockTime = blockTimeFrom(ctx.env);
-    const runMax = blockRunMaxFrom(ctx.env);
+    const runMax = blockRunMaxFrom(ctx.env, ctx.mode);
     const v = validatorsFrom(ctx.env);
     const log = ctx.log.child({ service: 'consensus' });
     const period = ctx.env.optional('REWARD_PERIOD_BLOCKS');
@@ -90,18 +101,37 @@ export const consensusModule: ServiceModule = {
         REWARD_PERIOD_BLOCKS: Number(period),
       });
     }
-    log.info('validator configuration', { validator: v.key?.address ?? '(none: observer)', validators: v.validators.length, rank: v.rank });
+    log.info('validator configuration', {
+      validator: v.key?.address ?? '(none: observer)',
+      validators: v.validators.length,
+      rank: v.rank,
+      blockRunMax: runMax,
+    });
     const V = PUBLISHED.voting;
+    let clock: BlockClock | undefined;
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
       stateVersion: CONSENSUS_STATE_VERSION,
       inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.RoundClosed] },
-      grpc: (runtime) => [consensusGrpc(runtime, ctx.admin, blockTime === 'manual', log)],
+      grpc: (runtime) => [
+        consensusGrpc(
+          runtime,
+          ctx.admin,
+          blockTime === 'manual',
+          log,
+          {},
+          async () => clock?.recordCounted() ?? { height: runtime.state().height, recorded: 0 },
+        ),
+      ],
       reactions: (runtime) => {
-        const clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax });
+        clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax, ...opts });
+        const running = clock;
+        // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
+        if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async () => (await running.recordCounted()).height;
         const validator = startValidator(runtime, v.key, v.validators, log);
         return {
           async stop() {
+            if (ctx.inProcess) ctx.inProcess.recordCountedBlocks = undefined;
             await clock?.stop();
             await validator.stop();
           },
@@ -109,4 +139,6 @@ export const consensusModule: ServiceModule = {
       },
     });
   },
-};
+});
+
+export const consensusModule: ServiceModule = consensusModuleWith();

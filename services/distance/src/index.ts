@@ -1,4 +1,14 @@
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, channelCredentials, clientTlsFrom, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import {
+  BLOCK_PRODUCED,
+  BLOCKS_PRODUCED,
+  channelCredentials,
+  clientTlsFrom,
+  consensusAddressFrom,
+  eventSourcedService,
+  heightSyncFrom,
+  type Env,
+  type ServiceModule,
+} from '@ewx/platform';
 import { distanceGrpc } from './api/grpc.js';
 import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './app/config.js';
 import { grpcLedger, type Ledger } from './app/ledger.js';
@@ -25,6 +35,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     serviceKeyFrom(env, mode);
     registryAddressFrom(env, mode);
     clientTlsFrom(env);
+    consensusAddressFrom(env);
     redriveMsFrom(env);
   },
   async create(ctx) {
@@ -41,13 +52,14 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
       remote ??
       (key === undefined ? "set DISTANCE_SERVICE_KEY (and list its address in the registry's LEDGER_SERVICE_ACCOUNTS)" : 'set REGISTRY_ADDRESS');
     let reqs: ReturnType<typeof requests> | undefined;
+    const heights = heightSyncFrom(ctx, log);
     const service = eventSourcedService(ctx, 'distance', {
       decider: distanceDecider,
       stateVersion: DISTANCE_STATE_VERSION,
       inbox: { consensus: [BLOCK_PRODUCED, BLOCKS_PRODUCED] },
       grpc: (runtime) => {
         reqs = requests(runtime, params, ledger, log);
-        return [distanceGrpc(runtime, params, reqs, log)];
+        return [distanceGrpc(runtime, params, reqs, log, heights)];
       },
       reactions: (runtime) => startReactions(runtime, params, reqs!, log, redriveMsFrom(ctx.env)),
     });
@@ -61,6 +73,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
       async stop() {
         await service.stop();
         remote?.close();
+        heights.close();
       },
     };
   },

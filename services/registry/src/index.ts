@@ -8,6 +8,8 @@ import {
   PUBLISHED,
   type Env,
   type ServiceModule,
+  heightSyncFrom,
+  consensusAddressFrom,
 } from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
 import { startReactions } from './app/reactions.js';
@@ -44,11 +46,13 @@ export const registryModule: ServiceModule = {
   protoFile: 'ewx/v1/registry.proto',
   validateConfig(env, { admin, mode }) {
     policyFrom(env, admin, mode);
+    consensusAddressFrom(env);
   },
   async create(ctx) {
     const policy = policyFrom(ctx.env, ctx.admin, ctx.mode);
     const log = ctx.log.child({ service: 'registry' });
-    return eventSourcedService(ctx, 'registry', {
+    const heights = heightSyncFrom(ctx, log);
+    const service = eventSourcedService(ctx, 'registry', {
       decider: registryDecider,
       stateVersion: REGISTRY_STATE_VERSION,
       inbox: {
@@ -56,7 +60,7 @@ export const registryModule: ServiceModule = {
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged, PUBLISHED.rewards.RewardsComputed],
         distance: [PUBLISHED.distance.EvaluationSettled],
       },
-      grpc: (runtime) => [registryGrpc(runtime, policy, log)],
+      grpc: (runtime) => [registryGrpc(runtime, policy, log, heights)],
       reactions: (runtime) => startReactions(runtime, policy, log),
       // ewx_group_budget_remaining{group}: what each group not removed still has reserved for rewards.
       gauges: (runtime) => ({
@@ -65,5 +69,12 @@ export const registryModule: ServiceModule = {
         },
       }),
     });
+    return {
+      ...service,
+      async stop() {
+        await service.stop();
+        heights.close();
+      },
+    };
   },
 };

@@ -1,4 +1,13 @@
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, eventSourcedService, type Env, type ServiceModule } from '@ewx/platform';
+import {
+  BLOCK_PRODUCED,
+  BLOCKS_PRODUCED,
+  PUBLISHED,
+  consensusAddressFrom,
+  eventSourcedService,
+  heightSyncFrom,
+  type Env,
+  type ServiceModule,
+} from '@ewx/platform';
 import { rewardsGrpc } from './api/grpc.js';
 import { KEPT_ROWS, periodArchive } from './app/archive.js';
 import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
@@ -52,16 +61,26 @@ export const rewardsModule: ServiceModule = {
   validateConfig(env) {
     periodSettingsFrom(env);
     keptRowsFrom(env);
+    consensusAddressFrom(env);
   },
   async create(ctx) {
     const settings = periodSettingsFrom(ctx.env);
     const log = ctx.log.child({ service: 'rewards' });
-    return eventSourcedService(ctx, 'rewards', {
+    // SetRewardPeriodLength reads the height (the new length applies from the next period): the wall-clock height first.
+    const heights = heightSyncFrom(ctx, log);
+    const service = eventSourcedService(ctx, 'rewards', {
       decider: rewardsDecider,
       stateVersion: REWARDS_STATE_VERSION,
       inbox: REWARDS_INBOX,
-      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log, periodArchive(runtime.store, keptRowsFrom(ctx.env)))],
+      grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log, periodArchive(runtime.store, keptRowsFrom(ctx.env)), heights)],
       reactions: (runtime) => startPeriodReactions(runtime, settings, log),
     });
+    return {
+      ...service,
+      async stop() {
+        await service.stop();
+        heights.close();
+      },
+    };
   },
 };

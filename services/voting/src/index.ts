@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, type Env, type ServiceModule } from '@ewx/platform';
+import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, consensusAddressFrom, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
+import { votingHeights } from './app/heights.js';
 import { partitionSettingsFrom, votingServiceFor } from './app/partitions-service.js';
 import { startVotingReactions } from './app/reactions.js';
 import { inlineVerifier, threadVerifier } from './app/verifier.js';
@@ -49,12 +50,14 @@ export const votingModule: ServiceModule = {
   validateConfig(env, ctx) {
     verifyThreadsFrom(env);
     partitionSettingsFrom(env, ctx.mode);
+    consensusAddressFrom(env);
   },
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
     // Measured on the quiet 2-core machine (docs/SCALING.md section 4 item 4): 2 threads batched faster than 0.
     const threads = verifyThreadsFrom(ctx.env, ctx.mode);
     const verifier = threads > 0 ? threadVerifier(threads) : inlineVerifier;
+    const heights = votingHeights(ctx, log);
     // VOTING_PARTITIONS > 1: solutions split across partition logs, each written by the replica holding its lease (docs/SCALING.md).
     const service = votingServiceFor(
       ctx,
@@ -80,7 +83,7 @@ export const votingModule: ServiceModule = {
         ],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
-      grpc: (runtime) => [votingGrpc(runtime, log, verifier)],
+      grpc: (runtime) => [votingGrpc(runtime, log, verifier, heights)],
       reactions: (runtime) => startVotingReactions(runtime, log),
       gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });
@@ -89,6 +92,7 @@ export const votingModule: ServiceModule = {
       async stop() {
         await service.stop();
         await verifier.close();
+        heights.close();
       },
     };
   },

@@ -30,7 +30,7 @@ import {
   TallyOutcome,
 } from '@ewx/proto/consensus';
 import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
-import { awaitEndedRounds, CHAIN_STREAM, type SettleWait } from '../app/clock.js';
+import { awaitEndedRounds, CHAIN_STREAM, type CountedRecord, type SettleWait } from '../app/clock.js';
 import {
   checkProduceBlocks,
   decide,
@@ -90,7 +90,18 @@ const tallyMsg = (t: Tally): TallyMsg => ({
   unresolvedReason: t.reason ? REASON[t.reason] : UnresolvedReason.UNRESOLVED_REASON_UNSPECIFIED,
 });
 
-export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, manual: boolean, log: Logger, settleWait: SettleWait = {}): GrpcService {
+/**
+ * `recordCounted`: the block timer's RecordCountedBlocks (no timer — manual blocks, an observer —
+ * records nothing and answers the recorded height).
+ */
+export function consensusGrpc(
+  runtime: Runtime<ConsensusState>,
+  admin: string,
+  manual: boolean,
+  log: Logger,
+  settleWait: SettleWait = {},
+  recordCounted: () => Promise<CountedRecord> = async () => ({ height: runtime.state().height, recorded: 0 }),
+): GrpcService {
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
   const givenUp = new Set<string>();
@@ -127,6 +138,11 @@ export function consensusGrpc(runtime: Runtime<ConsensusState>, admin: string, m
           done += n;
         }
         return { height: BigInt(runtime.state().height) };
+      }),
+      // Unsigned and harmless: only blocks whose time has passed are recorded, none when none is counted.
+      recordCountedBlocks: unary(M + 'RecordCountedBlocks', log, async () => {
+        const r = await recordCounted();
+        return { height: BigInt(r.height), recorded: BigInt(r.recorded) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
         nameField('group', req.group);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openPglite } from '@ewx/platform';
-import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger } from '@ewx/platform';
+import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger, START } from '@ewx/platform';
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
-import { validatorsFrom } from '../index.js';
+import { blockRunMaxFrom, validatorsFrom } from '../index.js';
 import { awaitEndedRounds, startBlockClock, type Scheduler } from './clock.js';
 
 describe('block production with several consensus processes', () => {
@@ -64,6 +64,16 @@ describe('block production with several consensus processes', () => {
     await b.stop();
     await db.close();
   });
+});
+
+test('BLOCK_RUN_MAX: embedded, half the reward period, at most 100 (the services ask for the count in process); standalone 1', () => {
+  assert.equal(blockRunMaxFrom(readEnv({}), 'embedded'), 50, 'the default 100-block period');
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '7200' }), 'embedded'), 100);
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '30' }), 'embedded'), 15);
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '1' }), 'embedded'), 1);
+  assert.equal(blockRunMaxFrom(readEnv({ REWARD_PERIOD_BLOCKS: '7200' }), 'standalone'), 1);
+  assert.equal(blockRunMaxFrom(readEnv({ BLOCK_RUN_MAX: '7' }), 'embedded'), 7);
+  assert.throws(() => blockRunMaxFrom(readEnv({ BLOCK_RUN_MAX: '0' }), 'embedded'), /BLOCK_RUN_MAX/);
 });
 
 describe('ProduceBlocks waits for the rounds that ended before going further', () => {
@@ -251,6 +261,68 @@ describe('the block timer records runs, not one event per tick', () => {
     await timer.idle();
     assert.deepEqual(await blockRuns(rt), ['1..3', '4..10'], 'once decided: every counted block, in one run');
     await timer.stop();
+    await rt.stop();
+    await db.close();
+  });
+
+  test('RecordCountedBlocks records the counted blocks at once; nothing (no event) when nothing is counted', async () => {
+    const db = await openPglite();
+    const rt = createRuntime('consensus', await pgliteEventStore('timerask', db), consensusDecider, silentLogger);
+    await rt.start();
+    const clock = manualScheduler();
+    const timer = startBlockClock(rt, 40, silentLogger, 0, { runMax: 10, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        clock.tick();
+        await timer.idle();
+      }
+    };
+    await ticks(7);
+    assert.deepEqual(await blockRuns(rt), [], 'idle: seven blocks counted, none recorded yet (BLOCK_RUN_MAX 10)');
+    assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 7 });
+    assert.deepEqual(await blockRuns(rt), ['1..7'], 'one run: the wall-clock height is recorded');
+    const events = (await rt.store.readAll(START, 1000)).length;
+    assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 0 }, 'asked again: nothing counted');
+    assert.equal((await rt.store.readAll(START, 1000)).length, events, 'no event when nothing is counted');
+    // The timer goes on from there: the next run is due 10 blocks after the recorded height.
+    await ticks(9);
+    assert.deepEqual(await blockRuns(rt), ['1..7']);
+    await ticks(1);
+    assert.deepEqual(await blockRuns(rt), ['1..7', '8..17']);
+    // A round that ends at 20 and is not decided: the ask records up to its end and answers at once; the rest follows its outcome.
+    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 20)]);
+    await ticks(1);
+    assert.deepEqual((await blockRuns(rt)).slice(2), ['18'], 'work: recorded at the next tick');
+    await ticks(5);
+    assert.deepEqual((await blockRuns(rt)).slice(2), ['18', '19..20'], 'cut at the round end (its tick)');
+    assert.equal(timer.counted(), 23);
+    assert.deepEqual(
+      await timer.recordCounted(),
+      { height: 20, recorded: 0 },
+      'past an undecided ended round: answered at once, the blocks follow its outcome',
+    );
+    await rt.execute('solution:s1', () => [roundUnresolved('r1')]);
+    await timer.idle();
+    assert.deepEqual((await blockRuns(rt)).slice(2), ['18', '19..20', '21..23']);
+    await timer.stop();
+    assert.deepEqual(await timer.recordCounted(), { height: 23, recorded: 0 }, 'stopped: nothing more');
+    await rt.stop();
+    await db.close();
+  });
+
+  test('a standby records nothing when asked; it answers its recorded height', async () => {
+    const db = await openPglite();
+    const rt = createRuntime('consensus', await pgliteEventStore('timeraskstandby', db), consensusDecider, silentLogger);
+    await rt.start();
+    const clock = manualScheduler();
+    const standby = startBlockClock(rt, 40, silentLogger, 1, { runMax: 10, scheduler: clock });
+    for (let i = 0; i < 5; i++) {
+      clock.tick();
+      await standby.idle();
+    }
+    assert.deepEqual(await standby.recordCounted(), { height: 0, recorded: 0 });
+    assert.deepEqual(await blockRuns(rt), []);
+    await standby.stop();
     await rt.stop();
     await db.close();
   });

@@ -30,6 +30,20 @@ export interface BlockClock {
   counted(): number;
   /** Resolves once no recording is under way (tests: after a tick of a fake scheduler). */
   idle(): Promise<void>;
+  /**
+   * Records the counted blocks now (RecordCountedBlocks), as a tick would once a rule holds; answers
+   * the recorded height and how many blocks this call recorded. Nothing is recorded when nothing is
+   * counted beyond the recorded height (no event), by a standby or after the stop, and past the end
+   * of a round that ended undecided: those blocks follow its outcome (the timer records them then).
+   */
+  recordCounted(): Promise<CountedRecord>;
+}
+
+export interface CountedRecord {
+  /** The recorded height afterwards. */
+  readonly height: number;
+  /** Blocks this call recorded (0: none were counted, or they wait for an ended round). */
+  readonly recorded: number;
 }
 
 /**
@@ -45,6 +59,8 @@ export interface BlockClock {
  *     the other services' heights are, e.g. for a reward period's end, which consensus does not know);
  *   - consensus recorded something other than blocks since the last run (a round started, a vote, an
  *     outcome): the network is at work, commands read heights, so the count is recorded at the next tick;
+ *   - a service asks before deciding a command that reads the height (`recordCounted`,
+ *     RecordCountedBlocks): recorded at once, so the command decides at the wall-clock height;
  *   - a clean stop: nothing counted is lost (a crash loses at most `runMax` − 1 counted blocks).
  *
  * `rank` is this producer's place in the validator set: rank 0 produces; rank k > 0 stands by and
@@ -58,9 +74,15 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
   let target = 0;
   /** Ticks since a block was last recorded (by anyone). */
   let sinceBlock = 0;
-  /** Something other than blocks was recorded since the last run. */
+  /** Something other than blocks was recorded since the last run, or recordCounted asked for the count. */
   let active = false;
+  /** The recording waits for ended rounds (awaitEndedRounds has something to wait for). */
+  let waiting = false;
+  /** recordCounted calls to answer once the recording waits for ended rounds (it answers at once then). */
+  const onWait = new Set<() => void>();
   let stopping = false;
+  /** Stopped: recordCounted records nothing more (the stop recorded what was counted). */
+  let stopped = false;
   let running: Promise<void> = Promise.resolve();
   let recording = false;
   /** A standby that found no block recorded for its threshold and produces (until another producer's block shows up). */
@@ -75,12 +97,24 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
   /** Whether the counted blocks must be recorded now (the rules above). */
   const due = (s: ConsensusState): boolean =>
     target > s.height && (stopping || active || target - s.height >= runMax || nextCut(s, s.height, target + 1) <= target);
+  const hasEndedUndecided = (): boolean => {
+    const s = runtime.state();
+    return undecidedEnded(s, s.height).some((r) => !givenUp.has(roundKey(r.solution, r.roundId)));
+  };
   /** Records what is due, run by run (cut at round ends, each past one waiting for the ended rounds). */
   const record = async (): Promise<void> => {
     for (;;) {
       if (!due(runtime.state())) return;
       active = false;
-      await awaitEndedRounds(runtime, givenUp, log, settleWait);
+      if (hasEndedUndecided()) {
+        waiting = true;
+        for (const f of onWait) f();
+      }
+      try {
+        await awaitEndedRounds(runtime, givenUp, log, settleWait);
+      } finally {
+        waiting = false;
+      }
       const after = runtime.state().height;
       if (target <= after) return;
       ownAppend = true;
@@ -128,6 +162,7 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
   });
   return {
     async stop() {
+      stopped = true;
       cancel();
       off();
       await running;
@@ -139,6 +174,23 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
     },
     counted: () => Math.max(target, runtime.state().height),
     idle: () => running,
+    async recordCounted() {
+      const before = runtime.state().height;
+      if (stopped || (rank > 0 && !tookOver) || target <= before || waiting) return { height: before, recorded: 0 };
+      // Until the recording is done, or it waits for an ended round's outcome (the blocks after it follow the outcome).
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          onWait.delete(done);
+          resolve();
+        };
+        onWait.add(done); // before start(): the recording may reach the wait synchronously
+        active = true;
+        start();
+        void running.then(done);
+      });
+      const height = runtime.state().height;
+      return { height, recorded: height - before };
+    },
   };
 }
 

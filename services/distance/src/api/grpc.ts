@@ -12,6 +12,7 @@ import {
   type GrpcService,
   type Logger,
   type Runtime,
+  type HeightSync,
 } from '@ewx/platform';
 import {
   AddIdentityRequest,
@@ -61,7 +62,7 @@ const OUTCOME = {
 /** The name of the period field a request used (refusals name the field that was sent). */
 const sentAs = (req: { evaluationPeriod?: number | undefined }): string => (req.evaluationPeriod === undefined ? 'period' : 'evaluation_period');
 
-export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistanceParams, reqs: Requests, log: Logger): GrpcService {
+export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistanceParams, reqs: Requests, log: Logger, heights?: HeightSync): GrpcService {
   const stats = wotStatsCache(params.maxDistance);
   const wotChange = <T extends { auth?: unknown }>(method: string, encode: (m: T) => Uint8Array, toCommand: (signer: string, req: T) => DistanceCommand) =>
     unary(M + method, log, async (req: T): Promise<WotChangeResponse> => {
@@ -84,6 +85,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
 
       requestEvaluation: unary(M + 'RequestEvaluation', log, async (req: RequestEvaluationRequest) => {
         const auth = authenticate(M + 'RequestEvaluation', req, (m) => RequestEvaluationRequest.encode(m).finish());
+        await heights?.sync(runtime); // the request period is the wall-clock one (@ewx/platform heightSync)
         const { held, outcome } = await reqs.request(auth, req.identity);
         if ('returned' in outcome) {
           throw new DomainError(
@@ -104,6 +106,7 @@ export function distanceGrpc(runtime: Runtime<DistanceState>, params: DistancePa
       publishResult: unary(M + 'PublishResult', log, async (req: PublishResultRequest) => {
         const auth = authenticate(M + 'PublishResult', req, (m) => PublishResultRequest.encode(m).finish());
         const period = renamedField('evaluation_period', req.evaluationPeriod, 'period', req.period, 0);
+        await heights?.sync(runtime); // the current evaluation period and block are the wall-clock ones
         await runtime.execute(
           poolStream(period),
           proven(auth, (s) => decide({ type: 'PublishResult', evaluator: auth.signer, period, values: req.values }, s, params)),

@@ -19,11 +19,13 @@ import {
   shown,
   unary,
   type GrpcService,
+  type HeightSync,
   type Logger,
   type Runtime,
   type Signed,
 } from '@ewx/platform';
 import * as R from '@ewx/proto/registry';
+import { READS_HEIGHT } from '../app/heights.js';
 import { decide, streamOf, type RegistryCommand, type RegistryPolicy, type RegistryState } from '../domain/decider.js';
 import { holdIdField } from '../domain/validate.js';
 import * as V from './views.js';
@@ -36,7 +38,7 @@ interface Codec<T> {
   encode(m: T): BinaryWriter;
 }
 
-export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger): GrpcService {
+export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPolicy, log: Logger, heights?: HeightSync): GrpcService {
   const state = (): RegistryState => runtime.state();
   const reply = (): R.CommandReply => ({ logPosition: positionProgress(runtime.position()), height: BigInt(state().height) });
 
@@ -44,6 +46,7 @@ export function registryGrpc(runtime: Runtime<RegistryState>, policy: RegistryPo
   const run = async <T extends Signed>(name: string, codec: Codec<T>, req: T, toCommand: (req: T, signer: string) => RegistryCommand): Promise<void> => {
     const auth = authenticate(M + name, req, (m) => codec.encode(m).finish());
     const cmd = toCommand(req, auth.signer);
+    if (READS_HEIGHT.has(cmd.type)) await heights?.sync(runtime); // the wall-clock height first (app/heights.ts)
     await runtime.execute(
       streamOf(cmd, state()),
       proven(auth, (s) => decide(cmd, s, policy)),

@@ -1,5 +1,6 @@
 import { decodeRewardsLog } from '@ewx/contracts';
 import {
+  type HeightSync,
   addressField,
   authenticate,
   invalid,
@@ -96,6 +97,7 @@ export function rewardsGrpc(
   settings: PeriodSettings,
   log: Logger,
   archive: PeriodArchive = periodArchive(runtime.store),
+  heights?: HeightSync,
 ): GrpcService {
   const st = (): RewardsState => runtime.state();
   return {
@@ -123,6 +125,7 @@ export function rewardsGrpc(
       }),
       setRewardPeriodLength: unary(M + 'SetRewardPeriodLength', log, async (req: SetRewardPeriodLengthRequest) => {
         const auth = authenticate(M + 'SetRewardPeriodLength', req, (m) => SetRewardPeriodLengthRequest.encode(m).finish());
+        await heights?.sync(runtime); // the wall-clock height first (@ewx/platform heightSync)
         const [e] = await runtime.execute(
           CALENDAR_STREAM,
           proven(auth, (s) => decide({ type: 'SetRewardPeriodLength', signer: auth.signer, admin, length: req.length }, s)),

@@ -14,6 +14,7 @@ import {
   statusMessage,
   unary,
   type GrpcService,
+  type HeightSync,
   type Logger,
   type Runtime,
 } from '@ewx/platform';
@@ -87,7 +88,7 @@ function toMessage(r: Round): RoundMsg {
   };
 }
 
-export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier): GrpcService {
+export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier, heights?: HeightSync): GrpcService {
   const archive = roundArchive(runtime.store);
   const batcher = voteBatcher(runtime, log, archive);
   const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
@@ -123,6 +124,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         const auth = authenticate(M + 'StartRound', req, (m) => StartRoundRequest.encode(m).finish());
         nameField('solution', req.solution);
         validateRoundId(req.roundId);
+        await heights?.sync(runtime); // the wall-clock height first (app/heights.ts)
         await runtime.execute(
           roundStream(req.solution, req.roundId),
           proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events),

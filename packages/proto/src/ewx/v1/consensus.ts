@@ -70,6 +70,16 @@ export function tallyOutcomeToJSON(object: TallyOutcome): string {
   }
 }
 
+export interface RecordCountedBlocksRequest {
+}
+
+export interface RecordCountedBlocksResponse {
+  /** The recorded height once the counted blocks are recorded (the wall-clock height of this producer). */
+  height: bigint;
+  /** How many blocks this call recorded (0: nothing was counted beyond the recorded height). */
+  recorded: bigint;
+}
+
 export interface ProduceBlocksRequest {
   auth:
     | Auth
@@ -225,6 +235,149 @@ export interface Network {
   /** True when blocks are produced on command only (BLOCK_TIME_MS=manual). */
   manualBlocks: boolean;
 }
+
+function createBaseRecordCountedBlocksRequest(): RecordCountedBlocksRequest {
+  return {};
+}
+
+export const RecordCountedBlocksRequest: MessageFns<RecordCountedBlocksRequest> = {
+  encode(_: RecordCountedBlocksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordCountedBlocksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordCountedBlocksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RecordCountedBlocksRequest {
+    return {};
+  },
+
+  toJSON(_: RecordCountedBlocksRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordCountedBlocksRequest>): RecordCountedBlocksRequest {
+    return RecordCountedBlocksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RecordCountedBlocksRequest>): RecordCountedBlocksRequest {
+    const message = createBaseRecordCountedBlocksRequest();
+    return message;
+  },
+};
+
+function createBaseRecordCountedBlocksResponse(): RecordCountedBlocksResponse {
+  return { height: 0n, recorded: 0n };
+}
+
+export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse> = {
+  encode(message: RecordCountedBlocksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.height);
+    }
+    if (message.recorded !== 0n) {
+      if (BigInt.asUintN(64, message.recorded) !== message.recorded) {
+        throw new globalThis.Error("value provided for field message.recorded of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.recorded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordCountedBlocksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordCountedBlocksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.recorded = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordCountedBlocksResponse {
+    return {
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+      recorded: isSet(object.recorded) ? BigInt(object.recorded) : 0n,
+    };
+  },
+
+  toJSON(message: RecordCountedBlocksResponse): unknown {
+    const obj: any = {};
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    if (message.recorded !== 0n) {
+      obj.recorded = message.recorded.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordCountedBlocksResponse>): RecordCountedBlocksResponse {
+    return RecordCountedBlocksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordCountedBlocksResponse>): RecordCountedBlocksResponse {
+    const message = createBaseRecordCountedBlocksResponse();
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.recorded = (object.recorded !== undefined && object.recorded !== null) ? BigInt(object.recorded) : 0n;
+    return message;
+  },
+};
 
 function createBaseProduceBlocksRequest(): ProduceBlocksRequest {
   return { auth: undefined, count: 0 };
@@ -2247,6 +2400,24 @@ export const ConsensusService = {
     responseSerialize: (value: Network): Buffer => Buffer.from(Network.encode(value).finish()),
     responseDeserialize: (value: Buffer): Network => Network.decode(value),
   },
+  /**
+   * Records at once the blocks the block timer has counted but not yet recorded (BLOCK_RUN_MAX > 1
+   * records idle blocks in runs), and answers the recorded height. Unsigned: it records only blocks
+   * whose time has passed, nothing when none is counted (manual blocks, a standby, an observer),
+   * so calling it again changes nothing. Services call it before deciding a command that reads the
+   * current height (StartRound, Subscribe, ...), then wait until their inbox holds that height.
+   */
+  recordCountedBlocks: {
+    path: "/ewx.v1.Consensus/RecordCountedBlocks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordCountedBlocksRequest): Buffer =>
+      Buffer.from(RecordCountedBlocksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordCountedBlocksRequest => RecordCountedBlocksRequest.decode(value),
+    responseSerialize: (value: RecordCountedBlocksResponse): Buffer =>
+      Buffer.from(RecordCountedBlocksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordCountedBlocksResponse => RecordCountedBlocksResponse.decode(value),
+  },
 } as const;
 
 export interface ConsensusServer extends UntypedServiceImplementation {
@@ -2265,6 +2436,14 @@ export interface ConsensusServer extends UntypedServiceImplementation {
   getSettlement: handleUnaryCall<GetSettlementRequest, Settlement>;
   /** Who runs the network: the admin account and the current validator set, at the current height. */
   getNetwork: handleUnaryCall<GetNetworkRequest, Network>;
+  /**
+   * Records at once the blocks the block timer has counted but not yet recorded (BLOCK_RUN_MAX > 1
+   * records idle blocks in runs), and answers the recorded height. Unsigned: it records only blocks
+   * whose time has passed, nothing when none is counted (manual blocks, a standby, an observer),
+   * so calling it again changes nothing. Services call it before deciding a command that reads the
+   * current height (StartRound, Subscribe, ...), then wait until their inbox holds that height.
+   */
+  recordCountedBlocks: handleUnaryCall<RecordCountedBlocksRequest, RecordCountedBlocksResponse>;
 }
 
 export interface ConsensusClient extends Client {
@@ -2381,6 +2560,28 @@ export interface ConsensusClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  /**
+   * Records at once the blocks the block timer has counted but not yet recorded (BLOCK_RUN_MAX > 1
+   * records idle blocks in runs), and answers the recorded height. Unsigned: it records only blocks
+   * whose time has passed, nothing when none is counted (manual blocks, a standby, an observer),
+   * so calling it again changes nothing. Services call it before deciding a command that reads the
+   * current height (StartRound, Subscribe, ...), then wait until their inbox holds that height.
+   */
+  recordCountedBlocks(
+    request: RecordCountedBlocksRequest,
+    callback: (error: ServiceError | null, response: RecordCountedBlocksResponse) => void,
+  ): ClientUnaryCall;
+  recordCountedBlocks(
+    request: RecordCountedBlocksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecordCountedBlocksResponse) => void,
+  ): ClientUnaryCall;
+  recordCountedBlocks(
+    request: RecordCountedBlocksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecordCountedBlocksResponse) => void,
   ): ClientUnaryCall;
 }
 
