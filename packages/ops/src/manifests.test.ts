@@ -150,6 +150,9 @@ describe('deploy/k8s manifest check', { skip }, () => {
     const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').replace(/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\//g, `${REPO_ROOT}/`) + 'commonLabels: { a: b }\n';
     writeFileSync(join(dir, 'kustomization.yaml'), text);
     assert.throws(() => kustomize(dir), /unsupported field commonLabels/);
+    // A component is applied through `components:`, never rendered as a resource.
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${REPO_ROOT}/deploy/k8s/components/voting-replicas\n`);
+    assert.throws(() => kustomize(dir), /is a Component, expected a Kustomization/);
   });
 
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
