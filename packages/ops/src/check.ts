@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kustomize, type K8sObject } from './kustomize.js';
-import { checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators } from './properties.js';
+import { checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators, checkVoting } from './properties.js';
 import { CrdValidator, isBuiltIn, validateBuiltIns, validateBuiltInSets } from './schemas.js';
 
 /** The CRD schemas: ../shared/crds beside the checkout (or one level up), else the unmodified copies in deploy/crds (a clone elsewhere); EWX_CRD_DIR overrides. */
@@ -33,7 +33,7 @@ export function checkObjects(name: string, objects: readonly K8sObject[], crds: 
   problems.push(...(builtInProblems ?? validateBuiltIns(objects.filter(isBuiltIn))));
   for (const o of objects.filter((x) => !isBuiltIn(x))) problems.push(...crds.validate(o));
   if (profile !== 'infra') {
-    problems.push(...checkPodSecurity(objects), ...checkValidators(objects), ...checkNamespaceAndNetwork(objects));
+    problems.push(...checkPodSecurity(objects), ...checkValidators(objects), ...checkNamespaceAndNetwork(objects), ...checkVoting(objects));
   }
   if (profile === 'app' && objects.some((o) => o.kind === 'Secret'))
     problems.push("the base declares a Secret: keys come from the overlay's generator or secret store");
@@ -43,8 +43,20 @@ export function checkObjects(name: string, objects: readonly K8sObject[], crds: 
 }
 
 /**
+ * An overlay of a (temporary) copy of deploy/k8s with a component added, as an operator enables one
+ * (`components:` in the overlay's kustomization.yaml): rendered from a sibling folder `<overlay>+<component>`.
+ */
+export function overlayWith(work: string, overlay: string, component: string): string {
+  const dir = join(work, `${overlay}+${component}`);
+  cpSync(join(work, overlay), dir, { recursive: true });
+  appendFileSync(join(dir, 'kustomization.yaml'), `components:\n  - ../../components/${component}\n`);
+  return dir;
+}
+
+/**
  * Renders deploy/k8s's base, infra and both overlays (the overlays from a temporary copy given
- * throwaway keys by scripts/dev-secrets.mjs, as an operator would) and checks each.
+ * throwaway keys by scripts/dev-secrets.mjs, as an operator would), and the dev overlay with
+ * components/voting-replicas, and checks each.
  */
 export function checkDeploy(repoRoot: string, crdDir: string | CrdValidator): { rendered: Rendered[]; problems: string[] } {
   const crds = typeof crdDir === 'string' ? new CrdValidator(crdDir) : crdDir;
@@ -60,8 +72,9 @@ export function checkDeploy(repoRoot: string, crdDir: string | CrdValidator): { 
       { name: 'infra', objects: kustomize(join(work, 'infra')) },
       { name: 'overlays/dev', objects: kustomize(join(work, 'overlays/dev')) },
       { name: 'overlays/prod', objects: kustomize(join(work, 'overlays/prod')) },
+      { name: 'overlays/dev+voting-replicas', objects: kustomize(overlayWith(work, 'overlays/dev', 'voting-replicas')) },
     ];
-    const profile = { base: 'app', infra: 'infra', 'overlays/dev': 'full', 'overlays/prod': 'prod' } as const;
+    const profile = { base: 'app', infra: 'infra', 'overlays/dev': 'full', 'overlays/prod': 'prod', 'overlays/dev+voting-replicas': 'full' } as const;
     const problems = checkSets(
       rendered.map((x) => ({ ...x, profile: profile[x.name as keyof typeof profile] })),
       crds,

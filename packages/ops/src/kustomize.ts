@@ -10,7 +10,9 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
  * Subset: resources (files, folders), namespace, images, replicas, configMapGenerator and
  * secretGenerator (literals, envs, files; behavior create/merge/replace; no name hash, so
  * generatorOptions.disableNameSuffixHash must be true), patches (strategic merge or JSON 6902,
- * with target group/version/kind/name/labelSelector).
+ * with target group/version/kind/name/labelSelector; options.allowKindChange lets a strategic merge
+ * patch change its target's kind; list items a strategic merge patch adds come first), components (kind Component, applied in order after the resources and
+ * before the including kustomization's own generators and patches, as kustomize does).
  */
 export type K8sObject = {
   apiVersion: string;
@@ -23,6 +25,7 @@ const KNOWN = new Set([
   'apiVersion',
   'kind',
   'resources',
+  'components',
   'namespace',
   'images',
   'replicas',
@@ -130,6 +133,7 @@ export function strategicMerge(base: unknown, patch: unknown): unknown {
           : undefined;
     if (!key) return patch;
     const out = [...base] as Record<string, unknown>[];
+    const added: Record<string, unknown>[] = [];
     for (const p of patch as Record<string, unknown>[]) {
       const i = out.findIndex((b) => b[key] === p[key]);
       if (p.$patch === 'delete') {
@@ -137,9 +141,9 @@ export function strategicMerge(base: unknown, patch: unknown): unknown {
         continue;
       }
       if (i >= 0) out[i] = strategicMerge(out[i], p) as Record<string, unknown>;
-      else out.push(p);
+      else added.push(p);
     }
-    return out;
+    return [...added, ...out];
   }
   return patch;
 }
@@ -223,18 +227,32 @@ const setImages = (o: unknown, images: { name: string; newName?: string; newTag?
   }
 };
 
-/** Renders a kustomization folder to its list of objects. */
-export function kustomize(dir: string): K8sObject[] {
-  dir = resolve(dir);
+const loadKustomization = (dir: string, kind: 'Kustomization' | 'Component'): Record<string, unknown> => {
   const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((f) => join(dir, f)).find(existsSync);
   if (!file) throw new KustomizeError(dir, 'no kustomization.yaml');
   const k = parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>;
   for (const key of Object.keys(k)) if (!KNOWN.has(key)) throw new KustomizeError(dir, `unsupported field ${key}`);
-  let objects: K8sObject[] = [];
+  if ((k.kind ?? 'Kustomization') !== kind) throw new KustomizeError(dir, `is a ${String(k.kind ?? 'Kustomization')}, expected a ${kind}`);
+  return k;
+};
+
+/** Renders a kustomization folder to its list of objects. */
+export function kustomize(dir: string): K8sObject[] {
+  dir = resolve(dir);
+  return layer(dir, loadKustomization(dir, 'Kustomization'), []);
+}
+
+/** One kustomization (or component) applied to the objects accumulated so far. */
+function layer(dir: string, k: Record<string, unknown>, objects: K8sObject[]): K8sObject[] {
   for (const r of (k.resources as string[] | undefined) ?? []) {
     const p = resolve(dir, r);
     if (!existsSync(p)) throw new KustomizeError(dir, `resource ${r} does not exist`);
     objects.push(...(statSync(p).isDirectory() ? kustomize(p) : readObjects(p)));
+  }
+  for (const c of (k.components as string[] | undefined) ?? []) {
+    const p = resolve(dir, c);
+    if (!existsSync(p) || !statSync(p).isDirectory()) throw new KustomizeError(dir, `component ${c} is not a folder`);
+    objects = layer(p, loadKustomization(p, 'Component'), objects);
   }
   const gen = (k.generatorOptions ?? {}) as { disableNameSuffixHash?: boolean };
   const generators = [
@@ -257,7 +275,10 @@ export function kustomize(dir: string): K8sObject[] {
     } else throw new KustomizeError(dir, `${kind} ${g.name}: unknown behavior ${behavior}`);
   }
   for (const p of (k.patches as { path?: string; patch?: string; target?: Target; options?: unknown }[] | undefined) ?? []) {
-    for (const key of Object.keys(p)) if (!['path', 'patch', 'target'].includes(key)) throw new KustomizeError(dir, `patch: unsupported field ${key}`);
+    for (const key of Object.keys(p))
+      if (!['path', 'patch', 'target', 'options'].includes(key)) throw new KustomizeError(dir, `patch: unsupported field ${key}`);
+    const options = (p.options ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(options)) if (key !== 'allowKindChange') throw new KustomizeError(dir, `patch: unsupported option ${key}`);
     const text = p.path !== undefined ? readFileSync(resolve(dir, p.path), 'utf8') : p.patch;
     if (text === undefined) throw new KustomizeError(dir, 'patch without path or patch');
     const body = parseYaml(text) as unknown;
@@ -272,8 +293,10 @@ export function kustomize(dir: string): K8sObject[] {
       const target: Target = p.target ?? { kind: sm.kind, name: sm.metadata?.name };
       const hit = objects.filter((o) => matches(o, target));
       if (hit.length === 0) throw new KustomizeError(dir, `patch target ${JSON.stringify(target)} matches nothing`);
+      const kindOf = (o: K8sObject) =>
+        options.allowKindChange === true ? { apiVersion: sm.apiVersion, kind: sm.kind } : { apiVersion: o.apiVersion, kind: o.kind };
       objects = objects.map((o) =>
-        matches(o, target) ? { ...(strategicMerge(o, { ...sm, metadata: { ...sm.metadata, name: o.metadata.name } }) as K8sObject) } : o,
+        matches(o, target) ? { ...(strategicMerge(o, { ...sm, ...kindOf(o), metadata: { ...sm.metadata, name: o.metadata.name } }) as K8sObject) } : o,
       );
     }
   }

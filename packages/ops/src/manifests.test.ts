@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT } from '@ewx/platform/testing';
 import { parseAllDocuments } from 'yaml';
-import { checkDeploy, checkSets, findCrdDir, type Rendered } from './check.js';
+import { checkDeploy, checkSets, findCrdDir, overlayWith, type Rendered } from './check.js';
 import { kustomize, KustomizeError, type K8sObject } from './kustomize.js';
 
 /** The part of a rendered Deployment these tests read. */
@@ -35,7 +35,7 @@ describe('deploy/k8s manifest check', { skip }, () => {
   test('base, infra and both overlays render and pass schemas and properties', () => {
     assert.deepEqual(
       rendered.map((r) => r.name),
-      ['base', 'infra', 'overlays/dev', 'overlays/prod'],
+      ['base', 'infra', 'overlays/dev', 'overlays/prod', 'overlays/dev+voting-replicas'],
     );
     // Four validators, one key each; a PDB keeping three.
     const validators = byKind('overlays/prod', 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/name'] === 'consensus');
@@ -63,6 +63,75 @@ describe('deploy/k8s manifest check', { skip }, () => {
     }
   });
 
+  test('components/voting-replicas: voting as a StatefulSet of 2 sharing 8 partitions, reachable by name, the rest of the pod unchanged', () => {
+    type Workload = {
+      spec: {
+        replicas: number;
+        serviceName?: string;
+        strategy?: unknown;
+        template: { spec: { containers: { image: string; env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] }[] } };
+      };
+    };
+    const set = 'overlays/dev+voting-replicas';
+    const voting = objects(set).filter((o) => o.metadata.name === 'voting' && ['Deployment', 'StatefulSet'].includes(o.kind));
+    assert.deepEqual(
+      voting.map((o) => o.kind),
+      ['StatefulSet'],
+    );
+    const sts = voting[0] as unknown as Workload;
+    assert.equal(sts.spec.replicas, 2);
+    assert.equal(sts.spec.serviceName, 'voting-replicas');
+    assert.equal(sts.spec.strategy, undefined);
+    const env = sts.spec.template.spec.containers[0]!.env;
+    assert.deepEqual(
+      env.slice(0, 3).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
+      [
+        ['POD_NAME', 'metadata.name'],
+        ['POD_NAMESPACE', 'metadata.namespace'],
+        ['VOTING_ADVERTISE_ADDRESS', '$(POD_NAME).voting-replicas.$(POD_NAMESPACE).svc:50051'],
+      ],
+    );
+    assert.ok(!env.some((e) => e.name === 'VOTING_REPLICA_ID'));
+    const config = objects(set).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ewx-config') as unknown as { data: Record<string, string> };
+    assert.equal(config.data.VOTING_PARTITIONS, '8');
+    const headless = objects(set).find((o) => o.kind === 'Service' && o.metadata.name === 'voting-replicas') as unknown as { spec: { clusterIP: string } };
+    assert.equal(headless.spec.clusterIP, 'None');
+    assert.ok(objects(set).some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'voting'));
+    assert.ok(objects(set).some((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'ewx-voting-peers'));
+    // Apart from the three variables, the pod is the one the dev overlay runs (same image, probes, mounts).
+    const single = objects('overlays/dev').find((o) => o.kind === 'Deployment' && o.metadata.name === 'voting') as unknown as Workload;
+    const podOf = (w: Workload, drop: number) => {
+      const t = structuredClone(w.spec.template) as Workload['spec']['template'];
+      t.spec.containers[0]!.env = t.spec.containers[0]!.env.slice(drop);
+      return t;
+    };
+    assert.deepEqual(podOf(sts, 3), podOf(single, 0));
+    // Everything else is the dev overlay's, plus the three new objects.
+    const ids = (name: string) => objects(name).map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.deepEqual(
+      ids(set)
+        .filter((i) => !ids('overlays/dev').includes(i))
+        .sort(),
+      ['NetworkPolicy/ewx-voting-peers', 'PodDisruptionBudget/voting', 'Service/voting-replicas', 'StatefulSet/voting'],
+    );
+  });
+
+  test('components/voting-replicas with the prod overlay is refused: voting serves TLS but its replicas forward in plaintext', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ewx-kz-'));
+    after(() => rmSync(work, { recursive: true, force: true }));
+    cpSync(join(REPO_ROOT, 'deploy/k8s'), work, { recursive: true });
+    const secrets = join(work, 'overlays/dev/secrets');
+    assert.equal(spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/dev-secrets.mjs'), secrets]).status, 0);
+    cpSync(join(secrets, 'network.env'), join(work, 'overlays/prod/network.env'));
+    const prod = kustomize(overlayWith(work, 'overlays/prod', 'voting-replicas'));
+    // The prod TLS patch reaches the StatefulSet too (it targets every store client, whatever its kind).
+    const sts = prod.find((o) => o.kind === 'StatefulSet') as unknown as Pod;
+    assert.ok(sts.spec.template.spec.containers[0]!.env.some((e) => e.name === 'GRPC_TLS_CERT_FILE'));
+    assert.deepEqual(checkSets([{ name: 'prod+voting-replicas', objects: prod, profile: 'prod' }], crds), [
+      'prod+voting-replicas: StatefulSet/voting: serves gRPC over TLS, but voting replicas forward to each other in plaintext (services/voting/src/app/router.ts): not deployable yet',
+    ]);
+  });
+
   test('an overlay refuses to render without its keys (nothing committed stands in for them)', () => {
     assert.throws(
       () => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/dev')),
@@ -81,6 +150,9 @@ describe('deploy/k8s manifest check', { skip }, () => {
     const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').replace(/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\//g, `${REPO_ROOT}/`) + 'commonLabels: { a: b }\n';
     writeFileSync(join(dir, 'kustomization.yaml'), text);
     assert.throws(() => kustomize(dir), /unsupported field commonLabels/);
+    // A component is applied through `components:`, never rendered as a resource.
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${REPO_ROOT}/deploy/k8s/components/voting-replicas\n`);
+    assert.throws(() => kustomize(dir), /is a Component, expected a Kustomization/);
   });
 
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
@@ -91,6 +163,8 @@ describe('deploy/k8s manifest check', { skip }, () => {
     const secrets = join(work, 'overlays/dev/secrets');
     assert.equal(spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/dev-secrets.mjs'), secrets]).status, 0);
     cpSync(join(secrets, 'network.env'), join(work, 'overlays/prod/network.env'));
+    overlayWith(work, 'overlays/dev', 'voting-replicas');
+    overlayWith(work, 'overlays/prod', 'voting-replicas');
     // Key order and base64 line folding aside, the objects must be equal.
     const canon = (v: unknown): unknown =>
       Array.isArray(v)
@@ -105,7 +179,7 @@ describe('deploy/k8s manifest check', { skip }, () => {
             ? v.replace(/\s/g, '')
             : v;
     const key = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    for (const d of ['base', 'infra', 'overlays/dev', 'overlays/prod']) {
+    for (const d of ['base', 'infra', 'overlays/dev', 'overlays/prod', 'overlays/dev+voting-replicas', 'overlays/prod+voting-replicas']) {
       const out = spawnSync('kubectl', ['kustomize', join(work, d)], { encoding: 'utf8', maxBuffer: 64 << 20 });
       assert.equal(out.status, 0, out.stderr);
       const theirs = new Map(

@@ -196,3 +196,106 @@ export function checkProdInfrastructure(objects: readonly K8sObject[], services:
   if (ingress && of('Ingress').length === 0) problems.push('no Ingress for external gRPC clients');
   return problems;
 }
+
+/** A container's environment as the kubelet builds it: envFrom ConfigMaps (in order), then env. */
+const envOf = (c: Obj, objects: readonly K8sObject[]): Map<string, Obj> => {
+  const env = new Map<string, Obj>();
+  for (const e of (c.envFrom ?? []) as Obj[]) {
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === e.configMapRef?.name) as Obj | undefined;
+    for (const [k, v] of Object.entries((cm?.data ?? {}) as Record<string, string>)) env.set(k, { name: k, value: v });
+  }
+  for (const e of (c.env ?? []) as Obj[]) env.set(e.name, e);
+  return env;
+};
+
+/** Whether some NetworkPolicy lets pods labelled `from` reach pods labelled `to` on `port` (number or name), in direction `dir`. */
+const allows = (
+  policies: readonly Obj[],
+  dir: 'Ingress' | 'Egress',
+  from: Record<string, string>,
+  to: Record<string, string>,
+  port: number,
+  portName: string,
+): boolean =>
+  policies.some((p) => {
+    const self = dir === 'Ingress' ? to : from;
+    const peer = dir === 'Ingress' ? from : to;
+    if (!(p.spec.policyTypes ?? []).includes(dir) || !selects(p.spec.podSelector?.matchLabels, self)) return false;
+    const rules = (dir === 'Ingress' ? p.spec.ingress : p.spec.egress) as Obj[] | undefined;
+    return (rules ?? []).some(
+      (r) =>
+        ((dir === 'Ingress' ? r.from : r.to) as Obj[] | undefined)?.some((x) => !x.namespaceSelector && selects(x.podSelector?.matchLabels, peer)) &&
+        ((r.ports ?? []) as Obj[]).some((x) => x.port === port || x.port === portName),
+    );
+  });
+
+/**
+ * Voting's writers. Unpartitioned (VOTING_PARTITIONS unset or 1): one process, a Deployment of one
+ * replica with the Recreate strategy (a rolling update would run two writers on one log).
+ * Partitioned (deploy/k8s/components/voting-replicas): a StatefulSet whose replicas share the
+ * partition logs through leases and forward to each other, so it needs each replica's address
+ * (VOTING_ADVERTISE_ADDRESS = its name under the headless Service, on the gRPC port), an id new at
+ * every process start (VOTING_REPLICA_ID unset: a replica never takes a partition leased under its
+ * own id), a PodDisruptionBudget, a NetworkPolicy from voting to voting, and plaintext gRPC (the
+ * replicas forward without TLS, services/voting/src/app/router.ts).
+ */
+export function checkVoting(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  const workloads = objects.filter((o) => podOf(o)?.labels['app.kubernetes.io/name'] === 'voting') as Obj[];
+  if (workloads.length !== 1) return [`voting: ${workloads.length} workloads run it, expected one (a Deployment, or the StatefulSet of partitioned voting)`];
+  const w = workloads[0]!;
+  const id = `${w.kind}/${w.metadata.name}`;
+  const labels = podOf(w as K8sObject)!.labels;
+  const pods = replicasOf(w as K8sObject);
+  const c = (((w.spec.template.spec.containers ?? []) as Obj[]).find((x) => x.name === 'voting') ?? w.spec.template.spec.containers[0]) as Obj;
+  const env = envOf(c, objects);
+  const raw = env.get('VOTING_PARTITIONS')?.value as string | undefined;
+  const partitions = raw === undefined ? 1 : Number(raw);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 64) {
+    problems.push(`${id}: VOTING_PARTITIONS ${raw} is not an integer from 1 to 64`);
+    return problems;
+  }
+  if (partitions === 1) {
+    if (pods !== 1) problems.push(`${id}: ${pods} voting replicas without VOTING_PARTITIONS > 1 (one log has one writer)`);
+    if (w.kind === 'Deployment' && w.spec.strategy?.type !== 'Recreate')
+      problems.push(`${id}: strategy is not Recreate (a rolling update runs two writers on one log; only partitioned voting runs several)`);
+    return problems;
+  }
+  if (w.kind !== 'StatefulSet') problems.push(`${id}: partitioned voting runs as a StatefulSet (components/voting-replicas), not a ${w.kind}`);
+  if (env.has('VOTING_REPLICA_ID'))
+    problems.push(
+      `${id}: VOTING_REPLICA_ID is set; leave it unset (a replica never retakes a partition leased under its own id, so the id must be new at every start)`,
+    );
+  if (env.has('GRPC_TLS_CERT_FILE'))
+    problems.push(
+      `${id}: serves gRPC over TLS, but voting replicas forward to each other in plaintext (services/voting/src/app/router.ts): not deployable yet`,
+    );
+  const grpcPort = (((c.ports ?? []) as Obj[]).find((p) => p.name === 'grpc')?.containerPort ?? 50051) as number;
+  const address = env.get('VOTING_ADVERTISE_ADDRESS')?.value as string | undefined;
+  if (address === undefined) problems.push(`${id}: no VOTING_ADVERTISE_ADDRESS (where the other replicas forward requests to)`);
+  else if (!address.endsWith(`:${grpcPort}`)) problems.push(`${id}: VOTING_ADVERTISE_ADDRESS ${address} is not on the gRPC port ${grpcPort}`);
+  if (w.kind === 'StatefulSet') {
+    const name = w.spec.serviceName as string | undefined;
+    const headless = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as Obj | undefined;
+    if (headless?.spec.clusterIP !== 'None' || !selects(headless?.spec.selector, labels))
+      problems.push(`${id}: serviceName ${name} is not a headless Service selecting the voting pods`);
+    else if (headless.spec.publishNotReadyAddresses !== true)
+      problems.push(`Service/${name}: publishNotReadyAddresses is not true (a lease holder is forwarded to whatever its readiness)`);
+    const podName = [...env.values()].find((e) => e.valueFrom?.fieldRef?.fieldPath === 'metadata.name')?.name as string | undefined;
+    if (address !== undefined && (podName === undefined || !address.startsWith(`$(${podName}).${name}.`)))
+      problems.push(`${id}: VOTING_ADVERTISE_ADDRESS ${address} is not the pod's name under Service ${name}`);
+  }
+  const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget' && selects((o as Obj).spec?.selector?.matchLabels, labels)) as Obj[];
+  if (pdbs.length === 0) problems.push('voting: no PodDisruptionBudget selects the replicas');
+  for (const pdb of pdbs) {
+    const keep = pdb.spec.minAvailable !== undefined ? Number(pdb.spec.minAvailable) : pods - Number(pdb.spec.maxUnavailable ?? pods);
+    if (!(keep >= 1)) problems.push(`PodDisruptionBudget/${pdb.metadata.name}: lets every voting replica go at once`);
+  }
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as Obj[];
+  for (const dir of ['Ingress', 'Egress'] as const)
+    if (!allows(policies, dir, labels, labels, grpcPort, 'grpc'))
+      problems.push(
+        `NetworkPolicy: no ${dir === 'Ingress' ? 'ingress' : 'egress'} rule lets voting → voting on port ${grpcPort} (forwarding between replicas)`,
+      );
+  return problems;
+}
