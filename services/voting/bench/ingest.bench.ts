@@ -16,6 +16,8 @@ const SETUP_TIMEOUT_MS = Number(process.env.BENCH_SETUP_TIMEOUT_MS ?? 600_000);
 /** Voting's VOTE_VERIFY_THREADS for this run (unset: the service's default). */
 const VERIFY_THREADS = process.env.BENCH_VERIFY_THREADS;
 const ROUNDS_PER_MODE = Number(process.env.BENCH_ROUNDS_PER_MODE ?? 2);
+/** BENCH_SKIP_SINGLE=1: the batched mode only (no SubmitVote per vote; for a profile of the batched mode alone). */
+const SKIP_SINGLE = process.env.BENCH_SKIP_SINGLE === '1';
 /** The signature-check ceiling: ed25519 verifies per second on one core with Node's crypto, in this process. */
 const verifyCeiling = async (): Promise<number> => {
   const { generateKeyPairSync, sign, verify } = await import('node:crypto');
@@ -56,7 +58,7 @@ const env = { DATABASE_URL: infra.databaseUrl, KAFKA_BROKERS: infra.brokers.join
 const ports = { consensus: await freePort(), voting: await freePort() };
 stage('starting consensus and voting');
 procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, {
-  ...env, ...(VERIFY_THREADS !== undefined ? { VOTE_VERIFY_THREADS: VERIFY_THREADS } : {}), ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}),
+  ...env, ...(VERIFY_THREADS !== undefined ? { VOTE_VERIFY_THREADS: VERIFY_THREADS } : {}), ...(process.env.BENCH_PROFILE || process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: `${process.env.BENCH_PROFILE ? `--require ${process.env.BENCH_PROFILE} ` : ''}${process.env.BENCH_NODE_OPTIONS ?? ''}` } : {}),
 })];
 const consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
 const voting = insecureClient(VotingClient, `127.0.0.1:${ports.voting}`);
@@ -112,7 +114,7 @@ try {
   stage(`signature ceiling: ${ceilingBefore} verifies/s on one core`);
   const rssBefore = await rssMb(procs[1]!.child.pid);
   // Mode 1: one SubmitVote call per vote, many in flight (what independent workers do).
-  const single = signed.slice(0, ROUNDS_PER_MODE).flat();
+  const single = SKIP_SINGLE ? [] : signed.slice(0, ROUNDS_PER_MODE).flat();
   let t = performance.now();
   let refused = 0;
   await pool(single, CONCURRENCY, (req) => rpc(voting, 'submitVote', req).catch(() => { refused++; }));

@@ -21,6 +21,9 @@ const shardOf = (address: string, n: number): number => {
   return h % n;
 };
 
+/** Signatures per message to a thread (~8 ms of work): small enough to pipeline, large enough that messaging costs little. */
+export const CHUNK = 64;
+
 export function threadVerifier(threads: number): Verifier {
   const workers = Array.from({ length: threads }, () => {
     const w = new Worker(new URL('./verify-worker.js', import.meta.url));
@@ -43,16 +46,19 @@ export function threadVerifier(threads: number): Verifier {
     // Each address always goes to the same thread: its key is checked and its KeyObject built there once.
     const parts: (typeof items)[] = workers.map(() => []);
     for (const it of items) parts[shardOf(it.a, workers.length)]!.push(it);
+    // In chunks: the first votes' answers come back (and are appended) while a thread checks the rest.
     workers.forEach((w, k) => {
       const part = parts[k]!;
-      if (part.length === 0) return;
-      const id = ++next;
-      waiting.set(id, (ok) =>
-        part.forEach((p, i) => {
-          p.done(ok[i] === 1);
-        }),
-      );
-      w.postMessage({ id, items: part.map(({ a, b, s }) => ({ a, b, s })) } satisfies VerifyJob);
+      for (let from = 0; from < part.length; from += CHUNK) {
+        const chunk = part.slice(from, from + CHUNK);
+        const id = ++next;
+        waiting.set(id, (ok) =>
+          chunk.forEach((p, i) => {
+            p.done(ok[i] === 1);
+          }),
+        );
+        w.postMessage({ id, items: chunk.map(({ a, b, s }) => ({ a, b, s })) } satisfies VerifyJob);
+      }
     });
   };
   return {
