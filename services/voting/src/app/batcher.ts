@@ -122,9 +122,9 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger, archive 
         const byRound = new Map<string, Slot[]>();
         for (const slot of run) {
           const stream = roundStream(slot.cmd.solution, slot.cmd.roundId);
-          let items = byRound.get(stream);
-          if (!items) byRound.set(stream, (items = []));
-          items.push(slot);
+          const items = byRound.get(stream);
+          if (items) items.push(slot);
+          else byRound.set(stream, [slot]);
         }
         // The runtime runs the rounds' executes one after the other, in this order.
         await Promise.all([...byRound].map(([stream, items]) => runBatch(stream, items)));
