@@ -2,7 +2,7 @@ import { traceCarrier, type Logger, type Runtime } from '@ewx/platform';
 import { decideVotes, isLateVote, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
 import { roundArchive } from './archive.js';
 
-/** Votes per append at most: one append of ≤ 2000 rows stays well inside a transaction's comfort. */
+/** Votes per run at most (a run: one append per round in it): an append of ≤ 2000 rows stays well inside a transaction's comfort. */
 export const MAX_BATCH = 2000;
 
 interface Pending {

@@ -17,7 +17,8 @@ import type { VerifyJob } from './verify-worker.js';
 /**
  * Signature checks of signed votes, optionally on worker threads: ed25519 verification is the
  * largest cost of a vote (~130 µs), and on the gRPC thread it competes with everything else.
- * Signatures that arrive in the same turn of the event loop go to the threads as one message.
+ * Signatures that arrive in the same turn of the event loop go to the threads in chunks of CHUNK,
+ * so the first answers come back (and their votes are appended) while the rest are checked.
  */
 export interface Verifier {
   verify(address: string, bytes: Buffer, signature: Uint8Array): Promise<boolean>;
