@@ -72,4 +72,20 @@ describe('voting: signature checks', () => {
       await v.close();
     }
   });
+
+  test('a thread that is gone answers nothing: its signatures are checked on the calling thread, none waits for ever', async () => {
+    const v = threadVerifier(2);
+    const base = cases();
+    const many = Array.from({ length: 3 * CHUNK }, (_, i) => base[i % base.length]!);
+    const pending = many.map((c) => v.verify(c.a, Buffer.from(c.b), c.s));
+    // The threads are terminated before (or while) they answer: every promise still settles, with the rule's answer.
+    await new Promise((r) => setImmediate(r));
+    await v.close();
+    assert.deepEqual(
+      await Promise.all(pending),
+      many.map((c) => verifyBytes(c.a, c.b, c.s)),
+    );
+    // After the stop, a late check is answered too.
+    assert.equal(await v.verify(base[0]!.a, Buffer.from(base[0]!.b), base[0]!.s), true);
+  });
 });

@@ -85,18 +85,42 @@ const shardOf = (address: string, n: number): number => {
 export const CHUNK = 64;
 
 export function threadVerifier(threads: number): Verifier {
-  const workers = Array.from({ length: threads }, () => {
+  type Item = { a: string; b: Uint8Array; s: Uint8Array; done: (ok: boolean) => void };
+  /** Jobs sent to each thread and not answered yet. */
+  const outstanding = Array.from({ length: threads }, () => new Map<number, Item[]>());
+  const gone = new Set<number>();
+  let inline: ReturnType<typeof signatureCheck> | undefined;
+  /**
+   * A thread that died (or was terminated by close) answers nothing more: its jobs are checked here
+   * instead, so no vote waits for ever (the batcher decides votes in order of arrival: one vote that
+   * never got its answer would hold back every vote after it).
+   */
+  const onThisThread = (items: readonly Item[]): void => {
+    inline ??= signatureCheck();
+    for (const it of items) it.done(inline(it.a, it.b, it.s));
+  };
+  const lost = (k: number): void => {
+    if (gone.has(k)) return;
+    gone.add(k);
+    const jobs = [...outstanding[k]!.values()];
+    outstanding[k]!.clear();
+    for (const items of jobs) onThisThread(items);
+  };
+  const workers = Array.from({ length: threads }, (_, k) => {
     const w = new Worker(new URL('./verify-worker.js', import.meta.url));
     w.unref();
+    w.on('message', (m: { id: number; ok: Uint8Array }) => {
+      const items = outstanding[k]!.get(m.id);
+      outstanding[k]!.delete(m.id);
+      items?.forEach((p, i) => {
+        p.done(m.ok[i] === 1);
+      });
+    });
+    w.on('error', () => lost(k));
+    w.on('exit', () => lost(k));
     return w;
   });
-  const waiting = new Map<number, (ok: Uint8Array) => void>();
-  for (const w of workers)
-    w.on('message', (m: { id: number; ok: Uint8Array }) => {
-      waiting.get(m.id)?.(m.ok);
-      waiting.delete(m.id);
-    });
-  let queue: { a: string; b: Uint8Array; s: Uint8Array; done: (ok: boolean) => void }[] = [];
+  let queue: Item[] = [];
   let next = 0;
   let scheduled = false;
   const flush = (): void => {
@@ -111,12 +135,12 @@ export function threadVerifier(threads: number): Verifier {
       const part = parts[k]!;
       for (let from = 0; from < part.length; from += CHUNK) {
         const chunk = part.slice(from, from + CHUNK);
+        if (gone.has(k)) {
+          onThisThread(chunk);
+          continue;
+        }
         const id = ++next;
-        waiting.set(id, (ok) =>
-          chunk.forEach((p, i) => {
-            p.done(ok[i] === 1);
-          }),
-        );
+        outstanding[k]!.set(id, chunk);
         w.postMessage({ id, items: chunk.map(({ a, b, s }) => ({ a, b, s })) } satisfies VerifyJob);
       }
     });
@@ -132,6 +156,9 @@ export function threadVerifier(threads: number): Verifier {
       }),
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
+      workers.forEach((_, k) => {
+        lost(k);
+      });
     },
   };
 }
