@@ -1,8 +1,17 @@
 /**
  * Signed votes through gRPC into the store, every service a separate process on PostgreSQL and
  * Kafka (consensus for the block clock, voting for the votes). Compares votes/s with a plain
- * batched PostgreSQL insert of the same rows measured in the same run. Prints figures only.
+ * batched PostgreSQL insert of the same rows and with the signature ceilings (ed25519 verifies per
+ * second on one core with Node's crypto and with libsodium) measured in the same run, and prints
+ * the CPU time voting and consensus spend per batched vote (load-independent, unlike votes/s on a
+ * shared machine). Prints figures only.
  * Run: npm run bench -w @ewx/voting   (needs Kafka on 127.0.0.1:9092 and PostgreSQL; see DEVELOPING.md)
+ * Knobs: BENCH_WORKERS (5000), BENCH_ROUNDS_PER_MODE (2: rounds of BENCH_WORKERS votes per mode),
+ * BENCH_VERIFY_THREADS (voting's VOTE_VERIFY_THREADS), BENCH_SKIP_SINGLE=1 (batched mode only),
+ * BENCH_PROFILE (a file voting `--require`s: an inspector profile; consensus too with
+ * BENCH_PROFILE_CONSENSUS=1), BENCH_NODE_OPTIONS (voting's
+ * NODE_OPTIONS), BENCH_SETUP_TIMEOUT_MS. To compare with another build, run this file from that
+ * build's checkout (the bench is only a client; alternate the runs).
  */
 import pg from 'pg';
 import { encodePosition, generateKeyPair, kafkaBus, nonceCounter, signCommand, silentLogger, toEnvelope, topicOf, type KeyPair } from '@ewx/platform';
@@ -16,6 +25,8 @@ const SETUP_TIMEOUT_MS = Number(process.env.BENCH_SETUP_TIMEOUT_MS ?? 600_000);
 /** Voting's VOTE_VERIFY_THREADS for this run (unset: the service's default). */
 const VERIFY_THREADS = process.env.BENCH_VERIFY_THREADS;
 const ROUNDS_PER_MODE = Number(process.env.BENCH_ROUNDS_PER_MODE ?? 2);
+/** BENCH_SKIP_SINGLE=1: the batched mode only (no SubmitVote per vote; for a profile of the batched mode alone). */
+const SKIP_SINGLE = process.env.BENCH_SKIP_SINGLE === '1';
 /** The signature-check ceiling: ed25519 verifies per second on one core with Node's crypto, in this process. */
 const verifyCeiling = async (): Promise<number> => {
   const { generateKeyPairSync, sign, verify } = await import('node:crypto');
@@ -27,9 +38,33 @@ const verifyCeiling = async (): Promise<number> => {
   while (performance.now() - t < 2000) for (let i = 0; i < msgs.length; i++, n++) if (!verify(null, msgs[i]!, publicKey, sigs[i]!)) throw new Error('verify');
   return Math.round(n / ((performance.now() - t) / 1000));
 };
+/** The same with libsodium (the optional sodium-native voting uses first), or undefined where it does not load. */
+const sodiumCeiling = async (): Promise<number | undefined> => {
+  let verify: ((s: Uint8Array, m: Uint8Array, k: Uint8Array) => boolean) | undefined;
+  try {
+    const m = (await import('node:module')).createRequire(import.meta.url)('sodium-native') as { crypto_sign_verify_detached: NonNullable<typeof verify> };
+    verify = m.crypto_sign_verify_detached.bind(m);
+  } catch {
+    return undefined;
+  }
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+  const msgs = Array.from({ length: 2000 }, (_, i) => Buffer.from(`/ewx.v1.Voting/SubmitVote ${i} ${'x'.repeat(120)}`));
+  const sigs = msgs.map((m) => sign(null, m, privateKey));
+  let n = 0;
+  const t = performance.now();
+  while (performance.now() - t < 2000) for (let i = 0; i < msgs.length; i++, n++) if (!verify(sigs[i]!, msgs[i]!, raw)) throw new Error('verify');
+  return Math.round(n / ((performance.now() - t) / 1000));
+};
 const rssMb = async (pid: number | undefined): Promise<number> => {
   const m = /VmRSS:\s+(\d+) kB/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+};
+/** CPU seconds a process used so far (all its threads: user + system), from /proc. */
+const cpuSec = async (pid: number | undefined): Promise<number> => {
+  const f = (await (await import('node:fs/promises')).readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 };
 const t0 = Date.now();
 let watchdog: NodeJS.Timeout | undefined;
@@ -55,8 +90,8 @@ const registrar = generateKeyPair();
 const env = { DATABASE_URL: infra.databaseUrl, KAFKA_BROKERS: infra.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'error' };
 const ports = { consensus: await freePort(), voting: await freePort() };
 stage('starting consensus and voting');
-procs = [await startServiceProcess('consensus', ports.consensus, env), await startServiceProcess('voting', ports.voting, {
-  ...env, ...(VERIFY_THREADS !== undefined ? { VOTE_VERIFY_THREADS: VERIFY_THREADS } : {}), ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}),
+procs = [await startServiceProcess('consensus', ports.consensus, { ...env, ...(process.env.BENCH_PROFILE && process.env.BENCH_PROFILE_CONSENSUS === '1' ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}) }), await startServiceProcess('voting', ports.voting, {
+  ...env, ...(VERIFY_THREADS !== undefined ? { VOTE_VERIFY_THREADS: VERIFY_THREADS } : {}), ...(process.env.BENCH_PROFILE || process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: `${process.env.BENCH_PROFILE ? `--require ${process.env.BENCH_PROFILE} ` : ''}${process.env.BENCH_NODE_OPTIONS ?? ''}` } : {}),
 })];
 const consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
 const voting = insecureClient(VotingClient, `127.0.0.1:${ports.voting}`);
@@ -109,10 +144,11 @@ try {
   };
   stage('votes signed');
   const ceilingBefore = await verifyCeiling();
+  const sodiumBefore = await sodiumCeiling();
   stage(`signature ceiling: ${ceilingBefore} verifies/s on one core`);
   const rssBefore = await rssMb(procs[1]!.child.pid);
   // Mode 1: one SubmitVote call per vote, many in flight (what independent workers do).
-  const single = signed.slice(0, ROUNDS_PER_MODE).flat();
+  const single = SKIP_SINGLE ? [] : signed.slice(0, ROUNDS_PER_MODE).flat();
   let t = performance.now();
   let refused = 0;
   await pool(single, CONCURRENCY, (req) => rpc(voting, 'submitVote', req).catch(() => { refused++; }));
@@ -121,12 +157,16 @@ try {
   // Mode 2: SubmitVotes, a gateway forwarding batches of individually signed votes.
   const batched = signed.slice(ROUNDS_PER_MODE).flat();
   const batches = Array.from({ length: Math.ceil(batched.length / BATCH) }, (_, i) => batched.slice(i * BATCH, (i + 1) * BATCH));
+  const cpu0 = { voting: await cpuSec(procs[1]!.child.pid), consensus: await cpuSec(procs[0]!.child.pid) };
   t = performance.now();
   await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
   const batchSec = (performance.now() - t) / 1000;
+  const votingCpu = (await cpuSec(procs[1]!.child.pid)) - cpu0.voting;
   const rssAfter = await rssMb(procs[1]!.child.pid);
   const ceilingAfter = await verifyCeiling();
+  const sodiumAfter = await sodiumCeiling();
   const ceiling = Math.round((ceilingBefore + ceilingAfter) / 2);
+  const sodium = sodiumBefore !== undefined && sodiumAfter !== undefined ? Math.round((sodiumBefore + sodiumAfter) / 2) : undefined;
 
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   await db.connect();
@@ -141,9 +181,13 @@ try {
       .catch(() => undefined);
   }
   const consensusLagSec = (performance.now() - t) / 1000 - batchSec;
+  // CPU per vote (load-independent, unlike votes/s on a shared machine): voting until the last answer, consensus until it recorded them all.
+  const consensusCpu = (await cpuSec(procs[0]!.child.pid)) - cpu0.consensus;
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
     `SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' AND stream_id = ANY($1)`, [ids.map((id) => `round:sol:${id}`)])).rows[0].n as number;
+  // Consensus's records of the votes (its inbox): one transaction per run of one source stream in a fetched slice.
+  const consensusCommits = (await db.query(`SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_consensus.events WHERE type = 'VoteCast'`)).rows[0].n as number;
   const singleCommits = await commits(rounds.slice(0, ROUNDS_PER_MODE));
   const batchCommits = await commits(rounds.slice(ROUNDS_PER_MODE));
   const stored = (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast'`)).rows[0].n as number;
@@ -169,11 +213,16 @@ try {
     workers: WORKERS, votes: single.length + batched.length, stored, refused,
     submitVote: { votes: single.length, seconds: +singleSec.toFixed(2), votesPerSecond: single_vps, appends: singleCommits, ratioToPlainInsert: +(single_vps / base_rps).toFixed(3) },
     submitVotes: { votes: batched.length, batch: BATCH, seconds: +batchSec.toFixed(2), votesPerSecond: batch_vps, appends: batchCommits, ratioToPlainInsert: +(batch_vps / base_rps).toFixed(3) },
-    consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), note: 'consensus records each VoteCast through its inbox (one transaction per event today)' },
+    consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), appends: consensusCommits,
+      note: 'consensus records VoteCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
+    cpuPerBatchedVote: { votingUs: Math.round((votingCpu / batched.length) * 1e6), consensusUs: Math.round((consensusCpu / batched.length) * 1e6), votingCores: +(votingCpu / batchSec).toFixed(2),
+      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus until it recorded the votes (its lag included); PostgreSQL, Kafka and the client not counted' },
     verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
     signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),
-      cores: cpus, ratioSubmitVotesToAllCores: +(batch_vps / (ceiling * cpus)).toFixed(3) },
+      cores: cpus, ratioSubmitVotesToAllCores: +(batch_vps / (ceiling * cpus)).toFixed(3),
+      libsodiumVerifiesPerSecondOneCore: sodium ?? 'not installed', libsodiumBefore: sodiumBefore, libsodiumAfter: sodiumAfter,
+      ratioSubmitVotesToLibsodium: sodium ? +(batch_vps / sodium).toFixed(3) : undefined },
     votingMemory: { rounds: rounds.length, votesPerRound: WORKERS, rssBeforeVotesMb: rssBefore, rssAfterVotesMb: rssAfter, bytesPerVote: Math.round((rssAfter - rssBefore) * 1024 * 1024 / (single.length + batched.length)),
       extrapolatedTo10kRoundsX1kVotesMb: Math.round(rssBefore + (rssAfter - rssBefore) * 1e7 / (single.length + batched.length)), note: 'RSS of the voting process after the votes; the extrapolation assumes every vote stays, which no longer holds: a closed round leaves the state (bench/memory.bench.ts measures the fold), and RSS does not shrink at once after a GC' },
     targetVotesPerSecond: 5000, issueGoalVotesPerSecond: 10_000, loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(1)),

@@ -34,7 +34,7 @@ import {
 import { roundArchive } from '../app/archive.js';
 import { voteBatcher } from '../app/batcher.js';
 import { authenticateWith, type Verifier } from '../app/verifier.js';
-import { roundKey, roundStream, startRound, validateRoundId, type Round, type VotingState } from '../domain/decider.js';
+import { roundKey, roundStream, startRound, validateRoundId, type Round, type VoteCommand, type VotingState } from '../domain/decider.js';
 
 const M = '/ewx.v1.Voting/';
 const STATE: Record<Round['status'], RoundState> = {
@@ -91,20 +91,22 @@ function toMessage(r: Round): RoundMsg {
 export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier, heights?: HeightSync): GrpcService {
   const archive = roundArchive(runtime.store);
   const batcher = voteBatcher(runtime, log, archive);
-  const vote = async (req: SubmitVoteRequest): Promise<boolean> => {
+  const checked = async (req: SubmitVoteRequest): Promise<VoteCommand> => {
     const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
     nameField('solution', req.solution);
     validateRoundId(req.roundId, false);
     if (req.result.length < 1 || req.result.length > 64) throw invalid('result', `expected 1 to 64 bytes, got ${req.result.length}`);
-    return batcher.submit({
+    return {
       solution: req.solution,
       roundId: req.roundId,
       worker: auth.signer,
       result: Buffer.from(req.result).toString('hex'),
       nonce: auth.nonce,
       signature: Buffer.from(req.auth!.signature).toString('hex'),
-    });
+    };
   };
+  // A vote takes its place in the order of arrival before its signature is checked (see voteBatcher).
+  const vote = (req: SubmitVoteRequest): Promise<boolean> => batcher.enqueue(checked(req));
   const get = (solution: string, roundId: string): Round => {
     nameField('solution', solution);
     validateRoundId(roundId, false);

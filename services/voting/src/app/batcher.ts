@@ -2,7 +2,7 @@ import { traceCarrier, type Logger, type Runtime } from '@ewx/platform';
 import { decideVotes, isLateVote, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
 import { roundArchive } from './archive.js';
 
-/** Votes per append at most: one append of ≤ 2000 rows stays well inside a transaction's comfort. */
+/** Votes per run at most (a run: one append per round in it): an append of ≤ 2000 rows stays well inside a transaction's comfort. */
 export const MAX_BATCH = 2000;
 
 interface Pending {
@@ -23,16 +23,41 @@ const withCallerTraces = (items: readonly Pending[], events: ReturnType<typeof d
   });
 };
 
-/**
- * Group commit: votes that arrive while an append is in flight are decided together, per round,
- * in one `execute` (one transaction, one fsync). Each vote still gets its own answer; a refused
- * vote refuses only itself. The order of votes within a round is the order of arrival.
- */
-export function voteBatcher(runtime: Runtime<VotingState>, log: Logger, archive = roundArchive(runtime.store)): { submit(cmd: VoteCommand): Promise<boolean> } {
-  const pending = new Map<string, Pending[]>();
-  let flushing = false;
+/** A vote's place in the order of arrival; `cmd` once its checks (the signature first) passed. */
+interface Slot extends Pending {
+  /** Checks still running; then `cmd` is the vote, or it was refused before deciding (`dropped`). */
+  done: boolean;
+  dropped?: boolean;
+  cmd: VoteCommand;
+}
 
-  const runBatch = async (stream: string, items: Pending[]): Promise<void> => {
+export interface VoteBatcher {
+  /** A vote already checked. */
+  submit(cmd: VoteCommand): Promise<boolean>;
+  /**
+   * A vote whose checks are still running (its signature on a verify thread): it takes its place
+   * in the order of arrival now and is decided once `checked` resolves, in that place. A rejected
+   * `checked` is the vote's answer at once (it never reaches the log).
+   */
+  enqueue(checked: Promise<VoteCommand>): Promise<boolean>;
+}
+
+/**
+ * Group commit, pipelined: votes are decided in the order they arrived (`enqueue`), not the order
+ * their signatures came back. Each append takes the longest run of checked votes at the head of the
+ * queue (at most MAX_BATCH), decided per round in one `execute` (one transaction) each; while it is
+ * in flight the signatures of the next votes are checked on the verify threads, and whatever is
+ * checked when it returns goes in the next append. Each vote gets its own answer; a refused vote
+ * refuses only itself. A run stops before a vote whose signer already votes in another round in
+ * the same run, so the decisions are those of deciding the votes one by one in order of arrival (a
+ * signer's nonces are checked across rounds).
+ */
+export function voteBatcher(runtime: Runtime<VotingState>, log: Logger, archive = roundArchive(runtime.store)): VoteBatcher {
+  const queue: Slot[] = [];
+  let running = false;
+  let scheduled = false;
+
+  const runBatch = async (stream: string, items: readonly Pending[]): Promise<void> => {
     let outcomes: ReturnType<typeof decideVotes>['outcomes'] = [];
     try {
       await runtime.execute(stream, (s) => {
@@ -70,34 +95,72 @@ export function voteBatcher(runtime: Runtime<VotingState>, log: Logger, archive 
     });
   };
 
-  const flush = async (): Promise<void> => {
-    while (pending.size > 0) {
-      const batches: [string, Pending[]][] = [];
-      for (const [stream, items] of pending) {
-        batches.push([stream, items.splice(0, MAX_BATCH)]);
-        if (items.length === 0) pending.delete(stream);
-      }
-      await Promise.all(batches.map(([s, i]) => runBatch(s, i)));
+  /** The checked votes at the head of the queue, in order (see the run rule above). */
+  const take = (): Slot[] => {
+    const run: Slot[] = [];
+    const roundOf = new Map<string, string>();
+    let n = 0;
+    for (; n < queue.length && run.length < MAX_BATCH; n++) {
+      const slot = queue[n]!;
+      if (!slot.done) break;
+      if (slot.dropped) continue;
+      const stream = roundStream(slot.cmd.solution, slot.cmd.roundId);
+      const other = roundOf.get(slot.cmd.worker);
+      if (other !== undefined && other !== stream) break;
+      roundOf.set(slot.cmd.worker, stream);
+      run.push(slot);
     }
-    flushing = false;
+    queue.splice(0, n);
+    return run;
   };
 
-  return {
-    submit(cmd) {
-      return new Promise<boolean>((resolve, reject) => {
-        const stream = roundStream(cmd.solution, cmd.roundId);
-        let q = pending.get(stream);
-        if (!q) {
-          q = [];
-          pending.set(stream, q);
+  const drain = async (): Promise<void> => {
+    scheduled = false;
+    running = true;
+    try {
+      for (let run = take(); run.length > 0; run = take()) {
+        const byRound = new Map<string, Slot[]>();
+        for (const slot of run) {
+          const stream = roundStream(slot.cmd.solution, slot.cmd.roundId);
+          const items = byRound.get(stream);
+          if (items) items.push(slot);
+          else byRound.set(stream, [slot]);
         }
-        const trace = traceCarrier();
-        q.push({ cmd, ...(trace ? { trace } : {}), resolve, reject });
-        if (!flushing) {
-          flushing = true;
-          setImmediate(() => void flush());
-        }
-      });
-    },
+        // The runtime runs the rounds' executes one after the other, in this order.
+        await Promise.all([...byRound].map(([stream, items]) => runBatch(stream, items)));
+      }
+    } finally {
+      running = false;
+    }
   };
+
+  /** Votes just checked: the loop takes them after its append in flight, or now (next turn) when idle. */
+  const kick = (): void => {
+    if (running || scheduled) return;
+    scheduled = true;
+    setImmediate(() => void drain());
+  };
+
+  const enqueue = (checked: Promise<VoteCommand>): Promise<boolean> =>
+    new Promise<boolean>((resolve, reject) => {
+      const trace = traceCarrier();
+      const slot: Slot = { done: false, cmd: undefined as unknown as VoteCommand, ...(trace ? { trace } : {}), resolve, reject };
+      queue.push(slot);
+      checked.then(
+        (cmd) => {
+          slot.cmd = cmd;
+          slot.done = true;
+          kick();
+        },
+        (e: unknown) => {
+          // Refused before deciding (a bad signature or field): its place is left empty.
+          slot.done = true;
+          slot.dropped = true;
+          reject(e);
+          kick();
+        },
+      );
+    });
+
+  return { enqueue, submit: (cmd) => enqueue(Promise.resolve(cmd)) };
 }

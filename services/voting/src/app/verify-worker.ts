@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { verifyBytes } from '@ewx/platform';
+import { signatureCheck } from './verifier.js';
 
 /** A verification thread: answers 1 (valid) or 0 per signature, in order. */
 export interface VerifyJob {
@@ -7,11 +7,13 @@ export interface VerifyJob {
   readonly items: readonly { readonly a: string; readonly b: Uint8Array; readonly s: Uint8Array }[];
 }
 
+const check = signatureCheck();
+
 parentPort?.on('message', (job: VerifyJob) => {
   const ok = new Uint8Array(job.items.length);
   job.items.forEach((it, i) => {
     try {
-      ok[i] = verifyBytes(it.a, it.b, it.s) ? 1 : 0;
+      ok[i] = check(it.a, it.b, it.s) ? 1 : 0;
     } catch {
       ok[i] = 0;
     }
