@@ -134,7 +134,9 @@ export async function exportLogs(source: LogSource, file: string, opts: { onProg
     for (const s of await source.services()) {
       services[s] = await copy(source, s);
       for (const { partition, source: view } of (await source.partitions?.(s)) ?? []) {
-        (partitions[s] ??= {})[String(partition)] = await copy(view, s, partition);
+        const of = partitions[s] ?? {};
+        partitions[s] = of;
+        of[String(partition)] = await copy(view, s, partition);
       }
     }
     out.end();
