@@ -226,7 +226,9 @@ function whatIfCommand(): Command {
 export function logCommand(): Command {
   const log = new Command('log').description("the services' event logs");
   sourceOptions(log.command('export'), false)
-    .description("write every service's log to one JSON Lines file, its manifest first (per-service counts and the sha256 of the content)")
+    .description(
+      "write every service's log to one JSON Lines file, its manifest first (per-service counts and the sha256 of the content); a partitioned voting's partition logs (voting_p<k>) too",
+    )
     .requiredOption('-o, --out <file>', 'the file to write')
     .action(async function (this: Command) {
       const o = this.optsWithGlobals() as SourceOptions & { out: string; json: boolean };
@@ -239,9 +241,10 @@ export function logCommand(): Command {
         progress.stop();
         await source.close();
       }
-      const per = Object.entries(manifest.services)
-        .map(([s, v]) => `${s} ${v!.events}`)
-        .join(', ');
+      const per = [
+        ...Object.entries(manifest.services).map(([s, v]) => `${s} ${v!.events}`),
+        ...Object.entries(manifest.partitions ?? {}).flatMap(([s, parts]) => Object.entries(parts ?? {}).map(([k, v]) => `${s}_p${k} ${v.events}`)),
+      ].join(', ');
       if (o.json) process.stdout.write(JSON.stringify({ file: o.out, manifest }, null, 2) + '\n');
       else process.stdout.write(`wrote ${manifest.lines} events to ${o.out} (${per}); sha256 ${manifest.sha256}\n`);
     });
