@@ -21,12 +21,24 @@ const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds',
  * holds it within the forward timeout (a partition changing hands is waited for). SubmitVotes is split by partition and its answers put back in the request's order.
  * GetStatus and Watch are answered from the lowest partition held here (forwarded if none is).
  */
-export function votingRouter(o: { partitions: number; route(k: number): Route; forwardTimeoutMs: number; log: Logger }): GrpcService & { close(): void } {
+export function votingRouter(o: {
+  partitions: number;
+  route(k: number): Route;
+  forwardTimeoutMs: number;
+  log: Logger;
+  /** How to reach another replica (`channelCredentials(clientTlsFrom(env))`); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** Over TLS: the name the other replica's certificate must have (default: the host of its address). */
+  tlsName?: string;
+}): GrpcService & { close(): void } {
   const clients = new Map<string, VotingClient>();
+  const credentials = o.credentials ?? grpc.credentials.createInsecure();
+  const channelOptions: grpc.ChannelOptions =
+    o.tlsName === undefined ? {} : { 'grpc.ssl_target_name_override': o.tlsName, 'grpc.default_authority': o.tlsName };
   const clientOf = (address: string): VotingClient => {
     let c = clients.get(address);
     if (!c) {
-      c = new VotingClient(address, grpc.credentials.createInsecure());
+      c = new VotingClient(address, credentials, channelOptions);
       clients.set(address, c);
     }
     return c;
