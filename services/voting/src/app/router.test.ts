@@ -5,7 +5,7 @@ import { channelCredentials, readEnv, serverCredentials, silentLogger } from '@e
 import { testPki } from '@ewx/platform/testing';
 import { VotingService, type SubmitVoteRequest, type SubmitVotesResponse } from '@ewx/proto/voting';
 import { partitionOf, partitionSettingsFrom } from './partitions.js';
-import { FORWARDED, votingRouter, type Route } from './router.js';
+import { FORWARDED, STATUS_OF, votingRouter, type Route } from './router.js';
 
 /** Solutions that fall in partitions 0, 1 and 2 of 3. */
 const P = 3;
@@ -166,6 +166,68 @@ describe('votingRouter over TLS: a replica forwards to another that serves TLS',
       for (const r of routers) r.close();
       server.forceShutdown();
       pki.remove();
+    }
+  });
+});
+
+describe('votingRouter GetStatus: every partition, over gRPC', () => {
+  test('the lowest height of all partitions, the position of the lowest one held here; a replica asked for one partition it does not hold refuses', async () => {
+    const statusPart = (k: number, height: number) => ({
+      getStatus: (_c: unknown, cb: grpc.sendUnaryData<unknown>) =>
+        cb(null, { service: `voting_p${k}`, logPosition: BigInt(10 + k), height: BigInt(height), position: `pos${k}` }),
+    });
+    // Replica B holds partition 0 (height 7) and serves its router over real gRPC; replica A holds 1 (height 5) and 2 (height 9).
+    const server = new grpc.Server();
+    const b = votingRouter({
+      partitions: P,
+      route: (k) => (k === 0 ? { local: statusPart(0, 7) as never } : { remote: '127.0.0.1:1', owner: 'a' }),
+      forwardTimeoutMs: 2000,
+      log: silentLogger,
+    });
+    server.addService(b.definition, b.implementation);
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+    );
+    const a = votingRouter({
+      partitions: P,
+      route: (k) => (k === 0 ? { remote: `127.0.0.1:${port}`, owner: 'b' } : { local: statusPart(k, k === 1 ? 5 : 9) as never }),
+      forwardTimeoutMs: 2000,
+      log: silentLogger,
+    });
+    try {
+      const status = await invoke<{ service: string; height: bigint; position: string; logPosition: bigint }>(
+        (a.implementation as Record<string, unknown>).getStatus,
+        call({}),
+      );
+      assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'pos1', 11n]);
+      // B's partition 0 is the lowest now: A's answer follows it (B asked for partition 0 over gRPC, by STATUS_OF).
+      const lowB = votingRouter({
+        partitions: P,
+        route: (k) => (k === 0 ? { remote: `127.0.0.1:${port}`, owner: 'b' } : { local: statusPart(k, 8) as never }),
+        forwardTimeoutMs: 2000,
+        log: silentLogger,
+      });
+      assert.equal(BigInt((await invoke<{ height: bigint }>((lowB.implementation as Record<string, unknown>).getStatus, call({}))).height), 7n);
+      lowB.close();
+      // B asked for partition 1's status, which it does not hold: refused, not forwarded again.
+      const md = new grpc.Metadata();
+      md.set(FORWARDED, '1');
+      md.set(STATUS_OF, '1');
+      await assert.rejects(invoke((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never), (e: grpc.ServiceError) => {
+        assert.equal(e.code, grpc.status.UNAVAILABLE);
+        assert.match(e.details, /voting partition 1 \(status\) moved while the request was forwarded/);
+        return true;
+      });
+      md.set(STATUS_OF, '9');
+      await assert.rejects(invoke((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never), (e: grpc.ServiceError) => {
+        assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(e.details, /ewx-voting-status-of/);
+        return true;
+      });
+    } finally {
+      a.close();
+      b.close();
+      server.forceShutdown();
     }
   });
 });
