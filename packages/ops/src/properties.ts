@@ -234,10 +234,12 @@ const allows = (
  * replica with the Recreate strategy (a rolling update would run two writers on one log).
  * Partitioned (deploy/k8s/components/voting-replicas): a StatefulSet whose replicas share the
  * partition logs through leases and forward to each other, so it needs each replica's address
- * (VOTING_ADVERTISE_ADDRESS = its name under the headless Service, on the gRPC port), an id new at
- * every process start (VOTING_REPLICA_ID unset: a replica never takes a partition leased under its
- * own id), a PodDisruptionBudget, a NetworkPolicy from voting to voting, and plaintext gRPC (the
- * replicas forward without TLS, services/voting/src/app/router.ts).
+ * (VOTING_ADVERTISE_ADDRESS = its name under the headless Service, on the gRPC port), an id of
+ * its own (VOTING_REPLICA_ID unset, or the pod name: a process takes back the partitions leased
+ * under its id, so one id for every replica is refused), a PodDisruptionBudget, a NetworkPolicy from
+ * voting to voting, and, when it serves TLS, the client TLS settings it forwards to the other
+ * replicas with (GRPC_CLIENT_TLS_CA_FILE, a client certificate if client certificates are
+ * required, VOTING_FORWARD_TLS_NAME: services/voting/src/app/router.ts).
  */
 export function checkVoting(objects: readonly K8sObject[]): string[] {
   const problems: string[] = [];
