@@ -55,7 +55,7 @@ export function overlayWith(work: string, overlay: string, component: string): s
 
 /**
  * Renders deploy/k8s's base, infra and both overlays (the overlays from a temporary copy given
- * throwaway keys by scripts/dev-secrets.mjs, as an operator would), and the dev overlay with
+ * throwaway keys by scripts/dev-secrets.mjs, as an operator would), and both overlays with
  * components/voting-replicas, and checks each.
  */
 export function checkDeploy(repoRoot: string, crdDir: string | CrdValidator): { rendered: Rendered[]; problems: string[] } {
@@ -73,8 +73,16 @@ export function checkDeploy(repoRoot: string, crdDir: string | CrdValidator): { 
       { name: 'overlays/dev', objects: kustomize(join(work, 'overlays/dev')) },
       { name: 'overlays/prod', objects: kustomize(join(work, 'overlays/prod')) },
       { name: 'overlays/dev+voting-replicas', objects: kustomize(overlayWith(work, 'overlays/dev', 'voting-replicas')) },
+      { name: 'overlays/prod+voting-replicas', objects: kustomize(overlayWith(work, 'overlays/prod', 'voting-replicas')) },
     ];
-    const profile = { base: 'app', infra: 'infra', 'overlays/dev': 'full', 'overlays/prod': 'prod', 'overlays/dev+voting-replicas': 'full' } as const;
+    const profile = {
+      base: 'app',
+      infra: 'infra',
+      'overlays/dev': 'full',
+      'overlays/prod': 'prod',
+      'overlays/dev+voting-replicas': 'full',
+      'overlays/prod+voting-replicas': 'prod',
+    } as const;
     const problems = checkSets(
       rendered.map((x) => ({ ...x, profile: profile[x.name as keyof typeof profile] })),
       crds,

@@ -35,7 +35,7 @@ describe('deploy/k8s manifest check', { skip }, () => {
   test('base, infra and both overlays render and pass schemas and properties', () => {
     assert.deepEqual(
       rendered.map((r) => r.name),
-      ['base', 'infra', 'overlays/dev', 'overlays/prod', 'overlays/dev+voting-replicas'],
+      ['base', 'infra', 'overlays/dev', 'overlays/prod', 'overlays/dev+voting-replicas', 'overlays/prod+voting-replicas'],
     );
     // Four validators, one key each; a PDB keeping three.
     const validators = byKind('overlays/prod', 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/name'] === 'consensus');
@@ -84,28 +84,28 @@ describe('deploy/k8s manifest check', { skip }, () => {
     assert.equal(sts.spec.strategy, undefined);
     const env = sts.spec.template.spec.containers[0]!.env;
     assert.deepEqual(
-      env.slice(0, 3).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
+      env.slice(0, 4).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
       [
         ['POD_NAME', 'metadata.name'],
         ['POD_NAMESPACE', 'metadata.namespace'],
         ['VOTING_ADVERTISE_ADDRESS', '$(POD_NAME).voting-replicas.$(POD_NAMESPACE).svc:50051'],
+        ['VOTING_REPLICA_ID', '$(POD_NAME)'],
       ],
     );
-    assert.ok(!env.some((e) => e.name === 'VOTING_REPLICA_ID'));
     const config = objects(set).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ewx-config') as unknown as { data: Record<string, string> };
     assert.equal(config.data.VOTING_PARTITIONS, '8');
     const headless = objects(set).find((o) => o.kind === 'Service' && o.metadata.name === 'voting-replicas') as unknown as { spec: { clusterIP: string } };
     assert.equal(headless.spec.clusterIP, 'None');
     assert.ok(objects(set).some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'voting'));
     assert.ok(objects(set).some((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'ewx-voting-peers'));
-    // Apart from the three variables, the pod is the one the dev overlay runs (same image, probes, mounts).
+    // Apart from the four variables, the pod is the one the dev overlay runs (same image, probes, mounts).
     const single = objects('overlays/dev').find((o) => o.kind === 'Deployment' && o.metadata.name === 'voting') as unknown as Workload;
     const podOf = (w: Workload, drop: number) => {
       const t = structuredClone(w.spec.template) as Workload['spec']['template'];
       t.spec.containers[0]!.env = t.spec.containers[0]!.env.slice(drop);
       return t;
     };
-    assert.deepEqual(podOf(sts, 3), podOf(single, 0));
+    assert.deepEqual(podOf(sts, 4), podOf(single, 0));
     // Everything else is the dev overlay's, plus the three new objects.
     const ids = (name: string) => objects(name).map((o) => `${o.kind}/${o.metadata.name}`);
     assert.deepEqual(
@@ -116,20 +116,16 @@ describe('deploy/k8s manifest check', { skip }, () => {
     );
   });
 
-  test('components/voting-replicas with the prod overlay is refused: voting serves TLS but its replicas forward in plaintext', () => {
-    const work = mkdtempSync(join(tmpdir(), 'ewx-kz-'));
-    after(() => rmSync(work, { recursive: true, force: true }));
-    cpSync(join(REPO_ROOT, 'deploy/k8s'), work, { recursive: true });
-    const secrets = join(work, 'overlays/dev/secrets');
-    assert.equal(spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/dev-secrets.mjs'), secrets]).status, 0);
-    cpSync(join(secrets, 'network.env'), join(work, 'overlays/prod/network.env'));
-    const prod = kustomize(overlayWith(work, 'overlays/prod', 'voting-replicas'));
+  test('components/voting-replicas with the prod overlay: replicas serve TLS and forward to each other over TLS, under the name voting', () => {
+    type Env = { name: string; value?: string }[];
+    const sts = objects('overlays/prod+voting-replicas').find((o) => o.kind === 'StatefulSet') as unknown as Pod;
+    const env = sts.spec.template.spec.containers[0]!.env as Env;
+    const value = (n: string) => env.find((e) => e.name === n)?.value;
     // The prod TLS patch reaches the StatefulSet too (it targets every store client, whatever its kind).
-    const sts = prod.find((o) => o.kind === 'StatefulSet') as unknown as Pod;
-    assert.ok(sts.spec.template.spec.containers[0]!.env.some((e) => e.name === 'GRPC_TLS_CERT_FILE'));
-    assert.deepEqual(checkSets([{ name: 'prod+voting-replicas', objects: prod, profile: 'prod' }], crds), [
-      'prod+voting-replicas: StatefulSet/voting: serves gRPC over TLS, but voting replicas forward to each other in plaintext (services/voting/src/app/router.ts): not deployable yet',
-    ]);
+    assert.equal(value('GRPC_TLS_CERT_FILE'), '/var/run/secrets/ewx/grpc-tls/tls.crt');
+    assert.equal(value('GRPC_CLIENT_TLS_CA_FILE'), '/var/run/secrets/ewx/grpc-tls/ca.crt');
+    assert.equal(value('VOTING_FORWARD_TLS_NAME'), 'voting');
+    assert.ok(sts.spec.template.spec.volumes.some((v) => v.secret?.secretName === 'ewx-grpc-tls'));
   });
 
   test('an overlay refuses to render without its keys (nothing committed stands in for them)', () => {

@@ -234,10 +234,12 @@ const allows = (
  * replica with the Recreate strategy (a rolling update would run two writers on one log).
  * Partitioned (deploy/k8s/components/voting-replicas): a StatefulSet whose replicas share the
  * partition logs through leases and forward to each other, so it needs each replica's address
- * (VOTING_ADVERTISE_ADDRESS = its name under the headless Service, on the gRPC port), an id new at
- * every process start (VOTING_REPLICA_ID unset: a replica never takes a partition leased under its
- * own id), a PodDisruptionBudget, a NetworkPolicy from voting to voting, and plaintext gRPC (the
- * replicas forward without TLS, services/voting/src/app/router.ts).
+ * (VOTING_ADVERTISE_ADDRESS = its name under the headless Service, on the gRPC port), an id of
+ * its own (VOTING_REPLICA_ID unset, or the pod name: a process takes back the partitions leased
+ * under its id, so one id for every replica is refused), a PodDisruptionBudget, a NetworkPolicy from
+ * voting to voting, and, when it serves TLS, the client TLS settings it forwards to the other
+ * replicas with (GRPC_CLIENT_TLS_CA_FILE, a client certificate if client certificates are
+ * required, VOTING_FORWARD_TLS_NAME: services/voting/src/app/router.ts).
  */
 export function checkVoting(objects: readonly K8sObject[]): string[] {
   const problems: string[] = [];
@@ -262,14 +264,35 @@ export function checkVoting(objects: readonly K8sObject[]): string[] {
     return problems;
   }
   if (w.kind !== 'StatefulSet') problems.push(`${id}: partitioned voting runs as a StatefulSet (components/voting-replicas), not a ${w.kind}`);
-  if (env.has('VOTING_REPLICA_ID'))
+  // VOTING_REPLICA_ID: unset (host name + a suffix new at every start) or the pod's own name (a
+  // restarted pod takes back its leases at once); one value for every replica would be one writer's id on all.
+  const podNameVar = [...env.values()].find((e) => e.name !== 'VOTING_REPLICA_ID' && e.valueFrom?.fieldRef?.fieldPath === 'metadata.name')?.name as
+    | string
+    | undefined;
+  const replicaId = env.get('VOTING_REPLICA_ID');
+  if (
+    replicaId !== undefined &&
+    replicaId.valueFrom?.fieldRef?.fieldPath !== 'metadata.name' &&
+    (podNameVar === undefined || replicaId.value !== `$(${podNameVar})`)
+  )
     problems.push(
-      `${id}: VOTING_REPLICA_ID is set; leave it unset (a replica never retakes a partition leased under its own id, so the id must be new at every start)`,
+      `${id}: VOTING_REPLICA_ID is ${replicaId.value === undefined ? 'not the pod name' : `${JSON.stringify(replicaId.value)}, the same for every replica`}; set it to the pod's name (fieldRef metadata.name) or leave it unset`,
     );
-  if (env.has('GRPC_TLS_CERT_FILE'))
-    problems.push(
-      `${id}: serves gRPC over TLS, but voting replicas forward to each other in plaintext (services/voting/src/app/router.ts): not deployable yet`,
-    );
+  // Over TLS, a replica forwards to another with the internal clients' settings (GRPC_CLIENT_TLS_*).
+  if (env.has('GRPC_TLS_CERT_FILE')) {
+    if (!env.has('GRPC_CLIENT_TLS_CA_FILE') && env.get('GRPC_CLIENT_TLS')?.value !== '1')
+      problems.push(
+        `${id}: serves gRPC over TLS, but its replicas would forward to each other in plaintext: set GRPC_CLIENT_TLS_CA_FILE (the CA of the replicas' certificate)`,
+      );
+    if (env.has('GRPC_TLS_CLIENT_CA_FILE') && !env.has('GRPC_CLIENT_TLS_CERT_FILE'))
+      problems.push(
+        `${id}: requires client certificates (GRPC_TLS_CLIENT_CA_FILE), but its replicas present none to each other: set GRPC_CLIENT_TLS_CERT_FILE and _KEY_FILE`,
+      );
+    if (!env.has('VOTING_FORWARD_TLS_NAME'))
+      problems.push(
+        `${id}: serves gRPC over TLS without VOTING_FORWARD_TLS_NAME: a replica would check the other's certificate under its pod DNS name; set a name the certificate has (e.g. voting)`,
+      );
+  }
   const grpcPort = (((c.ports ?? []) as Obj[]).find((p) => p.name === 'grpc')?.containerPort ?? 50051) as number;
   const address = env.get('VOTING_ADVERTISE_ADDRESS')?.value as string | undefined;
   if (address === undefined) problems.push(`${id}: no VOTING_ADVERTISE_ADDRESS (where the other replicas forward requests to)`);
@@ -281,8 +304,7 @@ export function checkVoting(objects: readonly K8sObject[]): string[] {
       problems.push(`${id}: serviceName ${name} is not a headless Service selecting the voting pods`);
     else if (headless.spec.publishNotReadyAddresses !== true)
       problems.push(`Service/${name}: publishNotReadyAddresses is not true (a lease holder is forwarded to whatever its readiness)`);
-    const podName = [...env.values()].find((e) => e.valueFrom?.fieldRef?.fieldPath === 'metadata.name')?.name as string | undefined;
-    if (address !== undefined && (podName === undefined || !address.startsWith(`$(${podName}).${name}.`)))
+    if (address !== undefined && (podNameVar === undefined || !address.startsWith(`$(${podNameVar}).${name}.`)))
       problems.push(`${id}: VOTING_ADVERTISE_ADDRESS ${address} is not the pod's name under Service ${name}`);
   }
   const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget' && selects((o as Obj).spec?.selector?.matchLabels, labels)) as Obj[];

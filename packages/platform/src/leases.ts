@@ -26,7 +26,12 @@ export interface PartitionLeases {
   heartbeat(replica: string, address: string, ms: number): Promise<void>;
   /** Replicas whose heartbeat has not expired. */
   liveReplicas(): Promise<number>;
-  /** Takes partition `k` if it is free or its lease expired: the new epoch, or undefined. */
+  /**
+   * Takes partition `k` if it is free, its lease expired, or it is leased under `replica` itself
+   * (a process restarted under a fixed id, e.g. a pod name, takes back its previous process's
+   * leases at once; the caller never asks for one it holds): the new epoch, or undefined. The new
+   * epoch fences any former holder, a still-running process of the same id included.
+   */
   acquire(k: number, replica: string, address: string, ms: number): Promise<number | undefined>;
   /** Extends a held lease; false if it was taken over (then stop writing to it). */
   renew(k: number, replica: string, epoch: number, ms: number): Promise<boolean>;
@@ -82,7 +87,7 @@ export async function partitionLeases(url: string, schema: string, partitions: n
     async acquire(k, replica, address, ms) {
       const r = await sql.query<{ epoch: string | number }>(
         `UPDATE ${L} SET owner = $2, address = $3, epoch = epoch + 1, expires_at = now() + $4 * interval '1 millisecond'
-         WHERE partition = $1 AND (owner IS NULL OR expires_at IS NULL OR expires_at <= now()) RETURNING epoch`,
+         WHERE partition = $1 AND (owner IS NULL OR owner = $2 OR expires_at IS NULL OR expires_at <= now()) RETURNING epoch`,
         [k, replica, address, ms],
       );
       return r.rows.length === 0 ? undefined : epochOf(r.rows[0]!.epoch);

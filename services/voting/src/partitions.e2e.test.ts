@@ -168,6 +168,19 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       for (const v of [A, B])
         assert.equal(Buffer.from((await settled(v, s, 'r1')).result).toString('hex'), 'c0ffee', `r1 of ${s} settled, read through both replicas`);
 
+    // GetStatus through either replica answers for both partitions (each replica asks the other for the
+    // partition it does not hold): its height is the lowest, so it reaching consensus's means both recorded it.
+    const top = BigInt((await rpc(client(ConsensusClient, 'consensus'), 'getStatus', {})).height);
+    await waitFor(
+      "GetStatus through either replica at consensus's height",
+      async () => {
+        const [x, y] = await Promise.all([rpc(A, 'getStatus', {}), rpc(B, 'getStatus', {})]);
+        return BigInt(x.height) >= top && BigInt(y.height) >= top ? true : undefined;
+      },
+      60_000,
+      100,
+    );
+
     // SIGKILL replica b. Until its lease expires, its partition is refused (UNAVAILABLE, naming b) or answered; then a takes it.
     const victim = 'b';
     const moved = solutions.find((s) => ownerOf(s) === victim)!;

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { isDomainError, readEnv, partitionLeases, postgresEventStore, schemaFor, type EventStore, type LeaseRow, type PartitionLeases } from '@ewx/platform';
+import {
+  isDomainError,
+  readEnv,
+  silentLogger,
+  partitionLeases,
+  postgresEventStore,
+  schemaFor,
+  type EventStore,
+  type LeaseRow,
+  type PartitionLeases,
+} from '@ewx/platform';
 import { realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
-import { leasePlan } from './leases.js';
+import { leaseKeeper, leasePlan } from './leases.js';
 import { partitionOf, partitionSettingsFrom } from './partitions.js';
 
 const row = (partition: number, owner: string | null, live = owner !== null): LeaseRow => ({
@@ -26,6 +36,12 @@ describe('leasePlan: a fair share of the partitions per live replica', () => {
   });
   test('its own expired lease is not re-taken while it still counts it held; an odd count rounds up', () => {
     assert.deepEqual(leasePlan('a', [row(0, 'a', false), row(1, null), row(2, null)], 2, new Set([0])), { release: [], acquire: [1], share: 2 });
+  });
+  test('a process restarted under the same id takes back its own leases, live or not, unless it has them in memory', () => {
+    const rows = [row(0, 'a', true), row(1, 'a', false), row(2, null), row(3, 'b', true)];
+    assert.deepEqual(leasePlan('a', rows, 2, new Set()).acquire, [0, 1]);
+    assert.deepEqual(leasePlan('a', rows, 2, new Set(), new Set([0])).acquire, [1, 2], 'one being given back or stopped here is not re-taken');
+    assert.deepEqual(leasePlan('b', rows, 2, new Set([3])).acquire, [1], "another replica's live lease is never taken");
   });
 });
 
@@ -129,6 +145,60 @@ describe('leases in PostgreSQL: take-over after expiry, and a former owner is fe
     held.delete('b');
     await assert.rejects(b.append('round:s:1', [{ type: 'T', data: {} }], 1), /partition 0 is not held by replica b/);
     assert.equal(await leases.acquire(0, 'a', 'a:1', 400), 3);
+  });
+
+  test('a replica restarted under a fixed id takes back its live leases at once, and its former process is fenced', async () => {
+    const ns = uniqueNamespace('leaseid');
+    const leases: PartitionLeases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), 2);
+    closing.push(leases);
+    await leases.init();
+    const started: string[] = [];
+    const keeperOf = (name: string) =>
+      leaseKeeper(
+        leases,
+        { replica: 'voting-0', address: 'voting-0:1', leaseMs: 60_000, log: silentLogger },
+        {
+          start: async (k, epoch) => {
+            started.push(`${name} ${k}@${epoch}`);
+          },
+          stop: async () => undefined,
+        },
+      );
+    // The first process of voting-0 takes both partitions (a 60 s lease) and writes to partition 0.
+    const first = keeperOf('first');
+    await first.tick();
+    assert.deepEqual([first.epoch(0), first.epoch(1)], [1, 1]);
+    const storeOf = async (keeper: { epoch(k: number): number | undefined }): Promise<EventStore> => {
+      const s = await postgresEventStore(infra!.databaseUrl, `${ns}_voting_p0`, 2, { guard: leases.guard(0, 'voting-0', () => keeper.epoch(0)) });
+      closing.push(s);
+      return s;
+    };
+    const a1 = await storeOf(first);
+    await a1.append('round:s:1', [{ type: 'T', data: { n: 1 } }], -1);
+    // It "crashes" (never renews nor releases); the pod restarts under the same name while the leases are still live.
+    const second = keeperOf('second');
+    await second.tick();
+    assert.deepEqual([second.epoch(0), second.epoch(1)], [2, 2], 'taken back at the first tick, not after the 60 s lease');
+    assert.deepEqual(started, ['first 0@1', 'first 1@1', 'second 0@2', 'second 1@2']);
+    assert.deepEqual(
+      (await leases.rows()).map((r) => [r.partition, r.owner, r.epoch, r.live]),
+      [
+        [0, 'voting-0', 2, true],
+        [1, 'voting-0', 2, true],
+      ],
+    );
+    // The former process, if still running, cannot write: same id, older epoch.
+    await assert.rejects(a1.append('round:s:1', [{ type: 'T', data: { n: 2 } }], 0), /replica voting-0 lost its lease \(epoch 1\)/);
+    assert.equal(await leases.renew(0, 'voting-0', 1, 60_000), false, 'its renewal tells it the lease is lost');
+    const a2 = await storeOf(second);
+    await a2.append('round:s:1', [{ type: 'T', data: { n: 3 } }], 0);
+    assert.deepEqual(
+      (await a2.readAll('' as never, 10)).map((e) => e.data),
+      [{ n: 1 }, { n: 3 }],
+    );
+    // A second tick of the new process keeps what it holds (no new epoch).
+    await second.tick();
+    assert.deepEqual([second.epoch(0), second.epoch(1)], [2, 2]);
   });
 
   test('the partition count of a deployment cannot change', async () => {

@@ -3,20 +3,24 @@ import type { LeaseRow, Logger, PartitionLeases } from '@ewx/platform';
 /**
  * What one replica does at a lease tick, given the lease table: keep at most its fair share
  * (ceil(partitions / live replicas)), give back the surplus (highest partitions first), and take
- * free or expired partitions (lowest first) up to the share. Pure: the keeper below acts on it.
+ * free or expired partitions (lowest first) up to the share. A partition leased under its own id
+ * that this process does not have in memory (`known`: held, being given back or being stopped) was
+ * left by a former process of the same id (a restart under a fixed id such as the pod name): it is
+ * taken back at once, with a new epoch that fences that process. Pure: the keeper below acts on it.
  */
 export function leasePlan(
   me: string,
   rows: readonly LeaseRow[],
   liveReplicas: number,
   holding: ReadonlySet<number>,
+  known: ReadonlySet<number> = holding,
 ): { release: number[]; acquire: number[]; share: number } {
   const share = Math.ceil(rows.length / Math.max(1, liveReplicas));
   const mine = [...holding].sort((a, b) => a - b);
   const release = mine.length > share ? mine.slice(share).reverse() : [];
   const want = Math.max(0, share - mine.length);
   const acquire = rows
-    .filter((r) => !holding.has(r.partition) && (r.owner === null || !r.live) && r.owner !== me)
+    .filter((r) => !holding.has(r.partition) && !known.has(r.partition) && (r.owner === null || !r.live || r.owner === me))
     .map((r) => r.partition)
     .slice(0, want);
   return { release, acquire, share };
@@ -71,7 +75,7 @@ export function leaseKeeper(
     if (stopped) return;
     const live = await leases.liveReplicas();
     const holding = new Set([...held].filter(([, h]) => !h.releasing).map(([k]) => k));
-    const plan = leasePlan(o.replica, view, live, holding);
+    const plan = leasePlan(o.replica, view, live, holding, new Set(held.keys()));
     for (const k of plan.release) {
       const h = held.get(k)!;
       h.releasing = true;

@@ -1,4 +1,5 @@
 import {
+  channelCredentials,
   eventSourcedService,
   partitionLeases,
   postgresEventStore,
@@ -107,13 +108,22 @@ export function partitionedVoting(
     }
     const row = keeper?.rows().find((r) => r.partition === k);
     if (row?.owner === settings.replica)
-      return { none: `voting partition ${k} is being stopped on this replica (${settings.replica}): its lease was lost or given back; retry` };
+      return {
+        none: `voting partition ${k} is being stopped or taken back on this replica (${settings.replica}): its lease was lost, given back, or left by this replica's previous process; retry`,
+      };
     if (row && row.owner !== null && row.live && row.address) return { remote: row.address, owner: row.owner };
     return {
       none: `voting partition ${k} has no live owner now${row?.owner ? ` (replica ${row.owner}'s lease expired)` : ''}: a replica takes it within VOTING_LEASE_MS (${settings.leaseMs} ms); retry`,
     };
   };
-  const router = votingRouter({ partitions: settings.partitions, route, forwardTimeoutMs: settings.forwardTimeoutMs, log });
+  const router = votingRouter({
+    partitions: settings.partitions,
+    route,
+    forwardTimeoutMs: settings.forwardTimeoutMs,
+    log,
+    credentials: channelCredentials(settings.forwardTls),
+    ...(settings.forwardTlsName === undefined ? {} : { tlsName: settings.forwardTlsName }),
+  });
 
   return {
     grpc: [router],

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, DEFAULT_PORTS, type Env } from '@ewx/platform';
+import { clientTlsFrom, ConfigError, DEFAULT_PORTS, type ClientTls, type Env } from '@ewx/platform';
 
 /** At most this many partitions (each is a log, a consumer group and a runtime on its owner). */
 export const MAX_PARTITIONS = 64;
@@ -20,7 +20,7 @@ export function partitionOf(solution: string, partitions: number): number {
 export interface PartitionSettings {
   /** VOTING_PARTITIONS: 1 (default) is one log, schema `voting`, exactly as without partitions. */
   readonly partitions: number;
-  /** VOTING_REPLICA_ID: this process's name in the lease table (default: host name + random suffix). */
+  /** VOTING_REPLICA_ID: this process's name in the lease table (default: host name + random suffix); a fixed one (the pod name) must be unique to the replica: a process started under it takes back the leases under it at once. */
   readonly replica: string;
   /** VOTING_ADVERTISE_ADDRESS: host:port other replicas forward requests to. */
   readonly address: string;
@@ -28,6 +28,18 @@ export interface PartitionSettings {
   readonly leaseMs: number;
   /** VOTING_FORWARD_TIMEOUT_MS: deadline of a request forwarded to a partition's owner, and the longest a request waits for a partition changing hands. */
   readonly forwardTimeoutMs: number;
+  /**
+   * GRPC_CLIENT_TLS / GRPC_CLIENT_TLS_CA_FILE (+ _CERT_FILE and _KEY_FILE for mutual TLS): how a
+   * replica forwards to another, the same settings every internal gRPC client reads (distance to
+   * the registry, the evaluator to distance); undefined: plaintext.
+   */
+  readonly forwardTls: ClientTls | undefined;
+  /**
+   * VOTING_FORWARD_TLS_NAME: the name a replica's certificate is checked against when forwarding
+   * to it over TLS (e.g. `voting`, the Service name the certificate already has); unset: the host of
+   * its VOTING_ADVERTISE_ADDRESS.
+   */
+  readonly forwardTlsName: string | undefined;
 }
 
 export const DEFAULT_LEASE_MS = 10_000;
@@ -57,5 +69,9 @@ export function partitionSettingsFrom(env: Env, mode: 'embedded' | 'standalone')
     if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address))
       throw new ConfigError('VOTING_ADVERTISE_ADDRESS', 'host:port', address);
   }
-  return { partitions, replica, address: address ?? '', leaseMs, forwardTimeoutMs };
+  const forwardTls = clientTlsFrom(env);
+  const forwardTlsName = env.optional('VOTING_FORWARD_TLS_NAME');
+  if (forwardTlsName !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(forwardTlsName))
+    throw new ConfigError('VOTING_FORWARD_TLS_NAME', 'a DNS name (letters, digits, dots, hyphens)', forwardTlsName);
+  return { partitions, replica, address: address ?? '', leaseMs, forwardTimeoutMs, forwardTls, forwardTlsName };
 }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { silentLogger } from '@ewx/platform';
-import type { SubmitVoteRequest, SubmitVotesResponse } from '@ewx/proto/voting';
-import { partitionOf } from './partitions.js';
-import { FORWARDED, votingRouter, type Route } from './router.js';
+import { channelCredentials, readEnv, serverCredentials, silentLogger } from '@ewx/platform';
+import { testPki } from '@ewx/platform/testing';
+import { VotingService, type SubmitVoteRequest, type SubmitVotesResponse } from '@ewx/proto/voting';
+import { partitionOf, partitionSettingsFrom } from './partitions.js';
+import { FORWARDED, STATUS_OF, votingRouter, type Route } from './router.js';
 
 /** Solutions that fall in partitions 0, 1 and 2 of 3. */
 const P = 3;
@@ -107,5 +108,126 @@ describe('votingRouter', () => {
       return true;
     });
     router.close();
+  });
+});
+
+describe('votingRouter over TLS: a replica forwards to another that serves TLS', () => {
+  test('with the client TLS settings (CA, client certificate) and VOTING_FORWARD_TLS_NAME: forwarded; without TLS or under a name the certificate lacks: UNAVAILABLE', async () => {
+    const pki = testPki();
+    // The owner: a real gRPC server over mutual TLS (GRPC_TLS_CLIENT_CA_FILE set), answering as partition 2.
+    const server = new grpc.Server();
+    server.addService(VotingService, partition('owner') as never);
+    const creds = serverCredentials({ cert: pki.read('serverCert'), key: pki.read('serverKey'), clientCa: pki.read('ca') });
+    const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? rej(e) : res(p))));
+    const settingsOf = (extra: Record<string, string>) =>
+      partitionSettingsFrom(
+        readEnv({ DATABASE_URL: 'postgres://x@h/db', VOTING_PARTITIONS: String(P), VOTING_ADVERTISE_ADDRESS: 'me:1', ...extra }),
+        'standalone',
+      );
+    const routerOf = (extra: Record<string, string>) => {
+      const s = settingsOf(extra);
+      return votingRouter({
+        partitions: P,
+        route: () => ({ remote: `127.0.0.1:${port}`, owner: 'b' }),
+        forwardTimeoutMs: 3000,
+        log: silentLogger,
+        credentials: channelCredentials(s.forwardTls),
+        ...(s.forwardTlsName === undefined ? {} : { tlsName: s.forwardTlsName }),
+      });
+    };
+    const tls = { GRPC_CLIENT_TLS_CA_FILE: pki.files.ca, GRPC_CLIENT_TLS_CERT_FILE: pki.files.clientCert, GRPC_CLIENT_TLS_KEY_FILE: pki.files.clientKey };
+    // SubmitVotes of one partition's votes is forwarded whole (the stand-in tags each vote's answer).
+    const submit = (r: ReturnType<typeof votingRouter>, n: number) =>
+      invoke<SubmitVotesResponse>((r.implementation as Record<string, unknown>).submitVotes, call({ votes: [voteFor(sol[2]!, n)] })).then((res) =>
+        res.results.map((x) => x.message),
+      );
+    const routers: ReturnType<typeof votingRouter>[] = [];
+    try {
+      const ok = routerOf({ ...tls, VOTING_FORWARD_TLS_NAME: 'localhost' });
+      const byIp = routerOf(tls);
+      const plaintext = routerOf({});
+      const wrongName = routerOf({ ...tls, VOTING_FORWARD_TLS_NAME: 'voting' });
+      const noClientCert = routerOf({ GRPC_CLIENT_TLS_CA_FILE: pki.files.ca });
+      routers.push(ok, byIp, plaintext, wrongName, noClientCert);
+      assert.deepEqual(await submit(ok, 7), ['owner:r7'], 'checked under the name localhost');
+      assert.deepEqual(await submit(byIp, 8), ['owner:r8'], 'checked under the address 127.0.0.1');
+      for (const [name, r] of [
+        ['plaintext', plaintext],
+        ['a name the certificate lacks', wrongName],
+        ['no client certificate', noClientCert],
+      ] as const)
+        await assert.rejects(submit(r, 9), (e: grpc.ServiceError) => {
+          assert.equal(e.code, grpc.status.UNAVAILABLE, name);
+          assert.match(e.details, /^voting partition 2 is owned by replica b at 127\.0\.0\.1:\d+, which did not answer/, name);
+          return true;
+        });
+      assert.throws(() => settingsOf({ VOTING_FORWARD_TLS_NAME: 'a b' }), /VOTING_FORWARD_TLS_NAME: expected a DNS name/);
+    } finally {
+      for (const r of routers) r.close();
+      server.forceShutdown();
+      pki.remove();
+    }
+  });
+});
+
+describe('votingRouter GetStatus: every partition, over gRPC', () => {
+  test('the lowest height of all partitions, the position of the lowest one held here; a replica asked for one partition it does not hold refuses', async () => {
+    const statusPart = (k: number, height: number) => ({
+      getStatus: (_c: unknown, cb: grpc.sendUnaryData<unknown>) =>
+        cb(null, { service: `voting_p${k}`, logPosition: BigInt(10 + k), height: BigInt(height), position: `pos${k}` }),
+    });
+    // Replica B holds partition 0 (height 7) and serves its router over real gRPC; replica A holds 1 (height 5) and 2 (height 9).
+    const server = new grpc.Server();
+    const b = votingRouter({
+      partitions: P,
+      route: (k) => (k === 0 ? { local: statusPart(0, 7) as never } : { remote: '127.0.0.1:1', owner: 'a' }),
+      forwardTimeoutMs: 2000,
+      log: silentLogger,
+    });
+    server.addService(b.definition, b.implementation);
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+    );
+    const a = votingRouter({
+      partitions: P,
+      route: (k) => (k === 0 ? { remote: `127.0.0.1:${port}`, owner: 'b' } : { local: statusPart(k, k === 1 ? 5 : 9) as never }),
+      forwardTimeoutMs: 2000,
+      log: silentLogger,
+    });
+    try {
+      const status = await invoke<{ service: string; height: bigint; position: string; logPosition: bigint }>(
+        (a.implementation as Record<string, unknown>).getStatus,
+        call({}),
+      );
+      assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'pos1', 11n]);
+      // B's partition 0 is the lowest now: A's answer follows it (B asked for partition 0 over gRPC, by STATUS_OF).
+      const lowB = votingRouter({
+        partitions: P,
+        route: (k) => (k === 0 ? { remote: `127.0.0.1:${port}`, owner: 'b' } : { local: statusPart(k, 8) as never }),
+        forwardTimeoutMs: 2000,
+        log: silentLogger,
+      });
+      assert.equal(BigInt((await invoke<{ height: bigint }>((lowB.implementation as Record<string, unknown>).getStatus, call({}))).height), 7n);
+      lowB.close();
+      // B asked for partition 1's status, which it does not hold: refused, not forwarded again.
+      const md = new grpc.Metadata();
+      md.set(FORWARDED, '1');
+      md.set(STATUS_OF, '1');
+      await assert.rejects(invoke((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never), (e: grpc.ServiceError) => {
+        assert.equal(e.code, grpc.status.UNAVAILABLE);
+        assert.match(e.details, /voting partition 1 \(status\) moved while the request was forwarded/);
+        return true;
+      });
+      md.set(STATUS_OF, '9');
+      await assert.rejects(invoke((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never), (e: grpc.ServiceError) => {
+        assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(e.details, /ewx-voting-status-of/);
+        return true;
+      });
+    } finally {
+      a.close();
+      b.close();
+      server.forceShutdown();
+    }
   });
 });

@@ -5,6 +5,8 @@ import { partitionOf } from './partitions.js';
 
 /** Set on a request one replica forwards to another: the receiver answers it itself or refuses, never forwards again. */
 export const FORWARDED = 'ewx-voting-forwarded';
+/** Set on a GetStatus one replica asks another: the status of that one partition (its number). */
+export const STATUS_OF = 'ewx-voting-status-of';
 
 type Impl = Record<string, (call: never, callback?: never) => void>;
 
@@ -19,14 +21,27 @@ const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds',
  * (`partitionOf`): answered here if this replica holds it, forwarded to the owner's address (from
  * the lease table) otherwise, UNAVAILABLE naming the owner if it cannot be reached or no replica
  * holds it within the forward timeout (a partition changing hands is waited for). SubmitVotes is split by partition and its answers put back in the request's order.
- * GetStatus and Watch are answered from the lowest partition held here (forwarded if none is).
+ * GetStatus answers for every partition (the lowest height; see `getStatus`); Watch follows the
+ * lowest partition held here (one partition log: no merged stream).
  */
-export function votingRouter(o: { partitions: number; route(k: number): Route; forwardTimeoutMs: number; log: Logger }): GrpcService & { close(): void } {
+export function votingRouter(o: {
+  partitions: number;
+  route(k: number): Route;
+  forwardTimeoutMs: number;
+  log: Logger;
+  /** How to reach another replica (`channelCredentials(clientTlsFrom(env))`); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** Over TLS: the name the other replica's certificate must have (default: the host of its address). */
+  tlsName?: string;
+}): GrpcService & { close(): void } {
   const clients = new Map<string, VotingClient>();
+  const credentials = o.credentials ?? grpc.credentials.createInsecure();
+  const channelOptions: grpc.ChannelOptions =
+    o.tlsName === undefined ? {} : { 'grpc.ssl_target_name_override': o.tlsName, 'grpc.default_authority': o.tlsName };
   const clientOf = (address: string): VotingClient => {
     let c = clients.get(address);
     if (!c) {
-      c = new VotingClient(address, grpc.credentials.createInsecure());
+      c = new VotingClient(address, credentials, channelOptions);
       clients.set(address, c);
     }
     return c;
@@ -169,7 +184,7 @@ export function votingRouter(o: { partitions: number; route(k: number): Route; f
     );
   };
 
-  /** GetStatus and Watch: the lowest partition held here, else forwarded (GetStatus) to partition 0's owner. */
+  /** Watch (and GetStatus' position): the lowest partition held here. */
   const firstLocal = (): Impl | undefined => {
     for (let k = 0; k < o.partitions; k++) {
       const r = o.route(k);
@@ -177,18 +192,43 @@ export function votingRouter(o: { partitions: number; route(k: number): Route; f
     }
     return undefined;
   };
+  type Status = { service: string; logPosition: bigint | number | string; height: bigint | number | string; position: string };
+  /** One partition's own status: answered here, or asked of its owner with STATUS_OF (never forwarded again). */
+  const statusOf = async (k: number, call: grpc.ServerUnaryCall<unknown, unknown>, forwarded: boolean): Promise<Status> => {
+    const r = await awaitRoute(k, forwarded, 'status');
+    if ('none' in r) throw unavailable(r.none);
+    if ('local' in r) return invokeLocal<Status>(r.local, 'getStatus', call, call.request);
+    const md = call.metadata.clone();
+    md.set(STATUS_OF, String(k));
+    return forward<Status>(r.remote, r.owner, k, 'getStatus', call.request, md);
+  };
+  /**
+   * GetStatus of a partitioned voting: `height` is the lowest across every partition (each records
+   * every block, so a block is recorded by voting once all have it); `service`, `position` and
+   * `logPosition` are those of the lowest partition held here (the log this replica's Watch
+   * follows; partition 0's if none). UNAVAILABLE if some partition has no owner within the forward
+   * timeout or its owner does not answer. A request with STATUS_OF asks one partition only.
+   */
   const getStatus = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
-    const local = firstLocal();
-    if (local) {
-      (local.getStatus as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-      return;
-    }
-    const r = routeOf(0, call.metadata.get(FORWARDED).length > 0, 'status');
-    if (!('remote' in r)) {
-      callback(refuse(unavailable('no voting partition is held here nor by a live replica yet; retry')) as grpc.ServiceError);
-      return;
-    }
-    forward(r.remote, r.owner, 0, 'getStatus', call.request, call.metadata).then(
+    const forwarded = call.metadata.get(FORWARDED).length > 0;
+    const one = call.metadata.get(STATUS_OF)[0];
+    const all = async (): Promise<Status> => {
+      if (one !== undefined) {
+        const k = Number(one);
+        if (!Number.isInteger(k) || k < 0 || k >= o.partitions) throw invalid(STATUS_OF, `a partition from 0 to ${o.partitions - 1}`);
+        return statusOf(k, call, true);
+      }
+      const each = await Promise.all(Array.from({ length: o.partitions }, (_, k) => statusOf(k, call, forwarded)));
+      let first = 0;
+      for (let k = 0; k < o.partitions; k++)
+        if ('local' in o.route(k)) {
+          first = k;
+          break;
+        }
+      const lowest = each.reduce((m, x) => (BigInt(x.height) < m ? BigInt(x.height) : m), BigInt(each[0]!.height));
+      return { ...each[first]!, height: lowest };
+    };
+    all().then(
       (res) => callback(null, res),
       (e) => callback(toError(e) as grpc.ServiceError),
     );
