@@ -110,13 +110,14 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
     case 'RoundStarted': {
       const d = ev.data;
       const key = roundKey(d.solution, d.roundId);
-      // The solution's and group's names are the solution view's strings, not one copy per round.
+      // The solution's and group's names, and the starter when it is the registrar, are the solution
+      // view's strings, not one copy per round.
       const sol = s.solutions.get(d.solution);
       s.rounds.set(key, {
         solution: sol?.solution ?? d.solution,
         roundId: d.roundId,
         group: sol?.group === d.group ? sol.group : d.group,
-        starter: d.starter,
+        starter: sol?.owner === d.starter ? sol.owner : d.starter,
         startBlock: d.startBlock,
         endBlock: d.endBlock,
         period: d.rewardPeriod,
