@@ -4,9 +4,11 @@
  * block and is settled, as in the service. Events go through JSON on their way to the fold, as a read
  * from the store gives them. Prints, at checkpoints, the heap used after a full GC and the size of the
  * state serialised as a snapshot stores it (node:v8), for the fold of today and for the fold before
- * bounded memory (bench/reference-evolve.ts, commit 21fbf08), run first in the same process.
+ * bounded memory (bench/reference-evolve.ts, commit 21fbf08) and for the fold whose closed rounds
+ * kept two empty Maps each (bench/reference-summary-evolve.ts, commit 4a620e8), run first in the same process.
  * Run: npm run bench -w @ewx/voting (last part), or `npx tsx bench/memory.bench.ts` in services/voting.
- * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS (default = rounds; 0 = skip).
+ * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS, MEMORY_BENCH_SUMMARY_ROUNDS
+ * (default = rounds; 0 = skip).
  */
 import * as os from 'node:os';
 import * as v8 from 'node:v8';
@@ -15,6 +17,7 @@ import { encodePosition, type EventData, type RecordedEvent, type RoundSettledEv
 import { closeRound, decideVotes, evolve, initialVotingState, startRound, type VoteCommand, type VotingState } from '../src/domain/decider.js';
 import { REGISTRAR, ev, solutionConfig, worker } from '../src/domain/testing.js';
 import { evolve as referenceEvolve } from './reference-evolve.js';
+import { evolve as summaryEvolve } from './reference-summary-evolve.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -89,5 +92,9 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
 
 const loadBefore = load();
 const baseline = BASELINE_R > 0 ? run('before (reference-evolve, keeps every round)', referenceEvolve, BASELINE_R) : undefined;
-const now = run('now (a closed round keeps its summary)', evolve, R);
-console.log(JSON.stringify({ bench: 'voting memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: load() }, baseline, now }, null, 1));
+const SUMMARY_R = Number(process.env.MEMORY_BENCH_SUMMARY_ROUNDS ?? R);
+const summary = SUMMARY_R > 0 ? run('summary (reference-summary-evolve, a closed round keeps its summary and two empty Maps)', summaryEvolve, SUMMARY_R) : undefined;
+const now = run('now (a closed round keeps its summary, its snapshot and votes the shared empty map)', evolve, R);
+console.log(
+  JSON.stringify({ bench: 'voting memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: load() }, baseline, summary, now }, null, 1),
+);

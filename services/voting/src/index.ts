@@ -42,7 +42,8 @@ const verifyThreadsFrom = (env: Env, mode: 'embedded' | 'standalone' = 'embedded
 
 /** Version of voting's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
 // 3: a closed round keeps only its summary (snapshot and votes emptied at the close; submitted, closedTop).
-export const VOTING_STATE_VERSION = 3;
+// 4: a closed round's snapshot and votes are one shared empty map; a round's solution and group names (and its starter when the registrar) are the solution view's.
+export const VOTING_STATE_VERSION = 4;
 
 export const votingModule: ServiceModule = {
   name: 'voting',

@@ -1,12 +1,14 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import { initialVotingState, roundKey, type Round, type VotingState } from './state.js';
+import { CLOSED_EMPTY, initialVotingState, roundKey, type Round, type VotingState } from './state.js';
 
 /**
  * Bounded memory: a round that is no longer Active keeps only its summary. No rule reads a closed
  * round's snapshot or votes again (a late vote is refused; see `LateVote` for the one refusal that
  * depends on the snapshot), and the queries that show them read the round's own stream
  * (`roundFromEvents`). What stays: the count of votes and of the most frequent result, for the status.
+ * The emptied snapshot and votes are one shared empty map (`CLOSED_EMPTY`), not two per round: an
+ * empty Map of its own costs ≈ 0.2 KB of heap, half of what a closed round kept.
  */
 function leaveOpenState(r: Round): void {
   if (r.submitted !== undefined) return;
@@ -19,8 +21,8 @@ function leaveOpenState(r: Round): void {
   }
   r.submitted = r.votes.size;
   r.closedTop = top;
-  r.votes = new Map();
-  r.snapshot = new Map();
+  r.votes = CLOSED_EMPTY;
+  r.snapshot = CLOSED_EMPTY;
 }
 
 /** Folds one recorded event (voting's own or one recorded from the inbox) into the state, in place. */
@@ -108,11 +110,14 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
     case 'RoundStarted': {
       const d = ev.data;
       const key = roundKey(d.solution, d.roundId);
+      // The solution's and group's names, and the starter when it is the registrar, are the solution
+      // view's strings, not one copy per round.
+      const sol = s.solutions.get(d.solution);
       s.rounds.set(key, {
-        solution: d.solution,
+        solution: sol?.solution ?? d.solution,
         roundId: d.roundId,
-        group: d.group,
-        starter: d.starter,
+        group: sol?.group === d.group ? sol.group : d.group,
+        starter: sol?.owner === d.starter ? sol.owner : d.starter,
         startBlock: d.startBlock,
         endBlock: d.endBlock,
         period: d.rewardPeriod,

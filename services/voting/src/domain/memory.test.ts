@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as v8 from 'node:v8';
-import { isDomainError, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, isDomainError, type RecordedEvent } from '@ewx/platform';
 import { roundFromEvents } from './evolve.js';
 import { given, start, type VotingSpec } from './spec-support.js';
-import { roundKey } from './state.js';
+import { CLOSED_EMPTY, roundKey, type VotingState } from './state.js';
+import { startRound } from './start.js';
+import { reactToUnresolved } from './retry.js';
+import { closeRound } from './votes.js';
+import { evolve } from './evolve.js';
 import { REGISTRAR, block, ev, world, worker } from './testing.js';
 import { decideVotes, isLateVote, type VoteCommand } from './votes.js';
 
@@ -115,5 +119,53 @@ describe('bounded memory: a closed round leaves the decision state', () => {
       if (expected === 'FAILED_PRECONDITION') assert.match(refusal.message, /round_id: round r of solution s1 expired at block 30: votes are closed/);
       else assert.match(refusal.message, /is not a connected worker/);
     }
+  });
+
+  test('closed rounds share one empty snapshot and votes map, also in a state restored from its snapshot; reuse of a closed id and late votes are refused there as before', () => {
+    const s = given(...world({ maxWaitingThreshold: 10 }, 6), block(20));
+    for (const id of ['a', 'b', 'c']) round(s, id, 4);
+    s.given(block(30));
+    closeAll(s, ['a', 'b', 'c']);
+    s.given(settled('a', 6, 4, 3), settled('b', 6, 4, 3));
+    // A restart: the state as a snapshot stores it (node:v8), read back.
+    const restored = v8.deserialize(v8.serialize(s.state)) as VotingState;
+    const shared = restored.rounds.get(roundKey('s1', 'a'))!.votes;
+    for (const state of [s.state, restored]) {
+      for (const id of ['a', 'b', 'c']) {
+        const r = state.rounds.get(roundKey('s1', id))!;
+        assert.equal(r.votes, r.snapshot, `round ${id}: one map for both`);
+        assert.equal(r.votes, state === s.state ? CLOSED_EMPTY : shared, `round ${id}: the map all closed rounds share`);
+        assert.equal(r.votes.size, 0);
+      }
+      // Reuse of a closed round's id: refused, with the message of before.
+      assert.throws(
+        () => startRound(state, 's1', 'a', registrar),
+        (e: unknown) => isDomainError(e) && e.code === 'ALREADY_EXISTS' && /round_id: round a of solution s1/.test(e.message),
+      );
+      // Late votes: the same outcome on the live and the restored state (expired / late-vote refusal).
+      for (const w of [1, 5, 99]) {
+        const live = decideVotes(s.state, [v('b', w, 'aa')], noNonces);
+        const back = decideVotes(state, [v('b', w, 'aa')], noNonces);
+        assert.deepEqual(back.events, []);
+        const [x, y] = [live.outcomes[0], back.outcomes[0]];
+        assert.ok(isDomainError(x) && isDomainError(y));
+        assert.deepEqual([y.code, y.message, isLateVote(y)], [x.code, x.message, isLateVote(x)]);
+        if (w !== 99) assert.match(y.message, /round_id: round b of solution s1 expired at block 30: votes are closed/);
+      }
+      assert.deepEqual(closeRound(state, 's1', 'c'), []);
+      assert.deepEqual(reactToUnresolved(state, 's1', 'a').events, []);
+    }
+    // A round started after the restore gets maps of its own: its votes do not reach the shared map.
+    const events = startRound(restored, 's1', 'd', registrar).events;
+    let position = 1000;
+    const fold = (st: VotingState, e: (typeof events)[number]): VotingState =>
+      evolve(st, { type: e.type, data: e.data, streamId: 'round:s1:d', version: 0, position: encodePosition([BigInt(++position)]) });
+    for (const e of events) fold(restored, e);
+    const votes = decideVotes(restored, [v('d', 1, 'aa'), v('d', 2, 'bb')], noNonces);
+    assert.deepEqual(votes.outcomes, ['accepted', 'accepted']);
+    for (const e of votes.events) fold(restored, e);
+    assert.equal(restored.rounds.get(roundKey('s1', 'd'))!.votes.size, 2);
+    assert.equal(shared.size, 0);
+    assert.equal(CLOSED_EMPTY.size, 0);
   });
 });

@@ -65,7 +65,8 @@ export interface VotingState {
   /**
    * key `solution\u0000roundId`. Every round ever started, for the rules (a round id is used once;
    * a late vote's refusal; the unresolved policy) and the status queries; a closed round keeps only
-   * its summary (see `Round.snapshot`), so the state grows by a few hundred bytes per round, not per vote.
+   * its summary (see `Round.snapshot`), so the state grows by a few hundred bytes per round, not per vote
+   * (docs/SCALING.md section 4 item 3).
    */
   readonly rounds: Map<string, Round>;
   /** Rounds still Active, for expiry on each block. */
@@ -75,6 +76,13 @@ export interface VotingState {
   /** Rounds in starting order per solution. */
   readonly bySolution: Map<string, string[]>;
 }
+
+/**
+ * The snapshot and votes of every closed round: one empty map shared by all of them (a snapshot keeps
+ * the sharing: node:v8 serialises an object once). Never written: RoundSnapshot and VoteCast change
+ * only an Active round, and an Active round has maps of its own.
+ */
+export const CLOSED_EMPTY: Map<string, string> = new Map();
 
 export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
 export const roundStream = (solution: string, roundId: string): string => `round:${solution}:${roundId}`;
