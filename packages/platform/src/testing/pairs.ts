@@ -122,11 +122,11 @@ export async function pairEventStore(sql: SqlClient, category: string, options: 
       for (const w of [...waiters]) w();
       return result;
     },
-    async readStream(streamId: string, fromVersion = 0): Promise<RecordedEvent[]> {
-      const r = await sql.query<Row>(`SELECT ${columns} FROM ${schema}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version`, [
-        streamId,
-        fromVersion,
-      ]);
+    async readStream(streamId: string, fromVersion = 0, maxCount?: number): Promise<RecordedEvent[]> {
+      const r = await sql.query<Row>(
+        `SELECT ${columns} FROM ${schema}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version${maxCount === undefined ? '' : ' LIMIT $3'}`,
+        maxCount === undefined ? [streamId, fromVersion] : [streamId, fromVersion, maxCount],
+      );
       return r.rows.map(toEvent);
     },
     async readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]> {
