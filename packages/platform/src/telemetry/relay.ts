@@ -1,19 +1,27 @@
-import { trace, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Span } from '@opentelemetry/api';
 import type { OutgoingMessage } from '../bus/types.js';
 import type { RecordedEvent } from '../eventstore/types.js';
-import { contextFrom, SpanKind, tracer, tracingEnabled } from './trace.js';
+import { contextFrom, recordingUnder, SpanKind, tracer, tracingEnabled } from './trace.js';
 
 const spans = new WeakMap<OutgoingMessage, Span>();
 
 /**
  * The relay's producer spans: one per traced event, a child of the span that appended it, ended
- * when the broker acknowledged the send; its context goes out in the message's headers.
+ * when the broker acknowledged the send; its context goes out in the message's headers. When no
+ * span is recorded (no exporter, or the event's trace is not sampled) the event's own trace context
+ * goes out as it is: no span, no parse.
  */
 export const publishSpans = {
   message(e: RecordedEvent, topic: string, m: OutgoingMessage): OutgoingMessage {
     if (!tracingEnabled()) return m;
-    const parent = contextFrom(e.metadata);
-    if (!trace.getSpanContext(parent)) return m;
+    const md = e.metadata as { traceparent?: unknown; tracestate?: unknown } | null | undefined;
+    const tp = md?.traceparent;
+    if (typeof tp !== 'string') return m;
+    const ts = md?.tracestate;
+    const asIs = (): OutgoingMessage => ({ ...m, headers: typeof ts === 'string' ? { traceparent: tp, tracestate: ts } : { traceparent: tp } });
+    if (!recordingUnder(ROOT_CONTEXT) || tp.endsWith('-00')) return asIs();
+    const parent = contextFrom(md);
+    if (!recordingUnder(parent)) return asIs();
     const span = tracer().startSpan(
       `${topic} publish`,
       {

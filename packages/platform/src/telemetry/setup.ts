@@ -94,10 +94,12 @@ export async function startTelemetry(s: TelemetrySettings, log: Logger, extraSpa
   const meterProvider = new MeterProvider({ resource, readers });
   metrics.setGlobalMeterProvider(meterProvider);
   resetInstruments();
-  setTracing(true);
+  // Spans are recorded only when something takes them; otherwise only their ids travel (trace.ts).
+  setTracing(true, processors.length > 0);
   const bound = prometheus ? (boundPort(prometheus) ?? s.metricsPort) : undefined;
   log.info('telemetry: OpenTelemetry on', {
     serviceName: s.serviceName,
+    spans: processors.length > 0 ? 'recorded' : 'ids only (no OTLP traces endpoint)',
     metrics: bound === undefined ? 'off (METRICS_PORT unset)' : `http://${s.metricsHost}:${bound}/metrics`,
     otlpTraces: s.otlpTraces,
     otlpMetrics: s.otlpMetrics,

@@ -5,13 +5,13 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { logTailBus } from '../bus/logtail.js';
 import { readEnv } from '../config.js';
 import { pgliteEventStore } from '../eventstore/pglite.js';
-import { START } from '../eventstore/types.js';
+import { START, type RecordedEvent } from '../eventstore/types.js';
 import { startInbox } from '../inbox.js';
 import { createLogger, silentLogger } from '../log.js';
 import { createRuntime } from '../runtime.js';
 import { waitFor } from '../testing/wait.js';
 import { startTelemetry, telemetrySettingsFrom } from './setup.js';
-import { inSpan, SpanKind, traceCauses } from './trace.js';
+import { contextFrom, inSpan, SpanKind, traceCarrier, traceCauses } from './trace.js';
 
 /**
  * In process, with an in-memory span exporter: a command's trace reaches the events it appends
@@ -121,4 +121,100 @@ test('telemetry settings: checked before connecting; OTLP export only with an OT
   assert.throws(() => s({ METRICS_PORT: 'http' }), /METRICS_PORT/);
   assert.throws(() => s({ OTEL_TRACES_EXPORTER: 'zipkin' }), /OTEL_TRACES_EXPORTER/);
   assert.throws(() => s({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), /OTEL_EXPORTER_OTLP_PROTOCOL/);
+});
+
+/**
+ * Without a span processor (no OTLP endpoint) nothing is recorded but the ids still travel: a
+ * command's trace reaches its events, the other service's inbox copy and reaction, and the log
+ * lines. With a processor, a trace whose parent is not sampled records no span and keeps its flags.
+ */
+test('ids only: no processor → the trace still reaches events, inbox and logs; an unsampled parent records nothing', async () => {
+  const db = await openPglite();
+  const flow = async (tag: string, parent?: string): Promise<{ traceId: string; lines: string; a: RecordedEvent[]; b: RecordedEvent[] }> => {
+    const a = createRuntime('a', await pgliteEventStore(`ids_a_${tag}`, db), { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
+    const bStore = await pgliteEventStore(`ids_b_${tag}`, db);
+    const b = createRuntime('b', bStore, { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
+    await a.start();
+    await b.start();
+    const bus = logTailBus(silentLogger);
+    bus.register('a', a.store);
+    const reacted = new Promise<void>((resolve) =>
+      b.onEvent((e) => {
+        if (e.type === 'Pinged') void b.execute('reaction', () => [{ type: 'Ponged', data: {} }]).then(() => resolve());
+      }),
+    );
+    const inbox = await startInbox(bus, b, { a: ['Pinged'] }, silentLogger);
+    let lines = '';
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string) => {
+      lines += s;
+      return true;
+    }) as typeof process.stdout.write;
+    const traceId = await inSpan(
+      'ewx.v1.A/Ping',
+      { kind: SpanKind.SERVER, ...(parent ? { parent: contextFrom({ traceparent: parent }) } : {}) },
+      async (span) => {
+        createLogger({}, 'info').info('handling ping');
+        await a.execute('ping', () => [{ type: 'Pinged', data: {} }]);
+        return span.spanContext().traceId;
+      },
+    ).finally(() => {
+      process.stdout.write = write;
+    });
+    await reacted;
+    await inbox.stop();
+    const r = { traceId, lines, a: await a.store.readAll(START, 100), b: await bStore.readAll(START, 100) };
+    await a.stop();
+    await b.stop();
+    return r;
+  };
+  const tp = (e: RecordedEvent): string => String((e.metadata as { traceparent?: string }).traceparent);
+
+  const none = await startTelemetry(telemetrySettingsFrom(readEnv({}), 'test', '127.0.0.1'), silentLogger);
+  try {
+    const r = await flow('none');
+    assert.match(r.traceId, /^[0-9a-f]{32}$/);
+    assert.notEqual(r.traceId, '0'.repeat(32));
+    assert.match(r.lines, new RegExp(`"trace_id":"${r.traceId}","span_id":"[0-9a-f]{16}"`));
+    assert.match(tp(r.a[0]!), new RegExp(`^00-${r.traceId}-[0-9a-f]{16}-01$`), 'sampled, so a process that records continues it');
+    assert.deepEqual(
+      r.b.map((e) => e.type),
+      ['Pinged', 'Ponged'],
+    );
+    for (const e of r.b) assert.match(tp(e), new RegExp(`^00-${r.traceId}-[0-9a-f]{16}-01$`), `${e.type} carries the ping's trace`);
+    assert.notEqual(tp(r.b[0]!), tp(r.a[0]!), 'the inbox copy has its own span id');
+  } finally {
+    await none.shutdown();
+  }
+
+  const exporter = new InMemorySpanExporter();
+  const rec = await startTelemetry(telemetrySettingsFrom(readEnv({}), 'test', '127.0.0.1'), silentLogger, [new SimpleSpanProcessor(exporter)]);
+  try {
+    const unsampled = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    const r = await flow('unsampled', unsampled);
+    assert.equal(r.traceId, '0af7651916cd43dd8448eb211c80319c');
+    for (const e of [...r.a, ...r.b]) assert.match(tp(e), /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-00$/, `${e.type} keeps the unsampled flags`);
+    assert.deepEqual(
+      exporter
+        .getFinishedSpans()
+        .filter((s) => s.spanContext().traceId === r.traceId)
+        .map((s) => s.name),
+      [],
+      'no span of an unsampled trace is recorded',
+    );
+    // A trace state goes through the W3C propagator (both ways).
+    const c = contextFrom({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'k=v' });
+    assert.deepEqual(traceCarrier(c), { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'k=v' });
+    assert.deepEqual(traceCarrier(contextFrom({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })), {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
+    assert.equal(
+      traceCarrier(contextFrom({ traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' })),
+      undefined,
+      'an all-zero trace id is no trace',
+    );
+  } finally {
+    await rec.shutdown();
+  }
+  await db.close();
 });

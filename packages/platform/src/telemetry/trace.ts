@@ -5,6 +5,7 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   createContextKey,
   type Attributes,
   type Context,
@@ -19,17 +20,56 @@ import {
  * infrastructure: the domain never sees them, and no decision reads this metadata.
  */
 let enabled = false;
+/**
+ * Whether spans are recorded: only when something takes them (an OTLP exporter, a test's
+ * processor). Without one, and for a span whose parent is not sampled, only the ids are made
+ * (`idsOnly`): the trace still reaches events, headers and log lines, at no SDK cost.
+ */
+let recording = false;
 /** Set by startTelemetry: off (OTEL_SDK_DISABLED=true), nothing is stamped and no span is made. */
-export const setTracing = (on: boolean): void => {
+export const setTracing = (on: boolean, record: boolean = on): void => {
   enabled = on;
+  recording = on && record;
 };
 export const tracingEnabled = (): boolean => enabled;
+/** Whether a span under `parent` would be recorded (tracing on, a processor takes spans, the parent if any sampled). */
+export const recordingUnder = (parent: Context): boolean => {
+  if (!recording) return false;
+  const p = trace.getSpanContext(parent);
+  return p === undefined || (p.traceFlags & TraceFlags.SAMPLED) !== 0;
+};
+
+const idBytes = Buffer.alloc(16);
+/** A random trace (16 bytes) or span (8 bytes) id in hex, never all zeros (as the SDK's generator). */
+function randomId(bytes: 8 | 16): string {
+  for (let i = 0; i < bytes; i += 4) idBytes.writeUInt32BE((Math.random() * 2 ** 32) >>> 0, i);
+  if (idBytes.readUInt32BE(0) === 0) idBytes.writeUInt32BE(1, 0);
+  return idBytes.toString('hex', 0, bytes);
+}
+
+/**
+ * A span that is only ids: the parent's trace (a new one without a parent, sampled so a process
+ * that records continues it), a new span id, the parent's flags. Nothing is recorded or exported.
+ */
+function idsOnly(parent: Context): Span {
+  const p = trace.getSpanContext(parent);
+  return trace.wrapSpanContext(
+    p
+      ? { traceId: p.traceId, spanId: randomId(8), traceFlags: p.traceFlags, ...(p.traceState ? { traceState: p.traceState } : {}) }
+      : { traceId: randomId(16), spanId: randomId(8), traceFlags: TraceFlags.SAMPLED },
+  );
+}
 
 export const tracer = () => trace.getTracer('@ewx/platform');
 
 /** The W3C trace context of `ctx` as string fields (metadata, headers), or undefined without a trace. */
 export function traceCarrier(ctx: Context = context.active()): Record<string, string> | undefined {
-  if (!enabled || !trace.getSpanContext(ctx)) return undefined;
+  if (!enabled) return undefined;
+  const sc = trace.getSpanContext(ctx);
+  if (!sc) return undefined;
+  // The common case without a trace state, written directly (what the W3C propagator writes).
+  if (sc.traceState === undefined && VALID_SPAN.test(sc.spanId) && VALID_TRACE.test(sc.traceId))
+    return { traceparent: `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}` };
   const c: Record<string, string> = {};
   propagation.inject(ctx, c);
   if (c.traceparent === undefined) return undefined;
@@ -40,11 +80,23 @@ export function traceCarrier(ctx: Context = context.active()): Record<string, st
 export function contextFrom(carrier: unknown, base: Context = ROOT_CONTEXT): Context {
   const c = carrier as { traceparent?: unknown; tracestate?: unknown } | null | undefined;
   if (!enabled || typeof c?.traceparent !== 'string') return base;
+  if (c.tracestate === undefined) {
+    // The common case (version 00, no trace state) parsed directly; anything else goes to the W3C propagator.
+    const m = TRACEPARENT.exec(c.traceparent);
+    if (m && m[1] !== ZERO_TRACE && m[2] !== ZERO_SPAN)
+      return trace.setSpanContext(base, { traceId: m[1]!, spanId: m[2]!, traceFlags: Number.parseInt(m[3]!, 16), isRemote: true });
+  }
   return propagation.extract(
     base,
     typeof c.tracestate === 'string' ? { traceparent: c.traceparent, tracestate: c.tracestate } : { traceparent: c.traceparent },
   );
 }
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const VALID_TRACE = /^[0-9a-f]{32}$/;
+const VALID_SPAN = /^[0-9a-f]{16}$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
 
 /** Links the next span made under this context will carry (a deadline decision links its trigger). */
 const LINKS = createContextKey('ewx.links');
@@ -61,6 +113,10 @@ export async function inSpan<T>(
   if (!enabled) return fn(NOOP);
   const parent = o.parent ?? context.active();
   const links = parent.getValue(LINKS) as Link[] | undefined;
+  if (!recordingUnder(parent)) {
+    const ids = idsOnly(parent);
+    return context.with(trace.setSpan(links ? parent.deleteValue(LINKS) : parent, ids), () => fn(ids));
+  }
   const span = tracer().startSpan(name, { kind: o.kind ?? SpanKind.INTERNAL, attributes: o.attributes, ...(links ? { links } : {}) }, parent);
   const ctx = trace.setSpan(links ? parent.deleteValue(LINKS) : parent, span);
   try {
