@@ -76,7 +76,7 @@ export function startProcessManager<S, C extends { readonly type: string }, P>(r
   };
   const off = runtime.onEvent((e, s) => {
     const cause = o.causeOf?.(e);
-    if (cause !== undefined) causes.note(cause);
+    if (cause !== undefined) causes.note(cause, e.metadata);
     if (o.triggers(e, s)) kick();
   });
   kick();

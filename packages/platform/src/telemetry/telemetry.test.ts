@@ -218,3 +218,26 @@ test('ids only: no processor → the trace still reaches events, inbox and logs;
   }
   await db.close();
 });
+
+test("trace causes: an input's own recorded trace wins over the context it was applied in (a vote appended in another vote's batch)", async () => {
+  const exporter = new InMemorySpanExporter();
+  const telemetry = await startTelemetry(telemetrySettingsFrom(readEnv({ METRICS_PORT: '0' }), 'test', '127.0.0.1'), silentLogger, [
+    new SimpleSpanProcessor(exporter),
+  ]);
+  try {
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const causes = traceCauses();
+    // Applied while another call's span is active (the batch's flush), with its own traceparent recorded.
+    await inSpan('another vote', {}, async () => causes.note('round', { traceparent: own }));
+    const followed = await inSpan('block', {}, async () => causes.follow('round', () => traceCarrier()?.traceparent));
+    assert.match(String(followed), /^00-0af7651916cd43dd8448eb211c80319c-/, 'the deadline decision continues the input’s own trace');
+    // Without recorded metadata, the active context is the cause, as before.
+    const active = await inSpan('vote', {}, async (span) => {
+      causes.note('round2');
+      return span.spanContext().traceId;
+    });
+    assert.match(String(causes.follow('round2', () => traceCarrier()?.traceparent)), new RegExp(`^00-${active}-`));
+  } finally {
+    await telemetry.shutdown();
+  }
+});

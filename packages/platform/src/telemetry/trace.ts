@@ -155,12 +155,16 @@ export function continueTrace<T>(cause: Context | undefined, fn: () => T): T {
  * closes), so that decision continues that trace: one trace from a vote to the reward it earns.
  * Bounded: forgotten once followed, oldest dropped past `max`.
  */
-export function traceCauses(max = 50_000): { note(key: string): void; follow<T>(key: string, fn: () => T): T } {
+export function traceCauses(max = 50_000): { note(key: string, metadata?: unknown): void; follow<T>(key: string, fn: () => T): T } {
   const causes = new Map<string, Context>();
   return {
-    note(key) {
+    /**
+     * The trace of an input: the one its event recorded (`metadata.traceparent`: a vote appended in
+     * a batch with others keeps its own caller's), else the active one.
+     */
+    note(key, metadata) {
       if (!enabled) return;
-      const sc = trace.getSpanContext(context.active());
+      const sc = trace.getSpanContext(contextFrom(metadata)) ?? trace.getSpanContext(context.active());
       if (!sc) return;
       causes.delete(key);
       causes.set(key, trace.setSpanContext(ROOT_CONTEXT, sc));
