@@ -9,19 +9,13 @@
  * Run: npm run bench -w @ewx/consensus (last part), or `npx tsx bench/memory.bench.ts` in services/consensus.
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS (default = rounds; 0 = skip).
  */
-import * as os from 'node:os';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { encodePosition, generateKeyPair, signBytes, type EventData, type RecordedEvent } from '@ewx/platform';
+import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
 import { attestationBytes, decide, evaluateRound, evolve, evolveKeepingVotes, initialConsensusState, roundKey, type ConsensusState } from '../src/domain/decider.js';
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 1000);
 const V = Number(process.env.MEMORY_BENCH_VOTES ?? 1000);
 const BASELINE_R = Number(process.env.MEMORY_BENCH_BASELINE_ROUNDS ?? R);
-const load = (): number[] => os.loadavg().map((x) => +x.toFixed(1));
-const MB = (b: number): number => +(b / 2 ** 20).toFixed(2);
 const worker = (i: number): string => `ed25519:${'0'.repeat(56)}${(0x10000000 + i).toString(16)}`;
 const operator = (i: number): string => `ed25519:${'f'.repeat(56)}${(0x10000000 + i).toString(16)}`;
 const ev = (type: string, data: object): EventData => ({ type, data: data as never });
@@ -30,25 +24,15 @@ const validator = generateKeyPair();
 type Fold = (s: ConsensusState, e: RecordedEvent) => ConsensusState;
 
 function run(name: string, fold: Fold, rounds: number): Record<string, unknown> {
-  gc();
-  gc();
-  const heap0 = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
   let s = initialConsensusState();
+  const probe = memoryProbe(name, () => s);
   let position = 0;
   const apply = (events: readonly EventData[]): void => {
     for (const e of events) s = fold(s, { type: e.type, data: JSON.parse(JSON.stringify(e.data)), streamId: 'x', version: 0, position: encodePosition([BigInt(++position)]) });
   };
   apply(decide({ type: 'ConfigureValidators', validators: [validator.address] }, s));
   const snapshot = Array.from({ length: V }, (_, i) => [worker(i), operator(i)]);
-  const points: Record<string, unknown>[] = [];
-  const checkpoint = (done: number): void => {
-    gc();
-    gc();
-    const heap = process.memoryUsage().heapUsed - heap0;
-    points.push({ rounds: done, votes: done * V, heapUsedMB: MB(heap), serializedBytes: v8.serialize(s).length, seconds: +((performance.now() - t0) / 1000).toFixed(1) });
-    console.error(name, JSON.stringify(points.at(-1)));
-  };
+  const checkpoint = (done: number): void => probe.checkpoint({ rounds: done, votes: done * V });
   checkpoint(0);
   const marks = new Set([1, 10, 100, 1000, 10_000, 100_000, rounds]);
   for (let i = 0; i < rounds; i++) {
@@ -66,21 +50,10 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
     if (s.rounds.get(roundKey('s1', roundId))!.status !== 'SETTLED') throw new Error(`round ${i} not settled`);
     if (marks.has(i + 1)) checkpoint(i + 1);
   }
-  const last = points.at(-1) as { heapUsedMB: number; serializedBytes: number };
-  const first = points.find((p) => p.rounds === 1) as { heapUsedMB: number; serializedBytes: number } | undefined;
-  return {
-    fold: name,
-    rounds,
-    votesPerRound: V,
-    points,
-    perRoundAfterTheFirst:
-      first && rounds > 1
-        ? { heapBytes: Math.round(((last.heapUsedMB - first.heapUsedMB) * 2 ** 20) / (rounds - 1)), serializedBytes: Math.round((last.serializedBytes - first.serializedBytes) / (rounds - 1)) }
-        : undefined,
-  };
+  return { fold: name, rounds, votesPerRound: V, points: probe.points, perRoundAfterTheFirst: probe.perUnit('rounds') };
 }
 
-const loadBefore = load();
+const loadBefore = loadAverage();
 const baseline = BASELINE_R > 0 ? run('before (evolveKeepingVotes: every round keeps its votes)', evolveKeepingVotes, BASELINE_R) : undefined;
 const now = run('now (a decided round drops its votes)', evolve, R);
-console.log(JSON.stringify({ bench: 'consensus memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: load() }, baseline, now }, null, 1));
+console.log(JSON.stringify({ bench: 'consensus memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: loadAverage() }, baseline, now }, null, 1));

@@ -13,10 +13,9 @@
  * MEMORY_BENCH_BASELINE (1; 0 = skip the reference fold), MEMORY_BENCH_DATABASE_URL (also the store figures on
  * PostgreSQL, in a schema of its own dropped at the end).
  */
-import * as os from 'node:os';
 import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { encodePosition, pgliteEventStore, postgresEventStore, schemaFor, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
+import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
 import { periodArchive } from '../src/app/archive.js';
 import { periodRows } from '../src/domain/closed.js';
 import { decide } from '../src/domain/decide.js';
@@ -25,16 +24,12 @@ import { addr, ev, tokens } from '../src/domain/fixtures.js';
 import { initialState, type RewardsState } from '../src/domain/state.js';
 import { referenceEvolve, referenceInitialState } from './reference-evolve.js';
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 const N = Number(process.env.MEMORY_BENCH_OPERATORS ?? 1000);
 const P = Number(process.env.MEMORY_BENCH_PERIODS ?? 100);
 const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 10);
 const BASELINE = process.env.MEMORY_BENCH_BASELINE !== '0';
 const G = 'grp';
 const LENGTH = 10;
-const load = (): number[] => os.loadavg().map((x) => +x.toFixed(1));
-const MB = (b: number): number => +(b / 2 ** 20).toFixed(2);
 
 type Fold = (s: RewardsState, e: RecordedEvent) => RewardsState;
 
@@ -44,11 +39,8 @@ let lastDecision = '';
 let decisions: EventData[][] | undefined;
 
 function run(name: string, fold: Fold, initial: () => RewardsState): Record<string, unknown> {
-  gc();
-  gc();
-  const heap0 = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
   let s = initial();
+  const probe = memoryProbe(name, () => s);
   let position = 0;
   const versions = new Map<string, number>();
   // Through JSON, as the store gives events back: no string is shared with the decision that wrote it.
@@ -69,15 +61,7 @@ function run(name: string, fold: Fold, initial: () => RewardsState): Record<stri
     ],
     'inbox:registry',
   );
-  const points: Record<string, unknown>[] = [];
-  const checkpoint = (done: number): void => {
-    gc();
-    gc();
-    const heap = process.memoryUsage().heapUsed - heap0;
-    const serialized = v8.serialize(s).length;
-    points.push({ periods: done, rows: done * N, heapUsedMB: MB(heap), serializedBytes: serialized, seconds: +((performance.now() - t0) / 1000).toFixed(1) });
-    console.error(name, JSON.stringify(points.at(-1)));
-  };
+  const checkpoint = (done: number): void => probe.checkpoint({ periods: done, rows: done * N });
   checkpoint(0);
   const marks = new Set([1, 10, 100, 1000, P]);
   for (let p = 0; p < P; p++) {
@@ -111,26 +95,18 @@ function run(name: string, fold: Fold, initial: () => RewardsState): Record<stri
     decisions?.push(decision.map((e) => ({ type: e.type, data: e.data })));
     if (marks.has(p + 1)) checkpoint(p + 1);
   }
-  const last = points.at(-1) as { heapUsedMB: number; serializedBytes: number };
-  const first = points.find((x) => x.periods === 1) as { heapUsedMB: number; serializedBytes: number } | undefined;
   return {
     fold: name,
     periods: P,
     operators: N,
     roundsPerPeriod: R,
-    points,
-    perPeriodAfterTheFirst:
-      first && P > 1
-        ? {
-            heapBytes: Math.round(((last.heapUsedMB - first.heapUsedMB) * 2 ** 20) / (P - 1)),
-            serializedBytes: Math.round((last.serializedBytes - first.serializedBytes) / (P - 1)),
-          }
-        : undefined,
+    points: probe.points,
+    perPeriodAfterTheFirst: probe.perUnit('periods'),
     state: s,
   };
 }
 
-const loadBefore = load();
+const loadBefore = loadAverage();
 const baseline = BASELINE
   ? run('before (reference-evolve, keeps every row)', referenceEvolve as unknown as Fold, referenceInitialState as unknown as () => RewardsState)
   : undefined;
@@ -202,7 +178,7 @@ console.log(
   JSON.stringify(
     {
       bench: 'rewards memory after P closed periods × N operators (domain fold, in process)',
-      loadAverage: { before: loadBefore, after: load() },
+      loadAverage: { before: loadBefore, after: loadAverage() },
       baseline,
       now,
       sameEarned: same,

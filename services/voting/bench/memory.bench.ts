@@ -10,31 +10,22 @@
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS, MEMORY_BENCH_SUMMARY_ROUNDS
  * (default = rounds; 0 = skip).
  */
-import * as os from 'node:os';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { encodePosition, type EventData, type RecordedEvent, type RoundSettledEvent } from '@ewx/platform';
+import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
 import { closeRound, decideVotes, evolve, initialVotingState, startRound, type VoteCommand, type VotingState } from '../src/domain/decider.js';
 import { REGISTRAR, ev, solutionConfig, worker } from '../src/domain/testing.js';
 import { evolve as referenceEvolve } from './reference-evolve.js';
 import { evolve as summaryEvolve } from './reference-summary-evolve.js';
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 1000);
 const V = Number(process.env.MEMORY_BENCH_VOTES ?? 1000);
 const BASELINE_R = Number(process.env.MEMORY_BENCH_BASELINE_ROUNDS ?? R);
-const load = (): number[] => os.loadavg().map((x) => +x.toFixed(1));
-const MB = (b: number): number => +(b / 2 ** 20).toFixed(2);
 
 type Fold = (s: VotingState, e: RecordedEvent) => VotingState;
 
 function run(name: string, fold: Fold, rounds: number): Record<string, unknown> {
-  gc();
-  gc();
-  const heap0 = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
   let s = initialVotingState();
+  const probe = memoryProbe(name, () => s);
   let position = 0;
   // Through JSON, as the store gives events back: no string is shared with the decision that wrote it.
   const apply = (events: readonly EventData[]): void => {
@@ -50,15 +41,7 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
     ]).flat(),
   ]);
   const noNonce = (): bigint => 0n;
-  const points: Record<string, unknown>[] = [];
-  const checkpoint = (done: number): void => {
-    gc();
-    gc();
-    const heap = process.memoryUsage().heapUsed - heap0;
-    const serialized = v8.serialize(s).length;
-    points.push({ rounds: done, votes: done * V, heapUsedMB: MB(heap), serializedBytes: serialized, seconds: +((performance.now() - t0) / 1000).toFixed(1) });
-    console.error(name, JSON.stringify(points.at(-1)));
-  };
+  const checkpoint = (done: number): void => probe.checkpoint({ rounds: done, votes: done * V });
   checkpoint(0);
   const marks = new Set([1, 10, 100, 1000, 10_000, 100_000, rounds]);
   for (let i = 0; i < rounds; i++) {
@@ -80,21 +63,14 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
     apply([ev('RoundSettled', settled)]);
     if (marks.has(i + 1)) checkpoint(i + 1);
   }
-  const last = points.at(-1) as { heapUsedMB: number; serializedBytes: number };
-  const first = points.find((p) => p.rounds === 1) as { heapUsedMB: number; serializedBytes: number } | undefined;
-  return {
-    fold: name, rounds, votesPerRound: V, points,
-    perRoundAfterTheFirst: first && rounds > 1
-      ? { heapBytes: Math.round(((last.heapUsedMB - first.heapUsedMB) * 2 ** 20) / (rounds - 1)), serializedBytes: Math.round((last.serializedBytes - first.serializedBytes) / (rounds - 1)) }
-      : undefined,
-  };
+  return { fold: name, rounds, votesPerRound: V, points: probe.points, perRoundAfterTheFirst: probe.perUnit('rounds') };
 }
 
-const loadBefore = load();
+const loadBefore = loadAverage();
 const baseline = BASELINE_R > 0 ? run('before (reference-evolve, keeps every round)', referenceEvolve, BASELINE_R) : undefined;
 const SUMMARY_R = Number(process.env.MEMORY_BENCH_SUMMARY_ROUNDS ?? R);
 const summary = SUMMARY_R > 0 ? run('summary (reference-summary-evolve, a closed round keeps its summary and two empty Maps)', summaryEvolve, SUMMARY_R) : undefined;
 const now = run('now (a closed round keeps its summary, its snapshot and votes the shared empty map)', evolve, R);
 console.log(
-  JSON.stringify({ bench: 'voting memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: load() }, baseline, summary, now }, null, 1),
+  JSON.stringify({ bench: 'voting memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: loadAverage() }, baseline, summary, now }, null, 1),
 );
