@@ -157,6 +157,23 @@ function stakeState(s: { activeFromPeriod: bigint; unsubscribing: boolean; final
   return n(s.activeFromPeriod) > period ? 'pending' : 'active';
 }
 
+/** Closed periods the group page asks for first per operator (most operators voted in the newest). */
+const NEWEST_FIRST = 4;
+
+/**
+ * An operator's newest closed period in a group with rounds counted, or undefined. Rewards answers
+ * newest first and reads each closed period back from its log unless it keeps its rows, so this asks
+ * for a few periods first and for the whole history (500) only when none of those had rounds.
+ */
+export async function newestWithRounds(ewx: Ewx, operator: string, group: string) {
+  for (const limit of [NEWEST_FIRST, 500]) {
+    const history = (await ewx.rewards.listOperatorRewards({ operator, group, limit })).rewards;
+    const last = history.filter((r) => r.closed && r.eligibleRounds > 0).sort((a, b) => rewardPeriodOf(b) - rewardPeriodOf(a))[0];
+    if (last || history.length < limit) return last;
+  }
+  return undefined;
+}
+
 export async function group(ewx: Ewx, namespace: string) {
   const [g, operators, payouts, current, solutions] = await Promise.all([
     ewx.registry.getGroup({ namespace }),
@@ -172,8 +189,7 @@ export async function group(ewx: Ewx, namespace: string) {
     operators.map(async (o) => {
       const sub = o.subscriptions.find((s) => s.group === namespace)!;
       // SLA of the newest closed period that had rounds for the operator (a period without rounds tells nothing).
-      const history = (await ewx.rewards.listOperatorRewards({ operator: o.address, group: namespace, limit: 500 })).rewards;
-      const last = history.filter((r) => r.closed && r.eligibleRounds > 0).sort((a, b) => rewardPeriodOf(b) - rewardPeriodOf(a))[0];
+      const last = await newestWithRounds(ewx, o.address, namespace);
       return {
         address: o.address,
         worker: o.worker,
