@@ -9,7 +9,7 @@ import {
   type KeyPair,
   type ServiceModule,
 } from '@ewx/platform';
-import { consensusGrpc } from './api/grpc.js';
+import { consensusGrpc, recordCountedOf } from './api/grpc.js';
 import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { startValidator } from './app/validator.js';
 import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
@@ -120,7 +120,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
           blockTime === 'manual',
           log,
           {},
-          async () => clock?.recordCounted() ?? { height: runtime.state().height, recorded: 0 },
+          recordCountedOf(() => clock, runtime, blockTime === 'manual'),
         ),
       ],
       reactions: (runtime) => {
