@@ -26,6 +26,8 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
   let consensus: ServiceProcess[] = [];
   let registry: ServiceProcess;
   let ewx: Ewx;
+  /** The standby's consensus API: its recorded height is the shared log's. */
+  let standbyApi: Ewx;
   let groups = 0;
   const nonce = counterNonces();
   const registryHeight = async (): Promise<number> => Number((await ewx.registry.getStatus({})).height);
@@ -93,11 +95,13 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
     });
     procs.push(registry);
     ewx = connect({ address: registry.address, signer: keySigner(admin, counterNonces(1_000_000n)) });
+    standbyApi = connect({ address: consensus[1]!.address });
     await ewx.registry.deposit({ account: registrar.address, amount: (1000n * T).toString() });
     await ewx.withSigner(keySigner(registrar, nonce)).registry.signUpRegistrar({ friendlyName: 'clock registrar', legalLocation: 'DE' });
   });
   after(async () => {
     ewx?.close();
+    standbyApi?.close();
     await Promise.all(procs.map((p) => p.stop()));
   });
 
@@ -112,7 +116,16 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
 
   test('the producer killed: the command goes on with the recorded height, then the sync follows the standby that took over', async () => {
     await consensus[0]!.kill();
-    const before = await registryHeight();
+    // Nothing can be recorded now until the standby takes over: wait until the registry holds the log's last block.
+    const before = await waitFor(
+      'the registry at the consensus log height',
+      async () => {
+        const [r, c] = [await registryHeight(), Number((await standbyApi.consensus.getNetwork({})).height)];
+        return r === c ? r : undefined;
+      },
+      30_000,
+      20,
+    );
     const h = await registerGroup();
     assert.equal(h, before, 'no producer: the recorded height');
     await waitFor(
