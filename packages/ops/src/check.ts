@@ -3,7 +3,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kustomize, type K8sObject } from './kustomize.js';
-import { checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators, checkVoting } from './properties.js';
+import { checkClock, checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators, checkVoting } from './properties.js';
 import { CrdValidator, isBuiltIn, validateBuiltIns, validateBuiltInSets } from './schemas.js';
 
 /** The CRD schemas: ../shared/crds beside the checkout (or one level up), else the unmodified copies in deploy/crds (a clone elsewhere); EWX_CRD_DIR overrides. */
@@ -33,7 +33,13 @@ export function checkObjects(name: string, objects: readonly K8sObject[], crds: 
   problems.push(...(builtInProblems ?? validateBuiltIns(objects.filter(isBuiltIn))));
   for (const o of objects.filter((x) => !isBuiltIn(x))) problems.push(...crds.validate(o));
   if (profile !== 'infra') {
-    problems.push(...checkPodSecurity(objects), ...checkValidators(objects), ...checkNamespaceAndNetwork(objects), ...checkVoting(objects));
+    problems.push(
+      ...checkPodSecurity(objects),
+      ...checkValidators(objects),
+      ...checkNamespaceAndNetwork(objects),
+      ...checkVoting(objects),
+      ...checkClock(objects),
+    );
   }
   if (profile === 'app' && objects.some((o) => o.kind === 'Secret'))
     problems.push("the base declares a Secret: keys come from the overlay's generator or secret store");

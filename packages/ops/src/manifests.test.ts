@@ -128,6 +128,34 @@ describe('deploy/k8s manifest check', { skip }, () => {
     assert.ok(sts.spec.template.spec.volumes.some((v) => v.secret?.secretName === 'ewx-grpc-tls'));
   });
 
+  test('the block clock: runs of BLOCK_RUN_MAX > 1, and every service that reads the height lists each validator’s own Service in place order (over TLS in prod)', () => {
+    type Env = { name: string; value?: string }[];
+    for (const set of ['overlays/dev', 'overlays/prod']) {
+      const config = objects(set).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ewx-config') as unknown as { data: Record<string, string> };
+      assert.ok(Number(config.data.BLOCK_RUN_MAX) > 1, `${set}: BLOCK_RUN_MAX ${config.data.BLOCK_RUN_MAX}`);
+      assert.ok(Number(config.data.BLOCK_RUN_MAX) < Number(config.data.REWARD_PERIOD_BLOCKS));
+      assert.equal(config.data.CONSENSUS_ADDRESS, 'consensus-0:50051,consensus-1:50051,consensus-2:50051,consensus-3:50051');
+      const services = objects(set).filter((o) => o.kind === 'Service' && /^consensus-\d$/.test(o.metadata.name)) as unknown as {
+        metadata: { name: string };
+        spec: { selector: Record<string, string> };
+      }[];
+      assert.deepEqual(
+        services.map((x) => [x.metadata.name, x.spec.selector['ewx.io/validator']]),
+        [
+          ['consensus-0', '0'],
+          ['consensus-1', '1'],
+          ['consensus-2', '2'],
+          ['consensus-3', '3'],
+        ],
+      );
+    }
+    for (const name of ['registry', 'voting', 'rewards', 'distance']) {
+      const d = objects('overlays/prod').find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as Pod;
+      const env = d.spec.template.spec.containers[0]!.env as Env;
+      assert.equal(env.find((e) => e.name === 'GRPC_CLIENT_TLS_CA_FILE')?.value, '/var/run/secrets/ewx/grpc-tls/ca.crt', name);
+    }
+  });
+
   test('an overlay refuses to render without its keys (nothing committed stands in for them)', () => {
     assert.throws(
       () => kustomize(join(REPO_ROOT, 'deploy/k8s/overlays/dev')),

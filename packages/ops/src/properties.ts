@@ -321,3 +321,99 @@ export function checkVoting(objects: readonly K8sObject[]): string[] {
       );
   return problems;
 }
+
+/** The services whose commands read the height and ask consensus first (CONSENSUS_ADDRESS). */
+const HEIGHT_SYNCED = ['registry', 'voting', 'rewards', 'distance'] as const;
+
+/**
+ * The block clock (docs/OPERATIONS.md, "The block clock"). With BLOCK_RUN_MAX > 1 the producing
+ * validator records idle blocks in runs, and a command that reads the height first asks it to record
+ * what it counted: every service that does so (registry, voting, rewards, distance) must have
+ * CONSENSUS_ADDRESS, and a CONSENSUS_ADDRESS must list each validator's own Service in place order
+ * (entry i: a Service on the validators' gRPC port selecting validator i alone — the pod mounting
+ * ewx-validator-i —, since a standby answers that it does not produce and one Service over all four
+ * would often give the command a standby), the NetworkPolicies must let the service reach each
+ * validator's gRPC port, and it must verify them over TLS when they serve TLS. BLOCK_RUN_MAX must
+ * stay below REWARD_PERIOD_BLOCKS (consensus warns at start otherwise).
+ */
+export function checkClock(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  const validators = objects
+    .filter((o) => podOf(o)?.labels['app.kubernetes.io/name'] === 'consensus')
+    .map((o) => {
+      const pod = podOf(o)!;
+      const key = ((pod.spec.volumes ?? []) as Obj[]).find((v) => v.secret && VALIDATOR_SECRET.test(v.secret.secretName))?.secret.secretName as
+        | string
+        | undefined;
+      const c = (pod.spec.containers ?? [])[0] as Obj | undefined;
+      const grpcPort = (((c?.ports ?? []) as Obj[]).find((p) => p.name === 'grpc')?.containerPort ?? 50051) as number;
+      return {
+        o,
+        labels: pod.labels,
+        place: key === undefined ? -1 : Number(key.slice('ewx-validator-'.length)),
+        env: c ? envOf(c, objects) : new Map(),
+        grpcPort,
+      };
+    })
+    .sort((x, y) => x.place - y.place);
+  if (validators.length === 0) return problems;
+  const runMax = Number(validators[0]!.env.get('BLOCK_RUN_MAX')?.value ?? '1');
+  const period = validators[0]!.env.get('REWARD_PERIOD_BLOCKS')?.value as string | undefined;
+  if (period !== undefined && runMax >= Number(period))
+    problems.push(`consensus: BLOCK_RUN_MAX ${runMax} is not below REWARD_PERIOD_BLOCKS ${period} (idle, heights would be recorded once per period or less)`);
+  const tls = validators.some((v) => v.env.has('GRPC_TLS_CERT_FILE'));
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as Obj[];
+  for (const s of HEIGHT_SYNCED) {
+    for (const w of objects.filter((o) => podOf(o)?.labels['app.kubernetes.io/name'] === s)) {
+      const id = `${w.kind}/${w.metadata.name}`;
+      const pod = podOf(w)!;
+      const c = (((pod.spec.containers ?? []) as Obj[]).find((x) => x.name === s) ?? pod.spec.containers?.[0]) as Obj | undefined;
+      if (!c) continue;
+      const env = envOf(c, objects);
+      const raw = env.get('CONSENSUS_ADDRESS')?.value as string | undefined;
+      if (raw === undefined) {
+        if (runMax > 1)
+          problems.push(
+            `${id}: BLOCK_RUN_MAX ${runMax} without CONSENSUS_ADDRESS: its commands would read a height up to ${runMax - 1} blocks behind the wall clock; list the validators' Services in place order`,
+          );
+        continue;
+      }
+      const list = raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0);
+      if (list.length !== validators.length) {
+        problems.push(
+          `${id}: CONSENSUS_ADDRESS names ${list.length} address${list.length === 1 ? '' : 'es'} for ${validators.length} validators: list each validator's own Service in place order (a standby answers without recording)`,
+        );
+        continue;
+      }
+      list.forEach((entry, i) => {
+        const [host = '', port = ''] = entry.split(':');
+        const name = host.split('.')[0]!;
+        const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as Obj | undefined;
+        const selected = validators.filter((v) => selects(svc?.spec.selector, v.labels));
+        const v = validators[i]!;
+        if (!svc) problems.push(`${id}: CONSENSUS_ADDRESS entry ${i} (${entry}): no Service ${name}`);
+        else if (selected.length !== 1 || selected[0] !== v || v.place !== i)
+          problems.push(
+            `${id}: CONSENSUS_ADDRESS entry ${i} (${entry}) is not validator ${i}'s own Service: Service ${name} selects ${selected.map((x) => `${x.o.metadata.name} (place ${x.place})`).join(', ') || 'no validator'}`,
+          );
+        else if (!((svc.spec.ports ?? []) as Obj[]).some((p) => String(p.port) === port && (p.targetPort === 'grpc' || p.targetPort === v.grpcPort)))
+          problems.push(`${id}: CONSENSUS_ADDRESS entry ${i} (${entry}): Service ${name} has no port ${port} to the validator's gRPC port`);
+      });
+      for (const dir of ['Egress', 'Ingress'] as const) {
+        const blocked = validators.find((v) => !allows(policies, dir, pod.labels, v.labels, v.grpcPort, 'grpc'));
+        if (blocked)
+          problems.push(
+            `NetworkPolicy: no ${dir === 'Ingress' ? 'ingress' : 'egress'} rule lets ${s} → ${blocked.o.metadata.name} on port ${blocked.grpcPort} (RecordCountedBlocks before a command)`,
+          );
+      }
+      if (tls && !env.has('GRPC_CLIENT_TLS_CA_FILE') && env.get('GRPC_CLIENT_TLS')?.value !== '1')
+        problems.push(
+          `${id}: the validators serve gRPC over TLS, but it would ask them in plaintext (CONSENSUS_ADDRESS): set GRPC_CLIENT_TLS_CA_FILE (the CA of their certificate)`,
+        );
+    }
+  }
+  return problems;
+}

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPglite, pgliteEventStore } from './eventstore/pglite.js';
 import type { RecordedEvent } from './eventstore/types.js';
-import { grpcRecordCountedBlocks, heightSync } from './heights.js';
+import { readEnv } from './config.js';
+import { consensusAddressFrom, grpcRecordCountedBlocks, heightSync } from './heights.js';
 import type { Logger } from './log.js';
 import { createRuntime, type Decider } from './runtime.js';
 import { freePort } from './testing/process.js';
@@ -69,4 +70,17 @@ test('heightSync: consensus unreachable (nothing listens at CONSENSUS_ADDRESS): 
   assert.equal(log.warnings.length, 1);
   await rt.stop();
   await db.close();
+});
+
+test('CONSENSUS_ADDRESS: one host:port, or one per validator in place order; anything else is refused naming the variable', () => {
+  assert.equal(consensusAddressFrom(readEnv({})), undefined);
+  assert.deepEqual(consensusAddressFrom(readEnv({ CONSENSUS_ADDRESS: 'consensus:50051' })), ['consensus:50051']);
+  assert.deepEqual(consensusAddressFrom(readEnv({ CONSENSUS_ADDRESS: 'consensus-0:50051, consensus-1:50051,consensus-2:50051' })), [
+    'consensus-0:50051',
+    'consensus-1:50051',
+    'consensus-2:50051',
+  ]);
+  assert.throws(() => consensusAddressFrom(readEnv({ CONSENSUS_ADDRESS: 'consensus-0:50051,consensus-1' })), /CONSENSUS_ADDRESS: .*host:port/);
+  assert.throws(() => consensusAddressFrom(readEnv({ CONSENSUS_ADDRESS: ',' })), /CONSENSUS_ADDRESS/);
+  assert.throws(() => consensusAddressFrom(readEnv({ CONSENSUS_ADDRESS: 'a:1,a:1' })), /CONSENSUS_ADDRESS: expected distinct addresses/);
 });

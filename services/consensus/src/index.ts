@@ -9,7 +9,7 @@ import {
   type KeyPair,
   type ServiceModule,
 } from '@ewx/platform';
-import { consensusGrpc } from './api/grpc.js';
+import { consensusGrpc, recordCountedOf } from './api/grpc.js';
 import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { startValidator } from './app/validator.js';
 import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
@@ -34,8 +34,8 @@ export const EMBEDDED_BLOCK_RUN_MAX = 100;
  * (services/consensus/src/app/clock.ts; docs/SCALING.md, "The clock"). Default: embedded, half the
  * reward period (REWARD_PERIOD_BLOCKS, default 100), at most 100 — every service there asks in
  * process, and an idle reward period closes at most half a period late; standalone 1 (one event per
- * tick): raise it once every service has CONSENSUS_ADDRESS naming the producing validator, knowing a
- * standby's take-over time scales with it.
+ * tick): raise it once every service has CONSENSUS_ADDRESS listing the validators in place order
+ * (deploy/k8s: 10), knowing a standby's take-over time scales with it.
  */
 export function blockRunMaxFrom(env: Env, mode: 'embedded' | 'standalone' = 'standalone'): number {
   const period = env.optional('REWARD_PERIOD_BLOCKS');
@@ -120,7 +120,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
           blockTime === 'manual',
           log,
           {},
-          async () => clock?.recordCounted() ?? { height: runtime.state().height, recorded: 0 },
+          recordCountedOf(() => clock, runtime, blockTime === 'manual'),
         ),
       ],
       reactions: (runtime) => {

@@ -30,7 +30,7 @@ import {
   TallyOutcome,
 } from '@ewx/proto/consensus';
 import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
-import { awaitEndedRounds, CHAIN_STREAM, type CountedRecord, type SettleWait } from '../app/clock.js';
+import { awaitEndedRounds, CHAIN_STREAM, type BlockClock, type CountedRecord, type SettleWait } from '../app/clock.js';
 import {
   checkProduceBlocks,
   decide,
@@ -91,8 +91,20 @@ const tallyMsg = (t: Tally): TallyMsg => ({
 });
 
 /**
- * `recordCounted`: the block timer's RecordCountedBlocks (no timer — manual blocks, an observer —
- * records nothing and answers the recorded height).
+ * RecordCountedBlocks as this process answers it: its block clock records what it counted and says
+ * whether it produces; no clock (manual blocks, an observer) records nothing and answers the recorded
+ * height — the network's with manual blocks (`producing`), possibly behind for an observer.
+ */
+export const recordCountedOf =
+  (clock: () => BlockClock | undefined, runtime: Runtime<ConsensusState>, manual: boolean) => async (): Promise<CountedRecord & { producing: boolean }> => {
+    const c = clock();
+    return c ? { ...(await c.recordCounted()), producing: c.producing() } : { height: runtime.state().height, recorded: 0, producing: manual };
+  };
+
+/**
+ * `recordCounted`: the block timer's RecordCountedBlocks and whether that timer produces now (no
+ * timer — manual blocks, an observer — records nothing and answers the recorded height; with manual
+ * blocks that height is the network's, so it answers `producing`).
  */
 export function consensusGrpc(
   runtime: Runtime<ConsensusState>,
@@ -100,7 +112,7 @@ export function consensusGrpc(
   manual: boolean,
   log: Logger,
   settleWait: SettleWait = {},
-  recordCounted: () => Promise<CountedRecord> = async () => ({ height: runtime.state().height, recorded: 0 }),
+  recordCounted: () => Promise<CountedRecord & { producing: boolean }> = async () => ({ height: runtime.state().height, recorded: 0, producing: manual }),
 ): GrpcService {
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
@@ -142,7 +154,7 @@ export function consensusGrpc(
       // Unsigned and harmless: only blocks whose time has passed are recorded, none when none is counted.
       recordCountedBlocks: unary(M + 'RecordCountedBlocks', log, async () => {
         const r = await recordCounted();
-        return { height: BigInt(r.height), recorded: BigInt(r.recorded) };
+        return { height: BigInt(r.height), recorded: BigInt(r.recorded), producing: r.producing };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
         nameField('group', req.group);

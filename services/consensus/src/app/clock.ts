@@ -37,6 +37,12 @@ export interface BlockClock {
    * of a round that ended undecided: those blocks follow its outcome (the timer records them then).
    */
   recordCounted(): Promise<CountedRecord>;
+  /**
+   * Whether this clock records the blocks now: the producer (rank 0) until its stop, or a standby
+   * that took over (until another producer's block shows up). A service asking RecordCountedBlocks
+   * asks another validator when the answer says not (CONSENSUS_ADDRESS lists them all).
+   */
+  producing(): boolean;
 }
 
 export interface CountedRecord {
@@ -173,6 +179,7 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
       }
     },
     counted: () => Math.max(target, runtime.state().height),
+    producing: () => !stopped && (rank === 0 || tookOver),
     idle: () => running,
     async recordCounted() {
       const before = runtime.state().height;

@@ -78,6 +78,13 @@ export interface RecordCountedBlocksResponse {
   height: bigint;
   /** How many blocks this call recorded (0: nothing was counted beyond the recorded height). */
   recorded: bigint;
+  /**
+   * Whether this validator records the blocks now (the producer at place 0, a standby that took
+   * over, or manual blocks): its height is the network's. False: a standby or an observer, which
+   * records nothing and answers its recorded height; a service asks the next validator
+   * (CONSENSUS_ADDRESS lists them in place order).
+   */
+  producing: boolean;
 }
 
 export interface ProduceBlocksRequest {
@@ -289,7 +296,7 @@ export const RecordCountedBlocksRequest: MessageFns<RecordCountedBlocksRequest> 
 };
 
 function createBaseRecordCountedBlocksResponse(): RecordCountedBlocksResponse {
-  return { height: 0n, recorded: 0n };
+  return { height: 0n, recorded: 0n, producing: false };
 }
 
 export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse> = {
@@ -305,6 +312,9 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
         throw new globalThis.Error("value provided for field message.recorded of type uint64 too large");
       }
       writer.uint32(16).uint64(message.recorded);
+    }
+    if (message.producing !== false) {
+      writer.uint32(24).bool(message.producing);
     }
     return writer;
   },
@@ -338,6 +348,14 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
             message.recorded = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.producing = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -354,6 +372,7 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
     return {
       height: isSet(object.height) ? BigInt(object.height) : 0n,
       recorded: isSet(object.recorded) ? BigInt(object.recorded) : 0n,
+      producing: isSet(object.producing) ? globalThis.Boolean(object.producing) : false,
     };
   },
 
@@ -365,6 +384,9 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
     if (message.recorded !== 0n) {
       obj.recorded = message.recorded.toString();
     }
+    if (message.producing !== false) {
+      obj.producing = message.producing;
+    }
     return obj;
   },
 
@@ -375,6 +397,7 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
     const message = createBaseRecordCountedBlocksResponse();
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
     message.recorded = (object.recorded !== undefined && object.recorded !== null) ? BigInt(object.recorded) : 0n;
+    message.producing = object.producing ?? false;
     return message;
   },
 };
