@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, readEnv, serverCredentials, silentLogger } from '@ewx/platform';
 import { testPki } from '@ewx/platform/testing';
+import type { ServiceStatus } from '@ewx/proto/common';
 import { VotingService, type SubmitVoteRequest, type SubmitVotesResponse } from '@ewx/proto/voting';
 import { partitionOf, partitionSettingsFrom } from './partitions.js';
 import { FORWARDED, STATUS_OF, votingRouter, type Route } from './router.js';
@@ -171,7 +172,7 @@ describe('votingRouter over TLS: a replica forwards to another that serves TLS',
 });
 
 describe('votingRouter GetStatus: every partition, over gRPC', () => {
-  test('the lowest height of all partitions, the position of the lowest one held here; a replica asked for one partition it does not hold refuses', async () => {
+  test("the lowest height of all partitions, every partition's position (the merged Watch's token) and status; a replica asked for one partition it does not hold refuses", async () => {
     const statusPart = (k: number, height: number) => ({
       getStatus: (_c: unknown, cb: grpc.sendUnaryData<unknown>) =>
         cb(null, { service: `voting_p${k}`, logPosition: BigInt(10 + k), height: BigInt(height), position: `pos${k}` }),
@@ -193,13 +194,20 @@ describe('votingRouter GetStatus: every partition, over gRPC', () => {
       route: (k) => (k === 0 ? { remote: `127.0.0.1:${port}`, owner: 'b' } : { local: statusPart(k, k === 1 ? 5 : 9) as never }),
       forwardTimeoutMs: 2000,
       log: silentLogger,
+      replica: 'a',
     });
     try {
-      const status = await invoke<{ service: string; height: bigint; position: string; logPosition: bigint }>(
-        (a.implementation as Record<string, unknown>).getStatus,
-        call({}),
+      const status = await invoke<ServiceStatus>((a.implementation as Record<string, unknown>).getStatus, call({}));
+      assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'P3:pos0,pos1,pos2', 11n]);
+      // Each partition's own status, partition 0's asked of B over gRPC.
+      assert.deepEqual(
+        status.partitions.map((p) => [p.partition, p.log, p.owner, BigInt(p.logPosition), BigInt(p.height), p.position]),
+        [
+          [0, 'voting_p0', 'b', 10n, 7n, 'pos0'],
+          [1, 'voting_p1', 'a', 11n, 5n, 'pos1'],
+          [2, 'voting_p2', 'a', 12n, 9n, 'pos2'],
+        ],
       );
-      assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'pos1', 11n]);
       // B's partition 0 is the lowest now: A's answer follows it (B asked for partition 0 over gRPC, by STATUS_OF).
       const lowB = votingRouter({
         partitions: P,
