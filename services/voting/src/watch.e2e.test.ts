@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
+import { generateKeyPair, nonceCounter, partitionLeases, schemaFor, type KeyPair } from '@ewx/platform';
+import {
+  freePort,
+  insecureClient,
+  produceBlocks,
+  realInfra,
+  rpc,
+  seedStandaloneNetwork,
+  serviceEnv,
+  signedFor,
+  startServiceProcess,
+  testGroupConfig,
+  testSolutionConfig,
+  uniqueNamespace,
+  untilEligibleWorkers,
+  waitFor,
+  type ServiceProcess,
+} from '@ewx/platform/testing';
+import type { WatchEvent } from '@ewx/proto/common';
+import { ConsensusClient } from '@ewx/proto/consensus';
+import { RegisterSolutionRequest, RegistryClient } from '@ewx/proto/registry';
+import { RewardsClient } from '@ewx/proto/rewards';
+import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/voting';
+import { partitionCategory } from './app/partitioned.js';
+import { partitionOf } from './app/partitions.js';
+import { positionsOf } from './app/watch.js';
+
+/**
+ * Watch on a partitioned voting (VOTING_PARTITIONS=2, two replicas as separate processes on the
+ * real Kafka and PostgreSQL): one stream merges both partition logs, whichever replica serves it,
+ * each event with its partition and its position there, in each partition's order; a watcher that
+ * reconnects (to the other replica) with the last position it got receives exactly the rest; a
+ * watcher stays whole while partitions change hands (a replica stopped, another started). GetStatus
+ * gives each partition's position, and its `position` starts a watch "from now".
+ */
+const { infra, skip } = await realInfra();
+const P = 2;
+const G = 'watch.group';
+const TYPES = ['RoundStarted', 'VoteCast'];
+const solutions: string[] = [];
+for (let i = 0; solutions.filter(Boolean).length < P; i++) {
+  const s = `sol${i}.watch`;
+  solutions[partitionOf(s, P)] ??= s;
+}
+
+/** One Watch call kept open, collecting what it receives. */
+function watcher(client: VotingClient, fromPosition: string) {
+  const got: WatchEvent[] = [];
+  let failed: grpc.ServiceError | undefined;
+  const call = client.watch({ fromPosition, types: TYPES, includeInputs: false });
+  call.on('data', (e: WatchEvent) => got.push(e));
+  call.on('error', (e: grpc.ServiceError) => {
+    if (e.code !== grpc.status.CANCELLED) failed = e;
+  });
+  return {
+    got,
+    cancel: () => call.cancel(),
+    /** Until `done(got)`; fails at once if the stream failed. */
+    until: (what: string, done: (got: WatchEvent[]) => boolean) =>
+      waitFor(
+        what,
+        () => {
+          if (failed) throw new Error(`the watch stream failed: ${failed.code} ${failed.details}`);
+          return done(got) ? got : undefined;
+        },
+        60_000,
+        50,
+      ),
+  };
+}
+
+describe('voting Watch merges every partition log, on any replica, resumable, across hand-overs', { skip, timeout: 300_000 }, () => {
+  const admin = generateKeyPair();
+  const validator = generateKeyPair();
+  const nonce = nonceCounter();
+  const signed = signedFor(nonce);
+  const ns = uniqueNamespace('watchp');
+  const procs: ServiceProcess[] = [];
+  const R = generateKeyPair();
+  const ops = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const ports: Record<string, number> = {};
+  const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
+  let leases: Awaited<ReturnType<typeof partitionLeases>>;
+  let votingEnvOf: (id: string) => Record<string, string>;
+  let replicaB: ServiceProcess;
+  const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
+
+  const whileUnavailable = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    waitFor(
+      what,
+      () =>
+        fn().catch((e: grpc.ServiceError) => {
+          if (e.code !== grpc.status.UNAVAILABLE) throw e;
+          return undefined;
+        }),
+      120_000,
+      100,
+    );
+  const vote = (w: KeyPair, solution: string, roundId: string): SubmitVoteRequest =>
+    signed(w, 'Voting/SubmitVote', { auth: undefined, solution, roundId, result: Buffer.from('c0ffee', 'hex') }, SubmitVoteRequest.encode);
+  const owners = async (): Promise<Map<number, string | null>> => new Map((await leases.rows()).filter((r) => r.live).map((r) => [r.partition, r.owner]));
+  /** A round of each solution started and voted by every worker, all through `via`. */
+  const roundOfEach = async (via: VotingClient, roundId: string): Promise<void> => {
+    for (const s of solutions) {
+      await whileUnavailable(`round ${roundId} of ${s} started`, () =>
+        rpc(via, 'startRound', signed(R, 'Voting/StartRound', { auth: undefined, solution: s, roundId }, StartRoundRequest.encode)),
+      );
+      for (const w of workers) {
+        const req = vote(w, s, roundId);
+        const res = await whileUnavailable(`a vote in ${roundId} of ${s}`, () => rpc(via, 'submitVote', req));
+        assert.equal(res.accepted, true);
+      }
+    }
+  };
+  /** Partition k's log as the watch shows it: its round and vote events, in log order. */
+  const logOf = async (k: number): Promise<string[]> =>
+    (
+      await db.query<{ position: string; type: string; stream_id: string }>(
+        `SELECT position::text, type, stream_id FROM ${schemaFor(partitionCategory(ns, k))}.events WHERE type = ANY($1) ORDER BY position`,
+        [TYPES],
+      )
+    ).rows.map((r) => `${r.position}|${r.type}|${r.stream_id}`);
+  const seen = (got: readonly WatchEvent[], k: number): string[] =>
+    got.filter((e) => e.partition === k).map((e) => `${e.partitionPosition}|${e.type}|${e.streamId}`);
+  /** Every event of both logs received, in each log's order, none twice; the tokens follow the events. */
+  const exactly = async (got: readonly WatchEvent[], what: string): Promise<void> => {
+    for (let k = 0; k < P; k++) assert.deepEqual(seen(got, k), await logOf(k), `${what}: partition ${k} as its log, in order, once each`);
+    const last: string[] = Array.from({ length: P }, () => '');
+    for (const e of got) {
+      last[e.partition!] = e.partitionPosition!;
+      assert.deepEqual(positionsOf(e.position, P), last, `${what}: the token after ${e.partitionPosition} in partition ${e.partition}`);
+      assert.equal(partitionOf(e.streamId.split(':')[1]!, P), e.partition, `${what}: ${e.streamId} is in its solution's partition`);
+    }
+  };
+
+  before(async () => {
+    for (const n of ['consensus', 'registry', 'rewards', 'a', 'b']) ports[n] = await freePort();
+    const env = {
+      ...serviceEnv(infra!, ns, admin.address),
+      REWARD_PERIOD_BLOCKS: '10',
+      REWARDS_SETTLEMENT_DELAY: '2',
+      VALIDATORS: validator.address,
+      VALIDATOR_KEY: validator.seed,
+    };
+    for (const name of ['consensus', 'registry', 'rewards']) procs.push(await startServiceProcess(name, ports[name]!, env));
+    votingEnvOf = (id) => ({
+      ...env,
+      VOTING_PARTITIONS: String(P),
+      VOTING_REPLICA_ID: id,
+      VOTING_LEASE_MS: '3000',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+    });
+    procs.push(await startServiceProcess('voting', ports.a!, votingEnvOf('a')));
+    replicaB = await startServiceProcess('voting', ports.b!, votingEnvOf('b'));
+    procs.push(replicaB);
+    leases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), P);
+  });
+  after(async () => {
+    for (const p of procs) await p.stop();
+    await leases?.close();
+    await db.end();
+  });
+
+  test('one stream of both partition logs through either replica; resumed elsewhere with nothing lost or twice; whole across hand-overs; GetStatus per partition', async (t) => {
+    await waitFor(
+      'each replica to hold one partition',
+      async () => {
+        const o = await owners();
+        return o.size === P && new Set(o.values()).size === P ? o : undefined;
+      },
+      60_000,
+      100,
+    );
+    const A = client(VotingClient, 'a');
+    const B = client(VotingClient, 'b');
+    // Watchers from the start, on each replica, before anything happens; one more on b that disconnects midway.
+    const onA = watcher(A, '');
+    const onB = watcher(B, '');
+    const early = watcher(B, '');
+
+    const registry = client(RegistryClient, 'registry');
+    await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
+    await produceBlocks(client(ConsensusClient, 'consensus'), admin, nonce, 1);
+    const net = { registry, voting: A, nonce, admin, registrar: R, operators: ops, workers };
+    await seedStandaloneNetwork(net, 'watch', testGroupConfig(G, { info: 'watch' }), testSolutionConfig(solutions[0]!, G));
+    await rpc(
+      registry,
+      'registerSolution',
+      signed(R, 'Registry/RegisterSolution', { auth: undefined, config: testSolutionConfig(solutions[1]!, G) }, RegisterSolutionRequest.encode),
+    );
+    await produceBlocks(client(ConsensusClient, 'consensus'), admin, nonce, 10);
+    for (const s of solutions) await untilEligibleWorkers({ ...net, voting: A }, s, 3);
+
+    // Round r1 of each solution, half through each replica.
+    await roundOfEach(A, 'r1a');
+    await roundOfEach(B, 'r1b');
+    const total = async (): Promise<number> => (await logOf(0)).length + (await logOf(1)).length;
+    let n = await total();
+    assert.ok(n >= 2 * P * (1 + workers.length), 'two rounds of each solution, each with its votes (and the rounds the seeding ran)');
+    for (const [name, w] of [
+      ['the watcher on a', onA],
+      ['the watcher on b', onB],
+    ] as const) {
+      await w.until(`${name} to receive ${n} events`, (got) => got.length >= n);
+      await exactly(w.got, name);
+      assert.ok(
+        [0, 1].every((k) => w.got.some((e) => e.partition === k)),
+        `${name} receives both partitions (one held by the other replica)`,
+      );
+    }
+    // Both saw the same events (the interleaving of the partitions may differ, each partition's order may not).
+    for (let k = 0; k < P; k++) assert.deepEqual(seen(onA.got, k), seen(onB.got, k));
+
+    // The watcher on b disconnects after part of it; it resumes on replica a later, after a hand-over.
+    const cut = Math.floor(early.got.length / 2);
+    await early.until('the early watcher to have the first half', (got) => got.length >= cut);
+    early.cancel();
+    const before = early.got.slice(0, cut);
+    const token = before[before.length - 1]!.position;
+    t.diagnostic(`disconnected after ${cut} events at ${token}`);
+
+    // Hand-over: b stops (clean: its lease is given back); a takes its partition while onA is open.
+    await replicaB.stop();
+    await waitFor(
+      'replica a to hold every partition',
+      async () => ([...(await owners()).values()].filter((x) => x === 'a').length === P ? true : undefined),
+      60_000,
+      100,
+    );
+    await roundOfEach(A, 'r2');
+    // b comes back (as b2): a gives one partition back, so onA's follower of it moves from a's runtime to PostgreSQL.
+    const b2 = await startServiceProcess('voting', ports.b!, votingEnvOf('b2'));
+    procs.push(b2);
+    await waitFor(
+      'b2 to take a share',
+      async () => {
+        const o = await owners();
+        return o.size === P && new Set(o.values()).size === P ? o : undefined;
+      },
+      60_000,
+      100,
+    );
+    const B2 = client(VotingClient, 'b');
+    await roundOfEach(B2, 'r3');
+    const n1 = n;
+    n = await total();
+    assert.equal(n, n1 + 2 * P * (1 + workers.length), 'rounds r2 and r3 of each solution, with their votes');
+    await onA.until(`the watcher on a, open throughout, to receive all ${n} events`, (got) => got.length >= n);
+    await exactly(onA.got, 'the watcher on a, open throughout both hand-overs');
+
+    // The early watcher resumes on replica a from its last position: exactly the rest, per partition.
+    const resumed = watcher(A, token);
+    await resumed.until(`the resumed watcher to receive the other ${n - cut} events`, (got) => before.length + got.length >= n);
+    await exactly([...before, ...resumed.got], 'disconnected, then resumed on the other replica');
+    resumed.cancel();
+
+    // GetStatus (through b2): each partition's own position (its log's last event), and a token to watch from now.
+    const status = await waitFor('GetStatus with both partitions', async () => {
+      const s = await rpc(B2, 'getStatus', {}).catch(() => undefined);
+      return s?.partitions.length === P ? s : undefined;
+    });
+    const o = await owners();
+    for (let k = 0; k < P; k++) {
+      const p = status.partitions[k]!;
+      assert.deepEqual([p.partition, p.log, p.owner], [k, `voting_p${k}`, o.get(k)], `partition ${k}: number, log, owner`);
+      const max = await db.query<{ p: string }>(`SELECT max(position)::text AS p FROM ${schemaFor(partitionCategory(ns, k))}.events`);
+      assert.ok(BigInt(p.position) <= BigInt(max.rows[0]!.p) && BigInt(p.position) > 0n, `partition ${k}: position ${p.position} in its log`);
+      assert.equal(BigInt(p.logPosition), BigInt(p.position));
+      assert.ok(BigInt(p.height) >= BigInt(status.height), 'the service height is the lowest partition height');
+    }
+    assert.deepEqual(
+      positionsOf(status.position, P),
+      status.partitions.map((p) => p.position),
+      'position: the token of every partition',
+    );
+    const fromNow = watcher(A, status.position);
+    await roundOfEach(B2, 'r4');
+    await fromNow.until('the watcher from GetStatus to receive only round r4', (got) => got.length >= P * (1 + workers.length));
+    assert.deepEqual(
+      fromNow.got.map((e) => e.streamId.split(':')[2]).filter((r) => r !== 'r4'),
+      [],
+      'nothing from before the status',
+    );
+    fromNow.cancel();
+
+    // A position that is not this voting's: INVALID_ARGUMENT naming from_position and what is expected.
+    for (const [bad, why] of [
+      ['42', /is not a position of this voting, which is partitioned \(VOTING_PARTITIONS=2\)/],
+      ['P3:1,2,3', /is a position of a voting with 3 partitions; this one has 2/],
+      ['P2:1', /has 1 positions, not 2/],
+      ['P2:1,x', /the position of partition 1, "x", is not a log position/],
+    ] as const) {
+      const w = watcher(A, bad);
+      await assert.rejects(
+        w.until(`the watch from ${bad} to be refused`, () => false),
+        (e: Error) => {
+          assert.match(e.message, new RegExp(`^the watch stream failed: ${grpc.status.INVALID_ARGUMENT} from_position: `), bad);
+          assert.match(e.message, why, bad);
+          return true;
+        },
+      );
+    }
+    onA.cancel();
+    onB.cancel();
+  });
+});
