@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
@@ -38,6 +40,13 @@ import { positionsOf } from './app/watch.js';
  * gives each partition's position, and its `position` starts a watch "from now".
  */
 const { infra, skip } = await realInfra();
+const CLI = fileURLToPath(new URL('../../../packages/cli/dist/main.js', import.meta.url));
+const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) =>
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  );
 const P = 2;
 const G = 'watch.group';
 const TYPES = ['RoundStarted', 'VoteCast'];
@@ -59,17 +68,16 @@ function watcher(client: VotingClient, fromPosition: string) {
   return {
     got,
     cancel: () => call.cancel(),
-    /** Until `done(got)`; fails at once if the stream failed. */
-    until: (what: string, done: (got: WatchEvent[]) => boolean) =>
-      waitFor(
-        what,
-        () => {
-          if (failed) throw new Error(`the watch stream failed: ${failed.code} ${failed.details}`);
-          return done(got) ? got : undefined;
-        },
-        60_000,
-        50,
-      ),
+    /** Until `done(got)`; fails at once if the stream failed, and after 60 s. */
+    until: async (what: string, done: (got: WatchEvent[]) => boolean): Promise<WatchEvent[]> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        if (failed) throw new Error(`the watch stream failed: ${failed.code} ${failed.details}`);
+        if (done(got)) return got;
+        if (Date.now() > deadline) throw new Error(`timed out after 60 s waiting for ${what} (${got.length} events received)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
   };
 }
 
@@ -135,6 +143,7 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
       last[e.partition!] = e.partitionPosition!;
       assert.deepEqual(positionsOf(e.position, P), last, `${what}: the token after ${e.partitionPosition} in partition ${e.partition}`);
       assert.equal(partitionOf(e.streamId.split(':')[1]!, P), e.partition, `${what}: ${e.streamId} is in its solution's partition`);
+      assert.equal(e.source, 'voting', `${what}: published by voting`);
     }
   };
 
@@ -258,6 +267,30 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     await resumed.until(`the resumed watcher to receive the other ${n - cut} events`, (got) => before.length + got.length >= n);
     await exactly([...before, ...resumed.got], 'disconnected, then resumed on the other replica');
     resumed.cancel();
+
+    // `ewx watch voting --from <token>` (the CLI, against replica a): the same events, tokens and partitions.
+    const addresses = ['--registry', 'registry', '--voting', 'a', '--consensus', 'consensus', '--rewards', 'rewards', '--distance', 'consensus'].map((x, i) =>
+      i % 2 === 0 ? x : `127.0.0.1:${ports[x]}`,
+    );
+    const json = await ewx([...addresses, '--json', 'watch', 'voting', '--from', token, '--type', ...TYPES, '--count', '3']);
+    assert.equal(json.code, 0, json.stderr);
+    const lines = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as WatchEvent);
+    assert.equal(lines.length, 3);
+    // The partitions may interleave otherwise than in the stream above; each partition's order may not differ.
+    for (let k = 0; k < P; k++) {
+      const mine = seen(lines, k);
+      assert.deepEqual(mine, seen(resumed.got, k).slice(0, mine.length), `the CLI's events of partition ${k}: the rest of it, in order`);
+    }
+    for (const e of lines) assert.equal(positionsOf(e.position, P)[e.partition!], e.partitionPosition, 'the token after each event names it');
+    const human = await ewx([...addresses, 'watch', 'voting', '--from', token, '--type', ...TYPES, '--count', '1']);
+    assert.equal(human.code, 0, human.stderr);
+    const line = /^(P2:\S+) +p([01]):([0-9]+) (RoundStarted|VoteCast) +(round:\S+) {2}/.exec(human.stdout);
+    assert.ok(line, `one line: token, partition and position, type, stream (own events: no "from"): ${human.stdout}`);
+    assert.equal(positionsOf(line[1]!, P)[Number(line[2])], line[3]);
+    assert.deepEqual(`${line[3]}|${line[4]}|${line[5]}`, seen(resumed.got, Number(line[2]))[0], 'the first event after the token in its partition');
 
     // GetStatus (through b2): each partition's own position (its log's last event), and a token to watch from now.
     const status = await waitFor('GetStatus with both partitions', async () => {

@@ -166,7 +166,9 @@ export function mergedWatch(o: PartitionLogs): { handler: grpc.handleServerStrea
       const run = async (): Promise<boolean> => {
         if (stop.signal.aborted) return false;
         positions[k] = e.position as LogPosition;
-        const ok = await out.send({ ...e, position: mergedToken(positions), partition: k, partitionPosition: e.position });
+        // Its own events are voting's (the runtime's name, voting_p<k>, is in `partition` now); inputs keep their source.
+        const source = e.source === o.name(k) ? 'voting' : e.source;
+        const ok = await out.send({ ...e, source, position: mergedToken(positions), partition: k, partitionPosition: e.position });
         if (!ok) stop.abort();
         return ok;
       };
