@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -61,12 +62,18 @@ function watcher(client: VotingClient, fromPosition: string) {
   const got: WatchEvent[] = [];
   let failed: grpc.ServiceError | undefined;
   const call = client.watch({ fromPosition, types: TYPES, includeInputs: false });
-  call.on('data', (e: WatchEvent) => got.push(e));
+  /** When each event arrived (performance.now()), by `<partition>|<position there>`. */
+  const at = new Map<string, number>();
+  call.on('data', (e: WatchEvent) => {
+    at.set(`${e.partition}|${e.partitionPosition}`, performance.now());
+    got.push(e);
+  });
   call.on('error', (e: grpc.ServiceError) => {
     if (e.code !== grpc.status.CANCELLED) failed = e;
   });
   return {
     got,
+    at,
     cancel: () => call.cancel(),
     /** Until `done(got)`; fails at once if the stream failed, and after 60 s. */
     until: async (what: string, done: (got: WatchEvent[]) => boolean): Promise<WatchEvent[]> => {
@@ -312,6 +319,7 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
       'position: the token of every partition',
     );
     const fromNow = watcher(A, status.position);
+    const fromNowB = watcher(B2, status.position);
     await roundOfEach(B2, 'r4');
     await fromNow.until('the watcher from GetStatus to receive only round r4', (got) => got.length >= P * (1 + workers.length));
     assert.deepEqual(
@@ -319,6 +327,20 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
       [],
       'nothing from before the status',
     );
+    await fromNowB.until('the same on b2', (got) => got.length >= P * (1 + workers.length));
+    // How much later a partition's events reach a watcher on the replica that does not hold it (read from
+    // PostgreSQL after its owner said it applied them) than one on its owner (served live): a diagnostic.
+    const extra = fromNow.got
+      .map((e) => {
+        const key = `${e.partition}|${e.partitionPosition}`;
+        const [owned, other] = o.get(e.partition!) === 'a' ? [fromNow, fromNowB] : [fromNowB, fromNow];
+        return other.at.get(key)! - owned.at.get(key)!;
+      })
+      .sort((x, y) => x - y);
+    t.diagnostic(
+      `a partition's events on the replica not holding it vs on its owner: +${extra[Math.floor(extra.length / 2)]!.toFixed(1)} ms median, +${extra[extra.length - 1]!.toFixed(1)} ms max over ${extra.length} events (load ${loadavg()[0]!.toFixed(1)})`,
+    );
+    fromNowB.cancel();
     fromNow.cancel();
 
     // A position that is not this voting's: INVALID_ARGUMENT naming from_position and what is expected.
