@@ -232,7 +232,7 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     // Both saw the same events (the interleaving of the partitions may differ, each partition's order may not).
     for (let k = 0; k < P; k++) assert.deepEqual(seen(onA.got, k), seen(onB.got, k));
 
-    // The watcher on b disconnects after part of it; it resumes on replica a later, after a hand-over.
+    // The watcher on b disconnects after part of it; it resumes on replica a later, after a take-over and a hand-over.
     const cut = Math.floor(early.got.length / 2);
     await early.until('the early watcher to have the first half', (got) => got.length >= cut);
     early.cancel();
@@ -240,8 +240,9 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     const token = before[before.length - 1]!.position;
     t.diagnostic(`disconnected after ${cut} events at ${token}`);
 
-    // Hand-over: b stops (clean: its lease is given back); a takes its partition while onA is open.
-    await replicaB.stop();
+    // Take-over: b is SIGKILLed; once its lease expires a takes its partition, while onA is open (its follower
+    // of that partition asks a dead owner how far it applied until then, then follows a's own runtime).
+    await replicaB.kill();
     await waitFor(
       'replica a to hold every partition',
       async () => ([...(await owners()).values()].filter((x) => x === 'a').length === P ? true : undefined),
@@ -249,7 +250,8 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
       100,
     );
     await roundOfEach(A, 'r2');
-    // b comes back (as b2): a gives one partition back, so onA's follower of it moves from a's runtime to PostgreSQL.
+    // A hand-over: b comes back (as b2) and a gives one partition back (a clean stop of it here), so onA's
+    // follower of it moves from a's runtime to PostgreSQL.
     const b2 = await startServiceProcess('voting', ports.b!, votingEnvOf('b2'));
     procs.push(b2);
     await waitFor(

@@ -129,7 +129,7 @@ export function mergedWatch(o: PartitionLogs): { handler: grpc.handleServerStrea
           } catch (e) {
             if (failures === 0)
               o.log.warn('watch: the owner of a partition did not say how far it applied; asking again', { partition: k, error: (e as Error).message });
-            wait = Math.max(pollMs, backoff(failures++));
+            wait = Math.max(pollMs, backoff(failures++, 100, 1_000));
           }
         }
         for (const l of [...t.listeners]) l();
