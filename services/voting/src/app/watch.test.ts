@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { START, type LogPosition } from '@ewx/platform';
+import { ServiceStatus, WatchEvent } from '@ewx/proto/common';
 import { mergedToken, positionsOf } from './watch.js';
 
 const pos = (s: string) => s as LogPosition;
@@ -36,4 +37,28 @@ test('a position that is not a token of this voting: INVALID_ARGUMENT naming fro
         return true;
       },
     );
+});
+
+test('one log (P = 1, every other service): a status and an event encode to the bytes they had before the partition fields', () => {
+  // Hand-encoded from common.proto's field numbers 1–4 (status) and 1–8 (event): nothing else is written.
+  const status = ServiceStatus.encode({ service: 'voting', logPosition: 5n, height: 3n, position: '5', partitions: [] }).finish();
+  assert.equal(Buffer.from(status).toString('hex'), `0a06${Buffer.from('voting').toString('hex')}10051803220135`);
+  const event = WatchEvent.encode({
+    position: '7',
+    streamId: 's',
+    type: 'T',
+    version: 1n,
+    dataJson: '{}',
+    height: 2n,
+    source: 'voting',
+    sourceStreamId: '',
+  }).finish();
+  assert.equal(Buffer.from(event).toString('hex'), `0a01371201731a015420012a027b7d30023a06${Buffer.from('voting').toString('hex')}`);
+  // A partitioned voting's event adds fields 9 and 10 only.
+  const merged = WatchEvent.encode({
+    ...WatchEvent.decode(event),
+    partition: 0,
+    partitionPosition: '7',
+  }).finish();
+  assert.equal(Buffer.from(merged).toString('hex'), `${Buffer.from(event).toString('hex')}48005201${Buffer.from('7').toString('hex')}`);
 });
