@@ -345,6 +345,17 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     fromNowB.cancel();
     fromNow.cancel();
 
+    // A third replica holds no partition (two partitions, two holders): its watchers read both logs from PostgreSQL.
+    ports.c = await freePort();
+    procs.push(await startServiceProcess('voting', ports.c, votingEnvOf('c')));
+    const C = client(VotingClient, 'c');
+    const onC = watcher(C, '');
+    const all = await total();
+    await onC.until(`the watcher on c, which holds no partition, to receive all ${all} events`, (got) => got.length >= all);
+    await exactly(onC.got, 'the watcher on a replica holding no partition');
+    assert.ok(![...(await owners()).values()].includes('c'), 'c holds no partition');
+    onC.cancel();
+
     // A position that is not this voting's: INVALID_ARGUMENT naming from_position and what is expected.
     for (const [bad, why] of [
       ['42', /is not a position of this voting, which is partitioned \(VOTING_PARTITIONS=2\)/],
