@@ -1,5 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
-import { grpcStatusOf, invalid, isDomainError, statusMessage, unavailable, type GrpcService, type LogPosition, type Logger } from '@ewx/platform';
+import {
+  comparePositions,
+  grpcStatusOf,
+  invalid,
+  isDomainError,
+  parsePosition,
+  statusMessage,
+  unavailable,
+  type GrpcService,
+  type LogPosition,
+  type Logger,
+} from '@ewx/platform';
 import type { PartitionStatus } from '@ewx/proto/common';
 import { VotingClient, VotingService, type SubmitVoteRequest, type SubmitVotesResponse, type VoteStatus } from '@ewx/proto/voting';
 import { partitionOf } from './partitions.js';
@@ -9,6 +20,16 @@ import { mergedToken, mergedWatch, type PartitionLogs } from './watch.js';
 export const FORWARDED = 'ewx-voting-forwarded';
 /** Set on a GetStatus one replica asks another: the status of that one partition (its number). */
 export const STATUS_OF = 'ewx-voting-status-of';
+/**
+ * With STATUS_OF, for the merged Watch: a position of that partition's log; the owner answers once
+ * it has applied an event after it, or after STATUS_WAIT_MS (at most LONG_POLL_MS), whichever comes
+ * first (a long poll: a watcher elsewhere learns of new events at once, and an idle partition costs
+ * one call per wait).
+ */
+export const STATUS_AFTER = 'ewx-voting-status-after';
+export const STATUS_WAIT_MS = 'ewx-voting-status-wait-ms';
+/** The longest an owner holds a STATUS_AFTER request. */
+export const LONG_POLL_MS = 2_000;
 
 type Impl = Record<string, (call: never, callback?: never) => void>;
 
@@ -223,6 +244,8 @@ export function votingRouter(o: {
       if (one !== undefined) {
         const k = Number(one);
         if (!Number.isInteger(k) || k < 0 || k >= o.partitions) throw invalid(STATUS_OF, `a partition from 0 to ${o.partitions - 1}`);
+        const after = call.metadata.get(STATUS_AFTER)[0];
+        if (after !== undefined) await appliedAfter(k, String(after), Number(call.metadata.get(STATUS_WAIT_MS)[0] ?? 0), call);
         // One partition log's own status (no partitions of its own; the field is set so it encodes).
         const own = await statusOf(k, call, true);
         return { ...own, partitions: own.partitions ?? [] };
@@ -254,16 +277,50 @@ export function votingRouter(o: {
     );
   };
   /**
-   * How far partition k's owner has applied its log (its own status), for the merged Watch: asked
-   * here or of the owner (STATUS_OF), at once; undefined while no replica holds it.
+   * A STATUS_AFTER request on the partition's owner: resolves once the partition's runtime here has
+   * applied an event after `after`, after `waitMs` (at most LONG_POLL_MS), when the partition stops
+   * here, or when the caller goes. Answers at once if the partition does not run here.
    */
-  const applied = async (k: number): Promise<LogPosition | undefined> => {
+  const appliedAfter = async (k: number, after: string, waitMs: number, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<void> => {
+    let pos: LogPosition;
+    try {
+      pos = parsePosition(after);
+    } catch {
+      throw invalid(STATUS_AFTER, `a log position of partition ${k}, got ${JSON.stringify(after)}`);
+    }
+    const here = o.logs?.local(k);
+    if (!here || !(waitMs > 0) || comparePositions(here.runtime.position(), pos) > 0) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        off();
+        here.gone.removeEventListener('abort', done);
+        call.off?.('cancelled', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(waitMs, LONG_POLL_MS));
+      const off = here.runtime.onEvent(() => done());
+      here.gone.addEventListener('abort', done, { once: true });
+      call.once?.('cancelled', done);
+      // An event applied between the check above and the subscription.
+      if (comparePositions(here.runtime.position(), pos) > 0) done();
+    });
+  };
+  /**
+   * How far partition k's owner has applied its log (its own status), for the merged Watch: asked
+   * here (at once) or of the owner (STATUS_OF), which answers once it applied an event after
+   * `after` or after a long-poll wait (STATUS_AFTER); undefined while no replica holds it.
+   */
+  const applied = async (k: number, after: LogPosition): Promise<LogPosition | undefined> => {
     const r = o.route(k);
     if ('none' in r) return undefined;
     const call = { request: {}, metadata: new grpc.Metadata() } as unknown as grpc.ServerUnaryCall<unknown, unknown>;
     if ('local' in r) return (await invokeLocal<Status>(r.local, 'getStatus', call, {})).position as LogPosition;
     const md = new grpc.Metadata();
     md.set(STATUS_OF, String(k));
+    md.set(STATUS_AFTER, after);
+    // Well within the forward deadline, which the owner's answer must beat.
+    md.set(STATUS_WAIT_MS, String(Math.min(LONG_POLL_MS, Math.floor(o.forwardTimeoutMs / 2))));
     return (await forward<Status>(r.remote, r.owner, k, 'getStatus', {}, md)).position as LogPosition;
   };
   const merged = o.logs ? mergedWatch({ ...o.logs, partitions: o.partitions, applied, log: o.log }) : undefined;

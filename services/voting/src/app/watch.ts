@@ -80,10 +80,11 @@ export interface PartitionLogs {
   /**
    * The position partition k's owner has applied (its own GetStatus, asked of it through the
    * router), undefined while no replica holds it. Events up to it are sent: a query made after one
-   * is received reflects it, as with a single log.
+   * is received reflects it, as with a single log. The owner may hold the question until it has
+   * applied an event after `after` (a long poll, up to a few seconds).
    */
-  applied(k: number): Promise<LogPosition | undefined>;
-  /** How often a partition held by another replica is asked how far it has applied while watched (default 100 ms). */
+  applied(k: number, after: LogPosition): Promise<LogPosition | undefined>;
+  /** The pause between two questions that brought nothing new (default 100 ms). */
   readonly pollMs?: number;
   readonly log: Logger;
 }
@@ -123,8 +124,12 @@ export function mergedWatch(o: PartitionLogs): { handler: grpc.handleServerStrea
         let wait = pollMs;
         if (o.local(k) === undefined) {
           try {
-            const p = await o.applied(k);
-            if (p !== undefined && comparePositions(p, t.bound) > 0) t.bound = p;
+            const p = await o.applied(k, t.bound);
+            // Something new: ask again at once (the owner holds the question until there is more).
+            if (p !== undefined && comparePositions(p, t.bound) > 0) {
+              t.bound = p;
+              wait = 0;
+            }
             failures = 0;
           } catch (e) {
             if (failures === 0)
@@ -133,7 +138,7 @@ export function mergedWatch(o: PartitionLogs): { handler: grpc.handleServerStrea
           }
         }
         for (const l of [...t.listeners]) l();
-        await pause(wait);
+        if (wait > 0) await pause(wait);
       }
     } finally {
       t.running = false;
