@@ -135,11 +135,11 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
   /** Partition k's log as the watch shows it: its round and vote events, in log order. */
   const logOf = async (k: number): Promise<string[]> =>
     (
-      await db.query<{ position: string; type: string; stream_id: string }>(
-        `SELECT position::text, type, stream_id FROM ${schemaFor(partitionCategory(ns, k))}.events WHERE type = ANY($1) ORDER BY position`,
+      await db.query<{ at: string; type: string; stream_id: string }>(
+        `SELECT e.position::text AS at, e.type, e.stream_id FROM ${schemaFor(partitionCategory(ns, k))}.events e WHERE e.type = ANY($1) ORDER BY e.position`,
         [TYPES],
       )
-    ).rows.map((r) => `${r.position}|${r.type}|${r.stream_id}`);
+    ).rows.map((r) => `${r.at}|${r.type}|${r.stream_id}`);
   const seen = (got: readonly WatchEvent[], k: number): string[] =>
     got.filter((e) => e.partition === k).map((e) => `${e.partitionPosition}|${e.type}|${e.streamId}`);
   /** Every event of both logs received, in each log's order, none twice; the tokens follow the events. */
