@@ -66,7 +66,10 @@ export interface WatchOptions {
   /**
    * Exclusive LogPosition to start after: "" (default) from the start of the log; the `position`
    * of the last event received to resume without repeat or gap; `ServiceStatus.position` (from
-   * `getStatus`) to follow what happens from now on.
+   * `getStatus`) to follow what happens from now on. A partitioned voting (VOTING_PARTITIONS > 1)
+   * merges its partition logs: its positions are resume tokens of every partition's position
+   * ("P2:17,9"), used the same way, with any replica; each event also has `partition` and
+   * `partitionPosition`.
    */
   readonly from?: string;
   /** Only these event types (all when empty or absent). */

@@ -12,6 +12,7 @@ import {
   type ServiceName,
   type WatchedEvent,
 } from '@ewx/client';
+import type { ServiceStatus } from '@ewx/proto/common';
 import { contextOf, withEwx } from '../context.js';
 import { ExitError, formatTokens, parseInteger, UsageError } from '../parse.js';
 import { plain } from '../output.js';
@@ -30,6 +31,26 @@ function networkLines(n: NetworkView): string {
   ].join('\n');
 }
 
+/**
+ * `ewx status`'s table: one row per service; a partitioned voting (VOTING_PARTITIONS > 1) is named
+ * with its partition count, and each partition log follows it on a row of its own (its height, log
+ * position and the replica holding it).
+ */
+export function statusRows(all: readonly ServiceStatus[]): { service: string; height: bigint; log_position: bigint }[] {
+  return all.flatMap((s) => [
+    {
+      service: s.partitions?.length ? `${s.service.replace(/_p[0-9]+$/, '')} (${s.partitions.length} partitions)` : s.service,
+      height: s.height,
+      log_position: s.logPosition,
+    },
+    ...(s.partitions ?? []).map((p) => ({
+      service: `  ${p.log}${p.owner ? ` (replica ${p.owner})` : ''}`,
+      height: p.height,
+      log_position: p.logPosition,
+    })),
+  ]);
+}
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('what each service has recorded (block height, log position), then the network: admin, validators, reward calendar')
@@ -39,10 +60,7 @@ export function statusCommand(): Command {
       const [all, network] = await withEwx(ctx, undefined, (ewx) =>
         Promise.all([Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({}))), ctx.json ? undefined : getNetwork(ewx)]),
       );
-      ctx.print(
-        all,
-        all.map((s) => ({ service: s.service, height: s.height, log_position: s.logPosition })),
-      );
+      ctx.print(all, statusRows(all));
       if (network) process.stdout.write(`\n${networkLines(network)}\n`);
     });
 }
@@ -149,10 +167,16 @@ export function waitCommand(): Command {
 }
 
 const POSITION = /^((0|[1-9][0-9]*)(\/(0|[1-9][0-9]*))*)?$/;
+/** A partitioned voting's resume token: "P<partitions>:" then one position per partition, joined by ','. */
+const TOKEN = /^P[1-9][0-9]*:((0|[1-9][0-9]*)(\/(0|[1-9][0-9]*))*)?(,((0|[1-9][0-9]*)(\/(0|[1-9][0-9]*))*)?)*$/;
 
-/** One event as a line: position, type, stream, height, data (cut to the terminal's width). */
+/**
+ * One event as a line: position, type, stream, height, data (cut to the terminal's width). An
+ * event of a partitioned voting: its position is the resume token, then p<partition>:<its position there>.
+ */
 function eventLine(e: WatchedEvent): string {
-  const head = `${e.position.padEnd(8)} ${e.type.padEnd(22)} ${e.streamId}${e.source !== e.service ? ` (from ${e.source})` : ''}${e.height === undefined ? '' : ` h=${e.height}`}`;
+  const where = e.partition === undefined ? '' : ` p${e.partition}:${e.partitionPosition ?? ''}`;
+  const head = `${e.position.padEnd(8)}${where} ${e.type.padEnd(22)} ${e.streamId}${e.source !== e.service ? ` (from ${e.source})` : ''}${e.height === undefined ? '' : ` h=${e.height}`}`;
   const data = e.dataJson;
   const room = Math.max(40, (process.stdout.columns ?? 160) - head.length - 2);
   return `${head}  ${data.length > room ? `${data.slice(0, room - 1)}…` : data}`;
@@ -168,15 +192,17 @@ export function watchCommand(): Command {
     .option('--count <n>', 'stop after n events')
     .addHelpText(
       'after',
-      '\nOne line per event (position, type, stream, height, data); with --json one JSON object per line.\nResume with --from <the last position printed>.',
+      '\nOne line per event (position, type, stream, height, data); with --json one JSON object per line.\nResume with --from <the last position printed>. A partitioned voting (VOTING_PARTITIONS > 1) merges its\npartition logs: the position is then a token of every partition\'s ("P2:17,9"), followed by the\nevent\'s own partition and position there ("p1:9").',
     )
     .action(async function (this: Command, service: string, o: { from?: string; type?: string[]; inputs: boolean; count?: string }) {
       const ctx = contextOf(this);
       if (!(SERVICE_NAMES as string[]).includes(service))
         throw new UsageError(`service: expected one of ${SERVICE_NAMES.join(', ')}, got ${JSON.stringify(service)}`);
       const name = service as ServiceName;
-      if (o.from !== undefined && o.from !== 'now' && !POSITION.test(o.from))
-        throw new UsageError(`--from: expected a log position (decimal components joined by '/') or "now", got ${JSON.stringify(o.from)}`);
+      if (o.from !== undefined && o.from !== 'now' && !POSITION.test(o.from) && !TOKEN.test(o.from))
+        throw new UsageError(
+          `--from: expected a log position (decimal components joined by '/'; a partitioned voting's: "P<partitions>:" then one per partition, joined by ',') or "now", got ${JSON.stringify(o.from)}`,
+        );
       const count = o.count === undefined ? Infinity : parseInteger('--count', o.count, 1, 2 ** 53 - 1);
       const ac = new AbortController();
       const stop = (): void => ac.abort();

@@ -13,4 +13,6 @@ export const serviceStatus =
     logPosition: positionProgress(runtime.position()),
     height: BigInt(runtime.state().height),
     position: runtime.position() as string,
+    // Filled by a partitioned voting only (its router); every other service has one log.
+    partitions: [],
   });

@@ -1,7 +1,7 @@
 import { blockHeightOf } from '../blocks.js';
 import { INBOX_PREFIX } from '../envelope.js';
 import { invalid, quote } from '../errors.js';
-import { comparePositions, parsePosition, START, type LogPosition, type RecordedEvent } from '../eventstore/types.js';
+import { comparePositions, parsePosition, START, type EventStore, type LogPosition, type RecordedEvent } from '../eventstore/types.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { serverStream } from './server.js';
@@ -23,6 +23,9 @@ export interface WatchEventMessage {
   height?: bigint | undefined;
   source: string;
   sourceStreamId: string;
+  /** Set by a partitioned voting's merged Watch only: the event's partition and its position there. */
+  partition?: number | undefined;
+  partitionPosition?: string | undefined;
 }
 
 export const MAX_WATCH_TYPES = 64;
@@ -107,6 +110,16 @@ export interface FollowStats {
 }
 
 /**
+ * What followLog reads of a runtime. A reader without a runtime of its own (a replica of a
+ * partitioned voting following a partition another replica holds) passes a view of that log: its
+ * store, the position known to be applied, a notification when it moves, and no `isLive` (so every
+ * event is read from the store, up to `position()`).
+ */
+export interface FollowedLog<S> extends Pick<Runtime<S>, 'service' | 'position' | 'onEvent' | 'isLive'> {
+  readonly store: Pick<EventStore, 'readAll'>;
+}
+
+/**
  * Follows a service's log for one Watch call: reads the store from `q.from` in batches, and only
  * up to what the runtime has applied (a client that receives an event can query its effect at
  * once); when caught up, serves the events the runtime applies next from its notification
@@ -124,7 +137,7 @@ export interface FollowStats {
  * with a new `base`: memory stays bounded, the order and positions are the same.
  */
 export async function followLog<S>(
-  runtime: Runtime<S>,
+  runtime: FollowedLog<S>,
   q: WatchQuery,
   send: (e: WatchEventMessage) => Promise<boolean>,
   signal: AbortSignal,

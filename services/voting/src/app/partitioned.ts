@@ -26,6 +26,8 @@ interface Running {
   readonly store: EventStore;
   readonly impl: Record<string, (call: never, callback?: never) => void>;
   queryable: boolean;
+  /** Aborted when the partition stops here: its watchers go on from PostgreSQL (or its next start here). */
+  readonly gone: AbortController;
 }
 
 /**
@@ -72,7 +74,7 @@ export function partitionedVoting(
           return [grpc];
         },
       });
-      const entry: Running = { service, store, impl: grpc!.implementation as Running['impl'], queryable: false };
+      const entry: Running = { service, store, impl: grpc!.implementation as Running['impl'], queryable: false, gone: new AbortController() };
       running.set(k, entry);
       try {
         await service.start({
@@ -84,6 +86,7 @@ export function partitionedVoting(
         log.info('partition serving here', { partition: k, position: service.runtime.position() });
       } catch (e) {
         running.delete(k);
+        entry.gone.abort();
         await service.stop().catch(() => undefined);
         await store.close().catch(() => undefined);
         throw e;
@@ -95,6 +98,7 @@ export function partitionedVoting(
       const entry = running.get(k);
       if (!entry) return;
       running.delete(k);
+      entry.gone.abort();
       await entry.service.stop();
       await entry.store.close();
       log.info('partition stopped here', { partition: k, why });
@@ -116,9 +120,34 @@ export function partitionedVoting(
       none: `voting partition ${k} has no live owner now${row?.owner ? ` (replica ${row.owner}'s lease expired)` : ''}: a replica takes it within VOTING_LEASE_MS (${settings.leaseMs} ms); retry`,
     };
   };
+  /**
+   * Readers of the partition logs for Watch, straight from PostgreSQL (a read needs no lease), opened
+   * on the first read: a partition is read only up to what its owner applied, so its schema exists
+   * by then (no migration races the owner's).
+   */
+  const readers = new Map<number, Promise<EventStore>>();
+  const readerOf = (k: number): Promise<EventStore> => {
+    let r = readers.get(k);
+    if (!r) {
+      r = postgresEventStore(url, partitionCategory(ctx.namespace, k), 2);
+      readers.set(k, r);
+      r.catch(() => readers.delete(k));
+    }
+    return r;
+  };
   const router = votingRouter({
     partitions: settings.partitions,
     route,
+    replica: settings.replica,
+    logs: {
+      local: (k) => {
+        const entry = running.get(k);
+        if (!entry?.queryable || entry.gone.signal.aborted || entry.service.runtime.isLive?.() !== true) return undefined;
+        return { runtime: entry.service.runtime, gone: entry.gone.signal };
+      },
+      reader: (k) => ({ readAll: async (after, limit) => (await readerOf(k)).readAll(after, limit) }),
+      name: partitionInstance,
+    },
     forwardTimeoutMs: settings.forwardTimeoutMs,
     log,
     credentials: channelCredentials(settings.forwardTls),
@@ -151,6 +180,8 @@ export function partitionedVoting(
       await Promise.all([...busy.values()]);
       router.close();
       await leases?.close();
+      for (const r of readers.values()) await r.then((s) => s.close()).catch(() => undefined);
+      readers.clear();
     },
   };
 }

@@ -3,9 +3,10 @@ import { describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, readEnv, serverCredentials, silentLogger } from '@ewx/platform';
 import { testPki } from '@ewx/platform/testing';
+import type { ServiceStatus } from '@ewx/proto/common';
 import { VotingService, type SubmitVoteRequest, type SubmitVotesResponse } from '@ewx/proto/voting';
 import { partitionOf, partitionSettingsFrom } from './partitions.js';
-import { FORWARDED, STATUS_OF, votingRouter, type Route } from './router.js';
+import { FORWARDED, STATUS_AFTER, STATUS_OF, STATUS_WAIT_MS, votingRouter, type Route } from './router.js';
 
 /** Solutions that fall in partitions 0, 1 and 2 of 3. */
 const P = 3;
@@ -171,7 +172,7 @@ describe('votingRouter over TLS: a replica forwards to another that serves TLS',
 });
 
 describe('votingRouter GetStatus: every partition, over gRPC', () => {
-  test('the lowest height of all partitions, the position of the lowest one held here; a replica asked for one partition it does not hold refuses', async () => {
+  test("the lowest height of all partitions, every partition's position (the merged Watch's token) and status; a replica asked for one partition it does not hold refuses", async () => {
     const statusPart = (k: number, height: number) => ({
       getStatus: (_c: unknown, cb: grpc.sendUnaryData<unknown>) =>
         cb(null, { service: `voting_p${k}`, logPosition: BigInt(10 + k), height: BigInt(height), position: `pos${k}` }),
@@ -193,13 +194,20 @@ describe('votingRouter GetStatus: every partition, over gRPC', () => {
       route: (k) => (k === 0 ? { remote: `127.0.0.1:${port}`, owner: 'b' } : { local: statusPart(k, k === 1 ? 5 : 9) as never }),
       forwardTimeoutMs: 2000,
       log: silentLogger,
+      replica: 'a',
     });
     try {
-      const status = await invoke<{ service: string; height: bigint; position: string; logPosition: bigint }>(
-        (a.implementation as Record<string, unknown>).getStatus,
-        call({}),
+      const status = await invoke<ServiceStatus>((a.implementation as Record<string, unknown>).getStatus, call({}));
+      assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'P3:pos0,pos1,pos2', 11n]);
+      // Each partition's own status, partition 0's asked of B over gRPC.
+      assert.deepEqual(
+        status.partitions.map((p) => [p.partition, p.log, p.owner, BigInt(p.logPosition), BigInt(p.height), p.position]),
+        [
+          [0, 'voting_p0', 'b', 10n, 7n, 'pos0'],
+          [1, 'voting_p1', 'a', 11n, 5n, 'pos1'],
+          [2, 'voting_p2', 'a', 12n, 9n, 'pos2'],
+        ],
       );
-      assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'pos1', 11n]);
       // B's partition 0 is the lowest now: A's answer follows it (B asked for partition 0 over gRPC, by STATUS_OF).
       const lowB = votingRouter({
         partitions: P,
@@ -228,6 +236,77 @@ describe('votingRouter GetStatus: every partition, over gRPC', () => {
       a.close();
       b.close();
       server.forceShutdown();
+    }
+  });
+});
+
+describe('votingRouter GetStatus of one partition for a watcher elsewhere (STATUS_AFTER): a long poll', () => {
+  test('held until the partition applies an event after the position, or the wait ends; a bad position refused', async () => {
+    // A partition held here: its runtime's position and notification, and its getStatus reading them.
+    let position = '5';
+    const listeners = new Set<() => void>();
+    const runtime = {
+      service: 'voting_p0',
+      store: { readAll: async () => [] },
+      position: () => position as never,
+      onEvent: (l: () => void) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    };
+    const gone = new AbortController();
+    const router = votingRouter({
+      partitions: P,
+      route: () => ({
+        local: {
+          getStatus: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { service: 'voting_p0', logPosition: BigInt(position), height: 1n, position }),
+        } as never,
+      }),
+      forwardTimeoutMs: 5_000,
+      log: silentLogger,
+      logs: {
+        local: (k) => (k === 0 ? { runtime: runtime as never, gone: gone.signal } : undefined),
+        reader: () => runtime.store,
+        name: (k) => `voting_p${k}`,
+      },
+    });
+    const ask = (after: string, waitMs: number) => {
+      const md = new grpc.Metadata();
+      md.set(FORWARDED, '1');
+      md.set(STATUS_OF, '0');
+      md.set(STATUS_AFTER, after);
+      md.set(STATUS_WAIT_MS, String(waitMs));
+      return invoke<{ position: string }>((router.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never);
+    };
+    try {
+      // Already past it: at once.
+      assert.equal((await ask('4', 5_000)).position, '5');
+      // Not yet: held until an event is applied after it.
+      let moved = false;
+      const held = ask('5', 5_000).then((s) => ({ s, moved }));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(listeners.size, 1, 'the question waits on the runtime');
+      moved = true;
+      position = '6';
+      for (const l of [...listeners]) l();
+      const { s, moved: after } = await held;
+      assert.deepEqual([s.position, after], ['6', true], 'answered with the new position, after it was applied');
+      assert.equal(listeners.size, 0);
+      // Nothing new: answered once the wait ends, with the same position.
+      const t0 = performance.now();
+      assert.equal((await ask('6', 200)).position, '6');
+      assert.ok(performance.now() - t0 >= 190, 'held for the wait');
+      // The partition stopping here ends the wait.
+      const stopping = ask('6', 5_000);
+      gone.abort();
+      assert.equal((await stopping).position, '6');
+      await assert.rejects(ask('x', 100), (e: grpc.ServiceError) => {
+        assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(e.details, /ewx-voting-status-after: a log position of partition 0, got "x"/);
+        return true;
+      });
+    } finally {
+      router.close();
     }
   });
 });

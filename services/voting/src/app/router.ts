@@ -1,12 +1,35 @@
 import * as grpc from '@grpc/grpc-js';
-import { grpcStatusOf, invalid, isDomainError, statusMessage, unavailable, type GrpcService, type Logger } from '@ewx/platform';
+import {
+  comparePositions,
+  grpcStatusOf,
+  invalid,
+  isDomainError,
+  parsePosition,
+  statusMessage,
+  unavailable,
+  type GrpcService,
+  type LogPosition,
+  type Logger,
+} from '@ewx/platform';
+import type { PartitionStatus } from '@ewx/proto/common';
 import { VotingClient, VotingService, type SubmitVoteRequest, type SubmitVotesResponse, type VoteStatus } from '@ewx/proto/voting';
 import { partitionOf } from './partitions.js';
+import { mergedToken, mergedWatch, type PartitionLogs } from './watch.js';
 
 /** Set on a request one replica forwards to another: the receiver answers it itself or refuses, never forwards again. */
 export const FORWARDED = 'ewx-voting-forwarded';
 /** Set on a GetStatus one replica asks another: the status of that one partition (its number). */
 export const STATUS_OF = 'ewx-voting-status-of';
+/**
+ * With STATUS_OF, for the merged Watch: a position of that partition's log; the owner answers once
+ * it has applied an event after it, or after STATUS_WAIT_MS (at most LONG_POLL_MS), whichever comes
+ * first (a long poll: a watcher elsewhere learns of new events at once, and an idle partition costs
+ * one call per wait).
+ */
+export const STATUS_AFTER = 'ewx-voting-status-after';
+export const STATUS_WAIT_MS = 'ewx-voting-status-wait-ms';
+/** The longest an owner holds a STATUS_AFTER request. */
+export const LONG_POLL_MS = 2_000;
 
 type Impl = Record<string, (call: never, callback?: never) => void>;
 
@@ -21,8 +44,9 @@ const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds',
  * (`partitionOf`): answered here if this replica holds it, forwarded to the owner's address (from
  * the lease table) otherwise, UNAVAILABLE naming the owner if it cannot be reached or no replica
  * holds it within the forward timeout (a partition changing hands is waited for). SubmitVotes is split by partition and its answers put back in the request's order.
- * GetStatus answers for every partition (the lowest height; see `getStatus`); Watch follows the
- * lowest partition held here (one partition log: no merged stream).
+ * GetStatus answers for every partition (the lowest height, each partition's status, the merged
+ * Watch's resume token; see `getStatus`); Watch merges every partition log (`mergedWatch`, when
+ * `logs` is given: local partitions from their runtime, the others straight from PostgreSQL).
  */
 export function votingRouter(o: {
   partitions: number;
@@ -33,6 +57,10 @@ export function votingRouter(o: {
   credentials?: grpc.ChannelCredentials;
   /** Over TLS: the name the other replica's certificate must have (default: the host of its address). */
   tlsName?: string;
+  /** The partition logs, for Watch (without them Watch is UNAVAILABLE: router tests with stand-in partitions). */
+  logs?: Omit<PartitionLogs, 'partitions' | 'applied' | 'log'>;
+  /** This replica's id (VOTING_REPLICA_ID): the owner GetStatus names for the partitions held here. */
+  replica?: string;
 }): GrpcService & { close(): void } {
   const clients = new Map<string, VotingClient>();
   const credentials = o.credentials ?? grpc.credentials.createInsecure();
@@ -184,15 +212,13 @@ export function votingRouter(o: {
     );
   };
 
-  /** Watch (and GetStatus' position): the lowest partition held here. */
-  const firstLocal = (): Impl | undefined => {
-    for (let k = 0; k < o.partitions; k++) {
-      const r = o.route(k);
-      if ('local' in r) return r.local;
-    }
-    return undefined;
+  type Status = {
+    service: string;
+    logPosition: bigint | number | string;
+    height: bigint | number | string;
+    position: string;
+    partitions?: PartitionStatus[];
   };
-  type Status = { service: string; logPosition: bigint | number | string; height: bigint | number | string; position: string };
   /** One partition's own status: answered here, or asked of its owner with STATUS_OF (never forwarded again). */
   const statusOf = async (k: number, call: grpc.ServerUnaryCall<unknown, unknown>, forwarded: boolean): Promise<Status> => {
     const r = await awaitRoute(k, forwarded, 'status');
@@ -204,10 +230,12 @@ export function votingRouter(o: {
   };
   /**
    * GetStatus of a partitioned voting: `height` is the lowest across every partition (each records
-   * every block, so a block is recorded by voting once all have it); `service`, `position` and
-   * `logPosition` are those of the lowest partition held here (the log this replica's Watch
-   * follows; partition 0's if none). UNAVAILABLE if some partition has no owner within the forward
-   * timeout or its owner does not answer. A request with STATUS_OF asks one partition only.
+   * every block, so a block is recorded by voting once all have it); `position` the merged Watch's
+   * resume token (every partition's position: watch from it to follow what happens after this
+   * status, on any replica); `partitions` each partition's own status and owner; `service` and
+   * `logPosition` are those of the lowest partition held here (partition 0's if none). UNAVAILABLE
+   * if some partition has no owner within the forward timeout or its owner does not answer. A
+   * request with STATUS_OF asks one partition only (and answers its own status, as a single log).
    */
   const getStatus = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
     const forwarded = call.metadata.get(FORWARDED).length > 0;
@@ -216,7 +244,11 @@ export function votingRouter(o: {
       if (one !== undefined) {
         const k = Number(one);
         if (!Number.isInteger(k) || k < 0 || k >= o.partitions) throw invalid(STATUS_OF, `a partition from 0 to ${o.partitions - 1}`);
-        return statusOf(k, call, true);
+        const after = call.metadata.get(STATUS_AFTER)[0];
+        if (after !== undefined) await appliedAfter(k, String(after), Number(call.metadata.get(STATUS_WAIT_MS)[0] ?? 0), call);
+        // One partition log's own status (no partitions of its own; the field is set so it encodes).
+        const own = await statusOf(k, call, true);
+        return { ...own, partitions: own.partitions ?? [] };
       }
       const each = await Promise.all(Array.from({ length: o.partitions }, (_, k) => statusOf(k, call, forwarded)));
       let first = 0;
@@ -226,25 +258,79 @@ export function votingRouter(o: {
           break;
         }
       const lowest = each.reduce((m, x) => (BigInt(x.height) < m ? BigInt(x.height) : m), BigInt(each[0]!.height));
-      return { ...each[first]!, height: lowest };
+      const partitions: PartitionStatus[] = each.map((x, k) => {
+        const r = o.route(k);
+        return {
+          partition: k,
+          log: x.service,
+          owner: 'remote' in r ? r.owner : 'local' in r ? (o.replica ?? '') : '',
+          logPosition: BigInt(x.logPosition),
+          height: BigInt(x.height),
+          position: x.position,
+        };
+      });
+      return { ...each[first]!, height: lowest, position: mergedToken(each.map((x) => x.position as LogPosition)), partitions };
     };
     all().then(
       (res) => callback(null, res),
       (e) => callback(toError(e) as grpc.ServiceError),
     );
   };
+  /**
+   * A STATUS_AFTER request on the partition's owner: resolves once the partition's runtime here has
+   * applied an event after `after`, after `waitMs` (at most LONG_POLL_MS), when the partition stops
+   * here, or when the caller goes. Answers at once if the partition does not run here.
+   */
+  const appliedAfter = async (k: number, after: string, waitMs: number, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<void> => {
+    let pos: LogPosition;
+    try {
+      pos = parsePosition(after);
+    } catch {
+      throw invalid(STATUS_AFTER, `a log position of partition ${k}, got ${JSON.stringify(after)}`);
+    }
+    const here = o.logs?.local(k);
+    if (!here || !(waitMs > 0) || comparePositions(here.runtime.position(), pos) > 0) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        off();
+        here.gone.removeEventListener('abort', done);
+        call.off?.('cancelled', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(waitMs, LONG_POLL_MS));
+      const off = here.runtime.onEvent(() => done());
+      here.gone.addEventListener('abort', done, { once: true });
+      call.once?.('cancelled', done);
+      // An event applied between the check above and the subscription.
+      if (comparePositions(here.runtime.position(), pos) > 0) done();
+    });
+  };
+  /**
+   * How far partition k's owner has applied its log (its own status), for the merged Watch: asked
+   * here (at once) or of the owner (STATUS_OF), which answers once it applied an event after
+   * `after` or after a long-poll wait (STATUS_AFTER); undefined while no replica holds it.
+   */
+  const applied = async (k: number, after: LogPosition): Promise<LogPosition | undefined> => {
+    const r = o.route(k);
+    if ('none' in r) return undefined;
+    const call = { request: {}, metadata: new grpc.Metadata() } as unknown as grpc.ServerUnaryCall<unknown, unknown>;
+    if ('local' in r) return (await invokeLocal<Status>(r.local, 'getStatus', call, {})).position as LogPosition;
+    const md = new grpc.Metadata();
+    md.set(STATUS_OF, String(k));
+    md.set(STATUS_AFTER, after);
+    // Well within the forward deadline, which the owner's answer must beat.
+    md.set(STATUS_WAIT_MS, String(Math.min(LONG_POLL_MS, Math.floor(o.forwardTimeoutMs / 2))));
+    return (await forward<Status>(r.remote, r.owner, k, 'getStatus', {}, md)).position as LogPosition;
+  };
+  const merged = o.logs ? mergedWatch({ ...o.logs, partitions: o.partitions, applied, log: o.log }) : undefined;
   const watch = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
-    const local = firstLocal();
-    if (local) {
-      (local.watch as unknown as grpc.handleServerStreamingCall<unknown, unknown>)(call);
+    if (merged) {
+      (merged.handler as unknown as grpc.handleServerStreamingCall<unknown, unknown>)(call);
       return;
     }
-    call.destroy(
-      Object.assign(new Error('this voting replica holds no partition now: Watch follows one partition log, ask a replica that holds one'), {
-        code: grpc.status.UNAVAILABLE,
-        details: 'this voting replica holds no partition now: Watch follows one partition log, ask a replica that holds one',
-      }),
-    );
+    const details = 'this voting router has no partition logs to watch';
+    call.destroy(Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details }));
   };
 
   const implementation: grpc.UntypedServiceImplementation = {
@@ -258,6 +344,7 @@ export function votingRouter(o: {
     definition: VotingService,
     implementation,
     close() {
+      merged?.close();
       for (const c of clients.values()) c.close();
       clients.clear();
     },

@@ -44,8 +44,24 @@ export interface ServiceStatus {
   height: bigint;
   /**
    * The position of the last event the service applied, as a LogPosition (opaque; "" before any):
-   * pass it as WatchRequest.from_position to follow what happens after this status.
+   * pass it as WatchRequest.from_position to follow what happens after this status. A partitioned
+   * voting (VOTING_PARTITIONS > 1): the resume token of its merged Watch (every partition's position).
    */
+  position: string;
+  /** A partitioned voting only (empty otherwise): each partition log's status, in partition order. */
+  partitions: PartitionStatus[];
+}
+
+/** One partition log of a partitioned voting (VOTING_PARTITIONS > 1). */
+export interface PartitionStatus {
+  partition: number;
+  /** The partition log's name (its runtime): "voting_p<partition>". */
+  log: string;
+  /** The replica holding its lease when asked (VOTING_REPLICA_ID), "" if unknown. */
+  owner: string;
+  /** As ServiceStatus.log_position, height and position, for this partition log alone. */
+  logPosition: bigint;
+  height: bigint;
   position: string;
 }
 
@@ -64,7 +80,10 @@ export interface WatchRequest {
   /**
    * Exclusive: the events after this log position. "" = from the start of the log. Pass the
    * `position` of the last WatchEvent received (or ServiceStatus.position) to resume without
-   * repeat or gap. Opaque: decimal components joined by '/'.
+   * repeat or gap. Opaque: decimal components joined by '/'. A partitioned voting
+   * (VOTING_PARTITIONS = P > 1) merges its P partition logs into one stream: its positions are
+   * resume tokens "P<P>:<position in partition 0>,<position in partition 1>,…" (each "" before
+   * that partition's first event), which resume every partition where it stopped.
    */
   fromPosition: string;
   /** Only events of these types (all when empty); at most 64, each a type name ([A-Za-z][A-Za-z0-9_.]*). */
@@ -96,6 +115,13 @@ export interface WatchEvent {
   source: string;
   /** For an input: its stream id in the source service (`stream_id` is this log's inbox stream). */
   sourceStreamId: string;
+  /**
+   * A partitioned voting only (unset otherwise): the partition log the event is in, and its
+   * position in that log. `position` is then the merged stream's resume token: the positions of
+   * every partition up to this event. Events of one partition come in that partition's order.
+   */
+  partition?: number | undefined;
+  partitionPosition?: string | undefined;
 }
 
 function createBaseAuth(): Auth {
@@ -369,7 +395,7 @@ export const PageInfo: MessageFns<PageInfo> = {
 };
 
 function createBaseServiceStatus(): ServiceStatus {
-  return { service: "", logPosition: 0n, height: 0n, position: "" };
+  return { service: "", logPosition: 0n, height: 0n, position: "", partitions: [] };
 }
 
 export const ServiceStatus: MessageFns<ServiceStatus> = {
@@ -391,6 +417,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
     }
     if (message.position !== "") {
       writer.uint32(34).string(message.position);
+    }
+    for (const v of message.partitions) {
+      PartitionStatus.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -440,6 +469,14 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
             message.position = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.partitions.push(PartitionStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -462,6 +499,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
         : 0n,
       height: isSet(object.height) ? BigInt(object.height) : 0n,
       position: isSet(object.position) ? globalThis.String(object.position) : "",
+      partitions: globalThis.Array.isArray(object?.partitions)
+        ? object.partitions.map((e: any) => PartitionStatus.fromJSON(e))
+        : [],
     };
   },
 
@@ -479,6 +519,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
     if (message.position !== "") {
       obj.position = message.position;
     }
+    if (message.partitions?.length) {
+      obj.partitions = message.partitions.map((e) => PartitionStatus.toJSON(e));
+    }
     return obj;
   },
 
@@ -488,6 +531,168 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
   fromPartial(object: DeepPartial<ServiceStatus>): ServiceStatus {
     const message = createBaseServiceStatus();
     message.service = object.service ?? "";
+    message.logPosition = (object.logPosition !== undefined && object.logPosition !== null)
+      ? BigInt(object.logPosition)
+      : 0n;
+    message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
+    message.position = object.position ?? "";
+    message.partitions = object.partitions?.map((e) => PartitionStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePartitionStatus(): PartitionStatus {
+  return { partition: 0, log: "", owner: "", logPosition: 0n, height: 0n, position: "" };
+}
+
+export const PartitionStatus: MessageFns<PartitionStatus> = {
+  encode(message: PartitionStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.log !== "") {
+      writer.uint32(18).string(message.log);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.logPosition !== 0n) {
+      if (BigInt.asUintN(64, message.logPosition) !== message.logPosition) {
+        throw new globalThis.Error("value provided for field message.logPosition of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.logPosition);
+    }
+    if (message.height !== 0n) {
+      if (BigInt.asUintN(64, message.height) !== message.height) {
+        throw new globalThis.Error("value provided for field message.height of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.height);
+    }
+    if (message.position !== "") {
+      writer.uint32(50).string(message.position);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartitionStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartitionStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.log = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.logPosition = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.height = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.position = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartitionStatus {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      log: isSet(object.log) ? globalThis.String(object.log) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      logPosition: isSet(object.logPosition)
+        ? BigInt(object.logPosition)
+        : isSet(object.log_position)
+        ? BigInt(object.log_position)
+        : 0n,
+      height: isSet(object.height) ? BigInt(object.height) : 0n,
+      position: isSet(object.position) ? globalThis.String(object.position) : "",
+    };
+  },
+
+  toJSON(message: PartitionStatus): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.log !== "") {
+      obj.log = message.log;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.logPosition !== 0n) {
+      obj.logPosition = message.logPosition.toString();
+    }
+    if (message.height !== 0n) {
+      obj.height = message.height.toString();
+    }
+    if (message.position !== "") {
+      obj.position = message.position;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PartitionStatus>): PartitionStatus {
+    return PartitionStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartitionStatus>): PartitionStatus {
+    const message = createBasePartitionStatus();
+    message.partition = object.partition ?? 0;
+    message.log = object.log ?? "";
+    message.owner = object.owner ?? "";
     message.logPosition = (object.logPosition !== undefined && object.logPosition !== null)
       ? BigInt(object.logPosition)
       : 0n;
@@ -668,6 +873,8 @@ function createBaseWatchEvent(): WatchEvent {
     height: undefined,
     source: "",
     sourceStreamId: "",
+    partition: undefined,
+    partitionPosition: undefined,
   };
 }
 
@@ -702,6 +909,12 @@ export const WatchEvent: MessageFns<WatchEvent> = {
     }
     if (message.sourceStreamId !== "") {
       writer.uint32(66).string(message.sourceStreamId);
+    }
+    if (message.partition !== undefined) {
+      writer.uint32(72).uint32(message.partition);
+    }
+    if (message.partitionPosition !== undefined) {
+      writer.uint32(82).string(message.partitionPosition);
     }
     return writer;
   },
@@ -783,6 +996,22 @@ export const WatchEvent: MessageFns<WatchEvent> = {
             message.sourceStreamId = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.partitionPosition = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -817,6 +1046,12 @@ export const WatchEvent: MessageFns<WatchEvent> = {
         : isSet(object.source_stream_id)
         ? globalThis.String(object.source_stream_id)
         : "",
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : undefined,
+      partitionPosition: isSet(object.partitionPosition)
+        ? globalThis.String(object.partitionPosition)
+        : isSet(object.partition_position)
+        ? globalThis.String(object.partition_position)
+        : undefined,
     };
   },
 
@@ -846,6 +1081,12 @@ export const WatchEvent: MessageFns<WatchEvent> = {
     if (message.sourceStreamId !== "") {
       obj.sourceStreamId = message.sourceStreamId;
     }
+    if (message.partition !== undefined) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.partitionPosition !== undefined) {
+      obj.partitionPosition = message.partitionPosition;
+    }
     return obj;
   },
 
@@ -862,6 +1103,8 @@ export const WatchEvent: MessageFns<WatchEvent> = {
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : undefined;
     message.source = object.source ?? "";
     message.sourceStreamId = object.sourceStreamId ?? "";
+    message.partition = object.partition ?? undefined;
+    message.partitionPosition = object.partitionPosition ?? undefined;
     return message;
   },
 };
