@@ -10,7 +10,7 @@ export * from './start.js';
 export * from './votes.js';
 export * from './retry.js';
 export { eligibleWorkers } from './eligibility.js';
-export { evolve, roundFromEvents } from './evolve.js';
+export { evolve, evolveKeepingRounds, roundFromEvents } from './evolve.js';
 
 /**
  * Voting's commands. Votes are not among them: they are decided in batches by `decideVotes`
