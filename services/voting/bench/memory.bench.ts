@@ -12,7 +12,10 @@
  * are decided on by today's rules over a view of their state without the index they lack.
  * Run: npm run bench -w @ewx/voting (last part), or `npx tsx bench/memory.bench.ts` in services/voting.
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS,
- * MEMORY_BENCH_SUMMARY_ROUNDS, MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip).
+ * MEMORY_BENCH_SUMMARY_ROUNDS, MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip);
+ * MEMORY_BENCH_RUNTIME_MAPS=1 adds a last run of today's fold that also keeps the maps the platform
+ * runtime keeps per stream beside the state (`versions`, `typeVersions`, `inboxSeen`,
+ * `inboxTypeSeen` in packages/platform/src/runtime.ts, in every snapshot), kept as it keeps them.
  */
 import { encodePosition, type EventData, type RecordedEvent, type RoundSettledEvent } from '@ewx/platform';
 import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
@@ -46,9 +49,13 @@ const reference =
 const initialOf = (fold: Fold): VotingState => (fold === evolve ? initialVotingState() : (initialReferenceState() as unknown as VotingState));
 const viewOf = (fold: Fold, s: VotingState): VotingState => (fold === evolve ? s : { ...s, bySolution: new Map() });
 
-function run(name: string, fold: Fold, rounds: number): Record<string, unknown> {
+function run(name: string, fold: Fold, rounds: number, runtimeMaps = false): Record<string, unknown> {
   let s = initialOf(fold);
-  const probe = memoryProbe(name, () => s);
+  /** As packages/platform/src/runtime.ts keeps them (`apply`), when asked. */
+  const maps = runtimeMaps
+    ? { versions: new Map<string, number>(), typeVersions: new Map<string, number>(), inboxSeen: new Map<string, number>(), inboxTypeSeen: new Map<string, number>() }
+    : undefined;
+  const probe = memoryProbe(name, () => (maps ? { state: s, ...maps } : s));
   let position = 0;
   const versions = new Map<string, number>();
   // Through JSON, as the store gives events back: no string is shared with the decision that wrote it.
@@ -57,6 +64,14 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
       const version = (versions.get(streamId) ?? -1) + 1;
       versions.set(streamId, version);
       s = fold(s, { type: e.type, data: JSON.parse(JSON.stringify(e.data)), streamId, version, position: encodePosition([BigInt(++position)]) });
+      if (maps) {
+        maps.versions.set(streamId, version);
+        if (streamId.startsWith('inbox:')) {
+          const source = streamId.slice('inbox:'.length).replace(':', '|');
+          maps.inboxSeen.set(source, version);
+          maps.inboxTypeSeen.set(`${source}|${e.type}`, version);
+        } else maps.typeVersions.set(`${streamId}|${e.type}`, version);
+      }
     }
   };
   apply([
@@ -105,6 +120,7 @@ const flatrounds =
   FLAT_R > 0 ? run('flatrounds (reference-flatrounds-evolve, a closed round keeps its summary, its snapshot and votes the shared empty map)', reference(flatroundsEvolve), FLAT_R) : undefined;
 const loadBetween = loadAverage();
 const now = run('now (a finished round leaves the state: its id and four numbers in its solution index)', evolve, R);
+const withRuntimeMaps = process.env.MEMORY_BENCH_RUNTIME_MAPS === '1' ? run("now + the runtime's per-stream maps", evolve, R, true) : undefined;
 console.log(
   JSON.stringify(
     {
@@ -114,6 +130,7 @@ console.log(
       summary,
       flatrounds,
       now,
+      withRuntimeMaps,
     },
     null,
     1,
