@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   createRuntime,
+  deserializeState,
   firstDifference,
   generateKeyPair,
   openPglite,
@@ -15,6 +16,7 @@ import {
   type EventStore,
   type KeyPair,
   type Runtime,
+  type RuntimeImage,
 } from '@ewx/platform';
 import { RoundState, StartRoundRequest, SubmitVoteRequest } from '@ewx/proto/voting';
 import { inlineVerifier } from '../app/verifier.js';
@@ -296,6 +298,12 @@ describe('finished rounds leave the state: the same answers as the state that ke
     await rt.stop();
     const snap = await snapshotsOf(store)!.loadSnapshot(snapshotVersion(VOTING_STATE_VERSION, initialVotingState()));
     assert.equal(snap?.position, position, 'a snapshot of this version at the last position');
+    // Beside the state, the runtime forgot the finished rounds' streams (Decider.finishedStreams); the others' versions stay.
+    const image = deserializeState<RuntimeImage<VotingState>>(snap!.data);
+    const rounds = (m: Map<string, number>) => [...new Set([...m.keys()].filter((k) => k.startsWith('round:')).map((k) => k.split('|')[0]))].sort();
+    const live = [roundStream('sol1', 'r3'), roundStream('sol1', 'r4'), roundStream('sol2', 'w1')].sort();
+    assert.deepEqual(rounds(image.versions), live);
+    assert.deepEqual(rounds(image.typeVersions), live);
     await boot();
     assert.equal(rt.position(), position);
     const replayed = initialVotingState();
