@@ -13,9 +13,11 @@
  * Run: npm run bench -w @ewx/voting (last part), or `npx tsx bench/memory.bench.ts` in services/voting.
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS,
  * MEMORY_BENCH_SUMMARY_ROUNDS, MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip);
- * MEMORY_BENCH_RUNTIME_MAPS=1 adds a last run of today's fold that also keeps the maps the platform
+ * MEMORY_BENCH_RUNTIME_MAPS=1 adds two runs of today's fold that also keep the maps the platform
  * runtime keeps per stream beside the state (`versions`, `typeVersions`, `inboxSeen`,
- * `inboxTypeSeen` in packages/platform/src/runtime.ts, in every snapshot), kept as it keeps them.
+ * `inboxTypeSeen` in packages/platform/src/runtime.ts, in every snapshot): as it kept them before
+ * (every stream ever written), and as it keeps them now (a finished round's stream forgotten:
+ * `finishedStreams`).
  */
 import { encodePosition, type EventData, type RecordedEvent, type RoundSettledEvent } from '@ewx/platform';
 import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
@@ -23,6 +25,7 @@ import {
   closeRound,
   decideVotes,
   evolve,
+  finishedStreams,
   initialVotingState,
   roundStream,
   settlementStream,
@@ -49,7 +52,7 @@ const reference =
 const initialOf = (fold: Fold): VotingState => (fold === evolve ? initialVotingState() : (initialReferenceState() as unknown as VotingState));
 const viewOf = (fold: Fold, s: VotingState): VotingState => (fold === evolve ? s : { ...s, bySolution: new Map() });
 
-function run(name: string, fold: Fold, rounds: number, runtimeMaps = false): Record<string, unknown> {
+function run(name: string, fold: Fold, rounds: number, runtimeMaps?: 'every stream' | 'forgetting'): Record<string, unknown> {
   let s = initialOf(fold);
   /** As packages/platform/src/runtime.ts keeps them (`apply`), when asked. */
   const maps = runtimeMaps
@@ -71,6 +74,11 @@ function run(name: string, fold: Fold, rounds: number, runtimeMaps = false): Rec
           maps.inboxSeen.set(source, version);
           maps.inboxTypeSeen.set(`${source}|${e.type}`, version);
         } else maps.typeVersions.set(`${streamId}|${e.type}`, version);
+        if (runtimeMaps === 'forgetting')
+          for (const id of finishedStreams(s, { ...e, streamId, version, position: encodePosition([BigInt(position)]) }) ?? []) {
+            maps.versions.delete(id);
+            for (const t of ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed', 'RoundAlert']) maps.typeVersions.delete(`${id}|${t}`);
+          }
       }
     }
   };
@@ -120,7 +128,9 @@ const flatrounds =
   FLAT_R > 0 ? run('flatrounds (reference-flatrounds-evolve, a closed round keeps its summary, its snapshot and votes the shared empty map)', reference(flatroundsEvolve), FLAT_R) : undefined;
 const loadBetween = loadAverage();
 const now = run('now (a finished round leaves the state: its id and four numbers in its solution index)', evolve, R);
-const withRuntimeMaps = process.env.MEMORY_BENCH_RUNTIME_MAPS === '1' ? run("now + the runtime's per-stream maps", evolve, R, true) : undefined;
+const MAPS = process.env.MEMORY_BENCH_RUNTIME_MAPS === '1';
+const withRuntimeMapsBefore = MAPS ? run("now + the runtime's per-stream maps as kept before (every stream)", evolve, R, 'every stream') : undefined;
+const withRuntimeMaps = MAPS ? run("now + the runtime's per-stream maps, finished rounds' streams forgotten", evolve, R, 'forgetting') : undefined;
 console.log(
   JSON.stringify(
     {
@@ -130,6 +140,7 @@ console.log(
       summary,
       flatrounds,
       now,
+      withRuntimeMapsBefore,
       withRuntimeMaps,
     },
     null,
