@@ -4,9 +4,10 @@ import {
   ALERTED_BIT,
   CLOSED_EMPTY,
   FACTS,
-  LIVE,
   SETTLED_CODE,
   UNRESOLVED_CODE,
+  addRound,
+  emptySolutionRounds,
   initialVotingState,
   roundKey,
   settlementStream,
@@ -185,11 +186,10 @@ function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
       s.active.add(key);
       let l = s.bySolution.get(d.solution);
       if (!l) {
-        l = { ids: [], facts: [] };
+        l = emptySolutionRounds();
         s.bySolution.set(d.solution, l);
       }
-      l.ids.push(d.roundId);
-      l.facts.push(LIVE, d.endBlock, 0, -1);
+      addRound(l, d.roundId, d.endBlock);
       if (d.retryOf !== undefined) {
         const original = roundKey(d.solution, d.retryOf);
         s.retryPending.delete(original);

@@ -69,6 +69,60 @@ export interface SolutionRounds {
    * another stream, so the round never leaves `rounds`).
    */
   readonly facts: number[];
+  /**
+   * A Bloom filter of `ids` (≈ 10 bits per id, 4 probes; doubled and rebuilt from `ids` as they
+   * grow): a new round id is told apart from the used ones without scanning `ids` (`roundIndex`);
+   * ≈ 1 % of new ids still scan. Deterministic, so a replay builds the same bytes.
+   */
+  filter: Uint8Array;
+}
+
+const BITS_PER_ID = 10;
+const PROBES = 4;
+const MIN_FILTER_BYTES = 128;
+
+/** Two 32-bit hashes of an id (FNV-1a and a variant), for the filter's probes. */
+function hashes(id: string): [number, number] {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return [a >>> 0, (b | 1) >>> 0];
+}
+
+function addToFilter(filter: Uint8Array, id: string): void {
+  const m = filter.length * 8;
+  const [a, b] = hashes(id);
+  for (let i = 0; i < PROBES; i++) {
+    const bit = (a + i * b) % m;
+    filter[bit >>> 3]! |= 1 << (bit & 7);
+  }
+}
+
+function mayHave(filter: Uint8Array, id: string): boolean {
+  const m = filter.length * 8;
+  const [a, b] = hashes(id);
+  for (let i = 0; i < PROBES; i++) {
+    const bit = (a + i * b) % m;
+    if ((filter[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;
+  }
+  return true;
+}
+
+export const emptySolutionRounds = (): SolutionRounds => ({ ids: [], facts: [], filter: new Uint8Array(MIN_FILTER_BYTES) });
+
+/** A round started: its id at the end of its solution's index, live (in `rounds`). */
+export function addRound(x: SolutionRounds, roundId: string, endBlock: number): void {
+  x.ids.push(roundId);
+  x.facts.push(LIVE, endBlock, 0, -1);
+  if (x.ids.length * BITS_PER_ID > x.filter.length * 8) {
+    x.filter = new Uint8Array(x.filter.length * 2);
+    for (const id of x.ids) addToFilter(x.filter, id);
+  } else addToFilter(x.filter, roundId);
 }
 
 export const FACTS = 4;
@@ -143,7 +197,10 @@ export const initialVotingState = (): VotingState => ({
 });
 
 /** Where a round is in its solution's index (-1: never started). The last start of an id is the one (an id is used once). */
-export const roundIndex = (s: VotingState, solution: string, roundId: string): number => s.bySolution.get(solution)?.ids.lastIndexOf(roundId) ?? -1;
+export function roundIndex(s: VotingState, solution: string, roundId: string): number {
+  const x = s.bySolution.get(solution);
+  return x && mayHave(x.filter, roundId) ? x.ids.lastIndexOf(roundId) : -1;
+}
 
 /** A round id already used: a round in the state or one that left it. */
 export const roundUsed = (s: VotingState, solution: string, roundId: string): boolean =>
