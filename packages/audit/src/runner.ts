@@ -343,6 +343,8 @@ export async function auditService<S>(
   const typeVersions = new Map<string, number>();
   const inboxSeen = new Map<string, number>();
   const inboxTypeSeen = new Map<string, number>();
+  /** Own streams the decider finished (Decider.finishedStreams): the runtime forgets their versions, the checks here keep them. */
+  const forgotten = new Set<string>();
   /** As the runtime keeps them: the signer's nonce of the last event that carried one. */
   const nonces = new Map<string, bigint>();
   /** Per signer: the event that last moved its nonce (several events of one command share it). */
@@ -526,6 +528,7 @@ export async function auditService<S>(
       );
     }
     versions.set(e.streamId, e.version);
+    forgotten.delete(e.streamId);
     const m = metaOf(e);
     const inbox = isInbox(e);
     if (inbox) {
@@ -627,7 +630,9 @@ export async function auditService<S>(
       }
     }
     try {
-      audit.decider.evolve(state, asRecorded(e));
+      const recorded = asRecorded(e);
+      audit.decider.evolve(state, recorded);
+      for (const id of audit.decider.finishedStreams?.(state, recorded) ?? []) if (!id.startsWith('inbox:')) forgotten.add(id);
     } catch (err) {
       diverge('apply', `${e.type} cannot be applied to the state the log builds before it: ${(err as Error).message}`, { recorded: canonical(e) });
     }
@@ -650,7 +655,17 @@ export async function auditService<S>(
   }
   const compareSnapshot = (e: LogEvent): void => {
     count('snapshot');
-    const replayed = { state, versions, nonces, inboxSeen, inboxTypeSeen, typeVersions };
+    // The versions as the runtime keeps them: without the streams it forgot.
+    const kept = <V>(m: Map<string, V>, streamOf: (k: string) => string): Map<string, V> =>
+      forgotten.size === 0 ? m : new Map([...m].filter(([k]) => !forgotten.has(streamOf(k))));
+    const replayed = {
+      state,
+      versions: kept(versions, (k) => k),
+      nonces,
+      inboxSeen,
+      inboxTypeSeen,
+      typeVersions: kept(typeVersions, (k) => k.slice(0, k.lastIndexOf('|'))),
+    };
     let image: Record<string, unknown>;
     try {
       image = deserializeState<Record<string, unknown>>(snap!.data);

@@ -11,6 +11,15 @@ export interface Decider<S> {
   initialState(): S;
   /** May update `state` in place and return it: the runtime owns the state and applies each event once. */
   evolve(state: S, event: RecordedEvent): S;
+  /**
+   * Optional: the service's own streams that `event` (just folded into `state`) finished — never
+   * appended to again. The runtime forgets their versions (`versions`, `typeVersions`, kept per
+   * stream and in every snapshot), so they do not grow with finished streams. Nothing depends on
+   * the answer being right: an append to a forgotten stream carries expected version "no stream",
+   * which the store refuses; the runtime then reads the stream's versions back and decides again.
+   * Inbox streams are never forgotten (their marks guard against applying a delivery twice).
+   */
+  finishedStreams?(state: S, event: RecordedEvent): readonly string[] | undefined;
 }
 
 /** Who signed a command, already verified by the API layer. */
@@ -111,6 +120,26 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   /** Last version per own stream and type: each appended event records the previous one's. */
   const typeVersions = new Map<string, number>();
   const listeners = new Set<(e: RecordedEvent, s: S) => void>();
+  // Forgotten streams (Decider.finishedStreams): the own event types seen, to forget a stream's
+  // per-type versions; and forgotten streams another process wrote again since (read back before
+  // our next append to them).
+  const ownTypes = new Set<string>();
+  const partial = new Set<string>();
+  const forget = (streamId: string): void => {
+    if (streamId.startsWith(INBOX_PREFIX)) return;
+    versions.delete(streamId);
+    for (const t of ownTypes) typeVersions.delete(`${streamId}|${t}`);
+  };
+  /** A forgotten own stream's versions, read back from the store. */
+  const readBack = async (streamId: string): Promise<void> => {
+    if (streamId.startsWith(INBOX_PREFIX)) return;
+    for (const e of await store.readStream(streamId)) {
+      versions.set(streamId, e.version);
+      typeVersions.set(`${streamId}|${e.type}`, e.version);
+      ownTypes.add(e.type);
+    }
+    partial.delete(streamId);
+  };
   let chain: Promise<unknown> = Promise.resolve();
   // Snapshots (snapshot-runtime.ts): what the runtime keeps, taken and restored as one image.
   const snaps = snapshotRuntime(
@@ -130,6 +159,8 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   };
 
   const apply = (e: RecordedEvent): void => {
+    // An own stream forgotten and written again by another process: our record of its types is partial.
+    if (decider.finishedStreams && e.version > 0 && !versions.has(e.streamId) && !e.streamId.startsWith(INBOX_PREFIX)) partial.add(e.streamId);
     versions.set(e.streamId, e.version);
     const m = e.metadata as
       | { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number }
@@ -141,8 +172,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       inboxTypeSeen.set(`${m.source}|${m.sourceStream}|${e.type}`, m.sourceVersion);
     } else {
       typeVersions.set(`${e.streamId}|${e.type}`, e.version);
+      if (decider.finishedStreams) ownTypes.add(e.type);
     }
     state = decider.evolve(state, e);
+    if (decider.finishedStreams) for (const id of decider.finishedStreams(state, e) ?? []) forget(id);
     pos = e.position;
     snaps.applied();
     // Reactions run in the trace of the event that triggered them.
@@ -171,6 +204,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
         ] as const)
           for (const [k, v] of theirs) mine.set(k, v);
         for (const [k, v] of image.nonces) nonces.set(k, v);
+        for (const k of typeVersions.keys()) ownTypes.add(k.slice(k.lastIndexOf('|') + 1));
         pos = image.position;
       }
     }
@@ -195,10 +229,17 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   };
 
   const appendAndApply = async (streamId: string, decided: readonly EventData[]): Promise<RecordedEvent[]> => {
+    if (partial.has(streamId)) await readBack(streamId);
     const expected = versions.get(streamId) ?? -1;
     const events = stampTrace(withTypeChain(streamId, expected, decided));
     const before = pos;
-    const r = await appendSpan(service, streamId, events, () => store.append(streamId, events, expected));
+    const r = await appendSpan(service, streamId, events, () =>
+      store.append(streamId, events, expected).catch(async (e: unknown) => {
+        // Perhaps a forgotten stream (Decider.finishedStreams): its versions read back, the caller decides again.
+        if (expected === -1 && decider.finishedStreams && isWrongExpectedVersion(e)) await readBack(streamId);
+        throw e;
+      }),
+    );
     countAppended(service, events);
     const w = r.written;
     if (w !== undefined && w.preceding === before && w.positions.length === events.length) {

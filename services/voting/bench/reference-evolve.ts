@@ -1,6 +1,6 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import { roundKey, type VotingState } from '../src/domain/state.js';
+import { roundKey, type VotingState } from './reference-state.js';
 
 /**
  * The baseline of bench/memory.bench.ts: voting's fold before bounded memory (commit 21fbf08), which

@@ -1,6 +1,6 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import { roundKey, type Round, type VotingState } from '../src/domain/state.js';
+import { roundKey, type Round, type VotingState } from './reference-state.js';
 
 /**
  * The second baseline of bench/memory.bench.ts: voting's fold before closed rounds shared their empty

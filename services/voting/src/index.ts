@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, consensusAddressFrom, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
+import { KEPT_FINISHED } from './app/archive.js';
 import { votingHeights } from './app/heights.js';
 import { partitionSettingsFrom, votingServiceFor } from './app/partitions-service.js';
 import { startVotingReactions } from './app/reactions.js';
@@ -40,16 +41,21 @@ const defaultVerifyThreads = (mode: 'embedded' | 'standalone'): number => {
 };
 const verifyThreadsFrom = (env: Env, mode: 'embedded' | 'standalone' = 'embedded'): number => env.int('VOTE_VERIFY_THREADS', defaultVerifyThreads(mode), 0, 64);
 
+/** VOTING_KEPT_ROUNDS: finished rounds read back from the log (GetRound, ListRounds) kept for further queries (default 1,000, ≈ 0.5 KB each). */
+const keptRoundsFrom = (env: Env): number => env.int('VOTING_KEPT_ROUNDS', KEPT_FINISHED, 1, 10_000_000);
+
 /** Version of voting's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
 // 3: a closed round keeps only its summary (snapshot and votes emptied at the close; submitted, closedTop).
 // 4: a closed round's snapshot and votes are one shared empty map; a round's solution and group names (and its starter when the registrar) are the solution view's.
-export const VOTING_STATE_VERSION = 4;
+// 5: a finished round (settled, or unresolved with nothing owed) leaves `rounds`: its id and four numbers stay in its solution's index (`bySolution`), the rest is read back from the log.
+export const VOTING_STATE_VERSION = 5;
 
 export const votingModule: ServiceModule = {
   name: 'voting',
   protoFile: 'ewx/v1/voting.proto',
   validateConfig(env, ctx) {
     verifyThreadsFrom(env);
+    keptRoundsFrom(env);
     partitionSettingsFrom(env, ctx.mode);
     consensusAddressFrom(env);
   },
@@ -84,7 +90,7 @@ export const votingModule: ServiceModule = {
         ],
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
-      grpc: (runtime) => [votingGrpc(runtime, log, verifier, heights)],
+      grpc: (runtime) => [votingGrpc(runtime, log, verifier, heights, { keptRounds: keptRoundsFrom(ctx.env) })],
       reactions: (runtime) => startVotingReactions(runtime, log),
       gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });

@@ -26,7 +26,7 @@ import { RewardsClient } from '@ewx/proto/rewards';
 import { RoundState, StartRoundRequest, SubmitVoteRequest, SubmitVotesRequest, VotingClient } from '@ewx/proto/voting';
 import { partitionCategory } from './app/partitioned.js';
 import { partitionOf } from './app/partitions.js';
-import { roundKey, votingDecider } from './domain/decider.js';
+import { evolveKeepingRounds, roundKey, votingDecider } from './domain/decider.js';
 
 /**
  * Voting scaled out (VOTING_PARTITIONS=2): two replicas as separate processes on the real Kafka and
@@ -260,7 +260,8 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       // Replaying the partition log alone gives the state the replica answers with, and appends nothing.
       const store = await postgresEventStore(infra!.databaseUrl, partitionCategory(ns, k));
       const before = (await store.readAll('' as never, 1_000_000)).length;
-      const runtime = createRuntime(`replay_p${k}`, store, votingDecider, createLogger({ test: 'replay' }));
+      // The fold that keeps finished rounds in `rounds` (the service's leaves them there only in its solution index, read back by GetRound).
+      const runtime = createRuntime(`replay_p${k}`, store, { ...votingDecider, evolve: evolveKeepingRounds }, createLogger({ test: 'replay' }));
       await runtime.start();
       const s = solutions[k]!;
       for (const roundId of ['r1', 'r2']) {

@@ -34,7 +34,17 @@ import {
 import { roundArchive } from '../app/archive.js';
 import { voteBatcher } from '../app/batcher.js';
 import { authenticateWith, type Verifier } from '../app/verifier.js';
-import { roundKey, roundStream, startRound, validateRoundId, type Round, type VoteCommand, type VotingState } from '../domain/decider.js';
+import {
+  closedAt,
+  closedRound,
+  roundKey,
+  roundStream,
+  startRound,
+  validateRoundId,
+  type Round,
+  type VoteCommand,
+  type VotingState,
+} from '../domain/decider.js';
 
 const M = '/ewx.v1.Voting/';
 const STATE: Record<Round['status'], RoundState> = {
@@ -88,8 +98,14 @@ function toMessage(r: Round): RoundMsg {
   };
 }
 
-export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier: Verifier, heights?: HeightSync): GrpcService {
-  const archive = roundArchive(runtime.store);
+export function votingGrpc(
+  runtime: Runtime<VotingState>,
+  log: Logger,
+  verifier: Verifier,
+  heights?: HeightSync,
+  opts: { keptRounds?: number } = {},
+): GrpcService {
+  const archive = roundArchive(runtime.store, opts.keptRounds);
   const batcher = voteBatcher(runtime, log, archive);
   const checked = async (req: SubmitVoteRequest): Promise<VoteCommand> => {
     const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
@@ -107,14 +123,17 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
   };
   // A vote takes its place in the order of arrival before its signature is checked (see voteBatcher).
   const vote = (req: SubmitVoteRequest): Promise<boolean> => batcher.enqueue(checked(req));
-  const get = (solution: string, roundId: string): Round => {
+  /** A round as the state holds it, or as it held it before it left (finished: read back from the log, see roundArchive). */
+  const get = async (solution: string, roundId: string): Promise<Round> => {
     nameField('solution', solution);
     validateRoundId(roundId, false);
     const s = runtime.state();
     if (!s.solutions.has(solution)) throw notFound(`solution: solution ${solution}`);
     const r = s.rounds.get(roundKey(solution, roundId));
-    if (!r) throw notFound(`round_id: round ${shown(roundId)} of solution ${solution}`);
-    return r;
+    if (r) return r;
+    const done = closedRound(s, solution, roundId);
+    if (!done) throw notFound(`round_id: round ${shown(roundId)} of solution ${solution}`);
+    return archive.finished(done);
   };
   return {
     name: 'ewx.v1.Voting',
@@ -132,7 +151,7 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
           proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events),
           auth,
         );
-        return toMessage(get(req.solution, req.roundId));
+        return toMessage(await get(req.solution, req.roundId));
       }),
       submitVote: unary(M + 'SubmitVote', log, async (req: SubmitVoteRequest) => ({ accepted: await vote(req) })),
       submitVotes: unary(M + 'SubmitVotes', log, async (req: SubmitVotesRequest) => {
@@ -147,9 +166,9 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         );
         return { results };
       }),
-      getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(get(req.solution, req.roundId))),
+      getRound: unary(M + 'GetRound', log, async (req: GetRoundRequest) => toMessage(await get(req.solution, req.roundId))),
       getRoundSnapshot: unary(M + 'GetRoundSnapshot', log, async (req: GetRoundSnapshotRequest) => {
-        const found = get(req.solution, req.roundId);
+        const found = await get(req.solution, req.roundId);
         // A closed round's snapshot is read from its stream in the log (bounded memory).
         const r = found.status === 'ACTIVE' ? found : ((await archive.read(found.solution, found.roundId)) ?? found);
         const { items, next } = pagedByKey(r.snapshot.keys(), req.page, (k) => r.snapshot.has(k));
@@ -165,10 +184,20 @@ export function votingGrpc(runtime: Runtime<VotingState>, log: Logger, verifier:
         enumField('state', req.state, ROUND_STATES);
         const { offset, size } = pageOf(req.page);
         const s = runtime.state();
-        const all = (s.bySolution.get(req.solution) ?? [])
-          .map((k) => s.rounds.get(k)!)
-          .filter((r) => req.state === RoundState.ROUND_STATE_UNSPECIFIED || STATE[r.status] === req.state);
-        const page = all.slice(offset, offset + size);
+        // The solution's index in starting order: a round in the state, or a finished one (its state in the index, the rest read back).
+        const ids = s.bySolution.get(req.solution)?.ids ?? [];
+        const at = (i: number): Round | ReturnType<typeof closedAt> => s.rounds.get(roundKey(req.solution, ids[i]!)) ?? closedAt(s, req.solution, i);
+        const all: number[] = [];
+        for (let i = 0; i < ids.length; i++) {
+          const r = at(i);
+          if (r && (req.state === RoundState.ROUND_STATE_UNSPECIFIED || STATE[r.status] === req.state)) all.push(i);
+        }
+        const page = await Promise.all(
+          all.slice(offset, offset + size).map((i) => {
+            const r = at(i)!;
+            return 'settledAt' in r ? archive.finished(r) : r;
+          }),
+        );
         return { rounds: page.map(toMessage), page: { nextPageToken: offset + size < all.length ? String(offset + size) : '' } };
       }),
     },

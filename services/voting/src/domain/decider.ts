@@ -1,8 +1,8 @@
-import type { EventData, ServiceDecider } from '@ewx/platform/domain';
+import type { EventData, RecordedEvent, ServiceDecider } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
 import { reactToUnresolved } from './retry.js';
 import { startRound } from './start.js';
-import { initialVotingState, roundStream, type VotingState } from './state.js';
+import { closedRound, initialVotingState, roundStream, type VotingState } from './state.js';
 import { closeRound, dueRounds } from './votes.js';
 
 export * from './state.js';
@@ -10,7 +10,7 @@ export * from './start.js';
 export * from './votes.js';
 export * from './retry.js';
 export { eligibleWorkers } from './eligibility.js';
-export { evolve, roundFromEvents } from './evolve.js';
+export { evolve, evolveKeepingRounds, roundFromEvents } from './evolve.js';
 
 /**
  * Voting's commands. Votes are not among them: they are decided in batches by `decideVotes`
@@ -68,4 +68,17 @@ export function streamOf(c: VotingCommand, s: VotingState): string {
   }
 }
 
-export const votingDecider: ServiceDecider<VotingState, VotingCommand> = { initialState: initialVotingState, evolve, decide, streamOf };
+/**
+ * A round's stream once the round left the state (settled, or unresolved with nothing owed): it is
+ * never appended to again, so the runtime forgets its versions (Decider.finishedStreams). The
+ * events that can make a round leave: its settlement, its alert, its retry's start.
+ */
+export function finishedStreams(s: VotingState, e: RecordedEvent): readonly string[] | undefined {
+  if (e.type !== 'RoundSettled' && e.type !== 'RoundUnresolved' && e.type !== 'RoundAlert' && e.type !== 'RoundStarted') return undefined;
+  const d = e.data as { solution?: unknown; roundId?: unknown; retryOf?: unknown };
+  const roundId = e.type === 'RoundStarted' ? d.retryOf : d.roundId;
+  if (typeof d.solution !== 'string' || typeof roundId !== 'string') return undefined;
+  return closedRound(s, d.solution, roundId) ? [roundStream(d.solution, roundId)] : undefined;
+}
+
+export const votingDecider: ServiceDecider<VotingState, VotingCommand> = { initialState: initialVotingState, evolve, decide, streamOf, finishedStreams };

@@ -1,6 +1,19 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import { CLOSED_EMPTY, initialVotingState, roundKey, type Round, type VotingState } from './state.js';
+import {
+  ALERTED_BIT,
+  CLOSED_EMPTY,
+  FACTS,
+  SETTLED_CODE,
+  UNRESOLVED_CODE,
+  addRound,
+  emptySolutionRounds,
+  initialVotingState,
+  roundKey,
+  settlementStream,
+  type Round,
+  type VotingState,
+} from './state.js';
 
 /**
  * Bounded memory: a round that is no longer Active keeps only its summary. No rule reads a closed
@@ -25,8 +38,47 @@ function leaveOpenState(r: Round): void {
   r.snapshot = CLOSED_EMPTY;
 }
 
+/** Where a round is in its solution's index, searched from the newest (the round being settled is usually among the last). */
+const indexOf = (s: VotingState, r: Round): number => s.bySolution.get(r.solution)?.ids.lastIndexOf(r.roundId) ?? -1;
+
+/**
+ * A settlement (RoundSettled / RoundUnresolved) recorded: where it is, so the round can be read
+ * back once it leaves the state. Only a settlement in consensus's stream of the solution
+ * (`settlementStream`, as the service records it) lets the round leave (-2 otherwise).
+ */
+function noteSettlement(s: VotingState, r: Round, e: RecordedEvent): void {
+  const i = indexOf(s, r);
+  if (i >= 0) s.bySolution.get(r.solution)!.facts[i * FACTS + 3] = e.streamId === settlementStream(r.solution) ? e.version : -2;
+}
+
+/**
+ * A round that is done — settled, or unresolved with its policy no longer owed — leaves `rounds`
+ * and keeps its place in its solution's index with its code, end block and submitted votes (see
+ * `SolutionRounds`). Nothing decides on it again but "a round id is used once" and a late vote's
+ * refusal, which read the index (`closedRound`).
+ */
+function retire(s: VotingState, key: string): void {
+  const r = s.rounds.get(key);
+  if (!r || (r.status !== 'SETTLED' && r.status !== 'UNRESOLVED') || s.retryPending.has(key)) return;
+  const i = indexOf(s, r);
+  const facts = s.bySolution.get(r.solution)?.facts;
+  if (!facts || i < 0 || facts[i * FACTS + 3]! < 0) return;
+  facts[i * FACTS] = (r.status === 'SETTLED' ? SETTLED_CODE : UNRESOLVED_CODE) | (r.alerted ? ALERTED_BIT : 0);
+  facts[i * FACTS + 2] = r.submitted ?? r.votes.size;
+  s.rounds.delete(key);
+  s.active.delete(key);
+}
+
 /** Folds one recorded event (voting's own or one recorded from the inbox) into the state, in place. */
-export function evolve(s: VotingState, e: RecordedEvent): VotingState {
+export const evolve = (s: VotingState, e: RecordedEvent): VotingState => fold(s, e, false);
+
+/**
+ * `evolve` whose finished rounds never leave `rounds` (the state before they did, but for the
+ * index): a reference for the tests that check the answers read back from the log. Not the service's.
+ */
+export const evolveKeepingRounds = (s: VotingState, e: RecordedEvent): VotingState => fold(s, e, true);
+
+function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
   const ev = decodeVotingLog(e);
   if (!ev) return s;
   switch (ev.type) {
@@ -130,16 +182,19 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
         votes: new Map(),
         status: 'ACTIVE',
         alerted: false,
-        seq: s.rounds.size,
       });
       s.active.add(key);
-      if (d.retryOf !== undefined) s.retryPending.delete(roundKey(d.solution, d.retryOf));
       let l = s.bySolution.get(d.solution);
       if (!l) {
-        l = [];
+        l = emptySolutionRounds();
         s.bySolution.set(d.solution, l);
       }
-      l.push(key);
+      addRound(l, d.roundId, d.endBlock);
+      if (d.retryOf !== undefined) {
+        const original = roundKey(d.solution, d.retryOf);
+        s.retryPending.delete(original);
+        if (!keep) retire(s, original);
+      }
       break;
     }
     // A round's snapshot and votes are recorded while it is Active (both are written in its own stream before its close).
@@ -169,6 +224,8 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       if (r) {
         leaveOpenState(r);
         Object.assign(r, { status: 'SETTLED', result: d.result, top: d.tally.top, merkleRoot: d.merkleRoot });
+        noteSettlement(s, r, e);
+        if (!keep) retire(s, roundKey(d.solution, d.roundId));
       }
       break;
     }
@@ -178,8 +235,10 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       if (r) {
         leaveOpenState(r);
         Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
+        noteSettlement(s, r, e);
       }
       if (r?.unresolvedPolicy === 'RETRY_ONCE' && !r.alerted) s.retryPending.add(roundKey(d.solution, d.roundId));
+      if (!keep) retire(s, roundKey(d.solution, d.roundId));
       break;
     }
     case 'RoundAlert': {
@@ -187,6 +246,7 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       const r = s.rounds.get(key);
       if (r) r.alerted = true;
       s.retryPending.delete(key);
+      if (!keep) retire(s, key);
       break;
     }
     default:

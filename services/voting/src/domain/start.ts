@@ -12,7 +12,7 @@ import {
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { eligibleWorkers } from './eligibility.js';
-import { roundKey, type VotingState } from './state.js';
+import { roundUsed, type VotingState } from './state.js';
 
 /** Snapshot entries per RoundSnapshot event: ~150 bytes each keeps a chunk far below 512 KiB. */
 export const SNAPSHOT_CHUNK = 2000;
@@ -55,7 +55,8 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
   if (account !== undefined && account !== sol.owner && sol.config.votingStartMethod !== 'WORKER') {
     throw denied(`auth.signer: solution ${solution} starts rounds by REGISTRAR only; ${account} is not its registrar`);
   }
-  if (s.rounds.has(roundKey(solution, roundId))) throw alreadyExists(`round_id: round ${roundId} of solution ${solution}`);
+  // A round that is done left `rounds` but keeps its id in its solution's index (`roundUsed`).
+  if (roundUsed(s, solution, roundId)) throw alreadyExists(`round_id: round ${roundId} of solution ${solution}`);
   if (sol.status !== 'ACTIVE') throw precondition(`solution: solution ${solution} is ${sol.status.toLowerCase()}: rounds start only while it is active`);
   const group = s.groups.get(sol.group);
   if (group && group.status !== 'ACTIVE')

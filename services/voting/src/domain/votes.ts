@@ -12,7 +12,7 @@ import {
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
-import { roundKey, type VotingState } from './state.js';
+import { CLOSED_EMPTY, closedRound, roundKey, type VotingState } from './state.js';
 
 export const MAX_RESULT_BYTES = 64;
 
@@ -80,11 +80,13 @@ export function decideVotes(
   const outcomes: VoteOutcome[] = [];
   const nonces = new Map<string, bigint>();
   const round = votes.length > 0 ? s.rounds.get(roundKey(votes[0]!.solution, votes[0]!.roundId)) : undefined;
-  let snapshot = round?.snapshot;
-  let endBlock = round?.endBlock ?? 0;
+  // A round that is done left `rounds`: its end block is in its solution's index, its snapshot in the log (see LateVote).
+  const done = round === undefined && votes.length > 0 ? closedRound(s, votes[0]!.solution, votes[0]!.roundId) : undefined;
+  let snapshot = round?.snapshot ?? (done ? CLOSED_EMPTY : undefined);
+  let endBlock = round?.endBlock ?? done?.endBlock ?? 0;
   let open = round?.status === 'ACTIVE';
   // A closed round's snapshot is no longer in the state (see LateVote).
-  const closed = round !== undefined && !open;
+  const closed = (round !== undefined && !open) || done !== undefined;
   const cast = new Map<string, string>();
   for (const v of votes) {
     try {

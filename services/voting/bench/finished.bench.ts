@@ -1,0 +1,132 @@
+/**
+ * What a finished round costs a query now that it left the state: GetRound of one finished round and
+ * ListRounds pages of finished rounds, read back from the log (its RoundStarted and its settlement,
+ * two one-event reads each), cold (nothing kept) and kept (VOTING_KEPT_ROUNDS), against the same
+ * answers from a runtime whose fold keeps every round (`evolveKeepingRounds`, the state before) in the
+ * same run. The answers are checked equal. Store: PostgreSQL at MEMORY_BENCH_DATABASE_URL (a schema
+ * made for the run and dropped after), else in-memory PGlite.
+ * Run: `npx tsx bench/finished.bench.ts` in services/voting. Knobs: FINISHED_BENCH_ROUNDS (200),
+ * FINISHED_BENCH_VOTES (20), FINISHED_BENCH_PAGE (100).
+ */
+import assert from 'node:assert/strict';
+import {
+  createRuntime,
+  pgliteEventStore,
+  postgresEventStore,
+  schemaFor,
+  silentLogger,
+  type EventData,
+  type EventStore,
+  type Runtime,
+} from '@ewx/platform';
+import { loadAverage } from '@ewx/platform/testing/memory';
+import { RoundState } from '@ewx/proto/voting';
+import { votingGrpc } from '../src/api/grpc.js';
+import { inlineVerifier } from '../src/app/verifier.js';
+import { closeRound, decideVotes, evolveKeepingRounds, roundStream, startRound, votingDecider, type VotingState } from '../src/domain/decider.js';
+import { REGISTRAR, block, ev, operators, solutionConfig, worker } from '../src/domain/testing.js';
+
+const ROUNDS = Number(process.env.FINISHED_BENCH_ROUNDS ?? 200);
+const VOTES = Number(process.env.FINISHED_BENCH_VOTES ?? 20);
+const PAGE = Number(process.env.FINISHED_BENCH_PAGE ?? 100);
+
+type Handler = (call: { request: unknown }, cb: (e: Error | null, r?: unknown) => void) => void;
+const call = (impl: Record<string, unknown>, method: string, request: unknown): Promise<unknown> =>
+  new Promise((resolve, reject) => (impl[method] as Handler)({ request }, (e, r) => (e ? reject(e) : resolve(r))));
+const timed = async (f: () => Promise<unknown>): Promise<[number, unknown]> => {
+  const t = performance.now();
+  const r = await f();
+  return [+(performance.now() - t).toFixed(2), r];
+};
+
+async function figures(store: EventStore): Promise<Record<string, unknown>> {
+  const rt = createRuntime('voting', store, votingDecider, silentLogger);
+  await rt.start();
+  let version = 0;
+  const ingest = (source: string, streamId: string, e: EventData) =>
+    rt.ingest({ source, streamId, version: version++, position: String(version), type: e.type, data: e.data });
+  await ingest('rewards', 'calendar', ev('RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 1_000_000_000 }));
+  await ingest('registry', 'registry', ev('GroupRegistered', { group: 'g1', owner: REGISTRAR, config: {}, budget: '0', height: 1 }));
+  await ingest(
+    'registry',
+    'registry',
+    ev('SolutionRegistered', { solution: 'sol1', owner: REGISTRAR, config: solutionConfig({ namespace: 'sol1', maxWaitingThreshold: 1, expirationBlock: 1e9 }), height: 1 }),
+  );
+  for (const e of operators(VOTES)) await ingest('registry', 'registry', e);
+  const t0 = performance.now();
+  let settled = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    const id = `round-${i}`;
+    await ingest('consensus', 'blocks', block(10 + 2 * i));
+    await rt.execute(roundStream('sol1', id), (s) => startRound(s, 'sol1', id, { kind: 'account', address: REGISTRAR }).events);
+    await rt.execute(roundStream('sol1', id), (s) =>
+      decideVotes(
+        s,
+        Array.from({ length: VOTES }, (_, w) => ({ solution: 'sol1', roundId: id, worker: worker(w + 1), result: 'aa', nonce: BigInt(i + 1) })),
+        () => 0n,
+      ).events,
+    );
+    await ingest('consensus', 'blocks', block(11 + 2 * i));
+    await rt.execute(roundStream('sol1', id), (s) => closeRound(s, 'sol1', id));
+    await rt.ingest({
+      source: 'consensus',
+      streamId: 'solution:sol1',
+      version: settled++,
+      position: String(version++),
+      type: 'RoundSettled',
+      data: {
+        solution: 'sol1',
+        roundId: id,
+        group: 'g1',
+        period: 0,
+        result: 'aa',
+        tally: { eligible: VOTES, submitted: VOTES, top: VOTES, outcome: 'SETTLED', result: 'aa' },
+        merkleRoot: 'ab'.repeat(32),
+        attestors: [],
+        dissenters: [],
+      },
+    });
+  }
+  const writeSeconds = +((performance.now() - t0) / 1000).toFixed(1);
+  assert.equal(rt.state().rounds.size, 0, 'every round finished and left the state');
+  const reference: Runtime<VotingState> = createRuntime('voting', store, { ...votingDecider, evolve: evolveKeepingRounds }, silentLogger);
+  await reference.start();
+  const impl = votingGrpc(rt, silentLogger, inlineVerifier).implementation as Record<string, unknown>;
+  const refImpl = votingGrpc(reference, silentLogger, inlineVerifier).implementation as Record<string, unknown>;
+  const one = { solution: 'sol1', roundId: `round-${Math.floor(ROUNDS / 2)}` };
+  const list = { solution: 'sol1', state: RoundState.ROUND_STATE_SETTLED, page: { pageSize: PAGE, pageToken: '0' } };
+  const [getRoundColdMs, a] = await timed(() => call(impl, 'getRound', one));
+  const [getRoundKeptMs] = await timed(() => call(impl, 'getRound', one));
+  const [getRoundStateMs, b] = await timed(() => call(refImpl, 'getRound', one));
+  assert.deepEqual(a, b);
+  const [listColdMs, la] = await timed(() => call(impl, 'listRounds', list));
+  const [listKeptMs] = await timed(() => call(impl, 'listRounds', list));
+  const [listStateMs, lb] = await timed(() => call(refImpl, 'listRounds', list));
+  assert.deepEqual(la, lb);
+  await reference.stop();
+  await rt.stop();
+  return { rounds: ROUNDS, votesPerRound: VOTES, page: PAGE, writeSeconds, getRoundColdMs, getRoundKeptMs, getRoundStateMs, listColdMs, listKeptMs, listStateMs };
+}
+
+const loadBefore = loadAverage();
+const out: Record<string, unknown> = {};
+const url = process.env.MEMORY_BENCH_DATABASE_URL;
+if (url) {
+  const category = `voting_finished_bench_${process.pid}`;
+  const store = await postgresEventStore(url, category);
+  try {
+    out.postgres = await figures(store);
+  } finally {
+    await store.close();
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(category)} CASCADE`);
+    await client.end();
+  }
+} else {
+  const store = await pgliteEventStore('voting_finished_bench');
+  out.pglite = await figures(store);
+  await store.close();
+}
+console.log(JSON.stringify({ bench: 'finished rounds read back (GetRound, ListRounds)', loadAverage: { before: loadBefore, after: loadAverage() }, ...out }, null, 1));

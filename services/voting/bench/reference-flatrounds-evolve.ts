@@ -1,0 +1,202 @@
+import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
+import type { RecordedEvent } from '@ewx/platform/domain';
+import { CLOSED_EMPTY, roundKey, type Round, type VotingState } from './reference-state.js';
+
+/*
+ * The third baseline of bench/memory.bench.ts: voting's fold before a finished round left the state
+ * (commit 51fa2e0, h/flatrounds): every closed round kept its summary (≈ 0.4 KB of heap) in `rounds`
+ * and its key in `bySolution`. Bench only; not used by the service.
+ */
+
+/**
+ * Bounded memory: a round that is no longer Active keeps only its summary. No rule reads a closed
+ * round's snapshot or votes again (a late vote is refused; see `LateVote` for the one refusal that
+ * depends on the snapshot), and the queries that show them read the round's own stream
+ * (`roundFromEvents`). What stays: the count of votes and of the most frequent result, for the status.
+ * The emptied snapshot and votes are one shared empty map (`CLOSED_EMPTY`), not two per round: an
+ * empty Map of its own costs ≈ 0.2 KB of heap, half of what a closed round kept.
+ */
+function leaveOpenState(r: Round): void {
+  if (r.submitted !== undefined) return;
+  const counts = new Map<string, number>();
+  let top = 0;
+  for (const v of r.votes.values()) {
+    const n = (counts.get(v) ?? 0) + 1;
+    counts.set(v, n);
+    if (n > top) top = n;
+  }
+  r.submitted = r.votes.size;
+  r.closedTop = top;
+  r.votes = CLOSED_EMPTY;
+  r.snapshot = CLOSED_EMPTY;
+}
+
+/** Folds one recorded event (voting's own or one recorded from the inbox) into the state, in place. */
+export function evolve(s: VotingState, e: RecordedEvent): VotingState {
+  const ev = decodeVotingLog(e);
+  if (!ev) return s;
+  switch (ev.type) {
+    case 'BlockProduced':
+      s.height = ev.data.height;
+      break;
+    // A run of blocks: the rounds that ended inside it are closed by the reaction (consensus cuts runs at round ends).
+    case 'BlocksProduced':
+      s.height = ev.data.to;
+      break;
+    case 'RewardPeriodScheduleChanged':
+      s.schedule = withEntry(s.schedule, ev.data);
+      break;
+    case 'GroupRegistered':
+      s.groups.set(ev.data.group, { owner: ev.data.owner, status: 'ACTIVE' });
+      break;
+    case 'GroupStatusChanged': {
+      const g = s.groups.get(ev.data.group);
+      if (g) g.status = ev.data.status;
+      break;
+    }
+    case 'SolutionRegistered': {
+      const d = ev.data;
+      s.solutions.set(d.solution, { solution: d.solution, owner: d.owner, group: d.config.group, config: d.config, status: 'ACTIVE' });
+      break;
+    }
+    case 'SolutionStatusChanged': {
+      const x = s.solutions.get(ev.data.solution);
+      if (x) x.status = ev.data.status;
+      break;
+    }
+    case 'WorkerNominated': {
+      let n = s.nominations.get(ev.data.solution);
+      if (!n) {
+        n = new Set();
+        s.nominations.set(ev.data.solution, n);
+      }
+      n.add(ev.data.worker);
+      break;
+    }
+    case 'WorkerUnnominated':
+      s.nominations.get(ev.data.solution)?.delete(ev.data.worker);
+      break;
+    case 'OperatorSubscribed': {
+      let g = s.subscriptions.get(ev.data.group);
+      if (!g) {
+        g = new Map();
+        s.subscriptions.set(ev.data.group, g);
+      }
+      g.set(ev.data.operator, { activeFromPeriod: ev.data.activeFromPeriod });
+      break;
+    }
+    // A top-up does not delay eligibility: the stake was already active. Only an unknown subscription is created.
+    case 'StakeToppedUp': {
+      let g = s.subscriptions.get(ev.data.group);
+      if (!g) {
+        g = new Map();
+        s.subscriptions.set(ev.data.group, g);
+      }
+      if (!g.has(ev.data.operator)) g.set(ev.data.operator, { activeFromPeriod: ev.data.activeFromPeriod });
+      break;
+    }
+    case 'OperatorUnsubscribed': {
+      const x = s.subscriptions.get(ev.data.group)?.get(ev.data.operator);
+      if (x) x.finalPeriod = ev.data.finalPeriod;
+      break;
+    }
+    case 'StakeReleased':
+      s.subscriptions.get(ev.data.group)?.delete(ev.data.operator);
+      break;
+    case 'WorkerConnected':
+      s.workerOf.set(ev.data.operator, ev.data.worker);
+      s.operatorOf.set(ev.data.worker, ev.data.operator);
+      break;
+    case 'WorkerDisconnected': {
+      const d = ev.data;
+      if (s.workerOf.get(d.operator) === d.worker) s.workerOf.delete(d.operator);
+      if (s.operatorOf.get(d.worker) === d.operator) s.operatorOf.delete(d.worker);
+      break;
+    }
+    case 'RoundStarted': {
+      const d = ev.data;
+      const key = roundKey(d.solution, d.roundId);
+      // The solution's and group's names, and the starter when it is the registrar, are the solution
+      // view's strings, not one copy per round.
+      const sol = s.solutions.get(d.solution);
+      s.rounds.set(key, {
+        solution: sol?.solution ?? d.solution,
+        roundId: d.roundId,
+        group: sol?.group === d.group ? sol.group : d.group,
+        starter: sol?.owner === d.starter ? sol.owner : d.starter,
+        startBlock: d.startBlock,
+        endBlock: d.endBlock,
+        period: d.rewardPeriod,
+        quorumPercent: d.quorumPercent,
+        voteThresholdPercent: d.voteThresholdPercent,
+        unresolvedPolicy: d.unresolvedPolicy,
+        ...(d.retryOf !== undefined ? { retryOf: d.retryOf } : {}),
+        eligible: d.eligible,
+        snapshot: new Map(),
+        votes: new Map(),
+        status: 'ACTIVE',
+        alerted: false,
+        seq: s.rounds.size,
+      });
+      s.active.add(key);
+      if (d.retryOf !== undefined) s.retryPending.delete(roundKey(d.solution, d.retryOf));
+      let l = s.bySolution.get(d.solution);
+      if (!l) {
+        l = [];
+        s.bySolution.set(d.solution, l);
+      }
+      l.push(key);
+      break;
+    }
+    // A round's snapshot and votes are recorded while it is Active (both are written in its own stream before its close).
+    case 'RoundSnapshot': {
+      const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
+      if (r?.status === 'ACTIVE') for (const [w, o] of ev.data.workers) r.snapshot.set(w, o);
+      break;
+    }
+    case 'VoteCast': {
+      const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
+      if (r?.status === 'ACTIVE') r.votes.set(ev.data.worker, ev.data.result);
+      break;
+    }
+    case 'RoundClosed': {
+      const key = roundKey(ev.data.solution, ev.data.roundId);
+      const r = s.rounds.get(key);
+      if (r && r.status === 'ACTIVE') {
+        r.status = 'OFF_CHAIN_VOTE';
+        leaveOpenState(r);
+      }
+      s.active.delete(key);
+      break;
+    }
+    case 'RoundSettled': {
+      const d = ev.data;
+      const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (r) {
+        leaveOpenState(r);
+        Object.assign(r, { status: 'SETTLED', result: d.result, top: d.tally.top, merkleRoot: d.merkleRoot });
+      }
+      break;
+    }
+    case 'RoundUnresolved': {
+      const d = ev.data;
+      const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (r) {
+        leaveOpenState(r);
+        Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
+      }
+      if (r?.unresolvedPolicy === 'RETRY_ONCE' && !r.alerted) s.retryPending.add(roundKey(d.solution, d.roundId));
+      break;
+    }
+    case 'RoundAlert': {
+      const key = roundKey(ev.data.solution, ev.data.roundId);
+      const r = s.rounds.get(key);
+      if (r) r.alerted = true;
+      s.retryPending.delete(key);
+      break;
+    }
+    default:
+      unhandled(ev);
+  }
+  return s;
+}
