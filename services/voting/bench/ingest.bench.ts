@@ -9,7 +9,8 @@
  * Knobs: BENCH_WORKERS (5000), BENCH_ROUNDS_PER_MODE (2: rounds of BENCH_WORKERS votes per mode),
  * BENCH_VERIFY_THREADS (voting's VOTE_VERIFY_THREADS), BENCH_SKIP_SINGLE=1 (batched mode only),
  * BENCH_PROFILE (a file voting `--require`s: an inspector profile; consensus too with
- * BENCH_PROFILE_CONSENSUS=1), BENCH_NODE_OPTIONS (voting's
+ * BENCH_PROFILE_CONSENSUS=1; with BENCH_PROFILE=bench/profile-window.cjs and BENCH_PROFILE_WINDOW=<dir>
+ * each profiles only the batched window, written to <dir>), BENCH_NODE_OPTIONS (voting's
  * NODE_OPTIONS), BENCH_SETUP_TIMEOUT_MS. To compare with another build, run this file from that
  * build's checkout (the bench is only a client; alternate the runs).
  */
@@ -60,6 +61,29 @@ const sodiumCeiling = async (): Promise<number | undefined> => {
 const rssMb = async (pid: number | undefined): Promise<number> => {
   const m = /VmRSS:\s+(\d+) kB/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+};
+/** CPU seconds of every process whose command is PostgreSQL or Kafka's JVM (shared infra: other users' work counts too), and this client's. */
+const infraCpuSec = async (): Promise<{ postgres: number; kafka: number; client: number }> => {
+  const fs = await import('node:fs/promises');
+  let postgres = 0;
+  let kafka = 0;
+  for (const d of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const raw = await fs.readFile(`/proc/${d}/stat`, 'utf8').catch(() => '');
+    const comm = /\((.*)\)/.exec(raw)?.[1];
+    if (comm !== 'postgres' && comm !== 'java') continue;
+    const f = raw.split(') ')[1]!.split(' ');
+    // utime + stime, plus the reaped children's (a PostgreSQL backend that ended counts in the postmaster's).
+    const s = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+    if (comm === 'postgres') postgres += s;
+    else if ((await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).includes('kafka.Kafka')) kafka += s;
+  }
+  const c = process.cpuUsage();
+  return { postgres, kafka, client: (c.user + c.system) / 1e6 };
+};
+/** BENCH_PROFILE_WINDOW: SIGUSR2 to both services (bench/profile-window.cjs starts, then writes, a CPU profile). */
+const profileSignal = (): void => {
+  if (process.env.BENCH_PROFILE_WINDOW) for (const p of procs) p.child.kill('SIGUSR2');
 };
 /** CPU seconds a process used so far (all its threads: user + system), from /proc. */
 const cpuSec = async (pid: number | undefined): Promise<number> => {
@@ -158,6 +182,8 @@ try {
   const batched = signed.slice(ROUNDS_PER_MODE).flat();
   const batches = Array.from({ length: Math.ceil(batched.length / BATCH) }, (_, i) => batched.slice(i * BATCH, (i + 1) * BATCH));
   const cpu0 = { voting: await cpuSec(procs[1]!.child.pid), consensus: await cpuSec(procs[0]!.child.pid) };
+  const infra0 = await infraCpuSec();
+  profileSignal();
   t = performance.now();
   await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
   const batchSec = (performance.now() - t) / 1000;
@@ -183,6 +209,9 @@ try {
   const consensusLagSec = (performance.now() - t) / 1000 - batchSec;
   // CPU per vote (load-independent, unlike votes/s on a shared machine): voting until the last answer, consensus until it recorded them all.
   const consensusCpu = (await cpuSec(procs[0]!.child.pid)) - cpu0.consensus;
+  const infra1 = await infraCpuSec();
+  profileSignal();
+  const perVoteUs = (sec: number): number => Math.round((sec / batched.length) * 1e6);
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
     `SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' AND stream_id = ANY($1)`, [ids.map((id) => `round:sol:${id}`)])).rows[0].n as number;
@@ -216,7 +245,8 @@ try {
     consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), appends: consensusCommits,
       note: 'consensus records VoteCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
     cpuPerBatchedVote: { votingUs: Math.round((votingCpu / batched.length) * 1e6), consensusUs: Math.round((consensusCpu / batched.length) * 1e6), votingCores: +(votingCpu / batchSec).toFixed(2),
-      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus until it recorded the votes (its lag included); PostgreSQL, Kafka and the client not counted' },
+      postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(infra1.client - infra0.client),
+      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus, PostgreSQL (every backend), Kafka and this client until consensus recorded the votes (its lag included); PostgreSQL and Kafka are shared: other users\' work in the window counts too' },
     verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
     signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),

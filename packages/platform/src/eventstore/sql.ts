@@ -106,6 +106,24 @@ export interface SqlStoreOptions {
   readonly guard?: (tx: SqlExecutor) => Promise<void>;
 }
 
+/** Escapes PostgreSQL's json functions refuse (a lone surrogate, NUL) though the json type stores them. */
+const UNSAFE_IN_JSON_FUNCTIONS = /\\u(?:d[89a-f]|0000)/;
+
+/** The events of one append from one JSON array parameter ($3), versions after $2. */
+const insertJson = (schema: string): string =>
+  `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata)
+   SELECT $1, $2::int + x.o::int, x.e->>'t', x.e->'d', x.e->'m'
+   FROM json_array_elements($3::json) WITH ORDINALITY AS x(e, o) ORDER BY x.o`;
+
+/** The same with five parameters per row. */
+const insertRows = (schema: string, n: number): string =>
+  `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${Array.from({ length: n }, (_, i) => {
+    const b = i * 5;
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::json, $${b + 5}::json)`;
+  }).join(',')}`;
+const rowParams = (streamId: string, actual: number, events: readonly EventData[]): unknown[] =>
+  events.flatMap((e, i) => [streamId, actual + 1 + i, e.type, JSON.stringify(e.data), e.metadata === undefined ? null : JSON.stringify(e.metadata)]);
+
 /** Snapshots kept per version: the newest and the one before (should the newest be unreadable). */
 const SNAPSHOTS_KEPT = 2;
 
@@ -132,17 +150,33 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
         const preceding = cur.rows[0]?.p === null || cur.rows[0]?.p === undefined ? START : sqlPosition(cur.rows[0].p);
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
-        const params: unknown[] = [];
-        const values = events.map((e, i) => {
-          params.push(streamId, actual + 1 + i, e.type, JSON.stringify(e.data), e.metadata === undefined ? null : JSON.stringify(e.metadata));
-          const b = i * 5;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::json, $${b + 5}::json)`;
-        });
-        const ins = await tx.query<{ position: string }>(
-          `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${values.join(',')} RETURNING position`,
-          params,
+        // The rows usually travel as one JSON parameter (each event's data and metadata embedded, not
+        // serialised apart and bound as 5 parameters per row), and only the range of positions comes
+        // back. `->` returns a json element's text as written, so each stored data/metadata is the
+        // same text as JSON.stringify of it alone; an absent metadata (key dropped) is SQL NULL.
+        // PostgreSQL's json functions refuse a lone surrogate or NUL escape that the json type
+        // itself stores: such (rare) appends take the row-per-parameter path.
+        const rows = JSON.stringify(events.map((e) => ({ t: e.type, d: e.data, m: e.metadata })));
+        const asJson = !UNSAFE_IN_JSON_FUNCTIONS.test(rows);
+        const ins = await tx.query<{ lo: string | number; hi: string | number; n: number; k: number }>(
+          `WITH ins AS (${asJson ? insertJson(schema) : insertRows(schema, events.length)} RETURNING position, version)
+           SELECT min(position) AS lo, max(position) AS hi, count(*)::int AS n, count(DISTINCT position - version)::int AS k FROM ins`,
+          asJson ? [streamId, actual, rows] : rowParams(streamId, actual, events),
         );
-        const positions = ins.rows.map((r) => sqlPosition(r.position));
+        const r = ins.rows[0]!;
+        if (r.n !== events.length) throw new Error(`append: ${r.n} rows inserted for ${events.length} events`);
+        let positions: LogPosition[];
+        const lo = BigInt(r.lo);
+        if (r.k === 1 && BigInt(r.hi) - lo === BigInt(events.length - 1)) {
+          // Dense and in version order (the usual case under the lock): the positions are the range.
+          positions = events.map((_, i) => (lo + BigInt(i)).toString() as LogPosition);
+        } else {
+          const back = await tx.query<{ position: string }>(`SELECT position FROM ${schema}.events WHERE stream_id = $1 AND version > $2 ORDER BY version`, [
+            streamId,
+            actual,
+          ]);
+          positions = back.rows.map((x) => sqlPosition(x.position));
+        }
         return { nextVersion: actual + events.length, lastPosition: positions[positions.length - 1]!, written: { preceding, positions } };
       });
       for (const w of [...waiters]) w();
