@@ -86,7 +86,7 @@ for (const [name, client, skipped] of backends) {
     const tricky: EventData[] = [
       {
         type: 'A',
-        data: { s: 'é ü 日本 "q" \\ \n\t \u2028 \u0001 \ud83d\ude00', n: 1e21, f: -0.5, big: 12345678901234567890, deep: [1, { a: [null, true, {}] }, []] },
+        data: { s: 'é ü 日本 "q" \\ \n\t \u2028 \u0001 \ud83d\ude00', n: 1e21, f: -0.5, big: 12345678901234567000, deep: [1, { a: [null, true, {}] }, []] },
         metadata: { signer: 'x', nonce: '7' },
       },
       { type: 'B', data: [], metadata: null },
