@@ -187,6 +187,7 @@ try {
   t = performance.now();
   await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
   const batchSec = (performance.now() - t) / 1000;
+  const clientCpu = (await infraCpuSec()).client - infra0.client;
   const votingCpu = (await cpuSec(procs[1]!.child.pid)) - cpu0.voting;
   const rssAfter = await rssMb(procs[1]!.child.pid);
   const ceilingAfter = await verifyCeiling();
@@ -245,8 +246,8 @@ try {
     consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), appends: consensusCommits,
       note: 'consensus records VoteCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
     cpuPerBatchedVote: { votingUs: Math.round((votingCpu / batched.length) * 1e6), consensusUs: Math.round((consensusCpu / batched.length) * 1e6), votingCores: +(votingCpu / batchSec).toFixed(2),
-      postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(infra1.client - infra0.client),
-      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus, PostgreSQL (every backend), Kafka and this client until consensus recorded the votes (its lag included); PostgreSQL and Kafka are shared: other users\' work in the window counts too' },
+      postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(clientCpu),
+      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus, PostgreSQL (every backend), Kafka until consensus recorded the votes, this client (gRPC) until the last answer (its lag included); PostgreSQL and Kafka are shared: other users\' work in the window counts too' },
     verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
     signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),

@@ -151,3 +151,27 @@ for (const [name, client, skipped] of backends) {
     await store.close();
   });
 }
+
+for (const [name, client, skipped] of backends) {
+  test(`${name}: snapshots are compressed with lz4 where the server has it (PostgreSQL), left as they are where not (PGlite); a snapshot reads back`, {
+    skip: skipped,
+  }, async () => {
+    const sql = client();
+    const schema = schemaFor(`snp${process.pid.toString(36)}${Date.now().toString(36)}`);
+    await migrate(sql, schema);
+    await migrate(sql, schema); // a second start changes nothing
+    const c = await sql.query<{ c: string }>(
+      `SELECT attcompression::text AS c FROM pg_attribute WHERE attrelid = '${schema}.snapshots'::regclass AND attname = 'data'`,
+    );
+    assert.equal(c.rows[0]!.c, name === 'PostgreSQL' ? 'l' : '');
+    const store = sqlEventStore(sql, schema);
+    const data = new Uint8Array(Buffer.from('state '.repeat(100_000)));
+    const at = await store.append('s', [{ type: 'E', data: {} }], -1);
+    await store.saveSnapshot({ position: at.lastPosition, version: 'v1', events: 7, data });
+    const back = await store.loadSnapshot('v1');
+    assert.equal(back?.events, 7);
+    assert.deepEqual(Buffer.from(back!.data), Buffer.from(data));
+    await sql.query(`DROP SCHEMA ${schema} CASCADE`);
+    await store.close();
+  });
+}

