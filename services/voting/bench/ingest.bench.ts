@@ -81,6 +81,34 @@ const infraCpuSec = async (): Promise<{ postgres: number; kafka: number; client:
   const c = process.cpuUsage();
   return { postgres, kafka, client: (c.user + c.system) / 1e6 };
 };
+/**
+ * CPU seconds so far of the PostgreSQL backends serving each of `pids` (their TCP connections to
+ * port 5432 matched to pg_stat_activity's client ports): the database's work for these processes
+ * alone, unlike the machine-wide figure above. A backend that ended in between is not counted.
+ */
+const backendCpuSec = async (db: pg.Client, pids: Record<string, number | undefined>): Promise<Record<string, Map<number, number>>> => {
+  const fs = await import('node:fs/promises');
+  const portOf = new Map<string, number>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await fs.readFile(f, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10 || !c[2]!.endsWith(':1538')) continue;
+      portOf.set(c[9]!, Number.parseInt(c[1]!.split(':')[1]!, 16));
+    }
+  }
+  const byPort = new Map((await db.query('SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL')).rows.map((r) => [r.client_port as number, r.pid as number]));
+  const out: Record<string, Map<number, number>> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const m = new Map<number, number>();
+    for (const fd of await fs.readdir(`/proc/${pid}/fd`).catch(() => [])) {
+      const inode = /^socket:\[(\d+)\]$/.exec(await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
+      const backend = inode === undefined ? undefined : byPort.get(portOf.get(inode) ?? -1);
+      if (backend !== undefined) m.set(backend, await cpuSec(backend).catch(() => 0));
+    }
+    out[name] = m;
+  }
+  return out;
+};
 /** BENCH_PROFILE_WINDOW: SIGUSR2 to both services (bench/profile-window.cjs starts, then writes, a CPU profile). */
 const profileSignal = (): void => {
   if (process.env.BENCH_PROFILE_WINDOW) for (const p of procs) p.child.kill('SIGUSR2');
@@ -183,6 +211,10 @@ try {
   const batches = Array.from({ length: Math.ceil(batched.length / BATCH) }, (_, i) => batched.slice(i * BATCH, (i + 1) * BATCH));
   const cpu0 = { voting: await cpuSec(procs[1]!.child.pid), consensus: await cpuSec(procs[0]!.child.pid) };
   const infra0 = await infraCpuSec();
+  const probeDb = new pg.Client({ connectionString: infra.databaseUrl });
+  await probeDb.connect();
+  const servicePids = { voting: procs[1]!.child.pid, consensus: procs[0]!.child.pid };
+  const backends0 = await backendCpuSec(probeDb, servicePids);
   profileSignal();
   t = performance.now();
   await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
@@ -211,7 +243,18 @@ try {
   // CPU per vote (load-independent, unlike votes/s on a shared machine): voting until the last answer, consensus until it recorded them all.
   const consensusCpu = (await cpuSec(procs[0]!.child.pid)) - cpu0.consensus;
   const infra1 = await infraCpuSec();
+  const backends1 = await backendCpuSec(probeDb, servicePids);
+  await probeDb.end();
   profileSignal();
+  /** Per service: its backends' CPU in the window (new ones counted whole), and how many of the first ones ended. */
+  const backendUs = Object.fromEntries(
+    Object.entries(backends1).map(([name, now]) => {
+      let sec = 0;
+      for (const [b, v] of now) sec += v - (backends0[name]!.get(b) ?? 0);
+      const ended = [...backends0[name]!.keys()].filter((b) => !now.has(b)).length;
+      return [name, { us: Math.round((sec / batched.length) * 1e6), backends: now.size, ended }];
+    }),
+  );
   const perVoteUs = (sec: number): number => Math.round((sec / batched.length) * 1e6);
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
@@ -247,6 +290,7 @@ try {
       note: 'consensus records VoteCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
     cpuPerBatchedVote: { votingUs: Math.round((votingCpu / batched.length) * 1e6), consensusUs: Math.round((consensusCpu / batched.length) * 1e6), votingCores: +(votingCpu / batchSec).toFixed(2),
       postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(clientCpu),
+      postgresBackendsUs: backendUs,
       note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus, PostgreSQL (every backend), Kafka until consensus recorded the votes, this client (gRPC) until the last answer (its lag included); PostgreSQL and Kafka are shared: other users\' work in the window counts too' },
     verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },

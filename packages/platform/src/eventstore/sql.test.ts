@@ -175,3 +175,45 @@ for (const [name, client, skipped] of backends) {
     await store.close();
   });
 }
+
+for (const [name, client, skipped] of backends) {
+  test(`${name}: readAll without the bodies of streams under a prefix: every event in order, those without data and metadata, the others whole`, {
+    skip: skipped,
+  }, async () => {
+    const sql = client();
+    const schema = schemaFor(`rab${process.pid.toString(36)}${Date.now().toString(36)}`);
+    await migrate(sql, schema);
+    const store = sqlEventStore(sql, schema);
+    await store.append('round:a', [{ type: 'A', data: { i: 0 }, metadata: { signer: 's' } }], -1);
+    await store.append(
+      'inbox:voting:round:x',
+      [
+        { type: 'VoteCast', data: { i: 1 }, metadata: { source: 'voting' } },
+        { type: 'VoteCast', data: { i: 2 } },
+      ],
+      -1,
+    );
+    await store.append('round:inbox:', [{ type: 'B', data: { i: 3 } }], -1);
+    const whole = await store.readAll(START, 10);
+    const bare = await store.readAll(START, 10, { withoutBodiesUnder: 'inbox:' });
+    assert.deepEqual(
+      bare.map((e) => [e.position, e.streamId, e.version, e.type]),
+      whole.map((e) => [e.position, e.streamId, e.version, e.type]),
+    );
+    assert.deepEqual(
+      bare.map((e) => [e.data, e.metadata]),
+      [
+        [{ i: 0 }, { signer: 's' }],
+        [null, undefined],
+        [null, undefined],
+        [{ i: 3 }, undefined],
+      ],
+    );
+    assert.deepEqual(await store.readAll(whole[1]!.position, 2, { withoutBodiesUnder: 'inbox:' }).then((b) => b.map((e) => e.position)), [
+      whole[2]!.position,
+      whole[3]!.position,
+    ]);
+    await sql.query(`DROP SCHEMA ${schema} CASCADE`);
+    await store.close();
+  });
+}

@@ -9,6 +9,7 @@ import {
   type ExpectedVersion,
   type Json,
   type LogPosition,
+  type LogReadOptions,
   type RecordedEvent,
 } from './types.js';
 import type { SnapshotStore, StoredSnapshot } from '../snapshot.js';
@@ -202,11 +203,17 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
       );
       return r.rows.map(toEvent);
     },
-    async readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]> {
+    async readAll(after: LogPosition, limit: number, opts?: LogReadOptions): Promise<RecordedEvent[]> {
+      const skip = opts?.withoutBodiesUnder;
       const r = await sql.query<Row>(
-        `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
-         WHERE position > $1 ORDER BY position LIMIT $2`,
-        [afterIdentity(after).toString(), limit],
+        skip === undefined
+          ? `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
+             WHERE position > $1 ORDER BY position LIMIT $2`
+          : `SELECT position, stream_id, version, type,
+               CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE data END AS data,
+               CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE metadata END AS metadata
+             FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+        skip === undefined ? [afterIdentity(after).toString(), limit] : [afterIdentity(after).toString(), limit, skip],
       );
       return r.rows.map(toEvent);
     },
