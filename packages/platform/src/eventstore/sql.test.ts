@@ -89,7 +89,7 @@ for (const [name, client, skipped] of backends) {
         data: { s: 'é ü 日本 "q" \\ \n\t \u2028 \u0001 \ud83d\ude00', n: 1e21, f: -0.5, big: 12345678901234567000, deep: [1, { a: [null, true, {}] }, []] },
         metadata: { signer: 'x', nonce: '7' },
       },
-      { type: 'B', data: [], metadata: null },
+      { type: 'B', data: [], metadata: { nested: { deep: [1, 'x', null] } } },
       { type: 'C', data: 'a string' },
       { type: 'D', data: { key_order: { z: 1, a: 2 } }, metadata: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } },
     ];
@@ -106,8 +106,21 @@ for (const [name, client, skipped] of backends) {
     assert.deepEqual(
       rows.rows.map((x) => x.isnull),
       [false, false, true, false, false, false, true, false],
-      'absent metadata is SQL NULL, a null one the JSON null',
+      'absent metadata is SQL NULL',
     );
+    // An explicit null metadata is stored as the JSON null (that append takes the plain insert).
+    const withNull: EventData[] = Array.from({ length: 8 }, (_, i) => ({
+      type: 'N',
+      data: { i },
+      ...(i === 3 ? { metadata: null } : i === 4 ? {} : { metadata: { i } }),
+    }));
+    await store.append('s-4', withNull, -1);
+    const rows4 = await sql.query<{ m: string | null }>(`SELECT metadata::text AS m FROM ${schema}.events WHERE stream_id = 's-4' ORDER BY version`);
+    assert.deepEqual(
+      rows4.rows.map((x) => x.m),
+      withNull.map((e) => (e.metadata === undefined ? null : JSON.stringify(e.metadata))),
+    );
+    assert.equal(rows4.rows[3]!.m, 'null');
     assert.deepEqual(
       r.written?.positions,
       rows.rows.map((x) => x.position),

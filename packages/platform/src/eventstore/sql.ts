@@ -134,8 +134,9 @@ const UNSAFE_IN_JSON_FUNCTIONS = /\\u(?:d[89a-f]|0000)/;
 /** The events of one append from one JSON array parameter ($3), versions after $2. */
 const insertJson = (schema: string): string =>
   `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata)
-   SELECT $1, $2::int + x.o::int, x.e->>'t', x.e->'d', x.e->'m'
-   FROM json_array_elements($3::json) WITH ORDINALITY AS x(e, o) ORDER BY x.o`;
+   SELECT $1, $2::int + x.o::int, x.t, x.d, CASE WHEN json_typeof(x.m) = 'null' THEN NULL ELSE x.m END
+   FROM ROWS FROM (unnest($3::text[]), json_array_elements($4::json), json_array_elements($5::json)) WITH ORDINALITY AS x(t, d, m, o)
+   ORDER BY x.o`;
 
 /** The same with five parameters per row. */
 const insertRows = (schema: string, n: number): string =>
@@ -172,25 +173,29 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
         const preceding = cur.rows[0]?.p === null || cur.rows[0]?.p === undefined ? START : sqlPosition(cur.rows[0].p);
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
-        // A run of events (an inbox slice, a group commit of votes) travels as one JSON parameter
-        // (each event's data and metadata embedded, not serialised apart and bound as 5 parameters
-        // per row), and only the range of positions comes back. `->` returns a json element's text
-        // as written, so each stored data/metadata is the same text as JSON.stringify of it alone;
-        // an absent metadata (key dropped) is SQL NULL. A few events keep the plain row-per-
+        // A run of events (an inbox slice, a group commit of votes) travels as three array
+        // parameters (types, data, metadata: each serialised once, not bound as 5 parameters per
+        // row), and only the range of positions comes back. `json_array_elements` returns each
+        // element's text as written, so each stored data/metadata is the same text as
+        // JSON.stringify of it alone; an absent metadata is SQL NULL. A few events keep the plain row-per-
         // parameter insert (cheaper to plan, measured on PGlite), as does a run whose JSON holds an
         // escape PostgreSQL's json functions refuse though the json type stores it (a lone
         // surrogate, NUL).
-        const rows =
-          events.length >= (opts.jsonRowsFrom ?? JSON_APPEND_MIN) ? JSON.stringify(events.map((e) => ({ t: e.type, d: e.data, m: e.metadata }))) : undefined;
+        // (Three arrays zipped: the types, the data, the metadata — `null` for none; an explicit
+        // null metadata, which the json type would store as JSON null, takes the plain insert.)
+        const json =
+          events.length >= (opts.jsonRowsFrom ?? JSON_APPEND_MIN) && !events.some((e) => e.metadata === null)
+            ? { data: JSON.stringify(events.map((e) => e.data)), metadata: JSON.stringify(events.map((e) => e.metadata ?? null)) }
+            : undefined;
         let positions: LogPosition[];
-        if (rows === undefined || UNSAFE_IN_JSON_FUNCTIONS.test(rows)) {
+        if (json === undefined || UNSAFE_IN_JSON_FUNCTIONS.test(json.data) || UNSAFE_IN_JSON_FUNCTIONS.test(json.metadata)) {
           const ins = await tx.query<{ position: string }>(`${insertRows(schema, events.length)} RETURNING position`, rowParams(streamId, actual, events));
           positions = ins.rows.map((x) => sqlPosition(x.position));
         } else {
           const ins = await tx.query<{ lo: string | number; hi: string | number; n: number; k: number }>(
             `WITH ins AS (${insertJson(schema)} RETURNING position, version)
              SELECT min(position) AS lo, max(position) AS hi, count(*)::int AS n, count(DISTINCT position - version)::int AS k FROM ins`,
-            [streamId, actual, rows],
+            [streamId, actual, events.map((e) => e.type), json.data, json.metadata],
           );
           const r = ins.rows[0]!;
           if (r.n !== events.length) throw new Error(`append: ${r.n} rows inserted for ${events.length} events`);
