@@ -174,15 +174,14 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
         // A run of events (an inbox slice, a group commit of votes) travels as three array
-        // parameters (types, data, metadata: each serialised once, not bound as 5 parameters per
-        // row), and only the range of positions comes back. `json_array_elements` returns each
-        // element's text as written, so each stored data/metadata is the same text as
-        // JSON.stringify of it alone; an absent metadata is SQL NULL. A few events keep the plain row-per-
-        // parameter insert (cheaper to plan, measured on PGlite), as does a run whose JSON holds an
-        // escape PostgreSQL's json functions refuse though the json type stores it (a lone
-        // surrogate, NUL).
-        // (Three arrays zipped: the types, the data, the metadata — `null` for none; an explicit
-        // null metadata, which the json type would store as JSON null, takes the plain insert.)
+        // parameters zipped (types; data; metadata, `null` for none), each serialised once instead
+        // of 5 bound parameters per row, and only the range of positions comes back.
+        // `json_array_elements` returns each element's text as written, so each stored
+        // data/metadata is the same text as JSON.stringify of it alone. The plain row-per-parameter
+        // insert stays for a few events (cheaper to plan, measured on PGlite), for an explicit null
+        // metadata (stored as JSON null, which the array cannot tell from none), and for a run
+        // whose JSON holds an escape PostgreSQL's json functions refuse though the json type
+        // stores it (a lone surrogate, NUL).
         const json =
           events.length >= (opts.jsonRowsFrom ?? JSON_APPEND_MIN) && !events.some((e) => e.metadata === null)
             ? { data: JSON.stringify(events.map((e) => e.data)), metadata: JSON.stringify(events.map((e) => e.metadata ?? null)) }
