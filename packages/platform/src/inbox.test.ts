@@ -88,3 +88,51 @@ test('inbox, batched: a fetched batch is recorded in order, one append per run o
   await again.stop();
   await store.close();
 });
+
+test('inbox, batched, spans not recorded: each record carries its message trace (a new span id) without making spans; a failed append still fails the batch', async () => {
+  const { setTracing } = await import('./telemetry/trace.js');
+  setTracing(true, false);
+  try {
+    const store = await pgliteEventStore('inboxtrace');
+    let fail = true;
+    const flaky: EventStore = {
+      ...store,
+      append: (...a: Parameters<EventStore['append']>) => (fail ? Promise.reject(new Error('connection lost')) : store.append(...a)),
+    };
+    let options: ConsumerOptions | undefined;
+    const bus: Bus = {
+      publish: async () => undefined,
+      consume: async (c) => {
+        options = c;
+        return { stop: async () => undefined };
+      },
+      close: async () => undefined,
+    };
+    const rt = createRuntime('consensus', flaky, decider, silentLogger);
+    await rt.start();
+    await startInbox(bus, rt, { voting: ['VoteCast'] }, silentLogger);
+    const trace = 'ab'.repeat(16);
+    const batch = published().map((m, i) =>
+      i === 0 ? m : { ...m, headers: { traceparent: `00-${trace}-${(i + 1).toString(16).padStart(16, '0')}-${i % 2 ? '01' : '00'}` } },
+    );
+    await assert.rejects(options!.handleBatch!(batch), /connection lost/, 'not acknowledged: the bus redelivers it');
+    assert.deepEqual(rt.state(), []);
+    fail = false;
+    await options!.handleBatch!(batch);
+    assert.equal(rt.state().length, batch.length);
+    const recorded = (await store.readAll('0' as never, 100)).filter((e) => e.type === 'VoteCast');
+    const parents = recorded.map((e) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec((e.metadata as { traceparent: string }).traceparent)!);
+    // The first message had no trace context: its record starts a sampled trace of its own.
+    assert.notEqual(parents[0]![1], trace);
+    assert.equal(parents[0]![3], '01');
+    for (let i = 1; i < batch.length; i++) {
+      assert.equal(parents[i]![1], trace, 'the message trace continues');
+      assert.notEqual(parents[i]![2], batch[i]!.headers!.traceparent!.split('-')[2], 'a span of its own');
+      assert.equal(parents[i]![3], i % 2 ? '01' : '00', 'the sampled flag kept');
+    }
+    await rt.stop();
+    await store.close();
+  } finally {
+    setTracing(false);
+  }
+});

@@ -5,7 +5,7 @@ import { parseEnvelope, type Envelope } from './envelope.js';
 import type { Logger } from './log.js';
 import { consumeSpan } from './telemetry/kafka.js';
 import { ingestSpan } from './telemetry/runtime.js';
-import { traceCarrier } from './telemetry/trace.js';
+import { traceCarrier, unrecordedChildCarrier } from './telemetry/trace.js';
 import { isInboxGap, type Runtime } from './runtime.js';
 
 /** The consumer group of a service's inbox: `ewx-<service>`, after the namespace if any. */
@@ -26,7 +26,8 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
   const ingestBatch = runtime.ingestBatch?.bind(runtime);
   // A fetched run of messages: the wanted ones recorded with one append per run of one source
-  // stream. Each message still has its consumer span, and its record the trace of that span.
+  // stream. Each message still has its consumer span where spans are recorded, and its record the
+  // trace of that span.
   const recordSlice = async (messages: readonly IncomingMessage[], ingest: NonNullable<typeof ingestBatch>): Promise<void> => {
     const envs: Envelope[] = [];
     const traces: (Record<string, string> | undefined)[] = [];
@@ -39,6 +40,13 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
       const env = parseEnvelope(m.value);
       if (!types.get(env.source)?.has(env.type)) continue;
       const k = envs.push(env) - 1;
+      // Spans that nobody records (no exporter, or an unsampled trace) are not made: the record
+      // gets the trace context they would have given it (the message's trace, a new span id).
+      const unrecorded = unrecordedChildCarrier(m.headers);
+      if (unrecorded) {
+        traces[k] = unrecorded.carrier;
+        continue;
+      }
       // Synchronously (the spans start at once): its consumer span, its record's span, and the trace for its record.
       spans.push(
         consumeSpan(runtime.service, m, async () => {
@@ -50,6 +58,10 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
       );
     }
     if (envs.length === 0) return;
+    // Observed here too: with no span waiting on it (none recorded), a failed batch must still fail
+    // this slice (unacknowledged, redelivered), not pass as an unobserved rejection.
+    done.catch(() => undefined);
+    let failed: { error: unknown } | undefined;
     try {
       const recorded = await ingest(envs, traces);
       recorded.forEach((r, i) => {
@@ -58,9 +70,11 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
       settle(recorded);
     } catch (e) {
       if (isInboxGap(e)) log.error(e.message, { source: e.source, stream: e.sourceStream, version: e.version, gaps: 1 });
-      settle(undefined, e ?? new Error('inbox batch failed'));
+      failed = { error: e ?? new Error('inbox batch failed') };
+      settle(undefined, failed.error);
     }
     await Promise.all(spans);
+    if (failed) throw failed.error;
   };
   return bus.consume({
     groupId: inboxGroupOf(runtime.service, namespace),

@@ -58,3 +58,36 @@ test('relay: every event of one log is published with one key, so a consumer see
   );
   await store.close();
 });
+
+test("relay: inbox copies are read without their bodies and never published; the checkpoint passes them; the service's own events are published whole", async () => {
+  const store = await pgliteEventStore('relayinbox');
+  await store.append('inbox:voting:round:s:r', [{ type: 'VoteCast', data: { v: 0 }, metadata: { source: 'voting' } }], -1);
+  await store.append('round:s:r', [{ type: 'RoundSettled', data: { r: 1 } }], -1);
+  await store.append('inbox:voting:round:s:r', [{ type: 'VoteCast', data: { v: 1 } }], 0);
+  const reads: (object | undefined)[] = [];
+  const watched = {
+    ...store,
+    readAll: (after: Parameters<typeof store.readAll>[0], limit: number, opts?: Parameters<typeof store.readAll>[2]) => {
+      reads.push(opts);
+      return store.readAll(after, limit, opts);
+    },
+  };
+  const sent: OutgoingMessage[] = [];
+  const bus: Bus = {
+    async publish(_topic, messages) {
+      sent.push(...messages);
+    },
+    consume: async () => ({ stop: async () => undefined }),
+    close: async () => undefined,
+  };
+  const relay = startRelay(watched, bus, 'consensus', silentLogger);
+  await relay.caughtUp;
+  await relay.stop();
+  assert.deepEqual(reads[0], { withoutBodiesUnder: 'inbox:' });
+  assert.deepEqual(
+    sent.map((m) => JSON.parse(m.value) as { streamId: string; data: unknown }).map((e) => [e.streamId, e.data]),
+    [['round:s:r', { r: 1 }]],
+  );
+  assert.equal(await store.getCheckpoint('relay'), (await store.readAll('0' as never, 10))[2]!.position);
+  await store.close();
+});

@@ -26,6 +26,8 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
   return subscribe(store, {
     checkpoint: 'relay',
     batchSize: 500,
+    // Inbox copies are never relayed: their bodies need not be read.
+    withoutBodiesUnder: INBOX_PREFIX,
     log: log.child({ component: 'relay' }),
     handler: async (events) => {
       const own = events.filter((e) => !e.streamId.startsWith(INBOX_PREFIX));

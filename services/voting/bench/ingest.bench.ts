@@ -9,7 +9,8 @@
  * Knobs: BENCH_WORKERS (5000), BENCH_ROUNDS_PER_MODE (2: rounds of BENCH_WORKERS votes per mode),
  * BENCH_VERIFY_THREADS (voting's VOTE_VERIFY_THREADS), BENCH_SKIP_SINGLE=1 (batched mode only),
  * BENCH_PROFILE (a file voting `--require`s: an inspector profile; consensus too with
- * BENCH_PROFILE_CONSENSUS=1), BENCH_NODE_OPTIONS (voting's
+ * BENCH_PROFILE_CONSENSUS=1; with BENCH_PROFILE=bench/profile-window.cjs and BENCH_PROFILE_WINDOW=<dir>
+ * each profiles only the batched window, written to <dir>), BENCH_NODE_OPTIONS (voting's
  * NODE_OPTIONS), BENCH_SETUP_TIMEOUT_MS. To compare with another build, run this file from that
  * build's checkout (the bench is only a client; alternate the runs).
  */
@@ -60,6 +61,57 @@ const sodiumCeiling = async (): Promise<number | undefined> => {
 const rssMb = async (pid: number | undefined): Promise<number> => {
   const m = /VmRSS:\s+(\d+) kB/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+};
+/** CPU seconds of every process whose command is PostgreSQL or Kafka's JVM (shared infra: other users' work counts too), and this client's. */
+const infraCpuSec = async (): Promise<{ postgres: number; kafka: number; client: number }> => {
+  const fs = await import('node:fs/promises');
+  let postgres = 0;
+  let kafka = 0;
+  for (const d of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const raw = await fs.readFile(`/proc/${d}/stat`, 'utf8').catch(() => '');
+    const comm = /\((.*)\)/.exec(raw)?.[1];
+    if (comm !== 'postgres' && comm !== 'java') continue;
+    const f = raw.split(') ')[1]!.split(' ');
+    // utime + stime, plus the reaped children's (a PostgreSQL backend that ended counts in the postmaster's).
+    const s = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+    if (comm === 'postgres') postgres += s;
+    else if ((await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).includes('kafka.Kafka')) kafka += s;
+  }
+  const c = process.cpuUsage();
+  return { postgres, kafka, client: (c.user + c.system) / 1e6 };
+};
+/**
+ * CPU seconds so far of the PostgreSQL backends serving each of `pids` (their TCP connections to
+ * port 5432 matched to pg_stat_activity's client ports): the database's work for these processes
+ * alone, unlike the machine-wide figure above. A backend that ended in between is not counted.
+ */
+const backendCpuSec = async (db: pg.Client, pids: Record<string, number | undefined>): Promise<Record<string, Map<number, number>>> => {
+  const fs = await import('node:fs/promises');
+  const portOf = new Map<string, number>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await fs.readFile(f, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10 || !c[2]!.endsWith(':1538')) continue;
+      portOf.set(c[9]!, Number.parseInt(c[1]!.split(':')[1]!, 16));
+    }
+  }
+  const byPort = new Map((await db.query('SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL')).rows.map((r) => [r.client_port as number, r.pid as number]));
+  const out: Record<string, Map<number, number>> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const m = new Map<number, number>();
+    for (const fd of await fs.readdir(`/proc/${pid}/fd`).catch(() => [])) {
+      const inode = /^socket:\[(\d+)\]$/.exec(await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
+      const backend = inode === undefined ? undefined : byPort.get(portOf.get(inode) ?? -1);
+      if (backend !== undefined) m.set(backend, await cpuSec(backend).catch(() => 0));
+    }
+    out[name] = m;
+  }
+  return out;
+};
+/** BENCH_PROFILE_WINDOW: SIGUSR2 to both services (bench/profile-window.cjs starts, then writes, a CPU profile). */
+const profileSignal = (): void => {
+  if (process.env.BENCH_PROFILE_WINDOW) for (const p of procs) p.child.kill('SIGUSR2');
 };
 /** CPU seconds a process used so far (all its threads: user + system), from /proc. */
 const cpuSec = async (pid: number | undefined): Promise<number> => {
@@ -158,9 +210,16 @@ try {
   const batched = signed.slice(ROUNDS_PER_MODE).flat();
   const batches = Array.from({ length: Math.ceil(batched.length / BATCH) }, (_, i) => batched.slice(i * BATCH, (i + 1) * BATCH));
   const cpu0 = { voting: await cpuSec(procs[1]!.child.pid), consensus: await cpuSec(procs[0]!.child.pid) };
+  const infra0 = await infraCpuSec();
+  const probeDb = new pg.Client({ connectionString: infra.databaseUrl });
+  await probeDb.connect();
+  const servicePids = { voting: procs[1]!.child.pid, consensus: procs[0]!.child.pid };
+  const backends0 = await backendCpuSec(probeDb, servicePids);
+  profileSignal();
   t = performance.now();
   await pool(batches, 4, async (votes) => { const r = await rpc(voting, 'submitVotes', { votes }); refused += r.results.filter((x) => x.code !== 0).length; });
   const batchSec = (performance.now() - t) / 1000;
+  const clientCpu = (await infraCpuSec()).client - infra0.client;
   const votingCpu = (await cpuSec(procs[1]!.child.pid)) - cpu0.voting;
   const rssAfter = await rssMb(procs[1]!.child.pid);
   const ceilingAfter = await verifyCeiling();
@@ -183,6 +242,20 @@ try {
   const consensusLagSec = (performance.now() - t) / 1000 - batchSec;
   // CPU per vote (load-independent, unlike votes/s on a shared machine): voting until the last answer, consensus until it recorded them all.
   const consensusCpu = (await cpuSec(procs[0]!.child.pid)) - cpu0.consensus;
+  const infra1 = await infraCpuSec();
+  const backends1 = await backendCpuSec(probeDb, servicePids);
+  await probeDb.end();
+  profileSignal();
+  /** Per service: its backends' CPU in the window (new ones counted whole), and how many of the first ones ended. */
+  const backendUs = Object.fromEntries(
+    Object.entries(backends1).map(([name, now]) => {
+      let sec = 0;
+      for (const [b, v] of now) sec += v - (backends0[name]!.get(b) ?? 0);
+      const ended = [...backends0[name]!.keys()].filter((b) => !now.has(b)).length;
+      return [name, { us: Math.round((sec / batched.length) * 1e6), backends: now.size, ended }];
+    }),
+  );
+  const perVoteUs = (sec: number): number => Math.round((sec / batched.length) * 1e6);
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
     `SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' AND stream_id = ANY($1)`, [ids.map((id) => `round:sol:${id}`)])).rows[0].n as number;
@@ -216,7 +289,9 @@ try {
     consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), appends: consensusCommits,
       note: 'consensus records VoteCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
     cpuPerBatchedVote: { votingUs: Math.round((votingCpu / batched.length) * 1e6), consensusUs: Math.round((consensusCpu / batched.length) * 1e6), votingCores: +(votingCpu / batchSec).toFixed(2),
-      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus until it recorded the votes (its lag included); PostgreSQL, Kafka and the client not counted' },
+      postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(clientCpu),
+      postgresBackendsUs: backendUs,
+      note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus, PostgreSQL (every backend), Kafka until consensus recorded the votes, this client (gRPC) until the last answer (its lag included); PostgreSQL and Kafka are shared: other users\' work in the window counts too' },
     verifyThreads: VERIFY_THREADS ?? 'default',
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
     signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),

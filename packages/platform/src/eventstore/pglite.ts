@@ -205,5 +205,6 @@ export async function pgliteEventStore(category: string, db?: PGlite, dataDir?: 
   const sql = pgliteClient(database, owns);
   const schema = schemaFor(category);
   await migrate(sql, schema);
-  return sqlEventStore(sql, schema);
+  // The plain row-per-parameter insert (see SqlStoreOptions.jsonRowsFrom).
+  return sqlEventStore(sql, schema, { jsonRowsFrom: Number.POSITIVE_INFINITY });
 }

@@ -9,6 +9,7 @@ import {
   type ExpectedVersion,
   type Json,
   type LogPosition,
+  type LogReadOptions,
   type RecordedEvent,
 } from './types.js';
 import type { SnapshotStore, StoredSnapshot } from '../snapshot.js';
@@ -96,6 +97,18 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
   await sql.query(`CREATE TABLE IF NOT EXISTS ${schema}.snapshots (
     position bigint NOT NULL, version text NOT NULL, events bigint NOT NULL, data text NOT NULL,
     taken_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (version, position))`);
+  // A snapshot is megabytes of base64 that PostgreSQL compresses when it stores it: with lz4 that
+  // costs the server about a third of the CPU of the default pglz (measured: 9.1 MB, 67–70 ms vs
+  // 193–213 ms), for a value 6 % larger. Only new values are compressed so; old ones read as before.
+  // Where lz4 is not built in (PGlite) or the column cannot say (PostgreSQL < 14), left as it is.
+  try {
+    const c = await sql.query<{ c: string }>(
+      `SELECT attcompression::text AS c FROM pg_attribute WHERE attrelid = '${schema}.snapshots'::regclass AND attname = 'data'`,
+    );
+    if (c.rows[0] !== undefined && c.rows[0].c !== 'l') await sql.query(`ALTER TABLE ${schema}.snapshots ALTER COLUMN data SET COMPRESSION lz4`);
+  } catch {
+    // Not supported here: the default compression.
+  }
 }
 
 /**
@@ -104,7 +117,35 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
  */
 export interface SqlStoreOptions {
   readonly guard?: (tx: SqlExecutor) => Promise<void>;
+  /**
+   * Appends of at least this many events send their rows as one JSON parameter (default
+   * {@link JSON_APPEND_MIN}); fewer, the plain row-per-parameter insert. PGlite keeps the plain form
+   * (`Infinity`): its gain there was not shown (faster at 500 events, slower at 50, in one run each).
+   */
+  readonly jsonRowsFrom?: number;
 }
+
+/** Appends of at least this many events send their rows as one JSON parameter (PostgreSQL). */
+export const JSON_APPEND_MIN = 8;
+
+/** Escapes PostgreSQL's json functions refuse (a lone surrogate, NUL) though the json type stores them. */
+const UNSAFE_IN_JSON_FUNCTIONS = /\\u(?:d[89a-f]|0000)/;
+
+/** The events of one append from one JSON array parameter ($3), versions after $2. */
+const insertJson = (schema: string): string =>
+  `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata)
+   SELECT $1, $2::int + x.o::int, x.t, x.d, CASE WHEN json_typeof(x.m) = 'null' THEN NULL ELSE x.m END
+   FROM ROWS FROM (unnest($3::text[]), json_array_elements($4::json), json_array_elements($5::json)) WITH ORDINALITY AS x(t, d, m, o)
+   ORDER BY x.o`;
+
+/** The same with five parameters per row. */
+const insertRows = (schema: string, n: number): string =>
+  `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${Array.from({ length: n }, (_, i) => {
+    const b = i * 5;
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::json, $${b + 5}::json)`;
+  }).join(',')}`;
+const rowParams = (streamId: string, actual: number, events: readonly EventData[]): unknown[] =>
+  events.flatMap((e, i) => [streamId, actual + 1 + i, e.type, JSON.stringify(e.data), e.metadata === undefined ? null : JSON.stringify(e.metadata)]);
 
 /** Snapshots kept per version: the newest and the one before (should the newest be unreadable). */
 const SNAPSHOTS_KEPT = 2;
@@ -132,17 +173,43 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
         const preceding = cur.rows[0]?.p === null || cur.rows[0]?.p === undefined ? START : sqlPosition(cur.rows[0].p);
         const actual = cur.rows[0]?.v === null || cur.rows[0]?.v === undefined ? -1 : Number(cur.rows[0].v);
         if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
-        const params: unknown[] = [];
-        const values = events.map((e, i) => {
-          params.push(streamId, actual + 1 + i, e.type, JSON.stringify(e.data), e.metadata === undefined ? null : JSON.stringify(e.metadata));
-          const b = i * 5;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::json, $${b + 5}::json)`;
-        });
-        const ins = await tx.query<{ position: string }>(
-          `INSERT INTO ${schema}.events (stream_id, version, type, data, metadata) VALUES ${values.join(',')} RETURNING position`,
-          params,
-        );
-        const positions = ins.rows.map((r) => sqlPosition(r.position));
+        // A run of events (an inbox slice, a group commit of votes) travels as three array
+        // parameters zipped (types; data; metadata, `null` for none), each serialised once instead
+        // of 5 bound parameters per row, and only the range of positions comes back.
+        // `json_array_elements` returns each element's text as written, so each stored
+        // data/metadata is the same text as JSON.stringify of it alone. The plain row-per-parameter
+        // insert stays for a few events (cheaper to plan, measured on PGlite), for an explicit null
+        // metadata (stored as JSON null, which the array cannot tell from none), and for a run
+        // whose JSON holds an escape PostgreSQL's json functions refuse though the json type
+        // stores it (a lone surrogate, NUL).
+        const json =
+          events.length >= (opts.jsonRowsFrom ?? JSON_APPEND_MIN) && !events.some((e) => e.metadata === null)
+            ? { data: JSON.stringify(events.map((e) => e.data)), metadata: JSON.stringify(events.map((e) => e.metadata ?? null)) }
+            : undefined;
+        let positions: LogPosition[];
+        if (json === undefined || UNSAFE_IN_JSON_FUNCTIONS.test(json.data) || UNSAFE_IN_JSON_FUNCTIONS.test(json.metadata)) {
+          const ins = await tx.query<{ position: string }>(`${insertRows(schema, events.length)} RETURNING position`, rowParams(streamId, actual, events));
+          positions = ins.rows.map((x) => sqlPosition(x.position));
+        } else {
+          const ins = await tx.query<{ lo: string | number; hi: string | number; n: number; k: number }>(
+            `WITH ins AS (${insertJson(schema)} RETURNING position, version)
+             SELECT min(position) AS lo, max(position) AS hi, count(*)::int AS n, count(DISTINCT position - version)::int AS k FROM ins`,
+            [streamId, actual, events.map((e) => e.type), json.data, json.metadata],
+          );
+          const r = ins.rows[0]!;
+          if (r.n !== events.length) throw new Error(`append: ${r.n} rows inserted for ${events.length} events`);
+          const lo = BigInt(r.lo);
+          if (r.k === 1 && BigInt(r.hi) - lo === BigInt(events.length - 1)) {
+            // Dense and in version order (the usual case under the lock): the positions are the range.
+            positions = events.map((_, i) => (lo + BigInt(i)).toString() as LogPosition);
+          } else {
+            const back = await tx.query<{ position: string }>(`SELECT position FROM ${schema}.events WHERE stream_id = $1 AND version > $2 ORDER BY version`, [
+              streamId,
+              actual,
+            ]);
+            positions = back.rows.map((x) => sqlPosition(x.position));
+          }
+        }
         return { nextVersion: actual + events.length, lastPosition: positions[positions.length - 1]!, written: { preceding, positions } };
       });
       for (const w of [...waiters]) w();
@@ -156,11 +223,17 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
       );
       return r.rows.map(toEvent);
     },
-    async readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]> {
+    async readAll(after: LogPosition, limit: number, opts?: LogReadOptions): Promise<RecordedEvent[]> {
+      const skip = opts?.withoutBodiesUnder;
       const r = await sql.query<Row>(
-        `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
-         WHERE position > $1 ORDER BY position LIMIT $2`,
-        [afterIdentity(after).toString(), limit],
+        skip === undefined
+          ? `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
+             WHERE position > $1 ORDER BY position LIMIT $2`
+          : `SELECT position, stream_id, version, type,
+               CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE data END AS data,
+               CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE metadata END AS metadata
+             FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+        skip === undefined ? [afterIdentity(after).toString(), limit] : [afterIdentity(after).toString(), limit, skip],
       );
       return r.rows.map(toEvent);
     },

@@ -19,6 +19,8 @@ export interface SubscribeOptions {
   readonly log: Logger;
   /** Handles one batch; the checkpoint is saved only after it resolves (at-least-once delivery). */
   readonly handler: (events: RecordedEvent[]) => Promise<void>;
+  /** Passed to `readAll`: events of these streams may reach the handler without their bodies. */
+  readonly withoutBodiesUnder?: string;
 }
 
 /** A catch-up subscription over one service's log: reads from its checkpoint, then follows. */
@@ -43,7 +45,11 @@ export function subscribe(store: EventStore, o: SubscribeOptions): Subscription 
     }
     while (!stopped) {
       try {
-        const batch = await store.readAll(pos, o.batchSize ?? 1000);
+        const batch = await store.readAll(
+          pos,
+          o.batchSize ?? 1000,
+          o.withoutBodiesUnder === undefined ? undefined : { withoutBodiesUnder: o.withoutBodiesUnder },
+        );
         if (batch.length === 0) {
           markCaughtUp();
           await store.waitForAppend(o.pollMs ?? 100);

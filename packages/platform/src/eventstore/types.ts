@@ -17,6 +17,15 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  */
 export type LogPosition = string & { readonly __logPosition: true };
 
+/**
+ * `withoutBodiesUnder`: events of streams whose id starts with this prefix may come back with
+ * `data` null and no metadata (a reader that skips them, like the relay skipping inbox copies,
+ * then does not read their bodies). A store may ignore it and return them whole.
+ */
+export interface LogReadOptions {
+  readonly withoutBodiesUnder?: string;
+}
+
 /** Before the first event of every log: `readAll(START, n)` reads from the beginning. */
 export const START = '' as LogPosition;
 
@@ -110,7 +119,7 @@ export interface EventStore {
    * log. Reading on from the last event's position never skips nor repeats an event, wherever
    * `limit` cut (also inside one append).
    */
-  readAll(after: LogPosition, limit: number): Promise<RecordedEvent[]>;
+  readAll(after: LogPosition, limit: number, opts?: LogReadOptions): Promise<RecordedEvent[]>;
   /** The position saved under `name`, or `START`. */
   getCheckpoint(name: string): Promise<LogPosition>;
   saveCheckpoint(name: string, position: LogPosition): Promise<void>;

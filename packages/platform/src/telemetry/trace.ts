@@ -76,6 +76,19 @@ export function traceCarrier(ctx: Context = context.active()): Record<string, st
   return c.tracestate === undefined ? { traceparent: c.traceparent } : { traceparent: c.traceparent, tracestate: c.tracestate };
 }
 
+/**
+ * What `traceCarrier()` gives inside spans made under `carrier` (message headers) when none of
+ * them is recorded — the same trace and flags, a new span id — without making them: `{ carrier }`
+ * (undefined carrier with tracing off). `undefined` when a span under it would be recorded: the
+ * caller then makes its spans as usual. A batched inbox uses it per message.
+ */
+export function unrecordedChildCarrier(carrier: unknown): { readonly carrier: Record<string, string> | undefined } | undefined {
+  if (!enabled) return { carrier: undefined };
+  const parent = contextFrom(carrier);
+  if (recordingUnder(parent)) return undefined;
+  return { carrier: traceCarrier(trace.setSpan(parent, idsOnly(parent))) };
+}
+
 /** The context a carrier (event metadata, message headers, gRPC metadata) continues; `base` if it has none. */
 export function contextFrom(carrier: unknown, base: Context = ROOT_CONTEXT): Context {
   const c = carrier as { traceparent?: unknown; tracestate?: unknown } | null | undefined;
