@@ -6,13 +6,13 @@
  * JSON on their way to the fold, as a read from the store gives them. Prints, at checkpoints, the
  * heap used after a full GC and the size of the state serialised as a snapshot stores it (node:v8),
  * for the fold of today and, run first in the same process, for the fold before bounded memory
- * (bench/reference-evolve.ts, commit 21fbf08), the fold whose closed rounds kept two empty Maps each
- * (bench/reference-summary-evolve.ts, commit 4a620e8) and the fold whose closed rounds kept their
- * summary in the state (bench/reference-flatrounds-evolve.ts, commit 51fa2e0). The reference folds
+ * (bench/reference-evolve.ts, commit 21fbf08) and the fold whose closed rounds kept their summary in
+ * the state (bench/reference-flatrounds-evolve.ts, commit 51fa2e0; the fold before it, whose closed
+ * rounds kept two empty Maps each, is in commit 51fa2e0 as bench/reference-summary-evolve.ts). The reference folds
  * are decided on by today's rules over a view of their state without the index they lack.
  * Run: npm run bench -w @ewx/voting (last part), or `npx tsx bench/memory.bench.ts` in services/voting.
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS,
- * MEMORY_BENCH_SUMMARY_ROUNDS, MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip);
+ * MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip);
  * MEMORY_BENCH_RUNTIME_MAPS=1 adds two runs of today's fold that also keep the maps the platform
  * runtime keeps per stream beside the state (`versions`, `typeVersions`, `inboxSeen`,
  * `inboxTypeSeen` in packages/platform/src/runtime.ts, in every snapshot): as it kept them before
@@ -37,7 +37,6 @@ import { REGISTRAR, ev, solutionConfig, worker } from '../src/domain/testing.js'
 import { evolve as referenceEvolve } from './reference-evolve.js';
 import { evolve as flatroundsEvolve } from './reference-flatrounds-evolve.js';
 import { initialVotingState as initialReferenceState, type VotingState as ReferenceState } from './reference-state.js';
-import { evolve as summaryEvolve } from './reference-summary-evolve.js';
 
 const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 1000);
 const V = Number(process.env.MEMORY_BENCH_VOTES ?? 1000);
@@ -121,8 +120,6 @@ function run(name: string, fold: Fold, rounds: number, runtimeMaps?: 'every stre
 
 const loadBefore = loadAverage();
 const baseline = BASELINE_R > 0 ? run('before (reference-evolve, keeps every round)', reference(referenceEvolve), BASELINE_R) : undefined;
-const SUMMARY_R = Number(process.env.MEMORY_BENCH_SUMMARY_ROUNDS ?? R);
-const summary = SUMMARY_R > 0 ? run('summary (reference-summary-evolve, a closed round keeps its summary and two empty Maps)', reference(summaryEvolve), SUMMARY_R) : undefined;
 const FLAT_R = Number(process.env.MEMORY_BENCH_FLATROUNDS_ROUNDS ?? R);
 const flatrounds =
   FLAT_R > 0 ? run('flatrounds (reference-flatrounds-evolve, a closed round keeps its summary, its snapshot and votes the shared empty map)', reference(flatroundsEvolve), FLAT_R) : undefined;
@@ -137,7 +134,6 @@ console.log(
       bench: 'voting memory after R rounds × V votes (domain fold, in process)',
       loadAverage: { before: loadBefore, beforeNow: loadBetween, after: loadAverage() },
       baseline,
-      summary,
       flatrounds,
       now,
       withRuntimeMapsBefore,
