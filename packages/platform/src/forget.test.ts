@@ -126,4 +126,36 @@ describe('runtime: finished streams are forgotten (Decider.finishedStreams), and
     assert.equal((await store.readAll(START, 100)).length, 9, 'nothing appended twice');
     await db.close();
   });
+
+  test('a forgotten stream another process wrote before a snapshot was taken: after a restart from it, the next append still has the right previous of its type', async () => {
+    const db = await openPglite();
+    const store = await pgliteEventStore('forget_snapshot', db);
+    const a = createRuntime('items', store, forgetting, silentLogger, { snapshots });
+    await a.start();
+    await a.execute('item:9', () => [{ type: 'Opened', data: {} }]);
+    await a.execute('item:9', () => [{ type: 'Noted', data: {} }]);
+    await a.execute('item:9', () => [{ type: 'Closed', data: {} }]);
+    const other = createRuntime('items', store, forgetting, silentLogger);
+    await other.start();
+    await other.execute('item:9', () => [{ type: 'Noted', data: {} }]);
+    await other.stop();
+    await a.catchUp();
+    const image = await imageAtStop(a, store);
+    assert.deepEqual([...image.versions.keys(), ...image.typeVersions.keys()], [], 'still forgotten in the snapshot after the other write');
+    const b = createRuntime('items', store, forgetting, silentLogger, { snapshots });
+    await b.start();
+    await b.execute('item:9', () => [{ type: 'Closed', data: {} }]);
+    await b.stop();
+    assert.deepEqual(
+      (await store.readStream('item:9')).map((e) => [e.type, e.version, prevOfType(e)]),
+      [
+        ['Opened', 0, -1],
+        ['Noted', 1, -1],
+        ['Closed', 2, -1],
+        ['Noted', 3, 1],
+        ['Closed', 4, 2],
+      ],
+    );
+    await db.close();
+  });
 });

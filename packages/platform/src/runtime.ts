@@ -121,10 +121,10 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   const typeVersions = new Map<string, number>();
   const listeners = new Set<(e: RecordedEvent, s: S) => void>();
   // Forgotten streams (Decider.finishedStreams): the own event types seen, to forget a stream's
-  // per-type versions; and forgotten streams another process wrote again since (read back before
-  // our next append to them).
+  // per-type versions. A forgotten stream another process writes again stays forgotten here (its
+  // versions are not noted from those events), so what a snapshot holds never depends on it: our
+  // next append to it is refused by the store and reads its versions back.
   const ownTypes = new Set<string>();
-  const partial = new Set<string>();
   const forget = (streamId: string): void => {
     if (streamId.startsWith(INBOX_PREFIX)) return;
     versions.delete(streamId);
@@ -138,7 +138,6 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       typeVersions.set(`${streamId}|${e.type}`, e.version);
       ownTypes.add(e.type);
     }
-    partial.delete(streamId);
   };
   let chain: Promise<unknown> = Promise.resolve();
   // Snapshots (snapshot-runtime.ts): what the runtime keeps, taken and restored as one image.
@@ -159,9 +158,9 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   };
 
   const apply = (e: RecordedEvent): void => {
-    // An own stream forgotten and written again by another process: our record of its types is partial.
-    if (decider.finishedStreams && e.version > 0 && !versions.has(e.streamId) && !e.streamId.startsWith(INBOX_PREFIX)) partial.add(e.streamId);
-    versions.set(e.streamId, e.version);
+    // An own stream forgotten and written again by another process: left forgotten (see `ownTypes`).
+    const forgotten = decider.finishedStreams !== undefined && e.version > 0 && !versions.has(e.streamId) && !e.streamId.startsWith(INBOX_PREFIX);
+    if (!forgotten) versions.set(e.streamId, e.version);
     const m = e.metadata as
       | { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number }
       | undefined;
@@ -171,7 +170,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
       inboxSeen.set(`${m.source}|${m.sourceStream}`, m.sourceVersion);
       inboxTypeSeen.set(`${m.source}|${m.sourceStream}|${e.type}`, m.sourceVersion);
     } else {
-      typeVersions.set(`${e.streamId}|${e.type}`, e.version);
+      if (!forgotten) typeVersions.set(`${e.streamId}|${e.type}`, e.version);
       if (decider.finishedStreams) ownTypes.add(e.type);
     }
     state = decider.evolve(state, e);
@@ -229,7 +228,6 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
   };
 
   const appendAndApply = async (streamId: string, decided: readonly EventData[]): Promise<RecordedEvent[]> => {
-    if (partial.has(streamId)) await readBack(streamId);
     const expected = versions.get(streamId) ?? -1;
     const events = stampTrace(withTypeChain(streamId, expected, decided));
     const before = pos;
