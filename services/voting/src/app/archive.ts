@@ -1,6 +1,6 @@
 import { decodeVotingLog } from '@ewx/contracts';
 import { keptReads, type EventStore } from '@ewx/platform';
-import { CLOSED_EMPTY, evolve, initialVotingState, roundFromEvents, roundKey, roundStream, type ClosedRound, type Round } from '../domain/decider.js';
+import { evolveKeepingRounds, initialVotingState, roundFromEvents, roundKey, roundStream, type ClosedRound, type Round } from '../domain/decider.js';
 
 /** Closed rounds read back per query, kept: a closed round's events never change. */
 const KEPT = 16;
@@ -39,7 +39,7 @@ async function readFinished(store: EventStore, c: ClosedRound): Promise<Round> {
     store.readStream(c.settledIn, c.settledAt, 1),
   ]);
   const s = initialVotingState();
-  if (started) evolve(s, started);
+  if (started) evolveKeepingRounds(s, started);
   const r = s.rounds.values().next().value;
   const ev = settlement && decodeVotingLog(settlement);
   if (!r || started!.type !== 'RoundStarted' || !ev || (ev.type !== 'RoundSettled' && ev.type !== 'RoundUnresolved') || ev.data.roundId !== c.roundId) {
@@ -47,13 +47,10 @@ async function readFinished(store: EventStore, c: ClosedRound): Promise<Round> {
       `round ${c.roundId} of solution ${c.solution}: its start or its settlement (${c.settledIn} v${c.settledAt}) is not in the log as the state recorded`,
     );
   }
-  // As the state held it (evolve): emptied at the close, then the settlement's fields.
-  r.snapshot = CLOSED_EMPTY;
-  r.votes = CLOSED_EMPTY;
+  // As the state held it: the settlement folded as the service folds it (emptied, then its fields),
+  // with what the index kept of the votes in between.
+  evolveKeepingRounds(s, settlement);
   r.submitted = c.submitted;
   r.alerted = c.alerted;
-  const d = ev.data;
-  if (ev.type === 'RoundSettled') Object.assign(r, { status: 'SETTLED', result: ev.data.result, top: d.tally.top, merkleRoot: d.merkleRoot });
-  else Object.assign(r, { status: 'UNRESOLVED', reason: ev.data.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
   return r;
 }

@@ -74,7 +74,8 @@ export const evolve = (s: VotingState, e: RecordedEvent): VotingState => fold(s,
 
 /**
  * `evolve` whose finished rounds never leave `rounds` (the state before they did, but for the
- * index): a reference for the tests that check the answers read back from the log. Not the service's.
+ * index): folds a finished round read back from the log (`app/archive.ts`), and is the reference
+ * for the tests that check those answers. Not the service's state.
  */
 export const evolveKeepingRounds = (s: VotingState, e: RecordedEvent): VotingState => fold(s, e, true);
 
