@@ -112,7 +112,7 @@ export function consensusGrpc(
   manual: boolean,
   log: Logger,
   settleWait: SettleWait = {},
-  recordCounted: () => Promise<CountedRecord & { producing: boolean }> = async () => ({ height: runtime.state().height, recorded: 0, producing: manual }),
+  recordCounted: () => Promise<CountedRecord & { producing: boolean }> = recordCountedOf(() => undefined, runtime, manual),
 ): GrpcService {
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
