@@ -2,15 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
-import { createRuntime, createLogger, generateKeyPair, nonceCounter, partitionLeases, postgresEventStore, schemaFor, type KeyPair } from '@ewx/platform';
+import { createRuntime, createLogger, generateKeyPair, nonceCounter, postgresEventStore, schemaFor, type KeyPair } from '@ewx/platform';
 import {
-  freePort,
-  insecureClient,
   produceBlocks,
   realInfra,
   rpc,
   seedStandaloneNetwork,
-  serviceEnv,
   signedFor,
   startServiceProcess,
   testGroupConfig,
@@ -18,7 +15,6 @@ import {
   uniqueNamespace,
   untilEligibleWorkers,
   waitFor,
-  type ServiceProcess,
 } from '@ewx/platform/testing';
 import { ConsensusClient } from '@ewx/proto/consensus';
 import { RegisterSolutionRequest, RegistryClient } from '@ewx/proto/registry';
@@ -27,6 +23,7 @@ import { RoundState, StartRoundRequest, SubmitVoteRequest, SubmitVotesRequest, V
 import { partitionCategory } from './app/partitioned.js';
 import { partitionOf } from './app/partitions.js';
 import { evolveKeepingRounds, roundKey, votingDecider } from './domain/decider.js';
+import { solutionsByPartition, startPartitionedNetwork, whileUnavailable as retryWhileUnavailable, type PartitionedNetwork } from './testing/replicas.js';
 
 /**
  * Voting scaled out (VOTING_PARTITIONS=2): two replicas as separate processes on the real Kafka and
@@ -40,11 +37,7 @@ const { infra, skip } = await realInfra();
 const P = 2;
 const G = 'scale.group';
 /** The first solution names that fall in partitions 0 and 1. */
-const solutions: string[] = [];
-for (let i = 0; solutions.filter(Boolean).length < P; i++) {
-  const s = `sol${i}.scale`;
-  solutions[partitionOf(s, P)] ??= s;
-}
+const solutions = solutionsByPartition('scale', P);
 
 describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', { skip, timeout: 300_000 }, () => {
   const admin = generateKeyPair();
@@ -52,35 +45,20 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
   const nonce = nonceCounter();
   const signed = signedFor(nonce);
   const ns = uniqueNamespace('scale');
-  const procs: ServiceProcess[] = [];
   const R = generateKeyPair();
   const ops = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
   const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const ports: Record<string, number> = {};
-  const replicas: Record<'a' | 'b', ServiceProcess> = {} as never;
-  const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
-  let leases: Awaited<ReturnType<typeof partitionLeases>>;
-  let votingEnvOf: (id: 'a' | 'b') => Record<string, string>;
+  let nw: PartitionedNetwork;
+  const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => nw.client(Ctor, name);
   const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
 
   /** Retries while the answer is UNAVAILABLE (a partition moving or starting); the refusals seen are kept. */
   const unavailableSeen: string[] = [];
-  const whileUnavailable = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
-    waitFor(
-      what,
-      () =>
-        fn().catch((e: grpc.ServiceError) => {
-          if (e.code !== grpc.status.UNAVAILABLE) throw e;
-          unavailableSeen.push(e.details);
-          return undefined;
-        }),
-      120_000,
-      100,
-    );
+  const whileUnavailable = <T>(what: string, fn: () => Promise<T>): Promise<T> => retryWhileUnavailable(what, fn, unavailableSeen);
   const vote = (w: KeyPair, solution: string, roundId: string, result: string): SubmitVoteRequest =>
     signed(w, 'Voting/SubmitVote', { auth: undefined, solution, roundId, result: Buffer.from(result, 'hex') }, SubmitVoteRequest.encode);
   const blocks = (count: number): Promise<bigint> => produceBlocks(client(ConsensusClient, 'consensus'), admin, nonce, count);
-  const owners = async (): Promise<Map<number, string | null>> => new Map((await leases.rows()).filter((r) => r.live).map((r) => [r.partition, r.owner]));
+  const owners = (): Promise<Map<number, string | null>> => nw.owners();
   const settled = (via: VotingClient, solution: string, roundId: string) =>
     waitFor(
       `round ${roundId} of ${solution} settled`,
@@ -92,32 +70,10 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
     );
 
   before(async () => {
-    for (const n of ['consensus', 'registry', 'rewards', 'a', 'b']) ports[n] = await freePort();
-    const env = {
-      ...serviceEnv(infra!, ns, admin.address),
-      REWARD_PERIOD_BLOCKS: '10',
-      REWARDS_SETTLEMENT_DELAY: '2',
-      VALIDATORS: validator.address,
-      VALIDATOR_KEY: validator.seed,
-    };
-    for (const name of ['consensus', 'registry', 'rewards']) procs.push(await startServiceProcess(name, ports[name]!, env));
-    votingEnvOf = (id: 'a' | 'b') => ({
-      ...env,
-      VOTING_PARTITIONS: String(P),
-      VOTING_REPLICA_ID: id,
-      VOTING_LEASE_MS: '3000',
-      KAFKA_SESSION_TIMEOUT_MS: '6000',
-      LOG_LEVEL: 'info',
-    });
-    replicas.a = await startServiceProcess('voting', ports.a!, votingEnvOf('a'));
-    procs.push(replicas.a);
-    replicas.b = await startServiceProcess('voting', ports.b!, votingEnvOf('b'));
-    procs.push(replicas.b);
-    leases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), P);
+    nw = await startPartitionedNetwork(infra!, { ns, admin, validator, partitions: P, votingEnv: { LOG_LEVEL: 'info' } });
   });
   after(async () => {
-    for (const p of procs) await p.stop();
-    await leases?.close();
+    await nw?.stop();
     await db.end();
   });
 
@@ -185,7 +141,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
     const victim = 'b';
     const moved = solutions.find((s) => ownerOf(s) === victim)!;
     const kept = solutions.find((s) => ownerOf(s) !== victim)!;
-    await replicas.b.kill();
+    await nw.replicas.b.kill();
     const early = await rpc(A, 'getRound', { solution: moved, roundId: 'r1' }).then(
       () => undefined,
       (e: grpc.ServiceError) => e,
@@ -287,8 +243,8 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
 
     // A paused owner (SIGSTOP past its lease): b, started again, takes its partition; once resumed, a
     // finds its lease lost, stops the partition, and forwards that partition's requests to b.
-    const b2 = await startServiceProcess('voting', ports.b!, { ...votingEnvOf('b'), VOTING_REPLICA_ID: 'b2' });
-    procs.push(b2);
+    const b2 = await startServiceProcess('voting', nw.ports.b!, nw.votingEnvOf('b2'));
+    nw.procs.push(b2);
     const split = await waitFor(
       'b2 to take a share',
       async () => {
@@ -299,7 +255,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       100,
     );
     const paused = solutions.find((s) => split.get(partitionOf(s, P)) === 'a')!;
-    replicas.a.child.kill('SIGSTOP');
+    nw.replicas.a.child.kill('SIGSTOP');
     try {
       await waitFor(
         "b2 to take the paused replica a's partition",
@@ -308,11 +264,11 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
         100,
       );
     } finally {
-      replicas.a.child.kill('SIGCONT');
+      nw.replicas.a.child.kill('SIGCONT');
     }
     await waitFor(
       'a to see its lease lost',
-      () => (/partition lease lost to another replica: stopping it here/.test(replicas.a.output()) ? true : undefined),
+      () => (/partition lease lost to another replica: stopping it here/.test(nw.replicas.a.output()) ? true : undefined),
       30_000,
     );
     await whileUnavailable('round r3 started through a', () =>

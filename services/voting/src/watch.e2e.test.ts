@@ -5,15 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
-import { generateKeyPair, nonceCounter, partitionLeases, schemaFor, type KeyPair } from '@ewx/platform';
+import { generateKeyPair, nonceCounter, schemaFor, type KeyPair } from '@ewx/platform';
 import {
   freePort,
-  insecureClient,
   produceBlocks,
   realInfra,
   rpc,
   seedStandaloneNetwork,
-  serviceEnv,
   signedFor,
   startServiceProcess,
   testGroupConfig,
@@ -21,7 +19,6 @@ import {
   uniqueNamespace,
   untilEligibleWorkers,
   waitFor,
-  type ServiceProcess,
 } from '@ewx/platform/testing';
 import type { WatchEvent } from '@ewx/proto/common';
 import { ConsensusClient } from '@ewx/proto/consensus';
@@ -31,6 +28,7 @@ import { StartRoundRequest, SubmitVoteRequest, VotingClient } from '@ewx/proto/v
 import { partitionCategory } from './app/partitioned.js';
 import { partitionOf } from './app/partitions.js';
 import { positionsOf } from './app/watch.js';
+import { solutionsByPartition, startPartitionedNetwork, whileUnavailable, type PartitionedNetwork } from './testing/replicas.js';
 
 /**
  * Watch on a partitioned voting (VOTING_PARTITIONS=2, two replicas as separate processes on the
@@ -51,11 +49,7 @@ const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: st
 const P = 2;
 const G = 'watch.group';
 const TYPES = ['RoundStarted', 'VoteCast'];
-const solutions: string[] = [];
-for (let i = 0; solutions.filter(Boolean).length < P; i++) {
-  const s = `sol${i}.watch`;
-  solutions[partitionOf(s, P)] ??= s;
-}
+const solutions = solutionsByPartition('watch', P);
 
 /** One Watch call kept open, collecting what it receives. */
 function watcher(client: VotingClient, fromPosition: string) {
@@ -94,31 +88,16 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
   const nonce = nonceCounter();
   const signed = signedFor(nonce);
   const ns = uniqueNamespace('watchp');
-  const procs: ServiceProcess[] = [];
   const R = generateKeyPair();
   const ops = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
   const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-  const ports: Record<string, number> = {};
-  const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => insecureClient(Ctor, `127.0.0.1:${ports[name]}`);
-  let leases: Awaited<ReturnType<typeof partitionLeases>>;
-  let votingEnvOf: (id: string) => Record<string, string>;
-  let replicaB: ServiceProcess;
+  let nw: PartitionedNetwork;
+  const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => nw.client(Ctor, name);
   const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
 
-  const whileUnavailable = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
-    waitFor(
-      what,
-      () =>
-        fn().catch((e: grpc.ServiceError) => {
-          if (e.code !== grpc.status.UNAVAILABLE) throw e;
-          return undefined;
-        }),
-      120_000,
-      100,
-    );
   const vote = (w: KeyPair, solution: string, roundId: string): SubmitVoteRequest =>
     signed(w, 'Voting/SubmitVote', { auth: undefined, solution, roundId, result: Buffer.from('c0ffee', 'hex') }, SubmitVoteRequest.encode);
-  const owners = async (): Promise<Map<number, string | null>> => new Map((await leases.rows()).filter((r) => r.live).map((r) => [r.partition, r.owner]));
+  const owners = (): Promise<Map<number, string | null>> => nw.owners();
   /** A round of each solution started and voted by every worker, all through `via`. */
   const roundOfEach = async (via: VotingClient, roundId: string): Promise<void> => {
     for (const s of solutions) {
@@ -155,30 +134,10 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
   };
 
   before(async () => {
-    for (const n of ['consensus', 'registry', 'rewards', 'a', 'b']) ports[n] = await freePort();
-    const env = {
-      ...serviceEnv(infra!, ns, admin.address),
-      REWARD_PERIOD_BLOCKS: '10',
-      REWARDS_SETTLEMENT_DELAY: '2',
-      VALIDATORS: validator.address,
-      VALIDATOR_KEY: validator.seed,
-    };
-    for (const name of ['consensus', 'registry', 'rewards']) procs.push(await startServiceProcess(name, ports[name]!, env));
-    votingEnvOf = (id) => ({
-      ...env,
-      VOTING_PARTITIONS: String(P),
-      VOTING_REPLICA_ID: id,
-      VOTING_LEASE_MS: '3000',
-      KAFKA_SESSION_TIMEOUT_MS: '6000',
-    });
-    procs.push(await startServiceProcess('voting', ports.a!, votingEnvOf('a')));
-    replicaB = await startServiceProcess('voting', ports.b!, votingEnvOf('b'));
-    procs.push(replicaB);
-    leases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), P);
+    nw = await startPartitionedNetwork(infra!, { ns, admin, validator, partitions: P });
   });
   after(async () => {
-    for (const p of procs) await p.stop();
-    await leases?.close();
+    await nw?.stop();
     await db.end();
   });
 
@@ -242,7 +201,7 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
 
     // Take-over: b is SIGKILLed; once its lease expires a takes its partition, while onA is open (its follower
     // of that partition asks a dead owner how far it applied until then, then follows a's own runtime).
-    await replicaB.kill();
+    await nw.replicas.b.kill();
     await waitFor(
       'replica a to hold every partition',
       async () => ([...(await owners()).values()].filter((x) => x === 'a').length === P ? true : undefined),
@@ -252,8 +211,8 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     await roundOfEach(A, 'r2');
     // A hand-over: b comes back (as b2) and a gives one partition back (a clean stop of it here), so onA's
     // follower of it moves from a's runtime to PostgreSQL.
-    const b2 = await startServiceProcess('voting', ports.b!, votingEnvOf('b2'));
-    procs.push(b2);
+    const b2 = await startServiceProcess('voting', nw.ports.b!, nw.votingEnvOf('b2'));
+    nw.procs.push(b2);
     await waitFor(
       'b2 to take a share',
       async () => {
@@ -279,7 +238,7 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
 
     // `ewx watch voting --from <token>` (the CLI, against replica a): the same events, tokens and partitions.
     const addresses = ['--registry', 'registry', '--voting', 'a', '--consensus', 'consensus', '--rewards', 'rewards', '--distance', 'consensus'].map((x, i) =>
-      i % 2 === 0 ? x : `127.0.0.1:${ports[x]}`,
+      i % 2 === 0 ? x : `127.0.0.1:${nw.ports[x]}`,
     );
     const json = await ewx([...addresses, '--json', 'watch', 'voting', '--from', token, '--type', ...TYPES, '--count', '3']);
     assert.equal(json.code, 0, json.stderr);
@@ -346,8 +305,8 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     fromNow.cancel();
 
     // A third replica holds no partition (two partitions, two holders): its watchers read both logs from PostgreSQL.
-    ports.c = await freePort();
-    procs.push(await startServiceProcess('voting', ports.c, votingEnvOf('c')));
+    nw.ports.c = await freePort();
+    nw.procs.push(await startServiceProcess('voting', nw.ports.c, nw.votingEnvOf('c')));
     const C = client(VotingClient, 'c');
     const onC = watcher(C, '');
     const all = await total();
