@@ -10,6 +10,9 @@ const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet
 const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
 const VALIDATOR_SECRET = /^ewx-validator-\d+$/;
 
+/** A container's gRPC port: the one named `grpc`, else the services' default 50051. */
+const grpcPortOf = (c: Obj): number => (((c.ports ?? []) as Obj[]).find((p) => p.name === 'grpc')?.containerPort ?? 50051) as number;
+
 const podOf = (o: K8sObject): { spec: Obj; labels: Record<string, string> } | undefined =>
   WORKLOADS.has(o.kind) ? { spec: (o as Obj).spec.template.spec, labels: (o as Obj).spec.template.metadata?.labels ?? {} } : undefined;
 
@@ -293,7 +296,7 @@ export function checkVoting(objects: readonly K8sObject[]): string[] {
         `${id}: serves gRPC over TLS without VOTING_FORWARD_TLS_NAME: a replica would check the other's certificate under its pod DNS name; set a name the certificate has (e.g. voting)`,
       );
   }
-  const grpcPort = (((c.ports ?? []) as Obj[]).find((p) => p.name === 'grpc')?.containerPort ?? 50051) as number;
+  const grpcPort = grpcPortOf(c);
   const address = env.get('VOTING_ADVERTISE_ADDRESS')?.value as string | undefined;
   if (address === undefined) problems.push(`${id}: no VOTING_ADVERTISE_ADDRESS (where the other replicas forward requests to)`);
   else if (!address.endsWith(`:${grpcPort}`)) problems.push(`${id}: VOTING_ADVERTISE_ADDRESS ${address} is not on the gRPC port ${grpcPort}`);
@@ -346,7 +349,7 @@ export function checkClock(objects: readonly K8sObject[]): string[] {
         | string
         | undefined;
       const c = (pod.spec.containers ?? [])[0] as Obj | undefined;
-      const grpcPort = (((c?.ports ?? []) as Obj[]).find((p) => p.name === 'grpc')?.containerPort ?? 50051) as number;
+      const grpcPort = c ? grpcPortOf(c) : 50051;
       return {
         o,
         labels: pod.labels,
