@@ -345,6 +345,11 @@ export async function auditService<S>(
   const inboxTypeSeen = new Map<string, number>();
   /** Own streams the decider finished (Decider.finishedStreams): the runtime forgets their versions, the checks here keep them. */
   const forgotten = new Set<string>();
+  /**
+   * Inbox streams the decider finished (Decider.finishedInboxStreams): the runtime forgets their
+   * marks for good (later copies into one are not noted), the checks here keep them.
+   */
+  const forgottenInbox = new Set<string>();
   /** As the runtime keeps them: the signer's nonce of the last event that carried one. */
   const nonces = new Map<string, bigint>();
   /** Per signer: the event that last moved its nonce (several events of one command share it). */
@@ -633,6 +638,7 @@ export async function auditService<S>(
       const recorded = asRecorded(e);
       audit.decider.evolve(state, recorded);
       for (const id of audit.decider.finishedStreams?.(state, recorded) ?? []) if (!id.startsWith('inbox:')) forgotten.add(id);
+      for (const id of audit.decider.finishedInboxStreams?.(state, recorded) ?? []) if (id.startsWith('inbox:')) forgottenInbox.add(id);
     } catch (err) {
       diverge('apply', `${e.type} cannot be applied to the state the log builds before it: ${(err as Error).message}`, { recorded: canonical(e) });
     }
@@ -657,13 +663,15 @@ export async function auditService<S>(
     count('snapshot');
     // The versions as the runtime keeps them: without the streams it forgot.
     const kept = <V>(m: Map<string, V>, streamOf: (k: string) => string): Map<string, V> =>
-      forgotten.size === 0 ? m : new Map([...m].filter(([k]) => !forgotten.has(streamOf(k))));
+      forgotten.size === 0 && forgottenInbox.size === 0 ? m : new Map([...m].filter(([k]) => !forgotten.has(streamOf(k)) && !forgottenInbox.has(streamOf(k))));
+    // `source|stream` (and `|type`) of the inbox marks → the inbox stream `inbox:source:stream`.
+    const inboxStreamOf = (k: string): string => `inbox:${k.slice(0, k.indexOf('|'))}:${k.slice(k.indexOf('|') + 1)}`;
     const replayed = {
       state,
       versions: kept(versions, (k) => k),
       nonces,
-      inboxSeen,
-      inboxTypeSeen,
+      inboxSeen: kept(inboxSeen, inboxStreamOf),
+      inboxTypeSeen: kept(inboxTypeSeen, (k) => inboxStreamOf(k.slice(0, k.lastIndexOf('|')))),
       typeVersions: kept(typeVersions, (k) => k.slice(0, k.lastIndexOf('|'))),
     };
     let image: Record<string, unknown>;

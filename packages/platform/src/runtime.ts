@@ -17,9 +17,23 @@ export interface Decider<S> {
    * stream and in every snapshot), so they do not grow with finished streams. Nothing depends on
    * the answer being right: an append to a forgotten stream carries expected version "no stream",
    * which the store refuses; the runtime then reads the stream's versions back and decides again.
-   * Inbox streams are never forgotten (their marks guard against applying a delivery twice).
+   * Inbox streams are not named here (see `finishedInboxStreams`).
    */
   finishedStreams?(state: S, event: RecordedEvent): readonly string[] | undefined;
+  /**
+   * Optional: the inbox streams (`inbox:<source>:<stream>`, copies of another service's stream)
+   * that `event` (just folded into `state`) finished — no decision reads their marks again. The
+   * runtime forgets their marks (`versions`, and the last source version per stream and per type
+   * that deduplicate deliveries and detect gaps), so they do not grow with finished source streams,
+   * and a forgotten stream stays forgotten: later copies into it (a source that wrote it again) are
+   * recorded but not noted, so the maps are the same whether the log was replayed or lived.
+   * Nothing is lost or recorded twice if a forgotten stream's event is delivered again: its copy
+   * is appended with expected version "no stream", which the store refuses since the stream
+   * exists; the runtime then reads the stream's marks back (for that delivery only) and finds the
+   * duplicate. A delivery that looks like a gap in a stream the runtime does not know is checked
+   * against the marks read back the same way before it is refused as a gap.
+   */
+  finishedInboxStreams?(state: S, event: RecordedEvent): readonly string[] | undefined;
 }
 
 /** Who signed a command, already verified by the API layer. */
@@ -79,6 +93,13 @@ export interface Runtime<S> {
 
 const MAX_CONFLICT_RETRIES = 20;
 
+/** A forgotten inbox stream's marks read back from the store: its version, last source version, and last source version per type. */
+interface Recalled {
+  version: number;
+  seen: number;
+  types: Map<string, number>;
+}
+
 /**
  * An inbox delivery that would skip events of a source stream: the transport lost something. The
  * consumer stops there (the delivery is retried, never recorded) instead of moving on.
@@ -130,6 +151,33 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     versions.delete(streamId);
     for (const t of ownTypes) typeVersions.delete(`${streamId}|${t}`);
   };
+  // Forgotten inbox streams (Decider.finishedInboxStreams): the inbox event types seen, to forget a
+  // stream's per-type marks. A forgotten inbox stream stays forgotten: its events are not noted again.
+  const inboxTypes = new Set<string>();
+  const forgetsInbox = decider.finishedInboxStreams !== undefined;
+  const forgetInbox = (streamId: string): void => {
+    if (!streamId.startsWith(INBOX_PREFIX)) return;
+    const at = streamId.indexOf(':', INBOX_PREFIX.length);
+    if (at < 0) return;
+    const key = `${streamId.slice(INBOX_PREFIX.length, at)}|${streamId.slice(at + 1)}`;
+    versions.delete(streamId);
+    inboxSeen.delete(key);
+    for (const t of inboxTypes) inboxTypeSeen.delete(`${key}|${t}`);
+  };
+  /** An inbox stream whose marks may have been forgotten: read back from the store when a delivery needs them. */
+  const mayBeForgotten = (streamId: string): boolean => forgetsInbox && !versions.has(streamId);
+  /** A forgotten inbox stream's marks, read back from the store for one delivery (never put back in the maps). */
+  const recall = async (streamId: string): Promise<Recalled> => {
+    const r: Recalled = { version: -1, seen: -1, types: new Map() };
+    for (const e of await store.readStream(streamId)) {
+      r.version = e.version;
+      const v = (e.metadata as { sourceVersion?: unknown } | null | undefined)?.sourceVersion;
+      if (typeof v !== 'number') continue;
+      if (v > r.seen) r.seen = v;
+      r.types.set(e.type, v);
+    }
+    return r;
+  };
   /** A forgotten own stream's versions, read back from the store. */
   const readBack = async (streamId: string): Promise<void> => {
     if (streamId.startsWith(INBOX_PREFIX)) return;
@@ -159,22 +207,29 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
 
   const apply = (e: RecordedEvent): void => {
     // An own stream forgotten and written again by another process: left forgotten (see `ownTypes`).
-    const forgotten = decider.finishedStreams !== undefined && e.version > 0 && !versions.has(e.streamId) && !e.streamId.startsWith(INBOX_PREFIX);
-    if (!forgotten) versions.set(e.streamId, e.version);
+    const inboxCopy = e.streamId.startsWith(INBOX_PREFIX);
+    const forgotten = decider.finishedStreams !== undefined && e.version > 0 && !versions.has(e.streamId) && !inboxCopy;
+    // A forgotten inbox stream copied into again: recorded, not noted (see finishedInboxStreams).
+    const forgottenInbox = forgetsInbox && inboxCopy && e.version > 0 && !versions.has(e.streamId);
+    if (!forgotten && !forgottenInbox) versions.set(e.streamId, e.version);
     const m = e.metadata as
       | { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number }
       | undefined;
     if (m?.signer !== undefined && m.nonce !== undefined) nonces.set(m.signer, BigInt(m.nonce));
     for (const c of m?.cosigners ?? []) if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce));
     if (m?.source !== undefined && m.sourceStream !== undefined && m.sourceVersion !== undefined) {
-      inboxSeen.set(`${m.source}|${m.sourceStream}`, m.sourceVersion);
-      inboxTypeSeen.set(`${m.source}|${m.sourceStream}|${e.type}`, m.sourceVersion);
+      if (!forgottenInbox) {
+        inboxSeen.set(`${m.source}|${m.sourceStream}`, m.sourceVersion);
+        inboxTypeSeen.set(`${m.source}|${m.sourceStream}|${e.type}`, m.sourceVersion);
+      }
+      if (forgetsInbox) inboxTypes.add(e.type);
     } else {
       if (!forgotten) typeVersions.set(`${e.streamId}|${e.type}`, e.version);
       if (decider.finishedStreams) ownTypes.add(e.type);
     }
     state = decider.evolve(state, e);
     if (decider.finishedStreams) for (const id of decider.finishedStreams(state, e) ?? []) forget(id);
+    if (decider.finishedInboxStreams) for (const id of decider.finishedInboxStreams(state, e) ?? []) forgetInbox(id);
     pos = e.position;
     snaps.applied();
     // Reactions run in the trace of the event that triggered them.
@@ -204,6 +259,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
           for (const [k, v] of theirs) mine.set(k, v);
         for (const [k, v] of image.nonces) nonces.set(k, v);
         for (const k of typeVersions.keys()) ownTypes.add(k.slice(k.lastIndexOf('|') + 1));
+        if (forgetsInbox) for (const k of inboxTypeSeen.keys()) inboxTypes.add(k.slice(k.lastIndexOf('|') + 1));
         pos = image.position;
       }
     }
@@ -227,8 +283,7 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     });
   };
 
-  const appendAndApply = async (streamId: string, decided: readonly EventData[]): Promise<RecordedEvent[]> => {
-    const expected = versions.get(streamId) ?? -1;
+  const appendAndApply = async (streamId: string, decided: readonly EventData[], expected = versions.get(streamId) ?? -1): Promise<RecordedEvent[]> => {
     const events = stampTrace(withTypeChain(streamId, expected, decided));
     const before = pos;
     const r = await appendSpan(service, streamId, events, () =>
@@ -326,26 +381,40 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     ingest(env) {
       return exclusive(() =>
         ingestSpan(service, env, async () => {
+          const stream = `${INBOX_PREFIX}${env.source}:${env.streamId}`;
+          const key = `${env.source}|${env.streamId}`;
+          // A forgotten stream's marks, read back for this delivery (finishedInboxStreams).
+          let recalled: Recalled | undefined;
           for (let attempt = 0; ; attempt++) {
             await catchUpUnlocked();
-            if ((inboxSeen.get(`${env.source}|${env.streamId}`) ?? -1) >= env.version) return false;
+            if ((inboxSeen.get(key) ?? recalled?.seen ?? -1) >= env.version) return false;
             if (env.prevOfType !== undefined) {
-              const last = inboxTypeSeen.get(`${env.source}|${env.streamId}|${env.type}`) ?? -1;
+              const last = inboxTypeSeen.get(`${key}|${env.type}`) ?? recalled?.types.get(env.type) ?? -1;
               if (env.prevOfType !== last) {
+                if (recalled === undefined && mayBeForgotten(stream)) {
+                  recalled = await recall(stream);
+                  continue;
+                }
                 inboxGapCount++;
                 throw new InboxGapError(env.source, env.streamId, env.type, last, env.prevOfType, env.version);
               }
             }
             try {
-              await appendAndApply(`${INBOX_PREFIX}${env.source}:${env.streamId}`, [
-                {
-                  type: env.type,
-                  data: env.data,
-                  metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position },
-                },
-              ]);
+              await appendAndApply(
+                stream,
+                [
+                  {
+                    type: env.type,
+                    data: env.data,
+                    metadata: { source: env.source, sourceStream: env.streamId, sourceVersion: env.version, sourcePosition: env.position },
+                  },
+                ],
+                versions.get(stream) ?? recalled?.version ?? -1,
+              );
               return true;
             } catch (e) {
+              // Perhaps a forgotten stream: the store refused "no stream"; its marks are read back.
+              if (isWrongExpectedVersion(e) && mayBeForgotten(stream)) recalled = await recall(stream);
               if (!isWrongExpectedVersion(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
             }
           }
@@ -355,24 +424,33 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     ingestBatch(envs, traces) {
       return exclusive(async () => {
         const recorded = envs.map(() => false);
+        // Forgotten streams' marks, read back for this call (finishedInboxStreams).
+        const recalled = new Map<string, Recalled>();
         for (let attempt = 0; ; attempt++) {
           await catchUpUnlocked();
           try {
             for (let i = 0; i < envs.length; ) {
               const first = envs[i]!;
               const key = `${first.source}|${first.streamId}`;
-              let seen = inboxSeen.get(key) ?? -1;
+              const stream = `${INBOX_PREFIX}${first.source}:${first.streamId}`;
+              const rec = recalled.get(stream);
+              let seen = inboxSeen.get(key) ?? rec?.seen ?? -1;
               const typeSeen = new Map<string, number>();
               const run: EventData[] = [];
               const at: number[] = [];
               let gap: InboxGapError | undefined;
+              let readBack = false;
               let j = i;
               for (; j < envs.length && envs[j]!.source === first.source && envs[j]!.streamId === first.streamId; j++) {
                 const env = envs[j]!;
                 if (seen >= env.version) continue;
                 if (env.prevOfType !== undefined) {
-                  const last = typeSeen.get(env.type) ?? inboxTypeSeen.get(`${key}|${env.type}`) ?? -1;
+                  const last = typeSeen.get(env.type) ?? inboxTypeSeen.get(`${key}|${env.type}`) ?? rec?.types.get(env.type) ?? -1;
                   if (env.prevOfType !== last) {
+                    if (rec === undefined && mayBeForgotten(stream)) {
+                      readBack = true;
+                      break;
+                    }
                     inboxGapCount++;
                     gap = new InboxGapError(env.source, env.streamId, env.type, last, env.prevOfType, env.version);
                     break;
@@ -388,8 +466,21 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
                 seen = env.version;
                 typeSeen.set(env.type, env.version);
               }
+              if (readBack) {
+                // This run again, against the stream's marks read back from the store.
+                recalled.set(stream, await recall(stream));
+                continue;
+              }
               if (run.length > 0) {
-                await appendAndApply(`${INBOX_PREFIX}${first.source}:${first.streamId}`, run);
+                try {
+                  await appendAndApply(stream, run, versions.get(stream) ?? rec?.version ?? -1);
+                } catch (e) {
+                  // Perhaps a forgotten stream: the store refused "no stream"; its marks are read back.
+                  if (isWrongExpectedVersion(e) && mayBeForgotten(stream)) recalled.set(stream, await recall(stream));
+                  throw e;
+                }
+                // Its marks moved on: a later run of it in this call reads them again.
+                recalled.delete(stream);
                 for (const k of at) recorded[k] = true;
               }
               if (gap) throw gap;

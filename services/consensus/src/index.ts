@@ -76,8 +76,9 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 
 /** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
 // 2: rounds keep their endBlock (runs of blocks are cut there); 3: votes recorded from VoteCast through the inbox (votes carried once);
-// 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation).
-export const CONSENSUS_STATE_VERSION = 4;
+// 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation);
+// 5: the runtime forgets a decided round's inbox marks (finishedInboxStreams): a snapshot of 4 still holds them.
+export const CONSENSUS_STATE_VERSION = 5;
 
 /** The consensus module; `scheduler` drives the block timer (tests count its ticks; default setInterval). */
 export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): ServiceModule => ({

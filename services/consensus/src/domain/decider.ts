@@ -1,8 +1,8 @@
 import { consensusEvent } from '@ewx/contracts';
-import { denied, invalid, isAddress, precondition, quote, type EventData, type ServiceDecider } from '@ewx/platform/domain';
+import { denied, invalid, isAddress, precondition, quote, type EventData, type RecordedEvent, type ServiceDecider } from '@ewx/platform/domain';
 import { evolve } from './evolve.js';
 import { decideAttestation, type AttestCommand } from './settle.js';
-import { CHAIN_STREAM, initialConsensusState, solutionStream, VALIDATORS_STREAM, type ConsensusState } from './state.js';
+import { CHAIN_STREAM, initialConsensusState, solutionStream, VALIDATORS_STREAM, votingRoundInbox, type ConsensusState } from './state.js';
 
 export * from './state.js';
 export * from './tally.js';
@@ -86,4 +86,22 @@ export function streamOf(c: ConsensusCommand): string {
   }
 }
 
-export const consensusDecider: ServiceDecider<ConsensusState, ConsensusCommand> = { initialState: initialConsensusState, evolve, decide, streamOf };
+/**
+ * A decided round's copies of voting's round stream (`votingRoundInbox`): no decision reads their
+ * inbox marks again (voting writes nothing to a round's stream after its close, and a decision
+ * needs the close), so the runtime forgets them (Decider.finishedInboxStreams). Proofs still read
+ * the stream's events from the log.
+ */
+export function finishedInboxStreams(_s: ConsensusState, e: RecordedEvent): readonly string[] | undefined {
+  if (e.type !== 'RoundSettled' && e.type !== 'RoundUnresolved') return undefined;
+  const d = e.data as { solution?: unknown; roundId?: unknown } | null;
+  return typeof d?.solution === 'string' && typeof d.roundId === 'string' ? [votingRoundInbox(d.solution, d.roundId)] : undefined;
+}
+
+export const consensusDecider: ServiceDecider<ConsensusState, ConsensusCommand> = {
+  initialState: initialConsensusState,
+  evolve,
+  decide,
+  streamOf,
+  finishedInboxStreams,
+};
