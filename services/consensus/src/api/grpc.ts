@@ -39,7 +39,10 @@ import {
   nextCut,
   roundFromEvents,
   roundKey,
+  decidedFromEvents,
+  solutionStream,
   votingRoundInbox,
+  type ArchivedRound,
   type ConsensusState,
   type ValidatedRound,
 } from '../domain/decider.js';
@@ -57,6 +60,23 @@ function roundArchive(store: EventStore): { read(solution: string, roundId: stri
   const kept = keptReads<ValidatedRound | undefined>(KEPT);
   return {
     read: (solution, roundId) => kept.read(roundKey(solution, roundId), () => store.readStream(votingRoundInbox(solution, roundId)).then(roundFromEvents)),
+  };
+}
+/** Rounds that left the state read back (GetSettlement, GetVoteProof), kept: their events never change. */
+export const KEPT_DECIDED = 1000;
+
+/**
+ * Rounds that left the state (`archived`), as the state held them: their attestations and decision
+ * read back from their solution's stream, one bounded read (`[from, to]`); the last `KEPT_DECIDED`
+ * kept.
+ */
+function decidedArchive(store: EventStore): { read(solution: string, roundId: string, at: ArchivedRound): Promise<ValidatedRound | undefined> } {
+  const kept = keptReads<ValidatedRound | undefined>(KEPT_DECIDED);
+  return {
+    read: (solution, roundId, [from, to]) =>
+      kept.read(roundKey(solution, roundId), () =>
+        store.readStream(solutionStream(solution), from, to - from + 1).then((events) => decidedFromEvents(solution, roundId, events)),
+      ),
   };
 }
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
@@ -117,13 +137,19 @@ export function consensusGrpc(
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
   const givenUp = new Set<string>();
-  const round = (solution: string, roundId: string): ValidatedRound => {
+  const decided = decidedArchive(runtime.store);
+  const round = async (solution: string, roundId: string): Promise<ValidatedRound> => {
     nameField('solution', solution);
     textField('round_id', roundId, 1, MAX_ROUND_ID);
-    const r = runtime.state().rounds.get(roundKey(solution, roundId));
+    const st = runtime.state();
+    const r = st.rounds.get(roundKey(solution, roundId));
+    if (r) return r;
+    // A round no decision reads any more left the state: read back from the log.
+    const at = st.archived.get(solution)?.get(roundId);
+    const back = at && (await decided.read(solution, roundId, at));
+    if (back) return back;
     // Consensus knows rounds, not solutions: the pair names no round it has seen.
-    if (!r) throw notFound(`solution, round_id: round ${shown(roundId)} of solution ${solution}`);
-    return r;
+    throw notFound(`solution, round_id: round ${shown(roundId)} of solution ${solution}`);
   };
   return {
     name: 'ewx.v1.Consensus',
@@ -179,7 +205,7 @@ export function consensusGrpc(
         };
       }),
       getVoteProof: unary(M + 'GetVoteProof', log, async (req: GetVoteProofRequest) => {
-        const r = round(req.solution, req.roundId);
+        const r = await round(req.solution, req.roundId);
         addressField('worker', req.worker);
         if (!r.outcome) throw notFound(`round_id: settlement of round ${req.roundId} (the proof is given once the round is settled or unresolved)`);
         // A decided round's votes and leaves left the state: they are folded again from its events in the log.
@@ -207,7 +233,7 @@ export function consensusGrpc(
         };
       }),
       getSettlement: unary(M + 'GetSettlement', log, async (req: GetSettlementRequest) => {
-        const r = round(req.solution, req.roundId);
+        const r = await round(req.solution, req.roundId);
         return {
           state: LEGACY_STATE[r.status],
           roundState: ROUND_STATE[r.status],

@@ -3,7 +3,7 @@ import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
 import { carryVoteCounts, voteCounts } from './tally.js';
 import { evaluateRound } from './settle.js';
-import { initialConsensusState, metadataKey, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
+import { initialConsensusState, mayLeave, metadataKey, roundKey, solutionStream, type ConsensusState, type ValidatedRound } from './state.js';
 
 /**
  * The indexes of a round's votes in worker order. The snapshot is recorded sorted by worker and
@@ -50,14 +50,80 @@ function dropVotes(r: ValidatedRound): void {
   r.votesDropped = true;
 }
 
+/** What a fold keeps of decided rounds: `rounds` (they stay in the state), `votes` (their snapshot, votes and leaves too). */
+type Keep = 'none' | 'rounds' | 'votes';
+
 /** Folds one recorded event (consensus' own or voting's, recorded from the inbox) into the state, in place. */
-export const evolve = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, false);
+export const evolve = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, 'none');
 
 /**
  * The same fold keeping every decided round's snapshot, votes and leaves: for tools that read the
  * whole log at once and look into old rounds (the audit's bundles and what-ifs), not for a service.
  */
-export const evolveKeepingVotes = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, true);
+export const evolveKeepingVotes = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, 'votes');
+
+/**
+ * The fold before decided rounds left the state: each keeps its outcome, attestations and counts in
+ * `rounds` (its votes are dropped as by `evolve`). Tests compare the queries of both.
+ */
+export const evolveKeepingRounds = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, 'rounds');
+
+/** Rounds no decision reads again leave `rounds` for `archived` (where their attestations are in the log). */
+function archive(s: ConsensusState): void {
+  for (const [key, r] of s.rounds) {
+    if (!mayLeave(r, s.height)) continue;
+    let a = s.archived.get(r.solution);
+    if (!a) {
+      a = new Map();
+      s.archived.set(r.solution, a);
+    }
+    a.set(r.roundId, r.attested!);
+    s.rounds.delete(key);
+  }
+}
+
+/**
+ * A round that left the state, as the state held it (outcome, attestations, counts; no votes), from
+ * the events of its solution's stream between its first and last attestation (what a query shows:
+ * status, outcome, attestations in their order, decidedBy).
+ */
+export function decidedFromEvents(solution: string, roundId: string, events: readonly RecordedEvent[]): ValidatedRound | undefined {
+  const s = initialConsensusState();
+  const key = roundKey(solution, roundId);
+  s.rounds.set(key, { ...STUB, solution, roundId, snapshot: new Map(), votes: [], leaves: [], attestations: new Map() });
+  for (const e of events) {
+    const d = e.data as { solution?: unknown; roundId?: unknown } | null;
+    if (d?.solution === solution && d.roundId === roundId) fold(s, e, 'votes');
+  }
+  const r = s.rounds.get(key)!;
+  if (r.decidedBy === undefined) return undefined;
+  // As the state held it: without its votes (a proof reads them from its inbox stream).
+  r.snapshot = new Map();
+  r.votes = [];
+  r.leaves = [];
+  r.votesDropped = true;
+  return r;
+}
+const STUB: ValidatedRound = {
+  solution: '',
+  roundId: '',
+  group: '',
+  period: 0,
+  endBlock: 0,
+  quorumPercent: 0,
+  voteThresholdPercent: 0,
+  eligible: 0,
+  snapshotChunks: 0,
+  snapshotReceived: 0,
+  snapshot: new Map(),
+  voteChunks: 0,
+  voteChunksReceived: 0,
+  votesReceived: 0,
+  votes: [],
+  leaves: [],
+  attestations: new Map(),
+  status: 'OFF_CHAIN_VOTE',
+};
 
 /**
  * A round with its snapshot, votes (sorted by worker once closed) and leaves, from the events of its
@@ -66,19 +132,21 @@ export const evolveKeepingVotes = (s: ConsensusState, e: RecordedEvent): Consens
  */
 export function roundFromEvents(events: readonly RecordedEvent[]): ValidatedRound | undefined {
   const s = initialConsensusState();
-  for (const e of events) fold(s, e, true);
+  for (const e of events) fold(s, e, 'votes');
   return s.rounds.values().next().value;
 }
 
-function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): ConsensusState {
+function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
   const ev = decodeConsensusLog(e);
   if (!ev) return s;
   switch (ev.type) {
     case 'BlockProduced':
       s.height = ev.data.height;
+      if (keep === 'none') archive(s);
       break;
     case 'BlocksProduced':
       s.height = ev.data.to;
+      if (keep === 'none') archive(s);
       break;
     case 'ValidatorSetConfigured':
       s.validators = [...ev.data.validators];
@@ -163,13 +231,17 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
     }
     case 'AttestationRecorded': {
       const d = ev.data;
-      s.rounds.get(roundKey(d.solution, d.roundId))?.attestations.set(d.validator, {
+      const r = s.rounds.get(roundKey(d.solution, d.roundId));
+      if (!r) break;
+      r.attestations.set(d.validator, {
         validator: d.validator,
         tally: d.tally,
         merkleRoot: d.merkleRoot,
         signature: d.signature,
         dissent: d.dissent,
       });
+      // Where its attestations are (its solution's stream), for when it leaves the state.
+      if (e.streamId === solutionStream(d.solution)) r.attested = [r.attested?.[0] ?? e.version, e.version];
       break;
     }
     case 'RoundSettled':
@@ -181,7 +253,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keepVotes: boolean): Consensu
         r.status = ev.type === 'RoundSettled' ? 'SETTLED' : 'UNRESOLVED';
         r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot };
         r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters];
-        if (!keepVotes) dropVotes(r);
+        if (keep !== 'votes') dropVotes(r);
       }
       break;
     }

@@ -61,7 +61,19 @@ export interface ValidatedRound {
    * signs what the recorded votes give.
    */
   evaluation?: { tally: Tally; merkleRoot: string };
+  /**
+   * The versions of its first and last AttestationRecorded in its solution's stream
+   * (`solutionStream`): where its attestations and decision are read back once it left the state.
+   */
+  attested?: [number, number];
 }
+
+/**
+ * Where a round that left the state (decided, attested by every validator that decided it, its end
+ * block passed) has its attestations and decision in its solution's stream: the versions of its
+ * first and last AttestationRecorded (`[from, to]`; its RoundSettled or RoundUnresolved is between).
+ */
+export type ArchivedRound = readonly [from: number, to: number];
 
 export interface ChainEntry {
   readonly index: number;
@@ -86,6 +98,11 @@ export interface ConsensusState {
   readonly chains: Map<string, ChainEntry[]>;
   /** `group|period` → operator → eligible rounds and correct votes (settled rounds only). */
   readonly metadata: Map<string, Map<string, OperatorVoteMetadata>>;
+  /**
+   * Bounded memory: solution → round id → where a round that left `rounds` has its attestations and
+   * decision in the log (`leaves`). No decision reads these rounds; queries read them back.
+   */
+  readonly archived: Map<string, Map<string, ArchivedRound>>;
 }
 
 export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
@@ -127,4 +144,20 @@ export function undecidedEnded(s: ConsensusState, height: number): ValidatedRoun
   return out;
 }
 
-export const initialConsensusState = (): ConsensusState => ({ height: 0, validators: [], rounds: new Map(), chains: new Map(), metadata: new Map() });
+/**
+ * A decided round no decision reads again: every validator of the set that decided it has attested
+ * (a late attestation is owed by nobody), and its end block has passed (no run of blocks is cut at
+ * it). The validator process attests only rounds of the state, and only those that owe its
+ * attestation, so no command is ever decided about such a round.
+ */
+export const mayLeave = (r: ValidatedRound, height: number): boolean =>
+  r.decidedBy !== undefined && r.attested !== undefined && r.endBlock <= height && r.decidedBy.every((v) => r.attestations.has(v));
+
+export const initialConsensusState = (): ConsensusState => ({
+  height: 0,
+  validators: [],
+  rounds: new Map(),
+  chains: new Map(),
+  metadata: new Map(),
+  archived: new Map(),
+});
