@@ -46,7 +46,7 @@ export async function makeBundle(source: LogSource, operator: string, period: nu
     const worker = [...r.snapshot].find(([, op]) => op === operator)?.[0];
     if (worker === undefined) continue;
     const index = r.votes.findIndex(([w]) => w === worker);
-    const entry = s.chains.get(r.solution)?.find((c) => c.roundId === r.roundId);
+    const entry = s.chains.get(r.solution)?.entries?.find((c) => c.roundId === r.roundId);
     rounds.push({
       solution: r.solution,
       roundId: r.roundId,

@@ -18,6 +18,24 @@ function fold<S>(decider: Decider<S>, log: readonly LogEvent[] | undefined): S {
   return s;
 }
 
+/**
+ * A solution's result chain: its entries are in the log (the ResultChained events of its stream; the
+ * state keeps its length and last hash, which must agree with them).
+ */
+function chainOf(
+  log: readonly LogEvent[] | undefined,
+  solution: string,
+  c: { length: number; hash: string },
+): { roundId: string; result: string; hash: string }[] {
+  const entries = (log ?? [])
+    .filter((e) => e.type === 'ResultChained' && (e.data as { solution?: string }).solution === solution)
+    .map((e) => e.data as { roundId: string; result: string; hash: string })
+    .map((x) => ({ roundId: x.roundId, result: x.result, hash: x.hash }));
+  if (entries.length !== c.length || entries.at(-1)?.hash !== c.hash)
+    throw new Error(`chain of ${solution}: the state's length and last hash disagree with the log`);
+  return entries;
+}
+
 const sorted = <V>(entries: Iterable<[string | number, V]>): Record<string, V> =>
   Object.fromEntries([...entries].map(([k, v]) => [String(k), v] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 const amounts = (m: Map<string, Map<string, bigint>>): Record<string, Record<string, string>> =>
@@ -39,7 +57,7 @@ export function recordedDecisions(logs: Partial<Record<ServiceName, readonly Log
       [...registry.ledger.accounts].map(([a, b]) => [a, { free: b.free.toString(), reserved: b.reserved.toString(), unclaimed: b.unclaimed.toString() }]),
     ),
     holds: sorted([...registry.holds].map(([id, h]) => [id, { account: h.account, amount: h.amount.toString(), status: h.status }])),
-    chains: sorted([...consensus.chains].map(([s, c]) => [s, c.map((x) => ({ roundId: x.roundId, result: x.result, hash: x.hash }))])),
+    chains: sorted([...consensus.chains].map(([s, c]) => [s, chainOf(logs.consensus, s, c)])),
     voteCounts: sorted([...consensus.metadata].map(([k, m]) => [k, sorted([...m].map(([op, c]) => [op, { eligible: c.eligible, correct: c.correct }]))])),
     unclaimed: amounts(registry.ledger.unclaimed),
     totals: { deposits: registry.ledger.deposits.toString(), withdrawals: registry.ledger.withdrawals.toString() },

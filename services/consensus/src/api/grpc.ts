@@ -43,6 +43,7 @@ import {
   solutionStream,
   votingRoundInbox,
   type ArchivedRound,
+  type ChainEntry,
   type ConsensusState,
   type ValidatedRound,
 } from '../domain/decider.js';
@@ -78,6 +79,18 @@ function decidedArchive(store: EventStore): { read(solution: string, roundId: st
         store.readStream(solutionStream(solution), from, to - from + 1).then((events) => decidedFromEvents(solution, roundId, events)),
       ),
   };
+}
+/** The result chain entries recorded at versions `at` (ascending) of a solution's stream: one bounded read. */
+async function chainEntries(store: EventStore, solution: string, at: readonly number[]): Promise<ChainEntry[]> {
+  if (at.length === 0) return [];
+  const events = await store.readStream(solutionStream(solution), at[0]!, at[at.length - 1]! - at[0]! + 1);
+  const byVersion = new Map(events.map((e) => [e.version, e]));
+  return at.map((v) => {
+    const e = byVersion.get(v);
+    if (e?.type !== 'ResultChained') throw new Error(`result chain of ${solution}: no ResultChained at version ${v} of its stream`);
+    const d = e.data as unknown as ChainEntry;
+    return { index: d.index, roundId: d.roundId, result: d.result, tally: d.tally, prevHash: d.prevHash, hash: d.hash };
+  });
 }
 /** Round ids: 1..128 characters chosen by the starter, plus the `#retry` suffix of automatic retries. */
 const MAX_ROUND_ID = 128 + '#retry'.length;
@@ -191,7 +204,12 @@ export function consensusGrpc(
         return { operators: items.map(([operator, c]) => ({ operator, eligibleRounds: c.eligible, correctVotes: c.correct })), page: { nextPageToken: next } };
       }),
       getResultChain: unary(M + 'GetResultChain', log, async (req: GetResultChainRequest) => {
-        const { items, next } = paged(runtime.state().chains.get(nameField('solution', req.solution)) ?? [], req.page);
+        const chain = runtime.state().chains.get(nameField('solution', req.solution));
+        // The entries are in the log (a fold that keeps everything has them in the state).
+        const { items: at, next } = paged(chain?.at ?? [], req.page);
+        const items = chain?.entries
+          ? chain.entries.slice(chain.at.indexOf(at[0]!), chain.at.indexOf(at[0]!) + at.length)
+          : await chainEntries(runtime.store, req.solution, at);
         return {
           entries: items.map((e) => ({
             index: e.index,

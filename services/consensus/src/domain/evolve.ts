@@ -261,10 +261,16 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
       const d = ev.data;
       let c = s.chains.get(d.solution);
       if (!c) {
-        c = [];
+        c = { length: 0, hash: '', at: [] };
         s.chains.set(d.solution, c);
       }
-      c.push({ index: d.index, roundId: d.roundId, result: d.result, tally: d.tally, prevHash: d.prevHash, hash: d.hash });
+      c.length++;
+      c.hash = d.hash;
+      c.at.push(e.version);
+      if (keep !== 'none') {
+        c.entries ??= [];
+        c.entries.push({ index: d.index, roundId: d.roundId, result: d.result, tally: d.tally, prevHash: d.prevHash, hash: d.hash });
+      }
       break;
     }
     case 'VoteMetadata': {

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import * as v8 from 'node:v8';
 import { generateKeyPair, signBytes, type AttestationRecordedEvent, type EventData, type KeyPair, type RecordedEvent, type Tally } from '@ewx/platform';
 import { spec, type Spec } from '@ewx/platform/testing';
-import { decide, type ConsensusCommand } from './decider.js';
-import { evolve, roundFromEvents } from './evolve.js';
+import { decide, streamOf as streamOfCommand, type ConsensusCommand } from './decider.js';
+import { evolve, evolveKeepingRounds, roundFromEvents } from './evolve.js';
 import { leafHash, merkleProof, merkleRoot } from './merkle.js';
 import { attestationBytes, evaluateRound } from './settle.js';
 import { initialConsensusState, roundKey, type ConsensusState } from './state.js';
@@ -135,5 +135,42 @@ describe('bounded memory: a decided round leaves the decision state', () => {
     assert.deepEqual(evaluateRound(r), honest);
     assert.deepEqual(attest(s, keys[3]!, 'r'), late);
     s.when(late).then((events) => assert.equal((events[0]!.data as unknown as AttestationRecordedEvent).dissent, true));
+  });
+});
+
+describe('bounded memory: a decided round that owes nothing leaves the state at the next block', () => {
+  /** `n` rounds of 20 votes settled by one validator, each followed by a block past its end; the serialised state after each. */
+  function settleAndPass(fold: typeof evolve, n: number): { sizes: number[]; state: ConsensusState } {
+    const key = generateKeyPair();
+    const s = spec({ initialState: initialConsensusState, evolve: fold, decide, streamOf: streamOfCommand }).after({
+      type: 'ConfigureValidators',
+      validators: [key.address],
+    });
+    const sizes: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `r${i}`;
+      closedRound(s, id, 20);
+      s.after(attest(s, key, id));
+      s.given(ev('BlockProduced', { height: 11 + i }));
+      sizes.push(v8.serialize(s.state).length);
+    }
+    return { sizes, state: s.state };
+  }
+
+  test('40 settled rounds: the state grows by its id and three numbers per round (where its attestations and chain entry are), not by its outcome and attestations', () => {
+    const now = settleAndPass(evolve, 40);
+    const before = settleAndPass(evolveKeepingRounds, 40);
+    const per = (x: number[]) => (x[39]! - x[9]!) / 30;
+    console.log(
+      `serialised per settled round, rounds 10 to 40: ${per(now.sizes).toFixed(0)} B; the fold before (evolveKeepingRounds): ${per(before.sizes).toFixed(0)} B`,
+    );
+    assert.equal(now.state.rounds.size, 0, 'every round left the state');
+    assert.equal(now.state.archived.get('s1')!.size, 40);
+    assert.equal(now.state.chains.get('s1')!.length, 40);
+    assert.ok(per(now.sizes) < 48, `≈ the id and three numbers per round: ${per(now.sizes)} B`);
+    assert.ok(per(before.sizes) > 10 * per(now.sizes), `the fold before keeps the outcome, attestation and chain entry: ${per(before.sizes)} B`);
+    // The same decisions: the chain (length, last hash) and the vote counts.
+    assert.deepEqual([now.state.chains.get('s1')!.length, now.state.chains.get('s1')!.hash], [40, before.state.chains.get('s1')!.hash]);
+    assert.deepEqual(now.state.metadata, before.state.metadata);
   });
 });

@@ -246,8 +246,11 @@ describe('SPEC §5 vote metadata and the result chain', () => {
     const tip = s.run(attest(s, keys[0]!, 'r2'));
     const chain = s.state.chains.get('s1')!;
     assert.equal(chain.length, 2);
-    assert.equal(chain[0]!.prevHash, '00'.repeat(32));
-    assert.equal(chain[1]!.prevHash, chain[0]!.hash);
+    // The entries are in the log; the state keeps the length and the last hash.
+    const entries = s.log.filter((x) => x.type === 'ResultChained').map((x) => x.data as unknown as ResultChainedEvent);
+    assert.equal(entries[0]!.prevHash, '00'.repeat(32));
+    assert.equal(entries[1]!.prevHash, entries[0]!.hash);
+    assert.equal(chain.hash, entries[1]!.hash);
     const e = tip.find((x) => x.type === 'ResultChained')!.data as unknown as ResultChainedEvent;
     const recomputed = createHash('sha256')
       .update(`ewx/v1/result-chain\n${e.prevHash}\n${e.roundId}\n${e.result}\n${tallyText(e.tally)}`)

@@ -124,8 +124,8 @@ export function decideAttestation(s: ConsensusState, c: AttestCommand): EventDat
     dissenters,
     validators: [...s.validators],
   };
-  const chain = s.chains.get(r.solution) ?? [];
-  const prevHash = chain.length > 0 ? chain[chain.length - 1]!.hash : GENESIS_HASH;
+  const chain = s.chains.get(r.solution) ?? { length: 0, hash: GENESIS_HASH };
+  const prevHash = chain.length > 0 ? chain.hash : GENESIS_HASH;
   const entry: ResultChainedEvent = {
     solution: r.solution,
     index: chain.length,

@@ -90,12 +90,25 @@ export interface OperatorVoteMetadata {
   correct: number;
 }
 
+/**
+ * A solution's result chain as decisions need it: its length (the next entry's index) and its last
+ * entry's hash (the next entry's prevHash). Its entries are in the log: `at` holds the version of
+ * each entry's ResultChained in the solution's stream (`solutionStream`), which GetResultChain reads.
+ * `entries`: only in the folds that keep everything (`evolveKeepingRounds`, `evolveKeepingVotes`).
+ */
+export interface ResultChain {
+  length: number;
+  hash: string;
+  readonly at: number[];
+  entries?: ChainEntry[];
+}
+
 export interface ConsensusState {
   height: number;
   validators: readonly string[];
   readonly rounds: Map<string, ValidatedRound>;
-  /** solution → its result chain. */
-  readonly chains: Map<string, ChainEntry[]>;
+  /** solution → its result chain (length, last hash, where its entries are). */
+  readonly chains: Map<string, ResultChain>;
   /** `group|period` → operator → eligible rounds and correct votes (settled rounds only). */
   readonly metadata: Map<string, Map<string, OperatorVoteMetadata>>;
   /**
