@@ -7,11 +7,32 @@
  * today's fold and, first in the same process, for the fold that keeps every round's votes
  * (`evolveKeepingVotes`: the fold before bounded memory, which the audit's one-pass tools still use).
  * Run: npm run bench -w @ewx/consensus (last part), or `npx tsx bench/memory.bench.ts` in services/consensus.
+ * Each round is followed by a block past its end (a decided round attested by its whole set leaves
+ * the state then), and beside the state the probe holds the platform runtime's per-stream maps
+ * (`versions`, `inboxSeen`, `inboxTypeSeen`, `typeVersions`) kept as runtime.ts keeps them: the
+ * fold before (`evolveKeepingRounds`, which keeps every decided round's outcome, attestations and
+ * chain entry) with every inbox stream's marks, against today's fold with a decided round's inbox
+ * marks forgotten (`finishedInboxStreams`). MEMORY_BENCH_KEEPING_VOTES=1 adds the fold that keeps
+ * every round's votes too (`evolveKeepingVotes`, the fold before bounded memory).
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS (default = rounds; 0 = skip).
  */
 import { encodePosition, generateKeyPair, signBytes, type EventData, type RecordedEvent } from '@ewx/platform';
 import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
-import { attestationBytes, decide, evaluateRound, evolve, evolveKeepingVotes, initialConsensusState, roundKey, type ConsensusState } from '../src/domain/decider.js';
+import {
+  attestationBytes,
+  CHAIN_STREAM,
+  decide,
+  evaluateRound,
+  evolve,
+  evolveKeepingRounds,
+  evolveKeepingVotes,
+  finishedInboxStreams,
+  initialConsensusState,
+  roundKey,
+  solutionStream,
+  votingRoundInbox,
+  type ConsensusState,
+} from '../src/domain/decider.js';
 
 const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 1000);
 const V = Number(process.env.MEMORY_BENCH_VOTES ?? 1000);
@@ -23,14 +44,44 @@ const validator = generateKeyPair();
 
 type Fold = (s: ConsensusState, e: RecordedEvent) => ConsensusState;
 
-function run(name: string, fold: Fold, rounds: number): Record<string, unknown> {
+function run(name: string, fold: Fold, rounds: number, forgets: boolean): Record<string, unknown> {
   let s = initialConsensusState();
-  const probe = memoryProbe(name, () => s);
+  // The runtime's maps beside the state, as runtime.ts keeps them (a finished inbox stream forgotten for good).
+  const versions = new Map<string, number>();
+  const inboxSeen = new Map<string, number>();
+  const inboxTypeSeen = new Map<string, number>();
+  const typeVersions = new Map<string, number>();
+  const inboxTypes = new Set<string>();
+  const probe = memoryProbe(name, () => ({ state: s, versions, inboxSeen, inboxTypeSeen, typeVersions }));
   let position = 0;
-  const apply = (events: readonly EventData[]): void => {
-    for (const e of events) s = fold(s, { type: e.type, data: JSON.parse(JSON.stringify(e.data)), streamId: 'x', version: 0, position: encodePosition([BigInt(++position)]) });
+  const next = new Map<string, number>();
+  const apply = (streamId: string, events: readonly EventData[]): void => {
+    for (const e of events) {
+      const version = next.get(streamId) ?? 0;
+      next.set(streamId, version + 1);
+      const inbox = streamId.startsWith('inbox:');
+      const recorded: RecordedEvent = { type: e.type, data: JSON.parse(JSON.stringify(e.data)), streamId, version, position: encodePosition([BigInt(++position)]) };
+      const forgotten = forgets && inbox && version > 0 && !versions.has(streamId);
+      if (!forgotten) versions.set(streamId, version);
+      if (inbox) {
+        const key = `voting|${streamId.slice('inbox:voting:'.length)}`;
+        if (!forgotten) {
+          inboxSeen.set(key, version);
+          inboxTypeSeen.set(`${key}|${e.type}`, version);
+        }
+        inboxTypes.add(e.type);
+      } else typeVersions.set(`${streamId}|${e.type}`, version);
+      s = fold(s, recorded);
+      if (forgets)
+        for (const id of finishedInboxStreams(s, recorded) ?? []) {
+          const key = `voting|${id.slice('inbox:voting:'.length)}`;
+          versions.delete(id);
+          inboxSeen.delete(key);
+          for (const t of inboxTypes) inboxTypeSeen.delete(`${key}|${t}`);
+        }
+    }
   };
-  apply(decide({ type: 'ConfigureValidators', validators: [validator.address] }, s));
+  apply('validators', decide({ type: 'ConfigureValidators', validators: [validator.address] }, s));
   const snapshot = Array.from({ length: V }, (_, i) => [worker(i), operator(i)]);
   const checkpoint = (done: number): void => probe.checkpoint({ rounds: done, votes: done * V });
   checkpoint(0);
@@ -38,7 +89,7 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
   for (let i = 0; i < rounds; i++) {
     const roundId = `slice-${i}`;
     const base = { solution: 's1', roundId };
-    apply([
+    apply(votingRoundInbox('s1', roundId), [
       ev('RoundStarted', { ...base, group: 'g1', starter: 'x', startBlock: 2 * i + 1, endBlock: 2 * i + 2, period: 0, quorumPercent: 50, voteThresholdPercent: 60, unresolvedPolicy: 'NONE', eligible: V, snapshotChunks: 1 }),
       ev('RoundSnapshot', { ...base, chunk: 0, chunks: 1, workers: snapshot }),
       ...Array.from({ length: V }, (_, w) => ev('VoteCast', { ...base, worker: worker(w), result: w % 3 === 2 ? 'bb' : 'aa', height: 2 * i + 1 })),
@@ -46,14 +97,18 @@ function run(name: string, fold: Fold, rounds: number): Record<string, unknown> 
     ]);
     const { tally, merkleRoot } = evaluateRound(s.rounds.get(roundKey('s1', roundId))!);
     const signature = signBytes(validator, attestationBytes('s1', roundId, tally, merkleRoot)).toString('hex');
-    apply(decide({ type: 'Attest', validator: validator.address, ...base, tally, merkleRoot, signature }, s));
+    apply(solutionStream('s1'), decide({ type: 'Attest', validator: validator.address, ...base, tally, merkleRoot, signature }, s));
     if (s.rounds.get(roundKey('s1', roundId))!.status !== 'SETTLED') throw new Error(`round ${i} not settled`);
+    apply(CHAIN_STREAM, decide({ type: 'ProduceNextBlock', after: s.height, to: 2 * i + 2 }, s));
     if (marks.has(i + 1)) checkpoint(i + 1);
   }
   return { fold: name, rounds, votesPerRound: V, points: probe.points, perRoundAfterTheFirst: probe.perUnit('rounds') };
 }
 
 const loadBefore = loadAverage();
-const baseline = BASELINE_R > 0 ? run('before (evolveKeepingVotes: every round keeps its votes)', evolveKeepingVotes, BASELINE_R) : undefined;
-const now = run('now (a decided round drops its votes)', evolve, R);
-console.log(JSON.stringify({ bench: 'consensus memory after R rounds × V votes (domain fold, in process)', loadAverage: { before: loadBefore, after: loadAverage() }, baseline, now }, null, 1));
+const votes = process.env.MEMORY_BENCH_KEEPING_VOTES === '1' ? run('evolveKeepingVotes: every round keeps its votes, maps kept', evolveKeepingVotes, BASELINE_R, false) : undefined;
+const baseline = BASELINE_R > 0 ? run('before (evolveKeepingRounds: decided rounds kept without votes, inbox marks kept)', evolveKeepingRounds, BASELINE_R, false) : undefined;
+const now = run('now (decided rounds leave the state, their inbox marks forgotten)', evolve, R, true);
+console.log(
+  JSON.stringify({ bench: 'consensus memory after R rounds × V votes (domain fold + runtime maps, in process)', loadAverage: { before: loadBefore, after: loadAverage() }, votes, baseline, now }, null, 1),
+);

@@ -119,7 +119,7 @@ describe('consensus API: decided rounds that left the state answer as when they 
   };
   const blocks = (count: number) =>
     a.rt.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count }, s));
-  const ROUNDS = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'nope'];
+  const ROUNDS = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'nope'];
 
   /** Every query about every round and worker, and the chain and vote counts. */
   const answers = async (client: ConsensusClient): Promise<unknown[]> => {
@@ -141,7 +141,9 @@ describe('consensus API: decided rounds that left the state answer as when they 
       assert.deepEqual(await answers(served.client), await answers(k.client), when);
       assert.deepEqual(
         [...k.rt.state().rounds.keys()].sort(),
-        ROUNDS.slice(0, 6).map((r) => roundKey(SOL, r)),
+        ROUNDS.slice(0, 7)
+          .map((r) => roundKey(SOL, r))
+          .sort(),
         'the keeping fold holds every round',
       );
     } finally {
@@ -163,13 +165,15 @@ describe('consensus API: decided rounds that left the state answer as when they 
     await a.rt.execute(VALIDATORS_STREAM, (s) => decide({ type: 'ConfigureValidators', validators: keys.map((k) => k.address) }, s));
     // r1: settled by three, the fourth late. r2: three settle a forged tally, the fourth dissents late.
     // r3: unresolved (no quorum), all four. r4: settled by three, the fourth owes its attestation.
-    // r5: settled by all four, but it ends at block 100. r6: open.
+    // r5: settled by all four, but it ends at block 100. r6: open. r7: one of the first three
+    // attests otherwise, so the fourth decides it (its decision is its last event).
     await round('r1', 5, 10);
     await round('r2', 5, 9);
     await round('r3', 6, 3);
     await round('r4', 6, 12);
     await round('r5', 100, 8);
     await round('r6', 100, 4, true);
+    await round('r7', 6, 11);
     for (const k of keys.slice(0, 3)) {
       await attest(k, 'r1');
       await attest(k, 'r2', (t) => ({ ...t, result: 'cc', top: t.top }));
@@ -177,8 +181,12 @@ describe('consensus API: decided rounds that left the state answer as when they 
       await attest(k, 'r4');
       await attest(k, 'r5');
     }
+    await attest(keys[0]!, 'r7');
+    await attest(keys[1]!, 'r7', (t) => ({ ...t, top: t.top - 1 }));
+    await attest(keys[2]!, 'r7');
     await blocks(3);
-    for (const r of ['r1', 'r2', 'r3', 'r5']) await attest(keys[3]!, r);
+    for (const r of ['r1', 'r2', 'r3', 'r5', 'r7']) await attest(keys[3]!, r);
+    assert.equal(a.rt.state().rounds.get(roundKey(SOL, 'r7'))!.status, 'SETTLED', 'r7 decided by the fourth attestation');
     const st = a.rt.state();
     assert.equal(
       st.rounds.get(roundKey(SOL, 'r2'))!.attestations.get(keys[3]!.address)!.dissent,
@@ -191,10 +199,10 @@ describe('consensus API: decided rounds that left the state answer as when they 
     assert.deepEqual(
       [...a.rt.state().rounds.keys()].sort(),
       ['r4', 'r5', 'r6'].map((r) => roundKey(SOL, r)),
-      'r1–r3 left the state',
+      'r1–r3 and r7 left the state',
     );
-    assert.deepEqual([...a.rt.state().archived.get(SOL)!.keys()].sort(), ['r1', 'r2', 'r3']);
-    await compare(a, 'after r1–r3 left the state');
+    assert.deepEqual([...a.rt.state().archived.get(SOL)!.keys()].sort(), ['r1', 'r2', 'r3', 'r7']);
+    await compare(a, 'after r1–r3 and r7 left the state');
     // The owed attestation arrives: r4 leaves at the next block.
     await attest(keys[3]!, 'r4');
     await blocks(1);

@@ -241,7 +241,7 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
         dissent: d.dissent,
       });
       // Where its attestations are (its solution's stream), for when it leaves the state.
-      if (e.streamId === solutionStream(d.solution)) r.attested = [r.attested?.[0] ?? e.version, e.version];
+      if (e.streamId === solutionStream(d.solution)) r.attested = [r.attested?.[0] ?? e.version, Math.max(r.attested?.[1] ?? e.version, e.version)];
       break;
     }
     case 'RoundSettled':
@@ -253,6 +253,8 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
         r.status = ev.type === 'RoundSettled' ? 'SETTLED' : 'UNRESOLVED';
         r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot };
         r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters];
+        // Its decision follows the attestation that tipped it: read back with its attestations.
+        if (r.attested !== undefined && e.streamId === solutionStream(d.solution)) r.attested = [r.attested[0], Math.max(r.attested[1], e.version)];
         if (keep !== 'votes') dropVotes(r);
       }
       break;

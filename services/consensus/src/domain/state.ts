@@ -62,8 +62,9 @@ export interface ValidatedRound {
    */
   evaluation?: { tally: Tally; merkleRoot: string };
   /**
-   * The versions of its first and last AttestationRecorded in its solution's stream
-   * (`solutionStream`): where its attestations and decision are read back once it left the state.
+   * The versions of its first AttestationRecorded and of the last of its AttestationRecorded and
+   * its RoundSettled/RoundUnresolved in its solution's stream (`solutionStream`): where its
+   * attestations and decision are read back once it left the state.
    */
   attested?: [number, number];
 }
@@ -71,7 +72,7 @@ export interface ValidatedRound {
 /**
  * Where a round that left the state (decided, attested by every validator that decided it, its end
  * block passed) has its attestations and decision in its solution's stream: the versions of its
- * first and last AttestationRecorded (`[from, to]`; its RoundSettled or RoundUnresolved is between).
+ * first AttestationRecorded and of the last of its attestations and decision (`[from, to]`).
  */
 export type ArchivedRound = readonly [from: number, to: number];
 
