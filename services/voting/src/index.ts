@@ -48,7 +48,8 @@ const keptRoundsFrom = (env: Env): number => env.int('VOTING_KEPT_ROUNDS', KEPT_
 // 3: a closed round keeps only its summary (snapshot and votes emptied at the close; submitted, closedTop).
 // 4: a closed round's snapshot and votes are one shared empty map; a round's solution and group names (and its starter when the registrar) are the solution view's.
 // 5: a finished round (settled, or unresolved with nothing owed) leaves `rounds`: its id and four numbers stay in its solution's index (`bySolution`), the rest is read back from the log.
-export const VOTING_STATE_VERSION = 5;
+// 6: a finished round leaves no trace in the state (no index): a decision about it reads its stream's RoundStarted, ListRounds and GetRound the listing projection (app/listing.ts); a round records where its settlement is and whether its retry started.
+export const VOTING_STATE_VERSION = 6;
 
 export const votingModule: ServiceModule = {
   name: 'voting',

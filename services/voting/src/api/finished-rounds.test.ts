@@ -11,6 +11,7 @@ import {
   silentLogger,
   snapshotsOf,
   snapshotVersion,
+  sqlProjectionsOf,
   START,
   type EventData,
   type EventStore,
@@ -20,6 +21,7 @@ import {
 } from '@ewx/platform';
 import { RoundState, StartRoundRequest, SubmitVoteRequest } from '@ewx/proto/voting';
 import { inlineVerifier } from '../app/verifier.js';
+import { sqlListing, type ListingEntry, type RoundListing } from '../app/listing.js';
 import {
   closeRound,
   decide,
@@ -73,6 +75,39 @@ async function answers(impl: Record<string, unknown>): Promise<unknown> {
     }
   }
   return out;
+}
+
+/**
+ * The reference's listing: its own state, whose rounds are never deleted (`evolveKeepingRounds`), in
+ * the order they were first started (a Map keeps the order of insertion). Nothing of the service's
+ * listing projection is used.
+ */
+function keptRoundsListing(runtime: Runtime<VotingState>): RoundListing {
+  const entries = (solution: string): ListingEntry[] =>
+    [...runtime.state().rounds.values()]
+      .filter((r) => r.solution === solution)
+      .map((r, i) => ({
+        solution: r.solution,
+        roundId: r.roundId,
+        seq: i,
+        status: r.status,
+        alerted: r.alerted,
+        endBlock: r.endBlock,
+        submitted: r.submitted ?? r.votes.size,
+        settledAt: r.settledAt ?? -1,
+        retryOnce: r.unresolvedPolicy === 'RETRY_ONCE',
+        pending: false,
+        retried: r.retried === true,
+        retired: false,
+      }));
+  return {
+    catchUp: async () => undefined,
+    get: async (solution, roundId) => entries(solution).find((x) => x.roundId === roundId),
+    async page(solution, status, offset, size) {
+      const all = entries(solution).filter((x) => status === undefined || x.status === status);
+      return { entries: all.slice(offset, offset + size), more: offset + size < all.length };
+    },
+  };
 }
 
 /**
@@ -155,7 +190,10 @@ describe('finished rounds leave the state: the same answers as the state that ke
     await boot();
     reference = createRuntime('voting', store, { ...votingDecider, evolve: evolveKeepingRounds }, silentLogger);
     await reference.start();
-    referenceImpl = votingGrpc(reference, silentLogger, inlineVerifier).implementation as Record<string, unknown>;
+    referenceImpl = votingGrpc(reference, silentLogger, inlineVerifier, undefined, { listing: keptRoundsListing(reference) }).implementation as Record<
+      string,
+      unknown
+    >;
 
     await ingest('rewards', 'calendar', schedule);
     await registryEvent(ev('GroupRegistered', { group: 'g1', owner: registrar.address, config: {}, budget: '0', height: 1 }));
@@ -215,7 +253,7 @@ describe('finished rounds leave the state: the same answers as the state that ke
     await db.close();
   });
 
-  test('given the rounds finished, only the unfinished stay in the state; the reference keeps them all', () => {
+  test('given the rounds finished, only the unfinished stay in the state; the reference keeps them all', async () => {
     const key = (id: string, solution = 'sol1') => roundKey(solution, id);
     assert.deepEqual(
       [...rt.state().rounds.keys()].sort(),
@@ -224,7 +262,14 @@ describe('finished rounds leave the state: the same answers as the state that ke
     );
     assert.equal(reference.state().rounds.size, 8);
     assert.equal(reference.state().rounds.get(key('r2#retry'))!.alerted, true);
-    assert.deepEqual(rt.state().bySolution.get('sol1')!.ids, ['r0', 'r1', 'r2', 'r3', 'r2#retry', 'r4']);
+    // The starting order is the listing projection's (a table of the store), not the state's.
+    const listing = sqlListing(store, sqlProjectionsOf(store)!);
+    await listing.catchUp(rt.position());
+    const { entries } = await listing.page('sol1', undefined, 0, 100);
+    assert.deepEqual(
+      entries.map((x) => x.roundId),
+      ['r0', 'r1', 'r2', 'r3', 'r2#retry', 'r4'],
+    );
   });
 
   test('GetRound, GetRoundSnapshot and ListRounds (every state filter, page size and page) answer as the state that kept every round', async () => {
@@ -315,5 +360,20 @@ describe('finished rounds leave the state: the same answers as the state that ke
     await synced();
     assert.deepEqual(await answers(impl), await answers(referenceImpl));
     assert.deepEqual(await refusals(), refused);
+  });
+
+  test('given a restart by a full replay of the log (no snapshot loaded), StartRound of every used id is ALREADY_EXISTS with the same message, late votes are refused as before, and nothing is written', async () => {
+    const refused = await refusals();
+    const events = (await store.readAll(START, 100_000)).length;
+    await rt.stop();
+    rt = createRuntime('voting', store, votingDecider, silentLogger, { snapshots: { every: 0, version: VOTING_STATE_VERSION } });
+    await rt.start();
+    impl = votingGrpc(rt, silentLogger, inlineVerifier, undefined, { keptRounds: 2 }).implementation as Record<string, unknown>;
+    const replayed = initialVotingState();
+    for (const e of await store.readAll(START, 100_000)) evolve(replayed, e);
+    assert.equal(firstDifference(rt.state(), replayed), undefined, 'the replayed state');
+    assert.equal(rt.state().rounds.size, 3, 'the finished rounds are not in it');
+    assert.deepEqual(await refusals(), refused);
+    assert.equal((await store.readAll(START, 100_000)).length, events, 'no event written');
   });
 });
