@@ -21,7 +21,8 @@ import {
 } from '@ewx/platform';
 import { RoundState, StartRoundRequest, SubmitVoteRequest } from '@ewx/proto/voting';
 import { inlineVerifier } from '../app/verifier.js';
-import { sqlListing, type ListingEntry, type RoundListing } from '../app/listing.js';
+import { sqlListing } from '../app/listing.js';
+import { keptRoundsListing } from '../testing/kept-listing.js';
 import {
   closeRound,
   decide,
@@ -75,39 +76,6 @@ async function answers(impl: Record<string, unknown>): Promise<unknown> {
     }
   }
   return out;
-}
-
-/**
- * The reference's listing: its own state, whose rounds are never deleted (`evolveKeepingRounds`), in
- * the order they were first started (a Map keeps the order of insertion). Nothing of the service's
- * listing projection is used.
- */
-function keptRoundsListing(runtime: Runtime<VotingState>): RoundListing {
-  const entries = (solution: string): ListingEntry[] =>
-    [...runtime.state().rounds.values()]
-      .filter((r) => r.solution === solution)
-      .map((r, i) => ({
-        solution: r.solution,
-        roundId: r.roundId,
-        seq: i,
-        status: r.status,
-        alerted: r.alerted,
-        endBlock: r.endBlock,
-        submitted: r.submitted ?? r.votes.size,
-        settledAt: r.settledAt ?? -1,
-        retryOnce: r.unresolvedPolicy === 'RETRY_ONCE',
-        pending: false,
-        retried: r.retried === true,
-        retired: false,
-      }));
-  return {
-    catchUp: async () => undefined,
-    get: async (solution, roundId) => entries(solution).find((x) => x.roundId === roundId),
-    async page(solution, status, offset, size) {
-      const all = entries(solution).filter((x) => status === undefined || x.status === status);
-      return { entries: all.slice(offset, offset + size), more: offset + size < all.length };
-    },
-  };
 }
 
 /**
