@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, consensusAddressFrom, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { KEPT_FINISHED } from './app/archive.js';
+import { followListing, roundListing } from './app/listing.js';
 import { votingHeights } from './app/heights.js';
 import { partitionSettingsFrom, votingServiceFor } from './app/partitions-service.js';
 import { startVotingReactions } from './app/reactions.js';
@@ -92,7 +93,17 @@ export const votingModule: ServiceModule = {
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
       grpc: (runtime) => [votingGrpc(runtime, log, verifier, heights, { keptRounds: keptRoundsFrom(ctx.env) })],
-      reactions: (runtime) => startVotingReactions(runtime, log),
+      reactions: (runtime) => {
+        const reactions = startVotingReactions(runtime, log);
+        // The round listing (ListRounds, finished rounds) folded in the background: a query folds only what is new.
+        const listing = followListing(runtime, roundListing(runtime.store), log);
+        return {
+          async stop() {
+            await listing.stop();
+            await reactions.stop();
+          },
+        };
+      },
       gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });
     return {

@@ -13,7 +13,7 @@ import {
   type Runtime,
   type SqlProjections,
 } from '@ewx/platform';
-import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
+import { realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 import {
   closeRound,
   decide,
@@ -29,7 +29,7 @@ import {
   type VotingState,
 } from '../domain/decider.js';
 import { REGISTRAR, block, ev, operators, schedule, solutionConfig, worker } from '../domain/testing.js';
-import { memoryListing, rebuildListing, sqlListing, type ListingEntry } from './listing.js';
+import { followListing, memoryListing, rebuildListing, sqlListing, type ListingEntry } from './listing.js';
 
 const { infra, skip } = await realInfra();
 
@@ -185,6 +185,26 @@ describe("voting's round listing (a projection of its log): rebuilt from the log
     const db = await openPglite();
     try {
       await check(await pgliteEventStore('voting_listing', db), 24);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('followed in the background (PGlite): the listing folds the log as events are applied, with no query', async () => {
+    const db = await openPglite();
+    try {
+      const store = await pgliteEventStore('voting_listing_follow', db);
+      const sql = sqlProjectionsOf(store)!;
+      const rt = createRuntime('voting', store, votingDecider, silentLogger);
+      await rt.start();
+      const follow = followListing(rt, sqlListing(store, sql), silentLogger, 5);
+      await writeLog(rt, 8, async () => undefined);
+      const mark = async () =>
+        (await sql.projectionQuery<{ position: string }>(`SELECT position FROM ${sql.projectionSchema}.voting_rounds_mark`)).rows[0]?.position;
+      await waitFor('the listing folded up to the last event', async () => ((await mark()) === rt.position() ? true : undefined));
+      assert.equal((await rowsOf(sql)).length, 2 * 8 + 8 / 4);
+      await follow.stop();
+      await rt.stop();
     } finally {
       await db.close();
     }

@@ -1,5 +1,15 @@
 import { decodeVotingLog } from '@ewx/contracts';
-import { START, comparePositions, sqlProjectionsOf, type EventStore, type LogPosition, type RecordedEvent, type SqlProjections } from '@ewx/platform';
+import {
+  START,
+  comparePositions,
+  sqlProjectionsOf,
+  type EventStore,
+  type LogPosition,
+  type Logger,
+  type RecordedEvent,
+  type Runtime,
+  type SqlProjections,
+} from '@ewx/platform';
 import { RETRY_SUFFIX, roundKey, settlementStream, type ClosedRound, type RoundStatus } from '../domain/decider.js';
 
 /**
@@ -368,8 +378,48 @@ export async function rebuildListing(sql: SqlProjections): Promise<void> {
   });
 }
 
-/** The listing a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory otherwise (KurrentDB). */
-export const roundListing = (store: EventStore): RoundListing => {
-  const sql = sqlProjectionsOf(store);
-  return sql ? sqlListing(store, sql) : memoryListing(store);
-};
+const listings = new WeakMap<EventStore, RoundListing>();
+
+/**
+ * The listing a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory otherwise
+ * (KurrentDB). One per store in a process (the API and `followListing` share it).
+ */
+export function roundListing(store: EventStore): RoundListing {
+  let l = listings.get(store);
+  if (!l) {
+    const sql = sqlProjectionsOf(store);
+    l = sql ? sqlListing(store, sql) : memoryListing(store);
+    listings.set(store, l);
+  }
+  return l;
+}
+
+/**
+ * Keeps the listing near the log's end in the background: at most `everyMs` after an event is
+ * applied, it folds what is new, so a query folds only the last moments (not, after a quiet hour of
+ * votes, the whole hour). A failed fold is logged and tried again at the next event.
+ */
+export function followListing<S>(runtime: Runtime<S>, listing: RoundListing, log: Logger, everyMs = 1000): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const off = runtime.onEvent(() => {
+    if (timer || stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (stopped) return;
+      running = listing
+        .catchUp(runtime.position())
+        .catch((e: unknown) => log.warn('voting listing: folding the log failed; retried at the next event', { error: (e as Error).message }));
+    }, everyMs);
+    timer.unref();
+  });
+  return {
+    async stop() {
+      stopped = true;
+      off();
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
