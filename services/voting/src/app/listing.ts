@@ -178,6 +178,8 @@ export function foldListing(rows: Map<string, ListingEntry>, e: RecordedEvent, n
 }
 
 const READ_BATCH = 5000;
+/** Finished rounds' entries kept by the SQL listing (GetRound of a finished round asks for one). */
+const KEPT_ENTRIES = 1000;
 
 /**
  * The listing in memory, folded from the whole log at its first use and then from where it stopped:
@@ -297,6 +299,7 @@ export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing
   let migrated: Promise<void> | undefined;
   let known: LogPosition = START;
   let chain: Promise<void> = Promise.resolve();
+  const finished = new Map<string, ListingEntry>();
   const ready = (): Promise<void> =>
     (migrated ??= migrateListing(sql).catch((e: unknown) => {
       migrated = undefined;
@@ -353,9 +356,18 @@ export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing
   return {
     catchUp,
     async get(solution, roundId) {
+      const key = roundKey(solution, roundId);
+      const hit = finished.get(key);
+      if (hit) return hit;
       await ready();
       const r = await sql.projectionQuery<SqlRow>(`SELECT ${COLUMNS} FROM ${t} WHERE solution = $1 AND round_id = $2`, [solution, roundId]);
-      return r.rows[0] && fromRow(r.rows[0]);
+      const x = r.rows[0] && fromRow(r.rows[0]);
+      // A finished round's entry never changes: the last few kept.
+      if (x?.retired) {
+        finished.set(key, x);
+        if (finished.size > KEPT_ENTRIES) finished.delete(finished.keys().next().value!);
+      }
+      return x;
     },
     async page(solution, status, offset, size) {
       await ready();
