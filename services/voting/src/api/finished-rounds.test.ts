@@ -327,7 +327,9 @@ describe('finished rounds leave the state: the same answers as the state that ke
     assert.ok(reads > readsBefore, 'the restarted service read the finished rounds from the log');
     await synced();
     assert.deepEqual(await answers(impl), await answers(referenceImpl));
+    const events = (await store.readAll(START, 100_000)).length;
     assert.deepEqual(await refusals(), refused);
+    assert.equal((await store.readAll(START, 100_000)).length, events, 'no event written');
   });
 
   test('given a restart by a full replay of the log (no snapshot loaded), StartRound of every used id is ALREADY_EXISTS with the same message, late votes are refused as before, and nothing is written', async () => {
