@@ -292,7 +292,9 @@ export async function migrateListing(sql: SqlProjections): Promise<void> {
  * last starting order) and writes the rounds they changed and the new mark in one transaction, so
  * it is idempotent and rebuilt from the log by emptying both (`rebuildListing`). Several processes
  * may fold it: each transaction locks the mark and does nothing if another moved it first. It is
- * folded on demand, up to the position the state applied before a query (`catchUp`).
+ * folded before a query up to the position the state applied (`catchUp`; it may fold a little past
+ * it, events committed and not applied yet: a page then lists by those), and in the background
+ * (`followListing`).
  */
 export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing {
   const t = `${sql.projectionSchema}.voting_rounds`;
