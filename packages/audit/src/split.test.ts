@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { createLogger, partitionLeases, postgresEventStore, schemaFor, type EventStore } from '@ewx/platform';
+import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
+import { partitionOf } from '@ewx/voting/app/partitions';
+import { splitVoting, SplitRefused, votingConsumerLag, type SplitOptions } from './split.js';
+
+/**
+ * The split of an unsplit voting log into partition logs, on the real PostgreSQL (no service
+ * running: a log written here with the services' own store): which event goes where, what is kept
+ * of each, resuming after an interruption, starting over when the log changed, and the refusals.
+ */
+const { infra, skip } = await realInfra();
+
+interface Row {
+  position: string;
+  stream_id: string;
+  version: number;
+  type: string;
+  data: string;
+  metadata: string | null;
+}
+
+describe('ewx voting split: an unsplit log into partition logs', { skip, timeout: 120_000 }, () => {
+  const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
+  after(() => db.end());
+  const rows = async (schema: string): Promise<Row[]> =>
+    (
+      await db.query<Row>(
+        `SELECT position::text, stream_id, version, type, data::text AS data, metadata::text AS metadata FROM ${schema}.events ORDER BY position`,
+      )
+    ).rows;
+  /** An unsplit log: inputs and rounds of `solutions`, interleaved, with the relay's checkpoint after most of it. */
+  const unsplit = async (ns: string, solutions: readonly string[]): Promise<{ store: EventStore; relay: string }> => {
+    const store = await postgresEventStore(infra!.databaseUrl, `${ns}_voting`, 2);
+    const input = (source: string, stream: string, v: number, type: string, data: object) =>
+      store.append(
+        `inbox:${source}:${stream}`,
+        [{ type, data: data as never, metadata: { source, sourceStream: stream, sourceVersion: v, sourcePosition: String(v + 1) } }],
+        v - 1,
+      );
+    await input('registry', 'group:g', 0, 'GroupRegistered', { group: 'g' });
+    for (const [i, s] of solutions.entries())
+      await input('registry', `solution:${s}`, 0, 'SolutionRegistered', { solution: s, note: 'é ☃ \u0000x'.slice(0, 3 + i) });
+    for (let round = 0; round < 3; round++) {
+      await input('consensus', 'clock', round, 'BlocksProduced', { from: round * 10, to: round * 10 + 9 });
+      for (const s of solutions) {
+        await store.append(
+          `round:${s}:r${round}`,
+          [{ type: 'RoundStarted', data: { solution: s, roundId: `r${round}` }, metadata: { signer: 'x', nonce: String(round + 1), prevOfType: -1 } }],
+          -1,
+        );
+        await store.append(
+          `round:${s}:r${round}`,
+          [
+            { type: 'VoteCast', data: { solution: s, roundId: `r${round}`, w: 1 }, metadata: { prevOfType: -1 } },
+            { type: 'VoteCast', data: { solution: s, roundId: `r${round}`, w: 2 }, metadata: { prevOfType: 1 } },
+          ],
+          0,
+        );
+      }
+    }
+    const all = await rows(schemaFor(`${ns}_voting`));
+    const relay = all[all.length - 3]!.position;
+    await db.query(`INSERT INTO ${schemaFor(`${ns}_voting`)}.checkpoints (name, position) VALUES ('relay', $1)`, [relay]);
+    return { store, relay };
+  };
+  const options = (ns: string, partitions: number, more: Partial<SplitOptions> = {}): SplitOptions => ({
+    databaseUrl: infra!.databaseUrl,
+    namespace: ns,
+    partitions,
+    chunk: 7,
+    ...more,
+  });
+
+  test('each partition log: its solutions’ rounds and every input, at their positions, versions and data as stored; the unsplit tables kept aside; a fence; the lease table', async () => {
+    const ns = uniqueNamespace('split');
+    const P = 3;
+    const solutions = ['alpha.sol', 'beta.sol', 'gamma.sol', 'delta.sol', 'epsilon.sol'];
+    assert.equal(new Set(solutions.map((s) => partitionOf(s, P))).size, P, 'the solutions fall in every partition');
+    const { store, relay } = await unsplit(ns, solutions);
+    await store.close();
+    const S = schemaFor(`${ns}_voting`);
+    const before = await rows(S);
+
+    // A dry run writes nothing and says where each solution goes.
+    const dry = await splitVoting(options(ns, P, { dryRun: true }));
+    assert.equal(dry.outcome, 'dry run');
+    assert.equal(dry.source.events, before.length);
+    assert.equal(dry.source.relayCheckpoint, relay);
+    for (const p of dry.partitions) {
+      assert.deepEqual(p.solutions, solutions.filter((s) => partitionOf(s, P) === p.partition).sort());
+      assert.equal(p.rounds, p.solutions.length * 3);
+      assert.equal(p.ownEvents, p.solutions.length * 9);
+      assert.equal(p.inboxEvents, 1 + solutions.length + 3);
+      assert.equal(p.state, 'copy');
+    }
+    assert.equal((await db.query(`SELECT 1 FROM information_schema.schemata WHERE schema_name LIKE $1`, [`${S}_p%`])).rows.length, 0, 'nothing written');
+
+    const progress: { partition: number; done: number; total: number }[] = [];
+    const r = await splitVoting(options(ns, P, { onProgress: (p) => progress.push(p) }));
+    assert.equal(r.outcome, 'split');
+    for (let k = 0; k < P; k++) {
+      const want = before.filter((e) => e.stream_id.startsWith('inbox:') || partitionOf(e.stream_id.split(':')[1]!, P) === k);
+      assert.deepEqual(
+        await rows(`${S}_p${k}`),
+        want,
+        `partition ${k}: its rounds and every input, each event as it was (position, stream, version, type, data text, metadata)`,
+      );
+      const cp = await db.query<{ name: string; position: string }>(`SELECT name, position FROM ${S}_p${k}.checkpoints`);
+      assert.deepEqual(cp.rows, [{ name: 'relay', position: relay }], `partition ${k}: the relay checkpoint as it was`);
+      assert.ok(
+        progress.some((p) => p.partition === k && p.done === want.length && p.total === want.length),
+        `partition ${k}: progress to its end`,
+      );
+    }
+    // An append to a partition log goes after the unsplit log's end.
+    const p0 = await postgresEventStore(infra!.databaseUrl, `${ns}_voting_p0`, 1);
+    const appended = await p0.append('round:x.sol:new', [{ type: 'RoundStarted', data: {} }], -1);
+    await p0.close();
+    assert.ok(BigInt(appended.written!.positions[0]!) > BigInt(before[before.length - 1]!.position));
+    // The unsplit tables renamed, empty ones in their place, fenced.
+    assert.deepEqual(await rows(`${S}`), []);
+    assert.equal((await db.query(`SELECT count(*)::int AS n FROM ${S}.events_unsplit`)).rows[0].n, before.length);
+    assert.equal((await db.query(`SELECT count(*)::int AS n FROM ${S}.checkpoints_unsplit`)).rows[0].n, 1);
+    await assert.rejects(
+      db.query(`INSERT INTO ${S}.events (stream_id, version, type, data) VALUES ('round:a.sol:z', 0, 'RoundStarted', '{}')`),
+      /was split into 3 partition logs \(ewx voting split\): start voting with VOTING_PARTITIONS=3/,
+    );
+    const leases = await partitionLeases(infra!.databaseUrl, S, P);
+    assert.deepEqual(
+      (await leases.rows()).map((x) => [x.partition, x.owner]),
+      [
+        [0, null],
+        [1, null],
+        [2, null],
+      ],
+    );
+    await leases.close();
+    // Again: already split (exit 0 in the CLI); another count is refused.
+    assert.equal((await splitVoting(options(ns, P))).outcome, 'already split');
+    await assert.rejects(splitVoting(options(ns, 6)), (e: Error) => e instanceof SplitRefused && /already split into 3 partitions/.test(e.message));
+  });
+
+  test('interrupted: the partitions done are kept and skipped; a log that changed since starts over', async () => {
+    const ns = uniqueNamespace('splitre');
+    const P = 2;
+    const solutions = ['alpha.sol', 'beta.sol', 'gamma.sol'];
+    const { store } = await unsplit(ns, solutions);
+    const S = schemaFor(`${ns}_voting`);
+    // Interrupted in partition 1 (after partition 0 was written).
+    const stop = new Error('interrupted');
+    await assert.rejects(
+      splitVoting(
+        options(ns, P, {
+          onProgress: (p) => {
+            if (p.partition === 1) throw stop;
+          },
+        }),
+      ),
+      (e) => e === stop,
+    );
+    assert.deepEqual(
+      (await db.query(`SELECT partition FROM ${S}.split_marks ORDER BY partition`)).rows.map((x) => x.partition),
+      [0],
+      'partition 0 marked done',
+    );
+    assert.deepEqual(await rows(`${S}_p1`), [], 'partition 1 rolled back');
+    const dry = await splitVoting(options(ns, P, { dryRun: true }));
+    assert.deepEqual(
+      dry.partitions.map((p) => p.state),
+      ['copied', 'copy'],
+    );
+    // The unsplit log changes (voting ran again): partition 0 is written again with the new event.
+    const s0 = solutions.find((s) => partitionOf(s, P) === 0)!;
+    await store.append(`round:${s0}:late`, [{ type: 'RoundStarted', data: { solution: s0 } }], -1);
+    const redo = await splitVoting(options(ns, P, { dryRun: true }));
+    assert.deepEqual(
+      redo.partitions.map((p) => p.state),
+      ['copy', 'copy'],
+      'a mark for another end of the log is not a partition done',
+    );
+    const ended = await splitVoting(options(ns, P));
+    assert.equal(ended.outcome, 'split');
+    assert.deepEqual(await rows(S), [], 'the unsplit log is empty after the split');
+    const source = (
+      await db.query<Row>(
+        `SELECT position::text, stream_id, version, type, data::text AS data, metadata::text AS metadata FROM ${S}.events_unsplit ORDER BY position`,
+      )
+    ).rows;
+    for (let k = 0; k < P; k++)
+      assert.deepEqual(
+        await rows(`${S}_p${k}`),
+        source.filter((e) => e.stream_id.startsWith('inbox:') || partitionOf(e.stream_id.split(':')[1]!, P) === k),
+        `partition ${k}: the whole final log's share`,
+      );
+    await store.close();
+  });
+
+  test('refused: a stream that is neither a round nor an input; a partitioned voting; a partition log written by someone else; no log; bad counts', async () => {
+    const odd = uniqueNamespace('splitodd');
+    const s1 = await postgresEventStore(infra!.databaseUrl, `${odd}_voting`, 1);
+    await s1.append('round:alpha.sol:r', [{ type: 'RoundStarted', data: {} }], -1);
+    await s1.append('settings', [{ type: 'Something', data: {} }], -1);
+    await s1.close();
+    await assert.rejects(
+      splitVoting(options(odd, 2)),
+      (e: Error) => e instanceof SplitRefused && /holds stream "settings", neither an inbox copy nor a round/.test(e.message),
+    );
+
+    const leased = uniqueNamespace('splitls');
+    const s2 = await postgresEventStore(infra!.databaseUrl, `${leased}_voting`, 1);
+    await s2.append('round:alpha.sol:r', [{ type: 'RoundStarted', data: {} }], -1);
+    await s2.close();
+    const l = await partitionLeases(infra!.databaseUrl, schemaFor(`${leased}_voting`), 2);
+    await l.init();
+    await l.close();
+    await assert.rejects(splitVoting(options(leased, 2)), (e: Error) => e instanceof SplitRefused && /already runs partitioned/.test(e.message));
+
+    const taken = uniqueNamespace('splittk');
+    const s3 = await postgresEventStore(infra!.databaseUrl, `${taken}_voting`, 1);
+    await s3.append('round:alpha.sol:r', [{ type: 'RoundStarted', data: {} }], -1);
+    await s3.close();
+    const p1 = await postgresEventStore(infra!.databaseUrl, `${taken}_voting_p1`, 1);
+    await p1.append('round:beta.sol:r', [{ type: 'RoundStarted', data: {} }], -1);
+    await p1.close();
+    await assert.rejects(
+      splitVoting(options(taken, 2)),
+      (e: Error) => e instanceof SplitRefused && /already holds 1 events not written by this split/.test(e.message),
+    );
+    assert.deepEqual(
+      (await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'split_marks'`, [schemaFor(`${taken}_voting`)])).rows,
+      [],
+    );
+
+    await assert.rejects(
+      splitVoting(options(uniqueNamespace('splitnone'), 2)),
+      (e: Error) => e instanceof SplitRefused && /no voting log in schema/.test(e.message),
+    );
+    for (const n of [1, 65, 2.5]) await assert.rejects(splitVoting(options(odd, n)), /partitions: expected 2 to 64/);
+  });
+
+  test("the consumers of voting's topic: none before anything was published (real Kafka)", async () => {
+    const lag = await votingConsumerLag({ brokers: infra!.brokers, log: createLogger({}, 'error') }, uniqueNamespace('splitk'));
+    assert.deepEqual(lag, []);
+  });
+});
