@@ -162,7 +162,7 @@ export function partitionedVoting(
       // are an unsplit voting's rounds, which the partitions would not see. Refused until it is split.
       if ((await ctx.store.readAll(START, 1)).length > 0)
         throw new Error(
-          `voting: VOTING_PARTITIONS=${settings.partitions}, but voting's unsplit log (schema ${schemaFor(`${ctx.namespace ? `${ctx.namespace}_` : ''}voting`)}) holds events: split it first, with voting stopped (ewx voting split --partitions ${settings.partitions}; docs/OPERATIONS.md, "Scale voting out"), or start with VOTING_PARTITIONS=1`,
+          `VOTING_PARTITIONS=${settings.partitions}, but voting's unsplit log (schema ${schemaFor(`${ctx.namespace ? `${ctx.namespace}_` : ''}voting`)}) holds events: split it first, with voting stopped (ewx voting split --partitions ${settings.partitions}; docs/OPERATIONS.md, "Scale voting out"), or start with VOTING_PARTITIONS=1`,
         );
       leases = await partitionLeases(url, schemaFor(`${ctx.namespace ? `${ctx.namespace}_` : ''}voting`), settings.partitions);
       await leases.init();
