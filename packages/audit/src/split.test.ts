@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { createLogger, partitionLeases, postgresEventStore, schemaFor, type EventStore } from '@ewx/platform';
+import { createLogger, inboxGroupOf, partitionLeases, postgresEventStore, schemaFor, topicOf, type EventStore } from '@ewx/platform';
 import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
 import { partitionOf } from '@ewx/voting/app/partitions';
 import { splitVoting, SplitRefused, votingConsumerLag, type SplitOptions } from './split.js';
@@ -241,8 +241,44 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
     for (const n of [1, 65, 2.5]) await assert.rejects(splitVoting(options(odd, n)), /partitions: expected 2 to 64/);
   });
 
-  test("the consumers of voting's topic: none before anything was published (real Kafka)", async () => {
-    const lag = await votingConsumerLag({ brokers: infra!.brokers, log: createLogger({}, 'error') }, uniqueNamespace('splitk'));
-    assert.deepEqual(lag, []);
+  test("the consumers of voting's topic (real Kafka): none before anything was published; a group behind refuses the split, naming it; caught up, it goes ahead", async () => {
+    const log = createLogger({}, 'error');
+    const kafka = { brokers: infra!.brokers, log };
+    assert.deepEqual(await votingConsumerLag(kafka, uniqueNamespace('splitk')), []);
+
+    const ns = uniqueNamespace('splitlag');
+    const { store } = await unsplit(ns, ['alpha.sol', 'beta.sol']);
+    await store.close();
+    // Three messages on voting's topic (one Kafka partition); ewx-consensus has read (committed) the first only.
+    const { Kafka } = await import('kafkajs');
+    const k = new Kafka({ clientId: 'split-test', brokers: infra!.brokers, logLevel: 0 });
+    const admin = k.admin();
+    await admin.connect();
+    const topic = topicOf('voting', ns);
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      const producer = k.producer();
+      await producer.connect();
+      await producer.send({ topic, messages: [1, 2, 3].map((i) => ({ key: 'voting', value: `{"n":${i}}` })) });
+      await producer.disconnect();
+      const behindGroup = inboxGroupOf('consensus', ns);
+      await admin.setOffsets({ groupId: behindGroup, topic, partitions: [{ partition: 0, offset: '1' }] });
+      const lag = await votingConsumerLag(kafka, ns);
+      assert.deepEqual(lag, [{ group: behindGroup, behind: 2 }]);
+      const dry = await splitVoting(options(ns, 2, { kafka, dryRun: true }));
+      assert.match(dry.wouldRefuse ?? '', new RegExp(`consumers have not read all of voting's topic ${topic.replace(/\./g, '\\.')}: ${behindGroup} 2 behind`));
+      await assert.rejects(splitVoting(options(ns, 2, { kafka })), (e: Error) => e instanceof SplitRefused && /2 behind/.test(e.message));
+      assert.deepEqual(
+        (await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'split_marks'`, [schemaFor(`${ns}_voting`)])).rows,
+        [],
+        'nothing written',
+      );
+      await admin.setOffsets({ groupId: behindGroup, topic, partitions: [{ partition: 0, offset: '3' }] });
+      assert.deepEqual(await votingConsumerLag(kafka, ns), [{ group: behindGroup, behind: 0 }]);
+      assert.equal((await splitVoting(options(ns, 2, { kafka }))).outcome, 'split');
+    } finally {
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
   });
 });
