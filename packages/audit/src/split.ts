@@ -201,10 +201,12 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
     }
     if (!(await tableExists(S, 'events')))
       throw new SplitRefused(`no voting log in schema ${S}: nothing to split (check --namespace / EWX_NAMESPACE and the database)`);
-    if (await tableExists(S, 'partition_leases'))
+    if (await tableExists(S, 'partition_leases')) {
+      const [n] = await q<{ n: string }>(`SELECT count(*)::text AS n FROM ${S}.partition_leases`);
       throw new SplitRefused(
-        `voting in schema ${S} already runs partitioned (its lease table ${S}.partition_leases exists): this command splits an unsplit log (VOTING_PARTITIONS=1) only`,
+        `voting in schema ${S} already runs partitioned (its lease table ${S}.partition_leases holds ${n!.n} partitions): this command splits an unsplit log (VOTING_PARTITIONS=1) only; splitting partition logs into more is not supported`,
       );
+    }
     for (const t of ['events_unsplit', 'checkpoints_unsplit', 'snapshots_unsplit'])
       if (await tableExists(S, t))
         throw new SplitRefused(`${S}.${t} exists but no split is recorded as finished: drop or rename it first (a previous split rolled back by hand?)`);
@@ -338,6 +340,8 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
       ).rows[0]!.n;
       if (Number(done) !== P) throw new Error(`split: ${done} of ${P} partition logs written; run the split again`);
       for (const t of ['events', 'checkpoints', 'snapshots']) if (await tableExistsIn(c, S, t)) await c.query(`ALTER TABLE ${S}.${t} RENAME TO ${t}_unsplit`);
+      // In the same transaction: never an unsplit schema without its (empty, fenced) tables.
+      await emptyAndFenced(savepoints(c), S, P);
       await c.query(`INSERT INTO ${S}.split_marks (partition, partitions, source_end, events) VALUES (-1, $1, $2, $3)`, [P, end, stats!.n]);
     });
     await finish(sql, o.databaseUrl, S, P);
@@ -358,12 +362,42 @@ const sqlOf = (pool: pg.Pool): SqlClient => ({
 });
 
 /**
- * After the unsplit tables were renamed: empty ones in their place (as a partitioned deployment
- * has them; outside the renaming transaction, since `migrate` may try a statement PostgreSQL
- * refuses), and the lease table with P partitions, as the first partitioned replica would make it
- * (a start with another count is then refused). Idempotent: a run after an interruption here does it again.
+ * After the unsplit tables were renamed (and replaced, in that transaction): the lease table with
+ * P partitions, as the first partitioned replica would make it (a start with another count is then
+ * refused). Idempotent: a run after an interruption here does it again.
  */
 async function finish(sql: SqlClient, url: string, schema: string, partitions: number): Promise<void> {
+  await emptyAndFenced(sql, schema, partitions);
+  const leases = await partitionLeases(url, schema, partitions);
+  try {
+    await leases.init();
+  } finally {
+    await leases.close();
+  }
+}
+
+/**
+ * Each statement in a savepoint: `migrate` tries a statement PostgreSQL may refuse (lz4
+ * compression where it is not built in) and goes on; in a transaction that must not abort it.
+ */
+const savepoints = (c: pg.PoolClient): SqlClient => ({
+  query: async (text, params) => {
+    await c.query('SAVEPOINT split_step');
+    try {
+      const r = await c.query(text, params);
+      await c.query('RELEASE SAVEPOINT split_step');
+      return r as never;
+    } catch (e) {
+      await c.query('ROLLBACK TO SAVEPOINT split_step');
+      throw e;
+    }
+  },
+  transaction: () => Promise.reject(new Error('split: already in a transaction')),
+  close: async () => undefined,
+});
+
+/** The unsplit log's tables, empty (as a partitioned deployment has them), with the fence. Idempotent. */
+async function emptyAndFenced(sql: SqlClient, schema: string, partitions: number): Promise<void> {
   await migrate(sql, schema);
   // A fence: a voting started by mistake without VOTING_PARTITIONS (one process on the unsplit
   // log, now empty) fails at its first append with this message instead of writing rounds beside
@@ -374,10 +408,4 @@ async function finish(sql: SqlClient, url: string, schema: string, partitions: n
   );
   await sql.query(`DROP TRIGGER IF EXISTS split_fence ON ${schema}.events`);
   await sql.query(`CREATE TRIGGER split_fence BEFORE INSERT ON ${schema}.events FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.split_fence()`);
-  const leases = await partitionLeases(url, schema, partitions);
-  try {
-    await leases.init();
-  } finally {
-    await leases.close();
-  }
 }
