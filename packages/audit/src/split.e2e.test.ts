@@ -54,7 +54,7 @@ const P = 2;
 const G = 'split.group';
 const solutions = solutionsByPartition('split', P);
 
-describe('ewx voting split: a running voting scaled out from one log to two partitions', { skip, timeout: 600_000 }, () => {
+describe('ewx voting split: a running voting scaled out from one log to two partitions, then to four', { skip, timeout: 600_000 }, () => {
   const admin = generateKeyPair();
   const validator = generateKeyPair();
   const nonce = nonceCounter();
@@ -186,9 +186,9 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     // Voting stopped (every process). Started partitioned before the split, it refuses (its rounds are in the unsplit log).
     await single.stop();
     procs.splice(procs.indexOf(single), 1);
-    const votingEnvOf = (id: string) => ({
+    const votingEnvOf = (id: string, partitions = P) => ({
       ...env,
-      VOTING_PARTITIONS: String(P),
+      VOTING_PARTITIONS: String(partitions),
       VOTING_REPLICA_ID: id,
       VOTING_LEASE_MS: '3000',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
@@ -254,18 +254,30 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     assert.equal(new Set(copiesBefore).size, copiesBefore.length, 'consensus: each of voting’s events once before the split');
 
     // Two replicas on the partition logs.
-    for (const id of ['a', 'b']) procs.push(await startServiceProcess('voting', ports[id]!, votingEnvOf(id)));
-    const leases = await partitionLeases(infra!.databaseUrl, S, P);
-    await waitFor(
-      'each replica to hold one partition',
-      async () => {
-        const live = (await leases.rows()).filter((r) => r.live);
-        return live.length === P && new Set(live.map((r) => r.owner)).size === P ? true : undefined;
-      },
-      60_000,
-      100,
-    );
-    await leases.close();
+    /** Replicas a and b on `n` partitions, each holding half. */
+    const replicas: ServiceProcess[] = [];
+    const startReplicas = async (n: number): Promise<void> => {
+      for (const id of ['a', 'b']) replicas.push(await startServiceProcess('voting', ports[id]!, votingEnvOf(id, n)));
+      procs.push(...replicas);
+      const leases = await partitionLeases(infra!.databaseUrl, S, n);
+      await waitFor(
+        `each replica to hold ${n / 2} of ${n} partitions`,
+        async () => {
+          const live = (await leases.rows()).filter((r) => r.live);
+          return live.length === n && ['a', 'b'].every((id) => live.filter((r) => r.owner === id).length === n / 2) ? true : undefined;
+        },
+        60_000,
+        100,
+      );
+      await leases.close();
+    };
+    const stopReplicas = async (): Promise<void> => {
+      for (const r of replicas.splice(0)) {
+        await r.stop();
+        procs.splice(procs.indexOf(r), 1);
+      }
+    };
+    await startReplicas(P);
     const A = client(VotingClient, 'a');
     const B = client(VotingClient, 'b');
     for (const [name, via] of [
@@ -299,9 +311,9 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     // Consensus: every event of voting it takes, once — those from before the split unchanged and not
     // recorded again, the new ones from the partition logs (under keys voting_p<k>).
     const wanted = ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed'];
-    const published = async (): Promise<string[]> => {
+    const published = async (n = P): Promise<string[]> => {
       const all: { p: string; k: string }[] = [];
-      for (let k = 0; k < P; k++)
+      for (let k = 0; k < n; k++)
         for (const r of (
           await db.query<{ k: string }>(
             `SELECT stream_id || '|' || version || '|' || type AS k FROM ${S}_p${k}.events WHERE stream_id NOT LIKE 'inbox:%' AND type = ANY($1)`,
@@ -311,20 +323,62 @@ describe('ewx voting split: a running voting scaled out from one log to two part
           all.push({ p: String(k), k: r.k });
       return all.map((x) => x.k).sort();
     };
-    await waitFor(
-      'consensus to read all of voting’s topic',
-      async () => {
-        const lag = await votingConsumerLag({ brokers: infra!.brokers, log: createLogger({}, 'error') }, ns);
-        return lag.length > 0 && lag.every((l) => l.behind === 0) ? true : undefined;
-      },
-      60_000,
-      200,
-    );
+    const caughtUp = () =>
+      waitFor(
+        'consensus to read all of voting’s topic',
+        async () => {
+          const lag = await votingConsumerLag({ brokers: infra!.brokers, log: createLogger({}, 'error') }, ns);
+          return lag.length > 0 && lag.every((l) => l.behind === 0) ? true : undefined;
+        },
+        60_000,
+        200,
+      );
+    await caughtUp();
     const copiesAfter = await copies();
     assert.equal(new Set(copiesAfter).size, copiesAfter.length, 'consensus: each of voting’s events once');
     assert.deepEqual(copiesAfter.slice(0, copiesBefore.length), copiesBefore, 'consensus: what it had before the split, as it was');
     assert.deepEqual([...copiesAfter].sort(), await published(), "consensus: exactly the partition logs' events it takes");
     assert.ok(copiesAfter.length > copiesBefore.length, 'new events reached consensus from the partition logs');
+
+    // Split again, 2 → 4, the replicas stopped: solution 0 moves to partition 2, solution 1 stays in 1.
+    assert.deepEqual(
+      solutions.map((s) => [partitionOf(s, 2), partitionOf(s, 4)]),
+      [
+        [0, 2],
+        [1, 1],
+      ],
+    );
+    const before4 = await answers(A);
+    // The same late votes now (refused for their nonce: the worker voted since).
+    const late4 = await Promise.all(late.map((req) => outcome(A, req)));
+    for (const o of late4) assert.match(o, /^refused /);
+    await stopReplicas();
+    const args4 = ['voting', 'split', '--partitions', '4', '--database-url', infra!.databaseUrl, '--namespace', ns];
+    const split4 = await waitFor(
+      'the split into 4',
+      async () => {
+        const r = await ewx(args4, kafka);
+        return r.code === 4 && /behind/.test(r.stderr) ? undefined : r;
+      },
+      60_000,
+      200,
+    );
+    assert.equal(split4.code, 0, split4.stderr);
+    assert.match(split4.stdout, /^split 2 partition logs into 4: /);
+    await startReplicas(4);
+    for (const via of [A, B]) assert.deepEqual(await answers(via), before4, 'every round through each replica as before the split into 4');
+    for (const via of [A, B]) assert.deepEqual(await Promise.all(late.map((req) => outcome(via, req))), late4, 'the late votes refused the same');
+    for (const s of solutions) {
+      await start(B, s, 'r4');
+      for (let i = 0; i < 3; i++) assert.equal(await outcome(i % 2 ? B : A, vote(workers[i]!, s, 'r4', 'f00d')), 'accepted true');
+    }
+    await blocks(3);
+    for (const s of solutions) assert.equal(Buffer.from((await settled(A, s, 'r4')).result).toString('hex'), 'f00d');
+    await caughtUp();
+    const copies4 = await copies();
+    assert.equal(new Set(copies4).size, copies4.length, 'consensus: each of voting’s events once, after the second split');
+    assert.deepEqual(copies4.slice(0, copiesAfter.length), copiesAfter, 'consensus: what it had before the second split, as it was');
+    assert.deepEqual([...copies4].sort(), await published(4), "consensus: exactly the four partition logs' events it takes");
 
     // The audit of every log (the partition logs and the empty unsplit one) finds nothing.
     for (const p of procs.reverse()) await p.stop();
@@ -335,9 +389,9 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     assert.deepEqual(report.divergences, [], formatReport(report));
     assert.deepEqual(
       report.services.filter((s) => s.service === 'voting' && s.partition !== undefined).map((s) => s.partition),
-      [0, 1],
+      [0, 1, 2, 3],
     );
     assert.equal(report.services.find((s) => s.service === 'voting' && s.partition === undefined)?.events ?? 0, 0, 'the unsplit log is empty');
-    assert.ok((report.cross['rounds-decided'] ?? 0) >= 3 * P, 'the rounds of both sides of the split matched with consensus');
+    assert.ok((report.cross['rounds-decided'] ?? 0) >= 4 * P, 'the rounds of every side of both splits matched with consensus');
   });
 });

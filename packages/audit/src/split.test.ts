@@ -140,7 +140,10 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
     await leases.close();
     // Again: already split (exit 0 in the CLI); another count is refused.
     assert.equal((await splitVoting(options(ns, P))).outcome, 'already split');
-    await assert.rejects(splitVoting(options(ns, 6)), (e: Error) => e instanceof SplitRefused && /already split into 3 partitions/.test(e.message));
+    await assert.rejects(
+      splitVoting(options(ns, 4)),
+      (e: Error) => e instanceof SplitRefused && /runs with 3 partitions: it can be split into a multiple of 3 \(6, 9, 12, …\) only/.test(e.message),
+    );
   });
 
   test('interrupted: the partitions done are kept and skipped; a log that changed since starts over', async () => {
@@ -198,6 +201,79 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
     await store.close();
   });
 
+  test('a partitioned voting split again, 2 → 4 (interrupted in a prune, resumed): each new log is its old partition’s share; the old ones lose the rounds that moved and their snapshots; starts blocked meanwhile', async () => {
+    const ns = uniqueNamespace('splitx');
+    // Two solutions in each partition of 4.
+    const solutions: string[] = [];
+    for (let i = 0; [0, 1, 2, 3].some((k) => solutions.filter((s) => partitionOf(s, 4) === k).length < 2); i++) {
+      const s = `sol${i}.x`;
+      if (solutions.filter((x) => partitionOf(x, 4) === partitionOf(s, 4)).length < 2) solutions.push(s);
+    }
+    const { store } = await unsplit(ns, solutions);
+    await store.close();
+    assert.equal((await splitVoting(options(ns, 2))).outcome, 'split');
+    const S = schemaFor(`${ns}_voting`);
+    // The partitions ran: new rounds and inputs in each, a snapshot.
+    for (let k = 0; k < 2; k++) {
+      const pk = await postgresEventStore(infra!.databaseUrl, `${ns}_voting_p${k}`, 1);
+      for (const s of solutions.filter((x) => partitionOf(x, 2) === k))
+        await pk.append(`round:${s}:later`, [{ type: 'RoundStarted', data: { solution: s, roundId: 'later' } }], -1);
+      await pk.append(
+        'inbox:consensus:clock',
+        [{ type: 'BlocksProduced', data: { from: 30, to: 39 }, metadata: { source: 'consensus', sourceStream: 'clock', sourceVersion: 3 } }],
+        2,
+      );
+      await db.query(`INSERT INTO ${S}_p${k}.snapshots (position, version, events, data) VALUES (1, '5', 1, 'x')`);
+      await pk.close();
+    }
+    const before = [await rows(`${S}_p0`), await rows(`${S}_p1`)];
+    const dry = await splitVoting(options(ns, 4, { dryRun: true }));
+    assert.deepEqual(
+      dry.partitions.map((p) => [p.partition, p.solutions]),
+      [0, 1, 2, 3].map((k) => [k, solutions.filter((s) => partitionOf(s, 4) === k).sort()]),
+    );
+    // Interrupted while pruning partition 1 (the new logs written, partition 0 pruned).
+    const stop = new Error('interrupted');
+    await assert.rejects(
+      splitVoting(
+        options(ns, 4, {
+          onProgress: (p) => {
+            if (p.partition === 1 && p.done === p.total) throw stop;
+          },
+        }),
+      ),
+      (e) => e === stop,
+    );
+    const leases = await partitionLeases(infra!.databaseUrl, S, 2);
+    await assert.rejects(
+      leases.init(),
+      /is marked by a split of the partitions in progress \(ewx voting split\)/,
+      'a start with the old count is refused meanwhile',
+    );
+    await leases.close();
+    const more = await partitionLeases(infra!.databaseUrl, S, 4);
+    await assert.rejects(more.init(), /is marked by a split of the partitions in progress/, 'and with the new one');
+    await more.close();
+    assert.equal((await splitVoting(options(ns, 4))).outcome, 'split');
+    for (let k = 0; k < 4; k++) {
+      const want = before[k % 2]!.filter((e) => e.stream_id.startsWith('inbox:') || partitionOf(e.stream_id.split(':')[1]!, 4) === k);
+      assert.deepEqual(await rows(`${S}_p${k}`), want, `partition ${k} of 4: partition ${k % 2}'s inputs and its rounds of solutions now in ${k}`);
+      assert.equal((await db.query(`SELECT count(*)::int AS n FROM ${S}_p${k}.snapshots`)).rows[0].n, 0, `partition ${k}: no snapshot`);
+    }
+    const l4 = await partitionLeases(infra!.databaseUrl, S, 4);
+    await l4.init();
+    assert.deepEqual(
+      (await l4.rows()).map((r) => r.partition),
+      [0, 1, 2, 3],
+    );
+    await l4.close();
+    await assert.rejects(
+      db.query(`INSERT INTO ${S}.events (stream_id, version, type, data) VALUES ('round:a.sol:z', 0, 'RoundStarted', '{}')`),
+      /start voting with VOTING_PARTITIONS=4/,
+    );
+    assert.equal((await splitVoting(options(ns, 4))).outcome, 'already split');
+  });
+
   test('refused: a stream that is neither a round nor an input; a partitioned voting; a partition log written by someone else; no log; bad counts', async () => {
     const odd = uniqueNamespace('splitodd');
     const s1 = await postgresEventStore(infra!.databaseUrl, `${odd}_voting`, 1);
@@ -216,7 +292,15 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
     const l = await partitionLeases(infra!.databaseUrl, schemaFor(`${leased}_voting`), 2);
     await l.init();
     await l.close();
-    await assert.rejects(splitVoting(options(leased, 2)), (e: Error) => e instanceof SplitRefused && /already runs partitioned/.test(e.message));
+    await assert.rejects(
+      splitVoting(options(leased, 2)),
+      (e: Error) => e instanceof SplitRefused && /already runs with 2 partitions: nothing to split/.test(e.message),
+    );
+    // A replica alive (its heartbeat): a split into more partitions is refused.
+    const l2 = await partitionLeases(infra!.databaseUrl, schemaFor(`${leased}_voting`), 2);
+    await l2.heartbeat('r1', '127.0.0.1:1', 60_000);
+    await l2.close();
+    await assert.rejects(splitVoting(options(leased, 4)), (e: Error) => e instanceof SplitRefused && /voting replicas are running/.test(e.message));
 
     const taken = uniqueNamespace('splittk');
     const s3 = await postgresEventStore(infra!.databaseUrl, `${taken}_voting`, 1);

@@ -14,6 +14,7 @@ import {
   type SqlClient,
 } from '@ewx/platform';
 import { partitionOf, MAX_PARTITIONS } from '@ewx/voting/app/partitions';
+import { resplitVoting } from './resplit.js';
 
 /**
  * Splits an unsplit voting log (VOTING_PARTITIONS=1, schema `ewx_<ns_>voting`) into P partition
@@ -95,6 +96,8 @@ export interface ConsumerLag {
 export interface SplitReport {
   /** `split`: done by this run; `already split`: an earlier run finished it; `dry run`: nothing written. */
   readonly outcome: 'split' | 'already split' | 'dry run';
+  /** The partition count before: 1 (the unsplit log) or that of a partitioned voting split again. */
+  readonly from: number;
   readonly source: {
     readonly schema: string;
     readonly events: number;
@@ -185,6 +188,31 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
         ).map((r) => ({ partition: r.partition, partitions: r.partitions, sourceEnd: r.source_end }))
       : [];
     const finished = marks.find((m) => m.partition === -1);
+    /** The consumer groups of voting's topic, and why the split is refused now if any is behind. */
+    const lagCheck = async (): Promise<{ consumers: SplitReport['consumers']; refusal: string | undefined }> => {
+      const consumers = o.kafka ? await votingConsumerLag(o.kafka, o.namespace) : undefined;
+      const lagging = (consumers ?? []).filter((c) => c.behind > 0);
+      const refusal =
+        lagging.length > 0
+          ? `consumers have not read all of voting's topic ${topicOf('voting', o.namespace)}: ${lagging.map((c) => `${c.group} ${c.behind} behind`).join(', ')}; with voting stopped they catch up (are those services running?) — run the split again then (their next events of a round would otherwise arrive under a new message key and could overtake the unread ones)`
+          : undefined;
+      return { consumers, refusal };
+    };
+    // Partitioned already (a lease table): split into more partitions (resplit.ts), unless this split is done.
+    if (await tableExists(S, 'partition_leases')) {
+      const rows = await q<{ partition: number }>(`SELECT partition FROM ${S}.partition_leases`);
+      const done = finished?.partitions === P && rows.length === P && rows.every((r) => r.partition >= 0);
+      if (!done)
+        return await resplitVoting({
+          o,
+          pool,
+          S,
+          category: (k) => categoryOf(o.namespace, k),
+          refuse: (m) => new SplitRefused(m),
+          lag: lagCheck,
+          fence: () => emptyAndFenced(sqlOf(pool), S, P),
+        });
+    }
     if (finished) {
       if (finished.partitions !== P)
         throw new SplitRefused(
@@ -194,6 +222,7 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
       if (!o.dryRun) await finish(sqlOf(pool), o.databaseUrl, S, P);
       return {
         outcome: 'already split',
+        from: P,
         source: { schema: S, events: 0, end: finished.sourceEnd, inboxEvents: 0, relayCheckpoint: undefined },
         partitions: [],
         consumers: undefined,
@@ -201,12 +230,6 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
     }
     if (!(await tableExists(S, 'events')))
       throw new SplitRefused(`no voting log in schema ${S}: nothing to split (check --namespace / EWX_NAMESPACE and the database)`);
-    if (await tableExists(S, 'partition_leases')) {
-      const [n] = await q<{ n: string }>(`SELECT count(*)::text AS n FROM ${S}.partition_leases`);
-      throw new SplitRefused(
-        `voting in schema ${S} already runs partitioned (its lease table ${S}.partition_leases holds ${n!.n} partitions): this command splits an unsplit log (VOTING_PARTITIONS=1) only; splitting partition logs into more is not supported`,
-      );
-    }
     for (const t of ['events_unsplit', 'checkpoints_unsplit', 'snapshots_unsplit'])
       if (await tableExists(S, t))
         throw new SplitRefused(`${S}.${t} exists but no split is recorded as finished: drop or rename it first (a previous split rolled back by hand?)`);
@@ -257,14 +280,9 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
         state: copied ? 'copied' : 'copy',
       });
     }
-    const consumers = o.kafka ? await votingConsumerLag(o.kafka, o.namespace) : undefined;
-    const lagging = (consumers ?? []).filter((c) => c.behind > 0);
-    const refusal =
-      lagging.length > 0
-        ? `consumers have not read all of voting's topic ${topicOf('voting', o.namespace)}: ${lagging.map((c) => `${c.group} ${c.behind} behind`).join(', ')}; with voting stopped they catch up (are those services running?) — run the split again then (their next events of a round would otherwise arrive under a new message key and could overtake the unread ones)`
-        : undefined;
+    const { consumers, refusal } = await lagCheck();
     const source = { schema: S, events: Number(stats!.n), end, inboxEvents: Number(stats!.inbox), relayCheckpoint: relay };
-    if (o.dryRun) return { outcome: 'dry run', source, partitions, consumers, ...(refusal ? { wouldRefuse: refusal } : {}) };
+    if (o.dryRun) return { outcome: 'dry run', from: 1, source, partitions, consumers, ...(refusal ? { wouldRefuse: refusal } : {}) };
     if (refusal) throw new SplitRefused(refusal);
 
     const sql = sqlOf(pool);
@@ -345,7 +363,7 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
       await c.query(`INSERT INTO ${S}.split_marks (partition, partitions, source_end, events) VALUES (-1, $1, $2, $3)`, [P, end, stats!.n]);
     });
     await finish(sql, o.databaseUrl, S, P);
-    return { outcome: 'split', source, partitions, consumers };
+    return { outcome: 'split', from: 1, source, partitions, consumers };
   } finally {
     await pool.end();
   }

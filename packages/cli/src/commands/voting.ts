@@ -12,8 +12,11 @@ const lib = () => import('@ewx/audit');
 export function formatSplit(r: SplitReport, partitions: number): string {
   if (r.outcome === 'already split')
     return `voting (${r.source.schema}) is already split into ${partitions} partition logs: start it with VOTING_PARTITIONS=${partitions}`;
+  const verb = r.outcome === 'dry run' ? 'would split' : 'split';
   const lines = [
-    `${r.outcome === 'dry run' ? 'would split' : 'split'} ${r.source.schema}: ${r.source.events} events up to position ${r.source.end} (${r.source.inboxEvents} inbox copies, copied to every partition; relay checkpoint ${r.source.relayCheckpoint ?? 'none'}, copied as it is)`,
+    r.from === 1
+      ? `${verb} ${r.source.schema}: ${r.source.events} events up to position ${r.source.end} (${r.source.inboxEvents} inbox copies, copied to every partition; relay checkpoint ${r.source.relayCheckpoint ?? 'none'}, copied as it is)`
+      : `${verb} ${r.from} partition logs into ${partitions}: ${r.source.events} events (${r.source.inboxEvents} inbox copies); new partition k is old partition k mod ${r.from}'s share, at its positions with its relay checkpoint; the old ones keep their own share (ends ${r.source.end})`,
     table(
       r.partitions.map((p) => ({
         partition: p.partition,
@@ -32,7 +35,8 @@ export function formatSplit(r: SplitReport, partitions: number): string {
   if (r.outcome === 'dry run') {
     lines.push(r.wouldRefuse ? `would refuse now: ${r.wouldRefuse}` : 'nothing written (dry run); without --dry-run the split would go ahead');
     for (const p of r.partitions.filter((x) => x.solutions.length > 0)) lines.push(`  p${p.partition}: ${p.solutions.join(' ')}`);
-  } else
+  } else if (r.from > 1) lines.push(`start voting with VOTING_PARTITIONS=${partitions}`);
+  else
     lines.push(
       `the unsplit tables are kept as ${r.source.schema}.events_unsplit (and checkpoints_unsplit, snapshots_unsplit); start voting with VOTING_PARTITIONS=${partitions}. A position X voting sent before is the watch token P${partitions}:${Array.from({ length: partitions }, () => 'X').join(',')}`,
     );
@@ -62,9 +66,11 @@ export function votingCommand(): Command {
 Stop every voting process first. Partition k's log gets the rounds of the solutions whose hash
 falls in k (the router's hash) and a copy of every input (registry's, consensus's, rewards'
 events), each event at its position with its stream, version and data; the relay checkpoint is
-copied, so nothing already published is published again. Refused while a consumer group of the
-namespace has not read all of voting's topic (wait for it), when voting runs partitioned already,
-or when its log changes during the split (voting running). Resumable: run it again after an
+copied, so nothing already published is published again. A partitioned voting (Q partitions)
+is split into a multiple of Q: new partition k is old partition k mod Q's share, the old ones
+lose the rounds that moved; replicas cannot start until it is done. Refused while a consumer group of the
+namespace has not read all of voting's topic (wait for it), while replicas run, for a count that
+is not a multiple, or when a log changes during the split (voting running). Resumable: run it again after an
 interruption; partitions already copied are skipped. The unsplit tables are kept
 (events_unsplit, ...). Progress on stderr. Exit 0: split (or already split); 2: bad input;
 4: refused (the message says why and what to do).`,
