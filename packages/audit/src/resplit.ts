@@ -143,7 +143,7 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
       rounds: mine.reduce((a, r) => a + r.rounds, 0),
       ownEvents: mine.reduce((a, r) => a + r.events, 0),
       inboxEvents: old[j]!.inbox,
-      state: done ? 'copied' : 'copy',
+      state: k < Q ? (done ? 'pruned' : 'prune') : done ? 'copied' : 'copy',
     });
   }
   const { consumers, refusal } = await x.lag();
@@ -197,7 +197,7 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
     transaction: () => Promise.reject(new Error('unused')),
     close: async () => undefined,
   };
-  for (const p of partitions.filter((x) => x.partition >= Q && x.state === 'copy')) {
+  for (const p of partitions.filter((x) => x.state === 'copy')) {
     const j = p.partition % Q;
     const Tk = p.schema;
     await migrate(sql, Tk);
@@ -234,7 +234,7 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
     });
   }
   // Every new log written: the old ones lose the rounds that moved, and their snapshots.
-  for (const p of partitions.filter((x) => x.partition < Q && x.state === 'copy')) {
+  for (const p of partitions.filter((x) => x.state === 'prune')) {
     const k = p.partition;
     await inTransaction(async (c) => {
       await lockOld(c, k);

@@ -232,6 +232,10 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
       dry.partitions.map((p) => [p.partition, p.solutions]),
       [0, 1, 2, 3].map((k) => [k, solutions.filter((s) => partitionOf(s, 4) === k).sort()]),
     );
+    assert.deepEqual(
+      dry.partitions.map((p) => p.state),
+      ['prune', 'prune', 'copy', 'copy'],
+    );
     // Interrupted while pruning partition 1 (the new logs written, partition 0 pruned).
     const stop = new Error('interrupted');
     await assert.rejects(
@@ -243,6 +247,11 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
         }),
       ),
       (e) => e === stop,
+    );
+    assert.deepEqual(
+      (await splitVoting(options(ns, 4, { dryRun: true }))).partitions.map((p) => p.state),
+      ['pruned', 'prune', 'copied', 'copied'],
+      'the copies and the prune of partition 0 done',
     );
     const leases = await partitionLeases(infra!.databaseUrl, S, 2);
     await assert.rejects(

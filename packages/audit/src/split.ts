@@ -50,6 +50,9 @@ import { resplitVoting } from './resplit.js';
  * (`events` → `events_unsplit`, `checkpoints_unsplit`, `snapshots_unsplit`; kept for a roll-back)
  * and leaves empty ones in their place, as a partitioned deployment has; then it creates the lease
  * table with P partitions (so a start with another count is refused).
+ *
+ * A partitioned voting (a lease table of Q partitions) is split again into a multiple of Q by
+ * `resplitVoting` (resplit.ts): the same filter, per old partition.
  */
 
 /** A split refused because of the state found (exit 4 in the CLI): the message says what to do. */
@@ -83,8 +86,11 @@ export interface PartitionPlan {
   readonly ownEvents: number;
   /** Inbox copies: every one goes to every partition. */
   readonly inboxEvents: number;
-  /** `copied`: done by an earlier run of this split (same log end); `copy`: to write. */
-  readonly state: 'copy' | 'copied';
+  /**
+   * `copy`: to write (`copied`: done by an earlier run for the same log end); `prune`: a partition
+   * kept when a partitioned voting is split again, to lose the rounds that move (`pruned`: done).
+   */
+  readonly state: 'copy' | 'copied' | 'prune' | 'pruned';
 }
 
 export interface ConsumerLag {

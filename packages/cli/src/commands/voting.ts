@@ -25,7 +25,12 @@ export function formatSplit(r: SplitReport, partitions: number): string {
         rounds: p.rounds,
         round_events: p.ownEvents,
         inbox_events: p.inboxEvents,
-        state: r.outcome === 'dry run' ? (p.state === 'copied' ? 'copied already' : 'to copy') : p.state === 'copied' ? 'copied by an earlier run' : 'copied',
+        state: {
+          copy: r.outcome === 'dry run' ? 'to copy' : 'copied',
+          copied: r.outcome === 'dry run' ? 'copied already' : 'copied by an earlier run',
+          prune: r.outcome === 'dry run' ? 'to keep its share' : 'kept its share',
+          pruned: r.outcome === 'dry run' ? 'kept its share already' : 'kept its share (an earlier run)',
+        }[p.state],
       })),
     ),
   ];
