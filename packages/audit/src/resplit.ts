@@ -35,6 +35,8 @@ export interface ResplitContext {
   readonly category: (k: number) => string;
   readonly refuse: (message: string) => Error;
   readonly lag: () => Promise<{ consumers: SplitReport['consumers']; refusal: string | undefined }>;
+  /** handOverInboxOffsets for these runtime names (nothing without Kafka). */
+  readonly handOver: (pairs: readonly { from: string; to: string }[]) => Promise<unknown>;
   /** The unsplit log's empty tables and fence, naming P (its message says which count to start with). */
   readonly fence: () => Promise<void>;
 }
@@ -248,6 +250,8 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
       o.onProgress?.({ partition: k, done: p.ownEvents + p.inboxEvents, total: p.ownEvents + p.inboxEvents });
     });
   }
+  // Each new partition's inbox group starts where its old partition's stopped.
+  await x.handOver(partitions.filter((p) => p.partition >= Q).map((p) => ({ from: `voting_p${p.partition % Q}`, to: `voting_p${p.partition}` })));
   // The lease table with P partitions (the sentinel gone): replicas start with VOTING_PARTITIONS=P.
   await inTransaction(async (c) => {
     await c.query(`DELETE FROM ${S}.partition_leases`);

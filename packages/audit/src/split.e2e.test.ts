@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
-import { createLogger, generateKeyPair, nonceCounter, partitionLeases, schemaFor, type KeyPair } from '@ewx/platform';
+import { createLogger, generateKeyPair, inboxGroupOf, nonceCounter, partitionLeases, schemaFor, topicOf, type KeyPair } from '@ewx/platform';
 import {
   freePort,
   insecureClient,
@@ -71,6 +71,13 @@ describe('ewx voting split: a running voting scaled out from one log to two part
   });
 
   test('split with voting stopped: the same answers on two replicas, late votes refused the same, new rounds decided, consensus has every event once, the audit passes', async (t) => {
+    let lapAt = performance.now();
+    /** A diagnostic: how long each phase took (the machine is shared: not a benchmark). */
+    const lap = (what: string): void => {
+      const now = performance.now();
+      t.diagnostic(`${what}: ${((now - lapAt) / 1000).toFixed(1)} s`);
+      lapAt = now;
+    };
     const ports: Record<string, number> = {};
     for (const n of ['consensus', 'registry', 'rewards', 'voting', 'a', 'b']) ports[n] = await freePort();
     const env = {
@@ -158,6 +165,7 @@ describe('ewx voting split: a running voting scaled out from one log to two part
       return out;
     };
     const before = await answers(V);
+    lap('the network, and rounds on one log');
     /** A Watch of rounds and votes from `from`, until `n` events came: `stream|version|type` of each. */
     const watched = async (via: VotingClient, from: string, n: (got: number) => Promise<boolean>): Promise<{ key: string; position: string }[]> => {
       const got: { key: string; position: string }[] = [];
@@ -241,6 +249,22 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     const again = await ewx(args, kafka);
     assert.deepEqual([again.code, again.stdout.trim()], [0, `voting (${S}) is already split into 2 partition logs: start it with VOTING_PARTITIONS=2`]);
 
+    // Each partition's inbox group starts where voting's inbox stopped, on every input topic.
+    const offsetsOf = async (instance: string): Promise<string> => {
+      const { Kafka } = await import('kafkajs');
+      const admin = new Kafka({ clientId: 'split-e2e', brokers: infra!.brokers, logLevel: 0 }).admin();
+      await admin.connect();
+      try {
+        const got = await admin.fetchOffsets({ groupId: inboxGroupOf(instance, ns), topics: ['registry', 'consensus', 'rewards'].map((x) => topicOf(x, ns)) });
+        return JSON.stringify(got.map((t) => [t.topic, t.partitions.map((x) => [x.partition, x.offset]).sort()]).sort());
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    const votingOffsets = await offsetsOf('voting');
+    assert.match(votingOffsets, /"[1-9][0-9]*"/, 'voting had read its inputs');
+    for (let k = 0; k < P; k++) assert.equal(await offsetsOf(`voting_p${k}`), votingOffsets, `partition ${k}'s inbox group`);
+
     // Consensus's copies of voting's events before the partitioned start (each (stream, version) once).
     const C = schemaFor(`${ns}_consensus`);
     const copies = async (): Promise<string[]> =>
@@ -278,6 +302,7 @@ describe('ewx voting split: a running voting scaled out from one log to two part
       }
     };
     await startReplicas(P);
+    lap('stopped, refused start, dry run, split into 2, two replicas holding one partition each');
     const A = client(VotingClient, 'a');
     const B = client(VotingClient, 'b');
     for (const [name, via] of [
@@ -365,7 +390,10 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     );
     assert.equal(split4.code, 0, split4.stderr);
     assert.match(split4.stdout, /^split 2 partition logs into 4: /);
+    for (const k of [2, 3])
+      assert.equal(await offsetsOf(`voting_p${k}`), await offsetsOf(`voting_p${k - 2}`), `new partition ${k}'s inbox group: where ${k - 2}'s stopped`);
     await startReplicas(4);
+    lap('answers compared, rounds decided, split into 4, replicas holding two each');
     for (const via of [A, B]) assert.deepEqual(await answers(via), before4, 'every round through each replica as before the split into 4');
     for (const via of [A, B]) assert.deepEqual(await Promise.all(late.map((req) => outcome(via, req))), late4, 'the late votes refused the same');
     for (const s of solutions) {
@@ -380,12 +408,14 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     assert.deepEqual(copies4.slice(0, copiesAfter.length), copiesAfter, 'consensus: what it had before the second split, as it was');
     assert.deepEqual([...copies4].sort(), await published(4), "consensus: exactly the four partition logs' events it takes");
 
+    lap('answers compared, rounds decided on 4 partitions');
     // The audit of every log (the partition logs and the empty unsplit one) finds nothing.
     for (const p of procs.reverse()) await p.stop();
     procs.length = 0;
     const source = postgresSource(infra!.databaseUrl, ns);
     const report = await audit(source);
     await source.close();
+    lap('the audit');
     assert.deepEqual(report.divergences, [], formatReport(report));
     assert.deepEqual(
       report.services.filter((s) => s.service === 'voting' && s.partition !== undefined).map((s) => s.partition),

@@ -334,7 +334,7 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
     for (const n of [1, 65, 2.5]) await assert.rejects(splitVoting(options(odd, n)), /partitions: expected 2 to 64/);
   });
 
-  test("the consumers of voting's topic (real Kafka): none before anything was published; a group behind refuses the split, naming it; caught up, it goes ahead", async () => {
+  test("the consumers of voting's topic (real Kafka): none before anything was published; a group behind refuses the split, naming it; caught up, it goes ahead, and each partition's inbox group starts where voting's stopped", async () => {
     const log = createLogger({}, 'error');
     const kafka = { brokers: infra!.brokers, log };
     assert.deepEqual(await votingConsumerLag(kafka, uniqueNamespace('splitk')), []);
@@ -348,6 +348,7 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
     const admin = k.admin();
     await admin.connect();
     const topic = topicOf('voting', ns);
+    const registryTopic = topicOf('registry', ns);
     try {
       await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
       const producer = k.producer();
@@ -368,9 +369,24 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
       );
       await admin.setOffsets({ groupId: behindGroup, topic, partitions: [{ partition: 0, offset: '3' }] });
       assert.deepEqual(await votingConsumerLag(kafka, ns), [{ group: behindGroup, behind: 0 }]);
+      // Voting's inbox had read registry's topic up to offset 2: each partition's inbox starts there.
+      await admin.createTopics({ topics: [{ topic: registryTopic, numPartitions: 1 }], waitForLeaders: true });
+      const p2 = k.producer();
+      await p2.connect();
+      await p2.send({ topic: registryTopic, messages: [1, 2, 3].map((i) => ({ key: 'registry', value: `{"n":${i}}` })) });
+      await p2.disconnect();
+      await admin.setOffsets({ groupId: inboxGroupOf('voting', ns), topic: registryTopic, partitions: [{ partition: 0, offset: '2' }] });
       assert.equal((await splitVoting(options(ns, 2, { kafka }))).outcome, 'split');
+      for (const k of [0, 1]) {
+        const got = await admin.fetchOffsets({ groupId: inboxGroupOf(`voting_p${k}`, ns), topics: [registryTopic] });
+        assert.deepEqual(
+          got.map((t) => t.partitions.map((x) => [x.partition, x.offset])),
+          [[[0, '2']]],
+          `partition ${k}'s inbox group starts where voting's stopped`,
+        );
+      }
     } finally {
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.deleteTopics({ topics: [topic, registryTopic] }).catch(() => undefined);
       await admin.disconnect();
     }
   });

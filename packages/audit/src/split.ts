@@ -169,6 +169,45 @@ export function splitKafkaFrom(
   return { brokers, log, security: kafkaSecurityFrom(readEnv(env)) };
 }
 
+/**
+ * Where each new partition's inbox starts reading: the committed offsets of the consumer group whose
+ * log it was copied from (`ewx-voting`, or `ewx-voting_p<j>` when partitions are split again), on
+ * every topic that group read. Everything before them is in that log, so in the copy; what comes
+ * after is delivered and deduplicated as usual. Without it, a new group starts at the earliest
+ * retained offsets and drops what it already has (a one-time re-read). A group that has offsets
+ * already (a previous run, or a partition started) is left as it is. Returns the groups set.
+ */
+export async function handOverInboxOffsets(
+  o: NonNullable<SplitOptions['kafka']>,
+  namespace: string,
+  pairs: readonly { from: string; to: string }[],
+): Promise<string[]> {
+  const { Kafka } = await import('kafkajs');
+  const kafka = new Kafka(kafkaConfig({ brokers: o.brokers, clientId: 'ewx-voting-split', log: o.log, ...(o.security ? { security: o.security } : {}) }));
+  const admin = kafka.admin();
+  await admin.connect();
+  const set: string[] = [];
+  try {
+    for (const { from, to } of pairs) {
+      const groupOf = (instance: string): string => inboxGroupOf(instance, namespace);
+      const theirs = (await admin.fetchOffsets({ groupId: groupOf(from) })).filter((t) => t.partitions.some((p) => p.offset !== '-1'));
+      if (theirs.length === 0) continue;
+      const mine = await admin.fetchOffsets({ groupId: groupOf(to), topics: theirs.map((t) => t.topic) });
+      if (mine.some((t) => t.partitions.some((p) => p.offset !== '-1'))) continue;
+      for (const t of theirs)
+        await admin.setOffsets({
+          groupId: groupOf(to),
+          topic: t.topic,
+          partitions: t.partitions.filter((p) => p.offset !== '-1').map((p) => ({ partition: p.partition, offset: p.offset })),
+        });
+      set.push(groupOf(to));
+    }
+    return set;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 interface Mark {
   readonly partition: number;
   readonly partitions: number;
@@ -217,6 +256,7 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
           refuse: (m) => new SplitRefused(m),
           lag: lagCheck,
           fence: () => emptyAndFenced(sqlOf(pool), S, P),
+          handOver: async (pairs) => (o.kafka ? handOverInboxOffsets(o.kafka, o.namespace, pairs) : undefined),
         });
     }
     if (finished) {
@@ -356,6 +396,13 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
         await c.query(`INSERT INTO ${S}.split_marks (partition, partitions, source_end, events) VALUES ($1, $2, $3, $4)`, [p.partition, P, end, done]);
       });
     }
+    // Each partition's inbox group starts where voting's stopped (a lost step only costs a re-read).
+    if (o.kafka)
+      await handOverInboxOffsets(
+        o.kafka,
+        o.namespace,
+        partitions.map((p) => ({ from: 'voting', to: `voting_p${p.partition}` })),
+      );
     // The unsplit tables kept under other names (a roll-back renames them back), empty ones in their place.
     await inTransaction(async (c) => {
       await lockSource(c);
