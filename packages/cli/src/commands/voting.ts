@@ -71,7 +71,8 @@ export function votingCommand(): Command {
 Stop every voting process first. Partition k's log gets the rounds of the solutions whose hash
 falls in k (the router's hash) and a copy of every input (registry's, consensus's, rewards'
 events), each event at its position with its stream, version and data; the relay checkpoint is
-copied, so nothing already published is published again. A partitioned voting (Q partitions)
+copied, so nothing already published is published again, and each new partition's inbox
+consumer group starts at the offsets of the one it replaces. A partitioned voting (Q partitions)
 is split into a multiple of Q: new partition k is old partition k mod Q's share, the old ones
 lose the rounds that moved; replicas cannot start until it is done. Refused while a consumer group of the
 namespace has not read all of voting's topic (wait for it), while replicas run, for a count that
