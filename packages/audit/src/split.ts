@@ -33,7 +33,8 @@ import { resplitVoting } from './resplit.js';
  * - voting's events reach consumers with the same source (`voting`), stream and version as
  *   before, so their dedup (source stream + version) would drop any copy sent again.
  * Snapshots are not copied (a partition's state is not the unsplit state): each partition replays
- * its log once at its first start.
+ * its log once at its first start. With Kafka given, each partition's inbox consumer group starts
+ * at voting's committed offsets (`handOverInboxOffsets`).
  *
  * What a consumer could get wrong is the order across the change of message key (`voting` before,
  * `voting_p<k>` after, possibly on another Kafka partition): a round's next event under the new key
