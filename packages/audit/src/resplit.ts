@@ -107,6 +107,10 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
   // Each old partition log: its end, its rounds by solution, its inbox.
   const old: { end: string; inbox: number; perSolution: { solution: string; rounds: number; events: number }[]; relay: string | undefined }[] = [];
   for (let j = 0; j < Q; j++) {
+    if (!(await tableExists(T(j), 'events')))
+      throw x.refuse(
+        `partition log ${T(j)} does not exist (partition ${j} never started): start the replicas once so that every partition has its log, stop them, then split`,
+      );
     const [st] = await q<{ end: string | null; inbox: string }>(
       `SELECT max(position)::text AS "end", count(*) FILTER (WHERE stream_id LIKE '${INBOX_PREFIX}%')::text AS inbox FROM ${T(j)}.events`,
     );

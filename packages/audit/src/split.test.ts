@@ -305,6 +305,11 @@ describe('ewx voting split: an unsplit log into partition logs', { skip, timeout
       splitVoting(options(leased, 2)),
       (e: Error) => e instanceof SplitRefused && /already runs with 2 partitions: nothing to split/.test(e.message),
     );
+    // No partition log yet (no replica ever started one): refused, saying so.
+    await assert.rejects(
+      splitVoting(options(leased, 4)),
+      (e: Error) => e instanceof SplitRefused && /partition log ewx_\w+_voting_p0 does not exist \(partition 0 never started\)/.test(e.message),
+    );
     // A replica alive (its heartbeat): a split into more partitions is refused.
     const l2 = await partitionLeases(infra!.databaseUrl, schemaFor(`${leased}_voting`), 2);
     await l2.heartbeat('r1', '127.0.0.1:1', 60_000);
