@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
-import type { SplitReport } from '@ewx/audit';
+import type { SplitReport } from '@ewx/audit/split';
 import { ExitError, parseInteger, UsageError } from '../parse.js';
 import { table } from '../output.js';
 
 /** Exit code of a split refused because of the state found (voting partitioned already, consumers behind, the log changing). */
 export const EXIT_REFUSED = 4;
 
-const lib = () => import('@ewx/audit');
+/** Only the split (not the whole audit, whose deciders take seconds to load). */
+const lib = () => import('@ewx/audit/split');
 
 /** What a split did or would do, for people. */
 export function formatSplit(r: SplitReport, partitions: number): string {
