@@ -239,7 +239,7 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
       ]);
     });
   }
-  // Every new log written: the old ones lose the rounds that moved, and their snapshots.
+  // Every new log written: the old ones lose the rounds that moved, their snapshots and their round listing.
   for (const p of partitions.filter((x) => x.state === 'prune')) {
     const k = p.partition;
     await inTransaction(async (c) => {
@@ -250,6 +250,9 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
       await c.query('INSERT INTO split_solutions SELECT unnest($1::text[])', [p.solutions]);
       await c.query(`DELETE FROM ${T(k)}.events WHERE ${NOT_INBOX} AND split_part(stream_id, ':', 2) NOT IN (SELECT solution FROM split_solutions)`);
       await c.query(`DELETE FROM ${T(k)}.snapshots`);
+      // Voting's round listing (services/voting app/listing.ts) is a projection of the log that just
+      // lost rounds: dropped, it is made again and folded from the pruned log at the replica's start.
+      await c.query(`DROP TABLE IF EXISTS ${T(k)}.voting_rounds, ${T(k)}.voting_rounds_mark`);
       await c.query(`INSERT INTO ${S}.resplit_marks (partitions, partition, kind, old, source_end) VALUES ($1, $2, 'prune', $3, $4)`, [P, k, Q, old[k]!.end]);
       o.onProgress?.({ partition: k, done: p.ownEvents + p.inboxEvents, total: p.ownEvents + p.inboxEvents });
     });
