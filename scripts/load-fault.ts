@@ -39,6 +39,13 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
                        voting's phase the second replica is SIGKILLed, the first takes its partitions
                        once the lease expires, then it is started again (default 1: one process)
   --voting-lease-ms MS VOTING_LEASE_MS with --voting-replicas (default 3000)
+  --validators N       N consensus processes, one validator each, on the one consensus log (a settlement
+                       needs more than two thirds of them: N = 1 or N ≥ 4 survives the loss of one), listed
+                       in place order in every service's CONSENSUS_ADDRESS, as deploy/k8s runs 4. In
+                       consensus's phase the producer (place 0) is SIGKILLed; the phase's figure is the
+                       time until the standby at place 1 takes over (blocks advance again: (1 + 1) × 2 ×
+                       BLOCK_RUN_MAX block times), then place 0 is started again. The client reads
+                       consensus from the last place (default 1)
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
   --restart-postgres CMD  the same for PostgreSQL. Off by default: only on a dedicated machine.
@@ -69,6 +76,7 @@ for (const a of args)
       '--services',
       '--voting-replicas',
       '--voting-lease-ms',
+      '--validators',
       '--restart-kafka',
       '--restart-postgres',
     ].includes(a)
@@ -92,6 +100,11 @@ const ROUND_BLOCKS = num('round-blocks', 3);
 const BLOCK_RUN_MAX = num('block-run-max', 1);
 const VOTING_REPLICAS = num('voting-replicas', 1);
 const VOTING_LEASE_MS = num('voting-lease-ms', 3000);
+const VALIDATORS = num('validators', 1);
+if (VALIDATORS === 2 || VALIDATORS === 3) {
+  console.error(`load-fault: --validators ${VALIDATORS} cannot settle with one of them killed (more than two thirds must attest): use 1 or at least 4`);
+  process.exit(2);
+}
 const KILL = opt('services', SERVICES.join(','))
   .split(',')
   .map((s) => s.trim())
@@ -162,13 +175,17 @@ async function retry<R>(what: string, fn: () => Promise<R>, ms = 120_000): Promi
 const ns = uniqueNamespace('loadfault');
 const admin = generateKeyPair();
 const registrar = generateKeyPair();
-const validator = generateKeyPair();
+/** The validator set in place order: place 0 produces the blocks, the others stand by. */
+const validators = Array.from({ length: VALIDATORS }, () => generateKeyPair());
 const evaluator = generateKeyPair();
 const distanceKey = generateKeyPair();
 const operators = Array.from({ length: WORKERS }, () => generateKeyPair());
 const workers = Array.from({ length: WORKERS }, () => generateKeyPair());
 const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
 const addresses = Object.fromEntries(SERVICES.map((s) => [s, `127.0.0.1:${ports[s]}`])) as Record<ServiceName, string>;
+/** Places 1.. of the validator set (place 0 is `consensus` at ports.consensus). */
+const standbyPorts = await Promise.all(Array.from({ length: VALIDATORS - 1 }, () => freePort()));
+const validatorAddresses = [addresses.consensus, ...standbyPorts.map((p) => `127.0.0.1:${p}`)];
 const common = {
   DATABASE_URL: DB,
   KAFKA_BROKERS: BROKERS,
@@ -179,14 +196,14 @@ const common = {
   BLOCK_RUN_MAX: String(BLOCK_RUN_MAX),
   REWARD_PERIOD_BLOCKS: '20',
   // Commands that read the height ask the producer to record its counted blocks first (RecordCountedBlocks).
-  CONSENSUS_ADDRESS: addresses.consensus,
+  CONSENSUS_ADDRESS: validatorAddresses.join(','),
   REWARDS_SETTLEMENT_DELAY: '2',
   DISTANCE_PERIOD_BLOCKS: '10',
   DISTANCE_VALIDITY_PERIODS: '2',
   EVALUATORS: evaluator.address,
 };
 const envOf: Record<ServiceName, Record<string, string>> = {
-  consensus: { ...common, VALIDATORS: validator.address, VALIDATOR_KEY: validator.seed },
+  consensus: { ...common, VALIDATORS: validators.map((v) => v.address).join(','), VALIDATOR_KEY: validators[0]!.seed },
   registry: { ...common, LEDGER_SERVICE_ACCOUNTS: distanceKey.address },
   voting:
     VOTING_REPLICAS > 1
@@ -211,8 +228,15 @@ const startReplica = async (i: number): Promise<void> => {
   replicas[i] = p;
   await p.serving(180_000);
 };
+/** Consensus processes at places 1.. of the validator set. */
+const standbys: Proc[] = [];
+const startStandby = async (i: number): Promise<void> => {
+  const p = spawnServiceProcess('consensus', standbyPorts[i]!, { ...envOf.consensus, VALIDATOR_KEY: validators[i + 1]!.seed });
+  standbys[i] = p;
+  await p.serving(180_000);
+};
 process.on('exit', () => {
-  for (const p of [...procs.values(), ...replicas]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  for (const p of [...procs.values(), ...replicas, ...standbys]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
 });
 const start = async (s: ServiceName): Promise<number> => {
   const t = performance.now();
@@ -223,7 +247,8 @@ const start = async (s: ServiceName): Promise<number> => {
 };
 
 const nonce = counterNonces(BigInt(Date.now()) * 1000n);
-const ewx = connect({ addresses, signer: keySigner(admin, nonce), deadlineMs: 10_000 });
+// With several validators the client reads consensus from the last place: never killed.
+const ewx = connect({ addresses: { ...addresses, consensus: validatorAddresses.at(-1)! }, signer: keySigner(admin, nonce), deadlineMs: 10_000 });
 const by = (k: KeyPair): Ewx => ewx.withSigner(keySigner(k, nonce));
 const W = workers.map((w) => by(w));
 const R = by(registrar);
@@ -249,7 +274,10 @@ let closedOnRetry = 0;
 
 try {
   note(`namespace ${ns}; starting the five services (block ${BLOCK_MS} ms, ${WORKERS} workers)`);
-  for (const s of ['consensus', 'registry', 'voting', 'rewards', 'distance'] as const) await start(s);
+  await start('consensus');
+  for (let i = 0; i < VALIDATORS - 1; i++) await startStandby(i);
+  if (VALIDATORS > 1) note(`${VALIDATORS} validators on one consensus log, CONSENSUS_ADDRESS=${common.CONSENSUS_ADDRESS}`);
+  for (const s of ['registry', 'voting', 'rewards', 'distance'] as const) await start(s);
   for (let i = 0; i < VOTING_REPLICAS - 1; i++) await startReplica(i);
   if (VOTING_REPLICAS > 1) note(`${VOTING_REPLICAS} voting replicas, VOTING_PARTITIONS=${VOTING_REPLICAS}, solutions ${SOLUTIONS.join(', ')}`);
   note('setting up: deposits, a registrar, a group, a solution, operators with workers');
@@ -337,7 +365,17 @@ try {
     while (performance.now() < end) {
       const id = `r${++roundNo}`;
       const solution = SOLUTIONS[roundNo % SOLUTIONS.length]!;
-      const started = await retry(`start ${id}`, () => R.voting.startRound({ solution, roundId: id }));
+      let tried = false;
+      const started = await retry(`start ${id}`, async () => {
+        try {
+          return await R.voting.startRound({ solution, roundId: id });
+        } catch (e) {
+          // A start recorded before a crash (voting killed with the call in flight): the retry finds the round.
+          if (tried && EwxCallError.is(e) && e.code === grpcStatus.ALREADY_EXISTS) return R.voting.getRound({ solution, roundId: id });
+          tried = true;
+          throw e;
+        }
+      });
       rounds.push({ id, solution, startedAt: performance.now(), endBlock: started.endBlock ?? 0n, phase });
       // All workers but the last vote: the round ends at its end block, not early.
       const voters = W.slice(0, WORKERS - 1);
@@ -391,7 +429,7 @@ try {
       ...(faultMs !== undefined ? { restartMs: Math.round(faultMs) } : {}),
     });
     note(
-      `${phase}: ${accepted - before} votes in ${seconds.toFixed(1)} s (${Math.round((accepted - before) / seconds)}/s), ${retriedVotes - retriedBefore} retried${faultMs !== undefined ? `, back SERVING ${Math.round(faultMs)} ms after SIGKILL` : ''}`,
+      `${phase}: ${accepted - before} votes in ${seconds.toFixed(1)} s (${Math.round((accepted - before) / seconds)}/s), ${retriedVotes - retriedBefore} retried${faultMs !== undefined ? `, recovered ${Math.round(faultMs)} ms after the fault (back SERVING, or the take-over)` : ''}`,
     );
   };
 
@@ -424,6 +462,24 @@ try {
         note(`r0 holds every partition ${Math.round(failOver)} ms after the SIGKILL; starting r1 again`);
         await startReplica(0);
         return failOver;
+      });
+      continue;
+    }
+    if (s === 'consensus' && VALIDATORS > 1) {
+      // The producer is killed; blocks stop until the standby at place 1 takes over (the phase's
+      // figure), then the producer is started again.
+      await runPhase('SIGKILL the producing validator (take-over by place 1)', async () => {
+        const h0 = (await ewx.consensus.getStatus({})).height;
+        note(`SIGKILL consensus place 0 at height ${h0}`);
+        await procs.get('consensus')!.kill();
+        const t = performance.now();
+        // Blocks the producer counted but did not record are lost (fewer than BLOCK_RUN_MAX): the
+        // take-over is when the height passes where it was by a block the standby recorded.
+        await waitFor('a standby to record blocks', async () => ((await ewx.consensus.getStatus({})).height > h0 + 1n ? true : undefined), 600_000, 100);
+        const takeOver = performance.now() - t;
+        note(`blocks advance again ${Math.round(takeOver)} ms after the SIGKILL; starting place 0 again`);
+        await start('consensus');
+        return takeOver;
       });
       continue;
     }
@@ -465,7 +521,7 @@ try {
         v.close();
       }
     });
-  for (const p of [...replicas, ...procs.values()]) await p.stop();
+  for (const p of [...replicas, ...standbys, ...procs.values()]) await p.stop();
 
   note('checks');
   const problems: string[] = [];

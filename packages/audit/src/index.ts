@@ -8,3 +8,4 @@ export * from './whatif.js';
 export { makeBundle } from './bundle/make.js';
 export { verifyBundle, BUNDLE_FORMAT, type Bundle, type BundleVerdict } from './bundle/verify.js';
 export { asOf, type AsOfQuery } from './asof.js';
+export * from './split.js';

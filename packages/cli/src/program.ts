@@ -6,6 +6,7 @@ import { keysCommand } from './commands/keys.js';
 import { operatorCommand } from './commands/operator.js';
 import { groupCommand, registrarCommand, solutionCommand } from './commands/registrar.js';
 import { roundCommand } from './commands/rounds.js';
+import { votingCommand } from './commands/voting.js';
 import { workerCommand } from './commands/worker.js';
 import { DEFAULT_KEYS_DIR } from './context.js';
 
@@ -48,6 +49,7 @@ export function program(): Command {
     watchCommand(),
     auditCommand(),
     logCommand(),
+    votingCommand(),
   ])
     p.addCommand(c);
   // Every subcommand reports usage errors the same way (one line, exit 2) and shows the exit codes.

@@ -7,7 +7,16 @@ export * from './money.js';
 export * from './envelope.js';
 export * from './eventstore/types.js';
 export * from './eventstore/subscription.js';
-export { sqlEventStore, migrate, schemaFor, type SqlClient, type SqlExecutor, type SqlStoreOptions } from './eventstore/sql.js';
+export {
+  sqlEventStore,
+  sqlProjectionsOf,
+  migrate,
+  schemaFor,
+  type SqlClient,
+  type SqlExecutor,
+  type SqlProjections,
+  type SqlStoreOptions,
+} from './eventstore/sql.js';
 export { partitionLeases, type PartitionLeases, type LeaseRow } from './leases.js';
 export { postgresEventStore } from './eventstore/postgres.js';
 export { openPglite, pgliteEventStore, pgliteTemplatePath } from './eventstore/pglite.js';

@@ -68,6 +68,11 @@ export async function partitionLeases(url: string, schema: string, partitions: n
       if ((await count()).n === 0)
         await sql.query(`INSERT INTO ${L} (partition) SELECT generate_series(0, $1::integer - 1) ON CONFLICT DO NOTHING`, [partitions]);
       const { n, top } = await count();
+      // Row -1: `ewx voting split` is splitting the partitions into more (a start now would serve half-split logs).
+      if ((await sql.query(`SELECT 1 FROM ${L} WHERE partition = -1`)).rows.length > 0)
+        throw new Error(
+          `leases: ${L} is marked by a split of the partitions in progress (ewx voting split): run it to its end, then start with the VOTING_PARTITIONS it split into`,
+        );
       if (n !== partitions || top !== partitions - 1)
         throw new Error(
           `leases: ${L} holds ${n} partitions but ${partitions} are configured: the partition count of a deployment cannot change (a solution's partition is its hash modulo the count)`,

@@ -1,9 +1,13 @@
 /**
  * What a finished round costs a query now that it left the state: GetRound of one finished round and
- * ListRounds pages of finished rounds, read back from the log (its RoundStarted and its settlement,
- * two one-event reads each), cold (nothing kept) and kept (VOTING_KEPT_ROUNDS), against the same
- * answers from a runtime whose fold keeps every round (`evolveKeepingRounds`, the state before) in the
- * same run. The answers are checked equal. Store: PostgreSQL at MEMORY_BENCH_DATABASE_URL (a schema
+ * ListRounds pages of finished rounds — the listing projection (`app/listing.ts`: a table of the
+ * store, folded from the log on demand; its first fold of the whole log is timed apart) says which
+ * rounds and what the state kept, each round's RoundStarted and settlement are read back from the
+ * log (two one-event reads) — cold (nothing kept) and kept (VOTING_KEPT_ROUNDS), against the same
+ * answers from a runtime whose fold keeps every round (`evolveKeepingRounds`, the state before) and
+ * lists them from its state, in the same run. The answers are checked equal. Also the cost of a
+ * start now that a used id is told from the log: StartRound of a new round through `executeOnRound`
+ * (the round's stream read first) against a plain `execute`, alternating. Store: PostgreSQL at MEMORY_BENCH_DATABASE_URL (a schema
  * made for the run and dropped after), else in-memory PGlite.
  * Run: `npx tsx bench/finished.bench.ts` in services/voting. Knobs: FINISHED_BENCH_ROUNDS (200),
  * FINISHED_BENCH_VOTES (20), FINISHED_BENCH_PAGE (100).
@@ -22,7 +26,9 @@ import {
 import { loadAverage } from '@ewx/platform/testing/memory';
 import { RoundState } from '@ewx/proto/voting';
 import { votingGrpc } from '../src/api/grpc.js';
+import { executeOnRound, pastRounds } from '../src/app/past.js';
 import { inlineVerifier } from '../src/app/verifier.js';
+import { keptRoundsListing } from '../src/testing/kept-listing.js';
 import { closeRound, decideVotes, evolveKeepingRounds, roundStream, startRound, votingDecider, type VotingState } from '../src/domain/decider.js';
 import { REGISTRAR, block, ev, operators, solutionConfig, worker } from '../src/domain/testing.js';
 
@@ -92,7 +98,9 @@ async function figures(store: EventStore): Promise<Record<string, unknown>> {
   const reference: Runtime<VotingState> = createRuntime('voting', store, { ...votingDecider, evolve: evolveKeepingRounds }, silentLogger);
   await reference.start();
   const impl = votingGrpc(rt, silentLogger, inlineVerifier).implementation as Record<string, unknown>;
-  const refImpl = votingGrpc(reference, silentLogger, inlineVerifier).implementation as Record<string, unknown>;
+  const refImpl = votingGrpc(reference, silentLogger, inlineVerifier, undefined, { listing: keptRoundsListing(reference) }).implementation as Record<string, unknown>;
+  // The listing's first fold of the whole log (then it folds only what is new): a GetRound of a round in no solution.
+  const [listingFirstFoldMs] = await timed(() => call(impl, 'getRound', { solution: 'sol1', roundId: 'none' }).catch(() => undefined));
   const one = { solution: 'sol1', roundId: `round-${Math.floor(ROUNDS / 2)}` };
   const list = { solution: 'sol1', state: RoundState.ROUND_STATE_SETTLED, page: { pageSize: PAGE, pageToken: '0' } };
   const [getRoundColdMs, a] = await timed(() => call(impl, 'getRound', one));
@@ -103,9 +111,38 @@ async function figures(store: EventStore): Promise<Record<string, unknown>> {
   const [listKeptMs] = await timed(() => call(impl, 'listRounds', list));
   const [listStateMs, lb] = await timed(() => call(refImpl, 'listRounds', list));
   assert.deepEqual(la, lb);
+  // Starts: through executeOnRound (reads the round's stream first) and a plain execute, alternating.
+  const past = pastRounds(store);
+  const startMs = { executeOnRound: [] as number[], execute: [] as number[] };
+  const starts = Number(process.env.FINISHED_BENCH_STARTS ?? 100);
+  await ingest('consensus', 'blocks', block(10 + 2 * ROUNDS));
+  for (let i = 0; i < starts; i++) {
+    const a = `start-a-${i}`;
+    const b = `start-b-${i}`;
+    const [ma] = await timed(() =>
+      executeOnRound(rt, past, 'sol1', a, (s, known) => startRound(s, 'sol1', a, { kind: 'account', address: REGISTRAR }, known).events),
+    );
+    const [mb] = await timed(() => rt.execute(roundStream('sol1', b), (s) => startRound(s, 'sol1', b, { kind: 'account', address: REGISTRAR }).events));
+    startMs.executeOnRound.push(ma);
+    startMs.execute.push(mb);
+  }
+  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   await reference.stop();
   await rt.stop();
-  return { rounds: ROUNDS, votesPerRound: VOTES, page: PAGE, writeSeconds, getRoundColdMs, getRoundKeptMs, getRoundStateMs, listColdMs, listKeptMs, listStateMs };
+  return {
+    rounds: ROUNDS,
+    votesPerRound: VOTES,
+    page: PAGE,
+    writeSeconds,
+    listingFirstFoldMs,
+    getRoundColdMs,
+    getRoundKeptMs,
+    getRoundStateMs,
+    listColdMs,
+    listKeptMs,
+    listStateMs,
+    startMedianMs: { executeOnRound: median(startMs.executeOnRound), execute: median(startMs.execute), starts },
+  };
 }
 
 const loadBefore = loadAverage();

@@ -8,11 +8,13 @@
  * for the fold of today and, run first in the same process, for the fold before bounded memory
  * (bench/reference-evolve.ts, commit 21fbf08) and the fold whose closed rounds kept their summary in
  * the state (bench/reference-flatrounds-evolve.ts, commit 51fa2e0; the fold before it, whose closed
- * rounds kept two empty Maps each, is in commit 51fa2e0 as bench/reference-summary-evolve.ts). The reference folds
- * are decided on by today's rules over a view of their state without the index they lack.
+ * rounds kept two empty Maps each, is in commit 51fa2e0 as bench/reference-summary-evolve.ts), and
+ * the fold whose finished rounds left the state but kept an entry in their solution's index
+ * (bench/reference-index-evolve.ts, commit faf4098). The reference folds are decided on by today's
+ * rules over their state (the rules read no round that left it: every round here is new).
  * Run: npm run bench -w @ewx/voting (last part), or `npx tsx bench/memory.bench.ts` in services/voting.
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS,
- * MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip);
+ * MEMORY_BENCH_FLATROUNDS_ROUNDS (default = rounds; 0 = skip), MEMORY_BENCH_INDEX_ROUNDS (default = rounds; 0 = skip);
  * MEMORY_BENCH_RUNTIME_MAPS=1 adds two runs of today's fold that also keep the maps the platform
  * runtime keeps per stream beside the state (`versions`, `typeVersions`, `inboxSeen`,
  * `inboxTypeSeen` in packages/platform/src/runtime.ts, in every snapshot): as it kept them before
@@ -36,6 +38,8 @@ import {
 import { REGISTRAR, ev, solutionConfig, worker } from '../src/domain/testing.js';
 import { evolve as referenceEvolve } from './reference-evolve.js';
 import { evolve as flatroundsEvolve } from './reference-flatrounds-evolve.js';
+import { evolve as indexEvolve } from './reference-index-evolve.js';
+import { initialVotingState as initialIndexState } from './reference-index-state.js';
 import { initialVotingState as initialReferenceState, type VotingState as ReferenceState } from './reference-state.js';
 
 const R = Number(process.env.MEMORY_BENCH_ROUNDS ?? 1000);
@@ -48,8 +52,14 @@ const reference =
   (f: (s: ReferenceState, e: RecordedEvent) => ReferenceState): Fold =>
   (s, e) =>
     f(s as unknown as ReferenceState, e) as unknown as VotingState;
-const initialOf = (fold: Fold): VotingState => (fold === evolve ? initialVotingState() : (initialReferenceState() as unknown as VotingState));
-const viewOf = (fold: Fold, s: VotingState): VotingState => (fold === evolve ? s : { ...s, bySolution: new Map() });
+const indexFold: Fold = (s, e) => indexEvolve(s as never, e) as unknown as VotingState;
+const initialOf = (fold: Fold): VotingState =>
+  fold === evolve
+    ? initialVotingState()
+    : fold === indexFold
+      ? (initialIndexState() as unknown as VotingState)
+      : (initialReferenceState() as unknown as VotingState);
+const viewOf = (_fold: Fold, s: VotingState): VotingState => s;
 
 function run(name: string, fold: Fold, rounds: number, runtimeMaps?: 'every stream' | 'forgetting'): Record<string, unknown> {
   let s = initialOf(fold);
@@ -123,8 +133,12 @@ const baseline = BASELINE_R > 0 ? run('before (reference-evolve, keeps every rou
 const FLAT_R = Number(process.env.MEMORY_BENCH_FLATROUNDS_ROUNDS ?? R);
 const flatrounds =
   FLAT_R > 0 ? run('flatrounds (reference-flatrounds-evolve, a closed round keeps its summary, its snapshot and votes the shared empty map)', reference(flatroundsEvolve), FLAT_R) : undefined;
+const INDEX_R = Number(process.env.MEMORY_BENCH_INDEX_ROUNDS ?? R);
+const index = INDEX_R > 0 ? run('index (reference-index-evolve: a finished round leaves the state, its id and four numbers stay in its solution index)', indexFold, INDEX_R) : undefined;
 const loadBetween = loadAverage();
-const now = run('now (a finished round leaves the state: its id and four numbers in its solution index)', evolve, R);
+const now = run('now (a finished round leaves no trace in the state: flat)', evolve, R);
+// Alternated: the index fold again after today's, in the same process.
+const indexAgain = INDEX_R > 0 && process.env.MEMORY_BENCH_ALTERNATE === '1' ? run('index, again after now', indexFold, INDEX_R) : undefined;
 const MAPS = process.env.MEMORY_BENCH_RUNTIME_MAPS === '1';
 const withRuntimeMapsBefore = MAPS ? run("now + the runtime's per-stream maps as kept before (every stream)", evolve, R, 'every stream') : undefined;
 const withRuntimeMaps = MAPS ? run("now + the runtime's per-stream maps, finished rounds' streams forgotten", evolve, R, 'forgetting') : undefined;
@@ -135,7 +149,9 @@ console.log(
       loadAverage: { before: loadBefore, beforeNow: loadBetween, after: loadAverage() },
       baseline,
       flatrounds,
+      index,
       now,
+      indexAgain,
       withRuntimeMapsBefore,
       withRuntimeMaps,
     },

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, consensusAddressFrom, type Env, type ServiceModule } from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { KEPT_FINISHED } from './app/archive.js';
+import { followListing, roundListing } from './app/listing.js';
 import { votingHeights } from './app/heights.js';
 import { partitionSettingsFrom, votingServiceFor } from './app/partitions-service.js';
 import { startVotingReactions } from './app/reactions.js';
@@ -48,7 +49,8 @@ const keptRoundsFrom = (env: Env): number => env.int('VOTING_KEPT_ROUNDS', KEPT_
 // 3: a closed round keeps only its summary (snapshot and votes emptied at the close; submitted, closedTop).
 // 4: a closed round's snapshot and votes are one shared empty map; a round's solution and group names (and its starter when the registrar) are the solution view's.
 // 5: a finished round (settled, or unresolved with nothing owed) leaves `rounds`: its id and four numbers stay in its solution's index (`bySolution`), the rest is read back from the log.
-export const VOTING_STATE_VERSION = 5;
+// 6: a finished round leaves no trace in the state (no index): a decision about it reads its stream's RoundStarted, ListRounds and GetRound the listing projection (app/listing.ts); a round records where its settlement is and whether its retry started.
+export const VOTING_STATE_VERSION = 6;
 
 export const votingModule: ServiceModule = {
   name: 'voting',
@@ -91,7 +93,17 @@ export const votingModule: ServiceModule = {
         rewards: [PUBLISHED.rewards.RewardPeriodScheduleChanged],
       },
       grpc: (runtime) => [votingGrpc(runtime, log, verifier, heights, { keptRounds: keptRoundsFrom(ctx.env) })],
-      reactions: (runtime) => startVotingReactions(runtime, log),
+      reactions: (runtime) => {
+        const reactions = startVotingReactions(runtime, log);
+        // The round listing (ListRounds, finished rounds) folded in the background: a query folds only what is new.
+        const listing = followListing(runtime, roundListing(runtime.store), log);
+        return {
+          async stop() {
+            await listing.stop();
+            await reactions.stop();
+          },
+        };
+      },
       gauges: (runtime) => ({ overdue: () => overdueRounds(runtime.state()) }),
     });
     return {

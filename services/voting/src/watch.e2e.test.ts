@@ -49,13 +49,16 @@ const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: st
 const P = 2;
 const G = 'watch.group';
 const TYPES = ['RoundStarted', 'VoteCast'];
+/** With include_inputs: the rounds and votes, and these inputs (recorded by every partition's inbox). */
+const INPUT_TYPES = ['SolutionRegistered', 'WorkerConnected', 'BlockProduced', 'BlocksProduced'];
+const WITH_INPUTS = { types: [...TYPES, ...INPUT_TYPES], includeInputs: true };
 const solutions = solutionsByPartition('watch', P);
 
 /** One Watch call kept open, collecting what it receives. */
-function watcher(client: VotingClient, fromPosition: string) {
+function watcher(client: VotingClient, fromPosition: string, what: { types: string[]; includeInputs: boolean } = { types: TYPES, includeInputs: false }) {
   const got: WatchEvent[] = [];
   let failed: grpc.ServiceError | undefined;
-  const call = client.watch({ fromPosition, types: TYPES, includeInputs: false });
+  const call = client.watch({ fromPosition, ...what });
   /** When each event arrived (performance.now()), by `<partition>|<position there>`. */
   const at = new Map<string, number>();
   call.on('data', (e: WatchEvent) => {
@@ -133,6 +136,51 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     }
   };
 
+  /**
+   * With include_inputs: partition k's log as the watch shows it (its rounds and votes; for partition
+   * 0 also its inbox copies of INPUT_TYPES, the only copies sent), read now; the watcher's events of
+   * each partition begin with exactly these (the logs only grow), every input once, none from another
+   * partition's copies, and the tokens follow the events.
+   */
+  const withInputsExactly = async (w: ReturnType<typeof watcher>, what: string, before: readonly WatchEvent[] = []): Promise<void> => {
+    const logs: string[][] = [];
+    for (let k = 0; k < P; k++)
+      logs.push(
+        (
+          await db.query<{ at: string; type: string; stream_id: string }>(
+            `SELECT e.position::text AS at, e.type, e.stream_id FROM ${schemaFor(partitionCategory(ns, k))}.events e WHERE e.type = ANY($1) ORDER BY e.position`,
+            [k === 0 ? WITH_INPUTS.types : TYPES],
+          )
+        ).rows.map((r) => `${r.at}|${r.type}|${r.stream_id}`),
+      );
+    const need = logs.reduce((n, l) => n + l.length, 0);
+    const got = await w.until(`${what}: ${need} events`, (g) => before.length + g.length >= need);
+    const all = [...before, ...got];
+    for (let k = 0; k < P; k++) {
+      const mine = seen(all, k);
+      assert.deepEqual(mine.slice(0, logs[k]!.length), logs[k], `${what}: partition ${k} as its log (inputs from partition 0 only), in order, once each`);
+    }
+    const inputs = all.filter((e) => e.source !== 'voting');
+    assert.ok(inputs.length > 0, `${what}: inputs received`);
+    assert.deepEqual(
+      inputs.filter((e) => e.partition !== 0),
+      [],
+      `${what}: no copy of an input from partition 1's log`,
+    );
+    const keys = inputs.map((e) => `${e.source}|${e.sourceStreamId}|${e.type}|${e.version}`);
+    assert.equal(new Set(keys).size, keys.length, `${what}: each input once (by source, source stream, type and version)`);
+    for (const t of ['SolutionRegistered', 'WorkerConnected'])
+      assert.ok(
+        inputs.some((e) => e.type === t),
+        `${what}: a ${t} input`,
+      );
+    const last: string[] = Array.from({ length: P }, () => '');
+    for (const e of all) {
+      last[e.partition!] = e.partitionPosition!;
+      assert.deepEqual(positionsOf(e.position, P), last, `${what}: the token after ${e.partitionPosition} in partition ${e.partition}`);
+    }
+  };
+
   before(async () => {
     nw = await startPartitionedNetwork(infra!, { ns, admin, validator, partitions: P });
   });
@@ -157,6 +205,8 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     const onA = watcher(A, '');
     const onB = watcher(B, '');
     const early = watcher(B, '');
+    // With include_inputs (on b): each input once, from partition 0's copies, open throughout.
+    const inputsOnB = watcher(B, '', WITH_INPUTS);
 
     const registry = client(RegistryClient, 'registry');
     await waitFor('the reward calendar', () => rpc(client(RewardsClient, 'rewards'), 'getCurrentPeriod', {}));
@@ -229,6 +279,21 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     assert.equal(n, n1 + 2 * P * (1 + workers.length), 'rounds r2 and r3 of each solution, with their votes');
     await onA.until(`the watcher on a, open throughout, to receive all ${n} events`, (got) => got.length >= n);
     await exactly(onA.got, 'the watcher on a, open throughout both hand-overs');
+    // The watcher with inputs (on b, killed: it failed then) and the same from its last token on b2 —
+    // or, had it got nothing, from the start: the events of both logs, the inputs of partition 0 once.
+    const inputsBefore = inputsOnB.got.slice();
+    inputsOnB.cancel();
+    const inputsAfter = watcher(B2, inputsBefore.at(-1)?.position ?? '', WITH_INPUTS);
+    await withInputsExactly(inputsAfter, 'with inputs, resumed on b2 from the token of the watcher b died under', inputsBefore);
+    inputsAfter.cancel();
+    const inputsOnA = watcher(A, '', WITH_INPUTS);
+    await withInputsExactly(inputsOnA, 'with inputs, from the start on a');
+    // Resumed mid-way from a token (on b2): exactly the rest.
+    const half = inputsOnA.got.slice(0, Math.floor(inputsOnA.got.length / 2));
+    inputsOnA.cancel();
+    const inputsRest = watcher(B2, half.at(-1)!.position, WITH_INPUTS);
+    await withInputsExactly(inputsRest, 'with inputs, the first half on a, the rest from its token on b2', half);
+    inputsRest.cancel();
 
     // The early watcher resumes on replica a from its last position: exactly the rest, per partition.
     const resumed = watcher(A, token);

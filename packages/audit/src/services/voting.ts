@@ -1,7 +1,18 @@
 import { decodeVotingLog, roundClosedV1, votingEvent, type RoundClosedV1Event } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { votingDecider } from '@ewx/voting';
-import { closeRound, decideVotes, dueRounds, reactToUnresolved, roundKey, startRound, SYSTEM_STARTER, type VotingState } from '@ewx/voting/domain/decider';
+import {
+  closeRound,
+  decideVotes,
+  dueRounds,
+  reactToUnresolved,
+  roundKey,
+  startRound,
+  SYSTEM_STARTER,
+  type PastRound,
+  type PastRounds,
+  type VotingState,
+} from '@ewx/voting/domain/decider';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
 import { canonical, fact, metaOf, type ServiceAudit } from '../runner.js';
 import type { LogEvent } from '../types.js';
@@ -97,6 +108,10 @@ function closeRoundV1(s: VotingState, solution: string, roundId: string): EventD
  * open, the nonce), every close and retry re-decided from the state before it.
  */
 export function votingAudit(): ServiceAudit<VotingState> {
+  // The rounds started so far in the log (the service's state keeps nothing of a finished round: a
+  // decision about one takes the log's record of it, `PastRound`; the audit keeps that record itself).
+  const started = new Map<string, PastRound>();
+  const past: PastRounds = (solution, roundId) => started.get(roundKey(solution, roundId));
   return {
     service: 'voting',
     decider: votingDecider,
@@ -119,11 +134,11 @@ export function votingAudit(): ServiceAudit<VotingState> {
           }
           if (m.signer !== undefined && m.signer !== d.starter)
             ctx.diverge('round-start', `round ${d.roundId} names ${d.starter} as its starter but is signed by ${m.signer}`);
-          const started = startRound(s, d.solution, d.roundId, { kind: 'account', address: d.starter });
-          ctx.expect('round-start', started.events);
+          const decided = startRound(s, d.solution, d.roundId, { kind: 'account', address: d.starter }, past);
+          ctx.expect('round-start', decided.events);
           if (m.signer === undefined) {
             // Started by a worker's first vote: that vote follows in the same append.
-            const next = ctx.peek(started.events.length);
+            const next = ctx.peek(decided.events.length);
             const v = next && decodeVotingLog(next);
             if (v?.type !== 'VoteCast' || next!.streamId !== e.streamId || v.data.worker !== d.starter) {
               ctx.diverge(
@@ -155,6 +170,7 @@ export function votingAudit(): ServiceAudit<VotingState> {
             s,
             [{ solution: d.solution, roundId: d.roundId, worker: d.worker, result: d.result, nonce: BigInt(m.nonce) }],
             ctx.lastNonce,
+            past,
           );
           const o = outcomes[0];
           if (o !== 'accepted') {
@@ -198,6 +214,8 @@ export function votingAudit(): ServiceAudit<VotingState> {
     },
     after(e, _s, ctx) {
       const ev = decodeVotingLog(e);
+      if (ev?.type === 'RoundStarted' && !e.streamId.startsWith('inbox:'))
+        started.set(roundKey(ev.data.solution, ev.data.roundId), { endBlock: ev.data.endBlock });
       if (ev?.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
         const d = ev.data;
         if ((roundClosedV1(d)?.chunk ?? 0) === 0)

@@ -151,13 +151,34 @@ const rowParams = (streamId: string, actual: number, events: readonly EventData[
 const SNAPSHOTS_KEPT = 2;
 
 /**
+ * A store whose events are in SQL tables (the PostgreSQL and PGlite adapters) offers its database to
+ * projections: tables of their own in the log's schema, written in their own transactions (e.g.
+ * voting's round listing, rebuilt from the log). KurrentDB has none: `sqlProjectionsOf` is undefined.
+ */
+export interface SqlProjections {
+  /** The log's schema: a projection's tables are `${projectionSchema}.<name>`. */
+  readonly projectionSchema: string;
+  projectionTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  projectionQuery<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+export const sqlProjectionsOf = (store: EventStore): SqlProjections | undefined => {
+  const s = store as Partial<SqlProjections>;
+  return typeof s.projectionTransaction === 'function' && typeof s.projectionQuery === 'function' && typeof s.projectionSchema === 'string'
+    ? (s as SqlProjections)
+    : undefined;
+};
+
+/**
  * Appends hold a transaction-scoped advisory lock per log: positions are then committed in
  * order, so a reader never skips a position that a slower transaction commits later.
  */
-export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOptions = {}): EventStore & SnapshotStore {
+export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOptions = {}): EventStore & SnapshotStore & SqlProjections {
   const waiters = new Set<() => void>();
   const key = lockKey(schema);
   return {
+    projectionSchema: schema,
+    projectionTransaction: (fn) => sql.transaction(fn),
+    projectionQuery: (text, params) => sql.query(text, params),
     async append(streamId: string, events: readonly EventData[], expected: ExpectedVersion): Promise<AppendResult> {
       if (events.length === 0) throw new Error('append: no events');
       const result = await sql.transaction(async (tx) => {

@@ -11,6 +11,7 @@ import {
   silentLogger,
   snapshotsOf,
   snapshotVersion,
+  sqlProjectionsOf,
   START,
   type EventData,
   type EventStore,
@@ -20,6 +21,8 @@ import {
 } from '@ewx/platform';
 import { RoundState, StartRoundRequest, SubmitVoteRequest } from '@ewx/proto/voting';
 import { inlineVerifier } from '../app/verifier.js';
+import { sqlListing } from '../app/listing.js';
+import { keptRoundsListing } from '../testing/kept-listing.js';
 import {
   closeRound,
   decide,
@@ -155,7 +158,10 @@ describe('finished rounds leave the state: the same answers as the state that ke
     await boot();
     reference = createRuntime('voting', store, { ...votingDecider, evolve: evolveKeepingRounds }, silentLogger);
     await reference.start();
-    referenceImpl = votingGrpc(reference, silentLogger, inlineVerifier).implementation as Record<string, unknown>;
+    referenceImpl = votingGrpc(reference, silentLogger, inlineVerifier, undefined, { listing: keptRoundsListing(reference) }).implementation as Record<
+      string,
+      unknown
+    >;
 
     await ingest('rewards', 'calendar', schedule);
     await registryEvent(ev('GroupRegistered', { group: 'g1', owner: registrar.address, config: {}, budget: '0', height: 1 }));
@@ -215,7 +221,7 @@ describe('finished rounds leave the state: the same answers as the state that ke
     await db.close();
   });
 
-  test('given the rounds finished, only the unfinished stay in the state; the reference keeps them all', () => {
+  test('given the rounds finished, only the unfinished stay in the state; the reference keeps them all', async () => {
     const key = (id: string, solution = 'sol1') => roundKey(solution, id);
     assert.deepEqual(
       [...rt.state().rounds.keys()].sort(),
@@ -224,7 +230,14 @@ describe('finished rounds leave the state: the same answers as the state that ke
     );
     assert.equal(reference.state().rounds.size, 8);
     assert.equal(reference.state().rounds.get(key('r2#retry'))!.alerted, true);
-    assert.deepEqual(rt.state().bySolution.get('sol1')!.ids, ['r0', 'r1', 'r2', 'r3', 'r2#retry', 'r4']);
+    // The starting order is the listing projection's (a table of the store), not the state's.
+    const listing = sqlListing(store, sqlProjectionsOf(store)!);
+    await listing.catchUp(rt.position());
+    const { entries } = await listing.page('sol1', undefined, 0, 100);
+    assert.deepEqual(
+      entries.map((x) => x.roundId),
+      ['r0', 'r1', 'r2', 'r3', 'r2#retry', 'r4'],
+    );
   });
 
   test('GetRound, GetRoundSnapshot and ListRounds (every state filter, page size and page) answer as the state that kept every round', async () => {
@@ -314,6 +327,23 @@ describe('finished rounds leave the state: the same answers as the state that ke
     assert.ok(reads > readsBefore, 'the restarted service read the finished rounds from the log');
     await synced();
     assert.deepEqual(await answers(impl), await answers(referenceImpl));
+    const events = (await store.readAll(START, 100_000)).length;
     assert.deepEqual(await refusals(), refused);
+    assert.equal((await store.readAll(START, 100_000)).length, events, 'no event written');
+  });
+
+  test('given a restart by a full replay of the log (no snapshot loaded), StartRound of every used id is ALREADY_EXISTS with the same message, late votes are refused as before, and nothing is written', async () => {
+    const refused = await refusals();
+    const events = (await store.readAll(START, 100_000)).length;
+    await rt.stop();
+    rt = createRuntime('voting', store, votingDecider, silentLogger, { snapshots: { every: 0, version: VOTING_STATE_VERSION } });
+    await rt.start();
+    impl = votingGrpc(rt, silentLogger, inlineVerifier, undefined, { keptRounds: 2 }).implementation as Record<string, unknown>;
+    const replayed = initialVotingState();
+    for (const e of await store.readAll(START, 100_000)) evolve(replayed, e);
+    assert.equal(firstDifference(rt.state(), replayed), undefined, 'the replayed state');
+    assert.equal(rt.state().rounds.size, 3, 'the finished rounds are not in it');
+    assert.deepEqual(await refusals(), refused);
+    assert.equal((await store.readAll(START, 100_000)).length, events, 'no event written');
   });
 });

@@ -33,18 +33,10 @@ import {
 } from '@ewx/proto/voting';
 import { roundArchive } from '../app/archive.js';
 import { voteBatcher } from '../app/batcher.js';
+import { closedOf, roundListing, type ListingEntry, type RoundListing } from '../app/listing.js';
+import { executeOnRound, pastRounds } from '../app/past.js';
 import { authenticateWith, type Verifier } from '../app/verifier.js';
-import {
-  closedAt,
-  closedRound,
-  roundKey,
-  roundStream,
-  startRound,
-  validateRoundId,
-  type Round,
-  type VoteCommand,
-  type VotingState,
-} from '../domain/decider.js';
+import { roundKey, startRound, validateRoundId, type Round, type VoteCommand, type VotingState } from '../domain/decider.js';
 
 const M = '/ewx.v1.Voting/';
 const STATE: Record<Round['status'], RoundState> = {
@@ -60,6 +52,8 @@ const REASON: Readonly<Record<string, UnresolvedReason>> = {
   NO_MAJORITY: UnresolvedReason.UNRESOLVED_REASON_NO_MAJORITY,
   TIE: UnresolvedReason.UNRESOLVED_REASON_TIE,
 };
+
+const STATUS_OF = new Map(Object.entries(STATE).map(([k, v]) => [v, k as Round['status']]));
 
 const ROUND_STATES = Object.values(RoundState).filter((v): v is number => typeof v === 'number' && v >= 0);
 
@@ -103,10 +97,13 @@ export function votingGrpc(
   log: Logger,
   verifier: Verifier,
   heights?: HeightSync,
-  opts: { keptRounds?: number } = {},
+  opts: { keptRounds?: number; listing?: RoundListing } = {},
 ): GrpcService {
   const archive = roundArchive(runtime.store, opts.keptRounds);
-  const batcher = voteBatcher(runtime, log, archive);
+  const past = pastRounds(runtime.store);
+  const batcher = voteBatcher(runtime, log, archive, past);
+  // The rounds per solution in starting order, and what a finished round keeps: a projection of the log (app/listing.ts).
+  const listing = opts.listing ?? roundListing(runtime.store);
   const checked = async (req: SubmitVoteRequest): Promise<VoteCommand> => {
     const auth = await authenticateWith(verifier, M + 'SubmitVote', req, (m) => SubmitVoteRequest.encode(m).finish());
     nameField('solution', req.solution);
@@ -131,9 +128,19 @@ export function votingGrpc(
     if (!s.solutions.has(solution)) throw notFound(`solution: solution ${solution}`);
     const r = s.rounds.get(roundKey(solution, roundId));
     if (r) return r;
-    const done = closedRound(s, solution, roundId);
-    if (!done) throw notFound(`round_id: round ${shown(roundId)} of solution ${solution}`);
-    return archive.finished(done);
+    await listing.catchUp(runtime.position());
+    const done = await listing.get(solution, roundId);
+    if (!done?.retired) throw notFound(`round_id: round ${shown(roundId)} of solution ${solution}`);
+    return archive.finished(closedOf(done));
+  };
+  /** A round of a listing's page: in the state, or finished (read back), or — the listing ahead of the state — read from its stream. */
+  const listed = async (x: ListingEntry): Promise<Round> => {
+    const r = runtime.state().rounds.get(roundKey(x.solution, x.roundId));
+    if (r) return r;
+    if (x.retired) return archive.finished(closedOf(x));
+    const read = await archive.read(x.solution, x.roundId);
+    if (!read) throw new Error(`round ${x.roundId} of solution ${x.solution} is listed but its stream has no RoundStarted`);
+    return read;
   };
   return {
     name: 'ewx.v1.Voting',
@@ -146,9 +153,14 @@ export function votingGrpc(
         nameField('solution', req.solution);
         validateRoundId(req.roundId);
         await heights?.sync(runtime); // the wall-clock height first (app/heights.ts)
-        await runtime.execute(
-          roundStream(req.solution, req.roundId),
-          proven(auth, (s) => startRound(s, req.solution, req.roundId, { kind: 'account', address: auth.signer }).events),
+        // A round that left the state: the log's record of it says the id is used (app/past.ts).
+        await executeOnRound(
+          runtime,
+          past,
+          req.solution,
+          req.roundId,
+          (s, known) =>
+            proven(auth, (st: VotingState) => startRound(st, req.solution, req.roundId, { kind: 'account', address: auth.signer }, known).events)(s),
           auth,
         );
         return toMessage(await get(req.solution, req.roundId));
@@ -183,22 +195,12 @@ export function votingGrpc(
         nameField('solution', req.solution);
         enumField('state', req.state, ROUND_STATES);
         const { offset, size } = pageOf(req.page);
-        const s = runtime.state();
-        // The solution's index in starting order: a round in the state, or a finished one (its state in the index, the rest read back).
-        const ids = s.bySolution.get(req.solution)?.ids ?? [];
-        const at = (i: number): Round | ReturnType<typeof closedAt> => s.rounds.get(roundKey(req.solution, ids[i]!)) ?? closedAt(s, req.solution, i);
-        const all: number[] = [];
-        for (let i = 0; i < ids.length; i++) {
-          const r = at(i);
-          if (r && (req.state === RoundState.ROUND_STATE_UNSPECIFIED || STATE[r.status] === req.state)) all.push(i);
-        }
-        const page = await Promise.all(
-          all.slice(offset, offset + size).map((i) => {
-            const r = at(i)!;
-            return 'settledAt' in r ? archive.finished(r) : r;
-          }),
-        );
-        return { rounds: page.map(toMessage), page: { nextPageToken: offset + size < all.length ? String(offset + size) : '' } };
+        // The solution's rounds in starting order, filtered and paged by the listing; a round in the state is shown from it, a finished one read back.
+        await listing.catchUp(runtime.position());
+        const status = req.state === RoundState.ROUND_STATE_UNSPECIFIED ? undefined : STATUS_OF.get(req.state);
+        const { entries, more } = await listing.page(req.solution, status, offset, size);
+        const page = await Promise.all(entries.map(listed));
+        return { rounds: page.map(toMessage), page: { nextPageToken: more ? String(offset + size) : '' } };
       }),
     },
   };

@@ -1,6 +1,7 @@
 import { traceCarrier, type Logger, type Runtime } from '@ewx/platform';
 import { decideVotes, isLateVote, roundStream, type VoteCommand, type VotingState } from '../domain/decider.js';
 import { roundArchive } from './archive.js';
+import { executeOnRound, pastRounds, type PastRoundReader } from './past.js';
 
 /** Votes per run at most (a run: one append per round in it): an append of ≤ 2000 rows stays well inside a transaction's comfort. */
 export const MAX_BATCH = 2000;
@@ -52,19 +53,27 @@ export interface VoteBatcher {
  * the same run, so the decisions are those of deciding the votes one by one in order of arrival (a
  * signer's nonces are checked across rounds).
  */
-export function voteBatcher(runtime: Runtime<VotingState>, log: Logger, archive = roundArchive(runtime.store)): VoteBatcher {
+export function voteBatcher(
+  runtime: Runtime<VotingState>,
+  log: Logger,
+  archive = roundArchive(runtime.store),
+  past: PastRoundReader = pastRounds(runtime.store),
+): VoteBatcher {
   const queue: Slot[] = [];
   let running = false;
   let scheduled = false;
 
   const runBatch = async (stream: string, items: readonly Pending[]): Promise<void> => {
     let outcomes: ReturnType<typeof decideVotes>['outcomes'] = [];
+    const { solution, roundId } = items[0]!.cmd;
     try {
-      await runtime.execute(stream, (s) => {
+      // A round that left the state: the log's record of it makes a vote late, never a start (app/past.ts).
+      await executeOnRound(runtime, past, solution, roundId, (s, known) => {
         const r = decideVotes(
           s,
           items.map((i) => i.cmd),
           runtime.lastNonce,
+          known,
         );
         outcomes = r.outcomes;
         return withCallerTraces(items, r.events);

@@ -4,6 +4,7 @@ import {
   partitionLeases,
   postgresEventStore,
   schemaFor,
+  START,
   type EventSourcedServiceOptions,
   type EventStore,
   type GrpcService,
@@ -157,6 +158,12 @@ export function partitionedVoting(
   return {
     grpc: [router],
     async start(hooks) {
+      // The unsplit log (ctx.store, schema `ewx_<ns_>voting`) stays empty with partitions: events there
+      // are an unsplit voting's rounds, which the partitions would not see. Refused until it is split.
+      if ((await ctx.store.readAll(START, 1)).length > 0)
+        throw new Error(
+          `VOTING_PARTITIONS=${settings.partitions}, but voting's unsplit log (schema ${schemaFor(`${ctx.namespace ? `${ctx.namespace}_` : ''}voting`)}) holds events: split it first, with voting stopped (ewx voting split --partitions ${settings.partitions}; docs/OPERATIONS.md, "Scale voting out"), or start with VOTING_PARTITIONS=1`,
+        );
       leases = await partitionLeases(url, schemaFor(`${ctx.namespace ? `${ctx.namespace}_` : ''}voting`), settings.partitions);
       await leases.init();
       keeper = leaseKeeper(

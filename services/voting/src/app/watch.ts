@@ -51,6 +51,15 @@ export function positionsOf(token: string, partitions: number): LogPosition[] {
   });
 }
 
+/**
+ * The partition whose copies of the inputs (registry's, consensus's and rewards' events recorded
+ * by its inbox) a merged Watch with `include_inputs` sends. Every partition log records every
+ * input (so each replays alone); the copies in the other logs are skipped, so a watcher gets each
+ * input once, from one log in its order, and the resume token stays exact with no state beyond the
+ * positions (a skipped copy is passed over like an event of a type not asked for).
+ */
+export const INPUTS_PARTITION = 0;
+
 /** Resolves after `ms`, or at once when `signal` aborts; never keeps the process alive. */
 const pause = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -107,7 +116,8 @@ interface Tail {
  * from the runtime's notification), otherwise from PostgreSQL up to the position its owner has
  * applied (asked every `pollMs`). When a partition moves (hand-over, take-over, this replica
  * stopping it), its follower starts again from the last event it sent, on the other path: nothing
- * missed or repeated. Sends are serialised; each event carries its partition, its position in its
+ * missed or repeated. Inputs (`include_inputs`) are sent from partition INPUTS_PARTITION's log
+ * only: once each, not once per partition. Sends are serialised; each event carries its partition, its position in its
  * partition log, and as `position` the resume token after it (`mergedToken`): a watcher that
  * reconnects with it, to any replica, gets exactly the rest of every partition.
  */
@@ -219,7 +229,7 @@ export function mergedWatch(o: PartitionLogs): { handler: grpc.handleServerStrea
         try {
           await followLog(
             view,
-            { ...q, from },
+            { ...q, from, includeInputs: q.includeInputs && k === INPUTS_PARTITION },
             async (e) => {
               if (e.height !== undefined) height = e.height;
               else if (height !== undefined) e.height = height;

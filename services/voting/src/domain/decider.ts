@@ -2,7 +2,7 @@ import type { EventData, RecordedEvent, ServiceDecider } from '@ewx/platform/dom
 import { evolve } from './evolve.js';
 import { reactToUnresolved } from './retry.js';
 import { startRound } from './start.js';
-import { closedRound, initialVotingState, roundStream, type VotingState } from './state.js';
+import { initialVotingState, roundKey, roundStream, type VotingState } from './state.js';
 import { closeRound, dueRounds } from './votes.js';
 
 export * from './state.js';
@@ -17,7 +17,10 @@ export { evolve, evolveKeepingRounds, roundFromEvents } from './evolve.js';
  * (group commit), which reports an outcome per vote rather than throwing for the batch.
  */
 export type VotingCommand =
-  /** A registrar or a worker starts a round (SPEC §4). */
+  /**
+   * A registrar or a worker starts a round (SPEC §4). Decided here on the state alone (a round that
+   * left it is not known: see `PastRound`); the service's handler passes the log's record of it.
+   */
   | { readonly type: 'StartRound'; readonly signer: string; readonly solution: string; readonly roundId: string }
   /** The reaction to blocks: the round's end block is recorded, it expires. */
   | { readonly type: 'CloseRound'; readonly solution: string; readonly roundId: string }
@@ -78,7 +81,8 @@ export function finishedStreams(s: VotingState, e: RecordedEvent): readonly stri
   const d = e.data as { solution?: unknown; roundId?: unknown; retryOf?: unknown };
   const roundId = e.type === 'RoundStarted' ? d.retryOf : d.roundId;
   if (typeof d.solution !== 'string' || typeof roundId !== 'string') return undefined;
-  return closedRound(s, d.solution, roundId) ? [roundStream(d.solution, roundId)] : undefined;
+  // The round left the state (the event just folded made it leave, or it had left before: forgetting again changes nothing).
+  return s.rounds.has(roundKey(d.solution, roundId)) ? undefined : [roundStream(d.solution, roundId)];
 }
 
 export const votingDecider: ServiceDecider<VotingState, VotingCommand> = { initialState: initialVotingState, evolve, decide, streamOf, finishedStreams };

@@ -1,19 +1,7 @@
 import { decodeVotingLog, unhandled, withEntry } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
-import {
-  ALERTED_BIT,
-  CLOSED_EMPTY,
-  FACTS,
-  SETTLED_CODE,
-  UNRESOLVED_CODE,
-  addRound,
-  emptySolutionRounds,
-  initialVotingState,
-  roundKey,
-  settlementStream,
-  type Round,
-  type VotingState,
-} from './state.js';
+import { RETRY_SUFFIX } from './start.js';
+import { CLOSED_EMPTY, initialVotingState, roundKey, settlementStream, type Round, type VotingState } from './state.js';
 
 /**
  * Bounded memory: a round that is no longer Active keeps only its summary. No rule reads a closed
@@ -38,33 +26,26 @@ function leaveOpenState(r: Round): void {
   r.snapshot = CLOSED_EMPTY;
 }
 
-/** Where a round is in its solution's index, searched from the newest (the round being settled is usually among the last). */
-const indexOf = (s: VotingState, r: Round): number => s.bySolution.get(r.solution)?.ids.lastIndexOf(r.roundId) ?? -1;
-
 /**
- * A settlement (RoundSettled / RoundUnresolved) recorded: where it is, so the round can be read
- * back once it leaves the state. Only a settlement in consensus's stream of the solution
- * (`settlementStream`, as the service records it) lets the round leave (-2 otherwise).
+ * A settlement (RoundSettled / RoundUnresolved) recorded: where it is. Only a settlement in
+ * consensus's stream of the solution (`settlementStream`, as the service records it) lets the round
+ * leave (-2 otherwise).
  */
-function noteSettlement(s: VotingState, r: Round, e: RecordedEvent): void {
-  const i = indexOf(s, r);
-  if (i >= 0) s.bySolution.get(r.solution)!.facts[i * FACTS + 3] = e.streamId === settlementStream(r.solution) ? e.version : -2;
+function noteSettlement(r: Round, e: RecordedEvent): void {
+  r.settledAt = e.streamId === settlementStream(r.solution) ? e.version : -2;
 }
 
 /**
- * A round that is done — settled, or unresolved with its policy no longer owed — leaves `rounds`
- * and keeps its place in its solution's index with its code, end block and submitted votes (see
- * `SolutionRounds`). Nothing decides on it again but "a round id is used once" and a late vote's
- * refusal, which read the index (`closedRound`).
+ * A round that is done — settled, or unresolved with its policy no longer owed — leaves `rounds`;
+ * the state keeps nothing of it (flat in the number of finished rounds). What still needs it reads
+ * the log: "a round id is used once" and a late vote's refusal take its stream's `RoundStarted` as
+ * an input (`PastRound`), GetRound and ListRounds the listing projection (`app/listing.ts`) and the
+ * round's events (`app/archive.ts`).
  */
 function retire(s: VotingState, key: string): void {
   const r = s.rounds.get(key);
   if (!r || (r.status !== 'SETTLED' && r.status !== 'UNRESOLVED') || s.retryPending.has(key)) return;
-  const i = indexOf(s, r);
-  const facts = s.bySolution.get(r.solution)?.facts;
-  if (!facts || i < 0 || facts[i * FACTS + 3]! < 0) return;
-  facts[i * FACTS] = (r.status === 'SETTLED' ? SETTLED_CODE : UNRESOLVED_CODE) | (r.alerted ? ALERTED_BIT : 0);
-  facts[i * FACTS + 2] = r.submitted ?? r.votes.size;
+  if ((r.settledAt ?? -1) < 0) return;
   s.rounds.delete(key);
   s.active.delete(key);
 }
@@ -73,9 +54,9 @@ function retire(s: VotingState, key: string): void {
 export const evolve = (s: VotingState, e: RecordedEvent): VotingState => fold(s, e, false);
 
 /**
- * `evolve` whose finished rounds never leave `rounds` (the state before they did, but for the
- * index): folds a finished round read back from the log (`app/archive.ts`), and is the reference
- * for the tests that check those answers. Not the service's state.
+ * `evolve` whose finished rounds never leave `rounds` (the state before they did): folds a finished
+ * round read back from the log (`app/archive.ts`), and is the reference for the tests that check
+ * those answers. Not the service's state.
  */
 export const evolveKeepingRounds = (s: VotingState, e: RecordedEvent): VotingState => fold(s, e, true);
 
@@ -185,12 +166,11 @@ function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
         alerted: false,
       });
       s.active.add(key);
-      let l = s.bySolution.get(d.solution);
-      if (!l) {
-        l = emptySolutionRounds();
-        s.bySolution.set(d.solution, l);
+      // A retry's start: the original's policy is no longer owed (the retry id is used).
+      if (d.roundId.endsWith(RETRY_SUFFIX)) {
+        const original = s.rounds.get(roundKey(d.solution, d.roundId.slice(0, -RETRY_SUFFIX.length)));
+        if (original) original.retried = true;
       }
-      addRound(l, d.roundId, d.endBlock);
       if (d.retryOf !== undefined) {
         const original = roundKey(d.solution, d.retryOf);
         s.retryPending.delete(original);
@@ -225,7 +205,7 @@ function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
       if (r) {
         leaveOpenState(r);
         Object.assign(r, { status: 'SETTLED', result: d.result, top: d.tally.top, merkleRoot: d.merkleRoot });
-        noteSettlement(s, r, e);
+        noteSettlement(r, e);
         if (!keep) retire(s, roundKey(d.solution, d.roundId));
       }
       break;
@@ -236,7 +216,7 @@ function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
       if (r) {
         leaveOpenState(r);
         Object.assign(r, { status: 'UNRESOLVED', reason: d.reason, top: d.tally.top, merkleRoot: d.merkleRoot });
-        noteSettlement(s, r, e);
+        noteSettlement(r, e);
       }
       if (r?.unresolvedPolicy === 'RETRY_ONCE' && !r.alerted) s.retryPending.add(roundKey(d.solution, d.roundId));
       if (!keep) retire(s, roundKey(d.solution, d.roundId));

@@ -1,7 +1,7 @@
 import { votingEvent } from '@ewx/contracts';
 import { isDomainError, type EventData, type RoundAlertEvent } from '@ewx/platform/domain';
 import { RETRY_SUFFIX, startRound } from './start.js';
-import { roundKey, roundUsed, type VotingState } from './state.js';
+import { roundKey, type VotingState } from './state.js';
 
 /**
  * Unresolved policy (SPEC §5, decided here): with RETRY_ONCE an unresolved round is followed by a
@@ -18,7 +18,8 @@ export function reactToUnresolved(s: VotingState, solution: string, roundId: str
   };
   if (r.retryOf !== undefined) return alert(`the retry of round ${r.retryOf} is unresolved too (${r.reason ?? 'unresolved'})`);
   const retryId = roundId + RETRY_SUFFIX;
-  if (roundUsed(s, solution, retryId)) return { roundId: retryId, events: [] };
+  // The retry's id is used once its RoundStarted is folded: `retried` (or the retry in the state).
+  if (r.retried || s.rounds.has(roundKey(solution, retryId))) return { roundId: retryId, events: [] };
   try {
     return { roundId: retryId, events: startRound(s, solution, retryId, { kind: 'retry', retryOf: roundId }).events };
   } catch (e) {

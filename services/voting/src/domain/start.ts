@@ -12,7 +12,7 @@ import {
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { eligibleWorkers } from './eligibility.js';
-import { roundUsed, type VotingState } from './state.js';
+import { noPastRounds, roundUsed, type PastRounds, type VotingState } from './state.js';
 
 /** Snapshot entries per RoundSnapshot event: ~150 bytes each keeps a chunk far below 512 KiB. */
 export const SNAPSHOT_CHUNK = 2000;
@@ -39,9 +39,10 @@ export interface StartedRound {
 /**
  * SPEC §4 start rules: the solution is active and not expired, its group is active, the starter is
  * allowed by `votingStartMethod`, and start + maxWaitingThreshold ≤ the last block of the current
- * reward period. The snapshot is taken now and travels in the round's events.
+ * reward period. The snapshot is taken now and travels in the round's events. `past`: the rounds
+ * that left the state, as the log records them (a round id is used once; see `PastRound`).
  */
-export function startRound(s: VotingState, solution: string, roundId: string, starter: Starter): StartedRound {
+export function startRound(s: VotingState, solution: string, roundId: string, starter: Starter, past: PastRounds = noPastRounds): StartedRound {
   const account = starter.kind === 'account' ? starter.address : undefined;
   if (account !== undefined) {
     validateRoundId(roundId);
@@ -55,8 +56,8 @@ export function startRound(s: VotingState, solution: string, roundId: string, st
   if (account !== undefined && account !== sol.owner && sol.config.votingStartMethod !== 'WORKER') {
     throw denied(`auth.signer: solution ${solution} starts rounds by REGISTRAR only; ${account} is not its registrar`);
   }
-  // A round that is done left `rounds` but keeps its id in its solution's index (`roundUsed`).
-  if (roundUsed(s, solution, roundId)) throw alreadyExists(`round_id: round ${roundId} of solution ${solution}`);
+  // A round that is done left `rounds`: the log's record of it (`past`) says the id is used.
+  if (roundUsed(s, solution, roundId, past)) throw alreadyExists(`round_id: round ${roundId} of solution ${solution}`);
   if (sol.status !== 'ACTIVE') throw precondition(`solution: solution ${solution} is ${sol.status.toLowerCase()}: rounds start only while it is active`);
   const group = s.groups.get(sol.group);
   if (group && group.status !== 'ACTIVE')

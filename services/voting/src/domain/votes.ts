@@ -12,7 +12,7 @@ import {
 } from '@ewx/platform/domain';
 import { votingEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
-import { CLOSED_EMPTY, closedRound, roundKey, type VotingState } from './state.js';
+import { CLOSED_EMPTY, noPastRounds, roundKey, type PastRounds, type VotingState } from './state.js';
 
 export const MAX_RESULT_BYTES = 64;
 
@@ -69,19 +69,21 @@ const expired = (v: VoteCommand, endBlock: number): DomainError =>
  * Votes of one round, decided together (group commit). Each vote is judged on its own, in order, as
  * if the earlier ones of the batch had been applied: a refused vote refuses only itself. A worker's
  * first vote for an unknown round of a WORKER-started solution starts the round (same append).
- * `lastNonce` is the runtime's record of each signer's last accepted nonce.
+ * `lastNonce` is the runtime's record of each signer's last accepted nonce; `past` the log's record
+ * of the rounds that left the state (see `PastRound`): a vote on one of them is late, never a start.
  */
 export function decideVotes(
   s: VotingState,
   votes: readonly VoteCommand[],
   lastNonce: (signer: string) => bigint,
+  past: PastRounds = noPastRounds,
 ): { events: EventData[]; outcomes: VoteOutcome[] } {
   const events: EventData[] = [];
   const outcomes: VoteOutcome[] = [];
   const nonces = new Map<string, bigint>();
   const round = votes.length > 0 ? s.rounds.get(roundKey(votes[0]!.solution, votes[0]!.roundId)) : undefined;
-  // A round that is done left `rounds`: its end block is in its solution's index, its snapshot in the log (see LateVote).
-  const done = round === undefined && votes.length > 0 ? closedRound(s, votes[0]!.solution, votes[0]!.roundId) : undefined;
+  // A round that is done left `rounds`: its end block is the log's record (`past`), its snapshot in the log (see LateVote).
+  const done = round === undefined && votes.length > 0 ? past(votes[0]!.solution, votes[0]!.roundId) : undefined;
   let snapshot = round?.snapshot ?? (done ? CLOSED_EMPTY : undefined);
   let endBlock = round?.endBlock ?? done?.endBlock ?? 0;
   let open = round?.status === 'ACTIVE';
@@ -104,7 +106,7 @@ export function decideVotes(
         if (!sol) throw notFound(`solution: solution ${v.solution}`);
         if (sol.config.votingStartMethod !== 'WORKER')
           throw notFound(`round_id: round ${v.roundId} of solution ${v.solution} (rounds of this solution are started by its registrar)`);
-        const started = startRound(s, v.solution, v.roundId, { kind: 'account', address: v.worker });
+        const started = startRound(s, v.solution, v.roundId, { kind: 'account', address: v.worker }, past);
         events.push(...started.events);
         snapshot = started.snapshot;
         endBlock = started.started.endBlock;

@@ -90,7 +90,8 @@ export interface WatchRequest {
   types: string[];
   /**
    * Also the other services' events this service recorded as inputs (its inbox copies, e.g.
-   * consensus's BlockProduced in voting), with `source` naming their service.
+   * consensus's BlockProduced in voting), with `source` naming their service. A partitioned
+   * voting sends each input once: partition 0's copy.
    */
   includeInputs: boolean;
 }
