@@ -269,7 +269,13 @@ test('run records: each event of a run continues its own trace — publish → p
     // The relay starts after both appends: one read, one run record.
     const records: OutgoingMessage[] = [];
     const bus = inProcessBus(silentLogger);
-    const spy: Bus = { ...bus, publish: async (t, ms) => (records.push(...ms), bus.publish(t, ms)) };
+    const spy: Bus = {
+      ...bus,
+      publish: async (t, ms) => {
+        records.push(...ms);
+        await bus.publish(t, ms);
+      },
+    };
     const relay = startRelay(a.store, spy, 'a', silentLogger);
     await relay.caughtUp;
     await relay.stop();
@@ -315,7 +321,13 @@ test('run records: each event of a run continues its own trace — publish → p
     // Batched (as from Kafka): the record handed to handleBatch.
     await check('batch', async (b) => {
       let options: ConsumerOptions | undefined;
-      const handing: Bus = { ...bus, consume: async (o) => ((options = o), { stop: async () => undefined }) };
+      const handing: Bus = {
+        ...bus,
+        consume: async (o) => {
+          options = o;
+          return { stop: async () => undefined };
+        },
+      };
       await startInbox(handing, b, { a: ['Pinged'] }, silentLogger);
       await options!.handleBatch!(records.map((m, i) => ({ ...m, topic: 'ewx.a.events.v1', partition: 0, offset: String(i) })));
       return async () => undefined;
