@@ -16,7 +16,7 @@ export const inboxGroupOf = (service: string, namespace = ''): string => `${name
  * records the wanted events in its own log (deduplicated by source stream and version), so a
  * replay of its log alone sees the same inputs in the same order.
  */
-/** Messages recorded per runtime turn by a batched inbox. */
+/** Events recorded per runtime turn by a batched inbox (a run record may hold more: it is sliced). */
 const SLICE = 500;
 /** A block or a run of blocks: recorded on a turn of its own. */
 const BLOCK_TYPES: ReadonlySet<string> = new Set([BLOCK_PRODUCED, BLOCKS_PRODUCED]);
@@ -27,9 +27,9 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
   const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
   const ingestBatch = runtime.ingestBatch?.bind(runtime);
-  // A fetched run of messages: the wanted ones recorded with one append per run of one source
-  // stream. Each message still has its consumer span where spans are recorded, and its record the
-  // trace of that span.
+  // A slice of fetched events: the wanted ones recorded with one append per run of one source
+  // stream. Each event still has its consumer span where spans are recorded (continuing the event's
+  // own trace: the record's headers, or its entry in a run record), and its record the trace of that span.
   const recordSlice = async (deliveries: readonly Delivery[], ingest: NonNullable<typeof ingestBatch>): Promise<void> => {
     const envs: Envelope[] = [];
     const traces: (Record<string, string> | undefined)[] = [];
