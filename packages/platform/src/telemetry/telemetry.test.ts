@@ -255,8 +255,9 @@ test('run records: each event of a run continues its own trace — publish → p
   const exporter = new InMemorySpanExporter();
   const telemetry = await startTelemetry(telemetrySettingsFrom(readEnv({}), 'test', '127.0.0.1'), silentLogger, [new SimpleSpanProcessor(exporter)]);
   const db = await openPglite();
+  const a = createRuntime('a', await pgliteEventStore('runs_a', db), { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
+  const bus = inProcessBus(silentLogger);
   try {
-    const a = createRuntime('a', await pgliteEventStore('runs_a', db), { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
     await a.start();
     const traces: string[] = [];
     for (const id of ['x', 'y'])
@@ -268,7 +269,6 @@ test('run records: each event of a run continues its own trace — publish → p
       );
     // The relay starts after both appends: one read, one run record.
     const records: OutgoingMessage[] = [];
-    const bus = inProcessBus(silentLogger);
     const spy: Bus = {
       ...bus,
       publish: async (t, ms) => {
@@ -294,9 +294,10 @@ test('run records: each event of a run continues its own trace — publish → p
       const recorded = await waitFor(`b${tag} records both`, async () => {
         const l = await bStore.readAll(START, 10);
         return l.length === 2 ? l : undefined;
+      }).finally(async () => {
+        await stop();
+        await b.stop();
       });
-      await stop();
-      await b.stop();
       recorded.forEach((e, i) => {
         const trace = traces[i]!;
         assert.match(
@@ -332,9 +333,9 @@ test('run records: each event of a run continues its own trace — publish → p
       await options!.handleBatch!(records.map((m, i) => ({ ...m, topic: 'ewx.a.events.v1', partition: 0, offset: String(i) })));
       return async () => undefined;
     });
+  } finally {
     await a.stop();
     await bus.close();
-  } finally {
     await telemetry.shutdown();
     await db.close();
   }
