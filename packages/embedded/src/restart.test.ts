@@ -13,7 +13,7 @@ import {
   rpc,
   spawnServiceProcess,
   startServiceProcess,
-  topicEnd,
+  topicEvents,
   uniqueNamespace,
   waitFor,
   type ServiceProcess,
@@ -134,15 +134,16 @@ describe('restarts: leaving the consumer group, queries before commands', { skip
 
     await rewardsProc.kill();
     // While rewards is down: ten more deposits, in Kafka before it restarts (so it must catch up on them).
-    const published = await topicEnd(brokers, topicOf('registry', ns));
+    const published = await topicEvents(brokers, topicOf('registry', ns));
     for (let i = 21; i <= 30; i++) {
       await deposit(i);
       expected += i;
     }
     await waitFor(
       'the registry relay to publish 10 more events',
-      async () => ((await topicEnd(brokers, topicOf('registry', ns))) >= published + 10 ? true : undefined),
-      30_000,
+      async () => ((await topicEvents(brokers, topicOf('registry', ns))) >= published + 10 ? true : undefined),
+      60_000,
+      500,
     );
 
     const restarted = spawnServiceProcess('rewards', await freePort(), rewardsEnv);

@@ -18,7 +18,7 @@ import { grpcServerOptionsFrom } from './grpc/options.js';
 import { setHealth, setServing, startGrpcServer, type GrpcService, type StartedServer } from './grpc/server.js';
 import { inboxGroupOf, startInbox } from './inbox.js';
 import { createLogger, type Logger } from './log.js';
-import { startRelay } from './relay.js';
+import { runRecordsFrom, startRelay } from './relay.js';
 import { retryForever } from './retry.js';
 import { createRuntime, type Decider, type Runtime } from './runtime.js';
 import { healthProbeSettingsFrom, watchDependencies } from './health.js';
@@ -146,6 +146,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   const instance = o.instance ?? name;
   const log = ctx.log.child(o.instance === undefined ? { service: name } : { service: name, partition: o.instance });
   const snapshotEvery = ctx.env.int('SNAPSHOT_EVERY', DEFAULT_SNAPSHOT_EVERY, 0, 1_000_000_000);
+  const runRecords = runRecordsFrom(ctx.env);
   const runtime = createRuntime(instance, ctx.store, o.decider, log, { snapshots: { every: snapshotEvery, version: o.stateVersion ?? 1 } });
   runtime.onEvent(settleLatencyListener());
   let relay: Subscription | undefined;
@@ -167,7 +168,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       const tailsLogs = (ctx.bus as { tailsLogs?: boolean }).tailsLogs === true;
       refuse('rebuilding its state from its log');
       await runtime.start();
-      if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace, instance);
+      if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace, instance, runRecords);
       if (relay) {
         const r = relay;
         unobserveRelay = observeRelayLag(instance, runtime.position, () => r.position());

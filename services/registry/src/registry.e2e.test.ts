@@ -6,7 +6,7 @@ import {
   generateKeyPair,
   kafkaBus,
   nonceCounter,
-  parseEnvelope,
+  envelopesOf,
   signCommand,
   silentLogger,
   TOKEN,
@@ -93,7 +93,7 @@ describe('registry end to end: group, solution, 5 operators with workers, 3 nomi
       groupId: `${ns}.e2e-observer`,
       topics: [topicOf('registry', ns)],
       handler: async (m) => {
-        seen.push(parseEnvelope(m.value));
+        seen.push(...envelopesOf(m.value).map((d) => d.envelope));
       },
     });
   });

@@ -7,7 +7,9 @@
  * PostgreSQL backends' CPU per message — load-independent, so two builds can be compared: run this
  * file from each checkout, alternately.
  * Run: npx tsx services/voting/bench/record.bench.ts (needs PostgreSQL; DATABASE_URL)
- * Knobs: RECORD_BENCH_MESSAGES (20000), RECORD_BENCH_SLICE (150: messages per fetched batch).
+ * Knobs: RECORD_BENCH_MESSAGES (20000), RECORD_BENCH_SLICE (150: messages per fetched batch),
+ * RECORD_BENCH_RUN=1 (each slice one run record instead of single-event records). The messages are
+ * made before the clock starts.
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -82,16 +84,40 @@ const message = (i: number): IncomingMessage => {
     headers: { traceparent: `00-${hex(i + 1, 32)}-${hex(i + 7, 16)}-01` },
   };
 };
-const feed = async (from: number, to: number): Promise<void> => {
-  for (let i = from; i < to; i += SLICE) await options!.handleBatch!(Array.from({ length: Math.min(SLICE, to - i) }, (_, k) => message(i + k)));
+/** RECORD_BENCH_RUN=1: each slice as one run record (the relay's form since RELAY_RUN_RECORDS), each event with its traceparent. */
+const RUN = process.env.RECORD_BENCH_RUN === '1';
+const asRun = (ms: IncomingMessage[]): IncomingMessage[] => [
+  {
+    ...ms[0]!,
+    headers: undefined,
+    value: `{"v":2,"source":"voting","events":[${ms
+      .map((m) => {
+        const { source: _, ...e } = JSON.parse(m.value) as Record<string, unknown>;
+        return JSON.stringify({ ...e, traceparent: m.headers!.traceparent });
+      })
+      .join(',')}]}`,
+  },
+];
+/** The slices, made before the clock starts (so both forms time only their delivery). */
+const slices = (from: number, to: number): IncomingMessage[][] => {
+  const out: IncomingMessage[][] = [];
+  for (let i = from; i < to; i += SLICE) {
+    const ms = Array.from({ length: Math.min(SLICE, to - i) }, (_, k) => message(i + k));
+    out.push(RUN ? asRun(ms) : ms);
+  }
+  return out;
+};
+const feed = async (from: number, to: number, made = slices(from, to)): Promise<void> => {
+  for (const batch of made) await options!.handleBatch!(batch);
   // Until the relay has passed every copy (its reads are part of the cost).
   while (relay.position() !== rt.position()) await new Promise((r) => setTimeout(r, 5));
 };
 await feed(0, PER_ROUND); // warm-up: one round
+const made = slices(PER_ROUND, PER_ROUND + MESSAGES);
 const b0 = await backends(db);
 const c0 = process.cpuUsage();
 const t0 = performance.now();
-await feed(PER_ROUND, PER_ROUND + MESSAGES);
+await feed(PER_ROUND, PER_ROUND + MESSAGES, made);
 const ms = performance.now() - t0;
 const c = process.cpuUsage(c0);
 const b1 = await backends(db);
@@ -109,6 +135,7 @@ console.log(
     bench: "consensus's record of votes, platform part (batched inbox + append + relay tail), one process on PostgreSQL",
     messages: MESSAGES,
     slice: SLICE,
+    form: RUN ? 'run records' : 'single-event records',
     recorded,
     appends,
     seconds: +(ms / 1000).toFixed(2),

@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test';
 import { openPglite } from './pglite.js';
 import { logTailBus } from '../bus/logtail.js';
 import type { Bus, OutgoingMessage } from '../bus/types.js';
+import { envelopesOf } from '../envelope.js';
 import { serviceStatus } from '../grpc/status.js';
 import { startInbox } from '../inbox.js';
 import { silentLogger } from '../log.js';
@@ -127,7 +128,7 @@ for (const [backend, open, skipped] of backends) {
         const published: number[] = [];
         const bus: Bus = {
           async publish(_t, ms: readonly OutgoingMessage[]) {
-            for (const m of ms) published.push((JSON.parse(m.value) as { data: { i: number } }).data.i);
+            for (const m of ms) for (const d of envelopesOf(m.value)) published.push((d.envelope.data as { i: number }).i);
           },
           consume: async () => ({ stop: async () => undefined }),
           close: async () => undefined,

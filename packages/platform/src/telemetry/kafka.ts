@@ -17,14 +17,17 @@ export function traceHeadersOf(metadata: unknown): { headers?: Record<string, st
   return typeof tp === 'string' ? { headers: { traceparent: tp } } : {};
 }
 
-/** The consumer span of one delivery, continuing the producer's trace from the headers. */
-export function consumeSpan(service: string, m: IncomingMessage, fn: () => Promise<void>): Promise<void> {
+/**
+ * The consumer span of one event delivered by record `m`, continuing the producer's trace: from the
+ * record's headers for a single-event record, from the event's own entry (`trace`) in a run record.
+ */
+export function consumeSpan(service: string, m: IncomingMessage, fn: () => Promise<void>, trace: unknown = m.headers): Promise<void> {
   if (!tracingEnabled()) return fn();
   return inSpan(
     `${m.topic} process`,
     {
       kind: SpanKind.CONSUMER,
-      parent: contextFrom(m.headers),
+      parent: contextFrom(trace),
       attributes: {
         'messaging.system': 'kafka',
         'messaging.destination.name': m.topic,

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPglite } from '../eventstore/pglite.js';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { inProcessBus } from '../bus/inprocess.js';
 import { logTailBus } from '../bus/logtail.js';
+import type { Bus, ConsumerOptions, OutgoingMessage } from '../bus/types.js';
 import { readEnv } from '../config.js';
 import { pgliteEventStore } from '../eventstore/pglite.js';
 import { START, type RecordedEvent } from '../eventstore/types.js';
 import { startInbox } from '../inbox.js';
 import { createLogger, silentLogger } from '../log.js';
+import { startRelay } from '../relay.js';
 import { createRuntime } from '../runtime.js';
 import { waitFor } from '../testing/wait.js';
 import { startTelemetry, telemetrySettingsFrom } from './setup.js';
@@ -239,5 +242,101 @@ test("trace causes: an input's own recorded trace wins over the context it was a
     assert.match(String(causes.follow('round2', () => traceCarrier()?.traceparent)), new RegExp(`^00-${active}-`));
   } finally {
     await telemetry.shutdown();
+  }
+});
+
+/**
+ * Run records over the relay: two events of two traces in one Kafka record. Each keeps its own
+ * trace: its producer span (a child of its append), the consumer span of its delivery (a child of
+ * that producer span, from the event's entry in the run, not the record's headers) and its inbox
+ * record, in the batched inbox and one record at a time alike.
+ */
+test('run records: each event of a run continues its own trace — publish → process → inbox record — batched or not', async () => {
+  const exporter = new InMemorySpanExporter();
+  const telemetry = await startTelemetry(telemetrySettingsFrom(readEnv({}), 'test', '127.0.0.1'), silentLogger, [new SimpleSpanProcessor(exporter)]);
+  const db = await openPglite();
+  const a = createRuntime('a', await pgliteEventStore('runs_a', db), { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
+  const bus = inProcessBus(silentLogger);
+  try {
+    await a.start();
+    const traces: string[] = [];
+    for (const id of ['x', 'y'])
+      traces.push(
+        await inSpan(`ewx.v1.A/Ping ${id}`, { kind: SpanKind.SERVER }, async (span) => {
+          await a.execute(`ping:${id}`, () => [{ type: 'Pinged', data: { id } }]);
+          return span.spanContext().traceId;
+        }),
+      );
+    // The relay starts after both appends: one read, one run record.
+    const records: OutgoingMessage[] = [];
+    const spy: Bus = {
+      ...bus,
+      publish: async (t, ms) => {
+        records.push(...ms);
+        await bus.publish(t, ms);
+      },
+    };
+    const relay = startRelay(a.store, spy, 'a', silentLogger);
+    await relay.caughtUp;
+    await relay.stop();
+    assert.equal(records.length, 1, 'one run record');
+    assert.equal(records[0]!.headers, undefined, 'no record-level trace header');
+    const spans = () => exporter.getFinishedSpans();
+    const publishes = spans().filter((s) => s.name === 'ewx.a.events.v1 publish');
+    assert.deepEqual(publishes.map((s) => s.spanContext().traceId).sort(), [...traces].sort(), 'a producer span per event, in its trace');
+    for (const p of publishes) assert.equal(p.attributes['ewx.run_record'], true);
+
+    const check = async (tag: string, consume: (b: ReturnType<typeof createRuntime<number>>) => Promise<() => Promise<void>>): Promise<void> => {
+      const bStore = await pgliteEventStore(`runs_b_${tag}`, db);
+      const b = createRuntime(`b${tag}`, bStore, { initialState: () => 0, evolve: (s: number) => s + 1 }, silentLogger);
+      await b.start();
+      const stop = await consume(b);
+      const recorded = await waitFor(`b${tag} records both`, async () => {
+        const l = await bStore.readAll(START, 10);
+        return l.length === 2 ? l : undefined;
+      }).finally(async () => {
+        await stop();
+        await b.stop();
+      });
+      recorded.forEach((e, i) => {
+        const trace = traces[i]!;
+        assert.match(
+          String((e.metadata as { traceparent?: string }).traceparent),
+          new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`),
+          `${tag}: record ${i} in its trace`,
+        );
+        const inTrace = spans().filter((s) => s.spanContext().traceId === trace);
+        const publish = inTrace.find((s) => s.name === 'ewx.a.events.v1 publish')!;
+        const process_ = inTrace.find((s) => s.name === 'ewx.a.events.v1 process' && s.attributes['ewx.service'] === `b${tag}`);
+        assert.ok(process_, `${tag}: a consumer span in trace ${i}`);
+        assert.equal(process_.parentSpanContext?.spanId, publish.spanContext().spanId, `${tag}: the consumer span follows the event's producer span`);
+        const record = inTrace.find((s) => s.name === `b${tag} inbox record Pinged`);
+        assert.equal(record?.parentSpanContext?.spanId, process_.spanContext().spanId, `${tag}: the inbox record inside the consumer span`);
+      });
+    };
+    // One record at a time (the in-process bus calls the handler per record).
+    await check('one', async (b) => {
+      const inbox = await startInbox(bus, b, { a: ['Pinged'] }, silentLogger);
+      return () => inbox.stop();
+    });
+    // Batched (as from Kafka): the record handed to handleBatch.
+    await check('batch', async (b) => {
+      let options: ConsumerOptions | undefined;
+      const handing: Bus = {
+        ...bus,
+        consume: async (o) => {
+          options = o;
+          return { stop: async () => undefined };
+        },
+      };
+      await startInbox(handing, b, { a: ['Pinged'] }, silentLogger);
+      await options!.handleBatch!(records.map((m, i) => ({ ...m, topic: 'ewx.a.events.v1', partition: 0, offset: String(i) })));
+      return async () => undefined;
+    });
+  } finally {
+    await a.stop();
+    await bus.close();
+    await telemetry.shutdown();
+    await db.close();
   }
 });

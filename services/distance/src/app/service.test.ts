@@ -8,7 +8,7 @@ import {
   generateKeyPair,
   inProcessBus,
   nonceCounter,
-  parseEnvelope,
+  envelopesOf,
   pgliteEventStore,
   PROTO_ROOT,
   readEnv,
@@ -265,8 +265,7 @@ describe('distance service (in process, fake ledger)', { skip: genesis === undef
       groupId: 'spy',
       topics: [topicOf('distance')],
       handler: async (m) => {
-        const e = parseEnvelope(m.value);
-        if (e.type === 'EvaluationSettled') settled.push(e.data);
+        for (const { envelope: e } of envelopesOf(m.value)) if (e.type === 'EvaluationSettled') settled.push(e.data);
       },
     });
     await h.blocksTo(7); // period 2 begins: pool 1 settles
