@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { INBOX_PREFIX, migrate, schemaFor } from '@ewx/platform';
 import { partitionOf } from '@ewx/voting/app/partitions';
 import type { PartitionPlan, SplitOptions, SplitReport } from './split.js';
+import { inTransaction as inTransactionOf } from './transaction.js';
 
 /**
  * A partitioned voting (VOTING_PARTITIONS=Q, lease table with Q rows) split into P = m·Q
@@ -163,20 +164,7 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
   if (o.dryRun) return { outcome: 'dry run', from: Q, source, partitions, consumers, ...(refusal ? { wouldRefuse: refusal } : {}) };
   if (refusal) throw x.refuse(refusal);
 
-  const inTransaction = async <R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> => {
-    const c = await pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
-  };
+  const inTransaction = <R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> => inTransactionOf(pool, fn);
   /** Inside a transaction: old partition j's append lock, and its end as planned. */
   const lockOld = async (c: pg.PoolClient, j: number): Promise<void> => {
     await c.query('SELECT pg_advisory_xact_lock($1)', [lockKey(T(j))]);

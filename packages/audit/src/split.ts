@@ -15,6 +15,7 @@ import {
 } from '@ewx/platform';
 import { partitionOf, MAX_PARTITIONS } from '@ewx/voting/app/partitions';
 import { resplitVoting } from './resplit.js';
+import { inTransaction as inTransactionOf } from './transaction.js';
 
 /**
  * Splits an unsplit voting log (VOTING_PARTITIONS=1, schema `ewx_<ns_>voting`) into P partition
@@ -344,20 +345,7 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
           `voting's log ${S} changed during the split (its end moved from ${end} to ${now!.end}): voting is running; stop it (every process), then run the split again (it starts over)`,
         );
     };
-    const inTransaction = async <R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> => {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const r = await fn(c);
-        await c.query('COMMIT');
-        return r;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
-    };
+    const inTransaction = <R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> => inTransactionOf(pool, fn);
     await q(`CREATE TABLE IF NOT EXISTS ${S}.split_marks (
       partition integer PRIMARY KEY, partitions integer NOT NULL, source_end bigint NOT NULL, events bigint NOT NULL,
       done_at timestamptz NOT NULL DEFAULT now())`);
