@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { INBOX_PREFIX, migrate, schemaFor } from '@ewx/platform';
 import { partitionOf } from '@ewx/voting/app/partitions';
 import type { PartitionPlan, SplitOptions, SplitReport } from './split.js';
+import { copyPartitionEvents } from './split-copy.js';
 import { inTransaction as inTransactionOf } from './transaction.js';
 
 /**
@@ -199,25 +200,17 @@ export async function resplitVoting(x: ResplitContext): Promise<SplitReport> {
       await lockOld(c, j);
       for (const t of ['events', 'checkpoints', 'snapshots']) await c.query(`DELETE FROM ${Tk}.${t}`);
       await c.query(`DELETE FROM ${S}.resplit_marks WHERE partitions = $1 AND partition = $2 AND kind = 'copy'`, [P, p.partition]);
-      await c.query('CREATE TEMP TABLE split_solutions (solution text PRIMARY KEY) ON COMMIT DROP');
-      await c.query('INSERT INTO split_solutions SELECT unnest($1::text[])', [p.solutions]);
-      const endN = BigInt(old[j]!.end);
       const total = p.ownEvents + p.inboxEvents;
-      let done = 0;
-      for (let lo = 0n; lo < endN; lo += BigInt(chunk)) {
-        const r = await c.query(
-          `INSERT INTO ${Tk}.events (position, stream_id, version, type, data, metadata, recorded_at) OVERRIDING SYSTEM VALUE
-           SELECT position, stream_id, version, type, data, metadata, recorded_at FROM ${T(j)}.events
-           WHERE position > $1 AND position <= $2
-             AND (stream_id LIKE '${INBOX_PREFIX}%' OR split_part(stream_id, ':', 2) IN (SELECT solution FROM split_solutions))
-           ORDER BY position`,
-          [lo.toString(), (lo + BigInt(chunk)).toString()],
-        );
-        done += r.rowCount ?? 0;
-        o.onProgress?.({ partition: p.partition, done, total });
-      }
-      if (done !== total) throw new Error(`split: partition ${p.partition}: copied ${done} events, expected ${total}`);
-      if (endN > 0n) await c.query(`SELECT setval(pg_get_serial_sequence('${Tk}.events', 'position'), $1)`, [old[j]!.end]);
+      await copyPartitionEvents(c, {
+        from: T(j),
+        to: Tk,
+        partition: p.partition,
+        solutions: p.solutions,
+        end: old[j]!.end,
+        total,
+        chunk,
+        onProgress: (done) => o.onProgress?.({ partition: p.partition, done, total }),
+      });
       await c.query(`INSERT INTO ${Tk}.checkpoints (name, position) SELECT name, position FROM ${T(j)}.checkpoints`);
       await c.query(`INSERT INTO ${S}.resplit_marks (partitions, partition, kind, old, source_end) VALUES ($1, $2, 'copy', $3, $4)`, [
         P,

@@ -15,6 +15,7 @@ import {
 } from '@ewx/platform';
 import { partitionOf, MAX_PARTITIONS } from '@ewx/voting/app/partitions';
 import { resplitVoting } from './resplit.js';
+import { copyPartitionEvents } from './split-copy.js';
 import { inTransaction as inTransactionOf } from './transaction.js';
 
 /**
@@ -335,7 +336,6 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
 
     const sql = sqlOf(pool);
     const chunk = Math.max(1, o.chunk ?? 50_000);
-    const endN = BigInt(end);
     /** Inside a transaction: the unsplit log's append lock, and its end as it was when planned. */
     const lockSource = async (c: pg.PoolClient): Promise<void> => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [lockKey(S)]);
@@ -361,28 +361,21 @@ export async function splitVoting(o: SplitOptions): Promise<SplitReport> {
         // Ours if anything (an earlier run of this split, for another end of the unsplit log): written again.
         for (const t of ['events', 'checkpoints', 'snapshots']) await c.query(`DELETE FROM ${Tk}.${t}`);
         await c.query(`DELETE FROM ${S}.split_marks WHERE partition = $1`, [p.partition]);
-        await c.query('CREATE TEMP TABLE split_solutions (solution text PRIMARY KEY) ON COMMIT DROP');
-        await c.query('INSERT INTO split_solutions SELECT unnest($1::text[])', [p.solutions]);
-        let done = 0;
-        const total = p.ownEvents + p.inboxEvents;
-        for (let lo = 0n; lo < endN; lo += BigInt(chunk)) {
-          const r = await c.query(
-            `INSERT INTO ${Tk}.events (position, stream_id, version, type, data, metadata, recorded_at) OVERRIDING SYSTEM VALUE
-             SELECT position, stream_id, version, type, data, metadata, recorded_at FROM ${S}.events
-             WHERE position > $1 AND position <= $2
-               AND (stream_id LIKE '${INBOX_PREFIX}%' OR split_part(stream_id, ':', 2) IN (SELECT solution FROM split_solutions))
-             ORDER BY position`,
-            [lo.toString(), (lo + BigInt(chunk)).toString()],
-          );
-          done += r.rowCount ?? 0;
-          o.onProgress?.({ partition: p.partition, done, total });
-        }
-        if (done !== total) throw new Error(`split: partition ${p.partition}: copied ${done} events, expected ${total}`);
         // New events of the partition come after every copied position (and after the unsplit log's end).
-        if (endN > 0n) await c.query(`SELECT setval(pg_get_serial_sequence('${Tk}.events', 'position'), $1)`, [end]);
+        const total = p.ownEvents + p.inboxEvents;
+        await copyPartitionEvents(c, {
+          from: S,
+          to: Tk,
+          partition: p.partition,
+          solutions: p.solutions,
+          end,
+          total,
+          chunk,
+          onProgress: (done) => o.onProgress?.({ partition: p.partition, done, total }),
+        });
         if (await tableExistsIn(c, S, 'checkpoints'))
           await c.query(`INSERT INTO ${Tk}.checkpoints (name, position) SELECT name, position FROM ${S}.checkpoints`);
-        await c.query(`INSERT INTO ${S}.split_marks (partition, partitions, source_end, events) VALUES ($1, $2, $3, $4)`, [p.partition, P, end, done]);
+        await c.query(`INSERT INTO ${S}.split_marks (partition, partitions, source_end, events) VALUES ($1, $2, $3, $4)`, [p.partition, P, end, total]);
       });
     }
     // Each partition's inbox group starts where voting's stopped (a lost step only costs a re-read).
