@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
@@ -125,17 +129,55 @@ export async function startServiceProcess(name: string, port: number, env: Recor
   return p;
 }
 
-/** A port nobody listens on right now, for test processes. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
+/** Whether nothing listens on 127.0.0.1:`port` right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/** Where the test processes of this machine reserve the ports they hand out (one empty file per port). */
+const PORT_RESERVATIONS = join(tmpdir(), 'ewx-test-ports');
+/** A reservation older than this is left over from an earlier run and may be taken again. */
+const RESERVATION_MS = 30 * 60_000;
+
+/** Reserves `port` for this process across every test process on the machine; false if another holds it. */
+function reserve(port: number): boolean {
+  const file = join(PORT_RESERVATIONS, String(port));
+  for (let i = 0; i < 2; i++) {
+    try {
+      closeSync(openSync(file, 'wx'));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(file).mtimeMs < RESERVATION_MS) return false;
+        unlinkSync(file);
+      } catch {
+        return false;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * A port nobody listens on right now and no other test process was given, for test processes.
+ * Ports come from 20000–31999, below the kernel's ephemeral range (32768–60999 here), so no
+ * outgoing connection and no server bound to port 0 takes one between now and the process's bind;
+ * each is reserved by an exclusive file in the temp folder, because test files run in parallel
+ * processes (`--test-concurrency=2`): two of them had been handed the same port (`listen(0)`, closed,
+ * handed out again) and a voting process's health check was answered by another test's server.
+ */
+export async function freePort(): Promise<number> {
+  mkdirSync(PORT_RESERVATIONS, { recursive: true });
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = 20_000 + randomInt(12_000);
+    if (reserve(port) && (await canListen(port))) return port;
+  }
+  throw new Error(`no free test port in 20000–31999 after 500 tries; remove ${PORT_RESERVATIONS} if a crashed run left it full`);
 }
 
 export interface EmbeddedProcess {
