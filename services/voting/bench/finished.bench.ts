@@ -102,7 +102,7 @@ async function figures(store: EventStore): Promise<Record<string, unknown>> {
   // The listing's first fold of the whole log (then it folds only what is new): a GetRound of a round in no solution.
   const [listingFirstFoldMs] = await timed(() => call(impl, 'getRound', { solution: 'sol1', roundId: 'none' }).catch(() => undefined));
   const one = { solution: 'sol1', roundId: `round-${Math.floor(ROUNDS / 2)}` };
-  const list = { solution: 'sol1', state: RoundState.ROUND_STATE_SETTLED, page: { pageSize: PAGE, pageToken: '0' } };
+  const list = { solution: 'sol1', state: RoundState.ROUND_STATE_SETTLED, page: { pageSize: PAGE, pageToken: '' } };
   const [getRoundColdMs, a] = await timed(() => call(impl, 'getRound', one));
   const [getRoundKeptMs] = await timed(() => call(impl, 'getRound', one));
   const [getRoundStateMs, b] = await timed(() => call(refImpl, 'getRound', one));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from '../errors.js';
-import { paged, pagedByKey } from './paging.js';
+import { pageAfterOf, paged, pagedByKey, tokenAfter } from './paging.js';
 
 const refusedToken = (e: unknown): boolean => e instanceof DomainError && e.code === 'INVALID_ARGUMENT' && e.message.startsWith('page.page_token: ');
 const isWord = (k: string): boolean => /^[a-z]{3,}$/.test(k);
@@ -31,4 +31,12 @@ test('key paging: a token that no page gave is refused, naming page.page_token',
 test('offset paging refuses what is not an offset', () => {
   assert.deepEqual(paged([1, 2, 3], { pageSize: 2, pageToken: '2' }), { items: [3], next: '' });
   for (const bad of ['x', '-1', '1e3', '9'.repeat(10)]) assert.throws(() => paged([1], { pageSize: 0, pageToken: bad }), refusedToken);
+});
+
+test('paging by number: the token names the last item, a page holds the items after it; anything else is refused', () => {
+  assert.deepEqual(pageAfterOf(undefined), { after: 0, size: 50 });
+  assert.deepEqual(pageAfterOf({ pageSize: 3, pageToken: tokenAfter(41) }), { after: 41, size: 3 });
+  for (const bad of ['41', 's', 's-1', 's1e3', 'S4', `s${'9'.repeat(16)}`, 's4 ']) {
+    assert.throws(() => pageAfterOf({ pageSize: 0, pageToken: bad }), refusedToken, bad);
+  }
 });

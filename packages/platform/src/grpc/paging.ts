@@ -22,6 +22,22 @@ export function pageOf(page: PageRequestLike | undefined): { offset: number; siz
   return { offset: token === '' ? 0 : Number(token), size };
 }
 
+/**
+ * Paging by an increasing number (a listing's order), stable while items are added or change what
+ * a filter selects: the token is `s` and the number of the previous page's last item; the page
+ * holds the items after it. (An offset would skip or repeat items when earlier ones leave the filter
+ * between two pages: an active round that closes while a worker pages through the active ones.)
+ */
+export function pageAfterOf(page: PageRequestLike | undefined): { after: number; size: number } {
+  const size = pageSizeOf(page);
+  const token = page?.pageToken ?? '';
+  if (token !== '' && !/^s\d{1,15}$/.test(token)) throw invalid('page.page_token', BAD_TOKEN);
+  return { after: token === '' ? 0 : Number(token.slice(1)), size };
+}
+
+/** The token of the page after the item numbered `last` (see {@link pageAfterOf}). */
+export const tokenAfter = (last: number): string => `s${last}`;
+
 /** One page of an ordered list, and the token of the next ('' at the end). */
 export function paged<T>(all: readonly T[], page: PageRequestLike | undefined): { items: T[]; next: string } {
   const { offset, size } = pageOf(page);

@@ -346,4 +346,33 @@ describe('finished rounds leave the state: the same answers as the state that ke
     assert.deepEqual(await refusals(), refused);
     assert.equal((await store.readAll(START, 100_000)).length, events, 'no event written');
   });
+
+  test('given a round on one page of the active rounds closes before the next page is asked, the next page starts after it: no active round is skipped', async () => {
+    for (const id of ['p1', 'p2', 'p3']) await accepted(call(impl, 'startRound', startRequest('sol1', id)));
+    const active = async (pageToken: string) =>
+      (
+        (await call(impl, 'listRounds', { solution: 'sol1', state: RoundState.ROUND_STATE_ACTIVE, page: { pageSize: 1, pageToken } })) as {
+          ok: { rounds: { roundId: string }[]; page: { nextPageToken: string } };
+        }
+      ).ok;
+    const first = await active('');
+    assert.deepEqual(
+      first.rounds.map((r) => r.roundId),
+      ['r4'],
+    );
+    // r4 leaves the active rounds between the two pages (an offset would now pass over p1).
+    await close('sol1', 'r4');
+    const seen: string[] = [];
+    for (let token = first.page.nextPageToken; token !== ''; ) {
+      const p = await active(token);
+      seen.push(...p.rounds.map((r) => r.roundId));
+      token = p.page.nextPageToken;
+    }
+    assert.deepEqual(seen, ['p1', 'p2', 'p3']);
+    const bad = (await call(impl, 'listRounds', { solution: 'sol1', state: RoundState.ROUND_STATE_ACTIVE, page: { pageSize: 1, pageToken: '1' } })) as {
+      code?: number;
+      details?: string;
+    };
+    assert.deepEqual([bad.code, bad.details], [3, 'page.page_token: expected a token from a previous response']);
+  });
 });

@@ -6,7 +6,8 @@ import {
   invalid,
   nameField,
   notFound,
-  pageOf,
+  pageAfterOf,
+  tokenAfter,
   proven,
   serviceStatus,
   watchHandler,
@@ -194,13 +195,13 @@ export function votingGrpc(
       listRounds: unary(M + 'ListRounds', log, async (req: ListRoundsRequest) => {
         nameField('solution', req.solution);
         enumField('state', req.state, ROUND_STATES);
-        const { offset, size } = pageOf(req.page);
+        const { after, size } = pageAfterOf(req.page);
         // The solution's rounds in starting order, filtered and paged by the listing; a round in the state is shown from it, a finished one read back.
         await listing.catchUp(runtime.position());
         const status = req.state === RoundState.ROUND_STATE_UNSPECIFIED ? undefined : STATUS_OF.get(req.state);
-        const { entries, more } = await listing.page(req.solution, status, offset, size);
+        const { entries, more } = await listing.page(req.solution, status, after, size);
         const page = await Promise.all(entries.map(listed));
-        return { rounds: page.map(toMessage), page: { nextPageToken: more ? String(offset + size) : '' } };
+        return { rounds: page.map(toMessage), page: { nextPageToken: more ? tokenAfter(entries[entries.length - 1]!.seq) : '' } };
       }),
     },
   };

@@ -170,10 +170,11 @@ async function check(store: EventStore, rounds: number): Promise<void> {
   for (const status of ['ACTIVE', 'OFF_CHAIN_VOTE', 'SETTLED', 'UNRESOLVED'] as const) {
     const all = liveEntries.filter((x) => x.solution === 's1' && x.status === status);
     const paged: ListingEntry[] = [];
-    for (let offset = 0; ; offset += 3) {
-      const p = await live.page('s1', status, offset, 3);
+    for (let after = 0; ; ) {
+      const p = await live.page('s1', status, after, 3);
       paged.push(...p.entries);
       if (!p.more) break;
+      after = p.entries[p.entries.length - 1]!.seq;
     }
     assert.deepEqual(paged, all, status);
   }

@@ -55,8 +55,8 @@ export interface RoundListing {
   /** Folds the log into the listing up to `position` at least (what the state has applied). */
   catchUp(position: LogPosition): Promise<void>;
   get(solution: string, roundId: string): Promise<ListingEntry | undefined>;
-  /** The solution's rounds of `status` (all: undefined) in starting order, from `offset`, at most `size`; `more`: rounds after them. */
-  page(solution: string, status: RoundStatus | undefined, offset: number, size: number): Promise<{ entries: ListingEntry[]; more: boolean }>;
+  /** The solution's rounds of `status` (all: undefined) in starting order, those after `seq` `after` (0: from the first), at most `size`; `more`: rounds after them. */
+  page(solution: string, status: RoundStatus | undefined, after: number, size: number): Promise<{ entries: ListingEntry[]; more: boolean }>;
 }
 
 /** The round an event of voting's log changes in the listing, if any. */
@@ -218,9 +218,9 @@ export function memoryListing(store: EventStore): RoundListing {
   return {
     catchUp,
     get: async (solution, roundId) => rows.get(roundKey(solution, roundId)),
-    async page(solution, status, offset, size) {
-      const all = (bySolution.get(solution) ?? []).filter((x) => status === undefined || x.status === status);
-      return { entries: all.slice(offset, offset + size), more: offset + size < all.length };
+    async page(solution, status, after, size) {
+      const all = (bySolution.get(solution) ?? []).filter((x) => x.seq > after && (status === undefined || x.status === status));
+      return { entries: all.slice(0, size), more: size < all.length };
     },
   };
 }
@@ -371,11 +371,11 @@ export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing
       }
       return x;
     },
-    async page(solution, status, offset, size) {
+    async page(solution, status, after, size) {
       await ready();
       const r = await sql.projectionQuery<SqlRow>(
-        `SELECT ${COLUMNS} FROM ${t} WHERE solution = $1 AND ($2::text IS NULL OR status = $2) ORDER BY seq OFFSET $3 LIMIT $4`,
-        [solution, status ?? null, offset, size + 1],
+        `SELECT ${COLUMNS} FROM ${t} WHERE solution = $1 AND ($2::text IS NULL OR status = $2) AND seq > $3 ORDER BY seq LIMIT $4`,
+        [solution, status ?? null, after, size + 1],
       );
       return { entries: r.rows.slice(0, size).map(fromRow), more: r.rows.length > size };
     },

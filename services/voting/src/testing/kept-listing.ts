@@ -5,17 +5,18 @@ import type { VotingState } from '../domain/decider.js';
 /**
  * The listing of a runtime whose fold keeps every round (`evolveKeepingRounds`, the state before
  * finished rounds left it): its own rounds, never deleted, in the order they were first started (a
- * Map keeps the order of insertion). A reference for tests and benches: nothing of the service's
+ * Map keeps the order of insertion), numbered from 1 over all solutions as the listing numbers them. A reference for tests and benches: nothing of the service's
  * listing projection is used.
  */
 export function keptRoundsListing(runtime: Runtime<VotingState>): RoundListing {
   const entries = (solution: string): ListingEntry[] =>
     [...runtime.state().rounds.values()]
-      .filter((r) => r.solution === solution)
-      .map((r, i) => ({
+      .map((r, i) => ({ r, seq: i + 1 }))
+      .filter(({ r }) => r.solution === solution)
+      .map(({ r, seq }) => ({
         solution: r.solution,
         roundId: r.roundId,
-        seq: i,
+        seq,
         status: r.status,
         alerted: r.alerted,
         endBlock: r.endBlock,
@@ -29,9 +30,9 @@ export function keptRoundsListing(runtime: Runtime<VotingState>): RoundListing {
   return {
     catchUp: async () => undefined,
     get: async (solution, roundId) => entries(solution).find((x) => x.roundId === roundId),
-    async page(solution, status, offset, size) {
-      const all = entries(solution).filter((x) => status === undefined || x.status === status);
-      return { entries: all.slice(offset, offset + size), more: offset + size < all.length };
+    async page(solution, status, after, size) {
+      const all = entries(solution).filter((x) => x.seq > after && (status === undefined || x.status === status));
+      return { entries: all.slice(0, size), more: size < all.length };
     },
   };
 }
