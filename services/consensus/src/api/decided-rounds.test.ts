@@ -12,6 +12,7 @@ import {
   silentLogger,
   snapshotsOf,
   snapshotVersion,
+  sqlProjectionsOf,
   startGrpcServer,
   type Decider,
   type EventStore,
@@ -34,7 +35,7 @@ import {
   VALIDATORS_STREAM,
   type ConsensusState,
 } from '../domain/decider.js';
-import { decidedRounds } from '../app/decided.js';
+import { decidedRounds, rebuildDecided } from '../app/decided.js';
 import { consensusGrpc } from './grpc.js';
 
 /** The fold before decided rounds left the state (and before their inbox marks were forgotten). */
@@ -232,5 +233,17 @@ describe('consensus API: decided rounds that left the state answer as when they 
     assert.deepEqual(a.rt.state(), replay.state(), 'the restored state is the full replay');
     await replay.stop();
     await compare(a, 'after the restart');
+  });
+
+  test('after a restart by a full replay (no snapshot) with the projection rebuilt from the log: the same state, the same answers', async () => {
+    await close(a);
+    const before = await serve(store, consensusDecider, admin.address, { snapshots });
+    const state = before.rt.state();
+    await close(before);
+    await rebuildDecided(sqlProjectionsOf(store)!);
+    // A new process: a store object of its own (a process that lived the rebuild folds again at its next event).
+    a = await serve(await pgliteEventStore('consensus_decided', db), consensusDecider, admin.address);
+    assert.deepEqual(a.rt.state(), state, 'the full replay is the state restored from the snapshot');
+    await compare(a, 'after a full replay, the projection rebuilt');
   });
 });
