@@ -18,6 +18,7 @@ import {
   type Runtime,
   keptReads,
   type EventStore,
+  type LogPosition,
   type Tally,
 } from '@ewx/platform';
 import {
@@ -44,7 +45,6 @@ import {
   decidedFromEvents,
   solutionStream,
   votingRoundInbox,
-  type ArchivedRound,
   type ChainEntry,
   type ConsensusState,
   type ValidatedRound,
@@ -70,16 +70,32 @@ export const KEPT_DECIDED = 1000;
 
 /**
  * Rounds that left the state, as the state held them: their attestations and decision read back
- * from their solution's stream, one bounded read (`[from, to]`, from the decided-rounds projection,
- * `app/decided.ts`); the last `KEPT_DECIDED` kept.
+ * from their solution's stream, one bounded read (`[from, to]`, from the decided-rounds projection
+ * `app/decided.ts`, brought up to the state's position first); the last `KEPT_DECIDED` found kept
+ * (a round not found is asked again next time: it may be decided later).
  */
-function decidedArchive(store: EventStore): { read(solution: string, roundId: string, at: ArchivedRound): Promise<ValidatedRound | undefined> } {
-  const kept = keptReads<ValidatedRound | undefined>(KEPT_DECIDED);
+function decidedArchive(
+  store: EventStore,
+  projection: DecidedRounds,
+  position: () => LogPosition,
+): { read(solution: string, roundId: string): Promise<ValidatedRound | undefined> } {
+  const kept = keptReads<ValidatedRound>(KEPT_DECIDED);
+  const unknown = new Error('not a decided round');
   return {
-    read: (solution, roundId, [from, to]) =>
-      kept.read(roundKey(solution, roundId), () =>
-        store.readStream(solutionStream(solution), from, to - from + 1).then((events) => decidedFromEvents(solution, roundId, events)),
-      ),
+    async read(solution, roundId) {
+      try {
+        return await kept.read(roundKey(solution, roundId), async () => {
+          await projection.catchUp(position());
+          const at = await projection.where(solution, roundId);
+          const back = at && decidedFromEvents(solution, roundId, await store.readStream(solutionStream(solution), at[0], at[1] - at[0] + 1));
+          if (!back) throw unknown;
+          return back;
+        });
+      } catch (e) {
+        if (e === unknown) return undefined;
+        throw e;
+      }
+    },
   };
 }
 /** The result chain entries recorded at versions `at` (ascending) of a solution's stream: one bounded read. */
@@ -155,7 +171,7 @@ export function consensusGrpc(
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
   const givenUp = new Set<string>();
-  const decided = decidedArchive(runtime.store);
+  const decided = decidedArchive(runtime.store, projection, () => runtime.position());
   const round = async (solution: string, roundId: string): Promise<ValidatedRound> => {
     nameField('solution', solution);
     textField('round_id', roundId, 1, MAX_ROUND_ID);
@@ -164,9 +180,7 @@ export function consensusGrpc(
     if (r) return r;
     // A round no decision reads any more left the state: read back from the log, where the
     // projection (folded at least as far as the state) says its attestations and decision are.
-    await projection.catchUp(runtime.position());
-    const at = await projection.where(solution, roundId);
-    const back = at && (await decided.read(solution, roundId, at));
+    const back = await decided.read(solution, roundId);
     if (back) return back;
     // Consensus knows rounds, not solutions: the pair names no round it has seen.
     throw notFound(`solution, round_id: round ${shown(roundId)} of solution ${solution}`);

@@ -85,7 +85,8 @@ async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint:
         snapshotChunks: 1,
       });
       await fromVoting(solution, roundId, 'RoundSnapshot', { chunk: 0, chunks: 1, workers: workers.map((w, k) => [w, operators[k]]) });
-      for (let w = voters - 1; w >= 0; w--) await fromVoting(solution, roundId, 'VoteCast', { worker: workers[w], result: w % 3 === 2 ? 'bb' : 'aa', height: 1 });
+      for (let w = voters - 1; w >= 0; w--)
+        await fromVoting(solution, roundId, 'VoteCast', { worker: workers[w], result: w % 3 === 2 ? 'bb' : 'aa', height: 1 });
       if (kind === 5) continue; // open
       await fromVoting(solution, roundId, 'RoundClosed', { height: endBlock, submitted: voters });
       if (kind === 4) {
@@ -120,6 +121,14 @@ async function check(store: EventStore, rounds: number): Promise<void> {
   const sql = sqlProjectionsOf(store)!;
   const rt = createRuntime('consensus', store, consensusDecider, silentLogger);
   await rt.start();
+  try {
+    await checkOn(store, sql, rt, rounds);
+  } finally {
+    await rt.stop();
+  }
+}
+
+async function checkOn(store: EventStore, sql: SqlProjections, rt: Runtime<ConsensusState>, rounds: number): Promise<void> {
   const live = sqlDecided(store, sql);
   await writeLog(rt, rounds, () => live.catchUp(rt.position()));
   const written = await rowsOf(sql);
@@ -170,13 +179,16 @@ async function check(store: EventStore, rounds: number): Promise<void> {
   await sql.projectionQuery(`DELETE FROM ${sql.projectionSchema}.consensus_rounds`);
   const replay = createRuntime('consensus', store, consensusDecider, silentLogger);
   await replay.start();
-  assert.deepEqual(replay.state(), rt.state(), 'the replay with a wrong projection is the state');
+  const replayed = replay.state();
+  await replay.stop();
+  assert.deepEqual(replayed, rt.state(), 'the replay with a wrong projection is the state');
   const decisions = (s: ConsensusState) =>
     SOLUTIONS.flatMap((solution) =>
       ids(rounds).flatMap((roundId) =>
         keys.map((k) => {
           const r = s.rounds.get(roundKey(solution, roundId));
-          const honest = r && r.status !== 'ACTIVE' ? evaluateRound(r) : { tally: { eligible: 0, submitted: 0, top: 0, outcome: 'UNRESOLVED' as const }, merkleRoot: '' };
+          const honest =
+            r && r.status !== 'ACTIVE' ? evaluateRound(r) : { tally: { eligible: 0, submitted: 0, top: 0, outcome: 'UNRESOLVED' as const }, merkleRoot: '' };
           const signature = signBytes(k, attestationBytes(solution, roundId, honest.tally, honest.merkleRoot)).toString('hex');
           try {
             return decide({ type: 'Attest', validator: k.address, solution, roundId, ...honest, signature }, s);
@@ -186,9 +198,7 @@ async function check(store: EventStore, rounds: number): Promise<void> {
         }),
       ),
     );
-  assert.deepEqual(decisions(replay.state()), decisions(rt.state()));
-  await replay.stop();
-  await rt.stop();
+  assert.deepEqual(decisions(replayed), decisions(rt.state()));
 }
 
 describe("consensus's decided rounds (a projection of its log): rebuilt from the log it equals the one written live", () => {
