@@ -52,10 +52,10 @@ async function figures(store: EventStore): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   for (let i = 0; i < ROUNDS; i++) {
     const roundId = `round-${i}`;
-    const streamId = `round:s1:${roundId}`;
+    const streamId = `round:sol1:${roundId}`;
     let version = 0;
     const fromVoting = (type: string, data: object) =>
-      rt.ingest({ source: 'voting', streamId, version: version++, position: String(++position), type, data: { solution: 's1', roundId, ...data } as never });
+      rt.ingest({ source: 'voting', streamId, version: version++, position: String(++position), type, data: { solution: 'sol1', roundId, ...data } as never });
     const end = rt.state().height + 1;
     await fromVoting('RoundStarted', {
       group: 'g1',
@@ -72,9 +72,9 @@ async function figures(store: EventStore): Promise<Record<string, unknown>> {
     await fromVoting('RoundSnapshot', { chunk: 0, chunks: 1, workers: Array.from({ length: VOTES }, (_, w) => [worker(w), operator(w)]) });
     for (let w = 0; w < VOTES; w++) await fromVoting('VoteCast', { worker: worker(w), result: w % 3 === 2 ? 'bb' : 'aa', height: end - 1 });
     await fromVoting('RoundClosed', { height: end, submitted: VOTES });
-    const { tally, merkleRoot } = evaluateRound(rt.state().rounds.get(roundKey('s1', roundId))!);
-    const signature = signBytes(validator, attestationBytes('s1', roundId, tally, merkleRoot)).toString('hex');
-    await rt.execute(solutionStream('s1'), (s) => decide({ type: 'Attest', validator: validator.address, solution: 's1', roundId, tally, merkleRoot, signature }, s));
+    const { tally, merkleRoot } = evaluateRound(rt.state().rounds.get(roundKey('sol1', roundId))!);
+    const signature = signBytes(validator, attestationBytes('sol1', roundId, tally, merkleRoot)).toString('hex');
+    await rt.execute(solutionStream('sol1'), (s) => decide({ type: 'Attest', validator: validator.address, solution: 'sol1', roundId, tally, merkleRoot, signature }, s));
     await rt.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count: 1 }, s));
   }
   const writeSeconds = +((performance.now() - t0) / 1000).toFixed(1);
@@ -85,17 +85,17 @@ async function figures(store: EventStore): Promise<Record<string, unknown>> {
   const refImpl = consensusGrpc(reference, admin.address, true, silentLogger).implementation as Record<string, unknown>;
   // The projection's first fold of the whole log (then it folds only what is new): a GetSettlement of a round of no solution.
   const [projectionFirstFoldMs] = await timed(() => call(impl, 'getSettlement', { solution: 'none', roundId: 'none' }).catch(() => undefined));
-  const one = { solution: 's1', roundId: `round-${Math.floor(ROUNDS / 2)}` };
+  const one = { solution: 'sol1', roundId: `round-${Math.floor(ROUNDS / 2)}` };
   const [settlementFirstMs, a] = await timed(() => call(impl, 'getSettlement', one));
   const [settlementKeptMs] = await timed(() => call(impl, 'getSettlement', one));
   const [settlementStateMs, b] = await timed(() => call(refImpl, 'getSettlement', one));
   assert.deepEqual(a, b);
-  const other = { solution: 's1', roundId: `round-${Math.floor(ROUNDS / 3)}`, worker: worker(1) };
+  const other = { solution: 'sol1', roundId: `round-${Math.floor(ROUNDS / 3)}`, worker: worker(1) };
   const [proofFirstMs, pa] = await timed(() => call(impl, 'getVoteProof', other));
   const [proofKeptMs] = await timed(() => call(impl, 'getVoteProof', other));
   const [proofStateMs, pb] = await timed(() => call(refImpl, 'getVoteProof', other));
   assert.deepEqual(pa, pb);
-  const page = { solution: 's1', page: { pageSize: PAGE, pageToken: String(Math.floor(ROUNDS / 4)) } };
+  const page = { solution: 'sol1', page: { pageSize: PAGE, pageToken: String(Math.floor(ROUNDS / 4)) } };
   const [chainPageMs, ca] = await timed(() => call(impl, 'getResultChain', page));
   const [chainPageAgainMs] = await timed(() => call(impl, 'getResultChain', page));
   const [chainPageStateMs, cb] = await timed(() => call(refImpl, 'getResultChain', page));
