@@ -14,6 +14,11 @@
  * chain entry) with every inbox stream's marks, against today's fold with a decided round's inbox
  * marks forgotten (`finishedInboxStreams`). MEMORY_BENCH_KEEPING_VOTES=1 adds the fold that keeps
  * every round's votes too (`evolveKeepingVotes`, the fold before bounded memory).
+ * Since h/cflat2 the default baseline is the fold just before it (h/cflat): today's fold plus what
+ * that state still kept per decided round that left — `archived` (solution → round id → [from, to])
+ * and each result chain's `at` (the version of every entry) —, rebuilt beside today's state by the
+ * same rules (`cflatFold` below); MEMORY_BENCH_KEEPING_ROUNDS=1 adds `evolveKeepingRounds` (the fold
+ * before h/cflat, every decided round kept without its votes, inbox marks kept).
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS (default = rounds; 0 = skip).
  */
 import { encodePosition, generateKeyPair, signBytes, type EventData, type RecordedEvent } from '@ewx/platform';
@@ -44,7 +49,36 @@ const validator = generateKeyPair();
 
 type Fold = (s: ConsensusState, e: RecordedEvent) => ConsensusState;
 
-function run(name: string, fold: Fold, rounds: number, forgets: boolean): Record<string, unknown> {
+/**
+ * The h/cflat fold's extra content, kept beside today's state: a round that leaves at a block goes
+ * to `archived` with the versions of its first attestation and of its last attestation or decision
+ * in its solution's stream (`attested`), and every ResultChained's version is pushed to its chain's `at`.
+ */
+function cflatFold(): { fold: Fold; kept: { archived: Map<string, Map<string, readonly [number, number]>>; at: Map<string, number[]> } } {
+  const archived = new Map<string, Map<string, readonly [number, number]>>();
+  const at = new Map<string, number[]>();
+  const fold: Fold = (s, e) => {
+    const block = e.type === 'BlockProduced' || e.type === 'BlocksProduced';
+    const before = block ? [...s.rounds.values()].filter((r) => r.attested !== undefined) : [];
+    evolve(s, e);
+    for (const r of before) {
+      if (s.rounds.has(roundKey(r.solution, r.roundId))) continue;
+      const a = archived.get(r.solution) ?? new Map<string, readonly [number, number]>();
+      archived.set(r.solution, a);
+      a.set(r.roundId, r.attested!);
+    }
+    if (e.type === 'ResultChained') {
+      const solution = (e.data as { solution: string }).solution;
+      const c = at.get(solution) ?? [];
+      at.set(solution, c);
+      c.push(e.version);
+    }
+    return s;
+  };
+  return { fold, kept: { archived, at } };
+}
+
+function run(name: string, fold: Fold, rounds: number, forgets: boolean, beside: object = {}): Record<string, unknown> {
   let s = initialConsensusState();
   // The runtime's maps beside the state, as runtime.ts keeps them (a finished inbox stream forgotten for good).
   const versions = new Map<string, number>();
@@ -52,7 +86,7 @@ function run(name: string, fold: Fold, rounds: number, forgets: boolean): Record
   const inboxTypeSeen = new Map<string, number>();
   const typeVersions = new Map<string, number>();
   const inboxTypes = new Set<string>();
-  const probe = memoryProbe(name, () => ({ state: s, versions, inboxSeen, inboxTypeSeen, typeVersions }));
+  const probe = memoryProbe(name, () => ({ state: s, versions, inboxSeen, inboxTypeSeen, typeVersions, beside }));
   let position = 0;
   const next = new Map<string, number>();
   const apply = (streamId: string, events: readonly EventData[]): void => {
@@ -107,8 +141,19 @@ function run(name: string, fold: Fold, rounds: number, forgets: boolean): Record
 
 const loadBefore = loadAverage();
 const votes = process.env.MEMORY_BENCH_KEEPING_VOTES === '1' ? run('evolveKeepingVotes: every round keeps its votes, maps kept', evolveKeepingVotes, BASELINE_R, false) : undefined;
-const baseline = BASELINE_R > 0 ? run('before (evolveKeepingRounds: decided rounds kept without votes, inbox marks kept)', evolveKeepingRounds, BASELINE_R, false) : undefined;
-const now = run('now (decided rounds leave the state, their inbox marks forgotten)', evolve, R, true);
+const keepingRounds =
+  process.env.MEMORY_BENCH_KEEPING_ROUNDS === '1'
+    ? run('evolveKeepingRounds: decided rounds kept without votes, inbox marks kept (before h/cflat)', evolveKeepingRounds, BASELINE_R, false)
+    : undefined;
+const cflat = cflatFold();
+const baseline = BASELINE_R > 0 ? run('before (h/cflat: decided rounds leave for `archived`, chains keep `at`)', cflat.fold, BASELINE_R, true, cflat.kept) : undefined;
+const now = run('now (h/cflat2: a decided round that left leaves nothing in the state)', evolve, R, true);
+const cflatAgain = cflatFold();
+const again = BASELINE_R > 0 && process.env.MEMORY_BENCH_AGAIN === '1' ? run('before again (h/cflat), after now', cflatAgain.fold, BASELINE_R, true, cflatAgain.kept) : undefined;
 console.log(
-  JSON.stringify({ bench: 'consensus memory after R rounds × V votes (domain fold + runtime maps, in process)', loadAverage: { before: loadBefore, after: loadAverage() }, votes, baseline, now }, null, 1),
+  JSON.stringify(
+    { bench: 'consensus memory after R rounds × V votes (domain fold + runtime maps, in process)', loadAverage: { before: loadBefore, after: loadAverage() }, votes, keepingRounds, baseline, now, again },
+    null,
+    1,
+  ),
 );

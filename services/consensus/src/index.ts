@@ -11,6 +11,7 @@ import {
 } from '@ewx/platform';
 import { consensusGrpc, recordCountedOf } from './api/grpc.js';
 import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
+import { decidedRounds, followDecided } from './app/decided.js';
 import { startValidator } from './app/validator.js';
 import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
 
@@ -77,8 +78,9 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 /** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
 // 2: rounds keep their endBlock (runs of blocks are cut there); 3: votes recorded from VoteCast through the inbox (votes carried once);
 // 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation);
-// 5: the runtime forgets a decided round's inbox marks (finishedInboxStreams): a snapshot of 4 still holds them.
-export const CONSENSUS_STATE_VERSION = 5;
+// 5: the runtime forgets a decided round's inbox marks (finishedInboxStreams): a snapshot of 4 still holds them;
+// 6: a decided round that left the state leaves nothing behind (no `archived`, no `ResultChain.at`: the decided-rounds projection, app/decided.ts).
+export const CONSENSUS_STATE_VERSION = 6;
 
 /** The consensus module; `scheduler` drives the block timer (tests count its ticks; default setInterval). */
 export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): ServiceModule => ({
@@ -130,11 +132,14 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
         // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
         if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async () => (await running.recordCounted()).height;
         const validator = startValidator(runtime, v.key, v.validators, log);
+        // The decided-rounds projection kept near the log's end, so a query folds only the last moments.
+        const projection = followDecided(runtime, decidedRounds(runtime.store), log);
         return {
           async stop() {
             if (ctx.inProcess) ctx.inProcess.recordCountedBlocks = undefined;
             await clock?.stop();
             await validator.stop();
+            await projection.stop();
           },
         };
       },

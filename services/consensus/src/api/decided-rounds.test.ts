@@ -12,6 +12,7 @@ import {
   silentLogger,
   snapshotsOf,
   snapshotVersion,
+  sqlProjectionsOf,
   startGrpcServer,
   type Decider,
   type EventStore,
@@ -34,6 +35,7 @@ import {
   VALIDATORS_STREAM,
   type ConsensusState,
 } from '../domain/decider.js';
+import { decidedRounds, rebuildDecided } from '../app/decided.js';
 import { consensusGrpc } from './grpc.js';
 
 /** The fold before decided rounds left the state (and before their inbox marks were forgotten). */
@@ -68,7 +70,8 @@ async function close(s: Served): Promise<void> {
 
 /**
  * Bounded memory through the API: a decided round that every validator of its set attested, its end
- * block passed, leaves the state (`archived`); GetSettlement and GetVoteProof read it back from the
+ * block passed, leaves the state (nothing stays: where it is in the log is in the projection
+ * `app/decided.ts`); GetSettlement and GetVoteProof read it back from the
  * log. Every query about every round answers as a runtime on the same log whose fold keeps every
  * round (`evolveKeepingRounds`), also after a restart from the snapshot stored at the stop.
  */
@@ -193,7 +196,7 @@ describe('consensus API: decided rounds that left the state answer as when they 
       true,
       'the late honest attestation dissents from the forged outcome',
     );
-    assert.equal(st.archived.size, 0, 'before their end blocks, nothing leaves');
+    assert.equal(st.rounds.size, 7, 'before their end blocks, nothing leaves');
     await compare(a, 'before any round left');
     await blocks(7);
     assert.deepEqual(
@@ -201,7 +204,9 @@ describe('consensus API: decided rounds that left the state answer as when they 
       ['r4', 'r5', 'r6'].map((r) => roundKey(SOL, r)),
       'r1–r3 and r7 left the state',
     );
-    assert.deepEqual([...a.rt.state().archived.get(SOL)!.keys()].sort(), ['r1', 'r2', 'r3', 'r7']);
+    const projection = decidedRounds(store);
+    await projection.catchUp(a.rt.position());
+    for (const r of ['r1', 'r2', 'r3', 'r7']) assert.ok(await projection.where(SOL, r), `the projection says where ${r} is in the log`);
     await compare(a, 'after r1–r3 and r7 left the state');
     // The owed attestation arrives: r4 leaves at the next block.
     await attest(keys[3]!, 'r4');
@@ -228,5 +233,17 @@ describe('consensus API: decided rounds that left the state answer as when they 
     assert.deepEqual(a.rt.state(), replay.state(), 'the restored state is the full replay');
     await replay.stop();
     await compare(a, 'after the restart');
+  });
+
+  test('after a restart by a full replay (no snapshot) with the projection rebuilt from the log: the same state, the same answers', async () => {
+    await close(a);
+    const before = await serve(store, consensusDecider, admin.address, { snapshots });
+    const state = before.rt.state();
+    await close(before);
+    await rebuildDecided(sqlProjectionsOf(store)!);
+    // A new process: a store object of its own (a process that lived the rebuild folds again at its next event).
+    a = await serve(await pgliteEventStore('consensus_decided', db), consensusDecider, admin.address);
+    assert.deepEqual(a.rt.state(), state, 'the full replay is the state restored from the snapshot');
+    await compare(a, 'after a full replay, the projection rebuilt');
   });
 });

@@ -5,6 +5,7 @@ import {
   notFound,
   optionalAddressField,
   paged,
+  pageOf,
   proven,
   renamedField,
   serviceStatus,
@@ -17,6 +18,7 @@ import {
   type Runtime,
   keptReads,
   type EventStore,
+  type LogPosition,
   type Tally,
 } from '@ewx/platform';
 import {
@@ -31,6 +33,7 @@ import {
 } from '@ewx/proto/consensus';
 import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
 import { awaitEndedRounds, CHAIN_STREAM, type BlockClock, type CountedRecord, type SettleWait } from '../app/clock.js';
+import { decidedRounds, type DecidedRounds } from '../app/decided.js';
 import {
   checkProduceBlocks,
   decide,
@@ -42,7 +45,6 @@ import {
   decidedFromEvents,
   solutionStream,
   votingRoundInbox,
-  type ArchivedRound,
   type ChainEntry,
   type ConsensusState,
   type ValidatedRound,
@@ -67,17 +69,33 @@ function roundArchive(store: EventStore): { read(solution: string, roundId: stri
 export const KEPT_DECIDED = 1000;
 
 /**
- * Rounds that left the state (`archived`), as the state held them: their attestations and decision
- * read back from their solution's stream, one bounded read (`[from, to]`); the last `KEPT_DECIDED`
- * kept.
+ * Rounds that left the state, as the state held them: their attestations and decision read back
+ * from their solution's stream, one bounded read (`[from, to]`, from the decided-rounds projection
+ * `app/decided.ts`, brought up to the state's position first); the last `KEPT_DECIDED` found kept
+ * (a round not found is asked again next time: it may be decided later).
  */
-function decidedArchive(store: EventStore): { read(solution: string, roundId: string, at: ArchivedRound): Promise<ValidatedRound | undefined> } {
-  const kept = keptReads<ValidatedRound | undefined>(KEPT_DECIDED);
+function decidedArchive(
+  store: EventStore,
+  projection: DecidedRounds,
+  position: () => LogPosition,
+): { read(solution: string, roundId: string): Promise<ValidatedRound | undefined> } {
+  const kept = keptReads<ValidatedRound>(KEPT_DECIDED);
+  const unknown = new Error('not a decided round');
   return {
-    read: (solution, roundId, [from, to]) =>
-      kept.read(roundKey(solution, roundId), () =>
-        store.readStream(solutionStream(solution), from, to - from + 1).then((events) => decidedFromEvents(solution, roundId, events)),
-      ),
+    async read(solution, roundId) {
+      try {
+        return await kept.read(roundKey(solution, roundId), async () => {
+          await projection.catchUp(position());
+          const at = await projection.where(solution, roundId);
+          const back = at && decidedFromEvents(solution, roundId, await store.readStream(solutionStream(solution), at[0], at[1] - at[0] + 1));
+          if (!back) throw unknown;
+          return back;
+        });
+      } catch (e) {
+        if (e === unknown) return undefined;
+        throw e;
+      }
+    },
   };
 }
 /** The result chain entries recorded at versions `at` (ascending) of a solution's stream: one bounded read. */
@@ -137,7 +155,9 @@ export const recordCountedOf =
 /**
  * `recordCounted`: the block timer's RecordCountedBlocks and whether that timer produces now (no
  * timer — manual blocks, an observer — records nothing and answers the recorded height; with manual
- * blocks that height is the network's, so it answers `producing`).
+ * blocks that height is the network's, so it answers `producing`). `projection`: where the rounds
+ * that left the state and the result chains' entries are in the log (default: the store's,
+ * `decidedRounds`), brought up to the state's position before each query that reads it.
  */
 export function consensusGrpc(
   runtime: Runtime<ConsensusState>,
@@ -146,20 +166,21 @@ export function consensusGrpc(
   log: Logger,
   settleWait: SettleWait = {},
   recordCounted: () => Promise<CountedRecord & { producing: boolean }> = recordCountedOf(() => undefined, runtime, manual),
+  projection: DecidedRounds = decidedRounds(runtime.store),
 ): GrpcService {
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
   const givenUp = new Set<string>();
-  const decided = decidedArchive(runtime.store);
+  const decided = decidedArchive(runtime.store, projection, () => runtime.position());
   const round = async (solution: string, roundId: string): Promise<ValidatedRound> => {
     nameField('solution', solution);
     textField('round_id', roundId, 1, MAX_ROUND_ID);
     const st = runtime.state();
     const r = st.rounds.get(roundKey(solution, roundId));
     if (r) return r;
-    // A round no decision reads any more left the state: read back from the log.
-    const at = st.archived.get(solution)?.get(roundId);
-    const back = at && (await decided.read(solution, roundId, at));
+    // A round no decision reads any more left the state: read back from the log, where the
+    // projection (folded at least as far as the state) says its attestations and decision are.
+    const back = await decided.read(solution, roundId);
     if (back) return back;
     // Consensus knows rounds, not solutions: the pair names no round it has seen.
     throw notFound(`solution, round_id: round ${shown(roundId)} of solution ${solution}`);
@@ -205,11 +226,19 @@ export function consensusGrpc(
       }),
       getResultChain: unary(M + 'GetResultChain', log, async (req: GetResultChainRequest) => {
         const chain = runtime.state().chains.get(nameField('solution', req.solution));
-        // The entries are in the log (a fold that keeps everything has them in the state).
-        const { items: at, next } = paged(chain?.at ?? [], req.page);
-        const items = chain?.entries
-          ? chain.entries.slice(chain.at.indexOf(at[0]!), chain.at.indexOf(at[0]!) + at.length)
-          : await chainEntries(runtime.store, req.solution, at);
+        // The entries are in the log, where the projection says (a fold that keeps everything has them in the state).
+        let items: ChainEntry[];
+        let next: string;
+        if (chain?.entries) ({ items, next } = paged(chain.entries, req.page));
+        else {
+          // `paged` over the state's chain length: the projection may have folded past the state.
+          const { offset, size } = pageOf(req.page);
+          const length = chain?.length ?? 0;
+          const count = Math.min(size, length - offset);
+          next = offset + size < length ? String(offset + size) : '';
+          if (count > 0) await projection.catchUp(runtime.position());
+          items = await chainEntries(runtime.store, req.solution, count > 0 ? await projection.chain(req.solution, offset, count) : []);
+        }
         return {
           entries: items.map((e) => ({
             index: e.index,

@@ -68,18 +68,13 @@ export const evolveKeepingVotes = (s: ConsensusState, e: RecordedEvent): Consens
  */
 export const evolveKeepingRounds = (s: ConsensusState, e: RecordedEvent): ConsensusState => fold(s, e, 'rounds');
 
-/** Rounds no decision reads again leave `rounds` for `archived` (where their attestations are in the log). */
-function archive(s: ConsensusState): void {
-  for (const [key, r] of s.rounds) {
-    if (!mayLeave(r, s.height)) continue;
-    let a = s.archived.get(r.solution);
-    if (!a) {
-      a = new Map();
-      s.archived.set(r.solution, a);
-    }
-    a.set(r.roundId, r.attested!);
-    s.rounds.delete(key);
-  }
+/**
+ * Rounds no decision reads again leave `rounds`, leaving nothing behind: where their attestations
+ * and decision are in the log is in the decided-rounds projection (`app/decided.ts`), which the
+ * queries read; no decision reads it.
+ */
+function leave(s: ConsensusState): void {
+  for (const [key, r] of s.rounds) if (mayLeave(r, s.height)) s.rounds.delete(key);
 }
 
 /**
@@ -142,11 +137,11 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
   switch (ev.type) {
     case 'BlockProduced':
       s.height = ev.data.height;
-      if (keep === 'none') archive(s);
+      if (keep === 'none') leave(s);
       break;
     case 'BlocksProduced':
       s.height = ev.data.to;
-      if (keep === 'none') archive(s);
+      if (keep === 'none') leave(s);
       break;
     case 'ValidatorSetConfigured':
       s.validators = [...ev.data.validators];
@@ -263,12 +258,11 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
       const d = ev.data;
       let c = s.chains.get(d.solution);
       if (!c) {
-        c = { length: 0, hash: '', at: [] };
+        c = { length: 0, hash: '' };
         s.chains.set(d.solution, c);
       }
       c.length++;
       c.hash = d.hash;
-      c.at.push(e.version);
       if (keep !== 'none') {
         c.entries ??= [];
         c.entries.push({ index: d.index, roundId: d.roundId, result: d.result, tally: d.tally, prevHash: d.prevHash, hash: d.hash });

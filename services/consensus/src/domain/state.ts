@@ -70,9 +70,9 @@ export interface ValidatedRound {
 }
 
 /**
- * Where a round that left the state (decided, attested by every validator that decided it, its end
- * block passed) has its attestations and decision in its solution's stream: the versions of its
- * first AttestationRecorded and of the last of its attestations and decision (`[from, to]`).
+ * Where a decided round has its attestations and decision in its solution's stream: the versions of
+ * its first AttestationRecorded and of the last of its attestations and decision (`[from, to]`).
+ * Kept out of the state (the projection `app/decided.ts`), read by the queries about rounds that left.
  */
 export type ArchivedRound = readonly [from: number, to: number];
 
@@ -93,14 +93,14 @@ export interface OperatorVoteMetadata {
 
 /**
  * A solution's result chain as decisions need it: its length (the next entry's index) and its last
- * entry's hash (the next entry's prevHash). Its entries are in the log: `at` holds the version of
- * each entry's ResultChained in the solution's stream (`solutionStream`), which GetResultChain reads.
- * `entries`: only in the folds that keep everything (`evolveKeepingRounds`, `evolveKeepingVotes`).
+ * entry's hash (the next entry's prevHash). Its entries are in the log (ResultChained in the
+ * solution's stream, `solutionStream`); where, is in the decided-rounds projection
+ * (`app/decided.ts`), which GetResultChain reads. `entries`: only in the folds that keep everything
+ * (`evolveKeepingRounds`, `evolveKeepingVotes`).
  */
 export interface ResultChain {
   length: number;
   hash: string;
-  readonly at: number[];
   entries?: ChainEntry[];
 }
 
@@ -112,11 +112,6 @@ export interface ConsensusState {
   readonly chains: Map<string, ResultChain>;
   /** `group|period` → operator → eligible rounds and correct votes (settled rounds only). */
   readonly metadata: Map<string, Map<string, OperatorVoteMetadata>>;
-  /**
-   * Bounded memory: solution → round id → where a round that left `rounds` has its attestations and
-   * decision in the log (`leaves`). No decision reads these rounds; queries read them back.
-   */
-  readonly archived: Map<string, Map<string, ArchivedRound>>;
 }
 
 export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
@@ -173,5 +168,4 @@ export const initialConsensusState = (): ConsensusState => ({
   rounds: new Map(),
   chains: new Map(),
   metadata: new Map(),
-  archived: new Map(),
 });

@@ -1,10 +1,11 @@
 import { decodeVotingLog } from '@ewx/contracts';
 import {
-  START,
-  comparePositions,
+  followFold,
+  memoryFold,
+  sqlFold,
   sqlProjectionsOf,
   type EventStore,
-  type LogPosition,
+  type LogFold,
   type Logger,
   type RecordedEvent,
   type Runtime,
@@ -51,9 +52,7 @@ export const closedOf = (x: ListingEntry): ClosedRound => ({
 });
 
 /** The rounds of one solution in starting order, filtered and paged (ListRounds). */
-export interface RoundListing {
-  /** Folds the log into the listing up to `position` at least (what the state has applied). */
-  catchUp(position: LogPosition): Promise<void>;
+export interface RoundListing extends LogFold {
   get(solution: string, roundId: string): Promise<ListingEntry | undefined>;
   /** The solution's rounds of `status` (all: undefined) in starting order, those after `seq` `after` (0: from the first), at most `size`; `more`: rounds after them. */
   page(solution: string, status: RoundStatus | undefined, after: number, size: number): Promise<{ entries: ListingEntry[]; more: boolean }>;
@@ -177,7 +176,6 @@ export function foldListing(rows: Map<string, ListingEntry>, e: RecordedEvent, n
   }
 }
 
-const READ_BATCH = 5000;
 /** Finished rounds' entries kept by the SQL listing (GetRound of a finished round asks for one). */
 const KEPT_ENTRIES = 1000;
 
@@ -189,34 +187,21 @@ const KEPT_ENTRIES = 1000;
 export function memoryListing(store: EventStore): RoundListing {
   const rows = new Map<string, ListingEntry>();
   const bySolution = new Map<string, ListingEntry[]>();
-  let at: LogPosition = START;
   let seq = 0;
-  let chain: Promise<void> = Promise.resolve();
-  const catchUp = (position: LogPosition): Promise<void> => {
-    const run = chain.then(async () => {
-      while (comparePositions(at, position) < 0) {
-        const events = await store.readAll(at, READ_BATCH);
-        if (events.length === 0) break;
-        for (const e of events) {
-          const r = e.type === 'RoundStarted' ? roundOf(e) : undefined;
-          const before = r && rows.get(roundKey(r.solution, r.roundId));
-          for (const x of foldListing(rows, e, () => ++seq)) {
-            if (e.type !== 'RoundStarted' || x.roundId !== (e.data as { roundId: string }).roundId) continue;
-            const l = bySolution.get(x.solution) ?? [];
-            bySolution.set(x.solution, l);
-            // A round started again (a log the store let through): at its new place only.
-            if (before) l.splice(l.indexOf(before), 1);
-            l.push(x);
-          }
-          at = e.position;
-        }
-      }
-    });
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const fold = memoryFold(store, (e) => {
+    const r = e.type === 'RoundStarted' ? roundOf(e) : undefined;
+    const before = r && rows.get(roundKey(r.solution, r.roundId));
+    for (const x of foldListing(rows, e, () => ++seq)) {
+      if (e.type !== 'RoundStarted' || x.roundId !== (e.data as { roundId: string }).roundId) continue;
+      const l = bySolution.get(x.solution) ?? [];
+      bySolution.set(x.solution, l);
+      // A round started again (a log the store let through): at its new place only.
+      if (before) l.splice(l.indexOf(before), 1);
+      l.push(x);
+    }
+  });
   return {
-    catchUp,
+    catchUp: fold.catchUp,
     get: async (solution, roundId) => rows.get(roundKey(solution, roundId)),
     async page(solution, status, after, size) {
       const all = (bySolution.get(solution) ?? []).filter((x) => x.seq > after && (status === undefined || x.status === status));
@@ -298,24 +283,11 @@ export async function migrateListing(sql: SqlProjections): Promise<void> {
  */
 export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing {
   const t = `${sql.projectionSchema}.voting_rounds`;
-  let migrated: Promise<void> | undefined;
-  let known: LogPosition = START;
-  let chain: Promise<void> = Promise.resolve();
   const finished = new Map<string, ListingEntry>();
-  const ready = (): Promise<void> =>
-    (migrated ??= migrateListing(sql).catch((e: unknown) => {
-      migrated = undefined;
-      throw e;
-    }));
-  /** Folds the events after the mark (one read): false at the end of the log. */
-  const step = async (): Promise<boolean> => {
-    const from = (await sql.projectionQuery<{ position: string }>(`SELECT position FROM ${t}_mark`)).rows[0]!.position as LogPosition;
-    known = from;
-    const events = await store.readAll(from, READ_BATCH);
-    if (events.length === 0) return false;
-    await sql.projectionTransaction(async (tx) => {
-      const cur = (await tx.query<{ position: string; seq: string | number }>(`SELECT position, seq FROM ${t}_mark FOR UPDATE`)).rows[0]!;
-      if (cur.position !== from) return; // another process folded from here first: read its mark again
+  const { catchUp, ready } = sqlFold<{ seq: string | number }>(store, sql, {
+    mark: `${t}_mark`,
+    migrate: () => migrateListing(sql),
+    async apply(tx, events, cur) {
       const keys = [...keysOf(events).values()];
       const rows = new Map<string, ListingEntry>();
       if (keys.length > 0) {
@@ -341,20 +313,9 @@ export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing
           [JSON.stringify([...changed.values()].map(toRow))],
         );
       }
-      await tx.query(`UPDATE ${t}_mark SET position = $1, seq = $2`, [events[events.length - 1]!.position, seq]);
-      known = events[events.length - 1]!.position;
-    });
-    return true;
-  };
-  const catchUp = (position: LogPosition): Promise<void> => {
-    const run = chain.then(async () => {
-      await ready();
-      // Until the mark reaches `position`, or the end of the log.
-      while (comparePositions(known, position) < 0 && (await step()));
-    });
-    chain = run.catch(() => undefined);
-    return run;
-  };
+      return { seq };
+    },
+  });
   return {
     catchUp,
     async get(solution, roundId) {
@@ -414,26 +375,5 @@ export function roundListing(store: EventStore): RoundListing {
  * votes, the whole hour). A failed fold is logged and tried again at the next event.
  */
 export function followListing<S>(runtime: Runtime<S>, listing: RoundListing, log: Logger, everyMs = 1000): { stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const off = runtime.onEvent(() => {
-    if (timer || stopped) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (stopped) return;
-      running = listing
-        .catchUp(runtime.position())
-        .catch((e: unknown) => log.warn('voting listing: folding the log failed; retried at the next event', { error: (e as Error).message }));
-    }, everyMs);
-    timer.unref();
-  });
-  return {
-    async stop() {
-      stopped = true;
-      off();
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  return followFold(runtime, listing, log, 'voting listing', everyMs);
 }
