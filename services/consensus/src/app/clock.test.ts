@@ -114,22 +114,18 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
     await rt.execute('inbox:voting:round', () => [started('r1', 3), started('r2', 3)]);
     await rt.execute('chain', () => [{ type: 'BlocksProduced', data: { from: 1, to: 3 } as never }]);
     const givenUp = new Set<string>();
-    // r1 is decided while the wait runs; r2 never is.
-    const decided = new Promise<void>((r) =>
-      setTimeout(() => {
-        void rt.execute('solution:s1', () => [unresolved('r1')]).then(() => r());
-      }, 100),
-    );
+    // r1 is decided while the wait runs (at once: well inside the quiet period even on a loaded machine); r2 never is.
     const t0 = Date.now();
-    await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 400, pollMs: 5 });
-    await decided;
-    assert.ok(Date.now() - t0 >= 400, 'waited for the quiet period after the last event');
+    const waited = awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 3_000, pollMs: 5 });
+    await rt.execute('solution:s1', () => [unresolved('r1')]);
+    await waited;
+    assert.ok(Date.now() - t0 >= 3_000, 'waited for the quiet period after the last event');
     assert.equal(rt.state().rounds.get('s1\u0000r1')!.status, 'UNRESOLVED');
     assert.deepEqual([...givenUp], ['s1\u0000r2'], 'only the undecided round is given up on');
-    // Given up once: the next call does not wait for it again.
+    // Given up once: the next call does not wait for it again (a wait would take the whole minute of quiet).
     const t1 = Date.now();
-    await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 5_000, pollMs: 5 });
-    assert.ok(Date.now() - t1 < 1_000);
+    await awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 60_000, pollMs: 5 });
+    assert.ok(Date.now() - t1 < 30_000, 'did not wait for the quiet period again');
     await rt.stop();
     await db.close();
   });
