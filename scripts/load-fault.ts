@@ -5,7 +5,9 @@
  * votes while each service in turn is killed with SIGKILL and started again; then the checks.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { connect, connectWorkerWithConsent, counterNonces, EwxCallError, generateKeyPair, keySigner, type Ewx, type KeyPair } from '@ewx/client';
@@ -49,6 +51,8 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
   --restart-postgres CMD  the same for PostgreSQL. Off by default: only on a dedicated machine.
+  --voting-logs DIR    voting processes log at LOG_LEVEL=info; their output (each process started, killed ones
+                       included) is written to DIR/<replica>-<n>.log when the run ends (the hand-back's timeline)
   --help
 
 Env: KAFKA_BROKERS (127.0.0.1:9092), DATABASE_URL (postgres://postgres@127.0.0.1:5432/ewx_test).
@@ -79,6 +83,7 @@ for (const a of args)
       '--validators',
       '--restart-kafka',
       '--restart-postgres',
+      '--voting-logs',
     ].includes(a)
   ) {
     console.error(`load-fault: unknown option ${a} (see --help)`);
@@ -116,6 +121,7 @@ for (const s of KILL)
   }
 const RESTART_KAFKA = opt('restart-kafka', '');
 const RESTART_PG = opt('restart-postgres', '');
+const VOTING_LOG_DIR = opt('voting-logs', '');
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/ewx_test';
 
@@ -213,8 +219,9 @@ const envOf: Record<ServiceName, Record<string, string>> = {
           VOTING_REPLICA_ID: 'r0',
           VOTING_LEASE_MS: String(VOTING_LEASE_MS),
           KAFKA_SESSION_TIMEOUT_MS: '6000',
+          ...(VOTING_LOG_DIR ? { LOG_LEVEL: 'info' } : {}),
         }
-      : common,
+      : { ...common, ...(VOTING_LOG_DIR ? { LOG_LEVEL: 'info' } : {}) },
   rewards: common,
   distance: { ...common, DISTANCE_SERVICE_KEY: distanceKey.seed, REGISTRY_ADDRESS: addresses.registry },
 };
@@ -223,9 +230,12 @@ const procs = new Map<ServiceName, Proc>();
 /** Voting replicas after the first (the first is procs' `voting`, the client's address). */
 const replicas: Proc[] = [];
 const replicaPorts = await Promise.all(Array.from({ length: VOTING_REPLICAS - 1 }, () => freePort()));
+/** Every voting process started (with --voting-logs: their output is written there at exit). */
+const votingProcs: { name: string; p: Proc }[] = [];
 const startReplica = async (i: number): Promise<void> => {
   const p = spawnServiceProcess('voting', replicaPorts[i]!, { ...envOf.voting, VOTING_REPLICA_ID: `r${i + 1}` });
   replicas[i] = p;
+  votingProcs.push({ name: `r${i + 1}`, p });
   await p.serving(180_000);
 };
 /** Consensus processes at places 1.. of the validator set. */
@@ -236,12 +246,22 @@ const startStandby = async (i: number): Promise<void> => {
   await p.serving(180_000);
 };
 process.on('exit', () => {
+  if (VOTING_LOG_DIR) {
+    mkdirSync(VOTING_LOG_DIR, { recursive: true });
+    const n = new Map<string, number>();
+    for (const { name, p } of votingProcs) {
+      const i = (n.get(name) ?? 0) + 1;
+      n.set(name, i);
+      writeFileSync(join(VOTING_LOG_DIR, `${name}-${i}.log`), p.output());
+    }
+  }
   for (const p of [...procs.values(), ...replicas, ...standbys]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
 });
 const start = async (s: ServiceName): Promise<number> => {
   const t = performance.now();
   const p = spawnServiceProcess(s, ports[s], envOf[s]);
   procs.set(s, p);
+  if (s === 'voting') votingProcs.push({ name: VOTING_REPLICAS > 1 ? 'r0' : 'voting', p });
   await p.serving(180_000);
   return performance.now() - t;
 };
