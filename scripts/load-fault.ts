@@ -480,7 +480,28 @@ try {
         }
         const failOver = performance.now() - t;
         note(`r0 holds every partition ${Math.round(failOver)} ms after the SIGKILL; starting r1 again`);
+        const restart = performance.now();
         await startReplica(0);
+        // The hand-back, not waited for (the load goes on): r1 holds a partition again (its lease: r0 has
+        // stopped and released it; r1 serves it once started, see --voting-logs for when).
+        void (async () => {
+          const db2 = new pg.Client({ connectionString: DB });
+          await db2.connect();
+          try {
+            await waitFor(
+              'r1 to hold a partition again',
+              async () =>
+                (await db2.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.partition_leases WHERE owner = 'r1' AND expires_at > now()`)).rows[0].n > 0
+                  ? true
+                  : undefined,
+              300_000,
+              50,
+            );
+            note(`hand-back: r1 holds its partition again ${Math.round(performance.now() - restart)} ms after it was started again`);
+          } finally {
+            await db2.end();
+          }
+        })().catch((e: Error) => note(`hand-back not seen: ${e.message}`));
         return failOver;
       });
       continue;

@@ -287,11 +287,11 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
   });
   test('hand-back: a replica restarted while the other still starts its partition gets it back; every vote sent meanwhile is answered (accepted, or UNAVAILABLE then accepted), none lost or twice', async (t) => {
     assert.ok(b2, 'the first test started b2');
-    // b2 again, with a 15 s Kafka session: once it is SIGKILLed, its dead member stays that long in the
+    // b2 again, with a 30 s Kafka session: once it is SIGKILLed, its dead member stays that long in the
     // partition's consumer group, so a's start of that partition (its inbox joins once the member
     // expired) is still under way when b2, started again, makes a give the partition back: the race
     // found by load-fault (a's start then waited 60 s for an inbox catch-up its own guard refused).
-    const env = { ...nw.votingEnvOf('b2'), KAFKA_SESSION_TIMEOUT_MS: '15000' };
+    const env = { ...nw.votingEnvOf('b2'), KAFKA_SESSION_TIMEOUT_MS: '30000' };
     await b2!.stop();
     await waitFor('a to hold every partition', async () => ([...(await owners()).values()].every((x) => x === 'a') ? true : undefined), 60_000, 50);
     const b3 = await startServiceProcess('voting', nw.ports.b!, env);
@@ -316,8 +316,19 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
         ),
       );
     const refusals: string[] = [];
-    /** `fn` until answered; only UNAVAILABLE is retried (its details kept); anything else (DEADLINE_EXCEEDED) fails. */
-    const answered = <T>(what: string, fn: () => Promise<T>): Promise<T> => retryWhileUnavailable(what, fn, refusals);
+    /** `fn` until answered; only UNAVAILABLE is retried (its details kept); anything else (DEADLINE_EXCEEDED) fails at once. */
+    const answered = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      for (const until = Date.now() + 120_000; ; ) {
+        try {
+          return await fn();
+        } catch (e) {
+          const err = e as grpc.ServiceError;
+          if (err.code !== grpc.status.UNAVAILABLE || Date.now() > until) throw new Error(`${what}: ${err.code} ${err.details ?? err.message}`);
+          refusals.push(err.details);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
     await b3.kill();
     await waitFor('a to hold every partition', async () => ([...(await owners()).values()].every((x) => x === 'a') ? true : undefined), 60_000, 50);
     // Blocks the dead member did not consume: a's inbox of partition k has them to catch up with at its join.

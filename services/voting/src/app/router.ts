@@ -43,7 +43,8 @@ const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds',
  * replica answers the whole API. A request about a solution goes to the partition of the solution
  * (`partitionOf`): answered here if this replica holds it, forwarded to the owner's address (from
  * the lease table) otherwise, UNAVAILABLE naming the owner if it cannot be reached or no replica
- * holds it within the forward timeout (a partition changing hands is waited for). SubmitVotes is split by partition and its answers put back in the request's order.
+ * holds it within the forward timeout (a partition changing hands is waited for) or by the caller's
+ * deadline less a margin, whichever comes first (`answerBy`: the caller gets the refusal and retries). SubmitVotes is split by partition and its answers put back in the request's order.
  * GetStatus answers for every partition (the lowest height, each partition's status, the merged
  * Watch's resume token; see `getStatus`); Watch merges every partition log (`mergedWatch`, when
  * `logs` is given: local partitions from their runtime, the others straight from PostgreSQL).
