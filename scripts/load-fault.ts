@@ -51,6 +51,9 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
   --restart-postgres CMD  the same for PostgreSQL. Off by default: only on a dedicated machine.
+  --voting-session-ms MS  KAFKA_SESSION_TIMEOUT_MS of the voting replicas (default 6000). Longer: r0's start of
+                       r1's partition (its inbox joins once r1's dead member expired) is still under way when
+                       r1 is started again, so the hand-back begins during that start (the race of fail-back)
   --voting-logs DIR    voting processes log at LOG_LEVEL=info; their output (each process started, killed ones
                        included) is written to DIR/<replica>-<n>.log when the run ends (the hand-back's timeline)
   --help
@@ -84,6 +87,7 @@ for (const a of args)
       '--restart-kafka',
       '--restart-postgres',
       '--voting-logs',
+      '--voting-session-ms',
     ].includes(a)
   ) {
     console.error(`load-fault: unknown option ${a} (see --help)`);
@@ -105,6 +109,7 @@ const ROUND_BLOCKS = num('round-blocks', 3);
 const BLOCK_RUN_MAX = num('block-run-max', 1);
 const VOTING_REPLICAS = num('voting-replicas', 1);
 const VOTING_LEASE_MS = num('voting-lease-ms', 3000);
+const VOTING_SESSION_MS = num('voting-session-ms', 6000);
 const VALIDATORS = num('validators', 1);
 if (VALIDATORS === 2 || VALIDATORS === 3) {
   console.error(`load-fault: --validators ${VALIDATORS} cannot settle with one of them killed (more than two thirds must attest): use 1 or at least 4`);
@@ -218,7 +223,7 @@ const envOf: Record<ServiceName, Record<string, string>> = {
           VOTING_PARTITIONS: String(VOTING_REPLICAS),
           VOTING_REPLICA_ID: 'r0',
           VOTING_LEASE_MS: String(VOTING_LEASE_MS),
-          KAFKA_SESSION_TIMEOUT_MS: '6000',
+          KAFKA_SESSION_TIMEOUT_MS: String(VOTING_SESSION_MS),
           ...(VOTING_LOG_DIR ? { LOG_LEVEL: 'info' } : {}),
         }
       : { ...common, ...(VOTING_LOG_DIR ? { LOG_LEVEL: 'info' } : {}) },

@@ -330,9 +330,10 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       }
     };
     await b3.kill();
-    await waitFor('a to hold every partition', async () => ([...(await owners()).values()].every((x) => x === 'a') ? true : undefined), 60_000, 50);
-    // Blocks the dead member did not consume: a's inbox of partition k has them to catch up with at its join.
+    // Blocks the dead member did not consume, before a starts the partition: its inbox has them to
+    // catch up with at its join (appends its guard refused on the unmended build).
     await blocks(2);
+    await waitFor('a to hold every partition', async () => ([...(await owners()).values()].every((x) => x === 'a') ? true : undefined), 60_000, 50);
     const restartedAt = Date.now();
     let back: ServiceProcess | undefined;
     const again = startServiceProcess('voting', nw.ports.b!, env).then((p) => {
