@@ -5,7 +5,9 @@
  * votes while each service in turn is killed with SIGKILL and started again; then the checks.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { connect, connectWorkerWithConsent, counterNonces, EwxCallError, generateKeyPair, keySigner, type Ewx, type KeyPair } from '@ewx/client';
@@ -49,6 +51,11 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.
   --restart-postgres CMD  the same for PostgreSQL. Off by default: only on a dedicated machine.
+  --voting-session-ms MS  KAFKA_SESSION_TIMEOUT_MS of the voting replicas (default 6000). Longer: r0's start of
+                       r1's partition (its inbox joins once r1's dead member expired) is still under way when
+                       r1 is started again, so the hand-back begins during that start (the race of fail-back)
+  --voting-logs DIR    voting processes log at LOG_LEVEL=info; their output (each process started, killed ones
+                       included) is written to DIR/<replica>-<n>.log when the run ends (the hand-back's timeline)
   --help
 
 Env: KAFKA_BROKERS (127.0.0.1:9092), DATABASE_URL (postgres://postgres@127.0.0.1:5432/ewx_test).
@@ -79,6 +86,8 @@ for (const a of args)
       '--validators',
       '--restart-kafka',
       '--restart-postgres',
+      '--voting-logs',
+      '--voting-session-ms',
     ].includes(a)
   ) {
     console.error(`load-fault: unknown option ${a} (see --help)`);
@@ -100,6 +109,7 @@ const ROUND_BLOCKS = num('round-blocks', 3);
 const BLOCK_RUN_MAX = num('block-run-max', 1);
 const VOTING_REPLICAS = num('voting-replicas', 1);
 const VOTING_LEASE_MS = num('voting-lease-ms', 3000);
+const VOTING_SESSION_MS = num('voting-session-ms', 6000);
 const VALIDATORS = num('validators', 1);
 if (VALIDATORS === 2 || VALIDATORS === 3) {
   console.error(`load-fault: --validators ${VALIDATORS} cannot settle with one of them killed (more than two thirds must attest): use 1 or at least 4`);
@@ -116,6 +126,7 @@ for (const s of KILL)
   }
 const RESTART_KAFKA = opt('restart-kafka', '');
 const RESTART_PG = opt('restart-postgres', '');
+const VOTING_LOG_DIR = opt('voting-logs', '');
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/ewx_test';
 
@@ -212,9 +223,10 @@ const envOf: Record<ServiceName, Record<string, string>> = {
           VOTING_PARTITIONS: String(VOTING_REPLICAS),
           VOTING_REPLICA_ID: 'r0',
           VOTING_LEASE_MS: String(VOTING_LEASE_MS),
-          KAFKA_SESSION_TIMEOUT_MS: '6000',
+          KAFKA_SESSION_TIMEOUT_MS: String(VOTING_SESSION_MS),
+          ...(VOTING_LOG_DIR ? { LOG_LEVEL: 'info' } : {}),
         }
-      : common,
+      : { ...common, ...(VOTING_LOG_DIR ? { LOG_LEVEL: 'info' } : {}) },
   rewards: common,
   distance: { ...common, DISTANCE_SERVICE_KEY: distanceKey.seed, REGISTRY_ADDRESS: addresses.registry },
 };
@@ -223,9 +235,12 @@ const procs = new Map<ServiceName, Proc>();
 /** Voting replicas after the first (the first is procs' `voting`, the client's address). */
 const replicas: Proc[] = [];
 const replicaPorts = await Promise.all(Array.from({ length: VOTING_REPLICAS - 1 }, () => freePort()));
+/** Every voting process started (with --voting-logs: their output is written there at exit). */
+const votingProcs: { name: string; p: Proc }[] = [];
 const startReplica = async (i: number): Promise<void> => {
   const p = spawnServiceProcess('voting', replicaPorts[i]!, { ...envOf.voting, VOTING_REPLICA_ID: `r${i + 1}` });
   replicas[i] = p;
+  votingProcs.push({ name: `r${i + 1}`, p });
   await p.serving(180_000);
 };
 /** Consensus processes at places 1.. of the validator set. */
@@ -236,12 +251,22 @@ const startStandby = async (i: number): Promise<void> => {
   await p.serving(180_000);
 };
 process.on('exit', () => {
+  if (VOTING_LOG_DIR) {
+    mkdirSync(VOTING_LOG_DIR, { recursive: true });
+    const n = new Map<string, number>();
+    for (const { name, p } of votingProcs) {
+      const i = (n.get(name) ?? 0) + 1;
+      n.set(name, i);
+      writeFileSync(join(VOTING_LOG_DIR, `${name}-${i}.log`), p.output());
+    }
+  }
   for (const p of [...procs.values(), ...replicas, ...standbys]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
 });
 const start = async (s: ServiceName): Promise<number> => {
   const t = performance.now();
   const p = spawnServiceProcess(s, ports[s], envOf[s]);
   procs.set(s, p);
+  if (s === 'voting') votingProcs.push({ name: VOTING_REPLICAS > 1 ? 'r0' : 'voting', p });
   await p.serving(180_000);
   return performance.now() - t;
 };
@@ -460,7 +485,28 @@ try {
         }
         const failOver = performance.now() - t;
         note(`r0 holds every partition ${Math.round(failOver)} ms after the SIGKILL; starting r1 again`);
+        const restart = performance.now();
         await startReplica(0);
+        // The hand-back, not waited for (the load goes on): r1 holds a partition again (its lease: r0 has
+        // stopped and released it; r1 serves it once started, see --voting-logs for when).
+        void (async () => {
+          const db2 = new pg.Client({ connectionString: DB });
+          await db2.connect();
+          try {
+            await waitFor(
+              'r1 to hold a partition again',
+              async () =>
+                (await db2.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.partition_leases WHERE owner = 'r1' AND expires_at > now()`)).rows[0].n > 0
+                  ? true
+                  : undefined,
+              300_000,
+              50,
+            );
+            note(`hand-back: r1 holds its partition again ${Math.round(performance.now() - restart)} ms after it was started again`);
+          } finally {
+            await db2.end();
+          }
+        })().catch((e: Error) => note(`hand-back not seen: ${e.message}`));
         return failOver;
       });
       continue;

@@ -11,6 +11,7 @@ import {
   signedFor,
   startServiceProcess,
   testGroupConfig,
+  type ServiceProcess,
   testSolutionConfig,
   uniqueNamespace,
   untilEligibleWorkers,
@@ -49,6 +50,8 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
   const ops = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
   const workers = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
   let nw: PartitionedNetwork;
+  /** Replica b2 of the first test (started there under VOTING_REPLICA_ID b2 on b's port). */
+  let b2: ServiceProcess | undefined;
   const client = <C>(Ctor: new (a: string, c: grpc.ChannelCredentials) => C, name: string): C => nw.client(Ctor, name);
   const db = new pg.Pool({ connectionString: infra?.databaseUrl, max: 2 });
 
@@ -243,7 +246,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
 
     // A paused owner (SIGSTOP past its lease): b, started again, takes its partition; once resumed, a
     // finds its lease lost, stops the partition, and forwards that partition's requests to b.
-    const b2 = await startServiceProcess('voting', nw.ports.b!, nw.votingEnvOf('b2'));
+    b2 = await startServiceProcess('voting', nw.ports.b!, nw.votingEnvOf('b2'));
     nw.procs.push(b2);
     const split = await waitFor(
       'b2 to take a share',
@@ -281,5 +284,136 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
       `round:${paused}:r3`,
     ]);
     assert.equal(cast.rows[0].n, 1, 'the vote through the formerly paused replica is recorded once');
+  });
+  test('hand-back: a replica restarted while the other still starts its partition gets it back; every vote sent meanwhile is answered (accepted, or UNAVAILABLE then accepted), none lost or twice', async (t) => {
+    assert.ok(b2, 'the first test started b2');
+    // b2 again, with a 30 s Kafka session: once it is SIGKILLed, its dead member stays that long in the
+    // partition's consumer group, so a's start of that partition (its inbox joins once the member
+    // expired) is still under way when b2, started again, makes a give the partition back: the race
+    // found by load-fault (a's start then waited 60 s for an inbox catch-up its own guard refused).
+    const env = { ...nw.votingEnvOf('b2'), KAFKA_SESSION_TIMEOUT_MS: '30000' };
+    await b2!.stop();
+    await waitFor('a to hold every partition', async () => ([...(await owners()).values()].every((x) => x === 'a') ? true : undefined), 60_000, 50);
+    const b3 = await startServiceProcess('voting', nw.ports.b!, env);
+    nw.procs.push(b3);
+    const k = P - 1;
+    const moved = solutions[k]!;
+    // a gives back its highest partition: b2 gets partition k.
+    await waitFor('b2 to hold the highest partition', async () => ((await owners()).get(k) === 'b2' ? true : undefined), 60_000, 100);
+    // Its inbox a member of the partition's consumer group (started), so that its death holds a's join.
+    const serving = new RegExp(`partition serving here[^\\n]*"partition":${k}[,}]`);
+    await waitFor(`b2 to serve partition ${k}`, () => (serving.test(b3.output()) ? true : undefined), 60_000, 50);
+    const A = client(VotingClient, 'a');
+    // A unary call with a client's deadline (10 s, the load-fault client's): DEADLINE_EXCEEDED fails the test.
+    const call = <Res>(method: 'startRound' | 'submitVote', req: unknown): Promise<Res> =>
+      new Promise<Res>((resolve, reject) =>
+        (A[method] as unknown as (...a: unknown[]) => void).call(
+          A,
+          req,
+          new grpc.Metadata(),
+          { deadline: Date.now() + 10_000 },
+          (e: grpc.ServiceError | null, r: Res) => (e ? reject(e) : resolve(r)),
+        ),
+      );
+    const refusals: string[] = [];
+    /** `fn` until answered; only UNAVAILABLE is retried (its details kept); anything else (DEADLINE_EXCEEDED) fails at once. */
+    const answered = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      for (const until = Date.now() + 120_000; ; ) {
+        try {
+          return await fn();
+        } catch (e) {
+          const err = e as grpc.ServiceError;
+          if (err.code !== grpc.status.UNAVAILABLE || Date.now() > until) throw new Error(`${what}: ${err.code} ${err.details ?? err.message}`);
+          refusals.push(err.details);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    await b3.kill();
+    // Blocks the dead member did not consume, before a starts the partition: its inbox has them to
+    // catch up with at its join (appends its guard refused on the unmended build).
+    await blocks(2);
+    await waitFor('a to hold every partition', async () => ([...(await owners()).values()].every((x) => x === 'a') ? true : undefined), 60_000, 50);
+    const restartedAt = Date.now();
+    let back: ServiceProcess | undefined;
+    const again = startServiceProcess('voting', nw.ports.b!, env).then((p) => {
+      back = p;
+      nw.procs.push(p);
+      return p;
+    });
+    again.catch(() => undefined);
+    const lines = (p: ServiceProcess | undefined): string =>
+      (p?.output() ?? '')
+        .split('\n')
+        .filter((l) => /partition|inbox: (joined|left)|start: /.test(l))
+        .slice(-40)
+        .join('\n');
+    // Votes for the moving partition through a, from the restart until b2 holds it again and has
+    // answered a whole round. Bounded: a hand-back that never completes fails here.
+    const sent: { roundId: string; worker: string }[] = [];
+    const closed: string[] = [];
+    let servedAt: number | undefined;
+    const giveUpAt = Date.now() + 150_000;
+    for (let i = 0; servedAt === undefined; i++) {
+      if (Date.now() > giveUpAt)
+        assert.fail(
+          `the hand-back did not complete: partition ${k} owned by ${(await owners()).get(k)}\n--- a\n${lines(nw.replicas.a)}\n--- b2 again\n${lines(back)}`,
+        );
+      const owner = (await owners()).get(k);
+      const roundId = `h${i}`;
+      const start = signed(R, 'Voting/StartRound', { auth: undefined, solution: moved, roundId }, StartRoundRequest.encode);
+      for (let tries = 0; ; tries++) {
+        const started = await answered(`round ${roundId} started through a`, () =>
+          call('startRound', start).then(
+            () => true,
+            (e: grpc.ServiceError) => {
+              // A retry of a start the owner recorded after its forwarder gave up.
+              if (e.code === grpc.status.ALREADY_EXISTS && refusals.length > 0) return true;
+              // The round would end after the reward period: blocks to the next one.
+              if (e.code === grpc.status.FAILED_PRECONDITION && /reward period/.test(e.details) && tries < 3) return false;
+              throw e;
+            },
+          ),
+        );
+        if (started) break;
+        await blocks(5);
+      }
+      let all = true;
+      for (const w of workers) {
+        const req = vote(w, moved, roundId, 'c0ffee');
+        const res = await answered(`a vote of ${roundId} through a`, () =>
+          call<{ accepted: boolean }>('submitVote', req).catch((e: grpc.ServiceError) => {
+            // A retry of a vote the owner recorded after its forwarder gave up: refused by its nonce (checked recorded once below).
+            if (e.code !== grpc.status.UNAVAILABLE && /nonce/.test(e.details) && refusals.length > 0) return { accepted: true };
+            // Answered, refused: its round ended meanwhile (the blocks above); not recorded (checked below).
+            if (e.code === grpc.status.FAILED_PRECONDITION && /votes are closed/.test(e.details)) {
+              closed.push(e.details);
+              return { accepted: false };
+            }
+            throw e;
+          }),
+        );
+        if (res.accepted) sent.push({ roundId, worker: w.address });
+        else all = false;
+      }
+      if (owner === 'b2' && back && all) servedAt = Date.now();
+    }
+    await again;
+    t.diagnostic(
+      `hand-back of partition ${k} to b2: ${sent.length} votes sent through a from the restart until b2 owned it and answered a round (${servedAt - restartedAt} ms after the restart, logged, not asserted); UNAVAILABLE answers retried: ${refusals.length}; first: ${refusals[0] ?? '-'}; refused as their round had ended: ${closed.length}`,
+    );
+    t.diagnostic(`a's lines of the hand-back:\n${lines(nw.replicas.a)}`);
+    for (const d of refusals) assert.match(d, /partition|starting/, d);
+    // Each vote sent is recorded once in the partition log.
+    const cast = await db.query<{ stream_id: string; worker: string; n: number }>(
+      `SELECT stream_id, data->>'worker' AS worker, count(*)::int AS n FROM ${schemaFor(partitionCategory(ns, k))}.events WHERE type = 'VoteCast' AND stream_id LIKE $1 GROUP BY 1, 2`,
+      [`round:${moved}:h%`],
+    );
+    assert.deepEqual(
+      cast.rows.map((r) => `${r.stream_id}/${r.worker}/${r.n}`).sort(),
+      sent.map((v) => `round:${moved}:${v.roundId}/${v.worker}/1`).sort(),
+      'every vote of the hand-back recorded once',
+    );
+    assert.equal((await owners()).get(k), 'b2', `partition ${k} is back on b2`);
   });
 });

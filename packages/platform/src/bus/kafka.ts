@@ -244,7 +244,9 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       const handle: Consumer = {
         async stop() {
           consumers.delete(handle);
+          const t = Date.now();
           await consumer.disconnect();
+          o.log.info('inbox: left the consumer group', { group: c.groupId, ms: Date.now() - t });
         },
         async caughtUp(onProgress) {
           const messages = behind();

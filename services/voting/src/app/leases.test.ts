@@ -147,6 +147,49 @@ describe('leases in PostgreSQL: take-over after expiry, and a former owner is fe
     assert.equal(await leases.acquire(0, 'a', 'a:1', 400), 3);
   });
 
+  test('a partition given back is refused to requests at once but stays writable while it stops (a start in flight can finish); released, it is not', async () => {
+    const ns = uniqueNamespace('handback');
+    const leases: PartitionLeases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), 2);
+    closing.push(leases);
+    await leases.init();
+    let letGo: () => void = () => undefined;
+    const stopping = new Promise<void>((r) => {
+      letGo = r;
+    });
+    const stopped: number[] = [];
+    const keeper = leaseKeeper(
+      leases,
+      { replica: 'a', address: 'a:1', leaseMs: 60_000, log: silentLogger },
+      {
+        start: async () => undefined,
+        // The partition's stop (its start in flight, its inbox leaving the group) takes a while.
+        stop: async (k) => {
+          await stopping;
+          stopped.push(k);
+        },
+      },
+    );
+    closing.push({ close: () => keeper.stop() });
+    await keeper.tick();
+    const e1 = keeper.epoch(1);
+    assert.ok(e1 !== undefined, 'alone, a holds partition 1');
+    const store = await postgresEventStore(infra!.databaseUrl, `${ns}_voting_p1`, 2, { guard: leases.guard(1, 'a', () => keeper.writable(1)) });
+    closing.push(store);
+    // A second replica appears: a gives partition 1 back. Requests are routed elsewhere (no epoch), but
+    // until its stop ends and the lease is released its log still takes a's appends (its lease is a's).
+    await leases.heartbeat('b', 'b:1', 60_000);
+    await keeper.tick();
+    assert.equal(keeper.epoch(1), undefined, 'being given back: not routed here');
+    assert.equal(keeper.writable(1), e1, 'being given back: still writable here');
+    await store.append('round:s:1', [{ type: 'T', data: { n: 1 } }], -1);
+    letGo();
+    await waitFor('partition 1 released', async () => ((await leases.rows()).find((r) => r.partition === 1)?.owner === null ? true : undefined), 10_000, 20);
+    assert.deepEqual(stopped, [1]);
+    assert.equal(keeper.writable(1), undefined, 'released: not writable');
+    await assert.rejects(store.append('round:s:1', [{ type: 'T', data: { n: 2 } }], 0), /partition 1 is not held by replica a/);
+    assert.equal(keeper.epoch(0) !== undefined && keeper.writable(0) === keeper.epoch(0), true, 'partition 0 stays, routed and writable');
+  });
+
   test('a replica restarted under a fixed id takes back its live leases at once, and its former process is fenced', async () => {
     const ns = uniqueNamespace('leaseid');
     const leases: PartitionLeases = await partitionLeases(infra!.databaseUrl, schemaFor(`${ns}_voting`), 2);

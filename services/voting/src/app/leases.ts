@@ -39,16 +39,27 @@ export interface PartitionHooks {
 /**
  * The lease keeper of one replica: every leaseMs / 3 it renews its heartbeat and its leases, starts
  * the partitions it takes and stops the ones it loses or gives back. A partition it gives back is
- * stopped first and released after (its lease renewed meanwhile), so its next owner starts only
- * once nothing here writes to it; a lost one is forgotten at once (appends then fail the guard).
+ * stopped first and released after (its lease renewed meanwhile, its log still written: see
+ * `writable`), so its next owner starts only once nothing here writes to it; requests for it are
+ * refused (UNAVAILABLE, retry) from the moment the give-back begins. A lost one is forgotten at once
+ * (appends then fail the guard).
  */
 export function leaseKeeper(
   leases: PartitionLeases,
   o: { replica: string; address: string; leaseMs: number; log: Logger },
   hooks: PartitionHooks,
 ): {
-  /** The epoch of a partition this replica holds and has not begun to give back, else undefined. */
+  /** The epoch of a partition this replica holds and has not begun to give back, else undefined: where requests are routed. */
   epoch(k: number): number | undefined;
+  /**
+   * The epoch of a partition whose lease this replica still holds, being given back included
+   * (until `release`): what its log's appends are checked with (the store's guard; PostgreSQL checks
+   * (owner, epoch) again in the append's transaction). A partition given back keeps writing while it
+   * stops: a start still in flight finishes (its inbox catches up), the inbox batch and the commands
+   * in hand are recorded, and its consumer leaves the group, before the lease goes to the next
+   * owner. A lost lease is undefined at once.
+   */
+  writable(k: number): number | undefined;
   /** The latest view of the table (owners and their addresses), refreshed every tick. */
   rows(): readonly LeaseRow[];
   /** One tick now (also what `start` runs first). */
@@ -83,6 +94,7 @@ export function leaseKeeper(
       void hooks
         .stop(k, 'released')
         .then(() => leases.release(k, o.replica, h.epoch))
+        .then(() => o.log.info('partition lease released', { partition: k, epoch: h.epoch }))
         .catch((e: Error) => o.log.error('partition release failed (its lease expires instead)', { partition: k, error: e.message }))
         .finally(() => {
           if (held.get(k) === h) held.delete(k);
@@ -120,6 +132,7 @@ export function leaseKeeper(
       const h = held.get(k);
       return h === undefined || h.releasing ? undefined : h.epoch;
     },
+    writable: (k) => held.get(k)?.epoch,
     rows: () => view,
     tick,
     async start() {

@@ -64,7 +64,9 @@ export function partitionedVoting(
   const startPartition = (k: number): Promise<void> =>
     serially(k, async () => {
       const store = await postgresEventStore(url, partitionCategory(ctx.namespace, k), 5, {
-        guard: leases!.guard(k, settings.replica, () => keeper?.epoch(k)),
+        // Checked with the epoch held until the lease is released, a give-back included (see `writable`):
+        // a partition given back while it starts must still catch up its inbox to finish starting.
+        guard: leases!.guard(k, settings.replica, () => keeper?.writable(k)),
       });
       let grpc: GrpcService | undefined;
       const service = eventSourcedService({ ...ctx, store, log }, 'voting', {
@@ -114,7 +116,7 @@ export function partitionedVoting(
     const row = keeper?.rows().find((r) => r.partition === k);
     if (row?.owner === settings.replica)
       return {
-        none: `voting partition ${k} is being stopped or taken back on this replica (${settings.replica}): its lease was lost, given back, or left by this replica's previous process; retry`,
+        none: `voting partition ${k} is moving: being stopped on this replica (${settings.replica}) (its lease given back to balance the replicas, lost, or left by this replica's previous process); retry: its next owner serves it once started`,
       };
     if (row && row.owner !== null && row.live && row.address) return { remote: row.address, owner: row.owner };
     return {

@@ -112,6 +112,65 @@ describe('votingRouter', () => {
   });
 });
 
+describe("votingRouter: a partition moving answers UNAVAILABLE before the caller's deadline, over gRPC", () => {
+  test('no owner for longer than the caller waits: UNAVAILABLE saying why (not DEADLINE_EXCEEDED), also through a forwarding replica', async () => {
+    // Replica y: partition 2 is "starting" there (for ever); replica x forwards partition 2 to y. Both
+    // would wait up to VOTING_FORWARD_TIMEOUT_MS (30 s here), far past the client's 1.5 s deadline.
+    const servers: grpc.Server[] = [];
+    const routers: ReturnType<typeof votingRouter>[] = [];
+    const serve = async (r: ReturnType<typeof votingRouter>): Promise<number> => {
+      const server = new grpc.Server();
+      server.addService(VotingService, r.implementation);
+      servers.push(server);
+      routers.push(r);
+      return new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    };
+    const starting = 'voting partition 2 is starting on this replica (y): rebuilding its state from its log; retry';
+    const y = await serve(votingRouter({ partitions: P, route: () => ({ none: starting }), forwardTimeoutMs: 30_000, log: silentLogger }));
+    const x = await serve(
+      votingRouter({ partitions: P, route: () => ({ remote: `127.0.0.1:${y}`, owner: 'y' }), forwardTimeoutMs: 30_000, log: silentLogger }),
+    );
+    const client = (port: number) => new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const unary = (c: grpc.Client, method: string, req: unknown, encode: (m: never) => Buffer, deadlineMs: number) =>
+      new Promise<unknown>((resolve, reject) =>
+        c.makeUnaryRequest(
+          `/ewx.v1.Voting/${method}`,
+          encode,
+          (b: Buffer) => b,
+          req as never,
+          new grpc.Metadata(),
+          { deadline: Date.now() + deadlineMs },
+          (e, r) => (e ? reject(e) : resolve(r)),
+        ),
+      );
+    const def = VotingService as unknown as Record<string, { requestSerialize: (m: never) => Buffer }>;
+    try {
+      for (const [via, port] of [
+        ['y, where it starts', y],
+        ['x, forwarding to y', x],
+      ] as const) {
+        const c = client(port);
+        for (const [method, req] of [
+          ['SubmitVotes', { votes: [voteFor(sol[2]!, 1)] }],
+          ['GetRound', { solution: sol[2]!, roundId: 'r1' }],
+        ] as const)
+          await assert.rejects(
+            unary(c, method, req, def[method === 'SubmitVotes' ? 'submitVotes' : 'getRound']!.requestSerialize, 1500),
+            (e: grpc.ServiceError) => {
+              assert.equal(e.code, grpc.status.UNAVAILABLE, `${method} through ${via}: ${e.code} ${e.details}`);
+              assert.match(e.details, /voting partition 2 (is starting|is owned by replica y)/, `${method} through ${via}`);
+              return true;
+            },
+          );
+        c.close();
+      }
+    } finally {
+      for (const r of routers) r.close();
+      for (const s of servers) s.forceShutdown();
+    }
+  });
+});
+
 describe('votingRouter over TLS: a replica forwards to another that serves TLS', () => {
   test('with the client TLS settings (CA, client certificate) and VOTING_FORWARD_TLS_NAME: forwarded; without TLS or under a name the certificate lacks: UNAVAILABLE', async () => {
     const pki = testPki();

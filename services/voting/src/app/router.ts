@@ -43,7 +43,8 @@ const UNARY_BY_SOLUTION = ['startRound', 'submitVote', 'getRound', 'listRounds',
  * replica answers the whole API. A request about a solution goes to the partition of the solution
  * (`partitionOf`): answered here if this replica holds it, forwarded to the owner's address (from
  * the lease table) otherwise, UNAVAILABLE naming the owner if it cannot be reached or no replica
- * holds it within the forward timeout (a partition changing hands is waited for). SubmitVotes is split by partition and its answers put back in the request's order.
+ * holds it within the forward timeout (a partition changing hands is waited for) or by the caller's
+ * deadline less a margin, whichever comes first (`answerBy`: the caller gets the refusal and retries). SubmitVotes is split by partition and its answers put back in the request's order.
  * GetStatus answers for every partition (the lowest height, each partition's status, the merged
  * Watch's resume token; see `getStatus`); Watch merges every partition log (`mergedWatch`, when
  * `logs` is given: local partitions from their runtime, the others straight from PostgreSQL).
@@ -86,18 +87,22 @@ export function votingRouter(o: {
   /**
    * The route of partition k once some replica holds it: while a partition changes hands (a
    * rebalance when a replica joins or leaves, a take-over after a lease expired) it has no owner for
-   * a moment; a request waits for one up to the forward timeout instead of failing at once.
+   * a moment; a request waits for one up to the forward timeout instead of failing at once, and
+   * never past `answerBy` (its caller's deadline less a margin): the refusal (UNAVAILABLE, saying
+   * why) reaches the caller before its deadline, so it retries instead of seeing DEADLINE_EXCEEDED.
    */
-  const awaitRoute = async (k: number, forwarded: boolean, what: string): Promise<Route> => {
-    const until = Date.now() + o.forwardTimeoutMs;
+  const awaitRoute = async (k: number, forwarded: boolean, what: string, by = Infinity): Promise<Route> => {
+    const until = Math.min(Date.now() + o.forwardTimeoutMs, by);
     while ('none' in o.route(k) && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
     return routeOf(k, forwarded, what);
   };
 
-  const forward = <Res>(address: string, owner: string, k: number, method: string, request: unknown, md: grpc.Metadata): Promise<Res> => {
+  const forward = <Res>(address: string, owner: string, k: number, method: string, request: unknown, md: grpc.Metadata, by = Infinity): Promise<Res> => {
     const m = md.clone();
     m.set(FORWARDED, '1');
-    const deadline = Date.now() + o.forwardTimeoutMs;
+    // The owner is given until this replica must answer its caller: past it, the owner's answer
+    // would come too late; its own refusal arrives before (it answers by its deadline less a margin).
+    const deadline = Math.min(Date.now() + o.forwardTimeoutMs, by);
     return new Promise<Res>((resolve, reject) => {
       const c = clientOf(address) as unknown as Record<string, (...a: unknown[]) => void>;
       c[method]!.call(c, request, m, { deadline }, (e: grpc.ServiceError | null, res: Res) => {
@@ -119,12 +124,25 @@ export function votingRouter(o: {
     return !isDomainError(e) && typeof s.code === 'number' ? { code: s.code, details: s.details ?? '', metadata: new grpc.Metadata() } : refuse(e);
   };
 
+  /**
+   * When this replica must answer a call at the latest: its deadline less a margin (a fifth of the
+   * time left, 50 ms to 1 s) for the answer to travel, or Infinity if the caller set none.
+   */
+  const answerBy = (call: { getDeadline?: () => grpc.Deadline }): number => {
+    const d = call.getDeadline?.();
+    const at = d instanceof Date ? d.getTime() : typeof d === 'number' ? d : Infinity;
+    if (!Number.isFinite(at)) return Infinity;
+    const left = at - Date.now();
+    return at - Math.max(50, Math.min(1000, Math.floor(left / 5)));
+  };
+
   const bySolution =
     (method: (typeof UNARY_BY_SOLUTION)[number]) =>
     (call: grpc.ServerUnaryCall<{ solution: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
       const solution = typeof call.request?.solution === 'string' ? call.request.solution : '';
       const k = partitionOf(solution, o.partitions);
-      void awaitRoute(k, call.metadata.get(FORWARDED).length > 0, `solution ${solution}`).then((r) => {
+      const by = answerBy(call);
+      void awaitRoute(k, call.metadata.get(FORWARDED).length > 0, `solution ${solution}`, by).then((r) => {
         if ('local' in r) {
           (r.local[method] as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
           return;
@@ -133,7 +151,7 @@ export function votingRouter(o: {
           callback(refuse(unavailable(r.none)) as grpc.ServiceError);
           return;
         }
-        forward(r.remote, r.owner, k, method, call.request, call.metadata).then(
+        forward(r.remote, r.owner, k, method, call.request, call.metadata, by).then(
           (res) => callback(null, res),
           (e) => callback(toError(e) as grpc.ServiceError),
         );
@@ -155,6 +173,7 @@ export function votingRouter(o: {
   ): void => {
     const votes = call.request?.votes ?? [];
     const forwarded = call.metadata.get(FORWARDED).length > 0;
+    const by = answerBy(call);
     const parts = new Map<number, number[]>();
     votes.forEach((v, i) => {
       const k = partitionOf(v.solution, o.partitions);
@@ -165,7 +184,7 @@ export function votingRouter(o: {
     // One partition (the usual batch of one round's votes): passed on whole, limits and errors included.
     if (parts.size <= 1) {
       const k = parts.keys().next().value ?? 0;
-      void awaitRoute(k, forwarded, 'these votes').then((r) => {
+      void awaitRoute(k, forwarded, 'these votes', by).then((r) => {
         if ('local' in r) {
           (r.local.submitVotes as unknown as grpc.handleUnaryCall<unknown, SubmitVotesResponse>)(call, callback);
           return;
@@ -174,7 +193,7 @@ export function votingRouter(o: {
           callback(refuse(unavailable(r.none)) as grpc.ServiceError);
           return;
         }
-        forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', call.request, call.metadata).then(
+        forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', call.request, call.metadata, by).then(
           (res) => callback(null, res),
           (e) => callback(toError(e) as grpc.ServiceError),
         );
@@ -189,14 +208,14 @@ export function votingRouter(o: {
     Promise.all(
       [...parts].map(async ([k, at]) => {
         const request = { votes: at.map((i) => votes[i]!) };
-        const r = await awaitRoute(k, forwarded, 'votes');
+        const r = await awaitRoute(k, forwarded, 'votes', by);
         let out: VoteStatus[];
         try {
           if ('none' in r) throw unavailable(r.none);
           const res =
             'local' in r
               ? await invokeLocal<SubmitVotesResponse>(r.local, 'submitVotes', call as never, request)
-              : await forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', request, call.metadata);
+              : await forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', request, call.metadata, by);
           out = res.results;
         } catch (e) {
           const s = toError(e);
@@ -221,12 +240,13 @@ export function votingRouter(o: {
   };
   /** One partition's own status: answered here, or asked of its owner with STATUS_OF (never forwarded again). */
   const statusOf = async (k: number, call: grpc.ServerUnaryCall<unknown, unknown>, forwarded: boolean): Promise<Status> => {
-    const r = await awaitRoute(k, forwarded, 'status');
+    const by = answerBy(call);
+    const r = await awaitRoute(k, forwarded, 'status', by);
     if ('none' in r) throw unavailable(r.none);
     if ('local' in r) return invokeLocal<Status>(r.local, 'getStatus', call, call.request);
     const md = call.metadata.clone();
     md.set(STATUS_OF, String(k));
-    return forward<Status>(r.remote, r.owner, k, 'getStatus', call.request, md);
+    return forward<Status>(r.remote, r.owner, k, 'getStatus', call.request, md, by);
   };
   /**
    * GetStatus of a partitioned voting: `height` is the lowest across every partition (each records
