@@ -95,15 +95,16 @@ export async function migrate(sql: SqlClient, schema: string): Promise<void> {
   // identity value, as events.position) and the decider's version; the newest few are kept. The
   // serialised state is stored as base64 text: PGlite moves a bytea parameter ~25 times slower.
   await sql.query(`CREATE TABLE IF NOT EXISTS ${schema}.snapshots (
-    position bigint NOT NULL, version text NOT NULL, events bigint NOT NULL, data text NOT NULL,
-    taken_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (version, position))`);
+    position bigint NOT NULL, version text NOT NULL, events bigint NOT NULL, data text,
+    taken_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (version, position), bytes bytea)`);
   // A snapshot is megabytes of base64 that PostgreSQL compresses when it stores it: with lz4 that
   // costs the server about a third of the CPU of the default pglz (measured: 9.1 MB, 67–70 ms vs
   // 193–213 ms), for a value 6 % larger. Only new values are compressed so; old ones read as before.
   // Where lz4 is not built in (PGlite) or the column cannot say (PostgreSQL < 14), left as it is.
   // Since binary snapshots (SqlStoreOptions.binarySnapshots): the state's bytes as they are, in
   // `bytes`, and `data` NULL; a snapshot written before has its base64 in `data` and reads as before.
-  // Checked first, so a start of a migrated log takes no table lock.
+  // A table created before that has no `bytes` and a NOT NULL `data`: altered once, checked first
+  // so that a start of a migrated (or new) log takes no table lock.
   const bytesColumn = await sql.query(
     `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'snapshots' AND column_name = 'bytes'`,
     [schema],
