@@ -142,11 +142,14 @@ function sqlSource(
     async snapshot(service) {
       const t = await query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [`${schema(service)}.snapshots`]);
       if (!t[0]?.t) return undefined;
-      const rows = await query<{ position: string | number; version: string; events: string | number; data: string }>(
-        `SELECT position, version, events, data FROM ${schema(service)}.snapshots ORDER BY position DESC, taken_at DESC LIMIT 1`,
+      // Every column: a log written before binary snapshots has no `bytes` (its snapshots are base64 in `data`).
+      const rows = await query<{ position: string | number; version: string; events: string | number; data: string | null; bytes?: Uint8Array | null }>(
+        `SELECT * FROM ${schema(service)}.snapshots ORDER BY position DESC, taken_at DESC LIMIT 1`,
       );
       const r = rows[0];
-      return r === undefined ? undefined : { position: BigInt(r.position), version: r.version, events: Number(r.events), data: Buffer.from(r.data, 'base64') };
+      if (r === undefined) return undefined;
+      const data = r.bytes !== undefined && r.bytes !== null ? Buffer.from(r.bytes) : Buffer.from(r.data ?? '', 'base64');
+      return { position: BigInt(r.position), version: r.version, events: Number(r.events), data };
     },
     close,
   };

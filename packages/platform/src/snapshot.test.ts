@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPglite } from './eventstore/pglite.js';
 import { pgliteEventStore } from './eventstore/pglite.js';
+import { postgresEventStore } from './eventstore/postgres.js';
+import { realInfra, uniqueNamespace } from './testing/infra.js';
 import type { RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
 import { createRuntime, type Decider } from './runtime.js';
@@ -120,6 +122,36 @@ test('runtime: a start from a snapshot plus the tail equals a full replay; every
   await c.stop();
   await full.stop();
   await db.close();
+});
+
+const { infra, skip } = await realInfra();
+
+test('runtime on PostgreSQL: the snapshot is stored as bytes and a start restores from it; snapshot + tail = full replay', { skip }, async () => {
+  const category = uniqueNamespace('snappg');
+  const store = await postgresEventStore(infra!.databaseUrl, category, 2);
+  const opts = { snapshots: { every: 4, version: 1 } };
+  const a = createRuntime('snappg', store, toy, recording(), opts);
+  await a.start();
+  for (let i = 1; i <= 10; i++) await a.execute(`s${i % 3}`, add(i), { signer: 'acct', nonce: BigInt(i) });
+  await a.stop();
+  const sql = store as unknown as { projectionQuery(t: string): Promise<{ rows: { data: string | null; bytes: Uint8Array | null }[] }> };
+  const rows = (await sql.projectionQuery(`SELECT data, bytes FROM ewx_${category}.snapshots`)).rows;
+  assert.ok(rows.length > 0 && rows.every((r) => r.data === null && r.bytes !== null), 'stored as bytes, no base64');
+  await a.execute('s1', add(11), { signer: 'acct', nonce: 11n }); // a tail after the last snapshot
+
+  const logB = recording();
+  const b = createRuntime('snappg', store, toy, logB, { snapshots: { every: 1000, version: 1 } });
+  const full = createRuntime('snappg', store, toy, recording());
+  await b.start();
+  await full.start();
+  assert.ok(logB.lines.includes('state restored from a snapshot'), logB.lines.join('\n'));
+  assert.equal(b.position(), full.position());
+  assert.equal(firstDifference(b.state(), full.state()), undefined, 'snapshot + tail = full replay');
+  assert.equal(b.lastNonce('acct'), 11n);
+  await b.stop();
+  await full.stop();
+  await sql.projectionQuery(`DROP SCHEMA ewx_${category} CASCADE`);
+  await store.close();
 });
 
 test('runtime: a snapshot of another version, or unreadable, is ignored with a log line (full replay)', async () => {

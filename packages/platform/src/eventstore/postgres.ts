@@ -45,5 +45,5 @@ export async function postgresEventStore(url: string, category: string, poolSize
   const sql = pgClient(pool);
   const schema = schemaFor(category);
   await migrate(sql, schema);
-  return sqlEventStore(sql, schema, opts);
+  return sqlEventStore(sql, schema, { binarySnapshots: true, ...opts });
 }
