@@ -1,4 +1,4 @@
-import type { SqlExecutor, SqlProjections } from './eventstore/sql.js';
+import { sqlProjectionsOf, type SqlExecutor, type SqlProjections } from './eventstore/sql.js';
 import { comparePositions, START, type EventStore, type LogPosition, type RecordedEvent } from './eventstore/types.js';
 import type { Logger } from './log.js';
 import type { Runtime } from './runtime.js';
@@ -131,5 +131,22 @@ export function followFold<S>(runtime: Runtime<S>, fold: LogFold, log: Logger, w
       if (timer) clearTimeout(timer);
       await running;
     },
+  };
+}
+
+/**
+ * One projection per store in a process, made on first use: `sql` where the store has SQL tables
+ * (PostgreSQL, PGlite), `memory` otherwise (KurrentDB). The API and the background follower share it.
+ */
+export function perStore<P>(sql: (store: EventStore, sql: SqlProjections) => P, memory: (store: EventStore) => P): (store: EventStore) => P {
+  const made = new WeakMap<EventStore, P>();
+  return (store) => {
+    let p = made.get(store);
+    if (!p) {
+      const projections = sqlProjectionsOf(store);
+      p = projections ? sql(store, projections) : memory(store);
+      made.set(store, p);
+    }
+    return p;
   };
 }

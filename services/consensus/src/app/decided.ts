@@ -3,7 +3,7 @@ import {
   followFold,
   memoryFold,
   sqlFold,
-  sqlProjectionsOf,
+  perStore,
   type EventStore,
   type LogFold,
   type Logger,
@@ -228,21 +228,11 @@ export async function rebuildDecided(sql: SqlProjections): Promise<void> {
   });
 }
 
-const projections = new WeakMap<EventStore, DecidedRounds>();
-
 /**
  * The decided rounds a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory
  * otherwise (KurrentDB). One per store in a process (the API and `followDecided` share it).
  */
-export function decidedRounds(store: EventStore): DecidedRounds {
-  let d = projections.get(store);
-  if (!d) {
-    const sql = sqlProjectionsOf(store);
-    d = sql ? sqlDecided(store, sql) : memoryDecided(store);
-    projections.set(store, d);
-  }
-  return d;
-}
+export const decidedRounds: (store: EventStore) => DecidedRounds = perStore(sqlDecided, memoryDecided);
 
 /** Keeps the projection near the log's end in the background (at most `everyMs` after an event). */
 export const followDecided = <S>(runtime: Runtime<S>, decided: DecidedRounds, log: Logger, everyMs = 1000): { stop(): Promise<void> } =>

@@ -3,7 +3,7 @@ import {
   followFold,
   memoryFold,
   sqlFold,
-  sqlProjectionsOf,
+  perStore,
   type EventStore,
   type LogFold,
   type Logger,
@@ -353,21 +353,11 @@ export async function rebuildListing(sql: SqlProjections): Promise<void> {
   });
 }
 
-const listings = new WeakMap<EventStore, RoundListing>();
-
 /**
  * The listing a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory otherwise
  * (KurrentDB). One per store in a process (the API and `followListing` share it).
  */
-export function roundListing(store: EventStore): RoundListing {
-  let l = listings.get(store);
-  if (!l) {
-    const sql = sqlProjectionsOf(store);
-    l = sql ? sqlListing(store, sql) : memoryListing(store);
-    listings.set(store, l);
-  }
-  return l;
-}
+export const roundListing: (store: EventStore) => RoundListing = perStore(sqlListing, memoryListing);
 
 /**
  * Keeps the listing near the log's end in the background: at most `everyMs` after an event is
