@@ -151,12 +151,21 @@ export interface GrpcServerOptions {
 const bind = (server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> =>
   new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
 
+/**
+ * How long a stop lets open calls finish before it cancels them: `GRPC_SHUTDOWN_GRACE_MS`, 3,000 by
+ * default (read at each stop; keep it under Kubernetes' termination grace period).
+ */
+const shutdownGraceMs = (): number => {
+  const ms = Number(process.env.GRPC_SHUTDOWN_GRACE_MS);
+  return Number.isSafeInteger(ms) && ms >= 0 && process.env.GRPC_SHUTDOWN_GRACE_MS !== '' ? ms : 3000;
+};
+
 const shutdown = (server: grpc.Server): Promise<void> =>
   new Promise<void>((resolve) => {
     const t = setTimeout(() => {
       server.forceShutdown();
       resolve();
-    }, 3000);
+    }, shutdownGraceMs());
     server.tryShutdown(() => {
       clearTimeout(t);
       resolve();
