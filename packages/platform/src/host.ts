@@ -51,7 +51,26 @@ export interface ServiceContext {
 export interface StartHooks {
   /** The state is rebuilt from the log: queries can be answered (commands are still refused). */
   queryable?(): Promise<void> | void;
+  /**
+   * Aborts the start (a voting partition whose lease is lost or given back while it starts): the
+   * waits for the consumer group and for the inbox to catch up end at once, a consumer that joined
+   * leaves the group, and the start rejects with a {@link StartAborted}; `stop` then stops the rest.
+   * Unset (every unpartitioned service): a start runs to its end.
+   */
+  signal?: AbortSignal;
 }
+
+/** What an aborted start rejects with (see {@link StartHooks.signal}). */
+export class StartAborted extends Error {
+  readonly isStartAborted = true;
+  constructor(where: string, reason: unknown) {
+    const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : undefined;
+    super(`start aborted ${where}${why && !(reason instanceof DOMException) ? `: ${why}` : ''}`);
+    this.name = 'StartAborted';
+  }
+}
+export const isStartAborted = (e: unknown): e is StartAborted =>
+  typeof e === 'object' && e !== null && (e as { isStartAborted?: unknown }).isStartAborted === true;
 
 export interface ServiceInstance {
   readonly grpc: readonly GrpcService[];
@@ -71,14 +90,17 @@ export const DEFAULT_CATCH_UP_TIMEOUT_MS = 60_000;
 
 /**
  * Runs one wait of a start and logs it: what it waits for when it begins, every 5 s while it lasts
- * (with `hint`: why it may last), and how long it took. `limitMs` stops waiting (returns false).
+ * (with `hint`: why it may last), and how long it took. `limitMs` stops waiting (returns false);
+ * `signal` aborts it (rejects with a StartAborted; `wait` itself is left to end on its own).
  */
 export async function startWait(
   log: Logger,
   what: string,
   wait: () => Promise<unknown>,
-  o: { hint?: string; limitMs?: number; fields?: () => Record<string, unknown> } = {},
+  o: { hint?: string; limitMs?: number; fields?: () => Record<string, unknown>; signal?: AbortSignal } = {},
 ): Promise<boolean> {
+  const signal = o.signal;
+  if (signal?.aborted) throw new StartAborted(`before waiting for ${what}`, signal.reason);
   const t0 = Date.now();
   log.info(`start: waiting for ${what}`, o.hint ? { why: o.hint } : undefined);
   const ticker = setInterval(
@@ -86,9 +108,21 @@ export async function startWait(
     5000,
   );
   let limit: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     const done = await Promise.race([
       wait().then(() => true),
+      ...(signal === undefined
+        ? []
+        : [
+            new Promise<never>((_, reject) => {
+              onAbort = () => {
+                log.info(`start: ${what}: aborted`, { ms: Date.now() - t0, ...o.fields?.() });
+                reject(new StartAborted(`while waiting for ${what}`, signal.reason));
+              };
+              signal.addEventListener('abort', onAbort, { once: true });
+            }),
+          ]),
       ...(o.limitMs === undefined
         ? []
         : [
@@ -103,6 +137,7 @@ export async function startWait(
   } finally {
     clearInterval(ticker);
     clearTimeout(limit);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -153,6 +188,8 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   let unobserveRelay: (() => void) | undefined;
   let unobserveGauges: (() => void) | undefined;
   let inbox: Consumer | undefined;
+  /** An aborted start's join still under way: `stop` waits for it (its consumer, once joined, leaves at once). */
+  let joining: Promise<unknown> | undefined;
   let reactions: { stop(): Promise<void> } | undefined;
   const group = inboxGroupOf(instance, ctx.namespace);
   const catchUpLimitMs = ctx.env.int('INBOX_CATCH_UP_TIMEOUT_MS', DEFAULT_CATCH_UP_TIMEOUT_MS, 0, 3_600_000);
@@ -163,11 +200,16 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
     grpc: o.grpc(runtime),
     async start(hooks) {
       const t0 = Date.now();
+      const signal = hooks?.signal;
+      const notAborted = (where: string): void => {
+        if (signal?.aborted) throw new StartAborted(where, signal.reason);
+      };
       const inboxed = Object.keys(o.inbox).length > 0;
       // A bus that tails the logs themselves (embedded) needs no outbox relay and has no group members.
       const tailsLogs = (ctx.bus as { tailsLogs?: boolean }).tailsLogs === true;
       refuse('rebuilding its state from its log');
       await runtime.start();
+      notAborted('after rebuilding its state');
       if (!tailsLogs) relay = startRelay(ctx.store, ctx.bus, name, log, ctx.namespace, instance, runRecords);
       if (relay) {
         const r = relay;
@@ -175,19 +217,54 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
       }
       if (o.gauges) unobserveGauges = observeServiceGauges(instance, o.gauges(runtime));
       await hooks?.queryable?.();
+      notAborted('once queryable');
       if (inboxed) {
         refuse(`joining its Kafka consumer group ${group}`);
         // A broker that is down at start is waited for (with backoff, logged), not a crash loop.
-        await startWait(
+        const join = retryForever(
+          'inbox: joining the consumer group',
           log,
-          `the inbox to join consumer group ${group}`,
-          async () => {
-            inbox = await retryForever('inbox: joining the consumer group', log, () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace));
-          },
-          tailsLogs
-            ? {}
-            : { hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once' },
-        );
+          () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace),
+          () => signal?.aborted === true,
+        ).then(async (c) => {
+          // Joined after its start was aborted: leaves the group at once.
+          if (signal?.aborted) await c?.stop();
+          else inbox = c;
+        });
+        try {
+          await startWait(
+            log,
+            `the inbox to join consumer group ${group}`,
+            () => join,
+            tailsLogs
+              ? { signal }
+              : {
+                  hint: 'a member of a killed process stays in the group until its session times out (KAFKA_SESSION_TIMEOUT_MS); a stopped one leaves at once',
+                  signal,
+                },
+          );
+        } catch (e) {
+          if (isStartAborted(e)) joining = join.catch(() => undefined);
+          throw e;
+        }
+        try {
+          await catchUp();
+          notAborted('once its inbox caught up');
+        } catch (e) {
+          // Aborted: the consumer leaves its group now (its batch in hand recorded first), not at the stop.
+          if (isStartAborted(e) && inbox) {
+            const c = inbox;
+            inbox = undefined;
+            await c.stop();
+          }
+          throw e;
+        }
+      }
+      runtime.refuseCommands(undefined);
+      reactions = o.reactions?.(runtime);
+      log.info('start: commands accepted', { ms: Date.now() - t0, position: runtime.position() });
+
+      async function catchUp(): Promise<void> {
         const caughtUp = inbox?.caughtUp;
         if (caughtUp) {
           refuse('catching up on its inbox');
@@ -202,7 +279,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
                 })
               ).messages;
             },
-            { limitMs: catchUpLimitMs, fields: () => (behind === undefined ? {} : { messages: behind }) },
+            { limitMs: catchUpLimitMs, fields: () => (behind === undefined ? {} : { messages: behind }), signal },
           );
           if (!done)
             log.warn('start: accepting commands before the inbox caught up (INBOX_CATCH_UP_TIMEOUT_MS); see the inbox errors above', {
@@ -210,12 +287,10 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
             });
         }
       }
-      runtime.refuseCommands(undefined);
-      reactions = o.reactions?.(runtime);
-      log.info('start: commands accepted', { ms: Date.now() - t0, position: runtime.position() });
     },
     async stop() {
       await reactions?.stop();
+      await joining;
       await inbox?.stop();
       unobserveRelay?.();
       unobserveGauges?.();

@@ -251,7 +251,8 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
         async caughtUp(onProgress) {
           const messages = behind();
           let last = Date.now();
-          for (let n = messages; n > 0; n = behind()) {
+          // Ends once stopped too (a start that gave up waiting or was aborted): nothing counts down any more.
+          for (let n = messages; n > 0 && consumers.has(handle); n = behind()) {
             if (Date.now() - last >= 5000) {
               onProgress?.(n);
               last = Date.now();

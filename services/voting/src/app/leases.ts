@@ -1,4 +1,4 @@
-import type { LeaseRow, Logger, PartitionLeases } from '@ewx/platform';
+import { isStartAborted, type LeaseRow, type Logger, type PartitionLeases } from '@ewx/platform';
 
 /**
  * What one replica does at a lease tick, given the lease table: keep at most its fair share
@@ -55,7 +55,7 @@ export function leaseKeeper(
    * The epoch of a partition whose lease this replica still holds, being given back included
    * (until `release`): what its log's appends are checked with (the store's guard; PostgreSQL checks
    * (owner, epoch) again in the append's transaction). A partition given back keeps writing while it
-   * stops: a start still in flight finishes (its inbox catches up), the inbox batch and the commands
+   * stops: a start still in flight is aborted (the service's hook), the inbox batch and the commands
    * in hand are recorded, and its consumer leaves the group, before the lease goes to the next
    * owner. A lost lease is undefined at once.
    */
@@ -107,6 +107,8 @@ export function leaseKeeper(
       held.set(k, h);
       o.log.info('partition lease taken: starting it here', { partition: k, epoch });
       void hooks.start(k, epoch).catch(async (e: Error) => {
+        // Aborted by its stop (lease lost, given back, replica stopping): that stop releases what is still held.
+        if (isStartAborted(e)) return;
         o.log.error('partition start failed: giving its lease back', { partition: k, error: e.message });
         if (held.get(k) === h) held.delete(k);
         await hooks.stop(k, 'released').catch(() => undefined);

@@ -1,6 +1,7 @@
 import {
   channelCredentials,
   eventSourcedService,
+  isStartAborted,
   partitionLeases,
   postgresEventStore,
   schemaFor,
@@ -60,12 +61,23 @@ export function partitionedVoting(
     );
     return next;
   };
+  /**
+   * The start of each partition in flight or queued here, aborted by its stop (lease lost, given back,
+   * replica stopping): it stops waiting for its consumer group and its inbox catch-up at once.
+   */
+  const starts = new Map<number, AbortController>();
 
-  const startPartition = (k: number): Promise<void> =>
-    serially(k, async () => {
+  const startPartition = (k: number): Promise<void> => {
+    const abort = new AbortController();
+    starts.set(k, abort);
+    return serially(k, async () => {
+      if (abort.signal.aborted) {
+        log.info('partition start aborted here before it began', { partition: k, why: String(abort.signal.reason) });
+        return;
+      }
       const store = await postgresEventStore(url, partitionCategory(ctx.namespace, k), 5, {
         // Checked with the epoch held until the lease is released, a give-back included (see `writable`):
-        // a partition given back while it starts must still catch up its inbox to finish starting.
+        // a partition given back still records the inbox batch and commands in hand while it stops.
         guard: leases!.guard(k, settings.replica, () => keeper?.writable(k)),
       });
       let grpc: GrpcService | undefined;
@@ -84,6 +96,7 @@ export function partitionedVoting(
           queryable: () => {
             entry.queryable = true;
           },
+          signal: abort.signal,
         });
         entry.queryable = true;
         log.info('partition serving here', { partition: k, position: service.runtime.position() });
@@ -92,12 +105,23 @@ export function partitionedVoting(
         entry.gone.abort();
         await service.stop().catch(() => undefined);
         await store.close().catch(() => undefined);
+        if (isStartAborted(e)) log.info('partition start aborted here: stopped', { partition: k, error: e.message });
         throw e;
       }
+    }).finally(() => {
+      if (starts.get(k) === abort) starts.delete(k);
     });
+  };
 
-  const stopPartition = (k: number, why: string): Promise<void> =>
-    serially(k, async () => {
+  const stopPartition = (k: number, why: 'lost' | 'released' | 'stopping'): Promise<void> => {
+    // A start in flight has nothing that must finish: what its inbox recorded is in the log (fenced by
+    // owner and epoch), the rest is redelivered to the next owner. It stops waiting now.
+    starts
+      .get(k)
+      ?.abort(
+        new Error(why === 'lost' ? 'its lease was lost to another replica' : why === 'released' ? 'its lease is being given back' : 'this replica is stopping'),
+      );
+    return serially(k, async () => {
       const entry = running.get(k);
       if (!entry) return;
       running.delete(k);
@@ -106,6 +130,7 @@ export function partitionedVoting(
       await entry.store.close();
       log.info('partition stopped here', { partition: k, why });
     });
+  };
 
   const route = (k: number): Route => {
     const entry = running.get(k);
