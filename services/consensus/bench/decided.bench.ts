@@ -12,7 +12,8 @@
  * DECIDED_BENCH_VOTES (20), DECIDED_BENCH_PAGE (100).
  */
 import assert from 'node:assert/strict';
-import { createRuntime, generateKeyPair, pgliteEventStore, postgresEventStore, schemaFor, signBytes, silentLogger, type EventStore } from '@ewx/platform';
+import { createRuntime, generateKeyPair, pgliteEventStore, signBytes, silentLogger, type EventStore } from '@ewx/platform';
+import { withPostgresSchema } from '@ewx/platform/testing';
 import { loadAverage } from '@ewx/platform/testing/memory';
 import { consensusGrpc } from '../src/api/grpc.js';
 import {
@@ -118,18 +119,7 @@ const loadBefore = loadAverage();
 const out: Record<string, unknown> = {};
 const url = process.env.MEMORY_BENCH_DATABASE_URL;
 if (url) {
-  const category = `consensus_decided_bench_${process.pid}`;
-  const store = await postgresEventStore(url, category);
-  try {
-    out.postgres = await figures(store);
-  } finally {
-    await store.close();
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(category)} CASCADE`);
-    await client.end();
-  }
+  out.postgres = await withPostgresSchema(url, `consensus_decided_bench_${process.pid}`, figures);
 } else {
   const store = await pgliteEventStore('consensus_decided_bench');
   out.pglite = await figures(store);

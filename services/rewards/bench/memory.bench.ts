@@ -14,7 +14,8 @@
  * PostgreSQL, in a schema of its own dropped at the end).
  */
 import * as v8 from 'node:v8';
-import { encodePosition, pgliteEventStore, postgresEventStore, schemaFor, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
+import { encodePosition, pgliteEventStore, type EventData, type EventStore, type RecordedEvent } from '@ewx/platform';
+import { withPostgresSchema } from '@ewx/platform/testing';
 import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
 import { periodArchive } from '../src/app/archive.js';
 import { periodRows } from '../src/domain/closed.js';
@@ -161,18 +162,7 @@ await pglite.close();
 let postgresFigures: Record<string, number> | undefined;
 const url = process.env.MEMORY_BENCH_DATABASE_URL;
 if (url) {
-  const category = `rewards_memory_bench_${process.pid}`;
-  const pgStore = await postgresEventStore(url, category);
-  try {
-    postgresFigures = await storeFigures(pgStore);
-  } finally {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(category)} CASCADE`);
-    await client.end();
-    await pgStore.close();
-  }
+  postgresFigures = await withPostgresSchema(url, `rewards_memory_bench_${process.pid}`, storeFigures);
 }
 console.log(
   JSON.stringify(

@@ -16,13 +16,12 @@ import assert from 'node:assert/strict';
 import {
   createRuntime,
   pgliteEventStore,
-  postgresEventStore,
-  schemaFor,
   silentLogger,
   type EventData,
   type EventStore,
   type Runtime,
 } from '@ewx/platform';
+import { withPostgresSchema } from '@ewx/platform/testing';
 import { loadAverage } from '@ewx/platform/testing/memory';
 import { RoundState } from '@ewx/proto/voting';
 import { votingGrpc } from '../src/api/grpc.js';
@@ -149,18 +148,7 @@ const loadBefore = loadAverage();
 const out: Record<string, unknown> = {};
 const url = process.env.MEMORY_BENCH_DATABASE_URL;
 if (url) {
-  const category = `voting_finished_bench_${process.pid}`;
-  const store = await postgresEventStore(url, category);
-  try {
-    out.postgres = await figures(store);
-  } finally {
-    await store.close();
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(category)} CASCADE`);
-    await client.end();
-  }
+  out.postgres = await withPostgresSchema(url, `voting_finished_bench_${process.pid}`, figures);
 } else {
   const store = await pgliteEventStore('voting_finished_bench');
   out.pglite = await figures(store);

@@ -3,6 +3,9 @@ import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { postgresEventStore } from '../eventstore/postgres.js';
+import { schemaFor } from '../eventstore/sql.js';
+import type { EventStore } from '../eventstore/types.js';
 
 /**
  * Real Kafka and PostgreSQL for integration tests. In CI (EWX_REQUIRE_INFRA=1) a missing broker or
@@ -178,3 +181,23 @@ export const serviceEnv = (infra: RealInfra, ns: string, admin: string, more: Re
   BLOCK_TIME_MS: 'manual',
   ...more,
 });
+
+/**
+ * Runs `use` on an event store of `category` in a PostgreSQL schema of its own at `url`, then closes
+ * the store and drops the schema (the benches' PostgreSQL figures leave nothing behind).
+ */
+export async function withPostgresSchema<T>(url: string, category: string, use: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = await postgresEventStore(url, category);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${schemaFor(category)} CASCADE`);
+    } finally {
+      await client.end();
+    }
+  }
+}
