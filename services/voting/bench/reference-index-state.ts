@@ -56,7 +56,7 @@ export interface Round {
  * round that left the state: a round id is used once, a late vote's refusal). A round stays in
  * `VotingState.rounds` while it may still change (Active, closed and waiting for consensus, or
  * unresolved with its RETRY_ONCE policy owed); once settled, or unresolved with nothing owed, it
- * leaves `rounds` and keeps only its place here: its id and `FACTS` small integers (docs/SCALING.md
+ * leaves `rounds` and keeps only its place here: its id and `FACTS` small integers (docs/scaling-history.md
  * section 4 item 3). The rest is read back from the log (`app/archive.ts`): what `RoundStarted`
  * said from the round's own stream, the settlement from consensus's stream in voting's inbox.
  */
@@ -159,7 +159,7 @@ export interface VotingState {
    * key `solution\u0000roundId`. The rounds that may still change: Active, closed and waiting for
    * consensus (its snapshot and votes emptied at the close, see `Round.snapshot`), or unresolved
    * with their RETRY_ONCE policy owed. A round that is done leaves it (see `SolutionRounds`), so the
-   * state keeps an id and four numbers per finished round, not its summary (docs/SCALING.md section 4 item 3).
+   * state keeps an id and four numbers per finished round, not its summary (docs/scaling-history.md section 4 item 3).
    */
   readonly rounds: Map<string, Round>;
   /** Rounds still Active, for expiry on each block. */

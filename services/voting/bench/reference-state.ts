@@ -72,7 +72,7 @@ export interface VotingState {
    * key `solution\u0000roundId`. Every round ever started, for the rules (a round id is used once;
    * a late vote's refusal; the unresolved policy) and the status queries; a closed round keeps only
    * its summary (see `Round.snapshot`), so the state grows by a few hundred bytes per round, not per vote
-   * (docs/SCALING.md section 4 item 3).
+   * (docs/scaling-history.md section 4 item 3).
    */
   readonly rounds: Map<string, Round>;
   /** Rounds still Active, for expiry on each block. */

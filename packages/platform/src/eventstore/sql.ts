@@ -141,7 +141,7 @@ export interface SqlStoreOptions {
    * Snapshots stored as their bytes (a bytea bound as a binary parameter) instead of base64 text
    * (PostgreSQL; PGlite keeps base64: it moves a bytea parameter ~25 times slower). Measured on a
    * 6 MB state: the server's CPU per snapshot about halved (no text to parse, a quarter fewer bytes
-   * to compress and store), no base64 in the service (docs/SCALING.md, section 4 item 4). Either
+   * to compress and store), no base64 in the service (docs/scaling-history.md, section 4 item 4). Either
    * form is read whatever this says.
    */
   readonly binarySnapshots?: boolean;
