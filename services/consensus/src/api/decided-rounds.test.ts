@@ -240,11 +240,14 @@ describe('consensus API: decided rounds that left the state answer as when they 
       'r8 left at its close, the fourth never attested',
     );
     await compare(a, 'after r8 left at its close');
-    await assert.rejects(a.rt.execute(solutionStream(SOL), (s) => decide(late, s)), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'FAILED_PRECONDITION');
-      assert.match(e.message, /round r8 of solution sol1 .*attestation window closed/);
-      return true;
-    });
+    await assert.rejects(
+      a.rt.execute(solutionStream(SOL), (s) => decide(late, s)),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'FAILED_PRECONDITION');
+        assert.match(e.message, /round r8 of solution sol1 .*attestation window closed/);
+        return true;
+      },
+    );
   });
 
   test('after a restart from the snapshot stored at the stop: the same state as a full replay, the same answers; the maps hold no decided round', async () => {

@@ -66,7 +66,11 @@ async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint:
     return execute(solutionStream(solution), { type: 'Attest', validator: k.address, solution, roundId, tally, merkleRoot: honest.merkleRoot, signature });
   };
   const blocks = (count: number) => execute(CHAIN_STREAM, { type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count });
-  await execute(VALIDATORS_STREAM, { type: 'ConfigureValidators', validators: keys.map((k) => k.address), ...(window === undefined ? {} : { attestationWindow: window }) });
+  await execute(VALIDATORS_STREAM, {
+    type: 'ConfigureValidators',
+    validators: keys.map((k) => k.address),
+    ...(window === undefined ? {} : { attestationWindow: window }),
+  });
   for (const [i, roundId] of ids(rounds).entries()) {
     const kind = i % 6;
     for (const solution of SOLUTIONS) {

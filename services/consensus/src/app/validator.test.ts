@@ -239,7 +239,9 @@ describe('the attestation window: a validator that comes back (PostgreSQL)', { s
       assert.deepEqual(attestedBy(back, keys[3]!.address), ['late']);
       assert.equal(back.state().rounds.get(roundKey('s1', 'late'))!.attestations.get(keys[3]!.address)!.dissent, false);
       assert.deepEqual(warnings, [], 'nothing refused, nothing retried');
-      const own = (await back.store.readAll(START, 1000)).filter((e) => e.type === 'AttestationRecorded' && (e.data as { validator?: string }).validator === keys[3]!.address);
+      const own = (await back.store.readAll(START, 1000)).filter(
+        (e) => e.type === 'AttestationRecorded' && (e.data as { validator?: string }).validator === keys[3]!.address,
+      );
       assert.deepEqual(
         own.map((e) => (e.data as { roundId?: string }).roundId),
         ['late'],

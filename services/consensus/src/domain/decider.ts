@@ -73,7 +73,12 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
         throw invalid('ATTESTATION_WINDOW_BLOCKS', `expected 1 to ${MAX_ATTESTATION_WINDOW} blocks, got ${w}`);
       const same = c.validators.length === s.validators.length && c.validators.every((v, i) => s.validators[i] === v) && w === s.attestationWindow;
       if (same) return [];
-      return [consensusEvent({ type: 'ValidatorSetConfigured', data: w === undefined ? { validators: [...c.validators] } : { validators: [...c.validators], attestationWindow: w } })];
+      return [
+        consensusEvent({
+          type: 'ValidatorSetConfigured',
+          data: w === undefined ? { validators: [...c.validators] } : { validators: [...c.validators], attestationWindow: w },
+        }),
+      ];
     }
     case 'Attest':
       return decideAttestation(s, c);

@@ -241,7 +241,11 @@ describe('bounded memory while a validator stays down: the attestation window', 
     closedRound(s, 'f', 30);
     const lateR = attest(s, keys[3]!, 'r');
     const lateF = attest(s, keys[3]!, 'f');
-    for (const k of keys.slice(0, 3)) s.after(attest(s, k, 'r'), attest(s, k, 'f', (t) => ({ ...t, top: t.top - 1 })));
+    for (const k of keys.slice(0, 3))
+      s.after(
+        attest(s, k, 'r'),
+        attest(s, k, 'f', (t) => ({ ...t, top: t.top - 1 })),
+      );
     assert.equal(s.state.rounds.get(roundKey('s1', 'r'))!.attestationsClose, 11 + W);
     s.given(ev('BlocksProduced', { from: 1, to: 11 + W - 1 }));
     s.when(lateR).then((events) => {
@@ -262,7 +266,9 @@ describe('bounded memory while a validator stays down: the attestation window', 
     const late = attest(kept.s, kept.keys[3]!, 'f');
     for (const k of kept.keys.slice(0, 3)) kept.s.after(attest(kept.s, k, 'f', (t) => ({ ...t, top: t.top - 1 })));
     kept.s.given(ev('BlocksProduced', { from: 1, to: 11 + W - 1 }));
-    kept.s.when(late).then((events) => assert.equal((events[0]!.data as unknown as AttestationRecordedEvent).dissent, true, 'a dissent within the window is recorded'));
+    kept.s
+      .when(late)
+      .then((events) => assert.equal((events[0]!.data as unknown as AttestationRecordedEvent).dissent, true, 'a dissent within the window is recorded'));
     const again = downSpec(evolveKeepingRounds, W);
     closedRound(again.s, 'f', 30);
     const tooLate = attest(again.s, again.keys[3]!, 'f');
@@ -282,7 +288,11 @@ describe('bounded memory while a validator stays down: the attestation window', 
     for (const k of keys.slice(0, 3)) s.after(attest(s, k, 'new'));
     assert.equal(s.state.rounds.get(roundKey('s1', 'new'))!.attestationsClose, 30 + W, 'decided at 30, after its end block 11');
     s.given(ev('BlocksProduced', { from: 31, to: 30 + W }));
-    assert.deepEqual([...s.state.rounds.values()].map((r) => r.roundId), ['old'], 'the round decided before the window waits for the 4th');
+    assert.deepEqual(
+      [...s.state.rounds.values()].map((r) => r.roundId),
+      ['old'],
+      'the round decided before the window waits for the 4th',
+    );
     assert.equal(s.state.rounds.get(roundKey('s1', 'old'))!.attestationsClose, undefined);
   });
 

@@ -218,6 +218,12 @@ export interface Settlement {
   tally: Tally | undefined;
   merkleRoot: string;
   attestations: Attestation[];
+  /**
+   * Decided: the validator set that decided it. A member without an attestation has not attested
+   * yet, or never will: a decided round takes late attestations only during the attestation window
+   * recorded with the set (ATTESTATION_WINDOW_BLOCKS blocks after its end or its decision, whichever
+   * is later); after it, an attestation is refused and the list stays as it is.
+   */
   validators: string[];
   /**
    * The round's state in the names voting uses (the SPEC's round lifecycle): ACTIVE (open for
