@@ -240,26 +240,23 @@ describe("consensus's decided rounds (a projection of its log): rebuilt from the
   });
 
   describe('on PostgreSQL', { skip }, () => {
-    let store: EventStore | undefined;
+    const stores: EventStore[] = [];
     after(async () => {
-      if (store) await sqlProjectionsOf(store)!.projectionQuery(`DROP SCHEMA ${sqlProjectionsOf(store)!.projectionSchema} CASCADE`);
-      await store?.close();
+      for (const store of stores) {
+        await sqlProjectionsOf(store)!.projectionQuery(`DROP SCHEMA ${sqlProjectionsOf(store)!.projectionSchema} CASCADE`);
+        await store.close();
+      }
     });
+    const storeOf = async (tag: string) => {
+      const store = await postgresEventStore(infra!.databaseUrl, `${uniqueNamespace(tag)}_consensus`);
+      stores.push(store);
+      return store;
+    };
     test('on PostgreSQL', async () => {
-      store = await postgresEventStore(infra!.databaseUrl, `${uniqueNamespace('cd')}_consensus`);
-      await check(store, 12);
+      await check(await storeOf('cd'), 12);
     });
-  });
-
-  describe('on PostgreSQL, with an attestation window of 2 blocks (the fourth validator never attests some rounds: they leave at its close)', { skip }, () => {
-    let store: EventStore | undefined;
-    after(async () => {
-      if (store) await sqlProjectionsOf(store)!.projectionQuery(`DROP SCHEMA ${sqlProjectionsOf(store)!.projectionSchema} CASCADE`);
-      await store?.close();
-    });
-    test('on PostgreSQL', async () => {
-      store = await postgresEventStore(infra!.databaseUrl, `${uniqueNamespace('cdw')}_consensus`);
-      await check(store, 12, 2);
+    test('on PostgreSQL, with an attestation window of 2 blocks (the fourth validator never attests some rounds: they leave at its close)', async () => {
+      await check(await storeOf('cdw'), 12, 2);
     });
   });
 });

@@ -8,6 +8,19 @@ import { startValidator } from './validator.js';
 
 const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toString(16)}`;
 const op = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
+/** RoundStarted's data (without solution and round id) of a round of `eligible` workers ending at `endBlock`. */
+const started = (endBlock: number, eligible: number) => ({
+  group: 'g1',
+  starter: 'x',
+  startBlock: 0,
+  endBlock,
+  period: 0,
+  quorumPercent: 50,
+  voteThresholdPercent: 60,
+  unresolvedPolicy: 'NONE',
+  eligible,
+  snapshotChunks: 1,
+});
 let seq = 0;
 const fromVoting = (rt: Runtime<ConsensusState>, type: string, data: object) =>
   rt.ingest({ source: 'voting', streamId: 'round:s1:r1', version: seq++, position: String(seq), type, data: data as never });
@@ -89,20 +102,7 @@ describe('validator processes sharing one consensus store', () => {
     const start = seq;
     const ingest = (type: string, data: object) =>
       rt.ingest({ source: 'voting', streamId: 'round:s1:r2', version: seq++ - start, position: String(seq), type, data: data as never });
-    await ingest('RoundStarted', {
-      solution: 's1',
-      roundId: 'r2',
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 6,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 3,
-      snapshotChunks: 1,
-    });
+    await ingest('RoundStarted', { solution: 's1', roundId: 'r2', ...started(6, 3) });
     await ingest('RoundSnapshot', { solution: 's1', roundId: 'r2', chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
     await ingest('RoundClosed', { solution: 's1', roundId: 'r2', height: 6, submitted: 3, chunk: 0, chunks: 1, votes });
     assert.deepEqual(rt.state().validators, [], 'no set recorded yet');
@@ -179,18 +179,7 @@ describe('the attestation window: a validator that comes back (PostgreSQL)', { s
           type,
           data: { solution: 's1', roundId, ...data } as never,
         });
-      await ingest(0, 'RoundStarted', {
-        group: 'g1',
-        starter: 'x',
-        startBlock: 0,
-        endBlock,
-        period: 0,
-        quorumPercent: 50,
-        voteThresholdPercent: 60,
-        unresolvedPolicy: 'NONE',
-        eligible: 3,
-        snapshotChunks: 1,
-      });
+      await ingest(0, 'RoundStarted', started(endBlock, 3));
       await ingest(1, 'RoundSnapshot', { chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
       await ingest(2, 'RoundClosed', { height: endBlock, submitted: 3, votes: Array.from({ length: 3 }, (_, i) => [w(i), 'aa']), chunk: 0, chunks: 1 });
     }
