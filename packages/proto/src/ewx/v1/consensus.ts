@@ -219,10 +219,10 @@ export interface Settlement {
   merkleRoot: string;
   attestations: Attestation[];
   /**
-   * Decided: the validator set that decided it. A member without an attestation has not attested
-   * yet, or never will: a decided round takes late attestations only during the attestation window
-   * recorded with the set (ATTESTATION_WINDOW_BLOCKS blocks after its end or its decision, whichever
-   * is later); after it, an attestation is refused and the list stays as it is.
+   * The validator set in force now (as GetNetwork). The set that decided the round is its
+   * RoundSettled / RoundUnresolved `validators` in the log; a member of it without an attestation here
+   * has not attested yet or, once the round's attestation window closed (ATTESTATION_WINDOW_BLOCKS
+   * after its end or its decision, whichever is later), never will: a later attestation is refused.
    */
   validators: string[];
   /**
