@@ -418,6 +418,13 @@ export interface ResultChainedEvent {
 /** The validator set recorded in the consensus log (from configuration). */
 export interface ValidatorSetConfiguredEvent {
   readonly validators: readonly string[];
+  /**
+   * v2: the attestation window, in blocks. A round decided while it is recorded takes its missing
+   * attestations until block max(its end block, the height at its decision) + this many; then it
+   * leaves consensus's state and a late attestation is refused. Absent (v1, and sets recorded
+   * without it): a decided round waits for every validator of the set that decided it.
+   */
+  readonly attestationWindow?: number;
 }
 
 // ---- rewards -----------------------------------------------------------------------------------

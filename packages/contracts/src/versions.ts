@@ -13,7 +13,8 @@ import type { VotingEvent } from './voting.js';
 export const CONSENSUS_EVENTS: Versions<ConsensusEvent> = {
   BlockProduced: 1,
   BlocksProduced: 1,
-  ValidatorSetConfigured: 1,
+  // v2: `attestationWindow` added (optional: v1 events lack it, and decided rounds then wait for every attestation).
+  ValidatorSetConfigured: 2,
   AttestationRecorded: 1,
   // v2: `validators` added (the set that decided); v1 events lack it and are read with a fallback.
   // v3: `period` → `rewardPeriod` (upcast from v1 and v2).

@@ -20,6 +20,10 @@
  * same rules (`cflatFold` below); MEMORY_BENCH_KEEPING_ROUNDS=1 adds `evolveKeepingRounds` (the fold
  * before h/cflat, every decided round kept without its votes, inbox marks kept).
  * Knobs: MEMORY_BENCH_ROUNDS (default 1000), MEMORY_BENCH_VOTES (1000), MEMORY_BENCH_BASELINE_ROUNDS (default = rounds; 0 = skip).
+ * MEMORY_BENCH_DOWN=1: a validator down instead — four validators, each round settled by three of
+ * them, the fourth never attests; the baseline is the rule before the attestation window (the set
+ * recorded without one: every round waits for the fourth), `now` the set recorded with a window of
+ * MEMORY_BENCH_WINDOW blocks (default 100; two blocks per round, so the last 50 rounds stay).
  */
 import { encodePosition, generateKeyPair, signBytes, type EventData, type RecordedEvent } from '@ewx/platform';
 import { loadAverage, memoryProbe } from '@ewx/platform/testing/memory';
@@ -46,6 +50,11 @@ const worker = (i: number): string => `ed25519:${'0'.repeat(56)}${(0x10000000 + 
 const operator = (i: number): string => `ed25519:${'f'.repeat(56)}${(0x10000000 + i).toString(16)}`;
 const ev = (type: string, data: object): EventData => ({ type, data: data as never });
 const validator = generateKeyPair();
+const DOWN = process.env.MEMORY_BENCH_DOWN === '1';
+const WINDOW = Number(process.env.MEMORY_BENCH_WINDOW ?? 100);
+/** With a validator down: the set of four, of which the first three attest. */
+const four = [validator, generateKeyPair(), generateKeyPair(), generateKeyPair()];
+const signers = DOWN ? four.slice(0, 3) : [validator];
 
 type Fold = (s: ConsensusState, e: RecordedEvent) => ConsensusState;
 
@@ -78,7 +87,7 @@ function cflatFold(): { fold: Fold; kept: { archived: Map<string, Map<string, re
   return { fold, kept: { archived, at } };
 }
 
-function run(name: string, fold: Fold, rounds: number, forgets: boolean, beside: object = {}): Record<string, unknown> {
+function run(name: string, fold: Fold, rounds: number, forgets: boolean, beside: object = {}, attestationWindow?: number): Record<string, unknown> {
   let s = initialConsensusState();
   // The runtime's maps beside the state, as runtime.ts keeps them (a finished inbox stream forgotten for good).
   const versions = new Map<string, number>();
@@ -115,7 +124,8 @@ function run(name: string, fold: Fold, rounds: number, forgets: boolean, beside:
         }
     }
   };
-  apply('validators', decide({ type: 'ConfigureValidators', validators: [validator.address] }, s));
+  const set = (DOWN ? four : [validator]).map((k) => k.address);
+  apply('validators', decide({ type: 'ConfigureValidators', validators: set, ...(attestationWindow === undefined ? {} : { attestationWindow }) }, s));
   const snapshot = Array.from({ length: V }, (_, i) => [worker(i), operator(i)]);
   const checkpoint = (done: number): void => probe.checkpoint({ rounds: done, votes: done * V });
   checkpoint(0);
@@ -130,8 +140,10 @@ function run(name: string, fold: Fold, rounds: number, forgets: boolean, beside:
       ev('RoundClosed', { ...base, height: 2 * i + 2, submitted: V }),
     ]);
     const { tally, merkleRoot } = evaluateRound(s.rounds.get(roundKey('s1', roundId))!);
-    const signature = signBytes(validator, attestationBytes('s1', roundId, tally, merkleRoot)).toString('hex');
-    apply(solutionStream('s1'), decide({ type: 'Attest', validator: validator.address, ...base, tally, merkleRoot, signature }, s));
+    for (const k of signers) {
+      const signature = signBytes(k, attestationBytes('s1', roundId, tally, merkleRoot)).toString('hex');
+      apply(solutionStream('s1'), decide({ type: 'Attest', validator: k.address, ...base, tally, merkleRoot, signature }, s));
+    }
     if (s.rounds.get(roundKey('s1', roundId))!.status !== 'SETTLED') throw new Error(`round ${i} not settled`);
     apply(CHAIN_STREAM, decide({ type: 'ProduceNextBlock', after: s.height, to: 2 * i + 2 }, s));
     if (marks.has(i + 1)) checkpoint(i + 1);
@@ -146,8 +158,14 @@ const keepingRounds =
     ? run('evolveKeepingRounds: decided rounds kept without votes, inbox marks kept (before h/cflat)', evolveKeepingRounds, BASELINE_R, false)
     : undefined;
 const cflat = cflatFold();
-const baseline = BASELINE_R > 0 ? run('before (h/cflat: decided rounds leave for `archived`, chains keep `at`)', cflat.fold, BASELINE_R, true, cflat.kept) : undefined;
-const now = run('now (h/cflat2: a decided round that left leaves nothing in the state)', evolve, R, true);
+const baseline = !(BASELINE_R > 0)
+  ? undefined
+  : DOWN
+    ? run('before (one validator of 4 down, no attestation window: every round decided stays until the fourth attests)', evolve, BASELINE_R, true)
+    : run('before (h/cflat: decided rounds leave for `archived`, chains keep `at`)', cflat.fold, BASELINE_R, true, cflat.kept);
+const now = DOWN
+  ? run(`now (one validator of 4 down, attestation window ${WINDOW} blocks: a round leaves at its close)`, evolve, R, true, {}, WINDOW)
+  : run('now (h/cflat2: a decided round that left leaves nothing in the state)', evolve, R, true);
 const cflatAgain = cflatFold();
 const again = BASELINE_R > 0 && process.env.MEMORY_BENCH_AGAIN === '1' ? run('before again (h/cflat), after now', cflatAgain.fold, BASELINE_R, true, cflatAgain.kept) : undefined;
 console.log(

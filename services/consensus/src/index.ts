@@ -13,7 +13,7 @@ import { consensusGrpc, recordCountedOf } from './api/grpc.js';
 import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { decidedRounds, followDecided } from './app/decided.js';
 import { startValidator } from './app/validator.js';
-import { consensusDecider, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
+import { consensusDecider, DEFAULT_ATTESTATION_WINDOW, MAX_ATTESTATION_WINDOW, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
 
 export { consensusDecider } from './domain/decider.js';
 
@@ -54,9 +54,14 @@ export interface ValidatorConfig {
   readonly validators: readonly string[];
   /** Place of this process's validator in the set (0 = the block producer; others stand by), or -1. */
   readonly rank: number;
+  /** ATTESTATION_WINDOW_BLOCKS: recorded with the set (a decided round takes late attestations this many blocks). */
+  readonly attestationWindow: number;
 }
 
 /**
+ * ATTESTATION_WINDOW_BLOCKS (default 7200, the same in every consensus process): recorded with the
+ * set; a round decided under it takes missing attestations for that many blocks after it ended or
+ * was decided, then leaves the state (docs/DEVELOPING.md, "Consensus: the attestation window").
  * VALIDATORS: comma-separated validator addresses (the set, the same in every consensus process);
  * VALIDATOR_KEY: this process's ed25519 seed (64 hex). Neither set: one key generated at start-up
  * and a set of one (the embedded demo). Only the first validator of the set produces blocks, so
@@ -72,15 +77,19 @@ export function validatorsFrom(env: Env): ValidatorConfig {
   if (new Set(listed).size !== listed.length) throw new ConfigError('VALIDATORS', 'distinct addresses', listed.join(','));
   const key = seed !== undefined ? keyPairFromSeed(seed.toLowerCase()) : listed.length === 0 ? generateKeyPair() : undefined;
   const validators = listed.length > 0 ? listed : [key!.address];
-  return { key, validators, rank: key === undefined ? -1 : validators.indexOf(key.address) };
+  const window = env.optional('ATTESTATION_WINDOW_BLOCKS') ?? String(DEFAULT_ATTESTATION_WINDOW);
+  if (!/^\d+$/.test(window) || Number(window) < 1 || Number(window) > MAX_ATTESTATION_WINDOW)
+    throw new ConfigError('ATTESTATION_WINDOW_BLOCKS', `blocks from 1 to ${MAX_ATTESTATION_WINDOW}`, window);
+  return { key, validators, rank: key === undefined ? -1 : validators.indexOf(key.address), attestationWindow: Number(window) };
 }
 
 /** Version of consensus's fold for snapshots: bump it whenever `evolve` or the state's shape changes. */
 // 2: rounds keep their endBlock (runs of blocks are cut there); 3: votes recorded from VoteCast through the inbox (votes carried once);
 // 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation);
 // 5: the runtime forgets a decided round's inbox marks (finishedInboxStreams): a snapshot of 4 still holds them;
-// 6: a decided round that left the state leaves nothing behind (no `archived`, no `ResultChain.at`: the decided-rounds projection, app/decided.ts).
-export const CONSENSUS_STATE_VERSION = 6;
+// 6: a decided round that left the state leaves nothing behind (no `archived`, no `ResultChain.at`: the decided-rounds projection, app/decided.ts);
+// 7: the attestation window (ValidatorSetConfigured v2): `attestationWindow`, a decided round's `attestationsClose`, which it leaves at.
+export const CONSENSUS_STATE_VERSION = 7;
 
 /** The consensus module; `scheduler` drives the block timer (tests count its ticks; default setInterval). */
 export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): ServiceModule => ({
@@ -131,7 +140,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
         const running = clock;
         // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
         if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async () => (await running.recordCounted()).height;
-        const validator = startValidator(runtime, v.key, v.validators, log);
+        const validator = startValidator(runtime, v.key, v.validators, log, v.attestationWindow);
         // The decided-rounds projection kept near the log's end, so a query folds only the last moments.
         const projection = followDecided(runtime, decidedRounds(runtime.store), log);
         return {

@@ -39,8 +39,9 @@ export function consensusAudit(): ServiceAudit<ConsensusState> {
         case 'ValidatorSetConfigured': {
           ctx.count('validator-set');
           const v = ev.data.validators;
-          ctx.expect('validator-set', decide({ type: 'ConfigureValidators', validators: v }, s));
-          sets.push(`${v.length} from position ${e.position}`);
+          const w = ev.data.attestationWindow;
+          ctx.expect('validator-set', decide({ type: 'ConfigureValidators', validators: v, ...(w === undefined ? {} : { attestationWindow: w }) }, s));
+          sets.push(`${v.length} from position ${e.position}${w === undefined ? '' : ` (attestation window ${w} blocks)`}`);
           return;
         }
         case 'AttestationRecorded': {

@@ -122,6 +122,7 @@ describe('consensus API: decided rounds that left the state answer as when they 
   };
   const blocks = (count: number) =>
     a.rt.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count }, s));
+  /** The rounds asked about ('nope': none); r8 is written by the attestation window's test. */
   const ROUNDS = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'nope'];
 
   /** Every query about every round and worker, and the chain and vote counts. */
@@ -144,7 +145,7 @@ describe('consensus API: decided rounds that left the state answer as when they 
       assert.deepEqual(await answers(served.client), await answers(k.client), when);
       assert.deepEqual(
         [...k.rt.state().rounds.keys()].sort(),
-        ROUNDS.slice(0, 7)
+        ROUNDS.filter((r) => r !== 'nope')
           .map((r) => roundKey(SOL, r))
           .sort(),
         'the keeping fold holds every round',
@@ -216,6 +217,37 @@ describe('consensus API: decided rounds that left the state answer as when they 
       ['r5', 'r6'].map((r) => roundKey(SOL, r)),
     );
     await compare(a, 'after r4 left');
+  });
+
+  test('with an attestation window recorded: a round settled by three leaves at its close without the fourth, the same answers; the late attestation is then refused', async () => {
+    await a.rt.execute(VALIDATORS_STREAM, (s) => decide({ type: 'ConfigureValidators', validators: keys.map((k) => k.address), attestationWindow: 3 }, s));
+    const end = a.rt.state().height + 1;
+    ROUNDS.push('r8');
+    await round('r8', end, 10);
+    for (const k of keys.slice(0, 3)) await attest(k, 'r8');
+    assert.equal(a.rt.state().rounds.get(roundKey(SOL, 'r8'))!.attestationsClose, end + 3);
+    await blocks(3);
+    assert.ok(a.rt.state().rounds.has(roundKey(SOL, 'r8')), 'open until its close');
+    await compare(a, 'r8 within its window');
+    // The fourth's attestation, made while r8 is in the state, appended after its close.
+    const honest = evaluateRound(a.rt.state().rounds.get(roundKey(SOL, 'r8'))!);
+    const signature = signBytes(keys[3]!, attestationBytes(SOL, 'r8', honest.tally, honest.merkleRoot)).toString('hex');
+    const late = { type: 'Attest', validator: keys[3]!.address, solution: SOL, roundId: 'r8', ...honest, signature } as const;
+    await blocks(1);
+    assert.deepEqual(
+      [...a.rt.state().rounds.keys()].sort(),
+      ['r5', 'r6'].map((r) => roundKey(SOL, r)),
+      'r8 left at its close, the fourth never attested',
+    );
+    await compare(a, 'after r8 left at its close');
+    await assert.rejects(
+      a.rt.execute(solutionStream(SOL), (s) => decide(late, s)),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'FAILED_PRECONDITION');
+        assert.match(e.message, /round r8 of solution sol1 .*attestation window closed/);
+        return true;
+      },
+    );
   });
 
   test('after a restart from the snapshot stored at the stop: the same state as a full replay, the same answers; the maps hold no decided round', async () => {

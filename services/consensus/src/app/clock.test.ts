@@ -19,6 +19,11 @@ describe('block production with several consensus processes', () => {
     assert.throws(() => validatorsFrom(readEnv({ VALIDATORS: 'nope' })), /VALIDATORS/);
     assert.throws(() => validatorsFrom(readEnv({ VALIDATORS: `${set},ed25519:${'0'.repeat(64)}` })), /VALIDATORS: expected .*keys that can sign/);
     assert.throws(() => validatorsFrom(readEnv({ VALIDATOR_KEY: 'abc' })), /VALIDATOR_KEY/);
+    // The attestation window recorded with the set: a day of 12 s blocks unless configured.
+    assert.equal(alone.attestationWindow, 7200);
+    assert.equal(validatorsFrom(readEnv({ ATTESTATION_WINDOW_BLOCKS: '50' })).attestationWindow, 50);
+    for (const bad of ['0', '-1', '1.5', '720001', 'day'])
+      assert.throws(() => validatorsFrom(readEnv({ ATTESTATION_WINDOW_BLOCKS: bad })), /ATTESTATION_WINDOW_BLOCKS: expected blocks from 1 to 720000/);
   });
 
   test('two processes on one store: blocks are not multiplied, and the standby takes over when the producer stops', async () => {

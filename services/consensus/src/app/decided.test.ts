@@ -49,7 +49,7 @@ const ids = (rounds: number): string[] => Array.from({ length: rounds }, (_, i) 
  * between, so some leave the state. `checkpoint` is called between the rounds (the live projection
  * folds there, so its batches end at other places than a rebuild's).
  */
-async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint: () => Promise<void>): Promise<void> {
+async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint: () => Promise<void>, window?: number): Promise<void> {
   let position = 0;
   const versions = new Map<string, number>();
   const fromVoting = (solution: string, roundId: string, type: string, data: object) => {
@@ -66,7 +66,11 @@ async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint:
     return execute(solutionStream(solution), { type: 'Attest', validator: k.address, solution, roundId, tally, merkleRoot: honest.merkleRoot, signature });
   };
   const blocks = (count: number) => execute(CHAIN_STREAM, { type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count });
-  await execute(VALIDATORS_STREAM, { type: 'ConfigureValidators', validators: keys.map((k) => k.address) });
+  await execute(VALIDATORS_STREAM, {
+    type: 'ConfigureValidators',
+    validators: keys.map((k) => k.address),
+    ...(window === undefined ? {} : { attestationWindow: window }),
+  });
   for (const [i, roundId] of ids(rounds).entries()) {
     const kind = i % 6;
     for (const solution of SOLUTIONS) {
@@ -117,20 +121,20 @@ async function answersOf(d: DecidedRounds, rounds: number): Promise<unknown[]> {
   return out;
 }
 
-async function check(store: EventStore, rounds: number): Promise<void> {
+async function check(store: EventStore, rounds: number, window?: number): Promise<void> {
   const sql = sqlProjectionsOf(store)!;
   const rt = createRuntime('consensus', store, consensusDecider, silentLogger);
   await rt.start();
   try {
-    await checkOn(store, sql, rt, rounds);
+    await checkOn(store, sql, rt, rounds, window);
   } finally {
     await rt.stop();
   }
 }
 
-async function checkOn(store: EventStore, sql: SqlProjections, rt: Runtime<ConsensusState>, rounds: number): Promise<void> {
+async function checkOn(store: EventStore, sql: SqlProjections, rt: Runtime<ConsensusState>, rounds: number, window?: number): Promise<void> {
   const live = sqlDecided(store, sql);
-  await writeLog(rt, rounds, () => live.catchUp(rt.position()));
+  await writeLog(rt, rounds, () => live.catchUp(rt.position()), window);
   const written = await rowsOf(sql);
   const answers = await answersOf(live, rounds);
 
@@ -172,7 +176,10 @@ async function checkOn(store: EventStore, sql: SqlProjections, rt: Runtime<Conse
     );
     assert.equal(at.length, rt.state().chains.get(solution)!.length);
   }
-  assert.ok(left > rounds && left < 2 * rounds, `some rounds left the state, some stay (${left} of ${2 * rounds})`);
+  const open = ids(rounds).filter((_, i) => i % 6 === 5).length;
+  if (window === undefined) assert.ok(left > rounds && left < 2 * rounds, `some rounds left the state, some stay (${left} of ${2 * rounds})`);
+  // Two blocks after each round: with a window of 2 the rounds owed the fourth's attestation left too; only the open ones stay.
+  else assert.equal(left, 2 * (rounds - open), `every decided round left the state (${left} of ${2 * rounds})`);
 
   // A stale or wrong projection changes no decision: with its rows gone and its mark at the end, a
   // replay gives the same state, and every attestation of every round is decided the same.
@@ -233,14 +240,23 @@ describe("consensus's decided rounds (a projection of its log): rebuilt from the
   });
 
   describe('on PostgreSQL', { skip }, () => {
-    let store: EventStore | undefined;
+    const stores: EventStore[] = [];
     after(async () => {
-      if (store) await sqlProjectionsOf(store)!.projectionQuery(`DROP SCHEMA ${sqlProjectionsOf(store)!.projectionSchema} CASCADE`);
-      await store?.close();
+      for (const store of stores) {
+        await sqlProjectionsOf(store)!.projectionQuery(`DROP SCHEMA ${sqlProjectionsOf(store)!.projectionSchema} CASCADE`);
+        await store.close();
+      }
     });
+    const storeOf = async (tag: string) => {
+      const store = await postgresEventStore(infra!.databaseUrl, `${uniqueNamespace(tag)}_consensus`);
+      stores.push(store);
+      return store;
+    };
     test('on PostgreSQL', async () => {
-      store = await postgresEventStore(infra!.databaseUrl, `${uniqueNamespace('cd')}_consensus`);
-      await check(store, 12);
+      await check(await storeOf('cd'), 12);
+    });
+    test('on PostgreSQL, with an attestation window of 2 blocks (the fourth validator never attests some rounds: they leave at its close)', async () => {
+      await check(await storeOf('cdw'), 12, 2);
     });
   });
 });

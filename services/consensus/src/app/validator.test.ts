@@ -1,12 +1,26 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { openPglite } from '@ewx/platform';
+import { after, describe, test } from 'node:test';
+import { openPglite, postgresEventStore, sqlProjectionsOf, START, type EventStore } from '@ewx/platform';
 import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Logger, type Runtime } from '@ewx/platform';
-import { consensusDecider, roundKey, type ConsensusState } from '../domain/decider.js';
+import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
+import { CHAIN_STREAM, consensusDecider, decide, roundKey, type ConsensusState } from '../domain/decider.js';
 import { startValidator } from './validator.js';
 
 const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toString(16)}`;
 const op = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
+/** RoundStarted's data (without solution and round id) of a round of `eligible` workers ending at `endBlock`. */
+const started = (endBlock: number, eligible: number) => ({
+  group: 'g1',
+  starter: 'x',
+  startBlock: 0,
+  endBlock,
+  period: 0,
+  quorumPercent: 50,
+  voteThresholdPercent: 60,
+  unresolvedPolicy: 'NONE',
+  eligible,
+  snapshotChunks: 1,
+});
 let seq = 0;
 const fromVoting = (rt: Runtime<ConsensusState>, type: string, data: object) =>
   rt.ingest({ source: 'voting', streamId: 'round:s1:r1', version: seq++, position: String(seq), type, data: data as never });
@@ -88,20 +102,7 @@ describe('validator processes sharing one consensus store', () => {
     const start = seq;
     const ingest = (type: string, data: object) =>
       rt.ingest({ source: 'voting', streamId: 'round:s1:r2', version: seq++ - start, position: String(seq), type, data: data as never });
-    await ingest('RoundStarted', {
-      solution: 's1',
-      roundId: 'r2',
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 6,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 3,
-      snapshotChunks: 1,
-    });
+    await ingest('RoundStarted', { solution: 's1', roundId: 'r2', ...started(6, 3) });
     await ingest('RoundSnapshot', { solution: 's1', roundId: 'r2', chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
     await ingest('RoundClosed', { solution: 's1', roundId: 'r2', height: 6, submitted: 3, chunk: 0, chunks: 1, votes });
     assert.deepEqual(rt.state().validators, [], 'no set recorded yet');
@@ -128,6 +129,135 @@ describe('validator processes sharing one consensus store', () => {
       await validator.stop();
       await rt.stop();
       await db.close();
+    }
+  });
+});
+
+const { infra, skip } = await realInfra();
+
+describe('the attestation window: a validator that comes back (PostgreSQL)', { skip }, () => {
+  const stores: EventStore[] = [];
+  after(async () => {
+    for (const store of stores) {
+      const sql = sqlProjectionsOf(store);
+      if (sql) await sql.projectionQuery(`DROP SCHEMA IF EXISTS ${sql.projectionSchema} CASCADE`);
+      await store.close();
+    }
+  });
+  const WINDOW = 5;
+  const admin = generateKeyPair();
+
+  /**
+   * Four validators with a window of 5 blocks, the fourth down: rounds `early` (ends at block 2) and
+   * `late` (ends at block 20) closed and settled by three at height 0, then blocks to 10 — `early`'s
+   * window closed at block 7 (it left the state), `late`'s closes at 25. `stale`: a runtime of the
+   * fourth that read the log before the blocks.
+   */
+  async function downThenBlocks(tag: string) {
+    const ns = `${uniqueNamespace(tag)}_consensus`;
+    const open = async () => {
+      const store = await postgresEventStore(infra!.databaseUrl, ns);
+      stores.push(store);
+      return createRuntime('consensus', store, consensusDecider, silentLogger);
+    };
+    const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const set = keys.map((k) => k.address);
+    const runtimes = [await open(), await open(), await open()];
+    for (const rt of runtimes) await rt.start();
+    const stale = await open();
+    let position = 0;
+    for (const [roundId, endBlock] of [
+      ['early', 2],
+      ['late', 20],
+    ] as const) {
+      const ingest = (version: number, type: string, data: object) =>
+        runtimes[0]!.ingest({
+          source: 'voting',
+          streamId: `round:s1:${roundId}`,
+          version,
+          position: String(++position),
+          type,
+          data: { solution: 's1', roundId, ...data } as never,
+        });
+      await ingest(0, 'RoundStarted', started(endBlock, 3));
+      await ingest(1, 'RoundSnapshot', { chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
+      await ingest(2, 'RoundClosed', { height: endBlock, submitted: 3, votes: Array.from({ length: 3 }, (_, i) => [w(i), 'aa']), chunk: 0, chunks: 1 });
+    }
+    const validators = runtimes.map((rt, i) => startValidator(rt, keys[i], set, silentLogger, WINDOW));
+    await until('both rounds settled by three of four', async () => {
+      await runtimes[1]!.catchUp();
+      const s = runtimes[1]!.state();
+      return ['early', 'late'].every((id) => s.rounds.get(roundKey('s1', id))?.status === 'SETTLED') ? s : undefined;
+    });
+    for (const v of validators) await v.stop();
+    await stale.catchUp();
+    assert.equal(stale.state().rounds.get(roundKey('s1', 'early'))!.attestationsClose, 2 + WINDOW);
+    await runtimes[0]!.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count: 10 }, s));
+    await runtimes[1]!.catchUp();
+    assert.deepEqual(
+      [...runtimes[1]!.state().rounds.keys()],
+      [roundKey('s1', 'late')],
+      "early's window closed at block 7: it left the state without the fourth's attestation",
+    );
+    return { keys, set, runtimes, stale, open };
+  }
+
+  const capture = () => {
+    const warnings: { message: string; fields: unknown }[] = [];
+    const log: Logger = {
+      info() {},
+      warn: (message, fields) => {
+        warnings.push({ message, fields });
+      },
+      error() {},
+      child: () => log,
+    };
+    return { log, warnings };
+  };
+  const attestedBy = (rt: Runtime<ConsensusState>, validator: string) =>
+    ['early', 'late'].filter((id) => rt.state().rounds.get(roundKey('s1', id))?.attestations.has(validator));
+
+  test('started after the window of one round closed: it attests the round still open and tries nothing about the closed one', async () => {
+    const { keys, set, runtimes, stale, open } = await downThenBlocks('vwback');
+    const back = await open();
+    await back.start();
+    const { log, warnings } = capture();
+    const validator = startValidator(back, keys[3], set, log, WINDOW);
+    try {
+      await until("the fourth's attestation of the open round", async () => (attestedBy(back, keys[3]!.address).length > 0 ? true : undefined));
+      assert.deepEqual(attestedBy(back, keys[3]!.address), ['late']);
+      assert.equal(back.state().rounds.get(roundKey('s1', 'late'))!.attestations.get(keys[3]!.address)!.dissent, false);
+      assert.deepEqual(warnings, [], 'nothing refused, nothing retried');
+      const own = (await back.store.readAll(START, 1000)).filter(
+        (e) => e.type === 'AttestationRecorded' && (e.data as { validator?: string }).validator === keys[3]!.address,
+      );
+      assert.deepEqual(
+        own.map((e) => (e.data as { roundId?: string }).roundId),
+        ['late'],
+        'the log holds its attestation of the open round only',
+      );
+    } finally {
+      await validator.stop();
+      await back.stop();
+      for (const rt of [...runtimes, stale]) await rt.stop();
+    }
+  });
+
+  test('an attestation in hand when its round left (blocks recorded meanwhile by another process): refused once, naming the block it closed at, skipped; the open round attested', async () => {
+    const { keys, set, runtimes, stale } = await downThenBlocks('vwrace');
+    // `stale` read the log before the blocks: its first pass signs `early` as still open; the
+    // append catches up first, and the round has left by then.
+    const { log, warnings } = capture();
+    const validator = startValidator(stale, keys[3], set, log, WINDOW);
+    try {
+      await until("the fourth's attestation of the open round", async () => (attestedBy(stale, keys[3]!.address).length > 0 ? true : undefined));
+      assert.deepEqual(attestedBy(stale, keys[3]!.address), ['late']);
+      assert.equal(warnings.length, 1, `one line: ${JSON.stringify(warnings)}`);
+      assert.match(JSON.stringify(warnings[0]!.fields), /attestations for round early of solution s1 closed at block 7/);
+      assert.match(warnings[0]!.message, /skipped/);
+    } finally {
+      await validator.stop();
+      for (const rt of [...runtimes, stale]) await rt.stop();
     }
   });
 });

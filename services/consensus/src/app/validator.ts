@@ -1,6 +1,16 @@
 import { decodeConsensusLog } from '@ewx/contracts';
 import { signBytes, startProcessManager, type KeyPair, type Logger, type Runtime } from '@ewx/platform';
-import { attestationBytes, consensusDecider, evaluateRound, isClosed, roundKey, type ConsensusCommand, type ConsensusState } from '../domain/decider.js';
+import {
+  attestationBytes,
+  attestationsClosed,
+  attestationsClosedError,
+  consensusDecider,
+  evaluateRound,
+  isClosed,
+  roundKey,
+  type ConsensusCommand,
+  type ConsensusState,
+} from '../domain/decider.js';
 
 type Attest = Extract<ConsensusCommand, { type: 'Attest' }>;
 
@@ -19,19 +29,25 @@ export function startValidator(
   key: KeyPair | undefined,
   validators: readonly string[],
   log: Logger,
+  attestationWindow?: number,
 ): { stop(): Promise<void> } {
   // Rounds that may owe this validator's attestation; `due` drops those that owe nothing (yet).
   const candidates = new Set<string>(runtime.state().rounds.keys());
   // The signed command per candidate round: a closed round's tally and root never change, so each is signed once.
   const signed = new Map<string, Attest>();
+  // The block each candidate's attestation window closes at, as the state said when it was signed.
+  const closes = new Map<string, number>();
   const drop = (k: string): void => {
     candidates.delete(k);
     signed.delete(k);
+    closes.delete(k);
   };
 
   const attestation = (s: ConsensusState, k: string, me: KeyPair): Attest | undefined => {
     const r = s.rounds.get(k);
     if (!r || !isClosed(r) || r.attestations.has(me.address)) return undefined;
+    // Its attestation window closed (it leaves the state at that block): nothing to attest.
+    if (attestationsClosed(r, s.height)) return undefined;
     // A decided round is attested only by the set that decided it: a validator that joined later
     // (or a replay under a new key) adds nothing to it.
     if (r.decidedBy !== undefined && !r.decidedBy.includes(me.address)) return undefined;
@@ -46,6 +62,7 @@ export function startValidator(
       c = { type: 'Attest', validator: me.address, solution: r.solution, roundId: r.roundId, tally, merkleRoot, signature };
       signed.set(k, c);
     }
+    if (r.attestationsClose !== undefined) closes.set(k, r.attestationsClose);
     return c;
   };
 
@@ -54,9 +71,9 @@ export function startValidator(
   let configuring = true;
   const due = (s: ConsensusState): ConsensusCommand[] => {
     const out: ConsensusCommand[] = [];
-    if (configuring && sameSet(validators, s.validators)) configuring = false;
+    if (configuring && sameSet(validators, s.validators) && attestationWindow === s.attestationWindow) configuring = false;
     // The set first: attestations are read against it (the pass asks again once it is recorded).
-    if (configuring) return [{ type: 'ConfigureValidators', validators }];
+    if (configuring) return [{ type: 'ConfigureValidators', validators, ...(attestationWindow === undefined ? {} : { attestationWindow }) }];
     if (!key) return out;
     for (const k of [...candidates]) {
       const c = attestation(s, k, key);
@@ -66,12 +83,29 @@ export function startValidator(
     return out;
   };
 
+  // An attestation in hand when its round's window closed (another process's block came between) is
+  // refused, not retried: the round left the state, so the next pass drops it. The refusal names the
+  // block it closed at (known from the state the attestation was made from), in the one warning.
+  const decider: typeof consensusDecider = {
+    ...consensusDecider,
+    decide(c, s, policy) {
+      if (c.type === 'Attest') {
+        const k = roundKey(c.solution, c.roundId);
+        const close = closes.get(k);
+        if (close !== undefined && !s.rounds.has(k) && s.height >= close) {
+          drop(k);
+          throw attestationsClosedError(c.solution, c.roundId, close);
+        }
+      }
+      return consensusDecider.decide(c, s, policy);
+    },
+  };
   return startProcessManager(runtime, {
-    decider: consensusDecider,
+    decider,
     policy: undefined,
     due,
     log,
-    failure: 'validator: a command failed; retried on the next round closed',
+    failure: 'validator: a command failed (an attestation whose window closed is skipped; others are retried on the next round closed)',
     triggers: (e, s) => {
       const d = decodeConsensusLog(e);
       if (d?.type === 'RoundClosed') {

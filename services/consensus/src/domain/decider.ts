@@ -19,9 +19,20 @@ export type ConsensusCommand =
    * one run, unless someone already recorded a block after `after`.
    */
   | { readonly type: 'ProduceNextBlock'; readonly after: number; readonly to?: number }
-  /** The configured validator set, recorded so that settlement reads it from the log. */
-  | { readonly type: 'ConfigureValidators'; readonly validators: readonly string[] }
+  /**
+   * The configured validator set, recorded so that settlement reads it from the log, with the
+   * attestation window in blocks (absent: decided rounds wait for every attestation, as before it).
+   */
+  | { readonly type: 'ConfigureValidators'; readonly validators: readonly string[]; readonly attestationWindow?: number }
   | ({ readonly type: 'Attest' } & AttestCommand);
+
+/**
+ * ATTESTATION_WINDOW_BLOCKS's default: a decided round takes its missing attestations for this many
+ * blocks after it ended or was decided (whichever is later), a day at EWX's 12 s blocks.
+ */
+export const DEFAULT_ATTESTATION_WINDOW = 7200;
+/** The longest attestation window (blocks): 100 days at 12 s. */
+export const MAX_ATTESTATION_WINDOW = 720_000;
 
 /** A run of blocks is one event, whatever its length: a call may ask for up to a million blocks. */
 export const MAX_BLOCKS_PER_CALL = 1_000_000;
@@ -57,8 +68,17 @@ export function decide(c: ConsensusCommand, s: ConsensusState): EventData[] {
       if (c.validators.length === 0) throw invalid('VALIDATORS', 'at least one validator address');
       for (const v of c.validators) if (!isAddress(v)) throw invalid('VALIDATORS', `expected ed25519:<64 hex>, got ${quote(v, 80)}`);
       if (new Set(c.validators).size !== c.validators.length) throw invalid('VALIDATORS', 'addresses must be distinct');
-      const same = c.validators.length === s.validators.length && c.validators.every((v, i) => s.validators[i] === v);
-      return same ? [] : [consensusEvent({ type: 'ValidatorSetConfigured', data: { validators: [...c.validators] } })];
+      const w = c.attestationWindow;
+      if (w !== undefined && (!Number.isInteger(w) || w < 1 || w > MAX_ATTESTATION_WINDOW))
+        throw invalid('ATTESTATION_WINDOW_BLOCKS', `expected 1 to ${MAX_ATTESTATION_WINDOW} blocks, got ${w}`);
+      const same = c.validators.length === s.validators.length && c.validators.every((v, i) => s.validators[i] === v) && w === s.attestationWindow;
+      if (same) return [];
+      return [
+        consensusEvent({
+          type: 'ValidatorSetConfigured',
+          data: w === undefined ? { validators: [...c.validators] } : { validators: [...c.validators], attestationWindow: w },
+        }),
+      ];
     }
     case 'Attest':
       return decideAttestation(s, c);

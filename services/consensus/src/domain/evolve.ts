@@ -145,6 +145,8 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
       break;
     case 'ValidatorSetConfigured':
       s.validators = [...ev.data.validators];
+      if (ev.data.attestationWindow === undefined) delete s.attestationWindow;
+      else s.attestationWindow = ev.data.attestationWindow;
       break;
     case 'RoundStarted': {
       const d = ev.data;
@@ -248,6 +250,8 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
         r.status = ev.type === 'RoundSettled' ? 'SETTLED' : 'UNRESOLVED';
         r.outcome = { tally: d.tally, merkleRoot: d.merkleRoot };
         r.decidedBy = d.validators ?? [...d.attestors, ...d.dissenters];
+        // The height here is the one the decision was made at (it came with the attestation that tipped it).
+        if (s.attestationWindow !== undefined) r.attestationsClose = Math.max(r.endBlock, s.height) + s.attestationWindow;
         // Its decision follows the attestation that tipped it: read back with its attestations.
         if (r.attested !== undefined && e.streamId === solutionStream(d.solution)) r.attested = [r.attested[0], Math.max(r.attested[1], e.version)];
         if (keep !== 'votes') dropVotes(r);

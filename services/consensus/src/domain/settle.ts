@@ -13,7 +13,7 @@ import {
 import { consensusEvent } from '@ewx/contracts';
 import { GENESIS_HASH, chainHash } from './chain.js';
 import { merkleRoot } from './merkle.js';
-import { isClosed, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
+import { attestationsClosed, isClosed, roundKey, type ConsensusState, type ValidatedRound } from './state.js';
 import { tallyCounts, tallyText, voteCounts } from './tally.js';
 
 /** Operators per VoteMetadata chunk: two lists of ≤ 2000 addresses stay below 512 KiB. */
@@ -42,6 +42,15 @@ export const attestationBytes = (solution: string, roundId: string, t: Tally, ro
 
 const agreement = (t: Tally, root: string): string => `${tallyText(t)}|${root}`;
 
+/**
+ * The refusal of a late attestation (FAILED_PRECONDITION): the round's attestation window closed at
+ * block `close` (max(its end block, the height at its decision) + the recorded window).
+ */
+export const attestationsClosedError = (solution: string, roundId: string, close: number): Error =>
+  precondition(
+    `attestation: attestations for round ${roundId} of solution ${solution} closed at block ${close} (the attestation window recorded with the validator set, counted from the later of its end and its decision)`,
+  );
+
 /** More than two thirds of the set: n × 3 > 2 × size. */
 export const isSupermajority = (n: number, setSize: number): boolean => n * 3 > setSize * 2;
 
@@ -64,12 +73,16 @@ export interface AttestCommand {
 export function decideAttestation(s: ConsensusState, c: AttestCommand): EventData[] {
   const r = s.rounds.get(roundKey(c.solution, c.roundId));
   if (r?.attestations.has(c.validator)) return [];
+  if (r && attestationsClosed(r, s.height)) throw attestationsClosedError(c.solution, c.roundId, r.attestationsClose!);
   if (r?.decidedBy !== undefined) {
     // Decided: only the set that decided it may still add (or dissent from) its outcome.
     if (!r.decidedBy.includes(c.validator))
       throw denied(`attestation: round ${c.roundId} of solution ${c.solution} was decided by the validator set then in force, which ${c.validator} was not in`);
   } else if (!s.validators.includes(c.validator)) throw denied(`attestation: ${c.validator} is not in the validator set`);
-  if (!r || !isClosed(r)) throw precondition(`round ${c.roundId} of solution ${c.solution} is not closed yet (or not recorded by consensus)`);
+  if (!r || !isClosed(r))
+    throw precondition(
+      `round ${c.roundId} of solution ${c.solution} is not closed yet (or not recorded by consensus, or decided and its attestation window closed: it left the state)`,
+    );
   if (!verifyBytes(c.validator, attestationBytes(c.solution, c.roundId, c.tally, c.merkleRoot), Buffer.from(c.signature, 'hex'))) {
     throw denied(`attestation: signature is not ${c.validator}'s over this outcome`);
   }

@@ -53,6 +53,12 @@ export interface ValidatedRound {
    * recorded in the decision give the validators that had attested by then.
    */
   decidedBy?: readonly string[];
+  /**
+   * Set when the round is decided while an attestation window is recorded (`ConsensusState.attestationWindow`):
+   * the block from which its missing attestations are refused and it leaves the state, max(endBlock,
+   * height at the decision) + the window. Unset: it waits for every validator of `decidedBy`.
+   */
+  attestationsClose?: number;
   /** Set when the round is decided: its snapshot, votes and leaves left the state (bounded memory). */
   votesDropped?: true;
   /**
@@ -107,6 +113,12 @@ export interface ResultChain {
 export interface ConsensusState {
   height: number;
   validators: readonly string[];
+  /**
+   * The attestation window recorded with the validator set (ValidatorSetConfigured v2), in blocks:
+   * rounds decided while it is set stop taking attestations that many blocks after they ended or
+   * were decided (`attestationsClose`). Undefined in logs written before it was recorded.
+   */
+  attestationWindow?: number;
   readonly rounds: Map<string, ValidatedRound>;
   /** solution → its result chain (length, last hash, where its entries are). */
   readonly chains: Map<string, ResultChain>;
@@ -153,14 +165,22 @@ export function undecidedEnded(s: ConsensusState, height: number): ValidatedRoun
   return out;
 }
 
+/** Its attestation window has closed at `height`: a late attestation is refused. */
+export const attestationsClosed = (r: ValidatedRound, height: number): boolean => r.attestationsClose !== undefined && height >= r.attestationsClose;
+
 /**
- * A decided round no decision reads again: every validator of the set that decided it has attested
- * (a late attestation is owed by nobody), and its end block has passed (no run of blocks is cut at
- * it). The validator process attests only rounds of the state, and only those that owe its
- * attestation, so no command is ever decided about such a round.
+ * A decided round no decision reads again: its end block has passed (no run of blocks is cut at it)
+ * and either every validator of the set that decided it has attested (a late attestation is owed
+ * by nobody) or its attestation window has closed (`attestationsClose`: a late attestation is
+ * refused). The validator process attests only rounds of the state, and only those that owe its
+ * attestation, so no command is ever decided about such a round; one it had in hand when the round
+ * left is refused (FAILED_PRECONDITION) and skipped.
  */
 export const mayLeave = (r: ValidatedRound, height: number): boolean =>
-  r.decidedBy !== undefined && r.attested !== undefined && r.endBlock <= height && r.decidedBy.every((v) => r.attestations.has(v));
+  r.decidedBy !== undefined &&
+  r.attested !== undefined &&
+  r.endBlock <= height &&
+  (attestationsClosed(r, height) || r.decidedBy.every((v) => r.attestations.has(v)));
 
 export const initialConsensusState = (): ConsensusState => ({
   height: 0,

@@ -218,6 +218,12 @@ export interface Settlement {
   tally: Tally | undefined;
   merkleRoot: string;
   attestations: Attestation[];
+  /**
+   * The validator set in force now (as GetNetwork). The set that decided the round is its
+   * RoundSettled / RoundUnresolved `validators` in the log; a member of it without an attestation here
+   * has not attested yet or, once the round's attestation window closed (ATTESTATION_WINDOW_BLOCKS
+   * after its end or its decision, whichever is later), never will: a later attestation is refused.
+   */
   validators: string[];
   /**
    * The round's state in the names voting uses (the SPEC's round lifecycle): ACTIVE (open for
