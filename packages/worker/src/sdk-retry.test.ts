@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { runInMemory } from '@ewx/embedded';
 import type { Embedded } from '@ewx/platform';
@@ -23,6 +23,8 @@ interface Front {
   calls(path: string): number;
   /** The next calls of `path` get these faults, in order; later calls are forwarded. */
   fail(path: string, ...faults: Fault[]): void;
+  /** Forgets the faults not yet used (each test starts clean). */
+  clear(): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ async function faultyFront(target: string): Promise<Front> {
     address: `127.0.0.1:${proxy.port}`,
     calls: (path) => counts.get(path) ?? 0,
     fail: (path, ...f) => faults.set(path, [...(faults.get(path) ?? []), ...f]),
+    clear: () => faults.clear(),
     async close() {
       await proxy.close();
       server.forceShutdown();
@@ -106,6 +109,7 @@ describe('client retries: UNAVAILABLE retried, commands never applied twice', { 
     direct = connect({ address: `127.0.0.1:${port}`, signer: asAdmin, retry: false });
     front = await faultyFront(`127.0.0.1:${port}`);
   });
+  beforeEach(() => front.clear());
   after(async () => {
     for (const c of clients) c.close();
     direct?.close();
