@@ -243,5 +243,23 @@ describe('client retries: UNAVAILABLE retried, commands never applied twice', { 
       }
       assert.deepEqual(cast.sort(), [w1!.key.address, w2!.key.address].sort(), 'each vote cast once');
     });
+
+    test('a batch of votes applied whose reply was lost: each vote it cast is reported accepted', async () => {
+      await direct.voting.startRound({ solution: 'retry.solution', roundId: 'lost-batch' }, { signer: scenario.registrar.signer });
+      const result = Buffer.from('beef', 'hex');
+      const votes = await Promise.all(scenario.operators.map((o) => signVote(o.worker.signer, { solution: 'retry.solution', roundId: 'lost-batch', result })));
+      const before = front.calls('/ewx.v1.Voting/SubmitVotes');
+      front.fail('/ewx.v1.Voting/SubmitVotes', 'drop');
+      const res = await viaFront().voting.submitVotes({ votes });
+      assert.equal(front.calls('/ewx.v1.Voting/SubmitVotes') - before, 2);
+      assert.deepEqual(
+        res.results.map((r) => [r.code, r.accepted]),
+        [
+          [0, true],
+          [0, true],
+        ],
+        JSON.stringify(res.results),
+      );
+    });
   });
 });
