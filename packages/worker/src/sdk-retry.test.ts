@@ -15,7 +15,8 @@ import { setUpScenario, type Scenario } from './scenario.js';
  * (applied, reply lost). The front counts the calls it received. Clients reach the front through a
  * TCP proxy, which is what cuts the connection.
  */
-type Fault = 'unavailable' | 'drop';
+/** `meanwhile`: run after the call was applied upstream, before the connection is dropped. */
+type Fault = 'unavailable' | 'drop' | { readonly meanwhile: () => Promise<unknown> };
 
 interface Front {
   readonly address: string;
@@ -57,9 +58,10 @@ async function faultyFront(target: string): Promise<Front> {
           callback({ code: grpc.status.UNAVAILABLE, details: 'test front: partition 0 is starting' });
           return;
         }
-        upstream.makeUnaryRequest(m.path, same, same, call.request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (err, res) => {
-          if (fault === 'drop') {
+        upstream.makeUnaryRequest(m.path, same, same, call.request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, async (err, res) => {
+          if (fault !== undefined) {
             // Applied upstream; the reply is lost with the client's connection.
+            if (typeof fault === 'object') await fault.meanwhile();
             proxy.cut();
             proxy.restore();
             return;
@@ -260,6 +262,34 @@ describe('client retries: UNAVAILABLE retried, commands never applied twice', { 
         ],
         JSON.stringify(res.results),
       );
+    });
+
+    test("a lost reply after which the signer's later nonce was accepted: a vote signed by the client is signed again (answered as already recorded); another command is refused naming the doubt", async () => {
+      await direct.voting.startRound({ solution: 'retry.solution', roundId: 'later-a' }, { signer: scenario.registrar.signer });
+      await direct.voting.startRound({ solution: 'retry.solution', roundId: 'later-b' }, { signer: scenario.registrar.signer });
+      const [w1] = scenario.operators.map((o) => o.worker);
+      const result = Buffer.from('0a', 'hex');
+      const worker = viaFront({ signer: w1!.signer });
+      const before = front.calls('/ewx.v1.Voting/SubmitVote');
+      // Meanwhile the same worker votes in another round with a later nonce.
+      front.fail('/ewx.v1.Voting/SubmitVote', {
+        meanwhile: () => direct.withSigner(w1!.signer).voting.submitVote({ solution: 'retry.solution', roundId: 'later-b', result }),
+      });
+      const answer = await worker.voting.submitVote({ solution: 'retry.solution', roundId: 'later-a', result });
+      assert.equal(answer.accepted, false, 'the vote signed again was already recorded');
+      assert.equal(front.calls('/ewx.v1.Voting/SubmitVote') - before, 3, 'the lost one, its copy, the vote signed again');
+
+      const hana = generateKeyPair();
+      const asHana = keySigner(hana, counterNonces());
+      await direct.registry.deposit({ account: hana.address, amount: '100' });
+      const ivan = generateKeyPair().address;
+      front.fail('/ewx.v1.Registry/Transfer', { meanwhile: () => direct.withSigner(asHana).registry.transfer({ to: ivan, amount: '1' }) });
+      const e = await viaFront({ signer: asHana })
+        .registry.transfer({ to: ivan, amount: '10' })
+        .catch((x: unknown) => x);
+      assert.ok(EwxCallError.is(e) && e.codeName === 'PERMISSION_DENIED' && e.applied === false, String(e));
+      assert.match(e.details, /^nonce: \d+ was already used .* the lost attempt may have been applied/);
+      assert.equal(await free(ivan), '11', 'each transfer applied once');
     });
   });
 });
