@@ -5,8 +5,10 @@ import { DistanceService } from '@ewx/proto/distance';
 import { RegistryService } from '@ewx/proto/registry';
 import { RewardsService } from '@ewx/proto/rewards';
 import { VotingService } from '@ewx/proto/voting';
-import { fromServiceError } from './errors.js';
+import { EwxCallError, fromServiceError } from './errors.js';
+import { appliedBefore, backoffMs, isRead, nonceRefusalOf, readRetryChannelOptions, retryPolicyOf, type RetryOptions, type RetryPolicy } from './retry.js';
 import { signWith, type Signer } from './signing.js';
+import { SUBMIT_VOTE_METHOD } from './votes.js';
 
 /** The five services of the network, by the name `connect({ addresses })` uses. */
 export const SERVICES = {
@@ -107,6 +109,12 @@ export type ConnectOptions = (
   /** Default: insecure (plaintext), as the services listen today. */
   readonly credentials?: grpc.ChannelCredentials;
   readonly deadlineMs?: number;
+  /**
+   * Retries of calls that fail with UNAVAILABLE (on by default: 5 attempts, 200 ms doubling to
+   * 2 s, within the call's deadline); `false` turns them off. See RetryOptions.
+   */
+  readonly retry?: false | RetryOptions;
+  /** Given last: a `grpc.service_config` here replaces the one that retries reads. */
   readonly channelOptions?: grpc.ChannelOptions;
 };
 
@@ -131,9 +139,97 @@ export interface Ewx {
 /** True for a method whose request carries `auth`: a signed command. */
 const isCommand = (m: MethodDef): boolean => 'auth' in (m.requestDeserialize(Buffer.alloc(0)) as object);
 
-function serviceClient<D extends Record<string, MethodDef>>(def: D, channel: grpc.Client, signer: Signer | undefined, deadlineMs: number): ServiceClient<D> {
+/** One unary call, its deadline an absolute time. */
+const unaryCall = (channel: grpc.Client, m: MethodDef, message: object, deadline: number): Promise<object> =>
+  new Promise((resolve, reject) => {
+    channel.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline }, (err, res) =>
+      err ? reject(fromServiceError(m.path, err)) : resolve(res as object),
+    );
+  });
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The signed items of an unsigned batch (`votes`, `deposits`, `nominations`), if `message` is one. */
+const signedItems = (message: object): readonly { auth?: Auth }[] | undefined =>
+  Object.values(message).find((v): v is { auth?: Auth }[] => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && 'auth' in v[0]);
+
+function serviceClient<D extends Record<string, MethodDef>>(
+  def: D,
+  channel: grpc.Client,
+  signer: Signer | undefined,
+  deadlineMs: number,
+  retry: RetryPolicy | undefined,
+): ServiceClient<D> {
   const out: Record<string, unknown> = {};
-  for (const [name, m] of Object.entries(def)) {
+  const methods = def as Record<string, MethodDef>;
+  /** The service's answer now to a read of `def` (GetStatus, GetAccount), for a command whose reply was lost. */
+  const read = (name: string, request: object, deadline: number): Promise<object> => {
+    const m = methods[name]!;
+    return unaryCall(channel, m, { ...m.requestDeserialize(Buffer.alloc(0)), ...request }, deadline);
+  };
+
+  /**
+   * The reply to a command the service applied from an attempt whose reply was lost: a vote is
+   * accepted; a CommandReply is the service's position and height now (what the service answers
+   * after a command); a deposit the account now. Others cannot be rebuilt: EwxCallError, `applied`.
+   */
+  const appliedReply = async (m: MethodDef, message: { auth?: Auth } & Record<string, unknown>, deadline: number): Promise<object> => {
+    if (m.path === SUBMIT_VOTE_METHOD) return { accepted: true };
+    if (m.path === '/ewx.v1.Registry/Deposit') return { account: await read('getAccount', { address: message.account }, deadline) };
+    const empty = Object.keys(m.responseDeserialize(Buffer.alloc(0)))
+      .sort()
+      .join();
+    if (empty === 'height,logPosition') {
+      const s = (await read('getStatus', {}, deadline)) as { logPosition: bigint; height: bigint };
+      return { logPosition: s.logPosition, height: s.height };
+    }
+    throw new EwxCallError(
+      m.path,
+      grpc.status.UNKNOWN,
+      `applied: the service recorded this command (nonce ${message.auth!.nonce} of ${message.auth!.signer}) from an attempt whose reply was lost with its connection; its reply cannot be rebuilt: read the state for what it did`,
+      true,
+    );
+  };
+
+  /**
+   * A command (or unsigned batch of signed items) sent, and on UNAVAILABLE sent again byte for
+   * byte: the same nonce, so the service never applies it twice. A copy refused as a reused nonce
+   * after a lost attempt is answered from what the refusal says (see `appliedBefore`).
+   */
+  const sendCommand = async (
+    m: MethodDef,
+    message: { auth?: Auth } & Record<string, unknown>,
+    deadline: number,
+    resign?: () => Promise<object>,
+  ): Promise<object> => {
+    let lost = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await unaryCall(channel, m, message, deadline);
+        return lost ? withAppliedItems(message, res) : res;
+      } catch (e) {
+        if (!EwxCallError.is(e)) throw e;
+        const refusal = lost && message.auth ? nonceRefusalOf(e.code, e.details) : undefined;
+        if (refusal && message.auth && refusal.signer === message.auth.signer && refusal.nonce === message.auth.nonce) {
+          if (appliedBefore(refusal, message.auth)) return appliedReply(m, message, deadline);
+          // A vote may be cast again with a new nonce: the same vote twice is recorded once (SPEC §4).
+          if (resign) return resign();
+          throw new EwxCallError(
+            m.path,
+            e.code,
+            `${e.details} — sent again after its connection was lost: the lost attempt may have been applied (a later nonce of the signer was accepted since); read the state`,
+            false,
+          );
+        }
+        const wait = retry && e.code === grpc.status.UNAVAILABLE && attempt < retry.maxAttempts ? backoffMs(retry, attempt) : undefined;
+        if (wait === undefined || Date.now() + wait >= deadline) throw e;
+        lost = true;
+        await sleep(wait);
+      }
+    }
+  };
+
+  for (const [name, m] of Object.entries(methods)) {
     if (m.responseStream) {
       out[name] = (request: object, options: StreamCallOptions = {}) => {
         const message = { ...m.requestDeserialize(Buffer.alloc(0)), ...request };
@@ -147,23 +243,48 @@ function serviceClient<D extends Record<string, MethodDef>>(def: D, channel: grp
       continue;
     }
     const command = isCommand(m);
-    out[name] = async (request: object, options: CallOptions = {}) => {
+    // Reads are retried by grpc-js (the channel's service config, see readRetryChannelOptions).
+    const retriedByGrpc = isRead(m.path);
+    const call = async (request: object, options: CallOptions = {}, resigned = false): Promise<object> => {
       // Defaults first (a fresh decode of no bytes), then what the caller set.
-      let message = { ...m.requestDeserialize(Buffer.alloc(0)), ...request } as { auth?: Auth };
+      let message = { ...m.requestDeserialize(Buffer.alloc(0)), ...request } as { auth?: Auth } & Record<string, unknown>;
+      const by = command && !message.auth ? (options.signer ?? signer) : undefined;
       if (command && !message.auth) {
-        const by = options.signer ?? signer;
         if (!by) throw new Error(`${m.path} is a signed command: connect with a signer or pass { signer }`);
         message = await signWith(by, m.path, message, (x) => m.requestSerialize(x));
       }
       const deadline = Date.now() + (options.deadlineMs ?? deadlineMs);
-      return new Promise((resolve, reject) => {
-        channel.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, message, new grpc.Metadata(), { deadline }, (err, res) =>
-          err ? reject(fromServiceError(m.path, err)) : resolve(res),
-        );
-      });
+      if (retriedByGrpc) return unaryCall(channel, m, message, deadline);
+      // A vote signed here is signed again, with a new nonce, when a lost attempt leaves it unknown.
+      const resign =
+        by && !resigned && m.path === SUBMIT_VOTE_METHOD
+          ? () => call(request, { ...options, deadlineMs: Math.max(1, deadline - Date.now()) }, true)
+          : undefined;
+      return sendCommand(m, message, deadline, resign);
     };
+    out[name] = (request: object, options?: CallOptions) => call(request, options);
   }
   return out as ServiceClient<D>;
+}
+
+/**
+ * The answer to an unsigned batch (`SubmitVotes`, `DepositBatch`, …) sent again after a lost
+ * attempt: an item refused as a reused nonce whose nonce is its signer's last accepted one was
+ * applied by the lost attempt, so its result says so (code 0; a vote `accepted`).
+ */
+function withAppliedItems(message: object, res: object): object {
+  const items = signedItems(message);
+  const results = (res as { results?: { code: number; message: string; accepted?: boolean }[] }).results;
+  if (!items || !results) return res;
+  return {
+    ...res,
+    results: results.map((r, i) => {
+      const auth = items[i]?.auth;
+      const refusal = nonceRefusalOf(r.code, r.message);
+      if (!auth || !refusal || !appliedBefore(refusal, auth)) return r;
+      return { ...r, code: 0, message: '', ...('accepted' in r ? { accepted: true } : {}) };
+    }),
+  };
 }
 
 /** Iterates a server stream; cancels the call when the consumer stops or `signal` aborts. */
@@ -199,11 +320,14 @@ export function connect(options: ConnectOptions): Ewx {
     'address' in options ? (Object.fromEntries(SERVICE_NAMES.map((n) => [n, options.address])) as Record<ServiceName, string>) : { ...options.addresses };
   for (const n of SERVICE_NAMES) if (!addresses[n]) throw new Error(`connect: addresses.${n} is missing`);
   const credentials = options.credentials ?? grpc.credentials.createInsecure();
+  const retry = retryPolicyOf(options.retry);
+  const paths = Object.values(SERVICES).flatMap((d) => Object.values(d as unknown as Record<string, MethodDef>).map((m) => m.path));
+  const channelOptions = retry ? { ...readRetryChannelOptions(retry, paths), ...options.channelOptions } : options.channelOptions;
   const channels = new Map<string, grpc.Client>();
   const channelOf = (address: string): grpc.Client => {
     let c = channels.get(address);
     if (!c) {
-      c = new grpc.Client(address, credentials, options.channelOptions);
+      c = new grpc.Client(address, credentials, channelOptions);
       channels.set(address, c);
     }
     return c;
@@ -217,17 +341,18 @@ export function connect(options: ConnectOptions): Ewx {
         channelOf(addresses[service]),
         undefined,
         deadlineMs,
+        undefined,
       ) as unknown as {
         watch(r: Partial<WatchRequest>, o: StreamCallOptions): AsyncGenerator<WatchEvent, void, undefined>;
       };
       const req: Partial<WatchRequest> = { fromPosition: o.from ?? '', types: [...(o.types ?? [])], includeInputs: o.includeInputs ?? false };
       for await (const e of client.watch(req, o.signal ? { signal: o.signal } : {})) yield { ...e, service, data: JSON.parse(e.dataJson) as unknown };
     },
-    registry: serviceClient(RegistryService, channelOf(addresses.registry), signer, deadlineMs),
-    voting: serviceClient(VotingService, channelOf(addresses.voting), signer, deadlineMs),
-    consensus: serviceClient(ConsensusService, channelOf(addresses.consensus), signer, deadlineMs),
-    rewards: serviceClient(RewardsService, channelOf(addresses.rewards), signer, deadlineMs),
-    distance: serviceClient(DistanceService, channelOf(addresses.distance), signer, deadlineMs),
+    registry: serviceClient(RegistryService, channelOf(addresses.registry), signer, deadlineMs, retry),
+    voting: serviceClient(VotingService, channelOf(addresses.voting), signer, deadlineMs, retry),
+    consensus: serviceClient(ConsensusService, channelOf(addresses.consensus), signer, deadlineMs, retry),
+    rewards: serviceClient(RewardsService, channelOf(addresses.rewards), signer, deadlineMs, retry),
+    distance: serviceClient(DistanceService, channelOf(addresses.distance), signer, deadlineMs, retry),
     withSigner: (s) => build(s),
     close: () => {
       for (const c of channels.values()) c.close();

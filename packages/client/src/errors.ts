@@ -10,6 +10,11 @@ export class EwxCallError extends Error {
     readonly method: string,
     readonly code: status,
     readonly details: string,
+    /**
+     * Set on a command whose reply was lost with its connection: true when the service recorded it
+     * (it was applied once; its reply could not be rebuilt), false when that is unknown.
+     */
+    readonly applied?: boolean,
   ) {
     super(`${method}: ${status[code] ?? code}: ${details}`);
   }

@@ -10,3 +10,4 @@ export * from './batches.js';
 export * from './statuses.js';
 export * from './network.js';
 export * from './periods.js';
+export { DEFAULT_RETRY, type RetryOptions } from './retry.js';

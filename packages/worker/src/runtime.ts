@@ -1,4 +1,4 @@
-import { EwxCallError, rewardPeriodOf, signVote, type Ewx, type Signer } from '@ewx/client';
+import { EwxCallError, rewardPeriodOf, type Ewx, type Signer } from '@ewx/client';
 import type { Solution } from '@ewx/proto/registry';
 import type { Round } from '@ewx/proto/voting';
 import { pino, type Logger } from 'pino';
@@ -77,7 +77,10 @@ export interface WorkerRuntime {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Errors worth another try: the service or the network, not the vote. */
+/**
+ * Errors worth another try: the service or the network, not the vote. The client kit already
+ * retried UNAVAILABLE within each call's deadline; this loop goes on until the round's end block.
+ */
 const TRANSIENT = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLINE_EXCEEDED RESOURCE_EXHAUSTED ABORTED INTERNAL UNAVAILABLE
 const isNonceRefusal = (e: EwxCallError): boolean => e.code === 7 && /^nonce: /.test(e.details);
 const key = (solution: string, roundId: string): string => `${solution}\n${roundId}`;
@@ -277,8 +280,9 @@ export function startWorker(o: WorkerOptions): WorkerRuntime {
         const send = queue
           .catch(() => undefined)
           .then(async () => {
-            const signed = await signVote(o.signer, { solution, roundId: round.roundId, result: result! });
-            return o.ewx.voting.submitVote(signed, { deadlineMs: 10_000 });
+            // Signed by the client kit, which retries UNAVAILABLE within the deadline (the same
+            // bytes; a lost reply answered from the nonce refusal, or the vote signed again).
+            return o.ewx.voting.submitVote({ solution, roundId: round.roundId, result: Buffer.from(result!) }, { signer: o.signer, deadlineMs: 10_000 });
           });
         queue = send;
         const res = await send;
