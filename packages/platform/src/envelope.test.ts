@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { envelopesOf, parseEnvelope, runEntry, runOverhead, runRecord, toEnvelope, type Envelope } from './envelope.js';
+import { envelopesOf, parseEnvelope, runEntry, runOverhead, runRecord, toEnvelope, type Envelope, type TraceCarrier } from './envelope.js';
 import type { Json, RecordedEvent } from './eventstore/types.js';
 
 const event = (version: number, type: string, data: Json, metadata?: Json, streamId = 'round:s:r'): RecordedEvent =>
@@ -42,6 +42,24 @@ test('run records: every event reads back as the single form gives it (awkward v
   assert.equal(got[0]!.envelope.prevOfType, -1);
   assert.equal('prevOfType' in got[1]!.envelope, false, 'absent stays absent');
   assert.equal('traceparent' in got[0]!.envelope, false, 'the trace is not part of the envelope');
+});
+
+test('run records: an event read with its data as stored text (dataText) gives the same entry text as its parsed data', () => {
+  awkward.forEach((d, i) => {
+    const metadata = i % 3 === 0 ? { prevOfType: i - 1 } : null;
+    const parsed = event(i, 'VoteCast', d, metadata);
+    const asText = { ...event(i, 'VoteCast', null, metadata), dataText: JSON.stringify(d) };
+    for (const trace of [
+      undefined,
+      { traceparent: `00-${'ab'.repeat(16)}-${'01'.repeat(8)}-01` },
+      { traceparent: `00-${'ab'.repeat(16)}-${'01'.repeat(8)}-01`, tracestate: 'k=v' },
+    ] as (TraceCarrier | undefined)[]) {
+      assert.equal(runEntry(asText, trace), runEntry(parsed, trace), `value ${i}, trace ${JSON.stringify(trace)}`);
+    }
+  });
+  // Text as another writer may have stored it (spaces): spliced as it is, read back as the same value.
+  const spaced = { ...event(0, 'E', null), dataText: '{ "a" : [1, 2] }' };
+  assert.deepEqual(envelopesOf(runRecord('voting', [runEntry(spaced)]))[0]!.envelope.data, { a: [1, 2] });
 });
 
 test('single-event records (every older build) still read, with the headers as their trace', () => {

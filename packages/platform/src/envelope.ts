@@ -1,4 +1,4 @@
-import type { Json, RecordedEvent } from './eventstore/types.js';
+import type { Json, RecordedEvent, RecordedEventText } from './eventstore/types.js';
 
 /** What a service publishes on its topic: one committed event and where it sits in the source log. */
 export interface Envelope {
@@ -66,9 +66,22 @@ export interface Delivered {
   readonly trace: TraceCarrier | undefined;
 }
 
-/** The JSON text of one event in a run record (see {@link runRecord}). */
-export function runEntry(e: RecordedEvent, trace?: TraceCarrier): string {
+/**
+ * The JSON text of one event in a run record (see {@link runRecord}). An event read with its data
+ * as stored JSON text (`dataText`, readAll's `dataAsText`) has that text spliced in as it is: the
+ * same value for every reader, without parsing and serialising it again.
+ */
+export function runEntry(e: RecordedEventText, trace?: TraceCarrier): string {
   const prev = (e.metadata as { prevOfType?: unknown } | null | undefined)?.prevOfType;
+  if (typeof e.dataText === 'string') {
+    const head = JSON.stringify({ streamId: e.streamId, version: e.version, position: e.position, type: e.type });
+    const tail = JSON.stringify({
+      ...(typeof prev === 'number' ? { prevOfType: prev } : {}),
+      ...(trace?.traceparent !== undefined ? { traceparent: trace.traceparent } : {}),
+      ...(trace?.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
+    });
+    return `${head.slice(0, -1)},"data":${e.dataText}${tail.length > 2 ? `,${tail.slice(1)}` : '}'}`;
+  }
   return JSON.stringify({
     streamId: e.streamId,
     version: e.version,

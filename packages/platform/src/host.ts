@@ -25,7 +25,7 @@ import { healthProbeSettingsFrom, watchDependencies } from './health.js';
 import type { InProcessCalls } from './heights.js';
 import { observeRelayLag, observeServiceGauges, settleLatencyListener, type ServiceGauges } from './telemetry/service.js';
 import { startTelemetry, telemetrySettingsFrom } from './telemetry/setup.js';
-import { DEFAULT_SNAPSHOT_EVERY } from './snapshot.js';
+import { DEFAULT_SNAPSHOT_BYTES_PER_EVENT, DEFAULT_SNAPSHOT_EVERY } from './snapshot.js';
 
 export type ServiceName = 'registry' | 'voting' | 'consensus' | 'rewards' | 'distance';
 export const DEFAULT_PORTS: Record<ServiceName, number> = { registry: 50061, voting: 50062, consensus: 50063, rewards: 50064, distance: 50065 };
@@ -181,8 +181,11 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   const instance = o.instance ?? name;
   const log = ctx.log.child(o.instance === undefined ? { service: name } : { service: name, partition: o.instance });
   const snapshotEvery = ctx.env.int('SNAPSHOT_EVERY', DEFAULT_SNAPSHOT_EVERY, 0, 1_000_000_000);
+  const snapshotBytesPerEvent = ctx.env.int('SNAPSHOT_BYTES_PER_EVENT', DEFAULT_SNAPSHOT_BYTES_PER_EVENT, 0, 1_000_000_000);
   const runRecords = runRecordsFrom(ctx.env);
-  const runtime = createRuntime(instance, ctx.store, o.decider, log, { snapshots: { every: snapshotEvery, version: o.stateVersion ?? 1 } });
+  const runtime = createRuntime(instance, ctx.store, o.decider, log, {
+    snapshots: { every: snapshotEvery, bytesPerEvent: snapshotBytesPerEvent, version: o.stateVersion ?? 1 },
+  });
   runtime.onEvent(settleLatencyListener());
   let relay: Subscription | undefined;
   let unobserveRelay: (() => void) | undefined;

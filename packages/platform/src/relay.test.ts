@@ -84,12 +84,18 @@ test("relay: inbox copies are read without their bodies and never published; the
   const relay = startRelay(watched, bus, 'consensus', silentLogger);
   await relay.caughtUp;
   await relay.stop();
-  assert.deepEqual(reads[0], { withoutBodiesUnder: 'inbox:' });
+  // Run records take each event's data as its stored JSON text (spliced in, not parsed and re-serialised).
+  assert.deepEqual(reads[0], { withoutBodiesUnder: 'inbox:', dataAsText: true });
   assert.deepEqual(
     sent.flatMap((m) => envelopesOf(m.value)).map(({ envelope: e }) => [e.streamId, e.data]),
     [['round:s:r', { r: 1 }]],
   );
   assert.equal(await store.getCheckpoint('relay'), (await store.readAll('0' as never, 10))[2]!.position);
+  // Single-event records (RELAY_RUN_RECORDS=0) build envelopes from the parsed data: no text asked for.
+  const single = startRelay(watched, bus, 'consensus', silentLogger, '', 'consensus', false);
+  await single.caughtUp;
+  await single.stop();
+  assert.deepEqual(reads.at(-1), { withoutBodiesUnder: 'inbox:' });
   await store.close();
 });
 

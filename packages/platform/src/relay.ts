@@ -61,6 +61,8 @@ export function startRelay(store: EventStore, bus: Bus, service: string, log: Lo
     batchSize: 500,
     // Inbox copies are never relayed: their bodies need not be read.
     withoutBodiesUnder: INBOX_PREFIX,
+    // A run record passes each event's data on as JSON: the stored text is spliced in, not parsed and re-serialised.
+    ...(runRecords ? { dataAsText: true } : {}),
     log: log.child({ component: 'relay' }),
     handler: async (events) => {
       const own = events.filter((e) => !e.streamId.startsWith(INBOX_PREFIX));

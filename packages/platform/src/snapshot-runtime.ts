@@ -6,7 +6,7 @@ import { deserializeState, serializeState, snapshotsOf, snapshotVersion, type Ru
 export type { SnapshotOptions } from './snapshot.js';
 
 export interface SnapshotHooks<S> {
-  /** After each event applied: takes a snapshot every `every` events (written in the background). */
+  /** After each event applied: takes a snapshot every `every` events, or more as the state grows (`bytesPerEvent`; written in the background). */
   applied(): void;
   /** At start, before the replay: the newest compatible snapshot, or undefined (full replay). */
   load(): Promise<(RuntimeImage<S> & { position: LogPosition }) | undefined>;
@@ -36,6 +36,12 @@ export function snapshotRuntime<S>(
   const version = snapshotVersion(opts.version, decider.initialState());
   let applied = 0;
   let since = 0;
+  /** Events before the next snapshot: `every`, or more after a large one (`bytesPerEvent`). */
+  let gap = opts.every;
+  const spaceAfter = (bytes: number): void => {
+    const per = opts.bytesPerEvent ?? 0;
+    gap = per > 0 ? Math.max(opts.every, Math.ceil(bytes / per)) : opts.every;
+  };
   let lastAt: LogPosition = START;
   let writing: Promise<void> | undefined;
 
@@ -54,10 +60,21 @@ export function snapshotRuntime<S>(
     const serializeMs = Math.round(performance.now() - t0);
     lastAt = at;
     since = 0;
+    spaceAfter(data.byteLength);
     const events = applied;
     const w = snaps
       .saveSnapshot({ position: at, version, events, data })
-      .then(() => log.info('snapshot stored', { service, position: at, version, bytes: data.byteLength, serializeMs, ms: Math.round(performance.now() - t0) }))
+      .then(() =>
+        log.info('snapshot stored', {
+          service,
+          position: at,
+          version,
+          bytes: data.byteLength,
+          serializeMs,
+          ms: Math.round(performance.now() - t0),
+          nextAfterEvents: gap,
+        }),
+      )
       .catch((e: Error) => log.warn('snapshot: storing failed (the next one is tried later)', { service, position: at, error: e.message }))
       .finally(() => {
         if (writing === w) writing = undefined;
@@ -69,7 +86,7 @@ export function snapshotRuntime<S>(
   return {
     applied() {
       applied++;
-      if (++since >= opts.every && writing === undefined) take();
+      if (++since >= gap && writing === undefined) take();
     },
     async load() {
       if (position() !== START) return undefined;
@@ -99,6 +116,7 @@ export function snapshotRuntime<S>(
         if (img.state === undefined || img.state === null) throw new Error('no state');
         applied = snap.events;
         lastAt = snap.position;
+        spaceAfter(snap.data.byteLength);
         log.info('state restored from a snapshot', {
           service,
           position: snap.position,

@@ -40,10 +40,23 @@ export const snapshotsOf = (store: EventStore): SnapshotStore | undefined => {
 
 /** Default SNAPSHOT_EVERY: a snapshot every 10,000 events applied (0 = none written nor loaded). */
 export const DEFAULT_SNAPSHOT_EVERY = 10_000;
+/**
+ * Default SNAPSHOT_BYTES_PER_EVENT: after a snapshot of B bytes the next waits for at least
+ * B / 256 events (and SNAPSHOT_EVERY), so storing snapshots costs at most ≈ 256 bytes' worth of
+ * serialising and writing per event applied, however large the state (0 = by event count only).
+ */
+export const DEFAULT_SNAPSHOT_BYTES_PER_EVENT = 256;
 
 export interface SnapshotOptions {
   /** Events applied between two snapshots; 0 turns snapshots off (none written, none loaded). */
   readonly every: number;
+  /**
+   * Spaces snapshots by the state's size: after a snapshot (taken or loaded) of B bytes, the next is
+   * taken after max(`every`, ⌈B / bytesPerEvent⌉) events. Bounds the snapshots' cost per event for a
+   * large state; the tail replayed after a crash grows with the state, as loading it does. Unset or
+   * 0: every `every` events whatever the size.
+   */
+  readonly bytesPerEvent?: number;
   /**
    * The decider's version: bump it whenever `evolve` or the state's shape changes. Combined with a
    * fingerprint of the initial state's shape, which catches a new or renamed top-level field.

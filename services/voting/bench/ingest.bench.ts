@@ -11,7 +11,8 @@
  * BENCH_PROFILE (a file voting `--require`s: an inspector profile; consensus too with
  * BENCH_PROFILE_CONSENSUS=1; with BENCH_PROFILE=bench/profile-window.cjs and BENCH_PROFILE_WINDOW=<dir>
  * each profiles only the batched window, written to <dir>), BENCH_NODE_OPTIONS (voting's
- * NODE_OPTIONS), BENCH_SETUP_TIMEOUT_MS. To compare with another build, run this file from that
+ * NODE_OPTIONS), BENCH_CONSENSUS_NODE_OPTIONS (consensus's), BENCH_SETUP_TIMEOUT_MS; the services'
+ * own settings (e.g. SNAPSHOT_EVERY) pass through from the bench's environment. To compare with another build, run this file from that
  * build's checkout (the bench is only a client; alternate the runs).
  */
 import pg from 'pg';
@@ -142,7 +143,8 @@ const registrar = generateKeyPair();
 const env = { DATABASE_URL: infra.databaseUrl, KAFKA_BROKERS: infra.brokers.join(','), EWX_NAMESPACE: ns, ADMIN_ADDRESS: admin.address, BLOCK_TIME_MS: 'manual', LOG_LEVEL: 'error' };
 const ports = { consensus: await freePort(), voting: await freePort() };
 stage('starting consensus and voting');
-procs = [await startServiceProcess('consensus', ports.consensus, { ...env, ...(process.env.BENCH_PROFILE && process.env.BENCH_PROFILE_CONSENSUS === '1' ? { NODE_OPTIONS: `--require ${process.env.BENCH_PROFILE}` } : {}) }), await startServiceProcess('voting', ports.voting, {
+const consensusNodeOptions = [process.env.BENCH_PROFILE && process.env.BENCH_PROFILE_CONSENSUS === '1' ? `--require ${process.env.BENCH_PROFILE}` : '', process.env.BENCH_CONSENSUS_NODE_OPTIONS ?? ''].join(' ').trim();
+procs = [await startServiceProcess('consensus', ports.consensus, { ...env, ...(consensusNodeOptions ? { NODE_OPTIONS: consensusNodeOptions } : {}) }), await startServiceProcess('voting', ports.voting, {
   ...env, ...(VERIFY_THREADS !== undefined ? { VOTE_VERIFY_THREADS: VERIFY_THREADS } : {}), ...(process.env.BENCH_PROFILE || process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: `${process.env.BENCH_PROFILE ? `--require ${process.env.BENCH_PROFILE} ` : ''}${process.env.BENCH_NODE_OPTIONS ?? ''}` } : {}),
 })];
 const consensus = insecureClient(ConsensusClient, `127.0.0.1:${ports.consensus}`);
@@ -263,6 +265,10 @@ try {
   const consensusCommits = (await db.query(`SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_consensus.events WHERE type = 'VoteCast'`)).rows[0].n as number;
   const singleCommits = await commits(rounds.slice(0, ROUNDS_PER_MODE));
   const batchCommits = await commits(rounds.slice(ROUNDS_PER_MODE));
+  // The newest snapshots each service kept (two per version): whether one fell in the batched window, and their size.
+  const snapshots = Object.fromEntries(await Promise.all(['voting', 'consensus'].map(async (svc) => [svc,
+    (await db.query(`SELECT events, pg_column_size(bytes) AS stored, octet_length(bytes) AS bytes FROM ewx_${ns}_${svc}.snapshots ORDER BY position DESC LIMIT 2`).catch(() => ({ rows: [] }))).rows
+      .map((r) => ({ events: Number(r.events), bytes: r.bytes === null ? undefined : Number(r.bytes) }))])));
   const stored = (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast'`)).rows[0].n as number;
   // Baseline: the same rows, batched multi-row INSERTs into a table of the event store's shape.
   const rows = (await db.query(`SELECT stream_id, version, type, data, metadata FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' ORDER BY position`)).rows;
@@ -292,7 +298,7 @@ try {
       postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(clientCpu),
       postgresBackendsUs: backendUs,
       note: 'CPU time of each process (all threads) per batched vote; voting until the last answer, consensus, PostgreSQL (every backend), Kafka until consensus recorded the votes, this client (gRPC) until the last answer (its lag included); PostgreSQL and Kafka are shared: other users\' work in the window counts too' },
-    verifyThreads: VERIFY_THREADS ?? 'default',
+    verifyThreads: VERIFY_THREADS ?? 'default', snapshots,
     plainBatchedInsert: { rows: rows.length, batch: BATCH, seconds: +baseSec.toFixed(2), rowsPerSecond: base_rps },
     signatureCeiling: { ed25519VerifiesPerSecondOneCore: ceiling, before: ceilingBefore, after: ceilingAfter, ratioSubmitVote: +(single_vps / ceiling).toFixed(3), ratioSubmitVotes: +(batch_vps / ceiling).toFixed(3),
       cores: cpus, ratioSubmitVotesToAllCores: +(batch_vps / (ceiling * cpus)).toFixed(3),

@@ -10,7 +10,7 @@ import type { SnapshotStore } from '../snapshot.js';
 import type { EventStore } from './types.js';
 import { schemaFor, sqlEventStore, migrate, type SqlClient } from './sql.js';
 import { subscribe } from './subscription.js';
-import { START, type EventData } from './types.js';
+import { START, type EventData, type RecordedEventText } from './types.js';
 
 const { infra, skip } = await realInfra();
 const db = await openPglite();
@@ -226,6 +226,22 @@ for (const [name, client, skipped] of backends) {
       whole[2]!.position,
       whole[3]!.position,
     ]);
+    // dataAsText: the data's stored text (what JSON.stringify gave at append), data null; with and without the inbox skip.
+    const awkward = { s: 'quote " \\ \n \u0000 🗳️ \ud800', n: 1e21, m: -0.5, nested: [[], {}, [null, true]] };
+    await store.append('round:b', [{ type: 'C', data: awkward, metadata: { prevOfType: -1 } }], -1);
+    const all = await store.readAll(START, 10);
+    for (const opts of [{ dataAsText: true }, { dataAsText: true, withoutBodiesUnder: 'inbox:' }]) {
+      const texts = (await store.readAll(START, 10, opts)) as RecordedEventText[];
+      assert.deepEqual(
+        texts.map((e) => [e.position, e.streamId, e.version, e.type, e.metadata]),
+        all.map((e) => [e.position, e.streamId, e.version, e.type, opts.withoutBodiesUnder && e.streamId.startsWith('inbox:') ? undefined : e.metadata]),
+      );
+      texts.forEach((e, i) => {
+        const bare = opts.withoutBodiesUnder !== undefined && e.streamId.startsWith('inbox:');
+        assert.equal(e.dataText, bare ? undefined : JSON.stringify(all[i]!.data), `${JSON.stringify(opts)} event ${i}`);
+        assert.equal(e.data, null);
+      });
+    }
     await sql.query(`DROP SCHEMA ${schema} CASCADE`);
     await store.close();
   });

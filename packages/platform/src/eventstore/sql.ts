@@ -11,6 +11,7 @@ import {
   type LogPosition,
   type LogReadOptions,
   type RecordedEvent,
+  type RecordedEventText,
 } from './types.js';
 import type { SnapshotStore, StoredSnapshot } from '../snapshot.js';
 
@@ -43,12 +44,13 @@ const afterIdentity = (p: LogPosition): bigint => {
   return c[0] ?? 0n;
 };
 
-const toEvent = (r: Row): RecordedEvent => ({
+const toEvent = (r: Row & { data_text?: string | null }): RecordedEventText => ({
   streamId: r.stream_id,
   version: Number(r.version),
   position: sqlPosition(r.position),
   type: r.type,
   data: r.data,
+  ...(typeof r.data_text === 'string' ? { dataText: r.data_text } : {}),
   ...(r.metadata === null || r.metadata === undefined ? {} : { metadata: r.metadata }),
 });
 
@@ -268,12 +270,14 @@ export function sqlEventStore(sql: SqlClient, schema: string, opts: SqlStoreOpti
     },
     async readAll(after: LogPosition, limit: number, opts?: LogReadOptions): Promise<RecordedEvent[]> {
       const skip = opts?.withoutBodiesUnder;
-      const r = await sql.query<Row>(
+      // dataAsText: the data's stored JSON text, not parsed by the driver (data_text; data then null).
+      const data = opts?.dataAsText === true ? 'NULL::json AS data, data::text AS data_text' : 'data';
+      const r = await sql.query<Row & { data_text?: string | null }>(
         skip === undefined
-          ? `SELECT position, stream_id, version, type, data, metadata FROM ${schema}.events
+          ? `SELECT position, stream_id, version, type, ${data}, metadata FROM ${schema}.events
              WHERE position > $1 ORDER BY position LIMIT $2`
           : `SELECT position, stream_id, version, type,
-               CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE data END AS data,
+               ${opts?.dataAsText === true ? 'NULL::json AS data, CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE data::text END AS data_text' : 'CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE data END AS data'},
                CASE WHEN starts_with(stream_id, $3) THEN NULL ELSE metadata END AS metadata
              FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
         skip === undefined ? [afterIdentity(after).toString(), limit] : [afterIdentity(after).toString(), limit, skip],

@@ -21,6 +21,8 @@ export interface SubscribeOptions {
   readonly handler: (events: RecordedEvent[]) => Promise<void>;
   /** Passed to `readAll`: events of these streams may reach the handler without their bodies. */
   readonly withoutBodiesUnder?: string;
+  /** Passed to `readAll`: events may reach the handler with `dataText` instead of parsed `data` (RecordedEventText). */
+  readonly dataAsText?: boolean;
 }
 
 /** A catch-up subscription over one service's log: reads from its checkpoint, then follows. */
@@ -48,7 +50,12 @@ export function subscribe(store: EventStore, o: SubscribeOptions): Subscription 
         const batch = await store.readAll(
           pos,
           o.batchSize ?? 1000,
-          o.withoutBodiesUnder === undefined ? undefined : { withoutBodiesUnder: o.withoutBodiesUnder },
+          o.withoutBodiesUnder === undefined && o.dataAsText === undefined
+            ? undefined
+            : {
+                ...(o.withoutBodiesUnder === undefined ? {} : { withoutBodiesUnder: o.withoutBodiesUnder }),
+                ...(o.dataAsText === undefined ? {} : { dataAsText: o.dataAsText }),
+              },
         );
         if (batch.length === 0) {
           markCaughtUp();

@@ -21,9 +21,19 @@ export type LogPosition = string & { readonly __logPosition: true };
  * `withoutBodiesUnder`: events of streams whose id starts with this prefix may come back with
  * `data` null and no metadata (a reader that skips them, like the relay skipping inbox copies,
  * then does not read their bodies). A store may ignore it and return them whole.
+ *
+ * `dataAsText`: an event may come back with `dataText`, its data's JSON text as stored (not
+ * parsed), and `data` null — for a reader that only passes the data on as JSON (the relay's run
+ * records). A store may ignore it and return `data` parsed.
  */
 export interface LogReadOptions {
   readonly withoutBodiesUnder?: string;
+  readonly dataAsText?: boolean;
+}
+
+/** An event from `readAll` with `dataAsText`: when `dataText` is set it is the data (JSON text) and `data` is null. */
+export interface RecordedEventText extends RecordedEvent {
+  readonly dataText?: string;
 }
 
 /** Before the first event of every log: `readAll(START, n)` reads from the beginning. */
