@@ -273,7 +273,7 @@ const start = async (s: ServiceName): Promise<number> => {
 
 const nonce = counterNonces(BigInt(Date.now()) * 1000n);
 // With several validators the client reads consensus from the last place: never killed.
-const ewx = connect({ addresses: { ...addresses, consensus: validatorAddresses.at(-1)! }, signer: keySigner(admin, nonce), deadlineMs: 10_000 });
+const ewx = connect({ addresses: { ...addresses, consensus: validatorAddresses.at(-1)! }, signer: keySigner(admin, nonce), deadlineMs: 10_000, retry: false });
 const by = (k: KeyPair): Ewx => ewx.withSigner(keySigner(k, nonce));
 const W = workers.map((w) => by(w));
 const R = by(registrar);
