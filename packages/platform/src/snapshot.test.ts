@@ -129,39 +129,51 @@ test('runtime: snapshots spaced by the state size (bytesPerEvent) after one take
   const store = await pgliteEventStore('snap3', db);
   const snaps = snapshotsOf(store)!;
   const version = snapshotVersion(1, toy.initialState());
-  const rows = async () => (await db.query<{ events: number }>('SELECT events FROM ewx_snap3.snapshots ORDER BY position')).rows.map((r) => Number(r.events));
-  // 1 byte per event: after the first snapshot (event 2, well over 30 bytes) none before ≥ 30 more events.
-  const a = createRuntime('snap3', store, toy, recording(), { snapshots: { every: 2, bytesPerEvent: 1, version: 1 } });
-  await a.start();
-  for (let i = 1; i <= 30; i++) await a.execute(`s${i % 3}`, add(i));
-  await new Promise((r) => setImmediate(r));
-  const first = await snaps.loadSnapshot(version);
-  assert.ok(first !== undefined && first.data.byteLength > 30, 'a first snapshot larger than 30 bytes');
-  assert.deepEqual(await rows(), [2], 'one snapshot, at the second event: the next waits for its bytes in events');
-  await a.stop();
-  assert.deepEqual(await rows(), [2, 30], 'the clean stop still stores one');
+  // A failed assertion must not leave a runtime running (the test would hang instead of failing).
+  const running = new Set<{ stop(): Promise<void> }>();
+  const started = async <R extends { start(): Promise<void>; stop(): Promise<void> }>(r: R): Promise<R> => {
+    await r.start();
+    running.add(r);
+    return r;
+  };
+  const stopped = async (r: { stop(): Promise<void> }): Promise<void> => {
+    running.delete(r);
+    await r.stop();
+  };
+  try {
+    const rows = async () => (await db.query<{ events: number }>('SELECT events FROM ewx_snap3.snapshots ORDER BY position')).rows.map((r) => Number(r.events));
+    // 1 byte per event: after the first snapshot (event 2, well over 30 bytes) none before ≥ 30 more events.
+    const a = await started(createRuntime('snap3', store, toy, recording(), { snapshots: { every: 2, bytesPerEvent: 1, version: 1 } }));
+    for (let i = 1; i <= 30; i++) await a.execute(`s${i % 3}`, add(i));
+    await new Promise((r) => setImmediate(r));
+    const first = await snaps.loadSnapshot(version);
+    assert.ok(first !== undefined && first.data.byteLength > 30, 'a first snapshot larger than 30 bytes');
+    assert.deepEqual(await rows(), [2], 'one snapshot, at the second event: the next waits for its bytes in events');
+    await stopped(a);
+    assert.deepEqual(await rows(), [2, 30], 'the clean stop still stores one');
 
-  // Loaded: the gap comes from the loaded snapshot's size, so 10 more events store none before the stop.
-  const b = createRuntime('snap3', store, toy, recording(), { snapshots: { every: 2, bytesPerEvent: 1, version: 1 } });
-  await b.start();
-  for (let i = 1; i <= 10; i++) await b.execute(`s${i % 3}`, add(i));
-  assert.deepEqual(await rows(), [2, 30]);
-  await b.stop();
-  assert.deepEqual((await rows()).slice(-1), [40]);
+    // Loaded: the gap comes from the loaded snapshot's size, so 10 more events store none before the stop.
+    const b = await started(createRuntime('snap3', store, toy, recording(), { snapshots: { every: 2, bytesPerEvent: 1, version: 1 } }));
+    for (let i = 1; i <= 10; i++) await b.execute(`s${i % 3}`, add(i));
+    assert.deepEqual(await rows(), [2, 30]);
+    await stopped(b);
+    assert.deepEqual((await rows()).slice(-1), [40]);
 
-  // bytesPerEvent 0 (or unset): every 2 events whatever the size.
-  const c = createRuntime('snap3', store, toy, recording(), { snapshots: { every: 2, bytesPerEvent: 0, version: 1 } });
-  await c.start();
-  for (let i = 1; i <= 10; i++) await c.execute(`s${i % 3}`, add(i));
-  await c.stop();
-  const last = (await snaps.loadSnapshot(version))!;
-  assert.equal(last.events, 50);
-  const kept = await rows();
-  assert.ok(
-    kept.some((n) => n > 40 && n < 50),
-    `a snapshot between the start and the stop: ${kept.join(',')}`,
-  );
-  await db.close();
+    // bytesPerEvent 0 (or unset): every 2 events whatever the size.
+    const c = await started(createRuntime('snap3', store, toy, recording(), { snapshots: { every: 2, bytesPerEvent: 0, version: 1 } }));
+    for (let i = 1; i <= 10; i++) await c.execute(`s${i % 3}`, add(i));
+    await stopped(c);
+    const last = (await snaps.loadSnapshot(version))!;
+    assert.equal(last.events, 50);
+    const kept = await rows();
+    assert.ok(
+      kept.some((n) => n > 40 && n < 50),
+      `a snapshot between the start and the stop: ${kept.join(',')}`,
+    );
+  } finally {
+    for (const r of running) await r.stop().catch(() => undefined);
+    await db.close();
+  }
 });
 
 const { infra, skip } = await realInfra();
