@@ -27,11 +27,11 @@ export type ConsensusEvent =
   | { readonly type: 'VoteMetadata'; readonly data: VoteMetadataEvent };
 
 /** What the consensus log folds: its own events and voting's round events and votes from its inbox. */
-export type ConsensusLogEvent = ConsensusEvent | Extract<VotingEvent, { type: 'RoundStarted' | 'RoundSnapshot' | 'VoteCast' | 'RoundClosed' }>;
+export type ConsensusLogEvent = ConsensusEvent | Extract<VotingEvent, { type: 'RoundStarted' | 'RoundSnapshot' | 'VoteCast' | 'VotesCast' | 'RoundClosed' }>;
 
 export const decodeConsensusLog = decoder<ConsensusLogEvent>({
   ...CONSENSUS_EVENTS,
-  ...pick(VOTING_EVENTS, 'RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed'),
+  ...pick(VOTING_EVENTS, 'RoundStarted', 'RoundSnapshot', 'VoteCast', 'VotesCast', 'RoundClosed'),
 });
 /** The store form of one of the consensus log's own events (the one way its decider builds events). */
 export const consensusEvent = (e: ConsensusEvent): EncodedEvent => encode(e);

@@ -323,6 +323,36 @@ export interface VoteCastEvent {
   readonly height: number;
 }
 /**
+ * Several accepted votes of one round appended together (group commit; voting writes it for two or
+ * more votes decided in one append, at most MAX_VOTES_PER_EVENT). Each vote is exactly a VoteCast
+ * with these `solution`, `roundId` and `height`: `votes` holds [worker, result hex] in the order the
+ * votes were decided, and the metadata's `signers` holds each one's [worker, nonce, signature] in the
+ * same order (see `castVotes` and `voteSigners`). Consumers fold the votes one by one, in order.
+ */
+export interface VotesCastEvent {
+  readonly solution: string;
+  readonly roundId: string;
+  readonly height: number;
+  readonly votes: readonly (readonly [string, string])[];
+}
+/** Votes in one VotesCast at most: about 320 bytes each in the log, so an event stays far below Kafka's 1 MiB record limit. */
+export const MAX_VOTES_PER_EVENT = 500;
+/** One signer of a VotesCast: [worker, nonce (decimal), signature hex (absent when the command was not signed, e.g. in tests)]. */
+export type VoteSigner = readonly [string, string, string?];
+/** The votes of a VoteCast or a VotesCast as [worker, result hex], in order (anything else: none). */
+export const castVotes = (e: { readonly type: string; readonly data: unknown }): readonly (readonly [string, string])[] => {
+  if (e.type === 'VoteCast') {
+    const d = e.data as VoteCastEvent;
+    return [[d.worker, d.result]];
+  }
+  return e.type === 'VotesCast' ? (e.data as VotesCastEvent).votes : [];
+};
+/** The signers of a VotesCast from its metadata, in the order of its votes ([] when absent). */
+export const voteSigners = (metadata: unknown): readonly VoteSigner[] => {
+  const s = (metadata as { signers?: unknown } | null | undefined)?.signers;
+  return Array.isArray(s) ? (s as VoteSigner[]) : [];
+};
+/**
  * v2: the round expired at `height` and is now OffChainVote, with the `submitted` votes recorded
  * before it. The votes themselves are carried once, by the round's VoteCast events (same stream,
  * before this one): a validator folds those and checks it received `submitted` of them.
@@ -503,7 +533,7 @@ export const PUBLISHED = {
     ResultChained: 'ResultChained',
     ValidatorSetConfigured: 'ValidatorSetConfigured',
   },
-  voting: { RoundStarted: 'RoundStarted', RoundSnapshot: 'RoundSnapshot', VoteCast: 'VoteCast', RoundClosed: 'RoundClosed', RoundAlert: 'RoundAlert' },
+  voting: { RoundStarted: 'RoundStarted', RoundSnapshot: 'RoundSnapshot', VoteCast: 'VoteCast', VotesCast: 'VotesCast', RoundClosed: 'RoundClosed', RoundAlert: 'RoundAlert' },
   registry: {
     GroupRegistered: 'GroupRegistered',
     GroupRewardsChanged: 'GroupRewardsChanged',

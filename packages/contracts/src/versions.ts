@@ -30,6 +30,8 @@ export const VOTING_EVENTS: Versions<VotingEvent> = {
   RoundStarted: 2,
   RoundSnapshot: 1,
   VoteCast: 1,
+  // Several votes of one round in one event (group commit); logs written before have VoteCast only.
+  VotesCast: 1,
   RoundAlert: 1,
   // v2: the votes are carried once, by VoteCast (which consensus now records); v1 also carried them here.
   RoundClosed: 2,

@@ -1,6 +1,6 @@
 import { decoder, encode, pick, type EncodedEvent, type Json } from './codec.js';
 import type { BlockEvent, ConsensusEvent } from './consensus.js';
-import type { RoundAlertEvent, RoundClosedEvent, RoundClosedV1Event, RoundSnapshotEvent, RoundStartedEvent, VoteCastEvent } from './published.js';
+import type { RoundAlertEvent, RoundClosedEvent, RoundClosedV1Event, RoundSnapshotEvent, RoundStartedEvent, VoteCastEvent, VotesCastEvent } from './published.js';
 import type { RegistryEvent } from './registry.js';
 import type { RewardsEvent } from './rewards.js';
 import { CONSENSUS_EVENTS, REGISTRY_EVENTS, REWARDS_EVENTS, VOTING_EVENTS } from './versions.js';
@@ -11,6 +11,8 @@ export type VotingEvent =
   | { readonly type: 'RoundSnapshot'; readonly data: RoundSnapshotEvent }
   /** Metadata: `{ signer, nonce, signature? }` of the worker's SubmitVote. */
   | { readonly type: 'VoteCast'; readonly data: VoteCastEvent }
+  /** Two or more votes of one round appended together. Metadata: `{ signers: [[worker, nonce, signature?], …] }`, one per vote, in order. */
+  | { readonly type: 'VotesCast'; readonly data: VotesCastEvent }
   /** v2 carries the count only (the votes are the VoteCast events); v1 (older logs) also the votes, see `roundClosedV1`. */
   | { readonly type: 'RoundClosed'; readonly data: RoundClosedEvent | RoundClosedV1Event }
   | { readonly type: 'RoundAlert'; readonly data: RoundAlertEvent };

@@ -213,9 +213,19 @@ export function createRuntime<S>(service: string, store: EventStore, decider: De
     const forgottenInbox = forgetsInbox && inboxCopy && e.version > 0 && !versions.has(e.streamId);
     if (!forgotten && !forgottenInbox) versions.set(e.streamId, e.version);
     const m = e.metadata as
-      | { signer?: string; nonce?: string; cosigners?: { signer: string; nonce: string }[]; source?: string; sourceStream?: string; sourceVersion?: number }
+      | {
+          signer?: string;
+          nonce?: string;
+          cosigners?: { signer: string; nonce: string }[];
+          signers?: [string, string, string?][];
+          source?: string;
+          sourceStream?: string;
+          sourceVersion?: number;
+        }
       | undefined;
     if (m?.signer !== undefined && m.nonce !== undefined) nonces.set(m.signer, BigInt(m.nonce));
+    // Several commands in one event (voting's VotesCast): each signer's [signer, nonce, signature?].
+    if (m?.signers !== undefined) for (const [signer, nonce] of m.signers) nonces.set(signer, BigInt(nonce));
     for (const c of m?.cosigners ?? []) if (BigInt(c.nonce) > (nonces.get(c.signer) ?? 0n)) nonces.set(c.signer, BigInt(c.nonce));
     if (m?.source !== undefined && m.sourceStream !== undefined && m.sourceVersion !== undefined) {
       if (!forgottenInbox) {
