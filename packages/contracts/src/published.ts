@@ -533,7 +533,14 @@ export const PUBLISHED = {
     ResultChained: 'ResultChained',
     ValidatorSetConfigured: 'ValidatorSetConfigured',
   },
-  voting: { RoundStarted: 'RoundStarted', RoundSnapshot: 'RoundSnapshot', VoteCast: 'VoteCast', VotesCast: 'VotesCast', RoundClosed: 'RoundClosed', RoundAlert: 'RoundAlert' },
+  voting: {
+    RoundStarted: 'RoundStarted',
+    RoundSnapshot: 'RoundSnapshot',
+    VoteCast: 'VoteCast',
+    VotesCast: 'VotesCast',
+    RoundClosed: 'RoundClosed',
+    RoundAlert: 'RoundAlert',
+  },
   registry: {
     GroupRegistered: 'GroupRegistered',
     GroupRewardsChanged: 'GroupRewardsChanged',

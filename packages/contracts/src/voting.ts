@@ -1,6 +1,14 @@
 import { decoder, encode, pick, type EncodedEvent, type Json } from './codec.js';
 import type { BlockEvent, ConsensusEvent } from './consensus.js';
-import type { RoundAlertEvent, RoundClosedEvent, RoundClosedV1Event, RoundSnapshotEvent, RoundStartedEvent, VoteCastEvent, VotesCastEvent } from './published.js';
+import type {
+  RoundAlertEvent,
+  RoundClosedEvent,
+  RoundClosedV1Event,
+  RoundSnapshotEvent,
+  RoundStartedEvent,
+  VoteCastEvent,
+  VotesCastEvent,
+} from './published.js';
 import type { RegistryEvent } from './registry.js';
 import type { RewardsEvent } from './rewards.js';
 import { CONSENSUS_EVENTS, REGISTRY_EVENTS, REWARDS_EVENTS, VOTING_EVENTS } from './versions.js';

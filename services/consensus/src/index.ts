@@ -124,7 +124,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
     return eventSourcedService(ctx, 'consensus', {
       decider: consensusDecider,
       stateVersion: CONSENSUS_STATE_VERSION,
-      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.RoundClosed] },
+      inbox: { voting: [V.RoundStarted, V.RoundSnapshot, V.VoteCast, V.VotesCast, V.RoundClosed] },
       grpc: (runtime) => [
         consensusGrpc(
           runtime,

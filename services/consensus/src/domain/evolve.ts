@@ -1,4 +1,4 @@
-import { decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
+import { castVotes, decodeConsensusLog, roundClosedV1, unhandled } from '@ewx/contracts';
 import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
 import { carryVoteCounts, voteCounts } from './tally.js';
@@ -181,17 +181,21 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
       r.snapshotReceived++;
       break;
     }
-    case 'VoteCast': {
-      // The round's votes, carried once: recorded before its close, in the round's stream.
+    case 'VoteCast':
+    case 'VotesCast': {
+      // The round's votes, carried once: recorded before its close, in the round's stream (one
+      // vote a VoteCast, several appended together a VotesCast: the same votes, in order).
       const d = ev.data;
       const r = s.rounds.get(roundKey(d.solution, d.roundId));
       if (r?.status !== 'ACTIVE') break;
-      r.votesReceived++;
-      // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
-      // this keeps the count independent of that check).
-      if (!r.snapshot.has(d.worker)) break;
-      r.votes.push([d.worker, d.result]);
-      r.leaves.push(leafHash(d.worker, d.result));
+      for (const [worker, result] of castVotes(ev)) {
+        r.votesReceived++;
+        // A validator counts only votes of workers in the recorded snapshot (voting refuses the others;
+        // this keeps the count independent of that check).
+        if (!r.snapshot.has(worker)) continue;
+        r.votes.push([worker, result]);
+        r.leaves.push(leafHash(worker, result));
+      }
       voteCounts(r.votes);
       break;
     }

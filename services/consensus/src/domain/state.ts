@@ -33,7 +33,7 @@ export interface ValidatedRound {
   /** v1 closes (older logs) carried the votes in chunks: how many, and how many arrived. */
   voteChunks: number;
   voteChunksReceived: number;
-  /** VoteCast events recorded for this round (votes of workers outside the snapshot included). */
+  /** Votes recorded for this round (VoteCast events and the votes of VotesCast events; votes of workers outside the snapshot included). */
   votesReceived: number;
   /** The count of votes the close (RoundClosed v2) says voting recorded; undefined before it or for v1. */
   submitted?: number;

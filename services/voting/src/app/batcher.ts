@@ -13,13 +13,17 @@ interface Pending {
   reject(e: unknown): void;
 }
 
-/** Telemetry only: each vote's event records its own caller's trace, not the batch's first. */
+/**
+ * Telemetry only: a VoteCast records its own caller's trace, not the batch's first; a VotesCast
+ * (several votes in one event) the trace of its first vote's caller.
+ */
 const withCallerTraces = (items: readonly Pending[], events: ReturnType<typeof decideVotes>['events']): typeof events => {
   const traces = new Map(items.filter((i) => i.trace).map((i) => [`${i.cmd.worker}|${i.cmd.nonce}`, i.trace!]));
   if (traces.size === 0) return events;
   return events.map((e) => {
-    const m = e.metadata as { signer?: string; nonce?: string } | undefined;
-    const t = m && traces.get(`${m.signer}|${m.nonce}`);
+    const m = e.metadata as { signer?: string; nonce?: string; signers?: string[][] } | undefined;
+    const [signer, nonce] = m?.signers?.[0] ?? [m?.signer, m?.nonce];
+    const t = m && traces.get(`${signer}|${nonce}`);
     return t ? { ...e, metadata: { ...m, ...t } } : e;
   });
 };

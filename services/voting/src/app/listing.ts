@@ -63,6 +63,7 @@ function roundOf(e: RecordedEvent): { solution: string; roundId: string } | unde
   switch (e.type) {
     case 'RoundStarted':
     case 'VoteCast':
+    case 'VotesCast':
     case 'RoundClosed':
     case 'RoundSettled':
     case 'RoundUnresolved':
@@ -145,6 +146,12 @@ export function foldListing(rows: Map<string, ListingEntry>, e: RecordedEvent, n
       const x = rows.get(roundKey(ev.data.solution, ev.data.roundId));
       if (!x || x.retired || x.status !== 'ACTIVE') return [];
       x.submitted++;
+      return [x];
+    }
+    case 'VotesCast': {
+      const x = rows.get(roundKey(ev.data.solution, ev.data.roundId));
+      if (!x || x.retired || x.status !== 'ACTIVE') return [];
+      x.submitted += ev.data.votes.length;
       return [x];
     }
     case 'RoundClosed': {

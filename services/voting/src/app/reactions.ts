@@ -18,7 +18,7 @@ export function startVotingReactions(runtime: Runtime<VotingState>, log: Logger)
     // Telemetry only: a round's close continues the trace of its last vote (or its start).
     causeOf: (e) => {
       const d = decodeVotingLog(e);
-      return d?.type === 'VoteCast' || d?.type === 'RoundStarted' ? roundStream(d.data.solution, d.data.roundId) : undefined;
+      return d?.type === 'VoteCast' || d?.type === 'VotesCast' || d?.type === 'RoundStarted' ? roundStream(d.data.solution, d.data.roundId) : undefined;
     },
     causeKeyOf: (c) => (c.type === 'CloseRound' ? roundStream(c.solution, c.roundId) : undefined),
   });

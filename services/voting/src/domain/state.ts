@@ -36,7 +36,7 @@ export interface Round {
    * (the round's RoundSnapshot events keep it in the log; `roundFromEvents` reads it back).
    */
   snapshot: Map<string, string>;
-  /** worker → result hex. Only while the round is Active: emptied when it closes (its VoteCast events keep them). */
+  /** worker → result hex. Only while the round is Active: emptied when it closes (its VoteCast and VotesCast events keep them). */
   votes: Map<string, string>;
   /** Set when the round closes: the count of its votes (`votes.size` then). */
   submitted?: number;
@@ -117,7 +117,7 @@ export const noPastRounds: PastRounds = () => undefined;
 
 /**
  * The snapshot and votes of every closed round: one empty map shared by all of them (a snapshot keeps
- * the sharing: node:v8 serialises an object once). Never written: RoundSnapshot and VoteCast change
+ * the sharing: node:v8 serialises an object once). Never written: RoundSnapshot, VoteCast and VotesCast change
  * only an Active round, and an Active round has maps of its own.
  */
 export const CLOSED_EMPTY: Map<string, string> = new Map();

@@ -10,7 +10,7 @@ import {
   type RoundClosedEvent,
   type VoteCastEvent,
 } from '@ewx/platform/domain';
-import { votingEvent } from '@ewx/contracts';
+import { MAX_VOTES_PER_EVENT, votingEvent, type VotesCastEvent } from '@ewx/contracts';
 import { startRound } from './start.js';
 import { CLOSED_EMPTY, noPastRounds, roundKey, type PastRounds, type VotingState } from './state.js';
 
@@ -90,6 +90,7 @@ export function decideVotes(
   // A closed round's snapshot is no longer in the state (see LateVote).
   const closed = (round !== undefined && !open) || done !== undefined;
   const cast = new Map<string, string>();
+  const accepted: VoteCommand[] = [];
   for (const v of votes) {
     try {
       validateResult(v.result);
@@ -124,20 +125,44 @@ export function decideVotes(
         throw alreadyExists(`result: a vote by ${v.worker} in round ${v.roundId} with a different result (one vote per worker; it cannot change)`);
       cast.set(v.worker, v.result);
       nonces.set(v.worker, v.nonce);
-      const data: VoteCastEvent = { solution: v.solution, roundId: v.roundId, worker: v.worker, result: v.result, height: s.height };
-      events.push(
-        votingEvent(
-          { type: 'VoteCast', data },
-          { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) },
-        ),
-      );
+      accepted.push(v);
       outcomes.push('accepted');
     } catch (e) {
       if (!isDomainError(e)) throw e;
       outcomes.push(e);
     }
   }
+  events.push(...voteEvents(accepted, s.height));
   return { events, outcomes };
+}
+
+/**
+ * The events of accepted votes of one round, after any start: one vote is a VoteCast; two or more
+ * are VotesCast events of at most MAX_VOTES_PER_EVENT votes each, in order (one row, one Kafka
+ * entry and one inbox copy per event instead of per vote), each vote's signer, nonce and signature
+ * in the metadata's `signers`.
+ */
+function voteEvents(votes: readonly VoteCommand[], height: number): EventData[] {
+  if (votes.length === 0) return [];
+  const { solution, roundId } = votes[0]!;
+  if (votes.length === 1) {
+    const v = votes[0]!;
+    const data: VoteCastEvent = { solution, roundId, worker: v.worker, result: v.result, height };
+    return [
+      votingEvent(
+        { type: 'VoteCast', data },
+        { signer: v.worker, nonce: v.nonce.toString(), ...(v.signature !== undefined ? { signature: v.signature } : {}) },
+      ),
+    ];
+  }
+  const events: EventData[] = [];
+  for (let i = 0; i < votes.length; i += MAX_VOTES_PER_EVENT) {
+    const chunk = votes.slice(i, i + MAX_VOTES_PER_EVENT);
+    const data: VotesCastEvent = { solution, roundId, height, votes: chunk.map((v) => [v.worker, v.result]) };
+    const signers = chunk.map((v) => (v.signature !== undefined ? [v.worker, v.nonce.toString(), v.signature] : [v.worker, v.nonce.toString()]));
+    events.push(votingEvent({ type: 'VotesCast', data }, { signers }));
+  }
+  return events;
 }
 
 /**
