@@ -16,6 +16,7 @@ import { RoundState, VotingClient } from '@ewx/proto/voting';
 import { audit, formatReport, postgresSource, SERVICES, type ServiceName } from '@ewx/audit';
 import { freePort, insecureClient, rpc, spawnServiceProcess, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 import { partitionOf } from '@ewx/voting/app/partitions';
+import { castVotesSql } from '@ewx/voting/testing/votes-sql';
 
 const HELP = `npm run load-fault -- [options]
 
@@ -615,7 +616,7 @@ try {
     }
     const votes = (
       await db.query(
-        `SELECT stream_id, count(*)::int AS n FROM (${VOTING_LOGS.map((l) => `SELECT stream_id, type FROM ewx_${ns}_${l}.events`).join(' UNION ALL ')}) v WHERE type = 'VoteCast' GROUP BY stream_id`,
+        `SELECT stream_id, count(*)::int AS n FROM (${VOTING_LOGS.map((l) => castVotesSql(`ewx_${ns}_${l}.events`)).join(' UNION ALL ')}) v GROUP BY stream_id`,
       )
     ).rows as {
       stream_id: string;

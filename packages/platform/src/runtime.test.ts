@@ -98,6 +98,34 @@ test("runtime: a co-signer's nonce is checked and recorded like the signer's, al
   await db.close();
 });
 
+test("runtime: several commands in one event (metadata `signers`, voting's VotesCast): each signer's nonce is recorded, also after a restart", async () => {
+  const db = await openPglite();
+  const store = await pgliteEventStore('rt2s', db);
+  const rt = createRuntime('rt2s', store, decider, silentLogger);
+  await rt.start();
+  const together = (): EventData[] => [
+    {
+      type: 'Added',
+      data: { n: 2 },
+      metadata: {
+        signers: [
+          ['wendy', '4', 'aa'],
+          ['walt', '9'],
+        ],
+      },
+    },
+  ];
+  await rt.execute('a', together);
+  assert.deepEqual([rt.lastNonce('wendy'), rt.lastNonce('walt'), rt.lastNonce('nobody')], [4n, 9n, 0n]);
+  await assert.rejects(rt.execute('a', add(1), { signer: 'walt', nonce: 9n }), (e) => e instanceof DomainError && /^nonce: 9 was already used/.test(e.message));
+  await rt.stop();
+  const again = createRuntime('rt2s', store, decider, silentLogger);
+  await again.start();
+  assert.deepEqual([again.lastNonce('wendy'), again.lastNonce('walt'), again.state().total], [4n, 9n, 2]);
+  await again.stop();
+  await db.close();
+});
+
 test('runtime: two processes writing one log stay consistent (conflicts are retried on fresh state)', async () => {
   const db = await openPglite();
   const a = createRuntime('rt3', await pgliteEventStore('rt3', db), decider, silentLogger);

@@ -232,7 +232,7 @@ export function watchChanges(ewx: Ewx, { idleMs = 2_000, pollMs = 250, onMode, o
             }
           }
           // Other workers' votes change nothing the worker acts on; with many workers they would make every runtime look again per vote.
-          if (e.type === 'VoteCast') continue;
+          if (e.type === 'VoteCast' || e.type === 'VotesCast') continue;
           if (e.type === 'BlockProduced' && wantsBlock && !wantsBlock(e.height)) continue;
           notify();
         }

@@ -234,13 +234,14 @@ describe('client retries: UNAVAILABLE retried, commands never applied twice', { 
       const signedByCaller = await signVote(w2!.signer, { solution: 'retry.solution', roundId: 'lost-reply', result });
       assert.equal((await viaFront().voting.submitVote(signedByCaller)).accepted, true);
       assert.equal(front.calls('/ewx.v1.Voting/SubmitVote') - before, 4);
-      // Every VoteCast of the round, up to a later event of the log (a round started after the votes).
+      // Every vote of the round (VoteCast or VotesCast), up to a later event of the log (a round started after the votes).
       await direct.voting.startRound({ solution: 'retry.solution', roundId: 'sentinel' }, { signer: scenario.registrar.signer });
       const cast: string[] = [];
       const stop = new AbortController();
-      for await (const e of direct.watch('voting', { types: ['VoteCast', 'RoundStarted'], signal: stop.signal })) {
-        const d = e.data as { roundId: string; worker?: string };
+      for await (const e of direct.watch('voting', { types: ['VoteCast', 'VotesCast', 'RoundStarted'], signal: stop.signal })) {
+        const d = e.data as { roundId: string; worker?: string; votes?: [string, string][] };
         if (e.type === 'VoteCast' && d.roundId === 'lost-reply') cast.push(d.worker!);
+        if (e.type === 'VotesCast' && d.roundId === 'lost-reply') cast.push(...d.votes!.map(([w]) => w));
         if (e.type === 'RoundStarted' && d.roundId === 'sentinel') stop.abort();
       }
       assert.deepEqual(cast.sort(), [w1!.key.address, w2!.key.address].sort(), 'each vote cast once');

@@ -231,12 +231,15 @@ try {
 
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   await db.connect();
-  // Votes are carried once: consensus records each VoteCast through its inbox. How long after the last answer it has them all.
-  const voteCount = async (service: string): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_${service}.events WHERE type = 'VoteCast'`)).rows[0].n as number;
+  // Votes are carried once: consensus records each VoteCast and VotesCast through its inbox. How long after the last answer it has them all.
+  // (Inline, not @ewx/voting's castVotesSql: the same file also runs in a checkout of a build before VotesCast, as the baseline.)
+  const VOTES_IN = `CASE WHEN type = 'VotesCast' THEN json_array_length(data->'votes') ELSE 1 END`;
+  const voteCount = async (service: string): Promise<number> =>
+    (await db.query(`SELECT coalesce(sum(${VOTES_IN}), 0)::int AS n FROM ewx_${ns}_${service}.events WHERE type IN ('VoteCast', 'VotesCast')`)).rows[0].n as number;
   const inVoting = await voteCount('voting');
   let inConsensus = 0;
   stage('batched calls done; waiting for consensus to record the votes');
-  // (A build whose consensus does not record VoteCast has none: nothing to wait for.)
+  // (A build whose consensus does not record the votes has none: nothing to wait for.)
   if (await voteCount('consensus') > 0) {
     await waitFor('consensus to record every vote', async () => { inConsensus = await voteCount('consensus'); return inConsensus >= inVoting ? true : undefined; }, 170_000, 500)
       .catch(() => undefined);
@@ -260,18 +263,33 @@ try {
   const perVoteUs = (sec: number): number => Math.round((sec / batched.length) * 1e6);
   // Events of one append share recorded_at (the transaction's now()): the number of group commits.
   const commits = async (ids: string[]): Promise<number> => (await db.query(
-    `SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' AND stream_id = ANY($1)`, [ids.map((id) => `round:sol:${id}`)])).rows[0].n as number;
+    `SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_voting.events WHERE type IN ('VoteCast', 'VotesCast') AND stream_id = ANY($1)`, [ids.map((id) => `round:sol:${id}`)])).rows[0].n as number;
   // Consensus's records of the votes (its inbox): one transaction per run of one source stream in a fetched slice.
-  const consensusCommits = (await db.query(`SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_consensus.events WHERE type = 'VoteCast'`)).rows[0].n as number;
+  const consensusCommits = (await db.query(`SELECT count(DISTINCT recorded_at)::int AS n FROM ewx_${ns}_consensus.events WHERE type IN ('VoteCast', 'VotesCast')`)).rows[0].n as number;
+  // Rows that carry the votes in each log (one per vote with VoteCast alone; fewer with VotesCast).
+  const voteRows = async (service: string): Promise<number> =>
+    (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_${service}.events WHERE type IN ('VoteCast', 'VotesCast')`)).rows[0].n as number;
+  const rowsOfVotes = { voting: await voteRows('voting'), consensus: await voteRows('consensus') };
   const singleCommits = await commits(rounds.slice(0, ROUNDS_PER_MODE));
   const batchCommits = await commits(rounds.slice(ROUNDS_PER_MODE));
   // The newest snapshots each service kept (two per version): whether one fell in the batched window, and their size.
   const snapshots = Object.fromEntries(await Promise.all(['voting', 'consensus'].map(async (svc) => [svc,
     (await db.query(`SELECT events, pg_column_size(bytes) AS stored, octet_length(bytes) AS bytes FROM ewx_${ns}_${svc}.snapshots ORDER BY position DESC LIMIT 2`).catch(() => ({ rows: [] }))).rows
       .map((r) => ({ events: Number(r.events), bytes: r.bytes === null ? undefined : Number(r.bytes) }))])));
-  const stored = (await db.query(`SELECT count(*)::int AS n FROM ewx_${ns}_voting.events WHERE type = 'VoteCast'`)).rows[0].n as number;
-  // Baseline: the same rows, batched multi-row INSERTs into a table of the event store's shape.
-  const rows = (await db.query(`SELECT stream_id, version, type, data, metadata FROM ewx_${ns}_voting.events WHERE type = 'VoteCast' ORDER BY position`)).rows;
+  const stored = inVoting;
+  // Baseline: one VoteCast row per vote (a VotesCast's votes as the VoteCast rows they stand for), batched multi-row INSERTs into a table of the event store's shape.
+  const recorded = (await db.query(`SELECT stream_id, version, type, data, metadata FROM ewx_${ns}_voting.events WHERE type IN ('VoteCast', 'VotesCast') ORDER BY position`)).rows;
+  const nextVersion = new Map<string, number>();
+  const rows = recorded.flatMap((r) => {
+    if (r.type === 'VoteCast') return [r];
+    const signers = (r.metadata as { signers: [string, string, string?][] }).signers;
+    return (r.data as { votes: [string, string][] }).votes.map(([worker, result], i) => {
+      const version = (nextVersion.get(r.stream_id) ?? 1_000_000) + 1;
+      nextVersion.set(r.stream_id, version);
+      const [, nonce, signature] = signers[i]!;
+      return { stream_id: r.stream_id, version, type: 'VoteCast', data: { solution: r.data.solution, roundId: r.data.roundId, worker, result, height: r.data.height }, metadata: { signer: worker, nonce, signature } };
+    });
+  });
   const table = `ewx_${ns}_voting.baseline`;
   await db.query(`CREATE TABLE ${table} (position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, stream_id text NOT NULL, version integer NOT NULL, type text NOT NULL, data json NOT NULL, metadata json, recorded_at timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))`);
   t = performance.now();
@@ -293,7 +311,8 @@ try {
     submitVote: { votes: single.length, seconds: +singleSec.toFixed(2), votesPerSecond: single_vps, appends: singleCommits, ratioToPlainInsert: +(single_vps / base_rps).toFixed(3) },
     submitVotes: { votes: batched.length, batch: BATCH, seconds: +batchSec.toFixed(2), votesPerSecond: batch_vps, appends: batchCommits, ratioToPlainInsert: +(batch_vps / base_rps).toFixed(3) },
     consensusRecordsVotes: { votes: inVoting, recorded: inConsensus, secondsAfterLastAnswer: +consensusLagSec.toFixed(1), appends: consensusCommits,
-      note: 'consensus records VoteCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
+      note: 'consensus records VoteCast and VotesCast through its inbox: one append per run of one source stream in a fetched slice of at most 500 messages' },
+    rowsCarryingVotes: rowsOfVotes,
     cpuPerBatchedVote: { votingUs: Math.round((votingCpu / batched.length) * 1e6), consensusUs: Math.round((consensusCpu / batched.length) * 1e6), votingCores: +(votingCpu / batchSec).toFixed(2),
       postgresUs: perVoteUs(infra1.postgres - infra0.postgres), kafkaUs: perVoteUs(infra1.kafka - infra0.kafka), clientUs: perVoteUs(clientCpu),
       postgresBackendsUs: backendUs,

@@ -86,7 +86,7 @@ function run(name: string, fold: Fold, rounds: number, runtimeMaps?: 'every stre
         if (runtimeMaps === 'forgetting')
           for (const id of finishedStreams(s, { ...e, streamId, version, position: encodePosition([BigInt(position)]) }) ?? []) {
             maps.versions.delete(id);
-            for (const t of ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed', 'RoundAlert']) maps.typeVersions.delete(`${id}|${t}`);
+            for (const t of ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'VotesCast', 'RoundClosed', 'RoundAlert']) maps.typeVersions.delete(`${id}|${t}`);
           }
       }
     }

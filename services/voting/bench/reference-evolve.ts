@@ -127,6 +127,11 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
     case 'VoteCast':
       s.rounds.get(roundKey(ev.data.solution, ev.data.roundId))?.votes.set(ev.data.worker, ev.data.result);
       break;
+    case 'VotesCast': {
+      const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
+      for (const [worker, result] of ev.data.votes) r?.votes.set(worker, result);
+      break;
+    }
     case 'RoundClosed': {
       const key = roundKey(ev.data.solution, ev.data.roundId);
       const r = s.rounds.get(key);

@@ -159,6 +159,11 @@ export function evolve(s: VotingState, e: RecordedEvent): VotingState {
       if (r?.status === 'ACTIVE') r.votes.set(ev.data.worker, ev.data.result);
       break;
     }
+    case 'VotesCast': {
+      const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
+      if (r?.status === 'ACTIVE') for (const [worker, result] of ev.data.votes) r.votes.set(worker, result);
+      break;
+    }
     case 'RoundClosed': {
       const key = roundKey(ev.data.solution, ev.data.roundId);
       const r = s.rounds.get(key);

@@ -215,6 +215,11 @@ function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
       if (r?.status === 'ACTIVE') r.votes.set(ev.data.worker, ev.data.result);
       break;
     }
+    case 'VotesCast': {
+      const r = s.rounds.get(roundKey(ev.data.solution, ev.data.roundId));
+      if (r?.status === 'ACTIVE') for (const [worker, result] of ev.data.votes) r.votes.set(worker, result);
+      break;
+    }
     case 'RoundClosed': {
       const key = roundKey(ev.data.solution, ev.data.roundId);
       const r = s.rounds.get(key);
@@ -269,6 +274,6 @@ function fold(s: VotingState, e: RecordedEvent, keep: boolean): VotingState {
  */
 export function roundFromEvents(events: readonly RecordedEvent[]): Round | undefined {
   const s = initialVotingState();
-  for (const e of events) if (e.type === 'RoundStarted' || e.type === 'RoundSnapshot' || e.type === 'VoteCast') evolve(s, e);
+  for (const e of events) if (e.type === 'RoundStarted' || e.type === 'RoundSnapshot' || e.type === 'VoteCast' || e.type === 'VotesCast') evolve(s, e);
   return s.rounds.values().next().value;
 }

@@ -1,3 +1,4 @@
+import { castVotesSql } from './testing/votes-sql.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -204,18 +205,16 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
         assert.equal(c.state, 'SETTLED');
       }
 
-    // Every accepted vote is one VoteCast in its solution's partition log, none twice, none elsewhere.
+    // Every accepted vote is recorded once (a VoteCast, or one vote of a VotesCast) in its solution's partition log, none twice, none elsewhere.
     for (let k = 0; k < P; k++) {
       const schema = schemaFor(partitionCategory(ns, k));
-      const rows = (
-        await db.query<{ data: { solution: string; roundId: string; worker: string } }>(`SELECT data FROM ${schema}.events WHERE type = 'VoteCast'`)
-      ).rows;
-      const got = rows.map((r) => `${r.data.solution}/${r.data.roundId}/${r.data.worker}`).sort();
+      const rows = (await db.query<{ solution: string; round_id: string; worker: string }>(castVotesSql(`${schema}.events`))).rows;
+      const got = rows.map((r) => `${r.solution}/${r.round_id}/${r.worker}`).sort();
       const want = accepted
         .filter((v) => partitionOf(v.solution, P) === k)
         .map((v) => `${v.solution}/${v.roundId}/${v.worker}`)
         .sort();
-      assert.deepEqual(got, want, `partition ${k}: VoteCast events = accepted votes`);
+      assert.deepEqual(got, want, `partition ${k}: recorded votes = accepted votes`);
       // Replaying the partition log alone gives the state the replica answers with, and appends nothing.
       const store = await postgresEventStore(infra!.databaseUrl, partitionCategory(ns, k));
       const before = (await store.readAll('' as never, 1_000_000)).length;
@@ -280,7 +279,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
     const r3 = vote(workers[0]!, paused, 'r3', 'c0ffee');
     assert.equal((await whileUnavailable('a vote through a, for b2', () => rpc(A, 'submitVote', r3))).accepted, true);
     const k3 = partitionOf(paused, P);
-    const cast = await db.query(`SELECT count(*)::int AS n FROM ${schemaFor(partitionCategory(ns, k3))}.events WHERE type = 'VoteCast' AND stream_id = $1`, [
+    const cast = await db.query(`SELECT count(*)::int AS n FROM (${castVotesSql(`${schemaFor(partitionCategory(ns, k3))}.events`)}) v WHERE stream_id = $1`, [
       `round:${paused}:r3`,
     ]);
     assert.equal(cast.rows[0].n, 1, 'the vote through the formerly paused replica is recorded once');
@@ -419,7 +418,7 @@ describe('voting partitioned across two replicas: routing, SIGKILL, fail-over', 
     for (const d of refusals) assert.match(d, /partition|starting/, d);
     // Each vote sent is recorded once in the partition log.
     const cast = await db.query<{ stream_id: string; worker: string; n: number }>(
-      `SELECT stream_id, data->>'worker' AS worker, count(*)::int AS n FROM ${schemaFor(partitionCategory(ns, k))}.events WHERE type = 'VoteCast' AND stream_id LIKE $1 GROUP BY 1, 2`,
+      `SELECT stream_id, worker, count(*)::int AS n FROM (${castVotesSql(`${schemaFor(partitionCategory(ns, k))}.events`)}) v WHERE stream_id LIKE $1 GROUP BY 1, 2`,
       [`round:${moved}:h%`],
     );
     assert.deepEqual(

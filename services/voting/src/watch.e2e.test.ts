@@ -48,7 +48,7 @@ const ewx = (args: string[]): Promise<{ code: number; stdout: string; stderr: st
   );
 const P = 2;
 const G = 'watch.group';
-const TYPES = ['RoundStarted', 'VoteCast'];
+const TYPES = ['RoundStarted', 'VoteCast', 'VotesCast'];
 /** With include_inputs: the rounds and votes, and these inputs (recorded by every partition's inbox). */
 const INPUT_TYPES = ['SolutionRegistered', 'WorkerConnected', 'BlockProduced', 'BlocksProduced'];
 const WITH_INPUTS = { types: [...TYPES, ...INPUT_TYPES], includeInputs: true };
@@ -320,7 +320,7 @@ describe('voting Watch merges every partition log, on any replica, resumable, ac
     for (const e of lines) assert.equal(positionsOf(e.position, P)[e.partition!], e.partitionPosition, 'the token after each event names it');
     const human = await ewx([...addresses, 'watch', 'voting', '--from', token, '--type', ...TYPES, '--count', '1']);
     assert.equal(human.code, 0, human.stderr);
-    const line = /^(P2:\S+) +p([01]):([0-9]+) (RoundStarted|VoteCast) +(round:\S+) {2}/.exec(human.stdout);
+    const line = /^(P2:\S+) +p([01]):([0-9]+) (RoundStarted|VoteCast|VotesCast) +(round:\S+) {2}/.exec(human.stdout);
     assert.ok(line, `one line: token, partition and position, type, stream (own events: no "from"): ${human.stdout}`);
     assert.equal(positionsOf(line[1]!, P)[Number(line[2])], line[3]);
     assert.deepEqual(`${line[3]}|${line[4]}|${line[5]}`, seen(resumed.got, Number(line[2]))[0], 'the first event after the token in its partition');

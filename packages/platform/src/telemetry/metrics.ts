@@ -14,7 +14,7 @@ const make = () => {
     m.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: boundaries } });
   return {
     commands: m.createCounter('ewx_commands', { description: 'Signed commands answered, by method and gRPC status code (OK = accepted)' }),
-    votes: m.createCounter('ewx_votes', { description: 'Votes recorded (VoteCast events appended)' }),
+    votes: m.createCounter('ewx_votes', { description: 'Votes recorded (each VoteCast event appended, and each vote of a VotesCast)' }),
     appended: m.createCounter('ewx_events_appended', { description: "Events appended to this service's log, by type" }),
     replay: seconds('ewx_replay_duration_seconds', 'Time to rebuild the state from the log at start', [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]),
     replayEvents: m.createCounter('ewx_replay_events', { description: 'Events folded while rebuilding the state at start' }),

@@ -60,16 +60,18 @@ export function stampTrace(events: readonly EventData[]): readonly EventData[] {
   });
 }
 
-const VOTE = 'VoteCast';
+/** Votes in an appended event: a VoteCast is one, a VotesCast (several votes appended together) its `votes`. */
+const votesIn = (e: EventData): number =>
+  e.type === 'VoteCast' ? 1 : e.type === 'VotesCast' ? ((e.data as { votes?: unknown[] } | null)?.votes?.length ?? 0) : 0;
 export function countAppended(service: string, events: readonly EventData[]): void {
   const byType = new Map<string, number>();
   for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
   const i = instruments();
   for (const [type, n] of byType) count(i.appended, n, { service, type });
-  // Votes where they are cast: consensus's inbox records each VoteCast too (votes carried once), not a new vote.
-  const cast = byType.has(VOTE)
-    ? events.filter((e) => e.type === VOTE && (e.metadata as { source?: unknown } | null | undefined)?.source === undefined).length
-    : 0;
+  // Votes where they are cast: consensus's inbox records each VoteCast and VotesCast too (votes carried once), not new votes.
+  let cast = 0;
+  if (byType.has('VoteCast') || byType.has('VotesCast'))
+    for (const e of events) if ((e.metadata as { source?: unknown } | null | undefined)?.source === undefined) cast += votesIn(e);
   count(i.votes, cast, { service });
 }
 

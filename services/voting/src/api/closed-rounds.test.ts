@@ -1,3 +1,4 @@
+import { castVotes } from '@ewx/contracts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -101,7 +102,7 @@ describe('voting API: closed rounds are answered from the log', () => {
     // What the round's events say.
     const events = await rt.store.readStream(roundStream('sol1', 'r'));
     const snapshot = events.filter((e) => e.type === 'RoundSnapshot').flatMap((e) => (e.data as { workers: [string, string][] }).workers);
-    const results = events.filter((e) => e.type === 'VoteCast').map((e) => (e.data as { result: string }).result);
+    const results = events.flatMap(castVotes).map(([, result]) => result);
     const counts = new Map<string, number>();
     for (const x of results) counts.set(x, (counts.get(x) ?? 0) + 1);
 

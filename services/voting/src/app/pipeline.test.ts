@@ -1,3 +1,4 @@
+import { castVotes } from '@ewx/contracts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRuntime, DomainError, pgliteEventStore, silentLogger, type EventData, type EventStore, type Runtime } from '@ewx/platform';
@@ -125,7 +126,7 @@ describe('voting: pipelined group commit', () => {
     assert.equal(await first, true);
     assert.match(String(await second), /^ALREADY_EXISTS: result: a vote by .* with a different result/);
     assert.equal(await third, true);
-    const cast = (await rt.store.readStream(roundStream('s1', 'r'))).filter((e) => e.type === 'VoteCast').map((e) => (e.data as { worker: string }).worker);
+    const cast = (await rt.store.readStream(roundStream('s1', 'r'))).flatMap(castVotes).map(([w]) => w);
     assert.deepEqual(cast, [worker(1), worker(2)], 'appended in order of arrival');
     await rt.stop();
   });
@@ -157,7 +158,7 @@ describe('voting: pipelined group commit', () => {
     // The client retries: recorded once; a second retry is a repeat.
     assert.deepEqual(await Promise.all([4, 5, 6].map((w) => b.submit(vote(w)))), [true, true, true]);
     assert.deepEqual(await Promise.all([4, 5, 6].map((w) => b.submit(vote(w, 2n)))), [false, false, false]);
-    const cast = (await store.readStream(roundStream('s1', 'r'))).filter((e) => e.type === 'VoteCast').map((e) => (e.data as { worker: string }).worker);
+    const cast = (await store.readStream(roundStream('s1', 'r'))).flatMap(castVotes).map(([w]) => w);
     assert.deepEqual(cast, [1, 2, 3, 4, 5, 6].map(worker));
     const replayed = createRuntime('voting', store, votingDecider, silentLogger);
     await replayed.start();

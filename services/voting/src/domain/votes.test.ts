@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { RoundClosedEvent } from '@ewx/platform';
+import { castVotes, MAX_VOTES_PER_EVENT, voteSigners } from '@ewx/contracts';
 import { decideVotes, dueRounds, type VoteCommand } from './votes.js';
 import { given, start, vote, type VotingSpec, type VotingSpecCommand } from './spec-support.js';
 import { roundKey } from './state.js';
@@ -81,7 +82,19 @@ describe('SPEC §4 votes', () => {
       r.outcomes.map((o) => (typeof o === 'string' ? o : o.code)),
       ['accepted', 'PERMISSION_DENIED', 'accepted', 'ALREADY_EXISTS', 'repeated'],
     );
-    assert.equal(r.events.length, 2);
+    assert.deepEqual(
+      r.events.map((e) => [e.type, castVotes(e)]),
+      [
+        [
+          'VotesCast',
+          [
+            [worker(1), 'ab'],
+            [worker(2), 'cd'],
+          ],
+        ],
+      ],
+      'the two accepted votes, in order, in one event',
+    );
   });
 
   test('a nonce already used by the worker is refused', () => {
@@ -103,7 +116,7 @@ describe('SPEC §4 votes', () => {
     wrk.when(votes(both)).then((events) =>
       assert.deepEqual(
         events.map((e) => e.type),
-        ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'VoteCast'],
+        ['RoundStarted', 'RoundSnapshot', 'VotesCast'],
       ),
     );
     assert.equal(wrk.state.rounds.get(roundKey('s1', 'r'))!.starter, worker(1));
@@ -161,7 +174,7 @@ describe('SPEC §4 expiry: Active → OffChainVote', () => {
     s.when(closeR).thenNothingChanged(); // closing twice changes nothing
   });
 
-  test('many votes close in one small event: each vote is carried once, by its VoteCast', () => {
+  test('many votes close in one small event: each vote is carried once, by its VoteCast or VotesCast', () => {
     const s = withRound({}, 4100, 20)
       .after(votes(Array.from({ length: 4100 }, (_, i) => v(i + 1, 'ab'.repeat(64)))))
       .given(block(30));
@@ -170,5 +183,51 @@ describe('SPEC §4 expiry: Active → OffChainVote', () => {
       assert.ok(JSON.stringify(closed[0]!.data).length < 200);
       assert.equal((closed[0]!.data as unknown as RoundClosedEvent).submitted, 4100);
     });
+  });
+});
+
+describe('group commit: the votes accepted together are one VotesCast', () => {
+  test('one accepted vote is a VoteCast; two or more are VotesCast events of at most MAX_VOTES_PER_EVENT votes, in order, each signer in the metadata', () => {
+    const one = decideVotes(withRound().state, [v(1, 'ab', { signature: 'aa' }), v(42, 'ab')], noNonces);
+    assert.deepEqual(
+      one.events.map((e) => [e.type, e.metadata]),
+      [['VoteCast', { signer: worker(1), nonce: String(n - 1n), signature: 'aa' }]],
+    );
+    const total = MAX_VOTES_PER_EVENT + 1;
+    const s = withRound({}, total + 1);
+    const list = Array.from({ length: total }, (_, i) => v(i + 1, i % 2 ? 'ab' : 'cd', i === 3 ? {} : { signature: `${i}`.padStart(4, '0') }));
+    const r = decideVotes(s.state, list, noNonces);
+    assert.deepEqual(
+      r.events.map((e) => [e.type, castVotes(e).length]),
+      [
+        ['VotesCast', MAX_VOTES_PER_EVENT],
+        ['VotesCast', 1],
+      ],
+    );
+    assert.deepEqual(
+      r.events.flatMap(castVotes),
+      list.map((x) => [x.worker, x.result]),
+      'every accepted vote once, in the order decided',
+    );
+    const signers = r.events.flatMap((e) => voteSigners(e.metadata));
+    assert.deepEqual(
+      signers,
+      list.map((x) => (x.signature === undefined ? [x.worker, String(x.nonce)] : [x.worker, String(x.nonce), x.signature])),
+      "each vote's worker, nonce and signature (absent when unsigned), in the same order",
+    );
+    for (const e of r.events) assert.deepEqual(Object.keys(e.data as object).sort(), ['height', 'roundId', 'solution', 'votes']);
+  });
+
+  test('a VotesCast folds exactly as the VoteCast events of its votes would: the same round state', () => {
+    const list = Array.from({ length: 7 }, (_, i) => v(i + 1, i % 3 ? 'ab' : 'cd'));
+    const together = withRound().after(votes(list));
+    const oneByOne = list.reduce((spec, x) => spec.after(vote(x)), withRound());
+    const votesOf = (spec: VotingSpec): [string, string][] => [...spec.state.rounds.get(roundKey('s1', 'r'))!.votes].sort();
+    assert.equal(votesOf(together).length, 7);
+    assert.deepEqual(votesOf(together), votesOf(oneByOne));
+    together
+      .given(block(30))
+      .when(closeR)
+      .then((closed) => assert.equal((closed[0]!.data as unknown as RoundClosedEvent).submitted, 7));
   });
 });
