@@ -1,4 +1,4 @@
-import { castVotes } from '@ewx/contracts';
+import { castVotes, voteSigners } from '@ewx/contracts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRuntime, DomainError, pgliteEventStore, silentLogger, type EventData, type EventStore, type Runtime } from '@ewx/platform';
@@ -53,14 +53,21 @@ async function sequential(rt: Runtime<VotingState>, cmd: VoteCommand): Promise<A
   return `${(outcome as DomainError).code}: ${(outcome as DomainError).message}`;
 }
 
+/**
+ * Each stream's events in order, a vote as `vote <worker> <result> <nonce>` whichever event carries it
+ * (the reference writes one VoteCast per vote, group commit a VotesCast per append): the same
+ * decisions, in the same order, whatever the grouping.
+ */
 const votesOf = async (rt: Runtime<VotingState>, streams: readonly string[]) =>
   Object.fromEntries(
     await Promise.all(
       streams.map(async (s) => [
         s,
-        (await rt.store.readStream(s)).map((e) => {
-          const d = e.data as { worker?: string; result?: string };
-          return `${e.version} ${e.type} ${d.worker ?? ''} ${d.result ?? ''} ${(e.metadata as { nonce?: string } | null)?.nonce ?? ''}`;
+        (await rt.store.readStream(s)).flatMap((e) => {
+          const votes = castVotes(e);
+          if (votes.length === 0) return [e.type];
+          const signers = e.type === 'VotesCast' ? voteSigners(e.metadata) : [[votes[0]![0], (e.metadata as { nonce: string }).nonce]];
+          return votes.map(([worker, result], i) => `vote ${worker} ${result} ${signers[i]![0] === worker ? signers[i]![1] : 'signer mismatch'}`);
         }),
       ]),
     ),
