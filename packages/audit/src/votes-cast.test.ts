@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { castVotes } from '@ewx/contracts';
+import { castVotes, MAX_VOTES_PER_EVENT } from '@ewx/contracts';
+import type { EventData } from '@ewx/platform';
+import { votingDecider } from '@ewx/voting';
+import { decideVotes, roundStream } from '@ewx/voting/domain/decider';
 import { audit, fileSource, formatReport, memorySource, readAllLogs, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import { asRecorded } from './types.js';
 import { RECORDED_LOG } from './testing/index.js';
 
 type Logs = Partial<Record<ServiceName, LogEvent[]>>;
@@ -290,5 +294,166 @@ describe('VotesCast: group-committed votes audited vote by vote', () => {
     assert.equal(found[0]!.check, 'vote');
     assert.match(found[0]!.message, /^VotesCast differs from what the rules give/);
     assert.match(found[0]!.expected!, /^\{"type":"VoteCast"/);
+  });
+});
+
+/**
+ * A voting log written by the voting decider itself: a WORKER-started solution with `n` connected
+ * workers (each its own operator), and at height 11 all of them voting together in one append —
+ * the first vote starts the round — so the rules write the start, the snapshot and the votes in
+ * VotesCast chunks of MAX_VOTES_PER_EVENT. Unsigned votes (nonces only).
+ */
+function groupCommitLog(n: number): LogEvent[] {
+  const log: LogEvent[] = [];
+  const versions = new Map<string, number>();
+  const lastOfType = new Map<string, number>();
+  const state = votingDecider.initialState();
+  const add = (streamId: string, e: EventData, inbox?: { source: string; stream: string }): void => {
+    const version = (versions.get(streamId) ?? -1) + 1;
+    versions.set(streamId, version);
+    const key = `${streamId}|${e.type}`;
+    const metadata = inbox
+      ? { source: inbox.source, sourceStream: inbox.stream, sourceVersion: version, sourcePosition: String(log.length + 1) }
+      : { ...((e.metadata as object) ?? {}), prevOfType: lastOfType.get(key) ?? -1 };
+    if (!inbox) lastOfType.set(key, version);
+    const x: LogEvent = { service: 'voting', position: BigInt(log.length + 1), streamId, version, type: e.type, data: e.data, metadata: metadata as never };
+    log.push(x);
+    votingDecider.evolve(state, asRecorded(x));
+  };
+  const copy = (source: string, stream: string, type: string, data: object): void =>
+    add(`inbox:${source}:${stream}`, { type, data: data as never }, { source, stream });
+  const hex = (i: number, tag: string): string => `ed25519:${tag}${i.toString(16).padStart(63, '0')}`;
+  const owner = hex(0, 'f');
+  copy('rewards', 'calendar', 'RewardPeriodScheduleChanged', { fromPeriod: 0, firstBlock: 1, length: 10 });
+  copy('consensus', 'chain', 'BlockProduced', { height: 1 });
+  const G = 'gc.group';
+  const S = 'gc.solution';
+  copy('registry', `group:${G}`, 'GroupRegistered', {
+    group: G,
+    owner,
+    config: {
+      namespace: G,
+      info: 'group commit',
+      minStake: '1000000000000000000',
+      maxStake: '100000000000000000000',
+      maxOperators: n,
+      allowListEnabled: false,
+      startBlock: 0,
+      subscriptionRewardPerBlock: '1000000000000000000',
+      votingRewardPerBlock: '1000000000000000000',
+      slaVotingThreshold: 50,
+      operationStartBlock: 1,
+      operationEndBlock: 1000,
+      withdrawalDelay: 1,
+    },
+    budget: '500000000000000000000',
+    height: 1,
+  });
+  copy('registry', `group:${G}`, 'SolutionRegistered', {
+    solution: S,
+    owner,
+    config: {
+      namespace: S,
+      group: G,
+      name: 'group commit',
+      description: '',
+      logicRef: 'bafy-gc',
+      expirationBlock: 10000,
+      maxWaitingThreshold: 3,
+      voteThresholdPercent: 60,
+      quorumPercent: 50,
+      votingStartMethod: 'WORKER',
+      nominationsEnabled: false,
+      unresolvedPolicy: 'NONE',
+    },
+    height: 1,
+  });
+  const workers = Array.from({ length: n }, (_, i) => hex(i, 'a'));
+  for (let i = 0; i < n; i++) {
+    const operator = hex(i, 'b');
+    copy('registry', `group:${G}`, 'OperatorSubscribed', { group: G, operator, stake: '10000000000000000000', activeFromPeriod: 1, height: 1 });
+    copy('registry', `operator:${operator}`, 'WorkerConnected', { operator, worker: workers[i]!, height: 1 });
+  }
+  for (let h = 2; h <= 11; h++) copy('consensus', 'chain', 'BlockProduced', { height: h });
+  const { events, outcomes } = decideVotes(
+    state,
+    workers.map((worker, i) => ({ solution: S, roundId: 'r1', worker, result: i % 3 === 0 ? 'bb' : 'aa', nonce: BigInt(1000 + i) })),
+    () => 0n,
+  );
+  assert.ok(
+    outcomes.every((o) => o === 'accepted'),
+    String(outcomes.find((o) => o !== 'accepted')),
+  );
+  for (const e of events) add(roundStream(S, 'r1'), e);
+  return log;
+}
+
+describe('VotesCast chunks of one append, as the voting decider writes them', () => {
+  // 501: the trailing chunk holds a single vote, which only the whole append explains (alone it would be a VoteCast).
+  const n = MAX_VOTES_PER_EVENT + 1;
+  let log: LogEvent[];
+  before(() => {
+    log = groupCommitLog(n);
+  });
+  const chunks = (l: readonly LogEvent[]): LogEvent[] => l.filter((e) => e.type === 'VotesCast');
+
+  test('a round started by its first vote, its votes in two chunks (500 and 1): re-decided as one append, equal, every vote counted', async () => {
+    assert.deepEqual(
+      chunks(log).map((e) => castVotes(e).length),
+      [MAX_VOTES_PER_EVENT, n - MAX_VOTES_PER_EVENT],
+    );
+    const started = log.find((e) => e.type === 'RoundStarted')!;
+    assert.equal((started.metadata as Meta).signer, undefined, 'started by a vote, not a command');
+    const r = await audit(memorySource({ voting: log }), { signatureThreads: 0 });
+    assert.deepEqual(r.divergences, [], formatReport(r));
+    const checks = r.services.find((s) => s.service === 'voting')!.checks;
+    assert.equal(checks.vote, n);
+    assert.equal(checks['round-start'], 1);
+    assert.equal(checks.nonce, n, "each signer's nonce checked once");
+    assert.ok(
+      r.notes.some((x) => x.kind === 'signature' && x.message.startsWith(`${n} signed command(s) carry no signature`)),
+      r.notes.map((x) => x.message).join('\n'),
+    );
+  });
+
+  test('a second chunk at another height is reported; 499 and 2 votes read as two appends (clean); the starter not first in the VotesCast is reported', async () => {
+    const [a, b] = chunks(log);
+    const otherHeight = log.map((e) => (e === b ? { ...e, data: { ...(e.data as object), height: 12 } } : e));
+    const r1 = await audit(memorySource({ voting: otherHeight }), { signatures: false });
+    // Read as an append of its own at a height the log has not reached: the rules give the height of the state.
+    assert.ok(
+      r1.divergences.some((d) => d.position === b!.position && d.check === 'vote' && /^VotesCast differs from what the rules give/.test(d.message)),
+      formatReport(r1),
+    );
+    // A lone vote at the end of the first chunk moved to the second: the first is then read as a whole
+    // append (499 votes, equal) and the second too (2 votes, equal): two appends the rules could have written.
+    const moved = log.map((e) => {
+      if (e !== a && e !== b) return e;
+      const votes = [...castVotes(a!), ...castVotes(b!)];
+      const signers = [...((a!.metadata as Meta).signers as unknown[]), ...((b!.metadata as Meta).signers as unknown[])];
+      const [from, to] = e === a ? [0, MAX_VOTES_PER_EVENT - 1] : [MAX_VOTES_PER_EVENT - 1, votes.length];
+      return {
+        ...e,
+        data: { ...(e.data as object), votes: votes.slice(from, to) } as never,
+        metadata: { ...(e.metadata as Meta), signers: signers.slice(from, to) } as never,
+      };
+    });
+    const r2 = await audit(memorySource({ voting: moved }), { signatures: false });
+    assert.deepEqual(r2.divergences, [], formatReport(r2));
+    // The first vote (the starter's) not first in its VotesCast: the start is not followed by its starter's vote.
+    const swapped = log.map((e) => {
+      if (e !== a) return e;
+      const votes = [...castVotes(a!)];
+      const signers = [...((a!.metadata as Meta).signers as unknown[])];
+      [votes[0], votes[1]] = [votes[1]!, votes[0]!];
+      [signers[0], signers[1]] = [signers[1], signers[0]];
+      return { ...e, data: { ...(e.data as object), votes } as never, metadata: { ...(e.metadata as Meta), signers } as never };
+    });
+    const r3 = await audit(memorySource({ voting: swapped }), { signatures: false });
+    const started = log.find((e) => e.type === 'RoundStarted')!;
+    assert.ok(
+      r3.divergences.some((d) => d.position === started.position && d.check === 'round-start' && /not followed by its starter's vote/.test(d.message)),
+      formatReport(r3),
+    );
   });
 });
