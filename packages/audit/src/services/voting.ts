@@ -52,9 +52,9 @@ export interface CastVote {
 export function votesCastShape(data: VotesCastEvent, metadata: unknown): { votes: CastVote[]; problems: string[] } {
   const problems: string[] = [];
   const votes: CastVote[] = [];
-  const list: unknown = (data as { votes?: unknown }).votes;
+  const list: unknown = (data as { votes?: unknown } | null)?.votes;
   if (!Array.isArray(list)) return { votes, problems: ['VotesCast: `votes` is not a list'] };
-  if (list.length === 0) problems.push('VotesCast with no vote (a VotesCast holds 1 to ' + MAX_VOTES_PER_EVENT + ' votes)');
+  if (list.length === 0) problems.push(`VotesCast with no vote (a VotesCast holds 1 to ${MAX_VOTES_PER_EVENT} votes)`);
   if (list.length > MAX_VOTES_PER_EVENT)
     problems.push(`VotesCast with ${list.length} votes (a VotesCast holds at most MAX_VOTES_PER_EVENT = ${MAX_VOTES_PER_EVENT})`);
   const m = (metadata ?? {}) as { signers?: unknown };
@@ -86,7 +86,7 @@ export function votesCastShape(data: VotesCastEvent, metadata: unknown): { votes
 
 /** The signed votes of a VotesCast whose signer is the vote's worker, in order (one signature job each). */
 function signedVotesCast(data: VotesCastEvent, metadata: unknown): CastVote[] {
-  const list: unknown = (data as { votes?: unknown }).votes;
+  const list: unknown = (data as { votes?: unknown } | null)?.votes;
   if (!Array.isArray(list)) return [];
   const signers = eventSigners((metadata ?? {}) as { signers?: unknown });
   const out: CastVote[] = [];
@@ -194,9 +194,10 @@ function closeRoundV1(s: VotingState, solution: string, roundId: string): EventD
  */
 function checkVotesCast(e: LogEvent, d: VotesCastEvent, ctx: Ctx): CastVote[] | undefined {
   const { votes, problems } = votesCastShape(d, e.metadata);
-  for (let i = 0; i < (Array.isArray(d.votes) ? d.votes.length : 0); i++) ctx.count('vote');
+  const list: unknown = (d as { votes?: unknown } | null)?.votes;
+  for (let i = 0; i < (Array.isArray(list) ? list.length : 0); i++) ctx.count('vote');
   for (const p of problems)
-    ctx.diverge('vote', p, { recorded: JSON.stringify({ votes: d.votes, signers: (e.metadata as { signers?: unknown } | undefined)?.signers }) });
+    ctx.diverge('vote', p, { recorded: JSON.stringify({ votes: list, signers: (e.metadata as { signers?: unknown } | undefined)?.signers }) });
   const signed = signedVotesCast(d, e.metadata);
   if (signed.length > 0) {
     // The jobs built for the worker threads (one per signed vote, in order) when signatures are checked.
@@ -218,7 +219,8 @@ function checkVotesCast(e: LogEvent, d: VotesCastEvent, ctx: Ctx): CastVote[] | 
 /**
  * Voting: every round start re-decided (the eligibility snapshot recomputed from the registry's
  * events in voting's log), every vote re-decided (eligibility, one vote per worker, the round
- * open, the nonce), every close and retry re-decided from the state before it.
+ * open, the nonce; a VotesCast's votes together, as the append that wrote them), every close and
+ * retry re-decided from the state before it.
  */
 export function votingAudit(): ServiceAudit<VotingState> {
   // The rounds started so far in the log (the service's state keeps nothing of a finished round: a
