@@ -4,7 +4,18 @@ import { castVotes, MAX_VOTES_PER_EVENT } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { votingDecider } from '@ewx/voting';
 import { decideVotes, roundStream } from '@ewx/voting/domain/decider';
-import { audit, fileSource, formatReport, memorySource, readAllLogs, type AuditReport, type LogEvent, type ServiceName } from './index.js';
+import {
+  audit,
+  fileSource,
+  formatReport,
+  makeBundle,
+  memorySource,
+  readAllLogs,
+  verifyBundle,
+  type AuditReport,
+  type LogEvent,
+  type ServiceName,
+} from './index.js';
 import { asRecorded } from './types.js';
 import { RECORDED_LOG } from './testing/index.js';
 
@@ -153,6 +164,19 @@ describe('VotesCast: group-committed votes audited vote by vote', () => {
       serial.notes.filter((n) => n.kind === 'pending'),
       [],
     );
+  });
+
+  test("an operator's bundle is the same from the log with VotesCast as from the one without, and verifies", async () => {
+    const operators = recorded.voting!.filter((e) => e.type === 'WorkerConnected').map((e) => (e.data as { operator: string }).operator);
+    const validators = (recorded.consensus!.find((e) => e.type === 'ValidatorSetConfigured')!.data as { validators: string[] }).validators;
+    assert.equal(operators.length, 3);
+    for (const operator of operators) {
+      // Period 1: slice-1 (one VotesCast) and slice-2 (a VoteCast and a VotesCast) settled.
+      const bundle = await makeBundle(memorySource(logs), operator, 1);
+      assert.equal(bundle.rounds.filter((r) => r.vote !== null).length, 2);
+      assert.deepEqual(bundle, await makeBundle(memorySource(recorded), operator, 1));
+      assert.deepEqual(verifyBundle(bundle, validators).problems, []);
+    }
   });
 
   test('a forged signature inside a VotesCast is reported at its event, naming the vote', async () => {
