@@ -122,6 +122,8 @@ interface Meta {
   signer?: string;
   nonce?: string;
   cosigners?: { signer: string; nonce: string }[];
+  /** Several commands in one event (voting's VotesCast): each one's [signer, nonce, signature?], in order. */
+  signers?: unknown;
   source?: string;
   sourceStream?: string;
   sourceVersion?: number;
@@ -129,6 +131,27 @@ interface Meta {
 }
 export const metaOf = (e: LogEvent): Meta => (e.metadata ?? {}) as Meta;
 export const isInbox = (e: LogEvent): boolean => e.streamId.startsWith(INBOX_PREFIX);
+
+/** One signer of an event that carries several commands (`metadata.signers`, voting's VotesCast). */
+export interface EventSigner {
+  readonly signer: string;
+  readonly nonce: string;
+  readonly signature?: string;
+}
+
+/**
+ * The well-formed entries of `metadata.signers` ([signer, nonce text, signature?] each), in order;
+ * anything else in it is left out (the service's audit reports a malformed list: see votesCastShape).
+ */
+export function eventSigners(m: { signers?: unknown }): EventSigner[] {
+  if (!Array.isArray(m.signers)) return [];
+  const out: EventSigner[] = [];
+  for (const x of m.signers as unknown[]) {
+    if (!Array.isArray(x) || typeof x[0] !== 'string' || typeof x[1] !== 'string') continue;
+    out.push(typeof x[2] === 'string' ? { signer: x[0], nonce: x[1], signature: x[2] } : { signer: x[0], nonce: x[1] });
+  }
+  return out;
+}
 
 /** `stream === \`inbox:${source}:${sourceStream}\``, without writing that text (for strings; anything else as the text compares it). */
 export function isInboxStreamOf(stream: string, source: unknown, sourceStream: unknown): boolean {
@@ -146,7 +169,13 @@ export function isInboxStreamOf(stream: string, source: unknown, sourceStream: u
 /** Event types other services record through their inbox, by source service: the audit keeps these to compare the copies. */
 const CONSUMED: Record<ServiceName, ReadonlySet<string>> = {
   consensus: new Set(Object.values(PUBLISHED.consensus)),
-  voting: new Set([PUBLISHED.voting.RoundStarted, PUBLISHED.voting.RoundSnapshot, PUBLISHED.voting.VoteCast, PUBLISHED.voting.RoundClosed]),
+  voting: new Set([
+    PUBLISHED.voting.RoundStarted,
+    PUBLISHED.voting.RoundSnapshot,
+    PUBLISHED.voting.VoteCast,
+    PUBLISHED.voting.VotesCast,
+    PUBLISHED.voting.RoundClosed,
+  ]),
   registry: new Set(Object.values(PUBLISHED.registry)),
   rewards: new Set(Object.values(PUBLISHED.rewards)),
   distance: new Set(Object.values(PUBLISHED.distance)),
@@ -582,6 +611,12 @@ export async function auditService<S>(
         checkProof(e, m);
       }
       for (const c of m.cosigners ?? []) checkNonce(e, c.signer, c.nonce, 'co-signer');
+      // Several commands in one event (voting's VotesCast): each signer's nonce as a command's of its own.
+      if (m.signers !== undefined)
+        for (const x of eventSigners(m)) {
+          checkNonce(e, x.signer, x.nonce, 'signer');
+          if (x.signature === undefined) unproven++;
+        }
     }
 
     let explained = false;
@@ -634,6 +669,14 @@ export async function auditService<S>(
         /* reported */
       }
     }
+    if (m.signers !== undefined)
+      for (const x of eventSigners(m)) {
+        try {
+          nonces.set(x.signer, BigInt(x.nonce));
+        } catch {
+          /* reported above */
+        }
+      }
     try {
       const recorded = asRecorded(e);
       audit.decider.evolve(state, recorded);

@@ -170,7 +170,7 @@ describe('ewx voting split: a running voting scaled out from one log to two part
     const watched = async (via: VotingClient, from: string, n: (got: number) => Promise<boolean>): Promise<{ key: string; position: string }[]> => {
       const got: { key: string; position: string }[] = [];
       let failed: Error | undefined;
-      const call = via.watch({ fromPosition: from, types: ['RoundStarted', 'VoteCast'], includeInputs: false });
+      const call = via.watch({ fromPosition: from, types: ['RoundStarted', 'VoteCast', 'VotesCast'], includeInputs: false });
       call.on('data', (e: { streamId: string; version: bigint; type: string; position: string }) =>
         got.push({ key: `${e.streamId}|${e.version}|${e.type}`, position: e.position }),
       );
@@ -185,7 +185,7 @@ describe('ewx voting split: a running voting scaled out from one log to two part
       return got;
     };
     const watchedBefore = await watched(V, '', async (got) => {
-      const r = await db.query(`SELECT count(*)::int AS n FROM ${schemaFor(`${ns}_voting`)}.events WHERE type IN ('RoundStarted', 'VoteCast')`);
+      const r = await db.query(`SELECT count(*)::int AS n FROM ${schemaFor(`${ns}_voting`)}.events WHERE type IN ('RoundStarted', 'VoteCast', 'VotesCast')`);
       return got >= r.rows[0].n;
     });
     const cut = Math.floor(watchedBefore.length / 2);
@@ -335,7 +335,7 @@ describe('ewx voting split: a running voting scaled out from one log to two part
 
     // Consensus: every event of voting it takes, once — those from before the split unchanged and not
     // recorded again, the new ones from the partition logs (under keys voting_p<k>).
-    const wanted = ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed'];
+    const wanted = ['RoundStarted', 'RoundSnapshot', 'VoteCast', 'VotesCast', 'RoundClosed'];
     const published = async (n = P): Promise<string[]> => {
       const all: { p: string; k: string }[] = [];
       for (let k = 0; k < n; k++)

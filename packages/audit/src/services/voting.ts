@@ -1,4 +1,4 @@
-import { decodeVotingLog, roundClosedV1, votingEvent, type RoundClosedV1Event } from '@ewx/contracts';
+import { decodeVotingLog, MAX_VOTES_PER_EVENT, roundClosedV1, votingEvent, type RoundClosedV1Event, type VotesCastEvent } from '@ewx/contracts';
 import type { EventData } from '@ewx/platform';
 import { votingDecider } from '@ewx/voting';
 import {
@@ -14,7 +14,7 @@ import {
   type VotingState,
 } from '@ewx/voting/domain/decider';
 import { SubmitVoteRequest } from '@ewx/proto/voting';
-import { canonical, fact, metaOf, type ServiceAudit } from '../runner.js';
+import { canonical, eventSigners, fact, isInbox, metaOf, type Ctx, type ServiceAudit } from '../runner.js';
 import type { LogEvent } from '../types.js';
 import type { SignatureJob } from '../verify.js';
 
@@ -33,6 +33,91 @@ export function voteSignatureJob(e: LogEvent): SignatureJob | undefined {
   const d = ev.data;
   const payload = votePayload(d.solution, d.roundId, Buffer.from(d.result, 'hex'));
   return { method: SUBMIT_VOTE, signer: d.worker, nonce: m.nonce, payload, signature: m.signature };
+}
+
+/** One vote of a VotesCast with its signer's entry (`metadata.signers` at the same index). */
+export interface CastVote {
+  readonly index: number;
+  readonly worker: string;
+  readonly result: string;
+  readonly nonce: string;
+  readonly signature?: string;
+}
+
+/**
+ * A VotesCast's votes, each with its signer, when the event is well formed; otherwise what is wrong
+ * (each a rule it breaks): 1 to MAX_VOTES_PER_EVENT votes, as many signers in the metadata as votes,
+ * signer i the worker of vote i, with a nonce (a decimal integer).
+ */
+export function votesCastShape(data: VotesCastEvent, metadata: unknown): { votes: CastVote[]; problems: string[] } {
+  const problems: string[] = [];
+  const votes: CastVote[] = [];
+  const list: unknown = (data as { votes?: unknown } | null)?.votes;
+  if (!Array.isArray(list)) return { votes, problems: ['VotesCast: `votes` is not a list'] };
+  if (list.length === 0) problems.push(`VotesCast with no vote (a VotesCast holds 1 to ${MAX_VOTES_PER_EVENT} votes)`);
+  if (list.length > MAX_VOTES_PER_EVENT)
+    problems.push(`VotesCast with ${list.length} votes (a VotesCast holds at most MAX_VOTES_PER_EVENT = ${MAX_VOTES_PER_EVENT})`);
+  const m = (metadata ?? {}) as { signers?: unknown };
+  const raw: unknown[] = Array.isArray(m.signers) ? (m.signers as unknown[]) : [];
+  if (!Array.isArray(m.signers)) problems.push('VotesCast without `metadata.signers` (one [worker, nonce, signature] per vote, in order)');
+  else if (raw.length !== list.length)
+    problems.push(`VotesCast with ${list.length} vote(s) and ${raw.length} signer(s) in metadata.signers (one signer per vote, in order)`);
+  const signers = eventSigners(m);
+  if (signers.length !== raw.length) problems.push('VotesCast: an entry of metadata.signers is not [worker, nonce, signature?] of texts');
+  list.forEach((v: unknown, i: number) => {
+    if (!Array.isArray(v) || typeof v[0] !== 'string' || typeof v[1] !== 'string') {
+      problems.push(`VotesCast: vote ${i} is not [worker, result hex]`);
+      return;
+    }
+    const sg = signers.length === raw.length ? signers[i] : undefined;
+    if (sg === undefined) return;
+    if (sg.signer !== v[0]) {
+      problems.push(`VotesCast: vote ${i} is ${v[0]}'s but signer ${i} is ${sg.signer} (signer i signs vote i)`);
+      return;
+    }
+    if (!/^[0-9]+$/.test(sg.nonce)) {
+      problems.push(`VotesCast: vote ${i}'s nonce ${JSON.stringify(sg.nonce)} is not a decimal integer`);
+      return;
+    }
+    votes.push({ index: i, worker: v[0], result: v[1], nonce: sg.nonce, ...(sg.signature !== undefined ? { signature: sg.signature } : {}) });
+  });
+  return { votes, problems };
+}
+
+/** The signed votes of a VotesCast whose signer is the vote's worker, in order (one signature job each). */
+function signedVotesCast(data: VotesCastEvent, metadata: unknown): CastVote[] {
+  const list: unknown = (data as { votes?: unknown } | null)?.votes;
+  if (!Array.isArray(list)) return [];
+  const signers = eventSigners((metadata ?? {}) as { signers?: unknown });
+  const out: CastVote[] = [];
+  list.forEach((v: unknown, i: number) => {
+    const sg = signers[i];
+    if (!Array.isArray(v) || typeof v[1] !== 'string' || sg?.signature === undefined || sg.signer !== v[0] || !/^[0-9]+$/.test(sg.nonce)) return;
+    out.push({ index: i, worker: sg.signer, result: v[1], nonce: sg.nonce, signature: sg.signature });
+  });
+  return out;
+}
+
+/**
+ * The vote signature checks of an event: a VoteCast's one, or one per signed vote of a VotesCast
+ * (each vote of it is exactly a SubmitVote with the event's solution and round, its signer, nonce
+ * and signature from `metadata.signers` at the vote's index).
+ */
+export function voteSignatureJobs(e: LogEvent): SignatureJob[] {
+  if (e.type === 'VoteCast') {
+    const j = voteSignatureJob(e);
+    return j ? [j] : [];
+  }
+  const ev = e.type === 'VotesCast' ? decodeVotingLog(e) : undefined;
+  if (ev?.type !== 'VotesCast') return [];
+  const d = ev.data;
+  return signedVotesCast(d, e.metadata).map((v) => ({
+    method: SUBMIT_VOTE,
+    signer: v.worker,
+    nonce: v.nonce,
+    payload: votePayload(d.solution, d.roundId, Buffer.from(v.result, 'hex')),
+    signature: v.signature!,
+  }));
 }
 
 /**
@@ -103,15 +188,47 @@ function closeRoundV1(s: VotingState, solution: string, roundId: string): EventD
 }
 
 /**
+ * A VotesCast's own checks, vote by vote: its shape (votesCastShape: each rule it breaks is a
+ * divergence) and each signed vote's signature, exactly as a VoteCast's with the event's solution
+ * and round. The votes when the event is well formed (then they are re-decided), else undefined.
+ */
+function checkVotesCast(e: LogEvent, d: VotesCastEvent, ctx: Ctx): CastVote[] | undefined {
+  const { votes, problems } = votesCastShape(d, e.metadata);
+  const list: unknown = (d as { votes?: unknown } | null)?.votes;
+  for (let i = 0; i < (Array.isArray(list) ? list.length : 0); i++) ctx.count('vote');
+  for (const p of problems)
+    ctx.diverge('vote', p, { recorded: JSON.stringify({ votes: list, signers: (e.metadata as { signers?: unknown } | undefined)?.signers }) });
+  const signed = signedVotesCast(d, e.metadata);
+  if (signed.length > 0) {
+    // The jobs built for the worker threads (one per signed vote, in order) when signatures are checked.
+    let jobs = ctx.checkingSignatures ? ctx.serviceSignatures() : [];
+    if (ctx.checkingSignatures && jobs.length !== signed.length) jobs = voteSignatureJobs(e);
+    signed.forEach((v, k) => {
+      ctx.signatureCheck(jobs[k], () =>
+        ctx.diverge(
+          'signature',
+          `vote ${v.index} of this VotesCast: the signature is not ${v.worker}'s over SubmitVote of this round and result (nonce ${v.nonce})`,
+          { recorded: `result ${v.result}, signature ${v.signature}` },
+        ),
+      );
+    });
+  }
+  return problems.length === 0 ? votes : undefined;
+}
+
+/**
  * Voting: every round start re-decided (the eligibility snapshot recomputed from the registry's
  * events in voting's log), every vote re-decided (eligibility, one vote per worker, the round
- * open, the nonce), every close and retry re-decided from the state before it.
+ * open, the nonce; a VotesCast's votes together, as the append that wrote them), every close and
+ * retry re-decided from the state before it.
  */
 export function votingAudit(): ServiceAudit<VotingState> {
   // The rounds started so far in the log (the service's state keeps nothing of a finished round: a
   // decision about one takes the log's record of it, `PastRound`; the audit keeps that record itself).
   const started = new Map<string, PastRound>();
   const past: PastRounds = (solution, roundId) => started.get(roundKey(solution, roundId));
+  /** The VotesCast whose votes `own` checked (the others are checked after they are applied). */
+  let checked: LogEvent | undefined;
   return {
     service: 'voting',
     decider: votingDecider,
@@ -140,7 +257,10 @@ export function votingAudit(): ServiceAudit<VotingState> {
             // Started by a worker's first vote: that vote follows in the same append.
             const next = ctx.peek(decided.events.length);
             const v = next && decodeVotingLog(next);
-            if (v?.type !== 'VoteCast' || next!.streamId !== e.streamId || v.data.worker !== d.starter) {
+            // One vote is a VoteCast; several votes of one append a VotesCast, the starter's first.
+            const firstVoter = v?.type === 'VoteCast' ? v.data.worker : v?.type === 'VotesCast' ? (v.data.votes as unknown[])[0] : undefined;
+            const starterVoted = v?.type === 'VoteCast' ? firstVoter === d.starter : Array.isArray(firstVoter) && firstVoter[0] === d.starter;
+            if (!starterVoted || next!.streamId !== e.streamId) {
               ctx.diverge(
                 'round-start',
                 `round ${d.roundId} is signed by nobody and not followed by its starter's vote (a round is started by its registrar's command or a worker's first vote)`,
@@ -185,6 +305,49 @@ export function votingAudit(): ServiceAudit<VotingState> {
           );
           return;
         }
+        case 'VotesCast': {
+          const d = ev.data;
+          const votes = checkVotesCast(e, d, ctx);
+          checked = e;
+          if (votes === undefined) return;
+          // One decision (one append): this event and, while each holds MAX_VOTES_PER_EVENT votes, the
+          // next VotesCast of this round at this height (the rules cut the accepted votes of an append in
+          // chunks of that size, in order). An append of exactly that many followed by another of the same
+          // round at the same height reads the same: deciding both together gives the same events.
+          const run: { at: LogEvent; votes: CastVote[] }[] = [{ at: e, votes }];
+          for (let k = 1; run[run.length - 1]!.votes.length === MAX_VOTES_PER_EVENT; k++) {
+            const next = ctx.peek(k);
+            const nv = next && next.streamId === e.streamId ? decodeVotingLog(next) : undefined;
+            if (nv?.type !== 'VotesCast' || nv.data.height !== d.height || nv.data.solution !== d.solution || nv.data.roundId !== d.roundId) break;
+            const shape = votesCastShape(nv.data, next!.metadata);
+            if (shape.problems.length > 0) break;
+            run.push({ at: next!, votes: shape.votes });
+          }
+          const commands = run.flatMap((r) =>
+            r.votes.map((v) => ({ solution: d.solution, roundId: d.roundId, worker: v.worker, result: v.result, nonce: BigInt(v.nonce) })),
+          );
+          const { events, outcomes } = decideVotes(s, commands, ctx.lastNonce, past);
+          let n = 0;
+          let refused = false;
+          for (const r of run)
+            for (const v of r.votes) {
+              const o = outcomes[n++];
+              if (o === 'accepted') continue;
+              refused = true;
+              ctx.diverge(
+                'vote',
+                `vote ${v.index} of this VotesCast (${v.worker}): the rules do not accept it: ${o === 'repeated' ? 'the worker already voted this result' : (o as Error).message}`,
+                { recorded: JSON.stringify([v.worker, v.result]) },
+                r.at,
+              );
+            }
+          if (refused) return;
+          ctx.expect(
+            'vote',
+            events.map((x): EventData => ({ type: x.type, data: x.data })),
+          );
+          return;
+        }
         case 'RoundClosed': {
           const d = ev.data;
           ctx.count('round-close');
@@ -208,12 +371,12 @@ export function votingAudit(): ServiceAudit<VotingState> {
           ctx.diverge('rules', `${e.type} is not an event voting writes`);
       }
     },
-    signatures: (e) => {
-      const j = voteSignatureJob(e);
-      return j ? [j] : [];
-    },
+    signatures: voteSignatureJobs,
     after(e, _s, ctx) {
       const ev = decodeVotingLog(e);
+      // A VotesCast another decision explained (the later chunks of one append): its votes are checked here.
+      if (ev?.type === 'VotesCast' && checked !== e && !isInbox(e)) checkVotesCast(e, ev.data, ctx);
+      checked = undefined;
       if (ev?.type === 'RoundStarted' && !e.streamId.startsWith('inbox:'))
         started.set(roundKey(ev.data.solution, ev.data.roundId), { endBlock: ev.data.endBlock });
       if (ev?.type === 'RoundClosed' && !e.streamId.startsWith('inbox:')) {
