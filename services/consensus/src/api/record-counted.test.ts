@@ -20,7 +20,8 @@ import {
   type StartedServer,
 } from '@ewx/platform';
 import { freePort, realInfra, uniqueNamespace } from '@ewx/platform/testing';
-import { startBlockClock, type BlockClock, type Scheduler } from '../app/clock.js';
+import { startBlockClock, type BlockClock } from '../app/clock.js';
+import { manualScheduler } from '../app/testing.js';
 import { consensusDecider, type ConsensusState } from '../domain/decider.js';
 import { consensusGrpc, recordCountedOf } from './grpc.js';
 
@@ -33,20 +34,6 @@ import { consensusGrpc, recordCountedOf } from './grpc.js';
  * block runs as its inbox would (a relay stands in for Kafka here).
  */
 const { infra, skip } = await realInfra();
-
-/** Ticks by hand. */
-function manualScheduler(): Scheduler & { tick(): void } {
-  let fn: (() => void) | undefined;
-  return {
-    every(_ms, tick) {
-      fn = tick;
-      return () => {
-        fn = undefined;
-      };
-    },
-    tick: () => fn?.(),
-  };
-}
 
 /** A service's height, folded from block events as every service folds them. */
 const heightDecider: Decider<{ height: number }> = {

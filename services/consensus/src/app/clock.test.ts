@@ -5,7 +5,9 @@ import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
 import { blockRunMaxFrom, validatorsFrom } from '../index.js';
-import { awaitEndedRounds, startBlockClock, type Scheduler } from './clock.js';
+import { roundStarted, roundUnresolved } from '../domain/testing.js';
+import { awaitEndedRounds, startBlockClock } from './clock.js';
+import { manualScheduler } from './testing.js';
 
 describe('block production with several consensus processes', () => {
   test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
@@ -82,35 +84,7 @@ test('BLOCK_RUN_MAX: embedded, half the reward period, at most 100 (the services
 });
 
 describe('ProduceBlocks waits for the rounds that ended before going further', () => {
-  const started = (roundId: string, endBlock: number) => ({
-    type: 'RoundStarted',
-    data: {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 1,
-      snapshotChunks: 1,
-    } as never,
-  });
-  const unresolved = (roundId: string) => ({
-    type: 'RoundUnresolved',
-    data: {
-      solution: 's1',
-      roundId,
-      tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
-      merkleRoot: '',
-      attestors: [],
-      dissenters: [],
-      validators: [],
-    } as never,
-  });
+  const started = (roundId: string, endBlock: number) => roundStarted(roundId, { endBlock, period: 0 });
 
   test('an ended round is awaited until decided; one that stays undecided while the log is quiet is given up on once', async () => {
     const db = await openPglite();
@@ -122,7 +96,7 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
     // r1 is decided while the wait runs (at once: well inside the quiet period even on a loaded machine); r2 never is.
     const t0 = Date.now();
     const waited = awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 3_000, pollMs: 5 });
-    await rt.execute('solution:s1', () => [unresolved('r1')]);
+    await rt.execute('solution:s1', () => [roundUnresolved('r1')]);
     await waited;
     assert.ok(Date.now() - t0 >= 3_000, 'waited for the quiet period after the last event');
     assert.equal(rt.state().rounds.get('s1\u0000r1')!.status, 'UNRESOLVED');
@@ -136,50 +110,8 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
   });
 });
 
-/** A scheduler the test ticks by hand: the timer's decisions, without wall-clock time. */
-function manualScheduler(): Scheduler & { tick(): void } {
-  let tick: (() => void) | undefined;
-  return {
-    every(_ms, f) {
-      tick = f;
-      return () => {
-        tick = undefined;
-      };
-    },
-    tick: () => tick?.(),
-  };
-}
-
 describe('the block timer records runs, not one event per tick', () => {
-  const roundStarted = (roundId: string, endBlock: number) => ({
-    type: 'RoundStarted',
-    data: {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 0,
-      endBlock,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 1,
-      snapshotChunks: 1,
-    } as never,
-  });
-  const roundUnresolved = (roundId: string) => ({
-    type: 'RoundUnresolved',
-    data: {
-      solution: 's1',
-      roundId,
-      tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
-      merkleRoot: '',
-      attestors: [],
-      dissenters: [],
-      validators: [],
-    } as never,
-  });
+  const started = (roundId: string, endBlock: number) => roundStarted(roundId, { startBlock: 0, endBlock, period: 0 });
   const blockRuns = async (rt: { store: { readStream(id: string): Promise<{ type: string; data: unknown }[]> } }): Promise<string[]> =>
     (await rt.store.readStream('chain')).map((e) => {
       const d = e.data as { height?: number; from?: number; to?: number };
@@ -191,7 +123,7 @@ describe('the block timer records runs, not one event per tick', () => {
     const rt = createRuntime('consensus', await pgliteEventStore('timer', db), consensusDecider, silentLogger);
     await rt.start();
     // Two rounds that end at 7 and 8, already decided (nothing to wait for).
-    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 7), roundStarted('r2', 8)]);
+    await rt.execute('inbox:voting:round', () => [started('r1', 7), started('r2', 8)]);
     await rt.execute('solution:s1', () => [roundUnresolved('r1'), roundUnresolved('r2')]);
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 5, scheduler: clock });
@@ -212,7 +144,7 @@ describe('the block timer records runs, not one event per tick', () => {
     assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13']);
     // Other work recorded (a round starts, ending at 30): the count is recorded at the next tick.
     await ticks(1);
-    await rt.execute('inbox:voting:round', () => [roundStarted('r3', 30)]);
+    await rt.execute('inbox:voting:round', () => [started('r3', 30)]);
     await ticks(1);
     assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13', '14..15']);
     await ticks(7);
@@ -245,7 +177,7 @@ describe('the block timer records runs, not one event per tick', () => {
     const db = await openPglite();
     const rt = createRuntime('consensus', await pgliteEventStore('timerwait', db), consensusDecider, silentLogger);
     await rt.start();
-    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 3)]);
+    await rt.execute('inbox:voting:round', () => [started('r1', 3)]);
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 4, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
     for (let i = 0; i < 3; i++) {
@@ -291,7 +223,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await ticks(1);
     assert.deepEqual(await blockRuns(rt), ['1..7', '8..17']);
     // A round that ends at 20 and is not decided: the ask records up to its end and answers at once; the rest follows its outcome.
-    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 20)]);
+    await rt.execute('inbox:voting:round', () => [started('r1', 20)]);
     await ticks(1);
     assert.deepEqual((await blockRuns(rt)).slice(2), ['18'], 'work: recorded at the next tick');
     await ticks(5);
