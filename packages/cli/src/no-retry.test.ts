@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { DEFAULT_RETRY, SERVICES } from '@ewx/client';
+import { DEFAULT_RETRY } from '@ewx/client';
+import { unaryServer, type UnaryServer } from '@ewx/client/testing';
 import { freePort } from '@ewx/platform/testing';
 import { EXIT } from './program.js';
 import { runCli } from './testing.js';
@@ -24,36 +25,22 @@ describe('--no-retry and EWX_NO_RETRY: one attempt, then the error', { timeout: 
   const keysDir = mkdtempSync(join(tmpdir(), 'ewx-no-retry-'));
   const env = { EWX_KEYS_DIR: keysDir, EWX_NO_RETRY: '' };
   /** Every unary method of the five services answers UNAVAILABLE (a service restarting) and counts the call. */
-  const server = new grpc.Server();
-  const calls = new Map<string, number>();
+  let server: UnaryServer;
   let address = '';
   before(async () => {
-    for (const def of Object.values(SERVICES)) {
-      const impl: grpc.UntypedServiceImplementation = {};
-      for (const [name, m] of Object.entries(def as Record<string, { path: string; responseStream: boolean }>)) {
-        if (m.responseStream) continue;
-        impl[name] = (_: unknown, cb: grpc.sendUnaryData<unknown>) => {
-          calls.set(m.path, (calls.get(m.path) ?? 0) + 1);
-          cb({ code: grpc.status.UNAVAILABLE, details: 'test: the service is restarting' });
-        };
-      }
-      server.addService(def as unknown as grpc.ServiceDefinition, impl);
-    }
-    const port = await new Promise<number>((res, rej) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-    );
-    address = `127.0.0.1:${port}`;
+    server = await unaryServer((_path, _call, callback) => callback({ code: grpc.status.UNAVAILABLE, details: 'test: the service is restarting' }));
+    address = `127.0.0.1:${server.port}`;
     assert.equal((await runCli(env, ['keys', 'new', 'admin'])).code, EXIT.OK);
   });
   after(() => {
-    server.forceShutdown();
+    server.close();
     rmSync(keysDir, { recursive: true, force: true });
   });
   /** The calls of `path` one CLI run makes. */
   const attempts = async (path: string, run: () => Promise<{ code: number; stdout: string; stderr: string }>, method: string): Promise<number> => {
-    const before = calls.get(path) ?? 0;
+    const before = server.calls(path);
     assertUnreachable(await run(), method);
-    return (calls.get(path) ?? 0) - before;
+    return server.calls(path) - before;
   };
 
   test('an address nothing listens on: exit 5 and one line, with and without --no-retry', async () => {
@@ -79,11 +66,11 @@ describe('--no-retry and EWX_NO_RETRY: one attempt, then the error', { timeout: 
   });
 
   test('EWX_NO_RETRY other than 1, true, 0, false or empty: exit 2 naming the variable, nothing sent', async () => {
-    const before = calls.get(GET_ACCOUNT) ?? 0;
+    const before = server.calls(GET_ACCOUNT);
     const r = await runCli({ ...env, EWX_NO_RETRY: 'yes' }, ['--address', address, 'account', 'show', ACCOUNT]);
     assert.equal(r.code, EXIT.USAGE);
     assert.equal(r.stderr, 'ewx: EWX_NO_RETRY: expected 1 or true (no retries) or 0, false or empty (retries), got "yes"\n');
-    assert.equal(calls.get(GET_ACCOUNT) ?? 0, before);
+    assert.equal(server.calls(GET_ACCOUNT), before);
   });
 
   test('--help lists --no-retry and its variable', async () => {
