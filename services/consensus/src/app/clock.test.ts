@@ -7,7 +7,7 @@ import { consensusDecider } from '../domain/decider.js';
 import { blockRunMaxFrom, validatorsFrom } from '../index.js';
 import { roundStarted, roundUnresolved } from '../domain/testing.js';
 import { awaitEndedRounds, startBlockClock } from './clock.js';
-import { manualScheduler } from './testing.js';
+import { manualScheduler, tickTimes } from './testing.js';
 
 describe('block production with several consensus processes', () => {
   test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
@@ -127,12 +127,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.execute('solution:s1', () => [roundUnresolved('r1'), roundUnresolved('r2')]);
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 5, scheduler: clock });
-    const ticks = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        clock.tick();
-        await timer.idle();
-      }
-    };
+    const ticks = (n: number) => tickTimes(clock, timer, n);
     await ticks(4);
     assert.deepEqual(await blockRuns(rt), [], 'four blocks counted, none recorded');
     assert.deepEqual([timer.counted(), rt.state().height], [4, 0]);
@@ -163,10 +158,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.start();
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 1, scheduler: clock });
-    for (let i = 0; i < 3; i++) {
-      clock.tick();
-      await timer.idle();
-    }
+    await tickTimes(clock, timer, 3);
     await timer.stop();
     assert.deepEqual(await blockRuns(rt), ['1', '2', '3']);
     await rt.stop();
@@ -180,10 +172,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.execute('inbox:voting:round', () => [started('r1', 3)]);
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 4, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
-    for (let i = 0; i < 3; i++) {
-      clock.tick();
-      await timer.idle();
-    }
+    await tickTimes(clock, timer, 3);
     assert.deepEqual(await blockRuns(rt), ['1..3'], 'cut at the round end');
     // Four more ticks make a run due, but r1 ended undecided: the recording waits; ticks go on counting.
     for (let i = 0; i < 7; i++) clock.tick();
@@ -204,12 +193,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.start();
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 40, silentLogger, 0, { runMax: 10, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
-    const ticks = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        clock.tick();
-        await timer.idle();
-      }
-    };
+    const ticks = (n: number) => tickTimes(clock, timer, n);
     await ticks(7);
     assert.deepEqual(await blockRuns(rt), [], 'idle: seven blocks counted, none recorded yet (BLOCK_RUN_MAX 10)');
     assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 7 });
@@ -249,10 +233,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.start();
     const clock = manualScheduler();
     const standby = startBlockClock(rt, 40, silentLogger, 1, { runMax: 10, scheduler: clock });
-    for (let i = 0; i < 5; i++) {
-      clock.tick();
-      await standby.idle();
-    }
+    await tickTimes(clock, standby, 5);
     assert.deepEqual(await standby.recordCounted(), { height: 0, recorded: 0 });
     assert.deepEqual(await blockRuns(rt), []);
     await standby.stop();
@@ -284,18 +265,12 @@ describe('the block timer records runs, not one event per tick', () => {
     assert.deepEqual(await blockRuns(a), ['1..5', '6..10', '11..12'], 'the primary stopped cleanly');
     await b.catchUp();
     // (1 + 1) × 2 × 5 = 20 ticks without a block: the standby produces, the 20 blocks of those ticks at once.
-    for (let i = 0; i < 19; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 19);
     assert.equal(b.state().height, 12, 'still standing by');
     cb.tick();
     await standby.idle();
     assert.deepEqual(await blockRuns(b), ['1..5', '6..10', '11..12', '13..32']);
-    for (let i = 0; i < 5; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 5);
     assert.deepEqual((await blockRuns(b)).slice(4), ['33..37'], 'then runs of BLOCK_RUN_MAX');
     await standby.stop();
     await a.stop();

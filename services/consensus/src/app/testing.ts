@@ -18,6 +18,14 @@ export function manualScheduler(): Scheduler & { tick(): void } {
   };
 }
 
+/** Ticks `clock` `n` times, each time until `timer` has done what the tick started. */
+export async function tickTimes(clock: { tick(): void }, timer: { idle(): Promise<void> }, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    clock.tick();
+    await timer.idle();
+  }
+}
+
 /**
  * Delivers voting's events about rounds to the runtime `rt()` gives (it may change, as across a
  * restart) as consensus's inbox does: the stream `round:<solution>:<roundId>` numbered from 0, log
