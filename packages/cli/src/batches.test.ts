@@ -7,17 +7,10 @@ import { generateKeyPair } from '@ewx/client';
 import { runInMemory } from '@ewx/embedded';
 import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runCli, type Run } from './testing.js';
 
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
-/** Runs the built CLI as a child process (asynchronously: the services answer from this process). */
-const ewx = (env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+/** Runs the built CLI (as a child process: the services answer from this process). */
+const ewx = (env: Record<string, string>, args: string[]): Promise<Run> => runCli(env, args, 180_000);
 
 const TOKEN = 10n ** 18n;
 

@@ -10,6 +10,8 @@ export interface GlobalOptions {
   keysDir: string;
   address: string;
   json: boolean;
+  /** False with --no-retry. */
+  retry: boolean;
   registry?: string;
   voting?: string;
   consensus?: string;
@@ -35,6 +37,15 @@ export interface Ctx {
 }
 
 export const DEFAULT_KEYS_DIR = (): string => process.env.EWX_KEYS_DIR ?? join(homedir(), '.ewx', 'keys');
+
+/** Whether calls are retried: not with --no-retry or EWX_NO_RETRY=1 (0, false or empty leave retries on). */
+export function retryOn(o: Pick<GlobalOptions, 'retry'>, env: string | undefined = process.env.EWX_NO_RETRY): boolean {
+  if (o.retry === false) return false;
+  const v = (env ?? '').trim().toLowerCase();
+  if (v === '1' || v === 'true') return false;
+  if (v === '' || v === '0' || v === 'false') return true;
+  throw new UsageError(`EWX_NO_RETRY: expected 1 or true (no retries) or 0, false or empty (retries), got ${JSON.stringify(env)}`);
+}
 
 export function contextOf(cmd: Command): Ctx {
   const o = cmd.optsWithGlobals() as GlobalOptions;
@@ -87,7 +98,10 @@ export function contextOf(cmd: Command): Ctx {
         throw new UsageError((e as Error).message);
       }
     },
-    connect: (signer) => (addresses ? connect({ addresses, signer }) : connect({ address: o.address, signer })),
+    connect: (signer) => {
+      const retry = retryOn(o) ? {} : ({ retry: false } as const);
+      return addresses ? connect({ addresses, signer, ...retry }) : connect({ address: o.address, signer, ...retry });
+    },
     print(data, human) {
       if (o.json || human === undefined) process.stdout.write(JSON.stringify(plain(data), null, 2) + '\n');
       else if (typeof human === 'string') process.stdout.write(human + '\n');

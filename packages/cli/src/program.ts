@@ -30,6 +30,12 @@ export function program(): Command {
     .addOption(new Option('--rewards <host:port>', 'standalone: rewards').env('EWX_REWARDS'))
     .addOption(new Option('--distance <host:port>', 'standalone: distance').env('EWX_DISTANCE'))
     .option('--json', 'machine-readable output (amounts in base units)', false)
+    .addOption(
+      new Option(
+        '--no-retry',
+        'fail at the first UNAVAILABLE instead of retrying with backoff (up to 5 attempts, about 3 s against an unreachable address) (env: EWX_NO_RETRY=1)',
+      ),
+    )
     .addHelpText('after', EXIT_HELP)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { runInMemory } from '@ewx/embedded';
 import type { Embedded } from '@ewx/platform';
@@ -32,17 +30,11 @@ import {
   type Signer,
 } from '@ewx/client';
 import { testGroupConfig, testSolutionConfig } from '@ewx/client/testing';
+import { runCli, type Run } from './testing.js';
 
 const T = 10n ** 18n;
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
-
-/** Runs the built CLI as a child process (asynchronously: the services answer from this process). */
-const cli = (env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+/** Runs the built CLI (as a child process: the services answer from this process). */
+const cli = (env: Record<string, string>, args: string[]): Promise<Run> => runCli(env, args, 120_000);
 
 /**
  * Every status on the wire is an enum (RoundState, UnresolvedReason, TallyOutcome, GroupStatus,

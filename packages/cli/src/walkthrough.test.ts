@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { runInMemory } from '@ewx/embedded';
 import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
+import { runCli, type Run } from './testing.js';
 
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 const TOKEN = 10n ** 18n;
 
@@ -36,19 +35,8 @@ function words(line: string): string[] {
   return out;
 }
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI as a child process (asynchronously: the services answer from this process). */
-export const ewx = (env: Record<string, string>, args: string[]): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+/** Runs the built CLI (as a child process: the services answer from this process). */
+const ewx = (env: Record<string, string>, args: string[]): Promise<Run> => runCli(env, args, 180_000);
 
 describe("first reward with the CLI: the README's commands against the embedded system", { timeout: 900_000 }, () => {
   const keysDir = mkdtempSync(join(tmpdir(), 'ewx-walkthrough-'));

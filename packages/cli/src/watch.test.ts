@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { runInMemory } from '@ewx/embedded';
 import { connect, counterNonces, generateKeyPair, keySigner, type Ewx } from '@ewx/client';
 import type { Embedded } from '@ewx/platform';
 import { freePort } from '@ewx/platform/testing';
+import { CLI, runCli, type Run } from './testing.js';
 
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-const run = (env: Record<string, string>, args: string[]): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+const run = (env: Record<string, string>, args: string[]): Promise<Run> => runCli(env, args, 60_000);
 
 describe("ewx watch: a service's events, then live; Ctrl-C stops", { timeout: 400_000 }, () => {
   const admin = generateKeyPair();

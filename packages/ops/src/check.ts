@@ -3,7 +3,15 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kustomize, type K8sObject } from './kustomize.js';
-import { checkClock, checkNamespaceAndNetwork, checkPodSecurity, checkProdInfrastructure, checkValidators, checkVoting } from './properties.js';
+import {
+  checkAttestationWindow,
+  checkClock,
+  checkNamespaceAndNetwork,
+  checkPodSecurity,
+  checkProdInfrastructure,
+  checkValidators,
+  checkVoting,
+} from './properties.js';
 import { CrdValidator, isBuiltIn, validateBuiltIns, validateBuiltInSets } from './schemas.js';
 
 /** The CRD schemas: ../shared/crds beside the checkout (or one level up), else the unmodified copies in deploy/crds (a clone elsewhere); EWX_CRD_DIR overrides. */
@@ -39,6 +47,7 @@ export function checkObjects(name: string, objects: readonly K8sObject[], crds: 
       ...checkNamespaceAndNetwork(objects),
       ...checkVoting(objects),
       ...checkClock(objects),
+      ...checkAttestationWindow(objects),
     );
   }
   if (profile === 'app' && objects.some((o) => o.kind === 'Secret'))

@@ -9,6 +9,7 @@ import { REPO_ROOT } from '@ewx/platform/testing';
 import { parseAllDocuments } from 'yaml';
 import { checkDeploy, checkSets, findCrdDir, overlayWith, type Rendered } from './check.js';
 import { kustomize, KustomizeError, type K8sObject } from './kustomize.js';
+import { checkAttestationWindow } from './properties.js';
 
 /** The part of a rendered Deployment these tests read. */
 type Pod = { spec: { template: { spec: { volumes: { secret?: { secretName: string } }[]; containers: { env: { name: string }[] }[] } } } };
@@ -250,4 +251,43 @@ test('monitoring drafts: every metric they use is one docs/OPERATIONS.md propose
   for (const e of exprs) {
     for (const m of e.matchAll(/\b(ewx_[a-z_]+?)(_bucket)?\b/g)) assert.ok(proposed.has(m[1]!), `${m[1]} in ${e} is not among the proposed metrics`);
   }
+});
+
+test('ATTESTATION_WINDOW_BLOCKS: whole blocks from 1 to 720000 in every consensus container, from its ConfigMap or its own env', () => {
+  const set = (fromConfig: string | undefined, own?: string): K8sObject[] =>
+    [
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'ewx-config' },
+        data: fromConfig === undefined ? {} : { ATTESTATION_WINDOW_BLOCKS: fromConfig },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'consensus-0' },
+        spec: {
+          template: {
+            metadata: { labels: { 'app.kubernetes.io/name': 'consensus' } },
+            spec: {
+              containers: [
+                {
+                  name: 'consensus',
+                  envFrom: [{ configMapRef: { name: 'ewx-config' } }],
+                  env: own === undefined ? [] : [{ name: 'ATTESTATION_WINDOW_BLOCKS', value: own }],
+                },
+              ],
+            },
+          },
+        },
+      },
+    ] as unknown as K8sObject[];
+  for (const ok of [undefined, '1', '7200', '720000']) assert.deepEqual(checkAttestationWindow(set(ok)), [], String(ok));
+  for (const bad of ['0', '720001', '7200.5', '-1', '', '1e3'])
+    assert.deepEqual(checkAttestationWindow(set(bad)), [
+      `Deployment/consensus-0 container consensus: ATTESTATION_WINDOW_BLOCKS ${JSON.stringify(bad)} is not a whole number of blocks from 1 to 720000 (consensus refuses to start)`,
+    ]);
+  // The container's own env wins over the ConfigMap, as in the kubelet.
+  assert.equal(checkAttestationWindow(set('7200', '0')).length, 1);
+  assert.deepEqual(checkAttestationWindow(set('0', '7200')), []);
 });

@@ -420,3 +420,27 @@ export function checkClock(objects: readonly K8sObject[]): string[] {
   }
   return problems;
 }
+
+/** The largest ATTESTATION_WINDOW_BLOCKS consensus starts with (services/consensus/src/domain/decider.ts, MAX_ATTESTATION_WINDOW). */
+const MAX_ATTESTATION_WINDOW = 720_000;
+
+/**
+ * ATTESTATION_WINDOW_BLOCKS of every consensus container, where set: a whole number of blocks from
+ * 1 to 720,000, as services/consensus reads it (outside, the process refuses to start). Unset is
+ * consensus's default (7200).
+ */
+export function checkAttestationWindow(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const o of objects) {
+    const pod = podOf(o);
+    if (pod?.labels['app.kubernetes.io/name'] !== 'consensus') continue;
+    for (const c of (pod.spec.containers ?? []) as Obj[]) {
+      const raw = envOf(c, objects).get('ATTESTATION_WINDOW_BLOCKS')?.value as string | undefined;
+      if (raw !== undefined && !(/^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= MAX_ATTESTATION_WINDOW))
+        problems.push(
+          `${o.kind}/${o.metadata.name} container ${c.name}: ATTESTATION_WINDOW_BLOCKS ${JSON.stringify(raw)} is not a whole number of blocks from 1 to ${MAX_ATTESTATION_WINDOW} (consensus refuses to start)`,
+        );
+    }
+  }
+  return problems;
+}

@@ -4,7 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { runInMemory } from '@ewx/embedded';
 import type { Embedded } from '@ewx/platform';
 import { freePort, tcpProxy, waitFor } from '@ewx/platform/testing';
-import { connect, counterNonces, EwxCallError, generateKeyPair, keySigner, SERVICES, signVote, untilHeight, type Ewx, type Signer } from '@ewx/client';
+import { connect, counterNonces, EwxCallError, generateKeyPair, keySigner, signVote, untilHeight, type Ewx, type Signer } from '@ewx/client';
+import { unaryServer } from '@ewx/client/testing';
 import { setUpScenario, type Scenario } from './scenario.js';
 
 /**
@@ -31,59 +32,36 @@ interface Front {
 
 async function faultyFront(target: string): Promise<Front> {
   const upstream = new grpc.Client(target, grpc.credentials.createInsecure());
-  const counts = new Map<string, number>();
   const faults = new Map<string, Fault[]>();
-  const server = new grpc.Server();
   const same = (b: Buffer): Buffer => b;
   const port = await freePort();
   const proxy = await tcpProxy({ host: '127.0.0.1', port });
-  for (const def of Object.values(SERVICES)) {
-    const definition: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
-    const implementation: grpc.UntypedServiceImplementation = {};
-    for (const [name, m] of Object.entries(def as Record<string, { path: string; responseStream: boolean }>)) {
-      if (m.responseStream) continue;
-      definition[name] = {
-        path: m.path,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: same,
-        requestDeserialize: same,
-        responseSerialize: same,
-        responseDeserialize: same,
-      };
-      implementation[name] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        counts.set(m.path, (counts.get(m.path) ?? 0) + 1);
-        const fault = faults.get(m.path)?.shift();
-        if (fault === 'unavailable') {
-          callback({ code: grpc.status.UNAVAILABLE, details: 'test front: partition 0 is starting' });
-          return;
-        }
-        upstream.makeUnaryRequest(m.path, same, same, call.request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, async (err, res) => {
-          if (fault !== undefined) {
-            // Applied upstream; the reply is lost with the client's connection.
-            if (typeof fault === 'object') await fault.meanwhile();
-            proxy.cut();
-            proxy.restore();
-            return;
-          }
-          if (err) callback(err);
-          else callback(null, res);
-        });
-      };
+  const server = await unaryServer((path, call, callback) => {
+    const fault = faults.get(path)?.shift();
+    if (fault === 'unavailable') {
+      callback({ code: grpc.status.UNAVAILABLE, details: 'test front: partition 0 is starting' });
+      return;
     }
-    server.addService(definition, implementation);
-  }
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
-  );
+    upstream.makeUnaryRequest(path, same, same, call.request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, async (err, res) => {
+      if (fault !== undefined) {
+        // Applied upstream; the reply is lost with the client's connection.
+        if (typeof fault === 'object') await fault.meanwhile();
+        proxy.cut();
+        proxy.restore();
+        return;
+      }
+      if (err) callback(err);
+      else callback(null, res);
+    });
+  }, port);
   return {
     address: `127.0.0.1:${proxy.port}`,
-    calls: (path) => counts.get(path) ?? 0,
+    calls: server.calls,
     fail: (path, ...f) => faults.set(path, [...(faults.get(path) ?? []), ...f]),
     clear: () => faults.clear(),
     async close() {
       await proxy.close();
-      server.forceShutdown();
+      server.close();
       upstream.close();
     },
   };

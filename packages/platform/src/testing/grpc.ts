@@ -9,6 +9,16 @@ export function call<Req, Res>(method: Unary<Req, Res>, client: grpc.Client, req
   });
 }
 
+/**
+ * Runs a service implementation's unary handler in process, without a server or a network: what
+ * it answers, or a rejection with the error it answers (`call` is what the handler reads of it,
+ * e.g. `{ request }` or `{ request, metadata }`).
+ */
+export const invokeUnary = <Res>(handler: unknown, call: { request: unknown; metadata?: grpc.Metadata }): Promise<Res> =>
+  new Promise((resolve, reject) =>
+    (handler as grpc.handleUnaryCall<unknown, Res>)(call as unknown as grpc.ServerUnaryCall<unknown, Res>, (e, r) => (e ? reject(e) : resolve(r as Res))),
+  );
+
 /** Expects a call to fail with `code`; returns the error's details for further checks. */
 export async function expectStatus(p: Promise<unknown>, code: grpc.status): Promise<string> {
   try {

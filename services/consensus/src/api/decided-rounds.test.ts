@@ -36,6 +36,8 @@ import {
   type ConsensusState,
 } from '../domain/decider.js';
 import { decidedRounds, rebuildDecided } from '../app/decided.js';
+import { votingFeed } from '../app/testing.js';
+import { attestation, roundStartedData } from '../domain/testing.js';
 import { consensusGrpc } from './grpc.js';
 
 /** The fold before decided rounds left the state (and before their inbox marks were forgotten). */
@@ -85,40 +87,18 @@ describe('consensus API: decided rounds that left the state answer as when they 
   let db: Awaited<ReturnType<typeof openPglite>>;
   let store: EventStore;
   let a: Served;
-  let position = 0;
-  const versions = new Map<string, number>();
-  const fromVoting = (roundId: string, type: string, data: object) => {
-    const streamId = `round:${SOL}:${roundId}`;
-    const version = versions.get(streamId) ?? 0;
-    versions.set(streamId, version + 1);
-    return a.rt.ingest({ source: 'voting', streamId, version, position: String(++position), type, data: { solution: SOL, roundId, ...data } as never });
-  };
+  const feed = votingFeed(() => a.rt);
+  const fromVoting = (roundId: string, type: string, data: object) => feed(SOL, roundId, type, data);
   /** A round of the 12 workers, `voters` of them voting (every third 'bb'), closed unless `open`. */
   const round = async (roundId: string, endBlock: number, voters: number, open = false): Promise<void> => {
-    await fromVoting(roundId, 'RoundStarted', {
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: workers.length,
-      snapshotChunks: 1,
-    });
+    await fromVoting(roundId, 'RoundStarted', roundStartedData(roundId, { solution: SOL, endBlock, period: 0, eligible: workers.length }));
     await fromVoting(roundId, 'RoundSnapshot', { chunk: 0, chunks: 1, workers: workers.map((w, i) => [w, operators[i]]) });
     for (let i = voters - 1; i >= 0; i--) await fromVoting(roundId, 'VoteCast', { worker: workers[i], result: i % 3 === 2 ? 'bb' : 'aa', height: 2 });
     if (!open) await fromVoting(roundId, 'RoundClosed', { height: endBlock, submitted: voters });
   };
   /** Validator `k` attests what the recorded votes give (or a forged tally), as its process would. */
   const attest = async (k: KeyPair, roundId: string, forge?: (t: Tally) => Tally): Promise<void> => {
-    const honest = evaluateRound(a.rt.state().rounds.get(roundKey(SOL, roundId))!);
-    const tally = forge ? forge(honest.tally) : honest.tally;
-    const signature = signBytes(k, attestationBytes(SOL, roundId, tally, honest.merkleRoot)).toString('hex');
-    await a.rt.execute(solutionStream(SOL), (s) =>
-      decide({ type: 'Attest', validator: k.address, solution: SOL, roundId, tally, merkleRoot: honest.merkleRoot, signature }, s),
-    );
+    await a.rt.execute(solutionStream(SOL), (s) => decide(attestation(a.rt.state(), k, SOL, roundId, forge), s));
   };
   const blocks = (count: number) =>
     a.rt.execute(CHAIN_STREAM, (s) => decide({ type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count }, s));

@@ -28,6 +28,8 @@ import {
   VALIDATORS_STREAM,
   type ConsensusState,
 } from '../domain/decider.js';
+import { votingFeed } from '../app/testing.js';
+import { roundStartedData } from '../domain/testing.js';
 import { consensusGrpc } from './grpc.js';
 
 /**
@@ -45,10 +47,8 @@ describe('consensus API: proofs of decided rounds are computed from the log', ()
   let rt: Runtime<ConsensusState>;
   let server: StartedServer;
   let client: ConsensusClient;
-  let position = 0;
-  let version = 0;
-  const fromVoting = (type: string, data: object) =>
-    rt.ingest({ source: 'voting', streamId: `round:${SOL}:r`, version: version++, position: String(++position), type, data: data as never });
+  const feed = votingFeed(() => rt);
+  const fromVoting = (type: string, data: object) => feed(SOL, 'r', type, data);
   const serve = async (): Promise<void> => {
     rt = createRuntime('consensus', await pgliteEventStore('consensus_proofs', db), consensusDecider, silentLogger);
     await rt.start();
@@ -71,20 +71,7 @@ describe('consensus API: proofs of decided rounds are computed from the log', ()
 
   test('GetVoteProof of a settled round, after its votes left the state and after a restart: the bytes of the proof before', async () => {
     await rt.execute(VALIDATORS_STREAM, (s) => decide({ type: 'ConfigureValidators', validators: [validator.address] }, s));
-    await fromVoting('RoundStarted', {
-      solution: SOL,
-      roundId: 'r',
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 11,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: workers.length,
-      snapshotChunks: 1,
-    });
+    await fromVoting('RoundStarted', roundStartedData('r', { solution: SOL, period: 0, eligible: workers.length }));
     await fromVoting('RoundSnapshot', { solution: SOL, roundId: 'r', chunk: 0, chunks: 1, workers: workers.map((w, i) => [w, operators[i]]) });
     // 35 of 40 vote, in arrival order (not by worker); every fourth votes 'bb'.
     const voted = workers.slice(0, 35);

@@ -20,7 +20,8 @@ import {
   type StartedServer,
 } from '@ewx/platform';
 import { freePort, realInfra, uniqueNamespace } from '@ewx/platform/testing';
-import { startBlockClock, type BlockClock, type Scheduler } from '../app/clock.js';
+import { startBlockClock, type BlockClock } from '../app/clock.js';
+import { manualScheduler, tickTimes } from '../app/testing.js';
 import { consensusDecider, type ConsensusState } from '../domain/decider.js';
 import { consensusGrpc, recordCountedOf } from './grpc.js';
 
@@ -33,20 +34,6 @@ import { consensusGrpc, recordCountedOf } from './grpc.js';
  * block runs as its inbox would (a relay stands in for Kafka here).
  */
 const { infra, skip } = await realInfra();
-
-/** Ticks by hand. */
-function manualScheduler(): Scheduler & { tick(): void } {
-  let fn: (() => void) | undefined;
-  return {
-    every(_ms, tick) {
-      fn = tick;
-      return () => {
-        fn = undefined;
-      };
-    },
-    tick: () => fn?.(),
-  };
-}
 
 /** A service's height, folded from block events as every service folds them. */
 const heightDecider: Decider<{ height: number }> = {
@@ -193,10 +180,7 @@ describe('height sync over a list of validators (CONSENSUS_ADDRESS in place orde
     // Killed: its timer ticks no more, its gRPC port is closed (nothing counted since 17 is recorded).
     serverA.server.forceShutdown();
     await b.catchUp();
-    for (let i = 0; i < 5; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 5);
     const t0 = Date.now();
     await sync.sync(svc);
     assert.ok(Date.now() - t0 < 2 * HEIGHT_SYNC_CALL_MS, 'bounded: at most two call deadlines');
@@ -206,15 +190,9 @@ describe('height sync over a list of validators (CONSENSUS_ADDRESS in place orde
     await sync.sync(svc);
     assert.equal(log.warnings.length, 1, 'one warning per outage');
     // (1 + 1) × 2 × BLOCK_RUN_MAX = 40 ticks without a block: the standby produces the blocks of those ticks.
-    for (let i = 5; i < 4 * RUN_MAX; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 4 * RUN_MAX - 5);
     assert.deepEqual((await runs()).slice(4), ['18..57'], 'the standby took over');
-    for (let i = 0; i < 3; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 3);
     assert.equal(standby.counted(), 60);
     await sync.sync(svc);
     assert.equal(svc.state().height, 60, 'the sync follows the standby: its count is recorded and read');

@@ -5,7 +5,9 @@ import { createRuntime, generateKeyPair, pgliteEventStore, readEnv, silentLogger
 import { waitFor } from '@ewx/platform/testing';
 import { consensusDecider } from '../domain/decider.js';
 import { blockRunMaxFrom, validatorsFrom } from '../index.js';
-import { awaitEndedRounds, startBlockClock, type Scheduler } from './clock.js';
+import { roundStarted, roundUnresolved } from '../domain/testing.js';
+import { awaitEndedRounds, startBlockClock } from './clock.js';
+import { manualScheduler, tickTimes } from './testing.js';
 
 describe('block production with several consensus processes', () => {
   test('only the first validator of the set produces; the others stand by (rank), an unlisted key observes', () => {
@@ -82,35 +84,7 @@ test('BLOCK_RUN_MAX: embedded, half the reward period, at most 100 (the services
 });
 
 describe('ProduceBlocks waits for the rounds that ended before going further', () => {
-  const started = (roundId: string, endBlock: number) => ({
-    type: 'RoundStarted',
-    data: {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 1,
-      snapshotChunks: 1,
-    } as never,
-  });
-  const unresolved = (roundId: string) => ({
-    type: 'RoundUnresolved',
-    data: {
-      solution: 's1',
-      roundId,
-      tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
-      merkleRoot: '',
-      attestors: [],
-      dissenters: [],
-      validators: [],
-    } as never,
-  });
+  const started = (roundId: string, endBlock: number) => roundStarted(roundId, { endBlock, period: 0 });
 
   test('an ended round is awaited until decided; one that stays undecided while the log is quiet is given up on once', async () => {
     const db = await openPglite();
@@ -122,7 +96,7 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
     // r1 is decided while the wait runs (at once: well inside the quiet period even on a loaded machine); r2 never is.
     const t0 = Date.now();
     const waited = awaitEndedRounds(rt, givenUp, silentLogger, { quietMs: 3_000, pollMs: 5 });
-    await rt.execute('solution:s1', () => [unresolved('r1')]);
+    await rt.execute('solution:s1', () => [roundUnresolved('r1')]);
     await waited;
     assert.ok(Date.now() - t0 >= 3_000, 'waited for the quiet period after the last event');
     assert.equal(rt.state().rounds.get('s1\u0000r1')!.status, 'UNRESOLVED');
@@ -136,50 +110,8 @@ describe('ProduceBlocks waits for the rounds that ended before going further', (
   });
 });
 
-/** A scheduler the test ticks by hand: the timer's decisions, without wall-clock time. */
-function manualScheduler(): Scheduler & { tick(): void } {
-  let tick: (() => void) | undefined;
-  return {
-    every(_ms, f) {
-      tick = f;
-      return () => {
-        tick = undefined;
-      };
-    },
-    tick: () => tick?.(),
-  };
-}
-
 describe('the block timer records runs, not one event per tick', () => {
-  const roundStarted = (roundId: string, endBlock: number) => ({
-    type: 'RoundStarted',
-    data: {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 0,
-      endBlock,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 1,
-      snapshotChunks: 1,
-    } as never,
-  });
-  const roundUnresolved = (roundId: string) => ({
-    type: 'RoundUnresolved',
-    data: {
-      solution: 's1',
-      roundId,
-      tally: { eligible: 1, submitted: 0, top: 0, outcome: 'UNRESOLVED_NO_QUORUM' },
-      merkleRoot: '',
-      attestors: [],
-      dissenters: [],
-      validators: [],
-    } as never,
-  });
+  const started = (roundId: string, endBlock: number) => roundStarted(roundId, { startBlock: 0, endBlock, period: 0 });
   const blockRuns = async (rt: { store: { readStream(id: string): Promise<{ type: string; data: unknown }[]> } }): Promise<string[]> =>
     (await rt.store.readStream('chain')).map((e) => {
       const d = e.data as { height?: number; from?: number; to?: number };
@@ -191,16 +123,11 @@ describe('the block timer records runs, not one event per tick', () => {
     const rt = createRuntime('consensus', await pgliteEventStore('timer', db), consensusDecider, silentLogger);
     await rt.start();
     // Two rounds that end at 7 and 8, already decided (nothing to wait for).
-    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 7), roundStarted('r2', 8)]);
+    await rt.execute('inbox:voting:round', () => [started('r1', 7), started('r2', 8)]);
     await rt.execute('solution:s1', () => [roundUnresolved('r1'), roundUnresolved('r2')]);
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 5, scheduler: clock });
-    const ticks = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        clock.tick();
-        await timer.idle();
-      }
-    };
+    const ticks = (n: number) => tickTimes(clock, timer, n);
     await ticks(4);
     assert.deepEqual(await blockRuns(rt), [], 'four blocks counted, none recorded');
     assert.deepEqual([timer.counted(), rt.state().height], [4, 0]);
@@ -212,7 +139,7 @@ describe('the block timer records runs, not one event per tick', () => {
     assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13']);
     // Other work recorded (a round starts, ending at 30): the count is recorded at the next tick.
     await ticks(1);
-    await rt.execute('inbox:voting:round', () => [roundStarted('r3', 30)]);
+    await rt.execute('inbox:voting:round', () => [started('r3', 30)]);
     await ticks(1);
     assert.deepEqual(await blockRuns(rt), ['1..5', '6..7', '8', '9..13', '14..15']);
     await ticks(7);
@@ -231,10 +158,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.start();
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 1, scheduler: clock });
-    for (let i = 0; i < 3; i++) {
-      clock.tick();
-      await timer.idle();
-    }
+    await tickTimes(clock, timer, 3);
     await timer.stop();
     assert.deepEqual(await blockRuns(rt), ['1', '2', '3']);
     await rt.stop();
@@ -245,13 +169,10 @@ describe('the block timer records runs, not one event per tick', () => {
     const db = await openPglite();
     const rt = createRuntime('consensus', await pgliteEventStore('timerwait', db), consensusDecider, silentLogger);
     await rt.start();
-    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 3)]);
+    await rt.execute('inbox:voting:round', () => [started('r1', 3)]);
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 1000, silentLogger, 0, { runMax: 4, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
-    for (let i = 0; i < 3; i++) {
-      clock.tick();
-      await timer.idle();
-    }
+    await tickTimes(clock, timer, 3);
     assert.deepEqual(await blockRuns(rt), ['1..3'], 'cut at the round end');
     // Four more ticks make a run due, but r1 ended undecided: the recording waits; ticks go on counting.
     for (let i = 0; i < 7; i++) clock.tick();
@@ -272,12 +193,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.start();
     const clock = manualScheduler();
     const timer = startBlockClock(rt, 40, silentLogger, 0, { runMax: 10, scheduler: clock, settleWait: { quietMs: 60_000, maxMs: 60_000, pollMs: 5 } });
-    const ticks = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        clock.tick();
-        await timer.idle();
-      }
-    };
+    const ticks = (n: number) => tickTimes(clock, timer, n);
     await ticks(7);
     assert.deepEqual(await blockRuns(rt), [], 'idle: seven blocks counted, none recorded yet (BLOCK_RUN_MAX 10)');
     assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 7 });
@@ -291,7 +207,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await ticks(1);
     assert.deepEqual(await blockRuns(rt), ['1..7', '8..17']);
     // A round that ends at 20 and is not decided: the ask records up to its end and answers at once; the rest follows its outcome.
-    await rt.execute('inbox:voting:round', () => [roundStarted('r1', 20)]);
+    await rt.execute('inbox:voting:round', () => [started('r1', 20)]);
     await ticks(1);
     assert.deepEqual((await blockRuns(rt)).slice(2), ['18'], 'work: recorded at the next tick');
     await ticks(5);
@@ -317,10 +233,7 @@ describe('the block timer records runs, not one event per tick', () => {
     await rt.start();
     const clock = manualScheduler();
     const standby = startBlockClock(rt, 40, silentLogger, 1, { runMax: 10, scheduler: clock });
-    for (let i = 0; i < 5; i++) {
-      clock.tick();
-      await standby.idle();
-    }
+    await tickTimes(clock, standby, 5);
     assert.deepEqual(await standby.recordCounted(), { height: 0, recorded: 0 });
     assert.deepEqual(await blockRuns(rt), []);
     await standby.stop();
@@ -352,18 +265,12 @@ describe('the block timer records runs, not one event per tick', () => {
     assert.deepEqual(await blockRuns(a), ['1..5', '6..10', '11..12'], 'the primary stopped cleanly');
     await b.catchUp();
     // (1 + 1) × 2 × 5 = 20 ticks without a block: the standby produces, the 20 blocks of those ticks at once.
-    for (let i = 0; i < 19; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 19);
     assert.equal(b.state().height, 12, 'still standing by');
     cb.tick();
     await standby.idle();
     assert.deepEqual(await blockRuns(b), ['1..5', '6..10', '11..12', '13..32']);
-    for (let i = 0; i < 5; i++) {
-      cb.tick();
-      await standby.idle();
-    }
+    await tickTimes(cb, standby, 5);
     assert.deepEqual((await blockRuns(b)).slice(4), ['33..37'], 'then runs of BLOCK_RUN_MAX');
     await standby.stop();
     await a.stop();

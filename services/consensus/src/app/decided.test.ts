@@ -31,6 +31,8 @@ import {
   type ConsensusCommand,
   type ConsensusState,
 } from '../domain/decider.js';
+import { attestation, roundStartedData } from '../domain/testing.js';
+import { votingFeed } from './testing.js';
 import { decidedRounds, followDecided, memoryDecided, rebuildDecided, sqlDecided, type DecidedRounds } from './decided.js';
 
 const { infra, skip } = await realInfra();
@@ -50,21 +52,10 @@ const ids = (rounds: number): string[] => Array.from({ length: rounds }, (_, i) 
  * folds there, so its batches end at other places than a rebuild's).
  */
 async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint: () => Promise<void>, window?: number): Promise<void> {
-  let position = 0;
-  const versions = new Map<string, number>();
-  const fromVoting = (solution: string, roundId: string, type: string, data: object) => {
-    const streamId = `round:${solution}:${roundId}`;
-    const version = versions.get(streamId) ?? 0;
-    versions.set(streamId, version + 1);
-    return rt.ingest({ source: 'voting', streamId, version, position: String(++position), type, data: { solution, roundId, ...data } as never });
-  };
+  const fromVoting = votingFeed(() => rt);
   const execute = (stream: string, c: ConsensusCommand) => rt.execute(stream, (s) => decide(c, s));
-  const attest = (k: KeyPair, solution: string, roundId: string, forge?: (t: Tally) => Tally) => {
-    const honest = evaluateRound(rt.state().rounds.get(roundKey(solution, roundId))!);
-    const tally = forge ? forge(honest.tally) : honest.tally;
-    const signature = signBytes(k, attestationBytes(solution, roundId, tally, honest.merkleRoot)).toString('hex');
-    return execute(solutionStream(solution), { type: 'Attest', validator: k.address, solution, roundId, tally, merkleRoot: honest.merkleRoot, signature });
-  };
+  const attest = (k: KeyPair, solution: string, roundId: string, forge?: (t: Tally) => Tally) =>
+    execute(solutionStream(solution), attestation(rt.state(), k, solution, roundId, forge));
   const blocks = (count: number) => execute(CHAIN_STREAM, { type: 'ProduceBlocks', signer: admin.address, admin: admin.address, manual: true, count });
   await execute(VALIDATORS_STREAM, {
     type: 'ConfigureValidators',
@@ -76,18 +67,12 @@ async function writeLog(rt: Runtime<ConsensusState>, rounds: number, checkpoint:
     for (const solution of SOLUTIONS) {
       const endBlock = rt.state().height + 1;
       const voters = kind === 2 ? 2 : 6 + (i % 4);
-      await fromVoting(solution, roundId, 'RoundStarted', {
-        group: 'g1',
-        starter: 'x',
-        startBlock: 1,
-        endBlock,
-        period: Math.floor(i / 4),
-        quorumPercent: 50,
-        voteThresholdPercent: 60,
-        unresolvedPolicy: 'NONE',
-        eligible: workers.length,
-        snapshotChunks: 1,
-      });
+      await fromVoting(
+        solution,
+        roundId,
+        'RoundStarted',
+        roundStartedData(roundId, { solution, endBlock, period: Math.floor(i / 4), eligible: workers.length }),
+      );
       await fromVoting(solution, roundId, 'RoundSnapshot', { chunk: 0, chunks: 1, workers: workers.map((w, k) => [w, operators[k]]) });
       for (let w = voters - 1; w >= 0; w--)
         await fromVoting(solution, roundId, 'VoteCast', { worker: workers[w], result: w % 3 === 2 ? 'bb' : 'aa', height: 1 });

@@ -4,23 +4,11 @@ import { openPglite, postgresEventStore, sqlProjectionsOf, START, type EventStor
 import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Logger, type Runtime } from '@ewx/platform';
 import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
 import { CHAIN_STREAM, consensusDecider, decide, roundKey, type ConsensusState } from '../domain/decider.js';
+import { operator as op, roundStartedData, worker as w } from '../domain/testing.js';
 import { startValidator } from './validator.js';
 
-const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toString(16)}`;
-const op = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
-/** RoundStarted's data (without solution and round id) of a round of `eligible` workers ending at `endBlock`. */
-const started = (endBlock: number, eligible: number) => ({
-  group: 'g1',
-  starter: 'x',
-  startBlock: 0,
-  endBlock,
-  period: 0,
-  quorumPercent: 50,
-  voteThresholdPercent: 60,
-  unresolvedPolicy: 'NONE',
-  eligible,
-  snapshotChunks: 1,
-});
+/** RoundStarted's data of a round of `eligible` workers from block 0 to `endBlock`. */
+const started = (roundId: string, endBlock: number, eligible: number) => roundStartedData(roundId, { startBlock: 0, endBlock, period: 0, eligible });
 let seq = 0;
 const fromVoting = (rt: Runtime<ConsensusState>, type: string, data: object) =>
   rt.ingest({ source: 'voting', streamId: 'round:s1:r1', version: seq++, position: String(seq), type, data: data as never });
@@ -47,20 +35,7 @@ describe('validator processes sharing one consensus store', () => {
     const validators = runtimes.slice(0, 3).map((rt, i) => startValidator(rt, keys[i], set, silentLogger));
 
     const votes = Array.from({ length: 10 }, (_, i) => [w(i), i < 7 ? 'aa' : i < 9 ? 'bb' : ''] as const).filter((v) => v[1] !== '');
-    await fromVoting(runtimes[0]!, 'RoundStarted', {
-      solution: 's1',
-      roundId: 'r1',
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 6,
-      period: 0,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: 10,
-      snapshotChunks: 1,
-    });
+    await fromVoting(runtimes[0]!, 'RoundStarted', roundStartedData('r1', { endBlock: 6, period: 0, eligible: 10 }));
     await fromVoting(runtimes[0]!, 'RoundSnapshot', {
       solution: 's1',
       roundId: 'r1',
@@ -102,7 +77,7 @@ describe('validator processes sharing one consensus store', () => {
     const start = seq;
     const ingest = (type: string, data: object) =>
       rt.ingest({ source: 'voting', streamId: 'round:s1:r2', version: seq++ - start, position: String(seq), type, data: data as never });
-    await ingest('RoundStarted', { solution: 's1', roundId: 'r2', ...started(6, 3) });
+    await ingest('RoundStarted', started('r2', 6, 3));
     await ingest('RoundSnapshot', { solution: 's1', roundId: 'r2', chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
     await ingest('RoundClosed', { solution: 's1', roundId: 'r2', height: 6, submitted: 3, chunk: 0, chunks: 1, votes });
     assert.deepEqual(rt.state().validators, [], 'no set recorded yet');
@@ -179,7 +154,7 @@ describe('the attestation window: a validator that comes back (PostgreSQL)', { s
           type,
           data: { solution: 's1', roundId, ...data } as never,
         });
-      await ingest(0, 'RoundStarted', started(endBlock, 3));
+      await ingest(0, 'RoundStarted', started(roundId, endBlock, 3));
       await ingest(1, 'RoundSnapshot', { chunk: 0, chunks: 1, workers: Array.from({ length: 3 }, (_, i) => [w(i), op(i)]) });
       await ingest(2, 'RoundClosed', { height: endBlock, submitted: 3, votes: Array.from({ length: 3 }, (_, i) => [w(i), 'aa']), chunk: 0, chunks: 1 });
     }

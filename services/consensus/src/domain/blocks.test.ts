@@ -1,31 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { EventData } from '@ewx/platform';
-import { spec, type Spec } from '@ewx/platform/testing';
-import { decide, MAX_BLOCKS_PER_CALL, type ConsensusCommand } from './decider.js';
-import { evolve } from './evolve.js';
-import { initialConsensusState, nextCut, undecidedEnded, type ConsensusState } from './state.js';
+import { MAX_BLOCKS_PER_CALL, type ConsensusCommand } from './decider.js';
+import { nextCut, undecidedEnded } from './state.js';
+import { consensus, ev, roundStarted } from './testing.js';
 
-type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
-const consensus = (): ConsensusSpec => spec({ initialState: initialConsensusState, evolve, decide });
-const ev = (type: string, data: object): EventData => ({ type, data: data as never });
 const ADMIN = 'ed25519:' + 'ad'.repeat(32);
 const produce = (count: number): ConsensusCommand => ({ type: 'ProduceBlocks', signer: ADMIN, admin: ADMIN, manual: true, count });
-const started = (roundId: string, startBlock: number, endBlock: number): EventData =>
-  ev('RoundStarted', {
-    solution: 's1',
-    roundId,
-    group: 'g1',
-    starter: 'x',
-    startBlock,
-    endBlock,
-    period: 0,
-    quorumPercent: 50,
-    voteThresholdPercent: 60,
-    unresolvedPolicy: 'NONE',
-    eligible: 1,
-    snapshotChunks: 1,
-  });
+const started = (roundId: string, startBlock: number, endBlock: number): EventData => roundStarted(roundId, { startBlock, endBlock, period: 0 });
 
 describe('the clock: blocks as runs', () => {
   test('given height 0, when 100,000 blocks are produced, then one BlocksProduced {from 1, to 100000} is recorded and the height is 100000', () => {

@@ -1,64 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as v8 from 'node:v8';
-import { generateKeyPair, signBytes, type AttestationRecordedEvent, type EventData, type KeyPair, type RecordedEvent, type Tally } from '@ewx/platform';
-import { spec, type Spec } from '@ewx/platform/testing';
-import { decide, streamOf as streamOfCommand, type ConsensusCommand } from './decider.js';
+import { generateKeyPair, type AttestationRecordedEvent, type KeyPair, type RecordedEvent, type Tally } from '@ewx/platform';
+import { spec } from '@ewx/platform/testing';
+import { decide, streamOf as streamOfCommand } from './decider.js';
 import { evolve, evolveKeepingRounds, roundFromEvents } from './evolve.js';
 import { leafHash, merkleProof, merkleRoot } from './merkle.js';
-import { attestationBytes, evaluateRound } from './settle.js';
+import { evaluateRound } from './settle.js';
 import { initialConsensusState, roundKey, type ConsensusState } from './state.js';
+import { attest, cast, ev, opened, withValidators, type ConsensusSpec } from './testing.js';
 
-type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
-const ev = (type: string, data: object): EventData => ({ type, data: data as never });
-const w = (i: number): string => `ed25519:${'0'.repeat(58)}${(0x100000 + i).toString(16)}`;
-const op = (i: number): string => `ed25519:${'f'.repeat(58)}${(0x100000 + i).toString(16)}`;
 const VOTING = new Set(['RoundStarted', 'RoundSnapshot', 'VoteCast', 'RoundClosed']);
-
-function setup(validators: number): { s: ConsensusSpec; keys: KeyPair[] } {
-  const keys = Array.from({ length: validators }, () => generateKeyPair());
-  const s = spec({ initialState: initialConsensusState, evolve, decide }).after({ type: 'ConfigureValidators', validators: keys.map((k) => k.address) });
-  return { s, keys };
-}
 
 /** Round `roundId` of `n` workers, each voting (in reverse worker order) 'aa' but every third 'bb', then closed. */
 function closedRound(s: ConsensusSpec, roundId: string, n: number): void {
   s.given(
-    ev('RoundStarted', {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 11,
-      period: 3,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: n,
-      snapshotChunks: 1,
-    }),
-    ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: Array.from({ length: n }, (_, i) => [w(i), op(i)]) }),
-    Array.from({ length: n }, (_, k) => n - 1 - k).map((i) =>
-      ev('VoteCast', { solution: 's1', roundId, worker: w(i), result: i % 3 === 2 ? 'bb' : 'aa', height: 5 }),
-    ),
+    opened(roundId, n),
+    Array.from({ length: n }, (_, k) => n - 1 - k).map((i) => cast(roundId, i, i % 3 === 2 ? 'bb' : 'aa')),
     ev('RoundClosed', { solution: 's1', roundId, height: 11, submitted: n }),
   );
 }
 
-function attest(s: ConsensusSpec, key: KeyPair, roundId: string, forge?: (t: Tally) => Tally): ConsensusCommand {
-  const honest = evaluateRound(s.state.rounds.get(roundKey('s1', roundId))!);
-  const tally = forge ? forge(honest.tally) : honest.tally;
-  const signature = signBytes(key, attestationBytes('s1', roundId, tally, honest.merkleRoot)).toString('hex');
-  return { type: 'Attest', validator: key.address, solution: 's1', roundId, tally, merkleRoot: honest.merkleRoot, signature };
-}
 const streamOf = (s: ConsensusSpec, roundId: string): RecordedEvent[] =>
   s.log.filter((e) => VOTING.has(e.type) && (e.data as { roundId?: string }).roundId === roundId);
 
 describe('bounded memory: a decided round leaves the decision state', () => {
   test('the serialized state after 10 settled rounds of 1,000 votes is that after 1 plus a small summary per round', () => {
     const V = 1000;
-    const { s, keys } = setup(1);
+    const { s, keys } = withValidators(1);
     const base = v8.serialize(s.state).length;
     const settle = (id: string): void => {
       closedRound(s, id, V);
@@ -82,7 +51,7 @@ describe('bounded memory: a decided round leaves the decision state', () => {
   });
 
   test("a decided round's votes and leaves are folded back from its events, the same as before they were dropped: the same proofs", () => {
-    const { s, keys } = setup(1);
+    const { s, keys } = withValidators(1);
     closedRound(s, 'r', 50);
     const before = s.state.rounds.get(roundKey('s1', 'r'))!;
     const votes = structuredClone(before.votes);
@@ -107,7 +76,7 @@ describe('bounded memory: a decided round leaves the decision state', () => {
 
   test('a validator that attests after the round was decided signs what the votes give: the same attestation as before they were dropped', () => {
     // 4 validators: 3 settle; the 4th attests late.
-    const { s, keys } = setup(4);
+    const { s, keys } = withValidators(4);
     closedRound(s, 'r', 30);
     const late = attest(s, keys[3]!, 'r');
     for (const k of keys.slice(0, 3)) s.after(attest(s, k, 'r'));
@@ -123,7 +92,7 @@ describe('bounded memory: a decided round leaves the decision state', () => {
   });
 
   test('when the validators settled an outcome other than the votes give, the honest evaluation is kept: a late honest validator dissents', () => {
-    const { s, keys } = setup(4);
+    const { s, keys } = withValidators(4);
     closedRound(s, 'r', 30);
     const honest = evaluateRound(s.state.rounds.get(roundKey('s1', 'r'))!);
     const late = attest(s, keys[3]!, 'r');

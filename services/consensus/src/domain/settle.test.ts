@@ -1,28 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import {
-  generateKeyPair,
-  signBytes,
-  type EventData,
-  type KeyPair,
-  type ResultChainedEvent,
-  type RoundSettledEvent,
-  type Tally,
-  type VoteMetadataEvent,
-} from '@ewx/platform';
-import { spec, type Spec } from '@ewx/platform/testing';
-import { decide, type ConsensusCommand } from './decider.js';
-import { evolve } from './evolve.js';
+import { generateKeyPair, signBytes, type EventData, type ResultChainedEvent, type RoundSettledEvent, type Tally, type VoteMetadataEvent } from '@ewx/platform';
 import { attestationBytes, evaluateRound } from './settle.js';
-import { initialConsensusState, isClosed, metadataKey, roundKey, type ConsensusState } from './state.js';
+import { isClosed, metadataKey, roundKey } from './state.js';
 import { tallyText } from './tally.js';
-
-type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
-const consensus = (): ConsensusSpec => spec({ initialState: initialConsensusState, evolve, decide });
-const ev = (type: string, data: object): EventData => ({ type, data: data as never });
-const w = (i: number): string => `ed25519:${'0'.repeat(60)}${(0x1000 + i).toString(16)}`;
-const op = (i: number): string => `ed25519:${'f'.repeat(60)}${(0x1000 + i).toString(16)}`;
+import { attest, cast, consensus, ev, opened, operator as op, roundStarted, withValidators, worker as w, type ConsensusSpec } from './testing.js';
 
 /** A closed round of 10 workers: 7 vote `aa`, 2 vote `bb`, 1 is silent (quorum 50 %, majority 60 %). */
 function closedRound(
@@ -32,42 +15,16 @@ function closedRound(
 ): ConsensusSpec {
   const votes = results.map((r, i) => [w(i), r] as const).filter((v): v is readonly [string, string] => v[1] !== undefined);
   return s.given([
-    ev('RoundStarted', {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 11,
-      period: 3,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: results.length,
-      snapshotChunks: 1,
-    }),
-    ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: results.map((_, i) => [w(i), op(i)]) }),
+    ...opened(roundId, results.length),
     ev('RoundClosed', { solution: 's1', roundId, height: 11, submitted: votes.length, chunk: 0, chunks: 1, votes }),
   ]);
 }
 
-function setup(n: number): { s: ConsensusSpec; keys: KeyPair[] } {
-  const keys = Array.from({ length: n }, () => generateKeyPair());
-  return { s: consensus().after({ type: 'ConfigureValidators', validators: keys.map((k) => k.address) }), keys };
-}
-
-/** `key`'s attestation of the round as the rules evaluate it on the spec's state (or as `forge` changes it), signed. */
-function attest(s: ConsensusSpec, key: KeyPair, roundId = 'r1', forge?: (t: Tally) => Tally): ConsensusCommand {
-  const honest = evaluateRound(s.state.rounds.get(roundKey('s1', roundId))!);
-  const tally = forge ? forge(honest.tally) : honest.tally;
-  const signature = signBytes(key, attestationBytes('s1', roundId, tally, honest.merkleRoot)).toString('hex');
-  return { type: 'Attest', validator: key.address, solution: 's1', roundId, tally, merkleRoot: honest.merkleRoot, signature };
-}
 const types = (events: readonly EventData[]): string[] => events.map((e) => e.type);
 
 describe('SPEC §5 validators settle with more than two thirds of the set', () => {
   test('a set of 3: the first two attestations record only; the third settles (2 of 3 is not more than two thirds)', () => {
-    const { s, keys } = setup(3);
+    const { s, keys } = withValidators(3);
     closedRound(s);
     s.when(attest(s, keys[0]!))
       .then((a1) => assert.deepEqual(types(a1), ['AttestationRecorded']))
@@ -84,7 +41,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('a set of 4: three agreeing validators settle while the fourth is down', () => {
-    const { s, keys } = setup(4);
+    const { s, keys } = withValidators(4);
     closedRound(s);
     s.after(attest(s, keys[0]!));
     s.after(attest(s, keys[1]!));
@@ -92,7 +49,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('a dissenting validator is recorded and named; the honest supermajority still settles', () => {
-    const { s, keys } = setup(4);
+    const { s, keys } = withValidators(4);
     closedRound(s);
     const forged = (t: Tally): Tally => ({ ...t, result: 'bb' });
     s.after(attest(s, keys[3]!, 'r1', forged));
@@ -103,7 +60,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
       assert.deepEqual(settled.dissenters, [keys[3]!.address]);
       assert.equal(settled.result, 'aa');
     });
-    const { s: s2, keys: k2 } = setup(3);
+    const { s: s2, keys: k2 } = withValidators(3);
     closedRound(s2);
     for (const k of k2) s2.after(attest(s2, k));
     const late = generateKeyPair();
@@ -111,7 +68,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('an attestation after settlement that disagrees is recorded as dissent', () => {
-    const { s, keys } = setup(4);
+    const { s, keys } = withValidators(4);
     closedRound(s);
     for (const k of keys.slice(0, 3)) s.after(attest(s, k));
     s.when(attest(s, keys[3]!, 'r1', (t) => ({ ...t, top: 6 }))).then((late) => {
@@ -121,7 +78,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('refused: a validator outside the set, a bad signature, a round not closed; attesting twice changes nothing', () => {
-    const { s, keys } = setup(3);
+    const { s, keys } = withValidators(3);
     s.when({
       type: 'Attest',
       validator: keys[0]!.address,
@@ -141,23 +98,10 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('the validators count only votes of workers in the recorded snapshot, and E is the snapshot size', () => {
-    const { s } = setup(1);
+    const { s } = withValidators(1);
     closedRound(s);
     s.given([
-      ev('RoundStarted', {
-        solution: 's1',
-        roundId: 'x',
-        group: 'g1',
-        starter: 'x',
-        startBlock: 1,
-        endBlock: 11,
-        period: 3,
-        quorumPercent: 50,
-        voteThresholdPercent: 50,
-        unresolvedPolicy: 'NONE',
-        eligible: 2,
-        snapshotChunks: 1,
-      }),
+      roundStarted('x', { voteThresholdPercent: 50, eligible: 2 }),
       ev('RoundSnapshot', {
         solution: 's1',
         roundId: 'x',
@@ -187,7 +131,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('an unresolved outcome: RoundUnresolved, no chain entry, no vote metadata', () => {
-    const { s, keys } = setup(3);
+    const { s, keys } = withValidators(3);
     closedRound(s, 'r1', ['aa', 'bb', undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
     let last: readonly EventData[] = [];
     for (const k of keys) last = s.run(attest(s, k));
@@ -198,7 +142,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
   });
 
   test('a settlement records the set in force; a validator of a later set attests nothing about it', () => {
-    const { s, keys } = setup(3);
+    const { s, keys } = withValidators(3);
     closedRound(s);
     let tip: readonly EventData[] = [];
     for (const k of keys) tip = s.run(attest(s, k));
@@ -222,7 +166,7 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
 
 describe('SPEC §5 vote metadata and the result chain', () => {
   test('eligible +1 per operator in the snapshot, correct +1 per operator whose worker voted the result; unresolved counts for nobody', () => {
-    const { s, keys } = setup(3);
+    const { s, keys } = withValidators(3);
     closedRound(s, 'r1');
     for (const k of keys) s.after(attest(s, k));
     closedRound(s, 'r2', ['bb', 'aa', 'cc', undefined, undefined, undefined, undefined, undefined, undefined, undefined]); // no quorum
@@ -239,7 +183,7 @@ describe('SPEC §5 vote metadata and the result chain', () => {
   });
 
   test('each settled result extends the solution chain: hash = sha256(prev, round, result, tally)', () => {
-    const { s, keys } = setup(1);
+    const { s, keys } = withValidators(1);
     closedRound(s, 'r1');
     s.after(attest(s, keys[0]!));
     closedRound(s, 'r2', ['bb', 'bb', 'bb', 'bb', 'bb', 'bb', 'aa', 'aa', 'aa', 'aa']);
@@ -261,29 +205,11 @@ describe('SPEC §5 vote metadata and the result chain', () => {
 });
 
 describe('votes carried once: VoteCast events, then a RoundClosed (v2) with their count', () => {
-  const started = (roundId: string, n: number): EventData[] => [
-    ev('RoundStarted', {
-      solution: 's1',
-      roundId,
-      group: 'g1',
-      starter: 'x',
-      startBlock: 1,
-      endBlock: 11,
-      period: 3,
-      quorumPercent: 50,
-      voteThresholdPercent: 60,
-      unresolvedPolicy: 'NONE',
-      eligible: n,
-      snapshotChunks: 1,
-    }),
-    ev('RoundSnapshot', { solution: 's1', roundId, chunk: 0, chunks: 1, workers: Array.from({ length: n }, (_, i) => [w(i), op(i)]) }),
-  ];
-  const cast = (roundId: string, i: number, result: string): EventData => ev('VoteCast', { solution: 's1', roundId, worker: w(i), result, height: 5 });
   const results = ['aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'aa', 'bb', 'bb', undefined];
 
   test('the same tally and Merkle root as the v1 close that carried the votes, whatever order they were recorded in', () => {
     const v1 = closedRound(consensus());
-    const v2 = consensus().given(started('r1', 10));
+    const v2 = consensus().given(opened('r1', 10));
     // Recorded in arrival order, not by worker.
     for (const i of [8, 3, 0, 6, 1, 7, 5, 2, 4]) v2.given(cast('r1', i, results[i]!));
     assert.equal(isClosed(v2.state.rounds.get(roundKey('s1', 'r1'))!), false, 'open until the close');
@@ -296,7 +222,7 @@ describe('votes carried once: VoteCast events, then a RoundClosed (v2) with thei
   });
 
   test('the worker order does not depend on the snapshot being recorded in order', () => {
-    const s = consensus().given(started('r4', 0));
+    const s = consensus().given(opened('r4', 0));
     s.given(
       ev('RoundSnapshot', {
         solution: 's1',
@@ -319,13 +245,13 @@ describe('votes carried once: VoteCast events, then a RoundClosed (v2) with thei
   });
 
   test('a close that counts more votes than were recorded leaves the round not closed for the validators', () => {
-    const s = consensus().given(started('r2', 3), cast('r2', 0, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r2', height: 11, submitted: 2 }));
+    const s = consensus().given(opened('r2', 3), cast('r2', 0, 'aa'), ev('RoundClosed', { solution: 's1', roundId: 'r2', height: 11, submitted: 2 }));
     assert.equal(isClosed(s.state.rounds.get(roundKey('s1', 'r2'))!), false);
   });
 
   test('settles through attestations like a v1 round', () => {
-    const { s, keys } = setup(1);
-    s.given(started('r3', 10));
+    const { s, keys } = withValidators(1);
+    s.given(opened('r3', 10));
     results.forEach((x, i) => {
       if (x) s.given(cast('r3', i, x));
     });

@@ -12,7 +12,7 @@ import {
   type EventStore,
   type Runtime,
 } from '@ewx/platform';
-import { fingerprint } from '@ewx/platform/testing';
+import { fingerprint, invokeUnary } from '@ewx/platform/testing';
 import { periodArchive } from '../app/archive.js';
 import { startPeriodReactions } from '../app/periods.js';
 import { rewardsDecider } from '../domain/decider.js';
@@ -35,9 +35,7 @@ const G = 'grp';
 const [A, B, C, D, E] = [addr(1), addr(2), addr(3), addr(4), addr(5)];
 const OPERATORS = [A, B, C, D, E];
 
-type Handler = (call: { request: unknown }, cb: (e: Error | null, r?: unknown) => void) => void;
-const call = <R>(impl: Record<string, unknown>, method: string, request: unknown): Promise<R> =>
-  new Promise((resolve, reject) => (impl[method] as Handler)({ request }, (e, r) => (e ? reject(e) : resolve(r as R))));
+const call = <R>(impl: Record<string, unknown>, method: string, request: unknown): Promise<R> => invokeUnary<R>(impl[method], { request });
 const waitUntil = async (check: () => boolean): Promise<void> => {
   for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
   assert.ok(check(), 'condition not reached');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type * as grpc from '@grpc/grpc-js';
 import {
   START,
   createRuntime,
@@ -12,6 +11,7 @@ import {
   type EventStore,
   type Runtime,
 } from '@ewx/platform';
+import { invokeUnary } from '@ewx/platform/testing';
 import { SetRewardPeriodLengthRequest } from '@ewx/proto/rewards';
 import { startPeriodReactions } from '../app/periods.js';
 import { rewardsDecider } from '../domain/decider.js';
@@ -28,9 +28,7 @@ const admin = generateKeyPair();
 const G = 'grp';
 const [A, B] = [addr(1), addr(2)];
 
-type Handler = (call: { request: unknown }, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void;
-const call = <R>(impl: Record<string, unknown>, method: string, request: unknown): Promise<R> =>
-  new Promise((resolve, reject) => (impl[method] as Handler)({ request }, (e, r) => (e ? reject(e) : resolve(r as R))));
+const call = <R>(impl: Record<string, unknown>, method: string, request: unknown): Promise<R> => invokeUnary<R>(impl[method], { request });
 const status = async (p: Promise<unknown>): Promise<{ code: number; details: string }> => {
   try {
     await p;

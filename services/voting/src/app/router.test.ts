@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, readEnv, serverCredentials, silentLogger } from '@ewx/platform';
-import { testPki } from '@ewx/platform/testing';
+import { invokeUnary, testPki } from '@ewx/platform/testing';
 import type { ServiceStatus } from '@ewx/proto/common';
 import { VotingService, type SubmitVoteRequest, type SubmitVotesResponse } from '@ewx/proto/voting';
 import { partitionOf, partitionSettingsFrom } from './partitions.js';
@@ -29,8 +29,6 @@ const call = <Req>(request: Req, forwarded = false): grpc.ServerUnaryCall<Req, u
   if (forwarded) metadata.set(FORWARDED, '1');
   return { request, metadata } as unknown as grpc.ServerUnaryCall<Req, unknown>;
 };
-const invoke = <Res>(handler: unknown, c: grpc.ServerUnaryCall<unknown, unknown>): Promise<Res> =>
-  new Promise((resolve, reject) => (handler as grpc.handleUnaryCall<unknown, Res>)(c, (e, r) => (e ? reject(e) : resolve(r as Res))));
 
 describe('votingRouter', () => {
   const routes: Record<number, Route> = {
@@ -43,7 +41,7 @@ describe('votingRouter', () => {
 
   test('SubmitVotes across partitions: each part to its partition, the answers in the request order, a refusal kept per vote', async () => {
     const votes = [voteFor(sol[0]!, 1), voteFor(sol[1]!, 2), voteFor(sol[0]!, 3), voteFor(sol[1]!, 4)];
-    const res = await invoke<SubmitVotesResponse>(impl.submitVotes, call({ votes }));
+    const res = await invokeUnary<SubmitVotesResponse>(impl.submitVotes, call({ votes }));
     assert.deepEqual(
       res.results.map((r) => [r.code, r.accepted, r.message]),
       [
@@ -56,8 +54,8 @@ describe('votingRouter', () => {
   });
 
   test('a request about a solution goes to its partition; a forwarded one is not forwarded again', async () => {
-    assert.deepEqual(await invoke(impl.getRound, call({ solution: sol[0]!, roundId: 'x' })), { solution: sol[0], tag: 'p0' });
-    await assert.rejects(invoke(impl.getRound, call({ solution: sol[2]!, roundId: 'x' }, true)), (e: grpc.ServiceError) => {
+    assert.deepEqual(await invokeUnary(impl.getRound, call({ solution: sol[0]!, roundId: 'x' })), { solution: sol[0], tag: 'p0' });
+    await assert.rejects(invokeUnary(impl.getRound, call({ solution: sol[2]!, roundId: 'x' }, true)), (e: grpc.ServiceError) => {
       assert.equal(e.code, grpc.status.UNAVAILABLE);
       assert.match(e.details, /voting partition 2 \(solution .*\) moved while the request was forwarded \(now owned by replica b\); retry/);
       return true;
@@ -73,8 +71,8 @@ describe('votingRouter', () => {
       log: silentLogger,
     });
     const m = moving.implementation as Record<string, unknown>;
-    const answer = invoke(m.getRound, call({ solution: sol[0]!, roundId: 'x' }));
-    const votes = invoke<SubmitVotesResponse>(m.submitVotes, call({ votes: [voteFor(sol[0]!, 1)] }));
+    const answer = invokeUnary(m.getRound, call({ solution: sol[0]!, roundId: 'x' }));
+    const votes = invokeUnary<SubmitVotesResponse>(m.submitVotes, call({ votes: [voteFor(sol[0]!, 1)] }));
     setTimeout(() => {
       owned = true;
     }, 150);
@@ -91,7 +89,7 @@ describe('votingRouter', () => {
       log: silentLogger,
     });
     await assert.rejects(
-      invoke((never.implementation as Record<string, unknown>).getRound, call({ solution: sol[0]!, roundId: 'x' })),
+      invokeUnary((never.implementation as Record<string, unknown>).getRound, call({ solution: sol[0]!, roundId: 'x' })),
       (e: grpc.ServiceError) => {
         assert.equal(e.code, grpc.status.UNAVAILABLE);
         assert.match(e.details, /no live owner now/);
@@ -103,7 +101,7 @@ describe('votingRouter', () => {
   });
 
   test('an owner that cannot be reached: UNAVAILABLE naming the partition, the replica and its address', async () => {
-    await assert.rejects(invoke(impl.getRound, call({ solution: sol[2]!, roundId: 'x' })), (e: grpc.ServiceError) => {
+    await assert.rejects(invokeUnary(impl.getRound, call({ solution: sol[2]!, roundId: 'x' })), (e: grpc.ServiceError) => {
       assert.equal(e.code, grpc.status.UNAVAILABLE);
       assert.match(e.details, /^voting partition 2 is owned by replica b at 127\.0\.0\.1:1, which did not answer/);
       return true;
@@ -198,7 +196,7 @@ describe('votingRouter over TLS: a replica forwards to another that serves TLS',
     const tls = { GRPC_CLIENT_TLS_CA_FILE: pki.files.ca, GRPC_CLIENT_TLS_CERT_FILE: pki.files.clientCert, GRPC_CLIENT_TLS_KEY_FILE: pki.files.clientKey };
     // SubmitVotes of one partition's votes is forwarded whole (the stand-in tags each vote's answer).
     const submit = (r: ReturnType<typeof votingRouter>, n: number) =>
-      invoke<SubmitVotesResponse>((r.implementation as Record<string, unknown>).submitVotes, call({ votes: [voteFor(sol[2]!, n)] })).then((res) =>
+      invokeUnary<SubmitVotesResponse>((r.implementation as Record<string, unknown>).submitVotes, call({ votes: [voteFor(sol[2]!, n)] })).then((res) =>
         res.results.map((x) => x.message),
       );
     const routers: ReturnType<typeof votingRouter>[] = [];
@@ -256,7 +254,7 @@ describe('votingRouter GetStatus: every partition, over gRPC', () => {
       replica: 'a',
     });
     try {
-      const status = await invoke<ServiceStatus>((a.implementation as Record<string, unknown>).getStatus, call({}));
+      const status = await invokeUnary<ServiceStatus>((a.implementation as Record<string, unknown>).getStatus, call({}));
       assert.deepEqual([status.service, BigInt(status.height), status.position, BigInt(status.logPosition)], ['voting_p1', 5n, 'P3:pos0,pos1,pos2', 11n]);
       // Each partition's own status, partition 0's asked of B over gRPC.
       assert.deepEqual(
@@ -274,23 +272,29 @@ describe('votingRouter GetStatus: every partition, over gRPC', () => {
         forwardTimeoutMs: 2000,
         log: silentLogger,
       });
-      assert.equal(BigInt((await invoke<{ height: bigint }>((lowB.implementation as Record<string, unknown>).getStatus, call({}))).height), 7n);
+      assert.equal(BigInt((await invokeUnary<{ height: bigint }>((lowB.implementation as Record<string, unknown>).getStatus, call({}))).height), 7n);
       lowB.close();
       // B asked for partition 1's status, which it does not hold: refused, not forwarded again.
       const md = new grpc.Metadata();
       md.set(FORWARDED, '1');
       md.set(STATUS_OF, '1');
-      await assert.rejects(invoke((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never), (e: grpc.ServiceError) => {
-        assert.equal(e.code, grpc.status.UNAVAILABLE);
-        assert.match(e.details, /voting partition 1 \(status\) moved while the request was forwarded/);
-        return true;
-      });
+      await assert.rejects(
+        invokeUnary((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never),
+        (e: grpc.ServiceError) => {
+          assert.equal(e.code, grpc.status.UNAVAILABLE);
+          assert.match(e.details, /voting partition 1 \(status\) moved while the request was forwarded/);
+          return true;
+        },
+      );
       md.set(STATUS_OF, '9');
-      await assert.rejects(invoke((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never), (e: grpc.ServiceError) => {
-        assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
-        assert.match(e.details, /ewx-voting-status-of/);
-        return true;
-      });
+      await assert.rejects(
+        invokeUnary((b.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never),
+        (e: grpc.ServiceError) => {
+          assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+          assert.match(e.details, /ewx-voting-status-of/);
+          return true;
+        },
+      );
     } finally {
       a.close();
       b.close();
@@ -335,7 +339,7 @@ describe('votingRouter GetStatus of one partition for a watcher elsewhere (STATU
       md.set(STATUS_OF, '0');
       md.set(STATUS_AFTER, after);
       md.set(STATUS_WAIT_MS, String(waitMs));
-      return invoke<{ position: string }>((router.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never);
+      return invokeUnary<{ position: string }>((router.implementation as Record<string, unknown>).getStatus, { request: {}, metadata: md } as never);
     };
     try {
       // Already past it: at once.

@@ -136,26 +136,32 @@ export function votingRouter(o: {
     return at - Math.max(50, Math.min(1000, Math.floor(left / 5)));
   };
 
+  /** Answers `callback` with what `answer` resolves to, or its refusal as `toError` words it. */
+  const reply = <Res>(answer: Promise<Res>, callback: grpc.sendUnaryData<Res>): void => {
+    answer.then(
+      (res) => callback(null, res),
+      (e) => callback(toError(e) as grpc.ServiceError),
+    );
+  };
+
+  /**
+   * Answers the whole `call` from partition k once some replica holds it (`awaitRoute`): its local
+   * handler of `method`, else the owner's answer to the forwarded call, else UNAVAILABLE saying why.
+   */
+  const answerFrom = <Res>(k: number, method: string, what: string, call: grpc.ServerUnaryCall<unknown, Res>, callback: grpc.sendUnaryData<Res>): void => {
+    const by = answerBy(call);
+    void awaitRoute(k, call.metadata.get(FORWARDED).length > 0, what, by).then((r) => {
+      if ('local' in r) (r.local[method] as unknown as grpc.handleUnaryCall<unknown, Res>)(call, callback);
+      else if ('none' in r) callback(refuse(unavailable(r.none)) as grpc.ServiceError);
+      else reply(forward<Res>(r.remote, r.owner, k, method, call.request, call.metadata, by), callback);
+    });
+  };
+
   const bySolution =
     (method: (typeof UNARY_BY_SOLUTION)[number]) =>
     (call: grpc.ServerUnaryCall<{ solution: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
       const solution = typeof call.request?.solution === 'string' ? call.request.solution : '';
-      const k = partitionOf(solution, o.partitions);
-      const by = answerBy(call);
-      void awaitRoute(k, call.metadata.get(FORWARDED).length > 0, `solution ${solution}`, by).then((r) => {
-        if ('local' in r) {
-          (r.local[method] as unknown as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-          return;
-        }
-        if ('none' in r) {
-          callback(refuse(unavailable(r.none)) as grpc.ServiceError);
-          return;
-        }
-        forward(r.remote, r.owner, k, method, call.request, call.metadata, by).then(
-          (res) => callback(null, res),
-          (e) => callback(toError(e) as grpc.ServiceError),
-        );
-      });
+      answerFrom(partitionOf(solution, o.partitions), method, `solution ${solution}`, call, callback);
     };
 
   /** A local handler called with part of a request (SubmitVotes' votes of one partition). */
@@ -183,21 +189,7 @@ export function votingRouter(o: {
     });
     // One partition (the usual batch of one round's votes): passed on whole, limits and errors included.
     if (parts.size <= 1) {
-      const k = parts.keys().next().value ?? 0;
-      void awaitRoute(k, forwarded, 'these votes', by).then((r) => {
-        if ('local' in r) {
-          (r.local.submitVotes as unknown as grpc.handleUnaryCall<unknown, SubmitVotesResponse>)(call, callback);
-          return;
-        }
-        if ('none' in r) {
-          callback(refuse(unavailable(r.none)) as grpc.ServiceError);
-          return;
-        }
-        forward<SubmitVotesResponse>(r.remote, r.owner, k, 'submitVotes', call.request, call.metadata, by).then(
-          (res) => callback(null, res),
-          (e) => callback(toError(e) as grpc.ServiceError),
-        );
-      });
+      answerFrom(parts.keys().next().value ?? 0, 'submitVotes', 'these votes', call, callback);
       return;
     }
     if (votes.length > 10_000) {
@@ -291,10 +283,7 @@ export function votingRouter(o: {
       });
       return { ...each[first]!, height: lowest, position: mergedToken(each.map((x) => x.position as LogPosition)), partitions };
     };
-    all().then(
-      (res) => callback(null, res),
-      (e) => callback(toError(e) as grpc.ServiceError),
-    );
+    reply(all(), callback);
   };
   /**
    * A STATUS_AFTER request on the partition's owner: resolves once the partition's runtime here has
