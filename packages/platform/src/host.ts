@@ -227,7 +227,8 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
         const join = retryForever(
           'inbox: joining the consumer group',
           log,
-          () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace),
+          // Aborted, the bus's start ends too (a join under way ends first, then leaves), so `stop` does not wait for a whole join.
+          () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace, signal),
           () => signal?.aborted === true,
         ).then(async (c) => {
           // Joined after its start was aborted: leaves the group at once.
