@@ -230,6 +230,7 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
           // Aborted, the bus's start ends too (a join under way ends first, then leaves), so `stop` does not wait for a whole join.
           () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace, signal),
           () => signal?.aborted === true,
+          signal,
         ).then(async (c) => {
           // Joined after its start was aborted: leaves the group at once.
           if (signal?.aborted) await c?.stop();

@@ -27,7 +27,10 @@ const CLEANED = 'inbox: start aborted, no member left in the consumer group';
  */
 describe('Kafka bus: aborting a consumer start', { skip, timeout: 120_000 }, () => {
   const closing: Bus[] = [];
+  /** Busy handlers, released at the end whatever happens: their consumer's stop waits for them. */
+  const releases: (() => void)[] = [];
   after(async () => {
+    for (const r of releases) r();
     for (const b of closing.reverse()) await b.close();
   });
   const busOf = (log: Logger, sessionTimeoutMs?: number): Bus => {
@@ -82,6 +85,7 @@ describe('Kafka bus: aborting a consumer start', { skip, timeout: 120_000 }, () 
       release = r;
     });
     let busy = false;
+    releases.push(() => release());
     const a = await busOf(keptLog().log).consume({
       groupId: group,
       topics: [topic],

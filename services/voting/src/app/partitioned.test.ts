@@ -158,6 +158,8 @@ describe('partitioned voting: a replica stopped while a partition is joining its
     const released = new Promise<void>((r) => {
       release = r;
     });
+    // Released at the end whatever happens: the other member's stop waits for its handler.
+    closing.push({ close: async () => release() });
     let busy = false;
     await other.consume({
       groupId: group,
