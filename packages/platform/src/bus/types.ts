@@ -29,7 +29,8 @@ export interface ConsumerOptions {
    * sent it rejects at once; while a join is under way (Kafka: JoinGroup then SyncGroup, which the
    * client cannot cancel without leaving a member behind) it waits for the join to end, then leaves
    * (LeaveGroup), at most a session timeout, after which it rejects and leaves once the join ends.
-   * A signal aborted after `consume` resolved does nothing: the caller stops the consumer.
+   * A signal aborted after `consume` resolved does nothing: the caller stops the consumer. Buses
+   * whose start has no wait (in-process, log tail) ignore it.
    */
   readonly signal?: AbortSignal;
 }
