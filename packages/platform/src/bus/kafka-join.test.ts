@@ -50,6 +50,14 @@ describe('Kafka bus: aborting a consumer start', { skip, timeout: 120_000 }, () 
     const plain = await bus.consume({ groupId: `${ns}-plain`, topics: [topic], handler: async () => undefined });
     const joinMs = performance.now() - t;
     await plain.stop();
+    // A signal aborted once the start resolved does nothing: the consumer goes on until stopped.
+    const late = new AbortController();
+    const seen: string[] = [];
+    const kept = await bus.consume({ groupId: `${ns}-late`, topics: [topic], handler: async (m) => void seen.push(m.value), signal: late.signal });
+    late.abort(new Error('too late'));
+    await bus.publish(topic, [{ key: 'k', value: 'after the abort' }]);
+    await waitFor('the message published after the late abort', () => (seen.includes('after the abort') ? true : undefined), 30_000);
+    await kept.stop();
     const ac = new AbortController();
     t = performance.now();
     const started = bus.consume({ groupId: `${ns}-g`, topics: [topic], handler: async () => undefined, signal: ac.signal });
