@@ -191,7 +191,11 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
   let unobserveRelay: (() => void) | undefined;
   let unobserveGauges: (() => void) | undefined;
   let inbox: Consumer | undefined;
-  /** An aborted start's join still under way: `stop` waits for it (its consumer, once joined, leaves at once). */
+  /**
+   * An aborted start's join still under way: `stop` waits for it. The bus's start is aborted too
+   * (ConsumerOptions.signal): it ends at once before its join is sent, else once its join ends (then
+   * leaves the group), at most a session timeout.
+   */
   let joining: Promise<unknown> | undefined;
   let reactions: { stop(): Promise<void> } | undefined;
   const group = inboxGroupOf(instance, ctx.namespace);
@@ -227,8 +231,10 @@ export function eventSourcedService<S>(ctx: ServiceContext, name: ServiceName, o
         const join = retryForever(
           'inbox: joining the consumer group',
           log,
-          () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace),
+          // Aborted, the bus's start ends too (a join under way ends first, then leaves), so `stop` does not wait for a whole join.
+          () => startInbox(ctx.bus, runtime, o.inbox, log, ctx.namespace, signal),
           () => signal?.aborted === true,
+          signal,
         ).then(async (c) => {
           // Joined after its start was aborted: leaves the group at once.
           if (signal?.aborted) await c?.stop();

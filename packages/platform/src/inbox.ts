@@ -23,7 +23,15 @@ const BLOCK_TYPES: ReadonlySet<string> = new Set([BLOCK_PRODUCED, BLOCKS_PRODUCE
 /** One event of a fetched record (a record holds one event, or a run of them: envelope.ts). */
 type Delivery = Delivered & { readonly m: IncomingMessage };
 
-export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<string, readonly string[]>, log: Logger, namespace = ''): Promise<Consumer> {
+/** `signal` aborts the start (the consumer's join: ConsumerOptions.signal); it rejects with a ConsumeAborted. */
+export function startInbox<S>(
+  bus: Bus,
+  runtime: Runtime<S>,
+  wanted: Record<string, readonly string[]>,
+  log: Logger,
+  namespace = '',
+  signal?: AbortSignal,
+): Promise<Consumer> {
   const topics = Object.keys(wanted).map((s) => topicOf(s, namespace));
   const types = new Map(Object.entries(wanted).map(([s, t]) => [s, new Set(t)]));
   const ingestBatch = runtime.ingestBatch?.bind(runtime);
@@ -85,6 +93,7 @@ export function startInbox<S>(bus: Bus, runtime: Runtime<S>, wanted: Record<stri
   return bus.consume({
     groupId: inboxGroupOf(runtime.service, namespace),
     topics,
+    ...(signal ? { signal } : {}),
     // At most SLICE events per runtime turn: commands wait for one slice, not a whole fetch. A
     // block is recorded on its own, then the reactions it makes due get their turn before the next
     // one (as when every message was recorded alone): a decision due at a height is taken there.

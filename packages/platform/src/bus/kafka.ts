@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
-import type { Admin, KafkaConfig, KafkaMessage, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, ConsumerRunConfig, KafkaConfig, KafkaMessage, Producer, SASLOptions } from 'kafkajs';
 import type { Logger } from '../log.js';
 import { headersOf, watchConsumerLag } from '../telemetry/kafka.js';
 import type { KafkaSecurity } from './kafka-security.js';
-import type { Bus, Consumer, ConsumerOptions, IncomingMessage, OutgoingMessage } from './types.js';
+import { ConsumeAborted, isConsumeAborted, type Bus, type Consumer, type ConsumerOptions, type IncomingMessage, type OutgoingMessage } from './types.js';
 
 export interface KafkaBusOptions {
   readonly brokers: readonly string[];
@@ -43,6 +43,19 @@ const FETCH_MAX_WAIT_MS = 250;
 
 /** kafkajs, loaded when a Kafka bus is configured: the embedded system has none (~140 files not loaded at its start). */
 const kafkajs = (): typeof import('kafkajs') => createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
+
+/**
+ * Where a consumer's start is, for its abort (ConsumerOptions.signal): `preparing` (topics, offsets,
+ * connecting: nothing sent to the group yet, an abort rejects at once), `joining` (kafkajs's run:
+ * JoinGroup and SyncGroup, which it cannot cancel, an abort waits for the join to end then leaves),
+ * `done` (the consumer is handed to the caller, who stops it).
+ */
+type StartPhase = 'preparing' | 'joining' | 'done';
+interface StartState {
+  phase: StartPhase;
+  /** The consumer joined the group at least once (an aborted start then left it). */
+  joined: boolean;
+}
 
 /**
  * Kafka through kafkajs (unmaintained since 2023, so it stays behind this port). The producer is
@@ -127,9 +140,15 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     return connecting;
   };
 
-  const consumeWith = async (c: ConsumerOptions, admin: Admin): Promise<Consumer> => {
+  const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+
+  const consumeWith = async (c: ConsumerOptions, admin: Admin, start: StartState): Promise<Consumer> => {
+    const signal = c.signal;
+    const notAborted = (where: string): void => {
+      if (signal?.aborted) throw new ConsumeAborted(c.groupId, where, signal.reason);
+    };
     await ensureTopics(c.topics, admin);
-    const sessionTimeout = o.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    notAborted('before joining the group');
     const heartbeatInterval = heartbeatIntervalOf(sessionTimeout);
     const consumer = kafka.consumer({
       groupId: c.groupId,
@@ -141,6 +160,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     // The backlog to catch up with: each partition's end offset before joining (see caughtUp).
     const ends = new Map<string, { low: bigint; high: bigint }>();
     for (const t of c.topics) for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
+    notAborted('before joining the group');
     /** Partitions assigned at the last join, as `topic:partition`. */
     let assigned = new Set<string>();
     /** Next offset to handle per `topic:partition`, after this process handled a message there. */
@@ -149,7 +169,36 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     const joined = new Promise<void>((r) => {
       onJoin = r;
     });
+    /**
+     * A join of kafkajs's under way: from run() (or a restart after a crash, which connects anew)
+     * until it joined or crashed. A disconnect in the middle of it would not stop it: kafkajs would
+     * reconnect by itself to retry, and could join (and fetch) after the stop; an aborted start
+     * waits for it to end instead (`joinIdle`).
+     */
+    let inJoin = false;
+    let ran = false;
+    const joinWaiters: (() => void)[] = [];
+    // After kafkajs's own steps that follow the event: it marks the consumer running (so a
+    // disconnect sends LeaveGroup) or sets its restart timer (so a disconnect clears it).
+    const joinEnded = (): void =>
+      void setImmediate(() => {
+        inJoin = false;
+        for (const w of joinWaiters.splice(0)) w();
+      });
+    const joinIdle = (): Promise<void> => (inJoin ? new Promise((r) => joinWaiters.push(r)) : Promise.resolve());
+    /** kafkajs's run(); one that failed (kafkajs could not even handle its crash) leaves no join under way. */
+    const joinRun = (config: ConsumerRunConfig): Promise<void> =>
+      consumer.run(config).catch((e: unknown) => {
+        inJoin = false;
+        throw e;
+      });
+    consumer.on(consumer.events.CONNECT, () => {
+      if (ran) inJoin = true;
+    });
+    consumer.on(consumer.events.CRASH, () => joinEnded());
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      start.joined = true;
+      joinEnded();
       assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
       o.log.info('inbox: joined the consumer group', {
         group: c.groupId,
@@ -165,13 +214,21 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
     try {
       return await joinAndWatch();
     } catch (e) {
+      // Aborted: a join under way ends first (then the disconnect sends LeaveGroup), so no member is left behind.
+      const aborted = signal?.aborted === true;
+      if (aborted) await joinIdle();
       // Not half joined: a retry must not leave a second member of this process in the group.
       await consumer.disconnect().catch(() => undefined);
       throw e;
     }
 
     async function joinAndWatch(): Promise<Consumer> {
+      notAborted('before joining the group');
       await consumer.subscribe({ topics: [...c.topics], fromBeginning: true });
+      /** A batch fetched by a start aborted while it joined: not handled (nor committed), redelivered to the next member. */
+      const notAbortedStart = (): void => {
+        if (start.phase !== 'done') notAborted('before its first messages were handled');
+      };
       const toIncoming = (topic: string, partition: number, message: KafkaMessage): IncomingMessage => ({
         topic,
         partition,
@@ -181,11 +238,17 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
         ...headersOf(message.headers),
       });
       const handleBatch = c.handleBatch;
+      // Nothing has been sent to the group yet: the last moment an abort needs no wait.
+      notAborted('before joining the group');
+      start.phase = 'joining';
+      ran = true;
+      inJoin = true;
       if (handleBatch) {
-        await consumer.run({
+        await joinRun({
           autoCommit: true,
           eachBatch: async ({ batch, heartbeat, isStale }) => {
             if (batch.messages.length === 0 || isStale()) return;
+            notAbortedStart();
             // As below: keep the session alive while the handler waits.
             const pump = setInterval(() => {
               heartbeat().catch(() => undefined);
@@ -199,9 +262,10 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
           },
         });
       } else
-        await consumer.run({
+        await joinRun({
           autoCommit: true,
           eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            notAbortedStart();
             // kafkajs heartbeats only between messages: keep the session alive while a handler waits
             // (a slow database, the runtime busy with a long command) instead of being expelled.
             const pump = setInterval(() => {
@@ -222,13 +286,25 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
             handled.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
           },
         });
-      // run() returns once joined, or after a failed join that kafkajs retries by itself: wait for the join.
-      await joined;
+      notAborted('while joining the group');
+      // run() returns once joined, or after a failed join that kafkajs retries by itself: wait for the
+      // join, or (aborted) for a retry's join under way to end.
+      await new Promise<void>((resolve) => {
+        const onAbort = (): void => void joinIdle().then(resolve);
+        void joined.then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      notAborted('while joining the group');
       // Where the group stands on the partitions it now owns (what the previous process committed).
       const committed = new Map<string, bigint>();
       for (const t of await admin.fetchOffsets({ groupId: c.groupId, topics: [...c.topics] })) {
         for (const p of t.partitions) committed.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
       }
+      notAborted('once joined');
       const behind = (): number => {
         let n = 0n;
         for (const [k, { low, high }] of ends) {
@@ -262,6 +338,7 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
           return { messages };
         },
       };
+      start.phase = 'done';
       consumers.add(handle);
       return handle;
     }
@@ -274,13 +351,59 @@ export function kafkaBus(o: KafkaBusOptions): Bus {
       await p.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: { ...m.headers } } : {}) })) });
     },
     async consume(c: ConsumerOptions): Promise<Consumer> {
-      // One admin connection for the topics and the offsets of this start.
-      const admin = kafka.admin();
-      await admin.connect();
+      const signal = c.signal;
+      if (signal?.aborted) throw new ConsumeAborted(c.groupId, 'before connecting', signal.reason);
+      const start: StartState = { phase: 'preparing', joined: false };
+      const work = (async () => {
+        // One admin connection for the topics and the offsets of this start.
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          return await consumeWith(c, admin, start);
+        } finally {
+          await admin.disconnect();
+        }
+      })();
+      if (!signal) return work;
+      // Rejected early (below), the start goes on in the background to its next step, where it stops
+      // and disconnects (logged: 'inbox: start aborted, no member left in the consumer group').
+      let abortedAt = 0;
+      work.catch((e: unknown) => {
+        if (isConsumeAborted(e))
+          o.log.info('inbox: start aborted, no member left in the consumer group', {
+            group: c.groupId,
+            joinSent: start.phase !== 'preparing',
+            joined: start.joined,
+            msSinceAbort: Date.now() - abortedAt,
+          });
+      });
+      let onAbort: (() => void) | undefined;
+      let cap: NodeJS.Timeout | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => {
+          abortedAt = Date.now();
+          if (start.phase === 'preparing') reject(new ConsumeAborted(c.groupId, 'before joining the group', signal.reason));
+          else if (start.phase === 'joining')
+            cap = setTimeout(
+              () =>
+                reject(
+                  new ConsumeAborted(
+                    c.groupId,
+                    `while joining the group, whose join had not ended ${sessionTimeout} ms later (the session timeout; its consumer leaves the group once it ends)`,
+                    signal.reason,
+                  ),
+                ),
+              sessionTimeout,
+            );
+          // 'done': the consumer is being handed to the caller, who stops it.
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
       try {
-        return await consumeWith(c, admin);
+        return await Promise.race([work, aborted]);
       } finally {
-        await admin.disconnect();
+        signal.removeEventListener('abort', onAbort!);
+        clearTimeout(cap);
       }
     },
     async probe() {

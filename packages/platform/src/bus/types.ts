@@ -23,7 +23,33 @@ export interface ConsumerOptions {
    * (the handler deduplicates).
    */
   readonly handleBatch?: (messages: readonly IncomingMessage[]) => Promise<void>;
+  /**
+   * Aborts the start (the replica or partition stops while its consumer is still joining): `consume`
+   * rejects with a {@link ConsumeAborted} and leaves no member in the group. Before the join is
+   * sent it rejects at once; while a join is under way (Kafka: JoinGroup then SyncGroup, which the
+   * client cannot cancel without leaving a member behind) it waits for the join to end, then leaves
+   * (LeaveGroup), at most a session timeout, after which it rejects and leaves once the join ends.
+   * A signal aborted after `consume` resolved does nothing: the caller stops the consumer. Buses
+   * whose start has no wait (in-process, log tail) ignore it.
+   */
+  readonly signal?: AbortSignal;
 }
+
+/** What `consume` rejects with when its {@link ConsumerOptions.signal} aborts its start. */
+export class ConsumeAborted extends Error {
+  readonly isConsumeAborted = true;
+  constructor(
+    readonly groupId: string,
+    where: string,
+    reason: unknown,
+  ) {
+    const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : undefined;
+    super(`consumer group ${groupId}: start aborted ${where}${why && !(reason instanceof DOMException) ? `: ${why}` : ''}`);
+    this.name = 'ConsumeAborted';
+  }
+}
+export const isConsumeAborted = (e: unknown): e is ConsumeAborted =>
+  typeof e === 'object' && e !== null && (e as { isConsumeAborted?: unknown }).isConsumeAborted === true;
 
 export interface Consumer {
   /** Leaves the group (Kafka: LeaveGroup, so its partitions are reassigned at once) and stops. */

@@ -129,3 +129,97 @@ describe('partitioned voting: a partition whose lease goes while it starts', { s
     assert.equal(await members(0), 0);
   });
 });
+
+/**
+ * A replica stopped while a partition's inbox is still joining its group (its JoinGroup held by the
+ * broker: another member of the group is busy with a message and rejoins only once it is done)
+ * stops within the session timeout, not when the join ends (A's rebalance timeout, 60 s here), and
+ * its member leaves the group once the held join ends. Real PostgreSQL and Kafka.
+ */
+describe('partitioned voting: a replica stopped while a partition is joining its inbox group', { skip, timeout: 180_000 }, () => {
+  const closing: { close(): Promise<void> }[] = [];
+  after(async () => {
+    for (const c of closing.reverse()) await c.close();
+  });
+
+  test('the stop aborts the join: it returns within the session timeout; no member of the replica is left once the join ends', async () => {
+    const ns = uniqueNamespace('joinstop');
+    const { log, lines } = keptLog();
+    const bus = kafkaBus({ brokers: infra!.brokers, clientId: 'partition-join-test', log: log.child({ bus: true }) });
+    closing.push(bus);
+    const store = await postgresEventStore(infra!.databaseUrl, `${ns}_voting`);
+    closing.push(store);
+    const group = inboxGroupOf(partitionInstance(0), ns);
+    const topic = `${ns}.ewx.registry.events.v1`;
+    // Another member of partition 0's inbox group, busy with a message until released.
+    const other = kafkaBus({ brokers: infra!.brokers, clientId: 'partition-join-other', log: keptLog().log });
+    closing.push(other);
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    // Released at the end whatever happens: the other member's stop waits for its handler.
+    closing.push({ close: async () => release() });
+    let busy = false;
+    await other.consume({
+      groupId: group,
+      topics: [topic],
+      handler: async () => {
+        busy = true;
+        await released;
+      },
+    });
+    await other.publish(topic, [{ key: 'registry', value: '{}' }]);
+    await waitFor("the other member's handler to be busy", () => (busy ? true : undefined), 30_000, 50);
+    const voting = partitionedVoting(
+      {
+        store,
+        bus,
+        log,
+        env: readEnv({ DATABASE_URL: infra!.databaseUrl }),
+        admin: 'admin',
+        mode: 'standalone',
+        namespace: ns,
+      },
+      { partitions: 1, replica: 'a', address: '127.0.0.1:1', leaseMs: 1500, forwardTimeoutMs: 1000, forwardTls: undefined, forwardTlsName: undefined },
+      {
+        decider: votingDecider,
+        inbox: { registry: ['GroupRegistered'] },
+        grpc: () => ({ name: 'ewx.v1.VotingPartition', definition: {}, implementation: {} }),
+      },
+    );
+    const started = voting.start().then(
+      () => 'started',
+      (e: unknown) => e,
+    );
+    await waitFor(
+      "partition 0's JoinGroup held by the broker",
+      async () => ((await describeGroup(infra!.brokers, group)).state === 'PreparingRebalance' ? true : undefined),
+      60_000,
+      50,
+    );
+    const t = performance.now();
+    await voting.stop();
+    const ms = performance.now() - t;
+    console.log(`# replica stopped while partition 0's JoinGroup was held: the stop took ${ms.toFixed(0)} ms (session timeout 6000 ms)`);
+    assert.ok(ms < 9000, `the stop took ${ms} ms`);
+    assert.equal(await started, 'started');
+    const aborted = lines
+      .map((l) => JSON.parse(l) as { msg: string; partition?: number; error?: string })
+      .find((l) => l.msg === 'partition start aborted here: stopped' && l.partition === 0);
+    assert.match(aborted?.error ?? '', /^start aborted while waiting for the inbox to join consumer group .*: this replica is stopping$/);
+    // The other member goes on: the held join ends, the replica's member leaves the group then.
+    release();
+    const left = await waitFor(
+      "the replica's member to leave once its join ended",
+      () =>
+        lines
+          .map((l) => JSON.parse(l) as { msg: string; group?: string; joined?: boolean })
+          .find((l) => l.msg === 'inbox: start aborted, no member left in the consumer group' && l.group === group),
+      30_000,
+      50,
+    );
+    assert.equal(left.joined, true);
+    assert.equal((await describeGroup(infra!.brokers, group)).members.length, 1, 'only the other member is left');
+  });
+});
