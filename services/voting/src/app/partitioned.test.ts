@@ -24,6 +24,30 @@ function keptLog(): { log: Logger; lines: string[] } {
   return { log: make({}), lines };
 }
 
+/** Replica `a` of partitioned voting over `partitions` partitions, its inbox reading only the registry's GroupRegistered. */
+const votingReplicaA = (
+  ctx: { store: Parameters<typeof partitionedVoting>[0]['store']; bus: Parameters<typeof partitionedVoting>[0]['bus']; log: Logger; ns: string },
+  partitions: number,
+  env: Record<string, string> = {},
+) =>
+  partitionedVoting(
+    {
+      store: ctx.store,
+      bus: ctx.bus,
+      log: ctx.log,
+      env: readEnv({ DATABASE_URL: infra!.databaseUrl, ...env }),
+      admin: 'admin',
+      mode: 'standalone',
+      namespace: ctx.ns,
+    },
+    { partitions, replica: 'a', address: '127.0.0.1:1', leaseMs: 1500, forwardTimeoutMs: 1000, forwardTls: undefined, forwardTlsName: undefined },
+    {
+      decider: votingDecider,
+      inbox: { registry: ['GroupRegistered'] },
+      grpc: () => ({ name: 'ewx.v1.VotingPartition', definition: {}, implementation: {} }),
+    },
+  );
+
 /**
  * A voting partition that stops being this replica's while it is still starting (its inbox not
  * caught up) stops at once: its start is aborted, its consumer leaves the group. Real PostgreSQL
@@ -50,23 +74,7 @@ describe('partitioned voting: a partition whose lease goes while it starts', { s
         value: JSON.stringify({ source: 'registry', streamId: 'group:g', version: 5, position: '6', type: 'GroupRegistered', data: {}, prevOfType: 4 }),
       },
     ]);
-    const voting = partitionedVoting(
-      {
-        store,
-        bus,
-        log,
-        env: readEnv({ DATABASE_URL: infra!.databaseUrl, INBOX_CATCH_UP_TIMEOUT_MS: '3600000' }),
-        admin: 'admin',
-        mode: 'standalone',
-        namespace: ns,
-      },
-      { partitions: 2, replica: 'a', address: '127.0.0.1:1', leaseMs: 1500, forwardTimeoutMs: 1000, forwardTls: undefined, forwardTlsName: undefined },
-      {
-        decider: votingDecider,
-        inbox: { registry: ['GroupRegistered'] },
-        grpc: () => ({ name: 'ewx.v1.VotingPartition', definition: {}, implementation: {} }),
-      },
-    );
+    const voting = votingReplicaA({ store, bus, log, ns }, 2, { INBOX_CATCH_UP_TIMEOUT_MS: '3600000' });
     const started = voting.start().then(
       () => 'started',
       (e: unknown) => e,
@@ -171,23 +179,7 @@ describe('partitioned voting: a replica stopped while a partition is joining its
     });
     await other.publish(topic, [{ key: 'registry', value: '{}' }]);
     await waitFor("the other member's handler to be busy", () => (busy ? true : undefined), 30_000, 50);
-    const voting = partitionedVoting(
-      {
-        store,
-        bus,
-        log,
-        env: readEnv({ DATABASE_URL: infra!.databaseUrl }),
-        admin: 'admin',
-        mode: 'standalone',
-        namespace: ns,
-      },
-      { partitions: 1, replica: 'a', address: '127.0.0.1:1', leaseMs: 1500, forwardTimeoutMs: 1000, forwardTls: undefined, forwardTlsName: undefined },
-      {
-        decider: votingDecider,
-        inbox: { registry: ['GroupRegistered'] },
-        grpc: () => ({ name: 'ewx.v1.VotingPartition', definition: {}, implementation: {} }),
-      },
-    );
+    const voting = votingReplicaA({ store, bus, log, ns }, 1);
     const started = voting.start().then(
       () => 'started',
       (e: unknown) => e,
