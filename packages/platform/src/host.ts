@@ -396,7 +396,8 @@ const sinceProcessStart = (): number => Math.round(process.uptime() * 1000);
  * answered, health `queries` is SERVING, the empty name and the service's own name NOT_SERVING,
  * commands get UNAVAILABLE saying what the service waits for → the inbox joins its consumer
  * group and catches up with its topics → reactions start, commands are accepted, health SERVING.
- * A stop (SIGTERM) leaves the consumer group, so the next process takes the partitions at once.
+ * A stop (SIGTERM) leaves the consumer group, so the next process takes the partitions at once —
+ * also during the start: the start is aborted, a join under way ends, then the consumer leaves.
  */
 export async function runStandalone(
   module: ServiceModule,
@@ -426,8 +427,14 @@ export async function runStandalone(
   const instance = await module.create({ store, bus, log, env, admin, mode: 'standalone', namespace });
   let server: StartedServer | undefined;
   let watch: { stop(): Promise<void> } | undefined;
+  // A stop (SIGTERM) during the start aborts it: a Kafka join under way ends first and the consumer
+  // then leaves its group, so the next process is not kept waiting for this one's session to time out.
+  const starting = new AbortController();
+  let started: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     const t0 = Date.now();
+    starting.abort(new Error('the process is stopping'));
+    await started?.catch(() => undefined);
     await watch?.stop();
     const ms: Record<string, number> = {};
     const step = async (name: string, fn: () => Promise<void> | undefined): Promise<void> => {
@@ -452,7 +459,14 @@ export async function runStandalone(
       sinceProcessStartMs: sinceProcessStart(),
     });
   };
-  await instance.start({ queryable: listen });
+  started = instance.start({ queryable: listen, signal: starting.signal });
+  try {
+    await started;
+  } catch (e) {
+    // Stopped while starting: the stop ends the process (exit 0); nothing more to start or report.
+    if (starting.signal.aborted && isStartAborted(e)) return new Promise<never>(() => {});
+    throw e;
+  }
   if (server === undefined) await listen();
   setServing(
     server!,
