@@ -6,6 +6,7 @@ import {
   postgresEventStore,
   schemaFor,
   START,
+  StartAborted,
   type EventSourcedServiceOptions,
   type EventStore,
   type GrpcService,
@@ -207,7 +208,25 @@ export function partitionedVoting(
       await keeper.start();
       await hooks?.queryable?.();
       // Commands are accepted (health SERVING) once the partitions taken at start are started here.
-      await Promise.all([...busy.values()]);
+      // Aborted (the process is stopping), the start ends at once: the stop then stops the partitions
+      // (each start still in flight aborted, its consumer out of its group) and gives the leases back.
+      const signal = hooks?.signal;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(new StartAborted('while its partitions start', signal!.reason));
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = (): void => signal?.removeEventListener('abort', onAbort);
+        Promise.all([...busy.values()]).then(
+          () => {
+            done();
+            resolve();
+          },
+          (e: unknown) => {
+            done();
+            reject(e);
+          },
+        );
+      });
     },
     async stop() {
       await keeper?.stop();
