@@ -12,6 +12,7 @@ import {
 import { consensusGrpc, recordCountedOf } from './api/grpc.js';
 import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { decidedRounds, followDecided } from './app/decided.js';
+import { followVoteMetadata, voteMetadataRows } from './app/metadata.js';
 import { startValidator } from './app/validator.js';
 import { consensusDecider, DEFAULT_ATTESTATION_WINDOW, MAX_ATTESTATION_WINDOW, MAX_BLOCKS_PER_CALL } from './domain/decider.js';
 
@@ -88,8 +89,9 @@ export function validatorsFrom(env: Env): ValidatorConfig {
 // 4: a decided round drops its snapshot, votes and leaves (votesDropped, evaluation);
 // 5: the runtime forgets a decided round's inbox marks (finishedInboxStreams): a snapshot of 4 still holds them;
 // 6: a decided round that left the state leaves nothing behind (no `archived`, no `ResultChain.at`: the decided-rounds projection, app/decided.ts);
-// 7: the attestation window (ValidatorSetConfigured v2): `attestationWindow`, a decided round's `attestationsClose`, which it leaves at.
-export const CONSENSUS_STATE_VERSION = 7;
+// 7: the attestation window (ValidatorSetConfigured v2): `attestationWindow`, a decided round's `attestationsClose`, which it leaves at;
+// 8: vote metadata left the state (no `metadata`: the vote-metadata projection, app/metadata.ts).
+export const CONSENSUS_STATE_VERSION = 8;
 
 /** The consensus module; `scheduler` drives the block timer (tests count its ticks; default setInterval). */
 export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): ServiceModule => ({
@@ -143,12 +145,14 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
         const validator = startValidator(runtime, v.key, v.validators, log, v.attestationWindow);
         // The decided-rounds projection kept near the log's end, so a query folds only the last moments.
         const projection = followDecided(runtime, decidedRounds(runtime.store), log);
+        const metadata = followVoteMetadata(runtime, voteMetadataRows(runtime.store), log);
         return {
           async stop() {
             if (ctx.inProcess) ctx.inProcess.recordCountedBlocks = undefined;
             await clock?.stop();
             await validator.stop();
             await projection.stop();
+            await metadata.stop();
           },
         };
       },

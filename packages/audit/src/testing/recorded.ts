@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { consensusDecider } from '@ewx/consensus';
+import { foldVoteMetadata, type VoteCounts } from '@ewx/consensus/domain/decider';
 import { distanceDecider } from '@ewx/distance';
 import type { Decider } from '@ewx/platform';
 import { REPO_ROOT } from '@ewx/platform/testing';
@@ -36,6 +37,13 @@ function chainOf(
   return entries;
 }
 
+/** Per-operator vote counts per `group|period`: folded from the log's VoteMetadata events (the state does not keep them; consensus's projection folds the same). */
+function voteCountsOf(log: readonly LogEvent[] | undefined): VoteCounts {
+  const counts: VoteCounts = new Map();
+  for (const e of log ?? []) foldVoteMetadata(counts, asRecorded(e));
+  return counts;
+}
+
 const sorted = <V>(entries: Iterable<[string | number, V]>): Record<string, V> =>
   Object.fromEntries([...entries].map(([k, v]) => [String(k), v] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 const amounts = (m: Map<string, Map<string, bigint>>): Record<string, Record<string, string>> =>
@@ -58,7 +66,9 @@ export function recordedDecisions(logs: Partial<Record<ServiceName, readonly Log
     ),
     holds: sorted([...registry.holds].map(([id, h]) => [id, { account: h.account, amount: h.amount.toString(), status: h.status }])),
     chains: sorted([...consensus.chains].map(([s, c]) => [s, chainOf(logs.consensus, s, c)])),
-    voteCounts: sorted([...consensus.metadata].map(([k, m]) => [k, sorted([...m].map(([op, c]) => [op, { eligible: c.eligible, correct: c.correct }]))])),
+    voteCounts: sorted(
+      [...voteCountsOf(logs.consensus)].map(([k, m]) => [k, sorted([...m].map(([op, c]) => [op, { eligible: c.eligible, correct: c.correct }]))]),
+    ),
     unclaimed: amounts(registry.ledger.unclaimed),
     totals: { deposits: registry.ledger.deposits.toString(), withdrawals: registry.ledger.withdrawals.toString() },
     earned: amounts(rewards.earned),

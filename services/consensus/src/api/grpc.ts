@@ -34,11 +34,11 @@ import {
 import { RoundState, UnresolvedReason } from '@ewx/proto/voting';
 import { awaitEndedRounds, CHAIN_STREAM, type BlockClock, type CountedRecord, type SettleWait } from '../app/clock.js';
 import { decidedRounds, type DecidedRounds } from '../app/decided.js';
+import { voteMetadataRows, type VoteMetadataRows } from '../app/metadata.js';
 import {
   checkProduceBlocks,
   decide,
   merkleProof,
-  metadataKey,
   nextCut,
   roundFromEvents,
   roundKey,
@@ -157,7 +157,9 @@ export const recordCountedOf =
  * timer — manual blocks, an observer — records nothing and answers the recorded height; with manual
  * blocks that height is the network's, so it answers `producing`). `projection`: where the rounds
  * that left the state and the result chains' entries are in the log (default: the store's,
- * `decidedRounds`), brought up to the state's position before each query that reads it.
+ * `decidedRounds`), brought up to the state's position before each query that reads it; `metadata`:
+ * the vote metadata per group, period and operator (default: the store's, `voteMetadataRows`), the
+ * same.
  */
 export function consensusGrpc(
   runtime: Runtime<ConsensusState>,
@@ -167,6 +169,7 @@ export function consensusGrpc(
   settleWait: SettleWait = {},
   recordCounted: () => Promise<CountedRecord & { producing: boolean }> = recordCountedOf(() => undefined, runtime, manual),
   projection: DecidedRounds = decidedRounds(runtime.store),
+  metadata: VoteMetadataRows = voteMetadataRows(runtime.store),
 ): GrpcService {
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
@@ -219,9 +222,10 @@ export function consensusGrpc(
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
         nameField('group', req.group);
         optionalAddressField('operator', req.operator);
-        const m = runtime.state().metadata.get(metadataKey(req.group, renamedField('reward_period', req.rewardPeriod, 'period', req.period, 0))) ?? new Map();
-        const rows = [...m].filter(([op]) => req.operator === '' || op === req.operator).sort((a, b) => (a[0] < b[0] ? -1 : 1));
-        const { items, next } = paged(rows, req.page);
+        const period = renamedField('reward_period', req.rewardPeriod, 'period', req.period, 0);
+        // Not in the state: the projection, folded at least as far as the state, has the counts (sorted by operator).
+        await metadata.catchUp(runtime.position());
+        const { items, next } = paged(await metadata.period(req.group, period, req.operator), req.page);
         return { operators: items.map(([operator, c]) => ({ operator, eligibleRounds: c.eligible, correctVotes: c.correct })), page: { nextPageToken: next } };
       }),
       getResultChain: unary(M + 'GetResultChain', log, async (req: GetResultChainRequest) => {

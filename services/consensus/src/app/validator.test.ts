@@ -5,6 +5,7 @@ import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Lo
 import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
 import { CHAIN_STREAM, consensusDecider, decide, roundKey, type ConsensusState } from '../domain/decider.js';
 import { operator as op, roundStartedData, worker as w } from '../domain/testing.js';
+import { voteMetadataRows } from './metadata.js';
 import { startValidator } from './validator.js';
 
 /** RoundStarted's data of a round of `eligible` workers from block 0 to `endBlock`. */
@@ -53,7 +54,9 @@ describe('validator processes sharing one consensus store', () => {
     assert.equal(round.outcome!.tally.result, 'aa');
     assert.ok(round.attestations.size >= 3 && !round.attestations.has(keys[3]!.address));
     assert.equal(runtimes[1]!.state().chains.get('s1')!.length, 1);
-    assert.deepEqual(runtimes[1]!.state().metadata.get('g1|0')!.get(op(0)), { eligible: 1, correct: 1 });
+    const metadata = voteMetadataRows(runtimes[1]!.store);
+    await metadata.catchUp(runtimes[1]!.position());
+    assert.deepEqual(await metadata.period('g1', 0, op(0)), [[op(0), { eligible: 1, correct: 1 }]]);
 
     validators.push(startValidator(runtimes[3]!, keys[3], set, silentLogger));
     await until('the fourth validator catching up and attesting', async () => {

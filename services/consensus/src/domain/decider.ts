@@ -9,7 +9,7 @@ export * from './tally.js';
 export * from './merkle.js';
 export * from './chain.js';
 export * from './settle.js';
-export { decidedFromEvents, evolve, evolveKeepingRounds, evolveKeepingVotes, roundFromEvents } from './evolve.js';
+export { decidedFromEvents, evolve, evolveKeepingRounds, evolveKeepingVotes, foldVoteMetadata, roundFromEvents, type VoteCounts } from './evolve.js';
 
 export type ConsensusCommand =
   /** An admin asks for `count` blocks at once; only with a manual block time. */

@@ -3,7 +3,16 @@ import type { RecordedEvent } from '@ewx/platform/domain';
 import { extendMerkleTree, leafHash } from './merkle.js';
 import { carryVoteCounts, voteCounts } from './tally.js';
 import { evaluateRound } from './settle.js';
-import { initialConsensusState, mayLeave, metadataKey, roundKey, solutionStream, type ConsensusState, type ValidatedRound } from './state.js';
+import {
+  initialConsensusState,
+  mayLeave,
+  metadataKey,
+  roundKey,
+  solutionStream,
+  type ConsensusState,
+  type OperatorVoteMetadata,
+  type ValidatedRound,
+} from './state.js';
 
 /**
  * The indexes of a round's votes in worker order. The snapshot is recorded sorted by worker and
@@ -277,28 +286,44 @@ function fold(s: ConsensusState, e: RecordedEvent, keep: Keep): ConsensusState {
       }
       break;
     }
-    case 'VoteMetadata': {
-      const d = ev.data;
-      const key = metadataKey(d.group, d.rewardPeriod);
-      let m = s.metadata.get(key);
-      if (!m) {
-        m = new Map();
-        s.metadata.set(key, m);
-      }
-      const get = (op: string) => {
-        let c = m!.get(op);
-        if (!c) {
-          c = { eligible: 0, correct: 0 };
-          m!.set(op, c);
-        }
-        return c;
-      };
-      for (const op of d.eligibleOperators) get(op).eligible++;
-      for (const op of d.correctOperators) get(op).correct++;
+    case 'VoteMetadata':
+      // Folded out of the state: the vote-metadata projection (`app/metadata.ts`, `foldVoteMetadata`); no decision reads it.
       break;
-    }
     default:
       unhandled(ev);
   }
   return s;
+}
+
+/** `group|period` (`metadataKey`) → operator → eligible rounds and correct votes: what GetVoteMetadata answers. */
+export type VoteCounts = Map<string, Map<string, OperatorVoteMetadata>>;
+
+/**
+ * Folds one event of consensus's log into the vote counts (`counts`): a VoteMetadata gives +1
+ * eligible to each of its eligible operators and +1 correct to each of its correct ones. Returns
+ * its group and reward period if it was one. Kept out of the decision state (no decision reads it): the projection
+ * `app/metadata.ts` and the audit fold it from the log.
+ */
+export function foldVoteMetadata(counts: VoteCounts, e: RecordedEvent): { group: string; period: number } | undefined {
+  if (e.type !== 'VoteMetadata') return undefined;
+  const ev = decodeConsensusLog(e);
+  if (ev?.type !== 'VoteMetadata') return undefined;
+  const d = ev.data;
+  const key = metadataKey(d.group, d.rewardPeriod);
+  let m = counts.get(key);
+  if (!m) {
+    m = new Map();
+    counts.set(key, m);
+  }
+  const get = (op: string): OperatorVoteMetadata => {
+    let c = m.get(op);
+    if (!c) {
+      c = { eligible: 0, correct: 0 };
+      m.set(op, c);
+    }
+    return c;
+  };
+  for (const op of d.eligibleOperators) get(op).eligible++;
+  for (const op of d.correctOperators) get(op).correct++;
+  return { group: d.group, period: d.rewardPeriod };
 }

@@ -5,7 +5,7 @@ import { generateKeyPair, signBytes, type EventData, type ResultChainedEvent, ty
 import { attestationBytes, evaluateRound } from './settle.js';
 import { isClosed, metadataKey, roundKey } from './state.js';
 import { tallyText } from './tally.js';
-import { attest, cast, consensus, ev, opened, operator as op, roundStarted, withValidators, worker as w, type ConsensusSpec } from './testing.js';
+import { attest, cast, consensus, ev, opened, operator as op, roundStarted, voteCountsOf, withValidators, worker as w, type ConsensusSpec } from './testing.js';
 
 /** A closed round of 10 workers: 7 vote `aa`, 2 vote `bb`, 1 is silent (quorum 50 %, majority 60 %). */
 function closedRound(
@@ -138,7 +138,8 @@ describe('SPEC §5 validators settle with more than two thirds of the set', () =
     assert.deepEqual(types(last), ['AttestationRecorded', 'RoundUnresolved']);
     assert.equal((last[1]!.data as { reason: string }).reason, 'NO_QUORUM');
     assert.equal(s.state.chains.get('s1'), undefined);
-    assert.equal(s.state.metadata.size, 0);
+    assert.equal(voteCountsOf(s.log).size, 0);
+    assert.ok(!('metadata' in s.state), 'no vote counts in the state');
   });
 
   test('a settlement records the set in force; a validator of a later set attests nothing about it', () => {
@@ -176,7 +177,8 @@ describe('SPEC §5 vote metadata and the result chain', () => {
     for (const k of keys) tip = s.run(attest(s, k, 'r3'));
     const md = tip.find((e) => e.type === 'VoteMetadata')!.data as unknown as VoteMetadataEvent;
     assert.deepEqual([md.group, md.rewardPeriod, md.chunk, md.chunks, md.eligibleOperators.length, md.correctOperators.length], ['g1', 3, 0, 1, 10, 9]);
-    const m = s.state.metadata.get(metadataKey('g1', 3))!;
+    const m = voteCountsOf(s.log).get(metadataKey('g1', 3))!;
+    assert.ok(!('metadata' in s.state), 'the vote counts are folded from the log (a projection), not kept in the state');
     assert.deepEqual(m.get(op(0)), { eligible: 2, correct: 2 });
     assert.deepEqual(m.get(op(8)), { eligible: 2, correct: 0 }); // voted bb both times
     assert.deepEqual(m.get(op(9)), { eligible: 2, correct: 1 }); // silent in r1

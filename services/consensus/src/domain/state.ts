@@ -122,8 +122,7 @@ export interface ConsensusState {
   readonly rounds: Map<string, ValidatedRound>;
   /** solution → its result chain (length, last hash, where its entries are). */
   readonly chains: Map<string, ResultChain>;
-  /** `group|period` → operator → eligible rounds and correct votes (settled rounds only). */
-  readonly metadata: Map<string, Map<string, OperatorVoteMetadata>>;
+  // Vote metadata (per group, period and operator) is not kept here: the projection `app/metadata.ts` folds it from the log.
 }
 
 export const roundKey = (solution: string, roundId: string): string => `${solution}\u0000${roundId}`;
@@ -187,5 +186,4 @@ export const initialConsensusState = (): ConsensusState => ({
   validators: [],
   rounds: new Map(),
   chains: new Map(),
-  metadata: new Map(),
 });

@@ -1,7 +1,7 @@
-import { generateKeyPair, signBytes, type EventData, type KeyPair, type Tally } from '@ewx/platform';
+import { generateKeyPair, signBytes, type EventData, type KeyPair, type RecordedEvent, type Tally } from '@ewx/platform';
 import { spec, type Spec } from '@ewx/platform/testing';
 import { decide, type ConsensusCommand } from './decider.js';
-import { evolve } from './evolve.js';
+import { evolve, foldVoteMetadata, type VoteCounts } from './evolve.js';
 import { attestationBytes, evaluateRound } from './settle.js';
 import { initialConsensusState, roundKey, type ConsensusState } from './state.js';
 
@@ -13,6 +13,13 @@ import { initialConsensusState, roundKey, type ConsensusState } from './state.js
 export type ConsensusSpec = Spec<ConsensusState, ConsensusCommand, EventData>;
 
 export const consensus = (): ConsensusSpec => spec({ initialState: initialConsensusState, evolve, decide });
+
+/** The vote counts (`group|period` → operator → eligible, correct) the events of a log give: what GetVoteMetadata answers. */
+export function voteCountsOf(log: readonly EventData[]): VoteCounts {
+  const counts: VoteCounts = new Map();
+  for (const e of log) foldVoteMetadata(counts, e as unknown as RecordedEvent);
+  return counts;
+}
 
 export const ev = (type: string, data: object): EventData => ({ type, data: data as never });
 
