@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { generateKeyPair, inboxGroupOf, kafkaBus, silentLogger } from '@ewx/platform';
-import { describeGroup, freePort, realInfra, serviceEnv, spawnServiceProcess, uniqueNamespace, waitFor } from '@ewx/platform/testing';
+import { busyMember, describeGroup, freePort, realInfra, serviceEnv, spawnServiceProcess, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 
 /**
  * A standalone service (rewards, and voting with two partitions, each as its own process on the real Kafka and PostgreSQL) stopped
@@ -30,22 +30,9 @@ describe('standalone service: SIGTERM while its inbox joins its consumer group',
       // Another member of the service's inbox group (voting: partition 0's), busy with a message until released: a new member's
       // JoinGroup is held by the broker until this one rejoins.
       const other = kafkaBus({ brokers: infra!.brokers, clientId: 'stop-join-other', log: silentLogger });
-      let release!: () => void;
-      const released = new Promise<void>((r) => {
-        release = r;
-      });
-      closing.push(other, { close: async () => release() });
-      let busy = false;
-      await other.consume({
-        groupId: group,
-        topics: [topic],
-        handler: async () => {
-          busy = true;
-          await released;
-        },
-      });
-      await other.publish(topic, [{ key: 'registry', value: '{}' }]);
-      await waitFor("the other member's handler to be busy", () => (busy ? true : undefined), 30_000, 50);
+      closing.push(other);
+      const { release } = await busyMember(other, group, topic);
+      closing.push({ close: async () => release() });
 
       const proc = spawnServiceProcess(
         service,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Logger } from '../log.js';
 import { realInfra, uniqueNamespace } from '../testing/infra.js';
-import { describeGroup } from '../testing/kafka.js';
+import { busyMember, describeGroup } from '../testing/kafka.js';
 import { waitFor } from '../testing/wait.js';
 import { kafkaBus } from './kafka.js';
 import { isConsumeAborted, type Bus, type Consumer } from './types.js';
@@ -88,22 +88,8 @@ describe('Kafka bus: aborting a consumer start', { skip, timeout: 120_000 }, () 
     const topic = `${ns}.ewx.src.events.v1`;
     const group = `${ns}-g`;
     const { log, lines } = keptLog();
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let busy = false;
-    releases.push(() => release());
-    const a = await busOf(keptLog().log).consume({
-      groupId: group,
-      topics: [topic],
-      handler: async () => {
-        busy = true;
-        await released;
-      },
-    });
-    await busOf(keptLog().log).publish(topic, [{ key: 'k', value: 'hold' }]);
-    await waitFor("A's handler to be busy with the message", () => (busy ? true : undefined), 30_000);
+    const { consumer: a, release } = await busyMember(busOf(keptLog().log), group, topic);
+    releases.push(release);
     const ac = new AbortController();
     let b: Consumer | undefined;
     const started = busOf(log, sessionTimeoutMs)

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import type { Bus, Consumer } from '../bus/types.js';
 import { envelopesOf } from '../envelope.js';
+import { waitFor } from './wait.js';
 
 /** What the broker says about a consumer group: its state (`Empty`, `Stable`, …) and member ids. */
 export async function describeGroup(brokers: readonly string[], groupId: string): Promise<{ state: string; members: string[] }> {
@@ -69,4 +71,29 @@ export async function topicEvents(brokers: readonly string[], topic: string): Pr
   } finally {
     await consumer.disconnect();
   }
+}
+
+/**
+ * A member of `groupId` busy with a message of `topic` until `release()`: kafkajs rejoins only
+ * between messages, so another member's JoinGroup is held by the broker until then (or this
+ * member's rebalance timeout, 60 s). Resolves once its handler is busy. Release it before closing
+ * `bus`: the consumer's stop waits for the handler.
+ */
+export async function busyMember(bus: Bus, groupId: string, topic: string): Promise<{ consumer: Consumer; release(): void }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let busy = false;
+  const consumer = await bus.consume({
+    groupId,
+    topics: [topic],
+    handler: async () => {
+      busy = true;
+      await released;
+    },
+  });
+  await bus.publish(topic, [{ key: 'hold', value: '{}' }]);
+  await waitFor(`a member of ${groupId} to be busy with a message`, () => (busy ? true : undefined), 30_000, 50);
+  return { consumer, release };
 }

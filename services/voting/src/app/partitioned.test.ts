@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { inboxGroupOf, kafkaBus, postgresEventStore, readEnv, schemaFor, type Logger } from '@ewx/platform';
-import { describeGroup, realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
+import { busyMember, describeGroup, realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 import { votingDecider } from '../domain/decider.js';
 import { partitionedVoting, partitionInstance } from './partitioned.js';
 
@@ -162,23 +162,9 @@ describe('partitioned voting: a replica stopped while a partition is joining its
     // Another member of partition 0's inbox group, busy with a message until released.
     const other = kafkaBus({ brokers: infra!.brokers, clientId: 'partition-join-other', log: keptLog().log });
     closing.push(other);
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
+    const { release } = await busyMember(other, group, topic);
     // Released at the end whatever happens: the other member's stop waits for its handler.
     closing.push({ close: async () => release() });
-    let busy = false;
-    await other.consume({
-      groupId: group,
-      topics: [topic],
-      handler: async () => {
-        busy = true;
-        await released;
-      },
-    });
-    await other.publish(topic, [{ key: 'registry', value: '{}' }]);
-    await waitFor("the other member's handler to be busy", () => (busy ? true : undefined), 30_000, 50);
     const voting = votingReplicaA({ store, bus, log, ns }, 1);
     const started = voting.start().then(
       () => 'started',
