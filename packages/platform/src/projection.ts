@@ -135,6 +135,25 @@ export function followFold<S>(runtime: Runtime<S>, fold: LogFold, log: Logger, w
 }
 
 /**
+ * Empties a projection's table `<schema>.<table>` and resets its mark (`<table>_mark`, with `markReset`
+ * as the SET clause): the next `catchUp` folds it again from the whole log. `migrate` first creates
+ * them if they do not exist yet.
+ */
+export async function emptyProjection(
+  sql: SqlProjections,
+  table: string,
+  migrate: (sql: SqlProjections) => Promise<void>,
+  markReset = "position = ''",
+): Promise<void> {
+  await migrate(sql);
+  const t = `${sql.projectionSchema}.${table}`;
+  await sql.projectionTransaction(async (tx) => {
+    await tx.query(`DELETE FROM ${t}`);
+    await tx.query(`UPDATE ${t}_mark SET ${markReset}`);
+  });
+}
+
+/**
  * One projection per store in a process, made on first use: `sql` where the store has SQL tables
  * (PostgreSQL, PGlite), `memory` otherwise (KurrentDB). The API and the background follower share it.
  */

@@ -1,5 +1,6 @@
 import { decodeConsensusLog } from '@ewx/contracts';
 import {
+  emptyProjection,
   followFold,
   memoryFold,
   sqlFold,
@@ -219,14 +220,7 @@ export function sqlDecided(store: EventStore, sql: SqlProjections): DecidedRound
 }
 
 /** Empties the projection's table and its mark: the next `catchUp` folds it again from the whole log. */
-export async function rebuildDecided(sql: SqlProjections): Promise<void> {
-  await migrateDecided(sql);
-  const t = `${sql.projectionSchema}.consensus_rounds`;
-  await sql.projectionTransaction(async (tx) => {
-    await tx.query(`DELETE FROM ${t}`);
-    await tx.query(`UPDATE ${t}_mark SET position = ''`);
-  });
-}
+export const rebuildDecided = (sql: SqlProjections): Promise<void> => emptyProjection(sql, 'consensus_rounds', migrateDecided);
 
 /**
  * The decided rounds a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory

@@ -1,4 +1,15 @@
-import { followFold, memoryFold, sqlFold, perStore, type EventStore, type LogFold, type Logger, type Runtime, type SqlProjections } from '@ewx/platform';
+import {
+  emptyProjection,
+  followFold,
+  memoryFold,
+  sqlFold,
+  perStore,
+  type EventStore,
+  type LogFold,
+  type Logger,
+  type Runtime,
+  type SqlProjections,
+} from '@ewx/platform';
 import { foldVoteMetadata, metadataKey, type OperatorVoteMetadata, type VoteCounts } from '../domain/decider.js';
 
 /** One operator's counts in a group's reward period, as GetVoteMetadata answers them. */
@@ -105,14 +116,7 @@ export function sqlVoteMetadata(store: EventStore, sql: SqlProjections): VoteMet
 }
 
 /** Empties the projection's table and its mark: the next `catchUp` folds it again from the whole log. */
-export async function rebuildVoteMetadata(sql: SqlProjections): Promise<void> {
-  await migrateVoteMetadata(sql);
-  const t = `${sql.projectionSchema}.consensus_vote_metadata`;
-  await sql.projectionTransaction(async (tx) => {
-    await tx.query(`DELETE FROM ${t}`);
-    await tx.query(`UPDATE ${t}_mark SET position = ''`);
-  });
-}
+export const rebuildVoteMetadata = (sql: SqlProjections): Promise<void> => emptyProjection(sql, 'consensus_vote_metadata', migrateVoteMetadata);
 
 /**
  * The vote metadata a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory

@@ -1,5 +1,6 @@
 import { decodeVotingLog } from '@ewx/contracts';
 import {
+  emptyProjection,
   followFold,
   memoryFold,
   sqlFold,
@@ -351,14 +352,7 @@ export function sqlListing(store: EventStore, sql: SqlProjections): RoundListing
 }
 
 /** Empties the listing table and its mark: the next `catchUp` folds it again from the whole log. */
-export async function rebuildListing(sql: SqlProjections): Promise<void> {
-  await migrateListing(sql);
-  const t = `${sql.projectionSchema}.voting_rounds`;
-  await sql.projectionTransaction(async (tx) => {
-    await tx.query(`DELETE FROM ${t}`);
-    await tx.query(`UPDATE ${t}_mark SET position = '', seq = 0`);
-  });
-}
+export const rebuildListing = (sql: SqlProjections): Promise<void> => emptyProjection(sql, 'voting_rounds', migrateListing, "position = '', seq = 0");
 
 /**
  * The listing a store can hold: its table where it has SQL (PostgreSQL, PGlite), in memory otherwise
