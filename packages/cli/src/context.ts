@@ -34,6 +34,8 @@ export interface Ctx {
   print(data: unknown, human?: string | Record<string, unknown>[] | Record<string, unknown>): void;
   /** Where the services are, for messages. */
   readonly where: string;
+  /** False with --no-retry or EWX_NO_RETRY=1: calls are made once, and a wait ends at its first failing check. */
+  readonly retry: boolean;
 }
 
 export const DEFAULT_KEYS_DIR = (): string => process.env.EWX_KEYS_DIR ?? join(homedir(), '.ewx', 'keys');
@@ -108,6 +110,7 @@ export function contextOf(cmd: Command): Ctx {
       else if (Array.isArray(human)) process.stdout.write(table(human) + '\n');
       else process.stdout.write(record(human) + '\n');
     },
+    retry: retryOn(o),
     where: addresses ? SERVICE_NAMES.map((n) => `${n}=${addresses[n]}`).join(' ') : o.address,
   };
 }

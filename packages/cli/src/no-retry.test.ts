@@ -65,6 +65,18 @@ describe('--no-retry and EWX_NO_RETRY: one attempt, then the error', { timeout: 
     assert.equal(await attempts(DEPOSIT, deposit({ EWX_NO_RETRY: 'true' }, []), 'Deposit'), 1);
   });
 
+  test('ewx wait: with --no-retry the first failing check ends the wait (exit 5, one line), no read retried', async () => {
+    const STATUS = (n: string) => `/ewx.v1.${n}/GetStatus`;
+    const services = ['Registry', 'Voting', 'Consensus', 'Rewards', 'Distance'];
+    const before = services.map((n) => server.calls(STATUS(n)));
+    const r = await runCli(env, ['--address', address, '--no-retry', 'wait', 'height', '5', '--timeout', '60']);
+    assertUnreachable(r, 'GetStatus');
+    // Per service: the position for its Watch stream, read again by the stream when it failed, and one
+    // check; never an attempt repeated by the retry policy (${DEFAULT_RETRY.maxAttempts} per read).
+    const sent = services.map((n, i) => server.calls(STATUS(n)) - before[i]!);
+    for (const [i, n] of sent.entries()) assert.ok(n >= 1 && n <= 3, `${services[i]}: ${n} GetStatus calls`);
+  });
+
   test('EWX_NO_RETRY other than 1, true, 0, false or empty: exit 2 naming the variable, nothing sent', async () => {
     const before = server.calls(GET_ACCOUNT);
     const r = await runCli({ ...env, EWX_NO_RETRY: 'yes' }, ['--address', address, 'account', 'show', ACCOUNT]);

@@ -13,6 +13,12 @@ export interface WaitOptions {
   /** Give up after this long (default 60 s) with an error naming what was awaited. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * False: a check that fails (e.g. a service unreachable) ends the wait with its error at once, as
+   * `connect({ retry: false })` does for one call (the CLI's --no-retry). Default true: a failing
+   * check is tried again until the deadline.
+   */
+  readonly retry?: boolean;
 }
 
 /**
@@ -28,13 +34,16 @@ export interface Changes {
 /** Errors that waiting cannot cure: the question itself is wrong. */
 const FATAL = new Set<number>([grpcStatus.INVALID_ARGUMENT, grpcStatus.PERMISSION_DENIED, grpcStatus.UNAUTHENTICATED, grpcStatus.UNIMPLEMENTED]);
 
+/** Whether a failing check ends the wait: a refusal always, any error with `retry: false`. */
+const endsWait = (e: unknown, retry: boolean | undefined): boolean => retry === false || (EwxCallError.is(e) && FATAL.has(e.code));
+
 const timedOut = (what: string, timeoutMs: number, last: unknown): Error =>
   new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 
 /** Polls `check` with exponential backoff (50 ms doubling to 1 s by default). */
 export function pollingChanges({ firstMs = 50, maxMs = 1_000 } = {}): Changes {
   return {
-    async until(what, check, { timeoutMs = 60_000, signal } = {}) {
+    async until(what, check, { timeoutMs = 60_000, signal, retry } = {}) {
       const deadline = Date.now() + timeoutMs;
       let delay = firstMs;
       let last: unknown;
@@ -45,7 +54,7 @@ export function pollingChanges({ firstMs = 50, maxMs = 1_000 } = {}): Changes {
           if (v !== undefined) return v;
           last = undefined;
         } catch (e) {
-          if (EwxCallError.is(e) && FATAL.has(e.code)) throw e;
+          if (endsWait(e, retry)) throw e;
           last = e;
         }
         const left = deadline - Date.now();
@@ -77,7 +86,7 @@ export interface WatchSource {
  */
 export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes {
   return {
-    async until(what, check, { timeoutMs = 60_000, signal } = {}) {
+    async until(what, check, { timeoutMs = 60_000, signal, retry } = {}) {
       signal?.throwIfAborted();
       const deadline = Date.now() + timeoutMs;
       const stop = new AbortController();
@@ -154,7 +163,7 @@ export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes
               last = undefined;
               retryMs = 50;
             } catch (e) {
-              if (EwxCallError.is(e) && FATAL.has(e.code)) throw e;
+              if (endsWait(e, retry)) throw e;
               last = e;
             }
             continue;

@@ -81,6 +81,7 @@ export function adminCommand(): Command {
           try {
             await untilHeight(ewx, height, {
               timeoutMs: 120_000,
+              retry: ctx.retry,
               onProgress: (s) => {
                 // biome-ignore lint/complexity/useMathMinMax: heights are bigint, which Math.min does not take
                 const reached = Object.values(s).reduce((m, x) => (x.height < m ? x.height : m), height);

@@ -138,7 +138,7 @@ export function waitCommand(): Command {
     .action(async function (this: Command, h: string, o: { timeout: string }) {
       const ctx = contextOf(this);
       const height = parseInteger('height', h, 0, 2 ** 53 - 1);
-      const s = await withEwx(ctx, undefined, (ewx) => untilHeight(ewx, height, { timeoutMs: timeoutOf(o.timeout) }));
+      const s = await withEwx(ctx, undefined, (ewx) => untilHeight(ewx, height, { timeoutMs: timeoutOf(o.timeout), retry: ctx.retry }));
       ctx.print(s, `every service at height ${height} or later`);
     });
   wait
@@ -148,7 +148,7 @@ export function waitCommand(): Command {
     .action(async function (this: Command, solution: string, roundId: string, o: { timeout: string }) {
       const ctx = contextOf(this);
       const timeoutMs = timeoutOf(o.timeout);
-      const r = await withEwx(ctx, undefined, (ewx) => untilRoundClosed(ewx, solution, roundId, { timeoutMs }));
+      const r = await withEwx(ctx, undefined, (ewx) => untilRoundClosed(ewx, solution, roundId, { timeoutMs, retry: ctx.retry }));
       const v = roundView(r);
       ctx.print(v, `round ${roundId} of ${solution}: ${v.state}${v.result ? ` ${v.result}` : ''}`);
     });
@@ -160,7 +160,7 @@ export function waitCommand(): Command {
       const ctx = contextOf(this);
       const period = parseInteger('period', p, 0, 2 ** 32 - 1);
       const timeoutMs = timeoutOf(o.timeout);
-      const r = await withEwx(ctx, undefined, (ewx) => untilPeriodPaid(ewx, group, period, { timeoutMs }));
+      const r = await withEwx(ctx, undefined, (ewx) => untilPeriodPaid(ewx, group, period, { timeoutMs, retry: ctx.retry }));
       ctx.print(r, `period ${period} of ${group} closed: ${formatTokens(r.paid)} paid to ${r.qualifying} of ${r.operators} operator(s)`);
     });
   return wait;
