@@ -33,7 +33,7 @@ export function program(): Command {
     .addOption(
       new Option(
         '--no-retry',
-        'fail at the first UNAVAILABLE instead of retrying with backoff (up to 5 attempts, about 3 s against an unreachable address) (env: EWX_NO_RETRY=1)',
+        'fail at the first UNAVAILABLE instead of retrying with backoff (up to 5 attempts, about 3 s against an unreachable address); `ewx wait` ends at its first failing check (env: EWX_NO_RETRY=1)',
       ),
     )
     .addHelpText('after', EXIT_HELP)
