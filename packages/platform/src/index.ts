@@ -2,7 +2,7 @@ export * from './errors.js';
 export * from './log.js';
 export * from './retry.js';
 export { keptReads } from './kept.js';
-export { emptyProjection, followFold, memoryFold, perStore, sqlFold, FOLD_BATCH, type LogFold, type SqlFoldSpec } from './projection.js';
+export { createMark, emptyProjection, followFold, memoryFold, perStore, sqlFold, FOLD_BATCH, type LogFold, type SqlFoldSpec } from './projection.js';
 export * from './config.js';
 export * from './money.js';
 export * from './envelope.js';

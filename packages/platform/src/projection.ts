@@ -135,6 +135,22 @@ export function followFold<S>(runtime: Runtime<S>, fold: LogFold, log: Logger, w
 }
 
 /**
+ * Creates a projection's mark `<table>_mark` if it does not exist: one row holding `position` (the log
+ * position folded, '' at first) and the `extra` columns (name → [SQL type, first value]), e.g.
+ * voting's listing keeps its last starting order (`{ seq: ['bigint', 0] }`).
+ */
+export async function createMark(sql: SqlProjections, table: string, extra: Readonly<Record<string, readonly [string, number]>> = {}): Promise<void> {
+  const cols = Object.entries(extra);
+  await sql.projectionQuery(
+    `CREATE TABLE IF NOT EXISTS ${table}_mark (one boolean PRIMARY KEY DEFAULT true CHECK (one), position text NOT NULL${cols.map(([c, [type]]) => `, ${c} ${type} NOT NULL`).join('')})`,
+  );
+  await sql.projectionQuery(
+    `INSERT INTO ${table}_mark (position${cols.map(([c]) => `, ${c}`).join('')}) VALUES (''${cols.map((_, i) => `, $${i + 1}`).join('')}) ON CONFLICT DO NOTHING`,
+    cols.map(([, [, v]]) => v),
+  );
+}
+
+/**
  * Empties a projection's table `<schema>.<table>` and resets its mark (`<table>_mark`, with `markReset`
  * as the SET clause): the next `catchUp` folds it again from the whole log. `migrate` first creates
  * them if they do not exist yet.

@@ -1,5 +1,6 @@
 import { decodeConsensusLog } from '@ewx/contracts';
 import {
+  createMark,
   emptyProjection,
   followFold,
   memoryFold,
@@ -155,8 +156,7 @@ export async function migrateDecided(sql: SqlProjections): Promise<void> {
     solution text NOT NULL, round_id text NOT NULL, from_version bigint NOT NULL, to_version bigint NOT NULL,
     chain_index bigint NOT NULL, chain_version bigint NOT NULL, PRIMARY KEY (solution, round_id))`);
   await sql.projectionQuery(`CREATE INDEX IF NOT EXISTS consensus_rounds_chain ON ${t} (solution, chain_index) WHERE chain_index >= 0`);
-  await sql.projectionQuery(`CREATE TABLE IF NOT EXISTS ${t}_mark (one boolean PRIMARY KEY DEFAULT true CHECK (one), position text NOT NULL)`);
-  await sql.projectionQuery(`INSERT INTO ${t}_mark (position) VALUES ('') ON CONFLICT DO NOTHING`);
+  await createMark(sql, t);
 }
 
 /**

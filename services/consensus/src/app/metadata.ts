@@ -1,4 +1,5 @@
 import {
+  createMark,
   emptyProjection,
   followFold,
   memoryFold,
@@ -63,8 +64,7 @@ export async function migrateVoteMetadata(sql: SqlProjections): Promise<void> {
   await sql.projectionQuery(`CREATE TABLE IF NOT EXISTS ${t} (
     group_name text NOT NULL, period bigint NOT NULL, operator text NOT NULL, eligible bigint NOT NULL, correct bigint NOT NULL,
     PRIMARY KEY (group_name, period, operator))`);
-  await sql.projectionQuery(`CREATE TABLE IF NOT EXISTS ${t}_mark (one boolean PRIMARY KEY DEFAULT true CHECK (one), position text NOT NULL)`);
-  await sql.projectionQuery(`INSERT INTO ${t}_mark (position) VALUES ('') ON CONFLICT DO NOTHING`);
+  await createMark(sql, t);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { decodeVotingLog } from '@ewx/contracts';
 import {
+  createMark,
   emptyProjection,
   followFold,
   memoryFold,
@@ -273,10 +274,7 @@ export async function migrateListing(sql: SqlProjections): Promise<void> {
     pending boolean NOT NULL, retried boolean NOT NULL, retired boolean NOT NULL, PRIMARY KEY (solution, round_id))`);
   await sql.projectionQuery(`CREATE INDEX IF NOT EXISTS voting_rounds_order ON ${t} (solution, seq)`);
   await sql.projectionQuery(`CREATE INDEX IF NOT EXISTS voting_rounds_state ON ${t} (solution, status, seq)`);
-  await sql.projectionQuery(
-    `CREATE TABLE IF NOT EXISTS ${t}_mark (one boolean PRIMARY KEY DEFAULT true CHECK (one), position text NOT NULL, seq bigint NOT NULL)`,
-  );
-  await sql.projectionQuery(`INSERT INTO ${t}_mark (position, seq) VALUES ('', 0) ON CONFLICT DO NOTHING`);
+  await createMark(sql, t, { seq: ['bigint', 0] });
 }
 
 /**
