@@ -11,12 +11,14 @@ test("ewx status: a partitioned voting's row names its partition count, then one
     logPosition,
     position: `${logPosition}`,
     partitions: [],
+    countedHeight: 0n,
   });
   const voting: ServiceStatus = {
     service: 'voting_p0',
     height: 7n,
     logPosition: 40n,
     position: 'P2:40,33',
+    countedHeight: 0n,
     partitions: [
       { partition: 0, log: 'voting_p0', owner: 'a', height: 7n, logPosition: 40n, position: '40' },
       { partition: 1, log: 'voting_p1', owner: '', height: 9n, logPosition: 33n, position: '33' },
@@ -35,4 +37,19 @@ test("ewx status: a partitioned voting's row names its partition count, then one
   );
   // One log (the usual voting, every other service): one row, as before.
   assert.deepEqual(statusRows([single('voting', 3n, 8n)]), [{ service: 'voting', height: 3n, log_position: 8n }]);
+});
+
+test("ewx status: consensus's producer that counted blocks it has not recorded yet says how far it counted", () => {
+  const consensus = (height: bigint, countedHeight: bigint): ServiceStatus => ({
+    service: 'consensus',
+    height,
+    logPosition: 15n,
+    position: '15',
+    partitions: [],
+    countedHeight,
+  });
+  assert.equal(statusRows([consensus(1_200n, 1_234n)])[0]!.service, 'consensus (counted to 1234)');
+  // Nothing counted beyond the recorded height, or not the producer (0): the plain name.
+  assert.equal(statusRows([consensus(1_200n, 1_200n)])[0]!.service, 'consensus');
+  assert.equal(statusRows([consensus(1_200n, 0n)])[0]!.service, 'consensus');
 });

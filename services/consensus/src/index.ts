@@ -135,6 +135,10 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
           log,
           {},
           recordCountedOf(() => clock, runtime, blockTime === 'manual'),
+          undefined,
+          undefined,
+          // GetStatus's counted_height: the producer's count (the wall-clock height), ahead of the recorded one while idle.
+          () => (clock?.producing() ? clock.counted() : undefined),
         ),
       ],
       reactions: (runtime) => {

@@ -34,12 +34,17 @@ function networkLines(n: NetworkView): string {
 /**
  * `ewx status`'s table: one row per service; a partitioned voting (VOTING_PARTITIONS > 1) is named
  * with its partition count, and each partition log follows it on a row of its own (its height, log
- * position and the replica holding it).
+ * position and the replica holding it). Consensus's producer may have counted blocks it did not
+ * record yet (idle blocks are recorded in runs): its row then says how far it counted.
  */
 export function statusRows(all: readonly ServiceStatus[]): { service: string; height: bigint; log_position: bigint }[] {
   return all.flatMap((s) => [
     {
-      service: s.partitions?.length ? `${s.service.replace(/_p[0-9]+$/, '')} (${s.partitions.length} partitions)` : s.service,
+      service: s.partitions?.length
+        ? `${s.service.replace(/_p[0-9]+$/, '')} (${s.partitions.length} partitions)`
+        : (s.countedHeight ?? 0n) > s.height
+          ? `${s.service} (counted to ${s.countedHeight})`
+          : s.service,
       height: s.height,
       log_position: s.logPosition,
     },

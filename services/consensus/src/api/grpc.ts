@@ -159,7 +159,7 @@ export const recordCountedOf =
  * that left the state and the result chains' entries are in the log (default: the store's,
  * `decidedRounds`), brought up to the state's position before each query that reads it; `metadata`:
  * the vote metadata per group, period and operator (default: the store's, `voteMetadataRows`), the
- * same.
+ * same; `counted`: the block timer's count while it produces, for GetStatus's counted_height.
  */
 export function consensusGrpc(
   runtime: Runtime<ConsensusState>,
@@ -170,6 +170,7 @@ export function consensusGrpc(
   recordCounted: () => Promise<CountedRecord & { producing: boolean }> = recordCountedOf(() => undefined, runtime, manual),
   projection: DecidedRounds = decidedRounds(runtime.store),
   metadata: VoteMetadataRows = voteMetadataRows(runtime.store),
+  counted: () => number | undefined = () => undefined,
 ): GrpcService {
   const archive = roundArchive(runtime.store);
   /** Rounds ProduceBlocks stopped waiting for (validators down): not waited for again. */
@@ -192,7 +193,7 @@ export function consensusGrpc(
     name: 'ewx.v1.Consensus',
     definition: ConsensusService,
     implementation: {
-      getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime)),
+      getStatus: unary(M + 'GetStatus', log, serviceStatus(runtime, counted)),
       watch: watchHandler(M + 'Watch', runtime, log),
       produceBlocks: unary(M + 'ProduceBlocks', log, async (req: ProduceBlocksRequest) => {
         const auth = authenticate(M + 'ProduceBlocks', req, (m) => ProduceBlocksRequest.encode(m).finish());

@@ -41,7 +41,7 @@ test('a position that is not a token of this voting: INVALID_ARGUMENT naming fro
 
 test('one log (P = 1, every other service): a status and an event encode to the bytes they had before the partition fields', () => {
   // Hand-encoded from common.proto's field numbers 1–4 (status) and 1–8 (event): nothing else is written.
-  const status = ServiceStatus.encode({ service: 'voting', logPosition: 5n, height: 3n, position: '5', partitions: [] }).finish();
+  const status = ServiceStatus.encode({ service: 'voting', logPosition: 5n, height: 3n, position: '5', partitions: [], countedHeight: 0n }).finish();
   assert.equal(Buffer.from(status).toString('hex'), `0a06${Buffer.from('voting').toString('hex')}10051803220135`);
   const event = WatchEvent.encode({
     position: '7',

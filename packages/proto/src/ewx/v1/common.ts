@@ -50,6 +50,14 @@ export interface ServiceStatus {
   position: string;
   /** A partitioned voting only (empty otherwise): each partition log's status, in partition order. */
   partitions: PartitionStatus[];
+  /**
+   * Consensus only, from the validator that produces the blocks: the height its block timer has
+   * counted (the wall-clock height), at least `height`. The blocks between are counted, not recorded
+   * yet: idle blocks are recorded as one run when a decision needs them (docs/SCALING.md, "The
+   * clock"). 0 from the other services and from a consensus that does not produce (manual blocks,
+   * a standby, an observer).
+   */
+  countedHeight: bigint;
 }
 
 /** One partition log of a partitioned voting (VOTING_PARTITIONS > 1). */
@@ -396,7 +404,7 @@ export const PageInfo: MessageFns<PageInfo> = {
 };
 
 function createBaseServiceStatus(): ServiceStatus {
-  return { service: "", logPosition: 0n, height: 0n, position: "", partitions: [] };
+  return { service: "", logPosition: 0n, height: 0n, position: "", partitions: [], countedHeight: 0n };
 }
 
 export const ServiceStatus: MessageFns<ServiceStatus> = {
@@ -421,6 +429,12 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
     }
     for (const v of message.partitions) {
       PartitionStatus.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.countedHeight !== 0n) {
+      if (BigInt.asUintN(64, message.countedHeight) !== message.countedHeight) {
+        throw new globalThis.Error("value provided for field message.countedHeight of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.countedHeight);
     }
     return writer;
   },
@@ -478,6 +492,14 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
             message.partitions.push(PartitionStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.countedHeight = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -503,6 +525,11 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
       partitions: globalThis.Array.isArray(object?.partitions)
         ? object.partitions.map((e: any) => PartitionStatus.fromJSON(e))
         : [],
+      countedHeight: isSet(object.countedHeight)
+        ? BigInt(object.countedHeight)
+        : isSet(object.counted_height)
+        ? BigInt(object.counted_height)
+        : 0n,
     };
   },
 
@@ -523,6 +550,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
     if (message.partitions?.length) {
       obj.partitions = message.partitions.map((e) => PartitionStatus.toJSON(e));
     }
+    if (message.countedHeight !== 0n) {
+      obj.countedHeight = message.countedHeight.toString();
+    }
     return obj;
   },
 
@@ -538,6 +568,9 @@ export const ServiceStatus: MessageFns<ServiceStatus> = {
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
     message.position = object.position ?? "";
     message.partitions = object.partitions?.map((e) => PartitionStatus.fromPartial(e)) || [];
+    message.countedHeight = (object.countedHeight !== undefined && object.countedHeight !== null)
+      ? BigInt(object.countedHeight)
+      : 0n;
     return message;
   },
 };
