@@ -38,6 +38,7 @@ describe('fail fast: a bad setting is reported while the store and broker are un
     ['consensus', { VALIDATORS: 'ed25519:not-a-key' }, 'VALIDATORS'],
     ['consensus', { BLOCK_TIME_MS: '5' }, 'BLOCK_TIME_MS'],
     ['consensus', { BLOCK_RUN_MAX: '0' }, 'BLOCK_RUN_MAX'],
+    ['rewards', { BLOCK_TIME_MS: '5' }, 'BLOCK_TIME_MS'],
     ['consensus', { VALIDATOR_KEY_FILE: '/nonexistent/seed' }, 'VALIDATOR_KEY_FILE'],
     ['registry', { LEDGER_SERVICE_ACCOUNTS: 'alice' }, 'LEDGER_SERVICE_ACCOUNTS'],
     ['voting', { VOTE_VERIFY_THREADS: '999' }, 'VOTE_VERIFY_THREADS'],

@@ -9,20 +9,25 @@ import type { Runtime } from './runtime.js';
 /**
  * Consensus's RecordCountedBlocks: records the blocks its timer counted but did not record yet
  * (BLOCK_RUN_MAX > 1 records idle blocks in runs) and answers consensus's recorded height.
+ * `atLeast` (at_least, a service's own deadline): nothing is recorded while the count is below it,
+ * nor once the recorded height reached it; 0 or absent: whatever is counted.
  */
-export type RecordCountedBlocks = () => Promise<number>;
+export type RecordCountedBlocks = (atLeast?: number) => Promise<number>;
 
 /** One validator's answer over gRPC: its recorded height, and whether it records the blocks now (the producer). */
 export interface CountedHeight {
   readonly height: number;
   readonly producing: boolean;
+  /** The height its timer counted in memory (equal to `height` when nothing waits to be recorded). */
+  readonly counted?: number;
 }
 
 /**
- * What a command's height sync asks: in process, the producer itself (a height); over gRPC, the
- * validators at CONSENSUS_ADDRESS (an answer saying whether a producer gave it).
+ * What a command's height sync (and a deadline watch, with `atLeast`) asks: in process, the
+ * producer itself (a height); over gRPC, the validators at CONSENSUS_ADDRESS (an answer saying
+ * whether a producer gave it).
  */
-export type HeightSource = (() => Promise<number | CountedHeight>) & { close?(): void };
+export type HeightSource = ((atLeast?: number) => Promise<number | CountedHeight>) & { close?(): void };
 
 /**
  * Calls between the services of one embedded process, instead of gRPC (the same path: consensus
@@ -56,16 +61,19 @@ export function grpcRecordCountedBlocks(
   address: string,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   deadlineMs = HEIGHT_SYNC_CALL_MS,
-): (() => Promise<CountedHeight>) & { close(): void } {
+): ((atLeast?: number) => Promise<CountedHeight>) & { close(): void } {
   const client = new ConsensusClient(address, credentials);
-  const call = (): Promise<CountedHeight> =>
+  const call = (atLeast = 0): Promise<CountedHeight> =>
     new Promise((resolve, reject) => {
       client.recordCountedBlocks(
-        {},
+        { atLeast: BigInt(atLeast) },
         new grpc.Metadata(),
         { deadline: Date.now() + deadlineMs },
         (err: grpc.ServiceError | null, r: RecordCountedBlocksResponse) =>
-          err ? reject(new Error(`consensus at ${address}: ${err.details || err.message}`)) : resolve({ height: Number(r.height), producing: r.producing }),
+          err
+            ? reject(new Error(`consensus at ${address}: ${err.details || err.message}`))
+            : // A validator before at_least answers no count (0): its height is all it counted.
+              resolve({ height: Number(r.height), producing: r.producing, counted: Math.max(Number(r.counted), Number(r.height)) }),
       );
     });
   return Object.assign(call, { close: () => client.close() });
@@ -84,16 +92,16 @@ export function validatorsRecordCountedBlocks(
   addresses: readonly string[],
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   deadlineMs = HEIGHT_SYNC_CALL_MS,
-): (() => Promise<CountedHeight>) & { close(): void } {
+): ((atLeast?: number) => Promise<CountedHeight>) & { close(): void } {
   if (addresses.length === 0) throw new Error('validatorsRecordCountedBlocks: no address');
   const calls = addresses.map((a) => grpcRecordCountedBlocks(a, credentials, deadlineMs));
   /** The place of the validator that answered as the producer last. */
   let last = 0;
-  const ask = async (): Promise<CountedHeight> => {
+  const ask = async (atLeast = 0): Promise<CountedHeight> => {
     const errors: string[] = [];
     const answers: CountedHeight[] = [];
     try {
-      const first = await calls[last]!();
+      const first = await calls[last]!(atLeast);
       if (first.producing) return first;
       answers.push(first);
     } catch (e) {
@@ -107,7 +115,7 @@ export function validatorsRecordCountedBlocks(
       };
       if (left === 0) resolve(undefined);
       for (const { c, i } of others)
-        c().then(
+        c(atLeast).then(
           (r) => {
             if (r.producing) {
               last = i;
@@ -141,7 +149,7 @@ export function recordCountedBlocksFrom(ctx: {
   if (ctx.mode === 'embedded' && ctx.inProcess) {
     const calls = ctx.inProcess;
     // Before consensus's clock runs (start-up) or with manual blocks: nothing is counted.
-    return async () => (calls.recordCountedBlocks ? calls.recordCountedBlocks() : 0);
+    return async (atLeast?: number) => (calls.recordCountedBlocks ? calls.recordCountedBlocks(atLeast) : 0);
   }
   const addresses = consensusAddressFrom(ctx.env);
   return addresses === undefined ? undefined : validatorsRecordCountedBlocks(addresses, channelCredentials(clientTlsFrom(ctx.env)));
@@ -230,3 +238,129 @@ export function heightSync(record: HeightSource | undefined, log: Logger, opts: 
 
 /** The service's height sync: in process (embedded), over CONSENSUS_ADDRESS, or none (commands read the recorded height). */
 export const heightSyncFrom = (ctx: Parameters<typeof recordCountedBlocksFrom>[0], log: Logger): HeightSync => heightSync(recordCountedBlocksFrom(ctx), log);
+
+/** How often a deadline watch looks at its service's next deadline when BLOCK_TIME_MS is not set. */
+export const DEADLINE_POLL_MS = 1_000;
+
+/** What a service's next deadline reads: the height its log holds. */
+export type DeadlineOf<S extends { readonly height: number }> = (state: S) => number | undefined;
+
+/** How the watch is driven (injected in tests; the real one is `setInterval`). */
+export interface WatchTimer {
+  /** Calls `tick` every `ms` until the returned function is called. */
+  every(ms: number, tick: () => void): () => void;
+}
+
+const intervalTimer: WatchTimer = {
+  every(ms, tick) {
+    const t = setInterval(tick, ms);
+    return () => clearInterval(t);
+  },
+};
+
+export interface DeadlineWatch {
+  /** Stops asking; resolves once no call is in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A service's own deadlines, which consensus does not know (a reward period's close, an evaluation
+ * period's settlement): consensus's timer records idle blocks in runs (BLOCK_RUN_MAX), so without
+ * this a reaction due at a height would fire only once a run went past it, up to BLOCK_RUN_MAX − 1
+ * blocks late. Every `everyMs`, while `next(state)` is a height above the height the service's log
+ * holds, asks consensus to record its counted blocks once the count reaches it (RecordCountedBlocks
+ * with at_least = that height): consensus answers at once, recording nothing, until its count
+ * reaches the deadline, then records the run; the service's reaction then fires from its inbox, as
+ * for any block. So an idle stretch costs each log one run per deadline, whatever BLOCK_RUN_MAX.
+ *
+ * At most one call in flight (a tick meanwhile is skipped). Never throws: a failing source (consensus
+ * unreachable) warns once per outage and is asked again at the next tick; a failing `next` too.
+ */
+export function deadlineWatch<S extends { readonly height: number }>(
+  source: HeightSource,
+  runtime: Pick<Runtime<S>, 'state'>,
+  next: DeadlineOf<S>,
+  opts: { readonly everyMs: number; readonly log: Logger; readonly timer?: WatchTimer },
+): DeadlineWatch {
+  const { everyMs, log, timer = intervalTimer } = opts;
+  let inFlight: Promise<void> | undefined;
+  /** Consensus unreachable (or `next` failing) since the last warning. */
+  let down = false;
+  let stopped = false;
+  const failed = (what: string, e: unknown): void => {
+    if (!down)
+      log.warn(`deadline watch: ${what}; asked again next time (a reaction due at a height may fire up to BLOCK_RUN_MAX − 1 blocks late)`, {
+        error: (e as Error).message,
+      });
+    down = true;
+  };
+  const tick = (): void => {
+    if (stopped || inFlight) return;
+    let deadline: number | undefined;
+    try {
+      const s = runtime.state();
+      deadline = next(s);
+      if (deadline === undefined || deadline <= s.height) return;
+    } catch (e) {
+      failed('reading the next deadline failed', e);
+      return;
+    }
+    const asked = deadline;
+    inFlight = (async () => {
+      try {
+        await source(asked);
+        if (down) log.info('deadline watch: consensus answers again');
+        down = false;
+      } catch (e) {
+        failed('consensus unreachable', e);
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+  };
+  const cancel = timer.every(everyMs, tick);
+  return {
+    async stop() {
+      stopped = true;
+      cancel();
+      await inFlight;
+    },
+  };
+}
+
+/**
+ * BLOCK_TIME_MS as a deadline watch reads it: `manual` (blocks only by command: nothing to watch),
+ * milliseconds (10 to 3600000: polled once per block time, as often as the count can move), or unset
+ * (DEADLINE_POLL_MS: a standalone service that is not told the block time polls every second).
+ */
+export function deadlinePollMsFrom(env: Env): number | 'manual' {
+  const v = env.optional('BLOCK_TIME_MS');
+  if (v === undefined) return DEADLINE_POLL_MS;
+  if (v === 'manual') return 'manual';
+  if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) throw new ConfigError('BLOCK_TIME_MS', '`manual` or milliseconds from 10 to 3600000', v);
+  return Number(v);
+}
+
+/**
+ * The service's deadline watch: in process (embedded), over CONSENSUS_ADDRESS (standalone, as its
+ * height sync), or none (no CONSENSUS_ADDRESS, or manual blocks: `everyMs` undefined). Polled every
+ * BLOCK_TIME_MS (`deadlinePollMsFrom`). Its stop closes its gRPC clients.
+ */
+export function deadlineWatchFrom<S extends { readonly height: number }>(
+  ctx: Parameters<typeof recordCountedBlocksFrom>[0],
+  runtime: Pick<Runtime<S>, 'state'>,
+  next: DeadlineOf<S>,
+  log: Logger,
+): DeadlineWatch & { readonly everyMs: number | undefined } {
+  const poll = deadlinePollMsFrom(ctx.env);
+  const source = poll === 'manual' ? undefined : recordCountedBlocksFrom(ctx);
+  if (source === undefined || poll === 'manual') return { everyMs: undefined, stop: async () => {} };
+  const watch = deadlineWatch(source, runtime, next, { everyMs: poll, log });
+  return {
+    everyMs: poll,
+    async stop() {
+      await watch.stop();
+      source.close?.();
+    },
+  };
+}

@@ -145,7 +145,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
         clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax, ...opts });
         const running = clock;
         // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
-        if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async () => (await running.recordCounted()).height;
+        if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async (atLeast) => (await running.recordCounted(atLeast)).height;
         const validator = startValidator(runtime, v.key, v.validators, log, v.attestationWindow);
         // The decided-rounds projection kept near the log's end, so a query folds only the last moments.
         const projection = followDecided(runtime, decidedRounds(runtime.store), log);

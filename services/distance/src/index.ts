@@ -4,6 +4,8 @@ import {
   channelCredentials,
   clientTlsFrom,
   consensusAddressFrom,
+  deadlinePollMsFrom,
+  deadlineWatchFrom,
   eventSourcedService,
   heightSyncFrom,
   type Env,
@@ -14,6 +16,7 @@ import { paramsFrom, registryAddressFrom, serviceKeyFrom } from './app/config.js
 import { grpcLedger, type Ledger } from './app/ledger.js';
 import { startReactions } from './app/reactions.js';
 import { requests } from './app/requests.js';
+import { nextDeadline } from './domain/deadlines.js';
 import { decide, distanceDecider } from './domain/decider.js';
 
 export { distanceDecider } from './domain/decider.js';
@@ -37,6 +40,7 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
     clientTlsFrom(env);
     consensusAddressFrom(env);
     redriveMsFrom(env);
+    deadlinePollMsFrom(env);
   },
   async create(ctx) {
     const log = ctx.log.child({ service: 'distance' });
@@ -61,7 +65,17 @@ export const distanceModuleWith = (ledgerOverride?: Ledger): ServiceModule => ({
         reqs = requests(runtime, params, ledger, log);
         return [distanceGrpc(runtime, params, reqs, log, heights)];
       },
-      reactions: (runtime) => startReactions(runtime, params, reqs!, log, redriveMsFrom(ctx.env)),
+      reactions: (runtime) => {
+        const reactions = startReactions(runtime, params, reqs!, log, redriveMsFrom(ctx.env));
+        // A pool's evaluation period begins and ends at heights consensus does not know: asked for when the count reaches them.
+        const deadlines = deadlineWatchFrom(ctx, runtime, nextDeadline, log);
+        return {
+          async stop() {
+            await deadlines.stop();
+            await reactions.stop();
+          },
+        };
+      },
     });
     return {
       grpc: service.grpc,

@@ -10,9 +10,12 @@ import {
   type ServiceModule,
   heightSyncFrom,
   consensusAddressFrom,
+  deadlinePollMsFrom,
+  deadlineWatchFrom,
 } from '@ewx/platform';
 import { registryGrpc } from './api/grpc.js';
 import { startReactions } from './app/reactions.js';
+import { nextDeadline } from './domain/deadlines.js';
 import { registryDecider, type RegistryPolicy } from './domain/decider.js';
 
 export { registryDecider, decide, streamOf } from './domain/decider.js';
@@ -47,6 +50,7 @@ export const registryModule: ServiceModule = {
   validateConfig(env, { admin, mode }) {
     policyFrom(env, admin, mode);
     consensusAddressFrom(env);
+    deadlinePollMsFrom(env);
   },
   async create(ctx) {
     const policy = policyFrom(ctx.env, ctx.admin, ctx.mode);
@@ -61,7 +65,17 @@ export const registryModule: ServiceModule = {
         distance: [PUBLISHED.distance.EvaluationSettled],
       },
       grpc: (runtime) => [registryGrpc(runtime, policy, log, heights)],
-      reactions: (runtime) => startReactions(runtime, policy, log),
+      reactions: (runtime) => {
+        const reactions = startReactions(runtime, policy, log);
+        // A stake's release and a retiring group's removal fall due at a period's first block, which consensus does not know.
+        const deadlines = deadlineWatchFrom(ctx, runtime, nextDeadline, log);
+        return {
+          async stop() {
+            await deadlines.stop();
+            await reactions.stop();
+          },
+        };
+      },
       // ewx_group_budget_remaining{group}: what each group not removed still has reserved for rewards.
       gauges: (runtime) => ({
         *budgets() {

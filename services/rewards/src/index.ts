@@ -3,6 +3,8 @@ import {
   BLOCKS_PRODUCED,
   PUBLISHED,
   consensusAddressFrom,
+  deadlinePollMsFrom,
+  deadlineWatchFrom,
   eventSourcedService,
   heightSyncFrom,
   type Env,
@@ -11,6 +13,7 @@ import {
 import { rewardsGrpc } from './api/grpc.js';
 import { KEPT_ROWS, periodArchive } from './app/archive.js';
 import { startPeriodReactions, type PeriodSettings } from './app/periods.js';
+import { nextDeadline } from './domain/deadlines.js';
 import { rewardsDecider } from './domain/decider.js';
 
 export { rewardsDecider } from './domain/decider.js';
@@ -62,6 +65,7 @@ export const rewardsModule: ServiceModule = {
     periodSettingsFrom(env);
     keptRowsFrom(env);
     consensusAddressFrom(env);
+    deadlinePollMsFrom(env);
   },
   async create(ctx) {
     const settings = periodSettingsFrom(ctx.env);
@@ -73,7 +77,17 @@ export const rewardsModule: ServiceModule = {
       stateVersion: REWARDS_STATE_VERSION,
       inbox: REWARDS_INBOX,
       grpc: (runtime) => [rewardsGrpc(runtime, ctx.admin, settings, log, periodArchive(runtime.store, keptRowsFrom(ctx.env)), heights)],
-      reactions: (runtime) => startPeriodReactions(runtime, settings, log),
+      reactions: (runtime) => {
+        const periods = startPeriodReactions(runtime, settings, log);
+        // Each period's close is a deadline consensus does not know: asked for when the count reaches it (@ewx/platform deadlineWatch).
+        const deadlines = deadlineWatchFrom(ctx, runtime, (s) => nextDeadline(s, settings.settlementDelay), log);
+        return {
+          async stop() {
+            await deadlines.stop();
+            await periods.stop();
+          },
+        };
+      },
     });
     return {
       ...service,

@@ -28,6 +28,7 @@ import {
   type GetSettlementRequest,
   type GetVoteMetadataRequest,
   type GetVoteProofRequest,
+  type RecordCountedBlocksRequest,
   type Tally as TallyMsg,
   TallyOutcome,
 } from '@ewx/proto/consensus';
@@ -147,9 +148,12 @@ const tallyMsg = (t: Tally): TallyMsg => ({
  * height — the network's with manual blocks (`producing`), possibly behind for an observer.
  */
 export const recordCountedOf =
-  (clock: () => BlockClock | undefined, runtime: Runtime<ConsensusState>, manual: boolean) => async (): Promise<CountedRecord & { producing: boolean }> => {
+  (clock: () => BlockClock | undefined, runtime: Runtime<ConsensusState>, manual: boolean) =>
+  async (atLeast = 0): Promise<CountedRecord & { producing: boolean }> => {
     const c = clock();
-    return c ? { ...(await c.recordCounted()), producing: c.producing() } : { height: runtime.state().height, recorded: 0, producing: manual };
+    if (c) return { ...(await c.recordCounted(atLeast)), producing: c.producing() };
+    const height = runtime.state().height;
+    return { height, recorded: 0, producing: manual, counted: height };
   };
 
 /**
@@ -167,7 +171,7 @@ export function consensusGrpc(
   manual: boolean,
   log: Logger,
   settleWait: SettleWait = {},
-  recordCounted: () => Promise<CountedRecord & { producing: boolean }> = recordCountedOf(() => undefined, runtime, manual),
+  recordCounted: (atLeast?: number) => Promise<CountedRecord & { producing: boolean }> = recordCountedOf(() => undefined, runtime, manual),
   projection: DecidedRounds = decidedRounds(runtime.store),
   metadata: VoteMetadataRows = voteMetadataRows(runtime.store),
   counted: () => number | undefined = () => undefined,
@@ -216,9 +220,10 @@ export function consensusGrpc(
         return { height: BigInt(runtime.state().height) };
       }),
       // Unsigned and harmless: only blocks whose time has passed are recorded, none when none is counted.
-      recordCountedBlocks: unary(M + 'RecordCountedBlocks', log, async () => {
-        const r = await recordCounted();
-        return { height: BigInt(r.height), recorded: BigInt(r.recorded), producing: r.producing };
+      // at_least: a service's own deadline (nothing is recorded while the count is below it).
+      recordCountedBlocks: unary(M + 'RecordCountedBlocks', log, async (req: RecordCountedBlocksRequest) => {
+        const r = await recordCounted(Number(req.atLeast));
+        return { height: BigInt(r.height), recorded: BigInt(r.recorded), producing: r.producing, counted: BigInt(r.counted) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {
         nameField('group', req.group);

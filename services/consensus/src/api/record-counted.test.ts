@@ -163,7 +163,7 @@ describe('height sync over a list of validators (CONSENSUS_ADDRESS in place orde
     await both(3);
     assert.equal(primary.counted(), 15);
     const reversed = validatorsRecordCountedBlocks([addrB, addrA]);
-    assert.deepEqual(await reversed(), { height: 15, producing: true });
+    assert.deepEqual(await reversed(), { height: 15, producing: true, counted: 15 });
     assert.deepEqual(await runs(), ['1..10', '11..12', '13..15'], 'the standby recorded nothing, the producer its 3 counted blocks');
     await both(2);
     await heightSync(reversed, log).sync(svc);
@@ -199,6 +199,18 @@ describe('height sync over a list of validators (CONSENSUS_ADDRESS in place orde
     assert.deepEqual((await runs()).slice(4), ['18..57', '58..60']);
     assert.ok(log.infos.includes('height sync: a validator produces again'));
     assert.equal(log.warnings.length, 1);
+    source.close();
+  });
+
+  test('at_least over gRPC: below the count nothing is recorded and the answer says how far the count is; at it, the run', async () => {
+    const source = validatorsRecordCountedBlocks([addrA, addrB]);
+    await tickTimes(cb, standby, 3);
+    assert.equal(standby.counted(), 63);
+    assert.deepEqual(await source(65), { height: 60, producing: true, counted: 63 });
+    assert.deepEqual((await runs()).slice(4), ['18..57', '58..60'], 'nothing recorded below at_least');
+    await tickTimes(cb, standby, 2);
+    assert.deepEqual(await source(65), { height: 65, producing: true, counted: 65 });
+    assert.deepEqual((await runs()).slice(4), ['18..57', '58..60', '61..65']);
     source.close();
   });
 });

@@ -196,10 +196,10 @@ describe('the block timer records runs, not one event per tick', () => {
     const ticks = (n: number) => tickTimes(clock, timer, n);
     await ticks(7);
     assert.deepEqual(await blockRuns(rt), [], 'idle: seven blocks counted, none recorded yet (BLOCK_RUN_MAX 10)');
-    assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 7 });
+    assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 7, counted: 7 });
     assert.deepEqual(await blockRuns(rt), ['1..7'], 'one run: the wall-clock height is recorded');
     const events = (await rt.store.readAll(START, 1000)).length;
-    assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 0 }, 'asked again: nothing counted');
+    assert.deepEqual(await timer.recordCounted(), { height: 7, recorded: 0, counted: 7 }, 'asked again: nothing counted');
     assert.equal((await rt.store.readAll(START, 1000)).length, events, 'no event when nothing is counted');
     // The timer goes on from there: the next run is due 10 blocks after the recorded height.
     await ticks(9);
@@ -215,14 +215,46 @@ describe('the block timer records runs, not one event per tick', () => {
     assert.equal(timer.counted(), 23);
     assert.deepEqual(
       await timer.recordCounted(),
-      { height: 20, recorded: 0 },
+      { height: 20, recorded: 0, counted: 23 },
       'past an undecided ended round: answered at once, the blocks follow its outcome',
     );
     await rt.execute('solution:s1', () => [roundUnresolved('r1')]);
     await timer.idle();
     assert.deepEqual((await blockRuns(rt)).slice(2), ['18', '19..20', '21..23']);
     await timer.stop();
-    assert.deepEqual(await timer.recordCounted(), { height: 23, recorded: 0 }, 'stopped: nothing more');
+    assert.deepEqual(await timer.recordCounted(), { height: 23, recorded: 0, counted: 23 }, 'stopped: nothing more');
+    await rt.stop();
+    await db.close();
+  });
+
+  test('RecordCountedBlocks with at_least (a service deadline): nothing recorded while the count is below it; at or past it, the whole count; nothing once recorded', async () => {
+    const db = await openPglite();
+    const rt = createRuntime('consensus', await pgliteEventStore('timeratleast', db), consensusDecider, silentLogger);
+    await rt.start();
+    const clock = manualScheduler();
+    const timer = startBlockClock(rt, 40, silentLogger, 0, { runMax: 1000, scheduler: clock });
+    const ticks = (n: number) => tickTimes(clock, timer, n);
+    await ticks(19);
+    const events = (await rt.store.readAll(START, 1000)).length;
+    // A reward period closes at 20: the count is at 19, so nothing is recorded and the answer says how far the count is.
+    assert.deepEqual(await timer.recordCounted(20), { height: 0, recorded: 0, counted: 19 });
+    assert.equal((await rt.store.readAll(START, 1000)).length, events, 'below the deadline: no event');
+    await ticks(1);
+    assert.deepEqual(await blockRuns(rt), [], 'BLOCK_RUN_MAX 1000: the timer alone records nothing');
+    assert.deepEqual(await timer.recordCounted(20), { height: 20, recorded: 20, counted: 20 }, 'at the deadline: one run up to it');
+    assert.deepEqual(await blockRuns(rt), ['1..20']);
+    // Past the deadline (the watch asked late): the whole count, as without at_least.
+    await ticks(7);
+    assert.deepEqual(await timer.recordCounted(25), { height: 27, recorded: 7, counted: 27 });
+    // The recorded height already reached it (another service asked first, or this one's inbox lags): nothing.
+    await ticks(2);
+    assert.deepEqual(await timer.recordCounted(27), { height: 27, recorded: 0, counted: 29 });
+    assert.deepEqual(await timer.recordCounted(26), { height: 27, recorded: 0, counted: 29 });
+    assert.deepEqual(await blockRuns(rt), ['1..20', '21..27']);
+    // at_least 0 is today's ask: whatever is counted.
+    assert.deepEqual(await timer.recordCounted(0), { height: 29, recorded: 2, counted: 29 });
+    assert.deepEqual(await blockRuns(rt), ['1..20', '21..27', '28..29']);
+    await timer.stop();
     await rt.stop();
     await db.close();
   });
@@ -234,7 +266,8 @@ describe('the block timer records runs, not one event per tick', () => {
     const clock = manualScheduler();
     const standby = startBlockClock(rt, 40, silentLogger, 1, { runMax: 10, scheduler: clock });
     await tickTimes(clock, standby, 5);
-    assert.deepEqual(await standby.recordCounted(), { height: 0, recorded: 0 });
+    assert.deepEqual(await standby.recordCounted(), { height: 0, recorded: 0, counted: 0 });
+    assert.deepEqual(await standby.recordCounted(3), { height: 0, recorded: 0, counted: 0 }, 'with at_least too');
     assert.deepEqual(await blockRuns(rt), []);
     await standby.stop();
     await rt.stop();

@@ -35,8 +35,11 @@ export interface BlockClock {
    * the recorded height and how many blocks this call recorded. Nothing is recorded when nothing is
    * counted beyond the recorded height (no event), by a standby or after the stop, and past the end
    * of a round that ended undecided: those blocks follow its outcome (the timer records them then).
+   * `atLeast` > 0 (a service's own deadline, at_least): while the count is below it, nothing is
+   * recorded and the answer comes at once; once the recorded height reached it, nothing is needed
+   * (nothing recorded either: a service whose inbox lags asks again for the same deadline).
    */
-  recordCounted(): Promise<CountedRecord>;
+  recordCounted(atLeast?: number): Promise<CountedRecord>;
   /**
    * Whether this clock records the blocks now: the producer (rank 0) until its stop, or a standby
    * that took over (until another producer's block shows up). A service asking RecordCountedBlocks
@@ -48,8 +51,10 @@ export interface BlockClock {
 export interface CountedRecord {
   /** The recorded height afterwards. */
   readonly height: number;
-  /** Blocks this call recorded (0: none were counted, or they wait for an ended round). */
+  /** Blocks this call recorded (0: none were counted, they wait for an ended round, or the count is below `atLeast`). */
   readonly recorded: number;
+  /** The height counted in memory when the call answered (the wall-clock height; `height` when nothing waits). */
+  readonly counted: number;
 }
 
 /**
@@ -181,9 +186,11 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
     counted: () => Math.max(target, runtime.state().height),
     producing: () => !stopped && (rank === 0 || tookOver),
     idle: () => running,
-    async recordCounted() {
+    async recordCounted(atLeast = 0) {
       const before = runtime.state().height;
-      if (stopped || (rank > 0 && !tookOver) || target <= before || waiting) return { height: before, recorded: 0 };
+      const counted = Math.max(target, before);
+      const early = atLeast > 0 && (counted < atLeast || before >= atLeast);
+      if (early || stopped || (rank > 0 && !tookOver) || target <= before || waiting) return { height: before, recorded: 0, counted };
       // Until the recording is done, or it waits for an ended round's outcome (the blocks after it follow the outcome).
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -196,7 +203,7 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
         void running.then(done);
       });
       const height = runtime.state().height;
-      return { height, recorded: height - before };
+      return { height, recorded: height - before, counted: Math.max(target, height) };
     },
   };
 }

@@ -71,6 +71,12 @@ export function tallyOutcomeToJSON(object: TallyOutcome): string {
 }
 
 export interface RecordCountedBlocksRequest {
+  /**
+   * Record only once the count has reached this height: below it, nothing is recorded and the call
+   * answers at once (`counted` says how far the count is); at or above it, or when the recorded
+   * height already reached it, as without it. 0 (unset): record whatever is counted.
+   */
+  atLeast: bigint;
 }
 
 export interface RecordCountedBlocksResponse {
@@ -85,6 +91,11 @@ export interface RecordCountedBlocksResponse {
    * (CONSENSUS_ADDRESS lists them in place order).
    */
   producing: boolean;
+  /**
+   * The height counted in memory by this validator's timer (the wall-clock height); equal to height
+   * when nothing waits to be recorded (and when no timer counts: manual blocks, a standby, an observer).
+   */
+  counted: bigint;
 }
 
 export interface ProduceBlocksRequest {
@@ -250,11 +261,17 @@ export interface Network {
 }
 
 function createBaseRecordCountedBlocksRequest(): RecordCountedBlocksRequest {
-  return {};
+  return { atLeast: 0n };
 }
 
 export const RecordCountedBlocksRequest: MessageFns<RecordCountedBlocksRequest> = {
-  encode(_: RecordCountedBlocksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: RecordCountedBlocksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.atLeast !== 0n) {
+      if (BigInt.asUintN(64, message.atLeast) !== message.atLeast) {
+        throw new globalThis.Error("value provided for field message.atLeast of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.atLeast);
+    }
     return writer;
   },
 
@@ -271,6 +288,14 @@ export const RecordCountedBlocksRequest: MessageFns<RecordCountedBlocksRequest> 
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.atLeast = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -283,26 +308,32 @@ export const RecordCountedBlocksRequest: MessageFns<RecordCountedBlocksRequest> 
     }
   },
 
-  fromJSON(_: any): RecordCountedBlocksRequest {
-    return {};
+  fromJSON(object: any): RecordCountedBlocksRequest {
+    return {
+      atLeast: isSet(object.atLeast) ? BigInt(object.atLeast) : isSet(object.at_least) ? BigInt(object.at_least) : 0n,
+    };
   },
 
-  toJSON(_: RecordCountedBlocksRequest): unknown {
+  toJSON(message: RecordCountedBlocksRequest): unknown {
     const obj: any = {};
+    if (message.atLeast !== 0n) {
+      obj.atLeast = message.atLeast.toString();
+    }
     return obj;
   },
 
   create(base?: DeepPartial<RecordCountedBlocksRequest>): RecordCountedBlocksRequest {
     return RecordCountedBlocksRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<RecordCountedBlocksRequest>): RecordCountedBlocksRequest {
+  fromPartial(object: DeepPartial<RecordCountedBlocksRequest>): RecordCountedBlocksRequest {
     const message = createBaseRecordCountedBlocksRequest();
+    message.atLeast = (object.atLeast !== undefined && object.atLeast !== null) ? BigInt(object.atLeast) : 0n;
     return message;
   },
 };
 
 function createBaseRecordCountedBlocksResponse(): RecordCountedBlocksResponse {
-  return { height: 0n, recorded: 0n, producing: false };
+  return { height: 0n, recorded: 0n, producing: false, counted: 0n };
 }
 
 export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse> = {
@@ -321,6 +352,12 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
     }
     if (message.producing !== false) {
       writer.uint32(24).bool(message.producing);
+    }
+    if (message.counted !== 0n) {
+      if (BigInt.asUintN(64, message.counted) !== message.counted) {
+        throw new globalThis.Error("value provided for field message.counted of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.counted);
     }
     return writer;
   },
@@ -362,6 +399,14 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
             message.producing = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.counted = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -379,6 +424,7 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
       height: isSet(object.height) ? BigInt(object.height) : 0n,
       recorded: isSet(object.recorded) ? BigInt(object.recorded) : 0n,
       producing: isSet(object.producing) ? globalThis.Boolean(object.producing) : false,
+      counted: isSet(object.counted) ? BigInt(object.counted) : 0n,
     };
   },
 
@@ -393,6 +439,9 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
     if (message.producing !== false) {
       obj.producing = message.producing;
     }
+    if (message.counted !== 0n) {
+      obj.counted = message.counted.toString();
+    }
     return obj;
   },
 
@@ -404,6 +453,7 @@ export const RecordCountedBlocksResponse: MessageFns<RecordCountedBlocksResponse
     message.height = (object.height !== undefined && object.height !== null) ? BigInt(object.height) : 0n;
     message.recorded = (object.recorded !== undefined && object.recorded !== null) ? BigInt(object.recorded) : 0n;
     message.producing = object.producing ?? false;
+    message.counted = (object.counted !== undefined && object.counted !== null) ? BigInt(object.counted) : 0n;
     return message;
   },
 };
@@ -2435,6 +2485,8 @@ export const ConsensusService = {
    * whose time has passed, nothing when none is counted (manual blocks, a standby, an observer),
    * so calling it again changes nothing. Services call it before deciding a command that reads the
    * current height (StartRound, Subscribe, ...), then wait until their inbox holds that height.
+   * With at_least, a service asks for a run at one of its own deadlines (a reward period's close,
+   * an evaluation period's settlement): nothing is recorded until the count reaches that height.
    */
   recordCountedBlocks: {
     path: "/ewx.v1.Consensus/RecordCountedBlocks" as const,
@@ -2471,6 +2523,8 @@ export interface ConsensusServer extends UntypedServiceImplementation {
    * whose time has passed, nothing when none is counted (manual blocks, a standby, an observer),
    * so calling it again changes nothing. Services call it before deciding a command that reads the
    * current height (StartRound, Subscribe, ...), then wait until their inbox holds that height.
+   * With at_least, a service asks for a run at one of its own deadlines (a reward period's close,
+   * an evaluation period's settlement): nothing is recorded until the count reaches that height.
    */
   recordCountedBlocks: handleUnaryCall<RecordCountedBlocksRequest, RecordCountedBlocksResponse>;
 }
@@ -2596,6 +2650,8 @@ export interface ConsensusClient extends Client {
    * whose time has passed, nothing when none is counted (manual blocks, a standby, an observer),
    * so calling it again changes nothing. Services call it before deciding a command that reads the
    * current height (StartRound, Subscribe, ...), then wait until their inbox holds that height.
+   * With at_least, a service asks for a run at one of its own deadlines (a reward period's close,
+   * an evaluation period's settlement): nothing is recorded until the count reaches that height.
    */
   recordCountedBlocks(
     request: RecordCountedBlocksRequest,
