@@ -201,7 +201,16 @@ export interface HeightOptions extends WaitOptions {
   readonly onProgress?: (statuses: Record<ServiceName, ServiceStatus>) => void;
 }
 
-/** Waits until every service has recorded block `height`; returns their statuses. */
+/** How often `untilHeight` asks consensus to record the blocks it counted (RecordCountedBlocks). */
+export const RECORD_COUNTED_EVERY_MS = 500;
+
+/**
+ * Waits until every service has recorded block `height`; returns their statuses. With a timed clock,
+ * idle blocks are counted by consensus's producer and recorded only when a decision needs them
+ * (docs/SCALING.md, "The clock"): meanwhile it asks the producer every `RECORD_COUNTED_EVERY_MS` to
+ * record its count once it reaches `height` (RecordCountedBlocks with at_least: nothing is recorded
+ * before), so the wait ends when the wall clock reaches the height, not at the next run.
+ */
 export async function untilHeight(ewx: Ewx, height: bigint | number, options: HeightOptions = {}): Promise<Record<ServiceName, ServiceStatus>> {
   const h = BigInt(height);
   const changes =
@@ -210,16 +219,47 @@ export async function untilHeight(ewx: Ewx, height: bigint | number, options: He
       ewx,
       SERVICE_NAMES.map((service) => ({ service, types: BLOCK_EVENTS, includeInputs: true })),
     );
-  return changes.until(
-    `every service at height ${h}`,
-    async () => {
-      const all = await Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({})));
-      const statuses = Object.fromEntries(SERVICE_NAMES.map((n, i) => [n, all[i]!])) as Record<ServiceName, ServiceStatus>;
-      options.onProgress?.(statuses);
-      return all.every((s) => s.height >= h) ? statuses : undefined;
-    },
-    options,
-  );
+  const stop = new AbortController();
+  const asking = askRecorded(ewx, h, stop.signal);
+  try {
+    return await changes.until(
+      `every service at height ${h}`,
+      async () => {
+        const all = await Promise.all(SERVICE_NAMES.map((n) => ewx[n].getStatus({})));
+        const statuses = Object.fromEntries(SERVICE_NAMES.map((n, i) => [n, all[i]!])) as Record<ServiceName, ServiceStatus>;
+        options.onProgress?.(statuses);
+        return all.every((s) => s.height >= h) ? statuses : undefined;
+      },
+      options,
+    );
+  } finally {
+    stop.abort();
+    await asking;
+  }
+}
+
+/**
+ * Asks consensus to record its counted blocks once they reach `h`, until consensus's recorded height
+ * reaches it or `signal` aborts. Never fails: an error (consensus restarting, a standby) is asked
+ * again at the next turn; a server without RecordCountedBlocks (UNIMPLEMENTED) is not asked again.
+ */
+async function askRecorded(ewx: Ewx, h: bigint, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      if ((await ewx.consensus.recordCountedBlocks({ atLeast: h }, { deadlineMs: 2_000 })).height >= h) return;
+    } catch (e) {
+      if (EwxCallError.is(e) && e.code === grpcStatus.UNIMPLEMENTED) return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, RECORD_COUNTED_EVERY_MS);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
 }
 
 const FINAL_ROUND = new Set([RoundState.ROUND_STATE_SETTLED, RoundState.ROUND_STATE_UNRESOLVED]);
