@@ -107,14 +107,6 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
     const runMax = blockRunMaxFrom(ctx.env, ctx.mode);
     const v = validatorsFrom(ctx.env);
     const log = ctx.log.child({ service: 'consensus' });
-    const period = ctx.env.optional('REWARD_PERIOD_BLOCKS');
-    if (blockTime !== 'manual' && period !== undefined && /^\d+$/.test(period) && Number(period) <= runMax) {
-      // Recorded heights would then always fall at the same place of a period while idle (e.g. its last block, where no round can start).
-      log.warn('BLOCK_RUN_MAX is not below REWARD_PERIOD_BLOCKS: while idle, heights are recorded once per period or less; use a smaller BLOCK_RUN_MAX', {
-        BLOCK_RUN_MAX: runMax,
-        REWARD_PERIOD_BLOCKS: Number(period),
-      });
-    }
     log.info('validator configuration', {
       validator: v.key?.address ?? '(none: observer)',
       validators: v.validators.length,
