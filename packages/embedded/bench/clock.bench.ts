@@ -9,10 +9,11 @@
  *   - events an idle reward period adds to each log, for two period lengths (a fresh system each,
  *     REWARD_PERIOD_BLOCKS = L): must not depend on L;
  *   - memory after those blocks, and restart time (SIGTERM → SERVING) with the log length replayed;
- *   - with the timed clock (BLOCK_TIME_MS = CLOCK_BENCH_BLOCK_MS, no group, nothing but the clock):
- *     events per idle reward period per log for each length in CLOCK_BENCH_TIMED_PERIODS, at the
- *     embedded default BLOCK_RUN_MAX (half the period, at most 100) and at BLOCK_RUN_MAX = 1 (the
- *     baseline: an event per block) in the same run, a fresh system each.
+ *   - with the timed clock (BLOCK_TIME_MS = CLOCK_BENCH_BLOCK_MS, one group without operators, whose
+ *     periods close idle): events per idle reward period per log for each length in
+ *     CLOCK_BENCH_TIMED_PERIODS, at BLOCK_RUN_MAX = 1 (the baseline: an event per block), at the
+ *     embedded default (half the period, at most 100) and at 1,000,000 (runs only at the services'
+ *     deadlines: must not depend on the length) in the same run, a fresh system each.
  * Also: single-event appends per second to an in-memory PGlite event store in this (bench) process —
  * what the store alone does, without deciders, inbox or relay.
  *
@@ -27,6 +28,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { keyPairFromSeed, nonceCounter, pgliteEventStore, signCommand } from '@ewx/platform';
+import { connect, counterNonces, generateKeyPair, keySigner } from '@ewx/client';
 import { freePort, healthStatus, insecureClient, isServing, REPO_ROOT, rpc, waitFor } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { DistanceClient } from '@ewx/proto/distance';
@@ -109,8 +111,10 @@ const stopChild = async (): Promise<void> => {
 
 /**
  * Idle reward periods with the timed clock: a fresh system (REWARD_PERIOD_BLOCKS = L, timed blocks,
- * BLOCK_RUN_MAX as given or the default), the events each log gained between two heights every
- * service recorded, from period 2 on, scaled to one period (events × L / blocks between them).
+ * BLOCK_RUN_MAX as given or the default) with one group and no operator (each period closes, with its
+ * empty decision: rewards' deadline), the events each log gained while consensus's producer counted
+ * from the first block of period 2 to TIMED_COUNT periods later (GetStatus counted_height: the
+ * wall-clock height, whether or not it is recorded yet), scaled to one period.
  */
 async function timedIdle(length: number, runMax: number | undefined): Promise<Record<string, number> & { blocks: number; ms: number }> {
   dataDir = mkdtempSync(join(tmpdir(), 'ewx-clock-bench-'));
@@ -121,38 +125,77 @@ async function timedIdle(length: number, runMax: number | undefined): Promise<Re
     SNAPSHOT_EVERY: '0',
     ...(runMax === undefined ? {} : { BLOCK_RUN_MAX: String(runMax) }),
   });
-  /** The lowest height of the five (bigints: no Math.min). */
-  const min = async (): Promise<bigint> => {
-    const hs = await heights();
-    let m = hs[0]!;
-    for (const h of hs) if (h < m) m = h;
-    return m;
+  await registerIdleGroup();
+  const counted = async (): Promise<bigint> => {
+    const s = await rpc(consensus, 'getStatus', {});
+    return s.countedHeight > s.height ? s.countedHeight : s.height;
   };
-  const allFrom = (h: bigint) => waitFor(`every service at height ${h} or more`, async () => ((await min()) >= h ? true : undefined), 600_000, 5);
-  await allFrom(BigInt(2 * length));
-  const hA = await min();
+  const countedFrom = (h: bigint) => waitFor(`consensus counted ${h} blocks`, async () => ((await counted()) >= h ? true : undefined), 600_000, 5);
+  await countedFrom(BigInt(2 * length));
+  const hA = await counted();
   const before = await positions();
   const t = performance.now();
-  await allFrom(hA + BigInt(TIMED_COUNT * length));
+  await countedFrom(hA + BigInt(TIMED_COUNT * length));
   const ms = performance.now() - t;
-  const hB = await min();
   const after = await positions();
+  const hB = await counted();
   await stopChild();
   const blocks = Number(hB - hA);
   return { ...Object.fromEntries(SERVICES.map((s) => [s, +(((after[s]! - before[s]!) * length) / blocks).toFixed(1)])), blocks, ms: Math.round(ms) };
 }
+
+/** One group with no operator, through the admin key of the running system: rewards closes each of its periods. */
+async function registerIdleGroup(): Promise<void> {
+  const T = 10n ** 18n;
+  const admin = keyPairFromSeed(readFileSync(join(dataDir, 'admin.key'), 'utf8').trim());
+  const registrar = generateKeyPair();
+  const nonces = counterNonces();
+  const ewx = connect({ address, signer: keySigner(admin, nonces) });
+  try {
+    await ewx.registry.deposit({ account: registrar.address, amount: (1000n * T).toString() });
+    const R = ewx.withSigner(keySigner(registrar, nonces));
+    await R.registry.signUpRegistrar({ friendlyName: 'bench registrar', legalLocation: 'DE' });
+    await R.registry.registerGroup({
+      config: {
+        namespace: 'bench.idle',
+        info: 'bench',
+        minStake: T.toString(),
+        maxStake: (100n * T).toString(),
+        maxOperators: 10,
+        allowListEnabled: false,
+        startBlock: 0n,
+        subscriptionRewardPerBlock: T.toString(),
+        votingRewardPerBlock: T.toString(),
+        slaVotingThreshold: 50,
+        operationStartBlock: 1n,
+        operationEndBlock: 1_000_000n,
+        withdrawalDelay: 1,
+      },
+      budget: (500n * T).toString(),
+      allowList: [],
+    });
+  } finally {
+    ewx.close();
+  }
+}
+/** BLOCK_RUN_MAX far above any period: idle blocks are recorded only at the services' deadlines. */
+const DEADLINES_ONLY = 1_000_000;
 const timed: Record<string, unknown> = {};
 if (ONLY_TIMED) {
   for (const L of TIMED_PERIODS) {
-    note(`timed idle reward periods of ${L} blocks: BLOCK_RUN_MAX=1, then the default`);
+    note(`timed idle reward periods of ${L} blocks: BLOCK_RUN_MAX=1, the default, then ${DEADLINES_ONLY}`);
     const one = await timedIdle(L, 1);
     const loadOne = loadavg().map((x) => +x.toFixed(1));
     const dflt = await timedIdle(L, undefined);
+    const loadDefault = loadavg().map((x) => +x.toFixed(1));
+    const deadlines = await timedIdle(L, DEADLINES_ONLY);
     timed[`L=${L}`] = {
       'BLOCK_RUN_MAX=1': one,
       loadAfter1: loadOne,
       [`default (${Math.min(100, Math.floor(L / 2))})`]: dflt,
-      loadAfterDefault: loadavg().map((x) => +x.toFixed(1)),
+      loadAfterDefault: loadDefault,
+      [`BLOCK_RUN_MAX=${DEADLINES_ONLY} (deadlines only)`]: deadlines,
+      loadAfterDeadlinesOnly: loadavg().map((x) => +x.toFixed(1)),
     };
   }
   console.log(
@@ -280,8 +323,12 @@ for (const L of PERIODS) {
 const others = SERVICES.filter((s) => s !== 'consensus');
 const idleEqual = others.every((s) => PERIODS.every((L) => idle[`L=${L}`]![s] === idle[`L=${PERIODS[0]}`]![s]));
 for (const L of TIMED_PERIODS) {
-  note(`timed idle reward periods of ${L} blocks: BLOCK_RUN_MAX=1, then the default`);
-  timed[`L=${L}`] = { 'BLOCK_RUN_MAX=1': await timedIdle(L, 1), [`default (${Math.min(100, Math.floor(L / 2))})`]: await timedIdle(L, undefined) };
+  note(`timed idle reward periods of ${L} blocks: BLOCK_RUN_MAX=1, the default, then ${DEADLINES_ONLY}`);
+  timed[`L=${L}`] = {
+    'BLOCK_RUN_MAX=1': await timedIdle(L, 1),
+    [`default (${Math.min(100, Math.floor(L / 2))})`]: await timedIdle(L, undefined),
+    [`BLOCK_RUN_MAX=${DEADLINES_ONLY} (deadlines only)`]: await timedIdle(L, DEADLINES_ONLY),
+  };
 }
 
 const blocksPerSec = Math.round(BLOCKS / (allRecorded / 1000));
