@@ -128,6 +128,7 @@ async function timedIdle(length: number, runMax: number | undefined): Promise<Re
   await registerIdleGroup();
   const counted = async (): Promise<bigint> => {
     const s = await rpc(consensus, 'getStatus', {});
+    // biome-ignore lint/complexity/useMathMinMax: heights are bigint, which Math.max does not take
     return s.countedHeight > s.height ? s.countedHeight : s.height;
   };
   const countedFrom = (h: bigint) => waitFor(`consensus counted ${h} blocks`, async () => ((await counted()) >= h ? true : undefined), 600_000, 5);
