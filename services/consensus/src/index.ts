@@ -10,6 +10,7 @@ import {
   type ServiceModule,
 } from '@ewx/platform';
 import { consensusGrpc, recordCountedOf } from './api/grpc.js';
+import { clockBeatsOf, type ClockBeats } from './app/beats.js';
 import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { decidedRounds, followDecided } from './app/decided.js';
 import { followVoteMetadata, voteMetadataRows } from './app/metadata.js';
@@ -138,7 +139,20 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
         ),
       ],
       reactions: (runtime) => {
-        clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax, ...opts });
+        // Liveness outside the log when there is a standby to take over and the store has SQL (app/beats.ts).
+        let beats: ClockBeats | undefined;
+        if (blockTime !== 'manual' && v.rank >= 0 && v.validators.length > 1) {
+          const sql = clockBeatsOf(runtime.store);
+          beats = sql?.beats;
+          log.info('block clock liveness', {
+            liveness: sql ? `beats in ${sql.schema}.consensus_clock_beats` : 'blocks in the log (no SQL store)',
+            rank: v.rank,
+          });
+        }
+        clock =
+          blockTime === 'manual' || v.rank < 0
+            ? undefined
+            : startBlockClock(runtime, blockTime, log, v.rank, { runMax, beats, validator: v.key?.address, ...opts });
         const running = clock;
         // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
         if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async () => (await running.recordCounted()).height;
@@ -150,6 +164,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
           async stop() {
             if (ctx.inProcess) ctx.inProcess.recordCountedBlocks = undefined;
             await clock?.stop();
+            await beats?.close();
             await validator.stop();
             await projection.stop();
             await metadata.stop();
