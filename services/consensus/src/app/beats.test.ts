@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test';
 import {
   createRuntime,
   openPglite,
+  readEnv,
   pgliteEventStore,
   postgresEventStore,
   silentLogger,
@@ -14,6 +15,7 @@ import {
 } from '@ewx/platform';
 import { realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 import { consensusDecider, type ConsensusState } from '../domain/decider.js';
+import { beatTtlFrom } from '../index.js';
 import { clockBeatsOf, memoryClockBeats, sqlClockBeats, type ClockBeats } from './beats.js';
 import { startBlockClock, type BlockClock } from './clock.js';
 import { manualScheduler } from './testing.js';
@@ -255,6 +257,18 @@ describe('block clock with beats (liveness outside the log)', () => {
     assert.equal(ticks, (1 + 1) * 2 * 3);
     await net.close();
   });
+});
+
+test('CLOCK_BEAT_TTL_MS: unset, the default; else milliseconds of at least two beat intervals (a beat every max(BLOCK_TIME_MS, 250 ms))', () => {
+  assert.equal(beatTtlFrom(readEnv({}), 6000), undefined);
+  assert.equal(beatTtlFrom(readEnv({ CLOCK_BEAT_TTL_MS: '12000' }), 6000), 12_000);
+  assert.equal(beatTtlFrom(readEnv({ CLOCK_BEAT_TTL_MS: '520' }), 20), 520, '20 ms blocks beat every 13 ticks (260 ms)');
+  assert.throws(
+    () => beatTtlFrom(readEnv({ CLOCK_BEAT_TTL_MS: '11999' }), 6000),
+    /CLOCK_BEAT_TTL_MS: expected milliseconds from 12000 .* to 3600000, got "11999"/,
+  );
+  assert.throws(() => beatTtlFrom(readEnv({ CLOCK_BEAT_TTL_MS: '519' }), 20), /CLOCK_BEAT_TTL_MS: expected milliseconds from 520 /);
+  for (const bad of ['0', '-1', '1.5', '3600001', 'soon']) assert.throws(() => beatTtlFrom(readEnv({ CLOCK_BEAT_TTL_MS: bad }), 100), /CLOCK_BEAT_TTL_MS/);
 });
 
 describe('beats in SQL (consensus_clock_beats in the log schema): upsert per place, expiry by the database clock', () => {
