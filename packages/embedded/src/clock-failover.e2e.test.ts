@@ -90,7 +90,9 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
       VALIDATORS: validators.map((v) => v.address).join(','),
       LOG_LEVEL: 'warn',
     });
-    consensus = await Promise.all(validators.map((v, i) => startServiceProcess('consensus', i === 0 ? ports.c0 : ports.c1, { ...env, VALIDATOR_KEY: v.seed })));
+    consensus = await Promise.all(
+      validators.map((v, i) => startServiceProcess('consensus', i === 0 ? ports.c0 : ports.c1, { ...env, LOG_LEVEL: 'info', VALIDATOR_KEY: v.seed })),
+    );
     procs.push(...consensus);
     // In place order, as deploy/k8s lists consensus-0..3.
     registry = await startServiceProcess('registry', ports.registry, {
@@ -108,6 +110,11 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
     ewx?.close();
     standbyApi?.close();
     await Promise.all(procs.map((p) => p.stop()));
+  });
+
+  test('each validator logs its liveness at start: beats in the consensus log schema (PostgreSQL, a set of two)', () => {
+    for (const c of consensus)
+      assert.match(c.output(), /"msg":"block clock liveness","service":"consensus","liveness":"beats in [a-z0-9_]+\.consensus_clock_beats"/);
   });
 
   test('after an idle stretch a command decides at a height the producer records on demand', async () => {
