@@ -177,6 +177,25 @@ describe('block clock with beats (liveness outside the log)', () => {
     await net.close();
   });
 
+  test('standbys started together with no producer: place 1 takes over once past the grace (a TTL), place 2 does not', async () => {
+    const net = await network('beats_nobody');
+    const p1 = await net.validator(1);
+    const p2 = await net.validator(2);
+    const order = [p2, p1];
+    let ticks = 0;
+    while (!p1.clock.producing() && ticks < 100) {
+      await net.round(order);
+      ticks++;
+      assert.equal(p2.clock.producing(), false, `place 2 produces at tick ${ticks}`);
+    }
+    assert.equal(ticks, 3, 'the grace: a TTL (3 block times)');
+    for (let i = 0; i < 10; i++) {
+      await net.round(order);
+      assert.equal(p2.clock.producing(), false);
+    }
+    await net.close();
+  });
+
   test("a producer's clean stop beats `producing` false: the standby takes over at its next beat", async () => {
     const net = await network('beats_stop');
     const p0 = await net.validator(0);

@@ -136,7 +136,7 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   let recording = false;
-  /** A standby that found no block recorded for its threshold and produces (until another producer's block shows up). */
+  /** A standby that took over: no lower place beats `producing` (or, by the log rule, no block for its threshold); until one does (or another producer's block shows up). */
   let tookOver = false;
   let ownAppend = false;
   /** Ticks since the start. */
@@ -236,9 +236,10 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
       target = Math.max(target, view.counted);
       return;
     }
-    quietBeats = lowerProducing ? 0 : quietBeats + 1;
+    // Counted once past the grace, so places started together stay staggered.
+    quietBeats = lowerProducing || ticks < graceTicks ? 0 : quietBeats + 1;
     // Place k waits k beats: place 1 goes first, and its `producing` row stops place 2.
-    if (quietBeats < rank || ticks < graceTicks) return;
+    if (quietBeats < rank) return;
     tookOver = true;
     quietBeats = 0;
     const recorded = runtime.state().height;
