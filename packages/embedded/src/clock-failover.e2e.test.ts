@@ -10,11 +10,15 @@ import { freePort, realInfra, serviceEnv, startServiceProcess, uniqueNamespace, 
  * RegisterGroup (it records the registry's height) after an idle stretch is decided at a height
  * recorded on demand — above the registry's height before the call and below the next timed run —;
  * with the producer SIGKILLed it goes on with the recorded height until the standby takes over, and
- * then the sync follows the standby through the dead producer's address.
+ * then the sync follows the standby through the dead producer's address. The standby takes over by
+ * the validators' beats in PostgreSQL (CLOCK_BEAT_TTL_MS after the producer's last beat), not after
+ * (1 + 1) × 2 × BLOCK_RUN_MAX block times without a block in the log.
  */
 const { infra, skip } = await realInfra();
 const BLOCK_TIME_MS = 100;
 const RUN_MAX = 50;
+/** 80 block times: long enough for a command to find no producer after the kill, far below the old rule's 200. */
+const BEAT_TTL_MS = 8000;
 const T = 10n ** 18n;
 
 describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRESS lists both)', { skip, timeout: 300_000 }, () => {
@@ -81,11 +85,14 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
     const env = serviceEnv(infra!, ns, admin.address, {
       BLOCK_TIME_MS: String(BLOCK_TIME_MS),
       BLOCK_RUN_MAX: String(RUN_MAX),
+      CLOCK_BEAT_TTL_MS: String(BEAT_TTL_MS),
       REWARD_PERIOD_BLOCKS: '100000',
       VALIDATORS: validators.map((v) => v.address).join(','),
       LOG_LEVEL: 'warn',
     });
-    consensus = await Promise.all(validators.map((v, i) => startServiceProcess('consensus', i === 0 ? ports.c0 : ports.c1, { ...env, VALIDATOR_KEY: v.seed })));
+    consensus = await Promise.all(
+      validators.map((v, i) => startServiceProcess('consensus', i === 0 ? ports.c0 : ports.c1, { ...env, LOG_LEVEL: 'info', VALIDATOR_KEY: v.seed })),
+    );
     procs.push(...consensus);
     // In place order, as deploy/k8s lists consensus-0..3.
     registry = await startServiceProcess('registry', ports.registry, {
@@ -105,6 +112,11 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
     await Promise.all(procs.map((p) => p.stop()));
   });
 
+  test('each validator logs its liveness at start: beats in the consensus log schema (PostgreSQL, a set of two)', () => {
+    for (const c of consensus)
+      assert.match(c.output(), /"msg":"block clock liveness","service":"consensus","liveness":"beats in [a-z0-9_]+\.consensus_clock_beats"/);
+  });
+
   test('after an idle stretch a command decides at a height the producer records on demand', async () => {
     await nextRun('a timed run of the producer');
     await idle();
@@ -115,6 +127,7 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
   });
 
   test('the producer killed: the command goes on with the recorded height, then the sync follows the standby that took over', async () => {
+    const killedAt = Date.now();
     await consensus[0]!.kill();
     // Nothing can be recorded now until the standby takes over: wait until the registry holds the log's last block.
     const before = await waitFor(
@@ -134,9 +147,17 @@ describe('standalone block clock with a producer and a standby (CONSENSUS_ADDRES
       10_000,
       20,
     );
-    // (1 + 1) × 2 × RUN_MAX block times without a block: the standby records the blocks since the last one.
+    // The producer's beat expired (CLOCK_BEAT_TTL_MS): the standby records the dead producer's count and the ticks since its last beat.
     const taken = await nextRun('the standby took over');
-    assert.ok(taken >= before + 2 * RUN_MAX, `the standby's first run reaches ${taken}`);
+    const ms = Date.now() - killedAt;
+    const standby = consensus[1]!.output();
+    assert.match(standby, /no validator of a lower place beats as producing, this standby produces/, 'taken over by the beats');
+    assert.doesNotMatch(standby, /no block recorded for a while/, 'not by the blocks in the log');
+    // Heights count block times: the old rule's first run reached at least before + 2 × 2 × RUN_MAX; this one comes well before.
+    assert.ok(taken > before && taken < before + 2 * 2 * RUN_MAX, `the standby's first run reaches ${taken}: before ${before} + ${2 * 2 * RUN_MAX}`);
+    console.log(
+      `clock fail-over: the standby's first run reached ${taken} (${taken - before} blocks past the recorded height ${before}; the old rule: ≥ ${2 * 2 * RUN_MAX}), seen by the registry ${ms} ms after the kill (CLOCK_BEAT_TTL_MS ${BEAT_TTL_MS}, BLOCK_TIME_MS ${BLOCK_TIME_MS}, BLOCK_RUN_MAX ${RUN_MAX})`,
+    );
     await nextRun('a timed run of the standby');
     await idle();
     const before2 = await registryHeight();

@@ -10,7 +10,8 @@ import {
   type ServiceModule,
 } from '@ewx/platform';
 import { consensusGrpc, recordCountedOf } from './api/grpc.js';
-import { startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
+import { clockBeatsOf, type ClockBeats } from './app/beats.js';
+import { beatTiming, startBlockClock, type BlockClock, type Scheduler } from './app/clock.js';
 import { decidedRounds, followDecided } from './app/decided.js';
 import { followVoteMetadata, voteMetadataRows } from './app/metadata.js';
 import { startValidator } from './app/validator.js';
@@ -23,6 +24,25 @@ export function blockTimeFrom(env: Env): number | 'manual' {
   const v = env.optional('BLOCK_TIME_MS') ?? '6000';
   if (v === 'manual') return 'manual';
   if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) throw new ConfigError('BLOCK_TIME_MS', '`manual` or milliseconds from 10 to 3600000', v);
+  return Number(v);
+}
+
+/** The longest CLOCK_BEAT_TTL_MS (an hour). */
+export const MAX_BEAT_TTL_MS = 3_600_000;
+
+/**
+ * CLOCK_BEAT_TTL_MS: how long a validator's beat keeps its place alive (app/beats.ts; a set of more
+ * than one validator on PostgreSQL): a standby at place k takes over about this long plus k − 1 beat
+ * intervals after the validators before it stopped beating. Default (unset): max(3 block times,
+ * 1 s). At least two beat intervals (a beat every max(BLOCK_TIME_MS, 250 ms), rounded up to whole
+ * block times), so one late beat does not hand the blocks over.
+ */
+export function beatTtlFrom(env: Env, blockTime: number | 'manual'): number | undefined {
+  const v = env.optional('CLOCK_BEAT_TTL_MS');
+  if (v === undefined) return undefined;
+  const min = blockTime === 'manual' ? 1 : 2 * beatTiming(blockTime).everyTicks * blockTime;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > MAX_BEAT_TTL_MS)
+    throw new ConfigError('CLOCK_BEAT_TTL_MS', `milliseconds from ${min} (two beat intervals at this BLOCK_TIME_MS) to ${MAX_BEAT_TTL_MS}`, v);
   return Number(v);
 }
 
@@ -101,11 +121,13 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
     blockTimeFrom(env);
     blockRunMaxFrom(env, mode);
     validatorsFrom(env);
+    beatTtlFrom(env, blockTimeFrom(env));
   },
   async create(ctx) {
     const blockTime = blockTimeFrom(ctx.env);
     const runMax = blockRunMaxFrom(ctx.env, ctx.mode);
     const v = validatorsFrom(ctx.env);
+    const beatTtlMs = beatTtlFrom(ctx.env, blockTime);
     const log = ctx.log.child({ service: 'consensus' });
     log.info('validator configuration', {
       validator: v.key?.address ?? '(none: observer)',
@@ -134,7 +156,21 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
         ),
       ],
       reactions: (runtime) => {
-        clock = blockTime === 'manual' || v.rank < 0 ? undefined : startBlockClock(runtime, blockTime, log, v.rank, { runMax, ...opts });
+        // Liveness outside the log when there is a standby to take over and the store has SQL (app/beats.ts).
+        let beats: ClockBeats | undefined;
+        if (blockTime !== 'manual' && v.rank >= 0 && v.validators.length > 1) {
+          const sql = clockBeatsOf(runtime.store);
+          beats = sql?.beats;
+          log.info('block clock liveness', {
+            liveness: sql ? `beats in ${sql.schema}.consensus_clock_beats` : 'blocks in the log (no SQL store)',
+            rank: v.rank,
+            ...(sql ? { beatTtlMs: beatTtlMs ?? beatTiming(blockTime).ttlMs } : {}),
+          });
+        }
+        clock =
+          blockTime === 'manual' || v.rank < 0
+            ? undefined
+            : startBlockClock(runtime, blockTime, log, v.rank, { runMax, beats, validator: v.key?.address, beatTtlMs, ...opts });
         const running = clock;
         // Embedded: the other services call it in process (RecordCountedBlocks without gRPC).
         if (ctx.inProcess && running) ctx.inProcess.recordCountedBlocks = async (atLeast) => (await running.recordCounted(atLeast)).height;
@@ -146,6 +182,7 @@ export const consensusModuleWith = (opts: { scheduler?: Scheduler } = {}): Servi
           async stop() {
             if (ctx.inProcess) ctx.inProcess.recordCountedBlocks = undefined;
             await clock?.stop();
+            await beats?.close();
             await validator.stop();
             await projection.stop();
             await metadata.stop();

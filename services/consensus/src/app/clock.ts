@@ -1,4 +1,5 @@
 import { isBlockEvent, type Logger, type Runtime } from '@ewx/platform';
+import type { BeatView, ClockBeats } from './beats.js';
 import { CHAIN_STREAM, decide, nextCut, roundKey, undecidedEnded, type ConsensusState } from '../domain/decider.js';
 
 export { CHAIN_STREAM } from '../domain/decider.js';
@@ -22,13 +23,33 @@ export interface BlockClockOptions {
   /** The wait for ended rounds before a run goes past them (as ProduceBlocks). */
   readonly settleWait?: SettleWait;
   readonly scheduler?: Scheduler;
+  /**
+   * Liveness outside the log (`./beats.ts`): with it a standby takes over when no lower place beats
+   * `producing`, after about `beatTtlMs`, whatever BLOCK_RUN_MAX is. Without it (KurrentDB, a set of
+   * one) the recorded blocks are the producer's heartbeat, as before.
+   */
+  readonly beats?: ClockBeats;
+  /** This validator's address, written in its beat row. */
+  readonly validator?: string;
+  /** How long a beat keeps its row alive. Default max(3 block times, 1 s); at least 2 beat intervals. */
+  readonly beatTtlMs?: number;
+}
+
+/** A validator beats at most this often (a 20 ms block time beats every 13 ticks, not every tick). */
+export const BEAT_MIN_INTERVAL_MS = 250;
+/** The shortest default beat TTL. */
+export const BEAT_MIN_TTL_MS = 1_000;
+
+/** Ticks between two beats, and the default TTL of a beat, for a block time. */
+export function beatTiming(blockTimeMs: number): { everyTicks: number; ttlMs: number } {
+  return { everyTicks: Math.max(1, Math.ceil(BEAT_MIN_INTERVAL_MS / blockTimeMs)), ttlMs: Math.max(BEAT_MIN_TTL_MS, 3 * blockTimeMs) };
 }
 
 export interface BlockClock {
   stop(): Promise<void>;
   /** The height counted in memory (ticks so far); the recorded height is `runtime.state().height`. */
   counted(): number;
-  /** Resolves once no recording is under way (tests: after a tick of a fake scheduler). */
+  /** Resolves once no recording or beat is under way (tests: after a tick of a fake scheduler). */
   idle(): Promise<void>;
   /**
    * Records the counted blocks now (RecordCountedBlocks), as a tick would once a rule holds; answers
@@ -74,13 +95,37 @@ export interface CountedRecord {
  *     RecordCountedBlocks): recorded at once, so the command decides at the wall-clock height;
  *   - a clean stop: nothing counted is lost (a crash loses at most `runMax` − 1 counted blocks).
  *
- * `rank` is this producer's place in the validator set: rank 0 produces; rank k > 0 stands by and
- * produces only when no block has been recorded for (k + 1) × 2 × `runMax` block times (the producers
- * before it are down); it then records the blocks of the ticks since the last recorded block. A late
- * run racing another producer adds nothing: ProduceNextBlock is idempotent per height.
+ * `rank` is this producer's place in the validator set: rank 0 produces; rank k > 0 stands by.
+ *
+ * With `beats` (liveness outside the log, `./beats.ts`; PostgreSQL and PGlite): every validator
+ * beats every `beatTiming(blockTimeMs).everyTicks` ticks (once a block time, at most every 250 ms;
+ * one beat in flight at most), writing whether it produces and its counted height, alive for
+ * `beatTtlMs` (default max(3 block times, 1 s)) by the store's clock. A standby at place k takes over
+ * when k consecutive beats found no live row of a lower place that says `producing` (and it has run
+ * for a TTL: a producer starting beside it had time to beat); it counts on from the highest count it
+ * saw in the rows plus the ticks since it saw it rise (or the recorded height plus the ticks since
+ * the last block, if higher), records that at once and beats `producing` at once. It gives back as
+ * soon as a live lower row says `producing` (place 0 back). Every producer counts on from the
+ * highest count in the rows it reads (place 0 restarted after a standby produced). A clean stop
+ * beats `producing` false: the standby takes over at its next beat. Take-over ≈ TTL + k − 1 beats,
+ * whatever `runMax` is; a crash loses at most a beat's counted blocks (the take-over counts on from
+ * the dead producer's last beat).
+ *
+ * Without beats (KurrentDB; a set of one has no standby), or while this validator's beats fail but
+ * its log reads: the recorded blocks are the heartbeat — a standby produces when no block has been
+ * recorded for (k + 1) × 2 × `runMax` block times, then records the blocks of the ticks since the
+ * last recorded block, and a block recorded by another producer ends its take-over. While beats
+ * fail and the log does not read either (a database outage: it could not append), a standby does
+ * not take over. A late run racing another producer adds nothing: ProduceNextBlock is idempotent
+ * per height.
  */
 export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: number, log: Logger, rank = 0, opts: BlockClockOptions = {}): BlockClock {
-  const { runMax = 1, settleWait = {}, scheduler = realScheduler } = opts;
+  const { runMax = 1, settleWait = {}, scheduler = realScheduler, beats, validator = '' } = opts;
+  const timing = beatTiming(blockTimeMs);
+  const beatTtlMs = opts.beatTtlMs ?? timing.ttlMs;
+  const beatIntervalMs = timing.everyTicks * blockTimeMs;
+  if (beats && !(beatTtlMs >= 2 * beatIntervalMs))
+    throw new Error(`beatTtlMs: expected at least two beat intervals (${2 * beatIntervalMs} ms at a ${blockTimeMs} ms block time), got ${beatTtlMs}`);
   const givenUp = new Set<string>();
   let target = 0;
   /** Ticks since a block was last recorded (by anyone). */
@@ -96,13 +141,32 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   let recording = false;
-  /** A standby that found no block recorded for its threshold and produces (until another producer's block shows up). */
+  /** A standby that took over: no lower place beats `producing` (or, by the log rule, no block for its threshold); until one does (or another producer's block shows up). */
   let tookOver = false;
   let ownAppend = false;
+  /** Ticks since the start. */
+  let ticks = 0;
+  /** The beats: one in flight at most (`beatDone`), another asked for meanwhile (`beatAgain`). */
+  let beating = false;
+  let beatAgain = false;
+  let lastBeatTick = Number.NEGATIVE_INFINITY;
+  let beatDone: Promise<void> = Promise.resolve();
+  /** `ok` once a beat worked; `failing` since one failed (warned once per outage). */
+  let beatState: 'unknown' | 'ok' | 'failing' = 'unknown';
+  /** Beats fail but the log reads: the log rule (blocks as the heartbeat) applies until they work again. */
+  let logRule = !beats;
+  /** A standby's consecutive beats that found no lower place producing. */
+  let quietBeats = 0;
+  /** The highest count seen in the rows, and the tick it was first seen at. */
+  let seenCounted = 0;
+  let seenAt = 0;
+  /** A standby takes over by beats only after running this long: a producer started beside it has beaten by then. */
+  const graceTicks = Math.ceil(beatTtlMs / blockTimeMs);
   const off = runtime.onEvent((e) => {
     if (isBlockEvent(e)) {
       sinceBlock = 0;
-      if (!ownAppend) tookOver = false;
+      // With beats, a take-over ends by the beats (a lower place producing), not by another's block.
+      if (!ownAppend && logRule) tookOver = false;
     } else active = true;
   });
   /** Whether the counted blocks must be recorded now (the rules above). */
@@ -153,13 +217,92 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
       recording = false;
     })();
   };
+  const counted = (): number => Math.max(target, runtime.state().height);
+  const producing = (): boolean => !stopped && (rank === 0 || tookOver);
+  /** What a beat answered: take over, give back, or count on from another producer's count. */
+  const onBeat = (view: BeatView): void => {
+    if (beatState === 'failing') log.info('block clock: beats work again', { rank });
+    beatState = 'ok';
+    logRule = false;
+    if (view.counted > seenCounted) {
+      seenCounted = view.counted;
+      seenAt = ticks;
+    }
+    if (stopped) return;
+    const lowerProducing = view.live.some((r) => r.place < rank && r.producing);
+    if (rank === 0 || tookOver) {
+      if (tookOver && lowerProducing) {
+        tookOver = false;
+        quietBeats = 0;
+        log.info('block clock: a validator of a lower place produces again, this standby stands by', { rank });
+        return;
+      }
+      // Another producer counted further (this one restarted while a standby produced): count on from there.
+      target = Math.max(target, view.counted);
+      return;
+    }
+    // Counted once past the grace, so places started together stay staggered.
+    quietBeats = lowerProducing || ticks < graceTicks ? 0 : quietBeats + 1;
+    // Place k waits k beats: place 1 goes first, and its `producing` row stops place 2.
+    if (quietBeats < rank) return;
+    tookOver = true;
+    quietBeats = 0;
+    const recorded = runtime.state().height;
+    // The dead producer's last count plus the ticks since it was seen (or the ticks since the last block, if more).
+    target = Math.max(recorded + sinceBlock, seenCounted + (ticks - seenAt));
+    log.warn('block clock: no validator of a lower place beats as producing, this standby produces', { rank, recorded, counted: target });
+    active = true; // the take-over's blocks are recorded at once
+    start();
+    beat(true);
+  };
+  const onBeatFailed = async (e: Error): Promise<void> => {
+    if (beatState !== 'failing')
+      log.warn(
+        'block clock: beat failed; until beats work again a standby takes over only by the blocks in the log, and not while the log does not read either',
+        {
+          rank,
+          error: e.message,
+        },
+      );
+    beatState = 'failing';
+    quietBeats = 0;
+    // A database outage stops the beats and the appends alike: a standby that could not append does not take over.
+    logRule = await runtime.catchUp().then(
+      () => true,
+      () => false,
+    );
+  };
+  /** Beats if one is due (`now`: at once, after the one in flight). */
+  const beat = (now = false): void => {
+    if (!beats || stopped) return;
+    if (beating) {
+      if (now) beatAgain = true;
+      return;
+    }
+    if (!now && ticks - lastBeatTick < timing.everyTicks) return;
+    beating = true;
+    lastBeatTick = ticks;
+    beatDone = (async () => {
+      do {
+        beatAgain = false;
+        try {
+          onBeat(await beats.beat({ place: rank, validator, producing: producing(), counted: counted() }, beatTtlMs));
+        } catch (e) {
+          await onBeatFailed(e as Error);
+        }
+      } while (beatAgain && !stopped);
+      beating = false;
+    })();
+  };
   const threshold = (rank + 1) * 2 * runMax;
   const cancel = scheduler.every(blockTimeMs, () => {
+    ticks++;
     sinceBlock++;
     const recorded = runtime.state().height;
     if (rank > 0 && !tookOver) {
-      if (sinceBlock < threshold) {
+      if (!logRule || sinceBlock < threshold) {
         target = recorded;
+        beat();
         return;
       }
       tookOver = true;
@@ -170,6 +313,7 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
     // Another producer may have recorded further: count on from its height.
     target = Math.max(target, recorded) + 1;
     start();
+    beat();
   });
   return {
     async stop() {
@@ -182,10 +326,20 @@ export function startBlockClock(runtime: Runtime<ConsensusState>, blockTimeMs: n
         start();
         await running;
       }
+      if (beats) {
+        await beatDone;
+        // The last beat says it does not produce: a standby takes over at its next beat, not after the TTL.
+        await beats
+          .beat({ place: rank, validator, producing: false, counted: counted() }, beatTtlMs)
+          .catch((e: Error) => log.warn('block clock: the last beat failed; a standby takes over once this one expires', { rank, error: e.message }));
+      }
     },
-    counted: () => Math.max(target, runtime.state().height),
-    producing: () => !stopped && (rank === 0 || tookOver),
-    idle: () => running,
+    counted,
+    producing,
+    async idle() {
+      await beatDone; // a beat may start a recording (a take-over)
+      await running;
+    },
     async recordCounted(atLeast = 0) {
       const before = runtime.state().height;
       const counted = Math.max(target, before);
