@@ -9,6 +9,12 @@ import { isAddress, ss58Problem } from './auth/keys.js';
 /** A value as shown in a refusal: JSON-quoted, at most ~80 characters. */
 export const shown = (v: string): string => (v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}… (${v.length} characters)` : JSON.stringify(v));
 
+/** A uint64 from the wire as a number; beyond 2^53 it cannot be a height and is refused. */
+export function heightOf(field: string, v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid(field, `expected at most ${Number.MAX_SAFE_INTEGER}, got ${v}`);
+  return Number(v);
+}
+
 /** Unicode control characters (C0, DEL, C1): refused in every text field. */
 const CONTROL = /\p{Cc}/u;
 

@@ -103,6 +103,8 @@ const KINDS: Record<string, Kind> = {
   'GetVoteMetadata.operator': { k: 'address', emptyOk: true },
   // ProduceBlocks: one run of 1..1000000 blocks (consensus.proto).
   'ProduceBlocks.count': { k: 'uint', min: 1, max: 1_000_000 },
+  // RecordCountedBlocks: a height (0: whatever is counted).
+  'RecordCountedBlocks.at_least': { k: 'uint', min: 0, max: MAX_SAFE },
   'ListSolutions.group': { k: 'name', emptyOk: true },
   'ListOperators.group': { k: 'name', emptyOk: true },
   // The name a registration creates: an unknown one is the valid case.

@@ -1,6 +1,7 @@
 import {
   addressField,
   authenticate,
+  heightOf,
   nameField,
   notFound,
   optionalAddressField,
@@ -222,7 +223,7 @@ export function consensusGrpc(
       // Unsigned and harmless: only blocks whose time has passed are recorded, none when none is counted.
       // at_least: a service's own deadline (nothing is recorded while the count is below it).
       recordCountedBlocks: unary(M + 'RecordCountedBlocks', log, async (req: RecordCountedBlocksRequest) => {
-        const r = await recordCounted(Number(req.atLeast));
+        const r = await recordCounted(heightOf('at_least', req.atLeast));
         return { height: BigInt(r.height), recorded: BigInt(r.recorded), producing: r.producing, counted: BigInt(r.counted) };
       }),
       getVoteMetadata: unary(M + 'GetVoteMetadata', log, async (req: GetVoteMetadataRequest) => {

@@ -1,4 +1,4 @@
-import { invalid, pagedByKey, type GroupConfig as GroupConfigData, type SolutionConfig as SolutionConfigData } from '@ewx/platform';
+import { heightOf, invalid, pagedByKey, type GroupConfig as GroupConfigData, type SolutionConfig as SolutionConfigData } from '@ewx/platform';
 import {
   GroupStatus as GroupStatusMsg,
   HoldStatus as HoldStatusMsg,
@@ -37,12 +37,6 @@ export const SOLUTION_STATUS: Record<SolutionStatus | 'EXPIRED', SolutionStatusM
   ENDED: SolutionStatusMsg.SOLUTION_STATUS_ENDED,
   EXPIRED: SolutionStatusMsg.SOLUTION_STATUS_EXPIRED,
 };
-
-/** A uint64 from the wire as a number; beyond 2^53 it cannot be a height and is refused. */
-export function heightOf(field: string, v: bigint): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid(field, `expected at most ${Number.MAX_SAFE_INTEGER}, got ${v}`);
-  return Number(v);
-}
 
 export const groupConfigIn = (c: GroupConfig | undefined): GroupConfigData => {
   if (!c) throw invalid('config', 'required');
