@@ -1,5 +1,14 @@
 import { availableParallelism } from 'node:os';
-import { BLOCK_PRODUCED, BLOCKS_PRODUCED, PUBLISHED, consensusAddressFrom, type Env, type ServiceModule } from '@ewx/platform';
+import {
+  BLOCK_PRODUCED,
+  BLOCKS_PRODUCED,
+  PUBLISHED,
+  consensusAddressFrom,
+  deadlinePollMsFrom,
+  deadlineWatchFrom,
+  type Env,
+  type ServiceModule,
+} from '@ewx/platform';
 import { votingGrpc } from './api/grpc.js';
 import { KEPT_FINISHED } from './app/archive.js';
 import { followListing, roundListing } from './app/listing.js';
@@ -28,6 +37,20 @@ export function overdueRounds(s: VotingState): { rounds: number; oldestBlocks: n
     oldestBlocks = Math.max(oldestBlocks, s.height - r.endBlock);
   }
   return { rounds, oldestBlocks };
+}
+
+/** While a round is overdue, the blocks between two runs voting asks for (the overdue gauge's step). */
+export const OVERDUE_STEP_BLOCKS = 10;
+
+/**
+ * Voting's deadline (@ewx/platform deadlineWatch): while a round is overdue (`overdueRounds`: its
+ * end block reached, not settled nor unresolved, e.g. validators down), the height
+ * `OVERDUE_STEP_BLOCKS` above the recorded one, so the recorded height — and the overdue gauge the
+ * alert EwxRoundsStuckInOffChainVote reads — moves at least that often however long consensus's idle
+ * runs are (BLOCK_RUN_MAX). None otherwise: a healthy or idle network costs nothing.
+ */
+export function overdueDeadline(s: VotingState): number | undefined {
+  return overdueRounds(s).rounds > 0 ? s.height + OVERDUE_STEP_BLOCKS : undefined;
 }
 
 /**
@@ -60,6 +83,7 @@ export const votingModule: ServiceModule = {
     keptRoundsFrom(env);
     partitionSettingsFrom(env, ctx.mode);
     consensusAddressFrom(env);
+    deadlinePollMsFrom(env);
   },
   async create(ctx) {
     const log = ctx.log.child({ service: 'voting' });
@@ -97,8 +121,10 @@ export const votingModule: ServiceModule = {
         const reactions = startVotingReactions(runtime, log);
         // The round listing (ListRounds, finished rounds) folded in the background: a query folds only what is new.
         const listing = followListing(runtime, roundListing(runtime.store), log);
+        const deadlines = deadlineWatchFrom(ctx, runtime, overdueDeadline, log);
         return {
           async stop() {
+            await deadlines.stop();
             await listing.stop();
             await reactions.stop();
           },

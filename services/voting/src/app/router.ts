@@ -229,6 +229,7 @@ export function votingRouter(o: {
     height: bigint | number | string;
     position: string;
     partitions?: PartitionStatus[];
+    countedHeight?: bigint;
   };
   /** One partition's own status: answered here, or asked of its owner with STATUS_OF (never forwarded again). */
   const statusOf = async (k: number, call: grpc.ServerUnaryCall<unknown, unknown>, forwarded: boolean): Promise<Status> => {
@@ -260,7 +261,7 @@ export function votingRouter(o: {
         if (after !== undefined) await appliedAfter(k, String(after), Number(call.metadata.get(STATUS_WAIT_MS)[0] ?? 0), call);
         // One partition log's own status (no partitions of its own; the field is set so it encodes).
         const own = await statusOf(k, call, true);
-        return { ...own, partitions: own.partitions ?? [] };
+        return { ...own, partitions: own.partitions ?? [], countedHeight: 0n };
       }
       const each = await Promise.all(Array.from({ length: o.partitions }, (_, k) => statusOf(k, call, forwarded)));
       let first = 0;
@@ -281,7 +282,8 @@ export function votingRouter(o: {
           position: x.position,
         };
       });
-      return { ...each[first]!, height: lowest, position: mergedToken(each.map((x) => x.position as LogPosition)), partitions };
+      // counted_height: consensus's only (set so it encodes, whatever a partition answered).
+      return { ...each[first]!, height: lowest, position: mergedToken(each.map((x) => x.position as LogPosition)), partitions, countedHeight: 0n };
     };
     reply(all(), callback);
   };
