@@ -35,7 +35,8 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
   --round-blocks B     a round's max waiting threshold in blocks (default 3)
   --block-run-max R    consensus BLOCK_RUN_MAX: blocks recorded as one run at the latest every R (default 1,
                        the standalone default; every service gets CONSENSUS_ADDRESS, so commands that read
-                       the height ask for the counted blocks first; keep R below the 20-block reward period)
+                       the height ask for the counted blocks first, and each service asks for a run at its
+                       own deadlines, e.g. the 20-block reward period's closes; deploy/k8s runs 7200)
   --services a,b       services to kill, in order (default all five)
   --voting-replicas N  N voting processes (N > 1: VOTING_PARTITIONS=N, one solution per partition, rounds
                        cycling through them; the client talks to the first replica, which forwards). In
@@ -46,8 +47,9 @@ Prints p50/p99 latency vote → recorded and round end → settled, and votes/s 
                        needs more than two thirds of them: N = 1 or N ≥ 4 survives the loss of one), listed
                        in place order in every service's CONSENSUS_ADDRESS, as deploy/k8s runs 4. In
                        consensus's phase the producer (place 0) is SIGKILLed; the phase's figure is the
-                       time until the standby at place 1 takes over (blocks advance again: (1 + 1) × 2 ×
-                       BLOCK_RUN_MAX block times), then place 0 is started again. The client reads
+                       time until the standby at place 1 takes over (blocks advance again: about one
+                       CLOCK_BEAT_TTL_MS, 3 block times, after the producer's last beat in PostgreSQL),
+                       then place 0 is started again. The client reads
                        consensus from the last place (default 1)
   --restart-kafka CMD  also run CMD (e.g. "bash infra/kafka/stop.sh && bash infra/kafka/start.sh")
                        mid-run to restart the broker. Off by default: only on a dedicated machine.

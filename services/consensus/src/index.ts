@@ -52,12 +52,13 @@ export const EMBEDDED_BLOCK_RUN_MAX = 100;
 /**
  * BLOCK_RUN_MAX: with an automatic block time, the timer records the blocks it counted at the latest
  * every this many blocks; earlier at a round's end, when consensus records other work, when a
- * service asks before a command that reads the height (RecordCountedBlocks), and at a clean stop
- * (services/consensus/src/app/clock.ts; docs/SCALING.md, "The clock"). Default: embedded, half the
- * reward period (REWARD_PERIOD_BLOCKS, default 100), at most 100 — every service there asks in
- * process, and an idle reward period closes at most half a period late; standalone 1 (one event per
- * tick): raise it once every service has CONSENSUS_ADDRESS listing the validators in place order
- * (deploy/k8s: 10), knowing a standby's take-over time scales with it.
+ * service asks (RecordCountedBlocks) before a command that reads the height or at one of its own
+ * deadlines (`at_least`), and at a clean stop (services/consensus/src/app/clock.ts; docs/SCALING.md,
+ * "The clock"). Decisions do not depend on it; the heights services report while idle do. Default:
+ * embedded, half the reward period (REWARD_PERIOD_BLOCKS, default 100), at most 100 — the page's
+ * heights stay fresh —; standalone 1 (one event per tick): raise it once every service has
+ * CONSENSUS_ADDRESS listing the validators in place order (deploy/k8s: 7200). With beats (several
+ * validators on PostgreSQL) the take-over does not depend on it; without (KurrentDB) it scales with it.
  */
 export function blockRunMaxFrom(env: Env, mode: 'embedded' | 'standalone' = 'standalone'): number {
   const period = env.optional('REWARD_PERIOD_BLOCKS');
