@@ -29,6 +29,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { keyPairFromSeed, nonceCounter, pgliteEventStore, signCommand } from '@ewx/platform';
 import { connect, counterNonces, generateKeyPair, keySigner } from '@ewx/client';
+import { testGroupConfig } from '@ewx/client/testing';
 import { freePort, healthStatus, insecureClient, isServing, REPO_ROOT, rpc, waitFor } from '@ewx/platform/testing';
 import { ConsensusClient, ProduceBlocksRequest } from '@ewx/proto/consensus';
 import { DistanceClient } from '@ewx/proto/distance';
@@ -157,21 +158,7 @@ async function registerIdleGroup(): Promise<void> {
     const R = ewx.withSigner(keySigner(registrar, nonces));
     await R.registry.signUpRegistrar({ friendlyName: 'bench registrar', legalLocation: 'DE' });
     await R.registry.registerGroup({
-      config: {
-        namespace: 'bench.idle',
-        info: 'bench',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1_000_000n,
-        withdrawalDelay: 1,
-      },
+      config: testGroupConfig('bench.idle', { info: 'bench', operationEndBlock: 1_000_000n }),
       budget: (500n * T).toString(),
       allowList: [],
     });

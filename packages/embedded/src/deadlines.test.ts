@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { blockRangeOf, runEmbedded, START, type Embedded, type RecordedEvent } from '@ewx/platform';
 import { freePort, waitFor } from '@ewx/platform/testing';
 import { connect, counterNonces, generateKeyPair, keySigner, type Ewx, type KeyPair, type Signer } from '@ewx/client';
+import { testGroupConfig } from '@ewx/client/testing';
 import { ALL_MODULES } from './index.js';
 
 const T = 10n ** 18n;
@@ -67,21 +68,7 @@ describe("idle reward periods close at their deadline whatever BLOCK_RUN_MAX (th
     const R = ewx.withSigner(as(registrar));
     await R.registry.signUpRegistrar({ friendlyName: 'deadline registrar', legalLocation: 'DE' });
     await R.registry.registerGroup({
-      config: {
-        namespace: 'deadline.group',
-        info: 'test',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1_000_000n,
-        withdrawalDelay: 1,
-      },
+      config: testGroupConfig('deadline.group', { operationEndBlock: 1_000_000n }),
       budget: (500n * T).toString(),
       allowList: [],
     });

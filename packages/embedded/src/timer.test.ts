@@ -15,6 +15,7 @@ import {
   type KeyPair,
   type Signer,
 } from '@ewx/client';
+import { testGroupConfig } from '@ewx/client/testing';
 import { consensusModuleWith } from '@ewx/consensus';
 import { realScheduler, type Scheduler } from '@ewx/consensus/app/clock';
 import { ALL_MODULES } from './index.js';
@@ -72,21 +73,7 @@ describe('the automatic block timer records runs of blocks', () => {
     const R = ewx.withSigner(as(registrar));
     await R.registry.signUpRegistrar({ friendlyName: 'timer registrar', legalLocation: 'DE' });
     await R.registry.registerGroup({
-      config: {
-        namespace: 'timer.group',
-        info: 'test',
-        minStake: T.toString(),
-        maxStake: (100n * T).toString(),
-        maxOperators: 10,
-        allowListEnabled: false,
-        startBlock: 0n,
-        subscriptionRewardPerBlock: T.toString(),
-        votingRewardPerBlock: T.toString(),
-        slaVotingThreshold: 50,
-        operationStartBlock: 1n,
-        operationEndBlock: 1_000_000n,
-        withdrawalDelay: 1,
-      },
+      config: testGroupConfig('timer.group', { operationEndBlock: 1_000_000n }),
       budget: (500n * T).toString(),
       allowList: [],
     });
