@@ -13,8 +13,8 @@ import {
   heightSync,
   type WatchTimer,
 } from './heights.js';
-import type { Logger } from './log.js';
 import { createRuntime, type Decider } from './runtime.js';
+import { capturingLogger } from './testing/log.js';
 import { freePort } from './testing/process.js';
 
 /** A service's height, folded from block events as every service folds them. */
@@ -26,11 +26,7 @@ const decider: Decider<{ height: number }> = {
   },
 };
 
-const capturing = (): Logger & { warnings: string[] } => {
-  const warnings: string[] = [];
-  const log: Logger & { warnings: string[] } = { warnings, info() {}, error() {}, warn: (m: string) => void warnings.push(m), child: () => log };
-  return log;
-};
+const capturing = capturingLogger;
 
 test('heightSync: asks consensus, then waits until the service log holds that height (the inbox), and goes on at once when it already does', async () => {
   const db = await openPglite();

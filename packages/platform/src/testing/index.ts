@@ -1,4 +1,5 @@
 export * from './infra.js';
+export { capturingLogger } from './log.js';
 export * from './wait.js';
 export * from './grpc.js';
 export * from './process.js';

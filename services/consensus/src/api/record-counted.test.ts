@@ -14,12 +14,11 @@ import {
   startGrpcServer,
   validatorsRecordCountedBlocks,
   type Decider,
-  type Logger,
   type RecordedEvent,
   type Runtime,
   type StartedServer,
 } from '@ewx/platform';
-import { freePort, realInfra, uniqueNamespace } from '@ewx/platform/testing';
+import { capturingLogger, freePort, realInfra, uniqueNamespace } from '@ewx/platform/testing';
 import { startBlockClock, type BlockClock } from '../app/clock.js';
 import { manualScheduler, tickTimes } from '../app/testing.js';
 import { consensusDecider, type ConsensusState } from '../domain/decider.js';
@@ -45,19 +44,7 @@ const heightDecider: Decider<{ height: number }> = {
   },
 };
 
-const capturing = (): Logger & { warnings: string[]; infos: string[] } => {
-  const warnings: string[] = [];
-  const infos: string[] = [];
-  const log: Logger & { warnings: string[]; infos: string[] } = {
-    warnings,
-    infos,
-    info: (m: string) => void infos.push(m),
-    error() {},
-    warn: (m: string) => void warnings.push(m),
-    child: () => log,
-  };
-  return log;
-};
+const capturing = capturingLogger;
 
 const RUN_MAX = 10;
 

@@ -13,7 +13,7 @@ import {
   type Runtime,
   type SqlProjections,
 } from '@ewx/platform';
-import { realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
+import { capturingLogger, realInfra, uniqueNamespace, waitFor } from '@ewx/platform/testing';
 import { consensusDecider, type ConsensusState } from '../domain/decider.js';
 import { beatTtlFrom } from '../index.js';
 import { clockBeatsOf, memoryClockBeats, sqlClockBeats, type ClockBeats } from './beats.js';
@@ -26,19 +26,7 @@ const { infra, skip } = await realInfra();
 const RUN_MAX = 1000;
 const BLOCK_MS = 1000;
 
-const capturing = (): Logger & { warnings: string[]; infos: string[] } => {
-  const warnings: string[] = [];
-  const infos: string[] = [];
-  const log: Logger & { warnings: string[]; infos: string[] } = {
-    warnings,
-    infos,
-    info: (m: string) => void infos.push(m),
-    error() {},
-    warn: (m: string) => void warnings.push(m),
-    child: () => log,
-  };
-  return log;
-};
+const capturing = capturingLogger;
 
 const blockRuns = async (rt: Runtime<ConsensusState>): Promise<string[]> =>
   (await rt.store.readStream('chain')).map((e) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { openPglite, postgresEventStore, sqlProjectionsOf, START, type EventStore } from '@ewx/platform';
 import { createRuntime, generateKeyPair, pgliteEventStore, silentLogger, type Logger, type Runtime } from '@ewx/platform';
-import { realInfra, uniqueNamespace } from '@ewx/platform/testing';
+import { capturingLogger, realInfra, uniqueNamespace } from '@ewx/platform/testing';
 import { CHAIN_STREAM, consensusDecider, decide, roundKey, type ConsensusState } from '../domain/decider.js';
 import { operator as op, roundStartedData, worker as w } from '../domain/testing.js';
 import { voteMetadataRows } from './metadata.js';
@@ -85,15 +85,8 @@ describe('validator processes sharing one consensus store', () => {
     await ingest('RoundClosed', { solution: 's1', roundId: 'r2', height: 6, submitted: 3, chunk: 0, chunks: 1, votes });
     assert.deepEqual(rt.state().validators, [], 'no set recorded yet');
 
-    const warnings: string[] = [];
-    const log: Logger = {
-      info() {},
-      warn: (m) => {
-        warnings.push(m);
-      },
-      error() {},
-      child: () => log,
-    };
+    const log = capturingLogger();
+    const { warnings } = log;
     const validator = startValidator(rt, key, [key.address], log);
     try {
       const round = await until('the round settled by the restarted validator', async () => {
