@@ -333,9 +333,11 @@ export function deadlineWatch<S extends { readonly height: number }>(
  * milliseconds (10 to 3600000: polled once per block time, as often as the count can move), or unset
  * (DEADLINE_POLL_MS: a standalone service that is not told the block time polls every second).
  */
-export function deadlinePollMsFrom(env: Env): number | 'manual' {
-  const v = env.optional('BLOCK_TIME_MS');
-  if (v === undefined) return DEADLINE_POLL_MS;
+export const deadlinePollMsFrom = (env: Env): number | 'manual' => blockTimeMsFrom(env, DEADLINE_POLL_MS);
+
+/** BLOCK_TIME_MS: `manual`, or milliseconds from 10 to 3600000; `fallback` when unset (consensus: 6000). */
+export function blockTimeMsFrom(env: Env, fallback: number): number | 'manual' {
+  const v = env.optional('BLOCK_TIME_MS') ?? String(fallback);
   if (v === 'manual') return 'manual';
   if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) throw new ConfigError('BLOCK_TIME_MS', '`manual` or milliseconds from 10 to 3600000', v);
   return Number(v);

@@ -1,4 +1,5 @@
 import {
+  blockTimeMsFrom,
   ConfigError,
   PUBLISHED,
   eventSourcedService,
@@ -20,12 +21,7 @@ import { consensusDecider, DEFAULT_ATTESTATION_WINDOW, MAX_ATTESTATION_WINDOW, M
 export { consensusDecider } from './domain/decider.js';
 
 /** BLOCK_TIME_MS: milliseconds between blocks (default 6000), or `manual`. */
-export function blockTimeFrom(env: Env): number | 'manual' {
-  const v = env.optional('BLOCK_TIME_MS') ?? '6000';
-  if (v === 'manual') return 'manual';
-  if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > 3_600_000) throw new ConfigError('BLOCK_TIME_MS', '`manual` or milliseconds from 10 to 3600000', v);
-  return Number(v);
-}
+export const blockTimeFrom = (env: Env): number | 'manual' => blockTimeMsFrom(env, 6000);
 
 /** The longest CLOCK_BEAT_TTL_MS (an hour). */
 export const MAX_BEAT_TTL_MS = 3_600_000;
