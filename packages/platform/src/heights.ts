@@ -245,13 +245,16 @@ export const DEADLINE_POLL_MS = 1_000;
 /** What a service's next deadline reads: the height its log holds. */
 export type DeadlineOf<S extends { readonly height: number }> = (state: S) => number | undefined;
 
-/** How the watch is driven (injected in tests; the real one is `setInterval`). */
+/**
+ * What drives a periodic task (a deadline watch, consensus's block timer): injected in tests, the
+ * real one is `setInterval` (`intervalTimer`).
+ */
 export interface WatchTimer {
   /** Calls `tick` every `ms` until the returned function is called. */
   every(ms: number, tick: () => void): () => void;
 }
 
-const intervalTimer: WatchTimer = {
+export const intervalTimer: WatchTimer = {
   every(ms, tick) {
     const t = setInterval(tick, ms);
     return () => clearInterval(t);

@@ -1,21 +1,12 @@
-import { isBlockEvent, type Logger, type Runtime } from '@ewx/platform';
+import { intervalTimer, isBlockEvent, type Logger, type Runtime, type WatchTimer } from '@ewx/platform';
 import type { BeatView, ClockBeats } from './beats.js';
 import { CHAIN_STREAM, decide, nextCut, roundKey, undecidedEnded, type ConsensusState } from '../domain/decider.js';
 
 export { CHAIN_STREAM } from '../domain/decider.js';
 
 /** How the timer is driven (injected in tests; the real one is `setInterval`). It counts ticks and reads no clock. */
-export interface Scheduler {
-  /** Calls `tick` every `ms` until the returned function is called. */
-  every(ms: number, tick: () => void): () => void;
-}
-
-export const realScheduler: Scheduler = {
-  every(ms, tick) {
-    const t = setInterval(tick, ms);
-    return () => clearInterval(t);
-  },
-};
+export type Scheduler = WatchTimer;
+export const realScheduler: Scheduler = intervalTimer;
 
 export interface BlockClockOptions {
   /** BLOCK_RUN_MAX: record the counted blocks at the latest every this many blocks (1: every tick). Default 1. */
