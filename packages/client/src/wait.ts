@@ -34,6 +34,19 @@ export interface Changes {
 /** Errors that waiting cannot cure: the question itself is wrong. */
 const FATAL = new Set<number>([grpcStatus.INVALID_ARGUMENT, grpcStatus.PERMISSION_DENIED, grpcStatus.UNAUTHENTICATED, grpcStatus.UNIMPLEMENTED]);
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Whether a failing check ends the wait: a refusal always, any error with `retry: false`. */
 const endsWait = (e: unknown, retry: boolean | undefined): boolean => retry === false || (EwxCallError.is(e) && FATAL.has(e.code));
 
@@ -98,16 +111,7 @@ export function watchChanges(ewx: Ewx, sources: readonly WatchSource[]): Changes
         dirty = true;
         wake?.();
       };
-      const sleep = (ms: number): Promise<void> =>
-        new Promise((r) => {
-          const t = setTimeout(done, ms);
-          function done(): void {
-            clearTimeout(t);
-            stop.signal.removeEventListener('abort', done);
-            r();
-          }
-          stop.signal.addEventListener('abort', done, { once: true });
-        });
+      const sleep = (ms: number): Promise<void> => pause(ms, stop.signal);
       const follow = async (src: WatchSource, start: string | undefined): Promise<void> => {
         let from = start;
         let failures = 0;
@@ -250,15 +254,7 @@ async function askRecorded(ewx: Ewx, h: bigint, signal: AbortSignal): Promise<vo
     } catch (e) {
       if (EwxCallError.is(e) && e.code === grpcStatus.UNIMPLEMENTED) return;
     }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, RECORD_COUNTED_EVERY_MS);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    await pause(RECORD_COUNTED_EVERY_MS, signal);
   }
 }
 
